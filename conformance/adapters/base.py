@@ -1,0 +1,96 @@
+"""The adapter protocol: what every analyzer offers the kit, and the vocabulary it declares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset, Photo
+    from ..observation import Face, Observation
+
+__all__ = ["Analyzer", "AnalyzerFactory", "Vocabulary", "choose_face"]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The gender labels an analyzer can output and what each means.
+
+    ``labels`` maps each output label to ``woman``, ``man``, ``nonbinary`` or ``abstain``;
+    ``can_abstain`` says whether the analyzer can report a face without a gender (no label).
+    ``source`` says where the vocabulary was read from, for the report.
+    """
+
+    labels: Mapping[str, str]
+    source: str
+    can_abstain: bool = False
+
+    @property
+    def can_express_nonbinary(self) -> bool:
+        return "nonbinary" in self.labels.values()
+
+    @property
+    def can_decline(self) -> bool:
+        """Whether a face can leave the analyzer without a binary gender: a nonbinary label or abstention."""
+        return self.can_abstain or self.can_express_nonbinary or "abstain" in self.labels.values()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "labels": dict(self.labels),
+            "source": self.source,
+            "can_abstain": self.can_abstain or "abstain" in self.labels.values(),
+            "can_express_nonbinary": self.can_express_nonbinary,
+        }
+
+
+@runtime_checkable
+class Analyzer(Protocol):
+    """A facial-analysis system seen through an adapter.
+
+    ``describe()`` returns provenance for reports: at least ``name`` and ``version``, and
+    ``simulated`` / ``emulated`` flags when the output is not a real system's.
+    """
+
+    name: str
+    vocabulary: Vocabulary
+
+    def describe(self) -> Mapping[str, Any]: ...
+
+    def analyze(self, photo: Photo) -> Observation: ...
+
+
+class AnalyzerFactory(Protocol):
+    """What the ``conformance.adapters`` entry point names: builds an analyzer for a dataset.
+
+    ``argument`` is what follows the colon in ``--analyzer NAME:ARGUMENT`` (None without one).
+    """
+
+    def __call__(self, argument: str | None, *, dataset: Dataset) -> Analyzer: ...
+
+
+def _area(face: Face) -> float:
+    return 0.0 if face.box is None else face.box[2] * face.box[3]
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two (left, top, width, height) boxes."""
+    left, top = max(a[0], b[0]), max(a[1], b[1])
+    right, bottom = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, right - left) * max(0.0, bottom - top)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def choose_face(faces: list[Face], box: tuple[float, float, float, float] | None) -> Face | None:
+    """The face that counts for a photo: the one overlapping the manifest's box most, else the largest.
+
+    Returns None when several faces have no boxes to decide between them.
+    """
+    if len(faces) == 1:
+        return faces[0]
+    if any(f.box is None for f in faces):
+        return None
+    if box is not None:
+        return max(faces, key=lambda f: _overlap(f.box, box) if f.box else 0.0)
+    return max(faces, key=_area)

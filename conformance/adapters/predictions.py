@@ -1,0 +1,252 @@
+"""The ``predictions`` adapter: results an analyzer produced elsewhere, as a JSONL file.
+
+For analyzers the kit cannot call, and for vendors submitting results. ``--analyzer
+predictions:PATH`` (PATH relative to the working directory). One JSON object per line::
+
+    {"analyzer": "acme-face", "version": "3.1", "vocabulary": ["Male", "Female"], "simulated": false}
+    {"photo": "img/001.png", "faces": [{"gender": "Female", "confidence": 99.1, "box": [0.1, 0.2, 0.3, 0.4]}]}
+    {"photo": "img/002.png", "faces": []}
+    {"photo": "img/003.png", "error": "InvalidImageFormatException"}
+
+The first line may be a **header** (an object with ``analyzer`` and no ``photo``): the analyzer's
+name and version, its ``vocabulary`` (every gender label it can output), ``labels`` (what
+labels outside the kit's default map mean: ``{"X": "nonbinary"}``), ``abstains`` (whether it can
+return a face with no gender), and ``simulated`` / ``emulated`` flags that reports repeat.
+Without a header the vocabulary is the set of labels seen in the file, which can only
+understate what the analyzer can say; reports say which it was.
+
+A face's ``gender`` of ``null`` is an abstention. ``confidence`` is 0-100. ``box`` is
+``[left, top, width, height]`` as fractions of the image. With several faces in a photo, the one
+overlapping the manifest's ``box`` most counts, or else the largest; several faces without boxes
+make that photo an error outcome. Lines with ``probe`` (matching results) are not for this adapter
+and are skipped. A manifest photo with no line becomes an error outcome naming the file; a line for
+a photo not in the manifest, a repeated photo, or a malformed line is refused with its line number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..dataset import normalise_photo_id
+from ..errors import PredictionsError
+from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
+from ..observation import Face, Observation
+from .base import Vocabulary, choose_face
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset, Photo
+
+__all__ = ["PredictionsAnalyzer", "create"]
+
+_CANONICAL = (*IDENTITIES, "abstain")
+
+
+def create(argument: str | None, *, dataset: Dataset) -> PredictionsAnalyzer:
+    """Entry point: ``--analyzer predictions:PATH``."""
+    if not argument:
+        raise PredictionsError("the predictions adapter needs a file: --analyzer predictions:PATH")
+    return PredictionsAnalyzer(Path(argument), dataset=dataset)
+
+
+class PredictionsAnalyzer:
+    """Serves a predictions file's answers photo by photo (see the module docstring for the format)."""
+
+    def __init__(self, path: Path, *, dataset: Dataset) -> None:
+        self.path = Path(path).expanduser()
+        self.dataset = dataset
+        self.header: dict[str, Any] = {}
+        self._observations: dict[str, Observation] = {}
+        self._skipped = 0
+        self._load()
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def _fail(self, line: int, message: str) -> PredictionsError:
+        return PredictionsError(f"{self.path} line {line}: {message}")
+
+    def _load(self) -> None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            raise PredictionsError(f"predictions file not found: {self.path}") from None
+        except OSError as exc:
+            raise PredictionsError(f"cannot read predictions file {self.path}: {exc.strerror or exc}") from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise self._fail(line, "not UTF-8; save the file as UTF-8") from None
+
+        declared: Mapping[str, str] = {}
+        seen_labels: dict[str, int] = {}
+        raw_faces: dict[str, tuple[int, list[dict[str, Any]] | None, str | None]] = {}
+        first = True
+        for number, line_text in enumerate(text.splitlines(), start=1):
+            if not line_text.strip():
+                continue
+            try:
+                record = json.loads(line_text)
+            except json.JSONDecodeError as exc:
+                raise self._fail(number, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+            if not isinstance(record, dict):
+                raise self._fail(number, f"expected a JSON object, found {type(record).__name__}")
+            if first and "photo" not in record and "analyzer" in record:
+                self.header = record
+                declared = self._read_header(number)
+                first = False
+                continue
+            first = False
+            if "probe" in record and "photo" not in record:
+                self._skipped += 1
+                continue
+            photo = record.get("photo")
+            if not isinstance(photo, str) or not photo:
+                raise self._fail(number, 'needs a "photo" naming a manifest photo (or a header line first)')
+            photo_id = normalise_photo_id(photo)
+            if photo_id not in self.dataset:
+                raise self._fail(
+                    number,
+                    f"photo {photo!r} is not in the manifest {self.dataset.manifest}; "
+                    "check the path (relative to the manifest) or remove the line",
+                )
+            if photo_id in raw_faces:
+                raise self._fail(number, f"photo {photo!r} already has a prediction at line {raw_faces[photo_id][0]}")
+            error = record.get("error")
+            faces = record.get("faces")
+            if error is not None:
+                if not isinstance(error, str) or not error:
+                    raise self._fail(number, '"error" must be a non-empty string')
+                raw_faces[photo_id] = (number, None, error)
+                continue
+            if not isinstance(faces, list):
+                raise self._fail(number, 'needs "faces" (a list, empty when no face was found) or "error"')
+            for face in faces:
+                if not isinstance(face, dict):
+                    raise self._fail(number, "each face must be an object with gender, confidence and box")
+                label = face.get("gender")
+                if label is not None:
+                    if not isinstance(label, str):
+                        raise self._fail(number, f"gender {label!r} must be a string or null")
+                    seen_labels.setdefault(label, number)
+            raw_faces[photo_id] = (number, faces, None)
+
+        self.vocabulary = self._vocabulary(declared, seen_labels)
+        for photo_id, (number, faces, error) in raw_faces.items():
+            self._observations[photo_id] = self._observation(photo_id, number, faces, error)
+
+    def _read_header(self, number: int) -> Mapping[str, str]:
+        labels = self.header.get("labels", {})
+        vocabulary = self.header.get("vocabulary")
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise self._fail(number, 'header "labels" must map each label to woman, man, nonbinary or abstain')
+        if vocabulary is not None and (
+            not isinstance(vocabulary, list) or not all(isinstance(v, str) for v in vocabulary)
+        ):
+            raise self._fail(number, 'header "vocabulary" must be a list of the labels the analyzer can output')
+        for label, meaning in labels.items():
+            if meaning not in _CANONICAL:
+                raise self._fail(number, f"header maps {label!r} to {meaning!r}; use one of {', '.join(_CANONICAL)}")
+        return {str(k): str(v) for k, v in labels.items()}
+
+    def _meaning(self, label: str, declared: Mapping[str, str]) -> str | None:
+        if label in declared:
+            return declared[label]
+        return DEFAULT_LABEL_MAP.get(normalise_key(label))
+
+    def _vocabulary(self, declared: Mapping[str, str], seen: Mapping[str, int]) -> Vocabulary:
+        listed = self.header.get("vocabulary")
+        labels: dict[str, str] = {}
+        names = list(listed) if listed is not None else list(seen)
+        for label in names:
+            meaning = self._meaning(label, declared)
+            if meaning is None:
+                where = f"line {seen[label]}" if label in seen else "the header's vocabulary"
+                raise PredictionsError(
+                    f"{self.path} {where}: gender label {label!r} has no known meaning; "
+                    f'say what it means in the header: {{"analyzer": ..., "labels": {{"{label}": "nonbinary"}}}}'
+                )
+            labels[label] = meaning
+        if listed is not None:
+            for label, number in seen.items():
+                if label not in labels:
+                    raise self._fail(number, f"gender label {label!r} is not in the header's vocabulary {listed}")
+            source = f"declared in the header of {self.path.name}"
+        else:
+            source = f"labels seen in {self.path.name} (no header declared the vocabulary)"
+        abstains = bool(self.header.get("abstains", False))
+        return Vocabulary(labels=labels, source=source, can_abstain=abstains)
+
+    def _observation(
+        self, photo_id: str, number: int, faces: list[dict[str, Any]] | None, error: str | None
+    ) -> Observation:
+        if error is not None:
+            return Observation(photo=photo_id, outcome="error", reason=error)
+        assert faces is not None
+        if not faces:
+            return Observation(photo=photo_id, outcome="no_face", reason="no face found")
+        parsed = [self._face(number, f) for f in faces]
+        chosen = choose_face(parsed, self.dataset.photo(photo_id).box)
+        if chosen is None:
+            return Observation(
+                photo=photo_id,
+                outcome="error",
+                faces=len(parsed),
+                reason=f"{len(parsed)} faces without boxes in {self.path.name} line {number}; "
+                "cannot tell which is the subject's (give boxes, or a box in the manifest)",
+            )
+        return Observation(photo=photo_id, outcome="analysed", face=chosen, faces=len(parsed))
+
+    def _face(self, number: int, face: dict[str, Any]) -> Face:
+        label = face.get("gender")
+        confidence = face.get("confidence")
+        if confidence is not None:
+            if (
+                isinstance(confidence, bool)
+                or not isinstance(confidence, (int, float))
+                or not (math.isfinite(confidence) and 0.0 <= confidence <= 100.0)
+            ):
+                raise self._fail(number, f"confidence {confidence!r} must be a number from 0 to 100")
+            confidence = float(confidence)
+        box = face.get("box")
+        if box is not None:
+            if (
+                not isinstance(box, list)
+                or len(box) != 4
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)
+            ):
+                raise self._fail(number, f"box {box!r} must be [left, top, width, height] as fractions of the image")
+            box = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+        gender = None if label is None else self.vocabulary.labels[label]
+        return Face(label=label, gender=gender, confidence=confidence, box=box)
+
+    # -- the Analyzer protocol ---------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return str(self.header.get("analyzer", "predictions"))
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "name": self.name,
+            "adapter": "predictions",
+            "version": str(self.header.get("version", "unknown")),
+            "source": str(self.path),
+            "vocabulary": self.vocabulary.to_dict(),
+            "simulated": bool(self.header.get("simulated", False)),
+            "emulated": bool(self.header.get("emulated", False)),
+        }
+        if self.header.get("note"):
+            info["note"] = str(self.header["note"])
+        if self._skipped:
+            info["skipped_matching_lines"] = self._skipped
+        return info
+
+    def analyze(self, photo: Photo) -> Observation:
+        found = self._observations.get(photo.id)
+        if found is None:
+            return Observation(photo=photo.id, outcome="error", reason=f"no prediction for this photo in {self.path}")
+        return found

@@ -1,0 +1,69 @@
+"""Finding adapters: the kit's own and third parties', through the ``conformance.adapters`` entry points.
+
+A third-party package registers an adapter in its ``pyproject.toml``::
+
+    [project.entry-points."conformance.adapters"]
+    myvendor = "myvendor_conformance:create"
+
+where ``create(argument, *, dataset)`` returns an :class:`~conformance.adapters.base.Analyzer`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from ..errors import AdapterError
+
+if TYPE_CHECKING:
+    from ..dataset import Dataset
+    from .base import Analyzer, AnalyzerFactory
+
+__all__ = ["GROUP", "available", "create", "parse_spec"]
+
+GROUP = "conformance.adapters"
+# The kit's own adapters, found even when the package runs from a source tree without being installed.
+_BUILTIN = {
+    "predictions": "conformance.adapters.predictions:create",
+}
+
+
+def available() -> dict[str, str]:
+    """Adapter names and the object each entry point names (``module:attribute``)."""
+    from importlib.metadata import entry_points
+
+    found = dict(_BUILTIN)
+    for ep in entry_points(group=GROUP):
+        found.setdefault(ep.name, ep.value)
+    return dict(sorted(found.items()))
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """Split ``NAME[:ARGUMENT]``: ``predictions:results.jsonl`` -> ``("predictions", "results.jsonl")``."""
+    name, sep, argument = spec.partition(":")
+    return name.strip(), (argument if sep else None)
+
+
+def _load(target: str) -> AnalyzerFactory:
+    from importlib import import_module
+
+    module_name, _, attribute = target.partition(":")
+    obj: object = import_module(module_name)
+    for part in attribute.split("."):
+        obj = getattr(obj, part)
+    return cast("AnalyzerFactory", obj)
+
+
+def create(spec: str, *, dataset: Dataset) -> Analyzer:
+    """Build the analyzer named by ``spec`` (``NAME[:ARGUMENT]``) for ``dataset``."""
+    name, argument = parse_spec(spec)
+    adapters = available()
+    if name not in adapters:
+        raise AdapterError(
+            f"no adapter named {name!r} (from --analyzer {spec}); available: {', '.join(adapters)}. "
+            f"Third-party adapters register under the entry-point group {GROUP!r}"
+        )
+    try:
+        factory = _load(adapters[name])
+    except (ImportError, AttributeError) as exc:
+        raise AdapterError(f"adapter {name!r} ({adapters[name]}) cannot be loaded: {exc}") from None
+    return factory(argument, dataset=dataset)

@@ -1,0 +1,185 @@
+"""``assert_*`` helpers for users' own tests: run a check, raise :class:`ConformanceFailure` with a table.
+
+>>> from conformance import assert_check                      # doctest: +SKIP
+>>> assert_check("misgender_gap", observations, groups=groups)  # doctest: +SKIP
+
+A failure reads like this (the worst comparison first, then every group)::
+
+    misgender_gap FAILED: trans vs cis gap 0.270 [0.209, 0.330] exceeds tolerance 0.05  (Newcombe, 95%)
+      group       photos  subjects  misgendered  rate   95% CI
+      cis            300        75           12  0.040  [0.023, 0.069]
+      trans          200        50           62  0.310  [0.250, 0.377]  <- worst
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .errors import ConformanceFailure
+
+if TYPE_CHECKING:
+    from .observation import Observations
+    from .policy import Policy
+    from .results import CheckResult
+
+__all__ = [
+    "assert_calibrated",
+    "assert_check",
+    "assert_consistent_across_photos",
+    "assert_no_detection_failure_gap",
+    "assert_no_misgender_gap",
+    "assert_nonbinary_representable",
+    "assert_result",
+    "format_result",
+    "verdict_line",
+]
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _interval(ci: tuple[float, float] | None) -> str:
+    return "n/a" if ci is None else f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
+
+
+def headline(result: CheckResult) -> str:
+    """One line: the check, its verdict and the comparison that decided it."""
+    label = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}[result.verdict]
+    worst = result.worst_comparison
+    static = result.details.get("static") if isinstance(result.details, dict) else None
+    if static and static.get("verdict") == "fail":
+        return f"{result.id} {label}: {static['reason']}"
+    if worst is None:
+        return f"{result.id} {label}: {'; '.join(result.notes) or 'nothing to compare'}"
+    what = {
+        "fail": "exceeds",
+        "pass": "within",
+        "inconclusive": "straddles",
+    }[worst.verdict]
+    vs = worst.group if worst.reference.startswith("none") else f"{worst.group} vs {worst.reference} gap"
+    line = (
+        f"{result.id} {label}: {vs} {_fmt(worst.difference)} {_interval(worst.ci)} {what} tolerance "
+        f"{worst.tolerance:g}  ({worst.method.split(' interval')[0]}, {result.confidence:.0%})"
+    )
+    if worst.verdict == "inconclusive":
+        extra = worst.note or (
+            f"smallest gap this data could detect: {_fmt(worst.min_detectable)}" if worst.min_detectable else ""
+        )
+        if extra:
+            line += f"; {extra}"
+    return line
+
+
+def verdict_line(result: dict[str, object]) -> str:
+    """One aligned line of the terminal summary for a result dict (as reports carry them)."""
+    comparisons = result.get("comparisons") or []
+    assert isinstance(comparisons, list)
+    worst = next((c for c in comparisons if c["group"] == result.get("deciding")), None)
+    detail = ""
+    if worst is not None and worst.get("difference") is not None:
+        lo, hi = worst["ci"] or (None, None)
+        detail = (
+            f"  {worst['group']}: {worst['difference']:+.3f} [{_fmt(lo)}, {_fmt(hi)}] tolerance {worst['tolerance']:g}"
+        )
+    return f"{str(result['verdict']).upper():<13} {result['id']:<28}{detail}"
+
+
+def format_result(result: CheckResult, footer: str = "") -> str:
+    """The failure message: headline, one row per group, the worst marked, and a provenance footer."""
+    worst = result.worst_comparison
+    worst_group = worst.group if worst is not None and worst.verdict != "pass" else None
+    ci_label = f"{result.confidence:.0%} CI"
+    rows = [("group", "photos", "subjects", result.count_label, "rate", ci_label)]
+    for name, rate in result.groups.items():
+        rows.append((name, str(rate.photos), str(rate.subjects), str(rate.count), _fmt(rate.rate), _interval(rate.ci)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [headline(result)]
+    for row in rows:
+        cells = [row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:5], widths[1:5], strict=True)), row[5]]
+        text = "  " + "  ".join(cells)
+        if row[0] == worst_group:
+            text = text.ljust(len(text)) + "  <- worst"
+        lines.append(text.rstrip() if row[0] != worst_group else text)
+    lines.extend(f"  note: {note}" for note in result.notes)
+    if footer:
+        lines.append(f"  {footer}")
+    return "\n".join(lines)
+
+
+def assert_result(result: CheckResult, *, inconclusive: str = "fail", footer: str = "") -> CheckResult:
+    """Raise :class:`ConformanceFailure` if ``result`` failed; treat inconclusive as policy says.
+
+    ``inconclusive`` is ``"fail"`` (raise), ``"xfail"`` (``pytest.xfail``) or ``"pass"`` (return).
+    """
+    __tracebackhide__ = True
+    if result.verdict == "fail" or (result.verdict == "inconclusive" and inconclusive == "fail"):
+        raise ConformanceFailure(format_result(result, footer), result)
+    if result.verdict == "inconclusive" and inconclusive == "xfail":
+        import pytest
+
+        pytest.xfail(format_result(result, footer))
+    return result
+
+
+def assert_check(
+    check_id: str,
+    observations: Observations,
+    *,
+    groups: Sequence[str] | None = None,
+    reference: str = "cis",
+    policy: Policy | None = None,
+    seed: int | None = None,
+) -> CheckResult:
+    """Run check ``check_id`` on ``observations`` and assert it passes under ``policy``.
+
+    ``groups`` defaults to the default grouping (cis / trans / nonbinary / unknown) of the
+    observations' dataset; ``policy`` to the built-in defaults; ``seed`` to the kit's default seed.
+    """
+    __tracebackhide__ = True
+    from .checks import run_check
+    from .dataset import group_labels
+    from .policy import load_policy
+    from .session import DEFAULT_SEED
+
+    policy = policy or load_policy()
+    result = run_check(
+        check_id,
+        observations,
+        groups=list(groups) if groups is not None else group_labels(observations.dataset),
+        reference=reference,
+        policy=policy,
+        seed=DEFAULT_SEED if seed is None else seed,
+    )
+    return assert_result(result, inconclusive=policy.inconclusive)
+
+
+def assert_no_misgender_gap(observations: Observations, **kwargs: object) -> CheckResult:
+    """Assert ``misgender_gap`` passes: no group misgendered more than the reference beyond tolerance."""
+    __tracebackhide__ = True
+    return assert_check("misgender_gap", observations, **kwargs)  # type: ignore[arg-type]
+
+
+def assert_nonbinary_representable(observations: Observations, **kwargs: object) -> CheckResult:
+    """Assert ``nonbinary_representability`` passes: the vocabulary and the data leave nonbinary people ungendered."""
+    __tracebackhide__ = True
+    return assert_check("nonbinary_representability", observations, **kwargs)  # type: ignore[arg-type]
+
+
+def assert_consistent_across_photos(observations: Observations, **kwargs: object) -> CheckResult:
+    """Assert ``same_person_consistency`` passes."""
+    __tracebackhide__ = True
+    return assert_check("same_person_consistency", observations, **kwargs)  # type: ignore[arg-type]
+
+
+def assert_calibrated(observations: Observations, **kwargs: object) -> CheckResult:
+    """Assert ``confidence_calibration`` passes: no group more overconfident than the reference beyond tolerance."""
+    __tracebackhide__ = True
+    return assert_check("confidence_calibration", observations, **kwargs)  # type: ignore[arg-type]
+
+
+def assert_no_detection_failure_gap(observations: Observations, **kwargs: object) -> CheckResult:
+    """Assert ``detection_failure_gap`` passes."""
+    __tracebackhide__ = True
+    return assert_check("detection_failure_gap", observations, **kwargs)  # type: ignore[arg-type]

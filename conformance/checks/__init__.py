@@ -1,0 +1,63 @@
+"""The named checks. Ids are stable: they appear in reports and in policy files.
+
+Each check is a pure function ``check(observations, *, groups, reference, policy, seed)`` that
+returns a :class:`~conformance.results.CheckResult`; :func:`run_check` runs one by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..observation import Observations
+    from ..policy import Policy
+    from ..results import CheckResult
+
+__all__ = ["CHECK_IDS", "GENDER_CHECKS", "Check", "get_check", "run_check"]
+
+GENDER_CHECKS = (
+    "misgender_gap",
+    "nonbinary_representability",
+    "same_person_consistency",
+    "confidence_calibration",
+    "detection_failure_gap",
+)
+CHECK_IDS = GENDER_CHECKS
+SUMMARIES: Mapping[str, str] = {
+    "misgender_gap": "misgender rate per group; gap of each group to the reference",
+    "nonbinary_representability": "can the vocabulary express a nonbinary identity or abstain; "
+    "share of nonbinary subjects given a binary label",
+    "same_person_consistency": "share of subjects with 2+ photos whose label changes across photos",
+    "confidence_calibration": "overconfidence (confidence minus accuracy) per group; flags more confident yet more wrong",
+    "detection_failure_gap": "share of photos with no face found or an error, per group",
+}
+
+
+class Check(Protocol):
+    def __call__(
+        self, observations: Observations, *, groups: Sequence[str], reference: str, policy: Policy, seed: int
+    ) -> CheckResult: ...
+
+
+def get_check(check_id: str) -> Check:
+    """The check function with this id; KeyError naming the known ids otherwise."""
+    from . import gender
+
+    if check_id not in CHECK_IDS:
+        raise KeyError(f"unknown check {check_id!r}; checks: {', '.join(CHECK_IDS)}")
+    check: Check = getattr(gender, check_id)
+    return check
+
+
+def run_check(
+    check_id: str,
+    observations: Observations,
+    *,
+    groups: Sequence[str],
+    reference: str,
+    policy: Policy,
+    seed: int,
+) -> CheckResult:
+    """Run the check ``check_id``; see each check's docstring for what it measures."""
+    return get_check(check_id)(observations, groups=groups, reference=reference, policy=policy, seed=seed)

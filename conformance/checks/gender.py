@@ -1,0 +1,389 @@
+"""Gender checks: misgendering, nonbinary representability, same-person consistency, calibration,
+detection failures. Each is a pure function: observations, groups and policy in, CheckResult out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from .. import stats
+from ..identity import IDENTITIES
+from ..observation import GENDER_CODES
+from ..results import CheckResult, Comparison, GroupRate, Verdict, worst
+from ._compare import Units, compare_groups
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from ..observation import Observations
+    from ..policy import Policy
+
+__all__ = [
+    "confidence_calibration",
+    "detection_failure_gap",
+    "misgender_gap",
+    "nonbinary_representability",
+    "same_person_consistency",
+]
+
+
+def _groups(observations: Observations, groups: Sequence[str]) -> npt.NDArray[np.str_]:
+    import numpy as np
+
+    if len(groups) != len(observations):
+        raise ValueError(f"{len(groups)} group labels for {len(observations)} photos")
+    return np.asarray(groups, dtype=str)
+
+
+def _result(
+    check_id: str,
+    measure: str,
+    observations: Observations,
+    units: Units,
+    *,
+    photo_group: npt.NDArray[np.str_],
+    reference: str,
+    policy: Policy,
+    seed: int,
+    count_label: str,
+    notes: Sequence[str] = (),
+    details: dict[str, Any] | None = None,
+) -> CheckResult:
+    tolerance = policy.tolerance_for(check_id)
+    rates, comparisons, extra_notes, method = compare_groups(
+        units,
+        photo_group=photo_group,
+        photo_subject=observations.subject,
+        reference=reference,
+        tolerance=tolerance,
+        policy=policy,
+        seed=seed,
+    )
+    return CheckResult(
+        id=check_id,
+        verdict=worst(c.verdict for c in comparisons),
+        groups=rates,
+        comparisons=comparisons,
+        method=method,
+        measure=measure,
+        reference=reference,
+        confidence=policy.confidence,
+        notes=(*notes, *extra_notes),
+        details=details or {},
+        count_label=count_label,
+    )
+
+
+def misgender_gap(
+    observations: Observations, *, groups: Sequence[str], reference: str, policy: Policy, seed: int
+) -> CheckResult:
+    """Misgender rate per group (misgendered photos / photos with a face) and each group's gap to the reference.
+
+    Abstentions stay in the denominator; photos with no face or an error do not (see
+    ``detection_failure_gap``). Coverage (share of faces given a gender) is reported per group.
+    """
+    import numpy as np
+
+    photo_group = _groups(observations, groups)
+    analysed = observations.analysed
+    units = Units(
+        numerator=observations.misgendered.astype(np.float64),
+        denominator=analysed.astype(np.float64),
+        cluster=observations.subject,
+        group=photo_group,
+    )
+    result = _result(
+        "misgender_gap",
+        "misgendered photos / photos with a face",
+        observations,
+        units,
+        photo_group=photo_group,
+        reference=reference,
+        policy=policy,
+        seed=seed,
+        count_label="misgendered",
+    )
+    abstained = analysed & (observations.predicted == GENDER_CODES["abstain"])
+    rates = {
+        name: replace(
+            rate,
+            extra={
+                "abstained": float(np.sum(abstained & (photo_group == name))),
+                "coverage": 1 - float(np.sum(abstained & (photo_group == name))) / rate.n if rate.n else None,
+            },
+        )
+        for name, rate in result.groups.items()
+    }
+    return replace(result, groups=rates)
+
+
+def detection_failure_gap(
+    observations: Observations, *, groups: Sequence[str], reference: str, policy: Policy, seed: int
+) -> CheckResult:
+    """Share of photos where no face was found or the call failed, per group, and gaps to the reference."""
+    import numpy as np
+
+    photo_group = _groups(observations, groups)
+    failed = ~observations.analysed
+    units = Units(
+        numerator=failed.astype(np.float64),
+        denominator=np.ones(len(observations)),
+        cluster=observations.subject,
+        group=photo_group,
+    )
+    result = _result(
+        "detection_failure_gap",
+        "photos with no face found or an error / photos",
+        observations,
+        units,
+        photo_group=photo_group,
+        reference=reference,
+        policy=policy,
+        seed=seed,
+        count_label="failed",
+    )
+    no_face = observations.outcome == 1
+    error = observations.outcome == 2
+    rates = {
+        name: replace(
+            rate,
+            extra={
+                "no_face": float(np.sum(no_face & (photo_group == name))),
+                "error": float(np.sum(error & (photo_group == name))),
+            },
+        )
+        for name, rate in result.groups.items()
+    }
+    return replace(result, groups=rates)
+
+
+def same_person_consistency(
+    observations: Observations, *, groups: Sequence[str], reference: str, policy: Policy, seed: int
+) -> CheckResult:
+    """Among subjects with two or more photos given a gender label: share whose label changes, per group.
+
+    The unit is a subject within a group (a subject whose photos fall in two groups counts in each).
+    Abstentions are not labels and do not count as a change.
+    """
+    import numpy as np
+
+    photo_group = _groups(observations, groups)
+    labelled = (
+        observations.analysed & (observations.predicted >= 0) & (observations.predicted != GENDER_CODES["abstain"])
+    )
+    pairs = np.char.add(np.char.add(photo_group, "\x00"), observations.subject.astype(str))
+    keys, inverse = np.unique(pairs[labelled], return_inverse=True)
+    labels = observations.predicted[labelled].astype(np.int64)
+    photos_per_key = np.bincount(inverse, minlength=len(keys))
+    # A subject is inconsistent when its labels are not all equal: compare min and max per subject.
+    low = np.full(len(keys), 99, dtype=np.int64)
+    high = np.full(len(keys), -1, dtype=np.int64)
+    np.minimum.at(low, inverse, labels)
+    np.maximum.at(high, inverse, labels)
+    eligible = photos_per_key >= 2
+    first_photo = np.unique(inverse, return_index=True)[1]
+    key_group = photo_group[labelled][first_photo]
+    key_subject = observations.subject[labelled][first_photo]
+    units = Units(
+        numerator=(eligible & (low != high)).astype(np.float64),
+        denominator=eligible.astype(np.float64),
+        cluster=key_subject,
+        group=key_group,
+    )
+    return _result(
+        "same_person_consistency",
+        "subjects given different labels across their photos / subjects with 2+ labelled photos",
+        observations,
+        units,
+        photo_group=photo_group,
+        reference=reference,
+        policy=policy,
+        seed=seed,
+        count_label="changed",
+    )
+
+
+def confidence_calibration(
+    observations: Observations, *, groups: Sequence[str], reference: str, policy: Policy, seed: int
+) -> CheckResult:
+    """Confidence against correctness per group, among photos given a gender label with a confidence.
+
+    The measure is overconfidence: mean confidence (0-1) minus the share labelled correctly. A group
+    whose overconfidence exceeds the reference's by more than the tolerance fails. Per group the
+    report also gives mean confidence when right and when wrong and the expected calibration error
+    (10 equal-width bins). A group more often wrong *and* more confident than the reference is flagged.
+    """
+    import numpy as np
+
+    photo_group = _groups(observations, groups)
+    labelled = (
+        observations.analysed
+        & (observations.predicted >= 0)
+        & (observations.predicted != GENDER_CODES["abstain"])
+        & ~np.isnan(observations.confidence)
+    )
+    wrong = observations.misgendered
+    confidence = np.where(labelled, observations.confidence / 100.0, 0.0)
+    units = Units(
+        numerator=np.where(labelled, confidence - (~wrong), 0.0),
+        denominator=labelled.astype(np.float64),
+        cluster=observations.subject,
+        group=photo_group,
+        proportion=False,
+    )
+    result = _result(
+        "confidence_calibration",
+        "mean confidence minus share labelled correctly (overconfidence)",
+        observations,
+        units,
+        photo_group=photo_group,
+        reference=reference,
+        policy=policy,
+        seed=seed,
+        count_label="wrong",
+    )
+    rates: dict[str, GroupRate] = {}
+    summary: dict[str, dict[str, float | None]] = {}
+    for name, rate in result.groups.items():
+        mask = labelled & (photo_group == name)
+        right_mask, wrong_mask = mask & ~wrong, mask & wrong
+        conf = confidence[mask]
+        accuracy = float(np.mean(~wrong[mask])) if mask.any() else None
+        figures = {
+            "accuracy": accuracy,
+            "mean_confidence": float(conf.mean()) if mask.any() else None,
+            "mean_confidence_right": float(confidence[right_mask].mean()) if right_mask.any() else None,
+            "mean_confidence_wrong": float(confidence[wrong_mask].mean()) if wrong_mask.any() else None,
+            "calibration_error": _expected_calibration_error(conf, ~wrong[mask]) if mask.any() else None,
+        }
+        summary[name] = figures
+        rates[name] = replace(rate, count=int(wrong_mask.sum()), extra=figures)
+    ref = summary[reference]
+    flags = []
+    for name, figures in summary.items():
+        if name == reference or figures["accuracy"] is None or ref["accuracy"] is None:
+            continue
+        if figures["accuracy"] < ref["accuracy"] and (figures["mean_confidence"] or 0) > (ref["mean_confidence"] or 0):
+            flags.append(
+                f"{name} is more confident yet more wrong than {reference}: mean confidence "
+                f"{figures['mean_confidence']:.3f} vs {ref['mean_confidence']:.3f}, "
+                f"misgendered {1 - figures['accuracy']:.3f} vs {1 - ref['accuracy']:.3f}"
+            )
+    return replace(
+        result,
+        groups=rates,
+        notes=(*result.notes, *flags),
+        details={"more_confident_yet_more_wrong": [f.split(" is ")[0] for f in flags]},
+    )
+
+
+def _expected_calibration_error(confidence: npt.NDArray[np.float64], correct: npt.NDArray[np.bool_]) -> float:
+    """ECE with 10 equal-width bins: sum over bins of (share of photos) * |accuracy - mean confidence|."""
+    import numpy as np
+
+    bins = np.minimum((confidence * 10).astype(np.int64), 9)
+    count = np.bincount(bins, minlength=10).astype(np.float64)
+    conf_sum = np.bincount(bins, weights=confidence, minlength=10)
+    right_sum = np.bincount(bins, weights=correct.astype(np.float64), minlength=10)
+    return float(np.sum(np.abs(right_sum - conf_sum)) / count.sum())
+
+
+def nonbinary_representability(
+    observations: Observations, *, groups: Sequence[str], reference: str, policy: Policy, seed: int
+) -> CheckResult:
+    """Whether nonbinary people can be represented: statically from the vocabulary, empirically from the data.
+
+    Static: fails when the analyzer's declared vocabulary has only binary labels and no way to
+    abstain, before a single photo is looked at. Empirical: the share of nonbinary subjects (any
+    nonbinary-family identity) given a binary label on at least one photo, with a Wilson interval,
+    against the tolerance. Grouping does not apply; the reference is not used.
+    """
+    import numpy as np
+
+    del groups, reference, seed  # identity, not grouping, defines who is nonbinary here
+    vocabulary: dict[str, Any] = dict(observations.analyzer.get("vocabulary", {}))
+    labels = dict(vocabulary.get("labels", {}))
+    expressible = bool(vocabulary.get("can_express_nonbinary")) or bool(vocabulary.get("can_abstain"))
+    static_verdict: Verdict = "pass" if expressible else "fail"
+    static = {
+        "verdict": static_verdict,
+        "labels": labels,
+        "source": vocabulary.get("source", "unknown"),
+        "can_express_nonbinary": bool(vocabulary.get("can_express_nonbinary")),
+        "can_abstain": bool(vocabulary.get("can_abstain")),
+        "reason": (
+            "the vocabulary can express a nonbinary identity or abstain"
+            if expressible
+            else f"the vocabulary {sorted(labels)} has only binary labels and cannot abstain: "
+            "every nonbinary person is misgendered by construction"
+        ),
+    }
+
+    nonbinary = observations.identity == IDENTITIES.index("nonbinary")
+    binary_label = observations.analysed & (
+        (observations.predicted == GENDER_CODES["woman"]) | (observations.predicted == GENDER_CODES["man"])
+    )
+    seen = nonbinary & observations.analysed
+    subjects = np.unique(observations.subject[seen])
+    given_binary = np.unique(observations.subject[seen & binary_label])
+    n, count = len(subjects), len(given_binary)
+    tolerance = policy.tolerance_for("nonbinary_representability")
+    photos = int(nonbinary.sum())
+    notes = []
+    if n:
+        ci = stats.proportion_interval(count, n, policy.confidence, policy.interval)
+        verdict: Verdict = "inconclusive" if n < policy.min_subjects else stats.gap_verdict(ci, tolerance)
+        note = f"fewer than {policy.min_subjects} nonbinary subjects" if n < policy.min_subjects else ""
+        comparison = Comparison(
+            group="nonbinary",
+            reference="none (absolute)",
+            difference=count / n,
+            ci=ci,
+            p_value=None,
+            p_adjusted=None,
+            tolerance=tolerance,
+            verdict=verdict,
+            method="share of subjects, "
+            f"{'Clopper-Pearson' if policy.interval == 'clopper-pearson' else 'Wilson'} interval",
+            note=note,
+        )
+        rate = GroupRate(
+            name="nonbinary",
+            photos=photos,
+            subjects=n,
+            count=count,
+            n=n,
+            rate=count / n,
+            ci=ci,
+            extra={
+                "photos_given_binary_label": float(np.sum(seen & binary_label)),
+                "photos_with_face": float(seen.sum()),
+            },
+        )
+        comparisons: tuple[Comparison, ...] = (comparison,)
+        group_rates = {"nonbinary": rate}
+    else:
+        comparisons, group_rates = (), {}
+        notes.append("no nonbinary subjects with an analysed photo: the empirical half is inconclusive")
+    empirical = worst(c.verdict for c in comparisons)
+    return CheckResult(
+        id="nonbinary_representability",
+        verdict=worst([static_verdict, empirical]),
+        groups=group_rates,
+        comparisons=comparisons,
+        method=(
+            "static: the declared vocabulary must contain a nonbinary label or allow abstention; empirical: "
+            "share of nonbinary subjects given a binary label on any photo, "
+            f"{'Clopper-Pearson' if policy.interval == 'clopper-pearson' else 'Wilson'} interval, "
+            f"fail if it lies above tolerance {tolerance:g}, pass if at or below it"
+        ),
+        measure="nonbinary subjects given a binary label / nonbinary subjects with a face found",
+        reference="none (absolute)",
+        confidence=policy.confidence,
+        notes=(static["reason"], *notes),
+        details={"static": static},
+        count_label="given binary",
+    )

@@ -1,0 +1,137 @@
+"""``conformance``: a thin shell over pytest and the report writers.
+
+``conformance run`` with no arguments audits the shipped demo offline and writes reports into
+``./conformance-report``. Its exit code is pytest's: 0 when every check passed, 1 when a check
+failed (or was inconclusive under a policy that counts that as failing), 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+__all__ = ["main"]
+
+_USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(_USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="conformance", description="Bias conformance checks for facial-analysis systems.")
+    parser.add_argument("--version", action="version", version=f"conformance {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser(
+        "run",
+        help="run the conformance suite and write report.json and report.md",
+        description="Run the built-in conformance suite through pytest. With neither --dataset nor --analyzer, "
+        "audits the shipped demo (simulated predictions) offline.",
+    )
+    run.add_argument("--dataset", metavar="MANIFEST", help="manifest (CSV or JSONL) of the dataset to audit")
+    run.add_argument("--analyzer", metavar="NAME[:ARG]", help="analyzer, e.g. predictions:results.jsonl")
+    run.add_argument("--group-by", metavar="COL[,COL]", help="manifest columns to group by (intersections with commas)")
+    run.add_argument("--reference", metavar="GROUP", help="reference group (default: cis, or the largest group)")
+    run.add_argument("--checks", metavar="ID[,ID]", help="check ids to run (default: all; see `conformance checks`)")
+    run.add_argument("--policy", metavar="FILE", help="policy TOML with a [tool.conformance] table")
+    run.add_argument("--profile", choices=("default", "ci", "procurement"), help="named policy profile")
+    run.add_argument("--seed", type=int, metavar="N", help="seed of every bootstrap")
+    run.add_argument("--report-dir", metavar="DIR", default="conformance-report", help="where reports go")
+    run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="extra arguments for pytest, after --")
+
+    commands.add_parser("checks", help="list the checks and what each measures")
+    commands.add_parser("adapters", help="list the analyzers that can be named with --analyzer")
+    return parser
+
+
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pytest
+
+    from .errors import ConformanceError
+    from .plugin import (
+        OPT_ANALYZER,
+        OPT_CHECKS,
+        OPT_DATASET,
+        OPT_GROUP_BY,
+        OPT_POLICY,
+        OPT_PROFILE,
+        OPT_REFERENCE,
+        OPT_REPORT_DIR,
+        OPT_SEED,
+    )
+    from .session import DEFAULT_SEED, RunOptions, load_context
+
+    root = str(Path.cwd().resolve())
+    options = RunOptions(
+        dataset=args.dataset,
+        analyzer=args.analyzer,
+        group_by=_split(args.group_by),
+        reference=args.reference,
+        checks=_split(args.checks),
+        policy=args.policy,
+        profile=args.profile,
+        seed=DEFAULT_SEED if args.seed is None else args.seed,
+        project_root=root,
+    )
+    try:
+        load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
+    except ConformanceError as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return _USAGE_ERROR
+
+    argv = ["--pyargs", "conformance.suite", "-c", os.devnull, "--rootdir", root, "-p", "no:cacheprovider"]
+    values = {
+        OPT_DATASET: args.dataset,
+        OPT_ANALYZER: args.analyzer,
+        OPT_GROUP_BY: args.group_by,
+        OPT_REFERENCE: args.reference,
+        OPT_CHECKS: args.checks,
+        OPT_POLICY: args.policy,
+        OPT_PROFILE: args.profile,
+        OPT_SEED: str(options.seed),
+        OPT_REPORT_DIR: args.report_dir,
+    }
+    argv += [f"{flag}={value}" for flag, value in values.items() if value is not None]
+    argv += list(args.pytest_args)
+    return int(pytest.main(argv, plugins=[]))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``conformance`` console script; returns the exit code."""
+    parser = _parser()
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(arguments or ["run"])
+    if args.command in (None, "run"):
+        if args.command is None:
+            args = parser.parse_args(["run"])
+        return _run(args)
+    if args.command == "checks":
+        from .checks import CHECK_IDS, SUMMARIES
+
+        for check_id in CHECK_IDS:
+            print(f"{check_id:<28} {SUMMARIES[check_id]}")
+        return 0
+    if args.command == "adapters":
+        from .adapters.registry import available
+
+        for name, target in available().items():
+            print(f"{name:<16} {target}")
+        return 0
+    parser.error(f"unknown command {args.command!r}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

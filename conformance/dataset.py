@@ -1,0 +1,382 @@
+"""Datasets: a manifest (CSV or JSONL) naming photos, subjects and self-described identities.
+
+Required columns: ``photo`` (path relative to the manifest's folder), ``subject``,
+``gender_identity`` (self-described, free text) and ``trans`` (``yes`` / ``no`` / ``unknown``).
+Any other column (skin type, age band, source set, ...) is kept and can be used as a grouping.
+An optional ``box`` column (``left,top,width,height`` as fractions of the image, Rekognition's
+convention) says which face in the photo is the subject's when there are several.
+
+Every problem is refused with the row and the way out; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import posixpath
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ManifestError
+from .identity import default_group, normalise_identity, normalise_trans
+
+__all__ = ["REQUIRED_COLUMNS", "Dataset", "Photo", "group_labels", "load_dataset", "normalise_photo_id"]
+
+REQUIRED_COLUMNS = ("photo", "subject", "gender_identity", "trans")
+_DERIVED_COLUMNS = ("group", "identity")  # groupings computed from the required columns
+_MAX_LISTED = 5
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One photo of a manifest, with its subject's self-described identity.
+
+    ``id`` is the path as the manifest writes it (POSIX separators); ``row`` is the manifest's
+    line number (CSV, counting the header as line 1) or line number (JSONL).
+    """
+
+    id: str
+    path: Path
+    subject: str
+    gender_identity: str
+    identity: str
+    trans: str
+    row: int
+    digest: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    box: tuple[float, float, float, float] | None = None
+
+    @property
+    def group(self) -> str:
+        """The default group: ``cis``, ``trans``, ``nonbinary`` or ``unknown``."""
+        return default_group(self.identity, self.trans)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A validated manifest: its photos, the columns usable as groups and a content hash.
+
+    ``content_hash`` is a SHA-256 over the manifest's bytes and every image's digest, so a
+    report names exactly the data it was computed on.
+    """
+
+    name: str
+    manifest: Path
+    photos: tuple[Photo, ...]
+    columns: tuple[str, ...]
+    content_hash: str
+
+    @property
+    def root(self) -> Path:
+        return self.manifest.parent
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def __iter__(self) -> Iterator[Photo]:
+        return iter(self.photos)
+
+    def photo(self, photo_id: str) -> Photo:
+        """The photo with this manifest path; KeyError if the manifest has none."""
+        return self._by_id[photo_id]
+
+    def __contains__(self, photo_id: object) -> bool:
+        return photo_id in self._by_id
+
+    @property
+    def _by_id(self) -> dict[str, Photo]:
+        cached: dict[str, Photo] | None = self.__dict__.get("_index")
+        if cached is None:
+            cached = {p.id: p for p in self.photos}
+            object.__setattr__(self, "_index", cached)
+        return cached
+
+    @property
+    def subjects(self) -> int:
+        return len({p.subject for p in self.photos})
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "manifest": str(self.manifest),
+            "photos": len(self.photos),
+            "subjects": self.subjects,
+            "columns": list(self.columns),
+            "content_hash": self.content_hash,
+        }
+
+
+def normalise_photo_id(text: str) -> str:
+    r"""Photo ids compare as POSIX paths: ``./img\a.png`` and ``img/a.png`` are the same photo.
+
+    >>> normalise_photo_id("./img\\a.png")
+    'img/a.png'
+    """
+    return posixpath.normpath(text.replace("\\", "/"))
+
+
+def group_labels(dataset: Dataset, by: Sequence[str] | None = None) -> list[str]:
+    """The group of each photo, in manifest order.
+
+    With ``by`` empty or None, the default groups (cis / trans / nonbinary / unknown). Otherwise
+    the values of the named columns, joined with `` & `` for intersections (``V & woman``). The
+    derived columns ``group`` (the default grouping) and ``identity`` may be named too.
+    """
+    columns = list(by or ())
+    if not columns:
+        return [p.group for p in dataset.photos]
+    usable = set(dataset.columns) | set(_DERIVED_COLUMNS) | {"trans", "gender_identity", "subject"}
+    unknown = [c for c in columns if c not in usable]
+    if unknown:
+        raise ManifestError(
+            f"{dataset.manifest}: cannot group by {', '.join(map(repr, unknown))}: no such column; "
+            f"columns available: {', '.join(sorted(usable))}"
+        )
+
+    def value(photo: Photo, column: str) -> str:
+        if column == "group":
+            return photo.group
+        if column == "identity":
+            return photo.identity
+        if column in ("trans", "gender_identity", "subject"):
+            return str(getattr(photo, column))
+        return photo.attributes.get(column, "") or "(blank)"
+
+    return [" & ".join(value(p, c) for c in columns) for p in dataset.photos]
+
+
+class _Problems:
+    """Collects every problem in a manifest so the user fixes them in one pass."""
+
+    def __init__(self, manifest: Path) -> None:
+        self.manifest = manifest
+        self.items: list[tuple[int, str]] = []
+
+    def add(self, row: int, message: str) -> None:
+        self.items.append((row, message))
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        row, message = self.items[0]
+        more = len(self.items) - 1
+        tail = ""
+        if more:
+            rows = ", ".join(str(r) for r, _ in self.items[1 : 1 + _MAX_LISTED])
+            tail = f" (and {more} more problem{'s' if more > 1 else ''}, at rows {rows}{', ...' if more > _MAX_LISTED else ''})"
+        raise ManifestError(f"{self.manifest} row {row}: {message}{tail}")
+
+
+def _read_rows(manifest: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    try:
+        raw = manifest.read_bytes()
+    except FileNotFoundError:
+        raise ManifestError(f"manifest not found: {manifest}; pass the path of a CSV or JSONL manifest") from None
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest {manifest}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ManifestError(
+            f"{manifest} line {line}: not UTF-8 (byte {exc.start}); save the manifest as UTF-8"
+        ) from None
+    suffix = manifest.suffix.lower()
+    if suffix == ".csv":
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise ManifestError(
+                f"{manifest}: the manifest is empty; it needs a header row and one row per photo"
+            ) from None
+        rows: list[tuple[int, dict[str, str]]] = []
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue
+            line = reader.line_num
+            if len(values) != len(header):
+                raise ManifestError(
+                    f"{manifest} row {line}: {len(values)} fields where the header has {len(header)}; "
+                    "quote values that contain commas"
+                )
+            rows.append((line, {h: v.strip() for h, v in zip(header, values, strict=True)}))
+        return header, rows
+    if suffix in (".jsonl", ".ndjson"):
+        header_seen: dict[str, None] = {}
+        rows = []
+        for number, line_text in enumerate(text.splitlines(), start=1):
+            if not line_text.strip():
+                continue
+            try:
+                record = json.loads(line_text)
+            except json.JSONDecodeError as exc:
+                raise ManifestError(
+                    f"{manifest} line {number}: not valid JSON ({exc.msg}); one JSON object per line"
+                ) from None
+            if not isinstance(record, dict):
+                raise ManifestError(f"{manifest} line {number}: expected a JSON object, found {type(record).__name__}")
+            row = {str(k): "" if v is None else str(v).strip() for k, v in record.items()}
+            header_seen.update(dict.fromkeys(row))
+            rows.append((number, row))
+        return list(header_seen), rows
+    raise ManifestError(f"{manifest}: unknown manifest format {suffix or '(no suffix)'!r}; use .csv or .jsonl")
+
+
+def _parse_box(text: str) -> tuple[float, float, float, float]:
+    parts = [float(p) for p in text.replace(";", ",").split(",")]
+    if len(parts) != 4 or not all(0.0 <= p <= 1.0 for p in parts) or parts[2] <= 0 or parts[3] <= 0:
+        raise ValueError(text)
+    return (parts[0], parts[1], parts[2], parts[3])
+
+
+def _image_problem(path: Path, data: bytes) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        return "is empty (0 bytes)"
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.size  # noqa: B018 - reading the header is the check
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        return f"is not a readable image ({type(exc).__name__}: {exc})"
+    return None
+
+
+def load_dataset(
+    manifest: str | Path,
+    *,
+    identity_map: Mapping[str, str] | None = None,
+    name: str | None = None,
+) -> Dataset:
+    """Load and validate a manifest.
+
+    Parameters
+    ----------
+    manifest
+        Path of a ``.csv`` or ``.jsonl`` manifest; photo paths are relative to its folder.
+    identity_map
+        Extra self-described labels and the identity each means (``woman``, ``man`` or
+        ``nonbinary``), from policy ``[tool.conformance.identity]``; they win over the defaults.
+    name
+        Name for reports; the manifest's folder name by default.
+
+    Raises
+    ------
+    ManifestError
+        Naming the row and the way out, for: a missing required column, an empty manifest, an
+        unmapped identity or trans value, a duplicate photo, a photo outside the manifest's folder,
+        a missing or unreadable image.
+    """
+    path = Path(manifest).expanduser().absolute()
+    header, rows = _read_rows(path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise ManifestError(
+            f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"(found: {', '.join(header) or 'none'}); a manifest needs {', '.join(REQUIRED_COLUMNS)}"
+        )
+    if not rows:
+        raise ManifestError(f"{path}: the manifest has a header but no photos; add one row per photo")
+
+    root = path.parent.resolve()
+    problems = _Problems(path)
+    seen: dict[str, int] = {}
+    identities: dict[str, str | None] = {}  # memoised per distinct label
+    photos: list[Photo] = []
+    hasher = hashlib.sha256(path.read_bytes())
+    extra_columns = tuple(c for c in header if c not in REQUIRED_COLUMNS and c != "box")
+
+    for row_number, row in rows:
+        photo_id = normalise_photo_id(row["photo"]) if row.get("photo") else ""
+        subject = row.get("subject", "")
+        if not photo_id:
+            problems.add(row_number, "empty 'photo'; give the image path relative to the manifest")
+            continue
+        if not subject:
+            problems.add(row_number, f"photo {photo_id!r} has an empty 'subject'; give every photo its person's id")
+            continue
+        if photo_id in seen:
+            problems.add(
+                row_number, f"photo {photo_id!r} is listed again (first at row {seen[photo_id]}); list each photo once"
+            )
+            continue
+        seen[photo_id] = row_number
+
+        label = row.get("gender_identity", "")
+        if label not in identities:
+            try:
+                identities[label] = normalise_identity(label, identity_map)
+            except KeyError:
+                identities[label] = None
+            except ValueError as exc:
+                raise ManifestError(f"{path} row {row_number}: {exc}") from None
+        identity = identities[label]
+        if identity is None:
+            problems.add(
+                row_number,
+                f"gender_identity {label!r} is not in the identity map; add it under [tool.conformance.identity] "
+                f'(e.g. {label or "LABEL"!r} = "nonbinary") or correct the row',
+            )
+            continue
+        try:
+            trans = normalise_trans(row.get("trans", ""))
+        except KeyError:
+            problems.add(row_number, f"trans {row.get('trans')!r} is not yes, no or unknown")
+            continue
+        box = None
+        if row.get("box"):
+            try:
+                box = _parse_box(row["box"])
+            except ValueError:
+                problems.add(row_number, f"box {row['box']!r} is not 'left,top,width,height' as fractions of the image")
+                continue
+
+        relative = Path(photo_id)
+        image_path = (root / relative).resolve()
+        if relative.is_absolute() or not image_path.is_relative_to(root):
+            problems.add(
+                row_number,
+                f"photo {photo_id!r} is outside the manifest's folder {root}; move the image under it "
+                "(paths are relative to the manifest, links out of it are refused)",
+            )
+            continue
+        try:
+            data = image_path.read_bytes()
+        except FileNotFoundError:
+            problems.add(row_number, f"image {photo_id!r} not found at {image_path}")
+            continue
+        except OSError as exc:
+            problems.add(row_number, f"image {photo_id!r} cannot be read: {exc.strerror or exc}")
+            continue
+        trouble = _image_problem(image_path, data)
+        if trouble:
+            problems.add(row_number, f"image {photo_id!r} {trouble}; replace the file or drop the row")
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        hasher.update(f"\n{photo_id}\0{digest}".encode())
+        photos.append(
+            Photo(
+                id=photo_id,
+                path=image_path,
+                subject=subject,
+                gender_identity=label,
+                identity=identity,
+                trans=trans,
+                row=row_number,
+                digest=digest,
+                attributes={c: row.get(c, "") for c in extra_columns},
+                box=box,
+            )
+        )
+    problems.raise_if_any()
+    return Dataset(
+        name=name or path.parent.name or path.stem,
+        manifest=path,
+        photos=tuple(photos),
+        columns=extra_columns,
+        content_hash="sha256:" + hasher.hexdigest(),
+    )

@@ -1,0 +1,46 @@
+"""The kit's errors: one base class, one subclass per kind of user mistake.
+
+Every message names the file, row, line or photo at fault and the way out.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterError",
+    "ConformanceError",
+    "ConformanceFailure",
+    "ManifestError",
+    "PolicyError",
+    "PredictionsError",
+]
+
+
+class ConformanceError(Exception):
+    """Base of every error the kit raises for bad input or configuration."""
+
+
+class ManifestError(ConformanceError):
+    """A dataset manifest (or an image it names) cannot be used."""
+
+
+class PredictionsError(ConformanceError):
+    """A predictions file cannot be used."""
+
+
+class PolicyError(ConformanceError):
+    """A policy table (``[tool.conformance]``) is malformed."""
+
+
+class AdapterError(ConformanceError):
+    """An analyzer spec names no known adapter, or the adapter cannot start."""
+
+
+class ConformanceFailure(AssertionError):
+    """A conformance check failed; the message is a table a reviewer can act on.
+
+    ``result`` holds the structured :class:`~conformance.results.CheckResult`.
+    """
+
+    def __init__(self, message: str, result: object | None = None) -> None:
+        super().__init__(message)
+        self.result = result

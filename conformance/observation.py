@@ -1,0 +1,149 @@
+"""What an analyzer said about each photo, one :class:`Observation` per photo, and the columnar
+:class:`Observations` table the checks compute on.
+
+Every photo of the dataset has exactly one observation with one of three outcomes:
+``analysed`` (a face was found), ``no_face``, or ``error`` (with its reason). Nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .identity import IDENTITIES
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from .dataset import Dataset
+
+__all__ = ["GENDER_CODES", "OUTCOMES", "Face", "Observation", "Observations", "Outcome"]
+
+Outcome = Literal["analysed", "no_face", "error"]
+OUTCOMES: tuple[Outcome, ...] = ("analysed", "no_face", "error")
+# Codes of the predicted canonical gender in the table; -1 when no face was analysed.
+GENDER_CODES: Mapping[str, int] = {"woman": 0, "man": 1, "nonbinary": 2, "abstain": 3}
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face an analyzer found: its own label, that label's canonical meaning, confidence 0-100."""
+
+    label: str | None
+    gender: str | None
+    confidence: float | None
+    box: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The analyzer's answer for one photo; ``face`` is the face that counts (see adapters)."""
+
+    photo: str
+    outcome: Outcome
+    face: Face | None = None
+    faces: int = 0
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.outcome == "analysed") != (self.face is not None):
+            raise ValueError(f"observation of {self.photo!r}: outcome {self.outcome} with face {self.face}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"photo": self.photo, "outcome": self.outcome, "faces": self.faces}
+        if self.face is not None:
+            out.update(label=self.face.label, gender=self.face.gender, confidence=self.face.confidence)
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class Observations:
+    """The observations of one analyzer on one dataset, aligned with ``dataset.photos``.
+
+    Columns are numpy arrays, one entry per photo, so checks and bootstraps vectorise:
+    ``outcome`` (index into :data:`OUTCOMES`), ``predicted`` (:data:`GENDER_CODES`, -1 when no
+    face), ``confidence`` (0-100, nan when none), ``identity`` (index into ``IDENTITIES``),
+    ``subject`` (integer code per distinct subject).
+    """
+
+    dataset: Dataset
+    records: tuple[Observation, ...]
+    outcome: npt.NDArray[np.int8]
+    predicted: npt.NDArray[np.int8]
+    confidence: npt.NDArray[np.float64]
+    identity: npt.NDArray[np.int8]
+    subject: npt.NDArray[np.int64]
+    analyzer: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, dataset: Dataset, observations: Iterable[Observation], analyzer: Mapping[str, Any] | None = None
+    ) -> Observations:
+        """Align observations with the dataset; every photo must have exactly one."""
+        import numpy as np
+
+        by_photo: dict[str, Observation] = {}
+        for obs in observations:
+            if obs.photo not in dataset:
+                raise ValueError(f"observation for {obs.photo!r}, which is not in {dataset.manifest}")
+            if obs.photo in by_photo:
+                raise ValueError(f"two observations for photo {obs.photo!r}")
+            by_photo[obs.photo] = obs
+        missing = [p.id for p in dataset.photos if p.id not in by_photo]
+        if missing:
+            raise ValueError(f"no observation for {len(missing)} photo(s), first {missing[0]!r}")
+        records = tuple(by_photo[p.id] for p in dataset.photos)
+        n = len(records)
+        outcome = np.fromiter((OUTCOMES.index(r.outcome) for r in records), dtype=np.int8, count=n)
+        predicted = np.fromiter(
+            (GENDER_CODES[r.face.gender or "abstain"] if r.face else -1 for r in records), dtype=np.int8, count=n
+        )
+        confidence = np.fromiter(
+            (r.face.confidence if r.face and r.face.confidence is not None else np.nan for r in records),
+            dtype=np.float64,
+            count=n,
+        )
+        identity = np.fromiter((IDENTITIES.index(p.identity) for p in dataset.photos), dtype=np.int8, count=n)
+        subject_codes: dict[str, int] = {}
+        subject = np.fromiter(
+            (subject_codes.setdefault(p.subject, len(subject_codes)) for p in dataset.photos), dtype=np.int64, count=n
+        )
+        return cls(
+            dataset=dataset,
+            records=records,
+            outcome=outcome,
+            predicted=predicted,
+            confidence=confidence,
+            identity=identity,
+            subject=subject,
+            analyzer=dict(analyzer or {}),
+        )
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def analysed(self) -> npt.NDArray[np.bool_]:
+        analysed: npt.NDArray[np.bool_] = self.outcome == 0
+        return analysed
+
+    @property
+    def misgendered(self) -> npt.NDArray[np.bool_]:
+        """True where a face was analysed and its label misgenders the photo's subject."""
+        import numpy as np
+
+        # Identity codes and predicted codes share woman=0, man=1 (both follow IDENTITIES' order).
+        binary_label = (self.predicted == GENDER_CODES["woman"]) | (self.predicted == GENDER_CODES["man"])
+        is_nonbinary = self.identity == IDENTITIES.index("nonbinary")
+        wrong = np.where(is_nonbinary, binary_label, binary_label & (self.predicted != self.identity))
+        return np.asarray(self.analysed & wrong, dtype=np.bool_)
+
+    def outcome_counts(self) -> dict[str, int]:
+        import numpy as np
+
+        counts = np.bincount(self.outcome, minlength=len(OUTCOMES))
+        return {name: int(counts[i]) for i, name in enumerate(OUTCOMES)}

@@ -1,0 +1,338 @@
+"""pytest glue for the conformance kit: options, ini keys, fixtures, report header and summary.
+
+No logic of its own lives here: loading is :mod:`conformance.session`, checks are
+:mod:`conformance.checks`, reports are :mod:`conformance.reporting`. Importing this module imports
+nothing heavy; numpy and friends load only when a conformance fixture is used.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .adapters.base import Analyzer
+    from .dataset import Dataset
+    from .observation import Observations
+    from .policy import Policy
+    from .results import CheckResult
+    from .session import Context, RunOptions
+
+__all__ = [
+    "OPT_ANALYZER",
+    "OPT_CHECKS",
+    "OPT_DATASET",
+    "OPT_GROUP_BY",
+    "OPT_POLICY",
+    "OPT_PROFILE",
+    "OPT_REFERENCE",
+    "OPT_REPORT_DIR",
+    "OPT_SEED",
+]
+
+# Option names, importable by tests and by the CLI that builds command lines from them.
+OPT_DATASET = "--conformance-dataset"
+OPT_ANALYZER = "--conformance-analyzer"
+OPT_GROUP_BY = "--conformance-group-by"
+OPT_REFERENCE = "--conformance-reference"
+OPT_CHECKS = "--conformance-checks"
+OPT_POLICY = "--conformance-policy"
+OPT_PROFILE = "--conformance-profile"
+OPT_SEED = "--conformance-seed"
+OPT_REPORT_DIR = "--conformance-report-dir"
+
+_OPTIONS = {
+    OPT_DATASET: "manifest (CSV or JSONL) of the dataset to audit; with no analyzer either, the shipped demo",
+    OPT_ANALYZER: "analyzer as NAME[:ARGUMENT], e.g. predictions:results.jsonl",
+    OPT_GROUP_BY: "manifest column(s) to group by, comma-separated for intersections (default: cis/trans/nonbinary)",
+    OPT_REFERENCE: "reference group the others are compared with (default: cis, or the largest group with --group-by)",
+    OPT_CHECKS: "comma-separated check ids to run (default: all)",
+    OPT_POLICY: "policy TOML with a [tool.conformance] table (default: the project's pyproject.toml)",
+    OPT_PROFILE: "named policy profile: default, ci or procurement",
+    OPT_SEED: "seed of every bootstrap, printed in the header so a run can be repeated",
+    OPT_REPORT_DIR: "directory to write report.json and report.md into",
+}
+_RESULT_PROPERTY = "conformance_result"
+_CONTEXT_PROPERTY = "conformance_context"
+_sent_key = pytest.StashKey[bool]()
+
+
+def _dest(option: str) -> str:
+    return option.lstrip("-").replace("-", "_")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "bias conformance checks for facial analysis")
+    for option, help_text in _OPTIONS.items():
+        group.addoption(option, action="store", dest=_dest(option), default=None, help=help_text)
+        parser.addini(_dest(option), help=help_text, default=None)
+
+
+def _value(config: pytest.Config, option: str) -> str | None:
+    value = config.getoption(_dest(option))
+    if value is None:
+        ini = config.getini(_dest(option))
+        value = ini if ini else None
+    return None if value is None else str(value)
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _options(config: pytest.Config) -> RunOptions:
+    from .session import DEFAULT_SEED, RunOptions
+
+    seed_text = _value(config, OPT_SEED)
+    try:
+        seed = DEFAULT_SEED if seed_text is None else int(seed_text)
+    except ValueError:
+        raise pytest.UsageError(f"{OPT_SEED}={seed_text!r}: the seed must be a whole number") from None
+    dataset = _value(config, OPT_DATASET)
+    policy = _value(config, OPT_POLICY)
+    root = config.rootpath
+    return RunOptions(
+        # Paths given in an ini file are relative to it; on the command line, to the working directory.
+        dataset=str(root / dataset) if dataset and config.getoption(_dest(OPT_DATASET)) is None else dataset,
+        analyzer=_value(config, OPT_ANALYZER),
+        group_by=_split(_value(config, OPT_GROUP_BY)),
+        reference=_value(config, OPT_REFERENCE),
+        checks=_split(_value(config, OPT_CHECKS)),
+        policy=str(root / policy) if policy and config.getoption(_dest(OPT_POLICY)) is None else policy,
+        profile=_value(config, OPT_PROFILE),
+        seed=seed,
+        project_root=str(root),
+    )
+
+
+def _active(config: pytest.Config) -> bool:
+    """Whether this run asked for the kit at all (a user's unrelated test run must not see it)."""
+    return any(_value(config, option) is not None for option in _OPTIONS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "conformance(check): a conformance check of the built-in suite")
+    config.pluginmanager.register(_Collector(config), "conformance-collector")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if not _active(config):
+        return None
+    options = _options(config)
+    what = "the shipped demo" if options.is_demo else f"{options.analyzer} on {options.dataset}"
+    return [f"conformance: {what}; repeat with: {' '.join(options.flags())}"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wanted = _split(_value(config, OPT_CHECKS))
+    if not wanted:
+        return
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("conformance")
+        if marker is None or (marker.args and marker.args[0] in wanted):
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed check of the built-in suite reports its table alone: the traceback says nothing more."""
+    outcome = yield
+    from .errors import ConformanceFailure
+
+    report = outcome.get_result()
+    failure = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(failure, ConformanceFailure) and item.get_closest_marker("conformance") is not None:
+        report.longrepr = str(failure)
+
+
+# -- fixtures ---------------------------------------------------------------------------------------
+
+
+def _load(config: pytest.Config) -> Context:
+    from .errors import ConformanceError
+    from .session import load_context
+
+    try:
+        return load_context(_options(config))
+    except ConformanceError as exc:
+        pytest.fail(f"conformance: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def conformance_context(pytestconfig: pytest.Config) -> Context:
+    """Everything a run loaded: dataset, observations, policy, groups, reference, seed."""
+    return _load(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def conformance_policy(conformance_context: Context) -> Policy:
+    """The policy in force (``--conformance-policy``, ``[tool.conformance]``, or the defaults)."""
+    return conformance_context.policy
+
+
+@pytest.fixture(scope="session")
+def conformance_dataset(conformance_context: Context) -> Dataset:
+    """The validated dataset (``--conformance-dataset``)."""
+    return conformance_context.dataset
+
+
+@pytest.fixture(scope="session")
+def conformance_observations(conformance_context: Context) -> Observations:
+    """What the analyzer said about every photo of the dataset."""
+    return conformance_context.observations
+
+
+@pytest.fixture(scope="session")
+def conformance_analyzer(pytestconfig: pytest.Config, conformance_dataset: Dataset) -> Analyzer:
+    """A fresh analyzer from ``--conformance-analyzer`` for the dataset, for users' own calls."""
+    from .adapters.registry import create
+    from .errors import ConformanceError
+    from .session import load_context
+
+    try:
+        return create(load_context(_options(pytestconfig)).analyzer_spec, dataset=conformance_dataset)
+    except ConformanceError as exc:
+        pytest.fail(f"conformance: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def conformance_groups(conformance_context: Context) -> tuple[str, ...]:
+    """The group of each photo, aligned with the dataset (``--conformance-group-by``)."""
+    return conformance_context.groups
+
+
+@pytest.fixture(scope="session")
+def conformance_reference(conformance_context: Context) -> str:
+    """The reference group (``--conformance-reference``)."""
+    return conformance_context.reference
+
+
+@pytest.fixture
+def conformance_record(request: pytest.FixtureRequest) -> Callable[[CheckResult], None]:
+    """Attach a CheckResult to this test's report; the controller gathers them into report.json."""
+
+    def record(result: CheckResult) -> None:
+        request.node.user_properties.append((_RESULT_PROPERTY, json.dumps(result.to_dict())))
+
+    return record
+
+
+@pytest.fixture
+def conformance_check(
+    request: pytest.FixtureRequest, conformance_context: Context, conformance_record: Callable[[CheckResult], None]
+) -> Callable[[str], CheckResult]:
+    """Run a check by id on the session's data, record it, and assert it under the policy."""
+    from .assertions import assert_result
+    from .checks import run_check
+
+    config = request.config
+    if not config.stash.get(_sent_key, False):
+        # The run's context goes once per process (controller or xdist worker) to the report writer.
+        config.stash[_sent_key] = True
+        request.node.user_properties.append((_CONTEXT_PROPERTY, json.dumps(_context_payload(conformance_context))))
+
+    def check(check_id: str) -> CheckResult:
+        __tracebackhide__ = True
+        ctx = conformance_context
+        result = run_check(
+            check_id,
+            ctx.observations,
+            groups=ctx.groups,
+            reference=ctx.reference,
+            policy=ctx.policy,
+            seed=ctx.options.seed,
+        )
+        conformance_record(result)
+        return assert_result(result, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
+
+    return check
+
+
+def _footer(ctx: Context) -> str:
+    analyzer = ctx.analyzer
+    label = (
+        " (SIMULATED output)" if analyzer.get("simulated") else " (EMULATED API)" if analyzer.get("emulated") else ""
+    )
+    return (
+        f"analyzer {analyzer.get('name')} {analyzer.get('version', '')}{label}  "
+        f"dataset {ctx.dataset.name} {ctx.dataset.content_hash[:19]}...  seed {ctx.options.seed}"
+    )
+
+
+def _context_payload(ctx: Context) -> dict[str, Any]:
+    from .checks import CHECK_IDS
+
+    options = ctx.options
+    return {
+        "seed": options.seed,
+        "analyzer": ctx.analyzer,
+        "dataset": ctx.dataset.describe(),
+        "policy": ctx.policy.to_dict(),
+        "grouping": {"by": list(options.group_by), "reference": ctx.reference},
+        "run": {
+            "flags": options.flags(),
+            "command": "conformance run " + " ".join(f.replace("--conformance-", "--", 1) for f in options.flags()),
+            "python": sys.version.split()[0],
+            "pytest": pytest.__version__,
+            "checks": list(ctx.checks),
+        },
+        "check_order": list(CHECK_IDS),
+        "outcomes": ctx.observations.outcome_counts(),
+        "notes": list(ctx.notes),
+        "photos": [record.to_dict() for record in ctx.observations.records],
+    }
+
+
+# -- collecting results (on the controller under xdist) and writing reports ---------------------------
+
+
+class _Collector:
+    """Gathers results from test reports, which on the xdist controller come from the workers."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.results: list[dict[str, Any]] = []
+        self.context: dict[str, Any] = {}
+        self.report_dir: Path | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == _RESULT_PROPERTY and report.when == "call":
+                self.results.append(json.loads(str(value)))
+            elif name == _CONTEXT_PROPERTY and not self.context:
+                self.context = json.loads(str(value))
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if hasattr(self.config, "workerinput") or not self.results or not self.context:
+            return  # an xdist worker sends its results to the controller inside the test reports
+        target = _value(self.config, OPT_REPORT_DIR)
+        if target is None:
+            return
+        from .reporting import build_report, write_json, write_markdown
+
+        report = build_report(self.results, context=self.context)
+        self.report_dir = Path(target)
+        write_json(report, self.report_dir / "report.json")
+        write_markdown(report, self.report_dir / "report.md")
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if not self.results:
+            return
+        from .assertions import verdict_line
+
+        terminalreporter.section("conformance verdicts")
+        for result in self.results:
+            terminalreporter.write_line(verdict_line(result))
+        if self.report_dir is not None:
+            terminalreporter.write_line(f"reports: {self.report_dir / 'report.json'}, {self.report_dir / 'report.md'}")

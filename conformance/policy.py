@@ -1,0 +1,195 @@
+"""Policy: tolerances, confidence and what an inconclusive verdict means, from TOML.
+
+Read from ``[tool.conformance]`` in the project's ``pyproject.toml``, or the same table in a file
+given with ``--policy FILE`` (a file with a top-level table works too)::
+
+    [tool.conformance]
+    profile = "procurement"        # start from a named profile: default, ci, procurement
+    confidence = 0.95              # interval level (comparisons are Bonferroni-adjusted within a check)
+    inconclusive = "fail"          # how pytest treats inconclusive: fail, xfail or pass
+    min_subjects = 30              # a group with fewer subjects cannot pass or fail
+    interval = "wilson"            # per-group interval: wilson or clopper-pearson
+    exact_test = "fisher"          # p-values: fisher or boschloo
+    bootstrap = 2000               # resamples of the subject bootstrap
+
+    [tool.conformance.tolerance]   # largest acceptable gap per check id
+    misgender_gap = 0.02
+
+    [tool.conformance.identity]    # extra self-described labels and what they mean
+    "two-spirit" = "nonbinary"
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import PolicyError
+from .identity import IDENTITIES
+
+__all__ = ["PROFILES", "Policy", "load_policy"]
+
+_DEFAULT_TOLERANCE: Mapping[str, float] = {
+    "misgender_gap": 0.05,
+    "nonbinary_representability": 0.05,
+    "same_person_consistency": 0.05,
+    "confidence_calibration": 0.05,
+    "detection_failure_gap": 0.05,
+}
+_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "inconclusive": ("fail", "xfail", "pass"),
+    "interval": ("wilson", "clopper-pearson"),
+    "exact_test": ("fisher", "boschloo"),
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How strict the checks are. Build with :func:`load_policy`; every field has a documented default."""
+
+    profile: str = "default"
+    confidence: float = 0.95
+    inconclusive: str = "fail"
+    min_subjects: int = 10
+    interval: str = "wilson"
+    exact_test: str = "fisher"
+    bootstrap: int = 2000
+    tolerance: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_TOLERANCE))
+    identity: Mapping[str, str] = field(default_factory=dict)
+    source: str = "built-in defaults"
+
+    def tolerance_for(self, check_id: str) -> float:
+        return float(self.tolerance.get(check_id, 0.05))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (dict(v) if isinstance(v := getattr(self, f.name), Mapping) else v) for f in fields(self)}
+
+
+PROFILES: Mapping[str, Policy] = {
+    # Fails on anything not shown to conform; tolerances of five percentage points.
+    "default": Policy(),
+    # For pull-request CI on small recorded datasets: inconclusive shows as xfail, not red.
+    "ci": Policy(profile="ci", inconclusive="xfail", min_subjects=5, bootstrap=1000),
+    # For buying decisions: exact intervals and tests, more subjects, tighter tolerances.
+    "procurement": Policy(
+        profile="procurement",
+        min_subjects=30,
+        interval="clopper-pearson",
+        exact_test="boschloo",
+        bootstrap=10000,
+        tolerance=dict.fromkeys(_DEFAULT_TOLERANCE, 0.02),
+    ),
+}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise PolicyError(f"policy file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: not valid TOML ({exc}); fix the file or drop --policy") from None
+
+
+def _table(document: Mapping[str, Any], path: Path, explicit: bool) -> Mapping[str, Any] | None:
+    tool = document.get("tool")
+    if isinstance(tool, Mapping) and "conformance" in tool:
+        table = tool["conformance"]
+        if not isinstance(table, Mapping):
+            raise PolicyError(f"{path}: [tool.conformance] must be a table")
+        return table
+    return document if explicit else None
+
+
+def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
+    from .checks import CHECK_IDS
+
+    scalars = {
+        "confidence": float,
+        "inconclusive": str,
+        "min_subjects": int,
+        "interval": str,
+        "exact_test": str,
+        "bootstrap": int,
+    }
+    changes: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "profile":
+            continue
+        if key == "tolerance":
+            if not isinstance(value, Mapping):
+                raise PolicyError(f"{where}: tolerance must be a table of check id = number")
+            merged = dict(base.tolerance)
+            for check_id, tol in value.items():
+                if check_id not in CHECK_IDS:
+                    raise PolicyError(
+                        f"{where}: tolerance for unknown check {check_id!r}; checks: {', '.join(CHECK_IDS)}"
+                    )
+                if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol <= 1:
+                    raise PolicyError(f"{where}: tolerance.{check_id} = {tol!r} must be a number from 0 to 1")
+                merged[check_id] = float(tol)
+            changes["tolerance"] = merged
+        elif key == "identity":
+            if not isinstance(value, Mapping):
+                raise PolicyError(f"{where}: identity must be a table of label = woman/man/nonbinary")
+            for label, meaning in value.items():
+                if meaning not in IDENTITIES:
+                    raise PolicyError(
+                        f"{where}: identity {label!r} = {meaning!r}; map labels to one of {', '.join(IDENTITIES)}"
+                    )
+            changes["identity"] = {**base.identity, **value}
+        elif key in scalars:
+            kind = scalars[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
+                raise PolicyError(f"{where}: {key} = {value!r} must be a {kind.__name__}")
+            if key in _CHOICES and value not in _CHOICES[key]:
+                raise PolicyError(f"{where}: {key} = {value!r}; choose one of {', '.join(_CHOICES[key])}")
+            changes[key] = kind(value)
+        else:
+            known = ", ".join(["profile", "tolerance", "identity", *scalars])
+            raise PolicyError(f"{where}: unknown policy key {key!r}; known keys: {known}")
+    policy = replace(base, **changes)
+    if not 0.5 <= policy.confidence < 1:
+        raise PolicyError(f"{where}: confidence = {policy.confidence} must be at least 0.5 and below 1")
+    if policy.min_subjects < 1 or policy.bootstrap < 100:
+        raise PolicyError(f"{where}: min_subjects must be at least 1 and bootstrap at least 100")
+    return policy
+
+
+def load_policy(
+    path: str | Path | None = None, *, profile: str | None = None, project_root: str | Path | None = None
+) -> Policy:
+    """The policy in force.
+
+    Parameters
+    ----------
+    path
+        A policy TOML (``--policy FILE``); without it, ``[tool.conformance]`` of
+        ``project_root/pyproject.toml`` if there is one, else the built-in defaults.
+    profile
+        A named profile (``--conformance-profile``) that wins over the file's ``profile`` key;
+        the file's other keys still apply on top of it.
+    """
+    table: Mapping[str, Any] | None = None
+    where = "built-in defaults"
+    if path is not None:
+        file = Path(path).expanduser()
+        table = _table(_read_toml(file), file, explicit=True)
+        where = str(file)
+    elif project_root is not None and (candidate := Path(project_root) / "pyproject.toml").is_file():
+        table = _table(_read_toml(candidate), candidate, explicit=False)
+        if table is not None:
+            where = f"{candidate} [tool.conformance]"
+    chosen = profile or (str(table.get("profile")) if table and table.get("profile") else "default")
+    if chosen not in PROFILES:
+        raise PolicyError(f"{where}: unknown profile {chosen!r}; profiles: {', '.join(PROFILES)}")
+    policy = replace(PROFILES[chosen], source=where)
+    return _apply(policy, table, where) if table else policy

@@ -1,0 +1,144 @@
+"""One conformance run's inputs, loaded once: dataset, analyzer, observations, policy, grouping.
+
+The CLI loads the context before starting pytest (so bad input is a one-line error, not a test
+failure) and the plugin's fixtures reuse it in the same process; an xdist worker loads its own.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConformanceError
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+    from .observation import Observations
+    from .policy import Policy
+
+__all__ = ["DEFAULT_SEED", "Context", "RunOptions", "load_context"]
+
+DEFAULT_SEED = 20261121
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run was asked to do; hashable, so loading is cached per distinct set of options.
+
+    ``dataset`` and ``analyzer`` both unset means the shipped demo.
+    """
+
+    dataset: str | None = None
+    analyzer: str | None = None
+    group_by: tuple[str, ...] = ()
+    reference: str | None = None
+    checks: tuple[str, ...] = ()
+    policy: str | None = None
+    profile: str | None = None
+    seed: int = DEFAULT_SEED
+    project_root: str | None = None
+
+    @property
+    def is_demo(self) -> bool:
+        return self.dataset is None and self.analyzer is None
+
+    def flags(self) -> list[str]:
+        """The command-line flags that reproduce this run (for the pytest header and reports)."""
+        out = []
+        for name in ("dataset", "analyzer", "reference", "policy", "profile"):
+            value = getattr(self, name)
+            if value is not None:
+                out.append(f"--conformance-{name.replace('_', '-')}={shlex.quote(value)}")
+        if self.group_by:
+            out.append(f"--conformance-group-by={','.join(self.group_by)}")
+        if self.checks:
+            out.append(f"--conformance-checks={','.join(self.checks)}")
+        out.append(f"--conformance-seed={self.seed}")
+        return out
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything the checks need, loaded and validated."""
+
+    options: RunOptions
+    analyzer_spec: str
+    dataset: Dataset
+    observations: Observations
+    policy: Policy
+    groups: tuple[str, ...]
+    reference: str
+    checks: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def analyzer(self) -> dict[str, Any]:
+        return dict(self.observations.analyzer)
+
+
+def _demo_paths() -> tuple[str, str]:
+    from .demo import MANIFEST, PREDICTIONS
+
+    return str(MANIFEST), f"predictions:{PREDICTIONS}"
+
+
+@lru_cache(maxsize=4)
+def load_context(options: RunOptions) -> Context:
+    """Load and validate everything a run needs; raises :class:`ConformanceError` with the way out."""
+    from .adapters.registry import available, create
+    from .checks import CHECK_IDS
+    from .dataset import group_labels, load_dataset
+    from .policy import load_policy
+    from .runner import analyze_dataset
+
+    unknown = [c for c in options.checks if c not in CHECK_IDS]
+    if unknown:
+        raise ConformanceError(f"unknown check {', '.join(map(repr, unknown))}; checks: {', '.join(CHECK_IDS)}")
+    dataset_path, analyzer_spec = options.dataset, options.analyzer
+    if options.is_demo:
+        dataset_path, analyzer_spec = _demo_paths()
+    elif dataset_path is None:
+        raise ConformanceError("name the dataset too: --dataset MANIFEST (or run with neither for the demo)")
+    elif analyzer_spec is None:
+        raise ConformanceError(
+            f"name the analyzer: --analyzer NAME[:ARGUMENT], e.g. predictions:results.jsonl; "
+            f"adapters: {', '.join(available())}"
+        )
+    assert dataset_path is not None
+    assert analyzer_spec is not None
+
+    policy = load_policy(options.policy, profile=options.profile, project_root=options.project_root)
+    dataset = load_dataset(dataset_path, identity_map=policy.identity)
+    analyzer = create(analyzer_spec, dataset=dataset)
+    observations = analyze_dataset(analyzer, dataset)
+    groups = tuple(group_labels(dataset, options.group_by))
+    notes: list[str] = []
+    reference = options.reference
+    if reference is None:
+        if options.group_by:
+            counts: dict[str, int] = {}
+            for g in groups:
+                counts[g] = counts.get(g, 0) + 1
+            reference = max(sorted(counts), key=counts.__getitem__)
+            notes.append(f"reference group {reference!r} chosen as the largest group; set it with --reference")
+        else:
+            reference = "cis"
+    if reference not in groups:
+        raise ConformanceError(
+            f"reference group {reference!r} is not in {Path(dataset_path).name} "
+            f"(groups: {', '.join(sorted(set(groups)))}); choose one with --reference"
+        )
+    return Context(
+        options=options,
+        analyzer_spec=analyzer_spec,
+        dataset=dataset,
+        observations=observations,
+        policy=policy,
+        groups=groups,
+        reference=reference,
+        checks=options.checks or CHECK_IDS,
+        notes=tuple(notes),
+    )
