@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the built-in conformance suite through pytest. With neither --dataset nor --analyzer, "
         "audits the shipped demo (simulated predictions) offline.",
     )
+    run.add_argument("--demo", action="store_true", help="audit the shipped demo (the default with no --dataset)")
     run.add_argument("--dataset", metavar="MANIFEST", help="manifest (CSV or JSONL) of the dataset to audit")
     run.add_argument("--analyzer", metavar="NAME[:ARG]", help="analyzer, e.g. predictions:results.jsonl")
     run.add_argument("--group-by", metavar="COL[,COL]", help="manifest columns to group by (intersections with commas)")
@@ -65,6 +66,7 @@ def _run(args: argparse.Namespace) -> int:
         OPT_ANALYZER,
         OPT_CHECKS,
         OPT_DATASET,
+        OPT_DEMO,
         OPT_GROUP_BY,
         OPT_POLICY,
         OPT_PROFILE,
@@ -76,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
 
     root = str(Path.cwd().resolve())
     options = RunOptions(
+        demo=args.demo or (args.dataset is None and args.analyzer is None),
         dataset=args.dataset,
         analyzer=args.analyzer,
         group_by=_split(args.group_by),
@@ -105,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
         OPT_REPORT_DIR: args.report_dir,
     }
     argv += [f"{flag}={value}" for flag, value in values.items() if value is not None]
+    if options.demo:
+        argv.append(OPT_DEMO)
     argv += list(args.pytest_args)
     return int(pytest.main(argv, plugins=[]))
 

@@ -27,6 +27,7 @@ __all__ = [
     "OPT_ANALYZER",
     "OPT_CHECKS",
     "OPT_DATASET",
+    "OPT_DEMO",
     "OPT_GROUP_BY",
     "OPT_POLICY",
     "OPT_PROFILE",
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 # Option names, importable by tests and by the CLI that builds command lines from them.
+OPT_DEMO = "--conformance-demo"
 OPT_DATASET = "--conformance-dataset"
 OPT_ANALYZER = "--conformance-analyzer"
 OPT_GROUP_BY = "--conformance-group-by"
@@ -47,7 +49,7 @@ OPT_SEED = "--conformance-seed"
 OPT_REPORT_DIR = "--conformance-report-dir"
 
 _OPTIONS = {
-    OPT_DATASET: "manifest (CSV or JSONL) of the dataset to audit; with no analyzer either, the shipped demo",
+    OPT_DATASET: "manifest (CSV or JSONL) of the dataset to audit",
     OPT_ANALYZER: "analyzer as NAME[:ARGUMENT], e.g. predictions:results.jsonl",
     OPT_GROUP_BY: "manifest column(s) to group by, comma-separated for intersections (default: cis/trans/nonbinary)",
     OPT_REFERENCE: "reference group the others are compared with (default: cis, or the largest group with --group-by)",
@@ -71,6 +73,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option, help_text in _OPTIONS.items():
         group.addoption(option, action="store", dest=_dest(option), default=None, help=help_text)
         parser.addini(_dest(option), help=help_text, default=None)
+    demo_help = "audit the shipped demo (simulated predictions) instead of a dataset of your own"
+    group.addoption(OPT_DEMO, action="store_true", dest=_dest(OPT_DEMO), default=False, help=demo_help)
+    parser.addini(_dest(OPT_DEMO), help=demo_help, type="bool", default=False)
 
 
 def _value(config: pytest.Config, option: str) -> str | None:
@@ -97,6 +102,7 @@ def _options(config: pytest.Config) -> RunOptions:
     policy = _value(config, OPT_POLICY)
     root = config.rootpath
     return RunOptions(
+        demo=bool(config.getoption(_dest(OPT_DEMO)) or config.getini(_dest(OPT_DEMO))),
         # Paths given in an ini file are relative to it; on the command line, to the working directory.
         dataset=str(root / dataset) if dataset and config.getoption(_dest(OPT_DATASET)) is None else dataset,
         analyzer=_value(config, OPT_ANALYZER),
@@ -112,7 +118,8 @@ def _options(config: pytest.Config) -> RunOptions:
 
 def _active(config: pytest.Config) -> bool:
     """Whether this run asked for the kit at all (a user's unrelated test run must not see it)."""
-    return any(_value(config, option) is not None for option in _OPTIONS)
+    demo = bool(config.getoption(_dest(OPT_DEMO)) or config.getini(_dest(OPT_DEMO)))
+    return demo or any(_value(config, option) is not None for option in _OPTIONS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -124,7 +131,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if not _active(config):
         return None
     options = _options(config)
-    what = "the shipped demo" if options.is_demo else f"{options.analyzer} on {options.dataset}"
+    what = "the shipped demo (simulated predictions)" if options.demo else f"{options.analyzer} on {options.dataset}"
     return [f"conformance: {what}; repeat with: {' '.join(options.flags())}"]
 
 

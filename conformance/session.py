@@ -28,9 +28,11 @@ DEFAULT_SEED = 20261121
 class RunOptions:
     """What a run was asked to do; hashable, so loading is cached per distinct set of options.
 
-    ``dataset`` and ``analyzer`` both unset means the shipped demo.
+    ``demo`` selects the shipped demo dataset and its simulated predictions; it is never implied,
+    so a run that forgot its dataset fails instead of auditing the demo by mistake.
     """
 
+    demo: bool = False
     dataset: str | None = None
     analyzer: str | None = None
     group_by: tuple[str, ...] = ()
@@ -41,13 +43,9 @@ class RunOptions:
     seed: int = DEFAULT_SEED
     project_root: str | None = None
 
-    @property
-    def is_demo(self) -> bool:
-        return self.dataset is None and self.analyzer is None
-
     def flags(self) -> list[str]:
         """The command-line flags that reproduce this run (for the pytest header and reports)."""
-        out = []
+        out = ["--conformance-demo"] if self.demo else []
         for name in ("dataset", "analyzer", "reference", "policy", "profile"):
             value = getattr(self, name)
             if value is not None:
@@ -98,13 +96,22 @@ def load_context(options: RunOptions) -> Context:
     if unknown:
         raise ConformanceError(f"unknown check {', '.join(map(repr, unknown))}; checks: {', '.join(CHECK_IDS)}")
     dataset_path, analyzer_spec = options.dataset, options.analyzer
-    if options.is_demo:
+    if options.demo:
+        if dataset_path is not None or analyzer_spec is not None:
+            raise ConformanceError(
+                "the demo brings its own dataset and analyzer: drop --dataset/--analyzer or the demo"
+            )
         dataset_path, analyzer_spec = _demo_paths()
     elif dataset_path is None:
-        raise ConformanceError("name the dataset too: --dataset MANIFEST (or run with neither for the demo)")
+        raise ConformanceError(
+            "no dataset to audit: name a manifest and an analyzer (conformance run --dataset M --analyzer A; "
+            "pytest --conformance-dataset M --conformance-analyzer A, or the ini keys conformance_dataset and "
+            "conformance_analyzer), or ask for the shipped demo (--demo; pytest --conformance-demo)"
+        )
     elif analyzer_spec is None:
         raise ConformanceError(
-            f"name the analyzer: --analyzer NAME[:ARGUMENT], e.g. predictions:results.jsonl; "
+            f"name the analyzer (--analyzer, pytest --conformance-analyzer) as NAME[:ARGUMENT], "
+            f"e.g. predictions:results.jsonl; "
             f"adapters: {', '.join(available())}"
         )
     assert dataset_path is not None

@@ -1,0 +1,125 @@
+"""``conformance``, run as a user runs it: a subprocess in a fresh working directory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.checks import CHECK_IDS
+from conformance.demo import MANIFEST, PREDICTIONS
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    cwd = tmp_path_factory.mktemp("demo")
+    return run(cwd), cwd
+
+
+def test_no_arguments_runs_the_demo_and_fails_as_designed(
+    demo_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, cwd = demo_run
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the shipped demo (simulated predictions)" in done.stdout
+    report = json.loads((cwd / "conformance-report" / "report.json").read_text())
+    verdicts = {c["id"]: c["verdict"] for c in report["checks"]}
+    assert verdicts["misgender_gap"] == "fail"
+    assert verdicts["nonbinary_representability"] == "fail"
+    assert report["verdict"] == "fail"
+    assert report["run"]["command"].startswith("conformance run --demo --seed=")
+
+
+def test_demo_report_carries_the_published_figures(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, cwd = demo_run
+    report = json.loads((cwd / "conformance-report" / "report.json").read_text())
+    groups = next(c for c in report["checks"] if c["id"] == "misgender_gap")["groups"]
+    # Hand counts from the data card: 12 of 300 cis photos, 62 of 200 trans, 100 of 100 nonbinary.
+    assert [(groups[g]["count"], groups[g]["n"]) for g in ("cis", "trans", "nonbinary")] == [
+        (12, 300),
+        (62, 200),
+        (100, 100),
+    ]
+    calibration = next(c for c in report["checks"] if c["id"] == "confidence_calibration")
+    assert "trans" in calibration["details"]["more_confident_yet_more_wrong"]
+    markdown = (cwd / "conformance-report" / "report.md").read_text()
+    assert "Simulated analyzer output" in markdown
+    assert "| cis | 300 | 75 | 12 | 300 | 0.040 |" in markdown
+
+
+def test_explicit_dataset_and_analyzer(tmp_path: Path) -> None:
+    done = run(
+        tmp_path,
+        "run",
+        "--dataset",
+        str(MANIFEST),
+        "--analyzer",
+        f"predictions:{PREDICTIONS}",
+        "--group-by",
+        "skin_type",
+        "--reference",
+        "lighter",
+        "--checks",
+        "misgender_gap,detection_failure_gap",
+        "--report-dir",
+        "out",
+    )
+    assert done.returncode == 1, done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [c["id"] for c in report["checks"]] == ["misgender_gap", "detection_failure_gap"]
+    assert set(report["checks"][0]["groups"]) == {"lighter", "darker"}
+    assert report["grouping"] == {"by": ["skin_type"], "reference": "lighter"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--dataset", "missing.csv", "--analyzer", "predictions:p.jsonl"], "manifest not found"),
+        (["run", "--dataset", str(MANIFEST)], "name the analyzer"),
+        (["run", "--analyzer", f"predictions:{PREDICTIONS}"], "no dataset to audit"),
+        (["run", "--dataset", str(MANIFEST), "--analyzer", "nosuch"], "no adapter named 'nosuch'"),
+        (["run", "--checks", "misgender_gapp"], "unknown check 'misgender_gapp'"),
+        (["run", "--reference", "nobody"], "reference group 'nobody' is not in"),
+        (["run", "--group-by", "shoe_size"], "cannot group by 'shoe_size'"),
+        (["run", "--policy", "nowhere.toml"], "policy file not found"),
+        (["run", "--seed", "x"], "invalid int value"),
+        (["fly"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    done = run(tmp_path, *args)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert message in lines[0]
+
+
+def test_checks_lists_every_check(tmp_path: Path) -> None:
+    done = run(tmp_path, "checks")
+    assert done.returncode == 0
+    assert [line.split()[0] for line in done.stdout.splitlines()] == list(CHECK_IDS)
+
+
+def test_adapters_lists_predictions(tmp_path: Path) -> None:
+    done = run(tmp_path, "adapters")
+    assert "predictions" in done.stdout
+
+
+def test_policy_from_project_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.conformance]\nprofile = "ci"\n')
+    done = run(tmp_path, "run", "--checks", "detection_failure_gap")
+    # The ci profile turns the demo's inconclusive detection check into an xfail: exit 0.
+    assert done.returncode == 0, done.stdout
+    report = json.loads((tmp_path / "conformance-report" / "report.json").read_text())
+    assert report["policy"]["profile"] == "ci"
+    assert report["checks"][0]["verdict"] == "inconclusive"
