@@ -59,8 +59,12 @@ _OPTIONS = {
     OPT_SEED: "seed of every bootstrap, printed in the header so a run can be repeated",
     OPT_REPORT_DIR: "directory to write report.json and report.md into",
 }
-_RESULT_PROPERTY = "conformance_result"
-_CONTEXT_PROPERTY = "conformance_context"
+# Results ride on the test report as attributes (xdist serialises a report's attributes to the
+# controller), not as user_properties, which would land in JUnit XML as blobs.
+_RESULTS_ATTR = "conformance_results"
+_CONTEXT_ATTR = "conformance_context"
+_item_results_key = pytest.StashKey[list[dict[str, Any]]]()
+_item_context_key = pytest.StashKey[dict[str, Any]]()
 _sent_key = pytest.StashKey[bool]()
 
 
@@ -158,6 +162,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     from .errors import ConformanceFailure
 
     report = outcome.get_result()
+    if call.when == "call":
+        setattr(report, _RESULTS_ATTR, item.stash.get(_item_results_key, []))
+        if _item_context_key in item.stash:
+            setattr(report, _CONTEXT_ATTR, item.stash[_item_context_key])
     failure = call.excinfo.value if call.excinfo is not None else None
     if isinstance(failure, ConformanceFailure) and item.get_closest_marker("conformance") is not None:
         report.longrepr = str(failure)
@@ -230,7 +238,8 @@ def conformance_record(request: pytest.FixtureRequest) -> Callable[[CheckResult]
     """Attach a CheckResult to this test's report; the controller gathers them into report.json."""
 
     def record(result: CheckResult) -> None:
-        request.node.user_properties.append((_RESULT_PROPERTY, json.dumps(result.to_dict())))
+        # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry.
+        request.node.stash.setdefault(_item_results_key, []).append(json.loads(json.dumps(result.to_dict())))
 
     return record
 
@@ -247,7 +256,7 @@ def conformance_check(
     if not config.stash.get(_sent_key, False):
         # The run's context goes once per process (controller or xdist worker) to the report writer.
         config.stash[_sent_key] = True
-        request.node.user_properties.append((_CONTEXT_PROPERTY, json.dumps(_context_payload(conformance_context))))
+        request.node.stash[_item_context_key] = json.loads(json.dumps(_context_payload(conformance_context)))
 
     def check(check_id: str) -> CheckResult:
         __tracebackhide__ = True
@@ -314,11 +323,11 @@ class _Collector:
         self.report_dir: Path | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for name, value in report.user_properties:
-            if name == _RESULT_PROPERTY and report.when == "call":
-                self.results.append(json.loads(str(value)))
-            elif name == _CONTEXT_PROPERTY and not self.context:
-                self.context = json.loads(str(value))
+        if report.when != "call":
+            return
+        self.results.extend(getattr(report, _RESULTS_ATTR, []))
+        if not self.context:
+            self.context = dict(getattr(report, _CONTEXT_ATTR, {}))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput") or not self.results or not self.context:

@@ -208,3 +208,11 @@ def test_same_seed_same_results(tmp_path: Path, pytester: pytest.Pytester) -> No
         pytester.runpytest("--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_SEED}=99", f"{OPT_REPORT_DIR}={out}")
         reports.append(json.loads((out / "report.json").read_text())["checks"])
     assert reports[0] == reports[1]
+
+
+def test_junit_xml_stays_small(pytester: pytest.Pytester) -> None:
+    xml = pytester.path / "junit.xml"
+    pytester.runpytest("--pyargs", "conformance.suite", OPT_DEMO, f"--junitxml={xml}")
+    text = xml.read_text()
+    assert text.count("<testcase") == 5
+    assert "p0001.png" not in text  # the per-photo payload goes to report.json, not into JUnit XML

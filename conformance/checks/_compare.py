@@ -42,7 +42,7 @@ class Units:
 
 def group_order(groups: Sequence[str], reference: str) -> list[str]:
     """Reference first, then the others sorted; raises if the reference is absent."""
-    names = sorted(set(groups))
+    names = sorted({str(g) for g in groups})  # plain str, not numpy.str_, so results serialise anywhere
     if reference not in names:
         raise ConformanceError(
             f"reference group {reference!r} is not in the data (groups: {', '.join(names) or 'none'}); "
