@@ -273,6 +273,8 @@ def load_dataset(
     """
     path = Path(manifest).expanduser().absolute()
     header, rows = _read_rows(path)
+    if not header and not rows:
+        raise ManifestError(f"{path}: the manifest is empty; it needs one JSON object per photo")
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ManifestError(
@@ -347,7 +349,10 @@ def load_dataset(
         try:
             data = image_path.read_bytes()
         except FileNotFoundError:
-            problems.add(row_number, f"image {photo_id!r} not found at {image_path}")
+            problems.add(
+                row_number,
+                f"image {photo_id!r} not found at {image_path}; check the path (relative to the manifest) or drop the row",
+            )
             continue
         except OSError as exc:
             problems.add(row_number, f"image {photo_id!r} cannot be read: {exc.strerror or exc}")

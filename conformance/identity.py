@@ -157,6 +157,6 @@ def is_misgendered(identity: str, predicted: str | None) -> bool:
     """
     if predicted is None or predicted == "abstain":
         return False
-    if identity == "nonbinary":
-        return predicted in ("woman", "man")
-    return predicted != identity
+    if predicted not in ("woman", "man"):
+        return False  # a nonbinary label never misgenders: it is not a binary label
+    return identity == "nonbinary" or predicted != identity

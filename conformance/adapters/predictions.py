@@ -60,7 +60,9 @@ class PredictionsAnalyzer:
         self.dataset = dataset
         self.header: dict[str, Any] = {}
         self._observations: dict[str, Observation] = {}
+        self._faces: dict[str, list[Face]] = {}
         self._skipped = 0
+        self._abstained = False
         self._load()
 
     # -- reading -----------------------------------------------------------------------------------
@@ -114,7 +116,10 @@ class PredictionsAnalyzer:
                     "check the path (relative to the manifest) or remove the line",
                 )
             if photo_id in raw_faces:
-                raise self._fail(number, f"photo {photo!r} already has a prediction at line {raw_faces[photo_id][0]}")
+                raise self._fail(
+                    number,
+                    f"photo {photo!r} already has a prediction at line {raw_faces[photo_id][0]}; keep one line per photo",
+                )
             error = record.get("error")
             faces = record.get("faces")
             if error is not None:
@@ -128,7 +133,9 @@ class PredictionsAnalyzer:
                 if not isinstance(face, dict):
                     raise self._fail(number, "each face must be an object with gender, confidence and box")
                 label = face.get("gender")
-                if label is not None:
+                if label is None:
+                    self._abstained = True
+                else:
                     if not isinstance(label, str):
                         raise self._fail(number, f"gender {label!r} must be a string or null")
                     seen_labels.setdefault(label, number)
@@ -139,6 +146,9 @@ class PredictionsAnalyzer:
             self._observations[photo_id] = self._observation(photo_id, number, faces, error)
 
     def _read_header(self, number: int) -> Mapping[str, str]:
+        for flag in ("simulated", "emulated", "abstains"):
+            if flag in self.header and not isinstance(self.header[flag], bool):
+                raise self._fail(number, f"header {flag!r} must be true or false, not {self.header[flag]!r}")
         labels = self.header.get("labels", {})
         vocabulary = self.header.get("vocabulary")
         if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
@@ -177,7 +187,8 @@ class PredictionsAnalyzer:
             source = f"declared in the header of {self.path.name}"
         else:
             source = f"labels seen in {self.path.name} (no header declared the vocabulary)"
-        abstains = bool(self.header.get("abstains", False))
+        # A null gender seen in the file shows the analyzer can abstain, whatever the header omits.
+        abstains = bool(self.header.get("abstains", False)) or self._abstained
         return Vocabulary(labels=labels, source=source, can_abstain=abstains)
 
     def _observation(
@@ -189,6 +200,7 @@ class PredictionsAnalyzer:
         if not faces:
             return Observation(photo=photo_id, outcome="no_face", reason="no face found")
         parsed = [self._face(number, f) for f in faces]
+        self._faces[photo_id] = parsed
         chosen = choose_face(parsed, self.dataset.photo(photo_id).box)
         if chosen is None:
             return Observation(
@@ -219,6 +231,9 @@ class PredictionsAnalyzer:
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)
             ):
                 raise self._fail(number, f"box {box!r} must be [left, top, width, height] as fractions of the image")
+            if box[2] <= 0 or box[3] <= 0:
+                raise self._fail(number, f"box {box!r} has no area; width and height must be positive")
+            # left and top may be negative: a face can reach past the frame's edge.
             box = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
         gender = None if label is None else self.vocabulary.labels[label]
         return Face(label=label, gender=gender, confidence=confidence, box=box)
@@ -244,6 +259,13 @@ class PredictionsAnalyzer:
         if self._skipped:
             info["skipped_matching_lines"] = self._skipped
         return info
+
+    def faces(self, photo_id: str) -> list[Face] | None:
+        """Every face the file gives for a photo (not only the one that counts); None without a faces line."""
+        if photo_id in self._faces:
+            return list(self._faces[photo_id])
+        found = self._observations.get(photo_id)
+        return [] if found is not None and found.outcome == "no_face" else None
 
     def analyze(self, photo: Photo) -> Observation:
         found = self._observations.get(photo.id)

@@ -1,0 +1,467 @@
+"""Manifests through ``load_dataset`` and ``group_labels``: what loads, and how each bad input is refused.
+
+Expected values are worked out by hand from the tiny manifests written here (row numbers count the
+CSV header as row 1; JSONL rows are line numbers), and image digests with hashlib on the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conformance import Dataset, ManifestError, group_labels, load_dataset
+
+MakeManifest = Callable[..., Path]  # the conftest fixtures
+WritePng = Callable[..., Path]
+
+HEADER = "photo,subject,gender_identity,trans\n"
+
+# Four photos, three subjects, one of each default group; extra columns skin_type and age_band.
+COLUMNS = ("photo", "subject", "gender_identity", "trans", "skin_type", "age_band", "box")
+ROWS: list[dict[str, object]] = [
+    dict(zip(COLUMNS, values, strict=True))
+    for values in [
+        ("img/a.png", "s1", "Woman", "no", "II", "18-29", ""),
+        ("img/b.png", "s2", "trans man", "yes", "V", "30-44", "0.1,0.2,0.3,0.4"),
+        ("img/c.png", "s3", "Non-Binary", "yes", "V", "18-29", ""),
+        ("./img/d.png", "s1", "female", "unknown", "", "45+", ""),
+    ]
+]
+
+
+def error_of(manifest: Path, identity_map: dict[str, str] | None = None) -> str:
+    """The ManifestError's message, the manifest's folder written ``<root>`` (tmp paths hold test names)."""
+    with pytest.raises(ManifestError) as info:
+        load_dataset(manifest, identity_map=identity_map)
+    message = str(info.value)
+    for root in {str(manifest.parent.resolve()), str(manifest.parent)}:
+        message = message.replace(root, "<root>")
+    return message
+
+
+def raw_csv(tmp_path: Path, text: str | bytes, name: str = "manifest.csv") -> Path:
+    root = tmp_path / "data"
+    root.mkdir(exist_ok=True)
+    path = root / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- a valid manifest ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["manifest.csv", "manifest.jsonl"])
+def test_valid_manifest_loads_photos_subjects_identities_and_groups(make_manifest: MakeManifest, name: str) -> None:
+    manifest = make_manifest(ROWS, name=name)
+
+    dataset = load_dataset(manifest)
+
+    assert len(dataset) == 4
+    assert dataset.subjects == 3
+    assert dataset.name == "data"
+    assert dataset.manifest == manifest
+    assert [p.id for p in dataset] == ["img/a.png", "img/b.png", "img/c.png", "img/d.png"]
+    assert [p.subject for p in dataset] == ["s1", "s2", "s3", "s1"]
+    assert [p.gender_identity for p in dataset] == ["Woman", "trans man", "Non-Binary", "female"]
+    assert [p.identity for p in dataset] == ["woman", "man", "nonbinary", "woman"]
+    assert [p.trans for p in dataset] == ["no", "yes", "yes", "unknown"]
+    assert [p.group for p in dataset] == ["cis", "trans", "nonbinary", "unknown"]
+    # CSV rows count the header as row 1; JSONL rows are line numbers.
+    expected_rows = [2, 3, 4, 5] if name.endswith(".csv") else [1, 2, 3, 4]
+    assert [p.row for p in dataset] == expected_rows
+    assert dataset.columns == ("skin_type", "age_band")
+    assert dict(dataset.photo("img/b.png").attributes) == {"skin_type": "V", "age_band": "30-44"}
+    assert dict(dataset.photo("img/d.png").attributes) == {"skin_type": "", "age_band": "45+"}
+    assert dataset.photo("img/b.png").box == (0.1, 0.2, 0.3, 0.4)
+    assert dataset.photo("img/a.png").box is None
+    assert "img/d.png" in dataset
+    assert "./img/d.png" not in dataset  # ids are normalised once, at load
+    for photo in dataset:
+        assert photo.path == manifest.parent / photo.id
+        assert photo.digest == hashlib.sha256(photo.path.read_bytes()).hexdigest()
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", dataset.content_hash)
+    assert dataset.describe() == {
+        "name": "data",
+        "manifest": str(manifest),
+        "photos": 4,
+        "subjects": 3,
+        "columns": ["skin_type", "age_band"],
+        "content_hash": dataset.content_hash,
+    }
+
+
+def test_name_can_be_given(make_manifest: MakeManifest) -> None:
+    assert load_dataset(make_manifest(ROWS), name="pilot").name == "pilot"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("yes", "yes"),
+        ("Y", "yes"),
+        ("TRUE", "yes"),
+        ("1", "yes"),
+        ("No", "no"),
+        ("n", "no"),
+        ("false", "no"),
+        ("0", "no"),
+        (" Unknown ", "unknown"),
+        ("", "unknown"),
+    ],
+)
+def test_trans_spellings(make_manifest: MakeManifest, value: str, expected: str) -> None:
+    rows = [{"photo": "a.png", "subject": "s1", "gender_identity": "man", "trans": value}]
+    assert load_dataset(make_manifest(rows)).photos[0].trans == expected
+
+
+def test_jsonl_values_that_are_not_strings(make_manifest: MakeManifest) -> None:
+    # JSON false/null/numbers are read as text: false -> "False" -> no, null -> "" -> unknown.
+    rows = [
+        {"photo": "a.png", "subject": 7, "gender_identity": "woman", "trans": False, "age": 31},
+        {"photo": "b.png", "subject": "s2", "gender_identity": "man", "trans": None, "age": None},
+    ]
+    dataset = load_dataset(make_manifest(rows, name="manifest.jsonl"))
+    assert [p.subject for p in dataset] == ["7", "s2"]
+    assert [p.trans for p in dataset] == ["no", "unknown"]
+    assert [p.attributes["age"] for p in dataset] == ["31", ""]
+
+
+def test_blank_csv_lines_are_skipped_but_counted_in_row_numbers(tmp_path: Path, write_png: WritePng) -> None:
+    manifest = raw_csv(tmp_path, HEADER + "a.png,s1,woman,no\n\nb.png,s2,man,maybe\n")
+    write_png(manifest.parent / "a.png")
+    write_png(manifest.parent / "b.png")
+    assert "row 4: trans 'maybe'" in error_of(manifest)
+
+
+def test_symlink_inside_the_folder_is_allowed(make_manifest: MakeManifest, write_png: WritePng) -> None:
+    rows = [{"photo": "link.png", "subject": "s1", "gender_identity": "woman", "trans": "no"}]
+    manifest = make_manifest(rows, images=False)
+    target = write_png(manifest.parent / "img" / "real.png")
+    (manifest.parent / "link.png").symlink_to(target)
+    photo = load_dataset(manifest).photos[0]
+    assert photo.id == "link.png"
+    assert photo.digest == hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+# -- content hash ------------------------------------------------------------------------------------
+
+
+def test_content_hash_is_stable_and_independent_of_location(make_manifest: MakeManifest, tmp_path: Path) -> None:
+    manifest = make_manifest(ROWS)
+    first = load_dataset(manifest).content_hash
+    assert load_dataset(manifest).content_hash == first
+    (manifest.parent / "notes.txt").write_text("not part of the dataset")
+    assert load_dataset(manifest).content_hash == first
+    copy = shutil.copytree(manifest.parent, tmp_path / "elsewhere")
+    assert load_dataset(copy / "manifest.csv").content_hash == first
+
+
+def test_content_hash_changes_when_an_image_changes(make_manifest: MakeManifest, write_png: WritePng) -> None:
+    manifest = make_manifest(ROWS)
+    before = load_dataset(manifest)
+    write_png(manifest.parent / "img" / "c.png", (1, 2, 3))
+    after = load_dataset(manifest)
+    assert after.content_hash != before.content_hash
+    assert after.photo("img/c.png").digest != before.photo("img/c.png").digest
+    assert after.photo("img/a.png").digest == before.photo("img/a.png").digest
+
+
+def test_content_hash_changes_when_the_manifest_changes(make_manifest: MakeManifest) -> None:
+    manifest = make_manifest(ROWS)
+    before = load_dataset(manifest).content_hash
+    manifest.write_text(manifest.read_text().replace("18-29", "18-30"))
+    assert load_dataset(manifest).content_hash != before
+
+
+# -- missing columns, empty manifests -----------------------------------------------------------------
+
+
+def test_missing_required_column_names_it_and_lists_the_columns_found(tmp_path: Path) -> None:
+    message = error_of(raw_csv(tmp_path, "photo,subject,gender_identity,skin_type\na.png,s1,woman,V\n"))
+    assert "<root>/manifest.csv:" in message
+    assert "missing required column trans" in message
+    assert "found: photo, subject, gender_identity, skin_type" in message
+    assert "needs photo, subject, gender_identity, trans" in message
+
+
+def test_several_missing_columns_are_all_named(make_manifest: MakeManifest) -> None:
+    manifest = make_manifest([{"photo": "a.png", "subject": "s1"}], name="manifest.jsonl")
+    message = error_of(manifest)
+    assert "<root>/manifest.jsonl: missing required columns gender_identity, trans" in message
+    assert "found: photo, subject" in message
+
+
+def test_empty_csv_manifest(tmp_path: Path) -> None:
+    message = error_of(raw_csv(tmp_path, ""))
+    assert "<root>/manifest.csv:" in message
+    assert "the manifest is empty" in message
+    assert "needs a header row and one row per photo" in message
+
+
+def test_empty_jsonl_manifest_says_it_is_empty(tmp_path: Path) -> None:
+    message = error_of(raw_csv(tmp_path, "\n\n", name="manifest.jsonl"))
+    assert "<root>/manifest.jsonl:" in message
+    assert "empty" in message
+
+
+def test_header_only_manifest(tmp_path: Path) -> None:
+    message = error_of(raw_csv(tmp_path, HEADER))
+    assert "<root>/manifest.csv:" in message
+    assert "header but no photos" in message
+    assert "add one row per photo" in message
+
+
+def test_manifest_not_found(tmp_path: Path) -> None:
+    message = error_of(tmp_path / "nowhere.csv")
+    assert "manifest not found: <root>/nowhere.csv" in message
+    assert "pass the path of a CSV or JSONL manifest" in message
+
+
+# -- bad values in rows --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "row"), [("manifest.csv", 3), ("manifest.jsonl", 2)])
+def test_unmapped_identity_names_value_row_and_policy_table(make_manifest: MakeManifest, name: str, row: int) -> None:
+    rows = [
+        {"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": "no"},
+        {"photo": "b.png", "subject": "s2", "gender_identity": "Femme", "trans": "no"},
+    ]
+    message = error_of(make_manifest(rows, name=name))
+    assert f"<root>/{name} row {row}:" in message
+    assert "gender_identity 'Femme' is not in the identity map" in message
+    assert "[tool.conformance.identity]" in message
+
+
+def test_identity_map_maps_an_unknown_label(make_manifest: MakeManifest) -> None:
+    rows = [
+        {"photo": "a.png", "subject": "s1", "gender_identity": "Femme", "trans": "yes"},
+        {"photo": "b.png", "subject": "s2", "gender_identity": "female", "trans": "no"},
+    ]
+    dataset = load_dataset(make_manifest(rows), identity_map={"femme": "woman", "Female": "nonbinary"})
+    # Keys compare case-insensitively and the map wins over the defaults ("female" is woman by default).
+    assert [p.identity for p in dataset] == ["woman", "nonbinary"]
+    assert [p.group for p in dataset] == ["trans", "nonbinary"]
+
+
+def test_identity_map_to_an_invalid_target_names_row_and_targets(make_manifest: MakeManifest) -> None:
+    rows = [
+        {"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": "no"},
+        {"photo": "b.png", "subject": "s2", "gender_identity": "Femme", "trans": "no"},
+    ]
+    message = error_of(make_manifest(rows), identity_map={"Femme": "femme"})
+    assert "<root>/manifest.csv row 3:" in message
+    assert "'Femme'" in message
+    assert "'femme'" in message
+    assert "woman, man, nonbinary" in message
+
+
+def test_bad_trans_value(make_manifest: MakeManifest) -> None:
+    rows = [{"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": "maybe"}]
+    message = error_of(make_manifest(rows))
+    assert "<root>/manifest.csv row 2:" in message
+    assert "trans 'maybe' is not yes, no or unknown" in message
+
+
+def test_bad_box(make_manifest: MakeManifest) -> None:
+    rows = [{"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": "no", "box": "0.1,0.2,0,0.4"}]
+    message = error_of(make_manifest(rows))
+    assert "<root>/manifest.csv row 2:" in message
+    assert "box '0.1,0.2,0,0.4'" in message
+    assert "left,top,width,height" in message
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        ({"photo": "", "subject": "s1"}, "empty 'photo'"),
+        ({"photo": "a.png", "subject": ""}, "photo 'a.png' has an empty 'subject'"),
+    ],
+)
+def test_empty_photo_or_subject(make_manifest: MakeManifest, row: dict[str, str], expected: str) -> None:
+    message = error_of(make_manifest([{**row, "gender_identity": "woman", "trans": "no"}]))
+    assert "<root>/manifest.csv row 2:" in message
+    assert expected in message
+
+
+def test_duplicate_photo_names_both_rows(make_manifest: MakeManifest) -> None:
+    rows = [
+        {"photo": "img/a.png", "subject": "s1", "gender_identity": "woman", "trans": "no"},
+        {"photo": "img/b.png", "subject": "s2", "gender_identity": "man", "trans": "no"},
+        {"photo": "./img/a.png", "subject": "s1", "gender_identity": "woman", "trans": "no"},
+    ]
+    message = error_of(make_manifest(rows))
+    assert "<root>/manifest.csv row 4:" in message
+    assert "'img/a.png'" in message
+    assert "first at row 2" in message
+    assert "list each photo once" in message
+
+
+# -- images ----------------------------------------------------------------------------------------------
+
+
+def test_missing_image_names_row_and_photo(make_manifest: MakeManifest) -> None:
+    manifest = make_manifest(ROWS)
+    (manifest.parent / "img" / "c.png").unlink()
+    message = error_of(manifest)
+    assert "<root>/manifest.csv row 4:" in message
+    assert "image 'img/c.png' not found" in message
+    assert "not found at <root>/img/c.png" in message
+
+
+def test_missing_image_message_gives_the_way_out(make_manifest: MakeManifest) -> None:
+    manifest = make_manifest(ROWS)
+    (manifest.parent / "img" / "c.png").unlink()
+    assert re.search(r"drop the row|correct the row|fix the path|check the path", error_of(manifest))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"this is text, not a PNG\n", "is not a readable image"), (b"", "is empty (0 bytes)")],
+    ids=["text-named-png", "zero-bytes"],
+)
+def test_unreadable_image(make_manifest: MakeManifest, content: bytes, expected: str) -> None:
+    manifest = make_manifest(ROWS)
+    (manifest.parent / "img" / "b.png").write_bytes(content)
+    message = error_of(manifest)
+    assert "<root>/manifest.csv row 3:" in message
+    assert f"image 'img/b.png' {expected}" in message
+    assert "replace the file or drop the row" in message
+
+
+@pytest.mark.parametrize("where", ["dotdot", "absolute", "symlink"])
+def test_photo_outside_the_manifest_folder_is_refused(
+    make_manifest: MakeManifest, write_png: WritePng, tmp_path: Path, where: str
+) -> None:
+    outside = write_png(tmp_path / "outside.png")
+    photo = {"dotdot": "../outside.png", "absolute": str(outside), "symlink": "link.png"}[where]
+    rows = [{"photo": photo, "subject": "s1", "gender_identity": "woman", "trans": "no"}]
+    manifest = make_manifest(rows, images=False)
+    if where == "symlink":
+        (manifest.parent / "link.png").symlink_to(outside)
+    message = error_of(manifest)
+    assert "<root>/manifest.csv row 2:" in message
+    assert f"photo {photo!r} is outside the manifest's folder" in message
+    assert "move the image under it" in message
+
+
+# -- unreadable manifests ----------------------------------------------------------------------------------
+
+
+def test_non_utf8_manifest_names_the_line(tmp_path: Path) -> None:
+    # Header 36 bytes, row 2 18 bytes, then "b.png,s2,Fran" (13 bytes): the bad byte is at offset 67.
+    manifest = raw_csv(tmp_path, HEADER.encode() + b"a.png,s1,woman,no\nb.png,s2,Fran\xe7ois,no\n")
+    message = error_of(manifest)
+    assert "<root>/manifest.csv line 3:" in message
+    assert "not UTF-8 (byte 67)" in message
+    assert "save the manifest as UTF-8" in message
+
+
+def test_csv_row_with_wrong_field_count(tmp_path: Path) -> None:
+    header = "photo,subject,gender_identity,trans,skin_type\n"
+    manifest = raw_csv(tmp_path, header + "a.png,s1,woman,no,V\nb.png,s2,man,no,IV,extra\n")
+    message = error_of(manifest)
+    assert "<root>/manifest.csv row 3:" in message
+    assert "6 fields where the header has 5" in message
+    assert "quote values that contain commas" in message
+
+
+@pytest.mark.parametrize(
+    ("second_line", "expected"),
+    [('{"photo": "b.png",', "not valid JSON"), ('["b.png", "s2"]', "expected a JSON object, found list")],
+)
+def test_bad_jsonl_line(tmp_path: Path, second_line: str, expected: str) -> None:
+    first = json.dumps({"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": "no"})
+    message = error_of(raw_csv(tmp_path, f"{first}\n{second_line}\n", name="manifest.jsonl"))
+    assert "<root>/manifest.jsonl line 2:" in message
+    assert expected in message
+
+
+def test_invalid_json_line_gives_the_way_out(tmp_path: Path) -> None:
+    message = error_of(raw_csv(tmp_path, '{"photo": \n', name="manifest.jsonl"))
+    assert "one JSON object per line" in message
+
+
+@pytest.mark.parametrize(("name", "shown"), [("manifest.txt", "'.txt'"), ("manifest", "'(no suffix)'")])
+def test_unknown_suffix(tmp_path: Path, name: str, shown: str) -> None:
+    message = error_of(raw_csv(tmp_path, HEADER, name=name))
+    assert f"<root>/{name}: unknown manifest format {shown}" in message
+    assert "use .csv or .jsonl" in message
+
+
+# -- several problems at once ----------------------------------------------------------------------------
+
+
+def test_several_problems_report_the_first_and_count_the_others(make_manifest: MakeManifest) -> None:
+    rows = [
+        {"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": "no"},
+        {"photo": "b.png", "subject": "s2", "gender_identity": "man", "trans": "maybe"},
+        {"photo": "c.png", "subject": "s3", "gender_identity": "Femme", "trans": "no"},
+        {"photo": "d.png", "subject": "s4", "gender_identity": "man", "trans": "no"},
+    ]
+    manifest = make_manifest(rows)
+    (manifest.parent / "d.png").unlink()
+    message = error_of(manifest)
+    assert message.startswith("<root>/manifest.csv row 3: trans 'maybe' is not yes, no or unknown")
+    assert message.endswith("(and 2 more problems, at rows 4, 5)")
+
+
+def test_many_problems_list_the_first_rows_only(make_manifest: MakeManifest) -> None:
+    rows = [{"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": "no"}]
+    rows += [{"photo": f"p{i}.png", "subject": f"s{i}", "gender_identity": "woman", "trans": "?"} for i in range(7)]
+    message = error_of(make_manifest(rows))
+    # Bad rows are 3..9: the first is reported, the other 6 counted, five of them listed.
+    assert "row 3: trans '?'" in message
+    assert message.endswith("(and 6 more problems, at rows 4, 5, 6, 7, 8, ...)")
+
+
+def test_one_other_problem_is_singular(make_manifest: MakeManifest) -> None:
+    rows = [{"photo": f"p{i}.png", "subject": f"s{i}", "gender_identity": "woman", "trans": "?"} for i in range(2)]
+    assert error_of(make_manifest(rows)).endswith("(and 1 more problem, at rows 3)")
+
+
+# -- group_labels -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dataset(make_manifest: MakeManifest) -> Dataset:
+    return load_dataset(make_manifest(ROWS))
+
+
+def test_group_labels_default_groups(dataset: Dataset) -> None:
+    assert group_labels(dataset) == ["cis", "trans", "nonbinary", "unknown"]
+    assert group_labels(dataset, by=[]) == ["cis", "trans", "nonbinary", "unknown"]
+
+
+@pytest.mark.parametrize(
+    ("by", "expected"),
+    [
+        (["skin_type"], ["II", "V", "V", "(blank)"]),
+        (["skin_type", "identity"], ["II & woman", "V & man", "V & nonbinary", "(blank) & woman"]),
+        (["age_band", "group"], ["18-29 & cis", "30-44 & trans", "18-29 & nonbinary", "45+ & unknown"]),
+        (["group"], ["cis", "trans", "nonbinary", "unknown"]),
+        (["identity"], ["woman", "man", "nonbinary", "woman"]),
+        (["trans", "subject"], ["no & s1", "yes & s2", "yes & s3", "unknown & s1"]),
+        (["gender_identity"], ["Woman", "trans man", "Non-Binary", "female"]),
+    ],
+)
+def test_group_labels_by_columns(dataset: Dataset, by: list[str], expected: list[str]) -> None:
+    assert group_labels(dataset, by=by) == expected
+
+
+def test_group_labels_unknown_column(dataset: Dataset) -> None:
+    with pytest.raises(ManifestError) as info:
+        group_labels(dataset, by=["skin_type", "shoe_size"])
+    message = str(info.value)
+    assert f"{dataset.manifest}: cannot group by 'shoe_size'" in message
+    assert "columns available:" in message
+    for column in ("age_band", "group", "identity", "skin_type", "trans"):
+        assert column in message
