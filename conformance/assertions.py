@@ -61,7 +61,7 @@ def headline(result: CheckResult) -> str:
     vs = worst.group if worst.reference.startswith("none") else f"{worst.group} vs {worst.reference} gap"
     line = (
         f"{result.id} {label}: {vs} {_fmt(worst.difference)} {_interval(worst.ci)} {what} tolerance "
-        f"{worst.tolerance:g}  ({worst.method.split(' interval')[0]}, {result.confidence:.0%})"
+        f"{worst.tolerance:g}  ({worst.method}, {result.confidence:.0%})"
     )
     if worst.verdict == "inconclusive":
         extra = worst.note or (

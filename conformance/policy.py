@@ -85,7 +85,7 @@ PROFILES: Mapping[str, Policy] = {
 }
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on Python 3.10 only
@@ -96,7 +96,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise PolicyError(f"policy file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{path}: not valid TOML ({exc}); fix the file or drop --policy") from None
+        way_out = "fix the file or drop --policy" if explicit else "fix the file"
+        raise PolicyError(f"{path}: not valid TOML ({exc}); {way_out}") from None
 
 
 def _table(document: Mapping[str, Any], path: Path, explicit: bool) -> Mapping[str, Any] | None:
@@ -106,6 +107,8 @@ def _table(document: Mapping[str, Any], path: Path, explicit: bool) -> Mapping[s
         if not isinstance(table, Mapping):
             raise PolicyError(f"{path}: [tool.conformance] must be a table")
         return table
+    if explicit and path.name == "pyproject.toml":
+        raise PolicyError(f"{path}: no [tool.conformance] table; add one, or point --policy at a policy file")
     return document if explicit else None
 
 
@@ -182,10 +185,10 @@ def load_policy(
     where = "built-in defaults"
     if path is not None:
         file = Path(path).expanduser()
-        table = _table(_read_toml(file), file, explicit=True)
+        table = _table(_read_toml(file, explicit=True), file, explicit=True)
         where = str(file)
     elif project_root is not None and (candidate := Path(project_root) / "pyproject.toml").is_file():
-        table = _table(_read_toml(candidate), candidate, explicit=False)
+        table = _table(_read_toml(candidate, explicit=False), candidate, explicit=False)
         if table is not None:
             where = f"{candidate} [tool.conformance]"
     chosen = profile or (str(table.get("profile")) if table and table.get("profile") else "default")

@@ -1,0 +1,212 @@
+"""The assert_* helpers: what a failure says, how inconclusive maps to pytest, and the named helpers
+on fair and on unfair data. Figures in messages are checked against statsmodels and hand counts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from builders import Shot, observe, people, shot
+from statsmodels.stats.proportion import (  # type: ignore[import-untyped]
+    confint_proportions_2indep,
+    proportion_confint,
+)
+
+from conformance import (
+    CheckResult,
+    ConformanceFailure,
+    assert_calibrated,
+    assert_check,
+    assert_consistent_across_photos,
+    assert_no_detection_failure_gap,
+    assert_no_misgender_gap,
+    assert_nonbinary_representable,
+    assert_result,
+    group_labels,
+    load_policy,
+    run_check,
+)
+from conformance.observation import Observations
+
+SEED = 20261121
+
+
+def misgender(observations: Observations) -> CheckResult:
+    return run_check(
+        "misgender_gap",
+        observations,
+        groups=group_labels(observations.dataset),
+        reference="cis",
+        policy=load_policy(),
+        seed=SEED,
+    )
+
+
+def fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
+# -- the failure message ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def unfair(tmp_path_factory: pytest.TempPathFactory) -> Observations:
+    # cis: 100 photos, 3 with no face, 4 misgendered; trans: 60, 20 misgendered; nonbinary: 30, 2 misgendered.
+    shots = (
+        people("cis", 100, misgendered=4, no_face=3)
+        + people("trans", 60, trans="yes", misgendered=20)
+        + people("nb", 30, identity="nonbinary", misgendered=2)
+    )
+    return observe(tmp_path_factory.mktemp("unfair"), shots)
+
+
+def test_failure_is_an_assertion_error_carrying_the_result(unfair: Observations) -> None:
+    result = misgender(unfair)
+    with pytest.raises(ConformanceFailure) as caught:
+        assert_result(result)
+    assert isinstance(caught.value, AssertionError)
+    assert caught.value.result is result
+
+
+def test_failure_headline_names_the_worst_gap_and_the_tolerance(unfair: Observations) -> None:
+    with pytest.raises(ConformanceFailure) as caught:
+        assert_result(misgender(unfair))
+    headline = str(caught.value).splitlines()[0]
+    # trans 20/60 against cis 4/97, Newcombe at 1 - 0.05/2 (two groups are compared with cis).
+    lo, hi = confint_proportions_2indep(20, 60, 4, 97, method="newcomb", compare="diff", alpha=0.05 / 2)
+    gap = 20 / 60 - 4 / 97
+    assert headline.startswith(
+        f"misgender_gap FAILED: trans vs cis gap {fmt(gap)} [{fmt(lo)}, {fmt(hi)}] exceeds tolerance 0.05"
+    )
+    assert "Newcombe" in headline
+
+
+def test_failure_table_has_one_row_per_group_and_marks_the_worst(unfair: Observations) -> None:
+    with pytest.raises(ConformanceFailure) as caught:
+        assert_result(misgender(unfair))
+    lines = str(caught.value).splitlines()
+    assert lines[1].split() == ["group", "photos", "subjects", "misgendered", "rate", "95%", "CI"]
+    # group: photos, subjects, misgendered, photos with a face
+    hand = {"cis": (100, 100, 4, 97), "nonbinary": (30, 30, 2, 30), "trans": (60, 60, 20, 60)}
+    rows = {line.split()[0]: line for line in lines[2:] if line.split() and line.split()[0] in hand}
+    assert set(rows) == set(hand)
+    for name, (photos, subjects, count, n) in hand.items():
+        lo, hi = proportion_confint(count, n, alpha=0.05, method="wilson")
+        cells = rows[name].split()
+        assert cells[:7] == [
+            name,
+            str(photos),
+            str(subjects),
+            str(count),
+            fmt(count / n),
+            f"[{fmt(lo)},",
+            f"{fmt(hi)}]",
+        ]
+        assert rows[name].endswith("<- worst") == (name == "trans")
+
+
+def test_inconclusive_raises_under_policy_fail(tmp_path: Path) -> None:
+    result = misgender(inconclusive_data(tmp_path))
+    assert result.verdict == "inconclusive"
+    with pytest.raises(ConformanceFailure) as caught:
+        assert_result(result, inconclusive="fail")
+    headline = str(caught.value).splitlines()[0]
+    assert re.match(
+        r"misgender_gap INCONCLUSIVE: nonbinary vs cis gap 0\.\d{3} \[-?0\.\d{3}, 0\.\d{3}\] straddles", headline
+    )
+    assert "smallest gap this data could detect" in headline
+
+
+def test_inconclusive_xfails_under_policy_xfail(tmp_path: Path) -> None:
+    result = misgender(inconclusive_data(tmp_path))
+    with pytest.raises(pytest.xfail.Exception, match="misgender_gap INCONCLUSIVE"):
+        assert_result(result, inconclusive="xfail")
+
+
+def test_inconclusive_returns_under_policy_pass(tmp_path: Path) -> None:
+    result = misgender(inconclusive_data(tmp_path))
+    assert assert_result(result, inconclusive="pass") is result
+
+
+def test_assert_check_reads_inconclusive_from_the_policy(tmp_path: Path) -> None:
+    observations = inconclusive_data(tmp_path)
+    with pytest.raises(ConformanceFailure):
+        assert_check("misgender_gap", observations)
+    with pytest.raises(pytest.xfail.Exception):
+        assert_check("misgender_gap", observations, policy=load_policy(profile="ci"))
+    lenient = replace(load_policy(), inconclusive="pass")
+    assert assert_check("misgender_gap", observations, policy=lenient).verdict == "inconclusive"
+
+
+def inconclusive_data(directory: Path) -> Observations:
+    # 5 of 40 against 12 of 300: the Newcombe interval straddles 0.05.
+    return observe(
+        directory, people("cis", 300, misgendered=12) + people("nb", 40, identity="nonbinary", misgendered=5)
+    )
+
+
+# -- the named helpers -----------------------------------------------------------------------------------
+
+
+def fair_people() -> list[Shot]:
+    """Two photos per person, everyone gendered correctly and consistently at the same confidence."""
+    return people("cis", 100, photos=2, confidence=97) + people("trans", 100, trans="yes", photos=2, confidence=97)
+
+
+def unfair_people() -> list[Shot]:
+    shots = people("cis", 100, photos=2, confidence=90)
+    shots += people("t-wrong", 40, trans="yes", photos=2, misgendered=40, confidence=99)
+    for i in range(20):  # gendered differently on their two photos
+        shots += [shot(f"t-mixed-{i}", "woman", "yes", "Female", confidence=99)]
+        shots += [shot(f"t-mixed-{i}", "woman", "yes", "Male", confidence=99)]
+    shots += people("t-unseen", 30, trans="yes", photos=2, no_face=30)
+    return shots + people("t-right", 10, trans="yes", photos=2, confidence=99)
+
+
+@pytest.fixture(scope="module")
+def fair_observations(tmp_path_factory: pytest.TempPathFactory) -> Observations:
+    return observe(tmp_path_factory.mktemp("fair"), fair_people())
+
+
+@pytest.fixture(scope="module")
+def unfair_observations(tmp_path_factory: pytest.TempPathFactory) -> Observations:
+    return observe(tmp_path_factory.mktemp("unfair-all"), unfair_people())
+
+
+HELPERS = {
+    "misgender_gap": assert_no_misgender_gap,
+    "same_person_consistency": assert_consistent_across_photos,
+    "confidence_calibration": assert_calibrated,
+    "detection_failure_gap": assert_no_detection_failure_gap,
+}
+
+
+@pytest.mark.parametrize("check_id", list(HELPERS))
+def test_named_helper_passes_on_fair_data(check_id: str, fair_observations: Observations) -> None:
+    result = HELPERS[check_id](fair_observations)
+    assert (result.id, result.verdict) == (check_id, "pass")
+
+
+@pytest.mark.parametrize("check_id", list(HELPERS))
+def test_named_helper_fails_on_unfair_data(check_id: str, unfair_observations: Observations) -> None:
+    with pytest.raises(ConformanceFailure, match=rf"^{check_id} FAILED: trans vs cis gap") as caught:
+        HELPERS[check_id](unfair_observations)
+    assert caught.value.result.verdict == "fail"
+
+
+def test_nonbinary_helper_passes_when_nonbinary_people_are_not_given_binary_labels(tmp_path: Path) -> None:
+    # 0 of 80 nonbinary people given a binary label: the Wilson upper bound 3.84/83.84 is below 0.05.
+    shots = people("nb", 80, identity="nonbinary") + people("cis", 10)
+    header = {"analyzer": "open", "vocabulary": ["Female", "Male", "Nonbinary"]}
+    result = assert_nonbinary_representable(observe(tmp_path, shots, header=header))
+    assert result.verdict == "pass"
+
+
+def test_nonbinary_helper_fails_on_a_binary_vocabulary(tmp_path: Path) -> None:
+    shots = people("nb", 80, identity="nonbinary", misgendered=80) + people("cis", 10)
+    header = {"analyzer": "binary", "vocabulary": ["Female", "Male"]}
+    with pytest.raises(ConformanceFailure, match=r"^nonbinary_representability FAILED: the vocabulary"):
+        assert_nonbinary_representable(observe(tmp_path, shots, header=header))
