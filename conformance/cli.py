@@ -47,8 +47,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=("default", "ci", "procurement"), help="named policy profile")
     run.add_argument("--seed", type=int, metavar="N", help="seed of every bootstrap")
     run.add_argument("--report-dir", metavar="DIR", default="conformance-report", help="where reports go")
+    run.add_argument(
+        "--record-mode",
+        choices=("none", "once", "new_episodes", "all"),
+        default="none",
+        help="pytest-recording's record modes: none replays only, offline (default); once records what is "
+        "missing until a recording is complete; new_episodes records anything new; all records everything anew",
+    )
+    run.add_argument("--cassette-dir", metavar="DIR", help="directory of recordings (default: ./cassettes)")
+    run.add_argument(
+        "--allow-live", action="store_true", help="let a recording call a non-loopback endpoint (a real, billed API)"
+    )
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="extra arguments for pytest, after --")
 
+    emulate = commands.add_parser(
+        "emulate",
+        help="serve a local emulator of a vendor API from a predictions file (for recording and tests)",
+        add_help=False,
+    )
+    emulate.add_argument("words", nargs=argparse.REMAINDER)
     commands.add_parser("checks", help="list the checks and what each measures")
     commands.add_parser("adapters", help="list the analyzers that can be named with --analyzer")
     return parser
@@ -63,7 +80,9 @@ def _run(args: argparse.Namespace) -> int:
 
     from .errors import ConformanceError
     from .plugin import (
+        OPT_ALLOW_LIVE,
         OPT_ANALYZER,
+        OPT_CASSETTE_DIR,
         OPT_CHECKS,
         OPT_DATASET,
         OPT_DEMO,
@@ -88,6 +107,9 @@ def _run(args: argparse.Namespace) -> int:
         profile=args.profile,
         seed=DEFAULT_SEED if args.seed is None else args.seed,
         project_root=root,
+        record_mode=args.record_mode,
+        cassette_dir=args.cassette_dir,
+        allow_live=args.allow_live,
     )
     try:
         load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
@@ -96,6 +118,8 @@ def _run(args: argparse.Namespace) -> int:
         return _USAGE_ERROR
 
     argv = ["--pyargs", "conformance.suite", "-c", os.devnull, "--rootdir", root, "-p", "no:cacheprovider"]
+    # The context above imported vcrpy before pytest-recording could ask pytest to rewrite vcr.matchers.
+    argv += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     values = {
         OPT_DATASET: args.dataset,
         OPT_ANALYZER: args.analyzer,
@@ -106,10 +130,14 @@ def _run(args: argparse.Namespace) -> int:
         OPT_PROFILE: args.profile,
         OPT_SEED: str(options.seed),
         OPT_REPORT_DIR: args.report_dir,
+        OPT_CASSETTE_DIR: args.cassette_dir,
+        "--record-mode": args.record_mode if args.record_mode != "none" else None,
     }
     argv += [f"{flag}={value}" for flag, value in values.items() if value is not None]
     if options.demo:
         argv.append(OPT_DEMO)
+    if options.allow_live:
+        argv.append(OPT_ALLOW_LIVE)
     argv += list(args.pytest_args)
     return int(pytest.main(argv, plugins=[]))
 
@@ -118,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``conformance`` console script; returns the exit code."""
     parser = _parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["emulate"]:
+        from .emulators import main as emulate
+
+        return emulate(arguments[1:])  # the emulator parses its own words, --help included
     args = parser.parse_args(arguments or ["run"])
     if args.command in (None, "run"):
         if args.command is None:

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from .session import Context, RunOptions
 
 __all__ = [
+    "OPT_ALLOW_LIVE",
     "OPT_ANALYZER",
+    "OPT_CASSETTE_DIR",
     "OPT_CHECKS",
     "OPT_DATASET",
     "OPT_DEMO",
@@ -47,6 +49,8 @@ OPT_POLICY = "--conformance-policy"
 OPT_PROFILE = "--conformance-profile"
 OPT_SEED = "--conformance-seed"
 OPT_REPORT_DIR = "--conformance-report-dir"
+OPT_CASSETTE_DIR = "--conformance-cassette-dir"
+OPT_ALLOW_LIVE = "--conformance-allow-live"
 
 _OPTIONS = {
     OPT_DATASET: "manifest (CSV or JSONL) of the dataset to audit",
@@ -58,6 +62,7 @@ _OPTIONS = {
     OPT_PROFILE: "named policy profile: default, ci or procurement",
     OPT_SEED: "seed of every bootstrap, printed in the header so a run can be repeated",
     OPT_REPORT_DIR: "directory to write report.json and report.md into",
+    OPT_CASSETTE_DIR: "directory of recordings (default: <rootdir>/cassettes); record with pytest-recording's --record-mode",
 }
 # Results ride on the test report as attributes (xdist serialises a report's attributes to the
 # controller), not as user_properties, which would land in JUnit XML as blobs.
@@ -77,9 +82,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option, help_text in _OPTIONS.items():
         group.addoption(option, action="store", dest=_dest(option), default=None, help=help_text)
         parser.addini(_dest(option), help=help_text, default=None)
-    demo_help = "audit the shipped demo (simulated predictions) instead of a dataset of your own"
-    group.addoption(OPT_DEMO, action="store_true", dest=_dest(OPT_DEMO), default=False, help=demo_help)
-    parser.addini(_dest(OPT_DEMO), help=demo_help, type="bool", default=False)
+    for flag, help_text in _FLAGS.items():
+        group.addoption(flag, action="store_true", dest=_dest(flag), default=False, help=help_text)
+        parser.addini(_dest(flag), help=help_text, type="bool", default=False)
+
+
+_FLAGS = {
+    OPT_DEMO: "audit the shipped demo (simulated predictions, emulated recordings) instead of a dataset of your own",
+    OPT_ALLOW_LIVE: "let a recording call a non-loopback endpoint (a real, billed vendor API)",
+}
+
+
+def _flag(config: pytest.Config, flag: str) -> bool:
+    return bool(config.getoption(_dest(flag)) or config.getini(_dest(flag)))
 
 
 def _value(config: pytest.Config, option: str) -> str | None:
@@ -105,8 +120,15 @@ def _options(config: pytest.Config) -> RunOptions:
     dataset = _value(config, OPT_DATASET)
     policy = _value(config, OPT_POLICY)
     root = config.rootpath
+    cassette_dir = _value(config, OPT_CASSETTE_DIR)
+    if cassette_dir and config.getoption(_dest(OPT_CASSETTE_DIR)) is None:
+        cassette_dir = str(root / cassette_dir)
     return RunOptions(
-        demo=bool(config.getoption(_dest(OPT_DEMO)) or config.getini(_dest(OPT_DEMO))),
+        demo=_flag(config, OPT_DEMO),
+        # pytest-recording owns --record-mode (unset means none: replay only, offline).
+        record_mode=str(getattr(config.option, "record_mode", None) or "none"),
+        cassette_dir=cassette_dir,
+        allow_live=_flag(config, OPT_ALLOW_LIVE),
         # Paths given in an ini file are relative to it; on the command line, to the working directory.
         dataset=str(root / dataset) if dataset and config.getoption(_dest(OPT_DATASET)) is None else dataset,
         analyzer=_value(config, OPT_ANALYZER),
@@ -122,8 +144,7 @@ def _options(config: pytest.Config) -> RunOptions:
 
 def _active(config: pytest.Config) -> bool:
     """Whether this run asked for the kit at all (a user's unrelated test run must not see it)."""
-    demo = bool(config.getoption(_dest(OPT_DEMO)) or config.getini(_dest(OPT_DEMO)))
-    return demo or any(_value(config, option) is not None for option in _OPTIONS)
+    return _flag(config, OPT_DEMO) or any(_value(config, option) is not None for option in _OPTIONS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -135,7 +156,11 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if not _active(config):
         return None
     options = _options(config)
-    what = "the shipped demo (simulated predictions)" if options.demo else f"{options.analyzer} on {options.dataset}"
+    what = (
+        "the shipped demo (simulated predictions, emulated recordings)"
+        if options.demo
+        else f"{options.analyzer} on {options.dataset}"
+    )
     return [f"conformance: {what}; repeat with: {' '.join(options.flags())}"]
 
 

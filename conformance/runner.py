@@ -18,7 +18,11 @@ def analyze_dataset(analyzer: Analyzer, dataset: Dataset) -> Observations:
     Adapters turn per-photo failures (no face, an API error) into observations themselves; an
     exception that escapes an adapter is a fault of the run and stops it.
     """
+    from contextlib import nullcontext
+
     from .observation import Observations
 
-    observations = [analyzer.analyze(photo) for photo in dataset.photos]
+    session = getattr(analyzer, "session", None)
+    with session() if callable(session) else nullcontext():
+        observations = [analyzer.analyze(photo) for photo in dataset.photos]
     return Observations.build(dataset, observations, analyzer=analyzer.describe())

@@ -42,6 +42,9 @@ class RunOptions:
     profile: str | None = None
     seed: int = DEFAULT_SEED
     project_root: str | None = None
+    record_mode: str = "none"
+    cassette_dir: str | None = None
+    allow_live: bool = False
 
     def flags(self) -> list[str]:
         """The command-line flags that reproduce this run (for the pytest header and reports)."""
@@ -55,6 +58,12 @@ class RunOptions:
         if self.checks:
             out.append(f"--conformance-checks={','.join(self.checks)}")
         out.append(f"--conformance-seed={self.seed}")
+        if self.record_mode != "none":
+            out.append(f"--record-mode={self.record_mode}")
+        if self.cassette_dir is not None:
+            out.append(f"--conformance-cassette-dir={shlex.quote(self.cassette_dir)}")
+        if self.allow_live:
+            out.append("--conformance-allow-live")
         return out
 
 
@@ -77,15 +86,17 @@ class Context:
         return dict(self.observations.analyzer)
 
 
-def _demo_paths() -> tuple[str, str]:
-    from .demo import MANIFEST, PREDICTIONS
+def _demo_paths() -> tuple[str, str, str]:
+    """The demo: its manifest, replayed through the rekognition adapter from the shipped recordings."""
+    from .demo import CASSETTES, MANIFEST
 
-    return str(MANIFEST), f"predictions:{PREDICTIONS}"
+    return str(MANIFEST), "rekognition", str(CASSETTES)
 
 
 @lru_cache(maxsize=4)
 def load_context(options: RunOptions) -> Context:
     """Load and validate everything a run needs; raises :class:`ConformanceError` with the way out."""
+    from .adapters.base import AdapterSettings
     from .adapters.registry import available, create
     from .checks import CHECK_IDS
     from .dataset import group_labels, load_dataset
@@ -95,13 +106,14 @@ def load_context(options: RunOptions) -> Context:
     unknown = [c for c in options.checks if c not in CHECK_IDS]
     if unknown:
         raise ConformanceError(f"unknown check {', '.join(map(repr, unknown))}; checks: {', '.join(CHECK_IDS)}")
-    dataset_path, analyzer_spec = options.dataset, options.analyzer
+    dataset_path, analyzer_spec, cassette_dir = options.dataset, options.analyzer, options.cassette_dir
     if options.demo:
         if dataset_path is not None or analyzer_spec is not None:
             raise ConformanceError(
                 "the demo brings its own dataset and analyzer: drop --dataset/--analyzer or the demo"
             )
-        dataset_path, analyzer_spec = _demo_paths()
+        dataset_path, analyzer_spec, demo_cassettes = _demo_paths()
+        cassette_dir = cassette_dir or demo_cassettes
     elif dataset_path is None:
         raise ConformanceError(
             "no dataset to audit: name a manifest and an analyzer (conformance run --dataset M --analyzer A; "
@@ -119,7 +131,12 @@ def load_context(options: RunOptions) -> Context:
 
     policy = load_policy(options.policy, profile=options.profile, project_root=options.project_root)
     dataset = load_dataset(dataset_path, identity_map=policy.identity)
-    analyzer = create(analyzer_spec, dataset=dataset)
+    if cassette_dir is None and options.project_root is not None:
+        cassette_dir = str(Path(options.project_root) / "cassettes")
+    settings = AdapterSettings(
+        record_mode=options.record_mode, cassette_dir=cassette_dir, allow_live=options.allow_live
+    )
+    analyzer = create(analyzer_spec, dataset=dataset, settings=settings)
     observations = analyze_dataset(analyzer, dataset)
     groups = tuple(group_labels(dataset, options.group_by))
     notes: list[str] = []

@@ -408,7 +408,11 @@ vendor account. **Nothing here is real**: no real people, no faces, no real anal
   **They are not faces.**
 - `predictions.jsonl`: **SIMULATED** output of a classifier with a `Male` / `Female` vocabulary, in the
   kit's predictions format; its header line flags `"simulated": true`.
-- `__init__.py`: `DEMO_DIR`, `MANIFEST`, `PREDICTIONS`, the paths of the above.
+- `__init__.py`: `DEMO_DIR`, `MANIFEST`, `PREDICTIONS`, `CASSETTES`, the paths of the above.
+- `cassettes`: a link to the repository's `cassettes/` folder, which holds `demo/rekognition.jsonl`:
+  the **emulated** Rekognition traffic that `conformance run` replays through boto3. It was recorded
+  against the kit's own emulator of the Rekognition API serving `predictions.jsonl`, never against
+  Amazon's service (`python scripts/record_demo.py` records it again).
 
 Each person has 2 to 6 photos. Self-described labels used: {", ".join(f"`{label}`" for label in labels)}
 (all in the kit's default identity map). Photos of nonbinary people by their `trans` column: {trans_column}.
@@ -460,11 +464,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEMO_DIR", "MANIFEST", "PREDICTIONS"]
+__all__ = ["CASSETTES", "DEMO_DIR", "MANIFEST", "PREDICTIONS"]
 
 DEMO_DIR = Path(__file__).parent
 MANIFEST = DEMO_DIR / "manifest.csv"
 PREDICTIONS = DEMO_DIR / "predictions.jsonl"
+# The repository's cassettes/ folder (a link here, so that a plain install ships it): the demo's
+# recordings of the rekognition adapter, made against the kit's emulator serving PREDICTIONS.
+CASSETTES = DEMO_DIR / "cassettes"
 '''
 
 

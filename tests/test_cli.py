@@ -30,13 +30,20 @@ def test_no_arguments_runs_the_demo_and_fails_as_designed(
 ) -> None:
     done, cwd = demo_run
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "the shipped demo (simulated predictions)" in done.stdout
+    assert "the shipped demo (simulated predictions, emulated recordings)" in done.stdout
     report = json.loads((cwd / "conformance-report" / "report.json").read_text())
     verdicts = {c["id"]: c["verdict"] for c in report["checks"]}
     assert verdicts["misgender_gap"] == "fail"
     assert verdicts["nonbinary_representability"] == "fail"
     assert report["verdict"] == "fail"
     assert report["run"]["command"].startswith("conformance run --demo --seed=")
+    # The demo replays recorded Rekognition traffic through boto3, and says where it came from.
+    analyzer = report["analyzer"]
+    assert analyzer["adapter"] == "rekognition"
+    assert analyzer["record_mode"] == "none"
+    assert analyzer["emulated"] is True
+    assert analyzer["simulated"] is True
+    assert analyzer["recorded_with"][0]["emulator"] is True
 
 
 def test_demo_report_carries_the_published_figures(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .base import Analyzer, AnalyzerFactory, Vocabulary
+from .base import AdapterSettings, Analyzer, AnalyzerFactory, Vocabulary
 
-__all__ = ["Analyzer", "AnalyzerFactory", "Vocabulary"]
+__all__ = ["AdapterSettings", "Analyzer", "AnalyzerFactory", "Vocabulary"]

@@ -10,7 +10,20 @@ if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
     from ..observation import Face, Observation
 
-__all__ = ["Analyzer", "AnalyzerFactory", "Vocabulary", "choose_face"]
+__all__ = ["AdapterSettings", "Analyzer", "AnalyzerFactory", "Vocabulary", "choose_face"]
+
+
+@dataclass(frozen=True)
+class AdapterSettings:
+    """How an adapter that calls a service records and replays (ignored by adapters that call nothing).
+
+    ``record_mode`` has pytest-recording's meanings (``none`` replays only and blocks the network);
+    ``cassette_dir`` holds the recordings; ``allow_live`` lets a recording call a non-loopback endpoint.
+    """
+
+    record_mode: str = "none"
+    cassette_dir: str | None = None
+    allow_live: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,9 +77,11 @@ class AnalyzerFactory(Protocol):
     """What the ``conformance.adapters`` entry point names: builds an analyzer for a dataset.
 
     ``argument`` is what follows the colon in ``--analyzer NAME:ARGUMENT`` (None without one).
+    An analyzer that calls a service may also have ``session()``, a context manager the runner
+    holds open around all its ``analyze`` calls (to open recordings, patch HTTP, clean up).
     """
 
-    def __call__(self, argument: str | None, *, dataset: Dataset) -> Analyzer: ...
+    def __call__(self, argument: str | None, *, dataset: Dataset, settings: AdapterSettings) -> Analyzer: ...
 
 
 def _area(face: Face) -> float:

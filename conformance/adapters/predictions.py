@@ -35,7 +35,7 @@ from ..dataset import normalise_photo_id
 from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..observation import Face, Observation
-from .base import Vocabulary, choose_face
+from .base import AdapterSettings, Vocabulary, choose_face
 
 if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
@@ -45,8 +45,8 @@ __all__ = ["PredictionsAnalyzer", "create"]
 _CANONICAL = (*IDENTITIES, "abstain")
 
 
-def create(argument: str | None, *, dataset: Dataset) -> PredictionsAnalyzer:
-    """Entry point: ``--analyzer predictions:PATH``."""
+def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> PredictionsAnalyzer:
+    """Entry point: ``--analyzer predictions:PATH`` (recording settings do not apply: nothing is called)."""
     if not argument:
         raise PredictionsError("the predictions adapter needs a file: --analyzer predictions:PATH")
     return PredictionsAnalyzer(Path(argument), dataset=dataset)

@@ -16,7 +16,7 @@ from ..errors import AdapterError
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
-    from .base import Analyzer, AnalyzerFactory
+    from .base import AdapterSettings, Analyzer, AnalyzerFactory
 
 __all__ = ["GROUP", "available", "create", "parse_spec"]
 
@@ -24,6 +24,7 @@ GROUP = "conformance.adapters"
 # The kit's own adapters, found even when the package runs from a source tree without being installed.
 _BUILTIN = {
     "predictions": "conformance.adapters.predictions:create",
+    "rekognition": "conformance.adapters.rekognition:create",
 }
 
 
@@ -53,8 +54,10 @@ def _load(target: str) -> AnalyzerFactory:
     return cast("AnalyzerFactory", obj)
 
 
-def create(spec: str, *, dataset: Dataset) -> Analyzer:
+def create(spec: str, *, dataset: Dataset, settings: AdapterSettings | None = None) -> Analyzer:
     """Build the analyzer named by ``spec`` (``NAME[:ARGUMENT]``) for ``dataset``."""
+    from .base import AdapterSettings
+
     name, argument = parse_spec(spec)
     adapters = available()
     if name not in adapters:
@@ -66,4 +69,4 @@ def create(spec: str, *, dataset: Dataset) -> Analyzer:
         factory = _load(adapters[name])
     except (ImportError, AttributeError) as exc:
         raise AdapterError(f"adapter {name!r} ({adapters[name]}) cannot be loaded: {exc}") from None
-    return factory(argument, dataset=dataset)
+    return factory(argument, dataset=dataset, settings=settings or AdapterSettings())

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEMO_DIR", "MANIFEST", "PREDICTIONS"]
+__all__ = ["CASSETTES", "DEMO_DIR", "MANIFEST", "PREDICTIONS"]
 
 DEMO_DIR = Path(__file__).parent
 MANIFEST = DEMO_DIR / "manifest.csv"
 PREDICTIONS = DEMO_DIR / "predictions.jsonl"
+# The repository's cassettes/ folder (a link here, so that a plain install ships it): the demo's
+# recordings of the rekognition adapter, made against the kit's emulator serving PREDICTIONS.
+CASSETTES = DEMO_DIR / "cassettes"

@@ -50,19 +50,20 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _provenance_banner(analyzer: Mapping[str, Any]) -> list[str]:
+    out = []
     if analyzer.get("simulated"):
-        return [
+        out += [
             "> **Simulated analyzer output.** The predictions in this run were constructed to match published "
             "figures; they are not the output of any real service or model.",
             "",
         ]
     if analyzer.get("emulated"):
-        return [
-            "> **Emulated vendor API.** Responses came from the kit's local emulator of the vendor's API, "
-            "not from the vendor.",
+        out += [
+            "> **Emulated vendor API.** Responses came from the kit's local emulator of the vendor's API "
+            "(recorded, then replayed), not from the vendor.",
             "",
         ]
-    return []
+    return out
 
 
 def _check_section(check: Mapping[str, Any]) -> list[str]:

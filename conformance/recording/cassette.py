@@ -1,0 +1,150 @@
+"""A vcrpy cassette backed by a :class:`~conformance.recording.store.RecordingStore`.
+
+vcrpy intercepts boto3's HTTP traffic (so botocore serialises, signs and parses for real); this
+cassette decides what is replayed and what is kept. Unlike vcrpy's default cassette, which scans
+every recording for every request (quadratic in the cassette size, and positional for Rekognition,
+whose requests all look alike to vcrpy's default matchers), it looks requests up by key: the
+operation from ``X-Amz-Target`` and the body with each image replaced by its SHA-256 digest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from .scrub import canonical_body, operation_of, request_key, scrub_arns, scrub_headers
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .store import RecordingStore
+
+__all__ = ["RECORD_MODES", "effective_mode", "replaying"]
+
+# pytest-recording's record modes and their meaning here.
+RECORD_MODES = ("none", "once", "new_episodes", "all")
+_KEY_ATTR = "_conformance_key"
+
+
+def effective_mode(mode: str, store: RecordingStore) -> str:
+    """vcrpy's record mode for a requested mode: ``once`` records only until a recording is complete.
+
+    (vcrpy's ``once`` stops recording as soon as a cassette file exists; an interrupted recording
+    would then be stuck half-done. Here ``once`` goes on recording what is missing until the store
+    says every photo is recorded.)
+    """
+    if mode == "rewrite":  # pytest-recording's name for recording everything anew
+        mode = "all"
+    if mode not in RECORD_MODES:
+        raise ValueError(f"record mode {mode!r}; choose one of {', '.join(RECORD_MODES)}")
+    if mode == "once":
+        return "none" if store.complete else "new_episodes"
+    return mode
+
+
+def _cassette_class() -> type[Any]:
+    from vcr.cassette import Cassette
+    from vcr.record_mode import RecordMode
+
+    class IndexedCassette(Cassette):  # type: ignore[misc]
+        """vcrpy's Cassette with an index by request key, appending to the store as it records."""
+
+        def __init__(self, path: str, *, store: RecordingStore, session: dict[str, Any], note: str, **kw: Any):
+            super().__init__(path, allow_playback_repeats=True, **kw)
+            self.store = store
+            self.session = session
+            self.note = note
+            self.begun = False
+
+        # -- keys ---------------------------------------------------------------------------------------
+
+        def _key(self, request: Any) -> tuple[str, str, str]:
+            cached: tuple[str, str, str] | None = getattr(request, _KEY_ATTR, None)
+            if cached is None:
+                operation = operation_of(request.headers.get("X-Amz-Target"))
+                canonical = canonical_body(request.body)
+                cached = (request_key(operation, canonical), operation, canonical)
+                setattr(request, _KEY_ATTR, cached)
+            return cached
+
+        # -- vcrpy's cassette interface -----------------------------------------------------------------
+
+        def _load(self) -> None:
+            self.rewound = len(self.store) > 0
+
+        def _save(self, force: bool = False) -> None:
+            """Nothing to do: the store wrote each interaction as it was recorded."""
+
+        def __len__(self) -> int:
+            return len(self.store)
+
+        def __contains__(self, request: Any) -> bool:
+            return self._key(request)[0] in self.store
+
+        @property
+        def write_protected(self) -> bool:
+            return bool(self.record_mode == RecordMode.NONE)
+
+        def can_play_response_for(self, request: Any) -> bool:
+            return self.record_mode != RecordMode.ALL and self._key(request)[0] in self.store
+
+        def play_response(self, request: Any) -> dict[str, Any]:
+            recorded = self.store.play(self._key(request)[0])["response"]
+            headers = {name: [value] for name, value in recorded["headers"].items()}
+            return {"status": recorded["status"], "headers": headers, "body": {"string": recorded["body"].encode()}}
+
+        def find_requests_with_most_matches(self, request: Any) -> list[Any]:
+            return []  # vcrpy's diagnosis compares with every recording; the adapter names what is missing
+
+        def append(self, request: Any, response: dict[str, Any]) -> None:
+            key, operation, canonical = self._key(request)
+            if not self.begun:
+                # The kit's emulator names itself in a header: the session line says so, for every reader.
+                names = {str(k).lower() for k in response["headers"]}
+                self.session = {**self.session, "emulator": "x-conformance-emulator" in names}
+                self.store.begin_session(self.session, self.note)
+                self.begun = True
+            self.store.append(
+                key,
+                operation,
+                {"operation": operation, "body": json.loads(canonical) if canonical else None},
+                _scrub_response(response),
+            )
+            self.dirty = False
+
+    return IndexedCassette
+
+
+def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    body = response["body"]["string"]
+    headers = dict(response["headers"])
+    encoding = next((v for k, v in headers.items() if k.lower() == "content-encoding"), None)
+    if encoding and "gzip" in str(encoding):
+        # Gzip-encoded bodies do not replay alike across urllib3 versions: keep them decoded.
+        body = gzip.decompress(body)
+        headers = {k: v for k, v in headers.items() if k.lower() != "content-encoding"}
+    text = scrub_arns(body.decode("utf-8") if isinstance(body, bytes) else str(body))
+    kept = scrub_headers(headers)
+    for name in list(kept):
+        if name.lower() == "content-length":
+            kept[name] = str(len(text.encode()))
+    return {"status": dict(response["status"]), "headers": kept, "body": text}
+
+
+@contextmanager
+def replaying(path: Path, store: RecordingStore, mode: str, *, session: dict[str, Any], note: str) -> Iterator[Any]:
+    """Patch HTTP so boto3's calls replay from (and, as ``mode`` allows, record into) ``store``."""
+    from vcr.record_mode import RecordMode
+
+    cassette_class = _cassette_class()
+    with cassette_class.use(
+        path=str(path),
+        store=store,
+        session=session,
+        note=note,
+        record_mode=RecordMode(effective_mode(mode, store)),
+    ) as cassette:
+        yield cassette

@@ -1,0 +1,126 @@
+"""What a recording may keep: requests keyed by operation and image digest, no secrets, no faces.
+
+Every Rekognition call is ``POST /`` with the operation only in ``X-Amz-Target``, and the image as
+base64 in the JSON body. A request is matched by its **key**: the SHA-256 of the operation and the
+canonical body in which every image's bytes are replaced by their SHA-256 digest. Credentials,
+signatures, dates and SDK ids are dropped from headers; account ids in ARNs are replaced.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = [
+    "DROPPED_HEADERS",
+    "canonical_body",
+    "operation_of",
+    "request_key",
+    "scan_text",
+    "scrub_arns",
+    "scrub_headers",
+]
+
+# Header names (lower case) never written to a recording.
+DROPPED_HEADERS = frozenset(
+    {
+        "authorization",
+        "x-amz-security-token",
+        "x-amz-date",
+        "x-amz-content-sha256",
+        "amz-sdk-invocation-id",
+        "amz-sdk-request",
+        "user-agent",
+        "cookie",
+        "set-cookie",
+        "x-amz-user-agent",
+    }
+)
+_ARN_ACCOUNT = re.compile(r"(arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:)\d{12}(:)")
+# Things that must never appear in a recording, checked on decoded text (see RECORDING-NOTES: YAML hid
+# bytes headers as !!binary, so a scan of raw text is not enough).
+_FORBIDDEN = {
+    "an AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "an Authorization header": re.compile(r'"authorization"\s*:', re.IGNORECASE),
+    "a security token": re.compile(r"x-amz-security-token", re.IGNORECASE),
+    "a request signature": re.compile(r"AWS4-HMAC-SHA256|Signature="),
+    "JPEG bytes (base64)": re.compile(r"/9j/4AAQ|/9j/4"),
+    "PNG bytes (base64)": re.compile(r"iVBORw0KGgo"),
+    "an account id in an ARN": re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:"),
+    'image bytes ("Bytes")': re.compile(r'"Bytes"\s*:'),
+}
+
+
+def operation_of(target: str | bytes | None) -> str:
+    """``RekognitionService.DetectFaces`` -> ``DetectFaces``."""
+    if isinstance(target, bytes):
+        target = target.decode("latin-1")
+    return (target or "").rpartition(".")[2]
+
+
+def _replace_images(value: Any) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == "Bytes" and isinstance(item, str):
+                try:
+                    raw = base64.b64decode(item, validate=True)
+                except (binascii.Error, ValueError):
+                    raw = item.encode()
+                out["Sha256"] = hashlib.sha256(raw).hexdigest()
+            else:
+                out[key] = _replace_images(item)
+        return out
+    if isinstance(value, list):
+        return [_replace_images(item) for item in value]
+    return value
+
+
+def canonical_body(body: bytes | str | None) -> str:
+    """The request body as canonical JSON with every ``"Bytes": <base64>`` replaced by its ``"Sha256"``.
+
+    Idempotent: a canonical body maps to itself (vcrpy runs its hooks several times per request).
+    """
+    if body is None or body == b"" or body == "":
+        return ""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        # Not JSON: keep only a digest, never the bytes.
+        raw = body if isinstance(body, bytes) else body.encode()
+        return json.dumps({"Sha256OfBody": hashlib.sha256(raw).hexdigest()})
+    return json.dumps(_replace_images(parsed), sort_keys=True, separators=(",", ":"))
+
+
+def request_key(operation: str, canonical: str) -> str:
+    """The match key of a request: SHA-256 over the operation and its canonical body."""
+    return hashlib.sha256(f"{operation}\n{canonical}".encode()).hexdigest()
+
+
+def scrub_headers(headers: Mapping[str, Any]) -> dict[str, str]:
+    """Headers fit to keep: secrets and per-call ids dropped, bytes decoded, one string per name."""
+    kept: dict[str, str] = {}
+    for name, value in headers.items():
+        if name.lower() in DROPPED_HEADERS:
+            continue
+        values = value if isinstance(value, list) else [value]
+        text = ", ".join(v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in values)
+        kept[name] = scrub_arns(text)
+    return kept
+
+
+def scrub_arns(text: str) -> str:
+    """Replace the 12-digit account id in every ARN with ``ACCOUNT``."""
+    return _ARN_ACCOUNT.sub(r"\1ACCOUNT\2", text)
+
+
+def scan_text(text: str, names: Iterable[str] = ()) -> list[str]:
+    """What in ``text`` a recording must not hold (empty when clean); ``names`` are extra literal secrets."""
+    found = [what for what, pattern in _FORBIDDEN.items() if pattern.search(text)]
+    found.extend(f"the literal {name[:4]}..." for name in names if name and name in text)
+    return found

@@ -1,0 +1,188 @@
+"""The recording store: one append-only JSONL file per dataset and adapter, indexed by request key.
+
+Line 1 is a header (format version, adapter); each recording session then appends a ``session`` line
+(adapter version, botocore and boto3 versions, endpoint, whether it was the kit's emulator) and its
+interactions, one per line, each written and flushed as soon as it is recorded::
+
+    {"recording": "conformance", "format": 1, "adapter": "rekognition", "note": "..."}
+    {"session": {"adapter_version": "1", "botocore": "1.43.11", "endpoint": "http://127.0.0.1:8123", "emulated": true}}
+    {"key": "<sha256>", "operation": "DetectFaces", "request": {...}, "response": {...}}
+    {"complete": {"photos": 600}}
+
+Why this shape: replay looks a request up by key in a dict (constant time, however many interactions),
+and loading reads only each line's key; a line is parsed when it is played. Appending line by line
+means an interrupted recording keeps everything written before the interruption, and a torn last
+line (a process killed mid-write) is detected and dropped on the next load, so the next run records
+only what is missing. ``all`` mode writes a new file beside the old and swaps it in at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ..errors import ConformanceError
+
+__all__ = ["FORMAT", "RecordingError", "RecordingStore"]
+
+FORMAT = 1
+_KEY_PREFIX = '{"key": "'
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class RecordingError(ConformanceError):
+    """A recording is unusable, or lacks a request that replay needs."""
+
+
+@dataclass
+class RecordingStore:
+    """An indexed, append-only recording file. Open with :meth:`open`; use as a context manager to close."""
+
+    path: Path
+    adapter: str
+    lines: dict[str, list[str]] = field(default_factory=dict)
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    complete: bool = False
+    dropped_tail: bool = False
+    _writer: IO[str] | None = None
+    _target: Path | None = None
+    _played: dict[str, int] = field(default_factory=dict)
+    _count: int = 0
+
+    @classmethod
+    def open(cls, path: str | Path, *, adapter: str, fresh: bool = False) -> RecordingStore:
+        """Load the index of ``path`` (absent is fine: empty). ``fresh`` starts a new file, kept apart until closed."""
+        store = cls(path=Path(path), adapter=adapter)
+        if fresh:
+            store._target = store.path
+            store.path = store.path.with_name(f".{store.path.name}.recording")
+            store.path.unlink(missing_ok=True)
+        elif store.path.exists():
+            store._load()
+        return store
+
+    def _load(self) -> None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise RecordingError(f"{self.path}: not UTF-8 text (byte {exc.start}); is this a recording?") from None
+        raw_lines = text.split("\n")
+        last = len(raw_lines) - 1
+        for number, line in enumerate(raw_lines, start=1):
+            if not line.strip():
+                continue
+            if line.startswith(_KEY_PREFIX) and _HEX64.fullmatch(line[9:73]) and line[73:75] == '",':
+                if not line.endswith("}"):
+                    if number - 1 >= last - 1:  # a torn final line: the process died while writing it
+                        self.dropped_tail = True
+                        continue
+                    raise RecordingError(f"{self.path} line {number}: truncated interaction; re-record it")
+                self.lines.setdefault(line[9:73], []).append(line)
+                self._count += 1
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                if number - 1 >= last - 1:
+                    self.dropped_tail = True
+                    continue
+                raise RecordingError(
+                    f"{self.path} line {number}: not a recording line; the file was edited or is corrupt"
+                ) from None
+            if not isinstance(record, dict):
+                raise RecordingError(f"{self.path} line {number}: expected a JSON object")
+            if number == 1:
+                if record.get("recording") != "conformance" or record.get("format") != FORMAT:
+                    raise RecordingError(
+                        f"{self.path}: not a conformance recording of format {FORMAT}; record it again with "
+                        "--record-mode all"
+                    )
+                if record.get("adapter") != self.adapter:
+                    raise RecordingError(
+                        f"{self.path}: recorded by adapter {record.get('adapter')!r}, not {self.adapter!r}"
+                    )
+            elif "session" in record:
+                self.sessions.append(dict(record["session"]))
+            elif "complete" in record:
+                self.complete = True
+            else:
+                raise RecordingError(f"{self.path} line {number}: unknown line; the file was edited or is corrupt")
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.lines
+
+    def play(self, key: str) -> dict[str, Any]:
+        """The recorded interaction for ``key``: in recorded order per key, the last one repeating."""
+        found = self.lines[key]
+        index = self._played.get(key, 0)
+        self._played[key] = index + 1
+        record: dict[str, Any] = json.loads(found[min(index, len(found) - 1)])
+        return record
+
+    def interactions(self) -> Iterator[dict[str, Any]]:
+        for found in self.lines.values():
+            for line in found:
+                yield json.loads(line)
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    def begin_session(self, session: Mapping[str, Any], note: str) -> None:
+        """Start appending: write the header if the file is new, then a session line."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._writer = self.path.open("a", encoding="utf-8", newline="\n")
+        if not new and self.dropped_tail:
+            self._writer.write("\n")  # end the torn line so the next one starts clean
+        if new:
+            self._write({"recording": "conformance", "format": FORMAT, "adapter": self.adapter, "note": note})
+        self._write({"session": dict(session)})
+        self.sessions.append(dict(session))
+
+    def _write(self, record: Mapping[str, Any]) -> None:
+        assert self._writer is not None, "begin_session() first"
+        # One write per line, flushed at once: a crash keeps every line written before it.
+        self._writer.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._writer.flush()
+
+    def append(self, key: str, operation: str, request: Mapping[str, Any], response: Mapping[str, Any]) -> None:
+        line = json.dumps({"key": key, "operation": operation, "request": request, "response": response})
+        assert line.startswith(_KEY_PREFIX)
+        if self._writer is None:
+            raise RecordingError(f"{self.path}: recording has not begun")
+        self._writer.write(line + "\n")
+        self._writer.flush()
+        self.lines.setdefault(key, []).append(line)
+        self._played[key] = len(self.lines[key])  # just recorded: a repeat replays this one
+        self._count += 1
+
+    def mark_complete(self, photos: int) -> None:
+        """Say every photo of the dataset is recorded (``once`` then stops recording)."""
+        if self._writer is not None and not self.complete:
+            self._write({"complete": {"photos": photos}})
+        self.complete = True
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+            os.fsync(self._writer.fileno())
+            self._writer.close()
+            self._writer = None
+        if self._target is not None and self.path.exists():
+            os.replace(self.path, self._target)  # ``all`` mode: the new recording replaces the old at once
+            self.path, self._target = self._target, None
+
+    def __enter__(self) -> RecordingStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
