@@ -13,8 +13,7 @@ Nothing heavy is imported here: numpy, scipy and vendor SDKs load when first use
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from .adapters.base import AdapterSettings, Analyzer, Vocabulary, choose_face
 from .assertions import (
     assert_calibrated,
     assert_check,
@@ -34,28 +33,32 @@ from .errors import (
     PolicyError,
     PredictionsError,
 )
+from .observation import Face, Observation, Observations
 from .policy import Policy, load_policy
 from .results import CheckResult, Comparison, GroupRate
-
-if TYPE_CHECKING:
-    from .observation import Observations
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CHECK_IDS",
     "AdapterError",
+    "AdapterSettings",
+    "Analyzer",
     "CheckResult",
     "Comparison",
     "ConformanceError",
     "ConformanceFailure",
     "Dataset",
+    "Face",
     "GroupRate",
     "ManifestError",
+    "Observation",
+    "Observations",
     "Photo",
     "Policy",
     "PolicyError",
     "PredictionsError",
+    "Vocabulary",
     "__version__",
     "analyze",
     "assert_calibrated",
@@ -65,6 +68,7 @@ __all__ = [
     "assert_no_misgender_gap",
     "assert_nonbinary_representable",
     "assert_result",
+    "choose_face",
     "group_labels",
     "load_dataset",
     "load_policy",

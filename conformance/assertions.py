@@ -58,17 +58,20 @@ def headline(result: CheckResult) -> str:
         "pass": "within",
         "inconclusive": "straddles",
     }[worst.verdict]
+    if worst.ci is None:
+        return f"{result.id} {label}: {worst.note or 'nothing to compare'}"
     vs = worst.group if worst.reference.startswith("none") else f"{worst.group} vs {worst.reference} gap"
+    level = worst.level if worst.level is not None else result.confidence
     line = (
         f"{result.id} {label}: {vs} {_fmt(worst.difference)} {_interval(worst.ci)} {what} tolerance "
-        f"{worst.tolerance:g}  ({worst.method}, {result.confidence:.0%})"
+        f"{worst.tolerance:g}  ({worst.method}, {level:.4g} level)"
     )
     if worst.verdict == "inconclusive":
-        extra = worst.note or (
-            f"smallest gap this data could detect: {_fmt(worst.min_detectable)}" if worst.min_detectable else ""
-        )
-        if extra:
-            line += f"; {extra}"
+        extras = [worst.note] if worst.note else []
+        if worst.min_detectable is not None:
+            extras.append(f"smallest gap this data could detect: {_fmt(worst.min_detectable)}")
+        if extras:
+            line += "; " + "; ".join(extras)
     return line
 
 
@@ -77,6 +80,12 @@ def verdict_line(result: dict[str, object]) -> str:
     comparisons = result.get("comparisons") or []
     assert isinstance(comparisons, list)
     worst = next((c for c in comparisons if c["group"] == result.get("deciding")), None)
+    details = result.get("details")
+    static = details.get("static") if isinstance(details, dict) else None
+    if isinstance(static, dict) and static.get("verdict") == "fail":
+        return f"{str(result['verdict']).upper():<13} {result['id']:<28}  static: the vocabulary cannot express a nonbinary identity or abstain"
+    if worst is None or worst.get("difference") is None:
+        return f"{str(result['verdict']).upper():<13} {result['id']:<28}  nothing to compare"
     detail = ""
     if worst is not None and worst.get("difference") is not None:
         lo, hi = worst["ci"] or (None, None)

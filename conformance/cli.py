@@ -21,7 +21,8 @@ _USAGE_ERROR = 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        self.exit(_USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        hint = "; pytest's own arguments go after --" if "unrecognized arguments" in message else ""
+        self.exit(_USAGE_ERROR, f"{self.prog}: error: {message}{hint} (see {self.prog} --help)\n")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--report-dir", metavar="DIR", default="conformance-report", help="where reports go")
     run.add_argument(
         "--record-mode",
-        choices=("none", "once", "new_episodes", "all"),
+        choices=("none", "once", "new_episodes", "all", "rewrite"),
         default="none",
         help="pytest-recording's record modes: none replays only, offline (default); once records what is "
         "missing until a recording is complete; new_episodes records anything new; all records everything anew",

@@ -48,6 +48,7 @@ class Photo:
     digest: str
     attributes: Mapping[str, str] = field(default_factory=dict)
     box: tuple[float, float, float, float] | None = None
+    format: str = ""  # Pillow's name for the image format: JPEG, PNG, GIF, ...
 
     @property
     def group(self) -> str:
@@ -219,11 +220,20 @@ def _read_rows(manifest: Path) -> tuple[list[str], list[tuple[int, dict[str, str
                 ) from None
             if not isinstance(record, dict):
                 raise ManifestError(f"{manifest} line {number}: expected a JSON object, found {type(record).__name__}")
-            row = {str(k): "" if v is None else str(v).strip() for k, v in record.items()}
+            row = {str(k): _cell(v) for k, v in record.items()}
             header_seen.update(dict.fromkeys(row))
             rows.append((number, row))
         return list(header_seen), rows
     raise ManifestError(f"{manifest}: unknown manifest format {suffix or '(no suffix)'!r}; use .csv or .jsonl")
+
+
+def _cell(value: object) -> str:
+    """A JSONL value as the manifest's text: lists (a box) join with commas, as in CSV."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value).strip()
 
 
 def _parse_box(text: str) -> tuple[float, float, float, float]:
@@ -233,17 +243,18 @@ def _parse_box(text: str) -> tuple[float, float, float, float]:
     return (parts[0], parts[1], parts[2], parts[3])
 
 
-def _image_problem(path: Path, data: bytes) -> str | None:
+def _image_format(data: bytes) -> tuple[str, str | None]:
+    """The image's format (from its header), or a problem that makes it unusable."""
     from PIL import Image, UnidentifiedImageError
 
     if not data:
-        return "is empty (0 bytes)"
+        return "", "is empty (0 bytes)"
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image.size  # noqa: B018 - reading the header is the check
+            return str(image.format or ""), None  # reading the header is the check
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        return f"is not a readable image ({type(exc).__name__}: {exc})"
-    return None
+        detail = str(exc).split(" <_io.")[0]  # Pillow names the in-memory buffer; the photo is named already
+        return "", f"is not a readable image ({type(exc).__name__}: {detail})"
 
 
 def load_dataset(
@@ -317,6 +328,12 @@ def load_dataset(
             except ValueError as exc:
                 raise ManifestError(f"{path} row {row_number}: {exc}") from None
         identity = identities[label]
+        if not label:
+            problems.add(
+                row_number,
+                f"photo {photo_id!r} has an empty 'gender_identity'; give the person's self-described identity",
+            )
+            continue
         if identity is None:
             problems.add(
                 row_number,
@@ -327,7 +344,11 @@ def load_dataset(
         try:
             trans = normalise_trans(row.get("trans", ""))
         except KeyError:
-            problems.add(row_number, f"trans {row.get('trans')!r} is not yes, no or unknown")
+            problems.add(
+                row_number,
+                f"trans {row.get('trans')!r} is not yes, no or unknown (y/n, true/false and 1/0 are read too; "
+                "blank means unknown); correct the row",
+            )
             continue
         box = None
         if row.get("box"):
@@ -357,7 +378,7 @@ def load_dataset(
         except OSError as exc:
             problems.add(row_number, f"image {photo_id!r} cannot be read: {exc.strerror or exc}")
             continue
-        trouble = _image_problem(image_path, data)
+        image_format, trouble = _image_format(data)
         if trouble:
             problems.add(row_number, f"image {photo_id!r} {trouble}; replace the file or drop the row")
             continue
@@ -375,6 +396,7 @@ def load_dataset(
                 digest=digest,
                 attributes={c: row.get(c, "") for c in extra_columns},
                 box=box,
+                format=image_format,
             )
         )
     problems.raise_if_any()

@@ -168,6 +168,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     wanted = _split(_value(config, OPT_CHECKS))
     if not wanted:
         return
+    from .checks import CHECK_IDS
+
+    unknown = [c for c in wanted if c not in CHECK_IDS]
+    if unknown:
+        raise pytest.UsageError(
+            f"{OPT_CHECKS}: unknown check {', '.join(map(repr, unknown))}; checks: {', '.join(CHECK_IDS)}"
+        )
     keep, drop = [], []
     for item in items:
         marker = item.get_closest_marker("conformance")
@@ -206,7 +213,8 @@ def _load(config: pytest.Config) -> Context:
     try:
         return load_context(_options(config))
     except ConformanceError as exc:
-        pytest.fail(f"conformance: {exc}", pytrace=False)
+        message = f"conformance: {exc}"
+    pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
 
 
 @pytest.fixture(scope="session")
@@ -234,16 +242,20 @@ def conformance_observations(conformance_context: Context) -> Observations:
 
 
 @pytest.fixture(scope="session")
-def conformance_analyzer(pytestconfig: pytest.Config, conformance_dataset: Dataset) -> Analyzer:
-    """A fresh analyzer from ``--conformance-analyzer`` for the dataset, for users' own calls."""
+def conformance_analyzer(conformance_context: Context) -> Analyzer:
+    """A fresh analyzer from ``--conformance-analyzer`` for the dataset, with the run's recording settings.
+
+    An analyzer with a ``session()`` (``rekognition``) analyses inside it: ``with analyzer.session(): ...``.
+    """
     from .adapters.registry import create
     from .errors import ConformanceError
-    from .session import load_context
 
+    ctx = conformance_context
     try:
-        return create(load_context(_options(pytestconfig)).analyzer_spec, dataset=conformance_dataset)
+        return create(ctx.analyzer_spec, dataset=ctx.dataset, settings=ctx.settings)
     except ConformanceError as exc:
-        pytest.fail(f"conformance: {exc}", pytrace=False)
+        message = f"conformance: {exc}"
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -259,8 +271,13 @@ def conformance_reference(conformance_context: Context) -> str:
 
 
 @pytest.fixture
-def conformance_record(request: pytest.FixtureRequest) -> Callable[[CheckResult], None]:
+def conformance_record(request: pytest.FixtureRequest, conformance_context: Context) -> Callable[[CheckResult], None]:
     """Attach a CheckResult to this test's report; the controller gathers them into report.json."""
+    config = request.config
+    if not config.stash.get(_sent_key, False):
+        # The run's context goes once per process (controller or xdist worker) to the report writer.
+        config.stash[_sent_key] = True
+        request.node.stash[_item_context_key] = json.loads(json.dumps(_context_payload(conformance_context)))
 
     def record(result: CheckResult) -> None:
         # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry.
@@ -276,12 +293,6 @@ def conformance_check(
     """Run a check by id on the session's data, record it, and assert it under the policy."""
     from .assertions import assert_result
     from .checks import run_check
-
-    config = request.config
-    if not config.stash.get(_sent_key, False):
-        # The run's context goes once per process (controller or xdist worker) to the report writer.
-        config.stash[_sent_key] = True
-        request.node.stash[_item_context_key] = json.loads(json.dumps(_context_payload(conformance_context)))
 
     def check(check_id: str) -> CheckResult:
         __tracebackhide__ = True
@@ -302,9 +313,10 @@ def conformance_check(
 
 def _footer(ctx: Context) -> str:
     analyzer = ctx.analyzer
-    label = (
-        " (SIMULATED output)" if analyzer.get("simulated") else " (EMULATED API)" if analyzer.get("emulated") else ""
-    )
+    flags = [
+        word for key, word in (("simulated", "SIMULATED output"), ("emulated", "EMULATED API")) if analyzer.get(key)
+    ]
+    label = f" ({', '.join(flags)})" if flags else ""
     return (
         f"analyzer {analyzer.get('name')} {analyzer.get('version', '')}{label}  "
         f"dataset {ctx.dataset.name} {ctx.dataset.content_hash[:19]}...  seed {ctx.options.seed}"
@@ -371,9 +383,11 @@ class _Collector:
         if not self.results:
             return
         from .assertions import verdict_line
+        from .checks import CHECK_IDS
 
         terminalreporter.section("conformance verdicts")
-        for result in self.results:
+        order = {check_id: i for i, check_id in enumerate(CHECK_IDS)}
+        for result in sorted(self.results, key=lambda r: order.get(str(r["id"]), len(order))):
             terminalreporter.write_line(verdict_line(result))
         if self.report_dir is not None:
             terminalreporter.write_line(f"reports: {self.report_dir / 'report.json'}, {self.report_dir / 'report.md'}")

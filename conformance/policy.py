@@ -151,10 +151,11 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
             changes["identity"] = {**base.identity, **value}
         elif key in scalars:
             kind = scalars[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
-                raise PolicyError(f"{where}: {key} = {value!r} must be a {kind.__name__}")
             if key in _CHOICES and value not in _CHOICES[key]:
                 raise PolicyError(f"{where}: {key} = {value!r}; choose one of {', '.join(_CHOICES[key])}")
+            if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
+                expected = {float: "a number", int: "a whole number", str: "a string"}[kind]
+                raise PolicyError(f"{where}: {key} = {value!r} must be {expected}")
             changes[key] = kind(value)
         else:
             known = ", ".join(["profile", "tolerance", "identity", *scalars])
@@ -162,8 +163,10 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
     policy = replace(base, **changes)
     if not 0.5 <= policy.confidence < 1:
         raise PolicyError(f"{where}: confidence = {policy.confidence} must be at least 0.5 and below 1")
-    if policy.min_subjects < 1 or policy.bootstrap < 100:
-        raise PolicyError(f"{where}: min_subjects must be at least 1 and bootstrap at least 100")
+    if policy.min_subjects < 1:
+        raise PolicyError(f"{where}: min_subjects = {policy.min_subjects} must be at least 1")
+    if policy.bootstrap < 100:
+        raise PolicyError(f"{where}: bootstrap = {policy.bootstrap} must be at least 100 resamples")
     return policy
 
 

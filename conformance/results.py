@@ -42,6 +42,8 @@ def worst(verdicts: Iterable[Verdict]) -> Verdict:
 def _num(value: float | None) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # counts stay whole numbers in reports
     return float(value)
 
 
@@ -95,6 +97,7 @@ class Comparison:
     min_detectable: float | None = None
     ratio: float | None = None
     note: str = ""
+    level: float | None = None  # the interval's confidence level (Bonferroni-adjusted with several comparisons)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +113,7 @@ class Comparison:
             "min_detectable": _num(self.min_detectable),
             "ratio": _num(self.ratio),
             "note": self.note,
+            "level": self.level,
         }
 
 

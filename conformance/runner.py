@@ -25,4 +25,6 @@ def analyze_dataset(analyzer: Analyzer, dataset: Dataset) -> Observations:
     session = getattr(analyzer, "session", None)
     with session() if callable(session) else nullcontext():
         observations = [analyzer.analyze(photo) for photo in dataset.photos]
-    return Observations.build(dataset, observations, analyzer=analyzer.describe())
+    info = dict(analyzer.describe())
+    info.setdefault("vocabulary", analyzer.vocabulary.to_dict())  # the representability check reads it here
+    return Observations.build(dataset, observations, analyzer=info)

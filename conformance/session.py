@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConformanceError
 
 if TYPE_CHECKING:
+    from .adapters.base import AdapterSettings
     from .dataset import Dataset
     from .observation import Observations
     from .policy import Policy
@@ -73,6 +74,7 @@ class Context:
 
     options: RunOptions
     analyzer_spec: str
+    settings: AdapterSettings
     dataset: Dataset
     observations: Observations
     policy: Policy
@@ -142,14 +144,13 @@ def load_context(options: RunOptions) -> Context:
     notes: list[str] = []
     reference = options.reference
     if reference is None:
-        if options.group_by:
+        reference = "cis"
+        if options.group_by or reference not in groups:
             counts: dict[str, int] = {}
             for g in groups:
                 counts[g] = counts.get(g, 0) + 1
             reference = max(sorted(counts), key=counts.__getitem__)
             notes.append(f"reference group {reference!r} chosen as the largest group; set it with --reference")
-        else:
-            reference = "cis"
     if reference not in groups:
         raise ConformanceError(
             f"reference group {reference!r} is not in {Path(dataset_path).name} "
@@ -158,6 +159,7 @@ def load_context(options: RunOptions) -> Context:
     return Context(
         options=options,
         analyzer_spec=analyzer_spec,
+        settings=settings,
         dataset=dataset,
         observations=observations,
         policy=policy,

@@ -465,3 +465,17 @@ def test_group_labels_unknown_column(dataset: Dataset) -> None:
     assert "columns available:" in message
     for column in ("age_band", "group", "identity", "skin_type", "trans"):
         assert column in message
+
+
+def test_jsonl_box_may_be_a_list(tmp_path: Path, write_png: Callable[..., Path]) -> None:
+    write_png(tmp_path / "a.png")
+    line = {"photo": "a.png", "subject": "s", "gender_identity": "woman", "trans": "no", "box": [0.1, 0.2, 0.3, 0.4]}
+    (tmp_path / "m.jsonl").write_text(json.dumps(line) + "\n")
+    assert load_dataset(tmp_path / "m.jsonl").photos[0].box == (0.1, 0.2, 0.3, 0.4)
+
+
+def test_empty_identity_asks_for_the_self_description(make_manifest: MakeManifest) -> None:
+    rows = [{"photo": "img/a.png", "subject": "s", "gender_identity": "", "trans": "no"}]
+    with pytest.raises(ManifestError) as info:
+        load_dataset(make_manifest(rows))
+    assert "empty 'gender_identity'; give the person's self-described identity" in str(info.value)

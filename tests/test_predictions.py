@@ -153,7 +153,7 @@ def test_unknown_label_is_refused_naming_the_line_and_how_to_map_it(
 def test_unknown_label_in_the_declared_vocabulary_is_refused(dataset: Dataset, write: Callable[..., Path]) -> None:
     path = write({**HEADER, "vocabulary": ["Male", "Female", "Other"]}, *FULL)
     message = refusal(path, dataset)
-    assert "<preds> the header's vocabulary: gender label 'Other' has no known meaning" in message
+    assert "<preds> line 1 (the header's vocabulary): gender label 'Other' has no known meaning" in message
     assert '"labels": {"Other": "nonbinary"}' in message
 
 
@@ -369,8 +369,8 @@ def test_several_faces_without_boxes_are_an_error_naming_the_line(
     record = next(r for r in observations.records if r.photo == photo)
     assert record.outcome == "error"
     assert record.faces == len(boxes)
-    assert f"{len(boxes)} faces without boxes in preds.jsonl line 3" in record.reason
-    assert "give boxes, or a box in the manifest" in record.reason
+    assert f"{len(boxes)} faces in preds.jsonl line 3 and none can be told to be the subject's" in record.reason
+    assert "give every face a box" in record.reason
 
 
 def test_a_single_face_without_a_box_counts(dataset: Dataset, write: Callable[..., Path]) -> None:
@@ -463,3 +463,25 @@ def test_an_abstention_seen_shows_the_analyzer_can_abstain(dataset: Dataset, wri
     analyzer = create(f"predictions:{path}", dataset=dataset)
     assert analyzer.vocabulary.can_abstain is True
     assert analyzer.vocabulary.can_decline is True
+
+
+def test_manifest_box_overlapping_no_face_is_an_error(dataset: Dataset, write: Callable[..., Path]) -> None:
+    # img/d.png's manifest box is (0.5, 0.5, 0.4, 0.4); both faces lie in the top-left quarter.
+    faces = [face("Female", box=[0.0, 0.0, 0.2, 0.2]), face("Male", box=[0.2, 0.2, 0.2, 0.2])]
+    path = write({"photo": "img/d.png", "faces": faces})
+    record = next(r for r in conformance.analyze(f"predictions:{path}", dataset).records if r.photo == "img/d.png")
+    assert record.outcome == "error"
+    assert "none can be told to be the subject's" in record.reason
+
+
+def test_pixel_boxes_are_refused(dataset: Dataset, write: Callable[..., Path]) -> None:
+    path = write(one("img/a.png", "Female", box=[12, 30, 140, 160]))
+    assert "looks like pixels" in refusal(path, dataset)
+
+
+def test_confidences_on_a_0_1_scale_are_refused(dataset: Dataset, write: Callable[..., Path]) -> None:
+    path = write(one("img/a.png", "Female", confidence=0.97), one("img/b.png", "Male", confidence=0.64))
+    message = refusal(path, dataset)
+    assert "<preds> line 1:" in message
+    assert "0-1 scale" in message
+    assert "multiply by 100" in message

@@ -100,12 +100,15 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
 def choose_face(faces: list[Face], box: tuple[float, float, float, float] | None) -> Face | None:
     """The face that counts for a photo: the one overlapping the manifest's box most, else the largest.
 
-    Returns None when several faces have no boxes to decide between them.
+    Returns None when several faces have no boxes to decide between them, or when the manifest gives
+    a box that none of several faces overlaps (the subject's face was not among them).
     """
     if len(faces) == 1:
         return faces[0]
     if any(f.box is None for f in faces):
         return None
     if box is not None:
-        return max(faces, key=lambda f: _overlap(f.box, box) if f.box else 0.0)
+        overlaps = [(_overlap(f.box, box) if f.box else 0.0, i) for i, f in enumerate(faces)]
+        best, index = max(overlaps)
+        return faces[index] if best > 0 else None
     return max(faces, key=_area)

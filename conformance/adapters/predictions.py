@@ -63,6 +63,7 @@ class PredictionsAnalyzer:
         self._faces: dict[str, list[Face]] = {}
         self._skipped = 0
         self._abstained = False
+        self._confidences: list[tuple[int, float]] = []
         self._load()
 
     # -- reading -----------------------------------------------------------------------------------
@@ -144,6 +145,11 @@ class PredictionsAnalyzer:
         self.vocabulary = self._vocabulary(declared, seen_labels)
         for photo_id, (number, faces, error) in raw_faces.items():
             self._observations[photo_id] = self._observation(photo_id, number, faces, error)
+        if len(self._confidences) >= 2 and all(c <= 1.0 for _, c in self._confidences):
+            raise self._fail(
+                self._confidences[0][0],
+                "every confidence is at most 1: they look like a 0-1 scale, and the format is 0-100; multiply by 100",
+            )
 
     def _read_header(self, number: int) -> Mapping[str, str]:
         for flag in ("simulated", "emulated", "abstains"):
@@ -174,7 +180,7 @@ class PredictionsAnalyzer:
         for label in names:
             meaning = self._meaning(label, declared)
             if meaning is None:
-                where = f"line {seen[label]}" if label in seen else "the header's vocabulary"
+                where = f"line {seen[label]}" if label in seen else "line 1 (the header's vocabulary)"
                 raise PredictionsError(
                     f"{self.path} {where}: gender label {label!r} has no known meaning; "
                     f'say what it means in the header: {{"analyzer": ..., "labels": {{"{label}": "nonbinary"}}}}'
@@ -207,8 +213,8 @@ class PredictionsAnalyzer:
                 photo=photo_id,
                 outcome="error",
                 faces=len(parsed),
-                reason=f"{len(parsed)} faces without boxes in {self.path.name} line {number}; "
-                "cannot tell which is the subject's (give boxes, or a box in the manifest)",
+                reason=f"{len(parsed)} faces in {self.path.name} line {number} and none can be told to be the "
+                "subject's (give every face a box, and the manifest a box that overlaps the subject's face)",
             )
         return Observation(photo=photo_id, outcome="analysed", face=chosen, faces=len(parsed))
 
@@ -223,6 +229,7 @@ class PredictionsAnalyzer:
             ):
                 raise self._fail(number, f"confidence {confidence!r} must be a number from 0 to 100")
             confidence = float(confidence)
+            self._confidences.append((number, confidence))
         box = face.get("box")
         if box is not None:
             if (
@@ -233,6 +240,8 @@ class PredictionsAnalyzer:
                 raise self._fail(number, f"box {box!r} must be [left, top, width, height] as fractions of the image")
             if box[2] <= 0 or box[3] <= 0:
                 raise self._fail(number, f"box {box!r} has no area; width and height must be positive")
+            if box[2] > 1.5 or box[3] > 1.5:
+                raise self._fail(number, f"box {box!r} looks like pixels; give fractions of the image width and height")
             # left and top may be negative: a face can reach past the frame's edge.
             box = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
         gender = None if label is None else self.vocabulary.labels[label]

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Units", "compare_groups", "group_order"]
 
-_ON_SUBJECTS = "a rate of 0 or 1 leaves a subject bootstrap nothing to vary: interval on subject counts"
+_ON_SUBJECTS = "a subject bootstrap has nothing to vary here (a rate of 0 or 1, one subject, or identical subjects): interval on subject counts"
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,9 @@ class _Sums:
 
     @property
     def at_boundary(self) -> bool:
+        """Whether a subject bootstrap has nothing to vary: a rate of 0 or 1, or fewer than two subjects."""
         total, n = float(self.num.sum()), float(self.den.sum())
-        return n > 0 and (total == 0 or total == n)
+        return n > 0 and (total == 0 or total == n or self.subjects < 2)
 
     def on_subjects(self) -> tuple[int, int]:
         """The rate as a count over subjects, for score intervals when a bootstrap cannot vary."""
@@ -109,6 +110,10 @@ def _group_interval(
     ci = stats.cluster_bootstrap_interval(
         sums.num, sums.den, resamples=policy.bootstrap, confidence=policy.confidence, seed=seed
     )
+    if units.proportion and ci[0] == ci[1]:
+        # Every subject has the same rate: the bootstrap cannot vary, which is not certainty.
+        k, m = sums.on_subjects()
+        return stats.proportion_interval(k, m, policy.confidence, policy.interval), f"{score} on subject counts"
     return ci, "bootstrap over subjects"
 
 
@@ -158,10 +163,12 @@ def _compare_one(
         p_adjusted=None,
         tolerance=tolerance,
         verdict="inconclusive",
-        method=method,
+        method="none",
+        level=level,
     )
     if grp.rate is None or ref.rate is None:
-        return replace(blank, note=f"no units to compare in {grp.name if grp.rate is None else ref.name}")
+        empty = grp.name if grp.rate is None else ref.name
+        return replace(blank, note=f"cannot compare {grp.name} with {ref.name}: {empty} has nothing this check counts")
     notes = []
     sizes = (grp.n, ref.n)
     boundary = units.proportion and clustered and (sums.at_boundary or ref_sums.at_boundary)
@@ -175,6 +182,12 @@ def _compare_one(
         ci = stats.cluster_bootstrap_difference(
             sums.num, sums.den, ref_sums.num, ref_sums.den, resamples=policy.bootstrap, confidence=level, seed=seed
         )
+        if units.proportion and ci[0] == ci[1]:
+            # Subjects with identical rates leave the bootstrap nothing to vary: use subject counts.
+            (k1, n1), (k2, n2) = sums.on_subjects(), ref_sums.on_subjects()
+            ci = stats.newcombe_interval(k1, n1, k2, n2, level)
+            sizes, boundary, method = (n1, n2), True, "Newcombe on subject counts"
+            notes.append(_ON_SUBJECTS)
     else:
         ci = stats.newcombe_interval(grp.count, grp.n, ref.count, ref.n, level)
     p = stats.exact_p_value(grp.count, grp.n, ref.count, ref.n, policy.exact_test) if units.proportion else None
@@ -201,7 +214,7 @@ def _compare_one(
         verdict=verdict,
         method=method,
         min_detectable=mdg,
-        ratio=grp.rate / ref.rate if ref.rate else None,
+        ratio=grp.rate / ref.rate if ref.rate and units.proportion else None,
         note="; ".join(notes),
     )
 

@@ -111,8 +111,8 @@ def misgender_gap(
         name: replace(
             rate,
             extra={
-                "abstained": float(np.sum(abstained & (photo_group == name))),
-                "coverage": 1 - float(np.sum(abstained & (photo_group == name))) / rate.n if rate.n else None,
+                "abstained": int(np.sum(abstained & (photo_group == name))),
+                "coverage": 1 - int(np.sum(abstained & (photo_group == name))) / rate.n if rate.n else None,
             },
         )
         for name, rate in result.groups.items()
@@ -151,8 +151,8 @@ def detection_failure_gap(
         name: replace(
             rate,
             extra={
-                "no_face": float(np.sum(no_face & (photo_group == name))),
-                "error": float(np.sum(error & (photo_group == name))),
+                "no_face": int(np.sum(no_face & (photo_group == name))),
+                "error": int(np.sum(error & (photo_group == name))),
             },
         )
         for name, rate in result.groups.items()
@@ -359,8 +359,8 @@ def nonbinary_representability(
             rate=count / n,
             ci=ci,
             extra={
-                "photos_given_binary_label": float(np.sum(seen & binary_label)),
-                "photos_with_face": float(seen.sum()),
+                "photos_given_binary_label": int(np.sum(seen & binary_label)),
+                "photos_with_face": int(seen.sum()),
             },
         )
         comparisons: tuple[Comparison, ...] = (comparison,)

@@ -662,7 +662,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..dataset import load_dataset
 
         faults = Faults(throttle_rate=args.throttle_rate, error_rate=args.error_rate, seed=args.seed)
-        dataset = load_dataset(args.dataset)
+        from ..policy import load_policy
+
+        # The project's identity map applies here as in a run, so the same manifests load.
+        dataset = load_dataset(args.dataset, identity_map=load_policy(project_root=Path.cwd()).identity)
         emulator = RekognitionEmulator(
             dataset, PredictionsAnalyzer(Path(args.predictions), dataset=dataset), faults=faults
         )
