@@ -35,6 +35,7 @@ class Face:
     gender: str | None
     confidence: float | None
     box: tuple[float, float, float, float] | None = None
+    age: float | None = None  # estimated age in years, where the analyzer gives one
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class Observation:
         out: dict[str, Any] = {"photo": self.photo, "outcome": self.outcome, "faces": self.faces}
         if self.face is not None:
             out.update(label=self.face.label, gender=self.face.gender, confidence=self.face.confidence)
+            if self.face.age is not None:
+                out["age"] = self.face.age
         if self.reason:
             out["reason"] = self.reason
         return out

@@ -25,6 +25,7 @@ GROUP = "conformance.adapters"
 _BUILTIN = {
     "predictions": "conformance.adapters.predictions:create",
     "rekognition": "conformance.adapters.rekognition:create",
+    "local": "conformance.adapters.local:create",
 }
 
 

@@ -92,6 +92,24 @@ def gender_vocabulary() -> Vocabulary:
     return Vocabulary(labels=labels, source=f"botocore {botocore.__version__} service model, shape GenderType")
 
 
+def _error_type(response: Mapping[str, Any]) -> str:
+    for name, value in response.get("headers", {}).items():
+        if str(name).lower() == "x-amzn-errortype":
+            text = value[0] if isinstance(value, list) else value
+            return str(text.decode() if isinstance(text, bytes) else text).split(":")[0]
+    return ""
+
+
+def _worth_keeping(operation: str, response: Mapping[str, Any]) -> bool:
+    """Whether a live response is the service's answer about the image, fit to replay forever.
+
+    Throttling, server faults and credential refusals say something about that moment, not about
+    the photo: the SDK retries them, and a later run must ask again rather than replay them.
+    """
+    status = int(response.get("status", {}).get("code", 200))
+    return status < 500 and _error_type(response) not in _THROTTLED | _CREDENTIALS
+
+
 def is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host == "localhost":
@@ -157,12 +175,13 @@ class RekognitionAnalyzer:
             effective = effective_mode(mode, store)
             keys = {} if effective == "all" else {p.id: self._key_of(p) for p in self.dataset.photos}
             missing = [p for p in self.dataset.photos if keys.get(p.id) and keys[p.id] not in store]
+            missing_calls = len({keys[p.id] for p in missing})  # the same image under two names is one call
             if effective == "none" and missing:
                 raise self._unrecorded_error(missing, store)
             replay_only = effective == "none"
             self._client = self._make_client(replay_only, boto3)
             endpoint = str(self._client.meta.endpoint_url)
-            calls = len(self.dataset) if effective == "all" else len(missing)
+            calls = len(self.dataset) if effective == "all" else missing_calls
             if not replay_only and calls and not is_loopback(endpoint):
                 self._check_live(endpoint, calls)
             session = {
@@ -174,7 +193,9 @@ class RekognitionAnalyzer:
                 "region": self._client.meta.region_name,
                 "loopback": is_loopback(endpoint),
             }
-            stack.enter_context(replaying(self.recording, store, mode, session=session, note=_NOTE))
+            stack.enter_context(
+                replaying(self.recording, store, mode, session=session, note=_NOTE, keep=_worth_keeping)
+            )
             yield
             if effective != "none" and self._unrecorded == 0:
                 store.mark_complete(len(self.dataset))

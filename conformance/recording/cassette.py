@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -52,9 +52,19 @@ def _cassette_class() -> type[Any]:
     class IndexedCassette(Cassette):  # type: ignore[misc]
         """vcrpy's Cassette with an index by request key, appending to the store as it records."""
 
-        def __init__(self, path: str, *, store: RecordingStore, session: dict[str, Any], note: str, **kw: Any):
+        def __init__(
+            self,
+            path: str,
+            *,
+            store: RecordingStore,
+            session: dict[str, Any],
+            note: str,
+            keep: Callable[[str, dict[str, Any]], bool],
+            **kw: Any,
+        ):
             super().__init__(path, allow_playback_repeats=True, **kw)
             self.store = store
+            self.keep = keep
             self.session = session
             self.note = note
             self.begun = False
@@ -101,6 +111,8 @@ def _cassette_class() -> type[Any]:
 
         def append(self, request: Any, response: dict[str, Any]) -> None:
             key, operation, canonical = self._key(request)
+            if not self.keep(operation, response):
+                return  # a passing refusal (throttling, a server fault, bad credentials) is not the answer
             if not self.begun:
                 # The kit's emulator names itself in a header: the session line says so, for every reader.
                 names = {str(k).lower() for k in response["headers"]}
@@ -135,8 +147,20 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def replaying(path: Path, store: RecordingStore, mode: str, *, session: dict[str, Any], note: str) -> Iterator[Any]:
-    """Patch HTTP so boto3's calls replay from (and, as ``mode`` allows, record into) ``store``."""
+def replaying(
+    path: Path,
+    store: RecordingStore,
+    mode: str,
+    *,
+    session: dict[str, Any],
+    note: str,
+    keep: Callable[[str, dict[str, Any]], bool] = lambda operation, response: True,
+) -> Iterator[Any]:
+    """Patch HTTP so boto3's calls replay from (and, as ``mode`` allows, record into) ``store``.
+
+    ``keep(operation, response)`` says whether a live response belongs in the recording; responses
+    it rejects reach the SDK (which may retry them) but are never replayed.
+    """
     from vcr.record_mode import RecordMode
 
     cassette_class = _cassette_class()
@@ -145,6 +169,7 @@ def replaying(path: Path, store: RecordingStore, mode: str, *, session: dict[str
         store=store,
         session=session,
         note=note,
+        keep=keep,
         record_mode=RecordMode(effective_mode(mode, store)),
     ) as cassette:
         yield cassette

@@ -93,7 +93,7 @@ def canonical_body(body: bytes | str | None) -> str:
     except (ValueError, UnicodeDecodeError):
         # Not JSON: keep only a digest, never the bytes.
         raw = body if isinstance(body, bytes) else body.encode()
-        return json.dumps({"Sha256OfBody": hashlib.sha256(raw).hexdigest()})
+        return json.dumps({"Sha256OfBody": hashlib.sha256(raw).hexdigest()}, sort_keys=True, separators=(",", ":"))
     return json.dumps(_replace_images(parsed), sort_keys=True, separators=(",", ":"))
 
 

@@ -45,7 +45,7 @@ class RecordingStore:
 
     path: Path
     adapter: str
-    lines: dict[str, list[str]] = field(default_factory=dict)
+    lines: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     sessions: list[dict[str, Any]] = field(default_factory=list)
     complete: bool = False
     dropped_tail: bool = False
@@ -53,6 +53,7 @@ class RecordingStore:
     _target: Path | None = None
     _played: dict[str, int] = field(default_factory=dict)
     _count: int = 0
+    _resume_at: int | None = None
 
     @classmethod
     def open(cls, path: str | Path, *, adapter: str, fresh: bool = False) -> RecordingStore:
@@ -67,51 +68,63 @@ class RecordingStore:
         return store
 
     def _load(self) -> None:
+        raw = self.path.read_bytes()
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise RecordingError(f"{self.path}: not UTF-8 text (byte {exc.start}); is this a recording?") from None
         raw_lines = text.split("\n")
-        last = len(raw_lines) - 1
+        last = len(raw_lines)
+        offset = 0  # bytes up to the end of the last complete line: where appending resumes
         for number, line in enumerate(raw_lines, start=1):
+            line_end = offset + len(line.encode()) + (1 if number < last else 0)
+            final = number >= last - 1 and not "".join(raw_lines[number:]).strip()
             if not line.strip():
+                offset = line_end if number < last else offset
                 continue
-            if line.startswith(_KEY_PREFIX) and _HEX64.fullmatch(line[9:73]) and line[73:75] == '",':
-                if not line.endswith("}"):
-                    if number - 1 >= last - 1:  # a torn final line: the process died while writing it
-                        self.dropped_tail = True
-                        continue
-                    raise RecordingError(f"{self.path} line {number}: truncated interaction; re-record it")
-                self.lines.setdefault(line[9:73], []).append(line)
-                self._count += 1
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                if number - 1 >= last - 1:
-                    self.dropped_tail = True
-                    continue
-                raise RecordingError(
-                    f"{self.path} line {number}: not a recording line; the file was edited or is corrupt"
-                ) from None
-            if not isinstance(record, dict):
-                raise RecordingError(f"{self.path} line {number}: expected a JSON object")
             if number == 1:
-                if record.get("recording") != "conformance" or record.get("format") != FORMAT:
-                    raise RecordingError(
-                        f"{self.path}: not a conformance recording of format {FORMAT}; record it again with "
-                        "--record-mode all"
-                    )
-                if record.get("adapter") != self.adapter:
-                    raise RecordingError(
-                        f"{self.path}: recorded by adapter {record.get('adapter')!r}, not {self.adapter!r}"
-                    )
-            elif "session" in record:
-                self.sessions.append(dict(record["session"]))
-            elif "complete" in record:
-                self.complete = True
+                self._read_header(line)
+            elif line.startswith(_KEY_PREFIX) and _HEX64.fullmatch(line[9:73]) and line[73:75] == '",':
+                if not line.endswith("}") or (final and number == last):
+                    if final:  # a torn final line: the process died while writing it
+                        self.dropped_tail = True
+                        break
+                    raise RecordingError(f"{self.path} line {number}: truncated interaction; re-record it")
+                self.lines.setdefault(line[9:73], []).append((number, line))
+                self._count += 1
             else:
-                raise RecordingError(f"{self.path} line {number}: unknown line; the file was edited or is corrupt")
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    if final:
+                        self.dropped_tail = True
+                        break
+                    raise RecordingError(
+                        f"{self.path} line {number}: not a recording line; the file was edited or is corrupt"
+                    ) from None
+                if not isinstance(record, dict):
+                    raise RecordingError(f"{self.path} line {number}: expected a JSON object")
+                if "session" in record:
+                    self.sessions.append(dict(record["session"]))
+                elif "complete" in record:
+                    self.complete = True
+                else:
+                    raise RecordingError(f"{self.path} line {number}: unknown line; the file was edited or is corrupt")
+            offset = line_end
+        self._resume_at = offset
+
+    def _read_header(self, line: str) -> None:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict) or record.get("recording") != "conformance" or record.get("format") != FORMAT:
+            raise RecordingError(
+                f"{self.path} line 1: not a conformance recording (no header of format {FORMAT}); "
+                "record it again with --record-mode all"
+            )
+        if record.get("adapter") != self.adapter:
+            raise RecordingError(f"{self.path}: recorded by adapter {record.get('adapter')!r}, not {self.adapter!r}")
 
     # -- reading ----------------------------------------------------------------------------------------
 
@@ -126,25 +139,42 @@ class RecordingStore:
         found = self.lines[key]
         index = self._played.get(key, 0)
         self._played[key] = index + 1
-        record: dict[str, Any] = json.loads(found[min(index, len(found) - 1)])
+        number, line = found[min(index, len(found) - 1)]
+        return self._parse(number, line)
+
+    def _parse(self, number: int, line: str) -> dict[str, Any]:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RecordingError(f"{self.path} line {number}: damaged interaction ({exc.msg}); re-record it") from None
+        if not isinstance(record, dict) or "response" not in record:
+            raise RecordingError(f"{self.path} line {number}: an interaction without a response; re-record it")
         return record
 
     def interactions(self) -> Iterator[dict[str, Any]]:
         for found in self.lines.values():
-            for line in found:
-                yield json.loads(line)
+            for number, line in found:
+                yield self._parse(number, line)
 
     # -- writing ----------------------------------------------------------------------------------------
 
-    def begin_session(self, session: Mapping[str, Any], note: str) -> None:
-        """Start appending: write the header if the file is new, then a session line."""
+    def _open_writer(self, note: str = "") -> bool:
+        """Open for appending (cutting a torn last line off first); True if the file is new."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists() or self.path.stat().st_size == 0
+        if not new and self._resume_at is not None and self._resume_at < self.path.stat().st_size:
+            with self.path.open("r+b") as handle:
+                handle.truncate(self._resume_at)  # what follows the last complete line was torn
+            self.dropped_tail = False
         self._writer = self.path.open("a", encoding="utf-8", newline="\n")
-        if not new and self.dropped_tail:
-            self._writer.write("\n")  # end the torn line so the next one starts clean
         if new:
             self._write({"recording": "conformance", "format": FORMAT, "adapter": self.adapter, "note": note})
+        return new
+
+    def begin_session(self, session: Mapping[str, Any], note: str) -> None:
+        """Start appending: write the header if the file is new, then a session line."""
+        if self._writer is None:
+            self._open_writer(note)
         self._write({"session": dict(session)})
         self.sessions.append(dict(session))
 
@@ -161,28 +191,34 @@ class RecordingStore:
             raise RecordingError(f"{self.path}: recording has not begun")
         self._writer.write(line + "\n")
         self._writer.flush()
-        self.lines.setdefault(key, []).append(line)
+        self.lines.setdefault(key, []).append((-1, line))
         self._played[key] = len(self.lines[key])  # just recorded: a repeat replays this one
         self._count += 1
 
     def mark_complete(self, photos: int) -> None:
         """Say every photo of the dataset is recorded (``once`` then stops recording)."""
-        if self._writer is not None and not self.complete:
+        if not self.complete and len(self):
+            if self._writer is None:
+                self._open_writer()
             self._write({"complete": {"photos": photos}})
         self.complete = True
 
-    def close(self) -> None:
+    def close(self, *, succeeded: bool = True) -> None:
+        """Flush to disk; in ``all`` mode, swap the new recording in, or drop it if the run failed."""
         if self._writer is not None:
             self._writer.flush()
             os.fsync(self._writer.fileno())
             self._writer.close()
             self._writer = None
-        if self._target is not None and self.path.exists():
-            os.replace(self.path, self._target)  # ``all`` mode: the new recording replaces the old at once
+        if self._target is not None:
+            if succeeded and self.path.exists():
+                os.replace(self.path, self._target)  # the new recording replaces the old at once
+            else:
+                self.path.unlink(missing_ok=True)  # a failed re-recording leaves the old one as it was
             self.path, self._target = self._target, None
 
     def __enter__(self) -> RecordingStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self.close(succeeded=kind is None)

