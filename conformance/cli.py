@@ -140,7 +140,15 @@ def _run(args: argparse.Namespace) -> int:
     if options.allow_live:
         argv.append(OPT_ALLOW_LIVE)
     argv += list(args.pytest_args)
-    return int(pytest.main(argv, plugins=[]))
+    import warnings
+
+    from hypothesis.errors import HypothesisSideeffectWarning
+
+    with warnings.catch_warnings():
+        # The context drew its transforms (hypothesis strategies) before pytest loaded hypothesis'
+        # plugin, which hypothesis flags as a plugin's side effect: here it is the run's own work.
+        warnings.simplefilter("ignore", HypothesisSideeffectWarning)
+        return int(pytest.main(argv, plugins=[]))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

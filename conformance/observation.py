@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from .dataset import Dataset
 
-__all__ = ["GENDER_CODES", "OUTCOMES", "Face", "Observation", "Observations", "Outcome"]
+__all__ = ["GENDER_CODES", "OUTCOMES", "Face", "Observation", "Observations", "Outcome", "Variant"]
 
 Outcome = Literal["analysed", "no_face", "error"]
 OUTCOMES: tuple[Outcome, ...] = ("analysed", "no_face", "error")
@@ -64,6 +64,15 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """The analyzer's answer for a transformed copy of a dataset photo (see :mod:`conformance.metamorphic`)."""
+
+    photo: str
+    transform: str
+    observation: Observation
+
+
+@dataclass(frozen=True)
 class Observations:
     """The observations of one analyzer on one dataset, aligned with ``dataset.photos``.
 
@@ -81,10 +90,19 @@ class Observations:
     identity: npt.NDArray[np.int8]
     subject: npt.NDArray[np.int64]
     analyzer: Mapping[str, Any] = field(default_factory=dict)
+    # Transformed variants, when the analyzer could look at them; None when it could not (and why).
+    variants: tuple[Variant, ...] | None = None
+    variants_note: str = ""
 
     @classmethod
     def build(
-        cls, dataset: Dataset, observations: Iterable[Observation], analyzer: Mapping[str, Any] | None = None
+        cls,
+        dataset: Dataset,
+        observations: Iterable[Observation],
+        analyzer: Mapping[str, Any] | None = None,
+        *,
+        variants: Iterable[Variant] | None = None,
+        variants_note: str = "",
     ) -> Observations:
         """Align observations with the dataset; every photo must have exactly one."""
         import numpy as np
@@ -124,6 +142,8 @@ class Observations:
             identity=identity,
             subject=subject,
             analyzer=dict(analyzer or {}),
+            variants=None if variants is None else tuple(variants),
+            variants_note=variants_note,
         )
 
     def __len__(self) -> int:

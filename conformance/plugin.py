@@ -68,6 +68,7 @@ _OPTIONS = {
 # controller), not as user_properties, which would land in JUnit XML as blobs.
 _RESULTS_ATTR = "conformance_results"
 _CONTEXT_ATTR = "conformance_context"
+_SKIPPED_ATTR = "conformance_skipped"
 _item_results_key = pytest.StashKey[list[dict[str, Any]]]()
 _item_context_key = pytest.StashKey[dict[str, Any]]()
 _sent_key = pytest.StashKey[bool]()
@@ -194,6 +195,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     from .errors import ConformanceFailure
 
     report = outcome.get_result()
+    marker = item.get_closest_marker("conformance")
+    if report.skipped and marker is not None and marker.args:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        setattr(report, _SKIPPED_ATTR, {"id": str(marker.args[0]), "reason": str(reason).removeprefix("Skipped: ")})
     if call.when == "call":
         setattr(report, _RESULTS_ATTR, item.stash.get(_item_results_key, []))
         if _item_context_key in item.stash:
@@ -357,9 +362,13 @@ class _Collector:
         self.config = config
         self.results: list[dict[str, Any]] = []
         self.context: dict[str, Any] = {}
+        self.skipped: list[dict[str, Any]] = []
         self.report_dir: Path | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        skipped = getattr(report, _SKIPPED_ATTR, None)
+        if skipped:
+            self.skipped.append(dict(skipped))
         if report.when != "call":
             return
         self.results.extend(getattr(report, _RESULTS_ATTR, []))
@@ -374,7 +383,7 @@ class _Collector:
             return
         from .reporting import build_report, write_json, write_markdown
 
-        report = build_report(self.results, context=self.context)
+        report = build_report(self.results, context=self.context, skipped=self.skipped)
         self.report_dir = Path(target)
         write_json(report, self.report_dir / "report.json")
         write_markdown(report, self.report_dir / "report.md")
@@ -389,5 +398,7 @@ class _Collector:
         order = {check_id: i for i, check_id in enumerate(CHECK_IDS)}
         for result in sorted(self.results, key=lambda r: order.get(str(r["id"]), len(order))):
             terminalreporter.write_line(verdict_line(result))
+        for skipped in self.skipped:
+            terminalreporter.write_line(f"{'SKIPPED':<13} {skipped['id']:<28}  {skipped['reason']}")
         if self.report_dir is not None:
             terminalreporter.write_line(f"reports: {self.report_dir / 'report.json'}, {self.report_dir / 'report.md'}")

@@ -11,6 +11,8 @@ given with ``--policy FILE`` (a file with a top-level table works too)::
     interval = "wilson"            # per-group interval: wilson or clopper-pearson
     exact_test = "fisher"          # p-values: fisher or boschloo
     bootstrap = 2000               # resamples of the subject bootstrap
+    invariance_photos = 20         # photos transformed for transformation_invariance (spread over subjects)
+    invariance_transforms = 8      # benign transforms drawn (seeded) for each of them
 
     [tool.conformance.tolerance]   # largest acceptable gap per check id
     misgender_gap = 0.02
@@ -38,6 +40,7 @@ _DEFAULT_TOLERANCE: Mapping[str, float] = {
     "same_person_consistency": 0.05,
     "confidence_calibration": 0.05,
     "detection_failure_gap": 0.05,
+    "transformation_invariance": 0.05,
 }
 _CHOICES: Mapping[str, tuple[str, ...]] = {
     "inconclusive": ("fail", "xfail", "pass"),
@@ -57,6 +60,8 @@ class Policy:
     interval: str = "wilson"
     exact_test: str = "fisher"
     bootstrap: int = 2000
+    invariance_photos: int = 20
+    invariance_transforms: int = 8
     tolerance: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_TOLERANCE))
     identity: Mapping[str, str] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -122,6 +127,8 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         "interval": str,
         "exact_test": str,
         "bootstrap": int,
+        "invariance_photos": int,
+        "invariance_transforms": int,
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():

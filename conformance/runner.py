@@ -1,30 +1,84 @@
-"""Runs an analyzer over a dataset: one observation per photo, none lost."""
+"""Runs an analyzer over a dataset: one observation per photo, none lost; and over transformed variants."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .adapters.base import Analyzer
-    from .dataset import Dataset
-    from .observation import Observations
+    from .dataset import Dataset, Photo
+    from .metamorphic import Transform
+    from .observation import Observations, Variant
 
-__all__ = ["analyze_dataset"]
+__all__ = ["VariantPlan", "analyze_dataset", "plan_variants"]
 
 
-def analyze_dataset(analyzer: Analyzer, dataset: Dataset) -> Observations:
+@dataclass(frozen=True)
+class VariantPlan:
+    """Which photos to transform, and how, for ``transformation_invariance``."""
+
+    photos: tuple[Photo, ...]
+    transforms: tuple[Transform, ...]
+
+
+def plan_variants(dataset: Dataset, *, photos: int, transforms: int, seed: int) -> VariantPlan:
+    """Up to ``photos`` photos spread over subjects (each subject's first, then second, ...), in manifest
+    order, and ``transforms`` benign transforms drawn with ``seed``: the same plan on every run."""
+    from .metamorphic import benign_transforms, draw_transforms
+
+    by_subject: dict[str, list[Photo]] = {}
+    for photo in dataset.photos:
+        by_subject.setdefault(photo.subject, []).append(photo)
+    chosen: list[Photo] = []
+    depth = 0
+    while len(chosen) < photos and any(len(p) > depth for p in by_subject.values()):
+        chosen.extend(p[depth] for p in by_subject.values() if len(p) > depth)
+        depth += 1
+    drawn = draw_transforms(benign_transforms(), transforms, seed) if transforms and chosen else []
+    return VariantPlan(photos=tuple(chosen[:photos]), transforms=tuple(drawn))
+
+
+def _variants(analyzer: Analyzer, plan: VariantPlan) -> tuple[list[Variant] | None, str]:
+    from .metamorphic import variant_photos
+    from .observation import Variant
+
+    if not getattr(analyzer, "sees_new_images", False):
+        return None, "the analyzer cannot look at transformed images (it only knows the photos it was given)"
+    can_see = getattr(analyzer, "can_see", None)
+    found: list[Variant] = []
+    for photo in plan.photos:
+        with variant_photos(photo, plan.transforms) as variants:
+            if callable(can_see) and not all(can_see(p) for _, p in variants):
+                return None, (
+                    "the recording holds no answers for the transformed variants; record them with "
+                    "--record-mode new_episodes"
+                )
+            found.extend(Variant(photo.id, str(t), analyzer.analyze(p)) for t, p in variants)
+    return found, ""
+
+
+def analyze_dataset(analyzer: Analyzer, dataset: Dataset, *, variants: VariantPlan | None = None) -> Observations:
     """Ask ``analyzer`` about every photo, in manifest order, and align the answers into a table.
 
-    Adapters turn per-photo failures (no face, an API error) into observations themselves; an
-    exception that escapes an adapter is a fault of the run and stops it.
+    With a ``variants`` plan, also about transformed copies of the planned photos, when the analyzer
+    can look at new images. Adapters turn per-photo failures (no face, an API error) into
+    observations themselves; an exception that escapes an adapter is a fault of the run and stops it.
     """
     from contextlib import nullcontext
 
     from .observation import Observations
 
+    if variants is not None and hasattr(analyzer, "extra_calls"):
+        # An adapter that estimates the cost of live calls must count the variants too.
+        analyzer.extra_calls = len(variants.photos) * len(variants.transforms)
     session = getattr(analyzer, "session", None)
+    found: list[Variant] | None = None
+    note = "no variants were planned"
     with session() if callable(session) else nullcontext():
         observations = [analyzer.analyze(photo) for photo in dataset.photos]
+        if variants is not None:
+            found, note = _variants(analyzer, variants)
     info = dict(analyzer.describe())
     info.setdefault("vocabulary", analyzer.vocabulary.to_dict())  # the representability check reads it here
-    return Observations.build(dataset, observations, analyzer=info)
+    return Observations.build(dataset, observations, analyzer=info, variants=found, variants_note=note)

@@ -103,7 +103,7 @@ def load_context(options: RunOptions) -> Context:
     from .checks import CHECK_IDS
     from .dataset import group_labels, load_dataset
     from .policy import load_policy
-    from .runner import analyze_dataset
+    from .runner import analyze_dataset, plan_variants
 
     unknown = [c for c in options.checks if c not in CHECK_IDS]
     if unknown:
@@ -139,7 +139,15 @@ def load_context(options: RunOptions) -> Context:
         record_mode=options.record_mode, cassette_dir=cassette_dir, allow_live=options.allow_live
     )
     analyzer = create(analyzer_spec, dataset=dataset, settings=settings)
-    observations = analyze_dataset(analyzer, dataset)
+    wanted = options.checks or CHECK_IDS
+    plan = (
+        plan_variants(
+            dataset, photos=policy.invariance_photos, transforms=policy.invariance_transforms, seed=options.seed
+        )
+        if "transformation_invariance" in wanted
+        else None
+    )
+    observations = analyze_dataset(analyzer, dataset, variants=plan)
     groups = tuple(group_labels(dataset, options.group_by))
     notes: list[str] = []
     reference = options.reference

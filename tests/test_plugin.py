@@ -139,8 +139,10 @@ def test_ini_keys_configure_the_run(pytester: pytest.Pytester) -> None:
 
 def test_suite_writes_reports_following_the_contract(pytester: pytest.Pytester) -> None:
     out = pytester.path / "out"
-    result = pytester.runpytest("--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_REPORT_DIR}={out}")
-    result.assert_outcomes(failed=5)
+    result = pytester.runpytest("--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_REPORT_DIR}={out}", "-rs")
+    # The demo replays a recording without transformed variants: transformation_invariance is skipped.
+    result.assert_outcomes(failed=5, skipped=1)
+    result.stdout.fnmatch_lines(["*transformation_invariance not run: the recording holds no answers*"])
     result.stdout.fnmatch_lines(
         ["*conformance verdicts*", "FAIL*misgender_gap*", "INCONCLUSIVE*detection_failure_gap*"]
     )
@@ -167,19 +169,26 @@ def test_suite_writes_reports_following_the_contract(pytester: pytest.Pytester) 
     for comparison in misgender["comparisons"]:
         assert set(comparison) >= {"group", "reference", "difference", "ci", "p_value", "tolerance", "verdict"}
     assert len(report["photos"]) == 600
+    assert report["skipped"] == [
+        {
+            "id": "transformation_invariance",
+            "reason": "transformation_invariance not run: the recording holds no answers for the transformed "
+            "variants; record them with --record-mode new_episodes",
+        }
+    ]
     assert "Simulated analyzer output" in (out / "report.md").read_text()
 
 
 def test_checks_option_selects(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_CHECKS}=nonbinary_representability")
-    result.assert_outcomes(failed=1, deselected=4)
+    result.assert_outcomes(failed=1, deselected=5)
 
 
 def test_ci_profile_turns_inconclusive_into_xfail(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(
         "--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_PROFILE}=ci", f"{OPT_CHECKS}=detection_failure_gap"
     )
-    result.assert_outcomes(xfailed=1, deselected=4)
+    result.assert_outcomes(xfailed=1, deselected=5)
 
 
 def test_results_are_merged_from_xdist_workers(pytester: pytest.Pytester) -> None:
@@ -187,7 +196,7 @@ def test_results_are_merged_from_xdist_workers(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest_subprocess(
         "-n", "2", "-p", "xdist", "--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_REPORT_DIR}={out}"
     )
-    result.assert_outcomes(failed=5)
+    result.assert_outcomes(failed=5, skipped=1)
     report = json.loads((out / "report.json").read_text())
     assert sorted(c["id"] for c in report["checks"]) == sorted(
         [
@@ -214,5 +223,5 @@ def test_junit_xml_stays_small(pytester: pytest.Pytester) -> None:
     xml = pytester.path / "junit.xml"
     pytester.runpytest("--pyargs", "conformance.suite", OPT_DEMO, f"--junitxml={xml}")
     text = xml.read_text()
-    assert text.count("<testcase") == 5
+    assert text.count("<testcase") == 6
     assert "p0001.png" not in text  # the per-photo payload goes to report.json, not into JUnit XML

@@ -78,7 +78,11 @@ class AnalyzerFactory(Protocol):
 
     ``argument`` is what follows the colon in ``--analyzer NAME:ARGUMENT`` (None without one).
     An analyzer that calls a service may also have ``session()``, a context manager the runner
-    holds open around all its ``analyze`` calls (to open recordings, patch HTTP, clean up).
+    holds open around all its ``analyze`` calls (to open recordings, patch HTTP, clean up);
+    ``sees_new_images`` (it can analyse images outside the dataset, such as transformed variants);
+    ``can_see(photo)`` (whether it can analyse that photo now, e.g. it is in a replayed recording);
+    and ``extra_calls``, which the runner sets before ``session()`` to the number of variants it
+    will send, so that an estimate of live calls includes them.
     """
 
     def __call__(self, argument: str | None, *, dataset: Dataset, settings: AdapterSettings) -> Analyzer: ...

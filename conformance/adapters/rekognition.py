@@ -142,6 +142,8 @@ class RekognitionAnalyzer:
     """DetectFaces through boto3, replaying from and recording into the run's recording."""
 
     name = "Amazon Rekognition DetectFaces"
+    # Transformed variants are sent like any photo; in replay they must be in the recording (see can_see).
+    sees_new_images = True
 
     def __init__(self, *, dataset: Dataset, settings: AdapterSettings) -> None:
         self.dataset = dataset
@@ -154,6 +156,8 @@ class RekognitionAnalyzer:
         self._client: Any = None
         self._store: RecordingStore | None = None
         self._unrecorded = 0
+        self._effective = "none"
+        self.extra_calls = 0  # transformed variants the runner will send, set before session()
 
     # -- the run ----------------------------------------------------------------------------------------
 
@@ -172,7 +176,7 @@ class RekognitionAnalyzer:
                 RecordingStore.open(self.recording, adapter="rekognition", fresh=mode in ("all", "rewrite"))
             )
             self._store = store
-            effective = effective_mode(mode, store)
+            effective = self._effective = effective_mode(mode, store)
             keys = {} if effective == "all" else {p.id: self._key_of(p) for p in self.dataset.photos}
             missing = [p for p in self.dataset.photos if keys.get(p.id) and keys[p.id] not in store]
             missing_calls = len({keys[p.id] for p in missing})  # the same image under two names is one call
@@ -181,7 +185,7 @@ class RekognitionAnalyzer:
             replay_only = effective == "none"
             self._client = self._make_client(replay_only, boto3)
             endpoint = str(self._client.meta.endpoint_url)
-            calls = len(self.dataset) if effective == "all" else missing_calls
+            calls = (len(self.dataset) if effective == "all" else missing_calls) + self.extra_calls
             if not replay_only and calls and not is_loopback(endpoint):
                 self._check_live(endpoint, calls)
             session = {
@@ -230,7 +234,8 @@ class RekognitionAnalyzer:
     def _check_live(self, endpoint: str, calls: int) -> None:
         estimate = calls * PRICE_PER_IMAGE_USD
         message = (
-            f"recording would make {calls} DetectFaces call(s) to {endpoint}, about ${estimate:,.2f} at "
+            f"recording would make up to {calls} DetectFaces call(s) to {endpoint} (photos not yet recorded, "
+            f"and {self.extra_calls} transformed variants for transformation_invariance), about ${estimate:,.2f} at "
             f"${PRICE_PER_IMAGE_USD} per image (AWS's first-tier price; check current pricing). AWS may store "
             "and use submitted images to improve its services unless your organisation has opted out "
             "(AWS Organizations AI services opt-out policy)."
@@ -238,6 +243,13 @@ class RekognitionAnalyzer:
         if not self.settings.allow_live:
             raise ConformanceError(f"{message} Pass --conformance-allow-live (conformance run --allow-live) to proceed")
         print(f"conformance: live run: {message}", file=sys.stderr)
+
+    def can_see(self, photo: Photo) -> bool:
+        """Whether analysing ``photo`` now can work: always while recording; in replay, if it was recorded."""
+        store = self._store
+        if store is None or self._effective != "none":
+            return True
+        return self._key_of(photo) in store
 
     def _key_of(self, photo: Photo) -> str:
         import json

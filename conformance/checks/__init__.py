@@ -20,6 +20,7 @@ GENDER_CHECKS = (
     "misgender_gap",
     "nonbinary_representability",
     "same_person_consistency",
+    "transformation_invariance",
     "confidence_calibration",
     "detection_failure_gap",
 )
@@ -29,6 +30,7 @@ SUMMARIES: Mapping[str, str] = {
     "nonbinary_representability": "can the vocabulary express a nonbinary identity or abstain; "
     "share of nonbinary subjects given a binary label",
     "same_person_consistency": "share of subjects with 2+ photos whose label changes across photos",
+    "transformation_invariance": "share of benign transformations of a photo (mirror, crop, JPEG, ...) that change its label",
     "confidence_calibration": "overconfidence (confidence minus accuracy) per group; flags more confident yet more wrong",
     "detection_failure_gap": "share of photos with no face found or an error, per group",
 }

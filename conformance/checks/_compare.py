@@ -107,6 +107,8 @@ def _group_interval(
     if units.proportion and sums.at_boundary:
         k, m = sums.on_subjects()
         return stats.proportion_interval(k, m, policy.confidence, policy.interval), f"{score} on subject counts"
+    if not units.proportion and sums.subjects < 2:
+        return None, "no interval with fewer than two subjects"
     ci = stats.cluster_bootstrap_interval(
         sums.num, sums.den, resamples=policy.bootstrap, confidence=policy.confidence, seed=seed
     )

@@ -27,6 +27,7 @@ __all__ = [
     "misgender_gap",
     "nonbinary_representability",
     "same_person_consistency",
+    "transformation_invariance",
 ]
 
 
@@ -386,4 +387,93 @@ def nonbinary_representability(
         notes=(static["reason"], *notes),
         details={"static": static},
         count_label="given binary",
+    )
+
+
+def transformation_invariance(
+    observations: Observations, *, groups: Sequence[str], reference: str, policy: Policy, seed: int
+) -> CheckResult:
+    """Share of benign transformations of a photo (mirror, crop, re-encoding, ...) that change its gender label.
+
+    The unit is a (photo, transformation) pair where the analyzer found a face in both; a pair
+    *flips* when the canonical genders differ. Photos are grouped as their originals; pairs of one
+    person are clustered by subject. Variants come from the run (:mod:`conformance.metamorphic`);
+    an analyzer that cannot look at new images has none, and the check says so.
+    """
+    import numpy as np
+
+    photo_group = _groups(observations, groups)
+    if observations.variants is None:
+        return CheckResult(
+            id="transformation_invariance",
+            verdict="inconclusive",
+            groups={},
+            comparisons=(),
+            method="not run",
+            measure="variants whose gender label differs from the photo's / variants with a face",
+            reference=reference,
+            confidence=policy.confidence,
+            notes=(f"no transformed variants: {observations.variants_note}",),
+            count_label="flipped",
+        )
+    index = {p.id: i for i, p in enumerate(observations.dataset.photos)}
+    rows = observations.variants
+    original = np.fromiter((index[v.photo] for v in rows), dtype=np.int64, count=len(rows))
+    seen = np.fromiter((v.observation.face is not None for v in rows), dtype=bool, count=len(rows))
+    base_faces = [observations.records[i].face for i in original]
+    compared = seen & np.fromiter((f is not None for f in base_faces), dtype=bool, count=len(rows))
+    flipped = np.fromiter(
+        (
+            bool(ok)
+            and v.observation.face is not None
+            and base is not None
+            and v.observation.face.gender != base.gender
+            for ok, v, base in zip(compared, rows, base_faces, strict=True)
+        ),
+        dtype=bool,
+        count=len(rows),
+    )
+    units = Units(
+        numerator=flipped.astype(np.float64),
+        denominator=compared.astype(np.float64),
+        cluster=observations.subject[original],
+        group=photo_group[original],
+    )
+    result = _result(
+        "transformation_invariance",
+        "variants whose gender label differs from the photo's / variants with a face in both",
+        observations,
+        units,
+        photo_group=photo_group,
+        reference=reference,
+        policy=policy,
+        seed=seed,
+        count_label="flipped",
+    )
+    flips = []
+    for i in np.flatnonzero(flipped):
+        variant, base = rows[i], base_faces[i]
+        face = variant.observation.face
+        assert face is not None
+        assert base is not None
+        change = None if face.confidence is None or base.confidence is None else face.confidence - base.confidence
+        flips.append(
+            {
+                "photo": variant.photo,
+                "transform": variant.transform,
+                "from": base.label,
+                "to": face.label,
+                "confidence_change": change,
+            }
+        )
+    lost = int(np.sum(~seen & np.fromiter((f is not None for f in base_faces), dtype=bool, count=len(rows))))
+    transforms = sorted({v.transform for v in rows})
+    return replace(
+        result,
+        details={"transforms": transforms, "variants": len(rows), "faces_lost": lost, "flips": flips},
+        notes=(
+            *result.notes,
+            f"{len(rows)} variants of {len(set(original.tolist()))} photos ({', '.join(transforms)}); "
+            f"{len(flips)} flipped the label, {lost} lost the face",
+        ),
     )

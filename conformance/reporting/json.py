@@ -3,8 +3,8 @@
 Top level: ``schema``, ``kit_version``, ``created``, ``verdict`` (worst of the checks), ``seed``,
 ``analyzer`` (provenance, with ``simulated`` / ``emulated`` flags), ``dataset`` (with its content
 hash), ``policy``, ``grouping`` (columns and reference), ``run`` (the flags that reproduce it),
-``outcomes`` (counts of analysed / no face / error), ``checks[]`` (each ``CheckResult.to_dict()``)
-and ``photos[]`` (every photo of the manifest with its outcome and reason: nothing is left out).
+``outcomes`` (counts of analysed / no face / error), ``checks[]`` (each ``CheckResult.to_dict()``),
+``skipped[]`` (checks this run could not make, each with its ``id`` and ``reason``) and ``photos[]`` (every photo of the manifest with its outcome and reason: nothing is left out).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def build_report(
     checks: Sequence[Mapping[str, Any]],
     *,
     context: Mapping[str, Any],
+    skipped: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Assemble the report from finished check dicts and the run's context payload.
 
@@ -60,6 +61,7 @@ def build_report(
         "outcomes": context.get("outcomes", {}),
         "notes": context.get("notes", []),
         "checks": list(ordered),
+        "skipped": [dict(s) for s in skipped],
         "photos": context.get("photos", []),
     }
 

@@ -149,6 +149,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         rows.append([code(c["id"]), _VERDICT[c["verdict"]], gap, "n/a" if worst is None else f"{worst['tolerance']:g}"])
     out += _table(["check", "verdict", "deciding gap [interval]", "tolerance"], rows)
     out.append("")
+    for skipped in report.get("skipped", []):
+        out.append(f"- {code(skipped['id'])} was not run: {escape(skipped['reason'])}")
+    if report.get("skipped"):
+        out.append("")
     for note in report.get("notes", []):
         out.append(f"- {escape(note)}")
     if report.get("notes"):
