@@ -104,6 +104,51 @@ class Transform:
             return image.rotate(self.amount, resample=PILImage.Resampling.BICUBIC, fillcolor=(0, 0, 0))
         return image  # jpeg: the change is in the encoding
 
+    def map_box(
+        self, box: tuple[float, float, float, float], size: tuple[int, int]
+    ) -> tuple[float, float, float, float] | None:
+        """Where a face box (fractions of the original of ``size`` pixels) lies in the transformed image.
+
+        So that a variant is judged on the same face as its original, not on another one the detector
+        happens to find larger (a badge, a poster) once the image is mirrored or cropped. None when the
+        box leaves the transformed image.
+        """
+        import math
+
+        width, height = size
+        left, top, box_width, box_height = box
+        if self.kind == "mirror":
+            return (1.0 - left - box_width, top, box_width, box_height)
+        if self.kind == "crop":
+            dx, dy = round(width * self.amount / 2), round(height * self.amount / 2)
+            new_w, new_h = width - 2 * dx, height - 2 * dy
+            corners = [((left * width - dx) / new_w, (top * height - dy) / new_h)]
+            corners.append((((left + box_width) * width - dx) / new_w, ((top + box_height) * height - dy) / new_h))
+        elif self.kind == "rotate":
+            # Pillow turns the picture counter-clockwise by `amount` degrees about its centre (y down).
+            theta = math.radians(self.amount)
+            cx, cy = width / 2, height / 2
+            corners = []
+            for x, y in (
+                (left, top),
+                (left + box_width, top),
+                (left, top + box_height),
+                (left + box_width, top + box_height),
+            ):
+                px, py = x * width - cx, y * height - cy
+                rx = cx + px * math.cos(theta) + py * math.sin(theta)
+                ry = cy - px * math.sin(theta) + py * math.cos(theta)
+                corners.append((rx / width, ry / height))
+        else:
+            return box  # scale, brightness, contrast, jpeg: the face stays where it was, in fractions
+        x0 = max(0.0, min(x for x, _ in corners))
+        y0 = max(0.0, min(y for _, y in corners))
+        x1 = min(1.0, max(x for x, _ in corners))
+        y1 = min(1.0, max(y for _, y in corners))
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return (x0, y0, x1 - x0, y1 - y0)
+
     def encode(self, image: Image.Image) -> tuple[bytes, str]:
         """The transformed image's bytes and Pillow format name."""
         buffer = io.BytesIO()
@@ -190,15 +235,20 @@ def draw_transforms(strategy: SearchStrategy[Transform], count: int, seed: int) 
 
 
 @contextmanager
-def variant_photos(photo: Photo, transforms: Sequence[Transform]) -> Iterator[list[tuple[Transform, Photo]]]:
+def variant_photos(
+    photo: Photo, transforms: Sequence[Transform], box: tuple[float, float, float, float] | None = None
+) -> Iterator[list[tuple[Transform, Photo]]]:
     """The photo transformed each way, as Photos in a temporary folder (removed afterwards).
 
-    Each variant's id is ``<photo id>~<transform>``; its digest is its own bytes' SHA-256.
+    Each variant's id is ``<photo id>~<transform>``; its digest is its own bytes' SHA-256. ``box``
+    (default: the photo's manifest box) is the face the original was judged on; each variant carries
+    it mapped through its transform, so the variant is judged on the same face.
     """
     from PIL import Image
 
     with Image.open(photo.path) as opened:
         image = opened.convert("RGB")
+    face = box if box is not None else photo.box
     with tempfile.TemporaryDirectory(prefix="conformance-variants-") as folder:
         out = []
         for index, transform in enumerate(transforms):
@@ -214,7 +264,7 @@ def variant_photos(photo: Photo, transforms: Sequence[Transform]) -> Iterator[li
                         path=path,
                         digest=hashlib.sha256(data).hexdigest(),
                         format=image_format,
-                        box=None,  # a box in the original's coordinates is not the variant's
+                        box=None if face is None else transform.map_box(face, image.size),
                     ),
                 )
             )
@@ -328,7 +378,7 @@ def assert_label_invariant(
         baseline = analyzer.analyze(photo)
         if baseline.face is None:
             raise ConformanceError(f"photo {photo.id!r}: the analyzer found no face ({baseline.reason}); pick another")
-        with variant_photos(photo, chosen) as variants:
+        with variant_photos(photo, chosen, box=photo.box or baseline.face.box) as variants:
             rows = tuple((t, analyzer.analyze(p)) for t, p in variants)
     result = InvarianceResult(photo=photo.id, baseline=baseline, rows=rows, seed=seed, max_flip_rate=max_flip_rate)
     if result.flip_rate > max_flip_rate:

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from .adapters.base import Analyzer
     from .dataset import Dataset, Photo
     from .metamorphic import Transform
-    from .observation import Observations, Variant
+    from .observation import Observation, Observations, Variant
 
 __all__ = ["VariantPlan", "analyze_dataset", "plan_variants"]
 
@@ -39,7 +39,9 @@ def plan_variants(dataset: Dataset, *, photos: int, transforms: int, seed: int) 
     return VariantPlan(photos=tuple(chosen[:photos]), transforms=tuple(drawn))
 
 
-def _variants(analyzer: Analyzer, plan: VariantPlan) -> tuple[list[Variant] | None, str]:
+def _variants(
+    analyzer: Analyzer, plan: VariantPlan, baselines: dict[str, Observation]
+) -> tuple[list[Variant] | None, str]:
     from .metamorphic import variant_photos
     from .observation import Variant
 
@@ -48,7 +50,11 @@ def _variants(analyzer: Analyzer, plan: VariantPlan) -> tuple[list[Variant] | No
     can_see = getattr(analyzer, "can_see", None)
     found: list[Variant] = []
     for photo in plan.photos:
-        with variant_photos(photo, plan.transforms) as variants:
+        face = baselines[photo.id].face
+        if face is None:
+            continue  # no label to stay invariant: spare the calls
+        # Judge each variant on the face the original was judged on, not whichever face is largest.
+        with variant_photos(photo, plan.transforms, box=photo.box or face.box) as variants:
             if callable(can_see) and not all(can_see(p) for _, p in variants):
                 return None, (
                     "the recording holds no answers for the transformed variants; record them with "
@@ -78,7 +84,7 @@ def analyze_dataset(analyzer: Analyzer, dataset: Dataset, *, variants: VariantPl
     with session() if callable(session) else nullcontext():
         observations = [analyzer.analyze(photo) for photo in dataset.photos]
         if variants is not None:
-            found, note = _variants(analyzer, variants)
+            found, note = _variants(analyzer, variants, {o.photo: o for o in observations})
     info = dict(analyzer.describe())
     info.setdefault("vocabulary", analyzer.vocabulary.to_dict())  # the representability check reads it here
     return Observations.build(dataset, observations, analyzer=info, variants=found, variants_note=note)

@@ -41,21 +41,42 @@ def face_box(image: object) -> tuple[int, int, int, int]:
     return rect.left(), rect.top(), rect.right(), rect.bottom()
 
 
-def variants(image: object, box: tuple[int, int, int, int]) -> list[tuple[str, str, object, int]]:
-    """(file stem, what was done, image, JPEG quality) for every variant."""
+Box = tuple[float, float, float, float]
+
+
+def variants(image: object, box: tuple[int, int, int, int]) -> list[tuple[str, str, object, int, Box]]:
+    """(file stem, what was done, image, JPEG quality, her face box as fractions) for every variant.
+
+    The face box goes into the manifest so that every photo is judged on her face: the portrait also
+    shows her mission patch, which dlib's detector takes for a face (in the mirror image, a larger one).
+    """
     from PIL import Image, ImageEnhance
 
     assert isinstance(image, Image.Image)
     left, top, right, bottom = box
-    out: list[tuple[str, str, object, int]] = [("original", "the portrait as published (512x512)", image, QUALITY)]
+    width, height = image.size
+    face: Box = (left / width, top / height, (right - left) / width, (bottom - top) / height)
+    mirrored: Box = (1 - face[0] - face[2], face[1], face[2], face[3])
+    out: list[tuple[str, str, object, int, Box]] = [
+        ("original", "the portrait as published (512x512)", image, QUALITY, face)
+    ]
     for margin in (0, 20, 60, 120):
-        crop = image.crop((max(0, left - margin), max(0, top - margin), right + margin, bottom + margin))
-        out.append((f"crop-margin-{margin}", f"cropped to the face box plus {margin} px on each side", crop, QUALITY))
-    out.append(("mirror", "mirrored left to right", image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), QUALITY))
-    out.append(("scale-half", "scaled to 256x256 (Lanczos)", image.resize((256, 256), Image.Resampling.LANCZOS), QUALITY))
-    out.append(("brighter", "brightness x1.4", ImageEnhance.Brightness(image).enhance(1.4), QUALITY))
-    out.append(("darker", "brightness x0.6", ImageEnhance.Brightness(image).enhance(0.6), QUALITY))
-    out.append(("jpeg-q20", "re-encoded as JPEG at quality 20", image, 20))
+        x0, y0 = max(0, left - margin), max(0, top - margin)
+        crop = image.crop((x0, y0, right + margin, bottom + margin))
+        cw, ch = crop.size
+        in_crop: Box = ((left - x0) / cw, (top - y0) / ch, (right - left) / cw, (bottom - top) / ch)
+        out.append(
+            (f"crop-margin-{margin}", f"cropped to the face box plus {margin} px on each side", crop, QUALITY, in_crop)
+        )
+    out.append(
+        ("mirror", "mirrored left to right", image.transpose(Image.Transpose.FLIP_LEFT_RIGHT), QUALITY, mirrored)
+    )
+    out.append(
+        ("scale-half", "scaled to 256x256 (Lanczos)", image.resize((256, 256), Image.Resampling.LANCZOS), QUALITY, face)
+    )
+    out.append(("brighter", "brightness x1.4", ImageEnhance.Brightness(image).enhance(1.4), QUALITY, face))
+    out.append(("darker", "brightness x0.6", ImageEnhance.Brightness(image).enhance(0.6), QUALITY, face))
+    out.append(("jpeg-q20", "re-encoded as JPEG at quality 20", image, 20, face))
     return out
 
 
@@ -70,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     box = face_box(image)
     (args.out / "images").mkdir(parents=True, exist_ok=True)
     rows = []
-    for stem, what, variant, quality in variants(image, box):
+    for stem, what, variant, quality, face in variants(image, box):
         assert isinstance(variant, Image.Image)
         name = f"images/{stem}.jpg"
         variant.save(args.out / name, format="JPEG", quality=quality, optimize=True)
@@ -80,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 "subject": "eileen-collins",
                 "gender_identity": "woman",
                 "trans": "unknown",
+                "box": ",".join(f"{v:.4f}" for v in face),
                 "variant": stem,
                 "transformation": what,
                 "source": "NASA, public domain, via scikit-image (skimage/data/astronaut.png)",
