@@ -904,3 +904,22 @@ def test_describe_says_emulated_and_simulated_when_recording_and_replaying(
         assert observations.analyzer["adapter"] == "rekognition"
         assert observations.analyzer["emulated"] is True
         assert observations.analyzer["simulated"] is simulated
+
+
+def test_replay_blocks_remote_connections_while_it_runs(
+    dataset: Dataset, predictions: Path, cassettes: Path, start: StartEmulator
+) -> None:
+    import socket
+
+    from conformance.adapters.base import AdapterSettings
+    from conformance.adapters.registry import create
+
+    with start(dataset, predictions):
+        run(dataset, cassettes, "once")
+    analyzer = create("rekognition", dataset=dataset, settings=AdapterSettings(cassette_dir=str(cassettes)))
+    assert socket.socket.connect.__name__ == "connect"
+    with analyzer.session():
+        # pytest-recording's guard is in place (no connection is attempted here: a failing guard
+        # must not send a packet anywhere but loopback).
+        assert socket.socket.connect.__name__ == "network_guard"
+    assert socket.socket.connect.__name__ == "connect"  # and gone after the session

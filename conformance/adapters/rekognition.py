@@ -6,8 +6,8 @@
 
 Traffic goes through vcrpy into a recording (see :mod:`conformance.recording`) at
 ``<cassette dir>/<dataset name>/rekognition.jsonl``. With record mode ``none`` (the default) every
-answer comes from the recording and nothing reaches the network; a photo with no recording stops
-the run with the command that records it. Modes that record call the endpoint: a non-loopback one
+answer comes from the recording and the network is blocked (pytest-recording's socket guard: remote
+connections fail); a photo with no recording stops the run with the command that records it. Modes that record call the endpoint: a non-loopback one
 only with ``allow_live`` (``--conformance-allow-live``), after saying how many calls it will make.
 
 Images: JPEG and PNG are sent as they are; other formats Pillow reads are re-encoded as PNG
@@ -110,6 +110,21 @@ def _worth_keeping(operation: str, response: Mapping[str, Any]) -> bool:
     return status < 500 and _error_type(response) not in _THROTTLED | _CREDENTIALS
 
 
+def _network_blocked() -> Any:
+    """pytest-recording's socket guard for a replay: remote connections fail, loopback is left alone.
+
+    Not nested inside a guard already in force (``pytest --block-network``), whose end it would bring forward.
+    """
+    import socket
+    from contextlib import nullcontext
+
+    from pytest_recording import network
+
+    if getattr(socket.socket.connect, "__name__", "") == "network_guard":
+        return nullcontext()
+    return network.blocking_context()
+
+
 def is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host == "localhost":
@@ -183,6 +198,8 @@ class RekognitionAnalyzer:
             if effective == "none" and missing:
                 raise self._unrecorded_error(missing, store)
             replay_only = effective == "none"
+            if replay_only:
+                stack.enter_context(_network_blocked())
             self._client = self._make_client(replay_only, boto3)
             endpoint = str(self._client.meta.endpoint_url)
             calls = (len(self.dataset) if effective == "all" else missing_calls) + self.extra_calls
