@@ -8,6 +8,7 @@ nothing heavy; numpy and friends load only when a conformance fixture is used.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -311,9 +312,27 @@ def conformance_check(
             seed=ctx.options.seed,
         )
         conformance_record(result)
+        request.node.user_properties.extend(_junit_properties(result))
         return assert_result(result, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
 
     return check
+
+
+def _junit_properties(result: CheckResult) -> list[tuple[str, str]]:
+    """A check's figures as short JUnit XML properties (``--junitxml``), for CI systems that show them."""
+
+    def interval(ci: tuple[float, float] | None) -> str:
+        return "" if ci is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+    prefix = f"conformance.{result.id}"
+    out: list[tuple[str, str]] = [(f"{prefix}.verdict", str(result.verdict))]
+    for name, rate in result.groups.items():
+        value = "n/a" if rate.rate is None else f"{rate.rate:.3f}"
+        out.append((f"{prefix}.{name}.rate", f"{value} ({rate.count}/{rate.n}){interval(rate.ci)}"))
+    for c in result.comparisons:
+        gap = "n/a" if c.difference is None else f"{c.difference:+.3f}"
+        out.append((f"{prefix}.{c.group}.gap", f"{gap}{interval(c.ci)} tolerance {c.tolerance:g}: {c.verdict}"))
+    return out
 
 
 def _footer(ctx: Context) -> str:
@@ -379,14 +398,20 @@ class _Collector:
         if hasattr(self.config, "workerinput") or not self.results or not self.context:
             return  # an xdist worker sends its results to the controller inside the test reports
         target = _value(self.config, OPT_REPORT_DIR)
-        if target is None:
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if target is None and not summary:
             return
-        from .reporting import build_report, write_json, write_markdown
+        from .reporting import build_report, render_markdown, write_json, write_markdown
 
         report = build_report(self.results, context=self.context, skipped=self.skipped)
-        self.report_dir = Path(target)
-        write_json(report, self.report_dir / "report.json")
-        write_markdown(report, self.report_dir / "report.md")
+        if target is not None:
+            self.report_dir = Path(target)
+            write_json(report, self.report_dir / "report.json")
+            write_markdown(report, self.report_dir / "report.md")
+        if summary:
+            # GitHub Actions shows this file as the job's summary; appended, as other steps may write too.
+            with open(summary, "a", encoding="utf-8") as handle:
+                handle.write(render_markdown(report) + "\n")
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if not self.results:

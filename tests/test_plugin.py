@@ -225,3 +225,30 @@ def test_junit_xml_stays_small(pytester: pytest.Pytester) -> None:
     text = xml.read_text()
     assert text.count("<testcase") == 6
     assert "p0001.png" not in text  # the per-photo payload goes to report.json, not into JUnit XML
+
+
+def test_junit_xml_carries_each_checks_figures(pytester: pytest.Pytester) -> None:
+    import xml.etree.ElementTree as ET
+
+    xml = pytester.path / "junit.xml"
+    pytester.runpytest("--pyargs", "conformance.suite", OPT_DEMO, f"--junitxml={xml}")
+    properties = {p.get("name"): p.get("value") for p in ET.parse(xml).iter("property")}
+    # The data card's hand counts: 62 of 200 trans photos, 12 of 300 cis photos misgendered.
+    assert properties["conformance.misgender_gap.verdict"] == "fail"
+    assert properties["conformance.misgender_gap.trans.rate"].startswith("0.310 (62/200) [")
+    assert properties["conformance.misgender_gap.cis.rate"].startswith("0.040 (12/300) [")
+    assert properties["conformance.misgender_gap.trans.gap"].startswith("+0.270 [")
+    assert properties["conformance.misgender_gap.trans.gap"].endswith("tolerance 0.05: fail")
+
+
+def test_report_md_is_appended_to_the_github_step_summary(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pytester.runpytest("--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_CHECKS}=misgender_gap")
+    text = summary.read_text()
+    assert text.startswith("earlier step\n")  # appended, not overwritten
+    assert "# Conformance report:" in text
+    assert "| cis | 300 | 75 | 12 | 300 | 0.040 |" in text
