@@ -136,10 +136,14 @@ class CheckResult:
     notes: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
     count_label: str = "count"
+    # Matching checks make one result per similarity threshold; None for checks without thresholds.
+    threshold: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {} if self.threshold is None else {"threshold": self.threshold}
         return {
             "id": self.id,
+            **extra,
             "verdict": self.verdict,
             "measure": self.measure,
             "count_label": self.count_label,
