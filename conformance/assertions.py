@@ -47,6 +47,8 @@ def _interval(ci: tuple[float, float] | None) -> str:
 def headline(result: CheckResult) -> str:
     """One line: the check, its verdict and the comparison that decided it."""
     label = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}[result.verdict]
+    if result.threshold is not None:
+        label = f"at similarity threshold {result.threshold:g} {label}"
     worst = result.worst_comparison
     static = result.details.get("static") if isinstance(result.details, dict) else None
     if static and static.get("verdict") == "fail":
@@ -75,6 +77,18 @@ def headline(result: CheckResult) -> str:
     return line
 
 
+def _label(result: dict[str, object]) -> str:
+    """A result's name in summaries: its id, and its similarity threshold for matching checks."""
+    threshold = result.get("threshold")
+    details = result.get("details")
+    binding = isinstance(details, dict) and bool(details.get("binding"))
+    return (
+        f"{result['id']}@{threshold:g}{' (binding)' if binding else ''}"
+        if isinstance(threshold, (int, float))
+        else str(result["id"])
+    )
+
+
 def verdict_line(result: dict[str, object]) -> str:
     """One aligned line of the terminal summary for a result dict (as reports carry them)."""
     comparisons = result.get("comparisons") or []
@@ -83,16 +97,16 @@ def verdict_line(result: dict[str, object]) -> str:
     details = result.get("details")
     static = details.get("static") if isinstance(details, dict) else None
     if isinstance(static, dict) and static.get("verdict") == "fail":
-        return f"{str(result['verdict']).upper():<13} {result['id']:<28}  static: the vocabulary cannot express a nonbinary identity or abstain"
+        return f"{str(result['verdict']).upper():<13} {_label(result):<28}  static: the vocabulary cannot express a nonbinary identity or abstain"
     if worst is None or worst.get("difference") is None:
-        return f"{str(result['verdict']).upper():<13} {result['id']:<28}  nothing to compare"
+        return f"{str(result['verdict']).upper():<13} {_label(result):<28}  nothing to compare"
     detail = ""
     if worst is not None and worst.get("difference") is not None:
         lo, hi = worst["ci"] or (None, None)
         detail = (
             f"  {worst['group']}: {worst['difference']:+.3f} [{_fmt(lo)}, {_fmt(hi)}] tolerance {worst['tolerance']:g}"
         )
-    return f"{str(result['verdict']).upper():<13} {result['id']:<28}{detail}"
+    return f"{str(result['verdict']).upper():<13} {_label(result):<28}{detail}"
 
 
 def format_result(result: CheckResult, footer: str = "") -> str:

@@ -47,6 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--policy", metavar="FILE", help="policy TOML with a [tool.conformance] table")
     run.add_argument("--profile", choices=("default", "ci", "procurement"), help="named policy profile")
     run.add_argument("--seed", type=int, metavar="N", help="seed of every bootstrap")
+    run.add_argument(
+        "--baseline",
+        metavar="REPORT",
+        help="a previous run's report.json: fail when a gap is worse than it beyond noise (regression gate)",
+    )
+    run.add_argument(
+        "--thresholds", metavar="T[,T]", help="similarity thresholds of the face-matching checks (default: 80,90,95,99)"
+    )
     run.add_argument("--report-dir", metavar="DIR", default="conformance-report", help="where reports go")
     run.add_argument(
         "--record-mode",
@@ -67,9 +75,25 @@ def _parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     emulate.add_argument("words", nargs=argparse.REMAINDER)
+    compare = commands.add_parser(
+        "compare",
+        help="compare report.json files side by side (analyzers or versions), marking differences beyond noise",
+    )
+    compare.add_argument("reports", nargs="+", metavar="REPORT", help="report.json files; the first is the base")
+    compare.add_argument("--html", metavar="FILE", help="also write the comparison as a self-contained HTML page")
     commands.add_parser("checks", help="list the checks and what each measures")
     commands.add_parser("adapters", help="list the analyzers that can be named with --analyzer")
     return parser
+
+
+def _thresholds(text: str | None) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in _split(text))
+    except ValueError:
+        _parser().error(f"--thresholds {text!r}: give similarity thresholds as numbers, e.g. 80,90,95,99")
+    if any(not 0 <= v <= 100 for v in values):
+        _parser().error(f"--thresholds {text!r}: thresholds are similarities from 0 to 100")
+    return values
 
 
 def _split(text: str | None) -> tuple[str, ...]:
@@ -83,6 +107,7 @@ def _run(args: argparse.Namespace) -> int:
     from .plugin import (
         OPT_ALLOW_LIVE,
         OPT_ANALYZER,
+        OPT_BASELINE,
         OPT_CASSETTE_DIR,
         OPT_CHECKS,
         OPT_DATASET,
@@ -93,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         OPT_REFERENCE,
         OPT_REPORT_DIR,
         OPT_SEED,
+        OPT_THRESHOLDS,
     )
     from .session import DEFAULT_SEED, RunOptions, load_context
 
@@ -111,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
         record_mode=args.record_mode,
         cassette_dir=args.cassette_dir,
         allow_live=args.allow_live,
+        thresholds=_thresholds(args.thresholds),
     )
     try:
         load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
@@ -132,6 +159,8 @@ def _run(args: argparse.Namespace) -> int:
         OPT_SEED: str(options.seed),
         OPT_REPORT_DIR: args.report_dir,
         OPT_CASSETTE_DIR: args.cassette_dir,
+        OPT_THRESHOLDS: args.thresholds,
+        OPT_BASELINE: args.baseline,
         "--record-mode": args.record_mode if args.record_mode != "none" else None,
     }
     argv += [f"{flag}={value}" for flag, value in values.items() if value is not None]
@@ -151,6 +180,24 @@ def _run(args: argparse.Namespace) -> int:
         return int(pytest.main(argv, plugins=[]))
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from .errors import ConformanceError
+    from .reporting._atomic import write_atomic
+    from .reporting.compare import compare_reports, load_report, render_compare_html, render_compare_markdown
+
+    try:
+        reports = [load_report(path) for path in args.reports]
+    except ConformanceError as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return _USAGE_ERROR
+    comparison = compare_reports(reports, names=list(args.reports))
+    print(render_compare_markdown(comparison), end="")
+    if args.html:
+        write_atomic(Path(args.html), render_compare_html(comparison))
+        print(f"\nwritten: {args.html}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``conformance`` console script; returns the exit code."""
     parser = _parser()
@@ -164,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             args = parser.parse_args(["run"])
         return _run(args)
+    if args.command == "compare":
+        return _compare(args)
     if args.command == "checks":
         from .checks import CHECK_IDS, SUMMARIES
 

@@ -26,6 +26,9 @@ from .identity import default_group, normalise_identity, normalise_trans
 __all__ = ["REQUIRED_COLUMNS", "Dataset", "Photo", "group_labels", "load_dataset", "normalise_photo_id"]
 
 REQUIRED_COLUMNS = ("photo", "subject", "gender_identity", "trans")
+# A face-matching manifest names each photo's role; gender identity is then optional.
+MATCHING_COLUMNS = ("photo", "subject", "role")
+ROLES = ("gallery", "probe")
 _DERIVED_COLUMNS = ("group", "identity")  # groupings computed from the required columns
 _MAX_LISTED = 5
 
@@ -49,6 +52,7 @@ class Photo:
     attributes: Mapping[str, str] = field(default_factory=dict)
     box: tuple[float, float, float, float] | None = None
     format: str = ""  # Pillow's name for the image format: JPEG, PNG, GIF, ...
+    role: str = ""  # "gallery" or "probe" in a face-matching manifest, else empty
 
     @property
     def group(self) -> str:
@@ -98,6 +102,14 @@ class Dataset:
     @property
     def subjects(self) -> int:
         return len({p.subject for p in self.photos})
+
+    @property
+    def is_matching(self) -> bool:
+        """A face-matching dataset: its manifest gives each photo a role (gallery or probe)."""
+        return any(p.role for p in self.photos)
+
+    def role(self, role: str) -> tuple[Photo, ...]:
+        return tuple(p for p in self.photos if p.role == role)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -286,11 +298,14 @@ def load_dataset(
     header, rows = _read_rows(path)
     if not header and not rows:
         raise ManifestError(f"{path}: the manifest is empty; it needs one JSON object per photo")
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    matching = "role" in header
+    required = MATCHING_COLUMNS if matching else REQUIRED_COLUMNS
+    missing = [c for c in required if c not in header]
     if missing:
         raise ManifestError(
             f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"(found: {', '.join(header) or 'none'}); a manifest needs {', '.join(REQUIRED_COLUMNS)}"
+            f"(found: {', '.join(header) or 'none'}); a manifest needs {', '.join(REQUIRED_COLUMNS)} "
+            f"(or, for face matching, {', '.join(MATCHING_COLUMNS)})"
         )
     if not rows:
         raise ManifestError(f"{path}: the manifest has a header but no photos; add one row per photo")
@@ -301,7 +316,7 @@ def load_dataset(
     identities: dict[str, str | None] = {}  # memoised per distinct label
     photos: list[Photo] = []
     hasher = hashlib.sha256(path.read_bytes())
-    extra_columns = tuple(c for c in header if c not in REQUIRED_COLUMNS and c != "box")
+    extra_columns = tuple(c for c in header if c not in (*REQUIRED_COLUMNS, "box", "role"))
 
     for row_number, row in rows:
         photo_id = normalise_photo_id(row["photo"]) if row.get("photo") else ""
@@ -318,6 +333,10 @@ def load_dataset(
             )
             continue
         seen[photo_id] = row_number
+        role = row.get("role", "").strip().lower()
+        if matching and role not in ROLES:
+            problems.add(row_number, f"role {row.get('role')!r} of photo {photo_id!r} is not gallery or probe")
+            continue
 
         label = row.get("gender_identity", "")
         if label not in identities:
@@ -327,8 +346,9 @@ def load_dataset(
                 identities[label] = None
             except ValueError as exc:
                 raise ManifestError(f"{path} row {row_number}: {exc}") from None
-        identity = identities[label]
-        if not label:
+        # Face matching does not need gender identity: a blank one there means "not stated".
+        identity = identities[label] if label else ("" if matching else None)
+        if not label and not matching:
             problems.add(
                 row_number,
                 f"photo {photo_id!r} has an empty 'gender_identity'; give the person's self-described identity",
@@ -342,7 +362,7 @@ def load_dataset(
             )
             continue
         try:
-            trans = normalise_trans(row.get("trans", ""))
+            trans = normalise_trans(row.get("trans", "") or "")
         except KeyError:
             problems.add(
                 row_number,
@@ -397,6 +417,7 @@ def load_dataset(
                 attributes={c: row.get(c, "") for c in extra_columns},
                 box=box,
                 format=image_format,
+                role=role,
             )
         )
     problems.raise_if_any()

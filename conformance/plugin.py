@@ -19,6 +19,7 @@ import pytest
 if TYPE_CHECKING:
     from .adapters.base import Analyzer
     from .dataset import Dataset
+    from .matching import SearchRun
     from .observation import Observations
     from .policy import Policy
     from .results import CheckResult
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OPT_ALLOW_LIVE",
     "OPT_ANALYZER",
+    "OPT_BASELINE",
     "OPT_CASSETTE_DIR",
     "OPT_CHECKS",
     "OPT_DATASET",
@@ -37,6 +39,7 @@ __all__ = [
     "OPT_REFERENCE",
     "OPT_REPORT_DIR",
     "OPT_SEED",
+    "OPT_THRESHOLDS",
 ]
 
 # Option names, importable by tests and by the CLI that builds command lines from them.
@@ -52,6 +55,8 @@ OPT_SEED = "--conformance-seed"
 OPT_REPORT_DIR = "--conformance-report-dir"
 OPT_CASSETTE_DIR = "--conformance-cassette-dir"
 OPT_ALLOW_LIVE = "--conformance-allow-live"
+OPT_THRESHOLDS = "--conformance-thresholds"
+OPT_BASELINE = "--conformance-baseline"
 
 _OPTIONS = {
     OPT_DATASET: "manifest (CSV or JSONL) of the dataset to audit",
@@ -62,7 +67,9 @@ _OPTIONS = {
     OPT_POLICY: "policy TOML with a [tool.conformance] table (default: the project's pyproject.toml)",
     OPT_PROFILE: "named policy profile: default, ci or procurement",
     OPT_SEED: "seed of every bootstrap, printed in the header so a run can be repeated",
-    OPT_REPORT_DIR: "directory to write report.json and report.md into",
+    OPT_REPORT_DIR: "directory to write report.json, report.md and report.html into",
+    OPT_BASELINE: "a previous run's report.json: fail when a gap got worse than it beyond noise (regression gate)",
+    OPT_THRESHOLDS: "similarity thresholds of the face-matching checks, comma-separated (default: 80,90,95,99)",
     OPT_CASSETTE_DIR: "directory of recordings (default: <rootdir>/cassettes); record with pytest-recording's --record-mode",
 }
 # Results ride on the test report as attributes (xdist serialises a report's attributes to the
@@ -70,6 +77,8 @@ _OPTIONS = {
 _RESULTS_ATTR = "conformance_results"
 _CONTEXT_ATTR = "conformance_context"
 _SKIPPED_ATTR = "conformance_skipped"
+_GATE_ATTR = "conformance_gate"
+_item_gate_key = pytest.StashKey[dict[str, Any]]()
 _item_results_key = pytest.StashKey[list[dict[str, Any]]]()
 _item_context_key = pytest.StashKey[dict[str, Any]]()
 _sent_key = pytest.StashKey[bool]()
@@ -131,6 +140,7 @@ def _options(config: pytest.Config) -> RunOptions:
         record_mode=str(getattr(config.option, "record_mode", None) or "none"),
         cassette_dir=cassette_dir,
         allow_live=_flag(config, OPT_ALLOW_LIVE),
+        thresholds=_thresholds(_value(config, OPT_THRESHOLDS)),
         # Paths given in an ini file are relative to it; on the command line, to the working directory.
         dataset=str(root / dataset) if dataset and config.getoption(_dest(OPT_DATASET)) is None else dataset,
         analyzer=_value(config, OPT_ANALYZER),
@@ -144,6 +154,18 @@ def _options(config: pytest.Config) -> RunOptions:
     )
 
 
+def _thresholds(text: str | None) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in _split(text))
+    except ValueError:
+        raise pytest.UsageError(
+            f"{OPT_THRESHOLDS}={text!r}: give similarity thresholds as numbers, e.g. 80,90,95,99"
+        ) from None
+    if any(not 0 <= v <= 100 for v in values):
+        raise pytest.UsageError(f"{OPT_THRESHOLDS}={text!r}: thresholds are similarities from 0 to 100")
+    return values
+
+
 def _active(config: pytest.Config) -> bool:
     """Whether this run asked for the kit at all (a user's unrelated test run must not see it)."""
     return _flag(config, OPT_DEMO) or any(_value(config, option) is not None for option in _OPTIONS)
@@ -151,6 +173,7 @@ def _active(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance(check): a conformance check of the built-in suite")
+    config.addinivalue_line("markers", "conformance_gate: the regression gate against --conformance-baseline")
     config.pluginmanager.register(_Collector(config), "conformance-collector")
 
 
@@ -168,8 +191,6 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     wanted = _split(_value(config, OPT_CHECKS))
-    if not wanted:
-        return
     from .checks import CHECK_IDS
 
     unknown = [c for c in wanted if c not in CHECK_IDS]
@@ -177,6 +198,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             f"{OPT_CHECKS}: unknown check {', '.join(map(repr, unknown))}; checks: {', '.join(CHECK_IDS)}"
         )
+    if _value(config, OPT_BASELINE) is None:
+        # The regression gate runs only against a baseline.
+        gate = [item for item in items if item.get_closest_marker("conformance_gate") is not None]
+        if gate:
+            config.hook.pytest_deselected(items=gate)
+            items[:] = [item for item in items if item not in gate]
+    if not wanted and _active(config) and any(item.get_closest_marker("conformance") for item in items):
+        # The dataset decides: gender checks for a gender manifest, matching checks for a matching one.
+        from .errors import ConformanceError
+        from .session import load_context
+
+        try:
+            wanted = load_context(_options(config)).checks
+        except ConformanceError:
+            return  # the fixtures report the problem, once per test, with the way out
+    if not wanted:
+        return
     keep, drop = [], []
     for item in items:
         marker = item.get_closest_marker("conformance")
@@ -202,6 +240,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         setattr(report, _SKIPPED_ATTR, {"id": str(marker.args[0]), "reason": str(reason).removeprefix("Skipped: ")})
     if call.when == "call":
         setattr(report, _RESULTS_ATTR, item.stash.get(_item_results_key, []))
+        if _item_gate_key in item.stash:
+            setattr(report, _GATE_ATTR, item.stash[_item_gate_key])
         if _item_context_key in item.stash:
             setattr(report, _CONTEXT_ATTR, item.stash[_item_context_key])
     failure = call.excinfo.value if call.excinfo is not None else None
@@ -243,8 +283,18 @@ def conformance_dataset(conformance_context: Context) -> Dataset:
 
 @pytest.fixture(scope="session")
 def conformance_observations(conformance_context: Context) -> Observations:
-    """What the analyzer said about every photo of the dataset."""
+    """What the analyzer said about every photo of the dataset (a gender run)."""
+    if conformance_context.observations is None:
+        pytest.fail("conformance: this is a face-matching run; its results are conformance_searches", pytrace=False)
     return conformance_context.observations
+
+
+@pytest.fixture(scope="session")
+def conformance_searches(conformance_context: Context) -> SearchRun:
+    """Every probe's search against the gallery (a face-matching run)."""
+    if conformance_context.searches is None:
+        pytest.fail("conformance: this is a gender run; it has no face searches", pytrace=False)
+    return conformance_context.searches
 
 
 @pytest.fixture(scope="session")
@@ -303,6 +353,8 @@ def conformance_check(
     def check(check_id: str) -> CheckResult:
         __tracebackhide__ = True
         ctx = conformance_context
+        if ctx.observations is None:
+            pytest.fail(f"conformance: {check_id} needs a gender dataset; this run is face matching", pytrace=False)
         result = run_check(
             check_id,
             ctx.observations,
@@ -318,13 +370,111 @@ def conformance_check(
     return check
 
 
-def _junit_properties(result: CheckResult) -> list[tuple[str, str]]:
+@pytest.fixture
+def conformance_matching_check(
+    request: pytest.FixtureRequest, conformance_context: Context, conformance_record: Callable[[CheckResult], None]
+) -> Callable[[str], CheckResult]:
+    """Run a matching check at every threshold, record each entry, assert the binding threshold's verdict."""
+    from .assertions import assert_result
+    from .checks import run_matching_check
+
+    def check(check_id: str) -> CheckResult:
+        __tracebackhide__ = True
+        ctx = conformance_context
+        if ctx.searches is None:
+            pytest.fail(f"conformance: {check_id} needs a face-matching dataset (a role column)", pytrace=False)
+        results = run_matching_check(
+            check_id,
+            ctx.searches,
+            groups=ctx.groups,
+            reference=ctx.reference,
+            policy=ctx.policy,
+            seed=ctx.options.seed,
+            thresholds=ctx.thresholds,
+        )
+        binding = next(r for r in results if r.details.get("binding"))
+        for result in results:
+            conformance_record(result)
+            request.node.user_properties.extend(_junit_properties(result, suffix=f"@{result.threshold:g}"))
+        return assert_result(binding, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
+
+    return check
+
+
+@pytest.fixture
+def conformance_regression_gate(request: pytest.FixtureRequest, conformance_context: Context) -> Callable[[], None]:
+    """Compare this run with ``--conformance-baseline`` (a report.json); fail on a gap worse beyond noise."""
+    from .errors import ConformanceError
+    from .reporting import build_report
+    from .reporting.compare import find_regressions, load_report, render_regressions
+
+    def gate() -> None:
+        __tracebackhide__ = True
+        path = _value(request.config, OPT_BASELINE)
+        assert path is not None
+        try:
+            baseline = load_report(path)
+        except ConformanceError as exc:
+            message = f"conformance: {exc}"
+        else:
+            current = build_report(_all_results(conformance_context), context=_context_payload(conformance_context))
+            regressions = find_regressions(current, baseline)
+            summary = render_regressions(regressions, path)
+            request.node.stash[_item_gate_key] = {
+                "baseline": path,
+                "regressions": [r.message for r in regressions],
+                "summary": summary,
+            }
+            if not regressions:
+                return
+            message = summary
+        pytest.fail(message, pytrace=False)
+
+    return gate
+
+
+def _all_results(ctx: Context) -> list[dict[str, Any]]:
+    """Every check of the run, as report dicts (the gate compares all of them with the baseline's)."""
+    from .checks import GENDER_CHECKS, MATCHING_CHECKS, run_check, run_matching_check
+
+    out: list[dict[str, Any]] = []
+    for check_id in ctx.checks:
+        if check_id in MATCHING_CHECKS and ctx.searches is not None:
+            results = run_matching_check(
+                check_id,
+                ctx.searches,
+                groups=ctx.groups,
+                reference=ctx.reference,
+                policy=ctx.policy,
+                seed=ctx.options.seed,
+                thresholds=ctx.thresholds,
+            )
+        elif check_id in GENDER_CHECKS and ctx.observations is not None:
+            if check_id == "transformation_invariance" and ctx.observations.variants is None:
+                continue
+            results = [
+                run_check(
+                    check_id,
+                    ctx.observations,
+                    groups=ctx.groups,
+                    reference=ctx.reference,
+                    policy=ctx.policy,
+                    seed=ctx.options.seed,
+                )
+            ]
+        else:
+            continue
+        out.extend(json.loads(json.dumps(r.to_dict())) for r in results)
+    return out
+
+
+def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, str]]:
     """A check's figures as short JUnit XML properties (``--junitxml``), for CI systems that show them."""
 
     def interval(ci: tuple[float, float] | None) -> str:
         return "" if ci is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
 
-    prefix = f"conformance.{result.id}"
+    prefix = f"conformance.{result.id}{suffix}"
     out: list[tuple[str, str]] = [(f"{prefix}.verdict", str(result.verdict))]
     for name, rate in result.groups.items():
         value = "n/a" if rate.rate is None else f"{rate.rate:.3f}"
@@ -365,10 +515,26 @@ def _context_payload(ctx: Context) -> dict[str, Any]:
             "checks": list(ctx.checks),
         },
         "check_order": list(CHECK_IDS),
-        "outcomes": ctx.observations.outcome_counts(),
+        "outcomes": _outcomes(ctx),
         "notes": list(ctx.notes),
-        "photos": [record.to_dict() for record in ctx.observations.records],
+        "photos": _photos(ctx),
     }
+
+
+def _outcomes(ctx: Context) -> dict[str, int]:
+    if ctx.observations is not None:
+        return ctx.observations.outcome_counts()
+    assert ctx.searches is not None
+    return {**ctx.searches.outcome_counts(), "enrolled": len(ctx.dataset.role("gallery"))}
+
+
+def _photos(ctx: Context) -> list[dict[str, Any]]:
+    """Every photo of the manifest with its outcome: nothing is left out of a report."""
+    if ctx.observations is not None:
+        return [record.to_dict() for record in ctx.observations.records]
+    assert ctx.searches is not None
+    gallery = [{"photo": p.id, "outcome": "enrolled", "role": "gallery"} for p in ctx.dataset.role("gallery")]
+    return [*({**r.to_dict(), "role": "probe"} for r in ctx.searches.records), *gallery]
 
 
 # -- collecting results (on the controller under xdist) and writing reports ---------------------------
@@ -382,12 +548,16 @@ class _Collector:
         self.results: list[dict[str, Any]] = []
         self.context: dict[str, Any] = {}
         self.skipped: list[dict[str, Any]] = []
+        self.gate: dict[str, Any] = {}
         self.report_dir: Path | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         skipped = getattr(report, _SKIPPED_ATTR, None)
         if skipped:
             self.skipped.append(dict(skipped))
+        gate = getattr(report, _GATE_ATTR, None)
+        if gate:
+            self.gate = dict(gate)
         if report.when != "call":
             return
         self.results.extend(getattr(report, _RESULTS_ATTR, []))
@@ -401,13 +571,16 @@ class _Collector:
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if target is None and not summary:
             return
-        from .reporting import build_report, render_markdown, write_json, write_markdown
+        from .reporting import build_report, render_markdown, write_html, write_json, write_markdown
 
         report = build_report(self.results, context=self.context, skipped=self.skipped)
+        if self.gate:
+            report["regression"] = self.gate
         if target is not None:
             self.report_dir = Path(target)
             write_json(report, self.report_dir / "report.json")
             write_markdown(report, self.report_dir / "report.md")
+            write_html(report, self.report_dir / "report.html")
         if summary:
             # GitHub Actions shows this file as the job's summary; appended, as other steps may write too.
             with open(summary, "a", encoding="utf-8") as handle:
@@ -425,5 +598,8 @@ class _Collector:
             terminalreporter.write_line(verdict_line(result))
         for skipped in self.skipped:
             terminalreporter.write_line(f"{'SKIPPED':<13} {skipped['id']:<28}  {skipped['reason']}")
+        if self.gate:
+            terminalreporter.write_line(self.gate["summary"])
         if self.report_dir is not None:
-            terminalreporter.write_line(f"reports: {self.report_dir / 'report.json'}, {self.report_dir / 'report.md'}")
+            names = ", ".join(str(self.report_dir / name) for name in ("report.json", "report.md", "report.html"))
+            terminalreporter.write_line(f"reports: {names}")

@@ -13,6 +13,7 @@ given with ``--policy FILE`` (a file with a top-level table works too)::
     bootstrap = 2000               # resamples of the subject bootstrap
     invariance_photos = 20         # photos transformed for transformation_invariance (spread over subjects)
     invariance_transforms = 8      # benign transforms drawn (seeded) for each of them
+    binding_threshold = 99         # the similarity threshold whose verdict the matching checks report
 
     [tool.conformance.tolerance]   # largest acceptable gap per check id
     misgender_gap = 0.02
@@ -41,6 +42,8 @@ _DEFAULT_TOLERANCE: Mapping[str, float] = {
     "confidence_calibration": 0.05,
     "detection_failure_gap": 0.05,
     "transformation_invariance": 0.05,
+    "false_match_gap": 0.05,
+    "false_non_match_gap": 0.05,
 }
 _CHOICES: Mapping[str, tuple[str, ...]] = {
     "inconclusive": ("fail", "xfail", "pass"),
@@ -62,6 +65,7 @@ class Policy:
     bootstrap: int = 2000
     invariance_photos: int = 20
     invariance_transforms: int = 8
+    binding_threshold: float = 99.0
     tolerance: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_TOLERANCE))
     identity: Mapping[str, str] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -129,6 +133,7 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         "bootstrap": int,
         "invariance_photos": int,
         "invariance_transforms": int,
+        "binding_threshold": float,
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():

@@ -17,6 +17,7 @@ from .errors import ConformanceError
 if TYPE_CHECKING:
     from .adapters.base import AdapterSettings
     from .dataset import Dataset
+    from .matching import SearchRun
     from .observation import Observations
     from .policy import Policy
 
@@ -46,6 +47,7 @@ class RunOptions:
     record_mode: str = "none"
     cassette_dir: str | None = None
     allow_live: bool = False
+    thresholds: tuple[float, ...] = ()  # similarity thresholds of the matching checks (default 80,90,95,99)
 
     def flags(self) -> list[str]:
         """The command-line flags that reproduce this run (for the pytest header and reports)."""
@@ -65,6 +67,8 @@ class RunOptions:
             out.append(f"--conformance-cassette-dir={shlex.quote(self.cassette_dir)}")
         if self.allow_live:
             out.append("--conformance-allow-live")
+        if self.thresholds:
+            out.append(f"--conformance-thresholds={','.join(f'{t:g}' for t in self.thresholds)}")
         return out
 
 
@@ -76,16 +80,25 @@ class Context:
     analyzer_spec: str
     settings: AdapterSettings
     dataset: Dataset
-    observations: Observations
+    observations: Observations | None  # a gender run's
     policy: Policy
     groups: tuple[str, ...]
     reference: str
     checks: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    searches: SearchRun | None = None  # a face-matching run's
+    thresholds: tuple[float, ...] = ()
 
     @property
     def analyzer(self) -> dict[str, Any]:
-        return dict(self.observations.analyzer)
+        source = (
+            self.observations.analyzer
+            if self.observations is not None
+            else self.searches.matcher
+            if self.searches
+            else {}
+        )
+        return dict(source)
 
 
 def _demo_paths() -> tuple[str, str, str]:
@@ -100,7 +113,7 @@ def load_context(options: RunOptions) -> Context:
     """Load and validate everything a run needs; raises :class:`ConformanceError` with the way out."""
     from .adapters.base import AdapterSettings
     from .adapters.registry import available, create
-    from .checks import CHECK_IDS
+    from .checks import CHECK_IDS, GENDER_CHECKS, MATCHING_CHECKS
     from .dataset import group_labels, load_dataset
     from .policy import load_policy
     from .runner import analyze_dataset, plan_variants
@@ -139,7 +152,15 @@ def load_context(options: RunOptions) -> Context:
         record_mode=options.record_mode, cassette_dir=cassette_dir, allow_live=options.allow_live
     )
     analyzer = create(analyzer_spec, dataset=dataset, settings=settings)
-    wanted = options.checks or CHECK_IDS
+    if dataset.is_matching:
+        return _matching_context(options, analyzer_spec, settings, dataset, analyzer, policy)
+    wrong = [c for c in options.checks if c in MATCHING_CHECKS]
+    if wrong:
+        raise ConformanceError(
+            f"{', '.join(wrong)} need a face-matching dataset (a manifest with a role column: gallery or probe); "
+            f"{Path(dataset_path).name} has none"
+        )
+    wanted = options.checks or GENDER_CHECKS
     plan = (
         plan_variants(
             dataset, photos=policy.invariance_photos, transforms=policy.invariance_transforms, seed=options.seed
@@ -173,6 +194,72 @@ def load_context(options: RunOptions) -> Context:
         policy=policy,
         groups=groups,
         reference=reference,
-        checks=options.checks or CHECK_IDS,
+        checks=options.checks or GENDER_CHECKS,
         notes=tuple(notes),
+    )
+
+
+DEFAULT_THRESHOLDS = (80.0, 90.0, 95.0, 99.0)
+
+
+def _matching_context(
+    options: RunOptions, analyzer_spec: str, settings: AdapterSettings, dataset: Dataset, matcher: Any, policy: Any
+) -> Context:
+    """A face-matching run: every probe searched against the gallery, grouped by a manifest column."""
+    from .checks import GENDER_CHECKS
+    from .dataset import group_labels
+    from .matching import run_searches
+
+    wrong = [c for c in options.checks if c in GENDER_CHECKS]
+    if wrong:
+        raise ConformanceError(
+            f"{', '.join(wrong)} need a gender dataset; {dataset.manifest.name} is a face-matching manifest "
+            "(it has a role column): run false_match_gap or false_non_match_gap"
+        )
+    if not callable(getattr(matcher, "search", None)):
+        raise ConformanceError(f"the {analyzer_spec!r} adapter cannot search faces; it has no matcher")
+    if not options.group_by:
+        raise ConformanceError(
+            f"{dataset.manifest.name} is a face-matching manifest: say which column groups the probes, e.g. "
+            f"--group-by {next(iter(dataset.columns), 'COLUMN')} (columns: {', '.join(dataset.columns) or 'none'})"
+        )
+    thresholds = tuple(sorted(set(options.thresholds or DEFAULT_THRESHOLDS) | {policy.binding_threshold}))
+    floor = float(getattr(matcher, "search_floor", None) or max(0.0, min(thresholds) - 30.0))
+    low = [t for t in thresholds if t < floor]
+    if low:
+        raise ConformanceError(
+            f"threshold {low[0]:g} is below the search threshold {floor:g} the matches were produced with: "
+            "nothing below it was returned; choose thresholds at or above it"
+        )
+    searches = run_searches(matcher, dataset, floor=floor)
+    groups = tuple(group_labels(dataset, options.group_by))
+    probe_groups = [g for g, p in zip(groups, dataset.photos, strict=True) if p.role == "probe"]
+    notes: list[str] = []
+    reference = options.reference
+    if reference is None:
+        counts: dict[str, int] = {}
+        for g in probe_groups:
+            counts[g] = counts.get(g, 0) + 1
+        reference = max(sorted(counts), key=counts.__getitem__)
+        notes.append(f"reference group {reference!r} chosen as the largest group of probes; set it with --reference")
+    if reference not in probe_groups:
+        raise ConformanceError(
+            f"reference group {reference!r} has no probes in {dataset.manifest.name} "
+            f"(groups of probes: {', '.join(sorted(set(probe_groups)))}); choose one with --reference"
+        )
+    from .checks import MATCHING_CHECKS
+
+    return Context(
+        options=options,
+        analyzer_spec=analyzer_spec,
+        settings=settings,
+        dataset=dataset,
+        observations=None,
+        policy=policy,
+        groups=groups,
+        reference=reference,
+        checks=options.checks or MATCHING_CHECKS,
+        notes=tuple(notes),
+        searches=searches,
+        thresholds=thresholds,
     )

@@ -60,6 +60,9 @@ def test_demo_report_carries_the_published_figures(demo_run: tuple[subprocess.Co
     assert "trans" in calibration["details"]["more_confident_yet_more_wrong"]
     markdown = (cwd / "conformance-report" / "report.md").read_text()
     assert "Simulated analyzer output" in markdown
+    page = (cwd / "conformance-report" / "report.html").read_text()
+    assert "Simulated analyzer output" in page
+    assert "Emulated vendor API" in page
     assert "| cis | 300 | 75 | 12 | 300 | 0.040 |" in markdown
 
 

@@ -181,14 +181,14 @@ def test_suite_writes_reports_following_the_contract(pytester: pytest.Pytester) 
 
 def test_checks_option_selects(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_CHECKS}=nonbinary_representability")
-    result.assert_outcomes(failed=1, deselected=5)
+    result.assert_outcomes(failed=1, deselected=8)
 
 
 def test_ci_profile_turns_inconclusive_into_xfail(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(
         "--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_PROFILE}=ci", f"{OPT_CHECKS}=detection_failure_gap"
     )
-    result.assert_outcomes(xfailed=1, deselected=5)
+    result.assert_outcomes(xfailed=1, deselected=8)
 
 
 def test_results_are_merged_from_xdist_workers(pytester: pytest.Pytester) -> None:

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..dataset import normalise_photo_id
 from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
+from ..matching import SearchOutcome
 from ..observation import Face, Observation
 from .base import AdapterSettings, Vocabulary, choose_face
 
@@ -61,6 +62,7 @@ class PredictionsAnalyzer:
         self.header: dict[str, Any] = {}
         self._observations: dict[str, Observation] = {}
         self._faces: dict[str, list[Face]] = {}
+        self._searches: dict[str, tuple[int, SearchOutcome]] = {}
         self._skipped = 0
         self._abstained = False
         self._confidences: list[tuple[int, float]] = []
@@ -104,7 +106,10 @@ class PredictionsAnalyzer:
                 continue
             first = False
             if "probe" in record and "photo" not in record:
-                self._skipped += 1
+                if self.dataset.is_matching:
+                    self._read_search(number, record)
+                else:
+                    self._skipped += 1  # search results are of no use to a gender dataset
                 continue
             photo = record.get("photo")
             if not isinstance(photo, str) or not photo:
@@ -150,6 +155,66 @@ class PredictionsAnalyzer:
                 self._confidences[0][0],
                 "every confidence is at most 1: they look like a 0-1 scale, and the format is 0-100; multiply by 100",
             )
+
+    @property
+    def search_floor(self) -> float:
+        """The search threshold the matches were produced with (header ``search_threshold``, default 0)."""
+        return float(self.header.get("search_threshold", 0.0))
+
+    def _read_search(self, number: int, record: dict[str, Any]) -> None:
+        probe = record.get("probe")
+        if not isinstance(probe, str) or not probe:
+            raise self._fail(number, '"probe" must name a probe photo of the manifest')
+        probe_id = normalise_photo_id(probe)
+        if probe_id not in self.dataset or self.dataset.photo(probe_id).role != "probe":
+            raise self._fail(number, f"probe {probe!r} is not a photo with role probe in {self.dataset.manifest}")
+        if probe_id in self._searches:
+            raise self._fail(
+                number,
+                f"probe {probe!r} already has a result at line {self._searches[probe_id][0]}; keep one line per probe",
+            )
+        if record.get("error") is not None:
+            self._searches[probe_id] = (number, SearchOutcome(probe_id, "error", reason=str(record["error"])))
+            return
+        if record.get("no_face") is True:
+            self._searches[probe_id] = (number, SearchOutcome(probe_id, "no_face", reason="no face found in the probe"))
+            return
+        matches = record.get("matches")
+        if not isinstance(matches, list):
+            raise self._fail(
+                number, 'a probe line needs "matches" (a list, empty when nothing matched), "no_face" or "error"'
+            )
+        found: list[tuple[str, float]] = []
+        floor = self.search_floor
+        for match in matches:
+            gallery = match.get("gallery") if isinstance(match, dict) else None
+            similarity = match.get("similarity") if isinstance(match, dict) else None
+            if not isinstance(gallery, str) or normalise_photo_id(gallery) not in self.dataset:
+                raise self._fail(number, f"match {match!r} must name a gallery photo of the manifest")
+            gallery_id = normalise_photo_id(gallery)
+            if self.dataset.photo(gallery_id).role != "gallery":
+                raise self._fail(number, f"{gallery!r} is not a photo with role gallery in the manifest")
+            if (
+                isinstance(similarity, bool)
+                or not isinstance(similarity, (int, float))
+                or not (math.isfinite(similarity) and floor <= similarity <= 100)
+            ):
+                raise self._fail(
+                    number,
+                    f"similarity {similarity!r} must be a number from the search threshold {floor:g} to 100 "
+                    "(set search_threshold in the header to the threshold the search used)",
+                )
+            found.append((gallery_id, float(similarity)))
+        self._searches[probe_id] = (number, SearchOutcome(probe_id, "analysed", matches=tuple(found)))
+
+    def search(self, probe: Photo, gallery: Sequence[Photo], *, threshold: float) -> SearchOutcome:
+        """The probe's search as the file gives it, keeping matches at or above ``threshold``."""
+        found = self._searches.get(probe.id)
+        if found is None:
+            return SearchOutcome(probe.id, "error", reason=f"no search result for this probe in {self.path}")
+        result = found[1]
+        kept = tuple(m for m in result.matches if m[1] >= threshold)
+        return SearchOutcome(result.probe, result.outcome, matches=kept, reason=result.reason)
 
     def _read_header(self, number: int) -> Mapping[str, str]:
         for flag in ("simulated", "emulated", "abstains"):
@@ -267,6 +332,9 @@ class PredictionsAnalyzer:
             info["note"] = str(self.header["note"])
         if self._skipped:
             info["skipped_matching_lines"] = self._skipped
+        if self._searches:
+            info["searches"] = len(self._searches)
+            info["search_threshold"] = self.search_floor
         return info
 
     def faces(self, photo_id: str) -> list[Face] | None:

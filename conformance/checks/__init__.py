@@ -10,11 +10,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from ..matching import SearchRun
     from ..observation import Observations
     from ..policy import Policy
     from ..results import CheckResult
 
-__all__ = ["CHECK_IDS", "GENDER_CHECKS", "Check", "get_check", "run_check"]
+__all__ = ["CHECK_IDS", "GENDER_CHECKS", "MATCHING_CHECKS", "Check", "get_check", "run_check", "run_matching_check"]
 
 GENDER_CHECKS = (
     "misgender_gap",
@@ -24,7 +25,8 @@ GENDER_CHECKS = (
     "confidence_calibration",
     "detection_failure_gap",
 )
-CHECK_IDS = GENDER_CHECKS
+MATCHING_CHECKS = ("false_match_gap", "false_non_match_gap")
+CHECK_IDS = GENDER_CHECKS + MATCHING_CHECKS
 SUMMARIES: Mapping[str, str] = {
     "misgender_gap": "misgender rate per group; gap of each group to the reference",
     "nonbinary_representability": "can the vocabulary express a nonbinary identity or abstain; "
@@ -33,6 +35,8 @@ SUMMARIES: Mapping[str, str] = {
     "transformation_invariance": "share of benign transformations of a photo (mirror, crop, JPEG, ...) that change its label",
     "confidence_calibration": "overconfidence (confidence minus accuracy) per group; flags more confident yet more wrong",
     "detection_failure_gap": "share of photos with no face found or an error, per group",
+    "false_match_gap": "face search: share of non-mated probes matched at or above each similarity threshold, per group",
+    "false_non_match_gap": "face search: share of mated probes not found at or above each threshold, per group",
 }
 
 
@@ -46,8 +50,8 @@ def get_check(check_id: str) -> Check:
     """The check function with this id; KeyError naming the known ids otherwise."""
     from . import gender
 
-    if check_id not in CHECK_IDS:
-        raise KeyError(f"unknown check {check_id!r}; checks: {', '.join(CHECK_IDS)}")
+    if check_id not in GENDER_CHECKS:
+        raise KeyError(f"unknown gender check {check_id!r}; checks: {', '.join(GENDER_CHECKS)}")
     check: Check = getattr(gender, check_id)
     return check
 
@@ -63,3 +67,31 @@ def run_check(
 ) -> CheckResult:
     """Run the check ``check_id``; see each check's docstring for what it measures."""
     return get_check(check_id)(observations, groups=groups, reference=reference, policy=policy, seed=seed)
+
+
+def run_matching_check(
+    check_id: str,
+    searches: SearchRun,
+    *,
+    groups: Sequence[str],
+    reference: str,
+    policy: Policy,
+    seed: int,
+    thresholds: Sequence[float],
+) -> list[CheckResult]:
+    """Run a face-matching check: one result per threshold, the policy's ``binding_threshold`` binding."""
+    from . import matching
+
+    if check_id not in MATCHING_CHECKS:
+        raise KeyError(f"unknown matching check {check_id!r}; checks: {', '.join(MATCHING_CHECKS)}")
+    data = matching.Searches(**searches.arrays(groups))
+    check = getattr(matching, check_id)
+    results: list[CheckResult] = check(
+        data,
+        reference=reference,
+        policy=policy,
+        seed=seed,
+        thresholds=tuple(thresholds),
+        binding=policy.binding_threshold,
+    )
+    return results

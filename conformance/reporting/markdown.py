@@ -20,11 +20,12 @@ _LISTED_PHOTOS = 50
 
 def escape(value: object) -> str:
     """Make text safe inside a Markdown table cell: no markup, no pipes, no line breaks."""
-    text = " ".join(str(value).split())
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "&#124;")):
+    # Control characters (a terminal escape sequence in a group name) are dropped; whitespace folds.
+    text = " ".join("".join(c for c in str(value) if c.isprintable() or c.isspace()).split())
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         text = text.replace(char, entity)
-    for char in "\\`*_[]#!":
-        text = text.replace(char, "\\" + char)
+    for char in "\\`*_[]#!|":
+        text = text.replace(char, "\\" + char)  # a backslash-escaped pipe cannot end a table cell
     return text
 
 
@@ -67,7 +68,10 @@ def _provenance_banner(analyzer: Mapping[str, Any]) -> list[str]:
 
 
 def _check_section(check: Mapping[str, Any]) -> list[str]:
-    out = [f"## {code(check['id'])}: {_VERDICT[check['verdict']]}", "", f"Measure: {escape(check['measure'])}.", ""]
+    at = ""
+    if check.get("threshold") is not None:
+        at = f" at threshold {check['threshold']:g}" + (" (binding)" if check.get("details", {}).get("binding") else "")
+    out = [f"## {code(check['id'])}{at}: {_VERDICT[check['verdict']]}", "", f"Measure: {escape(check['measure'])}.", ""]
     static = check.get("details", {}).get("static")
     if static:
         labels = ", ".join(f"{escape(k)} → {escape(v)}" for k, v in static.get("labels", {}).items()) or "none"
@@ -146,7 +150,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     for c in checks:
         worst = next((x for x in c.get("comparisons", []) if x["group"] == c.get("deciding")), None)
         gap = "n/a" if worst is None else f"{escape(worst['group'])}: {_num(worst['difference'])} {_ci(worst['ci'])}"
-        rows.append([code(c["id"]), _VERDICT[c["verdict"]], gap, "n/a" if worst is None else f"{worst['tolerance']:g}"])
+        name = code(c["id"]) + (f" at {c['threshold']:g}" if c.get("threshold") is not None else "")
+        rows.append([name, _VERDICT[c["verdict"]], gap, "n/a" if worst is None else f"{worst['tolerance']:g}"])
     out += _table(["check", "verdict", "deciding gap [interval]", "tolerance"], rows)
     out.append("")
     for skipped in report.get("skipped", []):
@@ -169,7 +174,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"{outcomes.get('no_face', 0)} with no face found, {outcomes.get('error', 0)} errors.",
         "",
     ]
-    troubled = [p for p in photos if p.get("outcome") != "analysed"]
+    troubled = [p for p in photos if p.get("outcome") not in ("analysed", "enrolled")]
     if troubled:
         rows = [
             [escape(p["photo"]), escape(p["outcome"]), escape(p.get("reason", ""))] for p in troubled[:_LISTED_PHOTOS]

@@ -1,0 +1,1062 @@
+"""Reports side by side, and the regression gate: what changed between runs, beyond noise.
+
+Both read finished ``report.json`` dicts only (DESIGN.md: reports never recompute a check's
+statistics); what they add is the statistics of the *change* between two reports.
+
+When a change is beyond noise
+-----------------------------
+Every change is a later report's figure minus the first report's (for the gate: current minus
+baseline). It is *beyond noise* when its two-sided interval excludes 0.
+
+- **A group's rate** that is a proportion (``rate == count / n``) of independent units (``n <=
+  subjects``: at most one unit per subject, so the report's own interval is a score interval, not a
+  subject bootstrap): Newcombe's hybrid score interval (:func:`conformance.stats.newcombe_interval`)
+  on the two ``(count, n)`` pairs.
+- **Any other rate** (the overconfidence of ``confidence_calibration`` is not a proportion; a
+  proportion over several photos per subject has a subject-bootstrap interval that Newcombe would
+  ignore) and **every gap**: a normal approximation from the reported intervals. Each interval
+  gives ``SE = half-width / z``, with ``z`` the standard normal quantile at that interval's own
+  level (a gap's level is its comparison's, Bonferroni-adjusted when a check compares several
+  groups); the change's interval is ``difference +/- z * sqrt(SE1**2 + SE2**2)``, and its
+  statistic ``difference / sqrt(SE1**2 + SE2**2)`` gives a two-sided p-value.
+
+Both treat the two reports as **independent samples**. Two runs on the same photos (same
+``dataset.content_hash``) are positively correlated, which makes the true variance of the change
+smaller than the sum used here: the rule is then conservative, it misses some real changes and
+flags fewer spurious ones. Reports on different datasets are compared all the same, with a warning.
+No multiplicity correction is made across the many groups and checks compared.
+
+The level of a change is the higher of the two reports' confidences in :func:`compare_reports`
+and the current report's confidence in :func:`find_regressions`.
+
+What counts as a regression
+---------------------------
+A gap (group minus reference, larger is worse) whose change from the baseline is beyond noise
+upwards: the change's interval lies wholly above 0. Only comparisons present in both reports
+against the same reference are compared; a check or group missing from either is not a
+regression. A verdict that got worse (``pass`` or ``inconclusive`` to ``fail``) counts only
+together with a gap change beyond noise, so it never adds a regression of its own (a verdict can
+flip on noise alone when a gap sits near its tolerance, and a gate must not be flaky); it is named
+in the regression's message. Identical reports give no regression: every change is exactly 0.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConformanceError
+from .markdown import code, escape
+
+__all__ = [
+    "Change",
+    "CheckTable",
+    "Figure",
+    "Gap",
+    "GroupRow",
+    "Regression",
+    "ReportComparison",
+    "ReportError",
+    "ReportSummary",
+    "compare_reports",
+    "find_regressions",
+    "load_report",
+    "render_compare_html",
+    "render_compare_markdown",
+    "render_regressions",
+]
+
+_VERDICTS = ("pass", "fail", "inconclusive")
+_VERDICT_MD = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⚠️ inconclusive"}
+_WORSENED = {("pass", "fail"), ("inconclusive", "fail")}
+_REQUIRED = ("schema", "kit_version", "checks")
+
+
+class ReportError(ConformanceError):
+    """A file or dict given as a conformance report is not one."""
+
+
+# -- values ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One group's rate in one report, as the report states it.
+
+    ``level`` is the confidence of ``ci`` (the check's confidence).
+    """
+
+    photos: int
+    subjects: int
+    count: int
+    n: int
+    rate: float | None
+    ci: tuple[float, float] | None
+    level: float
+
+    @property
+    def is_proportion(self) -> bool:
+        """Whether ``rate`` is ``count / n`` (the overconfidence of confidence_calibration is not)."""
+        return self.rate is not None and self.n > 0 and math.isclose(self.rate, self.count / self.n, abs_tol=1e-12)
+
+    @property
+    def independent_units(self) -> bool:
+        """At most one unit of ``n`` per subject, so units can be taken as independent."""
+        return self.n <= self.subjects
+
+
+@dataclass(frozen=True)
+class Gap:
+    """One group's gap to the reference in one report: group minus reference, larger is worse."""
+
+    reference: str
+    difference: float | None
+    ci: tuple[float, float] | None
+    level: float
+    tolerance: float
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """A figure of a later report minus the same figure of an earlier one, with its interval.
+
+    ``method`` is ``"Newcombe"`` or ``"normal approximation"``; the latter also gives the test
+    ``statistic`` (difference over its standard error) and its two-sided ``p_value``.
+    """
+
+    difference: float
+    ci: tuple[float, float]
+    level: float
+    method: str
+    statistic: float | None = None
+    p_value: float | None = None
+
+    @property
+    def beyond_noise(self) -> bool:
+        """Whether the interval excludes 0."""
+        return self.ci[0] > 0.0 or self.ci[1] < 0.0
+
+    @property
+    def direction(self) -> int:
+        """+1 higher beyond noise, -1 lower beyond noise, 0 within noise."""
+        if self.ci[0] > 0.0:
+            return 1
+        if self.ci[1] < 0.0:
+            return -1
+        return 0
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    """One group of one check across the reports.
+
+    Each tuple has one entry per report, in the order given; ``None`` where the report lacks the
+    check or the group (or, for ``gaps``, where the group is the reference). Entry ``i`` of
+    ``rate_changes`` and ``gap_changes`` compares report ``i`` with the first report (entry 0 is
+    always ``None``), ``None`` too where either figure is missing.
+    """
+
+    group: str
+    figures: tuple[Figure | None, ...]
+    gaps: tuple[Gap | None, ...]
+    rate_changes: tuple[Change | None, ...]
+    gap_changes: tuple[Change | None, ...]
+
+    @property
+    def differs(self) -> bool:
+        """Whether any later report's rate or gap differs from the first report's beyond noise."""
+        return any(c is not None and c.beyond_noise for c in (*self.rate_changes, *self.gap_changes))
+
+
+@dataclass(frozen=True)
+class CheckTable:
+    """One check across the reports: each report's verdict (``None``: check absent) and a row per group."""
+
+    id: str
+    measure: str
+    count_label: str
+    verdicts: tuple[str | None, ...]
+    references: tuple[str | None, ...]
+    rows: tuple[GroupRow, ...]
+    notes: tuple[str, ...] = ()
+    threshold: float | None = None  # matching checks have one table per similarity threshold
+
+    @property
+    def label(self) -> str:
+        """The check id, with its threshold where it has one (``false_match_gap at 80``)."""
+        return _label(self.id, self.threshold)
+
+    def row(self, group: str) -> GroupRow:
+        """The row of ``group``; ``KeyError`` naming the groups otherwise."""
+        for row in self.rows:
+            if row.group == group:
+                return row
+        raise KeyError(f"no group {group!r} in {self.label}; groups: {', '.join(r.group for r in self.rows)}")
+
+
+@dataclass(frozen=True)
+class ReportSummary:
+    """Who and what one report is about, for the comparison's header."""
+
+    name: str
+    analyzer: str
+    dataset: str
+    content_hash: str | None
+    seed: object
+    verdict: str
+    kit_version: str
+
+
+@dataclass(frozen=True)
+class ReportComparison:
+    """Reports side by side: per check, per group, each report's figures and their changes from the first.
+
+    Built by :func:`compare_reports`; rendered by :func:`render_compare_markdown` and
+    :func:`render_compare_html`.
+    """
+
+    reports: tuple[ReportSummary, ...]
+    checks: tuple[CheckTable, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.reports)
+
+    def check(self, check_id: str, threshold: float | None = None) -> CheckTable:
+        """The table of ``check_id`` (at ``threshold``, for matching checks); ``KeyError`` naming the checks otherwise."""
+        for table in self.checks:
+            if table.id == check_id and table.threshold == threshold:
+                return table
+        wanted = _label(check_id, threshold)
+        raise KeyError(f"no check {wanted!r}; checks: {', '.join(t.label for t in self.checks)}")
+
+    def row(self, check_id: str, group: str, threshold: float | None = None) -> GroupRow:
+        """The row of ``group`` in ``check_id`` (at ``threshold``)."""
+        return self.check(check_id, threshold).row(group)
+
+    @property
+    def differences(self) -> tuple[tuple[str, str], ...]:
+        """``(check label, group)`` of every row where a later report differs from the first beyond noise."""
+        return tuple((t.label, r.group) for t in self.checks for r in t.rows if r.differs)
+
+
+@dataclass(frozen=True)
+class Regression:
+    """A gap that got worse than the baseline's beyond noise.
+
+    ``change`` is current gap minus baseline gap, ``change_ci`` its two-sided interval at
+    ``level`` (normal approximation from both gap intervals), ``statistic`` the change over its
+    standard error and ``p_value`` its two-sided p-value.
+    """
+
+    check: str
+    group: str
+    reference: str
+    baseline_gap: float
+    baseline_ci: tuple[float, float]
+    current_gap: float
+    current_ci: tuple[float, float]
+    change: float
+    change_ci: tuple[float, float]
+    level: float
+    statistic: float
+    p_value: float
+    baseline_verdict: str
+    current_verdict: str
+    message: str
+    threshold: float | None = None  # the similarity threshold, for matching checks
+
+    @property
+    def verdict_worsened(self) -> bool:
+        """Whether the comparison's verdict went from pass or inconclusive to fail."""
+        return (self.baseline_verdict, self.current_verdict) in _WORSENED
+
+
+# -- reading and validating reports ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Check:
+    id: str
+    verdict: str
+    confidence: float
+    measure: str
+    count_label: str
+    reference: str
+    groups: dict[str, Figure]
+    gaps: dict[str, Gap]
+    threshold: float | None
+
+    @property
+    def key(self) -> tuple[str, float | None]:
+        return (self.id, self.threshold)
+
+
+@dataclass(frozen=True)
+class _Report:
+    checks: dict[tuple[str, float | None], _Check]
+    skipped: dict[str, str]
+    summary: ReportSummary
+    reference: str | None
+
+
+def _label(check_id: str, threshold: float | None) -> str:
+    return check_id if threshold is None else f"{check_id} at {threshold:g}"
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _describe(value: object) -> str:
+    return {dict: "an object", list: "an array", str: "a string", type(None): "null", bool: "a boolean"}.get(
+        type(value), "a number"
+    )
+
+
+def _optional_number(value: object, where: str, source: str) -> float | None:
+    if value is None:
+        return None
+    if not _is_number(value):
+        raise _not_a_report(source, f"{where} should be a number or null, found {_describe(value)}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _interval(value: object, where: str, source: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise _not_a_report(source, f"{where} should be a [lower, upper] pair or null")
+    lower = _optional_number(value[0], where, source)
+    upper = _optional_number(value[1], where, source)
+    return None if lower is None or upper is None else (lower, upper)
+
+
+def _count(entry: Mapping[str, Any], key: str, where: str, source: str) -> int:
+    value = entry.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _not_a_report(source, f"{where} lacks a whole, non-negative {key!r}")
+    return value
+
+
+def _not_a_report(source: str, what: str) -> ReportError:
+    return ReportError(
+        f"{source}: not a conformance report: {what}. Pass the report.json that `conformance run` writes "
+        "(in conformance-report/ by default)."
+    )
+
+
+def _parse_check(check: object, index: int, source: str) -> _Check:
+    if not isinstance(check, Mapping) or not isinstance(check.get("id"), str):
+        raise _not_a_report(source, f"checks[{index}] is not a check with an 'id'")
+    check_id: str = check["id"]
+    where = f"checks[{index}] ({check_id})"
+    verdict = check.get("verdict")
+    if verdict not in _VERDICTS:
+        raise _not_a_report(source, f"{where} has verdict {verdict!r}, not one of {', '.join(_VERDICTS)}")
+    confidence = check.get("confidence")
+    if not _is_number(confidence) or not 0.0 < confidence < 1.0:  # type: ignore[operator]
+        raise _not_a_report(source, f"{where} lacks a 'confidence' between 0 and 1")
+    level = float(confidence)  # type: ignore[arg-type]
+    raw_groups = check.get("groups", {})
+    raw_comparisons = check.get("comparisons", [])
+    if not isinstance(raw_groups, Mapping) or not isinstance(raw_comparisons, list):
+        raise _not_a_report(source, f"{where} should have 'groups' as an object and 'comparisons' as an array")
+    groups: dict[str, Figure] = {}
+    for name, entry in raw_groups.items():
+        at = f"{where} group {name!r}"
+        if not isinstance(entry, Mapping):
+            raise _not_a_report(source, f"{at} is not an object")
+        groups[str(name)] = Figure(
+            photos=_count(entry, "photos", at, source),
+            subjects=_count(entry, "subjects", at, source),
+            count=_count(entry, "count", at, source),
+            n=_count(entry, "n", at, source),
+            rate=_optional_number(entry.get("rate"), f"{at} 'rate'", source),
+            ci=_interval(entry.get("ci"), f"{at} 'ci'", source),
+            level=level,
+        )
+    gaps: dict[str, Gap] = {}
+    for number, comparison in enumerate(raw_comparisons):
+        at = f"{where} comparisons[{number}]"
+        if not isinstance(comparison, Mapping):
+            raise _not_a_report(source, f"{at} is not an object")
+        group, reference = comparison.get("group"), comparison.get("reference")
+        if not isinstance(group, str) or not isinstance(reference, str):
+            raise _not_a_report(source, f"{at} lacks 'group' and 'reference' names")
+        if comparison.get("verdict") not in _VERDICTS:
+            raise _not_a_report(source, f"{at} has verdict {comparison.get('verdict')!r}")
+        tolerance = _optional_number(comparison.get("tolerance"), f"{at} 'tolerance'", source)
+        gap_level = _optional_number(comparison.get("level"), f"{at} 'level'", source)
+        gaps[group] = Gap(
+            reference=reference,
+            difference=_optional_number(comparison.get("difference"), f"{at} 'difference'", source),
+            ci=_interval(comparison.get("ci"), f"{at} 'ci'", source),
+            # A comparison without its own level (an absolute share) is at the check's confidence.
+            level=level if gap_level is None else gap_level,
+            tolerance=math.nan if tolerance is None else tolerance,
+            verdict=str(comparison["verdict"]),
+        )
+    return _Check(
+        id=check_id,
+        verdict=str(verdict),
+        confidence=level,
+        measure=str(check.get("measure", "")),
+        count_label=str(check.get("count_label", "count")),
+        reference=str(check.get("reference", "")),
+        groups=groups,
+        gaps=gaps,
+        threshold=_optional_number(check.get("threshold"), f"{where} 'threshold'", source),
+    )
+
+
+def _parse_report(report: object, source: str, name: str) -> _Report:
+    if not isinstance(report, Mapping):
+        raise _not_a_report(source, f"the top level is {_describe(report)}, not an object")
+    missing = [key for key in _REQUIRED if key not in report]
+    if missing:
+        raise _not_a_report(source, f"no {', '.join(map(repr, missing))} at the top level")
+    schema = report["schema"]
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+        raise _not_a_report(source, f"'schema' should be a whole number, found {schema!r}")
+    if not isinstance(report["checks"], list):
+        raise _not_a_report(source, f"'checks' should be an array, found {_describe(report['checks'])}")
+    checks: dict[tuple[str, float | None], _Check] = {}
+    for index, raw in enumerate(report["checks"]):
+        check = _parse_check(raw, index, source)
+        if check.key in checks:
+            raise _not_a_report(source, f"checks[{index}] repeats {_label(*check.key)}")
+        checks[check.key] = check
+    skipped = {
+        str(s["id"]): str(s.get("reason", ""))
+        for s in report.get("skipped", []) or []
+        if isinstance(s, Mapping) and "id" in s
+    }
+    analyzer: Mapping[str, Any] = report["analyzer"] if isinstance(report.get("analyzer"), Mapping) else {}
+    dataset: Mapping[str, Any] = report["dataset"] if isinstance(report.get("dataset"), Mapping) else {}
+    grouping = report.get("grouping")
+    reference = grouping.get("reference") if isinstance(grouping, Mapping) else None
+    content_hash = dataset.get("content_hash")
+    summary = ReportSummary(
+        name=name,
+        analyzer=" ".join(str(analyzer.get(k, "")) for k in ("name", "version")).strip() or "unknown analyzer",
+        dataset=str(dataset.get("name", "unknown dataset")),
+        content_hash=content_hash if isinstance(content_hash, str) else None,
+        seed=report.get("seed"),
+        verdict=str(report.get("verdict", "")),
+        kit_version=str(report["kit_version"]),
+    )
+    return _Report(checks, skipped, summary, reference if isinstance(reference, str) else None)
+
+
+def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a ``report.json`` written by ``conformance run``, checking that it is one.
+
+    Parameters
+    ----------
+    path
+        The report file.
+
+    Returns
+    -------
+    dict
+        The report, as :func:`~conformance.reporting.json.build_report` made it.
+
+    Raises
+    ------
+    ReportError
+        (a :class:`~conformance.errors.ConformanceError`) naming the file and what is wrong: it is
+        missing or unreadable, not JSON, or not a conformance report (no ``checks``,
+        ``kit_version`` or ``schema``, or a check whose fields are malformed).
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ReportError(f"{target}: is a directory; pass the report.json inside it ({target / 'report.json'})")
+    try:
+        text = target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportError(f"{target}: no such file; pass a report.json written by `conformance run`") from None
+    except UnicodeDecodeError as error:
+        raise ReportError(f"{target}: not a conformance report: not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise ReportError(f"{target}: cannot be read: {error.strerror or error}") from None
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ReportError(
+            f"{target}: not a conformance report: not JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+        ) from None
+    _parse_report(report, str(target), str(target))
+    assert isinstance(report, dict)
+    return report
+
+
+# -- the statistics of a change ----------------------------------------------------------------------
+
+
+def _z(level: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(1.0 - (1.0 - level) / 2.0))
+
+
+def _normal_change(
+    first: float, first_ci: tuple[float, float], first_level: float,
+    later: float, later_ci: tuple[float, float], later_level: float,
+    level: float,
+) -> Change:  # fmt: skip
+    """``later - first`` with the normal approximation from the two reported intervals."""
+    from scipy.stats import norm
+
+    se_first = (first_ci[1] - first_ci[0]) / 2.0 / _z(first_level)
+    se_later = (later_ci[1] - later_ci[0]) / 2.0 / _z(later_level)
+    difference = later - first
+    se = math.hypot(se_first, se_later)
+    # Two zero-width intervals: any difference is certain, and no difference is none.
+    statistic = difference / se if se > 0.0 else math.copysign(math.inf, difference) if difference else 0.0
+    half = _z(level) * se
+    p_value = float(2.0 * norm.sf(abs(statistic)))
+    return Change(difference, (difference - half, difference + half), level, "normal approximation", statistic, p_value)
+
+
+def _rate_change(first: Figure | None, later: Figure | None, level: float) -> Change | None:
+    if first is None or later is None or first.rate is None or later.rate is None:
+        return None
+    if first.is_proportion and later.is_proportion and first.independent_units and later.independent_units:
+        from ..stats import newcombe_interval
+
+        ci = newcombe_interval(later.count, later.n, first.count, first.n, level)
+        return Change(later.count / later.n - first.count / first.n, ci, level, "Newcombe")
+    if first.ci is None or later.ci is None:
+        return None
+    return _normal_change(first.rate, first.ci, first.level, later.rate, later.ci, later.level, level)
+
+
+def _gap_change(first: Gap | None, later: Gap | None, level: float) -> Change | None:
+    if (
+        first is None
+        or later is None
+        or first.reference != later.reference
+        or first.difference is None
+        or later.difference is None
+        or first.ci is None
+        or later.ci is None
+    ):
+        return None
+    return _normal_change(first.difference, first.ci, first.level, later.difference, later.ci, later.level, level)
+
+
+# -- comparing ---------------------------------------------------------------------------------------
+
+
+def _default_names(reports: Sequence[_Report]) -> list[str]:
+    labels = [r.summary.analyzer for r in reports]
+    if len(set(labels)) == len(labels):
+        return labels
+    return [f"{label}, report {i + 1}" for i, label in enumerate(labels)]
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _warnings(parsed: Sequence[_Report]) -> list[str]:
+    first = parsed[0].summary
+    out = []
+    for report in parsed[1:]:
+        this = report.summary
+        if first.content_hash is None or this.content_hash is None:
+            out.append(
+                f"Cannot tell whether {this.name} and {first.name} are on the same dataset: "
+                "a report has no dataset content hash."
+            )
+        elif this.content_hash != first.content_hash:
+            out.append(
+                f"{this.name} is on a different dataset than {first.name} ({this.dataset} {this.content_hash} "
+                f"against {first.dataset} {first.content_hash}): its figures differ by the photos as well as "
+                "by the analyzer."
+            )
+        if report.reference != parsed[0].reference:
+            out.append(
+                f"{this.name} measures gaps against {report.reference!r}, {first.name} against "
+                f"{parsed[0].reference!r}: those gaps are not compared."
+            )
+    return out
+
+
+def compare_reports(reports: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None) -> ReportComparison:
+    """Put reports side by side, per check and per group, marking changes from the first beyond noise.
+
+    Parameters
+    ----------
+    reports
+        Two or more report dicts (from :func:`load_report` or
+        :func:`~conformance.reporting.json.build_report`); the first is what the others are
+        compared with.
+    names
+        One display name per report (file names, vendor names); by default each report's analyzer
+        name and version.
+
+    Returns
+    -------
+    ReportComparison
+        One :class:`CheckTable` per check found in any report (in the first report's order, then
+        new ones), one :class:`GroupRow` per group found in any report; warnings when the reports
+        are on different (or unknown) datasets or use different reference groups. See the module's
+        docstring for when a change is beyond noise.
+
+    Raises
+    ------
+    ReportError
+        With fewer than two reports, a wrong number of names, or a dict that is not a report.
+    """
+    if len(reports) < 2:
+        raise ReportError(f"comparing needs at least two reports, got {len(reports)}")
+    if names is not None and len(names) != len(reports):
+        raise ReportError(f"got {len(names)} names for {len(reports)} reports")
+    labels = list(names) if names is not None else [f"report {i + 1}" for i in range(len(reports))]
+    parsed = [_parse_report(r, label, label) for r, label in zip(reports, labels, strict=True)]
+    if names is None:
+        labels = _default_names(parsed)
+        parsed = [replace(p, summary=replace(p.summary, name=label)) for p, label in zip(parsed, labels, strict=True)]
+    tables = []
+    for key in dict.fromkeys(k for p in parsed for k in p.checks):
+        check_id = key[0]
+        present = [p.checks.get(key) for p in parsed]
+        groups = _unique([g for c in present if c is not None for g in (*c.groups, *c.gaps)])
+        rows = []
+        for group in groups:
+            figures = tuple(None if c is None else c.groups.get(group) for c in present)
+            gaps = tuple(None if c is None else c.gaps.get(group) for c in present)
+            rate_changes: list[Change | None] = [None]
+            gap_changes: list[Change | None] = [None]
+            for i, later in enumerate(present[1:], start=1):
+                first = present[0]
+                if first is None or later is None:
+                    rate_changes.append(None)
+                    gap_changes.append(None)
+                    continue
+                level = max(first.confidence, later.confidence)
+                rate_changes.append(_rate_change(figures[0], figures[i], level))
+                gap_changes.append(_gap_change(gaps[0], gaps[i], level))
+            rows.append(GroupRow(group, figures, gaps, tuple(rate_changes), tuple(gap_changes)))
+        example = next(c for c in present if c is not None)
+        notes = [
+            f"{label}: not run ({p.skipped[check_id]})" if check_id in p.skipped else f"{label}: check absent"
+            for label, p, c in zip(labels, parsed, present, strict=True)
+            if c is None
+        ]
+        tables.append(
+            CheckTable(
+                id=check_id,
+                measure=example.measure,
+                count_label=example.count_label,
+                verdicts=tuple(None if c is None else c.verdict for c in present),
+                references=tuple(None if c is None else c.reference for c in present),
+                rows=tuple(rows),
+                notes=tuple(notes),
+                threshold=key[1],
+            )
+        )
+    return ReportComparison(tuple(p.summary for p in parsed), tuple(tables), tuple(_warnings(parsed)))
+
+
+# -- the regression gate -----------------------------------------------------------------------------
+
+
+def _plain(value: object) -> str:
+    """One line of plain text: whitespace collapsed, control characters (terminal escapes) dropped."""
+    text = " ".join(str(value).split())
+    return "".join(ch for ch in text if not unicodedata.category(ch).startswith("C"))
+
+
+def _interval_text(ci: tuple[float, float]) -> str:
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _level_text(level: float) -> str:
+    return f"{round(level * 100, 1):g}%"
+
+
+def find_regressions(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[Regression]:
+    """Gaps of ``current`` that are worse than ``baseline``'s beyond noise.
+
+    For each comparison (check, group, reference) present in both reports with a gap and its
+    interval, the change ``current - baseline`` gets a two-sided interval at the current check's
+    confidence by the normal approximation from both reported gap intervals (see the module's
+    docstring); it is a regression when that interval lies wholly above 0.
+
+    Parameters
+    ----------
+    current, baseline
+        Report dicts (from :func:`load_report` or :func:`~conformance.reporting.json.build_report`).
+
+    Returns
+    -------
+    list of Regression
+        In the current report's order of checks and groups; empty when nothing got worse beyond
+        noise, and always for two identical reports.
+
+    Raises
+    ------
+    ReportError
+        When either dict is not a conformance report.
+    """
+    now = _parse_report(current, "current report", "current")
+    before = _parse_report(baseline, "baseline report", "baseline")
+    found = []
+    for check in now.checks.values():
+        old = before.checks.get(check.key)
+        if old is None:
+            continue
+        for group, gap in check.gaps.items():
+            base = old.gaps.get(group)
+            if (
+                base is None
+                or base.reference != gap.reference
+                or base.difference is None
+                or base.ci is None
+                or gap.difference is None
+                or gap.ci is None
+            ):
+                continue
+            change = _normal_change(
+                base.difference, base.ci, base.level, gap.difference, gap.ci, gap.level, check.confidence
+            )
+            if change.direction <= 0:
+                continue
+            assert change.statistic is not None  # the normal approximation always gives both
+            assert change.p_value is not None
+            message = (
+                f"{_plain(_label(*check.key))}: {_plain(group)} vs {_plain(gap.reference)} gap {gap.difference:.3f} "
+                f"{_interval_text(gap.ci)} is worse than the baseline's {base.difference:.3f} {_interval_text(base.ci)} "
+                f"beyond noise (change {change.difference:+.3f} {_interval_text(change.ci)} at "
+                f"{_level_text(change.level)}, p = {change.p_value:.2g})"
+            )
+            if (base.verdict, gap.verdict) in _WORSENED:
+                message += f"; verdict {base.verdict} -> {gap.verdict}"
+            found.append(
+                Regression(
+                    check=check.id,
+                    group=group,
+                    reference=gap.reference,
+                    baseline_gap=base.difference,
+                    baseline_ci=base.ci,
+                    current_gap=gap.difference,
+                    current_ci=gap.ci,
+                    change=change.difference,
+                    change_ci=change.ci,
+                    level=change.level,
+                    statistic=change.statistic,
+                    p_value=change.p_value,
+                    baseline_verdict=base.verdict,
+                    current_verdict=gap.verdict,
+                    message=message,
+                    threshold=check.threshold,
+                )
+            )
+    return found
+
+
+def render_regressions(regressions: Sequence[Regression], baseline_path: str | os.PathLike[str]) -> str:
+    """Plain text for the terminal: each regression's message, or ``no regression against <path>``.
+
+    Examples
+    --------
+    >>> render_regressions([], "old/report.json")
+    'no regression against old/report.json'
+    """
+    path = _plain(os.fspath(baseline_path))
+    if not regressions:
+        return f"no regression against {path}"
+    noun = "regression" if len(regressions) == 1 else "regressions"
+    return "\n".join([f"{len(regressions)} {noun} against {path}:", *(f"  {r.message}" for r in regressions)])
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+_LEGEND = [
+    "Each row is one report's figures for a group; changes are that report's figure minus the first report's.",
+    "▲ higher / ▼ lower than the first report beyond noise: the change's interval excludes 0. "
+    "No mark: within noise. Rates and gaps are all such that larger is worse.",
+    "Rate changes use Newcombe's hybrid score interval on the two (count, n) pairs when the rate is a "
+    "proportion of independent units (at most one per subject); otherwise, marked †, and for every gap "
+    "change, a normal approximation from the two reported intervals (SE = half-width / z at each interval's level).",
+    "Both treat the reports as independent samples. Reports on the same photos are positively correlated, "
+    "so the rule is conservative there: it flags fewer changes than a paired analysis would.",
+    "Gap intervals are at their comparison's level (Bonferroni-adjusted when several groups are compared), "
+    "shown where it differs from the rate intervals' level; a change is at the higher of the two reports' confidences.",
+    "absent: the report lacks that check or group; reference: the group the others are compared with.",
+]
+
+
+def _short_hash(content_hash: str | None) -> str:
+    """Enough of a dataset hash to tell datasets apart at a glance (warnings name the whole hash)."""
+    if content_hash is None:
+        return "no hash"
+    return content_hash if len(content_hash) <= 23 else content_hash[:23] + "…"
+
+
+def _ci_text(ci: tuple[float, float] | None) -> str:
+    return "n/a" if ci is None else _interval_text(ci)
+
+
+def _rate_text(figure: Figure) -> str:
+    rate = "n/a" if figure.rate is None else f"{figure.rate:.3f}"
+    return f"{rate} {_ci_text(figure.ci)}"
+
+
+def _gap_text(gap: Gap, rate_level: float) -> str:
+    value = "n/a" if gap.difference is None else f"{gap.difference:.3f}"
+    level = "" if gap.ci is None or math.isclose(gap.level, rate_level) else f" @{_level_text(gap.level)}"
+    return f"{value} {_ci_text(gap.ci)}{level}"
+
+
+def _change_text(change: Change | None, *, rate: bool) -> tuple[str, int]:
+    """The change's text and its direction beyond noise (+1, -1, 0)."""
+    if change is None:
+        return ("", 0)
+    mark = {1: "▲ ", -1: "▼ ", 0: ""}[change.direction]
+    dagger = "†" if rate and change.method != "Newcombe" else ""
+    return (f"{mark}{change.difference:+.3f} {_interval_text(change.ci)}{dagger}", change.direction)
+
+
+@dataclass(frozen=True)
+class _Cell:
+    text: str
+    name: bool = False  # text came from a report or the user: escape it
+    direction: int = 0
+    verdict: str | None = None
+
+
+def _check_rows(table: CheckTable) -> list[list[_Cell]]:
+    levels = [f.level for row in table.rows for f in row.figures if f is not None]
+    rate_level = levels[0] if levels else math.nan
+    out = []
+    for row in table.rows:
+        for i, (figure, gap) in enumerate(zip(row.figures, row.gaps, strict=True)):
+            absent = table.verdicts[i] is None or (figure is None and gap is None)
+            if absent:
+                counts = rate = gap_text = "absent"
+            else:
+                counts = "" if figure is None else f"{figure.count} / {figure.n}"
+                rate = "absent" if figure is None else _rate_text(figure)
+                gap_text = (
+                    "reference" if gap is None and row.group == table.references[i] else
+                    "absent" if gap is None else _gap_text(gap, rate_level)
+                )  # fmt: skip
+            rate_change, rate_dir = _change_text(row.rate_changes[i], rate=True)
+            gap_change, gap_dir = _change_text(row.gap_changes[i], rate=False)
+            out.append(
+                [
+                    _Cell(row.group, name=True),
+                    _Cell(f"#{i + 1}"),
+                    _Cell(counts),
+                    _Cell(rate),
+                    _Cell(rate_change, direction=rate_dir),
+                    _Cell(gap_text),
+                    _Cell("" if gap is None else gap.verdict, verdict=None if gap is None else gap.verdict),
+                    _Cell(gap_change, direction=gap_dir),
+                ]
+            )
+    return out
+
+
+def _headers(count_label: str, level: float) -> list[str]:
+    """Column headers; ``count_label`` (from the report) must already be escaped for the format."""
+    return [
+        "group",
+        "report",
+        f"{count_label} / n",
+        "rate [CI]" if math.isnan(level) else f"rate [{_level_text(level)} CI]",
+        "rate change vs #1",
+        "gap to reference [CI]",
+        "verdict",
+        "gap change vs #1",
+    ]
+
+
+def _table_level(table: CheckTable) -> float:
+    return next((f.level for row in table.rows for f in row.figures if f is not None), math.nan)
+
+
+def _md(value: object) -> str:
+    """Markdown-escaped, with control characters dropped first: the CLI prints this to a terminal."""
+    return escape(_plain(value))
+
+
+def render_compare_markdown(comparison: ReportComparison) -> str:
+    """The comparison as Markdown, fit for a terminal and for GitHub: one table per check, then a legend.
+
+    Every name taken from a report or given by the user is escaped with
+    :func:`conformance.reporting.markdown.escape` (check ids, in headings, are code spans).
+    """
+    names = comparison.names
+    out = [f"# Comparison of {len(names)} conformance reports", ""]
+    out += _md_table(
+        ["#", "report", "analyzer", "dataset", "seed", "verdict"],
+        [
+            [
+                f"#{i + 1}",
+                _md(r.name),
+                _md(r.analyzer),
+                f"{_md(r.dataset)} {_md(_short_hash(r.content_hash))}",
+                _md(r.seed),
+                _VERDICT_MD.get(r.verdict, _md(r.verdict)),
+            ]
+            for i, r in enumerate(comparison.reports)
+        ],
+    )
+    out.append("")
+    for warning in comparison.warnings:
+        out += [f"> ⚠️ {_md(warning)}", ""]
+    differences = comparison.differences
+    if differences:
+        listed = "; ".join(f"{code(c)} {_md(g)}" for c, g in differences)
+        out += [f"**Differs from #1 beyond noise:** {listed}.", ""]
+    else:
+        out += ["**No figure differs from #1 beyond noise.**", ""]
+    for table in comparison.checks:
+        verdicts = " · ".join(
+            f"#{i + 1} {'absent' if v is None else _VERDICT_MD.get(v, _md(v))}" for i, v in enumerate(table.verdicts)
+        )
+        out += [f"## {code(table.label)}: {verdicts}", ""]
+        if table.measure:
+            out += [f"Measure: {_md(table.measure)}.", ""]
+        references = _unique([r for r in table.references if r])
+        if references:
+            out += [f"Gap reference: {_md(' / '.join(references))}.", ""]
+        level = _table_level(table)
+        header = _headers(_md(table.count_label), level)
+        rows = [
+            [
+                _md(cell.text)
+                if cell.name
+                else _VERDICT_MD.get(cell.verdict, _md(cell.verdict))
+                if cell.verdict
+                else f"**{cell.text}**"
+                if cell.direction
+                else cell.text
+                for cell in row
+            ]
+            for row in _check_rows(table)
+        ]
+        out += _md_table(header, rows)
+        out.append("")
+        for note in table.notes:
+            out.append(f"- {_md(note)}")
+        if table.notes:
+            out.append("")
+    out += ["## How to read this", ""]
+    out += [f"- {line}" for line in _LEGEND]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out.extend("| " + " | ".join(row) + " |" for row in rows)
+    return out
+
+
+_CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1a1a1a; margin: 2em auto;
+       max-width: 90em; padding: 0 1em; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; }
+td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.first td { border-top: 2px solid #888; }
+.up { color: #a40000; font-weight: bold; } .down { color: #1d6b2b; font-weight: bold; }
+.fail { color: #a40000; } .pass { color: #1d6b2b; } .inconclusive { color: #8a5a00; }
+.warning { border-left: 4px solid #c98a00; background: #fff7e0; padding: 0.4em 0.8em; }
+.legend li { margin: 0.2em 0; }
+@media print { body { margin: 0; max-width: none; } section { break-inside: avoid; } }
+"""
+
+
+def _h(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _verdict_html(verdict: str | None) -> str:
+    if verdict is None:
+        return "absent"
+    css = verdict if verdict in _VERDICTS else ""
+    return f'<span class="{css}">{_h(verdict)}</span>'
+
+
+def render_compare_html(comparison: ReportComparison) -> str:
+    """The comparison as one self-contained HTML page (inline CSS, no scripts, no external assets).
+
+    Every value is escaped with :func:`html.escape`.
+    """
+    names = comparison.names
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Comparison of {len(names)} conformance reports</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Comparison of {len(names)} conformance reports</h1>",
+        "<table><thead><tr><th>#</th><th>report</th><th>analyzer</th><th>dataset</th><th>seed</th>"
+        "<th>verdict</th></tr></thead><tbody>",
+    ]
+    for i, r in enumerate(comparison.reports):
+        out.append(
+            f"<tr><td>#{i + 1}</td><td>{_h(r.name)}</td><td>{_h(r.analyzer)}</td>"
+            f'<td>{_h(r.dataset)} <code title="{_h(r.content_hash or "")}">{_h(_short_hash(r.content_hash))}</code></td>'
+            f"<td>{_h(r.seed)}</td>"
+            f"<td>{_verdict_html(r.verdict)}</td></tr>"
+        )
+    out.append("</tbody></table>")
+    out += [f'<p class="warning">{_h(w)}</p>' for w in comparison.warnings]
+    differences = comparison.differences
+    if differences:
+        listed = "; ".join(f"<code>{_h(c)}</code> {_h(g)}" for c, g in differences)
+        out.append(f"<p><strong>Differs from #1 beyond noise:</strong> {listed}.</p>")
+    else:
+        out.append("<p><strong>No figure differs from #1 beyond noise.</strong></p>")
+    for table in comparison.checks:
+        verdicts = " · ".join(f"#{i + 1} {_verdict_html(v)}" for i, v in enumerate(table.verdicts))
+        out += ["<section>", f"<h2><code>{_h(table.label)}</code>: {verdicts}</h2>"]
+        if table.measure:
+            out.append(f"<p>Measure: {_h(table.measure)}.</p>")
+        references = _unique([r for r in table.references if r])
+        if references:
+            out.append(f"<p>Gap reference: {_h(' / '.join(references))}.</p>")
+        level = _table_level(table)
+        out.append(
+            "<table><thead><tr>"
+            + "".join(f"<th>{text}</th>" for text in _headers(_h(table.count_label), level))
+            + "</tr></thead><tbody>"
+        )
+        for row in _check_rows(table):
+            cells = []
+            for column, cell in enumerate(row):
+                if cell.verdict:
+                    cells.append(f"<td>{_verdict_html(cell.verdict)}</td>")
+                    continue
+                css = ["num"] if column >= 2 else []
+                css += ["up"] if cell.direction > 0 else ["down"] if cell.direction < 0 else []
+                attr = f' class="{" ".join(css)}"' if css else ""
+                cells.append(f"<td{attr}>{_h(cell.text)}</td>")
+            first = ' class="first"' if row[1].text == "#1" else ""
+            out.append(f"<tr{first}>" + "".join(cells) + "</tr>")
+        out.append("</tbody></table>")
+        if table.notes:
+            out.append("<ul>" + "".join(f"<li>{_h(n)}</li>" for n in table.notes) + "</ul>")
+        out.append("</section>")
+    out += ['<section class="legend"><h2>How to read this</h2><ul>']
+    out += [f"<li>{_h(line)}</li>" for line in _LEGEND]
+    out += ["</ul></section>", "</body></html>"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,339 @@
+"""``report.html``: one self-contained page, every value from the report escaped, figures as in report.json.
+
+The demo report comes from ``conformance run`` in a subprocess, as a user makes it; the hostile
+report from real checks run on a dataset whose group names and photo names are markup.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Mapping
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import observe, people
+
+from conformance import group_labels, load_policy, run_check
+from conformance.reporting import build_report
+from conformance.reporting.html import render_html, write_html
+
+HOSTILE_GROUP = "<script>alert(1)</script>"
+HOSTILE_PHOTO = 'x" onerror="alert(1).png'
+HOSTILE_ANALYZER = 'Vendor"><img src=x onerror=alert(2)>'
+HOSTILE_REASON = "<iframe src=javascript:alert(3)> timed out"
+SEED = 20261121
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class _Page(HTMLParser):
+    """Tags, attributes and text of a page, and any end tag that does not close the open element."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.mismatched: list[str] = []
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str | None]] = []
+        self.text: list[str] = []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs += attrs
+        if tag not in _VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs += attrs
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+        else:
+            self.mismatched.append(f"</{tag}> with {self.open[-3:]} open")
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _section(page: str, check_id: str) -> str:
+    start = page.index(f'<section class="check" id="check-{check_id}">')
+    return page[start : page.index("</section>", start)]
+
+
+def _ci(ci: list[float]) -> str:
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    cwd = tmp_path_factory.mktemp("demo")
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance", "run"], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    path = cwd / "conformance-report" / "report.json"
+    assert path.exists(), done.stdout + done.stderr
+    report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return report
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two cohorts, one named with markup, through two real checks; hostile photo, analyzer and reason."""
+    shots = [
+        *people("h", 30, identity="woman", misgendered=9, errors=2, cohort=HOSTILE_GROUP),
+        *people("p", 30, identity="man", misgendered=1, cohort="plain"),
+    ]
+    observations = observe(tmp_path_factory.mktemp("hostile"), shots)
+    groups = group_labels(observations.dataset, ["cohort"])
+    checks = [
+        run_check(check_id, observations, groups=groups, reference="plain", policy=load_policy(), seed=SEED).to_dict()
+        for check_id in ("misgender_gap", "detection_failure_gap")
+    ]
+    photos = [{"photo": f"img/p{i:05d}.png", "outcome": "analysed"} for i in range(58)]
+    photos += [
+        {"photo": HOSTILE_PHOTO, "outcome": "error", "reason": HOSTILE_REASON},
+        {"photo": "img/p00059.png", "outcome": "error", "reason": "ThrottlingException"},
+    ]
+    context = {
+        "analyzer": {"name": HOSTILE_ANALYZER, "adapter": "predictions", "version": '1"<b>', "simulated": False},
+        "dataset": {"name": "hostile", "photos": 60, "subjects": 60, "content_hash": "sha256:00"},
+        "grouping": {"by": ["cohort"], "reference": "plain"},
+        "outcomes": {"analysed": 58, "no_face": 0, "error": 2},
+        "photos": photos,
+        "seed": SEED,
+    }
+    skipped = [{"id": "same_person_consistency", "reason": "<b>nobody</b> has two photos"}]
+    return build_report(checks, context=context, skipped=skipped)
+
+
+@pytest.mark.parametrize("which", ["demo", "hostile"])
+def test_one_document_that_loads_nothing_from_anywhere(which: str, request: pytest.FixtureRequest) -> None:
+    page = render_html(request.getfixturevalue(which))
+    lowered = page.lower()
+    assert lowered.startswith("<!doctype html>")
+    assert lowered.count("<html") == 1
+    assert lowered.count("</html>") == 1
+    for reference in ("<link", "<script", "<iframe", "<img", "@import", "url("):
+        assert reference not in lowered, reference
+    parsed = _Page(page)
+    for name, value in parsed.attrs:
+        assert not name.startswith("on"), name  # no event handler
+        if name in ("src", "href", "xlink:href", "action", "data"):
+            assert value is not None
+            assert value.startswith("#"), (name, value)  # links only within the page
+
+
+@pytest.mark.parametrize("which", ["demo", "hostile"])
+def test_parses_with_balanced_tags(which: str, request: pytest.FixtureRequest) -> None:
+    parsed = _Page(render_html(request.getfixturevalue(which)))
+    assert parsed.mismatched == []
+    assert parsed.open == []
+
+
+def test_write_html_writes_the_rendered_page(demo: dict[str, Any], tmp_path: Path) -> None:
+    target = write_html(demo, tmp_path / "out" / "report.html")
+    assert target == tmp_path / "out" / "report.html"
+    assert target.read_text(encoding="utf-8") == render_html(demo)
+    assert [p.name for p in target.parent.iterdir()] == ["report.html"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(("simulated", "emulated"), [(True, True), (True, False), (False, True), (False, False)])
+def test_banner_when_and_only_when_simulated_or_emulated(demo: dict[str, Any], simulated: bool, emulated: bool) -> None:
+    report = copy.deepcopy(demo)
+    report["analyzer"].update(simulated=simulated, emulated=emulated)
+    page = render_html(report)
+    assert page.count('class="banner"') == simulated + emulated
+    assert ("Simulated analyzer output" in page) is simulated
+    assert ("Emulated vendor API" in page) is emulated
+    if emulated:
+        assert "recorded and then replayed" in page
+        assert "The vendor's service was not called" in page.replace("&#x27;", "'")
+
+
+def test_every_check_and_group_appears_with_the_reports_figures(demo: dict[str, Any]) -> None:
+    page = render_html(demo)
+    assert demo["checks"], "the demo reports its checks"
+    for check in demo["checks"]:
+        section = _section(page, check["id"])
+        assert f'<span class="verdict v-{check["verdict"]}">{check["verdict"]}</span>' in section
+        for name, group in check["groups"].items():
+            assert name in section
+            assert f"{group['count']} / {group['n']}" in section
+            assert f"{group['rate']:.3f} {_ci(group['ci'])}" in section  # the chart's label
+        for c in check["comparisons"]:
+            assert f"{c['difference']:.3f} {_ci(c['ci'])}" in section
+            assert f">{c['tolerance']:g}<" in section
+            if c["verdict"] == "inconclusive" and c["min_detectable"] is not None:
+                assert f"smallest detectable gap <b>{c['min_detectable']:.3f}</b>" in section
+
+
+def test_demo_figures_match_the_hand_counts(demo: dict[str, Any]) -> None:
+    """The demo's data card: 12 of 300 cis, 62 of 200 trans and 100 of 100 nonbinary photos misgendered."""
+    section = _section(render_html(demo), "misgender_gap")
+    for count, n in ((12, 300), (62, 200), (100, 100)):
+        assert f"{count} / {n}" in section
+        assert f">{count / n:.3f}<" in section  # the rate column of the groups table
+    assert ">0.270" in section  # trans minus cis: 0.310 - 0.040
+
+
+def test_verdict_table_names_the_deciding_comparison(demo: dict[str, Any]) -> None:
+    page = render_html(demo)
+    table = page[page.index("<h2>Verdicts</h2>") : page.index('<section class="check"')]
+    for check in demo["checks"]:
+        assert f'href="#check-{check["id"]}"' in table
+        deciding = next(c for c in check["comparisons"] if c["group"] == check["deciding"])
+        row = table[table.index(f'href="#check-{check["id"]}"') :].split("</tr>")[0]
+        assert f">{deciding['difference']:.3f}<" in row
+        assert f">{_ci(deciding['ci'])}<" in row
+        assert f'<span class="verdict v-{check["verdict"]}">' in row
+
+
+def test_skipped_checks_are_listed_with_their_reason(demo: dict[str, Any], hostile: dict[str, Any]) -> None:
+    page = render_html(demo)
+    for skipped in demo["skipped"]:
+        row = page[page.index(f"<code>{skipped['id']}</code>") :].split("</tr>")[0]
+        assert "not run" in row
+        assert skipped["reason"] in row
+    assert "&lt;b&gt;nobody&lt;/b&gt; has two photos" in render_html(hostile)
+
+
+def test_hostile_values_appear_only_escaped(hostile: dict[str, Any]) -> None:
+    page = render_html(hostile)
+    assert "<script" not in page
+    # "onerror=" survives only as text: its quotes and angle brackets are entities, so no attribute is made.
+    assert 'onerror="' not in page
+    assert "onerror=alert" not in page.replace("&lt;img src=x onerror=alert(2)&gt;", "")
+    assert "<img" not in page
+    assert "<b>nobody" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "x&quot; onerror=&quot;alert(1).png" in page
+    assert "Vendor&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    parsed = _Page(page)
+    assert not [name for name, _ in parsed.attrs if name.startswith("on")]
+    assert "script" not in parsed.tags
+    assert "img" not in parsed.tags
+    assert "iframe" not in parsed.tags
+    text = "".join(parsed.text)
+    # A reader sees the names exactly as the data has them, in tables and in the charts' SVG text.
+    for shown in (HOSTILE_GROUP, HOSTILE_PHOTO, HOSTILE_ANALYZER, HOSTILE_REASON):
+        assert shown in text, shown
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
+    assert any(name == "aria-label" and value and HOSTILE_GROUP in value for name, value in parsed.attrs)
+
+
+def test_no_javascript_urls(hostile: dict[str, Any]) -> None:
+    page = render_html(hostile)
+    for _, value in _Page(page).attrs:
+        assert not (value or "").strip().lower().startswith("javascript:"), value
+    assert "&lt;iframe src=javascript:alert(3)&gt;" in page  # the reason is shown, as text
+
+
+def _with_sweep(report: Mapping[str, Any], sweep: list[dict[str, Any]]) -> dict[str, Any]:
+    out = copy.deepcopy(dict(report))
+    out["checks"][0]["details"]["sweep"] = sweep
+    return out
+
+
+def test_sweep_draws_one_line_per_group(demo: dict[str, Any]) -> None:
+    sweep = [
+        {"threshold": 80, "groups": {"cis": 0.05, "trans": 0.12, HOSTILE_GROUP: 0.2}},
+        {"threshold": 90, "groups": {"cis": 0.02, "trans": 0.06, HOSTILE_GROUP: None}},
+        {"threshold": 95, "groups": {"cis": 0.01, "trans": 0.03, HOSTILE_GROUP: 0.1}},
+        {"threshold": 99, "groups": {"cis": 0.0, "trans": 0.01, HOSTILE_GROUP: 0.05}},
+    ]
+    page = render_html(_with_sweep(demo, sweep))
+    section = _section(page, demo["checks"][0]["id"])
+    lines = re.findall(r'<polyline points="([^"]*)"', section)
+    assert len(lines) == 3
+    assert [len(points.split()) for points in lines] == [4, 4, 3]  # a missing rate is left out, not drawn as 0
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+    assert "<script" not in page
+    for threshold in ("80", "90", "95", "99"):
+        assert f">{threshold}</text>" in section
+
+
+def test_no_sweep_draws_no_lines(demo: dict[str, Any]) -> None:
+    assert "<polyline" not in render_html(demo)
+    assert "<polyline" not in render_html(_with_sweep(demo, []))
+
+
+def test_photos_not_analysed_listed_up_to_fifty_then_counted(hostile: dict[str, Any]) -> None:
+    report = copy.deepcopy(hostile)
+    report["photos"] = [{"photo": f"img/e{i:03d}.png", "outcome": "no_face"} for i in range(63)]
+    report["outcomes"] = {"analysed": 0, "no_face": 63, "error": 0}
+    page = render_html(report)
+    listed = re.findall(r"img/e\d{3}\.png", page)
+    assert listed == [f"img/e{i:03d}.png" for i in range(50)]
+    assert "and 13 more; every photo is in report.json." in page
+    assert ">63<" in page
+
+
+def test_methods_cite_what_the_report_used(demo: dict[str, Any]) -> None:
+    methods = render_html(demo).split('<section id="methods">')[1].split("</section>")[0]
+    for source in ("Wilson, E. B. (1927)", "Newcombe, R. G. (1998)", "Holm, S. (1979)", "Fisher, R. A. (1935)"):
+        assert source in methods
+    assert "Dunn, O. J. (1961)" in methods  # Bonferroni-adjusted gap intervals
+    assert "Efron, B. (1979)" in methods  # the subject bootstrap
+    assert "Fleiss, J. L., Tytun, A., &amp; Ury, H. K. (1980)" in methods  # an inconclusive check's detectable gap
+    # Neither Clopper-Pearson nor Boschloo was used by the default policy.
+    assert "Clopper" not in methods
+    assert "Boschloo" not in methods
+
+
+def test_provenance_names_data_analyzer_policy_and_the_command(demo: dict[str, Any]) -> None:
+    provenance = render_html(demo).split('<section id="provenance">')[1]
+    analyzer, dataset, run = demo["analyzer"], demo["dataset"], demo["run"]
+    for value in (
+        dataset["content_hash"],
+        analyzer["name"],
+        analyzer["botocore"],
+        analyzer["boto3"],
+        analyzer["recorded_with"][0]["endpoint"],
+        demo["policy"]["profile"],
+        demo["policy"]["source"],
+        str(demo["seed"]),
+        demo["kit_version"],
+        run["python"],
+        run["pytest"],
+        run["command"],
+    ):
+        assert value in provenance, value
+    assert "<dt>record mode</dt><dd>none</dd>" in provenance
+    assert "<dt>simulated output</dt><dd>yes</dd>" in provenance
+    assert "<dt>emulated API</dt><dd>yes</dd>" in provenance
+
+
+def test_a_check_made_at_several_thresholds_gets_one_section_each(demo: dict[str, Any]) -> None:
+    report = copy.deepcopy(demo)
+    first = report["checks"][0]
+    at_80, at_90 = copy.deepcopy(first), copy.deepcopy(first)
+    at_80["threshold"], at_90["threshold"] = 80.0, 90.0
+    at_90["details"]["binding"] = True
+    report["checks"][:1] = [at_80, at_90]
+    page = render_html(report)
+    ids = re.findall(r'\bid="([^"]*)"', page)
+    assert len(ids) == len(set(ids))
+    assert f'id="check-{first["id"]}-80"' in page
+    assert f'id="check-{first["id"]}-90"' in page
+    assert f"<code>{first['id']}</code> at 80 <span" in page
+    assert f"<code>{first['id']}</code> at 90 (binding) <span" in page
+
+
+def test_gallery_photos_are_not_listed_as_trouble(hostile: dict[str, Any]) -> None:
+    report = copy.deepcopy(hostile)
+    report["photos"] = [{"photo": "img/g001.png", "outcome": "enrolled", "role": "gallery"}]
+    report["outcomes"] = {"analysed": 0, "no_face": 0, "error": 0, "enrolled": 1}
+    page = render_html(report)
+    assert "Photos not analysed" not in page
+    assert "img/g001.png" not in page
+    assert "enrolled in the gallery" in page
