@@ -32,10 +32,13 @@ from ..observation import Face, Observation
 from .base import AdapterSettings, Vocabulary, choose_face
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import numpy as np
     import numpy.typing as npt
 
     from ..dataset import Dataset, Photo
+    from ..matching import SearchOutcome
 
 __all__ = ["SAME_PERSON_DISTANCE", "LocalAnalyzer", "LocalMatcher", "create", "distance_to_similarity"]
 
@@ -130,6 +133,32 @@ class LocalAnalyzer:
             return Observation(photo=photo.id, outcome="error", faces=len(faces), reason="faces without boxes")
         return Observation(photo=photo.id, outcome="analysed", face=chosen, faces=len(faces))
 
+    @cached_property
+    def _matcher(self) -> LocalMatcher:
+        return LocalMatcher()
+
+    def search(self, probe: Photo, gallery: Sequence[Photo], *, threshold: float) -> SearchOutcome:
+        """1:N search with dlib embeddings: the gallery photos at or above ``threshold`` similarity."""
+        from ..matching import SearchOutcome
+
+        found = self._embedding(probe)
+        if found is None:
+            return SearchOutcome(probe.id, "no_face", reason="no face found by dlib's detector")
+        matches = []
+        for photo in gallery:
+            enrolled = self._embedding(photo)
+            if enrolled is not None:
+                similarity = self._matcher.similarity(found, enrolled)
+                if similarity >= threshold:
+                    matches.append((photo.id, round(similarity, 2)))
+        return SearchOutcome(probe.id, "analysed", matches=tuple(matches))
+
+    def _embedding(self, photo: Photo) -> npt.NDArray[np.float64] | None:
+        cache: dict[str, npt.NDArray[np.float64] | None] = self.__dict__.setdefault("_embeddings", {})
+        if photo.id not in cache:
+            cache[photo.id] = self._matcher.embed(photo.path, photo.box)
+        return cache[photo.id]
+
     def describe(self) -> dict[str, Any]:
         from importlib.metadata import version
 
@@ -182,17 +211,30 @@ class LocalMatcher:
         encoder = dlib.face_recognition_model_v1(str(files / "dlib_face_recognition_resnet_model_v1.dat"))
         return dlib.get_frontal_face_detector(), predictor, encoder
 
-    def embed(self, path: str | Path) -> npt.NDArray[np.float64] | None:
+    def embed(
+        self, path: str | Path, box: tuple[float, float, float, float] | None = None
+    ) -> npt.NDArray[np.float64] | None:
+        """The embedding of the face in ``box`` (fractions of the image), else of the largest face found."""
+        import dlib
         import numpy as np
         from PIL import Image
 
         detector, predictor, encoder = self._models
         with Image.open(path) as opened:
             pixels = np.asarray(opened.convert("RGB"))
-        found = detector(pixels, 1)  # upsample once: small faces are found too
-        if not found:
-            return None
-        face = max(found, key=lambda rect: rect.area())
+        if box is not None:
+            height, width = pixels.shape[:2]
+            face = dlib.rectangle(
+                round(box[0] * width),
+                round(box[1] * height),
+                round((box[0] + box[2]) * width) - 1,
+                round((box[1] + box[3]) * height) - 1,
+            )
+        else:
+            found = detector(pixels, 1)  # upsample once: small faces are found too
+            if not found:
+                return None
+            face = max(found, key=lambda rect: rect.area())
         return np.asarray(encoder.compute_face_descriptor(pixels, predictor(pixels, face)), dtype=np.float64)
 
     def similarity(self, a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
