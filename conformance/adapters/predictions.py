@@ -207,6 +207,11 @@ class PredictionsAnalyzer:
             found.append((gallery_id, float(similarity)))
         self._searches[probe_id] = (number, SearchOutcome(probe_id, "analysed", matches=tuple(found)))
 
+    def search_result(self, probe_id: str) -> SearchOutcome | None:
+        """The probe's search exactly as the file gives it (every match), or None without a line."""
+        found = self._searches.get(probe_id)
+        return None if found is None else found[1]
+
     def search(self, probe: Photo, gallery: Sequence[Photo], *, threshold: float) -> SearchOutcome:
         """The probe's search as the file gives it, keeping matches at or above ``threshold``."""
         found = self._searches.get(probe.id)
