@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
         "audits the shipped demo (simulated predictions) offline.",
     )
     run.add_argument("--demo", action="store_true", help="audit the shipped demo (the default with no --dataset)")
+    run.add_argument(
+        "--demo-matching",
+        action="store_true",
+        help="audit the shipped face-search demo (Congress-style: 535 probes against 500 arrest photos)",
+    )
     run.add_argument("--dataset", metavar="MANIFEST", help="manifest (CSV or JSONL) of the dataset to audit")
     run.add_argument("--analyzer", metavar="NAME[:ARG]", help="analyzer, e.g. predictions:results.jsonl")
     run.add_argument("--group-by", metavar="COL[,COL]", help="manifest columns to group by (intersections with commas)")
@@ -112,6 +117,7 @@ def _run(args: argparse.Namespace) -> int:
         OPT_CHECKS,
         OPT_DATASET,
         OPT_DEMO,
+        OPT_DEMO_MATCHING,
         OPT_GROUP_BY,
         OPT_POLICY,
         OPT_PROFILE,
@@ -124,7 +130,8 @@ def _run(args: argparse.Namespace) -> int:
 
     root = str(Path.cwd().resolve())
     options = RunOptions(
-        demo=args.demo or (args.dataset is None and args.analyzer is None),
+        demo=args.demo or (args.dataset is None and args.analyzer is None and not args.demo_matching),
+        demo_matching=args.demo_matching,
         dataset=args.dataset,
         analyzer=args.analyzer,
         group_by=_split(args.group_by),
@@ -166,6 +173,8 @@ def _run(args: argparse.Namespace) -> int:
     argv += [f"{flag}={value}" for flag, value in values.items() if value is not None]
     if options.demo:
         argv.append(OPT_DEMO)
+    if options.demo_matching:
+        argv.append(OPT_DEMO_MATCHING)
     if options.allow_live:
         argv.append(OPT_ALLOW_LIVE)
     argv += list(args.pytest_args)

@@ -177,6 +177,8 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         raise PolicyError(f"{where}: confidence = {policy.confidence} must be at least 0.5 and below 1")
     if policy.min_subjects < 1:
         raise PolicyError(f"{where}: min_subjects = {policy.min_subjects} must be at least 1")
+    if policy.invariance_photos < 0 or policy.invariance_transforms < 0:
+        raise PolicyError(f"{where}: invariance_photos and invariance_transforms must be 0 (none) or more")
     if policy.bootstrap < 100:
         raise PolicyError(f"{where}: bootstrap = {policy.bootstrap} must be at least 100 resamples")
     return policy

@@ -47,6 +47,13 @@ def _variants(
 
     if not getattr(analyzer, "sees_new_images", False):
         return None, "the analyzer cannot look at transformed images (it only knows the photos it was given)"
+    if getattr(analyzer, "emulated", False):
+        return None, (
+            "the answers come from the kit's emulator, which knows only the dataset's own photos: "
+            "transformed variants would measure the emulator, not a model"
+        )
+    if not plan.photos or not plan.transforms:
+        return None, "the policy plans no variants (invariance_photos or invariance_transforms is 0)"
     can_see = getattr(analyzer, "can_see", None)
     found: list[Variant] = []
     for photo in plan.photos:

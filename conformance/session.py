@@ -35,6 +35,7 @@ class RunOptions:
     """
 
     demo: bool = False
+    demo_matching: bool = False  # the face-search demo (Congress-style) instead of the gender demo
     dataset: str | None = None
     analyzer: str | None = None
     group_by: tuple[str, ...] = ()
@@ -51,7 +52,7 @@ class RunOptions:
 
     def flags(self) -> list[str]:
         """The command-line flags that reproduce this run (for the pytest header and reports)."""
-        out = ["--conformance-demo"] if self.demo else []
+        out = ["--conformance-demo"] if self.demo else ["--conformance-demo-matching"] if self.demo_matching else []
         for name in ("dataset", "analyzer", "reference", "policy", "profile"):
             value = getattr(self, name)
             if value is not None:
@@ -122,6 +123,25 @@ def load_context(options: RunOptions) -> Context:
     if unknown:
         raise ConformanceError(f"unknown check {', '.join(map(repr, unknown))}; checks: {', '.join(CHECK_IDS)}")
     dataset_path, analyzer_spec, cassette_dir = options.dataset, options.analyzer, options.cassette_dir
+    if options.demo_matching:
+        from dataclasses import replace
+
+        from .demo import CASSETTES, MATCHING_MANIFEST
+
+        if options.demo or dataset_path is not None or analyzer_spec is not None:
+            raise ConformanceError("the matching demo brings its own dataset and analyzer: drop the other choices")
+        # Replayed through the rekognition adapter, grouped as the published test reported it.
+        return load_context(
+            replace(
+                options,
+                demo_matching=False,
+                dataset=str(MATCHING_MANIFEST),
+                analyzer="rekognition",
+                cassette_dir=cassette_dir or str(CASSETTES),
+                group_by=options.group_by or ("race_ethnicity",),
+                reference=options.reference or "white",
+            )
+        )
     if options.demo:
         if dataset_path is not None or analyzer_spec is not None:
             raise ConformanceError(

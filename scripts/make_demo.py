@@ -464,7 +464,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["CASSETTES", "DEMO_DIR", "MANIFEST", "PREDICTIONS"]
+__all__ = ["CASSETTES", "DEMO_DIR", "MANIFEST", "MATCHING_MANIFEST", "MATCHING_PREDICTIONS", "PREDICTIONS"]
 
 DEMO_DIR = Path(__file__).parent
 MANIFEST = DEMO_DIR / "manifest.csv"
@@ -472,6 +472,9 @@ PREDICTIONS = DEMO_DIR / "predictions.jsonl"
 # The repository's cassettes/ folder (a link here, so that a plain install ships it): the demo's
 # recordings of the rekognition adapter, made against the kit's emulator serving PREDICTIONS.
 CASSETTES = DEMO_DIR / "cassettes"
+# The face-search demo (scripts/make_matching_demo.py): a Congress-style test, simulated.
+MATCHING_MANIFEST = DEMO_DIR / "matching" / "manifest.csv"
+MATCHING_PREDICTIONS = DEMO_DIR / "matching" / "predictions.jsonl"
 '''
 
 

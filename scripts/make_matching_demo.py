@@ -60,6 +60,29 @@ def best_similarity(rng: random.Random, poc: bool, rank: dict[bool, int]) -> flo
     return None
 
 
+README = """# Face-search demo (simulated): a Congress-style test
+
+**Nothing here is real**: no real people, no faces, no real search results.
+
+- `manifest.csv`: 500 `gallery` photos (arrest photos: `arrestee-NNNN`) and 535 `probe` photos (members of
+  a legislature: `member-NNN`), none of whom is in the gallery, so every search is non-mated. Column
+  `race_ethnicity` groups the probes: 107 `person of colour` (20.0%) and 428 `white`.
+- `images/`: 8x8 synthetic placeholders, **not faces**, each with its own SHA-256.
+- `predictions.jsonl`: **SIMULATED** search results in the kit's predictions format (probe lines with
+  matches and similarities; header `search_threshold` 70: nothing below 70 was returned).
+
+Built to match the published test of a commercial face search service on members of Congress: at the
+default similarity threshold of 80, **28 of 535 were falsely matched** to arrest photos, **11 of them
+people of colour** (39%) against about 20% of Congress. Here, at 80: 11 of 107 people of colour and 17
+of 428 others; at 90: 4 and 5; at 95: 1 and 1; at 99: none.
+
+`conformance run --demo-matching` replays `cassettes/matching/rekognition.jsonl`: this search traffic
+recorded through the `rekognition` adapter against the kit's **emulator** of the Rekognition API (never
+Amazon's service). Regenerate these files with `python scripts/make_matching_demo.py`, and the
+recording with `python scripts/record_demo.py`.
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "conformance" / "demo" / "matching")
@@ -104,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     with (out / "predictions.jsonl").open("w", encoding="utf-8", newline="\n") as handle:
         for record in (header, *lines):
             handle.write(json.dumps(record) + "\n")
+    (out / "README.md").write_text(README, encoding="utf-8")
     print(f"wrote {GALLERY} gallery photos and {PROBES} probes ({POC} people of colour) to {out}")
     return 0
 

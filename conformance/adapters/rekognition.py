@@ -26,6 +26,7 @@ import ipaddress
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -36,7 +37,10 @@ from ..observation import Face, Observation
 from .base import AdapterSettings, Vocabulary, choose_face
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..dataset import Dataset, Photo
+    from ..matching import SearchOutcome
     from ..recording.store import RecordingStore
 
 __all__ = ["ADAPTER_VERSION", "MAX_IMAGE_BYTES", "RekognitionAnalyzer", "create"]
@@ -47,6 +51,7 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 PRICE_PER_IMAGE_USD = 0.001  # AWS's published first-tier DetectFaces price; check current pricing
 _ATTRIBUTES = ["DEFAULT", "GENDER"]
 _SENT_AS_IS = ("JPEG", "PNG")
+_MAX_MATCHES = 4096  # the API's largest MaxFaces: every match at or above the search threshold comes back
 _THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
 _CREDENTIALS = {
     "AccessDeniedException",
@@ -90,6 +95,37 @@ def gender_vocabulary() -> Vocabulary:
     import botocore
 
     return Vocabulary(labels=labels, source=f"botocore {botocore.__version__} service model, shape GenderType")
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A request the run will send: for which photo, which operation, the image digest, the recording key."""
+
+    photo: Photo | None
+    operation: str
+    digest: str
+    key: str
+
+
+def _key(operation: str, params: Mapping[str, Any]) -> str:
+    """The recording key of a request from its parameters, images given as ``{"Sha256": digest}``.
+
+    The same canonical JSON (sorted keys, compact) that :func:`~conformance.recording.scrub.canonical_body`
+    makes of the body botocore sends, so a key computed here finds the recorded interaction.
+    """
+    import json
+
+    from ..recording.scrub import request_key
+
+    return request_key(operation, json.dumps(params, sort_keys=True, separators=(",", ":")))
+
+
+class _Refused(Exception):
+    """The service refused one photo (not the run): its code and message become the photo's outcome."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}".rstrip(": "))
+        self.code = code
 
 
 def _error_type(response: Mapping[str, Any]) -> str:
@@ -157,6 +193,8 @@ class RekognitionAnalyzer:
     """DetectFaces through boto3, replaying from and recording into the run's recording."""
 
     name = "Amazon Rekognition DetectFaces"
+    # Searches ask for every match down to this similarity, so thresholds from it up can be judged and swept.
+    search_floor = 50.0
     # Transformed variants are sent like any photo; in replay they must be in the recording (see can_see).
     sees_new_images = True
 
@@ -173,6 +211,9 @@ class RekognitionAnalyzer:
         self._unrecorded = 0
         self._effective = "none"
         self.extra_calls = 0  # transformed variants the runner will send, set before session()
+        self._collection = False
+        self._gallery: dict[str, str] | None = None  # gallery image digest (ExternalImageId) -> photo id
+        self._unindexed: dict[str, str] = {}
 
     # -- the run ----------------------------------------------------------------------------------------
 
@@ -192,9 +233,9 @@ class RekognitionAnalyzer:
             )
             self._store = store
             effective = self._effective = effective_mode(mode, store)
-            keys = {} if effective == "all" else {p.id: self._key_of(p) for p in self.dataset.photos}
-            missing = [p for p in self.dataset.photos if keys.get(p.id) and keys[p.id] not in store]
-            missing_calls = len({keys[p.id] for p in missing})  # the same image under two names is one call
+            planned = [] if effective == "all" else self._planned()
+            missing = [r for r in planned if r.key not in store]
+            missing_calls = len({r.key for r in missing})  # the same image under two names is one call
             if effective == "none" and missing:
                 raise self._unrecorded_error(missing, store)
             replay_only = effective == "none"
@@ -202,7 +243,7 @@ class RekognitionAnalyzer:
                 stack.enter_context(_network_blocked())
             self._client = self._make_client(replay_only, boto3)
             endpoint = str(self._client.meta.endpoint_url)
-            calls = (len(self.dataset) if effective == "all" else missing_calls) + self.extra_calls
+            calls = (len(self._planned()) if effective == "all" else missing_calls) + self.extra_calls
             if not replay_only and calls and not is_loopback(endpoint):
                 self._check_live(endpoint, calls)
             session = {
@@ -217,6 +258,8 @@ class RekognitionAnalyzer:
             stack.enter_context(
                 replaying(self.recording, store, mode, session=session, note=_NOTE, keep=_worth_keeping)
             )
+            # A collection made for a face-matching run is deleted after it, also when the run fails.
+            stack.callback(self._drop_collection)
             yield
             if effective != "none" and self._unrecorded == 0:
                 store.mark_complete(len(self.dataset))
@@ -268,49 +311,66 @@ class RekognitionAnalyzer:
             return True
         return self._key_of(photo) in store
 
-    def _key_of(self, photo: Photo) -> str:
-        import json
-
-        from ..recording.scrub import request_key
-
+    def _digest(self, photo: Photo) -> str:
+        """The SHA-256 of the bytes the adapter sends for ``photo`` ("" if it is never sent)."""
         if photo.format in _SENT_AS_IS:
             if photo.path.stat().st_size > MAX_IMAGE_BYTES:
                 return ""  # never sent: an error outcome, not a missing recording
-            digest = photo.digest  # the loader hashed these bytes already: no second read
-        else:
-            data, _ = _image_bytes(photo)
-            if data is None:
-                return ""
-            digest = hashlib.sha256(data).hexdigest()
-        body = {"Attributes": _ATTRIBUTES, "Image": {"Sha256": digest}}
-        return request_key("DetectFaces", json.dumps(body, sort_keys=True, separators=(",", ":")))
+            return photo.digest  # the loader hashed these bytes already: no second read
+        data, _ = _image_bytes(photo)
+        return "" if data is None else hashlib.sha256(data).hexdigest()
 
-    def _unrecorded_error(self, missing: list[Photo], store: RecordingStore) -> ConformanceError:
+    def _key_of(self, photo: Photo) -> str:
+        digest = self._digest(photo)
+        return _key("DetectFaces", {"Attributes": _ATTRIBUTES, "Image": {"Sha256": digest}}) if digest else ""
+
+    def _planned(self) -> list[_Request]:
+        """Every request the run will send, with its recording key (images by digest)."""
+        if not self.dataset.is_matching:
+            return [
+                _Request(p, "DetectFaces", self._digest(p), key)
+                for p in self.dataset.photos
+                if (key := self._key_of(p))
+            ]
+        collection = {"CollectionId": self.collection_id}
+        out = [_Request(None, "CreateCollection", "", _key("CreateCollection", collection))]
+        for photo in self.dataset.role("gallery"):
+            if digest := self._digest(photo):
+                out.append(_Request(photo, "IndexFaces", digest, _key("IndexFaces", self._index_params(digest))))
+        for photo in self.dataset.role("probe"):
+            if digest := self._digest(photo):
+                out.append(
+                    _Request(
+                        photo, "SearchFacesByImage", digest, _key("SearchFacesByImage", self._search_params(digest))
+                    )
+                )
+        out.append(_Request(None, "DeleteCollection", "", _key("DeleteCollection", collection)))
+        return out
+
+    def _unrecorded_error(self, missing: list[_Request], store: RecordingStore) -> ConformanceError:
         from ..recording.store import RecordingError
 
         first = missing[0]
-        data, _ = _image_bytes(first)
-        digest = hashlib.sha256(data or b"").hexdigest()
+        what = f"photo {first.photo.id!r} (sha256:{first.digest})" if first.photo is not None else "the collection"
         where = f"in {self.recording}" if self.recording.exists() else f"at {self.recording} (no recording yet)"
         return RecordingError(
-            f"no recording of DetectFaces for photo {first.id!r} (sha256:{digest}) {where}"
-            f"{f', nor for {len(missing) - 1} more photo(s)' if len(missing) > 1 else ''}; record it with "
-            f"conformance run --dataset {self.dataset.manifest} --analyzer rekognition --record-mode "
+            f"no recording of {first.operation} for {what} {where}"
+            f"{f', nor of {len(missing) - 1} more request(s)' if len(missing) > 1 else ''}; record it with "
+            f"conformance run --dataset {self.dataset.manifest} --analyzer rekognition "
+            f"--cassette-dir {self.recording.parent.parent} --record-mode "
             f"{'new_episodes' if len(store) else 'once'} (with AWS_ENDPOINT_URL_REKOGNITION set for an emulator)"
         )
 
     # -- the Analyzer protocol ---------------------------------------------------------------------------
 
-    def analyze(self, photo: Photo) -> Observation:
+    def _call(self, method: str, **params: Any) -> Any:
+        """One API call: credential and connection failures stop the run; refusals of a photo raise _Refused."""
         from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
         if self._client is None:
-            raise AdapterError("the rekognition adapter analyses inside session(); use conformance.analyze()")
-        data, reason = _image_bytes(photo)
-        if data is None:
-            return Observation(photo=photo.id, outcome="error", reason=reason)
+            raise AdapterError("the rekognition adapter calls inside session(); use conformance.analyze()")
         try:
-            response = self._client.detect_faces(Image={"Bytes": data}, Attributes=_ATTRIBUTES)
+            response = getattr(self._client, method)(**params)
         except NoCredentialsError:
             raise ConformanceError(f"no AWS credentials found: {_HOW_TO_SET_CREDENTIALS}") from None
         except EndpointConnectionError as exc:
@@ -322,15 +382,24 @@ class RekognitionAnalyzer:
                 raise ConformanceError(
                     f"Rekognition refused the credentials ({code}): {_HOW_TO_SET_CREDENTIALS}"
                 ) from None
-            if code in _THROTTLED:
-                self._unrecorded += 1
-                return Observation(photo=photo.id, outcome="error", reason=f"{code} after retries; run again to resume")
-            if code == "InternalServerError":
-                self._unrecorded += 1
-            return Observation(photo=photo.id, outcome="error", reason=f"{code}: {message}".rstrip(": "))
+            if code in _THROTTLED or code == "InternalServerError":
+                self._unrecorded += 1  # a passing fault: the recording stays incomplete, a re-run asks again
+                if code in _THROTTLED:
+                    message = "after retries; run again to resume"
+            raise _Refused(code, message) from None
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         self.emulated = self.emulated or _EMULATOR_HEADER in headers
         self.simulated = self.simulated or headers.get(_SIMULATED_HEADER) == "true"
+        return response
+
+    def analyze(self, photo: Photo) -> Observation:
+        data, reason = _image_bytes(photo)
+        if data is None:
+            return Observation(photo=photo.id, outcome="error", reason=reason)
+        try:
+            response = self._call("detect_faces", Image={"Bytes": data}, Attributes=_ATTRIBUTES)
+        except _Refused as refused:
+            return Observation(photo=photo.id, outcome="error", reason=str(refused))
         faces = [self._face(detail) for detail in response.get("FaceDetails", [])]
         if not faces:
             return Observation(photo=photo.id, outcome="no_face", reason="no face found")
@@ -343,6 +412,92 @@ class RekognitionAnalyzer:
                 reason=f"{len(faces)} faces and none overlaps the manifest's box for the subject",
             )
         return Observation(photo=photo.id, outcome="analysed", face=chosen, faces=len(faces))
+
+    # -- face matching: a collection for the run, the gallery indexed, each probe searched --------------
+
+    @property
+    def collection_id(self) -> str:
+        """Derived from the dataset's content, so a replay sends the very requests that were recorded."""
+        return f"conformance-{self.dataset.content_hash.removeprefix('sha256:')[:24]}"
+
+    def _index_params(self, digest: str) -> dict[str, Any]:
+        return {
+            "CollectionId": self.collection_id,
+            "DetectionAttributes": ["DEFAULT"],
+            "ExternalImageId": digest,
+            "Image": {"Sha256": digest},
+            "MaxFaces": 1,
+        }
+
+    def _search_params(self, digest: str) -> dict[str, Any]:
+        return {
+            "CollectionId": self.collection_id,
+            "FaceMatchThreshold": float(self.search_floor),
+            "Image": {"Sha256": digest},
+            "MaxFaces": _MAX_MATCHES,
+        }
+
+    def _enrol(self, gallery: Sequence[Photo]) -> dict[str, str]:
+        try:
+            self._call("create_collection", CollectionId=self.collection_id)
+        except _Refused as refused:
+            if refused.code != "ResourceAlreadyExistsException":
+                raise ConformanceError(f"cannot create collection {self.collection_id}: {refused}") from None
+            # Left by a run that died before deleting it: start clean.
+            self._call("delete_collection", CollectionId=self.collection_id)
+            self._call("create_collection", CollectionId=self.collection_id)
+        self._collection = True
+        faces: dict[str, str] = {}
+        for photo in gallery:
+            data, reason = _image_bytes(photo)
+            if data is None:
+                self._unindexed[photo.id] = reason
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            params = self._index_params(digest)
+            params["Image"] = {"Bytes": data}
+            try:
+                response = self._call("index_faces", **params)
+            except _Refused as refused:
+                self._unindexed[photo.id] = str(refused)
+                continue
+            if not response.get("FaceRecords"):
+                self._unindexed[photo.id] = "no face found to index"
+            faces.setdefault(digest, photo.id)
+        return faces
+
+    def search(self, probe: Photo, gallery: Sequence[Photo], *, threshold: float) -> SearchOutcome:
+        """SearchFacesByImage against a collection of the gallery (made on the first search of the run)."""
+        from ..matching import SearchOutcome
+
+        if self._gallery is None:
+            self._gallery = self._enrol(gallery)
+        data, reason = _image_bytes(probe)
+        if data is None:
+            return SearchOutcome(probe.id, "error", reason=reason)
+        params = self._search_params(hashlib.sha256(data).hexdigest())
+        params["Image"] = {"Bytes": data}
+        params["FaceMatchThreshold"] = float(threshold)
+        try:
+            response = self._call("search_faces_by_image", **params)
+        except _Refused as refused:
+            if refused.code == "InvalidParameterException" and "no faces" in str(refused).lower():
+                return SearchOutcome(probe.id, "no_face", reason=str(refused))
+            return SearchOutcome(probe.id, "error", reason=str(refused))
+        matches = tuple(
+            (self._gallery[m["Face"]["ExternalImageId"]], float(m["Similarity"]))
+            for m in response.get("FaceMatches", [])
+            if m.get("Face", {}).get("ExternalImageId") in self._gallery
+        )
+        return SearchOutcome(probe.id, "analysed", matches=matches)
+
+    def _drop_collection(self) -> None:
+        if self._collection:
+            self._collection = False
+            try:
+                self._call("delete_collection", CollectionId=self.collection_id)
+            except (_Refused, ConformanceError) as exc:
+                print(f"conformance: could not delete collection {self.collection_id}: {exc}", file=sys.stderr)
 
     def _face(self, detail: Mapping[str, Any]) -> Face:
         gender = detail.get("Gender")

@@ -193,6 +193,14 @@ def _compare_one(
     else:
         ci = stats.newcombe_interval(grp.count, grp.n, ref.count, ref.n, level)
     p = stats.exact_p_value(grp.count, grp.n, ref.count, ref.n, policy.exact_test) if units.proportion else None
+    if not units.proportion and min(sums.subjects, ref_sums.subjects) < 2:
+        # A bootstrap over one person has nothing to vary: no interval, no verdict.
+        return replace(
+            blank,
+            difference=grp.rate - ref.rate,
+            method="none",
+            note=f"fewer than two subjects behind a rate ({grp.name}: {sums.subjects}, {ref.name}: {ref_sums.subjects})",
+        )
     contributing = min(sums.subjects, ref_sums.subjects)
     small = contributing < policy.min_subjects
     verdict: Verdict = "inconclusive" if small else stats.gap_verdict(ci, tolerance)

@@ -48,6 +48,7 @@ class RecordingStore:
     lines: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     sessions: list[dict[str, Any]] = field(default_factory=list)
     complete: bool = False
+    complete_photos: int = 0
     dropped_tail: bool = False
     _writer: IO[str] | None = None
     _target: Path | None = None
@@ -108,6 +109,7 @@ class RecordingStore:
                     self.sessions.append(dict(record["session"]))
                 elif "complete" in record:
                     self.complete = True
+                    self.complete_photos = int(dict(record["complete"]).get("photos", 0))
                 else:
                     raise RecordingError(f"{self.path} line {number}: unknown line; the file was edited or is corrupt")
             offset = line_end
@@ -196,12 +198,13 @@ class RecordingStore:
         self._count += 1
 
     def mark_complete(self, photos: int) -> None:
-        """Say every photo of the dataset is recorded (``once`` then stops recording)."""
-        if not self.complete and len(self):
+        """Say every photo of the dataset is recorded (``once`` then stops recording), with how many."""
+        if (not self.complete or self.complete_photos != photos) and len(self):
             if self._writer is None:
                 self._open_writer()
             self._write({"complete": {"photos": photos}})
         self.complete = True
+        self.complete_photos = photos
 
     def close(self, *, succeeded: bool = True) -> None:
         """Flush to disk; in ``all`` mode, swap the new recording in, or drop it if the run failed."""
