@@ -609,6 +609,8 @@ class _Collector:
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if not self.results:
+            if self.gate:  # the gate alone (e.g. -k regression): still say what it found
+                terminalreporter.write_line(self.gate["summary"])
             return
         from .assertions import verdict_line
         from .checks import CHECK_IDS

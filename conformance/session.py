@@ -140,6 +140,8 @@ def load_context(options: RunOptions) -> Context:
                 cassette_dir=cassette_dir or str(CASSETTES),
                 group_by=options.group_by or ("race_ethnicity",),
                 reference=options.reference or "white",
+                # Like the published test, every search is non-mated: false non-matches have nothing to count.
+                checks=options.checks or ("false_match_gap",),
             )
         )
     if options.demo:

@@ -114,14 +114,22 @@ def main(argv: list[str] | None = None) -> int:
     # The same photos as a face-matching set: the original enrolled, every variant searched (all mated).
     kinds = {"crop": "crop", "mirror": "geometric", "scale": "geometric", "original": ""}
     with (args.out / "matching.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["photo", "subject", "role", "variant_kind", "box"], lineterminator="\n")
+        writer = csv.DictWriter(
+            handle, fieldnames=["photo", "subject", "role", "variant_kind", "box"], lineterminator="\n"
+        )
         writer.writeheader()
         for row in rows:
             stem = str(row["variant"])
             kind = next((v for k, v in kinds.items() if stem.startswith(k)), "photometric")
             role = "gallery" if stem == "original" else "probe"
             writer.writerow(
-                {"photo": row["photo"], "subject": row["subject"], "role": role, "variant_kind": kind, "box": row["box"]}
+                {
+                    "photo": row["photo"],
+                    "subject": row["subject"],
+                    "role": role,
+                    "variant_kind": kind,
+                    "box": row["box"],
+                }
             )
     print(f"wrote {len(rows)} photos to {args.out} (face box {box})")
     return 0

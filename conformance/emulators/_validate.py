@@ -7,9 +7,10 @@ give, so every response it sends is checked here first.
 
 What is checked, recursively: structures (required members present, no member the model does not
 know), lists (length ``min``/``max``), maps (keys and values), strings (``enum``, length
-``min``/``max``, ``pattern`` where Python's ``re`` understands it), integers and longs (no bools,
-no floats; ``min``/``max``), floats and doubles (finite numbers; ``min``/``max``), booleans, blobs
-(base64 text, as JSON protocols send them) and timestamps (epoch seconds).
+``min``/``max``, ``pattern`` matched against the whole string where Python's ``re`` understands
+it), integers and longs (no bools, no floats; ``min``/``max``), floats and doubles (finite
+numbers; ``min``/``max``), booleans, blobs (base64 text, as JSON protocols send them) and
+timestamps (epoch seconds).
 """
 
 from __future__ import annotations
@@ -164,8 +165,10 @@ def _check_string(shape: Shape, value: Any, path: str) -> None:
     pattern = shape.metadata.get("pattern")
     if pattern is not None:
         compiled = _pattern(pattern)
-        # Smithy patterns are not implicitly anchored: search, as the service's own check does.
-        if compiled is not None and compiled.search(value) is None:
+        # The service matches a pattern against the whole value (an ExternalImageId of "a/b.png"
+        # is refused though "a" matches): a search would let through what the real API never
+        # sends, and would make patterns such as S3Bucket's "[0-9A-Za-z\.\-_]*" match anything.
+        if compiled is not None and compiled.fullmatch(value) is None:
             raise ValueError(f"{_where(path)}: {value!r} does not match the pattern {pattern!r} of {shape.name}")
 
 

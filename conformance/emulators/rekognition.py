@@ -17,9 +17,23 @@ How a request is answered:
   ``FaceDetail`` per face of its predictions line; ``Gender`` only when ``Attributes`` asks for
   ``GENDER`` or ``ALL``, and never for an abstention. An ``error`` line becomes that error when it
   names one of DetectFaces' errors in botocore's model, else an ``InvalidParameterException``.
+- Face matching (a manifest with ``role``, a predictions file with ``probe`` lines):
+  CreateCollection and DeleteCollection keep collections in memory, per emulator. IndexFaces
+  indexes one face per known photo (none for an unknown image or a ``faces: []`` line; an
+  ``error`` line is that error) under a deterministic ``FaceId``: a UUID5 of the collection id,
+  the image digest and the face index (:func:`face_id`), so recordings replay. SearchFacesByImage
+  answers a probe with its line's matches whose gallery photo is indexed in that collection, at
+  or above ``FaceMatchThreshold`` (default 80), best first, cut to ``MaxFaces``; CompareFaces
+  answers a probe (source) against a gallery photo (target) with the similarity of that pair on
+  the probe's line. A threshold below the file's ``search_threshold`` cannot be answered truthfully
+  (the file says nothing of the similarities under it) and is refused with an
+  ``InvalidParameterException`` naming it.
+- Parameters the model constrains (collection ids, ``ExternalImageId``, ``MaxFaces``, thresholds)
+  are checked as the real API does, a violation answered with a ``ValidationException``.
 - Every successful response is checked against the model (:func:`validate_response`) before it
   leaves; a violation is an emulator bug and is answered with a 500 naming it.
-- :class:`Faults` injects throttling and server errors at seeded, reproducible rates.
+- :class:`Faults` injects throttling and server errors at seeded, reproducible rates, on every
+  operation.
 
 Example
 -------
@@ -40,6 +54,7 @@ import hashlib
 import ipaddress
 import itertools
 import json
+import math
 import random
 import re
 import signal
@@ -53,7 +68,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import ConformanceError, PredictionsError
-from ._validate import service_model, validate_response
+from ._validate import _pattern, service_model, validate_response
 
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
@@ -71,6 +86,8 @@ __all__ = [
     "Faults",
     "RekognitionEmulator",
     "build_parser",
+    "face_id",
+    "image_id",
     "main",
     "serve",
 ]
@@ -83,8 +100,20 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 # Refuse bodies far beyond the 5 MB image limit (base64 adds a third) before reading them.
 _MAX_BODY = 16 * 1024 * 1024
 _USAGE_ERROR = 2
+# Face matching. The real API's FaceModelVersion is "7.0" and the like; this one says what it is.
+FACE_MODEL_VERSION = "emulated-1.0"
+# The kit's recordings scrub account ids; twelve zeros is no one's.
+ACCOUNT_ID = "000000000000"
+REGION = "us-east-1"
+# FaceMatchThreshold and SimilarityThreshold default to 80 in the real API; MaxFaces to its maximum.
+DEFAULT_THRESHOLD = 80.0
+NO_FACE_MESSAGE = "There are no faces in the image. Should be at least 1."
+# Fixed for ever: face and image ids derive from it, and recordings hold them.
+# (It is uuid5(NAMESPACE_URL, "urn:conformance:emulator:rekognition").)
+_ID_NAMESPACE = "8d4cec67-2927-58b9-853c-f9eb66fda71a"
 
 Reply = tuple[int, dict[str, Any]]
+Box = tuple[float, float, float, float]
 
 
 class EmulatorError(ConformanceError):
@@ -175,6 +204,68 @@ def _centred_box(index: int, count: int) -> tuple[float, float, float, float]:
     return (index * slot + slot / 4, 0.2, slot / 2, 0.6)
 
 
+def face_id(collection_id: str, digest: str, index: int = 0) -> str:
+    """The ``FaceId`` IndexFaces gives face ``index`` of the image with SHA-256 ``digest`` in a collection.
+
+    A UUID5, so the same collection id and image give the same id in every process and a recorded
+    session replays; the standard 8-4-4-4-12 lower-case form matches the model's ``FaceId`` pattern.
+
+    >>> face_id("run-1", "0" * 64)
+    'd6110d5f-61f7-57b7-a599-53dc417ddb21'
+    """
+    import uuid
+
+    # Collection ids cannot hold ":" (the model's pattern), so the name is unambiguous.
+    return str(uuid.uuid5(uuid.UUID(_ID_NAMESPACE), f"face:{collection_id}:{digest}:{index}"))
+
+
+def image_id(digest: str) -> str:
+    """The ``ImageId`` of the image with SHA-256 ``digest`` (a UUID5 of the digest alone)."""
+    import uuid
+
+    return str(uuid.uuid5(uuid.UUID(_ID_NAMESPACE), f"image:{digest}"))
+
+
+def _box(box: Box) -> dict[str, float]:
+    left, top, width, height = box
+    return {"Width": width, "Height": height, "Left": left, "Top": top}
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """What the face-matching operations know of one image: the face they index, search or compare.
+
+    ``error`` is the text of the photo's ``error`` line; ``faceless`` says its line has no face.
+    """
+
+    photo: Photo
+    box: Box
+    face: Face | None = None
+    error: str | None = None
+    faceless: bool = False
+
+
+@dataclass(frozen=True)
+class _IndexedFace:
+    """A face IndexFaces put in a collection."""
+
+    face_id: str
+    image_id: str
+    box: Box
+    external_image_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        face: dict[str, Any] = {
+            "FaceId": self.face_id,
+            "BoundingBox": _box(self.box),
+            "ImageId": self.image_id,
+            "Confidence": DETECTION_CONFIDENCE,
+        }
+        if self.external_image_id is not None:
+            face["ExternalImageId"] = self.external_image_id
+        return face
+
+
 class RekognitionEmulator:
     """Answers Rekognition requests from a dataset and a predictions file, without sockets.
 
@@ -187,12 +278,14 @@ class RekognitionEmulator:
     faults
         Injected throttling and server errors; none by default.
 
+    Collections live in memory, one set per emulator, shared by every thread serving it.
+
     Raises
     ------
     PredictionsError
         When a face's gender label is outside botocore's ``GenderType`` enum (the real API cannot
-        say it), or two photos with identical bytes have different predictions (the real API
-        answers identical images identically).
+        say it), or two photos (or two probes) with identical bytes have different predictions
+        (the real API answers identical images identically).
     """
 
     def __init__(self, dataset: Dataset, predictions: PredictionsAnalyzer, *, faults: Faults | None = None) -> None:
@@ -205,17 +298,31 @@ class RekognitionEmulator:
         model = service_model(SERVICE)
         self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "DetectFaces": self._detect_faces,
+            "CreateCollection": self._create_collection,
+            "DeleteCollection": self._delete_collection,
+            "IndexFaces": self._index_faces,
+            "SearchFacesByImage": self._search_faces_by_image,
+            "CompareFaces": self._compare_faces,
         }
         # Each operation may only answer with the errors the model lists for it.
         self._errors = {
             name: frozenset(shape.name for shape in model.operation_model(name).error_shapes)
             for name in self._operations
         }
+        self._inputs = {name: model.operation_model(name).input_shape for name in self._operations}
         self._known_operations = frozenset(model.operation_names)
         self.genders: tuple[str, ...] = tuple(model.shape_for("GenderType").enum)
         self._attributes = frozenset(model.shape_for("Attribute").enum)
         self._max_image = int(model.shape_for("ImageBlob").metadata["max"])
         self._answers = self._index()
+        self._subjects = self._index_subjects()
+        self._probes = self._index_probes()
+        self._gallery: dict[str, tuple[str, ...]] = {}
+        for photo in dataset.role("gallery"):
+            self._gallery[photo.digest] = (*self._gallery.get(photo.digest, ()), photo.id)
+        # Collection id -> the faces indexed in it, by image digest.
+        self._collections: dict[str, dict[str, _IndexedFace]] = {}
+        self._collections_lock = threading.Lock()
         # Simulated predictions stay labelled as such in every response, and so in every recording.
         self.simulated = bool(predictions.describe().get("simulated"))
 
@@ -255,9 +362,55 @@ class RekognitionEmulator:
                 )
         return faces
 
-    def _failure(self, reason: str) -> _Failure:
+    def _index_subjects(self) -> dict[str, _Subject]:
+        """The face each image's matching operations see, by digest (the first photo with those bytes)."""
+        subjects: dict[str, _Subject] = {}
+        lined: frozenset[str] | None = None
+        for photo in self.dataset:
+            if photo.digest in subjects:
+                continue
+            faces = self.predictions.faces(photo.id)
+            if faces is None:
+                # An error line, or no line at all (a matching dataset's gallery has none): one face.
+                if lined is None:
+                    lined = _photo_lines(self.predictions.path)
+                error = self.predictions.analyze(photo).reason if photo.id in lined else None
+                subjects[photo.digest] = _Subject(photo, photo.box or _centred_box(0, 1), error=error)
+            elif not faces:
+                subjects[photo.digest] = _Subject(photo, photo.box or _centred_box(0, 1), faceless=True)
+            else:
+                observation = self.predictions.analyze(photo)
+                # The subject's face; the first when several faces cannot be told apart.
+                face = observation.face if observation.face is not None else faces[0]
+                index = faces.index(face) if face in faces else 0
+                box = face.box if face.box is not None else photo.box or _centred_box(index, len(faces))
+                subjects[photo.digest] = _Subject(photo, box, face=face)
+        return subjects
+
+    def _index_probes(self) -> dict[str, str]:
+        """Each probe's photo id by image digest; refuses identical probes with different results."""
+        probes: dict[str, str] = {}
+        for photo in self.dataset.role("probe"):
+            first = probes.setdefault(photo.digest, photo.id)
+            if first != photo.id and self._search_key(first) != self._search_key(photo.id):
+                raise PredictionsError(
+                    f"{self.predictions.path}: probes {first!r} and {photo.id!r} have identical image bytes but "
+                    "different search results; the real API answers identical images identically, so the emulator "
+                    "cannot serve both (make the results agree, or drop one probe)"
+                )
+        return probes
+
+    def _search_key(self, probe_id: str) -> tuple[str, tuple[tuple[str, float], ...], str] | None:
+        result = self.predictions.search_result(probe_id)
+        if result is None:
+            return None
+        # Gallery photos by their bytes: matches to two copies of one image are the same answer.
+        matches = tuple(sorted((self.dataset.photo(g).digest, s) for g, s in result.matches))
+        return result.outcome, matches, result.reason
+
+    def _failure(self, reason: str, operation: str = "DetectFaces") -> _Failure:
         """The error a predictions ``error`` line names, or an InvalidParameterException with its text."""
-        allowed = self._errors["DetectFaces"]
+        allowed = self._errors[operation]
         match = re.match(r"\s*([A-Za-z]+)\b[\s:]*(.*)", reason, re.DOTALL)
         if match and match.group(1) in allowed:
             code = match.group(1)
@@ -351,39 +504,132 @@ class RekognitionEmulator:
 
     # -- operations --------------------------------------------------------------------------------
 
-    def _image_bytes(self, request: dict[str, Any]) -> bytes:
-        image = request.get("Image")
+    def _image_bytes(self, request: dict[str, Any], member: str = "Image") -> bytes:
+        image = request.get(member)
         if not isinstance(image, dict):
-            raise _ServiceError("InvalidParameterException", 'Image is required: {"Bytes": "<base64 image>"}')
+            raise _ServiceError("InvalidParameterException", f'{member} is required: {{"Bytes": "<base64 image>"}}')
         if "S3Object" in image:
             raise _ServiceError(
                 "InvalidS3ObjectException",
-                "the conformance emulator cannot read S3 objects; send the image as Image.Bytes",
+                f"the conformance emulator cannot read S3 objects; send the image as {member}.Bytes",
             )
         encoded = image.get("Bytes")
         if not isinstance(encoded, str) or not encoded:
-            raise _ServiceError("InvalidParameterException", "Image.Bytes is required (the image, base64-encoded)")
+            raise _ServiceError("InvalidParameterException", f"{member}.Bytes is required (the image, base64-encoded)")
         try:
             data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise _ServiceError("InvalidParameterException", f"Image.Bytes is not valid base64 ({exc})") from None
+            raise _ServiceError("InvalidParameterException", f"{member}.Bytes is not valid base64 ({exc})") from None
         if len(data) > self._max_image:
             raise _ServiceError(
                 "ImageTooLargeException", f"Image size {len(data)} bytes exceeds the limit of {self._max_image} bytes"
             )
         return data
 
-    def _requested(self, request: dict[str, Any]) -> frozenset[str]:
-        attributes = request.get("Attributes", ["DEFAULT"])
+    def _requested(self, request: dict[str, Any], member: str = "Attributes") -> frozenset[str]:
+        attributes = request.get(member, ["DEFAULT"])
         if not isinstance(attributes, list) or not all(isinstance(a, str) for a in attributes):
-            raise _ServiceError("InvalidParameterException", "Attributes must be a list of attribute names")
+            raise _ServiceError("InvalidParameterException", f"{member} must be a list of attribute names")
         unknown = sorted(set(attributes) - self._attributes)
         if unknown:
             raise _ServiceError(
                 "InvalidParameterException",
-                f"unknown attribute {unknown[0]!r} in Attributes; valid: {sorted(self._attributes)}",
+                f"unknown attribute {unknown[0]!r} in {member}; valid: {sorted(self._attributes)}",
             )
         return frozenset(attributes)
+
+    def _param(self, operation: str, request: dict[str, Any], member: str) -> Any:
+        """A scalar request member, checked against the model as the real API checks it (None when absent).
+
+        A value of the wrong JSON type is a ``SerializationException``; one breaking a constraint
+        (missing when required, length, range, enum, pattern; patterns match the whole value) a
+        ``ValidationException`` in the wording AWS uses.
+        """
+        shape = self._inputs[operation]
+        value = request.get(member)
+        if value is None:
+            if member in shape.required_members:
+                raise _invalid(member, None, "not be null")
+            return None
+        member_shape = shape.members[member]
+        kind = member_shape.type_name
+        metadata = member_shape.metadata
+        low, high = metadata.get("min"), metadata.get("max")
+        if kind == "string":
+            if not isinstance(value, str):
+                raise _ServiceError("SerializationException", f"{member} must be a string, not {value!r}")
+            enum = metadata.get("enum")
+            if enum and value not in enum:
+                raise _invalid(member, value, f"satisfy enum value set: [{', '.join(enum)}]")
+            if low is not None and len(value) < low:
+                raise _invalid(member, value, f"have length greater than or equal to {low}")
+            if high is not None and len(value) > high:
+                raise _invalid(member, value, f"have length less than or equal to {high}")
+            pattern = metadata.get("pattern")
+            compiled = _pattern(pattern) if pattern is not None else None
+            if compiled is not None and compiled.fullmatch(value) is None:
+                raise _invalid(member, value, f"satisfy regular expression pattern: {pattern}")
+            return value
+        if kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _ServiceError("SerializationException", f"{member} must be an integer, not {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise _ServiceError("SerializationException", f"{member} must be a number, not {value!r}")
+        if low is not None and value < low:
+            raise _invalid(member, value, f"have value greater than or equal to {low}")
+        if high is not None and value > high:
+            raise _invalid(member, value, f"have value less than or equal to {high}")
+        return value
+
+    def _threshold(self, operation: str, request: dict[str, Any], member: str) -> float:
+        """A similarity threshold (default 80); refused below the file's search threshold, which hides the rest."""
+        value = self._param(operation, request, member)
+        threshold = DEFAULT_THRESHOLD if value is None else float(value)
+        floor = self.predictions.search_floor
+        if threshold < floor:
+            raise _ServiceError(
+                "InvalidParameterException",
+                f"{member} {threshold:g} is below the search threshold {floor:g}: the conformance emulator's results "
+                f"were produced at search threshold {floor:g} (search_threshold in {self.predictions.path.name}), so "
+                f"it cannot say which faces match between {threshold:g} and {floor:g}; ask for {floor:g} or more",
+            )
+        return threshold
+
+    def _faces_of(self, collection_id: str) -> dict[str, _IndexedFace]:
+        """The faces of a collection (the live dict: hold the lock to use it)."""
+        faces = self._collections.get(collection_id)
+        if faces is None:
+            raise _ServiceError("ResourceNotFoundException", f"The collection id: {collection_id} does not exist")
+        return faces
+
+    def _search_of(self, operation: str, digest: str) -> tuple[tuple[str, float], ...] | None:
+        """A probe's matches, by its image digest; None for an image that is no probe.
+
+        Raises the no-face error for a ``no_face`` line, and the line's error for an ``error`` line.
+        """
+        probe = self._probes.get(digest)
+        if probe is None:
+            return None
+        result = self.predictions.search_result(probe)
+        if result is None:
+            raise _ServiceError(
+                "InvalidParameterException",
+                f"no search result for probe {probe!r} in {self.predictions.path}; "
+                "the conformance emulator cannot answer for it",
+            )
+        if result.outcome == "no_face":
+            raise _ServiceError("InvalidParameterException", NO_FACE_MESSAGE)
+        if result.outcome == "error":
+            raise _ServiceError(*self._failure_args(result.reason, operation))
+        return result.matches
+
+    def _failure_args(self, reason: str, operation: str) -> tuple[str, str]:
+        failure = self._failure(reason, operation)
+        return failure.code, failure.message
+
+    def _face_box(self, digest: str) -> Box:
+        subject = self._subjects.get(digest)
+        return subject.box if subject is not None else _centred_box(0, 1)
 
     def _detect_faces(self, request: dict[str, Any]) -> dict[str, Any]:
         data = self._image_bytes(request)
@@ -396,6 +642,141 @@ class RekognitionEmulator:
         # With DEFAULT only the real API leaves gender out; GENDER or ALL ask for it.
         gender = not requested.isdisjoint({"GENDER", "ALL"})
         return {"FaceDetails": [_face_detail(face, i, len(answer), gender=gender) for i, face in enumerate(answer)]}
+
+    def _create_collection(self, request: dict[str, Any]) -> dict[str, Any]:
+        collection = self._param("CreateCollection", request, "CollectionId")
+        if "Tags" in request and not isinstance(request["Tags"], dict):
+            raise _ServiceError("SerializationException", "Tags must be an object of tag names to values")
+        with self._collections_lock:
+            if collection in self._collections:
+                raise _ServiceError("ResourceAlreadyExistsException", f"The collection id: {collection} already exists")
+            self._collections[collection] = {}
+        return {
+            "StatusCode": 200,
+            "CollectionArn": f"aws:rekognition:{REGION}:{ACCOUNT_ID}:collection/{collection}",
+            "FaceModelVersion": FACE_MODEL_VERSION,
+        }
+
+    def _delete_collection(self, request: dict[str, Any]) -> dict[str, Any]:
+        collection = self._param("DeleteCollection", request, "CollectionId")
+        with self._collections_lock:
+            self._faces_of(collection)
+            del self._collections[collection]
+        return {"StatusCode": 200}
+
+    def _index_faces(self, request: dict[str, Any]) -> dict[str, Any]:
+        operation = "IndexFaces"
+        collection = self._param(operation, request, "CollectionId")
+        external = self._param(operation, request, "ExternalImageId")
+        self._param(operation, request, "MaxFaces")  # one face is indexed per photo, whatever the maximum
+        self._param(operation, request, "QualityFilter")
+        requested = self._requested(request, "DetectionAttributes")
+        data = self._image_bytes(request)
+        with self._collections_lock:
+            self._faces_of(collection)
+        digest = hashlib.sha256(data).hexdigest()
+        response: dict[str, Any] = {"FaceRecords": [], "FaceModelVersion": FACE_MODEL_VERSION, "UnindexedFaces": []}
+        subject = self._subjects.get(digest)
+        if subject is None or subject.faceless:
+            return response
+        if subject.error is not None:
+            raise _ServiceError(*self._failure_args(subject.error, operation))
+        indexed = _IndexedFace(face_id(collection, digest), image_id(digest), subject.box, external)
+        with self._collections_lock:
+            # Indexing the same image again gives the same face (its id derives from the image), relabelled.
+            self._faces_of(collection)[digest] = indexed
+        detail: dict[str, Any] = {"BoundingBox": _box(subject.box), "Confidence": DETECTION_CONFIDENCE}
+        face = subject.face
+        if face is not None and face.label is not None and not requested.isdisjoint({"GENDER", "ALL"}):
+            detail["Gender"] = {"Value": face.label}
+            if face.confidence is not None:
+                detail["Gender"]["Confidence"] = face.confidence
+        response["FaceRecords"] = [{"Face": indexed.to_dict(), "FaceDetail": detail}]
+        return response
+
+    def _search_faces_by_image(self, request: dict[str, Any]) -> dict[str, Any]:
+        operation = "SearchFacesByImage"
+        collection = self._param(operation, request, "CollectionId")
+        given = self._param(operation, request, "MaxFaces")
+        most = int(self._inputs[operation].members["MaxFaces"].metadata["max"]) if given is None else int(given)
+        self._param(operation, request, "QualityFilter")
+        threshold = self._threshold(operation, request, "FaceMatchThreshold")
+        data = self._image_bytes(request)
+        with self._collections_lock:
+            indexed = dict(self._faces_of(collection))
+        digest = hashlib.sha256(data).hexdigest()
+        matches = self._search_of(operation, digest) or ()
+        best: dict[str, tuple[float, _IndexedFace]] = {}
+        for gallery, similarity in matches:
+            face = indexed.get(self.dataset.photo(gallery).digest)
+            if face is None or similarity < threshold:
+                continue
+            # Two gallery photos with the same bytes are one face in the collection.
+            if face.face_id not in best or similarity > best[face.face_id][0]:
+                best[face.face_id] = (similarity, face)
+        ranked = sorted(best.values(), key=lambda match: (-match[0], match[1].face_id))[:most]
+        return {
+            "SearchedFaceBoundingBox": _box(self._face_box(digest)),
+            "SearchedFaceConfidence": DETECTION_CONFIDENCE,
+            "FaceMatches": [{"Similarity": similarity, "Face": face.to_dict()} for similarity, face in ranked],
+            "FaceModelVersion": FACE_MODEL_VERSION,
+        }
+
+    def _compare_faces(self, request: dict[str, Any]) -> dict[str, Any]:
+        operation = "CompareFaces"
+        self._param(operation, request, "QualityFilter")
+        threshold = self._threshold(operation, request, "SimilarityThreshold")
+        source = hashlib.sha256(self._image_bytes(request, "SourceImage")).hexdigest()
+        target = hashlib.sha256(self._image_bytes(request, "TargetImage")).hexdigest()
+        matches = self._search_of(operation, source) or ()
+        response: dict[str, Any] = {
+            "SourceImageFace": {"BoundingBox": _box(self._face_box(source)), "Confidence": DETECTION_CONFIDENCE},
+            "FaceMatches": [],
+            "UnmatchedFaces": [],
+        }
+        subject = self._subjects.get(target)
+        if subject is not None and subject.error is not None:
+            raise _ServiceError(*self._failure_args(subject.error, operation))
+        if subject is not None and subject.faceless:
+            return response  # no face in the target: nothing to match, nothing unmatched
+        face = {"BoundingBox": _box(self._face_box(target)), "Confidence": DETECTION_CONFIDENCE}
+        targets = self._gallery.get(target, ())
+        similarities = [similarity for gallery, similarity in matches if gallery in targets]
+        if similarities and max(similarities) >= threshold:
+            response["FaceMatches"] = [{"Similarity": max(similarities), "Face": face}]
+        else:
+            response["UnmatchedFaces"] = [face]
+        return response
+
+
+def _invalid(member: str, value: Any, constraint: str) -> _ServiceError:
+    """A ValidationException worded as AWS words them."""
+    shown = "null" if value is None else f"'{value}'"
+    return _ServiceError(
+        "ValidationException",
+        f"1 validation error detected: Value {shown} at '{member[0].lower()}{member[1:]}' failed to satisfy "
+        f"constraint: Member must {constraint}",
+    )
+
+
+def _photo_lines(path: Path) -> frozenset[str]:
+    """The photo ids a predictions file has ``photo`` lines for (the adapter does not say which have none)."""
+    from ..dataset import normalise_photo_id
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return frozenset()
+    found: set[str] = set()
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        photo = record.get("photo") if isinstance(record, dict) else None
+        if isinstance(photo, str):
+            found.add(normalise_photo_id(photo))
+    return frozenset(found)
 
 
 def _face_detail(face: Face, index: int, count: int, *, gender: bool) -> dict[str, Any]:
@@ -600,9 +981,10 @@ def build_parser(prog: str = "conformance emulate") -> argparse.ArgumentParser:
     services = parser.add_subparsers(dest="service", metavar="SERVICE", required=True, parser_class=_Parser)
     rekognition = services.add_parser(
         "rekognition",
-        help="Amazon Rekognition's JSON protocol (DetectFaces), EMULATED",
-        description="Emulate Amazon Rekognition (DetectFaces) on loopback, answering from a predictions file; "
-        "images are matched to manifest photos by SHA-256 of their bytes. Serves until SIGINT or SIGTERM.",
+        help="Amazon Rekognition's JSON protocol (DetectFaces and face search), EMULATED",
+        description="Emulate Amazon Rekognition (DetectFaces, CreateCollection, IndexFaces, SearchFacesByImage, "
+        "CompareFaces, DeleteCollection) on loopback, answering from a predictions file; images are matched to "
+        "manifest photos by SHA-256 of their bytes. Serves until SIGINT or SIGTERM.",
     )
     rekognition.add_argument(
         "--dataset", required=True, metavar="MANIFEST", help="manifest (CSV or JSONL) of the photos"

@@ -41,7 +41,9 @@ DROPPED_HEADERS = frozenset(
         "x-amz-user-agent",
     }
 )
-_ARN_ACCOUNT = re.compile(r"(arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:)\d{12}(:)")
+# Rekognition's CollectionArn has no "arn:" prefix ("aws:rekognition:us-east-1:123456789012:collection/x"):
+# both forms are scrubbed.
+_ARN_ACCOUNT = re.compile(r"((?:arn:)?aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:)\d{12}(:)")
 # Things that must never appear in a recording, checked on decoded text (see RECORDING-NOTES: YAML hid
 # bytes headers as !!binary, so a scan of raw text is not enough).
 _FORBIDDEN = {
@@ -51,7 +53,7 @@ _FORBIDDEN = {
     "a request signature": re.compile(r"AWS4-HMAC-SHA256|Signature="),
     "JPEG bytes (base64)": re.compile(r"/9j/4AAQ|/9j/4"),
     "PNG bytes (base64)": re.compile(r"iVBORw0KGgo"),
-    "an account id in an ARN": re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:"),
+    "an account id in an ARN": re.compile(r"(?:arn:)?aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:"),
     'image bytes ("Bytes")': re.compile(r'"Bytes"\s*:'),
 }
 
