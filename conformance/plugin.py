@@ -352,61 +352,41 @@ def conformance_record(request: pytest.FixtureRequest, conformance_context: Cont
     return record
 
 
+def _run(ctx: Context, check_id: str) -> list[CheckResult]:
+    """A check's results on the run's data: one for a gender check, one per threshold for a matching check."""
+    from .checks import MATCHING_CHECKS, run_check, run_matching_check
+
+    common = {"groups": ctx.groups, "reference": ctx.reference, "policy": ctx.policy, "seed": ctx.options.seed}
+    if check_id in MATCHING_CHECKS:
+        if ctx.searches is None:
+            pytest.fail(f"conformance: {check_id} needs a face-matching dataset (a role column)", pytrace=False)
+        return run_matching_check(check_id, ctx.searches, thresholds=ctx.thresholds, **common)  # type: ignore[arg-type]
+    if ctx.observations is None:
+        pytest.fail(f"conformance: {check_id} needs a gender dataset; this run is face matching", pytrace=False)
+    return [run_check(check_id, ctx.observations, **common)]  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def conformance_check(
     request: pytest.FixtureRequest, conformance_context: Context, conformance_record: Callable[[CheckResult], None]
 ) -> Callable[[str], CheckResult]:
-    """Run a check by id on the session's data, record it, and assert it under the policy."""
+    """Run a check by id on the session's data, record every result, and assert the deciding one.
+
+    A matching check makes one result per similarity threshold; the policy's ``binding_threshold``
+    decides.
+    """
     from .assertions import assert_result
-    from .checks import run_check
 
     def check(check_id: str) -> CheckResult:
         __tracebackhide__ = True
         ctx = conformance_context
-        if ctx.observations is None:
-            pytest.fail(f"conformance: {check_id} needs a gender dataset; this run is face matching", pytrace=False)
-        result = run_check(
-            check_id,
-            ctx.observations,
-            groups=ctx.groups,
-            reference=ctx.reference,
-            policy=ctx.policy,
-            seed=ctx.options.seed,
-        )
-        conformance_record(result)
-        request.node.user_properties.extend(_junit_properties(result))
-        return assert_result(result, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
-
-    return check
-
-
-@pytest.fixture
-def conformance_matching_check(
-    request: pytest.FixtureRequest, conformance_context: Context, conformance_record: Callable[[CheckResult], None]
-) -> Callable[[str], CheckResult]:
-    """Run a matching check at every threshold, record each entry, assert the binding threshold's verdict."""
-    from .assertions import assert_result
-    from .checks import run_matching_check
-
-    def check(check_id: str) -> CheckResult:
-        __tracebackhide__ = True
-        ctx = conformance_context
-        if ctx.searches is None:
-            pytest.fail(f"conformance: {check_id} needs a face-matching dataset (a role column)", pytrace=False)
-        results = run_matching_check(
-            check_id,
-            ctx.searches,
-            groups=ctx.groups,
-            reference=ctx.reference,
-            policy=ctx.policy,
-            seed=ctx.options.seed,
-            thresholds=ctx.thresholds,
-        )
-        binding = next(r for r in results if r.details.get("binding"))
+        results = _run(ctx, check_id)
         for result in results:
             conformance_record(result)
-            request.node.user_properties.extend(_junit_properties(result, suffix=f"@{result.threshold:g}"))
-        return assert_result(binding, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
+            suffix = "" if result.threshold is None else f"@{result.threshold:g}"
+            request.node.user_properties.extend(_junit_properties(result, suffix=suffix))
+        deciding = next((r for r in results if r.details.get("binding")), results[0])
+        return assert_result(deciding, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
 
     return check
 
@@ -445,36 +425,15 @@ def conformance_regression_gate(request: pytest.FixtureRequest, conformance_cont
 
 def _all_results(ctx: Context) -> list[dict[str, Any]]:
     """Every check of the run, as report dicts (the gate compares all of them with the baseline's)."""
-    from .checks import GENDER_CHECKS, MATCHING_CHECKS, run_check, run_matching_check
-
     out: list[dict[str, Any]] = []
     for check_id in ctx.checks:
-        if check_id in MATCHING_CHECKS and ctx.searches is not None:
-            results = run_matching_check(
-                check_id,
-                ctx.searches,
-                groups=ctx.groups,
-                reference=ctx.reference,
-                policy=ctx.policy,
-                seed=ctx.options.seed,
-                thresholds=ctx.thresholds,
-            )
-        elif check_id in GENDER_CHECKS and ctx.observations is not None:
-            if check_id == "transformation_invariance" and ctx.observations.variants is None:
-                continue
-            results = [
-                run_check(
-                    check_id,
-                    ctx.observations,
-                    groups=ctx.groups,
-                    reference=ctx.reference,
-                    policy=ctx.policy,
-                    seed=ctx.options.seed,
-                )
-            ]
-        else:
-            continue
-        out.extend(json.loads(json.dumps(r.to_dict())) for r in results)
+        if (
+            check_id == "transformation_invariance"
+            and ctx.observations is not None
+            and ctx.observations.variants is None
+        ):
+            continue  # not run: see the suite's skip
+        out.extend(json.loads(json.dumps(r.to_dict())) for r in _run(ctx, check_id))
     return out
 
 

@@ -7,6 +7,7 @@ failure) and the plugin's fixtures reuse it in the same process; an xdist worker
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -192,21 +193,8 @@ def load_context(options: RunOptions) -> Context:
     )
     observations = analyze_dataset(analyzer, dataset, variants=plan)
     groups = tuple(group_labels(dataset, options.group_by))
-    notes: list[str] = []
-    reference = options.reference
-    if reference is None:
-        reference = "cis"
-        if options.group_by or reference not in groups:
-            counts: dict[str, int] = {}
-            for g in groups:
-                counts[g] = counts.get(g, 0) + 1
-            reference = max(sorted(counts), key=counts.__getitem__)
-            notes.append(f"reference group {reference!r} chosen as the largest group; set it with --reference")
-    if reference not in groups:
-        raise ConformanceError(
-            f"reference group {reference!r} is not in {Path(dataset_path).name} "
-            f"(groups: {', '.join(sorted(set(groups)))}); choose one with --reference"
-        )
+    preferred = None if options.group_by else "cis"
+    reference, notes = _reference(options.reference, groups, preferred, f"in {Path(dataset_path).name}", "group")
     return Context(
         options=options,
         analyzer_spec=analyzer_spec,
@@ -222,6 +210,26 @@ def load_context(options: RunOptions) -> Context:
 
 
 DEFAULT_THRESHOLDS = (80.0, 90.0, 95.0, 99.0)
+
+
+def _reference(
+    requested: str | None, groups: Sequence[str], preferred: str | None, where: str, kind: str
+) -> tuple[str, list[str]]:
+    """The reference group: as requested, else ``preferred`` when present, else the largest (said in a note)."""
+    from collections import Counter
+
+    if requested is None and preferred is not None and preferred in groups:
+        return preferred, []
+    if requested is None:
+        counts = Counter(groups)
+        largest = max(sorted(counts), key=counts.__getitem__)
+        return largest, [f"reference group {largest!r} chosen as the largest {kind}; set it with --reference"]
+    if requested not in groups:
+        raise ConformanceError(
+            f"reference group {requested!r} is not {where} (groups: {', '.join(sorted(set(groups)))}); "
+            "choose one with --reference"
+        )
+    return requested, []
 
 
 def _matching_context(
@@ -256,19 +264,9 @@ def _matching_context(
     searches = run_searches(matcher, dataset, floor=floor)
     groups = tuple(group_labels(dataset, options.group_by))
     probe_groups = [g for g, p in zip(groups, dataset.photos, strict=True) if p.role == "probe"]
-    notes: list[str] = []
-    reference = options.reference
-    if reference is None:
-        counts: dict[str, int] = {}
-        for g in probe_groups:
-            counts[g] = counts.get(g, 0) + 1
-        reference = max(sorted(counts), key=counts.__getitem__)
-        notes.append(f"reference group {reference!r} chosen as the largest group of probes; set it with --reference")
-    if reference not in probe_groups:
-        raise ConformanceError(
-            f"reference group {reference!r} has no probes in {dataset.manifest.name} "
-            f"(groups of probes: {', '.join(sorted(set(probe_groups)))}); choose one with --reference"
-        )
+    reference, notes = _reference(
+        options.reference, probe_groups, None, f"among the probes of {dataset.manifest.name}", "group of probes"
+    )
     from .checks import MATCHING_CHECKS
 
     return Context(

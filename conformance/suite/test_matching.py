@@ -13,5 +13,5 @@ from conformance.results import CheckResult
 @pytest.mark.parametrize(
     "check_id", [pytest.param(check_id, marks=pytest.mark.conformance(check_id)) for check_id in MATCHING_CHECKS]
 )
-def test_matching_check(check_id: str, conformance_matching_check: Callable[[str], CheckResult]) -> None:
-    conformance_matching_check(check_id)
+def test_matching_check(check_id: str, conformance_check: Callable[[str], CheckResult]) -> None:
+    conformance_check(check_id)
