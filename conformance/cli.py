@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
         help="a previous run's report.json: fail when a gap is worse than it beyond noise (regression gate)",
     )
     run.add_argument(
+        "--match-mode",
+        choices=("search", "compare"),
+        default="search",
+        help="face matching as 1:N search (per probe; default) or 1:1 comparison (per probe-gallery pair)",
+    )
+    run.add_argument(
         "--thresholds", metavar="T[,T]", help="similarity thresholds of the face-matching checks (default: 80,90,95,99)"
     )
     run.add_argument("--report-dir", metavar="DIR", default="conformance-report", help="where reports go")
@@ -119,6 +125,7 @@ def _run(args: argparse.Namespace) -> int:
         OPT_DEMO,
         OPT_DEMO_MATCHING,
         OPT_GROUP_BY,
+        OPT_MATCH_MODE,
         OPT_POLICY,
         OPT_PROFILE,
         OPT_REFERENCE,
@@ -145,6 +152,7 @@ def _run(args: argparse.Namespace) -> int:
         cassette_dir=args.cassette_dir,
         allow_live=args.allow_live,
         thresholds=_thresholds(args.thresholds),
+        match_mode=args.match_mode,
     )
     try:
         load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
@@ -168,6 +176,7 @@ def _run(args: argparse.Namespace) -> int:
         OPT_CASSETTE_DIR: args.cassette_dir,
         OPT_THRESHOLDS: args.thresholds,
         OPT_BASELINE: args.baseline,
+        OPT_MATCH_MODE: args.match_mode if args.match_mode != "search" else None,
         "--record-mode": args.record_mode if args.record_mode != "none" else None,
     }
     argv += [f"{flag}={value}" for flag, value in values.items() if value is not None]

@@ -70,6 +70,10 @@ class SearchRun:
             counts[record.outcome] += 1
         return counts
 
+    def pairs(self, groups: Sequence[str]) -> dict[str, Any]:
+        """Columns for the matching checks in 1:1 mode: one row per (probe, gallery photo) pair."""
+        return _pairs_of(self, groups)
+
     def arrays(self, groups: Sequence[str]) -> dict[str, Any]:
         """Columns for the matching checks, one row per analysed probe.
 
@@ -104,6 +108,44 @@ class SearchRun:
             "best_mate": mate,
             "floor": self.floor,
         }
+
+
+def _pairs_of(run: SearchRun, groups: Sequence[str]) -> dict[str, Any]:
+    """Every (probe, gallery photo) pair as a 1:1 comparison: genuine when both show the same person.
+
+    A pair's similarity is the search's score for that gallery photo; a pair the search did not return
+    scored below the search threshold, so it counts as below every threshold at or above it (``nan``).
+    """
+    import numpy as np
+
+    photos = {p.id: (i, p) for i, p in enumerate(run.dataset.photos)}
+    gallery = run.dataset.role("gallery")
+    codes: dict[str, int] = {}
+    probes, subjects, labels, genuine, impostor_score, mate_score = [], [], [], [], [], []
+    for record in run.records:
+        if record.outcome != "analysed":
+            continue
+        index, probe = photos[record.probe]
+        scores = dict(record.matches)
+        for photo in gallery:
+            same = photo.subject == probe.subject
+            score = scores.get(photo.id, np.nan)
+            probes.append(record.probe)
+            subjects.append(codes.setdefault(probe.subject, len(codes)))
+            labels.append(str(groups[index]))
+            genuine.append(same)
+            mate_score.append(score if same else np.nan)
+            impostor_score.append(np.nan if same else score)
+    return {
+        "probe": tuple(probes),
+        "subject": np.asarray(subjects, dtype=np.int64),
+        "group": np.asarray(labels, dtype=str),
+        "mated": np.asarray(genuine, dtype=bool),
+        "best_impostor": np.asarray(impostor_score, dtype=np.float64),
+        "best_mate": np.asarray(mate_score, dtype=np.float64),
+        "floor": run.floor,
+        "mode": "compare",
+    }
 
 
 def run_searches(matcher: Matcher, dataset: Dataset, *, floor: float) -> SearchRun:

@@ -35,6 +35,7 @@ __all__ = [
     "OPT_DEMO",
     "OPT_DEMO_MATCHING",
     "OPT_GROUP_BY",
+    "OPT_MATCH_MODE",
     "OPT_POLICY",
     "OPT_PROFILE",
     "OPT_REFERENCE",
@@ -59,6 +60,7 @@ OPT_CASSETTE_DIR = "--conformance-cassette-dir"
 OPT_ALLOW_LIVE = "--conformance-allow-live"
 OPT_THRESHOLDS = "--conformance-thresholds"
 OPT_BASELINE = "--conformance-baseline"
+OPT_MATCH_MODE = "--conformance-match-mode"
 
 _OPTIONS = {
     OPT_DATASET: "manifest (CSV or JSONL) of the dataset to audit",
@@ -71,6 +73,7 @@ _OPTIONS = {
     OPT_SEED: "seed of every bootstrap, printed in the header so a run can be repeated",
     OPT_REPORT_DIR: "directory to write report.json, report.md and report.html into",
     OPT_BASELINE: "a previous run's report.json: fail when a gap got worse than it beyond noise (regression gate)",
+    OPT_MATCH_MODE: "face matching as search (1:N, per probe; default) or compare (1:1, per probe-gallery pair)",
     OPT_THRESHOLDS: "similarity thresholds of the face-matching checks, comma-separated (default: 80,90,95,99)",
     OPT_CASSETTE_DIR: "directory of recordings (default: <rootdir>/cassettes); record with pytest-recording's --record-mode",
 }
@@ -145,6 +148,7 @@ def _options(config: pytest.Config) -> RunOptions:
         cassette_dir=cassette_dir,
         allow_live=_flag(config, OPT_ALLOW_LIVE),
         thresholds=_thresholds(_value(config, OPT_THRESHOLDS)),
+        match_mode=_match_mode(_value(config, OPT_MATCH_MODE)),
         # Paths given in an ini file are relative to it; on the command line, to the working directory.
         dataset=str(root / dataset) if dataset and config.getoption(_dest(OPT_DATASET)) is None else dataset,
         analyzer=_value(config, OPT_ANALYZER),
@@ -156,6 +160,14 @@ def _options(config: pytest.Config) -> RunOptions:
         seed=seed,
         project_root=str(root),
     )
+
+
+def _match_mode(text: str | None) -> str:
+    if text is None:
+        return "search"
+    if text not in ("search", "compare"):
+        raise pytest.UsageError(f"{OPT_MATCH_MODE}={text!r}: search (1:N) or compare (1:1)")
+    return text
 
 
 def _thresholds(text: str | None) -> tuple[float, ...]:
@@ -360,7 +372,13 @@ def _run(ctx: Context, check_id: str) -> list[CheckResult]:
     if check_id in MATCHING_CHECKS:
         if ctx.searches is None:
             pytest.fail(f"conformance: {check_id} needs a face-matching dataset (a role column)", pytrace=False)
-        return run_matching_check(check_id, ctx.searches, thresholds=ctx.thresholds, **common)  # type: ignore[arg-type]
+        return run_matching_check(
+            check_id,
+            ctx.searches,
+            thresholds=ctx.thresholds,
+            mode=ctx.options.match_mode,
+            **common,  # type: ignore[arg-type]
+        )
     if ctx.observations is None:
         pytest.fail(f"conformance: {check_id} needs a gender dataset; this run is face matching", pytrace=False)
     return [run_check(check_id, ctx.observations, **common)]  # type: ignore[arg-type]

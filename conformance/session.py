@@ -50,6 +50,7 @@ class RunOptions:
     cassette_dir: str | None = None
     allow_live: bool = False
     thresholds: tuple[float, ...] = ()  # similarity thresholds of the matching checks (default 80,90,95,99)
+    match_mode: str = "search"  # search: 1:N, per probe; compare: 1:1, per probe-gallery pair
 
     def flags(self) -> list[str]:
         """The command-line flags that reproduce this run (for the pytest header and reports)."""
@@ -69,6 +70,8 @@ class RunOptions:
             out.append(f"--conformance-cassette-dir={shlex.quote(self.cassette_dir)}")
         if self.allow_live:
             out.append("--conformance-allow-live")
+        if self.match_mode != "search":
+            out.append(f"--conformance-match-mode={self.match_mode}")
         if self.thresholds:
             out.append(f"--conformance-thresholds={','.join(f'{t:g}' for t in self.thresholds)}")
         return out

@@ -165,3 +165,37 @@ def test_the_local_matcher_finds_her_in_every_variant(tmp_path: Path) -> None:
     # Measured: every variant scores 92 or more against the original (dlib distance under 0.24).
     assert all(r.matches and r.matches[0][0] == "images/original.jpg" for r in run.records)
     assert min(r.matches[0][1] for r in run.records) >= 80
+
+
+def test_compare_mode_counts_every_probe_gallery_pair(tmp_path: Path, write_png: object) -> None:
+    from conformance.checks import run_matching_check
+    from conformance.matching import run_searches
+    from conformance.policy import load_policy
+
+    dataset = load_dataset(matching_manifest(tmp_path, write_png, GOOD))
+    predictions = tmp_path / "p.jsonl"
+    lines = [
+        {"analyzer": "x", "search_threshold": 50},
+        {
+            "probe": "2.png",
+            "matches": [{"gallery": "0.png", "similarity": 91.5}, {"gallery": "1.png", "similarity": 85}],
+        },
+        {"probe": "3.png", "matches": [{"gallery": "1.png", "similarity": 82}]},
+    ]
+    predictions.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    run = run_searches(create(f"predictions:{predictions}", dataset=dataset), dataset, floor=50.0)
+    groups = [p.attributes["site"] for p in dataset.photos]
+    policy = load_policy()
+    kwargs = {"groups": groups, "policy": policy, "seed": 1, "thresholds": (80.0, 90.0, 95.0, 99.0), "mode": "compare"}
+    false_match = {r.threshold: r for r in run_matching_check("false_match_gap", run, reference="x", **kwargs)}
+    # Pairs by hand: (2,0) genuine 91.5; impostors (2,1) 85 [site x], (3,0) not returned, (3,1) 82 [site y].
+    assert (false_match[80.0].groups["x"].count, false_match[80.0].groups["x"].n) == (1, 1)
+    assert (false_match[80.0].groups["y"].count, false_match[80.0].groups["y"].n) == (1, 2)
+    assert (false_match[90.0].groups["y"].count, false_match[90.0].groups["y"].n) == (0, 2)
+    non_match = {r.threshold: r for r in run_matching_check("false_non_match_gap", run, reference="x", **kwargs)}
+    # The one genuine pair scores 91.5: found at 80 and 90, missed at 95.
+    assert [(non_match[t].groups["x"].count, non_match[t].groups["x"].n) for t in (80.0, 90.0, 95.0)] == [
+        (0, 1),
+        (0, 1),
+        (1, 1),
+    ]

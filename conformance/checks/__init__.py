@@ -78,13 +78,19 @@ def run_matching_check(
     policy: Policy,
     seed: int,
     thresholds: Sequence[float],
+    mode: str = "search",
 ) -> list[CheckResult]:
-    """Run a face-matching check: one result per threshold, the policy's ``binding_threshold`` binding."""
+    """Run a face-matching check: one result per threshold, the policy's ``binding_threshold`` binding.
+
+    ``mode`` is ``search`` (1:N: per probe) or ``compare`` (1:1: per probe-gallery pair).
+    """
     from . import matching
 
     if check_id not in MATCHING_CHECKS:
         raise KeyError(f"unknown matching check {check_id!r}; checks: {', '.join(MATCHING_CHECKS)}")
-    data = matching.Searches(**searches.arrays(groups))
+    if mode not in ("search", "compare"):
+        raise ValueError(f"match mode {mode!r}: search (1:N) or compare (1:1)")
+    data = matching.Searches(**(searches.arrays(groups) if mode == "search" else searches.pairs(groups)))
     check = getattr(matching, check_id)
     results: list[CheckResult] = check(
         data,
