@@ -54,6 +54,11 @@ class Matcher(Protocol):
 
     def search(self, probe: Photo, gallery: Sequence[Photo], *, threshold: float) -> SearchOutcome: ...
 
+    def compare(self, source: Photo, target: Photo) -> float | None:
+        """1:1: the similarity (0-100) of the two photos' faces; None when it is below what the matcher
+        reports (its search threshold) or a photo has no face."""
+        ...
+
 
 @dataclass(frozen=True)
 class SearchRun:

@@ -199,3 +199,33 @@ def test_compare_mode_counts_every_probe_gallery_pair(tmp_path: Path, write_png:
         (0, 1),
         (1, 1),
     ]
+
+
+def test_predictions_compare_reads_the_probe_lines(tmp_path: Path, write_png: object) -> None:
+    dataset = load_dataset(matching_manifest(tmp_path, write_png, GOOD))
+    predictions = tmp_path / "p.jsonl"
+    predictions.write_text(json.dumps({"probe": "2.png", "matches": [{"gallery": "0.png", "similarity": 91.5}]}) + "\n")
+    matcher = create(f"predictions:{predictions}", dataset=dataset)
+    photo = {p.id: p for p in dataset.photos}
+    assert matcher.compare(photo["2.png"], photo["0.png"]) == 91.5  # type: ignore[attr-defined]
+    assert matcher.compare(photo["2.png"], photo["1.png"]) is None  # not returned: below the search threshold
+    assert matcher.compare(photo["3.png"], photo["0.png"]) is None  # no line for that probe
+
+
+def test_local_compare_is_the_embedding_similarity(tmp_path: Path) -> None:
+    pytest.importorskip("dlib")
+    import numpy as np
+
+    from conformance.adapters.local import LocalMatcher
+
+    dataset = load_dataset(ASTRONAUT)
+    photo = {p.id: p for p in dataset.photos}
+    original, mirror = photo["images/original.jpg"], photo["images/mirror.jpg"]
+    similarity = create("local", dataset=dataset).compare(original, mirror)  # type: ignore[attr-defined]
+    raw = LocalMatcher()
+    a, b = raw.embed(original.path, original.box), raw.embed(mirror.path, mirror.box)
+    assert a is not None
+    assert b is not None
+    # The documented map, written out: 100 - distance * 20 / 0.6, clipped to [0, 100].
+    expected = min(100.0, max(0.0, 100.0 - float(np.linalg.norm(a - b)) * 20 / 0.6))
+    assert similarity == pytest.approx(round(expected, 2))

@@ -151,3 +151,24 @@ def test_the_collection_is_deleted_also_when_the_run_fails(
             "RekognitionService.DeleteCollection", json.dumps({"CollectionId": collection}).encode()
         )
     assert (status, body["__type"]) == (400, "ResourceNotFoundException")  # the failed run deleted it
+
+
+def test_compare_faces_recorded_then_replayed(
+    data: tuple[Path, Path], emulator: RekognitionEmulator, tmp_path: Path
+) -> None:
+    dataset = load_dataset(data[0])
+    photo = {p.id: p for p in dataset.photos}
+
+    def compare(mode: str) -> list[float | None]:
+        settings = AdapterSettings(record_mode=mode, cassette_dir=str(tmp_path / "cassettes"))
+        matcher = create("rekognition", dataset=dataset, settings=settings)
+        with matcher.session(precheck=False):  # type: ignore[attr-defined]
+            return [
+                matcher.compare(photo["p1.png"], photo["g1.png"]),  # type: ignore[attr-defined]
+                matcher.compare(photo["p2.png"], photo["g2.png"]),  # type: ignore[attr-defined]
+                matcher.compare(photo["p3.png"], photo["g1.png"]),  # type: ignore[attr-defined]
+            ]
+
+    # The file's similarities: p1-g1 97.5, p2-g2 84.2, p3-g1 none returned.
+    assert compare("new_episodes") == [97.5, 84.2, None]
+    assert compare("none") == [97.5, 84.2, None]

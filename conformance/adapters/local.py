@@ -153,6 +153,11 @@ class LocalAnalyzer:
                     matches.append((photo.id, round(similarity, 2)))
         return SearchOutcome(probe.id, "analysed", matches=tuple(matches))
 
+    def compare(self, source: Photo, target: Photo) -> float | None:
+        """1:1: the similarity of the two photos' faces (None when either has no face)."""
+        a, b = self._embedding(source), self._embedding(target)
+        return None if a is None or b is None else round(self._matcher.similarity(a, b), 2)
+
     def _embedding(self, photo: Photo) -> npt.NDArray[np.float64] | None:
         cache: dict[str, npt.NDArray[np.float64] | None] = self.__dict__.setdefault("_embeddings", {})
         if photo.id not in cache:

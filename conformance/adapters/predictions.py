@@ -212,6 +212,16 @@ class PredictionsAnalyzer:
         found = self._searches.get(probe_id)
         return None if found is None else found[1]
 
+    def compare(self, source: Photo, target: Photo) -> float | None:
+        """1:1 from the file: the probe ``source``'s similarity to the gallery photo ``target``.
+
+        None when the file gives no such match (below its search threshold) or no line for the probe.
+        """
+        found = self._searches.get(source.id)
+        if found is None:
+            return None
+        return dict(found[1].matches).get(target.id)
+
     def search(self, probe: Photo, gallery: Sequence[Photo], *, threshold: float) -> SearchOutcome:
         """The probe's search as the file gives it, keeping matches at or above ``threshold``."""
         found = self._searches.get(probe.id)
