@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._numbers import BAD_JSON, json_problem
 from .errors import ManifestError
 from .identity import default_group, normalise_identity, normalise_trans
 
@@ -200,14 +201,21 @@ def _read_rows(manifest: Path) -> tuple[list[str], list[tuple[int, dict[str, str
     suffix = manifest.suffix.lower()
     if suffix == ".csv":
         reader = csv.reader(io.StringIO(text, newline=""))
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise ManifestError(
-                f"{manifest}: the manifest is empty; it needs a header row and one row per photo"
-            ) from None
+
+        def next_row() -> list[str] | None:
+            try:
+                return next(reader)
+            except StopIteration:
+                return None
+            except csv.Error as exc:  # a field over csv's size limit, a NUL byte, ...
+                raise ManifestError(f"{manifest} line {reader.line_num + 1}: not readable as CSV ({exc})") from None
+
+        first = next_row()
+        if first is None:
+            raise ManifestError(f"{manifest}: the manifest is empty; it needs a header row and one row per photo")
+        header = [h.strip() for h in first]
         rows: list[tuple[int, dict[str, str]]] = []
-        for values in reader:
+        while (values := next_row()) is not None:
             if not any(v.strip() for v in values):
                 continue
             line = reader.line_num
@@ -226,9 +234,9 @@ def _read_rows(manifest: Path) -> tuple[list[str], list[tuple[int, dict[str, str
                 continue
             try:
                 record = json.loads(line_text)
-            except json.JSONDecodeError as exc:
+            except BAD_JSON as exc:
                 raise ManifestError(
-                    f"{manifest} line {number}: not valid JSON ({exc.msg}); one JSON object per line"
+                    f"{manifest} line {number}: not valid JSON ({json_problem(exc)}); one JSON object per line"
                 ) from None
             if not isinstance(record, dict):
                 raise ManifestError(f"{manifest} line {number}: expected a JSON object, found {type(record).__name__}")
@@ -261,10 +269,20 @@ def _image_format(data: bytes) -> tuple[str, str | None]:
 
     if not data:
         return "", "is empty (0 bytes)"
+    import warnings
+
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return str(image.format or ""), None  # reading the header is the check
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it: here any image that large is refused,
+            # from its header, before a pixel is decoded.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image_format = str(image.format or "")
+                image.verify()  # checks the file's structure (a truncated PNG fails here) without decoding
+        return image_format, None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return "", f"is too large to open safely ({exc}); resize it"
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         detail = str(exc).split(" <_io.")[0]  # Pillow names the in-memory buffer; the photo is named already
         return "", f"is not a readable image ({type(exc).__name__}: {detail})"
 
@@ -379,7 +397,11 @@ def load_dataset(
                 continue
 
         relative = Path(photo_id)
-        image_path = (root / relative).resolve()
+        try:
+            image_path = (root / relative).resolve()
+        except (ValueError, UnicodeError, OSError):  # a NUL byte, a lone surrogate, a name too long
+            problems.add(row_number, f"photo {photo_id!r} is not a usable file name; correct the row")
+            continue
         if relative.is_absolute() or not image_path.is_relative_to(root):
             problems.add(
                 row_number,

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ._numbers import finite_number
 from .errors import PolicyError
 from .identity import IDENTITIES
 
@@ -104,9 +105,12 @@ def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise PolicyError(f"policy file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         way_out = "fix the file or drop --policy" if explicit else "fix the file"
-        raise PolicyError(f"{path}: not valid TOML ({exc}); {way_out}") from None
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise PolicyError(f"{path}: not valid TOML ({problem}); {way_out}") from None
 
 
 def _table(document: Mapping[str, Any], path: Path, explicit: bool) -> Mapping[str, Any] | None:
@@ -148,7 +152,7 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
                     raise PolicyError(
                         f"{where}: tolerance for unknown check {check_id!r}; checks: {', '.join(CHECK_IDS)}"
                     )
-                if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol <= 1:
+                if not finite_number(tol) or not 0 <= tol <= 1:
                     raise PolicyError(f"{where}: tolerance.{check_id} = {tol!r} must be a number from 0 to 1")
                 merged[check_id] = float(tol)
             changes["tolerance"] = merged
@@ -168,6 +172,8 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
             if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
                 expected = {float: "a number", int: "a whole number", str: "a string"}[kind]
                 raise PolicyError(f"{where}: {key} = {value!r} must be {expected}")
+            if kind is float and not finite_number(value):
+                raise PolicyError(f"{where}: {key} = {value!r} must be a finite number")
             changes[key] = kind(value)
         else:
             known = ", ".join(["profile", "tolerance", "identity", *scalars])

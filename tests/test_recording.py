@@ -23,19 +23,26 @@ from conformance.recording.scrub import canonical_body, scrub_arns, scrub_header
 
 HEADER = {"recording": "conformance", "format": 1, "adapter": "rekognition", "note": "written by a test"}
 SESSION = {"session": {"adapter_version": "1", "botocore": "0.0", "endpoint": "http://127.0.0.1:9", "emulator": True}}
-KEY_A = hashlib.sha256(b"photo a").hexdigest()
-KEY_B = hashlib.sha256(b"photo b").hexdigest()
-KEY_C = hashlib.sha256(b"photo c").hexdigest()
+
+def body_of(name: str) -> dict[str, Any]:
+    return {"Image": {"Sha256": hashlib.sha256(name.encode()).hexdigest()}}
+
+
+def key_of(name: str) -> str:
+    """The key the store checks a line against: SHA-256 of the operation and the canonical body."""
+    canonical = json.dumps(body_of(name), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"DetectFaces\n{canonical}".encode()).hexdigest()
+
+
+NAMES = {key_of(name): name for name in ("photo a", "photo b", "photo c")}
+KEY_A, KEY_B, KEY_C = (key_of(name) for name in ("photo a", "photo b", "photo c"))
 
 
 def interaction(key: str, marker: str) -> dict[str, Any]:
     return {
         "key": key,
         "operation": "DetectFaces",
-        "request": {
-            "operation": "DetectFaces",
-            "body": {"Image": {"Sha256": hashlib.sha256(key.encode()).hexdigest()}},
-        },
+        "request": {"operation": "DetectFaces", "body": body_of(NAMES[key])},
         "response": {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": marker},
     }
 
@@ -367,3 +374,14 @@ def test_collection_arns_without_the_arn_prefix_are_scrubbed_too() -> None:
     assert scrub_arns(text) == '{"CollectionArn": "aws:rekognition:us-east-1:ACCOUNT:collection/c"}'
     assert scan_text(text) == ["an account id in an ARN"]
     assert scan_text(scrub_arns(text)) == []
+
+
+def test_a_line_whose_request_was_edited_is_refused_when_played(path: Path) -> None:
+    # The key indexes the line: a request edited to another image must not answer for the first one.
+    edited = interaction(KEY_A, "first")
+    edited["request"]["body"] = body_of("photo b")
+    write(path, [HEADER, SESSION, edited])
+    store = RecordingStore.open(path, adapter="rekognition")
+    with pytest.raises(RecordingError, match="line 3: the interaction's key does not match its request"):
+        store.play(KEY_A)
+    store.close()

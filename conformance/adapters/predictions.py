@@ -26,11 +26,11 @@ a photo not in the manifest, a repeated photo, or a malformed line is refused wi
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._numbers import BAD_JSON, finite_number, json_problem
 from ..dataset import normalise_photo_id
 from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
@@ -95,8 +95,9 @@ class PredictionsAnalyzer:
                 continue
             try:
                 record = json.loads(line_text)
-            except json.JSONDecodeError as exc:
-                raise self._fail(number, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+            except BAD_JSON as exc:
+                where = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+                raise self._fail(number, f"not valid JSON ({json_problem(exc)}{where})") from None
             if not isinstance(record, dict):
                 raise self._fail(number, f"expected a JSON object, found {type(record).__name__}")
             if first and "photo" not in record and "analyzer" in record:
@@ -159,7 +160,7 @@ class PredictionsAnalyzer:
     @property
     def search_floor(self) -> float:
         """The search threshold the matches were produced with (header ``search_threshold``, default 0)."""
-        return float(self.header.get("search_threshold", 0.0))
+        return float(self.header.get("search_threshold", 0.0))  # checked in _read_header
 
     def _read_search(self, number: int, record: dict[str, Any]) -> None:
         probe = record.get("probe")
@@ -197,7 +198,7 @@ class PredictionsAnalyzer:
             if (
                 isinstance(similarity, bool)
                 or not isinstance(similarity, (int, float))
-                or not (math.isfinite(similarity) and floor <= similarity <= 100)
+                or not (finite_number(similarity) and floor <= similarity <= 100)
             ):
                 raise self._fail(
                     number,
@@ -232,6 +233,9 @@ class PredictionsAnalyzer:
         return SearchOutcome(result.probe, result.outcome, matches=kept, reason=result.reason)
 
     def _read_header(self, number: int) -> Mapping[str, str]:
+        threshold = self.header.get("search_threshold", 0.0)
+        if not finite_number(threshold) or not 0 <= threshold <= 100:
+            raise self._fail(number, f"header search_threshold {threshold!r} must be a similarity from 0 to 100")
         for flag in ("simulated", "emulated", "abstains"):
             if flag in self.header and not isinstance(self.header[flag], bool):
                 raise self._fail(number, f"header {flag!r} must be true or false, not {self.header[flag]!r}")
@@ -305,18 +309,14 @@ class PredictionsAnalyzer:
             if (
                 isinstance(confidence, bool)
                 or not isinstance(confidence, (int, float))
-                or not (math.isfinite(confidence) and 0.0 <= confidence <= 100.0)
+                or not (finite_number(confidence) and 0.0 <= confidence <= 100.0)
             ):
                 raise self._fail(number, f"confidence {confidence!r} must be a number from 0 to 100")
             confidence = float(confidence)
             self._confidences.append((number, confidence))
         box = face.get("box")
         if box is not None:
-            if (
-                not isinstance(box, list)
-                or len(box) != 4
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box)
-            ):
+            if not isinstance(box, list) or len(box) != 4 or not all(finite_number(v) for v in box):
                 raise self._fail(number, f"box {box!r} must be [left, top, width, height] as fractions of the image")
             if box[2] <= 0 or box[3] <= 0:
                 raise self._fail(number, f"box {box!r} has no area; width and height must be positive")

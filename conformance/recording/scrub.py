@@ -73,7 +73,7 @@ def _replace_images(value: Any) -> Any:
                 try:
                     raw = base64.b64decode(item, validate=True)
                 except (binascii.Error, ValueError):
-                    raw = item.encode()
+                    raw = item.encode("utf-8", "surrogatepass")  # not base64: digest the text as it came
                 out["Sha256"] = hashlib.sha256(raw).hexdigest()
             else:
                 out[key] = _replace_images(item)
@@ -92,9 +92,9 @@ def canonical_body(body: bytes | str | None) -> str:
         return ""
     try:
         parsed = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         # Not JSON: keep only a digest, never the bytes.
-        raw = body if isinstance(body, bytes) else body.encode()
+        raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
         return json.dumps({"Sha256OfBody": hashlib.sha256(raw).hexdigest()}, sort_keys=True, separators=(",", ":"))
     return json.dumps(_replace_images(parsed), sort_keys=True, separators=(",", ":"))
 

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .._numbers import BAD_JSON, json_problem
 from ..errors import ConformanceError
+from .scrub import request_key
 
 __all__ = ["FORMAT", "RecordingError", "RecordingStore"]
 
@@ -69,7 +71,10 @@ class RecordingStore:
         return store
 
     def _load(self) -> None:
-        raw = self.path.read_bytes()
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            raise RecordingError(f"cannot read recording {self.path}: {exc.strerror or exc}") from None
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -96,7 +101,7 @@ class RecordingStore:
             else:
                 try:
                     record = json.loads(line)
-                except json.JSONDecodeError:
+                except BAD_JSON:
                     if final:
                         self.dropped_tail = True
                         break
@@ -105,11 +110,14 @@ class RecordingStore:
                     ) from None
                 if not isinstance(record, dict):
                     raise RecordingError(f"{self.path} line {number}: expected a JSON object")
-                if "session" in record:
+                if isinstance(record.get("session"), dict):
                     self.sessions.append(dict(record["session"]))
-                elif "complete" in record:
+                elif isinstance(record.get("complete"), dict):
+                    photos = record["complete"].get("photos", 0)
+                    if not isinstance(photos, int) or isinstance(photos, bool) or not 0 <= photos < 2**53:
+                        raise RecordingError(f"{self.path} line {number}: a 'complete' line without a photo count")
                     self.complete = True
-                    self.complete_photos = int(dict(record["complete"]).get("photos", 0))
+                    self.complete_photos = photos
                 else:
                     raise RecordingError(f"{self.path} line {number}: unknown line; the file was edited or is corrupt")
             offset = line_end
@@ -118,7 +126,7 @@ class RecordingStore:
     def _read_header(self, line: str) -> None:
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except BAD_JSON:
             record = None
         if not isinstance(record, dict) or record.get("recording") != "conformance" or record.get("format") != FORMAT:
             raise RecordingError(
@@ -147,10 +155,21 @@ class RecordingStore:
     def _parse(self, number: int, line: str) -> dict[str, Any]:
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RecordingError(f"{self.path} line {number}: damaged interaction ({exc.msg}); re-record it") from None
-        if not isinstance(record, dict) or "response" not in record:
+        except BAD_JSON as exc:
+            raise RecordingError(
+                f"{self.path} line {number}: damaged interaction ({json_problem(exc)}); re-record it"
+            ) from None
+        if not isinstance(record, dict) or not isinstance(record.get("response"), dict):
             raise RecordingError(f"{self.path} line {number}: an interaction without a response; re-record it")
+        request = record.get("request")
+        body = request.get("body") if isinstance(request, dict) else None
+        canonical = "" if body is None else json.dumps(body, sort_keys=True, separators=(",", ":"))
+        if request_key(str(record.get("operation", "")), canonical) != record.get("key"):
+            # The key indexes the line; an edited request (another image digest) must not answer for the old one.
+            raise RecordingError(
+                f"{self.path} line {number}: the interaction's key does not match its request (the file was "
+                "edited); re-record it"
+            )
         return record
 
     def interactions(self) -> Iterator[dict[str, Any]]:
@@ -168,7 +187,14 @@ class RecordingStore:
             with self.path.open("r+b") as handle:
                 handle.truncate(self._resume_at)  # what follows the last complete line was torn
             self.dropped_tail = False
+        ends_open = False
+        if not new:
+            with self.path.open("rb") as handle:
+                handle.seek(-1, os.SEEK_END)
+                ends_open = handle.read(1) != b"\n"
         self._writer = self.path.open("a", encoding="utf-8", newline="\n")
+        if ends_open:
+            self._writer.write("\n")  # a whole last line without its newline: the next one starts apart
         if new:
             self._write({"recording": "conformance", "format": FORMAT, "adapter": self.adapter, "note": note})
         return new

@@ -52,6 +52,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .._numbers import finite_number, json_problem
 from ..errors import ConformanceError
 from .markdown import code, escape
 
@@ -314,7 +315,7 @@ def _label(check_id: str, threshold: float | None) -> str:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return finite_number(value)
 
 
 def _describe(value: object) -> str:
@@ -436,9 +437,10 @@ def _parse_report(report: object, source: str, name: str) -> _Report:
         if check.key in checks:
             raise _not_a_report(source, f"checks[{index}] repeats {_label(*check.key)}")
         checks[check.key] = check
+    listed = report.get("skipped")
     skipped = {
         str(s["id"]): str(s.get("reason", ""))
-        for s in report.get("skipped", []) or []
+        for s in (listed if isinstance(listed, list) else [])
         if isinstance(s, Mapping) and "id" in s
     }
     analyzer: Mapping[str, Any] = report["analyzer"] if isinstance(report.get("analyzer"), Mapping) else {}
@@ -495,6 +497,8 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ReportError(
             f"{target}: not a conformance report: not JSON ({error.msg} at line {error.lineno}, column {error.colno})"
         ) from None
+    except (ValueError, RecursionError) as error:
+        raise ReportError(f"{target}: not a conformance report: not usable JSON ({json_problem(error)})") from None
     _parse_report(report, str(target), str(target))
     assert isinstance(report, dict)
     return report

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from .._numbers import finite_number
 from ._atomic import write_atomic
 
 __all__ = ["render_html", "write_html"]
@@ -163,7 +164,7 @@ def _e(value: object) -> str:
 
 
 def _is_num(value: object) -> TypeGuard[float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return finite_number(value)
 
 
 def _f3(value: object) -> str:
