@@ -208,7 +208,7 @@ def _read_rows(manifest: Path) -> tuple[list[str], list[tuple[int, dict[str, str
             except StopIteration:
                 return None
             except csv.Error as exc:  # a field over csv's size limit, a NUL byte, ...
-                raise ManifestError(f"{manifest} line {reader.line_num + 1}: not readable as CSV ({exc})") from None
+                raise ManifestError(f"{manifest} line {reader.line_num}: not readable as CSV ({exc})") from None
 
         first = next_row()
         if first is None:

@@ -369,12 +369,23 @@ class RekognitionAnalyzer:
 
     def _call(self, method: str, **params: Any) -> Any:
         """One API call: credential and connection failures stop the run; refusals of a photo raise _Refused."""
-        from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+        from botocore.exceptions import ClientError, EndpointConnectionError, HTTPClientError, NoCredentialsError
 
         if self._client is None:
             raise AdapterError("the rekognition adapter calls inside session(); use conformance.analyze()")
         try:
             response = getattr(self._client, method)(**params)
+        except HTTPClientError as exc:
+            # Replay runs inside the HTTP layer: botocore wraps what it raised (a damaged or missing recording).
+            inner = exc.kwargs.get("error")
+            if isinstance(inner, ConformanceError):
+                raise inner from None
+            if type(inner).__name__ == "CannotOverwriteExistingCassetteException":
+                raise ConformanceError(
+                    f"{method}: the request is not in the recording {self.recording}; record it with --record-mode "
+                    "new_episodes"
+                ) from None
+            raise ConformanceError(f"{method}: HTTP failure ({exc})") from None
         except NoCredentialsError:
             raise ConformanceError(f"no AWS credentials found: {_HOW_TO_SET_CREDENTIALS}") from None
         except EndpointConnectionError as exc:

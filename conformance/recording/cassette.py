@@ -102,9 +102,19 @@ def _cassette_class() -> type[Any]:
             return self.record_mode != RecordMode.ALL and self._key(request)[0] in self.store
 
         def play_response(self, request: Any) -> dict[str, Any]:
-            recorded = self.store.play(self._key(request)[0])["response"]
-            headers = {name: [value] for name, value in recorded["headers"].items()}
-            return {"status": recorded["status"], "headers": headers, "body": {"string": recorded["body"].encode()}}
+            from .store import RecordingError
+
+            key, operation, _ = self._key(request)
+            recorded = self.store.play(key)["response"]
+            try:
+                headers = {str(name): [str(value)] for name, value in recorded["headers"].items()}
+                status = {"code": int(recorded["status"]["code"]), "message": str(recorded["status"]["message"])}
+                return {"status": status, "headers": headers, "body": {"string": str(recorded["body"]).encode()}}
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise RecordingError(
+                    f"{self.store.path}: the recorded response to {operation} (key {key[:12]}...) is malformed "
+                    f"({type(exc).__name__}: {exc}); re-record it"
+                ) from None
 
         def find_requests_with_most_matches(self, request: Any) -> list[Any]:
             return []  # vcrpy's diagnosis compares with every recording; the adapter names what is missing

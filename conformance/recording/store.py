@@ -159,8 +159,16 @@ class RecordingStore:
             raise RecordingError(
                 f"{self.path} line {number}: damaged interaction ({json_problem(exc)}); re-record it"
             ) from None
-        if not isinstance(record, dict) or not isinstance(record.get("response"), dict):
-            raise RecordingError(f"{self.path} line {number}: an interaction without a response; re-record it")
+        response = record.get("response") if isinstance(record, dict) else None
+        if (
+            not isinstance(response, dict)
+            or not isinstance(response.get("status"), dict)
+            or not isinstance(response["status"].get("code"), int)
+            or not isinstance(response.get("headers"), dict)
+            or not isinstance(response.get("body"), str)
+        ):
+            raise RecordingError(f"{self.path} line {number}: the recorded response is malformed; re-record it")
+        assert isinstance(record, dict)
         request = record.get("request")
         body = request.get("body") if isinstance(request, dict) else None
         canonical = "" if body is None else json.dumps(body, sort_keys=True, separators=(",", ":"))
