@@ -24,6 +24,7 @@ from conformance.recording.scrub import canonical_body, scrub_arns, scrub_header
 HEADER = {"recording": "conformance", "format": 1, "adapter": "rekognition", "note": "written by a test"}
 SESSION = {"session": {"adapter_version": "1", "botocore": "0.0", "endpoint": "http://127.0.0.1:9", "emulator": True}}
 
+
 def body_of(name: str) -> dict[str, Any]:
     return {"Image": {"Sha256": hashlib.sha256(name.encode()).hexdigest()}}
 
