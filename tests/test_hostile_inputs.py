@@ -1,9 +1,11 @@
 """Hostile inputs (issue 7, item 2): each case is a file someone else made, and the message the kit gives it.
 
 Images are built here byte by byte (a PNG header patched to claim 10^10 pixels, a PNG cut short), so
-every expected message is worked out from the bytes written, not copied from the kit's output. Cases
-where the kit misbehaves are strict xfails that assert the right behaviour; their reasons start with
-``BUG:`` and name the line at fault.
+every expected message is worked out from the bytes written, not copied from the kit's output. The
+cases the kit got wrong when they were written (an image between Pillow's limit and twice it, a PNG cut
+in its data, a 1 MB CSV field, a folder given as a policy or recording, an edited or damaged recording)
+were fixed in e863ac8 and 665b661 and stay as regression tests. A case the kit gets wrong goes in as a
+strict xfail asserting the right behaviour, its reason starting ``BUG:`` and naming the line at fault.
 """
 
 from __future__ import annotations
