@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 __all__ = ["VariantPlan", "analyze_dataset", "plan_variants"]
 
+_BLIND = "the analyzer cannot look at transformed images (it only knows the photos it was given)"
+
 
 @dataclass(frozen=True)
 class VariantPlan:
@@ -46,7 +48,7 @@ def _variants(
     from .observation import Variant
 
     if not getattr(analyzer, "sees_new_images", False):
-        return None, "the analyzer cannot look at transformed images (it only knows the photos it was given)"
+        return None, _BLIND
     if getattr(analyzer, "emulated", False):
         return None, (
             "the answers come from the kit's emulator, which knows only the dataset's own photos: "
@@ -87,7 +89,7 @@ def analyze_dataset(analyzer: Analyzer, dataset: Dataset, *, variants: VariantPl
         analyzer.extra_calls = len(variants.photos) * len(variants.transforms)
     session = getattr(analyzer, "session", None)
     found: list[Variant] | None = None
-    note = "no variants were planned"
+    note = "no variants were planned" if getattr(analyzer, "sees_new_images", False) else _BLIND
     with session() if callable(session) else nullcontext():
         observations = [analyzer.analyze(photo) for photo in dataset.photos]
         if variants is not None:

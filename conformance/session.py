@@ -191,7 +191,8 @@ def load_context(options: RunOptions) -> Context:
         plan_variants(
             dataset, photos=policy.invariance_photos, transforms=policy.invariance_transforms, seed=options.seed
         )
-        if "transformation_invariance" in wanted
+        # Drawing the plan loads hypothesis: only for analyzers that can look at transformed images.
+        if "transformation_invariance" in wanted and getattr(analyzer, "sees_new_images", False)
         else None
     )
     observations = analyze_dataset(analyzer, dataset, variants=plan)
