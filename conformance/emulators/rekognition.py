@@ -32,8 +32,9 @@ How a request is answered:
   are checked as the real API does, a violation answered with a ``ValidationException``.
 - Every successful response is checked against the model (:func:`validate_response`) before it
   leaves; a violation is an emulator bug and is answered with a 500 naming it.
-- :class:`Faults` injects throttling and server errors at seeded, reproducible rates, on every
-  operation.
+- :class:`Faults` injects throttling, server errors, connection resets (no HTTP response at
+  all) and slow answers at seeded, reproducible rates, on every operation, and can limit the
+  calls served per second with a token bucket, as an account's TPS quota does.
 
 Example
 -------
@@ -59,8 +60,10 @@ import random
 import re
 import signal
 import socket
+import struct
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -135,6 +138,15 @@ class _Failure:
         return self.status, {"__type": self.code, "Message": self.message}
 
 
+@dataclass(frozen=True)
+class _Call:
+    """What the emulator does with one call: its reply, ``None`` for a reset (the connection is
+    closed unanswered), and the seconds to hold the reply before sending it (a slow fault)."""
+
+    reply: Reply | None
+    delay: float = 0.0
+
+
 class _ServiceError(Exception):
     """Raised inside an operation to answer with an error response."""
 
@@ -145,38 +157,118 @@ class _ServiceError(Exception):
 
 @dataclass(frozen=True)
 class Faults:
-    """Injected faults: the share of calls throttled and the share failing with a server error.
+    """Injected faults: what share of calls fails, and how, and a limit on calls per second.
 
-    One draw of a ``random.Random(seed)`` per served call decides: below ``throttle_rate`` the
-    call is throttled (``ThrottlingException`` and ``ProvisionedThroughputExceededException`` in
-    turn, both 400), below ``throttle_rate + error_rate`` it fails with ``InternalServerError``
-    (500). The same seed and the same sequence of calls give the same faults.
+    One draw of a ``random.Random(seed)`` per call of an operation the emulator serves decides,
+    by bands in this order: below ``throttle_rate`` the call is throttled (``ThrottlingException``
+    and ``ProvisionedThroughputExceededException`` in turn, both 400); in the next ``error_rate``
+    it fails with ``InternalServerError`` (500); in the next ``reset_rate`` its connection is
+    reset with no HTTP response at all; in the next ``slow_rate`` its answer is held
+    ``slow_seconds`` before it is sent. The same seed and the same sequence of calls give the
+    same faults.
+
+    ``max_rate`` (calls per second) puts a token bucket of ``burst`` calls in front of all that,
+    as AWS enforces an account's TPS quota: a call finding it empty gets ``ThrottlingException``
+    (400). It depends on timing, so it is not reproducible by the seed; every call still takes
+    its draw, so the ``n``-th call's draw does not depend on how many were rate-limited before it.
+
+    What the client sees (botocore, one attempt per call): a throttle or rate limit is a
+    ``ClientError`` with code ``ThrottlingException`` or ``ProvisionedThroughputExceededException``;
+    an error a ``ClientError`` with ``InternalServerError``; a reset ``ConnectionClosedError``
+    (the server closes the socket with ``SO_LINGER`` 0, a real RST, which botocore reports with
+    ``ConnectionResetError`` underneath); a slow call ``ReadTimeoutError`` when the client's
+    ``read_timeout`` is shorter than ``slow_seconds``, else the answer, late.
+
+    Parameters
+    ----------
+    throttle_rate, error_rate, reset_rate, slow_rate
+        Shares of calls, each from 0 to 1, together at most 1.
+    seed
+        Seed of the draws.
+    slow_seconds
+        How long a slow call is held before its answer; the default, 61, outlasts botocore's
+        default 60-second read timeout.
+    max_rate
+        Calls per second the bucket refills with; ``None`` (the default) sets no limit.
+    burst
+        Calls the bucket holds, so calls that may arrive at once; by default ``max_rate`` rounded,
+        at least 1. Only with ``max_rate``.
 
     Raises
     ------
     EmulatorError
-        When a rate is not a number from 0 to 1, or the two add up to more than 1.
+        When a rate is not a number from 0 to 1, the shares add up to more than 1, ``slow_seconds``
+        or ``max_rate`` is not a positive number, or ``burst`` is not a positive whole number or
+        comes without ``max_rate``.
+
+    Examples
+    --------
+    >>> Faults(max_rate=2.4).burst
+    2
+    >>> Faults(throttle_rate=0.6, reset_rate=0.5)
+    Traceback (most recent call last):
+    ...
+    conformance.emulators.rekognition.EmulatorError: throttle-rate 0.6 and reset-rate 0.5 add up to more than 1; they are shares of the same calls
     """
 
     throttle_rate: float = 0.0
     error_rate: float = 0.0
     seed: int = 0
+    reset_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 61.0
+    max_rate: float | None = None
+    burst: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("throttle_rate", "error_rate"):
+        for name in _SHARES:
             value = getattr(self, name)
             # The negated comparison also refuses NaN.
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0.0 <= value <= 1.0):
-                raise EmulatorError(f"{name.replace('_', '-')} {value!r} must be a number from 0 to 1")
-        if self.throttle_rate + self.error_rate > 1.0:
+                raise EmulatorError(f"{_flag(name)} {value!r} must be a number from 0 to 1")
+        shares = [(name, getattr(self, name)) for name in _SHARES if getattr(self, name) > 0.0]
+        # fsum: 0.1 + 0.2 + 0.7 is 1, not 1.0000000000000002.
+        if math.fsum(value for _, value in shares) > 1.0:
+            named = [f"{_flag(name)} {value}" for name, value in shares]
             raise EmulatorError(
-                f"throttle-rate {self.throttle_rate} and error-rate {self.error_rate} add up to more than 1; "
-                "they are shares of the same calls"
+                f"{', '.join(named[:-1])} and {named[-1]} add up to more than 1; they are shares of the same calls"
             )
+        # Event.wait refuses timeouts above TIMEOUT_MAX; the negated comparison refuses NaN.
+        if not _is_number(self.slow_seconds) or not (0.0 < self.slow_seconds <= threading.TIMEOUT_MAX):
+            raise EmulatorError(
+                f"slow-seconds {self.slow_seconds!r} must be a number of seconds above 0 "
+                "(how long a slow call is held before its answer)"
+            )
+        if self.max_rate is not None and (not _is_number(self.max_rate) or not (0.0 < self.max_rate < math.inf)):
+            raise EmulatorError(
+                f"max-rate {self.max_rate!r} must be a number of calls per second above 0 (leave it out for no limit)"
+            )
+        if self.burst is not None:
+            if isinstance(self.burst, bool) or not isinstance(self.burst, int) or self.burst < 1:
+                raise EmulatorError(f"burst {self.burst!r} must be a whole number of calls, at least 1")
+            if self.max_rate is None:
+                raise EmulatorError(f"burst {self.burst} needs max-rate: it is the size of the bucket max-rate refills")
+        elif self.max_rate is not None:
+            # Frozen: the default is filled in once, so the value shows in repr and comparisons.
+            object.__setattr__(self, "burst", max(1, round(self.max_rate)))
 
     @property
     def active(self) -> bool:
-        return self.throttle_rate > 0.0 or self.error_rate > 0.0
+        """Whether any fault is drawn for each call (the rate limit aside)."""
+        return any(getattr(self, name) > 0.0 for name in _SHARES)
+
+
+# The shares of calls one draw splits, in the order of their bands.
+_SHARES = ("throttle_rate", "error_rate", "reset_rate", "slow_rate")
+
+
+def _flag(name: str) -> str:
+    """A field's name as messages and the command line spell it: ``throttle_rate`` -> ``throttle-rate``."""
+    return name.replace("_", "-")
+
+
+def _is_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float))
 
 
 @dataclass(frozen=True)
@@ -184,7 +276,14 @@ class EmulatorStats:
     """Counts of calls since the emulator started.
 
     ``calls`` = ``served`` (answered 200) + ``throttled`` + ``errored`` (injected faults) +
-    ``failed`` (every other error response: bad requests, predictions errors, unknown operations).
+    ``resets`` (connections reset with no answer) + ``failed`` (every other error response: bad
+    requests, predictions errors, unknown operations).
+
+    Two counts are parts of others, not terms of the sum: ``rate_throttled`` counts the
+    ``throttled`` calls refused by ``max_rate``'s bucket (the rest are throttle faults), and
+    ``slowed`` the calls held ``slow_seconds`` before their answer, each also counted by that
+    answer (``served`` or ``failed``; a call still held when the server closes gets its connection
+    closed instead, and stays counted by the answer it would have had).
     """
 
     calls: int = 0
@@ -192,6 +291,29 @@ class EmulatorStats:
     throttled: int = 0
     errored: int = 0
     failed: int = 0
+    resets: int = 0
+    slowed: int = 0
+    rate_throttled: int = 0
+
+
+class _TokenBucket:
+    """``rate`` tokens a second, at most ``size`` held; a call takes one. Not locked: callers hold one."""
+
+    def __init__(self, rate: float, size: int) -> None:
+        self.rate = rate
+        self.size = size
+        self._tokens = float(size)
+        self._stamp = time.monotonic()
+
+    def take(self) -> bool:
+        """Take a token if one is there; False when the bucket is empty."""
+        now = time.monotonic()
+        self._tokens = min(float(self.size), self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
 
 
 def _centred_box(index: int, count: int) -> tuple[float, float, float, float]:
@@ -276,7 +398,7 @@ class RekognitionEmulator:
     predictions
         What the emulated service says about each photo.
     faults
-        Injected throttling and server errors; none by default.
+        Injected faults and rate limit (:class:`Faults`); none by default.
 
     Collections live in memory, one set per emulator, shared by every thread serving it.
 
@@ -294,6 +416,8 @@ class RekognitionEmulator:
         self.faults = faults if faults is not None else Faults()
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
+        rate, burst = self.faults.max_rate, self.faults.burst
+        self._bucket = _TokenBucket(rate, burst) if rate is not None and burst is not None else None
         self._stats = EmulatorStats()
         model = service_model(SERVICE)
         self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -429,13 +553,21 @@ class RekognitionEmulator:
         with self._lock:
             self._count_locked(outcome)
 
-    def _count_locked(self, outcome: str) -> None:
+    def _count_locked(self, outcome: str, *, rate_throttled: int = 0) -> None:
         """Count one call with its ``outcome`` (an :class:`EmulatorStats` field); the lock is held."""
         stats = self._stats
-        self._stats = replace(stats, calls=stats.calls + 1, **{outcome: getattr(stats, outcome) + 1})
+        self._stats = replace(
+            stats,
+            calls=stats.calls + 1,
+            rate_throttled=stats.rate_throttled + rate_throttled,
+            **{outcome: getattr(stats, outcome) + 1},
+        )
 
     def handle(self, target: str, body: bytes) -> Reply:
         """Answer one request: its ``X-Amz-Target`` header and its raw body.
+
+        Without sockets a reset fault cannot close a connection, so it raises
+        :class:`ConnectionResetError`; a slow call sleeps ``slow_seconds`` before returning.
 
         Returns
         -------
@@ -443,13 +575,23 @@ class RekognitionEmulator:
             The HTTP status and the JSON body. Errors are ``{"__type": CODE, "Message": TEXT}``
             with status 400, or 500 for ``InternalServerError``.
         """
+        call = self._respond(target, body)
+        if call.reply is None:
+            raise ConnectionResetError(f"emulated fault: connection reset ({self._fault_settings()})")
+        if call.delay:
+            time.sleep(call.delay)
+        return call.reply
+
+    def _respond(self, target: str, body: bytes) -> _Call:
+        """The answer to one request and what the faults do to it; the served path of :meth:`handle`."""
         operation = target[len(TARGET_PREFIX) :] if target.startswith(TARGET_PREFIX) else ""
         run = self._operations.get(operation)
         if run is None:
-            return self._fail(self._unknown(target, operation))
+            return _Call(self._fail(self._unknown(target, operation)))
         fault = self._draw_fault()
-        if fault is not None:
+        if isinstance(fault, _Call):
             return fault
+        delay = fault
         try:
             try:
                 request = json.loads(body or b"{}")
@@ -459,13 +601,14 @@ class RekognitionEmulator:
                 raise _ServiceError("SerializationException", "the request body must be a JSON object")
             response = run(request)
         except _ServiceError as exc:
-            return self._fail(exc.failure)
+            return _Call(self._fail(exc.failure), delay)
         try:
             validate_response(operation, response)
         except ValueError as exc:
-            return self._fail(_Failure("InternalServerError", f"conformance emulator bug, response refused: {exc}"))
+            failure = _Failure("InternalServerError", f"conformance emulator bug, response refused: {exc}")
+            return _Call(self._fail(failure), delay)
         self._count("served")
-        return 200, response
+        return _Call((200, response), delay)
 
     def _fail(self, failure: _Failure) -> Reply:
         self._count("failed")
@@ -482,25 +625,58 @@ class RekognitionEmulator:
             )
         return _Failure("UnknownOperationException", message)
 
-    def _draw_fault(self) -> Reply | None:
+    def _draw_fault(self) -> _Call | float:
+        """This call's fault: the rate limit first, then the seeded draw.
+
+        Returns the :class:`_Call` when the fault is the whole answer (a throttle, an error, a
+        reset), else the seconds to hold the answer: ``slow_seconds`` for a slow call, 0 for none.
+        """
         faults = self.faults
-        if not faults.active:
-            return None
+        if not faults.active and self._bucket is None:
+            return 0.0
         with self._lock:
-            draw = self._rng.random()
-            if draw >= faults.throttle_rate + faults.error_rate:
-                return None
-            how = f"emulated fault (throttle-rate {faults.throttle_rate}, error-rate {faults.error_rate}, seed {faults.seed})"
-            if draw >= faults.throttle_rate:
+            admitted = self._bucket is None or self._bucket.take()
+            # Every call takes its draw, so the n-th call's fault does not depend on the rate limit.
+            draw = self._rng.random() if faults.active else 1.0
+            if not admitted:
+                self._count_locked("throttled", rate_throttled=1)
+                limit = f"emulated rate limit (max-rate {faults.max_rate:g}/s, burst {faults.burst})"
+                return _Call(_Failure("ThrottlingException", f"Rate exceeded: {limit}").reply())
+            how = f"emulated fault ({self._fault_settings()})"
+            band = faults.throttle_rate
+            if draw < band:
+                # Alternate the two throttling codes so clients are tested on both.
+                if (self._stats.throttled - self._stats.rate_throttled) % 2 == 0:
+                    failure = _Failure("ThrottlingException", f"Rate exceeded: {how}")
+                else:
+                    failure = _Failure("ProvisionedThroughputExceededException", f"Provisioned rate exceeded: {how}")
+                self._count_locked("throttled")
+                return _Call(failure.reply())
+            band += faults.error_rate
+            if draw < band:
                 self._count_locked("errored")
-                return _Failure("InternalServerError", f"Internal server error: {how}").reply()
-            # Alternate the two throttling codes so clients are tested on both.
-            if self._stats.throttled % 2 == 0:
-                failure = _Failure("ThrottlingException", f"Rate exceeded: {how}")
-            else:
-                failure = _Failure("ProvisionedThroughputExceededException", f"Provisioned rate exceeded: {how}")
-            self._count_locked("throttled")
-            return failure.reply()
+                return _Call(_Failure("InternalServerError", f"Internal server error: {how}").reply())
+            band += faults.reset_rate
+            if draw < band:
+                self._count_locked("resets")
+                return _Call(None)
+            band += faults.slow_rate
+            if draw < band:
+                # Not a call of its own: its answer counts it (served or failed) as well.
+                self._stats = replace(self._stats, slowed=self._stats.slowed + 1)
+                return faults.slow_seconds
+            return 0.0
+
+    def _fault_settings(self) -> str:
+        """The fault settings, for messages: the throttle and error rates, any other share, the seed."""
+        faults = self.faults
+        # The first two always, as messages have always said; the newer shares only when set.
+        shares = [
+            f"{_flag(name)} {getattr(faults, name)}"
+            for name in _SHARES
+            if name in ("throttle_rate", "error_rate") or getattr(faults, name) > 0.0
+        ]
+        return ", ".join([*shares, f"seed {faults.seed}"])
 
     # -- operations --------------------------------------------------------------------------------
 
@@ -836,11 +1012,19 @@ class EmulatorServer:
     """A running emulator: its ``url``, ``port`` and ``emulator``, and ``close()``; also a context manager."""
 
     def __init__(
-        self, httpd: ThreadingHTTPServer, thread: threading.Thread, host: str, emulator: RekognitionEmulator
+        self,
+        httpd: ThreadingHTTPServer,
+        thread: threading.Thread,
+        host: str,
+        emulator: RekognitionEmulator,
+        *,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.emulator = emulator
         self._httpd = httpd
         self._thread = thread
+        # Set by close(): calls held by a slow fault wait on it, so they end with the server.
+        self._stopping = stopping if stopping is not None else threading.Event()
         self.host = host
         self.port: int = httpd.server_address[1]
         shown = f"[{host}]" if ":" in host else host
@@ -848,10 +1032,14 @@ class EmulatorServer:
         self._closed = False
 
     def close(self) -> None:
-        """Stop serving and release the port (idempotent)."""
+        """Stop serving and release the port (idempotent).
+
+        Calls held by a slow fault are not waited for: their connections are closed unanswered.
+        """
         if self._closed:
             return
         self._closed = True
+        self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join()
@@ -895,6 +1083,7 @@ def serve(
 
     bind, family = _loopback(host)
     request_ids = itertools.count(1)
+    stopping = threading.Event()
 
     class Server(ThreadingHTTPServer):
         address_family = family
@@ -906,6 +1095,7 @@ def serve(
         protocol_version = "HTTP/1.1"
         server_version = "conformance-emulator"
         sys_version = ""
+        reset = False  # set for a call whose connection a reset fault closes unanswered
 
         def do_POST(self) -> None:
             length = self.headers.get("Content-Length", "")
@@ -923,19 +1113,28 @@ def serve(
                 return
             body = self.rfile.read(int(length))
             if self.path.split("?", 1)[0] != "/":
-                status, payload = _Failure(
-                    "UnknownOperationException", f"Rekognition serves POST /, not {self.path}"
-                ).reply()
+                failure = _Failure("UnknownOperationException", f"Rekognition serves POST /, not {self.path}")
+                call = _Call(failure.reply())
             else:
                 try:
-                    status, payload = emulator.handle(self.headers.get("X-Amz-Target", ""), body)
+                    call = emulator._respond(self.headers.get("X-Amz-Target", ""), body)
                 except Exception as exc:
                     # A bug: answer it (the client sees the message) and show the traceback.
                     traceback.print_exc(file=sys.stderr)
-                    status, payload = _Failure(
-                        "InternalServerError", f"conformance emulator bug: {type(exc).__name__}: {exc}"
-                    ).reply()
-            self._reply(status, payload)
+                    failure = _Failure("InternalServerError", f"conformance emulator bug: {type(exc).__name__}: {exc}")
+                    call = _Call(failure.reply())
+            if call.reply is None:
+                # A reset fault: no answer; finish() resets the connection once the handler lets go of it.
+                self.close_connection = True
+                self.reset = True
+                self.log_message('"%s" reset, no answer (emulated fault)', self.requestline)
+                return
+            if call.delay:
+                # A held call's client may have given up (its read timeout): do not reuse the connection.
+                self.close_connection = True
+                if stopping.wait(call.delay):
+                    return  # the server is closing: the connection closes unanswered
+            self._reply(*call.reply)
 
         def _reply(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload, separators=(",", ":")).encode()
@@ -948,8 +1147,25 @@ def serve(
                 self.send_header("x-conformance-simulated", "true")
             if status != 200:
                 self.send_header("x-amzn-ErrorType", str(payload.get("__type", "InternalServerError")))
-            self.end_headers()
-            self.wfile.write(data)
+            if self.close_connection:
+                # Say so (RFC 9112 9.6): else the client pools the connection and may send its next call
+                # into it before this thread closes it, losing that call.
+                self.send_header("Connection", "close")
+            try:
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                # The client left before its answer (a read timeout shorter than a slow fault): no one to tell.
+                self.close_connection = True
+                self.log_error("client gone before its answer: %s", exc)
+
+        def finish(self) -> None:
+            super().finish()
+            if self.reset:
+                # SO_LINGER 0 turns close() into an RST (with the files closed above, close() closes the
+                # socket); botocore reports it as ConnectionClosedError over ConnectionResetError.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
 
         def log_message(self, format: str, *args: Any) -> None:
             if log:
@@ -960,7 +1176,7 @@ def serve(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="conformance-emulator", daemon=True
     )
     thread.start()
-    return EmulatorServer(httpd, thread, bind, emulator)
+    return EmulatorServer(httpd, thread, bind, emulator, stopping=stopping)
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -1006,7 +1222,44 @@ def build_parser(prog: str = "conformance emulate") -> argparse.ArgumentParser:
         metavar="R",
         help="share of calls failing with InternalServerError (0-1)",
     )
+    rekognition.add_argument(
+        "--reset-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="share of calls whose connection is reset (RST) with no answer (0-1)",
+    )
+    rekognition.add_argument(
+        "--slow-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="share of calls answered only after --slow-seconds (0-1)",
+    )
+    rekognition.add_argument(
+        "--slow-seconds",
+        type=float,
+        default=Faults.slow_seconds,
+        metavar="S",
+        help=f"how long a slow call is held before its answer (default {Faults.slow_seconds:g}, past botocore's "
+        "60 s read timeout)",
+    )
     rekognition.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fault draws (default 0)")
+    rekognition.add_argument(
+        "--max-rate",
+        type=float,
+        default=None,
+        metavar="N",
+        help="calls per second served, as an account's TPS quota: a call beyond it gets ThrottlingException "
+        "(default: no limit)",
+    )
+    rekognition.add_argument(
+        "--burst",
+        type=int,
+        default=None,
+        metavar="N",
+        help="calls that may come at once within --max-rate (default: --max-rate rounded, at least 1)",
+    )
     rekognition.add_argument("--log-requests", action="store_true", help="log each request to stderr")
     return parser
 
@@ -1043,7 +1296,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..adapters.predictions import PredictionsAnalyzer
         from ..dataset import load_dataset
 
-        faults = Faults(throttle_rate=args.throttle_rate, error_rate=args.error_rate, seed=args.seed)
+        faults = Faults(
+            throttle_rate=args.throttle_rate,
+            error_rate=args.error_rate,
+            seed=args.seed,
+            reset_rate=args.reset_rate,
+            slow_rate=args.slow_rate,
+            slow_seconds=args.slow_seconds,
+            max_rate=args.max_rate,
+            burst=args.burst,
+        )
         from ..policy import load_policy
 
         # The project's identity map applies here as in a run, so the same manifests load.
@@ -1068,10 +1330,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         _wait_for_signal()
-    stats = emulator.stats
-    print(
-        f"conformance emulator: stopped after {stats.calls} calls ({stats.served} served, {stats.throttled} throttled, "
-        f"{stats.errored} errored, {stats.failed} failed)",
-        flush=True,
-    )
+    print(f"conformance emulator: stopped after {_summary(emulator.stats, faults)}", flush=True)
     return 0
+
+
+def _summary(stats: EmulatorStats, faults: Faults) -> str:
+    """The calls of a run, by outcome; the counts of faults not asked for are left out."""
+    outcomes = [f"{stats.served} served", f"{stats.throttled} throttled", f"{stats.errored} errored"]
+    outcomes.append(f"{stats.failed} failed")
+    if faults.reset_rate > 0.0:
+        outcomes.append(f"{stats.resets} reset")
+    parts: list[str] = []
+    if faults.max_rate is not None:
+        parts.append(f"{stats.rate_throttled} throttled by max-rate")
+    if faults.slow_rate > 0.0:
+        parts.append(f"{stats.slowed} slowed")
+    return f"{stats.calls} calls ({', '.join(outcomes)})" + "".join(f"; {part}" for part in parts)
