@@ -78,6 +78,37 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--allow-live", action="store_true", help="let a recording call a non-loopback endpoint (a real, billed API)"
     )
+    run.add_argument(
+        "--executor",
+        metavar="SPEC",
+        default="serial",
+        help="where analyzer calls run: serial (default), threads:N, processes:N, dask-local:N or dask:ADDRESS",
+    )
+    run.add_argument(
+        "--rate",
+        type=float,
+        metavar="CALLS_PER_S",
+        help="live calls per second at most (token bucket; default for a live Rekognition endpoint: 5)",
+    )
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds to wait for one answer of a service before retrying, then failing that photo (default: 30)",
+    )
+    run.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar with rate and ETA on stderr (default: when stderr is a terminal)",
+    )
+    run.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        help="neither read nor keep replayed observations in ./.conformance_cache (see docs: re-runs)",
+    )
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="extra arguments for pytest, after --")
 
     emulate = commands.add_parser(
@@ -124,14 +155,18 @@ def _run(args: argparse.Namespace) -> int:
         OPT_DATASET,
         OPT_DEMO,
         OPT_DEMO_MATCHING,
+        OPT_EXECUTOR,
         OPT_GROUP_BY,
         OPT_MATCH_MODE,
+        OPT_NO_CACHE,
         OPT_POLICY,
         OPT_PROFILE,
+        OPT_RATE,
         OPT_REFERENCE,
         OPT_REPORT_DIR,
         OPT_SEED,
         OPT_THRESHOLDS,
+        OPT_TIMEOUT,
     )
     from .session import DEFAULT_SEED, RunOptions, load_context
 
@@ -153,12 +188,28 @@ def _run(args: argparse.Namespace) -> int:
         allow_live=args.allow_live,
         thresholds=_thresholds(args.thresholds),
         match_mode=args.match_mode,
+        executor=args.executor,
+        rate=args.rate,
+        timeout=args.timeout,
+        progress=args.progress,
+        cache=args.cache,
     )
     try:
-        load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
+        context = load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
     except ConformanceError as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return _USAGE_ERROR
+    except KeyboardInterrupt:
+        print(
+            "conformance: interrupted; every answer recorded so far is kept: run the same command again to "
+            "record only what is missing",
+            file=sys.stderr,
+        )
+        return 130
+    if context.observations is not None:
+        from .runner import accounting
+
+        print(f"conformance: {accounting(context.observations)}", file=sys.stderr)
 
     argv = ["--pyargs", "conformance.suite", "-c", os.devnull, "--rootdir", root, "-p", "no:cacheprovider"]
     # The context above imported vcrpy before pytest-recording could ask pytest to rewrite vcr.matchers.
@@ -177,6 +228,9 @@ def _run(args: argparse.Namespace) -> int:
         OPT_THRESHOLDS: args.thresholds,
         OPT_BASELINE: args.baseline,
         OPT_MATCH_MODE: args.match_mode if args.match_mode != "search" else None,
+        OPT_EXECUTOR: args.executor if args.executor != "serial" else None,
+        OPT_RATE: None if args.rate is None else repr(args.rate),
+        OPT_TIMEOUT: None if args.timeout == 30.0 else repr(args.timeout),
         "--record-mode": args.record_mode if args.record_mode != "none" else None,
     }
     argv += [f"{flag}={value}" for flag, value in values.items() if value is not None]
@@ -186,6 +240,8 @@ def _run(args: argparse.Namespace) -> int:
         argv.append(OPT_DEMO_MATCHING)
     if options.allow_live:
         argv.append(OPT_ALLOW_LIVE)
+    if not options.cache:
+        argv.append(OPT_NO_CACHE)
     argv += list(args.pytest_args)
     import warnings
 

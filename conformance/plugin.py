@@ -34,14 +34,19 @@ __all__ = [
     "OPT_DATASET",
     "OPT_DEMO",
     "OPT_DEMO_MATCHING",
+    "OPT_EXECUTOR",
     "OPT_GROUP_BY",
     "OPT_MATCH_MODE",
+    "OPT_NO_CACHE",
     "OPT_POLICY",
     "OPT_PROFILE",
+    "OPT_PROGRESS",
+    "OPT_RATE",
     "OPT_REFERENCE",
     "OPT_REPORT_DIR",
     "OPT_SEED",
     "OPT_THRESHOLDS",
+    "OPT_TIMEOUT",
 ]
 
 # Option names, importable by tests and by the CLI that builds command lines from them.
@@ -61,6 +66,11 @@ OPT_ALLOW_LIVE = "--conformance-allow-live"
 OPT_THRESHOLDS = "--conformance-thresholds"
 OPT_BASELINE = "--conformance-baseline"
 OPT_MATCH_MODE = "--conformance-match-mode"
+OPT_EXECUTOR = "--conformance-executor"
+OPT_RATE = "--conformance-rate"
+OPT_TIMEOUT = "--conformance-timeout"
+OPT_PROGRESS = "--conformance-progress"
+OPT_NO_CACHE = "--conformance-no-cache"
 
 _OPTIONS = {
     OPT_DATASET: "manifest (CSV or JSONL) of the dataset to audit",
@@ -76,6 +86,9 @@ _OPTIONS = {
     OPT_MATCH_MODE: "face matching as search (1:N, per probe; default) or compare (1:1, per probe-gallery pair)",
     OPT_THRESHOLDS: "similarity thresholds of the face-matching checks, comma-separated (default: 80,90,95,99)",
     OPT_CASSETTE_DIR: "directory of recordings (default: <rootdir>/cassettes); record with pytest-recording's --record-mode",
+    OPT_EXECUTOR: "where analyzer calls run: serial (default), threads:N, processes:N, dask-local:N or dask:ADDRESS",
+    OPT_RATE: "live calls per second at most (token bucket; default for a live Rekognition endpoint: 5)",
+    OPT_TIMEOUT: "seconds to wait for one answer of a service before retrying, then failing that photo (default: 30)",
 }
 # Results ride on the test report as attributes (xdist serialises a report's attributes to the
 # controller), not as user_properties, which would land in JUnit XML as blobs.
@@ -107,7 +120,11 @@ _FLAGS = {
     OPT_DEMO: "audit the shipped demo (simulated predictions, emulated recordings) instead of a dataset of your own",
     OPT_DEMO_MATCHING: "audit the shipped face-search demo (simulated search results, emulated recordings)",
     OPT_ALLOW_LIVE: "let a recording call a non-loopback endpoint (a real, billed vendor API)",
+    OPT_PROGRESS: "show a progress bar with rate and ETA on stderr while the analyzer runs (with -s)",
+    OPT_NO_CACHE: "neither read nor keep replayed observations in <rootdir>/.conformance_cache",
 }
+# How a run is carried out, not what it audits: setting one of these alone does not turn the kit on.
+_TUNING = (OPT_EXECUTOR, OPT_RATE, OPT_TIMEOUT)
 
 
 def _flag(config: pytest.Config, flag: str) -> bool:
@@ -159,7 +176,22 @@ def _options(config: pytest.Config) -> RunOptions:
         profile=_value(config, OPT_PROFILE),
         seed=seed,
         project_root=str(root),
+        executor=_value(config, OPT_EXECUTOR) or "serial",
+        rate=_number(config, OPT_RATE),
+        timeout=_number(config, OPT_TIMEOUT) or 30.0,
+        progress=_flag(config, OPT_PROGRESS),
+        cache=not _flag(config, OPT_NO_CACHE),
     )
+
+
+def _number(config: pytest.Config, option: str) -> float | None:
+    text = _value(config, option)
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise pytest.UsageError(f"{option}={text!r}: give a number of seconds or calls per second") from None
 
 
 def _match_mode(text: str | None) -> str:
@@ -187,7 +219,7 @@ def _active(config: pytest.Config) -> bool:
     return (
         _flag(config, OPT_DEMO)
         or _flag(config, OPT_DEMO_MATCHING)
-        or any(_value(config, option) is not None for option in _OPTIONS)
+        or any(_value(config, option) is not None for option in _OPTIONS if option not in _TUNING)
     )
 
 

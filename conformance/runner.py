@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .adapters.base import Analyzer
     from .dataset import Dataset, Photo
+    from .execution import ExecutorSpec, Recipe
     from .metamorphic import Transform
     from .observation import Observation, Observations, Variant
 
-__all__ = ["VariantPlan", "analyze_dataset", "plan_variants"]
+__all__ = ["VariantPlan", "accounting", "analyze_dataset", "plan_variants"]
 
 _BLIND = "the analyzer cannot look at transformed images (it only knows the photos it was given)"
 
@@ -73,27 +77,80 @@ def _variants(
     return found, ""
 
 
-def analyze_dataset(analyzer: Analyzer, dataset: Dataset, *, variants: VariantPlan | None = None) -> Observations:
+def analyze_dataset(
+    analyzer: Analyzer,
+    dataset: Dataset,
+    *,
+    variants: VariantPlan | None = None,
+    executor: ExecutorSpec | None = None,
+    recipe: Callable[[], Recipe] | None = None,
+    show_progress: bool | None = False,
+    cache: Path | None = None,
+) -> Observations:
     """Ask ``analyzer`` about every photo, in manifest order, and align the answers into a table.
 
     With a ``variants`` plan, also about transformed copies of the planned photos, when the analyzer
     can look at new images. Adapters turn per-photo failures (no face, an API error) into
     observations themselves; an exception that escapes an adapter is a fault of the run and stops it.
+    ``executor`` says where the per-photo calls run (see :mod:`conformance.execution`; worker
+    processes need ``recipe``); ``show_progress`` shows a progress bar on stderr (None: when it is
+    a terminal). With ``cache`` (a project folder), an adapter that replays fixed answers has them
+    read from :mod:`conformance.cache` when nothing they depend on changed, and stored there otherwise.
     """
     from contextlib import nullcontext
 
+    from .execution import ExecutorSpec, analyze_photos, progress, workers
     from .observation import Observations
 
+    key = _cache_key(analyzer, variants) if cache is not None else None
+    if key is not None and cache is not None:
+        from . import cache as observation_cache
+
+        hit = observation_cache.load(cache, key)
+        if hit is not None:
+            records, kept, kept_note, info = hit
+            info["observations_cache"] = f".conformance_cache/observations/{key}.json"
+            return Observations.build(dataset, records, analyzer=info, variants=kept, variants_note=kept_note)
+    if executor is not None and executor.kind == "dask" and hasattr(analyzer, "allowed_hosts"):
+        from urllib.parse import urlsplit
+
+        # A replay blocks the network but for loopback: this process must still reach the Dask scheduler.
+        host = urlsplit(executor.address if "://" in executor.address else f"tcp://{executor.address}").hostname
+        analyzer.allowed_hosts = (host,) if host else ()
     if variants is not None and hasattr(analyzer, "extra_calls"):
         # An adapter that estimates the cost of live calls must count the variants too.
         analyzer.extra_calls = len(variants.photos) * len(variants.transforms)
     session = getattr(analyzer, "session", None)
     found: list[Variant] | None = None
     note = "no variants were planned" if getattr(analyzer, "sees_new_images", False) else _BLIND
-    with session() if callable(session) else nullcontext():
-        observations = [analyzer.analyze(photo) for photo in dataset.photos]
+    spec = executor or ExecutorSpec()
+    with workers(spec) as pool, session() if callable(session) else nullcontext():
+        with progress(len(dataset), enabled=show_progress) as bar:
+            observations = analyze_photos(analyzer, dataset.photos, executor=spec, pool=pool, recipe=recipe, bar=bar)
         if variants is not None:
             found, note = _variants(analyzer, variants, {o.photo: o for o in observations})
     info = dict(analyzer.describe())
     info.setdefault("vocabulary", analyzer.vocabulary.to_dict())  # the representability check reads it here
+    if key is not None and cache is not None:
+        from . import cache as observation_cache
+
+        observation_cache.store(cache, key, observations, found, note, info)
     return Observations.build(dataset, observations, analyzer=info, variants=found, variants_note=note)
+
+
+def _cache_key(analyzer: Analyzer, variants: VariantPlan | None) -> str | None:
+    cache_key = getattr(analyzer, "cache_key", None)
+    if not callable(cache_key):
+        return None
+    plan = (
+        "" if variants is None else json.dumps([[p.id for p in variants.photos], [str(t) for t in variants.transforms]])
+    )
+    key = cache_key(plan)
+    return key if isinstance(key, str) else None
+
+
+def accounting(observations: Observations) -> str:
+    """One line saying what became of every photo: analysed, no face, error (the reasons are in the report)."""
+    counts = observations.outcome_counts()
+    total = sum(counts.values())
+    return f"{total} photos: {counts['analysed']} analysed, {counts['no_face']} no face, {counts['error']} error"

@@ -51,6 +51,13 @@ class RunOptions:
     allow_live: bool = False
     thresholds: tuple[float, ...] = ()  # similarity thresholds of the matching checks (default 80,90,95,99)
     match_mode: str = "search"  # search: 1:N, per probe; compare: 1:1, per probe-gallery pair
+    executor: str = "serial"  # where analyzer calls run (conformance.execution)
+    rate: float | None = None  # live calls per second at most (None: the adapter's default)
+    timeout: float = 30.0  # seconds to wait for one answer of a service
+    # A progress bar on stderr (None: when stderr is a terminal); not part of what was run, nor of the cache key.
+    progress: bool | None = field(default=False, compare=False)
+    # Read and keep replayed observations in <project_root>/.conformance_cache (conformance.cache).
+    cache: bool = field(default=True, compare=False)
 
     def flags(self) -> list[str]:
         """The command-line flags that reproduce this run (for the pytest header and reports)."""
@@ -74,6 +81,12 @@ class RunOptions:
             out.append(f"--conformance-match-mode={self.match_mode}")
         if self.thresholds:
             out.append(f"--conformance-thresholds={','.join(f'{t:g}' for t in self.thresholds)}")
+        if self.executor != "serial":
+            out.append(f"--conformance-executor={shlex.quote(self.executor)}")
+        if self.rate is not None:
+            out.append(f"--conformance-rate={self.rate:g}")
+        if self.timeout != 30.0:
+            out.append(f"--conformance-timeout={self.timeout:g}")
         return out
 
 
@@ -116,13 +129,20 @@ def _demo_paths() -> tuple[str, str, str]:
 @lru_cache(maxsize=4)
 def load_context(options: RunOptions) -> Context:
     """Load and validate everything a run needs; raises :class:`ConformanceError` with the way out."""
+    import math
+
     from .adapters.base import AdapterSettings
     from .adapters.registry import available, create
     from .checks import CHECK_IDS, GENDER_CHECKS, MATCHING_CHECKS
     from .dataset import group_labels, load_dataset
+    from .execution import ExecutorSpec, Recipe
     from .policy import load_policy
     from .runner import analyze_dataset, plan_variants
 
+    executor = ExecutorSpec.parse(options.executor)
+    for name, value in (("rate", options.rate), ("timeout", options.timeout)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConformanceError(f"--{name} {value!r}: give a positive number")
     unknown = [c for c in options.checks if c not in CHECK_IDS]
     if unknown:
         raise ConformanceError(f"unknown check {', '.join(map(repr, unknown))}; checks: {', '.join(CHECK_IDS)}")
@@ -175,7 +195,11 @@ def load_context(options: RunOptions) -> Context:
     if cassette_dir is None and options.project_root is not None:
         cassette_dir = str(Path(options.project_root) / "cassettes")
     settings = AdapterSettings(
-        record_mode=options.record_mode, cassette_dir=cassette_dir, allow_live=options.allow_live
+        record_mode=options.record_mode,
+        cassette_dir=cassette_dir,
+        allow_live=options.allow_live,
+        rate=options.rate,
+        timeout=options.timeout,
     )
     analyzer = create(analyzer_spec, dataset=dataset, settings=settings)
     if dataset.is_matching:
@@ -195,7 +219,15 @@ def load_context(options: RunOptions) -> Context:
         if "transformation_invariance" in wanted and getattr(analyzer, "sees_new_images", False)
         else None
     )
-    observations = analyze_dataset(analyzer, dataset, variants=plan)
+    observations = analyze_dataset(
+        analyzer,
+        dataset,
+        variants=plan,
+        executor=executor,
+        recipe=lambda: Recipe(analyzer_spec, settings, dataset),
+        show_progress=options.progress,
+        cache=Path(options.project_root) if options.cache and options.project_root else None,
+    )
     groups = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
     reference, notes = _reference(options.reference, groups, preferred, f"in {Path(dataset_path).name}", "group")

@@ -18,12 +18,16 @@ class AdapterSettings:
     """How an adapter that calls a service records and replays (ignored by adapters that call nothing).
 
     ``record_mode`` has pytest-recording's meanings (``none`` replays only and blocks the network);
-    ``cassette_dir`` holds the recordings; ``allow_live`` lets a recording call a non-loopback endpoint.
+    ``cassette_dir`` holds the recordings; ``allow_live`` lets a recording call a non-loopback endpoint;
+    ``rate`` caps live calls per second (a token bucket shared by the run's threads, split between its
+    processes); ``timeout`` is the read timeout of one call.
     """
 
     record_mode: str = "none"
     cassette_dir: str | None = None
     allow_live: bool = False
+    rate: float | None = None  # live calls per second at most (None: the adapter's default for live endpoints)
+    timeout: float = 30.0  # seconds to wait for one answer before the call is retried, then fails that photo
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,10 @@ from __future__ import annotations
 import hashlib
 import io
 import ipaddress
+import os
 import sys
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +36,12 @@ from urllib.parse import urlsplit
 from ..errors import AdapterError, ConformanceError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..observation import Face, Observation
+from ..recording.scrub import redact
 from .base import AdapterSettings, Vocabulary, choose_face
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from ..dataset import Dataset, Photo
+    from ..execution import TokenBucket
     from ..matching import SearchOutcome
     from ..recording.store import RecordingStore
 
@@ -49,6 +51,10 @@ __all__ = ["ADAPTER_VERSION", "MAX_IMAGE_BYTES", "RekognitionAnalyzer", "create"
 ADAPTER_VERSION = "1"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 PRICE_PER_IMAGE_USD = 0.001  # AWS's published first-tier DetectFaces price; check current pricing
+# Calls per second to a live (non-loopback) endpoint unless --rate says otherwise: Rekognition's lowest
+# default quota (5 transactions per second in most regions; 50 in us-east-1, us-west-2 and eu-west-1 for
+# DetectFaces). Your account's quotas: AWS Service Quotas console, service "Amazon Rekognition".
+DEFAULT_RATE = 5.0
 _ATTRIBUTES = ["DEFAULT", "GENDER"]
 _SENT_AS_IS = ("JPEG", "PNG")
 _MAX_MATCHES = 4096  # the API's largest MaxFaces: every match at or above the search threshold comes back
@@ -60,6 +66,8 @@ _CREDENTIALS = {
     "ExpiredTokenException",
     "InvalidClientTokenId",
     "SignatureDoesNotMatch",
+    "IncompleteSignatureException",
+    "MissingAuthenticationTokenException",
 }
 _HOW_TO_SET_CREDENTIALS = (
     "set credentials the way boto3 reads them (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or "
@@ -129,11 +137,25 @@ class _Refused(Exception):
 
 
 def _error_type(response: Mapping[str, Any]) -> str:
-    for name, value in response.get("headers", {}).items():
-        if str(name).lower() == "x-amzn-errortype":
-            text = value[0] if isinstance(value, list) else value
-            return str(text.decode() if isinstance(text, bytes) else text).split(":")[0]
-    return ""
+    """The error code of a recorded-to-be response, read as botocore reads it: the body's ``__type``
+    (or ``code``) first, then the ``x-amzn-ErrorType`` header; ``prefix#Code:suffix`` gives ``Code``."""
+    import json
+
+    code = ""
+    body = response.get("body", {})
+    raw = body.get("string", b"") if isinstance(body, Mapping) else body
+    try:
+        parsed = json.loads(raw) if raw else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        parsed = None
+    if isinstance(parsed, dict):
+        code = str(parsed.get("__type") or parsed.get("code") or "")
+    if not code:
+        for name, value in response.get("headers", {}).items():
+            if str(name).lower() == "x-amzn-errortype":
+                text = value[0] if isinstance(value, list) else value
+                code = str(text.decode() if isinstance(text, bytes) else text)
+    return code.split(":")[0].rpartition("#")[2]
 
 
 def _worth_keeping(operation: str, response: Mapping[str, Any]) -> bool:
@@ -146,11 +168,16 @@ def _worth_keeping(operation: str, response: Mapping[str, Any]) -> bool:
     return status < 500 and _error_type(response) not in _THROTTLED | _CREDENTIALS
 
 
-def _network_blocked() -> Any:
+_LOOPBACK_HOSTS = [r"127\.\d+\.\d+\.\d+$", r"localhost$", r"::1$"]
+
+
+def _network_blocked(also: Sequence[str] = ()) -> Any:
     """pytest-recording's socket guard for a replay: remote connections fail, loopback is left alone.
 
+    ``also``: other hosts the run itself talks to (a Dask scheduler), never the vendor's.
     Not nested inside a guard already in force (``pytest --block-network``), whose end it would bring forward.
     """
+    import re
     import socket
     from contextlib import nullcontext
 
@@ -158,7 +185,36 @@ def _network_blocked() -> Any:
 
     if getattr(socket.socket.connect, "__name__", "") == "network_guard":
         return nullcontext()
-    return network.blocking_context()
+    return network.blocking_context(allowed_hosts=[*_LOOPBACK_HOSTS, *(re.escape(h) + "$" for h in also)])
+
+
+_SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
+@contextmanager
+def _redacted_logs(secrets: Sequence[str]) -> Iterator[None]:
+    """Redact credentials and account ids in what the SDK logs during the run (at DEBUG, botocore logs
+    signed requests, security token included, and response bodies naming the account)."""
+    import logging
+
+    class Redact(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            text = record.getMessage()
+            cleaned = redact(text, secrets)
+            if cleaned != text:
+                record.msg, record.args = cleaned, ()
+            return True
+
+    redacting = Redact()
+    names = [name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] in _SDK_LOGGERS]
+    loggers = [logging.getLogger(name) for name in {*names, *_SDK_LOGGERS}]
+    for logger in loggers:
+        logger.addFilter(redacting)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(redacting)
 
 
 def is_loopback(url: str) -> bool:
@@ -214,6 +270,13 @@ class RekognitionAnalyzer:
         self._collection = False
         self._gallery: dict[str, str] | None = None  # gallery image digest (ExternalImageId) -> photo id
         self._unindexed: dict[str, str] = {}
+        self._limiter: TokenBucket | None = None
+        self._cassette: Any = None
+        self._lock = threading.Lock()  # threads share the counts below (--executor threads:N)
+        self.allowed_hosts: tuple[str, ...] = ()  # hosts the run itself talks to (a Dask scheduler)
+        self.rate_share = 1  # processes sharing the rate limit: the runner sets it for worker executors
+        self._absorbed = False
+        self._connected = False  # whether any call reached the endpoint: if none can, the run stops
 
     # -- the run ----------------------------------------------------------------------------------------
 
@@ -224,10 +287,7 @@ class RekognitionAnalyzer:
         ``precheck=False`` skips checking, before any call, that a replay holds every request of a whole
         run (for users' own calls, e.g. ``compare``, in a test that replays only those).
         """
-        import boto3
-        import botocore
-
-        from ..recording.cassette import effective_mode, replaying
+        from ..recording.cassette import effective_mode
         from ..recording.store import RecordingStore
 
         mode = self.settings.record_mode
@@ -242,37 +302,108 @@ class RekognitionAnalyzer:
             missing_calls = len({r.key for r in missing})  # the same image under two names is one call
             if effective == "none" and missing:
                 raise self._unrecorded_error(missing, store)
-            replay_only = effective == "none"
-            if replay_only:
-                stack.enter_context(_network_blocked())
-            self._client = self._make_client(replay_only, boto3)
-            endpoint = str(self._client.meta.endpoint_url)
             calls = (len(self._planned()) if effective == "all" else missing_calls) + self.extra_calls
-            if not replay_only and calls and not is_loopback(endpoint):
-                self._check_live(endpoint, calls)
-            session = {
-                "adapter_version": ADAPTER_VERSION,
-                "botocore": botocore.__version__,
-                "boto3": boto3.__version__,
-                "python": sys.version.split()[0],
-                "endpoint": endpoint,
-                "region": self._client.meta.region_name,
-                "loopback": is_loopback(endpoint),
-            }
-            stack.enter_context(
-                replaying(self.recording, store, mode, session=session, note=_NOTE, keep=_worth_keeping)
-            )
+            self._open(stack, store, effective, live_calls=calls)
             # A collection made for a face-matching run is deleted after it, also when the run fails.
             stack.callback(self._drop_collection)
             yield
             if effective != "none" and self._unrecorded == 0:
                 store.mark_complete(len(self.dataset))
 
+    def _open(
+        self, stack: ExitStack, store: RecordingStore, effective: str, *, live_calls: int, share: int = 1
+    ) -> None:
+        """Make the client, say what a live run will cost, and patch HTTP to replay from and record into ``store``.
+
+        ``share``: how many processes share the rate limit (each keeps to its share).
+        """
+        import boto3
+        import botocore
+
+        from ..execution import TokenBucket
+        from ..recording.cassette import replaying
+
+        replay_only = effective == "none"
+        if replay_only:
+            stack.enter_context(_network_blocked(self.allowed_hosts))
+        self._client = self._make_client(replay_only, boto3)
+        endpoint = str(self._client.meta.endpoint_url)
+        loopback = is_loopback(endpoint)
+        if not replay_only and live_calls and not loopback:
+            self._check_live(endpoint, live_calls)
+        rate = self.settings.rate or (None if loopback else DEFAULT_RATE)
+        self._limiter = None if replay_only or rate is None else TokenBucket(rate / share, burst=1)
+        session = {
+            "adapter_version": ADAPTER_VERSION,
+            "botocore": botocore.__version__,
+            "boto3": boto3.__version__,
+            "python": sys.version.split()[0],
+            "endpoint": endpoint,
+            "region": self._client.meta.region_name,
+            "loopback": loopback,
+        }
+        secrets = self._secrets()
+        stack.enter_context(_redacted_logs(secrets))
+        self._cassette = stack.enter_context(
+            replaying(
+                self.recording, store, effective, session=session, note=_NOTE, keep=_worth_keeping, secrets=secrets
+            )
+        )
+
+    # -- worker processes (--executor processes:N, dask): replay from and record into memory -------------
+
+    def worker_payload(self, photos: Sequence[Photo]) -> dict[str, Any]:
+        """What a worker needs to analyse ``photos``: the run's record mode and their recorded interactions."""
+        store = self._store
+        if store is None:
+            raise AdapterError("the rekognition adapter hands work to workers inside session()")
+        keys = [] if self._effective == "all" else [k for p in photos if (k := self._key_of(p))]
+        return {"effective": self._effective, "lines": store.lines_for(keys), "share": self.rate_share}
+
+    @contextmanager
+    def worker_session(self, payload: Mapping[str, Any]) -> Iterator[Any]:
+        """In a worker: replay the shipped interactions, record new ones into memory; yields the hand-back."""
+        from ..recording.store import RecordingStore
+
+        store = RecordingStore.in_memory(self.recording, adapter="rekognition", lines=payload["lines"])
+        self._store, self._effective, self._unrecorded = store, str(payload["effective"]), 0
+        with ExitStack() as stack:
+            self._open(stack, store, self._effective, live_calls=0, share=int(payload.get("share", 1)))
+
+            def handback() -> dict[str, Any]:
+                return {
+                    "lines": store.recorded_lines(),
+                    "session": store.sessions[-1] if store.sessions else None,
+                    "unrecorded": self._unrecorded,
+                    "emulated": self.emulated,
+                    "simulated": self.simulated,
+                }
+
+            yield handback
+
+    def absorb(self, handback: Mapping[str, Any] | None) -> None:
+        """In the run's process: append what a worker recorded (never a request twice), and its flags."""
+        store = self._store
+        if handback is None or store is None:
+            return
+        with self._lock:
+            self._unrecorded += int(handback["unrecorded"])
+            self.emulated = self.emulated or bool(handback["emulated"])
+            self.simulated = self.simulated or bool(handback["simulated"])
+            if handback["lines"] and not self._absorbed:
+                store.begin_session(handback["session"] or {}, _NOTE)
+                self._absorbed = True
+            for line in handback["lines"]:
+                store.append_line(line)
+
     def _make_client(self, replay_only: bool, boto3: Any) -> Any:
         from botocore.config import Config
 
-        # Adaptive retry (client-side rate limiting on throttles); attempts from boto3's usual AWS_MAX_ATTEMPTS.
-        config = Config(retries={"mode": "adaptive"}, connect_timeout=10, read_timeout=30)
+        # Adaptive retry (client-side rate limiting on throttles) unless AWS_RETRY_MODE names another of
+        # botocore's modes; attempts from boto3's usual AWS_MAX_ATTEMPTS.
+        timeout = self.settings.timeout
+        mode = os.environ.get("AWS_RETRY_MODE") or "adaptive"
+        config = Config(retries={"mode": mode}, connect_timeout=min(10.0, timeout), read_timeout=timeout)
         session = boto3.session.Session()
         region = session.region_name or "us-east-1"
         if replay_only:
@@ -369,12 +500,33 @@ class RekognitionAnalyzer:
 
     def _call(self, method: str, **params: Any) -> Any:
         """One API call: credential and connection failures stop the run; refusals of a photo raise _Refused."""
-        from botocore.exceptions import ClientError, EndpointConnectionError, HTTPClientError, NoCredentialsError
+        from botocore.exceptions import (
+            ClientError,
+            ConnectionClosedError,
+            EndpointConnectionError,
+            HTTPClientError,
+            NoCredentialsError,
+            ReadTimeoutError,
+        )
 
         if self._client is None:
             raise AdapterError("the rekognition adapter calls inside session(); use conformance.analyze()")
+        limiter = self._limiter
+        if limiter is not None and not self._replayable(method, params):
+            limiter.acquire()
         try:
             response = getattr(self._client, method)(**params)
+        except (ConnectionClosedError, ReadTimeoutError, EndpointConnectionError) as exc:
+            # botocore retried already. A passing fault of one call (a reset, a slow answer) fails that photo,
+            # which stays unrecorded for the next run; an endpoint no call has ever reached stops the run.
+            if isinstance(exc, EndpointConnectionError) and not self._connected:
+                raise ConformanceError(f"cannot reach {exc.kwargs.get('endpoint_url')}: check the endpoint") from None
+            with self._lock:
+                self._unrecorded += 1
+            what = "timed out" if isinstance(exc, ReadTimeoutError) else "lost the connection"
+            raise _Refused(
+                "ConnectionError", f"{what} after retries ({type(exc).__name__}); run again to resume"
+            ) from None
         except HTTPClientError as exc:
             # Replay runs inside the HTTP layer: botocore wraps what it raised (a damaged or missing recording).
             inner = exc.kwargs.get("error")
@@ -388,24 +540,52 @@ class RekognitionAnalyzer:
             raise ConformanceError(f"{method}: HTTP failure ({exc})") from None
         except NoCredentialsError:
             raise ConformanceError(f"no AWS credentials found: {_HOW_TO_SET_CREDENTIALS}") from None
-        except EndpointConnectionError as exc:
-            raise ConformanceError(f"cannot reach {exc.kwargs.get('endpoint_url')}: check the endpoint") from None
         except ClientError as exc:
+            self._connected = True
             code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
-            message = str(exc.response.get("Error", {}).get("Message", ""))
+            # Services quote back what they refuse (headers, tokens, ARNs): never print or report that.
+            message = redact(str(exc.response.get("Error", {}).get("Message", "")), self._secrets())
             if code in _CREDENTIALS:
                 raise ConformanceError(
                     f"Rekognition refused the credentials ({code}): {_HOW_TO_SET_CREDENTIALS}"
                 ) from None
             if code in _THROTTLED or code == "InternalServerError":
-                self._unrecorded += 1  # a passing fault: the recording stays incomplete, a re-run asks again
+                with self._lock:
+                    self._unrecorded += 1  # a passing fault: the recording stays incomplete, a re-run asks again
                 if code in _THROTTLED:
                     message = "after retries; run again to resume"
             raise _Refused(code, message) from None
+        self._connected = True
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         self.emulated = self.emulated or _EMULATOR_HEADER in headers
         self.simulated = self.simulated or headers.get(_SIMULATED_HEADER) == "true"
         return response
+
+    def _secrets(self) -> tuple[str, ...]:
+        """The client's own credentials (key id, secret key, token): never to be written anywhere."""
+        signer = getattr(self._client, "_request_signer", None)
+        credentials = getattr(signer, "_credentials", None)
+        if credentials is None:
+            return ()
+        try:
+            frozen = credentials.get_frozen_credentials()
+        except Exception:  # a provider that cannot refresh now: nothing to redact yet
+            return ()
+        return tuple(str(v) for v in (frozen.access_key, frozen.secret_key, frozen.token) if v)
+
+    def _replayable(self, method: str, params: Mapping[str, Any]) -> bool:
+        """Whether the request is in the recording already, so it is replayed rather than sent (no rate to keep)."""
+        store = self._store
+        if store is None or self._effective == "all":
+            return False
+        operation = self._client.meta.method_to_api_mapping.get(method, method)
+        shown = {
+            name: {"Sha256": hashlib.sha256(value["Bytes"]).hexdigest()}
+            if isinstance(value, dict) and isinstance(value.get("Bytes"), bytes)
+            else value
+            for name, value in params.items()
+        }
+        return _key(operation, shown) in store
 
     def analyze(self, photo: Photo) -> Observation:
         data, reason = _image_bytes(photo)
@@ -544,6 +724,36 @@ class RekognitionAnalyzer:
             confidence=None if gender is None else float(gender["Confidence"]),
             box=None if box is None else (box["Left"], box["Top"], box["Width"], box["Height"]),
         )
+
+    def cache_key(self, plan: str) -> str | None:
+        """A digest of everything a replay's observations depend on, or None when they may change (recording).
+
+        ``plan`` names the transformed variants planned. See :mod:`conformance.cache`.
+        """
+        import json
+
+        import botocore
+
+        from .. import __version__
+        from ..cache import source_digest
+
+        if self.settings.record_mode != "none" or not self.recording.is_file():
+            return None
+        with self.recording.open("rb") as handle:
+            recording = hashlib.file_digest(handle, "sha256").hexdigest()
+        parts = {
+            "kit": __version__,
+            "adapter": ADAPTER_VERSION,
+            "botocore": botocore.__version__,
+            "recording": recording,
+            "dataset": self.dataset.content_hash,
+            "vocabulary": self.vocabulary.to_dict(),
+            "code": source_digest(
+                "conformance.adapters.rekognition", "conformance.adapters.base", "conformance.observation"
+            ),
+            "plan": plan,
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
     def describe(self) -> dict[str, Any]:
         import boto3

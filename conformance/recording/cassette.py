@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .scrub import canonical_body, operation_of, request_key, scrub_arns, scrub_headers
+from .scrub import canonical_body, operation_of, redact, request_key, scan_text, scrub_arns, scrub_headers
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -60,11 +61,13 @@ def _cassette_class() -> type[Any]:
             session: dict[str, Any],
             note: str,
             keep: Callable[[str, dict[str, Any]], bool],
+            secrets: tuple[str, ...] = (),
             **kw: Any,
         ):
             super().__init__(path, allow_playback_repeats=True, **kw)
             self.store = store
             self.keep = keep
+            self.secrets = secrets
             self.session = session
             self.note = note
             self.begun = False
@@ -129,18 +132,21 @@ def _cassette_class() -> type[Any]:
                 self.session = {**self.session, "emulator": "x-conformance-emulator" in names}
                 self.store.begin_session(self.session, self.note)
                 self.begun = True
+            scrubbed = _scrub_response(response, self.secrets)
+            if scan_text(json.dumps(scrubbed), names=self.secrets):
+                return  # a credential survived scrubbing: never written; a later run asks again
             self.store.append(
                 key,
                 operation,
                 {"operation": operation, "body": json.loads(canonical) if canonical else None},
-                _scrub_response(response),
+                scrubbed,
             )
             self.dirty = False
 
     return IndexedCassette
 
 
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+def _scrub_response(response: dict[str, Any], secrets: tuple[str, ...] = ()) -> dict[str, Any]:
     body = response["body"]["string"]
     headers = dict(response["headers"])
     encoding = next((v for k, v in headers.items() if k.lower() == "content-encoding"), None)
@@ -149,11 +155,55 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
         body = gzip.decompress(body)
         headers = {k: v for k, v in headers.items() if k.lower() != "content-encoding"}
     text = scrub_arns(body.decode("utf-8") if isinstance(body, bytes) else str(body))
+    if int(response["status"]["code"]) >= 400:
+        text = redact(text, secrets)  # a refusal may quote back what was sent
     kept = scrub_headers(headers)
     for name in list(kept):
         if name.lower() == "content-length":
             kept[name] = str(len(text.encode()))
     return {"status": dict(response["status"]), "headers": kept, "body": text}
+
+
+_VCR_LOCK = threading.RLock()
+
+
+@contextmanager
+def _thread_safe_vcr() -> Iterator[None]:
+    """Make vcrpy's recording safe for threads (``--executor threads:N``).
+
+    To send a request it is recording, vcrpy puts the real connection classes back for a moment
+    (``vcr.patch.force_reset``), for every thread: a connection another thread opens in that moment
+    is a real one, and its traffic goes unrecorded (measured: 9 of 30 calls recorded with 4
+    threads). Here that moment and the opening of connections take turns under one lock; sending
+    and waiting for answers still overlap.
+    """
+    import vcr.patch
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    original_reset = vcr.patch.force_reset
+    originals = {pool: pool.__dict__["_new_conn"] for pool in (HTTPConnectionPool, HTTPSConnectionPool)}
+
+    @contextmanager
+    def force_reset() -> Iterator[None]:
+        with _VCR_LOCK, original_reset():
+            yield
+
+    def locked(new_conn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def _new_conn(self: Any) -> Any:
+            with _VCR_LOCK:
+                return new_conn(self)
+
+        return _new_conn
+
+    vcr.patch.force_reset = force_reset
+    for pool, new_conn in originals.items():
+        pool._new_conn = locked(new_conn)  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        vcr.patch.force_reset = original_reset
+        for pool, new_conn in originals.items():
+            pool._new_conn = new_conn  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -165,21 +215,27 @@ def replaying(
     session: dict[str, Any],
     note: str,
     keep: Callable[[str, dict[str, Any]], bool] = lambda operation, response: True,
+    secrets: tuple[str, ...] = (),
 ) -> Iterator[Any]:
     """Patch HTTP so boto3's calls replay from (and, as ``mode`` allows, record into) ``store``.
 
     ``keep(operation, response)`` says whether a live response belongs in the recording; responses
-    it rejects reach the SDK (which may retry them) but are never replayed.
+    it rejects reach the SDK (which may retry them) but are never replayed. ``secrets`` (the run's
+    credentials) are redacted from error messages, and a line still holding one is never written.
     """
     from vcr.record_mode import RecordMode
 
     cassette_class = _cassette_class()
-    with cassette_class.use(
-        path=str(path),
-        store=store,
-        session=session,
-        note=note,
-        keep=keep,
-        record_mode=RecordMode(effective_mode(mode, store)),
-    ) as cassette:
+    with (
+        _thread_safe_vcr(),
+        cassette_class.use(
+            path=str(path),
+            store=store,
+            session=session,
+            note=note,
+            keep=keep,
+            secrets=secrets,
+            record_mode=RecordMode(effective_mode(mode, store)),
+        ) as cassette,
+    ):
         yield cassette

@@ -18,9 +18,11 @@ only what is missing. ``all`` mode writes a new file beside the old and swaps it
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +59,9 @@ class RecordingStore:
     _played: dict[str, int] = field(default_factory=dict)
     _count: int = 0
     _resume_at: int | None = None
+    _memory: bool = False
+    # Threads of one run share the store (--executor threads:N): plays and appends take turns.
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def open(cls, path: str | Path, *, adapter: str, fresh: bool = False) -> RecordingStore:
@@ -69,6 +74,29 @@ class RecordingStore:
         elif store.path.exists():
             store._load()
         return store
+
+    @classmethod
+    def in_memory(cls, path: str | Path, *, adapter: str, lines: Mapping[str, list[str]]) -> RecordingStore:
+        """A store holding ``lines`` (interaction lines by key) that records into memory, never to disk.
+
+        What a worker process replays from and records into: the interactions it recorded go back to
+        the run's process (:meth:`recorded_lines`), which appends them to the real recording.
+        """
+        store = cls(path=Path(path), adapter=adapter, _memory=True)
+        for key, found in lines.items():
+            store.lines[key] = [(-1, line) for line in found]
+            store._count += len(found)
+        store._writer = io.StringIO()
+        return store
+
+    def lines_for(self, keys: Iterator[str] | list[str]) -> dict[str, list[str]]:
+        """The interaction lines recorded for ``keys`` (those recorded), for a worker's in-memory store."""
+        return {key: [line for _, line in self.lines[key]] for key in keys if key in self.lines}
+
+    def recorded_lines(self) -> list[str]:
+        """An in-memory store's interaction lines recorded since it was made, in order."""
+        assert isinstance(self._writer, io.StringIO), "only an in-memory store keeps its lines"
+        return [line for line in self._writer.getvalue().splitlines() if line.startswith(_KEY_PREFIX)]
 
     def _load(self) -> None:
         try:
@@ -146,10 +174,11 @@ class RecordingStore:
 
     def play(self, key: str) -> dict[str, Any]:
         """The recorded interaction for ``key``: in recorded order per key, the last one repeating."""
-        found = self.lines[key]
-        index = self._played.get(key, 0)
-        self._played[key] = index + 1
-        number, line = found[min(index, len(found) - 1)]
+        with self._lock:
+            found = self.lines[key]
+            index = self._played.get(key, 0)
+            self._played[key] = index + 1
+            number, line = found[min(index, len(found) - 1)]
         return self._parse(number, line)
 
     def _parse(self, number: int, line: str) -> dict[str, Any]:
@@ -209,27 +238,47 @@ class RecordingStore:
 
     def begin_session(self, session: Mapping[str, Any], note: str) -> None:
         """Start appending: write the header if the file is new, then a session line."""
-        if self._writer is None:
-            self._open_writer(note)
-        self._write({"session": dict(session)})
-        self.sessions.append(dict(session))
+        with self._lock:
+            if self._writer is None:
+                self._open_writer(note)
+            self._write({"session": dict(session)})
+            self.sessions.append(dict(session))
 
     def _write(self, record: Mapping[str, Any]) -> None:
         assert self._writer is not None, "begin_session() first"
         # One write per line, flushed at once: a crash keeps every line written before it.
-        self._writer.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._writer.flush()
+        with self._lock:
+            self._writer.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._writer.flush()
 
     def append(self, key: str, operation: str, request: Mapping[str, Any], response: Mapping[str, Any]) -> None:
         line = json.dumps({"key": key, "operation": operation, "request": request, "response": response})
         assert line.startswith(_KEY_PREFIX)
-        if self._writer is None:
-            raise RecordingError(f"{self.path}: recording has not begun")
-        self._writer.write(line + "\n")
-        self._writer.flush()
-        self.lines.setdefault(key, []).append((-1, line))
-        self._played[key] = len(self.lines[key])  # just recorded: a repeat replays this one
-        self._count += 1
+        self._append_line(key, line)
+
+    def append_line(self, line: str) -> bool:
+        """Append an interaction line recorded elsewhere (a worker); False if its key is recorded already.
+
+        One writer per recording, and never the same request twice: a worker that recorded a
+        request another worker also recorded adds nothing.
+        """
+        if not line.startswith(_KEY_PREFIX) or not _HEX64.fullmatch(line[9:73]) or line[73:75] != '",':
+            raise RecordingError(f"{self.path}: a worker handed back something that is not an interaction line")
+        with self._lock:
+            if line[9:73] in self.lines:
+                return False
+            self._append_line(line[9:73], line)
+            return True
+
+    def _append_line(self, key: str, line: str) -> None:
+        with self._lock:
+            if self._writer is None:
+                raise RecordingError(f"{self.path}: recording has not begun")
+            self._writer.write(line + "\n")
+            self._writer.flush()
+            self.lines.setdefault(key, []).append((-1, line))
+            self._played[key] = len(self.lines[key])  # just recorded: a repeat replays this one
+            self._count += 1
 
     def mark_complete(self, photos: int) -> None:
         """Say every photo of the dataset is recorded (``once`` then stops recording), with how many."""
@@ -242,7 +291,7 @@ class RecordingStore:
 
     def close(self, *, succeeded: bool = True) -> None:
         """Flush to disk; in ``all`` mode, swap the new recording in, or drop it if the run failed."""
-        if self._writer is not None:
+        if self._writer is not None and not self._memory:
             self._writer.flush()
             os.fsync(self._writer.fileno())
             self._writer.close()

@@ -1,0 +1,352 @@
+"""Where analyzer calls run, how fast, and what the user sees meanwhile.
+
+``--executor`` chooses where the per-photo calls go:
+
+``serial``
+    one after another in this process (the default).
+``threads:N``
+    N threads in this process, sharing the analyzer (boto3 clients are thread-safe; the
+    recording store takes a lock). Right for a service: calls wait on the network, not the CPU.
+``processes:N``
+    N worker processes on this machine, each with its own copy of the analyzer; right for a
+    local model (CPU-bound) or a large replay.
+``dask-local:N``
+    a Dask ``LocalCluster`` of N single-threaded worker processes on loopback (Dask distributed is
+    the optional extra ``conformance[dask]``).
+``dask:ADDRESS``
+    an existing Dask cluster's scheduler (``tcp://host:8786``). Its workers need this kit and
+    the analyzer's dependencies installed, and must see the dataset's image files at the same
+    paths as this machine (a shared filesystem), as for any Dask job that reads files.
+
+Photos go to workers in chunks; each chunk comes back with its observations and, for an adapter
+that records, the interactions it recorded, which this process appends to the recording (one
+writer, so a recording never holds a request twice). The answers are the same whichever executor
+ran them: the tests compare every executor with the serial run.
+
+:class:`TokenBucket` keeps live calls under a rate in calls per second; :func:`progress` shows a
+progress bar with rate and ETA on stderr (tqdm) for long runs.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import ConformanceError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from .adapters.base import AdapterSettings, Analyzer
+    from .dataset import Dataset, Photo
+    from .observation import Observation
+
+__all__ = ["EXECUTORS", "ExecutorSpec", "Progress", "TokenBucket", "analyze_photos", "progress"]
+
+EXECUTORS = ("serial", "threads", "processes", "dask-local", "dask")
+_HOW = (
+    "give serial, threads:N, processes:N, dask-local:N or dask:ADDRESS (e.g. threads:8, processes:2, "
+    "dask:tcp://scheduler:8786)"
+)
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """A parsed ``--executor`` value."""
+
+    kind: str = "serial"
+    workers: int = 1
+    address: str = ""
+
+    @classmethod
+    def parse(cls, text: str | None) -> ExecutorSpec:
+        """Parse ``serial``, ``threads:N``, ``processes:N``, ``dask-local:N`` or ``dask:ADDRESS``.
+
+        Raises
+        ------
+        ConformanceError
+            Naming the value and the forms it can take.
+        """
+        value = (text or "serial").strip()
+        kind, _, argument = value.partition(":")
+        kind = kind.strip().lower()
+        if kind == "serial" and not argument:
+            return cls()
+        if kind == "dask":
+            if not argument.strip():
+                raise ConformanceError(f"--executor {value!r}: dask needs the scheduler's address; {_HOW}")
+            return cls("dask", 0, argument.strip())
+        if kind in ("threads", "processes", "dask-local"):
+            try:
+                workers = int(argument)
+            except ValueError:
+                raise ConformanceError(f"--executor {value!r}: {kind} needs a number of workers; {_HOW}") from None
+            if not 1 <= workers <= 1024:
+                raise ConformanceError(f"--executor {value!r}: the number of workers must be from 1 to 1024")
+            return cls(kind, workers)
+        raise ConformanceError(f"--executor {value!r}: unknown executor; {_HOW}")
+
+    def __str__(self) -> str:
+        if self.kind == "serial":
+            return "serial"
+        return f"dask:{self.address}" if self.kind == "dask" else f"{self.kind}:{self.workers}"
+
+    @property
+    def in_process(self) -> bool:
+        """Whether calls run in this process (serial or threads), sharing the analyzer."""
+        return self.kind in ("serial", "threads")
+
+
+class TokenBucket:
+    """A token bucket: at most ``rate`` calls per second on average, and bursts of at most ``burst``.
+
+    :meth:`acquire` takes one token, waiting until one is there. Thread-safe: threads share one
+    bucket, so N threads together keep to the rate. ``clock`` and ``sleep`` are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and math.isfinite(rate) and rate > 0):
+            raise ConformanceError(f"rate {rate!r}: give calls per second as a positive number")
+        self.rate = float(rate)
+        self.burst = max(1, int(burst if burst is not None else 1))
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(self.burst)
+        self._stamp = clock()
+        self._lock = threading.Lock()
+        self.waited = 0.0  # seconds spent waiting for tokens, over all callers
+
+    def acquire(self) -> float:
+        """Take a token; returns how long the caller waited for it."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= 1.0  # taken now; a negative balance is the wait the caller owes
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+            self.waited += wait
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+class Progress(Protocol):
+    def update(self, n: int = 1) -> Any: ...
+
+
+class _Silent:
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+@contextmanager
+def progress(total: int, *, enabled: bool | None, what: str = "photos") -> Iterator[Progress]:
+    """A progress bar on stderr with rate and ETA (tqdm); ``enabled=None`` shows it when stderr is a terminal."""
+    show = sys.stderr.isatty() if enabled is None else enabled
+    if not show or total <= 0:
+        yield _Silent()
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit=" " + what, file=sys.stderr, desc="conformance", smoothing=0.1) as bar:
+        yield bar
+
+
+# -- fanning photos out --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a worker process needs to build its own copy of the analyzer (pickled once per worker)."""
+
+    analyzer: str
+    settings: AdapterSettings
+    dataset: Dataset
+    token: str = field(default_factory=lambda: __import__("uuid").uuid4().hex)
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """A chunk's observations, and what the worker's adapter hands back to this process (e.g. recordings)."""
+
+    observations: list[Observation]
+    returned: Any = None
+
+
+_WORKER_ANALYZERS: dict[str, Analyzer] = {}
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker_analyzer(recipe: Recipe) -> Analyzer:
+    """The worker's analyzer for ``recipe``, built once per worker process."""
+    with _WORKER_LOCK:
+        analyzer = _WORKER_ANALYZERS.get(recipe.token)
+        if analyzer is None:
+            from .adapters.registry import create
+
+            _WORKER_ANALYZERS.clear()  # one run at a time per worker: drop the previous run's model
+            analyzer = _WORKER_ANALYZERS[recipe.token] = create(
+                recipe.analyzer, dataset=recipe.dataset, settings=recipe.settings
+            )
+        return analyzer
+
+
+def analyze_chunk(recipe: Recipe, photo_ids: Sequence[str], payload: Any) -> ChunkResult:
+    """Run in a worker: analyse the chunk's photos with the worker's own analyzer."""
+    analyzer = _worker_analyzer(recipe)
+    photos = [recipe.dataset.photo(photo_id) for photo_id in photo_ids]
+    worker_session = getattr(analyzer, "worker_session", None)
+    if not callable(worker_session):
+        return ChunkResult([analyzer.analyze(p) for p in photos])
+    with worker_session(payload) as handback:
+        observations = [analyzer.analyze(p) for p in photos]
+    return ChunkResult(observations, handback())
+
+
+def _chunks(photos: Sequence[Photo], workers: int) -> list[Sequence[Photo]]:
+    """Chunks small enough to balance the workers and show progress, big enough to keep overhead low."""
+    size = max(1, min(1000, math.ceil(len(photos) / max(1, workers * 8))))
+    return [photos[i : i + size] for i in range(0, len(photos), size)]
+
+
+@contextmanager
+def workers(spec: ExecutorSpec) -> Iterator[tuple[Executor, int] | None]:
+    """The worker pool of ``spec`` and how many workers it has; None for executors in this process.
+
+    Opened before the analyzer's session, whose guard against network traffic in a replay must not
+    stand between this process and its workers.
+    """
+    if spec.in_process:
+        yield None
+        return
+    with _pool(spec) as pool:
+        yield pool
+
+
+@contextmanager
+def _pool(spec: ExecutorSpec) -> Iterator[tuple[Executor, int]]:
+    """A concurrent.futures executor for processes, a local Dask cluster, or a Dask scheduler; and its workers."""
+    if spec.kind == "processes":
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the parent holds HTTP patches, locks and threads a forked child must not inherit.
+        pool = ProcessPoolExecutor(spec.workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            yield pool, spec.workers
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConformanceError(
+            f"--executor {spec}: Dask distributed is not installed; pip install 'conformance[dask]'"
+        ) from None
+    if spec.kind == "dask-local":
+        with (
+            LocalCluster(
+                n_workers=spec.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=40,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client.get_executor(), spec.workers
+        return
+    try:
+        client = Client(spec.address, timeout=30)
+    except OSError as exc:
+        raise ConformanceError(f"--executor {spec}: cannot reach the Dask scheduler ({exc})") from None
+    with client:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        yield client.get_executor(), workers
+
+
+def analyze_photos(
+    analyzer: Analyzer,
+    photos: Sequence[Photo],
+    *,
+    executor: ExecutorSpec,
+    pool: tuple[Executor, int] | None = None,
+    recipe: Callable[[], Recipe] | None = None,
+    bar: Progress | None = None,
+) -> list[Observation]:
+    """One observation per photo, in the order of ``photos``, from ``executor``.
+
+    ``pool`` is the open pool of :func:`workers` for processes and Dask (opened here if None);
+    ``recipe`` builds what worker processes need (only called for processes and Dask). The
+    analyzer's own session must already be open (the runner opens it); a worker's adapter may
+    hand data back (e.g. recorded interactions), which goes to ``analyzer.absorb``.
+    """
+    bar = bar or _Silent()
+    if executor.kind == "serial":
+        found = []
+        for photo in photos:
+            found.append(analyzer.analyze(photo))
+            bar.update(1)
+        return found
+    if executor.kind == "threads":
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(photo: Photo) -> Observation:
+            observation = analyzer.analyze(photo)
+            bar.update(1)
+            return observation
+
+        threads = ThreadPoolExecutor(executor.workers, thread_name_prefix="conformance")
+        try:
+            return list(threads.map(one, photos))
+        finally:
+            # Interrupted (Ctrl-C) or failed: the photos not begun are dropped, not analysed on the way out.
+            threads.shutdown(wait=True, cancel_futures=True)
+    if recipe is None:
+        raise ConformanceError(f"--executor {executor}: this run cannot be sent to worker processes")
+    if pool is None:
+        with workers(executor) as opened:
+            return analyze_photos(analyzer, photos, executor=executor, pool=opened, recipe=recipe, bar=bar)
+    from concurrent.futures import as_completed
+
+    runner, count = pool
+    payload_for = getattr(analyzer, "worker_payload", None)
+    absorb = getattr(analyzer, "absorb", None)
+    built = recipe()
+    results: dict[int, list[Observation]] = {}
+
+    if hasattr(analyzer, "rate_share"):
+        analyzer.rate_share = count  # each worker keeps to its share of the rate limit
+    futures = {}
+    for index, chunk in enumerate(_chunks(photos, count)):
+        payload = payload_for(chunk) if callable(payload_for) else None
+        future = runner.submit(analyze_chunk, built, [p.id for p in chunk], payload)
+        futures[future] = index
+    failure: BaseException | None = None
+    for future in as_completed(futures):
+        try:
+            result = future.result()
+        except Exception as exc:  # keep absorbing the other chunks: what they recorded is kept
+            failure = failure or exc
+            continue
+        if callable(absorb):
+            absorb(result.returned)
+        results[futures[future]] = result.observations
+        bar.update(len(result.observations))
+    if failure is not None:
+        raise failure
+    return [o for index in sorted(results) for o in results[index]]

@@ -1,0 +1,218 @@
+"""Injected-fault runs: record through the emulator with faults, then re-run; count what was lost.
+
+For each scenario, on a copy of the first N photos of the shipped demo:
+
+1. ``conformance run --record-mode once`` against the kit's emulator injecting the fault (throttling,
+   server errors, connection resets, answers slower than ``--timeout``), or killed mid-recording
+   (SIGKILL, or SIGINT as Ctrl-C sends);
+2. the same command again against an emulator without faults;
+3. a replay (``--record-mode none``, offline).
+
+and checks: the first run's report (when the run was not killed) lists every photo as analysed, no
+face or error; the re-run calls the service only for the photos the first run did not record; the
+recording holds every request once; the replay analyses every photo. ``lost`` counts photos missing
+from a report, recorded answers asked for again, and photos the replay cannot analyse.
+
+    python scripts/fault_runs.py                 # every scenario, 200 photos: the table in docs/
+    python scripts/fault_runs.py --photos 60 --only throttle-50,kill-9
+
+The emulator serves simulated answers (the demo's predictions): these runs test the kit's
+bookkeeping, not any vendor. tests/test_fault_runs.py runs a few scenarios with fewer photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    what: str
+    faults: dict[str, Any] = field(default_factory=dict)
+    kill: int | None = None  # a signal sent once a third of the photos are recorded
+    timeout: float = 30.0
+
+
+SCENARIOS = [
+    Scenario("throttle-10", "10% of calls throttled", {"throttle_rate": 0.1}),
+    Scenario("throttle-50", "50% of calls throttled", {"throttle_rate": 0.5}),
+    Scenario("throttle-100", "every call throttled", {"throttle_rate": 1.0}),
+    Scenario("error-10", "10% of calls fail with a 500", {"error_rate": 0.1}),
+    Scenario("error-50", "50% of calls fail with a 500", {"error_rate": 0.5}),
+    Scenario("error-100", "every call fails with a 500", {"error_rate": 1.0}),
+    Scenario("reset-10", "10% of connections reset", {"reset_rate": 0.1}),
+    Scenario("reset-50", "50% of connections reset", {"reset_rate": 0.5}),
+    Scenario("reset-100", "every connection reset", {"reset_rate": 1.0}),
+    Scenario("slow-10", "10% of answers 3 s late, timeout 0.5 s", {"slow_rate": 0.1, "slow_seconds": 3.0}, timeout=0.5),
+    Scenario("slow-50", "50% of answers 3 s late, timeout 0.5 s", {"slow_rate": 0.5, "slow_seconds": 3.0}, timeout=0.5),
+    Scenario("kill-9", "process killed (SIGKILL) a third of the way", {}, kill=signal.SIGKILL),
+    Scenario("ctrl-c", "Ctrl-C (SIGINT) a third of the way", {}, kill=signal.SIGINT),
+]
+
+
+def make_dataset(folder: Path, photos: int) -> tuple[Path, Path]:
+    """The first ``photos`` rows of the demo, with their images and predictions, copied into ``folder``."""
+    from conformance.demo import MANIFEST
+
+    source = Path(MANIFEST).parent
+    rows = source.joinpath("manifest.csv").read_text(encoding="utf-8").splitlines()
+    kept = rows[1 : photos + 1]
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    names = set()
+    for row in kept:
+        name = row.split(",")[0]
+        names.add(name)
+        shutil.copyfile(source / name, folder / name)
+    (folder / "manifest.csv").write_text("\n".join([rows[0], *kept]) + "\n", encoding="utf-8")
+    lines = source.joinpath("predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    chosen = [lines[0]] + [line for line in lines[1:] if json.loads(line).get("photo") in names]
+    (folder / "predictions.jsonl").write_text("\n".join(chosen) + "\n", encoding="utf-8")
+    return folder / "manifest.csv", folder / "predictions.jsonl"
+
+
+def _keys(recording: Path) -> list[str]:
+    if not recording.exists():
+        return []
+    return [line[9:73] for line in recording.read_text(encoding="utf-8").splitlines() if line.startswith('{"key": "')]
+
+
+def _report(folder: Path) -> dict[str, Any] | None:
+    path = folder / "report.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def run_scenario(scenario: Scenario, workdir: Path, photos: int, executor: str = "threads:4") -> dict[str, Any]:
+    """Run one scenario in ``workdir``; returns the row of the table (and the evidence behind it)."""
+    from conformance.adapters.predictions import PredictionsAnalyzer
+    from conformance.dataset import load_dataset
+    from conformance.emulators import Faults, RekognitionEmulator, serve
+
+    manifest, predictions = make_dataset(workdir / "data", photos)
+    dataset = load_dataset(manifest)
+    cassettes = workdir / "cassettes"
+    recording = cassettes / dataset.name / "rekognition.jsonl"
+
+    def command(report: str, mode: str, timeout: float) -> list[str]:
+        return [
+            sys.executable, "-m", "conformance", "run", "--dataset", str(manifest), "--analyzer", "rekognition",
+            "--cassette-dir", str(cassettes), "--record-mode", mode, "--report-dir", str(workdir / report),
+            "--executor", executor, "--timeout", str(timeout), "--no-progress",
+        ]  # fmt: skip
+
+    def emulator(faults: dict[str, Any]) -> Any:
+        return RekognitionEmulator(dataset, PredictionsAnalyzer(predictions, dataset=dataset), faults=Faults(**faults))
+
+    base = dict(os.environ, AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="EMULATOR", AWS_SECRET_ACCESS_KEY="EMULATOR")
+    first = emulator(scenario.faults)
+    started = time.perf_counter()
+    with serve(first) as server:
+        env = {**base, "AWS_ENDPOINT_URL_REKOGNITION": server.url}
+        if scenario.kill is None:
+            done = subprocess.run(command("first", "once", scenario.timeout), env=env, capture_output=True, text=True)
+            exit_first = done.returncode
+        else:
+            # Slow the recording down so it can be caught a third of the way.
+            args = [*command("first", "once", scenario.timeout), "--rate", "50"]
+            process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            while len(_keys(recording)) < photos // 3 and process.poll() is None:
+                time.sleep(0.02)
+            process.send_signal(scenario.kill)
+            process.wait(timeout=60)
+            exit_first = process.returncode
+    first_seconds = time.perf_counter() - started
+    report = _report(workdir / "first")
+    recorded_first = set(_keys(recording))
+    accounted = None if report is None else len(report["photos"])
+    outcomes = None if report is None else report["outcomes"]
+
+    second = emulator({})
+    with serve(second) as server:
+        env = {**base, "AWS_ENDPOINT_URL_REKOGNITION": server.url}
+        done = subprocess.run(command("second", "once", 30.0), env=env, capture_output=True, text=True)
+        calls_second = second.stats.calls
+    keys = _keys(recording)
+    replay = subprocess.run(command("replay", "none", 30.0), env=base, capture_output=True, text=True)
+    final = _report(workdir / "replay")
+    analysed = 0 if final is None else final["outcomes"].get("analysed", 0)
+    lost = (
+        (0 if accounted is None else photos - accounted)  # photos missing from the first run's report
+        + max(0, calls_second - (photos - len(recorded_first)))  # recorded answers asked for again
+        + (photos - analysed)  # photos the replay cannot analyse
+    )
+    return {
+        "scenario": scenario.name,
+        "faults": scenario.what,
+        "photos": photos,
+        "first_exit": exit_first,
+        "first_report": "-" if report is None else f"{accounted} of {photos}",
+        "first_outcomes": outcomes,
+        "recorded_first": len(recorded_first),
+        "calls_second": calls_second,
+        "second_exit": done.returncode,
+        "recorded_twice": len(keys) - len(set(keys)),
+        "replay_analysed": analysed,
+        "lost": lost,
+        "first_seconds": round(first_seconds, 1),
+        "injected": {k: v for k, v in vars(first.stats).items() if v} if hasattr(first.stats, "__dict__") else {},
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    out = [
+        "| scenario | faults | photos | first run's report | recorded by it | calls of the re-run | recorded twice | lost |",
+        "|---|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        outcomes = row["first_outcomes"]
+        report = row["first_report"]
+        if outcomes:
+            report += f" ({outcomes.get('analysed', 0)} analysed, {outcomes.get('error', 0)} error)"
+        elif row["first_exit"] is not None:
+            report += f" (killed, exit {row['first_exit']})"
+        out.append(
+            f"| {row['scenario']} | {row['faults']} | {row['photos']} | {report} | {row['recorded_first']} | "
+            f"{row['calls_second']} | {row['recorded_twice']} | {row['lost']} |"
+        )
+    return "\n".join(out)
+
+
+def main() -> int:
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=200)
+    parser.add_argument("--only", help="comma-separated scenario names")
+    parser.add_argument("--executor", default="threads:4")
+    args = parser.parse_args()
+    wanted = set(args.only.split(",")) if args.only else None
+    rows = []
+    for scenario in SCENARIOS:
+        if wanted and scenario.name not in wanted:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            row = run_scenario(scenario, Path(tmp), args.photos, args.executor)
+        print(json.dumps(row), file=sys.stderr)
+        rows.append(row)
+    print(table(rows))
+    print(
+        f"\nMachine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; executor {args.executor}; botocore retry mode "
+        f"{os.environ.get('AWS_RETRY_MODE') or 'adaptive'}, attempts {os.environ.get('AWS_MAX_ATTEMPTS') or 'default (3)'}."
+    )
+    return 0 if all(row["lost"] == 0 and row["recorded_twice"] == 0 for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
