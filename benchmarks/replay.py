@@ -42,7 +42,6 @@ import argparse
 import cProfile
 import json
 import os
-import platform
 import pstats
 import shlex
 import subprocess
@@ -57,7 +56,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+# Tests load this script by its path: put its folder on sys.path so that it finds its sibling module.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import REPO, code_line, machine_line
+
+# Printed with their versions in the results' machine line: (name, module to import).
+LIBRARIES = (("botocore", "botocore"), ("vcrpy", "vcr"))
 ATTRIBUTES = ["DEFAULT", "GENDER"]  # what the kit's adapter asks for
 REGION = "us-east-1"
 # Placeholders only: the emulator accepts any signature, and replay never needs an identity.
@@ -486,43 +491,6 @@ def run_profile(size: int, workdir: Path, body_matcher: str, pad_bytes: int) -> 
 # ------------------------------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_line() -> str:
-    import botocore
-    import vcr
-
-    return (
-        f"{platform.platform()}; {os.cpu_count()} CPUs; {_cpu_model()}; Python {platform.python_version()}; "
-        f"botocore {botocore.__version__}; vcrpy {vcr.__version__}"
-    )
-
-
-def code_line() -> str:
-    """The kit's commit, and whether its package has uncommitted changes (read-only git queries)."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "conformance"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "kit: not a git checkout"
-    return f"kit: commit {head}{' with uncommitted changes under conformance/' if dirty else ''}"
-
-
 def fit_quadratic(points: Sequence[tuple[int, float]]) -> Callable[[int], float]:
     """Least-squares ``t = a*N + b*N**2`` through the measured points (``b*N**2`` from a single point)."""
     if len(points) == 1:
@@ -794,7 +762,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.keep is None:  # free the disk as we go: sizes are independent
                 for name in (f"bench{size}", f"cassettes{size}", f"default{size}.yaml"):
                     _remove(workdir / name)
-    text = render(results, command, machine_line(), args.vcr_body_matcher, code_line())
+    text = render(results, command, machine_line(LIBRARIES), args.vcr_body_matcher, code_line())
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

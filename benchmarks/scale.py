@@ -35,7 +35,6 @@ import gc
 import json
 import math
 import os
-import platform
 import pstats
 import random
 import resource
@@ -55,7 +54,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+# Tests load this script by its path: put its folder on sys.path so that it finds its sibling module.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import REPO, code_line, machine_line
+
+# Printed with their versions in the results' machine line: (name, module to import).
+LIBRARIES = (("numpy", "numpy"), ("scipy", "scipy"), ("statsmodels", "statsmodels"), ("Pillow", "PIL"))
 SEED = 20261121  # the kit's default seed (conformance.session.DEFAULT_SEED)
 GOAL_SECONDS = 60.0
 GOAL_MB = 2048.0  # 2 GiB, in MiB like ru_maxrss / 1024
@@ -480,46 +485,6 @@ def run_profile(size: int, root: Path, step_limit: float, pad_bytes: int = 0) ->
 # ------------------------------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def machine_line() -> str:
-    import numpy
-    import PIL
-    import scipy
-    import statsmodels
-
-    return (
-        f"{platform.platform()}; {os.cpu_count()} CPUs; {_cpu_model()}; Python {platform.python_version()}; "
-        f"numpy {numpy.__version__}; scipy {scipy.__version__}; statsmodels {statsmodels.__version__}; "
-        f"Pillow {PIL.__version__}"
-    )
-
-
-def code_line() -> str:
-    """The kit's commit, and whether its package has uncommitted changes (read-only git queries)."""
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "conformance"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "kit: not a git checkout"
-    return f"kit: commit {head}{' with uncommitted changes under conformance/' if dirty else ''}"
-
-
 def extrapolate(points: Sequence[tuple[int, float]], size: int) -> float | None:
     """``t = c * N**b`` through the two largest measured sizes below ``size`` (linear from one point)."""
     below = sorted(p for p in points if p[0] < size)
@@ -855,7 +820,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 path = _worker(profile_size, "profile", args, workdir)
                 profile = json.loads(path.read_text(encoding="utf-8"))["profile"]
-    text = render(results, command, machine_line(), code_line(), date, profile, args.pad_bytes)
+    text = render(results, command, machine_line(LIBRARIES), code_line(), date, profile, args.pad_bytes)
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

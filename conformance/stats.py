@@ -37,9 +37,11 @@ _NAN = math.nan
 _INTERVAL_METHODS = ("wilson", "clopper-pearson")
 _EXACT_METHODS = ("fisher", "boschloo")
 
-# Indices drawn per bootstrap chunk: about 34 MB of int64 (and as much again for the gathered
-# values), whatever the group size, so 40,000 subjects x 10,000 resamples never sits in memory.
-_CHUNK_CELLS = 1 << 22
+# Indices drawn per bootstrap chunk: 1 MiB of int64 (and as much again for the gathered values),
+# whatever the group size, so 40,000 subjects x 10,000 resamples never sits in memory. Small
+# enough to stay in a core's L2 cache between the draw, the two gathers and the two sums: 1 << 22
+# (34 MB) ran about 35% slower at 5,000 to 17,000 subjects, 1 << 14 a little slower (loop overhead).
+_CHUNK_CELLS = 1 << 17
 
 
 def _check_confidence(confidence: float, name: str = "confidence") -> None:
@@ -240,8 +242,9 @@ def _resampled_ratios(
     for start in range(0, resamples, rows):
         stop = min(start + rows, resamples)
         picks = rng.integers(0, subjects, size=(stop - start, subjects))
-        num_sums[start:stop] = num[picks].sum(axis=1)
-        den_sums[start:stop] = den[picks].sum(axis=1)
+        # take(mode="clip") skips the bounds check fancy indexing makes: the picks are in range by construction.
+        num.take(picks, mode="clip").sum(axis=1, out=num_sums[start:stop])
+        den.take(picks, mode="clip").sum(axis=1, out=den_sums[start:stop])
     ratios = np.full(resamples, np.nan)
     np.divide(num_sums, den_sums, out=ratios, where=den_sums != 0)
     return ratios
