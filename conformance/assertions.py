@@ -13,8 +13,10 @@ A failure reads like this (the worst comparison first, then every group)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import functools
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, ParamSpec
 
 from .errors import ConformanceFailure
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from .observation import Observations
     from .policy import Policy
     from .results import CheckResult
+
+P = ParamSpec("P")
 
 __all__ = [
     "assert_calibrated",
@@ -44,6 +48,27 @@ def _interval(ci: tuple[float, float] | None) -> str:
     return "n/a" if ci is None else f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
 
 
+# Control characters (terminal escapes) and bidirectional overrides, as a manifest may carry them in a
+# group name: shown escaped, so a CI log prints what the value is instead of obeying it.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character and bidi override shown as an escape (``\\x1b``)."""
+    return _UNPRINTABLE.sub(
+        lambda m: f"\\u{ord(m.group()):04x}" if ord(m.group()) > 0xFF else f"\\x{ord(m.group()):02x}", text
+    )
+
+
+def _printable(function: Callable[P, str]) -> Callable[P, str]:
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
+        return printable(function(*args, **kwargs))
+
+    return wrapper
+
+
+@_printable
 def headline(result: CheckResult) -> str:
     """One line: the check, its verdict and the comparison that decided it."""
     label = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}[result.verdict]
@@ -89,6 +114,7 @@ def _label(result: dict[str, object]) -> str:
     )
 
 
+@_printable
 def verdict_line(result: dict[str, object]) -> str:
     """One aligned line of the terminal summary for a result dict (as reports carry them)."""
     comparisons = result.get("comparisons") or []
@@ -109,6 +135,7 @@ def verdict_line(result: dict[str, object]) -> str:
     return f"{str(result['verdict']).upper():<13} {_label(result):<28}{detail}"
 
 
+@_printable
 def format_result(result: CheckResult, footer: str = "") -> str:
     """The failure message: headline, one row per group, the worst marked, and a provenance footer."""
     worst = result.worst_comparison

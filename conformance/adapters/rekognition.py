@@ -188,6 +188,17 @@ def _network_blocked(also: Sequence[str] = ()) -> Any:
     return network.blocking_context(allowed_hosts=[*_LOOPBACK_HOSTS, *(re.escape(h) + "$" for h in also)])
 
 
+def _number(value: Any, what: str) -> float | None:
+    """A finite number from a response, None when absent; ValueError for anything else."""
+    import math
+
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"a {what} of {str(value)[:40]!r}, not a number")
+    return float(value)
+
+
 _SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 
 
@@ -595,7 +606,10 @@ class RekognitionAnalyzer:
             response = self._call("detect_faces", Image={"Bytes": data}, Attributes=_ATTRIBUTES)
         except _Refused as refused:
             return Observation(photo=photo.id, outcome="error", reason=str(refused))
-        faces = [self._face(detail) for detail in response.get("FaceDetails", [])]
+        try:
+            faces = [self._face(detail) for detail in response.get("FaceDetails", [])]
+        except ValueError as exc:
+            return Observation(photo=photo.id, outcome="error", reason=f"Rekognition answered {exc}")
         if not faces:
             return Observation(photo=photo.id, outcome="no_face", reason="no face found")
         chosen = choose_face(faces, photo.box)
@@ -715,14 +729,29 @@ class RekognitionAnalyzer:
                 print(f"conformance: could not delete collection {self.collection_id}: {exc}", file=sys.stderr)
 
     def _face(self, detail: Mapping[str, Any]) -> Face:
+        """A face of a response; ValueError (said as the photo's reason) for one that breaks the API's contract."""
         gender = detail.get("Gender")
         box = detail.get("BoundingBox")
-        label = None if gender is None else str(gender["Value"])
+        label = confidence = None
+        if isinstance(gender, Mapping):
+            label = gender.get("Value")
+            if not isinstance(label, str) or label not in self.vocabulary.labels:
+                raise ValueError(
+                    f"a gender label {str(label)[:40]!r} outside the vocabulary {list(self.vocabulary.labels)}"
+                )
+            confidence = _number(gender.get("Confidence"), "gender confidence")
+            if confidence is not None and not 0.0 <= confidence <= 100.0:
+                raise ValueError(f"a gender confidence of {confidence:g}, outside 0-100")
+        sides = None
+        if isinstance(box, Mapping):
+            values = [_number(box.get(side), "box") for side in ("Left", "Top", "Width", "Height")]
+            if all(v is not None for v in values):
+                sides = (float(values[0] or 0), float(values[1] or 0), float(values[2] or 0), float(values[3] or 0))
         return Face(
             label=label,
-            gender=None if label is None else self.vocabulary.labels.get(label, "abstain"),
-            confidence=None if gender is None else float(gender["Confidence"]),
-            box=None if box is None else (box["Left"], box["Top"], box["Width"], box["Height"]),
+            gender=None if label is None else self.vocabulary.labels[label],
+            confidence=confidence,
+            box=sides,
         )
 
     def cache_key(self, plan: str) -> str | None:

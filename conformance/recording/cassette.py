@@ -9,7 +9,6 @@ operation from ``X-Amz-Target`` and the body with each image replaced by its SHA
 
 from __future__ import annotations
 
-import gzip
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -146,13 +145,34 @@ def _cassette_class() -> type[Any]:
     return IndexedCassette
 
 
+_MAX_BODY = 64 * 1024 * 1024  # far above any Rekognition answer (4,096 matches are under 2 MB)
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Decompress a gzip body, refusing one that inflates beyond ``_MAX_BODY`` (a gzip bomb)."""
+    import zlib
+
+    from .store import RecordingError
+
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(data, _MAX_BODY)
+    except zlib.error as exc:
+        raise RecordingError(f"a gzip-encoded response that does not decompress ({exc})") from None
+    if inflater.unconsumed_tail:
+        raise RecordingError(f"a gzip-encoded response inflating beyond {_MAX_BODY // 2**20} MB: not recorded")
+    if not inflater.eof:
+        raise RecordingError("a gzip-encoded response that does not decompress (it is cut short)")
+    return body
+
+
 def _scrub_response(response: dict[str, Any], secrets: tuple[str, ...] = ()) -> dict[str, Any]:
     body = response["body"]["string"]
     headers = dict(response["headers"])
     encoding = next((v for k, v in headers.items() if k.lower() == "content-encoding"), None)
     if encoding and "gzip" in str(encoding):
         # Gzip-encoded bodies do not replay alike across urllib3 versions: keep them decoded.
-        body = gzip.decompress(body)
+        body = _gunzip(body)
         headers = {k: v for k, v in headers.items() if k.lower() != "content-encoding"}
     text = scrub_arns(body.decode("utf-8") if isinstance(body, bytes) else str(body))
     if int(response["status"]["code"]) >= 400:

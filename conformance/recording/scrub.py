@@ -20,6 +20,7 @@ __all__ = [
     "DROPPED_HEADERS",
     "canonical_body",
     "operation_of",
+    "redact",
     "request_key",
     "scan_text",
     "scrub_arns",
@@ -126,3 +127,26 @@ def scan_text(text: str, names: Iterable[str] = ()) -> list[str]:
     found = [what for what, pattern in _FORBIDDEN.items() if pattern.search(text)]
     found.extend(f"the literal {name[:4]}..." for name in names if name and name in text)
     return found
+
+
+_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b")
+_TOKEN_HEADER = re.compile(r"(x-amz-security-token\s*[:=]\s*)[^\s'\",;]+", re.IGNORECASE)
+_SIGNATURE = re.compile(r"(Signature=)[0-9a-f]+|(Credential=)[^\s,'\"]+", re.IGNORECASE)
+_BARE_ACCOUNT = re.compile(r"(?<![\d.])\d{12}(?![\d.])")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """A vendor's message fit to print, report or record: credentials and account ids taken out.
+
+    Services echo what they were sent when they refuse it (an Authorization header quoted back, a
+    canonical request with its security token, an ARN naming the account): ``secrets`` (the run's own
+    key id, secret key and token) become ``[redacted]``, and so does anything shaped like an access key
+    id, a security-token header value or a signature; 12-digit account ids become ``ACCOUNT``.
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 8:
+            text = text.replace(secret, "[redacted]")
+    text = _KEY_ID.sub("[redacted]", text)
+    text = _TOKEN_HEADER.sub(r"\1[redacted]", text)
+    text = _SIGNATURE.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
+    return _BARE_ACCOUNT.sub("ACCOUNT", scrub_arns(text))
