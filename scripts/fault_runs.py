@@ -143,7 +143,7 @@ def run_scenario(scenario: Scenario, workdir: Path, photos: int, executor: str =
         done = subprocess.run(command("second", "once", 30.0), env=env, capture_output=True, text=True)
         calls_second = second.stats.calls
     keys = _keys(recording)
-    replay = subprocess.run(command("replay", "none", 30.0), env=base, capture_output=True, text=True)
+    subprocess.run(command("replay", "none", 30.0), env=base, capture_output=True, text=True)
     final = _report(workdir / "replay")
     analysed = 0 if final is None else final["outcomes"].get("analysed", 0)
     lost = (

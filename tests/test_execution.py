@@ -165,7 +165,7 @@ def test_every_executor_gives_the_serial_answers_photo_for_photo(demo: Any, seri
 
 
 def test_worker_executors_need_a_recipe(demo: Any) -> None:
-    dataset, settings = demo
+    dataset, _ = demo
     analyzer = create("predictions:" + str(Path(dataset.manifest).parent / "predictions.jsonl"), dataset=dataset)
     with pytest.raises(ConformanceError, match="cannot be sent to worker processes"):
         analyze_photos(analyzer, dataset.photos[:3], executor=ExecutorSpec.parse("processes:1"))
