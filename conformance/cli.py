@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run",
-        help="run the conformance suite and write report.json and report.md",
+        help="run the conformance suite and write report.json, report.md and report.html",
         description="Run the built-in conformance suite through pytest. With neither --dataset nor --analyzer, "
         "audits the shipped demo (simulated predictions) offline.",
     )
@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         "--no-cache",
         dest="cache",
         action="store_false",
-        help="neither read nor keep replayed observations in ./.conformance_cache (see docs: re-runs)",
+        help="neither read nor keep replayed observations in ./.conformance_cache (docs/how-to/large-runs.md)",
     )
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="extra arguments for pytest, after --")
 
@@ -146,6 +146,7 @@ def _run(args: argparse.Namespace) -> int:
     import pytest
 
     from .errors import ConformanceError
+    from .execution import ExecutorSpec
     from .plugin import (
         OPT_ALLOW_LIVE,
         OPT_ANALYZER,
@@ -170,6 +171,11 @@ def _run(args: argparse.Namespace) -> int:
     )
     from .session import DEFAULT_SEED, RunOptions, load_context
 
+    try:
+        executor = str(ExecutorSpec.parse(args.executor))  # as the plugin reads it back: one cached context
+    except ConformanceError as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return _USAGE_ERROR
     root = str(Path.cwd().resolve())
     options = RunOptions(
         demo=args.demo or (args.dataset is None and args.analyzer is None and not args.demo_matching),
@@ -188,7 +194,7 @@ def _run(args: argparse.Namespace) -> int:
         allow_live=args.allow_live,
         thresholds=_thresholds(args.thresholds),
         match_mode=args.match_mode,
-        executor=args.executor,
+        executor=executor,
         rate=args.rate,
         timeout=args.timeout,
         progress=args.progress,
@@ -228,7 +234,7 @@ def _run(args: argparse.Namespace) -> int:
         OPT_THRESHOLDS: args.thresholds,
         OPT_BASELINE: args.baseline,
         OPT_MATCH_MODE: args.match_mode if args.match_mode != "search" else None,
-        OPT_EXECUTOR: args.executor if args.executor != "serial" else None,
+        OPT_EXECUTOR: executor if executor != "serial" else None,
         OPT_RATE: None if args.rate is None else repr(args.rate),
         OPT_TIMEOUT: None if args.timeout == 30.0 else repr(args.timeout),
         "--record-mode": args.record_mode if args.record_mode != "none" else None,

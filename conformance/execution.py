@@ -184,10 +184,18 @@ class ChunkResult:
 
     observations: list[Observation]
     returned: Any = None
+    error: Exception | None = None  # what stopped the chunk, raised in the run's process after ``returned`` is kept
 
 
 _WORKER_ANALYZERS: dict[str, Analyzer] = {}
+_WORKER_RECIPES: dict[str, Recipe] = {}
 _WORKER_LOCK = threading.Lock()
+
+
+def _install(recipe: Recipe) -> None:
+    """A worker process's initializer: keep the recipe (the dataset travels once per worker, not per chunk)."""
+    _WORKER_RECIPES.clear()
+    _WORKER_RECIPES[recipe.token] = recipe
 
 
 def _worker_analyzer(recipe: Recipe) -> Analyzer:
@@ -204,15 +212,24 @@ def _worker_analyzer(recipe: Recipe) -> Analyzer:
         return analyzer
 
 
-def analyze_chunk(recipe: Recipe, photo_ids: Sequence[str], payload: Any) -> ChunkResult:
-    """Run in a worker: analyse the chunk's photos with the worker's own analyzer."""
+def analyze_chunk(recipe: Recipe | str, photo_ids: Sequence[str], payload: Any) -> ChunkResult:
+    """Run in a worker: analyse the chunk's photos with the worker's own analyzer.
+
+    ``recipe`` is the recipe itself (Dask resolves the copy scattered to every worker) or the token of
+    the one the worker process was started with.
+    """
+    if isinstance(recipe, str):
+        recipe = _WORKER_RECIPES[recipe]
     analyzer = _worker_analyzer(recipe)
     photos = [recipe.dataset.photo(photo_id) for photo_id in photo_ids]
     worker_session = getattr(analyzer, "worker_session", None)
     if not callable(worker_session):
         return ChunkResult([analyzer.analyze(p) for p in photos])
     with worker_session(payload) as handback:
-        observations = [analyzer.analyze(p) for p in photos]
+        try:
+            observations = [analyzer.analyze(p) for p in photos]
+        except Exception as exc:  # what the chunk recorded before it stopped is paid for: hand it back too
+            return ChunkResult([], handback(), exc)
     return ChunkResult(observations, handback())
 
 
@@ -222,31 +239,45 @@ def _chunks(photos: Sequence[Photo], workers: int) -> list[Sequence[Photo]]:
     return [photos[i : i + size] for i in range(0, len(photos), size)]
 
 
-@contextmanager
-def workers(spec: ExecutorSpec) -> Iterator[tuple[Executor, int] | None]:
-    """The worker pool of ``spec`` and how many workers it has; None for executors in this process.
+@dataclass(frozen=True)
+class Pool:
+    """An open pool of worker processes: where chunks go, how many workers, and how tasks name the recipe."""
 
-    Opened before the analyzer's session, whose guard against network traffic in a replay must not
-    stand between this process and its workers.
+    executor: Executor
+    count: int
+    recipe: Any  # the token (processes) or the scattered future (Dask) standing for the run's Recipe
+
+
+@contextmanager
+def workers(spec: ExecutorSpec, recipe: Callable[[], Recipe] | None = None) -> Iterator[Pool | None]:
+    """The worker pool of ``spec``; None for executors in this process.
+
+    ``recipe`` builds what workers need, sent once to each worker. The pool is opened before the
+    analyzer's session, whose guard against network traffic in a replay must not stand between this
+    process and its workers.
     """
     if spec.in_process:
         yield None
         return
-    with _pool(spec) as pool:
+    if recipe is None:
+        raise ConformanceError(f"--executor {spec}: this run cannot be sent to worker processes")
+    with _pool(spec, recipe()) as pool:
         yield pool
 
 
 @contextmanager
-def _pool(spec: ExecutorSpec) -> Iterator[tuple[Executor, int]]:
+def _pool(spec: ExecutorSpec, recipe: Recipe) -> Iterator[Pool]:
     """A concurrent.futures executor for processes, a local Dask cluster, or a Dask scheduler; and its workers."""
     if spec.kind == "processes":
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         # spawn, not fork: the parent holds HTTP patches, locks and threads a forked child must not inherit.
-        pool = ProcessPoolExecutor(spec.workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            spec.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_install, initargs=(recipe,)
+        )
         try:
-            yield pool, spec.workers
+            yield Pool(pool, spec.workers, recipe.token)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return
@@ -268,15 +299,15 @@ def _pool(spec: ExecutorSpec) -> Iterator[tuple[Executor, int]]:
             ) as cluster,
             Client(cluster) as client,
         ):
-            yield client.get_executor(), spec.workers
+            yield Pool(client.get_executor(), spec.workers, client.scatter(recipe, broadcast=True, hash=False))
         return
     try:
-        client = Client(spec.address, timeout=30)
+        client = Client(spec.address)  # waits as long as dask's distributed.comm.timeouts.connect (30 s)
     except OSError as exc:
         raise ConformanceError(f"--executor {spec}: cannot reach the Dask scheduler ({exc})") from None
     with client:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        yield client.get_executor(), workers
+        count = max(1, len(client.scheduler_info().get("workers", {})))
+        yield Pool(client.get_executor(), count, client.scatter(recipe, broadcast=True, hash=False))
 
 
 def analyze_photos(
@@ -284,14 +315,14 @@ def analyze_photos(
     photos: Sequence[Photo],
     *,
     executor: ExecutorSpec,
-    pool: tuple[Executor, int] | None = None,
+    pool: Pool | None = None,
     recipe: Callable[[], Recipe] | None = None,
     bar: Progress | None = None,
 ) -> list[Observation]:
     """One observation per photo, in the order of ``photos``, from ``executor``.
 
-    ``pool`` is the open pool of :func:`workers` for processes and Dask (opened here if None);
-    ``recipe`` builds what worker processes need (only called for processes and Dask). The
+    ``pool`` is the open pool of :func:`workers` for processes and Dask (opened here if None, from
+    ``recipe``, which builds what worker processes need). The
     analyzer's own session must already be open (the runner opens it); a worker's adapter may
     hand data back (e.g. recorded interactions), which goes to ``analyzer.absorb``.
     """
@@ -316,17 +347,14 @@ def analyze_photos(
         finally:
             # Interrupted (Ctrl-C) or failed: the photos not begun are dropped, not analysed on the way out.
             threads.shutdown(wait=True, cancel_futures=True)
-    if recipe is None:
-        raise ConformanceError(f"--executor {executor}: this run cannot be sent to worker processes")
     if pool is None:
-        with workers(executor) as opened:
+        with workers(executor, recipe) as opened:
             return analyze_photos(analyzer, photos, executor=executor, pool=opened, recipe=recipe, bar=bar)
     from concurrent.futures import as_completed
 
-    runner, count = pool
+    runner, count = pool.executor, pool.count
     payload_for = getattr(analyzer, "worker_payload", None)
     absorb = getattr(analyzer, "absorb", None)
-    built = recipe()
     results: dict[int, list[Observation]] = {}
 
     if hasattr(analyzer, "rate_share"):
@@ -334,7 +362,7 @@ def analyze_photos(
     futures = {}
     for index, chunk in enumerate(_chunks(photos, count)):
         payload = payload_for(chunk) if callable(payload_for) else None
-        future = runner.submit(analyze_chunk, built, [p.id for p in chunk], payload)
+        future = runner.submit(analyze_chunk, pool.recipe, [p.id for p in chunk], payload)
         futures[future] = index
     failure: BaseException | None = None
     for future in as_completed(futures):
@@ -345,6 +373,9 @@ def analyze_photos(
             continue
         if callable(absorb):
             absorb(result.returned)
+        if result.error is not None:
+            failure = failure or result.error
+            continue
         results[futures[future]] = result.observations
         bar.update(len(result.observations))
     if failure is not None:

@@ -120,7 +120,7 @@ _FLAGS = {
     OPT_DEMO: "audit the shipped demo (simulated predictions, emulated recordings) instead of a dataset of your own",
     OPT_DEMO_MATCHING: "audit the shipped face-search demo (simulated search results, emulated recordings)",
     OPT_ALLOW_LIVE: "let a recording call a non-loopback endpoint (a real, billed vendor API)",
-    OPT_PROGRESS: "show a progress bar with rate and ETA on stderr while the analyzer runs (with -s)",
+    OPT_PROGRESS: "show a progress bar with rate and ETA on stderr while the analyzer runs",
     OPT_NO_CACHE: "neither read nor keep replayed observations in <rootdir>/.conformance_cache",
 }
 # How a run is carried out, not what it audits: setting one of these alone does not turn the kit on.
@@ -176,22 +176,38 @@ def _options(config: pytest.Config) -> RunOptions:
         profile=_value(config, OPT_PROFILE),
         seed=seed,
         project_root=str(root),
-        executor=_value(config, OPT_EXECUTOR) or "serial",
+        executor=_executor(_value(config, OPT_EXECUTOR)),
         rate=_number(config, OPT_RATE),
-        timeout=_number(config, OPT_TIMEOUT) or 30.0,
+        timeout=30.0 if (timeout := _number(config, OPT_TIMEOUT)) is None else timeout,
         progress=_flag(config, OPT_PROGRESS),
         cache=not _flag(config, OPT_NO_CACHE),
     )
 
 
 def _number(config: pytest.Config, option: str) -> float | None:
+    """A positive number of seconds or calls per second, or None when the option is not set."""
+    import math
+
     text = _value(config, option)
     if text is None:
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
-        raise pytest.UsageError(f"{option}={text!r}: give a number of seconds or calls per second") from None
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise pytest.UsageError(f"{option}={text!r}: give a positive number") from None
+    return value
+
+
+def _executor(text: str | None) -> str:
+    from .errors import ConformanceError
+    from .execution import ExecutorSpec
+
+    try:
+        return str(ExecutorSpec.parse(text))
+    except ConformanceError as exc:
+        raise pytest.UsageError(str(exc).replace("--executor", OPT_EXECUTOR, 1)) from None
 
 
 def _match_mode(text: str | None) -> str:
@@ -239,6 +255,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         else "the shipped face-search demo (simulated search results, emulated recordings)"
         if options.demo_matching
         else f"{options.analyzer} on {options.dataset}"
+        if options.dataset and options.analyzer
+        else f"no dataset and analyzer named yet (set {OPT_DATASET} and {OPT_ANALYZER}, or {OPT_DEMO})"
     )
     return [f"conformance: {what}; repeat with: {' '.join(options.flags())}"]
 

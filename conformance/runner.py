@@ -124,7 +124,7 @@ def analyze_dataset(
     found: list[Variant] | None = None
     note = "no variants were planned" if getattr(analyzer, "sees_new_images", False) else _BLIND
     spec = executor or ExecutorSpec()
-    with workers(spec) as pool, session() if callable(session) else nullcontext():
+    with workers(spec, recipe) as pool, session() if callable(session) else nullcontext():
         with progress(len(dataset), enabled=show_progress) as bar:
             observations = analyze_photos(analyzer, dataset.photos, executor=spec, pool=pool, recipe=recipe, bar=bar)
         if variants is not None:

@@ -303,6 +303,8 @@ def _matching_context(
     reference, notes = _reference(
         options.reference, probe_groups, None, f"among the probes of {dataset.manifest.name}", "group of probes"
     )
+    if options.executor != "serial":
+        notes.append(f"--executor {options.executor} spreads a gender run's photos; face searches ran one at a time")
     from .checks import MATCHING_CHECKS
 
     return Context(

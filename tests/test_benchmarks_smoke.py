@@ -60,3 +60,18 @@ def test_main_writes_the_table(bench: ModuleType, tmp_path: Path) -> None:
 def test_quadratic_fit_extrapolates(bench: ModuleType) -> None:
     fit = bench.fit_quadratic([(1000, 2.0), (5000, 50.0)])  # exactly t = 2e-6 * N**2
     assert fit(20000) == pytest.approx(800.0)
+
+
+def test_the_whole_run_benchmark_replays_the_same_answers_with_every_executor(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("runs_benchmark", SCRIPT.with_name("runs.py"))
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    result = module.run_size(40, tmp_path, ["serial", "threads:2", "processes:2"], bare_calls=10)
+    assert result.same_answers  # serial, threads, processes and the cached re-run: the recorded answers
+    assert sorted(result.replay_ms) == ["processes:2", "serial", "threads:2"]
+    text = module.render([result], ["serial", "threads:2", "processes:2"], "runs.py --sizes 40")
+    assert "| 40 |" in text
+    assert "not a vendor's speed" in text

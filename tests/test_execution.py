@@ -204,3 +204,93 @@ def test_accounting_counts_every_outcome(make_manifest: Any, tmp_path: Path) -> 
         ],
     )
     assert accounting(observations) == "3 photos: 1 analysed, 1 no face, 1 error"
+
+
+def test_an_existing_dask_cluster_named_by_its_address_gives_the_serial_answers(demo: Any, serial: Any) -> None:
+    from distributed import LocalCluster
+
+    dataset, settings = demo
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        spec = ExecutorSpec.parse(f"dask:{cluster.scheduler_address}")
+        analyzer = create("rekognition", dataset=dataset, settings=settings)
+        observations = analyze_dataset(
+            analyzer, dataset, executor=spec, recipe=lambda: Recipe("rekognition", settings, dataset)
+        )
+    assert _answers(observations) == serial
+    assert analyzer.rate_share == 2  # the workers the scheduler reported share the rate limit
+
+
+def test_an_unreachable_dask_scheduler_is_the_kits_error(demo: Any) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    import dask
+
+    dataset, settings = demo
+    analyzer = create("rekognition", dataset=dataset, settings=settings)
+    with (
+        dask.config.set({"distributed.comm.timeouts.connect": "2s"}),
+        pytest.raises(ConformanceError, match="cannot reach the Dask scheduler"),
+    ):
+        analyze_photos(
+            analyzer,
+            dataset.photos[:2],
+            executor=ExecutorSpec.parse(f"dask:tcp://127.0.0.1:{port}"),
+            recipe=lambda: Recipe("rekognition", settings, dataset),
+        )
+
+
+def test_a_worker_chunk_that_stops_still_hands_back_what_it_recorded(
+    demo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk stopped by an error hands back what it recorded before (paid calls); the run then stops."""
+    from concurrent.futures import ThreadPoolExecutor
+    from contextlib import contextmanager
+
+    import conformance.execution as execution
+    from conformance.observation import Observation
+
+    dataset, settings = demo
+    absorbed: list[Any] = []
+
+    class Worker:
+        def __init__(self) -> None:
+            self.recorded: list[str] = []
+
+        @contextmanager
+        def worker_session(self, payload: Any) -> Any:
+            self.recorded = []  # a session per chunk, as a real worker's in-memory store
+            yield lambda: list(self.recorded)
+
+        def analyze(self, photo: Any) -> Observation:
+            if photo.id == dataset.photos[3].id:
+                raise ConformanceError("the service went away")
+            self.recorded.append(photo.id)
+            return Observation(photo.id, "no_face")
+
+    class Parent:
+        name = "fake"
+
+        def worker_payload(self, photos: Any) -> None:
+            return None
+
+        def absorb(self, handback: Any) -> None:
+            absorbed.append(handback)
+
+    worker = Worker()
+    monkeypatch.setattr(execution, "_worker_analyzer", lambda recipe: worker)
+    recipe = Recipe("rekognition", settings, dataset)
+    with ThreadPoolExecutor(1) as pool, pytest.raises(ConformanceError, match="the service went away"):
+        analyze_photos(
+            Parent(),  # type: ignore[arg-type]
+            dataset.photos[:16],  # 8 chunks of 2 photos for 1 worker
+            executor=ExecutorSpec.parse("processes:1"),
+            pool=execution.Pool(pool, 1, recipe),
+        )
+    ids = [p.id for p in dataset.photos[:16]]
+    # Every chunk's recordings were kept, the stopped one's too: photo 2, answered before photo 3 failed.
+    assert sorted(absorbed) == sorted([ids[0:2], [ids[2]], *[ids[i : i + 2] for i in range(4, 16, 2)]])

@@ -369,7 +369,12 @@ class RekognitionAnalyzer:
         if store is None:
             raise AdapterError("the rekognition adapter hands work to workers inside session()")
         keys = [] if self._effective == "all" else [k for p in photos if (k := self._key_of(p))]
-        return {"effective": self._effective, "lines": store.lines_for(keys), "share": self.rate_share}
+        return {
+            "effective": self._effective,
+            "lines": store.lines_for(keys),
+            "share": self.rate_share,
+            "allowed_hosts": self.allowed_hosts,  # a Dask worker must still reach its scheduler
+        }
 
     @contextmanager
     def worker_session(self, payload: Mapping[str, Any]) -> Iterator[Any]:
@@ -378,6 +383,7 @@ class RekognitionAnalyzer:
 
         store = RecordingStore.in_memory(self.recording, adapter="rekognition", lines=payload["lines"])
         self._store, self._effective, self._unrecorded = store, str(payload["effective"]), 0
+        self.allowed_hosts = tuple(payload.get("allowed_hosts", ()))
         with ExitStack() as stack:
             self._open(stack, store, self._effective, live_calls=0, share=int(payload.get("share", 1)))
 
