@@ -15,6 +15,7 @@ from a report, recorded answers asked for again, and photos the replay cannot an
 
     python scripts/fault_runs.py                 # every scenario, 200 photos: the table in docs/
     python scripts/fault_runs.py --photos 60 --only throttle-50,kill-9
+    AWS_RETRY_MODE=standard python scripts/fault_runs.py --rate-check 3   # the sustained rate at a quota
 
 The emulator serves simulated answers (the demo's predictions): these runs test the kit's
 bookkeeping, not any vendor. tests/test_fault_runs.py runs a few scenarios with fewer photos.
@@ -169,6 +170,60 @@ def run_scenario(scenario: Scenario, workdir: Path, photos: int, executor: str =
     }
 
 
+def rate_check(workdir: Path, quota: float = 25.0, photos: int = 100, executor: str = "threads:4") -> dict[str, Any]:
+    """Record ``photos`` with ``--rate quota`` against the emulator throttling above ``quota`` calls/s.
+
+    The sustained rate is measured on the emulator's clock: calls after the first over the time between
+    the first call's arrival and the last's.
+    """
+    import threading
+
+    from conformance.adapters.base import AdapterSettings
+    from conformance.adapters.predictions import PredictionsAnalyzer
+    from conformance.adapters.registry import create
+    from conformance.dataset import load_dataset
+    from conformance.emulators import Faults, RekognitionEmulator, serve
+    from conformance.execution import ExecutorSpec
+    from conformance.runner import analyze_dataset
+
+    manifest, predictions = make_dataset(workdir / "data", photos)
+    dataset = load_dataset(manifest)
+    emulator = RekognitionEmulator(
+        dataset, PredictionsAnalyzer(predictions, dataset=dataset), faults=Faults(max_rate=quota, burst=5)
+    )
+    arrivals: list[float] = []
+    lock = threading.Lock()
+    respond = emulator._respond
+
+    def timed(target: str, body: bytes) -> Any:
+        with lock:
+            arrivals.append(time.monotonic())
+        return respond(target, body)
+
+    emulator._respond = timed  # type: ignore[method-assign]
+    for name, value in (
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "EMULATOR"),
+        ("AWS_SECRET_ACCESS_KEY", "EMULATOR"),
+    ):
+        os.environ.setdefault(name, value)  # placeholders: the emulator checks no signature
+    with serve(emulator) as server:
+        os.environ["AWS_ENDPOINT_URL_REKOGNITION"] = server.url
+        try:
+            settings = AdapterSettings(record_mode="once", cassette_dir=str(workdir / "cassettes"), rate=quota)
+            analyzer = create("rekognition", dataset=dataset, settings=settings)
+            observations = analyze_dataset(analyzer, dataset, executor=ExecutorSpec.parse(executor))
+        finally:
+            del os.environ["AWS_ENDPOINT_URL_REKOGNITION"]
+    return {
+        "quota": quota,
+        "sustained": round((len(arrivals) - 1) / (arrivals[-1] - arrivals[0]), 2),
+        "outcomes": observations.outcome_counts(),
+        "throttled": emulator.stats.rate_throttled,
+        "calls": emulator.stats.calls,
+    }
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     out = [
         "| scenario | faults | photos | first run's report | recorded by it | calls of the re-run | recorded twice | lost |",
@@ -195,7 +250,15 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=200)
     parser.add_argument("--only", help="comma-separated scenario names")
     parser.add_argument("--executor", default="threads:4")
+    parser.add_argument(
+        "--rate-check", type=int, metavar="RUNS", help="instead: RUNS runs at --rate 25 against a quota of 25 calls/s"
+    )
     args = parser.parse_args()
+    if args.rate_check:
+        for _ in range(args.rate_check):
+            with tempfile.TemporaryDirectory() as tmp:
+                print(json.dumps(rate_check(Path(tmp), executor=args.executor)))
+        return 0
     wanted = set(args.only.split(",")) if args.only else None
     rows = []
     for scenario in SCENARIOS:

@@ -129,3 +129,31 @@ def test_terminal_escapes_in_a_group_name_are_printed_escaped(make_manifest: Any
     for text in (headline(result), format_result(result)):
         assert "\x1b" not in text
     assert "\\x1b[2Jred" in format_result(result)
+
+
+def test_a_recording_from_another_adapter_version_is_refused_naming_both(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from conformance.adapters.rekognition import ADAPTER_VERSION
+    from conformance.demo import CASSETTES, MANIFEST
+    from conformance.runner import analyze_dataset
+
+    dataset = load_dataset(MANIFEST)
+    folder = tmp_path / dataset.name
+    shutil.copytree(Path(CASSETTES) / dataset.name, folder)
+    recording = folder / "rekognition.jsonl"
+    lines = recording.read_text().splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith('{"session"'):
+            record = json.loads(line)
+            record["session"]["adapter_version"] = "0"
+            lines[index] = json.dumps(record)
+    recording.write_text("\n".join(lines) + "\n")
+    analyzer = RekognitionAnalyzer(dataset=dataset, settings=AdapterSettings(cassette_dir=str(tmp_path)))
+    with pytest.raises(RecordingError) as caught:
+        analyze_dataset(analyzer, dataset)
+    message = str(caught.value)
+    assert "recorded by rekognition adapter version 0" in message
+    assert f"this kit's is {ADAPTER_VERSION}" in message
+    assert "--record-mode all" in message

@@ -308,6 +308,15 @@ class RekognitionAnalyzer:
             )
             self._store = store
             effective = self._effective = effective_mode(mode, store)
+            versions = {str(s.get("adapter_version")) for s in store.sessions}
+            if effective == "none" and versions and ADAPTER_VERSION not in versions:
+                from ..recording.store import RecordingError
+
+                # Requests changed shape between versions: the old keys would not find this version's requests.
+                raise RecordingError(
+                    f"{self.recording} was recorded by rekognition adapter version {', '.join(sorted(versions))}; "
+                    f"this kit's is {ADAPTER_VERSION}, whose requests differ: re-record it with --record-mode all"
+                )
             planned = [] if effective == "all" or not precheck else self._planned()
             missing = [r for r in planned if r.key not in store]
             missing_calls = len({r.key for r in missing})  # the same image under two names is one call
