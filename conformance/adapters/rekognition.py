@@ -194,9 +194,13 @@ def _number(value: Any, what: str) -> float | None:
 
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    try:
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:  # an integer beyond any float
+        number = math.nan
+    if not math.isfinite(number):
         raise ValueError(f"a {what} of {str(value)[:40]!r}, not a number")
-    return float(value)
+    return number
 
 
 _SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
@@ -566,6 +570,13 @@ class RekognitionAnalyzer:
             raise ConformanceError(f"{method}: HTTP failure ({exc})") from None
         except NoCredentialsError:
             raise ConformanceError(f"no AWS credentials found: {_HOW_TO_SET_CREDENTIALS}") from None
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # botocore could not read the answer (not UTF-8, not the JSON it expects): the service's (or the
+            # recording's) answer about this photo is unreadable; an error of that photo, not of the run.
+            self._connected = True
+            raise _Refused(
+                "MalformedResponse", f"the answer to {method} could not be read ({type(exc).__name__})"
+            ) from None
         except ClientError as exc:
             self._connected = True
             code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
@@ -622,7 +633,10 @@ class RekognitionAnalyzer:
         except _Refused as refused:
             return Observation(photo=photo.id, outcome="error", reason=str(refused))
         try:
-            faces = [self._face(detail) for detail in response.get("FaceDetails", [])]
+            details = response.get("FaceDetails") or []
+            if not isinstance(details, list):
+                raise ValueError(f"FaceDetails that are not a list ({type(details).__name__})")
+            faces = [self._face(detail) for detail in details]
         except ValueError as exc:
             return Observation(photo=photo.id, outcome="error", reason=f"Rekognition answered {exc}")
         if not faces:
@@ -745,6 +759,8 @@ class RekognitionAnalyzer:
 
     def _face(self, detail: Mapping[str, Any]) -> Face:
         """A face of a response; ValueError (said as the photo's reason) for one that breaks the API's contract."""
+        if not isinstance(detail, Mapping):
+            raise ValueError(f"a face that is not an object ({type(detail).__name__})")
         gender = detail.get("Gender")
         box = detail.get("BoundingBox")
         label = confidence = None
