@@ -157,3 +157,54 @@ def test_a_recording_from_another_adapter_version_is_refused_naming_both(tmp_pat
     assert "recorded by rekognition adapter version 0" in message
     assert f"this kit's is {ADAPTER_VERSION}" in message
     assert "--record-mode all" in message
+
+
+@pytest.mark.parametrize(
+    ("faces", "reason"),
+    [
+        ([None], "a face that is not an object (NoneType)"),
+        ([{"Gender": {"Value": "Male", "Confidence": 10**400}}], "a gender confidence of '1000000000000"),
+    ],
+)
+def test_faces_that_are_not_faces_are_errors(
+    analyzer: Any, monkeypatch: pytest.MonkeyPatch, faces: Any, reason: str
+) -> None:
+    observation = answer(analyzer, monkeypatch, *faces)
+    assert observation.outcome == "error"
+    assert observation.reason.startswith("Rekognition answered " + reason), observation.reason
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [(b"\x80\x81 not utf-8", "UnicodeDecodeError"), (b"[" * 100_000, "RecursionError"), (b"null", "")],
+)
+def test_an_answer_botocore_cannot_read_is_that_photos_error(analyzer: Any, body: bytes, error: str) -> None:
+    """Through botocore's own parser: the HTTP layer is short-circuited to answer ``body``."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+    from botocore.config import Config
+
+    adapter, photo = analyzer
+
+    class Raw:
+        def stream(self, **_: Any) -> Any:
+            yield body
+
+    client = boto3.session.Session().client(
+        "rekognition",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="FUZZ",
+        aws_secret_access_key="FUZZ",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    client.meta.events.register(
+        "before-send.rekognition.DetectFaces",
+        lambda request, **_: AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, Raw()),
+    )
+    adapter._client = client
+    observation = adapter.analyze(photo)
+    assert observation.outcome in ("error", "no_face")
+    if error:
+        assert observation.outcome == "error"
+        assert observation.reason == f"MalformedResponse: the answer to detect_faces could not be read ({error})"
