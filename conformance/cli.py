@@ -206,11 +206,15 @@ def _run(args: argparse.Namespace) -> int:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return _USAGE_ERROR
     except KeyboardInterrupt:
-        print(
-            "conformance: interrupted; every answer recorded so far is kept: run the same command again to "
-            "record only what is missing",
-            file=sys.stderr,
-        )
+        if args.record_mode in ("all", "rewrite"):
+            message = (
+                "interrupted; --record-mode all replaces a recording only when it finishes, so the previous "
+                "recording is as it was and this run's answers were dropped; --record-mode once keeps answers "
+                "as they come"
+            )
+        else:
+            message = "interrupted; every answer recorded so far is kept: run the same command again to record only what is missing"
+        print(f"conformance: {message}", file=sys.stderr)
         return 130
     if context.observations is not None:
         from .runner import accounting

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._numbers import BAD_JSON, json_problem
+from ._numbers import BAD_JSON, CHOICES, json_problem, shown, shown_list
 from .errors import ManifestError
 from .identity import default_group, normalise_identity, normalise_trans
 
@@ -149,8 +149,8 @@ def group_labels(dataset: Dataset, by: Sequence[str] | None = None) -> list[str]
     unknown = [c for c in columns if c not in usable]
     if unknown:
         raise ManifestError(
-            f"{dataset.manifest}: cannot group by {', '.join(map(repr, unknown))}: no such column; "
-            f"columns available: {', '.join(sorted(usable))}"
+            f"{dataset.manifest}: cannot group by {shown_list(unknown)}: no such column; "
+            f"columns available: {shown_list(sorted(usable), most=CHOICES, quoted=False)}"
         )
 
     def value(photo: Photo, column: str) -> str:
@@ -395,7 +395,7 @@ def load_dataset(
     if missing:
         raise ManifestError(
             f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"(found: {', '.join(header) or 'none'}); a manifest needs {', '.join(REQUIRED_COLUMNS)} "
+            f"(found: {shown_list(header, most=CHOICES, quoted=False) or 'none'}); a manifest needs {', '.join(REQUIRED_COLUMNS)} "
             f"(or, for face matching, {', '.join(MATCHING_COLUMNS)})"
         )
     if not rows:
@@ -419,18 +419,22 @@ def load_dataset(
                 problems.add(row_number, "empty 'photo'; give the image path relative to the manifest")
                 continue
             if not subject:
-                problems.add(row_number, f"photo {photo_id!r} has an empty 'subject'; give every photo its person's id")
+                problems.add(
+                    row_number, f"photo {shown(photo_id)} has an empty 'subject'; give every photo its person's id"
+                )
                 continue
             if photo_id in seen:
                 problems.add(
                     row_number,
-                    f"photo {photo_id!r} is listed again (first at row {seen[photo_id]}); list each photo once",
+                    f"photo {shown(photo_id)} is listed again (first at row {seen[photo_id]}); list each photo once",
                 )
                 continue
             seen[photo_id] = row_number
             role = row.get("role", "").strip().lower()
             if matching and role not in ROLES:
-                problems.add(row_number, f"role {row.get('role')!r} of photo {photo_id!r} is not gallery or probe")
+                problems.add(
+                    row_number, f"role {shown(row.get('role'))} of photo {shown(photo_id)} is not gallery or probe"
+                )
                 continue
 
             label = row.get("gender_identity", "")
@@ -446,14 +450,14 @@ def load_dataset(
             if not label and not matching:
                 problems.add(
                     row_number,
-                    f"photo {photo_id!r} has an empty 'gender_identity'; give the person's self-described identity",
+                    f"photo {shown(photo_id)} has an empty 'gender_identity'; give the person's self-described identity",
                 )
                 continue
             if identity is None:
                 problems.add(
                     row_number,
-                    f"gender_identity {label!r} is not in the identity map; add it under [tool.conformance.identity] "
-                    f'(e.g. {label or "LABEL"!r} = "nonbinary") or correct the row',
+                    f"gender_identity {shown(label)} is not in the identity map; add it under [tool.conformance.identity] "
+                    f'(e.g. {shown(label or "LABEL")} = "nonbinary") or correct the row',
                 )
                 continue
             try:
@@ -461,7 +465,7 @@ def load_dataset(
             except KeyError:
                 problems.add(
                     row_number,
-                    f"trans {row.get('trans')!r} is not yes, no or unknown (y/n, true/false and 1/0 are read too; "
+                    f"trans {shown(row.get('trans'))} is not yes, no or unknown (y/n, true/false and 1/0 are read too; "
                     "blank means unknown); correct the row",
                 )
                 continue
@@ -471,22 +475,24 @@ def load_dataset(
                     box = _parse_box(row["box"])
                 except ValueError:
                     problems.add(
-                        row_number, f"box {row['box']!r} is not 'left,top,width,height' as fractions of the image"
+                        row_number, f"box {shown(row['box'])} is not 'left,top,width,height' as fractions of the image"
                     )
                     continue
 
             try:
                 image_path = folder.locate(photo_id)
             except (ValueError, UnicodeError, OSError):  # a NUL byte, a lone surrogate, a name too long
-                problems.add(row_number, f"photo {photo_id!r} is not a usable file name; correct the row")
+                problems.add(row_number, f"photo {shown(photo_id)} is not a usable file name; correct the row")
                 continue
             except RuntimeError:  # Path.resolve() on a symlink loop (Python 3.11)
-                problems.add(row_number, f"photo {photo_id!r} is a symlink loop; point it at the image or drop the row")
+                problems.add(
+                    row_number, f"photo {shown(photo_id)} is a symlink loop; point it at the image or drop the row"
+                )
                 continue
             if image_path is None:
                 problems.add(
                     row_number,
-                    f"photo {photo_id!r} is outside the manifest's folder {root}; move the image under it "
+                    f"photo {shown(photo_id)} is outside the manifest's folder {root}; move the image under it "
                     "(paths are relative to the manifest, links out of it are refused)",
                 )
                 continue
@@ -495,15 +501,15 @@ def load_dataset(
             except FileNotFoundError:
                 problems.add(
                     row_number,
-                    f"image {photo_id!r} not found at {image_path}; check the path (relative to the manifest) or drop the row",
+                    f"image {shown(photo_id)} not found at {image_path}; check the path (relative to the manifest) or drop the row",
                 )
                 continue
             except OSError as exc:
-                problems.add(row_number, f"image {photo_id!r} cannot be read: {exc.strerror or exc}")
+                problems.add(row_number, f"image {shown(photo_id)} cannot be read: {exc.strerror or exc}")
                 continue
             image_format, trouble = _image_format(data)
             if trouble:
-                problems.add(row_number, f"image {photo_id!r} {trouble}; replace the file or drop the row")
+                problems.add(row_number, f"image {shown(photo_id)} {trouble}; replace the file or drop the row")
                 continue
             digest = hashlib.sha256(data).hexdigest()
             hasher.update(f"\n{photo_id}\0{digest}".encode())

@@ -184,12 +184,15 @@ class ChunkResult:
 
     observations: list[Observation]
     returned: Any = None
-    error: Exception | None = None  # what stopped the chunk, raised in the run's process after ``returned`` is kept
+    error: BaseException | None = None  # what stopped the chunk, raised in the run's process after ``returned`` is kept
 
 
 _WORKER_ANALYZERS: dict[str, Analyzer] = {}
 _WORKER_RECIPES: dict[str, Recipe] = {}
 _WORKER_LOCK = threading.Lock()
+# One chunk at a time per worker process: a Dask worker with several threads shares one analyzer, whose
+# session (recording, client, rate limit) belongs to one chunk.
+_CHUNK_LOCK = threading.Lock()
 
 
 def _install(recipe: Recipe) -> None:
@@ -220,22 +223,27 @@ def analyze_chunk(recipe: Recipe | str, photo_ids: Sequence[str], payload: Any) 
     """
     if isinstance(recipe, str):
         recipe = _WORKER_RECIPES[recipe]
-    analyzer = _worker_analyzer(recipe)
-    photos = [recipe.dataset.photo(photo_id) for photo_id in photo_ids]
-    worker_session = getattr(analyzer, "worker_session", None)
-    if not callable(worker_session):
-        return ChunkResult([analyzer.analyze(p) for p in photos])
-    with worker_session(payload) as handback:
-        try:
-            observations = [analyzer.analyze(p) for p in photos]
-        except Exception as exc:  # what the chunk recorded before it stopped is paid for: hand it back too
-            return ChunkResult([], handback(), exc)
-    return ChunkResult(observations, handback())
+    with _CHUNK_LOCK:
+        analyzer = _worker_analyzer(recipe)
+        photos = [recipe.dataset.photo(photo_id) for photo_id in photo_ids]
+        worker_session = getattr(analyzer, "worker_session", None)
+        if not callable(worker_session):
+            return ChunkResult([analyzer.analyze(p) for p in photos])
+        with worker_session(payload) as handback:
+            try:
+                observations = [analyzer.analyze(p) for p in photos]
+            except BaseException as exc:  # Ctrl-C too: what the chunk recorded is paid for, hand it back
+                return ChunkResult([], handback(), exc)
+        return ChunkResult(observations, handback())
 
 
-def _chunks(photos: Sequence[Photo], workers: int) -> list[Sequence[Photo]]:
-    """Chunks small enough to balance the workers and show progress, big enough to keep overhead low."""
-    size = max(1, min(1000, math.ceil(len(photos) / max(1, workers * 8))))
+def _chunks(photos: Sequence[Photo], workers: int, limit: int = 1000) -> list[Sequence[Photo]]:
+    """Chunks small enough to balance the workers and show progress, big enough to keep overhead low.
+
+    ``limit``: the analyzer's ``chunk_limit`` when it has one (a recording run keeps chunks small: their
+    answers reach the recording when the chunk comes back).
+    """
+    size = max(1, min(limit, math.ceil(len(photos) / max(1, workers * 8))))
     return [photos[i : i + size] for i in range(0, len(photos), size)]
 
 
@@ -360,24 +368,53 @@ def analyze_photos(
     if hasattr(analyzer, "rate_share"):
         analyzer.rate_share = count  # each worker keeps to its share of the rate limit
     futures = {}
-    for index, chunk in enumerate(_chunks(photos, count)):
+    limit = int(getattr(analyzer, "chunk_limit", 1000))
+    for index, chunk in enumerate(_chunks(photos, count, limit)):
         payload = payload_for(chunk) if callable(payload_for) else None
         future = runner.submit(analyze_chunk, pool.recipe, [p.id for p in chunk], payload)
         futures[future] = index
     failure: BaseException | None = None
-    for future in as_completed(futures):
+
+    def take(future: Any) -> None:
+        nonlocal failure
         try:
             result = future.result()
         except Exception as exc:  # keep absorbing the other chunks: what they recorded is kept
-            failure = failure or exc
-            continue
+            failure = failure or _worker_failure(exc)
+            return
         if callable(absorb):
             absorb(result.returned)
         if result.error is not None:
             failure = failure or result.error
-            continue
+            return
         results[futures[future]] = result.observations
         bar.update(len(result.observations))
+
+    try:
+        for future in as_completed(futures):
+            take(future)
+    except KeyboardInterrupt:
+        # Interrupted here: cancel what has not begun, and keep what the running chunks hand back (their
+        # workers were interrupted too, and return what they recorded) before stopping.
+        for future in futures:
+            future.cancel()
+        from concurrent.futures import wait
+
+        done, _ = wait([f for f in futures if not f.cancelled()], timeout=30)
+        for future in done:
+            if futures[future] not in results:
+                take(future)
+        raise
     if failure is not None:
         raise failure
     return [o for index in sorted(results) for o in results[index]]
+
+
+def _worker_failure(exc: Exception) -> BaseException:
+    """A worker pool's own failure as the kit's error (a worker killed, a pool broken), others as they are."""
+    if type(exc).__name__ in ("BrokenProcessPool", "KilledWorker", "CommClosedError"):
+        return ConformanceError(
+            f"a worker process stopped ({type(exc).__name__}: {exc}); what the other workers recorded is kept: "
+            "run the same command again to record what is missing"
+        )
+    return exc

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ._numbers import shown
+
 __all__ = [
     "DEFAULT_IDENTITY_MAP",
     "DEFAULT_LABEL_MAP",
@@ -124,7 +126,7 @@ def normalise_identity(label: str, overrides: Mapping[str, str] | None = None) -
         if mapped is not None:
             if mapped not in IDENTITIES:
                 raise ValueError(
-                    f"identity map sends {label!r} to {mapped!r}; targets must be one of {', '.join(IDENTITIES)}"
+                    f"identity map sends {shown(label)} to {shown(mapped)}; targets must be one of {', '.join(IDENTITIES)}"
                 )
             return mapped
     mapped = _lookup(DEFAULT_IDENTITY_MAP, label)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ._numbers import finite_number
+from ._numbers import finite_number, shown
 from .errors import PolicyError
 from .identity import IDENTITIES
 
@@ -107,7 +107,8 @@ def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
         raise PolicyError(f"policy file not found: {path}") from None
     except OSError as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc.strerror or exc}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
+        # ValueError: also an integer beyond Python's 4,300-digit limit for reading numbers
         way_out = "fix the file or drop --policy" if explicit else "fix the file"
         problem = "nested too deeply" if isinstance(exc, RecursionError) else exc
         raise PolicyError(f"{path}: not valid TOML ({problem}); {way_out}") from None
@@ -150,10 +151,10 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
             for check_id, tol in value.items():
                 if check_id not in CHECK_IDS:
                     raise PolicyError(
-                        f"{where}: tolerance for unknown check {check_id!r}; checks: {', '.join(CHECK_IDS)}"
+                        f"{where}: tolerance for unknown check {shown(check_id)}; checks: {', '.join(CHECK_IDS)}"
                     )
                 if not finite_number(tol) or not 0 <= tol <= 1:
-                    raise PolicyError(f"{where}: tolerance.{check_id} = {tol!r} must be a number from 0 to 1")
+                    raise PolicyError(f"{where}: tolerance.{check_id} = {shown(tol)} must be a number from 0 to 1")
                 merged[check_id] = float(tol)
             changes["tolerance"] = merged
         elif key == "identity":
@@ -162,22 +163,22 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
             for label, meaning in value.items():
                 if meaning not in IDENTITIES:
                     raise PolicyError(
-                        f"{where}: identity {label!r} = {meaning!r}; map labels to one of {', '.join(IDENTITIES)}"
+                        f"{where}: identity {shown(label)} = {shown(meaning)}; map labels to one of {', '.join(IDENTITIES)}"
                     )
             changes["identity"] = {**base.identity, **value}
         elif key in scalars:
             kind = scalars[key]
             if key in _CHOICES and value not in _CHOICES[key]:
-                raise PolicyError(f"{where}: {key} = {value!r}; choose one of {', '.join(_CHOICES[key])}")
+                raise PolicyError(f"{where}: {key} = {shown(value)}; choose one of {', '.join(_CHOICES[key])}")
             if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
                 expected = {float: "a number", int: "a whole number", str: "a string"}[kind]
-                raise PolicyError(f"{where}: {key} = {value!r} must be {expected}")
+                raise PolicyError(f"{where}: {key} = {shown(value)} must be {expected}")
             if kind is float and not finite_number(value):
-                raise PolicyError(f"{where}: {key} = {value!r} must be a finite number")
+                raise PolicyError(f"{where}: {key} = {shown(value)} must be a finite number")
             changes[key] = kind(value)
         else:
             known = ", ".join(["profile", "tolerance", "identity", *scalars])
-            raise PolicyError(f"{where}: unknown policy key {key!r}; known keys: {known}")
+            raise PolicyError(f"{where}: unknown policy key {shown(key)}; known keys: {known}")
     policy = replace(base, **changes)
     if not 0.5 <= policy.confidence < 1:
         raise PolicyError(f"{where}: confidence = {policy.confidence} must be at least 0.5 and below 1")
@@ -216,6 +217,6 @@ def load_policy(
             where = f"{candidate} [tool.conformance]"
     chosen = profile or (str(table.get("profile")) if table and table.get("profile") else "default")
     if chosen not in PROFILES:
-        raise PolicyError(f"{where}: unknown profile {chosen!r}; profiles: {', '.join(PROFILES)}")
+        raise PolicyError(f"{where}: unknown profile {shown(chosen)}; profiles: {', '.join(PROFILES)}")
     policy = replace(PROFILES[chosen], source=where)
     return _apply(policy, table, where) if table else policy

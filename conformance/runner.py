@@ -131,7 +131,7 @@ def analyze_dataset(
             found, note = _variants(analyzer, variants, {o.photo: o for o in observations})
     info = dict(analyzer.describe())
     info.setdefault("vocabulary", analyzer.vocabulary.to_dict())  # the representability check reads it here
-    if key is not None and cache is not None:
+    if key is not None and cache is not None and getattr(analyzer, "cacheable", True):
         from . import cache as observation_cache
 
         observation_cache.store(cache, key, observations, found, note, info)

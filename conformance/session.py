@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._numbers import CHOICES, shown, shown_list
 from .errors import ConformanceError
 
 if TYPE_CHECKING:
@@ -259,10 +260,10 @@ def _reference(
     if requested is None:
         counts = Counter(groups)
         largest = max(sorted(counts), key=counts.__getitem__)
-        return largest, [f"reference group {largest!r} chosen as the largest {kind}; set it with --reference"]
+        return largest, [f"reference group {shown(largest)} chosen as the largest {kind}; set it with --reference"]
     if requested not in groups:
         raise ConformanceError(
-            f"reference group {requested!r} is not {where} (groups: {', '.join(sorted(set(groups)))}); "
+            f"reference group {shown(requested)} is not {where} (groups: {shown_list(sorted(set(groups)), most=CHOICES, quoted=False)}); "
             "choose one with --reference"
         )
     return requested, []
@@ -287,7 +288,8 @@ def _matching_context(
     if not options.group_by:
         raise ConformanceError(
             f"{dataset.manifest.name} is a face-matching manifest: say which column groups the probes, e.g. "
-            f"--group-by {next(iter(dataset.columns), 'COLUMN')} (columns: {', '.join(dataset.columns) or 'none'})"
+            f"--group-by {shown(next(iter(dataset.columns), 'COLUMN'), quoted=False)} "
+            f"(columns: {shown_list(dataset.columns, most=CHOICES, quoted=False) or 'none'})"
         )
     thresholds = tuple(sorted(set(options.thresholds or DEFAULT_THRESHOLDS) | {policy.binding_threshold}))
     floor = float(getattr(matcher, "search_floor", None) or max(0.0, min(thresholds) - 30.0))

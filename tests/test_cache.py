@@ -115,3 +115,12 @@ def test_the_cache_holds_no_image_bytes(demo: tuple[Any, Path], tmp_path: Path) 
     for photo in dataset.photos[:20]:
         assert photo.path.read_bytes()[:64].hex() not in text
     assert "iVBORw0KGgo" not in text  # a base64 PNG signature
+
+
+def test_a_run_with_passing_failures_is_not_cached(
+    demo: tuple[Any, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset, cassettes = demo
+    monkeypatch.setattr(RekognitionAnalyzer, "cacheable", property(lambda self: False))
+    _run(dataset, cassettes, tmp_path)
+    assert not list((tmp_path / ".conformance_cache").glob("**/*.json"))

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conformance import Dataset, ManifestError, group_labels, load_dataset
+from conformance._numbers import shown
 
 MakeManifest = Callable[..., Path]  # the conftest fixtures
 WritePng = Callable[..., Path]
@@ -349,7 +350,7 @@ def test_photo_outside_the_manifest_folder_is_refused(
         (manifest.parent / "link.png").symlink_to(outside)
     message = error_of(manifest)
     assert "<root>/manifest.csv row 2:" in message
-    assert f"photo {photo!r} is outside the manifest's folder" in message
+    assert f"photo {shown(photo)} is outside the manifest's folder" in message  # a long path shortened
     assert "move the image under it" in message
 
 

@@ -294,3 +294,20 @@ def test_a_worker_chunk_that_stops_still_hands_back_what_it_recorded(
     ids = [p.id for p in dataset.photos[:16]]
     # Every chunk's recordings were kept, the stopped one's too: photo 2, answered before photo 3 failed.
     assert sorted(absorbed) == sorted([ids[0:2], [ids[2]], *[ids[i : i + 2] for i in range(4, 16, 2)]])
+
+
+def test_a_dask_worker_with_several_threads_gives_the_serial_answers(demo: Any, serial: Any) -> None:
+    from distributed import LocalCluster
+
+    dataset, settings = demo
+    with LocalCluster(
+        n_workers=1, threads_per_worker=4, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        analyzer = create("rekognition", dataset=dataset, settings=settings)
+        observations = analyze_dataset(
+            analyzer,
+            dataset,
+            executor=ExecutorSpec.parse(f"dask:{cluster.scheduler_address}"),
+            recipe=lambda: Recipe("rekognition", settings, dataset),
+        )
+    assert _answers(observations) == serial

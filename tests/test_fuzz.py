@@ -4,7 +4,9 @@ Each target feeds a parser random bytes and random documents built to look almos
 column names, the right keys, values of the wrong type, odd quoting, BOMs, NULs, non-UTF-8 bytes,
 JSON numbers too large for a float, nesting too deep for the decoder) and asserts the property of
 issue 7: the parser returns a result, or raises a :class:`~conformance.ConformanceError` with a
-message. Any other exception is a crash.
+message. Any other exception is a crash. ``test_vendor_responses`` holds the Rekognition adapter to
+the same property for what an endpoint answers (any status, headers and body, served from botocore's
+``before-send`` event: no server): each photo gets an observation, or the run stops with the kit's error.
 
 Budget and reproducibility
 --------------------------
@@ -26,11 +28,12 @@ Crashes found
 -------------
 Every crash these targets found is pinned by its minimal example (as Hypothesis shrank it) in the
 ``test_*_pinned`` cases, which assert the kit's own error; all were fixed in e863ac8 and stay as
-regression tests, each with a comment naming the exception it used to raise. When a target finds a
-crash that cannot be fixed at once, pin it with a strict ``xfail`` case and add a :class:`KnownCrash`
-naming that case to ``KNOWN_CRASHES``: the targets then step over that one crash (matched by exception
-type, message and the kit function that raised it) and keep guarding everything else. The fix removes
-both.
+regression tests, each with a comment naming the exception it used to raise. The crashes of
+``test_vendor_responses`` were fixed in 23931ee and are pinned in ``tests/test_vendor_responses.py``.
+When a target finds a crash that cannot be fixed at once, pin it with a strict ``xfail`` case and add a
+:class:`KnownCrash` naming that case to ``KNOWN_CRASHES``: the targets then step over that one crash
+(matched by exception type, message and the kit function that raised it) and keep guarding everything
+else. The fix removes both.
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ from hypothesis import strategies as st
 
 import conformance
 from conformance import ConformanceError, Dataset, load_dataset
+from conformance.adapters.base import AdapterSettings
 from conformance.adapters.predictions import PredictionsAnalyzer
+from conformance.adapters.rekognition import RekognitionAnalyzer
 from conformance.errors import ManifestError, PolicyError, PredictionsError
 from conformance.matching import run_searches
 from conformance.policy import Policy, load_policy
@@ -193,15 +198,25 @@ json_values = st.recursive(
 )
 
 
+def weighted(*choices: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    """One of the strategies, each drawn as often as its weight says.
+
+    ``st.one_of(*[s] * 7, t)`` is not that: one_of keeps one of each repeated branch, so it draws ``s`` and
+    ``t`` half and half.
+    """
+    strategies = [strategy for weight, strategy in choices for _ in range(weight)]
+    return st.sampled_from(range(len(strategies))).flatmap(lambda index: strategies[index])
+
+
 def either(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """Mostly a valid value, one time in eight anything JSON can hold: a file of many fields, each a little
     wrong, is refused at its first field; mostly valid ones reach deeper into a parser."""
-    return st.one_of(*[valid] * 7, json_values)
+    return weighted((7, valid), (1, json_values))
 
 
 def jsonl(lines: st.SearchStrategy[Any]) -> st.SearchStrategy[str]:
     """Lines of JSON (with hostile tokens), sometimes of plain text, joined with ``\\n`` or ``\\r\\n``."""
-    line = st.one_of(*[lines.map(dumps)] * 5, st.text(max_size=30))
+    line = weighted((5, lines.map(dumps)), (1, st.text(max_size=30)))
     return st.tuples(st.lists(line, max_size=6), st.sampled_from(["\n", "\r\n"]), st.booleans()).map(
         lambda t: t[1].join(t[0]) + (t[1] if t[2] else "")
     )
@@ -288,7 +303,7 @@ def cell(column: str, *, tidy: bool = False) -> st.SearchStrategy[str]:
     if tidy:
         return known
     odd = st.text(alphabet=st.sampled_from(',"\n\r\x00\ufeff \t;|=ab\u00e9\U0001f600'), max_size=8)
-    return st.one_of(*[known] * 6, odd, st.text(max_size=8))
+    return weighted((6, known), (1, odd), (1, st.text(max_size=8)))
 
 
 def quote(value: str, style: str) -> str:
@@ -364,7 +379,7 @@ def test_manifest_csv(folder: Path, data: bytes) -> None:
 
 
 @fuzz(150)
-@given(text=jsonl(st.one_of(manifest_records, manifest_records, manifest_records, json_values)))
+@given(text=jsonl(weighted((3, manifest_records), (1, json_values))))
 def test_manifest_jsonl(folder: Path, text: str) -> None:
     manifest = write_manifest(folder, "manifest.jsonl", text.encode("utf-8", errors="surrogatepass"))
     rows = sum(1 for line in text.splitlines() if line.strip())
@@ -438,8 +453,8 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Dataset]:
 
 
 # Labels with a meaning mostly; one the kit cannot map (unless the header says) now and then.
-label = st.one_of(
-    *[st.sampled_from(["Male", "Female", "Nonbinary", "male"])] * 7, st.sampled_from(["X", ""]), short_text
+label = weighted(
+    (7, st.sampled_from(["Male", "Female", "Nonbinary", "male"])), (1, st.sampled_from(["X", ""])), (1, short_text)
 )
 number = st.one_of(st.floats(0, 100), st.integers(0, 100), st.floats(), st.integers(-10, 200), huge)
 
@@ -452,12 +467,12 @@ def mostly(
     """Objects with the keys a valid line has three times in four; else any subset of them, rare keys too."""
     full = st.fixed_dictionaries(required, optional=optional or {})
     loose = st.fixed_dictionaries({}, optional={**required, **(optional or {}), **(rare or {})})
-    return st.one_of(full, full, full, loose)
+    return weighted((3, full), (1, loose))
 
 
 def some(items: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Any]]:
     """A list of one to three items mostly, now and then an empty one."""
-    return st.one_of(*[st.lists(items, min_size=1, max_size=3)] * 3, st.just([]))
+    return weighted((3, st.lists(items, min_size=1, max_size=3)), (1, st.just([])))
 
 
 faces = mostly(
@@ -490,14 +505,14 @@ headers = st.fixed_dictionaries(
 )
 # A gender dataset's file is mostly photo lines, a matching dataset's mostly probe lines.
 LINES = {
-    "gender": st.one_of(*[prediction_records] * 8, probe_records, json_values),
-    "matching": st.one_of(*[probe_records] * 8, prediction_records, json_values),
+    "gender": weighted((8, prediction_records), (1, probe_records), (1, json_values)),
+    "matching": weighted((8, probe_records), (1, prediction_records), (1, json_values)),
 }
 
 
 def prediction_files(kind: str) -> st.SearchStrategy[str]:
     """An optional header line, then lines of the kind the dataset wants, now and then of another kind."""
-    return st.tuples(st.one_of(st.none(), headers, headers), jsonl(LINES[kind])).map(
+    return st.tuples(weighted((1, st.none()), (2, headers)), jsonl(LINES[kind])).map(
         lambda t: (dumps(t[0]) + "\n" if t[0] is not None else "") + t[1]
     )
 
@@ -542,7 +557,7 @@ def test_predictions(datasets: dict[str, Dataset], scratch: Path, kind_and_file:
 
 
 # Values where a number goes: in range, out of it, not finite, beyond a float, of another type.
-values = st.one_of(number, number, st.sampled_from([True, None, "50", [50]]))
+values = weighted((2, number), (1, st.sampled_from([True, None, "50", [50]])))
 
 
 @st.composite
@@ -687,7 +702,7 @@ toml_values = st.recursive(
 
 
 def toml_either(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return st.one_of(*[valid] * 7, toml_values)
+    return weighted((7, valid), (1, toml_values))
 
 
 # Each key with values around its valid range (and past it), now and then anything TOML holds.
@@ -802,12 +817,11 @@ interactions = st.fixed_dictionaries(
     {"key": keys},
     optional={"operation": either(st.just("DetectFaces")), "request": json_values, "response": json_values},
 )
-recording_records = st.one_of(
-    interactions,
-    interactions,
-    st.fixed_dictionaries({"session": either(st.dictionaries(short_text, json_scalars, max_size=2))}),
-    st.fixed_dictionaries({"complete": either(st.fixed_dictionaries({"photos": either(st.integers(0, 9))}))}),
-    json_values,
+recording_records = weighted(
+    (2, interactions),
+    (1, st.fixed_dictionaries({"session": either(st.dictionaries(short_text, json_scalars, max_size=2))})),
+    (1, st.fixed_dictionaries({"complete": either(st.fixed_dictionaries({"photos": either(st.integers(0, 9))}))})),
+    (1, json_values),
 )
 recording_headers = st.one_of(
     st.just(HEADER),
@@ -995,6 +1009,160 @@ def test_canonical_body_pinned(body: str) -> None:
     canonical = canonical_body(body)
     assert isinstance(canonical, str)
     assert canonical_body(canonical) == canonical
+
+
+# -- vendor responses through the rekognition adapter -----------------------------------------------
+
+# Error codes (a JSON body's __type, as botocore reads it) in the forms services send, and degenerate ones.
+ERROR_TYPES = [
+    "InvalidParameterException",
+    "InvalidImageFormatException",
+    "ImageTooLargeException",
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "InternalServerError",
+    "AccessDeniedException",
+    "IncompleteSignatureException",
+    "com.amazonaws.rekognition#InvalidParameterException",
+    "InvalidParameterException:http://internal.amazon.com/coral/com.amazon.rekognition/",
+    "NoSuchException",
+    "",
+    "#",
+    ":",
+]
+ODD_LABELS = ["male", "FEMALE", "Nonbinary", "Unknown", ""]  # none in GenderType
+# A box is refused for any one bad side of four: each side is rarely bad, so that most boxes pass.
+box_side = weighted((24, st.floats(0, 1)), (1, st.floats()), (1, st.integers(-1, 2)), (1, huge), (1, json_values))
+bounding_boxes = mostly(dict.fromkeys(("Width", "Height", "Left", "Top"), box_side))
+# Mostly a label and a confidence the adapter takes, so that many responses reach the choice of a face.
+genders = mostly(
+    {
+        "Value": either(
+            weighted((12, st.sampled_from(["Male", "Female"])), (1, st.sampled_from(ODD_LABELS)), (1, short_text))
+        ),
+        "Confidence": either(weighted((3, st.floats(0, 100)), (1, number))),
+    }
+)
+age_ranges = mostly({"Low": either(st.integers(0, 120) | huge), "High": either(st.integers(0, 120) | huge)})
+face_details = mostly(
+    {"Gender": either(genders), "BoundingBox": either(bounding_boxes)},
+    {"AgeRange": either(age_ranges), "Confidence": either(number)},
+    rare={"Smile": json_values, "Unmodelled": json_values},  # a modelled member of any shape, an unknown one
+)
+# A list of one to three faces mostly: most answers name faces, and the adapter's work is on them.
+face_lists = weighted((6, st.lists(either(face_details), min_size=1, max_size=3)), (1, st.just([])), (1, json_values))
+detect_faces_documents = mostly(
+    {"FaceDetails": face_lists},
+    {"OrientationCorrection": either(st.sampled_from(["ROTATE_0", "ROTATE_90"]))},
+    rare={"Unmodelled": json_values},
+)
+error_documents = st.fixed_dictionaries(
+    {},
+    optional={
+        "__type": either(st.sampled_from(ERROR_TYPES)),
+        "message": either(short_text),
+        "Message": either(short_text),
+        "code": either(st.sampled_from(ERROR_TYPES)),
+    },
+)
+# Bodies no service sends: any JSON, text, HTML, a document cut short.
+odd_texts = st.one_of(
+    json_values.map(dumps),
+    st.sampled_from(["", " ", "null", "{}", "[]", '{"FaceDetails": ', "<html><body>Service Unavailable</body></html>"]),
+    st.text(max_size=30),
+)
+statuses = weighted(
+    (3, st.just(200)), (1, st.sampled_from([400, 403, 404, 413, 429, 500, 502, 503])), (1, st.integers(100, 599))
+)
+
+
+@st.composite
+def response_bodies(draw: st.DrawFn, status: int) -> bytes:
+    """A DetectFaces document for a 2xx status, an error document for others, mostly; UTF-8 mostly (JSON
+    escapes every other character), now and then with a BOM, in another encoding or random bytes."""
+    documents = detect_faces_documents if 200 <= status < 300 else error_documents
+    text = draw(weighted((4, documents.map(dumps)), (1, odd_texts)))
+    return draw(weighted((4, st.just(text.encode())), (1, encoded(st.just(text)))))
+
+
+header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=12)  # as http.client decodes
+response_headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "Content-Type": st.sampled_from(["application/x-amz-json-1.1", "application/json", "text/html", ""]),
+        "x-amzn-RequestId": header_text,
+        "x-amzn-ErrorType": st.sampled_from(ERROR_TYPES) | header_text,
+        "x-amzn-query-error": st.sampled_from(["InvalidParameter;Sender", ";"]) | header_text,
+        "x-conformance-emulator": st.just("1"),
+        "x-conformance-simulated": st.sampled_from(["true", "false"]),
+    },
+)
+
+
+class Vendor:
+    """Answers every DetectFaces in botocore's ``before-send`` event with ``response``: no socket, no server."""
+
+    def __init__(self) -> None:
+        self.response: tuple[int, dict[str, str], bytes] = (200, {}, b"{}")
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+        from urllib3 import HTTPResponse
+
+        status, headers, body = self.response
+        if status < 200 or status in (204, 304):
+            body = b""  # http.client reads no body after these, whatever the server sent
+        # What botocore's URLLib3Session hands on: the body unread, not decompressed.
+        raw = HTTPResponse(
+            body=io.BytesIO(body), headers=headers, status=status, preload_content=False, decode_content=False
+        )
+        return AWSResponse(request.url, status, headers, raw)
+
+
+@pytest.fixture(scope="module")
+def rekognition(tmp_path_factory: pytest.TempPathFactory) -> tuple[RekognitionAnalyzer, Vendor]:
+    """The rekognition adapter on two photos (one with a box in the manifest), its client answered by a Vendor."""
+    import boto3
+    from botocore.config import Config
+
+    root = tmp_path_factory.mktemp("rekognition")
+    (root / "a.png").write_bytes(_png((16, 32, 48)))
+    (root / "b.png").write_bytes(_png((64, 80, 96)))
+    (root / "manifest.csv").write_text(
+        'photo,subject,gender_identity,trans,box\na.png,s1,woman,no,\nb.png,s2,man,yes,"0.1,0.2,0.3,0.4"\n',
+        encoding="utf-8",
+    )
+    analyzer = RekognitionAnalyzer(dataset=load_dataset(root / "manifest.csv"), settings=AdapterSettings())
+    client = boto3.session.Session().client(
+        "rekognition",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",  # never contacted: the Vendor answers first
+        aws_access_key_id="FUZZ",
+        aws_secret_access_key="FUZZ",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 1}),  # one call, each answer seen once
+    )
+    vendor = Vendor()
+    client.meta.events.register("before-send.rekognition.DetectFaces", vendor)
+    analyzer._client = client  # _call without session(): no recording, no vcrpy between the response and the adapter
+    return analyzer, vendor
+
+
+responses = statuses.flatmap(lambda status: st.tuples(st.just(status), response_headers, response_bodies(status)))
+
+
+@fuzz(200)
+@given(response=responses, index=st.integers(0, 1))
+def test_vendor_responses(
+    rekognition: tuple[RekognitionAnalyzer, Vendor], response: tuple[int, dict[str, str], bytes], index: int
+) -> None:
+    """Whatever the endpoint answers, a photo gets an observation, or the run stops with the kit's error."""
+    analyzer, vendor = rekognition
+    photo = analyzer.dataset.photos[index]
+    vendor.response = response
+    observation = outcome(lambda: analyzer.analyze(photo))
+    if observation is not None:
+        assert observation.photo == photo.id
+        event(f"outcome: {observation.outcome}")
 
 
 # -- load_report ---------------------------------------------------------------------------------------

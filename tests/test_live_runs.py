@@ -129,3 +129,60 @@ def test_fault_scenarios_lose_no_photo_and_record_nothing_twice(
     else:
         assert 0 < row["recorded_first"] < 45, row  # killed midway, and what it recorded was kept
         assert row["calls_second"] == 45 - row["recorded_first"], row  # the re-run asked only for the rest
+
+
+@pytest.mark.parametrize("executor", ["threads:8", "processes:2"])
+def test_recording_with_an_executor_writes_each_answer_once_and_every_one_served(
+    environment: None, tmp_path: Path, executor: str
+) -> None:
+    """Lines written = distinct images = calls the emulator answered, with 10 images under two names each.
+
+    (vcrpy alone loses calls recorded from threads: this is what the kit's lock is for.)
+    """
+    import shutil
+
+    manifest, predictions = fault_runs.make_dataset(tmp_path / "data", 40)
+    rows = manifest.read_text().splitlines()
+    lines = predictions.read_text().splitlines()
+    for row in rows[1:11]:  # ten more photos, copies of the first ten under new names
+        name = row.split(",")[0]
+        copy = name.replace(".png", "-copy.png")
+        shutil.copyfile(manifest.parent / name, manifest.parent / copy)
+        rows.append(row.replace(name, copy, 1))
+        lines.append(next(line for line in lines if f'"{name}"' in line).replace(name, copy))
+    manifest.write_text("\n".join(rows) + "\n")
+    predictions.write_text("\n".join(lines) + "\n")
+    dataset = load_dataset(manifest)
+    assert len(dataset) == 50
+    assert len({p.digest for p in dataset.photos}) == 40
+    emulator = RekognitionEmulator(dataset, PredictionsAnalyzer(predictions, dataset=dataset))
+    cassettes = tmp_path / "cassettes"
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(cassettes))
+    import os
+
+    from conformance.execution import Recipe
+
+    with serve(emulator) as server:
+        os.environ["AWS_ENDPOINT_URL_REKOGNITION"] = server.url
+        try:
+            analyzer = create("rekognition", dataset=dataset, settings=settings)
+            observations = analyze_dataset(
+                analyzer,
+                dataset,
+                executor=ExecutorSpec.parse(executor),
+                recipe=lambda: Recipe("rekognition", settings, dataset),
+            )
+        finally:
+            del os.environ["AWS_ENDPOINT_URL_REKOGNITION"]
+    keys = fault_runs._keys(cassettes / dataset.name / "rekognition.jsonl")
+    assert observations.outcome_counts()["analysed"] == 50
+    assert len(keys) == len(set(keys)) == 40  # one line per distinct image
+    # Every answer the emulator gave was written (a copy asked at once by two threads is paid twice at most).
+    assert emulator.stats.served >= 40
+    assert emulator.stats.served - 40 <= 10
+    session_lines = [
+        line
+        for line in (cassettes / dataset.name / "rekognition.jsonl").read_text().splitlines()
+        if line.startswith('{"session"')
+    ]
+    assert len(session_lines) == 1

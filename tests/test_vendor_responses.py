@@ -208,3 +208,79 @@ def test_an_answer_botocore_cannot_read_is_that_photos_error(analyzer: Any, body
     if error:
         assert observation.outcome == "error"
         assert observation.reason == f"MalformedResponse: the answer to detect_faces could not be read ({error})"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason"),
+    [
+        (400, b'{"__type": ""}', "the service refused it without an error code or message"),
+        (400, b'{"__type": "InvalidImageFormatException"}', "InvalidImageFormatException"),
+        (400, b'{"__type": 0}', "MalformedResponse: the answer to detect_faces could not be read (TypeError)"),
+        (400, b"[]", "MalformedResponse: the answer to detect_faces could not be read (AttributeError)"),
+        (200, b'{"FaceDetails": false}', "MalformedResponse: the answer to detect_faces could not be read (TypeError)"),
+    ],
+)
+def test_refusals_always_carry_a_reason(analyzer: Any, status: int, body: bytes, reason: str) -> None:
+    import boto3
+    from botocore.awsrequest import AWSResponse
+    from botocore.config import Config
+
+    adapter, photo = analyzer
+
+    class Raw:
+        def stream(self, **_: Any) -> Any:
+            yield body
+
+    client = boto3.session.Session().client(
+        "rekognition",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="FUZZ",
+        aws_secret_access_key="FUZZ",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    client.meta.events.register(
+        "before-send.rekognition.DetectFaces",
+        lambda request, **_: AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.1"}, Raw()),
+    )
+    adapter._client = client
+    observation = adapter.analyze(photo)
+    assert (observation.outcome, observation.reason) == ("error", reason)
+
+
+def test_a_very_long_vendor_message_is_cut_in_the_reason(analyzer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conformance.adapters.rekognition import _Refused
+
+    adapter, photo = analyzer
+
+    def refuse(method: str, **params: Any) -> Any:
+        raise _Refused("InvalidParameterException", "x" * 100_000)
+
+    monkeypatch.setattr(adapter, "_call", refuse)
+    observation = adapter.analyze(photo)
+    assert observation.reason == "InvalidParameterException: " + "x" * 500 + "... (100000 characters)"
+
+
+@pytest.mark.parametrize("content", [b"\x0b", b" ", b"\t", b"\n", b"\n\n  \n"])
+def test_a_recording_of_blank_space_starts_anew_with_its_header(tmp_path: Path, content: bytes) -> None:
+    from conformance.recording.store import RecordingStore
+
+    path = tmp_path / "rekognition.jsonl"
+    path.write_bytes(content)
+    with RecordingStore.open(path, adapter="rekognition") as store:
+        store.begin_session({"adapter_version": "1"}, "note")
+        store.append("a" * 64, "DetectFaces", {"operation": "DetectFaces", "body": None}, {"status": {"code": 200}})
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith('{"recording": "conformance"')
+    assert lines[1].startswith('{"session"')
+    assert lines[2].startswith('{"key": "' + "a" * 64)
+    assert len(RecordingStore.open(path, adapter="rekognition")) == 1
+
+
+def test_a_recording_whose_first_line_is_blank_still_needs_its_header(tmp_path: Path) -> None:
+    from conformance.recording.store import RecordingStore
+
+    path = tmp_path / "rekognition.jsonl"
+    path.write_text('\n{"session": {}}\n')
+    with pytest.raises(RecordingError, match="line 2: not a conformance recording"):
+        RecordingStore.open(path, adapter="rekognition")

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._numbers import BAD_JSON, finite_number, json_problem
+from .._numbers import BAD_JSON, finite_number, json_problem, shown, shown_list
 from ..dataset import normalise_photo_id
 from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
@@ -44,6 +44,12 @@ if TYPE_CHECKING:
 __all__ = ["PredictionsAnalyzer", "create"]
 
 _CANONICAL = (*IDENTITIES, "abstain")
+_REASON_LIMIT = 500  # characters of a line's "error" kept as the photo's reason
+
+
+def _reason(error: object) -> str:
+    """A line's ``"error"`` as the photo's reason: as written, cut (its length noted) when it is long."""
+    return shown(error, _REASON_LIMIT, quoted=False)
 
 
 def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> PredictionsAnalyzer:
@@ -119,13 +125,13 @@ class PredictionsAnalyzer:
             if photo_id not in self.dataset:
                 raise self._fail(
                     number,
-                    f"photo {photo!r} is not in the manifest {self.dataset.manifest}; "
+                    f"photo {shown(photo)} is not in the manifest {self.dataset.manifest}; "
                     "check the path (relative to the manifest) or remove the line",
                 )
             if photo_id in raw_faces:
                 raise self._fail(
                     number,
-                    f"photo {photo!r} already has a prediction at line {raw_faces[photo_id][0]}; keep one line per photo",
+                    f"photo {shown(photo)} already has a prediction at line {raw_faces[photo_id][0]}; keep one line per photo",
                 )
             error = record.get("error")
             faces = record.get("faces")
@@ -144,7 +150,7 @@ class PredictionsAnalyzer:
                     self._abstained = True
                 else:
                     if not isinstance(label, str):
-                        raise self._fail(number, f"gender {label!r} must be a string or null")
+                        raise self._fail(number, f"gender {shown(label)} must be a string or null")
                     seen_labels.setdefault(label, number)
             raw_faces[photo_id] = (number, faces, None)
 
@@ -168,14 +174,14 @@ class PredictionsAnalyzer:
             raise self._fail(number, '"probe" must name a probe photo of the manifest')
         probe_id = normalise_photo_id(probe)
         if probe_id not in self.dataset or self.dataset.photo(probe_id).role != "probe":
-            raise self._fail(number, f"probe {probe!r} is not a photo with role probe in {self.dataset.manifest}")
+            raise self._fail(number, f"probe {shown(probe)} is not a photo with role probe in {self.dataset.manifest}")
         if probe_id in self._searches:
             raise self._fail(
                 number,
-                f"probe {probe!r} already has a result at line {self._searches[probe_id][0]}; keep one line per probe",
+                f"probe {shown(probe)} already has a result at line {self._searches[probe_id][0]}; keep one line per probe",
             )
         if record.get("error") is not None:
-            self._searches[probe_id] = (number, SearchOutcome(probe_id, "error", reason=str(record["error"])))
+            self._searches[probe_id] = (number, SearchOutcome(probe_id, "error", reason=_reason(record["error"])))
             return
         if record.get("no_face") is True:
             self._searches[probe_id] = (number, SearchOutcome(probe_id, "no_face", reason="no face found in the probe"))
@@ -191,10 +197,10 @@ class PredictionsAnalyzer:
             gallery = match.get("gallery") if isinstance(match, dict) else None
             similarity = match.get("similarity") if isinstance(match, dict) else None
             if not isinstance(gallery, str) or normalise_photo_id(gallery) not in self.dataset:
-                raise self._fail(number, f"match {match!r} must name a gallery photo of the manifest")
+                raise self._fail(number, f"match {shown(match)} must name a gallery photo of the manifest")
             gallery_id = normalise_photo_id(gallery)
             if self.dataset.photo(gallery_id).role != "gallery":
-                raise self._fail(number, f"{gallery!r} is not a photo with role gallery in the manifest")
+                raise self._fail(number, f"{shown(gallery)} is not a photo with role gallery in the manifest")
             if (
                 isinstance(similarity, bool)
                 or not isinstance(similarity, (int, float))
@@ -202,7 +208,7 @@ class PredictionsAnalyzer:
             ):
                 raise self._fail(
                     number,
-                    f"similarity {similarity!r} must be a number from the search threshold {floor:g} to 100 "
+                    f"similarity {shown(similarity)} must be a number from the search threshold {floor:g} to 100 "
                     "(set search_threshold in the header to the threshold the search used)",
                 )
             found.append((gallery_id, float(similarity)))
@@ -235,10 +241,10 @@ class PredictionsAnalyzer:
     def _read_header(self, number: int) -> Mapping[str, str]:
         threshold = self.header.get("search_threshold", 0.0)
         if not finite_number(threshold) or not 0 <= threshold <= 100:
-            raise self._fail(number, f"header search_threshold {threshold!r} must be a similarity from 0 to 100")
+            raise self._fail(number, f"header search_threshold {shown(threshold)} must be a similarity from 0 to 100")
         for flag in ("simulated", "emulated", "abstains"):
             if flag in self.header and not isinstance(self.header[flag], bool):
-                raise self._fail(number, f"header {flag!r} must be true or false, not {self.header[flag]!r}")
+                raise self._fail(number, f"header {flag!r} must be true or false, not {shown(self.header[flag])}")
         labels = self.header.get("labels", {})
         vocabulary = self.header.get("vocabulary")
         if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
@@ -249,7 +255,9 @@ class PredictionsAnalyzer:
             raise self._fail(number, 'header "vocabulary" must be a list of the labels the analyzer can output')
         for label, meaning in labels.items():
             if meaning not in _CANONICAL:
-                raise self._fail(number, f"header maps {label!r} to {meaning!r}; use one of {', '.join(_CANONICAL)}")
+                raise self._fail(
+                    number, f"header maps {shown(label)} to {shown(meaning)}; use one of {', '.join(_CANONICAL)}"
+                )
         return {str(k): str(v) for k, v in labels.items()}
 
     def _meaning(self, label: str, declared: Mapping[str, str]) -> str | None:
@@ -266,14 +274,16 @@ class PredictionsAnalyzer:
             if meaning is None:
                 where = f"line {seen[label]}" if label in seen else "line 1 (the header's vocabulary)"
                 raise PredictionsError(
-                    f"{self.path} {where}: gender label {label!r} has no known meaning; "
-                    f'say what it means in the header: {{"analyzer": ..., "labels": {{"{label}": "nonbinary"}}}}'
+                    f"{self.path} {where}: gender label {shown(label)} has no known meaning; "
+                    f'say what it means in the header: {{"analyzer": ..., "labels": {{"{shown(label, quoted=False)}": "nonbinary"}}}}'
                 )
             labels[label] = meaning
         if listed is not None:
             for label, number in seen.items():
                 if label not in labels:
-                    raise self._fail(number, f"gender label {label!r} is not in the header's vocabulary {listed}")
+                    raise self._fail(
+                        number, f"gender label {shown(label)} is not in the header's vocabulary [{shown_list(listed)}]"
+                    )
             source = f"declared in the header of {self.path.name}"
         else:
             source = f"labels seen in {self.path.name} (no header declared the vocabulary)"
@@ -285,7 +295,7 @@ class PredictionsAnalyzer:
         self, photo_id: str, number: int, faces: list[dict[str, Any]] | None, error: str | None
     ) -> Observation:
         if error is not None:
-            return Observation(photo=photo_id, outcome="error", reason=error)
+            return Observation(photo=photo_id, outcome="error", reason=_reason(error))
         assert faces is not None
         if not faces:
             return Observation(photo=photo_id, outcome="no_face", reason="no face found")
@@ -311,17 +321,21 @@ class PredictionsAnalyzer:
                 or not isinstance(confidence, (int, float))
                 or not (finite_number(confidence) and 0.0 <= confidence <= 100.0)
             ):
-                raise self._fail(number, f"confidence {confidence!r} must be a number from 0 to 100")
+                raise self._fail(number, f"confidence {shown(confidence)} must be a number from 0 to 100")
             confidence = float(confidence)
             self._confidences.append((number, confidence))
         box = face.get("box")
         if box is not None:
             if not isinstance(box, list) or len(box) != 4 or not all(finite_number(v) for v in box):
-                raise self._fail(number, f"box {box!r} must be [left, top, width, height] as fractions of the image")
+                raise self._fail(
+                    number, f"box {shown(box)} must be [left, top, width, height] as fractions of the image"
+                )
             if box[2] <= 0 or box[3] <= 0:
-                raise self._fail(number, f"box {box!r} has no area; width and height must be positive")
+                raise self._fail(number, f"box {shown(box)} has no area; width and height must be positive")
             if box[2] > 1.5 or box[3] > 1.5:
-                raise self._fail(number, f"box {box!r} looks like pixels; give fractions of the image width and height")
+                raise self._fail(
+                    number, f"box {shown(box)} looks like pixels; give fractions of the image width and height"
+                )
             # left and top may be negative: a face can reach past the frame's edge.
             box = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
         gender = None if label is None else self.vocabulary.labels[label]

@@ -75,6 +75,7 @@ _HOW_TO_SET_CREDENTIALS = (
     "--record-mode none, which needs none"
 )
 _EMULATOR_HEADER = "x-conformance-emulator"
+_MAX_REASON = 500  # characters of a vendor's message kept as a photo's reason
 _SIMULATED_HEADER = "x-conformance-simulated"
 
 
@@ -132,7 +133,11 @@ class _Refused(Exception):
     """The service refused one photo (not the run): its code and message become the photo's outcome."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}".rstrip(": "))
+        if not code and not message:
+            message = "the service refused it without an error code or message"
+        if len(message) > _MAX_REASON:  # a vendor's message becomes a photo's reason in every report
+            message = f"{message[:_MAX_REASON]}... ({len(message)} characters)"
+        super().__init__(f"{code}: {message}".strip(": ") if code else message)
         self.code = code
 
 
@@ -533,11 +538,13 @@ class RekognitionAnalyzer:
         from botocore.exceptions import (
             ClientError,
             ConnectionClosedError,
+            ConnectTimeoutError,
             EndpointConnectionError,
             HTTPClientError,
             NoCredentialsError,
             ReadTimeoutError,
         )
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         if self._client is None:
             raise AdapterError("the rekognition adapter calls inside session(); use conformance.analyze()")
@@ -546,10 +553,11 @@ class RekognitionAnalyzer:
             limiter.acquire()
         try:
             response = getattr(self._client, method)(**params)
-        except (ConnectionClosedError, ReadTimeoutError, EndpointConnectionError) as exc:
-            # botocore retried already. A passing fault of one call (a reset, a slow answer) fails that photo,
-            # which stays unrecorded for the next run; an endpoint no call has ever reached stops the run.
-            if isinstance(exc, EndpointConnectionError) and not self._connected:
+        except (BotoConnectionError, ConnectionClosedError, ReadTimeoutError) as exc:
+            # botocore retried already. A passing fault of one call (a reset, a slow answer, a proxy or TLS
+            # failure) fails that photo, which stays unrecorded for the next run; an endpoint no call has
+            # ever reached stops the run.
+            if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)) and not self._connected:
                 raise ConformanceError(f"cannot reach {exc.kwargs.get('endpoint_url')}: check the endpoint") from None
             with self._lock:
                 self._unrecorded += 1
@@ -785,6 +793,17 @@ class RekognitionAnalyzer:
             box=sides,
         )
 
+    @property
+    def chunk_limit(self) -> int:
+        """Photos per worker chunk: a recording run's answers reach the recording when a chunk comes back,
+        so they are kept few (an interruption then costs at most that many calls per worker, asked again)."""
+        return 1000 if self._effective == "none" else 20
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether this run's observations may be kept: none failed for a passing reason (a race, a fault)."""
+        return self._unrecorded == 0
+
     def cache_key(self, plan: str) -> str | None:
         """A digest of everything a replay's observations depend on, or None when they may change (recording).
 
@@ -793,6 +812,7 @@ class RekognitionAnalyzer:
         import json
 
         import botocore
+        import PIL
 
         from .. import __version__
         from ..cache import source_digest
@@ -809,8 +829,16 @@ class RekognitionAnalyzer:
             "dataset": self.dataset.content_hash,
             "vocabulary": self.vocabulary.to_dict(),
             "code": source_digest(
-                "conformance.adapters.rekognition", "conformance.adapters.base", "conformance.observation"
+                "conformance.adapters.rekognition",
+                "conformance.adapters.base",
+                "conformance.observation",
+                "conformance.metamorphic",
+                "conformance.runner",
+                "conformance.recording.cassette",
+                "conformance.recording.store",
+                "conformance.recording.scrub",
             ),
+            "pillow": PIL.__version__,  # re-encodes other formats as PNG, and makes the transformed variants
             "plan": plan,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

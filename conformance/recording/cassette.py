@@ -27,6 +27,8 @@ __all__ = ["RECORD_MODES", "effective_mode", "replaying"]
 # pytest-recording's record modes and their meaning here.
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 _KEY_ATTR = "_conformance_key"
+# Operations whose answer is about the image sent: one recorded answer per image is enough.
+_ANSWERS_ABOUT_AN_IMAGE = frozenset({"DetectFaces", "IndexFaces", "SearchFacesByImage", "CompareFaces"})
 
 
 def effective_mode(mode: str, store: RecordingStore) -> str:
@@ -125,15 +127,21 @@ def _cassette_class() -> type[Any]:
             key, operation, canonical = self._key(request)
             if not self.keep(operation, response):
                 return  # a passing refusal (throttling, a server fault, bad credentials) is not the answer
-            if not self.begun:
-                # The kit's emulator names itself in a header: the session line says so, for every reader.
-                names = {str(k).lower() for k in response["headers"]}
-                self.session = {**self.session, "emulator": "x-conformance-emulator" in names}
-                self.store.begin_session(self.session, self.note)
-                self.begun = True
             scrubbed = _scrub_response(response, self.secrets)
             if scan_text(json.dumps(scrubbed), names=self.secrets):
                 return  # a credential survived scrubbing: never written; a later run asks again
+            with _VCR_LOCK:  # threads of one run: one session line, and an image's answer recorded once
+                if not self.begun:
+                    # The kit's emulator names itself in a header: the session line says so, for every reader.
+                    names = {str(k).lower() for k in response["headers"]}
+                    self.session = {**self.session, "emulator": "x-conformance-emulator" in names}
+                    self.store.begin_session(self.session, self.note)
+                    self.begun = True
+                if operation in _ANSWERS_ABOUT_AN_IMAGE and key in self.store:
+                    return  # two photos with the same bytes, asked at once by two threads: keep the first
+                self._append(key, operation, canonical, scrubbed)
+
+        def _append(self, key: str, operation: str, canonical: str, scrubbed: dict[str, Any]) -> None:
             self.store.append(
                 key,
                 operation,
@@ -171,8 +179,10 @@ def _scrub_response(response: dict[str, Any], secrets: tuple[str, ...] = ()) -> 
     headers = dict(response["headers"])
     encoding = next((v for k, v in headers.items() if k.lower() == "content-encoding"), None)
     if encoding and "gzip" in str(encoding):
-        # Gzip-encoded bodies do not replay alike across urllib3 versions: keep them decoded.
-        body = _gunzip(body)
+        # Gzip-encoded bodies do not replay alike across urllib3 versions: keep them decoded. (urllib3 has
+        # usually decoded the body already, leaving the header: only bytes still gzip are inflated here.)
+        if isinstance(body, bytes) and body[:2] == b"\x1f\x8b":
+            body = _gunzip(body)
         headers = {k: v for k, v in headers.items() if k.lower() != "content-encoding"}
     text = scrub_arns(body.decode("utf-8") if isinstance(body, bytes) else str(body))
     if int(response["status"]["code"]) >= 400:

@@ -130,7 +130,9 @@ def scan_text(text: str, names: Iterable[str] = ()) -> list[str]:
 
 
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b")
-_TOKEN_HEADER = re.compile(r"(x-amz-security-token\s*[:=]\s*)[^\s'\",;]+", re.IGNORECASE)
+# The header's value however it is printed: "x-amz-security-token:TOKEN", or botocore's DEBUG dict
+# "'X-Amz-Security-Token': b'TOKEN'".
+_TOKEN_HEADER = re.compile(r"(x-amz-security-token['\"]?\s*[:=]\s*(?:b?['\"])?)[^\s'\",;]+", re.IGNORECASE)
 _SIGNATURE = re.compile(r"(Signature=)[0-9a-f]+|(Credential=)[^\s,'\"]+", re.IGNORECASE)
 _BARE_ACCOUNT = re.compile(r"(?<![\d.])\d{12}(?![\d.])")
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .._numbers import BAD_JSON, json_problem
+from .._numbers import BAD_JSON, json_problem, shown
 from ..errors import ConformanceError
 from .scrub import request_key
 
@@ -60,6 +60,7 @@ class RecordingStore:
     _count: int = 0
     _resume_at: int | None = None
     _memory: bool = False
+    _has_header: bool = False
     # Threads of one run share the store (--executor threads:N): plays and appends take turns.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -116,8 +117,9 @@ class RecordingStore:
             if not line.strip():
                 offset = line_end if number < last else offset
                 continue
-            if number == 1:
-                self._read_header(line)
+            if not self._has_header:
+                self._read_header(line, number)  # the first line that is not blank must be the header
+                self._has_header = True
             elif line.startswith(_KEY_PREFIX) and _HEX64.fullmatch(line[9:73]) and line[73:75] == '",':
                 if not line.endswith("}") or (final and number == last):
                     if final:  # a torn final line: the process died while writing it
@@ -151,18 +153,20 @@ class RecordingStore:
             offset = line_end
         self._resume_at = offset
 
-    def _read_header(self, line: str) -> None:
+    def _read_header(self, line: str, number: int = 1) -> None:
         try:
             record = json.loads(line)
         except BAD_JSON:
             record = None
         if not isinstance(record, dict) or record.get("recording") != "conformance" or record.get("format") != FORMAT:
             raise RecordingError(
-                f"{self.path} line 1: not a conformance recording (no header of format {FORMAT}); "
+                f"{self.path} line {number}: not a conformance recording (no header of format {FORMAT}); "
                 "record it again with --record-mode all"
             )
         if record.get("adapter") != self.adapter:
-            raise RecordingError(f"{self.path}: recorded by adapter {record.get('adapter')!r}, not {self.adapter!r}")
+            raise RecordingError(
+                f"{self.path}: recorded by adapter {shown(record.get('adapter'))}, not {self.adapter!r}"
+            )
 
     # -- reading ----------------------------------------------------------------------------------------
 
@@ -219,11 +223,16 @@ class RecordingStore:
     def _open_writer(self, note: str = "") -> bool:
         """Open for appending (cutting a torn last line off first); True if the file is new."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        if not new and self._resume_at is not None and self._resume_at < self.path.stat().st_size:
+        exists = self.path.exists() and self.path.stat().st_size > 0
+        if exists and not self._has_header:
+            cut: int | None = 0  # nothing but blank space: start the file anew, header first
+        else:
+            cut = self._resume_at  # what follows the last complete line was torn
+        if exists and cut is not None and cut < self.path.stat().st_size:
             with self.path.open("r+b") as handle:
-                handle.truncate(self._resume_at)  # what follows the last complete line was torn
+                handle.truncate(cut)
             self.dropped_tail = False
+        new = not self.path.exists() or self.path.stat().st_size == 0
         ends_open = False
         if not new:
             with self.path.open("rb") as handle:

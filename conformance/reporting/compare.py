@@ -52,7 +52,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .._numbers import finite_number, json_problem
+from .._numbers import finite_number, json_problem, shown
 from ..errors import ConformanceError
 from .markdown import code, escape
 
@@ -360,10 +360,10 @@ def _parse_check(check: object, index: int, source: str) -> _Check:
     if not isinstance(check, Mapping) or not isinstance(check.get("id"), str):
         raise _not_a_report(source, f"checks[{index}] is not a check with an 'id'")
     check_id: str = check["id"]
-    where = f"checks[{index}] ({check_id})"
+    where = f"checks[{index}] ({shown(check_id, quoted=False)})"
     verdict = check.get("verdict")
     if verdict not in _VERDICTS:
-        raise _not_a_report(source, f"{where} has verdict {verdict!r}, not one of {', '.join(_VERDICTS)}")
+        raise _not_a_report(source, f"{where} has verdict {shown(verdict)}, not one of {', '.join(_VERDICTS)}")
     confidence = check.get("confidence")
     if not _is_number(confidence) or not 0.0 < confidence < 1.0:  # type: ignore[operator]
         raise _not_a_report(source, f"{where} lacks a 'confidence' between 0 and 1")
@@ -374,7 +374,7 @@ def _parse_check(check: object, index: int, source: str) -> _Check:
         raise _not_a_report(source, f"{where} should have 'groups' as an object and 'comparisons' as an array")
     groups: dict[str, Figure] = {}
     for name, entry in raw_groups.items():
-        at = f"{where} group {name!r}"
+        at = f"{where} group {shown(name)}"
         if not isinstance(entry, Mapping):
             raise _not_a_report(source, f"{at} is not an object")
         groups[str(name)] = Figure(
@@ -395,7 +395,7 @@ def _parse_check(check: object, index: int, source: str) -> _Check:
         if not isinstance(group, str) or not isinstance(reference, str):
             raise _not_a_report(source, f"{at} lacks 'group' and 'reference' names")
         if comparison.get("verdict") not in _VERDICTS:
-            raise _not_a_report(source, f"{at} has verdict {comparison.get('verdict')!r}")
+            raise _not_a_report(source, f"{at} has verdict {shown(comparison.get('verdict'))}")
         tolerance = _optional_number(comparison.get("tolerance"), f"{at} 'tolerance'", source)
         gap_level = _optional_number(comparison.get("level"), f"{at} 'level'", source)
         gaps[group] = Gap(
@@ -428,14 +428,16 @@ def _parse_report(report: object, source: str, name: str) -> _Report:
         raise _not_a_report(source, f"no {', '.join(map(repr, missing))} at the top level")
     schema = report["schema"]
     if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
-        raise _not_a_report(source, f"'schema' should be a whole number, found {schema!r}")
+        raise _not_a_report(source, f"'schema' should be a whole number, found {shown(schema)}")
     if not isinstance(report["checks"], list):
         raise _not_a_report(source, f"'checks' should be an array, found {_describe(report['checks'])}")
     checks: dict[tuple[str, float | None], _Check] = {}
     for index, raw in enumerate(report["checks"]):
         check = _parse_check(raw, index, source)
         if check.key in checks:
-            raise _not_a_report(source, f"checks[{index}] repeats {_label(*check.key)}")
+            raise _not_a_report(
+                source, f"checks[{index}] repeats {_label(shown(check.id, quoted=False), check.threshold)}"
+            )
         checks[check.key] = check
     listed = report.get("skipped")
     skipped = {
@@ -591,8 +593,8 @@ def _warnings(parsed: Sequence[_Report]) -> list[str]:
             )
         if report.reference != parsed[0].reference:
             out.append(
-                f"{this.name} measures gaps against {report.reference!r}, {first.name} against "
-                f"{parsed[0].reference!r}: those gaps are not compared."
+                f"{this.name} measures gaps against {shown(report.reference)}, {first.name} against "
+                f"{shown(parsed[0].reference)}: those gaps are not compared."
             )
     return out
 
