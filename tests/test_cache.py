@@ -112,9 +112,18 @@ def test_the_cache_holds_no_image_bytes(demo: tuple[Any, Path], tmp_path: Path) 
     _run(dataset, cassettes, tmp_path)
     (cached,) = (tmp_path / ".conformance_cache" / "observations").glob("*.json")
     text = cached.read_text()
-    for photo in dataset.photos[:20]:
-        assert photo.path.read_bytes()[:64].hex() not in text
+    import base64
+    import json
+
+    for photo in dataset.photos[:20]:  # the forms image bytes travel in: base64 (as in requests) and hex
+        data = photo.path.read_bytes()
+        assert base64.b64encode(data).decode()[:40] not in text
+        assert data.hex()[:40] not in text
     assert "iVBORw0KGgo" not in text  # a base64 PNG signature
+    # What each photo's row holds, and nothing else: photo, outcome, faces, reason, face fields.
+    rows = json.loads(text)["observations"]
+    assert {len(row) for row in rows} == {5}
+    assert {tuple(sorted(row[4])) for row in rows if row[4]} == {("age", "box", "confidence", "gender", "label")}
 
 
 def test_a_run_with_passing_failures_is_not_cached(

@@ -34,6 +34,35 @@ def answer(analyzer: tuple[RekognitionAnalyzer, Any], monkeypatch: pytest.Monkey
     return adapter.analyze(photo)
 
 
+def analyse_answer(analyzer: tuple[RekognitionAnalyzer, Any], status: int, body: bytes) -> Any:
+    """The adapter's observation when the service answers ``status`` and ``body``, parsed by botocore itself
+    (the HTTP layer short-circuited in botocore's ``before-send`` event: no socket, no server)."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+    from botocore.config import Config
+
+    adapter, photo = analyzer
+
+    class Raw:
+        def stream(self, **_: Any) -> Any:
+            yield body
+
+    client = boto3.session.Session().client(
+        "rekognition",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="FUZZ",
+        aws_secret_access_key="FUZZ",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    client.meta.events.register(
+        "before-send.rekognition.DetectFaces",
+        lambda request, **_: AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.1"}, Raw()),
+    )
+    adapter._client = client
+    return adapter.analyze(photo)
+
+
 def test_a_well_formed_face_is_analysed(analyzer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     observation = answer(analyzer, monkeypatch, {"Gender": {"Value": "Female", "Confidence": 97.5}, "BoundingBox": BOX})
     assert observation.outcome == "analysed"
@@ -180,30 +209,7 @@ def test_faces_that_are_not_faces_are_errors(
 )
 def test_an_answer_botocore_cannot_read_is_that_photos_error(analyzer: Any, body: bytes, error: str) -> None:
     """Through botocore's own parser: the HTTP layer is short-circuited to answer ``body``."""
-    import boto3
-    from botocore.awsrequest import AWSResponse
-    from botocore.config import Config
-
-    adapter, photo = analyzer
-
-    class Raw:
-        def stream(self, **_: Any) -> Any:
-            yield body
-
-    client = boto3.session.Session().client(
-        "rekognition",
-        region_name="us-east-1",
-        endpoint_url="http://127.0.0.1:9",
-        aws_access_key_id="FUZZ",
-        aws_secret_access_key="FUZZ",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
-    client.meta.events.register(
-        "before-send.rekognition.DetectFaces",
-        lambda request, **_: AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, Raw()),
-    )
-    adapter._client = client
-    observation = adapter.analyze(photo)
+    observation = analyse_answer(analyzer, 200, body)
     assert observation.outcome in ("error", "no_face")
     if error:
         assert observation.outcome == "error"
@@ -221,30 +227,7 @@ def test_an_answer_botocore_cannot_read_is_that_photos_error(analyzer: Any, body
     ],
 )
 def test_refusals_always_carry_a_reason(analyzer: Any, status: int, body: bytes, reason: str) -> None:
-    import boto3
-    from botocore.awsrequest import AWSResponse
-    from botocore.config import Config
-
-    adapter, photo = analyzer
-
-    class Raw:
-        def stream(self, **_: Any) -> Any:
-            yield body
-
-    client = boto3.session.Session().client(
-        "rekognition",
-        region_name="us-east-1",
-        endpoint_url="http://127.0.0.1:9",
-        aws_access_key_id="FUZZ",
-        aws_secret_access_key="FUZZ",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
-    client.meta.events.register(
-        "before-send.rekognition.DetectFaces",
-        lambda request, **_: AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.1"}, Raw()),
-    )
-    adapter._client = client
-    observation = adapter.analyze(photo)
+    observation = analyse_answer(analyzer, status, body)
     assert (observation.outcome, observation.reason) == ("error", reason)
 
 
