@@ -9,6 +9,7 @@ import importlib
 import os
 import platform
 import subprocess
+import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,3 +60,19 @@ def code_line() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "kit: not a git checkout"
     return f"kit: commit {head}{' with uncommitted changes under conformance/' if dirty else ''}"
+
+
+def package_of(filename: str) -> str:
+    """Who owns a profiled function: a site-packages distribution, the kit, a stdlib module, or C."""
+    if filename.startswith(("~", "<")):
+        return "built-in (C) and frozen"
+    parts = Path(filename).parts
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    for ours in ("conformance", "benchmarks"):
+        if ours in parts:
+            return ours
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    if Path(filename).is_relative_to(stdlib):
+        return "stdlib " + Path(filename).relative_to(stdlib).parts[0].removesuffix(".py")
+    return "other"

@@ -42,7 +42,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import tracemalloc
@@ -58,6 +57,7 @@ from typing import Any
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import REPO, code_line, machine_line
+from _machine import package_of as _package
 
 # Printed with their versions in the results' machine line: (name, module to import).
 LIBRARIES = (("numpy", "numpy"), ("scipy", "scipy"), ("statsmodels", "statsmodels"), ("Pillow", "PIL"))
@@ -402,22 +402,6 @@ def run_size(
 # ------------------------------------------------------------------------------------------------
 # Profiling
 # ------------------------------------------------------------------------------------------------
-
-
-def _package(filename: str) -> str:
-    """Who owns a profiled function: a site-packages distribution, the kit, a stdlib module, or C."""
-    if filename.startswith(("~", "<")):
-        return "built-in (C) and frozen"
-    parts = Path(filename).parts
-    if "site-packages" in parts:
-        return parts[parts.index("site-packages") + 1].removesuffix(".py")
-    for ours in ("conformance", "benchmarks"):
-        if ours in parts:
-            return ours
-    stdlib = Path(sysconfig.get_paths()["stdlib"])
-    if Path(filename).is_relative_to(stdlib):
-        return "stdlib " + Path(filename).relative_to(stdlib).parts[0].removesuffix(".py")
-    return "other"
 
 
 def _where(filename: str, line: int, name: str) -> str:
