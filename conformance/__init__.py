@@ -13,6 +13,7 @@ Nothing heavy is imported here: numpy, scipy and vendor SDKs load when first use
 
 from __future__ import annotations
 
+from ._version import __version__
 from .adapters.base import AdapterSettings, Analyzer, Vocabulary, choose_face
 from .assertions import (
     assert_calibrated,
@@ -36,8 +37,6 @@ from .errors import (
 from .observation import Face, Observation, Observations
 from .policy import Policy, load_policy
 from .results import CheckResult, Comparison, GroupRate
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CHECK_IDS",

@@ -92,7 +92,7 @@ def store(
     analyzer: Mapping[str, Any],
 ) -> Path:
     """Write the observations under ``key`` (atomically: a reader sees the whole file or none)."""
-    from .reporting._atomic import write_atomic
+    from ._atomic import write_atomic
 
     path = _path(root, key)
     document = {

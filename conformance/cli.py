@@ -26,7 +26,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
 
     parser = _Parser(prog="conformance", description="Bias conformance checks for facial-analysis systems.")
     parser.add_argument("--version", action="version", version=f"conformance {__version__}")
@@ -265,8 +265,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from ._atomic import write_atomic
     from .errors import ConformanceError
-    from .reporting._atomic import write_atomic
     from .reporting.compare import compare_reports, load_report, render_compare_html, render_compare_markdown
 
     try:

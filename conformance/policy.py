@@ -127,7 +127,7 @@ def _table(document: Mapping[str, Any], path: Path, explicit: bool) -> Mapping[s
 
 
 def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
-    from .checks import CHECK_IDS
+    from .checks.check_ids import CHECK_IDS
 
     scalars = {
         "confidence": float,

@@ -814,7 +814,7 @@ class RekognitionAnalyzer:
         import botocore
         import PIL
 
-        from .. import __version__
+        from .._version import __version__
         from ..cache import source_digest
 
         if self.settings.record_mode != "none" or not self.recording.is_file():

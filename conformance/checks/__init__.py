@@ -6,8 +6,10 @@ returns a :class:`~conformance.results.CheckResult`; :func:`run_check` runs one 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
+
+from .check_ids import CHECK_IDS, GENDER_CHECKS, MATCHING_CHECKS, SUMMARIES
 
 if TYPE_CHECKING:
     from ..matching import SearchRun
@@ -15,29 +17,16 @@ if TYPE_CHECKING:
     from ..policy import Policy
     from ..results import CheckResult
 
-__all__ = ["CHECK_IDS", "GENDER_CHECKS", "MATCHING_CHECKS", "Check", "get_check", "run_check", "run_matching_check"]
-
-GENDER_CHECKS = (
-    "misgender_gap",
-    "nonbinary_representability",
-    "same_person_consistency",
-    "transformation_invariance",
-    "confidence_calibration",
-    "detection_failure_gap",
-)
-MATCHING_CHECKS = ("false_match_gap", "false_non_match_gap")
-CHECK_IDS = GENDER_CHECKS + MATCHING_CHECKS
-SUMMARIES: Mapping[str, str] = {
-    "misgender_gap": "misgender rate per group; gap of each group to the reference",
-    "nonbinary_representability": "can the vocabulary express a nonbinary identity or abstain; "
-    "share of nonbinary subjects given a binary label",
-    "same_person_consistency": "share of subjects with 2+ photos whose label changes across photos",
-    "transformation_invariance": "share of benign transformations of a photo (mirror, crop, JPEG, ...) that change its label",
-    "confidence_calibration": "overconfidence (confidence minus accuracy) per group; flags more confident yet more wrong",
-    "detection_failure_gap": "share of photos with no face found or an error, per group",
-    "false_match_gap": "face search: share of non-mated probes matched at or above each similarity threshold, per group",
-    "false_non_match_gap": "face search: share of mated probes not found at or above each threshold, per group",
-}
+__all__ = [
+    "CHECK_IDS",
+    "GENDER_CHECKS",
+    "MATCHING_CHECKS",
+    "SUMMARIES",
+    "Check",
+    "get_check",
+    "run_check",
+    "run_matching_check",
+]
 
 
 class Check(Protocol):

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from .._atomic import write_atomic
 from .._numbers import finite_number
-from ._atomic import write_atomic
 
 __all__ = ["render_html", "write_html"]
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ._atomic import write_atomic
+from .._atomic import write_atomic
 
 __all__ = ["SCHEMA_VERSION", "build_report", "write_json"]
 
@@ -39,7 +39,7 @@ def build_report(
     ``context`` carries ``analyzer``, ``dataset``, ``policy``, ``grouping``, ``run``, ``seed``,
     ``outcomes`` and ``photos`` as the plugin collected them.
     """
-    from .. import __version__
+    from .._version import __version__
 
     ordered = sorted(
         checks,

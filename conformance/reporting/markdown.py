@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._atomic import write_atomic
+from .._atomic import write_atomic
 
 __all__ = ["escape", "render_markdown", "write_markdown"]
 
