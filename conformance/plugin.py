@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from .options import OPTION, OPTIONS, Option, OptionError, run_options
+
 if TYPE_CHECKING:
     from .adapters.base import Analyzer
     from .dataset import Dataset
@@ -42,6 +44,7 @@ __all__ = [
     "OPT_PROFILE",
     "OPT_PROGRESS",
     "OPT_RATE",
+    "OPT_RECORD_MODE",
     "OPT_REFERENCE",
     "OPT_REPORT_DIR",
     "OPT_SEED",
@@ -49,47 +52,31 @@ __all__ = [
     "OPT_TIMEOUT",
 ]
 
-# Option names, importable by tests and by the CLI that builds command lines from them.
-OPT_DEMO = "--conformance-demo"
-OPT_DEMO_MATCHING = "--conformance-demo-matching"
-OPT_DATASET = "--conformance-dataset"
-OPT_ANALYZER = "--conformance-analyzer"
-OPT_GROUP_BY = "--conformance-group-by"
-OPT_REFERENCE = "--conformance-reference"
-OPT_CHECKS = "--conformance-checks"
-OPT_POLICY = "--conformance-policy"
-OPT_PROFILE = "--conformance-profile"
-OPT_SEED = "--conformance-seed"
-OPT_REPORT_DIR = "--conformance-report-dir"
-OPT_CASSETTE_DIR = "--conformance-cassette-dir"
-OPT_ALLOW_LIVE = "--conformance-allow-live"
-OPT_THRESHOLDS = "--conformance-thresholds"
-OPT_BASELINE = "--conformance-baseline"
-OPT_MATCH_MODE = "--conformance-match-mode"
-OPT_EXECUTOR = "--conformance-executor"
-OPT_RATE = "--conformance-rate"
-OPT_TIMEOUT = "--conformance-timeout"
-OPT_PROGRESS = "--conformance-progress"
-OPT_NO_CACHE = "--conformance-no-cache"
+# Option names, importable by tests and by the CLI that builds command lines from them; every option,
+# its ini key, parser and default are declared once, in conformance.options.
+OPT_DEMO = OPTION["demo"].pytest_flag
+OPT_DEMO_MATCHING = OPTION["demo_matching"].pytest_flag
+OPT_DATASET = OPTION["dataset"].pytest_flag
+OPT_ANALYZER = OPTION["analyzer"].pytest_flag
+OPT_GROUP_BY = OPTION["group_by"].pytest_flag
+OPT_REFERENCE = OPTION["reference"].pytest_flag
+OPT_CHECKS = OPTION["checks"].pytest_flag
+OPT_POLICY = OPTION["policy"].pytest_flag
+OPT_PROFILE = OPTION["profile"].pytest_flag
+OPT_SEED = OPTION["seed"].pytest_flag
+OPT_REPORT_DIR = OPTION["report_dir"].pytest_flag
+OPT_CASSETTE_DIR = OPTION["cassette_dir"].pytest_flag
+OPT_RECORD_MODE = OPTION["record_mode"].pytest_flag
+OPT_ALLOW_LIVE = OPTION["allow_live"].pytest_flag
+OPT_THRESHOLDS = OPTION["thresholds"].pytest_flag
+OPT_BASELINE = OPTION["baseline"].pytest_flag
+OPT_MATCH_MODE = OPTION["match_mode"].pytest_flag
+OPT_EXECUTOR = OPTION["executor"].pytest_flag
+OPT_RATE = OPTION["rate"].pytest_flag
+OPT_TIMEOUT = OPTION["timeout"].pytest_flag
+OPT_PROGRESS = OPTION["progress"].pytest_flag
+OPT_NO_CACHE = OPTION["no_cache"].pytest_flag
 
-_OPTIONS = {
-    OPT_DATASET: "manifest (CSV or JSONL) of the dataset to audit",
-    OPT_ANALYZER: "analyzer as NAME[:ARGUMENT], e.g. predictions:results.jsonl",
-    OPT_GROUP_BY: "manifest column(s) to group by, comma-separated for intersections (default: cis/trans/nonbinary)",
-    OPT_REFERENCE: "reference group the others are compared with (default: cis, or the largest group with --group-by)",
-    OPT_CHECKS: "comma-separated check ids to run (default: all)",
-    OPT_POLICY: "policy TOML with a [tool.conformance] table (default: the project's pyproject.toml)",
-    OPT_PROFILE: "named policy profile: default, ci or procurement",
-    OPT_SEED: "seed of every bootstrap, printed in the header so a run can be repeated",
-    OPT_REPORT_DIR: "directory to write report.json, report.md and report.html into",
-    OPT_BASELINE: "a previous run's report.json: fail when a gap got worse than it beyond noise (regression gate)",
-    OPT_MATCH_MODE: "face matching as search (1:N, per probe; default) or compare (1:1, per probe-gallery pair)",
-    OPT_THRESHOLDS: "similarity thresholds of the face-matching checks, comma-separated (default: 80,90,95,99)",
-    OPT_CASSETTE_DIR: "directory of recordings (default: <rootdir>/cassettes); record with pytest-recording's --record-mode",
-    OPT_EXECUTOR: "where analyzer calls run: serial (default), threads:N, processes:N, dask-local:N or dask:ADDRESS",
-    OPT_RATE: "live calls per second at most (token bucket; default for a live Rekognition endpoint: 5)",
-    OPT_TIMEOUT: "seconds to wait for one answer of a service before retrying, then failing that photo (default: 30)",
-}
 # Results ride on the test report as attributes (xdist serialises a report's attributes to the
 # controller), not as user_properties, which would land in JUnit XML as blobs.
 _RESULTS_ATTR = "conformance_results"
@@ -100,146 +87,67 @@ _item_gate_key = pytest.StashKey[dict[str, Any]]()
 _item_results_key = pytest.StashKey[list[dict[str, Any]]]()
 _item_context_key = pytest.StashKey[dict[str, Any]]()
 _sent_key = pytest.StashKey[bool]()
-
-
-def _dest(option: str) -> str:
-    return option.lstrip("-").replace("-", "_")
+_options_key = pytest.StashKey["RunOptions"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "bias conformance checks for facial analysis")
-    for option, help_text in _OPTIONS.items():
-        group.addoption(option, action="store", dest=_dest(option), default=None, help=help_text)
-        parser.addini(_dest(option), help=help_text, default=None)
-    for flag, help_text in _FLAGS.items():
-        group.addoption(flag, action="store_true", dest=_dest(flag), default=False, help=help_text)
-        parser.addini(_dest(flag), help=help_text, type="bool", default=False)
+    for option in OPTIONS:
+        if option.flag:
+            group.addoption(option.pytest_flag, action="store_true", dest=option.dest, default=False, help=option.help)
+            parser.addini(option.dest, help=option.help, type="bool", default=False)
+        else:
+            # The option's parser is argparse's type=: a bad value is a usage error naming it.
+            group.addoption(
+                option.pytest_flag,
+                action="store",
+                dest=option.dest,
+                default=None,
+                type=option.argparse_type,
+                metavar=option.metavar,
+                help=option.help,
+            )
+            parser.addini(option.dest, help=option.help, default=None)
 
 
-_FLAGS = {
-    OPT_DEMO: "audit the shipped demo (simulated predictions, emulated recordings) instead of a dataset of your own",
-    OPT_DEMO_MATCHING: "audit the shipped face-search demo (simulated search results, emulated recordings)",
-    OPT_ALLOW_LIVE: "let a recording call a non-loopback endpoint (a real, billed vendor API)",
-    OPT_PROGRESS: "show a progress bar with rate and ETA on stderr while the analyzer runs",
-    OPT_NO_CACHE: "neither read nor keep replayed observations in <rootdir>/.conformance_cache",
-}
-# How a run is carried out, not what it audits: setting one of these alone does not turn the kit on.
-_TUNING = (OPT_EXECUTOR, OPT_RATE, OPT_TIMEOUT)
+def _given(config: pytest.Config, option: Option) -> Any:
+    """The option's parsed value from the command line, else from the ini file, else None (a flag: False).
 
-
-def _flag(config: pytest.Config, flag: str) -> bool:
-    return bool(config.getoption(_dest(flag)) or config.getini(_dest(flag)))
-
-
-def _value(config: pytest.Config, option: str) -> str | None:
-    value = config.getoption(_dest(option))
-    if value is None:
-        ini = config.getini(_dest(option))
-        value = ini if ini else None
-    return None if value is None else str(value)
-
-
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    The command line wins over the ini file. A path in the ini file is relative to the rootdir; on the
+    command line, to the working directory.
+    """
+    value = config.getoption(option.dest)
+    if option.flag:
+        return bool(value or config.getini(option.dest))
+    if value is not None:
+        return value
+    text = config.getini(option.dest)
+    if not text:
+        return None
+    try:
+        value = option.parse(str(text))
+    except OptionError as exc:
+        raise pytest.UsageError(f"ini {option.dest}: {exc}") from None
+    return str(config.rootpath / value) if option.path else value
 
 
 def _options(config: pytest.Config) -> RunOptions:
-    from .session import DEFAULT_SEED, RunOptions
-
-    seed_text = _value(config, OPT_SEED)
-    try:
-        seed = DEFAULT_SEED if seed_text is None else int(seed_text)
-    except ValueError:
-        raise pytest.UsageError(f"{OPT_SEED}={seed_text!r}: the seed must be a whole number") from None
-    dataset = _value(config, OPT_DATASET)
-    policy = _value(config, OPT_POLICY)
-    root = config.rootpath
-    cassette_dir = _value(config, OPT_CASSETTE_DIR)
-    if cassette_dir and config.getoption(_dest(OPT_CASSETTE_DIR)) is None:
-        cassette_dir = str(root / cassette_dir)
-    return RunOptions(
-        demo=_flag(config, OPT_DEMO),
-        demo_matching=_flag(config, OPT_DEMO_MATCHING),
-        # pytest-recording owns --record-mode (unset means none: replay only, offline).
-        record_mode=str(getattr(config.option, "record_mode", None) or "none"),
-        cassette_dir=cassette_dir,
-        allow_live=_flag(config, OPT_ALLOW_LIVE),
-        thresholds=_thresholds(_value(config, OPT_THRESHOLDS)),
-        match_mode=_match_mode(_value(config, OPT_MATCH_MODE)),
-        # Paths given in an ini file are relative to it; on the command line, to the working directory.
-        dataset=str(root / dataset) if dataset and config.getoption(_dest(OPT_DATASET)) is None else dataset,
-        analyzer=_value(config, OPT_ANALYZER),
-        group_by=_split(_value(config, OPT_GROUP_BY)),
-        reference=_value(config, OPT_REFERENCE),
-        checks=_split(_value(config, OPT_CHECKS)),
-        policy=str(root / policy) if policy and config.getoption(_dest(OPT_POLICY)) is None else policy,
-        profile=_value(config, OPT_PROFILE),
-        seed=seed,
-        project_root=str(root),
-        executor=_executor(_value(config, OPT_EXECUTOR)),
-        rate=_number(config, OPT_RATE),
-        timeout=30.0 if (timeout := _number(config, OPT_TIMEOUT)) is None else timeout,
-        progress=_flag(config, OPT_PROGRESS),
-        cache=not _flag(config, OPT_NO_CACHE),
-    )
-
-
-def _number(config: pytest.Config, option: str) -> float | None:
-    """A positive number of seconds or calls per second, or None when the option is not set."""
-    import math
-
-    text = _value(config, option)
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise pytest.UsageError(f"{option}={text!r}: give a positive number") from None
-    return value
-
-
-def _executor(text: str | None) -> str:
-    from .errors import ConformanceError
-    from .execution import ExecutorSpec
-
-    try:
-        return str(ExecutorSpec.parse(text))
-    except ConformanceError as exc:
-        raise pytest.UsageError(str(exc).replace("--executor", OPT_EXECUTOR, 1)) from None
-
-
-def _match_mode(text: str | None) -> str:
-    if text is None:
-        return "search"
-    if text not in ("search", "compare"):
-        raise pytest.UsageError(f"{OPT_MATCH_MODE}={text!r}: search (1:N) or compare (1:1)")
-    return text
-
-
-def _thresholds(text: str | None) -> tuple[float, ...]:
-    try:
-        values = tuple(float(part) for part in _split(text))
-    except ValueError:
-        raise pytest.UsageError(
-            f"{OPT_THRESHOLDS}={text!r}: give similarity thresholds as numbers, e.g. 80,90,95,99"
-        ) from None
-    if any(not 0 <= v <= 100 for v in values):
-        raise pytest.UsageError(f"{OPT_THRESHOLDS}={text!r}: thresholds are similarities from 0 to 100")
-    return values
+    """The run's options, parsed once per process (kept in the config's stash)."""
+    if _options_key not in config.stash:
+        values = {option.name: _given(config, option) for option in OPTIONS}
+        config.stash[_options_key] = run_options(values, project_root=str(config.rootpath))
+    return config.stash[_options_key]
 
 
 def _active(config: pytest.Config) -> bool:
     """Whether this run asked for the kit at all (a user's unrelated test run must not see it)."""
-    return (
-        _flag(config, OPT_DEMO)
-        or _flag(config, OPT_DEMO_MATCHING)
-        or any(_value(config, option) is not None for option in _OPTIONS if option not in _TUNING)
-    )
+    given = (_given(config, option) for option in OPTIONS if not option.tuning)
+    return any(value is not None and value is not False for value in given)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if _active(config):
+        _options(config)  # a bad ini value is a usage error now, not in the middle of the run
     config.addinivalue_line("markers", "conformance(check): a conformance check of the built-in suite")
     config.addinivalue_line("markers", "conformance_gate: the regression gate against --conformance-baseline")
     config.pluginmanager.register(_Collector(config), "conformance-collector")
@@ -262,15 +170,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    wanted = _split(_value(config, OPT_CHECKS))
-    from .checks import CHECK_IDS
-
-    unknown = [c for c in wanted if c not in CHECK_IDS]
-    if unknown:
-        raise pytest.UsageError(
-            f"{OPT_CHECKS}: unknown check {', '.join(map(repr, unknown))}; checks: {', '.join(CHECK_IDS)}"
-        )
-    if _value(config, OPT_BASELINE) is None:
+    wanted = _options(config).checks
+    if _given(config, OPTION["baseline"]) is None:
         # The regression gate runs only against a baseline.
         gate = [item for item in items if item.get_closest_marker("conformance_gate") is not None]
         if gate:
@@ -468,8 +369,8 @@ def conformance_regression_gate(request: pytest.FixtureRequest, conformance_cont
 
     def gate() -> None:
         __tracebackhide__ = True
-        path = _value(request.config, OPT_BASELINE)
-        assert path is not None
+        path = _given(request.config, OPTION["baseline"])
+        assert isinstance(path, str)
         try:
             baseline = load_report(path)
         except ConformanceError as exc:
@@ -615,7 +516,7 @@ class _Collector:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput") or not self.results or not self.context:
             return  # an xdist worker sends its results to the controller inside the test reports
-        target = _value(self.config, OPT_REPORT_DIR)
+        target = _given(self.config, OPTION["report_dir"])
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if target is None and not summary:
             return

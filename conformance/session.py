@@ -6,7 +6,6 @@ failure) and the plugin's fixtures reuse it in the same process; an xdist worker
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -15,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from ._numbers import CHOICES, shown, shown_list
 from .errors import ConformanceError
+from .execution import ExecutorSpec
+from .options import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from .adapters.base import AdapterSettings
@@ -25,15 +26,16 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_SEED", "Context", "RunOptions", "load_context"]
 
-DEFAULT_SEED = 20261121
-
 
 @dataclass(frozen=True)
 class RunOptions:
     """What a run was asked to do; hashable, so loading is cached per distinct set of options.
 
-    ``demo`` selects the shipped demo dataset and its simulated predictions; it is never implied,
-    so a run that forgot its dataset fails instead of auditing the demo by mistake.
+    One field per option of :data:`conformance.options.OPTIONS` (plus ``project_root``), each value
+    already parsed and validated by that option's parser: build it with
+    :func:`conformance.options.run_options`. ``demo`` selects the shipped demo dataset and its
+    simulated predictions; it is never implied, so a run that forgot its dataset fails instead of
+    auditing the demo by mistake.
     """
 
     demo: bool = False
@@ -47,14 +49,14 @@ class RunOptions:
     profile: str | None = None
     seed: int = DEFAULT_SEED
     project_root: str | None = None
-    record_mode: str = "none"
+    record_mode: str = DEFAULT_RECORD_MODE  # the kit's own (--conformance-record-mode), never pytest-recording's
     cassette_dir: str | None = None
     allow_live: bool = False
     thresholds: tuple[float, ...] = ()  # similarity thresholds of the matching checks (default 80,90,95,99)
-    match_mode: str = "search"  # search: 1:N, per probe; compare: 1:1, per probe-gallery pair
-    executor: str = "serial"  # where analyzer calls run (conformance.execution)
+    match_mode: str = DEFAULT_MATCH_MODE  # search: 1:N, per probe; compare: 1:1, per probe-gallery pair
+    executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # where analyzer calls run (conformance.execution)
     rate: float | None = None  # live calls per second at most (None: the adapter's default)
-    timeout: float = 30.0  # seconds to wait for one answer of a service
+    timeout: float = DEFAULT_TIMEOUT  # seconds to wait for one answer of a service
     # A progress bar on stderr (None: when stderr is a terminal); not part of what was run, nor of the cache key.
     progress: bool | None = field(default=False, compare=False)
     # Read and keep replayed observations in <project_root>/.conformance_cache (conformance.cache).
@@ -62,33 +64,9 @@ class RunOptions:
 
     def flags(self) -> list[str]:
         """The command-line flags that reproduce this run (for the pytest header and reports)."""
-        out = ["--conformance-demo"] if self.demo else ["--conformance-demo-matching"] if self.demo_matching else []
-        for name in ("dataset", "analyzer", "reference", "policy", "profile"):
-            value = getattr(self, name)
-            if value is not None:
-                out.append(f"--conformance-{name.replace('_', '-')}={shlex.quote(value)}")
-        if self.group_by:
-            out.append(f"--conformance-group-by={','.join(self.group_by)}")
-        if self.checks:
-            out.append(f"--conformance-checks={','.join(self.checks)}")
-        out.append(f"--conformance-seed={self.seed}")
-        if self.record_mode != "none":
-            out.append(f"--record-mode={self.record_mode}")
-        if self.cassette_dir is not None:
-            out.append(f"--conformance-cassette-dir={shlex.quote(self.cassette_dir)}")
-        if self.allow_live:
-            out.append("--conformance-allow-live")
-        if self.match_mode != "search":
-            out.append(f"--conformance-match-mode={self.match_mode}")
-        if self.thresholds:
-            out.append(f"--conformance-thresholds={','.join(f'{t:g}' for t in self.thresholds)}")
-        if self.executor != "serial":
-            out.append(f"--conformance-executor={shlex.quote(self.executor)}")
-        if self.rate is not None:
-            out.append(f"--conformance-rate={self.rate:g}")
-        if self.timeout != 30.0:
-            out.append(f"--conformance-timeout={self.timeout:g}")
-        return out
+        from .options import reproduce_flags
+
+        return reproduce_flags(self)
 
 
 @dataclass(frozen=True)
@@ -130,23 +108,15 @@ def _demo_paths() -> tuple[str, str, str]:
 @lru_cache(maxsize=4)
 def load_context(options: RunOptions) -> Context:
     """Load and validate everything a run needs; raises :class:`ConformanceError` with the way out."""
-    import math
-
     from .adapters.base import AdapterSettings
     from .adapters.registry import available, create
-    from .checks import CHECK_IDS, GENDER_CHECKS, MATCHING_CHECKS
+    from .checks import GENDER_CHECKS, MATCHING_CHECKS
     from .dataset import group_labels, load_dataset
-    from .execution import ExecutorSpec, Recipe
+    from .execution import Recipe
     from .policy import load_policy
     from .runner import analyze_dataset, plan_variants
 
-    executor = ExecutorSpec.parse(options.executor)
-    for name, value in (("rate", options.rate), ("timeout", options.timeout)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise ConformanceError(f"--{name} {value!r}: give a positive number")
-    unknown = [c for c in options.checks if c not in CHECK_IDS]
-    if unknown:
-        raise ConformanceError(f"unknown check {', '.join(map(repr, unknown))}; checks: {', '.join(CHECK_IDS)}")
+    # Every value was parsed and validated by its option (conformance.options).
     dataset_path, analyzer_spec, cassette_dir = options.dataset, options.analyzer, options.cassette_dir
     if options.demo_matching:
         from dataclasses import replace
@@ -224,7 +194,7 @@ def load_context(options: RunOptions) -> Context:
         analyzer,
         dataset,
         variants=plan,
-        executor=executor,
+        executor=options.executor,
         recipe=lambda: Recipe(analyzer_spec, settings, dataset),
         show_progress=options.progress,
         cache=Path(options.project_root) if options.cache and options.project_root else None,
@@ -305,7 +275,7 @@ def _matching_context(
     reference, notes = _reference(
         options.reference, probe_groups, None, f"among the probes of {dataset.manifest.name}", "group of probes"
     )
-    if options.executor != "serial":
+    if options.executor != ExecutorSpec():
         notes.append(f"--executor {options.executor} spreads a gender run's photos; face searches ran one at a time")
     from .checks import MATCHING_CHECKS
 

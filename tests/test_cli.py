@@ -101,7 +101,7 @@ def test_explicit_dataset_and_analyzer(tmp_path: Path) -> None:
         (["run", "--reference", "nobody"], "reference group 'nobody' is not in"),
         (["run", "--group-by", "shoe_size"], "cannot group by 'shoe_size'"),
         (["run", "--policy", "nowhere.toml"], "policy file not found"),
-        (["run", "--seed", "x"], "invalid int value"),
+        (["run", "--seed", "x"], "argument --seed: 'x': the seed must be a whole number"),
         (["fly"], "invalid choice"),
     ],
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 # pytester's inline runs forget modules first imported inside them, and numpy cannot load twice
@@ -17,7 +19,16 @@ import statsmodels.stats.proportion  # noqa: F401
 from PIL import Image  # noqa: F401
 
 from conformance.demo import MANIFEST, PREDICTIONS
-from conformance.plugin import OPT_ANALYZER, OPT_CHECKS, OPT_DATASET, OPT_DEMO, OPT_PROFILE, OPT_REPORT_DIR, OPT_SEED
+from conformance.plugin import (
+    OPT_ANALYZER,
+    OPT_CHECKS,
+    OPT_DATASET,
+    OPT_DEMO,
+    OPT_PROFILE,
+    OPT_RECORD_MODE,
+    OPT_REPORT_DIR,
+    OPT_SEED,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -46,8 +57,8 @@ def test_options_and_ini_keys_are_registered(pytester: pytest.Pytester) -> None:
             "*bias conformance checks for facial analysis*",
             f"*{OPT_DATASET}=*",
             f"*{OPT_SEED}=*",
-            "*conformance_dataset (string)*",
             "*conformance_demo (bool)*",
+            "*conformance_dataset (string)*",
         ]
     )
 
@@ -110,7 +121,7 @@ def test_bad_seed_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_plain():\n    assert True\n")
     result = pytester.runpytest(OPT_DEMO, f"{OPT_SEED}=abc")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--conformance-seed='abc': the seed must be a whole number*"])
+    result.stderr.fnmatch_lines(["*argument --conformance-seed: 'abc': the seed must be a whole number*"])
 
 
 def test_ini_keys_configure_the_run(pytester: pytest.Pytester) -> None:
@@ -253,3 +264,82 @@ def test_report_md_is_appended_to_the_github_step_summary(
     assert text.startswith("earlier step\n")  # appended, not overwritten
     assert "# Conformance report:" in text
     assert "| cis | 300 | 75 | 12 | 300 | 0.040 |" in text
+
+
+# -- the kit's own record mode ----------------------------------------------------------------------
+
+# Six photos; the first five are recorded, the sixth (img/t2.png) is added to the manifest afterwards.
+RECORD_ROWS = [
+    {"photo": "img/w1.png", "subject": "s1", "gender_identity": "woman", "trans": "no"},
+    {"photo": "img/w2.png", "subject": "s1", "gender_identity": "woman", "trans": "no"},
+    {"photo": "img/m1.png", "subject": "s2", "gender_identity": "man", "trans": "no"},
+    {"photo": "img/m2.png", "subject": "s2", "gender_identity": "man", "trans": "no"},
+    {"photo": "img/t1.png", "subject": "s3", "gender_identity": "woman", "trans": "yes"},
+    {"photo": "img/t2.png", "subject": "s3", "gender_identity": "woman", "trans": "yes"},
+]
+RECORD_ANSWERS = {
+    "img/w1.png": ("Female", 97.5),
+    "img/w2.png": ("Female", 91.0),
+    "img/m1.png": ("Male", 99.0),
+    "img/m2.png": ("Male", 88.25),
+    "img/t1.png": ("Male", 93.0),
+    "img/t2.png": ("Female", 58.5),
+}
+
+
+def test_the_kit_records_by_its_own_record_mode_never_by_pytest_recordings(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, make_manifest: Callable[..., Path]
+) -> None:
+    """pytest-recording's --record-mode is the user's, for their cassettes: the kit stays replay-only (issue 15.13)."""
+    from conformance.adapters.predictions import PredictionsAnalyzer
+    from conformance.dataset import load_dataset
+    from conformance.emulators import RekognitionEmulator, serve
+
+    data = pytester.path / "data"
+    manifest = make_manifest(RECORD_ROWS, folder=data)
+    predictions = pytester.path / "vendor.jsonl"
+    lines = [{"analyzer": "rekognition-test", "version": "1", "vocabulary": ["Male", "Female"]}]
+    lines += [
+        {"photo": photo, "faces": [{"gender": label, "confidence": confidence, "box": [0.1, 0.2, 0.3, 0.4]}]}
+        for photo, (label, confidence) in RECORD_ANSWERS.items()
+    ]
+    predictions.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(pytester.path / "absent-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(pytester.path / "absent-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_MAX_ATTEMPTS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    dataset = load_dataset(manifest)
+    recording = pytester.path / "cassettes" / "data" / "rekognition.jsonl"
+    args = ["--pyargs", "conformance.suite", f"{OPT_DATASET}={manifest}", f"{OPT_ANALYZER}=rekognition"]
+    args += [f"{OPT_CHECKS}=detection_failure_gap", "-p", "no:randomly", "-p", "no:cacheprovider"]
+    with serve(RekognitionEmulator(dataset, PredictionsAnalyzer(predictions, dataset=dataset))) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", server.url)
+        # The kit's own option records the five photos of the first manifest, against the emulator.
+        manifest.write_text(manifest.read_text(encoding="utf-8").replace("img/t2.png,s3,woman,yes\n", ""))
+        first = pytester.runpytest_subprocess(*args, f"{OPT_RECORD_MODE}=once")
+        assert first.ret in (0, 1), first.stdout.str()  # the check ran (its verdict is not the point here)
+        assert server.emulator.stats.calls == 5
+        recorded = recording.read_bytes()
+        # The manifest grows by a photo; the user records their own cassettes with pytest-recording,
+        # with vendor calls allowed in the ini file: the kit still only replays, and says what is missing.
+        manifest.write_text(manifest.read_text(encoding="utf-8") + "img/t2.png,s3,woman,yes\n", encoding="utf-8")
+        pytester.makeini("[pytest]\nconformance_allow_live = true\n")
+        for mode in ("rewrite", "new_episodes", "all", "once"):
+            replayed = pytester.runpytest_subprocess(*args, f"--record-mode={mode}")
+            replayed.assert_outcomes(errors=1)
+            replayed.stdout.fnmatch_lines(["*conformance: no recording of DetectFaces for photo 'img/t2.png'*"])
+            assert server.emulator.stats.calls == 5, mode  # no call reached the vendor's endpoint
+            assert recording.read_bytes() == recorded, mode
+        # The kit's own option records what is missing (once would not add to a complete recording).
+        grown = pytester.runpytest_subprocess(*args, f"{OPT_RECORD_MODE}=new_episodes")
+        assert grown.ret in (0, 1), grown.stdout.str()
+        assert server.emulator.stats.calls == 6
+    assert "--conformance-record-mode=new_episodes" in grown.stdout.str()  # in the line that repeats the run

@@ -334,7 +334,11 @@ def pytest_run(
     tmp_path: Path, manifest: Path, env: Mapping[str, str], *more: str
 ) -> subprocess.CompletedProcess[bytes]:
     command = [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "--rootdir", "."]
-    command += [f"--conformance-dataset={manifest}", "--conformance-analyzer=rekognition", "--record-mode=once"]
+    command += [
+        f"--conformance-dataset={manifest}",
+        "--conformance-analyzer=rekognition",
+        "--conformance-record-mode=once",
+    ]
     command += ["--conformance-cassette-dir=cassettes", "--conformance-report-dir=reports"]
     command += ["--junitxml=junit.xml", "-rA", "--tb=long", "-p", "no:randomly", *more]
     return _run(tmp_path, command, env)

@@ -1,0 +1,409 @@
+"""The one option table: every option of a conformance run, declared once.
+
+Each :class:`Option` of :data:`OPTIONS` becomes
+
+- a pytest option ``--conformance-<name>`` with ``dest="conformance_<name>"`` and an ini key of the
+  same name (:mod:`conformance.plugin`, one option group);
+- an argument ``--<name>`` of ``conformance run`` (:mod:`conformance.cli`);
+- a field of :class:`~conformance.session.RunOptions` (:func:`run_options`), and a flag of the line
+  that reproduces the run (:func:`reproduce_flags`, printed in the pytest header and kept in
+  ``report.json``).
+
+A value is parsed and validated once, by its option's parser, whichever way it came: pytest and
+argparse call the parser as the option's ``type=`` (as pytest-randomly does), the plugin calls it on
+ini values. A bad value gets one message that names it, ``'abc': the seed must be a whole number``,
+after the spelling it came with (``argument --conformance-seed:``, ``argument --seed:``,
+``ini conformance_seed:``).
+
+Importing this module imports nothing heavy (the plugin imports it at start-up); parsers that need
+more of the kit import it when a value is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from ._numbers import shown
+from .execution import ExecutorSpec
+
+if TYPE_CHECKING:
+    from .session import RunOptions
+
+__all__ = [
+    "DEFAULT_MATCH_MODE",
+    "DEFAULT_RECORD_MODE",
+    "DEFAULT_SEED",
+    "DEFAULT_TIMEOUT",
+    "OPTION",
+    "OPTIONS",
+    "Option",
+    "OptionError",
+    "reproduce_flags",
+    "run_options",
+]
+
+DEFAULT_SEED = 20261121
+DEFAULT_TIMEOUT = 30.0  # seconds to wait for one answer of a service
+DEFAULT_RECORD_MODE = "none"  # replay only, offline, as pytest-recording's own default
+DEFAULT_MATCH_MODE = "search"
+MATCH_MODES = ("search", "compare")
+PREFIX = "--conformance-"
+
+
+class OptionError(ValueError):
+    """A value an option cannot take; the message names the value and what the option takes."""
+
+
+# -- parsers: text in, value out, OptionError naming the text otherwise --------------------------------
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _checks(text: str) -> tuple[str, ...]:
+    from .checks.check_ids import unknown_checks
+
+    ids = _split(text)
+    problem = unknown_checks(ids)
+    if problem is not None:
+        raise OptionError(f"{shown(text)}: {problem}")
+    return ids
+
+
+def _profile(text: str) -> str:
+    from .policy import PROFILES
+
+    if text not in PROFILES:
+        raise OptionError(f"{shown(text)}: unknown profile; profiles: {', '.join(PROFILES)}")
+    return text
+
+
+def _seed(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise OptionError(f"{shown(text)}: the seed must be a whole number") from None
+
+
+def _record_mode(text: str) -> str:
+    from .recording.cassette import RECORD_MODES
+
+    # pytest-recording's names; "rewrite" is its name for "all", accepted as it accepts it.
+    if text not in (*RECORD_MODES, "rewrite"):
+        raise OptionError(
+            f"{shown(text)}: record modes: none (replay only, the default), once, new_episodes, all (or rewrite)"
+        )
+    return text
+
+
+def _match_mode(text: str) -> str:
+    if text not in MATCH_MODES:
+        raise OptionError(f"{shown(text)}: search (1:N) or compare (1:1)")
+    return text
+
+
+def _thresholds(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in _split(text))
+    except ValueError:
+        raise OptionError(f"{shown(text)}: give similarity thresholds as numbers, e.g. 80,90,95,99") from None
+    if any(not 0 <= v <= 100 for v in values):
+        raise OptionError(f"{shown(text)}: thresholds are similarities from 0 to 100")
+    return values
+
+
+def _executor(text: str) -> ExecutorSpec:
+    from .errors import ConformanceError
+
+    try:
+        return ExecutorSpec.parse(text)
+    except ConformanceError as exc:
+        # ExecutorSpec names the value after "--executor"; the caller names the option as it was given.
+        raise OptionError(str(exc).removeprefix("--executor ")) from None
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise OptionError(f"{shown(text)}: give a positive number")
+    return value
+
+
+# -- writers: a value back as command-line text ---------------------------------------------------------
+
+
+def _quoted(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
+def _joined(value: Any) -> str:
+    return shlex.quote(",".join(value))
+
+
+def _numbers(value: Any) -> str:
+    return ",".join(f"{v:g}" for v in value)
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a run.
+
+    ``name`` is the RunOptions field (``group_by``) unless ``field`` says otherwise; the spellings
+    follow from it: ``--conformance-group-by``, ini ``conformance_group_by``, ``conformance run
+    --group-by``. ``parse`` turns given text into the value (raising :class:`OptionError` naming the
+    text) and ``show`` writes a value back for a command line. A ``flag`` takes no value (an ini
+    bool). A ``tuning`` option says how a run is carried out, not what it audits: setting it alone
+    does not turn the kit on. ``reproduce`` says when the option is part of the line that repeats the
+    run: ``changed`` from its default, ``always``, or ``never`` (where reports go, the gate's
+    baseline, display and caching). A ``path`` set in an ini file is relative to the rootdir.
+    """
+
+    name: str
+    help: str
+    parse: Callable[[str], Any] = _text
+    show: Callable[[Any], str] = _quoted
+    default: Any = None
+    metavar: str | None = None
+    flag: bool = False
+    tuning: bool = False
+    reproduce: Literal["changed", "always", "never"] = "changed"
+    path: bool = False
+    field: str | None = ""  # "": the name; None: not a RunOptions field
+    invert: bool = False  # the RunOptions field holds the flag's negation (--no-cache -> cache)
+    cli_default: Any = None  # conformance run's default where it differs (report dir)
+    negatable: bool = False  # conformance run also takes --no-<name>, and leaves it unset (None) by default
+
+    @property
+    def pytest_flag(self) -> str:
+        """``--conformance-<name>``."""
+        return PREFIX + self.name.replace("_", "-")
+
+    @property
+    def dest(self) -> str:
+        """The pytest ``dest`` and ini key: ``conformance_<name>``."""
+        return "conformance_" + self.name
+
+    @property
+    def cli_flag(self) -> str:
+        """``conformance run``'s spelling: ``--<name>``."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def run_field(self) -> str | None:
+        """The :class:`~conformance.session.RunOptions` field this option sets, if any."""
+        return self.name if self.field == "" else self.field
+
+    def argparse_type(self, text: str) -> Any:
+        """:attr:`parse` for argparse's ``type=`` (pytest's options and ``conformance run``'s)."""
+        try:
+            return self.parse(text)
+        except OptionError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+OPTIONS: tuple[Option, ...] = (
+    # In the order of the reproduce line (report.json's run.flags); the others at the end.
+    Option(
+        "demo",
+        "audit the shipped demo (simulated predictions, emulated recordings) instead of a dataset of your own; "
+        "what conformance run does with no --dataset",
+        flag=True,
+    ),
+    Option(
+        "demo_matching",
+        "audit the shipped face-search demo (Congress-style: 535 probes against 500 arrest photos; simulated "
+        "search results, emulated recordings)",
+        flag=True,
+    ),
+    Option("dataset", "manifest (CSV or JSONL) of the dataset to audit", metavar="MANIFEST", path=True),
+    Option("analyzer", "analyzer as NAME[:ARGUMENT], e.g. predictions:results.jsonl", metavar="NAME[:ARG]"),
+    Option(
+        "reference",
+        "reference group the others are compared with (default: cis, or the largest group with --group-by)",
+        metavar="GROUP",
+    ),
+    Option(
+        "policy",
+        "policy TOML with a [tool.conformance] table (default: the project's pyproject.toml)",
+        metavar="FILE",
+        path=True,
+    ),
+    Option("profile", "named policy profile: default, ci or procurement", parse=_profile, metavar="NAME"),
+    Option(
+        "group_by",
+        "manifest column(s) to group by, comma-separated for intersections (default: cis/trans/nonbinary)",
+        parse=_split,
+        show=_joined,
+        default=(),
+        metavar="COL[,COL]",
+    ),
+    Option(
+        "checks",
+        "comma-separated check ids to run (default: all of the dataset's kind; see conformance checks)",
+        parse=_checks,
+        show=_joined,
+        default=(),
+        metavar="ID[,ID]",
+    ),
+    Option(
+        "seed",
+        "seed of every bootstrap, printed in the header so a run can be repeated",
+        parse=_seed,
+        show=str,
+        default=DEFAULT_SEED,
+        metavar="N",
+        reproduce="always",
+    ),
+    Option(
+        "record_mode",
+        "the kit's vendor recordings, with pytest-recording's mode names: none replays only, offline (default); "
+        "once records what is missing until a recording is complete; new_episodes records anything new; all (or "
+        "rewrite) records everything anew. pytest-recording's own --record-mode is for your cassettes and never "
+        "makes the kit call a vendor",
+        parse=_record_mode,
+        show=str,
+        default=DEFAULT_RECORD_MODE,
+        metavar="MODE",
+        tuning=True,
+    ),
+    Option(
+        "cassette_dir",
+        "directory of recordings (default: cassettes/ in the rootdir; in the working directory for conformance run)",
+        metavar="DIR",
+        path=True,
+    ),
+    Option(
+        "allow_live", "let a recording call a non-loopback endpoint (a real, billed vendor API)", flag=True, tuning=True
+    ),
+    Option(
+        "match_mode",
+        "face matching as search (1:N, per probe; default) or compare (1:1, per probe-gallery pair)",
+        parse=_match_mode,
+        show=str,
+        default=DEFAULT_MATCH_MODE,
+        metavar="MODE",
+    ),
+    Option(
+        "thresholds",
+        "similarity thresholds of the face-matching checks, comma-separated (default: 80,90,95,99)",
+        parse=_thresholds,
+        show=_numbers,
+        default=(),
+        metavar="T[,T]",
+    ),
+    Option(
+        "executor",
+        "where analyzer calls run: serial (default), threads:N, processes:N, dask-local:N or dask:ADDRESS",
+        parse=_executor,
+        default=ExecutorSpec(),  # serial
+        metavar="SPEC",
+        tuning=True,
+    ),
+    Option(
+        "rate",
+        "live calls per second at most (token bucket; default for a live Rekognition endpoint: 5)",
+        parse=_positive,
+        show=_number,
+        metavar="CALLS_PER_S",
+        tuning=True,
+    ),
+    Option(
+        "timeout",
+        f"seconds to wait for one answer of a service before retrying, then failing that photo "
+        f"(default: {DEFAULT_TIMEOUT:g})",
+        parse=_positive,
+        show=_number,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        tuning=True,
+    ),
+    Option(
+        "report_dir",
+        "directory to write report.json, report.md and report.html into (conformance run: conformance-report)",
+        metavar="DIR",
+        reproduce="never",
+        field=None,
+        cli_default="conformance-report",
+    ),
+    Option(
+        "baseline",
+        "a previous run's report.json: fail when a gap got worse than it beyond noise (regression gate)",
+        metavar="REPORT",
+        reproduce="never",
+        field=None,
+    ),
+    Option(
+        "progress",
+        "show a progress bar with rate and ETA on stderr while the analyzer runs (conformance run: when stderr "
+        "is a terminal)",
+        flag=True,
+        default=False,
+        tuning=True,
+        reproduce="never",
+        negatable=True,
+    ),
+    Option(
+        "no_cache",
+        "neither read nor keep replayed observations in .conformance_cache (docs/how-to/large-runs.md)",
+        flag=True,
+        tuning=True,
+        reproduce="never",
+        field="cache",
+        invert=True,
+    ),
+)
+OPTION: Mapping[str, Option] = {option.name: option for option in OPTIONS}
+
+
+def run_options(values: Mapping[str, Any], *, project_root: str | None) -> RunOptions:
+    """The :class:`~conformance.session.RunOptions` of parsed ``values``, keyed by option name.
+
+    A missing or ``None`` value is the option's default, except that a negatable flag given as
+    ``None`` means "decide at run time" (``conformance run``'s progress bar when stderr is a terminal).
+    """
+    from .session import RunOptions
+
+    fields: dict[str, Any] = {}
+    for option in OPTIONS:
+        if option.run_field is None:
+            continue
+        value = values.get(option.name, option.default)
+        if option.flag:
+            if value is not None or not option.negatable:
+                value = bool(value) != option.invert
+        elif value is None:
+            value = option.default
+        fields[option.run_field] = value
+    return RunOptions(**fields, project_root=project_root)
+
+
+def reproduce_flags(options: RunOptions) -> list[str]:
+    """The pytest flags that repeat the run ``options`` describes (the pytest header, ``report.json``)."""
+    out = []
+    for option in OPTIONS:
+        if option.reproduce == "never" or option.run_field is None:
+            continue
+        value = getattr(options, option.run_field)
+        if option.flag:
+            if value:
+                out.append(option.pytest_flag)
+        elif option.reproduce == "always" or value != option.default:
+            out.append(f"{option.pytest_flag}={option.show(value)}")
+    return out
