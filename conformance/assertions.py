@@ -68,10 +68,20 @@ def _printable(function: Callable[P, str]) -> Callable[P, str]:
     return wrapper
 
 
+# Every verdict a check may carry in a report, as the headline of its result says it.
+_HEADLINE_LABELS = {
+    "pass": "PASSED",
+    "fail": "FAILED",
+    "inconclusive": "INCONCLUSIVE",
+    "not applicable": "NOT APPLICABLE",
+    "not run": "NOT RUN",
+}
+
+
 @_printable
 def headline(result: CheckResult) -> str:
     """One line: the check, its verdict and the comparison that decided it."""
-    label = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}[result.verdict]
+    label = _HEADLINE_LABELS.get(result.verdict) or str(result.verdict).upper()
     if result.threshold is not None:
         label = f"at similarity threshold {result.threshold:g} {label}"
     worst = result.worst_comparison
@@ -84,7 +94,8 @@ def headline(result: CheckResult) -> str:
         "fail": "exceeds",
         "pass": "within",
         "inconclusive": "straddles",
-    }[worst.verdict]
+        "not applicable": "not judged against",
+    }.get(worst.verdict, "against")
     if worst.ci is None:
         return f"{result.id} {label}: {worst.note or 'nothing to compare'}"
     vs = worst.group if worst.reference.startswith("none") else f"{worst.group} vs {worst.reference} gap"

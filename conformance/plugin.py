@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .matching import SearchRun
     from .observation import Observations
     from .policy import Policy
+    from .report import Report
     from .results import CheckResult
     from .session import Context, RunOptions
 
@@ -364,19 +365,21 @@ def conformance_check(
 def conformance_regression_gate(request: pytest.FixtureRequest, conformance_context: Context) -> Callable[[], None]:
     """Compare this run with ``--conformance-baseline`` (a report.json); fail on a gap worse beyond noise."""
     from .errors import ConformanceError
+    from .report import read_report
     from .reporting import build_report
-    from .reporting.compare import find_regressions, load_report, render_regressions
+    from .reporting.compare import find_regressions, render_regressions
 
     def gate() -> None:
         __tracebackhide__ = True
         path = _given(request.config, OPTION["baseline"])
         assert isinstance(path, str)
         try:
-            baseline = load_report(path)
+            baseline = read_report(path)
         except ConformanceError as exc:
             message = f"conformance: {exc}"
         else:
-            current = build_report(_all_results(conformance_context), context=_context_payload(conformance_context))
+            results = _all_results(request.config, conformance_context)
+            current = build_report(results, context=_context_payload(conformance_context))
             regressions = find_regressions(current, baseline)
             summary = render_regressions(regressions, path)
             request.node.stash[_item_gate_key] = {
@@ -392,9 +395,9 @@ def conformance_regression_gate(request: pytest.FixtureRequest, conformance_cont
     return gate
 
 
-def _all_results(ctx: Context) -> list[dict[str, Any]]:
-    """Every check of the run, as report dicts (the gate compares all of them with the baseline's)."""
-    out: list[dict[str, Any]] = []
+def _all_results(config: pytest.Config, ctx: Context) -> list[CheckResult]:
+    """Every check of the run (the gate compares all of them with the baseline's)."""
+    out: list[CheckResult] = []
     for check_id in ctx.checks:
         if (
             check_id == "transformation_invariance"
@@ -402,7 +405,7 @@ def _all_results(ctx: Context) -> list[dict[str, Any]]:
             and ctx.observations.variants is None
         ):
             continue  # not run: see the suite's skip
-        out.extend(json.loads(json.dumps(r.to_dict())) for r in _run(ctx, check_id))
+        out.extend(_run(ctx, check_id))
     return out
 
 
@@ -494,11 +497,13 @@ class _Collector:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        # As they travel from xdist workers: plain JSON types, read into a Report once at the end.
         self.results: list[dict[str, Any]] = []
         self.context: dict[str, Any] = {}
         self.skipped: list[dict[str, Any]] = []
         self.gate: dict[str, Any] = {}
         self.report_dir: Path | None = None
+        self._report: Report | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         skipped = getattr(report, _SKIPPED_ATTR, None)
@@ -513,6 +518,16 @@ class _Collector:
         if not self.context:
             self.context = dict(getattr(report, _CONTEXT_ATTR, {}))
 
+    def report(self) -> Report:
+        """The run's report, made once from what the tests recorded."""
+        if self._report is None:
+            from .reporting import build_report
+
+            self._report = build_report(
+                self.results, context=self.context, skipped=self.skipped, regression=self.gate or None
+            )
+        return self._report
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput") or not self.results or not self.context:
             return  # an xdist worker sends its results to the controller inside the test reports
@@ -520,11 +535,9 @@ class _Collector:
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if target is None and not summary:
             return
-        from .reporting import build_report, render_markdown, write_html, write_json, write_markdown
+        from .reporting import render_markdown, write_html, write_json, write_markdown
 
-        report = build_report(self.results, context=self.context, skipped=self.skipped)
-        if self.gate:
-            report["regression"] = self.gate
+        report = self.report()
         if target is not None:
             self.report_dir = Path(target)
             write_json(report, self.report_dir / "report.json")
@@ -541,16 +554,15 @@ class _Collector:
                 terminalreporter.write_line(self.gate["summary"])
             return
         from .assertions import verdict_line
-        from .checks import CHECK_IDS
 
         terminalreporter.section("conformance verdicts")
-        order = {check_id: i for i, check_id in enumerate(CHECK_IDS)}
-        for result in sorted(self.results, key=lambda r: order.get(str(r["id"]), len(order))):
-            terminalreporter.write_line(verdict_line(result))
-        for skipped in self.skipped:
-            terminalreporter.write_line(f"{'SKIPPED':<13} {skipped['id']:<28}  {skipped['reason']}")
-        if self.gate:
-            terminalreporter.write_line(self.gate["summary"])
+        report = self.report()
+        for check in report.checks:  # in the order of the check ids
+            terminalreporter.write_line(verdict_line(check.to_dict()))
+        for skipped in report.skipped:
+            terminalreporter.write_line(f"{'SKIPPED':<13} {skipped.id:<28}  {skipped.reason}")
+        if report.regression is not None:
+            terminalreporter.write_line(report.regression.summary)
         if self.report_dir is not None:
             names = ", ".join(str(self.report_dir / name) for name in ("report.json", "report.md", "report.html"))
             terminalreporter.write_line(f"reports: {names}")

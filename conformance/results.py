@@ -76,6 +76,28 @@ class GroupRate:
         out.update({key: _num(value) for key, value in self.extra.items()})
         return out
 
+    @classmethod
+    def from_dict(cls, name: str, data: Mapping[str, Any], *, where: str = "group") -> GroupRate:
+        """The group ``name`` as :meth:`to_dict` wrote it; every other number in ``data`` becomes ``extra``.
+
+        Raises :class:`~conformance._fields.FieldError` naming ``where`` and the field. A field that is
+        not a number (a newer report's, say) is left out of ``extra``: a report keeps it as written.
+        """
+        from ._fields import count, interval, optional_number
+        from ._numbers import finite_number
+
+        core = ("photos", "subjects", "count", "n", "rate", "ci")
+        return cls(
+            name=name,
+            photos=count(data, "photos", where),
+            subjects=count(data, "subjects", where),
+            count=count(data, "count", where),
+            n=count(data, "n", where),
+            rate=optional_number(data.get("rate"), f"{where} 'rate'"),
+            ci=interval(data.get("ci"), f"{where} 'ci'"),
+            extra={k: v for k, v in data.items() if k not in core and (v is None or finite_number(v))},
+        )
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -115,6 +137,33 @@ class Comparison:
             "note": self.note,
             "level": self.level,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "comparison") -> Comparison:
+        """A comparison as :meth:`to_dict` wrote it; :class:`~conformance._fields.FieldError` naming ``where``."""
+        from ._fields import FieldError, interval, number, optional_number, text
+
+        group, reference = data.get("group"), data.get("reference")
+        if not isinstance(group, str) or not isinstance(reference, str):
+            raise FieldError(f"{where} lacks 'group' and 'reference' names")
+        verdict = data.get("verdict")
+        if verdict not in VERDICTS:
+            raise FieldError(f"{where} has verdict {_shown(verdict)}, not one of {', '.join(VERDICTS)}")
+        return cls(
+            group=group,
+            reference=reference,
+            difference=optional_number(data.get("difference"), f"{where} 'difference'"),
+            ci=interval(data.get("ci"), f"{where} 'ci'"),
+            p_value=optional_number(data.get("p_value"), f"{where} 'p_value'"),
+            p_adjusted=optional_number(data.get("p_adjusted"), f"{where} 'p_adjusted'"),
+            tolerance=number(data.get("tolerance"), f"{where} 'tolerance'"),
+            verdict=verdict,
+            method=text(data.get("method"), f"{where} 'method'"),
+            min_detectable=optional_number(data.get("min_detectable"), f"{where} 'min_detectable'"),
+            ratio=optional_number(data.get("ratio"), f"{where} 'ratio'"),
+            note=text(data.get("note"), f"{where} 'note'"),
+            level=optional_number(data.get("level"), f"{where} 'level'"),
+        )
 
 
 @dataclass(frozen=True)
@@ -166,3 +215,70 @@ class CheckResult:
             self.comparisons,
             key=lambda c: (_SEVERITY[c.verdict], -math.inf if c.difference is None else c.difference),
         )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "check") -> CheckResult:
+        """A check's result as :meth:`to_dict` wrote it (``deciding`` is derived, not read).
+
+        The check's verdict may be any of :data:`CHECK_VERDICTS`; its comparisons', any of
+        :data:`VERDICTS`. Raises :class:`~conformance._fields.FieldError` naming ``where`` and the
+        field; fields it does not know are left out (a report keeps them as written).
+        """
+        from ._fields import FieldError, optional_number, strings, text
+        from ._numbers import finite_number
+
+        check_id = data.get("id")
+        if not isinstance(check_id, str):
+            raise FieldError(f"{where} is not a check with an 'id'")
+        verdict = data.get("verdict")
+        if verdict not in CHECK_VERDICTS:
+            raise FieldError(f"{where} has verdict {_shown(verdict)}, not one of {', '.join(CHECK_VERDICTS)}")
+        raw: Any = data.get("confidence")
+        confidence = float(raw) if finite_number(raw) else math.nan  # a float in (0, 1): float() keeps it as written
+        if not 0.0 < confidence < 1.0:
+            raise FieldError(f"{where} lacks a 'confidence' between 0 and 1")
+        groups, comparisons = data.get("groups", {}), data.get("comparisons", [])
+        if not isinstance(groups, Mapping) or not isinstance(comparisons, list):
+            raise FieldError(f"{where} should have 'groups' as an object and 'comparisons' as an array")
+        rates = {}
+        for name, entry in groups.items():
+            at = f"{where} group {_shown(name)}"
+            if not isinstance(entry, Mapping):
+                raise FieldError(f"{at} is not an object")
+            rates[str(name)] = GroupRate.from_dict(str(name), entry, where=at)
+        made = []
+        for number, entry in enumerate(comparisons):
+            at = f"{where} comparisons[{number}]"
+            if not isinstance(entry, Mapping):
+                raise FieldError(f"{at} is not an object")
+            made.append(Comparison.from_dict(entry, where=at))
+        details = data.get("details", {})
+        if not isinstance(details, Mapping):
+            raise FieldError(f"{where} 'details' should be an object")
+        return cls(
+            id=check_id,
+            verdict=verdict,
+            groups=rates,
+            comparisons=tuple(made),
+            method=text(data.get("method"), f"{where} 'method'"),
+            measure=text(data.get("measure"), f"{where} 'measure'"),
+            reference=text(data.get("reference"), f"{where} 'reference'"),
+            confidence=confidence,
+            notes=strings(data.get("notes"), f"{where} 'notes'"),
+            details=dict(details),
+            count_label=text(data.get("count_label"), f"{where} 'count_label'", default="count"),
+            threshold=optional_number(data.get("threshold"), f"{where} 'threshold'"),
+        )
+
+
+# Every verdict a report may carry for a check: a check's own result is one of VERDICTS; "not run"
+# is a check that was planned and has no result, "not applicable" one the data cannot speak to.
+CHECK_VERDICTS: tuple[str, ...] = ("pass", "fail", "inconclusive", "not applicable", "not run")
+# A run's verdict: the worst of its checks', or "incomplete" when a planned check has no result.
+RUN_VERDICTS: tuple[str, ...] = (*CHECK_VERDICTS, "incomplete")
+
+
+def _shown(value: object) -> str:
+    from ._numbers import shown
+
+    return shown(value)

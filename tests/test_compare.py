@@ -70,7 +70,7 @@ def report_of(
         "grouping": {"by": list(by), "reference": reference},
     }
     # Through JSON, as a report read back from report.json is.
-    report: dict[str, Any] = json.loads(json.dumps(build_report(results, context=context)))
+    report: dict[str, Any] = json.loads(json.dumps(build_report(results, context=context).to_json()))
     return report
 
 

@@ -113,7 +113,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "seed": SEED,
     }
     skipped = [{"id": "same_person_consistency", "reason": "<b>nobody</b> has two photos"}]
-    return build_report(checks, context=context, skipped=skipped)
+    return build_report(checks, context=context, skipped=skipped).to_json()
 
 
 @pytest.mark.parametrize("which", ["demo", "hostile"])

@@ -1,7 +1,8 @@
 """Reports side by side, and the regression gate: what changed between runs, beyond noise.
 
-Both read finished ``report.json`` dicts only (DESIGN.md: reports never recompute a check's
-statistics); what they add is the statistics of the *change* between two reports.
+Both read finished reports only (:class:`~conformance.report.Report`, or report.json dicts, which
+they read with :meth:`~conformance.report.Report.from_json`; DESIGN.md: reports never recompute a
+check's statistics); what they add is the statistics of the *change* between two reports.
 
 When a change is beyond noise
 -----------------------------
@@ -43,18 +44,17 @@ in the regression's message. Identical reports give no regression: every change 
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
-from .._numbers import finite_number, json_problem, shown
-from ..errors import ConformanceError
-from .markdown import code, escape
+from .._numbers import shown
+from ..report import Report, ReportError, as_report, read_report
+from ..results import CheckResult
+from .markdown import VERDICT_LABELS, code, escape
 
 __all__ = [
     "Change",
@@ -75,13 +75,8 @@ __all__ = [
 ]
 
 _VERDICTS = ("pass", "fail", "inconclusive")
-_VERDICT_MD = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⚠️ inconclusive"}
+_VERDICT_MD = VERDICT_LABELS
 _WORSENED = {("pass", "fail"), ("inconclusive", "fail")}
-_REQUIRED = ("schema", "kit_version", "checks")
-
-
-class ReportError(ConformanceError):
-    """A file or dict given as a conformance report is not one."""
 
 
 # -- values ------------------------------------------------------------------------------------------
@@ -314,152 +309,45 @@ def _label(check_id: str, threshold: float | None) -> str:
     return check_id if threshold is None else f"{check_id} at {threshold:g}"
 
 
-def _is_number(value: object) -> bool:
-    return finite_number(value)
-
-
-def _describe(value: object) -> str:
-    return {dict: "an object", list: "an array", str: "a string", type(None): "null", bool: "a boolean"}.get(
-        type(value), "a number"
-    )
-
-
-def _optional_number(value: object, where: str, source: str) -> float | None:
-    if value is None:
-        return None
-    if not _is_number(value):
-        raise _not_a_report(source, f"{where} should be a number or null, found {_describe(value)}")
-    return float(value)  # type: ignore[arg-type]
-
-
-def _interval(value: object, where: str, source: str) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or len(value) != 2:
-        raise _not_a_report(source, f"{where} should be a [lower, upper] pair or null")
-    lower = _optional_number(value[0], where, source)
-    upper = _optional_number(value[1], where, source)
-    return None if lower is None or upper is None else (lower, upper)
-
-
-def _count(entry: Mapping[str, Any], key: str, where: str, source: str) -> int:
-    value = entry.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _not_a_report(source, f"{where} lacks a whole, non-negative {key!r}")
-    return value
-
-
-def _not_a_report(source: str, what: str) -> ReportError:
-    return ReportError(
-        f"{source}: not a conformance report: {what}. Pass the report.json that `conformance run` writes "
-        "(in conformance-report/ by default)."
-    )
-
-
-def _parse_check(check: object, index: int, source: str) -> _Check:
-    if not isinstance(check, Mapping) or not isinstance(check.get("id"), str):
-        raise _not_a_report(source, f"checks[{index}] is not a check with an 'id'")
-    check_id: str = check["id"]
-    where = f"checks[{index}] ({shown(check_id, quoted=False)})"
-    verdict = check.get("verdict")
-    if verdict not in _VERDICTS:
-        raise _not_a_report(source, f"{where} has verdict {shown(verdict)}, not one of {', '.join(_VERDICTS)}")
-    confidence = check.get("confidence")
-    if not _is_number(confidence) or not 0.0 < confidence < 1.0:  # type: ignore[operator]
-        raise _not_a_report(source, f"{where} lacks a 'confidence' between 0 and 1")
-    level = float(confidence)  # type: ignore[arg-type]
-    raw_groups = check.get("groups", {})
-    raw_comparisons = check.get("comparisons", [])
-    if not isinstance(raw_groups, Mapping) or not isinstance(raw_comparisons, list):
-        raise _not_a_report(source, f"{where} should have 'groups' as an object and 'comparisons' as an array")
-    groups: dict[str, Figure] = {}
-    for name, entry in raw_groups.items():
-        at = f"{where} group {shown(name)}"
-        if not isinstance(entry, Mapping):
-            raise _not_a_report(source, f"{at} is not an object")
-        groups[str(name)] = Figure(
-            photos=_count(entry, "photos", at, source),
-            subjects=_count(entry, "subjects", at, source),
-            count=_count(entry, "count", at, source),
-            n=_count(entry, "n", at, source),
-            rate=_optional_number(entry.get("rate"), f"{at} 'rate'", source),
-            ci=_interval(entry.get("ci"), f"{at} 'ci'", source),
-            level=level,
-        )
-    gaps: dict[str, Gap] = {}
-    for number, comparison in enumerate(raw_comparisons):
-        at = f"{where} comparisons[{number}]"
-        if not isinstance(comparison, Mapping):
-            raise _not_a_report(source, f"{at} is not an object")
-        group, reference = comparison.get("group"), comparison.get("reference")
-        if not isinstance(group, str) or not isinstance(reference, str):
-            raise _not_a_report(source, f"{at} lacks 'group' and 'reference' names")
-        if comparison.get("verdict") not in _VERDICTS:
-            raise _not_a_report(source, f"{at} has verdict {shown(comparison.get('verdict'))}")
-        tolerance = _optional_number(comparison.get("tolerance"), f"{at} 'tolerance'", source)
-        gap_level = _optional_number(comparison.get("level"), f"{at} 'level'", source)
-        gaps[group] = Gap(
-            reference=reference,
-            difference=_optional_number(comparison.get("difference"), f"{at} 'difference'", source),
-            ci=_interval(comparison.get("ci"), f"{at} 'ci'", source),
-            # A comparison without its own level (an absolute share) is at the check's confidence.
-            level=level if gap_level is None else gap_level,
-            tolerance=math.nan if tolerance is None else tolerance,
-            verdict=str(comparison["verdict"]),
-        )
+def _check(result: CheckResult) -> _Check:
+    """What comparing reads of a check: each group's figure and each comparison's gap, with their levels."""
+    level = result.confidence
+    groups = {
+        name: Figure(g.photos, g.subjects, g.count, g.n, g.rate, g.ci, level) for name, g in result.groups.items()
+    }
+    gaps = {
+        # A comparison without its own level (an absolute share) is at the check's confidence.
+        c.group: Gap(c.reference, c.difference, c.ci, level if c.level is None else c.level, c.tolerance, c.verdict)
+        for c in result.comparisons
+    }
     return _Check(
-        id=check_id,
-        verdict=str(verdict),
+        id=result.id,
+        verdict=result.verdict,
         confidence=level,
-        measure=str(check.get("measure", "")),
-        count_label=str(check.get("count_label", "count")),
-        reference=str(check.get("reference", "")),
+        measure=result.measure,
+        count_label=result.count_label,
+        reference=result.reference,
         groups=groups,
         gaps=gaps,
-        threshold=_optional_number(check.get("threshold"), f"{where} 'threshold'", source),
+        threshold=result.threshold,
     )
 
 
-def _parse_report(report: object, source: str, name: str) -> _Report:
-    if not isinstance(report, Mapping):
-        raise _not_a_report(source, f"the top level is {_describe(report)}, not an object")
-    missing = [key for key in _REQUIRED if key not in report]
-    if missing:
-        raise _not_a_report(source, f"no {', '.join(map(repr, missing))} at the top level")
-    schema = report["schema"]
-    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
-        raise _not_a_report(source, f"'schema' should be a whole number, found {shown(schema)}")
-    if not isinstance(report["checks"], list):
-        raise _not_a_report(source, f"'checks' should be an array, found {_describe(report['checks'])}")
-    checks: dict[tuple[str, float | None], _Check] = {}
-    for index, raw in enumerate(report["checks"]):
-        check = _parse_check(raw, index, source)
-        if check.key in checks:
-            raise _not_a_report(
-                source, f"checks[{index}] repeats {_label(shown(check.id, quoted=False), check.threshold)}"
-            )
-        checks[check.key] = check
-    listed = report.get("skipped")
-    skipped = {
-        str(s["id"]): str(s.get("reason", ""))
-        for s in (listed if isinstance(listed, list) else [])
-        if isinstance(s, Mapping) and "id" in s
-    }
-    analyzer: Mapping[str, Any] = report["analyzer"] if isinstance(report.get("analyzer"), Mapping) else {}
-    dataset: Mapping[str, Any] = report["dataset"] if isinstance(report.get("dataset"), Mapping) else {}
-    grouping = report.get("grouping")
-    reference = grouping.get("reference") if isinstance(grouping, Mapping) else None
-    content_hash = dataset.get("content_hash")
+def _parse_report(report: Report | Mapping[str, Any], source: str, name: str) -> _Report:
+    typed = as_report(report, source)
+    analyzer = " ".join(x for x in (typed.analyzer.name, typed.analyzer.version) if x is not None).strip()
     summary = ReportSummary(
         name=name,
-        analyzer=" ".join(str(analyzer.get(k, "")) for k in ("name", "version")).strip() or "unknown analyzer",
-        dataset=str(dataset.get("name", "unknown dataset")),
-        content_hash=content_hash if isinstance(content_hash, str) else None,
-        seed=report.get("seed"),
-        verdict=str(report.get("verdict", "")),
-        kit_version=str(report["kit_version"]),
+        analyzer=analyzer or "unknown analyzer",
+        dataset=typed.dataset.name or "unknown dataset",
+        content_hash=typed.dataset.content_hash,
+        seed=typed.seed,
+        verdict=typed.verdict or "",
+        kit_version=typed.kit_version,
     )
-    return _Report(checks, skipped, summary, reference if isinstance(reference, str) else None)
+    checks = {(c.id, c.threshold): _check(c) for c in typed.checks}
+    skipped = {s.id: s.reason for s in typed.skipped}
+    return _Report(checks, skipped, summary, typed.grouping.reference)
 
 
 def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -473,7 +361,8 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     Returns
     -------
     dict
-        The report, as :func:`~conformance.reporting.json.build_report` made it.
+        The report as report.json holds it; :func:`conformance.report.read_report` gives the typed
+        :class:`~conformance.report.Report`.
 
     Raises
     ------
@@ -482,28 +371,7 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
         missing or unreadable, not JSON, or not a conformance report (no ``checks``,
         ``kit_version`` or ``schema``, or a check whose fields are malformed).
     """
-    target = Path(path)
-    if target.is_dir():
-        raise ReportError(f"{target}: is a directory; pass the report.json inside it ({target / 'report.json'})")
-    try:
-        text = target.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ReportError(f"{target}: no such file; pass a report.json written by `conformance run`") from None
-    except UnicodeDecodeError as error:
-        raise ReportError(f"{target}: not a conformance report: not UTF-8 text ({error.reason})") from None
-    except OSError as error:
-        raise ReportError(f"{target}: cannot be read: {error.strerror or error}") from None
-    try:
-        report = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ReportError(
-            f"{target}: not a conformance report: not JSON ({error.msg} at line {error.lineno}, column {error.colno})"
-        ) from None
-    except (ValueError, RecursionError) as error:
-        raise ReportError(f"{target}: not a conformance report: not usable JSON ({json_problem(error)})") from None
-    _parse_report(report, str(target), str(target))
-    assert isinstance(report, dict)
-    return report
+    return read_report(path).to_json()
 
 
 # -- the statistics of a change ----------------------------------------------------------------------
@@ -599,15 +467,16 @@ def _warnings(parsed: Sequence[_Report]) -> list[str]:
     return out
 
 
-def compare_reports(reports: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None) -> ReportComparison:
+def compare_reports(
+    reports: Sequence[Report | Mapping[str, Any]], names: Sequence[str] | None = None
+) -> ReportComparison:
     """Put reports side by side, per check and per group, marking changes from the first beyond noise.
 
     Parameters
     ----------
     reports
-        Two or more report dicts (from :func:`load_report` or
-        :func:`~conformance.reporting.json.build_report`); the first is what the others are
-        compared with.
+        Two or more reports (:class:`~conformance.report.Report`, or report.json dicts); the first
+        is what the others are compared with.
     names
         One display name per report (file names, vendor names); by default each report's analyzer
         name and version.
@@ -693,7 +562,7 @@ def _level_text(level: float) -> str:
     return f"{round(level * 100, 1):g}%"
 
 
-def find_regressions(current: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[Regression]:
+def find_regressions(current: Report | Mapping[str, Any], baseline: Report | Mapping[str, Any]) -> list[Regression]:
     """Gaps of ``current`` that are worse than ``baseline``'s beyond noise.
 
     For each comparison (check, group, reference) present in both reports with a gap and its
@@ -704,7 +573,7 @@ def find_regressions(current: Mapping[str, Any], baseline: Mapping[str, Any]) ->
     Parameters
     ----------
     current, baseline
-        Report dicts (from :func:`load_report` or :func:`~conformance.reporting.json.build_report`).
+        Reports (:class:`~conformance.report.Report`, or report.json dicts).
 
     Returns
     -------

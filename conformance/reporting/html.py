@@ -1,7 +1,7 @@
 """``report.html``: one self-contained page for readers of reports rather than test logs.
 
-Rendered from the report dict alone (see :mod:`conformance.reporting.json`); nothing is recomputed,
-only drawn. The page carries its CSS inline and loads nothing from anywhere: no stylesheet, font,
+Rendered from the typed :class:`~conformance.report.Report` alone; nothing is recomputed, only
+drawn. The page carries its CSS inline and loads nothing from anywhere: no stylesheet, font,
 script or image, so it opens offline, can be mailed or archived as one file, and prints on A4 or
 Letter (print rules drop backgrounds and keep each check's section on one page where it fits).
 
@@ -25,10 +25,21 @@ from typing import Any, TypeGuard
 
 from .._atomic import write_atomic
 from .._numbers import finite_number
+from ..report import PhotoOutcome, Report, as_report
+from ..results import CheckResult, Comparison
 
 __all__ = ["render_html", "write_html"]
 
 _VERDICTS = ("fail", "inconclusive", "pass")
+# The badge colour of each verdict a report may carry; the word is always written too.
+_BADGES = {
+    "fail": "fail",
+    "inconclusive": "inconclusive",
+    "pass": "pass",
+    "not applicable": "skip",
+    "not run": "skip",
+    "incomplete": "fail",  # a run with a planned check missing never passes
+}
 _LISTED_PHOTOS = 50
 _LISTED_ROWS = 50
 _OUTCOMES = {
@@ -222,27 +233,29 @@ def _verdict_key(verdict: object) -> str:
     return verdict if isinstance(verdict, str) and verdict in _VERDICTS else "unknown"
 
 
+def _or(value: object, default: str) -> object:
+    return default if value is None else value
+
+
 def _badge(verdict: object, *, big: bool = False, key: str | None = None) -> str:
     """The verdict as a word in a coloured box: the colour never carries the meaning alone."""
-    key = key or _verdict_key(verdict)
+    key = key or (_BADGES.get(verdict, "unknown") if isinstance(verdict, str) else "unknown")
     size = " big" if big else ""
     return f'<span class="verdict v-{key}{size}">{_e(verdict if verdict is not None else "unknown")}</span>'
 
 
-def _anchor(check: Mapping[str, Any]) -> str:
+def _anchor(check: CheckResult) -> str:
     """A page-unique id for a check's section: matching checks appear once per threshold."""
-    name = str(check.get("id", "?"))
-    if _is_num(check.get("threshold")):
-        name += f"-{check['threshold']:g}"
+    name = check.id if check.threshold is None else f"{check.id}-{check.threshold:g}"
     return "check-" + re.sub(r"[^A-Za-z0-9_.-]", "-", name)
 
 
-def _check_name(check: Mapping[str, Any]) -> str:
+def _check_name(check: CheckResult) -> str:
     """The check's id as code, with its threshold (and whether that threshold binds) when it has one."""
-    out = f"<code>{_e(check.get('id', '?'))}</code>"
-    if _is_num(check.get("threshold")):
-        out += f" at {check['threshold']:g}"
-        if _mapping(check.get("details")).get("binding"):
+    out = f"<code>{_e(check.id)}</code>"
+    if check.threshold is not None:
+        out += f" at {check.threshold:g}"
+        if check.details.get("binding"):
             out += " (binding)"
     return out
 
@@ -356,31 +369,28 @@ def _label_width(labels: Sequence[str]) -> tuple[float, int]:
     return 16 + chars * 7.2, chars
 
 
-def _rates_chart(check: Mapping[str, Any]) -> str:
+def _rates_chart(check: CheckResult) -> str:
     """Forest plot of each group's rate with its interval; counts and values written beside each row."""
-    groups = _mapping(check.get("groups"))
+    groups = check.groups
     if not groups:
         return ""
-    names = [str(name) for name in groups]
-    reference = str(check.get("reference", ""))
+    names = list(groups)
+    reference = check.reference
     labels = [name + (" (reference)" if name == reference else "") for name in names]
     label_w, chars = _label_width(labels)
     count_w, value_w = 110.0, 190.0
     plot_a, plot_b = label_w + 12, _WIDTH - count_w - value_w - 16
     values: list[float] = [0.0]
     for g in groups.values():
-        group = _mapping(g)
-        bounds = _pair(group.get("ci"))
-        values += [v for v in (group.get("rate"), *(bounds or ())) if _is_num(v)]
+        values += [v for v in (g.rate, *(g.ci or ())) if v is not None]
     lo, hi = min(values), max(values)
     # Rates read against the whole 0..1 scale unless they are all small, or (calibration) below 0.
     hi = 1.0 if hi > 0.5 else hi
     lo, hi, ticks = _ticks(min(lo, 0.0), max(hi, lo + 1e-9))
     axis = _Axis(lo, hi, plot_a, plot_b)
     bottom = _TOP + _ROW * len(names) + 4
-    level = check.get("confidence")
-    level_text = f"{level:.0%} interval" if _is_num(level) else "interval"
-    count_label = _e(check.get("count_label", "count"))
+    level_text = f"{check.confidence:.0%} interval"
+    count_label = _e(check.count_label)
     out = [
         _text(label_w, 20, "group", anchor="end", cls="head", size=12),
         _text(plot_b + count_w - 8, 20, f"{count_label} / n", anchor="end", cls="head", size=12),
@@ -390,16 +400,16 @@ def _rates_chart(check: Mapping[str, Any]) -> str:
     if lo < 0:
         out.append(f'<line x1="{_c(axis(0))}" y1="{_c(_TOP - 12)}" x2="{_c(axis(0))}" y2="{_c(bottom)}" class="zero"/>')
     for i, (name, label) in enumerate(zip(names, labels, strict=True)):
-        group = _mapping(groups[name])
+        group = groups[name]
         y = _TOP + _ROW * i + _ROW / 2 - 4
-        rate, bounds = group.get("rate"), _pair(group.get("ci"))
+        rate, bounds = group.rate, group.ci
         row = [f"<g><title>{_e(name)}: {_f3(rate)} {_ci(bounds)}</title>"]
         row.append(_text(label_w, y + 4.5, _e(_clip(label, chars)), anchor="end"))
         if bounds is not None:
             row.append(_interval(axis, y, bounds, "bar"))
-        if _is_num(rate):
+        if rate is not None:
             row.append(f'<circle cx="{_c(axis(rate))}" cy="{_c(y)}" r="5" class="dot"/>')
-        counts = f"{_plain(group.get('count'))} / {_plain(group.get('n'))}"
+        counts = f"{_plain(group.count)} / {_plain(group.n)}"
         row.append(_text(plot_b + count_w - 8, y + 4.5, counts, anchor="end"))
         row.append(_text(_WIDTH - 4, y + 4.5, f"{_f3(rate)} {_ci(bounds)}", anchor="end"))
         out.append("".join(row) + "</g>")
@@ -407,26 +417,25 @@ def _rates_chart(check: Mapping[str, Any]) -> str:
     return _svg(_WIDTH, height, "rate per group: " + ", ".join(_e(n) for n in names), out)
 
 
-def _comparison_label(comparison: Mapping[str, Any]) -> str:
-    group, reference = str(comparison.get("group", "?")), str(comparison.get("reference", "?"))
-    if reference.startswith("none"):
-        return f"{group} (absolute)"
-    return f"{group} vs {reference}"
+def _comparison_label(comparison: Comparison) -> str:
+    if comparison.reference.startswith("none"):
+        return f"{comparison.group} (absolute)"
+    return f"{comparison.group} vs {comparison.reference}"
 
 
-def _gaps_chart(check: Mapping[str, Any]) -> str:
+def _gaps_chart(check: CheckResult) -> str:
     """Each comparison's gap and interval against the tolerance line and the zero line, coloured by verdict."""
-    comparisons = [_mapping(c) for c in _list(check.get("comparisons"))]
+    comparisons = check.comparisons
     if not comparisons:
         return ""
     labels = [_comparison_label(c) for c in comparisons]
     label_w, chars = _label_width(labels)
     value_w, verdict_w = 190.0, 112.0
     plot_a, plot_b = label_w + 12, _WIDTH - value_w - verdict_w - 16
-    tolerances = [float(c["tolerance"]) for c in comparisons if _is_num(c.get("tolerance"))]
+    tolerances = [float(c.tolerance) for c in comparisons]
     values = [0.0, *tolerances]
     for c in comparisons:
-        values += [v for v in (c.get("difference"), *(_pair(c.get("ci")) or ())) if _is_num(v)]
+        values += [v for v in (c.difference, *(c.ci or ())) if v is not None]
     lo, hi, ticks = _ticks(min(values), max(values))
     axis = _Axis(lo, hi, plot_a, plot_b)
     bottom = _TOP + _ROW * len(comparisons) + 4
@@ -456,24 +465,22 @@ def _gaps_chart(check: Mapping[str, Any]) -> str:
         )
     for i, (c, label) in enumerate(zip(comparisons, labels, strict=True)):
         y = _TOP + _ROW * i + _ROW / 2 - 4
-        key = _verdict_key(c.get("verdict"))
-        difference, bounds = c.get("difference"), _pair(c.get("ci"))
-        row = [f"<g><title>{_e(label)}: {_f3(difference)} {_ci(bounds)}, {_e(c.get('verdict'))}</title>"]
+        key = _verdict_key(c.verdict)
+        difference, bounds = c.difference, c.ci
+        row = [f"<g><title>{_e(label)}: {_f3(difference)} {_ci(bounds)}, {_e(c.verdict)}</title>"]
         row.append(_text(label_w, y + 4.5, _e(_clip(label, chars)), anchor="end"))
         if bounds is not None:
             row.append(_interval(axis, y, bounds, f"k-{key}"))
-        if _is_num(difference):
+        if difference is not None:
             row.append(_marker(axis(difference), y, key))
         row.append(_text(plot_b + value_w - 8, y + 4.5, f"{_f3(difference)} {_ci(bounds)}", anchor="end"))
-        row.append(
-            _text(_WIDTH - 4, y + 4.5, _e(str(c.get("verdict", "unknown")).upper()), anchor="end", cls=f"k-{key}")
-        )
+        row.append(_text(_WIDTH - 4, y + 4.5, _e(c.verdict.upper()), anchor="end", cls=f"k-{key}"))
         out.append("".join(row) + "</g>")
     return _svg(_WIDTH, bottom + 46, "gap per comparison: " + ", ".join(_e(x) for x in labels), out)
 
 
-def _thresholds(checks: Sequence[Mapping[str, Any]], check_id: object) -> list[float]:
-    return sorted({float(c["threshold"]) for c in checks if c.get("id") == check_id and _is_num(c.get("threshold"))})
+def _thresholds(checks: Sequence[CheckResult], check_id: str) -> list[float]:
+    return sorted({float(c.threshold) for c in checks if c.id == check_id and c.threshold is not None})
 
 
 def _sweep_chart(sweep: Sequence[Any], marks: Sequence[float] = ()) -> str:
@@ -584,16 +591,16 @@ def _records_table(records: Sequence[Any], limit: int = _LISTED_ROWS) -> str:
     return out
 
 
-def _banners(analyzer: Mapping[str, Any]) -> str:
+def _banners(report: Report) -> str:
     out = []
-    if analyzer.get("simulated"):
+    if report.analyzer.simulated:
         out.append(
             '<div class="banner" role="note"><strong>Simulated analyzer output</strong>The predictions in this '
             "report were constructed to reproduce published audit figures. They are not the output of any real "
             "service or model: read this report as a demonstration of the method, not as evidence about a "
             "product.</div>"
         )
-    if analyzer.get("emulated"):
+    if report.analyzer.emulated:
         out.append(
             '<div class="banner" role="note"><strong>Emulated vendor API</strong>The answers came from the kit\'s '
             "local emulator of the vendor's API, recorded and then replayed. The vendor's service was not called: "
@@ -602,62 +609,51 @@ def _banners(analyzer: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
-def _deciding(check: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    deciding = check.get("deciding")
-    for c in _list(check.get("comparisons")):
-        if _mapping(c).get("group") == deciding:
-            return _mapping(c)
-    return None
-
-
-def _summary(report: Mapping[str, Any], checks: Sequence[Mapping[str, Any]]) -> str:
-    counts = {v: sum(1 for c in checks if c.get("verdict") == v) for v in _VERDICTS}
-    skipped = [_mapping(s) for s in _list(report.get("skipped"))]
-    policy = _mapping(report.get("policy"))
+def _summary(report: Report) -> str:
     sentence = (
-        f"{counts['fail']} failed, {counts['inconclusive']} inconclusive, {counts['pass']} passed, "
-        f"of {len(checks)} checks run"
+        f"{report.count('fail')} failed, {report.count('inconclusive')} inconclusive, {report.count('pass')} passed, "
     )
-    if skipped:
-        sentence += f"; {len(skipped)} not run"
+    sentence += "".join(f"{report.count(v)} {v}, " for v in ("not applicable", "not run") if report.count(v))
+    sentence += f"of {len(report.checks)} checks run"
+    if report.skipped:
+        sentence += f"; {len(report.skipped)} not run"
     out = [
         '<section class="headline" aria-label="overall verdict">',
-        _badge(report.get("verdict"), big=True),
-        f"<div><p><strong>Overall verdict: {_e(report.get('verdict', 'unknown'))}.</strong> {sentence}.</p>",
+        _badge(report.verdict, big=True),
+        f"<div><p><strong>Overall verdict: {_e(_or(report.verdict, 'unknown'))}.</strong> {sentence}.</p>",
         f'<p class="howto">A check <b>fails</b> when the whole interval of a gap lies above its tolerance, '
         f"<b>passes</b> when it lies at or below it, and is <b>inconclusive</b> when the interval straddles the "
         f"tolerance: this data cannot tell. Under this policy inconclusive counts as "
-        f"<b>{_e(policy.get('inconclusive', 'fail'))}</b>.</p></div></section>",
+        f"<b>{_e(_or(report.policy.inconclusive, 'fail'))}</b>.</p></div></section>",
     ]
     rows = []
-    for check in checks:
-        c = _deciding(check)
-        static = _mapping(_mapping(check.get("details")).get("static"))
+    for check in report.checks:
+        c = check.worst_comparison
+        static = _mapping(check.details.get("static"))
         if c is not None:
             deciding = _e(_comparison_label(c))
-            gap, interval, tolerance = _f3(c.get("difference")), _ci(c.get("ci")), _g(c.get("tolerance"))
+            gap, interval, tolerance = _f3(c.difference), _ci(c.ci), _g(c.tolerance)
         else:
             if static:
                 deciding = f"vocabulary (static half): {_e(static.get('verdict', 'unknown'))}"
             else:
-                notes = _list(check.get("notes"))
+                notes = check.notes
                 deciding = f'<span class="small">{_e(notes[0]) if notes else "no comparison"}</span>'
             gap = interval = tolerance = "n/a"
         link = f'<a href="#{_e(_anchor(check))}">{_check_name(check)}</a>'
-        rows.append([link, _badge(check.get("verdict")), deciding, gap, interval, tolerance])
+        rows.append([link, _badge(check.verdict), deciding, gap, interval, tolerance])
     table = _table(["check", "verdict", "deciding comparison", "gap", "interval", "tolerance"], rows, (3, 4, 5))
-    if skipped:
+    if report.skipped:
         extra = "".join(
-            f'<tr class="skipped"><td class="wrap"><code>{_e(s.get("id", "?"))}</code></td>'
+            f'<tr class="skipped"><td class="wrap"><code>{_e(s.id)}</code></td>'
             f'<td class="wrap">{_badge("not run", key="skip")}</td>'
-            f'<td class="wrap" colspan="4">{_e(s.get("reason", "no reason given"))}</td></tr>'
-            for s in skipped
+            f'<td class="wrap" colspan="4">{_e(s.reason or "no reason given")}</td></tr>'
+            for s in report.skipped
         )
         table = table.replace("</tbody>", extra + "</tbody>")
     out += ["<h2>Verdicts</h2>", table]
-    notes = _list(report.get("notes"))
-    if notes:
-        out.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
+    if report.notes:
+        out.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in report.notes) + "</ul>")
     return "".join(out)
 
 
@@ -676,35 +672,33 @@ def _static_half(static: Mapping[str, Any]) -> str:
     )
 
 
-def _groups_table(check: Mapping[str, Any]) -> str:
+def _groups_table(check: CheckResult) -> str:
     """Each group's figures; a check's own extra figures join the table, or follow it when there are many."""
-    groups = _mapping(check.get("groups"))
+    groups = check.groups
     extras: list[str] = []
     for g in groups.values():
-        extras += [str(k) for k in _mapping(g) if k not in _GROUP_FIELDS and str(k) not in extras]
-    level = check.get("confidence")
+        extras += [k for k in g.extra if k not in extras]
     header = [
         "group",
         "photos",
         "subjects",
-        _e(check.get("count_label", "count")),
+        _e(check.count_label),
         "n",
         "rate",
-        f"{level:.0%} interval" if _is_num(level) else "interval",
+        f"{check.confidence:.0%} interval",
     ]
     inline = extras if len(extras) <= 2 else []
     rows, extra_rows = [], []
-    for name, g in groups.items():
-        group = _mapping(g)
-        extra = [_f3(v) if isinstance(v, float) else _plain(v) for v in (group.get(k) for k in extras)]
+    for name, group in groups.items():
+        extra = [_f3(v) if isinstance(v, float) else _plain(v) for v in (group.extra.get(k) for k in extras)]
         row = [
             _e(name),
-            _plain(group.get("photos")),
-            _plain(group.get("subjects")),
-            _plain(group.get("count")),
-            _plain(group.get("n")),
-            _f3(group.get("rate")),
-            _ci(group.get("ci")),
+            _plain(group.photos),
+            _plain(group.subjects),
+            _plain(group.count),
+            _plain(group.n),
+            _f3(group.rate),
+            _ci(group.ci),
         ]
         rows.append(row + extra if inline else row)
         extra_rows.append([_e(name), *extra])
@@ -715,30 +709,29 @@ def _groups_table(check: Mapping[str, Any]) -> str:
     return out
 
 
-def _comparisons_table(check: Mapping[str, Any]) -> str:
+def _comparisons_table(check: CheckResult) -> str:
     rows = []
-    for c in (_mapping(x) for x in _list(check.get("comparisons"))):
-        p = _p(c.get("p_value"))
-        if _is_num(c.get("p_adjusted")):
-            p += f'<br><span class="small">Holm {_p(c.get("p_adjusted"))}</span>'
-        level = c.get("level")
-        how = _e(c.get("method", "")) or "interval"
-        if _is_num(level):
-            how += f", {level:.1%}".replace(".0%", "%")
+    for c in check.comparisons:
+        p = _p(c.p_value)
+        if c.p_adjusted is not None:
+            p += f'<br><span class="small">Holm {_p(c.p_adjusted)}</span>'
+        how = _e(c.method) or "interval"
+        if c.level is not None:
+            how += f", {c.level:.1%}".replace(".0%", "%")
         notes = [f'<span class="small">{how}</span>']
-        if c.get("note"):
-            notes.append(_e(c["note"]))
-        if c.get("verdict") == "inconclusive" and _is_num(c.get("min_detectable")):
-            notes.append(f"smallest detectable gap <b>{_f3(c.get('min_detectable'))}</b>")
-        ratio = f'<br><span class="small">ratio {c["ratio"]:.2f}</span>' if _is_num(c.get("ratio")) else ""
+        if c.note:
+            notes.append(_e(c.note))
+        if c.verdict == "inconclusive" and c.min_detectable is not None:
+            notes.append(f"smallest detectable gap <b>{_f3(c.min_detectable)}</b>")
+        ratio = f'<br><span class="small">ratio {c.ratio:.2f}</span>' if c.ratio is not None else ""
         rows.append(
             [
                 _e(_comparison_label(c)),
-                _f3(c.get("difference")) + ratio,
-                _ci(c.get("ci")),
+                _f3(c.difference) + ratio,
+                _ci(c.ci),
                 p,
-                _g(c.get("tolerance")),
-                _badge(c.get("verdict")),
+                _g(c.tolerance),
+                _badge(c.verdict),
                 "<br>".join(notes),
             ]
         )
@@ -762,16 +755,15 @@ def _details(details: Mapping[str, Any]) -> str:
     return (f'<h3>Other figures</h3><dl class="facts">{"".join(facts)}</dl>' if facts else "") + "".join(tables)
 
 
-def _check_section(check: Mapping[str, Any], thresholds: Sequence[float] = ()) -> str:
+def _check_section(check: CheckResult, thresholds: Sequence[float] = ()) -> str:
     """One check's section; ``thresholds`` are those the report evaluates this check at, marked on its sweep."""
-    details = _mapping(check.get("details"))
-    level = check.get("confidence")
-    level_text = f"{level:.0%}" if _is_num(level) else "the stated"
+    details = check.details  # the check's own JSON: read with care below
+    level_text = f"{check.confidence:.0%}"
     out = [
         f'<section class="check" id="{_e(_anchor(check))}">',
-        f"<h2>{_check_name(check)} {_badge(check.get('verdict'))}</h2>",
-        f'<p class="measure"><b>Measure:</b> {_e(check.get("measure", "n/a"))}. '
-        f"<b>Reference:</b> {_e(check.get('reference', 'n/a'))}.</p>",
+        f"<h2>{_check_name(check)} {_badge(check.verdict)}</h2>",
+        f'<p class="measure"><b>Measure:</b> {_e(check.measure or "n/a")}. '
+        f"<b>Reference:</b> {_e(check.reference or 'n/a')}.</p>",
     ]
     static = _mapping(details.get("static"))
     if static:
@@ -805,42 +797,32 @@ def _check_section(check: Mapping[str, Any], thresholds: Sequence[float] = ()) -
             + ".</figcaption></figure>",
         ]
     out.append(_details(details))
-    notes = _list(check.get("notes"))
-    if notes:
-        out.append('<h3>Notes</h3><ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
-    out.append(f'<p class="method"><b>Method:</b> {_e(check.get("method", "n/a"))}.</p></section>')
+    if check.notes:
+        out.append('<h3>Notes</h3><ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in check.notes) + "</ul>")
+    out.append(f'<p class="method"><b>Method:</b> {_e(check.method or "n/a")}.</p></section>')
     return "".join(out)
 
 
-def _photos(report: Mapping[str, Any]) -> str:
-    outcomes = _mapping(report.get("outcomes"))
-    total = sum(v for v in outcomes.values() if _is_num(v))
+def _photos(report: Report) -> str:
+    outcomes = report.outcomes
+    total = sum(outcomes.values())
     keys = [k for k in _OUTCOMES if k in outcomes] + [k for k in outcomes if k not in _OUTCOMES]
     rows = [
-        [
-            _e(_OUTCOMES.get(k, str(k))),
-            _plain(outcomes[k]),
-            f"{outcomes[k] / total:.1%}" if total and _is_num(outcomes[k]) else "n/a",
-        ]
-        for k in keys
+        [_e(_OUTCOMES.get(k, k)), _plain(outcomes[k]), f"{outcomes[k] / total:.1%}" if total else "n/a"] for k in keys
     ]
     out = [
         '<section id="photos"><h2>Photos</h2>',
         f"<p>{_plain(total)} photos in the manifest, each accounted for.</p>",
     ]
     out.append(_table(["outcome", "photos", "share"], rows, (1, 2)).replace("<table>", '<table style="width:auto">'))
-    troubled = [_mapping(p) for p in _list(report.get("photos")) if _mapping(p).get("outcome") not in _USED]
+    troubled: list[PhotoOutcome] = [p for p in report.photos if p.outcome not in _USED]
     if troubled:
         out.append("<h3>Photos not analysed</h3>")
         out.append(
             _table(
                 ["photo", "outcome", "reason"],
                 (
-                    [
-                        _e(p.get("photo", "?")),
-                        _e(_OUTCOMES.get(str(p.get("outcome")), p.get("outcome"))),
-                        _e(p.get("reason", "")),
-                    ]
+                    [_e(p.photo or "?"), _e(_OUTCOMES.get(p.outcome, p.outcome)), _e(p.reason)]
                     for p in troubled[:_LISTED_PHOTOS]
                 ),
                 paths=(0,),
@@ -919,14 +901,14 @@ _SOURCES: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
 )
 
 
-def _methods(report: Mapping[str, Any], checks: Sequence[Mapping[str, Any]]) -> str:
-    policy = _mapping(report.get("policy"))
-    words = [str(policy.get("interval", "")), str(policy.get("exact_test", ""))]
-    for check in checks:
-        words.append(str(check.get("method", "")))
-        for c in (_mapping(x) for x in _list(check.get("comparisons"))):
-            words.append(str(c.get("method", "")))
-            if _is_num(c.get("min_detectable")):
+def _methods(report: Report) -> str:
+    policy = report.policy
+    words = [str(_or(policy.interval, "")), str(_or(policy.exact_test, ""))]
+    for check in report.checks:
+        words.append(check.method)
+        for c in check.comparisons:
+            words.append(c.method)
+            if c.min_detectable is not None:
                 words.append("detectable")
     text = " ".join(words).lower()
     items = [
@@ -934,11 +916,10 @@ def _methods(report: Mapping[str, Any], checks: Sequence[Mapping[str, Any]]) -> 
         for keys, name, use, source in _SOURCES
         if any(k in text for k in keys)
     ]
-    tolerances = _mapping(policy.get("tolerance"))
-    tolerance_text = "; ".join(f"<code>{_e(k)}</code> {_g(v)}" for k, v in tolerances.items())
+    tolerance_text = "; ".join(f"<code>{_e(k)}</code> {_g(v)}" for k, v in policy.tolerance.items())
     return (
         '<section id="methods"><h2>Methods and sources</h2>'
-        f"<p>Intervals are at {_g(policy.get('confidence'))} confidence unless a check says otherwise. "
+        f"<p>Intervals are at {_g(policy.confidence)} confidence unless a check says otherwise. "
         "Each check's own method line above says exactly which of these it used.</p>"
         + (f'<ol class="sources">{"".join(items)}</ol>' if items else "")
         + (f"<p><b>Tolerances</b> (policy): {tolerance_text}.</p>" if tolerance_text else "")
@@ -950,12 +931,14 @@ def _facts(pairs: Iterable[tuple[str, str]]) -> str:
     return '<dl class="facts">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in pairs) + "</dl>"
 
 
-def _provenance(report: Mapping[str, Any]) -> str:
-    analyzer = _mapping(report.get("analyzer"))
-    dataset = _mapping(report.get("dataset"))
-    policy = _mapping(report.get("policy"))
-    grouping = _mapping(report.get("grouping"))
-    run = _mapping(report.get("run"))
+def _provenance(report: Report) -> str:
+    analyzer, dataset, policy, grouping, run = (
+        report.analyzer,
+        report.dataset,
+        report.policy,
+        report.grouping,
+        report.run,
+    )
     shown = {
         "name",
         "version",
@@ -968,23 +951,25 @@ def _provenance(report: Mapping[str, Any]) -> str:
         "emulated",
     }
     analyzer_facts = [
-        ("name", _e(analyzer.get("name", "?"))),
-        ("version", _plain(analyzer.get("version"))),
-        ("adapter", f"<code>{_e(analyzer.get('adapter', '?'))}</code>"),
+        ("name", _e(_or(analyzer.name, "?"))),
+        ("version", _plain(analyzer.version)),
+        ("adapter", f"<code>{_e(_or(analyzer.adapter, '?'))}</code>"),
     ]
-    analyzer_facts += [(_e(k), _plain(analyzer[k])) for k in _SDK_FIELDS if k in analyzer]
+    # What else the adapter said (SDK versions first) is shown as it said it.
+    others = analyzer.fields
+    analyzer_facts += [(_e(k), _plain(others[k])) for k in _SDK_FIELDS if k in others]
     analyzer_facts += [
         (_label(k), _plain(v))
-        for k, v in analyzer.items()
+        for k, v in others.items()
         if k not in shown and k not in _SDK_FIELDS and not isinstance(v, (Mapping, list))
     ]
     analyzer_facts += [
-        ("answers from", _e(analyzer.get("source", "n/a"))),
-        ("record mode", _e(analyzer.get("record_mode", "n/a"))),
-        ("simulated output", _plain(bool(analyzer.get("simulated")))),
-        ("emulated API", _plain(bool(analyzer.get("emulated")))),
+        ("answers from", _e(_or(analyzer.source, "n/a"))),
+        ("record mode", _e(_or(analyzer.record_mode, "n/a"))),
+        ("simulated output", _plain(analyzer.simulated)),
+        ("emulated API", _plain(analyzer.emulated)),
     ]
-    vocabulary = _mapping(analyzer.get("vocabulary"))
+    vocabulary = analyzer.vocabulary
     if vocabulary:
         labels = ", ".join(f"{_e(k)} → {_e(v)}" for k, v in _mapping(vocabulary.get("labels")).items()) or "none"
         analyzer_facts.append(
@@ -995,59 +980,49 @@ def _provenance(report: Mapping[str, Any]) -> str:
             )
         )
     out = ['<section id="provenance"><h2>Provenance</h2>', "<h3>Analyzer</h3>", _facts(analyzer_facts)]
-    sessions = _list(analyzer.get("recorded_with"))
-    if sessions:
-        out += ["<h3>Recording sessions</h3>", _records_table(sessions)]
+    if analyzer.recorded_with:
+        out += ["<h3>Recording sessions</h3>", _records_table(analyzer.recorded_with)]
     dataset_facts = [
-        ("name", _e(dataset.get("name", "?"))),
-        ("photos", _plain(dataset.get("photos"))),
-        ("subjects", _plain(dataset.get("subjects"))),
-        ("content hash", f"<code>{_e(dataset.get('content_hash', 'n/a'))}</code>"),
-        ("manifest", _e(dataset.get("manifest", "n/a"))),
-        ("extra columns", _plain(dataset.get("columns", []))),
-        (
-            "grouping",
-            _e(", ".join(map(str, _list(grouping.get("by")))) or "default (cis / trans / nonbinary / unknown)"),
-        ),
-        ("reference group", _e(grouping.get("reference", "n/a"))),
+        ("name", _e(_or(dataset.name, "?"))),
+        ("photos", _plain(dataset.photos)),
+        ("subjects", _plain(dataset.subjects)),
+        ("content hash", f"<code>{_e(_or(dataset.content_hash, 'n/a'))}</code>"),
+        ("manifest", _e(_or(dataset.manifest, "n/a"))),
+        ("extra columns", _plain(dataset.columns)),
+        ("grouping", _e(", ".join(grouping.by) or "default (cis / trans / nonbinary / unknown)")),
+        ("reference group", _e(_or(grouping.reference, "n/a"))),
     ]
     out += ["<h3>Dataset</h3>", _facts(dataset_facts)]
     policy_facts = [
-        ("profile", f"<code>{_e(policy.get('profile', '?'))}</code>"),
-        ("from", _e(policy.get("source", "n/a"))),
-        ("confidence", _g(policy.get("confidence"))),
-        ("inconclusive counts as", _e(policy.get("inconclusive", "n/a"))),
+        ("profile", f"<code>{_e(_or(policy.profile, '?'))}</code>"),
+        ("from", _e(_or(policy.source, "n/a"))),
+        ("confidence", _g(policy.confidence)),
+        ("inconclusive counts as", _e(_or(policy.inconclusive, "n/a"))),
     ]
     policy_facts += [
         (_label(k), _plain(v))
-        for k, v in policy.items()
+        for k, v in policy.fields.items()
         if k not in ("profile", "source", "confidence", "inconclusive", "tolerance") and (v or v == 0)
     ]
     out += ["<h3>Policy</h3>", _facts(policy_facts)]
     run_facts = [
-        ("seed", _plain(report.get("seed"))),
-        ("kit version", _e(report.get("kit_version", "?"))),
-        ("python", _e(run.get("python", "?"))),
-        ("pytest", _e(run.get("pytest", "?"))),
-        ("report written", _e(report.get("created", "?"))),
-        ("report schema", _plain(report.get("schema"))),
+        ("seed", _plain(report.seed)),
+        ("kit version", _e(report.kit_version)),
+        ("python", _e(_or(run.python, "?"))),
+        ("pytest", _e(_or(run.pytest, "?"))),
+        ("report written", _e(_or(report.created, "?"))),
+        ("report schema", _plain(report.schema)),
     ]
     out += ["<h3>Run</h3>", _facts(run_facts)]
-    if run.get("command"):
-        out.append(f"<p>This command reproduces the run:</p><pre><code>{_e(run['command'])}</code></pre>")
-    if run.get("flags"):
-        flags = " ".join(map(str, _list(run.get("flags"))))
-        out.append(f'<p class="small">As pytest flags: <code>{_e(flags)}</code></p>')
+    if run.command:
+        out.append(f"<p>This command reproduces the run:</p><pre><code>{_e(run.command)}</code></pre>")
+    if run.flags:
+        out.append(f'<p class="small">As pytest flags: <code>{_e(" ".join(run.flags))}</code></p>')
     return "".join(out) + "</section>"
 
 
-def render_html(report: Mapping[str, Any]) -> str:
-    """The HTML report for ``report`` (as built by :func:`~conformance.reporting.json.build_report`).
-
-    Parameters
-    ----------
-    report
-        The report dict: the content of ``report.json``.
+def render_html(report: Report | Mapping[str, Any]) -> str:
+    """The HTML report for ``report`` (a :class:`~conformance.report.Report`, or a report.json dict).
 
     Returns
     -------
@@ -1056,26 +1031,26 @@ def render_html(report: Mapping[str, Any]) -> str:
 
     Examples
     --------
-    >>> page = render_html({"verdict": "pass", "checks": [], "analyzer": {"name": "<x>"}})
+    >>> from conformance.report import AnalyzerInfo, Report
+    >>> page = render_html(Report(checks=(), verdict="pass", analyzer=AnalyzerInfo({"name": "<x>"})))
     >>> page.startswith("<!DOCTYPE html>"), "&lt;x&gt;" in page, "<x>" in page
     (True, True, False)
     """
-    analyzer = _mapping(report.get("analyzer"))
-    dataset = _mapping(report.get("dataset"))
-    checks = [_mapping(c) for c in _list(report.get("checks"))]
-    title = f"Conformance report: {analyzer.get('name', '?')} on {dataset.get('name', '?')}"
+    report = as_report(report)
+    analyzer, dataset, checks = report.analyzer, report.dataset, report.checks
+    title = f"Conformance report: {_or(analyzer.name, '?')} on {_or(dataset.name, '?')}"
     body = [
-        _banners(analyzer),
+        _banners(report),
         "<header><h1>Conformance report</h1>",
-        f'<p class="subtitle">{_e(analyzer.get("name", "?"))} on dataset {_e(dataset.get("name", "?"))} '
-        f"({_counted(dataset.get('photos'), 'photo')} of {_counted(dataset.get('subjects'), 'subject')}) · "
-        f"written {_e(report.get('created', '?'))}</p></header>",
-        _summary(report, checks),
-        *(_check_section(c, _thresholds(checks, c.get("id"))) for c in checks),
+        f'<p class="subtitle">{_e(_or(analyzer.name, "?"))} on dataset {_e(_or(dataset.name, "?"))} '
+        f"({_counted(dataset.photos, 'photo')} of {_counted(dataset.subjects, 'subject')}) · "
+        f"written {_e(_or(report.created, '?'))}</p></header>",
+        _summary(report),
+        *(_check_section(c, _thresholds(checks, c.id)) for c in checks),
         _photos(report),
-        _methods(report, checks),
+        _methods(report),
         _provenance(report),
-        f"<footer>Written by the conformance kit {_e(report.get('kit_version', '?'))} from report.json; "
+        f"<footer>Written by the conformance kit {_e(report.kit_version)} from report.json; "
         "every figure here is read from it, none recomputed.</footer>",
     ]
     return (
@@ -1087,7 +1062,7 @@ def render_html(report: Mapping[str, Any]) -> str:
     )
 
 
-def write_html(report: Mapping[str, Any], path: str | Path) -> Path:
+def write_html(report: Report | Mapping[str, Any], path: str | Path) -> Path:
     """Write :func:`render_html` of ``report`` to ``path``, atomically, and return the path."""
     target = Path(path)
     write_atomic(target, render_html(report))

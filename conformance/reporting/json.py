@@ -4,7 +4,9 @@ Top level: ``schema``, ``kit_version``, ``created``, ``verdict`` (worst of the c
 ``analyzer`` (provenance, with ``simulated`` / ``emulated`` flags), ``dataset`` (with its content
 hash), ``policy``, ``grouping`` (columns and reference), ``run`` (the flags that reproduce it),
 ``outcomes`` (counts of analysed / no face / error), ``checks[]`` (each ``CheckResult.to_dict()``),
-``skipped[]`` (checks this run could not make, each with its ``id`` and ``reason``) and ``photos[]`` (every photo of the manifest with its outcome and reason: nothing is left out).
+``skipped[]`` (checks this run could not make, each with its ``id`` and ``reason``), ``photos[]``
+(every photo of the manifest with its outcome and reason: nothing is left out) and, with a
+baseline, ``regression``. The typed form is :class:`conformance.report.Report`.
 """
 
 from __future__ import annotations
@@ -16,42 +18,36 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_atomic
+from ..report import SCHEMA_VERSION, Report, as_report, run_verdict
+from ..results import CheckResult
 
 __all__ = ["SCHEMA_VERSION", "build_report", "write_json"]
 
-SCHEMA_VERSION = 1
-
-
-def _worst(verdicts: Sequence[str]) -> str:
-    from ..results import worst
-
-    return worst(verdicts)  # type: ignore[arg-type]
-
 
 def build_report(
-    checks: Sequence[Mapping[str, Any]],
+    checks: Sequence[CheckResult | Mapping[str, Any]],
     *,
     context: Mapping[str, Any],
     skipped: Sequence[Mapping[str, Any]] = (),
-) -> dict[str, Any]:
-    """Assemble the report from finished check dicts and the run's context payload.
+    regression: Mapping[str, Any] | None = None,
+) -> Report:
+    """Assemble the report from finished checks (results, or their dicts) and the run's context payload.
 
     ``context`` carries ``analyzer``, ``dataset``, ``policy``, ``grouping``, ``run``, ``seed``,
-    ``outcomes`` and ``photos`` as the plugin collected them.
+    ``outcomes``, ``notes``, ``photos`` and ``check_order`` as the plugin collected them;
+    ``regression`` is the gate's finding, when the run had a baseline.
     """
     from .._version import __version__
 
-    ordered = sorted(
-        checks,
-        key=lambda c: (
-            list(context.get("check_order", [])).index(c["id"]) if c["id"] in context.get("check_order", []) else 99
-        ),
-    )
-    return {
+    # As the plugin carries them from xdist workers: plain JSON types (a check's details may hold tuples).
+    found = [json.loads(json.dumps(c.to_dict())) if isinstance(c, CheckResult) else c for c in checks]
+    order = list(context.get("check_order", []))
+    ordered = sorted(found, key=lambda c: order.index(c["id"]) if c["id"] in order else 99)
+    data: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "kit_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "verdict": _worst([c["verdict"] for c in ordered]),
+        "verdict": run_verdict(c["verdict"] for c in ordered),
         "seed": context.get("seed"),
         "analyzer": context.get("analyzer", {}),
         "dataset": context.get("dataset", {}),
@@ -64,10 +60,14 @@ def build_report(
         "skipped": [dict(s) for s in skipped],
         "photos": context.get("photos", []),
     }
+    if regression is not None:
+        data["regression"] = dict(regression)
+    return Report.from_json(data, source="this run's results")
 
 
-def write_json(report: Mapping[str, Any], path: str | Path) -> Path:
+def write_json(report: Report | Mapping[str, Any], path: str | Path) -> Path:
     """Write ``report`` as indented JSON, atomically."""
     target = Path(path)
-    write_atomic(target, json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    text = json.dumps(as_report(report).to_json(), indent=2, ensure_ascii=False, allow_nan=False)
+    write_atomic(target, text + "\n")
     return target

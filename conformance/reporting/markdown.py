@@ -1,7 +1,7 @@
 """``report.md``: the human-readable report, fit for a GitHub job summary (``$GITHUB_STEP_SUMMARY``).
 
-Rendered from the report dict alone. Every value that came from a manifest, predictions file or
-vendor is escaped so that it cannot break a table or inject markup.
+Rendered from the typed :class:`~conformance.report.Report` alone. Every value that came from a
+manifest, predictions file or vendor is escaped so that it cannot break a table or inject markup.
 """
 
 from __future__ import annotations
@@ -11,11 +11,32 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_atomic
+from ..report import Report, as_report
+from ..results import CheckResult
 
-__all__ = ["escape", "render_markdown", "write_markdown"]
+__all__ = ["VERDICT_LABELS", "escape", "render_markdown", "verdict_label", "write_markdown"]
 
-_VERDICT = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⚠️ inconclusive"}
+# A word and a sign for every verdict a report may carry (the sign never carries the meaning alone).
+VERDICT_LABELS: Mapping[str, str] = {
+    "pass": "✅ pass",
+    "fail": "❌ fail",
+    "inconclusive": "⚠️ inconclusive",
+    "not applicable": "➖ not applicable",
+    "not run": "⏭️ not run",
+    "incomplete": "⛔ incomplete",
+}
 _LISTED_PHOTOS = 50
+
+
+def verdict_label(verdict: str | None) -> str:
+    """The verdict with its sign; a verdict this version does not know (a newer report's), escaped as it is."""
+    if verdict is None:
+        return "unknown"
+    return VERDICT_LABELS.get(verdict) or escape(verdict)
+
+
+def _or(value: object, default: str) -> object:
+    return default if value is None else value
 
 
 def escape(value: object) -> str:
@@ -38,10 +59,8 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _ci(ci: list[float | None] | None) -> str:
-    if not ci or ci[0] is None or ci[1] is None:
-        return "n/a"
-    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+def _ci(ci: tuple[float, float] | None) -> str:
+    return "n/a" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -50,15 +69,15 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def _provenance_banner(analyzer: Mapping[str, Any]) -> list[str]:
+def _provenance_banner(report: Report) -> list[str]:
     out = []
-    if analyzer.get("simulated"):
+    if report.analyzer.simulated:
         out += [
             "> **Simulated analyzer output.** The predictions in this run were constructed to match published "
             "figures; they are not the output of any real service or model.",
             "",
         ]
-    if analyzer.get("emulated"):
+    if report.analyzer.emulated:
         out += [
             "> **Emulated vendor API.** Responses came from the kit's local emulator of the vendor's API "
             "(recorded, then replayed), not from the vendor.",
@@ -67,106 +86,98 @@ def _provenance_banner(analyzer: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _check_section(check: Mapping[str, Any]) -> list[str]:
+def _check_section(check: CheckResult) -> list[str]:
     at = ""
-    if check.get("threshold") is not None:
-        at = f" at threshold {check['threshold']:g}" + (" (binding)" if check.get("details", {}).get("binding") else "")
-    out = [f"## {code(check['id'])}{at}: {_VERDICT[check['verdict']]}", "", f"Measure: {escape(check['measure'])}.", ""]
-    static = check.get("details", {}).get("static")
-    if static:
+    if check.threshold is not None:
+        at = f" at threshold {check.threshold:g}" + (" (binding)" if check.details.get("binding") else "")
+    out = [f"## {code(check.id)}{at}: {verdict_label(check.verdict)}", "", f"Measure: {escape(check.measure)}.", ""]
+    static = check.details.get("static")
+    if isinstance(static, Mapping) and static:  # details are the check's own JSON: read with care
         labels = ", ".join(f"{escape(k)} → {escape(v)}" for k, v in static.get("labels", {}).items()) or "none"
         out += [
-            f"Static: {_VERDICT[static['verdict']]}: {escape(static['reason'])} (labels: {labels}; "
+            f"Static: {verdict_label(static.get('verdict'))}: {escape(static.get('reason'))} (labels: {labels}; "
             f"vocabulary {escape(static.get('source', ''))}).",
             "",
         ]
-    groups = check.get("groups", {})
-    if groups:
-        level = f"{check['confidence']:.0%} CI"
+    if check.groups:
+        level = f"{check.confidence:.0%} CI"
         rows = [
-            [
-                escape(name),
-                str(g["photos"]),
-                str(g["subjects"]),
-                str(g["count"]),
-                str(g["n"]),
-                _num(g["rate"]),
-                _ci(g["ci"]),
-            ]
-            for name, g in groups.items()
+            [escape(name), str(g.photos), str(g.subjects), str(g.count), str(g.n), _num(g.rate), _ci(g.ci)]
+            for name, g in check.groups.items()
         ]
-        out += _table(
-            ["group", "photos", "subjects", escape(check.get("count_label", "count")), "n", "rate", level], rows
-        )
+        out += _table(["group", "photos", "subjects", escape(check.count_label), "n", "rate", level], rows)
         out.append("")
-    comparisons = check.get("comparisons", [])
-    if comparisons:
+    if check.comparisons:
         rows = []
-        for c in comparisons:
+        for c in check.comparisons:
             p = (
                 "n/a"
-                if c["p_value"] is None
-                else f"{c['p_value']:.2g}" + ("" if c["p_adjusted"] is None else f" (Holm {c['p_adjusted']:.2g})")
+                if c.p_value is None
+                else f"{c.p_value:.2g}" + ("" if c.p_adjusted is None else f" (Holm {c.p_adjusted:.2g})")
             )
-            why = escape(c.get("note") or "")
-            if c["verdict"] == "inconclusive" and c.get("min_detectable") is not None:
-                why = (why + "; " if why else "") + f"smallest detectable gap {c['min_detectable']:.3f}"
+            why = escape(c.note)
+            if c.verdict == "inconclusive" and c.min_detectable is not None:
+                why = (why + "; " if why else "") + f"smallest detectable gap {c.min_detectable:.3f}"
             rows.append(
                 [
-                    f"{escape(c['group'])} vs {escape(c['reference'])}",
-                    _num(c["difference"]),
-                    _ci(c["ci"]),
+                    f"{escape(c.group)} vs {escape(c.reference)}",
+                    _num(c.difference),
+                    _ci(c.ci),
                     p,
-                    f"{c['tolerance']:g}",
-                    _VERDICT[c["verdict"]],
+                    f"{c.tolerance:g}",
+                    verdict_label(c.verdict),
                     why,
                 ]
             )
         out += _table(["comparison", "gap", "interval", "p-value", "tolerance", "verdict", "note"], rows)
         out.append("")
-    for note in check.get("notes", []):
+    for note in check.notes:
         out.append(f"- {escape(note)}")
-    if check.get("notes"):
+    if check.notes:
         out.append("")
-    out += [f"Method: {escape(check['method'])}.", ""]
+    out += [f"Method: {escape(check.method)}.", ""]
     return out
 
 
-def render_markdown(report: Mapping[str, Any]) -> str:
-    """The Markdown report for ``report`` (as built by :func:`~conformance.reporting.json.build_report`)."""
-    analyzer = report.get("analyzer", {})
-    dataset = report.get("dataset", {})
-    checks = report.get("checks", [])
-    counts = {v: sum(1 for c in checks if c["verdict"] == v) for v in ("fail", "inconclusive", "pass")}
+def _tally(report: Report) -> str:
+    """``2 failed, 1 inconclusive, 3 passed, of 6 checks``; verdicts new to reports only when present."""
+    words = [f"{report.count('fail')} failed", f"{report.count('inconclusive')} inconclusive"]
+    words += [f"{report.count('pass')} passed"]
+    words += [f"{report.count(v)} {v}" for v in ("not applicable", "not run") if report.count(v)]
+    return f"{', '.join(words)}, of {len(report.checks)} checks"
+
+
+def render_markdown(report: Report | Mapping[str, Any]) -> str:
+    """The Markdown report for ``report`` (a :class:`~conformance.report.Report`, or a report.json dict)."""
+    report = as_report(report)
+    analyzer, dataset, policy, run = report.analyzer, report.dataset, report.policy, report.run
     out = [
-        f"# Conformance report: {escape(analyzer.get('name', '?'))} on {escape(dataset.get('name', '?'))}",
+        f"# Conformance report: {escape(_or(analyzer.name, '?'))} on {escape(_or(dataset.name, '?'))}",
         "",
-        *_provenance_banner(analyzer),
-        f"**Verdict: {_VERDICT[report['verdict']]}**: {counts['fail']} failed, {counts['inconclusive']} "
-        f"inconclusive, {counts['pass']} passed, of {len(checks)} checks.",
+        *_provenance_banner(report),
+        f"**Verdict: {verdict_label(report.verdict)}**: {_tally(report)}.",
         "",
     ]
     rows = []
-    for c in checks:
-        worst = next((x for x in c.get("comparisons", []) if x["group"] == c.get("deciding")), None)
-        gap = "n/a" if worst is None else f"{escape(worst['group'])}: {_num(worst['difference'])} {_ci(worst['ci'])}"
-        name = code(c["id"]) + (f" at {c['threshold']:g}" if c.get("threshold") is not None else "")
-        rows.append([name, _VERDICT[c["verdict"]], gap, "n/a" if worst is None else f"{worst['tolerance']:g}"])
+    for c in report.checks:
+        worst = c.worst_comparison
+        gap = "n/a" if worst is None else f"{escape(worst.group)}: {_num(worst.difference)} {_ci(worst.ci)}"
+        name = code(c.id) + (f" at {c.threshold:g}" if c.threshold is not None else "")
+        rows.append([name, verdict_label(c.verdict), gap, "n/a" if worst is None else f"{worst.tolerance:g}"])
     out += _table(["check", "verdict", "deciding gap [interval]", "tolerance"], rows)
     out.append("")
-    for skipped in report.get("skipped", []):
-        out.append(f"- {code(skipped['id'])} was not run: {escape(skipped['reason'])}")
-    if report.get("skipped"):
+    for skipped in report.skipped:
+        out.append(f"- {code(skipped.id)} was not run: {escape(skipped.reason)}")
+    if report.skipped:
         out.append("")
-    for note in report.get("notes", []):
+    for note in report.notes:
         out.append(f"- {escape(note)}")
-    if report.get("notes"):
+    if report.notes:
         out.append("")
-    for check in checks:
+    for check in report.checks:
         out += _check_section(check)
 
-    outcomes = report.get("outcomes", {})
-    photos = report.get("photos", [])
+    outcomes = report.outcomes
     out += [
         "## Photos",
         "",
@@ -174,40 +185,37 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"{outcomes.get('no_face', 0)} with no face found, {outcomes.get('error', 0)} errors.",
         "",
     ]
-    troubled = [p for p in photos if p.get("outcome") not in ("analysed", "enrolled")]
+    troubled = [p for p in report.photos if p.outcome not in ("analysed", "enrolled")]
     if troubled:
-        rows = [
-            [escape(p["photo"]), escape(p["outcome"]), escape(p.get("reason", ""))] for p in troubled[:_LISTED_PHOTOS]
-        ]
+        rows = [[escape(p.photo), escape(p.outcome), escape(p.reason)] for p in troubled[:_LISTED_PHOTOS]]
         out += _table(["photo", "outcome", "reason"], rows)
         if len(troubled) > _LISTED_PHOTOS:
             out.append(f"\n…and {len(troubled) - _LISTED_PHOTOS} more; every photo is listed in report.json.")
         out.append("")
 
-    run = report.get("run", {})
-    policy = report.get("policy", {})
     out += [
         "## Provenance",
         "",
-        f"- Analyzer: {escape(analyzer.get('name', '?'))} {escape(analyzer.get('version', ''))} "
-        f"(adapter {code(analyzer.get('adapter', '?'))}, source {escape(analyzer.get('source', '?'))})"
-        + ("; **simulated output**" if analyzer.get("simulated") else "")
-        + ("; **emulated API**" if analyzer.get("emulated") else ""),
-        f"- Dataset: {escape(dataset.get('name', '?'))}, {dataset.get('photos', '?')} photos of "
-        f"{dataset.get('subjects', '?')} subjects, {code(dataset.get('content_hash', '?'))}",
-        f"- Grouping: {escape(', '.join(report.get('grouping', {}).get('by', [])) or 'default (cis / trans / nonbinary)')}"
-        f"; reference {code(report.get('grouping', {}).get('reference', '?'))}",
-        f"- Policy: profile {code(policy.get('profile', '?'))} from {escape(policy.get('source', '?'))}; "
-        f"confidence {policy.get('confidence', '?')}; inconclusive counts as {escape(policy.get('inconclusive', '?'))}",
-        f"- Seed {report.get('seed')}; kit {escape(report.get('kit_version', '?'))}; "
-        f"python {escape(run.get('python', '?'))}; pytest {escape(run.get('pytest', '?'))}",
-        f"- Reproduce: {code(run.get('command', ''))}" if run.get("command") else "",
+        f"- Analyzer: {escape(_or(analyzer.name, '?'))} {escape(_or(analyzer.version, ''))} "
+        f"(adapter {code(_or(analyzer.adapter, '?'))}, source {escape(_or(analyzer.source, '?'))})"
+        + ("; **simulated output**" if analyzer.simulated else "")
+        + ("; **emulated API**" if analyzer.emulated else ""),
+        f"- Dataset: {escape(_or(dataset.name, '?'))}, {_or(dataset.photos, '?')} photos of "
+        f"{_or(dataset.subjects, '?')} subjects, {code(_or(dataset.content_hash, '?'))}",
+        f"- Grouping: {escape(', '.join(report.grouping.by) or 'default (cis / trans / nonbinary)')}"
+        f"; reference {code(_or(report.grouping.reference, '?'))}",
+        f"- Policy: profile {code(_or(policy.profile, '?'))} from {escape(_or(policy.source, '?'))}; "
+        f"confidence {_or(policy.confidence, '?')}; "
+        f"inconclusive counts as {escape(_or(policy.inconclusive, '?'))}",
+        f"- Seed {report.seed}; kit {escape(report.kit_version)}; "
+        f"python {escape(_or(run.python, '?'))}; pytest {escape(_or(run.pytest, '?'))}",
+        f"- Reproduce: {code(run.command)}" if run.command else "",
         "",
     ]
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_markdown(report: Mapping[str, Any], path: str | Path) -> Path:
+def write_markdown(report: Report | Mapping[str, Any], path: str | Path) -> Path:
     target = Path(path)
     write_atomic(target, render_markdown(report))
     return target

@@ -1,0 +1,532 @@
+"""The typed report: what ``report.json`` holds, read and validated in one place.
+
+A :class:`Report` travels from the plugin's collector to every writer (JSON, Markdown, HTML), to
+``conformance compare`` and to the regression gate; none of them reads the JSON by hand.
+:meth:`Report.from_json` validates a parsed ``report.json`` (a :class:`ReportError` names the file
+and what is wrong) and :meth:`Report.to_json` gives it back.
+
+The schema changes additively only (``docs/reference/report-schema.md``). So that a newer report
+loses nothing in an older kit, a report read with :meth:`~Report.from_json` writes back exactly the
+JSON it was read from, unknown keys included, key for key; the typed view holds what this version
+reads. A report made with :func:`dataclasses.replace` (or built in code) is written from its typed
+values, which for a report this version wrote is the same JSON again.
+
+Provenance (``analyzer``, ``dataset``, ``policy``, ``run``) is whatever the adapter, dataset and
+policy said: each is kept as written in ``fields``, with typed accessors for what the kit reads of it.
+Checks are :class:`~conformance.results.CheckResult`, the values the checks returned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._fields import FieldError, describe
+from ._numbers import json_problem, shown
+from ._version import __version__
+from .errors import ConformanceError
+from .results import CHECK_VERDICTS, RUN_VERDICTS, CheckResult
+
+__all__ = [
+    "CHECK_VERDICTS",
+    "RUN_VERDICTS",
+    "SCHEMA_VERSION",
+    "AnalyzerInfo",
+    "DatasetInfo",
+    "GateOutcome",
+    "Grouping",
+    "PhotoOutcome",
+    "PolicyInfo",
+    "Report",
+    "ReportError",
+    "RunInfo",
+    "Skipped",
+    "as_report",
+    "read_report",
+    "run_verdict",
+]
+
+SCHEMA_VERSION = 1
+_REQUIRED = ("schema", "kit_version", "checks")
+# The top-level keys in the order report.json has always had them.
+_KEYS = (
+    "schema",
+    "kit_version",
+    "created",
+    "verdict",
+    "seed",
+    "analyzer",
+    "dataset",
+    "policy",
+    "grouping",
+    "run",
+    "outcomes",
+    "notes",
+    "checks",
+    "skipped",
+    "photos",
+    "regression",
+)
+_SEVERITY = {"pass": 0, "inconclusive": 1, "fail": 2}
+
+
+class ReportError(ConformanceError):
+    """A file or dict given as a conformance report is not one."""
+
+
+def _not_a_report(source: str, what: str) -> ReportError:
+    return ReportError(
+        f"{source}: not a conformance report: {what}. Pass the report.json that `conformance run` writes "
+        "(in conformance-report/ by default)."
+    )
+
+
+def run_verdict(verdicts: Iterable[str]) -> str:
+    """A run's verdict from its checks': ``incomplete`` when a check was not run, else the worst of the others.
+
+    ``not applicable`` never decides a run by itself; a run with nothing else is ``not applicable``,
+    one with no check at all ``inconclusive`` (nothing was shown).
+
+    >>> run_verdict(["pass", "inconclusive", "not applicable"])
+    'inconclusive'
+    >>> run_verdict(["pass", "not run"])
+    'incomplete'
+    """
+    found = list(verdicts)
+    if "not run" in found:
+        return "incomplete"
+    decided = [v for v in found if v in _SEVERITY]
+    if decided:
+        return max(decided, key=_SEVERITY.__getitem__)
+    return "not applicable" if found else "inconclusive"
+
+
+# -- provenance: as written, with typed accessors --------------------------------------------------------
+
+
+def _text(value: object) -> str | None:
+    """A scalar as the text a reader sees; None for anything else (absent, null, an object)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _whole(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _object(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+@dataclass(frozen=True)
+class _Section:
+    """A JSON object of the report that another part of the kit fills, kept as written."""
+
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.fields)
+
+
+@dataclass(frozen=True)
+class AnalyzerInfo(_Section):
+    """What the adapter said about the analyzer: name, version, where its answers came from, SDK versions."""
+
+    @property
+    def name(self) -> str | None:
+        return _text(self.fields.get("name"))
+
+    @property
+    def version(self) -> str | None:
+        return _text(self.fields.get("version"))
+
+    @property
+    def adapter(self) -> str | None:
+        return _text(self.fields.get("adapter"))
+
+    @property
+    def source(self) -> str | None:
+        """The predictions file or recording the answers came from."""
+        return _text(self.fields.get("source"))
+
+    @property
+    def record_mode(self) -> str | None:
+        return _text(self.fields.get("record_mode"))
+
+    @property
+    def simulated(self) -> bool:
+        """The predictions were constructed (the demo), not an analyzer's output."""
+        return bool(self.fields.get("simulated"))
+
+    @property
+    def emulated(self) -> bool:
+        """The answers came from the kit's emulator of the vendor's API, not from the vendor."""
+        return bool(self.fields.get("emulated"))
+
+    @property
+    def vocabulary(self) -> Mapping[str, Any]:
+        return _object(self.fields.get("vocabulary"))
+
+    @property
+    def recorded_with(self) -> tuple[Mapping[str, Any], ...]:
+        """One entry per recording session: adapter and SDK versions, endpoint, whether it was an emulator."""
+        sessions = self.fields.get("recorded_with")
+        return tuple(_object(s) for s in sessions) if isinstance(sessions, list) else ()
+
+
+@dataclass(frozen=True)
+class DatasetInfo(_Section):
+    """The dataset: name, manifest, counts and the content hash that identifies it."""
+
+    @property
+    def name(self) -> str | None:
+        return _text(self.fields.get("name"))
+
+    @property
+    def manifest(self) -> str | None:
+        return _text(self.fields.get("manifest"))
+
+    @property
+    def photos(self) -> int | None:
+        return _whole(self.fields.get("photos"))
+
+    @property
+    def subjects(self) -> int | None:
+        return _whole(self.fields.get("subjects"))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return _texts(self.fields.get("columns"))
+
+    @property
+    def content_hash(self) -> str | None:
+        value = self.fields.get("content_hash")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class PolicyInfo(_Section):
+    """The policy in force, as :meth:`conformance.policy.Policy.to_dict` wrote it."""
+
+    @property
+    def profile(self) -> str | None:
+        return _text(self.fields.get("profile"))
+
+    @property
+    def source(self) -> str | None:
+        return _text(self.fields.get("source"))
+
+    @property
+    def confidence(self) -> float | None:
+        return _number(self.fields.get("confidence"))
+
+    @property
+    def inconclusive(self) -> str | None:
+        """What an inconclusive verdict counts as: fail, xfail or pass."""
+        return _text(self.fields.get("inconclusive"))
+
+    @property
+    def interval(self) -> str | None:
+        return _text(self.fields.get("interval"))
+
+    @property
+    def exact_test(self) -> str | None:
+        return _text(self.fields.get("exact_test"))
+
+    @property
+    def tolerance(self) -> Mapping[str, float]:
+        table = _object(self.fields.get("tolerance"))
+        return {str(k): float(v) for k, v in table.items() if _number(v) is not None}
+
+
+@dataclass(frozen=True)
+class RunInfo(_Section):
+    """How the run was made: the flags and command that repeat it, tool versions, the checks planned."""
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return _texts(self.fields.get("flags"))
+
+    @property
+    def command(self) -> str | None:
+        return _text(self.fields.get("command"))
+
+    @property
+    def python(self) -> str | None:
+        return _text(self.fields.get("python"))
+
+    @property
+    def pytest(self) -> str | None:
+        return _text(self.fields.get("pytest"))
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """The check ids the run planned (whether or not each has a result)."""
+        return _texts(self.fields.get("checks"))
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """The manifest columns the groups come from (none: the default gender groups) and the reference group."""
+
+    by: tuple[str, ...] = ()
+    reference: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"by": list(self.by), "reference": self.reference}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A check this run could not make, and why."""
+
+    id: str
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class PhotoOutcome(_Section):
+    """One photo of the manifest and what became of it (analysed, no face, error, enrolled), as written."""
+
+    @property
+    def photo(self) -> str:
+        return str(self.fields.get("photo", ""))
+
+    @property
+    def outcome(self) -> str:
+        return str(self.fields.get("outcome", ""))
+
+    @property
+    def reason(self) -> str:
+        return str(self.fields.get("reason", ""))
+
+    @property
+    def role(self) -> str | None:
+        """``gallery`` or ``probe`` in a face-matching run."""
+        return _text(self.fields.get("role"))
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """The regression gate's finding against a baseline report."""
+
+    baseline: str
+    regressions: tuple[str, ...]
+    summary: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"baseline": self.baseline, "regressions": list(self.regressions), "summary": self.summary}
+
+
+# -- the report ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    """A conformance report: provenance, each check's result, what was skipped, and every photo.
+
+    ``verdict`` is the run's (one of :data:`RUN_VERDICTS`, or a newer report's word); each check's is
+    one of :data:`CHECK_VERDICTS`. ``extra`` holds top-level keys this version does not know.
+    """
+
+    checks: tuple[CheckResult, ...]
+    schema: int = SCHEMA_VERSION
+    kit_version: str = __version__
+    created: str | None = None
+    verdict: str | None = None
+    seed: int | None = None
+    analyzer: AnalyzerInfo = field(default_factory=AnalyzerInfo)
+    dataset: DatasetInfo = field(default_factory=DatasetInfo)
+    policy: PolicyInfo = field(default_factory=PolicyInfo)
+    grouping: Grouping = field(default_factory=Grouping)
+    run: RunInfo = field(default_factory=RunInfo)
+    outcomes: Mapping[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+    photos: tuple[PhotoOutcome, ...] = ()
+    regression: GateOutcome | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    # The JSON this report was read from, written back as it was (see the module's docstring).
+    _json: Mapping[str, Any] | None = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def planned(self) -> tuple[str, ...]:
+        """The check ids the run planned: ``run.checks``, else those with a result or skipped."""
+        listed = self.run.checks
+        if listed:
+            return listed
+        return tuple(dict.fromkeys([*(c.id for c in self.checks), *(s.id for s in self.skipped)]))
+
+    def count(self, verdict: str) -> int:
+        """How many check results have ``verdict``."""
+        return sum(1 for check in self.checks if check.verdict == verdict)
+
+    @classmethod
+    def from_json(cls, data: object, *, source: str = "report") -> Report:
+        """The report in ``data`` (a parsed report.json), validated.
+
+        ``source`` names it in errors (a file name). Raises :class:`ReportError` naming ``source``
+        and what is wrong: no ``schema``, ``kit_version`` or ``checks``, or a check whose fields are
+        malformed (``checks[0] (misgender_gap) has verdict 'meh'``). Parts written by adapters and
+        the policy are read as far as they make sense and otherwise left as they are.
+        """
+        if not isinstance(data, Mapping):
+            raise _not_a_report(source, f"the top level is {describe(data)}, not an object")
+        missing = [key for key in _REQUIRED if key not in data]
+        if missing:
+            raise _not_a_report(source, f"no {', '.join(map(repr, missing))} at the top level")
+        schema = data["schema"]
+        if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+            raise _not_a_report(source, f"'schema' should be a whole number, found {shown(schema)}")
+        kit_version = data["kit_version"]
+        if not isinstance(kit_version, str):
+            raise _not_a_report(source, f"'kit_version' should be a string, found {describe(kit_version)}")
+        if not isinstance(data["checks"], list):
+            raise _not_a_report(source, f"'checks' should be an array, found {describe(data['checks'])}")
+        checks = _checks(data["checks"], source)
+        grouping = _object(data.get("grouping"))
+        reference = grouping.get("reference")
+        verdict = data.get("verdict")
+        report = cls(
+            checks=checks,
+            schema=schema,
+            kit_version=kit_version,
+            created=data.get("created") if isinstance(data.get("created"), str) else None,
+            verdict=verdict if isinstance(verdict, str) else None,
+            seed=_whole(data.get("seed")),
+            analyzer=AnalyzerInfo(_object(data.get("analyzer"))),
+            dataset=DatasetInfo(_object(data.get("dataset"))),
+            policy=PolicyInfo(_object(data.get("policy"))),
+            grouping=Grouping(_texts(grouping.get("by")), reference if isinstance(reference, str) else None),
+            run=RunInfo(_object(data.get("run"))),
+            outcomes={str(k): v for k, v in _object(data.get("outcomes")).items() if _whole(v) is not None},
+            notes=_texts(data.get("notes")),
+            skipped=tuple(
+                Skipped(str(s["id"]), str(s.get("reason", "")))
+                for s in (data["skipped"] if isinstance(data.get("skipped"), list) else [])
+                if isinstance(s, Mapping) and "id" in s
+            ),
+            photos=tuple(
+                PhotoOutcome(p)
+                for p in (data["photos"] if isinstance(data.get("photos"), list) else [])
+                if isinstance(p, Mapping)
+            ),
+            regression=_gate(data.get("regression")),
+            extra={k: v for k, v in data.items() if k not in _KEYS},
+        )
+        object.__setattr__(report, "_json", dict(data))
+        return report
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as report.json holds it (a report read with :meth:`from_json`: exactly what was read)."""
+        if self._json is not None:
+            return dict(self._json)
+        out: dict[str, Any] = {
+            "schema": self.schema,
+            "kit_version": self.kit_version,
+            "created": self.created,
+            "verdict": self.verdict,
+            "seed": self.seed,
+            "analyzer": self.analyzer.to_json(),
+            "dataset": self.dataset.to_json(),
+            "policy": self.policy.to_json(),
+            "grouping": self.grouping.to_json(),
+            "run": self.run.to_json(),
+            "outcomes": dict(self.outcomes),
+            "notes": list(self.notes),
+            # Through JSON: a check's details may hold tuples, which report.json holds as arrays.
+            "checks": [json.loads(json.dumps(c.to_dict())) for c in self.checks],
+            "skipped": [s.to_json() for s in self.skipped],
+            "photos": [p.to_json() for p in self.photos],
+        }
+        if self.created is None:
+            del out["created"]
+        if self.regression is not None:
+            out["regression"] = self.regression.to_json()
+        out.update(self.extra)
+        return out
+
+
+def _label(check_id: str, threshold: float | None) -> str:
+    return check_id if threshold is None else f"{check_id} at {threshold:g}"
+
+
+def _checks(raw: Sequence[object], source: str) -> tuple[CheckResult, ...]:
+    out: list[CheckResult] = []
+    seen: set[tuple[str, float | None]] = set()
+    for index, check in enumerate(raw):
+        if not isinstance(check, Mapping) or not isinstance(check.get("id"), str):
+            raise _not_a_report(source, f"checks[{index}] is not a check with an 'id'")
+        try:
+            result = CheckResult.from_dict(check, where=f"checks[{index}] ({shown(check['id'], quoted=False)})")
+        except FieldError as error:
+            raise _not_a_report(source, str(error)) from None
+        key = (result.id, result.threshold)
+        if key in seen:
+            raise _not_a_report(
+                source, f"checks[{index}] repeats {_label(shown(result.id, quoted=False), result.threshold)}"
+            )
+        seen.add(key)
+        out.append(result)
+    return tuple(out)
+
+
+def _gate(value: object) -> GateOutcome | None:
+    gate = _object(value)
+    if not isinstance(gate.get("baseline"), str) or not isinstance(gate.get("summary"), str):
+        return None
+    return GateOutcome(str(gate["baseline"]), _texts(gate.get("regressions")), str(gate["summary"]))
+
+
+def read_report(path: str | os.PathLike[str]) -> Report:
+    """Read and validate a ``report.json`` written by ``conformance run``.
+
+    Raises
+    ------
+    ReportError
+        (a :class:`~conformance.errors.ConformanceError`) naming the file and what is wrong: it is
+        missing, a directory or unreadable, not JSON, or not a conformance report.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ReportError(f"{target}: is a directory; pass the report.json inside it ({target / 'report.json'})")
+    try:
+        text = target.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportError(f"{target}: no such file; pass a report.json written by `conformance run`") from None
+    except UnicodeDecodeError as error:
+        raise ReportError(f"{target}: not a conformance report: not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise ReportError(f"{target}: cannot be read: {error.strerror or error}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ReportError(
+            f"{target}: not a conformance report: not JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+        ) from None
+    except (ValueError, RecursionError) as error:
+        raise ReportError(f"{target}: not a conformance report: not usable JSON ({json_problem(error)})") from None
+    return Report.from_json(data, source=str(target))
+
+
+def as_report(report: Report | Mapping[str, Any], source: str = "report") -> Report:
+    """``report`` as a :class:`Report`: a dict (a parsed report.json) is read with :meth:`Report.from_json`."""
+    return report if isinstance(report, Report) else Report.from_json(report, source=source)
