@@ -89,6 +89,7 @@ _item_results_key = pytest.StashKey[list[dict[str, Any]]]()
 _item_context_key = pytest.StashKey[dict[str, Any]]()
 _sent_key = pytest.StashKey[bool]()
 _options_key = pytest.StashKey["RunOptions"]()
+_computed_key = pytest.StashKey[dict[str, list["CheckResult"]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -316,6 +317,14 @@ def conformance_record(request: pytest.FixtureRequest, conformance_context: Cont
     return record
 
 
+def _results(config: pytest.Config, ctx: Context, check_id: str) -> list[CheckResult]:
+    """A check's results on the run's data, computed once per process: the check's test and the gate share them."""
+    done = config.stash.setdefault(_computed_key, {})
+    if check_id not in done:
+        done[check_id] = _run(ctx, check_id)
+    return done[check_id]
+
+
 def _run(ctx: Context, check_id: str) -> list[CheckResult]:
     """A check's results on the run's data: one for a gender check, one per threshold for a matching check."""
     from .checks import MATCHING_CHECKS, run_check, run_matching_check
@@ -350,7 +359,7 @@ def conformance_check(
     def check(check_id: str) -> CheckResult:
         __tracebackhide__ = True
         ctx = conformance_context
-        results = _run(ctx, check_id)
+        results = _results(request.config, ctx, check_id)
         for result in results:
             conformance_record(result)
             suffix = "" if result.threshold is None else f"@{result.threshold:g}"
@@ -396,7 +405,7 @@ def conformance_regression_gate(request: pytest.FixtureRequest, conformance_cont
 
 
 def _all_results(config: pytest.Config, ctx: Context) -> list[CheckResult]:
-    """Every check of the run (the gate compares all of them with the baseline's)."""
+    """Every check of the run (the gate compares all of them with the baseline's), each computed once."""
     out: list[CheckResult] = []
     for check_id in ctx.checks:
         if (
@@ -405,7 +414,7 @@ def _all_results(config: pytest.Config, ctx: Context) -> list[CheckResult]:
             and ctx.observations.variants is None
         ):
             continue  # not run: see the suite's skip
-        out.extend(_run(ctx, check_id))
+        out.extend(_results(config, ctx, check_id))
     return out
 
 

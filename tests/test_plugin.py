@@ -21,6 +21,7 @@ from PIL import Image  # noqa: F401
 from conformance.demo import MANIFEST, PREDICTIONS
 from conformance.plugin import (
     OPT_ANALYZER,
+    OPT_BASELINE,
     OPT_CHECKS,
     OPT_DATASET,
     OPT_DEMO,
@@ -343,3 +344,49 @@ def test_the_kit_records_by_its_own_record_mode_never_by_pytest_recordings(
         assert grown.ret in (0, 1), grown.stdout.str()
         assert server.emulator.stats.calls == 6
     assert "--conformance-record-mode=new_episodes" in grown.stdout.str()  # in the line that repeats the run
+
+
+COUNTING_CONFTEST = """
+import collections, json, pathlib
+
+import conformance.checks as checks
+
+calls = collections.Counter()
+real = checks.run_check
+
+
+def counting(check_id, *args, **kwargs):
+    calls[check_id] += 1
+    return real(check_id, *args, **kwargs)
+
+
+def pytest_configure(config):
+    checks.run_check = counting
+
+
+def pytest_unconfigure(config):
+    checks.run_check = real
+    pathlib.Path("calls.json").write_text(json.dumps(calls))
+"""
+
+
+def test_the_regression_gate_reuses_each_checks_results(pytester: pytest.Pytester) -> None:
+    """Each check (bootstraps included) runs once per run: the gate compares the results the tests made."""
+    out = pytester.path / "baseline"
+    first = pytester.runpytest("--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_REPORT_DIR}={out}")
+    first.assert_outcomes(failed=5, skipped=1)
+    pytester.makeconftest(COUNTING_CONFTEST)
+    again = pytester.runpytest(
+        "--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_BASELINE}={out / 'report.json'}", "-p", "no:randomly"
+    )
+    again.assert_outcomes(failed=5, skipped=1, passed=1)  # the gate passes: the same run as its baseline
+    again.stdout.fnmatch_lines([f"no regression against {out / 'report.json'}"])
+    calls = json.loads((pytester.path / "calls.json").read_text())
+    # The five gender checks the demo can make, each run once (transformation_invariance is skipped).
+    assert calls == {
+        "misgender_gap": 1,
+        "nonbinary_representability": 1,
+        "same_person_consistency": 1,
+        "confidence_calibration": 1,
+        "detection_failure_gap": 1,
+    }
