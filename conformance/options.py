@@ -76,7 +76,7 @@ def _checks(text: str) -> tuple[str, ...]:
     ids = _split(text)
     problem = unknown_checks(ids)
     if problem is not None:
-        raise OptionError(f"{shown(text)}: {problem}")
+        raise OptionError(problem)  # it names the unknown ids
     return ids
 
 

@@ -38,7 +38,8 @@ BAD = [
     ("rate", "fast", "'fast': give a positive number"),
     ("thresholds", "80,x", "'80,x': give similarity thresholds as numbers, e.g. 80,90,95,99"),
     ("thresholds", "80,101", "'80,101': thresholds are similarities from 0 to 100"),
-    ("checks", "misgender_gapp", f"'misgender_gapp': unknown check 'misgender_gapp'; checks: {CHECKS}"),
+    ("checks", "misgender_gapp", f"unknown check 'misgender_gapp'; checks: {CHECKS}"),
+    ("checks", "misgender_gap,nope", f"unknown check 'nope'; checks: {CHECKS}"),
     ("match_mode", "both", "'both': search (1:N) or compare (1:1)"),
     (
         "record_mode",
