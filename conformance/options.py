@@ -24,7 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -43,6 +43,7 @@ __all__ = [
     "OPTIONS",
     "Option",
     "OptionError",
+    "parse_flags",
     "reproduce_flags",
     "run_options",
 ]
@@ -407,3 +408,22 @@ def reproduce_flags(options: RunOptions) -> list[str]:
         elif option.reproduce == "always" or value != option.default:
             out.append(f"{option.pytest_flag}={option.show(value)}")
     return out
+
+
+def parse_flags(flags: Iterable[str], *, project_root: str | None) -> RunOptions:
+    """The :class:`~conformance.session.RunOptions` that a reproduce line stands for (``report.json``'s ``run.flags``).
+
+    The inverse of :func:`reproduce_flags`: each flag is read by its option's parser. Raises
+    :class:`OptionError` naming a flag that is not an option of the table, or a value it cannot take.
+    """
+    values: dict[str, Any] = {}
+    for flag in flags:
+        # A value was shell-quoted for the line; one flag is one word once unquoted.
+        words = shlex.split(flag)
+        word = words[0] if len(words) == 1 else flag
+        name, given, text = word.removeprefix(PREFIX).partition("=")
+        option = OPTION.get(name.replace("-", "_"))
+        if not word.startswith(PREFIX) or option is None or option.flag == bool(given):
+            raise OptionError(f"{shown(flag)}: not an option of a conformance run")
+        values[option.name] = True if option.flag else option.parse(text)
+    return run_options(values, project_root=project_root)

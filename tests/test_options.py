@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shlex
 
 import pytest
 
 from conformance import cli
 from conformance.execution import ExecutorSpec
-from conformance.options import DEFAULT_SEED, DEFAULT_TIMEOUT, OPTION, OPTIONS, OptionError, run_options
+from conformance.options import (
+    DEFAULT_SEED,
+    DEFAULT_TIMEOUT,
+    OPTION,
+    OPTIONS,
+    OptionError,
+    parse_flags,
+    run_options,
+)
 from conformance.session import RunOptions
 
 pytest_plugins = ["pytester"]
@@ -166,12 +173,7 @@ def test_the_reproduce_line_parses_back_to_the_same_run() -> None:
         "--conformance-analyzer=predictions:out.jsonl",
     ]
     assert "--conformance-record-mode=new_episodes" in flags
-    values: dict[str, object] = {}
-    for word in shlex.split(" ".join(flags)):
-        name, _, text = word.removeprefix("--conformance-").partition("=")
-        option = OPTION[name.replace("-", "_")]
-        values[option.name] = True if option.flag else option.parse(text)
-    again = run_options(values, project_root="/somewhere")
+    again = parse_flags(flags, project_root="/somewhere")
     assert again == options  # cache and progress are not compared: they are not part of what was run
     assert again.cache is True
     assert options.cache is False
@@ -180,3 +182,16 @@ def test_the_reproduce_line_parses_back_to_the_same_run() -> None:
 def test_the_default_run_reproduces_with_its_seed_alone() -> None:
     assert RunOptions().flags() == [f"--conformance-seed={DEFAULT_SEED}"]
     assert RunOptions(demo=True).flags() == ["--conformance-demo", f"--conformance-seed={DEFAULT_SEED}"]
+
+
+@pytest.mark.parametrize("flag", ["--seed=3", "--conformance-bogus=1", "--conformance-demo=yes", "--conformance-seed"])
+def test_a_flag_that_is_not_an_option_is_named(flag: str) -> None:
+    with pytest.raises(OptionError, match="not an option of a conformance run"):
+        parse_flags([flag], project_root=None)
+
+
+def test_a_reports_flags_give_back_its_options() -> None:
+    flags = ["--conformance-demo-matching", "--conformance-seed=5", "--conformance-thresholds=85,95"]
+    options = parse_flags(flags, project_root=None)
+    assert (options.demo_matching, options.seed, options.thresholds) == (True, 5, (85.0, 95.0))
+    assert options.flags() == flags

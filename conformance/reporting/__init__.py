@@ -1,4 +1,4 @@
-"""Report writers. They read finished results (``CheckResult.to_dict()``) and never recompute a statistic."""
+"""Report writers. They read a finished, typed report (:class:`conformance.report.Report`) and never recompute a statistic."""
 
 from __future__ import annotations
 
