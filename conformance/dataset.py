@@ -1,7 +1,8 @@
 """Datasets: a manifest (CSV or JSONL) naming photos, subjects and self-described identities.
 
 Required columns: ``photo`` (path relative to the manifest's folder), ``subject``,
-``gender_identity`` (self-described, free text) and ``trans`` (``yes`` / ``no`` / ``unknown``).
+``gender_identity`` (self-described, free text; blank, ``prefer not to say``... mean undisclosed: see
+:mod:`conformance.identity`) and ``trans`` (``yes`` / ``no`` / ``unknown``).
 Any other column (skin type, age band, source set, ...) is kept and can be used as a grouping.
 An optional ``box`` column (``left,top,width,height`` as fractions of the image, Rekognition's
 convention) says which face in the photo is the subject's when there are several.
@@ -25,7 +26,15 @@ from pathlib import Path
 
 from ._numbers import BAD_JSON, CHOICES, json_problem, shown, shown_list
 from .errors import ManifestError
-from .identity import default_group, normalise_identity, normalise_trans
+from .identity import (
+    UNDISCLOSED,
+    Reading,
+    UnmappedIdentity,
+    default_group,
+    normalise_trans,
+    read_identity,
+    resolve_trans,
+)
 
 __all__ = ["REQUIRED_COLUMNS", "Dataset", "Photo", "group_labels", "load_dataset", "normalise_photo_id"]
 
@@ -60,7 +69,7 @@ class Photo:
 
     @property
     def group(self) -> str:
-        """The default group: ``cis``, ``trans``, ``nonbinary`` or ``unknown``."""
+        """The default group: ``cis``, ``trans``, ``nonbinary``, ``unknown`` or ``undisclosed``."""
         return default_group(self.identity, self.trans)
 
 
@@ -123,7 +132,13 @@ class Dataset:
             "subjects": self.subjects,
             "columns": list(self.columns),
             "content_hash": self.content_hash,
+            "undisclosed": self.undisclosed(),
         }
+
+    def undisclosed(self) -> dict[str, int]:
+        """Photos and people with no self-described gender identity: in every photo count, in no misgendering figure."""
+        photos = [p for p in self.photos if p.identity == UNDISCLOSED]
+        return {"photos": len(photos), "subjects": len({p.subject for p in photos})}
 
 
 def normalise_photo_id(text: str) -> str:
@@ -138,7 +153,7 @@ def normalise_photo_id(text: str) -> str:
 def group_labels(dataset: Dataset, by: Sequence[str] | None = None) -> list[str]:
     """The group of each photo, in manifest order.
 
-    With ``by`` empty or None, the default groups (cis / trans / nonbinary / unknown). Otherwise
+    With ``by`` empty or None, the default groups (cis / trans / nonbinary / unknown / undisclosed). Otherwise
     the values of the named columns, joined with `` & `` for intersections (``V & woman``). The
     derived columns ``group`` (the default grouping) and ``identity`` may be named too.
     """
@@ -373,8 +388,9 @@ def load_dataset(
     manifest
         Path of a ``.csv`` or ``.jsonl`` manifest; photo paths are relative to its folder.
     identity_map
-        Extra self-described labels and the identity each means (``woman``, ``man`` or
-        ``nonbinary``), from policy ``[tool.conformance.identity]``; they win over the defaults.
+        Extra self-described labels and the identity each means (``woman``, ``man``, ``nonbinary`` or
+        ``undisclosed``), from policy ``[tool.conformance.identity]``; they win over the defaults
+        (:mod:`conformance.identity` gives the default map and its rules).
     name
         Name for reports; the manifest's folder name by default.
 
@@ -382,7 +398,8 @@ def load_dataset(
     ------
     ManifestError
         Naming the row and the way out, for: a missing required column, an empty manifest, an
-        unmapped identity or trans value, a duplicate photo, a photo outside the manifest's folder,
+        unmapped identity or trans value, an identity that contradicts the ``trans`` column (``trans
+        man`` with ``trans = no``), a duplicate photo, a photo outside the manifest's folder,
         a missing or unreadable image.
     """
     path = Path(manifest).expanduser().absolute()
@@ -405,7 +422,7 @@ def load_dataset(
     folder = _Folder(root)
     problems = _Problems(path)
     seen: dict[str, int] = {}
-    identities: dict[str, str | None] = {}  # memoised per distinct label
+    identities: dict[str, Reading | str] = {}  # memoised per distinct label: its reading, or what is wrong
     photos: list[Photo] = []
     hasher = hashlib.sha256(path.read_bytes())
     extra_columns = tuple(c for c in header if c not in (*REQUIRED_COLUMNS, "box", "role"))
@@ -440,26 +457,17 @@ def load_dataset(
             label = row.get("gender_identity", "")
             if label not in identities:
                 try:
-                    identities[label] = normalise_identity(label, identity_map)
-                except KeyError:
-                    identities[label] = None
+                    identities[label] = read_identity(label, identity_map)
+                except UnmappedIdentity as exc:
+                    identities[label] = str(exc)
                 except ValueError as exc:
                     raise ManifestError(f"{path} row {row_number}: {exc}") from None
             # Face matching does not need gender identity: a blank one there means "not stated".
-            identity = identities[label] if label else ("" if matching else None)
-            if not label and not matching:
-                problems.add(
-                    row_number,
-                    f"photo {shown(photo_id)} has an empty 'gender_identity'; give the person's self-described identity",
-                )
+            reading = identities[label] if label or not matching else Reading("")
+            if isinstance(reading, str):
+                problems.add(row_number, reading)
                 continue
-            if identity is None:
-                problems.add(
-                    row_number,
-                    f"gender_identity {shown(label)} is not in the identity map; add it under [tool.conformance.identity] "
-                    f'(e.g. {shown(label or "LABEL")} = "nonbinary") or correct the row',
-                )
-                continue
+            identity = reading.identity
             try:
                 trans = normalise_trans(row.get("trans", "") or "")
             except KeyError:
@@ -468,6 +476,11 @@ def load_dataset(
                     f"trans {shown(row.get('trans'))} is not yes, no or unknown (y/n, true/false and 1/0 are read too; "
                     "blank means unknown); correct the row",
                 )
+                continue
+            try:
+                trans = resolve_trans(reading, label, trans)
+            except ValueError as exc:
+                problems.add(row_number, f"photo {shown(photo_id)}: {exc}")
                 continue
             box = None
             if row.get("box"):

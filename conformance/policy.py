@@ -18,8 +18,8 @@ given with ``--policy FILE`` (a file with a top-level table works too)::
     [tool.conformance.tolerance]   # largest acceptable gap per check id
     misgender_gap = 0.02
 
-    [tool.conformance.identity]    # extra self-described labels and what they mean
-    "two-spirit" = "nonbinary"
+    [tool.conformance.identity]    # your people's own words and what they mean: woman, man, nonbinary, undisclosed
+    genderflux = "nonbinary"
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 
 from ._numbers import finite_number, shown
 from .errors import PolicyError
-from .identity import IDENTITIES
+from .identity import SELF_DESCRIBED
 
 __all__ = ["PROFILES", "Policy", "load_policy"]
 
@@ -159,11 +159,11 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
             changes["tolerance"] = merged
         elif key == "identity":
             if not isinstance(value, Mapping):
-                raise PolicyError(f"{where}: identity must be a table of label = woman/man/nonbinary")
+                raise PolicyError(f"{where}: identity must be a table of label = woman/man/nonbinary/undisclosed")
             for label, meaning in value.items():
-                if meaning not in IDENTITIES:
+                if meaning not in SELF_DESCRIBED:
                     raise PolicyError(
-                        f"{where}: identity {shown(label)} = {shown(meaning)}; map labels to one of {', '.join(IDENTITIES)}"
+                        f"{where}: identity {shown(label)} = {shown(meaning)}; map labels to one of {', '.join(SELF_DESCRIBED)}"
                     )
             changes["identity"] = {**base.identity, **value}
         elif key in scalars:

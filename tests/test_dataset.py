@@ -97,6 +97,7 @@ def test_valid_manifest_loads_photos_subjects_identities_and_groups(make_manifes
         "subjects": 3,
         "columns": ["skin_type", "age_band"],
         "content_hash": dataset.content_hash,
+        "undisclosed": {"photos": 0, "subjects": 0},
     }
 
 
@@ -262,7 +263,7 @@ def test_identity_map_to_an_invalid_target_names_row_and_targets(make_manifest: 
     assert "<root>/manifest.csv row 3:" in message
     assert "'Femme'" in message
     assert "'femme'" in message
-    assert "woman, man, nonbinary" in message
+    assert "woman, man, nonbinary, undisclosed" in message
 
 
 def test_bad_trans_value(make_manifest: MakeManifest) -> None:
@@ -475,8 +476,8 @@ def test_jsonl_box_may_be_a_list(tmp_path: Path, write_png: Callable[..., Path])
     assert load_dataset(tmp_path / "m.jsonl").photos[0].box == (0.1, 0.2, 0.3, 0.4)
 
 
-def test_empty_identity_asks_for_the_self_description(make_manifest: MakeManifest) -> None:
+def test_empty_identity_is_undisclosed_not_refused(make_manifest: MakeManifest) -> None:
+    # Until issue 14 a blank identity was refused, so people who declined had to be deleted from the data.
     rows = [{"photo": "img/a.png", "subject": "s", "gender_identity": "", "trans": "no"}]
-    with pytest.raises(ManifestError) as info:
-        load_dataset(make_manifest(rows))
-    assert "empty 'gender_identity'; give the person's self-described identity" in str(info.value)
+    photo = load_dataset(make_manifest(rows)).photos[0]
+    assert (photo.identity, photo.trans, photo.group) == ("undisclosed", "no", "undisclosed")
