@@ -227,14 +227,15 @@ def _squash(label: str) -> str:
     return normalise_key(label).replace(" ", "")
 
 
-# Where people write several values in one cell. "-" is not one: it joins words (non-binary).
-_SEPARATORS = re.compile(r"[;,/|+&]")
+# Where people write several values in one cell: ; , / | + & ("-" joins words, as in non-binary, and the
+# slash of "n/a" is no separator).
+_SEPARATOR = re.compile(r"[;,|+&]|/(?!a\b)|(?<!\bn)/", re.IGNORECASE)
 
 
 def _parts(label: str) -> list[str]:
     """The values of a cell, each squashed, in order, once each; ``[]`` for a blank cell."""
     parts: list[str] = []
-    for piece in _SEPARATORS.split(label):
+    for piece in _SEPARATOR.split(label):
         key = _squash(piece)
         if key and key not in parts:
             parts.append(key)
@@ -293,6 +294,21 @@ def _how_to_map(label: str) -> str:
     return f'map it under [tool.conformance.identity] ({_toml_key(label)} = "<{_TARGETS}>")'
 
 
+def _one_slip(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with one letter missed, added or changed, or two neighbours swapped."""
+    if abs(len(a) - len(b)) > 1 or a == b:
+        return False
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    if len(a) == len(b):
+        rest_a, rest_b = a[start + 1 :], b[start + 1 :]
+        swapped = a[start + 1 : start + 2] == b[start : start + 1] and a[start : start + 1] == b[start + 1 : start + 2]
+        return rest_a == rest_b or (swapped and a[start + 2 :] == b[start + 2 :])
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return longer[start + 1 :] == shorter[start:]
+
+
 def _unknown(label: str, overrides: Mapping[str, str]) -> UnmappedIdentity:
     """The error for a label nobody mapped: a close spelling if there is one, else how to map it."""
     import difflib
@@ -302,9 +318,9 @@ def _unknown(label: str, overrides: Mapping[str, str]) -> UnmappedIdentity:
     for known in (*overrides, *DEFAULT_IDENTITY_MAP):
         if normalise_key(known):
             spellings.setdefault(normalise_key(known), known)
-    # A cut-off of 0.8 catches one or two slipped letters ("woamn", "nonbinray") and not different words
-    # ("femme" is not "female").
-    close = difflib.get_close_matches(wanted, spellings, n=3, cutoff=0.8)
+    # Only one slip away (a letter missed, added, changed, or two swapped: "woamn", "nonbinray"): a word
+    # further off is more likely a word of its own ("genderflux" is not "genderfluid"), not to be corrected.
+    close = [c for c in difflib.get_close_matches(wanted, spellings, n=3, cutoff=0.6) if _one_slip(wanted, c)]
     start = f"gender_identity {shown(label)} is not in the identity map"
     if close:
         options = " or ".join(shown(spellings[c]) for c in close)
