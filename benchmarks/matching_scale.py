@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _machine import code_line, machine_line  # noqa: E402
+from _machine import code_line, machine_line
 
 GROUPS = ("a", "b", "c", "d")
 
@@ -161,8 +161,18 @@ def main() -> None:
     ]
     for size in (int(s) for s in args.sizes.split(",")):
         done = subprocess.run(
-            [sys.executable, __file__, "--worker", str(size), "--dim", str(args.dim), "--seed", str(args.seed)]
-            + ["--dask-scheduler", args.dask_scheduler],
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                str(size),
+                "--dim",
+                str(args.dim),
+                "--seed",
+                str(args.seed),
+                "--dask-scheduler",
+                args.dask_scheduler,
+            ],
             capture_output=True,
             text=True,
             check=True,

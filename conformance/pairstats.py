@@ -233,13 +233,20 @@ def _sparse_product(
 
 
 def replicates(
-    counts: PairCounts, thresholds: Sequence[float], *, resamples: int, seed: int, chunk: int = 250
+    counts: PairCounts,
+    thresholds: Sequence[float],
+    *,
+    resamples: int,
+    seed: int,
+    chunk: int = 250,
+    weights: npt.ArrayLike | None = None,
 ) -> Replicates:
     """Two-way (people on both sides) bootstrap replicates of every per-group count the checks need.
 
     People are drawn with replacement within their group (the group of their first photo), ``resamples``
     times; see the module docstring for the weights. Thresholds whose false matches were not kept
-    (``PairCounts.dropped_stated``) get nan false matches.
+    (``PairCounts.dropped_stated``) get nan false matches. ``weights`` (resamples x people) replaces
+    the draws: how many times each person is in each resample.
     """
     import numpy as np
 
@@ -269,6 +276,9 @@ def replicates(
     total_photos = photos.sum(axis=1)
 
     rng = np.random.default_rng(seed)
+    given = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if given is not None:
+        resamples = given.shape[0]
     shape_t = (resamples, len(thresholds), size)
     out = Replicates(
         np.full(shape_t, np.nan),
@@ -281,7 +291,9 @@ def replicates(
     for start in range(0, resamples, chunk):
         rows = min(chunk, resamples - start)
         w = np.zeros((rows, subjects))
-        for idx in members:
+        if given is not None:
+            w = given[start : start + rows]
+        for idx in members if given is None else ():
             if idx.size:
                 w[:, idx] = rng.multinomial(idx.size, np.full(idx.size, 1.0 / idx.size), size=rows)
         part = slice(start, start + rows)
