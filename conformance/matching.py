@@ -121,6 +121,7 @@ class SearchRun:
             "best_impostor": impostor,
             "best_mate": mate,
             "floor": self.floor,
+            "acquired": np.asarray([r.outcome == "analysed" for r in rows], dtype=bool),
         }
 
 
@@ -136,7 +137,7 @@ def _pairs_of(run: SearchRun, groups: Sequence[str]) -> dict[str, Any]:
     photos = {p.id: (i, p) for i, p in enumerate(run.dataset.photos)}
     gallery = run.dataset.role("gallery")
     codes: dict[str, int] = {}
-    probes, subjects, labels, genuine, impostor_score, mate_score = [], [], [], [], [], []
+    probes, subjects, labels, genuine, impostor_score, mate_score, acquired = [], [], [], [], [], [], []
     for record in run.records:
         if record.outcome not in _SEARCHED:
             continue
@@ -151,6 +152,7 @@ def _pairs_of(run: SearchRun, groups: Sequence[str]) -> dict[str, Any]:
             genuine.append(same)
             mate_score.append(score if same else np.nan)
             impostor_score.append(np.nan if same else score)
+            acquired.append(record.outcome == "analysed")
     return {
         "probe": tuple(probes),
         "subject": np.asarray(subjects, dtype=np.int64),
@@ -160,6 +162,7 @@ def _pairs_of(run: SearchRun, groups: Sequence[str]) -> dict[str, Any]:
         "best_mate": np.asarray(mate_score, dtype=np.float64),
         "floor": run.floor,
         "mode": "compare",
+        "acquired": np.asarray(acquired, dtype=bool),
     }
 
 

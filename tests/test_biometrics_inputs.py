@@ -228,6 +228,8 @@ def test_search_probe_without_a_face_is_a_miss_not_dropped(make_manifest: MakeMa
         thresholds=(99,),
     )
     assert (result.groups["x"].count, result.groups["x"].n) == (1, 2)
+    fta = result.details["failure_to_acquire"]["x"]
+    assert (fta["probes"], fta["no_face"], fta["rate"]) == (2, 1, 0.5)
 
 
 def test_search_checks_refuse_comparison_ids(make_manifest: MakeManifest) -> None:
