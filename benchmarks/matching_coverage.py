@@ -48,9 +48,7 @@ def truth(t: float, deltas: tuple[float, float], people: int, sd: float) -> list
     for g in range(2):
         others = [people - 1 if h == g else people for h in range(2)]
         total = sum(others)
-        out.append(
-            sum(others[h] / total * (1 - norm.cdf((t - deltas[g] - deltas[h]) / scale)) for h in range(2))
-        )
+        out.append(sum(others[h] / total * (1 - norm.cdf((t - deltas[g] - deltas[h]) / scale)) for h in range(2)))
     return out
 
 
@@ -116,7 +114,9 @@ def one_rep(index: int, args: argparse.Namespace, thresholds: list[float]) -> li
             lo, hi = np.quantile(boot, [0.025, 0.975])
             out.append(("one-way bootstrap (probe people)", k, g, bool(lo <= true[g] <= hi)))
             ci = kit[k].groups[name].ci
-            out.append(("kit: two-way bootstrap (people on both sides)", k, g, ci is not None and ci[0] <= true[g] <= ci[1]))
+            out.append(
+                ("kit: two-way bootstrap (people on both sides)", k, g, ci is not None and ci[0] <= true[g] <= ci[1])
+            )
     return out
 
 
