@@ -380,6 +380,7 @@ def load_dataset(
     *,
     identity_map: Mapping[str, str] | None = None,
     name: str | None = None,
+    comparisons: bool = False,
 ) -> Dataset:
     """Load and validate a manifest.
 
@@ -393,6 +394,9 @@ def load_dataset(
         (:mod:`conformance.identity` gives the default map and its rules).
     name
         Name for reports; the manifest's folder name by default.
+    comparisons
+        For an analyzer that compares every photo 1:1 (``embeddings``, ``scores``): like a
+        face-matching manifest, only ``photo`` and ``subject`` are required, no ``role``.
 
     Raises
     ------
@@ -406,8 +410,14 @@ def load_dataset(
     header, rows = _read_rows(path)
     if not header and not rows:
         raise ManifestError(f"{path}: the manifest is empty; it needs one JSON object per photo")
-    matching = "role" in header
-    required = MATCHING_COLUMNS if matching else REQUIRED_COLUMNS
+    matching = "role" in header or comparisons
+    required = (
+        ("photo", "subject")
+        if comparisons and "role" not in header
+        else MATCHING_COLUMNS
+        if matching
+        else REQUIRED_COLUMNS
+    )
     missing = [c for c in required if c not in header]
     if missing:
         raise ManifestError(
@@ -448,7 +458,7 @@ def load_dataset(
                 continue
             seen[photo_id] = row_number
             role = row.get("role", "").strip().lower()
-            if matching and role not in ROLES:
+            if "role" in header and role not in ROLES:
                 problems.add(
                     row_number, f"role {shown(row.get('role'))} of photo {shown(photo_id)} is not gallery or probe"
                 )

@@ -7,15 +7,25 @@ returns a :class:`~conformance.results.CheckResult`; :func:`run_check` runs one 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ..matching import SearchRun
+    from ..matching import ComparisonRun, SearchRun
     from ..observation import Observations
     from ..policy import Policy
     from ..results import CheckResult
 
-__all__ = ["CHECK_IDS", "GENDER_CHECKS", "MATCHING_CHECKS", "Check", "get_check", "run_check", "run_matching_check"]
+__all__ = [
+    "CHECK_IDS",
+    "COMPARISON_CHECKS",
+    "GENDER_CHECKS",
+    "MATCHING_CHECKS",
+    "SEARCH_CHECKS",
+    "Check",
+    "get_check",
+    "run_check",
+    "run_matching_check",
+]
 
 GENDER_CHECKS = (
     "misgender_gap",
@@ -25,7 +35,15 @@ GENDER_CHECKS = (
     "confidence_calibration",
     "detection_failure_gap",
 )
-MATCHING_CHECKS = ("false_match_gap", "false_non_match_gap")
+SEARCH_CHECKS = ("false_match_gap", "false_non_match_gap")
+# 1:1 comparisons of every photo (embeddings, scores): measured as biometric evaluators do (checks/biometrics.py).
+COMPARISON_CHECKS = (
+    "false_match_differential",
+    "false_non_match_differential",
+    "failure_to_acquire_gap",
+    "equitability",
+)
+MATCHING_CHECKS = SEARCH_CHECKS + COMPARISON_CHECKS
 CHECK_IDS = GENDER_CHECKS + MATCHING_CHECKS
 SUMMARIES: Mapping[str, str] = {
     "misgender_gap": "misgender rate per group; gap of each group to the reference",
@@ -37,6 +55,12 @@ SUMMARIES: Mapping[str, str] = {
     "detection_failure_gap": "share of photos with no face found or an error, per group",
     "false_match_gap": "face search: share of non-mated probes matched at or above each similarity threshold, per group",
     "false_non_match_gap": "face search: share of mated probes not found at or above each threshold, per group",
+    "false_match_differential": "1:1: each group's FMR at thresholds fixed to target FMRs, ratio to the reference; "
+    "impostor matrix, inequity measures, DET curves",
+    "false_non_match_differential": "1:1: each group's FNMR (failures to acquire as misses) at the same thresholds, "
+    "ratio to the reference",
+    "failure_to_acquire_gap": "1:1: share of photos without a template (no face found), per group",
+    "equitability": "1:1: ISO/IEC 19795-10-style disclosure and equitability statement at the binding threshold",
 }
 
 
@@ -71,7 +95,7 @@ def run_check(
 
 def run_matching_check(
     check_id: str,
-    searches: SearchRun,
+    searches: SearchRun | ComparisonRun,
     *,
     groups: Sequence[str],
     reference: str,
@@ -84,8 +108,16 @@ def run_matching_check(
 
     ``mode`` is ``search`` (1:N: per probe) or ``compare`` (1:1: per probe-gallery pair).
     """
+    from ..matching import ComparisonRun
     from . import matching
 
+    if isinstance(searches, ComparisonRun):
+        return _comparison_check(check_id, searches, reference=reference, policy=policy, seed=seed)
+    if check_id in COMPARISON_CHECKS:
+        raise ValueError(
+            f"{check_id} measures 1:1 comparisons of every photo (--analyzer embeddings:FILE.npy or scores:FILE.csv); "
+            "a face-search run has false_match_gap and false_non_match_gap"
+        )
     if check_id not in MATCHING_CHECKS:
         raise KeyError(f"unknown matching check {check_id!r}; checks: {', '.join(MATCHING_CHECKS)}")
     if mode not in ("search", "compare"):
@@ -100,4 +132,29 @@ def run_matching_check(
         thresholds=tuple(thresholds),
         binding=policy.binding_threshold,
     )
+    return results
+
+
+def _comparison_check(
+    check_id: str, run: ComparisonRun, *, reference: str, policy: Policy, seed: int
+) -> list[CheckResult]:
+    """A check of a 1:1 comparison run: its stated thresholds are the run's, its targets the policy's."""
+    from . import biometrics
+
+    if check_id not in COMPARISON_CHECKS:
+        raise ValueError(
+            f"{check_id} measures face searches (a manifest with a role column); a 1:1 comparison run has "
+            f"{', '.join(COMPARISON_CHECKS)}"
+        )
+    common: dict[str, Any] = {"reference": reference, "policy": policy, "seed": seed}
+    if check_id == "failure_to_acquire_gap":
+        return [biometrics.failure_to_acquire_gap(run.counts, **common)]
+    if check_id == "equitability":
+        return [
+            biometrics.equitability(
+                run.counts, thresholds=run.stated, membership=run.membership, grouping=run.grouping, **common
+            )
+        ]
+    check = getattr(biometrics, check_id)
+    results: list[CheckResult] = check(run.counts, thresholds=run.stated, **common)
     return results
