@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, ParamSpec
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from .errors import ConformanceFailure
 
@@ -96,6 +96,13 @@ def headline(result: CheckResult) -> str:
         "inconclusive": "straddles",
         "not applicable": "not judged against",
     }.get(worst.verdict, "against")
+    ratio = _ratio_row(result.details, worst.group)
+    if ratio is not None:  # a verdict on a rate ratio (1:1 differentials): show the ratio it was decided on
+        return (
+            f"{result.id} {label}: {worst.group} vs {worst.reference} ratio {_fmt(ratio.get('ratio'))} "
+            f"{_interval(tuple(ratio['ci']) if ratio.get('ci') else None)} {what} tolerance x{worst.tolerance:g} "
+            f"({worst.method}, {ratio.get('level', result.confidence):.4g} level){'; ' + worst.note if worst.note else ''}"
+        )
     if worst.ci is None:
         return f"{result.id} {label}: {worst.note or 'nothing to compare'}"
     vs = worst.group if worst.reference.startswith("none") else f"{worst.group} vs {worst.reference} gap"
@@ -111,6 +118,13 @@ def headline(result: CheckResult) -> str:
         if extras:
             line += "; " + "; ".join(extras)
     return line
+
+
+def _ratio_row(details: object, group: str) -> dict[str, Any] | None:
+    """The ratio a differential check decided ``group`` on (``details["ratios"]``), if it decides on ratios."""
+    if not isinstance(details, Mapping) or "ratio_tolerance" not in details:
+        return None
+    return next((r for r in details.get("ratios", []) if isinstance(r, dict) and r.get("group") == group), None)
 
 
 def _label(result: dict[str, object]) -> str:
@@ -138,7 +152,11 @@ def verdict_line(result: dict[str, object]) -> str:
     if worst is None or worst.get("difference") is None:
         return f"{str(result['verdict']).upper():<13} {_label(result):<28}  nothing to compare"
     detail = ""
-    if worst is not None and worst.get("difference") is not None:
+    ratio = _ratio_row(details, str(worst["group"]))
+    if ratio is not None:
+        lo, hi = ratio.get("ci") or (None, None)
+        detail = f"  {worst['group']}: ratio {_fmt(ratio.get('ratio'))} [{_fmt(lo)}, {_fmt(hi)}] tolerance x{worst['tolerance']:g}"
+    elif worst is not None and worst.get("difference") is not None:
         lo, hi = worst["ci"] or (None, None)
         detail = (
             f"  {worst['group']}: {worst['difference']:+.3f} [{_fmt(lo)}, {_fmt(hi)}] tolerance {worst['tolerance']:g}"

@@ -1,7 +1,8 @@
 """Datasets: a manifest (CSV or JSONL) naming photos, subjects and self-described identities.
 
 Required columns: ``photo`` (path relative to the manifest's folder), ``subject``,
-``gender_identity`` (self-described, free text) and ``trans`` (``yes`` / ``no`` / ``unknown``).
+``gender_identity`` (self-described, free text; blank, ``prefer not to say``... mean undisclosed: see
+:mod:`conformance.identity`) and ``trans`` (``yes`` / ``no`` / ``unknown``).
 Any other column (skin type, age band, source set, ...) is kept and can be used as a grouping.
 An optional ``box`` column (``left,top,width,height`` as fractions of the image, Rekognition's
 convention) says which face in the photo is the subject's when there are several.
@@ -25,7 +26,15 @@ from pathlib import Path
 
 from ._numbers import BAD_JSON, CHOICES, json_problem, shown, shown_list
 from .errors import ManifestError
-from .identity import default_group, normalise_identity, normalise_trans
+from .identity import (
+    UNDISCLOSED,
+    Reading,
+    UnmappedIdentity,
+    default_group,
+    normalise_trans,
+    read_identity,
+    resolve_trans,
+)
 
 __all__ = ["REQUIRED_COLUMNS", "Dataset", "Photo", "group_labels", "load_dataset", "normalise_photo_id"]
 
@@ -60,7 +69,7 @@ class Photo:
 
     @property
     def group(self) -> str:
-        """The default group: ``cis``, ``trans``, ``nonbinary`` or ``unknown``."""
+        """The default group: ``cis``, ``trans``, ``nonbinary``, ``unknown`` or ``undisclosed``."""
         return default_group(self.identity, self.trans)
 
 
@@ -123,7 +132,13 @@ class Dataset:
             "subjects": self.subjects,
             "columns": list(self.columns),
             "content_hash": self.content_hash,
+            "undisclosed": self.undisclosed(),
         }
+
+    def undisclosed(self) -> dict[str, int]:
+        """Photos and people with no self-described gender identity: in every photo count, in no misgendering figure."""
+        photos = [p for p in self.photos if p.identity == UNDISCLOSED]
+        return {"photos": len(photos), "subjects": len({p.subject for p in photos})}
 
 
 def normalise_photo_id(text: str) -> str:
@@ -138,7 +153,7 @@ def normalise_photo_id(text: str) -> str:
 def group_labels(dataset: Dataset, by: Sequence[str] | None = None) -> list[str]:
     """The group of each photo, in manifest order.
 
-    With ``by`` empty or None, the default groups (cis / trans / nonbinary / unknown). Otherwise
+    With ``by`` empty or None, the default groups (cis / trans / nonbinary / unknown / undisclosed). Otherwise
     the values of the named columns, joined with `` & `` for intersections (``V & woman``). The
     derived columns ``group`` (the default grouping) and ``identity`` may be named too.
     """
@@ -365,6 +380,7 @@ def load_dataset(
     *,
     identity_map: Mapping[str, str] | None = None,
     name: str | None = None,
+    comparisons: bool = False,
 ) -> Dataset:
     """Load and validate a manifest.
 
@@ -373,24 +389,35 @@ def load_dataset(
     manifest
         Path of a ``.csv`` or ``.jsonl`` manifest; photo paths are relative to its folder.
     identity_map
-        Extra self-described labels and the identity each means (``woman``, ``man`` or
-        ``nonbinary``), from policy ``[tool.conformance.identity]``; they win over the defaults.
+        Extra self-described labels and the identity each means (``woman``, ``man``, ``nonbinary`` or
+        ``undisclosed``), from policy ``[tool.conformance.identity]``; they win over the defaults
+        (:mod:`conformance.identity` gives the default map and its rules).
     name
         Name for reports; the manifest's folder name by default.
+    comparisons
+        For an analyzer that compares every photo 1:1 (``embeddings``, ``scores``): like a
+        face-matching manifest, only ``photo`` and ``subject`` are required, no ``role``.
 
     Raises
     ------
     ManifestError
         Naming the row and the way out, for: a missing required column, an empty manifest, an
-        unmapped identity or trans value, a duplicate photo, a photo outside the manifest's folder,
+        unmapped identity or trans value, an identity that contradicts the ``trans`` column (``trans
+        man`` with ``trans = no``), a duplicate photo, a photo outside the manifest's folder,
         a missing or unreadable image.
     """
     path = Path(manifest).expanduser().absolute()
     header, rows = _read_rows(path)
     if not header and not rows:
         raise ManifestError(f"{path}: the manifest is empty; it needs one JSON object per photo")
-    matching = "role" in header
-    required = MATCHING_COLUMNS if matching else REQUIRED_COLUMNS
+    matching = "role" in header or comparisons
+    required = (
+        ("photo", "subject")
+        if comparisons and "role" not in header
+        else MATCHING_COLUMNS
+        if matching
+        else REQUIRED_COLUMNS
+    )
     missing = [c for c in required if c not in header]
     if missing:
         raise ManifestError(
@@ -405,7 +432,7 @@ def load_dataset(
     folder = _Folder(root)
     problems = _Problems(path)
     seen: dict[str, int] = {}
-    identities: dict[str, str | None] = {}  # memoised per distinct label
+    identities: dict[str, Reading | str] = {}  # memoised per distinct label: its reading, or what is wrong
     photos: list[Photo] = []
     hasher = hashlib.sha256(path.read_bytes())
     extra_columns = tuple(c for c in header if c not in (*REQUIRED_COLUMNS, "box", "role"))
@@ -431,7 +458,7 @@ def load_dataset(
                 continue
             seen[photo_id] = row_number
             role = row.get("role", "").strip().lower()
-            if matching and role not in ROLES:
+            if "role" in header and role not in ROLES:
                 problems.add(
                     row_number, f"role {shown(row.get('role'))} of photo {shown(photo_id)} is not gallery or probe"
                 )
@@ -440,26 +467,17 @@ def load_dataset(
             label = row.get("gender_identity", "")
             if label not in identities:
                 try:
-                    identities[label] = normalise_identity(label, identity_map)
-                except KeyError:
-                    identities[label] = None
+                    identities[label] = read_identity(label, identity_map)
+                except UnmappedIdentity as exc:
+                    identities[label] = str(exc)
                 except ValueError as exc:
                     raise ManifestError(f"{path} row {row_number}: {exc}") from None
             # Face matching does not need gender identity: a blank one there means "not stated".
-            identity = identities[label] if label else ("" if matching else None)
-            if not label and not matching:
-                problems.add(
-                    row_number,
-                    f"photo {shown(photo_id)} has an empty 'gender_identity'; give the person's self-described identity",
-                )
+            reading = identities[label] if label or not matching else Reading("")
+            if isinstance(reading, str):
+                problems.add(row_number, reading)
                 continue
-            if identity is None:
-                problems.add(
-                    row_number,
-                    f"gender_identity {shown(label)} is not in the identity map; add it under [tool.conformance.identity] "
-                    f'(e.g. {shown(label or "LABEL")} = "nonbinary") or correct the row',
-                )
-                continue
+            identity = reading.identity
             try:
                 trans = normalise_trans(row.get("trans", "") or "")
             except KeyError:
@@ -468,6 +486,11 @@ def load_dataset(
                     f"trans {shown(row.get('trans'))} is not yes, no or unknown (y/n, true/false and 1/0 are read too; "
                     "blank means unknown); correct the row",
                 )
+                continue
+            try:
+                trans = resolve_trans(reading, label, trans)
+            except ValueError as exc:
+                problems.add(row_number, f"photo {shown(photo_id)}: {exc}")
                 continue
             box = None
             if row.get("box"):

@@ -8,6 +8,7 @@ are not. A :class:`Matcher` answers a search with the gallery faces it matched a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -18,8 +19,13 @@ if TYPE_CHECKING:
 
     from .dataset import Dataset, Photo
     from .observation import Outcome
+    from .pairwise import PairCounts
+    from .policy import Policy
 
-__all__ = ["Matcher", "SearchOutcome", "SearchRun", "run_searches"]
+__all__ = ["ComparisonRun", "Matcher", "PhotoOutcome", "SearchOutcome", "SearchRun", "run_comparisons", "run_searches"]
+
+# Outcomes that count as searches: with no face found, the search returned nothing (a mated probe's miss).
+_SEARCHED = ("analysed", "no_face")
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,9 @@ class SearchRun:
         ``groups`` is the group of every photo of the dataset (manifest order). ``best_impostor`` is
         the highest similarity to a gallery photo of another person, ``best_mate`` to one of the
         probe's own (nan where none was returned); ``mated`` says the probe's person is enrolled.
+        A probe in which no face was found is a search that returned nothing (NIST's convention:
+        a mated one is a miss, a non-mated one stays in the false-match denominator); a probe whose
+        call failed (``error``) says nothing about the matcher and is left out, as reported.
         """
         import numpy as np
 
@@ -92,7 +101,7 @@ class SearchRun:
         enrolled = {p.subject for p in self.dataset.role("gallery")}
         subject_of = {p.id: p.subject for p in self.dataset.role("gallery")}
         codes: dict[str, int] = {}
-        rows = [r for r in self.records if r.outcome == "analysed"]
+        rows = [r for r in self.records if r.outcome in _SEARCHED]
         impostor = np.full(len(rows), np.nan)
         mate = np.full(len(rows), np.nan)
         for k, record in enumerate(rows):
@@ -112,6 +121,7 @@ class SearchRun:
             "best_impostor": impostor,
             "best_mate": mate,
             "floor": self.floor,
+            "acquired": np.asarray([r.outcome == "analysed" for r in rows], dtype=bool),
         }
 
 
@@ -120,15 +130,16 @@ def _pairs_of(run: SearchRun, groups: Sequence[str]) -> dict[str, Any]:
 
     A pair's similarity is the search's score for that gallery photo; a pair the search did not return
     scored below the search threshold, so it counts as below every threshold at or above it (``nan``).
+    A probe with no face found compares below every threshold with every gallery photo.
     """
     import numpy as np
 
     photos = {p.id: (i, p) for i, p in enumerate(run.dataset.photos)}
     gallery = run.dataset.role("gallery")
     codes: dict[str, int] = {}
-    probes, subjects, labels, genuine, impostor_score, mate_score = [], [], [], [], [], []
+    probes, subjects, labels, genuine, impostor_score, mate_score, acquired = [], [], [], [], [], [], []
     for record in run.records:
-        if record.outcome != "analysed":
+        if record.outcome not in _SEARCHED:
             continue
         index, probe = photos[record.probe]
         scores = dict(record.matches)
@@ -141,6 +152,7 @@ def _pairs_of(run: SearchRun, groups: Sequence[str]) -> dict[str, Any]:
             genuine.append(same)
             mate_score.append(score if same else np.nan)
             impostor_score.append(np.nan if same else score)
+            acquired.append(record.outcome == "analysed")
     return {
         "probe": tuple(probes),
         "subject": np.asarray(subjects, dtype=np.int64),
@@ -150,6 +162,7 @@ def _pairs_of(run: SearchRun, groups: Sequence[str]) -> dict[str, Any]:
         "best_mate": np.asarray(mate_score, dtype=np.float64),
         "floor": run.floor,
         "mode": "compare",
+        "acquired": np.asarray(acquired, dtype=bool),
     }
 
 
@@ -162,3 +175,213 @@ def run_searches(matcher: Matcher, dataset: Dataset, *, floor: float) -> SearchR
     with session() if callable(session) else nullcontext():
         records = tuple(matcher.search(p, gallery, threshold=floor) for p in dataset.role("probe"))
     return SearchRun(dataset=dataset, records=records, floor=floor, matcher=dict(matcher.describe()))
+
+
+# -- 1:1 comparisons of every photo (embeddings, scores) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhotoOutcome:
+    """Whether a photo of a comparison run has a template: ``analysed`` or ``no_face`` (failure to acquire)."""
+
+    photo: str
+    outcome: Outcome
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"photo": self.photo, "outcome": self.outcome}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@runtime_checkable
+class Comparator(Protocol):
+    """A 1:1 comparison source: every photo of the dataset against every other, or a listed set.
+
+    ``comparisons(...)`` returns :class:`~conformance.pairwise.PairCounts` for the given grouping.
+    """
+
+    name: str
+
+    def describe(self) -> Mapping[str, Any]: ...
+
+    def comparisons(
+        self,
+        *,
+        photo_group: npt.NDArray[np.int64],
+        photo_subject: npt.NDArray[np.int64],
+        groups: Sequence[str],
+        subjects: Sequence[str],
+        targets: Sequence[float],
+        stated: Sequence[float],
+        same_group: bool,
+        pool: str,
+        dask: bool | str,
+    ) -> PairCounts: ...
+
+
+@dataclass(frozen=True)
+class ComparisonRun:
+    """A 1:1 run: every photo's template outcome, and the counts of its comparisons.
+
+    Shaped like :class:`SearchRun` where reports read it (``records``, ``outcome_counts``,
+    ``matcher``, ``floor``); ``stated`` are the thresholds on the comparator's own scale.
+    """
+
+    dataset: Dataset
+    records: tuple[PhotoOutcome, ...]
+    counts: PairCounts
+    matcher: Mapping[str, Any] = field(default_factory=dict)
+    stated: tuple[float, ...] = ()
+    membership: str = ""
+    grouping: tuple[str, ...] = ()
+    floor: float = -math.inf
+
+    def outcome_counts(self) -> dict[str, int]:
+        counts = {"analysed": 0, "no_face": 0, "error": 0}
+        for record in self.records:
+            counts[record.outcome] += 1
+        return counts
+
+
+DEFAULT_SCORE_THRESHOLDS = (80.0, 90.0, 95.0, 99.0)
+
+
+def run_comparisons(
+    comparator: Any,
+    dataset: Dataset,
+    *,
+    group_by: Sequence[str],
+    reference: str | None,
+    policy: Policy,
+    thresholds: Sequence[float] = (),
+    executor: str = "serial",
+) -> tuple[ComparisonRun, str, list[str]]:
+    """Compare every photo with every other (or the listed pairs) and count; returns (run, reference, notes).
+
+    The grouping is ``group_by`` (manifest columns), or the default gender groups (``cis`` the reference)
+    when the manifest has self-described identities. Stated thresholds are ``thresholds``, or the vendor
+    scale's 80, 90, 95, 99 for scores that all lie from 0 to 100. Impostors and the calibration pool
+    follow ``policy.impostors`` and ``policy.fmr_calibration``.
+    """
+    import numpy as np
+
+    from ._numbers import CHOICES, shown, shown_list
+    from .dataset import group_labels
+    from .errors import ConformanceError
+
+    notes: list[str] = []
+    identities = any(p.identity for p in dataset.photos)
+    if not group_by and not identities:
+        raise ConformanceError(
+            f"{dataset.manifest.name} has no self-described gender identities: say which column groups the "
+            f"photos, e.g. --group-by {shown(next(iter(dataset.columns), 'COLUMN'), quoted=False)} "
+            f"(columns: {shown_list(dataset.columns, most=CHOICES, quoted=False) or 'none'})"
+        )
+    labels = group_labels(dataset, list(group_by) or None)
+    groups = sorted(set(labels))
+    if reference is None:
+        if not group_by and "cis" in groups:
+            reference = "cis"
+        else:
+            sizes = {g: labels.count(g) for g in groups}
+            reference = max(groups, key=lambda g: (sizes[g], g))
+            notes.append(f"reference group {shown(reference)} chosen as the largest group; set it with --reference")
+    elif reference not in groups:
+        raise ConformanceError(
+            f"reference group {shown(reference)} is not among the groups of {dataset.manifest.name} "
+            f"(groups: {shown_list(groups, most=CHOICES, quoted=False)}); choose one with --reference"
+        )
+    code = {g: i for i, g in enumerate(groups)}
+    subjects = sorted({p.subject for p in dataset.photos})
+    subject_code = {s: i for i, s in enumerate(subjects)}
+    photo_group = np.asarray([code[g] for g in labels], dtype=np.int64)
+    photo_subject = np.asarray([subject_code[p.subject] for p in dataset.photos], dtype=np.int64)
+    stated = tuple(sorted({float(t) for t in thresholds}))
+    if not stated and getattr(comparator, "vendor_scale", False):
+        stated = DEFAULT_SCORE_THRESHOLDS
+    pool = reference if policy.fmr_calibration == "reference" else "all"
+    dask: bool | str = False
+    if executor.startswith("dask"):
+        dask = True
+    elif executor != "serial":
+        notes.append(
+            f"--executor {executor}: 1:1 comparisons run blockwise in this process (or on Dask: dask-local:N, dask:ADDRESS)"
+        )
+    with _dask_client(executor) if dask else _nothing():
+        counts = comparator.comparisons(
+            photo_group=photo_group,
+            photo_subject=photo_subject,
+            groups=groups,
+            subjects=subjects,
+            targets=tuple(policy.target_fmr),
+            stated=stated,
+            same_group=policy.impostors == "same_group",
+            pool=pool,
+            dask=dask,
+        )
+    reasons: Mapping[str, str] = getattr(comparator, "failure_reasons", {}) or {}
+    records = tuple(
+        PhotoOutcome(p.id, "analysed")
+        if ok
+        else PhotoOutcome(p.id, "no_face", reasons.get(p.id, "no template: no face found"))
+        for p, ok in zip(dataset.photos, counts.acquired.tolist(), strict=True)
+    )
+    membership = (
+        "self-described gender identity and trans status (manifest columns gender_identity, trans)"
+        if not group_by
+        else f"manifest column{'s' if len(group_by) > 1 else ''} {', '.join(group_by)}: how membership was "
+        "obtained (self-described or assigned by others) is not recorded in the manifest"
+    )
+    run = ComparisonRun(
+        dataset=dataset,
+        records=records,
+        counts=counts,
+        matcher=dict(comparator.describe()),
+        stated=stated,
+        membership=membership,
+        grouping=tuple(group_by) or ("gender identity group",),
+    )
+    return run, reference, notes
+
+
+def _nothing() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def _dask_client(executor: str) -> Any:
+    """A Dask client for ``dask-local:N`` or ``dask:ADDRESS``, active while the comparisons run."""
+    from contextlib import ExitStack
+
+    from .errors import ConformanceError
+    from .execution import ExecutorSpec
+
+    spec = ExecutorSpec.parse(executor)
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConformanceError(
+            f"--executor {spec}: Dask distributed is not installed; pip install 'conformance[dask]'"
+        ) from None
+    stack = ExitStack()
+    if spec.kind == "dask-local":
+        cluster = stack.enter_context(
+            LocalCluster(
+                n_workers=spec.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=40,
+            )
+        )
+        stack.enter_context(Client(cluster))
+    else:
+        try:
+            stack.enter_context(Client(spec.address))
+        except OSError as exc:
+            raise ConformanceError(f"--executor {spec}: cannot reach the Dask scheduler ({exc})") from None
+    return stack

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .identity import IDENTITIES
+from .identity import SELF_DESCRIBED, UNDISCLOSED
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,7 +78,8 @@ class Observations:
 
     Columns are numpy arrays, one entry per photo, so checks and bootstraps vectorise:
     ``outcome`` (index into :data:`OUTCOMES`), ``predicted`` (:data:`GENDER_CODES`, -1 when no
-    face), ``confidence`` (0-100, nan when none), ``identity`` (index into ``IDENTITIES``),
+    face), ``confidence`` (0-100, nan when none), ``identity`` (index into ``SELF_DESCRIBED``:
+    woman, man, nonbinary, undisclosed),
     ``subject`` (integer code per distinct subject).
     """
 
@@ -128,7 +129,7 @@ class Observations:
             dtype=np.float64,
             count=n,
         )
-        identity = np.fromiter((IDENTITIES.index(p.identity) for p in dataset.photos), dtype=np.int8, count=n)
+        identity = np.fromiter((SELF_DESCRIBED.index(p.identity) for p in dataset.photos), dtype=np.int8, count=n)
         subject_codes: dict[str, int] = {}
         subject = np.fromiter(
             (subject_codes.setdefault(p.subject, len(subject_codes)) for p in dataset.photos), dtype=np.int64, count=n
@@ -155,15 +156,24 @@ class Observations:
         return analysed
 
     @property
+    def disclosed(self) -> npt.NDArray[np.bool_]:
+        """True where the photo's subject described a gender identity: misgendering is measured on these only."""
+        disclosed: npt.NDArray[np.bool_] = self.identity != SELF_DESCRIBED.index(UNDISCLOSED)
+        return disclosed
+
+    @property
     def misgendered(self) -> npt.NDArray[np.bool_]:
-        """True where a face was analysed and its label misgenders the photo's subject."""
+        """True where a face was analysed and its label misgenders the photo's subject.
+
+        Never for an undisclosed subject: there is no self-description to misgender against.
+        """
         import numpy as np
 
-        # Identity codes and predicted codes share woman=0, man=1 (both follow IDENTITIES' order).
+        # Identity codes and predicted codes share woman=0, man=1 (both follow SELF_DESCRIBED's order).
         binary_label = (self.predicted == GENDER_CODES["woman"]) | (self.predicted == GENDER_CODES["man"])
-        is_nonbinary = self.identity == IDENTITIES.index("nonbinary")
+        is_nonbinary = self.identity == SELF_DESCRIBED.index("nonbinary")
         wrong = np.where(is_nonbinary, binary_label, binary_label & (self.predicted != self.identity))
-        return np.asarray(self.analysed & wrong, dtype=np.bool_)
+        return np.asarray(self.analysed & wrong & self.disclosed, dtype=np.bool_)
 
     def outcome_counts(self) -> dict[str, int]:
         import numpy as np

@@ -143,15 +143,11 @@ def _positive(text: str) -> float:
     return value
 
 
-# -- writers: a value back as command-line text ---------------------------------------------------------
-
-
-def _quoted(value: Any) -> str:
-    return shlex.quote(str(value))
+# -- writers: a value back as the text of a command-line argument (quoted for a shell only in the reproduce line)
 
 
 def _joined(value: Any) -> str:
-    return shlex.quote(",".join(value))
+    return ",".join(value)
 
 
 def _numbers(value: Any) -> str:
@@ -169,7 +165,8 @@ class Option:
     ``name`` is the RunOptions field (``group_by``) unless ``field`` says otherwise; the spellings
     follow from it: ``--conformance-group-by``, ini ``conformance_group_by``, ``conformance run
     --group-by``. ``parse`` turns given text into the value (raising :class:`OptionError` naming the
-    text) and ``show`` writes a value back for a command line. A ``flag`` takes no value (an ini
+    text) and ``show`` writes a value back as an argument's text (unquoted: the reproduce line quotes
+    it for a shell). A ``flag`` takes no value (an ini
     bool). A ``tuning`` option says how a run is carried out, not what it audits: setting it alone
     does not turn the kit on. ``reproduce`` says when the option is part of the line that repeats the
     run: ``changed`` from its default, ``always``, or ``never`` (where reports go, the gate's
@@ -179,7 +176,7 @@ class Option:
     name: str
     help: str
     parse: Callable[[str], Any] = _text
-    show: Callable[[Any], str] = _quoted
+    show: Callable[[Any], str] = str
     default: Any = None
     metavar: str | None = None
     flag: bool = False
@@ -267,7 +264,6 @@ OPTIONS: tuple[Option, ...] = (
         "seed",
         "seed of every bootstrap, printed in the header so a run can be repeated",
         parse=_seed,
-        show=str,
         default=DEFAULT_SEED,
         metavar="N",
         reproduce="always",
@@ -279,7 +275,6 @@ OPTIONS: tuple[Option, ...] = (
         "rewrite) records everything anew. pytest-recording's own --record-mode is for your cassettes and never "
         "makes the kit call a vendor",
         parse=_record_mode,
-        show=str,
         default=DEFAULT_RECORD_MODE,
         metavar="MODE",
         tuning=True,
@@ -297,7 +292,6 @@ OPTIONS: tuple[Option, ...] = (
         "match_mode",
         "face matching as search (1:N, per probe; default) or compare (1:1, per probe-gallery pair)",
         parse=_match_mode,
-        show=str,
         default=DEFAULT_MATCH_MODE,
         metavar="MODE",
     ),
@@ -406,7 +400,7 @@ def reproduce_flags(options: RunOptions) -> list[str]:
             if value:
                 out.append(option.pytest_flag)
         elif option.reproduce == "always" or value != option.default:
-            out.append(f"{option.pytest_flag}={option.show(value)}")
+            out.append(f"{option.pytest_flag}={shlex.quote(option.show(value))}")
     return out
 
 

@@ -14,12 +14,16 @@ given with ``--policy FILE`` (a file with a top-level table works too)::
     invariance_photos = 20         # photos transformed for transformation_invariance (spread over subjects)
     invariance_transforms = 8      # benign transforms drawn (seeded) for each of them
     binding_threshold = 99         # the similarity threshold whose verdict the matching checks report
+    target_fmr = [1e-3, 1e-4]      # 1:1 comparisons: thresholds fixed to these FMRs (the first supported binds)
+    fmr_calibration = "overall"    # ... on every impostor comparison, or "reference": the reference group's
+    impostors = "all"              # impostor comparisons: all pairs, or "same_group" (demographically matched)
+    ratio_tolerance = 2.0          # largest acceptable FMR or FNMR ratio to the reference, either direction
 
     [tool.conformance.tolerance]   # largest acceptable gap per check id
     misgender_gap = 0.02
 
-    [tool.conformance.identity]    # extra self-described labels and what they mean
-    "two-spirit" = "nonbinary"
+    [tool.conformance.identity]    # your people's own words and what they mean: woman, man, nonbinary, undisclosed
+    genderflux = "nonbinary"
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Any
 
 from ._numbers import finite_number, shown
 from .errors import PolicyError
-from .identity import IDENTITIES
+from .identity import SELF_DESCRIBED
 
 __all__ = ["PROFILES", "Policy", "load_policy"]
 
@@ -45,11 +49,14 @@ _DEFAULT_TOLERANCE: Mapping[str, float] = {
     "transformation_invariance": 0.05,
     "false_match_gap": 0.05,
     "false_non_match_gap": 0.05,
+    "failure_to_acquire_gap": 0.05,
 }
 _CHOICES: Mapping[str, tuple[str, ...]] = {
     "inconclusive": ("fail", "xfail", "pass"),
     "interval": ("wilson", "clopper-pearson"),
     "exact_test": ("fisher", "boschloo"),
+    "fmr_calibration": ("overall", "reference"),
+    "impostors": ("all", "same_group"),
 }
 
 
@@ -67,6 +74,10 @@ class Policy:
     invariance_photos: int = 20
     invariance_transforms: int = 8
     binding_threshold: float = 99.0
+    target_fmr: tuple[float, ...] = (1e-3, 1e-4)
+    fmr_calibration: str = "overall"
+    impostors: str = "all"
+    ratio_tolerance: float = 2.0
     tolerance: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_TOLERANCE))
     identity: Mapping[str, str] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -139,10 +150,16 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         "invariance_photos": int,
         "invariance_transforms": int,
         "binding_threshold": float,
+        "fmr_calibration": str,
+        "impostors": str,
+        "ratio_tolerance": float,
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():
         if key == "profile":
+            continue
+        if key == "target_fmr":
+            changes[key] = _target_fmr(value, where)
             continue
         if key == "tolerance":
             if not isinstance(value, Mapping):
@@ -159,11 +176,11 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
             changes["tolerance"] = merged
         elif key == "identity":
             if not isinstance(value, Mapping):
-                raise PolicyError(f"{where}: identity must be a table of label = woman/man/nonbinary")
+                raise PolicyError(f"{where}: identity must be a table of label = woman/man/nonbinary/undisclosed")
             for label, meaning in value.items():
-                if meaning not in IDENTITIES:
+                if meaning not in SELF_DESCRIBED:
                     raise PolicyError(
-                        f"{where}: identity {shown(label)} = {shown(meaning)}; map labels to one of {', '.join(IDENTITIES)}"
+                        f"{where}: identity {shown(label)} = {shown(meaning)}; map labels to one of {', '.join(SELF_DESCRIBED)}"
                     )
             changes["identity"] = {**base.identity, **value}
         elif key in scalars:
@@ -177,7 +194,7 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
                 raise PolicyError(f"{where}: {key} = {shown(value)} must be a finite number")
             changes[key] = kind(value)
         else:
-            known = ", ".join(["profile", "tolerance", "identity", *scalars])
+            known = ", ".join(["profile", "tolerance", "identity", "target_fmr", *scalars])
             raise PolicyError(f"{where}: unknown policy key {shown(key)}; known keys: {known}")
     policy = replace(base, **changes)
     if not 0.5 <= policy.confidence < 1:
@@ -186,9 +203,24 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         raise PolicyError(f"{where}: min_subjects = {policy.min_subjects} must be at least 1")
     if policy.invariance_photos < 0 or policy.invariance_transforms < 0:
         raise PolicyError(f"{where}: invariance_photos and invariance_transforms must be 0 (none) or more")
+    if not policy.ratio_tolerance >= 1:
+        raise PolicyError(
+            f"{where}: ratio_tolerance = {policy.ratio_tolerance} must be at least 1 (e.g. 2: within a factor of two)"
+        )
     if policy.bootstrap < 100:
         raise PolicyError(f"{where}: bootstrap = {policy.bootstrap} must be at least 100 resamples")
     return policy
+
+
+def _target_fmr(value: Any, where: str) -> tuple[float, ...]:
+    """``target_fmr``: one rate or a list of rates, each strictly between 0 and 1."""
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise PolicyError(f"{where}: target_fmr = [] names no rate; give e.g. [1e-3, 1e-4]")
+    for item in values:
+        if isinstance(item, bool) or not finite_number(item) or not 0 < item < 1:
+            raise PolicyError(f"{where}: target_fmr value {shown(item)} must be a rate between 0 and 1, e.g. 1e-4")
+    return tuple(float(v) for v in values)
 
 
 def load_policy(

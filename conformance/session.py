@@ -161,8 +161,11 @@ def load_context(options: RunOptions) -> Context:
     assert dataset_path is not None
     assert analyzer_spec is not None
 
+    from .adapters.registry import compares_pairs
+
     policy = load_policy(options.policy, profile=options.profile, project_root=options.project_root)
-    dataset = load_dataset(dataset_path, identity_map=policy.identity)
+    # An analyzer comparing every photo 1:1 needs neither a role column nor gender columns.
+    dataset = load_dataset(dataset_path, identity_map=policy.identity, comparisons=compares_pairs(analyzer_spec))
     if cassette_dir is None and options.project_root is not None:
         cassette_dir = str(Path(options.project_root) / "cassettes")
     settings = AdapterSettings(
@@ -173,7 +176,7 @@ def load_context(options: RunOptions) -> Context:
         timeout=options.timeout,
     )
     analyzer = create(analyzer_spec, dataset=dataset, settings=settings)
-    if dataset.is_matching:
+    if dataset.is_matching or callable(getattr(analyzer, "comparisons", None)):
         return _matching_context(options, analyzer_spec, settings, dataset, analyzer, policy)
     wrong = [c for c in options.checks if c in MATCHING_CHECKS]
     if wrong:
@@ -243,15 +246,50 @@ def _matching_context(
     options: RunOptions, analyzer_spec: str, settings: AdapterSettings, dataset: Dataset, matcher: Any, policy: Any
 ) -> Context:
     """A face-matching run: every probe searched against the gallery, grouped by a manifest column."""
-    from .checks import GENDER_CHECKS
+    from .checks import COMPARISON_CHECKS, GENDER_CHECKS, SEARCH_CHECKS
     from .dataset import group_labels
-    from .matching import run_searches
+    from .matching import run_comparisons, run_searches
+
+    if callable(getattr(matcher, "comparisons", None)):  # 1:1 comparisons of every photo (embeddings, scores)
+        wrong = [c for c in options.checks if c not in COMPARISON_CHECKS]
+        if wrong:
+            raise ConformanceError(
+                f"{', '.join(wrong)} cannot run on 1:1 comparisons ({analyzer_spec}); checks: {', '.join(COMPARISON_CHECKS)}"
+            )
+        run, reference, notes = run_comparisons(
+            matcher,
+            dataset,
+            group_by=options.group_by,
+            reference=options.reference,
+            policy=policy,
+            thresholds=options.thresholds,
+            executor=str(options.executor),  # run_comparisons reads the executor's spelling
+        )
+        return Context(
+            options=options,
+            analyzer_spec=analyzer_spec,
+            settings=settings,
+            dataset=dataset,
+            observations=None,
+            policy=policy,
+            groups=tuple(group_labels(dataset, options.group_by or None)),
+            reference=reference,
+            checks=options.checks or COMPARISON_CHECKS,
+            notes=tuple(notes),
+            searches=run,  # type: ignore[arg-type]  # shaped like a SearchRun where reports read it
+            thresholds=run.stated,
+        )
 
     wrong = [c for c in options.checks if c in GENDER_CHECKS]
     if wrong:
         raise ConformanceError(
             f"{', '.join(wrong)} need a gender dataset; {dataset.manifest.name} is a face-matching manifest "
             "(it has a role column): run false_match_gap or false_non_match_gap"
+        )
+    if any(c in COMPARISON_CHECKS for c in options.checks):
+        raise ConformanceError(
+            f"{', '.join(c for c in options.checks if c in COMPARISON_CHECKS)} measure 1:1 comparisons of every photo "
+            "(--analyzer embeddings:FILE.npy, scores:FILE.csv or local:embeddings); this is a face-search run"
         )
     if not callable(getattr(matcher, "search", None)):
         raise ConformanceError(f"the {analyzer_spec!r} adapter cannot search faces; it has no matcher")
@@ -277,8 +315,6 @@ def _matching_context(
     )
     if options.executor != ExecutorSpec():
         notes.append(f"--executor {options.executor} spreads a gender run's photos; face searches ran one at a time")
-    from .checks import MATCHING_CHECKS
-
     return Context(
         options=options,
         analyzer_spec=analyzer_spec,
@@ -288,7 +324,7 @@ def _matching_context(
         policy=policy,
         groups=groups,
         reference=reference,
-        checks=options.checks or MATCHING_CHECKS,
+        checks=options.checks or SEARCH_CHECKS,
         notes=tuple(notes),
         searches=searches,
         thresholds=thresholds,

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from conformance.checks.check_ids import CHECK_IDS, GENDER_CHECKS, MATCHING_CHECKS, SUMMARIES, unknown_checks
+from conformance.checks.check_ids import (
+    CHECK_IDS,
+    COMPARISON_CHECKS,
+    GENDER_CHECKS,
+    MATCHING_CHECKS,
+    SEARCH_CHECKS,
+    SUMMARIES,
+    unknown_checks,
+)
 from conformance.policy import PROFILES, Policy
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "reference" / "checks.md"
@@ -22,12 +30,19 @@ PINNED = (
     "detection_failure_gap",
     "false_match_gap",
     "false_non_match_gap",
+    "false_match_differential",
+    "false_non_match_differential",
+    "failure_to_acquire_gap",
+    "equitability",
 )
+
+RATIO_DECIDED = {"false_match_differential", "false_non_match_differential", "equitability"}
 
 
 def test_the_ids_are_the_pinned_list_gender_then_matching() -> None:
     assert CHECK_IDS == PINNED
     assert GENDER_CHECKS + MATCHING_CHECKS == CHECK_IDS
+    assert SEARCH_CHECKS + COMPARISON_CHECKS == MATCHING_CHECKS
     assert not set(GENDER_CHECKS) & set(MATCHING_CHECKS)
 
 
@@ -40,7 +55,9 @@ def test_every_summary_and_no_other() -> None:
 def test_policy_tolerances_name_exactly_the_checks(profile: str) -> None:
     policy = Policy() if profile == "built-in" else PROFILES[profile]
     # As a set: the table's order is what report.json shows under policy.tolerance, not a ranking.
-    assert sorted(policy.tolerance) == sorted(CHECK_IDS)
+    # The 1:1 differentials decide on rate ratios (ratio_tolerance) and equitability on their verdicts:
+    # every other check has an absolute tolerance, and no id outside the list has one.
+    assert sorted(policy.tolerance) == sorted(set(CHECK_IDS) - RATIO_DECIDED)
 
 
 def test_the_built_in_suite_runs_exactly_the_checks() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +135,23 @@ def test_policy_from_project_pyproject(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "conformance-report" / "report.json").read_text())
     assert report["policy"]["profile"] == "ci"
     assert report["checks"][0]["verdict"] == "inconclusive"
+
+
+def test_a_value_a_shell_would_quote_reaches_pytest_as_given(tmp_path: Path) -> None:
+    """The CLI hands pytest each value as it was given; only the reproduce line quotes it for a shell."""
+    folder = tmp_path / "vendor's results?"
+    folder.mkdir()
+    predictions = shutil.copy(PREDICTIONS, folder / "p.jsonl")
+    done = run(
+        tmp_path,
+        "run",
+        "--dataset", str(MANIFEST),
+        "--analyzer", f"predictions:{predictions}",
+        "--checks", "misgender_gap",
+        "--report-dir", "out",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr  # the simulated demo fails the check
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["checks"][0]["groups"]["trans"]["count"] == 62  # the data card's hand count
+    flag = next(f for f in report["run"]["flags"] if f.startswith("--conformance-analyzer="))
+    assert shlex.split(flag) == [f"--conformance-analyzer=predictions:{predictions}"]

@@ -6,17 +6,24 @@ out as tables here rather than read back from the code.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.identity import (
     DEFAULT_IDENTITY_MAP,
+    UNDISCLOSED_LABELS,
+    Reading,
+    UnmappedIdentity,
     default_group,
     is_misgendered,
     normalise_identity,
     normalise_key,
     normalise_trans,
+    read_identity,
+    resolve_trans,
 )
 
 
@@ -37,9 +44,6 @@ from conformance.identity import (
         "genderfluid",
         "Gender Fluid",
         "bigender",
-        "Two-Spirit",
-        "two_spirit",
-        "gender nonconforming",
         "demigirl",
     ],
 )
@@ -68,7 +72,7 @@ def test_binary_labels(label: str, expected: str) -> None:
     assert normalise_identity(label) == expected
 
 
-@pytest.mark.parametrize("label", ["femme", "", "woman?", "questioning", "x"])
+@pytest.mark.parametrize("label", ["femme", "woman?", "questioning", "x"])
 def test_unmapped_label_is_a_key_error_never_a_guess(label: str) -> None:
     with pytest.raises(KeyError):
         normalise_identity(label)
@@ -207,6 +211,284 @@ def test_case_and_spacing_variants_of_every_default_key_map_alike(data: st.DataO
 
 
 def test_every_default_key_maps_to_an_identity() -> None:
-    assert set(DEFAULT_IDENTITY_MAP.values()) == {"woman", "man", "nonbinary"}
+    assert set(DEFAULT_IDENTITY_MAP.values()) == {"woman", "man", "nonbinary", "undisclosed"}
     for key, identity in DEFAULT_IDENTITY_MAP.items():
         assert normalise_identity(key) == identity
+
+
+# -- issue 14: self-descriptions as people write them ------------------------------------------------------
+# The expected readings are this table, written from what each term says (docs/how-to/own-dataset.md,
+# "Identity"), not read back from the code's map.
+
+SELF_DESCRIPTIONS = [
+    # (as written, identity, trans status the words carry)
+    ("trans woman", "woman", "yes"),
+    ("Transgender Woman", "woman", "yes"),
+    ("transwoman", "woman", "yes"),
+    ("trans-female", "woman", "yes"),
+    ("MTF", "woman", "yes"),
+    ("m2f", "woman", "yes"),
+    ("Male-to-Female", "woman", "yes"),
+    ("trans man", "man", "yes"),
+    ("transgender man", "man", "yes"),
+    ("Trans_Man", "man", "yes"),
+    ("FTM", "man", "yes"),
+    ("F2M", "man", "yes"),
+    ("female to male", "man", "yes"),
+    ("cis woman", "woman", "no"),
+    ("Cisgender Woman", "woman", "no"),
+    ("ciswoman", "woman", "no"),
+    ("cis man", "man", "no"),
+    ("cisgender man", "man", "no"),
+    ("CIS-MALE", "man", "no"),
+    ("trans nonbinary", "nonbinary", "yes"),
+    ("non-binary", "nonbinary", None),
+    ("Non Binary", "nonbinary", None),
+    ("enby", "nonbinary", None),
+    ("GenderQueer", "nonbinary", None),
+    ("agender", "nonbinary", None),
+    ("gender-fluid", "nonbinary", None),
+    ("woman", "woman", None),
+    ("Female", "woman", None),
+    ("man", "man", None),
+]
+
+
+@pytest.mark.parametrize(("label", "identity", "trans"), SELF_DESCRIPTIONS)
+def test_common_self_descriptions_are_understood(label: str, identity: str, trans: str | None) -> None:
+    assert read_identity(label) == Reading(identity, trans)
+    assert normalise_identity(label) == identity
+
+
+UNDISCLOSED_SPELLINGS = [
+    "prefer not to say",
+    "Prefer Not To Say",
+    "prefer-not-to-say",
+    "",
+    "   ",
+    "unknown",
+    "Declined",
+    "not disclosed",
+    "N/A",
+    "n/a",
+    "na",
+    "rather not say",
+    "-",
+]
+
+
+@pytest.mark.parametrize("label", UNDISCLOSED_SPELLINGS)
+def test_no_self_description_reads_as_undisclosed(label: str) -> None:
+    assert read_identity(label) == Reading("undisclosed", None)
+
+
+def test_the_undisclosed_list_is_documented_and_overridable() -> None:
+    # Every documented spelling is in the default map as undisclosed...
+    assert all(DEFAULT_IDENTITY_MAP[label] == "undisclosed" for label in UNDISCLOSED_LABELS)
+    # ...a label may be mapped to undisclosed, and a default one mapped to an identity, by the user's map.
+    assert (
+        read_identity("Would rather not answer", {"would rather not answer": "undisclosed"}).identity == "undisclosed"
+    )
+    assert read_identity("none", {"None": "undisclosed"}).identity == "undisclosed"
+    assert read_identity("NA", {"na": "nonbinary"}).identity == "nonbinary"
+
+
+@pytest.mark.parametrize(
+    ("label", "why"),
+    [
+        ("two-spirit", "Indigenous"),
+        ("Two Spirit", "Indigenous"),
+        ("2S", "Indigenous"),
+        ("transfeminine", "trans women and nonbinary people"),
+        ("trans feminine", "trans women and nonbinary people"),
+        ("transfem", "trans women and nonbinary people"),
+        ("trans masculine", "trans men and nonbinary people"),
+        ("transmasc", "trans men and nonbinary people"),
+        ("trans", "trans status, not a gender identity"),
+        ("Transgender", "trans status, not a gender identity"),
+        ("cis", "cis status, not a gender identity"),
+        ("intersex", "sex characteristics"),
+        ("gender nonconforming", "expression"),
+        ("GNC", "expression"),
+        ("third gender", "cultural category"),
+        ("none", "no gender (agender) or no answer"),
+    ],
+)
+def test_ambiguous_terms_are_never_filed_by_default(label: str, why: str) -> None:
+    with pytest.raises(UnmappedIdentity) as info:
+        read_identity(label)
+    message = str(info.value)
+    assert why in message
+    assert f'"{label}" = "<woman | man | nonbinary | undisclosed>"' in message
+    assert not PROPOSES_AN_IDENTITY.search(message), message
+
+
+def test_two_spirit_is_mapped_as_the_user_says() -> None:
+    # Until issue 14 the default map filed two-spirit under nonbinary; now only the user's map files it.
+    assert read_identity("Two-Spirit", {"two spirit": "man"}) == Reading("man", None)
+    assert read_identity("two-spirit", {"Two-Spirit": "nonbinary"}) == Reading("nonbinary", None)
+
+
+def test_a_mapped_ambiguous_term_keeps_the_trans_status_its_words_say() -> None:
+    # Whether a transfeminine person is a woman or nonbinary is theirs to say; that they are trans is in the word.
+    assert read_identity("transfeminine", {"transfeminine": "nonbinary"}) == Reading("nonbinary", "yes")
+    assert read_identity("trans masc", {"transmasc": "man"}) == Reading("man", "yes")
+
+
+# -- hints for an unknown value: a spelling, or how to map it; never an identity ---------------------------
+
+PROPOSES_AN_IDENTITY = re.compile(r'= "(woman|man|nonbinary|undisclosed)"')
+
+
+@pytest.mark.parametrize(
+    ("label", "spelling"),
+    [
+        ("woamn", "'woman'"),
+        ("nonbinray", "'nonbinary'"),
+        ("agendr", "'agender'"),
+        ("trans womn", "'trans woman'"),
+        ("cis mna", "'cis man'"),
+    ],
+)
+def test_a_misspelling_gets_the_nearest_known_spelling(label: str, spelling: str) -> None:
+    with pytest.raises(UnmappedIdentity) as info:
+        read_identity(label)
+    message = str(info.value)
+    assert f"is it a misspelling of {spelling}" in message
+    assert f'"{label}" = "<woman | man | nonbinary | undisclosed>"' in message
+    assert not PROPOSES_AN_IDENTITY.search(message), message
+
+
+@pytest.mark.parametrize("label", ["Femme", "questioning", "demiguy", "aporagender", "genderflux", "x"])
+def test_a_value_with_no_close_spelling_shows_how_to_map_it(label: str) -> None:
+    with pytest.raises(UnmappedIdentity) as info:
+        read_identity(label)
+    message = str(info.value)
+    assert "misspelling" not in message
+    assert "the kit never guesses an identity" in message
+    assert (
+        f'map it under [tool.conformance.identity] ("{label}" = "<woman | man | nonbinary | undisclosed>")' in message
+    )
+
+
+def message_for(label: str) -> str:
+    """What the kit says of ``label``: its error message, or "" when it reads the label."""
+    try:
+        read_identity(label)
+    except UnmappedIdentity as exc:
+        return str(exc)
+    return ""
+
+
+@given(st.text(max_size=30) | st.sampled_from(sorted(DEFAULT_IDENTITY_MAP)).map(lambda k: k + "x"))
+def test_no_message_ever_proposes_an_identity(label: str) -> None:
+    message = message_for(label)
+    assert not PROPOSES_AN_IDENTITY.search(message), message
+
+
+def test_the_suggestion_is_a_spelling_from_the_users_map_too() -> None:
+    with pytest.raises(UnmappedIdentity, match="misspelling of 'genderflux'"):
+        read_identity("genderflx", {"genderflux": "nonbinary"})
+
+
+# -- trans status: set by the words, checked against the column --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "column", "expected"),
+    [
+        ("trans woman", "unknown", "yes"),  # a blank or unknown column is filled in by the words
+        ("trans woman", "yes", "yes"),
+        ("cis man", "unknown", "no"),
+        ("cis man", "no", "no"),
+        ("woman", "yes", "yes"),  # words without a status leave the column as it is
+        ("woman", "unknown", "unknown"),
+        ("prefer not to say", "yes", "yes"),
+    ],
+)
+def test_trans_status_from_the_words_and_the_column(label: str, column: str, expected: str) -> None:
+    assert resolve_trans(read_identity(label), label, column) == expected
+
+
+@pytest.mark.parametrize(
+    ("label", "column", "said"),
+    [("trans man", "no", "says trans"), ("FTM", "no", "says trans"), ("cis woman", "yes", "says not trans (cis)")],
+)
+def test_a_contradiction_names_both_values(label: str, column: str, said: str) -> None:
+    with pytest.raises(ValueError, match="the person's answers disagree") as info:
+        resolve_trans(read_identity(label), label, column)
+    assert str(info.value) == (
+        f"gender_identity {label!r} {said}, but trans is {column!r}; the person's answers disagree and the kit "
+        "does not choose: correct one of them"
+    )
+
+
+# -- several values in one cell ----------------------------------------------------------------------------
+# Rule (docs/how-to/own-dataset.md): split at ; , / | + &; trans/cis words (and transfeminine, intersex,
+# gender nonconforming) add what they say; the other values must name one identity, else the whole
+# description is the user's to map.
+
+
+@pytest.mark.parametrize(
+    ("label", "identity", "trans"),
+    [
+        ("man, trans", "man", "yes"),
+        ("Woman; Cis", "woman", "no"),
+        ("trans / nonbinary", "nonbinary", "yes"),
+        ("nonbinary; genderqueer", "nonbinary", None),
+        ("agender, non-binary, enby", "nonbinary", None),
+        ("woman | female", "woman", None),
+        ("woman, transfem", "woman", "yes"),
+        ("transmasc + nonbinary", "nonbinary", "yes"),
+        ("man & intersex", "man", None),
+        ("n/a; unknown", "undisclosed", None),
+        ("trans woman, woman", "woman", "yes"),
+    ],
+)
+def test_several_values_naming_one_identity(label: str, identity: str, trans: str | None) -> None:
+    assert read_identity(label) == Reading(identity, trans)
+
+
+@pytest.mark.parametrize(
+    ("label", "named"),
+    [
+        ("woman; nonbinary", "(woman, nonbinary)"),
+        ("Man, Woman", "(man, woman)"),
+        ("male/female", "(man, woman)"),
+        ("trans woman; genderqueer", "(woman, nonbinary)"),
+        ("woman; prefer not to say", "(woman, undisclosed)"),
+    ],
+)
+def test_several_identities_in_one_cell_are_the_users_to_map(label: str, named: str) -> None:
+    with pytest.raises(UnmappedIdentity) as info:
+        read_identity(label)
+    message = str(info.value)
+    assert f"names more than one identity {named}, and the kit does not choose one for the person" in message
+    assert f'"{label}" = "<woman | man | nonbinary | undisclosed>"' in message
+    assert not PROPOSES_AN_IDENTITY.search(message)
+
+
+def test_one_entry_maps_a_multi_valued_description_in_any_order_and_separator() -> None:
+    mapped = {"Nonbinary, Woman": "nonbinary"}
+    for written in ("woman; nonbinary", "Non-Binary / woman", "woman|nonbinary", "nonbinary, woman, woman"):
+        assert read_identity(written, mapped) == Reading("nonbinary", None)
+    # The status words in a mapped description still count.
+    assert read_identity("woman; trans; nonbinary", {"woman; trans; nonbinary": "nonbinary"}) == Reading(
+        "nonbinary", "yes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("label", "says"),
+    [
+        ("woman; femme", "has a value the identity map does not know ('femme')"),
+        ("trans, cis", "says both trans and cis"),
+        ("cis woman, trans", "says both trans and cis"),
+        ("trans; transgender", "is not filed under any identity by default: it does not say a gender identity"),
+        ("woman, two-spirit", "(its part 'twospirit') is not filed under any identity by default"),
+    ],
+)
+def test_other_multi_valued_descriptions_are_refused_with_the_reason(label: str, says: str) -> None:
+    with pytest.raises(UnmappedIdentity) as info:
+        read_identity(label)
+    assert says in str(info.value)

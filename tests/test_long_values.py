@@ -141,15 +141,17 @@ def test_a_long_photo_name_the_system_refuses(make_manifest: MakeManifest) -> No
 def test_a_long_gender_identity(make_manifest: MakeManifest) -> None:
     manifest = make_manifest([ROWS[0], {**ROWS[1], "gender_identity": long("g")}])
     assert refused_manifest(manifest) == (
-        f"{manifest} row 3: gender_identity {cut('g')} is not in the identity map; add it under "
-        f'[tool.conformance.identity] (e.g. {cut("g")} = "nonbinary") or correct the row'
+        f"{manifest} row 3: gender_identity {cut('g')} is not in the identity map, and the kit never guesses an "
+        'identity: map it under [tool.conformance.identity] ("<the value>" = "<woman | man | nonbinary | undisclosed>") '
+        "with what the person's own description means, or correct the row"
     )
 
 
 def test_a_long_gender_identity_mapped_by_the_policy(make_manifest: MakeManifest) -> None:
     manifest = make_manifest([ROWS[0], {**ROWS[1], "gender_identity": long("g")}])
     assert refused_manifest(manifest, identity_map={long("g"): long("t")}) == (
-        f"{manifest} row 3: identity map sends {cut('g')} to {cut('t')}; targets must be one of woman, man, nonbinary"
+        f"{manifest} row 3: identity map sends {cut('g')} to {cut('t')}; targets must be one of woman, man, nonbinary, "
+        "undisclosed"
     )
 
 

@@ -28,7 +28,8 @@ pytest_plugins = ["pytester"]
 
 CHECKS = (
     "misgender_gap, nonbinary_representability, same_person_consistency, transformation_invariance, "
-    "confidence_calibration, detection_failure_gap, false_match_gap, false_non_match_gap"
+    "confidence_calibration, detection_failure_gap, false_match_gap, false_non_match_gap, false_match_differential, "
+    "false_non_match_differential, failure_to_acquire_gap, equitability"
 )
 HOW_EXECUTORS = (
     "give serial, threads:N, processes:N, dask-local:N or dask:ADDRESS (e.g. threads:8, processes:2, "

@@ -16,6 +16,12 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+# The 1:1 differentials decide on rate ratios (ratio_tolerance); equitability combines other verdicts.
+ABSOLUTE = [
+    c for c in CHECK_IDS if c not in {"false_match_differential", "false_non_match_differential", "equitability"}
+]
+
+
 def test_defaults() -> None:
     policy = load_policy()
     assert policy.profile == "default"
@@ -25,7 +31,10 @@ def test_defaults() -> None:
     assert policy.interval == "wilson"
     assert policy.exact_test == "fisher"
     assert policy.bootstrap == 2000
-    assert dict(policy.tolerance) == dict.fromkeys(CHECK_IDS, 0.05)
+    assert dict(policy.tolerance) == dict.fromkeys(ABSOLUTE, 0.05)
+    assert policy.ratio_tolerance == 2.0
+    assert policy.target_fmr == (1e-3, 1e-4)
+    assert (policy.fmr_calibration, policy.impostors) == ("overall", "all")
     assert dict(policy.identity) == {}
     assert policy.source == "built-in defaults"
 
@@ -34,16 +43,16 @@ def test_ci_profile() -> None:
     policy = load_policy(profile="ci")
     assert (policy.profile, policy.inconclusive, policy.min_subjects) == ("ci", "xfail", 5)
     assert policy.interval == "wilson"
-    assert dict(policy.tolerance) == dict.fromkeys(CHECK_IDS, 0.05)
+    assert dict(policy.tolerance) == dict.fromkeys(ABSOLUTE, 0.05)
 
 
 def test_procurement_profile() -> None:
     policy = load_policy(profile="procurement")
     assert policy.profile == "procurement"
     assert (policy.interval, policy.exact_test, policy.min_subjects) == ("clopper-pearson", "boschloo", 30)
-    assert dict(policy.tolerance) == dict.fromkeys(CHECK_IDS, 0.02)
+    assert dict(policy.tolerance) == dict.fromkeys(ABSOLUTE, 0.02)
     assert policy.inconclusive == "fail"
-    assert all(policy.tolerance_for(check_id) == 0.02 for check_id in CHECK_IDS)
+    assert all(policy.tolerance_for(check_id) == 0.02 for check_id in ABSOLUTE)
 
 
 def test_pyproject_table_is_found_through_project_root(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The typed report: report.json read, validated and written back exactly, by every version's reader.
 
-The reports are made by ``conformance run`` in a subprocess, as a user makes them: the gender demo
-and the face-search demo.
+The reports are made by ``conformance run`` in a subprocess, as a user makes them: the gender demo,
+the face-search demo and a 1:1 comparison run of embeddings.
 """
 
 from __future__ import annotations
@@ -51,7 +51,49 @@ def matching(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return _run(tmp_path_factory.mktemp("matching"), "--demo-matching")
 
 
-@pytest.fixture(params=["demo", "matching"])
+@pytest.fixture(scope="module")
+def comparisons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A 1:1 comparison run (every photo against every other) through the embeddings adapter."""
+    import numpy as np
+
+    folder = tmp_path_factory.mktemp("comparisons")
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(30, 8))
+    rows = ["photo,subject,skin"]
+    vectors, names = [], []
+    for i in range(90):
+        person = i // 3
+        rows.append(f"p{i:03d}.png,s{person},{'dark' if person % 2 else 'light'}")
+        if i != 4:  # photo 4: no face found, not among the embeddings
+            vectors.append(centres[person] + 0.7 * rng.normal(size=8))
+            names.append(f"p{i:03d}.png")
+    for i in range(90):
+        (folder / f"p{i:03d}.png").write_bytes(_png(i))
+    (folder / "manifest.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    np.save(folder / "emb.npy", np.asarray(vectors, dtype=np.float32))
+    (folder / "emb.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    (folder / "policy.toml").write_text("target_fmr = [1e-2]\nbootstrap = 100\nmin_subjects = 5\n", encoding="utf-8")
+    return _run(
+        folder,
+        "--dataset", str(folder / "manifest.csv"),
+        "--analyzer", f"embeddings:{folder / 'emb.npy'}",
+        "--group-by", "skin",
+        "--reference", "light",
+        "--policy", str(folder / "policy.toml"),
+    )  # fmt: skip
+
+
+def _png(index: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (index % 256, (index * 7) % 256, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(params=["demo", "matching", "comparisons"])
 def made(request: pytest.FixtureRequest) -> dict[str, Any]:
     report: dict[str, Any] = request.getfixturevalue(request.param)
     return report
@@ -133,6 +175,8 @@ def newer(made: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_newer_reports_unknown_keys_are_kept(made: dict[str, Any]) -> None:
+    if not made["checks"][0]["comparisons"]:
+        pytest.skip("the first check has no comparison to add a key to")
     data = newer(made)
     report = Report.from_json(data)
     assert text(report.to_json()) == text(data)
@@ -279,3 +323,14 @@ def test_compare_and_the_gate_read_reports_typed_or_as_json(demo: dict[str, Any]
     typed = Report.from_json(demo)
     assert find_regressions(typed, demo) == []
     assert compare_reports([typed, demo]).differences == ()
+
+
+def test_the_typed_view_of_a_one_to_one_report(comparisons: dict[str, Any]) -> None:
+    report = Report.from_json(comparisons)
+    ids = {c.id for c in report.checks}
+    assert ids == {"false_match_differential", "false_non_match_differential", "failure_to_acquire_gap", "equitability"}
+    fta = next(c for c in report.checks if c.id == "failure_to_acquire_gap")
+    # Photo 4 is person 1's (odd: dark), the one photo without a template; 45 photos per group.
+    assert (fta.groups["dark"].count, fta.groups["dark"].n) == (1, 45)
+    assert (fta.groups["light"].count, fta.groups["light"].n) == (0, 45)
+    assert report.outcomes["no_face"] == 1

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from ..dataset import Dataset, Photo
     from ..matching import SearchOutcome
+    from .embeddings import EmbeddingsComparator
 
 __all__ = ["SAME_PERSON_DISTANCE", "LocalAnalyzer", "LocalMatcher", "create", "distance_to_similarity"]
 
@@ -55,11 +56,70 @@ def _package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> LocalAnalyzer:
-    """Entry point: ``--analyzer local`` (recording settings do not apply: nothing leaves the machine)."""
+def compares_pairs(argument: str | None) -> bool:
+    """``local:embeddings`` compares every photo 1:1 with dlib's embeddings (no role or gender columns needed)."""
+    return bool(argument) and str(argument).partition("?")[0] == "embeddings"
+
+
+def create(
+    argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None
+) -> LocalAnalyzer | EmbeddingsComparator:
+    """Entry point: ``--analyzer local``, or ``local:embeddings[?metric=l2|cosine]`` for 1:1 comparisons.
+
+    The second computes dlib's embedding of every photo and sends them down the same path as
+    ``embeddings:FILE.npy`` (Euclidean distance by default, dlib's own metric); a photo in which
+    dlib finds no face fails to acquire. Recording settings do not apply: nothing leaves the machine.
+    """
+    if compares_pairs(argument):
+        from .embeddings import parse_argument
+
+        _, options = parse_argument(argument, spec=f"local:{argument}", default_metric="l2")
+        return _local_embeddings(dataset, options["metric"], int(options.get("block", 2048)))
     if argument:
-        raise AdapterError(f"the local adapter takes no argument (got {argument!r}): --analyzer local")
+        raise AdapterError(
+            f"the local adapter takes no argument but embeddings (got {argument!r}): --analyzer local, or local:embeddings"
+        )
     return LocalAnalyzer(dataset=dataset)
+
+
+def _local_embeddings(dataset: Dataset, metric: str, block: int) -> EmbeddingsComparator:
+    from .embeddings import EmbeddingsComparator
+
+    matcher = LocalMatcher()
+    reasons: dict[str, str] = {}
+
+    def load() -> tuple[npt.NDArray[np.float32], list[str]]:
+        import numpy as np
+
+        rows, names = [], []
+        for photo in dataset.photos:
+            vector = matcher.embed(photo.path, photo.box)
+            if vector is None:
+                reasons[photo.id] = "no face found by dlib's detector"
+                continue
+            rows.append(vector)
+            names.append(photo.id)
+        matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), 128)
+        return matrix, names
+
+    comparator = EmbeddingsComparator(
+        dataset=dataset,
+        load=load,
+        metric=metric,
+        block=block,
+        provenance={"name": matcher.name, "adapter": "local", "version": _dlib_version(), "model": matcher.name},
+    )
+    comparator.failure_reasons = reasons  # filled as the embeddings are computed
+    return comparator
+
+
+def _dlib_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dlib-bin")
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def gender_vocabulary() -> Vocabulary:

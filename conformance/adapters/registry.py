@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..dataset import Dataset
     from .base import AdapterSettings, Analyzer, AnalyzerFactory
 
-__all__ = ["GROUP", "available", "create", "parse_spec"]
+__all__ = ["GROUP", "available", "compares_pairs", "create", "parse_spec"]
 
 GROUP = "conformance.adapters"
 # The kit's own adapters, found even when the package runs from a source tree without being installed.
@@ -26,6 +26,8 @@ _BUILTIN = {
     "predictions": "conformance.adapters.predictions:create",
     "rekognition": "conformance.adapters.rekognition:create",
     "local": "conformance.adapters.local:create",
+    "embeddings": "conformance.adapters.embeddings:create",
+    "scores": "conformance.adapters.scores:create",
 }
 
 
@@ -43,6 +45,27 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     """Split ``NAME[:ARGUMENT]``: ``predictions:results.jsonl`` -> ``("predictions", "results.jsonl")``."""
     name, sep, argument = spec.partition(":")
     return name.strip(), (argument if sep else None)
+
+
+def compares_pairs(spec: str) -> bool:
+    """Whether ``spec``'s adapter compares the manifest's photos 1:1 (``embeddings``, ``scores``, ``local:embeddings``).
+
+    Such a manifest needs no ``role`` column and no gender columns. An adapter module says so with a
+    function ``compares_pairs(argument) -> bool``; one that cannot be loaded says no here, and its
+    error comes when it is created.
+    """
+    from importlib import import_module
+
+    name, argument = parse_spec(spec)
+    target = available().get(name)
+    if target is None:
+        return False
+    try:
+        module = import_module(target.partition(":")[0])
+    except ImportError:
+        return False
+    check = getattr(module, "compares_pairs", None)
+    return bool(check(argument)) if callable(check) else False
 
 
 def _load(target: str) -> AnalyzerFactory:

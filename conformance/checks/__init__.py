@@ -7,20 +7,22 @@ returns a :class:`~conformance.results.CheckResult`; :func:`run_check` runs one 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .check_ids import CHECK_IDS, GENDER_CHECKS, MATCHING_CHECKS, SUMMARIES
+from .check_ids import CHECK_IDS, COMPARISON_CHECKS, GENDER_CHECKS, MATCHING_CHECKS, SEARCH_CHECKS, SUMMARIES
 
 if TYPE_CHECKING:
-    from ..matching import SearchRun
+    from ..matching import ComparisonRun, SearchRun
     from ..observation import Observations
     from ..policy import Policy
     from ..results import CheckResult
 
 __all__ = [
     "CHECK_IDS",
+    "COMPARISON_CHECKS",
     "GENDER_CHECKS",
     "MATCHING_CHECKS",
+    "SEARCH_CHECKS",
     "SUMMARIES",
     "Check",
     "get_check",
@@ -60,7 +62,7 @@ def run_check(
 
 def run_matching_check(
     check_id: str,
-    searches: SearchRun,
+    searches: SearchRun | ComparisonRun,
     *,
     groups: Sequence[str],
     reference: str,
@@ -73,8 +75,16 @@ def run_matching_check(
 
     ``mode`` is ``search`` (1:N: per probe) or ``compare`` (1:1: per probe-gallery pair).
     """
+    from ..matching import ComparisonRun
     from . import matching
 
+    if isinstance(searches, ComparisonRun):
+        return _comparison_check(check_id, searches, reference=reference, policy=policy, seed=seed)
+    if check_id in COMPARISON_CHECKS:
+        raise ValueError(
+            f"{check_id} measures 1:1 comparisons of every photo (--analyzer embeddings:FILE.npy or scores:FILE.csv); "
+            "a face-search run has false_match_gap and false_non_match_gap"
+        )
     if check_id not in MATCHING_CHECKS:
         raise KeyError(f"unknown matching check {check_id!r}; checks: {', '.join(MATCHING_CHECKS)}")
     if mode not in ("search", "compare"):
@@ -89,4 +99,29 @@ def run_matching_check(
         thresholds=tuple(thresholds),
         binding=policy.binding_threshold,
     )
+    return results
+
+
+def _comparison_check(
+    check_id: str, run: ComparisonRun, *, reference: str, policy: Policy, seed: int
+) -> list[CheckResult]:
+    """A check of a 1:1 comparison run: its stated thresholds are the run's, its targets the policy's."""
+    from . import biometrics
+
+    if check_id not in COMPARISON_CHECKS:
+        raise ValueError(
+            f"{check_id} measures face searches (a manifest with a role column); a 1:1 comparison run has "
+            f"{', '.join(COMPARISON_CHECKS)}"
+        )
+    common: dict[str, Any] = {"reference": reference, "policy": policy, "seed": seed}
+    if check_id == "failure_to_acquire_gap":
+        return [biometrics.failure_to_acquire_gap(run.counts, **common)]
+    if check_id == "equitability":
+        return [
+            biometrics.equitability(
+                run.counts, thresholds=run.stated, membership=run.membership, grouping=run.grouping, **common
+            )
+        ]
+    check = getattr(biometrics, check_id)
+    results: list[CheckResult] = check(run.counts, thresholds=run.stated, **common)
     return results

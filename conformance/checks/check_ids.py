@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-__all__ = ["CHECK_IDS", "GENDER_CHECKS", "MATCHING_CHECKS", "SUMMARIES", "unknown_checks"]
+__all__ = [
+    "CHECK_IDS",
+    "COMPARISON_CHECKS",
+    "GENDER_CHECKS",
+    "MATCHING_CHECKS",
+    "SEARCH_CHECKS",
+    "SUMMARIES",
+    "unknown_checks",
+]
 
 GENDER_CHECKS = (
     "misgender_gap",
@@ -19,7 +27,15 @@ GENDER_CHECKS = (
     "confidence_calibration",
     "detection_failure_gap",
 )
-MATCHING_CHECKS = ("false_match_gap", "false_non_match_gap")
+SEARCH_CHECKS = ("false_match_gap", "false_non_match_gap")
+# 1:1 comparisons of every photo (embeddings, scores): measured as biometric evaluators do (checks/biometrics.py).
+COMPARISON_CHECKS = (
+    "false_match_differential",
+    "false_non_match_differential",
+    "failure_to_acquire_gap",
+    "equitability",
+)
+MATCHING_CHECKS = SEARCH_CHECKS + COMPARISON_CHECKS
 CHECK_IDS = GENDER_CHECKS + MATCHING_CHECKS
 SUMMARIES: Mapping[str, str] = {
     "misgender_gap": "misgender rate per group; gap of each group to the reference",
@@ -31,6 +47,12 @@ SUMMARIES: Mapping[str, str] = {
     "detection_failure_gap": "share of photos with no face found or an error, per group",
     "false_match_gap": "face search: share of non-mated probes matched at or above each similarity threshold, per group",
     "false_non_match_gap": "face search: share of mated probes not found at or above each threshold, per group",
+    "false_match_differential": "1:1: each group's FMR at thresholds fixed to target FMRs, ratio to the reference; "
+    "impostor matrix, inequity measures, DET curves",
+    "false_non_match_differential": "1:1: each group's FNMR (failures to acquire as misses) at the same thresholds, "
+    "ratio to the reference",
+    "failure_to_acquire_gap": "1:1: share of photos without a template (no face found), per group",
+    "equitability": "1:1: ISO/IEC 19795-10-style disclosure and equitability statement at the binding threshold",
 }
 
 

@@ -9,10 +9,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .. import stats
-from ..identity import IDENTITIES
+from ..errors import ConformanceError
+from ..identity import SELF_DESCRIBED
 from ..observation import GENDER_CODES
 from ..results import CheckResult, Comparison, GroupRate, Verdict, worst
-from ._compare import Units, compare_groups
+from ._compare import Units, compare_groups, group_order
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,6 +40,52 @@ def _groups(observations: Observations, groups: Sequence[str]) -> npt.NDArray[np
     return np.asarray(groups, dtype=str)
 
 
+# -- people who did not disclose a gender identity ----------------------------------------------------------
+# They stay in every photo count and in detection_failure_gap, transformation_invariance and coverage; the
+# checks that need a self-description to judge a label against (misgendering, calibration's correctness,
+# consistency, nonbinary representability) leave them out through these two helpers.
+
+
+def _disclosed(observations: Observations, photo_group: npt.NDArray[np.str_], reference: str) -> npt.NDArray[np.bool_]:
+    """Photos whose subject described a gender identity; refuses a reference group of undisclosed people only."""
+    keep = observations.disclosed
+    in_reference = photo_group == reference
+    if in_reference.any() and not keep[in_reference].any():
+        raise ConformanceError(
+            f"reference group {reference!r} holds only people who did not disclose a gender identity: there is "
+            "nothing to misgender against in it; choose another reference with --reference"
+        )
+    return keep
+
+
+def _show_undisclosed(
+    result: CheckResult, observations: Observations, photo_group: npt.NDArray[np.str_], keep: npt.NDArray[np.bool_]
+) -> CheckResult:
+    """Every group with all its photos and people, each with how many photos were undisclosed, and a note."""
+    import numpy as np
+
+    hidden = ~keep
+    if not hidden.any():
+        return result
+    rates: dict[str, GroupRate] = {}
+    for name in group_order(list(photo_group), result.reference):
+        in_group = photo_group == name
+        rate = result.groups.get(name) or GroupRate(name, 0, 0, 0, 0, None, None)
+        rates[name] = replace(
+            rate,
+            photos=int(in_group.sum()),
+            subjects=len(np.unique(observations.subject[in_group])),
+            extra={**rate.extra, "undisclosed": int(np.sum(in_group & hidden))},
+        )
+    people = len(np.unique(observations.subject[hidden]))
+    note = (
+        f"{int(hidden.sum())} photos of {people} people who did not disclose a gender identity are in the photo "
+        "counts but not in this check's figures: there is no self-description to judge a label against "
+        "(detection_failure_gap counts them)"
+    )
+    return replace(result, groups=rates, notes=(*result.notes, note))
+
+
 def _result(
     check_id: str,
     measure: str,
@@ -52,18 +99,20 @@ def _result(
     count_label: str,
     notes: Sequence[str] = (),
     details: dict[str, Any] | None = None,
+    keep: npt.NDArray[np.bool_] | None = None,
 ) -> CheckResult:
+    """``keep``: the photos whose groups are compared (see :func:`_disclosed`); the others are shown, not compared."""
     tolerance = policy.tolerance_for(check_id)
     rates, comparisons, extra_notes, method = compare_groups(
         units,
-        photo_group=photo_group,
-        photo_subject=observations.subject,
+        photo_group=photo_group if keep is None else photo_group[keep],
+        photo_subject=observations.subject if keep is None else observations.subject[keep],
         reference=reference,
         tolerance=tolerance,
         policy=policy,
         seed=seed,
     )
-    return CheckResult(
+    result = CheckResult(
         id=check_id,
         verdict=worst(c.verdict for c in comparisons),
         groups=rates,
@@ -76,6 +125,7 @@ def _result(
         details=details or {},
         count_label=count_label,
     )
+    return result if keep is None else _show_undisclosed(result, observations, photo_group, keep)
 
 
 def misgender_gap(
@@ -89,10 +139,11 @@ def misgender_gap(
     import numpy as np
 
     photo_group = _groups(observations, groups)
+    keep = _disclosed(observations, photo_group, reference)
     analysed = observations.analysed
     units = Units(
         numerator=observations.misgendered.astype(np.float64),
-        denominator=analysed.astype(np.float64),
+        denominator=(analysed & keep).astype(np.float64),
         cluster=observations.subject,
         group=photo_group,
     )
@@ -106,14 +157,18 @@ def misgender_gap(
         policy=policy,
         seed=seed,
         count_label="misgendered",
+        keep=keep,
     )
     abstained = analysed & (observations.predicted == GENDER_CODES["abstain"])
+    # Coverage needs no self-description: it counts every face found, undisclosed people's too.
+    faces = {name: int(np.sum(analysed & (photo_group == name))) for name in result.groups}
     rates = {
         name: replace(
             rate,
             extra={
+                **rate.extra,
                 "abstained": int(np.sum(abstained & (photo_group == name))),
-                "coverage": 1 - int(np.sum(abstained & (photo_group == name))) / rate.n if rate.n else None,
+                "coverage": 1 - int(np.sum(abstained & (photo_group == name))) / faces[name] if faces[name] else None,
             },
         )
         for name, rate in result.groups.items()
@@ -172,8 +227,12 @@ def same_person_consistency(
     import numpy as np
 
     photo_group = _groups(observations, groups)
+    keep = _disclosed(observations, photo_group, reference)
     labelled = (
-        observations.analysed & (observations.predicted >= 0) & (observations.predicted != GENDER_CODES["abstain"])
+        observations.analysed
+        & (observations.predicted >= 0)
+        & (observations.predicted != GENDER_CODES["abstain"])
+        & keep
     )
     pairs = np.char.add(np.char.add(photo_group, "\x00"), observations.subject.astype(str))
     keys, inverse = np.unique(pairs[labelled], return_inverse=True)
@@ -204,6 +263,7 @@ def same_person_consistency(
         policy=policy,
         seed=seed,
         count_label="changed",
+        keep=keep,
     )
 
 
@@ -220,11 +280,13 @@ def confidence_calibration(
     import numpy as np
 
     photo_group = _groups(observations, groups)
+    keep = _disclosed(observations, photo_group, reference)
     labelled = (
         observations.analysed
         & (observations.predicted >= 0)
         & (observations.predicted != GENDER_CODES["abstain"])
         & ~np.isnan(observations.confidence)
+        & keep
     )
     wrong = observations.misgendered
     confidence = np.where(labelled, observations.confidence / 100.0, 0.0)
@@ -245,6 +307,7 @@ def confidence_calibration(
         policy=policy,
         seed=seed,
         count_label="wrong",
+        keep=keep,
     )
     rates: dict[str, GroupRate] = {}
     summary: dict[str, dict[str, float | None]] = {}
@@ -261,7 +324,7 @@ def confidence_calibration(
             "calibration_error": _expected_calibration_error(conf, ~wrong[mask]) if mask.any() else None,
         }
         summary[name] = figures
-        rates[name] = replace(rate, count=int(wrong_mask.sum()), extra=figures)
+        rates[name] = replace(rate, count=int(wrong_mask.sum()), extra={**rate.extra, **figures})
     ref = summary[reference]
     flags = []
     for name, figures in summary.items():
@@ -323,7 +386,7 @@ def nonbinary_representability(
         ),
     }
 
-    nonbinary = observations.identity == IDENTITIES.index("nonbinary")
+    nonbinary = observations.identity == SELF_DESCRIBED.index("nonbinary")  # undisclosed people are not here
     binary_label = observations.analysed & (
         (observations.predicted == GENDER_CODES["woman"]) | (observations.predicted == GENDER_CODES["man"])
     )

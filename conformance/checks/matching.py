@@ -86,6 +86,9 @@ class Searches:
     best_mate: npt.NDArray[np.float64]
     floor: float = 0.0
     mode: str = "search"
+    # Per row: whether a face was found in the probe (None: all were). A probe without one is a search
+    # that returned nothing: a miss when mated (NIST's convention), counted per group as failure to acquire.
+    acquired: npt.NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         import numpy as np
@@ -98,6 +101,8 @@ class Searches:
         object.__setattr__(self, "best_impostor", np.asarray(self.best_impostor, dtype=np.float64))
         object.__setattr__(self, "best_mate", np.asarray(self.best_mate, dtype=np.float64))
         object.__setattr__(self, "floor", float(self.floor))
+        if self.acquired is not None:
+            object.__setattr__(self, "acquired", np.asarray(self.acquired, dtype=np.bool_))
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {self.mode!r}")
         n = len(self.probe)
@@ -434,6 +439,20 @@ def _at_threshold(
     )
 
 
+def _failure_to_acquire(searches: Searches, first: npt.NDArray[np.intp], confidence: float) -> dict[str, Any]:
+    """Per group: distinct probes in which no face was found, with a Clopper-Pearson interval."""
+    import numpy as np
+
+    acquired = np.ones(len(searches), dtype=bool) if searches.acquired is None else searches.acquired
+    out: dict[str, Any] = {}
+    for name in sorted(set(searches.group[first].tolist())):
+        rows = first[searches.group[first] == name]
+        missing, n = int((~acquired[rows]).sum()), int(rows.size)
+        low, high = stats.proportion_interval(missing, n, confidence, "clopper-pearson")
+        out[str(name)] = {"probes": n, "no_face": missing, "rate": missing / n, "ci": [low, high]}
+    return out
+
+
 def _check(
     kind: _Kind,
     searches: Searches,
@@ -453,6 +472,7 @@ def _check(
     # Photos and subjects per group are counted over distinct probe photos (a 1:1 probe may be in many pairs).
     first = np.unique(np.asarray(searches.probe, dtype=str), return_index=True)[1]
     probe_group, probe_subject = searches.group[first], searches.subject[first]
+    fta = _failure_to_acquire(searches, first, policy.confidence)
     results = []
     for t in chosen:
         result = _at_threshold(
@@ -467,7 +487,7 @@ def _check(
             probe_group=probe_group,
             probe_subject=probe_subject,
         )
-        details = {**result.details, "binding": t == binds}
+        details = {**result.details, "binding": t == binds, "failure_to_acquire": fta}
         if t == binds:
             details["sweep"] = _sweep(kind, eligible, scores, searches.group, list(result.groups), grid)
         results.append(replace(result, details=details))

@@ -1,0 +1,227 @@
+"""The ``embeddings`` adapter: any model's per-photo embeddings, compared 1:1, every photo with every other.
+
+``--analyzer embeddings:FILE.npy`` reads an N x d array (``numpy.save``) and ``FILE.txt`` beside it,
+naming the N photos of the manifest in row order, one per line. Similarity is cosine by default;
+``embeddings:FILE.npy?metric=l2`` uses the negative Euclidean distance (higher is more similar either
+way). A photo of the manifest that ``FILE.txt`` does not name has no template (no face found): it
+fails to acquire, and takes part in every comparison as one below every threshold.
+
+Bad files are refused with the file, line and photo: an array that is not 2-D or not numeric, a row
+with a non-finite value (or all zeros, for cosine), a line count that differs from the rows, a photo
+not in the manifest, a photo named twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._numbers import shown
+from ..errors import AdapterError
+from .base import AdapterSettings
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from ..dataset import Dataset
+    from ..pairwise import PairCounts
+
+__all__ = ["EmbeddingsComparator", "compares_pairs", "create", "parse_argument"]
+
+
+def compares_pairs(argument: str | None) -> bool:
+    """Every photo of the manifest takes part in 1:1 comparisons: no role column, no gender columns needed."""
+    return True
+
+
+def parse_argument(argument: str | None, *, spec: str, default_metric: str = "cosine") -> tuple[str, dict[str, str]]:
+    """``FILE?metric=l2&block=4096`` -> ``("FILE", {"metric": "l2", "block": "4096"})``, options checked."""
+    from urllib.parse import parse_qsl
+
+    from ..pairwise import METRICS
+
+    if not argument:
+        raise AdapterError(f"--analyzer {spec}: name the file, e.g. {spec}:embeddings.npy (or ?metric=l2)")
+    path, _, query = argument.partition("?")
+    options = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
+    unknown = sorted(set(options) - {"metric", "block"})
+    if unknown:
+        raise AdapterError(
+            f"--analyzer {spec}: unknown option {', '.join(unknown)}; options: metric=cosine|l2, block=N"
+        )
+    options.setdefault("metric", default_metric)
+    if options["metric"] not in METRICS:
+        raise AdapterError(
+            f"--analyzer {spec}: metric={shown(options['metric'])}; use metric=cosine or metric=l2 (negative distance)"
+        )
+    if "block" in options and not (options["block"].isdigit() and 64 <= int(options["block"]) <= 65536):
+        raise AdapterError(
+            f"--analyzer {spec}: block={shown(options['block'])} must be a whole number from 64 to 65536"
+        )
+    return path, options
+
+
+def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> EmbeddingsComparator:
+    """Entry point: ``--analyzer embeddings:FILE.npy[?metric=cosine|l2]``."""
+    path, options = parse_argument(argument, spec=f"embeddings:{argument or ''}")
+    npy = Path(path).expanduser()
+    matrix, names = read_embeddings(npy, dataset=dataset, metric=options["metric"])
+    return EmbeddingsComparator(
+        dataset=dataset,
+        load=lambda: (matrix, names),
+        metric=options["metric"],
+        block=int(options.get("block", 2048)),
+        provenance={"name": f"embeddings {npy.name}", "adapter": "embeddings", "file": str(npy), "version": "file"},
+    )
+
+
+def read_embeddings(npy: Path, *, dataset: Dataset, metric: str) -> tuple[npt.NDArray[np.float32], list[str]]:
+    """Read and validate ``FILE.npy`` and ``FILE.txt``; rows come back as float32, names as manifest ids."""
+    import numpy as np
+
+    from ..dataset import normalise_photo_id
+
+    names_file = npy.with_suffix(".txt")
+    try:
+        array = np.load(npy, allow_pickle=False)
+    except FileNotFoundError:
+        raise AdapterError(
+            f"embeddings file not found: {npy}; give the path of an N x d array saved with numpy.save"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise AdapterError(f"{npy}: not a readable .npy array ({exc}); save the N x d array with numpy.save") from None
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise AdapterError(f"{npy}: holds an array of shape {array.shape}; it must be N x d (one row per photo)")
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise AdapterError(f"{npy}: holds {array.dtype} values; embeddings must be real numbers")
+    try:
+        lines = names_file.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise AdapterError(
+            f"{names_file} not found: put beside {npy.name} a text file naming its {array.shape[0]} photos, "
+            "one manifest photo path per line, in row order"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AdapterError(f"{names_file}: cannot be read as UTF-8 text ({exc})") from None
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if len(lines) != array.shape[0]:
+        raise AdapterError(
+            f"{names_file} names {len(lines)} photos but {npy.name} has {array.shape[0]} rows; one line per row, in order"
+        )
+    seen: dict[str, int] = {}
+    names = []
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text:
+            raise AdapterError(f"{names_file} line {number}: empty; every line names the photo of its row")
+        photo = normalise_photo_id(text)
+        if photo not in dataset:
+            raise AdapterError(
+                f"{names_file} line {number}: photo {shown(photo)} is not in the manifest {dataset.manifest}; "
+                "name photos as the manifest's photo column does, or add the photo to the manifest"
+            )
+        if photo in seen:
+            raise AdapterError(
+                f"{names_file} line {number}: photo {shown(photo)} is named again (first at line {seen[photo]}); "
+                "give each photo one row"
+            )
+        seen[photo] = number
+        names.append(photo)
+    rows = np.asarray(array, dtype=np.float64)
+    bad = ~np.isfinite(rows).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise AdapterError(
+            f"{npy} row {i} (photo {shown(names[i])}, line {i + 1} of {names_file.name}) has a non-finite value "
+            f"({int(bad.sum())} such rows); leave a photo without a template out of {names_file.name} instead: "
+            "it then counts as a failure to acquire"
+        )
+    if metric == "cosine":
+        zero = ~(rows != 0).any(axis=1)
+        if zero.any():
+            i = int(np.flatnonzero(zero)[0])
+            raise AdapterError(
+                f"{npy} row {i} (photo {shown(names[i])}) is all zeros: its cosine similarity is undefined; "
+                "leave the photo out (failure to acquire) or use ?metric=l2"
+            )
+    return np.ascontiguousarray(array, dtype=np.float32), names
+
+
+class EmbeddingsComparator:
+    """Every photo against every other by cosine or negative L2 distance, blockwise (``conformance.pairwise``).
+
+    ``load()`` returns the embeddings (one row per photo that has one) and the photos' manifest ids.
+    """
+
+    sees_new_images = False
+
+    def __init__(
+        self,
+        *,
+        dataset: Dataset,
+        load: Callable[[], tuple[npt.NDArray[np.float32], list[str]]],
+        metric: str,
+        provenance: Mapping[str, Any],
+        block: int = 2048,
+        failure_reasons: Mapping[str, str] | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self._load = load
+        self.metric = metric
+        self.block = block
+        self.name = str(provenance.get("name", "embeddings"))
+        self._provenance = dict(provenance)
+        self.failure_reasons: dict[str, str] = dict(failure_reasons or {})
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **self._provenance,
+            "metric": "cosine similarity" if self.metric == "cosine" else "negative Euclidean distance",
+            "comparisons": "1:1, every photo against every other",
+            "simulated": bool(self._provenance.get("simulated", False)),
+            "emulated": False,
+        }
+
+    def comparisons(
+        self,
+        *,
+        photo_group: npt.NDArray[np.int64],
+        photo_subject: npt.NDArray[np.int64],
+        groups: Sequence[str],
+        subjects: Sequence[str],
+        targets: Sequence[float],
+        stated: Sequence[float],
+        same_group: bool,
+        pool: str,
+        dask: bool | str,
+    ) -> PairCounts:
+        import numpy as np
+
+        from ..pairwise import compare_all_pairs
+
+        matrix, names = self._load()
+        row_of = {name: k for k, name in enumerate(names)}
+        photos = [p.id for p in self.dataset.photos]
+        acquired = np.asarray([p in row_of for p in photos], dtype=bool)
+        for p in photos:
+            if p not in row_of:
+                self.failure_reasons.setdefault(p, "no embedding for this photo (not named in the embeddings' list)")
+        order = [row_of[p] for p in photos if p in row_of]
+        return compare_all_pairs(
+            matrix[order] if order else np.zeros((0, max(1, matrix.shape[1] if matrix.ndim == 2 else 1)), np.float32),
+            photo_group=photo_group,
+            photo_subject=photo_subject,
+            acquired=acquired,
+            groups=groups,
+            subjects=subjects,
+            metric=self.metric,
+            targets=targets,
+            stated=stated,
+            same_group=same_group,
+            pool=pool,
+            block=self.block,
+            dask=dask,
+        )

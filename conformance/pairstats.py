@@ -1,0 +1,420 @@
+"""Statistics of 1:1 comparisons: thresholds at a target FMR, exact counts, the two-way bootstrap, inequity.
+
+**Why two-way.** In an all-pairs design every person meets every other person, as probe and as
+reference: one person's comparisons are correlated on both sides. Resampling probe people only
+leaves the reference side's correlation out, and per-group FMR intervals then cover far less often
+than they claim (67-70% for a nominal 95% in the simulation of ``benchmarks/matching_coverage.py``).
+:func:`replicates` resamples **people** once (within their group) and gives every comparison of
+a person drawn ``w_p`` times, against a person drawn ``w_r`` times, the weight ``w_p w_r``: the
+bootstrap of a U-statistic (the "vertex" bootstrap of dyadic data), which resamples the probe side
+and the reference side together, as the same people stand on both. Comparisons between two copies
+of one person are not impostor comparisons and get no weight. Genuine comparisons and photos
+(failure to acquire) get the weight ``w_p`` of their person.
+
+The threshold fixed to a target FMR is held fixed in the resamples: the intervals are those of
+each group's rates *at that threshold*, as NIST's demographic reports give them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from .pairwise import PairCounts, PairList
+
+__all__ = [
+    "Calibration",
+    "Replicates",
+    "at_threshold",
+    "calibrate",
+    "det_curves",
+    "distributions",
+    "inequity",
+    "replicates",
+    "rule_of_three",
+]
+
+# Cells of a gathered weight block (resamples x comparisons) at most: about 32 MB of float64.
+_CELLS = 4_000_000
+
+
+def rule_of_three(target: float) -> int:
+    """Impostor comparisons a target FMR needs: with none of ``n`` matching, the 95% upper bound is about 3/n."""
+    return math.ceil(3.0 / target)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The threshold fixed to a target FMR on the pool's impostor comparisons, or why there is none.
+
+    ``threshold`` is the lowest score at which at most ``floor(target x pool)`` pool comparisons
+    score at or above it (a comparison at or above the threshold is a match): the largest score
+    below the top ``k`` nudged up by one unit in the last place of float32. ``achieved`` is the
+    pool's FMR there (at most the target).
+    """
+
+    target: float
+    pool: str
+    pool_comparisons: int
+    needed: int
+    supported: bool
+    threshold: float | None
+    achieved: float | None
+    false_matches: int | None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": "fixed FMR",
+            "target_fmr": self.target,
+            "calibrated_on": self.pool,
+            "impostor_comparisons": self.pool_comparisons,
+            "needed_for_target": self.needed,
+            "supported": self.supported,
+            "threshold": self.threshold,
+            "achieved_fmr": self.achieved,
+            "false_matches": self.false_matches,
+            "reason": self.reason,
+        }
+
+
+def _pool_of(counts: PairCounts, pairs: PairList) -> npt.NDArray[np.bool_]:
+    cells = counts.pool_cells()
+    return cells[counts.photo_group[pairs.probe], counts.photo_group[pairs.reference]]
+
+
+def calibrate(counts: PairCounts, target: float) -> Calibration:
+    """Fix the threshold at which the calibration pool's FMR is ``target`` (exactly, from the kept comparisons)."""
+    import numpy as np
+
+    pool_total = int(counts.impostor_comparisons[counts.pool_cells()].sum())
+    needed = rule_of_three(target)
+    blank = Calibration(target, counts.pool, pool_total, needed, False, None, None, None)
+    if not 0 < target < 1:
+        return _replace(blank, reason=f"target FMR {target!r} must lie between 0 and 1")
+    if pool_total < needed:
+        return _replace(
+            blank,
+            reason=(
+                f"{pool_total:,} impostor comparisons cannot support FMR {target:g}: the rule of three needs at "
+                f"least 3/FMR = {needed:,} (with none matching, 95% upper bound about 3/n)"
+            ),
+        )
+    k = math.floor(target * pool_total)
+    scores = counts.kept.score[_pool_of(counts, counts.kept)]
+    scores = np.sort(scores[np.isfinite(scores)])[::-1]
+    if scores.size > k:
+        below = scores[k]  # the (k+1)-th largest: the threshold must lie above it
+        if below < counts.kept_from:
+            return _replace(blank, reason="the kept comparisons do not reach this target (raise max_kept)")
+        threshold = float(np.nextafter(np.float32(below), np.float32(np.inf)))
+    else:
+        # Fewer than k+1 finite scores: every threshold above the lowest score keeps FMR under the target.
+        threshold = float(np.nextafter(np.float32(scores[-1]), np.float32(-np.inf))) if scores.size else 0.0
+        if counts.design == "all_pairs" and counts.kept_from > -math.inf:
+            return _replace(blank, reason="the kept comparisons do not reach this target (raise max_kept)")
+    found = int((scores >= threshold).sum())
+    return Calibration(target, counts.pool, pool_total, needed, True, threshold, found / pool_total, found)
+
+
+def _replace(c: Calibration, **changes: Any) -> Calibration:
+    from dataclasses import replace
+
+    return replace(c, **changes)
+
+
+@dataclass(frozen=True)
+class AtThreshold:
+    """Exact counts at one threshold: false matches by group pair, misses by probe group."""
+
+    threshold: float
+    false_matches: npt.NDArray[np.int64]  # (G, G), every cell (the restriction applies when summing)
+    misses: npt.NDArray[np.int64]  # (G,) genuine comparisons below the threshold, failed ones included
+    kept: bool  # whether every false match is among the kept comparisons (pairs known: two-way bootstrap)
+
+
+def at_threshold(counts: PairCounts, t: float) -> AtThreshold:
+    """Exact counts at ``t``: from the kept comparisons when they reach it, else from the stated counts."""
+    import numpy as np
+
+    size = len(counts.groups)
+    g = counts.photo_group
+    kept = t >= counts.kept_from
+    if kept:
+        above = counts.kept.score >= t
+        code = g[counts.kept.probe[above]] * size + g[counts.kept.reference[above]]
+        false_matches = np.bincount(code, minlength=size * size).reshape(size, size)
+    elif t in counts.stated:
+        false_matches = counts.stated_counts[counts.stated.index(t)]
+    else:
+        raise ValueError(f"threshold {t!r} is below what was kept ({counts.kept_from!r}) and was not stated")
+    below = ~(counts.genuine.score >= t)
+    misses = np.bincount(g[counts.genuine.probe[below]], minlength=size)
+    return AtThreshold(float(t), false_matches.astype(np.int64), misses.astype(np.int64), bool(kept))
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """Bootstrap replicates, one row per resample: numerators and denominators per threshold and group."""
+
+    false_matches: npt.NDArray[np.float64]  # (B, T, G); nan rows where the threshold's pairs are not kept
+    impostors: npt.NDArray[np.float64]  # (B, G)
+    misses: npt.NDArray[np.float64]  # (B, T, G)
+    genuine: npt.NDArray[np.float64]  # (B, G)
+    not_acquired: npt.NDArray[np.float64]  # (B, G)
+    photos: npt.NDArray[np.float64]  # (B, G)
+
+    def fmr(self) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.false_matches / self.impostors[:, None, :]
+
+    def fnmr(self) -> npt.NDArray[np.float64]:
+        import numpy as np
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.misses / self.genuine[:, None, :]
+
+
+def _subject_strata(counts: PairCounts) -> npt.NDArray[np.int64]:
+    """Each subject's stratum: the group of its first photo."""
+    import numpy as np
+
+    strata = np.full(len(counts.subjects), -1, dtype=np.int64)
+    first = np.unique(counts.photo_subject, return_index=True)[1]
+    strata[counts.photo_subject[first]] = counts.photo_group[first]
+    return strata
+
+
+def _aggregate(
+    counts: PairCounts, pairs: PairList, mask: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Comparisons under ``mask`` summed per (probe subject, reference subject, probe group), sorted by group."""
+    import numpy as np
+
+    size, subjects = len(counts.groups), len(counts.subjects)
+    p = counts.photo_subject[pairs.probe[mask]]
+    r = counts.photo_subject[pairs.reference[mask]]
+    g = counts.photo_group[pairs.probe[mask]]
+    key = (g * subjects + p) * subjects + r
+    unique, weight = np.unique(key, return_counts=True)
+    g_u = unique // (subjects * subjects)
+    rest = unique % (subjects * subjects)
+    del size
+    return g_u, rest // subjects, rest % subjects, weight.astype(np.float64)
+
+
+def _sparse_product(
+    weights: npt.NDArray[np.float64],
+    entries: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]],
+    size: int,
+) -> npt.NDArray[np.float64]:
+    """Per group: sum over entries of w[probe subject] * w[reference subject] * count (entries sorted by group)."""
+    import numpy as np
+
+    group, probe, reference, count = entries
+    rows = weights.shape[0]
+    out = np.zeros((rows, size))
+    bounds = np.searchsorted(group, np.arange(size + 1))
+    step = max(1, _CELLS // max(1, rows))
+    for g in range(size):
+        for start in range(bounds[g], bounds[g + 1], step):
+            stop = min(start + step, bounds[g + 1])
+            product = weights[:, probe[start:stop]] * weights[:, reference[start:stop]]
+            out[:, g] += product @ count[start:stop]
+    return out
+
+
+def replicates(
+    counts: PairCounts,
+    thresholds: Sequence[float],
+    *,
+    resamples: int,
+    seed: int,
+    chunk: int = 250,
+    weights: npt.ArrayLike | None = None,
+) -> Replicates:
+    """Two-way (people on both sides) bootstrap replicates of every per-group count the checks need.
+
+    People are drawn with replacement within their group (the group of their first photo), ``resamples``
+    times; see the module docstring for the weights. Thresholds whose false matches were not kept
+    (``PairCounts.dropped_stated``) get nan false matches. ``weights`` (resamples x people) replaces
+    the draws: how many times each person is in each resample.
+    """
+    import numpy as np
+
+    size, subjects = len(counts.groups), len(counts.subjects)
+    strata = _subject_strata(counts)
+    members = [np.flatnonzero(strata == g) for g in range(size)]
+    subj, grp = counts.photo_subject, counts.photo_group
+    photos = np.zeros((subjects, size))
+    np.add.at(photos, (subj, grp), 1.0)
+    missing = np.zeros((subjects, size))
+    np.add.at(missing, (subj[~counts.acquired], grp[~counts.acquired]), 1.0)
+    genuine = np.zeros((subjects, size))
+    np.add.at(genuine, (subj[counts.genuine.probe], grp[counts.genuine.probe]), 1.0)
+    misses = []
+    for t in thresholds:
+        below = ~(counts.genuine.score >= t)
+        m = np.zeros((subjects, size))
+        np.add.at(m, (subj[counts.genuine.probe[below]], grp[counts.genuine.probe[below]]), 1.0)
+        misses.append(m)
+    allowed = counts.allowed()
+    kept_allowed = allowed[grp[counts.kept.probe], grp[counts.kept.reference]]
+    numerators = [
+        _aggregate(counts, counts.kept, kept_allowed & (counts.kept.score >= t)) if t >= counts.kept_from else None
+        for t in thresholds
+    ]
+    listed = _aggregate(counts, counts.kept, kept_allowed) if counts.design == "listed" else None
+    total_photos = photos.sum(axis=1)
+
+    rng = np.random.default_rng(seed)
+    given = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if given is not None:
+        resamples = given.shape[0]
+    shape_t = (resamples, len(thresholds), size)
+    out = Replicates(
+        np.full(shape_t, np.nan),
+        np.zeros((resamples, size)),
+        np.zeros(shape_t),
+        np.zeros((resamples, size)),
+        np.zeros((resamples, size)),
+        np.zeros((resamples, size)),
+    )
+    for start in range(0, resamples, chunk):
+        rows = min(chunk, resamples - start)
+        w = np.zeros((rows, subjects))
+        if given is not None:
+            w = given[start : start + rows]
+        for idx in members if given is None else ():
+            if idx.size:
+                w[:, idx] = rng.multinomial(idx.size, np.full(idx.size, 1.0 / idx.size), size=rows)
+        part = slice(start, start + rows)
+        out.photos[part] = w @ photos
+        out.not_acquired[part] = w @ missing
+        out.genuine[part] = w @ genuine
+        for k, m in enumerate(misses):
+            out.misses[part, k] = w @ m
+        if listed is not None:
+            out.impostors[part] = _sparse_product(w, listed, size)
+        else:
+            wn = w @ photos  # (rows, G): weighted photos per group
+            w2 = (w * w) @ (photos * (photos if counts.same_group else total_photos[:, None]))
+            if counts.same_group:
+                out.impostors[part] = wn * wn - w2
+            else:
+                out.impostors[part] = wn * (w @ total_photos)[:, None] - w2
+        for k, entries in enumerate(numerators):
+            if entries is not None:
+                out.false_matches[part, k] = _sparse_product(w, entries, size)
+    return out
+
+
+def inequity(fmr: npt.NDArray[np.float64], fnmr: npt.NDArray[np.float64], alpha: float = 0.5) -> dict[str, Any]:
+    """Inequity measures over the last axis (groups), for point estimates or replicates alike.
+
+    ``max_min`` highest rate over lowest; ``max_geomean`` highest over the geometric mean (NIST 2022);
+    ``gini`` the sample Gini coefficient n/(n-1) * sum|x_i - x_j| / (2 n^2 mean); ``garbe``
+    alpha * Gini(FMR) + (1 - alpha) * Gini(FNMR) (Howard et al. 2022); ``fdr`` the fairness
+    discrepancy rate 1 - (alpha * max|FMR_i - FMR_j| + (1 - alpha) * max|FNMR_i - FNMR_j|)
+    (de Freitas Pereira and Marcel 2021). Values are inf or nan where a measure is undefined.
+    """
+    import numpy as np
+
+    def ratio_measures(x: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[np.float64]]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            high, low = np.max(x, axis=-1), np.min(x, axis=-1)
+            geomean = np.exp(np.mean(np.log(x), axis=-1))
+            n = x.shape[-1]
+            spread = np.abs(x[..., :, None] - x[..., None, :]).sum(axis=(-1, -2))
+            gini = n / (n - 1) * spread / (2 * n * n * np.mean(x, axis=-1)) if n > 1 else np.full(high.shape, np.nan)
+            return {
+                "max_min": high / low,
+                "max_geomean": high / geomean,
+                "gini": gini,
+                "range": high - low,
+            }
+
+    a, b = ratio_measures(fmr), ratio_measures(fnmr)
+    return {
+        "fmr": a,
+        "fnmr": b,
+        "garbe": alpha * a["gini"] + (1 - alpha) * b["gini"],
+        "fdr": 1 - (alpha * a["range"] + (1 - alpha) * b["range"]),
+    }
+
+
+def det_curves(counts: PairCounts, *, per_decade: int = 4, lowest: float = 1e-6) -> dict[str, list[dict[str, Any]]]:
+    """Per probe group: FNMR at each FMR of a log-spaced grid, read off the histograms at bin edges.
+
+    At each grid FMR ``f`` the point is the lowest bin edge at which the group's FMR is at most ``f``
+    (so FMR and FNMR there are exact counts at that edge); points repeat no edge. At most
+    ``per_decade`` points per decade from ``max(lowest, 1/impostors)`` to 1.
+    """
+    import numpy as np
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    allowed = counts.allowed()
+    for g, name in enumerate(counts.groups):
+        imp = counts.impostor_hist[g][allowed[g]].sum(axis=0)
+        gen = counts.genuine_hist[g].sum(axis=0)
+        n_imp = int(counts.impostor_comparisons[g][allowed[g]].sum())
+        n_gen = int(counts.genuine_comparisons[g].sum())
+        if n_imp == 0:
+            out[name] = []
+            continue
+        # Comparisons at or above each edge: edge k keeps bins k.. (the last edge keeps none).
+        imp_above = np.concatenate([np.cumsum(imp[::-1])[::-1], [0]])
+        gen_above = np.concatenate([np.cumsum(gen[::-1])[::-1], [0]])
+        fmr = imp_above / n_imp
+        start = max(lowest, 1.0 / n_imp)
+        decades = math.ceil(-math.log10(start) * per_decade)
+        grid = np.unique(np.clip(10.0 ** (-np.arange(decades + 1) / per_decade), start, 1.0))
+        points, seen = [], set()
+        for f in grid:
+            k = int(np.argmax(fmr <= f + 1e-15))  # fmr falls with k: the first edge that meets f
+            if k in seen:
+                continue
+            seen.add(k)
+            points.append(
+                {
+                    "fmr_grid": float(f),
+                    "threshold": float(counts.edges[k]),
+                    "fmr": float(fmr[k]),
+                    "fnmr": None if n_gen == 0 else float(1 - gen_above[k] / n_gen),
+                    "false_matches": int(imp_above[k]),
+                }
+            )
+        out[name] = sorted(points, key=lambda p: p["fmr"])
+    return out
+
+
+def distributions(counts: PairCounts, *, bins: int = 40) -> dict[str, Any]:
+    """Genuine and impostor score histograms per probe group, rebinned to ``bins`` bins over the observed range."""
+    import numpy as np
+
+    allowed = counts.allowed()
+    imp = np.stack([counts.impostor_hist[g][allowed[g]].sum(axis=0) for g in range(len(counts.groups))])
+    gen = counts.genuine_hist.sum(axis=1)
+    filled = np.flatnonzero((imp + gen).sum(axis=0))
+    if filled.size == 0:
+        return {"edges": [], "groups": {}}
+    first, last = int(filled[0]), int(filled[-1]) + 1
+    cuts = np.unique(np.linspace(first, last, bins + 1).round().astype(np.int64))
+    edges = counts.edges[cuts]
+    groups = {}
+    for g, name in enumerate(counts.groups):
+        groups[name] = {
+            "impostor": np.add.reduceat(imp[g], cuts[:-1]).tolist(),
+            "genuine": np.add.reduceat(gen[g], cuts[:-1]).tolist(),
+            "impostor_failed": int(counts.impostor_comparisons[g][allowed[g]].sum() - imp[g].sum()),
+            "genuine_failed": int(counts.genuine_comparisons[g].sum() - gen[g].sum()),
+        }
+    return {"edges": edges.tolist(), "groups": groups}
