@@ -77,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from .errors import ConformanceError
     from .options import OPTIONS, run_options
+    from .plugin import CliInvocation
     from .session import load_context
 
     root = str(Path.cwd().resolve())
@@ -124,7 +125,8 @@ def _run(args: argparse.Namespace) -> int:
         # The context drew its transforms (hypothesis strategies) before pytest loaded hypothesis'
         # plugin, which hypothesis flags as a plugin's side effect: here it is the run's own work.
         warnings.simplefilter("ignore", HypothesisSideeffectWarning)
-        return int(pytest.main(argv, plugins=[]))
+        # The plugin reads the user's pytest arguments from this object for the reproduce line.
+        return int(pytest.main(argv, plugins=[CliInvocation(list(args.pytest_args))]))
 
 
 def _compare(args: argparse.Namespace) -> int:

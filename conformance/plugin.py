@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +52,7 @@ __all__ = [
     "OPT_SEED",
     "OPT_THRESHOLDS",
     "OPT_TIMEOUT",
+    "CliInvocation",
 ]
 
 # Option names, importable by tests and by the CLI that builds command lines from them; every option,
@@ -84,6 +86,8 @@ _RESULTS_ATTR = "conformance_results"
 _CONTEXT_ATTR = "conformance_context"
 _SKIPPED_ATTR = "conformance_skipped"
 _GATE_ATTR = "conformance_gate"
+_NOT_RUN_ATTR = "conformance_not_run"
+_MAX_ERROR = 300  # characters of a check's error kept as its reason
 _item_gate_key = pytest.StashKey[dict[str, Any]]()
 _item_results_key = pytest.StashKey[list[dict[str, Any]]]()
 _item_context_key = pytest.StashKey[dict[str, Any]]()
@@ -147,6 +151,52 @@ def _active(config: pytest.Config) -> bool:
     return any(value is not None and value is not False for value in given)
 
 
+class CliInvocation:
+    """Handed to pytest by ``conformance run`` (a plugin object): the arguments it was given after ``--``.
+
+    The reproduce line of a run made by ``conformance run`` is a ``conformance run`` line; its pytest
+    arguments are the user's, not the ones the CLI adds to start the suite.
+    """
+
+    def __init__(self, pytest_args: list[str]) -> None:
+        self.pytest_args = list(pytest_args)
+
+
+def _cli(config: pytest.Config) -> CliInvocation | None:
+    return next((p for p in config.pluginmanager.get_plugins() if isinstance(p, CliInvocation)), None)
+
+
+def _pytest_args(config: pytest.Config) -> list[str]:
+    """The pytest arguments that shaped the run besides the kit's options (-k, -x, --deselect, -p, ...).
+
+    ``PYTEST_ADDOPTS`` and an ini file's ``addopts`` count too: pytest applied them as if typed.
+    """
+    addopts = shlex.split(os.environ.get("PYTEST_ADDOPTS", ""))
+    cli = _cli(config)
+    if cli is not None:
+        return [*addopts, *cli.pytest_args]
+    given = [*config.getini("addopts"), *addopts, *config.invocation_params.args]
+    out: list[str] = []
+    words = iter(given)
+    for word in words:
+        name = word.partition("=")[0]
+        option = next((o for o in OPTIONS if o.pytest_flag == name), None)
+        if option is None:
+            out.append(word)
+        elif not option.flag and "=" not in word:
+            next(words, None)  # the kit's option's value: the reproduce line's flags hold it
+    return out
+
+
+def _command(config: pytest.Config, flags: list[str]) -> str:
+    """The command line that repeats the run: ``conformance run ... -- PYTEST_ARGS`` or ``pytest ...``."""
+    extra = [shlex.quote(word) for word in _pytest_args(config)]
+    if _cli(config) is not None:
+        line = "conformance run " + " ".join(f.replace("--conformance-", "--", 1) for f in flags)
+        return line + (" -- " + " ".join(extra) if extra else "")
+    return " ".join(["pytest", *flags, *extra])
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if _active(config):
         _options(config)  # a bad ini value is a usage error now, not in the middle of the run
@@ -168,7 +218,9 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         if options.dataset and options.analyzer
         else f"no dataset and analyzer named yet (set {OPT_DATASET} and {OPT_ANALYZER}, or {OPT_DEMO})"
     )
-    return [f"conformance: {what}; repeat with: {' '.join(options.flags())}"]
+    return [
+        f"conformance: {what}; repeat with: {' '.join([*options.flags(), *map(shlex.quote, _pytest_args(config))])}"
+    ]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -210,9 +262,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
     report = outcome.get_result()
     marker = item.get_closest_marker("conformance")
-    if report.skipped and not hasattr(report, "wasxfail") and marker is not None and marker.args:
+    # A check that ran and came back "not applicable" is skipped with its result recorded: a result,
+    # not a check that was not run.
+    ran = bool(item.stash.get(_item_results_key, []))
+    if report.skipped and not hasattr(report, "wasxfail") and marker is not None and marker.args and not ran:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         setattr(report, _SKIPPED_ATTR, {"id": str(marker.args[0]), "reason": str(reason).removeprefix("Skipped: ")})
+    if report.failed and not ran and marker is not None and marker.args and call.excinfo is not None:
+        # The check raised before it had a result (MemoryError from a huge bootstrap, a fixture's error):
+        # it was planned and not run, and the report says with which error.
+        error = call.excinfo
+        message = " ".join(str(error.value).split()) or "no message"
+        if len(message) > _MAX_ERROR:
+            message = message[:_MAX_ERROR] + f"... ({len(message)} characters)"
+        where = "" if call.when == "call" else f" in {call.when}"
+        not_run = {"id": str(marker.args[0]), "cause": "raised", "reason": f"raised {error.typename}{where}: {message}"}
+        setattr(report, _NOT_RUN_ATTR, not_run)
+        item.user_properties.extend(_not_run_properties(not_run))
     if call.when == "call":
         setattr(report, _RESULTS_ATTR, item.stash.get(_item_results_key, []))
         if _item_gate_key in item.stash:
@@ -342,7 +408,27 @@ def _run(ctx: Context, check_id: str) -> list[CheckResult]:
         )
     if ctx.observations is None:
         pytest.fail(f"conformance: {check_id} needs a gender dataset; this run is face matching", pytrace=False)
-    return [run_check(check_id, ctx.observations, **common)]  # type: ignore[arg-type]
+    result = run_check(check_id, ctx.observations, **common)  # type: ignore[arg-type]
+    if check_id == "transformation_invariance" and ctx.observations.variants is None:
+        result = _not_applicable(result, ctx.observations.variants_note)
+    return [result]
+
+
+def _not_applicable(result: CheckResult, why: str) -> CheckResult:
+    """``transformation_invariance`` with no variants, as "not applicable" with the reason.
+
+    This run could not show the analyzer a new image by construction (predictions of a fixed set of
+    photos, the kit's emulator that knows only the dataset's photos, a policy planning none): a
+    result the data cannot speak to, never a check left out.
+    """
+    from .results import CheckResult
+
+    if str(result.verdict) == "not applicable":  # the check says so itself (issue 13)
+        return result
+    data = result.to_dict()
+    reason = why or "the analyzer cannot look at new images"
+    data.update(verdict="not applicable", notes=[f"not applicable: no transformed variants: {reason}"])
+    return CheckResult.from_dict(data)
 
 
 @pytest.fixture
@@ -365,6 +451,9 @@ def conformance_check(
             suffix = "" if result.threshold is None else f"@{result.threshold:g}"
             request.node.user_properties.extend(_junit_properties(result, suffix=suffix))
         deciding = next((r for r in results if r.details.get("binding")), results[0])
+        if str(deciding.verdict) == "not applicable":
+            # Recorded above; not a verdict on the analyzer, so neither a pass nor a failure.
+            pytest.skip(f"{deciding.id} not applicable: {'; '.join(deciding.notes)}")
         return assert_result(deciding, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
 
     return check
@@ -408,12 +497,6 @@ def _all_results(config: pytest.Config, ctx: Context) -> list[CheckResult]:
     """Every check of the run (the gate compares all of them with the baseline's), each computed once."""
     out: list[CheckResult] = []
     for check_id in ctx.checks:
-        if (
-            check_id == "transformation_invariance"
-            and ctx.observations is not None
-            and ctx.observations.variants is None
-        ):
-            continue  # not run: see the suite's skip
         out.extend(_results(config, ctx, check_id))
     return out
 
@@ -502,7 +585,12 @@ def _photos(ctx: Context) -> list[dict[str, Any]]:
 
 
 class _Collector:
-    """Gathers results from test reports, which on the xdist controller come from the workers."""
+    """Gathers results from test reports, which on the xdist controller come from the workers.
+
+    It also keeps what it needs to account for every planned check that has no result: which were
+    deselected (``-k``, ``-m``, ``--deselect``; an xdist worker hands its list over at the end),
+    which raised, and whether the run stopped early (``-x``, ``--maxfail``).
+    """
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
@@ -510,14 +598,31 @@ class _Collector:
         self.results: list[dict[str, Any]] = []
         self.context: dict[str, Any] = {}
         self.skipped: list[dict[str, Any]] = []
+        self.not_run: dict[str, dict[str, str]] = {}  # check id -> cause and reason
+        self.deselected: list[str] = []  # check ids whose test pytest's arguments deselected
         self.gate: dict[str, Any] = {}
         self.report_dir: Path | None = None
+        self.stopped = ""
         self._report: Report | None = None
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            marker = item.get_closest_marker("conformance")
+            if marker is not None and marker.args:
+                self.deselected.append(str(marker.args[0]))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """xdist: a worker's deselected checks (pytest_deselected is not forwarded to the controller)."""
+        self.deselected.extend(getattr(node, "workeroutput", {}).get(_DESELECTED_OUTPUT, []))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         skipped = getattr(report, _SKIPPED_ATTR, None)
         if skipped:
             self.skipped.append(dict(skipped))
+        not_run = getattr(report, _NOT_RUN_ATTR, None)
+        if not_run:
+            self.not_run.setdefault(str(not_run["id"]), {k: str(v) for k, v in not_run.items() if k != "id"})
         gate = getattr(report, _GATE_ATTR, None)
         if gate:
             self.gate = dict(gate)
@@ -527,26 +632,81 @@ class _Collector:
         if not self.context:
             self.context = dict(getattr(report, _CONTEXT_ATTR, {}))
 
+    def _reasons(self) -> dict[str, dict[str, str]]:
+        """Why each planned check without a result has none, as far as this process can tell."""
+        reasons = dict(self.not_run)
+        for check_id in self.deselected:
+            reasons.setdefault(
+                check_id,
+                {"cause": "deselected", "reason": "deselected by pytest's arguments (-k, -m or --deselect)"},
+            )
+        for skipped in self.skipped:
+            reasons.setdefault(
+                str(skipped["id"]), {"cause": "skipped", "reason": f"skipped: {skipped.get('reason', '')}"}
+            )
+        if self.stopped:
+            reasons["*"] = {"cause": "stopped", "reason": f"not reached: pytest stopped the run ({self.stopped})"}
+        else:
+            reasons["*"] = {"cause": "no result", "reason": "no test of this run produced a result for it"}
+        return reasons
+
+    def _load_context(self) -> None:
+        """The run's context when no check sent one (every planned check was deselected or stopped)."""
+        if self.context or not self.deselected or not _active(self.config):
+            return
+        from .errors import ConformanceError
+        from .session import load_context
+
+        try:
+            ctx = load_context(_options(self.config))
+        except ConformanceError:
+            return  # the fixtures said what is wrong
+        self.context = json.loads(json.dumps(_context_payload(ctx)))
+
     def report(self) -> Report:
         """The run's report, made once from what the tests recorded."""
         if self._report is None:
             from .reporting import build_report
 
+            context = dict(self.context)
+            options = _options(self.config)
+            run = dict(context.get("run", {}))
+            # Made here, on the controller: a worker does not know the command conformance run was given.
+            run["pytest_args"] = _pytest_args(self.config)
+            run["command"] = _command(self.config, list(run.get("flags", options.flags())))
+            run["checks_chosen"] = bool(options.checks)
+            context["run"] = run
             self._report = build_report(
-                self.results, context=self.context, skipped=self.skipped, regression=self.gate or None
+                self.results,
+                context=context,
+                skipped=self.skipped,
+                regression=self.gate or None,
+                not_run=self._reasons(),
             )
         return self._report
 
+    @pytest.hookimpl(tryfirst=True)  # before JUnit XML is written: it gets the not-run checks too
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if hasattr(self.config, "workerinput") or not self.results or not self.context:
-            return  # an xdist worker sends its results to the controller inside the test reports
+        if hasattr(self.config, "workerinput"):
+            # An xdist worker sends its results inside the test reports, its deselected checks here.
+            self.config.workeroutput[_DESELECTED_OUTPUT] = list(self.deselected)  # type: ignore[attr-defined]
+            return
+        stop = session.shouldfail or session.shouldstop
+        self.stopped = stop if isinstance(stop, str) else ""
+        self._load_context()
+        if not self.context:
+            return
+        report = self.report()
+        if report.verdict == "incomplete" and session.exitstatus == pytest.ExitCode.OK:
+            # pytest saw nothing fail (e.g. -k left only passing checks), but the run is not a verdict.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        _junit_run_properties(self.config, report)
         target = _given(self.config, OPTION["report_dir"])
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if target is None and not summary:
             return
         from .reporting import render_markdown, write_html, write_json, write_markdown
 
-        report = self.report()
         if target is not None:
             self.report_dir = Path(target)
             write_json(report, self.report_dir / "report.json")
@@ -558,7 +718,7 @@ class _Collector:
                 handle.write(render_markdown(report) + "\n")
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-        if not self.results:
+        if not self.context:
             if self.gate:  # the gate alone (e.g. -k regression): still say what it found
                 terminalreporter.write_line(self.gate["summary"])
             return
@@ -567,11 +727,59 @@ class _Collector:
         terminalreporter.section("conformance verdicts")
         report = self.report()
         for check in report.checks:  # in the order of the check ids
-            terminalreporter.write_line(verdict_line(check.to_dict()))
-        for skipped in report.skipped:
-            terminalreporter.write_line(f"{'SKIPPED':<13} {skipped.id:<28}  {skipped.reason}")
+            if str(check.verdict) in ("not run", "not applicable"):
+                label = str(check.verdict).upper()
+                terminalreporter.write_line(f"{label:<14} {check.id:<28} {_reason(check)}")
+            else:
+                terminalreporter.write_line(verdict_line(check.to_dict()))
         if report.regression is not None:
             terminalreporter.write_line(report.regression.summary)
+        for line in run_summary(report):
+            terminalreporter.write_line(line)
         if self.report_dir is not None:
             names = ", ".join(str(self.report_dir / name) for name in ("report.json", "report.md", "report.html"))
             terminalreporter.write_line(f"reports: {names}")
+
+
+_DESELECTED_OUTPUT = "conformance_deselected"
+
+
+def _reason(check: CheckResult) -> str:
+    """Why a check was not run, as the report holds it."""
+    not_run = check.details.get("not_run")
+    if isinstance(not_run, dict):
+        return str(not_run.get("reason", ""))
+    return "; ".join(n.removeprefix("not applicable: ") for n in check.notes)
+
+
+def run_summary(report: Report) -> list[str]:
+    """The run's verdict and what it covers, for the console (the writers say the same in their words)."""
+    missing = report.not_run
+    planned = len(report.planned)
+    line = f"conformance verdict: {str(report.verdict).upper()}"
+    if missing:
+        line += f": {len(missing)} of {planned} planned checks not run ({', '.join(c.id for c in missing)})"
+        if report.verdict == "incomplete":
+            line += "; not a verdict on the analyzer: run every planned check, or choose fewer with --checks"
+    out = [line]
+    if report.run.fields.get("checks_chosen"):
+        out.append(f"scope: the checks chosen with --checks ({', '.join(report.planned)}): complete for those only")
+    return out
+
+
+def _not_run_properties(not_run: dict[str, str]) -> list[tuple[str, str]]:
+    prefix = f"conformance.{not_run['id']}"
+    return [(f"{prefix}.verdict", "not run"), (f"{prefix}.reason", not_run["reason"])]
+
+
+def _junit_run_properties(config: pytest.Config, report: Report) -> None:
+    """The run's verdict, and each planned check with no test case of its own, as JUnit XML suite properties."""
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    xml.add_global_property("conformance.verdict", str(report.verdict))
+    for check in report.not_run:
+        for name, value in _not_run_properties({"id": check.id, "reason": _reason(check)}):
+            xml.add_global_property(name, value)

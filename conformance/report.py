@@ -86,17 +86,22 @@ def _not_a_report(source: str, what: str) -> ReportError:
 
 
 def run_verdict(verdicts: Iterable[str]) -> str:
-    """A run's verdict from its checks': ``incomplete`` when a check was not run, else the worst of the others.
+    """A run's verdict from its checks': fail, then incomplete, then inconclusive, then pass.
 
-    ``not applicable`` never decides a run by itself; a run with nothing else is ``not applicable``,
-    one with no check at all ``inconclusive`` (nothing was shown).
+    A run with a failed check fails, whatever else it lacks; otherwise a planned check that was not
+    run makes it ``incomplete`` (never pass). ``not applicable`` never decides a run by itself; a run
+    with nothing else is ``not applicable``, one with no check at all ``inconclusive`` (nothing was shown).
 
     >>> run_verdict(["pass", "inconclusive", "not applicable"])
     'inconclusive'
     >>> run_verdict(["pass", "not run"])
     'incomplete'
+    >>> run_verdict(["fail", "not run"])
+    'fail'
     """
     found = list(verdicts)
+    if "fail" in found:
+        return "fail"
     if "not run" in found:
         return "incomplete"
     decided = [v for v in found if v in _SEVERITY]
@@ -374,6 +379,11 @@ class Report:
         if listed:
             return listed
         return tuple(dict.fromkeys([*(c.id for c in self.checks), *(s.id for s in self.skipped)]))
+
+    @property
+    def not_run(self) -> tuple[CheckResult, ...]:
+        """The planned checks that have no result (verdict ``not run``), each with its reason in ``notes``."""
+        return tuple(check for check in self.checks if str(check.verdict) == "not run")
 
     def count(self, verdict: str) -> int:
         """How many check results have ``verdict``."""

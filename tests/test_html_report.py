@@ -165,7 +165,8 @@ def test_every_check_and_group_appears_with_the_reports_figures(demo: dict[str, 
     assert demo["checks"], "the demo reports its checks"
     for check in demo["checks"]:
         section = _section(page, check["id"])
-        assert f'<span class="verdict v-{check["verdict"]}">{check["verdict"]}</span>' in section
+        badge = "skip" if check["verdict"] in ("not applicable", "not run") else check["verdict"]
+        assert f'<span class="verdict v-{badge}">{check["verdict"]}</span>' in section
         for name, group in check["groups"].items():
             assert name in section
             assert f"{group['count']} / {group['n']}" in section
@@ -191,6 +192,8 @@ def test_verdict_table_names_the_deciding_comparison(demo: dict[str, Any]) -> No
     table = page[page.index("<h2>Verdicts</h2>") : page.index('<section class="check"')]
     for check in demo["checks"]:
         assert f'href="#check-{check["id"]}"' in table
+        if check["deciding"] is None:  # not applicable: no comparison decides it
+            continue
         deciding = next(c for c in check["comparisons"] if c["group"] == check["deciding"])
         row = table[table.index(f'href="#check-{check["id"]}"') :].split("</tr>")[0]
         assert f">{deciding['difference']:.3f}<" in row

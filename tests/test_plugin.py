@@ -100,7 +100,7 @@ def test_user_tests_with_fixtures_and_helpers(pytester: pytest.Pytester) -> None
 def test_header_prints_the_flags_that_repeat_the_run(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_plain():\n    assert True\n")
     result = pytester.runpytest(*demo_args(), f"{OPT_SEED}=7")
-    result.stdout.fnmatch_lines([f"conformance: predictions:*repeat with: *{OPT_DATASET}=*{OPT_SEED}=7"])
+    result.stdout.fnmatch_lines([f"conformance: predictions:*repeat with: *{OPT_DATASET}=*{OPT_SEED}=7*"])
 
 
 def test_missing_dataset_is_a_clear_error_not_the_demo(pytester: pytest.Pytester) -> None:
@@ -168,6 +168,7 @@ def test_suite_writes_reports_following_the_contract(pytester: pytest.Pytester) 
         "misgender_gap",
         "nonbinary_representability",
         "same_person_consistency",
+        "transformation_invariance",
         "confidence_calibration",
         "detection_failure_gap",
     ]
@@ -182,14 +183,16 @@ def test_suite_writes_reports_following_the_contract(pytester: pytest.Pytester) 
     for comparison in misgender["comparisons"]:
         assert set(comparison) >= {"group", "reference", "difference", "ci", "p_value", "tolerance", "verdict"}
     assert len(report["photos"]) == 600
-    assert report["skipped"] == [
-        {
-            "id": "transformation_invariance",
-            # The demo was recorded against the kit's emulator, which knows only the dataset's photos.
-            "reason": "the answers come from the kit's emulator, which knows only the dataset's own photos: "
-            "transformed variants would measure the emulator, not a model",
-        }
+    # The demo was recorded against the kit's emulator, which knows only the dataset's photos: the
+    # check is not applicable (a result with the reason), not a check left out.
+    invariance = by_id["transformation_invariance"]
+    assert invariance["verdict"] == "not applicable"
+    assert invariance["notes"] == [
+        "not applicable: no transformed variants: the answers come from the kit's emulator, which knows only "
+        "the dataset's own photos: transformed variants would measure the emulator, not a model"
     ]
+    assert report["skipped"] == []
+    assert report["verdict"] == "fail"
     assert "Simulated analyzer output" in (out / "report.md").read_text()
 
 
@@ -217,6 +220,7 @@ def test_results_are_merged_from_xdist_workers(pytester: pytest.Pytester) -> Non
             "misgender_gap",
             "nonbinary_representability",
             "same_person_consistency",
+            "transformation_invariance",
             "confidence_calibration",
             "detection_failure_gap",
         ]
@@ -383,9 +387,10 @@ def test_the_regression_gate_reuses_each_checks_results(pytester: pytest.Pyteste
     again.assert_outcomes(failed=5, skipped=1, passed=1)  # the gate passes: the same run as its baseline
     again.stdout.fnmatch_lines([f"no regression against {out / 'report.json'}"])
     calls = json.loads((pytester.path / "calls.json").read_text())
-    # The five gender checks the demo can make, each run once (transformation_invariance is skipped).
+    # The six gender checks, each run once (transformation_invariance: not applicable to the emulator's answers).
     assert calls == {
         "misgender_gap": 1,
+        "transformation_invariance": 1,
         "nonbinary_representability": 1,
         "same_person_consistency": 1,
         "confidence_calibration": 1,

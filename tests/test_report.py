@@ -132,7 +132,8 @@ def test_the_typed_view_of_the_demo(demo: dict[str, Any]) -> None:
     assert (report.dataset.photos, report.dataset.subjects) == (600, 150)
     assert report.seed == 20261121
     assert report.run.flags == ("--conformance-demo", "--conformance-seed=20261121")
-    assert [s.id for s in report.skipped] == ["transformation_invariance"]
+    assert report.skipped == ()  # transformation_invariance is a result: not applicable to emulated answers
+    assert report.planned == tuple(c.id for c in report.checks)
     assert len(report.photos) == 600
     assert report.outcomes == {"analysed": 600, "no_face": 0, "error": 0}
     misgender = report.checks[0]
@@ -287,7 +288,11 @@ def test_verdict_vocabularies() -> None:
         (["inconclusive", "fail", "pass"], "fail"),
         (["pass", "not applicable"], "pass"),
         (["not applicable"], "not applicable"),
-        (["fail", "not run"], "incomplete"),
+        # fail > incomplete > inconclusive > pass: a failed check fails the run whatever else is missing.
+        (["fail", "not run"], "fail"),
+        (["pass", "not run"], "incomplete"),
+        (["inconclusive", "not run", "not applicable"], "incomplete"),
+        (["not run"], "incomplete"),
     ],
 )
 def test_the_run_verdict(verdicts: list[str], run: str) -> None:
@@ -297,12 +302,12 @@ def test_the_run_verdict(verdicts: list[str], run: str) -> None:
 def test_new_verdicts_are_shown_in_every_writer(demo: dict[str, Any]) -> None:
     data = copy.deepcopy(demo)
     data["checks"][2]["verdict"] = "not applicable"
-    data["checks"][3]["verdict"] = "not run"
+    data["checks"][4]["verdict"] = "not run"  # [3] is transformation_invariance, not applicable in the demo
     data["verdict"] = "incomplete"
     report = Report.from_json(data)
     markdown = render_markdown(report)
     assert (
-        "**Verdict: ⛔ incomplete**: 2 failed, 1 inconclusive, 0 passed, 1 not applicable, 1 not run, of 5" in markdown
+        "**Verdict: ⛔ incomplete**: 2 failed, 1 inconclusive, 0 passed, 2 not applicable, 1 not run, of 6" in markdown
     )
     assert "## `same_person_consistency`: ➖ not applicable" in markdown
     assert "## `confidence_calibration`: ⏭️ not run" in markdown
@@ -310,9 +315,9 @@ def test_new_verdicts_are_shown_in_every_writer(demo: dict[str, Any]) -> None:
     assert '<span class="verdict v-fail big">incomplete</span>' in page
     assert '<span class="verdict v-skip">not applicable</span>' in page
     assert '<span class="verdict v-skip">not run</span>' in page
-    assert "2 failed, 1 inconclusive, 0 passed, 1 not applicable, 1 not run, of 5 checks run" in page
+    assert "2 failed, 1 inconclusive, 0 passed, 2 not applicable, 1 not run, of 6 checks run" in page
     assert verdict_line(data["checks"][2]).startswith("NOT APPLICABLE same_person_consistency")
-    assert headline(report.checks[3]).startswith("confidence_calibration NOT RUN: ")
+    assert headline(report.checks[4]).startswith("confidence_calibration NOT RUN: ")
     assert compare_reports([report, report]).check("same_person_consistency").verdicts == (
         "not applicable",
         "not applicable",

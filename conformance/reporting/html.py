@@ -617,6 +617,15 @@ def _summary(report: Report) -> str:
     sentence += f"of {len(report.checks)} checks run"
     if report.skipped:
         sentence += f"; {len(report.skipped)} not run"
+    missing = [c.id for c in report.not_run]
+    if missing:
+        sentence += (
+            f". <strong>{len(missing)} of {len(report.planned)} planned checks were not run</strong> "
+            f"({_e(', '.join(missing))})"
+            + (": this report is not a verdict on the analyzer" if report.verdict == "incomplete" else "")
+        )
+    if report.run.fields.get("checks_chosen"):
+        sentence += f". Scope: the checks chosen with --checks ({_e(', '.join(report.planned))}), and those only"
     out = [
         '<section class="headline" aria-label="overall verdict">',
         _badge(report.verdict, big=True),

@@ -30,17 +30,23 @@ def build_report(
     context: Mapping[str, Any],
     skipped: Sequence[Mapping[str, Any]] = (),
     regression: Mapping[str, Any] | None = None,
+    not_run: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Report:
     """Assemble the report from finished checks (results, or their dicts) and the run's context payload.
 
     ``context`` carries ``analyzer``, ``dataset``, ``policy``, ``grouping``, ``run``, ``seed``,
     ``outcomes``, ``notes``, ``photos`` and ``check_order`` as the plugin collected them;
     ``regression`` is the gate's finding, when the run had a baseline.
+
+    Every check the run planned (``context["run"]["checks"]``) is in the report: one without a
+    result is a check with verdict ``not run``, its reason from ``not_run`` (check id to ``cause``
+    and ``reason``; the key ``"*"`` for any other) in its ``notes`` and ``details.not_run``.
     """
     from .._version import __version__
 
     # As the plugin carries them from xdist workers: plain JSON types (a check's details may hold tuples).
     found = [json.loads(json.dumps(c.to_dict())) if isinstance(c, CheckResult) else c for c in checks]
+    found += _not_run(context, {c["id"] for c in found}, not_run or {})
     order = list(context.get("check_order", []))
     ordered = sorted(found, key=lambda c: order.index(c["id"]) if c["id"] in order else 99)
     data: dict[str, Any] = {
@@ -57,12 +63,47 @@ def build_report(
         "outcomes": context.get("outcomes", {}),
         "notes": context.get("notes", []),
         "checks": list(ordered),
-        "skipped": [dict(s) for s in skipped],
+        # A skipped check is in checks[] as "not run" with the reason; listed here only if it is not.
+        "skipped": [dict(s) for s in skipped if s.get("id") not in {c["id"] for c in ordered}],
         "photos": context.get("photos", []),
     }
     if regression is not None:
         data["regression"] = dict(regression)
     return Report.from_json(data, source="this run's results")
+
+
+def _not_run(
+    context: Mapping[str, Any], done: set[str], reasons: Mapping[str, Mapping[str, str]]
+) -> list[dict[str, Any]]:
+    """A ``not run`` check for each planned check without a result, with the reason it has none."""
+    from ..checks import SUMMARIES
+
+    run = context.get("run", {})
+    planned = [str(c) for c in run.get("checks", [])] if isinstance(run, Mapping) else []
+    policy = context.get("policy", {})
+    grouping = context.get("grouping", {})
+    out = []
+    for check_id in planned:
+        if check_id in done:
+            continue
+        why = dict(reasons.get(check_id) or reasons.get("*") or {"cause": "no result", "reason": "no result"})
+        out.append(
+            {
+                "id": check_id,
+                "verdict": "not run",
+                "measure": SUMMARIES.get(check_id, ""),
+                "count_label": "count",
+                "reference": str(grouping.get("reference") or ""),
+                "confidence": float(policy.get("confidence", 0.95)),
+                "groups": {},
+                "comparisons": [],
+                "deciding": None,
+                "method": "not run",
+                "notes": [f"not run: {why['reason']}"],
+                "details": {"not_run": why},
+            }
+        )
+    return out
 
 
 def write_json(report: Report | Mapping[str, Any], path: str | Path) -> Path:

@@ -139,6 +139,26 @@ def _check_section(check: CheckResult) -> list[str]:
     return out
 
 
+def _completeness(report: Report) -> list[str]:
+    """What the run covers: an incomplete run says it is no verdict; a --checks subset says it is one."""
+    missing = [c.id for c in report.not_run]
+    out = []
+    if missing:
+        out += [
+            f"> **{len(missing)} of {len(report.planned)} planned checks were not run** "
+            f"({', '.join(code(m) for m in missing)}; the reasons are below)"
+            + (": this report is not a verdict on the analyzer." if report.verdict == "incomplete" else "."),
+            "",
+        ]
+    if report.run.fields.get("checks_chosen"):
+        out += [
+            f"Scope: the checks chosen with `--checks` ({', '.join(code(c) for c in report.planned)}); "
+            "the verdict covers those checks only.",
+            "",
+        ]
+    return out
+
+
 def _tally(report: Report) -> str:
     """``2 failed, 1 inconclusive, 3 passed, of 6 checks``; verdicts new to reports only when present."""
     words = [f"{report.count('fail')} failed", f"{report.count('inconclusive')} inconclusive"]
@@ -157,11 +177,14 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
         *_provenance_banner(report),
         f"**Verdict: {verdict_label(report.verdict)}**: {_tally(report)}.",
         "",
+        *_completeness(report),
     ]
     rows = []
     for c in report.checks:
         worst = c.worst_comparison
         gap = "n/a" if worst is None else f"{escape(worst.group)}: {_num(worst.difference)} {_ci(worst.ci)}"
+        if str(c.verdict) == "not run":
+            gap = escape("; ".join(c.notes) or "not run")
         name = code(c.id) + (f" at {c.threshold:g}" if c.threshold is not None else "")
         rows.append([name, verdict_label(c.verdict), gap, "n/a" if worst is None else f"{worst.tolerance:g}"])
     out += _table(["check", "verdict", "deciding gap [interval]", "tolerance"], rows)
