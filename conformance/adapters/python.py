@@ -254,38 +254,41 @@ def _where(exc: BaseException, prefer: Path | None = None) -> str:
     return f" at {Path(last.filename).name} line {last.lineno}"
 
 
+def _import_failure(exc: Exception, what: str, spec: str) -> AdapterError:
+    """The module's own code failed while importing: its error, and the line where it happened."""
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return AdapterError(
+            f"{spec}: {what} imports {exc.name!r}, which is not installed here{_where(exc)}; install it in this environment"
+        )
+    return AdapterError(
+        f"{spec}: importing {what} raised {type(exc).__name__}: {exc}{_where(exc)}; fix the module (importing it in "
+        "a Python shell shows the whole traceback)"
+    )
+
+
 def _import_name(name: str, spec: str) -> ModuleType:
     import importlib
 
-    def attempt() -> ModuleType:
+    def attempt() -> ModuleType | None:
+        """The module, or None when it is not on sys.path (as opposed to failing inside)."""
         try:
             return importlib.import_module(name)
-        except ModuleNotFoundError:
-            raise
-        except Exception as exc:  # the module's own code failed: its error, where it happened
-            raise AdapterError(
-                f"{spec}: importing {name} raised {type(exc).__name__}: {exc}{_where(exc)}; fix the module, or run "
-                "`python -c 'import " + name + "'` to see the whole traceback"
-            ) from None
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and (exc.name == name or name.startswith(exc.name + ".")):
+                return None
+            raise _import_failure(exc, name, spec) from None
+        except Exception as exc:
+            raise _import_failure(exc, name, spec) from None
 
-    try:
-        return attempt()
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and exc.name != name and not name.startswith(exc.name + "."):
-            raise AdapterError(
-                f"{spec}: {name} imports {exc.name!r}, which is not installed here{_where(exc)}; install it in this "
-                "environment"
-            ) from None
+    module = attempt()
     # Not on sys.path: look in the working directory, as `python -m` would (the project root of `conformance run`).
     here = str(Path.cwd())
-    if here not in sys.path:
+    if module is None and here not in sys.path:
         sys.path.append(here)
         importlib.invalidate_caches()
-        try:
-            return attempt()
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and exc.name != name and not name.startswith(exc.name + "."):
-                raise AdapterError(f"{spec}: {name} imports {exc.name!r}, which is not installed here") from None
+        module = attempt()
+    if module is not None:
+        return module
     raise AdapterError(
         f"{spec}: no module named {name!r} on sys.path or in the working directory {here}; run from the folder that "
         f"holds {name.replace('.', '/')}.py, give the file (python:path/to/{name.rsplit('.', 1)[-1]}.py:FUNCTION), "
@@ -321,7 +324,7 @@ def _import_file(target: str, spec: str) -> ModuleType:
         module_spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[name]
-        raise AdapterError(f"{spec}: importing {resolved} raised {type(exc).__name__}: {exc}{_where(exc)}") from None
+        raise _import_failure(exc, str(resolved), spec) from None
     except BaseException:
         del sys.modules[name]
         raise
@@ -531,7 +534,9 @@ def _build(
     if not isinstance(obj, type) and isinstance(obj, Analyzer):
         return obj  # already an analyzer: it declares its own vocabulary and provenance
     if not callable(obj):
-        raise AdapterError(f"{spec}: {shown(default_name)} is a {type(obj).__name__}, not a function; {_USAGE}")
+        raise AdapterError(
+            f"{spec}: {default_name} is not callable (a {type(obj).__name__}); name a function after the last colon"
+        )
     declaration = _declaration(namespace, where=where, default_name=default_name, file=file, overrides=overrides)
     return FunctionAnalyzer(obj, dataset=dataset, spec=spec, declaration=declaration, call=_input(obj, spec))
 
@@ -722,6 +727,12 @@ class FunctionAnalyzer:
         learnt: dict[str, str] = {}
         for face in faces:
             label: str | None = face.get("gender")  # a string or None: read_answer checked
+            if label is None and self.declaration.labels is not None and not self.declaration.abstains:
+                raise _Fault(
+                    "a face without gender",
+                    f"{where} a face with no gender, but its VOCABULARY says it cannot abstain: set ABSTAINS = True "
+                    f"in {self.declaration.where} if it can",
+                )
             meaning = None if label is None else self._meaning(label, where)
             if label is not None and meaning is not None and self.inferred:
                 learnt[label] = meaning
