@@ -213,3 +213,17 @@ def test_the_audit_step_reports_failing_checks_and_stops_on_bad_input(
     )
     done = bash(audit, tmp_path, env)
     assert (done.returncode != 0) is step_fails
+
+
+# Not CI, but the same kind of promise about the docs (issue 14, item 13): the figures the README opens with
+# ("31% vs 4% of 600 photos") name their source wherever they are quoted.
+@pytest.mark.parametrize(
+    "page", ["README.md", "docs/explanation/methodology.md", "conformance/demo/README.md"], ids=lambda p: p
+)
+def test_the_31_vs_4_figures_name_their_source(page: str) -> None:
+    text = " ".join((REPO / page).read_text(encoding="utf-8").split())
+    assert "Jezebel's 2019 investigation" in text
+    assert "amazons-facial-analysis-program-is-building-a-dystopic-1835075450" in text
+    if page == "README.md":  # in its first paragraph, next to the figures
+        first = text.split("## ")[0]
+        assert "31% vs 4% of 600 photos, in [Jezebel's 2019 investigation]" in first
