@@ -159,7 +159,7 @@ def test_cli_audits_a_module_of_the_project_folder(project: Path) -> None:
     ("spec", "expected"),
     [
         ("python:nosuchmodel:analyze", "no module named 'nosuchmodel' on sys.path or in the working directory"),
-        ("python:redness:analyse", "redness has no 'analyse'; its functions: analyze"),
+        ("python:redness:analyse", "redness.py) has no 'analyse'; its functions: analyze"),
         ("python:redness", "name the module and the function"),
     ],
 )

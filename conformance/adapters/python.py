@@ -341,8 +341,11 @@ def _attribute(module: ModuleType, dotted: str, spec: str) -> object:
                 n for n, v in vars(module).items() if callable(v) and not n.startswith("_") and not isinstance(v, type)
             )
             listed = shown_list(defined, most=10, quoted=False) or "none"
+            label, file = _module_label(module), getattr(module, "__file__", None)
+            # The file too, for a name that found another module than the user's (an installed one).
+            where = f"{label} ({file})" if file and label != file else label
             raise AdapterError(
-                f"{spec}: {_module_label(module)} has no {dotted!r}; its functions: {listed}. Name one after the last colon"
+                f"{spec}: {where} has no {dotted!r}; its functions: {listed}. Name one after the last colon"
             ) from None
     return obj
 
