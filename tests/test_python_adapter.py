@@ -647,6 +647,9 @@ def test_the_howtos_ten_lines_run_on_the_fixture(tmp_path: Path) -> None:
             found[best]["gender"]["confidence"],
         )
     assert [p["photo"] for p in report["photos"] if p["outcome"] == "no_face"] == ["images/scale-half.jpg"]
+    # As the how-to says: two faces (her and her mission patch) in three photos.
+    two = [p["photo"] for p in report["photos"] if p["faces"] == 2]
+    assert two == ["images/original.jpg", "images/mirror.jpg", "images/darker.jpg"]
     invariance = next(c for c in report["checks"] if c["id"] == "transformation_invariance")
     assert any("72 variants of 9 photos" in note for note in invariance["notes"])  # 9 photos with a face, 8 transforms
 
