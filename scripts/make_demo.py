@@ -429,7 +429,12 @@ Every photo has exactly one face, so no photo leaves the denominator.
 ## The predictions are simulated
 
 `predictions.jsonl` is **not** the output of any vendor's service or of any model. It was generated to
-match figures published by independent audits of commercial face analysis:
+match figures published by independent audits of commercial face analysis, chiefly Jezebel's 2019
+investigation of Amazon Rekognition, "Amazon's Facial Analysis Program Is Building A Dystopic Future
+For Trans And Nonbinary People" (https://jezebel.com/amazons-facial-analysis-program-is-building-a-dystopic-1835075450):
+600 photos, trans people misgendered in 31% of their images against 4% for a matched set of cis people,
+every explicitly nonbinary person misgendered, and the service about 10% more confident on the trans set.
+The simulated predictions reproduce:
 
 - trans people misgendered far more often than cis people: **31% against 4%** of a 600-photo set
   (here exactly 62 of 200 photos of trans women and trans men, and 12 of 300 photos of cis people);

@@ -41,7 +41,7 @@ from .base import AdapterSettings, Vocabulary, choose_face
 if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
 
-__all__ = ["PredictionsAnalyzer", "create"]
+__all__ = ["AnswerProblem", "PredictionsAnalyzer", "create", "read_answer", "read_face", "scale_problem"]
 
 _CANONICAL = (*IDENTITIES, "abstain")
 _REASON_LIMIT = 500  # characters of a line's "error" kept as the photo's reason
@@ -50,6 +50,75 @@ _REASON_LIMIT = 500  # characters of a line's "error" kept as the photo's reason
 def _reason(error: object) -> str:
     """A line's ``"error"`` as the photo's reason: as written, cut (its length noted) when it is long."""
     return shown(error, _REASON_LIMIT, quoted=False)
+
+
+class AnswerProblem(ValueError):
+    """What is wrong with one answer (a predictions line, or what an in-process model returned); the caller says where."""
+
+
+def read_answer(record: Mapping[str, Any]) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """One answer's ``faces`` or ``error``, checked: ``(faces, None)`` or ``(None, error)``.
+
+    Each face is a dict whose ``gender`` is a string or None; :func:`read_face` checks the rest.
+
+    Raises
+    ------
+    AnswerProblem
+        Saying what is wrong, for the caller to prefix with the line or photo.
+    """
+    error = record.get("error")
+    faces = record.get("faces")
+    if error is not None:
+        if not isinstance(error, str) or not error:
+            raise AnswerProblem('"error" must be a non-empty string')
+        return None, error
+    if not isinstance(faces, list):
+        raise AnswerProblem('needs "faces" (a list, empty when no face was found) or "error"')
+    for face in faces:
+        if not isinstance(face, dict):
+            raise AnswerProblem("each face must be an object with gender, confidence and box")
+        label = face.get("gender")
+        if label is not None and not isinstance(label, str):
+            raise AnswerProblem(f"gender {shown(label)} must be a string or null")
+    return faces, None
+
+
+def read_face(face: Mapping[str, Any], gender: str | None) -> Face:
+    """One face of an answer as a :class:`Face`: confidence 0-100, box as fractions; ``gender`` is its label's meaning.
+
+    Raises
+    ------
+    AnswerProblem
+        Naming the bad confidence or box and the way out.
+    """
+    label = face.get("gender")
+    confidence = face.get("confidence")
+    if confidence is not None:
+        if (
+            isinstance(confidence, bool)
+            or not isinstance(confidence, (int, float))
+            or not (finite_number(confidence) and 0.0 <= confidence <= 100.0)
+        ):
+            raise AnswerProblem(f"confidence {shown(confidence)} must be a number from 0 to 100")
+        confidence = float(confidence)
+    box = face.get("box")
+    if box is not None:
+        if not isinstance(box, list) or len(box) != 4 or not all(finite_number(v) for v in box):
+            raise AnswerProblem(f"box {shown(box)} must be [left, top, width, height] as fractions of the image")
+        if box[2] <= 0 or box[3] <= 0:
+            raise AnswerProblem(f"box {shown(box)} has no area; width and height must be positive")
+        if box[2] > 1.5 or box[3] > 1.5:
+            raise AnswerProblem(f"box {shown(box)} looks like pixels; give fractions of the image width and height")
+        # left and top may be negative: a face can reach past the frame's edge.
+        box = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+    return Face(label=label, gender=gender, confidence=confidence, box=box)
+
+
+def scale_problem(confidences: Sequence[float]) -> str | None:
+    """Why a run's confidences look like a 0-1 scale (every one at most 1, two or more), or None."""
+    if len(confidences) >= 2 and all(c <= 1.0 for c in confidences):
+        return "every confidence is at most 1: they look like a 0-1 scale, and the format is 0-100; multiply by 100"
+    return None
 
 
 def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> PredictionsAnalyzer:
@@ -133,35 +202,28 @@ class PredictionsAnalyzer:
                     number,
                     f"photo {shown(photo)} already has a prediction at line {raw_faces[photo_id][0]}; keep one line per photo",
                 )
-            error = record.get("error")
-            faces = record.get("faces")
+            try:
+                faces, error = read_answer(record)
+            except AnswerProblem as exc:
+                raise self._fail(number, str(exc)) from None
             if error is not None:
-                if not isinstance(error, str) or not error:
-                    raise self._fail(number, '"error" must be a non-empty string')
                 raw_faces[photo_id] = (number, None, error)
                 continue
-            if not isinstance(faces, list):
-                raise self._fail(number, 'needs "faces" (a list, empty when no face was found) or "error"')
+            assert faces is not None
             for face in faces:
-                if not isinstance(face, dict):
-                    raise self._fail(number, "each face must be an object with gender, confidence and box")
                 label = face.get("gender")
                 if label is None:
                     self._abstained = True
                 else:
-                    if not isinstance(label, str):
-                        raise self._fail(number, f"gender {shown(label)} must be a string or null")
                     seen_labels.setdefault(label, number)
             raw_faces[photo_id] = (number, faces, None)
 
         self.vocabulary = self._vocabulary(declared, seen_labels)
         for photo_id, (number, faces, error) in raw_faces.items():
             self._observations[photo_id] = self._observation(photo_id, number, faces, error)
-        if len(self._confidences) >= 2 and all(c <= 1.0 for _, c in self._confidences):
-            raise self._fail(
-                self._confidences[0][0],
-                "every confidence is at most 1: they look like a 0-1 scale, and the format is 0-100; multiply by 100",
-            )
+        problem = scale_problem([c for _, c in self._confidences])
+        if problem is not None:
+            raise self._fail(self._confidences[0][0], problem)
 
     @property
     def search_floor(self) -> float:
@@ -314,32 +376,13 @@ class PredictionsAnalyzer:
 
     def _face(self, number: int, face: dict[str, Any]) -> Face:
         label = face.get("gender")
-        confidence = face.get("confidence")
-        if confidence is not None:
-            if (
-                isinstance(confidence, bool)
-                or not isinstance(confidence, (int, float))
-                or not (finite_number(confidence) and 0.0 <= confidence <= 100.0)
-            ):
-                raise self._fail(number, f"confidence {shown(confidence)} must be a number from 0 to 100")
-            confidence = float(confidence)
-            self._confidences.append((number, confidence))
-        box = face.get("box")
-        if box is not None:
-            if not isinstance(box, list) or len(box) != 4 or not all(finite_number(v) for v in box):
-                raise self._fail(
-                    number, f"box {shown(box)} must be [left, top, width, height] as fractions of the image"
-                )
-            if box[2] <= 0 or box[3] <= 0:
-                raise self._fail(number, f"box {shown(box)} has no area; width and height must be positive")
-            if box[2] > 1.5 or box[3] > 1.5:
-                raise self._fail(
-                    number, f"box {shown(box)} looks like pixels; give fractions of the image width and height"
-                )
-            # left and top may be negative: a face can reach past the frame's edge.
-            box = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-        gender = None if label is None else self.vocabulary.labels[label]
-        return Face(label=label, gender=gender, confidence=confidence, box=box)
+        try:
+            parsed = read_face(face, None if label is None else self.vocabulary.labels[label])
+        except AnswerProblem as exc:
+            raise self._fail(number, str(exc)) from None
+        if parsed.confidence is not None:
+            self._confidences.append((number, parsed.confidence))
+        return parsed
 
     # -- the Analyzer protocol ---------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ _BUILTIN = {
     "local": "conformance.adapters.local:create",
     "embeddings": "conformance.adapters.embeddings:create",
     "scores": "conformance.adapters.scores:create",
+    "python": "conformance.adapters.python:create",
 }
 
 
