@@ -100,6 +100,14 @@ def _run(args: argparse.Namespace) -> int:
             message = "interrupted; every answer recorded so far is kept: run the same command again to record only what is missing"
         print(f"conformance: {message}", file=sys.stderr)
         return 130
+    if args.baseline is not None and not args.baseline_any_dataset:
+        from .options import OPTION
+        from .plugin import baseline_mismatch
+
+        problem = baseline_mismatch(args.baseline, context, any_dataset=OPTION["baseline_any_dataset"].cli_flag)
+        if problem is not None:
+            print(f"conformance: error: {problem}", file=sys.stderr)
+            return _USAGE_ERROR
     if context.observations is not None:
         from .runner import accounting
 

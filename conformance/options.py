@@ -345,6 +345,15 @@ OPTIONS: tuple[Option, ...] = (
         field=None,
     ),
     Option(
+        "baseline_any_dataset",
+        "let --baseline name a report made on another dataset (a different content hash); without it that is a "
+        "usage error, as gaps measured on other photos are not comparable",
+        flag=True,
+        tuning=True,
+        reproduce="never",
+        field=None,
+    ),
+    Option(
         "progress",
         "show a progress bar with rate and ETA on stderr while the analyzer runs (conformance run: when stderr "
         "is a terminal)",

@@ -33,6 +33,7 @@ __all__ = [
     "OPT_ALLOW_LIVE",
     "OPT_ANALYZER",
     "OPT_BASELINE",
+    "OPT_BASELINE_ANY_DATASET",
     "OPT_CASSETTE_DIR",
     "OPT_CHECKS",
     "OPT_DATASET",
@@ -73,6 +74,7 @@ OPT_RECORD_MODE = OPTION["record_mode"].pytest_flag
 OPT_ALLOW_LIVE = OPTION["allow_live"].pytest_flag
 OPT_THRESHOLDS = OPTION["thresholds"].pytest_flag
 OPT_BASELINE = OPTION["baseline"].pytest_flag
+OPT_BASELINE_ANY_DATASET = OPTION["baseline_any_dataset"].pytest_flag
 OPT_MATCH_MODE = OPTION["match_mode"].pytest_flag
 OPT_EXECUTOR = OPTION["executor"].pytest_flag
 OPT_RATE = OPTION["rate"].pytest_flag
@@ -197,9 +199,47 @@ def _command(config: pytest.Config, flags: list[str]) -> str:
     return " ".join(["pytest", *flags, *extra])
 
 
+def baseline_mismatch(baseline: str, ctx: Context, *, any_dataset: str) -> str | None:
+    """Why ``baseline`` (a report.json) cannot gate a run on ``ctx``'s dataset, or None when it can.
+
+    A baseline made on other photos (another content hash) is no baseline: its gaps differ by the
+    data as well as by the analyzer. ``any_dataset`` is the option that allows it anyway, as the
+    caller spells it. A baseline that cannot be read is left to the gate, which says why.
+    """
+    from .errors import ConformanceError
+    from .report import read_report
+
+    try:
+        old = read_report(baseline)
+    except ConformanceError:
+        return None
+    mine, theirs = ctx.dataset.content_hash, old.dataset.content_hash
+    if mine == theirs:
+        return None
+    name = old.dataset.name or "an unnamed dataset"
+    made = f"dataset {name!r} ({theirs})" if theirs else f"{name!r}, with no dataset content hash"
+    return (
+        f"the baseline {baseline} was made on {made}, and this run audits dataset {ctx.dataset.name!r} "
+        f"({mine}, {ctx.dataset.manifest}): gaps measured on other photos are no baseline. Gate against a "
+        f"report of the same dataset, or pass {any_dataset} to compare anyway"
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if _active(config):
         _options(config)  # a bad ini value is a usage error now, not in the middle of the run
+        baseline = _given(config, OPTION["baseline"])
+        if baseline is not None and not _given(config, OPTION["baseline_any_dataset"]):
+            from .errors import ConformanceError
+            from .session import load_context
+
+            try:
+                ctx = load_context(_options(config))  # conformance run loaded it already: no second load
+            except ConformanceError:
+                ctx = None  # the fixtures say what is wrong, with the way out
+            problem = None if ctx is None else baseline_mismatch(baseline, ctx, any_dataset=OPT_BASELINE_ANY_DATASET)
+            if problem is not None:
+                raise pytest.UsageError(f"conformance: {problem}")
     config.addinivalue_line("markers", "conformance(check): a conformance check of the built-in suite")
     config.addinivalue_line("markers", "conformance_gate: the regression gate against --conformance-baseline")
     config.pluginmanager.register(_Collector(config), "conformance-collector")

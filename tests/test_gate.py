@@ -136,3 +136,77 @@ def test_compare_refuses_a_file_that_is_not_a_report(runs: Path) -> None:
     assert done.returncode == 2
     assert "notes.json" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.fixture(scope="module")
+def other(runs: Path) -> Path:
+    """A third dataset: other people (other photos, so another content hash), judged as v2 judged its own."""
+    shots = people("x", 100, misgendered=10) + people("y", 100, trans="yes", misgendered=40)
+    write_dataset(runs / "other", shots, header={"analyzer": "acme", "version": "2"})
+    return runs
+
+
+def _gate_on_other(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return cli(
+        root,
+        "run",
+        "--dataset",
+        "other/manifest.csv",
+        "--analyzer",
+        "predictions:other/predictions.jsonl",
+        "--checks",
+        "misgender_gap",
+        "--profile",
+        "ci",
+        "--baseline",
+        "report-v1/report.json",
+        "--report-dir",
+        "report-other",
+        *extra,
+    )
+
+
+def test_a_baseline_from_another_dataset_is_a_usage_error_naming_both(other: Path) -> None:
+    """Issue 12, case 10: before, the gate said "no regression" against a baseline on other photos."""
+    done = _gate_on_other(other)
+    assert done.returncode == 2, done.stdout + done.stderr
+    baseline = json.loads((other / "report-v1" / "report.json").read_text())["dataset"]
+    message = done.stderr.strip()
+    assert message.startswith("conformance: error: the baseline report-v1/report.json was made on dataset 'v1' (")
+    assert baseline["content_hash"] in message
+    assert "this run audits dataset 'other' (sha256:" in message
+    assert message.endswith("or pass --baseline-any-dataset to compare anyway")
+    assert not (other / "report-other").exists()  # nothing ran
+
+
+def test_baseline_any_dataset_gates_against_it_anyway(other: Path) -> None:
+    done = _gate_on_other(other, "--baseline-any-dataset")
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    assert "regression" in done.stdout
+    report = json.loads((other / "report-other" / "report.json").read_text())
+    assert report["regression"]["baseline"].endswith("report-v1/report.json")
+
+
+def test_pytest_refuses_a_baseline_from_another_dataset(other: Path) -> None:
+    """The plugin's own spelling: pytest's usage error, with --conformance-baseline-any-dataset as the way out."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            "conformance.suite",
+            "-p",
+            "no:cacheprovider",
+            "--conformance-dataset=other/manifest.csv",
+            "--conformance-analyzer=predictions:other/predictions.jsonl",
+            "--conformance-baseline=report-v1/report.json",
+        ],
+        cwd=other,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
+    assert "was made on dataset 'v1'" in done.stderr
+    assert "--conformance-baseline-any-dataset" in done.stderr
