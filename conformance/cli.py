@@ -67,6 +67,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     compare.add_argument("reports", nargs="+", metavar="REPORT", help="report.json files; the first is the base")
     compare.add_argument("--html", metavar="FILE", help="also write the comparison as a self-contained HTML page")
+    verify = commands.add_parser(
+        "verify",
+        help="re-derive every figure and verdict of a report.json offline from the evidence it names",
+        description="Check every file a report.json names (manifest, images, predictions or recordings, policy) "
+        "against the digests sealed in it, re-derive every figure and verdict offline (recordings replayed, no "
+        "cache), and say 'verified' (exit 0) or list each difference and each missing or altered file (exit 1).",
+    )
+    verify.add_argument("report", metavar="REPORT", help="the report.json to verify")
+    verify.add_argument(
+        "--root",
+        metavar="DIR",
+        help="where the run's folder is now, if the project moved: files under the run's folder are looked for "
+        "under DIR by their relative path",
+    )
     commands.add_parser("checks", help="list the checks and what each measures")
     commands.add_parser("adapters", help="list the analyzers that can be named with --analyzer")
     return parser
@@ -155,6 +169,26 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from .errors import ConformanceError
+    from .report import ReportError
+    from .verify import NotVerifiable, render, verify_report
+
+    if args.root is not None and not Path(args.root).is_dir():
+        print(f"conformance: error: --root {args.root}: not a folder", file=sys.stderr)
+        return _USAGE_ERROR
+    try:
+        verification = verify_report(args.report, root=args.root)
+    except (NotVerifiable, ReportError) as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return _USAGE_ERROR
+    except ConformanceError as exc:  # the evidence itself is unusable: not verified
+        print(f"conformance verify: {args.report}\nNOT VERIFIED: {exc}")
+        return 1
+    print(render(verification), end="")
+    return 0 if verification.verified else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``conformance`` console script; returns the exit code."""
     parser = _parser()
@@ -170,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     if args.command == "compare":
         return _compare(args)
+    if args.command == "verify":
+        return _verify(args)
     if args.command == "checks":
         from .checks import CHECK_IDS, SUMMARIES
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -414,7 +413,7 @@ def conformance_record(request: pytest.FixtureRequest, conformance_context: Cont
     if not config.stash.get(_sent_key, False):
         # The run's context goes once per process (controller or xdist worker) to the report writer.
         config.stash[_sent_key] = True
-        request.node.stash[_item_context_key] = json.loads(json.dumps(_context_payload(conformance_context)))
+        request.node.stash[_item_context_key] = _context_payload(conformance_context)
 
     def record(result: CheckResult) -> None:
         # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry.
@@ -432,43 +431,14 @@ def _results(config: pytest.Config, ctx: Context, check_id: str) -> list[CheckRe
 
 
 def _run(ctx: Context, check_id: str) -> list[CheckResult]:
-    """A check's results on the run's data: one for a gender check, one per threshold for a matching check."""
-    from .checks import MATCHING_CHECKS, run_check, run_matching_check
+    from .errors import ConformanceError
+    from .session import check_results
 
-    common = {"groups": ctx.groups, "reference": ctx.reference, "policy": ctx.policy, "seed": ctx.options.seed}
-    if check_id in MATCHING_CHECKS:
-        if ctx.searches is None:
-            pytest.fail(f"conformance: {check_id} needs a face-matching dataset (a role column)", pytrace=False)
-        return run_matching_check(
-            check_id,
-            ctx.searches,
-            thresholds=ctx.thresholds,
-            mode=ctx.options.match_mode,
-            **common,  # type: ignore[arg-type]
-        )
-    if ctx.observations is None:
-        pytest.fail(f"conformance: {check_id} needs a gender dataset; this run is face matching", pytrace=False)
-    result = run_check(check_id, ctx.observations, **common)  # type: ignore[arg-type]
-    if check_id == "transformation_invariance" and ctx.observations.variants is None:
-        result = _not_applicable(result, ctx.observations.variants_note)
-    return [result]
-
-
-def _not_applicable(result: CheckResult, why: str) -> CheckResult:
-    """``transformation_invariance`` with no variants, as "not applicable" with the reason.
-
-    This run could not show the analyzer a new image by construction (predictions of a fixed set of
-    photos, the kit's emulator that knows only the dataset's photos, a policy planning none): a
-    result the data cannot speak to, never a check left out.
-    """
-    from .results import CheckResult
-
-    if str(result.verdict) == "not applicable":  # the check says so itself (issue 13)
-        return result
-    data = result.to_dict()
-    reason = why or "the analyzer cannot look at new images"
-    data.update(verdict="not applicable", notes=[f"not applicable: no transformed variants: {reason}"])
-    return CheckResult.from_dict(data)
+    try:
+        return check_results(ctx, check_id)
+    except ConformanceError as exc:
+        message = f"conformance: {exc}"
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture
@@ -558,6 +528,12 @@ def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, 
     return out
 
 
+def _context_payload(ctx: Context) -> dict[str, Any]:
+    from .evidence import context_payload
+
+    return context_payload(ctx)
+
+
 def _footer(ctx: Context) -> str:
     analyzer = ctx.analyzer
     flags = [
@@ -568,57 +544,6 @@ def _footer(ctx: Context) -> str:
         f"analyzer {analyzer.get('name')} {analyzer.get('version', '')}{label}  "
         f"dataset {ctx.dataset.name} {ctx.dataset.content_hash[:19]}...  seed {ctx.options.seed}"
     )
-
-
-def _context_payload(ctx: Context) -> dict[str, Any]:
-    from .checks import CHECK_IDS
-
-    options = ctx.options
-    return {
-        "seed": options.seed,
-        "analyzer": ctx.analyzer,
-        "dataset": ctx.dataset.describe(),
-        "policy": ctx.policy.to_dict(),
-        "grouping": {"by": list(options.group_by), "reference": ctx.reference},
-        "run": {
-            "flags": options.flags(),
-            "command": "conformance run " + " ".join(f.replace("--conformance-", "--", 1) for f in options.flags()),
-            "python": sys.version.split()[0],
-            "pytest": pytest.__version__,
-            # The transformed variants are drawn by hypothesis: its version is part of what reproduces them.
-            "hypothesis": _version("hypothesis"),
-            "checks": list(ctx.checks),
-        },
-        "check_order": list(CHECK_IDS),
-        "outcomes": _outcomes(ctx),
-        "notes": list(ctx.notes),
-        "photos": _photos(ctx),
-    }
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "not installed"
-
-
-def _outcomes(ctx: Context) -> dict[str, int]:
-    if ctx.observations is not None:
-        return ctx.observations.outcome_counts()
-    assert ctx.searches is not None
-    return {**ctx.searches.outcome_counts(), "enrolled": len(ctx.dataset.role("gallery"))}
-
-
-def _photos(ctx: Context) -> list[dict[str, Any]]:
-    """Every photo of the manifest with its outcome: nothing is left out of a report."""
-    if ctx.observations is not None:
-        return [record.to_dict() for record in ctx.observations.records]
-    assert ctx.searches is not None
-    gallery = [{"photo": p.id, "outcome": "enrolled", "role": "gallery"} for p in ctx.dataset.role("gallery")]
-    return [*({**r.to_dict(), "role": "probe"} for r in ctx.searches.records), *gallery]
 
 
 # -- collecting results (on the controller under xdist) and writing reports ---------------------------
@@ -701,7 +626,7 @@ class _Collector:
             ctx = load_context(_options(self.config))
         except ConformanceError:
             return  # the fixtures said what is wrong
-        self.context = json.loads(json.dumps(_context_payload(ctx)))
+        self.context = _context_payload(ctx)
 
     def report(self) -> Report:
         """The run's report, made once from what the tests recorded."""

@@ -37,6 +37,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AnalyzerInfo",
     "DatasetInfo",
+    "EvidenceInfo",
     "GateOutcome",
     "Grouping",
     "PhotoOutcome",
@@ -64,6 +65,7 @@ _KEYS = (
     "policy",
     "grouping",
     "run",
+    "evidence",
     "outcomes",
     "notes",
     "checks",
@@ -286,6 +288,44 @@ class RunInfo(_Section):
 
 
 @dataclass(frozen=True)
+class EvidenceInfo(_Section):
+    """The digests that seal the report to its evidence (see :mod:`conformance.evidence`), as written."""
+
+    @property
+    def files(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+        """Every file the evidence names, with what it is: ``("manifest", entry)``, ``("analyzer file", entry)``."""
+        out: list[tuple[str, Mapping[str, Any]]] = []
+        manifest = _object(self.fields.get("manifest"))
+        if manifest:
+            out.append(("manifest", manifest))
+        listed = self.fields.get("analyzer_files")
+        for entry in listed if isinstance(listed, list) else []:
+            if isinstance(entry, Mapping):
+                out.append(("analyzer file", entry))
+        return tuple(out)
+
+    @property
+    def root(self) -> str | None:
+        """The folder the run was made in (paths under it are also given relative to it)."""
+        return _text(self.fields.get("root"))
+
+    @property
+    def policy(self) -> Mapping[str, Any]:
+        """The policy in force: ``source``, canonical ``content`` and its ``sha256``."""
+        return _object(self.fields.get("policy"))
+
+    @property
+    def endpoint_class(self) -> str | None:
+        """Where the answers came from: vendor, emulator, loopback or other (recorded answers only)."""
+        return _text(self.fields.get("endpoint_class"))
+
+    @property
+    def recording_sessions(self) -> tuple[Mapping[str, Any], ...]:
+        sessions = self.fields.get("recording_sessions")
+        return tuple(_object(s) for s in sessions) if isinstance(sessions, list) else ()
+
+
+@dataclass(frozen=True)
 class Grouping:
     """The manifest columns the groups come from (none: the default gender groups) and the reference group."""
 
@@ -363,6 +403,7 @@ class Report:
     policy: PolicyInfo = field(default_factory=PolicyInfo)
     grouping: Grouping = field(default_factory=Grouping)
     run: RunInfo = field(default_factory=RunInfo)
+    evidence: EvidenceInfo = field(default_factory=EvidenceInfo)
     outcomes: Mapping[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     skipped: tuple[Skipped, ...] = ()
@@ -427,6 +468,7 @@ class Report:
             policy=PolicyInfo(_object(data.get("policy"))),
             grouping=Grouping(_texts(grouping.get("by")), reference if isinstance(reference, str) else None),
             run=RunInfo(_object(data.get("run"))),
+            evidence=EvidenceInfo(_object(data.get("evidence"))),
             outcomes={str(k): v for k, v in _object(data.get("outcomes")).items() if _whole(v) is not None},
             notes=_texts(data.get("notes")),
             skipped=tuple(
@@ -460,6 +502,7 @@ class Report:
             "policy": self.policy.to_json(),
             "grouping": self.grouping.to_json(),
             "run": self.run.to_json(),
+            "evidence": self.evidence.to_json(),
             "outcomes": dict(self.outcomes),
             "notes": list(self.notes),
             # Through JSON: a check's details may hold tuples, which report.json holds as arrays.
@@ -469,6 +512,8 @@ class Report:
         }
         if self.created is None:
             del out["created"]
+        if not self.evidence.fields:  # a report from before evidence was sealed in
+            del out["evidence"]
         if self.regression is not None:
             out["regression"] = self.regression.to_json()
         out.update(self.extra)

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from .matching import SearchRun
     from .observation import Observations
     from .policy import Policy
+    from .results import CheckResult
 
-__all__ = ["DEFAULT_SEED", "Context", "RunOptions", "load_context"]
+__all__ = ["DEFAULT_SEED", "Context", "RunOptions", "build_context", "check_results", "load_context"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,15 @@ def _demo_paths() -> tuple[str, str, str]:
 @lru_cache(maxsize=4)
 def load_context(options: RunOptions) -> Context:
     """Load and validate everything a run needs; raises :class:`ConformanceError` with the way out."""
+    return build_context(options)
+
+
+def build_context(options: RunOptions, *, policy: Policy | None = None) -> Context:
+    """:func:`load_context`, not cached, with ``policy`` in force instead of the one the options name.
+
+    ``conformance verify`` re-derives a report under the policy the report recorded (its canonical
+    content, sealed by its digest), whatever the policy file says now.
+    """
     from .adapters.base import AdapterSettings
     from .adapters.registry import available, create
     from .checks import GENDER_CHECKS, MATCHING_CHECKS
@@ -126,7 +136,7 @@ def load_context(options: RunOptions) -> Context:
         if options.demo or dataset_path is not None or analyzer_spec is not None:
             raise ConformanceError("the matching demo brings its own dataset and analyzer: drop the other choices")
         # Replayed through the rekognition adapter, grouped as the published test reported it.
-        return load_context(
+        return build_context(
             replace(
                 options,
                 demo_matching=False,
@@ -137,7 +147,8 @@ def load_context(options: RunOptions) -> Context:
                 reference=options.reference or "white",
                 # Like the published test, every search is non-mated: false non-matches have nothing to count.
                 checks=options.checks or ("false_match_gap",),
-            )
+            ),
+            policy=policy,
         )
     if options.demo:
         if dataset_path is not None or analyzer_spec is not None:
@@ -163,7 +174,8 @@ def load_context(options: RunOptions) -> Context:
 
     from .adapters.registry import compares_pairs
 
-    policy = load_policy(options.policy, profile=options.profile, project_root=options.project_root)
+    if policy is None:
+        policy = load_policy(options.policy, profile=options.profile, project_root=options.project_root)
     # An analyzer comparing every photo 1:1 needs neither a role column nor gender columns.
     dataset = load_dataset(dataset_path, identity_map=policy.identity, comparisons=compares_pairs(analyzer_spec))
     if cassette_dir is None and options.project_root is not None:
@@ -329,3 +341,49 @@ def _matching_context(
         searches=searches,
         thresholds=thresholds,
     )
+
+
+def check_results(ctx: Context, check_id: str) -> list[CheckResult]:
+    """A check's results on the run's data: one for a gender check, one per threshold for a matching check.
+
+    ``transformation_invariance`` on a run with no transformed variants (an analyzer that cannot be
+    shown a new image) is "not applicable", with the reason. Raises :class:`ConformanceError` for a
+    check the run's kind of data cannot make.
+    """
+    from .checks import MATCHING_CHECKS, run_check, run_matching_check
+
+    common: dict[str, Any] = {
+        "groups": ctx.groups,
+        "reference": ctx.reference,
+        "policy": ctx.policy,
+        "seed": ctx.options.seed,
+    }
+    if check_id in MATCHING_CHECKS:
+        if ctx.searches is None:
+            raise ConformanceError(f"{check_id} needs a face-matching dataset (a role column)")
+        return run_matching_check(
+            check_id, ctx.searches, thresholds=ctx.thresholds, mode=ctx.options.match_mode, **common
+        )
+    if ctx.observations is None:
+        raise ConformanceError(f"{check_id} needs a gender dataset; this run is face matching")
+    result = run_check(check_id, ctx.observations, **common)
+    if check_id == "transformation_invariance" and ctx.observations.variants is None:
+        result = _not_applicable(result, ctx.observations.variants_note)
+    return [result]
+
+
+def _not_applicable(result: CheckResult, why: str) -> CheckResult:
+    """``transformation_invariance`` with no variants, as "not applicable" with the reason.
+
+    This run could not show the analyzer a new image by construction (predictions of a fixed set of
+    photos, the kit's emulator that knows only the dataset's photos, a policy planning none): a
+    result the data cannot speak to, never a check left out.
+    """
+    from .results import CheckResult
+
+    if str(result.verdict) == "not applicable":  # the check says so itself (issue 13)
+        return result
+    data = result.to_dict()
+    reason = why or "the analyzer cannot look at new images"
+    data.update(verdict="not applicable", notes=[f"not applicable: no transformed variants: {reason}"])
+    return CheckResult.from_dict(data)

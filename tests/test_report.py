@@ -162,7 +162,7 @@ def test_the_typed_view_of_a_face_matching_report(matching: dict[str, Any]) -> N
 def newer(made: dict[str, Any]) -> dict[str, Any]:
     """``made`` as a newer kit might write it: new keys at every level, which this version does not know."""
     data = copy.deepcopy(made)
-    data["evidence"] = {"manifest": "sha256:ab"}
+    data["attestation"] = {"signed_by": "sha256:ab"}
     data["analyzer"]["capabilities"] = ["gender"]
     check = data["checks"][0]
     check["effect_size"] = {"h": 0.4}
@@ -181,13 +181,13 @@ def test_a_newer_reports_unknown_keys_are_kept(made: dict[str, Any]) -> None:
     data = newer(made)
     report = Report.from_json(data)
     assert text(report.to_json()) == text(data)
-    assert report.extra == {"evidence": {"manifest": "sha256:ab"}}
+    assert report.extra == {"attestation": {"signed_by": "sha256:ab"}}
     # What this version reads of the check is typed; a new number in a group is one of its figures.
     group = next(iter(report.checks[0].groups.values()))
     assert group.extra["odds"] == 1.5
     assert "label" not in group.extra
     # Rebuilt from the typed values, the top level keeps what it did not know.
-    assert dataclasses.replace(report).to_json()["evidence"] == {"manifest": "sha256:ab"}
+    assert dataclasses.replace(report).to_json()["attestation"] == {"signed_by": "sha256:ab"}
 
 
 def test_gate_outcome_and_new_verdicts_are_typed(demo: dict[str, Any]) -> None:

@@ -60,6 +60,7 @@ def build_report(
         "policy": context.get("policy", {}),
         "grouping": context.get("grouping", {}),
         "run": context.get("run", {}),
+        "evidence": context.get("evidence", {}),
         "outcomes": context.get("outcomes", {}),
         "notes": context.get("notes", []),
         "checks": list(ordered),

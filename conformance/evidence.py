@@ -1,0 +1,177 @@
+"""What a report is made of, and the digests that seal it to that evidence.
+
+:func:`context_payload` is everything a report says about a run besides the checks' results: the
+analyzer's provenance, the dataset, the policy, how the run was made, what became of every photo,
+and ``evidence``, the section that names each input with its SHA-256:
+
+- the manifest (its bytes) and every image (``photos[].sha256``; the dataset's ``content_hash``
+  covers both);
+- each file the analyzer read its answers from: a predictions file, a recording, scores or
+  embeddings, a ``python:`` model's module (whatever the adapter names as its source);
+- the policy in force, as canonical content (``Policy.to_dict``) with the digest of that content,
+  and the identity map in force (part of the policy) with its own digest;
+- the kit's version, and the recording sessions the answers came from (when, against which class
+  of endpoint, with which SDK), as the adapter reads them from the recording.
+
+Two runs on different files at the same path differ here, and ``conformance verify`` (see
+:mod:`conformance.verify`) re-derives every figure from these files, checking each digest first.
+Digests are computed from the files themselves, never taken from an adapter's word or a cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .session import Context
+
+__all__ = ["canonical_digest", "context_payload", "evidence", "file_digest", "file_entry", "policy_content"]
+
+# What an adapter's describe() may call a file its answers came from.
+_FILE_KEYS = ("source", "file", "module_file")
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file's bytes, in hex (every ``sha256`` field of a report is so)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def canonical_digest(value: object) -> str:
+    """The SHA-256 (hex) of ``value`` as canonical JSON (sorted keys, no spaces): the same content, the same digest."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def policy_content(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy in force as canonical content: every setting, not where it was read from."""
+    return {key: value for key, value in policy.items() if key != "source"}
+
+
+def file_entry(path: str | os.PathLike[str], root: str | None) -> dict[str, Any]:
+    """A file as the evidence names it: its absolute path, its path under the run's root (if it is under it),
+    its size and digest. ``conformance verify --root DIR`` finds a moved project's files by ``relative``."""
+    absolute = Path(os.path.abspath(path))
+    relative = None
+    if root is not None:
+        try:
+            relative = absolute.relative_to(Path(os.path.abspath(root))).as_posix()
+        except ValueError:
+            relative = None  # outside the project: the kit's own demo files, a shared folder
+    return {
+        "path": str(absolute),
+        "relative": relative,
+        "bytes": absolute.stat().st_size,
+        "sha256": file_digest(absolute),
+    }
+
+
+def _analyzer_files(ctx: Context) -> list[Path]:
+    """The files the analyzer's answers came from: named by the analyzer's argument, or by its describe()."""
+    found: list[Path] = []
+    _, _, argument = ctx.analyzer_spec.partition(":")
+    candidates: list[object] = [argument.partition("?")[0]] if argument else []
+    described = ctx.analyzer
+    candidates += [described.get(key) for key in _FILE_KEYS]
+    recordings = described.get("recording_files")
+    if isinstance(recordings, list):
+        candidates += [r.get("path") for r in recordings if isinstance(r, Mapping)]
+    for candidate in candidates:
+        if not isinstance(candidate, str) or not candidate:
+            continue
+        path = Path(os.path.abspath(candidate))
+        if path.is_file() and path not in found:
+            found.append(path)
+    return found
+
+
+def evidence(ctx: Context) -> dict[str, Any]:
+    """The ``evidence`` section of report.json for the run ``ctx`` (see the module's docstring)."""
+    from ._version import __version__
+
+    root = ctx.options.project_root
+    policy = json.loads(json.dumps(policy_content(ctx.policy.to_dict())))  # tuples as lists, as report.json has them
+    described = ctx.analyzer
+    sessions = described.get("recording_sessions", described.get("recorded_with", []))
+    return {
+        "kit_version": __version__,
+        "root": root,
+        "manifest": file_entry(ctx.dataset.manifest, root),
+        "images": {
+            "count": len(ctx.dataset.photos),
+            "digests": "photos[].sha256",
+            "content_hash": ctx.dataset.content_hash,
+        },
+        "analyzer_files": [file_entry(path, root) for path in _analyzer_files(ctx)],
+        "policy": {"source": ctx.policy.source, "content": policy, "sha256": canonical_digest(policy)},
+        "identity_map": {"content": dict(ctx.policy.identity), "sha256": canonical_digest(dict(ctx.policy.identity))},
+        "endpoint_class": described.get("endpoint_class"),
+        "recording_sessions": list(sessions) if isinstance(sessions, list) else [],
+    }
+
+
+def context_payload(ctx: Context) -> dict[str, Any]:
+    """Everything report.json says about the run ``ctx`` besides its checks' results (plain JSON types)."""
+    from .checks import CHECK_IDS
+
+    options = ctx.options
+    payload = {
+        "seed": options.seed,
+        "analyzer": ctx.analyzer,
+        "dataset": ctx.dataset.describe(),
+        "policy": ctx.policy.to_dict(),
+        "grouping": {"by": list(options.group_by), "reference": ctx.reference},
+        "run": {
+            "flags": options.flags(),
+            "command": "conformance run " + " ".join(f.replace("--conformance-", "--", 1) for f in options.flags()),
+            "python": sys.version.split()[0],
+            "pytest": _version("pytest"),
+            # The transformed variants are drawn by hypothesis: its version is part of what reproduces them.
+            "hypothesis": _version("hypothesis"),
+            "checks": list(ctx.checks),
+        },
+        "check_order": list(CHECK_IDS),
+        "outcomes": _outcomes(ctx),
+        "notes": list(ctx.notes),
+        "photos": _photos(ctx),
+        "evidence": evidence(ctx),
+    }
+    # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry.
+    result: dict[str, Any] = json.loads(json.dumps(payload))
+    return result
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def _outcomes(ctx: Context) -> dict[str, int]:
+    if ctx.observations is not None:
+        return ctx.observations.outcome_counts()
+    assert ctx.searches is not None
+    return {**ctx.searches.outcome_counts(), "enrolled": len(ctx.dataset.role("gallery"))}
+
+
+def _photos(ctx: Context) -> list[dict[str, Any]]:
+    """Every photo of the manifest with its outcome and its image's digest: nothing is left out of a report."""
+    digest = {photo.id: photo.digest for photo in ctx.dataset.photos}
+
+    def sealed(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**entry, "sha256": digest.get(str(entry.get("photo")))} for entry in entries]
+
+    if ctx.observations is not None:
+        return sealed(record.to_dict() for record in ctx.observations.records)
+    assert ctx.searches is not None
+    gallery = [{"photo": p.id, "outcome": "enrolled", "role": "gallery"} for p in ctx.dataset.role("gallery")]
+    return sealed([*({**r.to_dict(), "role": "probe"} for r in ctx.searches.records), *gallery])
