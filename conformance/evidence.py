@@ -109,11 +109,26 @@ def evidence(ctx: Context) -> dict[str, Any]:
             "content_hash": ctx.dataset.content_hash,
         },
         "analyzer_files": [file_entry(path, root) for path in _analyzer_files(ctx)],
-        "policy": {"source": ctx.policy.source, "content": policy, "sha256": canonical_digest(policy)},
+        "policy": {
+            "source": ctx.policy.source,
+            # Where the policy was read from, for verify to read it again (no digest: the content is what counts).
+            "file": _policy_file(ctx.policy.source, root),
+            "content": policy,
+            "sha256": canonical_digest(policy),
+        },
         "identity_map": {"content": dict(ctx.policy.identity), "sha256": canonical_digest(dict(ctx.policy.identity))},
         "endpoint_class": described.get("endpoint_class"),
         "recording_sessions": list(sessions) if isinstance(sessions, list) else [],
     }
+
+
+def _policy_file(source: str, root: str | None) -> dict[str, Any] | None:
+    """The policy file (``--policy FILE``, or the project's pyproject.toml), as a path and a path under the root."""
+    path = Path(source.removesuffix(" [tool.conformance]"))
+    if source == "built-in defaults" or not path.is_file():
+        return None
+    entry = file_entry(path, root)
+    return {"path": entry["path"], "relative": entry["relative"], "table": source.endswith(" [tool.conformance]")}
 
 
 def context_payload(ctx: Context) -> dict[str, Any]:

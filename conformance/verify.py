@@ -21,6 +21,7 @@ What a verified report proves, and what it does not, is in ``docs/explanation/tr
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -238,10 +239,10 @@ def _policy(
     }
     policy = replace(Policy(), **values)
     policy = replace(policy, source=str(sealed.get("source", "the report")))
-    source = str(sealed.get("source") or "")
-    if source and source != "built-in defaults":
-        pyproject = source.endswith(" [tool.conformance]")
-        file = places.path(source.removesuffix(" [tool.conformance]"))
+    named = sealed.get("file")
+    if isinstance(named, Mapping):
+        pyproject = bool(named.get("table"))
+        file = str(places.entry(named))
         if not Path(file).is_file():
             notes.append(f"the policy file {file} is not here: the policy the report recorded was used, as sealed")
         else:
@@ -254,7 +255,7 @@ def _policy(
             except ConformanceError as error:
                 problems.append(FileProblem("policy file", file, f"cannot be read now: {error}"))
             else:
-                changed = _diff(dict(content), policy_content(again.to_dict()))
+                changed = _diff(dict(content), json.loads(json.dumps(policy_content(again.to_dict()))))
                 if changed:
                     first = ", ".join(f"{p} {_value(a)} → {_value(b)}" for p, a, b in changed[:3])
                     more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
