@@ -528,6 +528,14 @@ def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, 
     return out
 
 
+# How the console's footer says where the answers came from, when it was not the vendor's service.
+_CONSOLE_BANNERS = {
+    "emulator": "EMULATED API",
+    "loopback": "a LOCAL STAND-IN, not the vendor's service",
+    "other": "NOT the vendor's public endpoint",
+}
+
+
 def _context_payload(ctx: Context) -> dict[str, Any]:
     from .evidence import context_payload
 
@@ -535,10 +543,13 @@ def _context_payload(ctx: Context) -> dict[str, Any]:
 
 
 def _footer(ctx: Context) -> str:
+    from .report import AnalyzerInfo, endpoint_banners
+
     analyzer = ctx.analyzer
     flags = [
         word for key, word in (("simulated", "SIMULATED output"), ("emulated", "EMULATED API")) if analyzer.get(key)
     ]
+    flags += [_CONSOLE_BANNERS[b.kind] for b in endpoint_banners(AnalyzerInfo(analyzer))]
     label = f" ({', '.join(flags)})" if flags else ""
     return (
         f"analyzer {analyzer.get('name')} {analyzer.get('version', '')}{label}  "
@@ -691,6 +702,8 @@ class _Collector:
 
         terminalreporter.section("conformance verdicts")
         report = self.report()
+        for line in provenance_lines(report):
+            terminalreporter.write_line(line)
         for check in report.checks:  # in the order of the check ids
             if str(check.verdict) in ("not run", "not applicable"):
                 label = str(check.verdict).upper()
@@ -715,6 +728,22 @@ def _reason(check: CheckResult) -> str:
     if isinstance(not_run, dict):
         return str(not_run.get("reason", ""))
     return "; ".join(n.removeprefix("not applicable: ") for n in check.notes)
+
+
+def provenance_lines(report: Report) -> list[str]:
+    """What the console says first when the answers are not the vendor's service's (as every report does)."""
+    from .report import endpoint_banners
+
+    out = []
+    if report.analyzer.simulated:
+        out.append("SIMULATED analyzer output: constructed predictions, not any real service or model")
+    if report.analyzer.emulated:
+        out.append("EMULATED vendor API: the answers came from the kit's emulator, not from the vendor")
+    out += [f"{banner.title.upper()}: {banner.text}" for banner in endpoint_banners(report.analyzer)]
+    cache = report.analyzer.fields.get("observations_cache")
+    if isinstance(cache, str):
+        out.append(f"observations read from the verified cache entry {cache} (provenance read from the recording)")
+    return out
 
 
 def run_summary(report: Report) -> list[str]:

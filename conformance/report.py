@@ -33,9 +33,11 @@ from .results import CHECK_VERDICTS, RUN_VERDICTS, CheckResult
 
 __all__ = [
     "CHECK_VERDICTS",
+    "ENDPOINT_CLASSES",
     "RUN_VERDICTS",
     "SCHEMA_VERSION",
     "AnalyzerInfo",
+    "Banner",
     "DatasetInfo",
     "EvidenceInfo",
     "GateOutcome",
@@ -47,6 +49,7 @@ __all__ = [
     "RunInfo",
     "Skipped",
     "as_report",
+    "endpoint_banners",
     "read_report",
     "run_verdict",
 ]
@@ -190,10 +193,102 @@ class AnalyzerInfo(_Section):
         return _object(self.fields.get("vocabulary"))
 
     @property
+    def endpoint_class(self) -> str | None:
+        """The least trustworthy class of endpoint the answers came from (recorded answers only)."""
+        return _text(self.fields.get("endpoint_class"))
+
+    @property
+    def recording_sessions(self) -> tuple[Mapping[str, Any], ...]:
+        """The recording's sessions as the adapter read them: UTC times, endpoint class, SDK versions."""
+        sessions = self.fields.get("recording_sessions")
+        return tuple(_object(s) for s in sessions) if isinstance(sessions, list) else ()
+
+    @property
     def recorded_with(self) -> tuple[Mapping[str, Any], ...]:
         """One entry per recording session: adapter and SDK versions, endpoint, whether it was an emulator."""
         sessions = self.fields.get("recorded_with")
         return tuple(_object(s) for s in sessions) if isinstance(sessions, list) else ()
+
+
+# Where recorded answers came from (conformance.adapters.rekognition names the class of each session's endpoint).
+ENDPOINT_CLASSES = ("vendor", "emulator", "loopback", "other")
+
+
+@dataclass(frozen=True)
+class Banner:
+    """A warning every report format shows at the top: the results are not the vendor's service."""
+
+    kind: str  # an endpoint class other than "vendor"
+    title: str
+    text: str
+
+
+def _endpoints(sessions: Sequence[Mapping[str, Any]], kind: str) -> str:
+    found = sorted({str(s.get("endpoint")) for s in sessions if _class(s) == kind and s.get("endpoint")})
+    return ", ".join(found) or "an endpoint the recording does not name"
+
+
+def _class(session: Mapping[str, Any]) -> str | None:
+    """A session's endpoint class, as it says, or as an older recording's flags say."""
+    named = session.get("endpoint_class")
+    if named in ENDPOINT_CLASSES:
+        return str(named)
+    if session.get("emulator"):
+        return "emulator"
+    if session.get("loopback"):
+        return "loopback"
+    return None
+
+
+def endpoint_banners(analyzer: AnalyzerInfo) -> tuple[Banner, ...]:
+    """A banner for each class of endpoint but the vendor's that the answers came from.
+
+    The emulator's is left out when the analyzer already says ``emulated`` (the writers' own banner
+    says so); a loopback endpoint that is not the kit's emulator, and any other endpoint, always get one.
+    """
+    sessions = [*analyzer.recording_sessions, *analyzer.recorded_with]
+    classes = {c for c in (_class(s) for s in sessions) if c}
+    stated = analyzer.fields.get("endpoint_class")
+    if stated in ENDPOINT_CLASSES:
+        classes.add(str(stated))
+    out = []
+    if "emulator" in classes and not analyzer.emulated:
+        out.append(
+            Banner(
+                "emulator",
+                "EMULATED vendor API",
+                "The answers came from the kit's emulator of the vendor's API, not from the vendor's service: "
+                "these figures say how the emulator answered.",
+            )
+        )
+    if "loopback" in classes:
+        out.append(
+            Banner(
+                "loopback",
+                "A local stand-in, not the vendor's service",
+                f"The answers were recorded from {_endpoints(sessions, 'loopback')}, a loopback or private "
+                "address that is not the kit's emulator: a mock, a proxy or another local stand-in. These "
+                "figures say how that stand-in answered, not how the vendor would.",
+            )
+        )
+    if "other" in classes:
+        known = [s for s in sessions if _class(s) == "other"]
+        regions = sorted({str(s.get("region")) for s in known if s.get("region")})
+        sdks = sorted({str(s.get("botocore")) for s in known if s.get("botocore")})
+        when = sorted({str(s.get("started")) for s in known if s.get("started")})
+        facts = [f"region {', '.join(regions)}" if regions else "", f"botocore {', '.join(sdks)}" if sdks else ""]
+        facts.append(f"recorded {when[0]}" + (f" to {when[-1]}" if len(when) > 1 else "") if when else "")
+        what = "; ".join(f for f in facts if f) or "nothing more"
+        out.append(
+            Banner(
+                "other",
+                "Not the vendor's public endpoint",
+                f"The answers were recorded from {_endpoints(sessions, 'other')}, which is neither the vendor's "
+                f"public endpoint nor the kit's emulator; what the recording says of it: {what}. Whose service "
+                "answered is not known to the kit.",
+            )
+        )
+    return tuple(out)
 
 
 @dataclass(frozen=True)

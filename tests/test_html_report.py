@@ -151,6 +151,10 @@ def test_write_html_writes_the_rendered_page(demo: dict[str, Any], tmp_path: Pat
 def test_banner_when_and_only_when_simulated_or_emulated(demo: dict[str, Any], simulated: bool, emulated: bool) -> None:
     report = copy.deepcopy(demo)
     report["analyzer"].update(simulated=simulated, emulated=emulated)
+    if not emulated:  # recorded from the vendor's own endpoint, then: its sessions say so too
+        vendor = {"endpoint": "https://rekognition.us-east-1.amazonaws.com", "loopback": False, "emulator": False}
+        for session in report["analyzer"]["recorded_with"]:
+            session.update(vendor)
     page = render_html(report)
     assert page.count('class="banner"') == simulated + emulated
     assert ("Simulated analyzer output" in page) is simulated

@@ -25,7 +25,7 @@ from typing import Any, TypeGuard
 
 from .._atomic import write_atomic
 from .._numbers import finite_number
-from ..report import PhotoOutcome, Report, as_report
+from ..report import PhotoOutcome, Report, as_report, endpoint_banners
 from ..results import CheckResult, Comparison
 
 __all__ = ["render_html", "write_html"]
@@ -606,6 +606,8 @@ def _banners(report: Report) -> str:
             "local emulator of the vendor's API, recorded and then replayed. The vendor's service was not called: "
             "these figures say how the emulator answered, not how the vendor would.</div>"
         )
+    for banner in endpoint_banners(report.analyzer):
+        out.append(f'<div class="banner" role="note"><strong>{_e(banner.title)}</strong>{_e(banner.text)}</div>')
     return "".join(out)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_atomic
-from ..report import Report, as_report
+from ..report import Report, as_report, endpoint_banners
 from ..results import CheckResult
 
 __all__ = ["VERDICT_LABELS", "escape", "render_markdown", "verdict_label", "write_markdown"]
@@ -83,6 +83,8 @@ def _provenance_banner(report: Report) -> list[str]:
             "(recorded, then replayed), not from the vendor.",
             "",
         ]
+    for banner in endpoint_banners(report.analyzer):
+        out += [f"> **{escape(banner.title)}.** {escape(banner.text)}", ""]
     return out
 
 
