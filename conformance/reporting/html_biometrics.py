@@ -16,22 +16,32 @@ from typing import Any
 from ..results import CheckResult
 from ._biometrics import (
     RATIO_CHECKS,
+    SOURCES,
     Matrix,
-    Measure,
+    Table,
+    Verdict,
     charts_check,
     count_text,
     det_of,
+    disclosure_facts,
     disclosure_of,
     distributions_of,
+    fta_table,
+    groups_table,
+    inequity_at_binding_table,
     inequity_of,
     interval_text,
     is_ratio_check,
     matrix_of,
+    measures_table,
+    nouns,
     rate_text,
+    rates_at,
     ratio_text,
     ratios_of,
-    read_rule,
+    ratios_table,
     rule_of,
+    sample_sizes_table,
     unsupported_of,
 )
 from .html import _anchor, _badge, _check_name, _e, _table
@@ -60,19 +70,19 @@ table.heat caption { caption-side: bottom; text-align: left; font-size: 0.82rem;
 @media print { .scope { background: none; } table.heat td { border: 1px solid var(--rule); } }
 """
 
-_NOUNS = {
-    # check id: (rate's name, errors, comparisons)
-    "false_match_differential": ("FMR", "false matches", "impostor comparisons"),
-    "false_non_match_differential": ("FNMR", "false non-matches", "genuine comparisons"),
-}
 
-
-def _level(level: float | None) -> str:
-    return "" if level is None else f"{round(level * 100, 2):g}%"
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _facts(pairs: Sequence[tuple[str, str]]) -> str:
-    return '<dl class="facts">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in pairs) + "</dl>"
+    return '<dl class="facts">' + "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in pairs) + "</dl>"
+
+
+def _render(table: Table) -> str:
+    """A :class:`~._biometrics.Table` as the page's table: every cell escaped, verdicts as badges."""
+    rows = [[_badge(c.word) if isinstance(c, Verdict) else _e(c) for c in row] for row in table.rows]
+    return _table([_e(h) for h in table.header], rows, table.numeric)
 
 
 def summary_cells(check: CheckResult) -> tuple[str, str, str, str] | None:
@@ -95,56 +105,6 @@ def summary_cells(check: CheckResult) -> tuple[str, str, str, str] | None:
 # -- the differential checks ----------------------------------------------------------------------------
 
 
-def _groups_table(check: CheckResult) -> str:
-    rate, errors, units = _NOUNS[check.id]
-    level = f"{check.confidence:.0%} interval"
-    rows = []
-    for name, g in check.groups.items():
-        share = g.extra.get("share_of_errors")
-        rows.append(
-            [
-                _e(name) + (" (reference)" if name == check.reference else ""),
-                count_text(g.photos),
-                count_text(g.subjects),
-                count_text(g.count),
-                count_text(g.n),
-                rate_text(g.rate),
-                interval_text(g.ci),
-                "n/a" if share is None else f"{share:.1%}",
-            ]
-        )
-    header = ["group", "photos", "people", errors, units, rate, level, f"share of {errors}"]
-    return _table(header, rows, tuple(range(1, len(header))))
-
-
-def _ratios_table(check: CheckResult) -> str:
-    differences = {c.group: c for c in check.comparisons}
-    rows = []
-    for r in ratios_of(check):
-        c = differences.get(r.group)
-        difference = "n/a" if c is None else f"{rate_text(c.difference)}<br>{interval_text(c.ci)}"
-        tolerance = "n/a" if r.tolerance is None else f"×{r.tolerance:g}"
-        how = f'<span class="small">{_e(r.method)}{", " + _level(r.level) if r.level is not None else ""}</span>'
-        rows.append(
-            [
-                f"{_e(r.group)} vs {_e(r.reference)}",
-                ratio_text(r.ratio),
-                interval_text(r.ci, ratio_text),
-                difference,
-                tolerance,
-                _badge(r.verdict),
-                how + (f"<br>{_e(r.note)}" if r.note else ""),
-            ]
-        )
-    header = ["comparison", "ratio", "interval", "difference [interval]", "tolerance", "verdict", "method; note"]
-    return _table(header, rows, (1, 2, 3, 4))
-
-
-def _measures_table(measures: Sequence[Measure], level: float | None) -> str:
-    rows = [[_e(m.label), ratio_text(m.value), interval_text(m.ci, ratio_text)] for m in measures]
-    return _table(["measure", "value", f"{_level(level) or '95%'} interval"], rows, (1, 2))
-
-
 def _inequity(check: CheckResult) -> str:
     measures, caveats, alpha, level = inequity_of(check.details.get("inequity"))
     if not measures:
@@ -153,7 +113,7 @@ def _inequity(check: CheckResult) -> str:
         "<h3>Inequity measures</h3>",
         f'<p class="small">Over the groups with a rate, at this threshold; alpha (the weight of FMR in GARBE and '
         f"FDR) {ratio_text(alpha)}; intervals from the same two-way bootstrap resamples.</p>",
-        _measures_table(measures, level),
+        _render(measures_table(measures, level)),
     ]
     if caveats:
         out.append('<p class="small"><b>Caveats:</b></p><ul class="notes small">')
@@ -174,6 +134,7 @@ def _heat(value: float | None, lo: float, hi: float) -> tuple[str, str]:
 
 
 def _matrix(matrix: Matrix, same_group: bool) -> str:
+    """The impostor matrix as a heatmap table: each cell's number written in it, the shade only repeats it."""
     positive = [v for row in matrix.fmr for v in row if v is not None and v > 0]
     lo, hi = (min(positive), max(positive)) if positive else (1.0, 1.0)
     head = '<th scope="col">probe group ↓ / reference group →</th>' + "".join(
@@ -220,11 +181,11 @@ def _rule_box(check: CheckResult) -> str:
     metric = details.get("metric") if isinstance(details.get("metric"), str) else ""
     out = ['<div class="rule"><h3>Threshold</h3>']
     out.append(f"<p>{_e(rule.sentence(metric or '') if rule else 'The report does not say how it was set.')}</p>")
-    impostors, genuine = details.get("impostor_comparisons"), details.get("genuine_comparisons")
     pairs = details.get("impostors")
     out.append(
         f'<p class="small">Impostor pairs: {_e(pairs if isinstance(pairs, str) else "n/a")}; '
-        f"{count_text(impostors)} impostor and {count_text(genuine)} genuine comparisons counted; "
+        f"{count_text(details.get('impostor_comparisons'))} impostor and "
+        f"{count_text(details.get('genuine_comparisons'))} genuine comparisons counted; "
         f"design {_e(details.get('design', 'n/a'))}.</p>"
     )
     unsupported = unsupported_of(details)
@@ -282,7 +243,7 @@ def _charts(check: CheckResult, checks: Sequence[CheckResult]) -> str:
 
 
 def _ratio_section(check: CheckResult, checks: Sequence[CheckResult]) -> str:
-    rate = _NOUNS[check.id][0]
+    rate = nouns(check)[0]
     details = check.details
     out = [
         f'<section class="check" id="{_e(_anchor(check))}">',
@@ -293,7 +254,7 @@ def _ratio_section(check: CheckResult, checks: Sequence[CheckResult]) -> str:
         _rule_box(check),
     ]
     if check.groups:
-        out += [f"<h3>{rate} per group</h3>", _groups_table(check)]
+        out += [f"<h3>{rate} per group</h3>", _render(groups_table(check))]
     else:
         out.append("<p>No group had data for this check.</p>")
     rows = ratios_of(check)
@@ -305,7 +266,7 @@ def _ratio_section(check: CheckResult, checks: Sequence[CheckResult]) -> str:
             f"<figure>{chart}<figcaption>Marker: the ratio (square fail, diamond inconclusive, circle pass); bar: its "
             "interval (Bonferroni-adjusted level, in the table); shaded band: within the tolerance either way; "
             "an arrow: an interval without that bound (a rate of 0).</figcaption></figure>",
-            _ratios_table(check),
+            _render(ratios_table(check)),
         ]
     out.append(_inequity(check))
     matrix = matrix_of(check)
@@ -329,63 +290,12 @@ def _ratio_section(check: CheckResult, checks: Sequence[CheckResult]) -> str:
 # -- the disclosure -------------------------------------------------------------------------------------
 
 
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else []
-
-
-def _threshold_entries(disclosure: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
-    """The FMR and FNMR entries of each threshold, paired by position (both lists follow the same thresholds)."""
-    fmr = [_mapping(e) for e in _list(disclosure.get("false_match_rate"))]
-    fnmr = [_mapping(e) for e in _list(disclosure.get("false_non_match_rate"))]
-    return [(a, fnmr[i] if i < len(fnmr) else {}) for i, a in enumerate(fmr)]
-
-
-def _rates_at(fmr: Mapping[str, Any], fnmr: Mapping[str, Any], level: str) -> str:
-    rule = read_rule(fmr.get("threshold_rule"))
-    threshold = fmr.get("threshold")
-    title = rule.label if rule is not None else "threshold"
-    value = f"{threshold:.6g}" if isinstance(threshold, (int, float)) else "n/a"
-    heading = (
-        f"<h4>{_e(title)}: threshold {_e(value)} · FMR {_badge(fmr.get('verdict'))} · "
-        f"FNMR {_badge(fnmr.get('verdict'))}</h4>"
-    )
-    groups_f, groups_n = _mapping(fmr.get("groups")), _mapping(fnmr.get("groups"))
-    rows = []
-    for name in dict.fromkeys([*groups_f, *groups_n]):
-        f, n = _mapping(groups_f.get(name)), _mapping(groups_n.get(name))
-        rows.append(
-            [
-                _e(name),
-                f"{count_text(f.get('errors'))} / {count_text(f.get('comparisons'))}",
-                rate_text(f.get("rate")),
-                interval_text(f.get("ci")),
-                f"{count_text(n.get('errors'))} / {count_text(n.get('comparisons'))}",
-                rate_text(n.get("rate")),
-                interval_text(n.get("ci")),
-            ]
-        )
-    header = [
-        "group",
-        "false matches / impostor comparisons",
-        "FMR",
-        f"{level} interval",
-        "false non-matches / genuine comparisons",
-        "FNMR",
-        f"{level} interval",
-    ]
-    return heading + _table(header, rows, tuple(range(1, 7)))
-
-
 def _disclosure_section(check: CheckResult) -> str:
     disclosure = disclosure_of(check)
     level = f"{check.confidence:.0%}"
-    groups = _mapping(disclosure.get("groups"))
-    verdict_info = _mapping(disclosure.get("equitability"))
-    statement = verdict_info.get("statement") or (check.notes[0] if check.notes else "")
+    info = _mapping(disclosure.get("equitability"))
+    statement = info.get("statement") or (check.notes[0] if check.notes else "")
+    facts = disclosure_facts(check)
     out = [
         f'<section class="check" id="{_e(_anchor(check))}">',
         f"<h2>ISO/IEC 19795-10-style disclosure: {_check_name(check)} {_badge(check.verdict)}</h2>",
@@ -394,79 +304,34 @@ def _disclosure_section(check: CheckResult) -> str:
         f"certified: {'yes' if disclosure.get('certified') is True else 'no'}.</div>",
         f'<p class="statement"><b>Equitability statement:</b> {_e(statement)}</p>',
         f'<p class="small">Tolerances: each group\'s FMR and FNMR within a factor of '
-        f"{ratio_text(verdict_info.get('ratio_tolerance'))} of the reference's; failure to acquire within "
-        f"{ratio_text(verdict_info.get('fta_tolerance'))} of it. Verdict: the worst of the two differential "
+        f"{ratio_text(info.get('ratio_tolerance'))} of the reference's; failure to acquire within "
+        f"{ratio_text(info.get('fta_tolerance'))} of it. Verdict: the worst of the two differential "
         "checks at the binding threshold and the failure-to-acquire gap.</p>",
         "<h3>Groups</h3>",
-        _facts(
-            [
-                ("defined by", _e(", ".join(str(g) for g in _list(groups.get("definition"))) or "n/a")),
-                ("how membership was obtained", _e(groups.get("membership", "n/a"))),
-                ("reference group", _e(groups.get("reference", check.reference or "n/a"))),
-            ]
-        ),
+        _facts(facts["groups"]),
     ]
-    sizes = _mapping(groups.get("sample_sizes"))
-    if sizes:
-        rows = [
-            [
-                _e(name),
-                count_text(_mapping(s).get("photos")),
-                count_text(_mapping(s).get("subjects")),
-                count_text(_mapping(s).get("impostor_comparisons")),
-                count_text(_mapping(s).get("genuine_comparisons")),
-            ]
-            for name, s in sizes.items()
-        ]
-        out += [
-            "<h4>Sample sizes</h4>",
-            _table(["group", "photos", "people", "impostor comparisons", "genuine comparisons"], rows, (1, 2, 3, 4)),
-        ]
-    fta = _mapping(disclosure.get("failure_to_acquire"))
-    if fta:
-        rows = [
-            [
-                _e(name),
-                count_text(_mapping(f).get("count")),
-                count_text(_mapping(f).get("photos")),
-                rate_text(_mapping(f).get("rate")),
-                interval_text(_mapping(f).get("ci")),
-            ]
-            for name, f in fta.items()
-        ]
+    sizes = sample_sizes_table(disclosure)
+    if sizes is not None:
+        out += ["<h4>Sample sizes</h4>", _render(sizes)]
+    fta = fta_table(disclosure, level)
+    if fta is not None:
         out += [
             "<h3>Failure to acquire</h3>",
             '<p class="small">Photos without a template (no face found); each counts as a miss in its genuine '
             "comparisons.</p>",
-            _table(["group", "not acquired", "photos", "rate", f"{level} interval"], rows, (1, 2, 3, 4)),
+            _render(fta),
         ]
-    rule = _mapping(disclosure.get("threshold_rule"))
-    binding = rule.get("binding_threshold")
-    targets = ", ".join(f"{t:g}" for t in _list(rule.get("target_fmr")) if isinstance(t, (int, float)))
-    out += [
-        "<h3>Threshold rule</h3>",
-        _facts(
-            [
-                ("target FMRs", _e(targets or "none")),
-                ("calibrated on", _e(rule.get("calibrated_on", "n/a"))),
-                ("impostor pairs", _e(rule.get("impostors", "n/a"))),
-                (
-                    "binding threshold",
-                    _e(f"{binding:.6g}" if isinstance(binding, (int, float)) else "n/a")
-                    + " (the first target FMR the data support)",
-                ),
-            ]
-        ),
-    ]
-    for raw in _list(rule.get("unsupported")):
-        u = _mapping(raw)
-        out.append(
-            f'<p class="small">Target FMR {_e(u.get("target_fmr", "n/a"))} not evaluated: {_e(u.get("reason", ""))}</p>'
-        )
-    entries = _threshold_entries(disclosure)
+    out += ["<h3>Threshold rule</h3>", _facts(facts["rule"])]
+    for label, reason in facts["unsupported"]:
+        out.append(f'<p class="small">{_e(label)} not evaluated: {_e(reason)}</p>')
+    entries = rates_at(disclosure, level)
     if entries:
         out.append("<h3>FMR and FNMR at each threshold, with uncertainty</h3>")
-        out += [_rates_at(f, n, level) for f, n in entries]
+        for entry in entries:
+            out.append(
+                f"<h4>{_e(entry.title)} · FMR {_badge(entry.fmr_verdict)} · FNMR {_badge(entry.fnmr_verdict)}</h4>"
+            )
+            out.append(_render(entry.table))
     comparisons = _mapping(disclosure.get("comparisons"))
     out += [
         "<h3>Uncertainty</h3>",
@@ -474,27 +339,15 @@ def _disclosure_section(check: CheckResult) -> str:
         f'<p class="small">Comparisons: {count_text(comparisons.get("total"))} ({_e(comparisons.get("metric", "n/a"))}, '
         f"design {_e(comparisons.get('design', 'n/a'))}).</p>",
     ]
-    at_binding = _mapping(verdict_info.get("inequity_at_binding"))
-    fmr_m, _, _, fmr_level = inequity_of(at_binding.get("fmr"))
-    fnmr_m, _, _, _ = inequity_of(at_binding.get("fnmr"))
-    if fmr_m or fnmr_m:
-        by_key = {m.key: m for m in fnmr_m}
-        rows = []
-        for m in fmr_m:
-            other = by_key.get(m.key)
-            rows.append(
-                [
-                    _e(m.label),
-                    f"{ratio_text(m.value)} {interval_text(m.ci, ratio_text)}",
-                    "n/a" if other is None else f"{ratio_text(other.value)} {interval_text(other.ci, ratio_text)}",
-                ]
-            )
+    inequity = inequity_at_binding_table(disclosure)
+    if inequity is not None:
         out += [
             "<h3>Inequity at the binding threshold</h3>",
-            _table(["measure", f"on FMR [{_level(fmr_level) or level} interval]", "on FNMR [interval]"], rows, (1, 2)),
+            _render(inequity),
             '<p class="small">GARBE and FDR combine both rates, so they are the same in both columns; the caveats are '
             "under each differential check.</p>",
         ]
+    out.append('<h3>Sources</h3><ol class="sources small">' + "".join(f"<li>{_e(s)}</li>" for s in SOURCES) + "</ol>")
     out.append(f'<p class="method"><b>Method:</b> {_e(check.method or "n/a")}.</p></section>')
     return "".join(out)
 
