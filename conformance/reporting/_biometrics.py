@@ -168,7 +168,7 @@ class Rule:
             pool = "all impostor comparisons" if self.calibrated_on in ("", "all") else (
                 f"the impostor comparisons of reference group {self.calibrated_on}"
             )  # fmt: skip
-            text = f"Threshold {_threshold_text(self.threshold)}{on} fixed so that the FMR on {pool} is {self.target_fmr:g}"
+            text = f"Threshold {_threshold_text(self.threshold)}{on} fixed so that the FMR on {pool} is {'n/a' if self.target_fmr is None else f'{self.target_fmr:g}'}"
             if self.impostor_comparisons is not None:
                 text += f": {count_text(self.impostor_comparisons)} impostor comparisons support it"
                 if self.needed is not None:
