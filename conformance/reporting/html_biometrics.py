@@ -53,9 +53,11 @@ BIOMETRIC_CSS = """
 svg .band { fill: #e8f1e9; }
 svg .imp { fill: #8fb0d6; fill-opacity: 0.55; stroke: #1f4e79; stroke-width: 1; }
 svg .gen { fill: #f2b47e; fill-opacity: 0.55; stroke: #b35900; stroke-width: 1.2; }
-svg .thr { stroke: var(--ink); stroke-width: 1.3; stroke-dasharray: 5 3; }
+svg .thr { stroke: var(--ink); stroke-width: 1.2; stroke-dasharray: 5 3; }
+svg .thr.bind { stroke-width: 1.8; stroke-dasharray: none; }
 .rule { border: 1px solid var(--rule); border-left: 4px solid var(--accent); border-radius: 4px;
   padding: 0.45rem 0.8rem; margin: 0.7rem 0; }
+.rule h3 { margin: 0.1rem 0 0.3rem; }
 .rule p { margin: 0.2rem 0; }
 table.heat { width: auto; }
 table.heat th[scope=row] { white-space: nowrap; }
@@ -236,8 +238,8 @@ def _charts(check: CheckResult, checks: Sequence[CheckResult]) -> str:
             out += [
                 "<h3>Score distributions per group</h3>",
                 f"<figure>{chart}<figcaption>Genuine and impostor comparisons of probes of each group, as shares of "
-                f"their kind per bin ({len(dist.edges) - 1} bins over the scores seen); dashed lines: the thresholds "
-                "evaluated. Comparisons with a photo without a template have no score.</figcaption></figure>",
+                f"their kind per bin ({len(dist.edges) - 1} bins over the scores seen, one scale for all); solid line: the "
+                "binding threshold, dashed: the others evaluated. Comparisons with a photo without a template have no score.</figcaption></figure>",
             ]
     return "".join(out)
 

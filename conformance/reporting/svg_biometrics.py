@@ -43,6 +43,20 @@ def _decades(lo: float, hi: float) -> tuple[float, float]:
     return low, max(high, low * 10)
 
 
+def _nice_log(lo: float, hi: float) -> tuple[float, float]:
+    """``[lo, hi]`` widened outward to the nearest of 1, 2 and 5 times a power of ten.
+
+    >>> _nice_log(0.42, 18.8)
+    (0.2, 20.0)
+    """
+    steps = [
+        m * 10.0**k for k in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 2) for m in (1, 2, 5)
+    ]
+    low = max(s for s in steps if s <= lo * (1 + 1e-9))
+    high = min(s for s in steps if s >= hi * (1 - 1e-9))
+    return low, max(high, low * 2)
+
+
 def _decade_label(value: float) -> str:
     """``1e-4`` for a decade below 0.01, else the number (``0.1``, ``1``, ``10``)."""
     exponent = round(math.log10(value))
@@ -69,7 +83,7 @@ def ratio_chart(rows: Sequence[RatioRow], tolerance: float | None) -> str:
     values = [1.0] + ([tol, 1 / tol] if tol else [])
     for row in rows:
         values += [v for v in (row.ratio, *(row.ci or ())) if v is not None and v > 0]
-    lo, hi = _decades(min(values) / 1.2, max(values) * 1.2)
+    lo, hi = _nice_log(min(values) / 1.15, max(values) * 1.15)
     labels = [f"{row.group} vs {row.reference}" for row in rows]
     label_w, chars = _label_width(labels)
     value_w, verdict_w = 170.0, 112.0
@@ -215,7 +229,7 @@ def distributions_chart(dist: Distributions, marks: Sequence[tuple[float, str]] 
 
     Shares, not counts: a group has hundreds of genuine comparisons and hundreds of thousands of
     impostor ones. Comparisons with a photo without a template have no score and are not in the
-    bins (the caption gives their counts). ``marks`` are (threshold, label) drawn as vertical lines.
+    bins (the caption gives their counts). ``marks`` are (threshold, label) drawn as vertical lines, the first (binding) solid.
     """
     names = list(dist.impostor)
     if not names:
@@ -232,8 +246,18 @@ def distributions_chart(dist: Distributions, marks: Sequence[tuple[float, str]] 
         _text(228, 17, "genuine comparisons", size=12),
     ]
     if marks:
-        out.append(_line(400, 13, 430, 13, "thr"))
-        out.append(_text(436, 17, "threshold" + ("s" if len(marks) > 1 else "") + " evaluated (first binds)", size=12))
+        out.append(_line(400, 13, 430, 13, "thr bind"))
+        out.append(_text(436, 17, "binding threshold", size=12))
+    if len(marks) > 1:
+        out.append(_line(570, 13, 600, 13, "thr"))
+        out.append(_text(606, 17, "other thresholds evaluated", size=12))
+    # One scale for every panel, so that the groups' histograms can be compared by eye.
+    shares = [0.01]
+    for name in names:
+        for counts in (dist.impostor[name], dist.genuine[name]):
+            total = sum(counts)
+            shares += [c / total for c in counts] if total else []
+    y_lo, y_hi, y_ticks = _ticks(0.0, max(shares), target=4)
     for index, name in enumerate(names):
         ox = (index % columns) * cell_w
         oy = legend_h + (index // columns) * cell_h
@@ -242,8 +266,6 @@ def distributions_chart(dist: Distributions, marks: Sequence[tuple[float, str]] 
         x = _Axis(edges[0], edges[-1], left, right)
         imp, gen = dist.impostor[name], dist.genuine[name]
         imp_total, gen_total = sum(imp), sum(gen)
-        shares = [c / imp_total for c in imp if imp_total] + [c / gen_total for c in gen if gen_total]
-        y_lo, y_hi, y_ticks = _ticks(0.0, max([*shares, 0.01]), target=4)
         y = _Axis(y_lo, y_hi, bottom, top)
         panel = [f"<g><title>{_e(name)}: scores</title>"]
         panel.append(_text(left, oy + 14, _e(_clip(name, 28)), cls="head", size=12))
@@ -266,9 +288,9 @@ def distributions_chart(dist: Distributions, marks: Sequence[tuple[float, str]] 
                 path.append(f"L{_c(x(edges[k]))} {_c(level)}L{_c(x(edges[k + 1]))} {_c(level)}")
             path.append(f"L{_c(x(edges[-1]))} {_c(y(0))}Z")
             panel.append(f'<path d="{"".join(path)}" class="{cls}"/>')
-        for value, _label in marks:
+        for k, (value, _label) in enumerate(marks):
             if edges[0] <= value <= edges[-1]:
-                panel.append(_line(x(value), top, x(value), bottom, "thr"))
+                panel.append(_line(x(value), top, x(value), bottom, "thr bind" if k == 0 else "thr"))
         failed = dist.impostor_failed.get(name, 0) + dist.genuine_failed.get(name, 0)
         caption = f"{imp_total:,} impostor, {gen_total:,} genuine" + (f"; {failed:,} without a score" if failed else "")
         panel.append(_text((left + right) / 2, bottom + 30, _e(caption), anchor="middle", cls="muted", size=10))
