@@ -664,3 +664,21 @@ def test_the_ini_key_sets_the_target_fmr(audit: Path, pytester: pytest.Pytester)
     (check,) = report.checks
     assert check.details["threshold_rule"]["target_fmr"] == 0.01
     assert "--conformance-target-fmr=0.01" in report.run.flags
+
+
+def test_a_run_whose_targets_the_data_cannot_support_renders_and_compares(audit: Path, a: dict[str, Any]) -> None:
+    """1e-9 needs 3e9 impostor comparisons (the rule of three); 807,300 cannot support it: no threshold at all."""
+    done = _audit(audit, "model_a", "--target-fmr", "1e-9", "--report-dir", "unsupported")
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = _json(audit, "unsupported")
+    fmr = checks(report, "false_match_differential")
+    assert [c["groups"] for c in fmr] == [{}]
+    root = Page(render_html(report)).root
+    reason = "807,300 impostor comparisons cannot support FMR 1e-09"
+    assert reason in root.by_id("check-false_match_differential").text()
+    assert reason in render_markdown(report)
+    comparison = compare_reports([report, a], names=["unsupported", "model_a"])
+    (nothing,) = [p for p in comparison.points if p.label == "no threshold" and p.check == "false_match_differential"]
+    assert nothing.verdicts == ("inconclusive", None)
+    assert "No group figures: no threshold could be fixed" in render_compare_markdown(comparison)
+    assert find_regressions(report, a) == []  # nothing at a shared operating point: nothing to call worse

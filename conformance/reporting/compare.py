@@ -39,6 +39,10 @@ regression. A verdict that got worse (``pass`` or ``inconclusive`` to ``fail``) 
 together with a gap change beyond noise, so it never adds a regression of its own (a verdict can
 flip on noise alone when a gap sits near its tolerance, and a gate must not be flaky); it is named
 in the regression's message. Identical reports give no regression: every change is exactly 0.
+
+The 1:1 differential checks (``false_match_differential``, ``false_non_match_differential``) are
+decided on ratios and each model fixes its own thresholds: :mod:`.compare_biometrics` compares and
+gates them by operating point (the same target FMR), on ratios and rates, as its docstring says.
 """
 
 from __future__ import annotations

@@ -280,7 +280,13 @@ def operating_points(reports: Sequence[Report]) -> list[OperatingPoint]:
         present = [points.get(key) for points in per_report]
         example = next(c for c in present if c is not None)
         rule = rule_of(example)
-        label = rule.label if rule is not None else f"threshold {example.threshold}"
+        label = (
+            rule.label
+            if rule is not None
+            else "no threshold"
+            if example.threshold is None
+            else f"threshold {example.threshold:g}"
+        )
         names = list(dict.fromkeys(g for c in present if c is not None for g in c.groups))
         groups = []
         for name in names:
@@ -536,6 +542,9 @@ def render_points_markdown(
     out.append("")
     for point in points:
         out += [f"### {code(point.check)} at {escape(point.label)}: {_verdicts_text(point, verdict_label)}", ""]
+        if not point.groups:
+            out += ["No group figures: no threshold could be fixed (see the reports' notes).", ""]
+            continue
         header = _header(point, escape)
         out += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
         for cells, marks in _point_rows(point):
@@ -593,8 +602,11 @@ def render_points_html(
         out += [
             "<section>",
             f"<h2><code>{h(point.check)}</code> at {h(point.label)}: {_verdicts_text(point, verdict_html)}</h2>",
-            "<table><thead><tr>" + "".join(f"<th>{x}</th>" for x in _header(point, h)) + "</tr></thead><tbody>",
         ]
+        if not point.groups:
+            out += ["<p>No group figures: no threshold could be fixed (see the reports' notes).</p>", "</section>"]
+            continue
+        out.append("<table><thead><tr>" + "".join(f"<th>{x}</th>" for x in _header(point, h)) + "</tr></thead><tbody>")
         for cells, marks in _point_rows(point):
             tds = []
             for k, (cell, mark) in enumerate(zip(cells, marks, strict=True)):
