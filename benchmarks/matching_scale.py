@@ -12,10 +12,12 @@ times in one process:
 2. **counts**: ``conformance.pairwise.compare_all_pairs`` with target FMRs 1e-3, 1e-4, 1e-5, blockwise;
 3. **measures**: every check of a 1:1 run (``false_match_differential``, ``false_non_match_differential``,
    ``failure_to_acquire_gap``, ``equitability``) with the default policy: 2,000 two-way resamples;
-4. **dask**: step 2 again as Dask tasks over a dask.array (``--dask-scheduler``, threads by default;
+4. **reports**: report.json, report.html and report.md of those results, as a run writes them (the
+   HTML with its DET curves, histograms, impostor matrix and disclosure);
+5. **dask**: step 2 again as Dask tasks over a dask.array (``--dask-scheduler``, threads by default;
    ``dask-local:2`` starts a LocalCluster of two worker processes), its counts checked equal to step 2's.
 
-Peak RSS (``ru_maxrss``) is read after steps 2-3 and before the baseline allocates its N x N
+Peak RSS (``ru_maxrss``) is read after steps 2-4 and before the baseline allocates its N x N
 matrix, so it is the kit's. Ratios to the baseline are what matter: absolute times on a shared
 machine drift by tens of percent.
 """
@@ -83,6 +85,15 @@ def worker(n: int, dim: int, seed: int, scheduler: str) -> dict[str, object]:
     results.append(biometrics.equitability(counts, reference="a", policy=policy, seed=1))
     json.dumps([r.to_dict() for r in results], allow_nan=False)  # what the report writer will do
     t_measures = time.perf_counter() - start
+    from conformance.reporting import build_report, render_html, render_markdown
+
+    start = time.perf_counter()
+    report = build_report(results, context={"seed": 1, "grouping": {"by": ["group"], "reference": "a"}})
+    text = json.dumps(report.to_json(), indent=2, allow_nan=False)
+    page = render_html(report)
+    markdown = render_markdown(report)
+    t_reports = time.perf_counter() - start
+    sizes = {"json": len(text.encode()), "html": len(page.encode()), "md": len(markdown.encode())}
     peak_kit = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
 
     dask_seconds: float | None = None
@@ -124,6 +135,8 @@ def worker(n: int, dim: int, seed: int, scheduler: str) -> dict[str, object]:
         "baseline": t_base,
         "counts": t_counts,
         "measures": t_measures,
+        "reports": t_reports,
+        "report_kib": {k: round(v / 1024) for k, v in sizes.items()},
         "peak_mib": peak_kit,
         "dask": dask_seconds,
         "dask_same": same,
@@ -155,9 +168,9 @@ def main() -> None:
         "",
         f"Code: {code_line()}",
         "",
-        "| photos | comparisons | bare `x @ x.T` (s) | counts (s) | every measure (s) | kit total (s) | "
-        "kit / baseline | peak RSS (MiB) | Dask counts (s) | Dask = numpy |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| photos | comparisons | bare `x @ x.T` (s) | counts (s) | every measure (s) | reports (s) | kit total (s) | "
+        "kit / baseline | peak RSS (MiB) | report.json / .html / .md (KiB) | Dask counts (s) | Dask = numpy |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for size in (int(s) for s in args.sizes.split(",")):
         done = subprocess.run(
@@ -178,11 +191,13 @@ def main() -> None:
             check=True,
         )
         r = json.loads(done.stdout.strip().splitlines()[-1])
-        total = r["counts"] + r["measures"]
+        total = r["counts"] + r["measures"] + r["reports"]
         dask = "-" if r["dask"] is None else f"{r['dask']:.2f}"
+        kib = r["report_kib"]
         lines.append(
             f"| {r['n']:,} | {r['comparisons']:,} | {r['baseline']:.2f} | {r['counts']:.2f} | {r['measures']:.2f} | "
-            f"{total:.2f} | {total / r['baseline']:.1f} | {r['peak_mib']:.0f} | {dask} | {r['dask_same']} |"
+            f"{r['reports']:.2f} | {total:.2f} | {total / r['baseline']:.1f} | {r['peak_mib']:.0f} | "
+            f"{kib['json']:,} / {kib['html']:,} / {kib['md']:,} | {dask} | {r['dask_same']} |"
         )
         print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"

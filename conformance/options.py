@@ -123,6 +123,17 @@ def _thresholds(text: str) -> tuple[float, ...]:
     return values
 
 
+def _target_fmr(text: str) -> tuple[float, ...]:
+    """Target false-match rates, each strictly between 0 and 1 (``1e-3,1e-4``), in the order given."""
+    try:
+        values = tuple(float(part) for part in _split(text))
+    except ValueError:
+        values = (math.nan,)
+    if not values or any(not (math.isfinite(v) and 0 < v < 1) for v in values):
+        raise OptionError(f"{shown(text)}: give target false-match rates between 0 and 1, e.g. 1e-3,1e-4")
+    return values
+
+
 def _executor(text: str) -> ExecutorSpec:
     from .errors import ConformanceError
 
@@ -302,6 +313,15 @@ OPTIONS: tuple[Option, ...] = (
         show=_numbers,
         default=(),
         metavar="T[,T]",
+    ),
+    Option(
+        "target_fmr",
+        "1:1 comparisons: target false-match rates the thresholds are fixed to, comma-separated; the first the "
+        "data support binds (default: the policy's target_fmr, 1e-3,1e-4)",
+        parse=_target_fmr,
+        show=_numbers,
+        default=(),
+        metavar="FMR[,FMR]",
     ),
     Option(
         "executor",

@@ -6,6 +6,7 @@ failure) and the plugin's fixtures reuse it in the same process; an xdist worker
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -54,6 +55,7 @@ class RunOptions:
     cassette_dir: str | None = None
     allow_live: bool = False
     thresholds: tuple[float, ...] = ()  # similarity thresholds of the matching checks (default 80,90,95,99)
+    target_fmr: tuple[float, ...] = ()  # 1:1 comparisons: target FMRs, overriding the policy's target_fmr
     match_mode: str = DEFAULT_MATCH_MODE  # search: 1:N, per probe; compare: 1:1, per probe-gallery pair
     executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # where analyzer calls run (conformance.execution)
     rate: float | None = None  # live calls per second at most (None: the adapter's default)
@@ -176,6 +178,8 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
 
     if policy is None:
         policy = load_policy(options.policy, profile=options.profile, project_root=options.project_root)
+        if options.target_fmr:  # --target-fmr wins over the policy's target_fmr
+            policy = dataclasses.replace(policy, target_fmr=options.target_fmr)
     # An analyzer comparing every photo 1:1 needs neither a role column nor gender columns.
     dataset = load_dataset(dataset_path, identity_map=policy.identity, comparisons=compares_pairs(analyzer_spec))
     if cassette_dir is None and options.project_root is not None:

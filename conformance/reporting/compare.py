@@ -39,6 +39,10 @@ regression. A verdict that got worse (``pass`` or ``inconclusive`` to ``fail``) 
 together with a gap change beyond noise, so it never adds a regression of its own (a verdict can
 flip on noise alone when a gap sits near its tolerance, and a gate must not be flaky); it is named
 in the regression's message. Identical reports give no regression: every change is exactly 0.
+
+The 1:1 differential checks (``false_match_differential``, ``false_non_match_differential``) are
+decided on ratios and each model fixes its own thresholds: :mod:`.compare_biometrics` compares and
+gates them by operating point (the same target FMR), on ratios and rates, as its docstring says.
 """
 
 from __future__ import annotations
@@ -54,6 +58,17 @@ from typing import Any
 from .._numbers import shown
 from ..report import Report, ReportError, as_report, read_report
 from ..results import CheckResult
+from .compare_biometrics import (
+    SEPARATE_CHECKS,
+    OperatingPoint,
+    binding_rows,
+    equitability_rows,
+    kind_of,
+    operating_points,
+    ratio_regressions,
+    render_points_html,
+    render_points_markdown,
+)
 from .markdown import VERDICT_LABELS, code, escape
 
 __all__ = [
@@ -222,6 +237,12 @@ class ReportComparison:
     reports: tuple[ReportSummary, ...]
     checks: tuple[CheckTable, ...]
     warnings: tuple[str, ...]
+    # 1:1 comparison reports (reporting/compare_biometrics.py): the differential checks by operating point,
+    # each report's binding operating point and equitability; what each report measures.
+    points: tuple[OperatingPoint, ...] = ()
+    bindings: tuple[tuple[str, str, str, str], ...] = ()
+    equitability: tuple[tuple[str | None, str], ...] = ()
+    kinds: tuple[str, ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -242,7 +263,15 @@ class ReportComparison:
     @property
     def differences(self) -> tuple[tuple[str, str], ...]:
         """``(check label, group)`` of every row where a later report differs from the first beyond noise."""
-        return tuple((t.label, r.group) for t in self.checks for r in t.rows if r.differs)
+        return tuple((t.label, r.group) for t in self.checks for r in t.rows if r.differs) + tuple(
+            (p.title, g.group) for p in self.points for g in p.groups if g.differs
+        )
+
+    @property
+    def comparable(self) -> bool:
+        """Whether any check is in two or more of the reports (reports of different kinds share none)."""
+        tables = [t.verdicts for t in self.checks] + [p.verdicts for p in self.points]
+        return any(sum(v is not None for v in verdicts) >= 2 for verdicts in tables)
 
 
 @dataclass(frozen=True)
@@ -270,6 +299,11 @@ class Regression:
     current_verdict: str
     message: str
     threshold: float | None = None  # the similarity threshold, for matching checks
+    # What got worse: "gap" (group minus reference); for the 1:1 differential checks "ratio" (the group's rate
+    # over the reference's; baseline_gap and current_gap hold the ratios, change and change_ci the factor
+    # current / baseline) or "FMR" / "FNMR" (the group's rate), at ``operating_point`` ("FMR 0.001").
+    figure: str = "gap"
+    operating_point: str | None = None
 
     @property
     def verdict_worsened(self) -> bool:
@@ -303,6 +337,7 @@ class _Report:
     skipped: dict[str, str]
     summary: ReportSummary
     reference: str | None
+    typed: Report | None = None
 
 
 def _label(check_id: str, threshold: float | None) -> str:
@@ -347,7 +382,7 @@ def _parse_report(report: Report | Mapping[str, Any], source: str, name: str) ->
     )
     checks = {(c.id, c.threshold): _check(c) for c in typed.checks}
     skipped = {s.id: s.reason for s in typed.skipped}
-    return _Report(checks, skipped, summary, typed.grouping.reference)
+    return _Report(checks, skipped, summary, typed.grouping.reference, typed)
 
 
 def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -459,12 +494,24 @@ def _warnings(parsed: Sequence[_Report]) -> list[str]:
                 f"against {first.dataset} {first.content_hash}): its figures differ by the photos as well as "
                 "by the analyzer."
             )
+        kinds = _kind(parsed[0]), _kind(report)
+        if kinds[0] != kinds[1]:
+            out.append(
+                f"{this.name} measures {kinds[1]}, {first.name} measures {kinds[0]}: they measure different things, "
+                "and only checks they share are compared."
+            )
         if report.reference != parsed[0].reference:
             out.append(
                 f"{this.name} measures gaps against {shown(report.reference)}, {first.name} against "
                 f"{shown(parsed[0].reference)}: those gaps are not compared."
             )
     return out
+
+
+def _kind(report: _Report) -> str:
+    """What a report measures (gender classification, face search, 1:1 comparisons), from its checks."""
+    planned = report.typed.planned if report.typed is not None else ()
+    return kind_of([*planned, *(k[0] for k in report.checks), *report.skipped])
 
 
 def compare_reports(
@@ -504,7 +551,8 @@ def compare_reports(
         labels = _default_names(parsed)
         parsed = [replace(p, summary=replace(p.summary, name=label)) for p, label in zip(parsed, labels, strict=True)]
     tables = []
-    for key in dict.fromkeys(k for p in parsed for k in p.checks):
+    # The 1:1 differential checks are matched by operating point (compare_biometrics), not threshold by threshold.
+    for key in dict.fromkeys(k for p in parsed for k in p.checks if k[0] not in SEPARATE_CHECKS):
         check_id = key[0]
         present = [p.checks.get(key) for p in parsed]
         groups = _unique([g for c in present if c is not None for g in (*c.groups, *c.gaps)])
@@ -542,7 +590,17 @@ def compare_reports(
                 threshold=key[1],
             )
         )
-    return ReportComparison(tuple(p.summary for p in parsed), tuple(tables), tuple(_warnings(parsed)))
+    typed = [p.typed for p in parsed if p.typed is not None]
+    points = operating_points(typed)
+    return ReportComparison(
+        tuple(p.summary for p in parsed),
+        tuple(tables),
+        tuple(_warnings(parsed)),
+        points=tuple(points),
+        bindings=tuple(binding_rows(typed)) if points else (),
+        equitability=tuple(equitability_rows(typed)) if points else (),
+        kinds=tuple(_kind(p) for p in parsed),
+    )
 
 
 # -- the regression gate -----------------------------------------------------------------------------
@@ -591,7 +649,7 @@ def find_regressions(current: Report | Mapping[str, Any], baseline: Report | Map
     found = []
     for check in now.checks.values():
         old = before.checks.get(check.key)
-        if old is None:
+        if old is None or check.id in SEPARATE_CHECKS:  # ratio-decided checks: ratio_regressions below
             continue
         for group, gap in check.gaps.items():
             base = old.gaps.get(group)
@@ -639,6 +697,8 @@ def find_regressions(current: Report | Mapping[str, Any], baseline: Report | Map
                     threshold=check.threshold,
                 )
             )
+    if now.typed is not None and before.typed is not None:
+        found += ratio_regressions(now.typed, before.typed)
     return found
 
 
@@ -769,6 +829,11 @@ def _md(value: object) -> str:
     return escape(_plain(value))
 
 
+def _different(comparison: ReportComparison) -> str:
+    kinds = ", ".join(f"#{i + 1} {k}" for i, k in enumerate(comparison.kinds))
+    return f"these reports measure different things ({kinds}) and share no check"
+
+
 def render_compare_markdown(comparison: ReportComparison) -> str:
     """The comparison as Markdown, fit for a terminal and for GitHub: one table per check, then a legend.
 
@@ -798,8 +863,11 @@ def render_compare_markdown(comparison: ReportComparison) -> str:
     if differences:
         listed = "; ".join(f"{code(c)} {_md(g)}" for c, g in differences)
         out += [f"**Differs from #1 beyond noise:** {listed}.", ""]
+    elif not comparison.comparable:
+        out += [f"**Nothing compared: {_different(comparison)}.**", ""]  # the kit's words only
     else:
         out += ["**No figure differs from #1 beyond noise.**", ""]
+    out += render_points_markdown(names, comparison.points, comparison.bindings, comparison.equitability)
     for table in comparison.checks:
         verdicts = " · ".join(
             f"#{i + 1} {'absent' if v is None else _VERDICT_MD.get(v, _md(v))}" for i, v in enumerate(table.verdicts)
@@ -899,8 +967,11 @@ def render_compare_html(comparison: ReportComparison) -> str:
     if differences:
         listed = "; ".join(f"<code>{_h(c)}</code> {_h(g)}" for c, g in differences)
         out.append(f"<p><strong>Differs from #1 beyond noise:</strong> {listed}.</p>")
+    elif not comparison.comparable:
+        out.append(f"<p><strong>Nothing compared: {_h(_different(comparison))}.</strong></p>")
     else:
         out.append("<p><strong>No figure differs from #1 beyond noise.</strong></p>")
+    out += render_points_html(names, comparison.points, comparison.bindings, comparison.equitability)
     for table in comparison.checks:
         verdicts = " · ".join(f"#{i + 1} {_verdict_html(v)}" for i, v in enumerate(table.verdicts))
         out += ["<section>", f"<h2><code>{_h(table.label)}</code>: {verdicts}</h2>"]

@@ -27,6 +27,7 @@ from .._atomic import write_atomic
 from .._numbers import finite_number
 from ..report import PhotoOutcome, Report, as_report, endpoint_banners
 from ..results import CheckResult, Comparison
+from ._biometrics import threshold_label
 
 __all__ = ["render_html", "write_html"]
 
@@ -254,7 +255,7 @@ def _check_name(check: CheckResult) -> str:
     """The check's id as code, with its threshold (and whether that threshold binds) when it has one."""
     out = f"<code>{_e(check.id)}</code>"
     if check.threshold is not None:
-        out += f" at {check.threshold:g}"
+        out += f" at {_e(threshold_label(check))}"
         if check.details.get("binding"):
             out += " (binding)"
     return out
@@ -612,6 +613,8 @@ def _banners(report: Report) -> str:
 
 
 def _summary(report: Report) -> str:
+    from .html_biometrics import summary_cells
+
     sentence = (
         f"{report.count('fail')} failed, {report.count('inconclusive')} inconclusive, {report.count('pass')} passed, "
     )
@@ -651,6 +654,7 @@ def _summary(report: Report) -> str:
                 notes = check.notes
                 deciding = f'<span class="small">{_e(notes[0]) if notes else "no comparison"}</span>'
             gap = interval = tolerance = "n/a"
+        deciding, gap, interval, tolerance = summary_cells(check) or (deciding, gap, interval, tolerance)
         link = f'<a href="#{_e(_anchor(check))}">{_check_name(check)}</a>'
         rows.append([link, _badge(check.verdict), deciding, gap, interval, tolerance])
     table = _table(["check", "verdict", "deciding comparison", "gap", "interval", "tolerance"], rows, (3, 4, 5))
@@ -1047,6 +1051,8 @@ def render_html(report: Report | Mapping[str, Any]) -> str:
     >>> page.startswith("<!DOCTYPE html>"), "&lt;x&gt;" in page, "<x>" in page
     (True, True, False)
     """
+    from .html_biometrics import BIOMETRIC_CSS, biometric_section
+
     report = as_report(report)
     analyzer, dataset, checks = report.analyzer, report.dataset, report.checks
     title = f"Conformance report: {_or(analyzer.name, '?')} on {_or(dataset.name, '?')}"
@@ -1057,7 +1063,7 @@ def render_html(report: Report | Mapping[str, Any]) -> str:
         f"({_counted(dataset.photos, 'photo')} of {_counted(dataset.subjects, 'subject')}) · "
         f"written {_e(_or(report.created, '?'))}</p></header>",
         _summary(report),
-        *(_check_section(c, _thresholds(checks, c.id)) for c in checks),
+        *(biometric_section(c, checks) or _check_section(c, _thresholds(checks, c.id)) for c in checks),
         _photos(report),
         _methods(report),
         _provenance(report),
@@ -1067,7 +1073,7 @@ def render_html(report: Report | Mapping[str, Any]) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n<body><main>"
+        f"<title>{_e(title)}</title><style>{_CSS}{BIOMETRIC_CSS}</style></head>\n<body><main>"
         + "\n".join(body)
         + "</main></body></html>\n"
     )

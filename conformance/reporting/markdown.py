@@ -13,6 +13,7 @@ from typing import Any
 from .._atomic import write_atomic
 from ..report import Report, as_report, endpoint_banners
 from ..results import CheckResult
+from ._biometrics import threshold_label
 
 __all__ = ["VERDICT_LABELS", "escape", "render_markdown", "verdict_label", "write_markdown"]
 
@@ -181,14 +182,17 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
         "",
         *_completeness(report),
     ]
+    from .markdown_biometrics import biometric_markdown, summary_cells
+
     rows = []
     for c in report.checks:
         worst = c.worst_comparison
         gap = "n/a" if worst is None else f"{escape(worst.group)}: {_num(worst.difference)} {_ci(worst.ci)}"
         if str(c.verdict) == "not run":
             gap = escape("; ".join(c.notes) or "not run")
-        name = code(c.id) + (f" at {c.threshold:g}" if c.threshold is not None else "")
-        rows.append([name, verdict_label(c.verdict), gap, "n/a" if worst is None else f"{worst.tolerance:g}"])
+        name = code(c.id) + (f" at {escape(threshold_label(c))}" if c.threshold is not None else "")
+        gap, tolerance = summary_cells(c) or (gap, "n/a" if worst is None else f"{worst.tolerance:g}")
+        rows.append([name, verdict_label(c.verdict), gap, tolerance])
     out += _table(["check", "verdict", "deciding gap [interval]", "tolerance"], rows)
     out.append("")
     for skipped in report.skipped:
@@ -200,7 +204,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
     if report.notes:
         out.append("")
     for check in report.checks:
-        out += _check_section(check)
+        out += biometric_markdown(check, report.checks) or _check_section(check)
 
     outcomes = report.outcomes
     out += [
