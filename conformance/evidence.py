@@ -35,6 +35,14 @@ __all__ = ["canonical_digest", "context_payload", "evidence", "file_digest", "fi
 
 # What an adapter's describe() may call a file its answers came from.
 _FILE_KEYS = ("source", "file", "module_file")
+# What that file is, by adapter, as reports and verify name it.
+_FILE_KINDS = {
+    "rekognition": "recording",
+    "predictions": "predictions file",
+    "embeddings": "embeddings file",
+    "scores": "scores file",
+    "python": "model module",
+}
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -108,7 +116,10 @@ def evidence(ctx: Context) -> dict[str, Any]:
             "digests": "photos[].sha256",
             "content_hash": ctx.dataset.content_hash,
         },
-        "analyzer_files": [file_entry(path, root) for path in _analyzer_files(ctx)],
+        "analyzer_files": [
+            {"kind": _FILE_KINDS.get(str(described.get("adapter")), "analyzer file"), **file_entry(path, root)}
+            for path in _analyzer_files(ctx)
+        ],
         "policy": {
             "source": ctx.policy.source,
             # Where the policy was read from, for verify to read it again (no digest: the content is what counts).

@@ -388,7 +388,7 @@ class EvidenceInfo(_Section):
 
     @property
     def files(self) -> tuple[tuple[str, Mapping[str, Any]], ...]:
-        """Every file the evidence names, with what it is: ``("manifest", entry)``, ``("analyzer file", entry)``."""
+        """Every file the evidence names, with what it is: ``("manifest", entry)``, ``("recording", entry)``, ..."""
         out: list[tuple[str, Mapping[str, Any]]] = []
         manifest = _object(self.fields.get("manifest"))
         if manifest:
@@ -396,7 +396,7 @@ class EvidenceInfo(_Section):
         listed = self.fields.get("analyzer_files")
         for entry in listed if isinstance(listed, list) else []:
             if isinstance(entry, Mapping):
-                out.append(("analyzer file", entry))
+                out.append((_text(entry.get("kind")) or "analyzer file", entry))
         return tuple(out)
 
     @property

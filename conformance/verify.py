@@ -77,6 +77,7 @@ class Verification:
     notes: tuple[str, ...] = ()
     checked: Mapping[str, int] = field(default_factory=dict)
     rederived: bool = False
+    policy: str = ""  # the policy the figures were re-derived under: profile and digest, for the reader to compare
 
     @property
     def verified(self) -> bool:
@@ -125,36 +126,20 @@ def _check_files(report: Report, places: _Places) -> tuple[list[FileProblem], in
     for what, entry in report.evidence.files:
         path = places.entry(entry)
         checked += 1
-        label = _file_label(what, report.analyzer.adapter)
         if not path.is_file():
-            problems.append(FileProblem(label, str(path), "missing"))
+            problems.append(FileProblem(what, str(path), "missing"))
             continue
         digest = file_digest(path)
         sealed = str(entry.get("sha256", ""))
         if digest != sealed:
             problems.append(
                 FileProblem(
-                    label,
+                    what,
                     str(path),
                     f"altered: the report sealed sha256 {_short(sealed)}, the file has {_short(digest)}",
                 )
             )
     return problems, checked
-
-
-_ADAPTER_FILES = {
-    "rekognition": "recording",
-    "predictions": "predictions file",
-    "embeddings": "embeddings file",
-    "scores": "scores file",
-    "python": "model module",
-}
-
-
-def _file_label(what: str, adapter: str | None) -> str:
-    if what != "analyzer file":
-        return what
-    return _ADAPTER_FILES.get(adapter or "", "analyzer file")
 
 
 def _check_images(report: Report, places: _Places) -> tuple[list[FileProblem], int]:
@@ -452,7 +437,12 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
         checks=len([c for c in report.checks if c.id not in skipped]),
         photos=len(report.photos),
     )
-    return Verification(str(path), tuple(files), tuple(differences), tuple(notes), checked, rederived=True)
+    sealed = report.evidence.policy
+    content = _mapping(sealed.get("content"))
+    described = f"profile {content.get('profile', '?')} from {sealed.get('source', '?')}, sha256 {_short(str(sealed.get('sha256', '')))}"
+    return Verification(
+        str(path), tuple(files), tuple(differences), tuple(notes), checked, rederived=True, policy=described
+    )
 
 
 def _results(ctx: Context, check_id: str) -> list[Any]:
@@ -492,6 +482,8 @@ def render(verification: Verification) -> str:
             f"photos follows from the evidence ({counts.get('files', 0)} files and {counts.get('images', 0)} images, "
             "digests matching), re-derived offline without the cache"
         )
+        if v.policy:
+            out.append(f"under the report's policy: {v.policy}; read it, as it decides every verdict")
     else:
         what = []
         if v.files:

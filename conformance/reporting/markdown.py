@@ -162,6 +162,39 @@ def _completeness(report: Report) -> list[str]:
     return out
 
 
+def _evidence_lines(report: Report) -> list[str]:
+    """Where the answers came from (sessions, the cache) and the digests that seal the report to its evidence."""
+    out = []
+    cache = report.analyzer.fields.get("observations_cache")
+    if isinstance(cache, str):
+        out.append(
+            f"- Answers read from the verified observation cache {code(cache)} (sealed, bound to the recording's "
+            "digest); where they came from was read from the recording again"
+        )
+    sessions = report.analyzer.recording_sessions
+    if sessions:
+        kinds = ", ".join(sorted({str(s.get("endpoint_class", "?")) for s in sessions}))
+        times = sorted(str(s.get("started")) for s in sessions if s.get("started"))
+        span = f", {times[0]}" + (f" to {times[-1]}" if len(times) > 1 else "") if times else ""
+        sdks = ", ".join(sorted({str(s.get("botocore")) for s in sessions if s.get("botocore")}))
+        out.append(
+            f"- Recorded in {len(sessions)} session{'s' if len(sessions) != 1 else ''} ({escape(kinds)}{escape(span)}"
+            + (f"; botocore {escape(sdks)}" if sdks else "")
+            + ")"
+        )
+    evidence = report.evidence
+    if evidence.fields:
+        sealed = [f"{escape(what)} {code(str(entry.get('sha256', '?'))[:16])}" for what, entry in evidence.files]
+        policy = evidence.policy.get("sha256")
+        if isinstance(policy, str):
+            sealed.append(f"policy {code(policy[:16])}")
+        out.append(
+            f"- Evidence (sha256): {', '.join(sealed)}; every image in report.json; check it all with "
+            "`conformance verify report.json`"
+        )
+    return out
+
+
 def _tally(report: Report) -> str:
     """``2 failed, 1 inconclusive, 3 passed, of 6 checks``; verdicts new to reports only when present."""
     words = [f"{report.count('fail')} failed", f"{report.count('inconclusive')} inconclusive"]
@@ -229,6 +262,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
         f"(adapter {code(_or(analyzer.adapter, '?'))}, source {escape(_or(analyzer.source, '?'))})"
         + ("; **simulated output**" if analyzer.simulated else "")
         + ("; **emulated API**" if analyzer.emulated else ""),
+        *_evidence_lines(report),
         f"- Dataset: {escape(_or(dataset.name, '?'))}, {_or(dataset.photos, '?')} photos of "
         f"{_or(dataset.subjects, '?')} subjects, {code(_or(dataset.content_hash, '?'))}",
         f"- Grouping: {escape(', '.join(report.grouping.by) or 'default (cis / trans / nonbinary)')}"
