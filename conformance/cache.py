@@ -9,25 +9,57 @@ then stores the observations under that key in ``<project>/.conformance_cache/ob
 reads them back on the next run with the same key. Anything changed, a single byte of the
 recording included, gives another key: the answers are worked out again.
 
-The files hold what the report holds (labels, confidences, boxes, reasons), never image bytes.
-Delete the folder at will; ``--no-cache`` (``--conformance-no-cache``) neither reads nor writes it.
+The cache can speed a run up, never change its result:
+
+- an entry is **bound to the evidence** it was derived from: its name and its sealed content carry
+  the key, which is a digest of the recording's bytes and the dataset's content hash (and the rest
+  above), so it never answers for other evidence, even renamed;
+- an entry is **sealed**: an HMAC-SHA256 over its canonical content, with a key kept outside the
+  cache folder (``$XDG_CACHE_HOME/conformance/cache.key``, else ``~/.cache/conformance/cache.key``,
+  made on first use, readable by its owner only). Someone who can write the project's folder (a
+  committed ``.conformance_cache``, a shared CI workspace, a vendor shipping its project) cannot
+  forge an entry without that key; a damaged or edited entry, or one sealed on another machine, does
+  not verify. It does not protect against someone who can read the key (the same user account);
+- an entry holds observations only: where the answers came from (simulated, emulated, the endpoint,
+  the recording's sessions) is always read again from the recording by the adapter, never from here;
+- an entry that does not verify is ignored, with a one-line notice, and the answers are worked out
+  again from the recording (and stored anew).
+
+Without a usable key (a read-only home) the cache is neither read nor written. The files hold what
+the report holds (labels, confidences, boxes, reasons), never image bytes. Delete the folder at will;
+``--no-cache`` (``--conformance-no-cache``) neither reads nor writes it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Mapping
+import os
+import secrets
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .observation import Face, Observation, Variant
 
-__all__ = ["FORMAT", "load", "source_digest", "store"]
+__all__ = ["FORMAT", "Entry", "key_path", "load", "source_digest", "store"]
 
-FORMAT = 1
+FORMAT = 2  # 1: unsealed, and held the analyzer's provenance (never read again)
 _FOLDER = Path(".conformance_cache") / "observations"
+_SEAL = "hmac-sha256"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Observations read from a verified cache entry (``path`` relative to the project, as reports name it)."""
+
+    observations: list[Observation]
+    variants: list[Variant] | None
+    variants_note: str
+    path: str
 
 
 def source_digest(*modules: str) -> str:
@@ -40,6 +72,43 @@ def source_digest(*modules: str) -> str:
         if spec is not None and spec.origin:
             digest.update(Path(spec.origin).read_bytes())
     return digest.hexdigest()
+
+
+def key_path() -> Path:
+    """Where the sealing key is kept: the user's cache folder, outside every project's cache folder."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "conformance" / "cache.key"
+
+
+def _secret() -> bytes | None:
+    """The sealing key, made on first use; None when it can be neither read nor made (no cache then)."""
+    path = key_path()
+    try:
+        secret = path.read_bytes()
+        if len(secret) >= 32:
+            return secret
+    except OSError:
+        pass
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fresh = secrets.token_bytes(32)
+        # Created exclusively and owner-only: another process that raced us keeps its key, we read it.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+            handle.write(fresh)
+        return fresh
+    except FileExistsError:
+        try:
+            secret = path.read_bytes()
+        except OSError:
+            return None
+        return secret if len(secret) >= 32 else None
+    except OSError:
+        return None
+
+
+def _seal(secret: bytes, body: dict[str, Any]) -> str:
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _path(root: Path, key: str) -> Path:
@@ -89,41 +158,68 @@ def store(
     observations: list[Observation],
     variants: list[Variant] | None,
     note: str,
-    analyzer: Mapping[str, Any],
-) -> Path:
-    """Write the observations under ``key`` (atomically: a reader sees the whole file or none)."""
+) -> Path | None:
+    """Seal and write the observations under ``key`` (atomically); None when there is no key to seal with."""
     from ._atomic import write_atomic
 
-    path = _path(root, key)
-    document = {
+    secret = _secret()
+    if secret is None:
+        return None
+    body = {
         "format": FORMAT,
         "key": key,
-        "analyzer": dict(analyzer),
         "observations": [_observation(o) for o in observations],
         "variants": None
         if variants is None
         else [[v.photo, v.transform, _observation(v.observation)] for v in variants],
         "variants_note": note,
     }
-    write_atomic(path, json.dumps(document, separators=(",", ":")))
+    # Through JSON first: the seal is over what a reader will parse (tuples become lists).
+    body = json.loads(json.dumps(body))
+    path = _path(root, key)
+    write_atomic(
+        path, json.dumps({**body, "seal": {"kind": _SEAL, "value": _seal(secret, body)}}, separators=(",", ":"))
+    )
     return path
 
 
-def load(root: Path, key: str) -> tuple[list[Observation], list[Variant] | None, str, dict[str, Any]] | None:
-    """The observations stored under ``key``, or None when there are none (or the file is not usable)."""
+def load(root: Path, key: str) -> Entry | None:
+    """The observations sealed under ``key``, or None: none stored, or an entry that does not verify.
+
+    An entry that exists but does not verify (edited, damaged, sealed with another key, or written
+    by an older kit) is ignored with a one-line notice on stderr; the caller works the answers out
+    again and stores them anew.
+    """
     from .observation import Variant
 
     path = _path(root, key)
+    if not path.is_file():
+        return None
+    shown = (_FOLDER / path.name).as_posix()
+    secret = _secret()
+    if secret is None:
+        return None
+    problem = "it cannot be read"
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-        if document.get("format") != FORMAT or document.get("key") != key:
-            return None
-        observations = [_read_observation(row) for row in document["observations"]]
-        variants = (
-            None
-            if document["variants"] is None
-            else [Variant(photo, transform, _read_observation(row)) for photo, transform, row in document["variants"]]
-        )
-        return observations, variants, str(document["variants_note"]), dict(document["analyzer"])
+        seal = document.pop("seal", None)
+        if document.get("format") != FORMAT or not isinstance(seal, dict):
+            problem = "it was written by another version of the kit"
+        elif document.get("key") != key:
+            problem = "it was made for other evidence"
+        elif seal.get("kind") != _SEAL or not hmac.compare_digest(str(seal.get("value")), _seal(secret, document)):
+            problem = "its content does not match its seal (edited, damaged, or sealed on another machine)"
+        else:
+            observations = [_read_observation(row) for row in document["observations"]]
+            variants = (
+                None
+                if document["variants"] is None
+                else [
+                    Variant(photo, transform, _read_observation(row)) for photo, transform, row in document["variants"]
+                ]
+            )
+            return Entry(observations, variants, str(document["variants_note"]), shown)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None  # absent, damaged or from another version: work the answers out again
+        problem = "it cannot be read (damaged)"
+    sys.stderr.write(f"conformance: ignored the cache entry {shown}: {problem}; the answers are worked out again\n")
+    return None

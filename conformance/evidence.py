@@ -29,9 +29,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .adapters.base import Analyzer
     from .session import Context
 
-__all__ = ["canonical_digest", "context_payload", "evidence", "file_digest", "file_entry", "policy_content"]
+__all__ = [
+    "canonical_digest",
+    "context_payload",
+    "evidence",
+    "file_digest",
+    "file_entry",
+    "policy_content",
+    "recorded_flags",
+    "replayed_provenance",
+]
+
+# The kit's emulator marks every answer it serves (conformance.emulators.rekognition), and its answers
+# from simulated predictions too; a replay reads the marks from the recorded headers.
+_EMULATOR_HEADER = "x-conformance-emulator"
+_SIMULATED_HEADER = "x-conformance-simulated"
 
 # What an adapter's describe() may call a file its answers came from.
 _FILE_KEYS = ("source", "file", "module_file")
@@ -201,3 +216,46 @@ def _photos(ctx: Context) -> list[dict[str, Any]]:
     assert ctx.searches is not None
     gallery = [{"photo": p.id, "outcome": "enrolled", "role": "gallery"} for p in ctx.dataset.role("gallery")]
     return sealed([*({**r.to_dict(), "role": "probe"} for r in ctx.searches.records), *gallery])
+
+
+def recorded_flags(recording: str | os.PathLike[str]) -> dict[str, bool]:
+    """Whether any answer of a recording came from the kit's emulator (``emulated``), from simulated
+    predictions (``simulated``), read from the recorded answers' headers as a replay reads them."""
+    flags = {"emulated": False, "simulated": False}
+    with open(recording, encoding="utf-8") as handle:
+        for line in handle:
+            if _EMULATOR_HEADER not in line and _SIMULATED_HEADER not in line:
+                continue  # most lines: no need to parse them
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a torn line: the replay drops it too
+            response = record.get("response") if isinstance(record, dict) else None
+            headers = response.get("headers") if isinstance(response, dict) else None
+            if not isinstance(headers, dict):
+                continue
+            named = {str(k).lower(): v for k, v in headers.items()}
+            flags["emulated"] = flags["emulated"] or _EMULATOR_HEADER in named
+            flags["simulated"] = flags["simulated"] or str(named.get(_SIMULATED_HEADER)) == "true"
+    return flags
+
+
+def replayed_provenance(analyzer: Analyzer) -> dict[str, Any]:
+    """What ``analyzer.describe()`` says after a replay, without replaying a single answer.
+
+    For observations read from the cache: the adapter opens its recording as a replay does and
+    describes it (its sessions, endpoint classes, SDK versions), and the emulator's and simulation's
+    marks are read from the recorded answers themselves. Nothing here comes from the cache.
+    """
+    from contextlib import nullcontext
+
+    session = getattr(analyzer, "session", None)
+    with session() if callable(session) else nullcontext():
+        info = dict(analyzer.describe())
+    info.setdefault("vocabulary", analyzer.vocabulary.to_dict())
+    source = info.get("source")
+    if isinstance(source, str) and Path(source).is_file():
+        flags = recorded_flags(source)
+        info["emulated"] = bool(info.get("emulated")) or flags["emulated"]
+        info["simulated"] = bool(info.get("simulated")) or flags["simulated"]
+    return info

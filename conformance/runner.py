@@ -108,9 +108,13 @@ def analyze_dataset(
 
         hit = observation_cache.load(cache, key)
         if hit is not None:
-            records, kept, kept_note, info = hit
-            info["observations_cache"] = f".conformance_cache/observations/{key}.json"
-            return Observations.build(dataset, records, analyzer=info, variants=kept, variants_note=kept_note)
+            from .evidence import replayed_provenance
+
+            # Where the answers came from is read again from the recording, never from the cache.
+            info = {**replayed_provenance(analyzer), "observations_cache": hit.path}
+            return Observations.build(
+                dataset, hit.observations, analyzer=info, variants=hit.variants, variants_note=hit.variants_note
+            )
     if executor is not None and executor.kind == "dask" and hasattr(analyzer, "allowed_hosts"):
         from urllib.parse import urlsplit
 
@@ -134,7 +138,7 @@ def analyze_dataset(
     if key is not None and cache is not None and getattr(analyzer, "cacheable", True):
         from . import cache as observation_cache
 
-        observation_cache.store(cache, key, observations, found, note, info)
+        observation_cache.store(cache, key, observations, found, note)
     return Observations.build(dataset, observations, analyzer=info, variants=found, variants_note=note)
 
 
