@@ -110,7 +110,8 @@ def test_provenance_never_comes_from_the_cache_even_in_a_validly_sealed_entry(
     after = _report(cwd)
     assert after["analyzer"]["observations_cache"] == f".conformance_cache/observations/{entry.name}"
     assert _figures(after)["analyzer"] == _figures(before)["analyzer"]
-    assert after["analyzer"]["emulated"] is True and after["analyzer"]["simulated"] is True
+    assert after["analyzer"]["emulated"] is True
+    assert after["analyzer"]["simulated"] is True
     assert after["checks"] == before["checks"]
     markdown = (cwd / "conformance-report" / "report.md").read_text(encoding="utf-8")
     assert "Emulated vendor API" in markdown
@@ -121,7 +122,7 @@ def test_an_entry_sealed_elsewhere_is_worked_out_again(
     first: tuple[Path, dict[str, Any], Path], tmp_path: Path
 ) -> None:
     """A cache folder copied from another machine (or committed by a vendor) carries another key's seals."""
-    cwd, before, entry = first
+    cwd, before, _ = first
     other = tmp_path / "other-user-cache"
     done = subprocess.run(
         [sys.executable, "-m", "conformance", "run"],
