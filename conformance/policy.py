@@ -14,6 +14,7 @@ given with ``--policy FILE`` (a file with a top-level table works too)::
     invariance_photos = 20         # photos transformed for transformation_invariance (spread over subjects)
     invariance_transforms = 8      # benign transforms drawn (seeded) for each of them
     binding_threshold = 99         # the similarity threshold whose verdict the matching checks report
+    systematic_failures = 20       # photos failing alike in a row that stop a run (0: never stop)
 
     [tool.conformance.tolerance]   # largest acceptable gap per check id
     misgender_gap = 0.02
@@ -67,6 +68,9 @@ class Policy:
     invariance_photos: int = 20
     invariance_transforms: int = 8
     binding_threshold: float = 99.0
+    # Photos failing the same way in a row (or all of the first this many) that stop a run as a fault of
+    # the setup rather than of the photos (conformance.execution.FailureWatch); 0 never stops.
+    systematic_failures: int = 20
     tolerance: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_TOLERANCE))
     identity: Mapping[str, str] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -139,6 +143,7 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         "invariance_photos": int,
         "invariance_transforms": int,
         "binding_threshold": float,
+        "systematic_failures": int,
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():
@@ -186,6 +191,10 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         raise PolicyError(f"{where}: min_subjects = {policy.min_subjects} must be at least 1")
     if policy.invariance_photos < 0 or policy.invariance_transforms < 0:
         raise PolicyError(f"{where}: invariance_photos and invariance_transforms must be 0 (none) or more")
+    if policy.systematic_failures < 0:
+        raise PolicyError(
+            f"{where}: systematic_failures = {policy.systematic_failures} must be 0 (never stop) or more photos"
+        )
     if policy.bootstrap < 100:
         raise PolicyError(f"{where}: bootstrap = {policy.bootstrap} must be at least 100 resamples")
     return policy

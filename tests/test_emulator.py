@@ -518,6 +518,8 @@ def test_main_serves_until_sigterm(files: tuple[Path, Path], dataset: Dataset) -
         str(manifest),
         "--predictions",
         str(predictions),
+        "--min-image-side",
+        "0",  # the test's photos are 8x8 placeholders, as the demo's
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

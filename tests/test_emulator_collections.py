@@ -520,6 +520,8 @@ def test_emulate_command_serves_the_shipped_matching_demo() -> None:
         str(DEMO / "predictions.jsonl"),
         "--port",
         "0",
+        "--min-image-side",
+        "0",  # the demo's 8x8 placeholders, recorded so
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -499,6 +499,8 @@ def test_main_serves_the_faults_it_is_given_and_counts_them(files: tuple[Path, P
         "0.01",
         "--burst",
         "1",
+        "--min-image-side",
+        "0",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
