@@ -266,7 +266,7 @@ class FailureWatch:
         from ._numbers import shown
 
         return SystematicFailure(
-            f"stopped: {what} ({shown(self._reason, 300, quoted=False)}): a fault of the setup, not of the photos, "
+            f"stopped: {what} ({shown(self._reason, 700, quoted=False)}): a fault of the setup, not of the photos, "
             "so no verdict is built on it; what was recorded so far is kept. Fix the cause (the endpoint, its "
             "permissions, the network) and run the same command again; if these failures are real answers, raise "
             f"systematic_failures (now {self.limit}; 0 never stops) in [tool.conformance]"
@@ -286,6 +286,7 @@ def _observe(analyzer: Any, photo: Photo, watch: FailureWatch | None) -> Observa
 _CALL = threading.local()
 _SOCKETS_LOCK = threading.Lock()
 _SOCKETS_USERS = 0
+# (class, method name) -> the class's own method before the patch (None: it inherited the method).
 _SOCKETS_ORIGINALS: dict[tuple[type, str], Any] = {}
 
 
@@ -334,11 +335,12 @@ def deadline_sockets() -> Iterator[None]:
             classes: tuple[type, ...] = (socket.socket, ssl.SSLSocket)
             for cls in classes:
                 for name in ("recv", "recv_into", "read"):
-                    original = cls.__dict__.get(name)
-                    if original is None or getattr(original, "_conformance_deadline", False):
+                    # socket.socket inherits recv and recv_into from the C class: patch them on the subclass.
+                    method = getattr(cls, name, None)
+                    if method is None or getattr(method, "_conformance_deadline", False):
                         continue
-                    _SOCKETS_ORIGINALS[(cls, name)] = original
-                    setattr(cls, name, _bounded(original))
+                    _SOCKETS_ORIGINALS[(cls, name)] = cls.__dict__.get(name)
+                    setattr(cls, name, _bounded(method))
         _SOCKETS_USERS += 1
     try:
         yield
@@ -347,7 +349,10 @@ def deadline_sockets() -> Iterator[None]:
             _SOCKETS_USERS -= 1
             if _SOCKETS_USERS == 0:
                 for (cls, name), original in _SOCKETS_ORIGINALS.items():
-                    setattr(cls, name, original)
+                    if original is None:
+                        delattr(cls, name)
+                    else:
+                        setattr(cls, name, original)
                 _SOCKETS_ORIGINALS.clear()
 
 

@@ -117,11 +117,16 @@ def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings 
     return RekognitionAnalyzer(dataset=dataset, settings=settings or AdapterSettings())
 
 
+@functools.lru_cache(maxsize=1)
+def _service_model() -> Any:
+    """botocore's model of Rekognition, loaded once by a session that reads no AWS configuration (a broken
+    ~/.aws/config or a missing AWS_PROFILE must not stop a replay, which needs neither)."""
+    return _isolated_botocore_session().get_service_model("rekognition")
+
+
 def gender_vocabulary() -> Vocabulary:
     """Rekognition's gender labels, as botocore's service model declares them."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("rekognition")
+    model = _service_model()
     enum = list(model.shape_for("GenderType").enum)
     labels: dict[str, str] = {}
     for label in enum:
@@ -160,10 +165,11 @@ def _key(operation: str, params: Mapping[str, Any]) -> str:
 class _NonAnswer(Exception):
     """An HTTP answer not in Rekognition's shape (see _shape_problem): retried, then the photo's error."""
 
-    def __init__(self, problem: str, status: int) -> None:
+    def __init__(self, problem: str, status: int, retries: int = 0) -> None:
         super().__init__(problem)
         self.problem = problem
         self.status = status
+        self.retries = retries  # how often botocore asked again already (it does for 5xx and 429)
 
 
 def _max_attempts() -> int:
@@ -213,10 +219,8 @@ def _model_facts(operation: str) -> tuple[frozenset[str], frozenset[str]]:
     """The output members of ``operation`` and the errors botocore's model documents for it."""
     from botocore.model import OperationNotFoundError
 
-    from ..emulators._validate import service_model
-
     try:
-        model = service_model("rekognition").operation_model(operation)
+        model = _service_model().operation_model(operation)
     except OperationNotFoundError:  # an operation the model does not know: nothing is documented for it
         return frozenset(), frozenset()
     members = frozenset(model.output_shape.members) if model.output_shape is not None else frozenset()
@@ -366,22 +370,26 @@ def _session_class(session: Mapping[str, Any]) -> str:
     return endpoint_class(str(session.get("endpoint", "")), emulator=emulator)
 
 
-def _isolated_boto3_session(boto3: Any) -> Any:
-    """A boto3 session that reads no AWS configuration (no profile, no config or credentials file).
+def _isolated_botocore_session() -> Any:
+    """A botocore session that reads no AWS configuration (no profile, no config or credentials file).
 
     A replay needs none, and must not fail on a machine where ``AWS_PROFILE`` names a missing profile
     or ``~/.aws/config`` does not parse.
     """
     import botocore.session
 
-    core = botocore.session.Session(
+    return botocore.session.Session(
         session_vars={
             "profile": (None, None, None, None),
             "config_file": (None, None, os.devnull, None),
             "credentials_file": (None, None, os.devnull, None),
         }
     )
-    return boto3.session.Session(botocore_session=core)
+
+
+def _isolated_boto3_session(boto3: Any) -> Any:
+    """A boto3 session over :func:`_isolated_botocore_session`."""
+    return boto3.session.Session(botocore_session=_isolated_botocore_session())
 
 
 _LOOPBACK_HOSTS = [r"127\.\d+\.\d+\.\d+$", r"localhost$", r"::1$"]
@@ -916,10 +924,10 @@ class RekognitionAnalyzer:
                         f"the recording {self.recording} holds {non.problem} as the answer to {operation}, not "
                         "Rekognition's; record it anew with --record-mode all",
                     ) from None
-                if non.status >= 500 or attempt == attempts:
+                if non.retries or attempt == attempts:
                     with self._lock:
                         self._unrecorded += 1  # never recorded: the recording stays incomplete, a re-run asks again
-                    tries = "after botocore's retries" if non.status >= 500 else f"in {attempts} attempt(s)"
+                    tries = f"in {non.retries + 1 if non.retries else attempts} attempt(s)"
                     raise _Refused(
                         "NotRekognition",
                         f"the endpoint answered {operation} with {non.problem}, not as Rekognition answers, {tries}; "
@@ -1013,8 +1021,9 @@ class RekognitionAnalyzer:
         except ClientError as exc:
             self._connected = True
             if _NON_ANSWER in exc.response:
-                status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-                raise _NonAnswer(str(exc.response[_NON_ANSWER]), status) from None
+                metadata = exc.response.get("ResponseMetadata", {})
+                status = int(metadata.get("HTTPStatusCode", 0))
+                raise _NonAnswer(str(exc.response[_NON_ANSWER]), status, int(metadata.get("RetryAttempts", 0))) from None
             code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
             # Services quote back what they refuse (headers, tokens, ARNs): never print or report that.
             message = redact(str(exc.response.get("Error", {}).get("Message", "")), self._secrets())

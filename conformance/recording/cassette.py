@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .scrub import canonical_body, operation_of, redact, request_key, scan_text, scrub_account_ids, scrub_headers
+from .scrub import canonical_body, operation_of, redact, request_key, scan_text, scrub_body_account_ids, scrub_headers
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -209,7 +209,7 @@ def _scrub_response(response: dict[str, Any], secrets: tuple[str, ...] = ()) -> 
         headers = {k: v for k, v in headers.items() if k.lower() != "content-encoding"}
     # Account ids in ARNs and standing alone (a hostile endpoint may put them anywhere); a refusal may also
     # quote back what was sent, credentials included.
-    text = scrub_account_ids(body.decode("utf-8") if isinstance(body, bytes) else str(body))
+    text = scrub_body_account_ids(body.decode("utf-8") if isinstance(body, bytes) else str(body))
     if int(response["status"]["code"]) >= 400:
         text = redact(text, secrets)
     kept = scrub_headers(headers)

@@ -143,7 +143,7 @@ class RecordingLock:
                     f"is missing), or record into another folder with --cassette-dir; {WAIT_VARIABLE}=SECONDS "
                     "waits longer"
                 )
-            if not announced and elapsed >= 1.0:
+            if not announced:
                 print(
                     f"conformance: waiting for recording {self.recording}: another run is writing it "
                     f"({_holder(handle)}); waiting up to {self.wait:g} s",

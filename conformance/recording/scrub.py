@@ -27,6 +27,7 @@ __all__ = [
     "scan_text",
     "scrub_account_ids",
     "scrub_arns",
+    "scrub_body_account_ids",
     "scrub_headers",
     "scrub_url",
 ]
@@ -150,8 +151,9 @@ def scan_text(text: str, names: Iterable[str] = ()) -> list[str]:
 def scrub_url(url: str) -> str:
     """An endpoint URL fit to write down: user and password, query and fragment taken out.
 
-    ``http://user:pass@host:8080/path?apikey=K`` -> ``http://[redacted]@host:8080/path?[redacted]``.
-    Rekognition's endpoints carry neither; a proxy's URL may carry its credentials in both.
+    ``http://user:pass@host:8080/path?apikey=K`` -> ``http://redacted@host:8080/path?redacted``.
+    Rekognition's endpoints carry neither; a proxy's URL may carry its credentials in both. Scrubbing
+    a scrubbed URL changes nothing.
     """
     from urllib.parse import urlsplit, urlunsplit
 
@@ -160,12 +162,12 @@ def scrub_url(url: str) -> str:
         host = parts.hostname or ""
         port = parts.port
     except ValueError:  # not a URL one can take apart: keep nothing of it but its length
-        return f"[an endpoint URL that does not parse, {len(url)} characters]"
+        return f"(an endpoint URL that does not parse, {len(url)} characters)"
     if ":" in host:
         host = f"[{host}]"
-    netloc = ("[redacted]@" if "@" in parts.netloc else "") + host + (f":{port}" if port is not None else "")
-    query = "[redacted]" if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, "[redacted]" if parts.fragment else ""))
+    netloc = ("redacted@" if "@" in parts.netloc else "") + host + (f":{port}" if port is not None else "")
+    query = "redacted" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, "redacted" if parts.fragment else ""))
 
 
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b")
@@ -201,10 +203,37 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     text = _SIGNATURE.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
     text = _URL_USERINFO.sub(r"\1[redacted]@", text)
     text = _URL_SECRET_PARAM.sub(r"\1[redacted]", text)
-    return scrub_account_ids(text)
+    return _BARE_ACCOUNT.sub("ACCOUNT", scrub_arns(text))
 
 
 def scrub_account_ids(text: str) -> str:
     """Account ids taken out of ``text``: in ARNs, and 12-digit ids standing alone (a hostile endpoint's
-    ``"Owner": "123456789012"`` or ``x-amz-account-id`` header), replaced by ``ACCOUNT``."""
+    ``x-amz-account-id`` header, or ``"Owner": "123456789012"``), replaced by ``ACCOUNT``."""
     return _BARE_ACCOUNT.sub("ACCOUNT", scrub_arns(text))
+
+
+def scrub_body_account_ids(text: str) -> str:
+    """:func:`scrub_account_ids` for a body that may be JSON: a 12-digit number becomes the string
+    ``"ACCOUNT"`` (replaced as text, ``"Owner": ACCOUNT`` would not be JSON any more)."""
+    text = scrub_arns(text)
+    if not _BARE_ACCOUNT.search(text):
+        return text
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return _BARE_ACCOUNT.sub("ACCOUNT", text)
+    return json.dumps(_scrub_value(document), ensure_ascii=False, separators=(",", ":"))
+
+
+def _scrub_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub_account_ids(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and 10**11 <= abs(value) < 10**12:
+        return "ACCOUNT"
+    if isinstance(value, dict):
+        return {scrub_account_ids(str(k)): _scrub_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v) for v in value]
+    return value
