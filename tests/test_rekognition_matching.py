@@ -103,6 +103,8 @@ def test_the_recording_holds_every_request_once(
     search_all = ["SearchFacesByImage"] * 3
     assert operations == ["CreateCollection", "IndexFaces", "IndexFaces", *search_all, "DeleteCollection"]
     assert len({line["key"] for line in lines if "key" in line}) == len(operations)
+    # Every planned request answered, the collection's deletion included: complete, counted.
+    assert lines[-1] == {"complete": {"photos": len(load_dataset(data[0]))}}
 
 
 def test_replay_without_a_recording_names_the_missing_request(data: tuple[Path, Path], tmp_path: Path) -> None:

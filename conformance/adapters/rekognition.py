@@ -604,6 +604,7 @@ class RekognitionAnalyzer:
             # A collection made for a face-matching run is deleted after it, also when the run fails.
             stack.callback(self._drop_collection)
             yield
+            self._drop_collection()  # now, not on the way out: its answer counts towards completeness
             # Complete only when every planned request has its answer in the recording, counted (a run that holds
             # the lock says so also when it had nothing to record: the line may have been lost).
             if writes and not [r for r in self._planned() if r.key not in store]:
@@ -1023,7 +1024,9 @@ class RekognitionAnalyzer:
             if _NON_ANSWER in exc.response:
                 metadata = exc.response.get("ResponseMetadata", {})
                 status = int(metadata.get("HTTPStatusCode", 0))
-                raise _NonAnswer(str(exc.response[_NON_ANSWER]), status, int(metadata.get("RetryAttempts", 0))) from None
+                raise _NonAnswer(
+                    str(exc.response[_NON_ANSWER]), status, int(metadata.get("RetryAttempts", 0))
+                ) from None
             code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
             # Services quote back what they refuse (headers, tokens, ARNs): never print or report that.
             message = redact(str(exc.response.get("Error", {}).get("Message", "")), self._secrets())
@@ -1341,8 +1344,9 @@ class RekognitionAnalyzer:
                 values = sorted({str(s.get(what)) for s in sessions})
                 if len(values) > 1:
                     notes.append(f"the sessions differ in {what.replace('_', ' ')}: {', '.join(values)}")
-            if any(not s.get("started") for s in sessions):
-                notes.append("some sessions were recorded by a kit that wrote no timestamps")
+        untimed = sum(not s.get("started") for s in sessions)
+        if untimed:
+            notes.append(f"{untimed} of {len(sessions)} session(s) recorded by an older kit, which wrote no timestamps")
         return notes
 
     def describe(self) -> dict[str, Any]:
