@@ -9,6 +9,7 @@ with fewer photos. botocore's standard retry mode keeps these runs short; the ta
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import threading
 import time
@@ -116,7 +117,9 @@ def test_a_run_faster_than_the_quota_is_throttled_retries_and_a_rerun_completes(
 
 
 # Faults that hit every call alike: the first run stops (exit 2, one message) instead of building verdicts on them.
-SYSTEMATIC = {"error-100", "proxy-502-100", "unknown-100"}
+# (The other non-answers of the script's table, a 200 with HTML and a bare 429, are run at a small scale in
+# tests/test_rekognition_integrity.py.)
+SYSTEMATIC = {"error-100", "unknown-100"}
 
 
 @pytest.mark.parametrize(
@@ -127,9 +130,6 @@ SYSTEMATIC = {"error-100", "proxy-502-100", "unknown-100"}
         "reset-50",
         "slow-50",
         "proxy-502-30",
-        "proxy-502-100",
-        "bare-429-30",
-        "html-200-30",
         "unknown-100",
         "kill-9",
         "ctrl-c",
@@ -146,7 +146,10 @@ def test_fault_scenarios_lose_no_photo_and_record_nothing_twice(
     assert row["replay_analysed"] == 45, row
     if scenario in SYSTEMATIC:
         assert row["first_exit"] == 2, row
-        assert row["first_message"].startswith("conformance: error: stopped: the last 20 photos all failed"), row
+        assert row["first_message"].startswith("conformance: error: stopped: the "), row
+        assert re.match(r"conformance: error: stopped: the (last|first) 20 photos all failed", row["first_message"]), (
+            row
+        )
         assert row["first_report"] == "-", row  # no verdict built on the failures
         assert row["calls_second"] == 45 - row["recorded_first"], row
     elif chosen.kill is None:

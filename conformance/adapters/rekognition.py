@@ -928,10 +928,11 @@ class RekognitionAnalyzer:
                 if non.retries or attempt == attempts:
                     with self._lock:
                         self._unrecorded += 1  # never recorded: the recording stays incomplete, a re-run asks again
-                    tries = f"in {non.retries + 1 if non.retries else attempts} attempt(s)"
+                    # No count of attempts in the reason: botocore's retry quota makes it vary, and reasons that
+                    # are alike show a systematic failure.
                     raise _Refused(
                         "NotRekognition",
-                        f"the endpoint answered {operation} with {non.problem}, not as Rekognition answers, {tries}; "
+                        f"the endpoint answered {operation} with {non.problem}, not as Rekognition answers, after retries; "
                         "not recorded: run again to resume, and check that AWS_ENDPOINT_URL_REKOGNITION (or a proxy "
                         "on the way) reaches Rekognition",
                     ) from None
