@@ -36,7 +36,8 @@ Two guards apply to every analyzer, whatever its adapter, as each observation is
   the service, a proxy's error page, a missing permission), not N facts about the photos; the run
   stops with :class:`SystematicFailure` and one message, instead of verdicts built on errors.
 
-:func:`call_deadline` bounds the whole time of one call (``--timeout``), not only each socket read.
+:func:`call_deadline` bounds the whole time of each attempt of a call (``--timeout``), not only each
+socket read.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ __all__ = [
     "deadline_sockets",
     "hold_to_vocabulary",
     "progress",
+    "rearm_deadline",
 ]
 
 EXECUTORS = ("serial", "threads", "processes", "dask-local", "dask")
@@ -358,13 +360,24 @@ def deadline_sockets() -> Iterator[None]:
 
 @contextmanager
 def call_deadline(seconds: float) -> Iterator[None]:
-    """Bound the socket reads of the calling thread, inside, to ``seconds`` in all (see :func:`deadline_sockets`)."""
+    """Bound the socket reads of the calling thread, inside, to ``seconds`` in all (see :func:`deadline_sockets`).
+
+    :func:`rearm_deadline` starts the ``seconds`` anew (a retry is another attempt, with a whole
+    ``seconds`` of its own).
+    """
     previous = getattr(_CALL, "deadline", None), getattr(_CALL, "seconds", None)
     _CALL.deadline, _CALL.seconds = time.monotonic() + seconds, seconds
     try:
         yield
     finally:
         _CALL.deadline, _CALL.seconds = previous
+
+
+def rearm_deadline() -> None:
+    """Start the calling thread's deadline anew, for another attempt (nothing without :func:`call_deadline`)."""
+    seconds: float | None = getattr(_CALL, "seconds", None)
+    if seconds is not None:
+        _CALL.deadline = time.monotonic() + seconds
 
 
 def deadline_passed() -> bool:

@@ -274,8 +274,8 @@ def test_an_endpoint_drip_feeding_its_answer_does_not_hold_a_run_past_its_timeou
     (record,) = observations.records
     assert record.outcome == "error"
     assert record.reason == (
-        "ConnectionError: no complete answer within --timeout 2 s (it bounds each call's whole time, retries "
-        "included); run again to resume"
+        "ConnectionError: no complete answer within --timeout 2 s (it bounds each attempt's whole time, not only "
+        "each read), after retries; run again to resume"
     )
     # Every read got its byte within the 2 s read timeout: only a bound on the whole call ends it. The answer
     # would have taken over 300 s; the run ended long before (a hang guard, not a timing measurement).

@@ -24,7 +24,8 @@ written when every planned request has its answer in the recording, counted; a r
 missing records them under ``once`` as under ``new_episodes``. An answer the secret scan withholds is
 said per photo and in the run's final accounting.
 
-Each call's whole time is bounded by ``timeout`` (``--timeout``), not only each socket read.
+Each attempt's whole time is bounded by ``timeout`` (``--timeout``), not only each socket read: an
+endpoint that drip-feeds its answer cannot hold a run.
 
 Images: JPEG and PNG are sent as they are; other formats Pillow reads are re-encoded as PNG
 (lossless, and the same bytes on every run, so recordings replay); an image over the API's 5 MB
@@ -328,6 +329,13 @@ def _flag_non_answers(
     )
     if problem:
         customized_response_dict[_NON_ANSWER] = problem
+
+
+def _rearm_deadline(**_: Any) -> None:
+    """botocore's before-send hook: each attempt of a call gets the whole ``--timeout``."""
+    from ..execution import rearm_deadline
+
+    rearm_deadline()
 
 
 def endpoint_class(url: str, *, emulator: bool = False) -> str:
@@ -667,7 +675,9 @@ class RekognitionAnalyzer:
         rate = self.settings.rate or (None if loopback else DEFAULT_RATE)
         self._limiter = None if replay_only or rate is None else TokenBucket(rate / share, burst=1)
         if not replay_only:
-            stack.enter_context(deadline_sockets())  # --timeout bounds each call's whole time
+            stack.enter_context(deadline_sockets())  # --timeout bounds each attempt's whole time
+            # botocore sends each attempt (a retry too) after this event: each gets the whole --timeout.
+            self._client.meta.events.register("before-send.rekognition", _rearm_deadline)
         session = {
             "started": utc_now(),
             "kit": __version__,
@@ -993,8 +1003,8 @@ class RekognitionAnalyzer:
             if live and time.monotonic() - began >= timeout:
                 raise _Refused(
                     "ConnectionError",
-                    f"no complete answer within --timeout {timeout:g} s (it bounds each call's whole time, "
-                    "retries included); run again to resume",
+                    f"no complete answer within --timeout {timeout:g} s (it bounds each attempt's whole time, not "
+                    "only each read), after retries; run again to resume",
                 ) from None
             what = "timed out" if isinstance(exc, ReadTimeoutError) else "lost the connection"
             raise _Refused(
