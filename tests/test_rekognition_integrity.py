@@ -828,7 +828,7 @@ def test_the_lock_is_released_and_left_behind_only_where_something_was_recorded(
         with pytest.raises(ConformanceError, match="being written by another run"):
             RecordingLock(recording, wait=0).acquire()
     assert not lock_path(recording).exists()
-    assert not recording.parent.exists()
+    assert not recording.parent.parent.exists()  # nor the cassette folder it made
     recording.parent.mkdir(parents=True)
     recording.write_text("{}\n", encoding="utf-8")
     with RecordingLock(recording, wait=0):

@@ -98,10 +98,11 @@ class RecordingLock:
         self.path = lock_path(recording)
         self.wait = wait_from_environment() if wait is None else wait
         self._handle: IO[bytes] | None = None
-        self._made_folder = False
+        self._made: list[Path] = []
         self.waited = 0.0
 
     def _open(self) -> IO[bytes]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # again: a run that recorded nothing removes it
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)  # never through a planted link
         try:
             fd = os.open(self.path, flags, 0o644)
@@ -121,7 +122,10 @@ class RecordingLock:
 
     def acquire(self) -> RecordingLock:
         """Take the lock, waiting at most ``wait`` seconds; :class:`RecordingLocked` if another run keeps it."""
-        self._made_folder = not self.path.parent.exists()
+        folder = self.path.parent
+        while not folder.exists() and folder != folder.parent:
+            self._made.append(folder)  # folders this lock makes, deepest first: removed again if nothing is recorded
+            folder = folder.parent
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = self._open()
         started = time.monotonic()
@@ -172,9 +176,9 @@ class RecordingLock:
             if not self.recording.exists():
                 # Nothing recorded: leave nothing behind. Removed while held, so no writer can be in between.
                 self.path.unlink(missing_ok=True)
-                if self._made_folder:
+                for folder in self._made:
                     with contextlib.suppress(OSError):  # not empty: someone else's files are there
-                        self.path.parent.rmdir()
+                        folder.rmdir()
             _unlock(handle)
         finally:
             handle.close()
