@@ -347,6 +347,19 @@ def test_a_dangling_symlink_as_the_recording_is_refused_and_nothing_is_created_o
     assert not outside.exists()
 
 
+def test_a_cassette_folder_that_is_a_dangling_link_is_refused_with_the_way_out(
+    dataset: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cassettes = tmp_path / "cassettes"
+    cassettes.symlink_to(tmp_path / "gone", target_is_directory=True)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", "http://127.0.0.1:9")
+    with pytest.raises(
+        ConformanceError, match=r"is a symbolic link to .*gone, which does not exist: create the folder"
+    ):
+        run(dataset, cassettes, "once")
+    assert not (tmp_path / "gone").exists()
+
+
 def test_a_dataset_folder_linked_out_of_the_cassette_folder_is_refused(
     dataset: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

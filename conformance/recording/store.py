@@ -68,6 +68,11 @@ def check_inside(path: Path, root: Path) -> None:
     the kit create or overwrite a file outside the cassette folder.
     """
     base = Path(os.path.abspath(root))
+    if base.is_symlink() and not base.exists():
+        raise RecordingError(
+            f"the cassette folder {root} is a symbolic link to {os.readlink(base)}, which does not exist: create "
+            "the folder it points to, or choose another with --cassette-dir"
+        )
     real_root = base.resolve()
     try:
         parts = Path(os.path.abspath(path)).relative_to(base).parts
