@@ -25,6 +25,19 @@ ran them: the tests compare every executor with the serial run.
 
 :class:`TokenBucket` keeps live calls under a rate in calls per second; :func:`progress` shows a
 progress bar with rate and ETA on stderr (tqdm) for long runs.
+
+Two guards apply to every analyzer, whatever its adapter, as each observation is made:
+
+- the **declared vocabulary is a contract** (:func:`hold_to_vocabulary`): a face without a gender from
+  an analyzer that declares it cannot abstain, or a label outside its vocabulary, makes that photo an
+  error ("the service returned no gender"), never an abstention;
+- a **systematic failure stops the run** (:class:`FailureWatch`): N photos in a row failing with the
+  same reason, or every one of the first N failing, is a fault of the setup (an endpoint that is not
+  the service, a proxy's error page, a missing permission), not N facts about the photos; the run
+  stops with :class:`SystematicFailure` and one message, instead of verdicts built on errors.
+
+:func:`call_deadline` bounds the whole time of each attempt of a call (``--timeout``), not only each
+socket read.
 """
 
 from __future__ import annotations
@@ -47,9 +60,25 @@ if TYPE_CHECKING:
     from .dataset import Dataset, Photo
     from .observation import Observation
 
-__all__ = ["EXECUTORS", "ExecutorSpec", "Progress", "TokenBucket", "analyze_photos", "progress"]
+__all__ = [
+    "DEFAULT_SYSTEMATIC_FAILURES",
+    "EXECUTORS",
+    "ExecutorSpec",
+    "FailureWatch",
+    "Progress",
+    "SystematicFailure",
+    "TokenBucket",
+    "analyze_photos",
+    "call_deadline",
+    "deadline_sockets",
+    "hold_to_vocabulary",
+    "progress",
+    "rearm_deadline",
+]
 
 EXECUTORS = ("serial", "threads", "processes", "dask-local", "dask")
+# Photos failing alike in a row before a run stops (policy key systematic_failures).
+DEFAULT_SYSTEMATIC_FAILURES = 20
 _HOW = (
     "give serial, threads:N, processes:N, dask-local:N or dask:ADDRESS (e.g. threads:8, processes:2, "
     "dask:tcp://scheduler:8786)"
@@ -143,6 +172,220 @@ class TokenBucket:
         return wait
 
 
+# -- the vocabulary contract ---------------------------------------------------------------------------
+
+NO_GENDER = "the service returned no gender"
+
+
+def hold_to_vocabulary(analyzer: Any, observation: Observation) -> Observation:
+    """``observation`` as the analyzer's declared vocabulary allows it, else that photo's error.
+
+    A face without a label from an analyzer that declares it cannot abstain is not an abstention (it
+    would count as "not misgendered"): the service broke its own contract. Nor is a label outside the
+    vocabulary, or one whose meaning differs from what the vocabulary declares.
+    """
+    face = observation.face
+    vocabulary = getattr(analyzer, "vocabulary", None)
+    if face is None or vocabulary is None:
+        return observation
+    from dataclasses import replace
+
+    from ._numbers import shown, shown_list
+
+    labels = vocabulary.labels
+    name = str(getattr(analyzer, "name", "the analyzer"))
+    reason = ""
+    if face.label is None:
+        if not (vocabulary.can_abstain or "abstain" in labels.values()):
+            reason = (
+                f"{NO_GENDER} for the face it found, though {name} declares it cannot abstain "
+                f"(vocabulary from {vocabulary.source}): an answer breaking its contract, not an abstention"
+            )
+    elif face.label not in labels:
+        reason = (
+            f"the service returned the gender label {shown(face.label)}, outside its declared vocabulary "
+            f"[{shown_list(labels, most=10)}] (from {vocabulary.source})"
+        )
+    elif face.gender != labels[face.label]:
+        reason = (
+            f"the label {shown(face.label)} was read as {shown(face.gender)}, but the declared vocabulary says it "
+            f"means {shown(labels[face.label])}"
+        )
+    if not reason:
+        return observation
+    return replace(observation, outcome="error", face=None, reason=reason)
+
+
+# -- systematic failures -------------------------------------------------------------------------------
+
+
+class SystematicFailure(ConformanceError):
+    """Every call failed the same way: the run stops (exit 2) instead of building verdicts on errors."""
+
+
+class FailureWatch:
+    """Watches observations as they come and raises :class:`SystematicFailure` on a systematic failure.
+
+    ``limit`` photos in a row with an error of the same reason, or errors on every one of the first
+    ``limit`` photos (whatever their reasons), stop the run. 0 never stops. Thread-safe.
+    """
+
+    def __init__(self, limit: int = DEFAULT_SYSTEMATIC_FAILURES, *, what: str = "photos") -> None:
+        self.limit = int(limit)
+        self.what = what
+        self._lock = threading.Lock()
+        self._seen = 0
+        self._errors_from_start = 0
+        self._streak = 0
+        self._reason = ""
+        self.stopped: SystematicFailure | None = None
+
+    def see(self, observation: Observation) -> None:
+        """Count one observation; raises :class:`SystematicFailure` when the run must stop."""
+        if self.limit <= 0:
+            return
+        with self._lock:
+            if self.stopped is not None:
+                raise self.stopped
+            self._seen += 1
+            if observation.outcome != "error":
+                self._streak, self._reason = 0, ""
+                return
+            if self._errors_from_start == self._seen - 1:
+                self._errors_from_start += 1
+            if observation.reason == self._reason:
+                self._streak += 1
+            else:
+                self._streak, self._reason = 1, observation.reason
+            if self._streak >= self.limit:
+                self.stopped = self._failure(f"the last {self._streak} {self.what} all failed the same way")
+            elif self._errors_from_start >= self.limit and self._seen == self.limit:
+                self.stopped = self._failure(f"the first {self.limit} {self.what} all failed")
+            if self.stopped is not None:
+                raise self.stopped
+
+    def _failure(self, what: str) -> SystematicFailure:
+        from ._numbers import shown
+
+        return SystematicFailure(
+            f"stopped: {what} ({shown(self._reason, 700, quoted=False)}): a fault of the setup, not of the photos, "
+            "so no verdict is built on it; what was recorded so far is kept. Fix the cause (the endpoint, its "
+            "permissions, the network) and run the same command again; if these failures are real answers, raise "
+            f"systematic_failures (now {self.limit}; 0 never stops) in [tool.conformance]"
+        )
+
+
+def _observe(analyzer: Any, photo: Photo, watch: FailureWatch | None) -> Observation:
+    """One photo's observation, held to the analyzer's vocabulary, and seen by the watch."""
+    observation = hold_to_vocabulary(analyzer, analyzer.analyze(photo))
+    if watch is not None:
+        watch.see(observation)
+    return observation
+
+
+# -- a deadline on the whole of one call ---------------------------------------------------------------
+
+_CALL = threading.local()
+_SOCKETS_LOCK = threading.Lock()
+_SOCKETS_USERS = 0
+# (class, method name) -> the class's own method before the patch (None: it inherited the method).
+_SOCKETS_ORIGINALS: dict[tuple[type, str], Any] = {}
+
+
+class CallDeadlineExceeded(TimeoutError):
+    """A call's whole time ran past its deadline (a socket read is refused)."""
+
+
+def _bounded(original: Callable[..., Any]) -> Callable[..., Any]:
+    """A socket read method that keeps to the calling thread's deadline, if it has one."""
+
+    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
+        deadline: float | None = getattr(_CALL, "deadline", None)
+        if deadline is None:
+            return original(self, *args, **kwargs)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise CallDeadlineExceeded(f"no complete answer within {_CALL.seconds:g} s")
+        previous = self.gettimeout()
+        if previous is not None and previous <= remaining:
+            return original(self, *args, **kwargs)
+        self.settimeout(remaining)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            self.settimeout(previous)
+
+    read.__name__ = getattr(original, "__name__", "read")
+    read._conformance_deadline = True  # type: ignore[attr-defined]
+    return read
+
+
+@contextmanager
+def deadline_sockets() -> Iterator[None]:
+    """Make socket reads keep to :func:`call_deadline` while inside (nested uses share one patch).
+
+    A read timeout bounds each read: an endpoint sending one byte a second never trips a 2-second
+    one, and holds a call for ever. Inside, each read of a thread under :func:`call_deadline` waits
+    at most what is left of that call's time; other threads (a local emulator, Dask) are untouched.
+    """
+    import socket
+    import ssl
+
+    global _SOCKETS_USERS
+    with _SOCKETS_LOCK:
+        if _SOCKETS_USERS == 0:
+            classes: tuple[type, ...] = (socket.socket, ssl.SSLSocket)
+            for cls in classes:
+                for name in ("recv", "recv_into", "read"):
+                    # socket.socket inherits recv and recv_into from the C class: patch them on the subclass.
+                    method = getattr(cls, name, None)
+                    if method is None or getattr(method, "_conformance_deadline", False):
+                        continue
+                    _SOCKETS_ORIGINALS[(cls, name)] = cls.__dict__.get(name)
+                    setattr(cls, name, _bounded(method))
+        _SOCKETS_USERS += 1
+    try:
+        yield
+    finally:
+        with _SOCKETS_LOCK:
+            _SOCKETS_USERS -= 1
+            if _SOCKETS_USERS == 0:
+                for (cls, name), original in _SOCKETS_ORIGINALS.items():
+                    if original is None:
+                        delattr(cls, name)
+                    else:
+                        setattr(cls, name, original)
+                _SOCKETS_ORIGINALS.clear()
+
+
+@contextmanager
+def call_deadline(seconds: float) -> Iterator[None]:
+    """Bound the socket reads of the calling thread, inside, to ``seconds`` in all (see :func:`deadline_sockets`).
+
+    :func:`rearm_deadline` starts the ``seconds`` anew (a retry is another attempt, with a whole
+    ``seconds`` of its own).
+    """
+    previous = getattr(_CALL, "deadline", None), getattr(_CALL, "seconds", None)
+    _CALL.deadline, _CALL.seconds = time.monotonic() + seconds, seconds
+    try:
+        yield
+    finally:
+        _CALL.deadline, _CALL.seconds = previous
+
+
+def rearm_deadline() -> None:
+    """Start the calling thread's deadline anew, for another attempt (nothing without :func:`call_deadline`)."""
+    seconds: float | None = getattr(_CALL, "seconds", None)
+    if seconds is not None:
+        _CALL.deadline = time.monotonic() + seconds
+
+
+def deadline_passed() -> bool:
+    """Whether the calling thread's call deadline (if any) has passed."""
+    deadline: float | None = getattr(_CALL, "deadline", None)
+    return deadline is not None and time.monotonic() >= deadline
+
+
 class Progress(Protocol):
     def update(self, n: int = 1) -> Any: ...
 
@@ -228,10 +471,10 @@ def analyze_chunk(recipe: Recipe | str, photo_ids: Sequence[str], payload: Any) 
         photos = [recipe.dataset.photo(photo_id) for photo_id in photo_ids]
         worker_session = getattr(analyzer, "worker_session", None)
         if not callable(worker_session):
-            return ChunkResult([analyzer.analyze(p) for p in photos])
+            return ChunkResult([_observe(analyzer, p, None) for p in photos])
         with worker_session(payload) as handback:
             try:
-                observations = [analyzer.analyze(p) for p in photos]
+                observations = [_observe(analyzer, p, None) for p in photos]
             except BaseException as exc:  # Ctrl-C too: what the chunk recorded is paid for, hand it back
                 return ChunkResult([], handback(), exc)
         return ChunkResult(observations, handback())
@@ -326,26 +569,33 @@ def analyze_photos(
     pool: Pool | None = None,
     recipe: Callable[[], Recipe] | None = None,
     bar: Progress | None = None,
+    watch: FailureWatch | None = None,
 ) -> list[Observation]:
     """One observation per photo, in the order of ``photos``, from ``executor``.
 
     ``pool`` is the open pool of :func:`workers` for processes and Dask (opened here if None, from
     ``recipe``, which builds what worker processes need). The
     analyzer's own session must already be open (the runner opens it); a worker's adapter may
-    hand data back (e.g. recorded interactions), which goes to ``analyzer.absorb``.
+    hand data back (e.g. recorded interactions), which goes to ``analyzer.absorb``. Every
+    observation is held to the analyzer's vocabulary (:func:`hold_to_vocabulary`) and seen by
+    ``watch``, which stops the run on a systematic failure (a :class:`FailureWatch` with the default
+    limit when None).
     """
     bar = bar or _Silent()
+    watch = watch if watch is not None else FailureWatch()
     if executor.kind == "serial":
         found = []
         for photo in photos:
-            found.append(analyzer.analyze(photo))
+            found.append(_observe(analyzer, photo, watch))
             bar.update(1)
         return found
     if executor.kind == "threads":
         from concurrent.futures import ThreadPoolExecutor
 
         def one(photo: Photo) -> Observation:
-            observation = analyzer.analyze(photo)
+            if watch.stopped is not None:
+                raise watch.stopped  # the run is stopping: the photos not begun are not sent
+            observation = _observe(analyzer, photo, watch)
             bar.update(1)
             return observation
 
@@ -389,6 +639,14 @@ def analyze_photos(
             return
         results[futures[future]] = result.observations
         bar.update(len(result.observations))
+        if failure is None:
+            try:
+                for observation in result.observations:
+                    watch.see(observation)
+            except SystematicFailure as stop:
+                failure = stop
+                for other in futures:
+                    other.cancel()  # the chunks not begun are not sent; running ones hand back what they recorded
 
     try:
         for future in as_completed(futures):

@@ -18,6 +18,7 @@ given with ``--policy FILE`` (a file with a top-level table works too)::
     fmr_calibration = "overall"    # ... on every impostor comparison, or "reference": the reference group's
     impostors = "all"              # impostor comparisons: all pairs, or "same_group" (demographically matched)
     ratio_tolerance = 2.0          # largest acceptable FMR or FNMR ratio to the reference, either direction
+    systematic_failures = 20       # photos failing alike in a row that stop a run (0: never stop)
 
     [tool.conformance.tolerance]   # largest acceptable gap per check id
     misgender_gap = 0.02
@@ -78,6 +79,9 @@ class Policy:
     fmr_calibration: str = "overall"
     impostors: str = "all"
     ratio_tolerance: float = 2.0
+    # Photos failing the same way in a row (or all of the first this many) that stop a run as a fault of
+    # the setup rather than of the photos (conformance.execution.FailureWatch); 0 never stops.
+    systematic_failures: int = 20
     tolerance: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_TOLERANCE))
     identity: Mapping[str, str] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -153,6 +157,7 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         "fmr_calibration": str,
         "impostors": str,
         "ratio_tolerance": float,
+        "systematic_failures": int,
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():
@@ -206,6 +211,10 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
     if not policy.ratio_tolerance >= 1:
         raise PolicyError(
             f"{where}: ratio_tolerance = {policy.ratio_tolerance} must be at least 1 (e.g. 2: within a factor of two)"
+        )
+    if policy.systematic_failures < 0:
+        raise PolicyError(
+            f"{where}: systematic_failures = {policy.systematic_failures} must be 0 (never stop) or more photos"
         )
     if policy.bootstrap < 100:
         raise PolicyError(f"{where}: bootstrap = {policy.bootstrap} must be at least 100 resamples")

@@ -48,6 +48,7 @@ def plan_variants(dataset: Dataset, *, photos: int, transforms: int, seed: int) 
 def _variants(
     analyzer: Analyzer, plan: VariantPlan, baselines: dict[str, Observation]
 ) -> tuple[list[Variant] | None, str]:
+    from .execution import hold_to_vocabulary
     from .metamorphic import variant_photos
     from .observation import Variant
 
@@ -73,7 +74,9 @@ def _variants(
                     "the recording holds no answers for the transformed variants; record them with "
                     "--record-mode new_episodes"
                 )
-            found.extend(Variant(photo.id, str(t), analyzer.analyze(p)) for t, p in variants)
+            found.extend(
+                Variant(photo.id, str(t), hold_to_vocabulary(analyzer, analyzer.analyze(p))) for t, p in variants
+            )
     return found, ""
 
 
@@ -86,6 +89,7 @@ def analyze_dataset(
     recipe: Callable[[], Recipe] | None = None,
     show_progress: bool | None = False,
     cache: Path | None = None,
+    systematic_failures: int | None = None,
 ) -> Observations:
     """Ask ``analyzer`` about every photo, in manifest order, and align the answers into a table.
 
@@ -96,10 +100,14 @@ def analyze_dataset(
     processes need ``recipe``); ``show_progress`` shows a progress bar on stderr (None: when it is
     a terminal). With ``cache`` (a project folder), an adapter that replays fixed answers has them
     read from :mod:`conformance.cache` when nothing they depend on changed, and stored there otherwise.
+
+    Every observation is held to the analyzer's declared vocabulary, and ``systematic_failures``
+    photos failing alike in a row (the policy key of that name; 20 when None, 0 never) stop the run
+    with :class:`~conformance.execution.SystematicFailure` (see :mod:`conformance.execution`).
     """
     from contextlib import nullcontext
 
-    from .execution import ExecutorSpec, analyze_photos, progress, workers
+    from .execution import DEFAULT_SYSTEMATIC_FAILURES, ExecutorSpec, FailureWatch, analyze_photos, progress, workers
     from .observation import Observations
 
     key = _cache_key(analyzer, variants) if cache is not None else None
@@ -129,8 +137,11 @@ def analyze_dataset(
     note = "no variants were planned" if getattr(analyzer, "sees_new_images", False) else _BLIND
     spec = executor or ExecutorSpec()
     with workers(spec, recipe) as pool, session() if callable(session) else nullcontext():
+        limit = DEFAULT_SYSTEMATIC_FAILURES if systematic_failures is None else systematic_failures
         with progress(len(dataset), enabled=show_progress) as bar:
-            observations = analyze_photos(analyzer, dataset.photos, executor=spec, pool=pool, recipe=recipe, bar=bar)
+            observations = analyze_photos(
+                analyzer, dataset.photos, executor=spec, pool=pool, recipe=recipe, bar=bar, watch=FailureWatch(limit)
+            )
         if variants is not None:
             found, note = _variants(analyzer, variants, {o.photo: o for o in observations})
     info = dict(analyzer.describe())
@@ -154,7 +165,18 @@ def _cache_key(analyzer: Analyzer, variants: VariantPlan | None) -> str | None:
 
 
 def accounting(observations: Observations) -> str:
-    """One line saying what became of every photo: analysed, no face, error (the reasons are in the report)."""
+    """One line saying what became of every photo: analysed, no face, error (the reasons are in the report).
+
+    When the analyzer withheld answers from its recording (the secret scan found something in them),
+    the line says how many: the run used them, a replay will not find them.
+    """
     counts = observations.outcome_counts()
     total = sum(counts.values())
-    return f"{total} photos: {counts['analysed']} analysed, {counts['no_face']} no face, {counts['error']} error"
+    line = f"{total} photos: {counts['analysed']} analysed, {counts['no_face']} no face, {counts['error']} error"
+    withheld = observations.analyzer.get("withheld")
+    if isinstance(withheld, dict) and withheld:
+        line += (
+            f"; {len(withheld)} answer(s) WITHHELD from the recording by the secret scan (photos named above): "
+            "the recording is incomplete and a replay will not find them"
+        )
+    return line

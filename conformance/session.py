@@ -217,6 +217,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
         recipe=lambda: Recipe(analyzer_spec, settings, dataset),
         show_progress=options.progress,
         cache=Path(options.project_root) if options.cache and options.project_root else None,
+        systematic_failures=policy.systematic_failures,
     )
     groups = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"

@@ -8,10 +8,13 @@ For each scenario, on a copy of the first N photos of the shipped demo:
 2. the same command again against an emulator without faults;
 3. a replay (``--record-mode none``, offline).
 
-and checks: the first run's report (when the run was not killed) lists every photo as analysed, no
-face or error; the re-run calls the service only for the photos the first run did not record; the
-recording holds every request once; the replay analyses every photo. ``lost`` counts photos missing
-from a report, recorded answers asked for again, and photos the replay cannot analyse.
+and checks: the first run's report (when the run was neither killed nor stopped) lists every photo as
+analysed, no face or error; a fault hitting every call stops the first run with exit 2 and one message
+(a systematic failure) instead; the re-run calls the service only for the photos the first run did not
+record; the recording holds every request once and no non-answer (a proxy's page, a server fault, an
+error Rekognition does not document for the operation); the replay analyses every photo. ``lost``
+counts photos missing from a report of a run that was not stopped, recorded answers asked for again,
+and photos the replay cannot analyse.
 
     python scripts/fault_runs.py                 # every scenario, 200 photos: the table in docs/
     python scripts/fault_runs.py --photos 60 --only throttle-50,kill-9
@@ -58,6 +61,11 @@ SCENARIOS = [
     Scenario("reset-100", "every connection reset", {"reset_rate": 1.0}),
     Scenario("slow-10", "10% of answers 3 s late, timeout 0.5 s", {"slow_rate": 0.1, "slow_seconds": 3.0}, timeout=0.5),
     Scenario("slow-50", "50% of answers 3 s late, timeout 0.5 s", {"slow_rate": 0.5, "slow_seconds": 3.0}, timeout=0.5),
+    Scenario("proxy-502-30", "30% of calls answered by a proxy's 502 HTML page", {"page_rate": 0.3}),
+    Scenario("proxy-502-100", "every call answered by a proxy's 502 HTML page", {"page_rate": 1.0}),
+    Scenario("bare-429-30", "30% of calls a bare 429 (no Rekognition error)", {"page_rate": 0.3, "page_status": 429}),
+    Scenario("html-200-30", "30% of calls a 200 with an HTML body", {"page_rate": 0.3, "page_status": 200}),
+    Scenario("unknown-100", "every call UnknownOperationException (a stand-in)", {"unknown_rate": 1.0}),
     Scenario("kill-9", "process killed (SIGKILL) a third of the way", {}, kill=signal.SIGKILL),
     Scenario("ctrl-c", "Ctrl-C (SIGINT) a third of the way", {}, kill=signal.SIGINT),
 ]
@@ -83,6 +91,22 @@ def make_dataset(folder: Path, photos: int) -> tuple[Path, Path]:
     return folder / "manifest.csv", folder / "predictions.jsonl"
 
 
+def _non_answers(recording: Path) -> int:
+    """Recorded interactions that are not Rekognition's answers (the adapter's own rule, applied afterwards)."""
+    from conformance.adapters.rekognition import _judge
+
+    if not recording.exists():
+        return 0
+    count = 0
+    for line in recording.read_text(encoding="utf-8").splitlines():
+        if line.startswith('{"key": "'):
+            record = json.loads(line)
+            response = record["response"]
+            as_live = {**response, "body": {"string": response["body"].encode()}}
+            count += bool(_judge(record["operation"], as_live))
+    return count
+
+
 def _keys(recording: Path) -> list[str]:
     if not recording.exists():
         return []
@@ -99,11 +123,12 @@ def run_scenario(scenario: Scenario, workdir: Path, photos: int, executor: str =
     from conformance.adapters.predictions import PredictionsAnalyzer
     from conformance.dataset import load_dataset
     from conformance.emulators import Faults, RekognitionEmulator, serve
+    from conformance.recording.paths import recording_path
 
     manifest, predictions = make_dataset(workdir / "data", photos)
     dataset = load_dataset(manifest)
     cassettes = workdir / "cassettes"
-    recording = cassettes / dataset.name / "rekognition.jsonl"
+    recording = recording_path(dataset, cassettes, "rekognition.jsonl")
 
     def command(report: str, mode: str, timeout: float) -> list[str]:
         return [
@@ -120,9 +145,12 @@ def run_scenario(scenario: Scenario, workdir: Path, photos: int, executor: str =
     started = time.perf_counter()
     with serve(first) as server:
         env = {**base, "AWS_ENDPOINT_URL_REKOGNITION": server.url}
+        message = ""
         if scenario.kill is None:
             done = subprocess.run(command("first", "once", scenario.timeout), env=env, capture_output=True, text=True)
             exit_first = done.returncode
+            # A stopped run's one message (a systematic failure), else nothing.
+            message = next((line for line in done.stderr.splitlines() if line.startswith("conformance: error:")), "")
         else:
             # Slow the recording down so it can be caught a third of the way.
             args = [*command("first", "once", scenario.timeout), "--rate", "50"]
@@ -163,6 +191,8 @@ def run_scenario(scenario: Scenario, workdir: Path, photos: int, executor: str =
         "calls_second": calls_second,
         "second_exit": done.returncode,
         "recorded_twice": len(keys) - len(set(keys)),
+        "non_answers_recorded": _non_answers(recording),
+        "first_message": message,
         "replay_analysed": analysed,
         "lost": lost,
         "first_seconds": round(first_seconds, 1),
@@ -230,19 +260,22 @@ def rate_check(workdir: Path, quota: float = 25.0, photos: int = 100, executor: 
 def table(rows: list[dict[str, Any]]) -> str:
     out = [
         "| scenario | faults | photos | first run's report | recorded by it | answered, not kept | calls of the re-run "
-        "| recorded twice | lost |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|",
+        "| recorded twice | non-answers recorded | lost |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         outcomes = row["first_outcomes"]
         report = row["first_report"]
         if outcomes:
             report += f" ({outcomes.get('analysed', 0)} analysed, {outcomes.get('error', 0)} error)"
+        elif row.get("first_message"):
+            report += f" (stopped, exit {row['first_exit']}: systematic failure)"
         elif row["first_exit"] is not None:
             report += f" (killed, exit {row['first_exit']})"
         out.append(
             f"| {row['scenario']} | {row['faults']} | {row['photos']} | {report} | {row['recorded_first']} | "
-            f"{row['answered_not_kept']} | {row['calls_second']} | {row['recorded_twice']} | {row['lost']} |"
+            f"{row['answered_not_kept']} | {row['calls_second']} | {row['recorded_twice']} | "
+            f"{row['non_answers_recorded']} | {row['lost']} |"
         )
     return "\n".join(out)
 
@@ -278,7 +311,8 @@ def main() -> int:
         f"{platform.python_version()}; executor {args.executor}; botocore retry mode "
         f"{os.environ.get('AWS_RETRY_MODE') or 'adaptive'}, attempts {os.environ.get('AWS_MAX_ATTEMPTS') or 'default (3)'}."
     )
-    return 0 if all(row["lost"] == 0 and row["recorded_twice"] == 0 for row in rows) else 1
+    ok = all(row["lost"] == 0 and row["recorded_twice"] == 0 and row["non_answers_recorded"] == 0 for row in rows)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -446,6 +446,20 @@ The simulated predictions reproduce:
 
 Use it to see what the checks report, never as evidence about any product.
 
+## Recording it against Amazon's service
+
+The images are 8x8 placeholders, under Rekognition's documented minimum of 80 pixels in height and
+width. Recorded against Amazon (`conformance run --demo --record-mode once --allow-live`, with
+credentials), the kit would first announce up to 760 DetectFaces calls (the 600 photos and 160
+transformed variants), about $0.76 at the first-tier $0.001 per image (check current pricing, and
+whether refused images are billed), and Rekognition would refuse every image with
+`InvalidParameterException` ("Request has invalid parameters"). After 20 refusals alike the run stops
+with exit 2 and no verdict (policy key `systematic_failures`); nothing about gender would come back,
+and at a valid size the placeholders would still hold no face. That is why the shipped recordings come
+from the kit's emulator, serving `predictions.jsonl` with its minimum-size rule off
+(`python scripts/record_demo.py`; `conformance emulate` turns the rule on unless given
+`--min-image-side 0`), and why every report of the demo says EMULATED and SIMULATED.
+
 ## Regenerating
 
 Everything in this folder is written by a deterministic generator (one seeded numpy generator, images

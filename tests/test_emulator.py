@@ -518,6 +518,8 @@ def test_main_serves_until_sigterm(files: tuple[Path, Path], dataset: Dataset) -
         str(manifest),
         "--predictions",
         str(predictions),
+        "--min-image-side",
+        "0",  # the test's photos are 8x8 placeholders, as the demo's
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -567,3 +569,78 @@ def test_main_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["rekognition", "--port", "0"])
     assert excinfo.value.code == 2
     assert "--dataset" in capsys.readouterr().err
+
+
+# -- realism: the image checks the service makes ------------------------------------------------------
+
+
+def test_non_image_bytes_get_invalid_image_format_as_the_service_answers(client: Client) -> None:
+    from botocore.exceptions import ClientError
+
+    for data in (b"definitely not an image", b"BM" + b"\x00" * 60, b"\xff\xd8\xff" + b"\x00" * 10):
+        with pytest.raises(ClientError) as excinfo:
+            detect(client, data)
+        assert error_code(excinfo) == "InvalidImageFormatException"
+        assert excinfo.value.response["Error"]["Message"] == "Request has invalid image format"
+
+
+def test_min_image_side_refuses_images_under_80_pixels_as_the_service_does(
+    dataset: Dataset, files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from botocore.exceptions import ClientError
+    from PIL import Image
+
+    emulator = RekognitionEmulator(
+        dataset, PredictionsAnalyzer(files[1], dataset=dataset), min_image_side=rekognition_module.MIN_IMAGE_SIDE
+    )
+    assert rekognition_module.MIN_IMAGE_SIDE == 80  # Rekognition's documented minimum height and width
+    sizes = {(8, 8): "refused", (79, 200): "refused", (200, 79): "refused", (80, 80): "served"}
+    with serve(emulator) as server:
+        client = client_for(server.url)
+        for (width, height), expected in sizes.items():
+            path = tmp_path / f"{width}x{height}.png"
+            Image.new("RGB", (width, height), (9, 9, 9)).save(path, format="PNG")
+            if expected == "served":
+                assert detect(client, path.read_bytes())["FaceDetails"] == []  # not a photo of the dataset
+                continue
+            with pytest.raises(ClientError) as excinfo:
+                detect(client, path.read_bytes())
+            assert error_code(excinfo) == "InvalidParameterException"
+            message = excinfo.value.response["Error"]["Message"]
+            assert message.startswith("Request has invalid parameters (emulated: the Image is ")
+            assert f"{width}x{height} pixels; Rekognition's minimum is 80 pixels in height and width)" in message
+    with pytest.raises(EmulatorError, match="min-image-side -1 must be a whole number of pixels"):
+        RekognitionEmulator(dataset, PredictionsAnalyzer(files[1], dataset=dataset), min_image_side=-1)
+
+
+def test_conformance_emulate_refuses_images_under_the_minimum_by_default(
+    files: tuple[Path, Path], dataset: Dataset
+) -> None:
+    """New recordings through ``conformance emulate`` get the service's refusal of the kit's 8x8 placeholders."""
+    from botocore.exceptions import ClientError
+
+    manifest, predictions = files
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from conformance.emulators import main; sys.exit(main())",
+        "rekognition",
+        "--dataset",
+        str(manifest),
+        "--predictions",
+        str(predictions),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = read_line(process, timeout=30)
+        url = line.split(" at ", 1)[1].split(";", 1)[0]
+        with pytest.raises(ClientError) as excinfo:
+            detect(client_for(url), image(dataset, "img/one.png"))
+        assert error_code(excinfo) == "InvalidParameterException"
+        assert "the Image is 8x8 pixels" in excinfo.value.response["Error"]["Message"]
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -520,6 +520,8 @@ def test_emulate_command_serves_the_shipped_matching_demo() -> None:
         str(DEMO / "predictions.jsonl"),
         "--port",
         "0",
+        "--min-image-side",
+        "0",  # the demo's 8x8 placeholders, recorded so
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -543,3 +545,62 @@ def test_emulate_command_serves_the_shipped_matching_demo() -> None:
             process.communicate()
     assert process.returncode == 0, err
     assert "stopped after 6 calls (6 served, 0 throttled, 0 errored, 0 failed)" in out
+
+
+# -- the face the service looks at: the largest in the image ---------------------------------------------
+
+
+@pytest.fixture
+def crowded(make_manifest: MakeManifest, tmp_path: Path) -> tuple[Dataset, Path]:
+    """A probe beside a bystander whose face is larger, and a probe alone; both match g1 at 90."""
+    rows = [
+        {"photo": "img/g1.png", "subject": "ann", "role": "gallery"},
+        {"photo": "img/p_crowd.png", "subject": "ann", "role": "probe", "box": "0.05,0.1,0.2,0.2"},
+        {"photo": "img/p_alone.png", "subject": "ann", "role": "probe"},
+    ]
+    lines: list[dict[str, Any]] = [
+        {"analyzer": "search-test", "version": "1", "search_threshold": FLOOR},
+        {
+            "photo": "img/p_crowd.png",
+            "faces": [
+                {"gender": "Female", "box": [0.05, 0.1, 0.2, 0.2]},  # the subject's, 0.04 of the image
+                {"gender": "Male", "box": [0.5, 0.1, 0.45, 0.6]},  # the bystander's, 0.27 of it
+            ],
+        },
+        {"probe": "img/p_crowd.png", "matches": [{"gallery": "img/g1.png", "similarity": 90.0}]},
+        {"probe": "img/p_alone.png", "matches": [{"gallery": "img/g1.png", "similarity": 90.0}]},
+    ]
+    path = tmp_path / "crowded.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return load_dataset(make_manifest(rows, columns=["photo", "subject", "role", "box"])), path
+
+
+def test_search_and_compare_look_at_the_largest_face_as_the_service_does(crowded: tuple[Dataset, Path]) -> None:
+    dataset, predictions = crowded
+    bystander = {"Width": 0.45, "Height": 0.6, "Left": 0.5, "Top": 0.1}
+    with serve(RekognitionEmulator(dataset, PredictionsAnalyzer(predictions, dataset=dataset))) as server:
+        client = Checked(client_for(server.url))
+        client.create_collection(CollectionId="gallery")
+        index(client, dataset, "gallery", "img/g1.png")
+        crowd = search(client, dataset, "img/p_crowd.png")
+        alone = search(client, dataset, "img/p_alone.png")
+        compared = compare(client, dataset, "img/p_crowd.png", "img/g1.png")
+    # The largest face was searched, and the file says nothing of what the bystander matches: no matches.
+    assert crowd["SearchedFaceBoundingBox"] == bystander
+    assert crowd["FaceMatches"] == []
+    assert compared["SourceImageFace"]["BoundingBox"] == bystander
+    assert compared["FaceMatches"] == []
+    # A photo with its subject alone is searched as before.
+    assert found(alone) == [("img:g1.png", 90.0)]
+
+
+# -- images the service refuses -------------------------------------------------------------------------
+
+
+def test_bytes_that_are_no_png_or_jpeg_are_an_invalid_image_format(client: Checked, dataset: Dataset) -> None:
+    client.create_collection(CollectionId="gallery")
+    for data in (b"not an image at all", b"GIF89a" + b"\x00" * 40, b"\x89PNG\r\n\x1a\n" + b"garbage"):
+        code, message, status = client_error(
+            lambda data=data: client.search_faces_by_image(CollectionId="gallery", Image={"Bytes": data})
+        )
+        assert (code, message, status) == ("InvalidImageFormatException", "Request has invalid image format", 400)

@@ -132,7 +132,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) 
 
 def assert_identity(server: EmulatorServer) -> None:
     stats = server.emulator.stats
-    assert stats.calls == stats.served + stats.throttled + stats.errored + stats.failed + stats.resets
+    assert stats.calls == stats.served + stats.throttled + stats.errored + stats.failed + stats.resets + stats.paged
 
 
 # -- resets ---------------------------------------------------------------------------------------
@@ -427,6 +427,11 @@ def test_burst_defaults_to_max_rate_rounded_at_least_one(max_rate: float, burst:
         ({"max_rate": 5, "burst": 2.5}, "burst 2.5 must be a whole number of calls, at least 1"),
         ({"max_rate": 5, "burst": True}, "burst True must be a whole number of calls, at least 1"),
         ({"burst": 3}, "burst 3 needs max-rate: it is the size of the bucket max-rate refills"),
+        ({"page_rate": 1.5}, "page-rate 1.5 must be a number from 0 to 1"),
+        ({"unknown_rate": -1}, "unknown-rate -1 must be a number from 0 to 1"),
+        ({"page_rate": 0.6, "unknown_rate": 0.6}, "page-rate 0.6 and unknown-rate 0.6 add up to more than 1"),
+        ({"page_status": 404}, "page-status 404 must be one of 200, 429, 502, 503, 504"),
+        ({"page_status": True}, "page-status True must be one of 200, 429, 502, 503, 504"),
     ],
 )
 def test_bad_fault_settings_are_refused_with_a_message(kwargs: dict[str, Any], message: str) -> None:
@@ -499,6 +504,8 @@ def test_main_serves_the_faults_it_is_given_and_counts_them(files: tuple[Path, P
         "0.01",
         "--burst",
         "1",
+        "--min-image-side",
+        "0",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -524,3 +531,54 @@ def test_main_serves_the_faults_it_is_given_and_counts_them(files: tuple[Path, P
             process.communicate()
     assert process.returncode == 0, err
     assert "stopped after 2 calls (0 served, 1 throttled, 0 errored, 0 failed, 1 reset); 1 throttled by max-rate" in out
+
+
+# -- stand-ins that are not the service: a proxy's pages, an unknown operation ---------------------------
+
+
+@pytest.mark.parametrize("status", [200, 429, 502, 503, 504])
+def test_a_page_fault_is_a_proxys_html_page_without_rekognitions_error_shape(
+    start: Start, image: bytes, status: int
+) -> None:
+    import base64
+    import http.client
+    import json as json_module
+    from urllib.parse import urlsplit
+
+    server = start(Faults(page_rate=1.0, page_status=status))
+    parts = urlsplit(server.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    body = json_module.dumps({"Image": {"Bytes": base64.b64encode(image).decode()}})
+    connection.request("POST", "/", body, {"X-Amz-Target": "RekognitionService.DetectFaces"})
+    response = connection.getresponse()
+    page = response.read().decode()
+    assert response.status == status
+    assert response.getheader("Content-Type") == "text/html"
+    assert response.getheader("x-amzn-ErrorType") is None  # not Rekognition's error
+    assert page.startswith("<html><head><title>")
+    assert "not Amazon Rekognition" in page
+    assert server.emulator.stats.paged == 1
+    assert_identity(server)
+
+
+def test_the_new_bands_follow_the_old_ones_call_by_call(start: Start, image: bytes) -> None:
+    calls, seed = 30, 11
+    server = start(Faults(error_rate=0.25, page_rate=0.25, unknown_rate=0.25, seed=seed))
+    client = client_for(server.url)
+    draws = random.Random(seed)
+    expected = []
+    for _ in range(calls):
+        draw = draws.random()
+        # Bands in order: throttle (0), error [0, .25), reset (0), slow (0), page [.25, .5), unknown [.5, .75).
+        if draw < 0.25:
+            expected.append("InternalServerError 500")
+        elif draw < 0.5:
+            expected.append("502 502")  # botocore names an error without Rekognition's shape by its status
+        elif draw < 0.75:
+            expected.append("UnknownOperationException 400")
+        else:
+            expected.append("served")
+    assert [outcome(client, image) for _ in range(calls)] == expected
+    assert {"InternalServerError 500", "502 502", "UnknownOperationException 400", "served"} == set(expected)
+    assert server.emulator.stats.paged == expected.count("502 502")
+    assert_identity(server)

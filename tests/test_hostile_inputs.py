@@ -33,6 +33,7 @@ from conformance.adapters.registry import create
 from conformance.emulators import RekognitionEmulator, serve
 from conformance.errors import ManifestError, PolicyError, PredictionsError
 from conformance.recording import RecordingError, RecordingStore
+from conformance.recording.paths import recording_path
 from conformance.recording.scrub import canonical_body, request_key
 from conformance.reporting import build_report, render_html, render_markdown
 from conformance.reporting.compare import ReportError, load_report
@@ -444,7 +445,7 @@ def recorded(aws_env: None, dataset: Dataset, tmp_path: Path, monkeypatch: pytes
         monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", server.url)
         analyze_dataset(rekognition(dataset, cassettes, "once"), dataset)
     monkeypatch.delenv("AWS_ENDPOINT_URL_REKOGNITION")
-    recording = cassettes / dataset.name / "rekognition.jsonl"
+    recording = recording_path(dataset, cassettes, "rekognition.jsonl")
     assert recording.exists()
     return cassettes, recording
 
@@ -514,7 +515,7 @@ def test_an_interaction_damaged_inside_stops_the_replay_with_the_kits_error_nami
 
 def test_a_recording_by_another_adapter_is_refused_naming_it(aws_env: None, dataset: Dataset, tmp_path: Path) -> None:
     cassettes = tmp_path / "cassettes"
-    recording = cassettes / dataset.name / "rekognition.jsonl"
+    recording = recording_path(dataset, cassettes, "rekognition.jsonl")
     recording.parent.mkdir(parents=True)
     header = {"recording": "conformance", "format": 1, "adapter": "acme-face", "note": ""}
     recording.write_text(json.dumps(header) + "\n", encoding="utf-8")

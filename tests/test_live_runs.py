@@ -9,6 +9,7 @@ with fewer photos. botocore's standard retry mode keeps these runs short; the ta
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import threading
 import time
@@ -115,7 +116,25 @@ def test_a_run_faster_than_the_quota_is_throttled_retries_and_a_rerun_completes(
     assert again.outcome_counts()["analysed"] == 60
 
 
-@pytest.mark.parametrize("scenario", ["throttle-50", "error-100", "reset-50", "slow-50", "kill-9", "ctrl-c"])
+# Faults that hit every call alike: the first run stops (exit 2, one message) instead of building verdicts on them.
+# (The other non-answers of the script's table, a 200 with HTML and a bare 429, are run at a small scale in
+# tests/test_rekognition_integrity.py.)
+SYSTEMATIC = {"error-100", "unknown-100"}
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        "throttle-50",
+        "error-100",
+        "reset-50",
+        "slow-50",
+        "proxy-502-30",
+        "unknown-100",
+        "kill-9",
+        "ctrl-c",
+    ],
+)
 def test_fault_scenarios_lose_no_photo_and_record_nothing_twice(
     environment: None, tmp_path: Path, scenario: str
 ) -> None:
@@ -123,8 +142,17 @@ def test_fault_scenarios_lose_no_photo_and_record_nothing_twice(
     row = fault_runs.run_scenario(chosen, tmp_path, photos=45)
     assert row["lost"] == 0, row
     assert row["recorded_twice"] == 0, row
+    assert row["non_answers_recorded"] == 0, row  # no proxy page, 5xx or undocumented error kept as an answer
     assert row["replay_analysed"] == 45, row
-    if chosen.kill is None:
+    if scenario in SYSTEMATIC:
+        assert row["first_exit"] == 2, row
+        assert row["first_message"].startswith("conformance: error: stopped: the "), row
+        assert re.match(r"conformance: error: stopped: the (last|first) 20 photos all failed", row["first_message"]), (
+            row
+        )
+        assert row["first_report"] == "-", row  # no verdict built on the failures
+        assert row["calls_second"] == 45 - row["recorded_first"], row
+    elif chosen.kill is None:
         assert row["first_report"] == "45 of 45", row  # the faulty run's report lists every photo
     else:
         assert 0 < row["recorded_first"] < 45, row  # killed midway, and what it recorded was kept
@@ -174,15 +202,14 @@ def test_recording_with_an_executor_writes_each_answer_once_and_every_one_served
             )
         finally:
             del os.environ["AWS_ENDPOINT_URL_REKOGNITION"]
-    keys = fault_runs._keys(cassettes / dataset.name / "rekognition.jsonl")
+    from conformance.recording.paths import recording_path
+
+    recording = recording_path(dataset, cassettes, "rekognition.jsonl")
+    keys = fault_runs._keys(recording)
     assert observations.outcome_counts()["analysed"] == 50
     assert len(keys) == len(set(keys)) == 40  # one line per distinct image
     # Every answer the emulator gave was written (a copy asked at once by two threads is paid twice at most).
     assert emulator.stats.served >= 40
     assert emulator.stats.served - 40 <= 10
-    session_lines = [
-        line
-        for line in (cassettes / dataset.name / "rekognition.jsonl").read_text().splitlines()
-        if line.startswith('{"session"')
-    ]
+    session_lines = [line for line in recording.read_text().splitlines() if line.startswith('{"session"')]
     assert len(session_lines) == 1

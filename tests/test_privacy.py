@@ -31,6 +31,7 @@ from conformance.adapters.base import AdapterSettings
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import create
 from conformance.emulators import RekognitionEmulator, serve
+from conformance.recording.paths import recording_path
 from conformance.runner import analyze_dataset
 
 REPO = Path(__file__).resolve().parent.parent
@@ -309,7 +310,8 @@ def test_credentials_in_the_environment_never_reach_a_file(
 
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     names = {p.relative_to(tmp_path).as_posix() for p in written}
-    assert {"in-process/data/rekognition.jsonl", "cli/data/rekognition.jsonl", "reports/report.json"} <= names
+    recordings = [recording_path(dataset, tmp_path / folder, "rekognition.jsonl") for folder in ("in-process", "cli")]
+    assert {*(r.relative_to(tmp_path).as_posix() for r in recordings), "reports/report.json"} <= names
     for what, secret in (("key id", KEY_ID), ("secret key", SECRET), ("session token", TOKEN)):
         for path in written:
             data = path.read_bytes()
@@ -317,6 +319,6 @@ def test_credentials_in_the_environment_never_reach_a_file(
             assert leaked == [], f"the {what} is in {path.relative_to(tmp_path)}"
         output = (done.stdout + done.stderr).encode()
         assert [form for form in forms(secret) if form in output] == [], f"the {what} is in the CLI's output"
-    for path in (tmp_path / "in-process/data/rekognition.jsonl", tmp_path / "cli/data/rekognition.jsonl"):
+    for path in recordings:
         problems, interactions = scan_recording(path)
         assert (problems, interactions) == ([], len(rows))

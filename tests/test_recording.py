@@ -195,14 +195,17 @@ def test_appended_interactions_survive_a_reopen_and_a_repeat_replays_the_newest(
     store.mark_complete(1)
     store.close()
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-    assert [next(iter(r)) for r in records] == ["recording", "session", "key", "complete"]
+    assert [next(iter(r)) for r in records] == ["recording", "session", "key", "session_end", "complete"]
     assert {k: records[0][k] for k in ("recording", "format", "adapter")} == {
         "recording": "conformance",
         "format": 1,
         "adapter": "rekognition",
     }
     again = load(path)
-    assert (len(again), again.complete, again.sessions) == (1, True, [SESSION["session"]])
+    assert (len(again), again.complete) == (1, True)
+    # The session as begun, and when it ended with how many interactions.
+    (session,) = again.sessions
+    assert session == {**SESSION["session"], "ended": records[3]["session_end"]["ended"], "interactions": 1}
 
 
 def test_a_fresh_store_leaves_the_old_file_alone_until_it_closes(path: Path) -> None:

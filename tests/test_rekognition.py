@@ -207,10 +207,17 @@ def cassettes(tmp_path: Path) -> Path:
     return tmp_path / "cassettes"
 
 
+def recording_of(folder: Path, cassettes: Path) -> Path:
+    """The documented layout: <cassette dir>/<dataset folder name>-<tag>/rekognition.jsonl, the tag the first
+    8 hex digits of the SHA-256 of the dataset folder's path relative to the cassette folder."""
+    where = Path(os.path.relpath(folder, cassettes)).as_posix()
+    return cassettes / f"{folder.name}-{hashlib.sha256(where.encode()).hexdigest()[:8]}" / "rekognition.jsonl"
+
+
 @pytest.fixture
-def recording(cassettes: Path) -> Path:
-    # The documented layout: <cassette dir>/<dataset name>/rekognition.jsonl; the dataset's folder is "data".
-    return cassettes / "data" / "rekognition.jsonl"
+def recording(cassettes: Path, tmp_path: Path) -> Path:
+    # The datasets' folder is "data", beside cassettes/: "../data", whichever manifest in it.
+    return recording_of(tmp_path / "data", cassettes)
 
 
 StartEmulator = Callable[..., EmulatorServer]
@@ -353,7 +360,7 @@ def test_cli_records_once_then_replays_none_without_the_emulator_and_reports_the
         made = calls(server)
     assert first.returncode in (0, 1), first.stdout + first.stderr  # pytest's codes: the checks ran
     # The 12 photos, each recorded once; no transformed variants: the emulator only knows the dataset's photos.
-    recorded_keys = [i["key"] for i in interactions(cassette_dir / "data" / "rekognition.jsonl")]
+    recorded_keys = [i["key"] for i in interactions(recording_of(manifest.parent, cassette_dir))]
     assert made == len(recorded_keys) == len(set(recorded_keys)) == 12
 
     second = cli("none", "replayed", TEST_BLOCK_NETWORK="1")
@@ -468,7 +475,9 @@ def test_interrupted_recording_missing_its_last_lines_records_only_those_photos(
 ) -> None:
     lines = recording.read_text(encoding="utf-8").splitlines(keepends=True)
     assert json.loads(lines[-1]) == {"complete": {"photos": 12}}
-    recording.write_text("".join(lines[:-4]), encoding="utf-8")  # the complete line and 3 interactions gone
+    assert next(iter(json.loads(lines[-2]))) == "session_end"
+    # The complete line, the session's end and 3 interactions gone.
+    recording.write_text("".join(lines[:-5]), encoding="utf-8")
     with start(dataset, predictions) as server:
         resumed = run(dataset, cassettes, "once")
         assert calls(server) == 3
@@ -534,7 +543,8 @@ def test_all_records_everything_anew_and_replaces_the_recording(
     assert table(observations) == expected_table(flipped)
     assert sum("session" in r for r in read_records(recording)) == 1  # a new file, not an append
     assert len(interactions(recording)) == 12
-    assert sorted(p.name for p in recording.parent.iterdir()) == ["rekognition.jsonl"]
+    # The new file swapped in, nothing else left but the lock beside it.
+    assert sorted(p.name for p in recording.parent.iterdir()) == [".rekognition.jsonl.lock", "rekognition.jsonl"]
     with network_blocked():
         assert table(run(dataset, cassettes, "none")) == expected_table(flipped)
 
@@ -606,7 +616,7 @@ def test_a_second_recording_in_the_same_process_records_after_a_failed_one(
         run(second, cassettes, "once")
         assert calls(server) == 6
     for name, data in (("first", first), ("second", second)):
-        path = cassettes / name / "rekognition.jsonl"
+        path = recording_of(data.root, cassettes)
         assert sorted(request_digests(path)) == sorted(sha256_of(p.path) for p in data.photos), name
         assert read_records(path)[-1] == {"complete": {"photos": 6}}
     assert not {p.digest for p in first.photos} & {p.digest for p in second.photos}
@@ -848,7 +858,7 @@ def test_recording_against_a_non_loopback_endpoint_is_refused_before_any_call(
     assert "opted out" in message
     assert "--conformance-allow-live" in message
     assert (attempts, loopback_only) == ([], [])
-    assert not cassettes.exists() or not any(cassettes.rglob("*"))  # nothing written
+    assert not cassettes.exists()  # nothing written, not even a folder
 
 
 def test_replay_with_a_non_loopback_endpoint_makes_no_network_attempt(

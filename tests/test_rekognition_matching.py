@@ -95,14 +95,16 @@ def test_the_recording_holds_every_request_once(
     data: tuple[Path, Path], emulator: RekognitionEmulator, tmp_path: Path
 ) -> None:
     search(data[0], tmp_path / "cassettes", "once")
-    lines = [
-        json.loads(line)
-        for line in (tmp_path / "cassettes" / data[0].parent.name / "rekognition.jsonl").read_text().splitlines()
-    ]
+    from conformance.recording.paths import recording_path
+
+    path = recording_path(load_dataset(data[0]), tmp_path / "cassettes", "rekognition.jsonl")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
     operations = [line["operation"] for line in lines if "key" in line]
     search_all = ["SearchFacesByImage"] * 3
     assert operations == ["CreateCollection", "IndexFaces", "IndexFaces", *search_all, "DeleteCollection"]
     assert len({line["key"] for line in lines if "key" in line}) == len(operations)
+    # Every planned request answered, the collection's deletion included: complete, counted.
+    assert lines[-1] == {"complete": {"photos": len(load_dataset(data[0]))}}
 
 
 def test_replay_without_a_recording_names_the_missing_request(data: tuple[Path, Path], tmp_path: Path) -> None:

@@ -20,14 +20,15 @@ class AdapterSettings:
     ``record_mode`` has pytest-recording's meanings (``none`` replays only and blocks the network);
     ``cassette_dir`` holds the recordings; ``allow_live`` lets a recording call a non-loopback endpoint;
     ``rate`` caps live calls per second (a token bucket shared by the run's threads, split between its
-    processes); ``timeout`` is the read timeout of one call.
+    processes); ``timeout`` bounds the whole time of each attempt of a call (every read of it, not each read
+    alone).
     """
 
     record_mode: str = "none"
     cassette_dir: str | None = None
     allow_live: bool = False
     rate: float | None = None  # live calls per second at most (None: the adapter's default for live endpoints)
-    timeout: float = 30.0  # seconds to wait for one answer before the call is retried, then fails that photo
+    timeout: float = 30.0  # seconds an attempt may take in all before it is retried, then fails that photo
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,27 @@
 ``AWS_ENDPOINT_URL_REKOGNITION`` points it at another endpoint, such as the kit's emulator.
 
 Traffic goes through vcrpy into a recording (see :mod:`conformance.recording`) at
-``<cassette dir>/<dataset name>/rekognition.jsonl``. With record mode ``none`` (the default) every
-answer comes from the recording and the network is blocked (pytest-recording's socket guard: remote
-connections fail); a photo with no recording stops the run with the command that records it. Modes that record call the endpoint: a non-loopback one
-only with ``allow_live`` (``--conformance-allow-live``), after saying how many calls it will make.
+``<cassette dir>/<dataset folder name>-<tag>/rekognition.jsonl`` (the tag tells apart datasets whose
+folders share a name; see :mod:`conformance.recording.paths`; a recording at the older
+``<dataset folder name>/`` still replays, and a recording run carries its answers over). With record
+mode ``none`` (the default) every answer comes from the recording, the network is blocked
+(pytest-recording's socket guard: remote connections fail) and no AWS configuration is read; a photo
+with no recording stops the run with the command that records it. Modes that record call the
+endpoint: a non-loopback one only with ``allow_live`` (``--conformance-allow-live``), after saying how
+many calls it will make, holding the recording's lock for the whole run (one writer at a time).
+
+What is recorded: only Rekognition's own answers. A response is kept when it is a 200 with a JSON
+object of the operation's output shape, or one of the errors botocore's model documents for the
+operation (an invalid or oversized image, say); never throttling, a server fault, a refusal of the
+credentials, an error the model does not document for the operation (``UnknownOperationException``
+from a stand-in), or a body that is not Rekognition's JSON at all (a proxy's 502/503/504 page, a bare
+429, a 200 with HTML): those are retried and become that photo's error, unrecorded. ``complete`` is
+written when every planned request has its answer in the recording, counted; a run with photos
+missing records them under ``once`` as under ``new_episodes``. An answer the secret scan withholds is
+said per photo and in the run's final accounting.
+
+Each attempt's whole time is bounded by ``timeout`` (``--timeout``), not only each socket read: an
+endpoint that drip-feeds its answer cannot hold a run.
 
 Images: JPEG and PNG are sent as they are; other formats Pillow reads are re-encoded as PNG
 (lossless, and the same bytes on every run, so recordings replay); an image over the API's 5 MB
@@ -20,12 +37,15 @@ reason; credential and access errors stop the run with how to set credentials.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import io
 import ipaddress
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -36,8 +56,8 @@ from urllib.parse import urlsplit
 from ..errors import AdapterError, ConformanceError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..observation import Face, Observation
-from ..recording.scrub import redact
-from .base import AdapterSettings, Vocabulary, choose_face
+from ..recording.scrub import redact, scrub_url
+from .base import AdapterSettings, Vocabulary, _overlap, choose_face
 
 if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
@@ -77,6 +97,15 @@ _HOW_TO_SET_CREDENTIALS = (
 _EMULATOR_HEADER = "x-conformance-emulator"
 _MAX_REASON = 500  # characters of a vendor's message kept as a photo's reason
 _SIMULATED_HEADER = "x-conformance-simulated"
+# The member a before-parse hook adds to botocore's parsed response when the HTTP answer was not in
+# Rekognition's shape at all (see _shape_problem): the adapter reads it, botocore ignores it.
+_NON_ANSWER = "ConformanceNonAnswer"
+RECORDING_FILE = "rekognition.jsonl"
+# Endpoint classes, most trustworthy first: where a recording's answers came from.
+ENDPOINT_CLASSES = ("vendor", "emulator", "loopback", "other")
+_VENDOR_HOST = (
+    r"rekognition(?:-fips)?\.[a-z0-9-]+\.(?:amazonaws\.com|amazonaws\.com\.cn|api\.aws|api\.amazonwebservices\.com\.cn)"
+)
 
 
 def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> RekognitionAnalyzer:
@@ -89,11 +118,16 @@ def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings 
     return RekognitionAnalyzer(dataset=dataset, settings=settings or AdapterSettings())
 
 
+@functools.lru_cache(maxsize=1)
+def _service_model() -> Any:
+    """botocore's model of Rekognition, loaded once by a session that reads no AWS configuration (a broken
+    ~/.aws/config or a missing AWS_PROFILE must not stop a replay, which needs neither)."""
+    return _isolated_botocore_session().get_service_model("rekognition")
+
+
 def gender_vocabulary() -> Vocabulary:
     """Rekognition's gender labels, as botocore's service model declares them."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("rekognition")
+    model = _service_model()
     enum = list(model.shape_for("GenderType").enum)
     labels: dict[str, str] = {}
     for label in enum:
@@ -127,6 +161,24 @@ def _key(operation: str, params: Mapping[str, Any]) -> str:
     from ..recording.scrub import request_key
 
     return request_key(operation, json.dumps(params, sort_keys=True, separators=(",", ":")))
+
+
+class _NonAnswer(Exception):
+    """An HTTP answer not in Rekognition's shape (see _shape_problem): retried, then the photo's error."""
+
+    def __init__(self, problem: str, status: int, retries: int = 0) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.status = status
+        self.retries = retries  # how often botocore asked again already (it does for 5xx and 429)
+
+
+def _max_attempts() -> int:
+    """Attempts per call, as botocore counts them: ``AWS_MAX_ATTEMPTS``, else its modes' default of 3."""
+    try:
+        return max(1, int(os.environ.get("AWS_MAX_ATTEMPTS", "3")))
+    except ValueError:
+        return 3
 
 
 class _Refused(Exception):
@@ -163,14 +215,189 @@ def _error_type(response: Mapping[str, Any]) -> str:
     return code.split(":")[0].rpartition("#")[2]
 
 
-def _worth_keeping(operation: str, response: Mapping[str, Any]) -> bool:
-    """Whether a live response is the service's answer about the image, fit to replay forever.
+@functools.lru_cache(maxsize=64)
+def _model_facts(operation: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The output members of ``operation`` and the errors botocore's model documents for it."""
+    from botocore.model import OperationNotFoundError
 
-    Throttling, server faults and credential refusals say something about that moment, not about
-    the photo: the SDK retries them, and a later run must ask again rather than replay them.
+    try:
+        model = _service_model().operation_model(operation)
+    except OperationNotFoundError:  # an operation the model does not know: nothing is documented for it
+        return frozenset(), frozenset()
+    members = frozenset(model.output_shape.members) if model.output_shape is not None else frozenset()
+    return members, frozenset(shape.name for shape in model.error_shapes)
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str:
+    for key, value in headers.items():
+        if str(key).lower() == name:
+            text = value[0] if isinstance(value, list) and value else value
+            return str(text.decode("latin-1") if isinstance(text, bytes) else text)
+    return ""
+
+
+def _preview(body: bytes) -> str:
+    """The start of a body for a message: one line, escaped, cut."""
+    from .._numbers import shown
+
+    text = " ".join(body[:400].decode("utf-8", "replace").split())
+    return shown(text, 60)
+
+
+_NOT_JSON = object()
+
+
+def _shape_problem(operation: str, status: int, headers: Mapping[str, Any], body: bytes) -> str:
+    """Why an HTTP answer is not in Rekognition's shape at all ("" when it is).
+
+    Rekognition answers a 200 with a JSON object of the operation's output members, and an error with
+    a JSON object naming its type (``__type``, or the ``x-amzn-ErrorType`` header). Anything else
+    came from something that is not the service (a proxy's HTML page, a gateway's 502, a load
+    balancer's bare 429, a stand-in's JSON of another shape) and says nothing about the photo.
     """
+    import json
+
+    kind = _header(headers, "content-type").split(";")[0].strip() or "untyped"
+    try:
+        parsed: Any = json.loads(body) if body.strip() else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        parsed = _NOT_JSON
+    if parsed is _NOT_JSON:
+        return f"HTTP {status} with a {kind} body that is not JSON ({_preview(body)})"
+    if parsed is None:
+        return f"HTTP {status} with an empty body"
+    if not isinstance(parsed, dict):
+        return f"HTTP {status} with JSON that is not an object ({_preview(body)})"
+    if status == 200:
+        members, _ = _model_facts(operation)
+        if parsed and members and not set(parsed) & members:
+            from .._numbers import shown_list
+
+            return f"HTTP 200 with JSON that is not a {operation} answer (members {shown_list(sorted(parsed), 5)})"
+        return ""
+    if status >= 300 and not _error_type({"body": body, "headers": headers}):
+        return f"HTTP {status} without an error type ({_preview(body)})"
+    if status < 200:
+        return f"HTTP {status}"
+    return ""
+
+
+def _judge(operation: str, response: Mapping[str, Any]) -> str:
+    """Why a live response does not belong in the recording ("" when it does: the service's own answer).
+
+    Kept: well-formed answers, and the errors the service's model documents for the operation about
+    the request itself (an invalid or oversized image). Not kept: anything not in the service's
+    shape, server faults, throttling, credential refusals, and errors not documented for the
+    operation; they say something about that moment or that endpoint, not about the photo, and a
+    later run must ask again rather than replay them.
+    """
+    from ..recording.cassette import decoded_body
+
     status = int(response.get("status", {}).get("code", 200))
-    return status < 500 and _error_type(response) not in _THROTTLED | _CREDENTIALS
+    headers = response.get("headers", {})
+    body = decoded_body(response)
+    problem = _shape_problem(operation, status, headers, body)
+    if problem:
+        return problem
+    if status >= 500:
+        return f"HTTP {status}, a server fault"
+    if status >= 300:
+        code = _error_type({"body": body, "headers": headers})
+        if code in _THROTTLED:
+            return f"{code}, throttling"
+        if code in _CREDENTIALS:
+            return f"{code}, a refusal of the credentials"
+        if code not in _model_facts(operation)[1]:
+            return f"{code}, which Rekognition's model does not document for {operation}"
+    return ""
+
+
+def _flag_non_answers(
+    operation_model: Any, response_dict: Mapping[str, Any], customized_response_dict: dict[str, Any], **_: Any
+) -> None:
+    """botocore's before-parse hook: mark a response not in Rekognition's shape, replayed or live.
+
+    botocore would parse a 200 with an HTML body as an answer with no faces ("no face"): the mark
+    makes the adapter treat it as the non-answer it is.
+    """
+    body = response_dict.get("body", b"")
+    problem = _shape_problem(
+        str(operation_model.name),
+        int(response_dict.get("status_code", 0)),
+        response_dict.get("headers", {}),
+        body if isinstance(body, bytes) else str(body).encode(),
+    )
+    if problem:
+        customized_response_dict[_NON_ANSWER] = problem
+
+
+def _rearm_deadline(**_: Any) -> None:
+    """botocore's before-send hook: each attempt of a call gets the whole ``--timeout``."""
+    from ..execution import rearm_deadline
+
+    rearm_deadline()
+
+
+def endpoint_class(url: str, *, emulator: bool = False) -> str:
+    """Which kind of endpoint ``url`` is: ``vendor``, ``emulator``, ``loopback`` or ``other``.
+
+    ``vendor``: Amazon's public Rekognition endpoint over HTTPS. ``emulator``: the kit's own emulator
+    (its answers name it, and it listens on loopback only). ``loopback``: any other endpoint on a
+    loopback or private address (a mock, a proxy, a stand-in). ``other``: anything else.
+    """
+    import re
+
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        scheme = parts.scheme.lower()
+    except ValueError:
+        return "other"
+    local = is_loopback(url) or _private(host)
+    if emulator and is_loopback(url):
+        return "emulator"
+    if scheme == "https" and re.fullmatch(_VENDOR_HOST, host):
+        return "vendor"
+    return "loopback" if local else "other"
+
+
+def _private(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback or address.is_link_local
+
+
+def _session_class(session: Mapping[str, Any]) -> str:
+    """A recorded session's endpoint class: as it says, or worked out from what older sessions said."""
+    named = session.get("endpoint_class")
+    if named in ENDPOINT_CLASSES:
+        return str(named)
+    emulator = bool(session.get("emulator"))
+    return endpoint_class(str(session.get("endpoint", "")), emulator=emulator)
+
+
+def _isolated_botocore_session() -> Any:
+    """A botocore session that reads no AWS configuration (no profile, no config or credentials file).
+
+    A replay needs none, and must not fail on a machine where ``AWS_PROFILE`` names a missing profile
+    or ``~/.aws/config`` does not parse.
+    """
+    import botocore.session
+
+    return botocore.session.Session(
+        session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+        }
+    )
+
+
+def _isolated_boto3_session(boto3: Any) -> Any:
+    """A boto3 session over :func:`_isolated_botocore_session`."""
+    return boto3.session.Session(botocore_session=_isolated_botocore_session())
 
 
 _LOOPBACK_HOSTS = [r"127\.\d+\.\d+\.\d+$", r"localhost$", r"::1$"]
@@ -191,6 +418,28 @@ def _network_blocked(also: Sequence[str] = ()) -> Any:
     if getattr(socket.socket.connect, "__name__", "") == "network_guard":
         return nullcontext()
     return network.blocking_context(allowed_hosts=[*_LOOPBACK_HOSTS, *(re.escape(h) + "$" for h in also)])
+
+
+def _another_face(searched: Any, box: tuple[float, float, float, float] | None) -> str:
+    """What face the service looked at, when it is not the subject's (the manifest's box); "" when it is
+    (or there is no box to tell). Rekognition searches and compares the largest face in an image."""
+    if box is None or not isinstance(searched, Mapping):
+        return ""
+    try:
+        sides = [_number(searched.get(side), "box") for side in ("Left", "Top", "Width", "Height")]
+    except ValueError:
+        return ""
+    if any(side is None for side in sides):
+        return ""
+    found = (float(sides[0] or 0), float(sides[1] or 0), float(sides[2] or 0), float(sides[3] or 0))
+    if _overlap(found, box) > 0:
+        return ""
+    shown = ", ".join(f"{v:.3g}" for v in found)
+    manifest = ", ".join(f"{v:.3g}" for v in box)
+    return (
+        f"the largest face in the photo (box {shown}), not the subject's (the manifest's box {manifest}): its "
+        "matches are another person's"
+    )
 
 
 def _number(value: Any, what: str) -> float | None:
@@ -275,11 +524,15 @@ class RekognitionAnalyzer:
     sees_new_images = True
 
     def __init__(self, *, dataset: Dataset, settings: AdapterSettings) -> None:
+        from ..recording.paths import legacy_recording_path, recording_path
+
         self.dataset = dataset
         self.settings = settings
         self.vocabulary = gender_vocabulary()
-        cassette_dir = Path(settings.cassette_dir or "cassettes")
-        self.recording = cassette_dir / dataset.name / "rekognition.jsonl"
+        self.cassette_dir = Path(settings.cassette_dir or "cassettes")
+        self.recording = recording_path(dataset, self.cassette_dir, RECORDING_FILE)
+        # Where the recording lived before its folder was tagged: still replayed, carried over when recording.
+        self.legacy_recording = legacy_recording_path(dataset, self.cassette_dir, RECORDING_FILE)
         self.emulated = False
         self.simulated = False
         self._client: Any = None
@@ -297,6 +550,9 @@ class RekognitionAnalyzer:
         self.rate_share = 1  # processes sharing the rate limit: the runner sets it for worker executors
         self._absorbed = False
         self._connected = False  # whether any call reached the endpoint: if none can, the run stops
+        self.withheld: dict[str, str] = {}  # photo (or request) -> why its answer was kept out of the recording
+        self._endpoint = ""  # this run's endpoint, credentials taken out of its URL
+        self._notes: list[str] = []  # what the recording's sessions say about where its answers came from
 
     # -- the run ----------------------------------------------------------------------------------------
 
@@ -308,15 +564,35 @@ class RekognitionAnalyzer:
         run (for users' own calls, e.g. ``compare``, in a test that replays only those).
         """
         from ..recording.cassette import effective_mode
-        from ..recording.store import RecordingStore
+        from ..recording.store import RecordingStore, check_inside
 
         mode = self.settings.record_mode
+        writes = mode != "none"
+        fresh = mode in ("all", "rewrite")
+        legacy = self._replays_legacy()
         with ExitStack() as stack:
+            if writes:
+                # One writer per recording, and never a file created through a link out of the cassette folder.
+                check_inside(self.recording, self.cassette_dir)
             store = stack.enter_context(
-                RecordingStore.open(self.recording, adapter="rekognition", fresh=mode in ("all", "rewrite"))
+                RecordingStore.open(
+                    self.recording,
+                    adapter="rekognition",
+                    fresh=fresh,
+                    lock=writes,
+                    header={"dataset": self._dataset_header()} if writes else None,
+                )
             )
             self._store = store
-            effective = self._effective = effective_mode(mode, store)
+            planned = self._planned() if precheck or mode == "once" or (legacy and writes and not fresh) else []
+            if legacy and writes and not fresh and not len(store):
+                self._migrate(store, {r.key for r in planned})
+            missing = [r for r in planned if r.key not in store]
+            effective = effective_mode(mode, store)
+            if mode == "once" and planned:
+                # Counted, never taken on trust from a "complete" line: once records what is missing.
+                effective = "new_episodes" if missing else "none"
+            self._effective = effective
             versions = {str(s.get("adapter_version")) for s in store.sessions}
             if effective == "none" and versions and ADAPTER_VERSION not in versions:
                 from ..recording.store import RecordingError
@@ -326,8 +602,8 @@ class RekognitionAnalyzer:
                     f"{self.recording} was recorded by rekognition adapter version {', '.join(sorted(versions))}; "
                     f"this kit's is {ADAPTER_VERSION}, whose requests differ: re-record it with --record-mode all"
                 )
-            planned = [] if effective == "all" or not precheck else self._planned()
-            missing = [r for r in planned if r.key not in store]
+            if not precheck:
+                missing = []
             missing_calls = len({r.key for r in missing})  # the same image under two names is one call
             if effective == "none" and missing:
                 raise self._unrecorded_error(missing, store)
@@ -336,8 +612,39 @@ class RekognitionAnalyzer:
             # A collection made for a face-matching run is deleted after it, also when the run fails.
             stack.callback(self._drop_collection)
             yield
-            if effective != "none" and self._unrecorded == 0:
+            self._drop_collection()  # now, not on the way out: its answer counts towards completeness
+            # Complete only when every planned request has its answer in the recording, counted (a run that holds
+            # the lock says so also when it had nothing to record: the line may have been lost).
+            if writes and not [r for r in self._planned() if r.key not in store]:
                 store.mark_complete(len(self.dataset))
+
+    def _replays_legacy(self) -> bool:
+        """Whether the only recording is in the older layout; a replay then reads it where it is."""
+        legacy = self.recording != self.legacy_recording and (
+            not self.recording.exists() and self.legacy_recording.is_file()
+        )
+        if legacy and self.settings.record_mode == "none":
+            self.recording = self.legacy_recording
+        return legacy
+
+    def _dataset_header(self) -> dict[str, Any]:
+        """Which dataset a recording is for, in its header: its folder's name and tag (see recording.paths)."""
+        from ..recording.paths import dataset_tag
+
+        return {"name": self.dataset.name, "tag": dataset_tag(self.dataset, self.cassette_dir)}
+
+    def _migrate(self, store: RecordingStore, keys: set[str]) -> None:
+        """Carry this dataset's answers over from a recording of the older layout into the new one."""
+        from ..recording.store import RecordingStore
+
+        with RecordingStore.open(self.legacy_recording, adapter="rekognition") as old:
+            carried = store.migrate(old, keys, _NOTE)
+        if carried:
+            print(
+                f"conformance: carried {carried} answer(s) of this dataset over from {self.legacy_recording} (the "
+                f"older layout, one folder per dataset name) into {self.recording}; the old file is left as it was",
+                file=sys.stderr,
+            )
 
     def _open(
         self, stack: ExitStack, store: RecordingStore, effective: str, *, live_calls: int, share: int = 1
@@ -349,25 +656,36 @@ class RekognitionAnalyzer:
         import boto3
         import botocore
 
-        from ..execution import TokenBucket
+        from .. import __version__
+        from ..execution import TokenBucket, deadline_sockets
         from ..recording.cassette import replaying
+        from ..recording.store import utc_now
 
         replay_only = effective == "none"
         if replay_only:
             stack.enter_context(_network_blocked(self.allowed_hosts))
         self._client = self._make_client(replay_only, boto3)
+        # Marks answers not in Rekognition's shape (a proxy's page), live or replayed, before botocore parses them.
+        self._client.meta.events.register("before-parse.rekognition", _flag_non_answers)
         endpoint = str(self._client.meta.endpoint_url)
+        self._endpoint = scrub_url(endpoint)
         loopback = is_loopback(endpoint)
         if not replay_only and live_calls and not loopback:
-            self._check_live(endpoint, live_calls)
+            self._check_live(self._endpoint, live_calls)
         rate = self.settings.rate or (None if loopback else DEFAULT_RATE)
         self._limiter = None if replay_only or rate is None else TokenBucket(rate / share, burst=1)
+        if not replay_only:
+            stack.enter_context(deadline_sockets())  # --timeout bounds each attempt's whole time
+            # botocore sends each attempt (a retry too) after this event: each gets the whole --timeout.
+            self._client.meta.events.register("before-send.rekognition", _rearm_deadline)
         session = {
+            "started": utc_now(),
+            "kit": __version__,
             "adapter_version": ADAPTER_VERSION,
             "botocore": botocore.__version__,
             "boto3": boto3.__version__,
             "python": sys.version.split()[0],
-            "endpoint": endpoint,
+            "endpoint": self._endpoint,  # never a user or password or query of the URL
             "region": self._client.meta.region_name,
             "loopback": loopback,
         }
@@ -375,9 +693,43 @@ class RekognitionAnalyzer:
         stack.enter_context(_redacted_logs(secrets))
         self._cassette = stack.enter_context(
             replaying(
-                self.recording, store, effective, session=session, note=_NOTE, keep=_worth_keeping, secrets=secrets
+                self.recording,
+                store,
+                effective,
+                session=session,
+                note=_NOTE,
+                judge=_judge,
+                secrets=secrets,
+                on_begin=self._begin_session,
             )
         )
+
+    def _begin_session(self, session: dict[str, Any]) -> dict[str, Any]:
+        """Complete this run's session line when its first answer is recorded; say if it mixes with older ones."""
+        session = {
+            **session,
+            "endpoint_class": endpoint_class(str(session.get("endpoint", "")), emulator=bool(session.get("emulator"))),
+        }
+        store = self._store
+        earlier = list(store.sessions) if store is not None else []
+        if earlier:
+            last = earlier[-1]
+            changed = [
+                f"{what} {last.get(field)} then, {session.get(field)} now"
+                for what, field in (("botocore", "botocore"), ("adapter version", "adapter_version"))
+                if str(last.get(field)) != str(session.get(field))
+            ]
+            if _session_class(last) != session["endpoint_class"]:
+                changed.append(f"endpoint {_session_class(last)} then, {session['endpoint_class']} now")
+            if changed:
+                when = last.get("started") or "at an unknown time"
+                print(
+                    f"conformance: this run adds to {self.recording}, last recorded {when}; {'; '.join(changed)}: "
+                    "the recording will hold answers of both (the report lists its sessions; --record-mode all "
+                    "records everything anew)",
+                    file=sys.stderr,
+                )
+        return session
 
     # -- worker processes (--executor processes:N, dask): replay from and record into memory -------------
 
@@ -412,6 +764,7 @@ class RekognitionAnalyzer:
                     "unrecorded": self._unrecorded,
                     "emulated": self.emulated,
                     "simulated": self.simulated,
+                    "withheld": dict(self.withheld),
                 }
 
             yield handback
@@ -425,32 +778,43 @@ class RekognitionAnalyzer:
             self._unrecorded += int(handback["unrecorded"])
             self.emulated = self.emulated or bool(handback["emulated"])
             self.simulated = self.simulated or bool(handback["simulated"])
+            self.withheld.update(handback.get("withheld") or {})
             if handback["lines"] and not self._absorbed:
-                store.begin_session(handback["session"] or {}, _NOTE)
+                store.begin_session(self._begin_session(dict(handback["session"] or {})), _NOTE)
                 self._absorbed = True
             for line in handback["lines"]:
                 store.append_line(line)
 
     def _make_client(self, replay_only: bool, boto3: Any) -> Any:
         from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
 
-        # Adaptive retry (client-side rate limiting on throttles) unless AWS_RETRY_MODE names another of
-        # botocore's modes; attempts from boto3's usual AWS_MAX_ATTEMPTS.
         timeout = self.settings.timeout
-        mode = os.environ.get("AWS_RETRY_MODE") or "adaptive"
-        config = Config(retries={"mode": mode}, connect_timeout=min(10.0, timeout), read_timeout=timeout)
-        session = boto3.session.Session()
-        region = session.region_name or "us-east-1"
         if replay_only:
-            # Replay needs no identity: sign with placeholders so real credentials are never read.
-            return session.client(
+            # Replay needs no identity and no configuration: a session that reads none (a missing AWS_PROFILE or
+            # a malformed ~/.aws/config cannot stop it), signing with placeholders so real credentials are never
+            # read. Nothing it sends leaves the process.
+            return _isolated_boto3_session(boto3).client(
                 "rekognition",
-                region_name=region,
+                region_name="us-east-1",
                 aws_access_key_id="REPLAY",
                 aws_secret_access_key="REPLAY",
-                config=config,
+                config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
             )
-        client = session.client("rekognition", region_name=region, config=config)
+        # Adaptive retry (client-side rate limiting on throttles) unless AWS_RETRY_MODE names another of
+        # botocore's modes; attempts from boto3's usual AWS_MAX_ATTEMPTS.
+        mode = os.environ.get("AWS_RETRY_MODE") or "adaptive"
+        config = Config(retries={"mode": mode}, connect_timeout=min(10.0, timeout), read_timeout=timeout)
+        try:
+            session = boto3.session.Session()
+            region = session.region_name or "us-east-1"
+            client = session.client("rekognition", region_name=region, config=config)
+        except BotoCoreError as exc:
+            # A missing profile, a config file that does not parse, a bad setting: boto3's own words, and the way out.
+            raise ConformanceError(
+                f"the AWS configuration cannot be read to record ({redact(str(exc))}): fix it (AWS_PROFILE, "
+                "~/.aws/config), or replay the recording with --record-mode none, which reads none"
+            ) from None
         if is_loopback(str(client.meta.endpoint_url)) and session.get_credentials() is None:
             return session.client(
                 "rekognition",
@@ -518,23 +882,97 @@ class RekognitionAnalyzer:
         return out
 
     def _unrecorded_error(self, missing: list[_Request], store: RecordingStore) -> ConformanceError:
+        from ..recording.paths import same_name_recordings
         from ..recording.store import RecordingError
 
         first = missing[0]
         what = f"photo {first.photo.id!r} (sha256:{first.digest})" if first.photo is not None else "the collection"
         where = f"in {self.recording}" if self.recording.exists() else f"at {self.recording} (no recording yet)"
+        others = same_name_recordings(self.dataset, self.cassette_dir, RECORDING_FILE)
+        elsewhere = (
+            f". Recordings of other datasets in folders named {self.dataset.name!r}: "
+            f"{', '.join(str(o) for o in others)}; if one is this dataset's (moved since), rename its folder to "
+            f"{self.recording.parent.name}"
+            if others and not self.recording.exists()
+            else ""
+        )
         return RecordingError(
             f"no recording of {first.operation} for {what} {where}"
             f"{f', nor of {len(missing) - 1} more request(s)' if len(missing) > 1 else ''}; record it with "
             f"conformance run --dataset {self.dataset.manifest} --analyzer rekognition "
-            f"--cassette-dir {self.recording.parent.parent} --record-mode "
+            f"--cassette-dir {self.cassette_dir} --record-mode "
             f"{'new_episodes' if len(store) else 'once'} (with AWS_ENDPOINT_URL_REKOGNITION set for an emulator)"
+            f"{elsewhere}"
         )
 
     # -- the Analyzer protocol ---------------------------------------------------------------------------
 
-    def _call(self, method: str, **params: Any) -> Any:
-        """One API call: credential and connection failures stop the run; refusals of a photo raise _Refused."""
+    def _call(self, method: str, *, photo: Photo | None = None, **params: Any) -> Any:
+        """One API call: credential and connection failures stop the run; refusals of a photo raise _Refused.
+
+        ``photo`` is whom the call is about, named when its answer is withheld from the recording.
+        An answer not in Rekognition's shape (a proxy's page, a bare 429) is asked again as botocore would
+        (botocore retries server errors itself), then becomes the photo's error, unrecorded.
+        """
+        if self._client is None:
+            raise AdapterError("the rekognition adapter calls inside session(); use conformance.analyze()")
+        key = self._request_key(method, params)
+        replayed = self._effective == "none" or (
+            self._effective != "all" and self._store is not None and key in self._store
+        )
+        limiter = self._limiter
+        if limiter is not None and not replayed:
+            limiter.acquire()
+        attempts = 1 if replayed else _max_attempts()
+        operation = self._client.meta.method_to_api_mapping.get(method, method)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._send(method, params, live=not replayed)
+            except _NonAnswer as non:
+                if replayed:
+                    raise _Refused(
+                        "NotRekognition",
+                        f"the recording {self.recording} holds {non.problem} as the answer to {operation}, not "
+                        "Rekognition's; record it anew with --record-mode all",
+                    ) from None
+                if non.retries or attempt == attempts:
+                    with self._lock:
+                        self._unrecorded += 1  # never recorded: the recording stays incomplete, a re-run asks again
+                    # No count of attempts in the reason: botocore's retry quota makes it vary, and reasons that
+                    # are alike show a systematic failure.
+                    raise _Refused(
+                        "NotRekognition",
+                        f"the endpoint answered {operation} with {non.problem}, not as Rekognition answers, after retries; "
+                        "not recorded: run again to resume, and check that AWS_ENDPOINT_URL_REKOGNITION (or a proxy "
+                        "on the way) reaches Rekognition",
+                    ) from None
+                time.sleep(min(2.0, 0.1 * 2**attempt))  # as botocore backs off: a moment, doubling
+            finally:
+                self._note_verdict(key, operation, photo)
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    def _note_verdict(self, key: str, operation: str, photo: Photo | None) -> None:
+        """Say, for the photo, when its answer was withheld from the recording by the secret scan."""
+        cassette = self._cassette
+        verdicts = getattr(cassette, "verdicts", None)
+        if not isinstance(verdicts, dict):
+            return
+        verdict = verdicts.pop(key, "")
+        if not verdict.startswith("withheld"):
+            return
+        who = photo.id if photo is not None else f"{operation} {key[:12]}"
+        with self._lock:
+            self.withheld[who] = verdict
+            self._unrecorded += 1
+        print(
+            f"conformance: WARNING: photo {who!r} ({operation}): its answer was {verdict}; it was used in this run, "
+            "but it is NOT in the recording, which stays incomplete (a replay will not find it; the next recording "
+            "run asks again)",
+            file=sys.stderr,
+        )
+
+    def _send(self, method: str, params: Mapping[str, Any], *, live: bool) -> Any:
+        """One call through botocore (with its retries), its failures sorted into the run's and the photo's."""
         from botocore.exceptions import (
             ClientError,
             ConnectionClosedError,
@@ -546,21 +984,28 @@ class RekognitionAnalyzer:
         )
         from botocore.exceptions import ConnectionError as BotoConnectionError
 
-        if self._client is None:
-            raise AdapterError("the rekognition adapter calls inside session(); use conformance.analyze()")
-        limiter = self._limiter
-        if limiter is not None and not self._replayable(method, params):
-            limiter.acquire()
+        from ..execution import call_deadline
+
+        timeout = self.settings.timeout
+        began = time.monotonic()
         try:
-            response = getattr(self._client, method)(**params)
+            with call_deadline(timeout) if live else contextlib.nullcontext():
+                response = getattr(self._client, method)(**params)
         except (BotoConnectionError, ConnectionClosedError, ReadTimeoutError) as exc:
             # botocore retried already. A passing fault of one call (a reset, a slow answer, a proxy or TLS
             # failure) fails that photo, which stays unrecorded for the next run; an endpoint no call has
             # ever reached stops the run.
             if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)) and not self._connected:
-                raise ConformanceError(f"cannot reach {exc.kwargs.get('endpoint_url')}: check the endpoint") from None
+                endpoint = scrub_url(str(exc.kwargs.get("endpoint_url")))
+                raise ConformanceError(f"cannot reach {endpoint}: check the endpoint") from None
             with self._lock:
                 self._unrecorded += 1
+            if live and time.monotonic() - began >= timeout:
+                raise _Refused(
+                    "ConnectionError",
+                    f"no complete answer within --timeout {timeout:g} s (it bounds each attempt's whole time, not "
+                    "only each read), after retries; run again to resume",
+                ) from None
             what = "timed out" if isinstance(exc, ReadTimeoutError) else "lost the connection"
             raise _Refused(
                 "ConnectionError", f"{what} after retries ({type(exc).__name__}); run again to resume"
@@ -575,7 +1020,7 @@ class RekognitionAnalyzer:
                     f"{method}: the request is not in the recording {self.recording}; record it with --record-mode "
                     "new_episodes"
                 ) from None
-            raise ConformanceError(f"{method}: HTTP failure ({exc})") from None
+            raise ConformanceError(f"{method}: HTTP failure ({redact(str(exc), self._secrets())})") from None
         except NoCredentialsError:
             raise ConformanceError(f"no AWS credentials found: {_HOW_TO_SET_CREDENTIALS}") from None
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
@@ -587,6 +1032,12 @@ class RekognitionAnalyzer:
             ) from None
         except ClientError as exc:
             self._connected = True
+            if _NON_ANSWER in exc.response:
+                metadata = exc.response.get("ResponseMetadata", {})
+                status = int(metadata.get("HTTPStatusCode", 0))
+                raise _NonAnswer(
+                    str(exc.response[_NON_ANSWER]), status, int(metadata.get("RetryAttempts", 0))
+                ) from None
             code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
             # Services quote back what they refuse (headers, tokens, ARNs): never print or report that.
             message = redact(str(exc.response.get("Error", {}).get("Message", "")), self._secrets())
@@ -595,12 +1046,15 @@ class RekognitionAnalyzer:
                     f"Rekognition refused the credentials ({code}): {_HOW_TO_SET_CREDENTIALS}"
                 ) from None
             if code in _THROTTLED or code == "InternalServerError":
-                with self._lock:
-                    self._unrecorded += 1  # a passing fault: the recording stays incomplete, a re-run asks again
+                if live:
+                    with self._lock:
+                        self._unrecorded += 1  # a passing fault: the recording stays incomplete, a re-run asks again
                 if code in _THROTTLED:
                     message = "after retries; run again to resume"
             raise _Refused(code, message) from None
         self._connected = True
+        if _NON_ANSWER in response:
+            raise _NonAnswer(str(response[_NON_ANSWER]), 200)
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
         self.emulated = self.emulated or _EMULATOR_HEADER in headers
         self.simulated = self.simulated or headers.get(_SIMULATED_HEADER) == "true"
@@ -618,11 +1072,8 @@ class RekognitionAnalyzer:
             return ()
         return tuple(str(v) for v in (frozen.access_key, frozen.secret_key, frozen.token) if v)
 
-    def _replayable(self, method: str, params: Mapping[str, Any]) -> bool:
-        """Whether the request is in the recording already, so it is replayed rather than sent (no rate to keep)."""
-        store = self._store
-        if store is None or self._effective == "all":
-            return False
+    def _request_key(self, method: str, params: Mapping[str, Any]) -> str:
+        """The recording key of a call, images replaced by their digests as the recording keys them."""
         operation = self._client.meta.method_to_api_mapping.get(method, method)
         shown = {
             name: {"Sha256": hashlib.sha256(value["Bytes"]).hexdigest()}
@@ -630,14 +1081,14 @@ class RekognitionAnalyzer:
             else value
             for name, value in params.items()
         }
-        return _key(operation, shown) in store
+        return _key(operation, shown)
 
     def analyze(self, photo: Photo) -> Observation:
         data, reason = _image_bytes(photo)
         if data is None:
             return Observation(photo=photo.id, outcome="error", reason=reason)
         try:
-            response = self._call("detect_faces", Image={"Bytes": data}, Attributes=_ATTRIBUTES)
+            response = self._call("detect_faces", photo=photo, Image={"Bytes": data}, Attributes=_ATTRIBUTES)
         except _Refused as refused:
             return Observation(photo=photo.id, outcome="error", reason=str(refused))
         try:
@@ -703,7 +1154,7 @@ class RekognitionAnalyzer:
             params = self._index_params(digest)
             params["Image"] = {"Bytes": data}
             try:
-                response = self._call("index_faces", **params)
+                response = self._call("index_faces", photo=photo, **params)
             except _Refused as refused:
                 self._unindexed[photo.id] = str(refused)
                 continue
@@ -725,11 +1176,17 @@ class RekognitionAnalyzer:
         params["Image"] = {"Bytes": data}
         params["FaceMatchThreshold"] = float(threshold)
         try:
-            response = self._call("search_faces_by_image", **params)
+            response = self._call("search_faces_by_image", photo=probe, **params)
         except _Refused as refused:
             if refused.code == "InvalidParameterException" and "no faces" in str(refused).lower():
                 return SearchOutcome(probe.id, "no_face", reason=str(refused))
             return SearchOutcome(probe.id, "error", reason=str(refused))
+        wrong = _another_face(response.get("SearchedFaceBoundingBox"), probe.box)
+        if wrong:
+            # The service searches the largest face in the image: its matches are that face's, not the subject's.
+            return SearchOutcome(
+                probe.id, "error", reason=f"Rekognition searched {wrong}; crop the photo to the subject"
+            )
         matches = tuple(
             (self._gallery[m["Face"]["ExternalImageId"]], float(m["Similarity"]))
             for m in response.get("FaceMatches", [])
@@ -748,12 +1205,18 @@ class RekognitionAnalyzer:
         try:
             response = self._call(
                 "compare_faces",
+                photo=source,
                 SourceImage={"Bytes": images[0]},
                 TargetImage={"Bytes": images[1]},
                 SimilarityThreshold=float(self.search_floor),
             )
         except _Refused:
             return None
+        wrong = _another_face((response.get("SourceImageFace") or {}).get("BoundingBox"), source.box)
+        if wrong:
+            raise ConformanceError(
+                f"CompareFaces on photo {source.id!r}: Rekognition compared {wrong}; crop the photo to the subject"
+            )
         scores = [float(m["Similarity"]) for m in response.get("FaceMatches", [])]
         return max(scores) if scores else None
 
@@ -817,6 +1280,7 @@ class RekognitionAnalyzer:
         from .._version import __version__
         from ..cache import source_digest
 
+        self._replays_legacy()
         if self.settings.record_mode != "none" or not self.recording.is_file():
             return None
         with self.recording.open("rb") as handle:
@@ -834,6 +1298,7 @@ class RekognitionAnalyzer:
                 "conformance.observation",
                 "conformance.metamorphic",
                 "conformance.runner",
+                "conformance.execution",
                 "conformance.recording.cassette",
                 "conformance.recording.store",
                 "conformance.recording.scrub",
@@ -843,11 +1308,67 @@ class RekognitionAnalyzer:
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
+    def recording_sessions(self) -> list[dict[str, Any]]:
+        """The recording's sessions as a report gives them: when (UTC), with which SDK and adapter, against
+        which class of endpoint (URL credentials taken out, also of sessions older kits wrote)."""
+        store = self._store
+        out = []
+        for session in [] if store is None else store.sessions:
+            entry = {
+                "started": session.get("started"),
+                "ended": session.get("ended"),
+                "endpoint_class": _session_class(session),
+                "endpoint": scrub_url(str(session.get("endpoint", ""))),
+                "region": session.get("region"),
+                "adapter_version": session.get("adapter_version"),
+                "botocore": session.get("botocore"),
+                "boto3": session.get("boto3"),
+                "python": session.get("python"),
+                "kit": session.get("kit"),
+            }
+            if session.get("interactions") is not None:
+                entry["interactions"] = session.get("interactions")
+            if session.get("migrated_from"):
+                entry["migrated_from"] = str(session["migrated_from"])
+            out.append(entry)
+        return out
+
+    def run_endpoint_class(self, sessions: Sequence[Mapping[str, Any]]) -> str:
+        """The class of the endpoint the answers came from: the least trustworthy of the recording's
+        sessions (one emulated session makes a recording not the vendor's), else this run's endpoint."""
+        classes = {str(s["endpoint_class"]) for s in sessions}
+        if not classes and self._endpoint and self._effective != "none":
+            classes = {endpoint_class(self._endpoint, emulator=self.emulated)}
+        for kind in reversed(ENDPOINT_CLASSES):
+            if kind in classes:
+                return kind
+        return "emulator" if self.emulated else "other"
+
+    def recording_notes(self, sessions: Sequence[Mapping[str, Any]]) -> list[str]:
+        """What a reader must know about how the recording's sessions differ (versions, endpoints, time)."""
+        notes = []
+        if len(sessions) > 1:
+            started = sorted(str(s["started"]) for s in sessions if s.get("started"))
+            span = f" from {started[0]} to {started[-1]}" if len(started) > 1 else ""
+            notes.append(f"answers recorded in {len(sessions)} sessions{span}")
+            for what in ("endpoint_class", "botocore", "adapter_version"):
+                values = sorted({str(s.get(what)) for s in sessions})
+                if len(values) > 1:
+                    notes.append(f"the sessions differ in {what.replace('_', ' ')}: {', '.join(values)}")
+        untimed = sum(not s.get("started") for s in sessions)
+        if untimed:
+            notes.append(f"{untimed} of {len(sessions)} session(s) recorded by an older kit, which wrote no timestamps")
+        return notes
+
     def describe(self) -> dict[str, Any]:
         import boto3
         import botocore
 
-        store = self._store
+        sessions = self.recording_sessions()
+        files = []
+        if self.recording.is_file():
+            with self.recording.open("rb") as handle:
+                files.append({"path": str(self.recording), "sha256": hashlib.file_digest(handle, "sha256").hexdigest()})
         return {
             "name": self.name,
             "adapter": "rekognition",
@@ -856,7 +1377,16 @@ class RekognitionAnalyzer:
             "boto3": boto3.__version__,
             "source": str(self.recording),
             "record_mode": self.settings.record_mode,
-            "recorded_with": [] if store is None else store.sessions,
+            # Kept for readers of older reports: the sessions as recorded (URL credentials taken out).
+            "recorded_with": [
+                dict(s, endpoint=scrub_url(str(s.get("endpoint", ""))))
+                for s in (self._store.sessions if self._store else [])
+            ],
+            "recording_sessions": sessions,
+            "recording_files": files,
+            "recording_notes": self.recording_notes(sessions),
+            "endpoint_class": self.run_endpoint_class(sessions),
+            "withheld": dict(self.withheld),
             "vocabulary": self.vocabulary.to_dict(),
             "emulated": self.emulated,
             "simulated": self.simulated,

@@ -33,8 +33,19 @@ How a request is answered:
 - Every successful response is checked against the model (:func:`validate_response`) before it
   leaves; a violation is an emulator bug and is answered with a 500 naming it.
 - :class:`Faults` injects throttling, server errors, connection resets (no HTTP response at
-  all) and slow answers at seeded, reproducible rates, on every operation, and can limit the
-  calls served per second with a token bucket, as an account's TPS quota does.
+  all), slow answers, a proxy's HTML pages (a 502/503/504 gateway page, a bare 429, a 200 with
+  HTML) and ``UnknownOperationException`` refusals at seeded, reproducible rates, on every
+  operation, and can limit the calls served per second with a token bucket, as an account's TPS
+  quota does.
+- Images are checked as the service checks them: bytes that are not a PNG or JPEG get
+  ``InvalidImageFormatException``; with ``min_image_side`` (80 pixels, the documented minimum
+  height and width, by default in ``conformance emulate``), a smaller image gets the service's
+  ``InvalidParameterException``. The rule is off by default in :class:`RekognitionEmulator` itself,
+  for the kit's own tests and the demo, whose placeholder images are 8x8 pixels.
+- Face search looks at the largest face in the image, as the service does: SearchFacesByImage
+  answers with its box as ``SearchedFaceBoundingBox`` and CompareFaces as ``SourceImageFace``.
+  When the largest face is not the subject's (another face in the photo is bigger), the
+  predictions file says nothing of what it matches: the emulator answers no matches for it.
 
 Example
 -------
@@ -83,6 +94,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DETECTION_CONFIDENCE",
+    "MIN_IMAGE_SIDE",
     "EmulatorError",
     "EmulatorServer",
     "EmulatorStats",
@@ -111,6 +123,11 @@ REGION = "us-east-1"
 # FaceMatchThreshold and SimilarityThreshold default to 80 in the real API; MaxFaces to its maximum.
 DEFAULT_THRESHOLD = 80.0
 NO_FACE_MESSAGE = "There are no faces in the image. Should be at least 1."
+# Rekognition's documented minimum height and width of an image, in pixels ("Guidelines and quotas in Amazon
+# Rekognition"); a smaller image is refused with InvalidParameterException.
+MIN_IMAGE_SIDE = 80
+INVALID_FORMAT_MESSAGE = "Request has invalid image format"
+INVALID_PARAMETERS_MESSAGE = "Request has invalid parameters"
 # Fixed for ever: face and image ids derive from it, and recordings hold them.
 # (It is uuid5(NAMESPACE_URL, "urn:conformance:emulator:rekognition").)
 _ID_NAMESPACE = "8d4cec67-2927-58b9-853c-f9eb66fda71a"
@@ -141,10 +158,14 @@ class _Failure:
 @dataclass(frozen=True)
 class _Call:
     """What the emulator does with one call: its reply, ``None`` for a reset (the connection is
-    closed unanswered), and the seconds to hold the reply before sending it (a slow fault)."""
+    closed unanswered), and the seconds to hold the reply before sending it (a slow fault).
+
+    ``page`` is an HTML page sent instead of a JSON body (a proxy's page fault), with ``reply``'s status.
+    """
 
     reply: Reply | None
     delay: float = 0.0
+    page: str | None = None
 
 
 class _ServiceError(Exception):
@@ -167,6 +188,13 @@ class Faults:
     ``slow_seconds`` before it is sent. The same seed and the same sequence of calls give the
     same faults.
 
+    Two more bands follow, for stand-ins that are not the service at all: in the next ``page_rate``
+    the call is answered by a proxy's HTML page with status ``page_status`` (502 by default: a
+    gateway page; 503 and 504 likewise; 429 a bare "Too Many Requests" without Rekognition's error
+    shape; 200 an HTML page where an answer was due) and no Rekognition error type; in the next
+    ``unknown_rate`` it is refused with ``UnknownOperationException`` (400), as a stand-in that does
+    not implement the operation answers.
+
     ``max_rate`` (calls per second) puts a token bucket of ``burst`` calls in front of all that,
     as AWS enforces an account's TPS quota: a call finding it empty gets ``ThrottlingException``
     (400). It depends on timing, so it is not reproducible by the seed; every call still takes
@@ -181,7 +209,7 @@ class Faults:
 
     Parameters
     ----------
-    throttle_rate, error_rate, reset_rate, slow_rate
+    throttle_rate, error_rate, reset_rate, slow_rate, page_rate, unknown_rate
         Shares of calls, each from 0 to 1, together at most 1.
     seed
         Seed of the draws.
@@ -193,6 +221,8 @@ class Faults:
     burst
         Calls the bucket holds, so calls that may arrive at once; by default ``max_rate`` rounded,
         at least 1. Only with ``max_rate``.
+    page_status
+        The HTTP status of a page fault: 200, 429, 502, 503 or 504.
 
     Raises
     ------
@@ -219,6 +249,9 @@ class Faults:
     slow_seconds: float = 61.0
     max_rate: float | None = None
     burst: int | None = None
+    page_rate: float = 0.0
+    page_status: int = 502
+    unknown_rate: float = 0.0
 
     def __post_init__(self) -> None:
         for name in _SHARES:
@@ -251,6 +284,11 @@ class Faults:
         elif self.max_rate is not None:
             # Frozen: the default is filled in once, so the value shows in repr and comparisons.
             object.__setattr__(self, "burst", max(1, round(self.max_rate)))
+        if isinstance(self.page_status, bool) or self.page_status not in _PAGE_STATUSES:
+            raise EmulatorError(
+                f"page-status {self.page_status!r} must be one of {', '.join(map(str, _PAGE_STATUSES))} "
+                "(the status of a proxy's page)"
+            )
 
     @property
     def active(self) -> bool:
@@ -258,8 +296,10 @@ class Faults:
         return any(getattr(self, name) > 0.0 for name in _SHARES)
 
 
-# The shares of calls one draw splits, in the order of their bands.
-_SHARES = ("throttle_rate", "error_rate", "reset_rate", "slow_rate")
+# The shares of calls one draw splits, in the order of their bands (new bands go last: a seed draws the
+# same faults for the older shares as before).
+_SHARES = ("throttle_rate", "error_rate", "reset_rate", "slow_rate", "page_rate", "unknown_rate")
+_PAGE_STATUSES = (200, 429, 502, 503, 504)
 
 
 def _flag(name: str) -> str:
@@ -276,8 +316,9 @@ class EmulatorStats:
     """Counts of calls since the emulator started.
 
     ``calls`` = ``served`` (answered 200) + ``throttled`` + ``errored`` (injected faults) +
-    ``resets`` (connections reset with no answer) + ``failed`` (every other error response: bad
-    requests, predictions errors, unknown operations).
+    ``resets`` (connections reset with no answer) + ``paged`` (answered by a proxy's page) +
+    ``failed`` (every other error response: bad requests, predictions errors, unknown operations,
+    injected ``UnknownOperationException`` refusals included).
 
     Two counts are parts of others, not terms of the sum: ``rate_throttled`` counts the
     ``throttled`` calls refused by ``max_rate``'s bucket (the rest are throttle faults), and
@@ -294,6 +335,7 @@ class EmulatorStats:
     resets: int = 0
     slowed: int = 0
     rate_throttled: int = 0
+    paged: int = 0
 
 
 class _TokenBucket:
@@ -365,6 +407,18 @@ class _Subject:
     face: Face | None = None
     error: str | None = None
     faceless: bool = False
+    # The box of the largest face in the image, which search and comparison look at (the subject's
+    # ``box`` unless another face is bigger).
+    largest: Box | None = None
+
+    @property
+    def searched(self) -> Box:
+        return self.largest if self.largest is not None else self.box
+
+    @property
+    def subject_searched(self) -> bool:
+        """Whether the face search looks at is the subject's."""
+        return self.largest is None or self.largest == self.box
 
 
 @dataclass(frozen=True)
@@ -399,6 +453,11 @@ class RekognitionEmulator:
         What the emulated service says about each photo.
     faults
         Injected faults and rate limit (:class:`Faults`); none by default.
+    min_image_side
+        The smallest height and width in pixels of an image served; a smaller one is refused with
+        ``InvalidParameterException`` as the service refuses it. 0 (the default here) serves images
+        of any size: the kit's own tests and the demo's recorded sessions use 8x8 placeholders.
+        ``conformance emulate`` sets :data:`MIN_IMAGE_SIDE`, as the service does.
 
     Collections live in memory, one set per emulator, shared by every thread serving it.
 
@@ -410,10 +469,20 @@ class RekognitionEmulator:
         (the real API answers identical images identically).
     """
 
-    def __init__(self, dataset: Dataset, predictions: PredictionsAnalyzer, *, faults: Faults | None = None) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        predictions: PredictionsAnalyzer,
+        *,
+        faults: Faults | None = None,
+        min_image_side: int = 0,
+    ) -> None:
+        if isinstance(min_image_side, bool) or not isinstance(min_image_side, int) or min_image_side < 0:
+            raise EmulatorError(f"min-image-side {min_image_side!r} must be a whole number of pixels, 0 for none")
         self.dataset = dataset
         self.predictions = predictions
         self.faults = faults if faults is not None else Faults()
+        self.min_image_side = min_image_side
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
         rate, burst = self.faults.max_rate, self.faults.burst
@@ -508,7 +577,12 @@ class RekognitionEmulator:
                 face = observation.face if observation.face is not None else faces[0]
                 index = faces.index(face) if face in faces else 0
                 box = face.box if face.box is not None else photo.box or _centred_box(index, len(faces))
-                subjects[photo.digest] = _Subject(photo, box, face=face)
+                boxes = [f.box if f.box is not None else _centred_box(i, len(faces)) for i, f in enumerate(faces)]
+                # The service searches the largest face (the first of equals, as the file lists them).
+                largest = max(boxes, key=lambda b: b[2] * b[3]) if len(faces) > 1 else None
+                if largest is not None and largest[2] * largest[3] <= box[2] * box[3]:
+                    largest = None  # the subject's face is (one of) the largest
+                subjects[photo.digest] = _Subject(photo, box, face=face, largest=largest)
         return subjects
 
     def _index_probes(self) -> dict[str, str]:
@@ -573,13 +647,15 @@ class RekognitionEmulator:
         -------
         tuple
             The HTTP status and the JSON body. Errors are ``{"__type": CODE, "Message": TEXT}``
-            with status 400, or 500 for ``InternalServerError``.
+            with status 400, or 500 for ``InternalServerError``; a page fault is ``{"page": HTML}``.
         """
         call = self._respond(target, body)
         if call.reply is None:
             raise ConnectionResetError(f"emulated fault: connection reset ({self._fault_settings()})")
         if call.delay:
             time.sleep(call.delay)
+        if call.page is not None:
+            return call.reply[0], {"page": call.page}
         return call.reply
 
     def _respond(self, target: str, body: bytes) -> _Call:
@@ -665,6 +741,15 @@ class RekognitionEmulator:
                 # Not a call of its own: its answer counts it (served or failed) as well.
                 self._stats = replace(self._stats, slowed=self._stats.slowed + 1)
                 return faults.slow_seconds
+            band += faults.page_rate
+            if draw < band:
+                self._count_locked("paged")
+                return _Call((faults.page_status, {}), page=_proxy_page(faults.page_status))
+            band += faults.unknown_rate
+            if draw < band:
+                self._count_locked("failed")
+                failure = _Failure("UnknownOperationException", f"Unknown operation: {how}")
+                return _Call(failure.reply())
             return 0.0
 
     def _fault_settings(self) -> str:
@@ -699,6 +784,18 @@ class RekognitionEmulator:
         if len(data) > self._max_image:
             raise _ServiceError(
                 "ImageTooLargeException", f"Image size {len(data)} bytes exceeds the limit of {self._max_image} bytes"
+            )
+        size = _image_size(data)
+        if size is None:
+            # The service reads PNG and JPEG only, and says no more than this.
+            raise _ServiceError("InvalidImageFormatException", INVALID_FORMAT_MESSAGE)
+        width, height = size
+        least = self.min_image_side
+        if least and (width < least or height < least):
+            raise _ServiceError(
+                "InvalidParameterException",
+                f"{INVALID_PARAMETERS_MESSAGE} (emulated: the {member} is {width}x{height} pixels; Rekognition's "
+                f"minimum is {least} pixels in height and width)",
             )
         return data
 
@@ -804,8 +901,9 @@ class RekognitionEmulator:
         return failure.code, failure.message
 
     def _face_box(self, digest: str) -> Box:
+        """The box of the face search and comparison look at in an image: its largest."""
         subject = self._subjects.get(digest)
-        return subject.box if subject is not None else _centred_box(0, 1)
+        return subject.searched if subject is not None else _centred_box(0, 1)
 
     def _detect_faces(self, request: dict[str, Any]) -> dict[str, Any]:
         data = self._image_bytes(request)
@@ -891,6 +989,9 @@ class RekognitionEmulator:
             if face.face_id not in best or similarity > best[face.face_id][0]:
                 best[face.face_id] = (similarity, face)
         ranked = sorted(best.values(), key=lambda match: (-match[0], match[1].face_id))[:most]
+        subject = self._subjects.get(digest)
+        if subject is not None and not subject.subject_searched:
+            ranked = []  # the largest face is someone else's: the file knows nothing it matches
         return {
             "SearchedFaceBoundingBox": _box(self._face_box(digest)),
             "SearchedFaceConfidence": DETECTION_CONFIDENCE,
@@ -905,6 +1006,9 @@ class RekognitionEmulator:
         source = hashlib.sha256(self._image_bytes(request, "SourceImage")).hexdigest()
         target = hashlib.sha256(self._image_bytes(request, "TargetImage")).hexdigest()
         matches = self._search_of(operation, source) or ()
+        searched = self._subjects.get(source)
+        if searched is not None and not searched.subject_searched:
+            matches = ()  # the largest face is someone else's: the file knows nothing it matches
         response: dict[str, Any] = {
             "SourceImageFace": {"BoundingBox": _box(self._face_box(source)), "Confidence": DETECTION_CONFIDENCE},
             "FaceMatches": [],
@@ -932,6 +1036,33 @@ def _invalid(member: str, value: Any, constraint: str) -> _ServiceError:
         "ValidationException",
         f"1 validation error detected: Value {shown} at '{member[0].lower()}{member[1:]}' failed to satisfy "
         f"constraint: Member must {constraint}",
+    )
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """The width and height of a PNG or JPEG, read from its header; None for anything else."""
+    if not (data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff"):
+        return None
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as image:
+            width, height = image.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+    return int(width), int(height)
+
+
+def _proxy_page(status: int) -> str:
+    """An HTML page such as a proxy or gateway sends in place of the service's answer."""
+    from http import HTTPStatus
+
+    title = f"{status} {HTTPStatus(status).phrase}"
+    return (
+        f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center><hr>"
+        "<center>proxy (conformance emulator fault: not Amazon Rekognition)</center></body></html>\n"
     )
 
 
@@ -1134,7 +1265,26 @@ def serve(
                 self.close_connection = True
                 if stopping.wait(call.delay):
                     return  # the server is closing: the connection closes unanswered
+            if call.page is not None:
+                self._page(call.reply[0], call.page)
+                return
             self._reply(*call.reply)
+
+        def _page(self, status: int, page: str) -> None:
+            """A proxy's page: HTML, none of Rekognition's headers but the emulator's own label."""
+            data = page.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("x-conformance-emulator", "Amazon Rekognition (EMULATED, not the vendor)")
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            try:
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError) as exc:
+                self.close_connection = True
+                self.log_error("client gone before its answer: %s", exc)
 
         def _reply(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload, separators=(",", ":")).encode()
@@ -1260,6 +1410,37 @@ def build_parser(prog: str = "conformance emulate") -> argparse.ArgumentParser:
         metavar="N",
         help="calls that may come at once within --max-rate (default: --max-rate rounded, at least 1)",
     )
+    rekognition.add_argument(
+        "--page-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="share of calls answered by a proxy's HTML page instead of Rekognition's answer (0-1)",
+    )
+    rekognition.add_argument(
+        "--page-status",
+        type=int,
+        default=502,
+        metavar="N",
+        help="the HTTP status of those pages: 502 (default), 503, 504, 429 (a bare 429) or 200 (HTML where an "
+        "answer was due)",
+    )
+    rekognition.add_argument(
+        "--unknown-rate",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="share of calls refused with UnknownOperationException, as a stand-in lacking the operation (0-1)",
+    )
+    rekognition.add_argument(
+        "--min-image-side",
+        type=int,
+        default=MIN_IMAGE_SIDE,
+        metavar="PX",
+        help=f"refuse images under PX pixels in height or width with InvalidParameterException, as the service "
+        f"does (default {MIN_IMAGE_SIDE}, its documented minimum; 0 serves any size, as the demo's recordings of "
+        "8x8 placeholders were made)",
+    )
     rekognition.add_argument("--log-requests", action="store_true", help="log each request to stderr")
     return parser
 
@@ -1305,13 +1486,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             slow_seconds=args.slow_seconds,
             max_rate=args.max_rate,
             burst=args.burst,
+            page_rate=args.page_rate,
+            page_status=args.page_status,
+            unknown_rate=args.unknown_rate,
         )
         from ..policy import load_policy
 
         # The project's identity map applies here as in a run, so the same manifests load.
         dataset = load_dataset(args.dataset, identity_map=load_policy(project_root=Path.cwd()).identity)
         emulator = RekognitionEmulator(
-            dataset, PredictionsAnalyzer(Path(args.predictions), dataset=dataset), faults=faults
+            dataset,
+            PredictionsAnalyzer(Path(args.predictions), dataset=dataset),
+            faults=faults,
+            min_image_side=args.min_image_side,
         )
         server = serve(emulator, args.host, args.port, log=args.log_requests)
     except ConformanceError as exc:
@@ -1340,6 +1527,8 @@ def _summary(stats: EmulatorStats, faults: Faults) -> str:
     outcomes.append(f"{stats.failed} failed")
     if faults.reset_rate > 0.0:
         outcomes.append(f"{stats.resets} reset")
+    if faults.page_rate > 0.0:
+        outcomes.append(f"{stats.paged} proxy pages")
     parts: list[str] = []
     if faults.max_rate is not None:
         parts.append(f"{stats.rate_throttled} throttled by max-rate")

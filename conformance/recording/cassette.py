@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from .scrub import canonical_body, operation_of, redact, request_key, scan_text, scrub_arns, scrub_headers
+from .scrub import canonical_body, operation_of, redact, request_key, scan_text, scrub_body_account_ids, scrub_headers
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from .store import RecordingStore
 
-__all__ = ["RECORD_MODES", "effective_mode", "replaying"]
+__all__ = ["RECORD_MODES", "decoded_body", "effective_mode", "replaying"]
 
 # pytest-recording's record modes and their meaning here.
 RECORD_MODES = ("none", "once", "new_episodes", "all")
@@ -61,17 +61,21 @@ def _cassette_class() -> type[Any]:
             store: RecordingStore,
             session: dict[str, Any],
             note: str,
-            keep: Callable[[str, dict[str, Any]], bool],
+            judge: Callable[[str, dict[str, Any]], str],
             secrets: tuple[str, ...] = (),
+            on_begin: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
             **kw: Any,
         ):
             super().__init__(path, allow_playback_repeats=True, **kw)
             self.store = store
-            self.keep = keep
+            self.judge = judge
             self.secrets = secrets
             self.session = session
             self.note = note
+            self.on_begin = on_begin
             self.begun = False
+            # What became of the last live answer to each request key: "" kept, else why it was not.
+            self.verdicts: dict[str, str] = {}
 
         # -- keys ---------------------------------------------------------------------------------------
 
@@ -125,16 +129,27 @@ def _cassette_class() -> type[Any]:
 
         def append(self, request: Any, response: dict[str, Any]) -> None:
             key, operation, canonical = self._key(request)
-            if not self.keep(operation, response):
-                return  # a passing refusal (throttling, a server fault, bad credentials) is not the answer
+            reason = self.judge(operation, response)
+            if reason:
+                # Not the vendor's answer about the image (throttling, a server fault, a proxy's page, bad
+                # credentials): never replayed; the adapter makes it the photo's error, a later run asks again.
+                self.verdicts[key] = f"not recorded: {reason}"
+                return
             scrubbed = _scrub_response(response, self.secrets)
-            if scan_text(json.dumps(scrubbed), names=self.secrets):
-                return  # a credential survived scrubbing: never written; a later run asks again
+            found = scan_text(json.dumps(scrubbed), names=self.secrets)
+            if found:
+                # A credential survived scrubbing: never written; the adapter says so for the photo, and a later
+                # run asks again.
+                self.verdicts[key] = f"withheld from the recording: the answer held {', '.join(found)}"
+                return
+            self.verdicts[key] = ""
             with _VCR_LOCK:  # threads of one run: one session line, and an image's answer recorded once
                 if not self.begun:
                     # The kit's emulator names itself in a header: the session line says so, for every reader.
                     names = {str(k).lower() for k in response["headers"]}
                     self.session = {**self.session, "emulator": "x-conformance-emulator" in names}
+                    if self.on_begin is not None:
+                        self.session = self.on_begin(self.session)
                     self.store.begin_session(self.session, self.note)
                     self.begun = True
                 if operation in _ANSWERS_ABOUT_AN_IMAGE and key in self.store:
@@ -174,6 +189,14 @@ def _gunzip(data: bytes) -> bytes:
     return body
 
 
+def decoded_body(response: Mapping[str, Any]) -> bytes:
+    """A live response's body as bytes, gzip undone (vcrpy's response dict: ``{"body": {"string": ...}}``)."""
+    body = response.get("body", {})
+    raw = body.get("string", b"") if isinstance(body, Mapping) else body
+    data = raw if isinstance(raw, bytes) else str(raw).encode()
+    return _gunzip(data) if data[:2] == b"\x1f\x8b" else data
+
+
 def _scrub_response(response: dict[str, Any], secrets: tuple[str, ...] = ()) -> dict[str, Any]:
     body = response["body"]["string"]
     headers = dict(response["headers"])
@@ -184,9 +207,11 @@ def _scrub_response(response: dict[str, Any], secrets: tuple[str, ...] = ()) -> 
         if isinstance(body, bytes) and body[:2] == b"\x1f\x8b":
             body = _gunzip(body)
         headers = {k: v for k, v in headers.items() if k.lower() != "content-encoding"}
-    text = scrub_arns(body.decode("utf-8") if isinstance(body, bytes) else str(body))
+    # Account ids in ARNs and standing alone (a hostile endpoint may put them anywhere); a refusal may also
+    # quote back what was sent, credentials included.
+    text = scrub_body_account_ids(body.decode("utf-8") if isinstance(body, bytes) else str(body))
     if int(response["status"]["code"]) >= 400:
-        text = redact(text, secrets)  # a refusal may quote back what was sent
+        text = redact(text, secrets)
     kept = scrub_headers(headers)
     for name in list(kept):
         if name.lower() == "content-length":
@@ -244,14 +269,18 @@ def replaying(
     *,
     session: dict[str, Any],
     note: str,
-    keep: Callable[[str, dict[str, Any]], bool] = lambda operation, response: True,
+    judge: Callable[[str, dict[str, Any]], str] = lambda operation, response: "",
     secrets: tuple[str, ...] = (),
+    on_begin: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Iterator[Any]:
     """Patch HTTP so boto3's calls replay from (and, as ``mode`` allows, record into) ``store``.
 
-    ``keep(operation, response)`` says whether a live response belongs in the recording; responses
-    it rejects reach the SDK (which may retry them) but are never replayed. ``secrets`` (the run's
-    credentials) are redacted from error messages, and a line still holding one is never written.
+    ``judge(operation, response)`` says why a live response does not belong in the recording ("" when
+    it does); responses it rejects reach the SDK (which may retry them) but are never replayed, and
+    the cassette's ``verdicts`` say, per request key, what became of the last live answer. ``secrets``
+    (the run's credentials) are redacted from error messages, and a line still holding one of a
+    credential's length is never written. ``on_begin(session)`` completes the session line when the
+    first answer is recorded.
     """
     from vcr.record_mode import RecordMode
 
@@ -263,8 +292,9 @@ def replaying(
             store=store,
             session=session,
             note=note,
-            keep=keep,
+            judge=judge,
             secrets=secrets,
+            on_begin=on_begin,
             record_mode=RecordMode(effective_mode(mode, store)),
         ) as cassette,
     ):

@@ -18,13 +18,18 @@ from typing import Any
 
 __all__ = [
     "DROPPED_HEADERS",
+    "MIN_SECRET_LENGTH",
     "canonical_body",
     "operation_of",
+    "plausible_secrets",
     "redact",
     "request_key",
     "scan_text",
+    "scrub_account_ids",
     "scrub_arns",
+    "scrub_body_account_ids",
     "scrub_headers",
+    "scrub_url",
 ]
 
 # Header names (lower case) never written to a recording.
@@ -106,14 +111,14 @@ def request_key(operation: str, canonical: str) -> str:
 
 
 def scrub_headers(headers: Mapping[str, Any]) -> dict[str, str]:
-    """Headers fit to keep: secrets and per-call ids dropped, bytes decoded, one string per name."""
+    """Headers fit to keep: secrets and per-call ids dropped, bytes decoded, account ids out, one string per name."""
     kept: dict[str, str] = {}
     for name, value in headers.items():
         if name.lower() in DROPPED_HEADERS:
             continue
         values = value if isinstance(value, list) else [value]
         text = ", ".join(v.decode("latin-1") if isinstance(v, bytes) else str(v) for v in values)
-        kept[name] = scrub_arns(text)
+        kept[name] = scrub_account_ids(text)
     return kept
 
 
@@ -122,11 +127,47 @@ def scrub_arns(text: str) -> str:
     return _ARN_ACCOUNT.sub(r"\1ACCOUNT\2", text)
 
 
+# The shortest credential AWS issues: access key ids are 16 to 128 characters, secret keys 40. A literal
+# shorter than this (a placeholder such as "x" or "testing") is no secret, and searching for it would
+# find it in every answer: the scan then withheld every line of a recording (issue 12, case 7).
+MIN_SECRET_LENGTH = 16
+
+
+def plausible_secrets(names: Iterable[str]) -> tuple[str, ...]:
+    """The run's credentials that are long enough to be real ones (see :data:`MIN_SECRET_LENGTH`)."""
+    return tuple(name for name in names if name and len(name) >= MIN_SECRET_LENGTH)
+
+
 def scan_text(text: str, names: Iterable[str] = ()) -> list[str]:
-    """What in ``text`` a recording must not hold (empty when clean); ``names`` are extra literal secrets."""
+    """What in ``text`` a recording must not hold (empty when clean); ``names`` are extra literal secrets.
+
+    Only ``names`` of a credential's plausible length are searched for (:func:`plausible_secrets`).
+    """
     found = [what for what, pattern in _FORBIDDEN.items() if pattern.search(text)]
-    found.extend(f"the literal {name[:4]}..." for name in names if name and name in text)
+    found.extend(f"the run's own credential ({name[:4]}...)" for name in plausible_secrets(names) if name in text)
     return found
+
+
+def scrub_url(url: str) -> str:
+    """An endpoint URL fit to write down: user and password, query and fragment taken out.
+
+    ``http://user:pass@host:8080/path?apikey=K`` -> ``http://redacted@host:8080/path?redacted``.
+    Rekognition's endpoints carry neither; a proxy's URL may carry its credentials in both. Scrubbing
+    a scrubbed URL changes nothing.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:  # not a URL one can take apart: keep nothing of it but its length
+        return f"(an endpoint URL that does not parse, {len(url)} characters)"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = ("redacted@" if "@" in parts.netloc else "") + host + (f":{port}" if port is not None else "")
+    query = "redacted" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, "redacted" if parts.fragment else ""))
 
 
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b")
@@ -134,7 +175,16 @@ _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[0-9A-Z]{16}
 # "'X-Amz-Security-Token': b'TOKEN'".
 _TOKEN_HEADER = re.compile(r"(x-amz-security-token['\"]?\s*[:=]\s*(?:b?['\"])?)[^\s'\",;]+", re.IGNORECASE)
 _SIGNATURE = re.compile(r"(Signature=)[0-9a-f]+|(Credential=)[^\s,'\"]+", re.IGNORECASE)
-_BARE_ACCOUNT = re.compile(r"(?<![\d.])\d{12}(?![\d.])")
+# A 12-digit account id standing alone: not part of a longer number or a decimal, nor of an id such as a
+# UUID's last group or a request id ("...-000000000001"), which are joined by letters, digits or dashes.
+_BARE_ACCOUNT = re.compile(r"(?<![\w.-])\d{12}(?![\w.-])")
+# Credentials in a URL: user and password before the host, and query parameters named like secrets.
+_URL_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@'\"<>]+@")
+_URL_SECRET_PARAM = re.compile(
+    r"([?&;](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|authorization|secret|password|passwd|pwd|"
+    r"sig|signature|credential|x-amz-[a-z-]+)=)[^&;\s'\"<>]+",
+    re.IGNORECASE,
+)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -151,4 +201,39 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     text = _KEY_ID.sub("[redacted]", text)
     text = _TOKEN_HEADER.sub(r"\1[redacted]", text)
     text = _SIGNATURE.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
+    text = _URL_USERINFO.sub(r"\1[redacted]@", text)
+    text = _URL_SECRET_PARAM.sub(r"\1[redacted]", text)
     return _BARE_ACCOUNT.sub("ACCOUNT", scrub_arns(text))
+
+
+def scrub_account_ids(text: str) -> str:
+    """Account ids taken out of ``text``: in ARNs, and 12-digit ids standing alone (a hostile endpoint's
+    ``x-amz-account-id`` header, or ``"Owner": "123456789012"``), replaced by ``ACCOUNT``."""
+    return _BARE_ACCOUNT.sub("ACCOUNT", scrub_arns(text))
+
+
+def scrub_body_account_ids(text: str) -> str:
+    """:func:`scrub_account_ids` for a body that may be JSON: a 12-digit number becomes the string
+    ``"ACCOUNT"`` (replaced as text, ``"Owner": ACCOUNT`` would not be JSON any more)."""
+    text = scrub_arns(text)
+    if not _BARE_ACCOUNT.search(text):
+        return text
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return _BARE_ACCOUNT.sub("ACCOUNT", text)
+    return json.dumps(_scrub_value(document), ensure_ascii=False, separators=(",", ":"))
+
+
+def _scrub_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub_account_ids(value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and 10**11 <= abs(value) < 10**12:
+        return "ACCOUNT"
+    if isinstance(value, dict):
+        return {scrub_account_ids(str(k)): _scrub_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v) for v in value]
+    return value

@@ -1,13 +1,21 @@
 """The recording store: one append-only JSONL file per dataset and adapter, indexed by request key.
 
-Line 1 is a header (format version, adapter); each recording session then appends a ``session`` line
-(adapter version, botocore and boto3 versions, endpoint, whether it was the kit's emulator) and its
-interactions, one per line, each written and flushed as soon as it is recorded::
+Line 1 is a header (format version, adapter, and which dataset the recording is for); each recording
+session then appends a ``session`` line (when it started, in UTC; adapter version, botocore and boto3
+versions, the endpoint with any credentials in its URL taken out, and the endpoint's class: the
+vendor's public endpoint, the kit's emulator, another loopback or private endpoint, or other) and its
+interactions, one per line, each written and flushed as soon as it is recorded, and a ``session_end``
+line when it closes (a session killed midway has none)::
 
-    {"recording": "conformance", "format": 1, "adapter": "rekognition", "note": "..."}
-    {"session": {"adapter_version": "1", "botocore": "1.43.11", "endpoint": "http://127.0.0.1:8123", "emulated": true}}
+    {"recording": "conformance", "format": 1, "adapter": "rekognition", "note": "...", "dataset": {...}}
+    {"session": {"started": "2026-01-02T03:04:05Z", "adapter_version": "1", "botocore": "1.43.11", ...}}
     {"key": "<sha256>", "operation": "DetectFaces", "request": {...}, "response": {...}}
+    {"session_end": {"ended": "2026-01-02T03:09:10Z", "interactions": 600}}
     {"complete": {"photos": 600}}
+
+One writer at a time: a store opened with ``lock=True`` holds the recording's lock (see
+:mod:`.lock`) from before it reads the file until it closes, so nothing another run wrote is ever
+cut as a torn line, and ``all`` mode's new file (named for this run alone) never meets another's.
 
 Why this shape: replay looks a request up by key in a dict (constant time, however many interactions),
 and loading reads only each line's key; a line is parsed when it is played. Appending line by line
@@ -22,6 +30,7 @@ import io
 import json
 import os
 import re
+import secrets
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,9 +39,10 @@ from typing import IO, Any
 
 from .._numbers import BAD_JSON, json_problem, shown
 from ..errors import ConformanceError
+from .lock import RecordingLock
 from .scrub import request_key
 
-__all__ = ["FORMAT", "RecordingError", "RecordingStore"]
+__all__ = ["FORMAT", "RecordingError", "RecordingStore", "check_inside", "utc_now"]
 
 FORMAT = 1
 _KEY_PREFIX = '{"key": "'
@@ -41,6 +51,51 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 class RecordingError(ConformanceError):
     """A recording is unusable, or lacks a request that replay needs."""
+
+
+def utc_now() -> str:
+    """The time now in UTC, to the second, as session lines give it (``2026-01-02T03:04:05Z``)."""
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_inside(path: Path, root: Path) -> None:
+    """Refuse to write ``path`` unless it stays inside ``root`` once every symbolic link is followed.
+
+    A recording path (or a folder on the way to it) that is a symbolic link pointing elsewhere, or
+    nowhere (a dangling link, which opening for writing would create at its target), would make
+    the kit create or overwrite a file outside the cassette folder.
+    """
+    base = Path(os.path.abspath(root))
+    if base.is_symlink() and not base.exists():
+        raise RecordingError(
+            f"the cassette folder {root} is a symbolic link to {os.readlink(base)}, which does not exist: create "
+            "the folder it points to, or choose another with --cassette-dir"
+        )
+    real_root = base.resolve()
+    try:
+        parts = Path(os.path.abspath(path)).relative_to(base).parts
+    except ValueError:
+        raise RecordingError(f"recording {path} is not inside the cassette folder {root}") from None
+    current = base
+    for part in parts:
+        current = current / part
+        if not current.is_symlink():
+            continue
+        target = Path(os.readlink(current))
+        if not current.exists():
+            raise RecordingError(
+                f"{current} is a symbolic link to {target}, which does not exist: the kit will not create a recording "
+                "through a link (it could land outside the cassette folder); remove the link, or choose another "
+                "folder with --cassette-dir"
+            )
+        real = current.resolve()
+        if real != real_root and real_root not in real.parents:
+            raise RecordingError(
+                f"{current} is a symbolic link to {real}, outside the cassette folder {real_root}: the kit will not "
+                "write a recording there; remove the link, or choose another folder with --cassette-dir"
+            )
 
 
 @dataclass
@@ -54,6 +109,7 @@ class RecordingStore:
     complete: bool = False
     complete_photos: int = 0
     dropped_tail: bool = False
+    header: dict[str, Any] = field(default_factory=dict)
     _writer: IO[str] | None = None
     _target: Path | None = None
     _played: dict[str, int] = field(default_factory=dict)
@@ -61,19 +117,50 @@ class RecordingStore:
     _resume_at: int | None = None
     _memory: bool = False
     _has_header: bool = False
+    _session_lines: list[int] = field(default_factory=list)  # the line number of each session line loaded
+    _session_begun: bool = False
+    _session_count: int = 0
+    _file_lock: RecordingLock | None = None
     # Threads of one run share the store (--executor threads:N): plays and appends take turns.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
-    def open(cls, path: str | Path, *, adapter: str, fresh: bool = False) -> RecordingStore:
-        """Load the index of ``path`` (absent is fine: empty). ``fresh`` starts a new file, kept apart until closed."""
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        adapter: str,
+        fresh: bool = False,
+        lock: bool = False,
+        lock_wait: float | None = None,
+        header: Mapping[str, Any] | None = None,
+    ) -> RecordingStore:
+        """Load the index of ``path`` (absent is fine: empty). ``fresh`` starts a new file, kept apart until closed.
+
+        ``lock`` takes the recording's exclusive lock first (waiting at most ``lock_wait`` seconds), held
+        until :meth:`close`: what a run that will write must do. ``header`` adds members to the header
+        line of a new file (which dataset it is for).
+        """
         store = cls(path=Path(path), adapter=adapter)
-        if fresh:
-            store._target = store.path
-            store.path = store.path.with_name(f".{store.path.name}.recording")
-            store.path.unlink(missing_ok=True)
-        elif store.path.exists():
-            store._load()
+        if header:
+            store.header = dict(header)
+        if lock:
+            store._file_lock = RecordingLock(store.path, wait=lock_wait).acquire()
+        try:
+            if fresh:
+                store._target = store.path
+                if lock:
+                    # Held: no other run is writing, so any new file left beside it is a dead run's.
+                    for stale in store.path.parent.glob(f".{store.path.name}.*recording"):
+                        stale.unlink(missing_ok=True)
+                # This run's own name: a run that does not hold the lock can never remove or swap another's file.
+                unique = f"{os.getpid()}-{secrets.token_hex(4)}"
+                store.path = store.path.with_name(f".{store.path.name}.{unique}.recording")
+            elif store.path.exists():
+                store._load()
+        except BaseException:
+            store._release()
+            raise
         return store
 
     @classmethod
@@ -142,6 +229,12 @@ class RecordingStore:
                     raise RecordingError(f"{self.path} line {number}: expected a JSON object")
                 if isinstance(record.get("session"), dict):
                     self.sessions.append(dict(record["session"]))
+                    self._session_lines.append(number)
+                elif isinstance(record.get("session_end"), dict):
+                    if self.sessions:  # when the last session ended, and what it recorded
+                        ended = record["session_end"]
+                        self.sessions[-1]["ended"] = ended.get("ended")
+                        self.sessions[-1]["interactions"] = ended.get("interactions")
                 elif isinstance(record.get("complete"), dict):
                     photos = record["complete"].get("photos", 0)
                     if not isinstance(photos, int) or isinstance(photos, bool) or not 0 <= photos < 2**53:
@@ -167,6 +260,7 @@ class RecordingStore:
             raise RecordingError(
                 f"{self.path}: recorded by adapter {shown(record.get('adapter'))}, not {self.adapter!r}"
             )
+        self.header = dict(record)
 
     # -- reading ----------------------------------------------------------------------------------------
 
@@ -242,7 +336,9 @@ class RecordingStore:
         if ends_open:
             self._writer.write("\n")  # a whole last line without its newline: the next one starts apart
         if new:
-            self._write({"recording": "conformance", "format": FORMAT, "adapter": self.adapter, "note": note})
+            first = {"recording": "conformance", "format": FORMAT, "adapter": self.adapter, "note": note}
+            self.header = {**first, **{k: v for k, v in self.header.items() if k not in first}}
+            self._write(self.header)
         return new
 
     def begin_session(self, session: Mapping[str, Any], note: str) -> None:
@@ -252,6 +348,50 @@ class RecordingStore:
                 self._open_writer(note)
             self._write({"session": dict(session)})
             self.sessions.append(dict(session))
+            self._session_begun = True
+            self._session_count = 0
+
+    def migrate(self, source: RecordingStore, keys: set[str], note: str) -> int:
+        """Carry the interactions of ``source`` whose key is in ``keys`` over into this (new, empty) store.
+
+        Each goes with the session line it was recorded in (marked ``migrated_from``), so what this
+        recording says about where and when its answers were recorded stays true. Returns how many
+        interactions were carried over.
+        """
+        import bisect
+
+        with self._lock:
+            if len(self):
+                raise RecordingError(f"{self.path}: a recording is migrated only into an empty one")
+            chosen = sorted(
+                (number, key, line) for key, found in source.lines.items() if key in keys for number, line in found
+            )
+            if not chosen:
+                return 0
+            if self._writer is None:
+                self._open_writer(note)
+            current = -2
+            for number, key, line in chosen:
+                session = bisect.bisect_left(source._session_lines, number) - 1
+                if session != current:
+                    current = session
+                    carried = dict(source.sessions[session]) if session >= 0 else {}
+                    carried["migrated_from"] = str(source.path)
+                    self._write({"session": carried})
+                    self.sessions.append(carried)
+                self._append_line(key, line)
+            return len(chosen)
+
+    def end_session(self) -> None:
+        """Say when this run's session ended and how many interactions it recorded (once, if it began)."""
+        with self._lock:
+            if not self._session_begun or self._writer is None or self._memory:
+                return
+            self._session_begun = False
+            ended = {"ended": utc_now(), "interactions": self._session_count}
+            self._write({"session_end": ended})
+            if self.sessions:
+                self.sessions[-1].update(ended)
 
     def _write(self, record: Mapping[str, Any]) -> None:
         assert self._writer is not None, "begin_session() first"
@@ -288,29 +428,40 @@ class RecordingStore:
             self.lines.setdefault(key, []).append((-1, line))
             self._played[key] = len(self.lines[key])  # just recorded: a repeat replays this one
             self._count += 1
+            self._session_count += 1
 
     def mark_complete(self, photos: int) -> None:
         """Say every photo of the dataset is recorded (``once`` then stops recording), with how many."""
         if (not self.complete or self.complete_photos != photos) and len(self):
             if self._writer is None:
                 self._open_writer()
+            self.end_session()  # the session's end before the word that the recording is complete
             self._write({"complete": {"photos": photos}})
         self.complete = True
         self.complete_photos = photos
 
     def close(self, *, succeeded: bool = True) -> None:
-        """Flush to disk; in ``all`` mode, swap the new recording in, or drop it if the run failed."""
-        if self._writer is not None and not self._memory:
-            self._writer.flush()
-            os.fsync(self._writer.fileno())
-            self._writer.close()
-            self._writer = None
-        if self._target is not None:
-            if succeeded and self.path.exists():
-                os.replace(self.path, self._target)  # the new recording replaces the old at once
-            else:
-                self.path.unlink(missing_ok=True)  # a failed re-recording leaves the old one as it was
-            self.path, self._target = self._target, None
+        """Flush to disk; in ``all`` mode, swap the new recording in, or drop it if the run failed. Unlock."""
+        try:
+            if self._writer is not None and not self._memory:
+                self.end_session()
+                self._writer.flush()
+                os.fsync(self._writer.fileno())
+                self._writer.close()
+                self._writer = None
+            if self._target is not None:
+                if succeeded and self.path.exists():
+                    os.replace(self.path, self._target)  # the new recording replaces the old at once
+                else:
+                    self.path.unlink(missing_ok=True)  # a failed re-recording leaves the old one as it was
+                self.path, self._target = self._target, None
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        lock, self._file_lock = self._file_lock, None
+        if lock is not None:
+            lock.release()
 
     def __enter__(self) -> RecordingStore:
         return self
