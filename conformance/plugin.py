@@ -740,6 +740,8 @@ def provenance_lines(report: Report) -> list[str]:
     if report.analyzer.emulated:
         out.append("EMULATED vendor API: the answers came from the kit's emulator, not from the vendor")
     out += [f"{banner.title.upper()}: {banner.text}" for banner in endpoint_banners(report.analyzer)]
+    notes = report.analyzer.fields.get("recording_notes")
+    out += [f"recording: {note}" for note in (notes if isinstance(notes, list) else [])]
     cache = report.analyzer.fields.get("observations_cache")
     if isinstance(cache, str):
         out.append(f"observations read from the verified cache entry {cache} (provenance read from the recording)")

@@ -50,6 +50,7 @@ def _as(demo: dict[str, Any], endpoint_class: str, endpoint: str) -> dict[str, A
         endpoint_class=endpoint_class,
         recording_sessions=[session],
         recorded_with=[{k: v for k, v in session.items() if k != "endpoint_class"}],
+        recording_notes=[],
     )
     return report
 

@@ -155,6 +155,9 @@ def test_banner_when_and_only_when_simulated_or_emulated(demo: dict[str, Any], s
         vendor = {"endpoint": "https://rekognition.us-east-1.amazonaws.com", "loopback": False, "emulator": False}
         for session in report["analyzer"]["recorded_with"]:
             session.update(vendor)
+        for session in report["analyzer"].get("recording_sessions", []):
+            session.update(endpoint=vendor["endpoint"], endpoint_class="vendor")
+        report["analyzer"]["endpoint_class"] = "vendor"
     page = render_html(report)
     assert page.count('class="banner"') == simulated + emulated
     assert ("Simulated analyzer output" in page) is simulated

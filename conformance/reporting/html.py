@@ -961,6 +961,9 @@ def _provenance(report: Report) -> str:
         "source",
         "record_mode",
         "recorded_with",
+        "recording_sessions",
+        "recording_notes",
+        "recording_files",
         "vocabulary",
         "simulated",
         "emulated",
@@ -995,8 +998,14 @@ def _provenance(report: Report) -> str:
             )
         )
     out = ['<section id="provenance"><h2>Provenance</h2>', "<h3>Analyzer</h3>", _facts(analyzer_facts)]
-    if analyzer.recorded_with:
-        out += ["<h3>Recording sessions</h3>", _records_table(analyzer.recorded_with)]
+    # The sessions as the adapter read them (times, endpoint class), else as older reports held them.
+    sessions = analyzer.recording_sessions or analyzer.recorded_with
+    if sessions:
+        out += ["<h3>Recording sessions</h3>", _records_table(sessions)]
+    recording_notes = _list(analyzer.fields.get("recording_notes"))
+    if recording_notes:
+        out.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in recording_notes) + "</ul>")
+    out += _evidence_facts(report)
     dataset_facts = [
         ("name", _e(_or(dataset.name, "?"))),
         ("photos", _plain(dataset.photos)),
@@ -1034,6 +1043,35 @@ def _provenance(report: Report) -> str:
     if run.flags:
         out.append(f'<p class="small">As pytest flags: <code>{_e(" ".join(run.flags))}</code></p>')
     return "".join(out) + "</section>"
+
+
+def _evidence_facts(report: Report) -> list[str]:
+    """The digests that seal the report to its evidence, and the command that checks them."""
+    evidence = report.evidence
+    if not evidence.fields:
+        return []
+    facts = [
+        (_e(what), f"<code>{_e(entry.get('sha256', '?'))}</code> {_e(entry.get('path', ''))}")
+        for what, entry in evidence.files
+    ]
+    policy = evidence.policy
+    if policy.get("sha256"):
+        facts.append(("policy content", f"<code>{_e(policy.get('sha256'))}</code> ({_e(policy.get('source', '?'))})"))
+    cache = report.analyzer.fields.get("observations_cache")
+    if isinstance(cache, str):
+        facts.append(
+            (
+                "answers read from",
+                f"the verified observation cache <code>{_e(cache)}</code> (sealed, bound to the recording's digest); "
+                "where they came from was read from the recording again",
+            )
+        )
+    return [
+        "<h3>Evidence</h3>",
+        _facts(facts),
+        '<p class="small">Every image\'s SHA-256 is in report.json (<code>photos[].sha256</code>). '
+        "<code>conformance verify report.json</code> checks each digest and re-derives every figure offline.</p>",
+    ]
 
 
 def render_html(report: Report | Mapping[str, Any]) -> str:

@@ -182,6 +182,9 @@ def _evidence_lines(report: Report) -> list[str]:
             + (f"; botocore {escape(sdks)}" if sdks else "")
             + ")"
         )
+    notes = report.analyzer.fields.get("recording_notes")
+    for note in notes if isinstance(notes, list) else []:
+        out.append(f"- Recording: {escape(note)}")
     evidence = report.evidence
     if evidence.fields:
         sealed = [f"{escape(what)} {code(str(entry.get('sha256', '?'))[:16])}" for what, entry in evidence.files]
