@@ -470,8 +470,14 @@ def conformance_check(
 
 
 @pytest.fixture
-def conformance_regression_gate(request: pytest.FixtureRequest, conformance_context: Context) -> Callable[[], None]:
-    """Compare this run with ``--conformance-baseline`` (a report.json); fail on a gap worse beyond noise."""
+def conformance_regression_gate(
+    request: pytest.FixtureRequest, conformance_context: Context, conformance_record: Callable[[CheckResult], None]
+) -> Callable[[], None]:
+    """Compare this run with ``--conformance-baseline`` (a report.json); fail on a gap worse beyond noise.
+
+    The gate makes every check of the run to compare them, and records them: a run of the gate alone
+    (``-k regression``) reports every check, complete, whatever its exit says about regressions.
+    """
     from .errors import ConformanceError
     from .report import read_report
     from .reporting import build_report
@@ -487,6 +493,8 @@ def conformance_regression_gate(request: pytest.FixtureRequest, conformance_cont
             message = f"conformance: {exc}"
         else:
             results = _all_results(request.config, conformance_context)
+            for result in results:
+                conformance_record(result)
             current = build_report(results, context=_context_payload(conformance_context))
             regressions = find_regressions(current, baseline)
             summary = render_regressions(regressions, path)
@@ -652,8 +660,10 @@ class _Collector:
             run["command"] = _command(self.config, list(run.get("flags", options.flags())))
             run["checks_chosen"] = bool(options.checks)
             context["run"] = run
+            # A check's results come once from its test and once more from the gate, when both ran.
+            unique = {(r.get("id"), r.get("threshold")): r for r in reversed(self.results)}
             self._report = build_report(
-                self.results,
+                list(reversed(unique.values())),
                 context=context,
                 skipped=self.skipped,
                 regression=self.gate or None,
