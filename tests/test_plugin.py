@@ -300,6 +300,7 @@ def test_the_kit_records_by_its_own_record_mode_never_by_pytest_recordings(
     from conformance.adapters.predictions import PredictionsAnalyzer
     from conformance.dataset import load_dataset
     from conformance.emulators import RekognitionEmulator, serve
+    from conformance.recording.paths import recording_path
 
     data = pytester.path / "data"
     manifest = make_manifest(RECORD_ROWS, folder=data)
@@ -323,7 +324,7 @@ def test_the_kit_records_by_its_own_record_mode_never_by_pytest_recordings(
     }.items():
         monkeypatch.setenv(name, value)
     dataset = load_dataset(manifest)
-    recording = pytester.path / "cassettes" / "data" / "rekognition.jsonl"
+    recording = recording_path(dataset, pytester.path / "cassettes", "rekognition.jsonl")
     args = ["--pyargs", "conformance.suite", f"{OPT_DATASET}={manifest}", f"{OPT_ANALYZER}=rekognition"]
     args += [f"{OPT_CHECKS}=detection_failure_gap", "-p", "no:randomly", "-p", "no:cacheprovider"]
     with serve(RekognitionEmulator(dataset, PredictionsAnalyzer(predictions, dataset=dataset))) as server:
