@@ -109,8 +109,10 @@ def _analyzer_files(ctx: Context) -> list[Path]:
         if not isinstance(candidate, str) or not candidate:
             continue
         path = Path(os.path.abspath(candidate))
-        if path.is_file() and path not in found:
-            found.append(path)
+        # embeddings:FILE.npy reads the photos' names from FILE.txt beside it: evidence as much as the vectors.
+        for file in (path, path.with_suffix(".txt")) if path.suffix == ".npy" else (path,):
+            if file.is_file() and file not in found:
+                found.append(file)
     return found
 
 
