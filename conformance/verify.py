@@ -350,6 +350,19 @@ def _compare(report: Mapping[str, Any], derived: Mapping[str, Any], skip: set[st
     return out
 
 
+def _weight(difference: Difference) -> int:
+    """Verdicts first (the run's, the checks', the comparisons'), then figures, then photos, then the rest."""
+    if difference.where == "run":
+        return 0
+    if difference.field == "verdict":
+        return 1 if difference.group == "-" else 2
+    if difference.where.startswith("photo "):
+        return 4
+    if difference.where in ("policy", "seed", "outcomes", "dataset", "grouping", "notes", "analyzer", "evidence"):
+        return 5
+    return 3
+
+
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -432,7 +445,7 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     payload["run"] = run
     reasons = {c.id: {"cause": "not run", "reason": "listed as not run in the report"} for c in report.not_run}
     derived = build_report(results, context=payload, not_run=reasons).to_json()
-    differences += _compare(report.to_json(), derived, skipped)
+    differences += sorted(_compare(report.to_json(), derived, skipped), key=_weight)
     checked.update(
         checks=len([c for c in report.checks if c.id not in skipped]),
         photos=len(report.photos),
@@ -493,6 +506,15 @@ def render(verification: Verification) -> str:
         if not v.rederived:
             what.append("figures not re-derived")
         out.append(f"NOT VERIFIED: {', '.join(what)}")
+    changed = [d for d in v.differences if d.field == "verdict" and d.group == "-"]
+    if changed:
+        out.append(
+            "verdicts that differ: "
+            + "; ".join(
+                f"{d.where} ({_value(d.reported)} in the report, {_value(d.derived)} from the evidence)"
+                for d in changed
+            )
+        )
     if v.files:
         out += ["", "Missing or altered evidence:"]
         out += _table(["what", "file", "problem"], ([f.what, f.path, f.problem] for f in v.files))
