@@ -5,15 +5,17 @@ given with ``--policy FILE`` (a file with a top-level table works too)::
 
     [tool.conformance]
     profile = "procurement"        # start from a named profile: default, ci, procurement
-    confidence = 0.95              # interval level (comparisons are Bonferroni-adjusted within a check)
+    confidence = 0.95              # interval level; each verdict direction errs at most (1 - confidence)/2
     inconclusive = "fail"          # how pytest treats inconclusive: fail, xfail or pass
     min_subjects = 30              # a group with fewer subjects cannot pass or fail
-    interval = "wilson"            # per-group interval: wilson or clopper-pearson
+    interval = "clopper-pearson"   # score limits of rates and gaps: clopper-pearson or wilson
     exact_test = "fisher"          # p-values: fisher or boschloo
     bootstrap = 2000               # resamples of the subject bootstrap
     invariance_photos = 20         # photos transformed for transformation_invariance (spread over subjects)
     invariance_transforms = 8      # benign transforms drawn (seeded) for each of them
     binding_threshold = 99         # the similarity threshold whose verdict the matching checks report
+    direction = "pairwise"         # disparities between every two groups, or "reference": each group vs the reference
+    min_coverage = 0.9             # a group whose women and men get a gender on fewer faces than this cannot pass
 
     [tool.conformance.tolerance]   # largest acceptable gap per check id
     misgender_gap = 0.02
@@ -50,6 +52,7 @@ _CHOICES: Mapping[str, tuple[str, ...]] = {
     "inconclusive": ("fail", "xfail", "pass"),
     "interval": ("wilson", "clopper-pearson"),
     "exact_test": ("fisher", "boschloo"),
+    "direction": ("pairwise", "reference"),
 }
 
 
@@ -61,12 +64,20 @@ class Policy:
     confidence: float = 0.95
     inconclusive: str = "fail"
     min_subjects: int = 10
-    interval: str = "wilson"
+    # Clopper-Pearson limits keep each verdict's error rate at the stated level down to 10 people a
+    # group; Wilson's are narrower and exceed it at small sizes (docs/explanation/methodology.md).
+    interval: str = "clopper-pearson"
     exact_test: str = "fisher"
     bootstrap: int = 2000
     invariance_photos: int = 20
     invariance_transforms: int = 8
     binding_threshold: float = 99.0
+    # Disparity in either direction: between every two groups ("pairwise"), or every group against
+    # the reference ("reference"); see docs/how-to/policies.md.
+    direction: str = "pairwise"
+    # Faces of women and men given a gender label, per group: below this a check that reads labels
+    # cannot pass (abstaining on a group could hide its misgendering).
+    min_coverage: float = 0.9
     tolerance: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_TOLERANCE))
     identity: Mapping[str, str] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -139,6 +150,8 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         "invariance_photos": int,
         "invariance_transforms": int,
         "binding_threshold": float,
+        "direction": str,
+        "min_coverage": float,
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():
@@ -186,6 +199,8 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         raise PolicyError(f"{where}: min_subjects = {policy.min_subjects} must be at least 1")
     if policy.invariance_photos < 0 or policy.invariance_transforms < 0:
         raise PolicyError(f"{where}: invariance_photos and invariance_transforms must be 0 (none) or more")
+    if not 0.0 <= policy.min_coverage <= 1.0:
+        raise PolicyError(f"{where}: min_coverage = {policy.min_coverage} must be a share from 0 to 1")
     if policy.bootstrap < 100:
         raise PolicyError(f"{where}: bootstrap = {policy.bootstrap} must be at least 100 resamples")
     return policy

@@ -20,16 +20,20 @@ __all__ = [
     "worst",
 ]
 
-Verdict = Literal["pass", "fail", "inconclusive"]
-VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "inconclusive")
-_SEVERITY = {"pass": 0, "inconclusive": 1, "fail": 2}
+Verdict = Literal["pass", "fail", "inconclusive", "not applicable"]
+VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "inconclusive", "not applicable")
+# "not applicable" (the data cannot speak to the check by construction) ranks below pass: a check
+# with some comparisons passing and the others not applicable passes.
+_SEVERITY = {"not applicable": -1, "pass": 0, "inconclusive": 1, "fail": 2}
 
 
 def worst(verdicts: Iterable[Verdict]) -> Verdict:
-    """The verdict of a whole check: fail, then inconclusive, then pass.
+    """The verdict of a whole check: fail, then inconclusive, then pass, then not applicable.
 
     >>> worst(["pass", "inconclusive", "pass"])
     'inconclusive'
+    >>> worst(["not applicable", "pass"]), worst(["not applicable"])
+    ('pass', 'not applicable')
     >>> worst([])
     'inconclusive'
     """
@@ -63,6 +67,10 @@ class GroupRate:
     rate: float | None
     ci: tuple[float, float] | None
     extra: Mapping[str, float | None] = field(default_factory=dict)
+    # What the interval rests on: the rate's worth in independent units (photos over the design
+    # effect), and the person-weighted rate (each person's own rate, averaged) it is read with.
+    effective_n: float | None = None
+    person_rate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -73,16 +81,26 @@ class GroupRate:
             "rate": _num(self.rate),
             "ci": None if self.ci is None else [_num(self.ci[0]), _num(self.ci[1])],
         }
+        if self.effective_n is not None:
+            out["effective_n"] = _num(self.effective_n)
+            out["person_rate"] = _num(self.person_rate)
         out.update({key: _num(value) for key, value in self.extra.items()})
         return out
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """A group against the reference group: the gap, its interval, and the verdict it earns.
+    """One group against another: the gap, its interval, and the verdict it earns.
 
-    ``difference`` is group minus reference (positive: the group fares worse). ``min_detectable``
-    is the smallest gap this data could have detected, given when the verdict is inconclusive.
+    ``difference`` is group minus reference (positive: the group fares worse); a disparity in
+    either direction counts. ``p_value`` is the one-sided p-value of "the disparity exceeds the
+    tolerance" from the same model as ``ci``, ``p_adjusted`` its Holm adjustment across the check's
+    comparisons (``fail`` exactly when it is at most the stated error rate), ``p_within`` the
+    p-value of "the disparity lies within the tolerance" (``pass`` when at most it, no
+    adjustment). ``min_detectable``: given when the verdict is inconclusive, the true gap this
+    data would show to exceed the tolerance with 80% power; ``subjects_needed`` the people each
+    group (group, reference) would need for 80% power to decide if the true gap were the one seen.
+    ``p_equal``: an exact test of equal rates, only where every person has one unit.
     """
 
     group: str
@@ -97,9 +115,19 @@ class Comparison:
     min_detectable: float | None = None
     ratio: float | None = None
     note: str = ""
-    level: float | None = None  # the interval's confidence level (Bonferroni-adjusted with several comparisons)
+    level: float | None = None  # the interval's two-sided confidence level
+    p_within: float | None = None
+    p_equal: float | None = None
+    subjects_needed: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.p_within is not None:
+            extra["p_within"] = _num(self.p_within)
+        if self.p_equal is not None:
+            extra["p_equal"] = _num(self.p_equal)
+        if self.subjects_needed is not None:
+            extra["subjects_needed"] = list(self.subjects_needed)
         return {
             "group": self.group,
             "reference": self.reference,
@@ -114,6 +142,7 @@ class Comparison:
             "ratio": _num(self.ratio),
             "note": self.note,
             "level": self.level,
+            **extra,
         }
 
 
@@ -138,9 +167,17 @@ class CheckResult:
     count_label: str = "count"
     # Matching checks make one result per similarity threshold; None for checks without thresholds.
     threshold: float | None = None
+    # The one-sided error rate each verdict direction is tested at: a wrong pass (per comparison; a
+    # pass needs every comparison, so no multiplicity adjustment) and a wrong fail (familywise over
+    # the comparisons, Holm); and how disparities were compared ("pairwise" or "reference").
+    alpha_pass: float | None = None
+    alpha_fail: float | None = None
+    direction: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {} if self.threshold is None else {"threshold": self.threshold}
+        extra: dict[str, Any] = {} if self.threshold is None else {"threshold": self.threshold}
+        if self.alpha_pass is not None:
+            extra.update(alpha_pass=self.alpha_pass, alpha_fail=self.alpha_fail, direction=self.direction)
         return {
             "id": self.id,
             **extra,
@@ -152,6 +189,7 @@ class CheckResult:
             "groups": {name: rate.to_dict() for name, rate in self.groups.items()},
             "comparisons": [c.to_dict() for c in self.comparisons],
             "deciding": None if self.worst_comparison is None else self.worst_comparison.group,
+            "deciding_reference": None if self.worst_comparison is None else self.worst_comparison.reference,
             "method": self.method,
             "notes": list(self.notes),
             "details": dict(self.details),
@@ -162,7 +200,8 @@ class CheckResult:
         """The comparison that decides the verdict (the largest gap among the worst verdicts)."""
         if not self.comparisons:
             return None
+        # The largest disparity in either direction decides among comparisons of the same verdict.
         return max(
             self.comparisons,
-            key=lambda c: (_SEVERITY[c.verdict], -math.inf if c.difference is None else c.difference),
+            key=lambda c: (_SEVERITY[c.verdict], -math.inf if c.difference is None else abs(c.difference)),
         )

@@ -74,8 +74,13 @@ __all__ = [
     "render_regressions",
 ]
 
-_VERDICTS = ("pass", "fail", "inconclusive")
-_VERDICT_MD = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⚠️ inconclusive"}
+_VERDICTS = ("pass", "fail", "inconclusive", "not applicable")
+_VERDICT_MD = {
+    "pass": "✅ pass",
+    "fail": "❌ fail",
+    "inconclusive": "⚠️ inconclusive",
+    "not applicable": "➖ not applicable",
+}
 _WORSENED = {("pass", "fail"), ("inconclusive", "fail")}
 _REQUIRED = ("schema", "kit_version", "checks")
 

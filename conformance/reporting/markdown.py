@@ -14,7 +14,12 @@ from ._atomic import write_atomic
 
 __all__ = ["escape", "render_markdown", "write_markdown"]
 
-_VERDICT = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⚠️ inconclusive"}
+_VERDICT = {
+    "pass": "✅ pass",
+    "fail": "❌ fail",
+    "inconclusive": "⚠️ inconclusive",
+    "not applicable": "➖ not applicable",
+}
 _LISTED_PHOTOS = 50
 
 
