@@ -1,10 +1,21 @@
-"""Statistics behind every verdict: intervals, exact tests, multiplicity, bootstrap, power.
+"""Statistics behind every verdict: intervals, tests, multiplicity, power and sample size.
 
-Each function returns plain floats so that checks can put them straight into a
-:class:`~conformance.results.Comparison`. Methods that scipy or statsmodels already implement are
-delegated to them; only the subject-level bootstrap, Holm's step-down, the detectable gap and the
-verdict rule are written here.
+The module is long because it holds every statistical method the kit names in its reports, in
+three sections, each used by the next:
 
+- single and paired proportions of independent units: Wilson and Clopper-Pearson intervals,
+  Newcombe's hybrid score interval, exact tests (Fisher, Boschloo where it is quick), Holm's
+  step-down, and the subject bootstrap (kept for callers that resample);
+- clustered rates and the verdict procedure: :func:`clustered_rate` reads a group's per-person sums
+  into effective sizes, :func:`gap_bounds` and :func:`gap_tests` give a gap's interval and the
+  p-values of its two one-sided tests against a tolerance (docs/explanation/methodology.md);
+- power, detectable gaps and people needed for the same procedure (:class:`Precision`,
+  :func:`power_to_fail`, :func:`power_to_pass`, :func:`detectable_gap`, :func:`subjects_needed`),
+  which a planner can call with a planned design as well as with data.
+
+Each function returns plain floats. Methods that scipy or statsmodels implement are delegated to
+them (Clopper-Pearson and Wilson limits, beta and t quantiles, exact tests, root finding); what
+they lack (the design-effect adjustment, Newcombe's rule on those limits, the inversions) is here.
 numpy, scipy and statsmodels are imported inside the functions that use them, so importing this
 module (and with it the pytest plugin) costs nothing measurable.
 """
@@ -16,23 +27,36 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conformance.results import Verdict
-
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
     from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
-    "adjusted_confidence",
+    "ClusteredRate",
+    "GapTests",
+    "Precision",
+    "boschloo_is_quick",
     "cluster_bootstrap_difference",
     "cluster_bootstrap_interval",
+    "clustered_rate",
+    "detectable_gap",
+    "detectable_mean_gap",
+    "detectable_rate",
     "exact_p_value",
-    "gap_verdict",
+    "gap_bounds",
+    "gap_interval",
+    "gap_tests",
     "holm",
-    "minimum_detectable_gap",
     "newcombe_interval",
+    "power_to_fail",
+    "power_to_pass",
     "proportion_interval",
+    "rate_bounds",
+    "rate_interval",
+    "rate_tests",
+    "share_variance_floor",
+    "subjects_needed",
 ]
 
 _NAN = math.nan
@@ -377,128 +401,6 @@ def cluster_bootstrap_interval(
         return ratios[0]
 
     return _cluster_bootstrap([(num, den)], ratio, resamples, confidence, seed)
-
-
-def minimum_detectable_gap(
-    n_group: float,
-    n_reference: float,
-    p_reference: float,
-    *,
-    confidence: float = 0.95,
-    power: float = 0.8,
-    design_effect: float = 1.0,
-) -> float:
-    """Smallest increase over ``p_reference`` that a two-sided test would detect with ``power``.
-
-    Uses the sample-size formula for two independent proportions without continuity correction
-    (Fleiss, *Statistical Methods for Rates and Proportions*; Fleiss, Tytun & Ury 1980 for
-    unequal sizes), solved for the gap ``d`` rather than for ``n``. With ``p1 = p0 + d``,
-    ``pbar = (n_g p1 + n_r p0) / (n_g + n_r)`` and ``z_x`` the standard normal quantile:
-
-        d = z_{1-alpha/2} sqrt(pbar (1-pbar) (1/n_g + 1/n_r)) + z_{power} sqrt(p1 q1/n_g + p0 q0/n_r)
-
-    where ``alpha = 1 - confidence`` and ``n_g``, ``n_r`` are the sizes divided by
-    ``design_effect`` (effective sizes under clustering). The root is found with
-    ``scipy.optimize.brentq``.
-
-    Parameters
-    ----------
-    n_group, n_reference
-        Units (photos or subjects) in the group and in the reference group.
-    p_reference
-        The reference group's rate ``p0``.
-    confidence, power
-        Test level ``1 - alpha`` and power (at least 0.5).
-    design_effect
-        Variance inflation from clustering, e.g. ``1 + (m - 1) * icc``.
-
-    Returns
-    -------
-    float
-        The gap ``d``; ``nan`` if a size is 0; ``1 - p_reference`` if even that is not
-        detectable.
-
-    Examples
-    --------
-    Fleiss' example: 199 per group detect 0.10 against 0.20 at 5% two-sided with 80% power.
-
-    >>> round(minimum_detectable_gap(199, 199, 0.10), 3)
-    0.1
-    """
-    _check_confidence(confidence)
-    if not 0.5 <= power < 1.0:
-        raise ValueError(f"power must lie in [0.5, 1), got {power!r}")
-    if not 0.0 <= p_reference <= 1.0:
-        raise ValueError(f"p_reference must lie in [0, 1], got {p_reference!r}")
-    if n_group < 0 or n_reference < 0:
-        raise ValueError(f"sizes must be >= 0, got n_group={n_group!r}, n_reference={n_reference!r}")
-    if not design_effect > 0:
-        raise ValueError(f"design_effect must be positive, got {design_effect!r}")
-    if n_group == 0 or n_reference == 0:
-        return _NAN
-    from scipy.optimize import brentq
-    from scipy.stats import norm
-
-    n_g = n_group / design_effect
-    n_r = n_reference / design_effect
-    p0 = p_reference
-    cap = 1.0 - p0
-    z_alpha = float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
-    z_power = float(norm.ppf(power))
-
-    def shortfall(d: float) -> float:
-        p1 = p0 + d
-        pbar = (n_g * p1 + n_r * p0) / (n_g + n_r)
-        null_se = math.sqrt(max(pbar * (1.0 - pbar), 0.0) * (1.0 / n_g + 1.0 / n_r))
-        alt_se = math.sqrt(max(p1 * (1.0 - p1), 0.0) / n_g + p0 * (1.0 - p0) / n_r)
-        return d - (z_alpha * null_se + z_power * alt_se)
-
-    if cap <= 0.0 or shortfall(cap) < 0.0:
-        return cap
-    # power >= 0.5 makes z_power >= 0, so both standard errors enter with a positive weight; each
-    # is the root of a concave quadratic in d, so shortfall is convex and has one root in (0, cap].
-    low = 0.0
-    if shortfall(low) >= 0.0:  # only when p0 == 0, where shortfall(0) == 0 exactly
-        low = cap * 1e-12
-    return float(brentq(shortfall, low, cap, xtol=1e-12))
-
-
-def gap_verdict(ci: tuple[float, float], tolerance: float) -> Verdict:
-    """The verdict a gap's interval earns against a tolerance.
-
-    ``"fail"`` when the whole interval lies above the tolerance, ``"pass"`` when it lies at or
-    below it, ``"inconclusive"`` otherwise, including when a bound is ``nan``.
-
-    Examples
-    --------
-    >>> gap_verdict((0.21, 0.33), 0.05), gap_verdict((-0.02, 0.05), 0.05), gap_verdict((0.0, 0.1), 0.05)
-    ('fail', 'pass', 'inconclusive')
-    """
-    lower, upper = ci
-    if math.isnan(lower) or math.isnan(upper):
-        return "inconclusive"
-    if lower > tolerance:
-        return "fail"
-    if upper <= tolerance:
-        return "pass"
-    return "inconclusive"
-
-
-def adjusted_confidence(confidence: float, m: int) -> float:
-    """Bonferroni-adjusted level ``1 - (1 - confidence) / m`` for a check making ``m`` comparisons.
-
-    Used for the verdict intervals so that all ``m`` of them hold together with probability at
-    least ``confidence``. ``m <= 1`` returns ``confidence`` unchanged.
-
-    Examples
-    --------
-    >>> round(adjusted_confidence(0.95, 5), 10)
-    0.99
-    """
-    _check_confidence(confidence)
-    if m <= 1:
-        return confidence
-    return 1.0 - (1.0 - confidence) / m
 
 
 # ---------------------------------------------------------------------------------------------------------
