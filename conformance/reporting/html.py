@@ -219,6 +219,8 @@ def _label(key: object) -> str:
 
 
 def _verdict_key(verdict: object) -> str:
+    if verdict == "not applicable":
+        return "not-applicable"  # a CSS class may not hold a space
     return verdict if isinstance(verdict, str) and verdict in _VERDICTS else "unknown"
 
 
@@ -729,7 +731,7 @@ def _comparisons_table(check: Mapping[str, Any]) -> str:
         if c.get("note"):
             notes.append(_e(c["note"]))
         if c.get("verdict") == "inconclusive" and _is_num(c.get("min_detectable")):
-            notes.append(f"smallest detectable gap <b>{_f3(c.get('min_detectable'))}</b>")
+            notes.append(f"a true gap of <b>{_f3(c.get('min_detectable'))}</b> would fail with 80% power")
         ratio = f'<br><span class="small">ratio {c["ratio"]:.2f}</span>' if _is_num(c.get("ratio")) else ""
         rows.append(
             [
@@ -910,11 +912,29 @@ _SOURCES: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
         "equality of two probabilities. Statistica Neerlandica, 24(1), 1–9.",
     ),
     (
+        ("korn-graubard", "effective size"),
+        "Effective sample size",
+        "a rate's worth in independent photos when people have several: the design effect from a "
+        "cluster-robust variance over people, with the degrees of freedom it rests on",
+        "Kish, L. (1965). Survey Sampling. Wiley; Korn, E. L., &amp; Graubard, B. I. (1998). Confidence "
+        "intervals for proportions with small expected number of positive counts estimated from survey data. "
+        "Survey Methodology, 24(2), 193–201; Bell, R. M., &amp; McCaffrey, D. F. (2002). Bias reduction in "
+        "standard errors for linear regression with multi-stage samples. Survey Methodology, 28(2), 169–181.",
+    ),
+    (
+        ("intersection-union",),
+        "Intersection-union test",
+        "a pass needs every comparison within the tolerance, so it needs no multiplicity adjustment",
+        "Berger, R. L. (1982). Multiparameter hypothesis testing and acceptance sampling. Technometrics, "
+        "24(4), 295–300.",
+    ),
+    (
         ("detectable",),
-        "Smallest detectable gap",
-        "for an inconclusive verdict, the gap this data could have detected (5% two-sided, 80% power)",
-        "Fleiss, J. L., Tytun, A., &amp; Ury, H. K. (1980). A simple approximation for calculating sample sizes "
-        "for comparing independent proportions. Biometrics, 36(2), 343–346.",
+        "Detectable gap",
+        "for an inconclusive verdict, the true gap that this data would show to exceed the tolerance with "
+        "80% power, from the verdict's own interval",
+        "Zou, G. Y., &amp; Donner, A. (2008). Construction of confidence limits about effect measures: a "
+        "general approach. Statistics in Medicine, 27(10), 1693–1702.",
     ),
 )
 

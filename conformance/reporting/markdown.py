@@ -115,7 +115,7 @@ def _check_section(check: Mapping[str, Any]) -> list[str]:
             )
             why = escape(c.get("note") or "")
             if c["verdict"] == "inconclusive" and c.get("min_detectable") is not None:
-                why = (why + "; " if why else "") + f"smallest detectable gap {c['min_detectable']:.3f}"
+                why = (why + "; " if why else "") + f"a true gap of {c['min_detectable']:.3f} would fail with 80% power"
             rows.append(
                 [
                     f"{escape(c['group'])} vs {escape(c['reference'])}",
