@@ -22,12 +22,15 @@ module (and with it the pytest plugin) costs nothing measurable.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import numpy as np
     import numpy.typing as npt
     from numpy.typing import ArrayLike, NDArray
@@ -594,12 +597,19 @@ def _effective_n(p: float, variance: float, floor: float, ceiling: float) -> flo
     return min(max(p * (1.0 - p) / variance, floor), ceiling)
 
 
+@functools.cache
+def _special() -> ModuleType:
+    """scipy.special, imported on first use (the p-value searches call for quantiles thousands of times)."""
+    import importlib
+
+    return importlib.import_module("scipy.special")
+
+
 def _quantiles(alpha: float, df: float) -> tuple[float, float]:
     """Upper ``alpha`` quantiles of the normal and of Student's t with ``df`` degrees of freedom."""
-    from scipy.special import ndtri, stdtrit
-
-    z = float(-ndtri(alpha))
-    t = z if math.isinf(df) else float(-stdtrit(max(df, 1.0), alpha))
+    special = _special()
+    z = float(-special.ndtri(alpha))
+    t = z if math.isinf(df) else float(-special.stdtrit(max(df, 1.0), alpha))
     return z, t
 
 
@@ -615,11 +625,10 @@ def _adjusted_n(effective: float, floor: float, df: float, alpha: float) -> floa
 def _score_bounds(p: float, n: float, alpha: float, method: str) -> tuple[float, float]:
     """One-sided ``alpha`` lower and upper score bounds of a proportion ``p`` on ``n`` (possibly fractional) units."""
     if method == "clopper-pearson":
-        from scipy.special import betaincinv as btdtri
-
+        inverse = _special().betaincinv  # the beta quantile: Clopper-Pearson's limits by definition
         x = p * n
-        lower = 0.0 if x <= 0 else float(btdtri(x, n - x + 1.0, alpha))
-        upper = 1.0 if x >= n else float(btdtri(x + 1.0, n - x, 1.0 - alpha))
+        lower = 0.0 if x <= 0 else float(inverse(x, n - x + 1.0, alpha))
+        upper = 1.0 if x >= n else float(inverse(x + 1.0, n - x, 1.0 - alpha))
         return (min(lower, p), max(upper, p))
     z, _ = _quantiles(alpha, math.inf)
     z2n = z * z / n
