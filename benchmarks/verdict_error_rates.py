@@ -9,7 +9,7 @@ photos; each photo is misgendered with the person's own probability ``pi_i``, dr
 distribution with mean ``p`` and intraclass correlation ``icc`` (``pi_i = p`` when ``icc`` is 0), so
 the true photo-weighted rate of a group is ``p`` whatever the photo counts (they are drawn
 independently of ``pi_i``). Photo counts: ``1`` (one photo a person), ``5`` or ``40`` each, ``1-40``
-(uniform), or ``1|40`` (a fifth of the people 40 photos, the rest 1: a few people hold most photos).
+(uniform), or ``1 or 40`` (a fifth of the people 40 photos, the rest 1: a few people hold most photos).
 
 Error rates (``--errors``). The reference's rate is ``p``, the other group's ``p + tolerance``: the
 true gap equals the tolerance, so a ``pass`` and a ``fail`` are both wrong (each tested at one-sided
@@ -58,9 +58,9 @@ POLICY = load_policy()
 TOLERANCE = POLICY.tolerance_for("misgender_gap")
 ALPHA = (1 - POLICY.confidence) / 2
 PEOPLE = (10, 30, 100)
-PHOTOS = ("1", "5", "40", "1-40", "1|40")
+PHOTOS = ("1", "5", "40", "1-40", "1 or 40")
 ICCS = (0.0, 0.3, 0.9)
-BASES = (0.0, 0.05, 0.25)
+BASES = (0.0, 0.05, 0.25, 0.45)
 _EMPTY = Dataset(name="monte-carlo", manifest=Path("monte-carlo"), photos=(), columns=(), content_hash="")
 # The checks read the columns; the per-photo records only give the table its length, so one stands for all.
 _RECORD = Observation(
@@ -84,7 +84,7 @@ def photo_counts(design: str, people: int, rng: np.random.Generator) -> npt.NDAr
 
     if design == "1-40":
         return rng.integers(1, 41, size=people)
-    if design == "1|40":
+    if design == "1 or 40":
         return np.where(rng.random(people) < 0.2, 40, 1)
     return np.full(people, int(design), dtype=np.int64)
 

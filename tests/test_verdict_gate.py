@@ -17,8 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.builders import Shot, people, write_dataset
+from builders import Shot, people, write_dataset
 
 PEOPLE = 200
 PHOTOS = 3
