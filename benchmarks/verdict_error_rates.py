@@ -187,6 +187,53 @@ def power_at_printed_gap(design: Design, replicates: int, rng: np.random.Generat
     return caught / len(printed), len(printed), float(np.median(printed))
 
 
+EXACT_SIZES = (10, 20, 50, 100, 300)
+EXACT_BASES = tuple(round(0.05 * i, 2) for i in range(19))  # 0 to 0.9
+
+
+def exact_error_rates(method: str) -> tuple[float, str, float, str]:
+    """One photo a person: every outcome summed, (largest wrong fail, where, largest wrong pass, where).
+
+    For each pair of group sizes and each pair of true rates a tolerance apart (either group the
+    higher), the kit's own ``gap_bounds`` on every outcome with probability above 1e-12, weighted by
+    the binomial probabilities. No sampling: the figures are the procedure's error rates themselves.
+    """
+    import numpy as np
+    from scipy.stats import binom
+
+    from conformance.stats import clustered_rate, gap_bounds
+
+    rates: dict[tuple[int, int], object] = {}
+    bounds: dict[tuple[int, int, int, int], tuple[float, float]] = {}
+
+    def rate(x: int, n: int) -> object:
+        if (x, n) not in rates:
+            rates[x, n] = clustered_rate(np.r_[np.ones(x), np.zeros(n - x)], np.ones(n))
+        return rates[x, n]
+
+    worst_fail, worst_pass = (0.0, ""), (0.0, "")
+    for n1, n2 in itertools.product(EXACT_SIZES, EXACT_SIZES):
+        for base in EXACT_BASES:
+            for p1, p2 in ((base + TOLERANCE, base), (base, base + TOLERANCE)):
+                fail = passed = 0.0
+                x1s = [x for x in range(n1 + 1) if binom.pmf(x, n1, p1) > 1e-12]
+                x2s = [x for x in range(n2 + 1) if binom.pmf(x, n2, p2) > 1e-12]
+                for x1, x2 in itertools.product(x1s, x2s):
+                    key = (x1, n1, x2, n2)
+                    if key not in bounds:
+                        bounds[key] = gap_bounds(rate(x1, n1), rate(x2, n2), ALPHA, method)  # type: ignore[arg-type]
+                    lower, upper = bounds[key]
+                    weight = float(binom.pmf(x1, n1, p1) * binom.pmf(x2, n2, p2))
+                    if lower > TOLERANCE or upper < -TOLERANCE:
+                        fail += weight
+                    elif lower >= -TOLERANCE and upper <= TOLERANCE:
+                        passed += weight
+                where = f"{n1} against {n2} people at {p1:.2f} against {p2:.2f}"
+                worst_fail = max(worst_fail, (fail, where))
+                worst_pass = max(worst_pass, (passed, where))
+    return worst_fail[0], worst_fail[1], worst_pass[0], worst_pass[1]
+
+
 def se(rate: float, n: int) -> float:
     """Monte Carlo standard error of an estimated rate (at the nominal rate when the estimate is 0)."""
     p = max(rate, ALPHA) if rate < ALPHA else rate
@@ -287,6 +334,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Share failing at the printed figure: median {float(np.median(shares)):.3f}, "
             f"from {min(shares):.3f} to {max(shares):.3f} over {len(shares)} designs.",
         ]
+    if not args.quick:
+        lines += [
+            "",
+            "## Exact, one photo a person",
+            "",
+            f"Every outcome summed (no sampling) for group sizes {', '.join(map(str, EXACT_SIZES))} each side and rates "
+            f"{EXACT_BASES[0]:g} to {EXACT_BASES[-1]:g} in steps of 0.05, either group the higher, at a true gap equal "
+            "to the tolerance:",
+            "",
+            "| limits | largest wrong fail | at | largest wrong pass | at |",
+            "|---|---:|---|---:|---|",
+        ]
+        for method in ("clopper-pearson", "wilson"):
+            fail, fail_at, passed, pass_at = exact_error_rates(method)
+            fail_at, pass_at = (fail_at if fail else "nowhere"), (pass_at if passed else "nowhere")
+            lines.append(f"| {method} | {fail:.4f} | {fail_at} | {passed:.4f} | {pass_at} |")
+            print(lines[-1], file=sys.stderr, flush=True)
     lines += ["", f"Run time: {time.perf_counter() - started:.0f} s."]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -10,7 +10,7 @@ given with ``--policy FILE`` (a file with a top-level table works too)::
     min_subjects = 30              # a group with fewer subjects cannot pass or fail
     interval = "clopper-pearson"   # score limits of rates and gaps: clopper-pearson or wilson
     exact_test = "fisher"          # p-values: fisher or boschloo
-    bootstrap = 2000               # resamples of the subject bootstrap
+    bootstrap = 2000               # kept for existing files: no verdict resamples any more
     invariance_photos = 20         # photos transformed for transformation_invariance (spread over subjects)
     invariance_transforms = 8      # benign transforms drawn (seeded) for each of them
     binding_threshold = 99         # the similarity threshold whose verdict the matching checks report
@@ -68,7 +68,7 @@ class Policy:
     # group; Wilson's are narrower and exceed it at small sizes (docs/explanation/methodology.md).
     interval: str = "clopper-pearson"
     exact_test: str = "fisher"
-    bootstrap: int = 2000
+    bootstrap: int = 2000  # read and checked for existing policy files; the verdicts are closed-form
     invariance_photos: int = 20
     invariance_transforms: int = 8
     binding_threshold: float = 99.0
