@@ -687,7 +687,9 @@ def rate_interval(r: ClusteredRate, confidence: float = 0.95, method: str = "clo
     return rate_bounds(r, (1.0 - confidence) / 2.0, method)
 
 
-def gap_bounds(a: ClusteredRate, b: ClusteredRate, alpha: float, method: str = "clopper-pearson") -> tuple[float, float]:
+def gap_bounds(
+    a: ClusteredRate, b: ClusteredRate, alpha: float, method: str = "clopper-pearson"
+) -> tuple[float, float]:
     """One-sided ``alpha`` lower and upper bounds of ``a - b``, the figure of group a minus group b.
 
     Each view (photo-weighted, person-weighted) combines the two groups' score limits as Newcombe's
