@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from builders import Shot, people, write_dataset
+from builders import Shot, observe, people, write_dataset
 
 PEOPLE = 200
 PHOTOS = 3
@@ -101,3 +101,44 @@ def test_an_analyzer_three_times_the_tolerance_worse_on_trans_people_fails(tmp_p
     trans = next(c for c in misgender["comparisons"] if (c["group"], c["reference"]) == ("trans", "cis"))
     assert trans["difference"] == pytest.approx(30 / 200)
     assert trans["verdict"] == "fail"
+
+
+def test_the_regression_gate_keeps_every_pair_of_groups_apart(tmp_path: Path) -> None:
+    # With every two groups compared, "trans" is in two comparisons (against cis and against nonbinary);
+    # the gate must compare trans vs cis with trans vs cis, not with whichever came last.
+    from conformance import group_labels, load_policy, run_check
+    from conformance.reporting import build_report
+    from conformance.reporting.compare import find_regressions
+
+    def report(trans_wrong: int, directory: Path) -> dict[str, object]:
+        shots = (
+            people("cis", 100, trans="no", misgendered=10)
+            + people("trans", 100, trans="yes", misgendered=trans_wrong)
+            + people("nb", 100, identity="nonbinary", misgendered=40)
+        )
+        observations = observe(directory, shots)
+        result = run_check(
+            "misgender_gap",
+            observations,
+            groups=group_labels(observations.dataset),
+            reference="cis",
+            policy=load_policy(),
+            seed=1,
+        )
+        context = {
+            "seed": 1,
+            "analyzer": dict(observations.analyzer),
+            "dataset": observations.dataset.describe(),
+            "policy": load_policy().to_dict(),
+            "grouping": {"by": [], "reference": "cis"},
+        }
+        built: dict[str, object] = json.loads(json.dumps(build_report([result.to_dict()], context=context)))
+        return built
+
+    baseline, current = report(10, tmp_path / "before"), report(40, tmp_path / "after")
+    found = {(r.group, r.reference): r for r in find_regressions(current, baseline)}
+    regression = found[("trans", "cis")]
+    assert regression.baseline_gap == pytest.approx(0.0)
+    assert regression.current_gap == pytest.approx(0.3)
+    # trans vs nonbinary went from -0.3 to 0: the disparity shrank, which is no regression of trans vs cis.
+    assert all(r.current_gap == pytest.approx(0.3) for r in found.values() if r.group == "trans")

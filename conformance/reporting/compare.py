@@ -403,7 +403,10 @@ def _parse_check(check: object, index: int, source: str) -> _Check:
             raise _not_a_report(source, f"{at} has verdict {shown(comparison.get('verdict'))}")
         tolerance = _optional_number(comparison.get("tolerance"), f"{at} 'tolerance'", source)
         gap_level = _optional_number(comparison.get("level"), f"{at} 'level'", source)
-        gaps[group] = Gap(
+        # Every two groups may be compared (issue 13): a group can appear in several comparisons, so a
+        # comparison not against the check's reference is named by both of its groups.
+        key = group if reference == check.get("reference", reference) else f"{group} vs {reference}"
+        gaps[key] = Gap(
             reference=reference,
             difference=_optional_number(comparison.get("difference"), f"{at} 'difference'", source),
             ci=_interval(comparison.get("ci"), f"{at} 'ci'", source),
