@@ -210,7 +210,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
     report = outcome.get_result()
     marker = item.get_closest_marker("conformance")
-    if report.skipped and not hasattr(report, "wasxfail") and marker is not None and marker.args:
+    # A check that ran and came back "not applicable" is skipped with its result recorded: it is a
+    # result, not a check that was not run.
+    ran = bool(item.stash.get(_item_results_key, []))
+    if report.skipped and not hasattr(report, "wasxfail") and marker is not None and marker.args and not ran:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         setattr(report, _SKIPPED_ATTR, {"id": str(marker.args[0]), "reason": str(reason).removeprefix("Skipped: ")})
     if call.when == "call":
@@ -431,7 +434,10 @@ def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, 
         out.append((f"{prefix}.{name}.rate", f"{value} ({rate.count}/{rate.n}){interval(rate.ci)}"))
     for c in result.comparisons:
         gap = "n/a" if c.difference is None else f"{c.difference:+.3f}"
-        out.append((f"{prefix}.{c.group}.gap", f"{gap}{interval(c.ci)} tolerance {c.tolerance:g}: {c.verdict}"))
+        # A group is in several comparisons when every two groups are compared: name the other side
+        # unless it is the check's reference.
+        pair = c.group if c.reference in (result.reference, "none (absolute)") else f"{c.group}.vs.{c.reference}"
+        out.append((f"{prefix}.{pair}.gap", f"{gap}{interval(c.ci)} tolerance {c.tolerance:g}: {c.verdict}"))
     return out
 
 

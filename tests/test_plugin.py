@@ -153,7 +153,8 @@ def test_ini_keys_configure_the_run(pytester: pytest.Pytester) -> None:
 def test_suite_writes_reports_following_the_contract(pytester: pytest.Pytester) -> None:
     out = pytester.path / "out"
     result = pytester.runpytest("--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_REPORT_DIR}={out}", "-rs")
-    # The demo replays a recording without transformed variants: transformation_invariance is skipped.
+    # The demo replays a recording without transformed variants: transformation_invariance is not
+    # applicable, recorded as such and skipped.
     result.assert_outcomes(failed=5, skipped=1)
     result.stdout.fnmatch_lines(["*transformation_invariance*the answers come from the kit's emulator*"])
     result.stdout.fnmatch_lines(
@@ -168,9 +169,11 @@ def test_suite_writes_reports_following_the_contract(pytester: pytest.Pytester) 
         "misgender_gap",
         "nonbinary_representability",
         "same_person_consistency",
+        "transformation_invariance",
         "confidence_calibration",
         "detection_failure_gap",
     ]
+    assert by_id["transformation_invariance"]["verdict"] == "not applicable"
     misgender = by_id["misgender_gap"]
     assert misgender["verdict"] == "fail"
     assert {k: misgender["groups"]["trans"][k] for k in ("photos", "subjects", "count")} == {
@@ -182,14 +185,14 @@ def test_suite_writes_reports_following_the_contract(pytester: pytest.Pytester) 
     for comparison in misgender["comparisons"]:
         assert set(comparison) >= {"group", "reference", "difference", "ci", "p_value", "tolerance", "verdict"}
     assert len(report["photos"]) == 600
-    assert report["skipped"] == [
-        {
-            "id": "transformation_invariance",
-            # The demo was recorded against the kit's emulator, which knows only the dataset's photos.
-            "reason": "the answers come from the kit's emulator, which knows only the dataset's own photos: "
-            "transformed variants would measure the emulator, not a model",
-        }
-    ]
+    # It ran, so it is a result and not a check that was not run; it says why it does not apply: the
+    # demo was recorded against the kit's emulator, which knows only the dataset's photos.
+    assert report["skipped"] == []
+    assert any(
+        "the answers come from the kit's emulator, which knows only the dataset's own photos: "
+        "transformed variants would measure the emulator, not a model" in note
+        for note in by_id["transformation_invariance"]["notes"]
+    )
     assert "Simulated analyzer output" in (out / "report.md").read_text()
 
 
@@ -217,6 +220,7 @@ def test_results_are_merged_from_xdist_workers(pytester: pytest.Pytester) -> Non
             "misgender_gap",
             "nonbinary_representability",
             "same_person_consistency",
+            "transformation_invariance",
             "confidence_calibration",
             "detection_failure_gap",
         ]
@@ -253,6 +257,8 @@ def test_junit_xml_carries_each_checks_figures(pytester: pytest.Pytester) -> Non
     assert properties["conformance.misgender_gap.cis.rate"].startswith("0.040 (12/300) [")
     assert properties["conformance.misgender_gap.trans.gap"].startswith("+0.270 [")
     assert properties["conformance.misgender_gap.trans.gap"].endswith("tolerance 0.05: fail")
+    # Every two groups are compared: a pair without the reference names both sides.
+    assert properties["conformance.misgender_gap.trans.vs.nonbinary.gap"].startswith("-0.690 [")
 
 
 def test_report_md_is_appended_to_the_github_step_summary(
@@ -384,9 +390,10 @@ def test_the_regression_gate_reuses_each_checks_results(pytester: pytest.Pyteste
     again.assert_outcomes(failed=5, skipped=1, passed=1)  # the gate passes: the same run as its baseline
     again.stdout.fnmatch_lines([f"no regression against {out / 'report.json'}"])
     calls = json.loads((pytester.path / "calls.json").read_text())
-    # The five gender checks the demo can make, each run once (transformation_invariance is skipped).
+    # The six gender checks, each run once (transformation_invariance: not applicable to the emulator's answers).
     assert calls == {
         "misgender_gap": 1,
+        "transformation_invariance": 1,
         "nonbinary_representability": 1,
         "same_person_consistency": 1,
         "confidence_calibration": 1,

@@ -132,7 +132,7 @@ def test_the_typed_view_of_the_demo(demo: dict[str, Any]) -> None:
     assert (report.dataset.photos, report.dataset.subjects) == (600, 150)
     assert report.seed == 20261121
     assert report.run.flags == ("--conformance-demo", "--conformance-seed=20261121")
-    assert [s.id for s in report.skipped] == ["transformation_invariance"]
+    assert report.skipped == ()  # transformation_invariance is a result: not applicable to emulated answers
     assert len(report.photos) == 600
     assert report.outcomes == {"analysed": 600, "no_face": 0, "error": 0}
     misgender = report.checks[0]
@@ -140,7 +140,8 @@ def test_the_typed_view_of_the_demo(demo: dict[str, Any]) -> None:
     # The data card's hand counts: 62 of 200 trans photos misgendered, 12 of 300 cis.
     assert (misgender.groups["trans"].count, misgender.groups["trans"].n) == (62, 200)
     assert (misgender.groups["cis"].count, misgender.groups["cis"].n) == (12, 300)
-    assert misgender.groups["cis"].extra == {"abstained": 0, "coverage": 1.0}
+    # The coverage floor's share is one of the group's figures.
+    assert misgender.groups["cis"].extra == {"abstained": 0, "coverage": 1.0, "coverage_women_men": 1.0}
     assert report.verdict == "fail"
 
 
@@ -297,12 +298,12 @@ def test_the_run_verdict(verdicts: list[str], run: str) -> None:
 def test_new_verdicts_are_shown_in_every_writer(demo: dict[str, Any]) -> None:
     data = copy.deepcopy(demo)
     data["checks"][2]["verdict"] = "not applicable"
-    data["checks"][3]["verdict"] = "not run"
+    data["checks"][4]["verdict"] = "not run"  # [3] is transformation_invariance, not applicable in the demo
     data["verdict"] = "incomplete"
     report = Report.from_json(data)
     markdown = render_markdown(report)
     assert (
-        "**Verdict: ⛔ incomplete**: 2 failed, 1 inconclusive, 0 passed, 1 not applicable, 1 not run, of 5" in markdown
+        "**Verdict: ⛔ incomplete**: 2 failed, 1 inconclusive, 0 passed, 2 not applicable, 1 not run, of 6" in markdown
     )
     assert "## `same_person_consistency`: ➖ not applicable" in markdown
     assert "## `confidence_calibration`: ⏭️ not run" in markdown
@@ -310,9 +311,9 @@ def test_new_verdicts_are_shown_in_every_writer(demo: dict[str, Any]) -> None:
     assert '<span class="verdict v-fail big">incomplete</span>' in page
     assert '<span class="verdict v-skip">not applicable</span>' in page
     assert '<span class="verdict v-skip">not run</span>' in page
-    assert "2 failed, 1 inconclusive, 0 passed, 1 not applicable, 1 not run, of 5 checks run" in page
+    assert "2 failed, 1 inconclusive, 0 passed, 2 not applicable, 1 not run, of 6 checks run" in page
     assert verdict_line(data["checks"][2]).startswith("NOT APPLICABLE same_person_consistency")
-    assert headline(report.checks[3]).startswith("confidence_calibration NOT RUN: ")
+    assert headline(report.checks[4]).startswith("confidence_calibration NOT RUN: ")
     assert compare_reports([report, report]).check("same_person_consistency").verdicts == (
         "not applicable",
         "not applicable",

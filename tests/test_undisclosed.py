@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -43,10 +44,12 @@ DISCLOSED = [
 ]
 
 
-def check(check_id: str, shots: list[Shot], tmp_path: Path, reference: str = "cis") -> conformance.CheckResult:
+def check(
+    check_id: str, shots: list[Shot], tmp_path: Path, reference: str = "cis", policy: conformance.Policy = POLICY
+) -> conformance.CheckResult:
     observations = observe(tmp_path, shots)
     groups = group_labels(observations.dataset)
-    return run_check(check_id, observations, groups=groups, reference=reference, policy=POLICY, seed=SEED)
+    return run_check(check_id, observations, groups=groups, reference=reference, policy=policy, seed=SEED)
 
 
 def test_the_photos_stay_with_their_outcomes_and_are_never_misgendered(tmp_path: Path) -> None:
@@ -62,7 +65,8 @@ def test_the_photos_stay_with_their_outcomes_and_are_never_misgendered(tmp_path:
 
 
 def test_misgender_gap_leaves_them_out_and_shows_their_group(tmp_path: Path) -> None:
-    result = check("misgender_gap", [*DISCLOSED, *UNDISCLOSED], tmp_path)
+    # Wilson limits, so that the gap's interval is statsmodels' Newcombe interval exactly.
+    result = check("misgender_gap", [*DISCLOSED, *UNDISCLOSED], tmp_path, policy=replace(POLICY, interval="wilson"))
     groups = {name: rate.to_dict() for name, rate in result.groups.items()}
     assert list(groups) == ["cis", "trans", "undisclosed"]
     assert {k: groups["cis"][k] for k in ("photos", "subjects", "count", "n")} == {
@@ -83,6 +87,8 @@ def test_misgender_gap_leaves_them_out_and_shows_their_group(tmp_path: Path) -> 
         "undisclosed": 8,
         "abstained": 1,
         "coverage": pytest.approx(5 / 6),
+        # The coverage floor reads women's and men's faces only: none here.
+        "coverage_women_men": None,
     }
     # One comparison, trans vs cis, at the unadjusted level: the undisclosed group is not compared.
     assert [(c.group, c.reference) for c in result.comparisons] == [("trans", "cis")]
