@@ -35,7 +35,9 @@ __all__ = [
     "assert_no_misgender_gap",
     "assert_nonbinary_representable",
     "assert_result",
+    "error_rate_line",
     "format_result",
+    "not_applicable_reason",
     "verdict_line",
 ]
 
@@ -78,6 +80,25 @@ _HEADLINE_LABELS = {
 }
 
 
+def not_applicable_reason(result: CheckResult) -> str:
+    """Why a check cannot speak to this data, and what would make it applicable."""
+    reasons = [c.note for c in result.comparisons if c.verdict == "not applicable" and c.note]
+    reasons += [n.removeprefix("not applicable: ") for n in result.notes if n.startswith("not applicable: ")]
+    return "; ".join(dict.fromkeys(reasons)) or "the data cannot speak to this check"
+
+
+def error_rate_line(result: CheckResult) -> str:
+    """The one-sided error rate each verdict direction was tested at (empty if the result does not say)."""
+    if result.alpha_pass is None or result.alpha_fail is None:
+        return ""
+    tested = sum(1 for c in result.comparisons if c.p_adjusted is not None)
+    family = f" (Holm over {tested} comparisons)" if tested > 1 else ""
+    return (
+        f"error rates: a wrong pass at most {result.alpha_pass:.3g} per comparison, "
+        f"a wrong fail at most {result.alpha_fail:.3g} for the check{family}"
+    )
+
+
 @_printable
 def headline(result: CheckResult) -> str:
     """One line: the check, its verdict and the comparison that decided it."""
@@ -88,6 +109,8 @@ def headline(result: CheckResult) -> str:
     static = result.details.get("static") if isinstance(result.details, dict) else None
     if static and static.get("verdict") == "fail":
         return f"{result.id} {label}: {static['reason']}"
+    if result.verdict == "not applicable":
+        return f"{result.id} {label}: {not_applicable_reason(result)}"
     if worst is None:
         return f"{result.id} {label}: {'; '.join(result.notes) or 'nothing to compare'}"
     what = {
@@ -107,14 +130,24 @@ def headline(result: CheckResult) -> str:
         return f"{result.id} {label}: {worst.note or 'nothing to compare'}"
     vs = worst.group if worst.reference.startswith("none") else f"{worst.group} vs {worst.reference} gap"
     level = worst.level if worst.level is not None else result.confidence
+    other_way = (
+        f" (the other way: {worst.reference} fares worse)"
+        if worst.verdict == "fail" and worst.difference is not None and worst.difference < 0
+        else ""
+    )
     line = (
         f"{result.id} {label}: {vs} {_fmt(worst.difference)} {_interval(worst.ci)} {what} tolerance "
-        f"{worst.tolerance:g}  ({worst.method}, {level:.4g} level)"
+        f"{worst.tolerance:g}{other_way}  ({worst.method}, {level:.4g} level)"
     )
     if worst.verdict == "inconclusive":
         extras = [worst.note] if worst.note else []
         if worst.min_detectable is not None:
-            extras.append(f"smallest gap this data could detect: {_fmt(worst.min_detectable)}")
+            extras.append(f"with this data a true gap of {_fmt(worst.min_detectable)} would fail with 80% power")
+        if worst.subjects_needed is not None:
+            extras.append(
+                f"if the gap is as seen, about {worst.subjects_needed[0]} people in {worst.group} and "
+                f"{worst.subjects_needed[1]} in {worst.reference} would decide it with 80% power"
+            )
         if extras:
             line += "; " + "; ".join(extras)
     return line
@@ -144,11 +177,26 @@ def verdict_line(result: dict[str, object]) -> str:
     """One aligned line of the terminal summary for a result dict (as reports carry them)."""
     comparisons = result.get("comparisons") or []
     assert isinstance(comparisons, list)
-    worst = next((c for c in comparisons if c["group"] == result.get("deciding")), None)
+    # A group can be in several comparisons (every two groups): the deciding one is named by both sides.
+    worst = next(
+        (
+            c
+            for c in comparisons
+            if c["group"] == result.get("deciding")
+            and c.get("reference") == result.get("deciding_reference", c.get("reference"))
+        ),
+        None,
+    )
     details = result.get("details")
     static = details.get("static") if isinstance(details, dict) else None
     if isinstance(static, dict) and static.get("verdict") == "fail":
         return f"{str(result['verdict']).upper():<13} {_label(result):<28}  static: the vocabulary cannot express a nonbinary identity or abstain"
+    if result.get("verdict") == "not applicable":
+        reason = next((str(c.get("note")) for c in comparisons if c.get("verdict") == "not applicable"), "")
+        notes = result.get("notes")
+        if not reason and isinstance(notes, list) and notes:
+            reason = str(notes[-1]).removeprefix("not applicable: ")
+        return f"{'NOT APPLICABLE':<13} {_label(result):<28}  {reason or 'the data cannot speak to this check'}"
     if worst is None or worst.get("difference") is None:
         return f"{str(result['verdict']).upper():<13} {_label(result):<28}  nothing to compare"
     detail = ""
@@ -158,9 +206,12 @@ def verdict_line(result: dict[str, object]) -> str:
         detail = f"  {worst['group']}: ratio {_fmt(ratio.get('ratio'))} [{_fmt(lo)}, {_fmt(hi)}] tolerance x{worst['tolerance']:g}"
     elif worst is not None and worst.get("difference") is not None:
         lo, hi = worst["ci"] or (None, None)
-        detail = (
-            f"  {worst['group']}: {worst['difference']:+.3f} [{_fmt(lo)}, {_fmt(hi)}] tolerance {worst['tolerance']:g}"
+        pair = (
+            worst["group"]
+            if str(worst.get("reference", "")).startswith("none")
+            else f"{worst['group']} vs {worst.get('reference')}"
         )
+        detail = f"  {pair}: {worst['difference']:+.3f} [{_fmt(lo)}, {_fmt(hi)}] tolerance {worst['tolerance']:g}"
     return f"{str(result['verdict']).upper():<13} {_label(result):<28}{detail}"
 
 
@@ -168,7 +219,10 @@ def verdict_line(result: dict[str, object]) -> str:
 def format_result(result: CheckResult, footer: str = "") -> str:
     """The failure message: headline, one row per group, the worst marked, and a provenance footer."""
     worst = result.worst_comparison
-    worst_group = worst.group if worst is not None and worst.verdict != "pass" else None
+    # The row of the group faring worse in the deciding comparison (either side of it).
+    worst_group = None
+    if worst is not None and worst.verdict not in ("pass", "not applicable"):
+        worst_group = worst.reference if (worst.difference or 0.0) < 0 else worst.group
     ci_label = f"{result.confidence:.0%} CI"
     rows = [("group", "photos", "subjects", result.count_label, "rate", ci_label)]
     for name, rate in result.groups.items():
@@ -182,6 +236,8 @@ def format_result(result: CheckResult, footer: str = "") -> str:
             text = text.ljust(len(text)) + "  <- worst"
         lines.append(text.rstrip() if row[0] != worst_group else text)
     lines.extend(f"  note: {note}" for note in result.notes)
+    if rates := error_rate_line(result):
+        lines.append(f"  {rates}")
     if footer:
         lines.append(f"  {footer}")
     return "\n".join(lines)
@@ -191,8 +247,14 @@ def assert_result(result: CheckResult, *, inconclusive: str = "fail", footer: st
     """Raise :class:`ConformanceFailure` if ``result`` failed; treat inconclusive as policy says.
 
     ``inconclusive`` is ``"fail"`` (raise), ``"xfail"`` (``pytest.xfail``) or ``"pass"`` (return).
+    A ``not applicable`` result (the data cannot speak to the check by construction) never fails:
+    the test is skipped with the reason and what would make the check applicable.
     """
     __tracebackhide__ = True
+    if result.verdict == "not applicable":
+        import pytest
+
+        pytest.skip(printable(f"{result.id} NOT APPLICABLE: {not_applicable_reason(result)}"))
     if result.verdict == "fail" or (result.verdict == "inconclusive" and inconclusive == "fail"):
         raise ConformanceFailure(format_result(result, footer), result)
     if result.verdict == "inconclusive" and inconclusive == "xfail":

@@ -532,7 +532,10 @@ def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, 
         out.append((f"{prefix}.{name}.rate", f"{value} ({rate.count}/{rate.n}){interval(rate.ci)}"))
     for c in result.comparisons:
         gap = "n/a" if c.difference is None else f"{c.difference:+.3f}"
-        out.append((f"{prefix}.{c.group}.gap", f"{gap}{interval(c.ci)} tolerance {c.tolerance:g}: {c.verdict}"))
+        # A group is in several comparisons when every two groups are compared: name the other side
+        # unless it is the check's reference.
+        pair = c.group if c.reference in (result.reference, "none (absolute)") else f"{c.group}.vs.{c.reference}"
+        out.append((f"{prefix}.{pair}.gap", f"{gap}{interval(c.ci)} tolerance {c.tolerance:g}: {c.verdict}"))
     return out
 
 

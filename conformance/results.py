@@ -20,16 +20,20 @@ __all__ = [
     "worst",
 ]
 
-Verdict = Literal["pass", "fail", "inconclusive"]
-VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "inconclusive")
-_SEVERITY = {"pass": 0, "inconclusive": 1, "fail": 2}
+Verdict = Literal["pass", "fail", "inconclusive", "not applicable"]
+VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "inconclusive", "not applicable")
+# "not applicable" (the data cannot speak to the check by construction) ranks below pass: a check
+# with some comparisons passing and the others not applicable passes.
+_SEVERITY = {"not applicable": -1, "pass": 0, "inconclusive": 1, "fail": 2}
 
 
 def worst(verdicts: Iterable[Verdict]) -> Verdict:
-    """The verdict of a whole check: fail, then inconclusive, then pass.
+    """The verdict of a whole check: fail, then inconclusive, then pass, then not applicable.
 
     >>> worst(["pass", "inconclusive", "pass"])
     'inconclusive'
+    >>> worst(["not applicable", "pass"]), worst(["not applicable"])
+    ('pass', 'not applicable')
     >>> worst([])
     'inconclusive'
     """
@@ -63,6 +67,10 @@ class GroupRate:
     rate: float | None
     ci: tuple[float, float] | None
     extra: Mapping[str, float | None] = field(default_factory=dict)
+    # What the interval rests on: the rate's worth in independent units (photos over the design
+    # effect), and the person-weighted rate (each person's own rate, averaged) it is read with.
+    effective_n: float | None = None
+    person_rate: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -73,6 +81,9 @@ class GroupRate:
             "rate": _num(self.rate),
             "ci": None if self.ci is None else [_num(self.ci[0]), _num(self.ci[1])],
         }
+        if self.effective_n is not None:
+            out["effective_n"] = _num(self.effective_n)
+            out["person_rate"] = _num(self.person_rate)
         out.update({key: _num(value) for key, value in self.extra.items()})
         return out
 
@@ -86,7 +97,13 @@ class GroupRate:
         from ._fields import count, interval, optional_number
         from ._numbers import finite_number
 
-        core = ("photos", "subjects", "count", "n", "rate", "ci")
+        core = ["photos", "subjects", "count", "n", "rate", "ci"]
+        # to_dict writes person_rate beside effective_n only: without it, it is one of the group's figures.
+        effective_n = optional_number(data.get("effective_n"), f"{where} 'effective_n'")
+        person_rate = None
+        if effective_n is not None:
+            person_rate = optional_number(data.get("person_rate"), f"{where} 'person_rate'")
+            core += ["effective_n", "person_rate"]
         return cls(
             name=name,
             photos=count(data, "photos", where),
@@ -96,15 +113,24 @@ class GroupRate:
             rate=optional_number(data.get("rate"), f"{where} 'rate'"),
             ci=interval(data.get("ci"), f"{where} 'ci'"),
             extra={k: v for k, v in data.items() if k not in core and (v is None or finite_number(v))},
+            effective_n=effective_n,
+            person_rate=person_rate,
         )
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """A group against the reference group: the gap, its interval, and the verdict it earns.
+    """One group against another: the gap, its interval, and the verdict it earns.
 
-    ``difference`` is group minus reference (positive: the group fares worse). ``min_detectable``
-    is the smallest gap this data could have detected, given when the verdict is inconclusive.
+    ``difference`` is group minus reference (positive: the group fares worse); a disparity in
+    either direction counts. ``p_value`` is the one-sided p-value of "the disparity exceeds the
+    tolerance" from the same model as ``ci``, ``p_adjusted`` its Holm adjustment across the check's
+    comparisons (``fail`` exactly when it is at most the stated error rate), ``p_within`` the
+    p-value of "the disparity lies within the tolerance" (``pass`` when at most it, no
+    adjustment). ``min_detectable``: given when the verdict is inconclusive, the true gap this
+    data would show to exceed the tolerance with 80% power; ``subjects_needed`` the people each
+    group (group, reference) would need for 80% power to decide if the true gap were the one seen.
+    ``p_equal``: an exact test of equal rates, only where every person has one unit.
     """
 
     group: str
@@ -119,9 +145,19 @@ class Comparison:
     min_detectable: float | None = None
     ratio: float | None = None
     note: str = ""
-    level: float | None = None  # the interval's confidence level (Bonferroni-adjusted with several comparisons)
+    level: float | None = None  # the interval's two-sided confidence level
+    p_within: float | None = None
+    p_equal: float | None = None
+    subjects_needed: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.p_within is not None:
+            extra["p_within"] = _num(self.p_within)
+        if self.p_equal is not None:
+            extra["p_equal"] = _num(self.p_equal)
+        if self.subjects_needed is not None:
+            extra["subjects_needed"] = list(self.subjects_needed)
         return {
             "group": self.group,
             "reference": self.reference,
@@ -136,6 +172,7 @@ class Comparison:
             "ratio": _num(self.ratio),
             "note": self.note,
             "level": self.level,
+            **extra,
         }
 
     @classmethod
@@ -163,6 +200,9 @@ class Comparison:
             ratio=optional_number(data.get("ratio"), f"{where} 'ratio'"),
             note=text(data.get("note"), f"{where} 'note'"),
             level=optional_number(data.get("level"), f"{where} 'level'"),
+            p_within=optional_number(data.get("p_within"), f"{where} 'p_within'"),
+            p_equal=optional_number(data.get("p_equal"), f"{where} 'p_equal'"),
+            subjects_needed=_people(data.get("subjects_needed"), f"{where} 'subjects_needed'"),
         )
 
 
@@ -187,9 +227,17 @@ class CheckResult:
     count_label: str = "count"
     # Matching checks make one result per similarity threshold; None for checks without thresholds.
     threshold: float | None = None
+    # The one-sided error rate each verdict direction is tested at: a wrong pass (per comparison; a
+    # pass needs every comparison, so no multiplicity adjustment) and a wrong fail (familywise over
+    # the comparisons, Holm); and how disparities were compared ("pairwise" or "reference").
+    alpha_pass: float | None = None
+    alpha_fail: float | None = None
+    direction: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        extra = {} if self.threshold is None else {"threshold": self.threshold}
+        extra: dict[str, Any] = {} if self.threshold is None else {"threshold": self.threshold}
+        if self.alpha_pass is not None:
+            extra.update(alpha_pass=self.alpha_pass, alpha_fail=self.alpha_fail, direction=self.direction)
         return {
             "id": self.id,
             **extra,
@@ -201,6 +249,7 @@ class CheckResult:
             "groups": {name: rate.to_dict() for name, rate in self.groups.items()},
             "comparisons": [c.to_dict() for c in self.comparisons],
             "deciding": None if self.worst_comparison is None else self.worst_comparison.group,
+            "deciding_reference": None if self.worst_comparison is None else self.worst_comparison.reference,
             "method": self.method,
             "notes": list(self.notes),
             "details": dict(self.details),
@@ -211,9 +260,10 @@ class CheckResult:
         """The comparison that decides the verdict (the largest gap among the worst verdicts)."""
         if not self.comparisons:
             return None
+        # The largest disparity in either direction decides among comparisons of the same verdict.
         return max(
             self.comparisons,
-            key=lambda c: (_SEVERITY[c.verdict], -math.inf if c.difference is None else c.difference),
+            key=lambda c: (_SEVERITY[c.verdict], -math.inf if c.difference is None else abs(c.difference)),
         )
 
     @classmethod
@@ -268,6 +318,9 @@ class CheckResult:
             details=dict(details),
             count_label=text(data.get("count_label"), f"{where} 'count_label'", default="count"),
             threshold=optional_number(data.get("threshold"), f"{where} 'threshold'"),
+            alpha_pass=optional_number(data.get("alpha_pass"), f"{where} 'alpha_pass'"),
+            alpha_fail=optional_number(data.get("alpha_fail"), f"{where} 'alpha_fail'"),
+            direction=text(data.get("direction"), f"{where} 'direction'"),
         )
 
 
@@ -276,6 +329,21 @@ class CheckResult:
 CHECK_VERDICTS: tuple[str, ...] = ("pass", "fail", "inconclusive", "not applicable", "not run")
 # A run's verdict: the worst of its checks', or "incomplete" when a planned check has no result.
 RUN_VERDICTS: tuple[str, ...] = (*CHECK_VERDICTS, "incomplete")
+
+
+def _people(value: object, where: str) -> tuple[int, int] | None:
+    """A ``[group, reference]`` pair of people counts, or None for null or absent."""
+    from ._fields import FieldError
+
+    if value is None:
+        return None
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+    ):
+        raise FieldError(f"{where} should be a pair of whole numbers of people or null")
+    return (value[0], value[1])
 
 
 def _shown(value: object) -> str:

@@ -1,36 +1,65 @@
-"""Statistics behind every verdict: intervals, exact tests, multiplicity, bootstrap, power.
+"""Statistics behind every verdict: intervals, tests, multiplicity, power and sample size.
 
-Each function returns plain floats so that checks can put them straight into a
-:class:`~conformance.results.Comparison`. Methods that scipy or statsmodels already implement are
-delegated to them; only the subject-level bootstrap, Holm's step-down, the detectable gap and the
-verdict rule are written here.
+The module is long because it holds every statistical method the kit names in its reports, in
+three sections, each used by the next:
 
+- single and paired proportions of independent units: Wilson and Clopper-Pearson intervals,
+  Newcombe's hybrid score interval, exact tests (Fisher, Boschloo where it is quick), Holm's
+  step-down, and the subject bootstrap (kept for callers that resample);
+- clustered rates and the verdict procedure: :func:`clustered_rate` reads a group's per-person sums
+  into effective sizes, :func:`gap_bounds` and :func:`gap_tests` give a gap's interval and the
+  p-values of its two one-sided tests against a tolerance (docs/explanation/methodology.md);
+- power, detectable gaps and people needed for the same procedure (:class:`Precision`,
+  :func:`power_to_fail`, :func:`power_to_pass`, :func:`detectable_gap`, :func:`subjects_needed`),
+  which a planner can call with a planned design as well as with data.
+
+Each function returns plain floats. Methods that scipy or statsmodels implement are delegated to
+them (Clopper-Pearson and Wilson limits, beta and t quantiles, exact tests, root finding); what
+they lack (the design-effect adjustment, Newcombe's rule on those limits, the inversions) is here.
 numpy, scipy and statsmodels are imported inside the functions that use them, so importing this
 module (and with it the pytest plugin) costs nothing measurable.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conformance.results import Verdict
-
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import numpy as np
+    import numpy.typing as npt
     from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
-    "adjusted_confidence",
+    "ClusteredRate",
+    "GapTests",
+    "Precision",
+    "boschloo_is_quick",
     "cluster_bootstrap_difference",
     "cluster_bootstrap_interval",
+    "clustered_rate",
+    "detectable_gap",
+    "detectable_mean_gap",
+    "detectable_rate",
     "exact_p_value",
-    "gap_verdict",
+    "gap_bounds",
+    "gap_interval",
+    "gap_tests",
     "holm",
-    "minimum_detectable_gap",
     "newcombe_interval",
+    "power_to_fail",
+    "power_to_pass",
     "proportion_interval",
+    "rate_bounds",
+    "rate_interval",
+    "rate_tests",
+    "share_variance_floor",
+    "subjects_needed",
 ]
 
 _NAN = math.nan
@@ -155,7 +184,8 @@ def exact_p_value(count1: int, n1: int, count2: int, n2: int, method: str = "fis
     method
         ``"fisher"`` (conditional, ``scipy.stats.fisher_exact``) or ``"boschloo"``
         (unconditional and more powerful, ``scipy.stats.boschloo_exact``, which defines the
-        two-sided p-value as twice the smaller one-sided one).
+        two-sided p-value as twice the smaller one-sided one). Boschloo only where it is quick
+        (:func:`boschloo_is_quick`); larger tables get Fisher's test, exact as well.
 
     Returns
     -------
@@ -179,9 +209,25 @@ def exact_p_value(count1: int, n1: int, count2: int, n2: int, method: str = "fis
 
     # Columns are the two groups: boschloo_exact treats each column as one binomial sample.
     table = [[count1, count2], [n1 - count1, n2 - count2]]
-    if method == "fisher":
+    if method == "fisher" or not boschloo_is_quick(n1, n2):
         return float(fisher_exact(table, alternative="two-sided").pvalue)
     return float(boschloo_exact(table, alternative="two-sided").pvalue)
+
+
+# scipy's Boschloo test evaluates its statistic on every table with the two margins, at each of
+# 32 nuisance values: about (n1 + 1)(n2 + 1) tables. At 250 x 250 that takes about half a second on
+# the benchmark machine, 300 x 300 a second, 3,000 x 3,000 eight minutes (issue 13).
+BOSCHLOO_MAX_TABLES = 251 * 251
+
+
+def boschloo_is_quick(n1: int, n2: int) -> bool:
+    """Whether Boschloo's test on groups of ``n1`` and ``n2`` finishes in well under a second.
+
+    Beyond that :func:`exact_p_value` gives Fisher's p-value instead: Boschloo's test is uniformly
+    more powerful, but both are exact (their size never exceeds the level), and at sizes where
+    Boschloo is slow the two differ little.
+    """
+    return (n1 + 1) * (n2 + 1) <= BOSCHLOO_MAX_TABLES
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -360,123 +406,788 @@ def cluster_bootstrap_interval(
     return _cluster_bootstrap([(num, den)], ratio, resamples, confidence, seed)
 
 
-def minimum_detectable_gap(
-    n_group: float,
-    n_reference: float,
-    p_reference: float,
-    *,
-    confidence: float = 0.95,
-    power: float = 0.8,
-    design_effect: float = 1.0,
-) -> float:
-    """Smallest increase over ``p_reference`` that a two-sided test would detect with ``power``.
+# ---------------------------------------------------------------------------------------------------------
+# Clustered rates and the verdict procedure (issue 13).
+#
+# A check's figure for one group is a ratio over the people in it: sum of numerators over sum of
+# denominators (misgendered photos / photos with a face). People are the independent units, photos are
+# not, and people contribute very unequal numbers of photos. Each group is therefore read two ways:
+#
+# - photo-weighted (the figure the check reports): the ratio, with a cluster-robust variance (CR2: the
+#   linearised residual of each person, inflated by 1 / (1 - leverage), Bell & McCaffrey 2002) turned
+#   into an effective sample size (Kish 1965; Korn & Graubard 1998), never larger than the number of
+#   photos and never smaller than the effective size when every person's photos agree completely
+#   (intraclass correlation 1: Kish's sum(m)^2 / sum(m^2));
+# - person-weighted: the mean over people of each person's own rate, every person counting once, with
+#   its own effective size, never smaller than the number of people (a [0, 1] value varies at most as a
+#   0/1 value of the same mean does).
+#
+# Where a variance is estimated from the people (clustered data), the effective size is shrunk by
+# (z/t_{k-1})^2 for the k - 1 degrees of freedom of that estimate (Korn & Graubard 1998). Each view gives
+# a score interval (Wilson, or Clopper-Pearson on the effective counts); a gap's interval combines the
+# two groups' limits as Newcombe's hybrid score method does (MOVER: Newcombe 1998; Zou & Donner 2008).
+# A group's interval, and a gap's, is the union of the two views' intervals: valid for the photo-weighted
+# figure whenever the photo-weighted interval is, and never resting on a few people with many photos.
+# ---------------------------------------------------------------------------------------------------------
 
-    Uses the sample-size formula for two independent proportions without continuity correction
-    (Fleiss, *Statistical Methods for Rates and Proportions*; Fleiss, Tytun & Ury 1980 for
-    unequal sizes), solved for the gap ``d`` rather than for ``n``. With ``p1 = p0 + d``,
-    ``pbar = (n_g p1 + n_r p0) / (n_g + n_r)`` and ``z_x`` the standard normal quantile:
+# Smallest one-sided level the p-value search looks at; a p-value below it is reported as it.
+_ALPHA_FLOOR = 1e-15
+# A view whose degrees of freedom are below this is planned with (detectable gaps, people needed)
+# at its worst case: a design effect estimated from so few people says little about it at another
+# rate. Chosen with benchmarks/verdict_error_rates.py: at 5 the power at the printed detectable gap
+# stays within 0.73-0.97 over its 45 designs (below 0.5 in some with no such rule).
+PLANNING_MIN_DF = 5.0
 
-        d = z_{1-alpha/2} sqrt(pbar (1-pbar) (1/n_g + 1/n_r)) + z_{power} sqrt(p1 q1/n_g + p0 q0/n_r)
 
-    where ``alpha = 1 - confidence`` and ``n_g``, ``n_r`` are the sizes divided by
-    ``design_effect`` (effective sizes under clustering). The root is found with
-    ``scipy.optimize.brentq``.
+@dataclass(frozen=True)
+class ClusteredRate:
+    """One group's figure from per-person sums, and the sizes its intervals rest on.
+
+    Build with :func:`clustered_rate`. ``rate`` is the photo-weighted figure (sum of numerators over
+    sum of denominators); ``person_rate`` the mean of the people's own figures. ``effective_n`` and
+    ``person_effective_n`` are each view's effective number of independent units, before the
+    small-sample adjustment; ``floor_n`` and ``person_floor_n`` the smallest each may be (all of a
+    person's units agreeing; every person a 0/1 unit). ``df`` is the degrees of freedom of the
+    variance estimate (``inf`` when every person has one unit and nothing is estimated).
+    ``bounded`` says the values lie in [0, 1] (score intervals apply); otherwise intervals are
+    t intervals on ``variance`` (never below ``floor_variance``).
+    """
+
+    count: float
+    n: float
+    subjects: int
+    rate: float
+    person_rate: float
+    clustered: bool
+    bounded: bool
+    effective_n: float
+    person_effective_n: float
+    floor_n: float
+    person_floor_n: float
+    df: float
+    person_df: float
+    design_df: float
+    variance: float
+    person_variance: float
+    floor_variance: float = 0.0
+
+    @property
+    def design_effect(self) -> float:
+        """Photos per effective independent photo (1: as good as independent photos)."""
+        return self.n / self.effective_n if self.effective_n > 0 else math.inf
+
+    def to_dict(self) -> dict[str, float | int | bool]:
+        """The figures a report shows about a group's precision."""
+        return {
+            "effective_n": self.effective_n,
+            "person_effective_n": self.person_effective_n,
+            "design_effect": self.design_effect,
+            "person_rate": self.person_rate,
+            "df": self.df if math.isfinite(self.df) else -1,
+        }
+
+
+def clustered_rate(
+    num: ArrayLike, den: ArrayLike, *, bounded: bool = True, floor_variance: float = 0.0
+) -> ClusteredRate:
+    """One group's figure and effective sizes from per-person numerator and denominator sums.
 
     Parameters
     ----------
-    n_group, n_reference
-        Units (photos or subjects) in the group and in the reference group.
-    p_reference
-        The reference group's rate ``p0``.
-    confidence, power
-        Test level ``1 - alpha`` and power (at least 0.5).
-    design_effect
-        Variance inflation from clustering, e.g. ``1 + (m - 1) * icc``.
+    num, den
+        One entry per person: the sum of the person's numerators (misgendered photos) and
+        denominators (photos with a face). People with a denominator of 0 are left out.
+    bounded
+        The per-unit values lie in [0, 1] (counts of 0/1 events, or shares): score intervals apply.
+        ``False`` for a signed measure (overconfidence), which gets t intervals.
+    floor_variance
+        For an unbounded measure: the smallest variance its mean may be given (see
+        :func:`conformance.checks.gender.confidence_calibration`).
 
-    Returns
-    -------
-    float
-        The gap ``d``; ``nan`` if a size is 0; ``1 - p_reference`` if even that is not
-        detectable.
+    Raises
+    ------
+    ValueError
+        No person with a positive denominator, or inputs of different shapes.
 
     Examples
     --------
-    Fleiss' example: 199 per group detect 0.10 against 0.20 at 5% two-sided with 80% power.
+    Ten people with 4 photos each, 2 of them misgendered on every photo: the photo-weighted and the
+    person-weighted rate agree, and the effective size is the people's, not the photos':
 
-    >>> round(minimum_detectable_gap(199, 199, 0.10), 3)
-    0.1
+    >>> r = clustered_rate([4, 4] + [0] * 8, [4] * 10)
+    >>> r.rate, r.person_rate, r.effective_n, r.person_effective_n
+    (0.2, 0.2, 10.0, 10.0)
     """
+    import numpy as np
+
+    num_arr, den_arr = _as_cluster_arrays(num, den, "clustered_rate")
+    keep = den_arr > 0
+    y, m = num_arr[keep], den_arr[keep]
+    k = int(y.size)
+    if k == 0:
+        raise ValueError("clustered_rate: no person with a positive denominator")
+    total_n = float(m.sum())
+    total = float(y.sum())
+    p = total / total_n
+    own = y / m
+    person = float(own.mean())
+    clustered = bool(np.any(m > 1))
+    kish = total_n**2 / float(np.sum(m * m))
+    # Degrees of freedom the design leaves a variance estimate when all of a person's photos agree:
+    # k for equal photo counts, fewer when a few people hold most photos.
+    design_df = float(np.sum(m * m)) ** 2 / float(np.sum(m**4)) - 1.0
+    if k >= 2:
+        leverage = m / total_n
+        residual = y - p * m
+        share = residual * residual / (1.0 - leverage)
+        variance = float(np.sum(share)) / total_n**2
+        person_variance = float(own.var(ddof=1)) / k
+        df = min(float(k - 1), _satterthwaite_df(share))
+        person_df = min(float(k - 1), _satterthwaite_df((own - person) ** 2))
+    else:
+        variance = person_variance = math.nan
+        df = person_df = 0.0
+    if bounded:
+        effective = _effective_n(p, variance, kish, total_n) if clustered else total_n
+        person_effective = _effective_n(person, person_variance, float(k), total_n)
+    else:
+        effective = person_effective = math.nan
+    return ClusteredRate(
+        count=total,
+        n=total_n,
+        subjects=k,
+        rate=p,
+        person_rate=person,
+        clustered=clustered,
+        bounded=bounded,
+        effective_n=effective,
+        person_effective_n=person_effective,
+        floor_n=kish if clustered else total_n,
+        person_floor_n=float(k),
+        df=df if (clustered or not bounded) else math.inf,
+        person_df=person_df if (clustered or not bounded) else math.inf,
+        design_df=design_df if clustered else math.inf,
+        variance=variance,
+        person_variance=person_variance,
+        floor_variance=float(floor_variance),
+    )
+
+
+def _satterthwaite_df(share: npt.NDArray[np.float64]) -> float:
+    """Degrees of freedom of a variance estimated as the sum of people's contributions ``share``.
+
+    Satterthwaite's ``2 E[V]^2 / Var[V]`` with both read off the contributions themselves: ``k``
+    for contributions like a normal residual's square, fewer when a few people carry most of the
+    variance (skewed, heavy-tailed data), where a variance estimate is least to be trusted.
+    """
+    import numpy as np
+
+    k = share.size
+    spread = float(np.var(share, ddof=1)) * k if k > 1 else 0.0
+    total = float(share.sum())
+    return math.inf if spread <= 0 else 2.0 * total * total / spread
+
+
+def _effective_n(p: float, variance: float, floor: float, ceiling: float) -> float:
+    """p(1-p)/variance within [floor, ceiling]; the floor where the variance cannot be estimated."""
+    if not 0.0 < p < 1.0 or not variance > 0.0 or math.isnan(variance):
+        # A rate of 0 or 1, or people who all agree: nothing shows how alike a person's photos are,
+        # so assume the worst (they all agree).
+        return floor
+    return min(max(p * (1.0 - p) / variance, floor), ceiling)
+
+
+@functools.cache
+def _special() -> ModuleType:
+    """scipy.special, imported on first use (the p-value searches call for quantiles thousands of times)."""
+    import importlib
+
+    return importlib.import_module("scipy.special")
+
+
+def _quantiles(alpha: float, df: float) -> tuple[float, float]:
+    """Upper ``alpha`` quantiles of the normal and of Student's t with ``df`` degrees of freedom."""
+    special = _special()
+    z = float(-special.ndtri(alpha))
+    t = z if math.isinf(df) else float(-special.stdtrit(max(df, 1.0), alpha))
+    return z, t
+
+
+def _adjusted_n(effective: float, floor: float, df: float, alpha: float) -> float:
+    """The effective size shrunk for the degrees of freedom of its variance (Korn & Graubard 1998).
+
+    Never below ``floor``: at the floor nothing was estimated (the worst case was assumed).
+    """
+    z, t = _quantiles(alpha, df)
+    return max(floor, effective * (z / t) ** 2 if t > 0 else effective)
+
+
+def _score_bounds(p: float, n: float, alpha: float, method: str) -> tuple[float, float]:
+    """One-sided ``alpha`` lower and upper score bounds of a proportion ``p`` on ``n`` (possibly fractional) units."""
+    if method == "clopper-pearson":
+        inverse = _special().betaincinv  # the beta quantile: Clopper-Pearson's limits by definition
+        x = p * n
+        lower = 0.0 if x <= 0 else float(inverse(x, n - x + 1.0, alpha))
+        upper = 1.0 if x >= n else float(inverse(x + 1.0, n - x, 1.0 - alpha))
+        return (min(lower, p), max(upper, p))
+    z, _ = _quantiles(alpha, math.inf)
+    z2n = z * z / n
+    centre = (p + z2n / 2.0) / (1.0 + z2n)
+    half = z * math.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n)) / (1.0 + z2n)
+    lower = 0.0 if p <= 0.0 else max(centre - half, 0.0)
+    upper = 1.0 if p >= 1.0 else min(centre + half, 1.0)
+    return (min(lower, p), max(upper, p))
+
+
+def _views(r: ClusteredRate, alpha: float, method: str) -> list[tuple[float, float, float]]:
+    """(estimate, lower, upper) at one-sided ``alpha`` for each view of a group: photo-weighted, person-weighted."""
+    out = []
+    if r.bounded:
+        views = (
+            (r.rate, r.effective_n, r.floor_n, r.df),
+            (r.person_rate, r.person_effective_n, r.person_floor_n, r.person_df),
+        )
+        for estimate, effective, floor, df in views:
+            n = _adjusted_n(effective, floor, df if effective > floor else math.inf, alpha)
+            out.append((estimate, *_score_bounds(estimate, n, alpha, method)))
+        return out
+    for estimate, variance, df in ((r.rate, r.variance, r.df), (r.person_rate, r.person_variance, r.person_df)):
+        _, t = _quantiles(alpha, df)
+        half = t * math.sqrt(max(variance, r.floor_variance))
+        out.append((estimate, estimate - half, estimate + half))
+    return out
+
+
+def rate_bounds(r: ClusteredRate, alpha: float, method: str = "clopper-pearson") -> tuple[float, float]:
+    """One-sided ``alpha`` lower and upper bounds of a group's figure: the union of its two views.
+
+    A group with one person and a measure that is not a proportion has no bounds (``nan``).
+
+    Examples
+    --------
+    With every person contributing one photo this is the Wilson interval:
+
+    >>> lo, hi = rate_bounds(clustered_rate([1] * 12 + [0] * 288, [1] * 300), 0.025, "wilson")
+    >>> round(lo, 4), round(hi, 4)
+    (0.023, 0.0686)
+    """
+    if method not in _INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, _INTERVAL_METHODS))}; got {method!r}")
+    if not 0.0 < alpha < 0.5 + 1e-12:
+        raise ValueError(f"alpha must lie in (0, 0.5], got {alpha!r}")
+    if not r.bounded and r.subjects < 2:
+        return (_NAN, _NAN)
+    views = _views(r, alpha, method)
+    return (min(v[1] for v in views), max(v[2] for v in views))
+
+
+def rate_interval(r: ClusteredRate, confidence: float = 0.95, method: str = "clopper-pearson") -> tuple[float, float]:
+    """Two-sided interval of a group's figure at ``confidence`` (one-sided ``(1 - confidence)/2`` each side)."""
     _check_confidence(confidence)
+    return rate_bounds(r, (1.0 - confidence) / 2.0, method)
+
+
+def gap_bounds(
+    a: ClusteredRate, b: ClusteredRate, alpha: float, method: str = "clopper-pearson"
+) -> tuple[float, float]:
+    """One-sided ``alpha`` lower and upper bounds of ``a - b``, the figure of group a minus group b.
+
+    Each view (photo-weighted, person-weighted) combines the two groups' score limits as Newcombe's
+    hybrid score interval does (method 10 of Newcombe 1998; the MOVER of Zou & Donner 2008):
+    ``d - sqrt((p_a - l_a)^2 + (u_b - p_b)^2)`` to ``d + sqrt((u_a - p_a)^2 + (p_b - l_b)^2)``;
+    for a measure that is not a proportion, a Welch t interval. The bounds are the union of the two
+    views'. With one unit per person this is exactly Newcombe's interval.
+
+    Examples
+    --------
+    >>> a, b = clustered_rate([1] * 56 + [0] * 14, [1] * 70), clustered_rate([1] * 48 + [0] * 32, [1] * 80)
+    >>> lo, hi = gap_bounds(a, b, 0.025, "wilson")
+    >>> round(lo, 4), round(hi, 4)
+    (0.0524, 0.3339)
+    """
+    if method not in _INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, _INTERVAL_METHODS))}; got {method!r}")
+    if a.bounded != b.bounded:
+        raise ValueError("gap_bounds: both groups must be proportions, or neither")
+    if not a.bounded:
+        if min(a.subjects, b.subjects) < 2:
+            return (_NAN, _NAN)
+        lows, highs = [], []
+        for est_a, var_a, df_a, est_b, var_b, df_b in (
+            (a.rate, a.variance, a.df, b.rate, b.variance, b.df),
+            (a.person_rate, a.person_variance, a.person_df, b.person_rate, b.person_variance, b.person_df),
+        ):
+            va, vb = max(var_a, a.floor_variance), max(var_b, b.floor_variance)
+            df = _welch_df(va, df_a, vb, df_b)
+            _, t = _quantiles(alpha, df)
+            half = t * math.sqrt(va + vb)
+            lows.append(est_a - est_b - half)
+            highs.append(est_a - est_b + half)
+        return (min(lows), max(highs))
+    lows, highs = [], []
+    for (pa, la, ua), (pb, lb, ub) in zip(_views(a, alpha, method), _views(b, alpha, method), strict=True):
+        d = pa - pb
+        lows.append(d - math.hypot(pa - la, ub - pb))
+        highs.append(d + math.hypot(ua - pa, pb - lb))
+    return (max(min(lows), -1.0), min(max(highs), 1.0))
+
+
+def _welch_df(va: float, dfa: float, vb: float, dfb: float) -> float:
+    """Welch-Satterthwaite degrees of freedom of ``va + vb``."""
+    terms = (va * va / dfa if math.isfinite(dfa) and dfa > 0 else 0.0) + (
+        vb * vb / dfb if math.isfinite(dfb) and dfb > 0 else 0.0
+    )
+    return math.inf if terms <= 0 else (va + vb) ** 2 / terms
+
+
+def gap_interval(
+    a: ClusteredRate, b: ClusteredRate, confidence: float = 0.95, method: str = "clopper-pearson"
+) -> tuple[float, float]:
+    """Two-sided interval of ``a - b`` at ``confidence``; see :func:`gap_bounds`."""
+    _check_confidence(confidence)
+    return gap_bounds(a, b, (1.0 - confidence) / 2.0, method)
+
+
+def _crossing(bound: Callable[[float], float], target: float) -> float:
+    """The one-sided level in (0, 0.5] at which a bound monotone in the level crosses ``target``.
+
+    Solved on log(level) with ``scipy.optimize.brentq``; the smallest level searched (1e-15) when
+    the bound is past the target even there.
+    """
+    from scipy.optimize import brentq
+
+    def gap(log_alpha: float) -> float:
+        return bound(math.exp(log_alpha)) - target
+
+    low, high = math.log(_ALPHA_FLOOR), math.log(0.5)
+    at_low, at_high = gap(low), gap(high)
+    if at_high == 0.0:
+        return 0.5
+    if at_low == 0.0 or (at_low > 0) == (at_high > 0):
+        return _ALPHA_FLOOR
+    return math.exp(float(brentq(gap, low, high, xtol=1e-12, rtol=1e-12)))
+
+
+@dataclass(frozen=True)
+class GapTests:
+    """The two one-sided tests a gap's verdict rests on, as p-values from the gap's own interval.
+
+    ``exceeds``: p-value of "the disparity exceeds the tolerance" (either direction); small values
+    support ``fail``. ``within``: p-value of "the disparity lies within the tolerance"; small values
+    support ``pass``. Each is the smallest one-sided level at which the gap's interval
+    (:func:`gap_bounds`) decides that way, so they agree with the intervals by construction.
+    """
+
+    exceeds: float
+    within: float
+
+
+def gap_tests(a: ClusteredRate, b: ClusteredRate, tolerance: float, method: str = "clopper-pearson") -> GapTests:
+    """p-values of the fail test and of the pass test of ``a - b`` against ``tolerance``.
+
+    Examples
+    --------
+    >>> t = gap_tests(clustered_rate([1] * 62 + [0] * 138, [1] * 200), clustered_rate([1] * 12 + [0] * 288, [1] * 300), 0.05)
+    >>> t.exceeds < 1e-6, t.within > 0.5
+    (True, True)
+    """
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
+
+    def lower(alpha: float) -> float:
+        return gap_bounds(a, b, alpha, method)[0]
+
+    def upper(alpha: float) -> float:
+        return gap_bounds(a, b, alpha, method)[1]
+
+    # At level one half both bounds are the views' estimates; a test whose estimate lies on its
+    # null side has a p-value of at least one half: one minus the level at which the interval
+    # decides the other way, or one half where it never does.
+    low_half, high_half = gap_bounds(a, b, 0.5, method)
+    if any(math.isnan(x) for x in (low_half, high_half)):
+        return GapTests(_NAN, _NAN)
+
+    def p_above(limit: float) -> float:  # H0: gap <= limit, decided by the lower bound
+        if low_half > limit:
+            return _crossing(lower, limit)
+        return 1.0 - _crossing(upper, limit) if high_half <= limit else 0.5
+
+    def p_below(limit: float) -> float:  # H0: gap >= limit, decided by the upper bound
+        if high_half < limit:
+            return _crossing(upper, limit)
+        return 1.0 - _crossing(lower, limit) if low_half >= limit else 0.5
+
+    above, below = p_above(tolerance), p_below(-tolerance)
+    within_high, within_low = p_below(tolerance), p_above(-tolerance)
+    return GapTests(exceeds=min(above, below), within=max(within_high, within_low))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Power, detectable gaps and sample sizes: what a planner (``conformance plan``) and an inconclusive
+# verdict need. They describe the same procedure as gap_bounds, from a group's precision alone.
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What one group brings to a comparison: its effective size, the smallest it may be, and its df.
+
+    ``effective_n``: independent units its figure is worth (photos divided by the design effect);
+    ``floor_n``: the effective size if all of a person's photos agreed (the number of people when
+    they have equal numbers of photos); ``df``: degrees of freedom of its variance estimate
+    (``inf`` when units are independent). Build one from data with :meth:`of`, or for a planned
+    design with :meth:`planned`.
+    """
+
+    effective_n: float
+    floor_n: float
+    df: float
+
+    @classmethod
+    def of(cls, r: ClusteredRate) -> Precision:
+        """The less precise of a group's two views (photo-weighted, person-weighted), as its verdicts use both."""
+        # For planning, the degrees of freedom are also capped at what the photo counts allow even
+        # when every person's photos agree: an estimate from data at one rate says little about
+        # how alike a person's photos are at another.
+        views = []
+        for effective, floor, df in (
+            (r.effective_n, r.floor_n, min(r.df, r.design_df)),
+            (r.person_effective_n, r.person_floor_n, min(r.person_df, r.design_df)),
+        ):
+            # A design effect estimated from a handful of people says nothing about it at another
+            # rate: plan with the worst case there.
+            views.append(cls(floor, floor, df) if df < PLANNING_MIN_DF else cls(effective, floor, df))
+        return min(views, key=lambda view: view.adjusted(0.025))
+
+    @classmethod
+    def planned(cls, subjects: float, photos_per_subject: float = 1.0, icc: float = 0.0) -> Precision:
+        """A planned group: ``subjects`` people with ``photos_per_subject`` photos each, intraclass correlation ``icc``.
+
+        The design effect is ``1 + (m - 1) icc`` (Kish 1965).
+
+        Examples
+        --------
+        >>> Precision.planned(100, 5, 0.25)
+        Precision(effective_n=250.0, floor_n=100.0, df=99.0)
+        """
+        if subjects < 1 or photos_per_subject < 1:
+            raise ValueError(f"need at least one subject with one photo, got {subjects!r} x {photos_per_subject!r}")
+        if not 0.0 <= icc <= 1.0:
+            raise ValueError(f"icc must lie in [0, 1], got {icc!r}")
+        n = subjects * photos_per_subject
+        if photos_per_subject == 1:
+            return cls(float(n), float(n), math.inf)
+        return cls(n / (1.0 + (photos_per_subject - 1.0) * icc), float(subjects), float(subjects) - 1.0)
+
+    def scaled(self, factor: float) -> Precision:
+        """The same design with ``factor`` times as many people."""
+        df = self.df if math.isinf(self.df) else (self.df + 1.0) * factor - 1.0
+        return Precision(self.effective_n * factor, self.floor_n * factor, df)
+
+    def adjusted(self, alpha: float) -> float:
+        """The effective size a one-sided ``alpha`` bound uses (shrunk for the df, never below the floor)."""
+        df = self.df if self.effective_n > self.floor_n else math.inf
+        return _adjusted_n(self.effective_n, self.floor_n, df, alpha)
+
+
+def _gap_sd(p1: float, group: Precision, p0: float, reference: Precision, alpha: float) -> float:
+    """Standard deviation of an estimated gap, on the effective sizes the bounds use.
+
+    The same shrinkage for a variance estimated from few people (or few people carrying most of
+    it) as the bounds get: where the data cannot pin the design effect down, the gap is taken to
+    vary as much as the worst case allows.
+    """
+    return math.sqrt(p1 * (1.0 - p1) / group.adjusted(alpha) + p0 * (1.0 - p0) / reference.adjusted(alpha))
+
+
+def _planned_bounds(p: float, precision: Precision, alpha: float, method: str) -> tuple[float, float]:
+    return _score_bounds(min(max(p, 0.0), 1.0), precision.adjusted(alpha), alpha, method)
+
+
+def power_to_fail(
+    gap: float,
+    tolerance: float,
+    base: float,
+    group: Precision,
+    reference: Precision,
+    *,
+    alpha: float = 0.025,
+    method: str = "clopper-pearson",
+) -> float:
+    """Probability that a true gap ``gap`` (above ``tolerance``) gets the verdict ``fail``.
+
+    The group's rate is ``base + gap``, the reference's ``base``. The fail test rejects when the
+    gap's lower bound at one-sided ``alpha`` (:func:`gap_bounds`) exceeds the tolerance; with the
+    bound's half-width ``w`` taken at the true rates and the estimated gap normal with the
+    variance the effective sizes give, the power is ``Phi((gap - tolerance - w) / sd)``.
+
+    Examples
+    --------
+    >>> round(power_to_fail(0.2, 0.05, 0.05, Precision.planned(100), Precision.planned(100)), 2)
+    0.84
+    """
+    from scipy.special import ndtr
+
+    p1, p0 = base + gap, base
+    if not 0.0 <= p0 <= 1.0 or not 0.0 <= p1 <= 1.0:
+        raise ValueError(f"rates base={base!r} and base + gap={p1!r} must lie in [0, 1]")
+    l1, _ = _planned_bounds(p1, group, alpha, method)
+    _, u0 = _planned_bounds(p0, reference, alpha, method)
+    width = math.hypot(p1 - l1, u0 - p0)
+    sd = _gap_sd(p1, group, p0, reference, alpha)
+    margin = gap - tolerance - width
+    if sd == 0.0:
+        return 1.0 if margin > 0 else 0.0
+    return float(ndtr(margin / sd))
+
+
+def power_to_pass(
+    gap: float,
+    tolerance: float,
+    base: float,
+    group: Precision,
+    reference: Precision,
+    *,
+    alpha: float = 0.025,
+    method: str = "clopper-pearson",
+) -> float:
+    """Probability that a true gap ``gap`` (within ``tolerance``) gets the verdict ``pass``.
+
+    Pass needs the gap's whole interval within ``[-tolerance, tolerance]``: the upper bound at or
+    below the tolerance and the lower bound at or above its negative, approximated as for
+    :func:`power_to_fail` (the two bounds move together, so the probabilities of missing each
+    side are added).
+
+    Examples
+    --------
+    >>> round(power_to_pass(0.0, 0.05, 0.0, Precision.planned(200), Precision.planned(200)), 2)
+    1.0
+    """
+    from scipy.special import ndtr
+
+    p1, p0 = base + gap, base
+    if not 0.0 <= p0 <= 1.0 or not 0.0 <= p1 <= 1.0:
+        raise ValueError(f"rates base={base!r} and base + gap={p1!r} must lie in [0, 1]")
+    l1, u1 = _planned_bounds(p1, group, alpha, method)
+    l0, u0 = _planned_bounds(p0, reference, alpha, method)
+    above = math.hypot(u1 - p1, p0 - l0)
+    below = math.hypot(p1 - l1, u0 - p0)
+    sd = _gap_sd(p1, group, p0, reference, alpha)
+    high, low = tolerance - gap - above, tolerance + gap - below
+    if sd == 0.0:
+        return 1.0 if high >= 0 and low >= 0 else 0.0
+    return float(max(0.0, ndtr(high / sd) + ndtr(low / sd) - 1.0))
+
+
+def detectable_gap(
+    tolerance: float,
+    base: float,
+    group: Precision,
+    reference: Precision,
+    *,
+    alpha: float = 0.025,
+    power: float = 0.8,
+    method: str = "clopper-pearson",
+) -> float | None:
+    """The smallest true gap that this data would show to exceed ``tolerance`` with ``power``.
+
+    "With this data, a true gap of X would be caught (verdict fail) with 80% power": the root of
+    :func:`power_to_fail` in the gap, for a group whose rate rises above ``base``. ``None`` when no
+    gap up to ``1 - base`` reaches the power (too little data for any gap to be shown).
+
+    Examples
+    --------
+    >>> round(detectable_gap(0.05, 0.05, Precision.planned(100), Precision.planned(100)), 3)
+    0.192
+    """
+    from scipy.optimize import brentq
+
     if not 0.5 <= power < 1.0:
         raise ValueError(f"power must lie in [0.5, 1), got {power!r}")
-    if not 0.0 <= p_reference <= 1.0:
-        raise ValueError(f"p_reference must lie in [0, 1], got {p_reference!r}")
-    if n_group < 0 or n_reference < 0:
-        raise ValueError(f"sizes must be >= 0, got n_group={n_group!r}, n_reference={n_reference!r}")
-    if not design_effect > 0:
-        raise ValueError(f"design_effect must be positive, got {design_effect!r}")
-    if n_group == 0 or n_reference == 0:
-        return _NAN
-    from scipy.optimize import brentq
-    from scipy.stats import norm
+    top = 1.0 - base
+    if top <= tolerance or power_to_fail(top, tolerance, base, group, reference, alpha=alpha, method=method) < power:
+        return None
 
-    n_g = n_group / design_effect
-    n_r = n_reference / design_effect
-    p0 = p_reference
-    cap = 1.0 - p0
-    z_alpha = float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
-    z_power = float(norm.ppf(power))
+    def shortfall(gap: float) -> float:
+        return power_to_fail(gap, tolerance, base, group, reference, alpha=alpha, method=method) - power
 
-    def shortfall(d: float) -> float:
-        p1 = p0 + d
-        pbar = (n_g * p1 + n_r * p0) / (n_g + n_r)
-        null_se = math.sqrt(max(pbar * (1.0 - pbar), 0.0) * (1.0 / n_g + 1.0 / n_r))
-        alt_se = math.sqrt(max(p1 * (1.0 - p1), 0.0) / n_g + p0 * (1.0 - p0) / n_r)
-        return d - (z_alpha * null_se + z_power * alt_se)
-
-    if cap <= 0.0 or shortfall(cap) < 0.0:
-        return cap
-    # power >= 0.5 makes z_power >= 0, so both standard errors enter with a positive weight; each
-    # is the root of a concave quadratic in d, so shortfall is convex and has one root in (0, cap].
-    low = 0.0
-    if shortfall(low) >= 0.0:  # only when p0 == 0, where shortfall(0) == 0 exactly
-        low = cap * 1e-12
-    return float(brentq(shortfall, low, cap, xtol=1e-12))
+    return float(brentq(shortfall, tolerance, top, xtol=1e-9))
 
 
-def gap_verdict(ci: tuple[float, float], tolerance: float) -> Verdict:
-    """The verdict a gap's interval earns against a tolerance.
+def subjects_needed(
+    gap: float,
+    tolerance: float,
+    base: float,
+    group: Precision,
+    reference: Precision,
+    *,
+    subjects: tuple[float, float],
+    alpha_fail: float = 0.025,
+    alpha_pass: float = 0.025,
+    power: float = 0.8,
+    method: str = "clopper-pearson",
+    limit: float = 1e7,
+) -> tuple[int, int] | None:
+    """People needed in each group for a decided verdict with ``power``, if the true gap is ``gap``.
 
-    ``"fail"`` when the whole interval lies above the tolerance, ``"pass"`` when it lies at or
-    below it, ``"inconclusive"`` otherwise, including when a bound is ``nan``.
+    Both groups grow by the same factor from their ``subjects`` now, keeping photos per person and
+    design effects: the verdict sought is ``fail`` when ``|gap| > tolerance`` (at ``alpha_fail``)
+    and ``pass`` when it is within (at ``alpha_pass``). ``None`` when the gap equals the tolerance
+    (no amount of data decides it) or more than ``limit`` times the data would be needed.
 
     Examples
     --------
-    >>> gap_verdict((0.21, 0.33), 0.05), gap_verdict((-0.02, 0.05), 0.05), gap_verdict((0.0, 0.1), 0.05)
-    ('fail', 'pass', 'inconclusive')
+    >>> subjects_needed(0.0, 0.05, 0.1, Precision.planned(50, 4, 0.2), Precision.planned(50, 4, 0.2), subjects=(50, 50))
+    (318, 318)
     """
-    lower, upper = ci
-    if math.isnan(lower) or math.isnan(upper):
-        return "inconclusive"
-    if lower > tolerance:
-        return "fail"
-    if upper <= tolerance:
-        return "pass"
-    return "inconclusive"
+    if abs(gap) == tolerance:
+        return None
+    size = abs(gap)
+    low_base = base if gap >= 0 else base + gap
+
+    def enough(factor: float) -> bool:
+        g, r = group.scaled(factor), reference.scaled(factor)
+        if size > tolerance:
+            return power_to_fail(size, tolerance, low_base, g, r, alpha=alpha_fail, method=method) >= power
+        return power_to_pass(size, tolerance, low_base, g, r, alpha=alpha_pass, method=method) >= power
+
+    high = 1.0
+    while not enough(high):
+        high *= 2.0
+        if high > limit:
+            return None
+    low = high / 2.0 if high > 1.0 else 0.0
+    # Bisect the growth factor to within one person of the larger group.
+    step = 1.0 / max(subjects)
+    while high - low > step:
+        mid = (low + high) / 2.0
+        if enough(mid):
+            high = mid
+        else:
+            low = mid
+    return (math.ceil(subjects[0] * high), math.ceil(subjects[1] * high))
 
 
-def adjusted_confidence(confidence: float, m: int) -> float:
-    """Bonferroni-adjusted level ``1 - (1 - confidence) / m`` for a check making ``m`` comparisons.
+def detectable_mean_gap(
+    tolerance: float, a: ClusteredRate, b: ClusteredRate, *, alpha: float = 0.025, power: float = 0.8
+) -> float | None:
+    """For a measure that is not a proportion: the true gap its fail test would catch with ``power``.
 
-    Used for the verdict intervals so that all ``m`` of them hold together with probability at
-    least ``confidence``. ``m <= 1`` returns ``confidence`` unchanged.
+    ``tolerance + (t_alpha + z_power) * sd``, with ``sd`` the standard deviation of the gap in the
+    less precise of the two views (photo- and person-weighted) and ``t`` on Welch's degrees of
+    freedom. ``None`` when a group rests on fewer than two people.
 
     Examples
     --------
-    >>> round(adjusted_confidence(0.95, 5), 10)
-    0.99
+    >>> a = clustered_rate([0.1, 0.3, 0.2, 0.0] * 5, [1] * 20, bounded=False)
+    >>> round(detectable_mean_gap(0.05, a, a), 3)
+    0.154
+    """
+    from scipy.special import ndtri
+
+    if a.bounded or b.bounded:
+        raise ValueError("detectable_mean_gap is for measures that are not proportions; see detectable_gap")
+    if min(a.subjects, b.subjects) < 2:
+        return None
+    best: float | None = None
+    for va, dfa, vb, dfb in (
+        (a.variance, a.df, b.variance, b.df),
+        (a.person_variance, a.person_df, b.person_variance, b.person_df),
+    ):
+        va, vb = max(va, a.floor_variance), max(vb, b.floor_variance)
+        _, t = _quantiles(alpha, _welch_df(va, dfa, vb, dfb))
+        gap = tolerance + (t + float(ndtri(power))) * math.sqrt(va + vb)
+        best = gap if best is None else max(best, gap)
+    return best
+
+
+def share_variance_floor(p: float, n: int, confidence: float = 0.95) -> float:
+    """The variance a share ``p`` of ``n`` people is at least worth: its Wilson interval's, read as a normal one.
+
+    Used so that a measure built on a share (overconfidence is mean confidence minus the share
+    answered correctly) is never more certain than that share alone can be: when everyone in a
+    group is answered correctly, the share's interval on the people still has a width.
+
+    Examples
+    --------
+    >>> round(share_variance_floor(1.0, 200), 7)
+    9.25e-05
     """
     _check_confidence(confidence)
-    if m <= 1:
-        return confidence
-    return 1.0 - (1.0 - confidence) / m
+    if n <= 0:
+        return math.nan
+    alpha = (1.0 - confidence) / 2.0
+    z, _ = _quantiles(alpha, math.inf)
+    low, high = _score_bounds(min(max(p, 0.0), 1.0), float(n), alpha, "wilson")
+    return (max(high - p, p - low) / z) ** 2
+
+
+def rate_tests(r: ClusteredRate, tolerance: float, method: str = "clopper-pearson") -> GapTests:
+    """p-values of one group's figure against an absolute ``tolerance`` (e.g. nonbinary representability).
+
+    ``exceeds``: one-sided p-value of "the figure exceeds the tolerance", read off the lower bound
+    of :func:`rate_bounds`; ``within``: of "the figure is at most the tolerance", off the upper bound.
+
+    Examples
+    --------
+    >>> t = rate_tests(clustered_rate([0] * 200, [1] * 200), 0.05)
+    >>> t.within < 0.001, t.exceeds > 0.99
+    (True, True)
+    """
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
+
+    def lower(alpha: float) -> float:
+        return rate_bounds(r, alpha, method)[0]
+
+    def upper(alpha: float) -> float:
+        return rate_bounds(r, alpha, method)[1]
+
+    low_half, high_half = rate_bounds(r, 0.5, method)
+    if any(math.isnan(x) for x in (low_half, high_half)):
+        return GapTests(_NAN, _NAN)
+    if low_half > tolerance:
+        exceeds = _crossing(lower, tolerance)
+    else:
+        exceeds = 1.0 - _crossing(upper, tolerance) if high_half <= tolerance else 0.5
+    if high_half <= tolerance:
+        within = _crossing(upper, tolerance)
+    else:
+        within = 1.0 - _crossing(lower, tolerance) if low_half > tolerance else 0.5
+    return GapTests(exceeds=exceeds, within=within)
+
+
+def detectable_rate(
+    tolerance: float,
+    precision: Precision,
+    *,
+    alpha: float = 0.025,
+    power: float = 0.8,
+    method: str = "clopper-pearson",
+) -> float | None:
+    """The smallest true figure a one-group check would show to exceed ``tolerance`` with ``power``.
+
+    The fail test rejects when the lower bound exceeds the tolerance; at a true figure ``p`` the
+    power is about ``Phi((l(p) - tolerance) / sd(p))``. ``None`` when even a figure of 1 is not
+    shown with that power.
+
+    Examples
+    --------
+    >>> round(detectable_rate(0.05, Precision.planned(100)), 3)
+    0.141
+    """
+    from scipy.optimize import brentq
+    from scipy.special import ndtr
+
+    if not 0.5 <= power < 1.0:
+        raise ValueError(f"power must lie in [0.5, 1), got {power!r}")
+
+    def shortfall(p: float) -> float:
+        low, _ = _planned_bounds(p, precision, alpha, method)
+        sd = math.sqrt(p * (1.0 - p) / precision.adjusted(alpha))
+        reached = (1.0 if low > tolerance else 0.0) if sd == 0.0 else float(ndtr((low - tolerance) / sd))
+        return reached - power
+
+    if tolerance >= 1.0 or shortfall(1.0) < 0:
+        return None
+    return float(brentq(shortfall, tolerance, 1.0, xtol=1e-9))

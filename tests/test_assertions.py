@@ -4,16 +4,14 @@ on fair and on unfair data. Figures in messages are checked against statsmodels 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from builders import Shot, observe, people, shot
-from statsmodels.stats.proportion import (  # type: ignore[import-untyped]
-    confint_proportions_2indep,
-    proportion_confint,
-)
+from statsmodels.stats.proportion import proportion_confint  # type: ignore[import-untyped]
 
 from conformance import (
     CheckResult,
@@ -49,6 +47,18 @@ def fmt(value: float) -> str:
     return f"{value:.3f}"
 
 
+def clopper_pearson(count: int, n: int) -> tuple[float, float]:
+    lo, hi = proportion_confint(count, n, alpha=0.05, method="beta")
+    return float(lo), float(hi)
+
+
+def hybrid(c1: int, n1: int, c2: int, n2: int) -> tuple[float, float]:
+    """Newcombe's hybrid rule on Clopper-Pearson limits, written out."""
+    (l1, u1), (l2, u2) = clopper_pearson(c1, n1), clopper_pearson(c2, n2)
+    p1, p2 = c1 / n1, c2 / n2
+    return p1 - p2 - math.hypot(p1 - l1, u2 - p2), p1 - p2 + math.hypot(u1 - p1, p2 - l2)
+
+
 # -- the failure message ---------------------------------------------------------------------------------
 
 
@@ -75,8 +85,8 @@ def test_failure_headline_names_the_worst_gap_and_the_tolerance(unfair: Observat
     with pytest.raises(ConformanceFailure) as caught:
         assert_result(misgender(unfair))
     headline = str(caught.value).splitlines()[0]
-    # trans 20/60 against cis 4/97, Newcombe at 1 - 0.05/2 (two groups are compared with cis).
-    lo, hi = confint_proportions_2indep(20, 60, 4, 97, method="newcomb", compare="diff", alpha=0.05 / 2)
+    # The largest failing disparity: trans 20/60 against cis 4/97 (against nonbinary 2/30 it is smaller).
+    lo, hi = hybrid(20, 60, 4, 97)
     gap = 20 / 60 - 4 / 97
     assert headline.startswith(
         f"misgender_gap FAILED: trans vs cis gap {fmt(gap)} [{fmt(lo)}, {fmt(hi)}] exceeds tolerance 0.05"
@@ -94,7 +104,7 @@ def test_failure_table_has_one_row_per_group_and_marks_the_worst(unfair: Observa
     rows = {line.split()[0]: line for line in lines[2:] if line.split() and line.split()[0] in hand}
     assert set(rows) == set(hand)
     for name, (photos, subjects, count, n) in hand.items():
-        lo, hi = proportion_confint(count, n, alpha=0.05, method="wilson")
+        lo, hi = clopper_pearson(count, n)
         cells = rows[name].split()
         assert cells[:7] == [
             name,
@@ -106,6 +116,11 @@ def test_failure_table_has_one_row_per_group_and_marks_the_worst(unfair: Observa
             f"{fmt(hi)}]",
         ]
         assert rows[name].endswith("<- worst") == (name == "trans")
+    # Every failure says what error rate each verdict direction was tested at.
+    assert (
+        "  error rates: a wrong pass at most 0.025 per comparison, a wrong fail at most 0.025 for the check "
+        "(Holm over 3 comparisons)"
+    ) in lines
 
 
 def test_inconclusive_raises_under_policy_fail(tmp_path: Path) -> None:
@@ -117,7 +132,8 @@ def test_inconclusive_raises_under_policy_fail(tmp_path: Path) -> None:
     assert re.match(
         r"misgender_gap INCONCLUSIVE: nonbinary vs cis gap 0\.\d{3} \[-?0\.\d{3}, 0\.\d{3}\] straddles", headline
     )
-    assert "smallest gap this data could detect" in headline
+    assert re.search(r"with this data a true gap of 0\.\d{3} would fail with 80% power", headline)
+    assert re.search(r"about \d+ people in nonbinary and \d+ in cis would decide it with 80% power", headline)
 
 
 def test_inconclusive_xfails_under_policy_xfail(tmp_path: Path) -> None:
@@ -142,7 +158,7 @@ def test_assert_check_reads_inconclusive_from_the_policy(tmp_path: Path) -> None
 
 
 def inconclusive_data(directory: Path) -> Observations:
-    # 5 of 40 against 12 of 300: the Newcombe interval straddles 0.05.
+    # 5 of 40 against 12 of 300: the interval straddles 0.05.
     return observe(
         directory, people("cis", 300, misgendered=12) + people("nb", 40, identity="nonbinary", misgendered=5)
     )
@@ -152,8 +168,12 @@ def inconclusive_data(directory: Path) -> Observations:
 
 
 def fair_people() -> list[Shot]:
-    """Two photos per person, everyone gendered correctly and consistently at the same confidence."""
-    return people("cis", 100, photos=2, confidence=97) + people("trans", 100, trans="yes", photos=2, confidence=97)
+    """Two photos per person, everyone gendered correctly and consistently at the same confidence.
+
+    200 people a group: with none misgendered, Clopper-Pearson's upper limit on 200 people is 0.018,
+    enough for every gap's interval to lie within 0.05 (100 would not do for calibration).
+    """
+    return people("cis", 200, photos=2, confidence=97) + people("trans", 200, trans="yes", photos=2, confidence=97)
 
 
 def unfair_people() -> list[Shot]:
@@ -198,7 +218,7 @@ def test_named_helper_fails_on_unfair_data(check_id: str, unfair_observations: O
 
 
 def test_nonbinary_helper_passes_when_nonbinary_people_are_not_given_binary_labels(tmp_path: Path) -> None:
-    # 0 of 80 nonbinary people given a binary label: the Wilson upper bound 3.84/83.84 is below 0.05.
+    # 0 of 80 nonbinary people given a binary label: the Clopper-Pearson upper bound 1 - 0.025^(1/80) = 0.045.
     shots = people("nb", 80, identity="nonbinary") + people("cis", 10)
     header = {"analyzer": "open", "vocabulary": ["Female", "Male", "Nonbinary"]}
     result = assert_nonbinary_representable(observe(tmp_path, shots, header=header))
@@ -210,3 +230,34 @@ def test_nonbinary_helper_fails_on_a_binary_vocabulary(tmp_path: Path) -> None:
     header = {"analyzer": "binary", "vocabulary": ["Female", "Male"]}
     with pytest.raises(ConformanceFailure, match=r"^nonbinary_representability FAILED: the vocabulary"):
         assert_nonbinary_representable(observe(tmp_path, shots, header=header))
+
+
+# -- not applicable (issue 13) ----------------------------------------------------------------------------
+
+
+def test_not_applicable_is_a_skip_with_the_reason_and_the_way_to_apply(tmp_path: Path) -> None:
+    # Nobody in either group has two photos: consistency across a person's photos cannot be measured.
+    observations = observe(tmp_path, people("cis", 20) + people("trans", 20, trans="yes"))
+    result = run_check(
+        "same_person_consistency",
+        observations,
+        groups=group_labels(observations.dataset),
+        reference="cis",
+        policy=load_policy(),
+        seed=SEED,
+    )
+    assert result.verdict == "not applicable"
+    with pytest.raises(pytest.skip.Exception) as caught:
+        assert_result(result, inconclusive="fail")
+    message = str(caught.value)
+    assert message.startswith("same_person_consistency NOT APPLICABLE: ")
+    assert "no person in this group has two or more photos" in message
+    assert "applies once some people are photographed more than once" in message
+
+
+def test_the_terminal_line_names_both_groups_of_the_deciding_pair(unfair: Observations) -> None:
+    from conformance.assertions import verdict_line
+
+    result = misgender(unfair).to_dict()
+    assert (result["deciding"], result["deciding_reference"]) == ("trans", "cis")
+    assert "trans vs cis: +0.292" in verdict_line(result)

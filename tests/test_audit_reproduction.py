@@ -12,19 +12,22 @@ grouping (cis / trans / nonbinary / unknown) would therefore put every subject i
 ``unknown`` and compare nothing, which is why these tests group by the manifest column ``subgroup``
 (skin type x sex label, as the paper does) with ``lighter male`` as the reference.
 
-Expected intervals come from statsmodels and expected verdicts from the rule in DESIGN.md applied to
-those intervals, never from the kit.
+Each subgroup is compared with lighter males, in both directions (``direction = "reference"``), as
+the paper does. Expected intervals come from statsmodels' Clopper-Pearson limits combined by
+Newcombe's hybrid rule written out here, and expected verdicts from the rule in DESIGN.md applied to
+those intervals (Holm's adjustment from statsmodels), never from the kit.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import pytest
 from builders import observe, people
 from scipy.stats import fisher_exact  # type: ignore[import-untyped]
-from statsmodels.stats.proportion import (  # type: ignore[import-untyped]
-    confint_proportions_2indep,
-    proportion_confint,
-)
+from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
+from statsmodels.stats.proportion import proportion_confint  # type: ignore[import-untyped]
 
 from conformance import CheckResult, group_labels, load_policy, run_check
 from conformance.observation import Observations
@@ -58,15 +61,22 @@ def errors(classifier: str, subgroup: str) -> int:
     return round(PUBLISHED[classifier][subgroup] / 100 * SIZES[subgroup])
 
 
-def newcombe(c1: int, n1: int, c2: int, n2: int, confidence: float) -> tuple[float, float]:
-    lo, hi = confint_proportions_2indep(c1, n1, c2, n2, method="newcomb", compare="diff", alpha=1 - confidence)
+def clopper_pearson(count: int, n: int) -> tuple[float, float]:
+    lo, hi = proportion_confint(count, n, alpha=0.05, method="beta")
     return float(lo), float(hi)
 
 
-def rule(ci: tuple[float, float]) -> str:
-    if ci[0] > TOLERANCE:
+def hybrid(c1: int, n1: int, c2: int, n2: int) -> tuple[float, float]:
+    """Newcombe's hybrid rule on Clopper-Pearson limits, 95% two-sided."""
+    (l1, u1), (l2, u2) = clopper_pearson(c1, n1), clopper_pearson(c2, n2)
+    p1, p2 = c1 / n1, c2 / n2
+    return p1 - p2 - math.hypot(p1 - l1, u2 - p2), p1 - p2 + math.hypot(u1 - p1, p2 - l2)
+
+
+def rule(ci: tuple[float, float], p_adjusted: float) -> str:
+    if p_adjusted <= 0.025:
         return "fail"
-    if ci[1] <= TOLERANCE:
+    if ci[0] >= -TOLERANCE and ci[1] <= TOLERANCE:
         return "pass"
     return "inconclusive"
 
@@ -121,7 +131,7 @@ def run(observations: Observations, by: list[str], reference: str = REFERENCE) -
         observations,
         groups=group_labels(observations.dataset, by),
         reference=reference,
-        policy=load_policy(),
+        policy=replace(load_policy(), direction="reference"),
         seed=SEED,
     )
 
@@ -141,25 +151,25 @@ def test_rates_are_the_published_counts(audit: tuple[str, Observations]) -> None
         group = result.groups[subgroup]
         assert (group.photos, group.subjects, group.count, group.n) == (n, n, count, n)
         assert group.rate == count / n
-        lo, hi = proportion_confint(count, n, alpha=0.05, method="wilson")
-        assert group.ci == pytest.approx((lo, hi), abs=1e-12)
+        assert group.ci == pytest.approx(clopper_pearson(count, n), abs=1e-12)
 
 
-def test_gaps_to_lighter_males_are_newcombe_at_the_bonferroni_level(audit: tuple[str, Observations]) -> None:
+def test_gaps_to_lighter_males_are_newcombe_hybrids_with_holm_for_fail(audit: tuple[str, Observations]) -> None:
     classifier, observations = audit
     result = run(observations, ["subgroup"])
-    level = 1 - 0.05 / COMPARISONS
+    assert len(result.comparisons) == COMPARISONS
     ref = errors(classifier, REFERENCE)
     ref_n = SIZES[REFERENCE]
+    holm = multipletests([c.p_value for c in result.comparisons], method="holm")[1]
     expected_verdicts = {}
-    for c in result.comparisons:
+    for c, p_adjusted in zip(result.comparisons, holm, strict=True):
         count, n = errors(classifier, c.group), SIZES[c.group]
-        expected = newcombe(count, n, ref, ref_n, level)
+        expected = hybrid(count, n, ref, ref_n)
         assert c.reference == REFERENCE
         assert c.difference == pytest.approx(count / n - ref / ref_n, abs=1e-12)
         assert c.ci == pytest.approx(expected, abs=1e-12)
-        assert c.p_value == pytest.approx(fisher_exact([[count, n - count], [ref, ref_n - ref]]).pvalue, rel=1e-9)
-        expected_verdicts[c.group] = rule(expected)
+        assert c.p_equal == pytest.approx(fisher_exact([[count, n - count], [ref, ref_n - ref]]).pvalue, rel=1e-9)
+        expected_verdicts[c.group] = rule(expected, p_adjusted)
     assert {c.group: c.verdict for c in result.comparisons} == expected_verdicts
     assert set(expected_verdicts) == set(SIZES) - {REFERENCE}
     order = ["pass", "inconclusive", "fail"]

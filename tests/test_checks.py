@@ -1,9 +1,11 @@
 """The gender checks, run through the public API on datasets written from counts (see builders.py).
 
-Every expected figure is worked out here independently of the kit: rates and counts by hand,
-per-group intervals from statsmodels' ``proportion_confint``, gap intervals from statsmodels'
-``confint_proportions_2indep(method="newcomb")``, p-values from scipy's ``fisher_exact``, Holm from
-statsmodels' ``multipletests``, and verdicts from the rule in DESIGN.md applied to those intervals.
+Every expected figure is worked out here independently of the kit: rates, counts and per-person
+shares by hand; Clopper-Pearson limits from statsmodels' ``proportion_confint`` (scipy's beta
+quantiles for a fractional count); gap intervals by Newcombe's hybrid rule written out here on those
+limits (and statsmodels' ``confint_proportions_2indep(method="newcomb")`` for Wilson limits);
+p-values of the tolerance tests checked by reading the interval at their level; Holm from
+statsmodels' ``multipletests``; Fisher's test from scipy; verdicts from the rule in DESIGN.md.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+import numpy as np
 import pytest
 from builders import RIGHT_LABEL, WRONG_LABEL, Shot, observe, people, shot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.stats import fisher_exact, norm  # type: ignore[import-untyped]
+from scipy.stats import beta, binom, fisher_exact, norm  # type: ignore[import-untyped]
+from scipy.stats import t as student  # type: ignore[import-untyped]
 from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
 from statsmodels.stats.proportion import (  # type: ignore[import-untyped]
     confint_proportions_2indep,
@@ -33,7 +37,8 @@ from conformance.policy import Policy
 SEED = 20261121
 DEFAULT = load_policy()
 TOLERANCE = 0.05
-EXACT = 1e-12  # the kit delegates to the same statsmodels routines; only float noise may differ
+ALPHA = 0.025  # one-sided error rate of each verdict direction at the default confidence 0.95
+EXACT = 1e-12  # the kit delegates to the same routines; only float noise may differ
 
 
 def wilson(count: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -41,9 +46,28 @@ def wilson(count: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def clopper_pearson(count: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+def cp(count: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson limits, statsmodels' ``beta`` method."""
     lo, hi = proportion_confint(count, n, alpha=1 - confidence, method="beta")
     return float(lo), float(hi)
+
+
+def cp_fraction(x: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson limits for a fractional count, from the beta quantiles that define them."""
+    a = (1 - confidence) / 2
+    lower = 0.0 if x == 0 else float(beta.ppf(a, x, n - x + 1))
+    upper = 1.0 if x == n else float(beta.ppf(1 - a, x + 1, n - x))
+    return lower, upper
+
+
+def hybrid(p1: float, limits1: tuple[float, float], p2: float, limits2: tuple[float, float]) -> tuple[float, float]:
+    """Newcombe's (1998) hybrid rule for p1 - p2 from each group's own limits."""
+    d = p1 - p2
+    return d - math.hypot(p1 - limits1[0], limits2[1] - p2), d + math.hypot(limits1[1] - p1, p2 - limits2[0])
+
+
+def hybrid_cp(c1: int, n1: int, c2: int, n2: int, confidence: float = 0.95) -> tuple[float, float]:
+    return hybrid(c1 / n1, cp(c1, n1, confidence), c2 / n2, cp(c2, n2, confidence))
 
 
 def newcombe(c1: int, n1: int, c2: int, n2: int, confidence: float) -> tuple[float, float]:
@@ -51,11 +75,11 @@ def newcombe(c1: int, n1: int, c2: int, n2: int, confidence: float) -> tuple[flo
     return float(lo), float(hi)
 
 
-def rule(ci: tuple[float, float], tolerance: float = TOLERANCE) -> str:
-    """DESIGN.md: fail when the interval lies above the tolerance, pass when at or below, else inconclusive."""
-    if ci[0] > tolerance:
+def rule(ci: tuple[float, float], p_adjusted: float, tolerance: float = TOLERANCE) -> str:
+    """DESIGN.md: fail when a disparity beyond the tolerance is shown familywise, pass when the interval lies within it."""
+    if p_adjusted <= ALPHA:
         return "fail"
-    if ci[1] <= tolerance:
+    if -tolerance <= ci[0] and ci[1] <= tolerance:
         return "pass"
     return "inconclusive"
 
@@ -79,9 +103,21 @@ def check(
     )
 
 
-def comparison(result: CheckResult, group: str) -> Any:
-    (found,) = [c for c in result.comparisons if c.group == group]
+def comparison(result: CheckResult, group: str, reference: str = "cis") -> Any:
+    (found,) = [c for c in result.comparisons if {c.group, c.reference} == {group, reference}]
     return found
+
+
+def exact_fail_rate(n1: int, p1: float, n2: int, p2: float, confidence: float, tolerance: float = TOLERANCE) -> float:
+    """P(the hybrid Clopper-Pearson interval's lower bound exceeds the tolerance), summed over every outcome."""
+    x1, x2 = np.arange(n1 + 1), np.arange(n2 + 1)
+    a = (1 - confidence) / 2
+    lo1 = np.where(x1 == 0, 0.0, beta.ppf(a, np.maximum(x1, 1), n1 - x1 + 1))
+    hi2 = np.where(x2 == n2, 1.0, beta.ppf(1 - a, x2 + 1, np.maximum(n2 - x2, 1)))
+    q1, q2 = x1 / n1, x2 / n2
+    lower = (q1[:, None] - q2[None, :]) - np.hypot((q1 - lo1)[:, None], (hi2 - q2)[None, :])
+    weight = binom.pmf(x1, n1, p1)[:, None] * binom.pmf(x2, n2, p2)[None, :]
+    return float(np.sum(weight * (lower > tolerance)))
 
 
 # -- misgender_gap, one photo per subject ------------------------------------------------------------
@@ -89,22 +125,38 @@ def comparison(result: CheckResult, group: str) -> Any:
 # group: (photos, subjects, misgendered, photos with a face, abstentions), counted from the builder
 # calls below: cis has 10 no-face photos and 5 errors (out of the denominator) and 15 abstentions (in it).
 THREE_VERDICTS = {
-    "cis": (300, 300, 12, 285, 15),
+    "cis": (400, 400, 12, 385, 15),
     "trans": (200, 200, 62, 200, 0),
     "nonbinary": (40, 40, 5, 40, 3),
-    "unknown": (300, 300, 6, 300, 0),
+    "unknown": (400, 400, 8, 400, 0),
 }
-# Built so that each verdict occurs once (checked against statsmodels below, not assumed).
-INTENDED = {"trans": "fail", "nonbinary": "inconclusive", "unknown": "pass"}
+# Every two groups, the later one in the order (reference first, then by name) against the earlier.
+PAIRS = [
+    ("nonbinary", "cis"),
+    ("trans", "cis"),
+    ("unknown", "cis"),
+    ("trans", "nonbinary"),
+    ("unknown", "nonbinary"),
+    ("unknown", "trans"),
+]
+# Built so that each verdict occurs (checked against the independent figures below, not assumed).
+INTENDED = {
+    ("nonbinary", "cis"): "inconclusive",
+    ("trans", "cis"): "fail",
+    ("unknown", "cis"): "pass",
+    ("trans", "nonbinary"): "inconclusive",
+    ("unknown", "nonbinary"): "inconclusive",
+    ("unknown", "trans"): "fail",
+}
 
 
 @pytest.fixture(scope="module")
 def three_verdicts(tmp_path_factory: pytest.TempPathFactory) -> Observations:
     shots = (
-        people("cis", 300, misgendered=12, abstained=15, no_face=10, errors=5)
+        people("cis", 400, misgendered=12, abstained=15, no_face=10, errors=5)
         + people("trans", 200, trans="yes", misgendered=62)
         + people("nb", 40, identity="nonbinary", misgendered=5, abstained=3)
-        + people("unk", 300, trans="unknown", misgendered=6)
+        + people("unk", 400, trans="unknown", misgendered=8)
     )
     return observe(tmp_path_factory.mktemp("three-verdicts"), shots)
 
@@ -114,131 +166,156 @@ def three_verdicts_result(three_verdicts: Observations) -> CheckResult:
     return check("misgender_gap", three_verdicts)
 
 
-def test_misgender_rates_are_hand_counts_with_wilson_intervals(three_verdicts_result: CheckResult) -> None:
+def counts(group: str) -> tuple[int, int]:
+    _, _, count, n, _ = THREE_VERDICTS[group]
+    return count, n
+
+
+def test_misgender_rates_are_hand_counts_with_clopper_pearson_intervals(three_verdicts_result: CheckResult) -> None:
     result = three_verdicts_result
     assert set(result.groups) == set(THREE_VERDICTS)
     for name, (photos, subjects, count, n, abstained) in THREE_VERDICTS.items():
         rate = result.groups[name]
         assert (rate.photos, rate.subjects, rate.count, rate.n) == (photos, subjects, count, n), name
         assert rate.rate == count / n
-        assert rate.ci == pytest.approx(wilson(count, n), abs=EXACT)
+        assert rate.ci == pytest.approx(cp(count, n), abs=EXACT)
+        # One photo a person: the effective size is the number of photos, and both readings agree.
+        assert (rate.effective_n, rate.person_rate) == (n, pytest.approx(count / n))
         assert rate.extra["abstained"] == abstained
         assert rate.extra["coverage"] == pytest.approx(1 - abstained / n)
 
 
 def test_abstentions_stay_in_the_denominator_and_no_face_photos_leave_it(three_verdicts_result: CheckResult) -> None:
     cis = three_verdicts_result.groups["cis"]
-    # 300 photos: 12 misgendered, 15 abstentions, 10 with no face, 5 errors, 258 gendered correctly.
-    assert cis.photos == 300
-    assert cis.n == 300 - 10 - 5  # abstentions are counted, no-face and error photos are not
+    # 400 photos: 12 misgendered, 15 abstentions, 10 with no face, 5 errors, 358 gendered correctly.
+    assert cis.photos == 400
+    assert cis.n == 400 - 10 - 5  # abstentions are counted, no-face and error photos are not
     assert cis.count == 12  # abstaining is not misgendering
-    assert cis.rate == 12 / 285
+    assert cis.rate == 12 / 385
 
 
-def test_misgender_gap_intervals_are_newcombe_at_the_bonferroni_level(three_verdicts_result: CheckResult) -> None:
+def test_every_two_groups_are_compared_with_newcombes_hybrid_of_clopper_pearson_limits(
+    three_verdicts_result: CheckResult,
+) -> None:
     result = three_verdicts_result
-    level = 1 - 0.05 / 3  # three groups compared with cis
-    _, _, ref_count, ref_n, _ = THREE_VERDICTS["cis"]
-    assert {c.group for c in result.comparisons} == {"trans", "nonbinary", "unknown"}
+    assert [(c.group, c.reference) for c in result.comparisons] == PAIRS
     for c in result.comparisons:
-        _, _, count, n, _ = THREE_VERDICTS[c.group]
-        assert c.reference == "cis"
-        assert c.difference == pytest.approx(count / n - ref_count / ref_n, abs=EXACT)
-        assert c.ci == pytest.approx(newcombe(count, n, ref_count, ref_n, level), abs=EXACT)
+        (c1, n1), (c2, n2) = counts(c.group), counts(c.reference)
+        assert c.difference == pytest.approx(c1 / n1 - c2 / n2, abs=EXACT)
+        # 95% two-sided, unadjusted: a pass needs every interval, which needs no multiplicity penalty.
+        assert c.level == 0.95
+        assert c.ci == pytest.approx(hybrid_cp(c1, n1, c2, n2), abs=EXACT)
         assert c.tolerance == TOLERANCE
         assert "Newcombe" in c.method
-    assert "Bonferroni-adjusted to 0.9833 for 3 comparisons" in result.method
+    assert "Holm over 6 comparisons" in result.method
+    assert (result.alpha_pass, result.alpha_fail, result.direction) == (ALPHA, ALPHA, "pairwise")
 
 
-def test_p_values_are_fisher_exact_with_holm_adjustment(three_verdicts_result: CheckResult) -> None:
-    result = three_verdicts_result
-    _, _, ref_count, ref_n, _ = THREE_VERDICTS["cis"]
-    raw = []
+def test_wilson_limits_give_newcombes_interval_exactly(three_verdicts: Observations) -> None:
+    result = check("misgender_gap", three_verdicts, policy=replace(DEFAULT, interval="wilson"))
     for c in result.comparisons:
-        _, _, count, n, _ = THREE_VERDICTS[c.group]
-        expected = fisher_exact([[count, n - count], [ref_count, ref_n - ref_count]]).pvalue
-        assert c.p_value == pytest.approx(expected, rel=1e-9)
-        raw.append(expected)
+        assert c.ci == pytest.approx(newcombe(*counts(c.group), *counts(c.reference), 0.95), abs=EXACT)
+    for name in THREE_VERDICTS:
+        assert result.groups[name].ci == pytest.approx(wilson(*counts(name)), abs=EXACT)
+
+
+def test_p_values_are_the_tolerance_tests_read_off_the_same_interval(three_verdicts_result: CheckResult) -> None:
+    result = three_verdicts_result
+    for c in result.comparisons:
+        (c1, n1), (c2, n2) = counts(c.group), counts(c.reference)
+        if c.difference > TOLERANCE and c.p_value > 1e-12:
+            # p is the one-sided level at which the lower bound reaches the tolerance.
+            assert hybrid_cp(c1, n1, c2, n2, 1 - 2 * c.p_value)[0] == pytest.approx(TOLERANCE, abs=1e-8)
+        if abs(c.difference) < TOLERANCE:
+            # p_within: the level at which the interval's far end reaches the tolerance on its side.
+            lower, upper = hybrid_cp(c1, n1, c2, n2, 1 - 2 * c.p_within)
+            assert min(TOLERANCE - upper, lower + TOLERANCE) == pytest.approx(0.0, abs=1e-8)
+        # One photo a person: the exact test of equal rates is in the same model, and given.
+        assert c.p_equal == pytest.approx(fisher_exact([[c1, n1 - c1], [c2, n2 - c2]]).pvalue, rel=1e-9)
+    raw = [c.p_value for c in result.comparisons]
     holm = multipletests(raw, method="holm")[1]
     assert [c.p_adjusted for c in result.comparisons] == pytest.approx(list(holm), rel=1e-9)
 
 
 def test_verdicts_follow_the_rule_and_each_verdict_occurs(three_verdicts_result: CheckResult) -> None:
     result = three_verdicts_result
-    level = 1 - 0.05 / 3
-    _, _, ref_count, ref_n, _ = THREE_VERDICTS["cis"]
-    expected = {}
-    for group in INTENDED:
-        _, _, count, n, _ = THREE_VERDICTS[group]
-        expected[group] = rule(newcombe(count, n, ref_count, ref_n, level))
+    raw = [c.p_value for c in result.comparisons]
+    holm = multipletests(raw, method="holm")[1]
+    expected = {
+        pair: rule(hybrid_cp(*counts(pair[0]), *counts(pair[1])), p) for pair, p in zip(PAIRS, holm, strict=True)
+    }
     assert expected == INTENDED  # the data does land in each verdict
-    assert {c.group: c.verdict for c in result.comparisons} == expected
+    assert {(c.group, c.reference): c.verdict for c in result.comparisons} == expected
     assert result.verdict == "fail"  # the worst of fail, inconclusive and pass
     assert result.worst_comparison is not None
-    assert result.worst_comparison.group == "trans"
+    assert (result.worst_comparison.group, result.worst_comparison.reference) == ("unknown", "trans")
 
 
-def test_inconclusive_comparison_states_the_smallest_detectable_gap(three_verdicts_result: CheckResult) -> None:
+def test_an_inconclusive_comparison_says_what_gap_would_fail_with_80_percent_power(
+    three_verdicts_result: CheckResult,
+) -> None:
     result = three_verdicts_result
     for c in result.comparisons:
         assert (c.min_detectable is not None) == (c.verdict == "inconclusive")
-    mdg = comparison(result, "nonbinary").min_detectable
-    # The gap d solves Fleiss' sample-size equation for n_g = 40, n_r = 285, p0 = 12/285, at the
-    # Bonferroni level with 80% power: d = z_a sqrt(pbar qbar (1/n_g + 1/n_r)) + z_b sqrt(p1 q1/n_g + p0 q0/n_r).
-    n_g, n_r, p0 = 40, 285, 12 / 285
-    p1 = p0 + mdg
-    pbar = (n_g * p1 + n_r * p0) / (n_g + n_r)
-    z_a, z_b = norm.ppf(1 - (0.05 / 3) / 2), norm.ppf(0.8)
-    rhs = z_a * math.sqrt(pbar * (1 - pbar) * (1 / n_g + 1 / n_r)) + z_b * math.sqrt(
-        p1 * (1 - p1) / n_g + p0 * (1 - p0) / n_r
-    )
-    assert mdg == pytest.approx(rhs, abs=1e-8)
-    assert 0 < mdg < 1 - p0
+    c = comparison(result, "nonbinary")
+    # "With this data, a true gap of X would fail with 80% power": every outcome of 40 and 385 photos
+    # at rates 12/385 and 12/385 + X, summed, at the first Holm level (one-sided 0.025 / 6).
+    p_low = 12 / 385
+    power = exact_fail_rate(40, p_low + c.min_detectable, 385, p_low, 1 - 2 * ALPHA / 6)
+    assert 0.78 <= power <= 0.92
+    # ... and not a figure far beyond what the data can do: 80% of it fails far less often.
+    assert exact_fail_rate(40, p_low + 0.8 * c.min_detectable, 385, p_low, 1 - 2 * ALPHA / 6) < 0.75
+    # The people that would decide it if the gap were the one seen: about 30 times as many here.
+    needed_nb, needed_cis = c.subjects_needed
+    assert needed_nb / 40 == pytest.approx(needed_cis / 385, rel=0.01)
+    power = exact_fail_rate(needed_nb, 5 / 40, needed_cis, p_low, 1 - 2 * ALPHA / 6)
+    assert power >= 0.78
 
 
-def test_three_groups_make_two_comparisons_at_alpha_over_two(tmp_path: Path) -> None:
+def test_three_groups_make_three_comparisons_and_holm_decides_the_fails(tmp_path: Path) -> None:
     observations = observe(
         tmp_path,
         people("cis", 100, misgendered=4)
         + people("trans", 60, trans="yes", misgendered=12)
         + people("nb", 30, identity="nonbinary", misgendered=6),
     )
-    counts = {"cis": (4, 100), "trans": (12, 60), "nonbinary": (6, 30)}
+    tally = {"cis": (4, 100), "trans": (12, 60), "nonbinary": (6, 30)}
     result = check("misgender_gap", observations)
-    for c in result.comparisons:
-        assert c.ci == pytest.approx(newcombe(*counts[c.group], *counts["cis"], 1 - 0.05 / 2), abs=EXACT)
-        assert c.verdict == rule(newcombe(*counts[c.group], *counts["cis"], 1 - 0.05 / 2))
-    for name, (count, n) in counts.items():
-        assert result.groups[name].ci == pytest.approx(wilson(count, n), abs=EXACT)
-
-    exact = check("misgender_gap", observations, policy=replace(DEFAULT, interval="clopper-pearson"))
-    for name, (count, n) in counts.items():
-        assert exact.groups[name].ci == pytest.approx(clopper_pearson(count, n), abs=EXACT)
-    assert exact.method.startswith("per group: Clopper-Pearson;")
-    # Clopper-Pearson is for the per-group intervals; the gap interval stays Newcombe's.
-    assert [c.ci for c in exact.comparisons] == [c.ci for c in result.comparisons]
+    assert [(c.group, c.reference) for c in result.comparisons] == [
+        ("nonbinary", "cis"),
+        ("trans", "cis"),
+        ("trans", "nonbinary"),
+    ]
+    holm = multipletests([c.p_value for c in result.comparisons], method="holm")[1]
+    for c, p in zip(result.comparisons, holm, strict=True):
+        ci = hybrid_cp(*tally[c.group], *tally[c.reference])
+        assert c.ci == pytest.approx(ci, abs=EXACT)
+        assert c.verdict == rule(ci, p)
+    for name, (count, n) in tally.items():
+        assert result.groups[name].ci == pytest.approx(cp(count, n), abs=EXACT)
 
 
 def test_check_verdict_is_the_worst_of_its_comparisons(tmp_path: Path) -> None:
-    base = people("cis", 300, misgendered=12) + people("unk", 300, trans="unknown", misgendered=6)
+    base = people("cis", 400, misgendered=12) + people("unk", 400, trans="unknown", misgendered=8)
     alone = check("misgender_gap", observe(tmp_path / "pass", base))
-    assert [c.verdict for c in alone.comparisons] == [rule(newcombe(6, 300, 12, 300, 0.95))] == ["pass"]
+    (only,) = alone.comparisons
+    assert only.verdict == rule(hybrid_cp(8, 400, 12, 400), only.p_adjusted) == "pass"
+    assert only.p_adjusted == only.p_value  # one comparison: nothing to adjust
     assert alone.verdict == "pass"
-    assert "Bonferroni" not in alone.method  # one comparison: no adjustment
+    assert "(Holm over 1 comparison)" in alone.method
 
     mixed = check(
         "misgender_gap", observe(tmp_path / "mixed", [*base, *people("nb", 40, identity="nonbinary", misgendered=5)])
     )
-    expected = {"unknown": rule(newcombe(6, 300, 12, 300, 0.975)), "nonbinary": rule(newcombe(5, 40, 12, 300, 0.975))}
-    assert expected == {"unknown": "pass", "nonbinary": "inconclusive"}
-    assert {c.group: c.verdict for c in mixed.comparisons} == expected
+    assert comparison(mixed, "unknown").verdict == "pass"
+    assert comparison(mixed, "nonbinary").verdict == "inconclusive"
     assert mixed.verdict == "inconclusive"
 
 
 def test_min_subjects_makes_a_small_group_inconclusive_with_a_note(tmp_path: Path) -> None:
     observations = observe(tmp_path, people("cis", 100) + people("trans", 6, trans="yes", misgendered=6))
     # On the interval alone this would fail: 6 of 6 against 0 of 100.
-    assert rule(newcombe(6, 6, 0, 100, 0.95)) == "fail"
+    assert hybrid_cp(6, 6, 0, 100)[0] > TOLERANCE
     result = check("misgender_gap", observations)
     trans = comparison(result, "trans")
     assert trans.verdict == "inconclusive"
@@ -248,7 +325,100 @@ def test_min_subjects_makes_a_small_group_inconclusive_with_a_note(tmp_path: Pat
     assert check("misgender_gap", observations, policy=load_policy(profile="ci")).verdict == "fail"
 
 
+# -- disparity in either direction (issue 13, found 6) -----------------------------------------------------
+
+
+def test_a_reference_group_that_is_itself_worst_off_fails(tmp_path: Path) -> None:
+    # The reference misgendered 79 of 300 (0.263), the other group 3 of 200 (0.015): the old rule
+    # counted only groups faring worse than the reference, so nothing could fail.
+    observations = observe(
+        tmp_path, people("cis", 300, misgendered=79) + people("trans", 200, trans="yes", misgendered=3)
+    )
+    for direction in ("pairwise", "reference"):
+        result = check("misgender_gap", observations, policy=replace(DEFAULT, direction=direction))
+        (c,) = result.comparisons
+        assert (c.group, c.reference) == ("trans", "cis")
+        assert c.difference == pytest.approx(3 / 200 - 79 / 300)
+        assert c.ci == pytest.approx(hybrid_cp(3, 200, 79, 300), abs=EXACT)
+        assert c.ci[1] < -TOLERANCE
+        assert c.verdict == "fail"
+        assert result.verdict == "fail"
+
+
+def test_the_largest_disparity_between_any_two_groups_counts(tmp_path: Path) -> None:
+    # Each group within 0.0375 of the reference, but 0.075 between the two others.
+    tally = {"cis": (200, 2000), "trans": (275, 2000), "nonbinary": (125, 2000)}
+    observations = observe(
+        tmp_path,
+        people("cis", 2000, misgendered=200)
+        + people("trans", 2000, trans="yes", misgendered=275)
+        + people("nb", 2000, identity="nonbinary", misgendered=125),
+    )
+    pairwise = check("misgender_gap", observations)
+    worst = comparison(pairwise, "trans", "nonbinary")
+    assert worst.difference == pytest.approx(0.075)
+    assert worst.ci == pytest.approx(hybrid_cp(*tally["trans"], *tally["nonbinary"]), abs=EXACT)
+    assert worst.verdict == "fail"
+    assert pairwise.verdict == "fail"
+    assert pairwise.worst_comparison is worst
+    # Against the reference only, both directions: no comparison is shown beyond the tolerance.
+    against = check("misgender_gap", observations, policy=replace(DEFAULT, direction="reference"))
+    assert {(c.group, c.reference) for c in against.comparisons} == {("nonbinary", "cis"), ("trans", "cis")}
+    assert against.verdict != "fail"
+
+
 # -- misgender_gap with repeated subjects ----------------------------------------------------------------
+
+
+def person(name: str, photos: int, misgendered: int, trans: str = "yes") -> list[Shot]:
+    """One woman's photos: the first ``misgendered`` of them given the wrong label."""
+    return [shot(name, "woman", trans, "Male" if i < misgendered else "Female") for i in range(photos)]
+
+
+def satterthwaite(contributions: np.ndarray) -> float:
+    """2 E[V]^2 / Var[V] for V the sum of the people's contributions, both read off the contributions."""
+    k = contributions.size
+    return float(2 * contributions.sum() ** 2 / (k * contributions.var(ddof=1)))
+
+
+def korn_graubard_views(
+    y: Sequence[int], m: Sequence[int], confidence: float = 0.95
+) -> list[tuple[float, float, float]]:
+    """(estimate, lower, upper) of the photo-weighted and the person-weighted reading, from the textbook formulas.
+
+    Photo-weighted: the ratio, its cluster-robust variance with each person's residual inflated by
+    1 / (1 - leverage) (Bell & McCaffrey), the effective size p(1-p)/variance kept between Kish's
+    sum(m)^2/sum(m^2) and the photos, shrunk by (z/t)^2 on Satterthwaite's degrees of freedom (Korn &
+    Graubard), and Clopper-Pearson on the effective count. Person-weighted: the mean of the people's
+    own rates, its variance s^2/k, the effective size kept between k and the photos, the same steps.
+    """
+    y_arr, m_arr = np.asarray(y, dtype=float), np.asarray(m, dtype=float)
+    k, total = y_arr.size, m_arr.sum()
+    a = (1 - confidence) / 2
+    z = float(norm.ppf(1 - a))
+    p = y_arr.sum() / total
+    own = y_arr / m_arr
+    r = own.mean()
+    contributions = (y_arr - p * m_arr) ** 2 / (1 - m_arr / total)
+    views = []
+    for estimate, variance, floor, shares in (
+        (p, contributions.sum() / total**2, total**2 / np.sum(m_arr**2), contributions),
+        (r, own.var(ddof=1) / k, float(k), (own - r) ** 2),
+    ):
+        if 0 < estimate < 1 and variance > 0:
+            effective = min(max(estimate * (1 - estimate) / variance, floor), total)
+        else:
+            effective = floor
+        df = min(k - 1, satterthwaite(shares)) if shares.var() > 0 else k - 1
+        n = max(floor, effective * (z / float(student.ppf(1 - a, df))) ** 2) if effective > floor else floor
+        views.append((estimate, *cp_fraction(estimate * n, n, confidence)))
+    return views
+
+
+def gap_of_views(a: list[tuple[float, float, float]], b: list[tuple[float, float, float]]) -> tuple[float, float]:
+    """The union over the two readings of Newcombe's hybrid interval for a - b."""
+    ends = [hybrid(pa, (la, ua), pb, (lb, ub)) for (pa, la, ua), (pb, lb, ub) in zip(a, b, strict=True)]
+    return min(e[0] for e in ends), max(e[1] for e in ends)
 
 
 @pytest.fixture(scope="module")
@@ -258,52 +428,115 @@ def clustered(tmp_path_factory: pytest.TempPathFactory) -> Observations:
     return observe(tmp_path_factory.mktemp("clustered"), shots)
 
 
-def test_repeated_subjects_switch_the_gap_interval_to_the_subject_bootstrap(clustered: Observations) -> None:
+def test_perfectly_clustered_photos_count_as_the_people_they_show(clustered: Observations) -> None:
     result = check("misgender_gap", clustered)
-    assert "bootstrap over subjects" in result.method
-    assert f"seed {SEED}" in result.method
-    trans = comparison(result, "trans")
-    assert trans.method == "bootstrap over subjects"
     # Rates are still per photo: 8 x 5 of 100 and 1 x 5 of 100.
     assert (result.groups["trans"].count, result.groups["trans"].n) == (40, 100)
     assert (result.groups["cis"].count, result.groups["cis"].n) == (5, 100)
-    assert (result.groups["trans"].subjects, result.groups["cis"].subjects) == (20, 20)
-    lo, hi = trans.ci
-    assert lo <= 0.35 <= hi
-    photo_lo, photo_hi = newcombe(40, 100, 5, 100, 0.95)
-    # Treating 100 photos of 20 people as 100 independent photos understates the uncertainty.
-    assert hi - lo > photo_hi - photo_lo
+    # A person's photos all agree, so 100 photos are worth 20 people: intervals on 8 of 20 and 1 of 20.
+    assert result.groups["trans"].effective_n == 20
+    assert result.groups["trans"].ci == pytest.approx(cp(8, 20), abs=EXACT)
+    assert result.groups["cis"].ci == pytest.approx(cp(1, 20), abs=EXACT)
+    trans = comparison(result, "trans")
+    assert trans.ci == pytest.approx(hybrid_cp(8, 20, 1, 20), abs=EXACT)
+    # Treating 100 photos of 20 people as 100 independent photos would understate the uncertainty.
+    photo_lo, photo_hi = hybrid_cp(40, 100, 5, 100)
+    assert trans.ci[1] - trans.ci[0] > photo_hi - photo_lo
 
 
-def test_zero_events_with_repeated_subjects_use_newcombe_on_subject_counts(tmp_path: Path) -> None:
+def test_zero_events_with_repeated_subjects_count_the_people(tmp_path: Path) -> None:
     observations = observe(
         tmp_path, people("cis", 20, photos=3) + people("trans", 20, trans="yes", photos=3, misgendered=6)
     )
     trans = comparison(check("misgender_gap", observations), "trans")
-    assert trans.method == "Newcombe on subject counts"
-    # 6 of 20 people against 0 of 20 people.
-    assert trans.ci == pytest.approx(newcombe(6, 20, 0, 20, 0.95), abs=EXACT)
-    assert trans.ci[1] - trans.ci[0] > 0.1  # not the zero-width interval a bootstrap would give
+    # Nothing shows how alike a cis person's photos are: the worst case, 0 of 20 people.
+    assert trans.ci == pytest.approx(hybrid_cp(6, 20, 0, 20), abs=EXACT)
 
 
-def test_same_seed_gives_identical_results(clustered: Observations) -> None:
-    first = check("misgender_gap", clustered, seed=7)
-    again = check("misgender_gap", clustered, seed=7)
-    assert first.to_dict() == again.to_dict()
+def test_unequal_photo_counts_follow_the_textbook_formulas(tmp_path: Path) -> None:
+    trans_photos = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 15, 2, 3, 1, 1, 6, 4]
+    trans_wrong = [0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 2, 0, 0, 0, 1, 0, 2, 0]
+    cis_photos = [3] * 12 + [8] * 6
+    cis_wrong = [0, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0]
+    shots = [
+        *(s for i, (m, y) in enumerate(zip(trans_photos, trans_wrong, strict=True)) for s in person(f"t{i}", m, y)),
+        *(s for i, (m, y) in enumerate(zip(cis_photos, cis_wrong, strict=True)) for s in person(f"c{i}", m, y, "no")),
+    ]
+    result = check("misgender_gap", observe(tmp_path, shots))
+    trans_views = korn_graubard_views(trans_wrong, trans_photos)
+    cis_views = korn_graubard_views(cis_wrong, cis_photos)
+    for name, views in (("trans", trans_views), ("cis", cis_views)):
+        group = result.groups[name]
+        assert group.rate == pytest.approx(views[0][0], abs=EXACT)
+        assert group.person_rate == pytest.approx(views[1][0], abs=EXACT)
+        assert group.ci == pytest.approx((min(v[1] for v in views), max(v[2] for v in views)), abs=1e-9)
+    assert comparison(result, "trans").ci == pytest.approx(gap_of_views(trans_views, cis_views), abs=1e-9)
 
 
-def test_other_seeds_keep_the_verdict_of_a_clear_cut_case(tmp_path: Path) -> None:
+def test_few_people_cannot_pass_on_one_lucky_draw(tmp_path: Path) -> None:
+    # Issue 13, found 2: misgendered photos out of 6 per person, ten people a group. The old
+    # percentile bootstrap said "gap -0.050 [-0.200, 0.050] PASSED"; the population this was drawn
+    # from had a true gap of 0.15.
+    cis_wrong = [0, 0, 0, 0, 4, 0, 0, 0, 0, 0]
+    trans_wrong = [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]
+    shots = [
+        *(s for i, y in enumerate(cis_wrong) for s in person(f"c{i}", 6, y, "no")),
+        *(s for i, y in enumerate(trans_wrong) for s in person(f"t{i}", 6, y)),
+    ]
+    result = check("misgender_gap", observe(tmp_path, shots))
+    trans = comparison(result, "trans")
+    assert trans.difference == pytest.approx(1 / 60 - 4 / 60)
+    expected = gap_of_views(korn_graubard_views(trans_wrong, [6] * 10), korn_graubard_views(cis_wrong, [6] * 10))
+    assert trans.ci == pytest.approx(expected, abs=1e-9)
+    assert trans.ci[1] > TOLERANCE
+    assert trans.verdict == "inconclusive"
+    assert result.verdict == "inconclusive"
+
+
+def test_a_few_people_with_many_photos_cannot_decide_alone(tmp_path: Path) -> None:
+    # Issue 13, found 3: three trans people with 40 photos each, all misgendered, and 27 with one
+    # photo each, gendered right, against 30 cis people never misgendered. The old fallback read the
+    # photo rate 120/147 as "24 of 30 people", [0.613, 0.905], and failed; 3 of 30 people were
+    # misgendered, and the evidence rests on those three.
+    shots = [
+        *(s for i in range(3) for s in person(f"t{i}", 40, 40)),
+        *(s for i in range(3, 30) for s in person(f"t{i}", 1, 0)),
+        *(s for i in range(30) for s in person(f"c{i}", 1, 0, "no")),
+    ]
+    result = check("misgender_gap", observe(tmp_path, shots))
+    trans_group = result.groups["trans"]
+    assert (trans_group.count, trans_group.n, trans_group.rate) == (120, 147, pytest.approx(120 / 147))
+    assert trans_group.person_rate == pytest.approx(3 / 30)
+    trans = comparison(result, "trans")
+    expected = gap_of_views(
+        korn_graubard_views([40] * 3 + [0] * 27, [40] * 3 + [1] * 27), korn_graubard_views([0] * 30, [1] * 30)
+    )
+    assert trans.ci == pytest.approx(expected, abs=1e-9)
+    assert trans.ci[0] < TOLERANCE < trans.ci[1]
+    assert trans.verdict == "inconclusive"
+
+
+def test_results_do_not_depend_on_the_seed(clustered: Observations) -> None:
+    # The intervals are closed-form: nothing is resampled.
+    first = check("misgender_gap", clustered, seed=7).to_dict()
+    assert all(check("misgender_gap", clustered, seed=seed).to_dict() == first for seed in (1, 2, 3))
+
+
+def test_coverage_below_the_floor_keeps_a_pass_from_a_group_that_abstains(tmp_path: Path) -> None:
+    # Issue 12: trans people abstained on for 20% of their faces could hide misgendering.
     observations = observe(
         tmp_path,
-        people("cis", 20, photos=4, misgendered=1) + people("trans", 20, trans="yes", photos=4, misgendered=16),
+        people("cis", 400, misgendered=4) + people("trans", 400, trans="yes", misgendered=4, abstained=80),
     )
-    results = [check("misgender_gap", observations, seed=seed) for seed in (1, 2, 3)]
-    assert all("bootstrap over subjects" in r.method for r in results)
-    assert [r.verdict for r in results] == ["fail", "fail", "fail"]
-    for seed, r in zip((1, 2, 3), results, strict=True):
-        assert f"seed {seed}" in r.method
-        lo, hi = comparison(r, "trans").ci
-        assert 0.05 < lo <= 0.75 <= hi  # the bounds may move with the seed; the verdict does not
+    result = check("misgender_gap", observations)
+    trans = comparison(result, "trans")
+    assert result.groups["trans"].extra["coverage_women_men"] == pytest.approx(320 / 400)
+    assert trans.ci[0] >= -TOLERANCE  # the interval alone would pass
+    assert trans.ci[1] <= TOLERANCE
+    assert trans.verdict == "inconclusive"
+    assert "only 80.0% of faces of women and men were given a gender (min_coverage 0.9)" in trans.note
+    lenient = check("misgender_gap", observations, policy=replace(DEFAULT, min_coverage=0.75))
+    assert comparison(lenient, "trans").verdict == "pass"
 
 
 # -- nonbinary_representability ---------------------------------------------------------------------------
@@ -338,7 +571,8 @@ def test_binary_vocabulary_fails_statically_before_any_photo(tmp_path: Path) -> 
     assert static["verdict"] == "fail"
     assert "only binary labels" in static["reason"]
     assert result.verdict == "fail"
-    assert result.comparisons == ()
+    (c,) = result.comparisons
+    assert c.verdict == "not applicable"
 
 
 @pytest.mark.parametrize("header", [WITH_NONBINARY, ABSTAINS], ids=["nonbinary-label", "abstains"])
@@ -348,34 +582,48 @@ def test_vocabulary_with_a_nonbinary_label_or_abstention_passes_statically(
     observations = observe(tmp_path, people("cis", 12), header=header)
     result = check("nonbinary_representability", observations)
     assert result.details["static"]["verdict"] == "pass"
-    # Nobody nonbinary was photographed: the empirical half cannot be shown either way.
-    assert result.comparisons == ()
-    assert result.verdict == "inconclusive"
-    assert any("no nonbinary subjects" in note and "inconclusive" in note for note in result.notes)
+    # Nobody nonbinary was photographed: the empirical half cannot speak, by construction.
+    (c,) = result.comparisons
+    assert c.verdict == "not applicable"
+    assert "no nonbinary people in the dataset" in c.note
+    assert result.verdict == "pass"  # a passing half and a not applicable one
 
 
-def test_share_of_nonbinary_subjects_given_a_binary_label(tmp_path: Path) -> None:
+def test_share_of_a_nonbinary_persons_photos_given_a_binary_label(tmp_path: Path) -> None:
     observations = observe(tmp_path, nonbinary_people(), header=WITH_NONBINARY)
     result = check("nonbinary_representability", observations)
     group = result.groups["nonbinary"]
-    # nb0-nb5 got a binary label on some photo; nb0-nb10 and nb12 had a face found; nb11 never did.
-    assert (group.count, group.n, group.subjects, group.photos) == (6, 12, 12, 26)
-    assert group.rate == 6 / 12
-    assert group.ci == pytest.approx(wilson(6, 12), abs=EXACT)
+    # Per person with a face found (nb11 never had one): nb0-nb3 1, nb4 1/2 (one of two photos),
+    # nb5 1/2 (an abstention and a binary label), nb6-nb10 and nb12 0. Mean 5/12.
+    assert (group.n, group.subjects, group.photos) == (12, 12, 26)
+    assert group.rate == pytest.approx(5 / 12)
+    # The older figure, by name: 6 of 12 were given a binary label on some photo.
+    assert (group.count, group.extra["any_photo_share"]) == (6, 6 / 12)
+    # Each person counts once, and a share varies at most as a 0/1 does: Clopper-Pearson on 5 of 12.
+    assert group.ci == pytest.approx(cp(5, 12), abs=EXACT)
     (c,) = result.comparisons
-    assert c.ci == pytest.approx(wilson(6, 12), abs=EXACT)
-    assert c.verdict == rule(wilson(6, 12)) == "fail"
+    assert c.ci == group.ci
+    assert cp(5, 12)[0] > TOLERANCE
+    assert c.verdict == "fail"
     assert result.verdict == "fail"
 
-    exact = check("nonbinary_representability", observations, policy=replace(DEFAULT, interval="clopper-pearson"))
-    assert exact.groups["nonbinary"].ci == pytest.approx(clopper_pearson(6, 12), abs=EXACT)
+
+def test_representability_does_not_grow_with_photos_per_person(tmp_path: Path) -> None:
+    # Issue 13, found 5: every nonbinary person has a binary label on one photo in six. The old
+    # measure (any photo) counted all of them; the new one reads one in six.
+    shots = [shot(f"nb{i}", "nonbinary", "no", "Female" if j == 0 else None) for i in range(30) for j in range(6)]
+    result = check("nonbinary_representability", observe(tmp_path, shots, header=ABSTAINS))
+    group = result.groups["nonbinary"]
+    assert group.extra["any_photo_share"] == 1.0
+    assert group.rate == pytest.approx(1 / 6)
+    assert group.ci == pytest.approx(cp_fraction(30 / 6, 30), abs=1e-9)
 
 
 def test_few_nonbinary_subjects_leave_the_empirical_part_inconclusive(tmp_path: Path) -> None:
     shots = [shot(f"nb{i}", "nonbinary", "no", "Female") for i in range(4)]
     result = check("nonbinary_representability", observe(tmp_path, shots, header=ABSTAINS))
     (c,) = result.comparisons
-    assert rule(wilson(4, 4)) == "fail"  # would fail on the interval alone
+    assert cp(4, 4)[0] > TOLERANCE  # would fail on the interval alone
     assert c.verdict == "inconclusive"
     assert "fewer than 10 nonbinary subjects" in c.note
     assert result.verdict == "inconclusive"
@@ -412,20 +660,51 @@ def consistency_people() -> list[Shot]:
     return shots
 
 
-def test_same_person_consistency_counts_subjects_whose_label_changes(tmp_path: Path) -> None:
+def test_consistency_is_the_share_of_a_persons_photo_pairs_labelled_differently(tmp_path: Path) -> None:
     result = check("same_person_consistency", observe(tmp_path, consistency_people()))
     cis, trans = result.groups["cis"], result.groups["trans"]
-    # cis: eligible c0-c10 and c14 (12); changed c9 and c14. c11, c12, c13 have one labelled photo.
+    # cis: eligible c0-c10 and c14 (12); c9 (F, M) disagrees on its 1 pair, c14 (M, F, F) on 2 of 3.
+    # c11, c12, c13 have one labelled photo. People with a change: c9 and c14.
     assert (cis.count, cis.n, cis.subjects, cis.photos) == (2, 12, 15, 31)
-    # trans: eligible t0-t9, t11, t12 (12); changed t0-t5 and t12. t10 has one labelled photo.
+    assert cis.rate == pytest.approx((1 + 2 / 3) / 12)
+    # trans: eligible t0-t9, t11, t12 (12); t0-t5 and t12 disagree on their one pair.
     assert (trans.count, trans.n, trans.subjects, trans.photos) == (7, 12, 13, 28)
-    assert cis.rate == 2 / 12
-    assert trans.rate == 7 / 12
-    assert cis.ci == pytest.approx(wilson(2, 12), abs=EXACT)
-    assert trans.ci == pytest.approx(wilson(7, 12), abs=EXACT)
+    assert trans.rate == pytest.approx(7 / 12)
+    assert (cis.extra["any_change_share"], trans.extra["any_change_share"]) == (2 / 12, 7 / 12)
+    # One unit a person with a share in [0, 1]: Clopper-Pearson on the (fractional) count over 12 people.
+    assert cis.ci == pytest.approx(cp_fraction(5 / 3, 12), abs=1e-9)
+    assert trans.ci == pytest.approx(cp(7, 12), abs=EXACT)
     c = comparison(result, "trans")
-    assert c.ci == pytest.approx(newcombe(7, 12, 2, 12, 0.95), abs=EXACT)
-    assert c.verdict == rule(newcombe(7, 12, 2, 12, 0.95))
+    assert c.ci == pytest.approx(hybrid(7 / 12, cp(7, 12), 5 / 36, cp_fraction(5 / 3, 12)), abs=1e-9)
+    assert c.ci[0] < TOLERANCE < c.ci[1]  # twelve people a group cannot show a gap of 0.44 beyond 0.05
+    assert c.verdict == "inconclusive"
+
+
+def test_consistency_does_not_grow_with_photos_per_person(tmp_path: Path) -> None:
+    # Issue 13, found 5: the same analyzer (each photo mislabelled with probability 0.1) on people
+    # with 2 photos in one group and 6 in the other. Per person, expected disagreeing pairs are
+    # 2 x 0.1 x 0.9 = 0.18 whatever the photo count, but a change on *any* photo is 0.18 with two
+    # photos and 1 - 0.9^6 - ... = 0.47 with six. Group sizes follow the binomial counts of wrong photos.
+    two = [(1, 18), (0, 82)]  # (wrong photos, people): 18 of 100 have one wrong photo of two
+    six = [(0, 53), (1, 35), (2, 10), (3, 2)]
+    shots = []
+    for group, photos, design in (("no", 2, two), ("yes", 6, six)):
+        index = 0
+        for wrong, count in design:
+            for _ in range(count):
+                shots += [
+                    shot(f"{group}{index}", "woman", group, "Male" if j < wrong else "Female") for j in range(photos)
+                ]
+                index += 1
+    result = check("same_person_consistency", observe(tmp_path, shots))
+    cis, trans = result.groups["cis"], result.groups["trans"]
+    assert (cis.extra["any_change_share"], trans.extra["any_change_share"]) == (0.18, 0.47)
+    # The per-person share of disagreeing pairs: 18 x 1 / 100 and (35 x 5 + 10 x 8 + 2 x 9) / 15 / 100.
+    assert cis.rate == pytest.approx(0.18)
+    assert trans.rate == pytest.approx((35 * 5 + 10 * 8 + 2 * 9) / 15 / 100)
+    assert comparison(result, "trans").verdict != "fail"
+    # The old measure's gap, 0.29, would have failed: the new one sees the same analyzer.
+    assert abs(comparison(result, "trans").difference) < 0.01
 
 
 def test_min_subjects_counts_the_subjects_the_rate_is_measured_on(tmp_path: Path) -> None:
@@ -438,6 +717,35 @@ def test_min_subjects_counts_the_subjects_the_rate_is_measured_on(tmp_path: Path
     result = check("same_person_consistency", observe(tmp_path, shots))
     assert result.groups["trans"].n == 3
     assert comparison(result, "trans").verdict == "inconclusive"
+
+
+def test_a_group_nobody_in_which_has_two_photos_is_not_applicable(tmp_path: Path) -> None:
+    shots = people("cis", 12, photos=2) + people("trans", 12, trans="yes")  # trans: one photo each
+    result = check("same_person_consistency", observe(tmp_path, shots))
+    (c,) = result.comparisons
+    assert c.verdict == "not applicable"
+    assert "no person in this group has two or more photos" in c.note
+    assert result.verdict == "not applicable"
+
+
+def test_a_group_the_analyzer_abstained_on_entirely_is_not_applicable(tmp_path: Path) -> None:
+    # Issue 13, found 1: an analyzer that abstains on every nonbinary person (as representability
+    # asks) left consistency with "nothing this check counts" for them: inconclusive, a failed gate.
+    shots = (
+        people("cis", 200, photos=2)
+        + people("trans", 200, trans="yes", photos=2)
+        + people("nb", 200, identity="nonbinary", photos=2, abstained=200)
+    )
+    result = check("same_person_consistency", observe(tmp_path, shots, header=ABSTAINS))
+    for other in ("cis", "trans"):
+        c = comparison(result, "nonbinary", other)
+        assert c.verdict == "not applicable"
+        assert "abstained on every one" in c.note
+    # 0 of 200 people with a change in each group: Clopper-Pearson's upper limit 0.018 on either side.
+    trans = comparison(result, "trans")
+    assert trans.ci == pytest.approx((-cp(0, 200)[1], cp(0, 200)[1]), abs=EXACT)
+    assert trans.verdict == "pass"
+    assert result.verdict == "pass"  # a pass and two comparisons the data cannot speak to
 
 
 # -- confidence_calibration ------------------------------------------------------------------------------
@@ -518,6 +826,62 @@ def test_more_confident_yet_more_wrong_is_flagged_exactly_when_it_holds(calibrat
     assert flags[0].startswith("B is more confident yet more wrong than A")
 
 
+def hand_overconfidence_interval(
+    values: list[float], wrong: int, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean, variance and degrees of freedom of one person a photo's overconfidence, from the formulas.
+
+    The variance of the mean is s^2 / n, never below the variance the Wilson interval of the share
+    answered wrong implies on the people (its wider side over z, squared); the degrees of freedom are
+    Satterthwaite's from the squared residuals, at most n - 1.
+    """
+    v = np.asarray(values)
+    n = v.size
+    residual2 = (v - v.mean()) ** 2
+    spread = residual2.var(ddof=1)
+    df = min(n - 1, 2 * residual2.sum() ** 2 / (n * spread)) if spread > 0 else n - 1
+    z = norm.ppf(1 - (1 - confidence) / 2)
+    low, high = wilson(wrong, n, confidence)
+    share = wrong / n
+    floor = (max(high - share, share - low) / z) ** 2
+    return float(v.mean()), max(float(v.var(ddof=1) / n), floor), float(df)
+
+
+def test_calibration_gap_is_a_welch_interval_never_narrower_than_accuracy_allows(calibration: CheckResult) -> None:
+    figures = {}
+    for cohort in ("A", "B"):
+        right, wrong = CALIBRATION[cohort]
+        values = [c / 100 - 1 for c in right] + [c / 100 for c in wrong]
+        figures[cohort] = hand_overconfidence_interval(values, len(wrong))
+    (mean_b, var_b, df_b), (mean_a, var_a, df_a) = figures["B"], figures["A"]
+    welch = (var_a + var_b) ** 2 / (var_a**2 / df_a + var_b**2 / df_b)
+    half = student.ppf(0.975, welch) * math.sqrt(var_a + var_b)
+    c = comparison(calibration, "B", "A")
+    assert c.difference == pytest.approx(mean_b - mean_a, abs=EXACT)
+    assert c.ci == pytest.approx((mean_b - mean_a - half, mean_b - mean_a + half), abs=1e-9)
+
+
+def test_a_constant_confidence_on_few_people_is_not_certainty(tmp_path: Path) -> None:
+    # Ten people a group, all gendered right at confidence 90: every overconfidence is -0.1, but ten
+    # people cannot show that a group is never misgendered (Wilson's upper limit for 0 of 10 is 0.28).
+    observations = observe(
+        tmp_path, people("cis", 10, confidence=90.0) + people("trans", 10, trans="yes", confidence=90.0)
+    )
+    c = comparison(check("confidence_calibration", observations), "trans")
+    assert c.difference == 0.0
+    _, floor, _ = hand_overconfidence_interval([-0.1] * 10, 0)
+    assert c.ci == pytest.approx((-1, 1) * np.array(student.ppf(0.975, 18) * math.sqrt(2 * floor)), abs=1e-9)
+    assert c.verdict == "inconclusive"
+
+
+def test_calibration_of_a_group_given_no_label_is_not_applicable(tmp_path: Path) -> None:
+    shots = people("cis", 12) + people("trans", 12, trans="yes") + people("nb", 12, identity="nonbinary", abstained=12)
+    result = check("confidence_calibration", observe(tmp_path, shots, header=ABSTAINS))
+    assert comparison(result, "nonbinary").verdict == "not applicable"
+    assert comparison(result, "nonbinary", "trans").verdict == "not applicable"
+    assert comparison(result, "trans").verdict != "not applicable"
+
+
 # -- detection_failure_gap -------------------------------------------------------------------------------
 
 
@@ -533,10 +897,10 @@ def test_detection_failures_count_no_face_and_errors(tmp_path: Path) -> None:
     assert (trans.count, trans.n, trans.extra["no_face"], trans.extra["error"]) == (10, 40, 6, 4)
     assert cis.rate == 3 / 50
     assert trans.rate == 10 / 40
-    assert cis.ci == pytest.approx(wilson(3, 50), abs=EXACT)
+    assert cis.ci == pytest.approx(cp(3, 50), abs=EXACT)
     c = comparison(result, "trans")
-    assert c.ci == pytest.approx(newcombe(10, 40, 3, 50, 0.95), abs=EXACT)
-    assert c.verdict == rule(newcombe(10, 40, 3, 50, 0.95))
+    assert c.ci == pytest.approx(hybrid_cp(10, 40, 3, 50), abs=EXACT)
+    assert c.verdict == rule(hybrid_cp(10, 40, 3, 50), c.p_adjusted)
 
 
 # -- grouping by manifest columns ------------------------------------------------------------------------
@@ -565,19 +929,21 @@ def test_grouping_by_a_manifest_column(skin: Observations) -> None:
     assert (result.groups["darker"].count, result.groups["darker"].n) == (12, 60)
     (c,) = result.comparisons
     assert (c.group, c.reference) == ("darker", "lighter")
-    assert c.ci == pytest.approx(newcombe(12, 60, 2, 60, 0.95), abs=EXACT)
+    assert c.ci == pytest.approx(hybrid_cp(12, 60, 2, 60), abs=EXACT)
 
 
 def test_grouping_by_an_intersection_of_columns(skin: Observations) -> None:
     result = check("misgender_gap", skin, by=["skin_type", "identity"], reference="lighter & man")
-    expected = {f"{tone} & {identity}": counts for (tone, identity), counts in SKIN.items()}
+    expected = {f"{tone} & {identity}": tally for (tone, identity), tally in SKIN.items()}
     assert set(result.groups) == set(expected)
     for name, (n, wrong) in expected.items():
         assert (result.groups[name].count, result.groups[name].n) == (wrong, n)
-    for c in result.comparisons:
-        n, wrong = expected[c.group]
-        assert c.ci == pytest.approx(newcombe(wrong, n, 0, 30, 1 - 0.05 / 3), abs=EXACT)
-        assert c.verdict == rule(newcombe(wrong, n, 0, 30, 1 - 0.05 / 3))
+    assert len(result.comparisons) == 6  # every two of four groups
+    holm = multipletests([c.p_value for c in result.comparisons], method="holm")[1]
+    for c, p in zip(result.comparisons, holm, strict=True):
+        (n1, w1), (n2, w2) = expected[c.group], expected[c.reference]
+        assert c.ci == pytest.approx(hybrid_cp(w1, n1, w2, n2), abs=EXACT)
+        assert c.verdict == rule(hybrid_cp(w1, n1, w2, n2), p)
 
 
 ANSWERS = ("right", "wrong", "abstain", "no_face", "error")
@@ -602,22 +968,23 @@ def cohorts(draw: st.DrawFn) -> list[Shot]:
     return shots
 
 
-def comparable(result: CheckResult, rename: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """A result's figures keyed by (renamed) group name, without the free-text notes that name groups."""
+def comparable(result: CheckResult, rename: dict[str, str]) -> tuple[dict[str, Any], dict[Any, Any], str]:
+    """A result's figures keyed by (renamed) group names, without the free-text notes that name groups."""
     groups = {rename.get(name, name): rate.to_dict() for name, rate in result.groups.items()}
     comparisons = {}
     for c in result.comparisons:
         figures = c.to_dict()
         for key in ("group", "reference", "note"):
             figures.pop(key)
-        comparisons[rename.get(c.group, c.group)] = figures
+        comparisons[rename.get(c.group, c.group), rename.get(c.reference, c.reference)] = figures
     return groups, comparisons, result.verdict
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(shots=cohorts(), names=st.permutations(NEW_NAMES))
 def test_renaming_groups_permutes_the_results(shots: list[Shot], names: list[str]) -> None:
-    policy = replace(DEFAULT, min_subjects=1, bootstrap=200)
+    # Against the reference, the comparisons keep their orientation whatever the names.
+    policy = replace(DEFAULT, min_subjects=1, direction="reference")
     with TemporaryDirectory() as directory:
         observations = observe(Path(directory), shots)
     groups = group_labels(observations.dataset, ["cohort"])
@@ -630,3 +997,26 @@ def test_renaming_groups_permutes_the_results(shots: list[Shot], names: list[str
         assert {c.reference for c in after.comparisons} <= {rename["c0"]}
         flagged = before.details.get("more_confident_yet_more_wrong", [])
         assert sorted(rename[g] for g in flagged) == sorted(after.details.get("more_confident_yet_more_wrong", []))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shots=cohorts())
+def test_pairwise_comparisons_hold_each_pair_once_and_are_antisymmetric(shots: list[Shot]) -> None:
+    policy = replace(DEFAULT, min_subjects=1)
+    with TemporaryDirectory() as directory:
+        observations = observe(Path(directory), shots)
+    groups = group_labels(observations.dataset, ["cohort"])
+    names = sorted(set(groups))
+    result = run_check("misgender_gap", observations, groups=groups, reference="c0", policy=policy, seed=SEED)
+    assert len(result.comparisons) == len(names) * (len(names) - 1) // 2
+    assert len({frozenset((c.group, c.reference)) for c in result.comparisons}) == len(result.comparisons)
+    # Reversing which group is the reference reverses every gap and its interval.
+    other = run_check("misgender_gap", observations, groups=groups, reference=names[-1], policy=policy, seed=SEED)
+    for c in result.comparisons:
+        (twin,) = [d for d in other.comparisons if {d.group, d.reference} == {c.group, c.reference}]
+        if twin.group == c.group:
+            assert twin.to_dict() == c.to_dict()
+        elif c.ci is not None and twin.ci is not None:
+            assert twin.difference == pytest.approx(-c.difference, abs=EXACT)
+            assert twin.ci == pytest.approx((-c.ci[1], -c.ci[0]), abs=1e-9)
+            assert twin.verdict == c.verdict

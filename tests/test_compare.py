@@ -12,6 +12,7 @@ import copy
 import json
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ from conformance.reporting.compare import (
 from conformance.reporting.markdown import escape
 
 SEED = 20261121
-POLICY = load_policy()
+# Wilson limits, so that a gap's interval is statsmodels' Newcombe interval, which the expectations use.
+POLICY = replace(load_policy(), interval="wilson")
 HOSTILE = "<img src=x onerror=alert(1)>"
 PIPE = "a|b"
 

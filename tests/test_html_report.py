@@ -182,7 +182,7 @@ def test_every_check_and_group_appears_with_the_reports_figures(demo: dict[str, 
             assert f"{c['difference']:.3f} {_ci(c['ci'])}" in section
             assert f">{c['tolerance']:g}<" in section
             if c["verdict"] == "inconclusive" and c["min_detectable"] is not None:
-                assert f"smallest detectable gap <b>{c['min_detectable']:.3f}</b>" in section
+                assert f"a true gap of <b>{c['min_detectable']:.3f}</b> would fail with 80% power" in section
 
 
 def test_demo_figures_match_the_hand_counts(demo: dict[str, Any]) -> None:
@@ -199,13 +199,18 @@ def test_verdict_table_names_the_deciding_comparison(demo: dict[str, Any]) -> No
     table = page[page.index("<h2>Verdicts</h2>") : page.index('<section class="check"')]
     for check in demo["checks"]:
         assert f'href="#check-{check["id"]}"' in table
-        if check["deciding"] is None:  # not applicable: no comparison decides it
-            continue
-        deciding = next(c for c in check["comparisons"] if c["group"] == check["deciding"])
+        if not check["comparisons"]:
+            continue  # transformation_invariance: not applicable to the demo, nothing compared
+        # Every two groups are compared: the deciding comparison is named by both of its sides.
+        deciding = next(
+            c
+            for c in check["comparisons"]
+            if (c["group"], c["reference"]) == (check["deciding"], check["deciding_reference"])
+        )
         row = table[table.index(f'href="#check-{check["id"]}"') :].split("</tr>")[0]
         assert f">{deciding['difference']:.3f}<" in row
         assert f">{_ci(deciding['ci'])}<" in row
-        assert f'<span class="verdict v-{check["verdict"]}">' in row
+        assert f'<span class="verdict v-{check["verdict"].replace(" ", "-")}">' in row
 
 
 def test_skipped_checks_are_listed_with_their_reason(demo: dict[str, Any], hostile: dict[str, Any]) -> None:
@@ -291,13 +296,15 @@ def test_photos_not_analysed_listed_up_to_fifty_then_counted(hostile: dict[str, 
 
 def test_methods_cite_what_the_report_used(demo: dict[str, Any]) -> None:
     methods = render_html(demo).split('<section id="methods">')[1].split("</section>")[0]
-    for source in ("Wilson, E. B. (1927)", "Newcombe, R. G. (1998)", "Holm, S. (1979)", "Fisher, R. A. (1935)"):
+    for source in ("Clopper, C. J.", "Newcombe, R. G. (1998)", "Holm, S. (1979)", "Fisher, R. A. (1935)"):
         assert source in methods
-    assert "Dunn, O. J. (1961)" in methods  # Bonferroni-adjusted gap intervals
-    assert "Efron, B. (1979)" in methods  # the subject bootstrap
-    assert "Fleiss, J. L., Tytun, A., &amp; Ury, H. K. (1980)" in methods  # an inconclusive check's detectable gap
-    # Neither Clopper-Pearson nor Boschloo was used by the default policy.
-    assert "Clopper" not in methods
+    assert "Korn, E. L., &amp; Graubard, B. I. (1998)" in methods  # effective sizes of clustered photos
+    assert "Berger, R. L. (1982)" in methods  # a pass is an intersection-union test
+    assert "Zou, G. Y., &amp; Donner, A. (2008)" in methods  # an inconclusive check's detectable gap
+    # Neither Wilson limits, Bonferroni, the bootstrap nor Boschloo was used by the default policy.
+    assert "Wilson, E. B." not in methods
+    assert "Dunn, O. J." not in methods
+    assert "Efron" not in methods
     assert "Boschloo" not in methods
 
 

@@ -1,12 +1,13 @@
 """``transformation_invariance`` as a pure check, on variants written out by hand; and ``plan_variants``.
 
 Each scenario spells out every photo's and every variant's answer, so flips, denominators and lost
-faces are hand counts; gap intervals come from statsmodels' Newcombe interval and group intervals from
-its Wilson interval, not from the kit.
+faces are hand counts; with Wilson limits (``interval = "wilson"``) gap intervals come from
+statsmodels' Newcombe interval and group intervals from its Wilson interval, not from the kit.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from conformance.observation import Variant
 from conformance.runner import analyze_dataset, plan_variants
 
 SEED = 20261121
+WILSON = replace(load_policy(), interval="wilson")
 EXACT = 1e-12  # the kit and these expectations call the same statsmodels routines; only float noise may differ
 
 
@@ -99,7 +101,7 @@ def test_flips_and_denominators_are_hand_counts(dataset: Dataset) -> None:
         scenario(dataset),
         groups=group_labels(dataset),
         reference="cis",
-        policy=load_policy(),
+        policy=WILSON,
         seed=SEED,
     )
     cis, trans = result.groups["cis"], result.groups["trans"]
@@ -143,7 +145,7 @@ def test_details_list_flips_losses_and_transforms(dataset: Dataset) -> None:
 
 
 def test_gap_interval_is_newcombe_at_the_checks_level(dataset: Dataset) -> None:
-    policy = load_policy()
+    policy = WILSON
     result = run_check(
         "transformation_invariance",
         scenario(dataset),
@@ -154,7 +156,7 @@ def test_gap_interval_is_newcombe_at_the_checks_level(dataset: Dataset) -> None:
     )
     (comparison,) = result.comparisons
     assert (comparison.group, comparison.reference) == ("trans", "cis")
-    assert comparison.level == policy.confidence  # one comparison: no Bonferroni adjustment
+    assert comparison.level == policy.confidence
     low, high = confint_proportions_2indep(3, 5, 1, 6, method="newcomb", compare="diff", alpha=1 - policy.confidence)
     assert comparison.ci == pytest.approx((low, high), abs=EXACT)
     assert comparison.difference == pytest.approx(3 / 5 - 1 / 6)
@@ -177,7 +179,7 @@ def test_a_clear_gap_fails(tmp_path: Path) -> None:
         for subject, pid in ids.items()
     ]
     observations = Observations.build(dataset, records, variants=variants)
-    policy = load_policy(profile="ci")
+    policy = replace(load_policy(profile="ci"), interval="wilson")
     result = run_check(
         "transformation_invariance",
         observations,
@@ -197,7 +199,7 @@ def test_a_clear_gap_fails(tmp_path: Path) -> None:
     assert result.verdict == "fail"
 
 
-def test_no_variants_is_inconclusive_and_says_why(dataset: Dataset) -> None:
+def test_no_variants_is_not_applicable_and_says_why(dataset: Dataset) -> None:
     note = "the analyzer cannot look at transformed images (it only knows the photos it was given)"
     result = run_check(
         "transformation_invariance",
@@ -207,10 +209,11 @@ def test_no_variants_is_inconclusive_and_says_why(dataset: Dataset) -> None:
         policy=load_policy(),
         seed=SEED,
     )
-    assert result.verdict == "inconclusive"
+    # The data cannot speak to the check by construction: not applicable, never a failed gate.
+    assert result.verdict == "not applicable"
     assert result.groups == {}
     assert result.comparisons == ()
-    assert any(note in n for n in result.notes)
+    assert any(note in n and "applies to an analyzer that can be shown new images" in n for n in result.notes)
 
 
 def test_a_predictions_file_gives_no_variants(tmp_path: Path) -> None:
@@ -229,7 +232,7 @@ def test_a_predictions_file_gives_no_variants(tmp_path: Path) -> None:
         policy=load_policy(),
         seed=SEED,
     )
-    assert result.verdict == "inconclusive"
+    assert result.verdict == "not applicable"
     assert any("cannot look at transformed images" in n for n in result.notes)
 
 

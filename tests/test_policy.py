@@ -28,8 +28,12 @@ def test_defaults() -> None:
     assert policy.confidence == 0.95
     assert policy.inconclusive == "fail"  # conformance is shown, not assumed
     assert policy.min_subjects == 10
-    assert policy.interval == "wilson"
+    # Clopper-Pearson limits: each verdict errs at most 2.5% one-sided down to 10 people a group.
+    assert policy.interval == "clopper-pearson"
     assert policy.exact_test == "fisher"
+    # Disparity between every two groups; a group whose women and men get a gender on under 90% of
+    # faces cannot pass a check that reads labels.
+    assert (policy.direction, policy.min_coverage) == ("pairwise", 0.9)
     assert policy.bootstrap == 2000
     assert dict(policy.tolerance) == dict.fromkeys(ABSOLUTE, 0.05)
     assert policy.ratio_tolerance == 2.0
@@ -42,7 +46,7 @@ def test_defaults() -> None:
 def test_ci_profile() -> None:
     policy = load_policy(profile="ci")
     assert (policy.profile, policy.inconclusive, policy.min_subjects) == ("ci", "xfail", 5)
-    assert policy.interval == "wilson"
+    assert policy.interval == "clopper-pearson"
     assert dict(policy.tolerance) == dict.fromkeys(ABSOLUTE, 0.05)
 
 
@@ -112,7 +116,7 @@ def test_file_values_override_the_profile(tmp_path: Path) -> None:
 def test_profile_argument_wins_over_the_files_profile(tmp_path: Path) -> None:
     path = write(tmp_path / "policy.toml", 'profile = "procurement"\nmin_subjects = 12\n')
     policy = load_policy(path, profile="ci")
-    assert (policy.profile, policy.inconclusive, policy.interval) == ("ci", "xfail", "wilson")
+    assert (policy.profile, policy.inconclusive, policy.exact_test) == ("ci", "xfail", "fisher")
     assert policy.min_subjects == 12  # the file's other keys still apply on top
 
 
@@ -131,6 +135,9 @@ def test_profile_argument_wins_over_the_files_profile(tmp_path: Path) -> None:
         ('[identity]\n"two-spirit" = "other"\n', ["'two-spirit'", "'other'", "woman, man, nonbinary"]),
         ('profile = "nope"\n', ["'nope'", "default, ci, procurement"]),
         ("min_subjects = 2.5\n", ["min_subjects", "2.5"]),
+        ('direction = "one-way"\n', ["direction", "'one-way'", "pairwise, reference"]),
+        ("min_coverage = 1.5\n", ["min_coverage", "1.5", "from 0 to 1"]),
+        ('min_coverage = "most"\n', ["min_coverage", "'most'", "a number"]),
     ],
     ids=[
         "unknown-key",
@@ -145,6 +152,9 @@ def test_profile_argument_wins_over_the_files_profile(tmp_path: Path) -> None:
         "identity-target",
         "profile",
         "min-subjects-type",
+        "direction",
+        "min-coverage-range",
+        "min-coverage-type",
     ],
 )
 def test_errors_name_the_file_and_the_key(tmp_path: Path, body: str, names: list[str]) -> None:
@@ -182,3 +192,9 @@ def test_policy_error_is_a_conformance_error() -> None:
     from conformance import ConformanceError
 
     assert issubclass(PolicyError, ConformanceError)
+
+
+def test_direction_and_coverage_floor_are_read_from_a_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "policy.toml", 'direction = "reference"\nmin_coverage = 0.75\ninterval = "wilson"\n')
+    policy = load_policy(path)
+    assert (policy.direction, policy.min_coverage, policy.interval) == ("reference", 0.75, "wilson")

@@ -141,7 +141,23 @@ def test_the_typed_view_of_the_demo(demo: dict[str, Any]) -> None:
     # The data card's hand counts: 62 of 200 trans photos misgendered, 12 of 300 cis.
     assert (misgender.groups["trans"].count, misgender.groups["trans"].n) == (62, 200)
     assert (misgender.groups["cis"].count, misgender.groups["cis"].n) == (12, 300)
-    assert misgender.groups["cis"].extra == {"abstained": 0, "coverage": 1.0}
+    # What the interval rests on is typed, not one of the group's figures; the coverage floor's share is.
+    assert misgender.groups["cis"].extra == {"abstained": 0, "coverage": 1.0, "coverage_women_men": 1.0}
+    cis = demo["checks"][0]["groups"]["cis"]
+    assert (misgender.groups["cis"].effective_n, misgender.groups["cis"].person_rate) == (
+        cis["effective_n"],
+        cis["person_rate"],
+    )
+    assert (misgender.alpha_pass, misgender.alpha_fail, misgender.direction) == (0.025, 0.025, "pairwise")
+    # The p-values read off the intervals, and the people that would decide, are typed too.
+    for typed, raw in zip(misgender.comparisons, demo["checks"][0]["comparisons"], strict=True):
+        needed = raw.get("subjects_needed")
+        assert (typed.p_within, typed.p_equal, typed.subjects_needed) == (
+            raw.get("p_within"),
+            raw.get("p_equal"),
+            None if needed is None else tuple(needed),
+        )
+    assert all(c.p_within is not None for c in misgender.comparisons)
     assert report.verdict == "fail"
 
 
@@ -225,6 +241,13 @@ def check_of(made: dict[str, Any]) -> dict[str, Any]:
         (lambda c: c["comparisons"][0].update(group=3), "comparisons[0] lacks 'group' and 'reference' names"),
         (lambda c: c.update(measure=5), "checks[0] (misgender_gap) 'measure' should be a string, found a number"),
         (lambda c: c.update(notes="one"), "checks[0] (misgender_gap) 'notes' should be an array of strings"),
+        (lambda c: c.update(alpha_fail="2.5%"), "checks[0] (misgender_gap) 'alpha_fail' should be a number or null"),
+        (lambda c: c["groups"]["cis"].update(effective_n=[1]), "group 'cis' 'effective_n' should be a number or null"),
+        (lambda c: c["comparisons"][0].update(p_within="x"), "comparisons[0] 'p_within' should be a number or null"),
+        (
+            lambda c: c["comparisons"][0].update(subjects_needed=[10]),
+            "comparisons[0] 'subjects_needed' should be a pair of whole numbers of people or null",
+        ),
     ],
 )
 def test_a_malformed_check_is_refused_naming_the_field(demo: dict[str, Any], change: Any, complaint: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -43,10 +44,12 @@ DISCLOSED = [
 ]
 
 
-def check(check_id: str, shots: list[Shot], tmp_path: Path, reference: str = "cis") -> conformance.CheckResult:
+def check(
+    check_id: str, shots: list[Shot], tmp_path: Path, reference: str = "cis", policy: conformance.Policy = POLICY
+) -> conformance.CheckResult:
     observations = observe(tmp_path, shots)
     groups = group_labels(observations.dataset)
-    return run_check(check_id, observations, groups=groups, reference=reference, policy=POLICY, seed=SEED)
+    return run_check(check_id, observations, groups=groups, reference=reference, policy=policy, seed=SEED)
 
 
 def test_the_photos_stay_with_their_outcomes_and_are_never_misgendered(tmp_path: Path) -> None:
@@ -62,7 +65,8 @@ def test_the_photos_stay_with_their_outcomes_and_are_never_misgendered(tmp_path:
 
 
 def test_misgender_gap_leaves_them_out_and_shows_their_group(tmp_path: Path) -> None:
-    result = check("misgender_gap", [*DISCLOSED, *UNDISCLOSED], tmp_path)
+    # Wilson limits, so that the gap's interval is statsmodels' Newcombe interval exactly.
+    result = check("misgender_gap", [*DISCLOSED, *UNDISCLOSED], tmp_path, policy=replace(POLICY, interval="wilson"))
     groups = {name: rate.to_dict() for name, rate in result.groups.items()}
     assert list(groups) == ["cis", "trans", "undisclosed"]
     assert {k: groups["cis"][k] for k in ("photos", "subjects", "count", "n")} == {
@@ -83,6 +87,8 @@ def test_misgender_gap_leaves_them_out_and_shows_their_group(tmp_path: Path) -> 
         "undisclosed": 8,
         "abstained": 1,
         "coverage": pytest.approx(5 / 6),
+        # The coverage floor reads women's and men's faces only: none here.
+        "coverage_women_men": None,
     }
     # One comparison, trans vs cis, at the unadjusted level: the undisclosed group is not compared.
     assert [(c.group, c.reference) for c in result.comparisons] == [("trans", "cis")]
@@ -170,6 +176,56 @@ def test_an_undisclosed_reference_is_refused_for_misgendering_but_fine_for_detec
         "detection_failure_gap", observations, groups=groups, reference="undisclosed", policy=POLICY, seed=SEED
     )
     assert result.groups["undisclosed"].count == 2
+
+
+def test_the_coverage_floor_reads_women_and_men_only(tmp_path: Path) -> None:
+    # 200 cis and 200 trans women, all labelled right, one photo each; in the lighter group 30 photos of
+    # 10 people who did not disclose an identity get no gender. The floor (min_coverage 0.9) reads the faces
+    # of women and men: 200 of 200 labelled, so the gap may pass. Coverage of every face found is 200/230.
+    shots = [
+        *people("c", 200, identity="woman", trans="no", skin="lighter"),
+        *people("t", 200, identity="woman", trans="yes", skin="darker"),
+        *(
+            shot(f"u{i}", "prefer not to say", "", None, confidence=None, skin="lighter")
+            for i in range(10)
+            for _ in range(3)
+        ),
+    ]
+    observations = observe(tmp_path, shots)
+    groups = group_labels(observations.dataset, by=["skin"])
+    result = run_check("misgender_gap", observations, groups=groups, reference="lighter", policy=POLICY, seed=SEED)
+    lighter = result.groups["lighter"]
+    assert (lighter.photos, lighter.n, lighter.extra["undisclosed"], lighter.extra["abstained"]) == (230, 200, 30, 30)
+    assert lighter.extra["coverage"] == pytest.approx(200 / 230)  # below 0.9: undisclosed faces count here
+    assert lighter.extra["coverage_women_men"] == 1.0  # ... and not here
+    # Clopper-Pearson: 0 of 200 has upper limit 1 - 0.025^(1/200) = 0.0183, so the gap lies within 0.05.
+    assert result.comparisons[0].ci is not None
+    assert max(abs(x) for x in result.comparisons[0].ci) < 0.05
+    assert result.verdict == "pass"
+
+
+def test_their_labelled_faces_do_not_make_a_group_look_abstained_on(tmp_path: Path) -> None:
+    # Every trans woman's photos (two each) have no face found; three undisclosed people in the same
+    # skin group have labelled faces. No disclosed face in "darker" is labelled because none was found,
+    # not because the analyzer abstained: the comparisons say what they would say without them.
+    disclosed = [
+        *people("c", 12, identity="woman", trans="no", photos=2, skin="lighter"),
+        *people("t", 12, identity="woman", trans="yes", no_face=12, photos=2, skin="darker"),
+    ]
+    hidden = [shot(f"u{i}", "prefer not to say", "", "Female", skin="darker") for i in range(3) for _ in range(2)]
+    for check_id in ("same_person_consistency", "confidence_calibration"):
+        outcomes = []
+        for name, shots in (("without", disclosed), ("with", [*disclosed, *hidden])):
+            observations = observe(tmp_path / check_id / name, shots)
+            groups = group_labels(observations.dataset, by=["skin"])
+            outcomes.append(
+                run_check(check_id, observations, groups=groups, reference="lighter", policy=POLICY, seed=SEED)
+            )
+        without, with_them = outcomes
+        assert [c.to_dict() for c in with_them.comparisons] == [c.to_dict() for c in without.comparisons]
+        assert [c.verdict for c in with_them.comparisons] == ["inconclusive"]
+        assert "darker has nothing this check counts" in with_them.comparisons[0].note
+        assert "abstained" not in with_them.comparisons[0].note
 
 
 # -- the CLI, as a user with a vendor's predictions file meets it ----------------------------------------------

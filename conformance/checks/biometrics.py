@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .. import stats
 from ..results import CheckResult, Comparison, GroupRate, Verdict, worst
 from . import COMPARISON_CHECKS
-from ._compare import Units, compare_groups, group_order
+from ._compare import Units, compare_groups, error_rates, group_order
 
 if TYPE_CHECKING:
     import numpy as np
@@ -206,6 +206,15 @@ def _subject_pairs(counts: PairCounts, g: int) -> int:
     return max(1, in_group * (len(counts.subjects) - 1))
 
 
+def _bonferroni(confidence: float, m: int) -> float:
+    """The level ``1 - (1 - confidence) / m`` at which ``m`` ratio intervals hold together.
+
+    The ratio-decided differentials keep their own rule (Bonferroni-adjusted bootstrap intervals
+    against ``ratio_tolerance``); the absolute-gap rule of :mod:`._compare` does not apply to them.
+    """
+    return confidence if m <= 1 else 1.0 - (1.0 - confidence) / m
+
+
 def _subjects_in(counts: PairCounts, g: int) -> int:
     import numpy as np
 
@@ -229,7 +238,7 @@ def _side_result(
     resampled = not (side.rate == "fmr" and not found.kept)
     level_each = policy.confidence
     m = max(1, len(ev.groups) - 1)
-    level = stats.adjusted_confidence(policy.confidence, m)
+    level = _bonferroni(policy.confidence, m)
     tolerance = policy.ratio_tolerance
     notes: list[str] = []
     groups: dict[str, GroupRate] = {}
@@ -570,6 +579,7 @@ def failure_to_acquire_gap(counts: PairCounts, *, reference: str, policy: Policy
         policy=policy,
         seed=seed,
     )
+    alpha_pass, alpha_fail = error_rates(policy)
     return CheckResult(
         id="failure_to_acquire_gap",
         verdict=worst(c.verdict for c in comparisons),
@@ -582,6 +592,9 @@ def failure_to_acquire_gap(counts: PairCounts, *, reference: str, policy: Policy
         notes=tuple(notes),
         details={"counted_as": "a miss in every genuine comparison, a non-match in every impostor comparison"},
         count_label="not acquired",
+        alpha_pass=alpha_pass,
+        alpha_fail=alpha_fail,
+        direction=policy.direction,
     )
 
 

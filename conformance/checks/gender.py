@@ -4,7 +4,7 @@ detection failures. Each is a pure function: observations, groups and policy in,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,7 @@ from ..errors import ConformanceError
 from ..identity import SELF_DESCRIBED
 from ..observation import GENDER_CODES
 from ..results import CheckResult, Comparison, GroupRate, Verdict, worst
-from ._compare import Units, compare_groups, group_order
+from ._compare import Units, compare_groups, error_rates, group_order
 
 if TYPE_CHECKING:
     import numpy as np
@@ -100,6 +100,8 @@ def _result(
     notes: Sequence[str] = (),
     details: dict[str, Any] | None = None,
     keep: npt.NDArray[np.bool_] | None = None,
+    not_applicable: Mapping[str, str] | None = None,
+    cannot_pass: Mapping[str, str] | None = None,
 ) -> CheckResult:
     """``keep``: the photos whose groups are compared (see :func:`_disclosed`); the others are shown, not compared."""
     tolerance = policy.tolerance_for(check_id)
@@ -111,21 +113,95 @@ def _result(
         tolerance=tolerance,
         policy=policy,
         seed=seed,
+        not_applicable=not_applicable,
+        cannot_pass=cannot_pass,
     )
+    alpha_pass, alpha_fail = error_rates(policy)
+    verdict = worst(c.verdict for c in comparisons)
+    na_notes = [f"not applicable: {c.note}" for c in comparisons[:1]] if verdict == "not applicable" else []
     result = CheckResult(
         id=check_id,
-        verdict=worst(c.verdict for c in comparisons),
+        verdict=verdict,
         groups=rates,
         comparisons=comparisons,
         method=method,
         measure=measure,
         reference=reference,
         confidence=policy.confidence,
-        notes=(*notes, *extra_notes),
+        notes=(*notes, *extra_notes, *na_notes),
         details=details or {},
         count_label=count_label,
+        alpha_pass=alpha_pass,
+        alpha_fail=alpha_fail,
+        direction=policy.direction,
     )
     return result if keep is None else _show_undisclosed(result, observations, photo_group, keep)
+
+
+def _labelled(observations: Observations) -> npt.NDArray[np.bool_]:
+    """Photos with a face given a gender label (not an abstention)."""
+    labelled: npt.NDArray[np.bool_] = (
+        observations.analysed & (observations.predicted >= 0) & (observations.predicted != GENDER_CODES["abstain"])
+    )
+    return labelled
+
+
+def _coverage(observations: Observations, photo_group: npt.NDArray[np.str_]) -> dict[str, float | None]:
+    """Per group: share of faces of women and men given a gender label (None: no such face).
+
+    Nonbinary people are left out: for them no gender label is the right answer when the
+    vocabulary has no nonbinary label, and abstaining is what representability asks for.
+    """
+    import numpy as np
+
+    # Undisclosed people are not here either: their identity code is neither woman nor man.
+    binary = (observations.identity == SELF_DESCRIBED.index("woman")) | (
+        observations.identity == SELF_DESCRIBED.index("man")
+    )
+    faces = observations.analysed & binary
+    labelled = _labelled(observations) & binary
+    out: dict[str, float | None] = {}
+    for name in np.unique(photo_group).tolist():
+        in_group = photo_group == name
+        total = int(np.sum(faces & in_group))
+        out[str(name)] = int(np.sum(labelled & in_group)) / total if total else None
+    return out
+
+
+def _low_coverage(coverage: Mapping[str, float | None], policy: Policy) -> dict[str, str]:
+    """Groups whose coverage is below the policy's floor: their comparisons cannot pass."""
+    return {
+        name: (
+            f"only {share:.1%} of faces of women and men were given a gender (min_coverage {policy.min_coverage:g}): "
+            "abstentions could hide misgendering; a pass needs the analyzer to answer"
+        )
+        for name, share in coverage.items()
+        if share is not None and share < policy.min_coverage
+    }
+
+
+def _abstained_entirely(
+    observations: Observations,
+    photo_group: npt.NDArray[np.str_],
+    counted: npt.NDArray[np.bool_],
+    keep: npt.NDArray[np.bool_],
+) -> dict[str, str]:
+    """Groups with faces found but none given a gender label: nothing a label-reading check counts, by construction.
+
+    Only the faces of people who disclosed an identity (``keep``) count: undisclosed people's labels
+    are not read by these checks, so they neither make a group applicable nor show that it abstained.
+    """
+    import numpy as np
+
+    out: dict[str, str] = {}
+    for name in np.unique(photo_group[keep]).tolist():
+        in_group = photo_group == name
+        if np.any(observations.analysed & keep & in_group) and not np.any(counted & in_group):
+            out[str(name)] = (
+                "the analyzer gave no gender label to any face in this group (it abstained on every one); "
+                "the check applies to a group once some of its faces are labelled"
+            )
+    return out
 
 
 def misgender_gap(
@@ -147,6 +223,7 @@ def misgender_gap(
         cluster=observations.subject,
         group=photo_group,
     )
+    coverage = _coverage(observations, photo_group)
     result = _result(
         "misgender_gap",
         "misgendered photos / photos with a face",
@@ -158,6 +235,7 @@ def misgender_gap(
         seed=seed,
         count_label="misgendered",
         keep=keep,
+        cannot_pass=_low_coverage(coverage, policy),
     )
     abstained = analysed & (observations.predicted == GENDER_CODES["abstain"])
     # Coverage needs no self-description: it counts every face found, undisclosed people's too.
@@ -169,6 +247,7 @@ def misgender_gap(
                 **rate.extra,
                 "abstained": int(np.sum(abstained & (photo_group == name))),
                 "coverage": 1 - int(np.sum(abstained & (photo_group == name))) / faces[name] if faces[name] else None,
+                "coverage_women_men": coverage.get(name),
             },
         )
         for name, rate in result.groups.items()
@@ -219,43 +298,61 @@ def detection_failure_gap(
 def same_person_consistency(
     observations: Observations, *, groups: Sequence[str], reference: str, policy: Policy, seed: int
 ) -> CheckResult:
-    """Among subjects with two or more photos given a gender label: share whose label changes, per group.
+    """How often one person's photos get different gender labels, per group, whatever their photo count.
 
-    The unit is a subject within a group (a subject whose photos fall in two groups counts in each).
-    Abstentions are not labels and do not count as a change.
+    Per person with two or more photos given a label: the share of pairs of their photos whose
+    labels disagree; the measure is the mean of those shares over people (each person counts once).
+    If an analyzer labels each photo independently with the same error rate, this share does not
+    depend on how many photos a person has (the share of people whose label changes on *any* photo
+    does, and is kept in each group's figures as ``any_change_share``). The unit is a person within
+    a group (a person whose photos fall in two groups counts in each). Abstentions are not labels.
+
+    Not applicable to a group in which no person has two or more photos, or whose faces the
+    analyzer gave no label at all.
     """
     import numpy as np
 
     photo_group = _groups(observations, groups)
     keep = _disclosed(observations, photo_group, reference)
-    labelled = (
-        observations.analysed
-        & (observations.predicted >= 0)
-        & (observations.predicted != GENDER_CODES["abstain"])
-        & keep
-    )
+    labelled = _labelled(observations) & keep
     pairs = np.char.add(np.char.add(photo_group, "\x00"), observations.subject.astype(str))
     keys, inverse = np.unique(pairs[labelled], return_inverse=True)
     labels = observations.predicted[labelled].astype(np.int64)
-    photos_per_key = np.bincount(inverse, minlength=len(keys))
-    # A subject is inconsistent when its labels are not all equal: compare min and max per subject.
-    low = np.full(len(keys), 99, dtype=np.int64)
-    high = np.full(len(keys), -1, dtype=np.int64)
-    np.minimum.at(low, inverse, labels)
-    np.maximum.at(high, inverse, labels)
+    photos_per_key = np.bincount(inverse, minlength=len(keys)).astype(np.float64)
+    # Disagreeing pairs of a person's n labelled photos: (n^2 - sum over labels of count^2) / 2.
+    codes = len(GENDER_CODES)
+    per_label = np.bincount(inverse * codes + labels, minlength=len(keys) * codes).reshape(len(keys), codes)
+    square_sum = np.sum(per_label.astype(np.float64) ** 2, axis=1)
     eligible = photos_per_key >= 2
+    share = np.where(
+        eligible, (photos_per_key**2 - square_sum) / np.maximum(photos_per_key * (photos_per_key - 1), 1), 0.0
+    )
+    changed = eligible & (np.count_nonzero(per_label, axis=1) > 1)
     first_photo = np.unique(inverse, return_index=True)[1]
     key_group = photo_group[labelled][first_photo]
     key_subject = observations.subject[labelled][first_photo]
     units = Units(
-        numerator=(eligible & (low != high)).astype(np.float64),
+        numerator=share,
         denominator=eligible.astype(np.float64),
         cluster=key_subject,
         group=key_group,
+        proportion=False,
     )
-    return _result(
+    not_applicable = _abstained_entirely(observations, photo_group, labelled, keep)
+    # People who did not disclose an identity are not read here, so their photos make no group applicable
+    # (and the reason is worded as without them: adding them changes no figure of this check).
+    repeated = np.unique(pairs[keep], return_counts=True)
+    for name in np.unique(photo_group[keep]).tolist():
+        in_group = np.char.startswith(repeated[0], f"{name}\x00")
+        if not np.any(repeated[1][in_group] >= 2):
+            not_applicable.setdefault(
+                str(name),
+                "no person in this group has two or more photos; the check applies once some people are "
+                "photographed more than once",
+            )
+    result = _result(
         "same_person_consistency",
-        "subjects given different labels across their photos / subjects with 2+ labelled photos",
+        "share of a person's pairs of labelled photos given different labels, averaged over people with 2+ labelled photos",
         observations,
         units,
         photo_group=photo_group,
@@ -264,7 +361,24 @@ def same_person_consistency(
         seed=seed,
         count_label="changed",
         keep=keep,
+        not_applicable=not_applicable,
+        cannot_pass=_low_coverage(_coverage(observations, photo_group), policy),
     )
+    rates = {}
+    for name, rate in result.groups.items():
+        mine = eligible & (key_group == name)
+        people = int(mine.sum())
+        rates[name] = replace(
+            rate,
+            count=int(np.sum(changed & mine)),
+            extra={
+                **rate.extra,
+                # The older measure, kept by name: it grows with the photos a person has.
+                "any_change_share": int(np.sum(changed & mine)) / people if people else None,
+                "photos_per_person": float(np.mean(photos_per_key[mine])) if people else None,
+            },
+        )
+    return replace(result, groups=rates)
 
 
 def confidence_calibration(
@@ -281,13 +395,8 @@ def confidence_calibration(
 
     photo_group = _groups(observations, groups)
     keep = _disclosed(observations, photo_group, reference)
-    labelled = (
-        observations.analysed
-        & (observations.predicted >= 0)
-        & (observations.predicted != GENDER_CODES["abstain"])
-        & ~np.isnan(observations.confidence)
-        & keep
-    )
+    given = _labelled(observations) & keep
+    labelled = given & ~np.isnan(observations.confidence)
     wrong = observations.misgendered
     confidence = np.where(labelled, observations.confidence / 100.0, 0.0)
     units = Units(
@@ -296,7 +405,20 @@ def confidence_calibration(
         cluster=observations.subject,
         group=photo_group,
         proportion=False,
+        bounded=False,
+        # Overconfidence is mean confidence minus the share answered correctly: never more certain
+        # than that share's own interval on the group's people.
+        floor=(labelled & wrong).astype(np.float64),
     )
+    not_applicable = _abstained_entirely(observations, photo_group, given, keep)
+    for name in np.unique(photo_group).tolist():
+        in_group = photo_group == name
+        if np.any(given & in_group) and not np.any(labelled & in_group):
+            not_applicable.setdefault(
+                str(name),
+                "the analyzer gave no confidence with any label in this group; calibration applies to labels "
+                "that come with a confidence",
+            )
     result = _result(
         "confidence_calibration",
         "mean confidence minus share labelled correctly (overconfidence)",
@@ -308,6 +430,8 @@ def confidence_calibration(
         seed=seed,
         count_label="wrong",
         keep=keep,
+        not_applicable=not_applicable,
+        cannot_pass=_low_coverage(_coverage(observations, photo_group), policy),
     )
     rates: dict[str, GroupRate] = {}
     summary: dict[str, dict[str, float | None]] = {}
@@ -361,9 +485,11 @@ def nonbinary_representability(
     """Whether nonbinary people can be represented: statically from the vocabulary, empirically from the data.
 
     Static: fails when the analyzer's declared vocabulary has only binary labels and no way to
-    abstain, before a single photo is looked at. Empirical: the share of nonbinary subjects (any
-    nonbinary-family identity) given a binary label on at least one photo, with a Wilson interval,
-    against the tolerance. Grouping does not apply; the reference is not used.
+    abstain, before a single photo is looked at. Empirical: per nonbinary person (any
+    nonbinary-family identity) the share of their photos with a face that got a binary label,
+    averaged over people, with its interval against the tolerance; the share of people given one on
+    *any* photo (which grows with photos per person) is kept as ``any_photo_share``. Not applicable
+    when the dataset has no nonbinary people. Grouping does not apply; the reference is not used.
     """
     import numpy as np
 
@@ -391,47 +517,89 @@ def nonbinary_representability(
         (observations.predicted == GENDER_CODES["woman"]) | (observations.predicted == GENDER_CODES["man"])
     )
     seen = nonbinary & observations.analysed
-    subjects = np.unique(observations.subject[seen])
-    given_binary = np.unique(observations.subject[seen & binary_label])
-    n, count = len(subjects), len(given_binary)
+    people, inverse = np.unique(observations.subject[seen], return_inverse=True)
+    faces = np.bincount(inverse, minlength=len(people)).astype(np.float64)
+    binary = np.bincount(inverse, weights=binary_label[seen].astype(np.float64), minlength=len(people))
+    n = len(people)
+    any_photo = int(np.sum(binary > 0))
     tolerance = policy.tolerance_for("nonbinary_representability")
+    alpha_pass, alpha_fail = error_rates(policy)
     photos = int(nonbinary.sum())
+    limits = "Clopper-Pearson" if policy.interval == "clopper-pearson" else "Wilson"
     notes = []
+    comparisons: tuple[Comparison, ...] = ()
+    group_rates: dict[str, GroupRate] = {}
     if n:
-        ci = stats.proportion_interval(count, n, policy.confidence, policy.interval)
-        verdict: Verdict = "inconclusive" if n < policy.min_subjects else stats.gap_verdict(ci, tolerance)
-        note = f"fewer than {policy.min_subjects} nonbinary subjects" if n < policy.min_subjects else ""
+        # Each person counts once, with the share of their photos given a binary label: a figure
+        # that does not grow with the photos a person has (the share given one on *any* photo does).
+        r = stats.clustered_rate(binary / faces, np.ones(n))
+        ci = stats.rate_interval(r, policy.confidence, policy.interval)
+        tests = stats.rate_tests(r, tolerance, policy.interval)
+        small = n < policy.min_subjects
+        verdict: Verdict
+        if small:
+            verdict = "inconclusive"
+        elif tests.exceeds <= alpha_fail:
+            verdict = "fail"
+        elif ci[1] <= tolerance:
+            verdict = "pass"
+        else:
+            verdict = "inconclusive"
+        mdg = None
+        if verdict == "inconclusive":
+            mdg = stats.detectable_rate(tolerance, stats.Precision.of(r), alpha=alpha_fail, method=policy.interval)
         comparison = Comparison(
             group="nonbinary",
             reference="none (absolute)",
-            difference=count / n,
+            difference=r.rate,
             ci=ci,
-            p_value=None,
-            p_adjusted=None,
+            p_value=tests.exceeds,
+            p_adjusted=tests.exceeds,
+            p_within=tests.within,
             tolerance=tolerance,
             verdict=verdict,
-            method="share of subjects, "
-            f"{'Clopper-Pearson' if policy.interval == 'clopper-pearson' else 'Wilson'} interval",
-            note=note,
+            method=f"mean over nonbinary people of the share of their photos given a binary label, {limits} limits",
+            min_detectable=mdg,
+            note=f"fewer than {policy.min_subjects} nonbinary subjects" if small else "",
+            level=policy.confidence,
         )
         rate = GroupRate(
             name="nonbinary",
             photos=photos,
             subjects=n,
-            count=count,
+            count=any_photo,
             n=n,
-            rate=count / n,
+            rate=r.rate,
             ci=ci,
             extra={
                 "photos_given_binary_label": int(np.sum(seen & binary_label)),
                 "photos_with_face": int(seen.sum()),
+                # The older measure, kept by name: it grows with the photos a person has.
+                "any_photo_share": any_photo / n,
             },
+            effective_n=float(n),
+            person_rate=r.rate,
         )
-        comparisons: tuple[Comparison, ...] = (comparison,)
+        comparisons = (comparison,)
         group_rates = {"nonbinary": rate}
+    elif photos:
+        notes.append("no nonbinary subject has a photo with a face found: the empirical half is inconclusive")
     else:
-        comparisons, group_rates = (), {}
-        notes.append("no nonbinary subjects with an analysed photo: the empirical half is inconclusive")
+        comparisons = (
+            Comparison(
+                group="nonbinary",
+                reference="none (absolute)",
+                difference=None,
+                ci=None,
+                p_value=None,
+                p_adjusted=None,
+                tolerance=tolerance,
+                verdict="not applicable",
+                method="none",
+                note="no nonbinary people in the dataset: the empirical half applies once the dataset includes them",
+            ),
+        )
+        notes.append("no nonbinary people in the dataset: the empirical half is not applicable")
     empirical = worst(c.verdict for c in comparisons)
     return CheckResult(
         id="nonbinary_representability",
@@ -440,16 +608,20 @@ def nonbinary_representability(
         comparisons=comparisons,
         method=(
             "static: the declared vocabulary must contain a nonbinary label or allow abstention; empirical: "
-            "share of nonbinary subjects given a binary label on any photo, "
-            f"{'Clopper-Pearson' if policy.interval == 'clopper-pearson' else 'Wilson'} interval, "
-            f"fail if it lies above tolerance {tolerance:g}, pass if at or below it"
+            "mean over nonbinary people of the share of their photos given a binary label, "
+            f"{limits} limits on the people ({policy.confidence:.0%} interval); "
+            f"pass: interval at or below tolerance {tolerance:g} (one-sided error {alpha_pass:g}); "
+            f"fail: shown above it (one-sided error {alpha_fail:g})"
         ),
-        measure="nonbinary subjects given a binary label / nonbinary subjects with a face found",
+        measure="mean share of a nonbinary person's photos with a face given a binary label",
         reference="none (absolute)",
         confidence=policy.confidence,
         notes=(static["reason"], *notes),
         details={"static": static},
         count_label="given binary",
+        alpha_pass=alpha_pass,
+        alpha_fail=alpha_fail,
+        direction=policy.direction,
     )
 
 
@@ -467,17 +639,24 @@ def transformation_invariance(
 
     photo_group = _groups(observations, groups)
     if observations.variants is None:
+        alpha_pass, alpha_fail = error_rates(policy)
         return CheckResult(
             id="transformation_invariance",
-            verdict="inconclusive",
+            verdict="not applicable",
             groups={},
             comparisons=(),
             method="not run",
             measure="variants whose gender label differs from the photo's / variants with a face",
             reference=reference,
             confidence=policy.confidence,
-            notes=(f"no transformed variants: {observations.variants_note}",),
+            notes=(
+                f"not applicable: no transformed variants: {observations.variants_note or 'the analyzer cannot look at new images'}; "
+                "the check applies to an analyzer that can be shown new images (local, python:..., or a live vendor)",
+            ),
             count_label="flipped",
+            alpha_pass=alpha_pass,
+            alpha_fail=alpha_fail,
+            direction=policy.direction,
         )
     index = {p.id: i for i, p in enumerate(observations.dataset.photos)}
     rows = observations.variants

@@ -7,9 +7,9 @@ searched, the gap and the rate ratio to the reference group, the max/min rate ra
 (as NIST's demographic reports give it), warnings where a figure rests on few errors, and, on the
 entry whose threshold binds the verdict, the same rates over a fine grid of thresholds.
 
-Rates, gap intervals (Newcombe, or the subject bootstrap when subjects recur), Bonferroni levels,
-Holm-adjusted exact p-values and the minimum-subjects rule all come from the shared mechanism in
-:mod:`conformance.checks._compare`; this module adds what only matching needs.
+Rates, gap intervals, the comparisons (every two groups, or each against the reference, as policy
+says), the verdict rule with its error rates and the minimum-subjects rule all come from the shared
+mechanism in :mod:`conformance.checks._compare`; this module adds what only matching needs.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .. import stats
 from ..results import CheckResult, Comparison, GroupRate, worst
-from ._compare import Units, compare_groups
+from ._compare import Units, compare_groups, error_rates
 
 if TYPE_CHECKING:
     import numpy as np
@@ -423,6 +423,7 @@ def _at_threshold(
         f"rate ratio to {reference}: log-method (Katz) interval at the gap interval's level; "
         "max/min ratio: highest group rate over lowest, as NIST's demographic reports give it"
     )
+    alpha_pass, alpha_fail = error_rates(policy)
     return CheckResult(
         id=words.check_id,
         verdict=worst(c.verdict for c in comparisons),
@@ -436,6 +437,9 @@ def _at_threshold(
         details=details,
         count_label=words.count_label,
         threshold=t,
+        alpha_pass=alpha_pass,
+        alpha_fail=alpha_fail,
+        direction=policy.direction,
     )
 
 

@@ -351,8 +351,17 @@ def _check(result: CheckResult) -> _Check:
         name: Figure(g.photos, g.subjects, g.count, g.n, g.rate, g.ci, level) for name, g in result.groups.items()
     }
     gaps = {
-        # A comparison without its own level (an absolute share) is at the check's confidence.
-        c.group: Gap(c.reference, c.difference, c.ci, level if c.level is None else c.level, c.tolerance, c.verdict)
+        # Every two groups may be compared (issue 13): a group can appear in several comparisons, so a
+        # comparison not against the check's reference is named by both of its groups.
+        (c.group if c.reference == result.reference else f"{c.group} vs {c.reference}"): Gap(
+            # A comparison without its own level (an absolute share) is at the check's confidence.
+            c.reference,
+            c.difference,
+            c.ci,
+            level if c.level is None else c.level,
+            c.tolerance,
+            c.verdict,
+        )
         for c in result.comparisons
     }
     return _Check(

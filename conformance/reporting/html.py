@@ -129,8 +129,9 @@ svg .dot { fill: var(--accent); }
 svg .k-fail { stroke: var(--fail); fill: var(--fail); }
 svg .k-inconclusive { stroke: var(--inc); fill: var(--inc); }
 svg .k-pass { stroke: var(--pass); fill: var(--pass); }
-svg .k-unknown { stroke: var(--skip); fill: var(--skip); }
-svg text.k-fail, svg text.k-inconclusive, svg text.k-pass, svg text.k-unknown { stroke: none; font-weight: 700; }
+svg .k-unknown, svg .k-not-applicable { stroke: var(--skip); fill: var(--skip); }
+svg text.k-fail, svg text.k-inconclusive, svg text.k-pass, svg text.k-unknown, svg text.k-not-applicable {
+  stroke: none; font-weight: 700; }
 svg .series { fill: none; stroke-width: 2; }
 svg .mark { stroke: #7d838b; stroke-width: 1; stroke-dasharray: 1 3; }
 .notes { margin: 0.4rem 0; padding-left: 1.2rem; }
@@ -231,6 +232,8 @@ def _label(key: object) -> str:
 
 
 def _verdict_key(verdict: object) -> str:
+    if verdict == "not applicable":
+        return "not-applicable"  # a CSS class may not hold a space
     return verdict if isinstance(verdict, str) and verdict in _VERDICTS else "unknown"
 
 
@@ -737,7 +740,7 @@ def _comparisons_table(check: CheckResult) -> str:
         if c.note:
             notes.append(_e(c.note))
         if c.verdict == "inconclusive" and c.min_detectable is not None:
-            notes.append(f"smallest detectable gap <b>{_f3(c.min_detectable)}</b>")
+            notes.append(f"a true gap of <b>{_f3(c.min_detectable)}</b> would fail with 80% power")
         ratio = f'<br><span class="small">ratio {c.ratio:.2f}</span>' if c.ratio is not None else ""
         rows.append(
             [
@@ -907,11 +910,29 @@ _SOURCES: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
         "equality of two probabilities. Statistica Neerlandica, 24(1), 1–9.",
     ),
     (
+        ("korn-graubard", "effective size"),
+        "Effective sample size",
+        "a rate's worth in independent photos when people have several: the design effect from a "
+        "cluster-robust variance over people, with the degrees of freedom it rests on",
+        "Kish, L. (1965). Survey Sampling. Wiley; Korn, E. L., &amp; Graubard, B. I. (1998). Confidence "
+        "intervals for proportions with small expected number of positive counts estimated from survey data. "
+        "Survey Methodology, 24(2), 193–201; Bell, R. M., &amp; McCaffrey, D. F. (2002). Bias reduction in "
+        "standard errors for linear regression with multi-stage samples. Survey Methodology, 28(2), 169–181.",
+    ),
+    (
+        ("intersection-union",),
+        "Intersection-union test",
+        "a pass needs every comparison within the tolerance, so it needs no multiplicity adjustment",
+        "Berger, R. L. (1982). Multiparameter hypothesis testing and acceptance sampling. Technometrics, "
+        "24(4), 295–300.",
+    ),
+    (
         ("detectable",),
-        "Smallest detectable gap",
-        "for an inconclusive verdict, the gap this data could have detected (5% two-sided, 80% power)",
-        "Fleiss, J. L., Tytun, A., &amp; Ury, H. K. (1980). A simple approximation for calculating sample sizes "
-        "for comparing independent proportions. Biometrics, 36(2), 343–346.",
+        "Detectable gap",
+        "for an inconclusive verdict, the true gap that this data would show to exceed the tolerance with "
+        "80% power, from the verdict's own interval",
+        "Zou, G. Y., &amp; Donner, A. (2008). Construction of confidence limits about effect measures: a "
+        "general approach. Statistics in Medicine, 27(10), 1693–1702.",
     ),
 )
 

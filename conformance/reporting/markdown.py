@@ -120,7 +120,7 @@ def _check_section(check: CheckResult) -> list[str]:
             )
             why = escape(c.note)
             if c.verdict == "inconclusive" and c.min_detectable is not None:
-                why = (why + "; " if why else "") + f"smallest detectable gap {c.min_detectable:.3f}"
+                why = (why + "; " if why else "") + f"a true gap of {c.min_detectable:.3f} would fail with 80% power"
             rows.append(
                 [
                     f"{escape(c.group)} vs {escape(c.reference)}",

@@ -1,0 +1,363 @@
+"""Monte Carlo: how often each verdict direction errs, and what the printed detectable gap means.
+
+Every replicate builds an :class:`~conformance.observation.Observations` table in memory (no files)
+and calls the kit's public ``run_check("misgender_gap", ...)`` under the default policy, exactly as
+the built-in suite does; nothing of the verdict procedure is re-implemented here.
+
+The data. Two groups (``cis`` the reference, ``trans``), ``k`` people each. Person ``i`` has ``m_i``
+photos; each photo is misgendered with the person's own probability ``pi_i``, drawn from a beta
+distribution with mean ``p`` and intraclass correlation ``icc`` (``pi_i = p`` when ``icc`` is 0), so
+the true photo-weighted rate of a group is ``p`` whatever the photo counts (they are drawn
+independently of ``pi_i``). Photo counts: ``1`` (one photo a person), ``5`` or ``40`` each, ``1-40``
+(uniform), or ``1 or 40`` (a fifth of the people 40 photos, the rest 1: a few people hold most photos).
+
+Error rates (``--errors``). The reference's rate is ``p``, the other group's ``p + tolerance``: the
+true gap equals the tolerance, so a ``pass`` and a ``fail`` are both wrong (each tested at one-sided
+``(1 - confidence)/2 = 0.025``). Three groups (``--three``): rates ``p``, ``p + tolerance/2`` and
+``p + tolerance``, every pairwise gap within the tolerance and one equal to it; a ``fail`` anywhere
+is a familywise wrong fail, a ``pass`` a wrong pass.
+
+Detectable gap (``--power``). Draw data at a true gap equal to the tolerance; when the verdict is
+inconclusive the kit prints "with this data, a true gap of X would fail with 80% power". Keep those
+people and their photo counts, draw new outcomes at a true gap of X, and count how often the
+verdict is ``fail``. That share, over replicates, is the power at the printed figure.
+
+Seeded (``--seed``): the same command prints the same table. Monte Carlo standard errors are
+printed with it: about 0.005 for an error rate near 0.025 at 1,000 replicates.
+
+    python benchmarks/verdict_error_rates.py --replicates 1000 --out benchmarks/verdict-error-rates.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _machine import code_line, machine_line
+
+from conformance import load_policy, run_check
+from conformance.dataset import Dataset
+from conformance.observation import GENDER_CODES, Face, Observation, Observations
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from conformance.results import CheckResult
+
+POLICY = load_policy()
+TOLERANCE = POLICY.tolerance_for("misgender_gap")
+ALPHA = (1 - POLICY.confidence) / 2
+PEOPLE = (10, 30, 100)
+PHOTOS = ("1", "5", "40", "1-40", "1 or 40")
+ICCS = (0.0, 0.3, 0.9)
+BASES = (0.0, 0.05, 0.25, 0.45)
+_EMPTY = Dataset(name="monte-carlo", manifest=Path("monte-carlo"), photos=(), columns=(), content_hash="")
+# The checks read the columns; the per-photo records only give the table its length, so one stands for all.
+_RECORD = Observation(
+    photo="p", outcome="analysed", face=Face(label="Female", gender="woman", confidence=90.0), faces=1
+)
+
+
+@dataclass(frozen=True)
+class Design:
+    people: int
+    photos: str
+    icc: float
+    base: float
+
+    def label(self) -> str:
+        return f"| {self.people} | {self.photos} | {self.icc:g} | {self.base:g} |"
+
+
+def photo_counts(design: str, people: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    import numpy as np
+
+    if design == "1-40":
+        return rng.integers(1, 41, size=people)
+    if design == "1 or 40":
+        return np.where(rng.random(people) < 0.2, 40, 1)
+    return np.full(people, int(design), dtype=np.int64)
+
+
+def misgendered(
+    rate: float, icc: float, photos: npt.NDArray[np.int64], rng: np.random.Generator
+) -> npt.NDArray[np.int64]:
+    """Per person: photos misgendered, each person with their own beta-distributed probability."""
+    import numpy as np
+
+    if icc == 0 or rate in (0.0, 1.0):
+        own = np.full(photos.size, rate)
+    else:
+        spread = (1 - icc) / icc  # beta(a, b) with a + b = (1 - icc) / icc has intraclass correlation icc
+        own = rng.beta(rate * spread, (1 - rate) * spread, size=photos.size)
+    return rng.binomial(photos, own)
+
+
+def observations(
+    groups: Sequence[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+) -> tuple[Observations, list[str]]:
+    """One row per photo: every woman gendered ``Female`` or, when misgendered, ``Male``."""
+    import numpy as np
+
+    labels: list[str] = []
+    subject_parts, wrong_parts = [], []
+    offset = 0
+    for name, photos, wrong in groups:
+        people = np.repeat(np.arange(offset, offset + photos.size), photos)
+        # Within a person, the first ``wrong`` photos are the misgendered ones (order does not matter).
+        position = np.arange(people.size) - np.repeat(np.cumsum(photos) - photos, photos)
+        subject_parts.append(people)
+        wrong_parts.append(position < np.repeat(wrong, photos))
+        labels += [name] * int(people.size)
+        offset += photos.size
+    subject = np.concatenate(subject_parts)
+    wrong = np.concatenate(wrong_parts)
+    n = subject.size
+    table = Observations(
+        dataset=_EMPTY,
+        records=(_RECORD,) * n,
+        outcome=np.zeros(n, dtype=np.int8),
+        predicted=np.where(wrong, GENDER_CODES["man"], GENDER_CODES["woman"]).astype(np.int8),
+        confidence=np.full(n, 90.0),
+        identity=np.zeros(n, dtype=np.int8),  # everyone a woman
+        subject=subject.astype(np.int64),
+    )
+    return table, labels
+
+
+def check(groups: Sequence[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.int64]]]) -> CheckResult:
+    table, labels = observations(groups)
+    return run_check("misgender_gap", table, groups=labels, reference="cis", policy=POLICY, seed=0)
+
+
+def error_rates(design: Design, replicates: int, rng: np.random.Generator, three: bool = False) -> tuple[float, float]:
+    """(wrong fail, wrong pass) at a true gap equal to the tolerance."""
+    fails = passes = 0
+    rates = [("cis", design.base), ("trans", design.base + TOLERANCE)]
+    if three:
+        rates.insert(1, ("nonbinary", design.base + TOLERANCE / 2))
+    for _ in range(replicates):
+        groups = []
+        for name, rate in rates:
+            photos = photo_counts(design.photos, design.people, rng)
+            groups.append((name, photos, misgendered(rate, design.icc, photos, rng)))
+        verdict = check(groups).verdict
+        fails += verdict == "fail"
+        passes += verdict == "pass"
+    return fails / replicates, passes / replicates
+
+
+def power_at_printed_gap(design: Design, replicates: int, rng: np.random.Generator) -> tuple[float, int, float]:
+    """(share failing at the printed detectable gap, replicates that printed one, median printed gap)."""
+    import numpy as np
+
+    caught, printed = 0, []
+    for _ in range(replicates):
+        ref_photos = photo_counts(design.photos, design.people, rng)
+        photos = photo_counts(design.photos, design.people, rng)
+        first = check(
+            [
+                ("cis", ref_photos, misgendered(design.base, design.icc, ref_photos, rng)),
+                ("trans", photos, misgendered(design.base + TOLERANCE, design.icc, photos, rng)),
+            ]
+        )
+        (c,) = first.comparisons
+        if c.verdict != "inconclusive" or c.min_detectable is None or design.base + c.min_detectable > 1:
+            continue
+        printed.append(c.min_detectable)
+        again = check(
+            [
+                ("cis", ref_photos, misgendered(design.base, design.icc, ref_photos, rng)),
+                ("trans", photos, misgendered(design.base + c.min_detectable, design.icc, photos, rng)),
+            ]
+        )
+        caught += again.verdict == "fail"
+    if not printed:
+        return math.nan, 0, math.nan
+    return caught / len(printed), len(printed), float(np.median(printed))
+
+
+EXACT_SIZES = (10, 20, 50, 100, 300)
+EXACT_BASES = tuple(round(0.05 * i, 2) for i in range(19))  # 0 to 0.9
+
+
+def exact_error_rates(method: str) -> tuple[float, str, float, str]:
+    """One photo a person: every outcome summed, (largest wrong fail, where, largest wrong pass, where).
+
+    For each pair of group sizes and each pair of true rates a tolerance apart (either group the
+    higher), the kit's own ``gap_bounds`` on every outcome with probability above 1e-12, weighted by
+    the binomial probabilities. No sampling: the figures are the procedure's error rates themselves.
+    """
+    import numpy as np
+    from scipy.stats import binom
+
+    from conformance.stats import clustered_rate, gap_bounds
+
+    rates: dict[tuple[int, int], object] = {}
+    bounds: dict[tuple[int, int, int, int], tuple[float, float]] = {}
+
+    def rate(x: int, n: int) -> object:
+        if (x, n) not in rates:
+            rates[x, n] = clustered_rate(np.r_[np.ones(x), np.zeros(n - x)], np.ones(n))
+        return rates[x, n]
+
+    worst_fail, worst_pass = (0.0, ""), (0.0, "")
+    for n1, n2 in itertools.product(EXACT_SIZES, EXACT_SIZES):
+        for base in EXACT_BASES:
+            for p1, p2 in ((base + TOLERANCE, base), (base, base + TOLERANCE)):
+                fail = passed = 0.0
+                x1s = [x for x in range(n1 + 1) if binom.pmf(x, n1, p1) > 1e-12]
+                x2s = [x for x in range(n2 + 1) if binom.pmf(x, n2, p2) > 1e-12]
+                for x1, x2 in itertools.product(x1s, x2s):
+                    key = (x1, n1, x2, n2)
+                    if key not in bounds:
+                        bounds[key] = gap_bounds(rate(x1, n1), rate(x2, n2), ALPHA, method)  # type: ignore[arg-type]
+                    lower, upper = bounds[key]
+                    weight = float(binom.pmf(x1, n1, p1) * binom.pmf(x2, n2, p2))
+                    if lower > TOLERANCE or upper < -TOLERANCE:
+                        fail += weight
+                    elif lower >= -TOLERANCE and upper <= TOLERANCE:
+                        passed += weight
+                where = f"{n1} against {n2} people at {p1:.2f} against {p2:.2f}"
+                worst_fail = max(worst_fail, (fail, where))
+                worst_pass = max(worst_pass, (passed, where))
+    return worst_fail[0], worst_fail[1], worst_pass[0], worst_pass[1]
+
+
+def se(rate: float, n: int) -> float:
+    """Monte Carlo standard error of an estimated rate (at the nominal rate when the estimate is 0)."""
+    p = max(rate, ALPHA) if rate < ALPHA else rate
+    return math.sqrt(p * (1 - p) / n) if n else math.nan
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import numpy as np
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--replicates", type=int, default=1000, help="replicates per design (error rates)")
+    parser.add_argument("--power-replicates", type=int, default=400, help="replicates per design (power)")
+    parser.add_argument("--seed", type=int, default=20261121)
+    parser.add_argument("--people", default=",".join(map(str, PEOPLE)), help="people per group, comma-separated")
+    parser.add_argument("--quick", action="store_true", help="a few designs only (the smoke test's run)")
+    parser.add_argument("--out", type=Path, help="also write the Markdown results here")
+    args = parser.parse_args(argv)
+    people = tuple(int(x) for x in args.people.split(","))
+    rng = np.random.default_rng(args.seed)
+    started = time.perf_counter()
+    designs = [Design(k, m, icc, p) for k, m, icc, p in itertools.product(people, PHOTOS, ICCS, BASES)]
+    if args.quick:
+        designs = designs[:: max(1, len(designs) // 4)]
+    lines = [
+        "# Verdict error rates and the detectable gap: Monte Carlo",
+        "",
+        f"Command: `python benchmarks/verdict_error_rates.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        "",
+        f"Machine: {machine_line([('numpy', 'numpy'), ('scipy', 'scipy'), ('statsmodels', 'statsmodels')])}; {code_line()}",
+        "",
+        f"Policy: the default (confidence {POLICY.confidence:g}, tolerance {TOLERANCE:g}, `{POLICY.interval}` limits, "
+        f"`{POLICY.direction}`, min_subjects {POLICY.min_subjects}); each verdict direction is stated at one-sided "
+        f"{ALPHA:g}. {args.replicates} replicates a design, seed {args.seed}.",
+        "",
+        "## Wrong verdicts at a true gap equal to the tolerance (two groups)",
+        "",
+        "| people a group | photos a person | ICC | reference rate | wrong fail | wrong pass |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    worst_fail = worst_pass = 0.0
+    over: list[str] = []
+    for design in designs:
+        fail, passed = error_rates(design, args.replicates, rng)
+        worst_fail, worst_pass = max(worst_fail, fail), max(worst_pass, passed)
+        for name, rate in (("fail", fail), ("pass", passed)):
+            if rate > ALPHA + 2 * se(ALPHA, args.replicates):
+                over.append(f"{design.label()} wrong {name} {rate:.3f}")
+        lines.append(f"{design.label()} {fail:.3f} | {passed:.3f} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    bound = ALPHA + 2 * se(ALPHA, args.replicates)
+    lines += [
+        "",
+        f"Largest wrong-fail rate {worst_fail:.3f}, largest wrong-pass rate {worst_pass:.3f}, over {len(designs)} "
+        f"designs; Monte Carlo standard error at {ALPHA:g}: {se(ALPHA, args.replicates):.4f}. "
+        f"Designs above {ALPHA:g} + 2 standard errors ({bound:.3f}): {len(over) or 'none'}.",
+        *([""] + [f"- {row}" for row in over] if over else []),
+        "",
+        "## Three groups, every two compared: familywise",
+        "",
+        "Rates `p`, `p + 0.025`, `p + 0.05`: a fail anywhere is wrong (Holm over 3 comparisons), and so is a pass.",
+        "",
+        "| people a group | photos a person | ICC | lowest rate | any wrong fail | wrong pass |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    three = [
+        Design(k, m, icc, p) for k, m, icc, p in itertools.product(people, ("1", "5", "1-40"), (0.0, 0.3), (0.05,))
+    ]
+    if args.quick:
+        three = three[:2]
+    for design in three:
+        fail, passed = error_rates(design, args.replicates, rng, three=True)
+        lines.append(f"{design.label()} {fail:.3f} | {passed:.3f} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    lines += [
+        "",
+        "## Power at the printed detectable gap",
+        "",
+        'Data at a true gap of the tolerance; where the verdict is inconclusive, the printed figure X ("a true gap of X '
+        f'would fail with 80% power"); new outcomes for the same people at a true gap of X. {args.power_replicates} '
+        "replicates a design; the share failing should be about 0.8.",
+        "",
+        "| people a group | photos a person | ICC | reference rate | printed X (median) | replicates printing one | share failing at X |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    powered = [Design(k, m, icc, p) for k, m, icc, p in itertools.product(people, PHOTOS, ICCS, (0.05,))]
+    if args.quick:
+        powered = powered[:2]
+    shares = []
+    for design in powered:
+        share, count, median = power_at_printed_gap(design, args.power_replicates, rng)
+        if count:
+            shares.append(share)
+        lines.append(f"{design.label()} {median:.3f} | {count} | {share:.3f} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    if shares:
+        lines += [
+            "",
+            f"Share failing at the printed figure: median {float(np.median(shares)):.3f}, "
+            f"from {min(shares):.3f} to {max(shares):.3f} over {len(shares)} designs.",
+        ]
+    if not args.quick:
+        lines += [
+            "",
+            "## Exact, one photo a person",
+            "",
+            f"Every outcome summed (no sampling) for group sizes {', '.join(map(str, EXACT_SIZES))} each side and rates "
+            f"{EXACT_BASES[0]:g} to {EXACT_BASES[-1]:g} in steps of 0.05, either group the higher, at a true gap equal "
+            "to the tolerance:",
+            "",
+            "| limits | largest wrong fail | at | largest wrong pass | at |",
+            "|---|---:|---|---:|---|",
+        ]
+        for method in ("clopper-pearson", "wilson"):
+            fail, fail_at, passed, pass_at = exact_error_rates(method)
+            fail_at, pass_at = (fail_at if fail else "nowhere"), (pass_at if passed else "nowhere")
+            lines.append(f"| {method} | {fail:.4f} | {fail_at} | {passed:.4f} | {pass_at} |")
+            print(lines[-1], file=sys.stderr, flush=True)
+    lines += ["", f"Run time: {time.perf_counter() - started:.0f} s."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
