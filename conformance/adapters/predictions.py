@@ -25,12 +25,16 @@ a photo not in the manifest, a repeated photo, or a malformed line is refused wi
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._numbers import BAD_JSON, finite_number, json_problem, shown, shown_list
+from .._files import NotRegularFile, read_regular
+from .._numbers import BAD_JSON, finite_number, finite_numbers, json_problem, shown, shown_list
 from ..dataset import normalise_photo_id
 from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
@@ -45,6 +49,52 @@ __all__ = ["PredictionsAnalyzer", "create"]
 
 _CANONICAL = (*IDENTITIES, "abstain")
 _REASON_LIMIT = 500  # characters of a line's "error" kept as the photo's reason
+_MISSING_LISTED = 5  # photos without a line named in the console
+_LINES_LISTED = 5  # lines named in a message about confidence scales
+
+
+class _Scales:
+    """Lines with a confidence above 0 and at most 1, and lines with one above 1: how many, and the first few."""
+
+    def __init__(self) -> None:
+        self.low: list[int] = []  # the first few line numbers
+        self.high: list[int] = []
+        self.counts = [0, 0]  # low, high (lines)
+        self._last = (0, -1)  # (line, which) just counted: a line's faces count once
+
+    def add(self, number: int, confidence: float) -> None:
+        if confidence == 0.0:
+            return  # no confidence at all on either scale: no sign of which one the file uses
+        which = 0 if confidence <= 1.0 else 1
+        if self._last == (number, which):
+            return
+        self._last = (number, which)
+        self.counts[which] += 1
+        listed = self.high if which else self.low
+        if len(listed) < _LINES_LISTED:
+            listed.append(number)
+
+    def check(self, analyzer: PredictionsAnalyzer) -> None:
+        """Refuse a file whose confidences are on 0-1, wholly or in part (the format is 0-100)."""
+        low, high = self.counts
+        if high == 0 and low >= 2:
+            raise analyzer._fail(
+                self.low[0],
+                "every confidence is at most 1: they look like a 0-1 scale, and the format is 0-100; multiply by 100",
+            )
+        if low and high:
+
+            def where(count: int, first: list[int]) -> str:
+                more = f", and {count - len(first):,} more" if count > len(first) else ""
+                return f"{'line' if count == 1 else 'lines'} {', '.join(map(str, first))}{more}"
+
+            raise PredictionsError(
+                f"{analyzer.path}: confidences on two scales: {high:,} line{'s' if high != 1 else ''} "
+                f"give{'s' if high == 1 else ''} a confidence above 1 ({where(high, self.high)}) and {low:,} "
+                f"give{'s' if low == 1 else ''} one above 0 and at most 1 ({where(low, self.low)}), which on the format's 0-100 scale "
+                "would mean the analyzer was at most 1% sure of its own label; write every confidence from 0 to 100 "
+                "(multiply those on a 0-1 scale by 100)"
+            )
 
 
 def _reason(error: object) -> str:
@@ -71,7 +121,8 @@ class PredictionsAnalyzer:
         self._searches: dict[str, tuple[int, SearchOutcome]] = {}
         self._skipped = 0
         self._abstained = False
-        self._confidences: list[tuple[int, float]] = []
+        self._scales = _Scales()
+        self.missing: tuple[str, ...] = ()  # manifest photos with no line in the file
         self._load()
 
     # -- reading -----------------------------------------------------------------------------------
@@ -81,22 +132,30 @@ class PredictionsAnalyzer:
 
     def _load(self) -> None:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular(self.path)
         except FileNotFoundError:
             raise PredictionsError(f"predictions file not found: {self.path}") from None
+        except NotRegularFile as exc:
+            raise PredictionsError(
+                f"predictions file {self.path} is {exc.kind}, not a regular file: the kit reads only regular files; "
+                "save the predictions to a file and pass its path"
+            ) from None
         except OSError as exc:
             raise PredictionsError(f"cannot read predictions file {self.path}: {exc.strerror or exc}") from None
         try:
-            text = raw.decode("utf-8-sig")
+            raw.decode("utf-8-sig")  # all of it now, so the message can say where; lines decode it again lazily
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             raise self._fail(line, "not UTF-8; save the file as UTF-8") from None
 
         declared: Mapping[str, str] = {}
         seen_labels: dict[str, int] = {}
+        # Without a header's vocabulary, a label means nothing until every line is read: faces wait here.
         raw_faces: dict[str, tuple[int, list[dict[str, Any]] | None, str | None]] = {}
+        lines: dict[str, int] = {}  # photo -> its line
         first = True
-        for number, line_text in enumerate(text.splitlines(), start=1):
+        vocabulary: Vocabulary | None = None
+        for number, line_text in enumerate(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=""), 1):
             if not line_text.strip():
                 continue
             try:
@@ -109,6 +168,8 @@ class PredictionsAnalyzer:
             if first and "photo" not in record and "analyzer" in record:
                 self.header = record
                 declared = self._read_header(number)
+                if self.header.get("vocabulary") is not None:
+                    vocabulary = self.vocabulary = self._vocabulary(declared, {})
                 first = False
                 continue
             first = False
@@ -128,40 +189,74 @@ class PredictionsAnalyzer:
                     f"photo {shown(photo)} is not in the manifest {self.dataset.manifest}; "
                     "check the path (relative to the manifest) or remove the line",
                 )
-            if photo_id in raw_faces:
+            if photo_id in lines:
                 raise self._fail(
                     number,
-                    f"photo {shown(photo)} already has a prediction at line {raw_faces[photo_id][0]}; keep one line per photo",
+                    f"photo {shown(photo)} already has a prediction at line {lines[photo_id]}; keep one line per photo",
                 )
+            lines[photo_id] = number
             error = record.get("error")
             faces = record.get("faces")
             if error is not None:
                 if not isinstance(error, str) or not error:
                     raise self._fail(number, '"error" must be a non-empty string')
-                raw_faces[photo_id] = (number, None, error)
-                continue
-            if not isinstance(faces, list):
+                faces = None
+            elif not isinstance(faces, list):
                 raise self._fail(number, 'needs "faces" (a list, empty when no face was found) or "error"')
-            for face in faces:
-                if not isinstance(face, dict):
-                    raise self._fail(number, "each face must be an object with gender, confidence and box")
-                label = face.get("gender")
-                if label is None:
-                    self._abstained = True
-                else:
-                    if not isinstance(label, str):
-                        raise self._fail(number, f"gender {shown(label)} must be a string or null")
-                    seen_labels.setdefault(label, number)
-            raw_faces[photo_id] = (number, faces, None)
+            else:
+                for face in faces:
+                    if not isinstance(face, dict):
+                        raise self._fail(number, "each face must be an object with gender, confidence and box")
+                    label = face.get("gender")
+                    if label is None:
+                        self._abstained = True
+                    else:
+                        if not isinstance(label, str):
+                            raise self._fail(number, f"gender {shown(label)} must be a string or null")
+                        if vocabulary is not None and label not in vocabulary.labels:
+                            raise self._fail(
+                                number,
+                                f"gender label {shown(label)} is not in the header's vocabulary "
+                                f"[{shown_list(self.header['vocabulary'])}]",
+                            )
+                        seen_labels.setdefault(label, number)
+            if vocabulary is None:
+                raw_faces[photo_id] = (number, faces, error)
+            else:
+                self._observations[photo_id] = self._observation(photo_id, number, faces, error)
 
-        self.vocabulary = self._vocabulary(declared, seen_labels)
-        for photo_id, (number, faces, error) in raw_faces.items():
-            self._observations[photo_id] = self._observation(photo_id, number, faces, error)
-        if len(self._confidences) >= 2 and all(c <= 1.0 for _, c in self._confidences):
-            raise self._fail(
-                self._confidences[0][0],
-                "every confidence is at most 1: they look like a 0-1 scale, and the format is 0-100; multiply by 100",
+        if not lines and not self._searches:
+            has = ["a header"] if self.header else []
+            has += [f"{self._skipped:,} face-search line{'s' if self._skipped > 1 else ''}"] if self._skipped else []
+            what = f" (it has only {' and '.join(has)})" if has else ""
+            raise PredictionsError(
+                f"{self.path}: no predictions in the file{what}; "
+                'it needs one line per manifest photo, {"photo": "...", "faces": [...]} or {"photo": "...", '
+                '"error": "..."}: check that this is the file the analyzer wrote'
             )
+        if vocabulary is None:
+            self.vocabulary = self._vocabulary(declared, seen_labels)
+            for photo_id, (number, faces, error) in raw_faces.items():
+                self._observations[photo_id] = self._observation(photo_id, number, faces, error)
+            raw_faces.clear()
+        else:
+            # A null gender seen in the file shows the analyzer can abstain, whatever the header omits.
+            self.vocabulary = replace(vocabulary, can_abstain=vocabulary.can_abstain or self._abstained)
+        self._scales.check(self)
+        self.missing = tuple(p.id for p in self.dataset.photos if p.id not in lines) if lines else ()
+        if self.missing and not self.dataset.is_matching:
+            print(f"conformance: {self.missing_note()}", file=sys.stderr)
+
+    def missing_note(self) -> str:
+        """What the run is told about manifest photos the file has no line for ('' when there is none)."""
+        if not self.missing:
+            return ""
+        count, total = len(self.missing), len(self.dataset)
+        return (
+            f"{self.path.name} has no prediction for {count:,} of {total:,} photo{'s' if total != 1 else ''} "
+            f"({shown_list(self.missing, most=_MISSING_LISTED)}); each counts as an error: "
+            "add their lines, or drop them from the manifest"
+        )
 
     @property
     def search_floor(self) -> float:
@@ -300,8 +395,9 @@ class PredictionsAnalyzer:
         if not faces:
             return Observation(photo=photo_id, outcome="no_face", reason="no face found")
         parsed = [self._face(number, f) for f in faces]
-        self._faces[photo_id] = parsed
         chosen = choose_face(parsed, self.dataset.photo(photo_id).box)
+        if len(parsed) > 1 or chosen is None:
+            self._faces[photo_id] = parsed  # a lone face that counts is the observation's own: not kept twice
         if chosen is None:
             return Observation(
                 photo=photo_id,
@@ -323,10 +419,10 @@ class PredictionsAnalyzer:
             ):
                 raise self._fail(number, f"confidence {shown(confidence)} must be a number from 0 to 100")
             confidence = float(confidence)
-            self._confidences.append((number, confidence))
+            self._scales.add(number, confidence)
         box = face.get("box")
         if box is not None:
-            if not isinstance(box, list) or len(box) != 4 or not all(finite_number(v) for v in box):
+            if not isinstance(box, list) or len(box) != 4 or not finite_numbers(box):
                 raise self._fail(
                     number, f"box {shown(box)} must be [left, top, width, height] as fractions of the image"
                 )
@@ -361,6 +457,14 @@ class PredictionsAnalyzer:
             info["note"] = str(self.header["note"])
         if self._skipped:
             info["skipped_matching_lines"] = self._skipped
+        if self.missing:
+            # For reports: photos of the manifest the file has no line for (each is an error observation).
+            info["missing_predictions"] = {
+                "count": len(self.missing),
+                "photos": len(self.dataset),
+                "first": list(self.missing[:_MISSING_LISTED]),
+                "note": self.missing_note(),
+            }
         if self._searches:
             info["searches"] = len(self._searches)
             info["search_threshold"] = self.search_floor
@@ -371,6 +475,8 @@ class PredictionsAnalyzer:
         if photo_id in self._faces:
             return list(self._faces[photo_id])
         found = self._observations.get(photo_id)
+        if found is not None and found.face is not None:
+            return [found.face]
         return [] if found is not None and found.outcome == "no_face" else None
 
     def analyze(self, photo: Photo) -> Observation:
