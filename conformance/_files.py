@@ -17,6 +17,7 @@ __all__ = ["FileTooLarge", "NotRegularFile", "file_kind", "read_regular"]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CHUNK = 1 << 20
 
 
@@ -54,17 +55,17 @@ def file_kind(mode: int) -> str:
     return "a special file"
 
 
-def read_regular(path: str | Path, *, limit: int | None = None, dir_fd: int | None = None) -> bytes:
+def read_regular(path: str | Path, *, limit: int | None = None, follow_links: bool = True) -> bytes:
     """The bytes of the regular file at ``path``; at most ``limit`` bytes (None: the whole file).
 
     Raises :class:`NotRegularFile` for a folder, a pipe, a device or a socket (nothing is read from
     it), :class:`FileTooLarge` when the file holds more than ``limit`` bytes (read up to the limit
     and one byte more at most, so a file that grows while it is read is caught too), and what
     :func:`os.open` raises otherwise (``FileNotFoundError``, ``PermissionError``, ...). With
-    ``dir_fd``, ``path`` is relative to that open folder (``openat``), which skips looking up
-    every folder of a long path again.
+    ``follow_links`` False, a path whose last name is a link raises ``OSError`` with ``errno.ELOOP``
+    (``O_NOFOLLOW``) and nothing is read.
     """
-    handle = os.open(path, _FLAGS | _BINARY, dir_fd=dir_fd)
+    handle = os.open(path, _FLAGS | _BINARY | (0 if follow_links else _NOFOLLOW))
     try:
         info = os.fstat(handle)
         if not stat.S_ISREG(info.st_mode):

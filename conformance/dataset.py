@@ -28,7 +28,7 @@ from ._files import NotRegularFile, read_regular
 from ._numbers import BAD_JSON, CHOICES, json_problem, shown, shown_list
 from .errors import ManifestError
 from .identity import default_group, normalise_identity, normalise_trans
-from .images import BATCH, ImageCheck, ImageChecker
+from .images import BATCH, ImageCheck, ImageChecker, check_image_file, refusing_bombs
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -419,11 +419,19 @@ def _image_workers(requested: int | None, rows: int) -> int:
 
 
 def _take_checks(
-    entry: tuple[Future[list[ImageCheck]], int, list[str]], photos: list[Photo], problems: _Problems
+    entry: tuple[Future[list[ImageCheck]], int, list[str]], photos: list[Photo], problems: _Problems, folder: _Folder
 ) -> None:
     """Give a batch's photos their image's digest and format, or record why the image cannot be used."""
     future, first, paths = entry
     for photo, check in zip(photos[first : first + len(paths)], future.result(), strict=True):
+        if check.link:  # a link, followed here only if it stays inside the folder
+            real, trouble = folder.place(photo.id)
+            if real is None:
+                problems.add(photo.row, trouble)
+                continue
+            object.__setattr__(photo, "path", real)
+            with refusing_bombs():
+                check = check_image_file(real)
         if check.problem:
             problems.add(photo.row, f"image {shown(photo.id)} {check.problem}")
         else:
@@ -476,6 +484,37 @@ class _Folder:
         except (OSError, ValueError):  # missing, a NUL byte, a lone surrogate: resolve() reports it
             return None
         return None if is_link else parent[0] / name
+
+    def candidate(self, photo_id: str) -> Path | None:
+        """The photo's real path if its name is not a link, without a system call: None to use :meth:`place`.
+
+        Only for a plain name (ASCII, no NUL, not too long) in a folder inside the dataset's. Whether
+        the name itself is a link is left to the image check, which opens it with ``O_NOFOLLOW``: a
+        link there comes back as such (:attr:`ImageCheck.link`) and the row goes through
+        :meth:`place`. A million ``lstat`` calls here cost as much as reading the images.
+        """
+        if not self._fast or not photo_id.isascii() or "\0" in photo_id or len(photo_id) > 1024:
+            return None
+        directory, _, name = photo_id.rpartition("/")
+        if name in ("", ".", "..") or len(name) > 255 or photo_id.startswith(("/", "../")):
+            return None
+        parent = self._directory(directory)
+        return None if parent is None else parent[0] / name
+
+    def place(self, photo_id: str) -> tuple[Path | None, str]:
+        """The photo's real path, or None and the problem (the message after the row) that refuses it."""
+        try:
+            image_path = self.locate(photo_id)
+        except (ValueError, UnicodeError, OSError):  # a NUL byte, a lone surrogate, a name too long
+            return None, f"photo {shown(photo_id)} is not a usable file name; correct the row"
+        except RuntimeError:  # Path.resolve() on a symlink loop (Python 3.11)
+            return None, f"photo {shown(photo_id)} is a symlink loop; point it at the image or drop the row"
+        if image_path is None:
+            return None, (
+                f"photo {shown(photo_id)} is outside the manifest's folder {self.root}; move the image under it "
+                "(paths are relative to the manifest, links out of it are refused)"
+            )
+        return image_path, ""
 
     def _directory(self, directory: str) -> tuple[Path, str] | None:
         if directory in self._directories:
@@ -551,7 +590,7 @@ def load_dataset(
     # One string object per distinct value (a subject's id, a label, a skin type), however many rows repeat it.
     strings: dict[str, str] = {}
     # The images are checked in batches, by worker processes for a large manifest, while later rows are read.
-    checker = ImageChecker(_image_workers(workers, raw.count(b"\n")))
+    checker = ImageChecker(_image_workers(workers, raw.count(b"\n")), follow_links=False)
     batch: list[str] = []
     batches: collections.deque[tuple[Future[list[ImageCheck]], int, list[str]]] = collections.deque()
     extra_columns = tuple(c for c in header if c not in (*REQUIRED_COLUMNS, "box", "role"))
@@ -624,23 +663,12 @@ def load_dataset(
                     )
                     continue
 
-            try:
-                image_path = folder.locate(photo_id)
-            except (ValueError, UnicodeError, OSError):  # a NUL byte, a lone surrogate, a name too long
-                problems.add(row_number, f"photo {shown(photo_id)} is not a usable file name; correct the row")
-                continue
-            except RuntimeError:  # Path.resolve() on a symlink loop (Python 3.11)
-                problems.add(
-                    row_number, f"photo {shown(photo_id)} is a symlink loop; point it at the image or drop the row"
-                )
-                continue
+            image_path = folder.candidate(photo_id)
             if image_path is None:
-                problems.add(
-                    row_number,
-                    f"photo {shown(photo_id)} is outside the manifest's folder {root}; move the image under it "
-                    "(paths are relative to the manifest, links out of it are refused)",
-                )
-                continue
+                image_path, trouble = folder.place(photo_id)
+                if image_path is None:
+                    problems.add(row_number, trouble)
+                    continue
             photos.append(
                 Photo(
                     id=photo_id,
@@ -662,11 +690,11 @@ def load_dataset(
                 batches.append((checker.submit(batch), len(photos) - len(batch), batch))
                 batch = []
                 while len(batches) > 2 * max(1, checker.workers):  # enough in flight to keep every worker busy
-                    _take_checks(batches.popleft(), photos, problems)
+                    _take_checks(batches.popleft(), photos, problems, folder)
         if batch:
             batches.append((checker.submit(batch), len(photos) - len(batch), batch))
         while batches:
-            _take_checks(batches.popleft(), photos, problems)
+            _take_checks(batches.popleft(), photos, problems, folder)
     if not seen and not problems.items:
         raise ManifestError(f"{path}: the manifest has a header but no photos; add one row per photo")
     problems.raise_if_any()

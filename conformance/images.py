@@ -21,6 +21,7 @@ So every image the kit reads goes through this module, which:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -87,13 +88,15 @@ class ImageCheck:
 
     ``format`` is Pillow's name for it (empty when unusable); ``digest`` the SHA-256 of its bytes
     (empty when it could not be read); ``problem`` is empty for a usable image, else what a message
-    says after "image 'PHOTO' ", the way out included; ``missing`` is True when there is no such file.
+    says after "image 'PHOTO' ", the way out included; ``missing`` is True when there is no such file,
+    ``link`` when it is a link that was not followed.
     """
 
     format: str
     digest: str
     problem: str = ""
     missing: bool = False
+    link: bool = False  # the name is a link, not opened (``follow_links=False``): the caller decides
 
 
 @contextmanager
@@ -186,11 +189,17 @@ def _read_problem(exc: OSError, path: str | Path) -> ImageCheck:
     return ImageCheck("", "", f"cannot be read: {exc.strerror or exc}; fix its permissions or drop the row")
 
 
-def check_image_file(path: str | Path, *, dir_fd: int | None = None) -> ImageCheck:
-    """Read and check one image file (see :func:`check_image`); call it inside :func:`refusing_bombs`."""
+def check_image_file(path: str | Path, *, follow_links: bool = True) -> ImageCheck:
+    """Read and check one image file (see :func:`check_image`); call it inside :func:`refusing_bombs`.
+
+    With ``follow_links`` False, a path whose last name is a link is not opened: the answer says so
+    (``link``), and the caller decides whether the link may be followed.
+    """
     try:
-        data = read_regular(path, limit=MAX_FILE_BYTES, dir_fd=dir_fd)
+        data = read_regular(path, limit=MAX_FILE_BYTES, follow_links=follow_links)
     except OSError as exc:
+        if not follow_links and exc.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+            return ImageCheck("", "", "", link=True)
         return _read_problem(exc, path)
     except ValueError:  # a NUL byte in the name
         return ImageCheck("", "", f"is not a usable file name; {_WAY_OUT}")
@@ -198,10 +207,10 @@ def check_image_file(path: str | Path, *, dir_fd: int | None = None) -> ImageChe
     return ImageCheck(image_format, hashlib.sha256(data).hexdigest(), problem)
 
 
-def check_image_files(paths: Sequence[str]) -> list[ImageCheck]:
+def check_image_files(paths: Sequence[str], *, follow_links: bool = True) -> list[ImageCheck]:
     """:func:`check_image_file` for each path (absolute paths), in order, with bombs refused."""
     with refusing_bombs():
-        return [check_image_file(path) for path in paths]
+        return [check_image_file(path, follow_links=follow_links) for path in paths]
 
 
 @contextmanager
@@ -283,11 +292,12 @@ class ImageChecker:
     ...     future = checker.submit(["/data/img/1.png"])
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, *, follow_links: bool = True) -> None:
         import threading
         from concurrent.futures import ThreadPoolExecutor
 
         self.workers = max(0, workers)
+        self.follow_links = follow_links
         self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="conformance-images") if workers else None
         self._local = threading.local()
         self._processes: list[Any] = []
@@ -306,7 +316,7 @@ class ImageChecker:
             from concurrent.futures import Future
 
             done: Future[list[ImageCheck]] = Future()
-            done.set_result(check_image_files(paths))
+            done.set_result(check_image_files(paths, follow_links=self.follow_links))
             return done
         return self._threads.submit(self._check, list(paths))
 
@@ -316,7 +326,7 @@ class ImageChecker:
                 return self._remote(paths)
             except (OSError, ValueError, EOFError):
                 self._broken = True  # a worker died or answered nonsense: check here from now on
-        return check_image_files(paths)
+        return check_image_files(paths, follow_links=self.follow_links)
 
     def _remote(self, paths: list[str]) -> list[ImageCheck]:
         process = getattr(self._local, "process", None)
@@ -335,7 +345,7 @@ class ImageChecker:
         answers = json.loads(line)
         if not isinstance(answers, list) or len(answers) != len(paths):
             raise ValueError("an image worker answered out of turn")
-        return [ImageCheck(str(a[0]), str(a[1]), str(a[2]), bool(a[3])) for a in answers]
+        return [ImageCheck(str(a[0]), str(a[1]), str(a[2]), bool(a[3]), bool(a[4])) for a in answers]
 
     def _start(self) -> Any:
         import subprocess
@@ -347,7 +357,13 @@ class ImageChecker:
         package_root = str(Path(__file__).resolve().parent.parent)
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
         process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER, "--max-pixels", str(Image.MAX_IMAGE_PIXELS or 0)],
+            [
+                sys.executable,
+                "-c",
+                _WORKER,
+                str(Image.MAX_IMAGE_PIXELS or 0),
+                "follow" if self.follow_links else "no-follow",
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=environment,
@@ -377,13 +393,13 @@ def _serve(argv: Sequence[str]) -> int:
     """A worker: read a JSON list of paths per line, answer a JSON list of results per line."""
     from PIL import Image
 
-    if len(argv) == 2 and argv[0] == "--max-pixels":
-        Image.MAX_IMAGE_PIXELS = int(argv[1]) or None
+    pixels, follow = argv  # the parent's Pillow pixel limit (0: none), and whether links are followed
+    Image.MAX_IMAGE_PIXELS = int(pixels) or None
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     for line in stdin:
         paths = json.loads(line)
-        checks = check_image_files([str(p) for p in paths])
-        answer = [[c.format, c.digest, c.problem, c.missing] for c in checks]
+        checks = check_image_files([str(p) for p in paths], follow_links=follow == "follow")
+        answer = [[c.format, c.digest, c.problem, c.missing, c.link] for c in checks]
         stdout.write(json.dumps(answer).encode("ascii") + b"\n")
         stdout.flush()
     return 0
