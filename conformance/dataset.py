@@ -31,7 +31,7 @@ from .identity import default_group, normalise_identity, normalise_trans
 from .images import BATCH, ImageCheck, ImageChecker, check_image_file, refusing_bombs
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
+    from .images import _Batch
 
 __all__ = ["REQUIRED_COLUMNS", "Dataset", "Photo", "group_labels", "load_dataset", "normalise_photo_id"]
 
@@ -179,7 +179,17 @@ def group_labels(dataset: Dataset, by: Sequence[str] | None = None) -> list[str]
                 f"{GROUP_NAME_LIMIT} characters (it heads every table of every report); shorten the values of "
                 f"{shown(column)} or group by another column"
             )
-    return [" & ".join(value(p, c) for c in columns) for p in dataset.photos]
+    if len(columns) == 1:
+        return [value(p, columns[0]) for p in dataset.photos]
+    joined: dict[tuple[str, ...], str] = {}  # one "V & woman" for all its photos, not a new string for each
+    labels = []
+    for photo in dataset.photos:
+        key = tuple(value(photo, c) for c in columns)
+        name = joined.get(key)
+        if name is None:
+            name = joined[key] = " & ".join(key)
+        labels.append(name)
+    return labels
 
 
 class _Problems:
@@ -404,6 +414,32 @@ def _one(strings: dict[str, str], value: str) -> str:
     return strings.setdefault(value, value)
 
 
+def _row_of(entry: int | Photo) -> int:
+    return entry if isinstance(entry, int) else entry.row
+
+
+# Distinct combinations of the extra columns' values shared between photos; past this many, each photo
+# gets its own mapping (a column of free text makes every row distinct, and sharing would only add keys).
+_SHARED_ATTRIBUTES = 4096
+
+
+def _attributes(
+    shared: dict[tuple[str, ...], dict[str, str]],
+    strings: dict[str, str],
+    columns: tuple[str, ...],
+    row: Mapping[str, str],
+) -> dict[str, str]:
+    """A photo's extra columns: one mapping for every photo with the same values (a dict per photo costs
+    about 200 bytes; a million photos with a few skin types and age bands need a few dozen)."""
+    values = tuple(row.get(c, "") for c in columns)
+    found = shared.get(values)
+    if found is None:
+        found = {c: _one(strings, v) for c, v in zip(columns, values, strict=True)}
+        if len(shared) < _SHARED_ATTRIBUTES:
+            shared[values] = found
+    return found
+
+
 def _image_workers(requested: int | None, rows: int) -> int:
     """How many worker processes check the images: as requested, else one per CPU (at most 8) for 2,000
     photos or more, where starting them (about 0.2 s each) pays back."""
@@ -419,11 +455,12 @@ def _image_workers(requested: int | None, rows: int) -> int:
 
 
 def _take_checks(
-    entry: tuple[Future[list[ImageCheck]], int, list[str]], photos: list[Photo], problems: _Problems, folder: _Folder
+    checker: ImageChecker, entry: tuple[_Batch, int], photos: list[Photo], problems: _Problems, folder: _Folder
 ) -> None:
     """Give a batch's photos their image's digest and format, or record why the image cannot be used."""
-    future, first, paths = entry
-    for photo, check in zip(photos[first : first + len(paths)], future.result(), strict=True):
+    batch, first = entry
+    checks: list[ImageCheck] = checker.results(batch)
+    for photo, check in zip(photos[first : first + len(checks)], checks, strict=True):
         if check.link:  # a link, followed here only if it stays inside the folder
             real, trouble = folder.place(photo.id)
             if real is None:
@@ -485,8 +522,9 @@ class _Folder:
             return None
         return None if is_link else parent[0] / name
 
-    def candidate(self, photo_id: str) -> Path | None:
-        """The photo's real path if its name is not a link, without a system call: None to use :meth:`place`.
+    def candidate(self, photo_id: str) -> tuple[Path, str] | None:
+        """The photo's real path (and as text) if its name is not a link, without a system call: None to use
+        :meth:`place`. The text is built apart from the Path: ``str(path)`` would keep a copy in every Path.
 
         Only for a plain name (ASCII, no NUL, not too long) in a folder inside the dataset's. Whether
         the name itself is a link is left to the image check, which opens it with ``O_NOFOLLOW``: a
@@ -499,7 +537,7 @@ class _Folder:
         if name in ("", ".", "..") or len(name) > 255 or photo_id.startswith(("/", "../")):
             return None
         parent = self._directory(directory)
-        return None if parent is None else parent[0] / name
+        return None if parent is None else (parent[0] / name, parent[1] + name)
 
     def place(self, photo_id: str) -> tuple[Path | None, str]:
         """The photo's real path, or None and the problem (the message after the row) that refuses it."""
@@ -583,16 +621,19 @@ def load_dataset(
     root = path.parent.resolve()
     folder = _Folder(root)
     problems = _Problems(path)
-    seen: dict[str, int] = {}
+    # Photo id -> its row while the row is checked, then its Photo: the dataset's index once all is well.
+    seen: dict[str, int | Photo] = {}
     identities: dict[str, str | None] = {}  # memoised per distinct label
     photos: list[Photo] = []
     hasher = hashlib.sha256(raw)
-    # One string object per distinct value (a subject's id, a label, a skin type), however many rows repeat it.
+    # One string object per distinct value (a subject's id, a label, a skin type), however many rows repeat it,
+    # and one attributes mapping per distinct combination of the other columns' values.
     strings: dict[str, str] = {}
+    shared: dict[tuple[str, ...], dict[str, str]] = {}
     # The images are checked in batches, by worker processes for a large manifest, while later rows are read.
     checker = ImageChecker(_image_workers(workers, raw.count(b"\n")), follow_links=False)
     batch: list[str] = []
-    batches: collections.deque[tuple[Future[list[ImageCheck]], int, list[str]]] = collections.deque()
+    batches: collections.deque[tuple[_Batch, int]] = collections.deque()  # (batch, index of its first photo)
     extra_columns = tuple(c for c in header if c not in (*REQUIRED_COLUMNS, "box", "role"))
 
     with checker:
@@ -610,7 +651,7 @@ def load_dataset(
             if photo_id in seen:
                 problems.add(
                     row_number,
-                    f"photo {shown(photo_id)} is listed again (first at row {seen[photo_id]}); list each photo once",
+                    f"photo {shown(photo_id)} is listed again (first at row {_row_of(seen[photo_id])}); list each photo once",
                 )
                 continue
             seen[photo_id] = row_number
@@ -663,12 +704,14 @@ def load_dataset(
                     )
                     continue
 
-            image_path = folder.candidate(photo_id)
-            if image_path is None:
-                image_path, trouble = folder.place(photo_id)
-                if image_path is None:
+            found = folder.candidate(photo_id)
+            if found is None:
+                placed, trouble = folder.place(photo_id)
+                if placed is None:
                     problems.add(row_number, trouble)
                     continue
+                found = (placed, str(placed))
+            image_path, image_text = found
             photos.append(
                 Photo(
                     id=photo_id,
@@ -679,28 +722,31 @@ def load_dataset(
                     trans=trans,
                     row=row_number,
                     digest="",  # digest and format are set when the image's check comes back (_take_checks)
-                    attributes={c: _one(strings, row.get(c, "")) for c in extra_columns},
+                    attributes=_attributes(shared, strings, extra_columns, row),
                     box=box,
                     format="",
                     role=role,
                 )
             )
-            batch.append(str(image_path))
+            seen[photo_id] = photos[-1]
+            batch.append(image_text)
             if len(batch) == BATCH:
-                batches.append((checker.submit(batch), len(photos) - len(batch), batch))
+                while checker.full:  # every worker holds what it may: take the oldest answers first
+                    _take_checks(checker, batches.popleft(), photos, problems, folder)
+                batches.append((checker.submit(batch), len(photos) - len(batch)))
                 batch = []
-                while len(batches) > 2 * max(1, checker.workers):  # enough in flight to keep every worker busy
-                    _take_checks(batches.popleft(), photos, problems, folder)
         if batch:
-            batches.append((checker.submit(batch), len(photos) - len(batch), batch))
+            while checker.full:
+                _take_checks(checker, batches.popleft(), photos, problems, folder)
+            batches.append((checker.submit(batch), len(photos) - len(batch)))
         while batches:
-            _take_checks(batches.popleft(), photos, problems, folder)
+            _take_checks(checker, batches.popleft(), photos, problems, folder)
     if not seen and not problems.items:
         raise ManifestError(f"{path}: the manifest has a header but no photos; add one row per photo")
     problems.raise_if_any()
     for photo in photos:
         hasher.update(f"\n{photo.id}\0{photo.digest}".encode())
-    return Dataset(
+    dataset = Dataset(
         # The folder's real name: "data/../manifest.csv" must not name the dataset "..", its recordings'
         # folder would then be the cassette folder's parent.
         name=name or Path(os.path.normpath(path)).parent.name or path.stem,
@@ -709,3 +755,5 @@ def load_dataset(
         columns=extra_columns,
         content_hash="sha256:" + hasher.hexdigest(),
     )
+    object.__setattr__(dataset, "_index", seen)  # every entry is a Photo now: the index Dataset.photo() reads
+    return dataset

@@ -38,8 +38,6 @@ from ._files import FileTooLarge, NotRegularFile, read_regular
 from .errors import ManifestError
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from PIL import Image
 
 __all__ = [
@@ -272,36 +270,49 @@ def for_upload(data: bytes, accepted: Sequence[str] = ("JPEG", "PNG")) -> tuple[
 
 # -- checking many images in worker processes --------------------------------------------------------------
 
-# A batch of paths per request to a worker: large enough that the pipe round trip is noise.
+# Photos per request to a worker: enough that a round trip is noise, few enough that a request (the paths)
+# stays well inside a pipe's buffer (64 KiB on Linux), which keeps the exchange free of deadlock (below).
 BATCH = 256
+_REQUEST_BYTES = 16 * 1024
+# Batches a worker holds at once: one it works on, one waiting, so it never idles between them.
+_DEPTH = 2
 # The worker's program (not ``-m conformance.images``: runpy warns when the package has imported the module).
 _WORKER = "import sys; from conformance.images import _serve; sys.exit(_serve(sys.argv[1:]))"
+
+
+@dataclass
+class _Batch:
+    paths: list[str]
+    worker: int  # -1: checked in this process
+    results: list[ImageCheck] | None = None
 
 
 class ImageChecker:
     """Checks batches of image files with ``workers`` worker processes (0: in this process).
 
-    Each worker is a Python process running :func:`_serve`, reading batches of paths on its standard input
-    and answering one line of results per batch; a thread per worker waits on its pipe, so batches
-    are checked while the caller reads the next rows. Worker processes are started afresh (not
-    forked: the caller may hold threads and locks) and import only this module and Pillow. If a
-    worker cannot start or dies, its batches are checked in this process instead: slower, the
-    same result.
+    Each worker is a Python process running :func:`_serve`: it reads a batch of paths per line on
+    its standard input and answers a line of results per batch. Batches go round the workers, at
+    most :data:`_DEPTH` each, and results are taken in the order the batches were given, so the
+    caller reads the next rows while the workers decode images. The caller's thread does all the
+    pipe work (no threads: a thread waiting for the interpreter lock behind a busy caller delayed
+    every answer). No deadlock: a request is written only to a worker holding fewer than
+    :data:`_DEPTH` batches, whose input pipe then holds at most one waiting request, smaller than
+    the pipe; a worker blocked writing a long answer waits only for the caller, which reads it in
+    turn. Workers are started afresh (not forked: the caller may hold threads and locks) and import
+    only this module and Pillow. If a worker cannot start or dies, its batches are checked in this
+    process: slower, the same result.
 
     >>> with ImageChecker(0) as checker:  # doctest: +SKIP
-    ...     future = checker.submit(["/data/img/1.png"])
+    ...     batch = checker.submit(["/data/img/1.png"])
+    ...     checks = checker.results(batch)
     """
 
     def __init__(self, workers: int, *, follow_links: bool = True) -> None:
-        import threading
-        from concurrent.futures import ThreadPoolExecutor
-
         self.workers = max(0, workers)
         self.follow_links = follow_links
-        self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="conformance-images") if workers else None
-        self._local = threading.local()
         self._processes: list[Any] = []
-        self._lock = threading.Lock()
+        self._held: list[int] = [0] * self.workers  # batches given to each worker and not yet read back
+        self._next = 0
         self._broken = False
 
     def __enter__(self) -> ImageChecker:
@@ -310,40 +321,59 @@ class ImageChecker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def submit(self, paths: Sequence[str]) -> Future[list[ImageCheck]]:
-        """Check these files (absolute paths); the future's result is one :class:`ImageCheck` per path."""
-        if self._threads is None:
-            from concurrent.futures import Future
+    @property
+    def full(self) -> bool:
+        """Whether the next worker in turn holds all it may: take results before giving more."""
+        return bool(self.workers) and not self._broken and self._held[self._next] >= _DEPTH
 
-            done: Future[list[ImageCheck]] = Future()
-            done.set_result(check_image_files(paths, follow_links=self.follow_links))
-            return done
-        return self._threads.submit(self._check, list(paths))
+    def submit(self, paths: Sequence[str]) -> _Batch:
+        """Give these files (absolute paths) to be checked; :meth:`results` returns their checks.
 
-    def _check(self, paths: list[str]) -> list[ImageCheck]:
-        if not self._broken:
-            try:
-                return self._remote(paths)
-            except (OSError, ValueError, EOFError):
-                self._broken = True  # a worker died or answered nonsense: check here from now on
-        return check_image_files(paths, follow_links=self.follow_links)
+        Results must be taken in the order the batches were given. A batch over the request size
+        is checked in this process.
+        """
+        paths = list(paths)
+        if self.workers and not self._broken and not self.full:
+            worker = self._next
+            request = json.dumps(paths).encode("ascii") + b"\n"
+            if len(request) <= _REQUEST_BYTES:
+                try:
+                    self._send(worker, request)
+                except (OSError, ValueError):
+                    self._broken = True
+                else:
+                    self._held[worker] += 1
+                    self._next = (worker + 1) % self.workers
+                    return _Batch(paths, worker)
+        return _Batch(paths, -1)
 
-    def _remote(self, paths: list[str]) -> list[ImageCheck]:
-        process = getattr(self._local, "process", None)
-        if process is None:
-            process = self._start()
-            self._local.process = process
-        stdin: IO[bytes] = process.stdin
-        stdout: IO[bytes] = process.stdout
-        # json escapes every character outside ASCII, so a file name that is not valid UTF-8 (a lone
-        # surrogate in Python) travels too, and comes back as the same string.
-        stdin.write(json.dumps(paths).encode("ascii") + b"\n")
+    def results(self, batch: _Batch) -> list[ImageCheck]:
+        """The checks of a batch, one per path, in order (waiting for its worker's answer)."""
+        if batch.results is None:
+            if batch.worker >= 0 and not self._broken:
+                self._held[batch.worker] -= 1
+                try:
+                    batch.results = self._receive(batch.worker, len(batch.paths))
+                except (OSError, ValueError, EOFError):
+                    self._broken = True  # a worker died or answered nonsense: check here from now on
+            if batch.results is None:
+                batch.results = check_image_files(batch.paths, follow_links=self.follow_links)
+        return batch.results
+
+    def _send(self, worker: int, request: bytes) -> None:
+        while len(self._processes) <= worker:
+            self._processes.append(self._start())
+        stdin: IO[bytes] = self._processes[worker].stdin
+        stdin.write(request)
         stdin.flush()
+
+    def _receive(self, worker: int, count: int) -> list[ImageCheck]:
+        stdout: IO[bytes] = self._processes[worker].stdout
         line = stdout.readline()
         if not line:
             raise EOFError("an image worker stopped")
         answers = json.loads(line)
-        if not isinstance(answers, list) or len(answers) != len(paths):
+        if not isinstance(answers, list) or len(answers) != count:
             raise ValueError("an image worker answered out of turn")
         return [ImageCheck(str(a[0]), str(a[1]), str(a[2]), bool(a[3]), bool(a[4])) for a in answers]
 
@@ -356,7 +386,7 @@ class ImageChecker:
         # The workers import this very copy of the kit, installed or not.
         package_root = str(Path(__file__).resolve().parent.parent)
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-c",
@@ -368,21 +398,15 @@ class ImageChecker:
             stdout=subprocess.PIPE,
             env=environment,
         )
-        with self._lock:
-            self._processes.append(process)
-        return process
 
     def close(self) -> None:
         """Stop the worker processes (each ends when its input closes)."""
-        if self._threads is not None:
-            self._threads.shutdown(wait=True, cancel_futures=True)
-        with self._lock:
-            processes, self._processes = self._processes, []
+        processes, self._processes = self._processes, []
         for process in processes:
             try:
                 process.stdin.close()
                 process.wait(timeout=10)
-            except Exception:  # a stuck worker is killed: it holds nothing the run needs
+            except Exception:  # a stuck or broken worker is killed: it holds nothing the run needs
                 process.kill()
                 process.wait()
             finally:

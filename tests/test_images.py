@@ -264,9 +264,10 @@ def test_worker_processes_check_as_this_process_does(tmp_path: Path) -> None:
     paths.append(str(tmp_path / "missing.png"))
     here = [check_image_file(p) for p in paths]
     with ImageChecker(2) as checker:
-        futures = [checker.submit(paths[:3]), checker.submit(paths[3:])]
-        there = futures[0].result() + futures[1].result()
-        assert checker._processes  # the batches went to worker processes
+        batches = [checker.submit(paths[:3]), checker.submit(paths[3:])]
+        assert [b.worker for b in batches] == [0, 1]  # one batch to each worker process
+        there = checker.results(batches[0]) + checker.results(batches[1])
+        assert len(checker._processes) == 2
     assert there == here
     assert [c.format for c in here] == ["PNG", "", "", "JPEG", "PNG", ""]
     assert here[0].digest == hashlib.sha256(files["a.png"]).hexdigest()
@@ -282,7 +283,7 @@ def test_a_worker_that_dies_leaves_the_batch_to_this_process(tmp_path: Path, mon
     path.write_bytes(encoded("PNG"))
     monkeypatch.setattr(images, "_WORKER", "import sys; sys.exit(3)")
     with ImageChecker(1) as checker:
-        (check,) = checker.submit([str(path)]).result()
+        (check,) = checker.results(checker.submit([str(path)]))
     assert check == ImageCheck("PNG", hashlib.sha256(path.read_bytes()).hexdigest())
 
 

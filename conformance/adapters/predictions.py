@@ -122,6 +122,7 @@ class PredictionsAnalyzer:
         self._skipped = 0
         self._abstained = False
         self._scales = _Scales()
+        self._strings: dict[str, str] = {}
         self.missing: tuple[str, ...] = ()  # manifest photos with no line in the file
         self._load()
 
@@ -152,7 +153,7 @@ class PredictionsAnalyzer:
         seen_labels: dict[str, int] = {}
         # Without a header's vocabulary, a label means nothing until every line is read: faces wait here.
         raw_faces: dict[str, tuple[int, list[dict[str, Any]] | None, str | None]] = {}
-        lines: dict[str, int] = {}  # photo -> its line
+        answered = 0  # photo lines read
         first = True
         vocabulary: Vocabulary | None = None
         for number, line_text in enumerate(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=""), 1):
@@ -189,12 +190,13 @@ class PredictionsAnalyzer:
                     f"photo {shown(photo)} is not in the manifest {self.dataset.manifest}; "
                     "check the path (relative to the manifest) or remove the line",
                 )
-            if photo_id in lines:
+            if photo_id in self._observations or photo_id in raw_faces:
                 raise self._fail(
                     number,
-                    f"photo {shown(photo)} already has a prediction at line {lines[photo_id]}; keep one line per photo",
+                    f"photo {shown(photo)} already has a prediction at line {self._first_line(raw, photo_id)}; "
+                    "keep one line per photo",
                 )
-            lines[photo_id] = number
+            answered += 1
             error = record.get("error")
             faces = record.get("faces")
             if error is not None:
@@ -225,7 +227,7 @@ class PredictionsAnalyzer:
             else:
                 self._observations[photo_id] = self._observation(photo_id, number, faces, error)
 
-        if not lines and not self._searches:
+        if not answered and not self._searches:
             has = ["a header"] if self.header else []
             has += [f"{self._skipped:,} face-search line{'s' if self._skipped > 1 else ''}"] if self._skipped else []
             what = f" (it has only {' and '.join(has)})" if has else ""
@@ -243,9 +245,24 @@ class PredictionsAnalyzer:
             # A null gender seen in the file shows the analyzer can abstain, whatever the header omits.
             self.vocabulary = replace(vocabulary, can_abstain=vocabulary.can_abstain or self._abstained)
         self._scales.check(self)
-        self.missing = tuple(p.id for p in self.dataset.photos if p.id not in lines) if lines else ()
+        answers = self._observations
+        self.missing = tuple(p.id for p in self.dataset.photos if p.id not in answers) if answered else ()
         if self.missing and not self.dataset.is_matching:
             print(f"conformance: {self.missing_note()}", file=sys.stderr)
+
+    @staticmethod
+    def _first_line(raw: bytes, photo_id: str) -> int:
+        """The line of a photo's first prediction, read again for the message about a second one (a map
+        of every photo to its line would cost a million entries for that one message)."""
+        for number, line_text in enumerate(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=""), 1):
+            try:
+                record = json.loads(line_text)
+            except BAD_JSON:
+                continue
+            photo = record.get("photo") if isinstance(record, dict) else None
+            if isinstance(photo, str) and normalise_photo_id(photo) == photo_id:
+                return number
+        return 0
 
     def missing_note(self) -> str:
         """What the run is told about manifest photos the file has no line for ('' when there is none)."""
@@ -410,6 +427,8 @@ class PredictionsAnalyzer:
 
     def _face(self, number: int, face: dict[str, Any]) -> Face:
         label = face.get("gender")
+        if label is not None:
+            label = self._strings.setdefault(label, label)  # one "Female" for a million faces, not one each
         confidence = face.get("confidence")
         if confidence is not None:
             if (
