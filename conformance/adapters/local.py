@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SAME_PERSON_DISTANCE", "LocalAnalyzer", "LocalMatcher", "create", "distance_to_similarity"]
 
-_INSTALL = 'install the local extra: pip install "conformance[local]"'
+_INSTALL = 'install the local extra (Python 3.11 or newer): pip install "conformance[local]"'
 # dlib's documented same-person threshold on embedding distance (Euclidean, 128-d).
 SAME_PERSON_DISTANCE = 0.6
 
