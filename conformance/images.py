@@ -212,16 +212,16 @@ def check_image_files(paths: Sequence[str], *, follow_links: bool = True) -> lis
 
 
 @contextmanager
-def open_image(source: str | Path | bytes) -> Iterator[Image.Image]:
+def open_image(source: str | Path | bytes, *, name: str | None = None) -> Iterator[Image.Image]:
     """An image read and decoded through the kit's checks: a file path, or its bytes.
 
-    Raises :class:`~conformance.errors.ManifestError` naming the file (or "image bytes") and the
-    problem, for a file that is not regular, too large, of a format the kit does not open, or
-    that cannot be decoded. The image is closed when the block ends.
+    Raises :class:`~conformance.errors.ManifestError` naming the file (or ``name``, or "image
+    bytes") and the problem, for a file that is not regular, too large, of a format the kit does
+    not open, or that cannot be decoded. The image is closed when the block ends.
     """
     from PIL import Image, UnidentifiedImageError
 
-    name = "image bytes" if isinstance(source, bytes) else f"image {source}"
+    name = name or ("image bytes" if isinstance(source, bytes) else f"image {source}")
     if isinstance(source, bytes):
         data = source
     else:
@@ -252,14 +252,23 @@ def rgb_image(source: str | Path | bytes) -> Image.Image:
         return image.convert("RGB")
 
 
-def for_upload(data: bytes, accepted: Sequence[str] = ("JPEG", "PNG")) -> tuple[bytes, str]:
-    """The image's bytes for a service that accepts only the ``accepted`` formats, and their format.
+def for_upload(source: str | Path | bytes, accepted: Sequence[str] = ("JPEG", "PNG")) -> tuple[bytes, str]:
+    """An image's bytes for a service that accepts only the ``accepted`` formats, and their format.
 
-    An image already in one of them is returned as it is; any other format the kit opens is
+    ``source`` is a file (read as :func:`open_image` reads it) or the image's bytes. An image already
+    in one of the accepted formats is returned as it is; any other format the kit opens is
     re-encoded as PNG (lossless and deterministic, so a recording keyed by the bytes replays).
-    Raises :class:`~conformance.errors.ManifestError` for bytes the kit does not open.
+    Raises :class:`~conformance.errors.ManifestError`, naming the file, for an image the kit does
+    not open. Rekognition accepts JPEG and PNG: its adapter sends ``for_upload(photo.path)[0]``.
     """
-    with open_image(data) as image:
+    if isinstance(source, bytes):
+        data = source
+    else:
+        try:
+            data = read_regular(source, limit=MAX_FILE_BYTES)
+        except OSError as exc:
+            raise ManifestError(f"image {source} {_read_problem(exc, source).problem}") from None
+    with open_image(data, name=None if isinstance(source, bytes) else f"image {source}") as image:
         image_format = "JPEG" if image.format == "MPO" else str(image.format)
         if image_format in accepted:
             return data, image_format

@@ -239,9 +239,24 @@ def test_for_upload_reencodes_other_formats_as_png_losslessly(image_format: str)
     assert for_upload(data) == (sent, "PNG")  # deterministic: a recording keyed by the bytes replays
 
 
-def test_for_upload_refuses_eps(no_eps: None) -> None:
+def test_for_upload_refuses_eps(no_eps: None, tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="PostScript/EPS"):
         for_upload(EPS)
+    path = tmp_path / "photo.png"  # named like a PNG, an EPS inside: named by its path in the message
+    path.write_bytes(EPS)
+    with pytest.raises(ManifestError) as raised:
+        for_upload(path)
+    assert str(raised.value).startswith(f"image {path} is a PostScript/EPS file, which the kit does not open")
+
+
+def test_for_upload_reads_a_file_as_the_loader_does(tmp_path: Path) -> None:
+    path = tmp_path / "a.gif"
+    path.write_bytes(encoded("GIF"))
+    assert for_upload(path) == for_upload(encoded("GIF"))
+    fifo = tmp_path / "b.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ManifestError, match="is a named pipe"):
+        for_upload(fifo)
 
 
 # -- checking in worker processes gives what checking here gives ---------------------------------------------
