@@ -675,7 +675,8 @@ def render(
         "",
         *rows,
         "",
-        "- load: `load_dataset` (read, SHA-256 and Pillow header of every image). analyse: the predictions "
+        "- load: `load_dataset` (read, SHA-256 and a full Pillow decode of every image, in worker processes from "
+        "2,000 photos on; kits before issue 15 opened each image's header and `verify()`d it). analyse: the predictions "
         "adapter reading its file, `plan_variants`, `analyze_dataset`, `group_labels`. reports: the plugin's "
         "context payload and results through JSON, `build_report`, `write_json`, `write_markdown` "
         "(`render_markdown`), `write_html` (`render_html`).",
