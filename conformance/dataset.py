@@ -219,10 +219,6 @@ class _Problems:
 CELL_LIMIT = 131_072
 # The longest value a column may give a group: group names head every table of every report.
 GROUP_NAME_LIMIT = 100
-# Column names the kit gives meanings of its own besides the required ones: a manifest column by one of these
-# names would be hidden (``group``, ``identity``: groupings derived from the required columns) or misread.
-RESERVED_COLUMNS = (*_DERIVED_COLUMNS, "box", "role")
-
 Rows = Iterable[tuple[int, dict[str, str]]]
 
 
