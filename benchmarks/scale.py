@@ -875,7 +875,10 @@ def export_code(ref: str, folder: Path) -> str:
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         for member in tar.getmembers():
             if member.isfile() or member.isdir():  # the demo's links to cassettes are not needed here
-                tar.extract(member, folder)
+                if hasattr(tarfile, "data_filter"):  # Python 3.11.4 and later: refuse paths out of the folder
+                    tar.extract(member, folder, filter="data")
+                else:
+                    tar.extract(member, folder)
     return commit
 
 

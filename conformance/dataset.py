@@ -541,7 +541,9 @@ class _Folder:
             image_path = self.locate(photo_id)
         except (ValueError, UnicodeError, OSError):  # a NUL byte, a lone surrogate, a name too long
             return None, f"photo {shown(photo_id)} is not a usable file name; correct the row"
-        except RuntimeError:  # Path.resolve() on a symlink loop (Python 3.11)
+        except RuntimeError:  # Path.resolve() on a symlink loop (Python 3.10 to 3.12)
+            return None, f"photo {shown(photo_id)} is a symlink loop; point it at the image or drop the row"
+        if image_path is not None and image_path.is_symlink():  # Python 3.13 resolves a loop to itself
             return None, f"photo {shown(photo_id)} is a symlink loop; point it at the image or drop the row"
         if image_path is None:
             return None, (
