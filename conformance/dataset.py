@@ -410,6 +410,13 @@ def _one(strings: dict[str, str], value: str) -> str:
     return strings.setdefault(value, value)
 
 
+def _is_link(path: Path) -> bool:
+    try:
+        return path.is_symlink()
+    except OSError:  # a name too long (Python 3.10 raises here): the image check names it
+        return False
+
+
 def _row_of(entry: int | Photo) -> int:
     return entry if isinstance(entry, int) else entry.row
 
@@ -543,7 +550,7 @@ class _Folder:
             return None, f"photo {shown(photo_id)} is not a usable file name; correct the row"
         except RuntimeError:  # Path.resolve() on a symlink loop (Python 3.10 to 3.12)
             return None, f"photo {shown(photo_id)} is a symlink loop; point it at the image or drop the row"
-        if image_path is not None and image_path.is_symlink():  # Python 3.13 resolves a loop to itself
+        if image_path is not None and _is_link(image_path):  # Python 3.13 resolves a loop to itself
             return None, f"photo {shown(photo_id)} is a symlink loop; point it at the image or drop the row"
         if image_path is None:
             return None, (
