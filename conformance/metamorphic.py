@@ -244,10 +244,9 @@ def variant_photos(
     (default: the photo's manifest box) is the face the original was judged on; each variant carries
     it mapped through its transform, so the variant is judged on the same face.
     """
-    from PIL import Image
+    from .images import rgb_image
 
-    with Image.open(photo.path) as opened:
-        image = opened.convert("RGB")
+    image = rgb_image(photo.path)  # the kit's checked opener: an unusable file is a ManifestError naming it
     face = box if box is not None else photo.box
     with tempfile.TemporaryDirectory(prefix="conformance-variants-") as folder:
         out = []

@@ -27,7 +27,7 @@ OUTCOMES: tuple[Outcome, ...] = ("analysed", "no_face", "error")
 GENDER_CODES: Mapping[str, int] = {"woman": 0, "man": 1, "nonbinary": 2, "abstain": 3}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per photo, a million in a large run
 class Face:
     """One face an analyzer found: its own label, that label's canonical meaning, confidence 0-100."""
 
@@ -38,7 +38,7 @@ class Face:
     age: float | None = None  # estimated age in years, where the analyzer gives one
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
     """The analyzer's answer for one photo; ``face`` is the face that counts (see adapters)."""
 
@@ -108,28 +108,40 @@ class Observations:
         """Align observations with the dataset; every photo must have exactly one."""
         import numpy as np
 
-        by_photo: dict[str, Observation] = {}
-        for obs in observations:
-            if obs.photo not in dataset:
-                raise ValueError(f"observation for {obs.photo!r}, which is not in {dataset.manifest}")
-            if obs.photo in by_photo:
-                raise ValueError(f"two observations for photo {obs.photo!r}")
-            by_photo[obs.photo] = obs
-        missing = [p.id for p in dataset.photos if p.id not in by_photo]
-        if missing:
-            raise ValueError(f"no observation for {len(missing)} photo(s), first {missing[0]!r}")
-        records = tuple(by_photo[p.id] for p in dataset.photos)
+        given = tuple(observations)
+        photos = dataset.photos
+        # Adapters answer in manifest order: then the records are the answers as they are, checked in one pass.
+        if len(given) == len(photos) and all(o.photo == p.id for o, p in zip(given, photos, strict=True)):
+            records = given
+        else:
+            by_photo: dict[str, Observation] = {}
+            for obs in given:
+                if obs.photo not in dataset:
+                    raise ValueError(f"observation for {obs.photo!r}, which is not in {dataset.manifest}")
+                if obs.photo in by_photo:
+                    raise ValueError(f"two observations for photo {obs.photo!r}")
+                by_photo[obs.photo] = obs
+            missing = [p.id for p in photos if p.id not in by_photo]
+            if missing:
+                raise ValueError(f"no observation for {len(missing)} photo(s), first {missing[0]!r}")
+            records = tuple(by_photo[p.id] for p in photos)
         n = len(records)
-        outcome = np.fromiter((OUTCOMES.index(r.outcome) for r in records), dtype=np.int8, count=n)
+        outcome_codes = {name: code for code, name in enumerate(OUTCOMES)}
+        identity_codes = {name: code for code, name in enumerate(SELF_DESCRIBED)}
+        outcome = np.fromiter((outcome_codes[r.outcome] for r in records), dtype=np.int8, count=n)
+        faces = [r.face for r in records]
         predicted = np.fromiter(
-            (GENDER_CODES[r.face.gender or "abstain"] if r.face else -1 for r in records), dtype=np.int8, count=n
+            (GENDER_CODES[f.gender or "abstain"] if f is not None else -1 for f in faces), dtype=np.int8, count=n
         )
         confidence = np.fromiter(
-            (r.face.confidence if r.face and r.face.confidence is not None else np.nan for r in records),
+            (f.confidence if f is not None and f.confidence is not None else np.nan for f in faces),
             dtype=np.float64,
             count=n,
         )
-        identity = np.fromiter((SELF_DESCRIBED.index(p.identity) for p in dataset.photos), dtype=np.int8, count=n)
+        try:
+            identity = np.fromiter((identity_codes[p.identity] for p in photos), dtype=np.int8, count=n)
+        except KeyError as exc:
+            raise ValueError(f"identity {exc.args[0]!r} is not one of {', '.join(SELF_DESCRIBED)}") from None
         subject_codes: dict[str, int] = {}
         subject = np.fromiter(
             (subject_codes.setdefault(p.subject, len(subject_codes)) for p in dataset.photos), dtype=np.int64, count=n

@@ -610,3 +610,112 @@ def test_a_multi_valued_description_is_mapped_once_for_every_order(make_manifest
     rows = identity_rows(("woman; nonbinary", "no"), ("Nonbinary, Woman", "yes"), ("woman", "no"))
     dataset = load_dataset(make_manifest(rows), identity_map={"woman/nonbinary": "nonbinary"})
     assert [p.group for p in dataset] == ["nonbinary", "nonbinary", "cis"]
+
+
+# -- headers the kit would misread (issue 15 item 8, issue 14 item 11) --------------------------------------
+
+
+def test_a_column_named_twice_is_refused_naming_it(tmp_path: Path, write_png: WritePng) -> None:
+    """csv.DictReader-style reading kept the last of two 'skin_type' columns: a whole grouping vanished."""
+    write_png(tmp_path / "data" / "a.png")
+    text = "photo,subject,gender_identity,trans,skin_type,age_band,skin_type\na.png,s1,woman,no,V,18-29,II\n"
+    assert error_of(raw_csv(tmp_path, text)) == (
+        "<root>/manifest.csv: column 'skin_type' appears 2 times in the header (columns 5, 7); the last would hide "
+        "the others: give each column its own name"
+    )
+
+
+def test_a_key_given_twice_in_a_jsonl_line_is_refused(tmp_path: Path, write_png: WritePng) -> None:
+    write_png(tmp_path / "data" / "a.png")
+    line = '{"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": "no", "subject": "s2"}\n'
+    assert error_of(raw_csv(tmp_path, line, name="manifest.jsonl")) == (
+        "<root>/manifest.jsonl line 1: key 'subject' appears twice in the object; the second would hide the first: "
+        "keep one"
+    )
+
+
+@pytest.mark.parametrize(
+    ("column", "derived"),
+    [
+        ("group", "the default groups cis / trans / nonbinary / unknown / undisclosed"),
+        ("identity", "woman / man / nonbinary / undisclosed, from gender_identity"),
+    ],
+)
+@pytest.mark.parametrize("name", ["manifest.csv", "manifest.jsonl"])
+def test_a_column_named_like_a_derived_grouping_is_refused(
+    make_manifest: MakeManifest, column: str, derived: str, name: str
+) -> None:
+    """`--group-by group` grouped by the kit's derived groups, never by the manifest's own 'group' column."""
+    rows = [{"photo": "img/a.png", "subject": "s1", "gender_identity": "woman", "trans": "no", column: "cohort A"}]
+    assert error_of(make_manifest(rows, name=name)) == (
+        f"<root>/{name}: column '{column}' has the name of a grouping the kit derives ({derived}), which would hide "
+        f"it; rename the column (e.g. '{column}_label') and group by that name"
+    )
+
+
+@pytest.mark.parametrize(("separator", "name"), [(";", "semicolon"), ("\t", "tab")], ids=["semicolon", "tab"])
+def test_a_csv_separated_by_something_else_than_commas_is_named(
+    tmp_path: Path, write_png: WritePng, separator: str, name: str
+) -> None:
+    write_png(tmp_path / "data" / "a.png")
+    header = separator.join(["photo", "subject", "gender_identity", "trans", "skin_type"])
+    row = separator.join(["a.png", "s1", "woman", "no", "V"])
+    assert error_of(raw_csv(tmp_path, f"{header}\n{row}\n")) == (
+        f"<root>/manifest.csv: the header has one column {header!r}: the file looks {name}-separated; save it "
+        "comma-separated (in a spreadsheet: CSV, comma delimited, UTF-8)"
+    )
+
+
+def test_a_semicolon_csv_with_a_comma_inside_is_still_named(tmp_path: Path) -> None:
+    """A comma in a column name splits a semicolon header in two: the required names are still all inside."""
+    text = "photo;subject;gender_identity;trans;notes, free text\na.png;s1;woman;no;x\n"
+    assert error_of(raw_csv(tmp_path, text)) == (
+        "<root>/manifest.csv: the header holds its columns inside 'photo;subject;gender_identity;trans;notes': the "
+        "file looks semicolon-separated; save it comma-separated (in a spreadsheet: CSV, comma delimited, UTF-8)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("header", "written", "column"),
+    [
+        ("Photo,Subject,Gender_Identity,Trans", "Photo", "photo"),
+        ("photo,subject,Gender Identity,trans", "Gender Identity", "gender_identity"),
+        ("photo,subject,gender-identity,TRANS", "gender-identity", "gender_identity"),
+        ("photo,subject,gender_identity, Trans ", "Trans", "trans"),  # spaces around a name are dropped
+    ],
+)
+def test_a_required_column_in_capitals_or_with_spaces_is_named_with_its_spelling(
+    tmp_path: Path, header: str, written: str, column: str
+) -> None:
+    """Column names are compared as written (one spelling for CSV, JSONL, --group-by and policies); a near
+    miss of a required name says which column and how to rename it."""
+    message = error_of(raw_csv(tmp_path, f"{header}\na.png,s1,woman,no\n"))
+    assert message == (
+        f"<root>/manifest.csv: missing required column {column}: the header has {written!r}; the kit's column "
+        f"names are lower case with underscores: rename it to {column!r}"
+    )
+
+
+def test_a_capitalised_key_in_jsonl_is_named_too(make_manifest: MakeManifest) -> None:
+    rows = [{"Photo": "img/a.png", "subject": "s1", "gender_identity": "woman", "trans": "no"}]
+    assert error_of(make_manifest(rows, name="manifest.jsonl", images=False)) == (
+        "<root>/manifest.jsonl: missing required column photo: the header has 'Photo'; the kit's column names are "
+        "lower case with underscores: rename it to 'photo'"
+    )
+
+
+def test_a_grouping_value_too_long_for_a_group_name_is_refused(make_manifest: MakeManifest) -> None:
+    """Issue 15, item 4: a long value used as a group was copied into every table row (and, padded, into every
+    photo's entry of the checks' arrays); a group name holds at most 100 characters."""
+    rows = [dict(row) for row in ROWS]
+    rows[2]["skin_type"] = "V" * 101
+    dataset = load_dataset(make_manifest(rows))
+    with pytest.raises(ManifestError) as info:
+        group_labels(dataset, by=["skin_type"])
+    assert str(info.value) == (
+        f"{dataset.manifest} row 4: cannot group by 'skin_type': its value '{'V' * 80}'... (101 characters) would "
+        "name a group, and a group name holds at most 100 characters (it heads every table of every report); "
+        "shorten the values of 'skin_type' or group by another column"
+    )
+    rows[2]["skin_type"] = "V" * 100  # at the limit: a group
+    assert group_labels(load_dataset(make_manifest(rows)), by=["skin_type"])[2] == "V" * 100

@@ -324,7 +324,15 @@ def csv_texts(draw: st.DrawFn) -> str:
             st.just(["photo", "subject", "gender_identity", "trans"]),
             st.permutations(["photo", "subject", "gender_identity", "trans", "cohort", "box"]),
             st.just(["photo", "subject", "role"]),
-            st.lists(st.sampled_from([*COLUMN_VALUES, " photo ", "Photo", ""]) | short_text, max_size=6),
+            # Also names the kit refuses (issue 15 item 8, issue 14 item 11): a derived grouping's name, one in
+            # capitals, a whole semicolon-separated header in one column; a name drawn twice is a repeated column.
+            st.lists(
+                st.sampled_from(
+                    [*COLUMN_VALUES, " photo ", "Photo", "", "group", "identity", "Gender Identity", "photo;subject"]
+                )
+                | short_text,
+                max_size=6,
+            ),
         )
     )
     # Half the documents are tidy (every row as wide as the header, values from the columns' lists, quoting

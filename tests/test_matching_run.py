@@ -147,7 +147,9 @@ def test_a_probe_without_a_line_is_an_error_outcome_not_lost(tmp_path: Path, wri
 def test_usage_errors_of_a_matching_run(tmp_path: Path, write_png: object, args: list[str], message: str) -> None:
     manifest = matching_manifest(tmp_path, write_png, GOOD)
     predictions = tmp_path / "p.jsonl"
-    predictions.write_text(json.dumps({"analyzer": "x", "search_threshold": 70}) + "\n")
+    # A header and one probe's result: a file with no result at all is itself a usage error.
+    lines = [{"analyzer": "x", "search_threshold": 70}, {"probe": "2.png", "matches": []}]
+    predictions.write_text("".join(json.dumps(line) + "\n" for line in lines))
     done = cli(tmp_path, "run", "--dataset", str(manifest), "--analyzer", f"predictions:{predictions}", *args)
     assert done.returncode == 2
     assert message in done.stderr

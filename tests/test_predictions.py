@@ -18,6 +18,7 @@ import conformance
 from conformance import AdapterError, Dataset, PredictionsError, load_dataset
 from conformance.adapters.registry import available, create
 from conformance.observation import GENDER_CODES
+from conformance.runner import analyze_dataset
 
 MakeManifest = Callable[..., Path]  # the conftest fixture
 
@@ -284,9 +285,83 @@ def test_every_photo_gets_one_observation_and_a_missing_line_is_an_error(
     assert observations.misgendered.tolist() == [False, False, False, False]
 
 
-def test_empty_file_makes_every_photo_an_error(dataset: Dataset, write: Callable[..., Path]) -> None:
-    observations = conformance.analyze(f"predictions:{write()}", dataset)
-    assert observations.outcome_counts() == {"analysed": 0, "no_face": 0, "error": 4}
+EMPTY_WAY_OUT = (
+    'it needs one line per manifest photo, {"photo": "...", "faces": [...]} or {"photo": "...", "error": "..."}: '
+    "check that this is the file the analyzer wrote"
+)
+
+
+@pytest.mark.parametrize(
+    ("lines", "has"),
+    [
+        pytest.param((), "", id="no-bytes"),
+        pytest.param(("", "   ", ""), "", id="blank-lines"),
+        pytest.param((HEADER,), " (it has only a header)", id="header-only"),
+        pytest.param(
+            (HEADER, {"probe": "img/a.png", "matches": []}, {"probe": "img/b.png", "matches": []}),
+            " (it has only a header and 2 face-search lines)",
+            id="header-and-search-lines",
+        ),
+    ],
+)
+def test_an_empty_predictions_file_is_refused(
+    dataset: Dataset, write: Callable[..., Path], lines: tuple[object, ...], has: str
+) -> None:
+    """Issue 14, item 8: an empty file ran on as 'every photo an error' (exit 1, like a fairness failure)."""
+    assert refusal(write(*lines), dataset) == f"<preds>: no predictions in the file{has}; {EMPTY_WAY_OUT}"
+
+
+def test_an_empty_predictions_file_is_a_usage_error_through_the_cli(
+    dataset: Dataset, write: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conformance.cli import main
+
+    path = write()
+    code = main(["run", "--dataset", str(dataset.manifest), "--analyzer", f"predictions:{path}"])
+    err = capsys.readouterr().err
+    assert code == 2  # a usage error, not exit 1 (a failed check)
+    assert f"conformance: error: {path}: no predictions in the file; {EMPTY_WAY_OUT}" in err
+
+
+def test_photos_without_a_line_are_counted_and_the_first_named(
+    make_manifest: MakeManifest, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 14, item 8: a predictions file missing some photos says how many and which, in the console and
+    in what the adapter describes (which reports carry)."""
+    rows = [
+        {"photo": f"img/{i:02d}.png", "subject": f"s{i}", "gender_identity": "woman", "trans": "no"} for i in range(12)
+    ]
+    dataset = load_dataset(make_manifest(rows))
+    path = tmp_path / "vendor.jsonl"
+    path.write_text("".join(json.dumps(one(f"img/{i:02d}.png", "Female")) + "\n" for i in (0, 3)), encoding="utf-8")
+    capsys.readouterr()
+
+    analyzer = create(f"predictions:{path}", dataset=dataset)
+
+    # 12 photos, lines for 2 of them: 10 missing, the first five named in manifest order.
+    note = (
+        "vendor.jsonl has no prediction for 10 of 12 photos ('img/01.png', 'img/02.png', 'img/04.png', "
+        "'img/05.png', 'img/06.png', and 5 more); each counts as an error: add their lines, or drop them from "
+        "the manifest"
+    )
+    assert capsys.readouterr().err == f"conformance: {note}\n"
+    assert analyzer.describe()["missing_predictions"] == {
+        "count": 10,
+        "photos": 12,
+        "first": ["img/01.png", "img/02.png", "img/04.png", "img/05.png", "img/06.png"],
+        "note": note,
+    }
+    observations = analyze_dataset(analyzer, dataset)
+    assert observations.outcome_counts() == {"analysed": 2, "no_face": 0, "error": 10}
+    assert observations.analyzer["missing_predictions"]["count"] == 10
+
+
+def test_a_complete_file_says_nothing_of_missing_photos(
+    dataset: Dataset, write: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    analyzer = create(f"predictions:{write(*FULL)}", dataset=dataset)
+    assert capsys.readouterr().err == ""
+    assert "missing_predictions" not in analyzer.describe()
 
 
 def test_null_gender_is_an_abstention_not_misgendering(dataset: Dataset, write: Callable[..., Path]) -> None:
@@ -477,6 +552,51 @@ def test_manifest_box_overlapping_no_face_is_an_error(dataset: Dataset, write: C
 def test_pixel_boxes_are_refused(dataset: Dataset, write: Callable[..., Path]) -> None:
     path = write(one("img/a.png", "Female", box=[12, 30, 140, 160]))
     assert "looks like pixels" in refusal(path, dataset)
+
+
+def test_confidences_on_two_scales_are_refused_naming_the_lines(dataset: Dataset, write: Callable[..., Path]) -> None:
+    """Issue 15, item 10: one line on 0-100 among lines on 0-1 was accepted, and skewed calibration."""
+    path = write(
+        HEADER,  # line 1
+        one("img/a.png", "Female", confidence=0.97),
+        one("img/b.png", "Male", confidence=80.0),  # line 3: the only one on 0-100
+        one("img/c.png", "Female", confidence=0.64),
+        one("img/d.png", "Female", confidence=1, box=[0.5, 0.5, 0.4, 0.4]),
+    )
+    assert refusal(path, dataset) == (
+        "<preds>: confidences on two scales: 1 line gives a confidence above 1 (line 3) and 3 give one above 0 "
+        "and at most 1 (lines 2, 4, 5), which on the format's 0-100 scale would mean the analyzer was at most 1% "
+        "sure of its own label; write every confidence from 0 to 100 (multiply those on a 0-1 scale by 100)"
+    )
+
+
+def test_confidences_on_two_scales_name_the_first_five_lines_of_each(
+    make_manifest: MakeManifest, tmp_path: Path
+) -> None:
+    rows = [
+        {"photo": f"img/{i:02d}.png", "subject": f"s{i}", "gender_identity": "man", "trans": "no"} for i in range(14)
+    ]
+    dataset = load_dataset(make_manifest(rows))
+    # Lines 1-7 on 0-100, lines 8-14 on 0-1; a line with two faces on one scale counts once.
+    lines = [one(f"img/{i:02d}.png", "Male", confidence=90.0 if i < 7 else 0.9) for i in range(14)]
+    lines[9] = {
+        "photo": "img/09.png",
+        "faces": [face("Male", 0.8, [0, 0, 0.5, 0.5]), face("Male", 0.3, [0.5, 0.5, 0.2, 0.2])],
+    }
+    path = tmp_path / "preds.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    message = refusal(path, dataset)
+    assert message.startswith(
+        "<preds>: confidences on two scales: 7 lines give a confidence above 1 (lines 1, 2, 3, 4, 5, and 2 more) "
+        "and 7 give one above 0 and at most 1 (lines 8, 9, 10, 11, 12, and 2 more), "
+    )
+
+
+def test_a_zero_confidence_is_no_sign_of_either_scale(dataset: Dataset, write: Callable[..., Path]) -> None:
+    lines = [one("img/a.png", "Female", confidence=0), one("img/b.png", "Male", confidence=0.0)]
+    lines += [one("img/c.png", "Female", confidence=71.5), one("img/d.png", "Female", confidence=88)]
+    observations = conformance.analyze(f"predictions:{write(*lines)}", dataset)
+    assert observations.confidence.tolist() == [0.0, 0.0, 71.5, 88.0]
 
 
 def test_confidences_on_a_0_1_scale_are_refused(dataset: Dataset, write: Callable[..., Path]) -> None:

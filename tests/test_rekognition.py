@@ -782,6 +782,44 @@ def test_gif_and_bmp_photos_are_sent_as_png(
         assert run(data, cassettes, "none").records == observations.records
 
 
+def test_an_image_spoiled_after_loading_is_that_photos_error_not_a_traceback(
+    make_manifest: MakeManifest, tmp_path: Path, cassettes: Path, recording: Path, start: StartEmulator
+) -> None:
+    """Issue 15, item 3: the adapter reads images through the loader's checked opener (images.for_upload), so
+    a GIF cut short or a folder put where a photo was after the manifest loaded is named as the photo's
+    error, not an OSError out of Pillow or a read of a folder; the photos still sent are unaffected."""
+    from PIL import Image
+
+    rows = [
+        ROWS[0],
+        {"photo": "img/a.gif", "subject": "s1", "gender_identity": "woman", "trans": "no"},
+        {"photo": "img/b.bmp", "subject": "s2", "gender_identity": "man", "trans": "no"},
+    ]
+    manifest = make_manifest(rows, images=False)
+    (manifest.parent / "img").mkdir()
+    Image.new("RGB", (8, 8), (250, 10, 10)).save(manifest.parent / "img/w1.png", format="PNG")
+    gif = manifest.parent / "img/a.gif"
+    Image.effect_noise((64, 64), 90).save(gif, format="GIF")
+    Image.new("RGB", (8, 8), (20, 130, 60)).save(manifest.parent / "img/b.bmp", format="BMP")
+    data = load_dataset(manifest)
+    gif.write_bytes(gif.read_bytes()[:-1500])  # cut short after loading
+    (manifest.parent / "img/b.bmp").unlink()
+    (manifest.parent / "img/b.bmp").mkdir()  # a folder where the photo was
+    lines = [HEADER, {"photo": "img/w1.png", "faces": []}]
+    with start(data, write_jsonl(tmp_path / "p.jsonl", lines)) as server:
+        observations = run(data, cassettes, "once")
+        assert calls(server) == 1  # only the intact photo was sent
+    outcomes = {r.photo: (r.outcome, r.reason) for r in observations.records}
+    assert outcomes["img/w1.png"] == ("no_face", "no face found")
+    assert outcomes["img/a.gif"][0] == "error"
+    assert outcomes["img/a.gif"][1].startswith(f"image {gif} is not a readable image (OSError: ")
+    assert outcomes["img/b.bmp"] == (
+        "error",
+        f"image {manifest.parent / 'img/b.bmp'} is a folder, not a regular file: the kit reads only regular "
+        "files; replace it with the image file or drop the row",
+    )
+
+
 @pytest.fixture(scope="module")
 def noise_png(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1600x1600 PNG of seeded random noise: incompressible, so well over 5 MB."""

@@ -26,8 +26,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AdapterError
+from ..errors import AdapterError, ManifestError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
+from ..images import rgb_image
 from ..observation import Face, Observation
 from .base import AdapterSettings, Vocabulary, choose_face
 
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SAME_PERSON_DISTANCE", "LocalAnalyzer", "LocalMatcher", "create", "distance_to_similarity"]
 
-_INSTALL = 'install the local extra: pip install "conformance[local]"'
+_INSTALL = 'install the local extra (Python 3.11 or newer): pip install "conformance[local]"'
 # dlib's documented same-person threshold on embedding distance (Euclidean, 128-d).
 SAME_PERSON_DISTANCE = 0.6
 
@@ -165,10 +166,10 @@ class LocalAnalyzer:
         return AgeAndGender()
 
     def analyze(self, photo: Photo) -> Observation:
-        from PIL import Image
-
-        with Image.open(photo.path) as opened:
-            image = opened.convert("RGB")
+        try:
+            image = rgb_image(photo.path)
+        except ManifestError as exc:  # checked at load; a file changed since is this photo's error, named
+            return Observation(photo=photo.id, outcome="error", reason=str(exc))
         width, height = image.size
         boxes = None if photo.box is None else [_pixel_box(photo.box, width, height)]
         predictions = self._model.predict(image, boxes)
@@ -282,11 +283,9 @@ class LocalMatcher:
         """The embedding of the face in ``box`` (fractions of the image), else of the largest face found."""
         import dlib
         import numpy as np
-        from PIL import Image
 
         detector, predictor, encoder = self._models
-        with Image.open(path) as opened:
-            pixels = np.asarray(opened.convert("RGB"))
+        pixels = np.asarray(rgb_image(path))
         if box is not None:
             height, width = pixels.shape[:2]
             face = dlib.rectangle(

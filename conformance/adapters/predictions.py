@@ -25,12 +25,16 @@ a photo not in the manifest, a repeated photo, or a malformed line is refused wi
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._numbers import BAD_JSON, finite_number, json_problem, shown, shown_list
+from .._files import NotRegularFile, read_regular
+from .._numbers import BAD_JSON, finite_number, finite_numbers, json_problem, shown, shown_list
 from ..dataset import normalise_photo_id
 from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
@@ -41,10 +45,75 @@ from .base import AdapterSettings, Vocabulary, choose_face
 if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
 
-__all__ = ["AnswerProblem", "PredictionsAnalyzer", "create", "read_answer", "read_face", "scale_problem"]
+__all__ = [
+    "AnswerProblem",
+    "ConfidenceScales",
+    "LabelOutsideVocabulary",
+    "PredictionsAnalyzer",
+    "create",
+    "read_answer",
+    "read_face",
+]
 
 _CANONICAL = (*IDENTITIES, "abstain")
 _REASON_LIMIT = 500  # characters of a line's "error" kept as the photo's reason
+_MISSING_LISTED = 5  # photos without a line named in the console
+_LINES_LISTED = 5  # lines named in a message about confidence scales
+
+
+class ConfidenceScales:
+    """Answers (lines, or photos) with a confidence above 0 and at most 1, and answers with one above 1.
+
+    The format is 0-100. Every confidence at most 1 (two answers or more) is a 0-1 scale; some on
+    each side of 1 is two scales in one run, which on 0-100 would make the low ones an analyzer at
+    most 1% sure of its own label. A confidence of 0 says nothing of either scale. An answer counts
+    once however many faces it has: add its faces one after another, keyed by ``where`` (a line
+    number, or a photo id); ``unit`` is what a message calls one (``"line"``, ``"photo"``).
+    """
+
+    def __init__(self, unit: str = "line") -> None:
+        self.unit = unit
+        self.low: list[int | str] = []  # the first few answers of each kind
+        self.high: list[int | str] = []
+        self.counts = [0, 0]  # low, high (answers)
+        self._last: tuple[int | str | None, int] = (None, -1)  # (answer, which) just counted
+
+    def add(self, where: int | str, confidence: float) -> None:
+        if confidence == 0.0:
+            return  # no confidence at all on either scale: no sign of which one the file uses
+        which = 0 if confidence <= 1.0 else 1
+        if self._last == (where, which):
+            return
+        self._last = (where, which)
+        self.counts[which] += 1
+        listed = self.high if which else self.low
+        if len(listed) < _LINES_LISTED:
+            listed.append(where)
+
+    def problem(self) -> tuple[int | str | None, str] | None:
+        """None when the confidences are on 0-100; else the answer to name first (None when the message
+        names them itself) and what is wrong, the way out included."""
+        low, high = self.counts
+        if high == 0 and low >= 2:
+            return self.low[0], (
+                "every confidence is at most 1: they look like a 0-1 scale, and the format is 0-100; multiply by 100"
+            )
+        if not (low and high):
+            return None
+
+        def where(count: int, first: list[int | str]) -> str:
+            more = f", and {count - len(first):,} more" if count > len(first) else ""
+            return f"{self._units(count)} {', '.join(map(str, first))}{more}"
+
+        return None, (
+            f"confidences on two scales: {high:,} {self._units(high)} give{'s' if high == 1 else ''} a confidence "
+            f"above 1 ({where(high, self.high)}) and {low:,} give{'s' if low == 1 else ''} one above 0 and at most 1 "
+            f"({where(low, self.low)}), which on the format's 0-100 scale would mean the analyzer was at most 1% sure "
+            "of its own label; write every confidence from 0 to 100 (multiply those on a 0-1 scale by 100)"
+        )
+
+    def _units(self, count: int) -> str:
+        return self.unit if count == 1 else self.unit + "s"
 
 
 def _reason(error: object) -> str:
@@ -56,15 +125,28 @@ class AnswerProblem(ValueError):
     """What is wrong with one answer (a predictions line, or what an in-process model returned); the caller says where."""
 
 
-def read_answer(record: Mapping[str, Any]) -> tuple[list[dict[str, Any]] | None, str | None]:
+class LabelOutsideVocabulary(AnswerProblem):
+    """A face's gender label that the declared vocabulary does not hold; the caller names the vocabulary's source."""
+
+    def __init__(self, label: str, vocabulary: Collection[str]) -> None:
+        super().__init__(f"gender label {shown(label)} is not in the declared vocabulary [{shown_list(vocabulary)}]")
+        self.label = label
+        self.vocabulary = vocabulary
+
+
+def read_answer(
+    record: Mapping[str, Any], *, vocabulary: Collection[str] | None = None
+) -> tuple[list[dict[str, Any]] | None, str | None]:
     """One answer's ``faces`` or ``error``, checked: ``(faces, None)`` or ``(None, error)``.
 
-    Each face is a dict whose ``gender`` is a string or None; :func:`read_face` checks the rest.
+    Each face is a dict whose ``gender`` is a string or None, and with a declared ``vocabulary``
+    (every label the analyzer can output) a string in it; :func:`read_face` checks the rest.
 
     Raises
     ------
     AnswerProblem
-        Saying what is wrong, for the caller to prefix with the line or photo.
+        Saying what is wrong, for the caller to prefix with the line or photo;
+        :class:`LabelOutsideVocabulary` for a label the declared vocabulary does not hold.
     """
     error = record.get("error")
     faces = record.get("faces")
@@ -80,11 +162,16 @@ def read_answer(record: Mapping[str, Any]) -> tuple[list[dict[str, Any]] | None,
         label = face.get("gender")
         if label is not None and not isinstance(label, str):
             raise AnswerProblem(f"gender {shown(label)} must be a string or null")
+        if label is not None and vocabulary is not None and label not in vocabulary:
+            raise LabelOutsideVocabulary(label, vocabulary)
     return faces, None
 
 
-def read_face(face: Mapping[str, Any], gender: str | None) -> Face:
+def read_face(face: Mapping[str, Any], gender: str | None, strings: dict[str, str] | None = None) -> Face:
     """One face of an answer as a :class:`Face`: confidence 0-100, box as fractions; ``gender`` is its label's meaning.
+
+    With ``strings``, the face's label is the one copy kept there (the caller's, one per run): a
+    million faces then hold one ``"Female"``, not a million.
 
     Raises
     ------
@@ -92,6 +179,8 @@ def read_face(face: Mapping[str, Any], gender: str | None) -> Face:
         Naming the bad confidence or box and the way out.
     """
     label = face.get("gender")
+    if label is not None and strings is not None:
+        label = strings.setdefault(label, label)
     confidence = face.get("confidence")
     if confidence is not None:
         if (
@@ -103,7 +192,7 @@ def read_face(face: Mapping[str, Any], gender: str | None) -> Face:
         confidence = float(confidence)
     box = face.get("box")
     if box is not None:
-        if not isinstance(box, list) or len(box) != 4 or not all(finite_number(v) for v in box):
+        if not isinstance(box, list) or len(box) != 4 or not finite_numbers(box):
             raise AnswerProblem(f"box {shown(box)} must be [left, top, width, height] as fractions of the image")
         if box[2] <= 0 or box[3] <= 0:
             raise AnswerProblem(f"box {shown(box)} has no area; width and height must be positive")
@@ -112,13 +201,6 @@ def read_face(face: Mapping[str, Any], gender: str | None) -> Face:
         # left and top may be negative: a face can reach past the frame's edge.
         box = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
     return Face(label=label, gender=gender, confidence=confidence, box=box)
-
-
-def scale_problem(confidences: Sequence[float]) -> str | None:
-    """Why a run's confidences look like a 0-1 scale (every one at most 1, two or more), or None."""
-    if len(confidences) >= 2 and all(c <= 1.0 for c in confidences):
-        return "every confidence is at most 1: they look like a 0-1 scale, and the format is 0-100; multiply by 100"
-    return None
 
 
 def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> PredictionsAnalyzer:
@@ -140,7 +222,9 @@ class PredictionsAnalyzer:
         self._searches: dict[str, tuple[int, SearchOutcome]] = {}
         self._skipped = 0
         self._abstained = False
-        self._confidences: list[tuple[int, float]] = []
+        self._scales = ConfidenceScales("line")
+        self._strings: dict[str, str] = {}
+        self.missing: tuple[str, ...] = ()  # manifest photos with no line in the file
         self._load()
 
     # -- reading -----------------------------------------------------------------------------------
@@ -150,22 +234,30 @@ class PredictionsAnalyzer:
 
     def _load(self) -> None:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular(self.path)
         except FileNotFoundError:
             raise PredictionsError(f"predictions file not found: {self.path}") from None
+        except NotRegularFile as exc:
+            raise PredictionsError(
+                f"predictions file {self.path} is {exc.kind}, not a regular file: the kit reads only regular files; "
+                "save the predictions to a file and pass its path"
+            ) from None
         except OSError as exc:
             raise PredictionsError(f"cannot read predictions file {self.path}: {exc.strerror or exc}") from None
         try:
-            text = raw.decode("utf-8-sig")
+            raw.decode("utf-8-sig")  # all of it now, so the message can say where; lines decode it again lazily
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             raise self._fail(line, "not UTF-8; save the file as UTF-8") from None
 
         declared: Mapping[str, str] = {}
         seen_labels: dict[str, int] = {}
+        # Without a header's vocabulary, a label means nothing until every line is read: faces wait here.
         raw_faces: dict[str, tuple[int, list[dict[str, Any]] | None, str | None]] = {}
+        answered = 0  # photo lines read
         first = True
-        for number, line_text in enumerate(text.splitlines(), start=1):
+        vocabulary: Vocabulary | None = None
+        for number, line_text in enumerate(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=""), 1):
             if not line_text.strip():
                 continue
             try:
@@ -178,6 +270,8 @@ class PredictionsAnalyzer:
             if first and "photo" not in record and "analyzer" in record:
                 self.header = record
                 declared = self._read_header(number)
+                if self.header.get("vocabulary") is not None:
+                    vocabulary = self.vocabulary = self._vocabulary(declared, {})
                 first = False
                 continue
             first = False
@@ -197,33 +291,86 @@ class PredictionsAnalyzer:
                     f"photo {shown(photo)} is not in the manifest {self.dataset.manifest}; "
                     "check the path (relative to the manifest) or remove the line",
                 )
-            if photo_id in raw_faces:
+            if photo_id in self._observations or photo_id in raw_faces:
                 raise self._fail(
                     number,
-                    f"photo {shown(photo)} already has a prediction at line {raw_faces[photo_id][0]}; keep one line per photo",
+                    f"photo {shown(photo)} already has a prediction at line {self._first_line(raw, photo_id)}; "
+                    "keep one line per photo",
                 )
+            answered += 1
             try:
-                faces, error = read_answer(record)
+                faces, error = read_answer(record, vocabulary=None if vocabulary is None else vocabulary.labels)
+            except LabelOutsideVocabulary as exc:
+                raise self._fail(
+                    number,
+                    f"gender label {shown(exc.label)} is not in the header's vocabulary "
+                    f"[{shown_list(self.header['vocabulary'])}]",
+                ) from None
             except AnswerProblem as exc:
                 raise self._fail(number, str(exc)) from None
-            if error is not None:
-                raw_faces[photo_id] = (number, None, error)
-                continue
-            assert faces is not None
-            for face in faces:
+            for face in faces or ():
                 label = face.get("gender")
                 if label is None:
                     self._abstained = True
                 else:
                     seen_labels.setdefault(label, number)
-            raw_faces[photo_id] = (number, faces, None)
+            if vocabulary is None:
+                raw_faces[photo_id] = (number, faces, error)
+            else:
+                self._observations[photo_id] = self._observation(photo_id, number, faces, error)
 
-        self.vocabulary = self._vocabulary(declared, seen_labels)
-        for photo_id, (number, faces, error) in raw_faces.items():
-            self._observations[photo_id] = self._observation(photo_id, number, faces, error)
-        problem = scale_problem([c for _, c in self._confidences])
-        if problem is not None:
-            raise self._fail(self._confidences[0][0], problem)
+        if not answered and not self._searches:
+            has = ["a header"] if self.header else []
+            has += [f"{self._skipped:,} face-search line{'s' if self._skipped > 1 else ''}"] if self._skipped else []
+            what = f" (it has only {' and '.join(has)})" if has else ""
+            raise PredictionsError(
+                f"{self.path}: no predictions in the file{what}; "
+                'it needs one line per manifest photo, {"photo": "...", "faces": [...]} or {"photo": "...", '
+                '"error": "..."}: check that this is the file the analyzer wrote'
+            )
+        if vocabulary is None:
+            self.vocabulary = self._vocabulary(declared, seen_labels)
+            for photo_id, (number, faces, error) in raw_faces.items():
+                self._observations[photo_id] = self._observation(photo_id, number, faces, error)
+            raw_faces.clear()
+        else:
+            # A null gender seen in the file shows the analyzer can abstain, whatever the header omits.
+            self.vocabulary = replace(vocabulary, can_abstain=vocabulary.can_abstain or self._abstained)
+        scales = self._scales.problem()
+        if scales is not None:
+            first_line, problem = scales
+            if isinstance(first_line, int):
+                raise self._fail(first_line, problem)
+            raise PredictionsError(f"{self.path}: {problem}")
+        answers = self._observations
+        self.missing = tuple(p.id for p in self.dataset.photos if p.id not in answers) if answered else ()
+        if self.missing and not self.dataset.is_matching:
+            print(f"conformance: {self.missing_note()}", file=sys.stderr)
+
+    @staticmethod
+    def _first_line(raw: bytes, photo_id: str) -> int:
+        """The line of a photo's first prediction, read again for the message about a second one (a map
+        of every photo to its line would cost a million entries for that one message)."""
+        for number, line_text in enumerate(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=""), 1):
+            try:
+                record = json.loads(line_text)
+            except BAD_JSON:
+                continue
+            photo = record.get("photo") if isinstance(record, dict) else None
+            if isinstance(photo, str) and normalise_photo_id(photo) == photo_id:
+                return number
+        return 0
+
+    def missing_note(self) -> str:
+        """What the run is told about manifest photos the file has no line for ('' when there is none)."""
+        if not self.missing:
+            return ""
+        count, total = len(self.missing), len(self.dataset)
+        return (
+            f"{self.path.name} has no prediction for {count:,} of {total:,} photo{'s' if total != 1 else ''} "
+            f"({shown_list(self.missing, most=_MISSING_LISTED)}); each counts as an error: "
+            "add their lines, or drop them from the manifest"
+        )
 
     @property
     def search_floor(self) -> float:
@@ -362,8 +509,9 @@ class PredictionsAnalyzer:
         if not faces:
             return Observation(photo=photo_id, outcome="no_face", reason="no face found")
         parsed = [self._face(number, f) for f in faces]
-        self._faces[photo_id] = parsed
         chosen = choose_face(parsed, self.dataset.photo(photo_id).box)
+        if len(parsed) > 1 or chosen is None:
+            self._faces[photo_id] = parsed  # a lone face that counts is the observation's own: not kept twice
         if chosen is None:
             return Observation(
                 photo=photo_id,
@@ -377,11 +525,11 @@ class PredictionsAnalyzer:
     def _face(self, number: int, face: dict[str, Any]) -> Face:
         label = face.get("gender")
         try:
-            parsed = read_face(face, None if label is None else self.vocabulary.labels[label])
+            parsed = read_face(face, None if label is None else self.vocabulary.labels[label], self._strings)
         except AnswerProblem as exc:
             raise self._fail(number, str(exc)) from None
         if parsed.confidence is not None:
-            self._confidences.append((number, parsed.confidence))
+            self._scales.add(number, parsed.confidence)
         return parsed
 
     # -- the Analyzer protocol ---------------------------------------------------------------------
@@ -404,6 +552,14 @@ class PredictionsAnalyzer:
             info["note"] = str(self.header["note"])
         if self._skipped:
             info["skipped_matching_lines"] = self._skipped
+        if self.missing:
+            # For reports: photos of the manifest the file has no line for (each is an error observation).
+            info["missing_predictions"] = {
+                "count": len(self.missing),
+                "photos": len(self.dataset),
+                "first": list(self.missing[:_MISSING_LISTED]),
+                "note": self.missing_note(),
+            }
         if self._searches:
             info["searches"] = len(self._searches)
             info["search_threshold"] = self.search_floor
@@ -414,6 +570,8 @@ class PredictionsAnalyzer:
         if photo_id in self._faces:
             return list(self._faces[photo_id])
         found = self._observations.get(photo_id)
+        if found is not None and found.face is not None:
+            return [found.face]
         return [] if found is not None and found.outcome == "no_face" else None
 
     def analyze(self, photo: Photo) -> Observation:

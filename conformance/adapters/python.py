@@ -68,7 +68,7 @@ from ..errors import AdapterError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..observation import Face, Observation
 from .base import AdapterSettings, Analyzer, Vocabulary, choose_face
-from .predictions import AnswerProblem, read_answer, read_face, scale_problem
+from .predictions import AnswerProblem, ConfidenceScales, LabelOutsideVocabulary, read_answer, read_face
 
 if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
@@ -593,6 +593,7 @@ class FunctionAnalyzer:
         self._lock = threading.Lock()
         self._batch_lock = threading.Lock()
         self._pending: dict[str, Any] = {}  # answers of a batch not yet asked for (photo id -> answer or _Fault)
+        self._strings: dict[str, str] = {}  # one copy of each label returned (read_face), however many faces
         self._served: set[str] = set()
         self._order: Sequence[Photo] = dataset.photos
         self._position = {p.id: i for i, p in enumerate(self._order)}
@@ -719,8 +720,15 @@ class FunctionAnalyzer:
                 kind,
                 f'{where} {shown(answer)}; return a dict, {{"faces": [...]}} or {{"error": "..."}} ({_HOWTO})',
             )
+        declared = self.declaration.labels
         try:
-            faces, error = read_answer(answer)
+            faces, error = read_answer(answer, vocabulary=declared)
+        except LabelOutsideVocabulary as exc:
+            raise _Fault(
+                f"label {exc.label!r} outside VOCABULARY",
+                f"{where} gender {shown(exc.label)}, which is not in its VOCABULARY [{shown_list(exc.vocabulary)}]; "
+                f"add it to VOCABULARY in {self.declaration.where} with what it means",
+            ) from None
         except AnswerProblem as exc:
             raise _Fault(str(exc), f"{where} {shown(answer)}: the answer {exc}") from None
         if error is not None:
@@ -740,7 +748,7 @@ class FunctionAnalyzer:
             if label is not None and meaning is not None and self.inferred:
                 learnt[label] = meaning
             try:
-                parsed.append(read_face(face, meaning))
+                parsed.append(read_face(face, meaning, self._strings))
             except AnswerProblem as exc:
                 raise _Fault(str(exc), f"{where} a face {shown(face)}: {exc}") from None
         with self._lock:
@@ -767,13 +775,7 @@ class FunctionAnalyzer:
     def _meaning(self, label: str, where: str) -> str:
         declared = self.declaration.labels
         if declared is not None:
-            if label not in declared:
-                raise _Fault(
-                    f"label {label!r} outside VOCABULARY",
-                    f"{where} gender {shown(label)}, which is not in its VOCABULARY [{shown_list(declared)}]; add it "
-                    f"to VOCABULARY in {self.declaration.where} with what it means",
-                )
-            return declared[label]
+            return declared[label]  # read_answer refused a label outside VOCABULARY
         meaning = DEFAULT_LABEL_MAP.get(normalise_key(label))
         if meaning is None:
             raise _Fault(
@@ -795,7 +797,10 @@ class FunctionAnalyzer:
     def _finish(self) -> None:
         with self._lock:
             faults = dict(self._state.faults)
-            confidences = [c for values in self._state.confidences.values() for c in values]
+            answered = dict(self._state.confidences)
+        # In manifest order (threads and workers answer in any order), variants after: messages name the first.
+        position = {p.id: i for i, p in enumerate(self.dataset.photos)}
+        confidences = sorted(answered.items(), key=lambda item: (position.get(item[0], len(position)), item[0]))
         kinds = {kind for kind, _ in faults.values()}
         if len(self.dataset) and len(faults) == len(self.dataset) and len(kinds) == 1:
             first = faults[self.dataset.photos[0].id][1]
@@ -803,9 +808,15 @@ class FunctionAnalyzer:
                 f"{self.spec} failed on every one of the {len(faults)} photos the same way; the first: {first}. "
                 f"Fix the function (call it on one photo in a Python shell to see the traceback; {_HOWTO})"
             )
-        problem = scale_problem(confidences)
-        if problem is not None:
-            raise AdapterError(f"{self.spec}: {problem} in the confidences it returns (or return them as 0-100)")
+        scales = ConfidenceScales("photo")
+        for photo_id, values in confidences:
+            for confidence in values:
+                scales.add(photo_id, confidence)
+        found = scales.problem()
+        if found is not None:
+            first_photo, problem = found
+            where = f", from photo {first_photo} on" if first_photo is not None else ""
+            raise AdapterError(f"{self.spec} returned confidences off the 0-100 scale{where}: {problem}")
         if self.inferred:
             self._warn_inferred()
 

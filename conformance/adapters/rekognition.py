@@ -40,7 +40,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import io
 import ipaddress
 import os
 import sys
@@ -53,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..errors import AdapterError, ConformanceError
+from ..errors import AdapterError, ConformanceError, ManifestError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..observation import Face, Observation
 from ..recording.scrub import redact, scrub_url
@@ -497,21 +496,31 @@ def is_loopback(url: str) -> bool:
 
 
 def _image_bytes(photo: Photo) -> tuple[bytes | None, str]:
-    """The bytes to send, or None and the reason the photo cannot be sent."""
-    data = photo.path.read_bytes()
-    if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n":
-        encoded = data
-    else:
-        from PIL import Image
+    """The bytes to send, or None and the reason the photo cannot be sent.
 
-        with Image.open(io.BytesIO(data)) as image:
-            buffer = io.BytesIO()
-            image.save(buffer, format="PNG")  # lossless and deterministic: replays match
-            encoded = buffer.getvalue()
+    Read through :func:`conformance.images.for_upload`, as the loader read them: a JPEG or PNG as it is,
+    any other format the kit opens re-encoded as PNG (lossless and deterministic: replays match). A file
+    changed since loading (now a pipe, cut short, in a format the kit never opens) is this photo's error.
+    """
+    from .. import images
+
+    try:
+        encoded, _ = images.for_upload(photo.path, _SENT_AS_IS)
+    except ManifestError as exc:
+        return None, str(exc)
     if len(encoded) > MAX_IMAGE_BYTES:
         size = len(encoded) / 1024 / 1024
         return None, f"image is {size:.1f} MB, over Rekognition's 5 MB limit for image bytes; resize it"
     return encoded, ""
+
+
+def _file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in chunks (``hashlib.file_digest`` needs Python 3.11; the kit runs on 3.10)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class RekognitionAnalyzer:
@@ -1283,8 +1292,7 @@ class RekognitionAnalyzer:
         self._replays_legacy()
         if self.settings.record_mode != "none" or not self.recording.is_file():
             return None
-        with self.recording.open("rb") as handle:
-            recording = hashlib.file_digest(handle, "sha256").hexdigest()
+        recording = _file_sha256(self.recording)
         parts = {
             "kit": __version__,
             "adapter": ADAPTER_VERSION,
@@ -1367,8 +1375,7 @@ class RekognitionAnalyzer:
         sessions = self.recording_sessions()
         files = []
         if self.recording.is_file():
-            with self.recording.open("rb") as handle:
-                files.append({"path": str(self.recording), "sha256": hashlib.file_digest(handle, "sha256").hexdigest()})
+            files.append({"path": str(self.recording), "sha256": _file_sha256(self.recording)})
         return {
             "name": self.name,
             "adapter": "rekognition",
