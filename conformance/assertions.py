@@ -14,10 +14,10 @@ A failure reads like this (the worst comparison first, then every group)::
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec
 
+from ._text import printable
 from .errors import ConformanceFailure
 
 if TYPE_CHECKING:
@@ -48,18 +48,6 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 def _interval(ci: tuple[float, float] | None) -> str:
     return "n/a" if ci is None else f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
-
-
-# Control characters (terminal escapes) and bidirectional overrides, as a manifest may carry them in a
-# group name: shown escaped, so a CI log prints what the value is instead of obeying it.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """``text`` with every control character and bidi override shown as an escape (``\\x1b``)."""
-    return _UNPRINTABLE.sub(
-        lambda m: f"\\u{ord(m.group()):04x}" if ord(m.group()) > 0xFF else f"\\x{ord(m.group()):02x}", text
-    )
 
 
 def _printable(function: Callable[P, str]) -> Callable[P, str]:

@@ -47,7 +47,6 @@ gates them by operating point (the same target FMR), on ratios and rates, as its
 
 from __future__ import annotations
 
-import html
 import math
 import os
 import unicodedata
@@ -66,7 +65,6 @@ from .compare_biometrics import (
     kind_of,
     operating_points,
     ratio_regressions,
-    render_points_html,
     render_points_markdown,
 )
 from .markdown import VERDICT_LABELS, code, escape
@@ -919,99 +917,11 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-_CSS = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1a1a1a; margin: 2em auto;
-       max-width: 90em; padding: 0 1em; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; }
-table { border-collapse: collapse; margin: 0.5em 0 1em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f2f2f2; }
-td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
-tr.first td { border-top: 2px solid #888; }
-.up { color: #a40000; font-weight: bold; } .down { color: #1d6b2b; font-weight: bold; }
-.fail { color: #a40000; } .pass { color: #1d6b2b; } .inconclusive { color: #8a5a00; }
-.warning { border-left: 4px solid #c98a00; background: #fff7e0; padding: 0.4em 0.8em; }
-.legend li { margin: 0.2em 0; }
-@media print { body { margin: 0; max-width: none; } section { break-inside: avoid; } }
-"""
-
-
-def _h(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _verdict_html(verdict: str | None) -> str:
-    if verdict is None:
-        return "absent"
-    css = verdict if verdict in _VERDICTS else ""
-    return f'<span class="{css}">{_h(verdict)}</span>'
-
-
 def render_compare_html(comparison: ReportComparison) -> str:
     """The comparison as one self-contained HTML page (inline CSS, no scripts, no external assets).
 
-    Every value is escaped with :func:`html.escape`.
+    Rendered from a template by :mod:`.html_compare`; every value is escaped there.
     """
-    names = comparison.names
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Comparison of {len(names)} conformance reports</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>Comparison of {len(names)} conformance reports</h1>",
-        "<table><thead><tr><th>#</th><th>report</th><th>analyzer</th><th>dataset</th><th>seed</th>"
-        "<th>verdict</th></tr></thead><tbody>",
-    ]
-    for i, r in enumerate(comparison.reports):
-        out.append(
-            f"<tr><td>#{i + 1}</td><td>{_h(r.name)}</td><td>{_h(r.analyzer)}</td>"
-            f'<td>{_h(r.dataset)} <code title="{_h(r.content_hash or "")}">{_h(_short_hash(r.content_hash))}</code></td>'
-            f"<td>{_h(r.seed)}</td>"
-            f"<td>{_verdict_html(r.verdict)}</td></tr>"
-        )
-    out.append("</tbody></table>")
-    out += [f'<p class="warning">{_h(w)}</p>' for w in comparison.warnings]
-    differences = comparison.differences
-    if differences:
-        listed = "; ".join(f"<code>{_h(c)}</code> {_h(g)}" for c, g in differences)
-        out.append(f"<p><strong>Differs from #1 beyond noise:</strong> {listed}.</p>")
-    elif not comparison.comparable:
-        out.append(f"<p><strong>Nothing compared: {_h(_different(comparison))}.</strong></p>")
-    else:
-        out.append("<p><strong>No figure differs from #1 beyond noise.</strong></p>")
-    out += render_points_html(names, comparison.points, comparison.bindings, comparison.equitability)
-    for table in comparison.checks:
-        verdicts = " · ".join(f"#{i + 1} {_verdict_html(v)}" for i, v in enumerate(table.verdicts))
-        out += ["<section>", f"<h2><code>{_h(table.label)}</code>: {verdicts}</h2>"]
-        if table.measure:
-            out.append(f"<p>Measure: {_h(table.measure)}.</p>")
-        references = _unique([r for r in table.references if r])
-        if references:
-            out.append(f"<p>Gap reference: {_h(' / '.join(references))}.</p>")
-        level = _table_level(table)
-        out.append(
-            "<table><thead><tr>"
-            + "".join(f"<th>{text}</th>" for text in _headers(_h(table.count_label), level))
-            + "</tr></thead><tbody>"
-        )
-        for row in _check_rows(table):
-            cells = []
-            for column, cell in enumerate(row):
-                if cell.verdict:
-                    cells.append(f"<td>{_verdict_html(cell.verdict)}</td>")
-                    continue
-                css = ["num"] if column >= 2 else []
-                css += ["up"] if cell.direction > 0 else ["down"] if cell.direction < 0 else []
-                attr = f' class="{" ".join(css)}"' if css else ""
-                cells.append(f"<td{attr}>{_h(cell.text)}</td>")
-            first = ' class="first"' if row[1].text == "#1" else ""
-            out.append(f"<tr{first}>" + "".join(cells) + "</tr>")
-        out.append("</tbody></table>")
-        if table.notes:
-            out.append("<ul>" + "".join(f"<li>{_h(n)}</li>" for n in table.notes) + "</ul>")
-        out.append("</section>")
-    out += ['<section class="legend"><h2>How to read this</h2><ul>']
-    out += [f"<li>{_h(line)}</li>" for line in _LEGEND]
-    out += ["</ul></section>", "</body></html>"]
-    return "\n".join(out) + "\n"
+    from .html_compare import render_compare_html as render
+
+    return render(comparison)

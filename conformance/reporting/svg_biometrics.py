@@ -1,6 +1,6 @@
 """Inline SVG charts of a 1:1 comparison run: rate ratios, DET curves, score distributions.
 
-Hand-written like the charts of :mod:`conformance.reporting.html` (and with its building blocks),
+Hand-written like the charts of :mod:`conformance.reporting.svg` (and with its building blocks),
 for the same reasons: deterministic output, a few kilobytes a chart, no plotting library, and every
 value from the report escaped before it is placed. Each chart reads figures the report holds and
 draws them; nothing is recomputed except positions (and, for the histograms, each bin's share of its
@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from markupsafe import Markup
+
 from ._biometrics import DetPoint, Distributions, RatioRow, rate_text, ratio_text
-from .html import _SERIES, _WIDTH, _Axis, _c, _clip, _e, _label_width, _marker, _svg, _text, _tick_label, _ticks
+from .svg import _SERIES, _WIDTH, _Axis, _c, _clip, _e, _label_width, _marker, _svg, _text, _tick_label, _ticks
 
 __all__ = ["det_chart", "distributions_chart", "ratio_chart"]
 
@@ -70,7 +72,7 @@ def _line(x1: float, y1: float, x2: float, y2: float, cls: str, extra: str = "")
 # -- ratios ---------------------------------------------------------------------------------------------
 
 
-def ratio_chart(rows: Sequence[RatioRow], tolerance: float | None) -> str:
+def ratio_chart(rows: Sequence[RatioRow], tolerance: float | None) -> Markup:
     """Each group's rate ratio to the reference with its interval, on a log axis, against the tolerance band.
 
     The band runs from ``1/tolerance`` to ``tolerance``; the marker's shape says the verdict (square
@@ -78,7 +80,7 @@ def ratio_chart(rows: Sequence[RatioRow], tolerance: float | None) -> str:
     leaves null (a ratio over a zero rate) is drawn as an arrow to the axis' end.
     """
     if not rows:
-        return ""
+        return Markup()
     tol = tolerance if tolerance is not None and tolerance > 1 else None
     values = [1.0] + ([tol, 1 / tol] if tol else [])
     for row in rows:
@@ -154,7 +156,7 @@ def ratio_chart(rows: Sequence[RatioRow], tolerance: float | None) -> str:
 # -- DET curves -----------------------------------------------------------------------------------------
 
 
-def det_chart(det: Mapping[str, Sequence[DetPoint]], marks: Sequence[tuple[float, str]] = ()) -> str:
+def det_chart(det: Mapping[str, Sequence[DetPoint]], marks: Sequence[tuple[float, str]] = ()) -> Markup:
     """One DET curve per group: FNMR (linear) against the group's own FMR (log axis).
 
     ``marks`` are (FMR, label) drawn as dotted vertical lines (the target FMRs). Points at FMR 0
@@ -163,7 +165,7 @@ def det_chart(det: Mapping[str, Sequence[DetPoint]], marks: Sequence[tuple[float
     series = {name: [p for p in points if p.fmr > 0] for name, points in det.items()}
     series = {name: points for name, points in series.items() if points}
     if not series:
-        return ""
+        return Markup()
     fmrs = [p.fmr for points in series.values() for p in points] + [m for m, _ in marks if m > 0]
     fnmrs = [p.fnmr for points in series.values() for p in points]
     x_lo, x_hi = _decades(min(fmrs), max(fmrs))
@@ -224,7 +226,7 @@ def det_chart(det: Mapping[str, Sequence[DetPoint]], marks: Sequence[tuple[float
 # -- score distributions --------------------------------------------------------------------------------
 
 
-def distributions_chart(dist: Distributions, marks: Sequence[tuple[float, str]] = ()) -> str:
+def distributions_chart(dist: Distributions, marks: Sequence[tuple[float, str]] = ()) -> Markup:
     """Per group, a panel with the genuine and impostor score histograms, each as shares of its kind.
 
     Shares, not counts: a group has hundreds of genuine comparisons and hundreds of thousands of
@@ -233,7 +235,7 @@ def distributions_chart(dist: Distributions, marks: Sequence[tuple[float, str]] 
     """
     names = list(dist.impostor)
     if not names:
-        return ""
+        return Markup()
     columns = min(3, len(names))
     rows = math.ceil(len(names) / columns)
     cell_w, cell_h = _WIDTH / columns, 230.0
