@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -168,8 +169,6 @@ def _pairs_of(run: SearchRun, groups: Sequence[str]) -> dict[str, Any]:
 
 def run_searches(matcher: Matcher, dataset: Dataset, *, floor: float) -> SearchRun:
     """Search every probe of ``dataset`` against its gallery with threshold ``floor``; none is lost."""
-    from contextlib import nullcontext
-
     gallery = dataset.role("gallery")
     session = getattr(matcher, "session", None)
     with session() if callable(session) else nullcontext():
@@ -256,14 +255,16 @@ def run_comparisons(
     reference: str | None,
     policy: Policy,
     thresholds: Sequence[float] = (),
-    executor: str = "serial",
+    dask: AbstractContextManager[Any] | None = None,
 ) -> tuple[ComparisonRun, str, list[str]]:
     """Compare every photo with every other (or the listed pairs) and count; returns (run, reference, notes).
 
     The grouping is ``group_by`` (manifest columns), or the default gender groups (``cis`` the reference)
     when the manifest has self-described identities. Stated thresholds are ``thresholds``, or the vendor
     scale's 80, 90, 95, 99 for scores that all lie from 0 to 100. Impostors and the calibration pool
-    follow ``policy.impostors`` and ``policy.fmr_calibration``.
+    follow ``policy.impostors`` and ``policy.fmr_calibration``. ``dask``: a context in which a Dask
+    client is active (the run's executor opens it), to count blockwise on its workers; None counts in
+    this process.
     """
     import numpy as np
 
@@ -302,14 +303,7 @@ def run_comparisons(
     if not stated and getattr(comparator, "vendor_scale", False):
         stated = DEFAULT_SCORE_THRESHOLDS
     pool = reference if policy.fmr_calibration == "reference" else "all"
-    dask: bool | str = False
-    if executor.startswith("dask"):
-        dask = True
-    elif executor != "serial":
-        notes.append(
-            f"--executor {executor}: 1:1 comparisons run blockwise in this process (or on Dask: dask-local:N, dask:ADDRESS)"
-        )
-    with _dask_client(executor) if dask else _nothing():
+    with dask if dask is not None else nullcontext():
         counts = comparator.comparisons(
             photo_group=photo_group,
             photo_subject=photo_subject,
@@ -319,7 +313,7 @@ def run_comparisons(
             stated=stated,
             same_group=policy.impostors == "same_group",
             pool=pool,
-            dask=dask,
+            dask=dask is not None,
         )
     reasons: Mapping[str, str] = getattr(comparator, "failure_reasons", {}) or {}
     records = tuple(
@@ -344,44 +338,3 @@ def run_comparisons(
         grouping=tuple(group_by) or ("gender identity group",),
     )
     return run, reference, notes
-
-
-def _nothing() -> Any:
-    from contextlib import nullcontext
-
-    return nullcontext()
-
-
-def _dask_client(executor: str) -> Any:
-    """A Dask client for ``dask-local:N`` or ``dask:ADDRESS``, active while the comparisons run."""
-    from contextlib import ExitStack
-
-    from .errors import ConformanceError
-    from .execution import ExecutorSpec
-
-    spec = ExecutorSpec.parse(executor)
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ConformanceError(
-            f"--executor {spec}: Dask distributed is not installed; pip install 'conformance[dask]'"
-        ) from None
-    stack = ExitStack()
-    if spec.kind == "dask-local":
-        cluster = stack.enter_context(
-            LocalCluster(
-                n_workers=spec.workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=40,
-            )
-        )
-        stack.enter_context(Client(cluster))
-    else:
-        try:
-            stack.enter_context(Client(spec.address))
-        except OSError as exc:
-            raise ConformanceError(f"--executor {spec}: cannot reach the Dask scheduler ({exc})") from None
-    return stack

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -266,3 +267,51 @@ def test_policy_keys_for_comparisons(tmp_path: Path) -> None:
         path.write_text(text + "\n")
         with pytest.raises(ConformanceError, match=message):
             load_policy(path)
+
+
+def _executor_run(make_manifest: MakeManifest, folder: Path, *executor: str) -> dict[str, Any]:
+    """A small 1:1 run of 60 photos of 20 people through the CLI, with ``--executor`` as given."""
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(20, 8))
+    rows = [
+        {"photo": f"p{i:02d}.png", "subject": f"s{i // 3}", "skin": "dark" if i // 3 % 2 else "light"}
+        for i in range(60)
+    ]
+    manifest = make_manifest(rows)
+    vectors = [centres[i // 3] + 0.7 * rng.normal(size=8) for i in range(60)]
+    _save(manifest.parent, np.asarray(vectors, dtype=np.float32), [r["photo"] for r in rows])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "policy.toml").write_text("target_fmr = [1e-2]\nbootstrap = 100\nmin_subjects = 5\n")
+    done = _run(
+        folder,
+        "--dataset", str(manifest),
+        "--analyzer", f"embeddings:{manifest.parent / 'emb.npy'}",
+        "--group-by", "skin",
+        "--reference", "light",
+        "--policy", str(folder / "policy.toml"),
+        "--report-dir", str(folder / "out"),
+        *executor,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr + done.stdout
+    report: dict[str, Any] = json.loads((folder / "out" / "report.json").read_text())
+    return report
+
+
+def _counts(report: dict[str, Any]) -> list[tuple[str, str, int, int]]:
+    return [
+        (c["id"], group, figures["count"], figures["n"])
+        for c in report["checks"]
+        for group, figures in c["groups"].items()
+    ]
+
+
+@pytest.mark.parametrize("executor", ["dask-local:1", "threads:2"])
+def test_1to1_counts_are_the_same_on_any_executor(make_manifest: MakeManifest, tmp_path: Path, executor: str) -> None:
+    """The run's executor opens the Dask client (matching.run_comparisons no longer parses --executor)."""
+    serial = _executor_run(make_manifest, tmp_path / "serial")
+    other = _executor_run(make_manifest, tmp_path / "other", "--executor", executor)
+    assert _counts(other) == _counts(serial)
+    assert sum(n for _, _, _, n in _counts(serial)) > 0
+    blockwise = f"--executor {executor}: 1:1 comparisons run blockwise in this process"
+    notes = json.dumps(other)
+    assert (blockwise in notes) == (executor == "threads:2")

@@ -665,7 +665,7 @@ class RekognitionAnalyzer:
         import boto3
         import botocore
 
-        from .. import __version__
+        from .._version import __version__
         from ..execution import TokenBucket, deadline_sockets
         from ..recording.cassette import replaying
         from ..recording.store import utc_now

@@ -77,7 +77,7 @@ def _not_run(
     context: Mapping[str, Any], done: set[str], reasons: Mapping[str, Mapping[str, str]]
 ) -> list[dict[str, Any]]:
     """A ``not run`` check for each planned check without a result, with the reason it has none."""
-    from ..checks import SUMMARIES
+    from ..checks.check_ids import SUMMARIES
 
     run = context.get("run", {})
     planned = [str(c) for c in run.get("checks", [])] if isinstance(run, Mapping) else []
