@@ -6,10 +6,14 @@ an analyzer that says otherwise is inconsistent about that person. This module h
 - :class:`Transform`: one benign transformation (crop, mirror, scale, brightness, contrast, JPEG
   quality, small rotation), applied deterministically: the same transform of the same photo gives the
   same bytes on every run, so a vendor's recorded answers replay;
+- :func:`plan_transforms`: the built-in plan of ``transformation_invariance``, drawn with a seeded
+  :class:`random.Random` from :data:`RANGES`, so that the same seed gives the same transforms on every
+  Python and with any hypothesis version (recorded answers of a vendor to the variants keep replaying);
 - hypothesis strategies for each kind (:func:`crops`, :func:`mirrors`, :func:`scales`,
   :func:`brightness`, :func:`contrast`, :func:`jpeg_qualities`, :func:`rotations`) and
-  :func:`benign_transforms` for all of them;
-- :func:`draw_transforms`: a seeded, reproducible sample of transforms from a strategy;
+  :func:`benign_transforms` for all of them, for property tests and users' own tests;
+- :func:`draw_transforms`: a seeded sample of transforms from a strategy (stable for one hypothesis
+  version only: hypothesis does not promise the same draws across its versions);
 - :func:`assert_label_invariant`, the helper for users' own tests.
 
 >>> from conformance.metamorphic import assert_label_invariant, benign_transforms   # doctest: +SKIP
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KINDS",
+    "RANGES",
     "InvarianceResult",
     "Transform",
     "assert_label_invariant",
@@ -49,12 +54,25 @@ __all__ = [
     "draw_transforms",
     "jpeg_qualities",
     "mirrors",
+    "plan_transforms",
     "rotations",
     "scales",
     "variant_photos",
 ]
 
 KINDS = ("crop", "mirror", "scale", "brightness", "contrast", "jpeg", "rotate")
+
+# Each kind's default range and the decimals its amount is rounded to (mirror has one amount, 1); the
+# strategies below and plan_transforms both read it.
+RANGES: dict[str, tuple[float, float, int]] = {
+    "crop": (0.05, 0.3, 2),
+    "mirror": (1, 1, 0),
+    "scale": (0.5, 1.5, 2),
+    "brightness": (0.6, 1.4, 2),
+    "contrast": (0.6, 1.4, 2),
+    "jpeg": (20, 95, 0),
+    "rotate": (-10.0, 10.0, 1),
+}
 
 
 @dataclass(frozen=True, order=True)
@@ -166,7 +184,7 @@ def _amounts(kind: str, low: float, high: float, digits: int) -> SearchStrategy[
     return st.floats(low, high, allow_nan=False).map(lambda a: Transform(kind, round(a, digits)))
 
 
-def crops(low: float = 0.05, high: float = 0.3) -> SearchStrategy[Transform]:
+def crops(low: float = RANGES["crop"][0], high: float = RANGES["crop"][1]) -> SearchStrategy[Transform]:
     """Crop away a share of the image's width and height, half from each side."""
     return _amounts("crop", low, high, 2)
 
@@ -177,25 +195,27 @@ def mirrors() -> SearchStrategy[Transform]:
     return st.just(Transform("mirror", 1))
 
 
-def scales(low: float = 0.5, high: float = 1.5) -> SearchStrategy[Transform]:
+def scales(low: float = RANGES["scale"][0], high: float = RANGES["scale"][1]) -> SearchStrategy[Transform]:
     return _amounts("scale", low, high, 2)
 
 
-def brightness(low: float = 0.6, high: float = 1.4) -> SearchStrategy[Transform]:
+def brightness(
+    low: float = RANGES["brightness"][0], high: float = RANGES["brightness"][1]
+) -> SearchStrategy[Transform]:
     return _amounts("brightness", low, high, 2)
 
 
-def contrast(low: float = 0.6, high: float = 1.4) -> SearchStrategy[Transform]:
+def contrast(low: float = RANGES["contrast"][0], high: float = RANGES["contrast"][1]) -> SearchStrategy[Transform]:
     return _amounts("contrast", low, high, 2)
 
 
-def jpeg_qualities(low: int = 20, high: int = 95) -> SearchStrategy[Transform]:
+def jpeg_qualities(low: int = int(RANGES["jpeg"][0]), high: int = int(RANGES["jpeg"][1])) -> SearchStrategy[Transform]:
     from hypothesis import strategies as st
 
     return st.integers(low, high).map(lambda q: Transform("jpeg", q))
 
 
-def rotations(degrees: float = 10.0) -> SearchStrategy[Transform]:
+def rotations(degrees: float = RANGES["rotate"][1]) -> SearchStrategy[Transform]:
     return _amounts("rotate", -degrees, degrees, 1)
 
 
@@ -231,6 +251,49 @@ def draw_transforms(strategy: SearchStrategy[Transform], count: int, seed: int) 
             drawn[transform] = None
 
     collect()
+    return list(drawn)
+
+
+def plan_transforms(count: int, seed: int) -> list[Transform]:
+    """``count`` distinct benign transforms for ``seed``: the built-in plan of ``transformation_invariance``.
+
+    The kinds come in rounds, each round all seven kinds in a shuffled order, so that a plan of seven
+    or more covers every kind; each amount is uniform over its kind's range in :data:`RANGES`, rounded as
+    the kind's amounts are (qualities whole), and drawn again when it is an identity (scale 1, rotate 0)
+    or was drawn already; mirror, which has one amount, is in a plan once. Every choice comes from :meth:`random.Random.random` with ``seed``, the
+    one sequence Python promises to keep across its versions, and hypothesis plays no part: the plan of
+    a seed never changes, so recordings of a vendor's answers to the variants keep replaying.
+
+    >>> [str(t) for t in plan_transforms(3, seed=1)]
+    ['scale=1.15', 'rotate=5.8', 'contrast=0.68']
+    """
+    import random
+
+    rng = random.Random(seed)
+    drawn: dict[Transform, None] = {}
+    order: list[str] = []
+    for _ in range(max(count, 0) * 2 + len(KINDS)):  # a round gives six or seven: ends a plan the kinds cannot fill
+        if len(drawn) >= count:
+            break
+        if not order:
+            order = list(KINDS)
+            for i in range(len(order) - 1, 0, -1):  # Fisher-Yates, from random() alone
+                j = min(int(rng.random() * (i + 1)), i)
+                order[i], order[j] = order[j], order[i]
+        kind = order.pop(0)
+        low, high, digits = RANGES[kind]
+        if low == high:  # mirror: one transform, in the plan once
+            drawn.setdefault(Transform(kind, low), None)
+            continue
+        for _ in range(20):  # an identity or a transform drawn already: draw its amount again
+            if kind == "jpeg":  # whole qualities, each equally likely
+                amount: float = min(int(low + rng.random() * (high - low + 1)), int(high))
+            else:
+                amount = round(low + (high - low) * rng.random(), digits)
+            transform = Transform(kind, amount)
+            if not transform.is_identity and transform not in drawn:
+                drawn[transform] = None
+                break
     return list(drawn)
 
 

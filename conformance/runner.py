@@ -30,8 +30,9 @@ class VariantPlan:
 
 def plan_variants(dataset: Dataset, *, photos: int, transforms: int, seed: int) -> VariantPlan:
     """Up to ``photos`` photos spread over subjects (each subject's first, then second, ...), in manifest
-    order, and ``transforms`` benign transforms drawn with ``seed``: the same plan on every run."""
-    from .metamorphic import benign_transforms, draw_transforms
+    order, and ``transforms`` benign transforms drawn with ``seed`` (:func:`~conformance.metamorphic.plan_transforms`):
+    the same plan on every run, whatever the Python or hypothesis version."""
+    from .metamorphic import plan_transforms
 
     by_subject: dict[str, list[Photo]] = {}
     for photo in dataset.photos:
@@ -41,7 +42,7 @@ def plan_variants(dataset: Dataset, *, photos: int, transforms: int, seed: int) 
     while len(chosen) < photos and any(len(p) > depth for p in by_subject.values()):
         chosen.extend(p[depth] for p in by_subject.values() if len(p) > depth)
         depth += 1
-    drawn = draw_transforms(benign_transforms(), transforms, seed) if transforms and chosen else []
+    drawn = plan_transforms(transforms, seed) if transforms and chosen else []
     return VariantPlan(photos=tuple(chosen[:photos]), transforms=tuple(drawn))
 
 

@@ -206,7 +206,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
         plan_variants(
             dataset, photos=policy.invariance_photos, transforms=policy.invariance_transforms, seed=options.seed
         )
-        # Drawing the plan loads hypothesis: only for analyzers that can look at transformed images.
+        # Only analyzers that can look at transformed images get variants.
         if "transformation_invariance" in wanted and getattr(analyzer, "sees_new_images", False)
         else None
     )

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +38,7 @@ from conformance.metamorphic import (
     draw_transforms,
     jpeg_qualities,
     mirrors,
+    plan_transforms,
     rotations,
     scales,
     variant_photos,
@@ -278,6 +282,62 @@ def test_draw_transforms_respects_a_narrow_strategy() -> None:
     # mirrors() has exactly one transform: asking for five gives that one.
     assert draw_transforms(mirrors(), 5, seed=0) == [Transform("mirror", 1)]
     assert {t.kind for t in draw_transforms(crops(), 6, seed=1)} == {"crop"}
+
+
+# --- plan_transforms: the built-in plan, seeded random.Random --------------------------------------
+
+
+def test_plan_is_drawn_from_pythons_random_sequence_for_the_seed() -> None:
+    """Worked by hand from random.Random(1).random(), the sequence Python keeps across its versions.
+
+    The round's order, Fisher-Yates over (crop, mirror, scale, brightness, contrast, jpeg, rotate):
+    u1 0.1344 x 7 -> swap 6 and 0; u2 0.8474 x 6 -> 5 stays; u3 0.7638 x 5 -> swap 4 and 3;
+    u4 0.2551 x 4 -> swap 3 and 1; u5 0.4954 x 3 -> swap 2 and 1; u6 0.4495 x 2 -> swap 1 and 0:
+    scale, rotate, contrast, mirror, brightness, jpeg, crop. Amounts: u7 0.6516 -> 0.5 + 1.0 u7 = 1.152,
+    scale=1.15; u8 0.7887 -> -10 + 20 u8 = 5.77, rotate=5.8; u9 0.0939 -> 0.6 + 0.8 u9 = 0.675, contrast=0.68.
+    """
+    plan = plan_transforms(3, seed=1)
+    assert plan == [Transform("scale", 1.15), Transform("rotate", 5.8), Transform("contrast", 0.68)]
+
+
+def test_plan_does_not_use_hypothesis() -> None:
+    """Another hypothesis version cannot change the plan: drawing it never imports hypothesis."""
+    code = (
+        "import json, sys\n"
+        "from conformance.metamorphic import plan_transforms\n"
+        "plan = [str(t) for t in plan_transforms(8, seed=20261121)]\n"
+        "print(json.dumps({'hypothesis': 'hypothesis' in sys.modules, 'plan': plan}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    result = json.loads(done.stdout)
+    assert result["hypothesis"] is False
+    assert [str(t) for t in plan_transforms(8, seed=20261121)] == result["plan"]  # and another process agrees
+
+
+@pytest.mark.parametrize("count", [1, 8, 40])
+def test_plan_gives_count_distinct_benign_transforms_in_range(count: int) -> None:
+    plan = plan_transforms(count, seed=20261121)
+    assert len(plan) == len(set(plan)) == count
+    assert not any(t.is_identity for t in plan)
+    ranges = {kind: (low, high) for _, kind, low, high in DOCUMENTED}
+    for t in plan:
+        low, high = ranges[t.kind]
+        assert low <= t.amount <= high, t
+
+
+@pytest.mark.parametrize("seed", [0, 1, 20261121])
+def test_a_plan_of_seven_or_more_covers_every_kind(seed: int) -> None:
+    """Kinds come in shuffled rounds of all seven: a plan of 7 has each once, one of 13 each but mirror twice."""
+    from collections import Counter
+
+    assert Counter(t.kind for t in plan_transforms(7, seed=seed)) == dict.fromkeys(KINDS, 1)
+    thirteen = Counter(t.kind for t in plan_transforms(13, seed=seed))
+    assert thirteen == {**dict.fromkeys(KINDS, 2), "mirror": 1}  # one mirror only: a second is the same transform
+
+
+def test_plans_differ_across_seeds_and_repeat_for_one() -> None:
+    assert plan_transforms(8, seed=3) == plan_transforms(8, seed=3)
+    assert len({tuple(plan_transforms(8, seed=s)) for s in range(6)}) == 6
 
 
 # --- variant_photos -------------------------------------------------------------------------------
