@@ -21,6 +21,7 @@ from ._text import printable
 from .errors import ConformanceFailure
 
 if TYPE_CHECKING:
+    from .matching import ComparisonRun, SearchRun
     from .observation import Observations
     from .policy import Policy
     from .results import CheckResult
@@ -31,10 +32,17 @@ __all__ = [
     "assert_calibrated",
     "assert_check",
     "assert_consistent_across_photos",
+    "assert_equitable",
     "assert_no_detection_failure_gap",
+    "assert_no_failure_to_acquire_gap",
+    "assert_no_false_match_differential",
+    "assert_no_false_match_gap",
+    "assert_no_false_non_match_differential",
+    "assert_no_false_non_match_gap",
     "assert_no_misgender_gap",
     "assert_nonbinary_representable",
     "assert_result",
+    "assert_transformation_invariant",
     "error_rate_line",
     "format_result",
     "not_applicable_reason",
@@ -254,61 +262,117 @@ def assert_result(result: CheckResult, *, inconclusive: str = "fail", footer: st
 
 def assert_check(
     check_id: str,
-    observations: Observations,
+    data: Observations | SearchRun | ComparisonRun,
     *,
     groups: Sequence[str] | None = None,
     reference: str = "cis",
     policy: Policy | None = None,
     seed: int | None = None,
+    thresholds: Sequence[float] = (),
+    mode: str = "search",
 ) -> CheckResult:
-    """Run check ``check_id`` on ``observations`` and assert it passes under ``policy``.
+    """Run check ``check_id`` (any of ``CHECK_IDS``) on ``data`` and assert it passes under ``policy``.
 
-    ``groups`` defaults to the default grouping (cis / trans / nonbinary / unknown) of the
-    observations' dataset; ``policy`` to the built-in defaults; ``seed`` to the kit's default seed.
+    ``data`` is what the check reads (:func:`conformance.checks.run_check`): observations for a
+    gender check, face searches or 1:1 comparisons for a matching check, whose deciding result (at
+    the policy's binding threshold) is asserted. ``groups`` defaults to the default grouping (cis /
+    trans / nonbinary / unknown) of ``data``'s dataset; ``policy`` to the built-in defaults; ``seed``
+    to the kit's default seed.
     """
     __tracebackhide__ = True
     from .checks import run_check
     from .dataset import group_labels
+    from .options import DEFAULT_SEED
     from .policy import load_policy
-    from .session import DEFAULT_SEED
 
     policy = policy or load_policy()
     result = run_check(
         check_id,
-        observations,
-        groups=list(groups) if groups is not None else group_labels(observations.dataset),
+        data,
+        groups=list(groups) if groups is not None else group_labels(data.dataset),
         reference=reference,
         policy=policy,
         seed=DEFAULT_SEED if seed is None else seed,
+        thresholds=thresholds,
+        mode=mode,
     )
     return assert_result(result, inconclusive=policy.inconclusive)
 
 
-def assert_no_misgender_gap(observations: Observations, **kwargs: object) -> CheckResult:
+# One helper per check id, named after it: each is assert_check with its id, taking the same keywords.
+
+
+def assert_no_misgender_gap(observations: Observations, **kwargs: Any) -> CheckResult:
     """Assert ``misgender_gap`` passes: no group misgendered more than the reference beyond tolerance."""
     __tracebackhide__ = True
-    return assert_check("misgender_gap", observations, **kwargs)  # type: ignore[arg-type]
+    return assert_check("misgender_gap", observations, **kwargs)
 
 
-def assert_nonbinary_representable(observations: Observations, **kwargs: object) -> CheckResult:
+def assert_nonbinary_representable(observations: Observations, **kwargs: Any) -> CheckResult:
     """Assert ``nonbinary_representability`` passes: the vocabulary and the data leave nonbinary people ungendered."""
     __tracebackhide__ = True
-    return assert_check("nonbinary_representability", observations, **kwargs)  # type: ignore[arg-type]
+    return assert_check("nonbinary_representability", observations, **kwargs)
 
 
-def assert_consistent_across_photos(observations: Observations, **kwargs: object) -> CheckResult:
-    """Assert ``same_person_consistency`` passes."""
+def assert_consistent_across_photos(observations: Observations, **kwargs: Any) -> CheckResult:
+    """Assert ``same_person_consistency`` passes: no group's people change label across their photos more."""
     __tracebackhide__ = True
-    return assert_check("same_person_consistency", observations, **kwargs)  # type: ignore[arg-type]
+    return assert_check("same_person_consistency", observations, **kwargs)
 
 
-def assert_calibrated(observations: Observations, **kwargs: object) -> CheckResult:
+def assert_transformation_invariant(observations: Observations, **kwargs: Any) -> CheckResult:
+    """Assert ``transformation_invariance`` passes: benign transformations flip no group's labels more.
+
+    The observations must hold the analyzer's answers about transformed variants (a run of
+    ``conformance run`` or the plugin); without them the check is not applicable and the test skipped.
+    """
+    __tracebackhide__ = True
+    return assert_check("transformation_invariance", observations, **kwargs)
+
+
+def assert_calibrated(observations: Observations, **kwargs: Any) -> CheckResult:
     """Assert ``confidence_calibration`` passes: no group more overconfident than the reference beyond tolerance."""
     __tracebackhide__ = True
-    return assert_check("confidence_calibration", observations, **kwargs)  # type: ignore[arg-type]
+    return assert_check("confidence_calibration", observations, **kwargs)
 
 
-def assert_no_detection_failure_gap(observations: Observations, **kwargs: object) -> CheckResult:
-    """Assert ``detection_failure_gap`` passes."""
+def assert_no_detection_failure_gap(observations: Observations, **kwargs: Any) -> CheckResult:
+    """Assert ``detection_failure_gap`` passes: no group's faces missed (or calls failed) more often."""
     __tracebackhide__ = True
-    return assert_check("detection_failure_gap", observations, **kwargs)  # type: ignore[arg-type]
+    return assert_check("detection_failure_gap", observations, **kwargs)
+
+
+def assert_no_false_match_gap(searches: SearchRun, **kwargs: Any) -> CheckResult:
+    """Assert ``false_match_gap`` passes at the binding threshold: no group's probes falsely matched more."""
+    __tracebackhide__ = True
+    return assert_check("false_match_gap", searches, **kwargs)
+
+
+def assert_no_false_non_match_gap(searches: SearchRun, **kwargs: Any) -> CheckResult:
+    """Assert ``false_non_match_gap`` passes at the binding threshold: no group's mated probes missed more."""
+    __tracebackhide__ = True
+    return assert_check("false_non_match_gap", searches, **kwargs)
+
+
+def assert_no_false_match_differential(comparisons: ComparisonRun, **kwargs: Any) -> CheckResult:
+    """Assert ``false_match_differential`` passes: each group's FMR within the ratio tolerance of the reference's."""
+    __tracebackhide__ = True
+    return assert_check("false_match_differential", comparisons, **kwargs)
+
+
+def assert_no_false_non_match_differential(comparisons: ComparisonRun, **kwargs: Any) -> CheckResult:
+    """Assert ``false_non_match_differential`` passes: each group's FNMR within the ratio tolerance."""
+    __tracebackhide__ = True
+    return assert_check("false_non_match_differential", comparisons, **kwargs)
+
+
+def assert_no_failure_to_acquire_gap(comparisons: ComparisonRun, **kwargs: Any) -> CheckResult:
+    """Assert ``failure_to_acquire_gap`` passes: no group's photos left without a template more often."""
+    __tracebackhide__ = True
+    return assert_check("failure_to_acquire_gap", comparisons, **kwargs)
+
+
+def assert_equitable(comparisons: ComparisonRun, **kwargs: Any) -> CheckResult:
+    """Assert ``equitability`` passes: the ISO/IEC 19795-10-style disclosure finds the system equitable."""
+    __tracebackhide__ = True
+    return assert_check("equitability", comparisons, **kwargs)

@@ -5,6 +5,12 @@ Every message names the file, row, line or photo at fault and the way out.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .metamorphic import InvarianceResult
+    from .results import CheckResult
+
 __all__ = [
     "AdapterError",
     "ConformanceError",
@@ -38,9 +44,13 @@ class AdapterError(ConformanceError):
 class ConformanceFailure(AssertionError):
     """A conformance check failed; the message is a table a reviewer can act on.
 
-    ``result`` holds the structured :class:`~conformance.results.CheckResult`.
+    ``result`` is what failed, structured: the :class:`~conformance.results.CheckResult` of an
+    ``assert_*`` helper, or the :class:`~conformance.metamorphic.InvarianceResult` of
+    ``assert_label_invariant``.
     """
 
-    def __init__(self, message: str, result: object | None = None) -> None:
+    result: CheckResult | InvarianceResult
+
+    def __init__(self, message: str, result: CheckResult | InvarianceResult) -> None:
         super().__init__(message)
         self.result = result

@@ -244,7 +244,15 @@ class ComparisonRun:
         return counts
 
 
-DEFAULT_SCORE_THRESHOLDS = (80.0, 90.0, 95.0, 99.0)
+# The similarity thresholds searches are judged at unless the run says otherwise (Rekognition's 0-100
+# scale; its default search threshold is 80), and the stated thresholds of 1:1 scores on that scale.
+DEFAULT_THRESHOLDS = (80.0, 90.0, 95.0, 99.0)
+
+
+def search_floor(matcher: Any, thresholds: Sequence[float]) -> float:
+    """The search threshold to search with: the matcher's own (a predictions file's, Rekognition's), else
+    30 below the lowest threshold judged (so that the sweep below it has matches to show)."""
+    return float(getattr(matcher, "search_floor", None) or max(0.0, min(thresholds) - 30.0))
 
 
 def run_comparisons(
@@ -301,7 +309,7 @@ def run_comparisons(
     photo_subject = np.asarray([subject_code[p.subject] for p in dataset.photos], dtype=np.int64)
     stated = tuple(sorted({float(t) for t in thresholds}))
     if not stated and getattr(comparator, "vendor_scale", False):
-        stated = DEFAULT_SCORE_THRESHOLDS
+        stated = DEFAULT_THRESHOLDS
     pool = reference if policy.fmr_calibration == "reference" else "all"
     with dask if dask is not None else nullcontext():
         counts = comparator.comparisons(

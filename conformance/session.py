@@ -237,9 +237,6 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     )
 
 
-DEFAULT_THRESHOLDS = (80.0, 90.0, 95.0, 99.0)
-
-
 def _reference(
     requested: str | None, groups: Sequence[str], preferred: str | None, where: str, kind: str
 ) -> tuple[str, list[str]]:
@@ -300,7 +297,7 @@ def _matching_context(
     """A face-matching run: every probe searched against the gallery, grouped by a manifest column."""
     from .checks import COMPARISON_CHECKS, GENDER_CHECKS, SEARCH_CHECKS
     from .dataset import group_labels
-    from .matching import run_comparisons, run_searches
+    from .matching import DEFAULT_THRESHOLDS, run_comparisons, run_searches, search_floor
 
     if callable(getattr(matcher, "comparisons", None)):  # 1:1 comparisons of every photo (embeddings, scores)
         wrong = [c for c in options.checks if c not in COMPARISON_CHECKS]
@@ -357,7 +354,7 @@ def _matching_context(
             f"(columns: {shown_list(dataset.columns, most=CHOICES, quoted=False) or 'none'})"
         )
     thresholds = tuple(sorted(set(options.thresholds or DEFAULT_THRESHOLDS) | {policy.binding_threshold}))
-    floor = float(getattr(matcher, "search_floor", None) or max(0.0, min(thresholds) - 30.0))
+    floor = search_floor(matcher, thresholds)
     low = [t for t in thresholds if t < floor]
     if low:
         raise ConformanceError(

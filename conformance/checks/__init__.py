@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .check_ids import CHECK_IDS, COMPARISON_CHECKS, GENDER_CHECKS, MATCHING_CHECKS, SEARCH_CHECKS, SUMMARIES
+from .check_ids import (
+    CHECK_IDS,
+    COMPARISON_CHECKS,
+    GENDER_CHECKS,
+    MATCHING_CHECKS,
+    SEARCH_CHECKS,
+    SUMMARIES,
+    unknown_checks,
+)
 
 if TYPE_CHECKING:
     from ..matching import ComparisonRun, SearchRun
@@ -25,6 +33,7 @@ __all__ = [
     "SEARCH_CHECKS",
     "SUMMARIES",
     "Check",
+    "deciding",
     "get_check",
     "run_check",
     "run_matching_check",
@@ -38,7 +47,7 @@ class Check(Protocol):
 
 
 def get_check(check_id: str) -> Check:
-    """The check function with this id; KeyError naming the known ids otherwise."""
+    """The gender check function with this id; KeyError naming the known ids otherwise."""
     from . import gender
 
     if check_id not in GENDER_CHECKS:
@@ -49,15 +58,61 @@ def get_check(check_id: str) -> Check:
 
 def run_check(
     check_id: str,
-    observations: Observations,
+    data: Observations | SearchRun | ComparisonRun,
     *,
     groups: Sequence[str],
     reference: str,
     policy: Policy,
     seed: int,
+    thresholds: Sequence[float] = (),
+    mode: str = "search",
 ) -> CheckResult:
-    """Run the check ``check_id``; see each check's docstring for what it measures."""
-    return get_check(check_id)(observations, groups=groups, reference=reference, policy=policy, seed=seed)
+    """Run the check ``check_id`` (any of :data:`CHECK_IDS`); see each check's docstring for what it measures.
+
+    A gender check reads :class:`~conformance.observation.Observations` (``conformance.analyze``). A
+    face-matching check reads a :class:`~conformance.matching.SearchRun` or a
+    :class:`~conformance.matching.ComparisonRun` (``conformance.match``), makes one result per threshold
+    (:func:`run_matching_check`, with ``thresholds`` and ``mode``) and this returns the deciding one:
+    the policy's binding threshold's, which the built-in suite asserts.
+
+    Raises
+    ------
+    KeyError
+        For an id that is not a check, naming the checks.
+    TypeError
+        When ``data`` is not what the check reads, saying what it reads.
+    """
+    from ..matching import ComparisonRun, SearchRun
+    from ..observation import Observations
+
+    if check_id not in CHECK_IDS:
+        raise KeyError(unknown_checks([check_id]))
+    if check_id in MATCHING_CHECKS:
+        if not isinstance(data, (SearchRun, ComparisonRun)):
+            raise TypeError(
+                f"{check_id} reads face searches or 1:1 comparisons (conformance.match), not {type(data).__name__}"
+            )
+        if isinstance(data, SearchRun):  # the binding threshold is always among those evaluated
+            thresholds = tuple(sorted({*map(float, thresholds), float(policy.binding_threshold)}))
+        results = run_matching_check(
+            check_id,
+            data,
+            groups=groups,
+            reference=reference,
+            policy=policy,
+            seed=seed,
+            thresholds=thresholds,
+            mode=mode,
+        )
+        return deciding(results)
+    if not isinstance(data, Observations):
+        raise TypeError(f"{check_id} reads observations (conformance.analyze), not {type(data).__name__}")
+    return get_check(check_id)(data, groups=groups, reference=reference, policy=policy, seed=seed)
+
+
+def deciding(results: Sequence[CheckResult]) -> CheckResult:
+    """Of a check's results (one per threshold for a matching check), the one its verdict is: the binding one."""
+    return next((r for r in results if r.details.get("binding")), results[0])
 
 
 def run_matching_check(

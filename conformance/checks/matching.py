@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import stats
+from ..matching import DEFAULT_THRESHOLDS
 from ..results import CheckResult, Comparison, GroupRate, worst
 from ._compare import Units, compare_groups, error_rates
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["MODES", "Searches", "false_match_gap", "false_non_match_gap"]
 
 MODES = ("search", "compare")
-DEFAULT_THRESHOLDS: tuple[float, ...] = (80, 90, 95, 99)
 # Below this many errors a rate, a share or a ratio moves a lot with one more or one fewer error.
 FEW_ERRORS = 30
 # How far below the lowest evaluated threshold the sweep starts (it never starts below the floor).
