@@ -1,7 +1,7 @@
-"""How the kit writes a rate, a gap and an interval, in every output: three decimals, ``n/a`` for none.
+"""How the kit writes a rate, a gap and an interval: three decimals, ``n/a`` for none.
 
-The failure tables, the console summary, report.md, report.html and ``conformance compare`` all read
-``0.310 [0.261, 0.364]`` for the same figure because they all write it here.
+The failure tables, report.html and ``conformance compare`` read ``0.310 [0.261, 0.364]`` for the same
+figure because they write it here (report.md and the JUnit properties still have copies of their own).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Values from files and arguments shown as what they are, never obeyed: control characters and bidi overrides
 made visible.
 
-One rule for every output: a terminal line, a CI log, a failure message and report.html show a group
+One rule for the outputs that use it: a failure message and report.html show a group
 named ``"\\u202eevil"`` as ``\\u202eevil``, not as ``live`` (the override would reverse what follows it)
 and an escape sequence as ``\\x1b[2J``, not as a cleared screen.
 """

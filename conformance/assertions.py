@@ -17,6 +17,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec
 
+from ._format import fixed, interval
 from ._text import printable
 from .errors import ConformanceFailure
 
@@ -48,14 +49,6 @@ __all__ = [
     "not_applicable_reason",
     "verdict_line",
 ]
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def _interval(ci: tuple[float, float] | None) -> str:
-    return "n/a" if ci is None else f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
 
 
 def _printable(function: Callable[P, str]) -> Callable[P, str]:
@@ -118,8 +111,8 @@ def headline(result: CheckResult) -> str:
     ratio = _ratio_row(result.details, worst.group)
     if ratio is not None:  # a verdict on a rate ratio (1:1 differentials): show the ratio it was decided on
         return (
-            f"{result.id} {label}: {worst.group} vs {worst.reference} ratio {_fmt(ratio.get('ratio'))} "
-            f"{_interval(tuple(ratio['ci']) if ratio.get('ci') else None)} {what} tolerance x{worst.tolerance:g} "
+            f"{result.id} {label}: {worst.group} vs {worst.reference} ratio {fixed(ratio.get('ratio'))} "
+            f"{interval(tuple(ratio['ci']) if ratio.get('ci') else None)} {what} tolerance x{worst.tolerance:g} "
             f"({worst.method}, {ratio.get('level', result.confidence):.4g} level){'; ' + worst.note if worst.note else ''}"
         )
     if worst.ci is None:
@@ -132,13 +125,13 @@ def headline(result: CheckResult) -> str:
         else ""
     )
     line = (
-        f"{result.id} {label}: {vs} {_fmt(worst.difference)} {_interval(worst.ci)} {what} tolerance "
+        f"{result.id} {label}: {vs} {fixed(worst.difference)} {interval(worst.ci)} {what} tolerance "
         f"{worst.tolerance:g}{other_way}  ({worst.method}, {level:.4g} level)"
     )
     if worst.verdict == "inconclusive":
         extras = [worst.note] if worst.note else []
         if worst.min_detectable is not None:
-            extras.append(f"with this data a true gap of {_fmt(worst.min_detectable)} would fail with 80% power")
+            extras.append(f"with this data a true gap of {fixed(worst.min_detectable)} would fail with 80% power")
         if worst.subjects_needed is not None:
             extras.append(
                 f"if the gap is as seen, about {worst.subjects_needed[0]} people in {worst.group} and "
@@ -199,7 +192,7 @@ def verdict_line(result: dict[str, object]) -> str:
     ratio = _ratio_row(details, str(worst["group"]))
     if ratio is not None:
         lo, hi = ratio.get("ci") or (None, None)
-        detail = f"  {worst['group']}: ratio {_fmt(ratio.get('ratio'))} [{_fmt(lo)}, {_fmt(hi)}] tolerance x{worst['tolerance']:g}"
+        detail = f"  {worst['group']}: ratio {fixed(ratio.get('ratio'))} [{fixed(lo)}, {fixed(hi)}] tolerance x{worst['tolerance']:g}"
     elif worst is not None and worst.get("difference") is not None:
         lo, hi = worst["ci"] or (None, None)
         pair = (
@@ -207,7 +200,7 @@ def verdict_line(result: dict[str, object]) -> str:
             if str(worst.get("reference", "")).startswith("none")
             else f"{worst['group']} vs {worst.get('reference')}"
         )
-        detail = f"  {pair}: {worst['difference']:+.3f} [{_fmt(lo)}, {_fmt(hi)}] tolerance {worst['tolerance']:g}"
+        detail = f"  {pair}: {worst['difference']:+.3f} [{fixed(lo)}, {fixed(hi)}] tolerance {worst['tolerance']:g}"
     return f"{str(result['verdict']).upper():<13} {_label(result):<28}{detail}"
 
 
@@ -222,7 +215,7 @@ def format_result(result: CheckResult, footer: str = "") -> str:
     ci_label = f"{result.confidence:.0%} CI"
     rows = [("group", "photos", "subjects", result.count_label, "rate", ci_label)]
     for name, rate in result.groups.items():
-        rows.append((name, str(rate.photos), str(rate.subjects), str(rate.count), _fmt(rate.rate), _interval(rate.ci)))
+        rows.append((name, str(rate.photos), str(rate.subjects), str(rate.count), fixed(rate.rate), interval(rate.ci)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [headline(result)]
     for row in rows:

@@ -249,6 +249,11 @@ class ComparisonRun:
 DEFAULT_THRESHOLDS = (80.0, 90.0, 95.0, 99.0)
 
 
+def is_similarity(value: float) -> bool:
+    """A similarity on the kit's 0-100 scale (Rekognition's), on which search thresholds are given."""
+    return 0.0 <= value <= 100.0
+
+
 def search_floor(matcher: Any, thresholds: Sequence[float]) -> float:
     """The search threshold to search with: the matcher's own (a predictions file's, Rekognition's), else
     30 below the lowest threshold judged (so that the sweep below it has matches to show)."""

@@ -7,11 +7,12 @@ Every photo of the dataset has exactly one observation with one of three outcome
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from .identity import SELF_DESCRIBED, UNDISCLOSED
+from .identity import SELF_DESCRIBED, UNDISCLOSED, is_misgendered
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,6 +71,18 @@ class Variant:
     photo: str
     transform: str
     observation: Observation
+
+
+@functools.lru_cache(maxsize=1)
+def _misgenders() -> npt.NDArray[np.bool_]:
+    """:func:`~conformance.identity.is_misgendered` as a table: [identity code, predicted code] -> misgenders."""
+    import numpy as np
+
+    table = np.zeros((len(SELF_DESCRIBED), len(GENDER_CODES) + 1), dtype=np.bool_)
+    for identity in SELF_DESCRIBED:
+        for label, code in GENDER_CODES.items():
+            table[SELF_DESCRIBED.index(identity), code] = is_misgendered(identity, label)
+    return table
 
 
 @dataclass(frozen=True)
@@ -181,11 +194,10 @@ class Observations:
         """
         import numpy as np
 
-        # Identity codes and predicted codes share woman=0, man=1 (both follow SELF_DESCRIBED's order).
-        binary_label = (self.predicted == GENDER_CODES["woman"]) | (self.predicted == GENDER_CODES["man"])
-        is_nonbinary = self.identity == SELF_DESCRIBED.index("nonbinary")
-        wrong = np.where(is_nonbinary, binary_label, binary_label & (self.predicted != self.identity))
-        return np.asarray(self.analysed & wrong & self.disclosed, dtype=np.bool_)
+        # The rule is identity.is_misgendered's, looked up per (identity, predicted) code; the last
+        # column is predicted code -1 (no face analysed), which misgenders no one.
+        wrong = _misgenders()[self.identity, self.predicted]
+        return np.asarray(self.analysed & wrong, dtype=np.bool_)
 
     def outcome_counts(self) -> dict[str, int]:
         import numpy as np

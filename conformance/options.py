@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._numbers import shown
+from .adapters.base import DEFAULT_TIMEOUT
 from .execution import ExecutorSpec
 
 if TYPE_CHECKING:
@@ -49,7 +50,6 @@ __all__ = [
 ]
 
 DEFAULT_SEED = 20261121
-DEFAULT_TIMEOUT = 30.0  # seconds to wait for one answer of a service
 DEFAULT_RECORD_MODE = "none"  # replay only, offline, as pytest-recording's own default
 DEFAULT_MATCH_MODE = "search"
 MATCH_MODES = ("search", "compare")
@@ -114,22 +114,26 @@ def _match_mode(text: str) -> str:
 
 
 def _thresholds(text: str) -> tuple[float, ...]:
+    from .matching import is_similarity
+
     try:
         values = tuple(float(part) for part in _split(text))
     except ValueError:
         raise OptionError(f"{shown(text)}: give similarity thresholds as numbers, e.g. 80,90,95,99") from None
-    if any(not 0 <= v <= 100 for v in values):
+    if not all(is_similarity(v) for v in values):
         raise OptionError(f"{shown(text)}: thresholds are similarities from 0 to 100")
     return values
 
 
 def _target_fmr(text: str) -> tuple[float, ...]:
     """Target false-match rates, each strictly between 0 and 1 (``1e-3,1e-4``), in the order given."""
+    from .policy import is_target_fmr
+
     try:
         values = tuple(float(part) for part in _split(text))
     except ValueError:
         values = (math.nan,)
-    if not values or any(not (math.isfinite(v) and 0 < v < 1) for v in values):
+    if not values or not all(is_target_fmr(v) for v in values):
         raise OptionError(f"{shown(text)}: give target false-match rates between 0 and 1, e.g. 1e-3,1e-4")
     return values
 

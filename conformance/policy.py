@@ -154,7 +154,7 @@ def _table(document: Mapping[str, Any], path: Path, explicit: bool) -> Mapping[s
 
 
 def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
-    from .checks.check_ids import CHECK_IDS
+    from .checks.check_ids import unknown_checks
 
     scalars = {
         "confidence": float,
@@ -185,10 +185,9 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
                 raise PolicyError(f"{where}: tolerance must be a table of check id = number")
             merged = dict(base.tolerance)
             for check_id, tol in value.items():
-                if check_id not in CHECK_IDS:
-                    raise PolicyError(
-                        f"{where}: tolerance for unknown check {shown(check_id)}; checks: {', '.join(CHECK_IDS)}"
-                    )
+                unknown = unknown_checks([check_id])
+                if unknown:
+                    raise PolicyError(f"{where}: tolerance for {unknown}")
                 if not finite_number(tol) or not 0 <= tol <= 1:
                     raise PolicyError(f"{where}: tolerance.{check_id} = {shown(tol)} must be a number from 0 to 1")
                 merged[check_id] = float(tol)
@@ -237,13 +236,18 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
     return policy
 
 
+def is_target_fmr(value: object) -> bool:
+    """A target false-match rate: a number strictly between 0 and 1 (the one rule, for policies and options)."""
+    return finite_number(value) and 0 < value < 1  # type: ignore[operator]  # a number: checked first
+
+
 def _target_fmr(value: Any, where: str) -> tuple[float, ...]:
     """``target_fmr``: one rate or a list of rates, each strictly between 0 and 1."""
     values = value if isinstance(value, list) else [value]
     if not values:
         raise PolicyError(f"{where}: target_fmr = [] names no rate; give e.g. [1e-3, 1e-4]")
     for item in values:
-        if isinstance(item, bool) or not finite_number(item) or not 0 < item < 1:
+        if not is_target_fmr(item):
             raise PolicyError(f"{where}: target_fmr value {shown(item)} must be a rate between 0 and 1, e.g. 1e-4")
     return tuple(float(v) for v in values)
 

@@ -519,7 +519,7 @@ class Report:
     @property
     def not_run(self) -> tuple[CheckResult, ...]:
         """The planned checks that have no result (verdict ``not run``), each with its reason in ``notes``."""
-        return tuple(check for check in self.checks if str(check.verdict) == "not run")
+        return tuple(check for check in self.checks if check.verdict == "not run")
 
     def count(self, verdict: str) -> int:
         """How many check results have ``verdict``."""

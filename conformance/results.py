@@ -20,7 +20,9 @@ __all__ = [
     "worst",
 ]
 
-Verdict = Literal["pass", "fail", "inconclusive", "not applicable"]
+# Every verdict a check may carry. A check computes one of VERDICTS, and so does each comparison;
+# "not run" is a planned check with no result, which only a report holds (reporting/json.py).
+Verdict = Literal["pass", "fail", "inconclusive", "not applicable", "not run"]
 VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "inconclusive", "not applicable")
 # "not applicable" (the data cannot speak to the check by construction) ranks below pass: a check
 # with some comparisons passing and the others not applicable passes.
@@ -326,7 +328,7 @@ class CheckResult:
 
 # Every verdict a report may carry for a check: a check's own result is one of VERDICTS; "not run"
 # is a check that was planned and has no result, "not applicable" one the data cannot speak to.
-CHECK_VERDICTS: tuple[str, ...] = ("pass", "fail", "inconclusive", "not applicable", "not run")
+CHECK_VERDICTS: tuple[Verdict, ...] = (*VERDICTS, "not run")
 # A run's verdict: the worst of its checks', or "incomplete" when a planned check has no result.
 RUN_VERDICTS: tuple[str, ...] = (*CHECK_VERDICTS, "incomplete")
 

@@ -10,7 +10,11 @@ if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
     from ..observation import Face, Observation
 
-__all__ = ["AdapterSettings", "Analyzer", "AnalyzerFactory", "Vocabulary", "choose_face"]
+__all__ = ["DEFAULT_TIMEOUT", "AdapterSettings", "Analyzer", "AnalyzerFactory", "Vocabulary", "choose_face"]
+
+# Seconds an attempt of a call may take in all before it is retried, then fails that photo: the one
+# default of --timeout (options.py reads it here, where every adapter that calls a service reads it too).
+DEFAULT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,7 @@ class AdapterSettings:
     cassette_dir: str | None = None
     allow_live: bool = False
     rate: float | None = None  # live calls per second at most (None: the adapter's default for live endpoints)
-    timeout: float = 30.0  # seconds an attempt may take in all before it is retried, then fails that photo
+    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass(frozen=True)

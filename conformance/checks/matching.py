@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import stats
-from ..matching import DEFAULT_THRESHOLDS
+from ..matching import DEFAULT_THRESHOLDS, is_similarity
 from ..results import CheckResult, Comparison, GroupRate, worst
 from ._compare import Units, compare_groups, error_rates
 
@@ -199,7 +199,7 @@ def _thresholds(thresholds: Sequence[float], binding: float | None, floor: float
         raise ValueError("no thresholds given; evaluate at one or more similarities, e.g. 80, 90, 95, 99")
     chosen = sorted({float(t) for t in thresholds})
     for t in chosen:
-        if math.isnan(t) or t > 100.0:
+        if not is_similarity(t):
             raise ValueError(f"threshold {t:g} is not a similarity from 0 to 100")
         if t < floor:
             raise ValueError(

@@ -54,6 +54,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .._format import fixed, interval
 from .._numbers import shown
 from ..report import Report, ReportError, as_report, read_report
 from ..results import CheckResult
@@ -619,10 +620,6 @@ def _plain(value: object) -> str:
     return "".join(ch for ch in text if not unicodedata.category(ch).startswith("C"))
 
 
-def _interval_text(ci: tuple[float, float]) -> str:
-    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
-
-
 def _level_text(level: float) -> str:
     return f"{round(level * 100, 1):g}%"
 
@@ -678,8 +675,8 @@ def find_regressions(current: Report | Mapping[str, Any], baseline: Report | Map
             assert change.p_value is not None
             message = (
                 f"{_plain(_label(*check.key))}: {_plain(group)} vs {_plain(gap.reference)} gap {gap.difference:.3f} "
-                f"{_interval_text(gap.ci)} is worse than the baseline's {base.difference:.3f} {_interval_text(base.ci)} "
-                f"beyond noise (change {change.difference:+.3f} {_interval_text(change.ci)} at "
+                f"{interval(gap.ci)} is worse than the baseline's {base.difference:.3f} {interval(base.ci)} "
+                f"beyond noise (change {change.difference:+.3f} {interval(change.ci)} at "
                 f"{_level_text(change.level)}, p = {change.p_value:.2g})"
             )
             if (base.verdict, gap.verdict) in _WORSENED:
@@ -748,19 +745,14 @@ def _short_hash(content_hash: str | None) -> str:
     return content_hash if len(content_hash) <= 23 else content_hash[:23] + "…"
 
 
-def _ci_text(ci: tuple[float, float] | None) -> str:
-    return "n/a" if ci is None else _interval_text(ci)
-
-
 def _rate_text(figure: Figure) -> str:
-    rate = "n/a" if figure.rate is None else f"{figure.rate:.3f}"
-    return f"{rate} {_ci_text(figure.ci)}"
+    return f"{fixed(figure.rate)} {interval(figure.ci)}"
 
 
 def _gap_text(gap: Gap, rate_level: float) -> str:
-    value = "n/a" if gap.difference is None else f"{gap.difference:.3f}"
+    value = fixed(gap.difference)
     level = "" if gap.ci is None or math.isclose(gap.level, rate_level) else f" @{_level_text(gap.level)}"
-    return f"{value} {_ci_text(gap.ci)}{level}"
+    return f"{value} {interval(gap.ci)}{level}"
 
 
 def _change_text(change: Change | None, *, rate: bool) -> tuple[str, int]:
@@ -769,7 +761,7 @@ def _change_text(change: Change | None, *, rate: bool) -> tuple[str, int]:
         return ("", 0)
     mark = {1: "▲ ", -1: "▼ ", 0: ""}[change.direction]
     dagger = "†" if rate and change.method != "Newcombe" else ""
-    return (f"{mark}{change.difference:+.3f} {_interval_text(change.ci)}{dagger}", change.direction)
+    return (f"{mark}{change.difference:+.3f} {interval(change.ci)}{dagger}", change.direction)
 
 
 @dataclass(frozen=True)
