@@ -378,7 +378,13 @@ def _pairs(groups: int, direction: str) -> list[tuple[int, int]]:
 
 
 def simulated_power(
-    design: GapDesign, people: int, rates: Sequence[float], verdict: str, simulation: Simulation, measure: str = "count"
+    design: GapDesign,
+    people: int,
+    rates: Sequence[float],
+    verdict: str,
+    simulation: Simulation,
+    measure: str = "count",
+    fresh: int = 0,
 ) -> float:
     """Share of ``simulation.replicates`` draws of the design whose verdict is ``verdict``.
 
@@ -390,7 +396,7 @@ def simulated_power(
 
     if people < design.min_subjects:
         return 0.0
-    rng = np.random.default_rng([simulation.seed, people, len(rates)])
+    rng = np.random.default_rng([simulation.seed, people, len(rates), fresh])
     pairs = _pairs(len(rates), design.direction)
     level = design.alpha_fail / len(pairs)
     hits = 0
@@ -419,13 +425,14 @@ def simulated_rate_power(
     method: str,
     min_subjects: int,
     simulation: Simulation,
+    fresh: int = 0,
 ) -> float:
     """One group against an absolute tolerance (nonbinary_representability), read with ``stats.rate_bounds``."""
     import numpy as np
 
     if people < min_subjects:
         return 0.0
-    rng = np.random.default_rng([simulation.seed, people, 1])
+    rng = np.random.default_rng([simulation.seed, people, 1, fresh])
     hits = 0
     for _ in range(simulation.replicates):
         r = stats.clustered_rate(*_person_sums(rng, rate, people, photos, icc, "photo_share"))
@@ -480,7 +487,13 @@ def _calibrated_people(
             high, reached = mid, tried
         else:
             low = mid
-    people, simulated = high, reached
+    people = high
+    # The search kept the first size whose draws reached the target, which favours draws that came out high:
+    # the power promised is drawn again, on a stream of its own, and the size grows until that reaches it too.
+    simulated = simulate(people, fresh=1)
+    while simulated < target and people < 10_000_000:
+        people = max(people + 1, math.ceil(people * 1.02))
+        simulated = simulate(people, fresh=1)
     how = f"simulated: {simulation.replicates} draws of the design read by the kit's interval functions, seed {simulation.seed}"
     return people, simulated, how
 
@@ -703,14 +716,14 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
         low_q, high_q = low, high
     pass_found = _calibrated_people(
         approx_pass,
-        lambda k: simulated_power(design, k, [sim_rates(rate)] * groups, "pass", sim, measure),
+        lambda k, fresh=0: simulated_power(design, k, [sim_rates(rate)] * groups, "pass", sim, measure, fresh),
         inputs.power,
         least=policy.min_subjects,
         simulation=sim,
     )
     fail_found = _calibrated_people(
         approx_fail,
-        lambda k: simulated_power(design, k, [low_q] * (groups - 1) + [high_q], "fail", sim, measure),
+        lambda k, fresh=0: simulated_power(design, k, [low_q] * (groups - 1) + [high_q], "fail", sim, measure, fresh),
         inputs.power,
         least=policy.min_subjects,
         simulation=sim,
@@ -765,7 +778,7 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
         found.append(
             _calibrated_people(
                 approx(verdict, rate),
-                lambda k, v=verdict, r=rate, a=alpha: simulated_rate_power(
+                lambda k, fresh=0, v=verdict, r=rate, a=alpha: simulated_rate_power(
                     r,
                     tolerance,
                     k,
@@ -776,6 +789,7 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
                     method=policy.interval,
                     min_subjects=policy.min_subjects,
                     simulation=sim,
+                    fresh=fresh,
                 ),
                 inputs.power,
                 least=policy.min_subjects,
