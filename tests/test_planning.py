@@ -94,7 +94,7 @@ def _fail_share(people: int, policy: Policy, seed: int, draws: int = 300) -> flo
         )
         fails += (
             run_check("misgender_gap", table, groups=labels, reference="cis", policy=policy, seed=0).verdict == "fail"
-        )  # type: ignore[arg-type]
+        )
     return fails / draws
 
 
