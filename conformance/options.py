@@ -134,6 +134,16 @@ def _target_fmr(text: str) -> tuple[float, ...]:
     return values
 
 
+def _looks(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise OptionError(f"{shown(text)}: give the most looks as a whole number from 1 to 100")
+    return value
+
+
 def _executor(text: str) -> ExecutorSpec:
     from .errors import ConformanceError
 
@@ -348,6 +358,20 @@ OPTIONS: tuple[Option, ...] = (
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
         tuning=True,
+    ),
+    Option(
+        "sequential",
+        "send photos in batches of people (random, stratified by group) and stop when every check is settled; "
+        "error spent over the looks (docs/explanation/methodology.md#sequential-audits)",
+        flag=True,
+    ),
+    Option(
+        "looks",
+        "with --sequential: the most looks at the data, at equal shares of each group's people (default 5)",
+        parse=_looks,
+        show=str,
+        default=5,
+        metavar="K",
     ),
     Option(
         "report_dir",

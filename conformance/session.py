@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .observation import Observations
     from .policy import Policy
     from .results import CheckResult
+    from .sequential import SequentialOutcome
 
 __all__ = ["DEFAULT_SEED", "Context", "RunOptions", "build_context", "check_results", "load_context"]
 
@@ -64,6 +65,9 @@ class RunOptions:
     progress: bool | None = field(default=False, compare=False)
     # Read and keep replayed observations in <project_root>/.conformance_cache (conformance.cache).
     cache: bool = field(default=True, compare=False)
+    # Send photos in batches of people and stop when every check is settled (conformance.sequential).
+    sequential: bool = False
+    looks: int = 5
 
     def flags(self) -> list[str]:
         """The command-line flags that reproduce this run (for the pytest header and reports)."""
@@ -88,6 +92,9 @@ class Context:
     notes: tuple[str, ...] = field(default=())
     searches: SearchRun | None = None  # a face-matching run's
     thresholds: tuple[float, ...] = ()
+    # A sequential run's: what it did, and the policy of the look that stopped it (its checks' level).
+    sequential: SequentialOutcome | None = None
+    look_policy: Policy | None = None
 
     @property
     def analyzer(self) -> dict[str, Any]:
@@ -209,6 +216,8 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
         if "transformation_invariance" in wanted and getattr(analyzer, "sees_new_images", False)
         else None
     )
+    if options.sequential:
+        return _sequential_context(options, analyzer_spec, settings, dataset, analyzer, policy, wanted)
     observations = analyze_dataset(
         analyzer,
         dataset,
@@ -233,6 +242,82 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
         reference=reference,
         checks=options.checks or GENDER_CHECKS,
         notes=tuple(notes),
+    )
+
+
+def _sequential_context(
+    options: RunOptions,
+    analyzer_spec: str,
+    settings: AdapterSettings,
+    dataset: Dataset,
+    analyzer: Any,
+    policy: Policy,
+    wanted: Sequence[str],
+) -> Context:
+    """A gender run that sends photos in batches of people until every check is settled (conformance.sequential)."""
+    from .dataset import group_labels
+    from .execution import Recipe
+    from .runner import analyze_dataset
+    from .sequential import run_looks
+
+    labels = tuple(group_labels(dataset, options.group_by))
+    preferred = None if options.group_by else "cis"
+    reference, notes = _reference(options.reference, labels, preferred, f"in {Path(dataset.manifest).name}", "group")
+    if hasattr(analyzer, "sequential_photos"):
+        analyzer.sequential_photos = True  # a live adapter's preflight then counts the batches, not the manifest
+
+    def analyze(batch: Dataset) -> Observations:
+        return analyze_dataset(
+            analyzer,
+            batch,
+            executor=options.executor,
+            recipe=lambda: Recipe(analyzer_spec, settings, dataset),
+            show_progress=options.progress,
+            systematic_failures=policy.systematic_failures,
+        )
+
+    def evaluate(observations: Observations, groups: Sequence[str], look: Policy) -> dict[str, CheckResult]:
+        ctx = Context(
+            options=options,
+            analyzer_spec=analyzer_spec,
+            settings=settings,
+            dataset=dataset,
+            observations=observations,
+            policy=look,
+            groups=tuple(groups),
+            reference=reference,
+            checks=tuple(wanted),
+        )
+        return {check: check_results(ctx, check)[0] for check in wanted}
+
+    observations, groups, look, outcome = run_looks(
+        dataset,
+        labels,
+        policy=policy,
+        looks=options.looks,
+        seed=options.seed,
+        checks=wanted,
+        analyze=analyze,
+        evaluate=evaluate,
+    )
+    notes.append(
+        f"sequential audit: {outcome.photos_sent} of {len(dataset.photos)} photos sent in {len(outcome.looks)} of "
+        f"{outcome.looks_planned} looks ({outcome.stopped}); {len(outcome.not_needed)} photos not needed; verdicts at "
+        f"the last look's one-sided level {outcome.looks[-1].alpha:.3g} (error spending over the looks)"
+    )
+    return Context(
+        options=options,
+        analyzer_spec=analyzer_spec,
+        settings=settings,
+        dataset=dataset,
+        observations=observations,
+        policy=policy,
+        groups=groups,
+        reference=reference,
+        checks=tuple(wanted),
+        notes=tuple(notes),
+        sequential=outcome,
+        look_policy=look,
     )
 
 
@@ -360,7 +445,7 @@ def check_results(ctx: Context, check_id: str) -> list[CheckResult]:
     common: dict[str, Any] = {
         "groups": ctx.groups,
         "reference": ctx.reference,
-        "policy": ctx.policy,
+        "policy": ctx.look_policy or ctx.policy,
         "seed": ctx.options.seed,
     }
     if check_id in MATCHING_CHECKS:

@@ -64,8 +64,9 @@ def test_the_issue_command_prints_people_per_group_that_run_check_confirms(
     assert document["photos_per_group"] == 3 * people
     assert document["calls"] == 2 * 3 * people
     assert document["cost"] == pytest.approx(2 * 3 * people * DEFAULT_PRICE.per_1000 / 1000, abs=0.005)
-    assert pass_["power"] >= 0.8
-    assert fail["power"] >= 0.8
+    # The promise is an estimate of its own (2,000 draws, one standard error about 0.009) at the size chosen.
+    assert pass_["power"] >= 0.77
+    assert fail["power"] >= 0.77
     # At the planned fail size, data drawn with a true gap of 0.15 fail through run_check about 80% of the
     # time; at two thirds of it, clearly less often.
     policy = load_policy()
