@@ -310,6 +310,13 @@ OPTIONS: tuple[Option, ...] = (
         "allow_live", "let a recording call a non-loopback endpoint (a real, billed vendor API)", flag=True, tuning=True
     ),
     Option(
+        "accept_vendor_retention",
+        "go live although no AI services opt-out policy was seen: accept, on the record, that the vendor may keep "
+        "and use the photos (conformance.retention)",
+        flag=True,
+        tuning=True,
+    ),
+    Option(
         "match_mode",
         "face matching as search (1:N, per probe; default) or compare (1:1, per probe-gallery pair)",
         parse=_match_mode,

@@ -55,6 +55,7 @@ class RunOptions:
     record_mode: str = DEFAULT_RECORD_MODE  # the kit's own (--conformance-record-mode), never pytest-recording's
     cassette_dir: str | None = None
     allow_live: bool = False
+    accept_vendor_retention: bool = False  # go live without a seen opt-out policy (conformance.retention)
     thresholds: tuple[float, ...] = ()  # similarity thresholds of the matching checks (default 80,90,95,99)
     target_fmr: tuple[float, ...] = ()  # 1:1 comparisons: target FMRs, overriding the policy's target_fmr
     match_mode: str = DEFAULT_MATCH_MODE  # search: 1:N, per probe; compare: 1:1, per probe-gallery pair
@@ -195,6 +196,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
         record_mode=options.record_mode,
         cassette_dir=cassette_dir,
         allow_live=options.allow_live,
+        accept_vendor_retention=options.accept_vendor_retention,
         rate=options.rate,
         timeout=options.timeout,
     )
@@ -263,8 +265,14 @@ def _sequential_context(
     labels = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
     reference, notes = _reference(options.reference, labels, preferred, f"in {Path(dataset.manifest).name}", "group")
-    if hasattr(analyzer, "sequential_photos"):
-        analyzer.sequential_photos = True  # a live adapter's preflight then counts the batches, not the manifest
+    if hasattr(analyzer, "sequential_looks"):
+        # A live adapter's estimate counts the looks' photos, not only the manifest's.
+        from itertools import accumulate
+
+        from .sequential import person_batches
+
+        sizes = [len(b) for b in person_batches(dataset, labels, options.looks, options.seed)]
+        analyzer.sequential_looks = tuple(accumulate(sizes))
 
     def analyze(batch: Dataset) -> Observations:
         return analyze_dataset(
