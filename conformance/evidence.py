@@ -216,8 +216,11 @@ def _photos(ctx: Context) -> list[dict[str, Any]]:
         return [{**entry, "sha256": digest.get(str(entry.get("photo")))} for entry in entries]
 
     if ctx.observations is not None:
-        unsent = ctx.sequential.not_needed_entries() if ctx.sequential is not None else []
-        return sealed([*(record.to_dict() for record in ctx.observations.records), *unsent])
+        entries = [record.to_dict() for record in ctx.observations.records]
+        if ctx.sequential is not None:  # the photos a sequential run never sent, in manifest order with the rest
+            by_photo = {entry["photo"]: entry for entry in [*entries, *ctx.sequential.not_needed_entries()]}
+            entries = [by_photo[photo.id] for photo in ctx.dataset.photos if photo.id in by_photo]
+        return sealed(entries)
     assert ctx.searches is not None
     gallery = [{"photo": p.id, "outcome": "enrolled", "role": "gallery"} for p in ctx.dataset.role("gallery")]
     return sealed([*({**r.to_dict(), "role": "probe"} for r in ctx.searches.records), *gallery])
