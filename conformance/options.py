@@ -371,6 +371,7 @@ OPTIONS: tuple[Option, ...] = (
         "send photos in batches of people (random, stratified by group) and stop when every check is settled; "
         "error spent over the looks (docs/explanation/methodology.md#sequential-audits)",
         flag=True,
+        tuning=True,
     ),
     Option(
         "looks",
@@ -379,6 +380,7 @@ OPTIONS: tuple[Option, ...] = (
         show=str,
         default=5,
         metavar="K",
+        tuning=True,
     ),
     Option(
         "report_dir",
