@@ -41,15 +41,26 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PRICE",
+    "Assessment",
+    "CheckPlan",
     "DirectionPlan",
     "GapDesign",
+    "Pilot",
     "PlanError",
+    "PlanInputs",
     "Price",
+    "Simulation",
+    "assess_manifest",
     "expected_df",
     "gap_precision",
     "people_needed",
+    "plan_check",
+    "policy_levels",
     "power_to_fail",
     "power_to_pass",
+    "read_pilot",
+    "simulated_power",
+    "simulated_rate_power",
 ]
 
 
