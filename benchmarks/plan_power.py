@@ -33,6 +33,7 @@ from verdict_error_rates import misgendered, observations
 
 from conformance import load_policy, run_check
 from conformance.identity import SELF_DESCRIBED
+from conformance.observation import GENDER_CODES
 from conformance.planning import PlanInputs, Simulation, plan_check
 
 if TYPE_CHECKING:
@@ -130,13 +131,15 @@ def achieved(design: Design, people: int, replicates: int, rng: np.random.Genera
 
 
 def _as_nonbinary(table: Observations) -> Observations:
-    """The same table with everyone a nonbinary person (a binary label is then what the check counts)."""
+    """The same table with everyone a nonbinary person, abstained on unless given the binary label ``Male``."""
     import dataclasses
 
     import numpy as np
 
     identity = np.full(len(table.identity), SELF_DESCRIBED.index("nonbinary"), dtype=np.int8)
-    return dataclasses.replace(table, identity=identity)
+    given = table.predicted == GENDER_CODES["man"]
+    predicted = np.where(given, GENDER_CODES["man"], GENDER_CODES["abstain"]).astype(np.int8)
+    return dataclasses.replace(table, identity=identity, predicted=predicted)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--plan-replicates", type=int, default=2000, help="the planner's own draws (its --replicates)")
     parser.add_argument("--seed", type=int, default=20261121)
     parser.add_argument("--quick", action="store_true", help="a few designs only")
+    parser.add_argument(
+        "--only", default="", help="only the designs of these checks and group counts, e.g. misgender_gap:3"
+    )
     parser.add_argument("--out", type=Path, help="also write the Markdown results here")
     args = parser.parse_args(argv)
     rng = np.random.default_rng([args.seed, 17])  # a stream the planner does not use
@@ -167,7 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     off: list[str] = []
     worst = 0.0
-    for design in designs(args.quick):
+    chosen = [
+        d
+        for d in designs(args.quick)
+        if not args.only or any(f"{d.check}:{d.groups}" == o or d.check == o for o in args.only.split(","))
+    ]
+    for design in chosen:
         people, promised = planned(design, args.plan_replicates, args.seed)
         got = achieved(design, people, args.replicates, rng)
         se = math.sqrt(got * (1 - got) / args.replicates)
@@ -180,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(row, file=sys.stderr, flush=True)
     lines += [
         "",
-        f"Largest difference between achieved and promised power: {worst:.3f} over {len(designs(args.quick))} designs; "
+        f"Largest difference between achieved and promised power: {worst:.3f} over {len(chosen)} designs; "
         f"beyond 3 points: {len(off) or 'none'}. Run time {time.perf_counter() - started:.0f} s.",
         *([""] + [f"- {row}" for row in off] if off else []),
     ]
