@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
         help="where the run's folder is now, if the project moved: files under the run's folder are looked for "
         "under DIR by their relative path",
     )
+    from .plan_command import add_parser as add_plan_parser
+
+    add_plan_parser(commands)
     commands.add_parser("checks", help="list the checks and what each measures")
     commands.add_parser("adapters", help="list the analyzers that can be named with --analyzer")
     return parser
@@ -206,6 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compare(args)
     if args.command == "verify":
         return _verify(args)
+    if args.command == "plan":
+        from .plan_command import run as plan
+
+        return plan(args)
     if args.command == "checks":
         from .checks import CHECK_IDS, SUMMARIES
 

@@ -185,6 +185,8 @@ def context_payload(ctx: Context) -> dict[str, Any]:
         "photos": _photos(ctx),
         "evidence": evidence(ctx),
     }
+    if ctx.sequential is not None:  # a sequential run: what it sent, what it did not need, and why it stopped
+        payload["sequential"] = ctx.sequential.to_json()
     # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry.
     result: dict[str, Any] = json.loads(json.dumps(payload))
     return result
@@ -214,7 +216,11 @@ def _photos(ctx: Context) -> list[dict[str, Any]]:
         return [{**entry, "sha256": digest.get(str(entry.get("photo")))} for entry in entries]
 
     if ctx.observations is not None:
-        return sealed(record.to_dict() for record in ctx.observations.records)
+        entries = [record.to_dict() for record in ctx.observations.records]
+        if ctx.sequential is not None:  # the photos a sequential run never sent, in manifest order with the rest
+            by_photo = {entry["photo"]: entry for entry in [*entries, *ctx.sequential.not_needed_entries()]}
+            entries = [by_photo[photo.id] for photo in ctx.dataset.photos if photo.id in by_photo]
+        return sealed(entries)
     assert ctx.searches is not None
     gallery = [{"photo": p.id, "outcome": "enrolled", "role": "gallery"} for p in ctx.dataset.role("gallery")]
     return sealed([*({**r.to_dict(), "role": "probe"} for r in ctx.searches.records), *gallery])

@@ -138,6 +138,16 @@ def _target_fmr(text: str) -> tuple[float, ...]:
     return values
 
 
+def _looks(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise OptionError(f"{shown(text)}: give the most looks as a whole number from 1 to 100")
+    return value
+
+
 def _executor(text: str) -> ExecutorSpec:
     from .errors import ConformanceError
 
@@ -304,6 +314,13 @@ OPTIONS: tuple[Option, ...] = (
         "allow_live", "let a recording call a non-loopback endpoint (a real, billed vendor API)", flag=True, tuning=True
     ),
     Option(
+        "accept_vendor_retention",
+        "go live although no AI services opt-out policy was seen: accept, on the record, that the vendor may keep "
+        "and use the photos (conformance.retention)",
+        flag=True,
+        tuning=True,
+    ),
+    Option(
         "match_mode",
         "face matching as search (1:N, per probe; default) or compare (1:1, per probe-gallery pair)",
         parse=_match_mode,
@@ -351,6 +368,22 @@ OPTIONS: tuple[Option, ...] = (
         show=_number,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
+        tuning=True,
+    ),
+    Option(
+        "sequential",
+        "send photos in batches of people (random, stratified by group) and stop when every check is settled; "
+        "error spent over the looks (docs/explanation/methodology.md#sequential-audits)",
+        flag=True,
+        tuning=True,
+    ),
+    Option(
+        "looks",
+        "with --sequential: the most looks at the data, at equal shares of each group's people (default 5)",
+        parse=_looks,
+        show=str,
+        default=5,
+        metavar="K",
         tuning=True,
     ),
     Option(

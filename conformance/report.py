@@ -521,6 +521,12 @@ class Report:
         """The planned checks that have no result (verdict ``not run``), each with its reason in ``notes``."""
         return tuple(check for check in self.checks if check.verdict == "not run")
 
+    @property
+    def sequential(self) -> Mapping[str, Any] | None:
+        """A sequential run's record (``--sequential``): stopping rule, looks, photos sent and not needed; None otherwise."""
+        value = self.extra.get("sequential")
+        return value if isinstance(value, Mapping) else None
+
     def count(self, verdict: str) -> int:
         """How many check results have ``verdict``."""
         return sum(1 for check in self.checks if check.verdict == verdict)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .observation import Observations
     from .policy import Policy
     from .results import CheckResult
+    from .sequential import SequentialOutcome
 
 __all__ = ["DEFAULT_SEED", "Context", "RunOptions", "build_context", "check_results", "load_context"]
 
@@ -55,6 +56,7 @@ class RunOptions:
     record_mode: str = DEFAULT_RECORD_MODE  # the kit's own (--conformance-record-mode), never pytest-recording's
     cassette_dir: str | None = None
     allow_live: bool = False
+    accept_vendor_retention: bool = False  # go live without a seen opt-out policy (conformance.retention)
     thresholds: tuple[float, ...] = ()  # similarity thresholds of the matching checks (default 80,90,95,99)
     target_fmr: tuple[float, ...] = ()  # 1:1 comparisons: target FMRs, overriding the policy's target_fmr
     match_mode: str = DEFAULT_MATCH_MODE  # search: 1:N, per probe; compare: 1:1, per probe-gallery pair
@@ -65,6 +67,9 @@ class RunOptions:
     progress: bool | None = field(default=False, compare=False)
     # Read and keep replayed observations in <project_root>/.conformance_cache (conformance.cache).
     cache: bool = field(default=True, compare=False)
+    # Send photos in batches of people and stop when every check is settled (conformance.sequential).
+    sequential: bool = False
+    looks: int = 5
 
     def flags(self) -> list[str]:
         """The command-line flags that reproduce this run (for the pytest header and reports)."""
@@ -89,6 +94,9 @@ class Context:
     notes: tuple[str, ...] = field(default=())
     searches: SearchRun | None = None  # a face-matching run's
     thresholds: tuple[float, ...] = ()
+    # A sequential run's: what it did, and the policy of the look that stopped it (its checks' level).
+    sequential: SequentialOutcome | None = None
+    look_policy: Policy | None = None
 
     @property
     def analyzer(self) -> dict[str, Any]:
@@ -189,6 +197,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
         record_mode=options.record_mode,
         cassette_dir=cassette_dir,
         allow_live=options.allow_live,
+        accept_vendor_retention=options.accept_vendor_retention,
         rate=options.rate,
         timeout=options.timeout,
     )
@@ -210,6 +219,8 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
         if "transformation_invariance" in wanted and getattr(analyzer, "sees_new_images", False)
         else None
     )
+    if options.sequential:
+        return _sequential_context(options, analyzer_spec, settings, dataset, analyzer, policy, wanted)
     observations = analyze_dataset(
         analyzer,
         dataset,
@@ -234,6 +245,88 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
         reference=reference,
         checks=options.checks or GENDER_CHECKS,
         notes=tuple(notes),
+    )
+
+
+def _sequential_context(
+    options: RunOptions,
+    analyzer_spec: str,
+    settings: AdapterSettings,
+    dataset: Dataset,
+    analyzer: Any,
+    policy: Policy,
+    wanted: Sequence[str],
+) -> Context:
+    """A gender run that sends photos in batches of people until every check is settled (conformance.sequential)."""
+    from .dataset import group_labels
+    from .execution import Recipe
+    from .runner import analyze_dataset
+    from .sequential import run_looks
+
+    labels = tuple(group_labels(dataset, options.group_by))
+    preferred = None if options.group_by else "cis"
+    reference, notes = _reference(options.reference, labels, preferred, f"in {Path(dataset.manifest).name}", "group")
+    if hasattr(analyzer, "sequential_looks"):
+        # A live adapter's estimate counts the looks' photos, not only the manifest's.
+        from itertools import accumulate
+
+        from .sequential import person_batches
+
+        sizes = [len(b) for b in person_batches(dataset, labels, options.looks, options.seed)]
+        analyzer.sequential_looks = tuple(accumulate(sizes))
+
+    def analyze(batch: Dataset) -> Observations:
+        return analyze_dataset(
+            analyzer,
+            batch,
+            executor=options.executor,
+            recipe=lambda: Recipe(analyzer_spec, settings, dataset),
+            show_progress=options.progress,
+            systematic_failures=policy.systematic_failures,
+        )
+
+    def evaluate(observations: Observations, groups: Sequence[str], look: Policy) -> dict[str, CheckResult]:
+        ctx = Context(
+            options=options,
+            analyzer_spec=analyzer_spec,
+            settings=settings,
+            dataset=dataset,
+            observations=observations,
+            policy=look,
+            groups=tuple(groups),
+            reference=reference,
+            checks=tuple(wanted),
+        )
+        return {check: check_results(ctx, check)[0] for check in wanted}
+
+    observations, groups, look, outcome = run_looks(
+        dataset,
+        labels,
+        policy=policy,
+        looks=options.looks,
+        seed=options.seed,
+        checks=wanted,
+        analyze=analyze,
+        evaluate=evaluate,
+    )
+    notes.append(
+        f"sequential audit: {outcome.photos_sent} of {len(dataset.photos)} photos sent in {len(outcome.looks)} of "
+        f"{outcome.looks_planned} looks ({outcome.stopped}); {len(outcome.not_needed)} photos not needed; verdicts at "
+        f"the last look's one-sided level {outcome.looks[-1].alpha:.3g} (error spending over the looks)"
+    )
+    return Context(
+        options=options,
+        analyzer_spec=analyzer_spec,
+        settings=settings,
+        dataset=dataset,
+        observations=observations,
+        policy=policy,
+        groups=groups,
+        reference=reference,
+        checks=tuple(wanted),
+        notes=tuple(notes),
+        sequential=outcome,
+        look_policy=look,
     )
 
 
@@ -397,7 +490,7 @@ def check_results(ctx: Context, check_id: str) -> list[CheckResult]:
     common: dict[str, Any] = {
         "groups": ctx.groups,
         "reference": ctx.reference,
-        "policy": ctx.policy,
+        "policy": ctx.look_policy or ctx.policy,
         "seed": ctx.options.seed,
     }
     if check_id in MATCHING_CHECKS:

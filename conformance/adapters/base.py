@@ -33,6 +33,8 @@ class AdapterSettings:
     allow_live: bool = False
     rate: float | None = None  # live calls per second at most (None: the adapter's default for live endpoints)
     timeout: float = DEFAULT_TIMEOUT
+    # Go live although the vendor may keep the photos (no opt-out policy seen): an acceptance on the record.
+    accept_vendor_retention: bool = False
 
 
 @dataclass(frozen=True)

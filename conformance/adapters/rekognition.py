@@ -549,6 +549,9 @@ class RekognitionAnalyzer:
         self._unrecorded = 0
         self._effective = "none"
         self.extra_calls = 0  # transformed variants the runner will send, set before session()
+        # A sequential run's photos by look (cumulative), set before session(): the live estimate counts them.
+        self.sequential_looks: tuple[int, ...] = ()
+        self.retention_preflight: dict[str, Any] | None = None  # what the data-protection preflight found
         self._collection = False
         self._gallery: dict[str, str] | None = None  # gallery image digest (ExternalImageId) -> photo id
         self._unindexed: dict[str, str] = {}
@@ -836,16 +839,33 @@ class RekognitionAnalyzer:
 
     def _check_live(self, endpoint: str, calls: int) -> None:
         estimate = calls * PRICE_PER_IMAGE_USD
+        looks = self.sequential_looks
+        sequential = (
+            f"; a sequential audit sends them in up to {len(looks)} looks, stopping once every check is settled: "
+            + ", ".join(f"look {k} {n} photos (${n * PRICE_PER_IMAGE_USD:,.2f})" for k, n in enumerate(looks, 1))
+            if looks
+            else ""
+        )
         message = (
             f"recording would make up to {calls} DetectFaces call(s) to {endpoint} (photos not yet recorded, "
             f"and {self.extra_calls} transformed variants for transformation_invariance), about ${estimate:,.2f} at "
-            f"${PRICE_PER_IMAGE_USD} per image (AWS's first-tier price; check current pricing). AWS may store "
-            "and use submitted images to improve its services unless your organisation has opted out "
+            f"${PRICE_PER_IMAGE_USD} per image (AWS's first-tier price; check current pricing){sequential}. AWS may "
+            "store and use submitted images to improve its services unless your organisation has opted out "
             "(AWS Organizations AI services opt-out policy)."
         )
         if not self.settings.allow_live:
             raise ConformanceError(f"{message} Pass --conformance-allow-live (conformance run --allow-live) to proceed")
-        print(f"conformance: live run: {message}", file=sys.stderr)
+        if self.retention_preflight is None:  # once a run, before its first live call (a sequential run opens per look)
+            from ..retention import preflight
+
+            self.retention_preflight = preflight(
+                _organizations_client,
+                accept_retention=self.settings.accept_vendor_retention,
+                calls=min(looks[0], calls) if looks else calls,
+                price_per_image=PRICE_PER_IMAGE_USD,
+                calls_note=(sequential.removeprefix("; ") or "every photo not yet recorded"),
+            ).to_json()
+            print(f"conformance: live run: {message}", file=sys.stderr)
 
     def can_see(self, photo: Photo) -> bool:
         """Whether analysing ``photo`` now can work: always while recording; in replay, if it was recorded."""
@@ -1397,7 +1417,16 @@ class RekognitionAnalyzer:
             "vocabulary": self.vocabulary.to_dict(),
             "emulated": self.emulated,
             "simulated": self.simulated,
+            **({"retention_preflight": self.retention_preflight} if self.retention_preflight else {}),
         }
+
+
+def _organizations_client() -> Any:
+    """An AWS Organizations client from boto3's usual configuration, for the data-protection preflight."""
+    import boto3
+
+    session = boto3.session.Session()
+    return session.client("organizations", region_name=session.region_name or "us-east-1")
 
 
 _NOTE = (

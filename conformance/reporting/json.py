@@ -70,6 +70,8 @@ def build_report(
     }
     if regression is not None:
         data["regression"] = dict(regression)
+    if context.get("sequential") is not None:  # a sequential run's stopping rule, looks and photos not needed
+        data["sequential"] = dict(context["sequential"])
     return Report.from_json(data, source="this run's results")
 
 

@@ -1,0 +1,206 @@
+"""Monte Carlo: does ``conformance plan`` deliver the power it promises?
+
+For each design the planner (:func:`conformance.planning.plan_check`, what ``conformance plan``
+prints) states the people a group needs and the power it promises there, in each direction: ``pass``
+when the true gap is 0, ``fail`` when it is 3 times the tolerance. This script then draws that many
+people a group, each with their own beta-distributed rate (mean the group's rate, intraclass
+correlation ``icc``) and ``m`` photos, builds an :class:`~conformance.observation.Observations`
+table in memory and calls the kit's public ``run_check`` under the default policy, as the built-in
+suite does, and counts the verdicts. Nothing of the verdict procedure is re-implemented here, and the
+draws use a seed stream of their own (not the planner's).
+
+Reported per design: the people planned, the power promised, the power achieved with its Monte
+Carlo standard error, and the difference; a difference beyond 3 points is listed.
+
+    python benchmarks/plan_power.py --replicates 2000 --out benchmarks/plan-power-results.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _machine import code_line, machine_line
+from verdict_error_rates import misgendered, observations
+
+from conformance import load_policy, run_check
+from conformance.identity import SELF_DESCRIBED
+from conformance.observation import GENDER_CODES
+from conformance.planning import PlanInputs, Simulation, plan_check
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from conformance.observation import Observations
+
+POLICY = load_policy()
+TOLERANCE = POLICY.tolerance_for("misgender_gap")
+GAP = 3 * TOLERANCE
+
+
+@dataclass(frozen=True)
+class Design:
+    check: str
+    groups: int
+    rate: float
+    photos: int
+    icc: float
+    verdict: str  # the direction planned and counted
+
+    def label(self) -> str:
+        return (
+            f"| {self.check} | {self.groups} | {self.rate:g} | {self.photos} | {self.icc:g} | {self.verdict} "
+            f"({'gap 0' if self.verdict == 'pass' else f'gap {GAP:g}'}) |"
+        )
+
+
+def designs(quick: bool) -> list[Design]:
+    out = []
+    for rate in (0.04, 0.10):
+        for photos, icc in ((1, 0.0), (3, 0.3), (10, 0.3), (20, 0.1), (20, 0.5)):
+            for verdict in ("pass", "fail"):
+                out.append(Design("misgender_gap", 2, rate, photos, icc, verdict))
+    for verdict in ("pass", "fail"):
+        out.append(Design("misgender_gap", 3, 0.04, 3, 0.3, verdict))
+        out.append(Design("same_person_consistency", 2, 0.1, 5, 0.2, verdict))
+        out.append(Design("nonbinary_representability", 1, 0.0, 4, 0.3, verdict))
+    return out[::4] if quick else out
+
+
+def planned(design: Design, replicates: int, seed: int) -> tuple[int, float]:
+    names = ("cis", "trans", "nonbinary")[: max(design.groups, 2)]
+    inputs = PlanInputs(
+        checks=(design.check,),
+        groups=names,
+        policy=POLICY,
+        rates={design.check: design.rate},
+        photos_per_person=design.photos,
+        icc=design.icc,
+        power=0.8,
+        gap=GAP,
+        simulation=Simulation(replicates, seed),
+    )
+    plan = plan_check(design.check, inputs)
+    direction = next(d for d in plan.directions if d.verdict == design.verdict)
+    assert direction.people_per_group is not None
+    assert direction.power is not None
+    return direction.people_per_group, direction.power
+
+
+def per_photo_rate(share: float, icc: float) -> float:
+    """The per-photo rate whose expected share of differing pairs is ``share`` (2 q (1 - q) (1 - icc))."""
+    return 0.5 * (1.0 - math.sqrt(1.0 - 2.0 * share / (1.0 - icc)))
+
+
+def achieved(design: Design, people: int, replicates: int, rng: np.random.Generator) -> float:
+    """Share of replicates whose verdict is the planned one, through ``run_check``."""
+    import numpy as np
+
+    hits = 0
+    names = ("cis", "trans", "nonbinary")[: design.groups]
+    for _ in range(replicates):
+        photos = np.full(people, design.photos, dtype=np.int64)
+        if design.check == "nonbinary_representability":
+            rate = 0.0 if design.verdict == "pass" else GAP
+            table, labels = observations([("nonbinary", photos, misgendered(rate, design.icc, photos, rng))])
+            result = run_check(
+                design.check, _as_nonbinary(table), groups=labels, reference="nonbinary", policy=POLICY, seed=0
+            )
+            hits += (
+                result.comparisons[0].verdict == design.verdict
+            )  # the empirical half (the static one needs a vocabulary)
+            continue
+        rate = design.rate
+        high = rate + (GAP if design.verdict == "fail" else 0.0)
+        rates = [rate] * (design.groups - 1) + [high]
+        if design.check == "same_person_consistency":
+            rates = [per_photo_rate(r, design.icc) for r in rates]
+        groups = [(name, photos, misgendered(r, design.icc, photos, rng)) for name, r in zip(names, rates, strict=True)]
+        table, labels = observations(groups)
+        result = run_check(design.check, table, groups=labels, reference="cis", policy=POLICY, seed=0)
+        hits += result.verdict == design.verdict
+    return hits / replicates
+
+
+def _as_nonbinary(table: Observations) -> Observations:
+    """The same table with everyone a nonbinary person, abstained on unless given the binary label ``Male``."""
+    import dataclasses
+
+    import numpy as np
+
+    identity = np.full(len(table.identity), SELF_DESCRIBED.index("nonbinary"), dtype=np.int8)
+    given = table.predicted == GENDER_CODES["man"]
+    predicted = np.where(given, GENDER_CODES["man"], GENDER_CODES["abstain"]).astype(np.int8)
+    return dataclasses.replace(table, identity=identity, predicted=predicted)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import numpy as np
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--replicates", type=int, default=2000, help="run_check replicates a design")
+    parser.add_argument("--plan-replicates", type=int, default=2000, help="the planner's own draws (its --replicates)")
+    parser.add_argument("--seed", type=int, default=20261121)
+    parser.add_argument("--quick", action="store_true", help="a few designs only")
+    parser.add_argument(
+        "--only", default="", help="only the designs of these checks and group counts, e.g. misgender_gap:3"
+    )
+    parser.add_argument("--out", type=Path, help="also write the Markdown results here")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng([args.seed, 17])  # a stream the planner does not use
+    started = time.perf_counter()
+    lines = [
+        "# The planner's promised power against the real checks: Monte Carlo",
+        "",
+        f"Command: `python benchmarks/plan_power.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+        "",
+        f"Machine: {machine_line([('numpy', 'numpy'), ('scipy', 'scipy'), ('statsmodels', 'statsmodels')])}; {code_line()}",
+        "",
+        f"Policy: the default (tolerance {TOLERANCE:g}, `{POLICY.interval}` limits, `{POLICY.direction}`, min_subjects "
+        f"{POLICY.min_subjects}); power 0.8 planned; fail scenario at a true gap of {GAP:g} (3 x the tolerance). "
+        f"Planner: {args.plan_replicates} draws a size; achieved: {args.replicates} run_check replicates a design.",
+        "",
+        "| check | groups | reference rate | photos a person | ICC | verdict planned | people a group | promised | achieved (SE) | difference |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    off: list[str] = []
+    worst = 0.0
+    chosen = [
+        d
+        for d in designs(args.quick)
+        if not args.only or any(f"{d.check}:{d.groups}" == o or d.check == o for o in args.only.split(","))
+    ]
+    for design in chosen:
+        people, promised = planned(design, args.plan_replicates, args.seed)
+        got = achieved(design, people, args.replicates, rng)
+        se = math.sqrt(got * (1 - got) / args.replicates)
+        diff = got - promised
+        worst = max(worst, abs(diff))
+        row = f"{design.label()} {people} | {promised:.3f} | {got:.3f} ({se:.3f}) | {diff:+.3f} |"
+        if abs(diff) > 0.03:
+            off.append(row)
+        lines.append(row)
+        print(row, file=sys.stderr, flush=True)
+    lines += [
+        "",
+        f"Largest difference between achieved and promised power: {worst:.3f} over {len(chosen)} designs; "
+        f"beyond 3 points: {len(off) or 'none'}. Run time {time.perf_counter() - started:.0f} s.",
+        *([""] + [f"- {row}" for row in off] if off else []),
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""``conformance plan``: its arguments, and the plan printed as text or JSON.
+
+The statistics are in :mod:`conformance.planning`; this module only reads the arguments (and a pilot
+report or a manifest), asks the planner, and writes what it says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import replace
+from typing import Any
+
+__all__ = ["add_parser", "run"]
+
+_USAGE_ERROR = 2
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number from 0 to 1")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, 0 or more")
+    return value
+
+
+def _power(text: str) -> float:
+    value = _share(text)
+    if not 0.5 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: power lies from 0.5 to below 1, e.g. 0.8")
+    return value
+
+
+def _checks(text: str) -> tuple[str, ...]:
+    from .checks.check_ids import CHECK_IDS, GENDER_CHECKS, unknown_checks
+
+    if text == "all":
+        return CHECK_IDS
+    if text == "gender":
+        return GENDER_CHECKS
+    ids = tuple(part.strip() for part in text.split(",") if part.strip())
+    problem = unknown_checks(ids)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{problem} (or: all, gender)")
+    return ids
+
+
+def _groups(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"{text!r}: name two or more different groups, the reference first")
+    return names
+
+
+def add_parser(commands: Any) -> None:
+    """The ``plan`` subcommand and its arguments."""
+    from .planning import DEFAULT_PRICE
+
+    plan = commands.add_parser(
+        "plan",
+        help="people and photos a conclusive audit needs per group and check, and what sending them costs",
+        description="Sample sizes for a conclusive verdict in each direction (pass at a true gap of 0, fail at "
+        "--gap-multiple times the tolerance), planned on the kit's own verdict procedure and checked by "
+        "simulation (docs/how-to/plan.md). Reads expected rates and ICC from a pilot report.json if given; with "
+        "--manifest, says which checks that data can settle and why not.",
+    )
+    plan.add_argument(
+        "--check",
+        dest="checks",
+        type=_checks,
+        metavar="ID[,ID]",
+        help="checks to plan (default: the gender checks; all: every check)",
+    )
+    plan.add_argument(
+        "--groups",
+        type=_groups,
+        metavar="REF,G[,G]",
+        help="groups to compare, the reference first (default: cis,trans)",
+    )
+    plan.add_argument(
+        "--reference-rate",
+        type=_share,
+        metavar="RATE",
+        help="expected rate of the reference group (default 0.05, or the pilot's)",
+    )
+    plan.add_argument(
+        "--gap", type=_share, metavar="GAP", help="true gap of the fail scenario (default: --gap-multiple x tolerance)"
+    )
+    plan.add_argument(
+        "--gap-multiple",
+        type=_positive,
+        default=3.0,
+        metavar="K",
+        help="fail scenario at K x the tolerance (default 3)",
+    )
+    plan.add_argument(
+        "--tolerance", type=_share, metavar="TOL", help="tolerance of the planned checks (default: the policy's)"
+    )
+    plan.add_argument(
+        "--photos-per-person", type=int, metavar="M", help="photos of each person (default 1, or the pilot's)"
+    )
+    plan.add_argument(
+        "--icc", type=_share, metavar="ICC", help="within-person correlation, 0 to 1 (default 0, or the pilot's)"
+    )
+    plan.add_argument(
+        "--power", type=_power, default=0.8, metavar="P", help="power of each verdict direction (default 0.8)"
+    )
+    plan.add_argument(
+        "--pilot", metavar="REPORT", help="a pilot run's report.json: rates, groups, photos a person and ICC"
+    )
+    plan.add_argument(
+        "--manifest", metavar="MANIFEST", help="an existing manifest: which checks its data can settle, and why not"
+    )
+    plan.add_argument("--group-by", metavar="COL[,COL]", default="", help="manifest column(s) to group by, as for run")
+    plan.add_argument("--policy", metavar="FILE", help="policy TOML (default: the project's pyproject.toml)")
+    plan.add_argument("--profile", metavar="NAME", help="named policy profile: default, ci or procurement")
+    plan.add_argument(
+        "--price-per-1000",
+        type=_positive,
+        metavar="PRICE",
+        help=f"price of 1,000 images sent (default {DEFAULT_PRICE.per_1000:g} {DEFAULT_PRICE.currency}: {DEFAULT_PRICE.source})",
+    )
+    plan.add_argument(
+        "--replicates",
+        type=_whole,
+        default=2000,
+        metavar="N",
+        help="simulated draws a size for the promised power (default 2000; 0: approximation only)",
+    )
+    plan.add_argument("--seed", type=int, default=20261121, metavar="N", help="seed of the simulation")
+    plan.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out ``conformance plan``; returns the exit code."""
+    from pathlib import Path
+
+    from .checks.check_ids import GENDER_CHECKS
+    from .errors import ConformanceError
+    from .planning import DEFAULT_PRICE, PlanInputs, Price, Simulation, assess_manifest, plan_check, read_pilot
+    from .policy import load_policy
+
+    try:
+        policy = load_policy(args.policy, profile=args.profile, project_root=str(Path.cwd()))
+        pilot = read_pilot(args.pilot) if args.pilot else None
+    except ConformanceError as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return _USAGE_ERROR
+    checks: tuple[str, ...] = args.checks or GENDER_CHECKS
+    if args.tolerance is not None:
+        policy = replace(policy, tolerance={**policy.tolerance, **dict.fromkeys(checks, args.tolerance)})
+    sources = list(pilot.notes) if pilot else []
+    rates = dict(pilot.rates) if pilot else {}
+    fallback = 0.05
+    for check in checks:
+        if args.reference_rate is not None:
+            rates[check] = args.reference_rate
+        elif check not in rates:
+            rates[check] = fallback
+            sources.append(f"{check}: reference rate {fallback:g} assumed (give --reference-rate or --pilot)")
+    if "misgender_gap" not in rates:
+        rates["misgender_gap"] = args.reference_rate if args.reference_rate is not None else fallback
+    photos = args.photos_per_person or (pilot.photos_per_person if pilot and pilot.photos_per_person else 1)
+    if photos < 1:
+        print("conformance: error: --photos-per-person must be at least 1", file=sys.stderr)
+        return _USAGE_ERROR
+    icc = args.icc if args.icc is not None else (pilot.icc if pilot and pilot.icc is not None else 0.0)
+    groups = args.groups or (pilot.groups if pilot and len(pilot.groups) >= 2 else ("cis", "trans"))
+    price = (
+        DEFAULT_PRICE
+        if args.price_per_1000 is None
+        else Price(args.price_per_1000, "USD", "given with --price-per-1000")
+    )
+    inputs = PlanInputs(
+        checks=checks,
+        groups=tuple(groups),
+        policy=policy,
+        rates=rates,
+        photos_per_person=int(photos),
+        icc=float(icc),
+        power=args.power,
+        gap=args.gap,
+        gap_multiple=args.gap_multiple,
+        sd=dict(pilot.sd) if pilot else {},
+        price=price,
+        simulation=Simulation(args.replicates, args.seed),
+        sources=tuple(sources),
+    )
+    try:
+        plans = {check: plan_check(check, inputs) for check in checks}
+        assessment = None
+        if args.manifest:
+            by = tuple(c.strip() for c in args.group_by.split(",") if c.strip())
+            assessment = assess_manifest(args.manifest, inputs, group_by=by, plans=plans)
+    except ConformanceError as exc:
+        print(f"conformance: error: {exc}", file=sys.stderr)
+        return _USAGE_ERROR
+    document = _document(inputs, plans, assessment)
+    if args.json:
+        print(json.dumps(document, indent=2))
+    else:
+        print(_text(document), end="")
+    return 0
+
+
+def _document(inputs: Any, plans: dict[str, Any], assessment: Any) -> dict[str, Any]:
+    """The plan as one JSON object; for a single check its figures are at the top level too."""
+    from .planning import policy_levels
+
+    alpha_pass, alpha_fail = policy_levels(inputs.policy)
+    checks = [plan.to_json(inputs.price) for plan in plans.values()]
+    # One set of photos serves every gender check: the audit needs the most any of them needs.
+    decided = [c for c in checks if c["people_per_group"] is not None]
+    largest = max(
+        decided, key=lambda c: c["people_per_group"] * len(c["groups"]) * c["photos_per_person"], default=None
+    )
+    document: dict[str, Any] = {
+        "power": inputs.power,
+        "alpha_pass": alpha_pass,
+        "alpha_fail": alpha_fail,
+        "confidence": inputs.policy.confidence,
+        "interval": inputs.policy.interval,
+        "direction": inputs.policy.direction,
+        "min_subjects": inputs.policy.min_subjects,
+        "groups": list(inputs.groups),
+        "photos_per_person": inputs.photos_per_person,
+        "icc": inputs.icc,
+        "price": {"per_1000": inputs.price.per_1000, "currency": inputs.price.currency, "source": inputs.price.source},
+        "sources": list(inputs.sources),
+        "checks": checks,
+    }
+    if largest is not None:
+        document["audit"] = {
+            "check": largest["check"],
+            "people_per_group": largest["people_per_group"],
+            "photos": largest["calls"],
+            "calls": largest["calls"],
+            "cost": largest["cost"],
+        }
+    if len(checks) == 1:
+        only = checks[0]
+        for key in ("check", "people_per_group", "photos_per_group", "calls", "cost", "tolerance", "reference_rate"):
+            document[key] = only[key]
+    if assessment is not None:
+        summary, rows = assessment
+        document["manifest"] = {**summary, "checks": [row.to_json() for row in rows]}
+    return document
+
+
+def _text(document: dict[str, Any]) -> str:
+    price = document["price"]
+    lines = [
+        f"conformance plan: {document['power']:.0%} power for each verdict direction; a wrong pass at most "
+        f"{document['alpha_pass']:g} per comparison, a wrong fail at most {document['alpha_fail']:g} for the check "
+        f"({document['interval']} limits, {document['direction']} comparisons, min_subjects {document['min_subjects']})",
+        f"groups {', '.join(document['groups'])} (reference first); {document['photos_per_person']} photos a person, "
+        f"ICC {document['icc']:.3g}",
+    ]
+    lines += [f"  {source}" for source in document["sources"]]
+    lines.append("")
+    header = f"  {'check':<28} {'tolerance':>9} {'ref. rate':>9} {'pass: people':>13} {'fail: people':>13} {'people/group':>13} {'calls':>9} {'cost':>10}"
+    lines.append(header)
+    for c in document["checks"]:
+        pass_, fail = c["directions"]
+        rate = "" if c["reference_rate"] is None else f"{c['reference_rate']:.3g}"
+        cost = "" if c["cost"] is None else f"{c['cost']:,.2f}"
+        lines.append(
+            f"  {c['check']:<28} {c['tolerance']:>9g} {rate:>9} {_people(pass_):>13} {_people(fail):>13} "
+            f"{_shown(c['people_per_group']):>13} {_shown(c['calls']):>9} {cost:>10}"
+        )
+    lines.append("")
+    for c in document["checks"]:
+        pass_, fail = c["directions"]
+        lines.append(
+            f"{c['check']}: pass at a true gap of 0 with {_people(pass_)} people a group (power {_shown(pass_['power'])}); "
+            f"fail at a true gap of {fail['true_gap']:g} with {_people(fail)} (power {_shown(fail['power'])}); {c['method']}"
+        )
+        for note in [*c["notes"], *(d["note"] for d in c["directions"] if d["note"])]:
+            lines.append(f"  - {note}")
+    if "audit" in document:
+        audit = document["audit"]
+        lines += [
+            "",
+            f"To settle every planned check: {audit['people_per_group']} people a group ({audit['check']} needs the most), "
+            f"{audit['calls']:,} photos sent, {price['currency']} {audit['cost']:,.2f} at {price['per_1000']:g} per 1,000 images",
+            f"  price: {price['source']}",
+        ]
+    if "manifest" in document:
+        manifest = document["manifest"]
+        lines += [
+            "",
+            f"{manifest['manifest']}: "
+            + ", ".join(f"{g} {v['people']} people / {v['photos']} photos" for g, v in manifest["groups"].items()),
+        ]
+        for row in manifest["checks"]:
+            lines.append(f"  {'settles' if row['settles'] else 'cannot settle'}: {row['check']}: {row['reason']}")
+    return "\n".join(lines) + "\n"
+
+
+def _people(direction: dict[str, Any]) -> str:
+    return _shown(direction["people_per_group"])
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return f"{value:,}"

@@ -1,0 +1,170 @@
+"""Data-protection preflight: before the first live call, what the vendor keeps, and whether that was opted out of.
+
+Faces are biometric data, and the people in an audit consented to an audit, not to training a
+vendor's models. Amazon's service terms let it store and use content processed by Rekognition to
+develop and improve its services unless the customer's AWS Organization has an AI services opt-out
+policy in force (the published Rekognition audit first obtained that opt-out). So before the first
+live Rekognition call the kit:
+
+1. asks AWS Organizations for the account's effective ``AISERVICES_OPT_OUT_POLICY``
+   (``organizations:DescribeEffectivePolicy``), where the credentials allow it;
+2. reads whether Rekognition is opted out (its own entry, else the policy's ``default``);
+3. refuses to go live unless it is, or the run was given ``--accept-vendor-retention`` (an explicit,
+   recorded acceptance that AWS may keep the photos);
+4. says how many calls the run will make and what they cost (a sequential run: per look, at most all);
+5. records all of this in the report (``analyzer.retention_preflight``).
+
+A state the kit cannot read (no permission, no organisation, a network fault) is never taken as
+opted out. Tested with botocore's Stubber: no network, no credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConformanceError
+
+__all__ = ["OPT_OUT_POLICY", "TERMS", "OptOut", "Preflight", "VendorRetentionRefused", "opt_out_state", "preflight"]
+
+OPT_OUT_POLICY = "AISERVICES_OPT_OUT_POLICY"
+# What the vendor's terms say it keeps, in the kit's words (AWS Service Terms, Amazon Rekognition section;
+# the AWS Organizations guide to AI services opt-out policies).
+TERMS = (
+    "Amazon may store and use images processed by Rekognition to develop and improve its services, unless "
+    "the AWS Organization that owns the account has an AI services opt-out policy in force for Rekognition"
+)
+
+
+class VendorRetentionRefused(ConformanceError):
+    """A live run refused: the vendor may keep the photos and that was neither opted out of nor accepted."""
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """The opt-out state read from AWS Organizations: ``opted_out`` True, False, or None when it could not be read."""
+
+    opted_out: bool | None
+    detail: str
+
+
+def opt_out_state(organizations: Any, service: str = "rekognition") -> OptOut:
+    """Whether ``service`` is opted out of AI-services content use, per the account's effective policy.
+
+    ``organizations`` is a boto3 Organizations client. Each documented refusal becomes a state with
+    its reason; nothing here raises for a policy that cannot be read.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        answer = organizations.describe_effective_policy(PolicyType=OPT_OUT_POLICY)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "unknown"))
+        reasons = {
+            "EffectivePolicyNotFoundException": (False, "no AI services opt-out policy is in force for this account"),
+            "AWSOrganizationsNotInUseException": (
+                False,
+                "the account is not in an AWS Organization, so no opt-out policy can be in force",
+            ),
+            "AccessDeniedException": (
+                None,
+                "these credentials may not call organizations:DescribeEffectivePolicy; the opt-out state is unknown",
+            ),
+        }
+        opted_out, detail = reasons.get(
+            code, (None, f"AWS Organizations answered {code}; the opt-out state is unknown")
+        )
+        return OptOut(opted_out, detail)
+    except BotoCoreError as exc:
+        return OptOut(
+            None, f"AWS Organizations could not be asked ({type(exc).__name__}); the opt-out state is unknown"
+        )
+    content = answer.get("EffectivePolicy", {}).get("PolicyContent", "")
+    try:
+        policy = json.loads(content) if isinstance(content, str) else {}
+    except ValueError:
+        return OptOut(None, "the effective opt-out policy is not JSON; the opt-out state is unknown")
+    services = policy.get("services", {}) if isinstance(policy, Mapping) else {}
+    for name in (service, "default"):
+        entry = services.get(name) if isinstance(services, Mapping) else None
+        value = _assigned(entry.get("opt_out_policy")) if isinstance(entry, Mapping) else None
+        if value is not None:
+            where = f"the effective AI services opt-out policy ({'its ' + service + ' entry' if name == service else 'its default'})"
+            if value == "optOut":
+                return OptOut(True, f"{where} opts out")
+            return OptOut(False, f"{where} says {value}")
+    return OptOut(False, f"the effective AI services opt-out policy names neither {service} nor a default")
+
+
+def _assigned(value: object) -> str | None:
+    """An effective policy's value: plain (``"optOut"``) or with its operator (``{"@@assign": "optOut"}``)."""
+    if isinstance(value, Mapping):
+        value = value.get("@@assign")
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the preflight found and decided, as the report records it."""
+
+    vendor: str
+    terms: str
+    opted_out: bool | None
+    detail: str
+    accepted_retention: bool
+    calls: int
+    cost: float
+    calls_note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vendor": self.vendor,
+            "terms": self.terms,
+            "opt_out_policy": OPT_OUT_POLICY,
+            "opted_out": self.opted_out,
+            "detail": self.detail,
+            "accepted_retention": self.accepted_retention,
+            "calls": self.calls,
+            "cost": round(self.cost, 2),
+            "calls_note": self.calls_note,
+        }
+
+
+def preflight(
+    organizations: Callable[[], Any],
+    *,
+    accept_retention: bool,
+    calls: int,
+    price_per_image: float,
+    calls_note: str = "",
+    vendor: str = "Amazon Rekognition",
+) -> Preflight:
+    """Check the opt-out before a live run; raise :class:`VendorRetentionRefused` unless it is in force or accepted.
+
+    ``organizations`` makes the Organizations client (called once; a failure to make it is an
+    unknown state, not a pass).
+    """
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        client = organizations()
+    except BotoCoreError as exc:  # a missing profile or region, an unreadable config: the state stays unknown
+        state = OptOut(
+            None, f"no AWS Organizations client could be made ({type(exc).__name__}); the opt-out state is unknown"
+        )
+    else:
+        state = opt_out_state(client)
+    record = Preflight(
+        vendor, TERMS, state.opted_out, state.detail, accept_retention, calls, calls * price_per_image, calls_note
+    )
+    if state.opted_out is not True and not accept_retention:
+        raise VendorRetentionRefused(
+            f"refusing to send photos to {vendor}: {TERMS}, and {state.detail}. Either put an AI services opt-out "
+            "policy in force for Rekognition in your AWS Organization (AWS Organizations > Policies > AI services "
+            "opt-out policies; the account must be able to call organizations:DescribeEffectivePolicy for the kit to "
+            "see it), or pass --accept-vendor-retention (pytest --conformance-accept-vendor-retention) to accept, on "
+            "the record, that the vendor may keep the photos"
+        )
+    return record

@@ -1,0 +1,226 @@
+"""Sequential audits (``--sequential``): send photos in batches, stop when every check's verdict is settled.
+
+Why: consented photos and vendor calls are the scarce things of an audit. A design large enough to
+decide a gap near the tolerance is far larger than one needs when the analyzer is clearly fair or
+clearly not; a sequential audit looks at the data as they come and stops when the answer is in.
+
+How, and why it stays valid under repeated looks:
+
+- **Order.** People, not photos, are the units the checks' intervals rest on, so batches are of
+  people, all of a person's photos at once. Each group's people are shuffled (seeded with the run's
+  seed) and look ``k`` of ``K`` holds the first ``ceil(k / K * n_g)`` people of every group ``g``:
+  random, stratified by group and by person, the same batches on every replay.
+- **Error spending over a fixed maximum number of looks** (a group-sequential design; Lan & DeMets
+  1983). Each verdict direction is a one-sided test at ``alpha`` (``(1 - confidence) / 2``). Look
+  ``k``, at information fraction ``t_k = k / K``, spends ``alpha(t_k) - alpha(t_{k-1})`` of it,
+  with O'Brien-Fleming-type spending ``alpha(t) = 2 - 2 Phi(z_{1 - alpha/2} / sqrt(t))``: very little
+  early, most of it at the end. At look ``k`` every check runs under the policy with confidence
+  ``1 - 2 alpha_k``, so each direction is tested at ``alpha_k`` there. A wrong pass (or a wrong fail)
+  at any look has probability at most ``sum_k alpha_k = alpha`` by the union bound, whatever the
+  dependence between looks: no normal approximation of the kit's intervals is needed, which is why
+  the boundaries are not the recursive-integration ones (those assume a normal statistic with
+  independent increments). The union bound costs a little power; measured in
+  ``benchmarks/sequential_audit.py``.
+- **Stopping.** After each look, stop when every planned check is settled (pass, fail, or not
+  applicable by construction); otherwise send the next batch. At the last look the data have run
+  out and the verdicts stand as they are. The report's verdicts and intervals are those of the look
+  that stopped, at that look's level; the photos never sent are listed in ``report.json``'s
+  ``photos`` with the outcome ``not needed``, never as analysed.
+
+``transformation_invariance`` is not run sequentially (its variants are drawn over the whole
+dataset); it is reported not applicable with that reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .dataset import Dataset, Photo
+    from .observation import Observation, Observations
+    from .policy import Policy
+    from .results import CheckResult
+
+__all__ = ["DEFAULT_LOOKS", "Look", "SequentialOutcome", "look_levels", "person_batches", "spending"]
+
+DEFAULT_LOOKS = 5
+SETTLED = ("pass", "fail", "not applicable")
+NOT_NEEDED = "not needed"
+
+
+def spending(alpha: float, fraction: float) -> float:
+    """O'Brien-Fleming-type spending: the one-sided error spent by information fraction ``fraction``.
+
+    Examples
+    --------
+    >>> round(spending(0.025, 1.0), 6)
+    0.025
+    >>> spending(0.025, 0.2) < 1e-6
+    True
+    """
+    from scipy.special import ndtr, ndtri
+
+    if fraction <= 0.0:
+        return 0.0
+    z = float(ndtri(1.0 - alpha / 2.0))
+    return float(2.0 - 2.0 * ndtr(z / math.sqrt(min(fraction, 1.0))))
+
+
+def look_levels(alpha: float, looks: int) -> list[float]:
+    """The one-sided level each of ``looks`` equally spaced looks tests at; they add up to ``alpha``."""
+    if looks < 1:
+        raise ValueError(f"looks must be at least 1, got {looks!r}")
+    spent = [spending(alpha, k / looks) for k in range(looks + 1)]
+    return [spent[k] - spent[k - 1] for k in range(1, looks + 1)]
+
+
+def person_batches(dataset: Dataset, groups: Sequence[str], looks: int, seed: int) -> list[list[Photo]]:
+    """Photos new at each look: every group's people shuffled, ``ceil(k / looks * n_g)`` of them by look ``k``."""
+    import numpy as np
+
+    people: dict[str, list[str]] = {}
+    photos: dict[tuple[str, str], list[Photo]] = {}
+    for photo, group in zip(dataset.photos, groups, strict=True):
+        key = (group, photo.subject)
+        if key not in photos:
+            people.setdefault(group, []).append(photo.subject)
+        photos.setdefault(key, []).append(photo)
+    rng = np.random.default_rng([seed, 17])
+    order = {g: [people[g][i] for i in rng.permutation(len(people[g]))] for g in sorted(people)}
+    batches: list[list[Photo]] = []
+    for k in range(1, looks + 1):
+        batch: list[Photo] = []
+        for g, names in order.items():
+            start, stop = math.ceil((k - 1) / looks * len(names)), math.ceil(k / looks * len(names))
+            for name in names[start:stop]:
+                batch.extend(photos[(g, name)])
+        batches.append(batch)
+    return batches
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look: photos sent so far, the one-sided level it tested at, and each check's verdict there."""
+
+    index: int
+    photos_sent: int
+    alpha: float
+    verdicts: Mapping[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "look": self.index,
+            "photos_sent": self.photos_sent,
+            "alpha": self.alpha,
+            "verdicts": dict(self.verdicts),
+        }
+
+
+@dataclass(frozen=True)
+class SequentialOutcome:
+    """What a sequential run did: looks taken, why it stopped, and the photos it never sent."""
+
+    looks_planned: int
+    looks: tuple[Look, ...]
+    stopped: str
+    not_needed: tuple[str, ...]
+    alpha: float
+
+    @property
+    def photos_sent(self) -> int:
+        return self.looks[-1].photos_sent if self.looks else 0
+
+    def to_json(self) -> dict[str, Any]:
+        last = self.looks[-1]
+        return {
+            "stopping_rule": (
+                f"group-sequential: at most {self.looks_planned} looks at equal shares of each group's people "
+                f"(shuffled, all of a person's photos at once), each verdict direction's one-sided error {self.alpha:g} "
+                "spent over the looks with O'Brien-Fleming-type spending (Lan-DeMets), held by the union bound; "
+                "stop when every check is settled (pass, fail or not applicable)"
+            ),
+            "looks_planned": self.looks_planned,
+            "looks_taken": len(self.looks),
+            "stopped": self.stopped,
+            "photos_sent": self.photos_sent,
+            "photos_not_needed": len(self.not_needed),
+            "level_at_stop": last.alpha,
+            "looks": [look.to_json() for look in self.looks],
+        }
+
+    def not_needed_entries(self) -> list[dict[str, Any]]:
+        """``report.json`` ``photos`` entries for the photos never sent."""
+        reason = (
+            f"not sent: the sequential audit stopped at look {len(self.looks)} of {self.looks_planned} ({self.stopped})"
+        )
+        return [{"photo": photo, "outcome": NOT_NEEDED, "reason": reason} for photo in self.not_needed]
+
+
+def run_looks(
+    dataset: Dataset,
+    groups: Sequence[str],
+    *,
+    policy: Policy,
+    looks: int,
+    seed: int,
+    checks: Sequence[str],
+    analyze: Callable[[Dataset], Observations],
+    evaluate: Callable[[Observations, Sequence[str], Policy], dict[str, CheckResult]],
+) -> tuple[Observations, tuple[str, ...], Policy, SequentialOutcome]:
+    """Send batch after batch until every check is settled; returns the observations, their groups, the policy of the last look, and what happened.
+
+    ``analyze`` asks the analyzer about a dataset's photos (the new batch only); ``evaluate`` runs
+    the checks on observations with their group labels under a policy.
+    """
+    from .observation import Observations
+
+    alpha = round((1.0 - policy.confidence) / 2.0, 12)
+    levels = look_levels(alpha, looks)
+    batches = person_batches(dataset, groups, looks, seed)
+    label = {photo.id: group for photo, group in zip(dataset.photos, groups, strict=True)}
+    sent: list[Photo] = []
+    records: list[Observation] = []
+    info: dict[str, Any] = {}
+    taken: list[Look] = []
+    observations: Observations | None = None
+    stopped = "the data ran out: every look was taken"
+    look_policy = policy
+    for k, (batch, level) in enumerate(zip(batches, levels, strict=True), start=1):
+        if batch:
+            answered = analyze(replace(dataset, photos=tuple(batch)))
+            records.extend(answered.records)
+            info = dict(answered.analyzer)
+            sent.extend(batch)
+        if not sent:
+            continue
+        subset = replace(dataset, photos=tuple(sent))
+        observations = Observations.build(subset, records, analyzer=info, variants_note=_NO_VARIANTS)
+        look_policy = replace(policy, confidence=1.0 - 2.0 * level)
+        results = evaluate(observations, [label[p.id] for p in sent], look_policy)
+        verdicts = {check: results[check].verdict for check in checks if check in results}
+        taken.append(Look(k, len(sent), level, verdicts))
+        if k < looks and all(v in SETTLED for v in verdicts.values()):
+            stopped = f"every check settled at look {k}"
+            break
+    if observations is None:
+        from .errors import ConformanceError
+
+        raise ConformanceError(f"{dataset.manifest}: no photo to send")
+    sent_ids = {p.id for p in sent}
+    outcome = SequentialOutcome(
+        looks_planned=looks,
+        looks=tuple(taken),
+        stopped=stopped,
+        not_needed=tuple(p.id for p in dataset.photos if p.id not in sent_ids),
+        alpha=alpha,
+    )
+    return observations, tuple(label[p.id] for p in sent), look_policy, outcome
+
+
+_NO_VARIANTS = (
+    "a sequential run does not transform photos (its variants would be drawn over photos it may never send); "
+    "run without --sequential for transformation_invariance"
+)

@@ -1,0 +1,253 @@
+"""``conformance plan``: people needed per group and check, against figures worked out independently.
+
+Independent figures: Clopper-Pearson's ``0 of n`` bound from scipy's beta quantile, exact binomial
+sums of the verdict at one photo a person, scipy's studentized range for three groups, residual
+moments worked by hand, and run_check's verdicts on data drawn at the planned size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as distributions
+
+from conformance import Policy, load_policy, run_check, stats
+from conformance.cli import main
+from conformance.demo import MANIFEST
+from conformance.planning import (
+    DEFAULT_PRICE,
+    GapDesign,
+    expected_df,
+    power_to_pass,
+)
+
+ISSUE_COMMAND = [
+    "plan",
+    "--check",
+    "misgender_gap",
+    "--reference-rate",
+    "0.04",
+    "--gap",
+    "0.15",
+    "--tolerance",
+    "0.05",
+    "--photos-per-person",
+    "3",
+    "--icc",
+    "0.3",
+    "--power",
+    "0.8",
+    "--json",
+]
+
+
+def plan_json(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    assert main(list(args)) == 0
+    document: dict[str, object] = json.loads(capsys.readouterr().out)
+    return document
+
+
+def test_the_issue_command_prints_people_per_group_that_run_check_confirms(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    document = plan_json(capsys, *ISSUE_COMMAND)
+    people = document["people_per_group"]
+    assert isinstance(people, int)
+    check = document["checks"][0]  # type: ignore[index]
+    pass_, fail = check["directions"]
+    # Conclusive in each direction: the larger of the two sizes, 3 photos each, two groups sent.
+    assert people == max(pass_["people_per_group"], fail["people_per_group"])
+    assert document["photos_per_group"] == 3 * people
+    assert document["calls"] == 2 * 3 * people
+    assert document["cost"] == pytest.approx(2 * 3 * people * DEFAULT_PRICE.per_1000 / 1000, abs=0.005)
+    # The promise is an estimate of its own (2,000 draws, one standard error about 0.009) at the size chosen.
+    assert pass_["power"] >= 0.77
+    assert fail["power"] >= 0.77
+    # At the planned fail size, data drawn with a true gap of 0.15 fail through run_check about 80% of the
+    # time; at two thirds of it, clearly less often.
+    policy = load_policy()
+    k = fail["people_per_group"]
+    caught = _fail_share(k, policy, seed=1)
+    fewer = _fail_share(round(k * 2 / 3), policy, seed=2)
+    assert caught >= 0.72, caught  # 300 draws: one standard error is 0.023
+    assert fewer < caught - 0.1, (fewer, caught)
+
+
+def _fail_share(people: int, policy: Policy, seed: int, draws: int = 300) -> float:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from verdict_error_rates import misgendered, observations  # type: ignore[import-not-found]
+
+    rng = np.random.default_rng(seed)
+    photos = np.full(people, 3)
+    fails = 0
+    for _ in range(draws):
+        table, labels = observations(
+            [
+                ("cis", photos, misgendered(0.04, 0.3, photos, rng)),
+                ("trans", photos, misgendered(0.19, 0.3, photos, rng)),
+            ]
+        )
+        fails += (
+            run_check("misgender_gap", table, groups=labels, reference="cis", policy=policy, seed=0).verdict == "fail"
+        )
+    return fails / draws
+
+
+def test_zero_of_n_within_the_tolerance_needs_72_people(capsys: pytest.CaptureFixture[str]) -> None:
+    # Clopper-Pearson's upper bound on 0 of n at 97.5% is 1 - 0.025^(1/n): within 0.05 from n = 72 on.
+    n = next(n for n in range(1, 500) if distributions.beta.ppf(0.975, 1, n) <= 0.05)
+    assert n == 72
+    document = plan_json(
+        capsys,
+        "plan",
+        "--check",
+        "nonbinary_representability,detection_failure_gap",
+        "--reference-rate",
+        "0",
+        "--replicates",
+        "200",
+        "--json",
+    )
+    for check in document["checks"]:  # type: ignore[attr-defined]
+        assert check["directions"][0]["people_per_group"] == n, check
+
+
+def test_one_photo_a_person_promises_the_exact_power() -> None:
+    # At one photo a person the verdict's probability is a finite sum over both groups' counts.
+    from conformance.planning import PlanInputs, Simulation, plan_check
+
+    policy = load_policy()
+    inputs = PlanInputs(
+        checks=("misgender_gap",),
+        groups=("cis", "trans"),
+        policy=policy,
+        rates={"misgender_gap": 0.04},
+        simulation=Simulation(2000, 7),
+    )
+    pass_ = plan_check("misgender_gap", inputs).directions[0]
+    k = pass_.people_per_group
+    assert k is not None
+    assert pass_.power is not None
+    counts = np.arange(0, 60)
+    weight = distributions.binom.pmf(counts, k, 0.04)
+    reads = {int(x): stats.clustered_rate([1] * int(x) + [0] * (k - int(x)), [1] * k) for x in counts}
+    exact = sum(
+        weight[i] * weight[j]
+        for i, a in enumerate(counts)
+        for j, b in enumerate(counts)
+        if (bounds := stats.gap_bounds(reads[int(a)], reads[int(b)], 0.025))[0] >= -0.05 and bounds[1] <= 0.05
+    )
+    assert abs(exact - pass_.power) <= 0.03, (exact, pass_.power)
+    assert exact >= 0.77
+
+
+def test_three_groups_pass_when_their_range_is_within_the_margin() -> None:
+    # The range of three standard normals: scipy's studentized range with (practically) infinite df.
+    design = GapDesign(0.3, 1, 0.0, 0.05, 3, 0.025, 0.025, "clopper-pearson", "pairwise", 10)
+    precision = stats.Precision(2000.0, 2000.0, math.inf)
+    power = power_to_pass(0.3, precision, tolerance=0.05, groups=3, alpha=0.025, method="clopper-pearson")
+    low, high = stats._score_bounds(0.3, 2000.0, 0.025, "clopper-pearson")
+    margin = 0.05 - math.hypot(high - 0.3, 0.3 - low)
+    sd = math.sqrt(0.3 * 0.7 / 2000)
+    expected = distributions.studentized_range.cdf(margin / sd, 3, 1e6)
+    assert power == pytest.approx(expected, abs=2e-3)
+    assert design.pass_power(2000) == pytest.approx(expected, abs=2e-3)
+
+
+def test_expected_degrees_of_freedom_by_hand() -> None:
+    # Two photos, rate 0.1, no ICC: residuals -0.2, 0.8, 1.8 with probabilities 0.81, 0.18, 0.01;
+    # E r^2 = 0.18, E r^4 = 0.18, so Satterthwaite's 2 k E[r^2]^2 / Var(r^2) = 2 k 0.0324 / 0.1476.
+    assert expected_df(0.1, 100, 2, 0.0) == pytest.approx(200 * 0.0324 / 0.1476, rel=1e-9)
+    # Symmetric residuals (rate 0.5, two photos) leave the cap: people - 1.
+    assert expected_df(0.5, 100, 2, 0.0) == 99.0
+    assert math.isinf(expected_df(0.1, 100, 1, 0.0))
+
+
+def test_pilot_report_gives_rates_groups_and_the_icc(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["run", "--report-dir", str(tmp_path)]) == 1
+    capsys.readouterr()
+    report = json.loads((tmp_path / "report.json").read_text())
+    groups = next(c for c in report["checks"] if c["id"] == "misgender_gap")["groups"]
+    pooled, people = 0.0, 0
+    for g in groups.values():
+        if 0 < g["rate"] < 1:
+            m = g["n"] / g["subjects"]
+            pooled += (g["n"] / g["effective_n"] - 1) / (m - 1) * g["subjects"]
+            people += g["subjects"]
+    document = plan_json(
+        capsys,
+        "plan",
+        "--pilot",
+        str(tmp_path / "report.json"),
+        "--check",
+        "misgender_gap",
+        "--replicates",
+        "200",
+        "--json",
+    )
+    assert document["icc"] == pytest.approx(pooled / people)
+    assert document["photos_per_person"] == 4
+    assert document["groups"] == ["cis", "nonbinary", "trans"]
+    assert document["reference_rate"] == pytest.approx(groups["cis"]["rate"])
+
+
+def test_manifest_says_what_it_cannot_settle_and_why(capsys: pytest.CaptureFixture[str]) -> None:
+    document = plan_json(capsys, "plan", "--manifest", str(MANIFEST), "--replicates", "200", "--json")
+    rows = {row["check"]: row for row in document["manifest"]["checks"]}  # type: ignore[index]
+    assert not rows["misgender_gap"]["settles"]
+    assert "nonbinary has 25 people" in rows["misgender_gap"]["reason"]
+    assert "people a group would settle it" in rows["misgender_gap"]["reason"]
+    assert "invariance_photos" in rows["transformation_invariance"]["reason"]
+    assert document["manifest"]["groups"]["cis"] == {"people": 75, "photos": 300}  # type: ignore[index]
+
+
+def test_one_to_one_checks_say_they_are_not_planned(capsys: pytest.CaptureFixture[str]) -> None:
+    document = plan_json(capsys, "plan", "--check", "false_match_differential", "--json")
+    assert document["people_per_group"] is None
+    assert "two-way bootstrap" in document["checks"][0]["notes"][0]  # type: ignore[index]
+
+
+def test_price_override_and_default_source(capsys: pytest.CaptureFixture[str]) -> None:
+    document = plan_json(
+        capsys,
+        "plan",
+        "--check",
+        "detection_failure_gap",
+        "--reference-rate",
+        "0",
+        "--price-per-1000",
+        "2.5",
+        "--replicates",
+        "0",
+        "--json",
+    )
+    assert document["cost"] == pytest.approx(document["calls"] * 2.5 / 1000, abs=0.005)  # type: ignore[operator]
+    assert "2026-10-07" in DEFAULT_PRICE.source
+    assert "list price" in DEFAULT_PRICE.source
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--groups", "cis"], "name two or more different groups"),
+        (["--check", "misgender_gapp"], "unknown check 'misgender_gapp'"),
+        (["--power", "1.2"], "give a number from 0 to 1"),
+        (["--gap", "0.04", "--check", "misgender_gap"], "must lie above the tolerance"),
+        (["--pilot", "no-such-report.json"], "no-such-report.json: no such file"),
+    ],
+)
+def test_bad_input_names_the_value_and_the_way_out(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    try:
+        code = main(["plan", "--replicates", "0", *args])
+    except SystemExit as exc:  # argparse's own usage errors
+        code = int(exc.code or 0)
+    assert code == 2
+    assert message in capsys.readouterr().err

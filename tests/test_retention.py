@@ -1,0 +1,162 @@
+"""The data-protection preflight: AWS Organizations' opt-out policy read through botocore's Stubber, no network."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from conformance import load_dataset
+from conformance.adapters import rekognition
+from conformance.adapters.base import AdapterSettings
+from conformance.adapters.registry import create
+from conformance.demo import MANIFEST
+from conformance.retention import OPT_OUT_POLICY, VendorRetentionRefused, opt_out_state, preflight
+
+
+def organizations() -> Any:
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id="TESTING", aws_secret_access_key="TESTING", region_name="us-east-1"
+    ).client("organizations")
+
+
+def answering(content: dict[str, Any] | str) -> Any:
+    client = organizations()
+    stubber = Stubber(client)
+    body = content if isinstance(content, str) else json.dumps(content)
+    stubber.add_response(
+        "describe_effective_policy",
+        {"EffectivePolicy": {"PolicyContent": body, "PolicyType": OPT_OUT_POLICY, "TargetId": "123456789012"}},
+        {"PolicyType": OPT_OUT_POLICY},
+    )
+    stubber.activate()
+    return client
+
+
+def refusing(code: str) -> Any:
+    client = organizations()
+    stubber = Stubber(client)
+    stubber.add_client_error(
+        "describe_effective_policy", service_error_code=code, expected_params={"PolicyType": OPT_OUT_POLICY}
+    )
+    stubber.activate()
+    return client
+
+
+@pytest.mark.parametrize(
+    ("content", "opted_out"),
+    [
+        ({"services": {"rekognition": {"opt_out_policy": "optOut"}}}, True),
+        ({"services": {"default": {"opt_out_policy": {"@@assign": "optOut"}}}}, True),
+        # Rekognition's own entry wins over the default.
+        ({"services": {"default": {"opt_out_policy": "optOut"}, "rekognition": {"opt_out_policy": "optIn"}}}, False),
+        ({"services": {"default": {"opt_out_policy": "optIn"}}}, False),
+        ({"services": {"lex": {"opt_out_policy": "optOut"}}}, False),
+        ("not json", None),
+    ],
+)
+def test_the_effective_policy_is_read(content: dict[str, Any] | str, opted_out: bool | None) -> None:
+    assert opt_out_state(answering(content)).opted_out is opted_out
+
+
+@pytest.mark.parametrize(
+    ("code", "opted_out", "words"),
+    [
+        ("EffectivePolicyNotFoundException", False, "no AI services opt-out policy is in force"),
+        ("AWSOrganizationsNotInUseException", False, "not in an AWS Organization"),
+        ("AccessDeniedException", None, "may not call organizations:DescribeEffectivePolicy"),
+        ("TooManyRequestsException", None, "the opt-out state is unknown"),
+    ],
+)
+def test_each_refusal_is_a_state_with_its_reason(code: str, opted_out: bool | None, words: str) -> None:
+    state = opt_out_state(refusing(code))
+    assert state.opted_out is opted_out
+    assert words in state.detail
+
+
+def test_no_policy_and_no_acceptance_refuses_with_the_way_out() -> None:
+    with pytest.raises(VendorRetentionRefused) as excinfo:
+        preflight(
+            lambda: refusing("EffectivePolicyNotFoundException"),
+            accept_retention=False,
+            calls=12,
+            price_per_image=0.001,
+        )
+    message = str(excinfo.value)
+    assert "--accept-vendor-retention" in message
+    assert "AI services opt-out" in message
+    assert "no AI services opt-out policy is in force" in message
+
+
+def test_an_unknown_state_is_never_taken_as_opted_out() -> None:
+    with pytest.raises(VendorRetentionRefused, match="may not call organizations"):
+        preflight(lambda: refusing("AccessDeniedException"), accept_retention=False, calls=1, price_per_image=0.001)
+
+
+def test_acceptance_and_opt_out_are_recorded() -> None:
+    accepted = preflight(
+        lambda: refusing("AccessDeniedException"), accept_retention=True, calls=600, price_per_image=0.001
+    ).to_json()
+    assert accepted["accepted_retention"] is True
+    assert accepted["opted_out"] is None
+    assert accepted["cost"] == 0.6
+    protected = preflight(
+        lambda: answering({"services": {"rekognition": {"opt_out_policy": "optOut"}}}),
+        accept_retention=False,
+        calls=600,
+        price_per_image=0.001,
+    ).to_json()
+    assert protected["opted_out"] is True
+    assert protected["accepted_retention"] is False
+
+
+@pytest.fixture
+def live_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[Any]]:
+    """A rekognition adapter about to record against a non-loopback endpoint, every connection refused and listed."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", "https://rekognition.invalid")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "TESTING")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "TESTING")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    attempts: list[Any] = []
+
+    def refuse(self: socket.socket, address: Any) -> None:
+        attempts.append(address)
+        raise OSError(f"test guard: network blocked ({address})")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(tmp_path / "cassettes"), allow_live=True)
+    return create("rekognition", dataset=dataset, settings=settings), attempts
+
+
+def test_the_adapter_refuses_an_unprotected_live_run_before_any_call(
+    live_adapter: tuple[Any, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analyzer, attempts = live_adapter
+    monkeypatch.setattr(rekognition, "_organizations_client", lambda: refusing("EffectivePolicyNotFoundException"))
+    with pytest.raises(VendorRetentionRefused, match="--accept-vendor-retention"), analyzer.session():
+        pass
+    assert attempts == []
+
+
+def test_the_adapter_records_the_opt_out_it_saw(
+    live_adapter: tuple[Any, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analyzer, attempts = live_adapter
+    monkeypatch.setattr(
+        rekognition, "_organizations_client", lambda: answering({"services": {"default": {"opt_out_policy": "optOut"}}})
+    )
+    analyzer.sequential_looks = (115, 243, 359, 481, 600)
+    with analyzer.session():
+        pass
+    record = analyzer.describe()["retention_preflight"]
+    assert record["opted_out"] is True
+    assert record["calls"] == 115  # a sequential run's first look, not the manifest's 600
+    assert "look 5 600 photos ($0.60)" in record["calls_note"]
+    assert attempts == []

@@ -1,0 +1,98 @@
+"""Sequential audits: batches of people, error spent over the looks, photos not needed listed as such."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from scipy.stats import norm
+
+from conformance.cli import main
+from conformance.demo import MANIFEST
+from conformance.sequential import look_levels, spending
+
+
+def test_spending_is_obrien_fleming_type_and_adds_up_to_alpha() -> None:
+    levels = look_levels(0.025, 5)
+    assert sum(levels) == pytest.approx(0.025, abs=1e-12)
+    z = norm.ppf(1 - 0.025 / 2)
+    assert levels[0] == pytest.approx(2 * (1 - norm.cdf(z / math.sqrt(0.2))), rel=1e-9)
+    assert levels == sorted(levels)  # little early, most at the end
+    assert spending(0.025, 1.0) == pytest.approx(0.025)
+    assert look_levels(0.025, 1) == [pytest.approx(0.025)]
+
+
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, object]]:
+    out = tmp_path_factory.mktemp("sequential")
+    code = main(
+        [
+            "run",
+            "--sequential",
+            "--checks",
+            "misgender_gap,nonbinary_representability",
+            "--report-dir",
+            str(out),
+        ]
+    )
+    return code, json.loads((out / "report.json").read_text())
+
+
+def test_a_clear_failure_stops_at_the_second_look(stopped: tuple[int, dict[str, object]]) -> None:
+    code, report = stopped
+    assert code == 1  # both checks fail, as on the whole demo
+    sequential = report["sequential"]
+    assert isinstance(sequential, dict)
+    assert sequential["looks_taken"] == 2
+    assert sequential["looks_planned"] == 5
+    assert "every check settled at look 2" in sequential["stopped"]
+    assert "O'Brien-Fleming" in sequential["stopping_rule"]
+    assert [c["verdict"] for c in report["checks"]] == ["fail", "fail"]  # type: ignore[index]
+    # The verdicts are at the second look's level: 2 x (spent by 2/5 - spent by 1/5) of one-sided error.
+    level = look_levels(0.025, 5)[1]
+    assert report["checks"][0]["confidence"] == pytest.approx(1 - 2 * level)  # type: ignore[index]
+
+
+def test_photos_sent_are_whole_people_and_the_rest_are_listed_as_not_needed(
+    stopped: tuple[int, dict[str, object]],
+) -> None:
+    _, report = stopped
+    photos = report["photos"]
+    assert isinstance(photos, list)
+    assert len(photos) == 600  # every photo of the manifest is accounted for
+    unsent = [p for p in photos if p["outcome"] == "not needed"]
+    sent = {p["photo"] for p in photos if p["outcome"] != "not needed"}
+    assert report["sequential"]["photos_sent"] == len(sent)  # type: ignore[index]
+    assert report["sequential"]["photos_not_needed"] == len(unsent)  # type: ignore[index]
+    assert all("not sent: the sequential audit stopped at look 2 of 5" in p["reason"] for p in unsent)
+    assert report["outcomes"]["analysed"] == len(sent)  # type: ignore[index]
+    # Look 2 of 5 holds ceil(2/5 n) people of each group (75 cis, 50 trans, 25 nonbinary), all their photos.
+    from conformance import load_dataset
+
+    dataset = load_dataset(MANIFEST)
+    by_person: dict[str, list[str]] = {}
+    group = {}
+    for photo in dataset.photos:
+        by_person.setdefault(photo.subject, []).append(photo.id)
+        group[photo.subject] = photo.group
+    chosen = {s for s, ids in by_person.items() if set(ids) & sent}
+    assert all(set(by_person[s]) <= sent for s in chosen)  # a person's photos go together
+    counts = {g: sum(1 for s in chosen if group[s] == g) for g in ("cis", "trans", "nonbinary")}
+    assert counts == {"cis": math.ceil(0.4 * 75), "trans": math.ceil(0.4 * 50), "nonbinary": math.ceil(0.4 * 25)}
+
+
+def test_the_sequential_report_verifies(
+    stopped: tuple[int, dict[str, object]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, report = stopped
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    assert main(["verify", str(path)]) == 0, capsys.readouterr().out
+
+
+def test_looks_must_be_a_whole_number(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--sequential", "--looks", "0"])
+    assert "give the most looks as a whole number from 1 to 100" in capsys.readouterr().err
