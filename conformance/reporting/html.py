@@ -28,6 +28,7 @@ from .._numbers import finite_number
 from ..report import PhotoOutcome, Report, as_report, endpoint_banners
 from ..results import CheckResult, Comparison
 from ._biometrics import threshold_label
+from .markdown import undisclosed_text
 
 __all__ = ["render_html", "write_html"]
 
@@ -1031,6 +1032,7 @@ def _provenance(report: Report) -> str:
         ("name", _e(_or(dataset.name, "?"))),
         ("photos", _plain(dataset.photos)),
         ("subjects", _plain(dataset.subjects)),
+        *([("undisclosed gender identity", _e(text))] if (text := undisclosed_text(report)) else []),
         ("content hash", f"<code>{_e(_or(dataset.content_hash, 'n/a'))}</code>"),
         ("manifest", _e(_or(dataset.manifest, "n/a"))),
         ("extra columns", _plain(dataset.columns)),
