@@ -156,7 +156,9 @@ def headline(result: CheckResult) -> str:
         f"{worst.tolerance:g}{other_way}  ({worst.method}, {level:.4g} level)"
     )
     if worst.verdict == "inconclusive":
-        extras = [f"inconclusive: {inconclusive_reason(worst)}"]
+        reason = inconclusive_reason(worst)
+        # "straddles" above already says it when that is the reason.
+        extras = [] if reason == _STRADDLES and what == "straddles" else [f"inconclusive: {reason}"]
         if worst.min_detectable is not None:
             extras.append(f"with this data a true gap of {_fmt(worst.min_detectable)} would fail with 80% power")
         if worst.subjects_needed is not None:
@@ -164,7 +166,8 @@ def headline(result: CheckResult) -> str:
                 f"if the gap is as seen, about {worst.subjects_needed[0]} people in {worst.group} and "
                 f"{worst.subjects_needed[1]} in {worst.reference} would decide it with 80% power"
             )
-        line += "; " + "; ".join(extras)
+        if extras:
+            line += "; " + "; ".join(extras)
     larger = largest_gap(result)
     if larger is not None:
         line += f"; largest gap: {finding(larger)}"
@@ -207,6 +210,9 @@ def _relation(verdict: str, ci: tuple[float, float] | None, tolerance: float, *,
     return "lies within" if inside else "lies beyond"
 
 
+_STRADDLES = "the interval straddles the tolerance"
+
+
 def inconclusive_reason(comparison: Comparison) -> str:
     """Why a comparison is inconclusive, as the check found it: too few subjects, coverage, Holm, ... or the interval."""
     if comparison.note:
@@ -214,7 +220,7 @@ def inconclusive_reason(comparison: Comparison) -> str:
     if comparison.ci is None:
         return "nothing to compare"
     if _straddles(comparison.ci, comparison.tolerance):
-        return "the interval straddles the tolerance: this data cannot tell"
+        return _STRADDLES
     return "the data cannot decide it"
 
 
