@@ -554,3 +554,27 @@ def test_undisclosed_people_are_counted_in_report_md_and_html(tmp_path: Path) ->
     text = f"2 people ({photos} photos) did not disclose a gender identity"
     assert f"- Undisclosed gender identity: {text}" in (tmp_path / "conformance-report" / "report.md").read_text()
     assert text in (tmp_path / "conformance-report" / "report.html").read_text()
+
+
+def test_semicolon_and_capitalised_headers_are_named_as_the_cause(tmp_path: Path) -> None:
+    manifest, _ = demo_copy(tmp_path)
+    text = manifest.read_text(encoding="utf-8")
+    (tmp_path / "semi.csv").write_text(text.replace(",", ";"), encoding="utf-8")
+    header, rest = text.split("\n", 1)
+    (tmp_path / "caps.csv").write_text(header.replace("photo", "Photo", 1) + "\n" + rest, encoding="utf-8")
+    semi = cli(tmp_path, "run", "--dataset", "semi.csv", "--analyzer", "predictions:vendor.jsonl")
+    assert semi.returncode == 2
+    assert "the file looks semicolon-separated; save it comma-separated" in semi.stderr
+    caps = cli(tmp_path, "run", "--dataset", "caps.csv", "--analyzer", "predictions:vendor.jsonl")
+    assert caps.returncode == 2
+    assert "missing required column photo: the header has 'Photo'" in caps.stderr
+    assert "rename it to 'photo'" in caps.stderr
+
+
+def test_comparing_a_gender_report_with_a_matching_report_says_they_measure_different_things(tmp_path: Path) -> None:
+    cli(tmp_path, "run", "--checks", "misgender_gap", "--report-dir", "gender")
+    cli(tmp_path, "run", "--demo-matching", "--report-dir", "search")
+    done = cli(tmp_path, "compare", "gender/report.json", "search/report.json")
+    assert done.returncode == 0, done.stderr
+    assert "Nothing compared: these reports measure different things" in done.stdout
+    assert "No figure differs" not in done.stdout
