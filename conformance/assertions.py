@@ -14,7 +14,10 @@ A failure reads like this (the worst comparison first, then every group)::
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 from ._format import fixed, interval
@@ -25,11 +28,12 @@ if TYPE_CHECKING:
     from .matching import ComparisonRun, SearchRun
     from .observation import Observations
     from .policy import Policy
-    from .results import CheckResult
+    from .results import CheckResult, Comparison
 
 P = ParamSpec("P")
 
 __all__ = [
+    "RunLink",
     "assert_calibrated",
     "assert_check",
     "assert_consistent_across_photos",
@@ -45,8 +49,13 @@ __all__ = [
     "assert_result",
     "assert_transformation_invariant",
     "error_rate_line",
+    "finding",
     "format_result",
+    "inconclusive_reason",
+    "largest_gap",
+    "lend_run",
     "not_applicable_reason",
+    "rate_label",
     "verdict_line",
 ]
 
@@ -67,6 +76,16 @@ _HEADLINE_LABELS = {
     "not applicable": "NOT APPLICABLE",
     "not run": "NOT RUN",
 }
+
+
+# What a check's per-group figure is, where "rate" would mislead: calibration's figure is
+# overconfidence (mean confidence minus the share labelled correctly), not a share of anything.
+_RATE_LABELS = {"confidence_calibration": "overconfidence"}
+
+
+def rate_label(result: CheckResult) -> str:
+    """The heading of a check's per-group figure in tables: ``rate``, or what the figure is when not a rate."""
+    return _RATE_LABELS.get(result.id, "rate")
 
 
 def not_applicable_reason(result: CheckResult) -> str:
@@ -102,19 +121,16 @@ def headline(result: CheckResult) -> str:
         return f"{result.id} {label}: {not_applicable_reason(result)}"
     if worst is None:
         return f"{result.id} {label}: {'; '.join(result.notes) or 'nothing to compare'}"
-    what = {
-        "fail": "exceeds",
-        "pass": "within",
-        "inconclusive": "straddles",
-        "not applicable": "not judged against",
-    }.get(worst.verdict, "against")
     ratio = _ratio_row(result.details, worst.group)
     if ratio is not None:  # a verdict on a rate ratio (1:1 differentials): show the ratio it was decided on
+        ratio_ci = _pair(ratio.get("ci"))
+        what = _relation(worst.verdict, ratio_ci, worst.tolerance, ratio=True)
         return (
             f"{result.id} {label}: {worst.group} vs {worst.reference} ratio {fixed(ratio.get('ratio'))} "
-            f"{interval(tuple(ratio['ci']) if ratio.get('ci') else None)} {what} tolerance x{worst.tolerance:g} "
+            f"{interval(ratio_ci)} {what} tolerance x{worst.tolerance:g} "
             f"({worst.method}, {ratio.get('level', result.confidence):.4g} level){'; ' + worst.note if worst.note else ''}"
         )
+    what = _relation(worst.verdict, worst.ci, worst.tolerance)
     if worst.ci is None:
         return f"{result.id} {label}: {worst.note or 'nothing to compare'}"
     vs = worst.group if worst.reference.startswith("none") else f"{worst.group} vs {worst.reference} gap"
@@ -129,7 +145,9 @@ def headline(result: CheckResult) -> str:
         f"{worst.tolerance:g}{other_way}  ({worst.method}, {level:.4g} level)"
     )
     if worst.verdict == "inconclusive":
-        extras = [worst.note] if worst.note else []
+        reason = inconclusive_reason(worst)
+        # "straddles" above already says it when that is the reason.
+        extras = [] if reason == _STRADDLES and what == "straddles" else [f"inconclusive: {reason}"]
         if worst.min_detectable is not None:
             extras.append(f"with this data a true gap of {fixed(worst.min_detectable)} would fail with 80% power")
         if worst.subjects_needed is not None:
@@ -139,7 +157,87 @@ def headline(result: CheckResult) -> str:
             )
         if extras:
             line += "; " + "; ".join(extras)
+    larger = largest_gap(result)
+    if larger is not None:
+        line += f"; largest gap: {finding(larger)}"
     return line
+
+
+def _pair(value: object) -> tuple[float, float] | None:
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
+        return (float(value[0]), float(value[1]))
+    return None
+
+
+def _straddles(ci: tuple[float, float] | None, tolerance: float, *, ratio: bool = False) -> bool:
+    """Whether an interval reaches both sides of a tolerance, in either direction (a ratio's: x and 1/x)."""
+    if ci is None:
+        return False
+    lo, hi = ci
+    bounds = (tolerance, 1.0 / tolerance) if ratio and tolerance > 0 else (tolerance, -tolerance)
+    return any(lo < bound < hi for bound in bounds)
+
+
+def _relation(verdict: str, ci: tuple[float, float] | None, tolerance: float, *, ratio: bool = False) -> str:
+    """How the interval stands to the tolerance, in words that are true of it ("straddles" only when it does)."""
+    if verdict == "fail":
+        return "exceeds"
+    if verdict == "pass":
+        return "within"
+    if verdict == "not applicable":
+        return "not judged against"
+    if ci is None:
+        return "against"
+    if _straddles(ci, tolerance, ratio=ratio):
+        return "straddles"
+    lo, hi = ci
+    inside = (
+        (1.0 / tolerance <= lo and hi <= tolerance)
+        if ratio and tolerance > 0
+        else (-tolerance <= lo and hi <= tolerance)
+    )
+    return "lies within" if inside else "lies beyond"
+
+
+_STRADDLES = "the interval straddles the tolerance"
+
+
+def inconclusive_reason(comparison: Comparison) -> str:
+    """Why a comparison is inconclusive, as the check found it: too few subjects, coverage, Holm, ... or the interval."""
+    if comparison.note:
+        return comparison.note
+    if comparison.ci is None:
+        return "nothing to compare"
+    if _straddles(comparison.ci, comparison.tolerance):
+        return _STRADDLES
+    return "the data cannot decide it"
+
+
+def finding(c: Comparison) -> str:
+    """One comparison in a few words: pair, gap, interval, verdict and (inconclusive) why."""
+    pair = c.group if c.reference.startswith("none") else f"{c.group} vs {c.reference}"
+    gap = "n/a" if c.difference is None else f"{c.difference:+.3f}"
+    why = f": {inconclusive_reason(c)}" if c.verdict == "inconclusive" else ""
+    return f"{pair} {gap} {interval(c.ci)} ({c.verdict}{why})"
+
+
+def largest_gap(result: CheckResult) -> Comparison | None:
+    """The comparison with the largest disparity, when it is not the one that decided the verdict.
+
+    The deciding comparison is the worst by verdict (fail before inconclusive); a larger gap that
+    could not be decided (too few people behind it, under a strict profile) is still the starkest
+    finding, and every headline names it beside the verdict.
+    """
+    if _ratio_row(result.details, "") is not None or "ratio_tolerance" in result.details:
+        return None  # decided on rate ratios: the gap is not the figure the verdict rests on
+    deciding = result.worst_comparison
+    sized = [c for c in result.comparisons if c.difference is not None and c.verdict != "not applicable"]
+    if deciding is None or deciding.difference is None or not sized:
+        return None
+    largest = max(sized, key=lambda c: abs(c.difference or 0.0))
+    if largest is deciding or abs(largest.difference or 0.0) <= abs(deciding.difference):
+        return None
+    return largest
 
 
 def _ratio_row(details: object, group: str) -> dict[str, Any] | None:
@@ -179,15 +277,22 @@ def verdict_line(result: dict[str, object]) -> str:
     details = result.get("details")
     static = details.get("static") if isinstance(details, dict) else None
     if isinstance(static, dict) and static.get("verdict") == "fail":
-        return f"{str(result['verdict']).upper():<13} {_label(result):<28}  static: the vocabulary cannot express a nonbinary identity or abstain"
+        return f"{str(result['verdict']).upper():<14} {_label(result):<28}  static: the vocabulary cannot express a nonbinary identity or abstain"
     if result.get("verdict") == "not applicable":
         reason = next((str(c.get("note")) for c in comparisons if c.get("verdict") == "not applicable"), "")
         notes = result.get("notes")
         if not reason and isinstance(notes, list) and notes:
             reason = str(notes[-1]).removeprefix("not applicable: ")
-        return f"{'NOT APPLICABLE':<13} {_label(result):<28}  {reason or 'the data cannot speak to this check'}"
+        return f"{'NOT APPLICABLE':<14} {_label(result):<28}  {reason or 'the data cannot speak to this check'}"
     if worst is None or worst.get("difference") is None:
-        return f"{str(result['verdict']).upper():<13} {_label(result):<28}  nothing to compare"
+        why = str(worst.get("note") or "") if worst is not None else ""
+        notes = result.get("notes")
+        if not why and isinstance(notes, list):
+            # The check's own note saying why there is nothing (no mated probes, one group only, ...).
+            why = next((str(n) for n in notes if "nothing" in str(n)), "")
+        return f"{str(result['verdict']).upper():<14} {_label(result):<28}  nothing to compare" + (
+            f": {why}" if why else ""
+        )
     detail = ""
     ratio = _ratio_row(details, str(worst["group"]))
     if ratio is not None:
@@ -201,7 +306,26 @@ def verdict_line(result: dict[str, object]) -> str:
             else f"{worst['group']} vs {worst.get('reference')}"
         )
         detail = f"  {pair}: {worst['difference']:+.3f} [{fixed(lo)}, {fixed(hi)}] tolerance {worst['tolerance']:g}"
-    return f"{str(result['verdict']).upper():<13} {_label(result):<28}{detail}"
+    typed = _typed(result)
+    if typed is not None:
+        deciding = typed.worst_comparison
+        if deciding is not None and deciding.verdict == "inconclusive" and ratio is None:
+            detail += f": {inconclusive_reason(deciding)}"
+        larger = largest_gap(typed)
+        if larger is not None:
+            detail += f"; largest gap: {finding(larger)}"
+    return f"{str(result['verdict']).upper():<14} {_label(result):<28}{detail}"
+
+
+def _typed(result: Mapping[str, object]) -> CheckResult | None:
+    """A report's check dict as a :class:`CheckResult`, or None when it is not one this version reads."""
+    from ._fields import FieldError
+    from .results import CheckResult
+
+    try:
+        return CheckResult.from_dict(result)
+    except FieldError:
+        return None
 
 
 @_printable
@@ -213,13 +337,23 @@ def format_result(result: CheckResult, footer: str = "") -> str:
     if worst is not None and worst.verdict not in ("pass", "not applicable"):
         worst_group = worst.reference if (worst.difference or 0.0) < 0 else worst.group
     ci_label = f"{result.confidence:.0%} CI"
-    rows = [("group", "photos", "subjects", result.count_label, "rate", ci_label)]
+    rows = [("group", "photos", "subjects", result.count_label, "n", rate_label(result), ci_label)]
     for name, rate in result.groups.items():
-        rows.append((name, str(rate.photos), str(rate.subjects), str(rate.count), fixed(rate.rate), interval(rate.ci)))
+        rows.append(
+            (
+                name,
+                str(rate.photos),
+                str(rate.subjects),
+                str(rate.count),
+                str(rate.n),
+                fixed(rate.rate),
+                interval(rate.ci),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [headline(result)]
     for row in rows:
-        cells = [row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:5], widths[1:5], strict=True)), row[5]]
+        cells = [row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:6], widths[1:6], strict=True)), row[6]]
         text = "  " + "  ".join(cells)
         if row[0] == worst_group:
             text = text.ljust(len(text)) + "  <- worst"
@@ -253,12 +387,50 @@ def assert_result(result: CheckResult, *, inconclusive: str = "fail", footer: st
     return result
 
 
+@dataclass(frozen=True)
+class RunLink:
+    """What a pytest run of the kit lends the helpers for its own observations.
+
+    The run's grouping (``--conformance-group-by``), reference, policy and seed are the helpers'
+    defaults, and ``record`` files a result into the run's reports, summary and JUnit XML, as the
+    ``conformance_check`` fixture does.
+    """
+
+    groups: Sequence[str]
+    reference: str
+    policy: Policy
+    seed: int
+    compute: Callable[[str], CheckResult]  # the run's result for a check id, computed once per run
+    record: Callable[[CheckResult], None]
+    footer: str = ""
+
+
+# Set by the pytest plugin while a test runs: observations -> the run's link, or None for observations
+# that are not the run's (a test's own load_dataset and analyze). Outside a pytest run: None.
+_RUN: ContextVar[Callable[[object], RunLink | None] | None] = ContextVar("conformance_run", default=None)
+
+
+@contextmanager
+def lend_run(find: Callable[[object], RunLink | None]) -> Iterator[None]:
+    """Within the block, the helpers ask ``find`` whether observations are a run's (the plugin's glue)."""
+    token = _RUN.set(find)
+    try:
+        yield
+    finally:
+        _RUN.reset(token)
+
+
+def _run_for(observations: object) -> RunLink | None:
+    find = _RUN.get()
+    return None if find is None else find(observations)
+
+
 def assert_check(
     check_id: str,
     data: Observations | SearchRun | ComparisonRun,
     *,
     groups: Sequence[str] | None = None,
-    reference: str = "cis",
+    reference: str | None = None,
     policy: Policy | None = None,
     seed: int | None = None,
     thresholds: Sequence[float] = (),
@@ -271,6 +443,16 @@ def assert_check(
     the policy's binding threshold) is asserted. ``groups`` defaults to the default grouping (cis /
     trans / nonbinary / unknown) of ``data``'s dataset; ``policy`` to the built-in defaults; ``seed``
     to the kit's default seed.
+
+    Called in a pytest run of the kit on the run's own observations (the ``conformance_observations``
+    fixture), every choice left out is the run's: its grouping (``--conformance-group-by``),
+    reference, policy and seed, and the result is recorded in the run's reports, summary and
+    JUnit XML as ``conformance_check`` records it, so that a run which leaves a planned check out is
+    reported incomplete, never a pass. A result made with other choices than the run's is asserted
+    but not recorded: the reports describe the run's grouping and policy. Elsewhere, ``groups``
+    defaults to the default grouping (cis / trans / nonbinary / unknown) of ``data``'s
+    dataset, ``reference`` to ``cis``, ``policy`` to the built-in defaults and ``seed`` to the
+    kit's default seed.
     """
     __tracebackhide__ = True
     from .checks import run_check
@@ -278,12 +460,27 @@ def assert_check(
     from .options import DEFAULT_SEED
     from .policy import load_policy
 
+    run = _run_for(data)
+    chosen_groups = list(groups) if groups is not None else None
+    if run is not None:
+        same = (
+            (chosen_groups is None or chosen_groups == list(run.groups))
+            and reference in (None, run.reference)
+            and (policy is None or policy == run.policy)
+            and seed in (None, run.seed)
+        )
+        run = run if same else None
+    if run is not None:
+        # The run's own result, the one conformance_check and the regression gate see.
+        result = run.compute(check_id)
+        run.record(result)
+        return assert_result(result, inconclusive=run.policy.inconclusive, footer=run.footer)
     policy = policy or load_policy()
     result = run_check(
         check_id,
         data,
-        groups=list(groups) if groups is not None else group_labels(data.dataset),
-        reference=reference,
+        groups=chosen_groups if chosen_groups is not None else group_labels(data.dataset),
+        reference=reference or "cis",
         policy=policy,
         seed=DEFAULT_SEED if seed is None else seed,
         thresholds=thresholds,

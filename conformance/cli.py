@@ -1,7 +1,7 @@
 """``conformance``: a thin shell over pytest and the report writers.
 
 ``conformance run`` with no arguments audits the shipped demo offline and writes reports into
-``./conformance-report``. Its exit code is pytest's: 0 when every check passed, 1 when a check
+``./conformance-report``; a bare ``conformance`` prints its help and the README's two commands. Its exit code is pytest's: 0 when every check passed, 1 when a check
 failed (or was inconclusive under a policy that counts that as failing), 2 for bad input.
 """
 
@@ -129,6 +129,8 @@ def _run(args: argparse.Namespace) -> int:
         from .runner import accounting
 
         print(f"conformance: {accounting(context.observations)}", file=sys.stderr)
+    for note in context.notes:
+        print(f"conformance: note: {note}", file=sys.stderr)
 
     argv = ["--pyargs", "conformance.suite", "-c", os.devnull, "--rootdir", root, "-p", "no:cacheprovider"]
     # The context above imported vcrpy before pytest-recording could ask pytest to rewrite vcr.matchers.
@@ -159,12 +161,19 @@ def _compare(args: argparse.Namespace) -> int:
     from .errors import ConformanceError
     from .reporting.compare import compare_reports, load_report, render_compare_html, render_compare_markdown
 
+    if len(args.reports) < 2:
+        print(
+            f"conformance compare: error: give two or more report.json files to compare, the first as the base "
+            f"(got only {args.reports[0]}), e.g. conformance compare old/report.json new/report.json",
+            file=sys.stderr,
+        )
+        return _USAGE_ERROR
     try:
         reports = [load_report(path) for path in args.reports]
+        comparison = compare_reports(reports, names=list(args.reports))
     except ConformanceError as exc:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return _USAGE_ERROR
-    comparison = compare_reports(reports, names=list(args.reports))
     print(render_compare_markdown(comparison), end="")
     if args.html:
         write_atomic(Path(args.html), render_compare_html(comparison))
@@ -192,6 +201,20 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if verification.verified else 1
 
 
+# The README's two commands, for a bare `conformance`.
+_START = """
+start here:
+  pip install . && conformance run
+      audit the shipped demo offline (simulated predictions, emulated recordings); writes
+      ./conformance-report/report.json, report.md and report.html, and exits 1 because the
+      simulated analyzer fails the checks, as the audited services did
+  pip install -e ".[test]" && python -m pytest
+      run the kit's own tests
+  conformance run --dataset photos/manifest.csv --analyzer predictions:vendor.jsonl
+      audit your own data (docs/how-to/own-dataset.md); conformance run --help lists every option
+"""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``conformance`` console script; returns the exit code."""
     parser = _parser()
@@ -200,10 +223,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .emulators import main as emulate
 
         return emulate(arguments[1:])  # the emulator parses its own words, --help included
-    args = parser.parse_args(arguments or ["run"])
-    if args.command in (None, "run"):
-        if args.command is None:
-            args = parser.parse_args(["run"])
+    if not arguments:
+        # A bare `conformance` is someone finding their way: say how, rather than run the demo into
+        # whatever folder they are in.
+        print(parser.format_help() + _START, end="")
+        return 0
+    args = parser.parse_args(arguments)
+    if args.command is None:  # options only (e.g. a bare --help is handled by argparse): the same guidance
+        print(parser.format_help() + _START, end="")
+        return 0
+    if args.command == "run":
         return _run(args)
     if args.command == "compare":
         return _compare(args)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._files import NotRegularFile, read_regular
 from ._numbers import BAD_JSON, CHOICES, json_problem, shown, shown_list
+from ._paths import tried
 from .errors import ManifestError
 from .identity import (
     UNDISCLOSED,
@@ -241,7 +242,9 @@ def _read_manifest(manifest: Path) -> bytes:
     try:
         return read_regular(manifest)
     except FileNotFoundError:
-        raise ManifestError(f"manifest not found: {manifest}; pass the path of a CSV or JSONL manifest") from None
+        raise ManifestError(
+            f"manifest not found: {tried(manifest)}; pass the path of a CSV or JSONL manifest"
+        ) from None
     except NotRegularFile as exc:
         raise ManifestError(
             f"manifest {manifest} is {exc.kind}, not a regular file: the kit reads only regular files; "

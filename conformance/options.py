@@ -26,6 +26,7 @@ import math
 import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ._numbers import shown
@@ -45,6 +46,8 @@ __all__ = [
     "Option",
     "OptionError",
     "parse_flags",
+    "rebase",
+    "rebase_analyzer",
     "reproduce_flags",
     "run_options",
 ]
@@ -195,7 +198,8 @@ class Option:
     bool). A ``tuning`` option says how a run is carried out, not what it audits: setting it alone
     does not turn the kit on. ``reproduce`` says when the option is part of the line that repeats the
     run: ``changed`` from its default, ``always``, or ``never`` (where reports go, the gate's
-    baseline, display and caching). A ``path`` set in an ini file is relative to the rootdir.
+    baseline, display and caching). A ``path`` set in an ini file is relative to that file's folder
+    (:func:`rebase`), as is the file in an ini file's analyzer (:func:`rebase_analyzer`).
     """
 
     name: str
@@ -393,6 +397,7 @@ OPTIONS: tuple[Option, ...] = (
         reproduce="never",
         field=None,
         cli_default="conformance-report",
+        path=True,
     ),
     Option(
         "baseline",
@@ -400,6 +405,7 @@ OPTIONS: tuple[Option, ...] = (
         metavar="REPORT",
         reproduce="never",
         field=None,
+        path=True,
     ),
     Option(
         "baseline_any_dataset",
@@ -431,6 +437,47 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 OPTION: Mapping[str, Option] = {option.name: option for option in OPTIONS}
+
+
+# Built-in adapters whose argument is a file's path (``embeddings:FILE.npy?metric=l2``: options after "?").
+_FILE_ADAPTERS = ("predictions", "embeddings", "scores")
+
+
+def _under(path: str, base: Path) -> str:
+    given = Path(path).expanduser()
+    return path if not path or given.is_absolute() else str(base / given)
+
+
+def rebase_analyzer(spec: str, base: Path) -> str:
+    """``spec`` with a relative file in its argument read against ``base`` (other specs as they are).
+
+    >>> rebase_analyzer("predictions:vendor.jsonl", Path("/project"))
+    'predictions:/project/vendor.jsonl'
+    >>> rebase_analyzer("python:models/mine.py:analyze", Path("/project"))
+    'python:/project/models/mine.py:analyze'
+    >>> rebase_analyzer("python:mymodel:analyze", Path("/project"))  # a module name, not a path
+    'python:mymodel:analyze'
+    """
+    name, sep, argument = spec.partition(":")
+    if not sep or not argument:
+        return spec
+    if name.strip() in _FILE_ADAPTERS:
+        path, query, rest = argument.partition("?")
+        return f"{name}:{_under(path, base)}{query}{rest}"
+    if name.strip() == "python":
+        target, colon, function = argument.rpartition(":")
+        if colon and not target.startswith("@") and (target.endswith(".py") or "/" in target or "\\" in target):
+            return f"{name}:{_under(target, base)}:{function}"
+    return spec
+
+
+def rebase(option: Option, value: Any, base: Path) -> Any:
+    """An ini file's value of ``option`` with its relative paths read against ``base``, that file's folder."""
+    if option.path and isinstance(value, str):
+        return _under(value, base)
+    if option.name == "analyzer" and isinstance(value, str):
+        return rebase_analyzer(value, base)
+    return value
 
 
 def run_options(values: Mapping[str, Any], *, project_root: str | None) -> RunOptions:

@@ -20,6 +20,7 @@ from .options import OPTION, OPTIONS, Option, OptionError, run_options
 
 if TYPE_CHECKING:
     from .adapters.base import Analyzer
+    from .assertions import RunLink
     from .dataset import Dataset
     from .matching import SearchRun
     from .observation import Observations
@@ -95,6 +96,7 @@ _item_context_key = pytest.StashKey[dict[str, Any]]()
 _sent_key = pytest.StashKey[bool]()
 _options_key = pytest.StashKey["RunOptions"]()
 _computed_key = pytest.StashKey[dict[str, list["CheckResult"]]]()
+_context_key = pytest.StashKey["Context"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -120,8 +122,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _given(config: pytest.Config, option: Option) -> Any:
     """The option's parsed value from the command line, else from the ini file, else None (a flag: False).
 
-    The command line wins over the ini file. A path in the ini file is relative to the rootdir; on the
-    command line, to the working directory.
+    The command line wins over the ini file. One rule for paths: a path set in an ini file
+    (``pytest.ini``, ``tox.ini``, ``setup.cfg``, ``pyproject.toml``) is relative to that file's
+    folder, the analyzer's file included (``predictions:FILE``, ``embeddings:FILE``, ``scores:FILE``,
+    ``python:path/to/file.py:FUNCTION``); one on the command line, to the working directory.
     """
     value = config.getoption(option.dest)
     if option.flag:
@@ -135,7 +139,15 @@ def _given(config: pytest.Config, option: Option) -> Any:
         value = option.parse(str(text))
     except OptionError as exc:
         raise pytest.UsageError(f"ini {option.dest}: {exc}") from None
-    return str(config.rootpath / value) if option.path else value
+    from .options import rebase
+
+    return rebase(option, value, _ini_folder(config))
+
+
+def _ini_folder(config: pytest.Config) -> Path:
+    """The folder of the ini file the run's settings come from (the rootdir when there is none)."""
+    inipath = getattr(config, "inipath", None)
+    return Path(inipath).parent if inipath is not None else config.rootpath
 
 
 def _options(config: pytest.Config) -> RunOptions:
@@ -255,6 +267,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         if options.demo_matching
         else f"{options.analyzer} on {options.dataset}"
         if options.dataset and options.analyzer
+        else f"the model of the conformance_model fixture on {options.dataset}, unless {OPT_ANALYZER} names another"
+        if options.dataset
         else f"no dataset and analyzer named yet (set {OPT_DATASET} and {OPT_ANALYZER}, or {OPT_DEMO})"
     )
     return [
@@ -332,21 +346,55 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 # -- fixtures ---------------------------------------------------------------------------------------
 
 
-def _load(config: pytest.Config) -> Context:
-    from .errors import ConformanceError
-    from .session import load_context
+def _load(config: pytest.Config, model: object = None) -> Context:
+    """The run's context; with ``model`` (the ``conformance_model`` fixture's), that model is the analyzer.
 
+    Which analyzer wins: ``--conformance-analyzer`` on the command line, then the fixture's model,
+    then the ini key ``conformance_analyzer`` (a conftest.py override is the project's choice; a
+    command line is this run's).
+    """
+    from .errors import ConformanceError
+    from .session import build_context, load_context
+
+    options = _options(config)
     try:
-        return load_context(_options(config))
+        if model is None:
+            return load_context(options)
+        from dataclasses import replace
+
+        from .adapters.python import register
+
+        spec = register(model)  # also when the command line names it: its reproduce line does
+        if config.getoption(OPTION["analyzer"].dest) is None:
+            options = replace(options, analyzer=spec)
+        # Not load_context's cache: another model may be registered under the same name in this process.
+        return build_context(options)
     except ConformanceError as exc:
         message = f"conformance: {exc}"
     pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
 
 
 @pytest.fixture(scope="session")
-def conformance_context(pytestconfig: pytest.Config) -> Context:
+def conformance_model() -> object:
+    """The model to audit, handed over in-process: override this fixture in ``conftest.py``.
+
+    As pytest-recording users override ``vcr_config``, a project returns its model here: a function
+    called with each photo's path that returns what one line of a predictions file holds for it,
+    or an :class:`~conformance.adapters.base.Analyzer` (the contract of ``--analyzer
+    python:MODULE:FUNCTION``, docs/how-to/python-model.md). ``None`` (the default): the analyzer is
+    the one ``--conformance-analyzer`` names. ``--conformance-analyzer`` on the command line wins
+    over this fixture, which wins over the ini key ``conformance_analyzer``.
+    """
+    return None
+
+
+@pytest.fixture(scope="session")
+def conformance_context(pytestconfig: pytest.Config, conformance_model: object) -> Context:
     """Everything a run loaded: dataset, observations, policy, groups, reference, seed."""
-    return _load(pytestconfig)
+    ctx = _load(pytestconfig, conformance_model)
+    # The assert_* helpers called on this run's observations record into the run's reports through it.
+    pytestconfig.stash[_context_key] = ctx
+    return ctx
 
 
 @pytest.fixture(scope="session")
@@ -406,20 +454,69 @@ def conformance_reference(conformance_context: Context) -> str:
     return conformance_context.reference
 
 
+def _send_context(item: pytest.Item, ctx: Context) -> None:
+    """The run's context goes once per process (controller or xdist worker) to the report writer."""
+    if not item.config.stash.get(_sent_key, False):
+        item.config.stash[_sent_key] = True
+        item.stash[_item_context_key] = _context_payload(ctx)
+
+
+def _record_on(item: pytest.Item, ctx: Context, result: CheckResult) -> None:
+    """Attach ``result`` to ``item``'s report; the controller gathers them into the run's reports."""
+    _send_context(item, ctx)
+    # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry.
+    item.stash.setdefault(_item_results_key, []).append(json.loads(json.dumps(result.to_dict())))
+
+
 @pytest.fixture
 def conformance_record(request: pytest.FixtureRequest, conformance_context: Context) -> Callable[[CheckResult], None]:
     """Attach a CheckResult to this test's report; the controller gathers them into report.json."""
-    config = request.config
-    if not config.stash.get(_sent_key, False):
-        # The run's context goes once per process (controller or xdist worker) to the report writer.
-        config.stash[_sent_key] = True
-        request.node.stash[_item_context_key] = _context_payload(conformance_context)
+    item = request.node
+    assert isinstance(item, pytest.Item)
+    _send_context(item, conformance_context)
 
     def record(result: CheckResult) -> None:
-        # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry.
-        request.node.stash.setdefault(_item_results_key, []).append(json.loads(json.dumps(result.to_dict())))
+        _record_on(item, conformance_context, result)
 
     return record
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """Lend the ``assert_*`` helpers the run while a test runs: its grouping, reference, policy and seed
+    for the run's own observations, and a way to record what they find into the run's reports (as
+    ``conformance_check`` does), so that a test written with the helpers gets the same reports,
+    summary and completeness accounting."""
+    if _context_key not in item.config.stash:
+        yield  # no test of this process loaded the run's data: a helper cannot be called on it
+        return
+    from .assertions import lend_run
+
+    with lend_run(lambda observations: _run_link(item, observations)):
+        yield
+
+
+def _run_link(item: pytest.Item, observations: object) -> RunLink | None:
+    """What the helpers take from the run for ``observations``; None for observations that are not the run's."""
+    from .assertions import RunLink
+
+    ctx = item.config.stash.get(_context_key, None)
+    if ctx is None or ctx.observations is None or observations is not ctx.observations:
+        return None
+
+    def record(result: CheckResult) -> None:
+        _record_on(item, ctx, result)
+        item.user_properties.extend(_junit_properties(result))
+
+    return RunLink(
+        groups=ctx.groups,
+        reference=ctx.reference,
+        policy=ctx.policy,
+        seed=ctx.options.seed,
+        compute=lambda check_id: _results(item.config, ctx, check_id)[0],
+        record=record,
+        footer=_footer(ctx),
+    )
 
 
 def _results(config: pytest.Config, ctx: Context, check_id: str) -> list[CheckResult]:
@@ -590,6 +687,8 @@ class _Collector:
         self.gate: dict[str, Any] = {}
         self.report_dir: Path | None = None
         self.stopped = ""
+        self.exit_reason = ""  # why the run exits 1 although every test passed, if it does
+        self.checked = False  # whether any result came from a test other than the regression gate
         self._report: Report | None = None
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
@@ -615,7 +714,10 @@ class _Collector:
             self.gate = dict(gate)
         if report.when != "call":
             return
-        self.results.extend(getattr(report, _RESULTS_ATTR, []))
+        results = getattr(report, _RESULTS_ATTR, [])
+        if results and not gate:
+            self.checked = True  # a check's own test (or a user's) made results, not the gate alone
+        self.results.extend(results)
         if not self.context:
             self.context = dict(getattr(report, _CONTEXT_ATTR, {}))
 
@@ -689,18 +791,22 @@ class _Collector:
         if report.verdict == "incomplete" and session.exitstatus == pytest.ExitCode.OK:
             # pytest saw nothing fail (e.g. -k left only passing checks), but the run is not a verdict.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        # One rule for every run that made its checks: its exit status follows the verdict its reports
+        # print. The regression gate alone (-k regression) judges regressions only: its exit is the gate's.
+        self.exit_reason = _verdict_exit(report) if self.checked else ""
+        if self.exit_reason and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        else:
+            self.exit_reason = ""
         _junit_run_properties(self.config, report)
-        target = _given(self.config, OPTION["report_dir"])
+        self.report_dir = _report_dir(self.config)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if target is None and not summary:
-            return
         from .reporting import render_markdown, write_html, write_json, write_markdown
 
-        if target is not None:
-            self.report_dir = Path(target)
-            write_json(report, self.report_dir / "report.json")
-            write_markdown(report, self.report_dir / "report.md")
-            write_html(report, self.report_dir / "report.html")
+        # Every run that recorded a result gets its reports, whichever way its tests made the checks.
+        write_json(report, self.report_dir / "report.json")
+        write_markdown(report, self.report_dir / "report.md")
+        write_html(report, self.report_dir / "report.html")
         if summary:
             # GitHub Actions shows this file as the job's summary; appended, as other steps may write too.
             with open(summary, "a", encoding="utf-8") as handle:
@@ -720,19 +826,39 @@ class _Collector:
         for check in report.checks:  # in the order of the check ids
             if str(check.verdict) in ("not run", "not applicable"):
                 label = str(check.verdict).upper()
-                terminalreporter.write_line(f"{label:<14} {check.id:<28} {_reason(check)}")
+                terminalreporter.write_line(f"{label:<14} {_label_of(check):<28}  {_reason(check)}")
             else:
                 terminalreporter.write_line(verdict_line(check.to_dict()))
         if report.regression is not None:
             terminalreporter.write_line(report.regression.summary)
         for line in run_summary(report):
             terminalreporter.write_line(line)
+        if self.exit_reason:
+            terminalreporter.write_line(self.exit_reason)
         if self.report_dir is not None:
-            names = ", ".join(str(self.report_dir / name) for name in ("report.json", "report.md", "report.html"))
+            names = ", ".join(
+                _shown_path(self.report_dir / name) for name in ("report.json", "report.md", "report.html")
+            )
             terminalreporter.write_line(f"reports: {names}")
 
 
 _DESELECTED_OUTPUT = "conformance_deselected"
+
+
+def _report_dir(config: pytest.Config) -> Path:
+    """Where the reports go: ``--conformance-report-dir`` (or its ini key), else ``conformance-report`` in the rootdir."""
+    given = _given(config, OPTION["report_dir"])
+    if given is not None:
+        return Path(given)
+    return config.rootpath / str(OPTION["report_dir"].cli_default)
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it lies under it (shorter in a console), else as it is."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (OSError, ValueError):
+        return str(path)
 
 
 def _reason(check: CheckResult) -> str:
@@ -741,6 +867,32 @@ def _reason(check: CheckResult) -> str:
     if isinstance(not_run, dict):
         return str(not_run.get("reason", ""))
     return "; ".join(n.removeprefix("not applicable: ") for n in check.notes)
+
+
+def _verdict_exit(report: Report) -> str:
+    """Why the run's verdict fails the run (exit status 1) whatever its tests' outcomes, or ''.
+
+    A test asserts one result (a face-matching check's binding threshold, say) while the run's
+    verdict is the worst of all its results: a run whose reports say fail, or inconclusive under a
+    policy that counts inconclusive as a failure (the default), exits 1, as every other run does.
+    """
+    verdict = str(report.verdict)
+    if verdict == "fail":
+        return "exit status 1: the run's verdict is fail"
+    if verdict == "inconclusive" and report.policy.inconclusive == "fail":
+        which = ", ".join(_label_of(c) for c in report.checks if str(c.verdict) == "inconclusive")
+        return (
+            f"exit status 1: the run's verdict is inconclusive ({which}), and under this policy inconclusive "
+            'counts as fail (inconclusive = "xfail" or "pass" in [tool.conformance] says otherwise)'
+        )
+    return ""
+
+
+def _label_of(check: CheckResult) -> str:
+    """A check's name in the console: its id, with its threshold (and whether it binds) for matching checks."""
+    if check.threshold is None:
+        return check.id
+    return f"{check.id}@{check.threshold:g}" + (" (binding)" if check.details.get("binding") else "")
 
 
 def provenance_lines(report: Report) -> list[str]:
@@ -758,7 +910,26 @@ def provenance_lines(report: Report) -> list[str]:
     cache = report.analyzer.fields.get("observations_cache")
     if isinstance(cache, str):
         out.append(f"observations read from the verified cache entry {cache} (provenance read from the recording)")
+    missing = missing_predictions(report)
+    if missing:
+        out.append(f"MISSING PREDICTIONS: {missing}")
+    out += [f"note: {note}" for note in report.notes]
     return out
+
+
+def missing_predictions(report: Report) -> str:
+    """What the report says of manifest photos the predictions file has no line for ('' when none)."""
+    missing = report.analyzer.fields.get("missing_predictions")
+    if not isinstance(missing, dict):
+        return ""
+    note = missing.get("note")
+    if isinstance(note, str) and note:
+        return note
+    first = missing.get("first")
+    names = ", ".join(str(n) for n in first) if isinstance(first, list) else ""
+    return f"no prediction for {missing.get('count', '?')} of {missing.get('photos', '?')} photos" + (
+        f" ({names}, ...)" if names else ""
+    )
 
 
 def run_summary(report: Report) -> list[str]:

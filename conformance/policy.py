@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ._numbers import finite_number, shown
+from ._paths import tried
 from .errors import PolicyError
 from .identity import SELF_DESCRIBED
 
@@ -131,7 +132,7 @@ def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
-        raise PolicyError(f"policy file not found: {path}") from None
+        raise PolicyError(f"policy file not found: {tried(path)}") from None
     except OSError as exc:
         raise PolicyError(f"cannot read policy file {path}: {exc.strerror or exc}") from None
     except (tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:

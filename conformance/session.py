@@ -156,8 +156,8 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
                 cassette_dir=cassette_dir or str(CASSETTES),
                 group_by=options.group_by or ("race_ethnicity",),
                 reference=options.reference or "white",
-                # Like the published test, every search is non-mated: false non-matches have nothing to count.
-                checks=options.checks or ("false_match_gap",),
+                # Like the published test, every search is non-mated: false_non_match_gap runs and is
+                # reported not applicable, with that reason, rather than silently dropped.
             ),
             policy=policy,
         )
@@ -234,6 +234,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     groups = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
     reference, notes = _reference(options.reference, groups, preferred, f"in {Path(dataset_path).name}", "group")
+    notes += _ignored_target_fmr(options, policy, "gender run")
     return Context(
         options=options,
         analyzer_spec=analyzer_spec,
@@ -462,6 +463,7 @@ def _matching_context(
     )
     if options.executor != ExecutorSpec():
         notes.append(f"--executor {options.executor} spreads a gender run's photos; face searches ran one at a time")
+    notes += _ignored_target_fmr(options, policy, "face-search run")
     return Context(
         options=options,
         analyzer_spec=analyzer_spec,
@@ -476,6 +478,29 @@ def _matching_context(
         searches=searches,
         thresholds=thresholds,
     )
+
+
+def _ignored_target_fmr(options: RunOptions, policy: Policy, kind: str) -> list[str]:
+    """A note when target FMRs were set for a run that has no use for them (the console and reports show it).
+
+    Thresholds fixed to a target false-match rate are a 1:1 comparison run's (embeddings, scores,
+    local:embeddings); a gender run has no threshold, a face search reads the similarity thresholds
+    (--thresholds, binding_threshold). Setting one there silently did nothing.
+    """
+    from .policy import Policy as Defaults
+
+    if options.target_fmr:
+        given = "--target-fmr (ini conformance_target_fmr)"
+    elif policy.target_fmr != Defaults().target_fmr:
+        given = f"target_fmr in the policy ({policy.source})"
+    else:
+        return []
+    note = (
+        f"{given} applies to 1:1 comparison runs only (--analyzer embeddings:FILE, scores:FILE or local:embeddings); "
+        f"this {kind} ignores it"
+        + ("; its similarity thresholds are --thresholds and binding_threshold" if "search" in kind else "")
+    )
+    return [note]
 
 
 def check_results(ctx: Context, check_id: str) -> list[CheckResult]:

@@ -98,7 +98,8 @@ def test_failure_table_has_one_row_per_group_and_marks_the_worst(unfair: Observa
     with pytest.raises(ConformanceFailure) as caught:
         assert_result(misgender(unfair))
     lines = str(caught.value).splitlines()
-    assert lines[1].split() == ["group", "photos", "subjects", "misgendered", "rate", "95%", "CI"]
+    # The console table has the denominator (photos with a face) beside the count (issue 14 item 11).
+    assert lines[1].split() == ["group", "photos", "subjects", "misgendered", "n", "rate", "95%", "CI"]
     # group: photos, subjects, misgendered, photos with a face
     hand = {"cis": (100, 100, 4, 97), "nonbinary": (30, 30, 2, 30), "trans": (60, 60, 20, 60)}
     rows = {line.split()[0]: line for line in lines[2:] if line.split() and line.split()[0] in hand}
@@ -106,11 +107,12 @@ def test_failure_table_has_one_row_per_group_and_marks_the_worst(unfair: Observa
     for name, (photos, subjects, count, n) in hand.items():
         lo, hi = clopper_pearson(count, n)
         cells = rows[name].split()
-        assert cells[:7] == [
+        assert cells[:8] == [
             name,
             str(photos),
             str(subjects),
             str(count),
+            str(n),
             fmt(count / n),
             f"[{fmt(lo)},",
             f"{fmt(hi)}]",

@@ -24,7 +24,7 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     cwd = tmp_path_factory.mktemp("demo")
-    return run(cwd), cwd
+    return run(cwd, "run"), cwd
 
 
 def test_no_arguments_runs_the_demo_and_fails_as_designed(

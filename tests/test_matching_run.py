@@ -68,11 +68,21 @@ def test_one_entry_per_threshold_with_hand_counted_rates(
     assert len(report["photos"]) == 1035  # 535 probes searched, 500 gallery photos enrolled: none lost
 
 
-def test_the_binding_threshold_decides_the_exit_code(congress: tuple[subprocess.CompletedProcess[str], dict]) -> None:
+def test_the_run_verdict_decides_the_exit_code(congress: tuple[subprocess.CompletedProcess[str], dict]) -> None:
     done, report = congress
     binding = next(c for c in report["checks"] if c["details"].get("binding"))
-    assert binding["threshold"] == 99.0
-    assert (done.returncode == 0) == (binding["verdict"] == "pass"), done.stdout
+    # The test asserts the binding threshold, which passes (nobody falsely matched at 99) ...
+    assert (binding["threshold"], binding["verdict"]) == (99.0, "pass")
+    assert "1 passed" in done.stdout
+    # ... but the run's verdict is the worst of every threshold: inconclusive at 80 and 90, which the
+    # default policy counts as a failure. One rule for every run: the exit status follows that verdict.
+    assert report["verdict"] == "inconclusive"
+    assert report["policy"]["inconclusive"] == "fail"
+    assert done.returncode == 1, done.stdout
+    assert (
+        "exit status 1: the run's verdict is inconclusive (false_match_gap@80, false_match_gap@90), and under "
+        "this policy inconclusive counts as fail"
+    ) in done.stdout
 
 
 def matching_manifest(tmp_path: Path, write_png: object, rows: list[str]) -> Path:

@@ -655,7 +655,24 @@ def howto_blocks() -> dict[str, str]:
 
 
 def test_the_howto_has_the_examples_its_tests_run() -> None:
-    assert sorted(howto_blocks()) == ["boxed.py", "deepface_model.py", "insightface_model.py", "mymodel.py"]
+    assert sorted(howto_blocks()) == [
+        "boxed.py",
+        "conftest.py",
+        "deepface_model.py",
+        "insightface_model.py",
+        "mymodel.py",
+    ]
+
+
+def test_the_howtos_conftest_fixture_hands_the_model_to_the_users_tests(pytester: pytest.Pytester) -> None:
+    # The how-to's conftest.py as written, with the tiny red-channel model standing in as mymodel.py.
+    manifest = write_project(pytester.path, name="mymodel.py")
+    pytester.syspathinsert()
+    pytester.makeconftest(howto_blocks()["conftest.py"])
+    pytester.makepyfile(test_model=f"EXPECTED = { {p: expected_label(p) for p in RED}!r}\n{USER_TEST}")
+    result = pytester.runpytest(f"{OPT_DATASET}={manifest}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)  # every photo labelled as its colour says, by the fixture's model
+    result.stdout.fnmatch_lines(["conformance: the model of the conformance_model fixture on *manifest.csv*"])
 
 
 def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:

@@ -129,8 +129,24 @@ def test_the_matching_demo_replays_the_published_figures(tmp_path: Path) -> None
     assert report["analyzer"]["adapter"] == "rekognition"
     assert report["analyzer"]["emulated"] is True
     assert report["analyzer"]["simulated"] is True
-    binding = next(c for c in report["checks"] if c["details"].get("binding"))
-    assert (done.returncode == 0) == (binding["verdict"] == "pass")
+    # Issue 14 item 7: one rule, one exit code. The report says inconclusive (at 80 and 90) and that
+    # inconclusive counts as fail: the run exits 1, as the face-matching how-to's command on the same data does.
+    assert (report["verdict"], report["policy"]["inconclusive"]) == ("inconclusive", "fail")
+    assert done.returncode == 1, done.stdout
+    # The title says what was run: face search, not DetectFaces.
+    markdown = (tmp_path / "conformance-report" / "report.md").read_text()
+    assert markdown.startswith("# Conformance report: Amazon Rekognition face search (SearchFacesByImage) on ")
+    assert "DetectFaces" not in markdown
+    assert "DetectFaces" not in (tmp_path / "conformance-report" / "report.html").read_text()
+    # false_non_match_gap is not dropped: every search of the published test is non-mated, so it is
+    # listed as not applicable, with that reason, at every threshold.
+    non_match = [c for c in report["checks"] if c["id"] == "false_non_match_gap"]
+    assert [c["threshold"] for c in non_match] == [80.0, 90.0, 95.0, 99.0]
+    assert {c["verdict"] for c in non_match} == {"not applicable"}
+    reason = "no mated probes in the data: nothing for false_non_match_gap to count"
+    assert all(f"not applicable: {reason}" in c["notes"] for c in non_match)
+    assert f"NOT APPLICABLE false_non_match_gap@99 (binding)  {reason}" in done.stdout
+    assert "| `false_non_match_gap` at 99" in markdown
 
 
 def test_the_collection_is_deleted_also_when_the_run_fails(

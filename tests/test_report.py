@@ -163,7 +163,12 @@ def test_the_typed_view_of_the_demo(demo: dict[str, Any]) -> None:
 
 def test_the_typed_view_of_a_face_matching_report(matching: dict[str, Any]) -> None:
     report = Report.from_json(matching)
-    assert [c.threshold for c in report.checks] == [80.0, 90.0, 95.0, 99.0]
+    assert [(c.id, c.threshold) for c in report.checks] == [
+        *(("false_match_gap", t) for t in (80.0, 90.0, 95.0, 99.0)),
+        *(("false_non_match_gap", t) for t in (80.0, 90.0, 95.0, 99.0)),
+    ]
+    # Every search of the simulated Congress test is non-mated: false_non_match_gap has nothing to count.
+    assert {str(c.verdict) for c in report.checks[4:]} == {"not applicable"}
     assert report.grouping.by == ("race_ethnicity",)
     assert report.grouping.reference == "white"
     at_80 = report.checks[0]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._numbers import shown
+from .._paths import tried
 from ..errors import AdapterError
 from .base import AdapterSettings
 
@@ -88,7 +89,7 @@ def read_embeddings(npy: Path, *, dataset: Dataset, metric: str) -> tuple[npt.ND
         array = np.load(npy, allow_pickle=False)
     except FileNotFoundError:
         raise AdapterError(
-            f"embeddings file not found: {npy}; give the path of an N x d array saved with numpy.save"
+            f"embeddings file not found: {tried(npy)}; give the path of an N x d array saved with numpy.save"
         ) from None
     except (OSError, ValueError) as exc:
         raise AdapterError(f"{npy}: not a readable .npy array ({exc}); save the N x d array with numpy.save") from None

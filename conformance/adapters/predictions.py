@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._files import NotRegularFile, read_regular
 from .._numbers import BAD_JSON, finite_number, finite_numbers, json_problem, shown, shown_list
+from .._paths import tried
 from ..dataset import normalise_photo_id
 from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
@@ -236,7 +237,7 @@ class PredictionsAnalyzer:
         try:
             raw = read_regular(self.path)
         except FileNotFoundError:
-            raise PredictionsError(f"predictions file not found: {self.path}") from None
+            raise PredictionsError(f"predictions file not found: {tried(self.path)}") from None
         except NotRegularFile as exc:
             raise PredictionsError(
                 f"predictions file {self.path} is {exc.kind}, not a regular file: the kit reads only regular files; "

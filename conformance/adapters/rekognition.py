@@ -1397,7 +1397,8 @@ class RekognitionAnalyzer:
         if self.recording.is_file():
             files.append({"path": str(self.recording), "sha256": _file_sha256(self.recording)})
         return {
-            "name": self.name,
+            # A face-matching run searches faces (IndexFaces, SearchFacesByImage): its reports say so.
+            "name": _SEARCH_NAME if self.dataset.is_matching else self.name,
             "adapter": "rekognition",
             "version": ADAPTER_VERSION,
             "botocore": botocore.__version__,
@@ -1429,6 +1430,7 @@ def _organizations_client() -> Any:
     return session.client("organizations", region_name=session.region_name or "us-east-1")
 
 
+_SEARCH_NAME = "Amazon Rekognition face search (SearchFacesByImage)"
 _NOTE = (
     "Recorded by the conformance kit's rekognition adapter. Requests hold image SHA-256 digests, never image "
     "bytes; credentials and account ids are scrubbed. A session with loopback: true was recorded against a "

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._numbers import shown
+from .._paths import tried
 from ..errors import AdapterError
 from .base import AdapterSettings
 
@@ -69,7 +70,7 @@ class ScoresComparator:
             handle = path.open(newline="", encoding="utf-8-sig")
         except FileNotFoundError:
             raise AdapterError(
-                f"scores file not found: {path}; give a CSV with columns probe,reference,score"
+                f"scores file not found: {tried(path)}; give a CSV with columns probe,reference,score"
             ) from None
         except OSError as exc:
             raise AdapterError(f"{path}: cannot be read ({exc.strerror or exc})") from None

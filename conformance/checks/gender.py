@@ -498,18 +498,29 @@ def nonbinary_representability(
     labels = dict(vocabulary.get("labels", {}))
     expressible = bool(vocabulary.get("can_express_nonbinary")) or bool(vocabulary.get("can_abstain"))
     static_verdict: Verdict = "pass" if expressible else "fail"
+    if expressible:
+        reason = "the vocabulary can express a nonbinary identity or abstain"
+    elif not labels:
+        # Inferred from the answers and there were none (every photo an error, say): an empty vocabulary
+        # says nothing about what the analyzer can say, so the static half cannot decide.
+        static_verdict = "inconclusive"
+        reason = (
+            f"no gender label to judge: the vocabulary ({vocabulary.get('source', 'unknown')}) holds none, as no "
+            "photo was given a gender; declare the analyzer's vocabulary (a predictions file's header "
+            '"vocabulary", a python model\'s VOCABULARY) or fix the errors that left every photo without one'
+        )
+    else:
+        reason = (
+            f"the vocabulary {sorted(labels)} has only binary labels and cannot abstain: "
+            "every nonbinary person is misgendered by construction"
+        )
     static = {
         "verdict": static_verdict,
         "labels": labels,
         "source": vocabulary.get("source", "unknown"),
         "can_express_nonbinary": bool(vocabulary.get("can_express_nonbinary")),
         "can_abstain": bool(vocabulary.get("can_abstain")),
-        "reason": (
-            "the vocabulary can express a nonbinary identity or abstain"
-            if expressible
-            else f"the vocabulary {sorted(labels)} has only binary labels and cannot abstain: "
-            "every nonbinary person is misgendered by construction"
-        ),
+        "reason": reason,
     }
 
     nonbinary = observations.identity == SELF_DESCRIBED.index("nonbinary")  # undisclosed people are not here

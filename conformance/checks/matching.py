@@ -401,8 +401,13 @@ def _at_threshold(
                     f"{g.name}: {share_errors:.0%} of {words.errors} ({g.count} of {total_errors}) "
                     f"against {share_units:.0%} of {words.units} ({g.n} of {total_units})"
                 )
-    if not eligible.any():
-        notes.append(f"no {words.units} in the data: nothing for {words.check_id} to count")
+    applicable = bool(eligible.any())
+    if not applicable:
+        # By construction (every search non-mated, as in the published Congress test, or every one
+        # mated): the data cannot speak to this check, which is not a verdict on the matcher.
+        reason = f"no {words.units} in the data: nothing for {words.check_id} to count"
+        notes.append(f"not applicable: {reason}")
+        comparisons = tuple(replace(c, verdict="not applicable", note=reason) for c in comparisons)
     notes.extend(compare_notes)
     keys = np.char.add(np.char.add(searches.group[eligible], "\x00"), searches.subject[eligible].astype(str))
     if comparisons and np.unique(keys).size < keys.size:
@@ -426,7 +431,7 @@ def _at_threshold(
     alpha_pass, alpha_fail = error_rates(policy)
     return CheckResult(
         id=words.check_id,
-        verdict=worst(c.verdict for c in comparisons),
+        verdict=worst(c.verdict for c in comparisons) if applicable else "not applicable",
         groups=groups,
         comparisons=comparisons,
         method=method,

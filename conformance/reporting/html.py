@@ -40,6 +40,7 @@ from ._html import (
     seq,
     stylesheet,
 )
+from .markdown import undisclosed_text
 from .svg import gaps_chart, rates_chart, sweep_chart
 
 __all__ = ["render_html", "write_html"]
@@ -414,6 +415,7 @@ def _provenance(report: Report) -> dict[str, Any]:
         ("name", str(otherwise(dataset.name, "?"))),
         ("photos", plain(dataset.photos)),
         ("subjects", plain(dataset.subjects)),
+        *([("undisclosed gender identity", text)] if (text := undisclosed_text(report)) else []),
         ("content hash", Code(str(otherwise(dataset.content_hash, "n/a")))),
         ("manifest", str(otherwise(dataset.manifest, "n/a"))),
         ("extra columns", plain(dataset.columns)),

@@ -15,7 +15,7 @@ from ..report import Report, as_report, endpoint_banners
 from ..results import CheckResult
 from ._biometrics import threshold_label
 
-__all__ = ["VERDICT_LABELS", "escape", "render_markdown", "verdict_label", "write_markdown"]
+__all__ = ["VERDICT_LABELS", "escape", "render_markdown", "undisclosed_text", "verdict_label", "write_markdown"]
 
 # A word and a sign for every verdict a report may carry (the sign never carries the meaning alone).
 VERDICT_LABELS: Mapping[str, str] = {
@@ -90,6 +90,8 @@ def _provenance_banner(report: Report) -> list[str]:
 
 
 def _check_section(check: CheckResult) -> list[str]:
+    from ..assertions import inconclusive_reason, rate_label
+
     at = ""
     if check.threshold is not None:
         at = f" at threshold {check.threshold:g}" + (" (binding)" if check.details.get("binding") else "")
@@ -108,7 +110,9 @@ def _check_section(check: CheckResult) -> list[str]:
             [escape(name), str(g.photos), str(g.subjects), str(g.count), str(g.n), _num(g.rate), _ci(g.ci)]
             for name, g in check.groups.items()
         ]
-        out += _table(["group", "photos", "subjects", escape(check.count_label), "n", "rate", level], rows)
+        out += _table(
+            ["group", "photos", "subjects", escape(check.count_label), "n", escape(rate_label(check)), level], rows
+        )
         out.append("")
     if check.comparisons:
         rows = []
@@ -119,6 +123,8 @@ def _check_section(check: CheckResult) -> list[str]:
                 else f"{c.p_value:.2g}" + ("" if c.p_adjusted is None else f" (Holm {c.p_adjusted:.2g})")
             )
             why = escape(c.note)
+            if c.verdict == "inconclusive" and not why:
+                why = escape(inconclusive_reason(c))
             if c.verdict == "inconclusive" and c.min_detectable is not None:
                 why = (why + "; " if why else "") + f"a true gap of {c.min_detectable:.3f} would fail with 80% power"
             rows.append(
@@ -198,6 +204,29 @@ def _evidence_lines(report: Report) -> list[str]:
     return out
 
 
+def undisclosed_text(report: Report) -> str | None:
+    """The dataset's people with no self-described gender identity, in words (None where it does not apply).
+
+    Shown for a gender run whenever the report counts them (none, too), and for any run that has some:
+    they are in every photo count and in no misgendering figure, and a reader must know how many.
+    """
+    from ..checks import GENDER_CHECKS
+
+    counts = report.dataset.fields.get("undisclosed")
+    if not isinstance(counts, Mapping):
+        return None
+    people, photos = counts.get("subjects"), counts.get("photos")
+    if not isinstance(people, int) or not isinstance(photos, int):
+        return None
+    if not people:
+        return "none" if any(c.id in GENDER_CHECKS for c in report.checks) else None
+    return (
+        f"{people} {'person' if people == 1 else 'people'} ({photos} photo{'s' if photos != 1 else ''}) did not "
+        "disclose a gender identity: counted in every photo count, detection failures and coverage, "
+        "excluded from misgendering figures"
+    )
+
+
 def _tally(report: Report) -> str:
     """``2 failed, 1 inconclusive, 3 passed, of 6 checks``; verdicts new to reports only when present."""
     words = [f"{report.count('fail')} failed", f"{report.count('inconclusive')} inconclusive"]
@@ -218,12 +247,18 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
         "",
         *_completeness(report),
     ]
+    from ..assertions import finding, inconclusive_reason, largest_gap
     from .markdown_biometrics import biometric_markdown, summary_cells
 
     rows = []
     for c in report.checks:
         worst = c.worst_comparison
         gap = "n/a" if worst is None else f"{escape(worst.group)}: {_num(worst.difference)} {_ci(worst.ci)}"
+        if worst is not None and worst.verdict == "inconclusive" and c.verdict == "inconclusive":
+            gap += f" ({escape(inconclusive_reason(worst))})"  # every inconclusive names its reason
+        larger = largest_gap(c)
+        if larger is not None:  # the starkest finding stays in the headline, whatever decided the verdict
+            gap += f"; largest gap: {escape(finding(larger))}"
         if str(c.verdict) == "not run":
             gap = escape("; ".join(c.notes) or "not run")
         name = code(c.id) + (f" at {escape(threshold_label(c))}" if c.threshold is not None else "")
@@ -250,6 +285,9 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
         f"{outcomes.get('no_face', 0)} with no face found, {outcomes.get('error', 0)} errors.",
         "",
     ]
+    missing = report.analyzer.fields.get("missing_predictions")
+    if isinstance(missing, Mapping) and missing.get("note"):
+        out += [f"> **Missing predictions.** {escape(missing['note'])}", ""]
     troubled = [p for p in report.photos if p.outcome not in ("analysed", "enrolled")]
     if troubled:
         rows = [[escape(p.photo), escape(p.outcome), escape(p.reason)] for p in troubled[:_LISTED_PHOTOS]]
@@ -268,6 +306,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
         *_evidence_lines(report),
         f"- Dataset: {escape(_or(dataset.name, '?'))}, {_or(dataset.photos, '?')} photos of "
         f"{_or(dataset.subjects, '?')} subjects, {code(_or(dataset.content_hash, '?'))}",
+        *([f"- Undisclosed gender identity: {escape(text)}"] if (text := undisclosed_text(report)) else []),
         f"- Grouping: {escape(', '.join(report.grouping.by) or 'default (cis / trans / nonbinary)')}"
         f"; reference {code(_or(report.grouping.reference, '?'))}",
         f"- Policy: profile {code(_or(policy.profile, '?'))} from {escape(_or(policy.source, '?'))}; "

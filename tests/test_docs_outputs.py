@@ -1,0 +1,58 @@
+"""The documented commands' outputs are the kit's at HEAD (issue 14, item 13).
+
+``scripts/regen_docs.py`` runs every command of the marked blocks of the tutorial, the how-to and the
+reference pages and writes what they printed; ``--check`` fails when a page's output drifts from a
+fresh run beyond what changes from run to run (timings, pytest's platform and plugins lines, paths).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "regen_docs.py"
+
+
+def regen(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+        check=False,
+    )
+
+
+def test_every_documented_output_is_a_run_at_head() -> None:
+    done = regen("--check")
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+
+
+def test_the_check_fails_on_a_changed_figure_and_not_on_timings(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(ROOT / "docs", docs)
+    page = docs / "tutorial.md"
+    text = page.read_text(encoding="utf-8")
+    # The demo's hand count: 12 of 300 cis photos misgendered (4%); make the page say 13 (4.3%).
+    row = "  cis           300        75           12  300  0.040  [0.018, 0.094]"
+    assert row in text
+    edited = text.replace(row, "  cis           300        75           13  300  0.043  [0.018, 0.094]", 1)
+    # Timings that differ from any run are not drift.
+    edited, timings = re.subn(r"\bin \d+\.\d+s\b", "in 987.65s", edited)
+    assert timings >= 3
+    page.write_text(edited, encoding="utf-8")
+    done = regen("--check", "--page", "tutorial.md", "--docs", str(docs))
+    assert done.returncode == 1, done.stdout
+    assert done.stdout.count("(the page)") == 1  # the one block with the changed figure
+    assert "-  cis           300        75           13  300  0.043" in done.stdout
+    assert "+  cis           300        75           12  300  0.040" in done.stdout
+    assert "987.65" not in done.stdout
+    assert "1 documented output(s) drifted" in done.stdout
