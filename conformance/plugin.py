@@ -864,14 +864,9 @@ def _reason(check: CheckResult) -> str:
 
 def provenance_lines(report: Report) -> list[str]:
     """What the console says first when the answers are not the vendor's service's (as every report does)."""
-    from .report import endpoint_banners
+    from .report import provenance_warnings
 
-    out = []
-    if report.analyzer.simulated:
-        out.append("SIMULATED analyzer output: constructed predictions, not any real service or model")
-    if report.analyzer.emulated:
-        out.append("EMULATED vendor API: the answers came from the kit's emulator, not from the vendor")
-    out += [f"{banner.title.upper()}: {banner.text}" for banner in endpoint_banners(report.analyzer)]
+    out = provenance_warnings(report.analyzer)
     notes = report.analyzer.fields.get("recording_notes")
     out += [f"recording: {note}" for note in (notes if isinstance(notes, list) else [])]
     cache = report.analyzer.fields.get("observations_cache")

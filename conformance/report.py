@@ -50,6 +50,7 @@ __all__ = [
     "Skipped",
     "as_report",
     "endpoint_banners",
+    "provenance_warnings",
     "read_report",
     "run_verdict",
 ]
@@ -302,6 +303,20 @@ def endpoint_banners(analyzer: AnalyzerInfo) -> tuple[Banner, ...]:
             )
         )
     return tuple(out)
+
+
+def provenance_warnings(analyzer: AnalyzerInfo) -> list[str]:
+    """One line for each reason the answers are not the vendor's service's: simulated, emulated, an endpoint class.
+
+    What the console prints first and ``conformance compare`` shows for each report it compares.
+    """
+    out = []
+    if analyzer.simulated:
+        out.append("SIMULATED analyzer output: constructed predictions, not any real service or model")
+    if analyzer.emulated:
+        out.append("EMULATED vendor API: the answers came from the kit's emulator, not from the vendor")
+    out += [f"{banner.title.upper()}: {banner.text}" for banner in endpoint_banners(analyzer)]
+    return out
 
 
 @dataclass(frozen=True)

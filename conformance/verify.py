@@ -511,7 +511,7 @@ def _compare(
             reported = {k: _located(v, places) for k, v in _mapping(reported).items()}
             again = {k: _located(v, None) for k, v in _mapping(again).items()}
         for path, x, y in _diff(reported, again):
-            out.append(Difference(section, "-", path, x, y))
+            out.append(Difference(section, "-", section if path == "(value)" else path, x, y))
     provenance = {k: _located(v, places) for k, v in _mapping(report.get("analyzer")).items() if k not in _RUN_KEYS}
     provenance_again = {
         k: _located(v, None) for k, v in _mapping(derived.get("analyzer")).items() if k not in _RUN_KEYS
@@ -817,7 +817,9 @@ def _value(value: object) -> str:
     if isinstance(value, (list, tuple)) and all(isinstance(v, float) for v in value):
         return "[" + ", ".join(f"{v:.6g}" for v in value) + "]"
     text = str(value) if isinstance(value, str) else repr(value) if not isinstance(value, (dict, list)) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    # A file's place and digest are read whole (which file, which content); other long values are cut.
+    most = 240 if isinstance(value, str) and " sha256 " in value else 60
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

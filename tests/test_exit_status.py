@@ -104,9 +104,7 @@ def test_the_kits_own_xfail_of_an_inconclusive_check_still_exits_0(pytester: pyt
     """The ci profile's inconclusive = "xfail" is the kit's word, not a marker: 5 people a group decide nothing."""
     shots = people("c", 5, identity="woman", trans="no") + people("t", 5, identity="woman", trans="yes")
     data = write_dataset(tmp_path / "few", shots)
-    result = pytester.runpytest(
-        *_args(data, pytester.path / "out", f"{OPT_CHECKS}=misgender_gap", f"{OPT_PROFILE}=ci")
-    )
+    result = pytester.runpytest(*_args(data, pytester.path / "out", f"{OPT_CHECKS}=misgender_gap", f"{OPT_PROFILE}=ci"))
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.assert_outcomes(xfailed=1)
     assert _report(pytester.path / "out")["verdict"] == "inconclusive"
@@ -193,7 +191,16 @@ def test_systematic_failures_set_in_pyproject_reaches_a_cli_run(tmp_path: Path) 
     manifest, predictions = write_dataset(tmp_path / "data", shots)
     (tmp_path / "pyproject.toml").write_text("[tool.conformance]\nsystematic_failures = 3\n", encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "conformance", "run", "--dataset", str(manifest), "--analyzer", f"predictions:{predictions}"],
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--dataset",
+            str(manifest),
+            "--analyzer",
+            f"predictions:{predictions}",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
