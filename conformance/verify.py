@@ -765,7 +765,9 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     }
     payload = context_payload(ctx)
     run = dict(payload["run"])
-    run["checks_chosen"] = bool(asked.checks)
+    # Without --checks in the reproduce line the whole suite was planned; with it, the plan is those checks
+    # either way (the matching demo names its own check without the user choosing it).
+    run["checks_chosen"] = bool(report.run.fields.get("checks_chosen")) if asked.checks else False
     payload["run"] = run
     derived = build_report(
         [r for r in results if r.id not in accepted], context=payload, not_run={**raised, **accepted}
