@@ -88,6 +88,8 @@ class Verification:
     checked: Mapping[str, int] = field(default_factory=dict)
     rederived: bool = False
     policy: str = ""  # the policy the figures were re-derived under: profile and digest, for the reader to compare
+    # For a run with checks not run: what the evidence gives for them, said right under the verdict.
+    incomplete: str = ""
 
     @property
     def verified(self) -> bool:
@@ -778,12 +780,12 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     files += gate_files
     differences += gate_differences
     notes += gate_notes
+    incomplete = ""
     if accepted:
         gives = ", ".join(f"{check} {evidence_gives.get(check, 'no result').upper()}" for check in accepted)
-        notes.insert(
-            0,
-            f"the run is incomplete: {len(accepted)} planned check(s) not run ({', '.join(accepted)}); from the "
-            f"evidence they give: {gives}; the evidence's verdict for the whole plan: {str(whole.verdict).upper()}",
+        incomplete = (
+            f"INCOMPLETE run: {len(accepted)} of {len(ctx.checks)} planned checks not run; from the evidence they "
+            f"give: {gives}; the whole plan's verdict from the evidence: {str(whole.verdict).upper()}"
         )
     checked.update(checks=len([c for c in report.checks if c.id not in accepted]), photos=len(report.photos))
     sealed = report.evidence.policy
@@ -799,6 +801,7 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
         checked,
         rederived=True,
         policy=described,
+        incomplete=incomplete,
     )
 
 
@@ -836,11 +839,14 @@ def render(verification: Verification) -> str:
     out = [f"conformance verify: {v.report}"]
     if v.verified:
         counts = v.checked
+        checks = counts.get("checks", 0)
         out.append(
-            f"verified: every figure and verdict of {counts.get('checks', 0)} checks and {counts.get('photos', 0)} "
-            f"photos follows from the evidence ({counts.get('files', 0)} files and {counts.get('images', 0)} images, "
-            "digests matching), re-derived offline without the cache"
+            f"verified: every figure and verdict of {checks} check{'s' if checks != 1 else ''} and "
+            f"{counts.get('photos', 0)} photos follows from the evidence ({counts.get('files', 0)} files and "
+            f"{counts.get('images', 0)} images, digests matching), re-derived offline without the cache"
         )
+        if v.incomplete:
+            out.append(v.incomplete)
         if v.policy:
             out.append(f"under the report's policy: {v.policy}; read it, as it decides every verdict")
     else:
@@ -852,6 +858,8 @@ def render(verification: Verification) -> str:
         if not v.rederived:
             what.append("figures not re-derived")
         out.append(f"NOT VERIFIED: {', '.join(what)}")
+        if v.incomplete:
+            out.append(v.incomplete)
     changed = [d for d in v.differences if d.field == "verdict" and d.group == "-"]
     if changed:
         out.append(
