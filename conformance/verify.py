@@ -478,16 +478,21 @@ def _kinds(section: Mapping[str, Any]) -> list[object]:
     return [e.get("kind") if isinstance(e, Mapping) else e for e in (listed if isinstance(listed, list) else [])]
 
 
-def _located(value: object, places: _Places | None) -> object:
-    """A provenance value naming files, as places: by the one rule for the report's, as read for the replay's."""
-    if isinstance(value, str) and value and (os.sep in value or "/" in value or value.endswith((".jsonl", ".csv"))):
+def _located(key: str, value: object, places: _Places | None) -> object:
+    """A provenance value naming files (by its key), as places: the report's by the one rule, the replay's as read."""
+    if key not in _PATH_KEYS:
+        return value
+    if isinstance(value, str) and value.startswith("python:"):
+        return places.spec(value) if places is not None else value  # a python: analyzer names itself by its spec
+    if isinstance(value, str) and value:
         return places.path(value) if places is not None else os.path.normpath(os.path.abspath(value))
     if isinstance(value, list):
-        return [
-            {**v, "path": _located(v.get("path"), places)} if isinstance(v, Mapping) and "path" in v else v
-            for v in value
-        ]
+        return [{**v, "path": _located("path", v.get("path"), places)} if isinstance(v, Mapping) else v for v in value]
     return value
+
+
+# Provenance keys whose values are files (a path, or a list of entries with a path).
+_PATH_KEYS = frozenset({"source", "file", "module_file", "manifest", "recording_files", "path"})
 
 
 def _compare(
@@ -510,13 +515,13 @@ def _compare(
     for section in ("seed", "outcomes", "dataset", "grouping", "notes", "skipped"):
         reported, again = report.get(section, _ABSENT), derived.get(section, _ABSENT)
         if section == "dataset":
-            reported = {k: _located(v, places) for k, v in _mapping(reported).items()}
-            again = {k: _located(v, None) for k, v in _mapping(again).items()}
+            reported = {k: _located(k, v, places) for k, v in _mapping(reported).items()}
+            again = {k: _located(k, v, None) for k, v in _mapping(again).items()}
         for path, x, y in _diff(reported, again):
             out.append(Difference(section, "-", section if path == "(value)" else path, x, y))
-    provenance = {k: _located(v, places) for k, v in _mapping(report.get("analyzer")).items() if k not in _RUN_KEYS}
+    provenance = {k: _located(k, v, places) for k, v in _mapping(report.get("analyzer")).items() if k not in _RUN_KEYS}
     provenance_again = {
-        k: _located(v, None) for k, v in _mapping(derived.get("analyzer")).items() if k not in _RUN_KEYS
+        k: _located(k, v, None) for k, v in _mapping(derived.get("analyzer")).items() if k not in _RUN_KEYS
     }
     if "record_mode" in provenance_again:
         provenance_again["record_mode"] = record_mode  # the replay's is none; the run's is its reproduce line's
