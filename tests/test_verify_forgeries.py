@@ -72,9 +72,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cwd
 
 
-def forged(project: Path, tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
-    """A copy of the project's report with ``edit`` applied, beside the original (same evidence)."""
-    report = json.loads((project / "conformance-report" / "report.json").read_text(encoding="utf-8"))
+def forged(
+    project: Path, tmp_path: Path, edit: Callable[[dict[str, Any]], None], folder: str = "conformance-report"
+) -> Path:
+    """A copy of the project's report (in ``folder``) with ``edit`` applied, elsewhere (same evidence)."""
+    report = json.loads((project / folder / "report.json").read_text(encoding="utf-8"))
     edit(report)
     path = tmp_path / "forged.json"
     path.write_text(json.dumps(report, indent=1), encoding="utf-8")
@@ -390,3 +392,43 @@ def test_the_report_of_a_record_mode_once_run_verifies(tmp_path: Path) -> None:
     )
     verified = verify(tmp_path / "conformance-report" / "report.json", cwd=tmp_path / "data")
     assert verified.returncode == 0, verified.stdout
+
+
+# -- the regression gate's finding is re-derived against the sealed baseline ----------------------------
+
+
+@pytest.fixture(scope="module")
+def gated(project: Path) -> Path:
+    """The project run again, gated against its first report (no regression: the same data and analyzer)."""
+    done = cli(
+        project,
+        "run",
+        "--dataset",
+        "data/manifest.csv",
+        "--analyzer",
+        "predictions:data/predictions.jsonl",
+        "--baseline",
+        "conformance-report/report.json",
+        "--report-dir",
+        "gated",
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    return project / "gated" / "report.json"
+
+
+def test_a_gated_report_verifies_with_its_baseline_sealed(gated: Path, project: Path) -> None:
+    report = json.loads(gated.read_text(encoding="utf-8"))
+    assert report["regression"]["summary"] == "no regression against conformance-report/report.json"
+    assert report["evidence"]["baseline"]["path"] == str(project / "conformance-report" / "report.json")
+    done = verify(gated, cwd=project.parent)
+    assert done.returncode == 0, done.stdout
+    assert "note: the regression gate's finding was re-derived against the sealed baseline" in done.stdout
+
+
+def test_an_edited_regression_finding_is_named(gated: Path, project: Path, tmp_path: Path) -> None:
+    def regressed(report: dict[str, Any]) -> None:
+        report["regression"]["regressions"] = ["misgender_gap trans: 0.50 against 0.10, worse beyond noise"]
+
+    done = verify(forged(project, tmp_path, regressed, "gated"))
+    assert done.returncode == 1, done.stdout
+    assert any(row[:3] == ["regression", "-", "regressions"] for row in rows(done)), done.stdout
