@@ -353,7 +353,6 @@ def _refuse_xfail(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
     reason = str(getattr(report, "wasxfail", report.longrepr))
     if hasattr(report, "wasxfail"):
         delattr(report, "wasxfail")
-    item.user_properties.append(("conformance.xfail_ignored", reason))
     if strict_xpass:
         report.outcome, report.longrepr = "passed", None  # the check passed: a strict marker does not fail it
     elif report.skipped:
@@ -757,7 +756,7 @@ class _Collector:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED  # interrupted before any check: no verdict
             return
         report = self.report()
-        session.exitstatus = verdict_exit_status(report, session.exitstatus)
+        session.exitstatus = self._exit_status(report, session.exitstatus)
         _junit_run_properties(self.config, report)
         target = _given(self.config, OPTION["report_dir"])
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -782,9 +781,15 @@ class _Collector:
             return (yield)
         finally:
             if self._report is not None and not self.systematic:
-                session.exitstatus = verdict_exit_status(self._report, session.exitstatus)
+                session.exitstatus = self._exit_status(self._report, session.exitstatus)
             elif self.systematic and not hasattr(self.config, "workerinput"):
                 session.exitstatus = USAGE_EXIT
+
+    def _exit_status(self, report: Report, status: int) -> int:
+        """The kit's verdict decides, except in a run of the regression gate alone (``-k regression``),
+        whose exit status is the gate's: it makes every check to compare them, and says if any regressed."""
+        gate_only = bool(self.gate) and bool(report.planned) and set(report.planned) <= set(self.deselected)
+        return status if gate_only else verdict_exit_status(report, status)
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         if self.systematic:

@@ -446,10 +446,12 @@ def _transport(client: Any, endpoint: str) -> dict[str, Any]:
     if verify is False:
         out["tls_verified"] = False
     elif isinstance(verify, str):
+        from botocore.httpsession import where  # the bundle botocore trusts by default (certifi's, or its own)
+
         bundle = Path(verify)
         try:
-            default = Path(__import__("botocore.httpsession").httpsession.where()).resolve()
-        except (AttributeError, OSError):
+            default: Path | None = Path(where()).resolve()
+        except OSError:
             default = None
         if bundle.resolve() != default:
             digest = _file_sha256(bundle) if bundle.is_file() else "unreadable"
