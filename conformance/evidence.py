@@ -23,8 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ __all__ = [
     "policy_content",
     "recorded_flags",
     "replayed_provenance",
+    "reproduce_command",
 ]
 
 # The kit's emulator marks every answer it serves (conformance.emulators.rekognition), and its answers
@@ -172,7 +174,7 @@ def context_payload(ctx: Context) -> dict[str, Any]:
         "grouping": {"by": list(options.group_by), "reference": ctx.reference},
         "run": {
             "flags": options.flags(),
-            "command": "conformance run " + " ".join(f.replace("--conformance-", "--", 1) for f in options.flags()),
+            "command": reproduce_command(options.flags(), (), cli=True),
             "python": sys.version.split()[0],
             "pytest": _version("pytest"),
             # The transformed variants are drawn by hypothesis: its version is part of what reproduces them.
@@ -190,6 +192,19 @@ def context_payload(ctx: Context) -> dict[str, Any]:
     # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry.
     result: dict[str, Any] = json.loads(json.dumps(payload))
     return result
+
+
+def reproduce_command(flags: Sequence[str], pytest_args: Sequence[str], *, cli: bool) -> str:
+    """The command line that repeats a run: ``conformance run ... -- PYTEST_ARGS`` (``cli``) or ``pytest ...``.
+
+    ``flags`` are the reproduce flags (``run.flags``), ``pytest_args`` the other pytest arguments that
+    shaped the run; report.json's ``run.command`` is this, and ``conformance verify`` checks it is.
+    """
+    extra = [shlex.quote(word) for word in pytest_args]
+    if cli:
+        line = "conformance run " + " ".join(f.replace("--conformance-", "--", 1) for f in flags)
+        return line + (" -- " + " ".join(extra) if extra else "")
+    return " ".join(["pytest", *flags, *extra])
 
 
 def _version(package: str) -> str:

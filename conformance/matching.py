@@ -23,7 +23,16 @@ if TYPE_CHECKING:
     from .pairwise import PairCounts
     from .policy import Policy
 
-__all__ = ["ComparisonRun", "Matcher", "PhotoOutcome", "SearchOutcome", "SearchRun", "run_comparisons", "run_searches"]
+__all__ = [
+    "ComparisonRun",
+    "Matcher",
+    "PhotoOutcome",
+    "SearchOutcome",
+    "SearchRun",
+    "hold_to_gallery",
+    "run_comparisons",
+    "run_searches",
+]
 
 # Outcomes that count as searches: with no face found, the search returned nothing (a mated probe's miss).
 _SEARCHED = ("analysed", "no_face")
@@ -167,13 +176,62 @@ def _pairs_of(run: SearchRun, groups: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def run_searches(matcher: Matcher, dataset: Dataset, *, floor: float) -> SearchRun:
-    """Search every probe of ``dataset`` against its gallery with threshold ``floor``; none is lost."""
+def run_searches(
+    matcher: Matcher, dataset: Dataset, *, floor: float, systematic_failures: int | None = None
+) -> SearchRun:
+    """Search every probe of ``dataset`` against its gallery with threshold ``floor``; none is lost.
+
+    As for photos (:func:`conformance.execution.analyze_photos`), each answer is held to what a
+    search can say (:func:`hold_to_gallery`), and ``systematic_failures`` probes failing alike in a
+    row (or all of the first ones) stop the run with
+    :class:`~conformance.execution.SystematicFailure` (None: the default limit; 0: never).
+    """
+    from contextlib import nullcontext
+
+    from .execution import DEFAULT_SYSTEMATIC_FAILURES, FailureWatch
+
     gallery = dataset.role("gallery")
+    ids = frozenset(p.id for p in gallery)
+    watch = FailureWatch(
+        DEFAULT_SYSTEMATIC_FAILURES if systematic_failures is None else systematic_failures, what="probes"
+    )
+    records: list[SearchOutcome] = []
     session = getattr(matcher, "session", None)
     with session() if callable(session) else nullcontext():
-        records = tuple(matcher.search(p, gallery, threshold=floor) for p in dataset.role("probe"))
-    return SearchRun(dataset=dataset, records=records, floor=floor, matcher=dict(matcher.describe()))
+        for probe in dataset.role("probe"):
+            record = hold_to_gallery(matcher.search(probe, gallery, threshold=floor), ids, floor)
+            watch.see_outcome(record.outcome, record.reason)
+            records.append(record)
+    return SearchRun(dataset=dataset, records=tuple(records), floor=floor, matcher=dict(matcher.describe()))
+
+
+def hold_to_gallery(outcome: SearchOutcome, gallery: frozenset[str], floor: float) -> SearchOutcome:
+    """``outcome`` as a search can answer, else that probe's error (the search's vocabulary is the gallery).
+
+    A match must name a gallery photo of the dataset, once, with a similarity from the search threshold
+    ``floor`` to 100; a match outside that is the service breaking its contract, never a fact about the
+    probe (an unknown face id would otherwise be a false match of nobody, a similarity of 250 a match
+    above every threshold).
+    """
+    from ._numbers import shown
+
+    problem = ""
+    if outcome.outcome not in ("analysed", "no_face", "error"):
+        problem = f"an outcome {shown(outcome.outcome)}, not analysed, no_face or error"
+    seen: set[str] = set()
+    for gallery_id, similarity in outcome.matches:
+        if problem:
+            break
+        if gallery_id not in gallery:
+            problem = f"a match {shown(gallery_id)} that is not a gallery photo of the dataset"
+        elif gallery_id in seen:
+            problem = f"the gallery photo {shown(gallery_id)} matched twice"
+        elif not (isinstance(similarity, (int, float)) and math.isfinite(similarity) and floor <= similarity <= 100):
+            problem = f"a similarity of {shown(similarity)} for {shown(gallery_id)}, outside {floor:g}-100"
+        seen.add(gallery_id)
+    if not problem:
+        return outcome
+    return SearchOutcome(outcome.probe, "error", reason=f"the search answered {problem}: not recorded as a search")
 
 
 # -- 1:1 comparisons of every photo (embeddings, scores) ---------------------------------------------

@@ -90,6 +90,10 @@ _SKIPPED_ATTR = "conformance_skipped"
 _GATE_ATTR = "conformance_gate"
 _NOT_RUN_ATTR = "conformance_not_run"
 _MAX_ERROR = 300  # characters of a check's error kept as its reason
+# The exit status of a run the kit refuses (bad input, a systematic failure): the CLI's usage code, under pytest too.
+USAGE_EXIT = 2
+_SYSTEMATIC_ATTR = "conformance_systematic"
+_systematic_key = pytest.StashKey[str]()
 _item_gate_key = pytest.StashKey[dict[str, Any]]()
 _item_results_key = pytest.StashKey[list[dict[str, Any]]]()
 _item_context_key = pytest.StashKey[dict[str, Any]]()
@@ -203,11 +207,9 @@ def _pytest_args(config: pytest.Config) -> list[str]:
 
 def _command(config: pytest.Config, flags: list[str]) -> str:
     """The command line that repeats the run: ``conformance run ... -- PYTEST_ARGS`` or ``pytest ...``."""
-    extra = [shlex.quote(word) for word in _pytest_args(config)]
-    if _cli(config) is not None:
-        line = "conformance run " + " ".join(f.replace("--conformance-", "--", 1) for f in flags)
-        return line + (" -- " + " ".join(extra) if extra else "")
-    return " ".join(["pytest", *flags, *extra])
+    from .evidence import reproduce_command
+
+    return reproduce_command(flags, _pytest_args(config), cli=_cli(config) is not None)
 
 
 def baseline_mismatch(baseline: str, ctx: Context, *, any_dataset: str) -> str | None:
@@ -250,7 +252,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 ctx = None  # the fixtures say what is wrong, with the way out
             problem = None if ctx is None else baseline_mismatch(baseline, ctx, any_dataset=OPT_BASELINE_ANY_DATASET)
             if problem is not None:
-                raise pytest.UsageError(f"conformance: {problem}")
+                # The CLI's usage code (2), not pytest's (4): one exit status for one mistake, however it is run.
+                pytest.exit(f"conformance: error: {problem}", returncode=USAGE_EXIT)
     config.addinivalue_line("markers", "conformance(check): a conformance check of the built-in suite")
     config.addinivalue_line("markers", "conformance_gate: the regression gate against --conformance-baseline")
     config.pluginmanager.register(_Collector(config), "conformance-collector")
@@ -315,6 +318,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
     report = outcome.get_result()
     marker = item.get_closest_marker("conformance")
+    if marker is not None or item.get_closest_marker("conformance_gate") is not None:
+        _refuse_xfail(item, call, report)
+    systematic = item.config.stash.get(_systematic_key, None)
+    if systematic is not None and report.failed:
+        setattr(report, _SYSTEMATIC_ATTR, systematic)  # to the controller under xdist: the run ends with exit 2
     # A check that ran and came back "not applicable" is skipped with its result recorded: a result,
     # not a check that was not run.
     ran = bool(item.stash.get(_item_results_key, []))
@@ -343,6 +351,34 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = str(failure)
 
 
+def _refuse_xfail(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+    """Undo an xfail a kit check did not make itself: its verdict is the kit's, not a marker's.
+
+    The kit xfails an inconclusive check when the policy says so (``inconclusive = "xfail"``), from the
+    check's own call; an ``xfail`` marker a conftest puts on a check (or an xfail raised from a hook
+    or fixture) would otherwise turn a failing check into XFAIL and the run into exit 0.
+    """
+    xfail = pytest.xfail.Exception
+    strict_xpass = report.failed and isinstance(report.longrepr, str) and report.longrepr.startswith("[XPASS(strict)]")
+    if not (hasattr(report, "wasxfail") or strict_xpass):
+        return
+    if call.when == "call" and call.excinfo is not None and call.excinfo.errisinstance(xfail):
+        return  # the kit's own: an inconclusive check under inconclusive = "xfail"
+    reason = str(getattr(report, "wasxfail", report.longrepr))
+    if hasattr(report, "wasxfail"):
+        delattr(report, "wasxfail")
+    if strict_xpass:
+        report.outcome, report.longrepr = "passed", None  # the check passed: a strict marker does not fail it
+    elif report.skipped:
+        report.outcome = "failed"  # XFAIL: the check failed (or was xfailed before it ran), and says so
+        if call.excinfo is None or call.excinfo.errisinstance(xfail):
+            report.longrepr = (
+                f"conformance: {item.nodeid} was xfailed outside the kit ({reason}); a conformance check's verdict "
+                'is the kit\'s: set inconclusive = "xfail" in the policy to xfail inconclusive checks'
+            )
+    # XPASS (not strict): a pass, as it is without the marker.
+
+
 # -- fixtures ---------------------------------------------------------------------------------------
 
 
@@ -354,6 +390,7 @@ def _load(config: pytest.Config, model: object = None) -> Context:
     command line is this run's).
     """
     from .errors import ConformanceError
+    from .execution import SystematicFailure
     from .session import build_context, load_context
 
     options = _options(config)
@@ -369,6 +406,10 @@ def _load(config: pytest.Config, model: object = None) -> Context:
             options = replace(options, analyzer=spec)
         # Not load_context's cache: another model may be registered under the same name in this process.
         return build_context(options)
+    except SystematicFailure as exc:
+        # Not a failing test but a run that must not go on: the session ends with exit 2, as under the CLI.
+        message = f"conformance: {exc}"
+        config.stash[_systematic_key] = message
     except ConformanceError as exc:
         message = f"conformance: {exc}"
     pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
@@ -689,7 +730,19 @@ class _Collector:
         self.stopped = ""
         self.exit_reason = ""  # why the run exits 1 although every test passed, if it does
         self.checked = False  # whether any result came from a test other than the regression gate
+        self.interrupted = ""  # Ctrl-C, or pytest.exit() (a user's conftest may call it with exit status 0)
+        self.systematic = ""  # the message of a systematic failure that stopped the run
+        self.collected = False  # whether any check of the kit's suite was collected in this session
         self._report: Report | None = None
+
+    def pytest_itemcollected(self, item: pytest.Item) -> None:
+        if item.get_closest_marker("conformance") is not None:
+            self.collected = True
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C or ``pytest.exit()``: the checks not reached are not run, and the run is no verdict."""
+        message = " ".join(str(getattr(excinfo.value, "msg", "") or excinfo.value).split())
+        self.interrupted = f"{excinfo.typename}: {message}" if message else excinfo.typename
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         for item in items:
@@ -702,10 +755,14 @@ class _Collector:
         """xdist: a worker's deselected checks (pytest_deselected is not forwarded to the controller)."""
         self.deselected.extend(getattr(node, "workeroutput", {}).get(_DESELECTED_OUTPUT, []))
 
+    @pytest.hookimpl(tryfirst=True)  # before a hook that may stop the session (pytest.exit in a conftest)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         skipped = getattr(report, _SKIPPED_ATTR, None)
         if skipped:
             self.skipped.append(dict(skipped))
+        systematic = getattr(report, _SYSTEMATIC_ATTR, None)
+        if systematic and not self.systematic:
+            self.systematic = str(systematic)
         not_run = getattr(report, _NOT_RUN_ATTR, None)
         if not_run:
             self.not_run.setdefault(str(not_run["id"]), {k: str(v) for k, v in not_run.items() if k != "id"})
@@ -733,7 +790,9 @@ class _Collector:
             reasons.setdefault(
                 str(skipped["id"]), {"cause": "skipped", "reason": f"skipped: {skipped.get('reason', '')}"}
             )
-        if self.stopped:
+        if self.interrupted:
+            reasons["*"] = {"cause": "stopped", "reason": f"not reached: the run was interrupted ({self.interrupted})"}
+        elif self.stopped:
             reasons["*"] = {"cause": "stopped", "reason": f"not reached: pytest stopped the run ({self.stopped})"}
         else:
             reasons["*"] = {"cause": "no result", "reason": "no test of this run produced a result for it"}
@@ -764,7 +823,11 @@ class _Collector:
             run["pytest_args"] = _pytest_args(self.config)
             run["command"] = _command(self.config, list(run.get("flags", options.flags())))
             run["checks_chosen"] = bool(options.checks)
+            # Where the flags' relative paths are relative to: conformance verify reads them from there.
+            run["cwd"] = str(self.config.invocation_params.dir)
             context["run"] = run
+            if self.gate and isinstance(context.get("evidence"), dict):
+                context["evidence"] = {**context["evidence"], "baseline": _sealed_baseline(self.gate, options)}
             # A check's results come once from its test and once more from the gate, when both ran.
             unique = {(r.get("id"), r.get("threshold")): r for r in reversed(self.results)}
             self._report = build_report(
@@ -784,20 +847,21 @@ class _Collector:
             return
         stop = session.shouldfail or session.shouldstop
         self.stopped = stop if isinstance(stop, str) else ""
-        self._load_context()
+        if self.systematic:
+            # As conformance run does: the run stopped on a fault of the setup, and no verdict is built on it.
+            session.exitstatus = USAGE_EXIT
+            return
+        if not self.interrupted:
+            self._load_context()  # never after Ctrl-C: loading may mean calling a vendor
         if not self.context:
+            if self.collected and self.interrupted and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED  # interrupted before any check: no verdict
             return
         report = self.report()
-        if report.verdict == "incomplete" and session.exitstatus == pytest.ExitCode.OK:
-            # pytest saw nothing fail (e.g. -k left only passing checks), but the run is not a verdict.
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        # One rule for every run that made its checks: its exit status follows the verdict its reports
-        # print. The regression gate alone (-k regression) judges regressions only: its exit is the gate's.
-        self.exit_reason = _verdict_exit(report) if self.checked else ""
-        if self.exit_reason and session.exitstatus == pytest.ExitCode.OK:
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        else:
-            self.exit_reason = ""
+        new_status = self._exit_status(report, session.exitstatus)
+        # Say why when every test passed and the verdict fails the run (not for the gate alone).
+        self.exit_reason = _verdict_exit(report) if self.checked and new_status != session.exitstatus else ""
+        session.exitstatus = new_status
         _junit_run_properties(self.config, report)
         self.report_dir = _report_dir(self.config)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -812,7 +876,29 @@ class _Collector:
             with open(summary, "a", encoding="utf-8") as handle:
                 handle.write(render_markdown(report) + "\n")
 
+    @pytest.hookimpl(specname="pytest_sessionfinish", wrapper=True, tryfirst=True)
+    def pytest_sessionfinish_exit_status(self, session: pytest.Session) -> Any:
+        """Hold the kit's exit status against hooks that run after the report (a conftest setting it to 0)."""
+        try:
+            return (yield)
+        finally:
+            if self._report is not None and not self.systematic:
+                session.exitstatus = self._exit_status(self._report, session.exitstatus)
+            elif self.systematic and not hasattr(self.config, "workerinput"):
+                session.exitstatus = USAGE_EXIT
+
+    def _exit_status(self, report: Report, status: int) -> int:
+        """The kit's verdict decides, except in a run of the regression gate alone (``-k regression``),
+        whose exit status is the gate's: it makes every check to compare them, and says if any regressed."""
+        gate_only = bool(self.gate) and bool(report.planned) and set(report.planned) <= set(self.deselected)
+        return status if gate_only else verdict_exit_status(report, status)
+
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if self.systematic:
+            terminalreporter.section("conformance verdicts")
+            terminalreporter.write_line(f"{self.systematic.removeprefix('conformance: ')}")
+            terminalreporter.write_line(f"conformance verdict: NONE: the run stopped (exit {USAGE_EXIT})")
+            return
         if not self.context:
             if self.gate:  # the gate alone (e.g. -k regression): still say what it found
                 terminalreporter.write_line(self.gate["summary"])
@@ -861,6 +947,34 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
+def _sealed_baseline(gate: dict[str, Any], options: RunOptions) -> dict[str, Any] | None:
+    """The baseline report the regression gate compared with, sealed like the rest of the evidence."""
+    from .evidence import file_entry
+
+    path = str(gate.get("baseline", ""))
+    return file_entry(path, options.project_root) if path and os.path.isfile(path) else None
+
+
+def verdict_exit_status(report: Report, status: int) -> int:
+    """The session's exit status once the kit's verdict is known: never 0 for a run that is not a pass.
+
+    pytest's own status stands when it already says something went wrong. When it says 0, the kit's
+    verdict, the one its reports print, decides: ``fail`` and
+    ``incomplete`` exit 1, and so does ``inconclusive`` unless the policy lets it pass or xfail.
+    Whatever pytest was told (an ``xfail`` marker on a check, ``pytest.exit(0)`` from a conftest,
+    ``-k`` keeping only passing checks), failing data never exits 0.
+    """
+    if status != pytest.ExitCode.OK:
+        return status
+    # The verdict the reports print decides (issue 14: one rule, one exit code), every threshold of a
+    # matching run included: a report saying fail or inconclusive never comes with exit 0.
+    verdict = str(report.verdict)
+    failing = verdict in ("fail", "incomplete") or (
+        verdict == "inconclusive" and report.policy.inconclusive not in ("xfail", "pass")
+    )
+    return int(pytest.ExitCode.TESTS_FAILED) if failing else status
+
+
 def _reason(check: CheckResult) -> str:
     """Why a check was not run, as the report holds it."""
     not_run = check.details.get("not_run")
@@ -897,14 +1011,9 @@ def _label_of(check: CheckResult) -> str:
 
 def provenance_lines(report: Report) -> list[str]:
     """What the console says first when the answers are not the vendor's service's (as every report does)."""
-    from .report import endpoint_banners
+    from .report import provenance_warnings
 
-    out = []
-    if report.analyzer.simulated:
-        out.append("SIMULATED analyzer output: constructed predictions, not any real service or model")
-    if report.analyzer.emulated:
-        out.append("EMULATED vendor API: the answers came from the kit's emulator, not from the vendor")
-    out += [f"{banner.title.upper()}: {banner.text}" for banner in endpoint_banners(report.analyzer)]
+    out = provenance_warnings(report.analyzer)
     notes = report.analyzer.fields.get("recording_notes")
     out += [f"recording: {note}" for note in (notes if isinstance(notes, list) else [])]
     cache = report.analyzer.fields.get("observations_cache")

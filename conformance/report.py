@@ -50,6 +50,7 @@ __all__ = [
     "Skipped",
     "as_report",
     "endpoint_banners",
+    "provenance_warnings",
     "read_report",
     "run_verdict",
 ]
@@ -224,8 +225,21 @@ class Banner:
 
 
 def _endpoints(sessions: Sequence[Mapping[str, Any]], kind: str) -> str:
-    found = sorted({str(s.get("endpoint")) for s in sessions if _class(s) == kind and s.get("endpoint")})
+    found = sorted({_via(s) for s in sessions if _class(s) == kind and s.get("endpoint")})
     return ", ".join(found) or "an endpoint the recording does not name"
+
+
+def _via(session: Mapping[str, Any]) -> str:
+    """A session's endpoint with what stood between (a proxy, the user's own TLS trust) and what it claimed."""
+    said = [f"through the proxy {session['proxy']}"] if session.get("proxy") else []
+    bundle = session.get("ca_bundle")
+    if isinstance(bundle, Mapping):
+        said.append(f"with TLS trusting the certificate bundle {bundle.get('file')} set for the run")
+    if session.get("tls_verified") is False:
+        said.append("with TLS certificates not checked")
+    if session.get("emulator_claim") == "unverified":
+        said.append("claiming to be the kit's emulator without proving it: an unverified endpoint")
+    return str(session.get("endpoint")) + (f" ({'; '.join(said)})" if said else "")
 
 
 def _class(session: Mapping[str, Any]) -> str | None:
@@ -267,8 +281,8 @@ def endpoint_banners(analyzer: AnalyzerInfo) -> tuple[Banner, ...]:
                 "loopback",
                 "A local stand-in, not the vendor's service",
                 f"The answers were recorded from {_endpoints(sessions, 'loopback')}, a loopback or private "
-                "address that is not the kit's emulator: a mock, a proxy or another local stand-in. These "
-                "figures say how that stand-in answered, not how the vendor would.",
+                "address (or a proxy on one) that is not the kit's emulator: a mock, a proxy or another local "
+                "stand-in. These figures say how that stand-in answered, not how the vendor would.",
             )
         )
     if "other" in classes:
@@ -289,6 +303,20 @@ def endpoint_banners(analyzer: AnalyzerInfo) -> tuple[Banner, ...]:
             )
         )
     return tuple(out)
+
+
+def provenance_warnings(analyzer: AnalyzerInfo) -> list[str]:
+    """One line for each reason the answers are not the vendor's service's: simulated, emulated, an endpoint class.
+
+    What the console prints first and ``conformance compare`` shows for each report it compares.
+    """
+    out = []
+    if analyzer.simulated:
+        out.append("SIMULATED analyzer output: constructed predictions, not any real service or model")
+    if analyzer.emulated:
+        out.append("EMULATED vendor API: the answers came from the kit's emulator, not from the vendor")
+    out += [f"{banner.title.upper()}: {banner.text}" for banner in endpoint_banners(analyzer)]
+    return out
 
 
 @dataclass(frozen=True)

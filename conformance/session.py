@@ -455,7 +455,7 @@ def _matching_context(
             f"threshold {low[0]:g} is below the search threshold {floor:g} the matches were produced with: "
             "nothing below it was returned; choose thresholds at or above it"
         )
-    searches = run_searches(matcher, dataset, floor=floor)
+    searches = run_searches(matcher, dataset, floor=floor, systematic_failures=policy.systematic_failures)
     groups = tuple(group_labels(dataset, options.group_by))
     probe_groups = [g for g, p in zip(groups, dataset.photos, strict=True) if p.role == "probe"]
     reference, notes = _reference(

@@ -3,20 +3,30 @@
 A procurement reviewer receives a vendor's report.json with its evidence (the manifest and images,
 the predictions file or recordings, the policy). :func:`verify_report`
 
-1. checks every file the report's ``evidence`` section names against the SHA-256 sealed there (the
+1. finds every file the report names by **one rule** (:class:`_Places`): a path as the run saw it
+   (a relative one against the folder the run was started in, ``run.cwd``), moved under ``--root``
+   when the project moved. The digests are checked, and the replay reads, at those same places, so
+   the evidence checked is the evidence replayed;
+2. checks every file the report's ``evidence`` section names against the SHA-256 sealed there (the
    manifest, each analyzer file; each image through ``photos[].sha256`` and the dataset's content
    hash) and the policy's canonical content against its digest, and reads the policy file named as
-   the policy's source again, when it is there, to see that it still says the same;
-2. runs the same loading and checks as ``conformance run`` under the options of the report's
-   reproduce line (``run.flags``, read by :func:`conformance.options.parse_flags`), the seed, and the
-   policy the report recorded, replaying recordings offline through the adapter (record mode
-   ``none``, no network), never reading the observation cache;
-3. compares every figure and verdict, per check, group and field, and every photo's outcome, with
-   the report's.
+   the policy's source again, when it is there (the built-in defaults are derived again), to see
+   that it still says the same;
+3. re-derives **what should have run** from the reproduce line (``run.flags``, read by
+   :func:`conformance.options.parse_flags`): the plan of checks, the seed, the data, replaying
+   recordings offline through the adapter (record mode ``none``, no network), never reading the
+   observation cache, under the policy the report recorded;
+4. compares everything that bears on the verdict with the report, naming each field that differs:
+   the plan (``run.checks``, ``run.checks_chosen``), every check (a planned check missing, one not
+   planned, every figure and verdict), every photo (each once), the run's verdict and command,
+   ``skipped``, the policy and its source, the analyzer's provenance (its files found by the same
+   rule), the evidence section re-sealed from the files the replay read (a manifest or analyzer
+   file left out of it, or another file's digest, is a difference), and the regression gate's
+   finding, re-derived against the baseline the report seals.
 
-A check the report lists as ``not run`` is not re-derived (the report claims nothing about it); the
-regression gate's finding is not re-derived either (it needs the baseline, which is another report).
-What a verified report proves, and what it does not, is in ``docs/explanation/trust.md``.
+A check the report lists as ``not run`` is derived all the same: the verification says what the
+evidence gives for it, and a "not run" that the run's own pytest arguments cannot explain is a
+difference. What a verified report proves, and what it does not, is in ``docs/explanation/trust.md``.
 """
 
 from __future__ import annotations
@@ -78,6 +88,8 @@ class Verification:
     checked: Mapping[str, int] = field(default_factory=dict)
     rederived: bool = False
     policy: str = ""  # the policy the figures were re-derived under: profile and digest, for the reader to compare
+    # For a run with checks not run: what the evidence gives for them, said right under the verdict.
+    incomplete: str = ""
 
     @property
     def verified(self) -> bool:
@@ -88,34 +100,59 @@ class Verification:
 
 
 class _Places:
-    """Where the report's files are now: as recorded, or under ``--root`` by their path relative to the run's root."""
+    """Where the report's files are now: one rule for every path a report names (see the module's docstring).
 
-    def __init__(self, recorded_root: str | None, root: str | None) -> None:
-        self.recorded = os.path.abspath(recorded_root) if recorded_root else None
+    ``recorded_root`` is the run's folder (``evidence.root``), ``cwd`` the folder the run was started in
+    (``run.cwd``; the run's folder for reports made before it was recorded), ``root`` where the run's
+    folder is now (``--root``), when the project moved.
+    """
+
+    def __init__(self, recorded_root: str | None, cwd: str | None, root: str | None) -> None:
+        self.recorded = os.path.normpath(recorded_root) if recorded_root and os.path.isabs(recorded_root) else None
+        start = cwd if cwd and os.path.isabs(cwd) else self.recorded
+        self.cwd = os.path.normpath(start) if start else None
         self.root = os.path.abspath(root) if root else None
 
-    def entry(self, entry: Mapping[str, Any]) -> Path:
-        relative = entry.get("relative")
-        if self.root is not None and isinstance(relative, str):
-            return Path(self.root) / relative
-        return Path(str(entry.get("path", "")))
+    def then(self, text: str) -> str:
+        """Where ``text`` was for the run: a relative path against the folder it was started in."""
+        expanded = os.path.expanduser(text)
+        if os.path.isabs(expanded) or self.cwd is None:
+            return os.path.normpath(os.path.abspath(expanded))
+        return os.path.normpath(os.path.join(self.cwd, expanded))
 
     def path(self, text: str) -> str:
-        """A path the report recorded, moved under ``--root`` when it was under the run's root."""
+        """Where the file the run knew as ``text`` is now: moved under ``--root`` when it was under the run's root."""
+        absolute = self.then(text)
         if self.root is None or self.recorded is None:
-            return text
-        absolute = os.path.abspath(text)
-        if absolute == self.recorded or absolute.startswith(self.recorded + os.sep):
+            return absolute
+        if absolute == self.recorded or absolute.startswith(self.recorded.rstrip(os.sep) + os.sep):
             return os.path.join(self.root, os.path.relpath(absolute, self.recorded))
-        return text
+        return absolute
+
+    def entry(self, entry: Mapping[str, Any]) -> Path:
+        """A sealed file entry's place now (its ``path`` by :meth:`path`)."""
+        return Path(self.path(str(entry.get("path", ""))))
 
     def spec(self, spec: str) -> str:
-        """An analyzer spec ``name:FILE[?options]`` with its file moved like :meth:`path`."""
+        """An analyzer spec ``name:FILE[?options]`` with its file found like :meth:`path`.
+
+        ``python:FILE.py:FUNCTION`` names a file, ``python:module:function`` and ``local:embeddings`` do
+        not; another adapter's argument is taken for a file when there is one at its place.
+        """
         name, colon, argument = spec.partition(":")
         if not colon or not argument:
             return spec
+        if name == "python":
+            file, sep, function = argument.rpartition(":")
+            return f"python:{self.path(file)}:{function}" if sep and file.endswith(".py") else spec
         file, question, rest = argument.partition("?")
-        return f"{name}:{self.path(file)}{question}{rest}"
+        if name in _FILE_ADAPTERS or os.path.isfile(self.path(file)):
+            return f"{name}:{self.path(file)}{question}{rest}"
+        return spec
+
+
+# Adapters whose argument is a file (the predictions, embeddings or scores the answers are read from).
+_FILE_ADAPTERS = frozenset({"predictions", "embeddings", "scores"})
 
 
 def _check_files(report: Report, places: _Places) -> tuple[list[FileProblem], int]:
@@ -187,16 +224,19 @@ def _short(digest: str) -> str:
 def _policy(
     report: Report, options: RunOptions, places: _Places
 ) -> tuple[Policy, list[FileProblem], list[Difference], list[str]]:
-    """The policy the report recorded, checked against its digest, its copy in ``policy`` and its source file."""
+    """The policy the report recorded, checked against its digest, its copy in ``policy``, its source and file.
+
+    The source is what the reproduce line gives (``--policy FILE``, else the project's pyproject.toml
+    ``[tool.conformance]``, else the built-in defaults); the built-in defaults are derived again (a
+    profile's defaults are the kit's, not the report's word), a policy file is read again when it is here.
+    """
     from .evidence import canonical_digest, policy_content
     from .policy import Policy, load_policy
 
     sealed = report.evidence.policy
     content = sealed.get("content")
     if not isinstance(content, Mapping):
-        raise NotVerifiable(
-            f"{report.evidence.fields and 'the evidence'} names no policy content; the report cannot be verified"
-        )
+        raise NotVerifiable("the evidence names no policy content; the report cannot be verified")
     problems: list[FileProblem] = []
     differences: list[Difference] = []
     notes: list[str] = []
@@ -218,16 +258,30 @@ def _policy(
     shown = policy_content(report.policy.fields)
     for path, reported, derived in _diff(shown, dict(content)):
         differences.append(Difference("policy", "-", path, reported, derived))
+    source = str(sealed.get("source", ""))
+    if report.policy.source != source:
+        differences.append(Difference("policy", "-", "source", report.policy.source, source))
+    differences += _policy_source(source, sealed.get("file"), options, places)
     kinds = {f.name: f for f in fields(Policy)}
     values: dict[str, Any] = {
         k: (tuple(v) if isinstance(v, list) else v) for k, v in content.items() if k in kinds and k != "source"
     }
     policy = replace(Policy(), **values)
-    policy = replace(policy, source=str(sealed.get("source", "the report")))
+    policy = replace(policy, source=source or "the report")
     named = sealed.get("file")
-    if isinstance(named, Mapping):
+    again: Policy | None = None
+    where = ""
+    if source == _DEFAULTS:
+        # Nothing to read again: the defaults of the profile are the kit's own, derived here.
+        where = f"the built-in defaults of profile {options.profile or 'default'}"
+        try:
+            again = load_policy(None, profile=options.profile)
+        except ConformanceError as error:
+            problems.append(FileProblem("policy", where, f"cannot be derived: {error}"))
+    elif isinstance(named, Mapping):
         pyproject = bool(named.get("table"))
         file = str(places.entry(named))
+        where = file
         if not Path(file).is_file():
             notes.append(f"the policy file {file} is not here: the policy the report recorded was used, as sealed")
         else:
@@ -239,13 +293,41 @@ def _policy(
                 )
             except ConformanceError as error:
                 problems.append(FileProblem("policy file", file, f"cannot be read now: {error}"))
-            else:
-                changed = _diff(dict(content), json.loads(json.dumps(policy_content(again.to_dict()))))
-                if changed:
-                    first = ", ".join(f"{p} {_value(a)} → {_value(b)}" for p, a, b in changed[:3])
-                    more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-                    problems.append(FileProblem("policy file", file, f"changed since the run: {first}{more}"))
+    if again is not None:
+        if options.target_fmr:  # --target-fmr wins over the policy's, as in a run
+            again = replace(again, target_fmr=options.target_fmr)
+        changed = _diff(dict(content), json.loads(json.dumps(policy_content(again.to_dict()))))
+        if changed:
+            first = ", ".join(f"{p} {_value(a)} → {_value(b)}" for p, a, b in changed[:3])
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            what = "policy" if source == _DEFAULTS else "policy file"
+            said = "differs from them" if source == _DEFAULTS else "changed since the run"
+            problems.append(FileProblem(what, where, f"{said}: {first}{more}"))
     return policy, problems, differences, notes
+
+
+_DEFAULTS = "built-in defaults"
+
+
+def _policy_source(source: str, named: object, options: RunOptions, places: _Places) -> list[Difference]:
+    """The policy's source against what the reproduce line gives: ``--policy FILE``, else pyproject.toml, else defaults."""
+    file = named if isinstance(named, Mapping) else None
+    if options.policy is not None:
+        expected = [str(Path(options.policy).expanduser())]
+    else:
+        expected = [_DEFAULTS]
+        if places.recorded is not None:
+            expected.append(f"{os.path.join(places.recorded, 'pyproject.toml')} [tool.conformance]")
+    out = []
+    if source not in expected:
+        out.append(Difference("policy", "-", "source", source, " or ".join(expected)))
+    elif (source == _DEFAULTS) != (file is None):
+        out.append(Difference("evidence", "-", "policy.file", file, "none" if source == _DEFAULTS else source))
+    elif file is not None and places.then(str(file.get("path", ""))) != places.then(
+        source.removesuffix(" [tool.conformance]")
+    ):
+        out.append(Difference("evidence", "-", "policy.file.path", file.get("path"), source))
+    return out
 
 
 # -- comparing ------------------------------------------------------------------------------------------
@@ -301,6 +383,8 @@ def _compare_check(label: str, reported: Mapping[str, Any], derived: Mapping[str
         elif key == "comparisons" and isinstance(a, list) and isinstance(b, list):
             mine = {(str(c.get("group")), str(c.get("reference"))): c for c in a if isinstance(c, Mapping)}
             theirs = {(str(c.get("group")), str(c.get("reference"))): c for c in b if isinstance(c, Mapping)}
+            if len(mine) != len(a):
+                out.append(Difference(label, "-", "comparisons", f"{len(a)} (a pair repeated)", len(b)))
             for pair in dict.fromkeys([*mine, *theirs]):
                 for path, x, y in _diff(mine.get(pair, _ABSENT), theirs.get(pair, _ABSENT)):
                     out.append(
@@ -313,7 +397,107 @@ def _compare_check(label: str, reported: Mapping[str, Any], derived: Mapping[str
     return out
 
 
-def _compare(report: Mapping[str, Any], derived: Mapping[str, Any], skip: set[str]) -> list[Difference]:
+def _compare_photos(reported: Sequence[object], derived: Sequence[object]) -> list[Difference]:
+    """Every photo once, as the evidence gives it: an entry repeated, missing or added is a difference."""
+    from collections import Counter
+
+    def key(photo: Mapping[str, Any]) -> tuple[object, object]:
+        return photo.get("photo"), photo.get("role")
+
+    def where(k: tuple[object, object]) -> str:
+        return f"photo {k[0]}" + (f" ({k[1]})" if k[1] else "")
+
+    mine = [p for p in reported if isinstance(p, Mapping)]
+    again = {key(p): p for p in derived if isinstance(p, Mapping)}
+    out: list[Difference] = []
+    counts = Counter(key(p) for p in mine)
+    for k, n in counts.items():
+        if n > 1:
+            out.append(Difference(where(k), "-", "photo", f"listed {n} times", "once"))
+    if len(mine) != len(reported):
+        out.append(Difference("photos", "-", "entries", f"{len(reported) - len(mine)} not a photo", "none"))
+    for photo in mine:
+        for path, x, y in _diff(photo, again.get(key(photo), _ABSENT)):
+            out.append(Difference(where(key(photo)), "-", path if path != "(value)" else "photo", x, y))
+    for k in again:
+        if k not in counts:
+            out.append(Difference(where(k), "-", "photo", _ABSENT, "present"))
+    return out
+
+
+def _file_value(entry: object, place: str) -> object:
+    if not isinstance(entry, Mapping):
+        return entry
+    return f"{place} sha256 {_short(str(entry.get('sha256', '')))}"
+
+
+def _compare_evidence(sealed: Mapping[str, Any], resealed: Mapping[str, Any], places: _Places) -> list[Difference]:
+    """The evidence section against the one re-sealed from the files the replay read (found by the same rule)."""
+    out: list[Difference] = []
+
+    def files(section: Mapping[str, Any], located: bool) -> list[tuple[str, object]]:
+        found: list[tuple[str, object]] = []
+        manifest = section.get("manifest", _ABSENT)
+        found.append(("manifest", manifest))
+        listed = section.get("analyzer_files")
+        for index, entry in enumerate(listed if isinstance(listed, list) else []):
+            found.append((f"analyzer_files.{index}", entry))
+        return [
+            (
+                name,
+                _file_value(
+                    entry,
+                    (
+                        places.path(str(entry.get("path", "")))
+                        if located
+                        else os.path.normpath(str(entry.get("path", "")))
+                    )
+                    if isinstance(entry, Mapping)
+                    else "",
+                ),
+            )
+            for name, entry in found
+        ]
+
+    mine, theirs = dict(files(sealed, True)), dict(files(resealed, False))
+    for name in dict.fromkeys([*mine, *theirs]):
+        a, b = mine.get(name, _ABSENT), theirs.get(name, _ABSENT)
+        if not _same(a, b):
+            out.append(Difference("evidence", "-", name, a, b))
+    for position, (x, y) in enumerate(zip(_kinds(sealed), _kinds(resealed), strict=False)):
+        if x != y:
+            out.append(Difference("evidence", "-", f"analyzer_files.{position}.kind", x, y))
+    for part in ("images", "identity_map", "endpoint_class", "recording_sessions"):
+        for path, x, y in _diff(sealed.get(part, _ABSENT), resealed.get(part, _ABSENT)):
+            out.append(Difference("evidence", "-", f"{part}.{path}" if path != "(value)" else part, x, y))
+    return out
+
+
+def _kinds(section: Mapping[str, Any]) -> list[object]:
+    listed = section.get("analyzer_files")
+    return [e.get("kind") if isinstance(e, Mapping) else e for e in (listed if isinstance(listed, list) else [])]
+
+
+def _located(key: str, value: object, places: _Places | None) -> object:
+    """A provenance value naming files (by its key), as places: the report's by the one rule, the replay's as read."""
+    if key not in _PATH_KEYS:
+        return value
+    if isinstance(value, str) and value.startswith("python:"):
+        return places.spec(value) if places is not None else value  # a python: analyzer names itself by its spec
+    if isinstance(value, str) and value:
+        return places.path(value) if places is not None else os.path.normpath(os.path.abspath(value))
+    if isinstance(value, list):
+        return [{**v, "path": _located("path", v.get("path"), places)} if isinstance(v, Mapping) else v for v in value]
+    return value
+
+
+# Provenance keys whose values are files (a path, or a list of entries with a path).
+_PATH_KEYS = frozenset({"source", "file", "module_file", "manifest", "recording_files", "path"})
+
+
+def _compare(
+    report: Mapping[str, Any], derived: Mapping[str, Any], places: _Places, record_mode: str
+) -> list[Difference]:
     """Every difference between the report and the re-derived report, check by check and photo by photo."""
     out: list[Difference] = []
     if not _same(report.get("verdict"), derived.get("verdict")):
@@ -321,50 +505,191 @@ def _compare(report: Mapping[str, Any], derived: Mapping[str, Any], skip: set[st
     mine = {(c.get("id"), c.get("threshold")): c for c in report.get("checks", []) if isinstance(c, Mapping)}
     theirs = {(c.get("id"), c.get("threshold")): c for c in derived.get("checks", []) if isinstance(c, Mapping)}
     for key in dict.fromkeys([*mine, *theirs]):
-        if key[0] in skip:
-            continue
         a, b = mine.get(key), theirs.get(key)
         label = _check_label(a or b or {"id": key[0], "threshold": key[1]})
         if a is None or b is None:
             out.append(Difference(label, "-", "check", "present" if a else "absent", "present" if b else "absent"))
         else:
             out += _compare_check(label, a, b)
-    photos = {(p.get("photo"), p.get("role")): p for p in report.get("photos", []) if isinstance(p, Mapping)}
-    again = {(p.get("photo"), p.get("role")): p for p in derived.get("photos", []) if isinstance(p, Mapping)}
-    for key in dict.fromkeys([*photos, *again]):
-        where = f"photo {key[0]}" + (f" ({key[1]})" if key[1] else "")
-        for path, x, y in _diff(photos.get(key, _ABSENT), again.get(key, _ABSENT)):
-            out.append(Difference(where, "-", path if path != "(value)" else "photo", x, y))
-    for section in ("seed", "outcomes", "dataset", "grouping", "notes"):
-        for path, x, y in _diff(report.get(section, _ABSENT), derived.get(section, _ABSENT)):
-            if section == "dataset" and path.split(".")[0] in _PLACE_KEYS:
-                continue
-            out.append(Difference(section, "-", path, x, y))
-    provenance = {k: v for k, v in _mapping(report.get("analyzer")).items() if k not in _PLACE_KEYS}
-    provenance_again = {k: v for k, v in _mapping(derived.get("analyzer")).items() if k not in _PLACE_KEYS}
+    out += _compare_photos(_list(report.get("photos")), _list(derived.get("photos")))
+    for section in ("seed", "outcomes", "dataset", "grouping", "notes", "skipped"):
+        reported, again = report.get(section, _ABSENT), derived.get(section, _ABSENT)
+        if section == "dataset":
+            reported = {k: _located(k, v, places) for k, v in _mapping(reported).items()}
+            again = {k: _located(k, v, None) for k, v in _mapping(again).items()}
+        for path, x, y in _diff(reported, again):
+            out.append(Difference(section, "-", section if path == "(value)" else path, x, y))
+    provenance = {k: _located(k, v, places) for k, v in _mapping(report.get("analyzer")).items() if k not in _RUN_KEYS}
+    provenance_again = {
+        k: _located(k, v, None) for k, v in _mapping(derived.get("analyzer")).items() if k not in _RUN_KEYS
+    }
+    if "record_mode" in provenance_again:
+        provenance_again["record_mode"] = record_mode  # the replay's is none; the run's is its reproduce line's
     out += [Difference("analyzer", "-", p, x, y) for p, x, y in _diff(provenance, provenance_again)]
-    sealed, resealed = _mapping(report.get("evidence")), _mapping(derived.get("evidence"))
-    for part in ("images", "identity_map", "endpoint_class", "recording_sessions"):
-        for path, x, y in _diff(sealed.get(part, _ABSENT), resealed.get(part, _ABSENT)):
-            out.append(Difference("evidence", "-", f"{part}.{path}" if path != "(value)" else part, x, y))
+    out += _compare_evidence(_mapping(report.get("evidence")), _mapping(derived.get("evidence")), places)
+    run, again = _mapping(report.get("run")), _mapping(derived.get("run"))
+    for name in ("checks", "checks_chosen"):
+        for path, x, y in _diff(run.get(name, _ABSENT), again.get(name, _ABSENT)):
+            out.append(Difference("run", "-", f"{name}.{path}" if path != "(value)" else name, x, y))
+    out += _compare_command(run)
+    # This kit's version is not the run's (a note says so); the report's two statements of it must agree.
+    sealed_kit = _mapping(report.get("evidence")).get("kit_version", _ABSENT)
+    if not _same(report.get("kit_version"), sealed_kit):
+        out.append(Difference("evidence", "-", "kit_version", sealed_kit, report.get("kit_version")))
+    for name in report:
+        if name not in _REPORT_KEYS:
+            out.append(Difference("report", "-", name, report[name], _ABSENT))
     return out
+
+
+# How the run was sped up (the cache): not what it found.
+_RUN_KEYS = frozenset({"observations_cache"})
+# The top-level keys of a report this kit writes; any other is not the kit's (a newer kit's, or an edit).
+_REPORT_KEYS = frozenset(
+    {
+        "schema",
+        "kit_version",
+        "created",
+        "verdict",
+        "seed",
+        "analyzer",
+        "dataset",
+        "policy",
+        "grouping",
+        "run",
+        "evidence",
+        "outcomes",
+        "notes",
+        "checks",
+        "skipped",
+        "photos",
+        "regression",
+    }
+)
+
+
+def _compare_command(run: Mapping[str, Any]) -> list[Difference]:
+    """``run.command`` is the line ``run.flags`` and ``run.pytest_args`` make (conformance run's or pytest's)."""
+    from .evidence import reproduce_command
+
+    command = run.get("command", _ABSENT)
+    flags = [str(f) for f in _list(run.get("flags"))]
+    args = [str(a) for a in _list(run.get("pytest_args"))]
+    forms = [reproduce_command(flags, args, cli=True), reproduce_command(flags, args, cli=False)]
+    if command in forms:
+        return []
+    cli = isinstance(command, str) and command.startswith("conformance ")
+    return [Difference("run", "-", "command", command, forms[0] if cli else forms[1])]
+
+
+def _list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list) else []
 
 
 def _weight(difference: Difference) -> int:
     """Verdicts first (the run's, the checks', the comparisons'), then figures, then photos, then the rest."""
-    if difference.where == "run":
+    if difference.where == "run" and difference.field in ("verdict", "checks", "checks_chosen"):
         return 0
-    if difference.field == "verdict":
+    if difference.field in ("verdict", "check", "not run"):
         return 1 if difference.group == "-" else 2
-    if difference.where.startswith("photo "):
+    if difference.where.startswith("photo"):
         return 4
-    if difference.where in ("policy", "seed", "outcomes", "dataset", "grouping", "notes", "analyzer", "evidence"):
+    if difference.where in _SECTIONS:
         return 5
     return 3
 
 
+_SECTIONS = frozenset(
+    {"policy", "seed", "outcomes", "dataset", "grouping", "notes", "analyzer", "evidence", "run", "skipped"}
+    | {"regression", "report"}
+)
+
+
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+# -- checks the report lists as not run -----------------------------------------------------------------
+
+# Causes of "not run" that only the run's own pytest arguments can explain (-k, -m, --deselect; -x, --maxfail).
+_NARROWED = frozenset({"deselected", "stopped"})
+# Causes the run's environment can explain (a check that raised; a skip; the run interrupted): said, with
+# what the evidence gives for the check.
+_ENVIRONMENT = frozenset({"raised", "skipped"})
+
+
+def _accepted_not_run(report: Report) -> tuple[dict[str, dict[str, str]], list[Difference]]:
+    """The report's not-run checks whose cause the run can explain, with their reasons; the others as differences."""
+    accepted: dict[str, dict[str, str]] = {}
+    out: list[Difference] = []
+    narrowed = bool(report.run.fields.get("pytest_args"))
+    for check in report.not_run:
+        why = check.details.get("not_run")
+        cause = str(why.get("cause", "")) if isinstance(why, Mapping) else ""
+        reason = str(why.get("reason", "")) if isinstance(why, Mapping) else ""
+        interrupted = cause == "stopped" and "interrupted" in reason
+        if cause in _ENVIRONMENT or interrupted or (cause in _NARROWED and narrowed):
+            accepted[check.id] = {"cause": cause, "reason": reason}
+            continue
+        said = f"not run ({cause})" if cause else "not run, with no cause"
+        out.append(
+            Difference(
+                check.id,
+                "-",
+                "not run",
+                said,
+                "a result: the run's pytest arguments narrow nothing" if cause in _NARROWED else "a result",
+            )
+        )
+    return accepted, out
+
+
+# -- the regression gate --------------------------------------------------------------------------------
+
+
+def _regression(
+    report: Report, derived: Report, places: _Places
+) -> tuple[list[FileProblem], list[Difference], list[str]]:
+    """The regression gate's finding, re-derived against the baseline report the evidence seals."""
+    from .evidence import file_digest
+    from .report import read_report
+    from .reporting.compare import find_regressions, render_regressions
+
+    sealed = report.evidence.fields.get("baseline")
+    gate = report.regression
+    if gate is None:
+        if isinstance(sealed, Mapping):
+            return (
+                [],
+                [Difference("regression", "-", "regression", _ABSENT, "the gate's finding (a baseline is sealed)")],
+                [],
+            )
+        return [], [], []
+    if not isinstance(sealed, Mapping):
+        return [], [Difference("regression", "-", "baseline", gate.baseline, "no baseline sealed in the evidence")], []
+    file = places.entry(sealed)
+    if not file.is_file():
+        return [FileProblem("baseline", str(file), "missing")], [], []
+    digest = file_digest(file)
+    if digest != sealed.get("sha256"):
+        problem = (
+            f"altered: the report sealed sha256 {_short(str(sealed.get('sha256', '')))}, the file has {_short(digest)}"
+        )
+        return [FileProblem("baseline", str(file), problem)], [], []
+    if places.then(gate.baseline) != places.then(str(sealed.get("path", ""))):
+        return [], [Difference("regression", "-", "baseline", gate.baseline, str(sealed.get("path")))], []
+    try:
+        baseline = read_report(file)
+    except ConformanceError as error:
+        return [FileProblem("baseline", str(file), f"cannot be read: {error}")], [], []
+    regressions = find_regressions(derived, baseline)
+    again = {
+        "baseline": gate.baseline,
+        "regressions": [r.message for r in regressions],
+        "summary": render_regressions(regressions, gate.baseline),
+    }
+    differences = [Difference("regression", "-", p, x, y) for p, x, y in _diff(gate.to_json(), again)]
+    return [], differences, [f"the regression gate's finding was re-derived against the sealed baseline {file}"]
 
 
 # -- the whole -----------------------------------------------------------------------------------------
@@ -379,6 +704,7 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     report, or one made before reports carried their evidence.
     """
     from .evidence import context_payload
+    from .execution import ExecutorSpec
     from .options import OptionError, parse_flags
     from .report import read_report
     from .reporting import build_report
@@ -390,7 +716,8 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
             f"{path}: this report carries no evidence section (made by kit {report.kit_version}, before reports "
             "were sealed to their evidence): re-run it with this kit, then verify the new report"
         )
-    places = _Places(report.evidence.root, root)
+    cwd = report.run.fields.get("cwd")
+    places = _Places(report.evidence.root, cwd if isinstance(cwd, str) else None, root)
     notes: list[str] = []
     from ._version import __version__
 
@@ -399,18 +726,18 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
             f"the report was made by kit {report.kit_version}, this is kit {__version__}: a difference may come "
             "from the kit's own changes"
         )
+    if root is None and places.recorded is not None and not os.path.isdir(places.recorded):
+        notes.append(f"the run's folder {places.recorded} is not here: if the project moved, pass --root NEW_PLACE")
     try:
-        options = parse_flags(report.run.flags, project_root=places.path(report.evidence.root or os.getcwd()))
+        asked = parse_flags(report.run.flags, project_root=places.path(places.recorded or os.getcwd()))
     except OptionError as error:
         raise NotVerifiable(f"{path}: run.flags cannot be read back: {error}") from None
-    from .execution import ExecutorSpec
-
     options = replace(
-        options,
-        dataset=None if options.dataset is None else places.path(options.dataset),
-        analyzer=None if options.analyzer is None else places.spec(options.analyzer),
-        policy=None if options.policy is None else places.path(options.policy),
-        cassette_dir=None if options.cassette_dir is None else places.path(options.cassette_dir),
+        asked,
+        dataset=None if asked.dataset is None else places.path(asked.dataset),
+        analyzer=None if asked.analyzer is None else places.spec(asked.analyzer),
+        policy=None if asked.policy is None else places.path(asked.policy),
+        cassette_dir=None if asked.cassette_dir is None else places.path(asked.cassette_dir),
         # Offline and from the evidence alone: replay only, no cache, one process.
         record_mode="none",
         allow_live=False,
@@ -421,7 +748,7 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     files, file_count = _check_files(report, places)
     images, image_count = _check_images(report, places)
     files += images
-    policy, policy_problems, differences, policy_notes = _policy(report, options, places)
+    policy, policy_problems, differences, policy_notes = _policy(report, asked, places)
     files += policy_problems
     notes += policy_notes
     checked = {"files": file_count, "images": image_count}
@@ -430,31 +757,56 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     except ConformanceError as error:
         files.append(FileProblem("evidence", "", f"cannot be replayed: {error}"))
         return Verification(str(path), tuple(files), tuple(differences), tuple(notes), checked, rederived=False)
-    skipped = {c.id for c in report.not_run}
-    if skipped:
-        notes.append(f"not re-derived, as the report lists them as not run: {', '.join(sorted(skipped))}")
-    if report.regression is not None:
-        notes.append("the regression gate's finding is not re-derived (it compares with another report)")
-    results = []
-    for check_id in report.planned:
-        if check_id not in skipped:
+    # What should have run: the plan the reproduce line gives, every check of it derived.
+    results: list[Any] = []
+    raised: dict[str, dict[str, str]] = {}
+    for check_id in ctx.checks:
+        try:
             results.extend(_results(ctx, check_id))
+        except ConformanceError as error:
+            raised[check_id] = {"cause": "raised", "reason": f"raised ConformanceError: {error}"}
+    accepted, unexplained = _accepted_not_run(report)
+    differences += unexplained
+    evidence_gives = {
+        r.id: str(r.verdict) for r in results if r.id in accepted and (r.threshold is None or r.details.get("binding"))
+    }
     payload = context_payload(ctx)
     run = dict(payload["run"])
-    run["checks"] = list(report.planned)
+    # Without --checks in the reproduce line the whole suite was planned; with it, the plan is those checks
+    # either way (the matching demo names its own check without the user choosing it).
+    run["checks_chosen"] = bool(report.run.fields.get("checks_chosen")) if asked.checks else False
     payload["run"] = run
-    reasons = {c.id: {"cause": "not run", "reason": "listed as not run in the report"} for c in report.not_run}
-    derived = build_report(results, context=payload, not_run=reasons).to_json()
-    differences += sorted(_compare(report.to_json(), derived, skipped), key=_weight)
-    checked.update(
-        checks=len([c for c in report.checks if c.id not in skipped]),
-        photos=len(report.photos),
+    derived = build_report(
+        [r for r in results if r.id not in accepted], context=payload, not_run={**raised, **accepted}
     )
+    whole = build_report(results, context=payload, not_run=raised)
+    differences += _compare(report.to_json(), derived.to_json(), places, asked.record_mode)
+    gate_files, gate_differences, gate_notes = _regression(report, whole, places)
+    files += gate_files
+    differences += gate_differences
+    notes += gate_notes
+    incomplete = ""
+    if accepted:
+        gives = ", ".join(f"{check} {evidence_gives.get(check, 'no result').upper()}" for check in accepted)
+        incomplete = (
+            f"INCOMPLETE run: {len(accepted)} of {len(ctx.checks)} planned checks not run; from the evidence they "
+            f"give: {gives}; the whole plan's verdict from the evidence: {str(whole.verdict).upper()}"
+        )
+    checked.update(checks=len([c for c in report.checks if c.id not in accepted]), photos=len(report.photos))
     sealed = report.evidence.policy
     content = _mapping(sealed.get("content"))
     described = f"profile {content.get('profile', '?')} from {sealed.get('source', '?')}, sha256 {_short(str(sealed.get('sha256', '')))}"
+    if report.run.fields.get("checks_chosen"):
+        described += f"; the checks chosen with --checks only ({', '.join(ctx.checks)}), not the whole suite"
     return Verification(
-        str(path), tuple(files), tuple(differences), tuple(notes), checked, rederived=True, policy=described
+        str(path),
+        tuple(files),
+        tuple(sorted(differences, key=_weight)),
+        tuple(notes),
+        checked,
+        rederived=True,
+        policy=described,
+        incomplete=incomplete,
     )
 
 
@@ -475,7 +827,9 @@ def _value(value: object) -> str:
     if isinstance(value, (list, tuple)) and all(isinstance(v, float) for v in value):
         return "[" + ", ".join(f"{v:.6g}" for v in value) + "]"
     text = str(value) if isinstance(value, str) else repr(value) if not isinstance(value, (dict, list)) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    # A file's place and digest are read whole (which file, which content); other long values are cut.
+    most = 240 if isinstance(value, str) and " sha256 " in value else 60
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
@@ -490,11 +844,14 @@ def render(verification: Verification) -> str:
     out = [f"conformance verify: {v.report}"]
     if v.verified:
         counts = v.checked
+        checks = counts.get("checks", 0)
         out.append(
-            f"verified: every figure and verdict of {counts.get('checks', 0)} checks and {counts.get('photos', 0)} "
-            f"photos follows from the evidence ({counts.get('files', 0)} files and {counts.get('images', 0)} images, "
-            "digests matching), re-derived offline without the cache"
+            f"verified: every figure and verdict of {checks} check{'s' if checks != 1 else ''} and "
+            f"{counts.get('photos', 0)} photos follows from the evidence ({counts.get('files', 0)} files and "
+            f"{counts.get('images', 0)} images, digests matching), re-derived offline without the cache"
         )
+        if v.incomplete:
+            out.append(v.incomplete)
         if v.policy:
             out.append(f"under the report's policy: {v.policy}; read it, as it decides every verdict")
     else:
@@ -506,6 +863,8 @@ def render(verification: Verification) -> str:
         if not v.rederived:
             what.append("figures not re-derived")
         out.append(f"NOT VERIFIED: {', '.join(what)}")
+        if v.incomplete:
+            out.append(v.incomplete)
     changed = [d for d in v.differences if d.field == "verdict" and d.group == "-"]
     if changed:
         out.append(

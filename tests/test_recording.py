@@ -208,18 +208,30 @@ def test_appended_interactions_survive_a_reopen_and_a_repeat_replays_the_newest(
     assert session == {**SESSION["session"], "ended": records[3]["session_end"]["ended"], "interactions": 1}
 
 
-def test_a_fresh_store_leaves_the_old_file_alone_until_it_closes(path: Path) -> None:
-    write(path, [HEADER, SESSION, interaction(KEY_A, "old"), {"complete": {"photos": 1}}])
+def test_a_fresh_store_leaves_the_old_file_alone_until_it_closes_and_keeps_what_it_did_not_ask_again(
+    path: Path,
+) -> None:
+    """Record mode all asks its own requests anew and loses nothing else (red-team of issue 12, F6: two
+    manifests in one folder share one recording, and re-recording one of them dropped the other's answers)."""
+    write(
+        path, [HEADER, SESSION, interaction(KEY_A, "old a"), interaction(KEY_B, "old b"), {"complete": {"photos": 2}}]
+    )
     before = path.read_bytes()
     store = RecordingStore.open(path, adapter="rekognition", fresh=True)
     assert len(store) == 0
     store.begin_session(SESSION["session"], "note")
-    new = interaction(KEY_B, "new")
+    new = interaction(KEY_B, "new b")
     store.append(KEY_B, "DetectFaces", new["request"], new["response"])
     assert path.read_bytes() == before
     store.close()
     reopened = load(path)
-    assert (KEY_A in reopened, KEY_B in reopened, len(reopened)) == (False, True, 1)
+    assert (len(reopened), reopened.play(KEY_A)["response"]["body"], reopened.play(KEY_B)["response"]["body"]) == (
+        2,
+        "old a",  # not asked again: kept, under its own session line, marked as kept
+        "new b",  # asked again: the new answer only
+    )
+    assert [s.get("kept_by_record_mode_all") for s in reopened.sessions] == [None, "answers this run did not ask again"]
+    assert reopened.sessions[1]["endpoint"] == SESSION["session"]["endpoint"]  # where and when it was recorded
 
 
 # -- record modes ---------------------------------------------------------------------------------------

@@ -433,12 +433,12 @@ def test_the_watch_stops_on_n_alike_in_a_row_or_on_all_of_the_first_n_and_not_ot
     watch.see(ok)
     for i in range(100):
         watch.see(_error("p", "A" if i % 2 else "B"))
-    # The first 20 all errors, of changing reasons: stops at the 20th.
+    # The first 20 all errors, of changing kinds of reason: stops at the 20th.
     watch = FailureWatch(20)
     for i in range(19):
-        watch.see(_error("p", f"reason {i}"))
+        watch.see(_error("p", f"reason {'abcdefghijklmnopqrs'[i]}"))
     with pytest.raises(SystematicFailure, match=r"^stopped: the first 20 photos all failed"):
-        watch.see(_error("p", "reason 19"))
+        watch.see(_error("p", "reason t"))
     # Twenty alike in a row after answers: stops at the 20th of them.
     watch = FailureWatch(20)
     watch.see(ok)

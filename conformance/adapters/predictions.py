@@ -335,8 +335,7 @@ class PredictionsAnalyzer:
                 self._observations[photo_id] = self._observation(photo_id, number, faces, error)
             raw_faces.clear()
         else:
-            # A null gender seen in the file shows the analyzer can abstain, whatever the header omits.
-            self.vocabulary = replace(vocabulary, can_abstain=vocabulary.can_abstain or self._abstained)
+            self.vocabulary = replace(vocabulary, can_abstain=self._can_abstain())
         scales = self._scales.problem()
         if scales is not None:
             first_line, problem = scales
@@ -497,9 +496,20 @@ class PredictionsAnalyzer:
             source = f"declared in the header of {self.path.name}"
         else:
             source = f"labels seen in {self.path.name} (no header declared the vocabulary)"
-        # A null gender seen in the file shows the analyzer can abstain, whatever the header omits.
-        abstains = bool(self.header.get("abstains", False)) or self._abstained
-        return Vocabulary(labels=labels, source=source, can_abstain=abstains)
+        return Vocabulary(labels=labels, source=source, can_abstain=self._can_abstain())
+
+    def _can_abstain(self) -> bool:
+        """Whether a face without a gender is an abstention: as the header declares it, else as the file shows.
+
+        A header's ``"abstains": false`` is the analyzer's contract: a null gender then breaks it and is that
+        photo's error (:func:`conformance.execution.hold_to_vocabulary`), never an abstention, however many
+        lines have one (a vendor that cannot abstain and leaves gender out of the photos it gets wrong would
+        otherwise show no misgendering). Without the key, a null gender seen in the file shows it can abstain.
+        """
+        declared = self.header.get("abstains")
+        if isinstance(declared, bool):
+            return declared
+        return self._abstained
 
     def _observation(
         self, photo_id: str, number: int, faces: list[dict[str, Any]] | None, error: str | None

@@ -244,6 +244,13 @@ def _preview(body: bytes) -> str:
 
 
 _NOT_JSON = object()
+# The member an operation's answer is about: an answer without it says nothing (an empty list is an answer).
+_ANSWER_MEMBER = {
+    "DetectFaces": "FaceDetails",
+    "IndexFaces": "FaceRecords",
+    "SearchFacesByImage": "FaceMatches",
+    "CompareFaces": "FaceMatches",
+}
 
 
 def _shape_problem(operation: str, status: int, headers: Mapping[str, Any], body: bytes) -> str:
@@ -269,10 +276,21 @@ def _shape_problem(operation: str, status: int, headers: Mapping[str, Any], body
         return f"HTTP {status} with JSON that is not an object ({_preview(body)})"
     if status == 200:
         members, _ = _model_facts(operation)
-        if parsed and members and not set(parsed) & members:
+        if not parsed:
+            # Every Rekognition answer names at least its result: {} is nobody's answer ("no face" it is not).
+            return f"HTTP 200 with an empty JSON object, not a {operation} answer"
+        if members and not set(parsed) & members:
             from .._numbers import shown_list
 
             return f"HTTP 200 with JSON that is not a {operation} answer (members {shown_list(sorted(parsed), 5)})"
+        essential = _ANSWER_MEMBER.get(operation)
+        if essential is not None and essential not in parsed:
+            from .._numbers import shown_list
+
+            return (
+                f"HTTP 200 with JSON that has no {essential}, so it is not a {operation} answer "
+                f"(members {shown_list(sorted(parsed), 5)})"
+            )
         return ""
     if status >= 300 and not _error_type({"body": body, "headers": headers}):
         return f"HTTP {status} without an error type ({_preview(body)})"
@@ -330,6 +348,13 @@ def _flag_non_answers(
         customized_response_dict[_NON_ANSWER] = problem
 
 
+def _send_nonce(request: Any, **_: Any) -> None:
+    """botocore's before-send hook: a fresh nonce with each call to a loopback endpoint, for the emulator to prove."""
+    from ..recording.proof import NONCE_HEADER, new_nonce
+
+    request.headers[NONCE_HEADER] = new_nonce()
+
+
 def _rearm_deadline(**_: Any) -> None:
     """botocore's before-send hook: each attempt of a call gets the whole ``--timeout``."""
     from ..execution import rearm_deadline
@@ -337,12 +362,19 @@ def _rearm_deadline(**_: Any) -> None:
     rearm_deadline()
 
 
-def endpoint_class(url: str, *, emulator: bool = False) -> str:
+def endpoint_class(url: str, *, emulator: bool = False, proxy: str | None = None, own_trust: bool = False) -> str:
     """Which kind of endpoint ``url`` is: ``vendor``, ``emulator``, ``loopback`` or ``other``.
 
-    ``vendor``: Amazon's public Rekognition endpoint over HTTPS. ``emulator``: the kit's own emulator
-    (its answers name it, and it listens on loopback only). ``loopback``: any other endpoint on a
-    loopback or private address (a mock, a proxy, a stand-in). ``other``: anything else.
+    ``vendor``: Amazon's public Rekognition endpoint over HTTPS, its certificate checked against the
+    public certificate authorities. ``emulator``: the kit's own emulator (its answers prove it, see
+    :mod:`conformance.recording.proof`; it listens on loopback only). ``loopback``: any other endpoint on
+    a loopback or private address (a mock, a proxy, a stand-in). ``other``: anything else.
+
+    ``proxy`` is the proxy the calls went through (``HTTPS_PROXY``), ``own_trust`` whether TLS was
+    checked against a certificate bundle of the user's (``AWS_CA_BUNDLE``, ``ca_bundle``) or not at
+    all: a proxy that the client trusts to speak for Amazon's host can answer in its place, so such
+    answers are not the vendor's but the proxy's class (loopback or other). An emulator reached
+    through a proxy is the proxy's class too (plain HTTP: the proxy sees and can change every answer).
     """
     import re
 
@@ -353,10 +385,17 @@ def endpoint_class(url: str, *, emulator: bool = False) -> str:
     except ValueError:
         return "other"
     local = is_loopback(url) or _private(host)
+    via = (
+        None
+        if not proxy
+        else ("loopback" if is_loopback(proxy) or _private(urlsplit(proxy).hostname or "") else "other")
+    )
     if emulator and is_loopback(url):
-        return "emulator"
+        return via or "emulator"
     if scheme == "https" and re.fullmatch(_VENDOR_HOST, host):
-        return "vendor"
+        if own_trust:
+            return via or "other"  # anyone holding that bundle's key can answer as Amazon's host
+        return "vendor"  # a proxy relays TLS it cannot read: the answers are still Amazon's
     return "loopback" if local else "other"
 
 
@@ -373,8 +412,51 @@ def _session_class(session: Mapping[str, Any]) -> str:
     named = session.get("endpoint_class")
     if named in ENDPOINT_CLASSES:
         return str(named)
-    emulator = bool(session.get("emulator"))
-    return endpoint_class(str(session.get("endpoint", "")), emulator=emulator)
+    return _classify(session)
+
+
+def _classify(session: Mapping[str, Any]) -> str:
+    """The endpoint class of a session line: its endpoint, emulator proof, proxy and TLS trust."""
+    proxy = session.get("proxy")
+    return endpoint_class(
+        str(session.get("endpoint", "")),
+        emulator=bool(session.get("emulator")),
+        proxy=str(proxy) if proxy else None,
+        own_trust=bool(session.get("ca_bundle")) or session.get("tls_verified") is False,
+    )
+
+
+def _transport(client: Any, endpoint: str) -> dict[str, Any]:
+    """How the client reaches ``endpoint``: the proxy it goes through, and what its TLS trusts, for the session line.
+
+    Read from the client botocore built (its HTTP session), which applied ``HTTPS_PROXY``/``NO_PROXY``,
+    ``AWS_CA_BUNDLE`` and the config file's ``ca_bundle`` already. A bundle is named by its file name and
+    digest, never its folder (a home folder names a person).
+    """
+    http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    out: dict[str, Any] = {}
+    proxies = getattr(http, "_proxy_config", None)
+    proxy_for = getattr(proxies, "proxy_url_for", None)
+    proxy = proxy_for(endpoint) if callable(proxy_for) else None
+    if proxy:
+        out["proxy"] = scrub_url(str(proxy))
+    if not endpoint.lower().startswith("https"):
+        return out
+    verify = getattr(http, "_verify", True)
+    if verify is False:
+        out["tls_verified"] = False
+    elif isinstance(verify, str):
+        from botocore.httpsession import where  # the bundle botocore trusts by default (certifi's, or its own)
+
+        bundle = Path(verify)
+        try:
+            default: Path | None = Path(where()).resolve()
+        except OSError:
+            default = None
+        if bundle.resolve() != default:
+            digest = _file_sha256(bundle) if bundle.is_file() else "unreadable"
+            out["ca_bundle"] = {"file": bundle.name, "sha256": digest}
+    return out
 
 
 def _isolated_botocore_session() -> Any:
@@ -565,6 +647,8 @@ class RekognitionAnalyzer:
         self.withheld: dict[str, str] = {}  # photo (or request) -> why its answer was kept out of the recording
         self._endpoint = ""  # this run's endpoint, credentials taken out of its URL
         self._notes: list[str] = []  # what the recording's sessions say about where its answers came from
+        self._transport: dict[str, Any] = {}  # this run's proxy and TLS trust, when it calls an endpoint
+        self._claimed = False  # whether an answer said it was the kit's emulator without proving it
 
     # -- the run ----------------------------------------------------------------------------------------
 
@@ -700,7 +784,13 @@ class RekognitionAnalyzer:
             "endpoint": self._endpoint,  # never a user or password or query of the URL
             "region": self._client.meta.region_name,
             "loopback": loopback,
+            # A proxy, a certificate bundle of the user's: who could have answered in the vendor's place.
+            **({} if replay_only else _transport(self._client, endpoint)),
         }
+        self._transport = {k: session[k] for k in ("proxy", "ca_bundle", "tls_verified") if k in session}
+        if not replay_only and loopback:
+            # A fresh nonce a call, which the kit's emulator answers with its proof (conformance.recording.proof).
+            self._client.meta.events.register("before-send.rekognition", _send_nonce)
         secrets = self._secrets()
         stack.enter_context(_redacted_logs(secrets))
         self._cassette = stack.enter_context(
@@ -718,10 +808,7 @@ class RekognitionAnalyzer:
 
     def _begin_session(self, session: dict[str, Any]) -> dict[str, Any]:
         """Complete this run's session line when its first answer is recorded; say if it mixes with older ones."""
-        session = {
-            **session,
-            "endpoint_class": endpoint_class(str(session.get("endpoint", "")), emulator=bool(session.get("emulator"))),
-        }
+        session = {**session, "endpoint_class": _classify(session)}
         store = self._store
         earlier = list(store.sessions) if store is not None else []
         if earlier:
@@ -956,7 +1043,9 @@ class RekognitionAnalyzer:
         operation = self._client.meta.method_to_api_mapping.get(method, method)
         for attempt in range(1, attempts + 1):
             try:
-                return self._send(method, params, live=not replayed)
+                response = self._send(method, params, live=not replayed)
+                self._note_claim(key, response, live=not replayed)
+                return response
             except _NonAnswer as non:
                 if replayed:
                     raise _Refused(
@@ -979,6 +1068,25 @@ class RekognitionAnalyzer:
             finally:
                 self._note_verdict(key, operation, photo)
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    def _note_claim(self, key: str, response: Mapping[str, Any], *, live: bool) -> None:
+        """Whether this answer came from the kit's emulator: proven (live), or recorded as proven (replay).
+
+        A live answer's header is believed only with the emulator's proof of the call's nonce (the
+        cassette checks it as it records); a recording keeps an unproven claim under another name.
+        """
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        if live:
+            claims = getattr(self._cassette, "claims", None)
+            verdict = claims.pop(key, "") if isinstance(claims, dict) else ""
+            emulated = verdict == "verified"
+            if verdict == "unverified":
+                self._claimed = True
+        else:
+            emulated = _EMULATOR_HEADER in headers
+        with self._lock:
+            self.emulated = self.emulated or emulated
+            self.simulated = self.simulated or headers.get(_SIMULATED_HEADER) == "true"  # a claim that only warns
 
     def _note_verdict(self, key: str, operation: str, photo: Photo | None) -> None:
         """Say, for the photo, when its answer was withheld from the recording by the secret scan."""
@@ -1084,9 +1192,6 @@ class RekognitionAnalyzer:
         self._connected = True
         if _NON_ANSWER in response:
             raise _NonAnswer(str(response[_NON_ANSWER]), 200)
-        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        self.emulated = self.emulated or _EMULATOR_HEADER in headers
-        self.simulated = self.simulated or headers.get(_SIMULATED_HEADER) == "true"
         return response
 
     def _secrets(self) -> tuple[str, ...]:
@@ -1354,10 +1459,15 @@ class RekognitionAnalyzer:
                 "python": session.get("python"),
                 "kit": session.get("kit"),
             }
+            for said in ("proxy", "ca_bundle", "tls_verified", "emulator_claim"):
+                if session.get(said) is not None:
+                    entry[said] = session[said]
             if session.get("interactions") is not None:
                 entry["interactions"] = session.get("interactions")
             if session.get("migrated_from"):
                 entry["migrated_from"] = str(session["migrated_from"])
+            if session.get("kept_by_record_mode_all"):
+                entry["kept_by_record_mode_all"] = str(session["kept_by_record_mode_all"])
             out.append(entry)
         return out
 
@@ -1366,7 +1476,7 @@ class RekognitionAnalyzer:
         sessions (one emulated session makes a recording not the vendor's), else this run's endpoint."""
         classes = {str(s["endpoint_class"]) for s in sessions}
         if not classes and self._endpoint and self._effective != "none":
-            classes = {endpoint_class(self._endpoint, emulator=self.emulated)}
+            classes = {_classify({"endpoint": self._endpoint, "emulator": self.emulated, **self._transport})}
         for kind in reversed(ENDPOINT_CLASSES):
             if kind in classes:
                 return kind
@@ -1383,6 +1493,24 @@ class RekognitionAnalyzer:
                 values = sorted({str(s.get(what)) for s in sessions})
                 if len(values) > 1:
                     notes.append(f"the sessions differ in {what.replace('_', ' ')}: {', '.join(values)}")
+        for session in sessions:
+            where = str(session.get("endpoint") or "an endpoint the recording does not name")
+            if session.get("emulator_claim") == "unverified":
+                notes.append(
+                    f"{where} said it was the kit's emulator (x-conformance-emulator) but did not prove it: an "
+                    "unverified endpoint, whose answers are a stand-in's"
+                )
+            if session.get("proxy"):
+                notes.append(f"answers from {where} came through the proxy {session['proxy']}")
+            bundle = session.get("ca_bundle")
+            if isinstance(bundle, Mapping):
+                notes.append(
+                    f"TLS to {where} was checked against the certificate bundle {bundle.get('file')} (sha256 "
+                    f"{str(bundle.get('sha256'))[:12]}...) set for the run, not the public authorities: whoever holds "
+                    "a key it trusts could answer as the vendor"
+                )
+            if session.get("tls_verified") is False:
+                notes.append(f"TLS certificates of {where} were not checked: anyone on the way could answer")
         untimed = sum(not s.get("started") for s in sessions)
         if untimed:
             notes.append(f"{untimed} of {len(sessions)} session(s) recorded by an older kit, which wrote no timestamps")

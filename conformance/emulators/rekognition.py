@@ -5,7 +5,9 @@ emulator: boto3 talks to it exactly as to the vendor (``endpoint_url`` or
 ``AWS_ENDPOINT_URL_REKOGNITION``), and it answers what a predictions file says about each image.
 It is **not** the vendor and must never be presented as one: it binds loopback only, its startup
 line says EMULATED, and every response carries an ``x-conformance-emulator`` header and request
-ids starting ``conformance-emulator-``.
+ids starting ``conformance-emulator-``. Since a stand-in can send that header too, each running
+emulator registers a key of its own and answers a recording run's nonce with a proof
+(:mod:`conformance.recording.proof`): only proven answers are recorded as the emulator's.
 
 How a request is answered:
 
@@ -1150,8 +1152,11 @@ class EmulatorServer:
         emulator: RekognitionEmulator,
         *,
         stopping: threading.Event | None = None,
+        registration: tuple[bytes, Path | None] | None = None,
     ) -> None:
         self.emulator = emulator
+        # Its key, registered where recording runs check that answers claiming the emulator are its own.
+        self._registration = registration
         self._httpd = httpd
         self._thread = thread
         # Set by close(): calls held by a slow fault wait on it, so they end with the server.
@@ -1174,6 +1179,10 @@ class EmulatorServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join()
+        if self._registration is not None:
+            from ..recording.proof import unregister
+
+            unregister(self._registration[1], self._registration[0])
 
     def __enter__(self) -> EmulatorServer:
         return self
@@ -1212,9 +1221,12 @@ def serve(
     """
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    from ..recording.proof import NONCE_HEADER, PROOF_HEADER, proof, register
+
     bind, family = _loopback(host)
     request_ids = itertools.count(1)
     stopping = threading.Event()
+    keys: list[bytes] = []  # the key, once the port is known and registered (before the first request is served)
 
     class Server(ThreadingHTTPServer):
         address_family = family
@@ -1277,6 +1289,7 @@ def serve(
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("x-conformance-emulator", "Amazon Rekognition (EMULATED, not the vendor)")
+            self._prove(data)
             if self.close_connection:
                 self.send_header("Connection", "close")
             try:
@@ -1297,6 +1310,7 @@ def serve(
                 self.send_header("x-conformance-simulated", "true")
             if status != 200:
                 self.send_header("x-amzn-ErrorType", str(payload.get("__type", "InternalServerError")))
+            self._prove(data)
             if self.close_connection:
                 # Say so (RFC 9112 9.6): else the client pools the connection and may send its next call
                 # into it before this thread closes it, losing that call.
@@ -1308,6 +1322,12 @@ def serve(
                 # The client left before its answer (a read timeout shorter than a slow fault): no one to tell.
                 self.close_connection = True
                 self.log_error("client gone before its answer: %s", exc)
+
+        def _prove(self, data: bytes) -> None:
+            """Answer a recording run's nonce with the proof that this answer is the kit's emulator's."""
+            nonce = self.headers.get(NONCE_HEADER)
+            if nonce and keys:
+                self.send_header(PROOF_HEADER, proof(keys[0], nonce, data))
 
         def finish(self) -> None:
             super().finish()
@@ -1322,11 +1342,13 @@ def serve(
                 super().log_message(format, *args)
 
     httpd = Server((bind, port), Handler)
+    registration = register(bind, httpd.server_address[1])
+    keys.append(registration[0])
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="conformance-emulator", daemon=True
     )
     thread.start()
-    return EmulatorServer(httpd, thread, bind, emulator, stopping=stopping)
+    return EmulatorServer(httpd, thread, bind, emulator, stopping=stopping, registration=registration)
 
 
 # -- command line --------------------------------------------------------------------------------

@@ -76,6 +76,8 @@ def _cassette_class() -> type[Any]:
             self.begun = False
             # What became of the last live answer to each request key: "" kept, else why it was not.
             self.verdicts: dict[str, str] = {}
+            # What the last live answer to each key said of being the kit's emulator ("", verified, unverified).
+            self.claims: dict[str, str] = {}
 
         # -- keys ---------------------------------------------------------------------------------------
 
@@ -128,7 +130,21 @@ def _cassette_class() -> type[Any]:
             return []  # vcrpy's diagnosis compares with every recording; the adapter names what is missing
 
         def append(self, request: Any, response: dict[str, Any]) -> None:
+            from .proof import CLAIM_HEADER, NONCE_HEADER, UNVERIFIED_HEADER, claim
+
             key, operation, canonical = self._key(request)
+            # A header anyone can send is no proof of the kit's emulator: its proof of this call's nonce is.
+            nonce = next((str(v) for k, v in request.headers.items() if str(k).lower() == NONCE_HEADER), None)
+            verdict = claim(response["headers"], decoded_body(response), url=str(request.uri), nonce=nonce)
+            self.claims[key] = verdict
+            if verdict == "unverified":
+                response = {
+                    **response,
+                    "headers": {
+                        (UNVERIFIED_HEADER if str(k).lower() == CLAIM_HEADER else k): v
+                        for k, v in response["headers"].items()
+                    },
+                }
             reason = self.judge(operation, response)
             if reason:
                 # Not the vendor's answer about the image (throttling, a server fault, a proxy's page, bad
@@ -145,9 +161,11 @@ def _cassette_class() -> type[Any]:
             self.verdicts[key] = ""
             with _VCR_LOCK:  # threads of one run: one session line, and an image's answer recorded once
                 if not self.begun:
-                    # The kit's emulator names itself in a header: the session line says so, for every reader.
-                    names = {str(k).lower() for k in response["headers"]}
-                    self.session = {**self.session, "emulator": "x-conformance-emulator" in names}
+                    # The kit's emulator proves itself: the session line says so, for every reader; a claim
+                    # without the proof is said too, as what it is.
+                    self.session = {**self.session, "emulator": verdict == "verified"}
+                    if verdict == "unverified":
+                        self.session["emulator_claim"] = "unverified"
                     if self.on_begin is not None:
                         self.session = self.on_begin(self.session)
                     self.store.begin_session(self.session, self.note)

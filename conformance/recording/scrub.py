@@ -45,6 +45,9 @@ DROPPED_HEADERS = frozenset(
         "cookie",
         "set-cookie",
         "x-amz-user-agent",
+        # Per-call: the nonce a recording run sends and the emulator's proof of it (conformance.recording.proof).
+        "x-conformance-nonce",
+        "x-conformance-emulator-proof",
     }
 )
 # Rekognition's CollectionArn has no "arn:" prefix ("aws:rekognition:us-east-1:123456789012:collection/x"):

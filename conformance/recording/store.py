@@ -31,6 +31,7 @@ import json
 import os
 import re
 import secrets
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -358,29 +359,62 @@ class RecordingStore:
         recording says about where and when its answers were recorded stays true. Returns how many
         interactions were carried over.
         """
-        import bisect
-
         with self._lock:
             if len(self):
                 raise RecordingError(f"{self.path}: a recording is migrated only into an empty one")
-            chosen = sorted(
-                (number, key, line) for key, found in source.lines.items() if key in keys for number, line in found
+            return self._copy(source, keys, note, {"migrated_from": str(source.path)})
+
+    def _copy(self, source: RecordingStore, keys: set[str], note: str, mark: Mapping[str, str]) -> int:
+        """Append the interactions of ``source`` whose key is in ``keys``, each under its own session line marked."""
+        import bisect
+
+        chosen = sorted(
+            (number, key, line) for key, found in source.lines.items() if key in keys for number, line in found
+        )
+        if not chosen:
+            return 0
+        if self._writer is None:
+            self._open_writer(note)
+        current = -2
+        for number, key, line in chosen:
+            session = bisect.bisect_left(source._session_lines, number) - 1
+            if session != current:
+                current = session
+                carried = {**(dict(source.sessions[session]) if session >= 0 else {}), **mark}
+                self._write({"session": carried})
+                self.sessions.append(carried)
+            self._append_line(key, line)
+        return len(chosen)
+
+    def _keep_previous(self) -> None:
+        """``all`` mode: keep what the recording held for requests this run did not make (nothing paid is lost).
+
+        Manifests in one folder share one recording (their photos' answers, keyed by image); a re-recording
+        of one of them asks its own photos again and must not drop the others' answers.
+        """
+        assert self._target is not None
+        if not self._target.exists():
+            return
+        previous = RecordingStore(path=self._target, adapter=self.adapter)
+        try:
+            previous._load()
+        except RecordingError as exc:
+            # Unreadable: it cannot be carried over line by line, so it is kept whole, beside the new one.
+            kept = self._target.with_name(f"{self._target.name}.before-all-{utc_now().replace(':', '')}")
+            os.replace(self._target, kept)
+            print(
+                f"conformance: the previous recording could not be read ({exc}); it is kept as {kept}", file=sys.stderr
             )
-            if not chosen:
-                return 0
-            if self._writer is None:
-                self._open_writer(note)
-            current = -2
-            for number, key, line in chosen:
-                session = bisect.bisect_left(source._session_lines, number) - 1
-                if session != current:
-                    current = session
-                    carried = dict(source.sessions[session]) if session >= 0 else {}
-                    carried["migrated_from"] = str(source.path)
-                    self._write({"session": carried})
-                    self.sessions.append(carried)
-                self._append_line(key, line)
-            return len(chosen)
+            return
+        others = {key for key in previous.lines if key not in self.lines}
+        carried = self._copy(previous, others, "", {"kept_by_record_mode_all": "answers this run did not ask again"})
+        if carried:
+            print(
+                f"conformance: kept {carried} answer(s) that {self._target} held for requests this run did not make "
+                "(photos of other manifests in the dataset's folder, or not planned now): record mode all records "
+                "anew what it asks, and loses nothing else",
+                file=sys.stderr,
+            )
 
     def end_session(self) -> None:
         """Say when this run's session ended and how many interactions it recorded (once, if it began)."""
@@ -445,6 +479,8 @@ class RecordingStore:
         try:
             if self._writer is not None and not self._memory:
                 self.end_session()
+                if self._target is not None and succeeded:
+                    self._keep_previous()
                 self._writer.flush()
                 os.fsync(self._writer.fileno())
                 self._writer.close()

@@ -486,9 +486,21 @@ def _unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def _banners(parsed: Sequence[_Report]) -> list[str]:
+    """What every report says first when its answers are not the vendor's service's, said here for each."""
+    from ..report import provenance_warnings
+
+    return [
+        f"{report.summary.name}: {line}"
+        for report in parsed
+        if report.typed is not None
+        for line in provenance_warnings(report.typed.analyzer)
+    ]
+
+
 def _warnings(parsed: Sequence[_Report]) -> list[str]:
     first = parsed[0].summary
-    out = []
+    out = _banners(parsed)
     for report in parsed[1:]:
         this = report.summary
         if first.content_hash is None or this.content_hash is None:
