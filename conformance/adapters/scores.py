@@ -189,11 +189,7 @@ class ScoresComparator:
         # A vendor's similarity scale (Rekognition's 0-100): its own thresholds apply. Scores that stay below
         # 50 (a distance from 0 to 2, a cosine) are not on it: 80-99 would lie above every one of them.
         self.vendor_scale = bool(
-            higher is not False
-            and finite.size
-            and finite.min() >= 0
-            and finite.max() <= 100
-            and finite.max() >= 50
+            higher is not False and finite.size and finite.min() >= 0 and finite.max() <= 100 and finite.max() >= 50
         )
         if higher is False:
             self.score = -self.score  # a distance: higher negated distance is more similar; -inf stays failed
