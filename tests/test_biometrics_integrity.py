@@ -253,3 +253,203 @@ def test_a_declared_sample_of_pairs_keeps_its_own_denominators(close_c: dict[str
     impostor = data["impostor"][probe[take], reference[take]]
     assert int(counts.impostor_comparisons.sum()) == int(impostor.sum())
     assert int(counts.lost_impostor().sum()) == 0
+
+
+# -- F3: scores that run the other way, thresholds off the scale, ties, everything rejected -------------
+
+
+@pytest.fixture
+def small_run(make_manifest):  # type: ignore[no-untyped-def]
+    """60 people x 3 photos in groups a, b, c: the manifest, unit embeddings (float64) and the photo ids."""
+    rng = np.random.default_rng(16)
+    centres = rng.normal(size=(60, 16))
+    subject = np.repeat(np.arange(60), 3)
+    x = centres[subject] + 0.7 * rng.normal(size=(180, 16))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    photos = [f"p{i:03d}.png" for i in range(180)]
+    rows = [{"photo": p, "subject": f"s{s}", "grp": "abc"[s % 3]} for p, s in zip(photos, subject, strict=True)]
+    return {"manifest": make_manifest(rows), "x": x, "photos": photos, "subject": subject}
+
+
+def _write_pairs(path, photos, scores) -> None:  # type: ignore[no-untyped-def]
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["probe", "reference", "score"])
+        for i in range(len(photos)):
+            for j in range(len(photos)):
+                if i != j:
+                    writer.writerow([photos[i], photos[j], repr(float(scores[i, j]))])
+
+
+def _comparisons(small_run, spec: str, thresholds=()):  # type: ignore[no-untyped-def]
+    from conformance.adapters.scores import create
+    from conformance.dataset import load_dataset
+    from conformance.matching import run_comparisons
+
+    dataset = load_dataset(small_run["manifest"], comparisons=True)
+    comparator = create(spec, dataset=dataset)
+    policy = replace(POLICY, target_fmr=(1e-2,))
+    return comparator, run_comparisons(
+        comparator, dataset, group_by=["grp"], reference="a", policy=policy, thresholds=thresholds
+    )
+
+
+def test_distances_taken_for_similarities_are_refused_and_higher_false_reads_them(small_run) -> None:  # type: ignore[no-untyped-def]
+    from conformance.errors import ConformanceError
+
+    x = small_run["x"]
+    distance = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * (x @ x.T)))  # unit vectors: L2 distance from 0 to 2
+    path = small_run["manifest"].parent / "distance.csv"
+    _write_pairs(path, small_run["photos"], distance)
+    # Genuine pairs are the *closest*: read as similarities they rank below impostors (AUC near 0).
+    with pytest.raises(ConformanceError, match=r"AUC 0\.0\d\d.*higher=false"):
+        _comparisons(small_run, str(path))
+    comparator, (run, _, _) = _comparisons(small_run, f"{path}?higher=false", thresholds=(0.9,))
+    assert comparator.vendor_scale is False  # 0 to 2 is no vendor 0-100 scale: no 80/90/95/99 defaults
+    counts = run.counts
+    assert run.stated == (-0.9,)  # the stated distance 0.9, compared as the negated distance
+    same = small_run["subject"][:, None] == small_run["subject"][None, :]
+    off = ~np.eye(180, dtype=bool)
+    from conformance.pairstats import at_threshold
+
+    found = at_threshold(counts, -0.9)
+    # A match is a distance at most 0.9; a genuine comparison misses when its distance exceeds 0.9.
+    assert int(found.misses.sum()) == int((same & off & (distance > 0.9)).sum())
+    assert int(found.false_matches.sum()) == int((~same & (distance <= 0.9)).sum())
+    assert 0 < int(found.misses.sum()) < int((same & off).sum())  # FNMR neither 0 nor 1
+
+
+def test_stated_thresholds_beyond_the_metric_are_refused(small_run) -> None:  # type: ignore[no-untyped-def]
+    from conformance.adapters.embeddings import create
+    from conformance.dataset import load_dataset
+    from conformance.errors import ConformanceError
+    from conformance.matching import run_comparisons
+
+    np.save(small_run["manifest"].parent / "e.npy", small_run["x"])
+    (small_run["manifest"].parent / "e.txt").write_text("\n".join(small_run["photos"]) + "\n")
+    dataset = load_dataset(small_run["manifest"], comparisons=True)
+    comparator = create(str(small_run["manifest"].parent / "e.npy"), dataset=dataset)
+    with pytest.raises(ConformanceError, match=r"--thresholds 80: outside the range of cosine similarity"):
+        run_comparisons(comparator, dataset, group_by=["grp"], reference="a", policy=POLICY, thresholds=(80,))
+
+
+def test_a_target_the_ties_cannot_reach_is_flagged() -> None:
+    from conformance.pairstats import calibrate
+    from conformance.pairwise import compare_listed
+
+    # 40 people x 2 photos; every unordered impostor pair scores 0, except a tenth of them (both orders) at 0.5.
+    rng = np.random.default_rng(3)
+    subject = np.arange(80) // 2
+    probe, reference = np.nonzero(~np.eye(80, dtype=bool))
+    high = np.triu(rng.random((80, 80)) < 0.1, 1)
+    high |= high.T
+    genuine = subject[probe] == subject[reference]
+    score = np.where(genuine, 1.0, np.where(high[probe, reference], 0.5, 0.0))
+    counts = compare_listed(
+        probe, reference, score, photo_group=subject % 2, photo_subject=subject,
+        acquired=np.ones(80, dtype=bool), groups=["a", "b"], subjects=[str(s) for s in range(40)],
+    )  # fmt: skip
+    impostor_scores = score[~genuine]
+    cal = calibrate(counts, 1e-2)
+    # floor(0.01 x 6,240) = 62 false matches allowed, but 600-odd comparisons tie at 0.5: the threshold
+    # must sit above 0.5, where nothing matches.
+    assert (impostor_scores == 0.5).sum() > 62
+    assert cal.threshold == np.nextafter(0.5, 1.0)  # one float64 step above: the listed scores' own dtype
+    assert cal.achieved == 0.0
+    assert cal.tied == (impostor_scores == 0.5).sum()
+    assert cal.coarse
+    (result,) = biometrics.false_match_differential(counts, reference="a", policy=POLICY, seed=0, targets=(1e-2,))
+    assert result.details["threshold_rule"]["coarse"] is True
+    assert any("far below the target" in note for note in result.notes)
+
+
+def test_a_threshold_that_rejects_every_genuine_comparison_passes_nothing() -> None:
+    # d = 1: every cosine is +-1; with all values positive every comparison scores exactly 1.
+    subject = np.repeat(np.arange(90), 2)
+    counts = compare_all_pairs(
+        np.abs(np.random.default_rng(1).normal(size=(180, 1))) + 0.1,
+        photo_group=subject % 3, photo_subject=subject, acquired=np.ones(180, dtype=bool),
+        groups=["a", "b", "c"], subjects=[str(s) for s in range(90)], targets=(1e-2,),
+    )  # fmt: skip
+    fnmr = biometrics.false_non_match_differential(counts, reference="a", policy=POLICY, seed=0, targets=(1e-2,))[0]
+    assert fnmr.threshold is not None
+    assert fnmr.threshold > 1.0  # above every score: nothing matches
+    assert all(g.rate == 1.0 for g in fnmr.groups.values())
+    assert all(c.verdict != "pass" for c in fnmr.comparisons)
+    assert all("rejects every genuine comparison" in c.note for c in fnmr.comparisons)
+
+
+# -- F4: cosine ignores each row's scale, also at float32's ends -----------------------------------------
+
+
+@pytest.mark.parametrize(("scale", "dtype"), [(1e20, np.float32), (1e-25, np.float32), (1e39, np.float64)])
+def test_rescaled_embedding_rows_give_the_same_cosine_counts(small_run, scale: float, dtype: type) -> None:  # type: ignore[no-untyped-def]
+    from conformance.adapters.embeddings import create
+    from conformance.dataset import load_dataset
+    from conformance.matching import run_comparisons
+
+    folder = small_run["manifest"].parent
+    dataset = load_dataset(small_run["manifest"], comparisons=True)
+    x = small_run["x"].astype(np.float32).astype(np.float64)
+    scaled = x.copy()
+    scaled[small_run["subject"] % 3 == 2] *= scale  # group c's rows only; every value finite in its dtype
+    assert np.isfinite(scaled.astype(dtype)).all()
+    found = []
+    for stem, array in (("plain", x.astype(dtype)), ("scaled", scaled.astype(dtype))):
+        np.save(folder / f"{stem}.npy", array)
+        (folder / f"{stem}.txt").write_text("\n".join(small_run["photos"]) + "\n")
+        comparator = create(str(folder / f"{stem}.npy"), dataset=dataset)
+        run, _, _ = run_comparisons(
+            comparator, dataset, group_by=["grp"], reference="a", policy=POLICY, thresholds=(0.3, 0.6)
+        )
+        found.append(run.counts)
+    plain, rescaled = found
+    assert (plain.stated_counts == rescaled.stated_counts).all()
+    assert (plain.genuine_hist == rescaled.genuine_hist).all()
+    # By hand: group c's false matches at 0.6 from the float64 cosines of the unscaled rows.
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    cosine = unit @ unit.T
+    impostor = small_run["subject"][:, None] != small_run["subject"][None, :]
+    c_rows = (small_run["subject"] % 3 == 2)[:, None]
+    assert rescaled.stated_counts[1][2].sum() == pytest.approx(((cosine >= 0.6) & impostor & c_rows).sum(), abs=2)
+
+
+def test_l2_rows_beyond_float32_are_refused_naming_the_photo(small_run) -> None:  # type: ignore[no-untyped-def]
+    from conformance.adapters.embeddings import create
+    from conformance.dataset import load_dataset
+    from conformance.errors import AdapterError
+
+    folder = small_run["manifest"].parent
+    x = small_run["x"].copy()
+    x[7] *= 1e39  # finite in float64, infinite in float32
+    np.save(folder / "big.npy", x)
+    (folder / "big.txt").write_text("\n".join(small_run["photos"]) + "\n")
+    dataset = load_dataset(small_run["manifest"], comparisons=True)
+    with pytest.raises(AdapterError, match=r"big\.npy row 7, photo 'p007\.png' .* not finite in float32"):
+        create(f"{folder / 'big.npy'}?metric=l2", dataset=dataset)
+    create(str(folder / "big.npy"), dataset=dataset)  # cosine: the same row normalised first is fine
+
+
+# -- F5: listed scores are calibrated in their own dtype -------------------------------------------------
+
+
+def test_tiny_listed_scores_keep_their_float64_threshold() -> None:
+    from conformance.pairstats import calibrate
+    from conformance.pairwise import compare_listed
+
+    rng = np.random.default_rng(4)
+    subject = np.arange(400) // 2
+    probe, reference = np.nonzero(~np.eye(400, dtype=bool))
+    score = (rng.normal(size=probe.size) + 5.0) * 1e-50  # far below float32's smallest number
+    counts = compare_listed(
+        probe, reference, score, photo_group=subject % 2, photo_subject=subject,
+        acquired=np.ones(400, dtype=bool), groups=["a", "b"], subjects=[str(s) for s in range(200)],
+    )  # fmt: skip
+    impostor = subject[probe] != subject[reference]
+    cal = calibrate(counts, 1e-2)
+    k = math.floor(1e-2 * impostor.sum())
+    ordered = np.sort(score[impostor])[::-1]
+    assert cal.threshold == np.nextafter(ordered[k], np.inf)
+    assert cal.false_matches == (score[impostor] >= cal.threshold).sum() == k
