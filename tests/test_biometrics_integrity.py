@@ -453,3 +453,121 @@ def test_tiny_listed_scores_keep_their_float64_threshold() -> None:
     ordered = np.sort(score[impostor])[::-1]
     assert cal.threshold == np.nextafter(ordered[k], np.inf)
     assert cal.false_matches == (score[impostor] >= cal.threshold).sum() == k
+
+
+# -- F6: what supports a target FMR, and one interval for 0, 1, 2 ... errors ------------------------------
+
+
+def _people(groups: int, people: int, photos: int, dim: int, seed: int):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    subject = np.repeat(np.arange(groups * people), photos)
+    centres = rng.normal(size=(groups * people, dim)) / np.sqrt(dim)
+    x = centres[subject] + 0.7 * rng.normal(size=(subject.size, dim)) / np.sqrt(dim)
+    return compare_all_pairs(
+        x.astype(np.float32),
+        photo_group=subject // people,
+        photo_subject=subject,
+        acquired=np.ones(subject.size, dtype=bool),
+        groups=[chr(97 + g) for g in range(groups)],
+        subjects=[str(s) for s in range(groups * people)],
+        targets=(1e-3, 1e-5),
+    )
+
+
+def test_a_target_fmr_is_supported_by_distinct_comparisons_and_people_pairs() -> None:
+    from conformance.pairstats import calibrate
+
+    # The red team's case 09: 30 people x 20 photos. 600 x 599 = 359,400 ordered comparisons less
+    # 30 x 20 x 19 genuine: 348,000 ordered impostor comparisons, each pair scored once: 174,000 distinct.
+    counts = _people(3, 10, 20, 32, seed=1609)
+    cal = calibrate(counts, 1e-5)
+    assert cal.pool_comparisons == 348_000
+    assert cal.distinct == 174_000
+    assert cal.people_pairs == 30 * 29 // 2
+    assert not cal.supported  # 174,000 < 3/1e-5 = 300,000 (the ordered count, 348,000, looked enough)
+    assert "174,000 distinct impostor comparisons" in cal.reason
+    # 1e-3 needs 3,000 of each: 174,000 distinct comparisons but only 435 people-pairs.
+    low = calibrate(counts, 1e-3)
+    assert not low.supported
+    assert "435 distinct people-pairs" in low.reason
+    # 80 people x 3 photos: 3,160 people-pairs and 28,440 distinct comparisons support 1e-3.
+    enough = calibrate(_people(2, 40, 3, 16, seed=2), 1e-3)
+    assert (enough.people_pairs, enough.distinct) == (3160, (240 * 239 - 80 * 6) // 2)
+    assert enough.supported
+
+
+def test_intervals_are_continuous_from_zero_to_one_false_match() -> None:
+    from scipy.stats import beta
+
+    from conformance.pairwise import compare_listed
+
+    # Two groups of 30 people x 2 photos, every ordered pair listed; impostors score 0 but one comparison
+    # of a group-b probe, which scores 1: at threshold 0.5, a has 0 false matches and b has 1.
+    subject = np.arange(120) // 2
+    group = (subject >= 30).astype(np.int64)
+    probe, reference = np.nonzero(~np.eye(120, dtype=bool))
+    genuine = subject[probe] == subject[reference]
+    score = np.where(genuine, 1.0, 0.0)
+    one = np.flatnonzero(~genuine & (group[probe] == 1))[0]
+    score[one] = 1.0
+    counts = compare_listed(
+        probe, reference, score, photo_group=group, photo_subject=subject, acquired=np.ones(120, dtype=bool),
+        groups=["a", "b"], subjects=[str(s) for s in range(60)], stated=(0.5,),
+    )  # fmt: skip
+    (result,) = biometrics.false_match_differential(
+        counts, reference="a", policy=POLICY, seed=0, thresholds=(0.5,), targets=()
+    )
+    a, b = result.groups["a"], result.groups["b"]
+    assert (a.count, b.count, a.n, b.n) == (0, 1, 60 * 118, 60 * 118)
+    # a: Clopper-Pearson upper bound on its distinct people-pairs, 30 x 29 / 2 + 30 x 30 = 1,335.
+    pairs = 30 * 29 // 2 + 30 * 30
+    assert a.ci[1] == pytest.approx(beta.ppf(0.975, 1, pairs))
+    # b, one more false match, cannot be *more* certain of a low rate than a with none.
+    assert b.ci[1] >= a.ci[1]
+    assert b.ci[1] == pytest.approx(beta.ppf(0.975, 1 + pairs / b.n, pairs - pairs / b.n), rel=1e-9)
+    ratio = next(r for r in result.details["ratios"] if r["group"] == "b")
+    assert "1 false matches" not in ratio["note"]
+
+
+# -- F7: intervals that hold with few people --------------------------------------------------------------
+
+
+def test_fnmr_intervals_cover_with_twelve_people_of_fifteen_photos() -> None:
+    """Seeded simulation with known truth: FNMR(t) = Phi((t - mu) / sqrt(2)) for scores mu + b_person + e_pair.
+
+    The percentile bootstrap over 12 people covered 73-78% in the red team's runs; the kit's
+    per-person effective-size interval must hold near its 95%.
+    """
+    from scipy.stats import norm
+
+    from conformance.pairwise import compare_listed
+
+    people, photos, reps = 12, 15, 150
+    mu = -math.sqrt(2) * norm.ppf(0.1)  # FNMR 0.1 at threshold 0
+    subject = np.repeat(np.arange(2 * people), photos)
+    group = (subject >= people).astype(np.int64)
+    same = np.nonzero((subject[:, None] == subject[None, :]) & ~np.eye(subject.size, dtype=bool))
+    covered = {"a": 0, "b": 0}
+    for rep in range(reps):
+        rng = np.random.default_rng([16, rep])
+        effect = rng.normal(size=2 * people)
+        noise = np.triu(rng.normal(size=(subject.size, subject.size)), 1)
+        noise += noise.T  # one score per pair of photos, in both orders
+        genuine = mu + effect[subject[same[0]]] + noise[same]
+        far = rng.integers(0, subject.size, size=(2, 400))
+        far = far[:, subject[far[0]] != subject[far[1]]]
+        counts = compare_listed(
+            np.concatenate([same[0], far[0]]), np.concatenate([same[1], far[1]]),
+            np.concatenate([genuine, np.full(far.shape[1], -9.0)]),
+            photo_group=group, photo_subject=subject, acquired=np.ones(subject.size, dtype=bool),
+            groups=["a", "b"], subjects=[str(s) for s in range(2 * people)], stated=(0.0,),
+        )  # fmt: skip
+        (result,) = biometrics.false_non_match_differential(
+            counts, reference="a", policy=replace(POLICY, bootstrap=100), seed=rep, thresholds=(0.0,), targets=()
+        )
+        for name in covered:
+            lo, hi = result.groups[name].ci  # type: ignore[misc]
+            covered[name] += lo <= 0.1 <= hi
+    # 150 repetitions: a coverage of 0.95 shows as 0.91 or more with probability about 0.98.
+    assert covered["a"] / reps >= 0.9
+    assert covered["b"] / reps >= 0.9
