@@ -571,3 +571,49 @@ def test_fnmr_intervals_cover_with_twelve_people_of_fifteen_photos() -> None:
     # 150 repetitions: a coverage of 0.95 shows as 0.91 or more with probability about 0.98.
     assert covered["a"] / reps >= 0.9
     assert covered["b"] / reps >= 0.9
+
+
+# -- F8: a threshold calibrated on the data it is evaluated on says so, with the pool FMR's interval ------
+
+
+def test_the_calibrated_pool_fmr_has_an_interval_that_covers_the_truth() -> None:
+    """Scores a_i + a_j + e_ij (person effects on both sides): the pool's true FMR at t is 1 - Phi(t / sqrt(1.5)).
+
+    In-sample the pool's FMR equals the target by construction; its interval must say how far the
+    true FMR at the calibrated threshold may lie from it (two-way bootstrap).
+    """
+    from scipy.stats import norm
+
+    from conformance.pairwise import compare_listed
+
+    people, reps, covered, above = 120, 120, 0, 0
+    probe, reference = np.nonzero(~np.eye(people, dtype=bool))
+    for rep in range(reps):
+        rng = np.random.default_rng([8, rep])
+        effect = rng.normal(0.0, 0.5, people)
+        noise = np.triu(rng.normal(size=(people, people)), 1)
+        scores = effect[:, None] + effect[None, :] + noise + noise.T
+        counts = compare_listed(
+            probe, reference, scores[probe, reference], photo_group=np.arange(people) % 2,
+            photo_subject=np.arange(people), acquired=np.ones(people, dtype=bool), groups=["a", "b"],
+            subjects=[str(i) for i in range(people)],
+        )  # fmt: skip
+        (result,) = biometrics.false_match_differential(counts, reference="a", policy=POLICY, seed=rep, targets=(1e-2,))
+        rule = result.details["threshold_rule"]
+        assert rule["in_sample"] is True
+        truth = 1 - norm.cdf(rule["threshold"] / math.sqrt(1.5))
+        lo, hi = rule["achieved_fmr_ci"]
+        assert lo <= rule["achieved_fmr"] <= 1e-2 <= hi
+        covered += lo <= truth <= hi
+        above += truth > 1e-2
+    assert covered / reps >= 0.9
+    assert above > 0  # the target does not hold on new people every time: why the interval is stated
+    assert any("calibrated in-sample" in note for note in result.notes)
+
+
+def test_the_disclosure_says_the_calibration_is_in_sample(hubs: dict[str, np.ndarray]) -> None:
+    counts = _hub_counts(hubs, np.ones(hubs["subject"].size, dtype=bool))
+    result = biometrics.equitability(counts, reference="A", policy=POLICY, seed=1, targets=(1e-3,))
+    rule = result.details["disclosure"]["threshold_rule"]
+    assert rule["calibration"].startswith("Thresholds are calibrated in-sample")
+    assert "target 0.001: threshold" in rule["calibration"]

@@ -513,8 +513,9 @@ def _side_result(
         )
     if side.rate == "fmr" and not found.kept:
         notes.append(
-            f"{int(fm.sum()):,} false matches at {entry.threshold:g} exceed max_kept: counts are exact, "
-            "but intervals treat comparisons as independent (too narrow); raise max_kept for the two-way bootstrap"
+            f"{int(fm.sum()):,} false matches at {entry.threshold:g} exceed max_kept: counts are exact, but "
+            "there is no two-way bootstrap here: group intervals are Clopper-Pearson on distinct people-pairs and "
+            "ratios divide them (conservative); raise max_kept for the bootstrap"
         )
 
     # What each verdict may not claim at this threshold, whatever the ratios say.
@@ -951,6 +952,43 @@ def failure_to_acquire_gap(counts: PairCounts, *, reference: str, policy: Policy
     )
 
 
+def _calibration_statement(ev: _Evaluation) -> str:
+    """What calibrating on the evaluated comparisons means, with the pool's FMR interval at each target."""
+    parts = []
+    for entry in ev.entries:
+        cal = entry.calibration
+        if cal is None or cal.achieved is None:
+            continue
+        ci = cal.achieved_ci
+        spread = "" if ci is None else f" [{ci[0]:.3g}, {ci[1]:.3g}]"
+        parts.append(f"target {cal.target:g}: threshold {entry.threshold:.6g}, pool FMR {cal.achieved:.3g}{spread}")
+    if not parts:
+        return "no threshold was fixed to a target FMR"
+    return (
+        "Thresholds are calibrated in-sample, on the same comparisons they are evaluated on: on these people the "
+        "pool's FMR meets each target, and the interval says how far it would move on new people from the same "
+        "population (two-way bootstrap); for an out-of-sample check, calibrate on a held-out set and state its "
+        "threshold with --thresholds. " + "; ".join(parts) + "."
+    )
+
+
+def _uncertainty_statement(fmr: Sequence[CheckResult], policy: Policy, seed: int) -> str:
+    """How the intervals were made, saying so where a threshold's false matches were not kept (no two-way bootstrap)."""
+    dropped = [r.threshold for r in fmr if not r.details.get("bootstrap", {}).get("pairs_kept", True)]
+    text = (
+        f"{policy.confidence:.0%} intervals over people ({policy.bootstrap} two-way resamples, seed {seed}): FMR per "
+        f"group {_FMR_METHOD}; FNMR per group {_FNMR_METHOD}; ratios by the two-way bootstrap, widened to the "
+        f"ratio of the groups' bounds below {_FEW} errors"
+    )
+    if dropped:
+        shown = ", ".join(f"{t:.6g}" for t in dropped if t is not None)
+        text += (
+            f". At threshold {shown} the false matches exceeded max_kept: no two-way bootstrap there; FMR intervals "
+            "are Clopper-Pearson on distinct people-pairs (comparisons treated as independent beyond that)"
+        )
+    return text
+
+
 def equitability(
     counts: PairCounts,
     *,
@@ -1032,11 +1070,11 @@ def equitability(
             "impostors": "same-group pairs only" if counts.same_group else "all pairs",
             "binding_threshold": ev.binding,
             "unsupported": [c.to_dict() for c in ev.unsupported],
+            "calibration": _calibration_statement(ev),
         },
         "false_match_rate": rates(fmr),
         "false_non_match_rate": rates(fnmr),
-        "uncertainty": f"{policy.confidence:.0%} two-way bootstrap intervals over people ({policy.bootstrap} resamples, seed {seed}); "
-        "Clopper-Pearson on distinct people where a count is 0",
+        "uncertainty": _uncertainty_statement(fmr, policy, seed),
         "comparisons": {"metric": counts.metric, "design": counts.design, "total": counts.comparisons},
         "equitability": {
             "verdict": verdict,
