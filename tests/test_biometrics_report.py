@@ -548,6 +548,52 @@ def test_a_gender_report_and_a_matching_report_measure_different_things(a: dict[
     )
 
 
+def _moved(report: dict[str, Any], **rule: Any) -> dict[str, Any]:
+    """A copy of ``report`` whose differential entries' threshold rules say ``rule`` (another operating point)."""
+    out = copy.deepcopy(report)
+    for check in out["checks"]:
+        if check["id"] in ("false_match_differential", "false_non_match_differential"):
+            check["details"]["threshold_rule"].update(rule)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("rule", "label"),
+    [
+        ({"target_fmr": 0.0005}, "FMR 0.0005"),
+        # The same target on other impostors and another pool is another operating point (F10).
+        ({"impostors": "same_group", "calibrated_on": "I-II"}, "FMR 0.001 (same-group impostors, calibrated on I-II)"),
+    ],
+)
+def test_reports_with_no_operating_point_in_common_compare_nothing_and_fail_the_gate(
+    a: dict[str, Any], rule: dict[str, Any], label: str
+) -> None:
+    other = _moved(a, **rule)
+    comparison = compare_reports([a, other], names=["a", "other"])
+    assert all(sum(v is not None for v in p.verdicts) == 1 for p in comparison.points)
+    assert any(p.label == label for p in comparison.points)
+    text = render_compare_markdown(comparison)
+    assert "No figure differs" not in text
+    assert (
+        "**Nothing 1:1 compared: no 1:1 operating point is in two reports (\\#1 at FMR 0.001, FMR 0.0001; \\#2 at" in text
+    )
+    # The gate: comparing nothing is no pass.
+    (found,) = find_regressions(other, a)
+    assert found.figure == "operating point"
+    assert found.message.startswith(
+        "nothing compared: no 1:1 operating point is in two reports (the baseline at FMR 0.001"
+    )
+
+
+def test_a_report_whose_rules_do_not_name_their_impostors_still_matches(a: dict[str, Any]) -> None:
+    older = copy.deepcopy(a)
+    for check in older["checks"]:
+        check["details"].get("threshold_rule", {}).pop("impostors", None)
+    comparison = compare_reports([a, older])
+    assert all(sum(v is not None for v in p.verdicts) == 2 for p in comparison.points)
+    assert find_regressions(older, a) == []
+
+
 # -- the regression gate -------------------------------------------------------------------------------
 
 
@@ -674,11 +720,18 @@ def test_a_run_whose_targets_the_data_cannot_support_renders_and_compares(audit:
     fmr = checks(report, "false_match_differential")
     assert [c["groups"] for c in fmr] == [{}]
     root = Page(render_html(report)).root
-    reason = "807,300 impostor comparisons cannot support FMR 1e-09"
-    assert reason in root.by_id("check-false_match_differential").text()
-    assert reason in render_markdown(report)
+    # Counted as distinct comparisons (a pair scored once, counted in both orders): about half of 807,300.
+    reason = re.compile(
+        r"[\d,]+ distinct impostor comparisons with a score \(807,300 counted in both orders and with failures\) "
+        r"cannot support FMR 1e-09"
+    )
+    assert reason.search(root.by_id("check-false_match_differential").text())
+    assert reason.search(render_markdown(report))
     comparison = compare_reports([report, a], names=["unsupported", "model_a"])
     (nothing,) = [p for p in comparison.points if p.label == "no threshold" and p.check == "false_match_differential"]
     assert nothing.verdicts == ("inconclusive", None)
     assert "No group figures: no threshold could be fixed" in render_compare_markdown(comparison)
-    assert find_regressions(report, a) == []  # nothing at a shared operating point: nothing to call worse
+    # Nothing at a shared operating point: the gate says nothing was compared rather than passing (F9).
+    (found,) = find_regressions(report, a)
+    assert found.figure == "operating point"
+    assert found.message.startswith("nothing compared")

@@ -144,22 +144,38 @@ class Rule:
     supported: bool = True
     reason: str = ""
     source: str = ""
+    impostors: str = "all"  # "all" or "same_group": which impostor comparisons the rates count
+
+    @property
+    def _qualifiers(self) -> list[str]:
+        out = []
+        if self.impostors == "same_group":
+            out.append("same-group impostors")
+        if self.kind == "target" and self.calibrated_on not in ("", "all"):
+            out.append(f"calibrated on {self.calibrated_on}")
+        return out
 
     @property
     def label(self) -> str:
-        """``FMR 0.001`` or ``threshold 80 (stated)``: what two runs' entries are matched on."""
+        """``FMR 0.001`` or ``threshold 80 (stated)``: what two runs' entries are matched on.
+
+        A rule on same-group impostors, or calibrated on one group, says so: ``FMR 0.001 (same-group
+        impostors, calibrated on I-II)`` is another operating point than ``FMR 0.001``.
+        """
+        extra = ", ".join(self._qualifiers)
         if self.kind == "target" and self.target_fmr is not None:
-            return f"FMR {self.target_fmr:g}"
+            return f"FMR {self.target_fmr:g}" + (f" ({extra})" if extra else "")
         if self.threshold is not None:
-            return f"threshold {self.threshold:g} (stated)"
+            return f"threshold {self.threshold:g} (stated{', ' + extra if extra else ''})"
         return "threshold n/a"
 
     @property
-    def key(self) -> tuple[str, float | None]:
-        """``("target", 0.001)`` or ``("stated", 80.0)``: the same operating point in another report."""
+    def key(self) -> tuple[str, float | None, str, str]:
+        """The same operating point in another report: the target FMR (or stated threshold), the impostors
+        counted and the calibration pool, ``("target", 0.001, "all", "all")`` or ``("stated", 80.0, "all", "")``."""
         if self.kind == "target":
-            return ("target", self.target_fmr)
-        return ("stated", self.threshold)
+            return ("target", self.target_fmr, self.impostors, self.calibrated_on or "all")
+        return ("stated", self.threshold, self.impostors, "")
 
     def sentence(self, metric: str = "") -> str:
         """The rule in words, with the impostor comparisons that support it."""
@@ -207,12 +223,27 @@ def read_rule(raw: object) -> Rule | None:
         supported=rule.get("supported") is not False,
         reason=_str(rule.get("reason")),
         source=_str(rule.get("source")),
+        impostors=_impostors(rule.get("impostors")),
     )
 
 
+def _impostors(value: object) -> str:
+    """``same_group`` for a rule (or check) on same-group impostors ("same_group", "same-group pairs only ..."), else ``all``."""
+    text = _str(value).replace("-", "_")
+    return "same_group" if text.startswith("same_group") else "all"
+
+
 def rule_of(check: CheckResult) -> Rule | None:
-    """The rule of ``check``'s threshold; None when the report has none."""
-    return read_rule(check.details.get("threshold_rule"))
+    """The rule of ``check``'s threshold; None when the report has none.
+
+    Reports made before rules named their impostors give them in ``details.impostors``.
+    """
+    rule = read_rule(check.details.get("threshold_rule"))
+    if rule is not None and "impostors" not in _mapping(check.details.get("threshold_rule")):
+        from dataclasses import replace
+
+        rule = replace(rule, impostors=_impostors(check.details.get("impostors")))
+    return rule
 
 
 def unsupported_of(details: Mapping[str, Any]) -> list[Rule]:

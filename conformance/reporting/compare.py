@@ -66,6 +66,7 @@ from .compare_biometrics import (
     kind_of,
     operating_points,
     ratio_regressions,
+    unmatched,
     render_points_html,
     render_points_markdown,
 )
@@ -874,6 +875,9 @@ def render_compare_markdown(comparison: ReportComparison) -> str:
         out += [f"**Differs from #1 beyond noise:** {listed}.", ""]
     elif not comparison.comparable:
         out += [f"**Nothing compared: {_different(comparison)}.**", ""]  # the kit's words only
+    elif unmatched(comparison.points):
+        # 1:1 reports at different operating points: what they share (failure to acquire) is not the point.
+        out += [f"**Nothing 1:1 compared: {_md(unmatched(comparison.points))}.**", ""]
     else:
         out += ["**No figure differs from #1 beyond noise.**", ""]
     out += render_points_markdown(names, comparison.points, comparison.bindings, comparison.equitability)
@@ -978,6 +982,8 @@ def render_compare_html(comparison: ReportComparison) -> str:
         out.append(f"<p><strong>Differs from #1 beyond noise:</strong> {listed}.</p>")
     elif not comparison.comparable:
         out.append(f"<p><strong>Nothing compared: {_h(_different(comparison))}.</strong></p>")
+    elif unmatched(comparison.points):
+        out.append(f"<p><strong>Nothing 1:1 compared: {_h(unmatched(comparison.points))}.</strong></p>")
     else:
         out.append("<p><strong>No figure differs from #1 beyond noise.</strong></p>")
     out += render_points_html(names, comparison.points, comparison.bindings, comparison.equitability)
