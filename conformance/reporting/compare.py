@@ -66,9 +66,9 @@ from .compare_biometrics import (
     kind_of,
     operating_points,
     ratio_regressions,
-    unmatched,
     render_points_html,
     render_points_markdown,
+    unmatched,
 )
 from .markdown import VERDICT_LABELS, code, escape
 

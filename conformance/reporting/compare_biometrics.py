@@ -57,8 +57,8 @@ __all__ = [
     "Side",
     "kind_of",
     "operating_points",
-    "unmatched",
     "ratio_regressions",
+    "unmatched",
 ]
 
 # Checks that compare and the gate read here rather than threshold by threshold.
