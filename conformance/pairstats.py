@@ -50,6 +50,11 @@ def rule_of_three(target: float) -> int:
     return math.ceil(3.0 / target)
 
 
+def _count(n: int) -> str:
+    """A count with thousands separators, or in e-notation past 10^15 (3/1e-300 has 301 digits)."""
+    return f"{n:,}" if n < 10**15 else f"{float(n):.3g}"
+
+
 # An achieved FMR below this share of its target, with scores tied at the threshold, is flagged.
 _TIED_SHARE = 0.5
 
@@ -94,7 +99,8 @@ class Calibration:
             "impostor_comparisons": self.pool_comparisons,
             "distinct_comparisons": self.distinct if self.distinct >= 0 else None,
             "people_pairs": self.people_pairs if self.people_pairs >= 0 else None,
-            "needed_for_target": self.needed,
+            # A whole number while JSON readers keep it exact (2^53), a float beyond (3/1e-300).
+            "needed_for_target": self.needed if self.needed <= 2**53 else float(self.needed),
             "supported": self.supported,
             "threshold": self.threshold,
             "achieved_fmr": self.achieved,
@@ -149,7 +155,7 @@ def calibrate(counts: PairCounts, target: float) -> Calibration:
             reason=(
                 f"{distinct:,} distinct impostor comparisons with a score ({pool_total:,} counted in both orders "
                 f"and with failures) cannot support FMR {target:g}: the rule of three needs at least 3/FMR = "
-                f"{needed:,} (with none matching, 95% upper bound about 3/n)"
+                f"{_count(needed)} (with none matching, 95% upper bound about 3/n)"
             ),
         )
     if 0 <= people_pairs < needed:
@@ -157,7 +163,7 @@ def calibrate(counts: PairCounts, target: float) -> Calibration:
             blank,
             reason=(
                 f"{people_pairs:,} distinct people-pairs behind the impostor comparisons cannot support FMR "
-                f"{target:g}: the rule of three needs at least 3/FMR = {needed:,} people-pairs (photos of the "
+                f"{target:g}: the rule of three needs at least 3/FMR = {_count(needed)} people-pairs (photos of the "
                 "same two people are not independent evidence); add people, or choose a higher target FMR"
             ),
         )

@@ -617,3 +617,72 @@ def test_the_disclosure_says_the_calibration_is_in_sample(hubs: dict[str, np.nda
     rule = result.details["disclosure"]["threshold_rule"]
     assert rule["calibration"].startswith("Thresholds are calibrated in-sample")
     assert "target 0.001: threshold" in rule["calibration"]
+
+
+# -- F11: many groups ------------------------------------------------------------------------------------
+
+
+def test_gini_over_many_groups_equals_the_pairwise_definition() -> None:
+    from conformance.pairstats import inequity
+
+    rng = np.random.default_rng(11)
+    fmr = rng.random((7, 300)) * 1e-3
+    fnmr = rng.random((7, 300)) * 0.1
+    found = inequity(fmr, fnmr, alpha=0.5)
+    n = 300
+    for row in range(7):
+        x = fmr[row]
+        pairwise = np.abs(x[:, None] - x[None, :]).sum()  # the definition, O(G^2), one row at a time
+        assert found["fmr"]["gini"][row] == pytest.approx(n / (n - 1) * pairwise / (2 * n * n * x.mean()), rel=1e-9)
+    assert math.isnan(inequity(np.array([0.1, np.nan]), np.array([0.1, 0.2]))["fmr"]["gini"])
+
+
+def test_more_groups_than_the_measures_hold_are_refused_with_the_way_out() -> None:
+    from conformance.errors import ConformanceError
+    from conformance.pairwise import MAX_GROUPS
+
+    size = MAX_GROUPS + 1
+    with pytest.raises(ConformanceError, match=rf"{size} groups: .* at most {MAX_GROUPS}; group by fewer"):
+        compare_all_pairs(
+            np.ones((size, 2)), photo_group=np.arange(size), photo_subject=np.arange(size),
+            acquired=np.ones(size, dtype=bool), groups=[str(g) for g in range(size)],
+            subjects=[str(s) for s in range(size)],
+        )  # fmt: skip
+
+
+# -- F12: words and numbers where they were wrong --------------------------------------------------------
+
+
+def test_a_ratio_of_bounds_where_pairs_were_not_kept_does_not_call_a_count_zero() -> None:
+    subject = np.repeat(np.arange(60), 3)
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(60, 8))[subject] + 0.8 * rng.normal(size=(180, 8))
+    counts = compare_all_pairs(
+        x, photo_group=subject % 2, photo_subject=subject, acquired=np.ones(180, dtype=bool),
+        groups=["a", "b"], subjects=[str(s) for s in range(60)], stated=(0.0,), max_kept=100,
+    )  # fmt: skip
+    assert 0.0 in counts.dropped_stated  # thousands of false matches at 0: counted, pairs not kept
+    (result,) = biometrics.false_match_differential(
+        counts, reference="a", policy=POLICY, seed=0, thresholds=(0.0,), targets=()
+    )
+    (comparison,) = result.comparisons
+    assert result.groups["a"].count > 1
+    assert result.groups["b"].count > 1
+    assert "false matches: the ratio interval" not in comparison.note  # neither count is 0 or all
+    assert comparison.method == "ratio of the groups' bounds (a count of 0 or all, or pairs not kept)"
+    disclosure = biometrics.equitability(counts, reference="a", policy=POLICY, seed=0, thresholds=(0.0,), targets=())
+    uncertainty = disclosure.details["disclosure"]["uncertainty"]
+    assert "exceeded max_kept: no two-way bootstrap there" in uncertainty
+
+
+def test_an_absurd_target_fmr_is_refused_in_words_not_a_300_digit_number() -> None:
+    import json
+
+    from conformance.pairstats import calibrate
+
+    counts = _people(2, 10, 2, 8, seed=3)
+    cal = calibrate(counts, 1e-300)
+    assert not cal.supported
+    assert "3/FMR = 3e+300" in cal.reason
+    assert len(cal.reason) < 400
+    json.dumps(cal.to_dict(), allow_nan=False)
