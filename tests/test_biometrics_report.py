@@ -231,6 +231,9 @@ def test_the_page_is_well_formed_and_loads_nothing(a: dict[str, Any]) -> None:
 
 
 def test_each_differential_section_shows_the_reports_rates_and_ratios(a: dict[str, Any], page: Node) -> None:
+    missing = [p["photo"] for p in a["photos"] if p["outcome"] == "no_face"]
+    assert len(missing) == 4
+    assert len({p.rsplit("-", 1)[0] for p in missing}) == 4, missing  # four people (images/person-NNN-k.png)
     for check_id, units in (
         ("false_match_differential", "impostor comparisons"),
         ("false_non_match_differential", "genuine comparisons"),
@@ -246,6 +249,15 @@ def test_each_differential_section_shows_the_reports_rates_and_ratios(a: dict[st
                 assert (number(row[3]), number(row[4])) == (group["count"], group["n"])
                 assert close(number(row[5]), group["count"] / group["n"])  # worked out, not copied
                 assert all(close(s, v) for s, v in zip(interval(row[6]), group["ci"], strict=True))
+                # Failure to acquire beside every rate: model A has no template for 4 of V-VI's 300 photos,
+                # of 4 different people (3 photos each): each misses 897 impostor comparisons as probe and
+                # is the reference of 899 - 2 mates - 3 other missing photos; each has 2 mates both ways.
+                assert row[8] == ("4 (1.3%)" if name == "V-VI" else "0 (0.0%)")
+                if rate == "FMR":
+                    expected = 4 * 897 + (296 * 4 - 4 * 2) if name == "V-VI" else 300 * 4
+                else:
+                    expected = 4 * 2 * 2 if name == "V-VI" else 0
+                assert number(row[9]) == expected
             ratios = table_with(section, "comparison", "ratio", "interval", "verdict")
             assert [r[0] for r in ratios[1:]] == [f"{x['group']} vs I-II" for x in check["details"]["ratios"]]
             for row, expected in zip(ratios[1:], check["details"]["ratios"], strict=True):
@@ -575,7 +587,8 @@ def test_reports_with_no_operating_point_in_common_compare_nothing_and_fail_the_
     text = render_compare_markdown(comparison)
     assert "No figure differs" not in text
     assert (
-        "**Nothing 1:1 compared: no 1:1 operating point is in two reports (\\#1 at FMR 0.001, FMR 0.0001; \\#2 at" in text
+        "**Nothing 1:1 compared: no 1:1 operating point is in two reports (\\#1 at FMR 0.001, FMR 0.0001; \\#2 at"
+        in text
     )
     # The gate: comparing nothing is no pass.
     (found,) = find_regressions(other, a)

@@ -518,8 +518,17 @@ def _level_text(level: float | None) -> str:
     return "" if level is None else f"{round(level * 100, 2):g}%"
 
 
+def _fta_text(extra: Mapping[str, Any]) -> str:
+    """Photos without a template and their share: ``20 (2.5%)``; ``n/a`` where the report does not say."""
+    count, share = _whole(extra.get("not_acquired")), _number(extra.get("fta"))
+    if count is None:
+        return "n/a"
+    return f"{count:,}" + ("" if share is None else f" ({share:.1%})")
+
+
 def groups_table(check: CheckResult) -> Table:
-    """Each group's errors, comparisons, rate with its interval and share of the errors."""
+    """Each group's errors, comparisons, rate with its interval and share of the errors, and beside them
+    its failure to acquire and the comparisons without a score (counted below every threshold)."""
     rate, errors, units = nouns(check)
     rows = []
     for name, g in check.groups.items():
@@ -534,6 +543,8 @@ def groups_table(check: CheckResult) -> Table:
                 rate_text(g.rate),
                 interval_text(g.ci),
                 "n/a" if not finite_number(share) else f"{share:.1%}",
+                _fta_text(g.extra),
+                count_text(g.extra.get("without_score")),
             )
         )
     header = (
@@ -545,8 +556,10 @@ def groups_table(check: CheckResult) -> Table:
         rate,
         f"{check.confidence:.0%} interval",
         f"share of {errors}",
+        "photos without a template",
+        f"{units} without a score",
     )
-    return Table(header, tuple(rows), tuple(range(1, 8)))
+    return Table(header, tuple(rows), tuple(range(1, 10)))
 
 
 def ratios_table(check: CheckResult) -> Table:
