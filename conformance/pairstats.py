@@ -39,6 +39,7 @@ __all__ = [
     "replicates",
     "rule_of_three",
     "score_auc",
+    "two_way_rates",
 ]
 
 # Cells of a gathered weight block (resamples x comparisons) at most: about 32 MB of float64.
@@ -551,3 +552,81 @@ def score_auc(counts: PairCounts) -> float | None:
         return None
     below = np.concatenate([[0.0], np.cumsum(imp)[:-1]])
     return float((gen * (below + 0.5 * imp)).sum() / (n_imp * n_gen))
+
+
+def two_way_rates(counts: PairCounts, t: float) -> list[Any]:
+    """Each probe group's FMR at ``t`` as a :class:`conformance.stats.ClusteredRate` on two-way effective sizes.
+
+    The variance of a group's FMR is read off each person's influence on it, as probe *and* as
+    reference: ``psi_i = sum_r (y_ir - p n_ir) + sum_p (y_pi - p n_pi)`` over people-pairs
+    (``y`` false matches, ``n`` impostor comparisons, under the impostor restriction), ``V = sum psi_i^2
+    / n^2`` (the dyadic-robust variance, a little over: each pair's own term counts twice). The
+    effective size ``p (1 - p) / V`` gets the degrees of freedom of that sum (Satterthwaite, at most
+    people - 1), so :func:`conformance.stats.rate_interval` shrinks it as for one-way clusters (Korn &
+    Graubard). None for a group with no comparisons, no error or only errors (nothing to estimate a
+    variance from), or where ``t``'s false-match pairs were not kept.
+    """
+    import numpy as np
+
+    from .stats import ClusteredRate, _satterthwaite_df
+
+    size, people = len(counts.groups), len(counts.subjects)
+    if t < counts.kept_from:
+        return [None] * size
+    subj, grp = counts.photo_subject, counts.photo_group
+    allowed = counts.allowed()
+    photos = np.zeros((people, size))
+    np.add.at(photos, (subj, grp), 1.0)
+    kept = counts.kept
+    probe_g, ref_g = grp[kept.probe], grp[kept.reference]
+    counted = allowed[probe_g, ref_g]
+    hit = counted & (kept.score >= t)
+    sampled = counts.design == "listed" and counts.pairs == "sample"
+    out: list[Any] = []
+    for g in range(size):
+        mine = probe_g == g
+        y_probe = np.bincount(subj[kept.probe[hit & mine]], minlength=people).astype(np.float64)
+        y_ref = np.bincount(subj[kept.reference[hit & mine]], minlength=people).astype(np.float64)
+        if sampled:
+            n_probe = np.bincount(subj[kept.probe[counted & mine]], minlength=people).astype(np.float64)
+            n_ref = np.bincount(subj[kept.reference[counted & mine]], minlength=people).astype(np.float64)
+        else:
+            # Every photo of group g (of person i) against every allowed photo of another person, both ways.
+            totals = photos.sum(axis=0)
+            n_probe = photos[:, g] * ((totals[None, :] - photos) * allowed[g][None, :]).sum(axis=1)
+            n_ref = (photos * allowed[g][None, :]).sum(axis=1) * (totals[g] - photos[:, g])
+        n = float(n_probe.sum())
+        k = float(y_probe.sum())
+        if n <= 0 or k <= 0 or k >= n:
+            out.append(None)
+            continue
+        p = k / n
+        psi = (y_probe - p * n_probe) + (y_ref - p * n_ref)
+        involved = (n_probe + n_ref) > 0
+        share = psi[involved] ** 2
+        variance = float(share.sum()) / (n * n)
+        in_group = int((photos[:, g] > 0).sum())
+        floor = float(max(1, in_group))
+        effective = min(max(p * (1 - p) / variance, floor), n) if variance > 0 else floor
+        df = min(float(max(1, in_group - 1)), _satterthwaite_df(share))
+        out.append(
+            ClusteredRate(
+                count=k,
+                n=n,
+                subjects=in_group,
+                rate=p,
+                person_rate=p,
+                clustered=True,
+                bounded=True,
+                effective_n=effective,
+                person_effective_n=effective,
+                floor_n=floor,
+                person_floor_n=floor,
+                df=df,
+                person_df=df,
+                design_df=df,
+                variance=variance,
+                person_variance=variance,
+            )
+        )
+    return out
