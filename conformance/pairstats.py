@@ -581,20 +581,23 @@ def two_way_rates(counts: PairCounts, t: float) -> list[Any]:
     probe_g, ref_g = grp[kept.probe], grp[kept.reference]
     counted = allowed[probe_g, ref_g]
     hit = counted & (kept.score >= t)
-    sampled = counts.design == "listed" and counts.pairs == "sample"
+
+    def by_group(mask: npt.NDArray[np.bool_], side: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        # (G, people): comparisons under ``mask`` by the probe's group and the person on ``side``.
+        key = probe_g[mask] * people + subj[side[mask]]
+        return np.bincount(key, minlength=size * people).reshape(size, people).astype(np.float64)
+
+    y_probe_all, y_ref_all = by_group(hit, kept.probe), by_group(hit, kept.reference)
+    if counts.design == "listed" and counts.pairs == "sample":
+        n_probe_all, n_ref_all = by_group(counted, kept.probe), by_group(counted, kept.reference)
+    else:
+        # Every photo of group g (of person i) against every allowed photo of another person, both ways.
+        totals = photos.sum(axis=0)
+        n_probe_all = (photos * ((totals[None, :] - photos) @ allowed.T.astype(np.float64))).T
+        n_ref_all = ((photos @ allowed.T.astype(np.float64)) * (totals[None, :] - photos)).T
     out: list[Any] = []
     for g in range(size):
-        mine = probe_g == g
-        y_probe = np.bincount(subj[kept.probe[hit & mine]], minlength=people).astype(np.float64)
-        y_ref = np.bincount(subj[kept.reference[hit & mine]], minlength=people).astype(np.float64)
-        if sampled:
-            n_probe = np.bincount(subj[kept.probe[counted & mine]], minlength=people).astype(np.float64)
-            n_ref = np.bincount(subj[kept.reference[counted & mine]], minlength=people).astype(np.float64)
-        else:
-            # Every photo of group g (of person i) against every allowed photo of another person, both ways.
-            totals = photos.sum(axis=0)
-            n_probe = photos[:, g] * ((totals[None, :] - photos) * allowed[g][None, :]).sum(axis=1)
-            n_ref = (photos * allowed[g][None, :]).sum(axis=1) * (totals[g] - photos[:, g])
+        y_probe, y_ref, n_probe, n_ref = y_probe_all[g], y_ref_all[g], n_probe_all[g], n_ref_all[g]
         n = float(n_probe.sum())
         k = float(y_probe.sum())
         if n <= 0 or k <= 0 or k >= n:

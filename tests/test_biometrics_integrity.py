@@ -686,3 +686,32 @@ def test_an_absurd_target_fmr_is_refused_in_words_not_a_300_digit_number() -> No
     assert "3/FMR = 3e+300" in cal.reason
     assert len(cal.reason) < 400
     json.dumps(cal.to_dict(), allow_nan=False)
+
+
+def test_two_way_effective_size_from_each_persons_influence_by_brute_force() -> None:
+    """psi_i sums person i's residuals y - p n over every people-pair it is in, as probe and as reference."""
+    from conformance.pairstats import two_way_rates
+
+    rng = np.random.default_rng(21)
+    subject = np.repeat(np.arange(30), 3)
+    group = subject % 2
+    x = rng.normal(size=(30, 6))[subject] + rng.normal(size=(90, 6))
+    counts = compare_all_pairs(
+        x, photo_group=group, photo_subject=subject, acquired=np.ones(90, dtype=bool), groups=["a", "b"],
+        subjects=[str(s) for s in range(30)], stated=(0.2,),
+    )  # fmt: skip
+    unit = x.astype(np.float32).astype(np.float64)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    impostor = subject[:, None] != subject[None, :]
+    match = (unit @ unit.T >= np.float32(0.2)) & impostor
+    for g, rate in enumerate(two_way_rates(counts, 0.2)):
+        rows = group == g
+        n, k = impostor[rows].sum(), match[rows].sum()
+        p = k / n
+        residual = np.where(rows[:, None], match - p * impostor, 0.0)  # only group-g probes count
+        people = np.zeros((30, 30))
+        np.add.at(people, (subject[:, None].repeat(90, 1), subject[None, :].repeat(90, 0)), residual)
+        psi = people.sum(axis=1) + people.sum(axis=0)
+        assert (rate.count, rate.n) == (k, n)
+        assert rate.variance == pytest.approx((psi**2).sum() / n**2, rel=1e-9)
+        assert rate.effective_n == pytest.approx(min(max(p * (1 - p) / rate.variance, 15), n), rel=1e-9)
