@@ -155,9 +155,7 @@ def main() -> None:
             ]
             rows.append(f"| {people} x {photos} | {method} | " + " | ".join(cells) + " |")
     elapsed = time.perf_counter() - started
-    header = [
-        f"{rate} at FMR {f:g}, group {g}" for rate in ("FMR", "FNMR") for f in TARGETS for g in ("a", "b")
-    ]
+    header = [f"{rate} at FMR {f:g}, group {g}" for rate in ("FMR", "FNMR") for f in TARGETS for g in ("a", "b")]
     lines = [
         "## Coverage of per-group FMR and FNMR intervals, small all-pairs 1:1 designs (nominal 95%)",
         "",
