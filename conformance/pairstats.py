@@ -372,7 +372,9 @@ def replicates(
         for t in thresholds
     ]
     pool_listed = _aggregate(counts, counts.kept, kept_pool, one_group=True) if sampled else None
-    cell_g, cell_h = np.nonzero(pool_cells)
+    # sum_{g,h in pool} x_g y_h = x @ pool @ y: per person, its photos against its own copies in pool cells.
+    pool_matrix = pool_cells.astype(np.float64)
+    own_pool = ((photos @ pool_matrix) * photos).sum(axis=1)
 
     rng = np.random.default_rng(seed)
     given = None if weights is None else np.asarray(weights, dtype=np.float64)
@@ -418,10 +420,9 @@ def replicates(
         if pool_listed is not None:
             pool_imp[part] = _sparse_product(w, pool_listed, 1)[:, 0]
         else:
-            # Per pool cell (g, h): weighted photos of g times of h, less each person against their own copies.
+            # Over pool cells (g, h): weighted photos of g times of h, less each person against their own copies.
             wn = w @ photos
-            self_pairs = (w * w) @ (photos[:, cell_g] * photos[:, cell_h])
-            pool_imp[part] = (wn[:, cell_g] * wn[:, cell_h] - self_pairs).sum(axis=1)
+            pool_imp[part] = ((wn @ pool_matrix) * wn).sum(axis=1) - (w * w) @ own_pool
         for k, entries in enumerate(pool_numerators):
             if entries is not None:
                 pool_fm[part, k] = _sparse_product(w, entries, 1)[:, 0]

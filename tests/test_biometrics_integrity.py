@@ -715,3 +715,34 @@ def test_two_way_effective_size_from_each_persons_influence_by_brute_force() -> 
         assert (rate.count, rate.n) == (k, n)
         assert rate.variance == pytest.approx((psi**2).sum() / n**2, rel=1e-9)
         assert rate.effective_n == pytest.approx(min(max(p * (1 - p) / rate.variance, 15), n), rel=1e-9)
+
+
+def test_the_pool_fmr_replicate_equals_an_explicitly_resampled_population() -> None:
+    """Pool (same-group impostors, calibrated on group b): weighted counts against a population where person
+    p appears w_p times, comparisons between copies of one person not impostors."""
+    from conformance.pairstats import replicates
+
+    rng = np.random.default_rng(31)
+    subject = np.repeat(np.arange(12), 2)
+    group = subject % 3
+    x = rng.normal(size=(12, 5))[subject] + rng.normal(size=(24, 5))
+    counts = compare_all_pairs(
+        x, photo_group=group, photo_subject=subject, acquired=np.ones(24, dtype=bool), groups=["a", "b", "c"],
+        subjects=[str(s) for s in range(12)], stated=(0.1,), same_group=True, pool="b",
+    )  # fmt: skip
+    weights = np.array([[2, 0, 1, 3, 1, 0, 1, 1, 2, 0, 1, 0]])
+    boot = replicates(counts, [0.1], resamples=1, seed=0, weights=weights)
+    unit = x.astype(np.float32).astype(np.float64)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    scores = unit @ unit.T
+    copies = [(p, c, i) for i, p in enumerate(subject) for c in range(weights[0][p])]
+    impostors = matches = 0
+    for p1, _, i in copies:
+        for p2, _, j in copies:
+            if p1 != p2 and group[i] == 1 and group[j] == 1:  # the pool: group-b probes, same-group impostors
+                impostors += 1
+                matches += scores[i, j] >= np.float32(0.1)
+    assert boot.pool_impostors is not None
+    assert boot.pool_false_matches is not None
+    assert boot.pool_impostors[0] == pytest.approx(impostors)
+    assert boot.pool_false_matches[0, 0] == pytest.approx(matches)

@@ -294,6 +294,8 @@ class _Rates:
     per_person: tuple[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]], ...]  # FNMR: (misses, genuine)
     method: str
     two_way: tuple[Any, ...] = ()  # FMR: each group's ClusteredRate on two-way effective sizes (or None)
+    # Per group: comparisons without a score that no photo without a template explains (failed, not listed).
+    pair_lost: npt.NDArray[np.int64] | None = None
 
     def bounds(self, g: int, level: float) -> tuple[float, float] | None:
         """The interval of group ``g``'s rate at ``level``: one method for 0, 1, 2, ... errors."""
@@ -374,24 +376,26 @@ _LOST_RULE = {
 }
 
 
-def _pair_lost(rates: _Rates, g: int) -> int:
-    """Group ``g``'s comparisons without a score that no photo without a template explains (failed, not listed)."""
+def _pair_lost(counts: PairCounts, side: _Side, lost: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per group: comparisons without a score that no photo without a template explains (failed, not listed)."""
     import numpy as np
 
-    counts = rates.counts
+    from ..pairwise import _comparison_counts
+
     ok = counts.acquired
-    size = len(counts.groups)
-    impostors, genuines = _comparison_counts_of(counts.photo_group[ok], counts.photo_subject[ok], size)
-    if rates.side.rate == "fmr":
-        explained = ((counts.impostor_comparisons - impostors) * counts.allowed())[g].sum()
+    impostors, genuines = _comparison_counts(counts.photo_group[ok], counts.photo_subject[ok], len(counts.groups))
+    if side.rate == "fmr":
+        explained = ((counts.impostor_comparisons - impostors) * counts.allowed()).sum(axis=1)
     else:
-        explained = (counts.genuine_comparisons - genuines)[g].sum()
-    return max(0, int(rates.lost[g]) - int(np.asarray(explained)))
+        explained = (counts.genuine_comparisons - genuines).sum(axis=1)
+    out: npt.NDArray[np.int64] = np.maximum(0, lost - explained).astype(np.int64)
+    return out
 
 
 def _pair_lost_text(rates: _Rates, g: int, r: int, name: str, ref: str) -> str:
     """The comparisons of ``g`` and ``r`` a scores list failed or left out (both photos with a template), or ""."""
-    pair = {who: _pair_lost(rates, c) for who, c in ((name, g), (ref, r))}
+    lost = rates.pair_lost
+    pair = {who: 0 if lost is None else int(lost[c]) for who, c in ((name, g), (ref, r))}
     if not any(pair.values()):
         return ""
     return (
@@ -399,12 +403,6 @@ def _pair_lost_text(rates: _Rates, g: int, r: int, name: str, ref: str) -> str:
         + ", ".join(f"{who} {v:,}" for who, v in pair.items() if v)
         + "): a list that leaves out pairs could hide errors, so this ratio cannot pass"
     )
-
-
-def _comparison_counts_of(group: Any, subject: Any, size: int) -> Any:
-    from ..pairwise import _comparison_counts
-
-    return _comparison_counts(group, subject, size)
 
 
 def _lost_blocks_pass(
@@ -486,6 +484,7 @@ def _side_result(
         per_person=_per_person(counts, entry.threshold) if side.rate == "fnmr" else (),
         method=policy.interval,
         two_way=tuple(two_way_rates(counts, entry.threshold)) if side.rate == "fmr" and found.kept else (),
+        pair_lost=_pair_lost(counts, side, lost_imp if side.rate == "fmr" else lost_gen),
     )
     errors, totals, boot, resampled = rates.errors, rates.totals, rates.boot, rates.resampled
     level_each = policy.confidence
