@@ -273,6 +273,10 @@ def test_each_differential_section_shows_the_reports_rates_and_ratios(a: dict[st
             )
             assert f"{rule['impostor_comparisons']:,} impostor comparisons support it" in box
             assert f"({3 / rule['target_fmr']:,.0f} needed by the rule of three" in box
+            assert f"({rule['distinct_comparisons']:,} distinct, behind {rule['people_pairs']:,} distinct" in box
+            low, high = rule["achieved_fmr_ci"]
+            assert low <= rule["achieved_fmr"] <= high
+            assert "calibrated in-sample on these comparisons: on new people the pool's FMR" in box
             achieved = re.search(r"achieved FMR (\S+) \(([\d,]+) false matches\)", box)
             assert achieved is not None
             assert number(achieved[2]) == rule["false_matches"]

@@ -145,6 +145,10 @@ class Rule:
     reason: str = ""
     source: str = ""
     impostors: str = "all"  # "all" or "same_group": which impostor comparisons the rates count
+    distinct: int | None = None  # distinct scored impostor comparisons behind a target
+    people_pairs: int | None = None  # distinct people-pairs behind them
+    achieved_ci: tuple[float | None, float | None] | None = None  # the pool's FMR at the threshold, interval
+    coarse: bool = False  # ties keep the achieved FMR far below the target
 
     @property
     def _qualifiers(self) -> list[str]:
@@ -187,12 +191,24 @@ class Rule:
             text = f"Threshold {_threshold_text(self.threshold)}{on} fixed so that the FMR on {pool} is {'n/a' if self.target_fmr is None else f'{self.target_fmr:g}'}"
             if self.impostor_comparisons is not None:
                 text += f": {count_text(self.impostor_comparisons)} impostor comparisons support it"
+                if self.distinct is not None and self.people_pairs is not None:
+                    text += (
+                        f" ({count_text(self.distinct)} distinct, behind {count_text(self.people_pairs)} "
+                        "distinct people-pairs)"
+                    )
                 if self.needed is not None:
                     text += f" ({count_text(self.needed)} needed by the rule of three, 3/FMR)"
             if self.achieved_fmr is not None:
                 text += f"; achieved FMR {rate_text(self.achieved_fmr)}"
                 if self.false_matches is not None:
                     text += f" ({count_text(self.false_matches)} false matches)"
+                if self.achieved_ci is not None:
+                    text += (
+                        f", calibrated in-sample on these comparisons: on new people the pool's FMR at this "
+                        f"threshold would lie in {interval_text(self.achieved_ci)}"
+                    )
+            if self.coarse:
+                text += "; tied scores keep the achieved FMR far below the target"
             return text + "."
         if self.kind == "stated":
             source = f", from {self.source}" if self.source else ""
@@ -224,6 +240,10 @@ def read_rule(raw: object) -> Rule | None:
         reason=_str(rule.get("reason")),
         source=_str(rule.get("source")),
         impostors=_impostors(rule.get("impostors")),
+        distinct=_whole(rule.get("distinct_comparisons")),
+        people_pairs=_whole(rule.get("people_pairs")),
+        achieved_ci=_pair(rule.get("achieved_fmr_ci")),
+        coarse=rule.get("coarse") is True,
     )
 
 
