@@ -380,7 +380,9 @@ def ratio_regressions(current: Report, baseline: Report) -> list[Regression]:
                 p_value=math.nan,
                 baseline_verdict="",
                 current_verdict="",
-                message=_plain("nothing compared: " + nothing.replace("#1", "the baseline", 1).replace("#2", "this run", 1)),
+                message=_plain(
+                    "nothing compared: " + nothing.replace("#1", "the baseline", 1).replace("#2", "this run", 1)
+                ),
                 figure="operating point",
                 operating_point="none in common",
             )
