@@ -20,7 +20,7 @@ threshold, three 95% intervals are checked for containing the truth:
 - **comparisons independent**: Clopper-Pearson on false matches / impostor comparisons;
 - **one-way bootstrap**: probe people resampled within their group, references held fixed
   (what a subject bootstrap over probes does);
-- **kit (two-way)**: ``conformance.checks.biometrics.false_match_differential`` on
+- **kit**: the per-group interval of ``conformance.checks.biometrics.false_match_differential`` on
   ``conformance.pairwise.compare_listed``: people resampled once, each comparison weighted
   ``w_probe x w_reference`` (``conformance.pairstats.replicates``).
 
@@ -115,7 +115,12 @@ def one_rep(index: int, args: argparse.Namespace, thresholds: list[float]) -> li
             out.append(("one-way bootstrap (probe people)", k, g, bool(lo <= true[g] <= hi)))
             ci = kit[k].groups[name].ci
             out.append(
-                ("kit: two-way bootstrap (people on both sides)", k, g, ci is not None and ci[0] <= true[g] <= ci[1])
+                (
+                    "kit: two-way bootstrap widened to exact and effective-size bounds",
+                    k,
+                    g,
+                    ci is not None and ci[0] <= true[g] <= ci[1],
+                )
             )
     return out
 

@@ -371,8 +371,12 @@ def run_comparisons(
     photo_group = np.asarray([code[g] for g in labels], dtype=np.int64)
     photo_subject = np.asarray([subject_code[p.subject] for p in dataset.photos], dtype=np.int64)
     stated = tuple(sorted({float(t) for t in thresholds}))
+    _check_stated(comparator, stated)
     if not stated and getattr(comparator, "vendor_scale", False):
         stated = DEFAULT_THRESHOLDS
+    own_scale = getattr(comparator, "stated_on_own_scale", None)
+    if callable(own_scale):
+        stated = tuple(sorted(own_scale(stated)))  # distances (higher=false) are compared negated
     pool = reference if policy.fmr_calibration == "reference" else "all"
     with dask if dask is not None else nullcontext():
         counts = comparator.comparisons(
@@ -386,6 +390,7 @@ def run_comparisons(
             pool=pool,
             dask=dask is not None,
         )
+    notes += _check_scores(comparator, counts, stated)
     reasons: Mapping[str, str] = getattr(comparator, "failure_reasons", {}) or {}
     records = tuple(
         PhotoOutcome(p.id, "analysed")
@@ -409,3 +414,63 @@ def run_comparisons(
         grouping=tuple(group_by) or ("gender identity group",),
     )
     return run, reference, notes
+
+
+def _check_stated(comparator: Any, stated: Sequence[float]) -> None:
+    """Refuse stated thresholds that no score of the comparator's metric can reach (cosine [-1, 1], L2 <= 0)."""
+    from .errors import ConformanceError
+
+    metric = getattr(comparator, "metric", None)
+    bounds = {"cosine": (-1.0, 1.0), "l2": (-math.inf, 0.0)}.get(metric) if isinstance(metric, str) else None
+    if bounds is None:
+        return
+    outside = [t for t in stated if not bounds[0] <= t <= bounds[1]]
+    if outside:
+        scale = "cosine similarity, from -1 to 1" if metric == "cosine" else "negative L2 distance, 0 or below"
+        raise ConformanceError(
+            f"--thresholds {', '.join(f'{t:g}' for t in outside)}: outside the range of {scale}, so every "
+            "comparison would fall on one side; give thresholds on the metric's own scale (e.g. 0.4 for cosine), "
+            "or leave them out and fix thresholds with --target-fmr"
+        )
+
+
+def _check_scores(comparator: Any, counts: PairCounts, stated: Sequence[float]) -> list[str]:
+    """Scores that run the other way (genuine below impostor) and stated thresholds beyond every score.
+
+    Scores whose orientation the user did not state and whose genuine comparisons rank below the
+    impostors (AUC < 0.5) are refused: they look like distances. Where the orientation was stated
+    (or the comparator computes its own similarities) this is a note, and no ratio may pass.
+    """
+    import numpy as np
+
+    from .errors import ConformanceError
+    from .pairstats import score_auc
+
+    notes = []
+    auc = score_auc(counts)
+    stated_orientation = getattr(comparator, "orientation_stated", None)
+    if auc is not None and auc < 0.5:
+        where = getattr(comparator, "path", None)
+        if callable(stated_orientation) and not stated_orientation():
+            raise ConformanceError(
+                f"{where}: genuine comparisons score lower than impostor ones (AUC {auc:.3f}; 0.5 is chance): the "
+                f"scores look like distances, lower = more similar. Say so with scores:{where}?higher=false, or, "
+                f"if higher really is more similar, with scores:{where}?higher=true"
+            )
+        notes.append(
+            f"genuine comparisons score lower than impostor ones (AUC {auc:.3f} < 0.5): the matcher ranks impostors "
+            "above mates; no ratio can pass on such scores"
+        )
+    if stated and counts.metric == "listed":
+        finite = counts.kept.score[np.isfinite(counts.kept.score)]
+        genuine = counts.genuine.score[np.isfinite(counts.genuine.score)]
+        every = np.concatenate([finite, genuine])
+        if every.size:
+            low, high = float(every.min()), float(every.max())
+            beyond = [t for t in stated if not low <= t <= high]
+            if beyond:
+                notes.append(
+                    f"threshold{'s' if len(beyond) > 1 else ''} {', '.join(f'{t:g}' for t in beyond)} lie outside "
+                    f"every score of the file ({low:.6g} to {high:.6g}): every comparison falls on one side there"
+                )
+    return notes

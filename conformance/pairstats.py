@@ -38,6 +38,8 @@ __all__ = [
     "inequity",
     "replicates",
     "rule_of_three",
+    "score_auc",
+    "two_way_rates",
 ]
 
 # Cells of a gathered weight block (resamples x comparisons) at most: about 32 MB of float64.
@@ -47,6 +49,15 @@ _CELLS = 4_000_000
 def rule_of_three(target: float) -> int:
     """Impostor comparisons a target FMR needs: with none of ``n`` matching, the 95% upper bound is about 3/n."""
     return math.ceil(3.0 / target)
+
+
+def _count(n: int) -> str:
+    """A count with thousands separators, or in e-notation past 10^15 (3/1e-300 has 301 digits)."""
+    return f"{n:,}" if n < 10**15 else f"{float(n):.3g}"
+
+
+# An achieved FMR below this share of its target, with scores tied at the threshold, is flagged.
+_TIED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -68,18 +79,38 @@ class Calibration:
     achieved: float | None
     false_matches: int | None
     reason: str = ""
+    # Support counted as the rule of three needs it: distinct scored comparisons (a pair scored in both
+    # orders is one) and distinct people-pairs behind them; -1 where not counted.
+    distinct: int = -1
+    people_pairs: int = -1
+    # Pool comparisons tied at the score just below the threshold; ``coarse`` when ties leave the
+    # achieved FMR far below the target (the scores are too coarse to reach it).
+    tied: int = 0
+    coarse: bool = False
+    impostors: str = "all"
+    achieved_ci: tuple[float, float] | None = None
+    achieved_level: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rule": "fixed FMR",
             "target_fmr": self.target,
             "calibrated_on": self.pool,
+            "impostors": self.impostors,
             "impostor_comparisons": self.pool_comparisons,
-            "needed_for_target": self.needed,
+            "distinct_comparisons": self.distinct if self.distinct >= 0 else None,
+            "people_pairs": self.people_pairs if self.people_pairs >= 0 else None,
+            # A whole number while JSON readers keep it exact (2^53), a float beyond (3/1e-300).
+            "needed_for_target": self.needed if self.needed <= 2**53 else float(self.needed),
             "supported": self.supported,
             "threshold": self.threshold,
             "achieved_fmr": self.achieved,
+            "achieved_fmr_ci": None if self.achieved_ci is None else list(self.achieved_ci),
+            "achieved_fmr_level": self.achieved_level,
+            "in_sample": True,
             "false_matches": self.false_matches,
+            "tied_at_threshold": self.tied,
+            "coarse": self.coarse,
             "reason": self.reason,
         }
 
@@ -90,37 +121,80 @@ def _pool_of(counts: PairCounts, pairs: PairList) -> npt.NDArray[np.bool_]:
 
 
 def calibrate(counts: PairCounts, target: float) -> Calibration:
-    """Fix the threshold at which the calibration pool's FMR is ``target`` (exactly, from the kept comparisons)."""
+    """Fix the threshold at which the calibration pool's FMR is ``target`` (exactly, from the kept comparisons).
+
+    A target is supported when the pool holds at least ``3/target`` distinct scored impostor
+    comparisons (a pair scored in both orders counts once: the two scores are one measurement) and
+    at least ``3/target`` distinct people-pairs behind them (the top comparisons that fix a threshold
+    must not all come from a handful of people). The threshold is one unit in the last place of the
+    scores' own dtype above the (k+1)-th highest pool score.
+    """
     import numpy as np
 
     pool_total = int(counts.impostor_comparisons[counts.pool_cells()].sum())
     needed = rule_of_three(target)
-    blank = Calibration(target, counts.pool, pool_total, needed, False, None, None, None)
+    distinct = counts.pool_distinct if counts.pool_distinct >= 0 else pool_total
+    people_pairs = counts.pool_people_pairs
+    blank = Calibration(
+        target,
+        counts.pool,
+        pool_total,
+        needed,
+        False,
+        None,
+        None,
+        None,
+        distinct=distinct,
+        people_pairs=people_pairs,
+        impostors="same_group" if counts.same_group else "all",
+    )
     if not 0 < target < 1:
         return _replace(blank, reason=f"target FMR {target!r} must lie between 0 and 1")
-    if pool_total < needed:
+    if distinct < needed:
         return _replace(
             blank,
             reason=(
-                f"{pool_total:,} impostor comparisons cannot support FMR {target:g}: the rule of three needs at "
-                f"least 3/FMR = {needed:,} (with none matching, 95% upper bound about 3/n)"
+                f"{distinct:,} distinct impostor comparisons with a score ({pool_total:,} counted in both orders "
+                f"and with failures) cannot support FMR {target:g}: the rule of three needs at least 3/FMR = "
+                f"{_count(needed)} (with none matching, 95% upper bound about 3/n)"
+            ),
+        )
+    if 0 <= people_pairs < needed:
+        return _replace(
+            blank,
+            reason=(
+                f"{people_pairs:,} distinct people-pairs behind the impostor comparisons cannot support FMR "
+                f"{target:g}: the rule of three needs at least 3/FMR = {_count(needed)} people-pairs (photos of the "
+                "same two people are not independent evidence); add people, or choose a higher target FMR"
             ),
         )
     k = math.floor(target * pool_total)
     scores = counts.kept.score[_pool_of(counts, counts.kept)]
     scores = np.sort(scores[np.isfinite(scores)])[::-1]
+    dtype = np.dtype(counts.score_dtype)
+    tied = 0
     if scores.size > k:
         below = scores[k]  # the (k+1)-th largest: the threshold must lie above it
         if below < counts.kept_from:
             return _replace(blank, reason="the kept comparisons do not reach this target (raise max_kept)")
-        threshold = float(np.nextafter(np.float32(below), np.float32(np.inf)))
+        threshold = float(np.nextafter(dtype.type(below), dtype.type(np.inf)))
+        tied = int((scores == below).sum())
     else:
         # Fewer than k+1 finite scores: every threshold above the lowest score keeps FMR under the target.
-        threshold = float(np.nextafter(np.float32(scores[-1]), np.float32(-np.inf))) if scores.size else 0.0
+        threshold = float(np.nextafter(dtype.type(scores[-1]), dtype.type(-np.inf))) if scores.size else 0.0
         if counts.design == "all_pairs" and counts.kept_from > -math.inf:
             return _replace(blank, reason="the kept comparisons do not reach this target (raise max_kept)")
     found = int((scores >= threshold).sum())
-    return Calibration(target, counts.pool, pool_total, needed, True, threshold, found / pool_total, found)
+    achieved = found / pool_total
+    return _replace(
+        blank,
+        supported=True,
+        threshold=threshold,
+        achieved=achieved,
+        false_matches=found,
+        tied=tied,
+        coarse=tied > 1 and achieved < _TIED_SHARE * target,
+    )
 
 
 def _replace(c: Calibration, **changes: Any) -> Calibration:
@@ -169,6 +243,17 @@ class Replicates:
     genuine: npt.NDArray[np.float64]  # (B, G)
     not_acquired: npt.NDArray[np.float64]  # (B, G)
     photos: npt.NDArray[np.float64]  # (B, G)
+    # The calibration pool's false matches per threshold and impostor comparisons: its FMR's resamples.
+    pool_false_matches: npt.NDArray[np.float64] | None = None  # (B, T)
+    pool_impostors: npt.NDArray[np.float64] | None = None  # (B,)
+
+    def pool_fmr(self) -> npt.NDArray[np.float64] | None:
+        import numpy as np
+
+        if self.pool_false_matches is None or self.pool_impostors is None:
+            return None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.pool_false_matches / self.pool_impostors[:, None]
 
     def fmr(self) -> npt.NDArray[np.float64]:
         import numpy as np
@@ -194,15 +279,18 @@ def _subject_strata(counts: PairCounts) -> npt.NDArray[np.int64]:
 
 
 def _aggregate(
-    counts: PairCounts, pairs: PairList, mask: npt.NDArray[np.bool_]
+    counts: PairCounts, pairs: PairList, mask: npt.NDArray[np.bool_], *, one_group: bool = False
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Comparisons under ``mask`` summed per (probe subject, reference subject, probe group), sorted by group."""
+    """Comparisons under ``mask`` summed per (probe subject, reference subject, probe group), sorted by group.
+
+    ``one_group``: every comparison in group 0 (the calibration pool as one figure).
+    """
     import numpy as np
 
     size, subjects = len(counts.groups), len(counts.subjects)
     p = counts.photo_subject[pairs.probe[mask]]
     r = counts.photo_subject[pairs.reference[mask]]
-    g = counts.photo_group[pairs.probe[mask]]
+    g = np.zeros(p.size, dtype=np.int64) if one_group else counts.photo_group[pairs.probe[mask]]
     key = (g * subjects + p) * subjects + r
     unique, weight = np.unique(key, return_counts=True)
     g_u = unique // (subjects * subjects)
@@ -272,8 +360,21 @@ def replicates(
         _aggregate(counts, counts.kept, kept_allowed & (counts.kept.score >= t)) if t >= counts.kept_from else None
         for t in thresholds
     ]
-    listed = _aggregate(counts, counts.kept, kept_allowed) if counts.design == "listed" else None
+    sampled = counts.design == "listed" and counts.pairs == "sample"
+    listed = _aggregate(counts, counts.kept, kept_allowed) if sampled else None
     total_photos = photos.sum(axis=1)
+    pool_cells = counts.pool_cells()
+    kept_pool = pool_cells[grp[counts.kept.probe], grp[counts.kept.reference]]
+    pool_numerators = [
+        _aggregate(counts, counts.kept, kept_pool & (counts.kept.score >= t), one_group=True)
+        if t >= counts.kept_from
+        else None
+        for t in thresholds
+    ]
+    pool_listed = _aggregate(counts, counts.kept, kept_pool, one_group=True) if sampled else None
+    # sum_{g,h in pool} x_g y_h = x @ pool @ y: per person, its photos against its own copies in pool cells.
+    pool_matrix = pool_cells.astype(np.float64)
+    own_pool = ((photos @ pool_matrix) * photos).sum(axis=1)
 
     rng = np.random.default_rng(seed)
     given = None if weights is None else np.asarray(weights, dtype=np.float64)
@@ -287,6 +388,8 @@ def replicates(
         np.zeros((resamples, size)),
         np.zeros((resamples, size)),
         np.zeros((resamples, size)),
+        pool_fm := np.full((resamples, len(thresholds)), np.nan),
+        pool_imp := np.zeros(resamples),
     )
     for start in range(0, resamples, chunk):
         rows = min(chunk, resamples - start)
@@ -314,6 +417,15 @@ def replicates(
         for k, entries in enumerate(numerators):
             if entries is not None:
                 out.false_matches[part, k] = _sparse_product(w, entries, size)
+        if pool_listed is not None:
+            pool_imp[part] = _sparse_product(w, pool_listed, 1)[:, 0]
+        else:
+            # Over pool cells (g, h): weighted photos of g times of h, less each person against their own copies.
+            wn = w @ photos
+            pool_imp[part] = ((wn @ pool_matrix) * wn).sum(axis=1) - (w * w) @ own_pool
+        for k, entries in enumerate(pool_numerators):
+            if entries is not None:
+                pool_fm[part, k] = _sparse_product(w, entries, 1)[:, 0]
     return out
 
 
@@ -333,7 +445,11 @@ def inequity(fmr: npt.NDArray[np.float64], fnmr: npt.NDArray[np.float64], alpha:
             high, low = np.max(x, axis=-1), np.min(x, axis=-1)
             geomean = np.exp(np.mean(np.log(x), axis=-1))
             n = x.shape[-1]
-            spread = np.abs(x[..., :, None] - x[..., None, :]).sum(axis=(-1, -2))
+            # Sum of |x_i - x_j| over ordered pairs from the sorted values, 2 sum_i (2i - n - 1) x_(i):
+            # O(G log G) per row where the pairwise differences took O(G^2) memory (300 groups: GiBs).
+            ordered = np.sort(x, axis=-1)
+            weights = 2.0 * np.arange(1, n + 1) - n - 1
+            spread = 2.0 * (ordered * weights).sum(axis=-1)
             gini = n / (n - 1) * spread / (2 * n * n * np.mean(x, axis=-1)) if n > 1 else np.full(high.shape, np.nan)
             return {
                 "max_min": high / low,
@@ -418,3 +534,103 @@ def distributions(counts: PairCounts, *, bins: int = 40) -> dict[str, Any]:
             "genuine_failed": int(counts.genuine_comparisons[g].sum() - gen[g].sum()),
         }
     return {"edges": edges.tolist(), "groups": groups}
+
+
+def score_auc(counts: PairCounts) -> float | None:
+    """The chance a genuine comparison scores above an impostor one (ties count half), from the histograms.
+
+    Scored comparisons only, over the counted impostor cells; None without both kinds. Within a
+    histogram bin the two kinds count as tied, so this is the AUC to the bins' resolution. Below
+    0.5, genuine pairs score *lower* than impostors: the scores run the other way (a distance).
+    """
+    import numpy as np
+
+    allowed = counts.allowed()
+    imp = counts.impostor_hist[allowed].sum(axis=0).astype(np.float64)
+    gen = counts.genuine_hist.sum(axis=(0, 1)).astype(np.float64)
+    n_imp, n_gen = imp.sum(), gen.sum()
+    if n_imp == 0 or n_gen == 0:
+        return None
+    below = np.concatenate([[0.0], np.cumsum(imp)[:-1]])
+    return float((gen * (below + 0.5 * imp)).sum() / (n_imp * n_gen))
+
+
+def two_way_rates(counts: PairCounts, t: float) -> list[Any]:
+    """Each probe group's FMR at ``t`` as a :class:`conformance.stats.ClusteredRate` on two-way effective sizes.
+
+    The variance of a group's FMR is read off each person's influence on it, as probe *and* as
+    reference: ``psi_i = sum_r (y_ir - p n_ir) + sum_p (y_pi - p n_pi)`` over people-pairs
+    (``y`` false matches, ``n`` impostor comparisons, under the impostor restriction), ``V = sum psi_i^2
+    / n^2`` (the dyadic-robust variance, a little over: each pair's own term counts twice). The
+    effective size ``p (1 - p) / V`` gets the degrees of freedom of that sum (Satterthwaite, at most
+    people - 1), so :func:`conformance.stats.rate_interval` shrinks it as for one-way clusters (Korn &
+    Graubard). None for a group with no comparisons, no error or only errors (nothing to estimate a
+    variance from), or where ``t``'s false-match pairs were not kept.
+    """
+    import numpy as np
+
+    from .stats import ClusteredRate, _satterthwaite_df
+
+    size, people = len(counts.groups), len(counts.subjects)
+    if t < counts.kept_from:
+        return [None] * size
+    subj, grp = counts.photo_subject, counts.photo_group
+    allowed = counts.allowed()
+    photos = np.zeros((people, size))
+    np.add.at(photos, (subj, grp), 1.0)
+    kept = counts.kept
+    probe_g, ref_g = grp[kept.probe], grp[kept.reference]
+    counted = allowed[probe_g, ref_g]
+    hit = counted & (kept.score >= t)
+
+    def by_group(mask: npt.NDArray[np.bool_], side: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        # (G, people): comparisons under ``mask`` by the probe's group and the person on ``side``.
+        key = probe_g[mask] * people + subj[side[mask]]
+        return np.bincount(key, minlength=size * people).reshape(size, people).astype(np.float64)
+
+    y_probe_all, y_ref_all = by_group(hit, kept.probe), by_group(hit, kept.reference)
+    if counts.design == "listed" and counts.pairs == "sample":
+        n_probe_all, n_ref_all = by_group(counted, kept.probe), by_group(counted, kept.reference)
+    else:
+        # Every photo of group g (of person i) against every allowed photo of another person, both ways.
+        totals = photos.sum(axis=0)
+        n_probe_all = (photos * ((totals[None, :] - photos) @ allowed.T.astype(np.float64))).T
+        n_ref_all = ((photos @ allowed.T.astype(np.float64)) * (totals[None, :] - photos)).T
+    out: list[Any] = []
+    for g in range(size):
+        y_probe, y_ref, n_probe, n_ref = y_probe_all[g], y_ref_all[g], n_probe_all[g], n_ref_all[g]
+        n = float(n_probe.sum())
+        k = float(y_probe.sum())
+        if n <= 0 or k <= 0 or k >= n:
+            out.append(None)
+            continue
+        p = k / n
+        psi = (y_probe - p * n_probe) + (y_ref - p * n_ref)
+        involved = (n_probe + n_ref) > 0
+        share = psi[involved] ** 2
+        variance = float(share.sum()) / (n * n)
+        in_group = int((photos[:, g] > 0).sum())
+        floor = float(max(1, in_group))
+        effective = min(max(p * (1 - p) / variance, floor), n) if variance > 0 else floor
+        df = min(float(max(1, in_group - 1)), _satterthwaite_df(share))
+        out.append(
+            ClusteredRate(
+                count=k,
+                n=n,
+                subjects=in_group,
+                rate=p,
+                person_rate=p,
+                clustered=True,
+                bounded=True,
+                effective_n=effective,
+                person_effective_n=effective,
+                floor_n=floor,
+                person_floor_n=floor,
+                df=df,
+                person_df=df,
+                design_df=df,
+                variance=variance,
+                person_variance=variance,
+            )
+        )
+    return out

@@ -118,6 +118,24 @@ class PairCounts:
     dropped_stated: tuple[float, ...] = ()
     block: int = 0
     engine: str = "numpy"
+    # Impostor and genuine comparisons that have a score (both photos have a template, the pair is
+    # listed, the comparison did not fail), per group pair; None: all of them. The rest are lost to
+    # failures to acquire or to compare: counted below every threshold, never able to help a pass.
+    scored_impostor: npt.NDArray[np.int64] | None = None
+    scored_genuine: npt.NDArray[np.int64] | None = None
+    # Listed pairs per group pair (``listed`` design): how complete a scores file is against every
+    # ordered pair of the manifest's photos. None: every pair was compared.
+    listed_impostor: npt.NDArray[np.int64] | None = None
+    listed_genuine: npt.NDArray[np.int64] | None = None
+    # ``all``: every ordered pair of the manifest is in the design (a pair a scores file leaves out is
+    # a failure to compare); ``sample``: the listed pairs are the design (declared by the user).
+    pairs: str = "all"
+    # Distinct impostor comparisons with a score (unordered photo pairs) in the calibration pool, and
+    # distinct people-pairs behind them: what a target FMR's support is counted in.
+    pool_distinct: int = -1
+    pool_people_pairs: int = -1
+    # The dtype the scores were compared in: thresholds are nudged by one unit in its last place.
+    score_dtype: str = "float32"
 
     @property
     def comparisons(self) -> int:
@@ -126,6 +144,22 @@ class PairCounts:
     @property
     def bin_width(self) -> float:
         return float(self.edges[1] - self.edges[0])
+
+    def lost_impostor(self) -> npt.NDArray[np.int64]:
+        """Impostor comparisons without a score, per group pair (failures to acquire or to compare)."""
+        import numpy as np
+
+        if self.scored_impostor is None:
+            return np.zeros_like(self.impostor_comparisons)
+        return self.impostor_comparisons - self.scored_impostor
+
+    def lost_genuine(self) -> npt.NDArray[np.int64]:
+        """Genuine comparisons without a score, per group pair (each a miss)."""
+        import numpy as np
+
+        if self.scored_genuine is None:
+            return np.zeros_like(self.genuine_comparisons)
+        return self.genuine_comparisons - self.scored_genuine
 
     def allowed(self) -> npt.NDArray[np.bool_]:
         """Which (probe group, reference group) cells hold impostor comparisons that count."""
@@ -345,6 +379,52 @@ def _comparison_counts(
     return total - same, genuine
 
 
+# Groups at most: the per-group-pair histograms, the impostor matrix and the bootstrap's per-group
+# arrays grow with the square of the groups (300 groups took 3.4 GiB, 600 did not finish).
+MAX_GROUPS = 200
+
+
+def check_groups(size: int) -> None:
+    """Refuse more groups than the 1:1 measures can hold, saying what to do instead."""
+    if size > MAX_GROUPS:
+        raise ConformanceError(
+            f"{size:,} groups: the 1:1 measures compare every group with every other (histograms, impostor "
+            f"matrix, inequity measures grow with the square of the groups), at most {MAX_GROUPS}; group by fewer "
+            "or coarser columns (e.g. age bands instead of ages), or audit subsets of the groups in separate runs"
+        )
+
+
+def _distinct(
+    group: npt.NDArray[np.int64],
+    subject: npt.NDArray[np.int64],
+    ok: npt.NDArray[np.bool_],
+    pool_cells: npt.NDArray[np.bool_],
+) -> tuple[int, int]:
+    """Distinct scored impostor comparisons (unordered photo pairs) and people-pairs in the pool (all pairs).
+
+    A pair counts when either order lies in the pool. People are matched by the groups of their
+    photos with a template; people whose photos fall in the same set of groups are counted together.
+    """
+    import numpy as np
+
+    size = pool_cells.shape[0]
+    either = pool_cells | pool_cells.T
+    g, s = group[ok], subject[ok]
+    if g.size == 0:
+        return 0, 0
+    impostors, _ = _comparison_counts(g, s, size)
+    distinct = int((impostors * either).sum()) // 2  # each unordered pair sits in both orders
+    people = np.zeros((int(s.max()) + 1, size), dtype=bool)
+    people[s, g] = True
+    people = people[people.any(axis=1)]
+    patterns, members = np.unique(people, axis=0, return_counts=True)
+    # Two membership patterns meet when some group of one and some group of the other form a pool cell.
+    meet = (patterns.astype(np.int64) @ either.astype(np.int64) @ patterns.T.astype(np.int64)) > 0
+    both = np.outer(members, members)
+    pairs = (both * meet).sum() - (members * np.diag(meet)).sum()
+    return distinct, int(pairs) // 2
+
+
 def _setup_for(
     *,
     metric: str,
@@ -449,18 +529,19 @@ def compare_all_pairs(
     group = np.asarray(photo_group, dtype=np.int64)
     subject = np.asarray(photo_subject, dtype=np.int64)
     ok = np.asarray(acquired, dtype=bool)
-    x = np.asarray(embeddings, dtype=np.float32)
+    size = len(groups)
+    check_groups(size)
+    x = as_float32_rows(embeddings, metric)
     if x.ndim != 2 or x.shape[0] != int(ok.sum()):
         raise ValueError(f"embeddings must be (acquired photos = {int(ok.sum())}) x d, got shape {x.shape}")
     if not (group.shape == subject.shape == ok.shape):
         raise ValueError("photo_group, photo_subject and acquired must have one entry per photo")
-    size = len(groups)
     norms = np.linalg.norm(x, axis=1) if x.size else np.zeros(0, np.float32)
-    if metric == "cosine":
-        x = (x / np.where(norms > 0, norms, 1.0)[:, None]).astype(np.float32)
     lo, hi = metric_range(metric, float(norms.max()) if norms.size else 1.0)
     impostors, genuines = _comparison_counts(group, subject, size)
+    scored_impostor, scored_genuine = _comparison_counts(group[ok], subject[ok], size)
     cells = _pool_cells(size, same_group, pool, groups)
+    distinct, people_pairs = _distinct(group, subject, ok, cells)
     setup = _setup_for(
         metric=metric,
         size=size,
@@ -530,7 +611,53 @@ def compare_all_pairs(
         dropped_stated=total.dropped,
         block=block,
         engine="dask" if dask is not False else "numpy",
+        scored_impostor=scored_impostor,
+        scored_genuine=scored_genuine,
+        pool_distinct=distinct,
+        pool_people_pairs=people_pairs,
+        score_dtype="float32",
     )
+
+
+def as_float32_rows(
+    embeddings: npt.ArrayLike, metric: str, *, what: str = "embeddings", names: Sequence[str] | None = None
+) -> npt.NDArray[np.float32]:
+    """Embeddings as the float32 rows the blocks compare, checked to be finite after the cast.
+
+    Cosine rows are normalised in float64 first (each row divided by its largest value, then by its
+    norm, so no square overflows or underflows): a cosine is the same for a row times 1e20 or 1e-25,
+    and it must stay so in float32. A row that is not finite in float32 is refused, naming the row.
+    """
+    import numpy as np
+
+    x = np.asarray(embeddings)
+    if x.ndim != 2:
+        return np.asarray(x, dtype=np.float32)
+    if metric == "cosine" and x.size:
+        wide = np.asarray(x, dtype=np.float64)
+        largest = np.abs(wide).max(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            wide = wide / np.where(largest > 0, largest, 1.0)[:, None]
+            norms = np.sqrt((wide * wide).sum(axis=1))
+            wide = wide / np.where(norms > 0, norms, 1.0)[:, None]
+        out = wide.astype(np.float32)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.asarray(x, dtype=np.float32)
+            squares = (out * out).sum(axis=1) if out.size else np.zeros(0, np.float32)
+    bad = ~np.isfinite(out).all(axis=1) if out.size else np.zeros(0, dtype=bool)
+    if metric != "cosine" and out.size:
+        # Negative L2 distances square the values in float32: a row whose squares overflow is lost too.
+        bad |= ~np.isfinite(squares)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        photo = f", photo {names[i]!r}" if names is not None and i < len(names) else ""
+        raise ConformanceError(
+            f"{what} row {i}{photo} ({int(bad.sum()):,} such rows) is not finite in float32, in which the kit compares "
+            "embeddings (largest magnitude about 3.4e38, and 1.8e19 for metric=l2, whose distances square the "
+            "values): divide the whole array by one constant (cosine is unchanged, L2 distances scale with it)"
+        )
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 def _add_failed(
@@ -609,13 +736,20 @@ def compare_listed(
     same_group: bool = False,
     pool: str = "all",
     bins: int | None = None,
+    pairs: str = "all",
 ) -> PairCounts:
     """The same counts from a list of comparisons (``scores:FILE.csv``): every one is kept.
 
     ``score`` is ``-inf`` (or nan) for a comparison that failed; it counts below every threshold.
+    ``pairs="all"`` (the default): the design is every ordered pair of the photos, and a pair the list
+    leaves out counts as a failed comparison (below every threshold, a failure to compare of its
+    group), as a photo without a template does. ``pairs="sample"``: the listed pairs are the design
+    (a sample drawn without looking at scores); only failed scores are failures to compare.
     """
     import numpy as np
 
+    if pairs not in ("all", "sample"):
+        raise ConformanceError(f"pairs={pairs!r}: use all (every ordered pair is expected) or sample")
     p = np.asarray(probe, dtype=np.int64)
     r = np.asarray(reference, dtype=np.int64)
     s = np.asarray(score, dtype=np.float64)
@@ -623,15 +757,32 @@ def compare_listed(
     group = np.asarray(photo_group, dtype=np.int64)
     subject = np.asarray(photo_subject, dtype=np.int64)
     size = len(groups)
+    check_groups(size)
     finite = s[np.isfinite(s)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     # The top edge must hold the highest score: widen by a hair so it falls inside the last bin.
     hi = hi + max(abs(hi), 1.0) * 1e-9
+    if not hi > lo or hi - lo < abs(hi) * 1e-12:
+        hi = lo + max(abs(lo), 1.0) * 1e-9
     genuine_mask = subject[p] == subject[r]
     gp, gr = group[p], group[r]
-    impostors = np.bincount((gp * size + gr)[~genuine_mask], minlength=size * size).reshape(size, size)
-    genuines = np.bincount((gp * size + gr)[genuine_mask], minlength=size * size).reshape(size, size)
-    cells = _pool_cells(size, same_group, pool, groups)
+
+    def cells(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        return np.bincount((gp * size + gr)[mask], minlength=size * size).reshape(size, size).astype(np.int64)
+
+    listed_impostor, listed_genuine = cells(~genuine_mask), cells(genuine_mask)
+    scored = np.isfinite(s)
+    scored_impostor, scored_genuine = cells(~genuine_mask & scored), cells(genuine_mask & scored)
+    listed_pairs = PairList(p, r, s)
+    genuine_pairs = listed_pairs.take(genuine_mask)
+    if pairs == "all":
+        impostors, genuines = _comparison_counts(group, subject, size)
+        genuine_pairs = PairList.concat(
+            [genuine_pairs, _unlisted_genuine(group.size, subject, p[genuine_mask], r[genuine_mask])]
+        )
+    else:
+        impostors, genuines = listed_impostor, listed_genuine
+    pool_cells = _pool_cells(size, same_group, pool, groups)
     setup = _setup_for(
         metric="listed",
         size=size,
@@ -641,13 +792,13 @@ def compare_listed(
         stated=stated,
         targets=(),
         impostors=impostors,
-        pool_cells=cells,
+        pool_cells=pool_cells,
         max_kept=max(DEFAULT_MAX_KEPT, p.size),
     )
     size_bins = size * size * setup.bins
 
     def hist(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
-        ok = mask & np.isfinite(s)
+        ok = mask & scored
         key = (gp[ok] * size + gr[ok]) * setup.bins + _bin_of(setup, s[ok])
         return np.bincount(key, minlength=size_bins).reshape(size, size, setup.bins)
 
@@ -655,7 +806,15 @@ def compare_listed(
     for k, t in enumerate(setup.stated):
         above = ~genuine_mask & (s >= t)
         stated_counts[k] = np.bincount((gp * size + gr)[above], minlength=size * size).reshape(size, size)
-    pairs = PairList(p, r, s)
+    # Distinct scored impostor comparisons in the pool: a pair listed in both orders is one comparison.
+    either = pool_cells | pool_cells.T
+    in_pool = ~genuine_mask & scored & either[gp, gr]
+    n = max(1, group.size)
+    low, high = np.minimum(p[in_pool], r[in_pool]), np.maximum(p[in_pool], r[in_pool])
+    distinct = int(np.unique(low * n + high).size)
+    people = max(1, len(subjects))
+    a, b = subject[low], subject[high]
+    people_pairs = int(np.unique(np.minimum(a, b) * people + np.maximum(a, b)).size)
     return PairCounts(
         groups=tuple(groups),
         subjects=tuple(subjects),
@@ -671,9 +830,39 @@ def compare_listed(
         edges=np.linspace(setup.lo, setup.hi, setup.bins + 1),
         impostor_hist=hist(~genuine_mask),
         genuine_hist=hist(genuine_mask),
-        genuine=pairs.take(genuine_mask),
-        kept=pairs.take(~genuine_mask),
+        genuine=genuine_pairs,
+        kept=listed_pairs.take(~genuine_mask),
         kept_from=-math.inf,
         stated=setup.stated,
         stated_counts=stated_counts,
+        scored_impostor=scored_impostor,
+        scored_genuine=scored_genuine,
+        listed_impostor=listed_impostor,
+        listed_genuine=listed_genuine,
+        pairs=pairs,
+        pool_distinct=distinct,
+        pool_people_pairs=people_pairs,
+        score_dtype="float64",
     )
+
+
+def _unlisted_genuine(
+    photos: int, subject: npt.NDArray[np.int64], probe: npt.NDArray[np.int64], reference: npt.NDArray[np.int64]
+) -> PairList:
+    """Genuine ordered pairs of the manifest that a list leaves out, each a failed comparison (score -inf)."""
+    import numpy as np
+
+    order = np.argsort(subject, kind="stable")
+    bounds = np.flatnonzero(np.diff(subject[order])) + 1
+    listed = set((probe * photos + reference).tolist())
+    out_p: list[int] = []
+    out_r: list[int] = []
+    for members in np.split(order, bounds):
+        if members.size < 2:
+            continue
+        for i in members.tolist():
+            for j in members.tolist():
+                if i != j and i * photos + j not in listed:
+                    out_p.append(i)
+                    out_r.append(j)
+    return PairList(np.asarray(out_p, dtype=np.int64), np.asarray(out_r, dtype=np.int64), np.full(len(out_p), -np.inf))

@@ -141,9 +141,13 @@ def test_scores_empty_score_is_a_failed_comparison_and_uncompared_photos_fail_to
         dask=False,
     )
     found = at_threshold(counts, 80.0)
-    assert found.misses.tolist() == [1]  # the genuine comparison without a score
+    # 6 people x 2 photos: 12 ordered genuine pairs; one listed with an empty score, 10 not listed at all.
+    assert found.misses.tolist() == [11]
     assert found.false_matches.tolist() == [[1]]
     assert counts.acquired.sum() == 3  # photos in no row: no template
+    # Every ordered pair of the 12 photos is in the design: 132, of which 12 genuine; 3 listed, 2 scored.
+    assert (int(counts.impostor_comparisons.sum()), int(counts.genuine_comparisons.sum())) == (120, 12)
+    assert (int(counts.lost_impostor().sum()), int(counts.lost_genuine().sum())) == (119, 11)
     assert comparator.vendor_scale  # 0-100: the vendor's thresholds apply
 
 

@@ -79,7 +79,11 @@ def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings 
 
 
 def read_embeddings(npy: Path, *, dataset: Dataset, metric: str) -> tuple[npt.NDArray[np.float32], list[str]]:
-    """Read and validate ``FILE.npy`` and ``FILE.txt``; rows come back as float32, names as manifest ids."""
+    """Read and validate ``FILE.npy`` and ``FILE.txt``; rows come back as float32, names as manifest ids.
+
+    For ``cosine`` the rows come back normalised (in float64, then cast): cosine similarity ignores each
+    row's scale, and float32 would not hold the squares of a row times 1e20 or 1e-25.
+    """
     import numpy as np
 
     from ..dataset import normalise_photo_id
@@ -148,7 +152,14 @@ def read_embeddings(npy: Path, *, dataset: Dataset, metric: str) -> tuple[npt.ND
                 f"{npy} row {i} (photo {shown(names[i])}) is all zeros: its cosine similarity is undefined; "
                 "leave the photo out (failure to acquire) or use ?metric=l2"
             )
-    return np.ascontiguousarray(array, dtype=np.float32), names
+    from ..errors import ConformanceError
+    from ..pairwise import as_float32_rows
+
+    try:
+        # Cosine rows are normalised in float64 before the cast: a row times 1e20 or 1e-25 keeps its cosines.
+        return as_float32_rows(rows, metric, what=str(npy), names=names), names
+    except ConformanceError as exc:
+        raise AdapterError(str(exc)) from None
 
 
 class EmbeddingsComparator:

@@ -4,8 +4,18 @@
 more similar. A pair is genuine when both photos show the same ``subject``. An empty ``score`` (or
 ``nan``) is a comparison that failed (a photo without a template): it counts below every threshold,
 so a failed genuine comparison is a miss. A photo of the manifest in no row took part in no
-comparison: it is reported as a failure to acquire. Scores that all lie from 0 to 100 are taken as a
-vendor's similarity scale, evaluated at 80, 90, 95 and 99 unless ``--thresholds`` says otherwise.
+comparison: it is reported as a failure to acquire. Scores that all lie from 0 to 100 and reach 50 are
+taken as a vendor's similarity scale, evaluated at 80, 90, 95 and 99 unless ``--thresholds`` says otherwise.
+
+Options after a ``?`` (``scores:FILE.csv?higher=false&pairs=sample``):
+
+- ``higher=true|false``: whether a higher score means more similar. ``false`` (a distance) negates
+  every score, so thresholds read as negative distances; stated ``--thresholds`` are given on the
+  file's own scale and negated likewise. Without it, scores whose genuine pairs rank *below* the
+  impostors (AUC < 0.5) are refused: say which way they run.
+- ``pairs=all|sample``: ``all`` (default) expects every ordered pair of the manifest's photos; a pair
+  the file leaves out is a failed comparison of its groups (reported, and a ratio then cannot pass).
+  ``sample``: the listed pairs are a designed sample, drawn without looking at scores.
 
 Refused, naming the file and line: missing columns, a photo not in the manifest, a photo compared
 with itself, a pair listed twice, a score that is not a number.
@@ -42,10 +52,47 @@ def compares_pairs(argument: str | None) -> bool:
 
 
 def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> ScoresComparator:
-    """Entry point: ``--analyzer scores:FILE.csv``."""
+    """Entry point: ``--analyzer scores:FILE.csv[?higher=true|false&pairs=all|sample]``."""
     if not argument:
         raise AdapterError("--analyzer scores: name the CSV, e.g. scores:scores.csv (columns probe,reference,score)")
-    return ScoresComparator(Path(argument).expanduser(), dataset=dataset)
+    path, options = parse_options(argument)
+    return ScoresComparator(
+        Path(path).expanduser(),
+        dataset=dataset,
+        higher=options.get("higher"),
+        pairs=options.get("pairs", "all"),
+    )
+
+
+def parse_options(argument: str) -> tuple[str, dict[str, Any]]:
+    """``FILE?higher=false&pairs=sample`` -> ``("FILE", {"higher": False, "pairs": "sample"})``, checked."""
+    from urllib.parse import parse_qsl
+
+    path, _, query = argument.partition("?")
+    raw = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
+    unknown = sorted(set(raw) - {"higher", "pairs"})
+    if unknown:
+        raise AdapterError(
+            f"--analyzer scores:{argument}: unknown option {', '.join(unknown)}; "
+            "options: higher=true|false, pairs=all|sample"
+        )
+    options: dict[str, Any] = {}
+    if "higher" in raw:
+        value = raw["higher"].strip().lower()
+        if value not in ("true", "false"):
+            raise AdapterError(
+                f"--analyzer scores:{argument}: higher={shown(raw['higher'])}; use higher=true (similarities) or "
+                "higher=false (distances: lower is more similar)"
+            )
+        options["higher"] = value == "true"
+    if "pairs" in raw:
+        if raw["pairs"] not in ("all", "sample"):
+            raise AdapterError(
+                f"--analyzer scores:{argument}: pairs={shown(raw['pairs'])}; use pairs=all (every ordered pair "
+                "of the manifest's photos is expected) or pairs=sample (the listed pairs are a designed sample)"
+            )
+        options["pairs"] = raw["pairs"]
+    return path, options
 
 
 class ScoresComparator:
@@ -53,7 +100,7 @@ class ScoresComparator:
 
     sees_new_images = False
 
-    def __init__(self, path: Path, *, dataset: Dataset) -> None:
+    def __init__(self, path: Path, *, dataset: Dataset, higher: bool | None = None, pairs: str = "all") -> None:
         import numpy as np
 
         from ..dataset import normalise_photo_id
@@ -61,6 +108,9 @@ class ScoresComparator:
         self.path = path
         self.dataset = dataset
         self.name = f"scores {path.name}"
+        # None: higher is more similar, as documented, but not confirmed by the user (checked against the data).
+        self.higher = higher
+        self.pairs = pairs
         index = {p.id: k for k, p in enumerate(dataset.photos)}
         probes: list[int] = []
         references: list[int] = []
@@ -137,8 +187,14 @@ class ScoresComparator:
         self.reference = np.asarray(references, dtype=np.int64)
         self.score = np.asarray(scores, dtype=np.float64)
         finite = self.score[np.isfinite(self.score)]
-        # A vendor's similarity scale (Rekognition's 0-100): its own thresholds apply.
-        self.vendor_scale = bool(finite.size and finite.min() >= 0 and finite.max() <= 100 and finite.max() > 1)
+        # A vendor's similarity scale (Rekognition's 0-100): its own thresholds apply. Scores that stay below
+        # 50 (a distance from 0 to 2, a cosine) are not on it: 80-99 would lie above every one of them.
+        self.vendor_scale = bool(
+            higher is not False and finite.size and finite.min() >= 0 and finite.max() <= 100 and finite.max() >= 50
+        )
+        if higher is False:
+            self.score = -self.score  # a distance: higher negated distance is more similar; -inf stays failed
+            self.score[np.isposinf(self.score)] = -np.inf
         compared = np.zeros(len(dataset.photos), dtype=bool)
         compared[self.probe] = True
         compared[self.reference] = True
@@ -154,9 +210,21 @@ class ScoresComparator:
             "file": str(self.path),
             "version": "file",
             "comparisons": f"1:1, {self.score.size} listed",
+            "orientation": "lower is more similar (scores negated)"
+            if self.higher is False
+            else "higher is more similar",
+            "pairs": "every ordered pair expected" if self.pairs == "all" else "a designed sample of pairs",
             "simulated": False,
             "emulated": False,
         }
+
+    def orientation_stated(self) -> bool:
+        """Whether the user said which way the scores run (``?higher=``): then an AUC below 0.5 is theirs to own."""
+        return self.higher is not None
+
+    def stated_on_own_scale(self, thresholds: Sequence[float]) -> tuple[float, ...]:
+        """Stated thresholds on the file's scale, as the kit compares them (negated for distances)."""
+        return tuple(-t for t in thresholds) if self.higher is False else tuple(thresholds)
 
     def comparisons(
         self,
@@ -185,4 +253,5 @@ class ScoresComparator:
             stated=stated,
             same_group=same_group,
             pool=pool,
+            pairs=self.pairs,
         )

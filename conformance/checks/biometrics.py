@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .. import stats
@@ -104,6 +104,10 @@ class _Evaluation:
     unsupported: tuple[Calibration, ...]
     binding: float | None
     boot: Replicates
+    auc: float | None = None
+    # failure_to_acquire_gap's verdict per compared pair of groups, and photos without a template per group.
+    fta_verdicts: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    not_acquired: Mapping[str, int] = field(default_factory=dict)
 
 
 _CACHE: dict[str, tuple[PairCounts, _Evaluation]] = {}
@@ -126,26 +130,52 @@ def _evaluate(
     cached = _CACHE.get(key)
     if cached is not None and cached[0] is counts:
         return cached[1]
+    from ..pairstats import score_auc
+
     group_order(list(counts.groups), reference)  # raises, naming the groups, if the reference is absent
     calibrations = [calibrate(counts, t) for t in wanted]
     chosen: list[tuple[float, str, Calibration | None]] = [
         (c.threshold, "target_fmr", c) for c in calibrations if c.supported and c.threshold is not None
     ]
     chosen += [(float(t), "stated", None) for t in sorted(set(thresholds))]
-    entries = tuple(_Entry(t, kind, cal, k) for k, (t, kind, cal) in enumerate(chosen))
+    boot = replicates(counts, [t for t, _, _ in chosen], resamples=policy.bootstrap, seed=seed)
+    pool_fmr = boot.pool_fmr()
+    entries = []
+    for k, (t, kind, cal) in enumerate(chosen):
+        if cal is not None and pool_fmr is not None:
+            # The calibration is in-sample: how far the pool's FMR at this threshold would move in a new sample.
+            ci = _percentile(pool_fmr[:, k], policy.confidence)
+            cal = replace(cal, achieved_ci=ci, achieved_level=policy.confidence if ci is not None else None)
+        entries.append(_Entry(t, kind, cal, k))
     binding = entries[0].threshold if entries else None
-    boot = replicates(counts, [e.threshold for e in entries], resamples=policy.bootstrap, seed=seed)
     result = _Evaluation(
         groups=tuple(group_order(list(counts.groups), reference)),
         reference=reference,
-        entries=entries,
+        entries=tuple(entries),
         unsupported=tuple(c for c in calibrations if not c.supported),
         binding=binding,
         boot=boot,
+        auc=score_auc(counts),
+        **_fta_of(counts, reference, policy, seed),
     )
     _CACHE.clear()  # one run's counts at a time: the cache exists so four checks share one bootstrap
     _CACHE[key] = (counts, result)
     return result
+
+
+def _fta_of(counts: PairCounts, reference: str, policy: Policy, seed: int) -> dict[str, Any]:
+    """failure_to_acquire_gap's verdicts by pair of groups, and photos without a template per group."""
+    import numpy as np
+
+    missing = np.bincount(counts.photo_group[~counts.acquired], minlength=len(counts.groups))
+    not_acquired = {name: int(missing[g]) for g, name in enumerate(counts.groups)}
+    if not missing.any():
+        return {"fta_verdicts": {}, "not_acquired": not_acquired}
+    fta = failure_to_acquire_gap(counts, reference=reference, policy=policy, seed=seed)
+    return {
+        "fta_verdicts": {(c.group, c.reference): c.verdict for c in fta.comparisons},
+        "not_acquired": not_acquired,
+    }
 
 
 def _percentile(values: npt.NDArray[np.float64], level: float) -> tuple[float, float] | None:
@@ -197,13 +227,15 @@ def _exact(counts: PairCounts, t: float) -> tuple[npt.NDArray[np.int64], npt.NDA
 
 
 def _subject_pairs(counts: PairCounts, g: int) -> int:
-    """Distinct people-pairs behind a group's impostor comparisons (the effective size for a zero count)."""
-    import numpy as np
+    """Distinct people-pairs (unordered) behind a group's impostor comparisons: the fewest independent units.
 
-    in_group = np.unique(counts.photo_subject[counts.photo_group == g]).size
+    The scores are symmetric, so person p against r and r against p are one people-pair.
+    """
+    in_group = _subjects_in(counts, g)
+    within = in_group * (in_group - 1) // 2
     if counts.same_group:
-        return max(1, in_group * (in_group - 1))
-    return max(1, in_group * (len(counts.subjects) - 1))
+        return max(1, within)
+    return max(1, within + in_group * (len(counts.subjects) - in_group))
 
 
 def _bonferroni(confidence: float, m: int) -> float:
@@ -221,48 +253,253 @@ def _subjects_in(counts: PairCounts, g: int) -> int:
     return int(np.unique(counts.photo_subject[counts.photo_group == g]).size)
 
 
+def _cp_fractional(x: float, n: float, level: float) -> tuple[float, float]:
+    """Clopper-Pearson limits for ``x`` events of ``n`` units, both possibly fractional (beta quantiles)."""
+    from scipy.special import betaincinv
+
+    tail = (1.0 - level) / 2.0
+    lower = 0.0 if x <= 0 else float(betaincinv(x, n - x + 1.0, tail))
+    upper = 1.0 if x >= n else float(betaincinv(x + 1.0, n - x, 1.0 - tail))
+    return lower, upper
+
+
+# Below this many errors behind a rate, a ratio's bootstrap interval is widened to the ratio of the
+# groups' bounds (a handful of people-pairs decide its resamples).
+_FEW = 30
+# Every group's FNMR at or above this: the threshold rejects (nearly) every genuine comparison.
+_ALL_REJECTED = 0.99
+
+_FMR_METHOD = (
+    "the widest of: the two-way bootstrap over people (percentile); Clopper-Pearson on distinct people-pairs "
+    "(the count scaled to them); Clopper-Pearson on the two-way effective size (each person's influence as "
+    "probe and reference, degrees of freedom from the people)"
+)
+_FNMR_METHOD = (
+    "Clopper-Pearson on the effective number of people (per-person sums, design effect and degrees of "
+    "freedom estimated from the people; all people if no error)"
+)
+
+
+@dataclass(frozen=True)
+class _Rates:
+    """One side's per-group counts at one threshold, and how to bound each group's rate at any level."""
+
+    side: _Side
+    counts: PairCounts
+    errors: npt.NDArray[np.int64]
+    totals: npt.NDArray[np.int64]
+    lost: npt.NDArray[np.int64]  # comparisons without a score, per group (counted below every threshold)
+    boot: npt.NDArray[np.float64]  # (B, G) rate resamples
+    resampled: bool
+    per_person: tuple[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]], ...]  # FNMR: (misses, genuine)
+    method: str
+    two_way: tuple[Any, ...] = ()  # FMR: each group's ClusteredRate on two-way effective sizes (or None)
+    # Per group: comparisons without a score that no photo without a template explains (failed, not listed).
+    pair_lost: npt.NDArray[np.int64] | None = None
+
+    def bounds(self, g: int, level: float) -> tuple[float, float] | None:
+        """The interval of group ``g``'s rate at ``level``: one method for 0, 1, 2, ... errors."""
+
+        n, k = int(self.totals[g]), int(self.errors[g])
+        if n == 0:
+            return None
+        if self.side.rate == "fnmr":
+            misses, genuine = self.per_person[g]
+            if genuine.sum() <= 0:
+                return None
+            return stats.rate_interval(stats.clustered_rate(misses, genuine), level, self.method)
+        units = float(min(n, _subject_pairs(self.counts, g)))
+        lower, upper = _cp_fractional(k * units / n, units, level)
+        if self.resampled and 0 < k < n:
+            boot = _percentile(self.boot[:, g], level)
+            if boot is not None:
+                lower, upper = min(lower, boot[0]), max(upper, boot[1])
+            two_way = self.two_way[g] if g < len(self.two_way) else None
+            if two_way is not None:
+                # With few people the percentile interval is too short (60 people of 3 photos: 88%).
+                low, high = stats.rate_interval(two_way, level, self.method)
+                lower, upper = min(lower, low), max(upper, high)
+        return lower, upper
+
+
+def _per_person(
+    counts: PairCounts, threshold: float
+) -> tuple[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]], ...]:
+    """Per group, per person: genuine comparisons below ``threshold`` (misses) and genuine comparisons."""
+    import numpy as np
+
+    pairs = counts.genuine
+    subject = counts.photo_subject[pairs.probe]
+    group = counts.photo_group[pairs.probe]
+    miss = ~(pairs.score >= threshold)
+    size = len(counts.subjects)
+    out = []
+    for g in range(len(counts.groups)):
+        mask = group == g
+        genuine = np.bincount(subject[mask], minlength=size).astype(np.float64)
+        misses = np.bincount(subject[mask & miss], minlength=size).astype(np.float64)
+        keep = genuine > 0
+        out.append((misses[keep], genuine[keep]))
+    return tuple(out)
+
+
+def _worst_case(rates: _Rates, g: int) -> float:
+    """How far group ``g``'s rate could move if its comparisons without a score had gone the other way.
+
+    FMR counts them as non-matches: had they been false matches the rate is (k + lost) / k times as
+    high. FNMR counts them as misses: had they matched, it is (k - lost) / k times as low. 1: nothing lost.
+    """
+    k, lost = float(rates.errors[g]), float(rates.lost[g])
+    if lost <= 0:
+        return 1.0
+    if rates.side.rate == "fmr":
+        return math.inf if k == 0 else (k + lost) / k
+    return 0.0 if k <= 0 else max(0.0, k - lost) / k
+
+
+def _widened(rates: _Rates, g: int, r: int, ci: tuple[float, float]) -> tuple[float, float]:
+    """A ratio interval for group ``g`` over ``r`` widened by what their lost comparisons could hide."""
+    fg, fr = _worst_case(rates, g), _worst_case(rates, r)
+    lower, upper = ci
+    if rates.side.rate == "fmr":
+        # g's rate could be higher (upper end up), the reference's higher (lower end down).
+        return (0.0 if math.isinf(fr) else lower / fr, math.inf if math.isinf(fg) else upper * fg)
+    # FNMR: g's rate could be lower (lower end down), the reference's lower (upper end up).
+    return (lower * fg, math.inf if fr <= 0 else upper / fr)
+
+
+_LOST_RULE = {
+    "fta_gap": "; a pass also needs both groups' failure to acquire shown within its tolerance (or none) and "
+    "no pair without a score but for those photos",
+    "worst_case": "; a pass must hold also had every comparison without a score been an error",
+    "non_match": "; comparisons without a score count below every threshold, nothing more",
+}
+
+
+def _pair_lost(counts: PairCounts, side: _Side, lost: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Per group: comparisons without a score that no photo without a template explains (failed, not listed)."""
+    import numpy as np
+
+    from ..pairwise import _comparison_counts
+
+    ok = counts.acquired
+    impostors, genuines = _comparison_counts(counts.photo_group[ok], counts.photo_subject[ok], len(counts.groups))
+    if side.rate == "fmr":
+        explained = ((counts.impostor_comparisons - impostors) * counts.allowed()).sum(axis=1)
+    else:
+        explained = (counts.genuine_comparisons - genuines).sum(axis=1)
+    out: npt.NDArray[np.int64] = np.maximum(0, lost - explained).astype(np.int64)
+    return out
+
+
+def _pair_lost_text(rates: _Rates, g: int, r: int, name: str, ref: str) -> str:
+    """The comparisons of ``g`` and ``r`` a scores list failed or left out (both photos with a template), or ""."""
+    lost = rates.pair_lost
+    pair = {who: 0 if lost is None else int(lost[c]) for who, c in ((name, g), (ref, r))}
+    if not any(pair.values()):
+        return ""
+    return (
+        f"{rates.side.units} failed or missing from the scores though both photos have a template ("
+        + ", ".join(f"{who} {v:,}" for who, v in pair.items() if v)
+        + "): a list that leaves out pairs could hide errors, so this ratio cannot pass"
+    )
+
+
+def _lost_blocks_pass(
+    rates: _Rates,
+    ev: _Evaluation,
+    g: int,
+    r: int,
+    name: str,
+    ref: str,
+    policy: Policy,
+    ci: tuple[float, float],
+) -> tuple[tuple[float, float], str] | None:
+    """Why a passing ratio cannot pass, given comparisons without a score (None: it can).
+
+    ``fta_gap`` (default): the two groups' failure to acquire must be shown within its tolerance
+    (``failure_to_acquire_gap`` passes for them) unless neither has a photo without a template, and
+    no comparison of theirs may lack a score for another reason (a failed or unlisted pair).
+    ``worst_case``: the ratio interval must still lie within the tolerance with every comparison
+    without a score counted as an error where that hurts (the FMR of a group higher, of the reference
+    lower; the FNMR the other way). ``non_match``: no condition (NIST's convention).
+    """
+    mode = policy.lost_comparisons
+    if mode == "non_match" or not (rates.lost[g] or rates.lost[r]):
+        return None
+    lost_text = ", ".join(
+        f"{who} {int(rates.lost[c]):,} of {int(rates.totals[c]):,}" for who, c in ((name, g), (ref, r)) if rates.lost[c]
+    )
+    if mode == "worst_case":
+        widened = _widened(rates, g, r, ci)
+        if ratio_verdict(widened, policy.ratio_tolerance) == "pass":
+            return None
+        return widened, (
+            f"{rates.side.units} without a score ({lost_text}) count as "
+            f"{'non-matches' if rates.side.rate == 'fmr' else 'misses'}; had they gone the other way the ratio "
+            f"could lie anywhere in [{widened[0]:.3g}, {widened[1]:.3g}]: a pass cannot be shown "
+            '(lost_comparisons = "worst_case")'
+        )
+    reasons = []
+    missing = [who for who, c in ((name, g), (ref, r)) if ev.not_acquired.get(who, 0)]
+    fta = ev.fta_verdicts.get((name, ref)) or ev.fta_verdicts.get((ref, name))
+    if missing and fta != "pass":
+        reasons.append(
+            f"{' and '.join(missing)} {'has' if len(missing) == 1 else 'have'} photos without a template "
+            f"({', '.join(f'{who} {ev.not_acquired[who]:,}' for who in missing)}) and failure_to_acquire_gap does "
+            f"not show {name} and {ref} within {policy.tolerance_for('failure_to_acquire_gap'):g} "
+            f"({fta or 'not compared'}): their comparisons, counted as "
+            f"{'non-matches' if rates.side.rate == 'fmr' else 'misses'}, could hide {rates.side.errors}"
+        )
+    listed = _pair_lost_text(rates, g, r, name, ref)
+    if listed:
+        reasons.append(listed)
+    if not reasons:
+        return None
+    return ci, "; ".join(reasons) + f' (lost_comparisons = "fta_gap"; {lost_text} without a score)'
+
+
 def _side_result(
     side: _Side, counts: PairCounts, ev: _Evaluation, entry: _Entry, policy: Policy, seed: int
 ) -> CheckResult:
     import numpy as np
 
-    from ..pairstats import inequity
+    from ..pairstats import inequity, two_way_rates
 
     names = list(counts.groups)
     code = {name: i for i, name in enumerate(names)}
     fm, imp, found = _exact(counts, entry.threshold)
     gen = counts.genuine_comparisons.sum(axis=1)
-    errors = fm if side.rate == "fmr" else found.misses
-    totals = imp if side.rate == "fmr" else gen
-    boot = ev.boot.fmr()[:, entry.index, :] if side.rate == "fmr" else ev.boot.fnmr()[:, entry.index, :]
-    resampled = not (side.rate == "fmr" and not found.kept)
+    allowed = counts.allowed()
+    lost_imp = (counts.lost_impostor() * allowed).sum(axis=1)
+    lost_gen = counts.lost_genuine().sum(axis=1)
+    rates = _Rates(
+        side=side,
+        counts=counts,
+        errors=(fm if side.rate == "fmr" else found.misses).astype(np.int64),
+        totals=(imp if side.rate == "fmr" else gen).astype(np.int64),
+        lost=(lost_imp if side.rate == "fmr" else lost_gen).astype(np.int64),
+        boot=ev.boot.fmr()[:, entry.index, :] if side.rate == "fmr" else ev.boot.fnmr()[:, entry.index, :],
+        resampled=not (side.rate == "fmr" and not found.kept),
+        per_person=_per_person(counts, entry.threshold) if side.rate == "fnmr" else (),
+        method=policy.interval,
+        two_way=tuple(two_way_rates(counts, entry.threshold)) if side.rate == "fmr" and found.kept else (),
+        pair_lost=_pair_lost(counts, side, lost_imp if side.rate == "fmr" else lost_gen),
+    )
+    errors, totals, boot, resampled = rates.errors, rates.totals, rates.boot, rates.resampled
     level_each = policy.confidence
     m = max(1, len(ev.groups) - 1)
     level = _bonferroni(policy.confidence, m)
     tolerance = policy.ratio_tolerance
     notes: list[str] = []
     groups: dict[str, GroupRate] = {}
-    methods: set[str] = set()
+    not_acquired = np.bincount(counts.photo_group[~counts.acquired], minlength=len(names))
+    photos = np.bincount(counts.photo_group, minlength=len(names))
     for name in ev.groups:
         g = code[name]
         n, k = int(totals[g]), int(errors[g])
         rate = k / n if n else None
-        ci: tuple[float, float] | None = None
-        if n:
-            effective = _subject_pairs(counts, g) if side.rate == "fmr" else max(1, _subjects_in(counts, g))
-            if resampled and 0 < k < n:
-                ci = _percentile(boot[:, g], level_each)
-                methods.add("two-way bootstrap over people")
-            if ci is None:
-                # Nothing for a bootstrap to vary (0 or all errors), or pairs not kept: exact bounds on people.
-                on = min(n, effective) if k in (0, n) else n
-                scaled = round(k / n * on)
-                ci = stats.proportion_interval(scaled, on, level_each, "clopper-pearson")
-                methods.add(
-                    "Clopper-Pearson on distinct people-pairs (zero or all errors)"
-                    if k in (0, n)
-                    else "Clopper-Pearson on comparisons (pairs not kept: treats comparisons as independent, too narrow)"
-                )
+        ci = rates.bounds(g, level_each)
         in_group = counts.photo_group == g
         groups[name] = GroupRate(
             name=name,
@@ -272,12 +509,35 @@ def _side_result(
             n=n,
             rate=rate,
             ci=ci,
-            extra={"errors": k, "share_of_errors": k / max(1, int(errors.sum())) if errors.sum() else None},
+            extra={
+                "errors": k,
+                "share_of_errors": k / max(1, int(errors.sum())) if errors.sum() else None,
+                # Failure to acquire beside every rate: those photos' comparisons are in n without a score.
+                "not_acquired": int(not_acquired[g]),
+                "fta": int(not_acquired[g]) / int(photos[g]) if photos[g] else None,
+                "without_score": int(rates.lost[g]),
+            },
         )
     if side.rate == "fmr" and not found.kept:
         notes.append(
-            f"{int(fm.sum()):,} false matches at {entry.threshold:g} exceed max_kept: counts are exact, "
-            "but intervals treat comparisons as independent (too narrow); raise max_kept for the two-way bootstrap"
+            f"{int(fm.sum()):,} false matches at {entry.threshold:g} exceed max_kept: counts are exact, but "
+            "there is no two-way bootstrap here: group intervals are Clopper-Pearson on distinct people-pairs and "
+            "ratios divide them (conservative); raise max_kept for the bootstrap"
+        )
+
+    # What each verdict may not claim at this threshold, whatever the ratios say.
+    no_pass: list[str] = []
+    rated = [code[n] for n in ev.groups if groups[n].rate is not None]
+    fnmr_all = [found.misses[g] / gen[g] for g in rated if gen[g] > 0]
+    if fnmr_all and min(fnmr_all) >= _ALL_REJECTED:
+        no_pass.append(
+            f"the threshold {entry.threshold:.6g} rejects {'every' if min(fnmr_all) >= 1 else 'nearly every'} "
+            "genuine comparison in every group (FNMR at least 0.99): equal rates there say nothing about equity"
+        )
+    if ev.auc is not None and ev.auc < 0.5:
+        no_pass.append(
+            f"genuine comparisons score lower than impostor ones (AUC {ev.auc:.3f} < 0.5): the scores look like "
+            "distances (lower = more similar); say so with scores:FILE.csv?higher=false, or fix the model"
         )
 
     ref = ev.reference
@@ -294,26 +554,56 @@ def _side_result(
             comparisons.append(replace(blank, note=f"{empty} has no {side.units}"))
             continue
         ratio = grp.rate / base.rate if base.rate > 0 else None
-        note = ""
+        notes_here: list[str] = []
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio_boot = boot[:, g] / boot[:, r]
         both = 0 < grp.count < grp.n and 0 < base.count < base.n and resampled
-        ratio_ci = _percentile(ratio_boot, level) if both else None
-        how = "two-way bootstrap over people (percentile)"
-        if ratio_ci is None:
-            # Bounds of each rate at the comparison's level, divided: conservative, honest at zero counts.
-            lo_g, hi_g = _group_bounds(grp, counts, code[name], side, level)
-            lo_r, hi_r = _group_bounds(base, counts, code[ref], side, level)
-            ratio_ci = (lo_g / hi_r if hi_r > 0 else math.nan, hi_g / lo_r if lo_r > 0 else math.inf)
-            how = "ratio of Clopper-Pearson bounds on distinct people (a count of 0 or all)"
-            note = f"{name if grp.count in (0, grp.n) else ref} has {grp.count if grp.count in (0, grp.n) else base.count} {side.errors}: the ratio interval divides exact bounds"
+        boot_ci = _percentile(ratio_boot, level) if both else None
+        bounds_g, bounds_r = rates.bounds(g, level), rates.bounds(r, level)
+        bounds_ci = None
+        if bounds_g is not None and bounds_r is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                bounds_ci = (
+                    bounds_g[0] / bounds_r[1] if bounds_r[1] > 0 else math.nan,
+                    bounds_g[1] / bounds_r[0] if bounds_r[0] > 0 else math.inf,
+                )
+        ratio_ci: tuple[float, float] | None
+        if boot_ci is not None and min(grp.count, base.count) >= _FEW:
+            ratio_ci, how = boot_ci, "two-way bootstrap over people (percentile)"
+        elif boot_ci is not None and bounds_ci is not None:
+            # Few errors: a handful of people-pairs decide the resamples; the groups' own bounds keep it honest.
+            ratio_ci = (min(boot_ci[0], bounds_ci[0]), max(boot_ci[1], bounds_ci[1]))
+            how = f"two-way bootstrap percentile widened to the ratio of the groups' bounds (fewer than {_FEW} {side.errors})"
+        else:
+            ratio_ci = bounds_ci
+            how = "ratio of the groups' bounds (a count of 0 or all, or pairs not kept)"
+            zero = [(who, x) for who, x in ((name, grp), (ref, base)) if x.count in (0, x.n)]
+            if zero:
+                who, x = zero[0]
+                notes_here.append(
+                    f"{who} has {'no' if x.count == 0 else 'only'} {side.errors}: the ratio interval divides the groups' bounds"
+                )
         verdict = ratio_verdict(ratio_ci, tolerance)
+        decided_on = ratio_ci
+        if verdict == "pass" and ratio_ci is not None:
+            blocked = _lost_blocks_pass(rates, ev, g, r, name, ref, policy, ratio_ci)
+            if blocked is not None:
+                verdict = "inconclusive"
+                decided_on, why = blocked
+                notes_here.append(why)
+        if not any("failed or missing" in n for n in notes_here):
+            # Pairs a list failed or left out are named on every row they touch, whatever its verdict.
+            listed = _pair_lost_text(rates, g, r, name, ref)
+            if listed:
+                notes_here.append(listed)
+        if verdict == "pass" and no_pass:
+            verdict = "inconclusive"
+            notes_here.extend(no_pass)
         small = min(grp.subjects, base.subjects) < policy.min_subjects
         if small:
             verdict = "inconclusive"
-            note = "; ".join(
-                x for x in (note, f"fewer than {policy.min_subjects} people behind a rate (min_subjects)") if x
-            )
+            notes_here.append(f"fewer than {policy.min_subjects} people behind a rate (min_subjects)")
+        note = "; ".join(notes_here)
         diff_ci = _percentile(boot[:, g] - boot[:, r], level) if resampled else None
         comparisons.append(
             replace(
@@ -326,22 +616,22 @@ def _side_result(
                 note=note,
             )
         )
-        ratio_rows.append(
-            {
-                "group": name,
-                "reference": ref,
-                "ratio": _num(ratio),
-                "ci": None if ratio_ci is None else [_num(ratio_ci[0]), _num(ratio_ci[1])],
-                "level": level,
-                "tolerance": tolerance,
-                "method": how,
-                "verdict": verdict,
-                "note": note,
-            }
-        )
+        row: dict[str, Any] = {
+            "group": name,
+            "reference": ref,
+            "ratio": _num(ratio),
+            "ci": None if ratio_ci is None else [_num(ratio_ci[0]), _num(ratio_ci[1])],
+            "level": level,
+            "tolerance": tolerance,
+            "method": how,
+            "verdict": verdict,
+            "note": note,
+        }
+        if decided_on is not ratio_ci and decided_on is not None:
+            row["ci_worst_case"] = [_num(decided_on[0]), _num(decided_on[1])]
+        ratio_rows.append(row)
 
     # Inequity measures: point estimates over groups with a rate, intervals from the same replicates.
-    rated = [code[n] for n in ev.groups if groups[n].rate is not None]
     fmr_point = (fm / np.maximum(imp, 1))[rated]
     fnmr_point = (found.misses / np.maximum(gen, 1))[rated]
     point = inequity(fmr_point, fnmr_point, ALPHA)
@@ -350,7 +640,6 @@ def _side_result(
     spread = inequity(fmr_b, fnmr_b, ALPHA)
     measures = _measures(point, spread, side.rate, policy.confidence, resampled)
 
-    allowed = counts.allowed()
     matrix = {
         "probe_groups": names,
         "reference_groups": names,
@@ -389,6 +678,10 @@ def _side_result(
             "seed": seed,
             "pairs_kept": resampled,
         },
+        "group_interval": _FMR_METHOD if side.rate == "fmr" else _FNMR_METHOD,
+        "lost_comparisons": policy.lost_comparisons,
+        "completeness": _completeness(counts, names),
+        "score_auc": _num(ev.auc) if ev.auc is not None else None,
     }
     if side.rate == "fmr":
         details["impostor_matrix"] = matrix
@@ -401,19 +694,26 @@ def _side_result(
     if ev.unsupported:
         details["unsupported_targets"] = [c.to_dict() for c in ev.unsupported]
         notes.extend(f"target FMR {c.target:g} not evaluated: {c.reason}" for c in ev.unsupported)
-    few = [n for n in ev.groups if groups[n].rate is not None and groups[n].count < 30]
+    notes.extend(_entry_notes(counts, entry, groups, side, totals))
+    few = [n for n in ev.groups if groups[n].rate is not None and groups[n].count < _FEW]
     if few:
-        notes.append(f"few {side.errors} (fewer than 30) behind {', '.join(few)}: wide intervals, unstable ratios")
+        notes.append(f"few {side.errors} (fewer than {_FEW}) behind {', '.join(few)}: wide intervals, unstable ratios")
+    if ev.auc is not None and ev.auc < 0.5:
+        notes.append(no_pass[-1])
     method = (
         f"{side.errors} at score >= {entry.threshold:.6g} among {side.units} ("
         + (
-            f"threshold fixed to FMR {entry.calibration.target:g} on {entry.calibration.pool} impostor comparisons"
+            f"threshold fixed to FMR {entry.calibration.target:g} on {entry.calibration.pool} impostor comparisons, "
+            "in-sample"
             if entry.calibration
             else "stated threshold"
         )
-        + f"); per group: {', '.join(sorted(methods)) or 'none'}, {policy.confidence:.0%}; ratio to {ref}: "
-        f"percentile interval at {level:.4g} (Bonferroni over {m}); verdict: fail if the ratio's interval lies "
-        f"above {tolerance:g} or below 1/{tolerance:g}, pass if within, on {policy.bootstrap} two-way resamples, seed {seed}"
+        + f"); per group: {details['group_interval']}, {policy.confidence:.0%}; ratio to {ref}: "
+        f"two-way bootstrap percentile interval at {level:.4g} (Bonferroni over {m}; widened to the ratio of the "
+        f"groups' bounds below {_FEW} errors); verdict: fail if the ratio's interval lies above {tolerance:g} or "
+        f"below 1/{tolerance:g}, pass if within"
+        + _LOST_RULE[policy.lost_comparisons]
+        + f", on {policy.bootstrap} two-way resamples, seed {seed}"
     )
     return CheckResult(
         id=side.check_id,
@@ -431,10 +731,71 @@ def _side_result(
     )
 
 
-def _group_bounds(grp: GroupRate, counts: PairCounts, g: int, side: _Side, level: float) -> tuple[float, float]:
-    on = _subject_pairs(counts, g) if side.rate == "fmr" else max(1, _subjects_in(counts, g))
-    on = min(on, grp.n)
-    return stats.proportion_interval(round((grp.rate or 0.0) * on), on, level, "clopper-pearson")
+def _completeness(counts: PairCounts, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per probe group: comparisons in the design, listed (a scores file), with a score, and lost.
+
+    Lost = in the design without a score: a photo without a template, a failed comparison, a pair a
+    scores file leaves out (``pairs = "all"``). Counted as failures to compare of the probe's group.
+    """
+    allowed = counts.allowed()
+    out: dict[str, dict[str, Any]] = {}
+    listed_imp = counts.listed_impostor if counts.listed_impostor is not None else counts.impostor_comparisons
+    listed_gen = counts.listed_genuine if counts.listed_genuine is not None else counts.genuine_comparisons
+    lost_imp, lost_gen = counts.lost_impostor(), counts.lost_genuine()
+    for g, name in enumerate(names):
+        design_imp = int((counts.impostor_comparisons[g] * allowed[g]).sum())
+        design_gen = int(counts.genuine_comparisons[g].sum())
+        out[name] = {
+            "impostor_comparisons": design_imp,
+            "impostor_listed": int((listed_imp[g] * allowed[g]).sum()),
+            "impostor_without_score": int((lost_imp[g] * allowed[g]).sum()),
+            "genuine_comparisons": design_gen,
+            "genuine_listed": int(listed_gen[g].sum()),
+            "genuine_without_score": int(lost_gen[g].sum()),
+            "pairs": counts.pairs,
+        }
+    return out
+
+
+def _entry_notes(
+    counts: PairCounts, entry: _Entry, groups: dict[str, GroupRate], side: _Side, totals: npt.NDArray[np.int64]
+) -> list[str]:
+    """Notes every entry of a 1:1 run carries: in-sample calibration, ties, lost comparisons, pairs not listed."""
+    out: list[str] = []
+    cal = entry.calibration
+    if cal is not None and cal.achieved is not None:
+        ci = cal.achieved_ci
+        spread = "" if ci is None else f" [{ci[0]:.3g}, {ci[1]:.3g}] ({cal.achieved_level:.0%}, two-way bootstrap)"
+        out.append(
+            f"threshold calibrated in-sample on the comparisons it is evaluated on: the pool's FMR there is "
+            f"{cal.achieved:.3g}{spread}; on new people it varies by about as much (calibrate on a held-out set "
+            "and pass its threshold with --thresholds for an out-of-sample check)"
+        )
+        if cal.coarse:
+            out.append(
+                f"achieved FMR {cal.achieved:.3g} is far below the target {cal.target:g}: {cal.tied:,} impostor "
+                "comparisons tie at the score just below the threshold, so the scores cannot resolve this target "
+                "(finer scores, or a higher target FMR)"
+            )
+    lost = {name: g.extra.get("without_score", 0) for name, g in groups.items()}
+    if any(lost.values()):
+        parts = ", ".join(f"{name} {v:,} of {groups[name].n:,}" for name, v in lost.items() if v)
+        out.append(
+            f"{side.units} without a score (photo without a template, failed, or not listed), counted as "
+            f"{'non-matches' if side.rate == 'fmr' else 'misses'}: {parts}"
+        )
+    if counts.design == "listed" and counts.pairs == "all" and counts.listed_impostor is not None:
+        listed = int(
+            counts.listed_impostor.sum() + (counts.listed_genuine.sum() if counts.listed_genuine is not None else 0)
+        )
+        expected = int(counts.impostor_comparisons.sum() + counts.genuine_comparisons.sum())
+        if listed < expected:
+            out.append(
+                f"the scores file lists {listed:,} of the {expected:,} ordered pairs of the manifest's photos: the "
+                f"{expected - listed:,} left out count as failed comparisons of their groups (list every ordered pair, "
+                "or declare a designed sample with scores:FILE.csv?pairs=sample)"
+            )
+    return out
 
 
 def _measures(
@@ -598,6 +959,43 @@ def failure_to_acquire_gap(counts: PairCounts, *, reference: str, policy: Policy
     )
 
 
+def _calibration_statement(ev: _Evaluation) -> str:
+    """What calibrating on the evaluated comparisons means, with the pool's FMR interval at each target."""
+    parts = []
+    for entry in ev.entries:
+        cal = entry.calibration
+        if cal is None or cal.achieved is None:
+            continue
+        ci = cal.achieved_ci
+        spread = "" if ci is None else f" [{ci[0]:.3g}, {ci[1]:.3g}]"
+        parts.append(f"target {cal.target:g}: threshold {entry.threshold:.6g}, pool FMR {cal.achieved:.3g}{spread}")
+    if not parts:
+        return "no threshold was fixed to a target FMR"
+    return (
+        "Thresholds are calibrated in-sample, on the same comparisons they are evaluated on: on these people the "
+        "pool's FMR meets each target, and the interval says how far it would move on new people from the same "
+        "population (two-way bootstrap); for an out-of-sample check, calibrate on a held-out set and state its "
+        "threshold with --thresholds. " + "; ".join(parts) + "."
+    )
+
+
+def _uncertainty_statement(fmr: Sequence[CheckResult], policy: Policy, seed: int) -> str:
+    """How the intervals were made, saying so where a threshold's false matches were not kept (no two-way bootstrap)."""
+    dropped = [r.threshold for r in fmr if not r.details.get("bootstrap", {}).get("pairs_kept", True)]
+    text = (
+        f"{policy.confidence:.0%} intervals over people ({policy.bootstrap} two-way resamples, seed {seed}): FMR per "
+        f"group {_FMR_METHOD}; FNMR per group {_FNMR_METHOD}; ratios by the two-way bootstrap, widened to the "
+        f"ratio of the groups' bounds below {_FEW} errors"
+    )
+    if dropped:
+        shown = ", ".join(f"{t:.6g}" for t in dropped if t is not None)
+        text += (
+            f". At threshold {shown} the false matches exceeded max_kept: no two-way bootstrap there; FMR intervals "
+            "are Clopper-Pearson on distinct people-pairs (comparisons treated as independent beyond that)"
+        )
+    return text
+
+
 def equitability(
     counts: PairCounts,
     *,
@@ -679,11 +1077,11 @@ def equitability(
             "impostors": "same-group pairs only" if counts.same_group else "all pairs",
             "binding_threshold": ev.binding,
             "unsupported": [c.to_dict() for c in ev.unsupported],
+            "calibration": _calibration_statement(ev),
         },
         "false_match_rate": rates(fmr),
         "false_non_match_rate": rates(fnmr),
-        "uncertainty": f"{policy.confidence:.0%} two-way bootstrap intervals over people ({policy.bootstrap} resamples, seed {seed}); "
-        "Clopper-Pearson on distinct people where a count is 0",
+        "uncertainty": _uncertainty_statement(fmr, policy, seed),
         "comparisons": {"metric": counts.metric, "design": counts.design, "total": counts.comparisons},
         "equitability": {
             "verdict": verdict,

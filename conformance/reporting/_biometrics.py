@@ -144,22 +144,42 @@ class Rule:
     supported: bool = True
     reason: str = ""
     source: str = ""
+    impostors: str = "all"  # "all" or "same_group": which impostor comparisons the rates count
+    distinct: int | None = None  # distinct scored impostor comparisons behind a target
+    people_pairs: int | None = None  # distinct people-pairs behind them
+    achieved_ci: tuple[float | None, float | None] | None = None  # the pool's FMR at the threshold, interval
+    coarse: bool = False  # ties keep the achieved FMR far below the target
+
+    @property
+    def _qualifiers(self) -> list[str]:
+        out = []
+        if self.impostors == "same_group":
+            out.append("same-group impostors")
+        if self.kind == "target" and self.calibrated_on not in ("", "all"):
+            out.append(f"calibrated on {self.calibrated_on}")
+        return out
 
     @property
     def label(self) -> str:
-        """``FMR 0.001`` or ``threshold 80 (stated)``: what two runs' entries are matched on."""
+        """``FMR 0.001`` or ``threshold 80 (stated)``: what two runs' entries are matched on.
+
+        A rule on same-group impostors, or calibrated on one group, says so: ``FMR 0.001 (same-group
+        impostors, calibrated on I-II)`` is another operating point than ``FMR 0.001``.
+        """
+        extra = ", ".join(self._qualifiers)
         if self.kind == "target" and self.target_fmr is not None:
-            return f"FMR {self.target_fmr:g}"
+            return f"FMR {self.target_fmr:g}" + (f" ({extra})" if extra else "")
         if self.threshold is not None:
-            return f"threshold {self.threshold:g} (stated)"
+            return f"threshold {self.threshold:g} (stated{', ' + extra if extra else ''})"
         return "threshold n/a"
 
     @property
-    def key(self) -> tuple[str, float | None]:
-        """``("target", 0.001)`` or ``("stated", 80.0)``: the same operating point in another report."""
+    def key(self) -> tuple[str, float | None, str, str]:
+        """The same operating point in another report: the target FMR (or stated threshold), the impostors
+        counted and the calibration pool, ``("target", 0.001, "all", "all")`` or ``("stated", 80.0, "all", "")``."""
         if self.kind == "target":
-            return ("target", self.target_fmr)
-        return ("stated", self.threshold)
+            return ("target", self.target_fmr, self.impostors, self.calibrated_on or "all")
+        return ("stated", self.threshold, self.impostors, "")
 
     def sentence(self, metric: str = "") -> str:
         """The rule in words, with the impostor comparisons that support it."""
@@ -171,12 +191,24 @@ class Rule:
             text = f"Threshold {_threshold_text(self.threshold)}{on} fixed so that the FMR on {pool} is {'n/a' if self.target_fmr is None else f'{self.target_fmr:g}'}"
             if self.impostor_comparisons is not None:
                 text += f": {count_text(self.impostor_comparisons)} impostor comparisons support it"
+                if self.distinct is not None and self.people_pairs is not None:
+                    text += (
+                        f" ({count_text(self.distinct)} distinct, behind {count_text(self.people_pairs)} "
+                        "distinct people-pairs)"
+                    )
                 if self.needed is not None:
                     text += f" ({count_text(self.needed)} needed by the rule of three, 3/FMR)"
             if self.achieved_fmr is not None:
                 text += f"; achieved FMR {rate_text(self.achieved_fmr)}"
                 if self.false_matches is not None:
                     text += f" ({count_text(self.false_matches)} false matches)"
+                if self.achieved_ci is not None:
+                    text += (
+                        f", calibrated in-sample on these comparisons: on new people the pool's FMR at this "
+                        f"threshold would lie in {interval_text(self.achieved_ci)}"
+                    )
+            if self.coarse:
+                text += "; tied scores keep the achieved FMR far below the target"
             return text + "."
         if self.kind == "stated":
             source = f", from {self.source}" if self.source else ""
@@ -207,12 +239,31 @@ def read_rule(raw: object) -> Rule | None:
         supported=rule.get("supported") is not False,
         reason=_str(rule.get("reason")),
         source=_str(rule.get("source")),
+        impostors=_impostors(rule.get("impostors")),
+        distinct=_whole(rule.get("distinct_comparisons")),
+        people_pairs=_whole(rule.get("people_pairs")),
+        achieved_ci=_pair(rule.get("achieved_fmr_ci")),
+        coarse=rule.get("coarse") is True,
     )
 
 
+def _impostors(value: object) -> str:
+    """``same_group`` for a rule (or check) on same-group impostors ("same_group", "same-group pairs only ..."), else ``all``."""
+    text = _str(value).replace("-", "_")
+    return "same_group" if text.startswith("same_group") else "all"
+
+
 def rule_of(check: CheckResult) -> Rule | None:
-    """The rule of ``check``'s threshold; None when the report has none."""
-    return read_rule(check.details.get("threshold_rule"))
+    """The rule of ``check``'s threshold; None when the report has none.
+
+    Reports made before rules named their impostors give them in ``details.impostors``.
+    """
+    rule = read_rule(check.details.get("threshold_rule"))
+    if rule is not None and "impostors" not in _mapping(check.details.get("threshold_rule")):
+        from dataclasses import replace
+
+        rule = replace(rule, impostors=_impostors(check.details.get("impostors")))
+    return rule
 
 
 def unsupported_of(details: Mapping[str, Any]) -> list[Rule]:
@@ -487,8 +538,17 @@ def _level_text(level: float | None) -> str:
     return "" if level is None else f"{round(level * 100, 2):g}%"
 
 
+def _fta_text(extra: Mapping[str, Any]) -> str:
+    """Photos without a template and their share: ``20 (2.5%)``; ``n/a`` where the report does not say."""
+    count, share = _whole(extra.get("not_acquired")), _number(extra.get("fta"))
+    if count is None:
+        return "n/a"
+    return f"{count:,}" + ("" if share is None else f" ({share:.1%})")
+
+
 def groups_table(check: CheckResult) -> Table:
-    """Each group's errors, comparisons, rate with its interval and share of the errors."""
+    """Each group's errors, comparisons, rate with its interval and share of the errors, and beside them
+    its failure to acquire and the comparisons without a score (counted below every threshold)."""
     rate, errors, units = nouns(check)
     rows = []
     for name, g in check.groups.items():
@@ -503,6 +563,8 @@ def groups_table(check: CheckResult) -> Table:
                 rate_text(g.rate),
                 interval_text(g.ci),
                 "n/a" if not finite_number(share) else f"{share:.1%}",
+                _fta_text(g.extra),
+                count_text(g.extra.get("without_score")),
             )
         )
     header = (
@@ -514,8 +576,10 @@ def groups_table(check: CheckResult) -> Table:
         rate,
         f"{check.confidence:.0%} interval",
         f"share of {errors}",
+        "photos without a template",
+        f"{units} without a score",
     )
-    return Table(header, tuple(rows), tuple(range(1, 8)))
+    return Table(header, tuple(rows), tuple(range(1, 10)))
 
 
 def ratios_table(check: CheckResult) -> Table:

@@ -67,6 +67,7 @@ from .compare_biometrics import (
     operating_points,
     ratio_regressions,
     render_points_markdown,
+    unmatched,
 )
 from .markdown import VERDICT_LABELS, code, escape
 
@@ -876,6 +877,9 @@ def render_compare_markdown(comparison: ReportComparison) -> str:
         out += [f"**Differs from #1 beyond noise:** {listed}.", ""]
     elif not comparison.comparable:
         out += [f"**Nothing compared: {_different(comparison)}.**", ""]  # the kit's words only
+    elif unmatched(comparison.points):
+        # 1:1 reports at different operating points: what they share (failure to acquire) is not the point.
+        out += [f"**Nothing 1:1 compared: {_md(unmatched(comparison.points))}.**", ""]
     else:
         out += ["**No figure differs from #1 beyond noise.**", ""]
     out += render_points_markdown(names, comparison.points, comparison.bindings, comparison.equitability)

@@ -58,6 +58,7 @@ __all__ = [
     "kind_of",
     "operating_points",
     "ratio_regressions",
+    "unmatched",
 ]
 
 # Checks that compare and the gate read here rather than threshold by threshold.
@@ -242,15 +243,40 @@ def change(first: Side | None, later: Side | None, level: float, *, ratio: bool)
 # -- matching reports by operating point ----------------------------------------------------------------
 
 
-def _points(report: Report) -> dict[tuple[str, tuple[str, float | None]], CheckResult]:
-    out: dict[tuple[str, tuple[str, float | None]], CheckResult] = {}
+_PointKey = tuple[str, tuple[str, float | None, str, str]]
+
+
+def _points(report: Report) -> dict[_PointKey, CheckResult]:
+    out: dict[_PointKey, CheckResult] = {}
     for check in report.checks:
         if check.id not in RATIO_CHECKS:
             continue
         rule = rule_of(check)
-        key = rule.key if rule is not None else ("stated", check.threshold)
+        key = rule.key if rule is not None else ("stated", check.threshold, "all", "")
         out.setdefault((check.id, key), check)
     return out
+
+
+def unmatched(points: Sequence[OperatingPoint]) -> str:
+    """Why nothing 1:1 can be compared, when no operating point is in two reports ("" when one is).
+
+    Each report fixes its own thresholds: a report at FMR 0.001 and one at FMR 0.0001 (or on other
+    impostors, or calibrated on another pool) have no figure in common.
+
+    >>> unmatched([])
+    ''
+    """
+    if not points or any(sum(v is not None for v in p.verdicts) >= 2 for p in points):
+        return ""
+    reports = max(len(p.verdicts) for p in points)
+    held = []
+    for i in range(reports):
+        labels = list(dict.fromkeys(p.label for p in points if i < len(p.verdicts) and p.verdicts[i] is not None))
+        held.append(f"#{i + 1} at {', '.join(labels) or 'none'}")
+    return (
+        "no 1:1 operating point is in two reports (" + "; ".join(held) + "): nothing 1:1 was compared; run them "
+        "at the same --target-fmr (or --thresholds), on the same impostors and calibration pool"
+    )
 
 
 def _rate(check: CheckResult | None, group: str) -> Side | None:
@@ -333,7 +359,36 @@ def ratio_regressions(current: Report, baseline: Report) -> list[Regression]:
     from .compare import Regression
 
     found: list[Regression] = []
-    for point in operating_points([baseline, current]):
+    points = operating_points([baseline, current])
+    nothing = unmatched(points)
+    if nothing:
+        # The gate must not pass by comparing nothing: a run at another operating point is no evidence.
+        nan = (math.nan, math.nan)
+        found.append(
+            Regression(
+                check=points[0].check,
+                group="",
+                reference="",
+                baseline_gap=math.nan,
+                baseline_ci=nan,
+                current_gap=math.nan,
+                current_ci=nan,
+                change=math.nan,
+                change_ci=nan,
+                level=math.nan,
+                statistic=math.nan,
+                p_value=math.nan,
+                baseline_verdict="",
+                current_verdict="",
+                message=_plain(
+                    "nothing compared: " + nothing.replace("#1", "the baseline", 1).replace("#2", "this run", 1)
+                ),
+                figure="operating point",
+                operating_point="none in common",
+            )
+        )
+        return found
+    for point in points:
         if point.verdicts[0] is None or point.verdicts[1] is None:
             continue
         rate_name = "FMR" if point.check == "false_match_differential" else "FNMR"
@@ -527,6 +582,9 @@ def render_points_markdown(
     if not points:
         return []
     out = ["## 1:1 comparisons, by operating point", "", escape(_INTRO), ""]
+    nothing = unmatched(points)
+    if nothing:
+        out += [f"**Nothing comparable: {escape(nothing)}.**", ""]
     header = ["#", "report", "binding operating point", "threshold", "metric", "impostor comparisons", "equitability"]
     out += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for i, (name, binding, (verdict, _)) in enumerate(zip(names, bindings, equitability, strict=True)):

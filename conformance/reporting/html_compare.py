@@ -22,7 +22,7 @@ from .compare import (
     _table_level,
     _unique,
 )
-from .compare_biometrics import _INTRO, _MARKS, METHOD, OperatingPoint, _header, _point_rows
+from .compare_biometrics import _INTRO, _MARKS, METHOD, OperatingPoint, _header, _point_rows, unmatched
 
 __all__ = ["render_compare_html"]
 
@@ -79,6 +79,7 @@ def render_compare_html(comparison: ReportComparison) -> str:
         comparison=comparison,
         short_hash=_short_hash,
         nothing_compared=_different(comparison) if not comparison.comparable else "",
+        nothing_1to1=unmatched(comparison.points),
         intro=_INTRO,
         points=[_point(p) for p in comparison.points],
         # The reports' binding points and equitability verdicts are listed when there is a 1:1 part.
