@@ -22,13 +22,22 @@ from typing import TYPE_CHECKING, Any, ParamSpec
 
 from ._format import fixed, interval
 from ._text import printable
+from ._wording import (
+    _STRADDLES,
+    _ratio_row,
+    _relation,
+    finding,
+    inconclusive_reason,
+    largest_gap,
+    rate_label,
+)
 from .errors import ConformanceFailure
 
 if TYPE_CHECKING:
     from .matching import ComparisonRun, SearchRun
     from .observation import Observations
     from .policy import Policy
-    from .results import CheckResult, Comparison
+    from .results import CheckResult
 
 P = ParamSpec("P")
 
@@ -76,16 +85,6 @@ _HEADLINE_LABELS = {
     "not applicable": "NOT APPLICABLE",
     "not run": "NOT RUN",
 }
-
-
-# What a check's per-group figure is, where "rate" would mislead: calibration's figure is
-# overconfidence (mean confidence minus the share labelled correctly), not a share of anything.
-_RATE_LABELS = {"confidence_calibration": "overconfidence"}
-
-
-def rate_label(result: CheckResult) -> str:
-    """The heading of a check's per-group figure in tables: ``rate``, or what the figure is when not a rate."""
-    return _RATE_LABELS.get(result.id, "rate")
 
 
 def not_applicable_reason(result: CheckResult) -> str:
@@ -167,84 +166,6 @@ def _pair(value: object) -> tuple[float, float] | None:
     if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
         return (float(value[0]), float(value[1]))
     return None
-
-
-def _straddles(ci: tuple[float, float] | None, tolerance: float, *, ratio: bool = False) -> bool:
-    """Whether an interval reaches both sides of a tolerance, in either direction (a ratio's: x and 1/x)."""
-    if ci is None:
-        return False
-    lo, hi = ci
-    bounds = (tolerance, 1.0 / tolerance) if ratio and tolerance > 0 else (tolerance, -tolerance)
-    return any(lo < bound < hi for bound in bounds)
-
-
-def _relation(verdict: str, ci: tuple[float, float] | None, tolerance: float, *, ratio: bool = False) -> str:
-    """How the interval stands to the tolerance, in words that are true of it ("straddles" only when it does)."""
-    if verdict == "fail":
-        return "exceeds"
-    if verdict == "pass":
-        return "within"
-    if verdict == "not applicable":
-        return "not judged against"
-    if ci is None:
-        return "against"
-    if _straddles(ci, tolerance, ratio=ratio):
-        return "straddles"
-    lo, hi = ci
-    inside = (
-        (1.0 / tolerance <= lo and hi <= tolerance)
-        if ratio and tolerance > 0
-        else (-tolerance <= lo and hi <= tolerance)
-    )
-    return "lies within" if inside else "lies beyond"
-
-
-_STRADDLES = "the interval straddles the tolerance"
-
-
-def inconclusive_reason(comparison: Comparison) -> str:
-    """Why a comparison is inconclusive, as the check found it: too few subjects, coverage, Holm, ... or the interval."""
-    if comparison.note:
-        return comparison.note
-    if comparison.ci is None:
-        return "nothing to compare"
-    if _straddles(comparison.ci, comparison.tolerance):
-        return _STRADDLES
-    return "the data cannot decide it"
-
-
-def finding(c: Comparison) -> str:
-    """One comparison in a few words: pair, gap, interval, verdict and (inconclusive) why."""
-    pair = c.group if c.reference.startswith("none") else f"{c.group} vs {c.reference}"
-    gap = "n/a" if c.difference is None else f"{c.difference:+.3f}"
-    why = f": {inconclusive_reason(c)}" if c.verdict == "inconclusive" else ""
-    return f"{pair} {gap} {interval(c.ci)} ({c.verdict}{why})"
-
-
-def largest_gap(result: CheckResult) -> Comparison | None:
-    """The comparison with the largest disparity, when it is not the one that decided the verdict.
-
-    The deciding comparison is the worst by verdict (fail before inconclusive); a larger gap that
-    could not be decided (too few people behind it, under a strict profile) is still the starkest
-    finding, and every headline names it beside the verdict.
-    """
-    if _ratio_row(result.details, "") is not None or "ratio_tolerance" in result.details:
-        return None  # decided on rate ratios: the gap is not the figure the verdict rests on
-    deciding = result.worst_comparison
-    sized = [c for c in result.comparisons if c.difference is not None and c.verdict != "not applicable"]
-    if deciding is None or deciding.difference is None or not sized:
-        return None
-    largest = max(sized, key=lambda c: abs(c.difference or 0.0))
-    if largest is deciding or abs(largest.difference or 0.0) <= abs(deciding.difference):
-        return None
-    return largest
-
-
-def _ratio_row(details: object, group: str) -> dict[str, Any] | None:
-    """The ratio a differential check decided ``group`` on (``details["ratios"]``), if it decides on ratios."""
-    if not isinstance(details, Mapping) or "ratio_tolerance" not in details:
-        return None
-    return next((r for r in details.get("ratios", []) if isinstance(r, dict) and r.get("group") == group), None)
 
 
 def _label(result: dict[str, object]) -> str:

@@ -43,7 +43,6 @@ socket read.
 from __future__ import annotations
 
 import math
-import re
 import sys
 import threading
 import time
@@ -53,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ConformanceError
+from .failures import DEFAULT_SYSTEMATIC_FAILURES, FailureWatch, SystematicFailure, failure_kind
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -79,8 +79,6 @@ __all__ = [
 ]
 
 EXECUTORS = ("serial", "threads", "processes", "dask-local", "dask")
-# Photos failing alike in a row before a run stops (policy key systematic_failures).
-DEFAULT_SYSTEMATIC_FAILURES = 20
 _HOW = (
     "give serial, threads:N, processes:N, dask-local:N or dask:ADDRESS (e.g. threads:8, processes:2, "
     "dask:tcp://scheduler:8786)"
@@ -219,101 +217,6 @@ def hold_to_vocabulary(analyzer: Any, observation: Observation) -> Observation:
 
 
 # -- systematic failures -------------------------------------------------------------------------------
-
-
-class SystematicFailure(ConformanceError):
-    """Every call failed the same way: the run stops (exit 2) instead of building verdicts on errors."""
-
-
-# An error's reason that begins with a code ("InternalServerError: ...", "NotRekognition: ..."): the code is its kind.
-_CODED = re.compile(r"([A-Za-z_][\w.#-]{0,80}): ")
-# What varies between messages of one kind: request ids, timestamps, counts, digests.
-_VARYING = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|\b[0-9a-fA-F]*\d[0-9a-fA-F]*\b|\d+")
-
-
-def failure_kind(reason: str) -> str:
-    """The kind of an error's reason: its code when it starts with one, else the reason with ids and numbers masked.
-
-    A systematic failure rarely says the same words twice: a server's message carries a request id or a
-    time (``InternalServerError: Internal error, request 5``). Reasons of one kind are the same failure.
-
-    >>> failure_kind("InternalServerError: Internal error, request 5")
-    'InternalServerError'
-    >>> failure_kind("timed out after 30 s at 2026-01-02T03:04:05Z")
-    'timed out after # s at #-#-#T#:#:#Z'
-    """
-    coded = _CODED.match(reason)
-    if coded is not None:
-        return coded.group(1)
-    return _VARYING.sub("#", reason)
-
-
-class FailureWatch:
-    """Watches observations as they come and raises :class:`SystematicFailure` on a systematic failure.
-
-    ``limit`` photos in a row with an error of the same kind (:func:`failure_kind`: its code, else its
-    reason with ids and numbers masked), or errors on every one of the first ``limit`` photos (whatever
-    their reasons), stop the run. 0 never stops. Thread-safe.
-    """
-
-    def __init__(self, limit: int = DEFAULT_SYSTEMATIC_FAILURES, *, what: str = "photos") -> None:
-        self.limit = int(limit)
-        self.what = what
-        self._lock = threading.Lock()
-        self._seen = 0
-        self._errors_from_start = 0
-        self._streak = 0
-        self._kind = ""
-        self._reason = ""
-        self._reasons: set[str] = set()  # the distinct messages of the streak (a few are enough to say so)
-        self.stopped: SystematicFailure | None = None
-
-    def see(self, observation: Observation) -> None:
-        """Count one observation; raises :class:`SystematicFailure` when the run must stop."""
-        self.see_outcome(observation.outcome, observation.reason)
-
-    def see_outcome(self, outcome: str, reason: str) -> None:
-        """Count one outcome (``analysed``, ``no_face`` or ``error``, with its reason): a photo's or a search's."""
-        if self.limit <= 0:
-            return
-        with self._lock:
-            if self.stopped is not None:
-                raise self.stopped
-            self._seen += 1
-            if outcome != "error":
-                self._streak, self._kind, self._reason = 0, "", ""
-                self._reasons.clear()
-                return
-            if self._errors_from_start == self._seen - 1:
-                self._errors_from_start += 1
-            kind = failure_kind(reason)
-            if self._streak and kind == self._kind:
-                self._streak += 1
-            else:
-                self._streak, self._kind = 1, kind
-                self._reasons.clear()
-            self._reason = reason
-            if len(self._reasons) < 3:
-                self._reasons.add(reason)
-            if self._streak >= self.limit:
-                self.stopped = self._failure(f"the last {self._streak} {self.what} all failed the same way")
-            elif self._errors_from_start >= self.limit and self._seen == self.limit:
-                self.stopped = self._failure(f"the first {self.limit} {self.what} all failed")
-            if self.stopped is not None:
-                raise self.stopped
-
-    def _failure(self, what: str) -> SystematicFailure:
-        from ._numbers import shown
-
-        reason = shown(self._reason, 700, quoted=False)
-        if len(self._reasons) > 1 and self._streak >= self.limit:
-            reason += f"; their messages differ only in ids and numbers: one kind of failure, {shown(self._kind, 120)}"
-        return SystematicFailure(
-            f"stopped: {what} ({reason}): a fault of the setup, not of the photos, "
-            "so no verdict is built on it; what was recorded so far is kept. Fix the cause (the endpoint, its "
-            "permissions, the network) and run the same command again; if these failures are real answers, raise "
-            f"systematic_failures (now {self.limit}; 0 never stops) in [tool.conformance]"
-        )
 
 
 def _observe(analyzer: Any, photo: Photo, watch: FailureWatch | None) -> Observation:

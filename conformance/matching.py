@@ -188,7 +188,7 @@ def run_searches(
     """
     from contextlib import nullcontext
 
-    from .execution import DEFAULT_SYSTEMATIC_FAILURES, FailureWatch
+    from .failures import DEFAULT_SYSTEMATIC_FAILURES, FailureWatch
 
     gallery = dataset.role("gallery")
     ids = frozenset(p.id for p in gallery)
@@ -444,7 +444,7 @@ def _check_scores(comparator: Any, counts: PairCounts, stated: Sequence[float]) 
     import numpy as np
 
     from .errors import ConformanceError
-    from .pairstats import score_auc
+    from .pairwise import score_auc
 
     notes = []
     auc = score_auc(counts)

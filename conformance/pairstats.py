@@ -38,7 +38,6 @@ __all__ = [
     "inequity",
     "replicates",
     "rule_of_three",
-    "score_auc",
     "two_way_rates",
 ]
 
@@ -534,25 +533,6 @@ def distributions(counts: PairCounts, *, bins: int = 40) -> dict[str, Any]:
             "genuine_failed": int(counts.genuine_comparisons[g].sum() - gen[g].sum()),
         }
     return {"edges": edges.tolist(), "groups": groups}
-
-
-def score_auc(counts: PairCounts) -> float | None:
-    """The chance a genuine comparison scores above an impostor one (ties count half), from the histograms.
-
-    Scored comparisons only, over the counted impostor cells; None without both kinds. Within a
-    histogram bin the two kinds count as tied, so this is the AUC to the bins' resolution. Below
-    0.5, genuine pairs score *lower* than impostors: the scores run the other way (a distance).
-    """
-    import numpy as np
-
-    allowed = counts.allowed()
-    imp = counts.impostor_hist[allowed].sum(axis=0).astype(np.float64)
-    gen = counts.genuine_hist.sum(axis=(0, 1)).astype(np.float64)
-    n_imp, n_gen = imp.sum(), gen.sum()
-    if n_imp == 0 or n_gen == 0:
-        return None
-    below = np.concatenate([[0.0], np.cumsum(imp)[:-1]])
-    return float((gen * (below + 0.5 * imp)).sum() / (n_imp * n_gen))
 
 
 def two_way_rates(counts: PairCounts, t: float) -> list[Any]:

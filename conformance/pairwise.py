@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["METRICS", "PairCounts", "PairList", "compare_all_pairs", "compare_listed", "metric_range"]
+__all__ = ["METRICS", "PairCounts", "PairList", "compare_all_pairs", "compare_listed", "metric_range", "score_auc"]
 
 METRICS = ("cosine", "l2")
 DEFAULT_BLOCK = 2048
@@ -866,3 +866,22 @@ def _unlisted_genuine(
                     out_p.append(i)
                     out_r.append(j)
     return PairList(np.asarray(out_p, dtype=np.int64), np.asarray(out_r, dtype=np.int64), np.full(len(out_p), -np.inf))
+
+
+def score_auc(counts: PairCounts) -> float | None:
+    """The chance a genuine comparison scores above an impostor one (ties count half), from the histograms.
+
+    Scored comparisons only, over the counted impostor cells; None without both kinds. Within a
+    histogram bin the two kinds count as tied, so this is the AUC to the bins' resolution. Below
+    0.5, genuine pairs score *lower* than impostors: the scores run the other way (a distance).
+    """
+    import numpy as np
+
+    allowed = counts.allowed()
+    imp = counts.impostor_hist[allowed].sum(axis=0).astype(np.float64)
+    gen = counts.genuine_hist.sum(axis=(0, 1)).astype(np.float64)
+    n_imp, n_gen = imp.sum(), gen.sum()
+    if n_imp == 0 or n_gen == 0:
+        return None
+    below = np.concatenate([[0.0], np.cumsum(imp)[:-1]])
+    return float((gen * (below + 0.5 * imp)).sum() / (n_imp * n_gen))

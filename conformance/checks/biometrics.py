@@ -130,7 +130,7 @@ def _evaluate(
     cached = _CACHE.get(key)
     if cached is not None and cached[0] is counts:
         return cached[1]
-    from ..pairstats import score_auc
+    from ..pairwise import score_auc
 
     group_order(list(counts.groups), reference)  # raises, naming the groups, if the reference is absent
     calibrations = [calibrate(counts, t) for t in wanted]

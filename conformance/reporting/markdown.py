@@ -90,7 +90,7 @@ def _provenance_banner(report: Report) -> list[str]:
 
 
 def _check_section(check: CheckResult) -> list[str]:
-    from ..assertions import inconclusive_reason, rate_label
+    from .._wording import inconclusive_reason, rate_label
 
     at = ""
     if check.threshold is not None:
@@ -210,7 +210,7 @@ def undisclosed_text(report: Report) -> str | None:
     Shown for a gender run whenever the report counts them (none, too), and for any run that has some:
     they are in every photo count and in no misgendering figure, and a reader must know how many.
     """
-    from ..checks import GENDER_CHECKS
+    from ..checks.check_ids import GENDER_CHECKS
 
     counts = report.dataset.fields.get("undisclosed")
     if not isinstance(counts, Mapping):
@@ -247,7 +247,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
         "",
         *_completeness(report),
     ]
-    from ..assertions import finding, inconclusive_reason, largest_gap
+    from .._wording import finding, inconclusive_reason, largest_gap
     from .markdown_biometrics import biometric_markdown, summary_cells
 
     rows = []
