@@ -351,6 +351,13 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
         "`overall`, `reference`",
         "1:1: the impostor comparisons a target FMR is read from: all of them, or the reference group's",
     ),
+    "lost_comparisons": (
+        "`fta_gap`, `worst_case`, `non_match`",
+        "1:1: what comparisons that never happened (failure to acquire, a pair without a score) may do to a "
+        "ratio: `fta_gap` lets it pass only when failure to acquire is shown within its tolerance and no pair "
+        "lacks a score otherwise; `worst_case` only if it would also pass had each been an error; `non_match` "
+        "counts them below every threshold (NIST's convention) and nothing more",
+    ),
     "impostors": (
         "`all`, `same_group`",
         "1:1: which different-person comparisons count as impostors: any two people, or only two of the same "
