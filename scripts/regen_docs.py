@@ -266,6 +266,9 @@ def render(block: Block, sessions: Sessions) -> list[str]:
 # What changes from run to run or machine to machine and says nothing about the kit.
 _UNSTABLE = [
     (re.compile(r"\bin \d+(\.\d+)?s( \(\d+:\d\d:\d\d\))?"), "in N s"),
+    # pytest pads its summary line with "=" to the terminal width around a text whose length varies
+    # with the time it took: the padding is as unstable as the time.
+    (re.compile(r"^=+ (.*?) =+$", re.M), r"== \1 =="),
     (re.compile(r"^platform .*$", re.M), "platform ..."),
     (re.compile(r"^plugins: .*$", re.M), "plugins: ..."),
     (re.compile(r'"created": "[^"]*"'), '"created": "..."'),
