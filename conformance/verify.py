@@ -536,6 +536,9 @@ def _compare(
     sealed_kit = _mapping(report.get("evidence")).get("kit_version", _ABSENT)
     if not _same(report.get("kit_version"), sealed_kit):
         out.append(Difference("evidence", "-", "kit_version", sealed_kit, report.get("kit_version")))
+    # A sequential run's record (looks taken, why it stopped, photos sent and not needed) is re-derived too.
+    for path, x, y in _diff(report.get("sequential", _ABSENT), derived.get("sequential", _ABSENT)):
+        out.append(Difference("report", "-", f"sequential.{path}" if path != "(value)" else "sequential", x, y))
     for name in report:
         if name not in _REPORT_KEYS:
             out.append(Difference("report", "-", name, report[name], _ABSENT))
@@ -564,6 +567,7 @@ _REPORT_KEYS = frozenset(
         "skipped",
         "photos",
         "regression",
+        "sequential",
     }
 )
 

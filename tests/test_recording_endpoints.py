@@ -354,6 +354,7 @@ def test_a_tls_intercepting_proxy_trusted_through_aws_ca_bundle_is_not_the_vendo
             "--record-mode",
             "once",
             "--allow-live",
+            "--accept-vendor-retention",
             "--rate",
             "100",
             env={"HTTPS_PROXY": proxy.url, "AWS_CA_BUNDLE": str(cert), "NO_PROXY": ""},

@@ -96,3 +96,19 @@ def test_looks_must_be_a_whole_number(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         main(["run", "--sequential", "--looks", "0"])
     assert "give the most looks as a whole number from 1 to 100" in capsys.readouterr().err
+
+
+def test_an_edited_sequential_record_does_not_verify(
+    stopped: tuple[int, dict[str, object]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The stopping record is re-derived like the verdicts: one more look claimed is named."""
+    _, report = stopped
+    edited = json.loads(json.dumps(report))
+    taken = edited["sequential"]["looks_taken"]
+    edited["sequential"]["looks_taken"] = taken + 1
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(edited))
+    assert main(["verify", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "sequential.looks_taken" in out
+    assert f"{taken + 1}" in out
