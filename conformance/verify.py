@@ -547,29 +547,16 @@ def _compare(
 
 # How the run was sped up (the cache): not what it found.
 _RUN_KEYS = frozenset({"observations_cache"})
+
+
 # The top-level keys of a report this kit writes; any other is not the kit's (a newer kit's, or an edit).
-_REPORT_KEYS = frozenset(
-    {
-        "schema",
-        "kit_version",
-        "created",
-        "verdict",
-        "seed",
-        "analyzer",
-        "dataset",
-        "policy",
-        "grouping",
-        "run",
-        "evidence",
-        "outcomes",
-        "notes",
-        "checks",
-        "skipped",
-        "photos",
-        "regression",
-        "sequential",
-    }
-)
+def _report_keys() -> frozenset[str]:
+    from .report import _KEYS
+
+    return frozenset(_KEYS) | {"sequential"}  # report.json's keys, and a sequential run's record
+
+
+_REPORT_KEYS = _report_keys()
 
 
 def _compare_command(run: Mapping[str, Any]) -> list[Difference]:
