@@ -14,10 +14,10 @@ A failure reads like this (the worst comparison first, then every group)::
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec
 
+from ._text import printable, printable_lines
 from .errors import ConformanceFailure
 
 if TYPE_CHECKING:
@@ -50,19 +50,9 @@ def _interval(ci: tuple[float, float] | None) -> str:
     return "n/a" if ci is None else f"[{_fmt(ci[0])}, {_fmt(ci[1])}]"
 
 
-# Control characters (terminal escapes) and bidirectional overrides, as a manifest may carry them in a
-# group name: shown escaped, so a CI log prints what the value is instead of obeying it.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+def _one_line(function: Callable[P, str]) -> Callable[P, str]:
+    """The function's line made printable: whatever value it holds, it stays one inert line."""
 
-
-def printable(text: str) -> str:
-    """``text`` with every control character and bidi override shown as an escape (``\\x1b``)."""
-    return _UNPRINTABLE.sub(
-        lambda m: f"\\u{ord(m.group()):04x}" if ord(m.group()) > 0xFF else f"\\x{ord(m.group()):02x}", text
-    )
-
-
-def _printable(function: Callable[P, str]) -> Callable[P, str]:
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
         return printable(function(*args, **kwargs))
@@ -99,7 +89,7 @@ def error_rate_line(result: CheckResult) -> str:
     )
 
 
-@_printable
+@_one_line
 def headline(result: CheckResult) -> str:
     """One line: the check, its verdict and the comparison that decided it."""
     label = _HEADLINE_LABELS.get(result.verdict) or str(result.verdict).upper()
@@ -172,7 +162,7 @@ def _label(result: dict[str, object]) -> str:
     )
 
 
-@_printable
+@_one_line
 def verdict_line(result: dict[str, object]) -> str:
     """One aligned line of the terminal summary for a result dict (as reports carry them)."""
     comparisons = result.get("comparisons") or []
@@ -215,18 +205,19 @@ def verdict_line(result: dict[str, object]) -> str:
     return f"{str(result['verdict']).upper():<13} {_label(result):<28}{detail}"
 
 
-@_printable
 def format_result(result: CheckResult, footer: str = "") -> str:
     """The failure message: headline, one row per group, the worst marked, and a provenance footer."""
     worst = result.worst_comparison
     # The row of the group faring worse in the deciding comparison (either side of it).
     worst_group = None
     if worst is not None and worst.verdict not in ("pass", "not applicable"):
-        worst_group = worst.reference if (worst.difference or 0.0) < 0 else worst.group
+        worst_group = printable(worst.reference if (worst.difference or 0.0) < 0 else worst.group)
     ci_label = f"{result.confidence:.0%} CI"
-    rows = [("group", "photos", "subjects", result.count_label, "rate", ci_label)]
+    rows = [("group", "photos", "subjects", printable(result.count_label), "rate", ci_label)]
     for name, rate in result.groups.items():
-        rows.append((name, str(rate.photos), str(rate.subjects), str(rate.count), _fmt(rate.rate), _interval(rate.ci)))
+        # Escaped before the widths are measured: a group name is one cell of one line, as printed.
+        figures = (str(rate.photos), str(rate.subjects), str(rate.count), _fmt(rate.rate), _interval(rate.ci))
+        rows.append((printable(name), *figures))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [headline(result)]
     for row in rows:
@@ -235,12 +226,12 @@ def format_result(result: CheckResult, footer: str = "") -> str:
         if row[0] == worst_group:
             text = text.ljust(len(text)) + "  <- worst"
         lines.append(text.rstrip() if row[0] != worst_group else text)
-    lines.extend(f"  note: {note}" for note in result.notes)
+    lines.extend(f"  note: {printable(note)}" for note in result.notes)
     if rates := error_rate_line(result):
         lines.append(f"  {rates}")
     if footer:
-        lines.append(f"  {footer}")
-    return "\n".join(lines)
+        lines.append(f"  {printable(footer)}")
+    return printable_lines("\n".join(lines))
 
 
 def assert_result(result: CheckResult, *, inconclusive: str = "fail", footer: str = "") -> CheckResult:

@@ -12,7 +12,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
+
+from ._text import printable, printable_lines
 
 __all__ = ["main"]
 
@@ -22,7 +24,13 @@ _USAGE_ERROR = 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         hint = "; pytest's own arguments go after --" if "unrecognized arguments" in message else ""
-        self.exit(_USAGE_ERROR, f"{self.prog}: error: {message}{hint} (see {self.prog} --help)\n")
+        # argparse quotes some values and not others ("unrecognized arguments: ..."): all escaped here.
+        self.exit(_USAGE_ERROR, printable(f"{self.prog}: error: {message}{hint} (see {self.prog} --help)") + "\n")
+
+
+def _say(message: str, *, file: TextIO | None = None) -> None:
+    """One line on stderr (or ``file``), every value in it escaped: paths, names and reasons are data."""
+    print(printable(message), file=sys.stderr if file is None else file)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         context = load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
     except ConformanceError as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        _say(f"conformance: error: {exc}")
         return _USAGE_ERROR
     except KeyboardInterrupt:
         if options.record_mode in ("all", "rewrite"):
@@ -112,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
             )
         else:
             message = "interrupted; every answer recorded so far is kept: run the same command again to record only what is missing"
-        print(f"conformance: {message}", file=sys.stderr)
+        _say(f"conformance: {message}")
         return 130
     if args.baseline is not None and not args.baseline_any_dataset:
         from .options import OPTION
@@ -120,12 +128,12 @@ def _run(args: argparse.Namespace) -> int:
 
         problem = baseline_mismatch(args.baseline, context, any_dataset=OPTION["baseline_any_dataset"].cli_flag)
         if problem is not None:
-            print(f"conformance: error: {problem}", file=sys.stderr)
+            _say(f"conformance: error: {problem}")
             return _USAGE_ERROR
     if context.observations is not None:
         from .runner import accounting
 
-        print(f"conformance: {accounting(context.observations)}", file=sys.stderr)
+        _say(f"conformance: {accounting(context.observations)}")
 
     argv = ["--pyargs", "conformance.suite", "-c", os.devnull, "--rootdir", root, "-p", "no:cacheprovider"]
     # The context above imported vcrpy before pytest-recording could ask pytest to rewrite vcr.matchers.
@@ -159,13 +167,13 @@ def _compare(args: argparse.Namespace) -> int:
     try:
         reports = [load_report(path) for path in args.reports]
     except ConformanceError as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        _say(f"conformance: error: {exc}")
         return _USAGE_ERROR
     comparison = compare_reports(reports, names=list(args.reports))
-    print(render_compare_markdown(comparison), end="")
+    print(printable_lines(render_compare_markdown(comparison)), end="")
     if args.html:
         write_atomic(Path(args.html), render_compare_html(comparison))
-        print(f"\nwritten: {args.html}")
+        print("\n" + printable(f"written: {args.html}"))
     return 0
 
 
@@ -175,17 +183,18 @@ def _verify(args: argparse.Namespace) -> int:
     from .verify import NotVerifiable, render, verify_report
 
     if args.root is not None and not Path(args.root).is_dir():
-        print(f"conformance: error: --root {args.root}: not a folder", file=sys.stderr)
+        _say(f"conformance: error: --root {args.root}: not a folder")
         return _USAGE_ERROR
     try:
         verification = verify_report(args.report, root=args.root)
     except (NotVerifiable, ReportError) as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        _say(f"conformance: error: {exc}")
         return _USAGE_ERROR
     except ConformanceError as exc:  # the evidence itself is unusable: not verified
-        print(f"conformance verify: {args.report}\nNOT VERIFIED: {exc}")
+        _say(f"conformance verify: {args.report}", file=sys.stdout)
+        _say(f"NOT VERIFIED: {exc}", file=sys.stdout)
         return 1
-    print(render(verification), end="")
+    print(printable_lines(render(verification)), end="")
     return 0 if verification.verified else 1
 
 
@@ -216,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .adapters.registry import available
 
         for name, target in available().items():
-            print(f"{name:<16} {target}")
+            _say(f"{name:<16} {target}", file=sys.stdout)  # a third party's entry point names both
         return 0
     parser.error(f"unknown command {args.command!r}")
 

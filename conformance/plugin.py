@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._text import printable, printable_lines
 from .options import OPTION, OPTIONS, Option, OptionError, run_options
 
 if TYPE_CHECKING:
@@ -238,7 +239,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 ctx = None  # the fixtures say what is wrong, with the way out
             problem = None if ctx is None else baseline_mismatch(baseline, ctx, any_dataset=OPT_BASELINE_ANY_DATASET)
             if problem is not None:
-                raise pytest.UsageError(f"conformance: {problem}")
+                raise pytest.UsageError(printable(f"conformance: {problem}"))
     config.addinivalue_line("markers", "conformance(check): a conformance check of the built-in suite")
     config.addinivalue_line("markers", "conformance_gate: the regression gate against --conformance-baseline")
     config.pluginmanager.register(_Collector(config), "conformance-collector")
@@ -257,8 +258,11 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         if options.dataset and options.analyzer
         else f"no dataset and analyzer named yet (set {OPT_DATASET} and {OPT_ANALYZER}, or {OPT_DEMO})"
     )
+    # Paths and values given as arguments are data: escaped, the line stays one line (issue 15).
     return [
-        f"conformance: {what}; repeat with: {' '.join([*options.flags(), *map(shlex.quote, _pytest_args(config))])}"
+        printable(
+            f"conformance: {what}; repeat with: {' '.join([*options.flags(), *map(shlex.quote, _pytest_args(config))])}"
+        )
     ]
 
 
@@ -326,7 +330,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             setattr(report, _CONTEXT_ATTR, item.stash[_item_context_key])
     failure = call.excinfo.value if call.excinfo is not None else None
     if isinstance(failure, ConformanceFailure) and item.get_closest_marker("conformance") is not None:
-        report.longrepr = str(failure)
+        report.longrepr = printable_lines(str(failure))
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
@@ -339,7 +343,7 @@ def _load(config: pytest.Config) -> Context:
     try:
         return load_context(_options(config))
     except ConformanceError as exc:
-        message = f"conformance: {exc}"
+        message = printable(f"conformance: {exc}")
     pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
 
 
@@ -390,7 +394,7 @@ def conformance_analyzer(conformance_context: Context) -> Analyzer:
     try:
         return create(ctx.analyzer_spec, dataset=ctx.dataset, settings=ctx.settings)
     except ConformanceError as exc:
-        message = f"conformance: {exc}"
+        message = printable(f"conformance: {exc}")
     pytest.fail(message, pytrace=False)
 
 
@@ -437,7 +441,7 @@ def _run(ctx: Context, check_id: str) -> list[CheckResult]:
     try:
         return check_results(ctx, check_id)
     except ConformanceError as exc:
-        message = f"conformance: {exc}"
+        message = printable(f"conformance: {exc}")
     pytest.fail(message, pytrace=False)
 
 
@@ -463,7 +467,7 @@ def conformance_check(
         deciding = next((r for r in results if r.details.get("binding")), results[0])
         if str(deciding.verdict) == "not applicable":
             # Recorded above; not a verdict on the analyzer, so neither a pass nor a failure.
-            pytest.skip(f"{deciding.id} not applicable: {'; '.join(deciding.notes)}")
+            pytest.skip(printable(f"{deciding.id} not applicable: {'; '.join(deciding.notes)}"))
         return assert_result(deciding, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
 
     return check
@@ -490,7 +494,7 @@ def conformance_regression_gate(
         try:
             baseline = read_report(path)
         except ConformanceError as exc:
-            message = f"conformance: {exc}"
+            message = printable(f"conformance: {exc}")
         else:
             results = _all_results(request.config, conformance_context)
             for result in results:
@@ -505,7 +509,7 @@ def conformance_regression_gate(
             }
             if not regressions:
                 return
-            message = summary
+            message = printable_lines(summary)
         pytest.fail(message, pytrace=False)
 
     return gate
@@ -525,18 +529,30 @@ def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, 
     def interval(ci: tuple[float, float] | None) -> str:
         return "" if ci is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
 
+    def name(text: str) -> str:
+        # pytest escapes a property's value for XML but writes its name as given: a group name with a
+        # control character in it (ESC, NUL, U+FFFE) would make the file no XML at all (issue 15).
+        return _xml_text(text)
+
     prefix = f"conformance.{result.id}{suffix}"
-    out: list[tuple[str, str]] = [(f"{prefix}.verdict", str(result.verdict))]
-    for name, rate in result.groups.items():
+    out: list[tuple[str, str]] = [(name(f"{prefix}.verdict"), str(result.verdict))]
+    for group, rate in result.groups.items():
         value = "n/a" if rate.rate is None else f"{rate.rate:.3f}"
-        out.append((f"{prefix}.{name}.rate", f"{value} ({rate.count}/{rate.n}){interval(rate.ci)}"))
+        out.append((name(f"{prefix}.{group}.rate"), f"{value} ({rate.count}/{rate.n}){interval(rate.ci)}"))
     for c in result.comparisons:
         gap = "n/a" if c.difference is None else f"{c.difference:+.3f}"
         # A group is in several comparisons when every two groups are compared: name the other side
         # unless it is the check's reference.
         pair = c.group if c.reference in (result.reference, "none (absolute)") else f"{c.group}.vs.{c.reference}"
-        out.append((f"{prefix}.{pair}.gap", f"{gap}{interval(c.ci)} tolerance {c.tolerance:g}: {c.verdict}"))
+        out.append((name(f"{prefix}.{pair}.gap"), f"{gap}{interval(c.ci)} tolerance {c.tolerance:g}: {c.verdict}"))
     return out
+
+
+def _xml_text(text: str) -> str:
+    """``text`` as :func:`printable` shows it, with what XML 1.0 cannot hold (U+FFFE, U+FFFF) escaped too."""
+    from _pytest.junitxml import bin_xml_escape
+
+    return bin_xml_escape(printable(text))
 
 
 # How the console's footer says where the answers came from, when it was not the vendor's service.
@@ -707,29 +723,34 @@ class _Collector:
                 handle.write(render_markdown(report) + "\n")
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        def say(text: str) -> None:
+            # Group names, reasons, paths and the analyzer's name are data: each line goes out escaped.
+            for line in printable_lines(text).split("\n"):
+                terminalreporter.write_line(line)
+
         if not self.context:
             if self.gate:  # the gate alone (e.g. -k regression): still say what it found
-                terminalreporter.write_line(self.gate["summary"])
+                say(self.gate["summary"])
             return
         from .assertions import verdict_line
 
         terminalreporter.section("conformance verdicts")
         report = self.report()
         for line in provenance_lines(report):
-            terminalreporter.write_line(line)
+            say(printable(line))
         for check in report.checks:  # in the order of the check ids
             if str(check.verdict) in ("not run", "not applicable"):
                 label = str(check.verdict).upper()
-                terminalreporter.write_line(f"{label:<14} {check.id:<28} {_reason(check)}")
+                say(printable(f"{label:<14} {check.id:<28} {_reason(check)}"))
             else:
-                terminalreporter.write_line(verdict_line(check.to_dict()))
+                say(verdict_line(check.to_dict()))
         if report.regression is not None:
-            terminalreporter.write_line(report.regression.summary)
+            say(report.regression.summary)
         for line in run_summary(report):
-            terminalreporter.write_line(line)
+            say(printable(line))
         if self.report_dir is not None:
             names = ", ".join(str(self.report_dir / name) for name in ("report.json", "report.md", "report.html"))
-            terminalreporter.write_line(f"reports: {names}")
+            say(printable(f"reports: {names}"))
 
 
 _DESELECTED_OUTPUT = "conformance_deselected"
@@ -777,7 +798,7 @@ def run_summary(report: Report) -> list[str]:
 
 
 def _not_run_properties(not_run: dict[str, str]) -> list[tuple[str, str]]:
-    prefix = f"conformance.{not_run['id']}"
+    prefix = _xml_text(f"conformance.{not_run['id']}")
     return [(f"{prefix}.verdict", "not run"), (f"{prefix}.reason", not_run["reason"])]
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._text import printable
 from .errors import ConformanceError
 
 if TYPE_CHECKING:
@@ -479,7 +480,7 @@ def _value(value: object) -> str:
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    rows = [list(header), *map(list, rows)]
+    rows = [list(header), *([printable(cell) for cell in row] for row in rows)]  # paths, groups: data, escaped
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
 
@@ -487,7 +488,7 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
 def render(verification: Verification) -> str:
     """What ``conformance verify`` prints: the verdict first, then each file problem and difference."""
     v = verification
-    out = [f"conformance verify: {v.report}"]
+    out = [f"conformance verify: {printable(v.report)}"]
     if v.verified:
         counts = v.checked
         out.append(
@@ -496,7 +497,7 @@ def render(verification: Verification) -> str:
             "digests matching), re-derived offline without the cache"
         )
         if v.policy:
-            out.append(f"under the report's policy: {v.policy}; read it, as it decides every verdict")
+            out.append(printable(f"under the report's policy: {v.policy}; read it, as it decides every verdict"))
     else:
         what = []
         if v.files:
@@ -509,10 +510,12 @@ def render(verification: Verification) -> str:
     changed = [d for d in v.differences if d.field == "verdict" and d.group == "-"]
     if changed:
         out.append(
-            "verdicts that differ: "
-            + "; ".join(
-                f"{d.where} ({_value(d.reported)} in the report, {_value(d.derived)} from the evidence)"
-                for d in changed
+            printable(
+                "verdicts that differ: "
+                + "; ".join(
+                    f"{d.where} ({_value(d.reported)} in the report, {_value(d.derived)} from the evidence)"
+                    for d in changed
+                )
             )
         )
     if v.files:
@@ -525,5 +528,5 @@ def render(verification: Verification) -> str:
             ([d.where, d.group, d.field, _value(d.reported), _value(d.derived)] for d in v.differences),
         )
     if v.notes:
-        out += ["", *(f"note: {n}" for n in v.notes)]
+        out += ["", *(printable(f"note: {n}") for n in v.notes)]
     return "\n".join(out) + "\n"

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .._text import printable
 from ..errors import AdapterError, ConformanceError, ManifestError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..observation import Face, Observation
@@ -650,8 +651,10 @@ class RekognitionAnalyzer:
             carried = store.migrate(old, keys, _NOTE)
         if carried:
             print(
-                f"conformance: carried {carried} answer(s) of this dataset over from {self.legacy_recording} (the "
-                f"older layout, one folder per dataset name) into {self.recording}; the old file is left as it was",
+                printable(
+                    f"conformance: carried {carried} answer(s) of this dataset over from {self.legacy_recording} (the "
+                    f"older layout, one folder per dataset name) into {self.recording}; the old file is left as it was"
+                ),
                 file=sys.stderr,
             )
 
@@ -733,9 +736,11 @@ class RekognitionAnalyzer:
             if changed:
                 when = last.get("started") or "at an unknown time"
                 print(
-                    f"conformance: this run adds to {self.recording}, last recorded {when}; {'; '.join(changed)}: "
-                    "the recording will hold answers of both (the report lists its sessions; --record-mode all "
-                    "records everything anew)",
+                    printable(
+                        f"conformance: this run adds to {self.recording}, last recorded {when}; {'; '.join(changed)}: "
+                        "the recording will hold answers of both (the report lists its sessions; --record-mode all "
+                        "records everything anew)"
+                    ),
                     file=sys.stderr,
                 )
         return session
@@ -845,7 +850,7 @@ class RekognitionAnalyzer:
         )
         if not self.settings.allow_live:
             raise ConformanceError(f"{message} Pass --conformance-allow-live (conformance run --allow-live) to proceed")
-        print(f"conformance: live run: {message}", file=sys.stderr)
+        print(printable(f"conformance: live run: {message}"), file=sys.stderr)
 
     def can_see(self, photo: Photo) -> bool:
         """Whether analysing ``photo`` now can work: always while recording; in replay, if it was recorded."""
@@ -974,9 +979,11 @@ class RekognitionAnalyzer:
             self.withheld[who] = verdict
             self._unrecorded += 1
         print(
-            f"conformance: WARNING: photo {who!r} ({operation}): its answer was {verdict}; it was used in this run, "
-            "but it is NOT in the recording, which stays incomplete (a replay will not find it; the next recording "
-            "run asks again)",
+            printable(
+                f"conformance: WARNING: photo {who!r} ({operation}): its answer was {verdict}; it was used in this "
+                "run, but it is NOT in the recording, which stays incomplete (a replay will not find it; the next "
+                "recording run asks again)"
+            ),
             file=sys.stderr,
         )
 
@@ -1235,7 +1242,9 @@ class RekognitionAnalyzer:
             try:
                 self._call("delete_collection", CollectionId=self.collection_id)
             except (_Refused, ConformanceError) as exc:
-                print(f"conformance: could not delete collection {self.collection_id}: {exc}", file=sys.stderr)
+                print(
+                    printable(f"conformance: could not delete collection {self.collection_id}: {exc}"), file=sys.stderr
+                )
 
     def _face(self, detail: Mapping[str, Any]) -> Face:
         """A face of a response; ValueError (said as the photo's reason) for one that breaks the API's contract."""
