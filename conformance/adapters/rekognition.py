@@ -56,7 +56,7 @@ from .._text import printable
 from ..errors import AdapterError, ConformanceError, ManifestError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..observation import Face, Observation
-from ..recording.scrub import redact, scrub_url
+from ..recording.scrub import redact, redact_log, scrub_url
 from .base import AdapterSettings, Vocabulary, _overlap, choose_face
 
 if TYPE_CHECKING:
@@ -457,33 +457,42 @@ def _number(value: Any, what: str) -> float | None:
     return number
 
 
-_SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+# Loggers whose records during the kit's calls may quote a request: the SDK's, its HTTP client's, vcrpy's.
+_SDK_LOGGERS = frozenset({"botocore", "boto3", "urllib3", "s3transfer", "vcr"})
 
 
 @contextmanager
 def _redacted_logs(secrets: Sequence[str]) -> Iterator[None]:
-    """Redact credentials and account ids in what the SDK logs during the run (at DEBUG, botocore logs
-    signed requests, security token included, and response bodies naming the account)."""
+    """Redact what the SDK logs during the run: at DEBUG (``logging.basicConfig(level=DEBUG)``, pytest's
+    ``--log-level=DEBUG``) botocore logs each signed request (its signature, the Authorization header,
+    the security token), its body with the image as base64, and response bodies naming the account.
+
+    Every record of those loggers is cleaned as it is made (a log record factory, so that a logger
+    botocore creates later, or a handler the user adds, gets nothing else), whatever the handler.
+    Records are only made for enabled levels: at the default WARNING this costs nothing.
+    """
     import logging
 
-    class Redact(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            text = record.getMessage()
-            cleaned = redact(text, secrets)
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.name.partition(".")[0] in _SDK_LOGGERS:
+            try:
+                text = record.getMessage()
+            except Exception:  # a malformed message: logging reports it when it formats the record
+                return record
+            cleaned = redact_log(text, secrets)
             if cleaned != text:
                 record.msg, record.args = cleaned, ()
-            return True
+        return record
 
-    redacting = Redact()
-    names = [name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] in _SDK_LOGGERS]
-    loggers = [logging.getLogger(name) for name in {*names, *_SDK_LOGGERS}]
-    for logger in loggers:
-        logger.addFilter(redacting)
+    logging.setLogRecordFactory(factory)
     try:
         yield
     finally:
-        for logger in loggers:
-            logger.removeFilter(redacting)
+        if logging.getLogRecordFactory() is factory:  # another session started after this one keeps its own
+            logging.setLogRecordFactory(previous)
 
 
 def is_loopback(url: str) -> bool:

@@ -23,6 +23,7 @@ __all__ = [
     "operation_of",
     "plausible_secrets",
     "redact",
+    "redact_log",
     "request_key",
     "scan_text",
     "scrub_account_ids",
@@ -204,6 +205,26 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     text = _URL_USERINFO.sub(r"\1[redacted]@", text)
     text = _URL_SECRET_PARAM.sub(r"\1[redacted]", text)
     return _BARE_ACCOUNT.sub("ACCOUNT", scrub_arns(text))
+
+
+# What botocore logs at DEBUG about a signed call besides credentials: the signature it computed
+# ("Signature:\n<hex>"), the Authorization header's whole value, and the request body with the image
+# as base64 (faces are biometric data: a CI log is no place for them).
+_SIGNATURE_LINE = re.compile(r"(Signature:\s*)[0-9a-f]{16,}", re.IGNORECASE)
+_AUTHORIZATION_VALUE = re.compile(r"(authorization['\"]?\s*[:=]\s*b?['\"]?)[^'\"\r\n]+", re.IGNORECASE)
+_IMAGE_BYTES = re.compile(r"""(["']Bytes["']\s*:\s*b?["'])[A-Za-z0-9+/=\\n]+""")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{100,}={0,2}")
+
+
+def redact_log(text: str, secrets: Iterable[str] = ()) -> str:
+    """A log message of the SDK fit for a CI log: :func:`redact`, then signatures, Authorization header
+    values and image bytes (as base64, in a request body or anywhere a run of 100 base64 characters
+    stands) replaced by ``[redacted]``."""
+    text = redact(text, secrets)
+    text = _SIGNATURE_LINE.sub(r"\1[redacted]", text)
+    text = _AUTHORIZATION_VALUE.sub(r"\1[redacted]", text)
+    text = _IMAGE_BYTES.sub(r"\1[image bytes redacted]", text)
+    return _BASE64_RUN.sub("[base64 redacted]", text)
 
 
 def scrub_account_ids(text: str) -> str:
