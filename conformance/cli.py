@@ -156,7 +156,17 @@ def _run(args: argparse.Namespace) -> int:
         # plugin, which hypothesis flags as a plugin's side effect: here it is the run's own work.
         warnings.simplefilter("ignore", HypothesisSideeffectWarning)
         # The plugin reads the user's pytest arguments from this object for the reproduce line.
-        return int(pytest.main(argv, plugins=[CliInvocation(list(args.pytest_args))]))
+        invocation = CliInvocation(list(args.pytest_args))
+        try:
+            code = int(pytest.main(argv, plugins=[invocation]))
+        except KeyboardInterrupt:  # before pytest's session could catch it (while it configured itself)
+            invocation.interrupted = True
+            code = int(pytest.ExitCode.INTERRUPTED)
+    if invocation.interrupted:
+        # pytest's exit code 2 would read as bad input; 130 is what a shell reports for Ctrl-C.
+        _say("conformance: interrupted (Ctrl-C): no verdict, and no report was written; run the same command again")
+        return 130
+    return code
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -162,6 +162,10 @@ class CliInvocation:
 
     def __init__(self, pytest_args: list[str]) -> None:
         self.pytest_args = list(pytest_args)
+        self.interrupted = False  # Ctrl-C during the session: the CLI says so and exits 130
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.interrupted = True
 
 
 def _cli(config: pytest.Config) -> CliInvocation | None:
@@ -606,7 +610,11 @@ class _Collector:
         self.gate: dict[str, Any] = {}
         self.report_dir: Path | None = None
         self.stopped = ""
+        self.interrupted = False  # Ctrl-C: no verdict and no report, the earlier reports stay as they were
         self._report: Report | None = None
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        self.interrupted = True
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         for item in items:
@@ -696,6 +704,11 @@ class _Collector:
             # An xdist worker sends its results inside the test reports, its deselected checks here.
             self.config.workeroutput[_DESELECTED_OUTPUT] = list(self.deselected)  # type: ignore[attr-defined]
             return
+        if self.interrupted:
+            # A report of the checks that happened to finish would read as a verdict on fewer checks, and
+            # would replace the last whole run's reports: none is written (the terminal summary says so).
+            _junit_interrupted(self.config)
+            return
         stop = session.shouldfail or session.shouldstop
         self.stopped = stop if isinstance(stop, str) else ""
         self._load_context()
@@ -728,6 +741,10 @@ class _Collector:
             for line in printable_lines(text).split("\n"):
                 terminalreporter.write_line(line)
 
+        if self.interrupted and _active(config):
+            terminalreporter.section("conformance verdicts")
+            say(self.interrupted_message())
+            return
         if not self.context:
             if self.gate:  # the gate alone (e.g. -k regression): still say what it found
                 say(self.gate["summary"])
@@ -751,6 +768,27 @@ class _Collector:
         if self.report_dir is not None:
             names = ", ".join(str(self.report_dir / name) for name in ("report.json", "report.md", "report.html"))
             say(printable(f"reports: {names}"))
+
+    def interrupted_message(self) -> str:
+        """What an interrupted run says instead of its verdicts."""
+        done = sorted({str(r.get("id")) for r in self.results})
+        target = _given(self.config, OPTION["report_dir"])
+        where = f"; the reports in {target}, if any, are an earlier run's" if target is not None else ""
+        finished = (
+            f" ({len(done)} check{'s' if len(done) != 1 else ''} had finished: {', '.join(done)})" if done else ""
+        )
+        return printable(
+            f"conformance: INTERRUPTED (Ctrl-C) during the checks{finished}: no verdict, and no report written"
+            f"{where}. Run the same command again for a verdict"
+        )
+
+
+def _junit_interrupted(config: pytest.Config) -> None:
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is not None:
+        xml.add_global_property("conformance.verdict", "interrupted")
 
 
 _DESELECTED_OUTPUT = "conformance_deselected"
