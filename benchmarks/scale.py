@@ -13,9 +13,9 @@ photos with no face or an error) into a temporary folder, then times, in one pro
    file, ``plan_variants`` + ``analyze_dataset`` build the observations, ``group_labels`` the groups;
 4. **each gender check** through ``conformance.checks.run_check`` with the default policy
    (subject bootstrap of 2,000 resamples), on the run's groups and reference;
-5. **reports**: what the plugin does at the end of a run: the context payload and each result
-   through a JSON round trip, ``build_report``, then ``write_json``, ``write_markdown`` and
-   ``write_html`` (the last two call ``render_markdown`` and ``render_html``).
+5. **reports**: what the plugin does at the end of a run: the context payload (as its fixture
+   makes it) and each result through a JSON round trip, ``build_report``, then ``write_json``,
+   ``write_markdown`` and ``write_html`` (the last two call ``render_markdown`` and ``render_html``).
 
 Each size runs in its own Python process (``--worker``), so peak RSS (``ru_maxrss``) is that
 size's. A second process per size repeats the steps on the same files under ``tracemalloc`` for the
@@ -376,8 +376,10 @@ def run_size(
             reference="cis",
             checks=GENDER_CHECKS,
         )
-        # As the plugin records them: plain types through a JSON round trip (what xdist can carry).
-        payload = json.loads(json.dumps(_context_payload(context)))
+        # As the plugin records them: the context payload as the plugin's fixture makes it (plain JSON
+        # types but the photos, which a kit since issue 15 makes when the writers read them), each result
+        # through a JSON round trip (what xdist can carry).
+        payload = _context_payload(context)
         checks = [json.loads(json.dumps(r.to_dict())) for r in state.get("results", {}).values()]
         parts["payload"], clock = time.perf_counter() - clock, time.perf_counter()
         report = build_report(checks, context=payload)
@@ -678,8 +680,8 @@ def render(
         "- load: `load_dataset` (read, SHA-256 and a full Pillow decode of every image, in worker processes from "
         "2,000 photos on; kits before issue 15 opened each image's header and `verify()`d it). analyse: the predictions "
         "adapter reading its file, `plan_variants`, `analyze_dataset`, `group_labels`. reports: the plugin's "
-        "context payload and results through JSON, `build_report`, `write_json`, `write_markdown` "
-        "(`render_markdown`), `write_html` (`render_html`).",
+        "context payload (as its fixture makes it) and results through JSON, `build_report`, `write_json`, "
+        "`write_markdown` (`render_markdown`), `write_html` (`render_html`).",
         "- total: the sum of those steps; setup (writing the files) and imports are not counted. Peak RSS is "
         "`ru_maxrss` of the size's process at the end (interpreter, numpy/scipy/statsmodels/Pillow and the data).",
         "- The images are read from a warm page cache (the script has just written them) and are tiny unless "

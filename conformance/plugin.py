@@ -421,7 +421,11 @@ def conformance_record(request: pytest.FixtureRequest, conformance_context: Cont
     if not config.stash.get(_sent_key, False):
         # The run's context goes once per process (controller or xdist worker) to the report writer.
         config.stash[_sent_key] = True
-        request.node.stash[_item_context_key] = _context_payload(conformance_context)
+        payload = _context_payload(conformance_context)
+        if hasattr(config, "workerinput"):
+            # To the xdist controller, through execnet: plain lists only (the photos are made when read).
+            payload["photos"] = list(payload["photos"])
+        request.node.stash[_item_context_key] = payload
 
     def record(result: CheckResult) -> None:
         # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry.
