@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
@@ -246,6 +246,13 @@ class PhotoEntries(Sequence[dict[str, Any]]):
 
     def _entry(self, i: int) -> dict[str, Any]:
         return {**self._records[i].to_dict(), "sha256": self._photos[i].digest}
+
+    def indices_not(self, outcomes: Collection[str]) -> list[int]:
+        """Where the photos whose outcome is none of ``outcomes`` are, without making an entry.
+
+        The writers list the photos that were not analysed: a few among a million.
+        """
+        return [i for i, record in enumerate(self._records) if record.outcome not in outcomes]
 
 
 def _photos(ctx: Context) -> Sequence[dict[str, Any]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -521,6 +521,16 @@ class Report:
         """The planned checks that have no result (verdict ``not run``), each with its reason in ``notes``."""
         return tuple(check for check in self.checks if str(check.verdict) == "not run")
 
+    def photos_not(self, outcomes: Collection[str]) -> Iterator[PhotoOutcome]:
+        """The photos whose outcome is none of ``outcomes`` (the writers' list of photos not analysed).
+
+        Of a report built in the run, found without making an entry for every photo.
+        """
+        photos = self.photos
+        if isinstance(photos, _PhotoOutcomes):
+            return photos.not_outcomes(outcomes)
+        return (p for p in photos if p.outcome not in outcomes)
+
     def count(self, verdict: str) -> int:
         """How many check results have ``verdict``."""
         return sum(1 for check in self.checks if check.verdict == verdict)
@@ -662,6 +672,14 @@ class _PhotoOutcomes(Sequence[PhotoOutcome]):
 
     def __iter__(self) -> Iterator[PhotoOutcome]:
         return (PhotoOutcome(entry) for entry in self._entries)
+
+    def not_outcomes(self, outcomes: Collection[str]) -> Iterator[PhotoOutcome]:
+        """The photos whose outcome is none of ``outcomes``; their entries only are made, when the
+        entries can say where they are (:meth:`conformance.evidence.PhotoEntries.indices_not`)."""
+        where = getattr(self._entries, "indices_not", None)
+        if not callable(where):
+            return (p for p in self if p.outcome not in outcomes)
+        return (PhotoOutcome(self._entries[i]) for i in where(outcomes))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence):

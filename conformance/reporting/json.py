@@ -11,6 +11,7 @@ baseline, ``regression``. The typed form is :class:`conformance.report.Report`.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -136,10 +137,11 @@ def write_json(report: Report | Mapping[str, Any], path: str | Path) -> Path:
 
 def _chunks(head: str, photos: Sequence[Any], tail: str) -> Iterator[str]:
     """``head``, then ``photos`` as an indented array of one-line objects, then ``tail``."""
-    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode  # the C encoder, one entry a call
+    texts = (encode(entry) for entry in photos)
     yield head + "[\n"
-    last = len(photos) - 1
-    for start in range(0, len(photos), _PHOTOS_PER_CHUNK):
-        lines = [f"    {encode(entry)}" for entry in photos[start : start + _PHOTOS_PER_CHUNK]]
-        yield ",\n".join(lines) + (",\n" if start + _PHOTOS_PER_CHUNK <= last else "\n")
+    count = len(photos)
+    for start in range(0, count, _PHOTOS_PER_CHUNK):
+        lines = [f"    {text}" for text in itertools.islice(texts, _PHOTOS_PER_CHUNK)]
+        yield ",\n".join(lines) + (",\n" if start + _PHOTOS_PER_CHUNK < count else "\n")
     yield "  ]" + tail

@@ -260,7 +260,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
         f"{outcomes.get('no_face', 0)} with no face found, {outcomes.get('error', 0)} errors.",
         "",
     ]
-    troubled = [p for p in report.photos if p.outcome not in ("analysed", "enrolled")]
+    troubled = list(report.photos_not(("analysed", "enrolled")))
     if troubled:
         rows = [[escape(p.photo), escape(p.outcome), escape(p.reason)] for p in troubled[:_LISTED_PHOTOS]]
         out += _table(["photo", "outcome", "reason"], rows)
