@@ -275,6 +275,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             report += f" ({outcomes.get('analysed', 0)} analysed, {outcomes.get('error', 0)} error)"
             if row.get("signalled") is False:
                 report += ", finished before the signal was sent"
+            elif row.get("signalled"):
+                report += f", NOT interrupted: the signal was sent and the run went on to exit {row['first_exit']}"
         elif row.get("first_message"):
             report += f" (stopped, exit {row['first_exit']}: systematic failure)"
         elif row["first_exit"] is not None:
@@ -322,7 +324,7 @@ def main() -> int:
         row["lost"] == 0
         and row["recorded_twice"] == 0
         and row["non_answers_recorded"] == 0
-        and row.get("signalled") is not False  # a kill scenario that killed nothing tested nothing
+        and not (row.get("signalled") is not None and row["first_report"] != "-")  # a kill that killed nothing
         for row in rows
     )
     return 0 if ok else 1
