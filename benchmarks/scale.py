@@ -13,9 +13,9 @@ photos with no face or an error) into a temporary folder, then times, in one pro
    file, ``plan_variants`` + ``analyze_dataset`` build the observations, ``group_labels`` the groups;
 4. **each gender check** through ``conformance.checks.run_check`` with the default policy
    (subject bootstrap of 2,000 resamples), on the run's groups and reference;
-5. **reports**: what the plugin does at the end of a run: the context payload and each result
-   through a JSON round trip, ``build_report``, then ``write_json``, ``write_markdown`` and
-   ``write_html`` (the last two call ``render_markdown`` and ``render_html``).
+5. **reports**: what the plugin does at the end of a run: the context payload (as its fixture
+   makes it) and each result through a JSON round trip, ``build_report``, then ``write_json``,
+   ``write_markdown`` and ``write_html`` (the last two call ``render_markdown`` and ``render_html``).
 
 Each size runs in its own Python process (``--worker``), so peak RSS (``ru_maxrss``) is that
 size's. A second process per size repeats the steps on the same files under ``tracemalloc`` for the
@@ -194,6 +194,9 @@ class SizeResult:
     imports_s: float = 0.0
     setup_s: float = 0.0
     steps_s: dict[str, float] = field(default_factory=dict)  # load, analyse, each check, reports
+    # CPU seconds of this process within each step (not its image workers'): what a busy machine's
+    # other work does not inflate as it does the wall-clock seconds.
+    cpu_steps_s: dict[str, float] = field(default_factory=dict)
     report_parts_s: dict[str, float] = field(default_factory=dict)
     timed_out: list[str] = field(default_factory=list)  # steps stopped at the limit
     not_run: list[str] = field(default_factory=list)  # steps that needed a stopped one (or were skipped)
@@ -376,8 +379,10 @@ def run_size(
             reference="cis",
             checks=GENDER_CHECKS,
         )
-        # As the plugin records them: plain types through a JSON round trip (what xdist can carry).
-        payload = json.loads(json.dumps(_context_payload(context)))
+        # As the plugin records them: the context payload as the plugin's fixture makes it (plain JSON
+        # types but the photos, which a kit since issue 15 makes when the writers read them), each result
+        # through a JSON round trip (what xdist can carry).
+        payload = _context_payload(context)
         checks = [json.loads(json.dumps(r.to_dict())) for r in state.get("results", {}).values()]
         parts["payload"], clock = time.perf_counter() - clock, time.perf_counter()
         report = build_report(checks, context=payload)
@@ -406,6 +411,7 @@ def run_size(
         if trace:
             tracemalloc.reset_peak()
         start = time.perf_counter()
+        cpu = time.process_time()
         try:
             with _limit(step_limit):
                 if profiler is not None:
@@ -417,6 +423,7 @@ def run_size(
             _log(f"{size}: {name} stopped after {step_limit:.0f} s")
             continue
         result.steps_s[name] = time.perf_counter() - start
+        result.cpu_steps_s[name] = time.process_time() - cpu
         result.peak_rss_after_mb[name] = _peak_rss_mb()
         if trace:
             current, peak = tracemalloc.get_traced_memory()
@@ -554,10 +561,14 @@ def _short(check_id: str) -> str:
 
 
 def _summary_row(r: SizeResult, check_steps: Sequence[str]) -> tuple[list[float], str]:
-    """Load, analyse, all checks, reports, total (seconds), CPU seconds, peak RSS and workers' RSS (MiB)."""
+    """Load, analyse, all checks, reports, total (seconds), CPU seconds (all checks, reports, all), peak RSS
+    and workers' RSS (MiB)."""
     checks = sum(r.steps_s.get(c, math.nan) for c in check_steps)
+    # A result from before per-step CPU times were kept has none: nan, shown as such.
+    checks_cpu = sum(r.cpu_steps_s.get(c, math.nan) for c in check_steps)
     values = [r.steps_s.get("load", math.nan), r.steps_s.get("analyse", math.nan), checks]
-    values += [r.steps_s.get("reports", math.nan), r.total_s, r.cpu_s, r.peak_rss_mb, r.children_peak_rss_mb]
+    values += [r.steps_s.get("reports", math.nan), r.total_s, checks_cpu, r.cpu_steps_s.get("reports", math.nan)]
+    values += [r.cpu_s, r.peak_rss_mb, r.children_peak_rss_mb]
     stopped = " (steps stopped)" if r.timed_out or r.not_run else ""
     return values, stopped
 
@@ -567,10 +578,10 @@ def render_baseline(results: Sequence[SizeResult], baseline: Sequence[SizeResult
     from conformance.checks import GENDER_CHECKS
 
     head = (
-        "| size | kit | load s | analyse s | six checks s | reports s | total s | CPU s | peak RSS MB "
-        "| image workers' peak RSS MB |"
+        "| size | kit | load s | analyse s | six checks s | reports s | total s | six checks CPU s | reports CPU s "
+        "| CPU s | peak RSS MB | image workers' peak RSS MB |"
     )
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * 12]
     by_size = {r.size: r for r in baseline}
     for r in results:
         before = by_size.get(r.size)
@@ -579,7 +590,9 @@ def render_baseline(results: Sequence[SizeResult], baseline: Sequence[SizeResult
         old, old_note = _summary_row(before, GENDER_CHECKS)
         new, new_note = _summary_row(r, GENDER_CHECKS)
         for label, values, note in ((before.code, old, old_note), ("this tree", new, new_note)):
-            cells = [f"{v:,.1f}" if i < 6 else f"{v:,.0f}" for i, v in enumerate(values)]
+            cells = [
+                f"{v:,.2f}" if i in (5, 6) else f"{v:,.1f}" if i < 8 else f"{v:,.0f}" for i, v in enumerate(values)
+            ]
             lines.append(f"| {r.size:,} | {label}{note} | " + " | ".join(cells) + " |")
         ratios = [
             f"{n / o:.2f}×" if o > 0 and not math.isnan(o) and not math.isnan(n) else "—"
@@ -678,8 +691,8 @@ def render(
         "- load: `load_dataset` (read, SHA-256 and a full Pillow decode of every image, in worker processes from "
         "2,000 photos on; kits before issue 15 opened each image's header and `verify()`d it). analyse: the predictions "
         "adapter reading its file, `plan_variants`, `analyze_dataset`, `group_labels`. reports: the plugin's "
-        "context payload and results through JSON, `build_report`, `write_json`, `write_markdown` "
-        "(`render_markdown`), `write_html` (`render_html`).",
+        "context payload (as its fixture makes it) and results through JSON, `build_report`, `write_json`, "
+        "`write_markdown` (`render_markdown`), `write_html` (`render_html`).",
         "- total: the sum of those steps; setup (writing the files) and imports are not counted. Peak RSS is "
         "`ru_maxrss` of the size's process at the end (interpreter, numpy/scipy/statsmodels/Pillow and the data).",
         "- The images are read from a warm page cache (the script has just written them) and are tiny unless "
@@ -720,7 +733,9 @@ def render(
             "",
             "Before and after, in this run: each size's files run through the baseline kit (its `conformance` "
             "package exported with `git archive`) in a fresh process right after this tree's run. CPU s counts "
-            "this process and its image workers; peak RSS is this process's, and image workers' peak RSS the "
+            "this process and its image workers over every step; the checks' and the reports' CPU s are this "
+            "process's within those steps (on a machine shared with other work they move far less than the "
+            "seconds of wall-clock time); peak RSS is this process's, and image workers' peak RSS the "
             "largest of theirs (each is a separate process, about that size).",
             "",
             *render_baseline(results, baseline),

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+__all__ = ["write_atomic", "write_atomic_chunks"]
 
 _ATTEMPTS = 100
 
@@ -43,6 +44,27 @@ def write_atomic(path: Path, text: str, *, mode: int = 0o666) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic_chunks(path: Path, chunks: Iterable[str], *, mode: int = 0o666) -> None:
+    """:func:`write_atomic` for text made piece by piece (a report of a million photos), never whole in memory.
+
+    The temporary file is created as ``open(path, "w")`` would create it (mode 0666 less the umask), so
+    a report written this way is as readable as one written whole; it replaces ``path`` only once every
+    chunk is on disk, and is removed if anything (Ctrl-C included) stops it before.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _create(path.parent, path.name, mode)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

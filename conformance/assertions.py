@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec
 
 from ._format import fixed, interval
-from ._text import printable
+from ._text import printable, printable_lines
 from ._wording import (
     _STRADDLES,
     _ratio_row,
@@ -69,7 +69,9 @@ __all__ = [
 ]
 
 
-def _printable(function: Callable[P, str]) -> Callable[P, str]:
+def _one_line(function: Callable[P, str]) -> Callable[P, str]:
+    """The function's line made printable: whatever value it holds, it stays one inert line."""
+
     @functools.wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
         return printable(function(*args, **kwargs))
@@ -106,7 +108,7 @@ def error_rate_line(result: CheckResult) -> str:
     )
 
 
-@_printable
+@_one_line
 def headline(result: CheckResult) -> str:
     """One line: the check, its verdict and the comparison that decided it."""
     label = _HEADLINE_LABELS.get(result.verdict) or str(result.verdict).upper()
@@ -180,7 +182,7 @@ def _label(result: dict[str, object]) -> str:
     )
 
 
-@_printable
+@_one_line
 def verdict_line(result: dict[str, object]) -> str:
     """One aligned line of the terminal summary for a result dict (as reports carry them)."""
     comparisons = result.get("comparisons") or []
@@ -249,28 +251,19 @@ def _typed(result: Mapping[str, object]) -> CheckResult | None:
         return None
 
 
-@_printable
 def format_result(result: CheckResult, footer: str = "") -> str:
     """The failure message: headline, one row per group, the worst marked, and a provenance footer."""
     worst = result.worst_comparison
     # The row of the group faring worse in the deciding comparison (either side of it).
     worst_group = None
     if worst is not None and worst.verdict not in ("pass", "not applicable"):
-        worst_group = worst.reference if (worst.difference or 0.0) < 0 else worst.group
+        worst_group = printable(worst.reference if (worst.difference or 0.0) < 0 else worst.group)
     ci_label = f"{result.confidence:.0%} CI"
-    rows = [("group", "photos", "subjects", result.count_label, "n", rate_label(result), ci_label)]
+    rows = [("group", "photos", "subjects", printable(result.count_label), "n", rate_label(result), ci_label)]
     for name, rate in result.groups.items():
-        rows.append(
-            (
-                name,
-                str(rate.photos),
-                str(rate.subjects),
-                str(rate.count),
-                str(rate.n),
-                fixed(rate.rate),
-                interval(rate.ci),
-            )
-        )
+        # Escaped before the widths are measured: a group name is one cell of one line, as printed.
+        figures = (str(rate.photos), str(rate.subjects), str(rate.count), str(rate.n), fixed(rate.rate))
+        rows.append((printable(name), *figures, interval(rate.ci)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [headline(result)]
     for row in rows:
@@ -279,12 +272,12 @@ def format_result(result: CheckResult, footer: str = "") -> str:
         if row[0] == worst_group:
             text = text.ljust(len(text)) + "  <- worst"
         lines.append(text.rstrip() if row[0] != worst_group else text)
-    lines.extend(f"  note: {note}" for note in result.notes)
+    lines.extend(f"  note: {printable(note)}" for note in result.notes)
     if rates := error_rate_line(result):
         lines.append(f"  {rates}")
     if footer:
-        lines.append(f"  {footer}")
-    return "\n".join(lines)
+        lines.append(f"  {printable(footer)}")
+    return printable_lines("\n".join(lines))
 
 
 def assert_result(result: CheckResult, *, inconclusive: str = "fail", footer: str = "") -> CheckResult:

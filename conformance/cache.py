@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._text import printable
+
 if TYPE_CHECKING:
     from .observation import Face, Observation, Variant
 
@@ -221,5 +223,6 @@ def load(root: Path, key: str) -> Entry | None:
             return Entry(observations, variants, str(document["variants_note"]), shown)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         problem = "it cannot be read (damaged)"
-    sys.stderr.write(f"conformance: ignored the cache entry {shown}: {problem}; the answers are worked out again\n")
+    notice = f"conformance: ignored the cache entry {shown}: {problem}; the answers are worked out again"
+    sys.stderr.write(printable(notice) + "\n")
     return None

@@ -12,7 +12,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
+
+from ._text import printable, printable_lines
 
 __all__ = ["main"]
 
@@ -22,7 +24,13 @@ _USAGE_ERROR = 2
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         hint = "; pytest's own arguments go after --" if "unrecognized arguments" in message else ""
-        self.exit(_USAGE_ERROR, f"{self.prog}: error: {message}{hint} (see {self.prog} --help)\n")
+        # argparse quotes some values and not others ("unrecognized arguments: ..."): all escaped here.
+        self.exit(_USAGE_ERROR, printable(f"{self.prog}: error: {message}{hint} (see {self.prog} --help)") + "\n")
+
+
+def _say(message: str, *, file: TextIO | None = None) -> None:
+    """One line on stderr (or ``file``), every value in it escaped: paths, names and reasons are data."""
+    print(printable(message), file=sys.stderr if file is None else file)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         context = load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
     except ConformanceError as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        _say(f"conformance: error: {exc}")
         return _USAGE_ERROR
     except KeyboardInterrupt:
         if options.record_mode in ("all", "rewrite"):
@@ -115,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
             )
         else:
             message = "interrupted; every answer recorded so far is kept: run the same command again to record only what is missing"
-        print(f"conformance: {message}", file=sys.stderr)
+        _say(f"conformance: {message}")
         return 130
     if args.baseline is not None and not args.baseline_any_dataset:
         from .options import OPTION
@@ -123,14 +131,14 @@ def _run(args: argparse.Namespace) -> int:
 
         problem = baseline_mismatch(args.baseline, context, any_dataset=OPTION["baseline_any_dataset"].cli_flag)
         if problem is not None:
-            print(f"conformance: error: {problem}", file=sys.stderr)
+            _say(f"conformance: error: {problem}")
             return _USAGE_ERROR
     if context.observations is not None:
         from .runner import accounting
 
-        print(f"conformance: {accounting(context.observations)}", file=sys.stderr)
+        _say(f"conformance: {accounting(context.observations)}")
     for note in context.notes:
-        print(f"conformance: note: {note}", file=sys.stderr)
+        _say(f"conformance: note: {note}")
 
     argv = ["--pyargs", "conformance.suite", "-c", os.devnull, "--rootdir", root, "-p", "no:cacheprovider"]
     # The context above imported vcrpy before pytest-recording could ask pytest to rewrite vcr.matchers.
@@ -153,7 +161,17 @@ def _run(args: argparse.Namespace) -> int:
         # plugin, which hypothesis flags as a plugin's side effect: here it is the run's own work.
         warnings.simplefilter("ignore", HypothesisSideeffectWarning)
         # The plugin reads the user's pytest arguments from this object for the reproduce line.
-        return int(pytest.main(argv, plugins=[CliInvocation(list(args.pytest_args))]))
+        invocation = CliInvocation(list(args.pytest_args))
+        try:
+            code = int(pytest.main(argv, plugins=[invocation]))
+        except KeyboardInterrupt:  # before pytest's session could catch it (while it configured itself)
+            invocation.interrupted = True
+            code = int(pytest.ExitCode.INTERRUPTED)
+    if invocation.interrupted:
+        # pytest's exit code 2 would read as bad input; 130 is what a shell reports for Ctrl-C.
+        _say("conformance: interrupted (Ctrl-C): no verdict, and no report was written; run the same command again")
+        return 130
+    return code
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -162,22 +180,21 @@ def _compare(args: argparse.Namespace) -> int:
     from .reporting.compare import compare_reports, load_report, render_compare_html, render_compare_markdown
 
     if len(args.reports) < 2:
-        print(
+        _say(
             f"conformance compare: error: give two or more report.json files to compare, the first as the base "
-            f"(got only {args.reports[0]}), e.g. conformance compare old/report.json new/report.json",
-            file=sys.stderr,
+            f"(got only {args.reports[0]}), e.g. conformance compare old/report.json new/report.json"
         )
         return _USAGE_ERROR
     try:
         reports = [load_report(path) for path in args.reports]
         comparison = compare_reports(reports, names=list(args.reports))
     except ConformanceError as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        _say(f"conformance: error: {exc}")
         return _USAGE_ERROR
-    print(render_compare_markdown(comparison), end="")
+    print(printable_lines(render_compare_markdown(comparison)), end="")
     if args.html:
         write_atomic(Path(args.html), render_compare_html(comparison))
-        print(f"\nwritten: {args.html}")
+        print("\n" + printable(f"written: {args.html}"))
     return 0
 
 
@@ -187,17 +204,18 @@ def _verify(args: argparse.Namespace) -> int:
     from .verify import NotVerifiable, render, verify_report
 
     if args.root is not None and not Path(args.root).is_dir():
-        print(f"conformance: error: --root {args.root}: not a folder", file=sys.stderr)
+        _say(f"conformance: error: --root {args.root}: not a folder")
         return _USAGE_ERROR
     try:
         verification = verify_report(args.report, root=args.root)
     except (NotVerifiable, ReportError) as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        _say(f"conformance: error: {exc}")
         return _USAGE_ERROR
     except ConformanceError as exc:  # the evidence itself is unusable: not verified
-        print(f"conformance verify: {args.report}\nNOT VERIFIED: {exc}")
+        _say(f"conformance verify: {args.report}", file=sys.stdout)
+        _say(f"NOT VERIFIED: {exc}", file=sys.stdout)
         return 1
-    print(render(verification), end="")
+    print(printable_lines(render(verification)), end="")
     return 0 if verification.verified else 1
 
 
@@ -252,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .adapters.registry import available
 
         for name, target in available().items():
-            print(f"{name:<16} {target}")
+            _say(f"{name:<16} {target}", file=sys.stdout)  # a third party's entry point names both
         return 0
     parser.error(f"unknown command {args.command!r}")
 

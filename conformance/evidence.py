@@ -25,15 +25,18 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     from .adapters.base import Analyzer
+    from .dataset import Photo
+    from .observation import Observation
     from .session import Context
 
 __all__ = [
+    "PhotoEntries",
     "canonical_digest",
     "context_payload",
     "evidence",
@@ -184,13 +187,15 @@ def context_payload(ctx: Context) -> dict[str, Any]:
         "check_order": list(CHECK_IDS),
         "outcomes": _outcomes(ctx),
         "notes": list(ctx.notes),
-        "photos": _photos(ctx),
         "evidence": evidence(ctx),
     }
     if ctx.sequential is not None:  # a sequential run: what it sent, what it did not need, and why it stopped
         payload["sequential"] = ctx.sequential.to_json()
-    # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry.
+    # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry. Not the
+    # photos: a gender run's are made from the observations when a writer reads them (PhotoEntries),
+    # and ``list(payload["photos"])`` is the plain form where one is needed.
     result: dict[str, Any] = json.loads(json.dumps(payload))
+    result["photos"] = _photos(ctx)
     return result
 
 
@@ -223,19 +228,67 @@ def _outcomes(ctx: Context) -> dict[str, int]:
     return {**ctx.searches.outcome_counts(), "enrolled": len(ctx.dataset.role("gallery"))}
 
 
-def _photos(ctx: Context) -> list[dict[str, Any]]:
+class PhotoEntries(Sequence[dict[str, Any]]):
+    """``photos[]`` of a gender run's report: each photo's outcome and its image's digest, made when read.
+
+    A run of a million photos held a million dicts (and their JSON round trip) from the end of its
+    checks until its reports were written; these are made one at a time as the writers read them,
+    from the observations and the dataset the run keeps anyway. Each entry is what
+    ``{**record.to_dict(), "sha256": digest}`` was.
+    """
+
+    def __init__(self, records: Sequence[Observation], photos: Sequence[Photo]) -> None:
+        if len(records) != len(photos):
+            raise ValueError(f"{len(records)} observations for {len(photos)} photos")
+        self._records = records
+        self._photos = photos  # aligned with the records (Observations.build makes them so)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self._entry(i) for i in range(*index.indices(len(self)))]
+        return self._entry(range(len(self))[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for record, photo in zip(self._records, self._photos, strict=True):
+            yield {**record.to_dict(), "sha256": photo.digest}
+
+    def _entry(self, i: int) -> dict[str, Any]:
+        return {**self._records[i].to_dict(), "sha256": self._photos[i].digest}
+
+    def indices_not(self, outcomes: Collection[str]) -> list[int]:
+        """Where the photos whose outcome is none of ``outcomes`` are, without making an entry.
+
+        The writers list the photos that were not analysed: a few among a million.
+        """
+        return [i for i, record in enumerate(self._records) if record.outcome not in outcomes]
+
+
+def _photos(ctx: Context) -> Sequence[dict[str, Any]]:
     """Every photo of the manifest with its outcome and its image's digest: nothing is left out of a report."""
+    if ctx.observations is not None and ctx.sequential is None:
+        return PhotoEntries(ctx.observations.records, ctx.dataset.photos)
     digest = {photo.id: photo.digest for photo in ctx.dataset.photos}
 
     def sealed(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [{**entry, "sha256": digest.get(str(entry.get("photo")))} for entry in entries]
+        # Through JSON: plain types, as the payload's other parts.
+        return [{**json.loads(json.dumps(entry)), "sha256": digest.get(str(entry.get("photo")))} for entry in entries]
 
     if ctx.observations is not None:
+        # A sequential run: the photos it never sent, in manifest order with the rest (a list: such runs
+        # are small, and the photos sent are fewer than the manifest's).
+        assert ctx.sequential is not None
         entries = [record.to_dict() for record in ctx.observations.records]
-        if ctx.sequential is not None:  # the photos a sequential run never sent, in manifest order with the rest
-            by_photo = {entry["photo"]: entry for entry in [*entries, *ctx.sequential.not_needed_entries()]}
-            entries = [by_photo[photo.id] for photo in ctx.dataset.photos if photo.id in by_photo]
-        return sealed(entries)
+        by_photo = {entry["photo"]: entry for entry in [*entries, *ctx.sequential.not_needed_entries()]}
+        return sealed([by_photo[photo.id] for photo in ctx.dataset.photos if photo.id in by_photo])
     assert ctx.searches is not None
     gallery = [{"photo": p.id, "outcome": "enrolled", "role": "gallery"} for p in ctx.dataset.role("gallery")]
     return sealed([*({**r.to_dict(), "role": "probe"} for r in ctx.searches.records), *gallery])

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._text import printable, printable_lines
 from .options import OPTION, OPTIONS, Option, OptionError, run_options
 
 if TYPE_CHECKING:
@@ -177,6 +178,11 @@ class CliInvocation:
 
     def __init__(self, pytest_args: list[str]) -> None:
         self.pytest_args = list(pytest_args)
+        self.interrupted = False  # Ctrl-C during the session: the CLI says so and exits 130
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Ctrl-C only: pytest.exit() (a conftest's) ends the run with its own status and an incomplete report.
+        self.interrupted = excinfo.errisinstance(KeyboardInterrupt)
 
 
 def _cli(config: pytest.Config) -> CliInvocation | None:
@@ -253,7 +259,7 @@ def pytest_configure(config: pytest.Config) -> None:
             problem = None if ctx is None else baseline_mismatch(baseline, ctx, any_dataset=OPT_BASELINE_ANY_DATASET)
             if problem is not None:
                 # The CLI's usage code (2), not pytest's (4): one exit status for one mistake, however it is run.
-                pytest.exit(f"conformance: error: {problem}", returncode=USAGE_EXIT)
+                pytest.exit(printable(f"conformance: error: {problem}"), returncode=USAGE_EXIT)
     config.addinivalue_line("markers", "conformance(check): a conformance check of the built-in suite")
     config.addinivalue_line("markers", "conformance_gate: the regression gate against --conformance-baseline")
     config.pluginmanager.register(_Collector(config), "conformance-collector")
@@ -274,8 +280,11 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         if options.dataset
         else f"no dataset and analyzer named yet (set {OPT_DATASET} and {OPT_ANALYZER}, or {OPT_DEMO})"
     )
+    # Paths and values given as arguments are data: escaped, the line stays one line (issue 15).
     return [
-        f"conformance: {what}; repeat with: {' '.join([*options.flags(), *map(shlex.quote, _pytest_args(config))])}"
+        printable(
+            f"conformance: {what}; repeat with: {' '.join([*options.flags(), *map(shlex.quote, _pytest_args(config))])}"
+        )
     ]
 
 
@@ -348,7 +357,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             setattr(report, _CONTEXT_ATTR, item.stash[_item_context_key])
     failure = call.excinfo.value if call.excinfo is not None else None
     if isinstance(failure, ConformanceFailure) and item.get_closest_marker("conformance") is not None:
-        report.longrepr = str(failure)
+        report.longrepr = printable_lines(str(failure))
 
 
 def _refuse_xfail(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
@@ -411,7 +420,7 @@ def _load(config: pytest.Config, model: object = None) -> Context:
         message = f"conformance: {exc}"
         config.stash[_systematic_key] = message
     except ConformanceError as exc:
-        message = f"conformance: {exc}"
+        message = printable(f"conformance: {exc}")
     pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
 
 
@@ -479,7 +488,7 @@ def conformance_analyzer(conformance_context: Context) -> Analyzer:
     try:
         return create(ctx.analyzer_spec, dataset=ctx.dataset, settings=ctx.settings)
     except ConformanceError as exc:
-        message = f"conformance: {exc}"
+        message = printable(f"conformance: {exc}")
     pytest.fail(message, pytrace=False)
 
 
@@ -499,7 +508,11 @@ def _send_context(item: pytest.Item, ctx: Context) -> None:
     """The run's context goes once per process (controller or xdist worker) to the report writer."""
     if not item.config.stash.get(_sent_key, False):
         item.config.stash[_sent_key] = True
-        item.stash[_item_context_key] = _context_payload(ctx)
+        payload = _context_payload(ctx)
+        if hasattr(item.config, "workerinput"):
+            # To the xdist controller, through execnet: plain lists only (the photos are made when read).
+            payload["photos"] = list(payload["photos"])
+        item.stash[_item_context_key] = payload
 
 
 def _record_on(item: pytest.Item, ctx: Context, result: CheckResult) -> None:
@@ -575,7 +588,7 @@ def _run(ctx: Context, check_id: str) -> list[CheckResult]:
     try:
         return check_results(ctx, check_id)
     except ConformanceError as exc:
-        message = f"conformance: {exc}"
+        message = printable(f"conformance: {exc}")
     pytest.fail(message, pytrace=False)
 
 
@@ -601,7 +614,7 @@ def conformance_check(
         deciding = next((r for r in results if r.details.get("binding")), results[0])
         if str(deciding.verdict) == "not applicable":
             # Recorded above; not a verdict on the analyzer, so neither a pass nor a failure.
-            pytest.skip(f"{deciding.id} not applicable: {'; '.join(deciding.notes)}")
+            pytest.skip(printable(f"{deciding.id} not applicable: {'; '.join(deciding.notes)}"))
         return assert_result(deciding, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
 
     return check
@@ -628,7 +641,7 @@ def conformance_regression_gate(
         try:
             baseline = read_report(path)
         except ConformanceError as exc:
-            message = f"conformance: {exc}"
+            message = printable(f"conformance: {exc}")
         else:
             results = _all_results(request.config, conformance_context)
             for result in results:
@@ -643,7 +656,7 @@ def conformance_regression_gate(
             }
             if not regressions:
                 return
-            message = summary
+            message = printable_lines(summary)
         pytest.fail(message, pytrace=False)
 
     return gate
@@ -663,18 +676,30 @@ def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, 
     def interval(ci: tuple[float, float] | None) -> str:
         return "" if ci is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
 
+    def name(text: str) -> str:
+        # pytest escapes a property's value for XML but writes its name as given: a group name with a
+        # control character in it (ESC, NUL, U+FFFE) would make the file no XML at all (issue 15).
+        return _xml_text(text)
+
     prefix = f"conformance.{result.id}{suffix}"
-    out: list[tuple[str, str]] = [(f"{prefix}.verdict", str(result.verdict))]
-    for name, rate in result.groups.items():
+    out: list[tuple[str, str]] = [(name(f"{prefix}.verdict"), str(result.verdict))]
+    for group, rate in result.groups.items():
         value = "n/a" if rate.rate is None else f"{rate.rate:.3f}"
-        out.append((f"{prefix}.{name}.rate", f"{value} ({rate.count}/{rate.n}){interval(rate.ci)}"))
+        out.append((name(f"{prefix}.{group}.rate"), f"{value} ({rate.count}/{rate.n}){interval(rate.ci)}"))
     for c in result.comparisons:
         gap = "n/a" if c.difference is None else f"{c.difference:+.3f}"
         # A group is in several comparisons when every two groups are compared: name the other side
         # unless it is the check's reference.
         pair = c.group if c.reference in (result.reference, "none (absolute)") else f"{c.group}.vs.{c.reference}"
-        out.append((f"{prefix}.{pair}.gap", f"{gap}{interval(c.ci)} tolerance {c.tolerance:g}: {c.verdict}"))
+        out.append((name(f"{prefix}.{pair}.gap"), f"{gap}{interval(c.ci)} tolerance {c.tolerance:g}: {c.verdict}"))
     return out
+
+
+def _xml_text(text: str) -> str:
+    """``text`` as :func:`printable` shows it, with what XML 1.0 cannot hold (U+FFFE, U+FFFF) escaped too."""
+    from _pytest.junitxml import bin_xml_escape
+
+    return bin_xml_escape(printable(text))
 
 
 # How the console's footer says where the answers came from, when it was not the vendor's service.
@@ -730,7 +755,8 @@ class _Collector:
         self.stopped = ""
         self.exit_reason = ""  # why the run exits 1 although every test passed, if it does
         self.checked = False  # whether any result came from a test other than the regression gate
-        self.interrupted = ""  # Ctrl-C, or pytest.exit() (a user's conftest may call it with exit status 0)
+        self.interrupted = ""  # pytest.exit() (a user's conftest may call it with exit status 0)
+        self.ctrl_c = False  # Ctrl-C: no verdict and no report, the earlier reports stay as they were
         self.systematic = ""  # the message of a systematic failure that stopped the run
         self.collected = False  # whether any check of the kit's suite was collected in this session
         self._report: Report | None = None
@@ -740,7 +766,11 @@ class _Collector:
             self.collected = True
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
-        """Ctrl-C or ``pytest.exit()``: the checks not reached are not run, and the run is no verdict."""
+        """Ctrl-C: no verdict and no report. ``pytest.exit()``: the checks not reached are not run, and the
+        run is no verdict (its reports say incomplete)."""
+        if excinfo.errisinstance(KeyboardInterrupt):
+            self.ctrl_c = True
+            return
         message = " ".join(str(getattr(excinfo.value, "msg", "") or excinfo.value).split())
         self.interrupted = f"{excinfo.typename}: {message}" if message else excinfo.typename
 
@@ -845,6 +875,11 @@ class _Collector:
             # An xdist worker sends its results inside the test reports, its deselected checks here.
             self.config.workeroutput[_DESELECTED_OUTPUT] = list(self.deselected)  # type: ignore[attr-defined]
             return
+        if self.ctrl_c:
+            # A report of the checks that happened to finish would read as a verdict on fewer checks, and
+            # would replace the last whole run's reports: none is written (the terminal summary says so).
+            _junit_interrupted(self.config)
+            return
         stop = session.shouldfail or session.shouldstop
         self.stopped = stop if isinstance(stop, str) else ""
         if self.systematic:
@@ -894,38 +929,67 @@ class _Collector:
         return status if gate_only else verdict_exit_status(report, status)
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        def say(text: str) -> None:
+            # Group names, reasons, paths and the analyzer's name are data: each line goes out escaped.
+            for line in printable_lines(text).split("\n"):
+                terminalreporter.write_line(line)
+
+        if self.ctrl_c and _active(config):
+            terminalreporter.section("conformance verdicts")
+            say(self.interrupted_message())
+            return
         if self.systematic:
             terminalreporter.section("conformance verdicts")
-            terminalreporter.write_line(f"{self.systematic.removeprefix('conformance: ')}")
-            terminalreporter.write_line(f"conformance verdict: NONE: the run stopped (exit {USAGE_EXIT})")
+            say(self.systematic.removeprefix("conformance: "))
+            say(f"conformance verdict: NONE: the run stopped (exit {USAGE_EXIT})")
             return
         if not self.context:
             if self.gate:  # the gate alone (e.g. -k regression): still say what it found
-                terminalreporter.write_line(self.gate["summary"])
+                say(self.gate["summary"])
             return
         from .assertions import verdict_line
 
         terminalreporter.section("conformance verdicts")
         report = self.report()
         for line in provenance_lines(report):
-            terminalreporter.write_line(line)
+            say(printable(line))
         for check in report.checks:  # in the order of the check ids
             if str(check.verdict) in ("not run", "not applicable"):
                 label = str(check.verdict).upper()
-                terminalreporter.write_line(f"{label:<14} {_label_of(check):<28}  {_reason(check)}")
+                say(printable(f"{label:<14} {_label_of(check):<28}  {_reason(check)}"))
             else:
-                terminalreporter.write_line(verdict_line(check.to_dict()))
+                say(verdict_line(check.to_dict()))
         if report.regression is not None:
-            terminalreporter.write_line(report.regression.summary)
+            say(report.regression.summary)
         for line in run_summary(report):
-            terminalreporter.write_line(line)
+            say(printable(line))
         if self.exit_reason:
-            terminalreporter.write_line(self.exit_reason)
+            say(self.exit_reason)
         if self.report_dir is not None:
             names = ", ".join(
                 _shown_path(self.report_dir / name) for name in ("report.json", "report.md", "report.html")
             )
-            terminalreporter.write_line(f"reports: {names}")
+            say(printable(f"reports: {names}"))
+
+    def interrupted_message(self) -> str:
+        """What an interrupted run says instead of its verdicts."""
+        done = sorted({str(r.get("id")) for r in self.results})
+        where = f"; the reports in {_shown_path(_report_dir(self.config))}, if any, are an earlier run's"
+        finished = (
+            f" ({len(done)} check{'s' if len(done) != 1 else ''} had finished: {', '.join(done)})" if done else ""
+        )
+        return printable(
+            f"conformance: INTERRUPTED (Ctrl-C) during the checks{finished}: no verdict, and no report written"
+            f"{where}. Run the same command again for a verdict"
+        )
+
+
+def _junit_interrupted(config: pytest.Config) -> None:
+    from _pytest.junitxml import xml_key
+
+    xml = config.stash.get(xml_key, None)
+    if xml is not None:
+        xml.add_global_property("conformance.verdict", "interrupted")
 
 
 _DESELECTED_OUTPUT = "conformance_deselected"
@@ -1057,7 +1121,7 @@ def run_summary(report: Report) -> list[str]:
 
 
 def _not_run_properties(not_run: dict[str, str]) -> list[tuple[str, str]]:
-    prefix = f"conformance.{not_run['id']}"
+    prefix = _xml_text(f"conformance.{not_run['id']}")
     return [(f"{prefix}.verdict", "not run"), (f"{prefix}.reason", not_run["reason"])]
 
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from ._fields import FieldError, describe
 from ._numbers import json_problem, shown
@@ -530,7 +530,7 @@ class Report:
     outcomes: Mapping[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     skipped: tuple[Skipped, ...] = ()
-    photos: tuple[PhotoOutcome, ...] = ()
+    photos: Sequence[PhotoOutcome] = ()  # a tuple, or made when read (see _photo_outcomes)
     regression: GateOutcome | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     # The JSON this report was read from, written back as it was (see the module's docstring).
@@ -554,6 +554,16 @@ class Report:
         """A sequential run's record (``--sequential``): stopping rule, looks, photos sent and not needed; None otherwise."""
         value = self.extra.get("sequential")
         return value if isinstance(value, Mapping) else None
+
+    def photos_not(self, outcomes: Collection[str]) -> Iterator[PhotoOutcome]:
+        """The photos whose outcome is none of ``outcomes`` (the writers' list of photos not analysed).
+
+        Of a report built in the run, found without making an entry for every photo.
+        """
+        photos = self.photos
+        if isinstance(photos, _PhotoOutcomes):
+            return photos.not_outcomes(outcomes)
+        return (p for p in photos if p.outcome not in outcomes)
 
     def count(self, verdict: str) -> int:
         """How many check results have ``verdict``."""
@@ -605,11 +615,7 @@ class Report:
                 for s in (data["skipped"] if isinstance(data.get("skipped"), list) else [])
                 if isinstance(s, Mapping) and "id" in s
             ),
-            photos=tuple(
-                PhotoOutcome(p)
-                for p in (data["photos"] if isinstance(data.get("photos"), list) else [])
-                if isinstance(p, Mapping)
-            ),
+            photos=_photo_outcomes(data.get("photos")),
             regression=_gate(data.get("regression")),
             extra={k: v for k, v in data.items() if k not in _KEYS},
         )
@@ -671,6 +677,60 @@ def _checks(raw: Sequence[object], source: str) -> tuple[CheckResult, ...]:
         seen.add(key)
         out.append(result)
     return tuple(out)
+
+
+class _PhotoOutcomes(Sequence[PhotoOutcome]):
+    """A run's photos as :class:`PhotoOutcome`, each made when read from entries made when read.
+
+    A report built in the run (:func:`conformance.reporting.build_report`) gets its photos as a
+    sequence that makes each entry on demand (a million photos are not held twice over); this keeps
+    it so. Equal to a tuple of the same outcomes.
+    """
+
+    def __init__(self, entries: Sequence[Any]) -> None:
+        self._entries = entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> PhotoOutcome: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[PhotoOutcome, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> PhotoOutcome | tuple[PhotoOutcome, ...]:
+        if isinstance(index, slice):
+            return tuple(PhotoOutcome(entry) for entry in self._entries[index])
+        return PhotoOutcome(self._entries[index])
+
+    def __iter__(self) -> Iterator[PhotoOutcome]:
+        return (PhotoOutcome(entry) for entry in self._entries)
+
+    def not_outcomes(self, outcomes: Collection[str]) -> Iterator[PhotoOutcome]:
+        """The photos whose outcome is none of ``outcomes``; their entries only are made, when the
+        entries can say where they are (:meth:`conformance.evidence.PhotoEntries.indices_not`)."""
+        where = getattr(self._entries, "indices_not", None)
+        if not callable(where):
+            return (p for p in self if p.outcome not in outcomes)
+        return (PhotoOutcome(self._entries[i]) for i in where(outcomes))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]  # equal to tuples, mutable underneath: no hash
+
+
+def _photo_outcomes(value: object) -> Sequence[PhotoOutcome]:
+    """photos[] as outcomes: a parsed list at once (entries that are no objects left out), any other
+    sequence of entries (made when read, see :class:`conformance.evidence.PhotoEntries`) as it is read."""
+    if isinstance(value, list):
+        return tuple(PhotoOutcome(p) for p in value if isinstance(p, Mapping))
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        return _PhotoOutcomes(value)
+    return ()
 
 
 def _gate(value: object) -> GateOutcome | None:

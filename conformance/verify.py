@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._text import printable
 from .errors import ConformanceError
 
 if TYPE_CHECKING:
@@ -574,7 +575,10 @@ def _compare_command(run: Mapping[str, Any]) -> list[Difference]:
 
 
 def _list(value: object) -> list[object]:
-    return list(value) if isinstance(value, list) else []
+    """A list, or a sequence made when read (a run's photos[], :class:`conformance.evidence.PhotoEntries`), as a list."""
+    if isinstance(value, list) or (isinstance(value, Sequence) and not isinstance(value, (str, bytes))):
+        return list(value)
+    return []
 
 
 def _weight(difference: Difference) -> int:
@@ -824,7 +828,7 @@ def _value(value: object) -> str:
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    rows = [list(header), *map(list, rows)]
+    rows = [list(header), *([printable(cell) for cell in row] for row in rows)]  # paths, groups: data, escaped
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
 
@@ -832,7 +836,7 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
 def render(verification: Verification) -> str:
     """What ``conformance verify`` prints: the verdict first, then each file problem and difference."""
     v = verification
-    out = [f"conformance verify: {v.report}"]
+    out = [f"conformance verify: {printable(v.report)}"]
     if v.verified:
         counts = v.checked
         checks = counts.get("checks", 0)
@@ -844,7 +848,7 @@ def render(verification: Verification) -> str:
         if v.incomplete:
             out.append(v.incomplete)
         if v.policy:
-            out.append(f"under the report's policy: {v.policy}; read it, as it decides every verdict")
+            out.append(printable(f"under the report's policy: {v.policy}; read it, as it decides every verdict"))
     else:
         what = []
         if v.files:
@@ -859,10 +863,12 @@ def render(verification: Verification) -> str:
     changed = [d for d in v.differences if d.field == "verdict" and d.group == "-"]
     if changed:
         out.append(
-            "verdicts that differ: "
-            + "; ".join(
-                f"{d.where} ({_value(d.reported)} in the report, {_value(d.derived)} from the evidence)"
-                for d in changed
+            printable(
+                "verdicts that differ: "
+                + "; ".join(
+                    f"{d.where} ({_value(d.reported)} in the report, {_value(d.derived)} from the evidence)"
+                    for d in changed
+                )
             )
         )
     if v.files:
@@ -875,5 +881,5 @@ def render(verification: Verification) -> str:
             ([d.where, d.group, d.field, _value(d.reported), _value(d.derived)] for d in v.differences),
         )
     if v.notes:
-        out += ["", *(f"note: {n}" for n in v.notes)]
+        out += ["", *(printable(f"note: {n}") for n in v.notes)]
     return "\n".join(out) + "\n"

@@ -132,7 +132,8 @@ def test_a_manifest_path_through_dot_dot_names_the_dataset_after_its_real_folder
 def test_terminal_escapes_in_a_group_name_are_printed_escaped(make_manifest: Any) -> None:
     from conformance.assertions import format_result, headline, printable
 
-    assert printable("a\x1b[2Jb\u202ec\td\ne") == "a\\x1b[2Jb\\u202ec\td\ne"
+    # Tab and newline too (issue 15): a value stays on its line (tests/test_console_escaping.py has the rest).
+    assert printable("a\x1b[2Jb\u202ec\td\ne") == "a\\x1b[2Jb\\u202ec\\x09d\\x0ae"
     rows = [
         {"photo": f"{i}.png", "subject": f"s{i}", "gender_identity": "woman", "trans": "no", "team": team}
         for i, team in enumerate(["\x1b[2Jred", "\x1b[2Jred", "blue", "blue"])

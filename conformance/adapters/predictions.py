@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from .._files import NotRegularFile, read_regular
 from .._numbers import BAD_JSON, finite_number, finite_numbers, json_problem, shown, shown_list
 from .._paths import tried
+from .._text import printable
 from ..dataset import normalise_photo_id
 from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
@@ -345,7 +346,7 @@ class PredictionsAnalyzer:
         answers = self._observations
         self.missing = tuple(p.id for p in self.dataset.photos if p.id not in answers) if answered else ()
         if self.missing and not self.dataset.is_matching:
-            print(f"conformance: {self.missing_note()}", file=sys.stderr)
+            print(printable(f"conformance: {self.missing_note()}"), file=sys.stderr)
 
     @staticmethod
     def _first_line(raw: bytes, photo_id: str) -> int:

@@ -64,6 +64,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .._numbers import shown, shown_list
+from .._text import printable
 from ..errors import AdapterError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..observation import Face, Observation
@@ -822,7 +823,8 @@ class FunctionAnalyzer:
 
     def _warn_inferred(self) -> None:
         seen = ", ".join(f"{label!r}: {meaning!r}" for label, meaning in self.vocabulary.labels.items())
-        message = (
+        # pytest's warnings summary prints the message as it is: the model's labels are data, escaped.
+        message = printable(
             f"conformance: {_INFERRED_NOTE.format(where=self.declaration.where, spec=self.spec)} "
             f"Inferred: VOCABULARY = {{{seen}}}" + (", ABSTAINS = True" if self.vocabulary.can_abstain else "")
         )

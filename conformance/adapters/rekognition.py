@@ -52,10 +52,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .._text import printable
 from ..errors import AdapterError, ConformanceError, ManifestError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..observation import Face, Observation
-from ..recording.scrub import redact, scrub_url
+from ..recording.scrub import redact, redact_log, scrub_url
 from .base import AdapterSettings, Vocabulary, _overlap, choose_face
 
 if TYPE_CHECKING:
@@ -538,33 +539,42 @@ def _number(value: Any, what: str) -> float | None:
     return number
 
 
-_SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+# Loggers whose records during the kit's calls may quote a request: the SDK's, its HTTP client's, vcrpy's.
+_SDK_LOGGERS = frozenset({"botocore", "boto3", "urllib3", "s3transfer", "vcr"})
 
 
 @contextmanager
 def _redacted_logs(secrets: Sequence[str]) -> Iterator[None]:
-    """Redact credentials and account ids in what the SDK logs during the run (at DEBUG, botocore logs
-    signed requests, security token included, and response bodies naming the account)."""
+    """Redact what the SDK logs during the run: at DEBUG (``logging.basicConfig(level=DEBUG)``, pytest's
+    ``--log-level=DEBUG``) botocore logs each signed request (its signature, the Authorization header,
+    the security token), its body with the image as base64, and response bodies naming the account.
+
+    Every record of those loggers is cleaned as it is made (a log record factory, so that a logger
+    botocore creates later, or a handler the user adds, gets nothing else), whatever the handler.
+    Records are only made for enabled levels: at the default WARNING this costs nothing.
+    """
     import logging
 
-    class Redact(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            text = record.getMessage()
-            cleaned = redact(text, secrets)
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.name.partition(".")[0] in _SDK_LOGGERS:
+            try:
+                text = record.getMessage()
+            except Exception:  # a malformed message: logging reports it when it formats the record
+                return record
+            cleaned = redact_log(text, secrets)
             if cleaned != text:
                 record.msg, record.args = cleaned, ()
-            return True
+        return record
 
-    redacting = Redact()
-    names = [name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] in _SDK_LOGGERS]
-    loggers = [logging.getLogger(name) for name in {*names, *_SDK_LOGGERS}]
-    for logger in loggers:
-        logger.addFilter(redacting)
+    logging.setLogRecordFactory(factory)
     try:
         yield
     finally:
-        for logger in loggers:
-            logger.removeFilter(redacting)
+        if logging.getLogRecordFactory() is factory:  # another session started after this one keeps its own
+            logging.setLogRecordFactory(previous)
 
 
 def is_loopback(url: str) -> bool:
@@ -737,8 +747,10 @@ class RekognitionAnalyzer:
             carried = store.migrate(old, keys, _NOTE)
         if carried:
             print(
-                f"conformance: carried {carried} answer(s) of this dataset over from {self.legacy_recording} (the "
-                f"older layout, one folder per dataset name) into {self.recording}; the old file is left as it was",
+                printable(
+                    f"conformance: carried {carried} answer(s) of this dataset over from {self.legacy_recording} (the "
+                    f"older layout, one folder per dataset name) into {self.recording}; the old file is left as it was"
+                ),
                 file=sys.stderr,
             )
 
@@ -823,9 +835,11 @@ class RekognitionAnalyzer:
             if changed:
                 when = last.get("started") or "at an unknown time"
                 print(
-                    f"conformance: this run adds to {self.recording}, last recorded {when}; {'; '.join(changed)}: "
-                    "the recording will hold answers of both (the report lists its sessions; --record-mode all "
-                    "records everything anew)",
+                    printable(
+                        f"conformance: this run adds to {self.recording}, last recorded {when}; {'; '.join(changed)}: "
+                        "the recording will hold answers of both (the report lists its sessions; --record-mode all "
+                        "records everything anew)"
+                    ),
                     file=sys.stderr,
                 )
         return session
@@ -952,7 +966,7 @@ class RekognitionAnalyzer:
                 price_per_image=PRICE_PER_IMAGE_USD,
                 calls_note=(sequential.removeprefix("; ") or "every photo not yet recorded"),
             ).to_json()
-            print(f"conformance: live run: {message}", file=sys.stderr)
+            print(printable(f"conformance: live run: {message}"), file=sys.stderr)
 
     def can_see(self, photo: Photo) -> bool:
         """Whether analysing ``photo`` now can work: always while recording; in replay, if it was recorded."""
@@ -1102,9 +1116,11 @@ class RekognitionAnalyzer:
             self.withheld[who] = verdict
             self._unrecorded += 1
         print(
-            f"conformance: WARNING: photo {who!r} ({operation}): its answer was {verdict}; it was used in this run, "
-            "but it is NOT in the recording, which stays incomplete (a replay will not find it; the next recording "
-            "run asks again)",
+            printable(
+                f"conformance: WARNING: photo {who!r} ({operation}): its answer was {verdict}; it was used in this "
+                "run, but it is NOT in the recording, which stays incomplete (a replay will not find it; the next "
+                "recording run asks again)"
+            ),
             file=sys.stderr,
         )
 
@@ -1360,7 +1376,9 @@ class RekognitionAnalyzer:
             try:
                 self._call("delete_collection", CollectionId=self.collection_id)
             except (_Refused, ConformanceError) as exc:
-                print(f"conformance: could not delete collection {self.collection_id}: {exc}", file=sys.stderr)
+                print(
+                    printable(f"conformance: could not delete collection {self.collection_id}: {exc}"), file=sys.stderr
+                )
 
     def _face(self, detail: Mapping[str, Any]) -> Face:
         """A face of a response; ValueError (said as the photo's reason) for one that breaks the API's contract."""

@@ -55,7 +55,7 @@ class Units:
     numerator: npt.NDArray[np.float64]
     denominator: npt.NDArray[np.float64]
     cluster: npt.NDArray[np.int64]
-    group: npt.NDArray[np.str_]
+    group: npt.NDArray[np.str_] | npt.NDArray[np.object_]  # names; an object array holds each name once
     proportion: bool = True
     bounded: bool = True
     floor: npt.NDArray[np.float64] | None = None
@@ -143,7 +143,7 @@ def _detectable(
 def compare_groups(
     units: Units,
     *,
-    photo_group: npt.NDArray[np.str_],
+    photo_group: npt.NDArray[np.str_] | npt.NDArray[np.object_],
     photo_subject: npt.NDArray[np.int64],
     reference: str,
     tolerance: float,

@@ -5,7 +5,7 @@ detection failures. Each is a pure function: observations, groups and policy in,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .. import stats
@@ -32,12 +32,70 @@ __all__ = [
 ]
 
 
-def _groups(observations: Observations, groups: Sequence[str]) -> npt.NDArray[np.str_]:
-    import numpy as np
+@dataclass(frozen=True)
+class _Grouping:
+    """The run's group of each photo as a small integer code, each group's name held once.
+
+    A numpy string array of group names is padded to the longest name: 4 bytes a character a photo
+    (36 MB for a million photos named up to "nonbinary", 800 MB for 200-character intersections),
+    and every comparison with a name reads all of it. Here a photo costs a 4-byte code and an
+    8-byte reference to its group's one ``str`` (``labels``, an object array the shared comparison
+    code reads as it read the string array: ``labels == name``, ``labels[mask]``); the checks' own
+    masks compare codes.
+    """
+
+    names: tuple[str, ...]  # each group once, in order of first appearance
+    codes: npt.NDArray[np.int32]  # per photo: its group's index in names
+    labels: npt.NDArray[np.object_]  # per photo: its group's name (the one str of names)
+    _masks: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, groups: Sequence[str]) -> _Grouping:
+        import numpy as np
+
+        index: dict[str, int] = {}
+        codes = np.fromiter((index.setdefault(g, len(index)) for g in groups), dtype=np.int32, count=len(groups))
+        names = tuple(index)
+        table = np.empty(len(names), dtype=object)
+        table[:] = names  # element by element: a name that is itself a sequence stays one name
+        return cls(names, codes, table[codes])
+
+    def mask(self, name: str) -> npt.NDArray[np.bool_]:
+        """True for the photos of group ``name`` (kept: every check asks for the same few)."""
+        import numpy as np
+
+        if name not in self._masks:
+            code = self.names.index(name) if name in self.names else -1
+            self._masks[name] = np.asarray(self.codes == code, dtype=np.bool_)
+        return self._masks[name]
+
+    def present(self, where: npt.NDArray[np.bool_] | None = None) -> list[str]:
+        """The names of the groups with a photo (where ``where`` is True), sorted."""
+        import numpy as np
+
+        codes = self.codes if where is None else self.codes[where]
+        seen = np.flatnonzero(np.bincount(codes, minlength=len(self.names)))
+        return sorted(self.names[i] for i in seen.tolist())
+
+
+# The last grouping made, by the tuple it was made from: the run passes the same tuple of a million
+# names to every check, and codes made once serve them all. Only a tuple is remembered (immutable:
+# the names cannot change under the codes).
+_last_grouping: tuple[tuple[str, ...], _Grouping] | None = None
+
+
+def _groups(observations: Observations, groups: Sequence[str]) -> _Grouping:
+    global _last_grouping
 
     if len(groups) != len(observations):
         raise ValueError(f"{len(groups)} group labels for {len(observations)} photos")
-    return np.asarray(groups, dtype=str)
+    cached = _last_grouping
+    if cached is not None and cached[0] is groups:
+        return cached[1]
+    grouping = _Grouping.of(groups)
+    if isinstance(groups, tuple):
+        _last_grouping = (groups, grouping)
+    return grouping
 
 
 # -- people who did not disclose a gender identity ----------------------------------------------------------
@@ -46,10 +104,10 @@ def _groups(observations: Observations, groups: Sequence[str]) -> npt.NDArray[np
 # consistency, nonbinary representability) leave them out through these two helpers.
 
 
-def _disclosed(observations: Observations, photo_group: npt.NDArray[np.str_], reference: str) -> npt.NDArray[np.bool_]:
+def _disclosed(observations: Observations, photo_group: _Grouping, reference: str) -> npt.NDArray[np.bool_]:
     """Photos whose subject described a gender identity; refuses a reference group of undisclosed people only."""
     keep = observations.disclosed
-    in_reference = photo_group == reference
+    in_reference = photo_group.mask(reference)
     if in_reference.any() and not keep[in_reference].any():
         raise ConformanceError(
             f"reference group {reference!r} holds only people who did not disclose a gender identity: there is "
@@ -59,7 +117,7 @@ def _disclosed(observations: Observations, photo_group: npt.NDArray[np.str_], re
 
 
 def _show_undisclosed(
-    result: CheckResult, observations: Observations, photo_group: npt.NDArray[np.str_], keep: npt.NDArray[np.bool_]
+    result: CheckResult, observations: Observations, photo_group: _Grouping, keep: npt.NDArray[np.bool_]
 ) -> CheckResult:
     """Every group with all its photos and people, each with how many photos were undisclosed, and a note."""
     import numpy as np
@@ -68,8 +126,8 @@ def _show_undisclosed(
     if not hidden.any():
         return result
     rates: dict[str, GroupRate] = {}
-    for name in group_order(list(photo_group), result.reference):
-        in_group = photo_group == name
+    for name in group_order(photo_group.names, result.reference):
+        in_group = photo_group.mask(name)
         rate = result.groups.get(name) or GroupRate(name, 0, 0, 0, 0, None, None)
         rates[name] = replace(
             rate,
@@ -92,7 +150,7 @@ def _result(
     observations: Observations,
     units: Units,
     *,
-    photo_group: npt.NDArray[np.str_],
+    photo_group: _Grouping,
     reference: str,
     policy: Policy,
     seed: int,
@@ -107,7 +165,7 @@ def _result(
     tolerance = policy.tolerance_for(check_id)
     rates, comparisons, extra_notes, method = compare_groups(
         units,
-        photo_group=photo_group if keep is None else photo_group[keep],
+        photo_group=photo_group.labels if keep is None else photo_group.labels[keep],
         photo_subject=observations.subject if keep is None else observations.subject[keep],
         reference=reference,
         tolerance=tolerance,
@@ -146,7 +204,7 @@ def _labelled(observations: Observations) -> npt.NDArray[np.bool_]:
     return labelled
 
 
-def _coverage(observations: Observations, photo_group: npt.NDArray[np.str_]) -> dict[str, float | None]:
+def _coverage(observations: Observations, photo_group: _Grouping) -> dict[str, float | None]:
     """Per group: share of faces of women and men given a gender label (None: no such face).
 
     Nonbinary people are left out: for them no gender label is the right answer when the
@@ -161,8 +219,8 @@ def _coverage(observations: Observations, photo_group: npt.NDArray[np.str_]) -> 
     faces = observations.analysed & binary
     labelled = _labelled(observations) & binary
     out: dict[str, float | None] = {}
-    for name in np.unique(photo_group).tolist():
-        in_group = photo_group == name
+    for name in photo_group.present():
+        in_group = photo_group.mask(name)
         total = int(np.sum(faces & in_group))
         out[str(name)] = int(np.sum(labelled & in_group)) / total if total else None
     return out
@@ -182,7 +240,7 @@ def _low_coverage(coverage: Mapping[str, float | None], policy: Policy) -> dict[
 
 def _abstained_entirely(
     observations: Observations,
-    photo_group: npt.NDArray[np.str_],
+    photo_group: _Grouping,
     counted: npt.NDArray[np.bool_],
     keep: npt.NDArray[np.bool_],
 ) -> dict[str, str]:
@@ -194,8 +252,8 @@ def _abstained_entirely(
     import numpy as np
 
     out: dict[str, str] = {}
-    for name in np.unique(photo_group[keep]).tolist():
-        in_group = photo_group == name
+    for name in photo_group.present(keep):
+        in_group = photo_group.mask(name)
         if np.any(observations.analysed & keep & in_group) and not np.any(counted & in_group):
             out[str(name)] = (
                 "the analyzer gave no gender label to any face in this group (it abstained on every one); "
@@ -221,7 +279,7 @@ def misgender_gap(
         numerator=observations.misgendered.astype(np.float64),
         denominator=(analysed & keep).astype(np.float64),
         cluster=observations.subject,
-        group=photo_group,
+        group=photo_group.labels,
     )
     coverage = _coverage(observations, photo_group)
     result = _result(
@@ -239,14 +297,14 @@ def misgender_gap(
     )
     abstained = analysed & (observations.predicted == GENDER_CODES["abstain"])
     # Coverage needs no self-description: it counts every face found, undisclosed people's too.
-    faces = {name: int(np.sum(analysed & (photo_group == name))) for name in result.groups}
+    faces = {name: int(np.sum(analysed & photo_group.mask(name))) for name in result.groups}
     rates = {
         name: replace(
             rate,
             extra={
                 **rate.extra,
-                "abstained": int(np.sum(abstained & (photo_group == name))),
-                "coverage": 1 - int(np.sum(abstained & (photo_group == name))) / faces[name] if faces[name] else None,
+                "abstained": int(np.sum(abstained & photo_group.mask(name))),
+                "coverage": 1 - int(np.sum(abstained & photo_group.mask(name))) / faces[name] if faces[name] else None,
                 "coverage_women_men": coverage.get(name),
             },
         )
@@ -267,7 +325,7 @@ def detection_failure_gap(
         numerator=failed.astype(np.float64),
         denominator=np.ones(len(observations)),
         cluster=observations.subject,
-        group=photo_group,
+        group=photo_group.labels,
     )
     result = _result(
         "detection_failure_gap",
@@ -286,8 +344,8 @@ def detection_failure_gap(
         name: replace(
             rate,
             extra={
-                "no_face": int(np.sum(no_face & (photo_group == name))),
-                "error": int(np.sum(error & (photo_group == name))),
+                "no_face": int(np.sum(no_face & photo_group.mask(name))),
+                "error": int(np.sum(error & photo_group.mask(name))),
             },
         )
         for name, rate in result.groups.items()
@@ -315,7 +373,10 @@ def same_person_consistency(
     photo_group = _groups(observations, groups)
     keep = _disclosed(observations, photo_group, reference)
     labelled = _labelled(observations) & keep
-    pairs = np.char.add(np.char.add(photo_group, "\x00"), observations.subject.astype(str))
+    # One integer per (group, person): the unit of this check. (Keys in another order than the strings
+    # "group\0subject" this was once made of, which changes no figure: each key is one unit.)
+    people = int(observations.subject.max()) + 1 if len(observations) else 1
+    pairs = photo_group.codes.astype(np.int64) * people + observations.subject
     keys, inverse = np.unique(pairs[labelled], return_inverse=True)
     labels = observations.predicted[labelled].astype(np.int64)
     photos_per_key = np.bincount(inverse, minlength=len(keys)).astype(np.float64)
@@ -329,7 +390,7 @@ def same_person_consistency(
     )
     changed = eligible & (np.count_nonzero(per_label, axis=1) > 1)
     first_photo = np.unique(inverse, return_index=True)[1]
-    key_group = photo_group[labelled][first_photo]
+    key_group = photo_group.labels[labelled][first_photo]
     key_subject = observations.subject[labelled][first_photo]
     units = Units(
         numerator=share,
@@ -341,10 +402,11 @@ def same_person_consistency(
     not_applicable = _abstained_entirely(observations, photo_group, labelled, keep)
     # People who did not disclose an identity are not read here, so their photos make no group applicable
     # (and the reason is worded as without them: adding them changes no figure of this check).
-    repeated = np.unique(pairs[keep], return_counts=True)
-    for name in np.unique(photo_group[keep]).tolist():
-        in_group = np.char.startswith(repeated[0], f"{name}\x00")
-        if not np.any(repeated[1][in_group] >= 2):
+    kept_keys, photos_per_kept_key = np.unique(pairs[keep], return_counts=True)
+    kept_key_group = kept_keys // people
+    for name in photo_group.present(keep):
+        in_group = kept_key_group == photo_group.names.index(name)
+        if not np.any(photos_per_kept_key[in_group] >= 2):
             not_applicable.setdefault(
                 str(name),
                 "no person in this group has two or more photos; the check applies once some people are "
@@ -403,7 +465,7 @@ def confidence_calibration(
         numerator=np.where(labelled, confidence - (~wrong), 0.0),
         denominator=labelled.astype(np.float64),
         cluster=observations.subject,
-        group=photo_group,
+        group=photo_group.labels,
         proportion=False,
         bounded=False,
         # Overconfidence is mean confidence minus the share answered correctly: never more certain
@@ -411,8 +473,8 @@ def confidence_calibration(
         floor=(labelled & wrong).astype(np.float64),
     )
     not_applicable = _abstained_entirely(observations, photo_group, given, keep)
-    for name in np.unique(photo_group).tolist():
-        in_group = photo_group == name
+    for name in photo_group.present():
+        in_group = photo_group.mask(name)
         if np.any(given & in_group) and not np.any(labelled & in_group):
             not_applicable.setdefault(
                 str(name),
@@ -436,7 +498,7 @@ def confidence_calibration(
     rates: dict[str, GroupRate] = {}
     summary: dict[str, dict[str, float | None]] = {}
     for name, rate in result.groups.items():
-        mask = labelled & (photo_group == name)
+        mask = labelled & photo_group.mask(name)
         right_mask, wrong_mask = mask & ~wrong, mask & wrong
         conf = confidence[mask]
         accuracy = float(np.mean(~wrong[mask])) if mask.any() else None
@@ -690,7 +752,7 @@ def transformation_invariance(
         numerator=flipped.astype(np.float64),
         denominator=compared.astype(np.float64),
         cluster=observations.subject[original],
-        group=photo_group[original],
+        group=photo_group.labels[original],
     )
     result = _result(
         "transformation_invariance",

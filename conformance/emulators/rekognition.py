@@ -83,6 +83,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from .._text import printable
 from ..errors import ConformanceError, PredictionsError
 from ._validate import _pattern, service_model, validate_response
 
@@ -1524,11 +1525,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         server = serve(emulator, args.host, args.port, log=args.log_requests)
     except ConformanceError as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        print(printable(f"{parser.prog}: error: {exc}"), file=sys.stderr)
         return _USAGE_ERROR
     except OSError as exc:
         print(
-            f"{parser.prog}: error: cannot listen on {args.host} port {args.port}: {exc.strerror or exc}",
+            printable(f"{parser.prog}: error: cannot listen on {args.host} port {args.port}: {exc.strerror or exc}"),
             file=sys.stderr,
         )
         return _USAGE_ERROR

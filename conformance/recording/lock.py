@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
+from .._text import printable
 from ..errors import ConformanceError
 
 __all__ = ["DEFAULT_WAIT", "RecordingLock", "RecordingLocked", "lock_path", "wait_from_environment"]
@@ -149,8 +150,10 @@ class RecordingLock:
                 )
             if not announced:
                 print(
-                    f"conformance: waiting for recording {self.recording}: another run is writing it "
-                    f"({_holder(handle)}); waiting up to {self.wait:g} s",
+                    printable(
+                        f"conformance: waiting for recording {self.recording}: another run is writing it "
+                        f"({_holder(handle)}); waiting up to {self.wait:g} s"
+                    ),
                     file=sys.stderr,
                 )
                 announced = True

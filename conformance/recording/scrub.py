@@ -23,6 +23,7 @@ __all__ = [
     "operation_of",
     "plausible_secrets",
     "redact",
+    "redact_log",
     "request_key",
     "scan_text",
     "scrub_account_ids",
@@ -74,6 +75,27 @@ def operation_of(target: str | bytes | None) -> str:
     return (target or "").rpartition(".")[2]
 
 
+# How deep a body may nest and still be read as JSON. Rekognition's requests and answers nest a few
+# levels; a deeper body is kept as a digest, as a body that is not JSON is. The bound is the kit's, not
+# the interpreter's: Python 3.12+ parses far deeper than 3.11 (and than Python code may recurse), and a
+# request's key must not depend on the Python version that made it.
+MAX_NESTING = 64
+
+
+def _too_deep(value: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether ``value`` (parsed JSON) nests arrays and objects more than ``limit`` deep; no recursion."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
 def _replace_images(value: Any) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
@@ -102,10 +124,13 @@ def canonical_body(body: bytes | str | None) -> str:
     try:
         parsed = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        # Not JSON: keep only a digest, never the bytes.
-        raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
-        return json.dumps({"Sha256OfBody": hashlib.sha256(raw).hexdigest()}, sort_keys=True, separators=(",", ":"))
-    return json.dumps(_replace_images(parsed), sort_keys=True, separators=(",", ":"))
+        parsed = None
+    else:
+        if not _too_deep(parsed):  # bounded: the walks below recurse at most MAX_NESTING deep
+            return json.dumps(_replace_images(parsed), sort_keys=True, separators=(",", ":"))
+    # Not JSON, or nested deeper than any answer: keep only a digest, never the bytes.
+    raw = body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")
+    return json.dumps({"Sha256OfBody": hashlib.sha256(raw).hexdigest()}, sort_keys=True, separators=(",", ":"))
 
 
 def request_key(operation: str, canonical: str) -> str:
@@ -209,6 +234,26 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     return _BARE_ACCOUNT.sub("ACCOUNT", scrub_arns(text))
 
 
+# What botocore logs at DEBUG about a signed call besides credentials: the signature it computed
+# ("Signature:\n<hex>"), the Authorization header's whole value, and the request body with the image
+# as base64 (faces are biometric data: a CI log is no place for them).
+_SIGNATURE_LINE = re.compile(r"(Signature:\s*)[0-9a-f]{16,}", re.IGNORECASE)
+_AUTHORIZATION_VALUE = re.compile(r"(authorization['\"]?\s*[:=]\s*b?['\"]?)[^'\"\r\n]+", re.IGNORECASE)
+_IMAGE_BYTES = re.compile(r"""(["']Bytes["']\s*:\s*b?["'])[A-Za-z0-9+/=\\n]+""")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{100,}={0,2}")
+
+
+def redact_log(text: str, secrets: Iterable[str] = ()) -> str:
+    """A log message of the SDK fit for a CI log: :func:`redact`, then signatures, Authorization header
+    values and image bytes (as base64, in a request body or anywhere a run of 100 base64 characters
+    stands) replaced by ``[redacted]``."""
+    text = redact(text, secrets)
+    text = _SIGNATURE_LINE.sub(r"\1[redacted]", text)
+    text = _AUTHORIZATION_VALUE.sub(r"\1[redacted]", text)
+    text = _IMAGE_BYTES.sub(r"\1[image bytes redacted]", text)
+    return _BASE64_RUN.sub("[base64 redacted]", text)
+
+
 def scrub_account_ids(text: str) -> str:
     """Account ids taken out of ``text``: in ARNs, and 12-digit ids standing alone (a hostile endpoint's
     ``x-amz-account-id`` header, or ``"Owner": "123456789012"``), replaced by ``ACCOUNT``."""
@@ -224,8 +269,11 @@ def scrub_body_account_ids(text: str) -> str:
     try:
         document = json.loads(text)
     except (ValueError, RecursionError):
-        return _BARE_ACCOUNT.sub("ACCOUNT", text)
-    return json.dumps(_scrub_value(document), ensure_ascii=False, separators=(",", ":"))
+        document = None
+    else:
+        if not _too_deep(document):  # bounded: _scrub_value recurses at most MAX_NESTING deep
+            return json.dumps(_scrub_value(document), ensure_ascii=False, separators=(",", ":"))
+    return _BARE_ACCOUNT.sub("ACCOUNT", text)
 
 
 def _scrub_value(value: Any) -> Any:

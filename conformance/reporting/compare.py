@@ -49,13 +49,13 @@ from __future__ import annotations
 
 import math
 import os
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from .._format import fixed, interval
 from .._numbers import shown
+from .._text import printable
 from ..report import Report, ReportError, as_report, read_report
 from ..results import CheckResult
 from .compare_biometrics import (
@@ -628,9 +628,8 @@ def compare_reports(
 
 
 def _plain(value: object) -> str:
-    """One line of plain text: whitespace collapsed, control characters (terminal escapes) dropped."""
-    text = " ".join(str(value).split())
-    return "".join(ch for ch in text if not unicodedata.category(ch).startswith("C"))
+    """One line of plain text: control characters (terminal escapes) and line breaks shown escaped."""
+    return printable(value)
 
 
 def _level_text(level: float) -> str:

@@ -209,7 +209,7 @@ def _photos(report: Report) -> Photos:
     rows = tuple(
         (_OUTCOMES.get(k, k), plain(outcomes[k]), f"{outcomes[k] / total:.1%}" if total else "n/a") for k in keys
     )
-    troubled: list[PhotoOutcome] = [p for p in report.photos if p.outcome not in _USED]
+    troubled: list[PhotoOutcome] = list(report.photos_not(_USED))
     listed = tuple((p.photo or "?", _OUTCOMES.get(p.outcome, p.outcome), p.reason) for p in troubled[:_LISTED_PHOTOS])
     return Photos(
         total=total,

@@ -11,13 +11,14 @@ baseline, ``regression``. The typed form is :class:`conformance.report.Report`.
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .._atomic import write_atomic
+from .._atomic import write_atomic, write_atomic_chunks
 from ..report import SCHEMA_VERSION, Report, as_report, run_verdict
 from ..results import CheckResult
 
@@ -109,9 +110,40 @@ def _not_run(
     return out
 
 
+# Where photos[] goes in the indented document: a string no report can hold (JSON writes NUL as \u0000).
+_PHOTOS_HERE = "\x00photos\x00"
+_PHOTOS_PER_CHUNK = 4096
+
+
 def write_json(report: Report | Mapping[str, Any], path: str | Path) -> Path:
-    """Write ``report`` as indented JSON, atomically."""
+    """Write ``report`` as indented JSON, atomically, with each entry of ``photos[]`` compact on its own line.
+
+    A report lists every photo of the manifest: a million of them, indented field by field, made a
+    169 MB file through Python's pure-Python indenting encoder (every piece of it held in memory before
+    one join). The rest of the report is indented as before; each photo is one line written by the C
+    encoder, and the photos are written in chunks, never the whole document as one string. The JSON is
+    the same document (a reader sees the same values, in the same order).
+    """
     target = Path(path)
-    text = json.dumps(as_report(report).to_json(), indent=2, ensure_ascii=False, allow_nan=False)
-    write_atomic(target, text + "\n")
+    data = as_report(report).to_json()
+    photos = data.get("photos")
+    if not isinstance(photos, Sequence) or isinstance(photos, (str, bytes)) or not photos:
+        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+        write_atomic(target, text + "\n")
+        return target
+    data["photos"] = _PHOTOS_HERE
+    head, _, tail = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False).partition(json.dumps(_PHOTOS_HERE))
+    write_atomic_chunks(target, _chunks(head, photos, tail + "\n"))
     return target
+
+
+def _chunks(head: str, photos: Sequence[Any], tail: str) -> Iterator[str]:
+    """``head``, then ``photos`` as an indented array of one-line objects, then ``tail``."""
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode  # the C encoder, one entry a call
+    texts = (encode(entry) for entry in photos)
+    yield head + "[\n"
+    count = len(photos)
+    for start in range(0, count, _PHOTOS_PER_CHUNK):
+        lines = [f"    {text}" for text in itertools.islice(texts, _PHOTOS_PER_CHUNK)]
+        yield ",\n".join(lines) + (",\n" if start + _PHOTOS_PER_CHUNK < count else "\n")
+    yield "  ]" + tail

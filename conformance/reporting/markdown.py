@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_atomic
+from .._text import printable
 from ..report import Report, as_report, endpoint_banners
 from ..results import CheckResult
 from ._biometrics import threshold_label
@@ -41,9 +42,13 @@ def _or(value: object, default: str) -> object:
 
 
 def escape(value: object) -> str:
-    """Make text safe inside a Markdown table cell: no markup, no pipes, no line breaks."""
-    # Control characters (a terminal escape sequence in a group name) are dropped; whitespace folds.
-    text = " ".join("".join(c for c in str(value) if c.isprintable() or c.isspace()).split())
+    """Make text safe inside a Markdown table cell: no markup, no pipes, no line breaks.
+
+    Control characters, line separators and bidi controls are shown escaped first, as the console shows
+    them (:func:`conformance._text.printable`): a value stays on its line and in its cell, and shows what
+    it holds; no line of the file can be a CI command (report.md is printed and shown as a job summary).
+    """
+    text = printable(value)
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
         text = text.replace(char, entity)
     for char in "\\`*_[]#!|":
@@ -53,7 +58,12 @@ def escape(value: object) -> str:
 
 def code(value: object) -> str:
     """An inline code span; backticks are dropped since nothing escapes them inside one."""
-    return "`" + " ".join(str(value).replace("`", "").split()) + "`"
+    return "`" + printable(str(value).replace("`", "")) + "`"
+
+
+def code_cell(value: object) -> str:
+    """An inline code span inside a table cell: a pipe is escaped (GitHub unescapes it before the span)."""
+    return code(value).replace("|", "\\|")
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -261,7 +271,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
             gap += f"; largest gap: {escape(finding(larger))}"
         if str(c.verdict) == "not run":
             gap = escape("; ".join(c.notes) or "not run")
-        name = code(c.id) + (f" at {escape(threshold_label(c))}" if c.threshold is not None else "")
+        name = code_cell(c.id) + (f" at {escape(threshold_label(c))}" if c.threshold is not None else "")
         gap, tolerance = summary_cells(c) or (gap, "n/a" if worst is None else f"{worst.tolerance:g}")
         rows.append([name, verdict_label(c.verdict), gap, tolerance])
     out += _table(["check", "verdict", "deciding gap [interval]", "tolerance"], rows)
@@ -288,7 +298,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
     missing = report.analyzer.fields.get("missing_predictions")
     if isinstance(missing, Mapping) and missing.get("note"):
         out += [f"> **Missing predictions.** {escape(missing['note'])}", ""]
-    troubled = [p for p in report.photos if p.outcome not in ("analysed", "enrolled")]
+    troubled = list(report.photos_not(("analysed", "enrolled")))
     if troubled:
         rows = [[escape(p.photo), escape(p.outcome), escape(p.reason)] for p in troubled[:_LISTED_PHOTOS]]
         out += _table(["photo", "outcome", "reason"], rows)
