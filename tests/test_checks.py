@@ -123,9 +123,11 @@ def exact_fail_rate(n1: int, p1: float, n2: int, p2: float, confidence: float, t
 # -- misgender_gap, one photo per subject ------------------------------------------------------------
 
 # group: (photos, subjects, misgendered, photos with a face, abstentions), counted from the builder
-# calls below: cis has 10 no-face photos and 5 errors (out of the denominator) and 15 abstentions (in it).
+# calls below: cis has 10 no-face photos and 5 errors (out of the denominator); nonbinary people's abstentions
+# (the right answer for them) stay in it. Abstentions on women and men are also a miss of the companion
+# measure (test_verdict_promises.py), so they have their own test below.
 THREE_VERDICTS = {
-    "cis": (400, 400, 12, 385, 15),
+    "cis": (400, 400, 12, 385, 0),
     "trans": (200, 200, 62, 200, 0),
     "nonbinary": (40, 40, 5, 40, 3),
     "unknown": (400, 400, 8, 400, 0),
@@ -153,7 +155,7 @@ INTENDED = {
 @pytest.fixture(scope="module")
 def three_verdicts(tmp_path_factory: pytest.TempPathFactory) -> Observations:
     shots = (
-        people("cis", 400, misgendered=12, abstained=15, no_face=10, errors=5)
+        people("cis", 400, misgendered=12, no_face=10, errors=5)
         + people("trans", 200, trans="yes", misgendered=62)
         + people("nb", 40, identity="nonbinary", misgendered=5, abstained=3)
         + people("unk", 400, trans="unknown", misgendered=8)
@@ -185,13 +187,15 @@ def test_misgender_rates_are_hand_counts_with_clopper_pearson_intervals(three_ve
         assert rate.extra["coverage"] == pytest.approx(1 - abstained / n)
 
 
-def test_abstentions_stay_in_the_denominator_and_no_face_photos_leave_it(three_verdicts_result: CheckResult) -> None:
-    cis = three_verdicts_result.groups["cis"]
+def test_abstentions_stay_in_the_denominator_and_no_face_photos_leave_it(tmp_path: Path) -> None:
+    shots = people("cis", 400, misgendered=12, abstained=15, no_face=10, errors=5) + people("trans", 20, trans="yes")
+    cis = check("misgender_gap", observe(tmp_path, shots)).groups["cis"]
     # 400 photos: 12 misgendered, 15 abstentions, 10 with no face, 5 errors, 358 gendered correctly.
     assert cis.photos == 400
     assert cis.n == 400 - 10 - 5  # abstentions are counted, no-face and error photos are not
     assert cis.count == 12  # abstaining is not misgendering
     assert cis.rate == 12 / 385
+    assert cis.extra["abstained"] == 15
 
 
 def test_every_two_groups_are_compared_with_newcombes_hybrid_of_clopper_pearson_limits(
@@ -524,18 +528,20 @@ def test_results_do_not_depend_on_the_seed(clustered: Observations) -> None:
 
 def test_coverage_below_the_floor_keeps_a_pass_from_a_group_that_abstains(tmp_path: Path) -> None:
     # Issue 12: trans people abstained on for 20% of their faces could hide misgendering.
+    # Both groups abstained on alike: no gap in being correctly gendered, only the coverage floor keeps the pass.
     observations = observe(
         tmp_path,
-        people("cis", 400, misgendered=4) + people("trans", 400, trans="yes", misgendered=4, abstained=80),
+        people("cis", 600, misgendered=4, abstained=72)
+        + people("trans", 600, trans="yes", misgendered=4, abstained=72),
     )
     result = check("misgender_gap", observations)
     trans = comparison(result, "trans")
-    assert result.groups["trans"].extra["coverage_women_men"] == pytest.approx(320 / 400)
+    assert result.groups["trans"].extra["coverage_women_men"] == pytest.approx(528 / 600)
     assert trans.ci[0] >= -TOLERANCE  # the interval alone would pass
     assert trans.ci[1] <= TOLERANCE
     assert trans.verdict == "inconclusive"
-    assert "only 80.0% of faces of women and men were given a gender (min_coverage 0.9)" in trans.note
-    lenient = check("misgender_gap", observations, policy=replace(DEFAULT, min_coverage=0.75))
+    assert "only 88.0% of faces of women and men were given a gender (min_coverage 0.9)" in trans.note
+    lenient = check("misgender_gap", observations, policy=replace(DEFAULT, min_coverage=0.85))
     assert comparison(lenient, "trans").verdict == "pass"
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from .. import stats
 from ..errors import ConformanceError
-from ..results import Comparison, GroupRate, Verdict
+from ..results import Comparison, GroupRate, Verdict, worst
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from ..policy import Policy
 
-__all__ = ["Units", "compare_groups", "error_rates", "group_order"]
+__all__ = ["Compared", "Units", "compare_groups", "compare_measures", "error_rates", "group_order"]
 
 POWER = 0.8  # the power the detectable gap and the people needed are stated at
 
@@ -159,14 +159,144 @@ def compare_groups(
     may fail or be inconclusive but not pass, with the reason (e.g. too few faces given a gender).
     ``seed`` is accepted for the checks' common signature; nothing here is random.
     """
-    import numpy as np
+    done = compare_measures(
+        units,
+        photo_group=photo_group,
+        photo_subject=photo_subject,
+        reference=reference,
+        tolerance=tolerance,
+        policy=policy,
+        seed=seed,
+        not_applicable=not_applicable,
+        cannot_pass=cannot_pass,
+    )
+    return done.groups, done.comparisons, done.notes, done.method
 
+
+@dataclass(frozen=True)
+class Compared:
+    """What :func:`compare_measures` found: the check's groups and comparisons, and the companion's."""
+
+    groups: dict[str, GroupRate]
+    comparisons: tuple[Comparison, ...]
+    notes: list[str]
+    method: str
+    companion_groups: dict[str, GroupRate]
+    companion_comparisons: tuple[Comparison, ...]
+
+
+@dataclass(frozen=True)
+class _Drafts:
+    rates: dict[str, stats.ClusteredRate | None]
+    groups: dict[str, GroupRate]
+    comparisons: list[Comparison]
+    tested: list[int]  # comparisons whose fail test counts in the Holm family
+    exceeds: list[float]
+
+
+def compare_measures(
+    units: Units,
+    *,
+    photo_group: npt.NDArray[np.str_],
+    photo_subject: npt.NDArray[np.int64],
+    reference: str,
+    tolerance: float,
+    policy: Policy,
+    seed: int,
+    not_applicable: Mapping[str, str] | None = None,
+    cannot_pass: Mapping[str, str] | None = None,
+    companion: Units | None = None,
+    companion_label: str = "",
+) -> Compared:
+    """:func:`compare_groups`, optionally with a companion measure every comparison must also satisfy.
+
+    A companion (e.g. "not correctly gendered", which counts an abstention on a woman or man as a
+    miss, so that abstaining cannot hide misgendering) is compared between the same pairs at the
+    same tolerance. Each pair's verdict is the worse of the two measures' (a pass needs both
+    intervals within the tolerance: intersection-union, no adjustment); the fail tests of both
+    measures form one Holm family, so a wrong fail stays at most the stated one-sided error. A
+    pair's row carries the figures of the measure that decided it (the main measure on a tie),
+    with a note when the companion decided.
+    """
     del seed  # the intervals are closed-form: nothing to seed
     not_applicable = dict(not_applicable or {})
     cannot_pass = dict(cannot_pass or {})
-    method = policy.interval
     _, alpha_fail = error_rates(policy)
     order = group_order(list(photo_group), reference)
+    main = _draft(units, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable)
+    families = [main]
+    same: set[int] = set()  # companion comparisons identical to the main one: one hypothesis, tested once
+    if companion is not None:
+        extra = _draft(companion, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable)
+        alike = {name for name in order if _same_counts(units, companion, name)}
+        same = {i for i, c in enumerate(extra.comparisons) if {c.group, c.reference} <= alike}
+        keep = [k for k, i in enumerate(extra.tested) if i not in same]
+        extra = replace(extra, tested=[extra.tested[k] for k in keep], exceeds=[extra.exceeds[k] for k in keep])
+        families.append(extra)
+    exceeds = [p for family in families for p in family.exceeds]
+    adjusted = stats.holm(exceeds) if exceeds else []
+    m = len(exceeds)
+    settled: list[list[Comparison]] = []
+    start = 0
+    for family in families:
+        family_adjusted = adjusted[start : start + len(family.exceeds)]
+        start += len(family.exceeds)
+        settled.append(_settle(family, family_adjusted, m, tolerance, alpha_fail, cannot_pass, policy))
+    comparisons = settled[0]
+    if companion is not None:
+        settled[1] = [settled[0][i] if i in same else c for i, c in enumerate(settled[1])]
+        comparisons = [_worse(c, other, companion_label) for c, other in zip(settled[0], settled[1], strict=True)]
+    notes = [f"only the reference group {reference!r} is present: nothing to compare"] if len(order) < 2 else []
+    method = _method(units, policy, tolerance, m, reference)
+    if companion is not None:
+        method += (
+            f"; every comparison also on {companion_label} (same intervals and tolerance; its fail tests in the "
+            "same Holm family)"
+        )
+    return Compared(
+        groups=main.groups,
+        comparisons=tuple(comparisons),
+        notes=notes,
+        method=method,
+        companion_groups=families[1].groups if companion is not None else {},
+        companion_comparisons=tuple(settled[1]) if companion is not None else (),
+    )
+
+
+def _same_counts(units: Units, companion: Units, name: str) -> bool:
+    """Whether a group's units count the same under both measures (then their comparisons are the same test)."""
+    import numpy as np
+
+    mine = units.group == name
+    return bool(
+        np.array_equal(units.numerator[mine], companion.numerator[companion.group == name])
+        and np.array_equal(units.denominator[mine], companion.denominator[companion.group == name])
+    )
+
+
+def _worse(main: Comparison, other: Comparison, label: str) -> Comparison:
+    """The pair's row: the main measure's, unless the companion's verdict is worse."""
+    if worst([main.verdict, other.verdict]) == main.verdict:
+        return main
+    gap = "n/a" if other.difference is None else f"{other.difference:+.3f}"
+    said = f"decided on {label} (gap {gap}; the main measure's verdict: {main.verdict})"
+    return replace(other, note="; ".join(x for x in (said, other.note) if x))
+
+
+def _draft(
+    units: Units,
+    photo_group: npt.NDArray[np.str_],
+    photo_subject: npt.NDArray[np.int64],
+    order: Sequence[str],
+    reference: str,
+    tolerance: float,
+    policy: Policy,
+    not_applicable: Mapping[str, str],
+) -> _Drafts:
+    """Per-group rates and each pair's comparison before the Holm family settles the fail verdicts."""
+    import numpy as np
+
+    method = policy.interval
     counted = units.denominator > 0
     rates = {name: _rate(units, (units.group == name) & counted, policy) for name in order}
     exact = units.proportion and all(r is None or not r.clustered for r in rates.values())
@@ -188,7 +318,7 @@ def compare_groups(
         )
 
     drafts: list[Comparison] = []
-    tested: list[int] = []  # comparisons whose fail test counts in the Holm family
+    tested: list[int] = []
     exceeds: list[float] = []
     for name, other in _pairs(order, reference, policy.direction):
         a, b = rates[name], rates[other]
@@ -253,15 +383,25 @@ def compare_groups(
                 verdict="inconclusive" if small else "pass",  # settled below
             )
         )
+    return _Drafts(rates, groups, drafts, tested, exceeds)
 
-    adjusted = stats.holm(exceeds) if exceeds else []
-    m = len(tested)
+
+def _settle(
+    family: _Drafts,
+    adjusted: Sequence[float],
+    m: int,
+    tolerance: float,
+    alpha_fail: float,
+    cannot_pass: Mapping[str, str],
+    policy: Policy,
+) -> list[Comparison]:
+    """Verdicts from the Holm-adjusted fail p-values and the intervals; the detectable gap where undecided."""
     comparisons: list[Comparison] = []
-    for index, c in enumerate(drafts):
-        if index not in tested:
+    for index, c in enumerate(family.comparisons):
+        if index not in family.tested:
             comparisons.append(c)
             continue
-        p_adj = adjusted[tested.index(index)]
+        p_adj = adjusted[family.tested.index(index)]
         assert c.ci is not None
         notes = [c.note] if c.note else []
         verdict: Verdict
@@ -285,14 +425,12 @@ def compare_groups(
     # What it would take to decide: only where a comparison could not.
     final = []
     for c in comparisons:
-        a, b = rates[c.group], rates[c.reference]
+        a, b = family.rates[c.group], family.rates[c.reference]
         if c.verdict == "inconclusive" and c.ci is not None and a is not None and b is not None:
-            mdg, needed = _detectable(a, b, tolerance, alpha_fail / max(m, 1), method)
+            mdg, needed = _detectable(a, b, tolerance, alpha_fail / max(m, 1), policy.interval)
             c = replace(c, min_detectable=mdg, subjects_needed=needed)
         final.append(c)
-
-    notes = [f"only the reference group {reference!r} is present: nothing to compare"] if len(order) < 2 else []
-    return groups, tuple(final), notes, _method(units, policy, tolerance, m, reference)
+    return final
 
 
 def _finite(ci: tuple[float, float]) -> tuple[float, float] | None:

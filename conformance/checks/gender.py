@@ -13,7 +13,7 @@ from ..errors import ConformanceError
 from ..identity import SELF_DESCRIBED
 from ..observation import GENDER_CODES
 from ..results import CheckResult, Comparison, GroupRate, Verdict, worst
-from ._compare import Units, compare_groups, error_rates, group_order
+from ._compare import Units, compare_measures, error_rates, group_order
 
 if TYPE_CHECKING:
     import numpy as np
@@ -102,10 +102,15 @@ def _result(
     keep: npt.NDArray[np.bool_] | None = None,
     not_applicable: Mapping[str, str] | None = None,
     cannot_pass: Mapping[str, str] | None = None,
+    companion: tuple[str, Units] | None = None,
 ) -> CheckResult:
-    """``keep``: the photos whose groups are compared (see :func:`_disclosed`); the others are shown, not compared."""
+    """``keep``: the photos whose groups are compared (see :func:`_disclosed`); the others are shown, not compared.
+
+    ``companion``: (what it counts, its units), a second measure every comparison must also satisfy
+    (see :func:`conformance.checks._compare.compare_measures`); its figures go to ``details``.
+    """
     tolerance = policy.tolerance_for(check_id)
-    rates, comparisons, extra_notes, method = compare_groups(
+    done = compare_measures(
         units,
         photo_group=photo_group if keep is None else photo_group[keep],
         photo_subject=observations.subject if keep is None else observations.subject[keep],
@@ -115,7 +120,19 @@ def _result(
         seed=seed,
         not_applicable=not_applicable,
         cannot_pass=cannot_pass,
+        companion=None if companion is None else companion[1],
+        companion_label="" if companion is None else companion[0],
     )
+    rates, comparisons, extra_notes, method = done.groups, done.comparisons, done.notes, done.method
+    if companion is not None:
+        details = {
+            **(details or {}),
+            "companion": {
+                "measure": companion[0],
+                "groups": {name: g.to_dict() for name, g in done.companion_groups.items()},
+                "comparisons": [c.to_dict() for c in done.companion_comparisons],
+            },
+        }
     alpha_pass, alpha_fail = error_rates(policy)
     verdict = worst(c.verdict for c in comparisons)
     na_notes = [f"not applicable: {c.note}" for c in comparisons[:1]] if verdict == "not applicable" else []
@@ -204,6 +221,31 @@ def _abstained_entirely(
     return out
 
 
+NOT_CORRECTLY_GENDERED = "photos not correctly gendered (misgendered, or a woman or man given no gender of their own)"
+
+
+def _not_correctly_gendered(observations: Observations) -> npt.NDArray[np.bool_]:
+    """Misgendered, or a woman or man whose face got anything but their own label (an abstention too).
+
+    Abstaining on the faces it would get wrong must not let an analyzer pass: this companion of the
+    misgender rate counts those abstentions as misses. Nonbinary people are not counted for an
+    abstention (with a binary vocabulary it is the right answer); undisclosed people never.
+    """
+    import numpy as np
+
+    woman, man = SELF_DESCRIBED.index("woman"), SELF_DESCRIBED.index("man")
+    own = np.where(
+        observations.identity == woman,
+        GENDER_CODES["woman"],
+        np.where(observations.identity == man, GENDER_CODES["man"], -2),
+    )
+    binary = own != -2
+    missed: npt.NDArray[np.bool_] = observations.misgendered | (
+        observations.analysed & binary & (observations.predicted != own)
+    )
+    return missed
+
+
 def misgender_gap(
     observations: Observations, *, groups: Sequence[str], reference: str, policy: Policy, seed: int
 ) -> CheckResult:
@@ -211,6 +253,8 @@ def misgender_gap(
 
     Abstentions stay in the denominator; photos with no face or an error do not (see
     ``detection_failure_gap``). Coverage (share of faces given a gender) is reported per group.
+    Every pair is also compared on photos not correctly gendered (an abstention on a woman or man
+    counts as a miss), so abstaining on the faces it would misgender cannot earn a pass.
     """
     import numpy as np
 
@@ -224,6 +268,12 @@ def misgender_gap(
         group=photo_group,
     )
     coverage = _coverage(observations, photo_group)
+    companion = Units(
+        numerator=(_not_correctly_gendered(observations) & analysed & keep).astype(np.float64),
+        denominator=units.denominator,
+        cluster=observations.subject,
+        group=photo_group,
+    )
     result = _result(
         "misgender_gap",
         "misgendered photos / photos with a face",
@@ -236,6 +286,7 @@ def misgender_gap(
         count_label="misgendered",
         keep=keep,
         cannot_pass=_low_coverage(coverage, policy),
+        companion=(NOT_CORRECTLY_GENDERED, companion),
     )
     abstained = analysed & (observations.predicted == GENDER_CODES["abstain"])
     # Coverage needs no self-description: it counts every face found, undisclosed people's too.
