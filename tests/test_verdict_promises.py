@@ -81,3 +81,65 @@ def test_abstaining_on_nonbinary_people_is_not_a_miss(tmp_path: Path) -> None:
     result = check("misgender_gap", observe(tmp_path, shots))
     assert result.verdict == "pass"
     assert {c["verdict"] for c in result.details["companion"]["comparisons"]} == {"pass"}
+
+
+# -- F2: "not applicable" only where the analyzer cannot produce the thing at all ---------------------------
+
+
+def calibration_shots(withhold: str) -> list[Shot]:
+    """1,500 women a group, 300 misgendered; cis confidence 99 right / 50 wrong, trans 99 on everything.
+
+    Overconfidence by hand: cis 0.8 * 0.99 + 0.2 * 0.50 - 0.8 = 0.092, trans 0.99 - 0.8 = 0.19: a gap of
+    0.098 > 0.05. ``withhold``: "none", "trans" (no confidence on any trans label) or "half-wrong" (none on
+    150 of the 300 wrong trans labels: trans on the rest 0.99 - 1200/1350 = 0.101, a gap of 0.009).
+    """
+    shots = []
+    for status, prefix in (("no", "cis"), ("yes", "tr")):
+        for i in range(1500):
+            wrong = i < 300
+            confidence: float | None = 99.0 if status == "yes" or not wrong else 50.0
+            if status == "yes" and (withhold == "trans" or (withhold == "half-wrong" and i < 150)):
+                confidence = None
+            shots.append(Shot(f"{prefix}-{i}", "woman", status, "Male" if wrong else "Female", confidence))
+    return shots
+
+
+HEADER = {"analyzer": "x", "version": "1", "abstains": True}
+
+
+@pytest.mark.parametrize("withhold", ["none", "trans", "half-wrong"])
+def test_withholding_confidence_cannot_make_calibration_pass_or_not_applicable(tmp_path: Path, withhold: str) -> None:
+    result = check("confidence_calibration", observe(tmp_path, calibration_shots(withhold), header=HEADER))
+    (trans,) = result.comparisons
+    if withhold == "none":
+        assert trans.difference == pytest.approx(0.19 - 0.092)
+        assert result.verdict == "fail"
+        return
+    assert result.verdict == "inconclusive"
+    assert trans.verdict == "inconclusive"
+    withheld = 1500 if withhold == "trans" else 150
+    assert result.groups["trans"].extra["labels_without_confidence"] == withheld
+    if withhold == "half-wrong":
+        assert trans.difference == pytest.approx((0.99 - 1200 / 1350) - 0.092)
+        assert trans.ci[0] >= -0.05  # the interval alone would pass
+        assert trans.ci[1] <= 0.05
+        assert f"{withheld} of 1500 labels came without a confidence" in trans.note
+
+
+def test_an_analyzer_without_confidences_is_not_applicable_to_calibration(tmp_path: Path) -> None:
+    shots = [Shot(s.subject, s.identity, s.trans, s.label, None) for s in calibration_shots("none")]
+    result = check("confidence_calibration", observe(tmp_path, shots, header=HEADER))
+    assert result.verdict == "not applicable"
+
+
+def test_a_binary_group_abstained_on_entirely_is_not_excused_from_consistency(tmp_path: Path) -> None:
+    # e2e_gaming G3: trans women abstained on in every photo; 100 people a group, 3 photos each.
+    shots = people("cis", 100, photos=3) + people("tr", 100, trans="yes", photos=3, abstained=100)
+    shots += nonbinary(100, 3)
+    result = check("same_person_consistency", observe(tmp_path, shots))
+    verdicts = {(c.group, c.reference): c.verdict for c in result.comparisons}
+    assert verdicts[("trans", "cis")] == "inconclusive"
+    assert verdicts[("nonbinary", "cis")] == "not applicable"  # abstaining is their right answer
+    assert result.verdict == "inconclusive"
+    (row,) = [c for c in result.comparisons if c.group == "trans" and c.reference == "cis"]
+    assert "min_coverage" in row.note

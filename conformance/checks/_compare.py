@@ -219,15 +219,19 @@ def compare_measures(
     with a note when the companion decided.
     """
     del seed  # the intervals are closed-form: nothing to seed
-    not_applicable = dict(not_applicable or {})
     cannot_pass = dict(cannot_pass or {})
+    # The coverage rule comes before "not applicable": a group the analyzer would not answer for is
+    # inconclusive, never excused.
+    not_applicable = {g: why for g, why in (not_applicable or {}).items() if g not in cannot_pass}
     _, alpha_fail = error_rates(policy)
     order = group_order(list(photo_group), reference)
-    main = _draft(units, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable)
+    main = _draft(units, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable, cannot_pass)
     families = [main]
     same: set[int] = set()  # companion comparisons identical to the main one: one hypothesis, tested once
     if companion is not None:
-        extra = _draft(companion, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable)
+        extra = _draft(
+            companion, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable, cannot_pass
+        )
         alike = {name for name in order if _same_counts(units, companion, name)}
         same = {i for i, c in enumerate(extra.comparisons) if {c.group, c.reference} <= alike}
         keep = [k for k, i in enumerate(extra.tested) if i not in same]
@@ -292,6 +296,7 @@ def _draft(
     tolerance: float,
     policy: Policy,
     not_applicable: Mapping[str, str],
+    cannot_pass: Mapping[str, str],
 ) -> _Drafts:
     """Per-group rates and each pair's comparison before the Holm family settles the fail verdicts."""
     import numpy as np
@@ -340,9 +345,9 @@ def _draft(
             continue
         if a is None or b is None:
             empty = name if a is None else other
-            drafts.append(
-                replace(blank, note=f"cannot compare {name} with {other}: {empty} has nothing this check counts")
-            )
+            why = [f"cannot compare {name} with {other}: {empty} has nothing this check counts"]
+            why += [f"{g}: {cannot_pass[g]}" for g in (name, other) if g in cannot_pass]
+            drafts.append(replace(blank, note="; ".join(why)))
             continue
         difference = a.rate - b.rate
         ci = stats.gap_interval(a, b, policy.confidence, method)

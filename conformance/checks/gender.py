@@ -210,9 +210,16 @@ def _abstained_entirely(
     """
     import numpy as np
 
+    # A face of a woman or man left without a label is the analyzer's choice, not the data's: the coverage
+    # floor speaks to it (inconclusive), never "not applicable".
+    binary = (observations.identity == SELF_DESCRIBED.index("woman")) | (
+        observations.identity == SELF_DESCRIBED.index("man")
+    )
     out: dict[str, str] = {}
     for name in np.unique(photo_group[keep]).tolist():
         in_group = photo_group == name
+        if np.any(observations.analysed & binary & in_group):
+            continue
         if np.any(observations.analysed & keep & in_group) and not np.any(counted & in_group):
             out[str(name)] = (
                 "the analyzer gave no gender label to any face in this group (it abstained on every one); "
@@ -462,14 +469,18 @@ def confidence_calibration(
         floor=(labelled & wrong).astype(np.float64),
     )
     not_applicable = _abstained_entirely(observations, photo_group, given, keep)
-    for name in np.unique(photo_group).tolist():
-        in_group = photo_group == name
-        if np.any(given & in_group) and not np.any(labelled & in_group):
-            not_applicable.setdefault(
-                str(name),
-                "the analyzer gave no confidence with any label in this group; calibration applies to labels "
-                "that come with a confidence",
-            )
+    cannot_pass = _low_coverage(_coverage(observations, photo_group), policy)
+    if np.any(given) and not np.any(labelled):
+        # An analyzer that gives no confidence at all cannot be calibrated: that is what it is, not a choice per group.
+        not_applicable.update(
+            {
+                str(name): "the analyzer gave no confidence with any label; calibration applies to labels that "
+                "come with a confidence"
+                for name in np.unique(photo_group[given]).tolist()
+            }
+        )
+    else:
+        cannot_pass.update(_confidence_withheld(given, labelled, photo_group))
     result = _result(
         "confidence_calibration",
         "mean confidence minus share labelled correctly (overconfidence)",
@@ -482,7 +493,7 @@ def confidence_calibration(
         count_label="wrong",
         keep=keep,
         not_applicable=not_applicable,
-        cannot_pass=_low_coverage(_coverage(observations, photo_group), policy),
+        cannot_pass=cannot_pass,
     )
     rates: dict[str, GroupRate] = {}
     summary: dict[str, dict[str, float | None]] = {}
@@ -499,7 +510,9 @@ def confidence_calibration(
             "calibration_error": _expected_calibration_error(conf, ~wrong[mask]) if mask.any() else None,
         }
         summary[name] = figures
-        rates[name] = replace(rate, count=int(wrong_mask.sum()), extra={**rate.extra, **figures})
+        without = int(np.sum(given & ~labelled & (photo_group == name)))
+        extra = {**rate.extra, **figures, "labels_without_confidence": without}
+        rates[name] = replace(rate, count=int(wrong_mask.sum()), extra=extra)
     ref = summary[reference]
     flags = []
     for name, figures in summary.items():
@@ -517,6 +530,28 @@ def confidence_calibration(
         notes=(*result.notes, *flags),
         details={"more_confident_yet_more_wrong": [f.split(" is ")[0] for f in flags]},
     )
+
+
+def _confidence_withheld(
+    given: npt.NDArray[np.bool_], labelled: npt.NDArray[np.bool_], photo_group: npt.NDArray[np.str_]
+) -> dict[str, str]:
+    """Groups some of whose labels came without a confidence, from an analyzer that gives them elsewhere.
+
+    Calibration read on the labels that kept one could be on a chosen subset (withholding it on
+    the wrong labels hides overconfidence), so such a group's comparisons cannot pass.
+    """
+    import numpy as np
+
+    out: dict[str, str] = {}
+    for name in np.unique(photo_group[given]).tolist():
+        in_group = photo_group == name
+        missing, total = int(np.sum(given & ~labelled & in_group)), int(np.sum(given & in_group))
+        if missing:
+            out[str(name)] = (
+                f"{missing} of {total} labels came without a confidence while the analyzer gives one elsewhere: "
+                "calibration on the rest could be on a chosen subset; a pass needs a confidence with every label"
+            )
+    return out
 
 
 def _expected_calibration_error(confidence: npt.NDArray[np.float64], correct: npt.NDArray[np.bool_]) -> float:
