@@ -63,16 +63,16 @@ def test_abstaining_on_the_people_it_would_misgender_still_fails(tmp_path: Path,
 
 
 def test_abstaining_on_one_hard_photo_per_person_still_fails(tmp_path: Path) -> None:
-    # e2e_gaming G1b: 200 trans women x 10 photos; on one photo each it would say "Male" and abstains instead.
-    shots = people("cis", 200, photos=10, confidence=97.0)
-    for i in range(200):
+    # e2e_gaming G1b: 400 trans women x 10 photos; on one photo each it would say "Male" and abstains instead.
+    shots = people("cis", 400, photos=10, confidence=97.0)
+    for i in range(400):
         shots += [Shot(f"tr-{i}", "woman", "yes", None, None)] + [Shot(f"tr-{i}", "woman", "yes", "Female", 97.0)] * 9
     result = check("misgender_gap", observe(tmp_path, shots))
     assert result.groups["trans"].rate == 0.0
     assert result.groups["trans"].extra["coverage_women_men"] == pytest.approx(0.9)
     (trans,) = [c for c in result.comparisons if {c.group, c.reference} == {"trans", "cis"}]
     assert (trans.verdict, result.verdict) == ("fail", "fail")
-    assert abs(trans.difference) == pytest.approx(200 / 2000)
+    assert abs(trans.difference) == pytest.approx(400 / 4000)
 
 
 def test_abstaining_on_nonbinary_people_is_not_a_miss(tmp_path: Path) -> None:
@@ -143,3 +143,29 @@ def test_a_binary_group_abstained_on_entirely_is_not_excused_from_consistency(tm
     assert result.verdict == "inconclusive"
     (row,) = [c for c in result.comparisons if c.group == "trans" and c.reference == "cis"]
     assert "min_coverage" in row.note
+
+
+# -- F3: a wrong fail at most the stated 0.025, at any tolerance -------------------------------------------
+
+
+def test_the_fail_test_errs_at_most_the_stated_rate_when_the_tolerance_is_small() -> None:
+    # Known truth: both groups at 0.3 (gap 0 = tolerance 0), 40 people each, one photo: the kit's own fail
+    # test on every possible outcome, weighted by its binomial probability (scipy), is its exact size.
+    # Taking the smaller of the two one-sided p-values as it stands gave 0.036 here (0.045 at 400 people,
+    # red team mc_two_sided_fail.md) where 0.025 is stated.
+    import numpy as np
+    from scipy.stats import binom  # type: ignore[import-untyped]
+
+    from conformance.stats import clustered_rate, gap_tests
+
+    n, ones = 40, np.ones(40)
+    pmf = binom.pmf(np.arange(n + 1), n, 0.3)
+    size = 0.0
+    for x in range(n + 1):
+        for y in range(n + 1):
+            if pmf[x] * pmf[y] < 1e-12:
+                continue  # together under 1e-9: nothing a verdict rate could show
+            a, b = clustered_rate([1] * x + [0] * (n - x), ones), clustered_rate([1] * y + [0] * (n - y), ones)
+            if gap_tests(a, b, 0.0).exceeds <= 0.025:
+                size += pmf[x] * pmf[y]
+    assert size <= 0.025

@@ -422,8 +422,9 @@ def _settle(
             verdict = "inconclusive"
             if c.ci[0] > tolerance or c.ci[1] < -tolerance:
                 notes.append(
-                    f"the interval lies beyond the tolerance, but a fail must hold for all {m} comparisons "
-                    f"together: Holm-adjusted p = {p_adj:.3g} > {alpha_fail:g}"
+                    f"the interval lies beyond the tolerance, but a fail must be shown in either direction and "
+                    f"for all {m} comparisons together: p = {p_adj:.3g} (twice the smaller one-sided p, "
+                    f"Holm-adjusted) > {alpha_fail:g}"
                 )
         comparisons.append(replace(c, p_adjusted=p_adj, verdict=verdict, note="; ".join(notes)))
 
@@ -432,7 +433,8 @@ def _settle(
     for c in comparisons:
         a, b = family.rates[c.group], family.rates[c.reference]
         if c.verdict == "inconclusive" and c.ci is not None and a is not None and b is not None:
-            mdg, needed = _detectable(a, b, tolerance, alpha_fail / max(m, 1), policy.interval)
+            # The first Holm step, each direction at half of it: what a fail of this comparison needs at least.
+            mdg, needed = _detectable(a, b, tolerance, alpha_fail / (2 * max(m, 1)), policy.interval)
             c = replace(c, min_detectable=mdg, subjects_needed=needed)
         final.append(c)
     return final
@@ -472,5 +474,6 @@ def _method(units: Units, policy: Policy, tolerance: float, m: int, reference: s
         f"pass: every gap's interval within ±{tolerance:g}, each at one-sided error {alpha_pass:g} "
         "(intersection-union, no multiplicity adjustment); "
         f"fail: a gap shown beyond ±{tolerance:g}, familywise one-sided error {alpha_fail:g} "
-        f"(Holm over {m} comparison{'s' if m != 1 else ''}); p-values from the same intervals"
+        f"(either direction: twice the smaller one-sided p-value; Holm over {m} comparison{'s' if m != 1 else ''}); "
+        "p-values from the same intervals"
     )
