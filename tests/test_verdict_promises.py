@@ -169,3 +169,48 @@ def test_the_fail_test_errs_at_most_the_stated_rate_when_the_tolerance_is_small(
             if gap_tests(a, b, 0.0).exceeds <= 0.025:
                 size += pmf[x] * pmf[y]
     assert size <= 0.025
+
+
+# -- F4, F5: a policy that promises nothing is refused, naming the file and the key -------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "names"),
+    [
+        ("confidence = 0.999999999999\n", ["confidence", "0.999999999999", "0.9999"]),
+        ("confidence = 1\n", ["confidence", "0.9999"]),
+        ("[tolerance]\nmisgender_gap = 1\n", ["tolerance.misgender_gap", "= 1", "below 1"]),
+        ("[tolerance]\nmisgender_gap = 0\n", ["tolerance.misgender_gap", "= 0", "no comparison could pass"]),
+    ],
+    ids=["confidence-twelve-nines", "confidence-1", "tolerance-1", "tolerance-0"],
+)
+def test_a_policy_that_cannot_decide_is_refused(tmp_path: Path, body: str, names: list[str]) -> None:
+    from conformance.errors import PolicyError
+
+    path = tmp_path / "policy.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    for name in names:
+        assert name in message
+
+
+def test_the_highest_confidence_allowed_still_states_a_nonzero_error_rate(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text("confidence = 0.9999\n", encoding="utf-8")
+    policy = load_policy(path)
+    shots = people("cis", 100) + people("tr", 100, trans="yes", misgendered=60)
+    result = check("misgender_gap", observe(tmp_path / "data", shots), policy=policy)
+    assert result.alpha_fail == pytest.approx(0.00005)  # (1 - 0.9999) / 2, by hand
+    # 60 of 100 against 0 of 100 is far beyond 0.05 even at that level; the result reads back.
+    assert result.verdict == "fail"
+    assert CheckResult.from_dict(result.to_dict()).verdict == "fail"
+
+
+def test_a_non_finite_number_in_a_report_is_named_as_such() -> None:
+    from conformance._fields import FieldError, optional_number
+
+    with pytest.raises(FieldError, match=r"'min_detectable' should be a number or null, found -inf \(not a finite"):
+        optional_number(float("-inf"), "'min_detectable'")

@@ -74,8 +74,9 @@ def group_order(groups: Sequence[str], reference: str) -> list[str]:
 
 def error_rates(policy: Policy) -> tuple[float, float]:
     """(wrong pass, wrong fail): the one-sided error rate each verdict direction is tested at."""
-    # Rounded so that 0.95 states 0.025, not 0.025000000000000022.
-    alpha = round((1.0 - policy.confidence) / 2.0, 12)
+    # Rounded to 12 significant digits so that 0.95 states 0.025, not 0.025000000000000022, and a small
+    # rate is never rounded to 0 (then nothing could fail).
+    alpha = float(f"{(1.0 - policy.confidence) / 2.0:.12g}")
     return alpha, alpha
 
 
@@ -118,11 +119,14 @@ def _detectable(
     """The gap this data would show to exceed the tolerance with 80% power, and the people that would decide."""
     high, low = (a, b) if a.rate >= b.rate else (b, a)
     if not a.bounded:
-        return stats.detectable_mean_gap(tolerance, a, b, alpha=alpha, power=POWER), None
+        mean_gap = stats.detectable_mean_gap(tolerance, a, b, alpha=alpha, power=POWER)
+        return (mean_gap if mean_gap is not None and math.isfinite(mean_gap) else None), None
     precision_high, precision_low = stats.Precision.of(high), stats.Precision.of(low)
     gap = stats.detectable_gap(
         tolerance, low.rate, precision_high, precision_low, alpha=alpha, power=POWER, method=method
     )
+    if gap is not None and not math.isfinite(gap):
+        gap = None  # no finite gap reaches the power: said as for too little data, never -inf in a report
     needed = stats.subjects_needed(
         high.rate - low.rate,
         tolerance,
