@@ -296,7 +296,7 @@ def normalised(lines: list[str]) -> list[str]:
 POLICY_KEYS: dict[str, tuple[str, str]] = {
     "profile": ("`default`, `ci`, `procurement`", "the profile the other keys modify"),
     "confidence": (
-        "at least 0.5, below 1",
+        "from 0.5 to 0.9999",
         "level of every interval (two-sided); each verdict direction is tested at one-sided "
         "`(1 - confidence)/2`: a wrong pass per comparison (a pass needs every comparison, so no adjustment), "
         "a wrong fail for the whole check (Holm across its comparisons)",
@@ -379,7 +379,7 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
         "could hide misgendering (nonbinary people are left out: no label is the right answer for them)",
     ),
     "tolerance": (
-        "a number from 0 to 1 per check id",
+        "a number above 0 and below 1 per check id (at 0 nothing could pass, at 1 everything would)",
         "largest acceptable gap, per check: {checks}",
     ),
     "identity": (

@@ -114,9 +114,13 @@ def _pairs(order: Sequence[str], reference: str, direction: str) -> list[tuple[s
 
 
 def _detectable(
-    a: stats.ClusteredRate, b: stats.ClusteredRate, tolerance: float, alpha: float, method: str
+    a: stats.ClusteredRate, b: stats.ClusteredRate, tolerance: float, alpha: float, method: str, alpha_pass: float
 ) -> tuple[float | None, tuple[int, int] | None]:
-    """The gap this data would show to exceed the tolerance with 80% power, and the people that would decide."""
+    """The gap this data would show to exceed the tolerance with 80% power, and the people that would decide.
+
+    ``alpha``: the one-sided level a fail of this comparison needs at least; ``alpha_pass``: a pass's
+    (no multiplicity adjustment: a pass needs every comparison).
+    """
     high, low = (a, b) if a.rate >= b.rate else (b, a)
     if not a.bounded:
         mean_gap = stats.detectable_mean_gap(tolerance, a, b, alpha=alpha, power=POWER)
@@ -135,7 +139,7 @@ def _detectable(
         precision_low,
         subjects=(high.subjects, low.subjects),
         alpha_fail=alpha,
-        alpha_pass=alpha,
+        alpha_pass=alpha_pass,
         power=POWER,
         method=method,
     )
@@ -438,7 +442,9 @@ def _settle(
         a, b = family.rates[c.group], family.rates[c.reference]
         if c.verdict == "inconclusive" and c.ci is not None and a is not None and b is not None:
             # The first Holm step, each direction at half of it: what a fail of this comparison needs at least.
-            mdg, needed = _detectable(a, b, tolerance, alpha_fail / (2 * max(m, 1)), policy.interval)
+            mdg, needed = _detectable(
+                a, b, tolerance, alpha_fail / (2 * max(m, 1)), policy.interval, error_rates(policy)[0]
+            )
             c = replace(c, min_detectable=mdg, subjects_needed=needed)
         final.append(c)
     return final
