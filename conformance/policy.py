@@ -112,8 +112,10 @@ class Policy:
 PROFILES: Mapping[str, Policy] = {
     # Fails on anything not shown to conform; tolerances of five percentage points.
     "default": Policy(),
-    # For pull-request CI on small recorded datasets: inconclusive shows as xfail, not red.
-    "ci": Policy(profile="ci", inconclusive="xfail", min_subjects=5, bootstrap=1000),
+    # For pull-request CI on small recorded datasets: inconclusive shows as xfail, not red. min_subjects
+    # stays 10, the smallest size the error table measures: at 5 people x 40 photos (ICC 0.9) a wrong fail
+    # came out at 0.0355 where 0.025 is stated (issue 13, red team).
+    "ci": Policy(profile="ci", inconclusive="xfail", min_subjects=10, bootstrap=1000),
     # For buying decisions: exact intervals and tests, more subjects, tighter tolerances.
     "procurement": Policy(
         profile="procurement",

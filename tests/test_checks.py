@@ -325,8 +325,8 @@ def test_min_subjects_makes_a_small_group_inconclusive_with_a_note(tmp_path: Pat
     assert trans.verdict == "inconclusive"
     assert result.verdict == "inconclusive"
     assert "fewer than 10 subjects behind a rate (trans: 6, cis: 100)" in trans.note
-    # The ci profile asks for 5 subjects, which 6 satisfies.
-    assert check("misgender_gap", observations, policy=load_policy(profile="ci")).verdict == "fail"
+    # A policy asking for 5 subjects, which 6 satisfy.
+    assert check("misgender_gap", observations, policy=replace(DEFAULT, min_subjects=5)).verdict == "fail"
 
 
 # -- disparity in either direction (issue 13, found 6) -----------------------------------------------------
