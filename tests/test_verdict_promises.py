@@ -214,3 +214,19 @@ def test_a_non_finite_number_in_a_report_is_named_as_such() -> None:
 
     with pytest.raises(FieldError, match=r"'min_detectable' should be a number or null, found -inf \(not a finite"):
         optional_number(float("-inf"), "'min_detectable'")
+
+
+# -- F8: Boschloo only where it is quick, whatever the shape of the table ---------------------------------
+
+
+def test_a_lopsided_table_gets_fishers_test() -> None:
+    from scipy.stats import fisher_exact  # type: ignore[import-untyped]
+
+    from conformance.stats import boschloo_is_quick, exact_p_value
+
+    # (1 + 1) x (31,000 + 1) tables is under 251^2, but scipy's Boschloo took 4-5 CPU seconds on it.
+    assert not boschloo_is_quick(1, 31_000)
+    assert not boschloo_is_quick(251, 10)
+    assert boschloo_is_quick(250, 250)
+    expected = fisher_exact([[1, 300], [0, 31_000 - 300]], alternative="two-sided").pvalue
+    assert exact_p_value(1, 1, 300, 31_000, "boschloo") == pytest.approx(expected, rel=1e-12)
