@@ -897,14 +897,19 @@ class Precision:
         return _adjusted_n(self.effective_n, self.floor_n, df, alpha)
 
 
-def _gap_sd(p1: float, group: Precision, p0: float, reference: Precision, alpha: float) -> float:
+def _gap_sd(
+    p1: float, group: Precision, p0: float, reference: Precision, alpha: float, spread: tuple[float, float] = (1.0, 1.0)
+) -> float:
     """Standard deviation of an estimated gap, on the effective sizes the bounds use.
 
     The same shrinkage for a variance estimated from few people (or few people carrying most of
     it) as the bounds get: where the data cannot pin the design effect down, the gap is taken to
-    vary as much as the worst case allows.
+    vary as much as the worst case allows. ``spread``: each group's variance as a share of a 0/1
+    unit's at its rate (below 1 for a per-person share, which varies less the more photos a person has).
     """
-    return math.sqrt(p1 * (1.0 - p1) / group.adjusted(alpha) + p0 * (1.0 - p0) / reference.adjusted(alpha))
+    return math.sqrt(
+        spread[0] * p1 * (1.0 - p1) / group.adjusted(alpha) + spread[1] * p0 * (1.0 - p0) / reference.adjusted(alpha)
+    )
 
 
 def _planned_bounds(p: float, precision: Precision, alpha: float, method: str) -> tuple[float, float]:
@@ -920,6 +925,7 @@ def power_to_fail(
     *,
     alpha: float = 0.025,
     method: str = "clopper-pearson",
+    spread: tuple[float, float] = (1.0, 1.0),
 ) -> float:
     """Probability that a true gap ``gap`` (above ``tolerance``) gets the verdict ``fail``.
 
@@ -941,7 +947,7 @@ def power_to_fail(
     l1, _ = _planned_bounds(p1, group, alpha, method)
     _, u0 = _planned_bounds(p0, reference, alpha, method)
     width = math.hypot(p1 - l1, u0 - p0)
-    sd = _gap_sd(p1, group, p0, reference, alpha)
+    sd = _gap_sd(p1, group, p0, reference, alpha, spread)
     margin = gap - tolerance - width
     if sd == 0.0:
         return 1.0 if margin > 0 else 0.0
@@ -995,12 +1001,16 @@ def detectable_gap(
     alpha: float = 0.025,
     power: float = 0.8,
     method: str = "clopper-pearson",
+    spread: tuple[float, float] = (1.0, 1.0),
+    ceiling: float = 1.0,
 ) -> float | None:
     """The smallest true gap that this data would show to exceed ``tolerance`` with ``power``.
 
     "With this data, a true gap of X would be caught (verdict fail) with 80% power": the root of
     :func:`power_to_fail` in the gap, for a group whose rate rises above ``base``. ``None`` when no
-    gap up to ``1 - base`` reaches the power (too little data for any gap to be shown).
+    gap up to ``ceiling - base`` reaches the power (too little data for any gap the measure can
+    reach to be shown; ``ceiling`` is the measure's largest value, 1 for a rate). ``spread`` as for
+    :func:`power_to_fail`.
 
     Examples
     --------
@@ -1011,12 +1021,14 @@ def detectable_gap(
 
     if not 0.5 <= power < 1.0:
         raise ValueError(f"power must lie in [0.5, 1), got {power!r}")
-    top = 1.0 - base
-    if top <= tolerance or power_to_fail(top, tolerance, base, group, reference, alpha=alpha, method=method) < power:
-        return None
+    top = min(1.0, ceiling) - base
 
     def shortfall(gap: float) -> float:
-        return power_to_fail(gap, tolerance, base, group, reference, alpha=alpha, method=method) - power
+        reached = power_to_fail(gap, tolerance, base, group, reference, alpha=alpha, method=method, spread=spread)
+        return reached - power
+
+    if top <= tolerance or shortfall(top) < 0:
+        return None
 
     return float(brentq(shortfall, tolerance, top, xtol=1e-9))
 

@@ -8,7 +8,9 @@ analyzer's own choices, the stated error rates must hold, and a policy that prom
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from builders import Shot, observe, people
@@ -230,3 +232,85 @@ def test_a_lopsided_table_gets_fishers_test() -> None:
     assert boschloo_is_quick(250, 250)
     expected = fisher_exact([[1, 300], [0, 31_000 - 300]], alternative="two-sided").pvalue
     assert exact_p_value(1, 1, 300, 31_000, "boschloo") == pytest.approx(expected, rel=1e-12)
+
+
+# -- F9: the detectable gap of same_person_consistency -----------------------------------------------------
+
+
+def consistency_table(groups: list[tuple[str, int, float]], photos: int, rng: Any) -> tuple[Observations, list[str]]:
+    """In memory: per group (name, people, per-photo chance of the other label); every person a woman."""
+    import numpy as np
+
+    from conformance.dataset import Dataset
+    from conformance.observation import GENDER_CODES, Face, Observation
+
+    subjects, wrong, labels = [], [], []
+    for offset, (name, people_in_group, chance) in enumerate(groups):
+        subjects.append(np.repeat(np.arange(people_in_group) + 10_000 * offset, photos))
+        wrong.append(rng.random(people_in_group * photos) < chance)
+        labels += [name] * (people_in_group * photos)
+    subject, flipped = np.concatenate(subjects), np.concatenate(wrong)
+    n = subject.size
+    record = Observation(photo="p", outcome="analysed", face=Face(label="Female", gender="woman", confidence=90.0))
+    table = Observations(
+        dataset=Dataset(name="mc", manifest=Path("mc"), photos=(), columns=(), content_hash=""),
+        records=(record,) * n,
+        outcome=np.zeros(n, dtype=np.int8),
+        predicted=np.where(flipped, GENDER_CODES["man"], GENDER_CODES["woman"]).astype(np.int8),
+        confidence=np.full(n, 90.0),
+        identity=np.zeros(n, dtype=np.int8),
+        subject=subject.astype(np.int64),
+    )
+    return table, labels
+
+
+def chance_for(share: float) -> float:
+    """Per-photo chance q of the other label giving an expected share 2q(1-q) of disagreeing pairs."""
+    return (1 - math.sqrt(1 - 2 * share)) / 2
+
+
+def consistency(table: Observations, labels: list[str]) -> CheckResult:
+    return run_check("same_person_consistency", table, groups=labels, reference="cis", policy=DEFAULT, seed=0)
+
+
+def test_the_consistency_gap_printed_is_caught_about_80_percent_of_the_time_with_many_photos() -> None:
+    # Known truth: 40 people a group, 6 photos each, shares 0.10 and 0.15. Read as if every person were
+    # one 0/1 unit, the printed figure was caught 0.977 of the time (red team: 0.95-0.98), not 0.8.
+    import numpy as np
+
+    rng = np.random.default_rng(20261213)
+    printed = []
+    for _ in range(30):
+        result = consistency(
+            *consistency_table([("cis", 40, chance_for(0.10)), ("trans", 40, chance_for(0.15))], 6, rng)
+        )
+        (c,) = result.comparisons
+        if c.min_detectable is not None:
+            printed.append(c.min_detectable)
+    x = float(np.median(printed))
+    reps = 300
+    caught = sum(
+        consistency(
+            *consistency_table([("cis", 40, chance_for(0.10)), ("trans", 40, chance_for(0.10 + x))], 6, rng)
+        ).verdict
+        == "fail"
+        for _ in range(reps)
+    )
+    # Monte Carlo standard error at 0.8 over 300 runs: 0.023.
+    assert 0.7 <= caught / reps <= 0.92
+
+
+def test_the_consistency_gap_printed_is_one_the_measure_can_reach() -> None:
+    # 10 photos a person, two labels: a person's share of disagreeing pairs is at most 25 of 45 (five
+    # and five). With 10 people a group the old figure went past it (0.1 + 0.52).
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        result = consistency(
+            *consistency_table([("cis", 10, chance_for(0.10)), ("trans", 10, chance_for(0.15))], 10, rng)
+        )
+        (c,) = result.comparisons
+        low = min(result.groups["cis"].rate or 0.0, result.groups["trans"].rate or 0.0)
+        if c.min_detectable is not None:
+            assert low + c.min_detectable <= 25 / 45 + 1e-9

@@ -59,6 +59,10 @@ class Units:
     proportion: bool = True
     bounded: bool = True
     floor: npt.NDArray[np.float64] | None = None
+    # Per unit, the largest value numerator / denominator can take (None: 1). A share of a person's photo
+    # pairs given different labels is at most n / (2 (n - 1)) with two labels: a detectable gap beyond
+    # what the measure can reach is no figure at all.
+    ceiling: npt.NDArray[np.float64] | None = None
 
 
 def group_order(groups: Sequence[str], reference: str) -> list[str]:
@@ -113,21 +117,48 @@ def _pairs(order: Sequence[str], reference: str, direction: str) -> list[tuple[s
     return [(order[j], order[i]) for i in range(len(order)) for j in range(i + 1, len(order))]
 
 
+def _spread(r: stats.ClusteredRate) -> float:
+    """A per-person share's variance as a part of a 0/1 unit's at its mean (1 where it cannot be read)."""
+    p = r.person_rate
+    if r.subjects < 2 or not 0.0 < p < 1.0 or not math.isfinite(r.person_variance):
+        return 1.0
+    return min(1.0, max(r.person_variance * r.subjects / (p * (1.0 - p)), 1e-6))
+
+
 def _detectable(
-    a: stats.ClusteredRate, b: stats.ClusteredRate, tolerance: float, alpha: float, method: str, alpha_pass: float
+    a: stats.ClusteredRate,
+    b: stats.ClusteredRate,
+    tolerance: float,
+    alpha: float,
+    method: str,
+    alpha_pass: float,
+    ceilings: tuple[float, float] = (1.0, 1.0),
+    shares: bool = False,
 ) -> tuple[float | None, tuple[int, int] | None]:
     """The gap this data would show to exceed the tolerance with 80% power, and the people that would decide.
 
     ``alpha``: the one-sided level a fail of this comparison needs at least; ``alpha_pass``: a pass's
-    (no multiplicity adjustment: a pass needs every comparison).
+    (no multiplicity adjustment: a pass needs every comparison). ``ceilings``: each group's largest
+    possible figure; ``shares``: the units are per-person shares, whose spread is read from the data
+    (a share of many photos varies less than a 0/1 unit) rather than taken as a 0/1 unit's.
     """
     high, low = (a, b) if a.rate >= b.rate else (b, a)
+    ceiling = ceilings[0] if high is a else ceilings[1]
+    spread = (_spread(high), _spread(low)) if shares else (1.0, 1.0)
     if not a.bounded:
         mean_gap = stats.detectable_mean_gap(tolerance, a, b, alpha=alpha, power=POWER)
         return (mean_gap if mean_gap is not None and math.isfinite(mean_gap) else None), None
     precision_high, precision_low = stats.Precision.of(high), stats.Precision.of(low)
     gap = stats.detectable_gap(
-        tolerance, low.rate, precision_high, precision_low, alpha=alpha, power=POWER, method=method
+        tolerance,
+        low.rate,
+        precision_high,
+        precision_low,
+        alpha=alpha,
+        power=POWER,
+        method=method,
+        spread=spread,
+        ceiling=ceiling,
     )
     if gap is not None and not math.isfinite(gap):
         gap = None  # no finite gap reaches the power: said as for too little data, never -inf in a report
@@ -200,6 +231,8 @@ class _Drafts:
     comparisons: list[Comparison]
     tested: list[int]  # comparisons whose fail test counts in the Holm family
     exceeds: list[float]
+    ceilings: dict[str, float]
+    shares: bool
 
 
 def compare_measures(
@@ -396,7 +429,15 @@ def _draft(
                 verdict="inconclusive" if small else "pass",  # settled below
             )
         )
-    return _Drafts(rates, groups, drafts, tested, exceeds)
+    ceilings = dict.fromkeys(order, 1.0)
+    if units.ceiling is not None:
+        for name in order:
+            mine = (units.group == name) & counted
+            weight = float(units.denominator[mine].sum())
+            if weight > 0:
+                ceilings[name] = float(np.sum(units.ceiling[mine] * units.denominator[mine])) / weight
+    shares = units.bounded and not units.proportion
+    return _Drafts(rates, groups, drafts, tested, exceeds, ceilings, shares)
 
 
 def _settle(
@@ -443,7 +484,14 @@ def _settle(
         if c.verdict == "inconclusive" and c.ci is not None and a is not None and b is not None:
             # The first Holm step, each direction at half of it: what a fail of this comparison needs at least.
             mdg, needed = _detectable(
-                a, b, tolerance, alpha_fail / (2 * max(m, 1)), policy.interval, error_rates(policy)[0]
+                a,
+                b,
+                tolerance,
+                alpha_fail / (2 * max(m, 1)),
+                policy.interval,
+                error_rates(policy)[0],
+                ceilings=(family.ceilings[c.group], family.ceilings[c.reference]),
+                shares=family.shares,
             )
             c = replace(c, min_detectable=mdg, subjects_needed=needed)
         final.append(c)

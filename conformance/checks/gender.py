@@ -389,12 +389,17 @@ def same_person_consistency(
     first_photo = np.unique(inverse, return_index=True)[1]
     key_group = photo_group[labelled][first_photo]
     key_subject = observations.subject[labelled][first_photo]
+    # The most a person's share can be: all labels spread evenly over the vocabulary's genders (two, or
+    # three with a nonbinary label), (1 - 1/L) n / (n - 1) for n photos: 1 for two photos, near 1/2 for many.
+    kinds = 3 if observations.analyzer.get("vocabulary", {}).get("can_express_nonbinary") else 2
+    ceiling = np.minimum(1.0, (1.0 - 1.0 / kinds) * photos_per_key / np.maximum(photos_per_key - 1.0, 1.0))
     units = Units(
         numerator=share,
         denominator=eligible.astype(np.float64),
         cluster=key_subject,
         group=key_group,
         proportion=False,
+        ceiling=ceiling,
     )
     not_applicable = _abstained_entirely(observations, photo_group, labelled, keep)
     # People who did not disclose an identity are not read here, so their photos make no group applicable
