@@ -314,3 +314,25 @@ def test_the_consistency_gap_printed_is_one_the_measure_can_reach() -> None:
         low = min(result.groups["cis"].rate or 0.0, result.groups["trans"].rate or 0.0)
         if c.min_detectable is not None:
             assert low + c.min_detectable <= 25 / 45 + 1e-9
+
+
+# -- minor: the printed p-value sits on the same side of the level as the verdict ---------------------------
+
+
+def test_report_md_never_prints_a_p_value_that_reads_as_the_level_beside_an_inconclusive(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from conformance.reporting import render_markdown
+
+    subprocess.run([sys.executable, "-m", "conformance", "run"], cwd=tmp_path, capture_output=True, timeout=600)
+    report = json.loads((tmp_path / "conformance-report" / "report.json").read_text(encoding="utf-8"))
+    (misgender,) = [c for c in report["checks"] if c["id"] == "misgender_gap"]
+    row = misgender["comparisons"][0]
+    # Just above the level 0.025: not a fail. At 2 significant digits it printed "Holm 0.025".
+    row.update(p_value=0.0125, p_adjusted=0.02504, verdict="inconclusive")
+    text = render_markdown(report)
+    assert "(Holm 0.02504)" in text
+    assert "(Holm 0.025)" not in text
+    assert "| 0.013 (Holm" in text  # far from the level: two digits are enough
