@@ -312,8 +312,8 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
     "interval": (
         "`clopper-pearson`, `wilson`",
         "the limits every rate and gap interval is built from (on effective counts when people have several "
-        "photos). Wilson's are narrower, but a gap on them fails wrongly up to 8.6% of the time where 2.5% is "
-        "stated (300 people against 10 at rates 0 and 0.05) "
+        "photos). Wilson's are narrower, but a gap on them fails wrongly up to 2.78% of the time where 2.5% is "
+        "stated (300 people against 10 at rates 0.95 and 0.90); reports then state the measured rates "
         "([methodology](../explanation/methodology.md#per-group-intervals-clopper-pearson-or-wilson))",
     ),
     "exact_test": (
