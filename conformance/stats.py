@@ -509,7 +509,8 @@ def clustered_rate(
     Raises
     ------
     ValueError
-        No person with a positive denominator, or inputs of different shapes.
+        No person with a positive denominator, inputs of different shapes, or (``bounded``) a
+        numerator below 0 or above its denominator.
 
     Examples
     --------
@@ -523,6 +524,15 @@ def clustered_rate(
     import numpy as np
 
     num_arr, den_arr = _as_cluster_arrays(num, den, "clustered_rate")
+    if bounded:
+        # A count above its denominator, or below 0, is no proportion: its interval would be nonsense.
+        bad = np.flatnonzero((num_arr < 0) | (num_arr > den_arr * (1 + 1e-12) + 1e-12))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"clustered_rate: subject {i} has numerator {num_arr[i]:g} outside 0 to its denominator "
+                f"{den_arr[i]:g} ({bad.size} such subjects); pass bounded=False for a signed measure"
+            )
     keep = den_arr > 0
     y, m = num_arr[keep], den_arr[keep]
     k = int(y.size)

@@ -355,3 +355,15 @@ def test_wilson_limits_state_their_measured_error_rates(tmp_path: Path) -> None:
     exact = check("misgender_gap", observations)
     assert "nominal" not in exact.method
     assert "measured" not in error_rate_line(exact)
+
+
+# -- minor: clustered_rate refuses counts that are no proportion ---------------------------------------------
+
+
+@pytest.mark.parametrize(("num", "den"), [([-1, 2], [3, 3]), ([4, 1], [3, 3])], ids=["negative", "above"])
+def test_clustered_rate_refuses_a_count_outside_its_denominator(num: list[int], den: list[int]) -> None:
+    from conformance.stats import clustered_rate
+
+    with pytest.raises(ValueError, match="outside 0 to its denominator 3"):
+        clustered_rate(num, den)
+    assert clustered_rate(num, den, bounded=False).rate == pytest.approx(sum(num) / 6)  # a signed measure may
