@@ -367,3 +367,49 @@ def test_clustered_rate_refuses_a_count_outside_its_denominator(num: list[int], 
     with pytest.raises(ValueError, match="outside 0 to its denominator 3"):
         clustered_rate(num, den)
     assert clustered_rate(num, den, bounded=False).rate == pytest.approx(sum(num) / 6)  # a signed measure may
+
+
+# -- minor: one person of unknown trans status does not hold a perfect run at inconclusive -------------------
+
+
+def test_one_person_of_unknown_trans_status_does_not_block_a_perfect_run(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from builders import write_dataset
+
+    shots = people("cis", 200, photos=3, confidence=97.0) + people("tr", 200, trans="yes", photos=3, confidence=97.0)
+    shots += nonbinary(200, 3) + people("unk", 1, trans="unknown", photos=3, confidence=97.0)
+    manifest, predictions = write_dataset(tmp_path / "data", shots)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--dataset",
+            str(manifest),
+            "--analyzer",
+            f"predictions:{predictions}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = json.loads((tmp_path / "conformance-report" / "report.json").read_text(encoding="utf-8"))
+    (misgender,) = [c for c in report["checks"] if c["id"] == "misgender_gap"]
+    assert misgender["verdict"] == "pass"
+    assert misgender["groups"]["unknown"]["subjects"] == 1  # shown and counted
+    unknown = [c for c in misgender["comparisons"] if "unknown" in (c["group"], c["reference"])]
+    assert {c["verdict"] for c in unknown} == {"not applicable"}
+    assert "1 person of unknown trans status" in unknown[0]["note"]
+
+
+def test_enough_people_of_unknown_trans_status_are_compared(tmp_path: Path) -> None:
+    shots = people("cis", 100) + people("unk", 10, trans="unknown", misgendered=10)
+    result = check("misgender_gap", observe(tmp_path, shots))
+    (row,) = result.comparisons
+    assert row.verdict == "fail"  # 10 of 10 misgendered against 0 of 100: compared, and shown beyond 0.05

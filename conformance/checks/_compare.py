@@ -270,6 +270,9 @@ def compare_measures(
     not_applicable = {g: why for g, why in (not_applicable or {}).items() if g not in cannot_pass}
     _, alpha_fail = error_rates(policy)
     order = group_order(list(photo_group), reference)
+    residual = _small_residual(photo_group, photo_subject, reference, policy)
+    if residual and RESIDUAL_GROUP not in cannot_pass:
+        not_applicable.setdefault(RESIDUAL_GROUP, residual)
     main = _draft(units, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable, cannot_pass)
     families = [main]
     same: set[int] = set()  # companion comparisons identical to the main one: one hypothesis, tested once
@@ -320,6 +323,31 @@ def _same_counts(units: Units, companion: Units, name: str) -> bool:
     return bool(
         np.array_equal(units.numerator[mine], companion.numerator[companion.group == name])
         and np.array_equal(units.denominator[mine], companion.denominator[companion.group == name])
+    )
+
+
+# The default grouping's residual: people whose trans status the dataset does not record. They are missing
+# data, not a group under audit: a handful of them (one stray row in 600 people) must not hold a run's
+# verdict at inconclusive, so below min_subjects they are shown and counted but not compared.
+RESIDUAL_GROUP = "unknown"
+
+
+def _small_residual(
+    photo_group: npt.NDArray[np.str_], photo_subject: npt.NDArray[np.int64], reference: str, policy: Policy
+) -> str:
+    """Why the residual group is not compared (empty when it is: absent, the reference, or large enough)."""
+    import numpy as np
+
+    if reference == RESIDUAL_GROUP:
+        return ""
+    mine = photo_group == RESIDUAL_GROUP
+    people = len(np.unique(photo_subject[mine]))
+    if not people or people >= policy.min_subjects:
+        return ""
+    return (
+        f"{people} {'person' if people == 1 else 'people'} of unknown trans status, fewer than min_subjects "
+        f"{policy.min_subjects}: missing data rather than a group, shown and counted but not compared; record "
+        "their trans status in the manifest (or gather enough of them to compare)"
     )
 
 
