@@ -23,6 +23,8 @@ class FieldError(ValueError):
 def describe(value: object) -> str:
     """What kind of JSON value ``value`` is, for a message: ``an object``, ``a string``, ..."""
     kinds = {dict: "an object", list: "an array", str: "a string", type(None): "null", bool: "a boolean"}
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not finite_number(value):
+        return f"{value!r} (not a finite number)"  # "found a number" beside "should be a number" said nothing
     return kinds.get(type(value), "a number")
 
 

@@ -102,10 +102,19 @@ def error_rate_line(result: CheckResult) -> str:
         return ""
     tested = sum(1 for c in result.comparisons if c.p_adjusted is not None)
     family = f" (Holm over {tested} comparisons)" if tested > 1 else ""
-    return (
+    line = (
         f"error rates: a wrong pass at most {result.alpha_pass:.3g} per comparison, "
         f"a wrong fail at most {result.alpha_fail:.3g} for the check{family}"
     )
+    if "on Wilson limits these rates are nominal" in result.method:
+        from .checks._compare import WILSON_MEASURED
+
+        # The method says so: the stated rates are Wilson's nominal ones, not what was measured.
+        line += (
+            f" (nominal: on Wilson limits measured up to {WILSON_MEASURED['wrong_pass']:g} and "
+            f"{WILSON_MEASURED['wrong_fail']:g})"
+        )
+    return line
 
 
 @_one_line

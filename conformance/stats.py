@@ -216,8 +216,10 @@ def exact_p_value(count1: int, n1: int, count2: int, n2: int, method: str = "fis
 
 # scipy's Boschloo test evaluates its statistic on every table with the two margins, at each of
 # 32 nuisance values: about (n1 + 1)(n2 + 1) tables. At 250 x 250 that takes about half a second on
-# the benchmark machine, 300 x 300 a second, 3,000 x 3,000 eight minutes (issue 13).
+# the benchmark machine, 300 x 300 a second, 3,000 x 3,000 eight minutes (issue 13). Lopsided tables
+# cost more than their count says (1 x 31,000 took 4-5 CPU seconds, red team): each arm is capped too.
 BOSCHLOO_MAX_TABLES = 251 * 251
+BOSCHLOO_MAX_ARM = 250
 
 
 def boschloo_is_quick(n1: int, n2: int) -> bool:
@@ -227,7 +229,7 @@ def boschloo_is_quick(n1: int, n2: int) -> bool:
     more powerful, but both are exact (their size never exceeds the level), and at sizes where
     Boschloo is slow the two differ little.
     """
-    return (n1 + 1) * (n2 + 1) <= BOSCHLOO_MAX_TABLES
+    return max(n1, n2) <= BOSCHLOO_MAX_ARM and (n1 + 1) * (n2 + 1) <= BOSCHLOO_MAX_TABLES
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -507,7 +509,8 @@ def clustered_rate(
     Raises
     ------
     ValueError
-        No person with a positive denominator, or inputs of different shapes.
+        No person with a positive denominator, inputs of different shapes, or (``bounded``) a
+        numerator below 0 or above its denominator.
 
     Examples
     --------
@@ -521,6 +524,15 @@ def clustered_rate(
     import numpy as np
 
     num_arr, den_arr = _as_cluster_arrays(num, den, "clustered_rate")
+    if bounded:
+        # A count above its denominator, or below 0, is no proportion: its interval would be nonsense.
+        bad = np.flatnonzero((num_arr < 0) | (num_arr > den_arr * (1 + 1e-12) + 1e-12))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"clustered_rate: subject {i} has numerator {num_arr[i]:g} outside 0 to its denominator "
+                f"{den_arr[i]:g} ({bad.size} such subjects); pass bounded=False for a signed measure"
+            )
     keep = den_arr > 0
     y, m = num_arr[keep], den_arr[keep]
     k = int(y.size)
@@ -774,8 +786,10 @@ class GapTests:
 
     ``exceeds``: p-value of "the disparity exceeds the tolerance" (either direction); small values
     support ``fail``. ``within``: p-value of "the disparity lies within the tolerance"; small values
-    support ``pass``. Each is the smallest one-sided level at which the gap's interval
-    (:func:`gap_bounds`) decides that way, so they agree with the intervals by construction.
+    support ``pass``. ``within`` is the smallest one-sided level at which the gap's interval
+    (:func:`gap_bounds`) lies within the tolerance; for :func:`gap_tests` ``exceeds`` is twice the
+    smallest one-sided level at which it lies beyond it on either side (the two directions are two
+    tests), for :func:`rate_tests` that level itself (a figure exceeds its tolerance one way only).
     """
 
     exceeds: float
@@ -819,7 +833,10 @@ def gap_tests(a: ClusteredRate, b: ClusteredRate, tolerance: float, method: str 
 
     above, below = p_above(tolerance), p_below(-tolerance)
     within_high, within_low = p_below(tolerance), p_above(-tolerance)
-    return GapTests(exceeds=min(above, below), within=max(within_high, within_low))
+    # A disparity in either direction: the union of two one-sided tests, so the smaller p-value is
+    # doubled (Bonferroni over the directions). Taking it as it stands let a wrong fail reach 0.045
+    # at tolerance 0 where 0.025 is stated (issue 13, red team).
+    return GapTests(exceeds=min(1.0, 2.0 * min(above, below)), within=max(within_high, within_low))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -890,14 +907,19 @@ class Precision:
         return _adjusted_n(self.effective_n, self.floor_n, df, alpha)
 
 
-def _gap_sd(p1: float, group: Precision, p0: float, reference: Precision, alpha: float) -> float:
+def _gap_sd(
+    p1: float, group: Precision, p0: float, reference: Precision, alpha: float, spread: tuple[float, float] = (1.0, 1.0)
+) -> float:
     """Standard deviation of an estimated gap, on the effective sizes the bounds use.
 
     The same shrinkage for a variance estimated from few people (or few people carrying most of
     it) as the bounds get: where the data cannot pin the design effect down, the gap is taken to
-    vary as much as the worst case allows.
+    vary as much as the worst case allows. ``spread``: each group's variance as a share of a 0/1
+    unit's at its rate (below 1 for a per-person share, which varies less the more photos a person has).
     """
-    return math.sqrt(p1 * (1.0 - p1) / group.adjusted(alpha) + p0 * (1.0 - p0) / reference.adjusted(alpha))
+    return math.sqrt(
+        spread[0] * p1 * (1.0 - p1) / group.adjusted(alpha) + spread[1] * p0 * (1.0 - p0) / reference.adjusted(alpha)
+    )
 
 
 def _planned_bounds(p: float, precision: Precision, alpha: float, method: str) -> tuple[float, float]:
@@ -913,6 +935,7 @@ def power_to_fail(
     *,
     alpha: float = 0.025,
     method: str = "clopper-pearson",
+    spread: tuple[float, float] = (1.0, 1.0),
 ) -> float:
     """Probability that a true gap ``gap`` (above ``tolerance``) gets the verdict ``fail``.
 
@@ -934,7 +957,7 @@ def power_to_fail(
     l1, _ = _planned_bounds(p1, group, alpha, method)
     _, u0 = _planned_bounds(p0, reference, alpha, method)
     width = math.hypot(p1 - l1, u0 - p0)
-    sd = _gap_sd(p1, group, p0, reference, alpha)
+    sd = _gap_sd(p1, group, p0, reference, alpha, spread)
     margin = gap - tolerance - width
     if sd == 0.0:
         return 1.0 if margin > 0 else 0.0
@@ -988,12 +1011,16 @@ def detectable_gap(
     alpha: float = 0.025,
     power: float = 0.8,
     method: str = "clopper-pearson",
+    spread: tuple[float, float] = (1.0, 1.0),
+    ceiling: float = 1.0,
 ) -> float | None:
     """The smallest true gap that this data would show to exceed ``tolerance`` with ``power``.
 
     "With this data, a true gap of X would be caught (verdict fail) with 80% power": the root of
     :func:`power_to_fail` in the gap, for a group whose rate rises above ``base``. ``None`` when no
-    gap up to ``1 - base`` reaches the power (too little data for any gap to be shown).
+    gap up to ``ceiling - base`` reaches the power (too little data for any gap the measure can
+    reach to be shown; ``ceiling`` is the measure's largest value, 1 for a rate). ``spread`` as for
+    :func:`power_to_fail`.
 
     Examples
     --------
@@ -1004,12 +1031,14 @@ def detectable_gap(
 
     if not 0.5 <= power < 1.0:
         raise ValueError(f"power must lie in [0.5, 1), got {power!r}")
-    top = 1.0 - base
-    if top <= tolerance or power_to_fail(top, tolerance, base, group, reference, alpha=alpha, method=method) < power:
-        return None
+    top = min(1.0, ceiling) - base
 
     def shortfall(gap: float) -> float:
-        return power_to_fail(gap, tolerance, base, group, reference, alpha=alpha, method=method) - power
+        reached = power_to_fail(gap, tolerance, base, group, reference, alpha=alpha, method=method, spread=spread)
+        return reached - power
+
+    if top <= tolerance or shortfall(top) < 0:
+        return None
 
     return float(brentq(shortfall, tolerance, top, xtol=1e-9))
 

@@ -303,7 +303,7 @@ def normalised(lines: list[str]) -> list[str]:
 POLICY_KEYS: dict[str, tuple[str, str]] = {
     "profile": ("`default`, `ci`, `procurement`", "the profile the other keys modify"),
     "confidence": (
-        "at least 0.5, below 1",
+        "from 0.5 to 0.9999",
         "level of every interval (two-sided); each verdict direction is tested at one-sided "
         "`(1 - confidence)/2`: a wrong pass per comparison (a pass needs every comparison, so no adjustment), "
         "a wrong fail for the whole check (Holm across its comparisons)",
@@ -319,8 +319,8 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
     "interval": (
         "`clopper-pearson`, `wilson`",
         "the limits every rate and gap interval is built from (on effective counts when people have several "
-        "photos). Wilson's are narrower, but a gap on them fails wrongly up to 8.6% of the time where 2.5% is "
-        "stated (300 people against 10 at rates 0 and 0.05) "
+        "photos). Wilson's are narrower, but a gap on them fails wrongly up to 2.78% of the time where 2.5% is "
+        "stated (300 people against 10 at rates 0.95 and 0.90); reports then state the measured rates "
         "([methodology](../explanation/methodology.md#per-group-intervals-clopper-pearson-or-wilson))",
     ),
     "exact_test": (
@@ -393,7 +393,7 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
         "could hide misgendering (nonbinary people are left out: no label is the right answer for them)",
     ),
     "tolerance": (
-        "a number from 0 to 1 per check id",
+        "a number above 0 and below 1 per check id (at 0 nothing could pass, at 1 everything would)",
         "largest acceptable gap, per check: {checks}",
     ),
     "identity": (
@@ -430,8 +430,11 @@ def policy_keys() -> list[str]:
         allowed, meaning = POLICY_KEYS[key]
         value = getattr(defaults, key)
         if key == "tolerance":
-            tolerances = sorted(set(value.values()))
-            default = " / ".join(f"{t:g}" for t in tolerances) + " for every check"
+            from collections import Counter
+
+            usual = Counter(value.values()).most_common(1)[0][0]
+            others = "".join(f", {t:g} for `{c}`" for c, t in value.items() if t != usual)
+            default = f"{usual:g} for every check{others}"
             meaning = meaning.format(checks=", ".join(f"`{c}`" for c in value))
             key = "[tool.conformance.tolerance]"
         elif key == "identity":

@@ -123,9 +123,11 @@ def exact_fail_rate(n1: int, p1: float, n2: int, p2: float, confidence: float, t
 # -- misgender_gap, one photo per subject ------------------------------------------------------------
 
 # group: (photos, subjects, misgendered, photos with a face, abstentions), counted from the builder
-# calls below: cis has 10 no-face photos and 5 errors (out of the denominator) and 15 abstentions (in it).
+# calls below: cis has 10 no-face photos and 5 errors (out of the denominator); nonbinary people's abstentions
+# (the right answer for them) stay in it. Abstentions on women and men are also a miss of the companion
+# measure (test_verdict_promises.py), so they have their own test below.
 THREE_VERDICTS = {
-    "cis": (400, 400, 12, 385, 15),
+    "cis": (400, 400, 12, 385, 0),
     "trans": (200, 200, 62, 200, 0),
     "nonbinary": (40, 40, 5, 40, 3),
     "unknown": (400, 400, 8, 400, 0),
@@ -153,7 +155,7 @@ INTENDED = {
 @pytest.fixture(scope="module")
 def three_verdicts(tmp_path_factory: pytest.TempPathFactory) -> Observations:
     shots = (
-        people("cis", 400, misgendered=12, abstained=15, no_face=10, errors=5)
+        people("cis", 400, misgendered=12, no_face=10, errors=5)
         + people("trans", 200, trans="yes", misgendered=62)
         + people("nb", 40, identity="nonbinary", misgendered=5, abstained=3)
         + people("unk", 400, trans="unknown", misgendered=8)
@@ -185,13 +187,15 @@ def test_misgender_rates_are_hand_counts_with_clopper_pearson_intervals(three_ve
         assert rate.extra["coverage"] == pytest.approx(1 - abstained / n)
 
 
-def test_abstentions_stay_in_the_denominator_and_no_face_photos_leave_it(three_verdicts_result: CheckResult) -> None:
-    cis = three_verdicts_result.groups["cis"]
+def test_abstentions_stay_in_the_denominator_and_no_face_photos_leave_it(tmp_path: Path) -> None:
+    shots = people("cis", 400, misgendered=12, abstained=15, no_face=10, errors=5) + people("trans", 20, trans="yes")
+    cis = check("misgender_gap", observe(tmp_path, shots)).groups["cis"]
     # 400 photos: 12 misgendered, 15 abstentions, 10 with no face, 5 errors, 358 gendered correctly.
     assert cis.photos == 400
     assert cis.n == 400 - 10 - 5  # abstentions are counted, no-face and error photos are not
     assert cis.count == 12  # abstaining is not misgendering
     assert cis.rate == 12 / 385
+    assert cis.extra["abstained"] == 15
 
 
 def test_every_two_groups_are_compared_with_newcombes_hybrid_of_clopper_pearson_limits(
@@ -224,8 +228,8 @@ def test_p_values_are_the_tolerance_tests_read_off_the_same_interval(three_verdi
     for c in result.comparisons:
         (c1, n1), (c2, n2) = counts(c.group), counts(c.reference)
         if c.difference > TOLERANCE and c.p_value > 1e-12:
-            # p is the one-sided level at which the lower bound reaches the tolerance.
-            assert hybrid_cp(c1, n1, c2, n2, 1 - 2 * c.p_value)[0] == pytest.approx(TOLERANCE, abs=1e-8)
+            # p is twice the one-sided level at which the lower bound reaches the tolerance (either direction).
+            assert hybrid_cp(c1, n1, c2, n2, 1 - c.p_value)[0] == pytest.approx(TOLERANCE, abs=1e-8)
         if abs(c.difference) < TOLERANCE:
             # p_within: the level at which the interval's far end reaches the tolerance on its side.
             lower, upper = hybrid_cp(c1, n1, c2, n2, 1 - 2 * c.p_within)
@@ -259,16 +263,16 @@ def test_an_inconclusive_comparison_says_what_gap_would_fail_with_80_percent_pow
         assert (c.min_detectable is not None) == (c.verdict == "inconclusive")
     c = comparison(result, "nonbinary")
     # "With this data, a true gap of X would fail with 80% power": every outcome of 40 and 385 photos
-    # at rates 12/385 and 12/385 + X, summed, at the first Holm level (one-sided 0.025 / 6).
+    # at rates 12/385 and 12/385 + X, summed, at the first Holm level (0.025 / 6, each direction at half of it).
     p_low = 12 / 385
-    power = exact_fail_rate(40, p_low + c.min_detectable, 385, p_low, 1 - 2 * ALPHA / 6)
+    power = exact_fail_rate(40, p_low + c.min_detectable, 385, p_low, 1 - 2 * ALPHA / 12)
     assert 0.78 <= power <= 0.92
     # ... and not a figure far beyond what the data can do: 80% of it fails far less often.
-    assert exact_fail_rate(40, p_low + 0.8 * c.min_detectable, 385, p_low, 1 - 2 * ALPHA / 6) < 0.75
+    assert exact_fail_rate(40, p_low + 0.8 * c.min_detectable, 385, p_low, 1 - 2 * ALPHA / 12) < 0.75
     # The people that would decide it if the gap were the one seen: about 30 times as many here.
     needed_nb, needed_cis = c.subjects_needed
     assert needed_nb / 40 == pytest.approx(needed_cis / 385, rel=0.01)
-    power = exact_fail_rate(needed_nb, 5 / 40, needed_cis, p_low, 1 - 2 * ALPHA / 6)
+    power = exact_fail_rate(needed_nb, 5 / 40, needed_cis, p_low, 1 - 2 * ALPHA / 12)
     assert power >= 0.78
 
 
@@ -302,7 +306,7 @@ def test_check_verdict_is_the_worst_of_its_comparisons(tmp_path: Path) -> None:
     assert only.verdict == rule(hybrid_cp(8, 400, 12, 400), only.p_adjusted) == "pass"
     assert only.p_adjusted == only.p_value  # one comparison: nothing to adjust
     assert alone.verdict == "pass"
-    assert "(Holm over 1 comparison)" in alone.method
+    assert "Holm over 1 comparison)" in alone.method
 
     mixed = check(
         "misgender_gap", observe(tmp_path / "mixed", [*base, *people("nb", 40, identity="nonbinary", misgendered=5)])
@@ -321,8 +325,8 @@ def test_min_subjects_makes_a_small_group_inconclusive_with_a_note(tmp_path: Pat
     assert trans.verdict == "inconclusive"
     assert result.verdict == "inconclusive"
     assert "fewer than 10 subjects behind a rate (trans: 6, cis: 100)" in trans.note
-    # The ci profile asks for 5 subjects, which 6 satisfies.
-    assert check("misgender_gap", observations, policy=load_policy(profile="ci")).verdict == "fail"
+    # A policy asking for 5 subjects, which 6 satisfy.
+    assert check("misgender_gap", observations, policy=replace(DEFAULT, min_subjects=5)).verdict == "fail"
 
 
 # -- disparity in either direction (issue 13, found 6) -----------------------------------------------------
@@ -346,17 +350,17 @@ def test_a_reference_group_that_is_itself_worst_off_fails(tmp_path: Path) -> Non
 
 
 def test_the_largest_disparity_between_any_two_groups_counts(tmp_path: Path) -> None:
-    # Each group within 0.0375 of the reference, but 0.075 between the two others.
-    tally = {"cis": (200, 2000), "trans": (275, 2000), "nonbinary": (125, 2000)}
+    # Each group within 0.045 of the reference, but 0.09 between the two others.
+    tally = {"cis": (200, 2000), "trans": (290, 2000), "nonbinary": (110, 2000)}
     observations = observe(
         tmp_path,
         people("cis", 2000, misgendered=200)
-        + people("trans", 2000, trans="yes", misgendered=275)
-        + people("nb", 2000, identity="nonbinary", misgendered=125),
+        + people("trans", 2000, trans="yes", misgendered=290)
+        + people("nb", 2000, identity="nonbinary", misgendered=110),
     )
     pairwise = check("misgender_gap", observations)
     worst = comparison(pairwise, "trans", "nonbinary")
-    assert worst.difference == pytest.approx(0.075)
+    assert worst.difference == pytest.approx(0.09)
     assert worst.ci == pytest.approx(hybrid_cp(*tally["trans"], *tally["nonbinary"]), abs=EXACT)
     assert worst.verdict == "fail"
     assert pairwise.verdict == "fail"
@@ -524,18 +528,20 @@ def test_results_do_not_depend_on_the_seed(clustered: Observations) -> None:
 
 def test_coverage_below_the_floor_keeps_a_pass_from_a_group_that_abstains(tmp_path: Path) -> None:
     # Issue 12: trans people abstained on for 20% of their faces could hide misgendering.
+    # Both groups abstained on alike: no gap in being correctly gendered, only the coverage floor keeps the pass.
     observations = observe(
         tmp_path,
-        people("cis", 400, misgendered=4) + people("trans", 400, trans="yes", misgendered=4, abstained=80),
+        people("cis", 600, misgendered=4, abstained=72)
+        + people("trans", 600, trans="yes", misgendered=4, abstained=72),
     )
     result = check("misgender_gap", observations)
     trans = comparison(result, "trans")
-    assert result.groups["trans"].extra["coverage_women_men"] == pytest.approx(320 / 400)
+    assert result.groups["trans"].extra["coverage_women_men"] == pytest.approx(528 / 600)
     assert trans.ci[0] >= -TOLERANCE  # the interval alone would pass
     assert trans.ci[1] <= TOLERANCE
     assert trans.verdict == "inconclusive"
-    assert "only 80.0% of faces of women and men were given a gender (min_coverage 0.9)" in trans.note
-    lenient = check("misgender_gap", observations, policy=replace(DEFAULT, min_coverage=0.75))
+    assert "only 88.0% of faces of women and men were given a gender (min_coverage 0.9)" in trans.note
+    lenient = check("misgender_gap", observations, policy=replace(DEFAULT, min_coverage=0.85))
     assert comparison(lenient, "trans").verdict == "pass"
 
 

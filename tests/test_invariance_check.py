@@ -179,7 +179,7 @@ def test_a_clear_gap_fails(tmp_path: Path) -> None:
         for subject, pid in ids.items()
     ]
     observations = Observations.build(dataset, records, variants=variants)
-    policy = replace(load_policy(profile="ci"), interval="wilson")
+    policy = replace(load_policy(profile="ci"), interval="wilson", min_subjects=5)
     result = run_check(
         "transformation_invariance",
         observations,

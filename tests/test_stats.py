@@ -467,11 +467,12 @@ def test_p_values_are_the_levels_at_which_the_interval_decides(
     tests = gap_tests(a, b, tolerance, "clopper-pearson")
     for alpha in (0.001, 0.01, 0.025, 0.05, 0.2):
         lower, upper = gap_bounds(a, b, alpha, "clopper-pearson")
-        shown_beyond = lower > tolerance or upper < -tolerance
         shown_within = -tolerance <= lower and upper <= tolerance
-        # Away from the crossing itself, p <= alpha exactly when the interval at alpha decides.
+        # Away from the crossing itself, p <= alpha exactly when the interval at alpha decides; the fail
+        # test's p is twice the one-sided level (either direction), so it decides at alpha / 2.
+        half_lower, half_upper = gap_bounds(a, b, alpha / 2, "clopper-pearson")
         if abs(tests.exceeds - alpha) > 1e-9:
-            assert (tests.exceeds <= alpha) == shown_beyond, alpha
+            assert (tests.exceeds <= alpha) == (half_lower > tolerance or half_upper < -tolerance), alpha
         if abs(tests.within - alpha) > 1e-9:
             assert (tests.within <= alpha) == shown_within, alpha
 

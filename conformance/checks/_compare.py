@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from .. import stats
 from ..errors import ConformanceError
-from ..results import Comparison, GroupRate, Verdict
+from ..results import Comparison, GroupRate, Verdict, worst
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,9 +35,13 @@ if TYPE_CHECKING:
 
     from ..policy import Policy
 
-__all__ = ["Units", "compare_groups", "error_rates", "group_order"]
+__all__ = ["Compared", "Units", "compare_groups", "compare_measures", "error_rates", "group_order"]
 
 POWER = 0.8  # the power the detectable gap and the people needed are stated at
+# On Wilson limits the stated rates are nominal: the largest measured (exact sums, one photo a person,
+# benchmarks/verdict_error_rates.py --exact-only) are a wrong fail of 0.0278 and a wrong pass of 0.0206
+# where 0.025 is stated. Reports state them beside the nominal ones (docs/explanation/methodology.md).
+WILSON_MEASURED = {"wrong_fail": 0.0278, "wrong_pass": 0.0206}
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,10 @@ class Units:
     proportion: bool = True
     bounded: bool = True
     floor: npt.NDArray[np.float64] | None = None
+    # Per unit, the largest value numerator / denominator can take (None: 1). A share of a person's photo
+    # pairs given different labels is at most n / (2 (n - 1)) with two labels: a detectable gap beyond
+    # what the measure can reach is no figure at all.
+    ceiling: npt.NDArray[np.float64] | None = None
 
 
 def group_order(groups: Sequence[str], reference: str) -> list[str]:
@@ -74,8 +82,9 @@ def group_order(groups: Sequence[str], reference: str) -> list[str]:
 
 def error_rates(policy: Policy) -> tuple[float, float]:
     """(wrong pass, wrong fail): the one-sided error rate each verdict direction is tested at."""
-    # Rounded so that 0.95 states 0.025, not 0.025000000000000022.
-    alpha = round((1.0 - policy.confidence) / 2.0, 12)
+    # Rounded to 12 significant digits so that 0.95 states 0.025, not 0.025000000000000022, and a small
+    # rate is never rounded to 0 (then nothing could fail).
+    alpha = float(f"{(1.0 - policy.confidence) / 2.0:.12g}")
     return alpha, alpha
 
 
@@ -112,17 +121,51 @@ def _pairs(order: Sequence[str], reference: str, direction: str) -> list[tuple[s
     return [(order[j], order[i]) for i in range(len(order)) for j in range(i + 1, len(order))]
 
 
+def _spread(r: stats.ClusteredRate) -> float:
+    """A per-person share's variance as a part of a 0/1 unit's at its mean (1 where it cannot be read)."""
+    p = r.person_rate
+    if r.subjects < 2 or not 0.0 < p < 1.0 or not math.isfinite(r.person_variance):
+        return 1.0
+    return min(1.0, max(r.person_variance * r.subjects / (p * (1.0 - p)), 1e-6))
+
+
 def _detectable(
-    a: stats.ClusteredRate, b: stats.ClusteredRate, tolerance: float, alpha: float, method: str
+    a: stats.ClusteredRate,
+    b: stats.ClusteredRate,
+    tolerance: float,
+    alpha: float,
+    method: str,
+    alpha_pass: float,
+    ceilings: tuple[float, float] = (1.0, 1.0),
+    shares: bool = False,
 ) -> tuple[float | None, tuple[int, int] | None]:
-    """The gap this data would show to exceed the tolerance with 80% power, and the people that would decide."""
+    """The gap this data would show to exceed the tolerance with 80% power, and the people that would decide.
+
+    ``alpha``: the one-sided level a fail of this comparison needs at least; ``alpha_pass``: a pass's
+    (no multiplicity adjustment: a pass needs every comparison). ``ceilings``: each group's largest
+    possible figure; ``shares``: the units are per-person shares, whose spread is read from the data
+    (a share of many photos varies less than a 0/1 unit) rather than taken as a 0/1 unit's.
+    """
     high, low = (a, b) if a.rate >= b.rate else (b, a)
+    ceiling = ceilings[0] if high is a else ceilings[1]
+    spread = (_spread(high), _spread(low)) if shares else (1.0, 1.0)
     if not a.bounded:
-        return stats.detectable_mean_gap(tolerance, a, b, alpha=alpha, power=POWER), None
+        mean_gap = stats.detectable_mean_gap(tolerance, a, b, alpha=alpha, power=POWER)
+        return (mean_gap if mean_gap is not None and math.isfinite(mean_gap) else None), None
     precision_high, precision_low = stats.Precision.of(high), stats.Precision.of(low)
     gap = stats.detectable_gap(
-        tolerance, low.rate, precision_high, precision_low, alpha=alpha, power=POWER, method=method
+        tolerance,
+        low.rate,
+        precision_high,
+        precision_low,
+        alpha=alpha,
+        power=POWER,
+        method=method,
+        spread=spread,
+        ceiling=ceiling,
     )
+    if gap is not None and not math.isfinite(gap):
+        gap = None  # no finite gap reaches the power: said as for too little data, never -inf in a report
     needed = stats.subjects_needed(
         high.rate - low.rate,
         tolerance,
@@ -131,7 +174,7 @@ def _detectable(
         precision_low,
         subjects=(high.subjects, low.subjects),
         alpha_fail=alpha,
-        alpha_pass=alpha,
+        alpha_pass=alpha_pass,
         power=POWER,
         method=method,
     )
@@ -159,14 +202,182 @@ def compare_groups(
     may fail or be inconclusive but not pass, with the reason (e.g. too few faces given a gender).
     ``seed`` is accepted for the checks' common signature; nothing here is random.
     """
-    import numpy as np
+    done = compare_measures(
+        units,
+        photo_group=photo_group,
+        photo_subject=photo_subject,
+        reference=reference,
+        tolerance=tolerance,
+        policy=policy,
+        seed=seed,
+        not_applicable=not_applicable,
+        cannot_pass=cannot_pass,
+    )
+    return done.groups, done.comparisons, done.notes, done.method
 
+
+@dataclass(frozen=True)
+class Compared:
+    """What :func:`compare_measures` found: the check's groups and comparisons, and the companion's."""
+
+    groups: dict[str, GroupRate]
+    comparisons: tuple[Comparison, ...]
+    notes: list[str]
+    method: str
+    companion_groups: dict[str, GroupRate]
+    companion_comparisons: tuple[Comparison, ...]
+
+
+@dataclass(frozen=True)
+class _Drafts:
+    rates: dict[str, stats.ClusteredRate | None]
+    groups: dict[str, GroupRate]
+    comparisons: list[Comparison]
+    tested: list[int]  # comparisons whose fail test counts in the Holm family
+    exceeds: list[float]
+    ceilings: dict[str, float]
+    shares: bool
+
+
+def compare_measures(
+    units: Units,
+    *,
+    photo_group: npt.NDArray[np.str_] | npt.NDArray[np.object_],
+    photo_subject: npt.NDArray[np.int64],
+    reference: str,
+    tolerance: float,
+    policy: Policy,
+    seed: int,
+    not_applicable: Mapping[str, str] | None = None,
+    cannot_pass: Mapping[str, str] | None = None,
+    companion: Units | None = None,
+    companion_label: str = "",
+) -> Compared:
+    """:func:`compare_groups`, optionally with a companion measure every comparison must also satisfy.
+
+    A companion (e.g. "not correctly gendered", which counts an abstention on a woman or man as a
+    miss, so that abstaining cannot hide misgendering) is compared between the same pairs at the
+    same tolerance. Each pair's verdict is the worse of the two measures' (a pass needs both
+    intervals within the tolerance: intersection-union, no adjustment); the fail tests of both
+    measures form one Holm family, so a wrong fail stays at most the stated one-sided error. A
+    pair's row carries the figures of the measure that decided it (the main measure on a tie),
+    with a note when the companion decided.
+    """
     del seed  # the intervals are closed-form: nothing to seed
-    not_applicable = dict(not_applicable or {})
     cannot_pass = dict(cannot_pass or {})
-    method = policy.interval
+    # The coverage rule comes before "not applicable": a group the analyzer would not answer for is
+    # inconclusive, never excused.
+    not_applicable = {g: why for g, why in (not_applicable or {}).items() if g not in cannot_pass}
     _, alpha_fail = error_rates(policy)
     order = group_order(list(photo_group), reference)
+    residual = _small_residual(photo_group, photo_subject, reference, policy)
+    if residual and RESIDUAL_GROUP not in cannot_pass:
+        not_applicable.setdefault(RESIDUAL_GROUP, residual)
+    main = _draft(units, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable, cannot_pass)
+    families = [main]
+    same: set[int] = set()  # companion comparisons identical to the main one: one hypothesis, tested once
+    if companion is not None:
+        extra = _draft(
+            companion, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable, cannot_pass
+        )
+        alike = {name for name in order if _same_counts(units, companion, name)}
+        same = {i for i, c in enumerate(extra.comparisons) if {c.group, c.reference} <= alike}
+        keep = [k for k, i in enumerate(extra.tested) if i not in same]
+        extra = replace(extra, tested=[extra.tested[k] for k in keep], exceeds=[extra.exceeds[k] for k in keep])
+        families.append(extra)
+    exceeds = [p for family in families for p in family.exceeds]
+    adjusted = stats.holm(exceeds) if exceeds else []
+    m = len(exceeds)
+    settled: list[list[Comparison]] = []
+    start = 0
+    for family in families:
+        family_adjusted = adjusted[start : start + len(family.exceeds)]
+        start += len(family.exceeds)
+        settled.append(_settle(family, family_adjusted, m, tolerance, alpha_fail, cannot_pass, policy))
+    comparisons = settled[0]
+    if companion is not None:
+        settled[1] = [settled[0][i] if i in same else c for i, c in enumerate(settled[1])]
+        comparisons = [_worse(c, other, companion_label) for c, other in zip(settled[0], settled[1], strict=True)]
+    notes = [f"only the reference group {reference!r} is present: nothing to compare"] if len(order) < 2 else []
+    method = _method(units, policy, tolerance, m, reference)
+    if companion is not None:
+        method += (
+            f"; every comparison also on {companion_label} (same intervals and tolerance; its fail tests in the "
+            "same Holm family)"
+        )
+    return Compared(
+        groups=main.groups,
+        comparisons=tuple(comparisons),
+        notes=notes,
+        method=method,
+        companion_groups=families[1].groups if companion is not None else {},
+        companion_comparisons=tuple(settled[1]) if companion is not None else (),
+    )
+
+
+def _same_counts(units: Units, companion: Units, name: str) -> bool:
+    """Whether a group's units count the same under both measures (then their comparisons are the same test)."""
+    import numpy as np
+
+    mine = units.group == name
+    return bool(
+        np.array_equal(units.numerator[mine], companion.numerator[companion.group == name])
+        and np.array_equal(units.denominator[mine], companion.denominator[companion.group == name])
+    )
+
+
+# The default grouping's residual: people whose trans status the dataset does not record. They are missing
+# data, not a group under audit: a handful of them (one stray row in 600 people) must not hold a run's
+# verdict at inconclusive, so below min_subjects they are shown and counted but not compared.
+RESIDUAL_GROUP = "unknown"
+
+
+def _small_residual(
+    photo_group: npt.NDArray[np.str_] | npt.NDArray[np.object_],
+    photo_subject: npt.NDArray[np.int64],
+    reference: str,
+    policy: Policy,
+) -> str:
+    """Why the residual group is not compared (empty when it is: absent, the reference, or large enough)."""
+    import numpy as np
+
+    if reference == RESIDUAL_GROUP:
+        return ""
+    mine = photo_group == RESIDUAL_GROUP
+    people = len(np.unique(photo_subject[mine]))
+    if not people or people >= policy.min_subjects:
+        return ""
+    return (
+        f"{people} {'person' if people == 1 else 'people'} of unknown trans status, fewer than min_subjects "
+        f"{policy.min_subjects}: missing data rather than a group, shown and counted but not compared; record "
+        "their trans status in the manifest (or gather enough of them to compare)"
+    )
+
+
+def _worse(main: Comparison, other: Comparison, label: str) -> Comparison:
+    """The pair's row: the main measure's, unless the companion's verdict is worse."""
+    if worst([main.verdict, other.verdict]) == main.verdict:
+        return main
+    gap = "n/a" if other.difference is None else f"{other.difference:+.3f}"
+    said = f"decided on {label} (gap {gap}; the main measure's verdict: {main.verdict})"
+    return replace(other, note="; ".join(x for x in (said, other.note) if x))
+
+
+def _draft(
+    units: Units,
+    photo_group: npt.NDArray[np.str_] | npt.NDArray[np.object_],
+    photo_subject: npt.NDArray[np.int64],
+    order: Sequence[str],
+    reference: str,
+    tolerance: float,
+    policy: Policy,
+    not_applicable: Mapping[str, str],
+    cannot_pass: Mapping[str, str],
+) -> _Drafts:
+    """Per-group rates and each pair's comparison before the Holm family settles the fail verdicts."""
+    import numpy as np
+
+    method = policy.interval
     counted = units.denominator > 0
     rates = {name: _rate(units, (units.group == name) & counted, policy) for name in order}
     exact = units.proportion and all(r is None or not r.clustered for r in rates.values())
@@ -188,7 +399,7 @@ def compare_groups(
         )
 
     drafts: list[Comparison] = []
-    tested: list[int] = []  # comparisons whose fail test counts in the Holm family
+    tested: list[int] = []
     exceeds: list[float] = []
     for name, other in _pairs(order, reference, policy.direction):
         a, b = rates[name], rates[other]
@@ -210,9 +421,9 @@ def compare_groups(
             continue
         if a is None or b is None:
             empty = name if a is None else other
-            drafts.append(
-                replace(blank, note=f"cannot compare {name} with {other}: {empty} has nothing this check counts")
-            )
+            why = [f"cannot compare {name} with {other}: {empty} has nothing this check counts"]
+            why += [f"{g}: {cannot_pass[g]}" for g in (name, other) if g in cannot_pass]
+            drafts.append(replace(blank, note="; ".join(why)))
             continue
         difference = a.rate - b.rate
         ci = stats.gap_interval(a, b, policy.confidence, method)
@@ -253,15 +464,33 @@ def compare_groups(
                 verdict="inconclusive" if small else "pass",  # settled below
             )
         )
+    ceilings = dict.fromkeys(order, 1.0)
+    if units.ceiling is not None:
+        for name in order:
+            mine = (units.group == name) & counted
+            weight = float(units.denominator[mine].sum())
+            if weight > 0:
+                ceilings[name] = float(np.sum(units.ceiling[mine] * units.denominator[mine])) / weight
+    shares = units.bounded and not units.proportion
+    return _Drafts(rates, groups, drafts, tested, exceeds, ceilings, shares)
 
-    adjusted = stats.holm(exceeds) if exceeds else []
-    m = len(tested)
+
+def _settle(
+    family: _Drafts,
+    adjusted: Sequence[float],
+    m: int,
+    tolerance: float,
+    alpha_fail: float,
+    cannot_pass: Mapping[str, str],
+    policy: Policy,
+) -> list[Comparison]:
+    """Verdicts from the Holm-adjusted fail p-values and the intervals; the detectable gap where undecided."""
     comparisons: list[Comparison] = []
-    for index, c in enumerate(drafts):
-        if index not in tested:
+    for index, c in enumerate(family.comparisons):
+        if index not in family.tested:
             comparisons.append(c)
             continue
-        p_adj = adjusted[tested.index(index)]
+        p_adj = adjusted[family.tested.index(index)]
         assert c.ci is not None
         notes = [c.note] if c.note else []
         verdict: Verdict
@@ -277,22 +506,31 @@ def compare_groups(
             verdict = "inconclusive"
             if c.ci[0] > tolerance or c.ci[1] < -tolerance:
                 notes.append(
-                    f"the interval lies beyond the tolerance, but a fail must hold for all {m} comparisons "
-                    f"together: Holm-adjusted p = {p_adj:.3g} > {alpha_fail:g}"
+                    f"the interval lies beyond the tolerance, but a fail must be shown in either direction and "
+                    f"for all {m} comparisons together: p = {p_adj:.3g} (twice the smaller one-sided p, "
+                    f"Holm-adjusted) > {alpha_fail:g}"
                 )
         comparisons.append(replace(c, p_adjusted=p_adj, verdict=verdict, note="; ".join(notes)))
 
     # What it would take to decide: only where a comparison could not.
     final = []
     for c in comparisons:
-        a, b = rates[c.group], rates[c.reference]
+        a, b = family.rates[c.group], family.rates[c.reference]
         if c.verdict == "inconclusive" and c.ci is not None and a is not None and b is not None:
-            mdg, needed = _detectable(a, b, tolerance, alpha_fail / max(m, 1), method)
+            # The first Holm step, each direction at half of it: what a fail of this comparison needs at least.
+            mdg, needed = _detectable(
+                a,
+                b,
+                tolerance,
+                alpha_fail / (2 * max(m, 1)),
+                policy.interval,
+                error_rates(policy)[0],
+                ceilings=(family.ceilings[c.group], family.ceilings[c.reference]),
+                shares=family.shares,
+            )
             c = replace(c, min_detectable=mdg, subjects_needed=needed)
         final.append(c)
-
-    notes = [f"only the reference group {reference!r} is present: nothing to compare"] if len(order) < 2 else []
-    return groups, tuple(final), notes, _method(units, policy, tolerance, m, reference)
+    return final
 
 
 def _finite(ci: tuple[float, float]) -> tuple[float, float] | None:
@@ -329,5 +567,13 @@ def _method(units: Units, policy: Policy, tolerance: float, m: int, reference: s
         f"pass: every gap's interval within ±{tolerance:g}, each at one-sided error {alpha_pass:g} "
         "(intersection-union, no multiplicity adjustment); "
         f"fail: a gap shown beyond ±{tolerance:g}, familywise one-sided error {alpha_fail:g} "
-        f"(Holm over {m} comparison{'s' if m != 1 else ''}); p-values from the same intervals"
+        f"(either direction: twice the smaller one-sided p-value; Holm over {m} comparison{'s' if m != 1 else ''}); "
+        "p-values from the same intervals"
+        + (
+            f"; on Wilson limits these rates are nominal: measured up to {WILSON_MEASURED['wrong_fail']:g} for a "
+            f"wrong fail and {WILSON_MEASURED['wrong_pass']:g} for a wrong pass (exact, one photo a person, confidence 0.95; "
+            'interval = "clopper-pearson" keeps both within the stated rate)'
+            if policy.interval == "wilson"
+            else ""
+        )
     )

@@ -13,7 +13,7 @@ from ..errors import ConformanceError
 from ..identity import SELF_DESCRIBED
 from ..observation import GENDER_CODES
 from ..results import CheckResult, Comparison, GroupRate, Verdict, worst
-from ._compare import Units, compare_groups, error_rates, group_order
+from ._compare import Units, compare_measures, error_rates, group_order
 
 if TYPE_CHECKING:
     import numpy as np
@@ -160,10 +160,15 @@ def _result(
     keep: npt.NDArray[np.bool_] | None = None,
     not_applicable: Mapping[str, str] | None = None,
     cannot_pass: Mapping[str, str] | None = None,
+    companion: tuple[str, Units] | None = None,
 ) -> CheckResult:
-    """``keep``: the photos whose groups are compared (see :func:`_disclosed`); the others are shown, not compared."""
+    """``keep``: the photos whose groups are compared (see :func:`_disclosed`); the others are shown, not compared.
+
+    ``companion``: (what it counts, its units), a second measure every comparison must also satisfy
+    (see :func:`conformance.checks._compare.compare_measures`); its figures go to ``details``.
+    """
     tolerance = policy.tolerance_for(check_id)
-    rates, comparisons, extra_notes, method = compare_groups(
+    done = compare_measures(
         units,
         photo_group=photo_group.labels if keep is None else photo_group.labels[keep],
         photo_subject=observations.subject if keep is None else observations.subject[keep],
@@ -173,7 +178,19 @@ def _result(
         seed=seed,
         not_applicable=not_applicable,
         cannot_pass=cannot_pass,
+        companion=None if companion is None else companion[1],
+        companion_label="" if companion is None else companion[0],
     )
+    rates, comparisons, extra_notes, method = done.groups, done.comparisons, done.notes, done.method
+    if companion is not None:
+        details = {
+            **(details or {}),
+            "companion": {
+                "measure": companion[0],
+                "groups": {name: g.to_dict() for name, g in done.companion_groups.items()},
+                "comparisons": [c.to_dict() for c in done.companion_comparisons],
+            },
+        }
     alpha_pass, alpha_fail = error_rates(policy)
     verdict = worst(c.verdict for c in comparisons)
     na_notes = [f"not applicable: {c.note}" for c in comparisons[:1]] if verdict == "not applicable" else []
@@ -251,15 +268,47 @@ def _abstained_entirely(
     """
     import numpy as np
 
+    # A face of a woman or man left without a label is the analyzer's choice, not the data's: the coverage
+    # floor speaks to it (inconclusive), never "not applicable".
+    binary = (observations.identity == SELF_DESCRIBED.index("woman")) | (
+        observations.identity == SELF_DESCRIBED.index("man")
+    )
     out: dict[str, str] = {}
     for name in photo_group.present(keep):
         in_group = photo_group.mask(name)
+        if np.any(observations.analysed & binary & in_group):
+            continue
         if np.any(observations.analysed & keep & in_group) and not np.any(counted & in_group):
             out[str(name)] = (
                 "the analyzer gave no gender label to any face in this group (it abstained on every one); "
                 "the check applies to a group once some of its faces are labelled"
             )
     return out
+
+
+NOT_CORRECTLY_GENDERED = "photos not correctly gendered (misgendered, or a woman or man given no gender of their own)"
+
+
+def _not_correctly_gendered(observations: Observations) -> npt.NDArray[np.bool_]:
+    """Misgendered, or a woman or man whose face got anything but their own label (an abstention too).
+
+    Abstaining on the faces it would get wrong must not let an analyzer pass: this companion of the
+    misgender rate counts those abstentions as misses. Nonbinary people are not counted for an
+    abstention (with a binary vocabulary it is the right answer); undisclosed people never.
+    """
+    import numpy as np
+
+    woman, man = SELF_DESCRIBED.index("woman"), SELF_DESCRIBED.index("man")
+    own = np.where(
+        observations.identity == woman,
+        GENDER_CODES["woman"],
+        np.where(observations.identity == man, GENDER_CODES["man"], -2),
+    )
+    binary = own != -2
+    missed: npt.NDArray[np.bool_] = observations.misgendered | (
+        observations.analysed & binary & (observations.predicted != own)
+    )
+    return missed
 
 
 def misgender_gap(
@@ -269,6 +318,8 @@ def misgender_gap(
 
     Abstentions stay in the denominator; photos with no face or an error do not (see
     ``detection_failure_gap``). Coverage (share of faces given a gender) is reported per group.
+    Every pair is also compared on photos not correctly gendered (an abstention on a woman or man
+    counts as a miss), so abstaining on the faces it would misgender cannot earn a pass.
     """
     import numpy as np
 
@@ -282,6 +333,12 @@ def misgender_gap(
         group=photo_group.labels,
     )
     coverage = _coverage(observations, photo_group)
+    companion = Units(
+        numerator=(_not_correctly_gendered(observations) & analysed & keep).astype(np.float64),
+        denominator=units.denominator,
+        cluster=observations.subject,
+        group=photo_group.labels,
+    )
     result = _result(
         "misgender_gap",
         "misgendered photos / photos with a face",
@@ -294,6 +351,7 @@ def misgender_gap(
         count_label="misgendered",
         keep=keep,
         cannot_pass=_low_coverage(coverage, policy),
+        companion=(NOT_CORRECTLY_GENDERED, companion),
     )
     abstained = analysed & (observations.predicted == GENDER_CODES["abstain"])
     # Coverage needs no self-description: it counts every face found, undisclosed people's too.
@@ -392,12 +450,17 @@ def same_person_consistency(
     first_photo = np.unique(inverse, return_index=True)[1]
     key_group = photo_group.labels[labelled][first_photo]
     key_subject = observations.subject[labelled][first_photo]
+    # The most a person's share can be: all labels spread evenly over the vocabulary's genders (two, or
+    # three with a nonbinary label), (1 - 1/L) n / (n - 1) for n photos: 1 for two photos, near 1/2 for many.
+    kinds = 3 if observations.analyzer.get("vocabulary", {}).get("can_express_nonbinary") else 2
+    ceiling = np.minimum(1.0, (1.0 - 1.0 / kinds) * photos_per_key / np.maximum(photos_per_key - 1.0, 1.0))
     units = Units(
         numerator=share,
         denominator=eligible.astype(np.float64),
         cluster=key_subject,
         group=key_group,
         proportion=False,
+        ceiling=ceiling,
     )
     not_applicable = _abstained_entirely(observations, photo_group, labelled, keep)
     # People who did not disclose an identity are not read here, so their photos make no group applicable
@@ -473,14 +536,18 @@ def confidence_calibration(
         floor=(labelled & wrong).astype(np.float64),
     )
     not_applicable = _abstained_entirely(observations, photo_group, given, keep)
-    for name in photo_group.present():
-        in_group = photo_group.mask(name)
-        if np.any(given & in_group) and not np.any(labelled & in_group):
-            not_applicable.setdefault(
-                str(name),
-                "the analyzer gave no confidence with any label in this group; calibration applies to labels "
-                "that come with a confidence",
-            )
+    cannot_pass = _low_coverage(_coverage(observations, photo_group), policy)
+    if np.any(given) and not np.any(labelled):
+        # An analyzer that gives no confidence at all cannot be calibrated: that is what it is, not a choice per group.
+        not_applicable.update(
+            {
+                str(name): "the analyzer gave no confidence with any label; calibration applies to labels that "
+                "come with a confidence"
+                for name in photo_group.present(given)
+            }
+        )
+    else:
+        cannot_pass.update(_confidence_withheld(given, labelled, photo_group))
     result = _result(
         "confidence_calibration",
         "mean confidence minus share labelled correctly (overconfidence)",
@@ -493,7 +560,7 @@ def confidence_calibration(
         count_label="wrong",
         keep=keep,
         not_applicable=not_applicable,
-        cannot_pass=_low_coverage(_coverage(observations, photo_group), policy),
+        cannot_pass=cannot_pass,
     )
     rates: dict[str, GroupRate] = {}
     summary: dict[str, dict[str, float | None]] = {}
@@ -510,7 +577,9 @@ def confidence_calibration(
             "calibration_error": _expected_calibration_error(conf, ~wrong[mask]) if mask.any() else None,
         }
         summary[name] = figures
-        rates[name] = replace(rate, count=int(wrong_mask.sum()), extra={**rate.extra, **figures})
+        without = int(np.sum(given & ~labelled & photo_group.mask(name)))
+        extra = {**rate.extra, **figures, "labels_without_confidence": without}
+        rates[name] = replace(rate, count=int(wrong_mask.sum()), extra=extra)
     ref = summary[reference]
     flags = []
     for name, figures in summary.items():
@@ -528,6 +597,28 @@ def confidence_calibration(
         notes=(*result.notes, *flags),
         details={"more_confident_yet_more_wrong": [f.split(" is ")[0] for f in flags]},
     )
+
+
+def _confidence_withheld(
+    given: npt.NDArray[np.bool_], labelled: npt.NDArray[np.bool_], photo_group: _Grouping
+) -> dict[str, str]:
+    """Groups some of whose labels came without a confidence, from an analyzer that gives them elsewhere.
+
+    Calibration read on the labels that kept one could be on a chosen subset (withholding it on
+    the wrong labels hides overconfidence), so such a group's comparisons cannot pass.
+    """
+    import numpy as np
+
+    out: dict[str, str] = {}
+    for name in photo_group.present(given):
+        in_group = photo_group.mask(name)
+        missing, total = int(np.sum(given & ~labelled & in_group)), int(np.sum(given & in_group))
+        if missing:
+            out[str(name)] = (
+                f"{missing} of {total} labels came without a confidence while the analyzer gives one elsewhere: "
+                "calibration on the rest could be on a chosen subset; a pass needs a confidence with every label"
+            )
+    return out
 
 
 def _expected_calibration_error(confidence: npt.NDArray[np.float64], correct: npt.NDArray[np.bool_]) -> float:

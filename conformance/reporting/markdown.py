@@ -70,6 +70,18 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _p(value: float, alpha: float | None) -> str:
+    """A p-value to 2 significant digits, or as many more as it takes to sit on the same side of ``alpha``.
+
+    At 2 digits 0.02504 printed "0.025" beside an inconclusive verdict whose level is 0.025.
+    """
+    for digits in range(2, 8):
+        text = f"{value:.{digits}g}"
+        if alpha is None or (float(text) <= alpha) == (value <= alpha):
+            return text
+    return f"{value:.8g}"
+
+
 def _ci(ci: tuple[float, float] | None) -> str:
     return "n/a" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
@@ -130,7 +142,8 @@ def _check_section(check: CheckResult) -> list[str]:
             p = (
                 "n/a"
                 if c.p_value is None
-                else f"{c.p_value:.2g}" + ("" if c.p_adjusted is None else f" (Holm {c.p_adjusted:.2g})")
+                else _p(c.p_value, check.alpha_fail)
+                + ("" if c.p_adjusted is None else f" (Holm {_p(c.p_adjusted, check.alpha_fail)})")
             )
             why = escape(c.note)
             if c.verdict == "inconclusive" and not why:
