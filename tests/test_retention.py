@@ -15,6 +15,7 @@ from conformance.adapters import rekognition
 from conformance.adapters.base import AdapterSettings
 from conformance.adapters.registry import create
 from conformance.demo import MANIFEST
+from conformance.errors import ConformanceError
 from conformance.retention import OPT_OUT_POLICY, VendorRetentionRefused, opt_out_state, preflight
 
 
@@ -160,3 +161,83 @@ def test_the_adapter_records_the_opt_out_it_saw(
     assert record["calls"] == 115  # a sequential run's first look, not the manifest's 600
     assert "look 5 600 photos ($0.60)" in record["calls_note"]
     assert attempts == []
+
+
+def _guarded(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every connection and name lookup refused and listed: a listed attempt is a request that left the process."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", "https://rekognition.invalid")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "TESTING")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "TESTING")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    attempts: list[Any] = []
+
+    def refuse(self: socket.socket, address: Any) -> None:
+        attempts.append(address)
+        raise OSError(f"test guard: network blocked ({address})")
+
+    def no_lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        attempts.append(("getaddrinfo", host))
+        raise socket.gaierror(f"test guard: lookup blocked ({host})")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookup)
+    return attempts
+
+
+@pytest.mark.parametrize("mode", ["once", "new_episodes"])
+@pytest.mark.parametrize("allow_live", [True, False])
+def test_a_session_without_precheck_still_refuses_before_the_first_live_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, allow_live: bool
+) -> None:
+    # precheck=False plans no calls (the documented way for compare in one's own tests); the guard must
+    # still hold at the first request that would leave for a non-loopback endpoint.
+    attempts = _guarded(monkeypatch)
+    monkeypatch.setattr(rekognition, "_organizations_client", lambda: refusing("EffectivePolicyNotFoundException"))
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode=mode, cassette_dir=str(tmp_path / "cassettes"), allow_live=allow_live)
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    refusal = VendorRetentionRefused if allow_live else ConformanceError
+    words = "--accept-vendor-retention" if allow_live else "--allow-live"
+    with analyzer.session(precheck=False), pytest.raises(refusal, match=words):
+        analyzer.analyze(dataset.photos[0])
+    with analyzer.session(precheck=False), pytest.raises(refusal, match=words):
+        analyzer.compare(dataset.photos[0], dataset.photos[1])
+    assert attempts == []
+    assert analyzer.retention_preflight is None
+
+
+def test_a_session_without_precheck_goes_live_once_the_opt_out_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts = _guarded(monkeypatch)
+    monkeypatch.setattr(
+        rekognition, "_organizations_client", lambda: answering({"services": {"default": {"opt_out_policy": "optOut"}}})
+    )
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(tmp_path / "cassettes"), allow_live=True)
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with analyzer.session(precheck=False), pytest.raises(ConformanceError, match="cannot reach"):
+        analyzer.analyze(dataset.photos[0])
+    assert attempts, "the request was let through to the (guarded) network"
+    record = analyzer.describe()["retention_preflight"]
+    assert record["opted_out"] is True
+    assert "precheck=False" in record["calls_note"]
+
+
+def test_a_recorded_answer_needs_no_preflight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The demo's recording answers the first photo: replayed below the hook, nothing leaves, nothing to refuse.
+    import shutil
+
+    from conformance.demo import CASSETTES
+
+    attempts = _guarded(monkeypatch)
+    shutil.copytree(Path(CASSETTES) / "demo", tmp_path / "cassettes" / "demo")
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="new_episodes", cassette_dir=str(tmp_path / "cassettes"))
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with analyzer.session(precheck=False):
+        observation = analyzer.analyze(dataset.photos[0])
+    assert observation.outcome == "analysed"
+    assert attempts == []
+    assert analyzer.retention_preflight is None

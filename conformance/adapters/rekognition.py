@@ -640,6 +640,7 @@ class RekognitionAnalyzer:
         self._limiter: TokenBucket | None = None
         self._cassette: Any = None
         self._lock = threading.Lock()  # threads share the counts below (--executor threads:N)
+        self._live_lock = threading.Lock()  # one preflight a run, however many threads send their first call at once
         self.allowed_hosts: tuple[str, ...] = ()  # hosts the run itself talks to (a Dask scheduler)
         self.rate_share = 1  # processes sharing the rate limit: the runner sets it for worker executors
         self._absorbed = False
@@ -768,6 +769,10 @@ class RekognitionAnalyzer:
         loopback = is_loopback(endpoint)
         if not replay_only and live_calls and not loopback:
             self._check_live(self._endpoint, live_calls)
+        if not replay_only and not loopback:
+            # Whatever was planned (a session opened with precheck=False plans nothing), no request leaves for the
+            # vendor before --allow-live and the preflight: they run when the first unrecorded request is sent.
+            self._client.meta.events.register("before-send.rekognition", self._guard_live)
         rate = self.settings.rate or (None if loopback else DEFAULT_RATE)
         self._limiter = None if replay_only or rate is None else TokenBucket(rate / share, burst=1)
         if not replay_only:
@@ -843,6 +848,7 @@ class RekognitionAnalyzer:
             "lines": store.lines_for(keys),
             "share": self.rate_share,
             "allowed_hosts": self.allowed_hosts,  # a Dask worker must still reach its scheduler
+            "retention_preflight": self.retention_preflight,  # passed here: a worker does not ask again
         }
 
     @contextmanager
@@ -853,6 +859,7 @@ class RekognitionAnalyzer:
         store = RecordingStore.in_memory(self.recording, adapter="rekognition", lines=payload["lines"])
         self._store, self._effective, self._unrecorded = store, str(payload["effective"]), 0
         self.allowed_hosts = tuple(payload.get("allowed_hosts", ()))
+        self.retention_preflight = payload.get("retention_preflight")
         with ExitStack() as stack:
             self._open(stack, store, self._effective, live_calls=0, share=int(payload.get("share", 1)))
 
@@ -864,6 +871,7 @@ class RekognitionAnalyzer:
                     "emulated": self.emulated,
                     "simulated": self.simulated,
                     "withheld": dict(self.withheld),
+                    "retention_preflight": self.retention_preflight,  # a worker's own, when its call went live first
                 }
 
             yield handback
@@ -878,6 +886,8 @@ class RekognitionAnalyzer:
             self.emulated = self.emulated or bool(handback["emulated"])
             self.simulated = self.simulated or bool(handback["simulated"])
             self.withheld.update(handback.get("withheld") or {})
+            if self.retention_preflight is None and handback.get("retention_preflight"):
+                self.retention_preflight = dict(handback["retention_preflight"])
             if handback["lines"] and not self._absorbed:
                 store.begin_session(self._begin_session(dict(handback["session"] or {})), _NOTE)
                 self._absorbed = True
@@ -924,7 +934,33 @@ class RekognitionAnalyzer:
             )
         return client
 
-    def _check_live(self, endpoint: str, calls: int) -> None:
+    def _guard_live(self, request: Any, **_: Any) -> None:
+        """botocore's before-send hook towards a non-loopback endpoint: a request the recording cannot answer is live.
+
+        Its first one runs :meth:`_check_live` (once a run, under a lock: threads send at once); a request
+        the recording answers is replayed by vcrpy below this hook and never leaves the process.
+        """
+        from ..recording.scrub import canonical_body, operation_of, request_key
+
+        if self.retention_preflight is not None:
+            return
+        store = self._store
+        key = request_key(operation_of(request.headers.get("X-Amz-Target")), canonical_body(request.body))
+        if self._effective != "all" and store is not None and key in store:
+            return
+        with self._live_lock:
+            if self.retention_preflight is None:
+                self._check_live(self._endpoint, None)
+
+    def _check_live(self, endpoint: str, calls: int | None) -> None:
+        """Refuse without ``allow_live``; before the run's first live call, the data-protection preflight.
+
+        ``calls`` is how many the run plans; None when it planned none (a session opened with
+        ``precheck=False``: the user's own calls, counted as they are made).
+        """
+        if calls is None:
+            self._check_unplanned(endpoint)
+            return
         estimate = calls * PRICE_PER_IMAGE_USD
         looks = self.sequential_looks
         sequential = (
@@ -953,6 +989,27 @@ class RekognitionAnalyzer:
                 calls_note=(sequential.removeprefix("; ") or "every photo not yet recorded"),
             ).to_json()
             print(f"conformance: live run: {message}", file=sys.stderr)
+
+    def _check_unplanned(self, endpoint: str) -> None:
+        """:meth:`_check_live` for a call no plan counted (the user's own, in a session opened with precheck=False)."""
+        message = (
+            f"this call would go live to {endpoint}: it is not in the recording, and the session planned no calls "
+            f"(precheck=False), so each is billed as it is made (${PRICE_PER_IMAGE_USD} per image, AWS's first-tier "
+            "price; check current pricing). AWS may store and use submitted images to improve its services unless "
+            "your organisation has opted out (AWS Organizations AI services opt-out policy)."
+        )
+        if not self.settings.allow_live:
+            raise ConformanceError(f"{message} Pass --conformance-allow-live (conformance run --allow-live) to proceed")
+        from ..retention import preflight
+
+        self.retention_preflight = preflight(
+            _organizations_client,
+            accept_retention=self.settings.accept_vendor_retention,
+            calls=0,
+            price_per_image=PRICE_PER_IMAGE_USD,
+            calls_note="no calls planned (a session opened with precheck=False): each live call is billed as made",
+        ).to_json()
+        print(f"conformance: live run: {message}", file=sys.stderr)
 
     def can_see(self, photo: Photo) -> bool:
         """Whether analysing ``photo`` now can work: always while recording; in replay, if it was recorded."""
