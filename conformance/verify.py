@@ -512,7 +512,8 @@ def _compare(
         else:
             out += _compare_check(label, a, b)
     out += _compare_photos(_list(report.get("photos")), _list(derived.get("photos")))
-    for section in ("seed", "outcomes", "dataset", "grouping", "notes", "skipped"):
+    # A sequential run's block (looks taken, why it stopped, photos sent) is re-derived by replaying the same looks.
+    for section in ("seed", "outcomes", "dataset", "grouping", "notes", "skipped", "sequential"):
         reported, again = report.get(section, _ABSENT), derived.get(section, _ABSENT)
         if section == "dataset":
             reported = {k: _located(k, v, places) for k, v in _mapping(reported).items()}
@@ -564,6 +565,7 @@ _REPORT_KEYS = frozenset(
         "skipped",
         "photos",
         "regression",
+        "sequential",
     }
 )
 

@@ -96,3 +96,25 @@ def test_looks_must_be_a_whole_number(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit):
         main(["run", "--sequential", "--looks", "0"])
     assert "give the most looks as a whole number from 1 to 100" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("looks_taken", 5), ("stopped", "the data ran out: every look was taken"), ("photos_sent", 600)],
+)
+def test_an_edited_sequential_block_does_not_verify(
+    stopped: tuple[int, dict[str, object]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    field: str,
+    value: object,
+) -> None:
+    _, report = stopped
+    edited = json.loads(json.dumps(report))
+    edited["sequential"][field] = value
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(edited))
+    assert main(["verify", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "NOT VERIFIED: 1 difference" in out
+    assert f"sequential  -      {field}" in out
