@@ -311,7 +311,7 @@ def _sequential_context(
         evaluate=evaluate,
     )
     notes.append(
-        f"sequential audit: {outcome.photos_sent} of {len(dataset.photos)} photos sent in {len(outcome.looks)} of "
+        f"sequential audit: {outcome.photos_sent} of {len(dataset.photos)} photos sent in {outcome.looks[-1].index} of "
         f"{outcome.looks_planned} looks ({outcome.stopped}); {len(outcome.not_needed)} photos not needed; verdicts at "
         f"the last look's one-sided level {outcome.looks[-1].alpha:.3g} (error spending over the looks)"
     )

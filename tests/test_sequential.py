@@ -49,7 +49,7 @@ def test_a_clear_failure_stops_at_the_second_look(stopped: tuple[int, dict[str, 
     assert sequential["looks_planned"] == 5
     assert "every check settled at look 2" in sequential["stopped"]
     assert "O'Brien-Fleming" in sequential["stopping_rule"]
-    assert [c["verdict"] for c in report["checks"]] == ["fail", "fail"]  # type: ignore[index]
+    assert [c["verdict"] for c in report["checks"]] == ["fail", "fail"]  # type: ignore[attr-defined]
     # The verdicts are at the second look's level: 2 x (spent by 2/5 - spent by 1/5) of one-sided error.
     level = look_levels(0.025, 5)[1]
     assert report["checks"][0]["confidence"] == pytest.approx(1 - 2 * level)  # type: ignore[index]
@@ -118,3 +118,35 @@ def test_an_edited_sequential_block_does_not_verify(
     out = capsys.readouterr().out
     assert "NOT VERIFIED: 1 difference" in out
     assert f"sequential  -      {field}" in out
+
+
+@pytest.mark.parametrize("looks", [14, 40, 100])
+def test_many_looks_carry_the_shares_too_small_to_settle_anything(
+    looks: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # O'Brien-Fleming spending gives the first of 14 looks 2 Phi(-z / sqrt(1/14)) = 5e-17 of 0.025: tested as a
+    # confidence of exactly 1, it crashed the run. Such looks are not taken; their share goes to the next look.
+    code = main(
+        [
+            "run",
+            "--sequential",
+            "--looks",
+            str(looks),
+            "--checks",
+            "misgender_gap,nonbinary_representability",
+            "--report-dir",
+            str(tmp_path),
+        ]
+    )
+    assert code == 1, capsys.readouterr().err
+    sequential = json.loads((tmp_path / "report.json").read_text())["sequential"]
+    z = norm.ppf(1 - 0.025 / 2)
+    spent = [2 * norm.sf(z / math.sqrt(k / looks)) for k in range(1, looks + 1)]
+    first = next(k for k, value in enumerate(spent, start=1) if value >= 1e-9)
+    assert sequential["looks_not_taken"] == list(range(1, first))
+    taken = sequential["looks"]
+    assert taken[0]["look"] == first
+    assert taken[0]["alpha"] == pytest.approx(spent[first - 1], rel=1e-6)  # the carried shares with its own
+    assert all(look["alpha"] >= 1e-9 for look in taken)
+    skipped = "look 1" if first == 2 else f"looks 1-{first - 1}"
+    assert f"; {skipped} not taken" in sequential["stopping_rule"]
