@@ -203,6 +203,13 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     )
     analyzer = create(analyzer_spec, dataset=dataset, settings=settings)
     if dataset.is_matching or callable(getattr(analyzer, "comparisons", None)):
+        if options.sequential:
+            # Refused, never ignored: the reproduce line would claim a stopping rule the run did not use.
+            raise ConformanceError(
+                f"--sequential (pytest --conformance-sequential) audits gender runs only; {Path(dataset_path).name} "
+                "is a face-matching run (a role column, or an analyzer comparing photos 1:1), whose gallery is "
+                "enrolled whole before any probe is searched: drop --sequential"
+            )
         return _matching_context(options, analyzer_spec, settings, dataset, analyzer, policy)
     wrong = [c for c in options.checks if c in MATCHING_CHECKS]
     if wrong:

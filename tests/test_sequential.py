@@ -150,3 +150,11 @@ def test_many_looks_carry_the_shares_too_small_to_settle_anything(
     assert all(look["alpha"] >= 1e-9 for look in taken)
     skipped = "look 1" if first == 2 else f"looks 1-{first - 1}"
     assert f"; {skipped} not taken" in sequential["stopping_rule"]
+
+
+def test_a_face_matching_run_refuses_sequential(capsys: pytest.CaptureFixture[str]) -> None:
+    # It was ignored: every probe searched, no sequential block, yet --sequential in the reproduce line.
+    assert main(["run", "--demo-matching", "--sequential"]) == 2
+    err = capsys.readouterr().err
+    assert "conformance: error: --sequential (pytest --conformance-sequential) audits gender runs only" in err
+    assert "drop --sequential" in err
