@@ -284,6 +284,9 @@ def _sequential_context(
         analyzer.sequential_looks = tuple(accumulate(sizes))
 
     def analyze(batch: Dataset) -> Observations:
+        if hasattr(analyzer, "session_photos"):
+            # A recording holds the looks the run took: a replay checks it for this look's photos only.
+            analyzer.session_photos = batch.photos
         return analyze_dataset(
             analyzer,
             batch,

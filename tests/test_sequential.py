@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scipy.stats import norm
@@ -158,3 +159,86 @@ def test_a_face_matching_run_refuses_sequential(capsys: pytest.CaptureFixture[st
     err = capsys.readouterr().err
     assert "conformance: error: --sequential (pytest --conformance-sequential) audits gender runs only" in err
     assert "drop --sequential" in err
+
+
+@pytest.fixture(scope="module")
+def recorded_sequentially(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """A sequential recording of the demo through the kit's emulator (loopback), which stops at look 2 of 5."""
+    from conformance import load_dataset
+    from conformance.adapters.predictions import PredictionsAnalyzer
+    from conformance.demo import PREDICTIONS
+    from conformance.emulators import RekognitionEmulator, serve
+
+    work = tmp_path_factory.mktemp("recorded")
+    dataset = load_dataset(MANIFEST)
+    emulator = RekognitionEmulator(dataset, PredictionsAnalyzer(PREDICTIONS, dataset=dataset))
+    with pytest.MonkeyPatch.context() as patch, serve(emulator) as server:
+        patch.setenv("AWS_ENDPOINT_URL_REKOGNITION", server.url)
+        patch.setenv("AWS_REGION", "us-east-1")
+        patch.chdir(work)
+        code = main([*_RECORDED, "--record-mode", "once", "--report-dir", str(work / "recorded")])
+    assert code == 1
+    return work, json.loads((work / "recorded" / "report.json").read_text())
+
+
+_RECORDED = [
+    "run",
+    "--dataset",
+    str(MANIFEST),
+    "--analyzer",
+    "rekognition",
+    "--cassette-dir",
+    "cassettes",
+    "--sequential",
+    "--checks",
+    "misgender_gap,nonbinary_representability",
+]
+
+
+def test_a_sequential_recording_holds_only_the_looks_taken(recorded_sequentially: tuple[Path, dict[str, Any]]) -> None:
+    work, report = recorded_sequentially
+    assert report["sequential"]["looks_taken"] == 2
+    assert report["sequential"]["photos_sent"] == 243
+    [recording] = (work / "cassettes").rglob("rekognition.jsonl")
+    answers = [line for line in recording.read_text().splitlines() if '"key"' in line]
+    assert len(answers) == 243  # one answer a photo sent; the 357 not needed were never asked about
+    assert '"complete"' not in recording.read_text()  # honestly incomplete: not every photo has its answer
+
+
+def test_a_sequential_recording_replays_sequentially_with_the_same_verdicts(
+    recorded_sequentially: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It exited 2: the replay demanded the 357 photos no look had sent.
+    work, recorded = recorded_sequentially
+    monkeypatch.chdir(work)
+    assert main([*_RECORDED, "--record-mode", "none", "--report-dir", str(work / "replayed")]) == 1
+    replayed = json.loads((work / "replayed" / "report.json").read_text())
+    assert replayed["sequential"]["looks"] == recorded["sequential"]["looks"]
+    assert [c["verdict"] for c in replayed["checks"]] == [c["verdict"] for c in recorded["checks"]]
+
+
+def test_a_sequential_recording_verifies(
+    recorded_sequentially: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    work, _ = recorded_sequentially
+    assert main(["verify", str(work / "recorded" / "report.json")]) == 0, capsys.readouterr().out
+
+
+def test_record_mode_all_keeps_every_look_of_a_sequential_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each look opens its own session: under `all` each would start the recording afresh and keep only its own.
+    from conformance import load_dataset
+    from conformance.adapters.predictions import PredictionsAnalyzer
+    from conformance.demo import PREDICTIONS
+    from conformance.emulators import RekognitionEmulator, serve
+
+    dataset = load_dataset(MANIFEST)
+    emulator = RekognitionEmulator(dataset, PredictionsAnalyzer(PREDICTIONS, dataset=dataset))
+    monkeypatch.chdir(tmp_path)
+    with serve(emulator) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", server.url)
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        assert main([*_RECORDED, "--record-mode", "all", "--report-dir", "recorded"]) == 1
+    [recording] = (tmp_path / "cassettes").rglob("rekognition.jsonl")
+    assert len([line for line in recording.read_text().splitlines() if '"key"' in line]) == 243
+    monkeypatch.delenv("AWS_ENDPOINT_URL_REKOGNITION")
+    assert main([*_RECORDED, "--record-mode", "none", "--report-dir", "replayed"]) == 1

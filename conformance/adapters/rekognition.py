@@ -633,6 +633,9 @@ class RekognitionAnalyzer:
         self.extra_calls = 0  # transformed variants the runner will send, set before session()
         # A sequential run's photos by look (cumulative), set before session(): the live estimate counts them.
         self.sequential_looks: tuple[int, ...] = ()
+        # A sequential run's photos of the look about to be sent, set before session(): its precheck asks the
+        # recording for those only (the looks a run never took were never recorded). None: the whole dataset.
+        self.session_photos: tuple[Photo, ...] | None = None
         self.retention_preflight: dict[str, Any] | None = None  # what the data-protection preflight found
         self._collection = False
         self._gallery: dict[str, str] | None = None  # gallery image digest (ExternalImageId) -> photo id
@@ -681,7 +684,11 @@ class RekognitionAnalyzer:
                 )
             )
             self._store = store
-            planned = self._planned() if precheck or mode == "once" or (legacy and writes and not fresh) else []
+            planned = (
+                self._planned(self.session_photos)
+                if precheck or mode == "once" or (legacy and writes and not fresh)
+                else []
+            )
             if legacy and writes and not fresh and not len(store):
                 self._migrate(store, {r.key for r in planned})
             missing = [r for r in planned if r.key not in store]
@@ -704,7 +711,9 @@ class RekognitionAnalyzer:
             missing_calls = len({r.key for r in missing})  # the same image under two names is one call
             if effective == "none" and missing:
                 raise self._unrecorded_error(missing, store)
-            calls = (len(self._planned()) if effective == "all" else missing_calls) + self.extra_calls
+            calls = (
+                len(self._planned(self.session_photos)) if effective == "all" else missing_calls
+            ) + self.extra_calls
             self._open(stack, store, effective, live_calls=calls)
             # A collection made for a face-matching run is deleted after it, also when the run fails.
             stack.callback(self._drop_collection)
@@ -1031,12 +1040,12 @@ class RekognitionAnalyzer:
         digest = self._digest(photo)
         return _key("DetectFaces", {"Attributes": _ATTRIBUTES, "Image": {"Sha256": digest}}) if digest else ""
 
-    def _planned(self) -> list[_Request]:
-        """Every request the run will send, with its recording key (images by digest)."""
+    def _planned(self, photos: Sequence[Photo] | None = None) -> list[_Request]:
+        """Every request the run will send (of ``photos`` only, when given), with its recording key (images by digest)."""
         if not self.dataset.is_matching:
             return [
                 _Request(p, "DetectFaces", self._digest(p), key)
-                for p in self.dataset.photos
+                for p in (self.dataset.photos if photos is None else photos)
                 if (key := self._key_of(p))
             ]
         collection = {"CollectionId": self.collection_id}
