@@ -354,6 +354,12 @@ def people_needed(power_at: Any, target: float, *, least: int = 1, limit: int = 
 # ---------------------------------------------------------------------------------------------------------
 
 
+# Above this many people a group the planner does not simulate: each draw's cost grows with the people
+# (--tolerance 0.001 asked for about a million, and 2,000 draws of them ran for hours), and at such sizes the
+# limits are close to normal, where the approximation is what the simulation would confirm. Said in the plan.
+SIMULATION_LIMIT = 20_000
+
+
 @dataclass(frozen=True)
 class Simulation:
     """How the planner's promise is computed: ``replicates`` draws a size, seeded with ``seed``; 0: approximation only."""
@@ -467,6 +473,8 @@ def _calibrated_people(
     people, power = first
     if simulation.replicates <= 0:
         return people, power, "normal approximation (not simulated: --replicates 0)"
+    if people > SIMULATION_LIMIT:
+        return people, power, _beyond_simulation(people)
     simulated = simulate(people)
     shift = simulated - power
     guess = people_needed(lambda k: approximate(k) + shift, target, least=least)
@@ -646,6 +654,18 @@ def policy_levels(policy: Policy) -> tuple[float, float]:
     return error_rates(policy)
 
 
+def _beyond_simulation(people: int) -> str:
+    return (
+        f"normal approximation, not simulated: {people:,} people a group is beyond the {SIMULATION_LIMIT:,} the "
+        "planner draws (at such sizes the limits are close to normal)"
+    )
+
+
+def _method(*hows: str) -> str:
+    """A check's method: the simulation's when either direction was simulated (the other says why not)."""
+    return next((h for h in hows if h.startswith("simulated")), next((h for h in hows if h), "normal approximation"))
+
+
 def _direction(
     verdict: str, gap: float, found: tuple[int, float, str] | None, *, reason: str = ""
 ) -> tuple[DirectionPlan, str]:
@@ -653,7 +673,9 @@ def _direction(
         note = reason or "no number of people up to 10 million reaches the power"
         return DirectionPlan(verdict, gap, None, None, note), ""
     people, power, how = found
-    return DirectionPlan(verdict, gap, people, round(power, 4)), how
+    # Said of the direction itself: the other direction of the same check may have been simulated.
+    note = how if how.startswith("normal approximation, not simulated") else ""
+    return DirectionPlan(verdict, gap, people, round(power, 4), note), how
 
 
 def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
@@ -744,7 +766,7 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
     )
     pass_plan, how_pass = _direction("pass", 0.0, pass_found)
     fail_plan, how_fail = _direction("fail", gap, fail_found)
-    how = how_pass or how_fail or "normal approximation"
+    how = _method(how_pass, how_fail)
     return CheckPlan(
         check,
         _UNITS[check],
@@ -822,7 +844,7 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
         ("nonbinary",),
         (pass_plan, fail_plan),
         photos,
-        how or how_fail,
+        _method(how, how_fail),
         (
             "one group against an absolute tolerance: pass when nonbinary people are never given a binary label "
             f"(true share 0), fail when the true share is {gap:g}",
@@ -1143,7 +1165,7 @@ def _assess_size(check: str, inputs: PlanInputs, people: int) -> tuple[float | N
     sim = inputs.simulation
     if check == "nonbinary_representability":
         alpha_pass, alpha_fail = policy_levels(inputs.policy)
-        if sim.replicates <= 0:
+        if sim.replicates <= 0 or people > SIMULATION_LIMIT:
             return None, None
         powers = [
             simulated_rate_power(
@@ -1172,7 +1194,7 @@ def _assess_size(check: str, inputs: PlanInputs, people: int) -> tuple[float | N
     )
     design = _gap_design(inputs, check, rate, photos, groups)
     low, high = (rate, rate + gap) if rate + gap <= 1.0 else (1.0 - gap, 1.0)
-    if sim.replicates <= 0 or check == "same_person_consistency":
+    if sim.replicates <= 0 or check == "same_person_consistency" or people > SIMULATION_LIMIT:
         return design.pass_power(people), design.fail_power(people, gap)
     return (
         simulated_power(design, people, [rate] * groups, "pass", sim),

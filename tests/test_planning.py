@@ -251,3 +251,32 @@ def test_bad_input_names_the_value_and_the_way_out(
         code = int(exc.code or 0)
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_plan_too_large_to_simulate_uses_the_approximation_and_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --tolerance 0.001 needs about a million people a group: 2,000 simulated draws of them never finished.
+    from conformance import planning
+
+    simulate = planning.simulated_power
+
+    def bounded(design: GapDesign, people: int, *args: object, **kwargs: object) -> float:
+        assert people <= planning.SIMULATION_LIMIT, f"simulated {people} people a group"
+        return simulate(design, people, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(planning, "simulated_power", bounded)
+    document = plan_json(capsys, "plan", "--check", "misgender_gap", "--tolerance", "0.001", "--json")
+    pass_, fail = document["checks"][0]["directions"]  # type: ignore[index]
+    # Textbook sizes at rate 0.05, one-sided 0.025, power 0.8: equivalence at a gap of 0 needs
+    # 2 p q ((z_0.975 + z_0.9) / 0.001)^2; the fail scenario (0.05 against 0.053, 0.002 beyond the tolerance)
+    # (p1 q1 + p2 q2) ((z_0.975 + z_0.8) / 0.002)^2.
+    z = distributions.norm.ppf
+    equivalence = 2 * 0.05 * 0.95 * ((z(0.975) + z(0.9)) / 0.001) ** 2
+    superiority = (0.05 * 0.95 + 0.053 * 0.947) * ((z(0.975) + z(0.8)) / 0.002) ** 2
+    assert pass_["people_per_group"] == pytest.approx(equivalence, rel=0.01)
+    assert fail["people_per_group"] == pytest.approx(superiority, rel=0.01)
+    for direction in (pass_, fail):
+        assert "normal approximation, not simulated" in direction["note"]
+        assert f"beyond the {planning.SIMULATION_LIMIT:,}" in direction["note"]
+    assert document["checks"][0]["method"].startswith("normal approximation, not simulated")  # type: ignore[index]
