@@ -18,8 +18,9 @@ kit's own verdict procedure (docs/explanation/methodology.md), not a textbook st
   ``fail`` needs one comparison beyond it at Holm's first level ``alpha_fail / m``;
 - a group below ``min_subjects`` people is never decided.
 
-What it cannot know it is told (expected rates, photos per person, ICC) or reads from a pilot
-``report.json`` (each group's rate and the design effect it showed). The promised power is checked
+What it cannot know it is told (expected rates, photos per person, equal or not, ICC) or reads from
+a pilot ``report.json`` (each group's rate and the design effect it showed) or a manifest (its
+people's photo counts). The promised power is checked
 by a seeded Monte Carlo through the real checks: ``benchmarks/plan_power.py``, its table in
 docs/how-to/plan.md. Reading a manifest, it says which checks that data can settle and why not.
 
@@ -28,6 +29,7 @@ numpy and scipy are imported inside functions, like the rest of the kit.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,12 +47,14 @@ __all__ = [
     "CheckPlan",
     "DirectionPlan",
     "GapDesign",
+    "ManifestPeople",
     "Pilot",
     "PlanError",
     "PlanInputs",
     "Price",
     "Simulation",
     "assess_manifest",
+    "counts_shares",
     "expected_df",
     "gap_precision",
     "people_needed",
@@ -58,6 +62,7 @@ __all__ = [
     "policy_levels",
     "power_to_fail",
     "power_to_pass",
+    "read_manifest",
     "read_pilot",
     "simulated_power",
     "simulated_rate_power",
@@ -97,8 +102,11 @@ DEFAULT_PRICE = Price(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _residual_moments(rate: float, photos: int, icc: float) -> tuple[float, float]:
-    """E[r^2] and E[r^4] of one person's residual ``y - rate * photos`` (beta-binomial ``y``)."""
+def _residual_moments(rate: float, photos: int, icc: float, *, share: bool = False) -> tuple[float, float]:
+    """E[r^2] and E[r^4] of one person's residual ``y - rate * photos`` (beta-binomial ``y``).
+
+    ``share``: of the person's share instead, ``y / photos - rate`` (the person-weighted view's residual).
+    """
     import numpy as np
     from scipy import stats as distributions
 
@@ -108,8 +116,16 @@ def _residual_moments(rate: float, photos: int, icc: float) -> tuple[float, floa
     else:
         spread = (1.0 - icc) / icc  # a + b of the beta distribution with this intraclass correlation
         pmf = distributions.betabinom.pmf(y, photos, rate * spread, (1.0 - rate) * spread)
-    r = y - rate * photos
+    r = y / photos - rate if share else y - rate * photos
     return float(np.sum(pmf * r**2)), float(np.sum(pmf * r**4))
+
+
+def _satterthwaite(people: int, second: float, fourth: float) -> float:
+    """``2 k E[s]^2 / Var[s]`` for squared residuals ``s`` with these moments, at most ``k - 1``."""
+    spread = fourth - second * second
+    if spread <= 0.0:
+        return float(people - 1)
+    return min(float(people - 1), 2.0 * people * second * second / spread)
 
 
 def expected_df(rate: float, people: int, photos: int, icc: float) -> float:
@@ -125,25 +141,24 @@ def expected_df(rate: float, people: int, photos: int, icc: float) -> float:
     >>> expected_df(0.5, 100, 1, 0.0)
     inf
     >>> round(expected_df(0.04, 55, 20, 0.1), 1)
-    12.9
+    9.4
     """
     if photos <= 1:
         return math.inf
     if not 0.0 < rate < 1.0:
         return 0.0
-    second, fourth = _residual_moments(rate, photos, icc)
-    spread = fourth - second * second
-    if spread <= 0.0:
-        return float(people - 1)
-    return min(float(people - 1), 2.0 * people * second * second / spread)
+    return _satterthwaite(people, *_residual_moments(rate, photos, icc))
 
 
-def gap_precision(rate: float, people: int, photos: int, icc: float) -> stats.Precision:
+def gap_precision(rate: float, people: int, photos: int, icc: float, counts: Sequence[int] = ()) -> stats.Precision:
     """A planned group's :class:`~conformance.stats.Precision` as the check will read it.
 
     Effective size: photos over the design effect ``1 + (m - 1) icc``, within [people, photos]; at a
     rate of 0 or 1 the check can see nothing of the clustering and assumes the worst (people).
+    ``counts``: people's photo counts, each equally likely, when they differ (see :func:`_varied_precision`).
     """
+    if counts and len(_count_table(tuple(counts))[0]) > 1:
+        return _varied_precision(rate, people, counts, icc)
     if people < 1 or photos < 1:
         raise PlanError(f"a group needs at least one person with one photo, got {people} x {photos}")
     n = float(people * photos)
@@ -154,6 +169,59 @@ def gap_precision(rate: float, people: int, photos: int, icc: float) -> stats.Pr
         return stats.Precision(floor, floor, math.inf)
     effective = min(max(n / (1.0 + (photos - 1) * icc), floor), n)
     return stats.Precision(effective, floor, expected_df(rate, people, photos, icc))
+
+
+@functools.lru_cache(maxsize=8)
+def _count_table(counts: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The distinct photo counts and the share of people with each (a manifest's counts hold one entry a person)."""
+    from collections import Counter
+
+    table = sorted(Counter(counts).items())
+    return tuple(c for c, _ in table), tuple(n / len(counts) for _, n in table)
+
+
+def counts_shares(counts: Sequence[int]) -> dict[str, float]:
+    """``{"1": 0.5, "20": 0.5}``: the share of people with each photo count, as plans print it."""
+    values, shares = _count_table(tuple(counts))
+    return {str(c): round(w, 6) for c, w in zip(values, shares, strict=True)}
+
+
+def _varied_precision(rate: float, people: int, counts: Sequence[int], icc: float) -> stats.Precision:
+    """Precision of a group whose people have different numbers of photos (``counts``, each equally likely).
+
+    The check reads two views and keeps the less precise (:meth:`conformance.stats.Precision.of`):
+    photo-weighted, whose design effect is ``1 + (m_w - 1) icc`` with ``m_w = E[m^2] / E[m]`` (people
+    with many photos weigh more) and whose floor is Kish's ``k E[m]^2 / E[m^2]``; and person-weighted,
+    each person's share one unit, worth ``k / E[(1 + (m - 1) icc) / m]`` (a person with one photo
+    brings a 0 or a 1). Each view's degrees of freedom are Satterthwaite's on its residuals' moments
+    averaged over the counts, at most the design's ``k E[m^2]^2 / E[m^4] - 1``.
+    """
+    import numpy as np
+
+    values, shares = _count_table(tuple(counts))
+    m, w = np.asarray(values, dtype=np.float64), np.asarray(shares)
+    if people < 1 or m.min() < 1:
+        raise PlanError(f"a group needs at least one person with one photo, got {people} x {list(values)}")
+    mean, second, fourth = float(w @ m), float(w @ (m * m)), float(w @ m**4)
+    n = people * mean
+    kish = people * mean * mean / second
+    if not 0.0 < rate < 1.0:
+        return stats.Precision(kish, kish, math.inf)
+    design_df = people * second * second / fourth - 1.0
+    views = []
+    for share in (False, True):
+        moments = np.array([_residual_moments(rate, c, icc, share=share) for c in values])
+        df = min(_satterthwaite(people, float(w @ moments[:, 0]), float(w @ moments[:, 1])), design_df)
+        if share:
+            effective = min(max(people / float(w @ ((1.0 + (m - 1.0) * icc) / m)), float(people)), n)
+            views.append((effective, float(people), df))
+        else:
+            views.append((min(max(n / (1.0 + (second / mean - 1.0) * icc), kish), n), kish, df))
+    precisions = [
+        stats.Precision(floor, floor, df) if df < stats.PLANNING_MIN_DF else stats.Precision(effective, floor, df)
+        for effective, floor, df in views
+    ]
+    return min(precisions, key=lambda view: view.adjusted(0.025))
 
 
 def _bounds(p: float, precision: stats.Precision, alpha: float, method: str) -> tuple[float, float, float]:
@@ -265,9 +333,10 @@ class GapDesign:
     method: str
     direction: str
     min_subjects: int
+    counts: tuple[int, ...] = ()  # people's photo counts, each equally likely, when they differ (else all ``photos``)
 
     def pass_power(self, people: int) -> float:
-        precision = gap_precision(self.rate, people, self.photos, self.icc)
+        precision = gap_precision(self.rate, people, self.photos, self.icc, self.counts)
         return power_to_pass(
             self.rate,
             precision,
@@ -283,8 +352,8 @@ class GapDesign:
         return power_to_fail(
             rate,
             gap,
-            gap_precision(top, people, self.photos, self.icc),
-            gap_precision(rate, people, self.photos, self.icc),
+            gap_precision(top, people, self.photos, self.icc, self.counts),
+            gap_precision(rate, people, self.photos, self.icc, self.counts),
             tolerance=self.tolerance,
             groups=self.groups,
             alpha=self.alpha_fail,
@@ -368,9 +437,20 @@ class Simulation:
     seed: int = 20261121
 
 
-def _person_sums(rng: Any, rate: float, people: int, photos: int, icc: float, measure: str) -> tuple[Any, Any]:
-    """Per person (numerator, denominator) as the check sums them, for people drawn at ``rate``."""
+def _person_sums(
+    rng: Any, rate: float, people: int, photos: int, icc: float, measure: str, counts: Sequence[int] = ()
+) -> tuple[Any, Any]:
+    """Per person (numerator, denominator) as the check sums them, for people drawn at ``rate``.
+
+    ``counts``: when people's photo counts differ, each person's is drawn from them (each entry equally likely).
+    """
     import numpy as np
+
+    values, shares = _count_table(tuple(counts)) if counts else ((photos,), (1.0,))
+    if len(values) > 1:
+        m = rng.choice(np.asarray(values, dtype=np.int64), size=people, p=np.asarray(shares))
+    else:
+        m = np.full(people, photos)
 
     if icc <= 0.0 or rate in (0.0, 1.0):
         own = np.full(people, rate)
@@ -378,14 +458,16 @@ def _person_sums(rng: Any, rate: float, people: int, photos: int, icc: float, me
         spread = (1.0 - icc) / icc
         own = rng.beta(rate * spread, (1.0 - rate) * spread, size=people)
     if measure == "pair_share":
-        # same_person_consistency: each person's share of pairs of photos with different labels, one unit a person
-        wrong = rng.binomial(photos, own)
-        share = 2.0 * wrong * (photos - wrong) / (photos * (photos - 1))
-        return share, np.ones(people)
+        # same_person_consistency: each person's share of pairs of photos with different labels, one unit a
+        # person, among people with two or more photos (the only ones the check reads)
+        wrong, m = rng.binomial(m, own), m.astype(np.float64)
+        several = m >= 2
+        share = 2.0 * wrong[several] * (m[several] - wrong[several]) / (m[several] * (m[several] - 1))
+        return share, np.ones(int(several.sum()))
     if measure == "photo_share":
         # nonbinary_representability: each person's share of photos given a binary label, one unit a person
-        return rng.binomial(photos, own) / photos, np.ones(people)
-    return rng.binomial(photos, own).astype(np.float64), np.full(people, float(photos))
+        return rng.binomial(m, own) / m, np.ones(people)
+    return rng.binomial(m, own).astype(np.float64), m.astype(np.float64)
 
 
 def _pairs(groups: int, direction: str) -> list[tuple[int, int]]:
@@ -419,7 +501,8 @@ def simulated_power(
     hits = 0
     for _ in range(simulation.replicates):
         reads = [
-            stats.clustered_rate(*_person_sums(rng, rate, people, design.photos, design.icc, measure)) for rate in rates
+            stats.clustered_rate(*_person_sums(rng, rate, people, design.photos, design.icc, measure, design.counts))
+            for rate in rates
         ]
         if verdict == "pass":
             bounds = [stats.gap_bounds(reads[a], reads[b], design.alpha_pass, design.method) for a, b in pairs]
@@ -443,6 +526,7 @@ def simulated_rate_power(
     min_subjects: int,
     simulation: Simulation,
     fresh: int = 0,
+    counts: Sequence[int] = (),
 ) -> float:
     """One group against an absolute tolerance (nonbinary_representability), read with ``stats.rate_bounds``."""
     import numpy as np
@@ -452,7 +536,7 @@ def simulated_rate_power(
     rng = np.random.default_rng([simulation.seed, people, 1, fresh])
     hits = 0
     for _ in range(simulation.replicates):
-        r = stats.clustered_rate(*_person_sums(rng, rate, people, photos, icc, "photo_share"))
+        r = stats.clustered_rate(*_person_sums(rng, rate, people, photos, icc, "photo_share", counts))
         low, high = stats.rate_bounds(r, alpha, method)
         hits += (high <= tolerance) if verdict == "pass" else (low > tolerance)
     return hits / simulation.replicates
@@ -564,6 +648,9 @@ class PlanInputs:
     rates: Mapping[str, float]  # each check's reference rate
     photos_per_person: int = 1
     icc: float = 0.0
+    # People's photo counts, each equally likely, when they differ (``--photos-per-person 1,20``, or a
+    # manifest's); empty: everyone has photos_per_person. Planning at the mean alone overpromised.
+    photo_counts: tuple[int, ...] = ()
     power: float = 0.8
     gap: float | None = None  # the true gap of the fail scenario; None: gap_multiple x the tolerance
     gap_multiple: float = 3.0
@@ -585,9 +672,15 @@ class CheckPlan:
     icc: float
     groups: tuple[str, ...]
     directions: tuple[DirectionPlan, ...]
-    calls_per_person: int
+    calls_per_person: float  # on average, when people's photo counts differ
     method: str
     notes: tuple[str, ...] = ()
+    photo_counts: tuple[int, ...] = ()  # people's photo counts, each equally likely, when they differ
+
+    @property
+    def mean_photos(self) -> float:
+        """Photos a person on average."""
+        return sum(self.photo_counts) / len(self.photo_counts) if self.photo_counts else float(self.photos_per_person)
 
     @property
     def people_per_group(self) -> int | None:
@@ -600,12 +693,12 @@ class CheckPlan:
     @property
     def photos_per_group(self) -> int | None:
         people = self.people_per_group
-        return None if people is None else people * self.photos_per_person
+        return None if people is None else math.ceil(people * self.mean_photos)
 
     @property
     def calls(self) -> int | None:
         people = self.people_per_group
-        return None if people is None else people * len(self.groups) * self.calls_per_person
+        return None if people is None else math.ceil(people * len(self.groups) * self.calls_per_person)
 
     def to_json(self, price: Price) -> dict[str, Any]:
         calls = self.calls
@@ -615,6 +708,11 @@ class CheckPlan:
             "tolerance": self.tolerance,
             "reference_rate": self.reference_rate,
             "photos_per_person": self.photos_per_person,
+            **(
+                {"photo_counts": counts_shares(self.photo_counts), "mean_photos_per_person": round(self.mean_photos, 4)}
+                if self.photo_counts
+                else {}
+            ),
             "icc": self.icc,
             "groups": list(self.groups),
             "people_per_group": self.people_per_group,
@@ -644,6 +742,8 @@ def _gap_design(inputs: PlanInputs, check: str, rate: float, photos: int, groups
         method=inputs.policy.interval,
         direction=inputs.policy.direction,
         min_subjects=inputs.policy.min_subjects,
+        # transformation_invariance: one photo a person transformed, whatever the counts
+        counts=inputs.photo_counts if check != "transformation_invariance" else (),
     )
 
 
@@ -684,10 +784,20 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
     rate = inputs.rates[check]
     groups = len(inputs.groups)
     notes: list[str] = []
-    photos, calls_per_person, measure = inputs.photos_per_person, inputs.photos_per_person, "count"
+    counts = inputs.photo_counts if len(set(inputs.photo_counts)) > 1 else ()
+    mean = sum(counts) / len(counts) if counts else float(inputs.photos_per_person)
+    photos, measure = inputs.photos_per_person, "count"
+    calls_per_person: float = mean
+    # Of people with two or more photos (same_person_consistency reads only them), the share.
+    several = sum(1 for c in counts if c >= 2) / len(counts) if counts else float(photos >= 2)
+    if counts:
+        notes.append(
+            f"people's photo counts vary ({_counts_shown(counts)}, {mean:.3g} on average): planned and simulated "
+            "with each person's count drawn from them"
+        )
     if check == "transformation_invariance":
         photos = max(policy.invariance_transforms, 1)
-        calls_per_person = inputs.photos_per_person + photos
+        calls_per_person = mean + photos
         notes.append(
             f"one photo a person transformed {photos} times (invariance_transforms); set invariance_photos to at least "
             f"{groups} x the people per group, and the analyzer must be able to look at new images (not a predictions file)"
@@ -699,7 +809,7 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
         )
     elif check == "same_person_consistency":
         measure = "pair_share"
-        if photos < 2:
+        if not several:
             plans = tuple(
                 DirectionPlan(v, 0.0, None, None, "needs 2 or more photos a person") for v in ("pass", "fail")
             )
@@ -715,6 +825,7 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
                 photos,
                 "not applicable with one photo a person",
                 ("give --photos-per-person 2 or more",),
+                counts,
             )
     design = _gap_design(inputs, check, rate, photos, groups)
     gap = _fail_gap(inputs, tolerance)
@@ -727,12 +838,17 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
     sim = inputs.simulation
     share = measure == "pair_share"
 
-    # For a share of pairs the analytic reading is one unit a person: a 0/1 unit varies at least as much.
+    # For a share of pairs the analytic reading is one unit a person (of those with 2+ photos): a 0/1 unit
+    # varies at least as much.
     def approx_pass(k: int) -> float:
-        return design.pass_power(k) if not share else _one_unit(design).pass_power(k)
+        return design.pass_power(k) if not share else _one_unit(design).pass_power(max(1, math.floor(k * several)))
 
     def approx_fail(k: int) -> float:
-        return design.fail_power(k, gap) if not share else _one_unit(design).fail_power(k, gap)
+        return (
+            design.fail_power(k, gap)
+            if not share
+            else _one_unit(design).fail_power(max(1, math.floor(k * several)), gap)
+        )
 
     def sim_rates(base: float) -> float:
         # the per-photo rate whose pair share is ``base`` (E share = 2 q (1 - q) (1 - icc))
@@ -779,13 +895,20 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
         calls_per_person,
         how,
         tuple(notes),
+        counts,
     )
+
+
+def _counts_shown(counts: Sequence[int]) -> str:
+    """``1 or 20`` / ``1, 2 or 5``: the distinct photo counts people have."""
+    values = [str(v) for v in sorted(set(counts))]
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
 
 
 def _one_unit(design: GapDesign) -> GapDesign:
     from dataclasses import replace
 
-    return replace(design, photos=1, icc=0.0)
+    return replace(design, photos=1, icc=0.0, counts=())
 
 
 def _plan_representability(inputs: PlanInputs) -> CheckPlan:
@@ -795,6 +918,7 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
     alpha_pass, alpha_fail = policy_levels(policy)
     gap = min(_fail_gap(inputs, tolerance), 1.0)
     photos = inputs.photos_per_person
+    counts = inputs.photo_counts if len(set(inputs.photo_counts)) > 1 else ()
     sim = inputs.simulation
 
     def approx(verdict: str, rate: float) -> Any:
@@ -826,6 +950,7 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
                     min_subjects=policy.min_subjects,
                     simulation=sim,
                     fresh=fresh,
+                    counts=counts,
                 ),
                 inputs.power,
                 least=policy.min_subjects,
@@ -843,13 +968,14 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
         inputs.icc,
         ("nonbinary",),
         (pass_plan, fail_plan),
-        photos,
+        sum(counts) / len(counts) if counts else photos,
         _method(how, how_fail),
         (
             "one group against an absolute tolerance: pass when nonbinary people are never given a binary label "
             f"(true share 0), fail when the true share is {gap:g}",
             "the static half fails before any photo is sent when the vocabulary is binary and cannot abstain",
         ),
+        counts,
     )
 
 
@@ -863,15 +989,19 @@ def _plan_calibration(inputs: PlanInputs) -> CheckPlan:
     alpha_pass, alpha_fail = policy_levels(policy)
     groups = len(inputs.groups)
     m = inputs.photos_per_person
+    counts = inputs.photo_counts if len(set(inputs.photo_counts)) > 1 else (m,)
     wrong = inputs.rates.get("misgender_gap", inputs.rates.get(check, 0.05))
     sd = inputs.sd.get(check)
     notes = []
     if sd is None:
-        sd = math.sqrt((wrong * (1 - wrong) + CONFIDENCE_SPREAD**2) * (1 + (m - 1) * inputs.icc) / m)
+        # A person's mean over c photos varies as (1 + (c - 1) ICC) / c of one photo; averaged over the counts.
+        within = sum((1 + (c - 1) * inputs.icc) / c for c in counts) / len(counts)
+        sd = math.sqrt((wrong * (1 - wrong) + CONFIDENCE_SPREAD**2) * within)
+        shown_counts = f"{m} photos" if len(counts) == 1 else f"{_counts_shown(counts)} photos"
         notes.append(
             f"a person's mean overconfidence taken to vary by {sd:.3g} (misgender rate {wrong:g}, a confidence spread "
-            f"of {CONFIDENCE_SPREAD:g} a photo, {m} photos, ICC {inputs.icc:g}); a pilot report gives the figure its "
-            "data show"
+            f"of {CONFIDENCE_SPREAD:g} a photo, {shown_counts}, ICC {inputs.icc:g}); a pilot report gives the figure "
+            "its data show"
         )
     gap = _fail_gap(inputs, tolerance)
 
@@ -916,9 +1046,10 @@ def _plan_calibration(inputs: PlanInputs) -> CheckPlan:
         inputs.icc,
         inputs.groups,
         tuple(plans),
-        m,
+        sum(counts) / len(counts),
         "normal approximation (Welch t)",
         tuple(notes),
+        counts if len(counts) > 1 else (),
     )
 
 
@@ -1020,6 +1151,13 @@ def read_pilot(path: str) -> Pilot:
         total_people = sum(g.subjects for g in result.groups.values())
         if total_people:
             photos = max(1, round(total_photos / total_people))
+            if total_photos % total_people:
+                # A report holds each group's photos and people, not each person's count: the spread is unknown.
+                notes.append(
+                    f"pilot {path}: {total_photos / total_people:.3g} photos a person on average, so people's counts "
+                    "vary, which a report does not show; planned at the nearest whole count, which overpromises when "
+                    "they vary much: give the counts (--photos-per-person 1,20) or the manifest (--manifest)"
+                )
         for g in result.groups.values():
             if g.effective_n is None or g.rate is None or not 0.0 < g.rate < 1.0 or g.subjects < 2:
                 continue
@@ -1063,17 +1201,44 @@ class Assessment:
         }
 
 
+@dataclass(frozen=True)
+class ManifestPeople:
+    """A manifest read for planning: its dataset, each photo's group, and each person's photo count."""
+
+    dataset: Any  # conformance.dataset.Dataset
+    labels: tuple[str, ...]
+    photo_counts: tuple[int, ...]  # one entry a person of the compared groups (the undisclosed are not compared)
+
+
+def read_manifest(manifest: str, policy: Policy, group_by: Sequence[str] = ()) -> ManifestPeople:
+    """Load ``manifest`` once for the plan (its people's photo counts) and its assessment."""
+    from .dataset import group_labels, load_dataset
+
+    dataset = load_dataset(manifest, identity_map=dict(policy.identity))
+    labels = tuple(group_labels(dataset, group_by))
+    per_person: dict[tuple[str, str], int] = {}
+    for photo, label in zip(dataset.photos, labels, strict=True):
+        if label != "undisclosed":
+            per_person[(label, photo.subject)] = per_person.get((label, photo.subject), 0) + 1
+    return ManifestPeople(dataset, labels, tuple(per_person.values()))
+
+
 def assess_manifest(
-    manifest: str, inputs: PlanInputs, *, group_by: Sequence[str] = (), plans: Mapping[str, CheckPlan]
+    manifest: str,
+    inputs: PlanInputs,
+    *,
+    group_by: Sequence[str] = (),
+    plans: Mapping[str, CheckPlan],
+    loaded: ManifestPeople | None = None,
 ) -> tuple[dict[str, Any], list[Assessment]]:
     """Each check's verdict power on an existing manifest's people and photos, and what stands in its way."""
     from dataclasses import replace
 
     from .checks.check_ids import GENDER_CHECKS, MATCHING_CHECKS
-    from .dataset import group_labels, load_dataset
 
-    dataset = load_dataset(manifest, identity_map=dict(inputs.policy.identity))
-    labels = group_labels(dataset, group_by)
+    if loaded is None:
+        loaded = read_manifest(manifest, inputs.policy, group_by)
+    dataset, labels = loaded.dataset, loaded.labels
     people: dict[str, set[str]] = {}
     photos: dict[str, int] = {}
     per_person: dict[str, int] = {}
@@ -1090,6 +1255,12 @@ def assess_manifest(
     smallest = min(compared.values()) if compared else 0
     smallest_group = min(compared, key=compared.__getitem__) if compared else "none"
     mean_photos = max(1, round(sum(photos[g] for g in compared) / max(sum(compared.values()), 1)))
+    varied = loaded.photo_counts if len(_count_table(loaded.photo_counts)[0]) > 1 else ()
+    spread = (
+        f"{_counts_shown(varied)} photos a person, {sum(varied) / len(varied):.3g} on average"
+        if varied
+        else f"{mean_photos} photos a person"
+    )
     has_roles = any(p.role for p in dataset.photos)
     repeated = any(n >= 2 for n in per_person.values())
     nonbinary = sum(1 for p in {(p.subject, p.identity) for p in dataset.photos} if p[1] == "nonbinary")
@@ -1140,11 +1311,14 @@ def assess_manifest(
         if plan is None or need is None:
             out.append(Assessment(check, False, "not planned" if plan is None else "; ".join(plan.notes)))
             continue
-        design_inputs = replace(inputs, photos_per_person=mean_photos, groups=tuple(sorted(compared)))
+        # The manifest's own people: their photo counts as they are, not the plan's.
+        design_inputs = replace(
+            inputs, photos_per_person=mean_photos, photo_counts=varied, groups=tuple(sorted(compared))
+        )
         assessed = _assess_size(check, design_inputs, group_size)
         settles = all(p is not None and p >= inputs.power for p in assessed)
         reason = (
-            f"{label} has {group_size} people ({mean_photos} photos a person on average): power "
+            f"{label} has {group_size} people ({spread}): power "
             f"{_shown_power(assessed[0])} to pass at a true gap of 0, {_shown_power(assessed[1])} to fail at "
             f"{plan.directions[1].true_gap:g}"
         )
@@ -1179,6 +1353,7 @@ def _assess_size(check: str, inputs: PlanInputs, people: int) -> tuple[float | N
                 method=inputs.policy.interval,
                 min_subjects=inputs.policy.min_subjects,
                 simulation=sim,
+                counts=inputs.photo_counts,
             )
             for verdict, rate, alpha in (("pass", 0.0, alpha_pass), ("fail", min(gap, 1.0), alpha_fail))
         ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -81,7 +82,7 @@ def _fail_share(people: int, policy: Policy, seed: int, draws: int = 300) -> flo
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from verdict_error_rates import misgendered, observations  # type: ignore[import-not-found]
+    from verdict_error_rates import misgendered, observations  # type: ignore[import-not-found,unused-ignore]
 
     rng = np.random.default_rng(seed)
     photos = np.full(people, 3)
@@ -280,3 +281,88 @@ def test_a_plan_too_large_to_simulate_uses_the_approximation_and_says_so(
         assert "normal approximation, not simulated" in direction["note"]
         assert f"beyond the {planning.SIMULATION_LIMIT:,}" in direction["note"]
     assert document["checks"][0]["method"].startswith("normal approximation, not simulated")  # type: ignore[index]
+
+
+UNEQUAL = [
+    "plan",
+    "--check",
+    "misgender_gap",
+    "--reference-rate",
+    "0.04",
+    "--gap",
+    "0.15",
+    "--tolerance",
+    "0.05",
+    "--photos-per-person",
+    "1,20",
+    "--icc",
+    "0.3",
+    "--replicates",
+    "500",
+    "--json",
+]
+
+
+def _verdict_share(
+    people: int, counts: tuple[int, ...], rates: tuple[float, float], verdict: str, seed: int, draws: int = 300
+) -> float:
+    """Share of ``draws`` through run_check giving ``verdict``, each person's photo count drawn from ``counts``."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from verdict_error_rates import misgendered, observations  # type: ignore[import-not-found,unused-ignore]
+
+    policy = load_policy()
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(draws):
+        groups = []
+        for name, rate in zip(("cis", "trans"), rates, strict=True):
+            photos = rng.choice(np.asarray(counts), size=people)
+            groups.append((name, photos, misgendered(rate, 0.3, photos, rng)))
+        table, labels = observations(groups)
+        result = run_check("misgender_gap", table, groups=labels, reference="cis", policy=policy, seed=0)
+        hits += result.verdict == verdict
+    return hits / draws
+
+
+def test_unequal_photo_counts_are_planned_as_they_are(capsys: pytest.CaptureFixture[str]) -> None:
+    # Half the people with 1 photo, half with 20: planned at the mean (10) the plan promised 0.81 to fail
+    # with 69 people a group, and run_check failed 0.32 of such draws.
+    document = plan_json(capsys, *UNEQUAL)
+    check = document["checks"][0]  # type: ignore[index]
+    assert check["photo_counts"] == {"1": 0.5, "20": 0.5}
+    assert check["mean_photos_per_person"] == 10.5
+    people = document["people_per_group"]
+    assert isinstance(people, int)
+    assert document["photos_per_group"] == math.ceil(people * 10.5)
+    assert document["calls"] == math.ceil(2 * people * 10.5)
+    pass_, fail = check["directions"]
+    assert "counts vary (1 or 20" in check["notes"][0]
+    # The promise holds through the real checks at the planned sizes (300 draws: one standard error 0.023).
+    assert _verdict_share(fail["people_per_group"], (1, 20), (0.04, 0.19), "fail", seed=3) >= fail["power"] - 0.08
+    assert _verdict_share(pass_["people_per_group"], (1, 20), (0.04, 0.04), "pass", seed=4) >= pass_["power"] - 0.08
+
+
+def test_a_manifest_gives_the_plan_its_photo_counts(capsys: pytest.CaptureFixture[str], make_manifest: Any) -> None:
+    rows = []
+    for group, trans in (("a", "no"), ("b", "yes")):
+        for person in range(12):
+            for photo in range(1 if person % 2 else 20):
+                rows.append(
+                    {
+                        "photo": f"{group}{person}_{photo}.png",
+                        "subject": f"{group}{person}",
+                        "gender_identity": "woman",
+                        "trans": trans,
+                    }
+                )
+    manifest = make_manifest(rows)
+    document = plan_json(
+        capsys, "plan", "--check", "misgender_gap", "--manifest", str(manifest), "--replicates", "0", "--json"
+    )
+    assert document["photo_counts"] == {"1": 0.5, "20": 0.5}
+    assert document["checks"][0]["photo_counts"] == {"1": 0.5, "20": 0.5}  # type: ignore[index]
+    assert any("photos a person" in source and "1 (12), 20 (12)" in source for source in document["sources"])  # type: ignore[attr-defined]
+    [row] = document["manifest"]["checks"]  # type: ignore[index]
+    assert "(1 or 20 photos a person, 10.5 on average)" in row["reason"]
