@@ -153,12 +153,28 @@ def test_the_adapter_records_the_opt_out_it_saw(
     monkeypatch.setattr(
         rekognition, "_organizations_client", lambda: answering({"services": {"default": {"opt_out_policy": "optOut"}}})
     )
-    analyzer.sequential_looks = (115, 243, 359, 481, 600)
+    # A sequential run's first look, as conformance.session sets it: its own photos, and every look's size.
+    from itertools import accumulate
+
+    from conformance.dataset import group_labels
+    from conformance.sequential import person_batches
+
+    batches = person_batches(analyzer.dataset, group_labels(analyzer.dataset, ()), 5, 20261121)
+    analyzer.sequential_looks = tuple(accumulate(len(b) for b in batches))
+    analyzer.session_photos = tuple(batches[0])
     with analyzer.session():
         pass
     record = analyzer.describe()["retention_preflight"]
     assert record["opted_out"] is True
-    assert record["calls"] == 115  # a sequential run's first look, not the manifest's 600
+    # At most every photo of the manifest (none recorded yet), at least the first look's: it recorded the
+    # first look as the run's calls.
+    assert record["calls"] == record["calls_max"] == 600
+    assert record["cost"] == 0.6
+    assert record["calls_min"] == len(batches[0]) < 600
+    assert record["cost_min"] == round(len(batches[0]) * 0.001, 2)
+    assert record["calls_by_look"] == list(analyzer.sequential_looks)
+    assert record["calls_by_look"][-1] == 600
+    assert record["calls_made"] == 0  # the session sent nothing
     assert "look 5 600 photos ($0.60)" in record["calls_note"]
     assert attempts == []
 
@@ -223,6 +239,8 @@ def test_a_session_without_precheck_goes_live_once_the_opt_out_is_seen(
     record = analyzer.describe()["retention_preflight"]
     assert record["opted_out"] is True
     assert "precheck=False" in record["calls_note"]
+    assert record["calls"] is None  # nothing planned
+    assert record["calls_made"] == 1  # the one let through
 
 
 def test_a_recorded_answer_needs_no_preflight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -643,6 +643,7 @@ class RekognitionAnalyzer:
         self._limiter: TokenBucket | None = None
         self._cassette: Any = None
         self._lock = threading.Lock()  # threads share the counts below (--executor threads:N)
+        self._live_calls = 0  # calls sent to the endpoint (not replayed), this process and its workers
         self._live_lock = threading.Lock()  # one preflight a run, however many threads send their first call at once
         self.allowed_hosts: tuple[str, ...] = ()  # hosts the run itself talks to (a Dask scheduler)
         self.rate_share = 1  # processes sharing the rate limit: the runner sets it for worker executors
@@ -869,6 +870,7 @@ class RekognitionAnalyzer:
         self._store, self._effective, self._unrecorded = store, str(payload["effective"]), 0
         self.allowed_hosts = tuple(payload.get("allowed_hosts", ()))
         self.retention_preflight = payload.get("retention_preflight")
+        self._live_calls = 0  # this chunk's, handed back
         with ExitStack() as stack:
             self._open(stack, store, self._effective, live_calls=0, share=int(payload.get("share", 1)))
 
@@ -881,6 +883,7 @@ class RekognitionAnalyzer:
                     "simulated": self.simulated,
                     "withheld": dict(self.withheld),
                     "retention_preflight": self.retention_preflight,  # a worker's own, when its call went live first
+                    "live_calls": self._live_calls,
                 }
 
             yield handback
@@ -895,6 +898,7 @@ class RekognitionAnalyzer:
             self.emulated = self.emulated or bool(handback["emulated"])
             self.simulated = self.simulated or bool(handback["simulated"])
             self.withheld.update(handback.get("withheld") or {})
+            self._live_calls += int(handback.get("live_calls") or 0)
             if self.retention_preflight is None and handback.get("retention_preflight"):
                 self.retention_preflight = dict(handback["retention_preflight"])
             if handback["lines"] and not self._absorbed:
@@ -970,8 +974,13 @@ class RekognitionAnalyzer:
         if calls is None:
             self._check_unplanned(endpoint)
             return
-        estimate = calls * PRICE_PER_IMAGE_USD
         looks = self.sequential_looks
+        most = calls
+        if looks and self._store is not None:
+            # Each look's session plans its own photos: the run may send every photo not yet recorded.
+            store = self._store
+            most = len({r.key for r in self._planned() if r.key not in store}) + self.extra_calls
+        estimate = most * PRICE_PER_IMAGE_USD
         sequential = (
             f"; a sequential audit sends them in up to {len(looks)} looks, stopping once every check is settled: "
             + ", ".join(f"look {k} {n} photos (${n * PRICE_PER_IMAGE_USD:,.2f})" for k, n in enumerate(looks, 1))
@@ -979,7 +988,7 @@ class RekognitionAnalyzer:
             else ""
         )
         message = (
-            f"recording would make up to {calls} DetectFaces call(s) to {endpoint} (photos not yet recorded, "
+            f"recording would make up to {most} DetectFaces call(s) to {endpoint} (photos not yet recorded, "
             f"and {self.extra_calls} transformed variants for transformation_invariance), about ${estimate:,.2f} at "
             f"${PRICE_PER_IMAGE_USD} per image (AWS's first-tier price; check current pricing){sequential}. AWS may "
             "store and use submitted images to improve its services unless your organisation has opted out "
@@ -993,7 +1002,10 @@ class RekognitionAnalyzer:
             self.retention_preflight = preflight(
                 _organizations_client,
                 accept_retention=self.settings.accept_vendor_retention,
-                calls=min(looks[0], calls) if looks else calls,
+                calls=most,
+                # A sequential run sends at least this session's look (the first with photos not yet recorded).
+                calls_min=min(calls, most) if looks else None,
+                calls_by_look=looks,
                 price_per_image=PRICE_PER_IMAGE_USD,
                 calls_note=(sequential.removeprefix("; ") or "every photo not yet recorded"),
             ).to_json()
@@ -1014,7 +1026,7 @@ class RekognitionAnalyzer:
         self.retention_preflight = preflight(
             _organizations_client,
             accept_retention=self.settings.accept_vendor_retention,
-            calls=0,
+            calls=None,
             price_per_image=PRICE_PER_IMAGE_USD,
             calls_note="no calls planned (a session opened with precheck=False): each live call is billed as made",
         ).to_json()
@@ -1105,6 +1117,9 @@ class RekognitionAnalyzer:
         limiter = self._limiter
         if limiter is not None and not replayed:
             limiter.acquire()
+        if not replayed:
+            with self._lock:
+                self._live_calls += 1  # the preflight's record says, after the run, how many calls went out
         attempts = 1 if replayed else _max_attempts()
         operation = self._client.meta.method_to_api_mapping.get(method, method)
         for attempt in range(1, attempts + 1):
@@ -1612,7 +1627,11 @@ class RekognitionAnalyzer:
             "vocabulary": self.vocabulary.to_dict(),
             "emulated": self.emulated,
             "simulated": self.simulated,
-            **({"retention_preflight": self.retention_preflight} if self.retention_preflight else {}),
+            **(
+                {"retention_preflight": {**self.retention_preflight, "calls_made": self._live_calls}}
+                if self.retention_preflight
+                else {}
+            ),
         }
 
 
