@@ -259,3 +259,53 @@ def test_a_recorded_answer_needs_no_preflight(tmp_path: Path, monkeypatch: pytes
     assert observation.outcome == "analysed"
     assert attempts == []
     assert analyzer.retention_preflight is None
+
+
+@pytest.mark.parametrize(
+    ("state", "accepted", "words"),
+    [
+        ({"services": {"default": {"opt_out_policy": "optOut"}}}, False, "opted out (the effective AI services"),
+        ("EffectivePolicyNotFoundException", True, "NOT opted out (no AI services opt-out policy is in force"),
+    ],
+)
+def test_the_markdown_and_html_reports_show_the_preflight(
+    state: dict[str, Any] | str, accepted: bool, words: str
+) -> None:
+    # Only report.json held it (analyzer.retention_preflight): a reader of report.md or report.html never saw it.
+    from html.parser import HTMLParser
+
+    from conformance.reporting import build_report
+    from conformance.reporting.html import render_html
+    from conformance.reporting.markdown import render_markdown
+
+    client = answering(state) if isinstance(state, dict) else refusing(state)
+    record = preflight(
+        lambda: client, accept_retention=accepted, calls=600, calls_min=115, price_per_image=0.001
+    ).to_json()
+    record["calls_made"] = 243
+    context = {
+        "analyzer": {"name": "Amazon Rekognition DetectFaces", "adapter": "rekognition", "retention_preflight": record},
+        "dataset": {"name": "demo", "photos": 600, "subjects": 150},
+    }
+    report = build_report([], context=context)
+    expected = [words, "calls planned: 115 to 600 (about USD 0.60 at most)", "243 made", "Terms: Amazon may store"]
+    if accepted:
+        expected.append("went live with --accept-vendor-retention: the vendor may keep and use the photos")
+    [line] = [line for line in render_markdown(report).splitlines() if line.startswith("- Data protection: ")]
+    for text in expected:
+        assert text in line
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.text: list[str] = []
+
+        def handle_data(self, data: str) -> None:
+            self.text.append(data)
+
+    page = Text()
+    page.feed(render_html(report))
+    shown = " ".join(page.text)
+    assert "data protection" in shown
+    for text in expected:
+        assert text in shown
