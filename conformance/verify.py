@@ -543,8 +543,9 @@ def _compare(
     return out
 
 
-# How the run was sped up (the cache): not what it found.
-_RUN_KEYS = frozenset({"observations_cache"})
+# How the run was sped up (the cache): not what it found. What a live run's data-protection preflight saw
+# (AWS Organizations' answer, the calls made) is of that moment, never in the recording: a note says so.
+_RUN_KEYS = frozenset({"observations_cache", "retention_preflight"})
 # The top-level keys of a report this kit writes; any other is not the kit's (a newer kit's, or an edit).
 _REPORT_KEYS = frozenset(
     {
@@ -727,6 +728,11 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
         notes.append(
             f"the report was made by kit {report.kit_version}, this is kit {__version__}: a difference may come "
             "from the kit's own changes"
+        )
+    if isinstance(report.analyzer.fields.get("retention_preflight"), dict):
+        notes.append(
+            "the data-protection preflight (analyzer.retention_preflight) is what the live run saw before its first "
+            "call (AWS Organizations' answer, the calls made): it is not in the evidence and is not re-derived"
         )
     if root is None and places.recorded is not None and not os.path.isdir(places.recorded):
         notes.append(f"the run's folder {places.recorded} is not here: if the project moved, pass --root NEW_PLACE")

@@ -309,3 +309,25 @@ def test_the_markdown_and_html_reports_show_the_preflight(
     assert "data protection" in shown
     for text in expected:
         assert text in shown
+
+
+def test_a_report_with_a_preflight_verifies_and_says_what_is_not_re_derived(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A live recording's report holds the preflight; its offline replay cannot: it never verified.
+    from conformance.cli import main
+
+    assert main(["run", "--checks", "nonbinary_representability", "--report-dir", str(tmp_path)]) == 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    report["analyzer"]["retention_preflight"] = preflight(
+        lambda: answering({"services": {"rekognition": {"opt_out_policy": "optOut"}}}),
+        accept_retention=False,
+        calls=600,
+        price_per_image=0.001,
+    ).to_json()
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "report.json")]) == 0, capsys.readouterr().out
+    assert "the data-protection preflight (analyzer.retention_preflight) is what the live run saw" in (
+        capsys.readouterr().out
+    )
