@@ -1279,6 +1279,19 @@ def assess_manifest(
         if check in GENDER_CHECKS and has_roles:
             out.append(Assessment(check, False, "a face-matching manifest (role column): gender checks do not apply"))
             continue
+        if check != "nonbinary_representability" and len(compared) < 2:
+            # A gap needs two groups: no number of people in the one there is settles it.
+            only = ", ".join(sorted(compared)) or "none"
+            out.append(
+                Assessment(
+                    check,
+                    False,
+                    f"only one group in the manifest ({only}, grouped by "
+                    f"{', '.join(group_by) or 'the default: cis / trans / nonbinary'}): a gap is between two or more "
+                    "groups; add people of another group, or group by another column (--group-by)",
+                )
+            )
+            continue
         if check == "same_person_consistency" and not repeated:
             out.append(Assessment(check, False, "nobody has two or more photos: not applicable"))
             continue

@@ -366,3 +366,33 @@ def test_a_manifest_gives_the_plan_its_photo_counts(capsys: pytest.CaptureFixtur
     assert any("photos a person" in source and "1 (12), 20 (12)" in source for source in document["sources"])  # type: ignore[attr-defined]
     [row] = document["manifest"]["checks"]  # type: ignore[index]
     assert "(1 or 20 photos a person, 10.5 on average)" in row["reason"]
+
+
+def test_a_manifest_of_one_group_says_a_gap_needs_another(
+    capsys: pytest.CaptureFixture[str], make_manifest: Any
+) -> None:
+    # It blamed the group's size ("power 0.00 ... 320 people a group would settle it"): no size can.
+    rows = [
+        {"photo": f"c{person}_{photo}.png", "subject": f"c{person}", "gender_identity": "woman", "trans": "no"}
+        for person in range(30)
+        for photo in range(3)
+    ]
+    manifest = make_manifest(rows)
+    document = plan_json(
+        capsys,
+        "plan",
+        "--check",
+        "misgender_gap,detection_failure_gap,same_person_consistency",
+        "--manifest",
+        str(manifest),
+        "--replicates",
+        "0",
+        "--json",
+    )
+    assert document["manifest"]["groups"] == {"cis": {"people": 30, "photos": 90}}  # type: ignore[index]
+    for row in document["manifest"]["checks"]:  # type: ignore[index]
+        assert not row["settles"]
+        assert row["reason"].startswith("only one group in the manifest (cis, grouped by the default")
+        assert "people a group would settle it" not in row["reason"]
+    # The plan is for this manifest's people: 3 photos each.
+    assert document["photos_per_person"] == 3
