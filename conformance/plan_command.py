@@ -229,6 +229,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         photos = pilot.photos_per_person if pilot and pilot.photos_per_person else 1
     icc = args.icc if args.icc is not None else (pilot.icc if pilot and pilot.icc is not None else 0.0)
+    if args.icc is None and not (pilot and pilot.icc is not None) and max(counts or (photos,)) > 1:
+        # The most optimistic case: said, never assumed in silence.
+        sources.append(
+            "ICC 0 assumed: a person's photos taken to be as independent as different people's, which needs the "
+            "fewest people; photos of one person are alike in practice: give --icc or a --pilot report"
+        )
     groups = args.groups or (pilot.groups if pilot and len(pilot.groups) >= 2 else ("cis", "trans"))
     price = (
         DEFAULT_PRICE
@@ -260,11 +266,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"conformance: error: {exc}", file=sys.stderr)
         return _USAGE_ERROR
     document = _document(inputs, plans, assessment)
+    bad = _non_finite(document)
+    if bad:
+        # json.dumps would print Infinity, which is not JSON; a cost of inf is no answer either.
+        print(
+            f"conformance: error: the plan's {bad[0]} is {bad[1]}, not a finite number: give smaller figures "
+            "(--price-per-1000)",
+            file=sys.stderr,
+        )
+        return _USAGE_ERROR
     if args.json:
-        print(json.dumps(document, indent=2))
+        print(json.dumps(document, indent=2, allow_nan=False))
     else:
         print(_text(document), end="")
     return 0
+
+
+def _non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
+    """The first number in ``value`` (a JSON document) that is inf or nan, with where it is."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "(value)", value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
 
 
 def _counts_text(counts: tuple[int, ...]) -> str:

@@ -1122,9 +1122,17 @@ def read_pilot(path: str) -> Pilot:
     at a rate of 0 or 1 show nothing about it and are left out. confidence_calibration: the spread
     of a person's mean read back from the reference group's interval.
     """
+    from .checks.check_ids import GENDER_CHECKS
     from .report import read_report
 
     report = read_report(path)
+    if not any(result.id in GENDER_CHECKS for result in report.checks):
+        ids = ", ".join(dict.fromkeys(result.id for result in report.checks)) or "none"
+        raise PlanError(
+            f"{path}: not a gender run's report (its checks: {ids}); a pilot is read for misgender_gap's rates, "
+            "photos a person and ICC: give a gender run's report.json, or the figures themselves (--reference-rate, "
+            "--photos-per-person, --icc)"
+        )
     reference = report.grouping.reference
     rates: dict[str, float] = {}
     sd: dict[str, float] = {}

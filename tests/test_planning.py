@@ -241,6 +241,11 @@ def test_price_override_and_default_source(capsys: pytest.CaptureFixture[str]) -
         (["--power", "1.2"], "give a number from 0 to 1"),
         (["--gap", "0.04", "--check", "misgender_gap"], "must lie above the tolerance"),
         (["--pilot", "no-such-report.json"], "no-such-report.json: no such file"),
+        # It became 1 photo a person in silence.
+        (["--photos-per-person", "0"], "give photos a person as a whole number from 1"),
+        (["--photos-per-person", "1,0"], "give photos a person as a whole number from 1"),
+        # It printed "cost": Infinity, which is not JSON.
+        (["--check", "misgender_gap", "--price-per-1000", "1e308", "--json"], "cost is inf, not a finite number"),
     ],
 )
 def test_bad_input_names_the_value_and_the_way_out(
@@ -396,3 +401,32 @@ def test_a_manifest_of_one_group_says_a_gap_needs_another(
         assert "people a group would settle it" not in row["reason"]
     # The plan is for this manifest's people: 3 photos each.
     assert document["photos_per_person"] == 3
+
+
+def test_a_face_matching_report_is_refused_as_a_pilot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # It was read as a pilot: the matching check's rate taken, the ICC silently 0.
+    from conformance.reporting import build_report
+
+    report = build_report([], context={"run": {"checks": ["false_match_gap"]}, "grouping": {"reference": "white"}})
+    (tmp_path / "report.json").write_text(json.dumps(report.to_json()))
+    assert main(["plan", "--pilot", str(tmp_path / "report.json"), "--replicates", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "not a gender run's report (its checks: false_match_gap)" in err
+    assert "--reference-rate" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--photos-per-person", "3"], True),
+        (["--photos-per-person", "1,4"], True),
+        (["--photos-per-person", "3", "--icc", "0"], False),  # given, not assumed
+        (["--photos-per-person", "1"], False),  # one photo a person: nothing to correlate
+    ],
+)
+def test_an_assumed_icc_of_0_with_several_photos_a_person_is_said(
+    capsys: pytest.CaptureFixture[str], args: list[str], said: bool
+) -> None:
+    document = plan_json(capsys, "plan", "--check", "misgender_gap", "--replicates", "0", *args, "--json")
+    assumed = [s for s in document["sources"] if s.startswith("ICC 0 assumed")]  # type: ignore[attr-defined]
+    assert bool(assumed) is said
