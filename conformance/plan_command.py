@@ -13,6 +13,8 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from ._text import printable, printable_lines
+
 __all__ = ["add_parser", "run"]
 
 _USAGE_ERROR = 2
@@ -46,6 +48,21 @@ def _whole(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: give a whole number, 0 or more")
     return value
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    """``3``, or people's photo counts, each equally likely: ``1,20`` (half with 1, half with 20)."""
+    parts = [part.strip() for part in text.split(",")]
+    try:
+        values = tuple(int(part) for part in parts)
+    except ValueError:
+        values = ()
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give photos a person as a whole number from 1 (e.g. 3), or people's counts, each equally "
+            "likely (e.g. 1,20: half the people with 1 photo, half with 20)"
+        )
+    return values
 
 
 def _power(text: str) -> float:
@@ -121,7 +138,11 @@ def add_parser(commands: Any) -> None:
         "--tolerance", type=_share, metavar="TOL", help="tolerance of the planned checks (default: the policy's)"
     )
     plan.add_argument(
-        "--photos-per-person", type=int, metavar="M", help="photos of each person (default 1, or the pilot's)"
+        "--photos-per-person",
+        type=_counts,
+        metavar="M[,M]",
+        help="photos of each person, or people's counts, each equally likely (1,20: half with 1, half with 20); "
+        "default: the manifest's counts, the pilot's, or 1",
     )
     plan.add_argument(
         "--icc", type=_share, metavar="ICC", help="within-person correlation, 0 to 1 (default 0, or the pilot's)"
@@ -161,14 +182,23 @@ def run(args: argparse.Namespace) -> int:
 
     from .checks.check_ids import GENDER_CHECKS
     from .errors import ConformanceError
-    from .planning import DEFAULT_PRICE, PlanInputs, Price, Simulation, assess_manifest, plan_check, read_pilot
+    from .planning import (
+        DEFAULT_PRICE,
+        PlanInputs,
+        Price,
+        Simulation,
+        assess_manifest,
+        plan_check,
+        read_manifest,
+        read_pilot,
+    )
     from .policy import load_policy
 
     try:
         policy = load_policy(args.policy, profile=args.profile, project_root=str(Path.cwd()))
         pilot = read_pilot(args.pilot) if args.pilot else None
     except ConformanceError as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        print(printable(f"conformance: error: {exc}"), file=sys.stderr)
         return _USAGE_ERROR
     checks: tuple[str, ...] = args.checks or GENDER_CHECKS
     if args.tolerance is not None:
@@ -184,11 +214,29 @@ def run(args: argparse.Namespace) -> int:
             sources.append(f"{check}: reference rate {fallback:g} assumed (give --reference-rate or --pilot)")
     if "misgender_gap" not in rates:
         rates["misgender_gap"] = args.reference_rate if args.reference_rate is not None else fallback
-    photos = args.photos_per_person or (pilot.photos_per_person if pilot and pilot.photos_per_person else 1)
-    if photos < 1:
-        print("conformance: error: --photos-per-person must be at least 1", file=sys.stderr)
-        return _USAGE_ERROR
+    by = tuple(c.strip() for c in args.group_by.split(",") if c.strip())
+    loaded = None
+    counts: tuple[int, ...] = args.photos_per_person or ()
+    if args.manifest:
+        try:
+            loaded = read_manifest(args.manifest, policy, by)
+        except ConformanceError as exc:
+            print(printable(f"conformance: error: {exc}"), file=sys.stderr)
+            return _USAGE_ERROR
+        if not counts:
+            counts = loaded.photo_counts
+            sources.append(f"photos a person: {args.manifest}'s, {_counts_text(counts)}")
+    if counts:
+        photos = max(1, round(sum(counts) / len(counts)))
+    else:
+        photos = pilot.photos_per_person if pilot and pilot.photos_per_person else 1
     icc = args.icc if args.icc is not None else (pilot.icc if pilot and pilot.icc is not None else 0.0)
+    if args.icc is None and not (pilot and pilot.icc is not None) and max(counts or (photos,)) > 1:
+        # The most optimistic case: said, never assumed in silence.
+        sources.append(
+            "ICC 0 assumed: a person's photos taken to be as independent as different people's, which needs the "
+            "fewest people; photos of one person are alike in practice: give --icc or a --pilot report"
+        )
     groups = args.groups or (pilot.groups if pilot and len(pilot.groups) >= 2 else ("cis", "trans"))
     price = (
         DEFAULT_PRICE
@@ -201,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
         policy=policy,
         rates=rates,
         photos_per_person=int(photos),
+        photo_counts=counts if len(set(counts)) > 1 else (),
         icc=float(icc),
         power=args.power,
         gap=args.gap,
@@ -213,23 +262,58 @@ def run(args: argparse.Namespace) -> int:
     try:
         plans = {check: plan_check(check, inputs) for check in checks}
         assessment = None
-        if args.manifest:
-            by = tuple(c.strip() for c in args.group_by.split(",") if c.strip())
-            assessment = assess_manifest(args.manifest, inputs, group_by=by, plans=plans)
+        if loaded is not None:
+            assessment = assess_manifest(args.manifest, inputs, group_by=by, plans=plans, loaded=loaded)
     except ConformanceError as exc:
-        print(f"conformance: error: {exc}", file=sys.stderr)
+        print(printable(f"conformance: error: {exc}"), file=sys.stderr)
         return _USAGE_ERROR
     document = _document(inputs, plans, assessment)
+    bad = _non_finite(document)
+    if bad:
+        # json.dumps would print Infinity, which is not JSON; a cost of inf is no answer either.
+        print(
+            printable(
+                f"conformance: error: the plan's {bad[0]} is {bad[1]}, not a finite number: give smaller figures "
+                "(--price-per-1000)"
+            ),
+            file=sys.stderr,
+        )
+        return _USAGE_ERROR
     if args.json:
-        print(json.dumps(document, indent=2))
+        print(json.dumps(document, indent=2, allow_nan=False))
     else:
-        print(_text(document), end="")
+        # A pilot's or manifest's group names are data: every line of the text goes out escaped.
+        print(printable_lines(_text(document)), end="")
     return 0
+
+
+def _non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
+    """The first number in ``value`` (a JSON document) that is inf or nan, with where it is."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "(value)", value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{path}.{key}" if path else str(key))
+        if found:
+            return found
+    return None
+
+
+def _counts_text(counts: tuple[int, ...]) -> str:
+    """How people's photo counts are spread, in a few words."""
+    from collections import Counter
+
+    mean = sum(counts) / len(counts)
+    if len(set(counts)) == 1:
+        return f"{counts[0]} each"
+    common = ", ".join(f"{c} ({n})" for c, n in sorted(Counter(counts).items())[:8])
+    more = "" if len(set(counts)) <= 8 else ", ..."
+    return f"people with {common}{more} photos, {mean:.3g} on average"
 
 
 def _document(inputs: Any, plans: dict[str, Any], assessment: Any) -> dict[str, Any]:
     """The plan as one JSON object; for a single check its figures are at the top level too."""
-    from .planning import policy_levels
+    from .planning import counts_shares, policy_levels
 
     alpha_pass, alpha_fail = policy_levels(inputs.policy)
     checks = [plan.to_json(inputs.price) for plan in plans.values()]
@@ -248,6 +332,14 @@ def _document(inputs: Any, plans: dict[str, Any], assessment: Any) -> dict[str, 
         "min_subjects": inputs.policy.min_subjects,
         "groups": list(inputs.groups),
         "photos_per_person": inputs.photos_per_person,
+        **(
+            {
+                "photo_counts": counts_shares(inputs.photo_counts),
+                "mean_photos_per_person": round(sum(inputs.photo_counts) / len(inputs.photo_counts), 4),
+            }
+            if inputs.photo_counts
+            else {}
+        ),
         "icc": inputs.icc,
         "price": {"per_1000": inputs.price.per_1000, "currency": inputs.price.currency, "source": inputs.price.source},
         "sources": list(inputs.sources),
@@ -277,8 +369,13 @@ def _text(document: dict[str, Any]) -> str:
         f"conformance plan: {document['power']:.0%} power for each verdict direction; a wrong pass at most "
         f"{document['alpha_pass']:g} per comparison, a wrong fail at most {document['alpha_fail']:g} for the check "
         f"({document['interval']} limits, {document['direction']} comparisons, min_subjects {document['min_subjects']})",
-        f"groups {', '.join(document['groups'])} (reference first); {document['photos_per_person']} photos a person, "
-        f"ICC {document['icc']:.3g}",
+        f"groups {', '.join(document['groups'])} (reference first); "
+        + (
+            f"{document['mean_photos_per_person']:.3g} photos a person on average (counts vary)"
+            if "photo_counts" in document
+            else f"{document['photos_per_person']} photos a person"
+        )
+        + f", ICC {document['icc']:.3g}",
     ]
     lines += [f"  {source}" for source in document["sources"]]
     lines.append("")

@@ -15,11 +15,13 @@ kit's own verdict procedure (docs/explanation/methodology.md), not a textbook st
   a gap's are Newcombe's hybrid rule on them (:func:`conformance.stats.gap_bounds`);
 - ``pass`` needs every comparison's interval within the tolerance at one-sided ``alpha_pass``
   (intersection-union: with three groups all three must pass, which the planner integrates over);
-  ``fail`` needs one comparison beyond it at Holm's first level ``alpha_fail / m``;
+  ``fail`` needs one comparison beyond it at Holm's first level, each direction at half of it:
+  ``alpha_fail / (2 m)`` (the check doubles the smaller one-sided p-value, a gap in either direction);
 - a group below ``min_subjects`` people is never decided.
 
-What it cannot know it is told (expected rates, photos per person, ICC) or reads from a pilot
-``report.json`` (each group's rate and the design effect it showed). The promised power is checked
+What it cannot know it is told (expected rates, photos per person, equal or not, ICC) or reads from
+a pilot ``report.json`` (each group's rate and the design effect it showed) or a manifest (its
+people's photo counts). The promised power is checked
 by a seeded Monte Carlo through the real checks: ``benchmarks/plan_power.py``, its table in
 docs/how-to/plan.md. Reading a manifest, it says which checks that data can settle and why not.
 
@@ -28,6 +30,7 @@ numpy and scipy are imported inside functions, like the rest of the kit.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,12 +48,14 @@ __all__ = [
     "CheckPlan",
     "DirectionPlan",
     "GapDesign",
+    "ManifestPeople",
     "Pilot",
     "PlanError",
     "PlanInputs",
     "Price",
     "Simulation",
     "assess_manifest",
+    "counts_shares",
     "expected_df",
     "gap_precision",
     "people_needed",
@@ -58,6 +63,7 @@ __all__ = [
     "policy_levels",
     "power_to_fail",
     "power_to_pass",
+    "read_manifest",
     "read_pilot",
     "simulated_power",
     "simulated_rate_power",
@@ -97,8 +103,11 @@ DEFAULT_PRICE = Price(
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _residual_moments(rate: float, photos: int, icc: float) -> tuple[float, float]:
-    """E[r^2] and E[r^4] of one person's residual ``y - rate * photos`` (beta-binomial ``y``)."""
+def _residual_moments(rate: float, photos: int, icc: float, *, share: bool = False) -> tuple[float, float]:
+    """E[r^2] and E[r^4] of one person's residual ``y - rate * photos`` (beta-binomial ``y``).
+
+    ``share``: of the person's share instead, ``y / photos - rate`` (the person-weighted view's residual).
+    """
     import numpy as np
     from scipy import stats as distributions
 
@@ -108,8 +117,16 @@ def _residual_moments(rate: float, photos: int, icc: float) -> tuple[float, floa
     else:
         spread = (1.0 - icc) / icc  # a + b of the beta distribution with this intraclass correlation
         pmf = distributions.betabinom.pmf(y, photos, rate * spread, (1.0 - rate) * spread)
-    r = y - rate * photos
+    r = y / photos - rate if share else y - rate * photos
     return float(np.sum(pmf * r**2)), float(np.sum(pmf * r**4))
+
+
+def _satterthwaite(people: int, second: float, fourth: float) -> float:
+    """``2 k E[s]^2 / Var[s]`` for squared residuals ``s`` with these moments, at most ``k - 1``."""
+    spread = fourth - second * second
+    if spread <= 0.0:
+        return float(people - 1)
+    return min(float(people - 1), 2.0 * people * second * second / spread)
 
 
 def expected_df(rate: float, people: int, photos: int, icc: float) -> float:
@@ -125,25 +142,24 @@ def expected_df(rate: float, people: int, photos: int, icc: float) -> float:
     >>> expected_df(0.5, 100, 1, 0.0)
     inf
     >>> round(expected_df(0.04, 55, 20, 0.1), 1)
-    12.9
+    9.4
     """
     if photos <= 1:
         return math.inf
     if not 0.0 < rate < 1.0:
         return 0.0
-    second, fourth = _residual_moments(rate, photos, icc)
-    spread = fourth - second * second
-    if spread <= 0.0:
-        return float(people - 1)
-    return min(float(people - 1), 2.0 * people * second * second / spread)
+    return _satterthwaite(people, *_residual_moments(rate, photos, icc))
 
 
-def gap_precision(rate: float, people: int, photos: int, icc: float) -> stats.Precision:
+def gap_precision(rate: float, people: int, photos: int, icc: float, counts: Sequence[int] = ()) -> stats.Precision:
     """A planned group's :class:`~conformance.stats.Precision` as the check will read it.
 
     Effective size: photos over the design effect ``1 + (m - 1) icc``, within [people, photos]; at a
     rate of 0 or 1 the check can see nothing of the clustering and assumes the worst (people).
+    ``counts``: people's photo counts, each equally likely, when they differ (see :func:`_varied_precision`).
     """
+    if counts and len(_count_table(tuple(counts))[0]) > 1:
+        return _varied_precision(rate, people, counts, icc)
     if people < 1 or photos < 1:
         raise PlanError(f"a group needs at least one person with one photo, got {people} x {photos}")
     n = float(people * photos)
@@ -154,6 +170,59 @@ def gap_precision(rate: float, people: int, photos: int, icc: float) -> stats.Pr
         return stats.Precision(floor, floor, math.inf)
     effective = min(max(n / (1.0 + (photos - 1) * icc), floor), n)
     return stats.Precision(effective, floor, expected_df(rate, people, photos, icc))
+
+
+@functools.lru_cache(maxsize=8)
+def _count_table(counts: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The distinct photo counts and the share of people with each (a manifest's counts hold one entry a person)."""
+    from collections import Counter
+
+    table = sorted(Counter(counts).items())
+    return tuple(c for c, _ in table), tuple(n / len(counts) for _, n in table)
+
+
+def counts_shares(counts: Sequence[int]) -> dict[str, float]:
+    """``{"1": 0.5, "20": 0.5}``: the share of people with each photo count, as plans print it."""
+    values, shares = _count_table(tuple(counts))
+    return {str(c): round(w, 6) for c, w in zip(values, shares, strict=True)}
+
+
+def _varied_precision(rate: float, people: int, counts: Sequence[int], icc: float) -> stats.Precision:
+    """Precision of a group whose people have different numbers of photos (``counts``, each equally likely).
+
+    The check reads two views and keeps the less precise (:meth:`conformance.stats.Precision.of`):
+    photo-weighted, whose design effect is ``1 + (m_w - 1) icc`` with ``m_w = E[m^2] / E[m]`` (people
+    with many photos weigh more) and whose floor is Kish's ``k E[m]^2 / E[m^2]``; and person-weighted,
+    each person's share one unit, worth ``k / E[(1 + (m - 1) icc) / m]`` (a person with one photo
+    brings a 0 or a 1). Each view's degrees of freedom are Satterthwaite's on its residuals' moments
+    averaged over the counts, at most the design's ``k E[m^2]^2 / E[m^4] - 1``.
+    """
+    import numpy as np
+
+    values, shares = _count_table(tuple(counts))
+    m, w = np.asarray(values, dtype=np.float64), np.asarray(shares)
+    if people < 1 or m.min() < 1:
+        raise PlanError(f"a group needs at least one person with one photo, got {people} x {list(values)}")
+    mean, second, fourth = float(w @ m), float(w @ (m * m)), float(w @ m**4)
+    n = people * mean
+    kish = people * mean * mean / second
+    if not 0.0 < rate < 1.0:
+        return stats.Precision(kish, kish, math.inf)
+    design_df = people * second * second / fourth - 1.0
+    views = []
+    for share in (False, True):
+        moments = np.array([_residual_moments(rate, c, icc, share=share) for c in values])
+        df = min(_satterthwaite(people, float(w @ moments[:, 0]), float(w @ moments[:, 1])), design_df)
+        if share:
+            effective = min(max(people / float(w @ ((1.0 + (m - 1.0) * icc) / m)), float(people)), n)
+            views.append((effective, float(people), df))
+        else:
+            views.append((min(max(n / (1.0 + (second / mean - 1.0) * icc), kish), n), kish, df))
+    precisions = [
+        stats.Precision(floor, floor, df) if df < stats.PLANNING_MIN_DF else stats.Precision(effective, floor, df)
+        for effective, floor, df in views
+    ]
+    return min(precisions, key=lambda view: view.adjusted(0.025))
 
 
 def _bounds(p: float, precision: stats.Precision, alpha: float, method: str) -> tuple[float, float, float]:
@@ -213,8 +282,9 @@ def power_to_fail(
 ) -> float:
     """Probability of ``fail`` when one group's true rate is ``rate + gap`` and the others' ``rate``.
 
-    Holm's procedure fails the check when its smallest p-value is at most ``alpha / m`` over the
-    ``m`` comparisons: some comparison's lower bound at that level beyond the tolerance. The high
+    Holm's procedure fails the check when its smallest p-value (twice the smaller one-sided one: a gap
+    in either direction) is at most ``alpha / m`` over the ``m`` comparisons, a one-sided level of
+    ``alpha / (2 m)``: some comparison's lower bound at that level beyond the tolerance. The high
     group is compared with each of the ``G - 1`` others (every two groups) or with the reference
     only; comparisons between groups of equal rates almost never fail and are left out. The
     estimates are taken normal, the bounds' half-widths at the true rates:
@@ -224,7 +294,7 @@ def power_to_fail(
     from scipy.special import ndtr
 
     comparisons = groups * (groups - 1) // 2 if direction == "pairwise" else groups - 1
-    level = alpha / max(comparisons, 1)
+    level = alpha / (2 * max(comparisons, 1))
     p_high = rate + gap
     l_high, _, sd_high = _bounds(p_high, high, level, method)
     _, u_low, sd_low = _bounds(rate, low, level, method)
@@ -265,9 +335,10 @@ class GapDesign:
     method: str
     direction: str
     min_subjects: int
+    counts: tuple[int, ...] = ()  # people's photo counts, each equally likely, when they differ (else all ``photos``)
 
     def pass_power(self, people: int) -> float:
-        precision = gap_precision(self.rate, people, self.photos, self.icc)
+        precision = gap_precision(self.rate, people, self.photos, self.icc, self.counts)
         return power_to_pass(
             self.rate,
             precision,
@@ -283,8 +354,8 @@ class GapDesign:
         return power_to_fail(
             rate,
             gap,
-            gap_precision(top, people, self.photos, self.icc),
-            gap_precision(rate, people, self.photos, self.icc),
+            gap_precision(top, people, self.photos, self.icc, self.counts),
+            gap_precision(rate, people, self.photos, self.icc, self.counts),
             tolerance=self.tolerance,
             groups=self.groups,
             alpha=self.alpha_fail,
@@ -348,10 +419,17 @@ def people_needed(power_at: Any, target: float, *, least: int = 1, limit: int = 
 # the planned design many times (people with their own beta-distributed rates, as in
 # benchmarks/verdict_error_rates.py) and reading each draw with the functions the checks call:
 # stats.clustered_rate for each group, stats.gap_bounds for each comparison. Pass: every comparison's
-# interval within the tolerance at alpha_pass. Fail: Holm rejects when its smallest p-value is at most
-# alpha_fail / m, that is when some comparison's bound at that level lies beyond the tolerance (a check's
-# p-value is the level at which its interval crosses the tolerance). Seeded: the same plan every time.
+# interval within the tolerance at alpha_pass. Fail: Holm rejects when its smallest p-value (twice the
+# smaller one-sided one) is at most alpha_fail / m, that is when some comparison's bound at the one-sided
+# level alpha_fail / 2m lies beyond the tolerance (a check's one-sided p-value is the level at which its
+# interval crosses the tolerance). Seeded: the same plan every time.
 # ---------------------------------------------------------------------------------------------------------
+
+
+# Above this many people a group the planner does not simulate: each draw's cost grows with the people
+# (--tolerance 0.001 asked for about a million, and 2,000 draws of them ran for hours), and at such sizes the
+# limits are close to normal, where the approximation is what the simulation would confirm. Said in the plan.
+SIMULATION_LIMIT = 20_000
 
 
 @dataclass(frozen=True)
@@ -362,9 +440,20 @@ class Simulation:
     seed: int = 20261121
 
 
-def _person_sums(rng: Any, rate: float, people: int, photos: int, icc: float, measure: str) -> tuple[Any, Any]:
-    """Per person (numerator, denominator) as the check sums them, for people drawn at ``rate``."""
+def _person_sums(
+    rng: Any, rate: float, people: int, photos: int, icc: float, measure: str, counts: Sequence[int] = ()
+) -> tuple[Any, Any]:
+    """Per person (numerator, denominator) as the check sums them, for people drawn at ``rate``.
+
+    ``counts``: when people's photo counts differ, each person's is drawn from them (each entry equally likely).
+    """
     import numpy as np
+
+    values, shares = _count_table(tuple(counts)) if counts else ((photos,), (1.0,))
+    if len(values) > 1:
+        m = rng.choice(np.asarray(values, dtype=np.int64), size=people, p=np.asarray(shares))
+    else:
+        m = np.full(people, photos)
 
     if icc <= 0.0 or rate in (0.0, 1.0):
         own = np.full(people, rate)
@@ -372,14 +461,16 @@ def _person_sums(rng: Any, rate: float, people: int, photos: int, icc: float, me
         spread = (1.0 - icc) / icc
         own = rng.beta(rate * spread, (1.0 - rate) * spread, size=people)
     if measure == "pair_share":
-        # same_person_consistency: each person's share of pairs of photos with different labels, one unit a person
-        wrong = rng.binomial(photos, own)
-        share = 2.0 * wrong * (photos - wrong) / (photos * (photos - 1))
-        return share, np.ones(people)
+        # same_person_consistency: each person's share of pairs of photos with different labels, one unit a
+        # person, among people with two or more photos (the only ones the check reads)
+        wrong, m = rng.binomial(m, own), m.astype(np.float64)
+        several = m >= 2
+        share = 2.0 * wrong[several] * (m[several] - wrong[several]) / (m[several] * (m[several] - 1))
+        return share, np.ones(int(several.sum()))
     if measure == "photo_share":
         # nonbinary_representability: each person's share of photos given a binary label, one unit a person
-        return rng.binomial(photos, own) / photos, np.ones(people)
-    return rng.binomial(photos, own).astype(np.float64), np.full(people, float(photos))
+        return rng.binomial(m, own) / m, np.ones(people)
+    return rng.binomial(m, own).astype(np.float64), m.astype(np.float64)
 
 
 def _pairs(groups: int, direction: str) -> list[tuple[int, int]]:
@@ -409,11 +500,12 @@ def simulated_power(
         return 0.0
     rng = np.random.default_rng([simulation.seed, people, len(rates), fresh])
     pairs = _pairs(len(rates), design.direction)
-    level = design.alpha_fail / len(pairs)
+    level = design.alpha_fail / (2 * len(pairs))  # the check doubles the smaller one-sided p-value
     hits = 0
     for _ in range(simulation.replicates):
         reads = [
-            stats.clustered_rate(*_person_sums(rng, rate, people, design.photos, design.icc, measure)) for rate in rates
+            stats.clustered_rate(*_person_sums(rng, rate, people, design.photos, design.icc, measure, design.counts))
+            for rate in rates
         ]
         if verdict == "pass":
             bounds = [stats.gap_bounds(reads[a], reads[b], design.alpha_pass, design.method) for a, b in pairs]
@@ -437,6 +529,7 @@ def simulated_rate_power(
     min_subjects: int,
     simulation: Simulation,
     fresh: int = 0,
+    counts: Sequence[int] = (),
 ) -> float:
     """One group against an absolute tolerance (nonbinary_representability), read with ``stats.rate_bounds``."""
     import numpy as np
@@ -446,7 +539,7 @@ def simulated_rate_power(
     rng = np.random.default_rng([simulation.seed, people, 1, fresh])
     hits = 0
     for _ in range(simulation.replicates):
-        r = stats.clustered_rate(*_person_sums(rng, rate, people, photos, icc, "photo_share"))
+        r = stats.clustered_rate(*_person_sums(rng, rate, people, photos, icc, "photo_share", counts))
         low, high = stats.rate_bounds(r, alpha, method)
         hits += (high <= tolerance) if verdict == "pass" else (low > tolerance)
     return hits / simulation.replicates
@@ -467,6 +560,8 @@ def _calibrated_people(
     people, power = first
     if simulation.replicates <= 0:
         return people, power, "normal approximation (not simulated: --replicates 0)"
+    if people > SIMULATION_LIMIT:
+        return people, power, _beyond_simulation(people)
     simulated = simulate(people)
     shift = simulated - power
     guess = people_needed(lambda k: approximate(k) + shift, target, least=least)
@@ -556,6 +651,9 @@ class PlanInputs:
     rates: Mapping[str, float]  # each check's reference rate
     photos_per_person: int = 1
     icc: float = 0.0
+    # People's photo counts, each equally likely, when they differ (``--photos-per-person 1,20``, or a
+    # manifest's); empty: everyone has photos_per_person. Planning at the mean alone overpromised.
+    photo_counts: tuple[int, ...] = ()
     power: float = 0.8
     gap: float | None = None  # the true gap of the fail scenario; None: gap_multiple x the tolerance
     gap_multiple: float = 3.0
@@ -577,9 +675,15 @@ class CheckPlan:
     icc: float
     groups: tuple[str, ...]
     directions: tuple[DirectionPlan, ...]
-    calls_per_person: int
+    calls_per_person: float  # on average, when people's photo counts differ
     method: str
     notes: tuple[str, ...] = ()
+    photo_counts: tuple[int, ...] = ()  # people's photo counts, each equally likely, when they differ
+
+    @property
+    def mean_photos(self) -> float:
+        """Photos a person on average."""
+        return sum(self.photo_counts) / len(self.photo_counts) if self.photo_counts else float(self.photos_per_person)
 
     @property
     def people_per_group(self) -> int | None:
@@ -592,12 +696,12 @@ class CheckPlan:
     @property
     def photos_per_group(self) -> int | None:
         people = self.people_per_group
-        return None if people is None else people * self.photos_per_person
+        return None if people is None else math.ceil(people * self.mean_photos)
 
     @property
     def calls(self) -> int | None:
         people = self.people_per_group
-        return None if people is None else people * len(self.groups) * self.calls_per_person
+        return None if people is None else math.ceil(people * len(self.groups) * self.calls_per_person)
 
     def to_json(self, price: Price) -> dict[str, Any]:
         calls = self.calls
@@ -607,6 +711,11 @@ class CheckPlan:
             "tolerance": self.tolerance,
             "reference_rate": self.reference_rate,
             "photos_per_person": self.photos_per_person,
+            **(
+                {"photo_counts": counts_shares(self.photo_counts), "mean_photos_per_person": round(self.mean_photos, 4)}
+                if self.photo_counts
+                else {}
+            ),
             "icc": self.icc,
             "groups": list(self.groups),
             "people_per_group": self.people_per_group,
@@ -636,6 +745,8 @@ def _gap_design(inputs: PlanInputs, check: str, rate: float, photos: int, groups
         method=inputs.policy.interval,
         direction=inputs.policy.direction,
         min_subjects=inputs.policy.min_subjects,
+        # transformation_invariance: one photo a person transformed, whatever the counts
+        counts=inputs.photo_counts if check != "transformation_invariance" else (),
     )
 
 
@@ -646,6 +757,18 @@ def policy_levels(policy: Policy) -> tuple[float, float]:
     return error_rates(policy)
 
 
+def _beyond_simulation(people: int) -> str:
+    return (
+        f"normal approximation, not simulated: {people:,} people a group is beyond the {SIMULATION_LIMIT:,} the "
+        "planner draws (at such sizes the limits are close to normal)"
+    )
+
+
+def _method(*hows: str) -> str:
+    """A check's method: the simulation's when either direction was simulated (the other says why not)."""
+    return next((h for h in hows if h.startswith("simulated")), next((h for h in hows if h), "normal approximation"))
+
+
 def _direction(
     verdict: str, gap: float, found: tuple[int, float, str] | None, *, reason: str = ""
 ) -> tuple[DirectionPlan, str]:
@@ -653,7 +776,9 @@ def _direction(
         note = reason or "no number of people up to 10 million reaches the power"
         return DirectionPlan(verdict, gap, None, None, note), ""
     people, power, how = found
-    return DirectionPlan(verdict, gap, people, round(power, 4)), how
+    # Said of the direction itself: the other direction of the same check may have been simulated.
+    note = how if how.startswith("normal approximation, not simulated") else ""
+    return DirectionPlan(verdict, gap, people, round(power, 4), note), how
 
 
 def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
@@ -662,10 +787,20 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
     rate = inputs.rates[check]
     groups = len(inputs.groups)
     notes: list[str] = []
-    photos, calls_per_person, measure = inputs.photos_per_person, inputs.photos_per_person, "count"
+    counts = inputs.photo_counts if len(set(inputs.photo_counts)) > 1 else ()
+    mean = sum(counts) / len(counts) if counts else float(inputs.photos_per_person)
+    photos, measure = inputs.photos_per_person, "count"
+    calls_per_person: float = mean
+    # Of people with two or more photos (same_person_consistency reads only them), the share.
+    several = sum(1 for c in counts if c >= 2) / len(counts) if counts else float(photos >= 2)
+    if counts:
+        notes.append(
+            f"people's photo counts vary ({_counts_shown(counts)}, {mean:.3g} on average): planned and simulated "
+            "with each person's count drawn from them"
+        )
     if check == "transformation_invariance":
         photos = max(policy.invariance_transforms, 1)
-        calls_per_person = inputs.photos_per_person + photos
+        calls_per_person = mean + photos
         notes.append(
             f"one photo a person transformed {photos} times (invariance_transforms); set invariance_photos to at least "
             f"{groups} x the people per group, and the analyzer must be able to look at new images (not a predictions file)"
@@ -677,7 +812,7 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
         )
     elif check == "same_person_consistency":
         measure = "pair_share"
-        if photos < 2:
+        if not several:
             plans = tuple(
                 DirectionPlan(v, 0.0, None, None, "needs 2 or more photos a person") for v in ("pass", "fail")
             )
@@ -693,6 +828,7 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
                 photos,
                 "not applicable with one photo a person",
                 ("give --photos-per-person 2 or more",),
+                counts,
             )
     design = _gap_design(inputs, check, rate, photos, groups)
     gap = _fail_gap(inputs, tolerance)
@@ -705,12 +841,17 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
     sim = inputs.simulation
     share = measure == "pair_share"
 
-    # For a share of pairs the analytic reading is one unit a person: a 0/1 unit varies at least as much.
+    # For a share of pairs the analytic reading is one unit a person (of those with 2+ photos): a 0/1 unit
+    # varies at least as much.
     def approx_pass(k: int) -> float:
-        return design.pass_power(k) if not share else _one_unit(design).pass_power(k)
+        return design.pass_power(k) if not share else _one_unit(design).pass_power(max(1, math.floor(k * several)))
 
     def approx_fail(k: int) -> float:
-        return design.fail_power(k, gap) if not share else _one_unit(design).fail_power(k, gap)
+        return (
+            design.fail_power(k, gap)
+            if not share
+            else _one_unit(design).fail_power(max(1, math.floor(k * several)), gap)
+        )
 
     def sim_rates(base: float) -> float:
         # the per-photo rate whose pair share is ``base`` (E share = 2 q (1 - q) (1 - icc))
@@ -744,7 +885,7 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
     )
     pass_plan, how_pass = _direction("pass", 0.0, pass_found)
     fail_plan, how_fail = _direction("fail", gap, fail_found)
-    how = how_pass or how_fail or "normal approximation"
+    how = _method(how_pass, how_fail)
     return CheckPlan(
         check,
         _UNITS[check],
@@ -757,13 +898,20 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
         calls_per_person,
         how,
         tuple(notes),
+        counts,
     )
+
+
+def _counts_shown(counts: Sequence[int]) -> str:
+    """``1 or 20`` / ``1, 2 or 5``: the distinct photo counts people have."""
+    values = [str(v) for v in sorted(set(counts))]
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
 
 
 def _one_unit(design: GapDesign) -> GapDesign:
     from dataclasses import replace
 
-    return replace(design, photos=1, icc=0.0)
+    return replace(design, photos=1, icc=0.0, counts=())
 
 
 def _plan_representability(inputs: PlanInputs) -> CheckPlan:
@@ -773,6 +921,7 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
     alpha_pass, alpha_fail = policy_levels(policy)
     gap = min(_fail_gap(inputs, tolerance), 1.0)
     photos = inputs.photos_per_person
+    counts = inputs.photo_counts if len(set(inputs.photo_counts)) > 1 else ()
     sim = inputs.simulation
 
     def approx(verdict: str, rate: float) -> Any:
@@ -804,6 +953,7 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
                     min_subjects=policy.min_subjects,
                     simulation=sim,
                     fresh=fresh,
+                    counts=counts,
                 ),
                 inputs.power,
                 least=policy.min_subjects,
@@ -821,13 +971,14 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
         inputs.icc,
         ("nonbinary",),
         (pass_plan, fail_plan),
-        photos,
-        how or how_fail,
+        sum(counts) / len(counts) if counts else photos,
+        _method(how, how_fail),
         (
             "one group against an absolute tolerance: pass when nonbinary people are never given a binary label "
             f"(true share 0), fail when the true share is {gap:g}",
             "the static half fails before any photo is sent when the vocabulary is binary and cannot abstain",
         ),
+        counts,
     )
 
 
@@ -841,15 +992,19 @@ def _plan_calibration(inputs: PlanInputs) -> CheckPlan:
     alpha_pass, alpha_fail = policy_levels(policy)
     groups = len(inputs.groups)
     m = inputs.photos_per_person
+    counts = inputs.photo_counts if len(set(inputs.photo_counts)) > 1 else (m,)
     wrong = inputs.rates.get("misgender_gap", inputs.rates.get(check, 0.05))
     sd = inputs.sd.get(check)
     notes = []
     if sd is None:
-        sd = math.sqrt((wrong * (1 - wrong) + CONFIDENCE_SPREAD**2) * (1 + (m - 1) * inputs.icc) / m)
+        # A person's mean over c photos varies as (1 + (c - 1) ICC) / c of one photo; averaged over the counts.
+        within = sum((1 + (c - 1) * inputs.icc) / c for c in counts) / len(counts)
+        sd = math.sqrt((wrong * (1 - wrong) + CONFIDENCE_SPREAD**2) * within)
+        shown_counts = f"{m} photos" if len(counts) == 1 else f"{_counts_shown(counts)} photos"
         notes.append(
             f"a person's mean overconfidence taken to vary by {sd:.3g} (misgender rate {wrong:g}, a confidence spread "
-            f"of {CONFIDENCE_SPREAD:g} a photo, {m} photos, ICC {inputs.icc:g}); a pilot report gives the figure its "
-            "data show"
+            f"of {CONFIDENCE_SPREAD:g} a photo, {shown_counts}, ICC {inputs.icc:g}); a pilot report gives the figure "
+            "its data show"
         )
     gap = _fail_gap(inputs, tolerance)
 
@@ -877,7 +1032,7 @@ def _plan_calibration(inputs: PlanInputs) -> CheckPlan:
             return 0.0
         comparisons = groups * (groups - 1) // 2 if policy.direction == "pairwise" else groups - 1
         s = se(k) * math.sqrt(2.0)
-        return float(ndtr((gap - tolerance - t(alpha_fail / comparisons, k) * s) / s))
+        return float(ndtr((gap - tolerance - t(alpha_fail / (2 * comparisons), k) * s) / s))
 
     plans = []
     for verdict, power, g in (("pass", pass_power, 0.0), ("fail", fail_power, gap)):
@@ -894,9 +1049,10 @@ def _plan_calibration(inputs: PlanInputs) -> CheckPlan:
         inputs.icc,
         inputs.groups,
         tuple(plans),
-        m,
+        sum(counts) / len(counts),
         "normal approximation (Welch t)",
         tuple(notes),
+        counts if len(counts) > 1 else (),
     )
 
 
@@ -969,9 +1125,17 @@ def read_pilot(path: str) -> Pilot:
     at a rate of 0 or 1 show nothing about it and are left out. confidence_calibration: the spread
     of a person's mean read back from the reference group's interval.
     """
+    from .checks.check_ids import GENDER_CHECKS
     from .report import read_report
 
     report = read_report(path)
+    if not any(result.id in GENDER_CHECKS for result in report.checks):
+        ids = ", ".join(dict.fromkeys(result.id for result in report.checks)) or "none"
+        raise PlanError(
+            f"{path}: not a gender run's report (its checks: {ids}); a pilot is read for misgender_gap's rates, "
+            "photos a person and ICC: give a gender run's report.json, or the figures themselves (--reference-rate, "
+            "--photos-per-person, --icc)"
+        )
     reference = report.grouping.reference
     rates: dict[str, float] = {}
     sd: dict[str, float] = {}
@@ -998,6 +1162,13 @@ def read_pilot(path: str) -> Pilot:
         total_people = sum(g.subjects for g in result.groups.values())
         if total_people:
             photos = max(1, round(total_photos / total_people))
+            if total_photos % total_people:
+                # A report holds each group's photos and people, not each person's count: the spread is unknown.
+                notes.append(
+                    f"pilot {path}: {total_photos / total_people:.3g} photos a person on average, so people's counts "
+                    "vary, which a report does not show; planned at the nearest whole count, which overpromises when "
+                    "they vary much: give the counts (--photos-per-person 1,20) or the manifest (--manifest)"
+                )
         for g in result.groups.values():
             if g.effective_n is None or g.rate is None or not 0.0 < g.rate < 1.0 or g.subjects < 2:
                 continue
@@ -1041,17 +1212,44 @@ class Assessment:
         }
 
 
+@dataclass(frozen=True)
+class ManifestPeople:
+    """A manifest read for planning: its dataset, each photo's group, and each person's photo count."""
+
+    dataset: Any  # conformance.dataset.Dataset
+    labels: tuple[str, ...]
+    photo_counts: tuple[int, ...]  # one entry a person of the compared groups (the undisclosed are not compared)
+
+
+def read_manifest(manifest: str, policy: Policy, group_by: Sequence[str] = ()) -> ManifestPeople:
+    """Load ``manifest`` once for the plan (its people's photo counts) and its assessment."""
+    from .dataset import group_labels, load_dataset
+
+    dataset = load_dataset(manifest, identity_map=dict(policy.identity))
+    labels = tuple(group_labels(dataset, group_by))
+    per_person: dict[tuple[str, str], int] = {}
+    for photo, label in zip(dataset.photos, labels, strict=True):
+        if label != "undisclosed":
+            per_person[(label, photo.subject)] = per_person.get((label, photo.subject), 0) + 1
+    return ManifestPeople(dataset, labels, tuple(per_person.values()))
+
+
 def assess_manifest(
-    manifest: str, inputs: PlanInputs, *, group_by: Sequence[str] = (), plans: Mapping[str, CheckPlan]
+    manifest: str,
+    inputs: PlanInputs,
+    *,
+    group_by: Sequence[str] = (),
+    plans: Mapping[str, CheckPlan],
+    loaded: ManifestPeople | None = None,
 ) -> tuple[dict[str, Any], list[Assessment]]:
     """Each check's verdict power on an existing manifest's people and photos, and what stands in its way."""
     from dataclasses import replace
 
     from .checks.check_ids import GENDER_CHECKS, MATCHING_CHECKS
-    from .dataset import group_labels, load_dataset
 
-    dataset = load_dataset(manifest, identity_map=dict(inputs.policy.identity))
-    labels = group_labels(dataset, group_by)
+    if loaded is None:
+        loaded = read_manifest(manifest, inputs.policy, group_by)
+    dataset, labels = loaded.dataset, loaded.labels
     people: dict[str, set[str]] = {}
     photos: dict[str, int] = {}
     per_person: dict[str, int] = {}
@@ -1068,6 +1266,12 @@ def assess_manifest(
     smallest = min(compared.values()) if compared else 0
     smallest_group = min(compared, key=compared.__getitem__) if compared else "none"
     mean_photos = max(1, round(sum(photos[g] for g in compared) / max(sum(compared.values()), 1)))
+    varied = loaded.photo_counts if len(_count_table(loaded.photo_counts)[0]) > 1 else ()
+    spread = (
+        f"{_counts_shown(varied)} photos a person, {sum(varied) / len(varied):.3g} on average"
+        if varied
+        else f"{mean_photos} photos a person"
+    )
     has_roles = any(p.role for p in dataset.photos)
     repeated = any(n >= 2 for n in per_person.values())
     nonbinary = sum(1 for p in {(p.subject, p.identity) for p in dataset.photos} if p[1] == "nonbinary")
@@ -1085,6 +1289,19 @@ def assess_manifest(
             continue
         if check in GENDER_CHECKS and has_roles:
             out.append(Assessment(check, False, "a face-matching manifest (role column): gender checks do not apply"))
+            continue
+        if check != "nonbinary_representability" and len(compared) < 2:
+            # A gap needs two groups: no number of people in the one there is settles it.
+            only = ", ".join(sorted(compared)) or "none"
+            out.append(
+                Assessment(
+                    check,
+                    False,
+                    f"only one group in the manifest ({only}, grouped by "
+                    f"{', '.join(group_by) or 'the default: cis / trans / nonbinary'}): a gap is between two or more "
+                    "groups; add people of another group, or group by another column (--group-by)",
+                )
+            )
             continue
         if check == "same_person_consistency" and not repeated:
             out.append(Assessment(check, False, "nobody has two or more photos: not applicable"))
@@ -1118,11 +1335,14 @@ def assess_manifest(
         if plan is None or need is None:
             out.append(Assessment(check, False, "not planned" if plan is None else "; ".join(plan.notes)))
             continue
-        design_inputs = replace(inputs, photos_per_person=mean_photos, groups=tuple(sorted(compared)))
+        # The manifest's own people: their photo counts as they are, not the plan's.
+        design_inputs = replace(
+            inputs, photos_per_person=mean_photos, photo_counts=varied, groups=tuple(sorted(compared))
+        )
         assessed = _assess_size(check, design_inputs, group_size)
         settles = all(p is not None and p >= inputs.power for p in assessed)
         reason = (
-            f"{label} has {group_size} people ({mean_photos} photos a person on average): power "
+            f"{label} has {group_size} people ({spread}): power "
             f"{_shown_power(assessed[0])} to pass at a true gap of 0, {_shown_power(assessed[1])} to fail at "
             f"{plan.directions[1].true_gap:g}"
         )
@@ -1143,7 +1363,7 @@ def _assess_size(check: str, inputs: PlanInputs, people: int) -> tuple[float | N
     sim = inputs.simulation
     if check == "nonbinary_representability":
         alpha_pass, alpha_fail = policy_levels(inputs.policy)
-        if sim.replicates <= 0:
+        if sim.replicates <= 0 or people > SIMULATION_LIMIT:
             return None, None
         powers = [
             simulated_rate_power(
@@ -1157,6 +1377,7 @@ def _assess_size(check: str, inputs: PlanInputs, people: int) -> tuple[float | N
                 method=inputs.policy.interval,
                 min_subjects=inputs.policy.min_subjects,
                 simulation=sim,
+                counts=inputs.photo_counts,
             )
             for verdict, rate, alpha in (("pass", 0.0, alpha_pass), ("fail", min(gap, 1.0), alpha_fail))
         ]
@@ -1172,7 +1393,7 @@ def _assess_size(check: str, inputs: PlanInputs, people: int) -> tuple[float | N
     )
     design = _gap_design(inputs, check, rate, photos, groups)
     low, high = (rate, rate + gap) if rate + gap <= 1.0 else (1.0 - gap, 1.0)
-    if sim.replicates <= 0 or check == "same_person_consistency":
+    if sim.replicates <= 0 or check == "same_person_consistency" or people > SIMULATION_LIMIT:
         return design.pass_power(people), design.fail_power(people, gap)
     return (
         simulated_power(design, people, [rate] * groups, "pass", sim),

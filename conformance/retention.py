@@ -11,7 +11,8 @@ live Rekognition call the kit:
 2. reads whether Rekognition is opted out (its own entry, else the policy's ``default``);
 3. refuses to go live unless it is, or the run was given ``--accept-vendor-retention`` (an explicit,
    recorded acceptance that AWS may keep the photos);
-4. says how many calls the run will make and what they cost (a sequential run: per look, at most all);
+4. says how many calls the run will make and what they cost: at most (every photo not yet recorded) and,
+   for a sequential run, at least (its first look) and by look; the calls made are added after the run;
 5. records all of this in the report (``analyzer.retention_preflight``).
 
 A state the kit cannot read (no permission, no organisation, a network fault) is never taken as
@@ -114,11 +115,16 @@ class Preflight:
     opted_out: bool | None
     detail: str
     accepted_retention: bool
-    calls: int
-    cost: float
+    calls: int | None  # at most: every call the run plans (None: it planned none, e.g. precheck=False)
+    cost: float | None  # of ``calls``
     calls_note: str
+    calls_min: int | None = None  # at least: a sequential run's first look (None: ``calls``, all of them)
+    cost_min: float | None = None
+    calls_by_look: tuple[int, ...] = ()  # a sequential run's photos by look, cumulative
 
     def to_json(self) -> dict[str, Any]:
+        least = self.calls if self.calls_min is None else self.calls_min
+        least_cost = self.cost if self.cost_min is None else self.cost_min
         return {
             "vendor": self.vendor,
             "terms": self.terms,
@@ -127,7 +133,12 @@ class Preflight:
             "detail": self.detail,
             "accepted_retention": self.accepted_retention,
             "calls": self.calls,
-            "cost": round(self.cost, 2),
+            "cost": None if self.cost is None else round(self.cost, 2),
+            # The run's calls at most and at least (a sequential run stops once every check is settled).
+            "calls_max": self.calls,
+            "calls_min": least,
+            "cost_min": None if least_cost is None else round(least_cost, 2),
+            **({"calls_by_look": list(self.calls_by_look)} if self.calls_by_look else {}),
             "calls_note": self.calls_note,
         }
 
@@ -136,15 +147,19 @@ def preflight(
     organizations: Callable[[], Any],
     *,
     accept_retention: bool,
-    calls: int,
+    calls: int | None,
     price_per_image: float,
     calls_note: str = "",
+    calls_min: int | None = None,
+    calls_by_look: tuple[int, ...] = (),
     vendor: str = "Amazon Rekognition",
 ) -> Preflight:
     """Check the opt-out before a live run; raise :class:`VendorRetentionRefused` unless it is in force or accepted.
 
     ``organizations`` makes the Organizations client (called once; a failure to make it is an
-    unknown state, not a pass).
+    unknown state, not a pass). ``calls``: the most the run will make (None: not planned);
+    ``calls_min``: the fewest (a sequential run's first look); ``calls_by_look``: a sequential run's
+    photos by look.
     """
     from botocore.exceptions import BotoCoreError
 
@@ -157,7 +172,17 @@ def preflight(
     else:
         state = opt_out_state(client)
     record = Preflight(
-        vendor, TERMS, state.opted_out, state.detail, accept_retention, calls, calls * price_per_image, calls_note
+        vendor,
+        TERMS,
+        state.opted_out,
+        state.detail,
+        accept_retention,
+        calls,
+        None if calls is None else calls * price_per_image,
+        calls_note,
+        calls_min,
+        None if calls_min is None else calls_min * price_per_image,
+        calls_by_look,
     )
     if state.opted_out is not True and not accept_retention:
         raise VendorRetentionRefused(

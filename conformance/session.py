@@ -203,6 +203,13 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     )
     analyzer = create(analyzer_spec, dataset=dataset, settings=settings)
     if dataset.is_matching or callable(getattr(analyzer, "comparisons", None)):
+        if options.sequential:
+            # Refused, never ignored: the reproduce line would claim a stopping rule the run did not use.
+            raise ConformanceError(
+                f"--sequential (pytest --conformance-sequential) audits gender runs only; {Path(dataset_path).name} "
+                "is a face-matching run (a role column, or an analyzer comparing photos 1:1), whose gallery is "
+                "enrolled whole before any probe is searched: drop --sequential"
+            )
         return _matching_context(options, analyzer_spec, settings, dataset, analyzer, policy)
     wrong = [c for c in options.checks if c in MATCHING_CHECKS]
     if wrong:
@@ -277,6 +284,9 @@ def _sequential_context(
         analyzer.sequential_looks = tuple(accumulate(sizes))
 
     def analyze(batch: Dataset) -> Observations:
+        if hasattr(analyzer, "session_photos"):
+            # A recording holds the looks the run took: a replay checks it for this look's photos only.
+            analyzer.session_photos = batch.photos
         return analyze_dataset(
             analyzer,
             batch,
@@ -311,7 +321,7 @@ def _sequential_context(
         evaluate=evaluate,
     )
     notes.append(
-        f"sequential audit: {outcome.photos_sent} of {len(dataset.photos)} photos sent in {len(outcome.looks)} of "
+        f"sequential audit: {outcome.photos_sent} of {len(dataset.photos)} photos sent in {outcome.looks[-1].index} of "
         f"{outcome.looks_planned} looks ({outcome.stopped}); {len(outcome.not_needed)} photos not needed; verdicts at "
         f"the last look's one-sided level {outcome.looks[-1].alpha:.3g} (error spending over the looks)"
     )

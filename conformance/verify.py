@@ -513,7 +513,8 @@ def _compare(
         else:
             out += _compare_check(label, a, b)
     out += _compare_photos(_list(report.get("photos")), _list(derived.get("photos")))
-    for section in ("seed", "outcomes", "dataset", "grouping", "notes", "skipped"):
+    # A sequential run's block (looks taken, why it stopped, photos sent) is re-derived by replaying the same looks.
+    for section in ("seed", "outcomes", "dataset", "grouping", "notes", "skipped", "sequential"):
         reported, again = report.get(section, _ABSENT), derived.get(section, _ABSENT)
         if section == "dataset":
             reported = {k: _located(k, v, places) for k, v in _mapping(reported).items()}
@@ -537,17 +538,15 @@ def _compare(
     sealed_kit = _mapping(report.get("evidence")).get("kit_version", _ABSENT)
     if not _same(report.get("kit_version"), sealed_kit):
         out.append(Difference("evidence", "-", "kit_version", sealed_kit, report.get("kit_version")))
-    # A sequential run's record (looks taken, why it stopped, photos sent and not needed) is re-derived too.
-    for path, x, y in _diff(report.get("sequential", _ABSENT), derived.get("sequential", _ABSENT)):
-        out.append(Difference("report", "-", f"sequential.{path}" if path != "(value)" else "sequential", x, y))
     for name in report:
         if name not in _REPORT_KEYS:
             out.append(Difference("report", "-", name, report[name], _ABSENT))
     return out
 
 
-# How the run was sped up (the cache): not what it found.
-_RUN_KEYS = frozenset({"observations_cache"})
+# How the run was sped up (the cache): not what it found. What a live run's data-protection preflight saw
+# (AWS Organizations' answer, the calls made) is of that moment, never in the recording: a note says so.
+_RUN_KEYS = frozenset({"observations_cache", "retention_preflight"})
 
 
 # The top-level keys of a report this kit writes; any other is not the kit's (a newer kit's, or an edit).
@@ -720,6 +719,11 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
         notes.append(
             f"the report was made by kit {report.kit_version}, this is kit {__version__}: a difference may come "
             "from the kit's own changes"
+        )
+    if isinstance(report.analyzer.fields.get("retention_preflight"), dict):
+        notes.append(
+            "the data-protection preflight (analyzer.retention_preflight) is what the live run saw before its first "
+            "call (AWS Organizations' answer, the calls made): it is not in the evidence and is not re-derived"
         )
     if root is None and places.recorded is not None and not os.path.isdir(places.recorded):
         notes.append(f"the run's folder {places.recorded} is not here: if the project moved, pass --root NEW_PLACE")

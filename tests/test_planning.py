@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -81,7 +82,7 @@ def _fail_share(people: int, policy: Policy, seed: int, draws: int = 300) -> flo
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-    from verdict_error_rates import misgendered, observations  # type: ignore[import-not-found]
+    from verdict_error_rates import misgendered, observations  # type: ignore[import-not-found,unused-ignore]
 
     rng = np.random.default_rng(seed)
     photos = np.full(people, 3)
@@ -227,7 +228,8 @@ def test_price_override_and_default_source(capsys: pytest.CaptureFixture[str]) -
         "0",
         "--json",
     )
-    assert document["cost"] == pytest.approx(document["calls"] * 2.5 / 1000, abs=0.005)  # type: ignore[operator]
+    # The cost is rounded to cents: within half a cent of calls x price.
+    assert abs(document["cost"] - document["calls"] * 2.5 / 1000) <= 0.005 + 1e-9  # type: ignore[operator]
     assert "2026-10-07" in DEFAULT_PRICE.source
     assert "list price" in DEFAULT_PRICE.source
 
@@ -240,6 +242,11 @@ def test_price_override_and_default_source(capsys: pytest.CaptureFixture[str]) -
         (["--power", "1.2"], "give a number from 0 to 1"),
         (["--gap", "0.04", "--check", "misgender_gap"], "must lie above the tolerance"),
         (["--pilot", "no-such-report.json"], "no-such-report.json: no such file"),
+        # It became 1 photo a person in silence.
+        (["--photos-per-person", "0"], "give photos a person as a whole number from 1"),
+        (["--photos-per-person", "1,0"], "give photos a person as a whole number from 1"),
+        # It printed "cost": Infinity, which is not JSON.
+        (["--check", "misgender_gap", "--price-per-1000", "1e308", "--json"], "cost is inf, not a finite number"),
     ],
 )
 def test_bad_input_names_the_value_and_the_way_out(
@@ -251,3 +258,176 @@ def test_bad_input_names_the_value_and_the_way_out(
         code = int(exc.code or 0)
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_plan_too_large_to_simulate_uses_the_approximation_and_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # --tolerance 0.001 needs about a million people a group: 2,000 simulated draws of them never finished.
+    from conformance import planning
+
+    simulate = planning.simulated_power
+
+    def bounded(design: GapDesign, people: int, *args: object, **kwargs: object) -> float:
+        assert people <= planning.SIMULATION_LIMIT, f"simulated {people} people a group"
+        return simulate(design, people, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(planning, "simulated_power", bounded)
+    document = plan_json(capsys, "plan", "--check", "misgender_gap", "--tolerance", "0.001", "--json")
+    pass_, fail = document["checks"][0]["directions"]  # type: ignore[index]
+    # Textbook sizes at rate 0.05, one-sided 0.025, power 0.8: equivalence at a gap of 0 needs
+    # 2 p q ((z_0.975 + z_0.9) / 0.001)^2; the fail scenario (0.05 against 0.053, 0.002 beyond the tolerance)
+    # (p1 q1 + p2 q2) ((z_0.9875 + z_0.8) / 0.002)^2: a fail is shown in either direction, each at 0.025 / 2.
+    z = distributions.norm.ppf
+    equivalence = 2 * 0.05 * 0.95 * ((z(0.975) + z(0.9)) / 0.001) ** 2
+    superiority = (0.05 * 0.95 + 0.053 * 0.947) * ((z(0.9875) + z(0.8)) / 0.002) ** 2
+    assert pass_["people_per_group"] == pytest.approx(equivalence, rel=0.01)
+    assert fail["people_per_group"] == pytest.approx(superiority, rel=0.01)
+    for direction in (pass_, fail):
+        assert "normal approximation, not simulated" in direction["note"]
+        assert f"beyond the {planning.SIMULATION_LIMIT:,}" in direction["note"]
+    assert document["checks"][0]["method"].startswith("normal approximation, not simulated")  # type: ignore[index]
+
+
+UNEQUAL = [
+    "plan",
+    "--check",
+    "misgender_gap",
+    "--reference-rate",
+    "0.04",
+    "--gap",
+    "0.15",
+    "--tolerance",
+    "0.05",
+    "--photos-per-person",
+    "1,20",
+    "--icc",
+    "0.3",
+    "--replicates",
+    "500",
+    "--json",
+]
+
+
+def _verdict_share(
+    people: int, counts: tuple[int, ...], rates: tuple[float, float], verdict: str, seed: int, draws: int = 300
+) -> float:
+    """Share of ``draws`` through run_check giving ``verdict``, each person's photo count drawn from ``counts``."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from verdict_error_rates import misgendered, observations  # type: ignore[import-not-found,unused-ignore]
+
+    policy = load_policy()
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(draws):
+        groups = []
+        for name, rate in zip(("cis", "trans"), rates, strict=True):
+            photos = rng.choice(np.asarray(counts), size=people)
+            groups.append((name, photos, misgendered(rate, 0.3, photos, rng)))
+        table, labels = observations(groups)
+        result = run_check("misgender_gap", table, groups=labels, reference="cis", policy=policy, seed=0)
+        hits += result.verdict == verdict
+    return hits / draws
+
+
+def test_unequal_photo_counts_are_planned_as_they_are(capsys: pytest.CaptureFixture[str]) -> None:
+    # Half the people with 1 photo, half with 20: planned at the mean (10) the plan promised 0.81 to fail
+    # with 69 people a group, and run_check failed 0.32 of such draws.
+    document = plan_json(capsys, *UNEQUAL)
+    check = document["checks"][0]  # type: ignore[index]
+    assert check["photo_counts"] == {"1": 0.5, "20": 0.5}
+    assert check["mean_photos_per_person"] == 10.5
+    people = document["people_per_group"]
+    assert isinstance(people, int)
+    assert document["photos_per_group"] == math.ceil(people * 10.5)
+    assert document["calls"] == math.ceil(2 * people * 10.5)
+    pass_, fail = check["directions"]
+    assert "counts vary (1 or 20" in check["notes"][0]
+    # The promise holds through the real checks at the planned sizes (300 draws: one standard error 0.023).
+    assert _verdict_share(fail["people_per_group"], (1, 20), (0.04, 0.19), "fail", seed=3) >= fail["power"] - 0.08
+    assert _verdict_share(pass_["people_per_group"], (1, 20), (0.04, 0.04), "pass", seed=4) >= pass_["power"] - 0.08
+
+
+def test_a_manifest_gives_the_plan_its_photo_counts(capsys: pytest.CaptureFixture[str], make_manifest: Any) -> None:
+    rows = []
+    for group, trans in (("a", "no"), ("b", "yes")):
+        for person in range(12):
+            for photo in range(1 if person % 2 else 20):
+                rows.append(
+                    {
+                        "photo": f"{group}{person}_{photo}.png",
+                        "subject": f"{group}{person}",
+                        "gender_identity": "woman",
+                        "trans": trans,
+                    }
+                )
+    manifest = make_manifest(rows)
+    document = plan_json(
+        capsys, "plan", "--check", "misgender_gap", "--manifest", str(manifest), "--replicates", "0", "--json"
+    )
+    assert document["photo_counts"] == {"1": 0.5, "20": 0.5}
+    assert document["checks"][0]["photo_counts"] == {"1": 0.5, "20": 0.5}  # type: ignore[index]
+    assert any("photos a person" in source and "1 (12), 20 (12)" in source for source in document["sources"])  # type: ignore[attr-defined]
+    [row] = document["manifest"]["checks"]  # type: ignore[index]
+    assert "(1 or 20 photos a person, 10.5 on average)" in row["reason"]
+
+
+def test_a_manifest_of_one_group_says_a_gap_needs_another(
+    capsys: pytest.CaptureFixture[str], make_manifest: Any
+) -> None:
+    # It blamed the group's size ("power 0.00 ... 320 people a group would settle it"): no size can.
+    rows = [
+        {"photo": f"c{person}_{photo}.png", "subject": f"c{person}", "gender_identity": "woman", "trans": "no"}
+        for person in range(30)
+        for photo in range(3)
+    ]
+    manifest = make_manifest(rows)
+    document = plan_json(
+        capsys,
+        "plan",
+        "--check",
+        "misgender_gap,detection_failure_gap,same_person_consistency",
+        "--manifest",
+        str(manifest),
+        "--replicates",
+        "0",
+        "--json",
+    )
+    assert document["manifest"]["groups"] == {"cis": {"people": 30, "photos": 90}}  # type: ignore[index]
+    for row in document["manifest"]["checks"]:  # type: ignore[index]
+        assert not row["settles"]
+        assert row["reason"].startswith("only one group in the manifest (cis, grouped by the default")
+        assert "people a group would settle it" not in row["reason"]
+    # The plan is for this manifest's people: 3 photos each.
+    assert document["photos_per_person"] == 3
+
+
+def test_a_face_matching_report_is_refused_as_a_pilot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # It was read as a pilot: the matching check's rate taken, the ICC silently 0.
+    from conformance.reporting import build_report
+
+    report = build_report([], context={"run": {"checks": ["false_match_gap"]}, "grouping": {"reference": "white"}})
+    (tmp_path / "report.json").write_text(json.dumps(report.to_json()))
+    assert main(["plan", "--pilot", str(tmp_path / "report.json"), "--replicates", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "not a gender run's report (its checks: false_match_gap)" in err
+    assert "--reference-rate" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--photos-per-person", "3"], True),
+        (["--photos-per-person", "1,4"], True),
+        (["--photos-per-person", "3", "--icc", "0"], False),  # given, not assumed
+        (["--photos-per-person", "1"], False),  # one photo a person: nothing to correlate
+    ],
+)
+def test_an_assumed_icc_of_0_with_several_photos_a_person_is_said(
+    capsys: pytest.CaptureFixture[str], args: list[str], said: bool
+) -> None:
+    document = plan_json(capsys, "plan", "--check", "misgender_gap", "--replicates", "0", *args, "--json")
+    assumed = [s for s in document["sources"] if s.startswith("ICC 0 assumed")]  # type: ignore[attr-defined]
+    assert bool(assumed) is said

@@ -15,6 +15,7 @@ from conformance.adapters import rekognition
 from conformance.adapters.base import AdapterSettings
 from conformance.adapters.registry import create
 from conformance.demo import MANIFEST
+from conformance.errors import ConformanceError
 from conformance.retention import OPT_OUT_POLICY, VendorRetentionRefused, opt_out_state, preflight
 
 
@@ -152,11 +153,181 @@ def test_the_adapter_records_the_opt_out_it_saw(
     monkeypatch.setattr(
         rekognition, "_organizations_client", lambda: answering({"services": {"default": {"opt_out_policy": "optOut"}}})
     )
-    analyzer.sequential_looks = (115, 243, 359, 481, 600)
+    # A sequential run's first look, as conformance.session sets it: its own photos, and every look's size.
+    from itertools import accumulate
+
+    from conformance.dataset import group_labels
+    from conformance.sequential import person_batches
+
+    batches = person_batches(analyzer.dataset, group_labels(analyzer.dataset, ()), 5, 20261121)
+    analyzer.sequential_looks = tuple(accumulate(len(b) for b in batches))
+    analyzer.session_photos = tuple(batches[0])
     with analyzer.session():
         pass
     record = analyzer.describe()["retention_preflight"]
     assert record["opted_out"] is True
-    assert record["calls"] == 115  # a sequential run's first look, not the manifest's 600
+    # At most every photo of the manifest (none recorded yet), at least the first look's: it recorded the
+    # first look as the run's calls.
+    assert record["calls"] == record["calls_max"] == 600
+    assert record["cost"] == 0.6
+    assert record["calls_min"] == len(batches[0]) < 600
+    assert record["cost_min"] == round(len(batches[0]) * 0.001, 2)
+    assert record["calls_by_look"] == list(analyzer.sequential_looks)
+    assert record["calls_by_look"][-1] == 600
+    assert record["calls_made"] == 0  # the session sent nothing
     assert "look 5 600 photos ($0.60)" in record["calls_note"]
     assert attempts == []
+
+
+def _guarded(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every connection and name lookup refused and listed: a listed attempt is a request that left the process."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", "https://rekognition.invalid")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "TESTING")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "TESTING")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    attempts: list[Any] = []
+
+    def refuse(self: socket.socket, address: Any) -> None:
+        attempts.append(address)
+        raise OSError(f"test guard: network blocked ({address})")
+
+    def no_lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        attempts.append(("getaddrinfo", host))
+        raise socket.gaierror(f"test guard: lookup blocked ({host})")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookup)
+    return attempts
+
+
+@pytest.mark.parametrize("mode", ["once", "new_episodes"])
+@pytest.mark.parametrize("allow_live", [True, False])
+def test_a_session_without_precheck_still_refuses_before_the_first_live_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, allow_live: bool
+) -> None:
+    # precheck=False plans no calls (the documented way for compare in one's own tests); the guard must
+    # still hold at the first request that would leave for a non-loopback endpoint.
+    attempts = _guarded(monkeypatch)
+    monkeypatch.setattr(rekognition, "_organizations_client", lambda: refusing("EffectivePolicyNotFoundException"))
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode=mode, cassette_dir=str(tmp_path / "cassettes"), allow_live=allow_live)
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    refusal = VendorRetentionRefused if allow_live else ConformanceError
+    words = "--accept-vendor-retention" if allow_live else "--allow-live"
+    with analyzer.session(precheck=False), pytest.raises(refusal, match=words):
+        analyzer.analyze(dataset.photos[0])
+    with analyzer.session(precheck=False), pytest.raises(refusal, match=words):
+        analyzer.compare(dataset.photos[0], dataset.photos[1])
+    assert attempts == []
+    assert analyzer.retention_preflight is None
+
+
+def test_a_session_without_precheck_goes_live_once_the_opt_out_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts = _guarded(monkeypatch)
+    monkeypatch.setattr(
+        rekognition, "_organizations_client", lambda: answering({"services": {"default": {"opt_out_policy": "optOut"}}})
+    )
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(tmp_path / "cassettes"), allow_live=True)
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with analyzer.session(precheck=False), pytest.raises(ConformanceError, match="cannot reach"):
+        analyzer.analyze(dataset.photos[0])
+    assert attempts, "the request was let through to the (guarded) network"
+    record = analyzer.describe()["retention_preflight"]
+    assert record["opted_out"] is True
+    assert "precheck=False" in record["calls_note"]
+    assert record["calls"] is None  # nothing planned
+    assert record["calls_made"] == 1  # the one let through
+
+
+def test_a_recorded_answer_needs_no_preflight(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The demo's recording answers the first photo: replayed below the hook, nothing leaves, nothing to refuse.
+    import shutil
+
+    from conformance.demo import CASSETTES
+
+    attempts = _guarded(monkeypatch)
+    shutil.copytree(Path(CASSETTES) / "demo", tmp_path / "cassettes" / "demo")
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="new_episodes", cassette_dir=str(tmp_path / "cassettes"))
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with analyzer.session(precheck=False):
+        observation = analyzer.analyze(dataset.photos[0])
+    assert observation.outcome == "analysed"
+    assert attempts == []
+    assert analyzer.retention_preflight is None
+
+
+@pytest.mark.parametrize(
+    ("state", "accepted", "words"),
+    [
+        ({"services": {"default": {"opt_out_policy": "optOut"}}}, False, "opted out (the effective AI services"),
+        ("EffectivePolicyNotFoundException", True, "NOT opted out (no AI services opt-out policy is in force"),
+    ],
+)
+def test_the_markdown_and_html_reports_show_the_preflight(
+    state: dict[str, Any] | str, accepted: bool, words: str
+) -> None:
+    # Only report.json held it (analyzer.retention_preflight): a reader of report.md or report.html never saw it.
+    from html.parser import HTMLParser
+
+    from conformance.reporting import build_report
+    from conformance.reporting.html import render_html
+    from conformance.reporting.markdown import render_markdown
+
+    client = answering(state) if isinstance(state, dict) else refusing(state)
+    record = preflight(
+        lambda: client, accept_retention=accepted, calls=600, calls_min=115, price_per_image=0.001
+    ).to_json()
+    record["calls_made"] = 243
+    context = {
+        "analyzer": {"name": "Amazon Rekognition DetectFaces", "adapter": "rekognition", "retention_preflight": record},
+        "dataset": {"name": "demo", "photos": 600, "subjects": 150},
+    }
+    report = build_report([], context=context)
+    expected = [words, "calls planned: 115 to 600 (about USD 0.60 at most)", "243 made", "Terms: Amazon may store"]
+    if accepted:
+        expected.append("went live with --accept-vendor-retention: the vendor may keep and use the photos")
+    [line] = [line for line in render_markdown(report).splitlines() if line.startswith("- Data protection: ")]
+    for text in expected:
+        assert text in line
+
+    class Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.text: list[str] = []
+
+        def handle_data(self, data: str) -> None:
+            self.text.append(data)
+
+    page = Text()
+    page.feed(render_html(report))
+    shown = " ".join(page.text)
+    assert "data protection" in shown
+    for text in expected:
+        assert text in shown
+
+
+def test_a_report_with_a_preflight_verifies_and_says_what_is_not_re_derived(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A live recording's report holds the preflight; its offline replay cannot: it never verified.
+    from conformance.cli import main
+
+    assert main(["run", "--checks", "nonbinary_representability", "--report-dir", str(tmp_path)]) == 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    report["analyzer"]["retention_preflight"] = preflight(
+        lambda: answering({"services": {"rekognition": {"opt_out_policy": "optOut"}}}),
+        accept_retention=False,
+        calls=600,
+        price_per_image=0.001,
+    ).to_json()
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "report.json")]) == 0, capsys.readouterr().out
+    assert "the data-protection preflight (analyzer.retention_preflight) is what the live run saw" in (
+        capsys.readouterr().out
+    )

@@ -643,6 +643,9 @@ class RekognitionAnalyzer:
         self.extra_calls = 0  # transformed variants the runner will send, set before session()
         # A sequential run's photos by look (cumulative), set before session(): the live estimate counts them.
         self.sequential_looks: tuple[int, ...] = ()
+        # A sequential run's photos of the look about to be sent, set before session(): its precheck asks the
+        # recording for those only (the looks a run never took were never recorded). None: the whole dataset.
+        self.session_photos: tuple[Photo, ...] | None = None
         self.retention_preflight: dict[str, Any] | None = None  # what the data-protection preflight found
         self._collection = False
         self._gallery: dict[str, str] | None = None  # gallery image digest (ExternalImageId) -> photo id
@@ -650,6 +653,8 @@ class RekognitionAnalyzer:
         self._limiter: TokenBucket | None = None
         self._cassette: Any = None
         self._lock = threading.Lock()  # threads share the counts below (--executor threads:N)
+        self._live_calls = 0  # calls sent to the endpoint (not replayed), this process and its workers
+        self._live_lock = threading.Lock()  # one preflight a run, however many threads send their first call at once
         self.allowed_hosts: tuple[str, ...] = ()  # hosts the run itself talks to (a Dask scheduler)
         self.rate_share = 1  # processes sharing the rate limit: the runner sets it for worker executors
         self._absorbed = False
@@ -690,7 +695,11 @@ class RekognitionAnalyzer:
                 )
             )
             self._store = store
-            planned = self._planned() if precheck or mode == "once" or (legacy and writes and not fresh) else []
+            planned = (
+                self._planned(self.session_photos)
+                if precheck or mode == "once" or (legacy and writes and not fresh)
+                else []
+            )
             if legacy and writes and not fresh and not len(store):
                 self._migrate(store, {r.key for r in planned})
             missing = [r for r in planned if r.key not in store]
@@ -713,7 +722,9 @@ class RekognitionAnalyzer:
             missing_calls = len({r.key for r in missing})  # the same image under two names is one call
             if effective == "none" and missing:
                 raise self._unrecorded_error(missing, store)
-            calls = (len(self._planned()) if effective == "all" else missing_calls) + self.extra_calls
+            calls = (
+                len(self._planned(self.session_photos)) if effective == "all" else missing_calls
+            ) + self.extra_calls
             self._open(stack, store, effective, live_calls=calls)
             # A collection made for a face-matching run is deleted after it, also when the run fails.
             stack.callback(self._drop_collection)
@@ -780,6 +791,10 @@ class RekognitionAnalyzer:
         loopback = is_loopback(endpoint)
         if not replay_only and live_calls and not loopback:
             self._check_live(self._endpoint, live_calls)
+        if not replay_only and not loopback:
+            # Whatever was planned (a session opened with precheck=False plans nothing), no request leaves for the
+            # vendor before --allow-live and the preflight: they run when the first unrecorded request is sent.
+            self._client.meta.events.register("before-send.rekognition", self._guard_live)
         rate = self.settings.rate or (None if loopback else DEFAULT_RATE)
         self._limiter = None if replay_only or rate is None else TokenBucket(rate / share, burst=1)
         if not replay_only:
@@ -857,6 +872,7 @@ class RekognitionAnalyzer:
             "lines": store.lines_for(keys),
             "share": self.rate_share,
             "allowed_hosts": self.allowed_hosts,  # a Dask worker must still reach its scheduler
+            "retention_preflight": self.retention_preflight,  # passed here: a worker does not ask again
         }
 
     @contextmanager
@@ -867,6 +883,8 @@ class RekognitionAnalyzer:
         store = RecordingStore.in_memory(self.recording, adapter="rekognition", lines=payload["lines"])
         self._store, self._effective, self._unrecorded = store, str(payload["effective"]), 0
         self.allowed_hosts = tuple(payload.get("allowed_hosts", ()))
+        self.retention_preflight = payload.get("retention_preflight")
+        self._live_calls = 0  # this chunk's, handed back
         with ExitStack() as stack:
             self._open(stack, store, self._effective, live_calls=0, share=int(payload.get("share", 1)))
 
@@ -878,6 +896,8 @@ class RekognitionAnalyzer:
                     "emulated": self.emulated,
                     "simulated": self.simulated,
                     "withheld": dict(self.withheld),
+                    "retention_preflight": self.retention_preflight,  # a worker's own, when its call went live first
+                    "live_calls": self._live_calls,
                 }
 
             yield handback
@@ -892,6 +912,9 @@ class RekognitionAnalyzer:
             self.emulated = self.emulated or bool(handback["emulated"])
             self.simulated = self.simulated or bool(handback["simulated"])
             self.withheld.update(handback.get("withheld") or {})
+            self._live_calls += int(handback.get("live_calls") or 0)
+            if self.retention_preflight is None and handback.get("retention_preflight"):
+                self.retention_preflight = dict(handback["retention_preflight"])
             if handback["lines"] and not self._absorbed:
                 store.begin_session(self._begin_session(dict(handback["session"] or {})), _NOTE)
                 self._absorbed = True
@@ -938,9 +961,40 @@ class RekognitionAnalyzer:
             )
         return client
 
-    def _check_live(self, endpoint: str, calls: int) -> None:
-        estimate = calls * PRICE_PER_IMAGE_USD
+    def _guard_live(self, request: Any, **_: Any) -> None:
+        """botocore's before-send hook towards a non-loopback endpoint: a request the recording cannot answer is live.
+
+        Its first one runs :meth:`_check_live` (once a run, under a lock: threads send at once); a request
+        the recording answers is replayed by vcrpy below this hook and never leaves the process.
+        """
+        from ..recording.scrub import canonical_body, operation_of, request_key
+
+        if self.retention_preflight is not None:
+            return
+        store = self._store
+        key = request_key(operation_of(request.headers.get("X-Amz-Target")), canonical_body(request.body))
+        if self._effective != "all" and store is not None and key in store:
+            return
+        with self._live_lock:
+            if self.retention_preflight is None:
+                self._check_live(self._endpoint, None)
+
+    def _check_live(self, endpoint: str, calls: int | None) -> None:
+        """Refuse without ``allow_live``; before the run's first live call, the data-protection preflight.
+
+        ``calls`` is how many the run plans; None when it planned none (a session opened with
+        ``precheck=False``: the user's own calls, counted as they are made).
+        """
+        if calls is None:
+            self._check_unplanned(endpoint)
+            return
         looks = self.sequential_looks
+        most = calls
+        if looks and self._store is not None:
+            # Each look's session plans its own photos: the run may send every photo not yet recorded.
+            store = self._store
+            most = len({r.key for r in self._planned() if r.key not in store}) + self.extra_calls
+        estimate = most * PRICE_PER_IMAGE_USD
         sequential = (
             f"; a sequential audit sends them in up to {len(looks)} looks, stopping once every check is settled: "
             + ", ".join(f"look {k} {n} photos (${n * PRICE_PER_IMAGE_USD:,.2f})" for k, n in enumerate(looks, 1))
@@ -948,7 +1002,7 @@ class RekognitionAnalyzer:
             else ""
         )
         message = (
-            f"recording would make up to {calls} DetectFaces call(s) to {endpoint} (photos not yet recorded, "
+            f"recording would make up to {most} DetectFaces call(s) to {endpoint} (photos not yet recorded, "
             f"and {self.extra_calls} transformed variants for transformation_invariance), about ${estimate:,.2f} at "
             f"${PRICE_PER_IMAGE_USD} per image (AWS's first-tier price; check current pricing){sequential}. AWS may "
             "store and use submitted images to improve its services unless your organisation has opted out "
@@ -962,11 +1016,35 @@ class RekognitionAnalyzer:
             self.retention_preflight = preflight(
                 _organizations_client,
                 accept_retention=self.settings.accept_vendor_retention,
-                calls=min(looks[0], calls) if looks else calls,
+                calls=most,
+                # A sequential run sends at least this session's look (the first with photos not yet recorded).
+                calls_min=min(calls, most) if looks else None,
+                calls_by_look=looks,
                 price_per_image=PRICE_PER_IMAGE_USD,
                 calls_note=(sequential.removeprefix("; ") or "every photo not yet recorded"),
             ).to_json()
             print(printable(f"conformance: live run: {message}"), file=sys.stderr)
+
+    def _check_unplanned(self, endpoint: str) -> None:
+        """:meth:`_check_live` for a call no plan counted (the user's own, in a session opened with precheck=False)."""
+        message = (
+            f"this call would go live to {endpoint}: it is not in the recording, and the session planned no calls "
+            f"(precheck=False), so each is billed as it is made (${PRICE_PER_IMAGE_USD} per image, AWS's first-tier "
+            "price; check current pricing). AWS may store and use submitted images to improve its services unless "
+            "your organisation has opted out (AWS Organizations AI services opt-out policy)."
+        )
+        if not self.settings.allow_live:
+            raise ConformanceError(f"{message} Pass --conformance-allow-live (conformance run --allow-live) to proceed")
+        from ..retention import preflight
+
+        self.retention_preflight = preflight(
+            _organizations_client,
+            accept_retention=self.settings.accept_vendor_retention,
+            calls=None,
+            price_per_image=PRICE_PER_IMAGE_USD,
+            calls_note="no calls planned (a session opened with precheck=False): each live call is billed as made",
+        ).to_json()
+        print(f"conformance: live run: {message}", file=sys.stderr)
 
     def can_see(self, photo: Photo) -> bool:
         """Whether analysing ``photo`` now can work: always while recording; in replay, if it was recorded."""
@@ -988,12 +1066,12 @@ class RekognitionAnalyzer:
         digest = self._digest(photo)
         return _key("DetectFaces", {"Attributes": _ATTRIBUTES, "Image": {"Sha256": digest}}) if digest else ""
 
-    def _planned(self) -> list[_Request]:
-        """Every request the run will send, with its recording key (images by digest)."""
+    def _planned(self, photos: Sequence[Photo] | None = None) -> list[_Request]:
+        """Every request the run will send (of ``photos`` only, when given), with its recording key (images by digest)."""
         if not self.dataset.is_matching:
             return [
                 _Request(p, "DetectFaces", self._digest(p), key)
-                for p in self.dataset.photos
+                for p in (self.dataset.photos if photos is None else photos)
                 if (key := self._key_of(p))
             ]
         collection = {"CollectionId": self.collection_id}
@@ -1053,6 +1131,9 @@ class RekognitionAnalyzer:
         limiter = self._limiter
         if limiter is not None and not replayed:
             limiter.acquire()
+        if not replayed:
+            with self._lock:
+                self._live_calls += 1  # the preflight's record says, after the run, how many calls went out
         attempts = 1 if replayed else _max_attempts()
         operation = self._client.meta.method_to_api_mapping.get(method, method)
         for attempt in range(1, attempts + 1):
@@ -1564,7 +1645,11 @@ class RekognitionAnalyzer:
             "vocabulary": self.vocabulary.to_dict(),
             "emulated": self.emulated,
             "simulated": self.simulated,
-            **({"retention_preflight": self.retention_preflight} if self.retention_preflight else {}),
+            **(
+                {"retention_preflight": {**self.retention_preflight, "calls_made": self._live_calls}}
+                if self.retention_preflight
+                else {}
+            ),
         }
 
 

@@ -40,7 +40,7 @@ from ._html import (
     seq,
     stylesheet,
 )
-from .markdown import undisclosed_text
+from .markdown import data_protection_text, undisclosed_text
 from .svg import gaps_chart, rates_chart, sweep_chart
 
 __all__ = ["render_html", "write_html"]
@@ -363,6 +363,7 @@ def _analyzer_facts(report: Report) -> list[Fact]:
         ("record mode", str(otherwise(analyzer.record_mode, "n/a"))),
         ("simulated output", plain(analyzer.simulated)),
         ("emulated API", plain(analyzer.emulated)),
+        *([("data protection", text)] if (text := data_protection_text(report)) else []),
     ]
     vocabulary = analyzer.vocabulary
     if vocabulary:

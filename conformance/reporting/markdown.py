@@ -250,6 +250,39 @@ def undisclosed_text(report: Report) -> str | None:
     )
 
 
+def data_protection_text(report: Report) -> str | None:
+    """What the data-protection preflight of a live run found and decided, in words (None: no live call).
+
+    Read from ``analyzer.retention_preflight`` (conformance.retention), as the adapter recorded it.
+    """
+    record = report.analyzer.fields.get("retention_preflight")
+    if not isinstance(record, Mapping):
+        return None
+    opted_out = record.get("opted_out")
+    state = "opted out" if opted_out is True else "NOT opted out" if opted_out is False else "opt-out state unknown"
+    words = [
+        f"before the first live call to {record.get('vendor', 'the vendor')}: {state} ({record.get('detail', '')})"
+    ]
+    if opted_out is not True:
+        accepted = record.get("accepted_retention") is True
+        words.append(
+            "went live with --accept-vendor-retention: the vendor may keep and use the photos"
+            if accepted
+            else "not accepted"
+        )
+    most, least, made = record.get("calls_max", record.get("calls")), record.get("calls_min"), record.get("calls_made")
+    if isinstance(most, int):
+        cost = record.get("cost")
+        span = f"{least} to {most}" if isinstance(least, int) and least != most else f"{most}"
+        words.append(
+            f"calls planned: {span}" + (f" (about USD {cost:,.2f} at most)" if isinstance(cost, (int, float)) else "")
+        )
+    if isinstance(made, int):
+        words.append(f"{made} made")
+    terms = record.get("terms")
+    return "; ".join(words) + (f". Terms: {terms}" if terms else "")
+
+
 def _tally(report: Report) -> str:
     """``2 failed, 1 inconclusive, 3 passed, of 6 checks``; verdicts new to reports only when present."""
     words = [f"{report.count('fail')} failed", f"{report.count('inconclusive')} inconclusive"]
@@ -326,6 +359,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
         f"(adapter {code(_or(analyzer.adapter, '?'))}, source {escape(_or(analyzer.source, '?'))})"
         + ("; **simulated output**" if analyzer.simulated else "")
         + ("; **emulated API**" if analyzer.emulated else ""),
+        *([f"- Data protection: {escape(text)}"] if (text := data_protection_text(report)) else []),
         *_evidence_lines(report),
         f"- Dataset: {escape(_or(dataset.name, '?'))}, {_or(dataset.photos, '?')} photos of "
         f"{_or(dataset.subjects, '?')} subjects, {code(_or(dataset.content_hash, '?'))}",
