@@ -63,6 +63,7 @@ DOCS = REPO / "docs"
 PAGES = (
     "tutorial.md",
     "how-to/own-dataset.md",
+    "how-to/policies.md",
     "reference/python-api.md",
     "reference/report-schema.md",
     "reference/plugin.md",
