@@ -974,7 +974,7 @@ class _Collector:
     def interrupted_message(self) -> str:
         """What an interrupted run says instead of its verdicts."""
         done = sorted({str(r.get("id")) for r in self.results})
-        where = f"; the reports in {_shown_path(_report_dir(self.config))}, if any, are an earlier run's"
+        where = f"; the reports in {_report_dir(self.config)}, if any, are an earlier run's"
         finished = (
             f" ({len(done)} check{'s' if len(done) != 1 else ''} had finished: {', '.join(done)})" if done else ""
         )
