@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["FileTooLarge", "NotRegularFile", "file_kind", "read_regular"]
+__all__ = ["FileTooLarge", "NotRegularFile", "file_kind", "open_regular", "read_regular"]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
@@ -53,6 +54,23 @@ def file_kind(mode: int) -> str:
     if stat.S_ISREG(mode):
         return "a regular file"
     return "a special file"
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """The regular file at ``path`` opened for reading bytes (to read line by line, never whole).
+
+    Raises :class:`NotRegularFile` for a folder, a pipe, a device or a socket (nothing is read from it),
+    and what :func:`os.open` raises otherwise.
+    """
+    handle = os.open(path, _FLAGS | _BINARY)
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(path, file_kind(info.st_mode))
+        return os.fdopen(handle, "rb")
+    except BaseException:
+        os.close(handle)
+        raise
 
 
 def read_regular(path: str | Path, *, limit: int | None = None, follow_links: bool = True) -> bytes:

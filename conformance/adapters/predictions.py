@@ -25,15 +25,16 @@ a photo not in the manifest, a repeated photo, or a malformed line is refused wi
 
 from __future__ import annotations
 
-import io
+import codecs
 import json
+import re
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .._files import NotRegularFile, read_regular
+from .._files import NotRegularFile, open_regular
 from .._numbers import BAD_JSON, finite_number, finite_numbers, json_problem, shown, shown_list
 from .._paths import tried
 from .._text import printable
@@ -60,6 +61,9 @@ __all__ = [
 _CANONICAL = (*IDENTITIES, "abstain")
 _REASON_LIMIT = 500  # characters of a line's "error" kept as the photo's reason
 _MISSING_LISTED = 5  # photos without a line named in the console
+# A carriage return that does not start a \r\n ends a line too (universal newlines, as Python reads text).
+_LONE_CR = re.compile("(?<=\r)(?!\n)")
+_LONE_CR_BYTES = re.compile(b"\r(?!\n)")
 _LINES_LISTED = 5  # lines named in a message about confidence scales
 
 
@@ -236,7 +240,7 @@ class PredictionsAnalyzer:
 
     def _load(self) -> None:
         try:
-            raw = read_regular(self.path)
+            handle = open_regular(self.path)
         except FileNotFoundError:
             raise PredictionsError(f"predictions file not found: {tried(self.path)}") from None
         except NotRegularFile as exc:
@@ -246,12 +250,11 @@ class PredictionsAnalyzer:
             ) from None
         except OSError as exc:
             raise PredictionsError(f"cannot read predictions file {self.path}: {exc.strerror or exc}") from None
-        try:
-            raw.decode("utf-8-sig")  # all of it now, so the message can say where; lines decode it again lazily
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise self._fail(line, "not UTF-8; save the file as UTF-8") from None
+        # Read a line at a time, never the whole file at once (a million lines are a hundred megabytes).
+        with handle:
+            self._read_lines(handle)
 
+    def _read_lines(self, handle: BinaryIO) -> None:
         declared: Mapping[str, str] = {}
         seen_labels: dict[str, int] = {}
         # Without a header's vocabulary, a label means nothing until every line is read: faces wait here.
@@ -259,7 +262,7 @@ class PredictionsAnalyzer:
         answered = 0  # photo lines read
         first = True
         vocabulary: Vocabulary | None = None
-        for number, line_text in enumerate(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=""), 1):
+        for number, line_text in self._numbered_lines(handle):
             if not line_text.strip():
                 continue
             try:
@@ -293,10 +296,11 @@ class PredictionsAnalyzer:
                     f"photo {shown(photo)} is not in the manifest {self.dataset.manifest}; "
                     "check the path (relative to the manifest) or remove the line",
                 )
+            photo_id = self.dataset.photo(photo_id).id  # the manifest's own string: one copy a photo, not two
             if photo_id in self._observations or photo_id in raw_faces:
                 raise self._fail(
                     number,
-                    f"photo {shown(photo)} already has a prediction at line {self._first_line(raw, photo_id)}; "
+                    f"photo {shown(photo)} already has a prediction at line {self._first_line(photo_id)}; "
                     "keep one line per photo",
                 )
             answered += 1
@@ -348,18 +352,38 @@ class PredictionsAnalyzer:
         if self.missing and not self.dataset.is_matching:
             print(printable(f"conformance: {self.missing_note()}"), file=sys.stderr)
 
-    @staticmethod
-    def _first_line(raw: bytes, photo_id: str) -> int:
+    def _numbered_lines(self, handle: BinaryIO) -> Iterator[tuple[int, str]]:
+        """Each line of the file with its number, decoded on its own, as universal newlines read them.
+
+        A line ends at ``\n``, ``\r\n`` or a lone ``\r``; a UTF-8 byte order mark before the first is dropped.
+        Bytes that are not UTF-8 are refused with their line.
+        """
+        number = 0
+        for chunk in handle:  # split at b"\n" only: the lone carriage returns are split below
+            if number == 0 and chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[len(codecs.BOM_UTF8) :]
+            try:
+                text = chunk.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = number + 1 + len(_LONE_CR_BYTES.findall(chunk[: exc.start]))
+                raise self._fail(line, "not UTF-8; save the file as UTF-8") from None
+            for piece in _LONE_CR.split(text) if "\r" in text else (text,):
+                if piece:
+                    number += 1
+                    yield number, piece
+
+    def _first_line(self, photo_id: str) -> int:
         """The line of a photo's first prediction, read again for the message about a second one (a map
         of every photo to its line would cost a million entries for that one message)."""
-        for number, line_text in enumerate(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=""), 1):
-            try:
-                record = json.loads(line_text)
-            except BAD_JSON:
-                continue
-            photo = record.get("photo") if isinstance(record, dict) else None
-            if isinstance(photo, str) and normalise_photo_id(photo) == photo_id:
-                return number
+        with open_regular(self.path) as handle:
+            for number, line_text in self._numbered_lines(handle):
+                try:
+                    record = json.loads(line_text)
+                except BAD_JSON:
+                    continue
+                photo = record.get("photo") if isinstance(record, dict) else None
+                if isinstance(photo, str) and normalise_photo_id(photo) == photo_id:
+                    return number
         return 0
 
     def missing_note(self) -> str:
