@@ -355,3 +355,17 @@ def test_gallery_photos_are_not_listed_as_trouble(hostile: dict[str, Any]) -> No
     assert "Photos not analysed" not in page
     assert "img/g001.png" not in page
     assert "enrolled in the gallery" in page
+
+
+def test_a_companion_measure_is_shown_as_tables_not_as_a_dump(demo: dict[str, Any]) -> None:
+    """misgender_gap's companion ("not correctly gendered") has groups and comparisons like the check:
+    the page shows them as two tables, with the demo's hand counts (12 of 300 cis, 62 of 200 trans,
+    100 of 100 nonbinary: no abstentions in the demo, so the same as the misgendered counts)."""
+    section = _section(render_html(demo), "misgender_gap")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section))
+    assert "companion: photos not correctly gendered" in text
+    assert "cis 300 75 12 300 0.040 [0.018, 0.094]" in text
+    assert "trans 200 50 62 200 0.310 [0.228, 0.422]" in text
+    assert "companion: comparisons" in text
+    assert "trans vs cis 0.270" in text
+    assert "groups: cis: photos" not in text  # the dict written out as one line of text, as it was

@@ -367,3 +367,14 @@ def test_the_typed_view_of_a_one_to_one_report(comparisons: dict[str, Any]) -> N
     assert (fta.groups["dark"].count, fta.groups["dark"].n) == (1, 45)
     assert (fta.groups["light"].count, fta.groups["light"].n) == (0, 45)
     assert report.outcomes["no_face"] == 1
+
+
+def test_report_md_shows_the_companion_measure_with_the_hand_counts(demo: dict[str, Any]) -> None:
+    """misgender_gap's "not correctly gendered" measure decides too: report.md shows its groups and
+    comparisons (the demo has no abstentions: 12 of 300 cis, 62 of 200 trans, 100 of 100 nonbinary)."""
+    markdown = render_markdown(demo)
+    section = markdown[markdown.index("## `misgender_gap`") : markdown.index("## `nonbinary_representability`")]
+    assert "Companion measure, every comparison must also satisfy it: photos not correctly gendered" in section
+    assert "| cis | 300 | 75 | 12 | 300 | 0.040 | [0.018, 0.094] |" in section
+    assert "| trans | 200 | 50 | 62 | 200 | 0.310 | [0.228, 0.422] |" in section
+    assert "| trans vs cis | 0.270 | [0.181, 0.377] | 0.05 |" in section

@@ -157,6 +157,34 @@ def _groups_tables(check: CheckResult) -> tuple[Table, Table | None]:
     return table, Table(("group", *(label(k) for k in extras)), tuple(extra_rows), tuple(range(1, len(extras) + 1)))
 
 
+_MEASURE_COLUMNS = ("photos", "subjects", "count", "n", "rate", "ci")
+
+
+def _measure_tables(name: str, measure: Mapping[str, Any]) -> list[tuple[str, Records]]:
+    """A companion measure of a check (its ``groups`` and ``comparisons``) as two tables."""
+    title = f"{name}: {measure['measure']}" if measure.get("measure") else name
+    groups = [
+        {"group": group, **{k: mapping(rate).get(k) for k in _MEASURE_COLUMNS}}
+        for group, rate in mapping(measure.get("groups")).items()
+    ]
+    comparisons = [
+        {
+            "comparison": f"{c.get('group')} vs {c.get('reference')}",
+            "gap": c.get("difference"),
+            "ci": c.get("ci"),
+            "p (Holm)": c.get("p_adjusted"),
+            "tolerance": c.get("tolerance"),
+            "verdict": c.get("verdict"),
+        }
+        for c in seq(measure.get("comparisons"))
+        if isinstance(c, Mapping)
+    ]
+    tables = [(title, records(groups))]
+    if comparisons:
+        tables.append((f"{name}: comparisons", records(comparisons)))
+    return tables
+
+
 def _check_section(check: CheckResult, thresholds: Sequence[float] = ()) -> CheckSection:
     """One check's section; ``thresholds`` are those the report evaluates this check at, marked on its sweep."""
     details = check.details  # the check's own JSON: read with care below
@@ -170,6 +198,10 @@ def _check_section(check: CheckResult, thresholds: Sequence[float] = ()) -> Chec
             continue
         if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
             tables.append((label(key), records(value)))
+        elif isinstance(value, Mapping) and isinstance(value.get("groups"), Mapping):
+            # A second measure every comparison must also satisfy (misgender_gap's "not correctly gendered"):
+            # its groups and comparisons as tables, like the check's own.
+            tables += _measure_tables(label(key), value)
         elif value != "":
             facts.append((label(key), plain(value)))
     groups, extra_groups = _groups_tables(check)

@@ -163,11 +163,49 @@ def _check_section(check: CheckResult) -> list[str]:
             )
         out += _table(["comparison", "gap", "interval", "p-value", "tolerance", "verdict", "note"], rows)
         out.append("")
+    companion = check.details.get("companion")
+    if isinstance(companion, Mapping) and isinstance(companion.get("groups"), Mapping):
+        out += _companion(companion, check.confidence)
     for note in check.notes:
         out.append(f"- {escape(note)}")
     if check.notes:
         out.append("")
     out += [f"Method: {escape(check.method)}.", ""]
+    return out
+
+
+def _companion(measure: Mapping[str, Any], confidence: float) -> list[str]:
+    """A second measure every comparison must also satisfy (misgender_gap's "not correctly gendered")."""
+
+    def number(value: object) -> float | None:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    def ci(value: object) -> tuple[float, float] | None:
+        pair = [number(v) for v in value] if isinstance(value, (list, tuple)) and len(value) == 2 else []
+        return (pair[0], pair[1]) if len(pair) == 2 and None not in pair else None  # type: ignore[return-value]
+
+    out = [f"Companion measure, every comparison must also satisfy it: {escape(measure.get('measure', ''))}.", ""]
+    rows = []
+    for name, g in measure["groups"].items():
+        g = g if isinstance(g, Mapping) else {}
+        counts = [escape(g.get(k, "n/a")) for k in ("photos", "subjects", "count", "n")]
+        rows.append([escape(name), *counts, _num(number(g.get("rate"))), _ci(ci(g.get("ci")))])
+    out += _table(["group", "photos", "subjects", "count", "n", "rate", f"{confidence:.0%} CI"], rows)
+    out.append("")
+    comparisons = [c for c in measure.get("comparisons", []) if isinstance(c, Mapping)]
+    if comparisons:
+        rows = [
+            [
+                f"{escape(c.get('group'))} vs {escape(c.get('reference'))}",
+                _num(number(c.get("difference"))),
+                _ci(ci(c.get("ci"))),
+                escape(c.get("tolerance")),
+                verdict_label(c.get("verdict")),
+            ]
+            for c in comparisons
+        ]
+        out += _table(["comparison", "gap", "interval", "tolerance", "verdict"], rows)
+        out.append("")
     return out
 
 
