@@ -164,6 +164,11 @@ def headline(result: CheckResult) -> str:
             extras.append(
                 f"if the gap is as seen, about {worst.subjects_needed[0]} people in {worst.group} and "
                 f"{worst.subjects_needed[1]} in {worst.reference} would decide it with 80% power"
+                + (
+                    f" (min_subjects {worst.subjects_floor} in the policy sets that floor: a group of fewer decides nothing)"
+                    if worst.subjects_floor is not None
+                    else ""
+                )
             )
         if extras:
             line += "; " + "; ".join(extras)

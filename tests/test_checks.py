@@ -32,7 +32,7 @@ from statsmodels.stats.proportion import (  # type: ignore[import-untyped]
 
 from conformance import CheckResult, group_labels, load_policy, run_check
 from conformance.observation import Observations
-from conformance.policy import Policy
+from conformance.policy import PROFILES, Policy
 
 SEED = 20261121
 DEFAULT = load_policy()
@@ -274,6 +274,26 @@ def test_an_inconclusive_comparison_says_what_gap_would_fail_with_80_percent_pow
     assert needed_nb / 40 == pytest.approx(needed_cis / 385, rel=0.01)
     power = exact_fail_rate(needed_nb, 5 / 40, needed_cis, p_low, 1 - 2 * ALPHA / 12)
     assert power >= 0.78
+    assert c.subjects_floor is None  # far above min_subjects: the power alone decides the figure
+
+
+def test_the_people_needed_are_never_fewer_than_min_subjects(tmp_path: Path) -> None:
+    # Issue 14's red team: 9 vs 9 people, every trans photo misgendered, was told "about 4 people in trans
+    # and 4 in cis would decide it" while min_subjects 10 keeps any group of fewer than 10 inconclusive.
+    observations = observe(tmp_path, people("cis", 9) + people("trans", 9, trans="yes", misgendered=9))
+    # By hand (one comparison, each direction at 0.025 / 2): 4 vs 4 at rates 1 and 0 already fail every time,
+    # 3 vs 3 never do, so the power alone asks for 4 in each.
+    assert exact_fail_rate(4, 1.0, 4, 0.0, 1 - ALPHA) >= 0.8
+    assert exact_fail_rate(3, 1.0, 3, 0.0, 1 - ALPHA) < 0.8
+    c = comparison(check("misgender_gap", observations), "trans")
+    assert c.verdict == "inconclusive"
+    assert "fewer than 10 subjects" in c.note
+    assert (c.subjects_needed, c.subjects_floor) == ((10, 10), 10)
+    # The procurement profile's minimum is 30.
+    c = comparison(check("misgender_gap", observations, policy=PROFILES["procurement"]), "trans")
+    assert (c.subjects_needed, c.subjects_floor) == ((30, 30), 30)
+    assert c.to_dict()["subjects_floor"] == 30
+    assert type(c).from_dict(c.to_dict()) == c  # read back from report.json as written
 
 
 def test_three_groups_make_three_comparisons_and_holm_decides_the_fails(tmp_path: Path) -> None:

@@ -253,6 +253,10 @@ def check_of(made: dict[str, Any]) -> dict[str, Any]:
             lambda c: c["comparisons"][0].update(subjects_needed=[10]),
             "comparisons[0] 'subjects_needed' should be a pair of whole numbers of people or null",
         ),
+        (
+            lambda c: c["comparisons"][0].update(subjects_floor=0),
+            "comparisons[0] 'subjects_floor' should be a whole number of people (at least 1) or null",
+        ),
     ],
 )
 def test_a_malformed_check_is_refused_naming_the_field(demo: dict[str, Any], change: Any, complaint: str) -> None:
