@@ -305,7 +305,7 @@ def tally_text(report: Report) -> str:
     if results == planned:
         return f"{', '.join(words)}, of {checks}"
     # A matching run has one result per similarity threshold.
-    return f"{', '.join(words)}, of {results} results of the {checks}"
+    return f"{', '.join(words)}, of {results} results ({checks}, a result per similarity threshold)"
 
 
 @dataclass(frozen=True)
