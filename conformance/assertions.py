@@ -164,6 +164,11 @@ def headline(result: CheckResult) -> str:
             extras.append(
                 f"if the gap is as seen, about {worst.subjects_needed[0]} people in {worst.group} and "
                 f"{worst.subjects_needed[1]} in {worst.reference} would decide it with 80% power"
+                + (
+                    f" (min_subjects {worst.subjects_floor} in the policy sets that floor: a group of fewer decides nothing)"
+                    if worst.subjects_floor is not None
+                    else ""
+                )
             )
         if extras:
             line += "; " + "; ".join(extras)
@@ -246,6 +251,13 @@ def verdict_line(result: dict[str, object]) -> str:
         larger = largest_gap(typed)
         if larger is not None:
             detail += f"; largest gap: {finding(larger)}"
+    elsewhere = details.get("nonbinary_label_on_women_and_men") if isinstance(details, dict) else None
+    if isinstance(elsewhere, dict):
+        # Representability's pass says nothing of the women and men given the nonbinary label: say it here.
+        detail += (
+            f"; but the nonbinary label was given to {elsewhere.get('photos')} of {elsewhere.get('of')} photos of "
+            "women and men too (not correctly gendered)"
+        )
     return f"{str(result['verdict']).upper():<14} {_label(result):<28}{detail}"
 
 

@@ -717,7 +717,7 @@ def load_dataset(
                 problems.add(
                     row_number,
                     f"trans {shown(row.get('trans'))} is not yes, no or unknown (y/n, true/false and 1/0 are read too; "
-                    "blank means unknown); correct the row",
+                    "blank, n/a or prefer not to say mean unknown); correct the row",
                 )
                 continue
             try:

@@ -214,13 +214,34 @@ TRANS_VALUES: Mapping[str, str] = {
 }
 
 
+def _plain(label: str) -> str:
+    """``label`` as a keyboard would type it: compatibility forms folded (NFKC: full-width letters, the
+    no-break hyphen), every Unicode dash and the minus sign read as ``-``, and invisible format characters
+    (zero-width space, byte-order mark, soft hyphen, joiners) dropped. A spreadsheet or a word processor
+    puts these in; a person never means them as part of their description."""
+    import unicodedata
+
+    if label.isascii():
+        return label  # nearly every cell: nothing to fold
+    out = []
+    for char in unicodedata.normalize("NFKC", label):
+        category = unicodedata.category(char)
+        if category == "Cf":
+            continue
+        out.append("-" if category == "Pd" or char == "\u2212" else char)
+    return "".join(out)
+
+
 def normalise_key(label: str) -> str:
-    """Case-fold a label and treat ``-``, ``_`` and runs of spaces alike.
+    """Case-fold a label and treat ``-``, ``_`` and runs of spaces alike; Unicode dashes are ``-`` and
+    zero-width characters are dropped (:func:`_plain`).
 
     >>> normalise_key("  Non_Binary ")
     'non binary'
+    >>> normalise_key("Non\u2011binary\u200b")
+    'non binary'
     """
-    return " ".join(label.replace("-", " ").replace("_", " ").casefold().split())
+    return " ".join(_plain(label).replace("-", " ").replace("_", " ").casefold().split())
 
 
 def _squash(label: str) -> str:
@@ -445,9 +466,23 @@ def normalise_identity(label: str, overrides: Mapping[str, str] | None = None) -
     return read_identity(label, overrides).identity
 
 
+_UNDISCLOSED_KEYS = frozenset(normalise_key(label) for label in UNDISCLOSED_LABELS)
+
+
 def normalise_trans(value: str) -> str:
-    """Map a ``trans`` column value to ``yes``, ``no`` or ``unknown``; KeyError otherwise."""
-    return TRANS_VALUES[normalise_key(value)]
+    """Map a ``trans`` column value to ``yes``, ``no`` or ``unknown``; KeyError otherwise.
+
+    A value that says the person did not answer (``N/A``, ``prefer not to say``, ``declined``: any of
+    :data:`UNDISCLOSED_LABELS`) is ``unknown``, as a blank is: the status is not known, and the person
+    counts in the ``unknown`` group (which the reports name) rather than the row being refused.
+
+    >>> normalise_trans("Prefer not to say")
+    'unknown'
+    """
+    key = normalise_key(value)
+    if key in _UNDISCLOSED_KEYS:
+        return "unknown"
+    return TRANS_VALUES[key]
 
 
 def resolve_trans(reading: Reading, label: str, column: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -211,6 +211,18 @@ def _pytest_args(config: pytest.Config) -> list[str]:
     return out
 
 
+def _gate_flags(config: pytest.Config) -> list[str]:
+    """The regression gate's options as the run was given them, for its reproduce line: the run's own flags
+    (``RunOptions``) leave them out, and a line without ``--baseline`` repeats another run."""
+    baseline = _given(config, OPTION["baseline"])
+    if baseline is None:
+        return []
+    flags = [f"{OPT_BASELINE}={shlex.quote(str(baseline))}"]
+    if _given(config, OPTION["baseline_any_dataset"]):
+        flags.append(OPT_BASELINE_ANY_DATASET)
+    return flags
+
+
 def _command(config: pytest.Config, flags: list[str]) -> str:
     """The command line that repeats the run: ``conformance run ... -- PYTEST_ARGS`` or ``pytest ...``."""
     from .evidence import reproduce_command
@@ -283,7 +295,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     # Paths and values given as arguments are data: escaped, the line stays one line (issue 15).
     return [
         printable(
-            f"conformance: {what}; repeat with: {' '.join([*options.flags(), *map(shlex.quote, _pytest_args(config))])}"
+            f"conformance: {what}; repeat with: "
+            f"{' '.join([*options.flags(), *_gate_flags(config), *map(shlex.quote, _pytest_args(config))])}"
         )
     ]
 
@@ -851,8 +864,12 @@ class _Collector:
             run = dict(context.get("run", {}))
             # Made here, on the controller: a worker does not know the command conformance run was given.
             run["pytest_args"] = _pytest_args(self.config)
-            run["command"] = _command(self.config, list(run.get("flags", options.flags())))
+            # The gate's options belong to the run: its reproduce line must gate again (issue 14, red team).
+            run["flags"] = [*run.get("flags", options.flags()), *_gate_flags(self.config)]
+            run["command"] = _command(self.config, list(run["flags"]))
             run["checks_chosen"] = bool(options.checks)
+            if self._gate_only(run.get("checks") or ()):
+                run["gate_only"] = True  # the exit status is the gate's: the writers say so beside the verdict
             # Where the flags' relative paths are relative to: conformance verify reads them from there.
             run["cwd"] = str(self.config.invocation_params.dir)
             context["run"] = run
@@ -925,8 +942,13 @@ class _Collector:
     def _exit_status(self, report: Report, status: int) -> int:
         """The kit's verdict decides, except in a run of the regression gate alone (``-k regression``),
         whose exit status is the gate's: it makes every check to compare them, and says if any regressed."""
-        gate_only = bool(self.gate) and bool(report.planned) and set(report.planned) <= set(self.deselected)
-        return status if gate_only else verdict_exit_status(report, status)
+        return status if self._gate_only(report.planned) else verdict_exit_status(report, status)
+
+    def _gate_only(self, planned: Iterable[str]) -> bool:
+        """Whether the regression gate was the run's only test of the kit (``-k regression``): every planned
+        check's own test deselected, the gate's results the only ones."""
+        planned = set(planned)
+        return bool(self.gate) and bool(planned) and planned <= set(self.deselected)
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
         def say(text: str) -> None:
@@ -961,7 +983,7 @@ class _Collector:
                 say(verdict_line(check.to_dict()))
         if report.regression is not None:
             say(report.regression.summary)
-        for line in run_summary(report):
+        for line in run_summary(report, gate_exit=exitstatus if self._gate_only(report.planned) else None):
             say(printable(line))
         if self.exit_reason:
             say(self.exit_reason)
@@ -1105,11 +1127,23 @@ def missing_predictions(report: Report) -> str:
     )
 
 
-def run_summary(report: Report) -> list[str]:
-    """The run's verdict and what it covers, for the console (the writers say the same in their words)."""
+def run_summary(report: Report, *, gate_exit: int | None = None) -> list[str]:
+    """The run's verdict and what it covers, for the console (the writers say the same in their words).
+
+    ``gate_exit``: the exit status of a run of the regression gate alone (``-k regression``), which is the
+    gate's, not the checks' verdict's: the line then says what decided it, so that it never reads
+    INCONCLUSIVE beside exit 0.
+    """
     missing = report.not_run
     planned = len(report.planned)
     line = f"conformance verdict: {str(report.verdict).upper()}"
+    if gate_exit is not None and report.regression is not None:
+        found = len(report.regression.regressions)
+        line = (
+            f"conformance verdict: regression gate: {found or 'no'} regression{'s' if found > 1 else ''} against "
+            f"{report.regression.baseline} (exit {gate_exit}); the checks' own verdict "
+            f"({str(report.verdict).upper()} in the reports) was not asked for: only the gate was selected"
+        )
     if missing:
         line += f": {len(missing)} of {planned} planned checks not run ({', '.join(c.id for c in missing)})"
         if report.verdict == "incomplete":

@@ -131,7 +131,9 @@ class Comparison:
     p-value of "the disparity lies within the tolerance" (``pass`` when at most it, no
     adjustment). ``min_detectable``: given when the verdict is inconclusive, the true gap this
     data would show to exceed the tolerance with 80% power; ``subjects_needed`` the people each
-    group (group, reference) would need for 80% power to decide if the true gap were the one seen.
+    group (group, reference) would need for 80% power to decide if the true gap were the one seen,
+    never fewer than the policy's ``min_subjects`` (below it no verdict is decided); ``subjects_floor``
+    is that minimum when it raised either figure (the power alone needed fewer), else None.
     ``p_equal``: an exact test of equal rates, only where every person has one unit.
     """
 
@@ -151,6 +153,7 @@ class Comparison:
     p_within: float | None = None
     p_equal: float | None = None
     subjects_needed: tuple[int, int] | None = None
+    subjects_floor: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -160,6 +163,8 @@ class Comparison:
             extra["p_equal"] = _num(self.p_equal)
         if self.subjects_needed is not None:
             extra["subjects_needed"] = list(self.subjects_needed)
+        if self.subjects_floor is not None:
+            extra["subjects_floor"] = self.subjects_floor
         return {
             "group": self.group,
             "reference": self.reference,
@@ -205,6 +210,7 @@ class Comparison:
             p_within=optional_number(data.get("p_within"), f"{where} 'p_within'"),
             p_equal=optional_number(data.get("p_equal"), f"{where} 'p_equal'"),
             subjects_needed=_people(data.get("subjects_needed"), f"{where} 'subjects_needed'"),
+            subjects_floor=_floor(data.get("subjects_floor"), f"{where} 'subjects_floor'"),
         )
 
 
@@ -346,6 +352,17 @@ def _people(value: object, where: str) -> tuple[int, int] | None:
     ):
         raise FieldError(f"{where} should be a pair of whole numbers of people or null")
     return (value[0], value[1])
+
+
+def _floor(value: object, where: str) -> int | None:
+    """A positive whole number of people, or None for null or absent."""
+    from ._fields import FieldError
+
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise FieldError(f"{where} should be a whole number of people (at least 1) or null")
+    return value
 
 
 def _shown(value: object) -> str:

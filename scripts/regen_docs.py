@@ -25,7 +25,8 @@ What the comment may say (``key=value`` words, quoted as a shell quotes them):
 ``run=python``
     the block is Python the reader runs: it is run in the session's folder (its output not shown).
 ``before=COMMAND``
-    a shell command run silently before the block (setting up what the page made elsewhere).
+    a shell command run silently before the block (setting up what the page made elsewhere). This
+    checkout is ``$REGEN_REPO`` there (its ``fixtures/``, the kit's source folder ``conformance/``).
 ``show=PATH``
     the block's content is the file ``PATH`` of the session's folder, as the commands before left it.
 ``from=REGEX``, ``to=REGEX``
@@ -68,6 +69,10 @@ PAGES = (
     "reference/report-schema.md",
     "reference/plugin.md",
     "reference/cli.md",
+    "how-to/python-model.md",
+    "how-to/face-matching.md",
+    "how-to/plan.md",
+    "how-to/regression-gate.md",
 )
 MARK = re.compile(r"^<!-- regen (?P<words>.*) -->$")
 FENCE = re.compile(r"^(?P<fence>`{3,})(?P<info>.*)$")
@@ -151,6 +156,7 @@ def environment() -> dict[str, str]:
     env.pop("CI", None)
     env.pop("BUILD_NUMBER", None)
     env.update(COLUMNS=COLUMNS, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", NO_COLOR="1", LC_ALL="C.UTF-8")
+    env["REGEN_REPO"] = str(REPO)  # where a block's before= finds the checkout's fixtures and demo
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
@@ -389,9 +395,10 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
     ),
     "min_coverage": (
         "a number from 0 to 1",
-        "per group, the share of faces of women and men that must get a gender label for a comparison of "
-        "`misgender_gap`, `same_person_consistency` or `confidence_calibration` to pass: below it abstentions "
-        "could hide misgendering (nonbinary people are left out: no label is the right answer for them)",
+        "per group, the share of faces of women and men that must get a woman or man label for a comparison of "
+        "`misgender_gap`, `same_person_consistency` or `confidence_calibration` to pass: below it abstentions, or "
+        "the nonbinary label on women and men, could hide misgendering (nonbinary people are left out: no label "
+        "is the right answer for them)",
     ),
     "tolerance": (
         "a number above 0 and below 1 per check id (at 0 nothing could pass, at 1 everything would)",

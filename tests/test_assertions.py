@@ -138,6 +138,24 @@ def test_inconclusive_raises_under_policy_fail(tmp_path: Path) -> None:
     assert re.search(r"about \d+ people in nonbinary and \d+ in cis would decide it with 80% power", headline)
 
 
+def test_the_people_needed_say_when_min_subjects_sets_them(tmp_path: Path) -> None:
+    # 9 vs 9 people: the power alone would ask for 4 in each (tests/test_checks.py works it out by hand), but
+    # a group of fewer than min_subjects 10 decides nothing.
+    result = misgender(observe(tmp_path, people("cis", 9) + people("trans", 9, trans="yes", misgendered=9)))
+    with pytest.raises(ConformanceFailure) as caught:
+        assert_result(result, inconclusive="fail")
+    headline = str(caught.value).splitlines()[0]
+    assert (
+        "if the gap is as seen, about 10 people in trans and 10 in cis would decide it with 80% power "
+        "(min_subjects 10 in the policy sets that floor: a group of fewer decides nothing)"
+    ) in headline
+    # Where the power asks for more than the minimum, nothing is said of it.
+    result = misgender(inconclusive_data(tmp_path / "big"))
+    with pytest.raises(ConformanceFailure) as caught:
+        assert_result(result, inconclusive="fail")
+    assert "min_subjects" not in str(caught.value).splitlines()[0]
+
+
 def test_inconclusive_xfails_under_policy_xfail(tmp_path: Path) -> None:
     result = misgender(inconclusive_data(tmp_path))
     with pytest.raises(pytest.xfail.Exception, match="misgender_gap INCONCLUSIVE"):

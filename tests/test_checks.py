@@ -32,7 +32,7 @@ from statsmodels.stats.proportion import (  # type: ignore[import-untyped]
 
 from conformance import CheckResult, group_labels, load_policy, run_check
 from conformance.observation import Observations
-from conformance.policy import Policy
+from conformance.policy import PROFILES, Policy
 
 SEED = 20261121
 DEFAULT = load_policy()
@@ -274,6 +274,26 @@ def test_an_inconclusive_comparison_says_what_gap_would_fail_with_80_percent_pow
     assert needed_nb / 40 == pytest.approx(needed_cis / 385, rel=0.01)
     power = exact_fail_rate(needed_nb, 5 / 40, needed_cis, p_low, 1 - 2 * ALPHA / 12)
     assert power >= 0.78
+    assert c.subjects_floor is None  # far above min_subjects: the power alone decides the figure
+
+
+def test_the_people_needed_are_never_fewer_than_min_subjects(tmp_path: Path) -> None:
+    # Issue 14's red team: 9 vs 9 people, every trans photo misgendered, was told "about 4 people in trans
+    # and 4 in cis would decide it" while min_subjects 10 keeps any group of fewer than 10 inconclusive.
+    observations = observe(tmp_path, people("cis", 9) + people("trans", 9, trans="yes", misgendered=9))
+    # By hand (one comparison, each direction at 0.025 / 2): 4 vs 4 at rates 1 and 0 already fail every time,
+    # 3 vs 3 never do, so the power alone asks for 4 in each.
+    assert exact_fail_rate(4, 1.0, 4, 0.0, 1 - ALPHA) >= 0.8
+    assert exact_fail_rate(3, 1.0, 3, 0.0, 1 - ALPHA) < 0.8
+    c = comparison(check("misgender_gap", observations), "trans")
+    assert c.verdict == "inconclusive"
+    assert "fewer than 10 subjects" in c.note
+    assert (c.subjects_needed, c.subjects_floor) == ((10, 10), 10)
+    # The procurement profile's minimum is 30.
+    c = comparison(check("misgender_gap", observations, policy=PROFILES["procurement"]), "trans")
+    assert (c.subjects_needed, c.subjects_floor) == ((30, 30), 30)
+    assert c.to_dict()["subjects_floor"] == 30
+    assert type(c).from_dict(c.to_dict()) == c  # read back from report.json as written
 
 
 def test_three_groups_make_three_comparisons_and_holm_decides_the_fails(tmp_path: Path) -> None:
@@ -540,9 +560,95 @@ def test_coverage_below_the_floor_keeps_a_pass_from_a_group_that_abstains(tmp_pa
     assert trans.ci[0] >= -TOLERANCE  # the interval alone would pass
     assert trans.ci[1] <= TOLERANCE
     assert trans.verdict == "inconclusive"
-    assert "only 88.0% of faces of women and men were given a gender (min_coverage 0.9)" in trans.note
+    assert "only 88.0% of faces of women and men were given a woman or man label (min_coverage 0.9)" in trans.note
     lenient = check("misgender_gap", observations, policy=replace(DEFAULT, min_coverage=0.85))
     assert comparison(lenient, "trans").verdict == "pass"
+
+
+def everyone_nonbinary(*cohorts: tuple[str, str, str, int]) -> list[Shot]:
+    """People of the given (prefix, identity, trans, count) cohorts, each labelled Nonbinary at 99%."""
+    return [
+        shot(f"{prefix}{i}", identity, trans, "Nonbinary", confidence=99.0)
+        for prefix, identity, trans, count in cohorts
+        for i in range(count)
+    ]
+
+
+def test_a_woman_or_man_labelled_nonbinary_is_not_correctly_gendered(tmp_path: Path) -> None:
+    # Issue 14's red team (s13): an analyzer calling every person nonbinary passed misgender_gap,
+    # nonbinary_representability and confidence_calibration, with no note anywhere.
+    observations = observe(
+        tmp_path,
+        everyone_nonbinary(
+            ("cw", "woman", "no", 30),
+            ("cm", "man", "no", 30),
+            ("tw", "woman", "yes", 30),
+            ("tm", "man", "yes", 30),
+            ("nb", "nonbinary", "yes", 100),
+        ),
+    )
+    # Nobody is misgendered by the rule; every woman and man is not correctly gendered.
+    misgender = check("misgender_gap", observations)
+    assert {g: r.count for g, r in misgender.groups.items()} == {"cis": 0, "trans": 0, "nonbinary": 0}
+    assert misgender.verdict == "fail"  # its companion measure: 60 of 60 cis, 0 of 100 nonbinary
+    # Coverage counts women and men given a woman or man label: none here.
+    assert misgender.groups["cis"].extra["coverage_women_men"] == 0.0
+    assert misgender.groups["trans"].extra["coverage_women_men"] == 0.0
+    assert comparison(misgender, "trans").verdict == "inconclusive"  # equal misses, but nothing could pass
+    # Calibration, by hand: cis and trans 0.99 confident and always wrong (overconfidence 0.99), nonbinary
+    # people 0.99 confident and always right (-0.01): a gap of 1.000 either way.
+    calibration = check("confidence_calibration", observations)
+    assert calibration.groups["cis"].count == 60
+    assert calibration.groups["cis"].rate == pytest.approx(0.99, abs=1e-12)
+    assert calibration.groups["nonbinary"].rate == pytest.approx(-0.01, abs=1e-12)
+    nb = comparison(calibration, "nonbinary")
+    assert nb.difference == pytest.approx(-1.0, abs=1e-12)
+    assert nb.verdict == "fail"
+    assert calibration.verdict == "fail"
+    # Representability's own measure holds (no nonbinary person got a binary label), and it says the rest.
+    representability = check("nonbinary_representability", observations)
+    assert representability.verdict == "pass"
+    assert representability.details["nonbinary_label_on_women_and_men"] == {"photos": 120, "of": 120}
+    assert any(
+        note.startswith("the nonbinary label was also given to 120 of 120 photos of women and men")
+        for note in representability.notes
+    )
+    from conformance.assertions import verdict_line
+
+    assert verdict_line(representability.to_dict()).endswith(
+        "; but the nonbinary label was given to 120 of 120 photos of women and men too (not correctly gendered)"
+    )
+
+
+def test_calling_every_woman_and_man_nonbinary_cannot_pass_without_nonbinary_people(tmp_path: Path) -> None:
+    # With cis and trans people only, the gaps are all zero (everyone equally not correctly gendered): only
+    # the coverage floor keeps such an analyzer from passing.
+    observations = observe(
+        tmp_path, everyone_nonbinary(("c", "woman", "no", 150), ("t", "woman", "yes", 300), ("m", "man", "no", 150))
+    )
+    for check_id in ("misgender_gap", "confidence_calibration"):
+        trans = comparison(check(check_id, observations), "trans")
+        assert trans.difference == pytest.approx(0.0, abs=1e-12), check_id
+        assert trans.verdict == "inconclusive", check_id
+        assert "only 0.0% of faces of women and men were given a woman or man label (min_coverage 0.9)" in trans.note
+    representability = check("nonbinary_representability", observations)
+    # No nonbinary people: only the static half (the vocabulary has a nonbinary label) decides; the note says the rest.
+    assert representability.verdict == "pass"
+    assert representability.details["nonbinary_label_on_women_and_men"] == {"photos": 600, "of": 600}
+
+
+def test_a_few_women_labelled_nonbinary_are_counted_and_noted(tmp_path: Path) -> None:
+    # An analyzer with a nonbinary label that gives it to 2 of 50 cis women: calibration counts them wrong.
+    shots = people("c", 48) + everyone_nonbinary(("x", "woman", "no", 2)) + people("t", 50, trans="yes")
+    observations = observe(tmp_path, shots)
+    calibration = check("confidence_calibration", observations)
+    assert calibration.groups["cis"].count == 2
+    assert calibration.groups["cis"].extra["accuracy"] == pytest.approx(48 / 50)
+    assert check("misgender_gap", observations).groups["cis"].extra["coverage_women_men"] == pytest.approx(48 / 50)
+    assert check("nonbinary_representability", observations).details["nonbinary_label_on_women_and_men"] == {
+        "photos": 2,
+        "of": 100,
+    }
 
 
 # -- nonbinary_representability ---------------------------------------------------------------------------

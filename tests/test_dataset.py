@@ -266,6 +266,29 @@ def test_identity_map_to_an_invalid_target_names_row_and_targets(make_manifest: 
     assert "woman, man, nonbinary, undisclosed" in message
 
 
+@pytest.mark.parametrize("value", ["N/A", "n/a", "prefer not to say", "Prefer not to say", "declined", "NA"])
+def test_a_trans_cell_that_says_no_answer_is_unknown_as_a_blank_is(make_manifest: MakeManifest, value: str) -> None:
+    # Issue 14's red team: these were refused; the person did not answer, which is what a blank says.
+    rows = [
+        {"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": value},
+        {"photo": "b.png", "subject": "s2", "gender_identity": "man", "trans": ""},
+    ]
+    dataset = load_dataset(make_manifest(rows))
+    assert [p.trans for p in dataset] == ["unknown", "unknown"]
+    assert group_labels(dataset) == ["unknown", "unknown"]
+
+
+def test_identity_cells_with_unicode_dashes_and_invisible_characters_load(make_manifest: MakeManifest) -> None:
+    rows = [
+        {"photo": "a.png", "subject": "s1", "gender_identity": "non\u2011binary", "trans": "yes"},
+        {"photo": "b.png", "subject": "s2", "gender_identity": "Woman\u200b", "trans": "no"},
+        {"photo": "c.png", "subject": "s3", "gender_identity": "trans\u2013man", "trans": ""},
+    ]
+    dataset = load_dataset(make_manifest(rows))
+    assert [(p.identity, p.trans) for p in dataset] == [("nonbinary", "yes"), ("woman", "no"), ("man", "yes")]
+    assert [p.gender_identity for p in dataset][1] == "Woman\u200b"  # kept as written
+
+
 def test_bad_trans_value(make_manifest: MakeManifest) -> None:
     rows = [{"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": "maybe"}]
     message = error_of(make_manifest(rows))

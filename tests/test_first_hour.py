@@ -8,6 +8,7 @@ people (all 100 given a binary label).
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import re
@@ -347,6 +348,12 @@ def test_photos_missing_from_the_predictions_file_are_counted_and_named_in_conso
     assert "**Missing predictions.** vendor.jsonl has no prediction for 7 of 600 photos" in markdown
     for photo in dropped[:5]:
         assert photo.replace("_", "\\_") in markdown
+    # report.html says it too, not only in its table of photos (issue 14's red team, s14).
+    page = (pytester.path / "conformance-report" / "report.html").read_text()
+    note = re.search(r"<strong>Missing predictions\.</strong> ([^<]*)</p>", page)
+    assert note is not None
+    text = html.unescape(note[1])
+    assert text.startswith(f"vendor.jsonl has no prediction for 7 of 600 photos ({first}")
 
 
 # -- item 9: "straddles" only when the interval straddles; every inconclusive names its reason ---------------

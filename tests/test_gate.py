@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -95,6 +97,115 @@ def test_an_identical_run_passes_the_gate_and_says_so(runs: Path) -> None:
     assert "FAILED test_regression.py" not in done.stdout
     report = json.loads((runs / "same" / "report.json").read_text())
     assert report["regression"]["regressions"] == []
+
+
+def _gate_alone(runs: Path, version: str, report_dir: str) -> subprocess.CompletedProcess[str]:
+    """``conformance run ... --baseline report-v1/report.json -- -k regression``, under the default profile."""
+    return cli(
+        runs,
+        "run",
+        "--dataset",
+        f"{version}/manifest.csv",
+        "--analyzer",
+        f"predictions:{version}/predictions.jsonl",
+        "--checks",
+        "misgender_gap",
+        "--baseline",
+        "report-v1/report.json",
+        "--report-dir",
+        report_dir,
+        "--",
+        "-k",
+        "regression",
+    )
+
+
+def _verdict_line(stdout: str) -> str:
+    (line,) = [line for line in stdout.splitlines() if line.startswith("conformance verdict:")]
+    return line
+
+
+def test_a_run_of_the_gate_alone_shows_the_gate_in_every_report_and_its_line_repeats_it(runs: Path) -> None:
+    # Issue 14's red team (s15): report.md and report.html never mentioned the baseline or what the gate
+    # found, and their reproduce line dropped --baseline: running it was another run (incomplete, exit 5).
+    digest = hashlib.sha256((runs / "report-v1" / "report.json").read_bytes()).hexdigest()
+    done = _gate_alone(runs, "v2", "gate-alone")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert _verdict_line(done.stdout).startswith(
+        "conformance verdict: regression gate: 1 regression against report-v1/report.json (exit 1); "
+        "the checks' own verdict (FAIL in the reports) was not asked for"
+    )
+    assert "repeat with: " in done.stdout
+    assert "--conformance-baseline=report-v1/report.json -k regression" in done.stdout
+    markdown = (runs / "gate-alone" / "report.md").read_text()
+    assert (
+        f"> **Regression gate** against `report-v1/report.json` (sha256 `{digest}`): **1 regression**, a gap worse "
+        "than the baseline's beyond noise. Only the gate was selected (pytest's -k): the run's exit status, 1, is "
+        "the gate's"
+    ) in markdown
+    assert "> - misgender\\_gap: trans vs cis gap 0.300" in markdown
+    page = (runs / "gate-alone" / "report.html").read_text()
+    assert "<h2>Regression gate</h2>" in page
+    assert f"<code>report-v1/report.json</code> (sha256 <code>{digest}</code>): <strong>1 regression</strong>" in page
+    assert "misgender_gap: trans vs cis gap 0.300" in page
+    report = json.loads((runs / "gate-alone" / "report.json").read_text())
+    command = report["run"]["command"]
+    assert command.endswith("--baseline=report-v1/report.json -- -k regression")
+    assert f"Reproduce: `{command}`" in markdown
+    # The printed line is the run: run as written (another report folder), it gates again, with the same finding.
+    words = shlex.split(command)
+    assert words[:2] == ["conformance", "run"]
+    again = cli(runs, *words[1:-3], "--report-dir", "gate-alone-again", *words[-3:])
+    assert again.returncode == 1, again.stdout + again.stderr
+    repeated = json.loads((runs / "gate-alone-again" / "report.json").read_text())
+    assert repeated["regression"] == report["regression"]
+    assert repeated["verdict"] == report["verdict"]
+    # And conformance verify accepts the line the report holds.
+    verified = cli(runs, "verify", "gate-alone/report.json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_a_run_of_the_gate_alone_with_no_regression_says_its_exit_is_the_gates(runs: Path) -> None:
+    # The red team's other half: "conformance verdict: INCONCLUSIVE" printed beside exit 0.
+    done = _gate_alone(runs, "v1", "gate-alone-same")
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = _verdict_line(done.stdout)
+    assert line == (
+        "conformance verdict: regression gate: no regression against report-v1/report.json (exit 0); the checks' "
+        "own verdict (INCONCLUSIVE in the reports) was not asked for: only the gate was selected"
+    )
+    markdown = (runs / "gate-alone-same" / "report.md").read_text()
+    assert "**Verdict: ⚠️ inconclusive**" in markdown  # the checks' own verdict, as computed
+    assert "**no regression**, no gap is worse than the baseline's beyond noise. Only the gate was selected" in markdown
+    assert "the run's exit status, 0, is the gate's" in markdown
+    page = (runs / "gate-alone-same" / "report.html").read_text()
+    assert "<strong>no regression</strong>, no gap is worse than the baseline&#x27;s beyond noise." in page
+
+
+def test_a_whole_run_with_a_baseline_shows_the_gate_and_exits_by_its_verdict(runs: Path) -> None:
+    done = cli(
+        runs,
+        "run",
+        "--dataset",
+        "v1/manifest.csv",
+        "--analyzer",
+        "predictions:v1/predictions.jsonl",
+        "--checks",
+        "misgender_gap",
+        "--baseline",
+        "report-v1/report.json",
+        "--report-dir",
+        "whole",
+    )
+    # No regression, and the check inconclusive under the default profile: the verdict decides, exit 1.
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert _verdict_line(done.stdout) == "conformance verdict: INCONCLUSIVE"
+    markdown = (runs / "whole" / "report.md").read_text()
+    assert "**no regression**, no gap is worse than the baseline's beyond noise." in markdown
+    assert "Only the gate was selected" not in markdown
+    assert json.loads((runs / "whole" / "report.json").read_text())["run"]["command"].endswith(
+        "--baseline=report-v1/report.json"
+    )
 
 
 def test_without_a_baseline_the_gate_does_not_run(runs: Path) -> None:

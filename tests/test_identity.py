@@ -118,6 +118,41 @@ def test_normalise_trans(value: str, expected: str) -> None:
     assert normalise_trans(value) == expected
 
 
+@pytest.mark.parametrize(
+    "value", ["N/A", "n/a", "NA", "prefer not to say", "Prefer not to answer", "declined", "not stated", "undisclosed"]
+)
+def test_a_trans_value_that_says_no_answer_is_unknown(value: str) -> None:
+    assert normalise_trans(value) == "unknown"
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("non\u2011binary", Reading("nonbinary")),  # no-break hyphen
+        ("non\u2010binary", Reading("nonbinary")),  # hyphen
+        ("non\u2013binary", Reading("nonbinary")),  # en dash
+        ("non\u2014binary", Reading("nonbinary")),  # em dash
+        ("non\u2212binary", Reading("nonbinary")),  # minus sign
+        ("non\ufe63binary", Reading("nonbinary")),  # small hyphen-minus
+        ("Woman\u200b", Reading("woman")),  # zero-width space
+        ("\ufeffwoman", Reading("woman")),  # byte-order mark
+        ("wo\u00adman", Reading("woman")),  # soft hyphen
+        ("trans\u2060woman", Reading("woman", "yes")),  # word joiner: "transwoman" is read too
+        ("\uff57\uff4f\uff4d\uff41\uff4e", Reading("woman")),  # full-width letters
+        ("trans\u2011man", Reading("man", "yes")),
+        ("cis\u2013woman", Reading("woman", "no")),
+    ],
+)
+def test_unicode_dashes_and_invisible_characters_read_as_typed(label: str, expected: Reading) -> None:
+    # Issue 14's red team: a spreadsheet's no-break hyphen or a pasted zero-width space made a known
+    # description "not in the identity map".
+    assert read_identity(label) == expected
+
+
+def test_a_users_map_entry_meets_its_unicode_spellings() -> None:
+    assert read_identity("two\u2011spirit\u200b", {"two-spirit": "nonbinary"}) == Reading("nonbinary")
+
+
 def test_normalise_trans_refuses_other_values() -> None:
     with pytest.raises(KeyError):
         normalise_trans("maybe")

@@ -253,6 +253,10 @@ def check_of(made: dict[str, Any]) -> dict[str, Any]:
             lambda c: c["comparisons"][0].update(subjects_needed=[10]),
             "comparisons[0] 'subjects_needed' should be a pair of whole numbers of people or null",
         ),
+        (
+            lambda c: c["comparisons"][0].update(subjects_floor=0),
+            "comparisons[0] 'subjects_floor' should be a whole number of people (at least 1) or null",
+        ),
     ],
 )
 def test_a_malformed_check_is_refused_naming_the_field(demo: dict[str, Any], change: Any, complaint: str) -> None:
@@ -335,7 +339,8 @@ def test_new_verdicts_are_shown_in_every_writer(demo: dict[str, Any]) -> None:
     report = Report.from_json(data)
     markdown = render_markdown(report)
     assert (
-        "**Verdict: ⛔ incomplete**: 2 failed, 1 inconclusive, 0 passed, 2 not applicable, 1 not run, of 6" in markdown
+        "**Verdict: ⛔ incomplete**: 2 failed, 1 inconclusive, 0 passed, 2 not applicable, 1 not run, of 6 checks "
+        "planned." in markdown
     )
     assert "## `same_person_consistency`: ➖ not applicable" in markdown
     assert "## `confidence_calibration`: ⏭️ not run" in markdown
@@ -343,7 +348,9 @@ def test_new_verdicts_are_shown_in_every_writer(demo: dict[str, Any]) -> None:
     assert '<span class="verdict v-fail big">incomplete</span>' in page
     assert '<span class="verdict v-skip">not applicable</span>' in page
     assert '<span class="verdict v-skip">not run</span>' in page
-    assert "2 failed, 1 inconclusive, 0 passed, 2 not applicable, 1 not run, of 6 checks run" in page
+    # One wording in both (issue 14's red team: the page said "of 6 checks run" beside "1 not run").
+    assert "2 failed, 1 inconclusive, 0 passed, 2 not applicable, 1 not run, of 6 checks planned" in page
+    assert "checks run" not in page
     assert verdict_line(data["checks"][2]).startswith("NOT APPLICABLE same_person_consistency")
     assert headline(report.checks[4]).startswith("confidence_calibration NOT RUN: ")
     assert compare_reports([report, report]).check("same_person_consistency").verdicts == (

@@ -528,7 +528,12 @@ def _settle(
                 ceilings=(family.ceilings[c.group], family.ceilings[c.reference]),
                 shares=family.shares,
             )
-            c = replace(c, min_detectable=mdg, subjects_needed=needed)
+            floor = None
+            if needed is not None and min(needed) < policy.min_subjects:
+                # Below min_subjects no verdict is decided, whatever the power: never advise fewer people.
+                needed = (max(needed[0], policy.min_subjects), max(needed[1], policy.min_subjects))
+                floor = policy.min_subjects
+            c = replace(c, min_detectable=mdg, subjects_needed=needed, subjects_floor=floor)
         final.append(c)
     return final
 

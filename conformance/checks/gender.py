@@ -222,10 +222,13 @@ def _labelled(observations: Observations) -> npt.NDArray[np.bool_]:
 
 
 def _coverage(observations: Observations, photo_group: _Grouping) -> dict[str, float | None]:
-    """Per group: share of faces of women and men given a gender label (None: no such face).
+    """Per group: share of faces of women and men given a woman or man label (None: no such face).
 
     Nonbinary people are left out: for them no gender label is the right answer when the
-    vocabulary has no nonbinary label, and abstaining is what representability asks for.
+    vocabulary has no nonbinary label, and abstaining is what representability asks for. A woman or
+    man given the nonbinary label is not covered, as one given none is not: neither answer can be
+    counted as misgendering them, so either could hide it (an analyzer that calls everyone nonbinary
+    misgenders nobody by the rule; issue 14's red team).
     """
     import numpy as np
 
@@ -234,7 +237,9 @@ def _coverage(observations: Observations, photo_group: _Grouping) -> dict[str, f
         observations.identity == SELF_DESCRIBED.index("man")
     )
     faces = observations.analysed & binary
-    labelled = _labelled(observations) & binary
+    labelled = faces & (
+        (observations.predicted == GENDER_CODES["woman"]) | (observations.predicted == GENDER_CODES["man"])
+    )
     out: dict[str, float | None] = {}
     for name in photo_group.present():
         in_group = photo_group.mask(name)
@@ -247,8 +252,9 @@ def _low_coverage(coverage: Mapping[str, float | None], policy: Policy) -> dict[
     """Groups whose coverage is below the policy's floor: their comparisons cannot pass."""
     return {
         name: (
-            f"only {share:.1%} of faces of women and men were given a gender (min_coverage {policy.min_coverage:g}): "
-            "abstentions could hide misgendering; a pass needs the analyzer to answer"
+            f"only {share:.1%} of faces of women and men were given a woman or man label (min_coverage "
+            f"{policy.min_coverage:g}): no label, or a nonbinary one, cannot be counted as misgendering them and "
+            "could hide it; a pass needs the analyzer to answer"
         )
         for name, share in coverage.items()
         if share is not None and share < policy.min_coverage
@@ -511,7 +517,9 @@ def confidence_calibration(
 ) -> CheckResult:
     """Confidence against correctness per group, among photos given a gender label with a confidence.
 
-    The measure is overconfidence: mean confidence (0-1) minus the share labelled correctly. A group
+    The measure is overconfidence: mean confidence (0-1) minus the share labelled correctly, that is
+    correctly gendered (a woman or man given their own label, a nonbinary person the nonbinary label;
+    the nonbinary label on a woman or man is wrong, though it never misgenders by the rule). A group
     whose overconfidence exceeds the reference's by more than the tolerance fails. Per group the
     report also gives mean confidence when right and when wrong and the expected calibration error
     (10 equal-width bins). A group more often wrong *and* more confident than the reference is flagged.
@@ -522,7 +530,9 @@ def confidence_calibration(
     keep = _disclosed(observations, photo_group, reference)
     given = _labelled(observations) & keep
     labelled = given & ~np.isnan(observations.confidence)
-    wrong = observations.misgendered
+    # Correct is correctly gendered: a woman or man given any label but their own is wrong, the nonbinary
+    # label included (it never misgenders by the rule, but it is not their gender; issue 14's red team).
+    wrong = _not_correctly_gendered(observations)
     confidence = np.where(labelled, observations.confidence / 100.0, 0.0)
     units = Units(
         numerator=np.where(labelled, confidence - (~wrong), 0.0),
@@ -589,7 +599,7 @@ def confidence_calibration(
             flags.append(
                 f"{name} is more confident yet more wrong than {reference}: mean confidence "
                 f"{figures['mean_confidence']:.3f} vs {ref['mean_confidence']:.3f}, "
-                f"misgendered {1 - figures['accuracy']:.3f} vs {1 - ref['accuracy']:.3f}"
+                f"not correctly gendered {1 - figures['accuracy']:.3f} vs {1 - ref['accuracy']:.3f}"
             )
     return replace(
         result,
@@ -765,6 +775,15 @@ def nonbinary_representability(
         )
         notes.append("no nonbinary people in the dataset: the empirical half is not applicable")
     empirical = worst(c.verdict for c in comparisons)
+    details: dict[str, Any] = {"static": static}
+    elsewhere = _nonbinary_label_elsewhere(observations)
+    if elsewhere is not None:
+        details["nonbinary_label_on_women_and_men"] = elsewhere
+        notes.append(
+            f"the nonbinary label was also given to {elsewhere['photos']} of {elsewhere['of']} photos of women and "
+            "men: this check asks only whether nonbinary people are represented; those photos are not correctly "
+            "gendered, and misgender_gap (its companion measure) and confidence_calibration count them so"
+        )
     return CheckResult(
         id="nonbinary_representability",
         verdict=worst([static_verdict, empirical]),
@@ -781,12 +800,28 @@ def nonbinary_representability(
         reference="none (absolute)",
         confidence=policy.confidence,
         notes=(static["reason"], *notes),
-        details={"static": static},
+        details=details,
         count_label="given binary",
         alpha_pass=alpha_pass,
         alpha_fail=alpha_fail,
         direction=policy.direction,
     )
+
+
+def _nonbinary_label_elsewhere(observations: Observations) -> dict[str, int] | None:
+    """Photos of women and men (faces found) given the nonbinary label, and of how many; None when none was.
+
+    An analyzer that gives the nonbinary label to everyone passes representability's own measure (no
+    nonbinary person gets a binary label), and the reports must say what else it did (issue 14's red team).
+    """
+    import numpy as np
+
+    binary = (observations.identity == SELF_DESCRIBED.index("woman")) | (
+        observations.identity == SELF_DESCRIBED.index("man")
+    )
+    faces = observations.analysed & binary
+    given = int(np.sum(faces & (observations.predicted == GENDER_CODES["nonbinary"])))
+    return {"photos": given, "of": int(np.sum(faces))} if given else None
 
 
 def transformation_invariance(

@@ -40,7 +40,7 @@ from ._html import (
     seq,
     stylesheet,
 )
-from .markdown import data_protection_text, undisclosed_text
+from .markdown import data_protection_text, gate_view, tally_text, undisclosed_text
 from .svg import gaps_chart, rates_chart, sweep_chart
 
 __all__ = ["render_html", "write_html"]
@@ -232,6 +232,7 @@ class Photos:
     outcomes: Table
     troubled: Table | None
     more: int
+    missing: str = ""  # the predictions file's missing lines, counted and the first named (as report.md says)
 
 
 def _photos(report: Report) -> Photos:
@@ -243,11 +244,13 @@ def _photos(report: Report) -> Photos:
     )
     troubled: list[PhotoOutcome] = list(report.photos_not(_USED))
     listed = tuple((p.photo or "?", _OUTCOMES.get(p.outcome, p.outcome), p.reason) for p in troubled[:_LISTED_PHOTOS])
+    missing = report.analyzer.fields.get("missing_predictions")
     return Photos(
         total=total,
         outcomes=Table(("outcome", "photos", "share"), rows, (1, 2)),
         troubled=Table(("photo", "outcome", "reason"), listed) if troubled else None,
         more=max(len(troubled) - _LISTED_PHOTOS, 0),
+        missing=str(missing.get("note") or "") if isinstance(missing, Mapping) else "",
     )
 
 
@@ -511,6 +514,8 @@ def render_html(report: Report | Mapping[str, Any]) -> str:
         banners=endpoint_banners(report.analyzer),
         summary=[_summary_row(c) for c in checks],
         missing=[c.id for c in report.not_run],
+        tally=tally_text(report),
+        gate=gate_view(report),
         sections=[biometric_section(c, checks) or _check_section(c, _thresholds(checks, c.id)) for c in checks],
         photos=_photos(report),
         sources=_sources(report),

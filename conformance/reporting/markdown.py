@@ -7,6 +7,7 @@ manifest, predictions file or vendor is escaped so that it cannot break a table 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,17 @@ from ..report import Report, as_report, endpoint_banners
 from ..results import CheckResult
 from ._biometrics import threshold_label
 
-__all__ = ["VERDICT_LABELS", "escape", "render_markdown", "undisclosed_text", "verdict_label", "write_markdown"]
+__all__ = [
+    "VERDICT_LABELS",
+    "GateView",
+    "escape",
+    "gate_view",
+    "render_markdown",
+    "tally_text",
+    "undisclosed_text",
+    "verdict_label",
+    "write_markdown",
+]
 
 # A word and a sign for every verdict a report may carry (the sign never carries the meaning alone).
 VERDICT_LABELS: Mapping[str, str] = {
@@ -321,12 +332,81 @@ def data_protection_text(report: Report) -> str | None:
     return "; ".join(words) + (f". Terms: {terms}" if terms else "")
 
 
-def _tally(report: Report) -> str:
-    """``2 failed, 1 inconclusive, 3 passed, of 6 checks``; verdicts new to reports only when present."""
+def tally_text(report: Report) -> str:
+    """``2 failed, 1 inconclusive, 3 passed, 1 not run, of 7 checks planned``: verdicts new to reports only
+    when present; report.md and report.html say it alike (issue 14: "of 6 checks run" beside "5 not run")."""
     words = [f"{report.count('fail')} failed", f"{report.count('inconclusive')} inconclusive"]
     words += [f"{report.count('pass')} passed"]
     words += [f"{report.count(v)} {v}" for v in ("not applicable", "not run") if report.count(v)]
-    return f"{', '.join(words)}, of {len(report.checks)} checks"
+    results, planned = len(report.checks), len(report.planned)
+    checks = f"{planned} check{'s' if planned != 1 else ''} planned"
+    if results == planned:
+        return f"{', '.join(words)}, of {checks}"
+    # A matching run has one result per similarity threshold.
+    return f"{', '.join(words)}, of {results} results ({checks}, a result per similarity threshold)"
+
+
+@dataclass(frozen=True)
+class GateView:
+    """The regression gate as the writers show it: the baseline compared with (and the digest the evidence
+    sealed), the regressions found, and whether the run's exit status was the gate's alone."""
+
+    baseline: str
+    digest: str | None
+    regressions: tuple[str, ...]
+    gate_only: bool
+
+    @property
+    def found(self) -> str:
+        n = len(self.regressions)
+        if not n:
+            return "no regression"
+        return f"{n} regression{'s' if n != 1 else ''}"
+
+    @property
+    def meaning(self) -> str:
+        if not self.regressions:
+            return "no gap is worse than the baseline's beyond noise"
+        return ("a gap" if len(self.regressions) == 1 else "gaps") + " worse than the baseline's beyond noise"
+
+    @property
+    def exit_note(self) -> str:
+        """For a run of the gate alone: its exit status is the gate's, and the verdict is the checks' own."""
+        if not self.gate_only:
+            return ""
+        status = 1 if self.regressions else 0
+        return (
+            f"Only the gate was selected (pytest's -k): the run's exit status, {status}, is the gate's; "
+            "the verdict above is the checks' own, which this run did not ask for"
+        )
+
+
+def gate_view(report: Report) -> GateView | None:
+    """The regression gate of ``report`` (None for a run without ``--baseline``)."""
+    gate = report.regression
+    if gate is None:
+        return None
+    sealed = report.evidence.fields.get("baseline")
+    digest = sealed.get("sha256") if isinstance(sealed, Mapping) else None
+    return GateView(
+        baseline=gate.baseline,
+        digest=digest if isinstance(digest, str) else None,
+        regressions=tuple(gate.regressions),
+        gate_only=report.run.fields.get("gate_only") is True,
+    )
+
+
+def _gate(report: Report) -> list[str]:
+    """The regression gate, under the verdict: what it compared with and what it found."""
+    view = gate_view(report)
+    if view is None:
+        return []
+    digest = f" (sha256 {code(view.digest)})" if view.digest else ""
+    note = f" {escape(view.exit_note)}." if view.exit_note else ""
+    out = [f"> **Regression gate** against {code(view.baseline)}{digest}: **{view.found}**, {view.meaning}.{note}"]
+    if view.regressions:
+        out += [">", *(f"> - {escape(message)}" for message in view.regressions)]
+    return [*out, ""]
 
 
 def render_markdown(report: Report | Mapping[str, Any]) -> str:
@@ -337,9 +417,10 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
         f"# Conformance report: {escape(_or(analyzer.name, '?'))} on {escape(_or(dataset.name, '?'))}",
         "",
         *_provenance_banner(report),
-        f"**Verdict: {verdict_label(report.verdict)}**: {_tally(report)}.",
+        f"**Verdict: {verdict_label(report.verdict)}**: {tally_text(report)}.",
         "",
         *_completeness(report),
+        *_gate(report),
     ]
     from .._wording import finding, inconclusive_reason, largest_gap
     from .markdown_biometrics import biometric_markdown, summary_cells
