@@ -161,7 +161,7 @@ def _run(args: argparse.Namespace) -> int:
         # plugin, which hypothesis flags as a plugin's side effect: here it is the run's own work.
         warnings.simplefilter("ignore", HypothesisSideeffectWarning)
         # The plugin reads the user's pytest arguments from this object for the reproduce line.
-        invocation = CliInvocation(list(args.pytest_args))
+        invocation = CliInvocation(list(args.pytest_args), context)
         try:
             code = int(pytest.main(argv, plugins=[invocation]))
         except KeyboardInterrupt:  # before pytest's session could catch it (while it configured itself)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .report import Report
     from .results import CheckResult
     from .session import Context, RunOptions
+    from .sharing import Share
 
 __all__ = [
     "OPT_ALLOW_LIVE",
@@ -176,8 +177,9 @@ class CliInvocation:
     arguments are the user's, not the ones the CLI adds to start the suite.
     """
 
-    def __init__(self, pytest_args: list[str]) -> None:
+    def __init__(self, pytest_args: list[str], context: Context | None = None) -> None:
         self.pytest_args = list(pytest_args)
+        self.context = context  # what conformance run loaded: xdist workers take its answers
         self.interrupted = False  # Ctrl-C during the session: the CLI says so and exits 130
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
@@ -257,6 +259,7 @@ def baseline_mismatch(baseline: str, ctx: Context, *, any_dataset: str) -> str |
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _join_share(config)  # before anything loads the run (the baseline check below does)
     if _active(config):
         _options(config)  # a bad ini value is a usage error now, not in the middle of the run
         baseline = _given(config, OPTION["baseline"])
@@ -268,6 +271,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 ctx = load_context(_options(config))  # conformance run loaded it already: no second load
             except ConformanceError:
                 ctx = None  # the fixtures say what is wrong, with the way out
+            if ctx is not None:
+                config.stash[_loaded_key] = ctx  # xdist workers take its answers (pytest_configure_node)
             problem = None if ctx is None else baseline_mismatch(baseline, ctx, any_dataset=OPT_BASELINE_ANY_DATASET)
             if problem is not None:
                 # The CLI's usage code (2), not pytest's (4): one exit status for one mistake, however it is run.
@@ -275,6 +280,52 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance(check): a conformance check of the built-in suite")
     config.addinivalue_line("markers", "conformance_gate: the regression gate against --conformance-baseline")
     config.pluginmanager.register(_Collector(config), "conformance-collector")
+
+
+# -- one run, one set of answers under pytest-xdist (conformance.sharing) ------------------------------------
+
+_SHARE_INPUT = "conformance_share"
+_ANSWERS_FIELD = "_conformance_answers"  # a worker's digest of its answers, riding on the context it sends
+_share_key: pytest.StashKey[Share] = pytest.StashKey()
+_loaded_key: pytest.StashKey[Context] = pytest.StashKey()
+
+
+def _join_share(config: pytest.Config) -> None:
+    """In an xdist worker: analyse through the run's shared folder, so that every worker uses the same answers."""
+    given = getattr(config, "workerinput", {}).get(_SHARE_INPUT)
+    if given is not None:
+        from .sharing import Share, activate
+
+        activate(Share.from_input(given))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, on the controller: every worker gets the run's shared folder (and the answers, if this process has them)."""
+    config = node.config
+    if not _active(config):
+        return
+    from .sharing import open_share, seed
+
+    share = config.stash.get(_share_key, None)
+    if share is None:
+        share = config.stash[_share_key] = open_share()
+        cli = _cli(config)
+        # conformance run analysed before pytest started (or the baseline check loaded the run): no second analysis.
+        ctx = config.stash.get(_loaded_key, None) or (cli.context if cli is not None else None)
+        if ctx is not None and ctx.observations is not None and ctx.sequential is None:
+            seed(share, (ctx.options, ctx.analyzer_spec), ctx.observations)
+    node.workerinput[_SHARE_INPUT] = share.to_input()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    share = config.stash.get(_share_key, None)
+    if share is not None:
+        share.close()
+    if _SHARE_INPUT in getattr(config, "workerinput", {}):
+        from .sharing import activate
+
+        activate(None)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -403,6 +454,36 @@ def _refuse_xfail(item: pytest.Item, call: pytest.CallInfo[None], report: pytest
 
 # -- fixtures ---------------------------------------------------------------------------------------
 
+_default_model_key = pytest.StashKey[bool]()
+
+
+def _model(request: pytest.FixtureRequest) -> object:
+    """The ``conformance_model`` fixture's model, or None; a project's override used wrongly is named, with the way out.
+
+    Requested here rather than as a parameter: a function-scoped override would otherwise fail with
+    pytest's bare ScopeMismatch, which names neither the fixture's purpose nor the fix.
+    """
+    try:
+        model = request.getfixturevalue("conformance_model")
+    except pytest.fail.Exception as exc:
+        if not str(exc).startswith("ScopeMismatch"):
+            raise
+        message = (
+            "conformance: the conformance_model fixture must be session-scoped: the model is loaded, and every photo "
+            'analysed, once per run. Declare it @pytest.fixture(scope="session") (docs/how-to/python-model.md)'
+        )
+    else:
+        options = _options(request.config)
+        default = request.config.stash.get(_default_model_key, False)
+        if model is not None or default or options.analyzer is not None or options.dataset is None:
+            return model
+        message = (
+            f"conformance: the conformance_model fixture returned None, and no analyzer is named: return the model "
+            f"to audit from it (a function called with each photo's path, or an Analyzer; "
+            f"docs/how-to/python-model.md), or name one with {OPT_ANALYZER} (ini conformance_analyzer)"
+        )
+    pytest.fail(message, pytrace=False)  # outside the except: no "during handling" chain
+
 
 def _load(config: pytest.Config, model: object = None) -> Context:
     """The run's context; with ``model`` (the ``conformance_model`` fixture's), that model is the analyzer.
@@ -438,7 +519,7 @@ def _load(config: pytest.Config, model: object = None) -> Context:
 
 
 @pytest.fixture(scope="session")
-def conformance_model() -> object:
+def conformance_model(pytestconfig: pytest.Config) -> object:
     """The model to audit, handed over in-process: override this fixture in ``conftest.py``.
 
     As pytest-recording users override ``vcr_config``, a project returns its model here: a function
@@ -448,13 +529,15 @@ def conformance_model() -> object:
     the one ``--conformance-analyzer`` names. ``--conformance-analyzer`` on the command line wins
     over this fixture, which wins over the ini key ``conformance_analyzer``.
     """
+    pytestconfig.stash[_default_model_key] = True  # None from here is "no model", not a project's fixture's None
     return None
 
 
 @pytest.fixture(scope="session")
-def conformance_context(pytestconfig: pytest.Config, conformance_model: object) -> Context:
+def conformance_context(request: pytest.FixtureRequest) -> Context:
     """Everything a run loaded: dataset, observations, policy, groups, reference, seed."""
-    ctx = _load(pytestconfig, conformance_model)
+    pytestconfig = request.config
+    ctx = _load(pytestconfig, _model(request))
     # The assert_* helpers called on this run's observations record into the run's reports through it.
     pytestconfig.stash[_context_key] = ctx
     return ctx
@@ -525,6 +608,10 @@ def _send_context(item: pytest.Item, ctx: Context) -> None:
         if hasattr(item.config, "workerinput"):
             # To the xdist controller, through execnet: plain lists only (the photos are made when read).
             payload["photos"] = list(payload["photos"])
+            from .sharing import answers_digest
+
+            worker = str(item.config.workerinput.get("workerid", "?"))
+            payload[_ANSWERS_FIELD] = {"worker": worker, "digest": answers_digest(payload["photos"], ctx.observations)}
         item.stash[_item_context_key] = payload
 
 
@@ -772,6 +859,7 @@ class _Collector:
         self.ctrl_c = False  # Ctrl-C: no verdict and no report, the earlier reports stay as they were
         self.systematic = ""  # the message of a systematic failure that stopped the run
         self.collected = False  # whether any check of the kit's suite was collected in this session
+        self.answers: tuple[str, str] | None = None  # xdist: the first worker's name and digest of its answers
         self._report: Report | None = None
 
     def pytest_itemcollected(self, item: pytest.Item) -> None:
@@ -818,8 +906,25 @@ class _Collector:
         if results and not gate:
             self.checked = True  # a check's own test (or a user's) made results, not the gate alone
         self.results.extend(results)
+        context = dict(getattr(report, _CONTEXT_ATTR, {}))
+        answers = context.pop(_ANSWERS_FIELD, None)
         if not self.context:
-            self.context = dict(getattr(report, _CONTEXT_ATTR, {}))
+            self.context = context
+        if answers is not None:
+            self._same_answers(dict(answers), context)
+
+    def _same_answers(self, answers: dict[str, str], context: dict[str, Any]) -> None:
+        """xdist: every worker's checks must stand on the same answers, or the run gives no verdict (exit 2)."""
+        worker, digest = answers["worker"], answers["digest"]
+        if self.answers is None:
+            self.answers = (worker, digest)
+        elif digest != self.answers[1] and not self.systematic:
+            from .sharing import different_answers
+
+            analyzer = self.context.get("analyzer", {})
+            name = str(analyzer.get("source") or analyzer.get("name") or "the analyzer")
+            first = (self.answers[0], list(self.context.get("photos", [])))
+            self.systematic = different_answers(name, first, (worker, list(context.get("photos", []))))
 
     def _reasons(self) -> dict[str, dict[str, str]]:
         """Why each planned check without a result has none, as far as this process can tell."""

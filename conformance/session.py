@@ -228,7 +228,10 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     )
     if options.sequential:
         return _sequential_context(options, analyzer_spec, settings, dataset, analyzer, policy, wanted)
-    observations = analyze_dataset(
+    from .sharing import shared
+
+    # Under pytest-xdist the first worker analyses and the others read its answers: one run, one set of answers.
+    observations = shared((options, analyzer_spec), dataset, analyze_dataset)(
         analyzer,
         dataset,
         variants=plan,
@@ -270,6 +273,7 @@ def _sequential_context(
     from .execution import Recipe
     from .runner import analyze_dataset
     from .sequential import run_looks
+    from .sharing import shared
 
     labels = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
@@ -287,7 +291,8 @@ def _sequential_context(
         if hasattr(analyzer, "session_photos"):
             # A recording holds the looks the run took: a replay checks it for this look's photos only.
             analyzer.session_photos = batch.photos
-        return analyze_dataset(
+        # Each look's answers once for all pytest-xdist workers, which then take the same decisions.
+        return shared((options, analyzer_spec, *(p.id for p in batch.photos)), batch, analyze_dataset)(
             analyzer,
             batch,
             executor=options.executor,

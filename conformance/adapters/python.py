@@ -41,17 +41,25 @@ function, which returns a list of answers in the same order. A function never re
 answer the model is audited against.
 
 **Failures.** An exception the function raises becomes that photo's error, naming its type,
-message and line (``KeyboardInterrupt`` and ``SystemExit`` stop the run); a wrong shape becomes
-that photo's error naming the photo and what is wrong; a failure that hits every photo the same
-way stops the run with one message (exit 2), as does a module that cannot be imported or has no
-such function. The function also sees the transformed variants of ``transformation_invariance``:
-it is a real model, which can look at any image.
+message and line (``KeyboardInterrupt`` stops the run); a wrong shape, or an answer whose
+``"photo"`` names another photo, becomes that photo's error naming the photo and what is wrong; a
+failure that hits every photo the same way stops the run with one message (exit 2), as does a
+module that cannot be imported or has no such function, and an ``async def`` function (not
+awaited: wrap it with ``asyncio.run``). ``SystemExit`` (``sys.exit()``, argparse refusing a
+command line), from the function or from importing its module, stops the run with
+:class:`ModelExit` (exit 2, no verdict) naming the function, file and line: a model that ends the
+process must never read as a run that passed. While the module imports, ``sys.argv`` holds its
+own name only (a script's command-line parsing sees no arguments, not the kit's); a call that
+changes the working directory has it changed back, with a :class:`WorkingDirectoryWarning`, so
+that the reports and every relative path stay where the run started. The function also sees the
+transformed variants of ``transformation_invariance``: it is a real model, which can look at any image.
 """
 
 from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 import re
 import sys
 import threading
@@ -66,6 +74,7 @@ from typing import TYPE_CHECKING, Any
 from .._numbers import shown, shown_list
 from .._text import printable
 from ..errors import AdapterError
+from ..failures import SystematicFailure
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..observation import Face, Observation
 from .base import AdapterSettings, Analyzer, Vocabulary, choose_face
@@ -77,7 +86,9 @@ if TYPE_CHECKING:
 __all__ = [
     "FunctionAnalyzer",
     "InferredVocabularyWarning",
+    "ModelExit",
     "PhotoInput",
+    "WorkingDirectoryWarning",
     "analyzer_from",
     "create",
     "register",
@@ -87,6 +98,10 @@ _MEANINGS = (*IDENTITIES, "abstain")
 _REASON_LIMIT = 500  # characters of an exception's message kept as the photo's reason
 _DEFAULT_BATCH = 16
 _HOWTO = "docs/how-to/python-model.md"
+_ASYNC = (
+    "returned a coroutine: async functions are not supported, the kit calls the function and cannot await it; "
+    "wrap it with asyncio.run: def analyze(path): return asyncio.run(analyze_async(path)) (" + _HOWTO + ")"
+)
 _USAGE = "--analyzer python:MODULE:FUNCTION (or python:path/to/file.py:FUNCTION)"
 
 
@@ -109,6 +124,47 @@ class PhotoInput:
 
 class InferredVocabularyWarning(UserWarning):
     """The audited function declares no VOCABULARY: what it can say was inferred from what it said."""
+
+
+class WorkingDirectoryWarning(UserWarning):
+    """The audited function changed the working directory; the kit changed it back after the call."""
+
+
+class ModelExit(SystematicFailure):
+    """The audited function, or its module while importing, raised ``SystemExit`` (``sys.exit()``).
+
+    A model must answer, not end the process: the run stops with no verdict (exit 2, as a
+    systematic failure does), whatever the exit code was. Left alone, ``sys.exit(0)`` ended
+    ``conformance run`` with exit 0, no report and no message: a CI job went green on nothing.
+    """
+
+
+def _exit_code(exc: SystemExit) -> str:
+    """How the call that raised ``exc`` read in the user's code: ``sys.exit(0)``, ``sys.exit('message')``."""
+    return f"sys.exit({shown(exc.code, 120) if exc.code is not None else ''})"
+
+
+@contextmanager
+def _own_argv(name: str) -> Iterator[None]:
+    """``sys.argv`` as a script's own while its module imports: its name only, never the kit's arguments.
+
+    A module that parses its command line at import (a script not guarded by ``if __name__ ==
+    "__main__"``) would read ``conformance run --dataset ...`` and exit with a usage message that looks
+    like the kit's own; with no arguments it gets its defaults, or a usage message naming itself.
+    """
+    saved = sys.argv
+    sys.argv = [name]
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # the folder was deleted under the run: nothing to restore to
+        return None
 
 
 # -- what the function takes --------------------------------------------------------------------------
@@ -267,17 +323,81 @@ def _import_failure(exc: Exception, what: str, spec: str) -> AdapterError:
     )
 
 
+def _import_exit(exc: SystemExit, what: str, spec: str, file: str | None) -> ModelExit:
+    """The module ended the process while importing: a script's code ran, not a library's."""
+    where = _where(exc, Path(file) if file else None)  # the module's own line, not argparse's
+    return ModelExit(
+        f"{spec}: importing {what} called {_exit_code(exc)}{where}, so the model was never loaded and the run "
+        f"stopped with no verdict (any usage or error message printed above came from {what}, not from the kit). "
+        "A module under audit must only define the function when imported: put the code that runs it as a script "
+        'under if __name__ == "__main__":'
+    )
+
+
+@contextmanager
+def _kept_cwd(who: str, origin: Callable[[], str | None]) -> Iterator[None]:
+    """Import user code, then change the working directory back if it changed, with a warning at ``origin()``."""
+    before = _cwd()
+    try:
+        yield
+    finally:
+        moved = _moved_back(before)
+        if moved is not None:
+            _warn_moved(who, moved, before or "", (origin() or who, 1))
+
+
+def _moved_back(before: str | None) -> str | None:
+    """Where user code left the working directory, changed back to ``before``; None when it stayed.
+
+    The reports, the manifest's relative paths, the cache and the user's own tests are relative to
+    the folder the run started in; a model that ``os.chdir()``s (a library finding its weights) would
+    otherwise send the reports to another folder while the console names the usual one.
+    """
+    after = _cwd()
+    if before is None or after == before:
+        return None
+    os.chdir(before)
+    return after or "a deleted folder"
+
+
+def _warn_moved(who: str, where: str, back: str, at: tuple[str, int]) -> None:
+    """Warn that ``who`` moved the working directory, pointing at ``at`` (the user's file and line)."""
+    message = printable(
+        f"conformance: {who} changed the working directory to {where}; the kit changed it back to {back} (the "
+        "reports and every relative path of the run are there). Open files by absolute path in the model instead "
+        "of calling os.chdir()"
+    )
+    warnings.warn_explicit(message, WorkingDirectoryWarning, at[0], at[1])
+
+
+def _origin(name: str) -> str | None:
+    """The file of module ``name`` (which imported, or tried to), or None when it cannot be told."""
+    import importlib.util
+
+    module = sys.modules.get(name)
+    if module is not None and getattr(module, "__file__", None):
+        return str(module.__file__)
+    try:
+        found = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    return found.origin if found is not None and found.origin not in (None, "built-in", "frozen") else None
+
+
 def _import_name(name: str, spec: str) -> ModuleType:
     import importlib
 
     def attempt() -> ModuleType | None:
         """The module, or None when it is not on sys.path (as opposed to failing inside)."""
         try:
-            return importlib.import_module(name)
+            with _own_argv(name), _kept_cwd(f"{spec}: importing {name}", lambda: _origin(name)):
+                return importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name is not None and (exc.name == name or name.startswith(exc.name + ".")):
                 return None
             raise _import_failure(exc, name, spec) from None
+        except SystemExit as exc:
+            raise _import_exit(exc, name, spec, _origin(name)) from None
         except Exception as exc:
             raise _import_failure(exc, name, spec) from None
 
@@ -322,7 +442,11 @@ def _import_file(target: str, spec: str) -> ModuleType:
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
     try:
-        module_spec.loader.exec_module(module)
+        with _own_argv(str(resolved)), _kept_cwd(f"{spec}: importing {resolved}", lambda: str(resolved)):
+            module_spec.loader.exec_module(module)
+    except SystemExit as exc:
+        del sys.modules[name]
+        raise _import_exit(exc, str(resolved), spec, str(resolved)) from None
     except Exception as exc:
         del sys.modules[name]
         raise _import_failure(exc, str(resolved), spec) from None
@@ -541,8 +665,22 @@ def _build(
         raise AdapterError(
             f"{spec}: {default_name} is not callable (a {type(obj).__name__}); name a function after the last colon"
         )
+    if _is_async(obj):
+        # Refused before any call: a coroutine the adapter cannot await would fail every photo, and
+        # Python would warn, at exit, about coroutines never awaited.
+        raise AdapterError(
+            f"{spec}: {default_name} is an async def function; {_ASYNC.removeprefix('returned a coroutine: ')}"
+        )
     declaration = _declaration(namespace, where=where, default_name=default_name, file=file, overrides=overrides)
     return FunctionAnalyzer(obj, dataset=dataset, spec=spec, declaration=declaration, call=_input(obj, spec))
+
+
+def _is_async(obj: object) -> bool:
+    """Whether calling ``obj`` gives a coroutine (or an async generator): an ``async def``, or an object whose ``__call__`` is one."""
+    if inspect.iscoroutinefunction(obj) or inspect.isasyncgenfunction(obj):
+        return True
+    call = None if inspect.isroutine(obj) or isinstance(obj, type) else getattr(type(obj), "__call__", None)  # noqa: B004
+    return call is not None and (inspect.iscoroutinefunction(call) or inspect.isasyncgenfunction(call))
 
 
 # -- the analyzer ----------------------------------------------------------------------------------------
@@ -596,6 +734,7 @@ class FunctionAnalyzer:
         self._pending: dict[str, Any] = {}  # answers of a batch not yet asked for (photo id -> answer or _Fault)
         self._strings: dict[str, str] = {}  # one copy of each label returned (read_face), however many faces
         self._served: set[str] = set()
+        self._moved = False  # whether the function changed the working directory already (warned once)
         self._order: Sequence[Photo] = dataset.photos
         self._position = {p.id: i for i, p in enumerate(self._order)}
         self.vocabulary = self._vocabulary()
@@ -659,23 +798,56 @@ class FunctionAnalyzer:
         where = _where(exc, self.declaration.file)
         return _Fault(type(exc).__name__, f"{type(exc).__name__}: {message} (raised by {self.spec}{where})")
 
+    def _call(self, argument: object, photo: Photo) -> Any:
+        """The function called on ``argument`` (for ``photo``, or a batch starting with it), as user code is run.
+
+        ``SystemExit`` stops the run (:class:`ModelExit`); a changed working directory is changed
+        back, with one warning per analyzer. Ctrl-C goes through; any other exception is the caller's.
+        """
+        before = _cwd()
+        try:
+            return self.function(argument)
+        except SystemExit as exc:
+            raise ModelExit(
+                f"{self.spec} called {_exit_code(exc)}{_where(exc, self.declaration.file)} on photo {photo.id}: a "
+                "model under audit must return an answer, not end the process, so the run stopped with no verdict. "
+                "If it wraps a command-line tool's main(), call the function main() calls, or catch SystemExit in "
+                f"{self.spec.removeprefix('python:')} ({_HOWTO})"
+            ) from None
+        finally:
+            moved = _moved_back(before)
+            if moved is not None:
+                with self._lock:
+                    warn, self._moved = not self._moved, True
+                if warn:
+                    code = getattr(self.function, "__code__", None)
+                    at = (code.co_filename, code.co_firstlineno) if code is not None else (self.spec, 1)
+                    _warn_moved(f"{self.spec} (on photo {photo.id})", moved, before or "", at)
+
     def _answer(self, photo: Photo) -> Any:
         """The function's answer for one photo, or a _Fault; a batch function answers a window of photos at once."""
         if not self.call.batch:
             try:
-                return self.function(self._argument(photo))
-            except Exception as exc:  # the function's failure is this photo's; Ctrl-C and SystemExit stop the run
+                return self._call(self._argument(photo), photo)
+            except ModelExit:
+                raise
+            except Exception as exc:  # the function's failure is this photo's; Ctrl-C and ModelExit stop the run
                 return self._raised(exc)
         with self._batch_lock:
             if photo.id in self._pending:
                 return self._pending.pop(photo.id)
             window = self._window(photo)
             try:
-                answers = self.function([self._argument(p) for p in window])
+                answers = self._call([self._argument(p) for p in window], photo)
+            except ModelExit:
+                raise
             except Exception as exc:
                 fault = self._raised(exc)
                 answers = [fault] * len(window)
             else:
+                if inspect.iscoroutine(answers):
+                    answers.close()  # never awaited: closed, so Python does not warn about it at exit
+                    answers = [_Fault("returned a coroutine", f"{self.spec} {_ASYNC}")] * len(window)
                 answers = _plain(answers)
                 if not isinstance(answers, list) or len(answers) != len(window):
                     got = f"a list of {len(answers)}" if isinstance(answers, list) else shown(answers)
@@ -713,6 +885,9 @@ class FunctionAnalyzer:
     def _observe(self, photo: Photo, answer: Any) -> Observation:
         if isinstance(answer, _Fault):
             raise answer
+        if inspect.iscoroutine(answer):
+            answer.close()  # never awaited: closed, so Python does not warn about it at exit
+            raise _Fault("returned a coroutine", f"photo {photo.id}: {self.spec} {_ASYNC}")
         answer = _plain(answer)
         where = f"photo {photo.id}: {self.spec} returned"
         if not isinstance(answer, Mapping):
@@ -720,6 +895,13 @@ class FunctionAnalyzer:
             raise _Fault(
                 kind,
                 f'{where} {shown(answer)}; return a dict, {{"faces": [...]}} or {{"error": "..."}} ({_HOWTO})',
+            )
+        named = answer.get("photo")
+        if named is not None and named not in (photo.id, str(photo.path), photo.path.as_posix()):
+            raise _Fault(
+                "an answer for another photo",
+                f'{where} an answer for photo {shown(named)} (its "photo" key), not for {photo.id}: each call answers '
+                'the photo it was given, in the same order for a batch; drop "photo" from the answer',
             )
         declared = self.declaration.labels
         try:
