@@ -272,3 +272,89 @@ def test_a_nonbinary_person_labelled_nonbinary_is_correct_for_calibration(tmp_pa
     result = run_check("confidence_calibration", observations, groups=groups, reference="cis", policy=DEFAULT, seed=0)
     assert result.groups["nonbinary"].extra["accuracy"] == pytest.approx(40 / 50)
     assert result.groups["cis"].extra["accuracy"] == 1.0
+
+
+# -- Wilson limits: a fail is tested on Clopper-Pearson limits, so the stated rate holds ----------------------
+
+
+def one_photo_table(n1: int, x1: int, n2: int, x2: int) -> tuple[Observations, list[str]]:
+    """In memory: ``cis`` n1 women of whom x1 misgendered, ``trans`` n2 of whom x2; one photo each."""
+    import numpy as np
+
+    from conformance.dataset import Dataset
+    from conformance.observation import GENDER_CODES, Face, Observation
+
+    n = n1 + n2
+    wrong = np.r_[np.arange(n1) < x1, np.arange(n2) < x2]
+    record = Observation(photo="p", outcome="analysed", face=Face(label="Female", gender="woman", confidence=90.0))
+    table = Observations(
+        dataset=Dataset(name="exact", manifest=Path("exact"), photos=(), columns=(), content_hash=""),
+        records=(record,) * n,
+        outcome=np.zeros(n, dtype=np.int8),
+        predicted=np.where(wrong, GENDER_CODES["man"], GENDER_CODES["woman"]).astype(np.int8),
+        confidence=np.full(n, 90.0),
+        identity=np.zeros(n, dtype=np.int8),
+        subject=np.arange(n, dtype=np.int64),
+    )
+    return table, ["cis"] * n1 + ["trans"] * n2
+
+
+@pytest.mark.parametrize(
+    ("confidence", "n1", "p1", "n2", "p2", "before"),
+    [
+        (0.95, 100, 0.04, 10, 0.09, 0.0281),  # rt13b: 0.0281 where 0.025 was stated
+        (0.99, 300, 0.99, 10, 0.94, 0.0174),  # rt13b: 0.0174 where 0.005 was stated
+    ],
+)
+def test_a_wrong_fail_on_wilson_limits_stays_within_the_stated_rate(
+    confidence: float, n1: int, p1: float, n2: int, p2: float, before: float
+) -> None:
+    # Every outcome of one photo a person at a true gap equal to the tolerance (0.05), through run_check
+    # with interval = "wilson", weighted by its binomial probability (outcomes below 1e-9 left out:
+    # together they weigh less than 1e-6).
+    from dataclasses import replace
+
+    import numpy as np
+    from scipy.stats import binom
+
+    policy = replace(DEFAULT, interval="wilson", confidence=confidence)
+    stated = (1 - confidence) / 2
+    first, second = binom.pmf(np.arange(n1 + 1), n1, p1), binom.pmf(np.arange(n2 + 1), n2, p2)
+    wrong_fail = left_out = 0.0
+    for x1 in range(n1 + 1):
+        for x2 in range(n2 + 1):
+            weight = float(first[x1] * second[x2])
+            if weight < 1e-9:
+                left_out += weight
+                continue
+            table, labels = one_photo_table(n1, x1, n2, x2)
+            result = run_check("misgender_gap", table, groups=labels, reference="cis", policy=policy, seed=0)
+            wrong_fail += weight if result.verdict == "fail" else 0.0
+    assert left_out < 1e-6
+    assert wrong_fail + left_out <= stated  # before: `before`, above the stated rate
+    assert before > stated
+
+
+def test_wilson_limits_say_the_pass_rate_is_nominal_and_quote_no_figure(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from conformance.assertions import error_rate_line
+
+    shots = people("cis", 100) + people("tr", 100, trans="yes", misgendered=3)
+    observations = observe(tmp_path, shots)
+    groups = group_labels(observations.dataset, [])
+    wilson = run_check(
+        "misgender_gap",
+        observations,
+        groups=groups,
+        reference="cis",
+        policy=replace(DEFAULT, interval="wilson"),
+        seed=0,
+    )
+    assert "on Wilson limits a wrong pass is nominal" in wilson.method
+    assert "every fail test reads Clopper-Pearson limits" in wilson.method
+    assert "measured up to" not in wilson.method  # a largest figure another design could beat
+    assert "nominal on Wilson limits" in error_rate_line(wilson)
+    exact = check("misgender_gap", observations)
+    assert "nominal" not in exact.method
+    assert "nominal" not in error_rate_line(exact)

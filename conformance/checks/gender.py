@@ -836,7 +836,8 @@ def nonbinary_representability(
             "mean over nonbinary people of the share of their photos given a binary label, "
             f"{limits} limits on the people ({policy.confidence:.0%} interval); "
             f"pass: interval at or below tolerance {tolerance:g} (one-sided error {alpha_pass:g}); "
-            f"fail: shown above it (one-sided error {alpha_fail:g})"
+            f"fail: shown above it (one-sided error {alpha_fail:g}"
+            + (", on Clopper-Pearson limits)" if limits != "Clopper-Pearson" else ")")
         ),
         measure="mean share of a nonbinary person's photos with a face given a binary label",
         reference="none (absolute)",
