@@ -1078,10 +1078,14 @@ def subjects_needed(
 ) -> tuple[int, int] | None:
     """People needed in each group for a decided verdict with ``power``, if the true gap is ``gap``.
 
-    Both groups grow by the same factor from their ``subjects`` now, keeping photos per person and
-    design effects: the verdict sought is ``fail`` when ``|gap| > tolerance`` (at ``alpha_fail``)
-    and ``pass`` when it is within (at ``alpha_pass``). ``None`` when the gap equals the tolerance
-    (no amount of data decides it) or more than ``limit`` times the data would be needed.
+    Photos per person and design effects are kept; the verdict sought is ``fail`` when ``|gap| >
+    tolerance`` (at ``alpha_fail``) and ``pass`` when it is within (at ``alpha_pass``). The smaller
+    group grows first, the larger kept as it is, up to the larger's size; only if that is not enough
+    do both grow, from equal sizes, by one factor. (Growing both by one factor from where they are
+    asked for 141,801 reference people when 300 were there and the 10-person group was what fell
+    short: red team of issue 13.) When the data already suffice, both shrink by one factor.
+    ``None`` when the gap equals the tolerance (no amount of data decides it) or more than ``limit``
+    times the data would be needed.
 
     Examples
     --------
@@ -1093,27 +1097,49 @@ def subjects_needed(
     size = abs(gap)
     low_base = base if gap >= 0 else base + gap
 
-    def enough(factor: float) -> bool:
-        g, r = group.scaled(factor), reference.scaled(factor)
+    def enough(group_factor: float, reference_factor: float) -> bool:
+        g, r = group.scaled(group_factor), reference.scaled(reference_factor)
         if size > tolerance:
             return power_to_fail(size, tolerance, low_base, g, r, alpha=alpha_fail, method=method) >= power
         return power_to_pass(size, tolerance, low_base, g, r, alpha=alpha_pass, method=method) >= power
 
+    def least(grows: Callable[[float], bool], low: float, high: float, step: float) -> float:
+        """The least factor in (low, high] that is enough, to within ``step`` (``grows(high)`` holds)."""
+        while high - low > step:
+            mid = (low + high) / 2.0
+            if grows(mid):
+                high = mid
+            else:
+                low = mid
+        return high
+
+    # Each factor to within one person of the group it sizes.
+    if enough(1.0, 1.0):
+        common = least(lambda f: enough(f, f), 0.0, 1.0, 1.0 / max(subjects))
+        return (math.ceil(subjects[0] * common), math.ceil(subjects[1] * common))
+    small = 0 if subjects[0] <= subjects[1] else 1
+    reach = subjects[1 - small] / subjects[small]  # the smaller group grown to the larger's size
+
+    def small_only(f: float) -> bool:
+        return enough(f, 1.0) if small == 0 else enough(1.0, f)
+
+    if reach > 1.0 and small_only(reach):
+        f = least(small_only, 1.0, reach, 1.0 / subjects[small])
+        out = [float(subjects[0]), float(subjects[1])]
+        out[small] = subjects[small] * f
+        return (math.ceil(out[0]), math.ceil(out[1]))
+
+    def both(g: float) -> bool:
+        return enough(g * reach, g) if small == 0 else enough(g, g * reach)
+
     high = 1.0
-    while not enough(high):
+    while not both(high):
         high *= 2.0
-        if high > limit:
+        if high * reach > limit:
             return None
-    low = high / 2.0 if high > 1.0 else 0.0
-    # Bisect the growth factor to within one person of the larger group.
-    step = 1.0 / max(subjects)
-    while high - low > step:
-        mid = (low + high) / 2.0
-        if enough(mid):
-            high = mid
-        else:
-            low = mid
-    return (math.ceil(subjects[0] * high), math.ceil(subjects[1] * high))
+    larger = subjects[1 - small]
+    g = least(both, high / 2.0 if high > 1.0 else 1.0, high, 1.0 / larger)
+    return (math.ceil(larger * g), math.ceil(larger * g))
 
 
 def detectable_mean_gap(
