@@ -83,8 +83,9 @@ class Policy:
     inconclusive: str = "fail"
     min_subjects: int = 10
     # Clopper-Pearson limits keep each verdict's error rate at the stated level down to 10 people a
-    # group; Wilson's are narrower and exceed it for extreme rates in small groups (up to 2.78% where 2.5%
-    # is stated: docs/explanation/methodology.md; reports on Wilson limits say so).
+    # group; Wilson's are narrower and, for extreme rates in small groups, exceed it: so every fail test
+    # reads Clopper-Pearson limits whatever this says, and on Wilson limits only a wrong pass is nominal
+    # (docs/explanation/methodology.md; reports on Wilson limits say so).
     interval: str = "clopper-pearson"
     exact_test: str = "fisher"
     bootstrap: int = 2000  # read and checked for existing policy files; the verdicts are closed-form

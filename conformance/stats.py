@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "FAIL_LIMITS",
     "ClusteredRate",
     "GapTests",
     "Precision",
@@ -64,6 +65,12 @@ __all__ = [
 
 _NAN = math.nan
 _INTERVAL_METHODS = ("wilson", "clopper-pearson")
+# The limits every fail test reads, whatever the policy's interval: on Wilson limits Newcombe's rule
+# failed wrongly up to 0.0359 where 0.025 was stated (exact sums, 300 against 10 people at 0.03 and
+# 0.08; 0.0174 where 0.005 was stated at confidence 0.99: red team of issue 13). Clopper-Pearson
+# limits keep a wrong fail within the stated rate; interval = "wilson" narrows only the intervals
+# shown and the pass direction.
+FAIL_LIMITS = "clopper-pearson"
 _EXACT_METHODS = ("fisher", "boschloo")
 
 # Indices drawn per bootstrap chunk: 1 MiB of int64 (and as much again for the gathered values),
@@ -807,36 +814,46 @@ def gap_tests(a: ClusteredRate, b: ClusteredRate, tolerance: float, method: str 
     """
     if not tolerance >= 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
-
-    def lower(alpha: float) -> float:
-        return gap_bounds(a, b, alpha, method)[0]
-
-    def upper(alpha: float) -> float:
-        return gap_bounds(a, b, alpha, method)[1]
-
-    # At level one half both bounds are the views' estimates; a test whose estimate lies on its
-    # null side has a p-value of at least one half: one minus the level at which the interval
-    # decides the other way, or one half where it never does.
-    low_half, high_half = gap_bounds(a, b, 0.5, method)
-    if any(math.isnan(x) for x in (low_half, high_half)):
+    fail = _OneSided(lambda alpha: gap_bounds(a, b, alpha, FAIL_LIMITS))
+    keep = fail if method == FAIL_LIMITS else _OneSided(lambda alpha: gap_bounds(a, b, alpha, method))
+    if fail.undefined or keep.undefined:
         return GapTests(_NAN, _NAN)
-
-    def p_above(limit: float) -> float:  # H0: gap <= limit, decided by the lower bound
-        if low_half > limit:
-            return _crossing(lower, limit)
-        return 1.0 - _crossing(upper, limit) if high_half <= limit else 0.5
-
-    def p_below(limit: float) -> float:  # H0: gap >= limit, decided by the upper bound
-        if high_half < limit:
-            return _crossing(upper, limit)
-        return 1.0 - _crossing(lower, limit) if low_half >= limit else 0.5
-
-    above, below = p_above(tolerance), p_below(-tolerance)
-    within_high, within_low = p_below(tolerance), p_above(-tolerance)
+    above, below = fail.p_above(tolerance), fail.p_below(-tolerance)
+    within_high, within_low = keep.p_below(tolerance), keep.p_above(-tolerance)
     # A disparity in either direction: the union of two one-sided tests, so the smaller p-value is
     # doubled (Bonferroni over the directions). Taking it as it stands let a wrong fail reach 0.045
     # at tolerance 0 where 0.025 is stated (issue 13, red team).
     return GapTests(exceeds=min(1.0, 2.0 * min(above, below)), within=max(within_high, within_low))
+
+
+class _OneSided:
+    """One-sided p-values read off a pair of bounds monotone in their level (``bounds(alpha) -> (low, high)``)."""
+
+    def __init__(self, bounds: Callable[[float], tuple[float, float]]) -> None:
+        self.bounds = bounds
+        # At level one half both bounds are the estimates; a test whose estimate lies on its null
+        # side has a p-value of at least one half: one minus the level at which the interval
+        # decides the other way, or one half where it never does.
+        self.low_half, self.high_half = bounds(0.5)
+        self.undefined = any(math.isnan(x) for x in (self.low_half, self.high_half))
+
+    def lower(self, alpha: float) -> float:
+        return self.bounds(alpha)[0]
+
+    def upper(self, alpha: float) -> float:
+        return self.bounds(alpha)[1]
+
+    def p_above(self, limit: float) -> float:
+        """H0: figure <= limit, decided by the lower bound."""
+        if self.low_half > limit:
+            return _crossing(self.lower, limit)
+        return 1.0 - _crossing(self.upper, limit) if self.high_half <= limit else 0.5
+
+    def p_below(self, limit: float) -> float:
+        """H0: figure >= limit, decided by the upper bound."""
+        if self.high_half < limit:
+            return _crossing(self.upper, limit)
+        return 1.0 - _crossing(self.lower, limit) if self.low_half >= limit else 0.5
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -942,7 +959,8 @@ def power_to_fail(
     The group's rate is ``base + gap``, the reference's ``base``. The fail test rejects when the
     gap's lower bound at one-sided ``alpha`` (:func:`gap_bounds`) exceeds the tolerance; with the
     bound's half-width ``w`` taken at the true rates and the estimated gap normal with the
-    variance the effective sizes give, the power is ``Phi((gap - tolerance - w) / sd)``.
+    variance the effective sizes give, the power is ``Phi((gap - tolerance - w) / sd)``. The fail
+    test reads :data:`FAIL_LIMITS` whatever ``method`` (the policy's interval) is, and so does this.
 
     Examples
     --------
@@ -954,8 +972,9 @@ def power_to_fail(
     p1, p0 = base + gap, base
     if not 0.0 <= p0 <= 1.0 or not 0.0 <= p1 <= 1.0:
         raise ValueError(f"rates base={base!r} and base + gap={p1!r} must lie in [0, 1]")
-    l1, _ = _planned_bounds(p1, group, alpha, method)
-    _, u0 = _planned_bounds(p0, reference, alpha, method)
+    del method  # the fail test's limits are FAIL_LIMITS under every policy
+    l1, _ = _planned_bounds(p1, group, alpha, FAIL_LIMITS)
+    _, u0 = _planned_bounds(p0, reference, alpha, FAIL_LIMITS)
     width = math.hypot(p1 - l1, u0 - p0)
     sd = _gap_sd(p1, group, p0, reference, alpha, spread)
     margin = gap - tolerance - width
@@ -1059,10 +1078,14 @@ def subjects_needed(
 ) -> tuple[int, int] | None:
     """People needed in each group for a decided verdict with ``power``, if the true gap is ``gap``.
 
-    Both groups grow by the same factor from their ``subjects`` now, keeping photos per person and
-    design effects: the verdict sought is ``fail`` when ``|gap| > tolerance`` (at ``alpha_fail``)
-    and ``pass`` when it is within (at ``alpha_pass``). ``None`` when the gap equals the tolerance
-    (no amount of data decides it) or more than ``limit`` times the data would be needed.
+    Photos per person and design effects are kept; the verdict sought is ``fail`` when ``|gap| >
+    tolerance`` (at ``alpha_fail``) and ``pass`` when it is within (at ``alpha_pass``). The smaller
+    group grows first, the larger kept as it is, up to the larger's size; only if that is not enough
+    do both grow, from equal sizes, by one factor. (Growing both by one factor from where they are
+    asked for 141,801 reference people when 300 were there and the 10-person group was what fell
+    short: red team of issue 13.) When the data already suffice, both shrink by one factor.
+    ``None`` when the gap equals the tolerance (no amount of data decides it) or more than ``limit``
+    times the data would be needed.
 
     Examples
     --------
@@ -1074,27 +1097,49 @@ def subjects_needed(
     size = abs(gap)
     low_base = base if gap >= 0 else base + gap
 
-    def enough(factor: float) -> bool:
-        g, r = group.scaled(factor), reference.scaled(factor)
+    def enough(group_factor: float, reference_factor: float) -> bool:
+        g, r = group.scaled(group_factor), reference.scaled(reference_factor)
         if size > tolerance:
             return power_to_fail(size, tolerance, low_base, g, r, alpha=alpha_fail, method=method) >= power
         return power_to_pass(size, tolerance, low_base, g, r, alpha=alpha_pass, method=method) >= power
 
+    def least(grows: Callable[[float], bool], low: float, high: float, step: float) -> float:
+        """The least factor in (low, high] that is enough, to within ``step`` (``grows(high)`` holds)."""
+        while high - low > step:
+            mid = (low + high) / 2.0
+            if grows(mid):
+                high = mid
+            else:
+                low = mid
+        return high
+
+    # Each factor to within one person of the group it sizes.
+    if enough(1.0, 1.0):
+        common = least(lambda f: enough(f, f), 0.0, 1.0, 1.0 / max(subjects))
+        return (math.ceil(subjects[0] * common), math.ceil(subjects[1] * common))
+    small = 0 if subjects[0] <= subjects[1] else 1
+    reach = subjects[1 - small] / subjects[small]  # the smaller group grown to the larger's size
+
+    def small_only(f: float) -> bool:
+        return enough(f, 1.0) if small == 0 else enough(1.0, f)
+
+    if reach > 1.0 and small_only(reach):
+        f = least(small_only, 1.0, reach, 1.0 / subjects[small])
+        out = [float(subjects[0]), float(subjects[1])]
+        out[small] = subjects[small] * f
+        return (math.ceil(out[0]), math.ceil(out[1]))
+
+    def both(g: float) -> bool:
+        return enough(g * reach, g) if small == 0 else enough(g, g * reach)
+
     high = 1.0
-    while not enough(high):
+    while not both(high):
         high *= 2.0
-        if high > limit:
+        if high * reach > limit:
             return None
-    low = high / 2.0 if high > 1.0 else 0.0
-    # Bisect the growth factor to within one person of the larger group.
-    step = 1.0 / max(subjects)
-    while high - low > step:
-        mid = (low + high) / 2.0
-        if enough(mid):
-            high = mid
-        else:
-            low = mid
-    return (math.ceil(subjects[0] * high), math.ceil(subjects[1] * high))
+    larger = subjects[1 - small]
+    g = least(both, high / 2.0 if high > 1.0 else 1.0, high, 1.0 / larger)
+    return (math.ceil(larger * g), math.ceil(larger * g))
 
 
 def detectable_mean_gap(
@@ -1165,25 +1210,13 @@ def rate_tests(r: ClusteredRate, tolerance: float, method: str = "clopper-pearso
     """
     if not tolerance >= 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance!r}")
-
-    def lower(alpha: float) -> float:
-        return rate_bounds(r, alpha, method)[0]
-
-    def upper(alpha: float) -> float:
-        return rate_bounds(r, alpha, method)[1]
-
-    low_half, high_half = rate_bounds(r, 0.5, method)
-    if any(math.isnan(x) for x in (low_half, high_half)):
+    fail = _OneSided(lambda alpha: rate_bounds(r, alpha, FAIL_LIMITS))
+    keep = fail if method == FAIL_LIMITS else _OneSided(lambda alpha: rate_bounds(r, alpha, method))
+    if fail.undefined or keep.undefined:
         return GapTests(_NAN, _NAN)
-    if low_half > tolerance:
-        exceeds = _crossing(lower, tolerance)
-    else:
-        exceeds = 1.0 - _crossing(upper, tolerance) if high_half <= tolerance else 0.5
-    if high_half <= tolerance:
-        within = _crossing(upper, tolerance)
-    else:
-        within = 1.0 - _crossing(lower, tolerance) if low_half > tolerance else 0.5
-    return GapTests(exceeds=exceeds, within=within)
+    # "Within" is the figure at most the tolerance: decided by the upper bound at or below it.
+    within = keep.p_below(tolerance) if keep.high_half != tolerance else _crossing(keep.upper, tolerance)
+    return GapTests(exceeds=fail.p_above(tolerance), within=within)
 
 
 def detectable_rate(
@@ -1196,8 +1229,8 @@ def detectable_rate(
 ) -> float | None:
     """The smallest true figure a one-group check would show to exceed ``tolerance`` with ``power``.
 
-    The fail test rejects when the lower bound exceeds the tolerance; at a true figure ``p`` the
-    power is about ``Phi((l(p) - tolerance) / sd(p))``. ``None`` when even a figure of 1 is not
+    The fail test rejects when the lower bound (on :data:`FAIL_LIMITS`, whatever ``method``) exceeds
+    the tolerance; at a true figure ``p`` the power is about ``Phi((l(p) - tolerance) / sd(p))``. ``None`` when even a figure of 1 is not
     shown with that power.
 
     Examples
@@ -1211,8 +1244,10 @@ def detectable_rate(
     if not 0.5 <= power < 1.0:
         raise ValueError(f"power must lie in [0.5, 1), got {power!r}")
 
+    del method  # the fail test's limits are FAIL_LIMITS under every policy
+
     def shortfall(p: float) -> float:
-        low, _ = _planned_bounds(p, precision, alpha, method)
+        low, _ = _planned_bounds(p, precision, alpha, FAIL_LIMITS)
         sd = math.sqrt(p * (1.0 - p) / precision.adjusted(alpha))
         reached = (1.0 if low > tolerance else 0.0) if sd == 0.0 else float(ndtr((low - tolerance) / sd))
         return reached - power

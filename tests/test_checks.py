@@ -123,11 +123,12 @@ def exact_fail_rate(n1: int, p1: float, n2: int, p2: float, confidence: float, t
 # -- misgender_gap, one photo per subject ------------------------------------------------------------
 
 # group: (photos, subjects, misgendered, photos with a face, abstentions), counted from the builder
-# calls below: cis has 10 no-face photos and 5 errors (out of the denominator); nonbinary people's abstentions
-# (the right answer for them) stay in it. Abstentions on women and men are also a miss of the companion
-# measure (test_verdict_promises.py), so they have their own test below.
+# calls below: nonbinary people's abstentions (the right answer for them) stay in the denominator.
+# Abstentions on women and men, and photos with no face found or an error, are also misses of the
+# companion measure (test_verdict_promises.py), so they have their own tests below
+# (test_abstentions_stay_in_the_denominator_and_no_face_photos_leave_it for the main measure).
 THREE_VERDICTS = {
-    "cis": (400, 400, 12, 385, 0),
+    "cis": (385, 385, 12, 385, 0),
     "trans": (200, 200, 62, 200, 0),
     "nonbinary": (40, 40, 5, 40, 3),
     "unknown": (400, 400, 8, 400, 0),
@@ -155,7 +156,7 @@ INTENDED = {
 @pytest.fixture(scope="module")
 def three_verdicts(tmp_path_factory: pytest.TempPathFactory) -> Observations:
     shots = (
-        people("cis", 400, misgendered=12, no_face=10, errors=5)
+        people("cis", 385, misgendered=12)
         + people("trans", 200, trans="yes", misgendered=62)
         + people("nb", 40, identity="nonbinary", misgendered=5, abstained=3)
         + people("unk", 400, trans="unknown", misgendered=8)
@@ -269,11 +270,15 @@ def test_an_inconclusive_comparison_says_what_gap_would_fail_with_80_percent_pow
     assert 0.78 <= power <= 0.92
     # ... and not a figure far beyond what the data can do: 80% of it fails far less often.
     assert exact_fail_rate(40, p_low + 0.8 * c.min_detectable, 385, p_low, 1 - 2 * ALPHA / 12) < 0.75
-    # The people that would decide it if the gap were the one seen: about 30 times as many here.
+    # The people that would decide it if the gap were the one seen. The smaller group grows first, up to
+    # the larger's size; 385 nonbinary people against the 385 cis are not enough (exact sum), so both grow
+    # from equal sizes (one factor for both from 40 and 385 asked for 727 and 6,994: red team of issue 13).
+    level = 1 - 2 * ALPHA / 12
+    assert exact_fail_rate(385, 5 / 40, 385, p_low, level) < 0.8
     needed_nb, needed_cis = c.subjects_needed
-    assert needed_nb / 40 == pytest.approx(needed_cis / 385, rel=0.01)
-    power = exact_fail_rate(needed_nb, 5 / 40, needed_cis, p_low, 1 - 2 * ALPHA / 12)
-    assert power >= 0.78
+    assert needed_nb == needed_cis
+    assert exact_fail_rate(needed_nb, 5 / 40, needed_cis, p_low, level) >= 0.78
+    assert exact_fail_rate(needed_nb * 9 // 10, 5 / 40, needed_cis * 9 // 10, p_low, level) < 0.8  # not far more
     assert c.subjects_floor is None  # far above min_subjects: the power alone decides the figure
 
 
@@ -775,20 +780,27 @@ def consistency_people() -> list[Shot]:
 def test_consistency_is_the_share_of_a_persons_photo_pairs_labelled_differently(tmp_path: Path) -> None:
     result = check("same_person_consistency", observe(tmp_path, consistency_people()))
     cis, trans = result.groups["cis"], result.groups["trans"]
-    # cis: eligible c0-c10 and c14 (12); c9 (F, M) disagrees on its 1 pair, c14 (M, F, F) on 2 of 3.
-    # c11, c12, c13 have one labelled photo. People with a change: c9 and c14.
-    assert (cis.count, cis.n, cis.subjects, cis.photos) == (2, 12, 15, 31)
-    assert cis.rate == pytest.approx((1 + 2 / 3) / 12)
-    # trans: eligible t0-t9, t11, t12 (12); t0-t5 and t12 disagree on their one pair.
-    assert (trans.count, trans.n, trans.subjects, trans.photos) == (7, 12, 13, 28)
-    assert trans.rate == pytest.approx(7 / 12)
-    assert (cis.extra["any_change_share"], trans.extra["any_change_share"]) == (2 / 12, 7 / 12)
-    # One unit a person with a share in [0, 1]: Clopper-Pearson on the (fractional) count over 12 people.
-    assert cis.ci == pytest.approx(cp_fraction(5 / 3, 12), abs=1e-9)
-    assert trans.ci == pytest.approx(cp(7, 12), abs=EXACT)
+    # A photo's answer is its label or none (abstained, no face, an error); a person counts with 2+ photos,
+    # one labelled at least. cis: eligible c0-c12 and c14 (14). Disagreeing pairs: c9 (F, M) 1 of 1,
+    # c10 (F, F, none) 2 of 3, c11 (F, none) and c12 (F, no face) 1 of 1, c14 (M, F, F) 2 of 3; c13 has one photo.
+    assert (cis.count, cis.n, cis.subjects, cis.photos) == (5, 14, 15, 31)
+    cis_sum = 1 + 2 / 3 + 1 + 1 + 2 / 3
+    assert cis.rate == pytest.approx(cis_sum / 14)
+    # trans: eligible t0-t12 (13); t0-t5 disagree on their one pair, t10 (none, none, F) on 2 of 3,
+    # t12 (F, error, M) on 3 of 3; t11 (M, M) is consistently wrong, which is consistent.
+    assert (trans.count, trans.n, trans.subjects, trans.photos) == (8, 13, 13, 28)
+    trans_sum = 6 + 2 / 3 + 1
+    assert trans.rate == pytest.approx(trans_sum / 13)
+    assert (cis.extra["any_change_share"], trans.extra["any_change_share"]) == (5 / 14, 8 / 13)
+    assert (cis.extra["unlabelled_photos"], trans.extra["unlabelled_photos"]) == (3, 3)
+    # One unit a person with a share in [0, 1]: Clopper-Pearson on the (fractional) count over the people.
+    assert cis.ci == pytest.approx(cp_fraction(cis_sum, 14), abs=1e-9)
+    assert trans.ci == pytest.approx(cp_fraction(trans_sum, 13), abs=1e-9)
     c = comparison(result, "trans")
-    assert c.ci == pytest.approx(hybrid(7 / 12, cp(7, 12), 5 / 36, cp_fraction(5 / 3, 12)), abs=1e-9)
-    assert c.ci[0] < TOLERANCE < c.ci[1]  # twelve people a group cannot show a gap of 0.44 beyond 0.05
+    assert c.ci == pytest.approx(
+        hybrid(trans_sum / 13, cp_fraction(trans_sum, 13), cis_sum / 14, cp_fraction(cis_sum, 14)), abs=1e-9
+    )
+    assert c.ci[0] < TOLERANCE < c.ci[1]  # 13 and 14 people cannot show a gap of 0.28 beyond 0.05
     assert c.verdict == "inconclusive"
 
 

@@ -97,6 +97,7 @@ def test_vocabulary_declared_in_the_header(dataset: Dataset, write: Callable[...
         "source": "declared in the header of preds.jsonl",
         "can_abstain": False,
         "can_express_nonbinary": False,
+        "gives_confidence": None,  # the header does not say: calibration cannot be "not applicable" for it
     }
 
 

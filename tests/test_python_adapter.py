@@ -872,6 +872,9 @@ def test_the_howtos_deepface_and_insightface_examples_read_their_result_shapes(
     analyzer = create(f"{project / example}:analyze", dataset=dataset)
     observations = run(analyzer, dataset)
     assert observations.analyzer["version"] == version
+    # InsightFace's gender model gives no score, and the example says so: calibration is not applicable.
+    declared = None if example == "deepface_model.py" else False
+    assert observations.analyzer["vocabulary"]["gives_confidence"] is declared
     for observation in observations.records:
         if observation.photo == "img/b1.png":
             assert observation.outcome == "no_face"

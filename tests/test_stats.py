@@ -514,6 +514,44 @@ def test_power_to_pass_counts_every_outcome() -> None:
     assert approximate == pytest.approx(exact, abs=0.05)
 
 
+def fail_rate(n1: int, p1: float, n2: int, p2: float, alpha: float = 0.025) -> float:
+    """P(the lower one-sided ``alpha`` bound of Newcombe's hybrid on Clopper-Pearson limits exceeds 0.05).
+
+    Every outcome of one photo a person summed (outcomes below 1e-12 left out), from the beta quantiles.
+    """
+    x1, x2 = np.arange(n1 + 1), np.arange(n2 + 1)
+    w1, w2 = binom.pmf(x1, n1, p1), binom.pmf(x2, n2, p2)
+    x1, w1, x2, w2 = x1[w1 > 1e-12], w1[w1 > 1e-12], x2[w2 > 1e-12], w2[w2 > 1e-12]
+    lo1 = np.where(x1 == 0, 0.0, beta.ppf(alpha, np.maximum(x1, 1), n1 - x1 + 1))
+    hi2 = np.where(x2 == n2, 1.0, beta.ppf(1 - alpha, x2 + 1, np.maximum(n2 - x2, 1)))
+    q1, q2 = x1 / n1, x2 / n2
+    lower = (q1[:, None] - q2[None, :]) - np.hypot((q1 - lo1)[:, None], (hi2 - q2)[None, :])
+    return float(np.sum(w1[:, None] * w2[None, :] * (lower > 0.05)))
+
+
+def test_people_needed_grow_the_smaller_group_first() -> None:
+    # rt13b: 10 people at 0.20 against 300 at 0.05, one photo each. The 10 are what falls short: the 300
+    # stay, and the exact fail rate (one-sided 0.025, every outcome summed) reaches 0.8 at the size asked.
+    group, reference = Precision.planned(10), Precision.planned(300)
+    needed = subjects_needed(0.15, 0.05, 0.05, group, reference, subjects=(10, 300))
+    assert needed is not None
+    assert needed[1] == 300
+    assert fail_rate(needed[0], 0.20, 300, 0.05) >= 0.78
+    assert fail_rate(needed[0] * 4 // 5, 0.20, 300, 0.05) < 0.8
+
+
+def test_people_needed_grow_both_from_equal_sizes_when_the_larger_falls_short_too() -> None:
+    # rt13b: 10 people at 0.10 against 300 at 0.037. No number of the 10 is enough against 300 (the
+    # reference's own interval is too wide), and one factor for both asked for 4,727 and 141,801.
+    group, reference = Precision.planned(10), Precision.planned(300)
+    needed = subjects_needed(0.063, 0.05, 0.037, group, reference, subjects=(10, 300))
+    assert needed is not None
+    assert needed[0] == needed[1]
+    assert needed[1] < 20_000
+    assert fail_rate(needed[0], 0.10, needed[1], 0.037) >= 0.78
+    assert fail_rate(needed[0] * 9 // 10, 0.10, needed[1] * 9 // 10, 0.037) < 0.8
+
+
 def test_people_needed_reach_the_power_and_one_fewer_share_does_not() -> None:
     group = reference = Precision.planned(50, 4, 0.2)
     needed = subjects_needed(0.0, 0.05, 0.1, group, reference, subjects=(50, 50))

@@ -43,12 +43,17 @@ class Vocabulary:
 
     ``labels`` maps each output label to ``woman``, ``man``, ``nonbinary`` or ``abstain``;
     ``can_abstain`` says whether the analyzer can report a face without a gender (no label).
-    ``source`` says where the vocabulary was read from, for the report.
+    ``source`` says where the vocabulary was read from, for the report. ``gives_confidence`` is what
+    the analyzer declares about confidences: True (it gives one with its labels), False (it cannot
+    give one: ``confidence_calibration`` is then not applicable), None (not declared: labels with no
+    confidence at all leave calibration inconclusive, as omitting them is a choice the kit cannot tell
+    from an incapacity).
     """
 
     labels: Mapping[str, str]
     source: str
     can_abstain: bool = False
+    gives_confidence: bool | None = None
 
     @property
     def can_express_nonbinary(self) -> bool:
@@ -65,6 +70,7 @@ class Vocabulary:
             "source": self.source,
             "can_abstain": self.can_abstain or "abstain" in self.labels.values(),
             "can_express_nonbinary": self.can_express_nonbinary,
+            "gives_confidence": self.gives_confidence,
         }
 
 

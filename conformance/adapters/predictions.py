@@ -11,7 +11,9 @@ predictions:PATH`` (PATH relative to the working directory). One JSON object per
 The first line may be a **header** (an object with ``analyzer`` and no ``photo``): the analyzer's
 name and version, its ``vocabulary`` (every gender label it can output), ``labels`` (what
 labels outside the kit's default map mean: ``{"X": "nonbinary"}``), ``abstains`` (whether it can
-return a face with no gender), and ``simulated`` / ``emulated`` flags that reports repeat.
+return a face with no gender), ``gives_confidence`` (``false`` for an analyzer that cannot give a
+confidence: ``confidence_calibration`` is then not applicable; without it, a file with no confidence
+leaves calibration inconclusive), and ``simulated`` / ``emulated`` flags that reports repeat.
 Without a header the vocabulary is the set of labels seen in the file, which can only
 understate what the analyzer can say; reports say which it was.
 
@@ -340,7 +342,9 @@ class PredictionsAnalyzer:
                 self._observations[photo_id] = self._observation(photo_id, number, faces, error)
             raw_faces.clear()
         else:
-            self.vocabulary = replace(vocabulary, can_abstain=self._can_abstain())
+            self.vocabulary = replace(
+                vocabulary, can_abstain=self._can_abstain(), gives_confidence=self._gives_confidence()
+            )
         scales = self._scales.problem()
         if scales is not None:
             first_line, problem = scales
@@ -476,7 +480,7 @@ class PredictionsAnalyzer:
         threshold = self.header.get("search_threshold", 0.0)
         if not finite_number(threshold) or not 0 <= threshold <= 100:
             raise self._fail(number, f"header search_threshold {shown(threshold)} must be a similarity from 0 to 100")
-        for flag in ("simulated", "emulated", "abstains"):
+        for flag in ("simulated", "emulated", "abstains", "gives_confidence"):
             if flag in self.header and not isinstance(self.header[flag], bool):
                 raise self._fail(number, f"header {flag!r} must be true or false, not {shown(self.header[flag])}")
         labels = self.header.get("labels", {})
@@ -521,7 +525,18 @@ class PredictionsAnalyzer:
             source = f"declared in the header of {self.path.name}"
         else:
             source = f"labels seen in {self.path.name} (no header declared the vocabulary)"
-        return Vocabulary(labels=labels, source=source, can_abstain=self._can_abstain())
+        return Vocabulary(
+            labels=labels, source=source, can_abstain=self._can_abstain(), gives_confidence=self._gives_confidence()
+        )
+
+    def _gives_confidence(self) -> bool | None:
+        """The header's ``"gives_confidence"`` (None when it says nothing).
+
+        Only a declaration makes calibration not applicable: a file without confidences shows what was
+        written, not what the analyzer can do (the confidences could have been left out of it).
+        """
+        declared = self.header.get("gives_confidence")
+        return declared if isinstance(declared, bool) else None
 
     def _can_abstain(self) -> bool:
         """Whether a face without a gender is an abstention: as the header declares it, else as the file shows.

@@ -28,6 +28,9 @@ With several faces, the one overlapping the manifest's ``box`` counts, else the 
 ``ABSTAINS``
     True when the function can return a face with no gender (``"gender": None``); without it such
     a face is that photo's error, as the design has it for a declared vocabulary.
+``GIVES_CONFIDENCE``
+    False when the function cannot give a confidence with its labels (``confidence_calibration`` is
+    then not applicable); without it, answers with no confidence leave calibration inconclusive.
 ``NAME``, ``VERSION``
     provenance for the reports (default: the spec, and ``__version__`` or ``"unknown"``).
 ``BATCH_SIZE``
@@ -500,10 +503,11 @@ def _is_file(target: str) -> bool:
 
 @dataclass(frozen=True)
 class _Declaration:
-    """What a model's module says about it (VOCABULARY, ABSTAINS, NAME, VERSION, BATCH_SIZE)."""
+    """What a model's module says about it (VOCABULARY, ABSTAINS, GIVES_CONFIDENCE, NAME, VERSION, BATCH_SIZE)."""
 
     labels: Mapping[str, str] | None  # None: not declared, inferred from the answers
     abstains: bool
+    gives_confidence: bool | None  # None: not declared
     name: str
     version: str
     batch_size: int
@@ -537,6 +541,9 @@ def _declaration(
     abstains = get("ABSTAINS")
     if abstains is not None and not isinstance(abstains, bool):
         raise AdapterError(f"ABSTAINS in {where} must be True or False, not {shown(abstains)}")
+    gives_confidence = get("GIVES_CONFIDENCE")
+    if gives_confidence is not None and not isinstance(gives_confidence, bool):
+        raise AdapterError(f"GIVES_CONFIDENCE in {where} must be True or False, not {shown(gives_confidence)}")
     if labels is not None and not labels and not abstains:
         raise AdapterError(
             f"VOCABULARY in {where} is empty: list every label the model can output, or set ABSTAINS = True "
@@ -551,6 +558,7 @@ def _declaration(
     return _Declaration(
         labels=None if labels is None else {str(k): str(v) for k, v in labels.items()},
         abstains=bool(abstains),
+        gives_confidence=gives_confidence,
         name=default_name if name is None else str(name),
         version="unknown" if version is None else str(version),
         batch_size=_DEFAULT_BATCH if batch is None else batch,
@@ -626,12 +634,13 @@ def analyzer_from(
     vocabulary: Mapping[str, str] | None = None,
     abstains: bool | None = None,
     name: str | None = None,
+    gives_confidence: bool | None = None,
     version: str | None = None,
 ) -> Analyzer:
     """An analyzer for ``model``: an :class:`Analyzer` is returned as it is, a function is wrapped.
 
-    The function's module may declare ``VOCABULARY``, ``ABSTAINS``, ``NAME``, ``VERSION`` and
-    ``BATCH_SIZE`` (see the module docstring); the keyword arguments, when given, take precedence.
+    The function's module may declare ``VOCABULARY``, ``ABSTAINS``, ``GIVES_CONFIDENCE``, ``NAME``,
+    ``VERSION`` and ``BATCH_SIZE`` (see the module docstring); the keyword arguments, when given, take precedence.
     """
     module = sys.modules.get(getattr(model, "__module__", "") or "")
     file = getattr(module, "__file__", None)
@@ -644,7 +653,13 @@ def analyzer_from(
         where=module.__name__ if module is not None else repr(model),
         default_name=f"{getattr(model, '__module__', '?')}:{label}",
         file=Path(file) if file else None,
-        overrides={"VOCABULARY": vocabulary, "ABSTAINS": abstains, "NAME": name, "VERSION": version},
+        overrides={
+            "VOCABULARY": vocabulary,
+            "ABSTAINS": abstains,
+            "GIVES_CONFIDENCE": gives_confidence,
+            "NAME": name,
+            "VERSION": version,
+        },
     )
 
 
@@ -754,12 +769,14 @@ class FunctionAnalyzer:
                 source=f"declared in {self.declaration.where} (VOCABULARY"
                 + (", ABSTAINS = True)" if self.declaration.abstains else ")"),
                 can_abstain=self.declaration.abstains,
+                gives_confidence=self.declaration.gives_confidence,
             )
         return Vocabulary(
             labels=dict(sorted(self._state.seen.items())),
             source=f"inferred from the labels {self.spec} returned in this run "
             f"(no VOCABULARY in {self.declaration.where})",
             can_abstain=self._state.abstained,
+            gives_confidence=self.declaration.gives_confidence,
         )
 
     def describe(self) -> dict[str, Any]:

@@ -137,7 +137,10 @@ def gender_vocabulary() -> Vocabulary:
         labels[label] = meaning
     import botocore
 
-    return Vocabulary(labels=labels, source=f"botocore {botocore.__version__} service model, shape GenderType")
+    # DetectFaces gives Gender.Confidence with every Gender (the service model's GenderType shape).
+    return Vocabulary(
+        labels=labels, source=f"botocore {botocore.__version__} service model, shape GenderType", gives_confidence=True
+    )
 
 
 @dataclass(frozen=True)

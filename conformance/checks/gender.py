@@ -292,15 +292,21 @@ def _abstained_entirely(
     return out
 
 
-NOT_CORRECTLY_GENDERED = "photos not correctly gendered (misgendered, or a woman or man given no gender of their own)"
+NOT_CORRECTLY_GENDERED = (
+    "photos not correctly gendered (misgendered, a woman or man given no gender of their own, or no face found), "
+    "over every photo"
+)
 
 
 def _not_correctly_gendered(observations: Observations) -> npt.NDArray[np.bool_]:
-    """Misgendered, or a woman or man whose face got anything but their own label (an abstention too).
+    """Misgendered, a woman or man whose face got anything but their own label (an abstention too), or not seen.
 
-    Abstaining on the faces it would get wrong must not let an analyzer pass: this companion of the
-    misgender rate counts those abstentions as misses. Nonbinary people are not counted for an
-    abstention (with a binary vocabulary it is the right answer); undisclosed people never.
+    Abstaining on the faces it would get wrong must not let an analyzer pass, nor reporting no face
+    on them: this companion of the misgender rate counts both as misses, over every photo (a photo
+    with no face found or an error counts too, for everyone), so a misgendering gap cannot be split
+    between this check and ``detection_failure_gap`` and pass both. Nonbinary people are not counted
+    for an abstention (with a binary vocabulary it is the right answer). Undisclosed people are left
+    out by the caller.
     """
     import numpy as np
 
@@ -311,8 +317,10 @@ def _not_correctly_gendered(observations: Observations) -> npt.NDArray[np.bool_]
         np.where(observations.identity == man, GENDER_CODES["man"], -2),
     )
     binary = own != -2
-    missed: npt.NDArray[np.bool_] = observations.misgendered | (
-        observations.analysed & binary & (observations.predicted != own)
+    missed: npt.NDArray[np.bool_] = (
+        observations.misgendered
+        | (observations.analysed & binary & (observations.predicted != own))
+        | ~observations.analysed
     )
     return missed
 
@@ -324,8 +332,9 @@ def misgender_gap(
 
     Abstentions stay in the denominator; photos with no face or an error do not (see
     ``detection_failure_gap``). Coverage (share of faces given a gender) is reported per group.
-    Every pair is also compared on photos not correctly gendered (an abstention on a woman or man
-    counts as a miss), so abstaining on the faces it would misgender cannot earn a pass.
+    Every pair is also compared on photos not correctly gendered, over every photo (an abstention on
+    a woman or man, and a photo with no face found or an error, count as misses), so neither
+    abstaining on the faces it would misgender nor reporting no face on them can earn a pass.
     """
     import numpy as np
 
@@ -339,9 +348,10 @@ def misgender_gap(
         group=photo_group.labels,
     )
     coverage = _coverage(observations, photo_group)
+    # Over every photo, not only those with a face: not seeing someone is no way out of the companion.
     companion = Units(
-        numerator=(_not_correctly_gendered(observations) & analysed & keep).astype(np.float64),
-        denominator=units.denominator,
+        numerator=(_not_correctly_gendered(observations) & keep).astype(np.float64),
+        denominator=keep.astype(np.float64),
         cluster=observations.subject,
         group=photo_group.labels,
     )
@@ -420,14 +430,19 @@ def detection_failure_gap(
 def same_person_consistency(
     observations: Observations, *, groups: Sequence[str], reference: str, policy: Policy, seed: int
 ) -> CheckResult:
-    """How often one person's photos get different gender labels, per group, whatever their photo count.
+    """How often one person's photos get different answers, per group, whatever their photo count.
 
-    Per person with two or more photos given a label: the share of pairs of their photos whose
-    labels disagree; the measure is the mean of those shares over people (each person counts once).
-    If an analyzer labels each photo independently with the same error rate, this share does not
-    depend on how many photos a person has (the share of people whose label changes on *any* photo
-    does, and is kept in each group's figures as ``any_change_share``). The unit is a person within
-    a group (a person whose photos fall in two groups counts in each). Abstentions are not labels.
+    A photo's answer is its gender label, or none: an abstention, no face found or an error. Per
+    person with two or more photos of whom at least one was given a label: the share of pairs of
+    their photos whose answers disagree (a label against none disagrees); the measure is the mean of
+    those shares over people (each person counts once). A photo left without a label is a different
+    answer from the label the person's other photos got: abstaining on, or not seeing, the one photo
+    that would have been labelled differently does not take a person out of the measure (red team of
+    issue 13), while the same rate of unanswered photos in every group makes no gap. If an analyzer
+    answers each photo independently with the same error rate, this share does not depend on how
+    many photos a person has (the share of people whose answer changes on *any* photo does, and is
+    kept in each group's figures as ``any_change_share``). The unit is a person within a group (a
+    person whose photos fall in two groups counts in each).
 
     Not applicable to a group in which no person has two or more photos, or whose faces the
     analyzer gave no label at all.
@@ -441,25 +456,32 @@ def same_person_consistency(
     # "group\0subject" this was once made of, which changes no figure: each key is one unit.)
     people = int(observations.subject.max()) + 1 if len(observations) else 1
     pairs = photo_group.codes.astype(np.int64) * people + observations.subject
-    keys, inverse = np.unique(pairs[labelled], return_inverse=True)
-    labels = observations.predicted[labelled].astype(np.int64)
+    keys, inverse = np.unique(pairs[keep], return_inverse=True)
+    # Every photo without a label (abstained, no face, an error) is one answer: "none".
+    none = GENDER_CODES["abstain"]
+    labels = np.where(labelled, observations.predicted, none)[keep].astype(np.int64)
     photos_per_key = np.bincount(inverse, minlength=len(keys)).astype(np.float64)
-    # Disagreeing pairs of a person's n labelled photos: (n^2 - sum over labels of count^2) / 2.
+    labelled_per_key = np.bincount(inverse, weights=labelled[keep].astype(np.float64), minlength=len(keys))
+    # Disagreeing pairs of a person's n photos: (n^2 - sum over answers of count^2) / 2.
     codes = len(GENDER_CODES)
     per_label = np.bincount(inverse * codes + labels, minlength=len(keys) * codes).reshape(len(keys), codes)
     square_sum = np.sum(per_label.astype(np.float64) ** 2, axis=1)
-    eligible = photos_per_key >= 2
+    eligible = (photos_per_key >= 2) & (labelled_per_key >= 1)
     share = np.where(
         eligible, (photos_per_key**2 - square_sum) / np.maximum(photos_per_key * (photos_per_key - 1), 1), 0.0
     )
     changed = eligible & (np.count_nonzero(per_label, axis=1) > 1)
     first_photo = np.unique(inverse, return_index=True)[1]
-    key_group = photo_group.labels[labelled][first_photo]
-    key_subject = observations.subject[labelled][first_photo]
-    # The most a person's share can be: all labels spread evenly over the vocabulary's genders (two, or
-    # three with a nonbinary label), (1 - 1/L) n / (n - 1) for n photos: 1 for two photos, near 1/2 for many.
-    kinds = 3 if observations.analyzer.get("vocabulary", {}).get("can_express_nonbinary") else 2
-    ceiling = np.minimum(1.0, (1.0 - 1.0 / kinds) * photos_per_key / np.maximum(photos_per_key - 1.0, 1.0))
+    key_group = photo_group.labels[keep][first_photo]
+    key_subject = observations.subject[keep][first_photo]
+    # The most a person's share can be: their n photos spread as evenly as they go over the L answers (the
+    # vocabulary's genders, two or three with a nonbinary label, and "none"): near (1 - 1/L) n / (n - 1).
+    kinds = (3 if observations.analyzer.get("vocabulary", {}).get("can_express_nonbinary") else 2) + 1
+    even, extra = np.divmod(photos_per_key, kinds)
+    most_alike = (kinds - extra) * even**2 + extra * (even + 1.0) ** 2
+    ceiling = np.where(
+        eligible, (photos_per_key**2 - most_alike) / np.maximum(photos_per_key * (photos_per_key - 1), 1), 1.0
+    )
     units = Units(
         numerator=share,
         denominator=eligible.astype(np.float64),
@@ -483,7 +505,8 @@ def same_person_consistency(
             )
     result = _result(
         "same_person_consistency",
-        "share of a person's pairs of labelled photos given different labels, averaged over people with 2+ labelled photos",
+        "share of a person's pairs of photos given different answers (a gender label, or none: abstained, no face "
+        "or an error), averaged over people with 2+ photos, one of them labelled",
         observations,
         units,
         photo_group=photo_group,
@@ -507,6 +530,8 @@ def same_person_consistency(
                 # The older measure, kept by name: it grows with the photos a person has.
                 "any_change_share": int(np.sum(changed & mine)) / people if people else None,
                 "photos_per_person": float(np.mean(photos_per_key[mine])) if people else None,
+                # Photos of these people left without a label: each a different answer from a label.
+                "unlabelled_photos": int(np.sum((photos_per_key - labelled_per_key)[mine])),
             },
         )
     return replace(result, groups=rates)
@@ -517,12 +542,14 @@ def confidence_calibration(
 ) -> CheckResult:
     """Confidence against correctness per group, among photos given a gender label with a confidence.
 
-    The measure is overconfidence: mean confidence (0-1) minus the share labelled correctly, that is
-    correctly gendered (a woman or man given their own label, a nonbinary person the nonbinary label;
-    the nonbinary label on a woman or man is wrong, though it never misgenders by the rule). A group
-    whose overconfidence exceeds the reference's by more than the tolerance fails. Per group the
-    report also gives mean confidence when right and when wrong and the expected calibration error
-    (10 equal-width bins). A group more often wrong *and* more confident than the reference is flagged.
+    The measure is overconfidence: mean confidence (0-1) minus the share labelled correctly (the
+    label matches the self-description: a woman's label means woman, a man's man, a nonbinary
+    person's nonbinary). A group whose overconfidence exceeds the reference's by more than the
+    tolerance fails. Per group the report also gives mean confidence when right and when wrong and
+    the expected calibration error (10 equal-width bins). A group more often wrong *and* more
+    confident than the reference is flagged. Not applicable only where the analyzer declares it
+    gives no confidence (its vocabulary's ``gives_confidence``); labels with none otherwise leave
+    the check inconclusive.
     """
     import numpy as np
 
@@ -530,9 +557,7 @@ def confidence_calibration(
     keep = _disclosed(observations, photo_group, reference)
     given = _labelled(observations) & keep
     labelled = given & ~np.isnan(observations.confidence)
-    # Correct is correctly gendered: a woman or man given any label but their own is wrong, the nonbinary
-    # label included (it never misgenders by the rule, but it is not their gender; issue 14's red team).
-    wrong = _not_correctly_gendered(observations)
+    wrong = given & (observations.predicted != _own_label(observations))
     confidence = np.where(labelled, observations.confidence / 100.0, 0.0)
     units = Units(
         numerator=np.where(labelled, confidence - (~wrong), 0.0),
@@ -547,17 +572,27 @@ def confidence_calibration(
     )
     not_applicable = _abstained_entirely(observations, photo_group, given, keep)
     cannot_pass = _low_coverage(_coverage(observations, photo_group), policy)
-    if np.any(given) and not np.any(labelled):
-        # An analyzer that gives no confidence at all cannot be calibrated: that is what it is, not a choice per group.
+    declared = observations.analyzer.get("vocabulary", {}).get("gives_confidence")
+    notes: list[str] = []
+    if declared is False and not np.any(labelled):
+        # Not applicable only on the analyzer's word that it cannot give one: confidences left out of a
+        # predictions file are a choice the data cannot tell from an incapacity.
         not_applicable.update(
             {
-                str(name): "the analyzer gave no confidence with any label; calibration applies to labels that "
-                "come with a confidence"
+                str(name): "the analyzer declares it gives no confidence; calibration applies to an analyzer "
+                "that gives one"
                 for name in photo_group.present(given)
             }
         )
     else:
-        cannot_pass.update(_confidence_withheld(given, labelled, photo_group))
+        cannot_pass.update(_confidence_withheld(given, labelled, photo_group, declared))
+        if np.any(given) and not np.any(labelled):
+            notes.append(
+                "no label came with a confidence, and the analyzer does not declare that it cannot give one: "
+                "calibration is inconclusive, never not applicable (confidences left out could hide "
+                'overconfidence). An analyzer that cannot give one says so: "gives_confidence": false in a '
+                "predictions file's header, GIVES_CONFIDENCE = False in a python model's module"
+            )
     result = _result(
         "confidence_calibration",
         "mean confidence minus share labelled correctly (overconfidence)",
@@ -569,6 +604,7 @@ def confidence_calibration(
         seed=seed,
         count_label="wrong",
         keep=keep,
+        notes=notes,
         not_applicable=not_applicable,
         cannot_pass=cannot_pass,
     )
@@ -599,7 +635,7 @@ def confidence_calibration(
             flags.append(
                 f"{name} is more confident yet more wrong than {reference}: mean confidence "
                 f"{figures['mean_confidence']:.3f} vs {ref['mean_confidence']:.3f}, "
-                f"not correctly gendered {1 - figures['accuracy']:.3f} vs {1 - ref['accuracy']:.3f}"
+                f"wrong {1 - figures['accuracy']:.3f} vs {1 - ref['accuracy']:.3f}"
             )
     return replace(
         result,
@@ -610,12 +646,13 @@ def confidence_calibration(
 
 
 def _confidence_withheld(
-    given: npt.NDArray[np.bool_], labelled: npt.NDArray[np.bool_], photo_group: _Grouping
+    given: npt.NDArray[np.bool_], labelled: npt.NDArray[np.bool_], photo_group: _Grouping, declared: object
 ) -> dict[str, str]:
-    """Groups some of whose labels came without a confidence, from an analyzer that gives them elsewhere.
+    """Groups some of whose labels came without a confidence, or with one the analyzer declares it cannot give.
 
     Calibration read on the labels that kept one could be on a chosen subset (withholding it on
-    the wrong labels hides overconfidence), so such a group's comparisons cannot pass.
+    the wrong labels hides overconfidence), so such a group's comparisons cannot pass; nor can any
+    where the analyzer declares it gives no confidence yet some label came with one.
     """
     import numpy as np
 
@@ -623,12 +660,32 @@ def _confidence_withheld(
     for name in photo_group.present(given):
         in_group = photo_group.mask(name)
         missing, total = int(np.sum(given & ~labelled & in_group)), int(np.sum(given & in_group))
-        if missing:
+        if declared is False and np.any(labelled & in_group):
             out[str(name)] = (
-                f"{missing} of {total} labels came without a confidence while the analyzer gives one elsewhere: "
-                "calibration on the rest could be on a chosen subset; a pass needs a confidence with every label"
+                f"{total - missing} of {total} labels came with a confidence although the analyzer declares it "
+                "gives none: correct the declaration (gives_confidence / GIVES_CONFIDENCE) or the answers"
+            )
+        elif missing:
+            out[str(name)] = (
+                f"{missing} of {total} labels came without a confidence: calibration on the rest could be on a "
+                "chosen subset; a pass needs a confidence with every label"
             )
     return out
+
+
+def _own_label(observations: Observations) -> npt.NDArray[np.int64]:
+    """Per photo, the gender code that is right for its subject: woman, man or nonbinary (-2 when undisclosed).
+
+    A label is correct when it matches the self-description: a nonbinary label on a woman is wrong
+    (red team of issue 13: counting it right let an analyzer dodge calibration by answering "Nonbinary"
+    on the women it would misgender).
+    """
+    import numpy as np
+
+    own = np.full(len(observations), -2, dtype=np.int64)
+    for identity in ("woman", "man", "nonbinary"):
+        own[observations.identity == SELF_DESCRIBED.index(identity)] = GENDER_CODES[identity]
+    return own
 
 
 def _expected_calibration_error(confidence: npt.NDArray[np.float64], correct: npt.NDArray[np.bool_]) -> float:
@@ -794,7 +851,8 @@ def nonbinary_representability(
             "mean over nonbinary people of the share of their photos given a binary label, "
             f"{limits} limits on the people ({policy.confidence:.0%} interval); "
             f"pass: interval at or below tolerance {tolerance:g} (one-sided error {alpha_pass:g}); "
-            f"fail: shown above it (one-sided error {alpha_fail:g})"
+            f"fail: shown above it (one-sided error {alpha_fail:g}"
+            + (", on Clopper-Pearson limits)" if limits != "Clopper-Pearson" else ")")
         ),
         measure="mean share of a nonbinary person's photos with a face given a binary label",
         reference="none (absolute)",
