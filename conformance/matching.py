@@ -2,7 +2,7 @@
 
 A face-matching dataset's manifest gives each photo a ``role``: ``gallery`` (enrolled) or ``probe``
 (searched). Subject ids decide which searches are *mated* (the probe's person is enrolled) and which
-are not. A :class:`Matcher` answers a search with the gallery faces it matched and their similarity
+are not. A :class:`~conformance.adapters.base.Matcher` answers a search with the gallery faces it matched and their similarity
 (0-100); every probe ends up analysed, with no face, or with an error, as photos do.
 """
 
@@ -12,20 +12,20 @@ import math
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from .dataset import Dataset, Photo
+    from .adapters.base import Comparator, Matcher, ScoreScale
+    from .dataset import Dataset
     from .observation import Outcome
     from .pairwise import PairCounts
     from .policy import Policy
 
 __all__ = [
     "ComparisonRun",
-    "Matcher",
     "PhotoOutcome",
     "SearchOutcome",
     "SearchRun",
@@ -54,26 +54,6 @@ class SearchOutcome:
         if self.reason:
             out["reason"] = self.reason
         return out
-
-
-@runtime_checkable
-class Matcher(Protocol):
-    """A face search system seen through an adapter: ``search`` one probe against the gallery.
-
-    ``threshold`` is the lowest similarity to return (like Rekognition's ``FaceMatchThreshold``);
-    matches below it are not reported, so checks cannot look below it.
-    """
-
-    name: str
-
-    def describe(self) -> Mapping[str, Any]: ...
-
-    def search(self, probe: Photo, gallery: Sequence[Photo], *, threshold: float) -> SearchOutcome: ...
-
-    def compare(self, source: Photo, target: Photo) -> float | None:
-        """1:1: the similarity (0-100) of the two photos' faces; None when it is below what the matcher
-        reports (its search threshold) or a photo has no face."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -196,6 +176,7 @@ def run_searches(
         DEFAULT_SYSTEMATIC_FAILURES if systematic_failures is None else systematic_failures, what="probes"
     )
     records: list[SearchOutcome] = []
+    # Not adapters.base.session_of: checks import this module for its values (the next commit splits it).
     session = getattr(matcher, "session", None)
     with session() if callable(session) else nullcontext():
         for probe in dataset.role("probe"):
@@ -252,32 +233,6 @@ class PhotoOutcome:
         return out
 
 
-@runtime_checkable
-class Comparator(Protocol):
-    """A 1:1 comparison source: every photo of the dataset against every other, or a listed set.
-
-    ``comparisons(...)`` returns :class:`~conformance.pairwise.PairCounts` for the given grouping.
-    """
-
-    name: str
-
-    def describe(self) -> Mapping[str, Any]: ...
-
-    def comparisons(
-        self,
-        *,
-        photo_group: npt.NDArray[np.int64],
-        photo_subject: npt.NDArray[np.int64],
-        groups: Sequence[str],
-        subjects: Sequence[str],
-        targets: Sequence[float],
-        stated: Sequence[float],
-        same_group: bool,
-        pool: str,
-        dask: bool | str,
-    ) -> PairCounts: ...
-
-
 @dataclass(frozen=True)
 class ComparisonRun:
     """A 1:1 run: every photo's template outcome, and the counts of its comparisons.
@@ -312,14 +267,14 @@ def is_similarity(value: float) -> bool:
     return 0.0 <= value <= 100.0
 
 
-def search_floor(matcher: Any, thresholds: Sequence[float]) -> float:
+def search_floor(matcher: Matcher, thresholds: Sequence[float]) -> float:
     """The search threshold to search with: the matcher's own (a predictions file's, Rekognition's), else
     30 below the lowest threshold judged (so that the sweep below it has matches to show)."""
-    return float(getattr(matcher, "search_floor", None) or max(0.0, min(thresholds) - 30.0))
+    return float(matcher.search_floor or max(0.0, min(thresholds) - 30.0))
 
 
 def run_comparisons(
-    comparator: Any,
+    comparator: Comparator,
     dataset: Dataset,
     *,
     group_by: Sequence[str],
@@ -371,12 +326,12 @@ def run_comparisons(
     photo_group = np.asarray([code[g] for g in labels], dtype=np.int64)
     photo_subject = np.asarray([subject_code[p.subject] for p in dataset.photos], dtype=np.int64)
     stated = tuple(sorted({float(t) for t in thresholds}))
-    _check_stated(comparator, stated)
-    if not stated and getattr(comparator, "vendor_scale", False):
+    scale = comparator.scale
+    _check_stated(scale, stated)
+    if not stated and scale.vendor_scale:
         stated = DEFAULT_THRESHOLDS
-    own_scale = getattr(comparator, "stated_on_own_scale", None)
-    if callable(own_scale):
-        stated = tuple(sorted(own_scale(stated)))  # distances (higher=false) are compared negated
+    if scale.negated:
+        stated = tuple(sorted(-t for t in stated))  # distances (higher=false) are compared negated
     pool = reference if policy.fmr_calibration == "reference" else "all"
     with dask if dask is not None else nullcontext():
         counts = comparator.comparisons(
@@ -390,8 +345,8 @@ def run_comparisons(
             pool=pool,
             dask=dask is not None,
         )
-    notes += _check_scores(comparator, counts, stated)
-    reasons: Mapping[str, str] = getattr(comparator, "failure_reasons", {}) or {}
+    notes += _check_scores(scale, counts, stated)
+    reasons: Mapping[str, str] = comparator.failure_reasons
     records = tuple(
         PhotoOutcome(p.id, "analysed")
         if ok
@@ -416,25 +371,25 @@ def run_comparisons(
     return run, reference, notes
 
 
-def _check_stated(comparator: Any, stated: Sequence[float]) -> None:
+def _check_stated(scale: ScoreScale, stated: Sequence[float]) -> None:
     """Refuse stated thresholds that no score of the comparator's metric can reach (cosine [-1, 1], L2 <= 0)."""
     from .errors import ConformanceError
 
-    metric = getattr(comparator, "metric", None)
+    metric = scale.metric
     bounds = {"cosine": (-1.0, 1.0), "l2": (-math.inf, 0.0)}.get(metric) if isinstance(metric, str) else None
     if bounds is None:
         return
     outside = [t for t in stated if not bounds[0] <= t <= bounds[1]]
     if outside:
-        scale = "cosine similarity, from -1 to 1" if metric == "cosine" else "negative L2 distance, 0 or below"
+        named = "cosine similarity, from -1 to 1" if metric == "cosine" else "negative L2 distance, 0 or below"
         raise ConformanceError(
-            f"--thresholds {', '.join(f'{t:g}' for t in outside)}: outside the range of {scale}, so every "
+            f"--thresholds {', '.join(f'{t:g}' for t in outside)}: outside the range of {named}, so every "
             "comparison would fall on one side; give thresholds on the metric's own scale (e.g. 0.4 for cosine), "
             "or leave them out and fix thresholds with --target-fmr"
         )
 
 
-def _check_scores(comparator: Any, counts: PairCounts, stated: Sequence[float]) -> list[str]:
+def _check_scores(scale: ScoreScale, counts: PairCounts, stated: Sequence[float]) -> list[str]:
     """Scores that run the other way (genuine below impostor) and stated thresholds beyond every score.
 
     Scores whose orientation the user did not state and whose genuine comparisons rank below the
@@ -448,10 +403,9 @@ def _check_scores(comparator: Any, counts: PairCounts, stated: Sequence[float]) 
 
     notes = []
     auc = score_auc(counts)
-    stated_orientation = getattr(comparator, "orientation_stated", None)
     if auc is not None and auc < 0.5:
-        where = getattr(comparator, "path", None)
-        if callable(stated_orientation) and not stated_orientation():
+        where = scale.source
+        if not scale.orientation_stated:
             raise ConformanceError(
                 f"{where}: genuine comparisons score lower than impostor ones (AUC {auc:.3f}; 0.5 is chance): the "
                 f"scores look like distances, lower = more similar. Say so with scores:{where}?higher=false, or, "

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conformance.adapters.base import AdapterSettings
+from conformance.adapters.base import AdapterSettings, Capabilities
 from conformance.adapters.registry import create
 from conformance.dataset import load_dataset
 from conformance.errors import ConformanceError
@@ -219,7 +219,7 @@ def test_an_existing_dask_cluster_named_by_its_address_gives_the_serial_answers(
             analyzer, dataset, executor=spec, recipe=lambda: Recipe("rekognition", settings, dataset)
         )
     assert _answers(observations) == serial
-    assert analyzer.rate_share == 2  # the workers the scheduler reported share the rate limit
+    assert analyzer._plan.workers == 2  # the workers the scheduler reported share the rate limit (the session's plan)
 
 
 def test_an_unreachable_dask_scheduler_is_the_kits_error(demo: Any) -> None:
@@ -258,6 +258,8 @@ def test_a_worker_chunk_that_stops_still_hands_back_what_it_recorded(
     absorbed: list[Any] = []
 
     class Worker:
+        capabilities = Capabilities(workers=True)
+
         def __init__(self) -> None:
             self.recorded: list[str] = []
 
@@ -274,6 +276,7 @@ def test_a_worker_chunk_that_stops_still_hands_back_what_it_recorded(
 
     class Parent:
         name = "fake"
+        capabilities = Capabilities(workers=True)
 
         def worker_payload(self, photos: Any) -> None:
             return None

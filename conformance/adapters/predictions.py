@@ -42,7 +42,7 @@ from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..matching import SearchOutcome
 from ..observation import Face, Observation
-from .base import AdapterSettings, Vocabulary, choose_face
+from .base import AdapterSettings, Capabilities, Vocabulary, choose_face
 
 if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
@@ -214,6 +214,9 @@ def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings 
 
 class PredictionsAnalyzer:
     """Serves a predictions file's answers photo by photo (see the module docstring for the format)."""
+
+    # Searches are answered from the file's probe lines; it knows only the photos it lists.
+    capabilities = Capabilities(searches=True)
 
     def __init__(self, path: Path, *, dataset: Dataset) -> None:
         self.path = Path(path).expanduser()

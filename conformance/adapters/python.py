@@ -68,7 +68,7 @@ from .._text import printable
 from ..errors import AdapterError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..observation import Face, Observation
-from .base import AdapterSettings, Analyzer, Vocabulary, choose_face
+from .base import AdapterSettings, Analyzer, Capabilities, SessionPlan, Vocabulary, choose_face
 from .predictions import AnswerProblem, ConfidenceScales, LabelOutsideVocabulary, read_answer, read_face
 
 if TYPE_CHECKING:
@@ -579,7 +579,7 @@ class FunctionAnalyzer:
     """A function of the user's, called in this process for each photo (see the module docstring)."""
 
     # A real model: it can look at images outside the dataset (transformed variants).
-    sees_new_images = True
+    capabilities = Capabilities(sees_new_images=True, sessions=True, workers=True)
 
     def __init__(
         self, function: Callable[..., Any], *, dataset: Dataset, spec: str, declaration: _Declaration, call: _Input
@@ -790,7 +790,7 @@ class FunctionAnalyzer:
     # -- the run around the calls ----------------------------------------------------------------------------
 
     @contextmanager
-    def session(self) -> Iterator[None]:
+    def session(self, plan: SessionPlan | None = None) -> Iterator[None]:
         """Held open by the runner around every call: afterwards, checks of the run as a whole."""
         yield
         self._finish()
