@@ -131,7 +131,8 @@ def match(
     from .adapters.base import comparator
     from .adapters.base import matcher as search_matcher
     from .adapters.registry import create
-    from .matching import DEFAULT_THRESHOLDS, run_comparisons, run_searches, search_floor
+    from .matching import DEFAULT_THRESHOLDS
+    from .run_matching import run_comparisons, run_searches, search_floor
 
     matcher = create(analyzer, dataset=dataset)
     compares = comparator(matcher)

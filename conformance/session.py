@@ -403,7 +403,8 @@ def _matching_context(
     """A face-matching run: every probe searched against the gallery, grouped by a manifest column."""
     from .checks import COMPARISON_CHECKS, GENDER_CHECKS, SEARCH_CHECKS
     from .dataset import group_labels
-    from .matching import DEFAULT_THRESHOLDS, run_comparisons, run_searches, search_floor
+    from .matching import DEFAULT_THRESHOLDS
+    from .run_matching import run_comparisons, run_searches, search_floor
 
     if capabilities_of(matcher).compares:  # 1:1 comparisons of every photo (embeddings, scores)
         wrong = [c for c in options.checks if c not in COMPARISON_CHECKS]
