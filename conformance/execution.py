@@ -191,7 +191,7 @@ def hold_to_vocabulary(analyzer: Any, observation: Observation) -> Observation:
         return observation
     from dataclasses import replace
 
-    from ._numbers import shown, shown_list
+    from ._untrusted import shown, shown_list
 
     labels = vocabulary.labels
     name = str(getattr(analyzer, "name", "the analyzer"))

@@ -162,7 +162,7 @@ def hold_to_gallery(outcome: SearchOutcome, gallery: frozenset[str], floor: floa
     probe (an unknown face id would otherwise be a false match of nobody, a similarity of 250 a match
     above every threshold).
     """
-    from ._numbers import shown
+    from ._untrusted import shown
 
     problem = ""
     if outcome.outcome not in ("analysed", "no_face", "error"):

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._numbers import CHOICES, shown, shown_list
+from ._untrusted import CHOICES, shown, shown_list
 from .adapters.base import capabilities_of
 from .errors import ConformanceError
 from .execution import ExecutorSpec

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._numbers import shown
 from .._paths import tried
+from .._untrusted import shown
 from ..errors import AdapterError
 from .base import AdapterSettings, Capabilities, ScoreScale
 

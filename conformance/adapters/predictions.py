@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._files import NotRegularFile, read_regular
-from .._numbers import BAD_JSON, finite_number, finite_numbers, json_problem, shown, shown_list
 from .._paths import tried
 from .._text import printable
+from .._untrusted import BAD_JSON, finite_number, finite_numbers, json_problem, shown, shown_list
 from ..dataset import normalise_photo_id
 from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key

@@ -63,8 +63,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .._numbers import shown, shown_list
 from .._text import printable
+from .._untrusted import shown, shown_list
 from ..errors import AdapterError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..observation import Face, Observation

@@ -238,7 +238,7 @@ def _header(headers: Mapping[str, Any], name: str) -> str:
 
 def _preview(body: bytes) -> str:
     """The start of a body for a message: one line, escaped, cut."""
-    from .._numbers import shown
+    from .._untrusted import shown
 
     text = " ".join(body[:400].decode("utf-8", "replace").split())
     return shown(text, 60)
@@ -281,12 +281,12 @@ def _shape_problem(operation: str, status: int, headers: Mapping[str, Any], body
             # Every Rekognition answer names at least its result: {} is nobody's answer ("no face" it is not).
             return f"HTTP 200 with an empty JSON object, not a {operation} answer"
         if members and not set(parsed) & members:
-            from .._numbers import shown_list
+            from .._untrusted import shown_list
 
             return f"HTTP 200 with JSON that is not a {operation} answer (members {shown_list(sorted(parsed), 5)})"
         essential = _ANSWER_MEMBER.get(operation)
         if essential is not None and essential not in parsed:
-            from .._numbers import shown_list
+            from .._untrusted import shown_list
 
             return (
                 f"HTTP 200 with JSON that has no {essential}, so it is not a {operation} answer "

@@ -54,8 +54,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .._format import fixed, interval
-from .._numbers import shown
 from .._text import printable
+from .._untrusted import shown
 from ..report import Report, ReportError, as_report, read_report
 from ..results import CheckResult
 from .compare_biometrics import (
