@@ -172,6 +172,17 @@ class TokenBucket:
             self._sleep(wait)
         return wait
 
+    def try_acquire(self) -> bool:
+        """Take a token if one is there, without waiting; False when there is none (a server refusing the call)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            if self._tokens < 1.0:
+                return False
+            self._tokens -= 1.0
+            return True
+
 
 # -- the vocabulary contract ---------------------------------------------------------------------------
 

@@ -103,6 +103,18 @@ def test_token_bucket_threads_never_beat_the_rate() -> None:
     assert time.monotonic() - start >= 0.495 - 0.005
 
 
+def test_try_acquire_refuses_without_waiting_or_owing_when_the_bucket_is_empty() -> None:
+    """The emulator's --max-rate: a call beyond the quota is refused now, and a refusal costs no token."""
+    now = [0.0]
+    bucket = TokenBucket(2.0, burst=2, clock=lambda: now[0], sleep=lambda _: pytest.fail("try_acquire slept"))
+    assert [bucket.try_acquire() for _ in range(3)] == [True, True, False]  # the burst of 2, then empty
+    assert bucket.try_acquire() is False  # refused again, and still no debt
+    now[0] = 0.5  # half a second at 2 a second: exactly one token back
+    assert [bucket.try_acquire() for _ in range(2)] == [True, False]
+    now[0] = 10.0  # long idle: refilled to the burst, never above it
+    assert [bucket.try_acquire() for _ in range(3)] == [True, True, False]
+
+
 @pytest.mark.parametrize("rate", [0, -1, float("nan"), float("inf"), True])
 def test_token_bucket_refuses_rates_that_are_not_positive_numbers(rate: Any) -> None:
     with pytest.raises(ConformanceError, match="positive number"):
