@@ -16,7 +16,7 @@ Nothing heavy is imported here: numpy, scipy and vendor SDKs load when first use
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .adapters.base import AdapterSettings, Analyzer, Vocabulary, choose_face
@@ -53,7 +53,7 @@ from .results import CheckResult, Comparison, GroupRate
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .matching import ComparisonRun, Matcher, SearchRun
+    from .matching import ComparisonRun, SearchRun
 
 __all__ = [
     "CHECK_IDS",
@@ -128,13 +128,17 @@ def match(
     :class:`~conformance.matching.SearchRun`, searched low enough for ``thresholds`` (default 80, 90,
     95, 99).
     """
+    from .adapters.base import comparator
+    from .adapters.base import matcher as search_matcher
     from .adapters.registry import create
-    from .matching import DEFAULT_THRESHOLDS, run_comparisons, run_searches, search_floor
+    from .matching import DEFAULT_THRESHOLDS
+    from .run_matching import run_comparisons, run_searches, search_floor
 
     matcher = create(analyzer, dataset=dataset)
-    if callable(getattr(matcher, "comparisons", None)):
+    compares = comparator(matcher)
+    if compares is not None:
         run, _, _ = run_comparisons(
-            matcher,
+            compares,
             dataset,
             group_by=group_by,
             reference=reference,
@@ -147,7 +151,7 @@ def match(
             f"{dataset.manifest.name} has no role column (gallery or probe), so there is nothing to search: "
             "a face-search manifest needs one; for the gender checks use analyze()"
         )
-    if not callable(getattr(matcher, "search", None)):
+    searcher = search_matcher(matcher)
+    if searcher is None:
         raise AdapterError(f"the {analyzer!r} adapter cannot search faces: use analyze() for its gender labels")
-    searcher = cast("Matcher", matcher)  # it searches: checked above
     return run_searches(searcher, dataset, floor=search_floor(searcher, thresholds or DEFAULT_THRESHOLDS))

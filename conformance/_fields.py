@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._numbers import finite_number
+from ._untrusted import finite_number
 
 __all__ = ["FieldError", "count", "describe", "interval", "number", "optional_number", "strings", "text"]
 

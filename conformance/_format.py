@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._numbers import finite_number
+from ._untrusted import finite_number
 
 __all__ = ["fixed", "interval"]
 

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._files import NotRegularFile, read_regular
-from ._numbers import BAD_JSON, CHOICES, json_problem, shown, shown_list
 from ._paths import tried
+from ._untrusted import BAD_JSON, CHOICES, json_problem, shown, shown_list
 from .errors import ManifestError
 from .identity import (
     UNDISCLOSED,

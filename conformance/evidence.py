@@ -323,10 +323,9 @@ def replayed_provenance(analyzer: Analyzer) -> dict[str, Any]:
     describes it (its sessions, endpoint classes, SDK versions), and the emulator's and simulation's
     marks are read from the recorded answers themselves. Nothing here comes from the cache.
     """
-    from contextlib import nullcontext
+    from .adapters.base import session_of
 
-    session = getattr(analyzer, "session", None)
-    with session() if callable(session) else nullcontext():
+    with session_of(analyzer):
         info = dict(analyzer.describe())
     info.setdefault("vocabulary", analyzer.vocabulary.to_dict())
     source = info.get("source")

@@ -51,6 +51,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .adapters.base import recorded, shares_with_workers
 from .errors import ConformanceError
 from .failures import DEFAULT_SYSTEMATIC_FAILURES, FailureWatch, SystematicFailure, failure_kind
 
@@ -171,6 +172,17 @@ class TokenBucket:
             self._sleep(wait)
         return wait
 
+    def try_acquire(self) -> bool:
+        """Take a token if one is there, without waiting; False when there is none (a server refusing the call)."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            if self._tokens < 1.0:
+                return False
+            self._tokens -= 1.0
+            return True
+
 
 # -- the vocabulary contract ---------------------------------------------------------------------------
 
@@ -190,7 +202,7 @@ def hold_to_vocabulary(analyzer: Any, observation: Observation) -> Observation:
         return observation
     from dataclasses import replace
 
-    from ._numbers import shown, shown_list
+    from ._untrusted import shown, shown_list
 
     labels = vocabulary.labels
     name = str(getattr(analyzer, "name", "the analyzer"))
@@ -413,10 +425,10 @@ def analyze_chunk(recipe: Recipe | str, photo_ids: Sequence[str], payload: Any) 
     with _CHUNK_LOCK:
         analyzer = _worker_analyzer(recipe)
         photos = [recipe.dataset.photo(photo_id) for photo_id in photo_ids]
-        worker_session = getattr(analyzer, "worker_session", None)
-        if not callable(worker_session):
+        sharing = shares_with_workers(analyzer)
+        if sharing is None:
             return ChunkResult([_observe(analyzer, p, None) for p in photos])
-        with worker_session(payload) as handback:
+        with sharing.worker_session(payload) as handback:
             try:
                 observations = [_observe(analyzer, p, None) for p in photos]
             except BaseException as exc:  # Ctrl-C too: what the chunk recorded is paid for, hand it back
@@ -555,16 +567,14 @@ def analyze_photos(
     from concurrent.futures import as_completed
 
     runner, count = pool.executor, pool.count
-    payload_for = getattr(analyzer, "worker_payload", None)
-    absorb = getattr(analyzer, "absorb", None)
+    # The workers' share of the rate limit reached the analyzer in its session's plan (runner.analyze_dataset).
+    sharing = shares_with_workers(analyzer)
+    replayed = recorded(analyzer)
     results: dict[int, list[Observation]] = {}
-
-    if hasattr(analyzer, "rate_share"):
-        analyzer.rate_share = count  # each worker keeps to its share of the rate limit
     futures = {}
-    limit = int(getattr(analyzer, "chunk_limit", 1000))
+    limit = replayed.chunk_limit if replayed is not None else 1000
     for index, chunk in enumerate(_chunks(photos, count, limit)):
-        payload = payload_for(chunk) if callable(payload_for) else None
+        payload = sharing.worker_payload(chunk) if sharing is not None else None
         future = runner.submit(analyze_chunk, pool.recipe, [p.id for p in chunk], payload)
         futures[future] = index
     failure: BaseException | None = None
@@ -576,8 +586,8 @@ def analyze_photos(
         except Exception as exc:  # keep absorbing the other chunks: what they recorded is kept
             failure = failure or _worker_failure(exc)
             return
-        if callable(absorb):
-            absorb(result.returned)
+        if sharing is not None:
+            sharing.absorb(result.returned)
         if result.error is not None:
             failure = failure or result.error
             return

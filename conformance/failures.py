@@ -103,7 +103,7 @@ class FailureWatch:
                 raise self.stopped
 
     def _failure(self, what: str) -> SystematicFailure:
-        from ._numbers import shown
+        from ._untrusted import shown
 
         reason = shown(self._reason, 700, quoted=False)
         if len(self._reasons) > 1 and self._streak >= self.limit:

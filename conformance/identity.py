@@ -41,7 +41,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from ._numbers import shown
+from ._untrusted import shown
 
 __all__ = [
     "AMBIGUOUS",

@@ -1,8 +1,9 @@
-"""Face matching: what a matcher said about each probe searched against the gallery (1:N).
+"""Face matching's values: what a matcher said about each probe searched against the gallery (1:N), and
+each photo's outcome in 1:1 comparisons. The checks read these; :mod:`conformance.run_matching` produces them.
 
 A face-matching dataset's manifest gives each photo a ``role``: ``gallery`` (enrolled) or ``probe``
 (searched). Subject ids decide which searches are *mated* (the probe's person is enrolled) and which
-are not. A :class:`Matcher` answers a search with the gallery faces it matched and their similarity
+are not. A :class:`~conformance.adapters.base.Matcher` answers a search with the gallery faces it matched and their similarity
 (0-100); every probe ends up analysed, with no face, or with an error, as photos do.
 """
 
@@ -10,28 +11,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from .dataset import Dataset, Photo
+    from .dataset import Dataset
     from .observation import Outcome
     from .pairwise import PairCounts
-    from .policy import Policy
 
 __all__ = [
+    "DEFAULT_THRESHOLDS",
     "ComparisonRun",
-    "Matcher",
     "PhotoOutcome",
     "SearchOutcome",
     "SearchRun",
     "hold_to_gallery",
-    "run_comparisons",
-    "run_searches",
+    "is_similarity",
 ]
 
 # Outcomes that count as searches: with no face found, the search returned nothing (a mated probe's miss).
@@ -54,26 +52,6 @@ class SearchOutcome:
         if self.reason:
             out["reason"] = self.reason
         return out
-
-
-@runtime_checkable
-class Matcher(Protocol):
-    """A face search system seen through an adapter: ``search`` one probe against the gallery.
-
-    ``threshold`` is the lowest similarity to return (like Rekognition's ``FaceMatchThreshold``);
-    matches below it are not reported, so checks cannot look below it.
-    """
-
-    name: str
-
-    def describe(self) -> Mapping[str, Any]: ...
-
-    def search(self, probe: Photo, gallery: Sequence[Photo], *, threshold: float) -> SearchOutcome: ...
-
-    def compare(self, source: Photo, target: Photo) -> float | None:
-        """1:1: the similarity (0-100) of the two photos' faces; None when it is below what the matcher
-        reports (its search threshold) or a photo has no face."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -176,35 +154,6 @@ def _pairs_of(run: SearchRun, groups: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def run_searches(
-    matcher: Matcher, dataset: Dataset, *, floor: float, systematic_failures: int | None = None
-) -> SearchRun:
-    """Search every probe of ``dataset`` against its gallery with threshold ``floor``; none is lost.
-
-    As for photos (:func:`conformance.execution.analyze_photos`), each answer is held to what a
-    search can say (:func:`hold_to_gallery`), and ``systematic_failures`` probes failing alike in a
-    row (or all of the first ones) stop the run with
-    :class:`~conformance.execution.SystematicFailure` (None: the default limit; 0: never).
-    """
-    from contextlib import nullcontext
-
-    from .failures import DEFAULT_SYSTEMATIC_FAILURES, FailureWatch
-
-    gallery = dataset.role("gallery")
-    ids = frozenset(p.id for p in gallery)
-    watch = FailureWatch(
-        DEFAULT_SYSTEMATIC_FAILURES if systematic_failures is None else systematic_failures, what="probes"
-    )
-    records: list[SearchOutcome] = []
-    session = getattr(matcher, "session", None)
-    with session() if callable(session) else nullcontext():
-        for probe in dataset.role("probe"):
-            record = hold_to_gallery(matcher.search(probe, gallery, threshold=floor), ids, floor)
-            watch.see_outcome(record.outcome, record.reason)
-            records.append(record)
-    return SearchRun(dataset=dataset, records=tuple(records), floor=floor, matcher=dict(matcher.describe()))
-
-
 def hold_to_gallery(outcome: SearchOutcome, gallery: frozenset[str], floor: float) -> SearchOutcome:
     """``outcome`` as a search can answer, else that probe's error (the search's vocabulary is the gallery).
 
@@ -213,7 +162,7 @@ def hold_to_gallery(outcome: SearchOutcome, gallery: frozenset[str], floor: floa
     probe (an unknown face id would otherwise be a false match of nobody, a similarity of 250 a match
     above every threshold).
     """
-    from ._numbers import shown
+    from ._untrusted import shown
 
     problem = ""
     if outcome.outcome not in ("analysed", "no_face", "error"):
@@ -252,32 +201,6 @@ class PhotoOutcome:
         return out
 
 
-@runtime_checkable
-class Comparator(Protocol):
-    """A 1:1 comparison source: every photo of the dataset against every other, or a listed set.
-
-    ``comparisons(...)`` returns :class:`~conformance.pairwise.PairCounts` for the given grouping.
-    """
-
-    name: str
-
-    def describe(self) -> Mapping[str, Any]: ...
-
-    def comparisons(
-        self,
-        *,
-        photo_group: npt.NDArray[np.int64],
-        photo_subject: npt.NDArray[np.int64],
-        groups: Sequence[str],
-        subjects: Sequence[str],
-        targets: Sequence[float],
-        stated: Sequence[float],
-        same_group: bool,
-        pool: str,
-        dask: bool | str,
-    ) -> PairCounts: ...
-
-
 @dataclass(frozen=True)
 class ComparisonRun:
     """A 1:1 run: every photo's template outcome, and the counts of its comparisons.
@@ -310,167 +233,3 @@ DEFAULT_THRESHOLDS = (80.0, 90.0, 95.0, 99.0)
 def is_similarity(value: float) -> bool:
     """A similarity on the kit's 0-100 scale (Rekognition's), on which search thresholds are given."""
     return 0.0 <= value <= 100.0
-
-
-def search_floor(matcher: Any, thresholds: Sequence[float]) -> float:
-    """The search threshold to search with: the matcher's own (a predictions file's, Rekognition's), else
-    30 below the lowest threshold judged (so that the sweep below it has matches to show)."""
-    return float(getattr(matcher, "search_floor", None) or max(0.0, min(thresholds) - 30.0))
-
-
-def run_comparisons(
-    comparator: Any,
-    dataset: Dataset,
-    *,
-    group_by: Sequence[str],
-    reference: str | None,
-    policy: Policy,
-    thresholds: Sequence[float] = (),
-    dask: AbstractContextManager[Any] | None = None,
-) -> tuple[ComparisonRun, str, list[str]]:
-    """Compare every photo with every other (or the listed pairs) and count; returns (run, reference, notes).
-
-    The grouping is ``group_by`` (manifest columns), or the default gender groups (``cis`` the reference)
-    when the manifest has self-described identities. Stated thresholds are ``thresholds``, or the vendor
-    scale's 80, 90, 95, 99 for scores that all lie from 0 to 100. Impostors and the calibration pool
-    follow ``policy.impostors`` and ``policy.fmr_calibration``. ``dask``: a context in which a Dask
-    client is active (the run's executor opens it), to count blockwise on its workers; None counts in
-    this process.
-    """
-    import numpy as np
-
-    from ._numbers import CHOICES, shown, shown_list
-    from .dataset import group_labels
-    from .errors import ConformanceError
-
-    notes: list[str] = []
-    identities = any(p.identity for p in dataset.photos)
-    if not group_by and not identities:
-        raise ConformanceError(
-            f"{dataset.manifest.name} has no self-described gender identities: say which column groups the "
-            f"photos, e.g. --group-by {shown(next(iter(dataset.columns), 'COLUMN'), quoted=False)} "
-            f"(columns: {shown_list(dataset.columns, most=CHOICES, quoted=False) or 'none'})"
-        )
-    labels = group_labels(dataset, list(group_by) or None)
-    groups = sorted(set(labels))
-    if reference is None:
-        if not group_by and "cis" in groups:
-            reference = "cis"
-        else:
-            sizes = {g: labels.count(g) for g in groups}
-            reference = max(groups, key=lambda g: (sizes[g], g))
-            notes.append(f"reference group {shown(reference)} chosen as the largest group; set it with --reference")
-    elif reference not in groups:
-        raise ConformanceError(
-            f"reference group {shown(reference)} is not among the groups of {dataset.manifest.name} "
-            f"(groups: {shown_list(groups, most=CHOICES, quoted=False)}); choose one with --reference"
-        )
-    code = {g: i for i, g in enumerate(groups)}
-    subjects = sorted({p.subject for p in dataset.photos})
-    subject_code = {s: i for i, s in enumerate(subjects)}
-    photo_group = np.asarray([code[g] for g in labels], dtype=np.int64)
-    photo_subject = np.asarray([subject_code[p.subject] for p in dataset.photos], dtype=np.int64)
-    stated = tuple(sorted({float(t) for t in thresholds}))
-    _check_stated(comparator, stated)
-    if not stated and getattr(comparator, "vendor_scale", False):
-        stated = DEFAULT_THRESHOLDS
-    own_scale = getattr(comparator, "stated_on_own_scale", None)
-    if callable(own_scale):
-        stated = tuple(sorted(own_scale(stated)))  # distances (higher=false) are compared negated
-    pool = reference if policy.fmr_calibration == "reference" else "all"
-    with dask if dask is not None else nullcontext():
-        counts = comparator.comparisons(
-            photo_group=photo_group,
-            photo_subject=photo_subject,
-            groups=groups,
-            subjects=subjects,
-            targets=tuple(policy.target_fmr),
-            stated=stated,
-            same_group=policy.impostors == "same_group",
-            pool=pool,
-            dask=dask is not None,
-        )
-    notes += _check_scores(comparator, counts, stated)
-    reasons: Mapping[str, str] = getattr(comparator, "failure_reasons", {}) or {}
-    records = tuple(
-        PhotoOutcome(p.id, "analysed")
-        if ok
-        else PhotoOutcome(p.id, "no_face", reasons.get(p.id, "no template: no face found"))
-        for p, ok in zip(dataset.photos, counts.acquired.tolist(), strict=True)
-    )
-    membership = (
-        "self-described gender identity and trans status (manifest columns gender_identity, trans)"
-        if not group_by
-        else f"manifest column{'s' if len(group_by) > 1 else ''} {', '.join(group_by)}: how membership was "
-        "obtained (self-described or assigned by others) is not recorded in the manifest"
-    )
-    run = ComparisonRun(
-        dataset=dataset,
-        records=records,
-        counts=counts,
-        matcher=dict(comparator.describe()),
-        stated=stated,
-        membership=membership,
-        grouping=tuple(group_by) or ("gender identity group",),
-    )
-    return run, reference, notes
-
-
-def _check_stated(comparator: Any, stated: Sequence[float]) -> None:
-    """Refuse stated thresholds that no score of the comparator's metric can reach (cosine [-1, 1], L2 <= 0)."""
-    from .errors import ConformanceError
-
-    metric = getattr(comparator, "metric", None)
-    bounds = {"cosine": (-1.0, 1.0), "l2": (-math.inf, 0.0)}.get(metric) if isinstance(metric, str) else None
-    if bounds is None:
-        return
-    outside = [t for t in stated if not bounds[0] <= t <= bounds[1]]
-    if outside:
-        scale = "cosine similarity, from -1 to 1" if metric == "cosine" else "negative L2 distance, 0 or below"
-        raise ConformanceError(
-            f"--thresholds {', '.join(f'{t:g}' for t in outside)}: outside the range of {scale}, so every "
-            "comparison would fall on one side; give thresholds on the metric's own scale (e.g. 0.4 for cosine), "
-            "or leave them out and fix thresholds with --target-fmr"
-        )
-
-
-def _check_scores(comparator: Any, counts: PairCounts, stated: Sequence[float]) -> list[str]:
-    """Scores that run the other way (genuine below impostor) and stated thresholds beyond every score.
-
-    Scores whose orientation the user did not state and whose genuine comparisons rank below the
-    impostors (AUC < 0.5) are refused: they look like distances. Where the orientation was stated
-    (or the comparator computes its own similarities) this is a note, and no ratio may pass.
-    """
-    import numpy as np
-
-    from .errors import ConformanceError
-    from .pairwise import score_auc
-
-    notes = []
-    auc = score_auc(counts)
-    stated_orientation = getattr(comparator, "orientation_stated", None)
-    if auc is not None and auc < 0.5:
-        where = getattr(comparator, "path", None)
-        if callable(stated_orientation) and not stated_orientation():
-            raise ConformanceError(
-                f"{where}: genuine comparisons score lower than impostor ones (AUC {auc:.3f}; 0.5 is chance): the "
-                f"scores look like distances, lower = more similar. Say so with scores:{where}?higher=false, or, "
-                f"if higher really is more similar, with scores:{where}?higher=true"
-            )
-        notes.append(
-            f"genuine comparisons score lower than impostor ones (AUC {auc:.3f} < 0.5): the matcher ranks impostors "
-            "above mates; no ratio can pass on such scores"
-        )
-    if stated and counts.metric == "listed":
-        finite = counts.kept.score[np.isfinite(counts.kept.score)]
-        genuine = counts.genuine.score[np.isfinite(counts.genuine.score)]
-        every = np.concatenate([finite, genuine])
-        if every.size:
-            low, high = float(every.min()), float(every.max())
-            beyond = [t for t in stated if not low <= t <= high]
-            if beyond:
-                notes.append(
-                    f"threshold{'s' if len(beyond) > 1 else ''} {', '.join(f'{t:g}' for t in beyond)} lie outside "
-                    f"every score of the file ({low:.6g} to {high:.6g}): every comparison falls on one side there"
-                )
-    return notes

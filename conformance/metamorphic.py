@@ -423,7 +423,9 @@ def assert_label_invariant(
         With a table of every variant: label, confidence, change in confidence, and which flipped.
     """
     __tracebackhide__ = True
-    if not getattr(analyzer, "sees_new_images", False):
+    from .adapters.base import capabilities_of, session_of
+
+    if not capabilities_of(analyzer).sees_new_images:
         raise ConformanceError(
             f"{getattr(analyzer, 'name', analyzer)!r} cannot look at transformed images (a predictions file "
             "only knows the photos it lists); use an analyzer that can, such as local"
@@ -433,10 +435,7 @@ def assert_label_invariant(
         if isinstance(transforms, Sequence)
         else draw_transforms(transforms if transforms is not None else benign_transforms(), examples, seed)
     )
-    session = getattr(analyzer, "session", None)
-    from contextlib import nullcontext
-
-    with session() if callable(session) else nullcontext():
+    with session_of(analyzer):
         baseline = analyzer.analyze(photo)
         if baseline.face is None:
             raise ConformanceError(f"photo {photo.id!r}: the analyzer found no face ({baseline.reason}); pick another")

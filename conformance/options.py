@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._numbers import shown
+from ._untrusted import shown
 from .adapters.base import DEFAULT_TIMEOUT
 from .execution import ExecutorSpec
 
@@ -178,7 +178,7 @@ def _joined(value: Any) -> str:
     return ",".join(value)
 
 
-def _numbers(value: Any) -> str:
+def _untrusted(value: Any) -> str:
     return ",".join(f"{v:g}" for v in value)
 
 
@@ -335,7 +335,7 @@ OPTIONS: tuple[Option, ...] = (
         "thresholds",
         "similarity thresholds of the face-matching checks, comma-separated (default: 80,90,95,99)",
         parse=_thresholds,
-        show=_numbers,
+        show=_untrusted,
         default=(),
         metavar="T[,T]",
     ),
@@ -344,7 +344,7 @@ OPTIONS: tuple[Option, ...] = (
         "1:1 comparisons: target false-match rates the thresholds are fixed to, comma-separated; the first the "
         "data support binds (default: the policy's target_fmr, 1e-3,1e-4)",
         parse=_target_fmr,
-        show=_numbers,
+        show=_untrusted,
         default=(),
         metavar="FMR[,FMR]",
     ),

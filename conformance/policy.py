@@ -40,8 +40,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ._numbers import finite_number, shown
 from ._paths import tried
+from ._untrusted import finite_number, shown
 from .errors import PolicyError
 from .identity import SELF_DESCRIBED
 

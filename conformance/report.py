@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from ._fields import FieldError, describe
-from ._numbers import json_problem, shown
+from ._untrusted import json_problem, shown
 from ._version import __version__
 from .errors import ConformanceError
 from .results import CHECK_VERDICTS, RUN_VERDICTS, CheckResult

@@ -97,7 +97,7 @@ class GroupRate:
         not a number (a newer report's, say) is left out of ``extra``: a report keeps it as written.
         """
         from ._fields import count, interval, optional_number
-        from ._numbers import finite_number
+        from ._untrusted import finite_number
 
         core = ["photos", "subjects", "count", "n", "rate", "ci"]
         # to_dict writes person_rate beside effective_n only: without it, it is one of the group's figures.
@@ -283,7 +283,7 @@ class CheckResult:
         field; fields it does not know are left out (a report keeps them as written).
         """
         from ._fields import FieldError, optional_number, strings, text
-        from ._numbers import finite_number
+        from ._untrusted import finite_number
 
         check_id = data.get("id")
         if not isinstance(check_id, str):
@@ -366,6 +366,6 @@ def _floor(value: object, where: str) -> int | None:
 
 
 def _shown(value: object) -> str:
-    from ._numbers import shown
+    from ._untrusted import shown
 
     return shown(value)

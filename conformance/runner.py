@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .adapters.base import Analyzer
+    from .adapters.base import Analyzer, SessionPlan
     from .dataset import Dataset, Photo
     from .execution import ExecutorSpec, Recipe
     from .metamorphic import Transform
@@ -49,20 +49,21 @@ def plan_variants(dataset: Dataset, *, photos: int, transforms: int, seed: int) 
 def _variants(
     analyzer: Analyzer, plan: VariantPlan, baselines: dict[str, Observation]
 ) -> tuple[list[Variant] | None, str]:
+    from .adapters.base import capabilities_of, recorded
     from .execution import hold_to_vocabulary
     from .metamorphic import variant_photos
     from .observation import Variant
 
-    if not getattr(analyzer, "sees_new_images", False):
+    if not capabilities_of(analyzer).sees_new_images:
         return None, _BLIND
-    if getattr(analyzer, "emulated", False):
+    replayed = recorded(analyzer)
+    if replayed is not None and replayed.emulated:
         return None, (
             "the answers come from the kit's emulator, which knows only the dataset's own photos: "
             "transformed variants would measure the emulator, not a model"
         )
     if not plan.photos or not plan.transforms:
         return None, "the policy plans no variants (invariance_photos or invariance_transforms is 0)"
-    can_see = getattr(analyzer, "can_see", None)
     found: list[Variant] = []
     for photo in plan.photos:
         face = baselines[photo.id].face
@@ -70,7 +71,7 @@ def _variants(
             continue  # no label to stay invariant: spare the calls
         # Judge each variant on the face the original was judged on, not whichever face is largest.
         with variant_photos(photo, plan.transforms, box=photo.box or face.box) as variants:
-            if callable(can_see) and not all(can_see(p) for _, p in variants):
+            if replayed is not None and not all(replayed.can_see(p) for _, p in variants):
                 return None, (
                     "the recording holds no answers for the transformed variants; record them with "
                     "--record-mode new_episodes"
@@ -91,6 +92,7 @@ def analyze_dataset(
     show_progress: bool | None = False,
     cache: Path | None = None,
     systematic_failures: int | None = None,
+    plan: SessionPlan | None = None,
 ) -> Observations:
     """Ask ``analyzer`` about every photo, in manifest order, and align the answers into a table.
 
@@ -105,9 +107,13 @@ def analyze_dataset(
     Every observation is held to the analyzer's declared vocabulary, and ``systematic_failures``
     photos failing alike in a row (the policy key of that name; 20 when None, 0 never) stop the run
     with :class:`~conformance.execution.SystematicFailure` (see :mod:`conformance.execution`).
-    """
-    from contextlib import nullcontext
 
+    The analyzer's session gets ``plan`` (a sequential look's photos and looks) completed with what this
+    call knows: the variants it will send, the hosts a replay must reach, the processes sharing the rate.
+    """
+    from dataclasses import replace
+
+    from .adapters.base import SessionPlan, capabilities_of, recorded, session_of
     from .execution import DEFAULT_SYSTEMATIC_FAILURES, ExecutorSpec, FailureWatch, analyze_photos, progress, workers
     from .observation import Observations
 
@@ -124,20 +130,20 @@ def analyze_dataset(
             return Observations.build(
                 dataset, hit.observations, analyzer=info, variants=hit.variants, variants_note=hit.variants_note
             )
-    if executor is not None and executor.kind == "dask" and hasattr(analyzer, "allowed_hosts"):
+    plan = plan or SessionPlan()
+    if executor is not None and executor.kind == "dask":
         from urllib.parse import urlsplit
 
         # A replay blocks the network but for loopback: this process must still reach the Dask scheduler.
         host = urlsplit(executor.address if "://" in executor.address else f"tcp://{executor.address}").hostname
-        analyzer.allowed_hosts = (host,) if host else ()
-    if variants is not None and hasattr(analyzer, "extra_calls"):
+        plan = replace(plan, allowed_hosts=(host,) if host else ())
+    if variants is not None:
         # An adapter that estimates the cost of live calls must count the variants too.
-        analyzer.extra_calls = len(variants.photos) * len(variants.transforms)
-    session = getattr(analyzer, "session", None)
+        plan = replace(plan, variant_calls=len(variants.photos) * len(variants.transforms))
     found: list[Variant] | None = None
-    note = "no variants were planned" if getattr(analyzer, "sees_new_images", False) else _BLIND
+    note = "no variants were planned" if capabilities_of(analyzer).sees_new_images else _BLIND
     spec = executor or ExecutorSpec()
-    with workers(spec, recipe) as pool, session() if callable(session) else nullcontext():
+    with workers(spec, recipe) as pool, session_of(analyzer, replace(plan, workers=pool.count if pool else 1)):
         limit = DEFAULT_SYSTEMATIC_FAILURES if systematic_failures is None else systematic_failures
         with progress(len(dataset), enabled=show_progress) as bar:
             observations = analyze_photos(
@@ -147,7 +153,8 @@ def analyze_dataset(
             found, note = _variants(analyzer, variants, {o.photo: o for o in observations})
     info = dict(analyzer.describe())
     info.setdefault("vocabulary", analyzer.vocabulary.to_dict())  # the representability check reads it here
-    if key is not None and cache is not None and getattr(analyzer, "cacheable", True):
+    replayed = recorded(analyzer)
+    if key is not None and cache is not None and (replayed is None or replayed.cacheable):
         from . import cache as observation_cache
 
         observation_cache.store(cache, key, observations, found, note)
@@ -155,13 +162,15 @@ def analyze_dataset(
 
 
 def _cache_key(analyzer: Analyzer, variants: VariantPlan | None) -> str | None:
-    cache_key = getattr(analyzer, "cache_key", None)
-    if not callable(cache_key):
+    from .adapters.base import recorded
+
+    replayed = recorded(analyzer)
+    if replayed is None:
         return None
     plan = (
         "" if variants is None else json.dumps([[p.id for p in variants.photos], [str(t) for t in variants.transforms]])
     )
-    key = cache_key(plan)
+    key = replayed.cache_key(plan)
     return key if isinstance(key, str) else None
 
 

@@ -14,7 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._numbers import CHOICES, shown, shown_list
+from ._untrusted import CHOICES, shown, shown_list
+from .adapters.base import capabilities_of
 from .errors import ConformanceError
 from .execution import ExecutorSpec
 from .options import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED, DEFAULT_TIMEOUT
@@ -202,7 +203,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
         timeout=options.timeout,
     )
     analyzer = create(analyzer_spec, dataset=dataset, settings=settings)
-    if dataset.is_matching or callable(getattr(analyzer, "comparisons", None)):
+    if dataset.is_matching or capabilities_of(analyzer).compares:
         if options.sequential:
             # Refused, never ignored: the reproduce line would claim a stopping rule the run did not use.
             raise ConformanceError(
@@ -223,7 +224,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
             dataset, photos=policy.invariance_photos, transforms=policy.invariance_transforms, seed=options.seed
         )
         # Only analyzers that can look at transformed images get variants.
-        if "transformation_invariance" in wanted and getattr(analyzer, "sees_new_images", False)
+        if "transformation_invariance" in wanted and capabilities_of(analyzer).sees_new_images
         else None
     )
     if options.sequential:
@@ -269,6 +270,7 @@ def _sequential_context(
     wanted: Sequence[str],
 ) -> Context:
     """A gender run that sends photos in batches of people until every check is settled (conformance.sequential)."""
+    from .adapters.base import SessionPlan
     from .dataset import group_labels
     from .execution import Recipe
     from .runner import analyze_dataset
@@ -278,19 +280,17 @@ def _sequential_context(
     labels = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
     reference, notes = _reference(options.reference, labels, preferred, f"in {Path(dataset.manifest).name}", "group")
-    if hasattr(analyzer, "sequential_looks"):
+    looks: tuple[int, ...] = ()
+    if capabilities_of(analyzer).calls_service:
         # A live adapter's estimate counts the looks' photos, not only the manifest's.
         from itertools import accumulate
 
         from .sequential import person_batches
 
         sizes = [len(b) for b in person_batches(dataset, labels, options.looks, options.seed)]
-        analyzer.sequential_looks = tuple(accumulate(sizes))
+        looks = tuple(accumulate(sizes))
 
     def analyze(batch: Dataset) -> Observations:
-        if hasattr(analyzer, "session_photos"):
-            # A recording holds the looks the run took: a replay checks it for this look's photos only.
-            analyzer.session_photos = batch.photos
         # Each look's answers once for all pytest-xdist workers, which then take the same decisions.
         return shared((options, analyzer_spec, *(p.id for p in batch.photos)), batch, analyze_dataset)(
             analyzer,
@@ -299,6 +299,8 @@ def _sequential_context(
             recipe=lambda: Recipe(analyzer_spec, settings, dataset),
             show_progress=options.progress,
             systematic_failures=policy.systematic_failures,
+            # A recording holds the looks the run took: a replay checks it for this look's photos only.
+            plan=SessionPlan(photos=batch.photos, looks=looks),
         )
 
     def evaluate(observations: Observations, groups: Sequence[str], look: Policy) -> dict[str, CheckResult]:
@@ -406,9 +408,10 @@ def _matching_context(
     """A face-matching run: every probe searched against the gallery, grouped by a manifest column."""
     from .checks import COMPARISON_CHECKS, GENDER_CHECKS, SEARCH_CHECKS
     from .dataset import group_labels
-    from .matching import DEFAULT_THRESHOLDS, run_comparisons, run_searches, search_floor
+    from .matching import DEFAULT_THRESHOLDS
+    from .run_matching import run_comparisons, run_searches, search_floor
 
-    if callable(getattr(matcher, "comparisons", None)):  # 1:1 comparisons of every photo (embeddings, scores)
+    if capabilities_of(matcher).compares:  # 1:1 comparisons of every photo (embeddings, scores)
         wrong = [c for c in options.checks if c not in COMPARISON_CHECKS]
         if wrong:
             raise ConformanceError(
@@ -454,7 +457,7 @@ def _matching_context(
             f"{', '.join(c for c in options.checks if c in COMPARISON_CHECKS)} measure 1:1 comparisons of every photo "
             "(--analyzer embeddings:FILE.npy, scores:FILE.csv or local:embeddings); this is a face-search run"
         )
-    if not callable(getattr(matcher, "search", None)):
+    if not capabilities_of(matcher).searches:
         raise ConformanceError(f"the {analyzer_spec!r} adapter cannot search faces; it has no matcher")
     if not options.group_by:
         raise ConformanceError(

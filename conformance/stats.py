@@ -39,8 +39,10 @@ __all__ = [
     "FAIL_LIMITS",
     "ClusteredRate",
     "GapTests",
+    "IntervalChange",
     "Precision",
     "boschloo_is_quick",
+    "change_from_intervals",
     "cluster_bootstrap_difference",
     "cluster_bootstrap_interval",
     "clustered_rate",
@@ -136,6 +138,53 @@ def proportion_interval(count: int, n: int, confidence: float = 0.95, method: st
     low = 0.0 if count == 0 else min(max(float(lower), 0.0), count / n)
     high = 1.0 if count == n else max(min(float(upper), 1.0), count / n)
     return (low, high)
+
+
+@dataclass(frozen=True)
+class IntervalChange:
+    """A change between two independent estimates, from their reported intervals (:func:`change_from_intervals`)."""
+
+    estimate: float  # later - first, or later / first on the log scale
+    ci: tuple[float, float]
+    statistic: float  # the change over its standard error (on the log scale for a ratio)
+    p_value: float  # two-sided, standard normal
+
+
+def change_from_intervals(
+    first: float, first_ci: tuple[float, float], first_level: float,
+    later: float, later_ci: tuple[float, float], later_level: float,
+    level: float, *, log: bool = False,
+) -> IntervalChange:  # fmt: skip
+    """``later`` against ``first`` by the normal approximation from the two reported intervals.
+
+    Each interval gives ``SE = half-width / z`` with ``z`` the standard normal quantile at that
+    interval's own level; the change's interval is ``difference +/- z * sqrt(SE1**2 + SE2**2)`` at
+    ``level``, and the difference over that standard error gives a two-sided p-value. With ``log``
+    (positive values and bounds) the same is done on the log scale and the change is the factor
+    ``later / first``. Two zero-width intervals: any difference is certain, and no difference is none.
+    """
+    from scipy.stats import norm
+
+    def z(at: float) -> float:
+        return float(norm.ppf(1.0 - (1.0 - at) / 2.0))
+
+    if log:
+        first_ci, later_ci = (
+            (math.log(first_ci[0]), math.log(first_ci[1])),
+            (math.log(later_ci[0]), math.log(later_ci[1])),
+        )
+        first, later = math.log(first), math.log(later)
+    se = math.hypot(
+        (first_ci[1] - first_ci[0]) / 2.0 / z(first_level), (later_ci[1] - later_ci[0]) / 2.0 / z(later_level)
+    )
+    difference = later - first
+    statistic = difference / se if se > 0.0 else math.copysign(math.inf, difference) if difference else 0.0
+    half = z(level) * se
+    p_value = float(2.0 * norm.sf(abs(statistic)))
+    low, high = difference - half, difference + half
+    if log:
+        return IntervalChange(math.exp(difference), (math.exp(low), math.exp(high)), statistic, p_value)
+    return IntervalChange(difference, (low, high), statistic, p_value)
 
 
 def newcombe_interval(count1: int, n1: int, count2: int, n2: int, confidence: float = 0.95) -> tuple[float, float]:

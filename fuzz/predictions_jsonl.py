@@ -15,7 +15,7 @@ import _harness  # first: instruments the kit
 
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.dataset import Dataset, load_dataset
-from conformance.matching import run_searches
+from conformance.run_matching import run_searches
 from conformance.runner import analyze_dataset
 
 

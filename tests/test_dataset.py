@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conformance import Dataset, ManifestError, group_labels, load_dataset
-from conformance._numbers import shown
+from conformance._untrusted import shown
 
 MakeManifest = Callable[..., Path]  # the conftest fixtures
 WritePng = Callable[..., Path]

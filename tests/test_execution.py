@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conformance.adapters.base import AdapterSettings
+from conformance.adapters.base import AdapterSettings, Capabilities
 from conformance.adapters.registry import create
 from conformance.dataset import load_dataset
 from conformance.errors import ConformanceError
@@ -101,6 +101,18 @@ def test_token_bucket_threads_never_beat_the_rate() -> None:
     for thread in threads:
         thread.join()
     assert time.monotonic() - start >= 0.495 - 0.005
+
+
+def test_try_acquire_refuses_without_waiting_or_owing_when_the_bucket_is_empty() -> None:
+    """The emulator's --max-rate: a call beyond the quota is refused now, and a refusal costs no token."""
+    now = [0.0]
+    bucket = TokenBucket(2.0, burst=2, clock=lambda: now[0], sleep=lambda _: pytest.fail("try_acquire slept"))
+    assert [bucket.try_acquire() for _ in range(3)] == [True, True, False]  # the burst of 2, then empty
+    assert bucket.try_acquire() is False  # refused again, and still no debt
+    now[0] = 0.5  # half a second at 2 a second: exactly one token back
+    assert [bucket.try_acquire() for _ in range(2)] == [True, False]
+    now[0] = 10.0  # long idle: refilled to the burst, never above it
+    assert [bucket.try_acquire() for _ in range(3)] == [True, True, False]
 
 
 @pytest.mark.parametrize("rate", [0, -1, float("nan"), float("inf"), True])
@@ -219,7 +231,7 @@ def test_an_existing_dask_cluster_named_by_its_address_gives_the_serial_answers(
             analyzer, dataset, executor=spec, recipe=lambda: Recipe("rekognition", settings, dataset)
         )
     assert _answers(observations) == serial
-    assert analyzer.rate_share == 2  # the workers the scheduler reported share the rate limit
+    assert analyzer._plan.workers == 2  # the workers the scheduler reported share the rate limit (the session's plan)
 
 
 def test_an_unreachable_dask_scheduler_is_the_kits_error(demo: Any) -> None:
@@ -258,6 +270,8 @@ def test_a_worker_chunk_that_stops_still_hands_back_what_it_recorded(
     absorbed: list[Any] = []
 
     class Worker:
+        capabilities = Capabilities(workers=True)
+
         def __init__(self) -> None:
             self.recorded: list[str] = []
 
@@ -274,6 +288,7 @@ def test_a_worker_chunk_that_stops_still_hands_back_what_it_recorded(
 
     class Parent:
         name = "fake"
+        capabilities = Capabilities(workers=True)
 
         def worker_payload(self, photos: Any) -> None:
             return None

@@ -59,7 +59,6 @@ from conformance.adapters.base import AdapterSettings
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.rekognition import RekognitionAnalyzer
 from conformance.errors import ManifestError, PolicyError, PredictionsError
-from conformance.matching import run_searches
 from conformance.policy import Policy, load_policy
 from conformance.recording import RecordingError, RecordingStore
 from conformance.recording.scrub import canonical_body, request_key
@@ -70,6 +69,7 @@ from conformance.reporting.compare import (
     render_compare_html,
     render_compare_markdown,
 )
+from conformance.run_matching import run_searches
 from conformance.runner import analyze_dataset
 
 T = TypeVar("T")

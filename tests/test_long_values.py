@@ -1,7 +1,7 @@
 """Values 100,000 characters long in the files users give (a manifest, predictions, a policy, a recording, a
 report): the kit's message quotes their first 80 characters and says how long they are, not the whole value.
 
-Every expected message here is written out from the rules of :func:`conformance._numbers.shown` (a string
+Every expected message here is written out from the rules of :func:`conformance._untrusted.shown` (a string
 longer than 80 characters: the repr of its first 80, then ``... (N characters)``), not read back from the kit.
 """
 
@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance import Dataset, load_dataset, load_policy
-from conformance._numbers import shown, shown_list
+from conformance._untrusted import shown, shown_list
 from conformance.adapters.registry import create
 from conformance.errors import ManifestError, PolicyError, PredictionsError
 from conformance.recording import RecordingError, RecordingStore

@@ -30,7 +30,7 @@ import pytest
 
 from conformance import load_dataset
 from conformance.adapters.predictions import PredictionsAnalyzer
-from conformance.emulators.rekognition import RekognitionEmulator, serve
+from conformance.emulators import RekognitionEmulator, serve
 
 Answer = tuple[int, dict[str, str], bytes]  # status, headers, body
 FACE = {

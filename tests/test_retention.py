@@ -156,13 +156,13 @@ def test_the_adapter_records_the_opt_out_it_saw(
     # A sequential run's first look, as conformance.session sets it: its own photos, and every look's size.
     from itertools import accumulate
 
+    from conformance.adapters.base import SessionPlan
     from conformance.dataset import group_labels
     from conformance.sequential import person_batches
 
     batches = person_batches(analyzer.dataset, group_labels(analyzer.dataset, ()), 5, 20261121)
-    analyzer.sequential_looks = tuple(accumulate(len(b) for b in batches))
-    analyzer.session_photos = tuple(batches[0])
-    with analyzer.session():
+    looks = tuple(accumulate(len(b) for b in batches))
+    with analyzer.session(SessionPlan(photos=tuple(batches[0]), looks=looks)):
         pass
     record = analyzer.describe()["retention_preflight"]
     assert record["opted_out"] is True
@@ -172,7 +172,7 @@ def test_the_adapter_records_the_opt_out_it_saw(
     assert record["cost"] == 0.6
     assert record["calls_min"] == len(batches[0]) < 600
     assert record["cost_min"] == round(len(batches[0]) * 0.001, 2)
-    assert record["calls_by_look"] == list(analyzer.sequential_looks)
+    assert record["calls_by_look"] == list(looks)
     assert record["calls_by_look"][-1] == 600
     assert record["calls_made"] == 0  # the session sent nothing
     assert "look 5 600 photos ($0.60)" in record["calls_note"]

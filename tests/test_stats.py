@@ -600,3 +600,41 @@ def test_boschloo_is_used_only_where_it_is_quick(monkeypatch: pytest.MonkeyPatch
     assert large == pytest.approx(fisher_exact([[400, 330], [2600, 2670]]).pvalue, abs=1e-12)
     assert stats.boschloo_is_quick(250, 250)
     assert not stats.boschloo_is_quick(300, 300)
+
+
+# -- the change between two reported intervals (conformance compare, the regression gate) -----------------
+
+_Z95 = 1.959963984540054  # the standard normal's 97.5% quantile (textbook value)
+
+
+def test_change_from_intervals_is_the_normal_approximation_worked_by_hand() -> None:
+    from conformance.stats import change_from_intervals
+
+    # 0.10 [0.05, 0.15] then 0.30 [0.20, 0.40], both at 95%: SEs 0.05/z and 0.10/z, so the change's
+    # half-width is z * sqrt(0.05² + 0.10²) / z = 0.05 * sqrt(5), its statistic 0.2 / (0.05 * sqrt(5) / z).
+    moved = change_from_intervals(0.10, (0.05, 0.15), 0.95, 0.30, (0.20, 0.40), 0.95, 0.95)
+    half = 0.05 * math.sqrt(5.0)
+    assert moved.estimate == pytest.approx(0.20)
+    assert moved.ci == pytest.approx((0.20 - half, 0.20 + half))
+    assert moved.statistic == pytest.approx(0.20 / (half / _Z95))
+    assert moved.p_value == pytest.approx(math.erfc(moved.statistic / math.sqrt(2.0)))
+
+
+def test_change_from_intervals_on_the_log_scale_is_a_factor() -> None:
+    from conformance.stats import change_from_intervals
+
+    # 2 [1, 4] then 8 [4, 16]: each log interval is ln 2 either side, so SE = ln 2 / z each; the factor is 4,
+    # its interval 4 * exp(-/+ sqrt(2) ln 2), its statistic ln 4 / (sqrt(2) ln 2 / z) = sqrt(2) z.
+    moved = change_from_intervals(2.0, (1.0, 4.0), 0.95, 8.0, (4.0, 16.0), 0.95, 0.95, log=True)
+    spread = math.exp(math.sqrt(2.0) * math.log(2.0))
+    assert moved.estimate == pytest.approx(4.0)
+    assert moved.ci == pytest.approx((4.0 / spread, 4.0 * spread))
+    assert moved.statistic == pytest.approx(math.sqrt(2.0) * _Z95)
+
+
+def test_change_from_intervals_of_two_exact_figures_is_certain_or_none() -> None:
+    from conformance.stats import change_from_intervals
+
+    assert change_from_intervals(0.2, (0.2, 0.2), 0.95, 0.3, (0.3, 0.3), 0.95, 0.95).p_value == 0.0
+    same = change_from_intervals(0.2, (0.2, 0.2), 0.95, 0.2, (0.2, 0.2), 0.95, 0.95)
+    assert (same.statistic, same.p_value) == (0.0, 1.0)

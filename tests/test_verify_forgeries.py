@@ -30,7 +30,7 @@ from builders import people, write_dataset
 
 from conformance import load_dataset
 from conformance.adapters.predictions import PredictionsAnalyzer
-from conformance.emulators.rekognition import RekognitionEmulator, serve
+from conformance.emulators import RekognitionEmulator, serve
 from conformance.evidence import canonical_digest
 
 FAILING = ("misgender_gap", "nonbinary_representability")

@@ -22,7 +22,8 @@ import conformance
 from conformance import load_dataset
 from conformance.adapters.registry import create
 from conformance.execution import SystematicFailure
-from conformance.matching import SearchOutcome, run_searches
+from conformance.matching import SearchOutcome
+from conformance.run_matching import run_searches
 from conformance.runner import analyze_dataset
 
 NO_GENDER = "the service returned no gender for the face it found, though vendor declares it cannot abstain"

@@ -1,16 +1,63 @@
-"""The adapter protocol: what every analyzer offers the kit, and the vocabulary it declares."""
+"""The adapter contract: everything an analyzer must and may offer the kit, in one module.
+
+An adapter author reads this module and nothing else:
+
+- **must**: an :class:`Analyzer` (``name``, ``vocabulary``, ``describe()``, ``analyze(photo)``), built by an
+  :class:`AnalyzerFactory` that the ``conformance.adapters`` entry point names (see
+  :mod:`conformance.adapters.registry`);
+- **may**: declare :class:`Capabilities` as a ``capabilities`` class attribute, and for each capability
+  it declares, provide the members of the protocol that goes with it (:data:`PROTOCOLS`):
+  :class:`HasSession` (``sessions``), :class:`Recorded` (``records``), :class:`SharesWithWorkers`
+  (``workers``), :class:`Matcher` (``searches``), :class:`Comparator` (``compares``).
+  ``sees_new_images`` and ``calls_service`` need no members: they say what the runner may ask.
+
+The kit reads the declaration and never probes for members: an analyzer that declares nothing is
+asked for photos only. :func:`check_capabilities` holds a declaration to its members when the adapter
+is created, so a missing member is an error naming it, not a feature silently skipped. Whether an
+analyzer can abstain (a face without a gender) is part of its :class:`Vocabulary`, which every
+analyzer declares.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 if TYPE_CHECKING:
-    from ..dataset import Dataset, Photo
-    from ..observation import Face, Observation
+    import numpy as np
+    import numpy.typing as npt
 
-__all__ = ["DEFAULT_TIMEOUT", "AdapterSettings", "Analyzer", "AnalyzerFactory", "Vocabulary", "choose_face"]
+    from ..dataset import Dataset, Photo
+    from ..matching import SearchOutcome
+    from ..observation import Face, Observation
+    from ..pairwise import PairCounts
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "PROTOCOLS",
+    "AdapterSettings",
+    "Analyzer",
+    "AnalyzerFactory",
+    "Capabilities",
+    "Comparator",
+    "HasSession",
+    "Matcher",
+    "Recorded",
+    "ScoreScale",
+    "SessionPlan",
+    "SharesWithWorkers",
+    "Vocabulary",
+    "capabilities_of",
+    "check_capabilities",
+    "choose_face",
+    "comparator",
+    "matcher",
+    "recorded",
+    "session_of",
+    "shares_with_workers",
+]
 
 # Seconds an attempt of a call may take in all before it is retried, then fails that photo: the one
 # default of --timeout (options.py reads it here, where every adapter that calls a service reads it too).
@@ -76,10 +123,15 @@ class Vocabulary:
 
 @runtime_checkable
 class Analyzer(Protocol):
-    """A facial-analysis system seen through an adapter.
+    """A facial-analysis system seen through an adapter: what every adapter must provide.
 
     ``describe()`` returns provenance for reports: at least ``name`` and ``version``, and
-    ``simulated`` / ``emulated`` flags when the output is not a real system's.
+    ``simulated`` / ``emulated`` flags when the output is not a real system's. ``analyze(photo)``
+    returns one :class:`~conformance.observation.Observation`; a per-photo failure (no face, an API
+    error) is an observation with that outcome and its reason, never an exception.
+
+    An analyzer may also declare ``capabilities`` (a :class:`Capabilities`, usually a class attribute);
+    without one it is asked for photos only.
     """
 
     name: str
@@ -93,16 +145,265 @@ class Analyzer(Protocol):
 class AnalyzerFactory(Protocol):
     """What the ``conformance.adapters`` entry point names: builds an analyzer for a dataset.
 
-    ``argument`` is what follows the colon in ``--analyzer NAME:ARGUMENT`` (None without one).
-    An analyzer that calls a service may also have ``session()``, a context manager the runner
-    holds open around all its ``analyze`` calls (to open recordings, patch HTTP, clean up);
-    ``sees_new_images`` (it can analyse images outside the dataset, such as transformed variants);
-    ``can_see(photo)`` (whether it can analyse that photo now, e.g. it is in a replayed recording);
-    and ``extra_calls``, which the runner sets before ``session()`` to the number of variants it
-    will send, so that an estimate of live calls includes them.
+    ``argument`` is what follows the colon in ``--analyzer NAME:ARGUMENT`` (None without one);
+    ``settings`` say how an adapter that calls a service records and replays.
     """
 
     def __call__(self, argument: str | None, *, dataset: Dataset, settings: AdapterSettings) -> Analyzer: ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an analyzer can do beyond ``analyze(photo)``: declared, never probed for.
+
+    Each field that is True promises the members of the protocol named beside it (see
+    :data:`PROTOCOLS`); the kit holds the promise when the adapter is created.
+    """
+
+    # It can analyse images outside the dataset (transformed variants for transformation_invariance).
+    sees_new_images: bool = False
+    # HasSession: session(plan), a context the run holds open around all its calls.
+    sessions: bool = False
+    # It calls a service whose live calls cost and are rate limited: the runner fills in the cost parts of
+    # the SessionPlan (variant calls, sequential looks) and the hosts a replay must still reach.
+    calls_service: bool = False
+    # Recorded: its answers are replayed from a recording (can_see, the observation cache, emulated answers).
+    records: bool = False
+    # SharesWithWorkers: worker processes (--executor processes:N, dask) hand what they learnt back.
+    workers: bool = False
+    # Matcher: 1:N face search of probes against a gallery.
+    searches: bool = False
+    # Comparator: 1:1 comparisons of every photo with every other (embeddings, scores).
+    compares: bool = False
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """What the run will ask of an analyzer in one session: handed to ``session(plan)``, never set on it.
+
+    An adapter that calls a service estimates its cost and checks its recording from it; others ignore it.
+    """
+
+    variant_calls: int = 0  # transformed variants the run will send besides the dataset's photos
+    photos: tuple[Photo, ...] | None = None  # the photos of this session when not the whole dataset (a look)
+    looks: tuple[int, ...] = ()  # a sequential run's photos by look, cumulative: a live estimate counts them
+    allowed_hosts: tuple[str, ...] = ()  # hosts the run itself talks to while replaying (a Dask scheduler)
+    workers: int = 1  # processes sharing the rate limit: each keeps to its share
+
+
+@runtime_checkable
+class HasSession(Protocol):
+    """``sessions``: the run holds ``session(plan)`` open around every call of a run (to open a recording,
+    patch HTTP, check the run as a whole when it ends). Users may call ``session()`` with no plan."""
+
+    def session(self, plan: SessionPlan | None = None) -> AbstractContextManager[None]: ...
+
+
+@runtime_checkable
+class Recorded(Protocol):
+    """``records``: answers replayed from a recording (and recorded into it)."""
+
+    # Whether any answer so far came from the kit's emulator (transformed variants would measure the emulator).
+    emulated: bool
+
+    @property
+    def chunk_limit(self) -> int:
+        """Photos per worker chunk (a recording run keeps them few: answers reach the recording per chunk)."""
+        ...
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether this run's observations may be kept in the observation cache."""
+        ...
+
+    def can_see(self, photo: Photo) -> bool:
+        """Whether ``photo`` (a transformed variant too) can be analysed now, e.g. it is in the replayed recording."""
+        ...
+
+    def cache_key(self, plan: str) -> str | None:
+        """A digest of everything a replay's observations depend on (``plan`` names the variants), or None."""
+        ...
+
+
+@runtime_checkable
+class SharesWithWorkers(Protocol):
+    """``workers``: each worker process builds its own analyzer; what it learns comes back to the run's.
+
+    ``worker_payload(photos)`` is sent with a chunk, ``worker_session(payload)`` is held open in the worker
+    around the chunk and yields a function whose result is handed back, and ``absorb(returned)`` takes it in.
+    """
+
+    def worker_payload(self, photos: Sequence[Photo]) -> Any: ...
+
+    def worker_session(self, payload: Any) -> AbstractContextManager[Callable[[], Any]]: ...
+
+    def absorb(self, returned: Any) -> None: ...
+
+
+@runtime_checkable
+class Matcher(Protocol):
+    """``searches``: a face search system, ``search`` one probe against the gallery.
+
+    ``threshold`` is the lowest similarity to return (like Rekognition's ``FaceMatchThreshold``);
+    matches below it are not reported, so checks cannot look below it. ``search_floor`` is the
+    threshold the matcher searches with (None: 30 below the lowest threshold judged).
+    """
+
+    name: str
+
+    @property
+    def search_floor(self) -> float | None: ...
+
+    def describe(self) -> Mapping[str, Any]: ...
+
+    def search(self, probe: Photo, gallery: Sequence[Photo], *, threshold: float) -> SearchOutcome: ...
+
+    def compare(self, source: Photo, target: Photo) -> float | None:
+        """1:1: the similarity (0-100) of the two photos' faces; None when it is below what the matcher
+        reports (its search threshold) or a photo has no face."""
+        ...
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """What a comparator's scores are, for the thresholds stated on them."""
+
+    metric: str | None = None  # "cosine" or "l2": stated thresholds must lie within its range
+    vendor_scale: bool = False  # similarities from 0 to 100: 80, 90, 95, 99 judged when none is stated
+    negated: bool = False  # distances compared negated: stated thresholds are negated the same way
+    # Whether the user said which way the scores run: then scores ranking impostors above mates are a
+    # note, otherwise they are refused (they look like distances).
+    orientation_stated: bool = True
+    source: str | None = None  # the scores' file, named in messages
+
+
+@runtime_checkable
+class Comparator(Protocol):
+    """``compares``: every photo compared 1:1 with every other (or the listed pairs), counted per group."""
+
+    name: str
+
+    @property
+    def scale(self) -> ScoreScale: ...
+
+    @property
+    def failure_reasons(self) -> Mapping[str, str]:
+        """Why each photo that failed to acquire failed (photo id -> reason), filled by ``comparisons``."""
+        ...
+
+    def describe(self) -> Mapping[str, Any]: ...
+
+    def comparisons(
+        self,
+        *,
+        photo_group: npt.NDArray[np.int64],
+        photo_subject: npt.NDArray[np.int64],
+        groups: Sequence[str],
+        subjects: Sequence[str],
+        targets: Sequence[float],
+        stated: Sequence[float],
+        same_group: bool,
+        pool: str,
+        dask: bool | str,
+    ) -> PairCounts: ...
+
+
+# Each capability and the protocol whose members it promises.
+PROTOCOLS: Mapping[str, type] = {
+    "sessions": HasSession,
+    "records": Recorded,
+    "workers": SharesWithWorkers,
+    "searches": Matcher,
+    "compares": Comparator,
+}
+_NONE = Capabilities()
+
+
+def capabilities_of(analyzer: object) -> Capabilities:
+    """What ``analyzer`` declared (its ``capabilities``), or nothing beyond ``analyze`` when it declared none."""
+    declared = getattr(analyzer, "capabilities", _NONE)
+    return declared if isinstance(declared, Capabilities) else _NONE
+
+
+def _members(protocol: type) -> list[str]:
+    names: list[str] = []
+    for klass in protocol.__mro__:
+        if klass in (Protocol, object) or not getattr(klass, "_is_protocol", False):
+            continue
+        names += [n for n in (*vars(klass), *getattr(klass, "__annotations__", {})) if not n.startswith("_")]
+    return sorted(set(names))
+
+
+# The member whose presence, on an analyzer declaring nothing, shows it was written for a kit that probed.
+_TELLTALE = {
+    "sessions": "session",
+    "records": "cache_key",
+    "workers": "worker_session",
+    "searches": "search",
+    "compares": "comparisons",
+}
+
+
+def check_capabilities(analyzer: object, where: str) -> None:
+    """Hold ``analyzer``'s declaration to its members; raise AdapterError naming what is missing.
+
+    An analyzer that declares nothing but has a capability's telltale member (written for an older kit,
+    which probed for it) is told to declare it, rather than having the feature silently skipped.
+    """
+    from ..errors import AdapterError
+
+    declared = getattr(analyzer, "capabilities", None)
+    if declared is not None and not isinstance(declared, Capabilities):
+        raise AdapterError(
+            f"{where}: capabilities is a {type(declared).__name__}; declare "
+            "capabilities = Capabilities(...) from conformance.adapters.base"
+        )
+    if declared is None:
+        undeclared = [c for c, member in _TELLTALE.items() if hasattr(analyzer, member)]
+        if getattr(analyzer, "sees_new_images", False) is True:
+            undeclared.insert(0, "sees_new_images")
+        if undeclared:
+            raise AdapterError(
+                f"{where} has {', '.join(_TELLTALE.get(c, c) for c in undeclared)} but declares no capabilities: the "
+                f"kit does not guess; declare capabilities = Capabilities({', '.join(f'{c}=True' for c in undeclared)}) "
+                "(conformance.adapters.base)"
+            )
+        return
+    for capability, protocol in PROTOCOLS.items():
+        missing = [m for m in _members(protocol) if not hasattr(analyzer, m)]
+        if getattr(declared, capability) and missing:
+            raise AdapterError(
+                f"{where} declares Capabilities({capability}=True) but has no {', '.join(missing)} "
+                f"(the members of {protocol.__name__} in conformance.adapters.base): provide them, or "
+                f"leave {capability} False"
+            )
+
+
+def session_of(analyzer: object, plan: SessionPlan | None = None) -> AbstractContextManager[Any]:
+    """The analyzer's session for ``plan`` when it declares sessions, else a context that does nothing."""
+    if capabilities_of(analyzer).sessions:
+        return cast("HasSession", analyzer).session(plan)
+    return nullcontext()
+
+
+def recorded(analyzer: object) -> Recorded | None:
+    """``analyzer`` as a :class:`Recorded` when it declares ``records``, else None."""
+    return cast("Recorded", analyzer) if capabilities_of(analyzer).records else None
+
+
+def shares_with_workers(analyzer: object) -> SharesWithWorkers | None:
+    """``analyzer`` as a :class:`SharesWithWorkers` when it declares ``workers``, else None."""
+    return cast("SharesWithWorkers", analyzer) if capabilities_of(analyzer).workers else None
+
+
+def matcher(analyzer: object) -> Matcher | None:
+    """``analyzer`` as a :class:`Matcher` when it declares ``searches``, else None."""
+    return cast("Matcher", analyzer) if capabilities_of(analyzer).searches else None
+
+
+def comparator(analyzer: object) -> Comparator | None:
+    """``analyzer`` as a :class:`Comparator` when it declares ``compares``, else None."""
+    return cast("Comparator", analyzer) if capabilities_of(analyzer).compares else None
 
 
 def _area(face: Face) -> float:

@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._numbers import shown
 from .._paths import tried
+from .._untrusted import shown
 from ..errors import AdapterError
-from .base import AdapterSettings
+from .base import AdapterSettings, Capabilities, ScoreScale
 
 if TYPE_CHECKING:
     import numpy as np
@@ -168,7 +168,7 @@ class EmbeddingsComparator:
     ``load()`` returns the embeddings (one row per photo that has one) and the photos' manifest ids.
     """
 
-    sees_new_images = False
+    capabilities = Capabilities(compares=True)
 
     def __init__(
         self,
@@ -187,6 +187,11 @@ class EmbeddingsComparator:
         self.name = str(provenance.get("name", "embeddings"))
         self._provenance = dict(provenance)
         self.failure_reasons: dict[str, str] = dict(failure_reasons or {})
+
+    @property
+    def scale(self) -> ScoreScale:
+        """Cosine similarity or negative L2 distance, computed here: higher is always more similar."""
+        return ScoreScale(metric=self.metric)
 
     def describe(self) -> dict[str, Any]:
         return {

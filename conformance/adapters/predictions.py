@@ -37,15 +37,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._files import NotRegularFile, open_regular
-from .._numbers import BAD_JSON, finite_number, finite_numbers, json_problem, shown, shown_list
 from .._paths import tried
 from .._text import printable
+from .._untrusted import BAD_JSON, finite_number, finite_numbers, json_problem, shown, shown_list
 from ..dataset import normalise_photo_id
 from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..matching import SearchOutcome
 from ..observation import Face, Observation
-from .base import AdapterSettings, Vocabulary, choose_face
+from .base import AdapterSettings, Capabilities, Vocabulary, choose_face
 
 if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
@@ -220,6 +220,9 @@ def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings 
 
 class PredictionsAnalyzer:
     """Serves a predictions file's answers photo by photo (see the module docstring for the format)."""
+
+    # Searches are answered from the file's probe lines; it knows only the photos it lists.
+    capabilities = Capabilities(searches=True)
 
     def __init__(self, path: Path, *, dataset: Dataset) -> None:
         self.path = Path(path).expanduser()

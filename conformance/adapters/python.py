@@ -74,13 +74,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .._numbers import shown, shown_list
 from .._text import printable
+from .._untrusted import shown, shown_list
 from ..errors import AdapterError
 from ..failures import SystematicFailure
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..observation import Face, Observation
-from .base import AdapterSettings, Analyzer, Vocabulary, choose_face
+from .base import AdapterSettings, Analyzer, Capabilities, SessionPlan, Vocabulary, choose_face
 from .predictions import AnswerProblem, ConfidenceScales, LabelOutsideVocabulary, read_answer, read_face
 
 if TYPE_CHECKING:
@@ -732,7 +732,7 @@ class FunctionAnalyzer:
     """A function of the user's, called in this process for each photo (see the module docstring)."""
 
     # A real model: it can look at images outside the dataset (transformed variants).
-    sees_new_images = True
+    capabilities = Capabilities(sees_new_images=True, sessions=True, workers=True)
 
     def __init__(
         self, function: Callable[..., Any], *, dataset: Dataset, spec: str, declaration: _Declaration, call: _Input
@@ -989,7 +989,7 @@ class FunctionAnalyzer:
     # -- the run around the calls ----------------------------------------------------------------------------
 
     @contextmanager
-    def session(self) -> Iterator[None]:
+    def session(self, plan: SessionPlan | None = None) -> Iterator[None]:
         """Held open by the runner around every call: afterwards, checks of the run as a whole."""
         yield
         self._finish()

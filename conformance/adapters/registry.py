@@ -5,7 +5,9 @@ A third-party package registers an adapter in its ``pyproject.toml``::
     [project.entry-points."conformance.adapters"]
     myvendor = "myvendor_conformance:create"
 
-where ``create(argument, *, dataset)`` returns an :class:`~conformance.adapters.base.Analyzer`.
+where ``create(argument, *, dataset, settings)`` returns an :class:`~conformance.adapters.base.Analyzer`.
+Everything an adapter must and may provide is in :mod:`conformance.adapters.base`; what it declares
+(its :class:`~conformance.adapters.base.Capabilities`) is checked against its members here.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def _load(target: str) -> AnalyzerFactory:
 
 def create(spec: str, *, dataset: Dataset, settings: AdapterSettings | None = None) -> Analyzer:
     """Build the analyzer named by ``spec`` (``NAME[:ARGUMENT]``) for ``dataset``."""
-    from .base import AdapterSettings
+    from .base import AdapterSettings, check_capabilities
 
     name, argument = parse_spec(spec)
     adapters = available()
@@ -94,4 +96,6 @@ def create(spec: str, *, dataset: Dataset, settings: AdapterSettings | None = No
         factory = _load(adapters[name])
     except (ImportError, AttributeError) as exc:
         raise AdapterError(f"adapter {name!r} ({adapters[name]}) cannot be loaded: {exc}") from None
-    return factory(argument, dataset=dataset, settings=settings or AdapterSettings())
+    analyzer = factory(argument, dataset=dataset, settings=settings or AdapterSettings())
+    check_capabilities(analyzer, f"adapter {name!r} ({adapters[name]})")
+    return analyzer

@@ -57,7 +57,7 @@ from ..errors import AdapterError, ConformanceError, ManifestError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..observation import Face, Observation
 from ..recording.scrub import redact, redact_log, scrub_url
-from .base import AdapterSettings, Vocabulary, _overlap, choose_face
+from .base import AdapterSettings, Capabilities, SessionPlan, Vocabulary, _overlap, choose_face
 
 if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
@@ -241,7 +241,7 @@ def _header(headers: Mapping[str, Any], name: str) -> str:
 
 def _preview(body: bytes) -> str:
     """The start of a body for a message: one line, escaped, cut."""
-    from .._numbers import shown
+    from .._untrusted import shown
 
     text = " ".join(body[:400].decode("utf-8", "replace").split())
     return shown(text, 60)
@@ -284,12 +284,12 @@ def _shape_problem(operation: str, status: int, headers: Mapping[str, Any], body
             # Every Rekognition answer names at least its result: {} is nobody's answer ("no face" it is not).
             return f"HTTP 200 with an empty JSON object, not a {operation} answer"
         if members and not set(parsed) & members:
-            from .._numbers import shown_list
+            from .._untrusted import shown_list
 
             return f"HTTP 200 with JSON that is not a {operation} answer (members {shown_list(sorted(parsed), 5)})"
         essential = _ANSWER_MEMBER.get(operation)
         if essential is not None and essential not in parsed:
-            from .._numbers import shown_list
+            from .._untrusted import shown_list
 
             return (
                 f"HTTP 200 with JSON that has no {essential}, so it is not a {operation} answer "
@@ -625,7 +625,9 @@ class RekognitionAnalyzer:
     # Searches ask for every match down to this similarity, so thresholds from it up can be judged and swept.
     search_floor = 50.0
     # Transformed variants are sent like any photo; in replay they must be in the recording (see can_see).
-    sees_new_images = True
+    capabilities = Capabilities(
+        sees_new_images=True, sessions=True, calls_service=True, records=True, workers=True, searches=True
+    )
 
     def __init__(self, *, dataset: Dataset, settings: AdapterSettings) -> None:
         from ..recording.paths import legacy_recording_path, recording_path
@@ -643,12 +645,10 @@ class RekognitionAnalyzer:
         self._store: RecordingStore | None = None
         self._unrecorded = 0
         self._effective = "none"
-        self.extra_calls = 0  # transformed variants the runner will send, set before session()
-        # A sequential run's photos by look (cumulative), set before session(): the live estimate counts them.
-        self.sequential_looks: tuple[int, ...] = ()
-        # A sequential run's photos of the look about to be sent, set before session(): its precheck asks the
-        # recording for those only (the looks a run never took were never recorded). None: the whole dataset.
-        self.session_photos: tuple[Photo, ...] | None = None
+        # What the run asks of this session (session(plan)): variants and sequential looks the live estimate
+        # counts; a look's photos, the only ones its precheck asks the recording for (the looks a run never took
+        # were never recorded); hosts a replay must still reach; processes sharing the rate limit.
+        self._plan = SessionPlan()
         self.retention_preflight: dict[str, Any] | None = None  # what the data-protection preflight found
         self._collection = False
         self._gallery: dict[str, str] | None = None  # gallery image digest (ExternalImageId) -> photo id
@@ -658,8 +658,6 @@ class RekognitionAnalyzer:
         self._lock = threading.Lock()  # threads share the counts below (--executor threads:N)
         self._live_calls = 0  # calls sent to the endpoint (not replayed), this process and its workers
         self._live_lock = threading.Lock()  # one preflight a run, however many threads send their first call at once
-        self.allowed_hosts: tuple[str, ...] = ()  # hosts the run itself talks to (a Dask scheduler)
-        self.rate_share = 1  # processes sharing the rate limit: the runner sets it for worker executors
         self._absorbed = False
         self._connected = False  # whether any call reached the endpoint: if none can, the run stops
         self.withheld: dict[str, str] = {}  # photo (or request) -> why its answer was kept out of the recording
@@ -671,15 +669,18 @@ class RekognitionAnalyzer:
     # -- the run ----------------------------------------------------------------------------------------
 
     @contextmanager
-    def session(self, *, precheck: bool = True) -> Iterator[None]:
+    def session(self, plan: SessionPlan | None = None, *, precheck: bool = True) -> Iterator[None]:
         """Open the recording, check what is missing, and patch HTTP for the whole run.
 
+        ``plan`` says what the run will ask (see :class:`~conformance.adapters.base.SessionPlan`; None: the
+        dataset's photos and nothing else).
         ``precheck=False`` skips checking, before any call, that a replay holds every request of a whole
         run (for users' own calls, e.g. ``compare``, in a test that replays only those).
         """
         from ..recording.cassette import effective_mode
         from ..recording.store import RecordingStore, check_inside
 
+        self._plan = plan or SessionPlan()
         mode = self.settings.record_mode
         writes = mode != "none"
         fresh = mode in ("all", "rewrite")
@@ -699,7 +700,7 @@ class RekognitionAnalyzer:
             )
             self._store = store
             planned = (
-                self._planned(self.session_photos)
+                self._planned(self._plan.photos)
                 if precheck or mode == "once" or (legacy and writes and not fresh)
                 else []
             )
@@ -726,8 +727,8 @@ class RekognitionAnalyzer:
             if effective == "none" and missing:
                 raise self._unrecorded_error(missing, store)
             calls = (
-                len(self._planned(self.session_photos)) if effective == "all" else missing_calls
-            ) + self.extra_calls
+                len(self._planned(self._plan.photos)) if effective == "all" else missing_calls
+            ) + self._plan.variant_calls
             self._open(stack, store, effective, live_calls=calls)
             # A collection made for a face-matching run is deleted after it, also when the run fails.
             stack.callback(self._drop_collection)
@@ -785,7 +786,7 @@ class RekognitionAnalyzer:
 
         replay_only = effective == "none"
         if replay_only:
-            stack.enter_context(_network_blocked(self.allowed_hosts))
+            stack.enter_context(_network_blocked(self._plan.allowed_hosts))
         self._client = self._make_client(replay_only, boto3)
         # Marks answers not in Rekognition's shape (a proxy's page), live or replayed, before botocore parses them.
         self._client.meta.events.register("before-parse.rekognition", _flag_non_answers)
@@ -873,8 +874,8 @@ class RekognitionAnalyzer:
         return {
             "effective": self._effective,
             "lines": store.lines_for(keys),
-            "share": self.rate_share,
-            "allowed_hosts": self.allowed_hosts,  # a Dask worker must still reach its scheduler
+            "share": self._plan.workers,
+            "allowed_hosts": self._plan.allowed_hosts,  # a Dask worker must still reach its scheduler
             "retention_preflight": self.retention_preflight,  # passed here: a worker does not ask again
         }
 
@@ -885,7 +886,7 @@ class RekognitionAnalyzer:
 
         store = RecordingStore.in_memory(self.recording, adapter="rekognition", lines=payload["lines"])
         self._store, self._effective, self._unrecorded = store, str(payload["effective"]), 0
-        self.allowed_hosts = tuple(payload.get("allowed_hosts", ()))
+        self._plan = SessionPlan(allowed_hosts=tuple(payload.get("allowed_hosts", ())))
         self.retention_preflight = payload.get("retention_preflight")
         self._live_calls = 0  # this chunk's, handed back
         with ExitStack() as stack:
@@ -991,12 +992,12 @@ class RekognitionAnalyzer:
         if calls is None:
             self._check_unplanned(endpoint)
             return
-        looks = self.sequential_looks
+        looks = self._plan.looks
         most = calls
         if looks and self._store is not None:
             # Each look's session plans its own photos: the run may send every photo not yet recorded.
             store = self._store
-            most = len({r.key for r in self._planned() if r.key not in store}) + self.extra_calls
+            most = len({r.key for r in self._planned() if r.key not in store}) + self._plan.variant_calls
         estimate = most * PRICE_PER_IMAGE_USD
         sequential = (
             f"; a sequential audit sends them in up to {len(looks)} looks, stopping once every check is settled: "
@@ -1006,7 +1007,7 @@ class RekognitionAnalyzer:
         )
         message = (
             f"recording would make up to {most} DetectFaces call(s) to {endpoint} (photos not yet recorded, "
-            f"and {self.extra_calls} transformed variants for transformation_invariance), about ${estimate:,.2f} at "
+            f"and {self._plan.variant_calls} transformed variants for transformation_invariance), about ${estimate:,.2f} at "
             f"${PRICE_PER_IMAGE_USD} per image (AWS's first-tier price; check current pricing){sequential}. AWS may "
             "store and use submitted images to improve its services unless your organisation has opted out "
             "(AWS Organizations AI services opt-out policy)."

@@ -29,10 +29,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._numbers import shown
 from .._paths import tried
+from .._untrusted import shown
 from ..errors import AdapterError
-from .base import AdapterSettings
+from .base import AdapterSettings, Capabilities, ScoreScale
 
 if TYPE_CHECKING:
     import numpy as np
@@ -98,7 +98,7 @@ def parse_options(argument: str) -> tuple[str, dict[str, Any]]:
 class ScoresComparator:
     """The comparisons a scores file lists, validated on construction."""
 
-    sees_new_images = False
+    capabilities = Capabilities(compares=True)
 
     def __init__(self, path: Path, *, dataset: Dataset, higher: bool | None = None, pairs: str = "all") -> None:
         import numpy as np
@@ -218,13 +218,16 @@ class ScoresComparator:
             "emulated": False,
         }
 
-    def orientation_stated(self) -> bool:
-        """Whether the user said which way the scores run (``?higher=``): then an AUC below 0.5 is theirs to own."""
-        return self.higher is not None
-
-    def stated_on_own_scale(self, thresholds: Sequence[float]) -> tuple[float, ...]:
-        """Stated thresholds on the file's scale, as the kit compares them (negated for distances)."""
-        return tuple(-t for t in thresholds) if self.higher is False else tuple(thresholds)
+    @property
+    def scale(self) -> ScoreScale:
+        """The file's scale: stated thresholds negated for distances; the orientation stated with ``?higher=``
+        (then an AUC below 0.5 is the user's to own)."""
+        return ScoreScale(
+            vendor_scale=self.vendor_scale,
+            negated=self.higher is False,
+            orientation_stated=self.higher is not None,
+            source=str(self.path),
+        )
 
     def comparisons(
         self,

@@ -64,7 +64,7 @@ def unknown_checks(ids: Iterable[str]) -> str | None:
     >>> unknown_checks(["misgender_gapp"]).split(";")[0]
     "unknown check 'misgender_gapp'"
     """
-    from .._numbers import shown
+    from .._untrusted import shown
 
     unknown = [check_id for check_id in ids if check_id not in CHECK_IDS]
     if not unknown:

@@ -9,16 +9,9 @@ Importing this package costs only the standard library; botocore is loaded when 
 from __future__ import annotations
 
 from ._validate import validate_response
-from .rekognition import (
-    EmulatorError,
-    EmulatorServer,
-    EmulatorStats,
-    Faults,
-    RekognitionEmulator,
-    build_parser,
-    main,
-    serve,
-)
+from .cli import build_parser, main
+from .rekognition import EmulatorError, EmulatorStats, Faults, RekognitionEmulator
+from .rekognition_server import EmulatorServer, serve
 
 __all__ = [
     "EmulatorError",

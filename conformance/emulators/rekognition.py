@@ -1,4 +1,8 @@
-"""A local emulator of Amazon Rekognition's JSON 1.1 protocol, serving a predictions file.
+"""A local emulator of Amazon Rekognition's JSON 1.1 protocol, serving a predictions file: the service.
+
+Over 600 lines on purpose: one service, six operations each answered and checked as botocore's model
+says, and the faults drawn in front of them; its HTTP server is :mod:`.rekognition_server`, its command
+line :mod:`.cli`.
 
 No real credentials exist where the kit's own recordings are made, so they are made against this
 emulator: boto3 talks to it exactly as to the vendor (``endpoint_url`` or
@@ -61,36 +65,25 @@ Example
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import hashlib
-import ipaddress
-import itertools
 import json
 import math
 import random
 import re
-import signal
-import socket
-import struct
-import sys
 import threading
 import time
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from .._text import printable
 from ..errors import ConformanceError, PredictionsError
+from ..execution import TokenBucket
 from ._validate import _pattern, service_model, validate_response
 
 if TYPE_CHECKING:
-    from http.server import ThreadingHTTPServer
-    from types import FrameType, TracebackType
-
     from ..adapters.predictions import PredictionsAnalyzer
     from ..dataset import Dataset, Photo
     from ..observation import Face
@@ -99,15 +92,11 @@ __all__ = [
     "DETECTION_CONFIDENCE",
     "MIN_IMAGE_SIDE",
     "EmulatorError",
-    "EmulatorServer",
     "EmulatorStats",
     "Faults",
     "RekognitionEmulator",
-    "build_parser",
     "face_id",
     "image_id",
-    "main",
-    "serve",
 ]
 
 SERVICE = "rekognition"
@@ -341,26 +330,6 @@ class EmulatorStats:
     paged: int = 0
 
 
-class _TokenBucket:
-    """``rate`` tokens a second, at most ``size`` held; a call takes one. Not locked: callers hold one."""
-
-    def __init__(self, rate: float, size: int) -> None:
-        self.rate = rate
-        self.size = size
-        self._tokens = float(size)
-        self._stamp = time.monotonic()
-
-    def take(self) -> bool:
-        """Take a token if one is there; False when the bucket is empty."""
-        now = time.monotonic()
-        self._tokens = min(float(self.size), self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        if self._tokens < 1.0:
-            return False
-        self._tokens -= 1.0
-        return True
-
-
 def _centred_box(index: int, count: int) -> tuple[float, float, float, float]:
     """A plausible box for face ``index`` of ``count`` when the predictions give none.
 
@@ -489,7 +458,7 @@ class RekognitionEmulator:
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
         rate, burst = self.faults.max_rate, self.faults.burst
-        self._bucket = _TokenBucket(rate, burst) if rate is not None and burst is not None else None
+        self._bucket = TokenBucket(rate, burst) if rate is not None and burst is not None else None
         self._stats = EmulatorStats()
         model = service_model(SERVICE)
         self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -714,7 +683,7 @@ class RekognitionEmulator:
         if not faults.active and self._bucket is None:
             return 0.0
         with self._lock:
-            admitted = self._bucket is None or self._bucket.take()
+            admitted = self._bucket is None or self._bucket.try_acquire()
             # Every call takes its draw, so the n-th call's fault does not depend on the rate limit.
             draw = self._rng.random() if faults.active else 1.0
             if not admitted:
@@ -1120,441 +1089,3 @@ def _line_of(path: Path, photo_id: str) -> int | None:
         if isinstance(photo, str) and normalise_photo_id(photo) == photo_id:
             return number
     return None
-
-
-# -- HTTP ----------------------------------------------------------------------------------------
-
-
-def _loopback(host: str) -> tuple[str, socket.AddressFamily]:
-    """The address to bind for ``host`` and its family; refuses anything but loopback."""
-    if host.lower() == "localhost":
-        # localhost may resolve to ::1 first; the printed URL should be the address actually bound.
-        return "127.0.0.1", socket.AF_INET
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        address = None
-    if address is None or not address.is_loopback:
-        raise EmulatorError(
-            f"refusing to bind {host!r}: the emulator is a test stand-in and listens on loopback only "
-            "(127.0.0.0/8, ::1 or localhost)"
-        )
-    return str(address), socket.AF_INET6 if address.version == 6 else socket.AF_INET
-
-
-class EmulatorServer:
-    """A running emulator: its ``url``, ``port`` and ``emulator``, and ``close()``; also a context manager."""
-
-    def __init__(
-        self,
-        httpd: ThreadingHTTPServer,
-        thread: threading.Thread,
-        host: str,
-        emulator: RekognitionEmulator,
-        *,
-        stopping: threading.Event | None = None,
-        registration: tuple[bytes, Path | None] | None = None,
-    ) -> None:
-        self.emulator = emulator
-        # Its key, registered where recording runs check that answers claiming the emulator are its own.
-        self._registration = registration
-        self._httpd = httpd
-        self._thread = thread
-        # Set by close(): calls held by a slow fault wait on it, so they end with the server.
-        self._stopping = stopping if stopping is not None else threading.Event()
-        self.host = host
-        self.port: int = httpd.server_address[1]
-        shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{self.port}"
-        self._closed = False
-
-    def close(self) -> None:
-        """Stop serving and release the port (idempotent).
-
-        Calls held by a slow fault are not waited for: their connections are closed unanswered.
-        """
-        if self._closed:
-            return
-        self._closed = True
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
-        if self._registration is not None:
-            from ..recording.proof import unregister
-
-            unregister(self._registration[1], self._registration[0])
-
-    def __enter__(self) -> EmulatorServer:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"<EmulatorServer {self.url} (EMULATED Amazon Rekognition){' closed' if self._closed else ''}>"
-
-
-def serve(
-    emulator: RekognitionEmulator, host: str = "127.0.0.1", port: int = 0, *, log: bool = False
-) -> EmulatorServer:
-    """Serve ``emulator`` over HTTP/1.1 on loopback, from a daemon thread.
-
-    Parameters
-    ----------
-    emulator
-        What answers each ``POST /``.
-    host
-        A loopback address (127.0.0.0/8, ``::1``) or ``localhost``; anything else is refused.
-    port
-        The port; 0 picks a free one (read it from ``.port`` or ``.url``).
-    log
-        Log each request to stderr, as ``http.server`` does; quiet by default.
-
-    Raises
-    ------
-    EmulatorError
-        For a non-loopback host.
-    OSError
-        When the port cannot be bound.
-    """
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from ..recording.proof import NONCE_HEADER, PROOF_HEADER, proof, register
-
-    bind, family = _loopback(host)
-    request_ids = itertools.count(1)
-    stopping = threading.Event()
-    keys: list[bytes] = []  # the key, once the port is known and registered (before the first request is served)
-
-    class Server(ThreadingHTTPServer):
-        address_family = family
-        daemon_threads = True
-
-    class Handler(BaseHTTPRequestHandler):
-        # Without it each small response waits on delayed ACKs: about 46 ms a call instead of 2.
-        disable_nagle_algorithm = True
-        protocol_version = "HTTP/1.1"
-        server_version = "conformance-emulator"
-        sys_version = ""
-        reset = False  # set for a call whose connection a reset fault closes unanswered
-
-        def do_POST(self) -> None:
-            length = self.headers.get("Content-Length", "")
-            if not length.isdigit():
-                self.close_connection = True
-                self._reply(
-                    411, _Failure("InvalidParameterException", "a Content-Length header is required").reply()[1]
-                )
-                return
-            if int(length) > _MAX_BODY:
-                self.close_connection = True
-                self._reply(
-                    413, _Failure("ImageTooLargeException", f"request body of {length} bytes is too large").reply()[1]
-                )
-                return
-            body = self.rfile.read(int(length))
-            if self.path.split("?", 1)[0] != "/":
-                failure = _Failure("UnknownOperationException", f"Rekognition serves POST /, not {self.path}")
-                call = _Call(failure.reply())
-            else:
-                try:
-                    call = emulator._respond(self.headers.get("X-Amz-Target", ""), body)
-                except Exception as exc:
-                    # A bug: answer it (the client sees the message) and show the traceback.
-                    traceback.print_exc(file=sys.stderr)
-                    failure = _Failure("InternalServerError", f"conformance emulator bug: {type(exc).__name__}: {exc}")
-                    call = _Call(failure.reply())
-            if call.reply is None:
-                # A reset fault: no answer; finish() resets the connection once the handler lets go of it.
-                self.close_connection = True
-                self.reset = True
-                self.log_message('"%s" reset, no answer (emulated fault)', self.requestline)
-                return
-            if call.delay:
-                # A held call's client may have given up (its read timeout): do not reuse the connection.
-                self.close_connection = True
-                if stopping.wait(call.delay):
-                    return  # the server is closing: the connection closes unanswered
-            if call.page is not None:
-                self._page(call.reply[0], call.page)
-                return
-            self._reply(*call.reply)
-
-        def _page(self, status: int, page: str) -> None:
-            """A proxy's page: HTML, none of Rekognition's headers but the emulator's own label."""
-            data = page.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-conformance-emulator", "Amazon Rekognition (EMULATED, not the vendor)")
-            self._prove(data)
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            try:
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError) as exc:
-                self.close_connection = True
-                self.log_error("client gone before its answer: %s", exc)
-
-        def _reply(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload, separators=(",", ":")).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", CONTENT_TYPE)
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-amzn-RequestId", f"conformance-emulator-{next(request_ids):012d}")
-            self.send_header("x-conformance-emulator", "Amazon Rekognition (EMULATED, not the vendor)")
-            if emulator.simulated:
-                self.send_header("x-conformance-simulated", "true")
-            if status != 200:
-                self.send_header("x-amzn-ErrorType", str(payload.get("__type", "InternalServerError")))
-            self._prove(data)
-            if self.close_connection:
-                # Say so (RFC 9112 9.6): else the client pools the connection and may send its next call
-                # into it before this thread closes it, losing that call.
-                self.send_header("Connection", "close")
-            try:
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError) as exc:
-                # The client left before its answer (a read timeout shorter than a slow fault): no one to tell.
-                self.close_connection = True
-                self.log_error("client gone before its answer: %s", exc)
-
-        def _prove(self, data: bytes) -> None:
-            """Answer a recording run's nonce with the proof that this answer is the kit's emulator's."""
-            nonce = self.headers.get(NONCE_HEADER)
-            if nonce and keys:
-                self.send_header(PROOF_HEADER, proof(keys[0], nonce, data))
-
-        def finish(self) -> None:
-            super().finish()
-            if self.reset:
-                # SO_LINGER 0 turns close() into an RST (with the files closed above, close() closes the
-                # socket); botocore reports it as ConnectionClosedError over ConnectionResetError.
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.connection.close()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            if log:
-                super().log_message(format, *args)
-
-    httpd = Server((bind, port), Handler)
-    registration = register(bind, httpd.server_address[1])
-    keys.append(registration[0])
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="conformance-emulator", daemon=True
-    )
-    thread.start()
-    return EmulatorServer(httpd, thread, bind, emulator, stopping=stopping, registration=registration)
-
-
-# -- command line --------------------------------------------------------------------------------
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(_USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def build_parser(prog: str = "conformance emulate") -> argparse.ArgumentParser:
-    """The parser of ``conformance emulate SERVICE ...`` (the words after ``emulate``)."""
-    parser = _Parser(
-        prog=prog,
-        description="Serve a predictions file through a local emulator of a vendor's API, on loopback only. "
-        "For recording and testing: the answers are the file's, never the vendor's.",
-    )
-    services = parser.add_subparsers(dest="service", metavar="SERVICE", required=True, parser_class=_Parser)
-    rekognition = services.add_parser(
-        "rekognition",
-        help="Amazon Rekognition's JSON protocol (DetectFaces and face search), EMULATED",
-        description="Emulate Amazon Rekognition (DetectFaces, CreateCollection, IndexFaces, SearchFacesByImage, "
-        "CompareFaces, DeleteCollection) on loopback, answering from a predictions file; images are matched to "
-        "manifest photos by SHA-256 of their bytes. Serves until SIGINT or SIGTERM.",
-    )
-    rekognition.add_argument(
-        "--dataset", required=True, metavar="MANIFEST", help="manifest (CSV or JSONL) of the photos"
-    )
-    rekognition.add_argument("--predictions", required=True, metavar="FILE", help="predictions JSONL to answer from")
-    rekognition.add_argument(
-        "--port", type=int, default=0, metavar="PORT", help="port to listen on (0, the default: any free port, printed)"
-    )
-    rekognition.add_argument(
-        "--host", default="127.0.0.1", metavar="HOST", help="loopback address: 127.0.0.0/8, ::1 or localhost"
-    )
-    rekognition.add_argument(
-        "--throttle-rate", type=float, default=0.0, metavar="R", help="share of calls throttled (0-1)"
-    )
-    rekognition.add_argument(
-        "--error-rate",
-        type=float,
-        default=0.0,
-        metavar="R",
-        help="share of calls failing with InternalServerError (0-1)",
-    )
-    rekognition.add_argument(
-        "--reset-rate",
-        type=float,
-        default=0.0,
-        metavar="R",
-        help="share of calls whose connection is reset (RST) with no answer (0-1)",
-    )
-    rekognition.add_argument(
-        "--slow-rate",
-        type=float,
-        default=0.0,
-        metavar="R",
-        help="share of calls answered only after --slow-seconds (0-1)",
-    )
-    rekognition.add_argument(
-        "--slow-seconds",
-        type=float,
-        default=Faults.slow_seconds,
-        metavar="S",
-        help=f"how long a slow call is held before its answer (default {Faults.slow_seconds:g}, past botocore's "
-        "60 s read timeout)",
-    )
-    rekognition.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the fault draws (default 0)")
-    rekognition.add_argument(
-        "--max-rate",
-        type=float,
-        default=None,
-        metavar="N",
-        help="calls per second served, as an account's TPS quota: a call beyond it gets ThrottlingException "
-        "(default: no limit)",
-    )
-    rekognition.add_argument(
-        "--burst",
-        type=int,
-        default=None,
-        metavar="N",
-        help="calls that may come at once within --max-rate (default: --max-rate rounded, at least 1)",
-    )
-    rekognition.add_argument(
-        "--page-rate",
-        type=float,
-        default=0.0,
-        metavar="R",
-        help="share of calls answered by a proxy's HTML page instead of Rekognition's answer (0-1)",
-    )
-    rekognition.add_argument(
-        "--page-status",
-        type=int,
-        default=502,
-        metavar="N",
-        help="the HTTP status of those pages: 502 (default), 503, 504, 429 (a bare 429) or 200 (HTML where an "
-        "answer was due)",
-    )
-    rekognition.add_argument(
-        "--unknown-rate",
-        type=float,
-        default=0.0,
-        metavar="R",
-        help="share of calls refused with UnknownOperationException, as a stand-in lacking the operation (0-1)",
-    )
-    rekognition.add_argument(
-        "--min-image-side",
-        type=int,
-        default=MIN_IMAGE_SIDE,
-        metavar="PX",
-        help=f"refuse images under PX pixels in height or width with InvalidParameterException, as the service "
-        f"does (default {MIN_IMAGE_SIDE}, its documented minimum; 0 serves any size, as the demo's recordings of "
-        "8x8 placeholders were made)",
-    )
-    rekognition.add_argument("--log-requests", action="store_true", help="log each request to stderr")
-    return parser
-
-
-def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM, then restore the previous handlers."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    watched = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.signal(signum, on_signal) for signum in watched}
-    try:
-        # A timed wait stays responsive to signals on every platform.
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``conformance emulate rekognition --dataset MANIFEST --predictions FILE [--port PORT] ...``.
-
-    Prints one line with the URL to point boto3 at, serves until SIGINT or SIGTERM and returns 0;
-    bad input gets a one-line error on stderr and 2.
-    """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not 0 <= args.port <= 65535:
-        parser.error(f"--port {args.port} is not a port number (0-65535)")
-    try:
-        from ..adapters.predictions import PredictionsAnalyzer
-        from ..dataset import load_dataset
-
-        faults = Faults(
-            throttle_rate=args.throttle_rate,
-            error_rate=args.error_rate,
-            seed=args.seed,
-            reset_rate=args.reset_rate,
-            slow_rate=args.slow_rate,
-            slow_seconds=args.slow_seconds,
-            max_rate=args.max_rate,
-            burst=args.burst,
-            page_rate=args.page_rate,
-            page_status=args.page_status,
-            unknown_rate=args.unknown_rate,
-        )
-        from ..policy import load_policy
-
-        # The project's identity map applies here as in a run, so the same manifests load.
-        dataset = load_dataset(args.dataset, identity_map=load_policy(project_root=Path.cwd()).identity)
-        emulator = RekognitionEmulator(
-            dataset,
-            PredictionsAnalyzer(Path(args.predictions), dataset=dataset),
-            faults=faults,
-            min_image_side=args.min_image_side,
-        )
-        server = serve(emulator, args.host, args.port, log=args.log_requests)
-    except ConformanceError as exc:
-        print(printable(f"{parser.prog}: error: {exc}"), file=sys.stderr)
-        return _USAGE_ERROR
-    except OSError as exc:
-        print(
-            printable(f"{parser.prog}: error: cannot listen on {args.host} port {args.port}: {exc.strerror or exc}"),
-            file=sys.stderr,
-        )
-        return _USAGE_ERROR
-    with server:
-        print(
-            f"conformance emulator: Amazon Rekognition (EMULATED, not the vendor) serving {len(dataset)} photos "
-            f"at {server.url}; set AWS_ENDPOINT_URL_REKOGNITION={server.url}",
-            flush=True,
-        )
-        _wait_for_signal()
-    print(f"conformance emulator: stopped after {_summary(emulator.stats, faults)}", flush=True)
-    return 0
-
-
-def _summary(stats: EmulatorStats, faults: Faults) -> str:
-    """The calls of a run, by outcome; the counts of faults not asked for are left out."""
-    outcomes = [f"{stats.served} served", f"{stats.throttled} throttled", f"{stats.errored} errored"]
-    outcomes.append(f"{stats.failed} failed")
-    if faults.reset_rate > 0.0:
-        outcomes.append(f"{stats.resets} reset")
-    if faults.page_rate > 0.0:
-        outcomes.append(f"{stats.paged} proxy pages")
-    parts: list[str] = []
-    if faults.max_rate is not None:
-        parts.append(f"{stats.rate_throttled} throttled by max-rate")
-    if faults.slow_rate > 0.0:
-        parts.append(f"{stats.slowed} slowed")
-    return f"{stats.calls} calls ({', '.join(outcomes)})" + "".join(f"; {part}" for part in parts)

@@ -4,7 +4,7 @@ Anything can send the header ``x-conformance-emulator``: a mock, a proxy, a vend
 recording that believed it would label a stand-in's answers as the kit's emulator's. So the claim is
 checked, with a key only the emulator and the user who started it can read:
 
-- each running emulator (:func:`conformance.emulators.rekognition.serve`) draws a random key and
+- each running emulator (:func:`conformance.emulators.rekognition_server.serve`) draws a random key and
   registers it under its port in a folder of the user's own (:func:`registry`; the folder is the
   user's alone, mode 0700, each file 0600);
 - a recording run sends a fresh random nonce with each call to a loopback endpoint

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .._numbers import BAD_JSON, json_problem, shown
+from .._untrusted import BAD_JSON, json_problem, shown
 from ..errors import ConformanceError
 from .lock import RecordingLock
 from .scrub import request_key

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._numbers import finite_number
+from .._untrusted import finite_number
 from ..results import CheckResult
 
 __all__ = [

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from markupsafe import Markup
 
 from .._format import fixed, interval
-from .._numbers import finite_number
 from .._text import printable
+from .._untrusted import finite_number
 from ..results import CheckResult, Comparison
 from ._biometrics import Verdict, count_text, threshold_label
 

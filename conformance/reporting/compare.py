@@ -54,8 +54,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .._format import fixed, interval
-from .._numbers import shown
 from .._text import printable
+from .._untrusted import shown
 from ..report import Report, ReportError, as_report, read_report
 from ..results import CheckResult
 from .compare_biometrics import (
@@ -421,29 +421,16 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
 # -- the statistics of a change ----------------------------------------------------------------------
 
 
-def _z(level: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(1.0 - (1.0 - level) / 2.0))
-
-
 def _normal_change(
     first: float, first_ci: tuple[float, float], first_level: float,
     later: float, later_ci: tuple[float, float], later_level: float,
     level: float,
 ) -> Change:  # fmt: skip
-    """``later - first`` with the normal approximation from the two reported intervals."""
-    from scipy.stats import norm
+    """``later - first`` with the normal approximation from the two reported intervals (the maths in stats)."""
+    from ..stats import change_from_intervals
 
-    se_first = (first_ci[1] - first_ci[0]) / 2.0 / _z(first_level)
-    se_later = (later_ci[1] - later_ci[0]) / 2.0 / _z(later_level)
-    difference = later - first
-    se = math.hypot(se_first, se_later)
-    # Two zero-width intervals: any difference is certain, and no difference is none.
-    statistic = difference / se if se > 0.0 else math.copysign(math.inf, difference) if difference else 0.0
-    half = _z(level) * se
-    p_value = float(2.0 * norm.sf(abs(statistic)))
-    return Change(difference, (difference - half, difference + half), level, "normal approximation", statistic, p_value)
+    moved = change_from_intervals(first, first_ci, first_level, later, later_ci, later_level, level)
+    return Change(moved.estimate, moved.ci, level, "normal approximation", moved.statistic, moved.p_value)
 
 
 def _rate_change(first: Figure | None, later: Figure | None, level: float) -> Change | None:

@@ -201,12 +201,6 @@ class OperatingPoint:
 # -- the statistics of a change -------------------------------------------------------------------------
 
 
-def _z(level: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(1.0 - (1.0 - level) / 2.0))
-
-
 def _bounds(side: Side) -> tuple[float, float] | None:
     if side.ci is None or side.ci[0] is None or side.ci[1] is None:
         return None
@@ -215,7 +209,7 @@ def _bounds(side: Side) -> tuple[float, float] | None:
 
 def change(first: Side | None, later: Side | None, level: float, *, ratio: bool) -> FigureChange | None:
     """``later`` against ``first`` at ``level`` (see the module's docstring); None where it cannot be said."""
-    from scipy.stats import norm
+    from ..stats import change_from_intervals
 
     if first is None or later is None or first.value is None or later.value is None:
         return None
@@ -225,19 +219,9 @@ def change(first: Side | None, later: Side | None, level: float, *, ratio: bool)
     logs = a[0] > 0 and b[0] > 0 and first.value > 0 and later.value > 0
     if ratio and not logs:
         return None  # a ratio interval reaching 0: nothing to say on a ratio scale
-    z = _z(level)
-    if logs:
-        se = math.hypot(math.log(a[1] / a[0]) / 2 / _z(first.level), math.log(b[1] / b[0]) / 2 / _z(later.level))
-        delta = math.log(later.value / first.value)
-    else:
-        se = math.hypot((a[1] - a[0]) / 2 / _z(first.level), (b[1] - b[0]) / 2 / _z(later.level))
-        delta = later.value - first.value
-    statistic = delta / se if se > 0 else math.copysign(math.inf, delta) if delta else 0.0
-    p_value = float(2.0 * norm.sf(abs(statistic)))
-    lo, hi = delta - z * se, delta + z * se
-    if logs:
-        return FigureChange("log", math.exp(delta), (math.exp(lo), math.exp(hi)), level, statistic, p_value)
-    return FigureChange("difference", delta, (lo, hi), level, statistic, p_value)
+    moved = change_from_intervals(first.value, a, first.level, later.value, b, later.level, level, log=logs)
+    scale = "log" if logs else "difference"
+    return FigureChange(scale, moved.estimate, moved.ci, level, moved.statistic, moved.p_value)
 
 
 # -- matching reports by operating point ----------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Small guards for values read from files other people made: numbers and JSON that do not crash the kit,
-quotes of them that do not flood its messages."""
+"""Untrusted values: what the kit reads from files other people made (manifests, predictions, reports,
+recordings). Guards so their numbers and JSON do not crash it, and quotes of them that do not flood its
+messages."""
 
 from __future__ import annotations
 
