@@ -577,7 +577,13 @@ def analyze_photos(
             failure = failure or _worker_failure(exc)
             return
         if callable(absorb):
-            absorb(result.returned)
+            try:
+                absorb(result.returned)
+            except ConformanceError as exc:  # what the chunks bring back cannot be kept (a recording not written)
+                failure = failure or exc
+                for other in futures:
+                    other.cancel()  # the chunks not begun are not sent; running ones still hand back theirs
+                return
         if result.error is not None:
             failure = failure or result.error
             return

@@ -485,6 +485,13 @@ def _isolated_boto3_session(boto3: Any) -> Any:
 _LOOPBACK_HOSTS = [r"127\.\d+\.\d+\.\d+$", r"localhost$", r"::1$"]
 
 
+def _raise_write_failure(opened: Sequence[RecordingStore]) -> None:
+    """Stop the run with why its recording could not be written and what was lost (said after the store closed)."""
+    failure = opened[0].write_failure() if opened else None
+    if failure is not None:
+        raise failure from None
+
+
 def _network_blocked(also: Sequence[str] = ()) -> Any:
     """pytest-recording's socket guard for a replay: remote connections fail, loopback is left alone.
 
@@ -682,6 +689,8 @@ class RekognitionAnalyzer:
         fresh = mode in ("all", "rewrite")
         legacy = self._replays_legacy()
         with ExitStack() as stack:
+            opened: list[RecordingStore] = []
+            stack.callback(_raise_write_failure, opened)  # runs once the store has closed, with what it lost
             if writes:
                 # One writer per recording, and never a file created through a link out of the cassette folder.
                 check_inside(self.recording, self.cassette_dir)
@@ -695,6 +704,7 @@ class RekognitionAnalyzer:
                 )
             )
             self._store = store
+            opened.append(store)
             planned = (
                 self._planned(self.session_photos)
                 if precheck or mode == "once" or (legacy and writes and not fresh)
@@ -920,6 +930,9 @@ class RekognitionAnalyzer:
                 self._absorbed = True
             for line in handback["lines"]:
                 store.append_line(line)
+        failure = store.write_failure()
+        if failure is not None:
+            raise failure  # the run stops: no further chunk is sent
 
     def _make_client(self, replay_only: bool, boto3: Any) -> Any:
         from botocore.config import Config
@@ -1124,6 +1137,10 @@ class RekognitionAnalyzer:
         """
         if self._client is None:
             raise AdapterError("the rekognition adapter calls inside session(); use conformance.analyze()")
+        store = self._store
+        failure = store.write_failure() if store is not None else None
+        if failure is not None:
+            raise failure  # the recording cannot be written: no further call is sent
         key = self._request_key(method, params)
         replayed = self._effective == "none" or (
             self._effective != "all" and self._store is not None and key in self._store
@@ -1229,6 +1246,9 @@ class RekognitionAnalyzer:
             # botocore retried already. A passing fault of one call (a reset, a slow answer, a proxy or TLS
             # failure) fails that photo, which stays unrecorded for the next run; an endpoint no call has
             # ever reached stops the run.
+            failure = self._store.write_failure() if self._store is not None else None
+            if failure is not None:
+                raise failure from None  # a local write error is never reported as the network's
             if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)) and not self._connected:
                 endpoint = scrub_url(str(exc.kwargs.get("endpoint_url")))
                 raise ConformanceError(f"cannot reach {endpoint}: check the endpoint") from None
