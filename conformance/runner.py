@@ -150,7 +150,22 @@ def analyze_dataset(
     if key is not None and cache is not None and getattr(analyzer, "cacheable", True):
         from . import cache as observation_cache
 
-        observation_cache.store(cache, key, observations, found, note)
+        try:
+            observation_cache.store(cache, key, observations, found, note)
+        except OSError as exc:
+            # The cache only speeds a re-run up: a full disk or a read-only folder costs that, never the run.
+            import sys
+
+            from ._text import printable
+
+            print(
+                printable(
+                    f"conformance: WARNING: the observation cache could not be written in {cache} "
+                    f"({exc.strerror or exc}); the run goes on without it (a re-run analyses again; free space or "
+                    "pass --no-cache)"
+                ),
+                file=sys.stderr,
+            )
     return Observations.build(dataset, observations, analyzer=info, variants=found, variants_note=note)
 
 

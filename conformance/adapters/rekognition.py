@@ -615,8 +615,10 @@ def _image_bytes(photo: Photo) -> tuple[bytes | None, str]:
 
 def _file_sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes, read in chunks (``hashlib.file_digest`` needs Python 3.11; the kit runs on 3.10)."""
+    from .._files import open_regular
+
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:  # never a FIFO or a device
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .._files import read_regular
 from .._numbers import BAD_JSON, json_problem, shown
 from .._text import printable
 from ..errors import ConformanceError
@@ -220,7 +221,7 @@ class RecordingStore:
 
     def _load(self) -> None:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular(self.path)  # never a FIFO (it would hang) or a device (it never ends)
         except OSError as exc:
             raise RecordingError(f"cannot read recording {self.path}: {exc.strerror or exc}") from None
         try:
