@@ -190,3 +190,47 @@ def test_record_mode_all_over_an_unreadable_recording_prints_its_path_escaped(
     assert "\x1b" not in err
     assert not [line for line in err.splitlines() if line.lstrip().startswith("::")]
     assert "photos\\x0a::error::owned\\x1b[31m" in err  # the folder named, escaped
+
+
+# -- predictions header values are capped (red team 15, s09/s10) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "expected"),
+    [
+        ("analyzer", "a" * 1_000_000, "header 'analyzer' is 1,000,000 characters long, over the 200 the kit accepts"),
+        ("version", "9" * 201, "header 'version' is 201 characters long, over the 200 the kit accepts"),
+        ("note", "n" * 20_000, "header 'note' is 20,000 characters long, over the 4,096 the kit accepts"),
+        ("vocabulary", ["Male", "F" * 300], "header 'vocabulary' holds a label of 300 characters, over the 200"),
+        ("vocabulary", [f"L{i}" for i in range(101)], "header 'vocabulary' holds 101 labels, over the 200 characters"),
+    ],
+)
+def test_a_predictions_header_value_too_long_to_print_is_refused_naming_the_line(
+    tmp_path: Path, member: str, value: object, expected: str
+) -> None:
+    from conformance.adapters.predictions import PredictionsAnalyzer
+    from conformance.errors import PredictionsError
+
+    manifest, _ = _fault_runs().make_dataset(tmp_path / "data", 4)
+    dataset = load_dataset(manifest)
+    header = {"analyzer": "acme", "version": "1", "vocabulary": ["Male", "Female"], member: value}
+    path = tmp_path / "vendor.jsonl"
+    path.write_text(json.dumps(header) + "\n", encoding="utf-8")
+    with pytest.raises(PredictionsError) as raised:
+        PredictionsAnalyzer(path, dataset=dataset)
+    assert str(raised.value).startswith(f"{path} line 1: {expected}")
+    assert len(str(raised.value)) < 500  # the value itself is not in the message
+
+
+def test_a_predictions_header_at_the_caps_is_accepted(tmp_path: Path) -> None:
+    from conformance.adapters.predictions import PredictionsAnalyzer
+
+    manifest, predictions = _fault_runs().make_dataset(tmp_path / "data", 4)
+    dataset = load_dataset(manifest)
+    header = {"analyzer": "a" * 200, "version": "v" * 200, "note": "n" * 4096, "vocabulary": ["Male", "Female"]}
+    lines = predictions.read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "vendor.jsonl"
+    path.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n", encoding="utf-8")
+    analyzer = PredictionsAnalyzer(path, dataset=dataset)
+    assert analyzer.name == "a" * 200
+    assert analyzer.describe()["note"] == "n" * 4096
