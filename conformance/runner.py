@@ -191,8 +191,13 @@ def accounting(observations: Observations) -> str:
     line = f"{total} photos: {counts['analysed']} analysed, {counts['no_face']} no face, {counts['error']} error"
     withheld = observations.analyzer.get("withheld")
     if isinstance(withheld, dict) and withheld:
+        large = sum(1 for why in withheld.values() if "MB the kit records" in str(why))
+        parts = []
+        if len(withheld) > large:
+            parts.append(f"{len(withheld) - large} answer(s) WITHHELD from the recording by the secret scan")
+        if large:
+            parts.append(f"{large} answer(s) WITHHELD from the recording as too large to record")
         line += (
-            f"; {len(withheld)} answer(s) WITHHELD from the recording by the secret scan (photos named above): "
-            "the recording is incomplete and a replay will not find them"
+            f"; {' and '.join(parts)} (photos named above): the recording is incomplete and a replay will not find them"
         )
     return line

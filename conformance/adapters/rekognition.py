@@ -842,6 +842,7 @@ class RekognitionAnalyzer:
                 judge=_judge,
                 secrets=secrets,
                 on_begin=self._begin_session,
+                shape=lambda operation: _model_facts(operation)[0],  # only the operation's own members are recorded
             )
         )
 
