@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 from typing import BinaryIO
 
 __all__ = ["FileTooLarge", "NotRegularFile", "file_kind", "open_regular", "read_regular"]
@@ -25,7 +24,7 @@ _CHUNK = 1 << 20
 class NotRegularFile(OSError):
     """The path names something other than a regular file; ``kind`` says what (see :func:`file_kind`)."""
 
-    def __init__(self, path: str | Path, kind: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], kind: str) -> None:
         super().__init__(f"{path} is {kind}, not a regular file")
         self.kind = kind
 
@@ -33,7 +32,7 @@ class NotRegularFile(OSError):
 class FileTooLarge(OSError):
     """The file holds more than the caller's limit; ``size`` is its size in bytes."""
 
-    def __init__(self, path: str | Path, size: int, limit: int) -> None:
+    def __init__(self, path: str | os.PathLike[str], size: int, limit: int) -> None:
         super().__init__(f"{path} is {size} bytes, over the limit of {limit}")
         self.size = size
         self.limit = limit
@@ -56,7 +55,7 @@ def file_kind(mode: int) -> str:
     return "a special file"
 
 
-def open_regular(path: str | Path) -> BinaryIO:
+def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     """The regular file at ``path`` opened for reading bytes (to read line by line, never whole).
 
     Raises :class:`NotRegularFile` for a folder, a pipe, a device or a socket (nothing is read from it),
@@ -73,7 +72,7 @@ def open_regular(path: str | Path) -> BinaryIO:
         raise
 
 
-def read_regular(path: str | Path, *, limit: int | None = None, follow_links: bool = True) -> bytes:
+def read_regular(path: str | os.PathLike[str], *, limit: int | None = None, follow_links: bool = True) -> bytes:
     """The bytes of the regular file at ``path``; at most ``limit`` bytes (None: the whole file).
 
     Raises :class:`NotRegularFile` for a folder, a pipe, a device or a socket (nothing is read from

@@ -109,12 +109,18 @@ def _run(args: argparse.Namespace) -> int:
     given = {option.name: getattr(args, option.name) for option in OPTIONS}
     given["demo"] = args.demo or (args.dataset is None and args.analyzer is None and not args.demo_matching)
     options = run_options(given, project_root=root)
+    from ._signals import exit_code, signal_name
+    from .options import OPTION
+    from .report_folder import check_report_dir
+
+    report_dir = given["report_dir"] or str(OPTION["report_dir"].cli_default)
     try:
+        check_report_dir(report_dir)  # before any photo is sent or any check runs
         context = load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
     except ConformanceError as exc:
         _say(f"conformance: error: {exc}")
         return _USAGE_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if options.record_mode in ("all", "rewrite"):
             message = (
                 "interrupted; --record-mode all replaces a recording only when it finishes, so the previous "
@@ -123,10 +129,9 @@ def _run(args: argparse.Namespace) -> int:
             )
         else:
             message = "interrupted; every answer recorded so far is kept: run the same command again to record only what is missing"
-        _say(f"conformance: {message}")
-        return 130
+        _say(f"conformance: {message.replace('interrupted', f'interrupted ({signal_name(stop)})', 1)}")
+        return exit_code(stop)
     if args.baseline is not None and not args.baseline_any_dataset:
-        from .options import OPTION
         from .plugin import baseline_mismatch
 
         problem = baseline_mismatch(args.baseline, context, any_dataset=OPTION["baseline_any_dataset"].cli_flag)
@@ -164,13 +169,20 @@ def _run(args: argparse.Namespace) -> int:
         invocation = CliInvocation(list(args.pytest_args), context)
         try:
             code = int(pytest.main(argv, plugins=[invocation]))
-        except KeyboardInterrupt:  # before pytest's session could catch it (while it configured itself)
+        except KeyboardInterrupt as stop:  # before pytest's session could catch it, or after it had ended
             invocation.interrupted = True
+            invocation.signal = invocation.signal or stop
             code = int(pytest.ExitCode.INTERRUPTED)
     if invocation.interrupted:
-        # pytest's exit code 2 would read as bad input; 130 is what a shell reports for Ctrl-C.
-        _say("conformance: interrupted (Ctrl-C): no verdict, and no report was written; run the same command again")
-        return 130
+        # pytest's exit code 2 would read as bad input; 130 is what a shell reports for Ctrl-C (143: SIGTERM).
+        name = signal_name(invocation.signal)
+        if invocation.reports_written:
+            _say(f"conformance: interrupted ({name}) after this run's reports were written, whole, to {report_dir}")
+        else:
+            _say(
+                f"conformance: interrupted ({name}): no verdict, and no report was written; run the same command again"
+            )
+        return exit_code(invocation.signal)
     return code
 
 
@@ -235,12 +247,23 @@ start here:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``conformance`` console script; returns the exit code."""
-    parser = _parser()
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["emulate"]:
         from .emulators import main as emulate
 
-        return emulate(arguments[1:])  # the emulator parses its own words, --help included
+        return emulate(arguments[1:])  # the emulator parses its own words (and signals), --help included
+    from ._signals import exit_code, signal_name, sigterm_as_interrupt
+
+    try:
+        with sigterm_as_interrupt():  # SIGTERM (docker stop, timeout, a CI cancel) stops a command as Ctrl-C does
+            return _command(arguments)
+    except KeyboardInterrupt as stop:  # one the command did not catch itself: as it was ending, or anywhere else
+        _say(f"conformance: interrupted ({signal_name(stop)}); the command stopped there")
+        return exit_code(stop)
+
+
+def _command(arguments: list[str]) -> int:
+    parser = _parser()
     if not arguments:
         # A bare `conformance` is someone finding their way: say how, rather than run the demo into
         # whatever folder they are in.

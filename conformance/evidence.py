@@ -67,8 +67,13 @@ _FILE_KINDS = {
 
 def file_digest(path: str | os.PathLike[str]) -> str:
     """The SHA-256 of a file's bytes, in hex (every ``sha256`` field of a report is so)."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    from ._files import open_regular
+
+    digest = hashlib.sha256()
+    with open_regular(path) as handle:  # never a FIFO (it would hang) or a device (it never ends)
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def canonical_digest(value: object) -> str:
@@ -298,7 +303,11 @@ def recorded_flags(recording: str | os.PathLike[str]) -> dict[str, bool]:
     """Whether any answer of a recording came from the kit's emulator (``emulated``), from simulated
     predictions (``simulated``), read from the recorded answers' headers as a replay reads them."""
     flags = {"emulated": False, "simulated": False}
-    with open(recording, encoding="utf-8") as handle:
+    import io
+
+    from ._files import open_regular
+
+    with io.TextIOWrapper(open_regular(recording), encoding="utf-8") as handle:
         for line in handle:
             if _EMULATOR_HEADER not in line and _SIMULATED_HEADER not in line:
                 continue  # most lines: no need to parse them

@@ -43,6 +43,7 @@ socket read.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import threading
 import time
@@ -395,9 +396,31 @@ _CHUNK_LOCK = threading.Lock()
 
 
 def _install(recipe: Recipe) -> None:
-    """A worker process's initializer: keep the recipe (the dataset travels once per worker, not per chunk)."""
+    """A worker process's initializer: keep the recipe (the dataset travels once per worker, not per chunk).
+
+    A worker also stops its chunk on SIGTERM as on Ctrl-C (handing back what it recorded), and exits
+    when the run's process is gone (killed outright), rather than live on holding the run's output open.
+    """
+    from ._signals import handle_sigterm_for_good
+
+    handle_sigterm_for_good()
+    _exit_with_parent(os.getppid())
     _WORKER_RECIPES.clear()
     _WORKER_RECIPES[recipe.token] = recipe
+
+
+_PARENT_POLL = 0.5  # seconds between a worker's looks at whether the run's process is still there
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Exit this worker process as soon as its parent (the run's process) is gone: it is then re-parented."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL)
+        os._exit(1)  # nobody is left to hand the chunk's answers to; the next run asks for them again
+
+    threading.Thread(target=watch, name="conformance-parent-watch", daemon=True).start()
 
 
 def _worker_analyzer(recipe: Recipe) -> Analyzer:
@@ -587,7 +610,13 @@ def analyze_photos(
             failure = failure or _worker_failure(exc)
             return
         if sharing is not None:
-            sharing.absorb(result.returned)
+            try:
+                sharing.absorb(result.returned)
+            except ConformanceError as exc:  # what the chunks bring back cannot be kept (a recording not written)
+                failure = failure or exc
+                for other in futures:
+                    other.cancel()  # the chunks not begun are not sent; running ones still hand back theirs
+                return
         if result.error is not None:
             failure = failure or result.error
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,11 +181,15 @@ class CliInvocation:
     def __init__(self, pytest_args: list[str], context: Context | None = None) -> None:
         self.pytest_args = list(pytest_args)
         self.context = context  # what conformance run loaded: xdist workers take its answers
-        self.interrupted = False  # Ctrl-C during the session: the CLI says so and exits 130
+        self.interrupted = False  # Ctrl-C (or SIGTERM) during the session: the CLI says so and exits 130 (143)
+        self.signal: BaseException | None = None  # which interruption: a KeyboardInterrupt or _signals.Terminated
+        self.reports_written = False  # whether this run's reports were put in place (before an interruption)
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         # Ctrl-C only: pytest.exit() (a conftest's) ends the run with its own status and an incomplete report.
         self.interrupted = excinfo.errisinstance(KeyboardInterrupt)
+        if self.interrupted:
+            self.signal = excinfo.value
 
 
 def _cli(config: pytest.Config) -> CliInvocation | None:
@@ -262,6 +267,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _join_share(config)  # before anything loads the run (the baseline check below does)
     if _active(config):
         _options(config)  # a bad ini value is a usage error now, not in the middle of the run
+        _prepare_run(config)
         baseline = _given(config, OPTION["baseline"])
         if baseline is not None and not _given(config, OPTION["baseline_any_dataset"]):
             from .errors import ConformanceError
@@ -326,6 +332,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         from .sharing import activate
 
         activate(None)
+
+
+def _prepare_run(config: pytest.Config) -> None:
+    """SIGTERM stops the run as Ctrl-C does (answers kept, a message); a report folder that cannot be one stops it now."""
+    from contextlib import ExitStack
+
+    from ._signals import sigterm_as_interrupt
+
+    stack = ExitStack()
+    stack.enter_context(sigterm_as_interrupt())
+    config.add_cleanup(stack.close)
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker writes no report
+    from .report_folder import ReportWriteError, check_report_dir
+
+    try:
+        check_report_dir(_report_dir(config))
+    except ReportWriteError as exc:
+        pytest.exit(printable(f"conformance: error: {exc}"), returncode=USAGE_EXIT)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -857,6 +882,10 @@ class _Collector:
         self.checked = False  # whether any result came from a test other than the regression gate
         self.interrupted = ""  # pytest.exit() (a user's conftest may call it with exit status 0)
         self.ctrl_c = False  # Ctrl-C: no verdict and no report, the earlier reports stay as they were
+        self.signal: BaseException | None = None  # the Ctrl-C (KeyboardInterrupt) or SIGTERM (Terminated) that came
+        self.late_signal: BaseException | None = None  # one held back while the reports were put in place
+        self.write_error = ""  # why the reports could not be written (the previous ones are kept)
+        self.results_interrupted_in_writing = False  # the interruption came as the reports were being written
         self.systematic = ""  # the message of a systematic failure that stopped the run
         self.collected = False  # whether any check of the kit's suite was collected in this session
         self.answers: tuple[str, str] | None = None  # xdist: the first worker's name and digest of its answers
@@ -871,6 +900,7 @@ class _Collector:
         run is no verdict (its reports say incomplete)."""
         if excinfo.errisinstance(KeyboardInterrupt):
             self.ctrl_c = True
+            self.signal = excinfo.value
             return
         message = " ".join(str(getattr(excinfo.value, "msg", "") or excinfo.value).split())
         self.interrupted = f"{excinfo.typename}: {message}" if message else excinfo.typename
@@ -1001,6 +1031,7 @@ class _Collector:
             # A report of the checks that happened to finish would read as a verdict on fewer checks, and
             # would replace the last whole run's reports: none is written (the terminal summary says so).
             _junit_interrupted(self.config)
+            self._interrupted_status(session)
             return
         stop = session.shouldfail or session.shouldstop
         self.stopped = stop if isinstance(stop, str) else ""
@@ -1022,16 +1053,67 @@ class _Collector:
         _junit_run_properties(self.config, report)
         self.report_dir = _report_dir(self.config)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        from .reporting import render_markdown, write_html, write_json, write_markdown
+        from .reporting import render_markdown
 
         # Every run that recorded a result gets its reports, whichever way its tests made the checks.
-        write_json(report, self.report_dir / "report.json")
-        write_markdown(report, self.report_dir / "report.md")
-        write_html(report, self.report_dir / "report.html")
+        if not self._write_reports(session, report):
+            return
         if summary:
             # GitHub Actions shows this file as the job's summary; appended, as other steps may write too.
-            with open(summary, "a", encoding="utf-8") as handle:
-                handle.write(render_markdown(report) + "\n")
+            try:
+                with open(summary, "a", encoding="utf-8") as handle:
+                    handle.write(render_markdown(report) + "\n")
+            except OSError as exc:  # the job's summary is a courtesy: the run's reports are written
+                print(
+                    printable(f"conformance: WARNING: cannot append to GITHUB_STEP_SUMMARY {summary}: {exc.strerror}"),
+                    file=sys.stderr,
+                )
+
+    def _write_reports(self, session: pytest.Session, report: Report) -> bool:
+        """Write the three reports as one unit (see conformance.report_folder); False if none was written."""
+        from .report_folder import ReportWriteError, write_reports
+        from .reporting import write_html, write_json, write_markdown
+
+        assert self.report_dir is not None
+        cli = _cli(self.config)
+
+        def written() -> None:
+            if cli is not None:
+                cli.reports_written = True
+
+        writers = {
+            "report.json": lambda path: write_json(report, path),
+            "report.md": lambda path: write_markdown(report, path),
+            "report.html": lambda path: write_html(report, path),
+        }
+        try:
+            done = write_reports(self.report_dir, writers, on_written=written)
+        except ReportWriteError as exc:
+            self.write_error = printable(f"conformance: error: {exc}")
+            self.report_dir = None
+            session.exitstatus = USAGE_EXIT
+            return False
+        except KeyboardInterrupt as exc:  # before the reports were put in place: the previous ones are kept
+            self.ctrl_c, self.signal, self.report_dir = True, exc, None
+            self.results_interrupted_in_writing = True
+            if cli is not None:
+                cli.interrupted, cli.signal = True, exc
+            _junit_interrupted(self.config)
+            self._interrupted_status(session)
+            return False
+        if done.interrupted is not None:  # came while they were put in place: they are whole, and this run's
+            self.late_signal = done.interrupted
+            if cli is not None:
+                cli.interrupted, cli.signal = True, done.interrupted
+            self._interrupted_status(session)
+        return True
+
+    def _interrupted_status(self, session: pytest.Session) -> None:
+        """pytest's status for an interrupted session; 143 for SIGTERM, which a CI system reads as terminated."""
+        from ._signals import Terminated, exit_code
+
+        stopped = self.late_signal or self.signal
+        session.exitstatus = exit_code(stopped) if isinstance(stopped, Terminated) else pytest.ExitCode.INTERRUPTED
 
     @pytest.hookimpl(specname="pytest_sessionfinish", wrapper=True, tryfirst=True)
     def pytest_sessionfinish_exit_status(self, session: pytest.Session) -> Any:
@@ -1039,7 +1121,11 @@ class _Collector:
         try:
             return (yield)
         finally:
-            if self._report is not None and not self.systematic:
+            if self.ctrl_c or self.late_signal is not None:
+                self._interrupted_status(session)
+            elif self.write_error:
+                session.exitstatus = USAGE_EXIT
+            elif self._report is not None and not self.systematic:
                 session.exitstatus = self._exit_status(self._report, session.exitstatus)
             elif self.systematic and not hasattr(self.config, "workerinput"):
                 session.exitstatus = USAGE_EXIT
@@ -1097,16 +1183,31 @@ class _Collector:
                 _shown_path(self.report_dir / name) for name in ("report.json", "report.md", "report.html")
             )
             say(printable(f"reports: {names}"))
+        if self.write_error:
+            say(self.write_error)
+            say(f"conformance: the verdict above is in no report: the reports could not be written (exit {USAGE_EXIT})")
+        if self.late_signal is not None:
+            from ._signals import signal_name
+
+            say(
+                f"conformance: INTERRUPTED ({signal_name(self.late_signal)}) as the reports were put in place: they "
+                "were finished first, whole and this run's; the exit status says the run was interrupted"
+            )
 
     def interrupted_message(self) -> str:
         """What an interrupted run says instead of its verdicts."""
+        from ._signals import signal_name
+
         done = sorted({str(r.get("id")) for r in self.results})
         where = f"; the reports in {_report_dir(self.config)}, if any, are an earlier run's"
         finished = (
             f" ({len(done)} check{'s' if len(done) != 1 else ''} had finished: {', '.join(done)})" if done else ""
         )
+        when = (
+            "while the reports were written" if self.results_interrupted_in_writing else f"during the checks{finished}"
+        )
         return printable(
-            f"conformance: INTERRUPTED (Ctrl-C) during the checks{finished}: no verdict, and no report written"
+            f"conformance: INTERRUPTED ({signal_name(self.signal)}) {when}: no verdict, and no report written"
             f"{where}. Run the same command again for a verdict"
         )
 

@@ -140,18 +140,26 @@ PROFILES: Mapping[str, Policy] = {
 }
 
 
+_MAX_POLICY_BYTES = 4 * 1024 * 1024  # a policy is a few KB; a pyproject.toml rarely 100 KB
+
+
 def _read_toml(path: Path, *, explicit: bool) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on Python 3.10 only
         import tomli as tomllib
+    from ._files import read_regular
+
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        # A regular file only, and bounded: a FIFO named as the policy hung the run, /dev/urandom read to MemoryError.
+        data = read_regular(path, limit=_MAX_POLICY_BYTES)
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError:
         raise PolicyError(f"policy file not found: {tried(path)}") from None
-    except OSError as exc:
-        raise PolicyError(f"cannot read policy file {path}: {exc.strerror or exc}") from None
+    except OSError as exc:  # not a regular file, over the limit, unreadable: the message names which
+        raise PolicyError(f"cannot read policy file {path}: {exc.strerror or exc}; name a TOML file") from None
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: not UTF-8 text (byte {exc.start}); a policy file is TOML") from None
     except (tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
         # ValueError: also an integer beyond Python's 4,300-digit limit for reading numbers
         way_out = "fix the file or drop --policy" if explicit else "fix the file"

@@ -740,6 +740,9 @@ def _gate(value: object) -> GateOutcome | None:
     return GateOutcome(str(gate["baseline"]), _texts(gate.get("regressions")), str(gate["summary"]))
 
 
+MAX_REPORT_BYTES = 4 * 1024**3  # a report of a million photos is about 170 MB
+
+
 def read_report(path: str | os.PathLike[str]) -> Report:
     """Read and validate a ``report.json`` written by ``conformance run``.
 
@@ -752,8 +755,11 @@ def read_report(path: str | os.PathLike[str]) -> Report:
     target = Path(path)
     if target.is_dir():
         raise ReportError(f"{target}: is a directory; pass the report.json inside it ({target / 'report.json'})")
+    from ._files import read_regular
+
     try:
-        text = target.read_text(encoding="utf-8")
+        # A regular file only, and bounded: a FIFO hung, /dev/zero read until MemoryError.
+        text = read_regular(target, limit=MAX_REPORT_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise ReportError(f"{target}: no such file; pass a report.json written by `conformance run`") from None
     except UnicodeDecodeError as error:

@@ -157,7 +157,22 @@ def analyze_dataset(
     if key is not None and cache is not None and (replayed is None or replayed.cacheable):
         from . import cache as observation_cache
 
-        observation_cache.store(cache, key, observations, found, note)
+        try:
+            observation_cache.store(cache, key, observations, found, note)
+        except OSError as exc:
+            # The cache only speeds a re-run up: a full disk or a read-only folder costs that, never the run.
+            import sys
+
+            from ._text import printable
+
+            print(
+                printable(
+                    f"conformance: WARNING: the observation cache could not be written in {cache} "
+                    f"({exc.strerror or exc}); the run goes on without it (a re-run analyses again; free space or "
+                    "pass --no-cache)"
+                ),
+                file=sys.stderr,
+            )
     return Observations.build(dataset, observations, analyzer=info, variants=found, variants_note=note)
 
 
@@ -185,8 +200,13 @@ def accounting(observations: Observations) -> str:
     line = f"{total} photos: {counts['analysed']} analysed, {counts['no_face']} no face, {counts['error']} error"
     withheld = observations.analyzer.get("withheld")
     if isinstance(withheld, dict) and withheld:
+        large = sum(1 for why in withheld.values() if "MB the kit records" in str(why))
+        parts = []
+        if len(withheld) > large:
+            parts.append(f"{len(withheld) - large} answer(s) WITHHELD from the recording by the secret scan")
+        if large:
+            parts.append(f"{large} answer(s) WITHHELD from the recording as too large to record")
         line += (
-            f"; {len(withheld)} answer(s) WITHHELD from the recording by the secret scan (photos named above): "
-            "the recording is incomplete and a replay will not find them"
+            f"; {' and '.join(parts)} (photos named above): the recording is incomplete and a replay will not find them"
         )
     return line

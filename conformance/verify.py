@@ -39,6 +39,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._files import read_regular
 from ._text import printable
 from .errors import ConformanceError
 
@@ -197,7 +198,7 @@ def _check_images(report: Report, places: _Places) -> tuple[list[FileProblem], i
         path = folder / photo.photo
         checked += 1
         try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest = hashlib.sha256(read_regular(path)).hexdigest()  # never a FIFO or a device
         except FileNotFoundError:
             problems.append(FileProblem("image", str(path), "missing"))
             continue

@@ -557,8 +557,18 @@ def _open_recording(path: Path) -> object:
             id="predictions",
         ),
         pytest.param(load_report, ReportError, "{path}: is a directory", id="report"),
-        pytest.param(load_policy, PolicyError, "cannot read policy file {path}: Is a directory", id="policy"),
-        pytest.param(_open_recording, RecordingError, "cannot read recording {path}: Is a directory", id="recording"),
+        pytest.param(
+            load_policy,
+            PolicyError,
+            "cannot read policy file {path}: {path} is a folder, not a regular file",
+            id="policy",
+        ),
+        pytest.param(
+            _open_recording,
+            RecordingError,
+            "cannot read recording {path}: {path} is a folder, not a regular file",
+            id="recording",
+        ),
     ],
 )
 def test_a_folder_where_a_file_is_expected_is_refused_naming_it(

@@ -185,12 +185,18 @@ def test_a_long_predicted_label(tmp_path: Path, dataset: Dataset) -> None:
 
 
 def test_a_long_label_outside_a_declared_vocabulary(tmp_path: Path, dataset: Dataset) -> None:
-    header = {"analyzer": "acme", "vocabulary": ["Male", "Female", *(long(c) for c in "uvwxyz")]}
-    labels = {long(c): "nonbinary" for c in "uvwxyz"}
+    # Header labels are capped at 200 characters (they are printed and reported); at the cap they are still cut.
+    header = {"analyzer": "acme", "vocabulary": ["Male", "Female", *(c * 200 for c in "uvwxyz")]}
+    labels = {c * 200: "nonbinary" for c in "uvwxyz"}
     lines = [{**header, "labels": labels}, {"photo": "a.png", "faces": [{"gender": "Woman", "confidence": 90}]}]
-    assert refused_predictions(tmp_path, dataset, *lines) == (
+    at_cap = {c: "'" + c * 80 + "'... (200 characters)" for c in "uvw"}
+    path = tmp_path / "preds.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    with pytest.raises(PredictionsError) as caught:
+        create(f"predictions:{path}", dataset=dataset)
+    assert str(caught.value).replace(str(path), "<preds>") == (
         f"<preds> line 2: gender label 'Woman' is not in the header's vocabulary "
-        f"['Male', 'Female', {cut('u')}, {cut('v')}, {cut('w')}, and 3 more]"
+        f"['Male', 'Female', {at_cap['u']}, {at_cap['v']}, {at_cap['w']}, and 3 more]"
     )
 
 

@@ -835,3 +835,70 @@ def test_the_lock_is_released_and_left_behind_only_where_something_was_recorded(
         pass
     assert lock_path(recording).exists()
     RecordingLock(recording, wait=0).acquire().release()  # free again
+
+
+# -- what a hostile endpoint adds to its answers is not recorded (red team 15, s12 and s13) -----------------
+
+
+def test_members_outside_the_operations_output_are_dropped_from_the_recording_and_counted(
+    dataset: Dataset, cassettes: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An endpoint padding each valid answer with a member DetectFaces does not have (here 1 MB; 20 MB in s12)."""
+
+    def body_for(call: int) -> tuple[int, dict[str, str], bytes]:
+        face = {**FACE, "Gender": {"Value": "Female", "Confidence": 90.0}}
+        return 200, {}, json.dumps({"FaceDetails": [face], "Pad": "x" * 1_000_000, "Debug": call}).encode()
+
+    with _Hostile(body_for) as hostile:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", hostile.url)
+        observations = run(dataset, cassettes, "once")
+    assert observations.outcome_counts()["analysed"] == 12
+    recording = recording_path(dataset, cassettes, "rekognition.jsonl")
+    answers = interactions(recording)
+    assert len(answers) == 12
+    for answer in answers:
+        body = json.loads(answer["response"]["body"])
+        assert set(body) == {"FaceDetails"}
+        assert int(answer["response"]["headers"].get("Content-Length", len(answer["response"]["body"]))) == len(
+            answer["response"]["body"].encode()
+        )
+    assert recording.stat().st_size < 100_000  # not 12 MB
+    err = capsys.readouterr().err
+    assert (
+        "conformance: WARNING: the endpoint's answers held members outside the operation's output shape: "
+        "'Debug' (12), 'Pad' (12) (answers holding each); they were dropped from the recording"
+    ) in err
+    replayed = run(dataset, cassettes, "none")  # the trimmed answers replay to the same observations
+    assert [o.face for o in replayed.records] == [o.face for o in observations.records]
+
+
+def test_an_answer_too_large_to_record_is_used_named_per_photo_and_not_recorded(
+    dataset: Dataset, cassettes: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 400 documented for DetectFaces with an 8 MB message (s13), and padding inside the answer's own members."""
+    from conformance.recording.cassette import MAX_RECORDED_BODY
+
+    first, second = ROWS[0]["photo"], ROWS[1]["photo"]
+
+    def body_for(call: int) -> tuple[int, dict[str, str], bytes]:
+        face = {**FACE, "Gender": {"Value": "Female", "Confidence": 90.0}}
+        if call == 1:
+            message = "m" * (MAX_RECORDED_BODY + 1)
+            return 400, {}, json.dumps({"__type": "InvalidImageFormatException", "Message": message}).encode()
+        if call == 2:
+            face["Landmarks"] = [{"Type": "eyeLeft", "X": 0.5, "Y": 0.5}] * 300_000  # 11 MB in a known member
+        return 200, {}, json.dumps({"FaceDetails": [face]}).encode()
+
+    with _Hostile(body_for) as hostile:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", hostile.url)
+        observations = run(dataset, cassettes, "once")
+    counts = observations.outcome_counts()
+    assert counts == {"analysed": 11, "no_face": 0, "error": 1}  # both answers were used in the run
+    err = capsys.readouterr().err
+    for photo in (first, second):
+        assert f"photo {photo!r} (DetectFaces): its answer was withheld from the recording: the answer is" in err
+    assert "MB, over the 8 MB the kit records" in err
+    assert "2 answer(s) WITHHELD from the recording as too large to record" in accounting(observations)
+    recording = recording_path(dataset, cassettes, "rekognition.jsonl")
+    assert len(interactions(recording)) == 10
+    assert recording.stat().st_size < 100_000

@@ -63,6 +63,10 @@ __all__ = [
 _CANONICAL = (*IDENTITIES, "abstain")
 _REASON_LIMIT = 500  # characters of a line's "error" kept as the photo's reason
 _MISSING_LISTED = 5  # photos without a line named in the console
+# Header strings are printed and reported: the analyzer's name and version on every report's first lines.
+_MAX_HEADER_NAME = 200
+_HEADER_LIMITS = {"analyzer": _MAX_HEADER_NAME, "version": _MAX_HEADER_NAME, "note": 4096}
+_MAX_LABELS = 100  # labels a vocabulary or label map may hold (Rekognition's: 2)
 # A carriage return that does not start a \r\n ends a line too (universal newlines, as Python reads text).
 _LONE_CR = re.compile("(?<=\r)(?!\n)")
 _LONE_CR_BYTES = re.compile(b"\r(?!\n)")
@@ -480,6 +484,27 @@ class PredictionsAnalyzer:
         return SearchOutcome(result.probe, result.outcome, matches=kept, reason=result.reason)
 
     def _read_header(self, number: int) -> Mapping[str, str]:
+        # Printed on the console, in the job summary and in every report: a vendor's megabyte-long name went
+        # five times to the console and whole into report.json and report.html (red team 15, s09/s10).
+        for member, limit in _HEADER_LIMITS.items():
+            value = self.header.get(member)
+            if value is not None and len(str(value)) > limit:
+                raise self._fail(
+                    number,
+                    f"header {member!r} is {len(str(value)):,} characters long, over the {limit:,} the kit accepts "
+                    f"(it is printed and reported): shorten it",
+                )
+        for member in ("vocabulary", "labels"):
+            entries = self.header.get(member)
+            names = entries if isinstance(entries, (list, dict)) else []
+            long = next((str(name) for name in names if len(str(name)) > _MAX_HEADER_NAME), None)
+            if long is not None or len(names) > _MAX_LABELS:
+                what = f"a label of {len(long):,} characters" if long is not None else f"{len(names):,} labels"
+                raise self._fail(
+                    number,
+                    f"header {member!r} holds {what}, over the {_MAX_HEADER_NAME} characters and {_MAX_LABELS} labels "
+                    "the kit accepts: shorten it",
+                )
         threshold = self.header.get("search_threshold", 0.0)
         if not finite_number(threshold) or not 0 <= threshold <= 100:
             raise self._fail(number, f"header search_threshold {shown(threshold)} must be a similarity from 0 to 100")

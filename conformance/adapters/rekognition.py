@@ -488,6 +488,13 @@ def _isolated_boto3_session(boto3: Any) -> Any:
 _LOOPBACK_HOSTS = [r"127\.\d+\.\d+\.\d+$", r"localhost$", r"::1$"]
 
 
+def _raise_write_failure(opened: Sequence[RecordingStore]) -> None:
+    """Stop the run with why its recording could not be written and what was lost (said after the store closed)."""
+    failure = opened[0].write_failure() if opened else None
+    if failure is not None:
+        raise failure from None
+
+
 def _network_blocked(also: Sequence[str] = ()) -> Any:
     """pytest-recording's socket guard for a replay: remote connections fail, loopback is left alone.
 
@@ -611,8 +618,10 @@ def _image_bytes(photo: Photo) -> tuple[bytes | None, str]:
 
 def _file_sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes, read in chunks (``hashlib.file_digest`` needs Python 3.11; the kit runs on 3.10)."""
+    from .._files import open_regular
+
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:  # never a FIFO or a device
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -686,6 +695,8 @@ class RekognitionAnalyzer:
         fresh = mode in ("all", "rewrite")
         legacy = self._replays_legacy()
         with ExitStack() as stack:
+            opened: list[RecordingStore] = []
+            stack.callback(_raise_write_failure, opened)  # runs once the store has closed, with what it lost
             if writes:
                 # One writer per recording, and never a file created through a link out of the cassette folder.
                 check_inside(self.recording, self.cassette_dir)
@@ -699,6 +710,7 @@ class RekognitionAnalyzer:
                 )
             )
             self._store = store
+            opened.append(store)
             planned = (
                 self._planned(self._plan.photos)
                 if precheck or mode == "once" or (legacy and writes and not fresh)
@@ -834,6 +846,7 @@ class RekognitionAnalyzer:
                 judge=_judge,
                 secrets=secrets,
                 on_begin=self._begin_session,
+                shape=lambda operation: _model_facts(operation)[0],  # only the operation's own members are recorded
             )
         )
 
@@ -924,6 +937,9 @@ class RekognitionAnalyzer:
                 self._absorbed = True
             for line in handback["lines"]:
                 store.append_line(line)
+        failure = store.write_failure()
+        if failure is not None:
+            raise failure  # the run stops: no further chunk is sent
 
     def _make_client(self, replay_only: bool, boto3: Any) -> Any:
         from botocore.config import Config
@@ -1128,6 +1144,10 @@ class RekognitionAnalyzer:
         """
         if self._client is None:
             raise AdapterError("the rekognition adapter calls inside session(); use conformance.analyze()")
+        store = self._store
+        failure = store.write_failure() if store is not None else None
+        if failure is not None:
+            raise failure  # the recording cannot be written: no further call is sent
         key = self._request_key(method, params)
         replayed = self._effective == "none" or (
             self._effective != "all" and self._store is not None and key in self._store
@@ -1233,6 +1253,9 @@ class RekognitionAnalyzer:
             # botocore retried already. A passing fault of one call (a reset, a slow answer, a proxy or TLS
             # failure) fails that photo, which stays unrecorded for the next run; an endpoint no call has
             # ever reached stops the run.
+            failure = self._store.write_failure() if self._store is not None else None
+            if failure is not None:
+                raise failure from None  # a local write error is never reported as the network's
             if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)) and not self._connected:
                 endpoint = scrub_url(str(exc.kwargs.get("endpoint_url")))
                 raise ConformanceError(f"cannot reach {endpoint}: check the endpoint") from None

@@ -24,11 +24,13 @@ with itself, a pair listed twice, a score that is not a number.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import open_regular
 from .._paths import tried
 from .._untrusted import shown
 from ..errors import AdapterError
@@ -117,7 +119,7 @@ class ScoresComparator:
         scores: list[float] = []
         seen: dict[tuple[int, int], int] = {}
         try:
-            handle = path.open(newline="", encoding="utf-8-sig")
+            handle = io.TextIOWrapper(open_regular(path), newline="", encoding="utf-8-sig")  # never a FIFO
         except FileNotFoundError:
             raise AdapterError(
                 f"scores file not found: {tried(path)}; give a CSV with columns probe,reference,score"

@@ -64,10 +64,14 @@ def _cassette_class() -> type[Any]:
             judge: Callable[[str, dict[str, Any]], str],
             secrets: tuple[str, ...] = (),
             on_begin: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+            shape: Callable[[str], frozenset[str]] | None = None,
             **kw: Any,
         ):
             super().__init__(path, allow_playback_repeats=True, **kw)
             self.store = store
+            self.shape = shape
+            # Members outside an operation's output shape, dropped from the answers recorded: name -> answers.
+            self.dropped: dict[str, int] = {}
             self.judge = judge
             self.secrets = secrets
             self.session = session
@@ -158,6 +162,16 @@ def _cassette_class() -> type[Any]:
                 # run asks again.
                 self.verdicts[key] = f"withheld from the recording: the answer held {', '.join(found)}"
                 return
+            if self.shape is not None:
+                scrubbed = self._within_shape(operation, scrubbed)
+            size = len(scrubbed["body"].encode("utf-8"))
+            if size > MAX_RECORDED_BODY:
+                # Far beyond any answer of the service: a hostile or broken endpoint's padding is not kept.
+                self.verdicts[key] = (
+                    f"withheld from the recording: the answer is {size / 2**20:.1f} MB, over the "
+                    f"{MAX_RECORDED_BODY // 2**20} MB the kit records"
+                )
+                return
             self.verdicts[key] = ""
             with _VCR_LOCK:  # threads of one run: one session line, and an image's answer recorded once
                 if not self.begun:
@@ -174,6 +188,30 @@ def _cassette_class() -> type[Any]:
                     return  # two photos with the same bytes, asked at once by two threads: keep the first
                 self._append(key, operation, canonical, scrubbed)
 
+        def _within_shape(self, operation: str, scrubbed: dict[str, Any]) -> dict[str, Any]:
+            """A 200 answer with only the operation's output members (others are no part of the service's answer)."""
+            assert self.shape is not None
+            members = self.shape(operation)
+            if not members or int(scrubbed["status"]["code"]) != 200:
+                return scrubbed
+            try:
+                parsed = json.loads(scrubbed["body"])
+            except (ValueError, RecursionError):
+                return scrubbed  # the judge decides about a body that is not JSON
+            if not isinstance(parsed, dict) or set(parsed) <= members:
+                return scrubbed
+            with _VCR_LOCK:  # threads of one run count into one tally
+                for name in set(parsed) - members:
+                    shown = name if len(name) <= 60 else name[:57] + "..."
+                    self.dropped[shown] = self.dropped.get(shown, 0) + 1
+            kept = {name: value for name, value in parsed.items() if name in members}
+            text = json.dumps(kept, ensure_ascii=False)
+            headers = {
+                name: (str(len(text.encode())) if name.lower() == "content-length" else value)
+                for name, value in scrubbed["headers"].items()
+            }
+            return {**scrubbed, "headers": headers, "body": text}
+
         def _append(self, key: str, operation: str, canonical: str, scrubbed: dict[str, Any]) -> None:
             self.store.append(
                 key,
@@ -187,6 +225,9 @@ def _cassette_class() -> type[Any]:
 
 
 _MAX_BODY = 64 * 1024 * 1024  # far above any Rekognition answer (4,096 matches are under 2 MB)
+# The largest answer recorded: 4,096 matches are under 2 MB; an error's message is a line. A larger one (an
+# endpoint padding its answers) is used by the run, said per photo, and not recorded.
+MAX_RECORDED_BODY = 8 * 1024 * 1024
 
 
 def _gunzip(data: bytes) -> bytes:
@@ -290,6 +331,7 @@ def replaying(
     judge: Callable[[str, dict[str, Any]], str] = lambda operation, response: "",
     secrets: tuple[str, ...] = (),
     on_begin: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    shape: Callable[[str], frozenset[str]] | None = None,
 ) -> Iterator[Any]:
     """Patch HTTP so boto3's calls replay from (and, as ``mode`` allows, record into) ``store``.
 
@@ -298,7 +340,9 @@ def replaying(
     the cassette's ``verdicts`` say, per request key, what became of the last live answer. ``secrets``
     (the run's credentials) are redacted from error messages, and a line still holding one of a
     credential's length is never written. ``on_begin(session)`` completes the session line when the
-    first answer is recorded.
+    first answer is recorded. ``shape(operation)`` gives the members of the operation's answer: a
+    200's members outside it are dropped from what is recorded, and counted (said when the block ends).
+    An answer over :data:`MAX_RECORDED_BODY` is not recorded (the cassette's ``verdicts`` say so).
     """
     from vcr.record_mode import RecordMode
 
@@ -313,7 +357,25 @@ def replaying(
             judge=judge,
             secrets=secrets,
             on_begin=on_begin,
+            shape=shape,
             record_mode=RecordMode(effective_mode(mode, store)),
         ) as cassette,
     ):
-        yield cassette
+        try:
+            yield cassette
+        finally:
+            if cassette.dropped:
+                import sys
+
+                from .._text import printable
+
+                names = ", ".join(f"{name!r} ({count})" for name, count in sorted(cassette.dropped.items())[:5])
+                more = f" and {len(cassette.dropped) - 5} more" if len(cassette.dropped) > 5 else ""
+                print(
+                    printable(
+                        f"conformance: WARNING: the endpoint's answers held members outside the operation's output "
+                        f"shape: {names}{more} (answers holding each); they were dropped from the recording, which "
+                        "keeps only the service's own answer"
+                    ),
+                    file=sys.stderr,
+                )

@@ -94,10 +94,27 @@ def _unlock(handle: IO[bytes]) -> None:
 class RecordingLock:
     """The exclusive lock of one recording; :meth:`acquire` it, :meth:`release` it (or use ``with``)."""
 
-    def __init__(self, recording: Path, *, wait: float | None = None) -> None:
+    def __init__(
+        self,
+        recording: Path,
+        *,
+        wait: float | None = None,
+        what: str | None = None,
+        way_out: str | None = None,
+        keep: bool = True,
+    ) -> None:
+        """``what`` and ``way_out`` word the messages for another file than a recording (a report folder's
+        reports); ``keep=False`` removes the lock file on release whatever is left beside it."""
         self.recording = recording
         self.path = lock_path(recording)
         self.wait = wait_from_environment() if wait is None else wait
+        self.what = what or f"recording {recording}"
+        self._hint_wait = what is None  # a recording's wait can be set in the environment
+        self.way_out = way_out or (
+            "Let that run finish (then run this one again: it records only what is missing), or record into "
+            "another folder with --cassette-dir"
+        )
+        self.keep = keep
         self._handle: IO[bytes] | None = None
         self._made: list[Path] = []
         self.waited = 0.0
@@ -109,7 +126,7 @@ class RecordingLock:
             fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
             raise ConformanceError(
-                f"cannot open the lock of recording {self.recording} ({self.path}: {exc.strerror or exc}); "
+                f"cannot open the lock of {self.what} ({self.path}: {exc.strerror or exc}); "
                 "check the folder's permissions, or that the lock is not a symbolic link"
             ) from None
         return os.fdopen(fd, "r+b")
@@ -142,16 +159,15 @@ class RecordingLock:
             if elapsed >= self.wait:
                 other = _holder(handle)
                 handle.close()
+                longer = f"; {WAIT_VARIABLE}=SECONDS waits longer" if self._hint_wait else ""
                 raise RecordingLocked(
-                    f"recording {self.recording} is being written by another run ({other}); waited "
-                    f"{elapsed:.0f} s for it. Let that run finish (then run this one again: it records only what "
-                    f"is missing), or record into another folder with --cassette-dir; {WAIT_VARIABLE}=SECONDS "
-                    "waits longer"
+                    f"{self.what} is being written by another run ({other}); waited {elapsed:.0f} s for it. "
+                    f"{self.way_out}{longer}"
                 )
             if not announced:
                 print(
                     printable(
-                        f"conformance: waiting for recording {self.recording}: another run is writing it "
+                        f"conformance: waiting for {self.what}: another run is writing it "
                         f"({_holder(handle)}); waiting up to {self.wait:g} s"
                     ),
                     file=sys.stderr,
@@ -176,7 +192,7 @@ class RecordingLock:
         if handle is None:
             return
         try:
-            if not self.recording.exists():
+            if not self.keep or not self.recording.exists():
                 # Nothing recorded: leave nothing behind. Removed while held, so no writer can be in between.
                 self.path.unlink(missing_ok=True)
                 for folder in self._made:

@@ -26,6 +26,7 @@ only what is missing. ``all`` mode writes a new file beside the old and swaps it
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -38,12 +39,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .._files import read_regular
+from .._text import printable
 from .._untrusted import BAD_JSON, json_problem, shown
 from ..errors import ConformanceError
 from .lock import RecordingLock
 from .scrub import request_key
 
-__all__ = ["FORMAT", "RecordingError", "RecordingStore", "check_inside", "utc_now"]
+__all__ = ["FORMAT", "RecordingError", "RecordingStore", "RecordingWriteError", "check_inside", "utc_now"]
 
 FORMAT = 1
 _KEY_PREFIX = '{"key": "'
@@ -52,6 +55,30 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 class RecordingError(ConformanceError):
     """A recording is unusable, or lacks a request that replay needs."""
+
+
+class RecordingWriteError(RecordingError):
+    """The recording cannot be written (disk full, file too large, no permission): the run stops at once.
+
+    Never an ``OSError``: raised inside the HTTP layer, an ``OSError`` reads to urllib3 and botocore as a
+    lost connection, which they retry (more paid calls) and report as a network fault.
+    """
+
+
+# What to do about a failed write, by errno: the part of the message that is the way out.
+def _way_out(exc: OSError, folder: Path) -> str:
+    import errno
+
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return f"free space on the disk holding {folder} (or choose another folder with --cassette-dir)"
+    if exc.errno == errno.EFBIG:
+        return (
+            "raise the limit on file size this process runs under (ulimit -f), or choose a folder on another "
+            "file system with --cassette-dir"
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"make {folder} writable by this user (or choose another folder with --cassette-dir)"
+    return f"fix what stops writing to {folder} (or choose another folder with --cassette-dir)"
 
 
 def utc_now() -> str:
@@ -122,6 +149,11 @@ class RecordingStore:
     _session_begun: bool = False
     _session_count: int = 0
     _file_lock: RecordingLock | None = None
+    # The first failure to write the file (disk full, file too large, permission): from then on nothing is
+    # written, and what this run recorded waits in ``_pending`` (the answers stay playable from memory).
+    write_error: OSError | None = None
+    _pending: list[str] = field(default_factory=list)  # lines not written, in order, after a failed write
+    _written_now: int = 0  # interactions this store wrote to the file
     # Threads of one run share the store (--executor threads:N): plays and appends take turns.
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -189,7 +221,7 @@ class RecordingStore:
 
     def _load(self) -> None:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular(self.path)  # never a FIFO (it would hang) or a device (it never ends)
         except OSError as exc:
             raise RecordingError(f"cannot read recording {self.path}: {exc.strerror or exc}") from None
         try:
@@ -345,8 +377,11 @@ class RecordingStore:
     def begin_session(self, session: Mapping[str, Any], note: str) -> None:
         """Start appending: write the header if the file is new, then a session line."""
         with self._lock:
-            if self._writer is None:
-                self._open_writer(note)
+            if self._writer is None and self.write_error is None:
+                try:
+                    self._open_writer(note)
+                except OSError as exc:  # the folder or file cannot be made: as any failed write
+                    self._broken(exc, 0 if not self.path.exists() else self.path.stat().st_size)
             self._write({"session": dict(session)})
             self.sessions.append(dict(session))
             self._session_begun = True
@@ -373,7 +408,7 @@ class RecordingStore:
         )
         if not chosen:
             return 0
-        if self._writer is None:
+        if self._writer is None and self.write_error is None:
             self._open_writer(note)
         current = -2
         for number, key, line in chosen:
@@ -403,16 +438,19 @@ class RecordingStore:
             kept = self._target.with_name(f"{self._target.name}.before-all-{utc_now().replace(':', '')}")
             os.replace(self._target, kept)
             print(
-                f"conformance: the previous recording could not be read ({exc}); it is kept as {kept}", file=sys.stderr
+                printable(f"conformance: the previous recording could not be read ({exc}); it is kept as {kept}"),
+                file=sys.stderr,
             )
             return
         others = {key for key in previous.lines if key not in self.lines}
         carried = self._copy(previous, others, "", {"kept_by_record_mode_all": "answers this run did not ask again"})
         if carried:
             print(
-                f"conformance: kept {carried} answer(s) that {self._target} held for requests this run did not make "
-                "(photos of other manifests in the dataset's folder, or not planned now): record mode all records "
-                "anew what it asks, and loses nothing else",
+                printable(
+                    f"conformance: kept {carried} answer(s) that {self._target} held for requests this run did not "
+                    "make (photos of other manifests in the dataset's folder, or not planned now): record mode all "
+                    "records anew what it asks, and loses nothing else"
+                ),
                 file=sys.stderr,
             )
 
@@ -428,11 +466,65 @@ class RecordingStore:
                 self.sessions[-1].update(ended)
 
     def _write(self, record: Mapping[str, Any]) -> None:
-        assert self._writer is not None, "begin_session() first"
-        # One write per line, flushed at once: a crash keeps every line written before it.
+        assert self._writer is not None or self.write_error is not None, "begin_session() first"
         with self._lock:
-            self._writer.write(json.dumps(record, ensure_ascii=False) + "\n")
-            self._writer.flush()
+            self._put(json.dumps(record, ensure_ascii=False))
+
+    def _put(self, line: str) -> bool:
+        """Write one line and flush it (a crash keeps every line written before it); False if it was not.
+
+        After a failed write nothing more is written: the line waits in ``_pending`` with every later one
+        (see :meth:`write_failure`), and the file is cut back to its last whole line.
+        """
+        writer = self._writer
+        if self.write_error is not None or writer is None:
+            self._pending.append(line)
+            return False
+        size = 0 if self._memory else os.fstat(writer.fileno()).st_size  # flushed after every line: exact
+        try:
+            writer.write(line + "\n")
+            writer.flush()
+        except OSError as exc:
+            self._broken(exc, size)
+            self._pending.append(line)
+            return False
+        return True
+
+    def _broken(self, exc: OSError, size: int) -> None:
+        """The file cannot be written: keep the error, drop the writer's unwritten bytes, cut a torn line off."""
+        self.write_error = exc
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(OSError, ValueError):
+                writer.close()  # its flush fails again; the descriptor is closed all the same
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, size)  # shrinking is allowed on a full disk or at the size limit
+
+    def write_failure(self) -> RecordingWriteError | None:
+        """Why the recording could not be written, what was lost, and the way out; None if it could be."""
+        exc = self.write_error
+        if exc is None:
+            return None
+        lost = sum(1 for line in self._pending if line.startswith(_KEY_PREFIX))
+        target = self._target or self.path
+        if self._target is not None:
+            kept = (
+                f"--record-mode all replaces a recording only when it finishes, so {target} is as it was and the "
+                f"{self._written_now + lost} answer(s) this run received are lost"
+            )
+        elif lost:
+            kept = (
+                f"{self._written_now} answer(s) this run received are in it; {lost} answer(s) received could not be "
+                "written and are lost (the next run asks for them again)"
+            )
+        else:
+            kept = f"every answer this run received is in it ({self._written_now})"
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        return RecordingWriteError(
+            f"cannot write the recording {target}: {reason} ({type(exc).__name__}, errno {exc.errno}); the run "
+            f"stopped at once, sending no further calls; {kept}. Way out: {_way_out(exc, target.parent)}, then run "
+            "the same command again: it records only what is missing"
+        )
 
     def append(self, key: str, operation: str, request: Mapping[str, Any], response: Mapping[str, Any]) -> None:
         line = json.dumps({"key": key, "operation": operation, "request": request, "response": response})
@@ -455,19 +547,20 @@ class RecordingStore:
 
     def _append_line(self, key: str, line: str) -> None:
         with self._lock:
-            if self._writer is None:
+            if self._writer is None and self.write_error is None:
                 raise RecordingError(f"{self.path}: recording has not begun")
-            self._writer.write(line + "\n")
-            self._writer.flush()
+            if self._put(line):
+                self._written_now += 1
+                self._session_count += 1
+            # Written or not, the answer is kept for this run: a repeat of the request replays it, never pays again.
             self.lines.setdefault(key, []).append((-1, line))
             self._played[key] = len(self.lines[key])  # just recorded: a repeat replays this one
             self._count += 1
-            self._session_count += 1
 
     def mark_complete(self, photos: int) -> None:
         """Say every photo of the dataset is recorded (``once`` then stops recording), with how many."""
         if (not self.complete or self.complete_photos != photos) and len(self):
-            if self._writer is None:
+            if self._writer is None and self.write_error is None:
                 self._open_writer()
             self.end_session()  # the session's end before the word that the recording is complete
             self._write({"complete": {"photos": photos}})
@@ -481,18 +574,54 @@ class RecordingStore:
                 self.end_session()
                 if self._target is not None and succeeded:
                     self._keep_previous()
-                self._writer.flush()
-                os.fsync(self._writer.fileno())
-                self._writer.close()
-                self._writer = None
+                writer = self._writer
+                if writer is not None:
+                    try:
+                        writer.flush()
+                        os.fsync(writer.fileno())
+                        writer.close()
+                    except OSError as exc:
+                        self._broken(exc, self.path.stat().st_size if self.path.exists() else 0)
+                    self._writer = None
+            if self.write_error is not None and not self._memory:
+                self._flush_pending()
             if self._target is not None:
-                if succeeded and self.path.exists():
+                if succeeded and self.write_error is None and self.path.exists():
                     os.replace(self.path, self._target)  # the new recording replaces the old at once
                 else:
                     self.path.unlink(missing_ok=True)  # a failed re-recording leaves the old one as it was
                 self.path, self._target = self._target, None
         finally:
             self._release()
+
+    def _flush_pending(self) -> None:
+        """After a failed write: try once more to write what waits, in order, stopping at the first failure.
+
+        (Another file on the disk may have been removed meanwhile, or a smaller line may still fit.) A
+        ``--record-mode all`` file is dropped whatever happens; a file whose header was never written is
+        not appended to.
+        """
+        if self._target is not None or not self._pending or self.write_error is None:
+            return
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return
+        try:
+            self._writer = self.path.open("a", encoding="utf-8", newline="\n")
+        except OSError:
+            return
+        failed, self.write_error = self.write_error, None
+        pending, self._pending = self._pending, []
+        for index, line in enumerate(pending):
+            if not self._put(line):
+                self._pending.extend(pending[index + 1 :])
+                break
+            if line.startswith(_KEY_PREFIX):
+                self._written_now += 1
+        self.write_error = self.write_error or failed  # the run stopped for it: it is still what is said
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(OSError, ValueError):
+                writer.close()
 
     def _release(self) -> None:
         lock, self._file_lock = self._file_lock, None
