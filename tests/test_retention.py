@@ -331,3 +331,102 @@ def test_a_report_with_a_preflight_verifies_and_says_what_is_not_re_derived(
     assert "the data-protection preflight (analyzer.retention_preflight) is what the live run saw" in (
         capsys.readouterr().out
     )
+
+
+# -- a request is live when it leaves this machine by any route (red team rt17b, preflight_proxy_relay.sh A) --
+
+
+def _proxied(monkeypatch: pytest.MonkeyPatch, no_proxy: str) -> list[Any]:
+    """A loopback endpoint, HTTP(S)_PROXY on a non-loopback host; every connection refused and listed."""
+    attempts = _guarded(monkeypatch)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", "http://127.0.0.1:9")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "http://192.0.2.2:18777")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, no_proxy)
+    return attempts
+
+
+@pytest.mark.parametrize("precheck", [True, False])
+def test_a_loopback_endpoint_behind_a_non_loopback_proxy_is_a_live_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, precheck: bool
+) -> None:
+    # The gate asked only whether the endpoint was loopback: every photo left through the proxy without
+    # --allow-live and without the preflight.
+    attempts = _proxied(monkeypatch, "")
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(tmp_path / "cassettes"))
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with pytest.raises(ConformanceError, match="--allow-live") as refused:  # noqa: PT012
+        with analyzer.session(precheck=precheck):
+            analyzer.analyze(dataset.photos[0])
+    assert "http://127.0.0.1:9 through the proxy http://192.0.2.2:18777" in str(refused.value)
+    assert attempts == []
+    assert analyzer.retention_preflight is None
+
+
+def test_through_a_proxy_the_preflight_runs_before_the_first_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts = _proxied(monkeypatch, "")
+    monkeypatch.setattr(rekognition, "_organizations_client", lambda: refusing("EffectivePolicyNotFoundException"))
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(tmp_path / "cassettes"), allow_live=True)
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with pytest.raises(VendorRetentionRefused, match="--accept-vendor-retention"), analyzer.session():
+        pass
+    assert attempts == []
+
+
+def test_no_proxy_for_the_endpoint_keeps_it_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # NO_PROXY names the endpoint: botocore sends to it directly, on this machine; nothing to gate.
+    attempts = _proxied(monkeypatch, "127.0.0.1")
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(tmp_path / "cassettes"))
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with analyzer.session(precheck=False), pytest.raises(ConformanceError, match="cannot reach"):
+        analyzer.analyze(dataset.photos[0])
+    assert attempts
+    assert all("127.0.0.1" in str(a) for a in attempts)  # straight to the endpoint, never the proxy
+
+
+def test_a_proxy_set_in_the_clients_config_is_a_route_out_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not the environment: a botocore Config's proxies, as a user's own client factory could set them.
+    from botocore.config import Config
+
+    attempts = _guarded(monkeypatch)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", "http://127.0.0.1:9")
+    made = rekognition.RekognitionAnalyzer._make_client
+
+    def with_proxy(self: Any, replay_only: bool, boto3: Any) -> Any:
+        client = made(self, replay_only, boto3)
+        if replay_only:
+            return client
+        return boto3.session.Session().client(
+            "rekognition", region_name="us-east-1", config=Config(proxies={"http": "192.0.2.7:3128"})
+        )
+
+    monkeypatch.setattr(rekognition.RekognitionAnalyzer, "_make_client", with_proxy)
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(tmp_path / "cassettes"))
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with pytest.raises(ConformanceError, match="through the proxy http://192.0.2.7:3128"), analyzer.session():
+        pass
+    assert attempts == []
+
+
+def test_a_loopback_endpoints_label_says_it_could_be_a_relay() -> None:
+    # Variant B of preflight_proxy_relay.sh: a loopback relay forwarding elsewhere cannot be seen from the
+    # client; the report must not call such an endpoint merely a local stand-in.
+    from conformance.report import AnalyzerInfo, endpoint_banners
+
+    analyzer = AnalyzerInfo(
+        {
+            "endpoint_class": "loopback",
+            "recording_sessions": [{"endpoint_class": "loopback", "endpoint": "http://127.0.0.1:18779"}],
+        }
+    )
+    [banner] = endpoint_banners(analyzer)
+    assert "http://127.0.0.1:18779" in banner.text
+    assert "could also be a relay" in banner.text
+    assert "did not gate those calls as live" in banner.text

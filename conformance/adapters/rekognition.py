@@ -577,6 +577,18 @@ def _redacted_logs(secrets: Sequence[str]) -> Iterator[None]:
             logging.setLogRecordFactory(previous)
 
 
+def _route(endpoint: str, proxy: object) -> str:
+    """How requests to ``endpoint`` leave: the endpoint itself, or it and the non-loopback proxy they go through.
+
+    A loopback proxy keeps them on this machine (it reaches the endpoint from here); a loopback endpoint
+    behind a relay that forwards elsewhere (an SSH tunnel, a signing proxy) cannot be seen from the client:
+    the user's own set-up, said in the threat model, and the report labels such an endpoint "could be a relay".
+    """
+    if not proxy or is_loopback(str(proxy)):
+        return endpoint
+    return f"{endpoint} through the proxy {proxy}"
+
+
 def is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host == "localhost":
@@ -661,6 +673,7 @@ class RekognitionAnalyzer:
         self._connected = False  # whether any call reached the endpoint: if none can, the run stops
         self.withheld: dict[str, str] = {}  # photo (or request) -> why its answer was kept out of the recording
         self._endpoint = ""  # this run's endpoint, credentials taken out of its URL
+        self._route = ""  # the endpoint, and the non-loopback proxy its requests leave through (if any)
         self._notes: list[str] = []  # what the recording's sessions say about where its answers came from
         self._transport: dict[str, Any] = {}  # this run's proxy and TLS trust, when it calls an endpoint
         self._claimed = False  # whether an answer said it was the kit's emulator without proving it
@@ -789,9 +802,15 @@ class RekognitionAnalyzer:
         endpoint = str(self._client.meta.endpoint_url)
         self._endpoint = scrub_url(endpoint)
         loopback = is_loopback(endpoint)
-        if not replay_only and live_calls and not loopback:
-            self._check_live(self._endpoint, live_calls)
-        if not replay_only and not loopback:
+        # A proxy, a certificate bundle of the user's: who could have answered in the vendor's place.
+        transport = {} if replay_only else _transport(self._client, endpoint)
+        # A request is live when it leaves this machine by any route: to a non-loopback endpoint, or to any
+        # endpoint through a non-loopback proxy (HTTPS_PROXY, or a Config's proxies; botocore applied NO_PROXY).
+        self._route = _route(self._endpoint, transport.get("proxy"))
+        leaves = not loopback or self._route != self._endpoint
+        if not replay_only and live_calls and leaves:
+            self._check_live(self._route, live_calls)
+        if not replay_only and leaves:
             # Whatever was planned (a session opened with precheck=False plans nothing), no request leaves for the
             # vendor before --allow-live and the preflight: they run when the first unrecorded request is sent.
             self._client.meta.events.register("before-send.rekognition", self._guard_live)
@@ -811,8 +830,7 @@ class RekognitionAnalyzer:
             "endpoint": self._endpoint,  # never a user or password or query of the URL
             "region": self._client.meta.region_name,
             "loopback": loopback,
-            # A proxy, a certificate bundle of the user's: who could have answered in the vendor's place.
-            **({} if replay_only else _transport(self._client, endpoint)),
+            **transport,
         }
         self._transport = {k: session[k] for k in ("proxy", "ca_bundle", "tls_verified") if k in session}
         if not replay_only and loopback:
@@ -977,7 +995,7 @@ class RekognitionAnalyzer:
             return
         with self._live_lock:
             if self.retention_preflight is None:
-                self._check_live(self._endpoint, None)
+                self._check_live(self._route, None)
 
     def _check_live(self, endpoint: str, calls: int | None) -> None:
         """Refuse without ``allow_live``; before the run's first live call, the data-protection preflight.
