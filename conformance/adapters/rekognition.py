@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from ..execution import TokenBucket
     from ..matching import SearchOutcome
     from ..recording.store import RecordingStore
+    from ..retention import Source
 
 __all__ = ["ADAPTER_VERSION", "MAX_IMAGE_BYTES", "RekognitionAnalyzer", "create"]
 
@@ -1040,6 +1041,8 @@ class RekognitionAnalyzer:
                 calls_by_look=looks,
                 price_per_image=PRICE_PER_IMAGE_USD,
                 calls_note=(sequential.removeprefix("; ") or "every photo not yet recorded"),
+                source_of=_organizations_source,
+                target=_source(self._client, _VENDOR_HOST),
             ).to_json()
             print(printable(f"conformance: live run: {message}"), file=sys.stderr)
 
@@ -1061,6 +1064,8 @@ class RekognitionAnalyzer:
             calls=None,
             price_per_image=PRICE_PER_IMAGE_USD,
             calls_note="no calls planned (a session opened with precheck=False): each live call is billed as made",
+            source_of=_organizations_source,
+            target=_source(self._client, _VENDOR_HOST),
         ).to_json()
         print(f"conformance: live run: {message}", file=sys.stderr)
 
@@ -1669,6 +1674,43 @@ class RekognitionAnalyzer:
                 else {}
             ),
         }
+
+
+# AWS's own Organizations endpoints (the global one in us-east-1, China's, GovCloud's; FIPS and dual-stack forms).
+_ORGANIZATIONS_HOST = (
+    r"organizations(?:-fips)?\.[a-z0-9-]+\.(?:amazonaws\.com|amazonaws\.com\.cn|api\.aws|api\.amazonwebservices\.com\.cn)"
+)
+
+
+def _source(client: Any, host: str) -> Source:
+    """Where ``client`` sends its calls: its endpoint, whether that is AWS's own (``host``), the proxy on the way.
+
+    AWS's own only over HTTPS checked against the public certificate authorities: with a bundle of the
+    user's (or no checking), whoever holds a key it trusts can answer as AWS's host.
+    """
+    import re
+
+    from ..retention import Source
+
+    endpoint = str(client.meta.endpoint_url)
+    said = _transport(client, endpoint)
+    proxy = said.get("proxy")
+    try:
+        parts = urlsplit(endpoint)
+        name, scheme = (parts.hostname or "").lower(), parts.scheme.lower()
+    except ValueError:
+        name, scheme = "", ""
+    own_trust = bool(said.get("ca_bundle")) or said.get("tls_verified") is False
+    if scheme == "https" and re.fullmatch(host, name) and not own_trust:
+        kind = "aws"
+    else:
+        kind = "loopback" if is_loopback(endpoint) else "other"
+    return Source(scrub_url(endpoint), kind, str(proxy) if proxy else None)
+
+
+def _organizations_source(client: Any) -> Source:
+    """Where the preflight's Organizations client asked (``AWS_ENDPOINT_URL_ORGANIZATIONS`` can point elsewhere)."""
+    return _source(client, _ORGANIZATIONS_HOST)
 
 
 def _organizations_client() -> Any:
