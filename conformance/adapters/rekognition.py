@@ -1677,9 +1677,7 @@ class RekognitionAnalyzer:
 
 
 # AWS's own Organizations endpoints (the global one in us-east-1, China's, GovCloud's; FIPS and dual-stack forms).
-_ORGANIZATIONS_HOST = (
-    r"organizations(?:-fips)?\.[a-z0-9-]+\.(?:amazonaws\.com|amazonaws\.com\.cn|api\.aws|api\.amazonwebservices\.com\.cn)"
-)
+_ORGANIZATIONS_HOST = r"organizations(?:-fips)?\.[a-z0-9-]+\.(?:amazonaws\.com|amazonaws\.com\.cn|api\.aws|api\.amazonwebservices\.com\.cn)"
 
 
 def _source(client: Any, host: str) -> Source:
