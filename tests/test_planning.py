@@ -247,6 +247,11 @@ def test_price_override_and_default_source(capsys: pytest.CaptureFixture[str]) -
         (["--photos-per-person", "1,0"], "give photos a person as a whole number from 1"),
         # It printed "cost": Infinity, which is not JSON.
         (["--check", "misgender_gap", "--price-per-1000", "1e308", "--json"], "cost is inf, not a finite number"),
+        # red team rt17b (plan_inputs.sh): numpy's traceback; --gap won in silence; an empty name dropped in silence.
+        (["--seed", "-1", "--replicates", "10"], "'-1': give a whole number, 0 or more"),
+        (["--gap", "0.3", "--gap-multiple", "4"], "argument --gap-multiple: not allowed with argument --gap"),
+        (["--groups", "cis,,trans"], "'cis,,trans': a group name is empty"),
+        (["--groups", "cis,trans,"], "a group name is empty"),
     ],
 )
 def test_bad_input_names_the_value_and_the_way_out(
