@@ -280,7 +280,7 @@ def _sequential_context(
 
         from .sequential import person_batches
 
-        sizes = [len(b) for b in person_batches(dataset, labels, options.looks, options.seed)]
+        sizes = [len(b) for b in person_batches(dataset, labels, options.looks)]
         analyzer.sequential_looks = tuple(accumulate(sizes))
 
     def analyze(batch: Dataset) -> Observations:
@@ -315,7 +315,6 @@ def _sequential_context(
         labels,
         policy=policy,
         looks=options.looks,
-        seed=options.seed,
         checks=wanted,
         analyze=analyze,
         evaluate=evaluate,

@@ -177,7 +177,7 @@ def test_the_adapter_records_the_opt_out_it_saw(
     from conformance.dataset import group_labels
     from conformance.sequential import person_batches
 
-    batches = person_batches(analyzer.dataset, group_labels(analyzer.dataset, ()), 5, 20261121)
+    batches = person_batches(analyzer.dataset, group_labels(analyzer.dataset, ()), 5)
     analyzer.sequential_looks = tuple(accumulate(len(b) for b in batches))
     analyzer.session_photos = tuple(batches[0])
     with analyzer.session():
