@@ -152,6 +152,13 @@ def add_parser(commands: Any) -> None:
         "--icc", type=_share, metavar="ICC", help="within-person correlation, 0 to 1 (default 0, or the pilot's)"
     )
     plan.add_argument(
+        "--confidence-sd",
+        type=_share,
+        metavar="SD",
+        help="confidence_calibration: sd of a photo's confidence (0-1) around its group's mean "
+        "(default 0.1, assumed and said, or the pilot's)",
+    )
+    plan.add_argument(
         "--power", type=_power, default=0.8, metavar="P", help="power of each verdict direction (default 0.8)"
     )
     plan.add_argument(
@@ -259,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
         gap=args.gap,
         gap_multiple=args.gap_multiple,
         sd=dict(pilot.sd) if pilot else {},
+        confidence_sd=args.confidence_sd,
         price=price,
         simulation=Simulation(args.replicates, args.seed),
         sources=tuple(sources),
