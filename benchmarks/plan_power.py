@@ -56,11 +56,14 @@ class Design:
     verdict: str  # the direction planned and counted
     # People's photo counts, each equally likely, when they differ (``photos`` is then their rounded mean).
     counts: tuple[int, ...] = ()
+    # confidence_calibration: the sd of a photo's confidence around its group's mean (--confidence-sd).
+    confidence_sd: float | None = None
 
     def label(self) -> str:
         photos = " or ".join(map(str, self.counts)) if self.counts else str(self.photos)
+        check = self.check if self.confidence_sd is None else f"{self.check} (confidence sd {self.confidence_sd:g})"
         return (
-            f"| {self.check} | {self.groups} | {self.rate:g} | {photos} | {self.icc:g} | {self.verdict} "
+            f"| {check} | {self.groups} | {self.rate:g} | {photos} | {self.icc:g} | {self.verdict} "
             f"({'gap 0' if self.verdict == 'pass' else f'gap {GAP:g}'}) |"
         )
 
@@ -80,6 +83,18 @@ def designs(quick: bool) -> list[Design]:
     for verdict in ("pass", "fail"):
         out.append(Design("misgender_gap", 2, 0.04, 10, 0.3, verdict, (1, 20)))
         out.append(Design("misgender_gap", 2, 0.1, 3, 0.1, verdict, (1, 2, 3, 6)))
+    # Nearly all of a person's photos alike (ICC 0.9, 10 photos): the red team found fail promised 0.842 and
+    # achieved 0.803 (SE 0.013).
+    for verdict in ("pass", "fail"):
+        out.append(Design("misgender_gap", 2, 0.04, 10, 0.9, verdict))
+    # confidence_calibration, simulated by the planner through the check's own reading since plan3 (the
+    # approximation alone promised 0.80 and gave 0.94, or 0.56 with a confidence spread of 0.25).
+    for verdict in ("pass", "fail"):
+        out.append(Design("confidence_calibration", 2, 0.05, 1, 0.0, verdict, confidence_sd=0.1))
+        out.append(Design("confidence_calibration", 2, 0.05, 3, 0.3, verdict, confidence_sd=0.1))
+        out.append(Design("confidence_calibration", 2, 0.05, 1, 0.0, verdict, confidence_sd=0.25))
+        out.append(Design("confidence_calibration", 3, 0.05, 1, 0.0, verdict, confidence_sd=0.1))
+        out.append(Design("confidence_calibration", 2, 0.1, 10, 0.5, verdict, confidence_sd=0.2))
     return out[::4] if quick else out
 
 
@@ -96,6 +111,7 @@ def planned(design: Design, replicates: int, seed: int) -> tuple[int, float]:
         power=0.8,
         gap=GAP,
         simulation=Simulation(replicates, seed),
+        confidence_sd=design.confidence_sd,
     )
     plan = plan_check(design.check, inputs)
     direction = next(d for d in plan.directions if d.verdict == design.verdict)
@@ -131,6 +147,11 @@ def achieved(design: Design, people: int, replicates: int, rng: np.random.Genera
                 result.comparisons[0].verdict == design.verdict
             )  # the empirical half (the static one needs a vocabulary)
             continue
+        if design.check == "confidence_calibration":
+            table, labels = _calibration_table(design, people, rng)
+            result = run_check(design.check, table, groups=labels, reference="cis", policy=POLICY, seed=0)
+            hits += result.verdict == design.verdict
+            continue
         rate = design.rate
         high = rate + (GAP if design.verdict == "fail" else 0.0)
         rates = [rate] * (design.groups - 1) + [high]
@@ -145,6 +166,41 @@ def achieved(design: Design, people: int, replicates: int, rng: np.random.Genera
         result = run_check(design.check, table, groups=labels, reference="cis", policy=POLICY, seed=0)
         hits += result.verdict == design.verdict
     return hits / replicates
+
+
+# The groups' mean confidence (0-1): 0.425, so that the fail scenario's two means (0.425 and 0.575) lie
+# symmetrically about 0.5. Confidences are clipped to 0-1, as an analyzer's are; the planner's model does not
+# clip, so with a wide spread (0.25: about 4% of photos clipped at each end) the table tests that departure too.
+_MEAN_CONFIDENCE = 0.425
+
+
+def _calibration_table(design: Design, people: int, rng: np.random.Generator) -> tuple[Observations, list[str]]:
+    """Every group misgendered at ``design.rate`` (beta per person, ICC); the last more confident by the gap when failing.
+
+    A photo's confidence: the group's mean, plus the person's own offset (sd ``confidence_sd`` x sqrt(ICC)),
+    plus the photo's (sd ``confidence_sd`` x sqrt(1 - ICC)), drawn photo by photo.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    names = ("cis", "trans", "nonbinary")[: design.groups]
+    spread = design.confidence_sd or 0.1
+    groups, means = [], []
+    for g, name in enumerate(names):
+        photos = (
+            rng.choice(np.asarray(design.counts, dtype=np.int64), size=people)
+            if design.counts
+            else np.full(people, design.photos, dtype=np.int64)
+        )
+        groups.append((name, photos, misgendered(design.rate, design.icc, photos, rng)))
+        shift = GAP if design.verdict == "fail" and g == design.groups - 1 else 0.0
+        offset = rng.normal(0.0, spread * math.sqrt(design.icc), size=people)
+        mean = np.repeat(_MEAN_CONFIDENCE + shift + offset, photos)
+        drawn = mean + rng.normal(0.0, spread * math.sqrt(1.0 - design.icc), size=mean.size)
+        means.append(np.clip(drawn, 0.0, 1.0))
+    table, labels = observations(groups)
+    return dataclasses.replace(table, confidence=np.concatenate(means) * 100.0), labels
 
 
 def _as_nonbinary(table: Observations) -> Observations:
@@ -170,7 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="only the designs of these checks and group counts, e.g. misgender_gap:3 (unequal: photo counts vary)",
+        help="only the designs of these checks and group counts, e.g. misgender_gap:3 (unequal: photo counts vary; "
+        "icc=0.9: that ICC)",
     )
     parser.add_argument("--out", type=Path, help="also write the Markdown results here")
     args = parser.parse_args(argv)
@@ -197,7 +254,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for d in designs(args.quick)
         if not args.only
         or any(
-            f"{d.check}:{d.groups}" == o or d.check == o or (o == "unequal" and d.counts) for o in args.only.split(",")
+            f"{d.check}:{d.groups}" == o
+            or d.check == o
+            or (o == "unequal" and d.counts)
+            or (o.startswith("icc=") and d.icc == float(o[4:]))
+            for o in args.only.split(",")
         )
     ]
     for design in chosen:

@@ -114,7 +114,7 @@ def evaluate(observations: Observations, groups: Sequence[str], policy: Policy) 
 
 
 def replicate(
-    people: int, photos: int, rates: Sequence[float], icc: float, looks: int, rng: np.random.Generator, seed: int
+    people: int, photos: int, rates: Sequence[float], icc: float, looks: int, rng: np.random.Generator
 ) -> tuple[str, str, float]:
     """(fixed verdict, sequential verdict, share of photos the sequential audit sent)."""
     dataset, labels, answers = draw(people, photos, rates, icc, rng)
@@ -129,7 +129,6 @@ def replicate(
         labels,
         policy=POLICY,
         looks=looks,
-        seed=seed,
         checks=("misgender_gap",),
         analyze=analyze,
         evaluate=evaluate,
@@ -171,9 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for gap in (0.0, TOLERANCE, 3 * TOLERANCE):
         fixed, seq, share = [], [], []
         for _ in range(args.replicates):
-            f, s, sent = replicate(
-                people, args.photos, [args.rate, args.rate + gap], args.icc, args.looks, rng, args.seed
-            )
+            f, s, sent = replicate(people, args.photos, [args.rate, args.rate + gap], args.icc, args.looks, rng)
             fixed.append(f)
             seq.append(s)
             share.append(sent)

@@ -87,7 +87,9 @@ def _checks(text: str) -> tuple[str, ...]:
 
 
 def _groups(text: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    names = tuple(part.strip() for part in text.split(","))
+    if "" in names:  # dropping it in silence planned other groups than the ones named
+        raise argparse.ArgumentTypeError(f"{text!r}: a group name is empty; name each group once, e.g. cis,trans")
     if len(names) < 2 or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f"{text!r}: name two or more different groups, the reference first")
     return names
@@ -124,10 +126,12 @@ def add_parser(commands: Any) -> None:
         metavar="RATE",
         help="expected rate of the reference group (default 0.05, or the pilot's)",
     )
-    plan.add_argument(
+    # One or the other: given both, the gap won in silence.
+    fail_scenario = plan.add_mutually_exclusive_group()
+    fail_scenario.add_argument(
         "--gap", type=_share, metavar="GAP", help="true gap of the fail scenario (default: --gap-multiple x tolerance)"
     )
-    plan.add_argument(
+    fail_scenario.add_argument(
         "--gap-multiple",
         type=_positive,
         default=3.0,
@@ -146,6 +150,13 @@ def add_parser(commands: Any) -> None:
     )
     plan.add_argument(
         "--icc", type=_share, metavar="ICC", help="within-person correlation, 0 to 1 (default 0, or the pilot's)"
+    )
+    plan.add_argument(
+        "--confidence-sd",
+        type=_share,
+        metavar="SD",
+        help="confidence_calibration: sd of a photo's confidence (0-1) around its group's mean "
+        "(default 0.1, assumed and said, or the pilot's)",
     )
     plan.add_argument(
         "--power", type=_power, default=0.8, metavar="P", help="power of each verdict direction (default 0.8)"
@@ -172,7 +183,7 @@ def add_parser(commands: Any) -> None:
         metavar="N",
         help="simulated draws a size for the promised power (default 2000; 0: approximation only)",
     )
-    plan.add_argument("--seed", type=int, default=20261121, metavar="N", help="seed of the simulation")
+    plan.add_argument("--seed", type=_whole, default=20261121, metavar="N", help="seed of the simulation (0 or more)")
     plan.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
@@ -255,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
         gap=args.gap,
         gap_multiple=args.gap_multiple,
         sd=dict(pilot.sd) if pilot else {},
+        confidence_sd=args.confidence_sd,
         price=price,
         simulation=Simulation(args.replicates, args.seed),
         sources=tuple(sources),

@@ -545,6 +545,72 @@ def simulated_rate_power(
     return hits / simulation.replicates
 
 
+def _overconfidence(
+    rng: Any, wrong: float, shift: float, people: int, design: GapDesign, spread: float, confidence: float
+) -> stats.ClusteredRate:
+    """One group's overconfidence as confidence_calibration reads it, for people drawn as the plan assumes.
+
+    Each person misgenders at their own beta-distributed rate (mean ``wrong``, ICC ``design.icc``); a
+    photo's confidence (0-1) is the group's mean (calibrated, ``1 - wrong``, plus ``shift``), plus the
+    person's own offset, plus the photo's: normal, together of sd ``spread``, as alike within a person as
+    ``design.icc`` says (not clipped to 0-1: the measure is a mean). Per person the check sums confidence
+    minus correctness over the photos with a label, and floors the variance at that of the share
+    labelled correctly (``stats.share_variance_floor``, as ``checks._compare`` does).
+    """
+    import numpy as np
+
+    values, shares = _count_table(design.counts) if design.counts else ((design.photos,), (1.0,))
+    if len(values) > 1:
+        m = rng.choice(np.asarray(values, dtype=np.int64), size=people, p=np.asarray(shares))
+    else:
+        m = np.full(people, design.photos, dtype=np.int64)
+    icc = design.icc
+    if icc <= 0.0 or wrong in (0.0, 1.0):
+        own = np.full(people, wrong)
+    else:
+        own = rng.beta(wrong * (1.0 - icc) / icc, (1.0 - wrong) * (1.0 - icc) / icc, size=people)
+    errors = rng.binomial(m, own).astype(np.float64)
+    offset = rng.normal(0.0, spread * math.sqrt(icc), size=people)
+    noise = rng.normal(0.0, 1.0, size=people) * spread * np.sqrt((1.0 - icc) * m)
+    count = m.astype(np.float64)
+    # sum of (confidence - correct) = m (1 - wrong + shift + offset) + noise - (m - errors)
+    numerator = count * (shift - wrong + offset) + noise + errors
+    floor = stats.share_variance_floor(float(errors.sum()) / float(count.sum()), people, confidence)
+    return stats.clustered_rate(numerator, count, bounded=False, floor_variance=floor)
+
+
+def simulated_calibration_power(
+    design: GapDesign,
+    people: int,
+    shifts: Sequence[float],
+    verdict: str,
+    simulation: Simulation,
+    *,
+    wrong: float,
+    spread: float,
+    confidence: float,
+    fresh: int = 0,
+) -> float:
+    """:func:`simulated_power` for confidence_calibration: each group overconfident by its ``shifts`` entry."""
+    import numpy as np
+
+    if people < max(design.min_subjects, 2):
+        return 0.0
+    rng = np.random.default_rng([simulation.seed, people, len(shifts), fresh, 7])
+    pairs = _pairs(len(shifts), design.direction)
+    level = design.alpha_fail / (2 * len(pairs))
+    hits = 0
+    for _ in range(simulation.replicates):
+        reads = [_overconfidence(rng, wrong, shift, people, design, spread, confidence) for shift in shifts]
+        if verdict == "pass":
+            bounds = [stats.gap_bounds(reads[a], reads[b], design.alpha_pass, design.method) for a, b in pairs]
+            hits += all(-design.tolerance <= low and high <= design.tolerance for low, high in bounds)
+        else:
+            bounds = [stats.gap_bounds(reads[a], reads[b], level, design.method) for a, b in pairs]
+            hits += any(low > design.tolerance or high < -design.tolerance for low, high in bounds)
+    return hits / simulation.replicates
+
+
 def _calibrated_people(
     approximate: Any, simulate: Any, target: float, *, least: int, simulation: Simulation
 ) -> tuple[int, float, str] | None:
@@ -637,7 +703,7 @@ _NOT_PLANNED = {
 }
 _NOT_PLANNED["false_non_match_differential"] = _NOT_PLANNED["false_match_differential"]
 _NOT_PLANNED["equitability"] = _NOT_PLANNED["false_match_differential"]
-# Without a pilot, a photo's confidence is taken to vary by this much around a person's mean (0-1 scale).
+# Without a pilot or --confidence-sd, a photo's confidence is taken to vary by this much (sd, 0-1 scale).
 CONFIDENCE_SPREAD = 0.1
 
 
@@ -658,6 +724,10 @@ class PlanInputs:
     gap: float | None = None  # the true gap of the fail scenario; None: gap_multiple x the tolerance
     gap_multiple: float = 3.0
     sd: Mapping[str, float] = field(default_factory=dict)  # confidence_calibration: sd of a person's mean
+    # confidence_calibration: sd of a photo's confidence (0-1) around its group's mean; None: a pilot's, else
+    # CONFIDENCE_SPREAD. A vendor whose confidence varies more needs more people (0.25 against the assumed 0.1
+    # promised power 0.80 and gave 0.56).
+    confidence_sd: float | None = None
     price: Price = DEFAULT_PRICE
     simulation: Simulation = Simulation()
     sources: tuple[str, ...] = ()  # where the figures came from, said in the output
@@ -983,7 +1053,12 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
 
 
 def _plan_calibration(inputs: PlanInputs) -> CheckPlan:
-    """Overconfidence is not a proportion: its intervals are Welch t intervals, planned with the normal approximation."""
+    """Overconfidence is not a proportion: its intervals are Welch t intervals.
+
+    The normal approximation to them proposes a size; the power promised there is simulated through
+    the check's own reading of each group (:func:`simulated_calibration_power`), as for the rate checks.
+    The spread of a photo's confidence is an input (``--confidence-sd``, a pilot's, or 0.1 stated).
+    """
     from scipy.special import ndtr
 
     check = "confidence_calibration"
@@ -994,19 +1069,35 @@ def _plan_calibration(inputs: PlanInputs) -> CheckPlan:
     m = inputs.photos_per_person
     counts = inputs.photo_counts if len(set(inputs.photo_counts)) > 1 else (m,)
     wrong = inputs.rates.get("misgender_gap", inputs.rates.get(check, 0.05))
-    sd = inputs.sd.get(check)
     notes = []
-    if sd is None:
-        # A person's mean over c photos varies as (1 + (c - 1) ICC) / c of one photo; averaged over the counts.
-        within = sum((1 + (c - 1) * inputs.icc) / c for c in counts) / len(counts)
-        sd = math.sqrt((wrong * (1 - wrong) + CONFIDENCE_SPREAD**2) * within)
-        shown_counts = f"{m} photos" if len(counts) == 1 else f"{_counts_shown(counts)} photos"
-        notes.append(
-            f"a person's mean overconfidence taken to vary by {sd:.3g} (misgender rate {wrong:g}, a confidence spread "
-            f"of {CONFIDENCE_SPREAD:g} a photo, {shown_counts}, ICC {inputs.icc:g}); a pilot report gives the figure "
-            "its data show"
+    # A person's mean over c photos varies as (1 + (c - 1) ICC) / c of one photo; averaged over the counts.
+    within = sum((1 + (c - 1) * inputs.icc) / c for c in counts) / len(counts)
+    shown_counts = f"{m} photos" if len(counts) == 1 else f"{_counts_shown(counts)} photos"
+    piloted = inputs.sd.get(check)
+    if inputs.confidence_sd is not None:
+        spread = inputs.confidence_sd
+        said = f"a confidence spread of {spread:g} a photo (--confidence-sd)"
+    elif piloted is not None:
+        # The pilot's spread of a person's mean, less what misgendering explains: the photos' confidence spread.
+        spread = math.sqrt(max(piloted * piloted / within - wrong * (1 - wrong), 0.0))
+        said = f"a confidence spread of {spread:.3g} a photo, read back from the pilot's spread of a person's mean {piloted:.3g}"
+    else:
+        spread = CONFIDENCE_SPREAD
+        said = (
+            f"a confidence spread of {spread:g} a photo ASSUMED (the default; give --confidence-sd or a --pilot: "
+            "a vendor whose confidence varies more needs more people)"
         )
+    sd = math.sqrt((wrong * (1 - wrong) + spread**2) * within)
+    notes.append(
+        f"a person's mean overconfidence taken to vary by {sd:.3g} (misgender rate {wrong:g}, {said}, {shown_counts}, "
+        f"ICC {inputs.icc:g}); fail scenario: one group's confidence higher by the gap at the same misgender rate"
+    )
     gap = _fail_gap(inputs, tolerance)
+    if gap > 1.0 or gap <= tolerance:
+        raise PlanError(
+            f"{check}: the fail scenario's gap {gap:g} must lie above the tolerance {tolerance:g} and at most 1; "
+            "give --gap or --gap-multiple"
+        )
 
     def se(k: int) -> float:
         floor = stats.share_variance_floor(wrong, k, policy.confidence)
@@ -1015,8 +1106,10 @@ def _plan_calibration(inputs: PlanInputs) -> CheckPlan:
     def t(alpha: float, k: int) -> float:
         return stats._quantiles(alpha, 2.0 * (k - 1))[1]
 
+    least = max(policy.min_subjects, 2)
+
     def pass_power(k: int) -> float:
-        if k < max(policy.min_subjects, 2):
+        if k < least:
             return 0.0
         s = se(k)
         margin = tolerance - t(alpha_pass, k) * s * math.sqrt(2.0)
@@ -1028,18 +1121,28 @@ def _plan_calibration(inputs: PlanInputs) -> CheckPlan:
         return _range_within(c, groups, policy.direction)
 
     def fail_power(k: int) -> float:
-        if k < max(policy.min_subjects, 2):
+        if k < least:
             return 0.0
         comparisons = groups * (groups - 1) // 2 if policy.direction == "pairwise" else groups - 1
         s = se(k) * math.sqrt(2.0)
         return float(ndtr((gap - tolerance - t(alpha_fail / (2 * comparisons), k) * s) / s))
 
-    plans = []
-    for verdict, power, g in (("pass", pass_power, 0.0), ("fail", fail_power, gap)):
-        found = people_needed(power, inputs.power, least=max(policy.min_subjects, 2))
-        plan, _ = _direction(verdict, g, None if found is None else (*found, ""))
-        plans.append(plan)
-    notes.append("planned with the normal approximation to Welch's t interval; not simulated")
+    design = _gap_design(inputs, check, wrong, m, groups)
+    sim = inputs.simulation
+
+    def simulate(shifts: Sequence[float], verdict: str) -> Any:
+        return lambda k, fresh=0: simulated_calibration_power(
+            design, k, shifts, verdict, sim, wrong=wrong, spread=spread, confidence=policy.confidence, fresh=fresh
+        )
+
+    pass_found = _calibrated_people(
+        pass_power, simulate([0.0] * groups, "pass"), inputs.power, least=least, simulation=sim
+    )
+    fail_found = _calibrated_people(
+        fail_power, simulate([0.0] * (groups - 1) + [gap], "fail"), inputs.power, least=least, simulation=sim
+    )
+    pass_plan, how_pass = _direction("pass", 0.0, pass_found)
+    fail_plan, how_fail = _direction("fail", gap, fail_found)
     return CheckPlan(
         check,
         _UNITS[check],
@@ -1048,9 +1151,9 @@ def _plan_calibration(inputs: PlanInputs) -> CheckPlan:
         m,
         inputs.icc,
         inputs.groups,
-        tuple(plans),
+        (pass_plan, fail_plan),
         sum(counts) / len(counts),
-        "normal approximation (Welch t)",
+        _method(how_pass, how_fail),
         tuple(notes),
         counts if len(counts) > 1 else (),
     )

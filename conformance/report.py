@@ -282,7 +282,9 @@ def endpoint_banners(analyzer: AnalyzerInfo) -> tuple[Banner, ...]:
                 "A local stand-in, not the vendor's service",
                 f"The answers were recorded from {_endpoints(sessions, 'loopback')}, a loopback or private "
                 "address (or a proxy on one) that is not the kit's emulator: a mock, a proxy or another local "
-                "stand-in. These figures say how that stand-in answered, not how the vendor would.",
+                "stand-in. These figures say how that stand-in answered, not how the vendor would. It could also "
+                "be a relay (an SSH tunnel, a signing proxy) that sent the photos on elsewhere: the kit cannot see "
+                "past a loopback endpoint, so it did not gate those calls as live.",
             )
         )
     if "other" in classes:

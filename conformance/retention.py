@@ -13,10 +13,14 @@ live Rekognition call the kit:
    recorded acceptance that AWS may keep the photos);
 4. says how many calls the run will make and what they cost: at most (every photo not yet recorded) and,
    for a sequential run, at least (its first look) and by look; the calls made are added after the run;
-5. records all of this in the report (``analyzer.retention_preflight``).
+5. records all of this in the report (``analyzer.retention_preflight``), with where the answer came
+   from (``opt_out_source``: the Organizations endpoint, its class, the proxy on the way).
 
 A state the kit cannot read (no permission, no organisation, a network fault) is never taken as
-opted out. Tested with botocore's Stubber: no network, no credentials.
+opted out, and neither is an opt-out answered by anything but AWS's own Organizations endpoint
+(``AWS_ENDPOINT_URL_ORGANIZATIONS`` pointed at a stand-in can say anything), unless the photos go to
+the same kind of stand-in (a local emulator of both services). Tested with botocore's Stubber: no
+network, no credentials.
 """
 
 from __future__ import annotations
@@ -28,7 +32,17 @@ from typing import Any
 
 from .errors import ConformanceError
 
-__all__ = ["OPT_OUT_POLICY", "TERMS", "OptOut", "Preflight", "VendorRetentionRefused", "opt_out_state", "preflight"]
+__all__ = [
+    "OPT_OUT_POLICY",
+    "TERMS",
+    "OptOut",
+    "Preflight",
+    "Source",
+    "VendorRetentionRefused",
+    "counted",
+    "opt_out_state",
+    "preflight",
+]
 
 OPT_OUT_POLICY = "AISERVICES_OPT_OUT_POLICY"
 # What the vendor's terms say it keeps, in the kit's words (AWS Service Terms, Amazon Rekognition section;
@@ -99,6 +113,65 @@ def opt_out_state(organizations: Any, service: str = "rekognition") -> OptOut:
     return OptOut(False, f"the effective AI services opt-out policy names neither {service} nor a default")
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where calls go: an endpoint URL (credentials taken out), its class, and the proxy on the way (if any).
+
+    ``kind``: ``aws`` for AWS's own endpoint of the service over TLS checked against the public
+    certificate authorities (a proxy relays TLS it cannot read); ``loopback`` for an endpoint on this
+    machine (or on the proxy's, when one is on the way); ``other`` for anything else.
+    """
+
+    url: str
+    kind: str
+    proxy: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"endpoint": self.url, "class": self.kind, **({"proxy": self.proxy} if self.proxy else {})}
+
+    def words(self) -> str:
+        """The endpoint as a message names it."""
+        what = {
+            "aws": "AWS's own endpoint",
+            "loopback": "a loopback stand-in, not AWS's endpoint",
+            "other": "neither AWS's endpoint nor loopback",
+        }.get(self.kind, "an endpoint of unknown class")
+        return f"{self.url} ({what}{f', through the proxy {self.proxy}' if self.proxy else ''})"
+
+    def same_stand_in(self, other: Source) -> bool:
+        """Both endpoints the same kind of stand-in, reached the same way: one party answers both."""
+        from urllib.parse import urlsplit
+
+        if self.kind == "aws" or other.kind != self.kind or self.proxy != other.proxy:
+            return False
+        if self.kind == "loopback":
+            return True  # the same machine (this one, or the proxy's) answers both
+        try:
+            mine, theirs = urlsplit(self.url), urlsplit(other.url)
+            return (mine.scheme, mine.hostname, mine.port) == (theirs.scheme, theirs.hostname, theirs.port)
+        except ValueError:
+            return False
+
+
+def counted(state: OptOut, source: Source | None, target: Source) -> OptOut:
+    """``state`` as the preflight counts it: an opt-out is one only when AWS's own Organizations endpoint said so.
+
+    An opt-out answered by a stand-in (``AWS_ENDPOINT_URL_ORGANIZATIONS``, a profile's ``endpoint_url``)
+    counts only when the photos go to the same kind of stand-in (``target``): a local emulator of both.
+    """
+    if state.opted_out is not True or source is None:
+        return state
+    if source.kind == "aws" or source.same_stand_in(target):
+        return state
+    return OptOut(
+        None,
+        f"the opt-out was answered by the Organizations endpoint {source.words()}, and an answer not from AWS's "
+        f"own Organizations endpoint is not taken as opted out for calls to {target.words()} (it said: "
+        f"{state.detail}); unset AWS_ENDPOINT_URL_ORGANIZATIONS (or the profile's endpoint_url for organizations) "
+        "to ask AWS",
+    )
+
+
 def _assigned(value: object) -> str | None:
     """An effective policy's value: plain (``"optOut"``) or with its operator (``{"@@assign": "optOut"}``)."""
     if isinstance(value, Mapping):
@@ -121,6 +194,8 @@ class Preflight:
     calls_min: int | None = None  # at least: a sequential run's first look (None: ``calls``, all of them)
     cost_min: float | None = None
     calls_by_look: tuple[int, ...] = ()  # a sequential run's photos by look, cumulative
+    source: Source | None = None  # where the Organizations answer came from (None: no client could be made)
+    target: Source | None = None  # where the photos go
 
     def to_json(self) -> dict[str, Any]:
         least = self.calls if self.calls_min is None else self.calls_min
@@ -140,6 +215,9 @@ class Preflight:
             "cost_min": None if least_cost is None else round(least_cost, 2),
             **({"calls_by_look": list(self.calls_by_look)} if self.calls_by_look else {}),
             "calls_note": self.calls_note,
+            # Where the opt-out answer came from, and where the photos go: a stand-in's answer is not AWS's.
+            **({"opt_out_source": self.source.to_json()} if self.source else {}),
+            **({"calls_to": self.target.to_json()} if self.target else {}),
         }
 
 
@@ -153,16 +231,20 @@ def preflight(
     calls_min: int | None = None,
     calls_by_look: tuple[int, ...] = (),
     vendor: str = "Amazon Rekognition",
+    source_of: Callable[[Any], Source],
+    target: Source,
 ) -> Preflight:
     """Check the opt-out before a live run; raise :class:`VendorRetentionRefused` unless it is in force or accepted.
 
     ``organizations`` makes the Organizations client (called once; a failure to make it is an
     unknown state, not a pass). ``calls``: the most the run will make (None: not planned);
     ``calls_min``: the fewest (a sequential run's first look); ``calls_by_look``: a sequential run's
-    photos by look.
+    photos by look. ``source_of`` reads from the client made where it sends its question (endpoint,
+    class, proxy); ``target`` is where the photos go: see :func:`counted`.
     """
     from botocore.exceptions import BotoCoreError
 
+    source: Source | None = None
     try:
         client = organizations()
     except BotoCoreError as exc:  # a missing profile or region, an unreadable config: the state stays unknown
@@ -170,7 +252,8 @@ def preflight(
             None, f"no AWS Organizations client could be made ({type(exc).__name__}); the opt-out state is unknown"
         )
     else:
-        state = opt_out_state(client)
+        source = source_of(client)
+        state = counted(opt_out_state(client), source, target)
     record = Preflight(
         vendor,
         TERMS,
@@ -183,6 +266,8 @@ def preflight(
         calls_min,
         None if calls_min is None else calls_min * price_per_image,
         calls_by_look,
+        source,
+        target,
     )
     if state.opted_out is not True and not accept_retention:
         raise VendorRetentionRefused(

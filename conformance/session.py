@@ -287,7 +287,7 @@ def _sequential_context(
 
         from .sequential import person_batches
 
-        sizes = [len(b) for b in person_batches(dataset, labels, options.looks, options.seed)]
+        sizes = [len(b) for b in person_batches(dataset, labels, options.looks)]
         looks = tuple(accumulate(sizes))
 
     def analyze(batch: Dataset) -> Observations:
@@ -322,7 +322,6 @@ def _sequential_context(
         labels,
         policy=policy,
         looks=options.looks,
-        seed=options.seed,
         checks=wanted,
         analyze=analyze,
         evaluate=evaluate,

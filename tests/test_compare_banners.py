@@ -55,7 +55,8 @@ def test_compare_shows_each_reports_banners(demo: Path, tmp_path: Path) -> None:
         f"> ⚠️ {other}: A LOCAL STAND-IN, NOT THE VENDOR'S SERVICE: The answers were recorded from "
         "http://127.0.0.1:9000, a loopback or private address (or a proxy on one) that is not the kit's emulator: "
         "a mock, a proxy or another local stand-in. These figures say how that stand-in answered, not how the "
-        "vendor would.",
+        "vendor would. It could also be a relay (an SSH tunnel, a signing proxy) that sent the photos on elsewhere: "
+        "the kit cannot see past a loopback endpoint, so it did not gate those calls as live.",
     ]
 
 

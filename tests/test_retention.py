@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,20 @@ from conformance.adapters.base import AdapterSettings
 from conformance.adapters.registry import create
 from conformance.demo import MANIFEST
 from conformance.errors import ConformanceError
-from conformance.retention import OPT_OUT_POLICY, VendorRetentionRefused, opt_out_state, preflight
+from conformance.retention import OPT_OUT_POLICY, Source, VendorRetentionRefused, opt_out_state, preflight
+
+# Where the preflight asked (read from the client, as the adapter does) and where the photos go: AWS's own.
+WHERE: dict[str, Any] = {
+    "source_of": rekognition._organizations_source,
+    "target": Source("https://rekognition.us-east-1.amazonaws.com", "aws"),
+}
+
+
+@pytest.fixture(autouse=True)
+def _public_trust(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TLS checked against botocore's own bundle: a machine's own bundle makes no endpoint AWS's own."""
+    for name in ("AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE"):  # botocore reads both
+        monkeypatch.delenv(name, raising=False)
 
 
 def organizations() -> Any:
@@ -85,6 +99,7 @@ def test_no_policy_and_no_acceptance_refuses_with_the_way_out() -> None:
     with pytest.raises(VendorRetentionRefused) as excinfo:
         preflight(
             lambda: refusing("EffectivePolicyNotFoundException"),
+            **WHERE,
             accept_retention=False,
             calls=12,
             price_per_image=0.001,
@@ -97,18 +112,21 @@ def test_no_policy_and_no_acceptance_refuses_with_the_way_out() -> None:
 
 def test_an_unknown_state_is_never_taken_as_opted_out() -> None:
     with pytest.raises(VendorRetentionRefused, match="may not call organizations"):
-        preflight(lambda: refusing("AccessDeniedException"), accept_retention=False, calls=1, price_per_image=0.001)
+        preflight(
+            lambda: refusing("AccessDeniedException"), **WHERE, accept_retention=False, calls=1, price_per_image=0.001
+        )
 
 
 def test_acceptance_and_opt_out_are_recorded() -> None:
     accepted = preflight(
-        lambda: refusing("AccessDeniedException"), accept_retention=True, calls=600, price_per_image=0.001
+        lambda: refusing("AccessDeniedException"), **WHERE, accept_retention=True, calls=600, price_per_image=0.001
     ).to_json()
     assert accepted["accepted_retention"] is True
     assert accepted["opted_out"] is None
     assert accepted["cost"] == 0.6
     protected = preflight(
         lambda: answering({"services": {"rekognition": {"opt_out_policy": "optOut"}}}),
+        **WHERE,
         accept_retention=False,
         calls=600,
         price_per_image=0.001,
@@ -160,7 +178,7 @@ def test_the_adapter_records_the_opt_out_it_saw(
     from conformance.dataset import group_labels
     from conformance.sequential import person_batches
 
-    batches = person_batches(analyzer.dataset, group_labels(analyzer.dataset, ()), 5, 20261121)
+    batches = person_batches(analyzer.dataset, group_labels(analyzer.dataset, ()), 5)
     looks = tuple(accumulate(len(b) for b in batches))
     with analyzer.session(SessionPlan(photos=tuple(batches[0]), looks=looks)):
         pass
@@ -280,7 +298,7 @@ def test_the_markdown_and_html_reports_show_the_preflight(
 
     client = answering(state) if isinstance(state, dict) else refusing(state)
     record = preflight(
-        lambda: client, accept_retention=accepted, calls=600, calls_min=115, price_per_image=0.001
+        lambda: client, **WHERE, accept_retention=accepted, calls=600, calls_min=115, price_per_image=0.001
     ).to_json()
     record["calls_made"] = 243
     context = {
@@ -321,6 +339,7 @@ def test_a_report_with_a_preflight_verifies_and_says_what_is_not_re_derived(
     report = json.loads((tmp_path / "report.json").read_text())
     report["analyzer"]["retention_preflight"] = preflight(
         lambda: answering({"services": {"rekognition": {"opt_out_policy": "optOut"}}}),
+        **WHERE,
         accept_retention=False,
         calls=600,
         price_per_image=0.001,
@@ -331,3 +350,205 @@ def test_a_report_with_a_preflight_verifies_and_says_what_is_not_re_derived(
     assert "the data-protection preflight (analyzer.retention_preflight) is what the live run saw" in (
         capsys.readouterr().out
     )
+
+
+# -- a request is live when it leaves this machine by any route (red team rt17b, preflight_proxy_relay.sh A) --
+
+
+def _proxied(monkeypatch: pytest.MonkeyPatch, no_proxy: str) -> list[Any]:
+    """A loopback endpoint, HTTP(S)_PROXY on a non-loopback host; every connection refused and listed."""
+    attempts = _guarded(monkeypatch)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", "http://127.0.0.1:9")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, "http://192.0.2.2:18777")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, no_proxy)
+    return attempts
+
+
+@pytest.mark.parametrize("precheck", [True, False])
+def test_a_loopback_endpoint_behind_a_non_loopback_proxy_is_a_live_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, precheck: bool
+) -> None:
+    # The gate asked only whether the endpoint was loopback: every photo left through the proxy without
+    # --allow-live and without the preflight.
+    attempts = _proxied(monkeypatch, "")
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(tmp_path / "cassettes"))
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with pytest.raises(ConformanceError, match="--allow-live") as refused, analyzer.session(precheck=precheck):
+        analyzer.analyze(dataset.photos[0])
+    assert "http://127.0.0.1:9 through the proxy http://192.0.2.2:18777" in str(refused.value)
+    assert attempts == []
+    assert analyzer.retention_preflight is None
+
+
+def test_through_a_proxy_the_preflight_runs_before_the_first_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attempts = _proxied(monkeypatch, "")
+    monkeypatch.setattr(rekognition, "_organizations_client", lambda: refusing("EffectivePolicyNotFoundException"))
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(tmp_path / "cassettes"), allow_live=True)
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with pytest.raises(VendorRetentionRefused, match="--accept-vendor-retention"), analyzer.session():
+        pass
+    assert attempts == []
+
+
+def test_no_proxy_for_the_endpoint_keeps_it_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # NO_PROXY names the endpoint: botocore sends to it directly, on this machine; nothing to gate.
+    attempts = _proxied(monkeypatch, "127.0.0.1")
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(tmp_path / "cassettes"))
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with analyzer.session(precheck=False), pytest.raises(ConformanceError, match="cannot reach"):
+        analyzer.analyze(dataset.photos[0])
+    assert attempts
+    assert all("127.0.0.1" in str(a) for a in attempts)  # straight to the endpoint, never the proxy
+
+
+def test_a_proxy_set_in_the_clients_config_is_a_route_out_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not the environment: a botocore Config's proxies, as a user's own client factory could set them.
+    from botocore.config import Config
+
+    attempts = _guarded(monkeypatch)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", "http://127.0.0.1:9")
+    made = rekognition.RekognitionAnalyzer._make_client
+
+    def with_proxy(self: Any, replay_only: bool, boto3: Any) -> Any:
+        client = made(self, replay_only, boto3)
+        if replay_only:
+            return client
+        return boto3.session.Session().client(
+            "rekognition", region_name="us-east-1", config=Config(proxies={"http": "192.0.2.7:3128"})
+        )
+
+    monkeypatch.setattr(rekognition.RekognitionAnalyzer, "_make_client", with_proxy)
+    dataset = load_dataset(MANIFEST)
+    settings = AdapterSettings(record_mode="once", cassette_dir=str(tmp_path / "cassettes"))
+    analyzer: Any = create("rekognition", dataset=dataset, settings=settings)
+    with (
+        pytest.raises(ConformanceError, match=re.escape("through the proxy http://192.0.2.7:3128")),
+        analyzer.session(),
+    ):
+        pass
+    assert attempts == []
+
+
+def test_a_loopback_endpoints_label_says_it_could_be_a_relay() -> None:
+    # Variant B of preflight_proxy_relay.sh: a loopback relay forwarding elsewhere cannot be seen from the
+    # client; the report must not call such an endpoint merely a local stand-in.
+    from conformance.report import AnalyzerInfo, endpoint_banners
+
+    analyzer = AnalyzerInfo(
+        {
+            "endpoint_class": "loopback",
+            "recording_sessions": [{"endpoint_class": "loopback", "endpoint": "http://127.0.0.1:18779"}],
+        }
+    )
+    [banner] = endpoint_banners(analyzer)
+    assert "http://127.0.0.1:18779" in banner.text
+    assert "could also be a relay" in banner.text
+    assert "did not gate those calls as live" in banner.text
+
+
+# -- where the opt-out was read (red team rt17b, preflight_spoofed_optout.sh) -----------------------------------
+
+
+def _opted_out_at(monkeypatch: pytest.MonkeyPatch, organizations_url: str | None) -> None:
+    """The preflight's client made as the adapter makes it (boto3's configuration), answering optOut."""
+    if organizations_url is None:
+        monkeypatch.delenv("AWS_ENDPOINT_URL_ORGANIZATIONS", raising=False)
+    else:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_ORGANIZATIONS", organizations_url)
+    made = rekognition._organizations_client
+
+    def stubbed() -> Any:
+        client = made()
+        stubber = Stubber(client)
+        body = json.dumps({"services": {"default": {"opt_out_policy": {"@@assign": "optOut"}}}})
+        stubber.add_response(
+            "describe_effective_policy",
+            {"EffectivePolicy": {"PolicyContent": body, "PolicyType": OPT_OUT_POLICY, "TargetId": "123456789012"}},
+            {"PolicyType": OPT_OUT_POLICY},
+        )
+        stubber.activate()
+        return client
+
+    monkeypatch.setattr(rekognition, "_organizations_client", stubbed)
+
+
+def _live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: str, *, accept: bool = False
+) -> tuple[Any, list[Any]]:
+    attempts = _guarded(monkeypatch)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", endpoint)
+    settings = AdapterSettings(
+        record_mode="once", cassette_dir=str(tmp_path / "cassettes"), allow_live=True, accept_vendor_retention=accept
+    )
+    return create("rekognition", dataset=load_dataset(MANIFEST), settings=settings), attempts
+
+
+def test_an_opt_out_from_a_stand_in_organizations_endpoint_is_not_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analyzer, attempts = _live(tmp_path, monkeypatch, "http://192.0.2.2:18788")
+    _opted_out_at(monkeypatch, "http://127.0.0.1:18789")
+    with pytest.raises(VendorRetentionRefused) as refused, analyzer.session():
+        pass
+    message = str(refused.value)
+    assert "http://127.0.0.1:18789 (a loopback stand-in, not AWS's endpoint)" in message
+    assert "not taken as opted out for calls to http://192.0.2.2:18788" in message
+    assert "--accept-vendor-retention" in message
+    assert attempts == []
+
+
+def test_accepted_retention_records_where_the_stand_ins_answer_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    analyzer, _ = _live(tmp_path, monkeypatch, "http://192.0.2.2:18788", accept=True)
+    _opted_out_at(monkeypatch, "http://127.0.0.1:18789")
+    with analyzer.session():
+        pass
+    record = analyzer.describe()["retention_preflight"]
+    assert record["opted_out"] is None  # answered optOut, but by a stand-in: not counted
+    assert record["opt_out_source"] == {"endpoint": "http://127.0.0.1:18789", "class": "loopback"}
+    assert record["calls_to"] == {"endpoint": "http://192.0.2.2:18788", "class": "other"}
+    assert record["accepted_retention"] is True
+
+
+def test_aws_own_organizations_endpoint_is_recorded_as_such(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    analyzer, _ = _live(tmp_path, monkeypatch, "https://rekognition.us-east-1.amazonaws.com")
+    _opted_out_at(monkeypatch, None)
+    with analyzer.session():
+        pass
+    record = analyzer.describe()["retention_preflight"]
+    assert record["opted_out"] is True
+    assert record["opt_out_source"] == {"endpoint": "https://organizations.us-east-1.amazonaws.com", "class": "aws"}
+    assert record["calls_to"]["class"] == "aws"
+
+
+@pytest.mark.parametrize(
+    ("rekognition_url", "organizations_url", "opted_out"),
+    [
+        # One stand-in serving both APIs (an emulator of both, a LocalStack): its answer is about itself.
+        ("http://192.0.2.5:4566", "http://192.0.2.5:4566", True),
+        # A stand-in's answer about AWS's service, or about another host's: not taken.
+        ("https://rekognition.us-east-1.amazonaws.com", "http://127.0.0.1:18789", None),
+        ("http://192.0.2.5:4566", "http://192.0.2.6:4566", None),
+        ("https://rekognition.us-east-1.amazonaws.com", "https://organizations.example.net", None),
+    ],
+)
+def test_only_the_same_stand_in_may_answer_for_itself(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    rekognition_url: str,
+    organizations_url: str,
+    opted_out: bool | None,
+) -> None:
+    analyzer, _ = _live(tmp_path, monkeypatch, rekognition_url, accept=True)
+    _opted_out_at(monkeypatch, organizations_url)
+    with analyzer.session():
+        pass
+    assert analyzer.describe()["retention_preflight"]["opted_out"] is opted_out

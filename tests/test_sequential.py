@@ -198,10 +198,12 @@ _RECORDED = [
 def test_a_sequential_recording_holds_only_the_looks_taken(recorded_sequentially: tuple[Path, dict[str, Any]]) -> None:
     work, report = recorded_sequentially
     assert report["sequential"]["looks_taken"] == 2
-    assert report["sequential"]["photos_sent"] == 243
+    # The demo's first two looks in the data's own order (sequential.order_key); 243 with the seeded order.
+    assert report["sequential"]["photos_sent"] == 249
+    assert report["sequential"]["photos_sent"] == sum(p["outcome"] != "not needed" for p in report["photos"])
     [recording] = (work / "cassettes").rglob("rekognition.jsonl")
     answers = [line for line in recording.read_text().splitlines() if '"key"' in line]
-    assert len(answers) == 243  # one answer a photo sent; the 357 not needed were never asked about
+    assert len(answers) == 249  # one answer a photo sent; the 351 not needed were never asked about
     assert '"complete"' not in recording.read_text()  # honestly incomplete: not every photo has its answer
 
 
@@ -239,6 +241,103 @@ def test_record_mode_all_keeps_every_look_of_a_sequential_run(tmp_path: Path, mo
         monkeypatch.setenv("AWS_REGION", "us-east-1")
         assert main([*_RECORDED, "--record-mode", "all", "--report-dir", "recorded"]) == 1
     [recording] = (tmp_path / "cassettes").rglob("rekognition.jsonl")
-    assert len([line for line in recording.read_text().splitlines() if '"key"' in line]) == 243
+    assert len([line for line in recording.read_text().splitlines() if '"key"' in line]) == 249
     monkeypatch.delenv("AWS_ENDPOINT_URL_REKOGNITION")
     assert main([*_RECORDED, "--record-mode", "none", "--report-dir", "replayed"]) == 1
+
+
+# -- the look order is fixed by the data, not by --seed nor row order (red team rt17b, seq_na_settled60.py) ------
+
+
+def _sequential_run(manifest: Path, out: Path, seed: int) -> dict[str, Any]:
+    from conformance.demo import PREDICTIONS
+
+    code = main(
+        [
+            "run",
+            "--dataset",
+            str(manifest),
+            "--analyzer",
+            f"predictions:{PREDICTIONS}",
+            "--sequential",
+            "--checks",
+            "misgender_gap",
+            "--seed",
+            str(seed),
+            "--report-dir",
+            str(out),
+        ]
+    )
+    assert code == 1
+    report: dict[str, Any] = json.loads((out / "report.json").read_text())
+    return report
+
+
+def _sent(report: dict[str, Any]) -> set[str]:
+    return {p["photo"] for p in report["photos"] if p["outcome"] != "not needed"}
+
+
+def test_the_look_order_depends_neither_on_the_seed_nor_on_the_row_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # With a seeded shuffle, replays of the same data under seed after seed sent other people at each look
+    # (and on data near the tolerance gave fail for some seeds, inconclusive for others): shoppable.
+    import random
+    import shutil
+
+    demo = tmp_path / "demo"
+    shutil.copytree(MANIFEST.parent, demo, ignore=shutil.ignore_patterns("*.jsonl", "README.md"))
+    header, *rows = (demo / "manifest.csv").read_text().splitlines()
+    random.Random(7).shuffle(rows)
+    (demo / "shuffled.csv").write_text("\n".join([header, *rows]) + "\n")
+    runs = [
+        _sequential_run(demo / "manifest.csv", tmp_path / "a", 1),
+        _sequential_run(demo / "manifest.csv", tmp_path / "b", 2),
+        _sequential_run(demo / "shuffled.csv", tmp_path / "c", 99),
+    ]
+    first = runs[0]["sequential"]
+    for other in runs[1:]:
+        assert other["sequential"]["looks"] == first["looks"]
+        assert other["sequential"]["order"] == first["order"]
+        assert _sent(other) == _sent(runs[0])
+    # The reviewer's re-derivation: the report's order key is SHA-256 over every photo's id and image digest,
+    # sorted; look 1 of 5 holds, in each group, the ceil(n / 5) people of smallest HMAC-SHA-256(key, subject).
+    import hashlib
+    import hmac
+
+    lines = sorted(
+        f"{row.split(',')[0]}\0{hashlib.sha256((demo / row.split(',')[0]).read_bytes()).hexdigest()}\n" for row in rows
+    )
+    key = "sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest()
+    assert first["order"]["order_key"] == key
+    from conformance import load_dataset
+
+    people: dict[str, set[str]] = {}
+    for photo in load_dataset(demo / "manifest.csv").photos:
+        people.setdefault(photo.group, set()).add(photo.subject)
+    rank = {s: hmac.new(key.encode(), s.encode(), hashlib.sha256).hexdigest() for g in people.values() for s in g}
+    look_one = {s for g in people.values() for s in sorted(g, key=rank.__getitem__)[: math.ceil(len(g) / 5)]}
+    look_two = {s for g in people.values() for s in sorted(g, key=rank.__getitem__)[: math.ceil(2 * len(g) / 5)]}
+    sent_people = {p.subject for p in load_dataset(demo / "manifest.csv").photos if p.id in _sent(runs[0])}
+    assert first["looks_taken"] == 2
+    assert sent_people == look_two
+    assert look_one < look_two
+    # and verify re-derives the same order from the data
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "c" / "report.json")]) == 0, capsys.readouterr().out
+
+
+def test_the_report_states_the_last_looks_level_against_the_fixed_designs(
+    stopped: tuple[int, dict[str, object]],
+) -> None:
+    # 5 looks at one-sided 0.025: the last look tests at 0.025 - spent(4/5), stricter than the fixed design.
+    _, report = stopped
+    sequential = report["sequential"]
+    assert isinstance(sequential, dict)
+    z = norm.ppf(1 - 0.025 / 2)
+    last = 0.025 - 2 * (1 - norm.cdf(z / math.sqrt(0.8)))
+    assert sequential["last_look_level"] == pytest.approx(last, rel=1e-9)
+    assert round(last, 4) == 0.0128
+    assert sequential["fixed_design_level"] == 0.025
+    assert "stricter than the fixed design's 0.025" in sequential["last_look_note"]
+    assert "can be inconclusive where a run without --sequential settles" in sequential["last_look_note"]

@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from ..execution import TokenBucket
     from ..matching import SearchOutcome
     from ..recording.store import RecordingStore
+    from ..retention import Source
 
 __all__ = ["ADAPTER_VERSION", "MAX_IMAGE_BYTES", "RekognitionAnalyzer", "create"]
 
@@ -587,6 +588,18 @@ def _redacted_logs(secrets: Sequence[str]) -> Iterator[None]:
             logging.setLogRecordFactory(previous)
 
 
+def _route(endpoint: str, proxy: object) -> str:
+    """How requests to ``endpoint`` leave: the endpoint itself, or it and the non-loopback proxy they go through.
+
+    A loopback proxy keeps them on this machine (it reaches the endpoint from here); a loopback endpoint
+    behind a relay that forwards elsewhere (an SSH tunnel, a signing proxy) cannot be seen from the client:
+    the user's own set-up, said in the threat model, and the report labels such an endpoint "could be a relay".
+    """
+    if not proxy or is_loopback(str(proxy)):
+        return endpoint
+    return f"{endpoint} through the proxy {proxy}"
+
+
 def is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host == "localhost":
@@ -671,6 +684,7 @@ class RekognitionAnalyzer:
         self._connected = False  # whether any call reached the endpoint: if none can, the run stops
         self.withheld: dict[str, str] = {}  # photo (or request) -> why its answer was kept out of the recording
         self._endpoint = ""  # this run's endpoint, credentials taken out of its URL
+        self._route = ""  # the endpoint, and the non-loopback proxy its requests leave through (if any)
         self._notes: list[str] = []  # what the recording's sessions say about where its answers came from
         self._transport: dict[str, Any] = {}  # this run's proxy and TLS trust, when it calls an endpoint
         self._claimed = False  # whether an answer said it was the kit's emulator without proving it
@@ -805,9 +819,15 @@ class RekognitionAnalyzer:
         endpoint = str(self._client.meta.endpoint_url)
         self._endpoint = scrub_url(endpoint)
         loopback = is_loopback(endpoint)
-        if not replay_only and live_calls and not loopback:
-            self._check_live(self._endpoint, live_calls)
-        if not replay_only and not loopback:
+        # A proxy, a certificate bundle of the user's: who could have answered in the vendor's place.
+        transport = {} if replay_only else _transport(self._client, endpoint)
+        # A request is live when it leaves this machine by any route: to a non-loopback endpoint, or to any
+        # endpoint through a non-loopback proxy (HTTPS_PROXY, or a Config's proxies; botocore applied NO_PROXY).
+        self._route = _route(self._endpoint, transport.get("proxy"))
+        leaves = not loopback or self._route != self._endpoint
+        if not replay_only and live_calls and leaves:
+            self._check_live(self._route, live_calls)
+        if not replay_only and leaves:
             # Whatever was planned (a session opened with precheck=False plans nothing), no request leaves for the
             # vendor before --allow-live and the preflight: they run when the first unrecorded request is sent.
             self._client.meta.events.register("before-send.rekognition", self._guard_live)
@@ -827,8 +847,7 @@ class RekognitionAnalyzer:
             "endpoint": self._endpoint,  # never a user or password or query of the URL
             "region": self._client.meta.region_name,
             "loopback": loopback,
-            # A proxy, a certificate bundle of the user's: who could have answered in the vendor's place.
-            **({} if replay_only else _transport(self._client, endpoint)),
+            **transport,
         }
         self._transport = {k: session[k] for k in ("proxy", "ca_bundle", "tls_verified") if k in session}
         if not replay_only and loopback:
@@ -997,7 +1016,7 @@ class RekognitionAnalyzer:
             return
         with self._live_lock:
             if self.retention_preflight is None:
-                self._check_live(self._endpoint, None)
+                self._check_live(self._route, None)
 
     def _check_live(self, endpoint: str, calls: int | None) -> None:
         """Refuse without ``allow_live``; before the run's first live call, the data-protection preflight.
@@ -1042,6 +1061,8 @@ class RekognitionAnalyzer:
                 calls_by_look=looks,
                 price_per_image=PRICE_PER_IMAGE_USD,
                 calls_note=(sequential.removeprefix("; ") or "every photo not yet recorded"),
+                source_of=_organizations_source,
+                target=_source(self._client, _VENDOR_HOST),
             ).to_json()
             print(printable(f"conformance: live run: {message}"), file=sys.stderr)
 
@@ -1063,6 +1084,8 @@ class RekognitionAnalyzer:
             calls=None,
             price_per_image=PRICE_PER_IMAGE_USD,
             calls_note="no calls planned (a session opened with precheck=False): each live call is billed as made",
+            source_of=_organizations_source,
+            target=_source(self._client, _VENDOR_HOST),
         ).to_json()
         print(f"conformance: live run: {message}", file=sys.stderr)
 
@@ -1678,6 +1701,41 @@ class RekognitionAnalyzer:
                 else {}
             ),
         }
+
+
+# AWS's own Organizations endpoints (the global one in us-east-1, China's, GovCloud's; FIPS and dual-stack forms).
+_ORGANIZATIONS_HOST = r"organizations(?:-fips)?\.[a-z0-9-]+\.(?:amazonaws\.com|amazonaws\.com\.cn|api\.aws|api\.amazonwebservices\.com\.cn)"
+
+
+def _source(client: Any, host: str) -> Source:
+    """Where ``client`` sends its calls: its endpoint, whether that is AWS's own (``host``), the proxy on the way.
+
+    AWS's own only over HTTPS checked against the public certificate authorities: with a bundle of the
+    user's (or no checking), whoever holds a key it trusts can answer as AWS's host.
+    """
+    import re
+
+    from ..retention import Source
+
+    endpoint = str(client.meta.endpoint_url)
+    said = _transport(client, endpoint)
+    proxy = said.get("proxy")
+    try:
+        parts = urlsplit(endpoint)
+        name, scheme = (parts.hostname or "").lower(), parts.scheme.lower()
+    except ValueError:
+        name, scheme = "", ""
+    own_trust = bool(said.get("ca_bundle")) or said.get("tls_verified") is False
+    if scheme == "https" and re.fullmatch(host, name) and not own_trust:
+        kind = "aws"
+    else:
+        kind = "loopback" if is_loopback(endpoint) else "other"
+    return Source(scrub_url(endpoint), kind, str(proxy) if proxy else None)
+
+
+def _organizations_source(client: Any) -> Source:
+    """Where the preflight's Organizations client asked (``AWS_ENDPOINT_URL_ORGANIZATIONS`` can point elsewhere)."""
+    return _source(client, _ORGANIZATIONS_HOST)
 
 
 def _organizations_client() -> Any:
