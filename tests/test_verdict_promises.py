@@ -128,10 +128,16 @@ def test_withholding_confidence_cannot_make_calibration_pass_or_not_applicable(t
         assert f"{withheld} of 1500 labels came without a confidence" in trans.note
 
 
-def test_an_analyzer_without_confidences_is_not_applicable_to_calibration(tmp_path: Path) -> None:
+@pytest.mark.parametrize("declared", [False, None])
+def test_calibration_is_not_applicable_only_to_an_analyzer_that_declares_it_gives_no_confidence(
+    tmp_path: Path, declared: bool | None
+) -> None:
+    # Confidences left out of a predictions file cannot be told from an incapacity (rt13b): without the
+    # declaration the check is inconclusive, with it not applicable.
     shots = [Shot(s.subject, s.identity, s.trans, s.label, None) for s in calibration_shots("none")]
-    result = check("confidence_calibration", observe(tmp_path, shots, header=HEADER))
-    assert result.verdict == "not applicable"
+    header = HEADER if declared is None else {**HEADER, "gives_confidence": declared}
+    result = check("confidence_calibration", observe(tmp_path, shots, header=header))
+    assert result.verdict == ("not applicable" if declared is False else "inconclusive")
 
 
 def test_a_binary_group_abstained_on_entirely_is_not_excused_from_consistency(tmp_path: Path) -> None:
