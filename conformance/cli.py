@@ -116,6 +116,10 @@ def _run(args: argparse.Namespace) -> int:
     report_dir = given["report_dir"] or str(OPTION["report_dir"].cli_default)
     try:
         check_report_dir(report_dir)  # before any photo is sent or any check runs
+        if args.baseline is not None:
+            from .comparison.gate import read_baseline
+
+            read_baseline(args.baseline, option=OPTION["baseline"].cli_flag)  # likewise
         context = load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
     except ConformanceError as exc:
         _say(f"conformance: error: {exc}")
@@ -188,8 +192,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from ._atomic import write_atomic
+    from .comparison.reports import compare_reports, load_report
     from .errors import ConformanceError
-    from .reporting.compare import compare_reports, load_report, render_compare_html, render_compare_markdown
+    from .reporting.compare import render_compare_html, render_compare_markdown
 
     if len(args.reports) < 2:
         _say(

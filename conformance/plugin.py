@@ -242,7 +242,7 @@ def baseline_mismatch(baseline: str, ctx: Context, *, any_dataset: str) -> str |
 
     A baseline made on other photos (another content hash) is no baseline: its gaps differ by the
     data as well as by the analyzer. ``any_dataset`` is the option that allows it anyway, as the
-    caller spells it. A baseline that cannot be read is left to the gate, which says why.
+    caller spells it. A baseline that cannot be read was refused before (``read_baseline``).
     """
     from .errors import ConformanceError
     from .report import read_report
@@ -263,12 +263,25 @@ def baseline_mismatch(baseline: str, ctx: Context, *, any_dataset: str) -> str |
     )
 
 
+def _check_baseline(baseline: str) -> None:
+    """A baseline that cannot be read stops the run before it starts, exit 2 (a usage error, as under the CLI)."""
+    from .comparison.gate import read_baseline
+    from .errors import ConformanceError
+
+    try:
+        read_baseline(baseline, option=OPT_BASELINE)
+    except ConformanceError as exc:
+        pytest.exit(printable(f"conformance: error: {exc}"), returncode=USAGE_EXIT)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _join_share(config)  # before anything loads the run (the baseline check below does)
     if _active(config):
         _options(config)  # a bad ini value is a usage error now, not in the middle of the run
         _prepare_run(config)
         baseline = _given(config, OPTION["baseline"])
+        if baseline is not None:
+            _check_baseline(baseline)
         if baseline is not None and not _given(config, OPTION["baseline_any_dataset"]):
             from .errors import ConformanceError
             from .session import load_context
@@ -754,10 +767,11 @@ def conformance_regression_gate(
     The gate makes every check of the run to compare them, and records them: a run of the gate alone
     (``-k regression``) reports every check, complete, whatever its exit says about regressions.
     """
+    from .comparison.gate import find_regressions
     from .errors import ConformanceError
     from .report import read_report
     from .reporting import build_report
-    from .reporting.compare import find_regressions, render_regressions
+    from .reporting.compare import render_regressions
 
     def gate() -> None:
         __tracebackhide__ = True

@@ -646,9 +646,10 @@ def _regression(
     report: Report, derived: Report, places: _Places
 ) -> tuple[list[FileProblem], list[Difference], list[str]]:
     """The regression gate's finding, re-derived against the baseline report the evidence seals."""
+    from .comparison.gate import find_regressions
     from .evidence import file_digest
     from .report import read_report
-    from .reporting.compare import find_regressions, render_regressions
+    from .reporting.compare import render_regressions
 
     sealed = report.evidence.fields.get("baseline")
     gate = report.regression

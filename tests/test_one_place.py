@@ -17,8 +17,9 @@ from test_identity import MISGENDER_TABLE
 
 from conformance import AdapterSettings, PolicyError, load_policy
 from conformance._format import fixed, interval
+from conformance.comparison.values import Figure, Gap
 from conformance.options import DEFAULT_TIMEOUT, OPTION, OptionError
-from conformance.reporting.compare import Figure, Gap, _gap_text, _rate_text
+from conformance.reporting.compare import _gap_text, _rate_text
 from conformance.results import CHECK_VERDICTS, Verdict
 
 LABELS = {"woman": "Female", "man": "Male", "nonbinary": "Nonbinary", "abstain": None}
