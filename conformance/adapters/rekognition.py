@@ -60,8 +60,8 @@ from ..recording.scrub import redact, redact_log, scrub_url
 from .base import AdapterSettings, Capabilities, SessionPlan, Vocabulary, _overlap, choose_face
 
 if TYPE_CHECKING:
+    from .._pacing import TokenBucket
     from ..dataset import Dataset, Photo
-    from ..execution import TokenBucket
     from ..matching import SearchOutcome
     from ..recording.store import RecordingStore
     from ..retention import Source
@@ -362,7 +362,7 @@ def _send_nonce(request: Any, **_: Any) -> None:
 
 def _rearm_deadline(**_: Any) -> None:
     """botocore's before-send hook: each attempt of a call gets the whole ``--timeout``."""
-    from ..execution import rearm_deadline
+    from .._pacing import rearm_deadline
 
     rearm_deadline()
 
@@ -805,8 +805,8 @@ class RekognitionAnalyzer:
         import boto3
         import botocore
 
+        from .._pacing import TokenBucket, deadline_sockets
         from .._version import __version__
-        from ..execution import TokenBucket, deadline_sockets
         from ..recording.cassette import replaying
         from ..recording.store import utc_now
 
@@ -1265,7 +1265,7 @@ class RekognitionAnalyzer:
         )
         from botocore.exceptions import ConnectionError as BotoConnectionError
 
-        from ..execution import call_deadline
+        from .._pacing import call_deadline
 
         timeout = self.settings.timeout
         began = time.monotonic()
@@ -1560,8 +1560,8 @@ class RekognitionAnalyzer:
         import botocore
         import PIL
 
+        from .._source import source_digest
         from .._version import __version__
-        from ..cache import source_digest
 
         self._replays_legacy()
         if self.settings.record_mode != "none" or not self.recording.is_file():
@@ -1581,6 +1581,7 @@ class RekognitionAnalyzer:
                 "conformance.metamorphic",
                 "conformance.runner",
                 "conformance.execution",
+                "conformance._pacing",
                 "conformance.recording.cassette",
                 "conformance.recording.store",
                 "conformance.recording.scrub",
