@@ -1,7 +1,7 @@
 """How the kit writes a rate, a gap and an interval: three decimals, ``n/a`` for none.
 
 The failure tables, report.html and ``conformance compare`` read ``0.310 [0.261, 0.364]`` for the same
-figure because they write it here (report.md and the JUnit properties still have copies of their own).
+figure because they write it here, as do report.md and the JUnit XML properties.
 The rates of 1:1 comparison runs, which can be as small as 1e-4, are written with three significant
 digits instead (:func:`rate_text`: an FMR written as 0.000 says nothing), their ratios likewise, and
 counts with thousands separators.
@@ -26,13 +26,14 @@ __all__ = [
 ]
 
 
-def fixed(value: object, digits: int = 3) -> str:
-    """A rate, gap or bound with ``digits`` decimals; ``n/a`` for anything that is not a finite number.
+def fixed(value: object, digits: int = 3, *, sign: bool = False) -> str:
+    """A rate, gap or bound with ``digits`` decimals (``sign``: a ``+`` before a positive one); ``n/a`` for
+    anything that is not a finite number.
 
-    >>> fixed(0.31), fixed(-0.0453, 2), fixed(None), fixed(float("nan"))
-    ('0.310', '-0.05', 'n/a', 'n/a')
+    >>> fixed(0.31), fixed(-0.0453, 2), fixed(0.27, sign=True), fixed(None), fixed(float("nan"))
+    ('0.310', '-0.05', '+0.270', 'n/a', 'n/a')
     """
-    return f"{value:.{digits}f}" if finite_number(value) else "n/a"
+    return f"{value:{'+' if sign else ''}.{digits}f}" if finite_number(value) else "n/a"
 
 
 def interval(ci: object, digits: int = 3) -> str:

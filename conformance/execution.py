@@ -80,6 +80,7 @@ __all__ = [
     "TokenBucket",
     "analyze_photos",
     "call_deadline",
+    "dask_client",
     "deadline_sockets",
     "failure_kind",
     "hold_to_vocabulary",
@@ -364,6 +365,15 @@ def _pool(spec: ExecutorSpec, recipe: Recipe) -> Iterator[Pool]:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return
+    with dask_client(spec) as client:
+        count = spec.workers if spec.kind == "dask-local" else max(1, len(client.scheduler_info().get("workers", {})))
+        yield Pool(client.get_executor(), count, client.scatter(recipe, broadcast=True, hash=False))
+
+
+@contextmanager
+def dask_client(spec: ExecutorSpec) -> Iterator[Any]:
+    """A Dask client for ``dask-local:N`` (a local cluster of N single-threaded worker processes on loopback)
+    or ``dask:ADDRESS`` (an existing scheduler), closed on the way out; nothing starts before it is entered."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -382,15 +392,14 @@ def _pool(spec: ExecutorSpec, recipe: Recipe) -> Iterator[Pool]:
             ) as cluster,
             Client(cluster) as client,
         ):
-            yield Pool(client.get_executor(), spec.workers, client.scatter(recipe, broadcast=True, hash=False))
+            yield client
         return
     try:
         client = Client(spec.address)  # waits as long as dask's distributed.comm.timeouts.connect (30 s)
     except OSError as exc:
         raise ConformanceError(f"--executor {spec}: cannot reach the Dask scheduler ({exc})") from None
     with client:
-        count = max(1, len(client.scheduler_info().get("workers", {})))
-        yield Pool(client.get_executor(), count, client.scatter(recipe, broadcast=True, hash=False))
+        yield client
 
 
 def analyze_photos(

@@ -3,6 +3,13 @@
 No logic of its own lives here: loading is :mod:`conformance.session`, checks are
 :mod:`conformance.checks`, reports are :mod:`conformance.reporting`. Importing this module imports
 nothing heavy; numpy and friends load only when a conformance fixture is used.
+
+Why this is one module of about 1,400 lines: pytest finds a plugin's hooks and fixtures by name in
+the module its ``pytest11`` entry point names, and they share the run's stash keys and options
+declared here (configuration and the baseline check, one set of answers under xdist, the fixtures,
+the regression gate, the terminal summary, the exit status and the reports). Splitting it means
+registering sub-plugins from ``pytest_configure``; until that is done, the banners above each part
+say where it starts.
 """
 
 from __future__ import annotations
@@ -811,9 +818,7 @@ def _all_results(config: pytest.Config, ctx: Context) -> list[CheckResult]:
 
 def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, str]]:
     """A check's figures as short JUnit XML properties (``--junitxml``), for CI systems that show them."""
-
-    def interval(ci: tuple[float, float] | None) -> str:
-        return "" if ci is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+    from ._format import fixed, interval
 
     def name(text: str) -> str:
         # pytest escapes a property's value for XML but writes its name as given: a group name with a
@@ -823,14 +828,15 @@ def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, 
     prefix = f"conformance.{result.id}{suffix}"
     out: list[tuple[str, str]] = [(name(f"{prefix}.verdict"), str(result.verdict))]
     for group, rate in result.groups.items():
-        value = "n/a" if rate.rate is None else f"{rate.rate:.3f}"
-        out.append((name(f"{prefix}.{group}.rate"), f"{value} ({rate.count}/{rate.n}){interval(rate.ci)}"))
+        ci = "" if rate.ci is None else f" {interval(rate.ci)}"
+        out.append((name(f"{prefix}.{group}.rate"), f"{fixed(rate.rate)} ({rate.count}/{rate.n}){ci}"))
     for c in result.comparisons:
-        gap = "n/a" if c.difference is None else f"{c.difference:+.3f}"
+        gap = fixed(c.difference, sign=True)
         # A group is in several comparisons when every two groups are compared: name the other side
         # unless it is the check's reference.
         pair = c.group if c.reference in (result.reference, "none (absolute)") else f"{c.group}.vs.{c.reference}"
-        out.append((name(f"{prefix}.{pair}.gap"), f"{gap}{interval(c.ci)} tolerance {c.tolerance:g}: {c.verdict}"))
+        ci = "" if c.ci is None else f" {interval(c.ci)}"
+        out.append((name(f"{prefix}.{pair}.gap"), f"{gap}{ci} tolerance {c.tolerance:g}: {c.verdict}"))
     return out
 
 

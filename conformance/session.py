@@ -7,8 +7,7 @@ failure) and the plugin's fixtures reuse it in the same process; an xdist worker
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ._untrusted import CHOICES, shown, shown_list
 from .adapters.base import capabilities_of
 from .errors import ConformanceError
-from .execution import ExecutorSpec
+from .execution import ExecutorSpec, dask_client
 from .options import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
@@ -367,40 +366,6 @@ def _reference(
     return requested, []
 
 
-@contextmanager
-def _dask_client(spec: ExecutorSpec) -> Iterator[None]:
-    """A Dask client for ``dask-local:N`` or ``dask:ADDRESS``, active while the 1:1 comparisons run.
-
-    Nothing starts until the comparisons enter it, after the dataset's groups were checked.
-    """
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ConformanceError(
-            f"--executor {spec}: Dask distributed is not installed; pip install 'conformance[dask]'"
-        ) from None
-    if spec.kind == "dask-local":
-        with (
-            LocalCluster(
-                n_workers=spec.workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=40,
-            ) as cluster,
-            Client(cluster),
-        ):
-            yield
-        return
-    try:
-        client = Client(spec.address)
-    except OSError as exc:
-        raise ConformanceError(f"--executor {spec}: cannot reach the Dask scheduler ({exc})") from None
-    with client:
-        yield
-
-
 def _matching_context(
     options: RunOptions, analyzer_spec: str, settings: AdapterSettings, dataset: Dataset, matcher: Any, policy: Any
 ) -> Context:
@@ -424,7 +389,7 @@ def _matching_context(
             reference=options.reference,
             policy=policy,
             thresholds=options.thresholds,
-            dask=_dask_client(executor) if executor.kind.startswith("dask") else None,
+            dask=dask_client(executor) if executor.kind.startswith("dask") else None,
         )
         if executor.kind != "serial" and not executor.kind.startswith("dask"):
             notes.append(

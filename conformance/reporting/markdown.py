@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_atomic
+from .._format import fixed, interval
 from .._text import printable
 from ..report import Report, as_report, endpoint_banners
 from ..results import CheckResult
@@ -77,10 +78,6 @@ def code_cell(value: object) -> str:
     return code(value).replace("|", "\\|")
 
 
-def _num(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
 def _p(value: float, alpha: float | None) -> str:
     """A p-value to 2 significant digits, or as many more as it takes to sit on the same side of ``alpha``.
 
@@ -91,10 +88,6 @@ def _p(value: float, alpha: float | None) -> str:
         if alpha is None or (float(text) <= alpha) == (value <= alpha):
             return text
     return f"{value:.8g}"
-
-
-def _ci(ci: tuple[float, float] | None) -> str:
-    return "n/a" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -140,7 +133,7 @@ def _check_section(check: CheckResult) -> list[str]:
     if check.groups:
         level = f"{check.confidence:.0%} CI"
         rows = [
-            [escape(name), str(g.photos), str(g.subjects), str(g.count), str(g.n), _num(g.rate), _ci(g.ci)]
+            [escape(name), str(g.photos), str(g.subjects), str(g.count), str(g.n), fixed(g.rate), interval(g.ci)]
             for name, g in check.groups.items()
         ]
         out += _table(
@@ -164,8 +157,8 @@ def _check_section(check: CheckResult) -> list[str]:
             rows.append(
                 [
                     f"{escape(c.group)} vs {escape(c.reference)}",
-                    _num(c.difference),
-                    _ci(c.ci),
+                    fixed(c.difference),
+                    interval(c.ci),
                     p,
                     f"{c.tolerance:g}",
                     verdict_label(c.verdict),
@@ -200,7 +193,7 @@ def _companion(measure: Mapping[str, Any], confidence: float) -> list[str]:
     for name, g in measure["groups"].items():
         g = g if isinstance(g, Mapping) else {}
         counts = [escape(g.get(k, "n/a")) for k in ("photos", "subjects", "count", "n")]
-        rows.append([escape(name), *counts, _num(number(g.get("rate"))), _ci(ci(g.get("ci")))])
+        rows.append([escape(name), *counts, fixed(number(g.get("rate"))), interval(ci(g.get("ci")))])
     out += _table(["group", "photos", "subjects", "count", "n", "rate", f"{confidence:.0%} CI"], rows)
     out.append("")
     comparisons = [c for c in measure.get("comparisons", []) if isinstance(c, Mapping)]
@@ -208,8 +201,8 @@ def _companion(measure: Mapping[str, Any], confidence: float) -> list[str]:
         rows = [
             [
                 f"{escape(c.get('group'))} vs {escape(c.get('reference'))}",
-                _num(number(c.get("difference"))),
-                _ci(ci(c.get("ci"))),
+                fixed(number(c.get("difference"))),
+                interval(ci(c.get("ci"))),
                 escape(c.get("tolerance")),
                 verdict_label(c.get("verdict")),
             ]
@@ -428,7 +421,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
     rows = []
     for c in report.checks:
         worst = c.worst_comparison
-        gap = "n/a" if worst is None else f"{escape(worst.group)}: {_num(worst.difference)} {_ci(worst.ci)}"
+        gap = "n/a" if worst is None else f"{escape(worst.group)}: {fixed(worst.difference)} {interval(worst.ci)}"
         if worst is not None and worst.verdict == "inconclusive" and c.verdict == "inconclusive":
             gap += f" ({escape(inconclusive_reason(worst))})"  # every inconclusive names its reason
         larger = largest_gap(c)
