@@ -93,7 +93,7 @@ def make_dataset(folder: Path, photos: int) -> tuple[Path, Path]:
 
 def _non_answers(recording: Path) -> int:
     """Recorded interactions that are not Rekognition's answers (the adapter's own rule, applied afterwards)."""
-    from conformance.adapters.rekognition import _judge
+    from conformance.adapters.rekognition_answers import judge
 
     if not recording.exists():
         return 0
@@ -103,7 +103,7 @@ def _non_answers(recording: Path) -> int:
             record = json.loads(line)
             response = record["response"]
             as_live = {**response, "body": {"string": response["body"].encode()}}
-            count += bool(_judge(record["operation"], as_live))
+            count += bool(judge(record["operation"], as_live))
     return count
 
 

@@ -36,12 +36,18 @@ limit for image bytes is an ``error`` outcome naming its size. Rekognition's voc
 botocore's service model (``GenderType``), not typed in. Throttling is retried with botocore's
 adaptive retry mode; invalid images and other per-photo refusals become ``error`` outcomes with the
 reason; credential and access errors stop the run with how to set credentials.
+
+Why this is one module of about 1,100 lines: what is left is one object, the analyzer of a run, whose
+methods share its per-run state (the boto3 client, the rate limiter, the route its requests leave by,
+the data-protection preflight, the face-search collection): sending a call, guarding a live one,
+searching and describing the run each read several of them. What was not that state has left: the
+recording's bookkeeping (:mod:`conformance.recording.recorder`), which answers are Rekognition's own
+(:mod:`.rekognition_answers`), the rate limit and call deadlines (:mod:`conformance._pacing`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import os
 import sys
@@ -55,13 +61,25 @@ from urllib.parse import urlsplit
 
 from .._text import printable
 from ..errors import AdapterError, ConformanceError, ManifestError
-from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..observation import Face, Observation
 from ..recording import endpoints
 from ..recording.endpoints import is_loopback, route
 from ..recording.recorder import Planned, file_sha256
 from ..recording.scrub import redact, scrub_url
-from .base import AdapterSettings, Capabilities, SessionPlan, Vocabulary, _overlap, choose_face
+from .base import AdapterSettings, Capabilities, SessionPlan, _overlap, choose_face
+from .rekognition_answers import (
+    CREDENTIALS,
+    NON_ANSWER,
+    THROTTLED,
+    NonAnswer,
+    Refused,
+    flag_non_answers,
+    gender_vocabulary,
+    isolated_botocore_session,
+    judge,
+    max_attempts,
+    model_facts,
+)
 
 if TYPE_CHECKING:
     from .._pacing import TokenBucket
@@ -83,26 +101,11 @@ DEFAULT_RATE = 5.0
 _ATTRIBUTES = ["DEFAULT", "GENDER"]
 _SENT_AS_IS = ("JPEG", "PNG")
 _MAX_MATCHES = 4096  # the API's largest MaxFaces: every match at or above the search threshold comes back
-_THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
-_CREDENTIALS = {
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "ExpiredTokenException",
-    "InvalidClientTokenId",
-    "SignatureDoesNotMatch",
-    "IncompleteSignatureException",
-    "MissingAuthenticationTokenException",
-}
 _HOW_TO_SET_CREDENTIALS = (
     "set credentials the way boto3 reads them (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or "
     "~/.aws/credentials) for an identity allowed rekognition:DetectFaces; or replay recordings with "
     "--record-mode none, which needs none"
 )
-_MAX_REASON = 500  # characters of a vendor's message kept as a photo's reason
-# The member a before-parse hook adds to botocore's parsed response when the HTTP answer was not in
-# Rekognition's shape at all (see _shape_problem): the adapter reads it, botocore ignores it.
-_NON_ANSWER = "ConformanceNonAnswer"
 RECORDING_FILE = "rekognition.jsonl"
 _VENDOR_HOST = (
     r"rekognition(?:-fips)?\.[a-z0-9-]+\.(?:amazonaws\.com|amazonaws\.com\.cn|api\.aws|api\.amazonwebservices\.com\.cn)"
@@ -119,31 +122,6 @@ def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings 
     return RekognitionAnalyzer(dataset=dataset, settings=settings or AdapterSettings())
 
 
-@functools.lru_cache(maxsize=1)
-def _service_model() -> Any:
-    """botocore's model of Rekognition, loaded once by a session that reads no AWS configuration (a broken
-    ~/.aws/config or a missing AWS_PROFILE must not stop a replay, which needs neither)."""
-    return _isolated_botocore_session().get_service_model("rekognition")
-
-
-def gender_vocabulary() -> Vocabulary:
-    """Rekognition's gender labels, as botocore's service model declares them."""
-    model = _service_model()
-    enum = list(model.shape_for("GenderType").enum)
-    labels: dict[str, str] = {}
-    for label in enum:
-        meaning = DEFAULT_LABEL_MAP.get(normalise_key(label))
-        if meaning is None:
-            raise AdapterError(f"botocore's Rekognition GenderType has {label!r}, which the kit cannot map yet")
-        labels[label] = meaning
-    import botocore
-
-    # DetectFaces gives Gender.Confidence with every Gender (the service model's GenderType shape).
-    return Vocabulary(
-        labels=labels, source=f"botocore {botocore.__version__} service model, shape GenderType", gives_confidence=True
-    )
-
-
 def _key(operation: str, params: Mapping[str, Any]) -> str:
     """The recording key of a request from its parameters, images given as ``{"Sha256": digest}``.
 
@@ -155,192 +133,6 @@ def _key(operation: str, params: Mapping[str, Any]) -> str:
     from ..recording.scrub import request_key
 
     return request_key(operation, json.dumps(params, sort_keys=True, separators=(",", ":")))
-
-
-class _NonAnswer(Exception):
-    """An HTTP answer not in Rekognition's shape (see _shape_problem): retried, then the photo's error."""
-
-    def __init__(self, problem: str, status: int, retries: int = 0) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.status = status
-        self.retries = retries  # how often botocore asked again already (it does for 5xx and 429)
-
-
-def _max_attempts() -> int:
-    """Attempts per call, as botocore counts them: ``AWS_MAX_ATTEMPTS``, else its modes' default of 3."""
-    try:
-        return max(1, int(os.environ.get("AWS_MAX_ATTEMPTS", "3")))
-    except ValueError:
-        return 3
-
-
-class _Refused(Exception):
-    """The service refused one photo (not the run): its code and message become the photo's outcome."""
-
-    def __init__(self, code: str, message: str) -> None:
-        if not code and not message:
-            message = "the service refused it without an error code or message"
-        if len(message) > _MAX_REASON:  # a vendor's message becomes a photo's reason in every report
-            message = f"{message[:_MAX_REASON]}... ({len(message)} characters)"
-        super().__init__(f"{code}: {message}".strip(": ") if code else message)
-        self.code = code
-
-
-def _error_type(response: Mapping[str, Any]) -> str:
-    """The error code of a recorded-to-be response, read as botocore reads it: the body's ``__type``
-    (or ``code``) first, then the ``x-amzn-ErrorType`` header; ``prefix#Code:suffix`` gives ``Code``."""
-    import json
-
-    code = ""
-    body = response.get("body", {})
-    raw = body.get("string", b"") if isinstance(body, Mapping) else body
-    try:
-        parsed = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        parsed = None
-    if isinstance(parsed, dict):
-        code = str(parsed.get("__type") or parsed.get("code") or "")
-    if not code:
-        for name, value in response.get("headers", {}).items():
-            if str(name).lower() == "x-amzn-errortype":
-                text = value[0] if isinstance(value, list) else value
-                code = str(text.decode() if isinstance(text, bytes) else text)
-    return code.split(":")[0].rpartition("#")[2]
-
-
-@functools.lru_cache(maxsize=64)
-def _model_facts(operation: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The output members of ``operation`` and the errors botocore's model documents for it."""
-    from botocore.model import OperationNotFoundError
-
-    try:
-        model = _service_model().operation_model(operation)
-    except OperationNotFoundError:  # an operation the model does not know: nothing is documented for it
-        return frozenset(), frozenset()
-    members = frozenset(model.output_shape.members) if model.output_shape is not None else frozenset()
-    return members, frozenset(shape.name for shape in model.error_shapes)
-
-
-def _header(headers: Mapping[str, Any], name: str) -> str:
-    for key, value in headers.items():
-        if str(key).lower() == name:
-            text = value[0] if isinstance(value, list) and value else value
-            return str(text.decode("latin-1") if isinstance(text, bytes) else text)
-    return ""
-
-
-def _preview(body: bytes) -> str:
-    """The start of a body for a message: one line, escaped, cut."""
-    from .._untrusted import shown
-
-    text = " ".join(body[:400].decode("utf-8", "replace").split())
-    return shown(text, 60)
-
-
-_NOT_JSON = object()
-# The member an operation's answer is about: an answer without it says nothing (an empty list is an answer).
-_ANSWER_MEMBER = {
-    "DetectFaces": "FaceDetails",
-    "IndexFaces": "FaceRecords",
-    "SearchFacesByImage": "FaceMatches",
-    "CompareFaces": "FaceMatches",
-}
-
-
-def _shape_problem(operation: str, status: int, headers: Mapping[str, Any], body: bytes) -> str:
-    """Why an HTTP answer is not in Rekognition's shape at all ("" when it is).
-
-    Rekognition answers a 200 with a JSON object of the operation's output members, and an error with
-    a JSON object naming its type (``__type``, or the ``x-amzn-ErrorType`` header). Anything else
-    came from something that is not the service (a proxy's HTML page, a gateway's 502, a load
-    balancer's bare 429, a stand-in's JSON of another shape) and says nothing about the photo.
-    """
-    import json
-
-    kind = _header(headers, "content-type").split(";")[0].strip() or "untyped"
-    try:
-        parsed: Any = json.loads(body) if body.strip() else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        parsed = _NOT_JSON
-    if parsed is _NOT_JSON:
-        return f"HTTP {status} with a {kind} body that is not JSON ({_preview(body)})"
-    if parsed is None:
-        return f"HTTP {status} with an empty body"
-    if not isinstance(parsed, dict):
-        return f"HTTP {status} with JSON that is not an object ({_preview(body)})"
-    if status == 200:
-        members, _ = _model_facts(operation)
-        if not parsed:
-            # Every Rekognition answer names at least its result: {} is nobody's answer ("no face" it is not).
-            return f"HTTP 200 with an empty JSON object, not a {operation} answer"
-        if members and not set(parsed) & members:
-            from .._untrusted import shown_list
-
-            return f"HTTP 200 with JSON that is not a {operation} answer (members {shown_list(sorted(parsed), 5)})"
-        essential = _ANSWER_MEMBER.get(operation)
-        if essential is not None and essential not in parsed:
-            from .._untrusted import shown_list
-
-            return (
-                f"HTTP 200 with JSON that has no {essential}, so it is not a {operation} answer "
-                f"(members {shown_list(sorted(parsed), 5)})"
-            )
-        return ""
-    if status >= 300 and not _error_type({"body": body, "headers": headers}):
-        return f"HTTP {status} without an error type ({_preview(body)})"
-    if status < 200:
-        return f"HTTP {status}"
-    return ""
-
-
-def _judge(operation: str, response: Mapping[str, Any]) -> str:
-    """Why a live response does not belong in the recording ("" when it does: the service's own answer).
-
-    Kept: well-formed answers, and the errors the service's model documents for the operation about
-    the request itself (an invalid or oversized image). Not kept: anything not in the service's
-    shape, server faults, throttling, credential refusals, and errors not documented for the
-    operation; they say something about that moment or that endpoint, not about the photo, and a
-    later run must ask again rather than replay them.
-    """
-    from ..recording.cassette import decoded_body
-
-    status = int(response.get("status", {}).get("code", 200))
-    headers = response.get("headers", {})
-    body = decoded_body(response)
-    problem = _shape_problem(operation, status, headers, body)
-    if problem:
-        return problem
-    if status >= 500:
-        return f"HTTP {status}, a server fault"
-    if status >= 300:
-        code = _error_type({"body": body, "headers": headers})
-        if code in _THROTTLED:
-            return f"{code}, throttling"
-        if code in _CREDENTIALS:
-            return f"{code}, a refusal of the credentials"
-        if code not in _model_facts(operation)[1]:
-            return f"{code}, which Rekognition's model does not document for {operation}"
-    return ""
-
-
-def _flag_non_answers(
-    operation_model: Any, response_dict: Mapping[str, Any], customized_response_dict: dict[str, Any], **_: Any
-) -> None:
-    """botocore's before-parse hook: mark a response not in Rekognition's shape, replayed or live.
-
-    botocore would parse a 200 with an HTML body as an answer with no faces ("no face"): the mark
-    makes the adapter treat it as the non-answer it is.
-    """
-    body = response_dict.get("body", b"")
-    problem = _shape_problem(
-        str(operation_model.name),
-        int(response_dict.get("status_code", 0)),
-        response_dict.get("headers", {}),
-        body if isinstance(body, bytes) else str(body).encode(),
-    )
-    if problem:
-        customized_response_dict[_NON_ANSWER] = problem
 
 
 def _send_nonce(request: Any, **_: Any) -> None:
@@ -396,26 +188,9 @@ def _transport(client: Any, endpoint: str) -> dict[str, Any]:
     return out
 
 
-def _isolated_botocore_session() -> Any:
-    """A botocore session that reads no AWS configuration (no profile, no config or credentials file).
-
-    A replay needs none, and must not fail on a machine where ``AWS_PROFILE`` names a missing profile
-    or ``~/.aws/config`` does not parse.
-    """
-    import botocore.session
-
-    return botocore.session.Session(
-        session_vars={
-            "profile": (None, None, None, None),
-            "config_file": (None, None, os.devnull, None),
-            "credentials_file": (None, None, os.devnull, None),
-        }
-    )
-
-
 def _isolated_boto3_session(boto3: Any) -> Any:
-    """A boto3 session over :func:`_isolated_botocore_session`."""
-    return boto3.session.Session(botocore_session=_isolated_botocore_session())
+    """A boto3 session over :func:`isolated_botocore_session`."""
+    return boto3.session.Session(botocore_session=isolated_botocore_session())
 
 
 def _another_face(searched: Any, box: tuple[float, float, float, float] | None) -> str:
@@ -586,7 +361,7 @@ class RekognitionAnalyzer:
             stack.enter_context(network_blocked(self._plan.allowed_hosts))
         self._client = self._make_client(replay_only, boto3)
         # Marks answers not in Rekognition's shape (a proxy's page), live or replayed, before botocore parses them.
-        self._client.meta.events.register("before-parse.rekognition", _flag_non_answers)
+        self._client.meta.events.register("before-parse.rekognition", flag_non_answers)
         endpoint = str(self._client.meta.endpoint_url)
         self._rec.endpoint = scrub_url(endpoint)
         loopback = is_loopback(endpoint)
@@ -633,10 +408,10 @@ class RekognitionAnalyzer:
                 effective,
                 session=session,
                 note=_NOTE,
-                judge=_judge,
+                judge=judge,
                 secrets=secrets,
                 on_begin=self._rec.begin_session,
-                shape=lambda operation: _model_facts(operation)[0],  # only the operation's own members are recorded
+                shape=lambda operation: model_facts(operation)[0],  # only the operation's own members are recorded
             )
         )
 
@@ -840,7 +615,7 @@ class RekognitionAnalyzer:
     # -- the Analyzer protocol ---------------------------------------------------------------------------
 
     def _call(self, method: str, *, photo: Photo | None = None, **params: Any) -> Any:
-        """One API call: credential and connection failures stop the run; refusals of a photo raise _Refused.
+        """One API call: credential and connection failures stop the run; refusals of a photo raise Refused.
 
         ``photo`` is whom the call is about, named when its answer is withheld from the recording.
         An answer not in Rekognition's shape (a proxy's page, a bare 429) is asked again as botocore would
@@ -856,7 +631,7 @@ class RekognitionAnalyzer:
             limiter.acquire()
         if not replayed:
             self._rec.count_live()  # the preflight's record says, after the run, how many calls went out
-        attempts = 1 if replayed else _max_attempts()
+        attempts = 1 if replayed else max_attempts()
         operation = self._client.meta.method_to_api_mapping.get(method, method)
         for attempt in range(1, attempts + 1):
             try:
@@ -864,9 +639,9 @@ class RekognitionAnalyzer:
                 headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
                 self._rec.note_claim(key, headers, live=not replayed)
                 return response
-            except _NonAnswer as non:
+            except NonAnswer as non:
                 if replayed:
-                    raise _Refused(
+                    raise Refused(
                         "NotRekognition",
                         f"the recording {self.recording} holds {non.problem} as the answer to {operation}, not "
                         "Rekognition's; record it anew with --record-mode all",
@@ -875,7 +650,7 @@ class RekognitionAnalyzer:
                     self._rec.count_unrecorded()  # never recorded: the recording stays incomplete, a re-run asks again
                     # No count of attempts in the reason: botocore's retry quota makes it vary, and reasons that
                     # are alike show a systematic failure.
-                    raise _Refused(
+                    raise Refused(
                         "NotRekognition",
                         f"the endpoint answered {operation} with {non.problem}, not as Rekognition answers, after retries; "
                         "not recorded: run again to resume, and check that AWS_ENDPOINT_URL_REKOGNITION (or a proxy "
@@ -918,13 +693,13 @@ class RekognitionAnalyzer:
                 raise ConformanceError(f"cannot reach {endpoint}: check the endpoint") from None
             self._rec.count_unrecorded()
             if live and time.monotonic() - began >= timeout:
-                raise _Refused(
+                raise Refused(
                     "ConnectionError",
                     f"no complete answer within --timeout {timeout:g} s (it bounds each attempt's whole time, not "
                     "only each read), after retries; run again to resume",
                 ) from None
             what = "timed out" if isinstance(exc, ReadTimeoutError) else "lost the connection"
-            raise _Refused(
+            raise Refused(
                 "ConnectionError", f"{what} after retries ({type(exc).__name__}); run again to resume"
             ) from None
         except HTTPClientError as exc:
@@ -944,33 +719,31 @@ class RekognitionAnalyzer:
             # botocore could not read the answer (not UTF-8, not the JSON it expects): the service's (or the
             # recording's) answer about this photo is unreadable; an error of that photo, not of the run.
             self._connected = True
-            raise _Refused(
+            raise Refused(
                 "MalformedResponse", f"the answer to {method} could not be read ({type(exc).__name__})"
             ) from None
         except ClientError as exc:
             self._connected = True
-            if _NON_ANSWER in exc.response:
+            if NON_ANSWER in exc.response:
                 metadata = exc.response.get("ResponseMetadata", {})
                 status = int(metadata.get("HTTPStatusCode", 0))
-                raise _NonAnswer(
-                    str(exc.response[_NON_ANSWER]), status, int(metadata.get("RetryAttempts", 0))
-                ) from None
+                raise NonAnswer(str(exc.response[NON_ANSWER]), status, int(metadata.get("RetryAttempts", 0))) from None
             code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
             # Services quote back what they refuse (headers, tokens, ARNs): never print or report that.
             message = redact(str(exc.response.get("Error", {}).get("Message", "")), self._secrets())
-            if code in _CREDENTIALS:
+            if code in CREDENTIALS:
                 raise ConformanceError(
                     f"Rekognition refused the credentials ({code}): {_HOW_TO_SET_CREDENTIALS}"
                 ) from None
-            if code in _THROTTLED or code == "InternalServerError":
+            if code in THROTTLED or code == "InternalServerError":
                 if live:
                     self._rec.count_unrecorded()  # a passing fault: the recording stays incomplete, a re-run asks again
-                if code in _THROTTLED:
+                if code in THROTTLED:
                     message = "after retries; run again to resume"
-            raise _Refused(code, message) from None
+            raise Refused(code, message) from None
         self._connected = True
-        if _NON_ANSWER in response:
-            raise _NonAnswer(str(response[_NON_ANSWER]), 200)
+        if NON_ANSWER in response:
+            raise NonAnswer(str(response[NON_ANSWER]), 200)
         return response
 
     def _secrets(self) -> tuple[str, ...]:
@@ -1002,7 +775,7 @@ class RekognitionAnalyzer:
             return Observation(photo=photo.id, outcome="error", reason=reason)
         try:
             response = self._call("detect_faces", photo=photo, Image={"Bytes": data}, Attributes=_ATTRIBUTES)
-        except _Refused as refused:
+        except Refused as refused:
             return Observation(photo=photo.id, outcome="error", reason=str(refused))
         try:
             details = response.get("FaceDetails") or []
@@ -1050,7 +823,7 @@ class RekognitionAnalyzer:
     def _enrol(self, gallery: Sequence[Photo]) -> dict[str, str]:
         try:
             self._call("create_collection", CollectionId=self.collection_id)
-        except _Refused as refused:
+        except Refused as refused:
             if refused.code != "ResourceAlreadyExistsException":
                 raise ConformanceError(f"cannot create collection {self.collection_id}: {refused}") from None
             # Left by a run that died before deleting it: start clean.
@@ -1068,7 +841,7 @@ class RekognitionAnalyzer:
             params["Image"] = {"Bytes": data}
             try:
                 response = self._call("index_faces", photo=photo, **params)
-            except _Refused as refused:
+            except Refused as refused:
                 self._unindexed[photo.id] = str(refused)
                 continue
             if not response.get("FaceRecords"):
@@ -1090,7 +863,7 @@ class RekognitionAnalyzer:
         params["FaceMatchThreshold"] = float(threshold)
         try:
             response = self._call("search_faces_by_image", photo=probe, **params)
-        except _Refused as refused:
+        except Refused as refused:
             if refused.code == "InvalidParameterException" and "no faces" in str(refused).lower():
                 return SearchOutcome(probe.id, "no_face", reason=str(refused))
             return SearchOutcome(probe.id, "error", reason=str(refused))
@@ -1123,7 +896,7 @@ class RekognitionAnalyzer:
                 TargetImage={"Bytes": images[1]},
                 SimilarityThreshold=float(self.search_floor),
             )
-        except _Refused:
+        except Refused:
             return None
         wrong = _another_face((response.get("SourceImageFace") or {}).get("BoundingBox"), source.box)
         if wrong:
@@ -1138,7 +911,7 @@ class RekognitionAnalyzer:
             self._collection = False
             try:
                 self._call("delete_collection", CollectionId=self.collection_id)
-            except (_Refused, ConformanceError) as exc:
+            except (Refused, ConformanceError) as exc:
                 print(
                     printable(f"conformance: could not delete collection {self.collection_id}: {exc}"), file=sys.stderr
                 )
@@ -1208,6 +981,7 @@ class RekognitionAnalyzer:
             "vocabulary": self.vocabulary.to_dict(),
             "code": source_digest(
                 "conformance.adapters.rekognition",
+                "conformance.adapters.rekognition_answers",
                 "conformance.adapters.base",
                 "conformance.observation",
                 "conformance.metamorphic",
