@@ -408,3 +408,69 @@ def test_pytest_refuses_a_baseline_from_another_dataset(other: Path) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert "was made on dataset 'v1'" in done.stderr
     assert "--conformance-baseline-any-dataset" in done.stderr
+
+
+# -- a baseline that cannot speak to this run's gaps (rt14c F1) -----------------------------------------------
+# The gate passed, having compared nothing, for a baseline made with other checks, another grouping or
+# reference, or from a run that produced no check: v2 (trans 40/100 misgendered against 10/100) went
+# through against such a v1 baseline. What the baseline lacks now fails the gate, each gap named.
+
+LACKING = {
+    # baseline run's extra arguments -> what the gate must say about misgender_gap's trans vs cis gap
+    "other-checks": (["--checks", "detection_failure_gap"], "the baseline has no result for the check"),
+    "other-grouping": (["--checks", "misgender_gap", "--group-by", "trans"], "the baseline has no such comparison"),
+    "other-reference": (["--checks", "misgender_gap", "--reference", "trans"], "the baseline compared with trans"),
+    "incomplete": (["--checks", "misgender_gap", "--", "-k", "misgender_gapp"], "the baseline"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LACKING))
+def test_a_baseline_that_cannot_speak_to_the_gaps_fails_the_gate_naming_them(runs: Path, kind: str) -> None:
+    extra, why = LACKING[kind]
+    made = cli(
+        runs,
+        "run",
+        "--dataset",
+        "v1/manifest.csv",
+        "--analyzer",
+        "predictions:v1/predictions.jsonl",
+        "--profile",
+        "ci",
+        "--report-dir",
+        f"lacking-{kind}",
+        *extra,
+    )
+    assert made.returncode in (0, 1, 5), made.stdout + made.stderr  # 5: the incomplete run selected no test
+    assert (runs / f"lacking-{kind}" / "report.json").exists(), made.stdout + made.stderr
+    done = cli(
+        runs,
+        "run",
+        "--dataset",
+        "v2/manifest.csv",
+        "--analyzer",
+        "predictions:v2/predictions.jsonl",
+        "--checks",
+        "misgender_gap",
+        "--profile",
+        "ci",
+        "--baseline",
+        f"lacking-{kind}/report.json",
+        "--report-dir",
+        f"gated-{kind}",
+        "--",
+        "-k",
+        "regression",
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "no regression against" not in done.stdout
+    assert "misgender_gap: not compared with the baseline for trans" in done.stdout, done.stdout
+    assert why in done.stdout
+    assert "make the baseline with the same checks, grouping and reference" in done.stdout
+    report = json.loads((runs / f"gated-{kind}" / "report.json").read_text())
+    (message,) = report["regression"]["regressions"]
+    assert message.startswith("misgender_gap: not compared with the baseline for trans")
+    md = (runs / f"gated-{kind}" / "report.md").read_text()
+    assert "a check with gaps the baseline cannot speak to" in md
+    if kind == "other-reference":  # the how-to shows this run's message as written
+        howto = Path(__file__).parents[1] / "docs" / "how-to" / "regression-gate.md"
+        assert message in howto.read_text(encoding="utf-8").splitlines()

@@ -8,8 +8,10 @@ What counts as a regression
 ---------------------------
 A gap (group minus reference, larger is worse) whose change from the baseline is beyond noise
 upwards: the change's interval lies wholly above 0. Only comparisons present in both reports
-against the same reference are compared; a check or group missing from either is not a
-regression. A verdict that got worse (``pass`` or ``inconclusive`` to ``fail``) counts only
+against the same reference are compared. A gap of this run that the baseline cannot speak to (its
+check, group or comparison absent, another reference, no interval there) fails the gate as "not
+compared with the baseline", with the way out: a gate that compared nothing is no evidence. A
+comparison without a gap in this run is left to the check's own verdict. A verdict that got worse (``pass`` or ``inconclusive`` to ``fail``) counts only
 together with a gap change beyond noise, so it never adds a regression of its own (a verdict can
 flip on noise alone when a gap sits near its tolerance, and a gate must not be flaky); it is named
 in the regression's message. Identical reports give no regression: every change is exactly 0.
@@ -38,8 +40,8 @@ from .._text import printable
 from ..report import Report, ReportError, read_report
 from .changes import bounds, normal_change
 from .points import SEPARATE_CHECKS, operating_points
-from .reports import parse_report
-from .values import WORSENED, FigureChange, Regression, Side, label, unmatched
+from .reports import ParsedCheck, parse_report
+from .values import NOT_COMPARED, WORSENED, FigureChange, Gap, Regression, Side, label, unmatched
 
 __all__ = ["find_regressions", "ratio_regressions", "read_baseline"]
 
@@ -91,20 +93,21 @@ def find_regressions(current: Report | Mapping[str, Any], baseline: Report | Map
     before = parse_report(baseline, "baseline report", "baseline")
     found = []
     for check in now.checks.values():
-        old = before.checks.get(check.key)
-        if old is None or check.id in SEPARATE_CHECKS:  # ratio-decided checks: ratio_regressions below
+        if check.id in SEPARATE_CHECKS:  # ratio-decided checks: ratio_regressions below
             continue
+        old = before.checks.get(check.key)
+        uncompared: dict[str, str] = {}  # group -> why the baseline cannot speak to its gap
         for group, gap in check.gaps.items():
-            base = old.gaps.get(group)
-            if (
-                base is None
-                or base.reference != gap.reference
-                or base.difference is None
-                or base.ci is None
-                or gap.difference is None
-                or gap.ci is None
-            ):
+            if gap.difference is None or gap.ci is None:
+                continue  # no gap now: the check's own verdict says why, and there is nothing to compare
+            base = None if old is None else old.gaps.get(group)
+            why = _why_not_compared(check.key, group, gap.reference, old, base, before.skipped)
+            if why:
+                uncompared[group] = why
                 continue
+            assert base is not None
+            assert base.difference is not None
+            assert base.ci is not None
             change = normal_change(
                 base.difference, base.ci, base.level, gap.difference, gap.ci, gap.level, check.confidence
             )
@@ -140,9 +143,75 @@ def find_regressions(current: Report | Mapping[str, Any], baseline: Report | Map
                     threshold=check.threshold,
                 )
             )
+        if uncompared:
+            found.append(_not_compared(check.id, check.threshold, uncompared))
     if now.typed is not None and before.typed is not None:
         found += ratio_regressions(now.typed, before.typed)
     return found
+
+
+def _why_not_compared(
+    key: tuple[str, float | None],
+    group: str,
+    reference: str,
+    old: ParsedCheck | None,
+    base: Gap | None,
+    skipped: Mapping[str, str],
+) -> str:
+    """Why the baseline cannot speak to this run's gap of ``group`` ("" when it can).
+
+    A gate that passes because it compared nothing is a silent wrong verdict (rt14c: a baseline
+    grouped by another column, narrowed with ``--checks`` or from an incomplete run let a run that
+    misgenders every trans woman through). Like a missing snapshot in a snapshot test, what the
+    baseline lacks fails the gate, with the way out.
+    """
+    if old is None:
+        if key[0] in skipped:
+            return f"the baseline did not run the check ({skipped[key[0]]})"
+        return "the baseline has no result for the check (made with other --checks, or another kit version)"
+    if base is None:
+        if old.reference != reference and group in old.groups:
+            return f"the baseline compared with {old.reference}"
+        if not old.gaps:
+            return f"the baseline's check has no comparison (its verdict: {old.verdict})"
+        return "the baseline has no such comparison (other groups: another --group-by, or other data)"
+    if base.reference != reference:
+        return f"the baseline compared with {base.reference}"
+    if base.difference is None or base.ci is None:
+        return f"the baseline's gap has no interval (its verdict there: {base.verdict})"
+    return ""
+
+
+def _not_compared(check_id: str, threshold: float | None, uncompared: Mapping[str, str]) -> Regression:
+    """One entry for a check whose gaps (some or all) the baseline cannot speak to, naming each and why."""
+    reasons: dict[str, list[str]] = {}
+    for group, why in uncompared.items():
+        reasons.setdefault(why, []).append(group)
+    said = "; ".join(f"{', '.join(groups)}: {why}" for why, groups in reasons.items())
+    nan = (math.nan, math.nan)
+    return Regression(
+        check=check_id,
+        group=", ".join(uncompared),
+        reference="",
+        baseline_gap=math.nan,
+        baseline_ci=nan,
+        current_gap=math.nan,
+        current_ci=nan,
+        change=math.nan,
+        change_ci=nan,
+        level=math.nan,
+        statistic=math.nan,
+        p_value=math.nan,
+        baseline_verdict="",
+        current_verdict="",
+        message=printable(
+            f"{label(check_id, threshold)}: {NOT_COMPARED} for {said}. A gate that compared nothing there is "
+            "no evidence: make the baseline with the same checks, grouping and reference as this run "
+            "(a complete run), or leave --baseline out"
+        ),
+        threshold=threshold,
+        figure="not compared",
+    )
 
 
 def ratio_regressions(current: Report, baseline: Report) -> list[Regression]:

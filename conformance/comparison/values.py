@@ -34,6 +34,8 @@ __all__ = [
 
 # A comparison's verdict that got worse: named in a regression's message, never a regression by itself.
 WORSENED = frozenset({("pass", "fail"), ("inconclusive", "fail")})
+# How the gate names a gap of the run that the baseline cannot speak to (a regression entry of its own).
+NOT_COMPARED = "not compared with the baseline"
 
 
 def label(check_id: str, threshold: float | None) -> str:

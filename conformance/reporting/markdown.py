@@ -14,6 +14,7 @@ from typing import Any
 from .._atomic import write_atomic
 from .._format import fixed, interval
 from .._text import printable
+from ..comparison.values import NOT_COMPARED
 from ..report import Report, as_report, endpoint_banners
 from ..results import CheckResult
 from ._biometrics import threshold_label
@@ -360,7 +361,14 @@ class GateView:
     def meaning(self) -> str:
         if not self.regressions:
             return "no gap is worse than the baseline's beyond noise"
-        return ("a gap" if len(self.regressions) == 1 else "gaps") + " worse than the baseline's beyond noise"
+        lacking = sum(NOT_COMPARED in message for message in self.regressions)
+        worse = len(self.regressions) - lacking
+        said = []
+        if worse:
+            said.append(("a gap" if worse == 1 else "gaps") + " worse than the baseline's beyond noise")
+        if lacking:
+            said.append(("a check" if lacking == 1 else "checks") + " with gaps the baseline cannot speak to")
+        return " and ".join(said)
 
     @property
     def exit_note(self) -> str:
