@@ -108,7 +108,9 @@ def _disclosed(observations: Observations, photo_group: _Grouping, reference: st
     """Photos whose subject described a gender identity; refuses a reference group of undisclosed people only."""
     keep = observations.disclosed
     in_reference = photo_group.mask(reference)
-    if in_reference.any() and not keep[in_reference].any():
+    # Nobody disclosed anything (the only group is the undisclosed one): the checks say so as they do of a run
+    # with nothing to compare, rather than blame a reference nobody chose (rt14c F2).
+    if in_reference.any() and not keep[in_reference].any() and keep.any():
         raise ConformanceError(
             f"reference group {reference!r} holds only people who did not disclose a gender identity: there is "
             "nothing to misgender against in it; choose another reference with --reference"
@@ -144,6 +146,39 @@ def _show_undisclosed(
     return replace(result, groups=rates, notes=(*result.notes, note))
 
 
+def _nobody_disclosed(
+    check_id: str,
+    measure: str,
+    observations: Observations,
+    photo_group: _Grouping,
+    reference: str,
+    policy: Policy,
+    count_label: str,
+    keep: npt.NDArray[np.bool_],
+) -> CheckResult:
+    """Not applicable: no person of the run described a gender identity, so no label can be judged (rt14c F2)."""
+    alpha_pass, alpha_fail = error_rates(policy)
+    result = CheckResult(
+        id=check_id,
+        verdict="not applicable",
+        groups={},
+        comparisons=(),
+        method="none: nobody disclosed a gender identity",
+        measure=measure,
+        reference=reference,
+        confidence=policy.confidence,
+        notes=(
+            "not applicable: nobody in the dataset disclosed a gender identity, so there is no self-description "
+            "to judge a label against; the check applies once some people describe their gender identity",
+        ),
+        count_label=count_label,
+        alpha_pass=alpha_pass,
+        alpha_fail=alpha_fail,
+        direction=policy.direction,
+    )
+    return _show_undisclosed(result, observations, photo_group, keep)
+
+
 def _result(
     check_id: str,
     measure: str,
@@ -168,6 +203,8 @@ def _result(
     (see :func:`conformance.checks._compare.compare_measures`); its figures go to ``details``.
     """
     tolerance = policy.tolerance_for(check_id)
+    if keep is not None and not keep.any():
+        return _nobody_disclosed(check_id, measure, observations, photo_group, reference, policy, count_label, keep)
     done = compare_measures(
         units,
         photo_group=photo_group.labels if keep is None else photo_group.labels[keep],
