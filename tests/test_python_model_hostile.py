@@ -568,3 +568,119 @@ def test_cli_under_xdist_the_workers_take_the_answers_conformance_run_made(tmp_p
         "cis": (0, 20),
         "trans": (0, 20),
     }
+
+
+# -- rt14c F3: conformance run is isolated from the project's conftest.py; the command line's analyzer wins ------
+
+BROKEN_FIXTURE = """
+import pytest
+
+def pytest_collection_modifyitems(config, items):
+    keep = [i for i in items if "misgender_gap" in i.name]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
+
+@pytest.fixture(autouse=True)
+def _project_fixture():
+    print("PROJECT AUTOUSE FIXTURE RAN")
+
+@pytest.fixture(scope="session")
+def conformance_model():
+    raise RuntimeError("weights/model.onnx not found")
+"""
+
+
+def test_cli_runs_the_built_in_suite_without_the_projects_conftest(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    module(tmp_path, "steady", VOCABULARY + f"def analyze(path):\n    return {ANSWER}\n")
+    (tmp_path / "conftest.py").write_text(BROKEN_FIXTURE, encoding="utf-8")
+    args = ("run", "--dataset", "photos/manifest.csv", "--analyzer", "python:steady:analyze")
+    done = cli(tmp_path, *args, "--", "-s")
+    report = json.loads((tmp_path / "conformance-report" / "report.json").read_text(encoding="utf-8"))
+    # Every check ran (none deselected by the project's hook, none broken by its fixture) ...
+    assert [c["verdict"] for c in report["checks"] if c["verdict"] == "not run"] == []
+    assert "weights/model.onnx" not in done.stdout + done.stderr
+    assert "PROJECT AUTOUSE FIXTURE RAN" not in done.stdout
+    # ... and a project that wants its conftest.py in the suite says so.
+    opted = cli(tmp_path, *args, "--project-conftest", "--", "-s")
+    assert "PROJECT AUTOUSE FIXTURE RAN" in opted.stdout
+
+
+def test_pytest_an_analyzer_named_on_the_command_line_never_evaluates_the_fixture(pytester: pytest.Pytester) -> None:
+    manifest = write_project(pytester.path)
+    pytester.syspathinsert()
+    module(pytester.path, "steady", VOCABULARY + f"def analyze(path):\n    return {ANSWER}\n")
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture(scope='session')\ndef conformance_model():\n"
+        "    raise RuntimeError('weights/model.onnx not found')\n"
+    )
+    pytester.makepyfile(
+        test_mine="def test_it(conformance_observations):\n"
+        "    assert conformance_observations.analyzer['name'] == 'steady:analyze'\n"
+    )
+    result = pytester.runpytest(f"{OPT_DATASET}={manifest}", f"{OPT_ANALYZER}=python:steady:analyze")
+    result.assert_outcomes(passed=1)
+
+
+# -- rt14c F4: a model that ends the run some other way never reads as a check failing, or as a pass -------------
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [
+        (
+            "class Stop(BaseException):\n    pass\n\ndef analyze(path):\n    raise Stop('model gave up')\n",
+            "stopper.Stop('model gave up')",
+        ),
+        (
+            "import asyncio\n\ndef analyze(path):\n    raise asyncio.CancelledError('timed out upstream')\n",
+            "asyncio.CancelledError('timed out upstream')",
+        ),
+    ],
+    ids=["custom BaseException", "CancelledError"],
+)
+def test_cli_a_base_exception_from_the_model_stops_the_run_with_exit_2(tmp_path: Path, source: str, named: str) -> None:
+    write_project(tmp_path)
+    module(tmp_path, "stopper", VOCABULARY + source)
+    done = cli(tmp_path, "run", "--dataset", "photos/manifest.csv", "--analyzer", "python:stopper:analyze")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"raised {named}" in done.stderr
+    assert "on photo img/001.png" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_an_exception_whose_str_fails_is_that_photos_error(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    module(
+        tmp_path,
+        "weird",
+        VOCABULARY + "class Weird(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\n\n"
+        f"def analyze(path):\n    if path.name == '002.png':\n        raise Weird()\n    return {ANSWER}\n",
+    )
+    done = cli(tmp_path, "run", "--dataset", "photos/manifest.csv", "--analyzer", "python:weird:analyze")
+    assert done.returncode == 1, done.stdout + done.stderr  # the checks' verdict: too few people
+    assert "Traceback" not in done.stderr
+    report = json.loads((tmp_path / "conformance-report" / "report.json").read_text(encoding="utf-8"))
+    errors = [p for p in report["photos"] if p["outcome"] == "error"]
+    assert [p["photo"] for p in errors] == ["img/002.png"]
+    assert "Weird: (its message could not be printed: str() raised RuntimeError)" in errors[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import os\n\ndef analyze(path):\n    os._exit(0)\n", 2),
+        (f"import atexit, os\natexit.register(lambda: os._exit(0))\n\ndef analyze(path):\n    return {ANSWER}\n", 1),
+    ],
+    ids=["os._exit(0) in a call", "os._exit(0) from atexit after the verdict"],
+)
+def test_cli_a_model_ending_the_process_never_exits_0(tmp_path: Path, source: str, expected: int) -> None:
+    write_project(tmp_path)
+    module(tmp_path, "ender", VOCABULARY + source)
+    done = cli(tmp_path, "run", "--dataset", "photos/manifest.csv", "--analyzer", "python:ender:analyze")
+    # 2: no verdict (the process ended mid-run); 1: the run's own verdict (too few people), not the 0 it ended with.
+    assert done.returncode == expected, done.stdout + done.stderr
+    if expected == 2:
+        assert "the run ended before it finished, with exit status 0 and no verdict" in done.stderr
+    else:
+        assert "the process ended with exit status 0 after the run had decided 1" in done.stderr

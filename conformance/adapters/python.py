@@ -142,6 +142,20 @@ class ModelExit(SystematicFailure):
     """
 
 
+def _type_name(exc: BaseException) -> str:
+    """The exception's class as the user's code names it (``asyncio.CancelledError``), with its message if printable."""
+    kind = type(exc)
+    name = (
+        kind.__qualname__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    name = name.replace("asyncio.exceptions.", "asyncio.")
+    try:
+        text = str(exc)
+    except Exception:  # its __str__ fails: the type alone names it
+        text = ""
+    return f"{name}({shown(text, 120)})" if text else name
+
+
 def _exit_code(exc: SystemExit) -> str:
     """How the call that raised ``exc`` read in the user's code: ``sys.exit(0)``, ``sys.exit('message')``."""
     return f"sys.exit({shown(exc.code, 120) if exc.code is not None else ''})"
@@ -811,7 +825,12 @@ class FunctionAnalyzer:
         return photo.path
 
     def _raised(self, exc: Exception) -> _Fault:
-        message = shown(str(exc), _REASON_LIMIT, quoted=False)
+        try:
+            text = str(exc)
+        except Exception as unprintable:  # its __str__ fails: still this photo's error
+            # Named by its type, so that one odd exception class is not a crash of the whole run (rt14c F4).
+            text = f"(its message could not be printed: str() raised {type(unprintable).__name__})"
+        message = shown(text, _REASON_LIMIT, quoted=False)
         where = _where(exc, self.declaration.file)
         return _Fault(type(exc).__name__, f"{type(exc).__name__}: {message} (raised by {self.spec}{where})")
 
@@ -830,6 +849,15 @@ class FunctionAnalyzer:
                 "model under audit must return an answer, not end the process, so the run stopped with no verdict. "
                 "If it wraps a command-line tool's main(), call the function main() calls, or catch SystemExit in "
                 f"{self.spec.removeprefix('python:')} ({_HOWTO})"
+            ) from None
+        except (Exception, KeyboardInterrupt, GeneratorExit):
+            raise  # an Exception is the caller's (this photo's error); Ctrl-C and SIGTERM interrupt the run
+        except BaseException as exc:  # CancelledError, a custom one: not a photo's error
+            raise ModelExit(
+                f"{self.spec} raised {_type_name(exc)}{_where(exc, self.declaration.file)} on photo {photo.id}, "
+                "a BaseException that is not an Exception: it asks the process to stop rather than report a failure, "
+                "so the run stopped with no verdict. Make the model raise an Exception (or return "
+                f'{{"error": "..."}}) for a photo it cannot answer ({_HOWTO})'
             ) from None
         finally:
             moved = _moved_back(before)
