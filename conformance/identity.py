@@ -330,11 +330,37 @@ def _one_slip(a: str, b: str) -> bool:
     return longer[start + 1 :] == shorter[start:]
 
 
+# What spreadsheets, pandas and databases write for a missing value: no description at all, and never a typo
+# of one ("nan" is one slip from "man").
+_MISSING_MARKERS = frozenset(("nan", "null", "nil", "none", "na n", "#n/a", "#na", "missing", "?", "??", "."))
+# A hint proposes a spelling only for a word long enough that one slip cannot turn it into another identity:
+# "Mx" (the nonbinary honorific) is one slip from "m", "fem" from "ftm".
+_HINT_MIN_LENGTH = 4
+
+
+def _missing_marker(label: str, wanted: str) -> UnmappedIdentity | None:
+    if wanted not in _MISSING_MARKERS and label.strip().casefold() not in _MISSING_MARKERS:
+        return None
+    return UnmappedIdentity(
+        label,
+        f"gender_identity {shown(label)} is not a description but a missing-value marker (as pandas or a "
+        "spreadsheet writes an empty cell): leave the cell blank or write undisclosed if the person gave no "
+        "description, or fix the row with what they wrote",
+    )
+
+
 def _unknown(label: str, overrides: Mapping[str, str]) -> UnmappedIdentity:
-    """The error for a label nobody mapped: a close spelling if there is one, else how to map it."""
+    """The error for a label nobody mapped: a close spelling if there is one, else how to map it.
+
+    A spelling is proposed only when it cannot be another identity: the value has at least
+    ``_HINT_MIN_LENGTH`` letters, and every close spelling means the same identity and trans status.
+    """
     import difflib
 
     wanted = normalise_key(label)
+    marker = _missing_marker(label, wanted)
+    if marker is not None:
+        return marker
     spellings: dict[str, str] = {}  # normalised -> as the map writes it, first one wins
     for known in (*overrides, *DEFAULT_IDENTITY_MAP):
         if normalise_key(known):
@@ -342,6 +368,10 @@ def _unknown(label: str, overrides: Mapping[str, str]) -> UnmappedIdentity:
     # Only one slip away (a letter missed, added, changed, or two swapped: "woamn", "nonbinray"): a word
     # further off is more likely a word of its own ("genderflux" is not "genderfluid"), not to be corrected.
     close = [c for c in difflib.get_close_matches(wanted, spellings, n=3, cutoff=0.6) if _one_slip(wanted, c)]
+    means = {**DEFAULT_IDENTITY_MAP, **overrides}
+    meanings = {(means.get(spellings[c]), TRANS_STATUS.get(spellings[c])) for c in close}
+    if len(wanted.replace(" ", "")) < _HINT_MIN_LENGTH or len(meanings) > 1:
+        close = []  # a short word, or spellings of different identities: proposing one would be a guess
     start = f"gender_identity {shown(label)} is not in the identity map"
     if close:
         options = " or ".join(shown(spellings[c]) for c in close)

@@ -406,6 +406,32 @@ def test_a_value_with_no_close_spelling_shows_how_to_map_it(label: str) -> None:
     )
 
 
+@pytest.mark.parametrize("label", ["Mx", "Ms", "Mr", "fem", "mn", "Fm"])
+def test_a_short_value_gets_no_spelling_that_would_file_the_person_under_another_identity(label: str) -> None:
+    # rt14c F5: "Mx" (the nonbinary honorific) was "a misspelling of 'm'" (man), "fem" of 'ftm' (a trans man).
+    with pytest.raises(UnmappedIdentity) as info:
+        read_identity(label)
+    message = str(info.value)
+    assert "misspelling" not in message, message
+    assert "the kit never guesses an identity" in message
+
+
+@pytest.mark.parametrize("label", ["nan", "NaN", "NULL", "#N/A", "?"])
+def test_a_missing_value_marker_is_not_a_description(label: str) -> None:
+    # rt14c F5: pandas' "nan" was "a misspelling of 'man'".
+    message = message_for(label)
+    assert "misspelling" not in message, message
+    assert "is not a description but a missing-value marker" in message, message
+    assert "write undisclosed if the person gave no description, or fix the row" in message
+
+
+def test_spellings_of_different_identities_are_never_proposed() -> None:
+    # "fmale" is one slip from "female" (a woman) and from "male" (a man): no hint names either.
+    assert "misspelling" not in message_for("fmale")
+    # One slip from a spelling of one identity only is still a hint.
+    assert "is it a misspelling of 'woman'" in message_for("womn")
+
+
 def message_for(label: str) -> str:
     """What the kit says of ``label``: its error message, or "" when it reads the label."""
     try:
