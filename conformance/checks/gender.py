@@ -975,6 +975,7 @@ def transformation_invariance(
         cluster=observations.subject[original],
         group=photo_group.labels[original],
     )
+    failed, reasons, cannot_pass = _variant_failures(rows, base_faces, units.group, compared)
     result = _result(
         "transformation_invariance",
         "variants whose gender label differs from the photo's / variants with a face in both",
@@ -985,6 +986,7 @@ def transformation_invariance(
         policy=policy,
         seed=seed,
         count_label="flipped",
+        cannot_pass=cannot_pass,
     )
     flips = []
     for i in np.flatnonzero(flipped):
@@ -1002,14 +1004,46 @@ def transformation_invariance(
                 "confidence_change": change,
             }
         )
-    lost = int(np.sum(~seen & np.fromiter((f is not None for f in base_faces), dtype=bool, count=len(rows))))
+    lost = int(np.sum(~seen & np.fromiter((f is not None for f in base_faces), dtype=bool, count=len(rows)))) - failed
     transforms = sorted({v.transform for v in rows})
+    errors = f", {failed} failed ({'; '.join(f'{n} x {why}' for why, n in reasons)})" if failed else ""
     return replace(
         result,
-        details={"transforms": transforms, "variants": len(rows), "faces_lost": lost, "flips": flips},
+        details={
+            "transforms": transforms,
+            "variants": len(rows),
+            "faces_lost": lost,
+            "variant_errors": failed,
+            "variant_error_reasons": [{"reason": why, "variants": n} for why, n in reasons],
+            "flips": flips,
+        },
         notes=(
             *result.notes,
             f"{len(rows)} variants of {len(set(original.tolist()))} photos ({', '.join(transforms)}); "
-            f"{len(flips)} flipped the label, {lost} lost the face",
+            f"{len(flips)} flipped the label, {lost} lost the face{errors}",
         ),
     )
+
+
+def _variant_failures(
+    rows: Sequence[Any], base_faces: Sequence[Any], group: Any, compared: npt.NDArray[np.bool_]
+) -> tuple[int, list[tuple[str, int]], dict[str, str]]:
+    """Variants whose call failed (of photos with a face): how many, the three commonest reasons, and the
+    groups none of whose variants could be compared because of them (rt14c F7: an exception on every variant
+    read as "lost the face", its text nowhere)."""
+    from collections import Counter
+
+    failed = [
+        i
+        for i, (v, base) in enumerate(zip(rows, base_faces, strict=True))
+        if base is not None and v.observation.outcome == "error"
+    ]
+    reasons = Counter(rows[i].observation.reason or "no reason given" for i in failed).most_common(3)
+    cannot_pass: dict[str, str] = {}
+    for name in sorted({str(group[i]) for i in failed}):
+        in_group = group == name
+        if not compared[in_group].any():
+            count = sum(1 for i in failed if group[i] == name)
+            first = Counter(rows[i].observation.reason for i in failed if group[i] == name).most_common(1)[0][0]
+            cannot_pass[name] = f"{count} of its variants failed, none answered ({first})"
+    return len(failed), reasons, cannot_pass
