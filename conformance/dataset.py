@@ -592,6 +592,35 @@ class _Folder:
         return found
 
 
+def _conflicting_descriptions(photos: Sequence[Photo], problems: _Problems) -> None:
+    """One subject described two ways (a cis man in one row, a trans woman in another): the rows, named (rt14c F8).
+
+    A person's self-description is one; counted under each, they would sit in two groups at once. As
+    within one row, the kit does not choose between a person's two answers.
+    """
+    described: dict[str, dict[tuple[str, str], list[int]]] = {}
+    for photo in photos:
+        described.setdefault(photo.subject, {}).setdefault((photo.identity, photo.trans), []).append(photo.row)
+    for subject, ways in described.items():
+        if len(ways) < 2:
+            continue
+        # A row that leaves trans status unknown contradicts no other; two identities, or yes and no, do.
+        if len({identity for identity, _ in ways}) < 2 and len({t for _, t in ways} - {"unknown"}) < 2:
+            continue
+        rows = sorted((rows[0], identity, trans) for (identity, trans), rows in ways.items())
+        listed = "; ".join(
+            f"row {row}: {identity}, trans {trans}"
+            + (f" (and {len(ways[(identity, trans)]) - 1} more rows)" if len(ways[(identity, trans)]) > 1 else "")
+            for row, identity, trans in rows
+        )
+        problems.add(
+            rows[1][0],
+            f"subject {shown(subject)} is described in {len(ways)} ways ({listed}): a person has one self-description; "
+            "give every row of this subject the same gender_identity and trans, or give different people different "
+            "subject ids",
+        )
+
+
 def load_dataset(
     manifest: str | Path,
     *,
@@ -774,6 +803,8 @@ def load_dataset(
             _take_checks(checker, batches.popleft(), photos, problems, folder)
     if not seen and not problems.items:
         raise ManifestError(f"{path}: the manifest has a header but no photos; add one row per photo")
+    if not matching:
+        _conflicting_descriptions(photos, problems)
     problems.raise_if_any()
     for photo in photos:
         hasher.update(f"\n{photo.id}\0{photo.digest}".encode())
