@@ -333,6 +333,9 @@ class RunLink:
     compute: Callable[[str], CheckResult]  # the run's result for a check id, computed once per run
     record: Callable[[CheckResult], None]
     footer: str = ""
+    # Told when a helper ran a check on the run's observations with other choices than the run's (rt14c F10):
+    # (check id, what differed), so that the reports say so rather than that no test ran it.
+    elsewhere: Callable[[str, str], None] | None = None
 
 
 # Set by the pytest plugin while a test runs: observations -> the run's link, or None for observations
@@ -399,6 +402,21 @@ def assert_check(
             and (policy is None or policy == run.policy)
             and seed in (None, run.seed)
         )
+        if not same and run.elsewhere is not None:
+            differs = [
+                f"{name} {shown}"
+                for name, given, own in (
+                    ("reference", reference, run.reference),
+                    ("seed", seed, run.seed),
+                )
+                if given is not None and given != own
+                for shown in (repr(given),)
+            ]
+            if chosen_groups is not None and chosen_groups != list(run.groups):
+                differs.append("its own groups")
+            if policy is not None and policy != run.policy:
+                differs.append("its own policy")
+            run.elsewhere(check_id, ", ".join(differs))
         run = run if same else None
     if run is not None:
         # The run's own result, the one conformance_check and the regression gate see.

@@ -92,6 +92,8 @@ _CONTEXT_ATTR = "conformance_context"
 _SKIPPED_ATTR = "conformance_skipped"
 _GATE_ATTR = "conformance_gate"
 _NOT_RUN_ATTR = "conformance_not_run"
+_ELSEWHERE_ATTR = "conformance_run_elsewhere"  # checks a test ran with other choices than the run's (rt14c F10)
+_item_elsewhere_key = pytest.StashKey[list[dict[str, str]]]()
 _MAX_ERROR = 300  # characters of a check's error kept as its reason
 # The exit status of a run the kit refuses (bad input, a systematic failure): the CLI's usage code, under pytest too.
 USAGE_EXIT = 2
@@ -440,6 +442,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.user_properties.extend(_not_run_properties(not_run))
     if call.when == "call":
         setattr(report, _RESULTS_ATTR, item.stash.get(_item_results_key, []))
+        if _item_elsewhere_key in item.stash:
+            setattr(report, _ELSEWHERE_ATTR, item.stash[_item_elsewhere_key])
         if _item_gate_key in item.stash:
             setattr(report, _GATE_ATTR, item.stash[_item_gate_key])
         if _item_context_key in item.stash:
@@ -692,6 +696,13 @@ def _run_link(item: pytest.Item, observations: object) -> RunLink | None:
         _record_on(item, ctx, result)
         item.user_properties.extend(_junit_properties(result))
 
+    def elsewhere(check_id: str, differs: str) -> None:
+        reason = (
+            f"run by {item.nodeid} with other choices than the run's ({differs}): that result is the test's "
+            "own, not the run's, so it is not in the reports; call the helper without them to record the run's"
+        )
+        item.stash.setdefault(_item_elsewhere_key, []).append({"id": check_id, "cause": "elsewhere", "reason": reason})
+
     return RunLink(
         groups=ctx.groups,
         reference=ctx.reference,
@@ -700,6 +711,7 @@ def _run_link(item: pytest.Item, observations: object) -> RunLink | None:
         compute=lambda check_id: _results(item.config, ctx, check_id)[0],
         record=record,
         footer=_footer(ctx),
+        elsewhere=elsewhere,
     )
 
 
@@ -930,8 +942,8 @@ class _Collector:
         if systematic and not self.systematic:
             self.systematic = str(systematic)
         not_run = getattr(report, _NOT_RUN_ATTR, None)
-        if not_run:
-            self.not_run.setdefault(str(not_run["id"]), {k: str(v) for k, v in not_run.items() if k != "id"})
+        for entry in ([not_run] if not_run else []) + list(getattr(report, _ELSEWHERE_ATTR, None) or []):
+            self.not_run.setdefault(str(entry["id"]), {k: str(v) for k, v in entry.items() if k != "id"})
         gate = getattr(report, _GATE_ATTR, None)
         if gate:
             self.gate = dict(gate)
