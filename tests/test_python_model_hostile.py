@@ -684,3 +684,28 @@ def test_cli_a_model_ending_the_process_never_exits_0(tmp_path: Path, source: st
         assert "the run ended before it finished, with exit status 0 and no verdict" in done.stderr
     else:
         assert "the process ended with exit status 0 after the run had decided 1" in done.stderr
+
+
+# -- rt14c F11: a functools.partial of a model keeps its module's declarations --------------------------------
+
+
+def test_a_partial_of_the_models_function_reads_its_modules_declarations(
+    tmp_path: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+    import importlib
+
+    module(
+        tmp_path,
+        "partialmodel",
+        'NAME = "My model"\nVERSION = "3.1"\n'
+        'VOCABULARY = {"Female": "woman", "Male": "man", "Nonbinary": "nonbinary"}\n\n'
+        "def analyze(path, threshold=0.9):\n"
+        '    return {"faces": [{"gender": "Female", "confidence": 90.0}]}\n',
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mymodel = importlib.import_module("partialmodel")
+    model = functools.partial(functools.partial(mymodel.analyze, threshold=0.5))
+    described = analyzer_from(model, dataset=dataset).describe()
+    assert (described["name"], described["version"]) == ("My model", "3.1")
+    assert described["vocabulary"]["labels"] == {"Female": "woman", "Male": "man", "Nonbinary": "nonbinary"}

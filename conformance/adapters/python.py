@@ -586,6 +586,15 @@ def _declaration(
 _REGISTERED: dict[str, object] = {}
 
 
+def _underlying(model: object) -> object:
+    """The function a ``functools.partial`` (of a partial ...) calls: its module holds the declarations (rt14c F11)."""
+    import functools
+
+    while isinstance(model, functools.partial):
+        model = model.func
+    return model
+
+
 def register(model: object, *, name: str | None = None) -> str:
     """Make an in-process model nameable as an analyzer spec in this process; returns the spec.
 
@@ -599,9 +608,10 @@ def register(model: object, *, name: str | None = None) -> str:
     >>> register(guess, name="doc.guess")
     'python:@doc.guess'
     """
+    inner = _underlying(model)
     key = (
         name
-        or f"{getattr(model, '__module__', None) or '?'}.{getattr(model, '__qualname__', type(model).__qualname__)}"
+        or f"{getattr(inner, '__module__', None) or '?'}.{getattr(inner, '__qualname__', type(inner).__qualname__)}"
     )
     _REGISTERED[key] = model
     return f"python:@{key}"
@@ -656,16 +666,17 @@ def analyzer_from(
     The function's module may declare ``VOCABULARY``, ``ABSTAINS``, ``GIVES_CONFIDENCE``, ``NAME``,
     ``VERSION`` and ``BATCH_SIZE`` (see the module docstring); the keyword arguments, when given, take precedence.
     """
-    module = sys.modules.get(getattr(model, "__module__", "") or "")
+    inner = _underlying(model)  # functools.partial(mymodel.analyze, ...): mymodel declares what it can say
+    module = sys.modules.get(getattr(inner, "__module__", "") or "")
     file = getattr(module, "__file__", None)
-    label = getattr(model, "__qualname__", type(model).__qualname__)
+    label = getattr(inner, "__qualname__", type(inner).__qualname__)
     return _build(
         model,
         dataset=dataset,
-        spec=spec or f"python:{getattr(model, '__module__', '?')}:{label}",
+        spec=spec or f"python:{getattr(inner, '__module__', '?')}:{label}",
         namespace=vars(module) if module is not None else {},
         where=module.__name__ if module is not None else repr(model),
-        default_name=f"{getattr(model, '__module__', '?')}:{label}",
+        default_name=f"{getattr(inner, '__module__', '?')}:{label}",
         file=Path(file) if file else None,
         overrides={
             "VOCABULARY": vocabulary,
