@@ -133,8 +133,10 @@ def _run(args: argparse.Namespace) -> int:
                 "recording is as it was and this run's answers were dropped; --record-mode once keeps answers "
                 "as they come"
             )
-        else:
+        elif _records(options.analyzer, options.demo):
             message = "interrupted; every answer recorded so far is kept: run the same command again to record only what is missing"
+        else:  # rt14c F12: a python: model, a predictions file, ... record nothing
+            message = f"interrupted; nothing is recorded for {options.analyzer}: run the same command again"
         _say(f"conformance: {message.replace('interrupted', f'interrupted ({signal_name(stop)})', 1)}")
         return exit_code(stop)
     if args.baseline is not None and not args.baseline_any_dataset:
@@ -194,6 +196,18 @@ def _run(args: argparse.Namespace) -> int:
             )
         return exit_code(invocation.signal)
     return code
+
+
+def _records(analyzer: str | None, demo: bool) -> bool:
+    """Whether the analyzer records its answers as they come (a vendor's, and the demo's emulated recordings)."""
+    if demo or analyzer is None:
+        return True
+    name = analyzer.split(":", 1)[0]
+    if name in ("python", "predictions", "local", "embeddings", "scores"):
+        return False
+    from .adapters.registry import available
+
+    return name in available()  # a vendor's adapter, the kit's or a third party's: assume it records
 
 
 def _compare(args: argparse.Namespace) -> int:

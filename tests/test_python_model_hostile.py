@@ -709,3 +709,42 @@ def test_a_partial_of_the_models_function_reads_its_modules_declarations(
     described = analyzer_from(model, dataset=dataset).describe()
     assert (described["name"], described["version"]) == ("My model", "3.1")
     assert described["vocabulary"]["labels"] == {"Female": "woman", "Male": "man", "Nonbinary": "nonbinary"}
+
+
+def test_cli_ctrl_c_on_a_python_model_says_nothing_was_recorded(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    write_project(tmp_path)
+    started = tmp_path / "started"
+    module(
+        tmp_path,
+        "slow",
+        VOCABULARY + f"import time\nfrom pathlib import Path\n\ndef analyze(path):\n"
+        f"    Path({str(started)!r}).touch()\n    time.sleep(60)\n    return {ANSWER}\n",
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--dataset",
+            "photos/manifest.csv",
+            "--analyzer",
+            "python:slow:analyze",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+    )
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted (Ctrl-C); nothing is recorded for python:slow:analyze: run the same command again" in err
+    assert "recorded so far is kept" not in err
