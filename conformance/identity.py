@@ -135,7 +135,8 @@ _CIS = ("cis", "cisgender")
 # a trans woman / trans man, as forms use them; someone who means otherwise writes their own words.
 _TRANS_WOMAN = (*_prefixed(_TRANS, _WOMAN), "mtf", "m2f", "male to female")
 _TRANS_MAN = (*_prefixed(_TRANS, _MAN), "ftm", "f2m", "female to male")
-_TRANS_NONBINARY = _prefixed(_TRANS, _NONBINARY_FAMILY)
+# "nb" is short, but "trans nb" is how people write it (own-dataset.md lists it): the one short word let in.
+_TRANS_NONBINARY = (*_prefixed(_TRANS, _NONBINARY_FAMILY), *(f"{p} nb" for p in _TRANS))
 _CIS_WOMAN = _prefixed(_CIS, _WOMAN)
 _CIS_MAN = _prefixed(_CIS, _MAN)
 
@@ -270,6 +271,15 @@ def _key(label: str) -> str:
     return ";".join(sorted(parts)) if len(parts) > 1 else "".join(parts)
 
 
+def identity_key(label: str) -> str:
+    """What two spellings of one description share (case, spaces, dashes and the order of values ignored).
+
+    >>> identity_key("Two-Spirit") == identity_key("two spirit")
+    True
+    """
+    return _key(label)
+
+
 def _index(mapping: Mapping[str, str]) -> dict[str, str]:
     return {_key(label): value for label, value in mapping.items()}
 
@@ -349,6 +359,18 @@ def _missing_marker(label: str, wanted: str) -> UnmappedIdentity | None:
     )
 
 
+def _lookalikes(label: str) -> str:
+    """The letters of ``label`` outside ASCII, named, for a value that reads like a known word ("wоman" with a
+    Cyrillic о): without them the message would show two identical strings (rt14c F13)."""
+    import unicodedata
+
+    odd = sorted({char for char in _plain(label) if not char.isascii() and char.isalpha()})
+    if not odd:
+        return ""
+    named = ", ".join(f"{char!r} U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}" for char in odd[:3])
+    return f" (it has letters outside ASCII, which can look like others: {named})"
+
+
 def _unknown(label: str, overrides: Mapping[str, str]) -> UnmappedIdentity:
     """The error for a label nobody mapped: a close spelling if there is one, else how to map it.
 
@@ -377,7 +399,7 @@ def _unknown(label: str, overrides: Mapping[str, str]) -> UnmappedIdentity:
         options = " or ".join(shown(spellings[c]) for c in close)
         return UnmappedIdentity(
             label,
-            f"{start}; is it a misspelling of {options}? Correct the row if so; if it is how the person "
+            f"{start}{_lookalikes(label)}; is it a misspelling of {options}? Correct the row if so; if it is how the person "
             f"described themselves, {_how_to_map(label)}",
         )
     return UnmappedIdentity(

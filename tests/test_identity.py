@@ -7,6 +7,7 @@ out as tables here rather than read back from the code.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -553,3 +554,36 @@ def test_other_multi_valued_descriptions_are_refused_with_the_reason(label: str,
     with pytest.raises(UnmappedIdentity) as info:
         read_identity(label)
     assert says in str(info.value)
+
+
+# -- rt14c F13: identity-map corners -------------------------------------------------------------------------
+
+
+def test_trans_nb_is_read_as_the_docs_promise() -> None:
+    assert read_identity("trans nb") == Reading("nonbinary", "yes")
+    assert read_identity("Transgender NB") == Reading("nonbinary", "yes")
+
+
+@pytest.mark.parametrize("label", ["-", "--", " _ "])
+def test_a_cell_of_dashes_is_blank_and_so_undisclosed(label: str) -> None:
+    assert read_identity(label) == Reading("undisclosed")
+
+
+def test_a_lookalike_letter_is_named_in_the_hint() -> None:
+    message = message_for("w\u043eman")  # a Cyrillic o
+    assert "is it a misspelling of 'woman'" in message
+    assert "'\u043e' U+043E CYRILLIC SMALL LETTER O" in message
+
+
+def test_two_spellings_of_one_description_with_two_meanings_are_refused(tmp_path: Path) -> None:
+    from conformance import PolicyError, load_policy
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.conformance.identity]\n"Two-Spirit" = "nonbinary"\n"two spirit" = "woman"\n', encoding="utf-8"
+    )
+    with pytest.raises(PolicyError, match=r"identity 'Two-Spirit' = 'nonbinary' and 'two spirit' = 'woman' are one "):
+        load_policy(project_root=tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.conformance.identity]\n"Two-Spirit" = "nonbinary"\n"two spirit" = "nonbinary"\n', encoding="utf-8"
+    )
+    assert load_policy(project_root=tmp_path).identity["two spirit"] == "nonbinary"
