@@ -216,9 +216,13 @@ def verdict_line(result: dict[str, object]) -> str:
         if not reason and isinstance(notes, list) and notes:
             reason = str(notes[-1]).removeprefix("not applicable: ")
         return f"{'NOT APPLICABLE':<14} {_label(result):<28}  {reason or 'the data cannot speak to this check'}"
+    notes = result.get("notes")
+    if not comparisons and result.get("verdict") in ("fail", "pass") and isinstance(notes, list) and notes:
+        # A verdict decided without comparisons of its own (equitability, from the differentials): its
+        # headline is the reason, never "nothing to compare" under a FAIL (rt14c F9).
+        return f"{str(result['verdict']).upper():<14} {_label(result):<28}  {notes[0]}"
     if worst is None or worst.get("difference") is None:
         why = str(worst.get("note") or "") if worst is not None else ""
-        notes = result.get("notes")
         if not why and isinstance(notes, list):
             # The check's own note saying why there is nothing (no mated probes, one group only, ...).
             why = next((str(n) for n in notes if "nothing" in str(n)), "")
@@ -230,6 +234,8 @@ def verdict_line(result: dict[str, object]) -> str:
     if ratio is not None:
         lo, hi = ratio.get("ci") or (None, None)
         detail = f"  {worst['group']}: ratio {fixed(ratio.get('ratio'))} [{fixed(lo)}, {fixed(hi)}] tolerance x{worst['tolerance']:g}"
+        if result.get("verdict") == "inconclusive":
+            detail += f": {_ratio_reason(str(worst.get('note') or ''), lo, hi, float(worst['tolerance']))}"
     elif worst is not None and worst.get("difference") is not None:
         lo, hi = worst["ci"] or (None, None)
         pair = (
@@ -254,6 +260,17 @@ def verdict_line(result: dict[str, object]) -> str:
             "women and men too (not correctly gendered)"
         )
     return f"{str(result['verdict']).upper():<14} {_label(result):<28}{detail}"
+
+
+def _ratio_reason(note: str, lo: float | None, hi: float | None, tolerance: float) -> str:
+    """Why a ratio comparison is inconclusive (rt14c F9: the console named no reason)."""
+    if note:
+        return note
+    if hi is None:
+        return "the interval has no upper limit: too few errors to bound the ratio"
+    if lo is not None and (lo < tolerance < hi or lo < 1.0 / tolerance < hi):
+        return "the interval straddles the tolerance"
+    return "the data cannot decide it"
 
 
 def _typed(result: Mapping[str, object]) -> CheckResult | None:
