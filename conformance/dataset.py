@@ -154,7 +154,13 @@ def normalise_photo_id(text: str) -> str:
     >>> normalise_photo_id("./img\\a.png")
     'img/a.png'
     """
-    return posixpath.normpath(text.replace("\\", "/"))
+    path = posixpath.normpath(text.replace("\\", "/"))
+    if path.isascii():
+        return path
+    import unicodedata
+
+    # "José" typed (NFC) and as macOS writes names (NFD) look identical and are one photo (rt14c F14).
+    return unicodedata.normalize("NFC", path)
 
 
 def group_labels(dataset: Dataset, by: Sequence[str] | None = None) -> list[str]:
@@ -490,12 +496,33 @@ def _take_checks(
             object.__setattr__(photo, "path", real)
             with refusing_bombs():
                 check = check_image_file(real)
+        if check.missing and not photo.id.isascii():
+            # The file's name on disk in another Unicode normalisation (NFD, as macOS writes it): the same name.
+            twin = _unicode_twin(folder, photo.id)
+            if twin is not None:
+                object.__setattr__(photo, "path", twin)
+                with refusing_bombs():
+                    check = check_image_file(twin)
         if check.problem:
             problems.add(photo.row, f"image {shown(photo.id)} {check.problem}")
         else:
             # The Photo is not handed out yet: filling in its two pending fields keeps one object per photo.
             object.__setattr__(photo, "digest", check.digest)
             object.__setattr__(photo, "format", check.format)
+
+
+def _unicode_twin(folder: _Folder, photo_id: str) -> Path | None:
+    """The photo's file under the NFD (or NFC) spelling of its name, if that one exists in the folder."""
+    import unicodedata
+
+    for form in ("NFD", "NFC"):
+        other = unicodedata.normalize(form, photo_id)
+        if other == photo_id:
+            continue
+        real, _ = folder.place(other)
+        if real is not None and real.is_file():
+            return real
+    return None
 
 
 class _Folder:

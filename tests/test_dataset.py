@@ -783,3 +783,35 @@ def test_a_subject_cis_in_one_row_and_trans_in_another_is_an_error_but_unknown_c
         load_dataset(manifest)
     manifest, _ = write_dataset(tmp_path / "b", [shot("p", "woman", "no"), shot("p", "woman", "")])
     assert [photo.trans for photo in load_dataset(manifest)] == ["no", "unknown"]
+
+
+# -- rt14c F14: photo names in NFC and NFD (as macOS writes them) are one name -------------------------------
+
+
+def test_a_photo_named_in_nfc_whose_file_is_nfd_loads_and_matches_an_nfd_predictions_line(
+    tmp_path: Path, write_png: Callable[..., Path]
+) -> None:
+    import unicodedata
+
+    nfc, nfd = unicodedata.normalize("NFC", "José"), unicodedata.normalize("NFD", "José")
+    assert nfc != nfd
+    for i in range(2):
+        write_png(tmp_path / "img" / f"{nfd}{i}.png", (10 * i, 0, 0))  # the files, as a macOS zip names them
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        f"photo,subject,gender_identity,trans\nimg/{nfc}0.png,p0,woman,no\nimg/{nfc}1.png,p1,woman,yes\n",
+        encoding="utf-8",
+    )
+    dataset = load_dataset(manifest)
+    assert [p.id for p in dataset] == [f"img/{nfc}0.png", f"img/{nfc}1.png"]
+    assert [p.path.name for p in dataset] == [f"{nfd}0.png", f"{nfd}1.png"]
+    # The vendor's predictions file spells the names in NFD: the same photos.
+    predictions = tmp_path / "v.jsonl"
+    predictions.write_text(
+        "".join(json.dumps({"photo": f"img/{nfd}{i}.png", "faces": []}, ensure_ascii=False) + "\n" for i in range(2)),
+        encoding="utf-8",
+    )
+    import conformance
+
+    observations = conformance.analyze(f"predictions:{predictions}", dataset)
+    assert observations.outcome_counts() == {"analysed": 0, "no_face": 2, "error": 0}
