@@ -1071,6 +1071,7 @@ class _Collector:
         self.report_dir = _report_dir(self.config)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         from .reporting import render_markdown
+        from .reporting.markdown import render_gate_summary
 
         # Every run that recorded a result gets its reports, whichever way its tests made the checks.
         if not self._write_reports(session, report):
@@ -1078,8 +1079,10 @@ class _Collector:
         if summary:
             # GitHub Actions shows this file as the job's summary; appended, as other steps may write too.
             try:
+                gate_alone = report.regression is not None and report.run.fields.get("gate_only") is True
+                text = render_gate_summary(report) if gate_alone else render_markdown(report)
                 with open(summary, "a", encoding="utf-8") as handle:
-                    handle.write(render_markdown(report) + "\n")
+                    handle.write(text + "\n")
             except OSError as exc:  # the job's summary is a courtesy: the run's reports are written
                 print(
                     printable(f"conformance: WARNING: cannot append to GITHUB_STEP_SUMMARY {summary}: {exc.strerror}"),
