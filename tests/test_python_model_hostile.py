@@ -748,3 +748,26 @@ def test_cli_ctrl_c_on_a_python_model_says_nothing_was_recorded(tmp_path: Path) 
     assert process.returncode == 130, err
     assert "interrupted (Ctrl-C); nothing is recorded for python:slow:analyze: run the same command again" in err
     assert "recorded so far is kept" not in err
+
+
+# -- rt14c F16: a model cannot silence the kit's console at import -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "replaced"),
+    [
+        ("import io, sys\nsys.stdout = io.StringIO()\n" + VOCABULARY, "sys.stdout or sys.stderr"),
+        ('import warnings\nwarnings.simplefilter("ignore")\n', "the warnings filters"),
+    ],
+    ids=["stdout swapped", "warnings ignored"],
+)
+def test_cli_a_model_silencing_the_console_at_import_is_undone_and_said(
+    tmp_path: Path, head: str, replaced: str
+) -> None:
+    write_project(tmp_path)
+    module(tmp_path, "quiet", head + f"\ndef analyze(path):\n    return {ANSWER}\n")
+    done = cli(tmp_path, "run", "--dataset", "photos/manifest.csv", "--analyzer", "python:quiet:analyze")
+    assert "conformance verdict:" in done.stdout  # the verdicts are shown
+    assert f"importing quiet replaced {replaced}; the kit put them back" in done.stderr
+    if "warnings" in head:  # no VOCABULARY: the inferred-vocabulary warning is shown
+        assert "InferredVocabularyWarning" in done.stderr

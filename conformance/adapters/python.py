@@ -353,12 +353,37 @@ def _import_exit(exc: SystemExit, what: str, spec: str, file: str | None) -> Mod
 
 @contextmanager
 def _kept_cwd(who: str, origin: Callable[[], str | None]) -> Iterator[None]:
-    """Import user code, then change the working directory back if it changed, with a warning at ``origin()``."""
+    """Import user code, then change the working directory back if it changed, with a warning at ``origin()``.
+
+    The console's streams and the warnings filters are put back too (rt14c F16): a module that swaps
+    ``sys.stdout`` or calls ``warnings.simplefilter("ignore")`` at import would hide the run's verdicts
+    and its inferred-vocabulary warning.
+    """
+    import warnings
+
     before = _cwd()
+    streams = (sys.stdout, sys.stderr)
+    filters = list(warnings.filters)
     try:
         yield
     finally:
         moved = _moved_back(before)
+        changed = []
+        if (sys.stdout, sys.stderr) != streams:
+            sys.stdout, sys.stderr = streams
+            changed.append("sys.stdout or sys.stderr")
+        if warnings.filters != filters:
+            warnings.filters[:] = filters  # type: ignore[index]  # a list at run time; typeshed says Sequence
+            getattr(warnings, "_filters_mutated", lambda: None)()  # the cache of decisions made under them
+            changed.append("the warnings filters")
+        if changed:
+            print(
+                printable(
+                    f"conformance: {who} replaced {' and '.join(changed)}; the kit put them back, so that the run's "
+                    "verdicts and warnings are shown"
+                ),
+                file=sys.stderr,
+            )
         if moved is not None:
             _warn_moved(who, moved, before or "", (origin() or who, 1))
 
