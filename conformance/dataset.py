@@ -154,7 +154,13 @@ def normalise_photo_id(text: str) -> str:
     >>> normalise_photo_id("./img\\a.png")
     'img/a.png'
     """
-    return posixpath.normpath(text.replace("\\", "/"))
+    path = posixpath.normpath(text.replace("\\", "/"))
+    if path.isascii():
+        return path
+    import unicodedata
+
+    # "José" typed (NFC) and as macOS writes names (NFD) look identical and are one photo (rt14c F14).
+    return unicodedata.normalize("NFC", path)
 
 
 def group_labels(dataset: Dataset, by: Sequence[str] | None = None) -> list[str]:
@@ -490,12 +496,33 @@ def _take_checks(
             object.__setattr__(photo, "path", real)
             with refusing_bombs():
                 check = check_image_file(real)
+        if check.missing and not photo.id.isascii():
+            # The file's name on disk in another Unicode normalisation (NFD, as macOS writes it): the same name.
+            twin = _unicode_twin(folder, photo.id)
+            if twin is not None:
+                object.__setattr__(photo, "path", twin)
+                with refusing_bombs():
+                    check = check_image_file(twin)
         if check.problem:
             problems.add(photo.row, f"image {shown(photo.id)} {check.problem}")
         else:
             # The Photo is not handed out yet: filling in its two pending fields keeps one object per photo.
             object.__setattr__(photo, "digest", check.digest)
             object.__setattr__(photo, "format", check.format)
+
+
+def _unicode_twin(folder: _Folder, photo_id: str) -> Path | None:
+    """The photo's file under the NFD (or NFC) spelling of its name, if that one exists in the folder."""
+    import unicodedata
+
+    for form in ("NFD", "NFC"):
+        other = unicodedata.normalize(form, photo_id)
+        if other == photo_id:
+            continue
+        real, _ = folder.place(other)
+        if real is not None and real.is_file():
+            return real
+    return None
 
 
 class _Folder:
@@ -590,6 +617,35 @@ class _Folder:
             found = (real, text if text.endswith("/") else text + "/")
         self._directories[directory] = found
         return found
+
+
+def _conflicting_descriptions(photos: Sequence[Photo], problems: _Problems) -> None:
+    """One subject described two ways (a cis man in one row, a trans woman in another): the rows, named (rt14c F8).
+
+    A person's self-description is one; counted under each, they would sit in two groups at once. As
+    within one row, the kit does not choose between a person's two answers.
+    """
+    described: dict[str, dict[tuple[str, str], list[int]]] = {}
+    for photo in photos:
+        described.setdefault(photo.subject, {}).setdefault((photo.identity, photo.trans), []).append(photo.row)
+    for subject, ways in described.items():
+        if len(ways) < 2:
+            continue
+        # A row that leaves trans status unknown contradicts no other; two identities, or yes and no, do.
+        if len({identity for identity, _ in ways}) < 2 and len({t for _, t in ways} - {"unknown"}) < 2:
+            continue
+        rows = sorted((rows[0], identity, trans) for (identity, trans), rows in ways.items())
+        listed = "; ".join(
+            f"row {row}: {identity}, trans {trans}"
+            + (f" (and {len(ways[(identity, trans)]) - 1} more rows)" if len(ways[(identity, trans)]) > 1 else "")
+            for row, identity, trans in rows
+        )
+        problems.add(
+            rows[1][0],
+            f"subject {shown(subject)} is described in {len(ways)} ways ({listed}): a person has one self-description; "
+            "give every row of this subject the same gender_identity and trans, or give different people different "
+            "subject ids",
+        )
 
 
 def load_dataset(
@@ -774,6 +830,8 @@ def load_dataset(
             _take_checks(checker, batches.popleft(), photos, problems, folder)
     if not seen and not problems.items:
         raise ManifestError(f"{path}: the manifest has a header but no photos; add one row per photo")
+    if not matching:
+        _conflicting_descriptions(photos, problems)
     problems.raise_if_any()
     for photo in photos:
         hasher.update(f"\n{photo.id}\0{photo.digest}".encode())

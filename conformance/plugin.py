@@ -99,6 +99,8 @@ _CONTEXT_ATTR = "conformance_context"
 _SKIPPED_ATTR = "conformance_skipped"
 _GATE_ATTR = "conformance_gate"
 _NOT_RUN_ATTR = "conformance_not_run"
+_ELSEWHERE_ATTR = "conformance_run_elsewhere"  # checks a test ran with other choices than the run's (rt14c F10)
+_item_elsewhere_key = pytest.StashKey[list[dict[str, str]]]()
 _MAX_ERROR = 300  # characters of a check's error kept as its reason
 # The exit status of a run the kit refuses (bad input, a systematic failure): the CLI's usage code, under pytest too.
 USAGE_EXIT = 2
@@ -460,6 +462,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.user_properties.extend(_not_run_properties(not_run))
     if call.when == "call":
         setattr(report, _RESULTS_ATTR, item.stash.get(_item_results_key, []))
+        if _item_elsewhere_key in item.stash:
+            setattr(report, _ELSEWHERE_ATTR, item.stash[_item_elsewhere_key])
         if _item_gate_key in item.stash:
             setattr(report, _GATE_ATTR, item.stash[_item_gate_key])
         if _item_context_key in item.stash:
@@ -508,6 +512,11 @@ def _model(request: pytest.FixtureRequest) -> object:
     Requested here rather than as a parameter: a function-scoped override would otherwise fail with
     pytest's bare ScopeMismatch, which names neither the fixture's purpose nor the fix.
     """
+    named = request.config.getoption(OPTION["analyzer"].dest)
+    if named is not None and not str(named).startswith("python:@"):
+        # The command line names another analyzer and wins: the project's fixture (which may load weights this
+        # machine lacks) is not even evaluated (rt14c F3). "python:@..." names a fixture's model: it is needed.
+        return None
     try:
         model = request.getfixturevalue("conformance_model")
     except pytest.fail.Exception as exc:
@@ -707,6 +716,13 @@ def _run_link(item: pytest.Item, observations: object) -> RunLink | None:
         _record_on(item, ctx, result)
         item.user_properties.extend(_junit_properties(result))
 
+    def elsewhere(check_id: str, differs: str) -> None:
+        reason = (
+            f"run by {item.nodeid} with other choices than the run's ({differs}): that result is the test's "
+            "own, not the run's, so it is not in the reports; call the helper without them to record the run's"
+        )
+        item.stash.setdefault(_item_elsewhere_key, []).append({"id": check_id, "cause": "elsewhere", "reason": reason})
+
     return RunLink(
         groups=ctx.groups,
         reference=ctx.reference,
@@ -715,6 +731,7 @@ def _run_link(item: pytest.Item, observations: object) -> RunLink | None:
         compute=lambda check_id: _results(item.config, ctx, check_id)[0],
         record=record,
         footer=_footer(ctx),
+        elsewhere=elsewhere,
     )
 
 
@@ -945,8 +962,8 @@ class _Collector:
         if systematic and not self.systematic:
             self.systematic = str(systematic)
         not_run = getattr(report, _NOT_RUN_ATTR, None)
-        if not_run:
-            self.not_run.setdefault(str(not_run["id"]), {k: str(v) for k, v in not_run.items() if k != "id"})
+        for entry in ([not_run] if not_run else []) + list(getattr(report, _ELSEWHERE_ATTR, None) or []):
+            self.not_run.setdefault(str(entry["id"]), {k: str(v) for k, v in entry.items() if k != "id"})
         gate = getattr(report, _GATE_ATTR, None)
         if gate:
             self.gate = dict(gate)
@@ -1074,6 +1091,7 @@ class _Collector:
         self.report_dir = _report_dir(self.config)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         from .reporting import render_markdown
+        from .reporting.markdown import render_gate_summary
 
         # Every run that recorded a result gets its reports, whichever way its tests made the checks.
         if not self._write_reports(session, report):
@@ -1081,8 +1099,10 @@ class _Collector:
         if summary:
             # GitHub Actions shows this file as the job's summary; appended, as other steps may write too.
             try:
+                gate_alone = report.regression is not None and report.run.fields.get("gate_only") is True
+                text = render_gate_summary(report) if gate_alone else render_markdown(report)
                 with open(summary, "a", encoding="utf-8") as handle:
-                    handle.write(render_markdown(report) + "\n")
+                    handle.write(text + "\n")
             except OSError as exc:  # the job's summary is a courtesy: the run's reports are written
                 print(
                     printable(f"conformance: WARNING: cannot append to GITHUB_STEP_SUMMARY {summary}: {exc.strerror}"),

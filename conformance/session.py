@@ -243,7 +243,14 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     )
     groups = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
-    reference, notes = _reference(options.reference, groups, preferred, f"in {Path(dataset_path).name}", "group")
+    reference, notes = _reference(
+        options.reference,
+        groups,
+        preferred,
+        f"in {Path(dataset_path).name}",
+        "group",
+        _undisclosed_only(dataset, groups),
+    )
     notes += _ignored_target_fmr(options, policy, "gender run")
     return Context(
         options=options,
@@ -278,7 +285,14 @@ def _sequential_context(
 
     labels = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
-    reference, notes = _reference(options.reference, labels, preferred, f"in {Path(dataset.manifest).name}", "group")
+    reference, notes = _reference(
+        options.reference,
+        labels,
+        preferred,
+        f"in {Path(dataset.manifest).name}",
+        "group",
+        _undisclosed_only(dataset, labels),
+    )
     looks: tuple[int, ...] = ()
     if capabilities_of(analyzer).calls_service:
         # A live adapter's estimate counts the looks' photos, not only the manifest's.
@@ -346,17 +360,35 @@ def _sequential_context(
     )
 
 
+def _undisclosed_only(dataset: Dataset, groups: Sequence[str]) -> frozenset[str]:
+    """The groups in which nobody disclosed a gender identity: nothing to misgender against in them."""
+    from .identity import UNDISCLOSED
+
+    disclosed = {group for photo, group in zip(dataset.photos, groups, strict=True) if photo.identity != UNDISCLOSED}
+    return frozenset(groups) - disclosed
+
+
 def _reference(
-    requested: str | None, groups: Sequence[str], preferred: str | None, where: str, kind: str
+    requested: str | None,
+    groups: Sequence[str],
+    preferred: str | None,
+    where: str,
+    kind: str,
+    undisclosed_only: frozenset[str] = frozenset(),
 ) -> tuple[str, list[str]]:
-    """The reference group: as requested, else ``preferred`` when present, else the largest (said in a note)."""
+    """The reference group: as requested, else ``preferred`` when present, else the largest (said in a note).
+
+    A group of undisclosed people only is never chosen while another group exists: the checks that judge a
+    label against a self-description could not compare anything with it (rt14c F2).
+    """
     from collections import Counter
 
     if requested is None and preferred is not None and preferred in groups:
         return preferred, []
     if requested is None:
         counts = Counter(groups)
-        largest = max(sorted(counts), key=counts.__getitem__)
+        candidates = sorted(set(counts) - undisclosed_only) or sorted(counts)
+        largest = max(candidates, key=counts.__getitem__)
         return largest, [f"reference group {shown(largest)} chosen as the largest {kind}; set it with --reference"]
     if requested not in groups:
         raise ConformanceError(

@@ -73,6 +73,7 @@ PAGES = (
     "how-to/face-matching.md",
     "how-to/plan.md",
     "how-to/regression-gate.md",
+    "explanation/trust.md",
 )
 MARK = re.compile(r"^<!-- regen (?P<words>.*) -->$")
 FENCE = re.compile(r"^(?P<fence>`{3,})(?P<info>.*)$")
@@ -146,6 +147,10 @@ def shown(text: str, root: Path) -> str:
         (str(Path(sys.prefix)), ".../venv"),
     ):
         text = text.replace(real, shown_as)
+        # report.md escapes Markdown's characters in a path ("docs-k\_mpm15i"): that spelling too.
+        escaped = re.sub(r"([_*\[\]`])", r"\\\1", real)
+        if escaped != real:
+            text = text.replace(escaped, shown_as)
     return text
 
 

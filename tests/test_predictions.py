@@ -606,3 +606,40 @@ def test_confidences_on_a_0_1_scale_are_refused(dataset: Dataset, write: Callabl
     assert "<preds> line 1:" in message
     assert "0-1 scale" in message
     assert "multiply by 100" in message
+
+
+# -- rt14c F12: a systematic failure's advice fits the analyzer: a predictions file records nothing -------------
+
+
+def test_a_predictions_file_missing_its_last_photos_stops_with_advice_about_the_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from builders import people, write_dataset
+
+    manifest, predictions = write_dataset(tmp_path / "photos", people("c", 25) + people("t", 25, trans="yes"))
+    lines = predictions.read_text(encoding="utf-8").splitlines()
+    predictions.write_text("\n".join(lines[:-22]) + "\n", encoding="utf-8")  # the last 22 photos have no line
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--dataset",
+            str(manifest),
+            "--analyzer",
+            f"predictions:{predictions}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "nothing is recorded (the answers are the predictions file's). Fix the cause (the predictions file: a " in (
+        done.stderr
+    )
+    assert "the endpoint, its permissions" not in done.stderr
+    assert "what was recorded so far is kept" not in done.stderr

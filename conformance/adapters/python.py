@@ -142,6 +142,20 @@ class ModelExit(SystematicFailure):
     """
 
 
+def _type_name(exc: BaseException) -> str:
+    """The exception's class as the user's code names it (``asyncio.CancelledError``), with its message if printable."""
+    kind = type(exc)
+    name = (
+        kind.__qualname__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    name = name.replace("asyncio.exceptions.", "asyncio.")
+    try:
+        text = str(exc)
+    except Exception:  # its __str__ fails: the type alone names it
+        text = ""
+    return f"{name}({shown(text, 120)})" if text else name
+
+
 def _exit_code(exc: SystemExit) -> str:
     """How the call that raised ``exc`` read in the user's code: ``sys.exit(0)``, ``sys.exit('message')``."""
     return f"sys.exit({shown(exc.code, 120) if exc.code is not None else ''})"
@@ -339,12 +353,37 @@ def _import_exit(exc: SystemExit, what: str, spec: str, file: str | None) -> Mod
 
 @contextmanager
 def _kept_cwd(who: str, origin: Callable[[], str | None]) -> Iterator[None]:
-    """Import user code, then change the working directory back if it changed, with a warning at ``origin()``."""
+    """Import user code, then change the working directory back if it changed, with a warning at ``origin()``.
+
+    The console's streams and the warnings filters are put back too (rt14c F16): a module that swaps
+    ``sys.stdout`` or calls ``warnings.simplefilter("ignore")`` at import would hide the run's verdicts
+    and its inferred-vocabulary warning.
+    """
+    import warnings
+
     before = _cwd()
+    streams = (sys.stdout, sys.stderr)
+    filters = list(warnings.filters)
     try:
         yield
     finally:
         moved = _moved_back(before)
+        changed = []
+        if (sys.stdout, sys.stderr) != streams:
+            sys.stdout, sys.stderr = streams
+            changed.append("sys.stdout or sys.stderr")
+        if warnings.filters != filters:
+            warnings.filters[:] = filters  # type: ignore[index]  # a list at run time; typeshed says Sequence
+            getattr(warnings, "_filters_mutated", lambda: None)()  # the cache of decisions made under them
+            changed.append("the warnings filters")
+        if changed:
+            print(
+                printable(
+                    f"conformance: {who} replaced {' and '.join(changed)}; the kit put them back, so that the run's "
+                    "verdicts and warnings are shown"
+                ),
+                file=sys.stderr,
+            )
         if moved is not None:
             _warn_moved(who, moved, before or "", (origin() or who, 1))
 
@@ -572,6 +611,15 @@ def _declaration(
 _REGISTERED: dict[str, object] = {}
 
 
+def _underlying(model: object) -> object:
+    """The function a ``functools.partial`` (of a partial ...) calls: its module holds the declarations (rt14c F11)."""
+    import functools
+
+    while isinstance(model, functools.partial):
+        model = model.func
+    return model
+
+
 def register(model: object, *, name: str | None = None) -> str:
     """Make an in-process model nameable as an analyzer spec in this process; returns the spec.
 
@@ -585,9 +633,10 @@ def register(model: object, *, name: str | None = None) -> str:
     >>> register(guess, name="doc.guess")
     'python:@doc.guess'
     """
+    inner = _underlying(model)
     key = (
         name
-        or f"{getattr(model, '__module__', None) or '?'}.{getattr(model, '__qualname__', type(model).__qualname__)}"
+        or f"{getattr(inner, '__module__', None) or '?'}.{getattr(inner, '__qualname__', type(inner).__qualname__)}"
     )
     _REGISTERED[key] = model
     return f"python:@{key}"
@@ -642,16 +691,17 @@ def analyzer_from(
     The function's module may declare ``VOCABULARY``, ``ABSTAINS``, ``GIVES_CONFIDENCE``, ``NAME``,
     ``VERSION`` and ``BATCH_SIZE`` (see the module docstring); the keyword arguments, when given, take precedence.
     """
-    module = sys.modules.get(getattr(model, "__module__", "") or "")
+    inner = _underlying(model)  # functools.partial(mymodel.analyze, ...): mymodel declares what it can say
+    module = sys.modules.get(getattr(inner, "__module__", "") or "")
     file = getattr(module, "__file__", None)
-    label = getattr(model, "__qualname__", type(model).__qualname__)
+    label = getattr(inner, "__qualname__", type(inner).__qualname__)
     return _build(
         model,
         dataset=dataset,
-        spec=spec or f"python:{getattr(model, '__module__', '?')}:{label}",
+        spec=spec or f"python:{getattr(inner, '__module__', '?')}:{label}",
         namespace=vars(module) if module is not None else {},
         where=module.__name__ if module is not None else repr(model),
-        default_name=f"{getattr(model, '__module__', '?')}:{label}",
+        default_name=f"{getattr(inner, '__module__', '?')}:{label}",
         file=Path(file) if file else None,
         overrides={
             "VOCABULARY": vocabulary,
@@ -811,7 +861,12 @@ class FunctionAnalyzer:
         return photo.path
 
     def _raised(self, exc: Exception) -> _Fault:
-        message = shown(str(exc), _REASON_LIMIT, quoted=False)
+        try:
+            text = str(exc)
+        except Exception as unprintable:  # its __str__ fails: still this photo's error
+            # Named by its type, so that one odd exception class is not a crash of the whole run (rt14c F4).
+            text = f"(its message could not be printed: str() raised {type(unprintable).__name__})"
+        message = shown(text, _REASON_LIMIT, quoted=False)
         where = _where(exc, self.declaration.file)
         return _Fault(type(exc).__name__, f"{type(exc).__name__}: {message} (raised by {self.spec}{where})")
 
@@ -830,6 +885,15 @@ class FunctionAnalyzer:
                 "model under audit must return an answer, not end the process, so the run stopped with no verdict. "
                 "If it wraps a command-line tool's main(), call the function main() calls, or catch SystemExit in "
                 f"{self.spec.removeprefix('python:')} ({_HOWTO})"
+            ) from None
+        except (Exception, KeyboardInterrupt, GeneratorExit):
+            raise  # an Exception is the caller's (this photo's error); Ctrl-C and SIGTERM interrupt the run
+        except BaseException as exc:  # CancelledError, a custom one: not a photo's error
+            raise ModelExit(
+                f"{self.spec} raised {_type_name(exc)}{_where(exc, self.declaration.file)} on photo {photo.id}, "
+                "a BaseException that is not an Exception: it asks the process to stop rather than report a failure, "
+                "so the run stopped with no verdict. Make the model raise an Exception (or return "
+                f'{{"error": "..."}}) for a photo it cannot answer ({_HOWTO})'
             ) from None
         finally:
             moved = _moved_back(before)

@@ -410,6 +410,17 @@ def _gate(report: Report) -> list[str]:
     return [*out, ""]
 
 
+def render_gate_summary(report: Report | Mapping[str, Any]) -> str:
+    """For a job summary, a run of the regression gate alone: its finding only (rt14c F15).
+
+    The audit's step already put the whole report in the summary; the gate's run of the same checks would
+    put it there a second time.
+    """
+    report = as_report(report)
+    name = f"{escape(_or(report.analyzer.name, '?'))} on {escape(_or(report.dataset.name, '?'))}"
+    return "\n".join([f"## Regression gate: {name}", "", *_gate(report)])
+
+
 def render_markdown(report: Report | Mapping[str, Any]) -> str:
     """The Markdown report for ``report`` (a :class:`~conformance.report.Report`, or a report.json dict)."""
     report = as_report(report)
