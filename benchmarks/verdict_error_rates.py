@@ -35,7 +35,7 @@ import itertools
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +46,7 @@ from _machine import code_line, machine_line
 
 from conformance import load_policy, run_check
 from conformance.dataset import Dataset
+from conformance.identity import SELF_DESCRIBED
 from conformance.observation import GENDER_CODES, Face, Observation, Observations
 
 if TYPE_CHECKING:
@@ -80,12 +81,15 @@ class Design:
 
 
 def photo_counts(design: str, people: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Photos per person: ``"5"`` each, ``"1-40"`` uniform, ``"1 or 40"`` (a fifth of the people the larger)."""
     import numpy as np
 
-    if design == "1-40":
-        return rng.integers(1, 41, size=people)
-    if design == "1 or 40":
-        return np.where(rng.random(people) < 0.2, 40, 1)
+    if "-" in design:
+        low, high = map(int, design.split("-"))
+        return rng.integers(low, high + 1, size=people)
+    if " or " in design:
+        few, many = map(int, design.split(" or "))
+        return np.where(rng.random(people) < 0.2, many, few)
     return np.full(people, int(design), dtype=np.int64)
 
 
@@ -93,20 +97,33 @@ def misgendered(
     rate: float, icc: float, photos: npt.NDArray[np.int64], rng: np.random.Generator
 ) -> npt.NDArray[np.int64]:
     """Per person: photos misgendered, each person with their own beta-distributed probability."""
+
+    return rng.binomial(photos, own_probability(rate, icc, photos.size, rng))
+
+
+def own_probability(rate: float, icc: float, people: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+    """Each person's own probability: beta-distributed with mean ``rate`` and intraclass correlation ``icc``."""
     import numpy as np
 
     if icc == 0 or rate in (0.0, 1.0):
-        own = np.full(photos.size, rate)
-    else:
-        spread = (1 - icc) / icc  # beta(a, b) with a + b = (1 - icc) / icc has intraclass correlation icc
-        own = rng.beta(rate * spread, (1 - rate) * spread, size=photos.size)
-    return rng.binomial(photos, own)
+        return np.full(people, rate)
+    spread = (1 - icc) / icc  # beta(a, b) with a + b = (1 - icc) / icc has intraclass correlation icc
+    return rng.beta(rate * spread, (1 - rate) * spread, size=people)
 
 
 def observations(
     groups: Sequence[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+    *,
+    confidence: Callable[[npt.NDArray[np.bool_]], npt.NDArray[np.float64]] | None = None,
+    nonbinary: bool = False,
 ) -> tuple[Observations, list[str]]:
-    """One row per photo: every woman gendered ``Female`` or, when misgendered, ``Male``."""
+    """One row per photo: every woman gendered ``Female`` or, when misgendered, ``Male``.
+
+    ``groups``: (name, photos per person, photos counted per person). ``confidence``: each photo's
+    confidence (0-100) from whether it was counted (misgendered); 90 everywhere without it.
+    ``nonbinary``: everyone a nonbinary person, given ``Male`` (a binary label) on the counted photos
+    and no label (an abstention, which the vocabulary allows) on the others.
+    """
     import numpy as np
 
     labels: list[str] = []
@@ -121,16 +138,19 @@ def observations(
         labels += [name] * int(people.size)
         offset += photos.size
     subject = np.concatenate(subject_parts)
-    wrong = np.concatenate(wrong_parts)
+    counted = np.concatenate(wrong_parts)
     n = subject.size
+    right = GENDER_CODES["abstain"] if nonbinary else GENDER_CODES["woman"]
     table = Observations(
         dataset=_EMPTY,
         records=(_RECORD,) * n,
         outcome=np.zeros(n, dtype=np.int8),
-        predicted=np.where(wrong, GENDER_CODES["man"], GENDER_CODES["woman"]).astype(np.int8),
-        confidence=np.full(n, 90.0),
-        identity=np.zeros(n, dtype=np.int8),  # everyone a woman
+        predicted=np.where(counted, GENDER_CODES["man"], right).astype(np.int8),
+        confidence=np.full(n, 90.0) if confidence is None else confidence(counted),
+        # everyone a woman (code 0), or everyone nonbinary
+        identity=np.full(n, SELF_DESCRIBED.index("nonbinary") if nonbinary else 0, dtype=np.int8),
         subject=subject.astype(np.int64),
+        analyzer={"vocabulary": {"labels": {"Female": "woman", "Male": "man"}, "can_abstain": nonbinary}},
     )
     return table, labels
 
@@ -185,6 +205,81 @@ def power_at_printed_gap(design: Design, replicates: int, rng: np.random.Generat
     if not printed:
         return math.nan, 0, math.nan
     return caught / len(printed), len(printed), float(np.median(printed))
+
+
+# -- the other gender checks at a true figure on the tolerance --------------------------------------------
+# Their verdicts rest on the same machinery with other units: same_person_consistency on each person's
+# share of photo pairs given different labels, confidence_calibration on overconfidence (t intervals),
+# nonbinary_representability on one group's mean share against an absolute tolerance.
+
+CONSISTENCY = tuple(
+    Design(k, m, icc, s)
+    for k, m, icc, s in itertools.product((10, 30, 100), ("2", "6", "2-40", "2 or 40"), (0.0, 0.3, 0.6), (0.0, 0.1))
+)
+# Confidence when right and when wrong (means of beta-distributed confidences): overconfidence is then
+# accuracy x (RIGHT - 1) + (1 - accuracy) x WRONG, and a gap of the tolerance is an accuracy lower by
+# tolerance / (1 - RIGHT + WRONG).
+RIGHT_CONFIDENCE, WRONG_CONFIDENCE, CONFIDENCE_SPREAD = 0.95, 0.7, 20.0
+CALIBRATION = tuple(
+    Design(k, m, icc, a)
+    for k, m, icc, a in itertools.product((10, 30, 100, 300), ("1", "5", "1 or 40"), (0.0, 0.3, 0.9), (1.0, 0.9))
+)
+REPRESENTABILITY = tuple(
+    Design(k, m, icc, 0.0) for k, m, icc in itertools.product((10, 30, 100, 300), ("1", "5", "1-40"), (0.0, 0.3, 0.9))
+)
+
+
+def error_rate_for_share(share: float, icc: float) -> float:
+    """The mean per-photo error rate whose people disagree on ``share`` of their photo pairs, on average.
+
+    A person wrong on each photo with probability q gives a pair different labels with probability
+    2q(1 - q), whatever their photo count; q beta-distributed with mean mu and intraclass correlation
+    icc has E[q(1 - q)] = mu (1 - mu)(1 - icc).
+    """
+    x = share / (2.0 * (1.0 - icc))
+    if x > 0.25:
+        raise ValueError(f"a share of {share:g} is out of reach at ICC {icc:g}")
+    return (1.0 - math.sqrt(1.0 - 4.0 * x)) / 2.0
+
+
+def other_verdict(check_id: str, design: Design, rng: np.random.Generator) -> str:
+    """One replicate of ``check_id`` at a true figure on its tolerance: the verdict."""
+    tolerance = POLICY.tolerance_for(check_id)
+    confidence = None
+    if check_id == "nonbinary_representability":
+        # Nonbinary people, each given a binary label on a photo with their own probability (mean: the tolerance).
+        photos = photo_counts(design.photos, design.people, rng)
+        table, labels = observations(
+            [("nonbinary", photos, misgendered(tolerance, design.icc, photos, rng))], nonbinary=True
+        )
+        return run_check(check_id, table, groups=labels, reference="nonbinary", policy=POLICY, seed=0).verdict
+    if check_id == "same_person_consistency":
+        # design.base: the reference's mean share of disagreeing pairs; the other group's is the tolerance more.
+        figures = [("cis", error_rate_for_share(design.base, design.icc))]
+        figures.append(("trans", error_rate_for_share(design.base + tolerance, design.icc)))
+    else:
+        # design.base: the reference's accuracy; the other group's overconfidence is the tolerance more.
+        lower = design.base - tolerance / (1.0 - RIGHT_CONFIDENCE + WRONG_CONFIDENCE)
+        figures = [("cis", 1.0 - design.base), ("trans", 1.0 - lower)]
+
+        def confidence(wrong: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+            import numpy as np
+
+            mean = np.where(wrong, WRONG_CONFIDENCE, RIGHT_CONFIDENCE)
+            return 100.0 * rng.beta(mean * CONFIDENCE_SPREAD, (1.0 - mean) * CONFIDENCE_SPREAD)
+
+    groups = []
+    for name, rate in figures:
+        photos = photo_counts(design.photos, design.people, rng)
+        groups.append((name, photos, misgendered(rate, design.icc, photos, rng)))
+    table, labels = observations(groups, confidence=confidence)
+    return run_check(check_id, table, groups=labels, reference="cis", policy=POLICY, seed=0).verdict
+
+
+def other_error_rates(check_id: str, design: Design, replicates: int, rng: np.random.Generator) -> tuple[float, float]:
+    """(wrong fail, wrong pass) of ``check_id`` at a true figure equal to its tolerance."""
+    verdicts = [other_verdict(check_id, design, rng) for _ in range(replicates)]
+    return verdicts.count("fail") / replicates, verdicts.count("pass") / replicates
 
 
 EXACT_SIZES = (10, 20, 50, 100, 300)
@@ -384,6 +479,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Share failing at the printed figure: median {float(np.median(shares)):.3f}, "
             f"from {min(shares):.3f} to {max(shares):.3f} over {len(shares)} designs.",
         ]
+    lines += [
+        "",
+        "## The other gender checks: wrong verdicts at a true figure on the tolerance",
+        "",
+        "same_person_consistency: each person wrong on each photo with their own probability (beta, the ICC), the "
+        "reference figure the mean share of a person's photo pairs given different labels, the other group's the "
+        f"tolerance more. confidence_calibration: the reference figure its accuracy; confidence {RIGHT_CONFIDENCE:g} "
+        f"when right and {WRONG_CONFIDENCE:g} when wrong on average (beta, concentration {CONFIDENCE_SPREAD:g}); the "
+        "other group's accuracy lower so that its overconfidence is the tolerance more. nonbinary_representability: "
+        "one group of nonbinary people, each given a binary label on a photo with their own probability, the mean "
+        "the tolerance (the reference figure column is unused). A fail and a pass are both wrong.",
+        "",
+        "| check | people a group | photos a person | ICC | reference figure | wrong fail | wrong pass |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    others = {"same_person_consistency": CONSISTENCY, "confidence_calibration": CALIBRATION}
+    others["nonbinary_representability"] = REPRESENTABILITY
+    other_worst = dict.fromkeys(others, (0.0, 0.0))
+    for check_id, check_designs in others.items():
+        for design in check_designs[:: max(1, len(check_designs) // 3)] if args.quick else check_designs:
+            fail, passed = other_error_rates(check_id, design, args.replicates, rng)
+            worst = other_worst[check_id]
+            other_worst[check_id] = (max(worst[0], fail), max(worst[1], passed))
+            for name, rate in (("fail", fail), ("pass", passed)):
+                if rate > ALPHA + 2 * se(ALPHA, args.replicates):
+                    over.append(f"{check_id} {design.label()} wrong {name} {rate:.3f}")
+            lines.append(f"| {check_id} {design.label()} {fail:.3f} | {passed:.3f} |")
+            print(lines[-1], file=sys.stderr, flush=True)
+    lines += [""]
+    lines += [
+        f"Largest for {name}: wrong fail {fail:.3f}, wrong pass {passed:.3f}."
+        for name, (fail, passed) in other_worst.items()
+    ]
+    lines += ["", f"Designs above {ALPHA:g} + 2 standard errors ({bound:.3f}), every section: {len(over) or 'none'}."]
+    lines += [f"- {row}" for row in over]
     if not args.quick:
         lines += ["", "## Exact, one photo a person", "", *exact_table()]
     lines += ["", f"Run time: {time.perf_counter() - started:.0f} s."]
