@@ -572,9 +572,11 @@ def _method(units: Units, policy: Policy, tolerance: float, m: int, reference: s
             "per group: t interval on a cluster-robust variance over subjects, joined with the person-weighted mean's"
         )
     pairs = "every two groups" if policy.direction == "pairwise" else f"each group against {reference}"
+    # A measure that is not a proportion (overconfidence) has no score limits to join: Welch's t on the variances.
+    joined = "Newcombe's hybrid method on those limits" if units.bounded else "Welch t intervals on those variances"
     return (
         f"{per_group}; gaps between {pairs}, disparity in either direction, "
-        f"{policy.confidence:.0%} two-sided intervals (Newcombe's hybrid method on those limits); "
+        f"{policy.confidence:.0%} two-sided intervals ({joined}); "
         f"pass: every gap's interval within ±{tolerance:g}, each at one-sided error {alpha_pass:g} "
         "(intersection-union, no multiplicity adjustment); "
         f"fail: a gap shown beyond ±{tolerance:g}, familywise one-sided error {alpha_fail:g} "
