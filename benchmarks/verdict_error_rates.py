@@ -242,24 +242,36 @@ def error_rate_for_share(share: float, icc: float) -> float:
     return (1.0 - math.sqrt(1.0 - 4.0 * x)) / 2.0
 
 
-def other_verdict(check_id: str, design: Design, rng: np.random.Generator) -> str:
-    """One replicate of ``check_id`` at a true figure on its tolerance: the verdict."""
+def other_check(
+    check_id: str,
+    design: Design,
+    rng: np.random.Generator,
+    figure: float | None = None,
+    photos: Sequence[npt.NDArray[np.int64]] | None = None,
+) -> tuple[CheckResult, list[npt.NDArray[np.int64]]]:
+    """One replicate of ``check_id``: the result, and each group's photos a person (to draw the same people again).
+
+    ``figure``: the true gap (the true share itself for ``nonbinary_representability``); the tolerance
+    when not given. Raises ValueError for a figure the design cannot reach.
+    """
     tolerance = POLICY.tolerance_for(check_id)
+    figure = tolerance if figure is None else figure
     confidence = None
+    reference = "cis"
     if check_id == "nonbinary_representability":
-        # Nonbinary people, each given a binary label on a photo with their own probability (mean: the tolerance).
-        photos = photo_counts(design.photos, design.people, rng)
-        table, labels = observations(
-            [("nonbinary", photos, misgendered(tolerance, design.icc, photos, rng))], nonbinary=True
-        )
-        return run_check(check_id, table, groups=labels, reference="nonbinary", policy=POLICY, seed=0).verdict
-    if check_id == "same_person_consistency":
-        # design.base: the reference's mean share of disagreeing pairs; the other group's is the tolerance more.
+        # Nonbinary people, each given a binary label on a photo with their own probability (mean: the figure).
+        if not 0.0 <= figure <= 1.0:
+            raise ValueError(f"a share of {figure:g} is no share")
+        figures, reference = [("nonbinary", figure)], "nonbinary"
+    elif check_id == "same_person_consistency":
+        # design.base: the reference's mean share of disagreeing pairs; the other group's is the figure more.
         figures = [("cis", error_rate_for_share(design.base, design.icc))]
-        figures.append(("trans", error_rate_for_share(design.base + tolerance, design.icc)))
+        figures.append(("trans", error_rate_for_share(design.base + figure, design.icc)))
     else:
-        # design.base: the reference's accuracy; the other group's overconfidence is the tolerance more.
-        lower = design.base - tolerance / (1.0 - RIGHT_CONFIDENCE + WRONG_CONFIDENCE)
+        # design.base: the reference's accuracy; the other group's overconfidence is the figure more.
+        lower = design.base - figure / (1.0 - RIGHT_CONFIDENCE + WRONG_CONFIDENCE)
+        if lower < 0.0:
+            raise ValueError(f"an overconfidence gap of {figure:g} is out of reach from accuracy {design.base:g}")
         figures = [("cis", 1.0 - design.base), ("trans", 1.0 - lower)]
 
         def confidence(wrong: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
@@ -268,18 +280,63 @@ def other_verdict(check_id: str, design: Design, rng: np.random.Generator) -> st
             mean = np.where(wrong, WRONG_CONFIDENCE, RIGHT_CONFIDENCE)
             return 100.0 * rng.beta(mean * CONFIDENCE_SPREAD, (1.0 - mean) * CONFIDENCE_SPREAD)
 
-    groups = []
-    for name, rate in figures:
-        photos = photo_counts(design.photos, design.people, rng)
-        groups.append((name, photos, misgendered(rate, design.icc, photos, rng)))
-    table, labels = observations(groups, confidence=confidence)
-    return run_check(check_id, table, groups=labels, reference="cis", policy=POLICY, seed=0).verdict
+    groups, drawn = [], []
+    for index, (name, rate) in enumerate(figures):
+        counts = photo_counts(design.photos, design.people, rng) if photos is None else photos[index]
+        drawn.append(counts)
+        groups.append((name, counts, misgendered(rate, design.icc, counts, rng)))
+    table, labels = observations(groups, confidence=confidence, nonbinary=reference == "nonbinary")
+    result = run_check(check_id, table, groups=labels, reference=reference, policy=POLICY, seed=0)
+    return result, drawn
 
 
 def other_error_rates(check_id: str, design: Design, replicates: int, rng: np.random.Generator) -> tuple[float, float]:
     """(wrong fail, wrong pass) of ``check_id`` at a true figure equal to its tolerance."""
-    verdicts = [other_verdict(check_id, design, rng) for _ in range(replicates)]
+    verdicts = [other_check(check_id, design, rng)[0].verdict for _ in range(replicates)]
     return verdicts.count("fail") / replicates, verdicts.count("pass") / replicates
+
+
+# Designs whose printed detectable figure is checked, per check (the figure must be reachable from them).
+OTHER_POWER = {
+    "same_person_consistency": (
+        Design(30, "2", 0.0, 0.1),
+        Design(100, "6", 0.3, 0.1),
+        Design(100, "2-40", 0.0, 0.1),
+        Design(100, "2 or 40", 0.3, 0.0),
+    ),
+    "confidence_calibration": (
+        Design(100, "5", 0.3, 0.9),
+        Design(300, "1", 0.0, 0.95),
+        Design(100, "1-40", 0.3, 0.9),
+        Design(300, "1 or 40", 0.3, 0.9),
+    ),
+    "nonbinary_representability": (
+        Design(100, "1", 0.0, 0.0),
+        Design(100, "5", 0.3, 0.0),
+        Design(300, "1-40", 0.3, 0.0),
+    ),
+}
+
+
+def other_power(check_id: str, design: Design, replicates: int, rng: np.random.Generator) -> tuple[float, int, float]:
+    """As :func:`power_at_printed_gap` for the other checks: (share failing at X, replicates printing X, median X)."""
+    import numpy as np
+
+    caught, printed = 0, []
+    for _ in range(replicates):
+        first, photos = other_check(check_id, design, rng)
+        (c,) = first.comparisons
+        if c.verdict != "inconclusive" or c.min_detectable is None:
+            continue
+        try:
+            again, _ = other_check(check_id, design, rng, figure=c.min_detectable, photos=photos)
+        except ValueError:
+            continue  # a figure the design cannot reach, as a rate above 1 for misgender_gap
+        printed.append(c.min_detectable)
+        caught += again.verdict == "fail"
+    if not printed:
+        return math.nan, 0, math.nan
+    return caught / len(printed), len(printed), float(np.median(printed))
 
 
 EXACT_SIZES = (10, 20, 50, 100, 300)
@@ -381,6 +438,159 @@ def se(rate: float, n: int) -> float:
     return math.sqrt(p * (1 - p) / n) if n else math.nan
 
 
+# -- the methodology page's tables, made from a results file ----------------------------------------------
+# docs/explanation/methodology.md quotes this script's results between <!-- regen:verdict-error-rates -->
+# and <!-- regen:end -->; scripts/regen_docs.py writes that block with docs_section, and
+# tests/test_verdict_error_rates.py fails when the page and the results file disagree.
+
+RESULTS = Path(__file__).resolve().parent / "verdict-error-rates.md"
+
+
+def _sections(results: str) -> dict[str, list[str]]:
+    """The results file's lines by ``## `` heading (the lines before the first under ``""``)."""
+    out: dict[str, list[str]] = {"": []}
+    current = ""
+    for line in results.splitlines():
+        if line.startswith("## "):
+            current = line[3:]
+            out[current] = []
+        else:
+            out[current].append(line)
+    return out
+
+
+def _section(sections: dict[str, list[str]], start: str) -> list[str]:
+    found = [lines for heading, lines in sections.items() if heading.startswith(start)]
+    if len(found) != 1:
+        raise ValueError(f"the results file has {len(found)} sections starting {start!r}; rerun the script")
+    return found[0]
+
+
+def _rows(lines: list[str]) -> list[list[str]]:
+    """The cells of a section's Markdown table rows (header and rule left out)."""
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("| ")]
+    return cells[1:]
+
+
+def _table(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("|")]
+
+
+def _starting(lines: list[str], prefix: str) -> str:
+    found = [line for line in lines if line.startswith(prefix)]
+    if len(found) != 1:
+        raise ValueError(f"the results file has {len(found)} lines starting {prefix!r}; rerun the script")
+    return found[0]
+
+
+def docs_section(results: str) -> list[str]:
+    """The Markdown that methodology.md shows of a results file: summaries, then every figure behind them."""
+    import re
+
+    sections = _sections(results)
+    head = sections[""]
+    two = _section(sections, "Wrong verdicts")
+    three = _section(sections, "Three groups")
+    power = _section(sections, "Power at the printed detectable gap")
+    other_power = _section(sections, "Power at the printed detectable figure")
+    other = _section(sections, "The other gender checks")
+    exact = _section(sections, "Exact")
+    command = _starting(head, "Command: ").removeprefix("Command: ").strip("`")
+    seconds = _starting(exact, "Run time: ").removeprefix("Run time: ").removesuffix(" s.")
+    policy = _starting(head, "Policy: ")
+    replicates = int(re.search(r"(\d+) replicates a design", policy).group(1))  # type: ignore[union-attr]
+    power_replicates = int(re.search(r"(\d+) replicates a design", " ".join(power)).group(1))  # type: ignore[union-attr]
+
+    worst: dict[tuple[str, str], tuple[float, float, int]] = {}
+    for people, photos, _icc, _base, fail, passed in _rows(two):
+        old = worst.get((people, photos), (0.0, 0.0, 0))
+        worst[people, photos] = (max(old[0], float(fail)), max(old[1], float(passed)), old[2] + 1)
+    designs = {count for *_, count in worst.values()}
+    summary = [
+        "| people a group | photos a person | largest wrong fail | largest wrong pass |",
+        "|---:|---:|---:|---:|",
+        *(
+            f"| {people} | {photos} | {fail:.3f} | {passed:.3f} |"
+            for (people, photos), (fail, passed, _) in worst.items()
+        ),
+    ]
+    by_check: dict[str, tuple[float, float, int]] = {}
+    for check_id, *_design, fail, passed in _rows(other):
+        old = by_check.get(check_id, (0.0, 0.0, 0))
+        by_check[check_id] = (max(old[0], float(fail)), max(old[1], float(passed)), old[2] + 1)
+    bound = ALPHA + 2 * se(ALPHA, replicates)
+    above = [
+        f"- `{check_id}` {' | '.join(design)}: wrong {name} {rate}"
+        for check_id, *design, fail, passed in _rows(other)
+        for name, rate in (("fail", fail), ("pass", passed))
+        if float(rate) > bound
+    ]
+    power_se = math.sqrt(0.8 * 0.2 / power_replicates)
+    return [
+        f"Command: `{command}` ({int(seconds):,} s; every figure in "
+        "[benchmarks/verdict-error-rates.md](../../benchmarks/verdict-error-rates.md)).",
+        "",
+        _starting(head, "Machine: "),
+        "",
+        policy,
+        "",
+        f"**Two groups.** The largest wrong-verdict rate over the {'/'.join(map(str, sorted(designs)))} designs "
+        "(ICCs × reference rates) of each size and photo count:",
+        "",
+        *summary,
+        "",
+        _starting(two, "Largest wrong-fail rate"),
+        *[line for line in two if line.startswith("- ")],
+        "",
+        "<details><summary>Every design (two groups)</summary>",
+        "",
+        *_table(two),
+        "",
+        "</details>",
+        "",
+        "**Three groups**, every two compared (Holm over 3 comparisons for fail): rates `p`, `p + 0.025` and "
+        "`p + 0.05`, so every gap is within the tolerance and one equals it; a fail anywhere and a pass are both "
+        f"wrong ({replicates:,} replicates a design).",
+        "",
+        *_table(three),
+        "",
+        "**The other gender checks**, each at a true figure on its tolerance. "
+        + " ".join(line for line in other if line and not line.startswith(("|", "Largest", "Designs above", "- "))),
+        "",
+        "| check | designs | largest wrong fail | largest wrong pass |",
+        "|---|---:|---:|---:|",
+        *(f"| `{c}` | {n} | {fail:.3f} | {passed:.3f} |" for c, (fail, passed, n) in by_check.items()),
+        "",
+        f"Designs of these checks above {ALPHA:g} + 2 standard errors ({bound:.3f}): {len(above) or 'none'}.",
+        *above,
+        "",
+        "<details><summary>Every design (the other gender checks)</summary>",
+        "",
+        *_table(other),
+        "",
+        "</details>",
+        "",
+        "**The detectable gap, checked.** Draw data at a true gap equal to the tolerance; where the verdict is "
+        'inconclusive, read the printed figure X ("with this data a true gap of X would fail with 80% power"); '
+        "keep those people and their photo counts, draw new outcomes at a true gap of X, and count the fails "
+        f"({power_replicates:,} replicates a design, reference rate 0.05; Monte Carlo standard error about "
+        f"{power_se:.2f} at 0.8):",
+        "",
+        *_table(power),
+        "",
+        _starting(power, "Share failing at the printed figure"),
+        "",
+        "The same for the other gender checks' printed figure (for `nonbinary_representability` the true share "
+        "itself), in designs where it can be reached:",
+        "",
+        *_table(other_power),
+        "",
+        "**Exact, one photo a person.** " + _starting(exact, "Every outcome summed"),
+        "",
+        *_table(exact),
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import numpy as np
 
@@ -479,6 +689,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Share failing at the printed figure: median {float(np.median(shares)):.3f}, "
             f"from {min(shares):.3f} to {max(shares):.3f} over {len(shares)} designs.",
         ]
+    lines += [
+        "",
+        "## Power at the printed detectable figure, the other gender checks",
+        "",
+        "As above, for the other checks' printed figure (nonbinary_representability: the true share itself), the same "
+        f"people drawn again at it; {args.power_replicates} replicates a design.",
+        "",
+        "| check | people a group | photos a person | ICC | reference figure | printed X (median) | replicates printing one "
+        "| share failing at X |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for check_id, check_designs in OTHER_POWER.items():
+        for design in check_designs[:1] if args.quick else check_designs:
+            share, count, median = other_power(check_id, design, args.power_replicates, rng)
+            lines.append(f"| {check_id} {design.label()} {median:.3f} | {count} | {share:.3f} |")
+            print(lines[-1], file=sys.stderr, flush=True)
     lines += [
         "",
         "## The other gender checks: wrong verdicts at a true figure on the tolerance",
