@@ -438,6 +438,88 @@ def se(rate: float, n: int) -> float:
     return math.sqrt(p * (1 - p) / n) if n else math.nan
 
 
+def power_sections(
+    people: Sequence[int], replicates: int, rng: np.random.Generator, *, quick: bool = False
+) -> list[str]:
+    """The two power sections' Markdown (misgender_gap's printed detectable gap, the other checks' figures)."""
+    import numpy as np
+
+    lines = [
+        "",
+        "## Power at the printed detectable gap",
+        "",
+        'Data at a true gap of the tolerance; where the verdict is inconclusive, the printed figure X ("a true gap of X '
+        f'would fail with 80% power"); new outcomes for the same people at a true gap of X. {replicates} '
+        "replicates a design; the share failing should be about 0.8.",
+        "",
+        "| people a group | photos a person | ICC | reference rate | printed X (median) | replicates printing one | share failing at X |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    powered = [Design(k, m, icc, p) for k, m, icc, p in itertools.product(people, PHOTOS, ICCS, (0.05,))]
+    if quick:
+        powered = powered[:2]
+    shares = []
+    for design in powered:
+        share, count, median = power_at_printed_gap(design, replicates, rng)
+        if count:
+            shares.append(share)
+        lines.append(f"{design.label()} {median:.3f} | {count} | {share:.3f} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    if shares:
+        lines += [
+            "",
+            f"Share failing at the printed figure: median {float(np.median(shares)):.3f}, "
+            f"from {min(shares):.3f} to {max(shares):.3f} over {len(shares)} designs.",
+        ]
+    lines += [
+        "",
+        "## Power at the printed detectable figure, the other gender checks",
+        "",
+        "As above, for the other checks' printed figure (nonbinary_representability: the true share itself), the same "
+        f"people drawn again at it; {replicates} replicates a design.",
+        "",
+        "| check | people a group | photos a person | ICC | reference figure | printed X (median) | replicates printing one "
+        "| share failing at X |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for check_id, check_designs in OTHER_POWER.items():
+        for design in check_designs[:1] if quick else check_designs:
+            share, count, median = other_power(check_id, design, replicates, rng)
+            lines.append(f"| {check_id} {design.label()} {median:.3f} | {count} | {share:.3f} |")
+            print(lines[-1], file=sys.stderr, flush=True)
+    return lines
+
+
+RERUN = "Power sections rerun: "
+
+
+def rerun_power(
+    path: Path, argv: Sequence[str], people: Sequence[int], replicates: int, seed: int, *, quick: bool = False
+) -> str:
+    """A results file with its two power sections made again by the code as it is now, and a line saying so."""
+    import numpy as np
+
+    started = time.perf_counter()
+    text = path.read_text(encoding="utf-8")
+    fresh = power_sections(people, replicates, np.random.default_rng(seed), quick=quick)
+    sections = text.split("\n## ")
+    kept = [part for part in sections if not part.startswith("Power at the printed detectable")]
+    ahead = [i for i, part in enumerate(kept) if part.startswith("The other gender checks")]
+    if len(kept) != len(sections) - 2 or len(ahead) != 1:
+        raise SystemExit(f"{path}: not a results file of this script with both power sections; run it in full")
+    power = "\n".join(fresh).strip("\n").removeprefix("## ").split("\n## ")
+    kept[ahead[0] : ahead[0]] = [part.rstrip("\n") + "\n" for part in power]
+    head = [line for line in kept[0].splitlines() if not line.startswith(RERUN)]
+    at = next(i for i, line in enumerate(head) if line.startswith("Policy: "))
+    note = (
+        f"{RERUN}`python benchmarks/verdict_error_rates.py {' '.join(argv)}` (the detectable figures changed after "
+        f"the run above; {code_line()}; {time.perf_counter() - started:.0f} s; seed {seed})"
+    )
+    head[at + 1 : at + 1] = ["", note]
+    kept[0] = "\n".join(head) + "\n"
+    return "\n## ".join(part.rstrip("\n") + "\n" for part in kept).rstrip("\n") + "\n"
+
+
 # -- the methodology page's tables, made from a results file ----------------------------------------------
 # docs/explanation/methodology.md quotes this script's results between <!-- regen:verdict-error-rates -->
 # and <!-- regen:end -->; scripts/regen_docs.py writes that block with docs_section, and
@@ -529,6 +611,7 @@ def docs_section(results: str) -> list[str]:
     return [
         f"Command: `{command}` ({int(seconds):,} s; every figure in "
         "[benchmarks/verdict-error-rates.md](../../benchmarks/verdict-error-rates.md)).",
+        *(["", *[line for line in head if line.startswith(RERUN)]] if any(x.startswith(RERUN) for x in head) else []),
         "",
         _starting(head, "Machine: "),
         "",
@@ -602,7 +685,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a few designs only (the smoke test's run)")
     parser.add_argument("--out", type=Path, help="also write the Markdown results here")
     parser.add_argument("--exact-only", action="store_true", help="only the exact table (one photo a person)")
+    parser.add_argument(
+        "--power-only",
+        action="store_true",
+        help="make the two power sections of the results file --out again (after a change to the detectable figures)",
+    )
     args = parser.parse_args(argv)
+    if args.power_only:
+        if args.out is None or not args.out.exists():
+            parser.error("--power-only rewrites the power sections of an existing results file: name it with --out")
+        people = tuple(int(x) for x in args.people.split(","))
+        text = rerun_power(
+            args.out,
+            list(argv if argv is not None else sys.argv[1:]),
+            people,
+            args.power_replicates,
+            args.seed,
+            quick=args.quick,
+        )
+        args.out.write_text(text, encoding="utf-8")
+        print(text)
+        return 0
     if args.exact_only:
         print("\n".join(exact_table()))
         return 0
@@ -662,49 +765,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail, passed = error_rates(design, args.replicates, rng, three=True)
         lines.append(f"{design.label()} {fail:.3f} | {passed:.3f} |")
         print(lines[-1], file=sys.stderr, flush=True)
-    lines += [
-        "",
-        "## Power at the printed detectable gap",
-        "",
-        'Data at a true gap of the tolerance; where the verdict is inconclusive, the printed figure X ("a true gap of X '
-        f'would fail with 80% power"); new outcomes for the same people at a true gap of X. {args.power_replicates} '
-        "replicates a design; the share failing should be about 0.8.",
-        "",
-        "| people a group | photos a person | ICC | reference rate | printed X (median) | replicates printing one | share failing at X |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    powered = [Design(k, m, icc, p) for k, m, icc, p in itertools.product(people, PHOTOS, ICCS, (0.05,))]
-    if args.quick:
-        powered = powered[:2]
-    shares = []
-    for design in powered:
-        share, count, median = power_at_printed_gap(design, args.power_replicates, rng)
-        if count:
-            shares.append(share)
-        lines.append(f"{design.label()} {median:.3f} | {count} | {share:.3f} |")
-        print(lines[-1], file=sys.stderr, flush=True)
-    if shares:
-        lines += [
-            "",
-            f"Share failing at the printed figure: median {float(np.median(shares)):.3f}, "
-            f"from {min(shares):.3f} to {max(shares):.3f} over {len(shares)} designs.",
-        ]
-    lines += [
-        "",
-        "## Power at the printed detectable figure, the other gender checks",
-        "",
-        "As above, for the other checks' printed figure (nonbinary_representability: the true share itself), the same "
-        f"people drawn again at it; {args.power_replicates} replicates a design.",
-        "",
-        "| check | people a group | photos a person | ICC | reference figure | printed X (median) | replicates printing one "
-        "| share failing at X |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for check_id, check_designs in OTHER_POWER.items():
-        for design in check_designs[:1] if args.quick else check_designs:
-            share, count, median = other_power(check_id, design, args.power_replicates, rng)
-            lines.append(f"| {check_id} {design.label()} {median:.3f} | {count} | {share:.3f} |")
-            print(lines[-1], file=sys.stderr, flush=True)
+    lines += power_sections(people, args.power_replicates, rng, quick=args.quick)
     lines += [
         "",
         "## The other gender checks: wrong verdicts at a true figure on the tolerance",
