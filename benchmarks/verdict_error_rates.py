@@ -299,7 +299,7 @@ def other_error_rates(check_id: str, design: Design, replicates: int, rng: np.ra
 # Designs whose printed detectable figure is checked, per check (the figure must be reachable from them).
 OTHER_POWER = {
     "same_person_consistency": (
-        Design(30, "2", 0.0, 0.1),
+        Design(30, "6", 0.0, 0.0),
         Design(100, "6", 0.3, 0.1),
         Design(100, "2-40", 0.0, 0.1),
         Design(100, "2 or 40", 0.3, 0.0),
