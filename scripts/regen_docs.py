@@ -461,7 +461,19 @@ def policy_keys() -> list[str]:
     return rows
 
 
-GENERATED = {"policy-keys": ("how-to/policies.md", policy_keys)}
+def verdict_error_rates() -> list[str]:
+    """methodology.md's Monte Carlo tables, from the results file benchmarks/verdict_error_rates.py wrote."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from verdict_error_rates import RESULTS, docs_section  # type: ignore[import-not-found,unused-ignore]
+
+    lines: list[str] = docs_section(RESULTS.read_text(encoding="utf-8"))
+    return lines
+
+
+GENERATED = {
+    "policy-keys": ("how-to/policies.md", policy_keys),
+    "verdict-error-rates": ("explanation/methodology.md", verdict_error_rates),
+}
 BEGIN_GENERATED = re.compile(r"^<!-- regen:(?P<name>[\w-]+) -->$")
 END_GENERATED = "<!-- regen:end -->"
 

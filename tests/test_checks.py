@@ -983,6 +983,10 @@ def test_calibration_gap_is_a_welch_interval_never_narrower_than_accuracy_allows
     c = comparison(calibration, "B", "A")
     assert c.difference == pytest.approx(mean_b - mean_a, abs=EXACT)
     assert c.ci == pytest.approx((mean_b - mean_a - half, mean_b - mean_a + half), abs=1e-9)
+    # The method says so: a Welch t interval, not Newcombe's rule on score limits (which it said before).
+    assert c.method.startswith("Welch t interval")
+    assert "(Welch t intervals on those variances)" in calibration.method
+    assert "Newcombe" not in calibration.method
 
 
 def test_a_constant_confidence_on_few_people_is_not_certainty(tmp_path: Path) -> None:

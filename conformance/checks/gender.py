@@ -940,7 +940,7 @@ def transformation_invariance(
             groups={},
             comparisons=(),
             method="not run",
-            measure="variants whose gender label differs from the photo's / variants with a face",
+            measure="variants whose gender label differs from the photo's / variants with a face in both",
             reference=reference,
             confidence=policy.confidence,
             notes=(
