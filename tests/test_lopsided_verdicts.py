@@ -1,0 +1,63 @@
+"""Red team 13c: verdicts on lopsided designs (a small group with many photos a person against a large one).
+
+Every expected figure is worked out here from its definition with scipy (Clopper-Pearson limits are beta
+quantiles), never read back from the kit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from builders import Shot, observe, people, shot
+from scipy.stats import beta  # type: ignore[import-untyped]
+
+from conformance import group_labels, load_policy, run_check
+from conformance.stats import clustered_rate, rate_bounds
+
+DEFAULT = load_policy()
+ONE_EVENT = [0, 0, 0, 1, 0, 0, 0, 0, 0, 0]  # misgendered photos per person, 40 photos each (finding 1's example)
+
+
+def one_event_group() -> list[Shot]:
+    """Ten trans women with 40 photos each; the fourth is misgendered on one photo."""
+    shots = people("tr", 10, trans="yes", photos=40, confidence=97.0)
+    index = next(i for i, s in enumerate(shots) if s.subject == "tr-0003")
+    shots[index] = shot("tr-0003", "woman", "yes", "Male", confidence=97.0)
+    return shots
+
+
+def test_one_person_showing_the_event_leaves_no_degrees_of_freedom() -> None:
+    r = clustered_rate(ONE_EVENT, [40] * 10)
+    # Only the person in whom the event was seen says how alike a person's photos are: one person, 0 df.
+    assert (r.df, r.person_df) == (0.0, 0.0)
+    # So the group is worth its people: Kish's floor 400^2 / (10 * 40^2) = 10 units, 0.025 events on them.
+    upper = float(beta.ppf(0.975, 0.025 + 1.0, 10.0 - 0.025))
+    assert rate_bounds(r, 0.025)[1] == pytest.approx(upper, rel=1e-9)
+    assert upper > 0.3  # was 0.0347: ten people read as 112 independent photos
+
+
+def test_two_people_showing_the_event_leave_one_degree_of_freedom() -> None:
+    r = clustered_rate([0, 0, 0, 1, 0, 0, 2, 0, 0, 0], [40] * 10)
+    assert r.df <= 1.0
+    assert r.person_df <= 1.0
+    # Near a rate of 1 the people in whom it was missed are the few: the same rule from the other side.
+    flipped = clustered_rate([40, 40, 40, 39, 40, 40, 38, 40, 40, 40], [40] * 10)
+    assert flipped.df <= 1.0
+    assert flipped.person_df <= 1.0
+
+
+def test_ten_people_with_one_misgendered_photo_among_400_do_not_pass_against_300(tmp_path: Path) -> None:
+    # Red team 13c finding 1: CI (-0.0003, 0.0347) PASSED; the true rate in its simulation was 0.05.
+    shots = people("cis", 300, confidence=97.0) + one_event_group()
+    observations = observe(tmp_path, shots)
+    result = run_check(
+        "misgender_gap", observations, groups=group_labels(observations.dataset, []), reference="cis",
+        policy=DEFAULT, seed=1,
+    )  # fmt: skip
+    (row,) = result.comparisons
+    assert (result.groups["trans"].count, result.groups["trans"].n) == (1, 400)
+    assert row.verdict == "inconclusive"
+    # The gap's upper limit: the trans group's (on 10 units, above) with the reference's lower limit 0 (0 of 300).
+    assert row.ci is not None
+    assert row.ci[1] == pytest.approx(float(beta.ppf(0.975, 1.025, 9.975)), rel=1e-6)
