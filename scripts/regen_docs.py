@@ -402,6 +402,14 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
         "the nonbinary label on women and men, could hide misgendering (nonbinary people are left out: no label "
         "is the right answer for them)",
     ),
+    "declarations": (
+        '`"trusted"` or `"inconclusive"`',
+        "what the analyzer's own declaration may excuse: `confidence_calibration` of an analyzer that declares it "
+        'gives no confidence (`"gives_confidence": false`). `"trusted"`: not applicable, and the verdict says so, '
+        '*by the analyzer\'s declaration*; `"inconclusive"` (the `procurement` profile): inconclusive, since the '
+        "data cannot tell an analyzer without confidences from confidences left out, and a buyer cannot accept a "
+        "vendor's word for an exemption",
+    ),
     "tolerance": (
         "a number above 0 and below 1 per check id (at 0 nothing could pass, at 1 everything would)",
         "largest acceptable gap, per check: {checks}",

@@ -6,13 +6,17 @@ quantiles), never read back from the kit.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from builders import Shot, observe, people, shot
 from scipy.stats import beta  # type: ignore[import-untyped]
 
-from conformance import group_labels, load_policy, run_check
+from conformance import CheckResult, group_labels, load_policy, run_check
+from conformance.errors import PolicyError
+from conformance.observation import Observations
+from conformance.policy import Policy
 from conformance.stats import clustered_rate, rate_bounds
 
 DEFAULT = load_policy()
@@ -61,3 +65,47 @@ def test_ten_people_with_one_misgendered_photo_among_400_do_not_pass_against_300
     # The gap's upper limit: the trans group's (on 10 units, above) with the reference's lower limit 0 (0 of 300).
     assert row.ci is not None
     assert row.ci[1] == pytest.approx(float(beta.ppf(0.975, 1.025, 9.975)), rel=1e-6)
+
+
+# -- finding 6: a check excused by the vendor's own declaration -------------------------------------------
+
+
+def declared_without_confidence(tmp_path: Path) -> Observations:
+    """60 cis and 60 trans women, all labelled right, no confidence, from an analyzer declaring it gives none."""
+    shots = people("cis", 60, confidence=None) + people("tr", 60, trans="yes", confidence=None)
+    header = {"analyzer": "rt13c", "version": "1", "abstains": True, "gives_confidence": False}
+    return observe(tmp_path, shots, header=header)
+
+
+def calibration(observations: Observations, policy: Policy) -> CheckResult:
+    groups = group_labels(observations.dataset, [])
+    return run_check("confidence_calibration", observations, groups=groups, reference="cis", policy=policy, seed=0)
+
+
+def test_a_check_excused_by_the_analyzers_declaration_says_so(tmp_path: Path) -> None:
+    result = calibration(declared_without_confidence(tmp_path), DEFAULT)
+    assert result.verdict == "not applicable"
+    assert any(note.startswith("not applicable by the analyzer's declaration") for note in result.notes)
+    assert all("by the analyzer's declaration" in c.note for c in result.comparisons)
+
+
+def test_procurement_accepts_no_self_declared_exemption(tmp_path: Path) -> None:
+    procurement = load_policy(profile="procurement")
+    assert procurement.declarations == "inconclusive"
+    result = calibration(declared_without_confidence(tmp_path), procurement)
+    assert result.verdict == "inconclusive"
+    assert any("accepts no self-declared exemption" in note for note in result.notes)
+    # The same policy told to trust declarations excuses it again: the policy, not the profile name, decides.
+    trusting = calibration(
+        declared_without_confidence(tmp_path / "again"), replace(procurement, declarations="trusted")
+    )
+    assert trusting.verdict == "not applicable"
+
+
+def test_the_declarations_key_takes_trusted_or_inconclusive(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[tool.conformance]\ndeclarations = "inconclusive"\n', encoding="utf-8")
+    assert load_policy(path).declarations == "inconclusive"
+    path.write_text('[tool.conformance]\ndeclarations = "ignored"\n', encoding="utf-8")
+    with pytest.raises(PolicyError, match="declarations = 'ignored'; choose one of trusted, inconclusive"):
+        load_policy(path)
