@@ -13,8 +13,8 @@ import pytest
 from builders import Shot, observe, people, shot
 from scipy.stats import beta  # type: ignore[import-untyped]
 
-from conformance import CheckResult, group_labels, load_policy, run_check
-from conformance.errors import PolicyError
+from conformance import CheckResult, group_labels, load_dataset, load_policy, run_check
+from conformance.errors import ManifestError, PolicyError
 from conformance.observation import Observations
 from conformance.policy import Policy
 from conformance.stats import clustered_rate, rate_bounds
@@ -109,3 +109,42 @@ def test_the_declarations_key_takes_trusted_or_inconclusive(tmp_path: Path) -> N
     path.write_text('[tool.conformance]\ndeclarations = "ignored"\n', encoding="utf-8")
     with pytest.raises(PolicyError, match="declarations = 'ignored'; choose one of trusted, inconclusive"):
         load_policy(path)
+
+
+# -- finding 7: one image listed under two people ----------------------------------------------------------
+
+
+def manifest_of(tmp_path: Path, rows: list[tuple[str, str]], images: dict[str, bytes]) -> Path:
+    for name, data in images.items():
+        (tmp_path / name).write_bytes(data)
+    lines = ["photo,subject,gender_identity,trans", *(f"{photo},{subject},woman,yes" for photo, subject in rows)]
+    (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return tmp_path / "manifest.csv"
+
+
+def png(colour: tuple[int, int, int]) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_one_image_under_two_subject_ids_is_refused_naming_both_rows(tmp_path: Path) -> None:
+    same = png((10, 20, 30))
+    rows = [("a.png", "p1"), ("b.png", "p2"), ("c.png", "p3")]
+    manifest = manifest_of(tmp_path, rows, {"a.png": png((1, 2, 3)), "b.png": same, "c.png": same})
+    with pytest.raises(ManifestError) as caught:
+        load_dataset(manifest)
+    message = str(caught.value)
+    # Row 1 is the header: b.png is row 3, c.png row 4.
+    assert "row 4: photo 'c.png' (subject 'p3') is byte-identical to photo 'b.png' at row 3 (subject 'p2')" in message
+    assert "give both rows one subject id" in message
+
+
+def test_the_same_image_twice_under_one_subject_is_only_another_photo_of_them(tmp_path: Path) -> None:
+    same = png((10, 20, 30))
+    manifest = manifest_of(tmp_path, [("a.png", "p1"), ("b.png", "p1")], {"a.png": same, "b.png": same})
+    assert load_dataset(manifest).subjects == 1
