@@ -272,14 +272,15 @@ def exact_p_value(count1: int, n1: int, count2: int, n2: int, method: str = "fis
 
 # scipy's Boschloo test evaluates its statistic on every table with the two margins, at each of
 # 32 nuisance values: about (n1 + 1)(n2 + 1) tables. At 250 x 250 that takes about half a second on
-# the benchmark machine, 300 x 300 a second, 3,000 x 3,000 eight minutes (issue 13). Lopsided tables
+# the benchmark machine for most tables but up to 1.3 s of CPU (125/250 against 125/250, red team 13c),
+# 300 x 300 more, 3,000 x 3,000 eight minutes (issue 13). Lopsided tables
 # cost more than their count says (1 x 31,000 took 4-5 CPU seconds, red team): each arm is capped too.
 BOSCHLOO_MAX_TABLES = 251 * 251
 BOSCHLOO_MAX_ARM = 250
 
 
 def boschloo_is_quick(n1: int, n2: int) -> bool:
-    """Whether Boschloo's test on groups of ``n1`` and ``n2`` finishes in well under a second.
+    """Whether Boschloo's test on groups of ``n1`` and ``n2`` finishes in about a second of CPU at most (1.3 s measured).
 
     Beyond that :func:`exact_p_value` gives Fisher's p-value instead: Boschloo's test is uniformly
     more powerful, but both are exact (their size never exceeds the level), and at sizes where

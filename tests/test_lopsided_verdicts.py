@@ -148,3 +148,37 @@ def test_the_same_image_twice_under_one_subject_is_only_another_photo_of_them(tm
     same = png((10, 20, 30))
     manifest = manifest_of(tmp_path, [("a.png", "p1"), ("b.png", "p1")], {"a.png": same, "b.png": same})
     assert load_dataset(manifest).subjects == 1
+
+
+# -- finding 3: missing data is shown, never compared ------------------------------------------------------
+
+
+def perfect(extra: list[Shot]) -> list[Shot]:
+    """200 cis and 200 trans women, every photo gendered right, and the extra people."""
+    return people("cis", 200, confidence=97.0) + people("tr", 200, trans="yes", confidence=97.0) + extra
+
+
+def run_default(check_id: str, observations: Observations) -> CheckResult:
+    groups = group_labels(observations.dataset, [])
+    return run_check(check_id, observations, groups=groups, reference="cis", policy=DEFAULT, seed=0)
+
+
+def test_one_person_who_did_not_disclose_does_not_hold_a_perfect_run(tmp_path: Path) -> None:
+    # Red team 13c: detection_failure_gap "undisclosed vs cis" inconclusive (1 person < min_subjects), exit 1.
+    undisclosed = [shot("und-0", "", "", "Female", confidence=97.0) for _ in range(3)]
+    result = run_default("detection_failure_gap", observe(tmp_path, perfect(undisclosed)))
+    assert result.verdict == "pass"
+    assert result.groups["undisclosed"].subjects == 1  # shown and counted
+    rows = [c for c in result.comparisons if "undisclosed" in (c.group, c.reference)]
+    assert rows
+    assert {c.verdict for c in rows} == {"not applicable"}
+    assert "1 person who did not disclose a gender identity" in rows[0].note
+
+
+@pytest.mark.parametrize("unknown", [9, 15])
+def test_more_people_of_unknown_trans_status_cannot_turn_a_pass_into_a_fail(tmp_path: Path, unknown: int) -> None:
+    # Red team 13c: 9 such people passed a perfect analyzer, 15 failed it (compared from min_subjects up).
+    shots = perfect(people("unk", unknown, trans="unknown", confidence=97.0))
+    result = run_default("misgender_gap", observe(tmp_path, shots))
+    assert result.verdict == "pass"
+    assert result.groups["unknown"].subjects == unknown
