@@ -27,7 +27,6 @@ def write_png() -> WritePng:
 
     def write(path: Path, colour: tuple[int, int, int] = (128, 128, 128)) -> Path:
         from PIL import Image
-
         from PIL.PngImagePlugin import PngInfo
 
         path.parent.mkdir(parents=True, exist_ok=True)
