@@ -441,6 +441,29 @@ def _is_link(path: Path) -> bool:
         return False
 
 
+def _same_image_two_people(photos: Sequence[Photo], problems: _Problems) -> None:
+    """A problem for every image whose bytes (SHA-256) another row already lists under another subject id.
+
+    The same image cannot show two people: listed under many ids, one person's photos would count as many
+    independent people (ten people, each photo under 20 ids, read as 200 and passed where the same ten once
+    each were inconclusive: red team 13c). The same image under one id twice only adds a photo to that person,
+    which the intervals read as clustered, so it is left alone.
+    """
+    first: dict[str, Photo] = {}
+    for photo in photos:
+        if not photo.digest:
+            continue
+        seen = first.setdefault(photo.digest, photo)
+        if seen.subject != photo.subject:
+            problems.add(
+                photo.row,
+                f"photo {shown(photo.id)} (subject {shown(photo.subject)}) is byte-identical to photo "
+                f"{shown(seen.id)} at row {seen.row} (subject {shown(seen.subject)}): one image cannot show two "
+                "people; if they are the same person give both rows one subject id, otherwise replace the "
+                "wrong image",
+            )
+
+
 def _row_of(entry: int | Photo) -> int:
     return entry if isinstance(entry, int) else entry.row
 
@@ -832,6 +855,8 @@ def load_dataset(
         raise ManifestError(f"{path}: the manifest has a header but no photos; add one row per photo")
     if not matching:
         _conflicting_descriptions(photos, problems)
+    problems.raise_if_any()
+    _same_image_two_people(photos, problems)
     problems.raise_if_any()
     for photo in photos:
         hasher.update(f"\n{photo.id}\0{photo.digest}".encode())

@@ -24,6 +24,8 @@ given with ``--policy FILE`` (a file with a top-level table works too)::
     systematic_failures = 20       # photos failing alike in a row that stop a run (0: never stop)
     direction = "pairwise"         # disparities between every two groups, or "reference": each group vs the reference
     min_coverage = 0.9             # a group whose women and men get a gender on fewer faces than this cannot pass
+    declarations = "trusted"       # a check the analyzer's own declaration makes not applicable (gives_confidence
+                                   # false): "trusted", or "inconclusive" (procurement: no self-declared exemption)
 
     [tool.conformance.tolerance]   # largest acceptable gap per check id
     misgender_gap = 0.02
@@ -71,6 +73,7 @@ _CHOICES: Mapping[str, tuple[str, ...]] = {
     "impostors": ("all", "same_group"),
     "lost_comparisons": ("fta_gap", "worst_case", "non_match"),
     "direction": ("pairwise", "reference"),
+    "declarations": ("trusted", "inconclusive"),
 }
 
 
@@ -110,6 +113,10 @@ class Policy:
     # Faces of women and men given a gender label, per group: below this a check that reads labels
     # cannot pass (abstaining on a group could hide its misgendering).
     min_coverage: float = 0.9
+    # What the analyzer's own declaration may excuse: "trusted", a check it makes not applicable (calibration
+    # of an analyzer that declares gives_confidence false) is not applicable, by the analyzer's declaration;
+    # "inconclusive", it is inconclusive, as a buyer cannot accept a vendor's word for an exemption (red team 13c).
+    declarations: str = "trusted"
     tolerance: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_TOLERANCE))
     identity: Mapping[str, str] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -135,6 +142,7 @@ PROFILES: Mapping[str, Policy] = {
         interval="clopper-pearson",
         exact_test="boschloo",
         bootstrap=10000,
+        declarations="inconclusive",
         tolerance={**dict.fromkeys(_DEFAULT_TOLERANCE, 0.02), "failure_to_acquire_gap": 0.01},
     ),
 }
@@ -199,6 +207,7 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         "systematic_failures": int,
         "direction": str,
         "min_coverage": float,
+        "declarations": str,
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():

@@ -340,7 +340,8 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
     "exact_test": (
         "`fisher`, `boschloo`",
         "exact test of equal rates (`p_equal`), given only where every person has one unit; Boschloo only up to "
-        "250 against 250, where it takes under a second, Fisher's (also exact) above",
+        "250 against 250, where it takes at most about a second of CPU (1.3 s at 125/250 against 125/250), "
+        "Fisher's (also exact) above",
     ),
     "bootstrap": (
         "whole number, at least 100",
@@ -406,6 +407,14 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
         "`misgender_gap`, `same_person_consistency` or `confidence_calibration` to pass: below it abstentions, or "
         "the nonbinary label on women and men, could hide misgendering (nonbinary people are left out: no label "
         "is the right answer for them)",
+    ),
+    "declarations": (
+        '`"trusted"` or `"inconclusive"`',
+        "what the analyzer's own declaration may excuse: `confidence_calibration` of an analyzer that declares it "
+        'gives no confidence (`"gives_confidence": false`). `"trusted"`: not applicable, and the verdict says so, '
+        '*by the analyzer\'s declaration*; `"inconclusive"` (the `procurement` profile): inconclusive, since the '
+        "data cannot tell an analyzer without confidences from confidences left out, and a buyer cannot accept a "
+        "vendor's word for an exemption",
     ),
     "tolerance": (
         "a number above 0 and below 1 per check id (at 0 nothing could pass, at 1 everything would)",

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from .. import stats
 from ..errors import ConformanceError
+from ..identity import UNDISCLOSED
 from ..results import Comparison, GroupRate, Verdict, worst
 
 if TYPE_CHECKING:
@@ -343,9 +344,9 @@ def compare_measures(
     not_applicable = {g: why for g, why in (not_applicable or {}).items() if g not in cannot_pass}
     _, alpha_fail = error_rates(policy)
     order = group_order(list(photo_group), reference)
-    residual = _small_residual(photo_group, photo_subject, reference, policy)
-    if residual and RESIDUAL_GROUP not in cannot_pass:
-        not_applicable.setdefault(RESIDUAL_GROUP, residual)
+    for name, why in _residuals(photo_group, photo_subject, reference).items():
+        if name not in cannot_pass:
+            not_applicable.setdefault(name, why)
     main = _draft(units, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable, cannot_pass)
     families = [main]
     same: set[int] = set()  # companion comparisons identical to the main one: one hypothesis, tested once
@@ -399,32 +400,37 @@ def _same_counts(units: Units, companion: Units, name: str) -> bool:
     )
 
 
-# The default grouping's residual: people whose trans status the dataset does not record. They are missing
-# data, not a group under audit: a handful of them (one stray row in 600 people) must not hold a run's
-# verdict at inconclusive, so below min_subjects they are shown and counted but not compared.
+# The default grouping's residuals: people whose trans status the dataset does not record, and people who did
+# not disclose a gender identity. They are missing data, not groups under audit: shown and counted, never
+# compared into the verdict, whatever their number. (Compared from min_subjects upwards, 9 such people let a
+# perfect analyzer pass and 15 failed it, inconclusive on a wide interval; and one undisclosed person failed
+# the default gate through detection_failure_gap: red team 13c.)
 RESIDUAL_GROUP = "unknown"
+RESIDUAL_GROUPS = (RESIDUAL_GROUP, UNDISCLOSED)
 
 
-def _small_residual(
+def _residuals(
     photo_group: npt.NDArray[np.str_] | npt.NDArray[np.object_],
     photo_subject: npt.NDArray[np.int64],
     reference: str,
-    policy: Policy,
-) -> str:
-    """Why the residual group is not compared (empty when it is: absent, the reference, or large enough)."""
+) -> dict[str, str]:
+    """Why each residual group present is not compared (none when it is the reference, chosen on purpose)."""
     import numpy as np
 
-    if reference == RESIDUAL_GROUP:
-        return ""
-    mine = photo_group == RESIDUAL_GROUP
-    people = len(np.unique(photo_subject[mine]))
-    if not people or people >= policy.min_subjects:
-        return ""
-    return (
-        f"{people} {'person' if people == 1 else 'people'} of unknown trans status, fewer than min_subjects "
-        f"{policy.min_subjects}: missing data rather than a group, shown and counted but not compared; record "
-        "their trans status in the manifest (or gather enough of them to compare)"
-    )
+    why = {}
+    for name in RESIDUAL_GROUPS:
+        mine = photo_group == name
+        people = len(np.unique(photo_subject[mine]))
+        if name == reference or not people:
+            continue
+        whom = "of unknown trans status" if name == RESIDUAL_GROUP else "who did not disclose a gender identity"
+        record = "their trans status" if name == RESIDUAL_GROUP else "a gender identity they chose to give"
+        why[name] = (
+            f"{people} {'person' if people == 1 else 'people'} {whom}: missing data rather than a group under "
+            f"audit, shown and counted but never compared into the verdict; record {record} in the manifest "
+            "to compare them (or name this group as the reference)"
+        )
+    return why
 
 
 def _worse(main: Comparison, other: Comparison, label: str) -> Comparison:

@@ -613,14 +613,13 @@ def confidence_calibration(
     notes: list[str] = []
     if declared is False and not np.any(labelled):
         # Not applicable only on the analyzer's word that it cannot give one: confidences left out of a
-        # predictions file are a choice the data cannot tell from an incapacity.
-        not_applicable.update(
-            {
-                str(name): "the analyzer declares it gives no confidence; calibration applies to an analyzer "
-                "that gives one"
-                for name in photo_group.present(given)
-            }
-        )
+        # predictions file are a choice the data cannot tell from an incapacity. The word is the vendor's own
+        # (a header line): the verdict says so, and a policy that accepts no self-declared exemption
+        # (procurement) holds the check inconclusive instead.
+        why = _declared_exemption(policy)
+        held = not_applicable if policy.declarations == "trusted" else cannot_pass
+        held.update({str(name): why for name in photo_group.present(given)})
+        notes.append(why)
     else:
         cannot_pass.update(_confidence_withheld(given, labelled, photo_group, declared))
         if np.any(given) and not np.any(labelled):
@@ -679,6 +678,24 @@ def confidence_calibration(
         groups=rates,
         notes=(*result.notes, *flags),
         details={"more_confident_yet_more_wrong": [f.split(" is ")[0] for f in flags]},
+    )
+
+
+def _declared_exemption(policy: Policy) -> str:
+    """Why calibration is excused (or, under a policy that accepts no self-declared exemption, held) by a declaration."""
+    said = (
+        'by the analyzer\'s declaration: it declares it gives no confidence ("gives_confidence": false in its '
+        "predictions header, GIVES_CONFIDENCE = False in a python model), and the data cannot tell that from "
+        "confidences left out"
+    )
+    if policy.declarations == "trusted":
+        return (
+            f"not applicable {said}; calibration applies to an analyzer that gives one (a policy with "
+            'declarations = "inconclusive", as the procurement profile has, accepts no self-declared exemption)'
+        )
+    return (
+        f"inconclusive: excused only {said}, and this policy accepts no self-declared exemption "
+        '(declarations = "inconclusive"); give the confidences, or run under declarations = "trusted"'
     )
 
 
