@@ -49,6 +49,7 @@ __all__ = [
     "check_image",
     "check_image_file",
     "for_upload",
+    "image_bytes",
     "open_image",
     "refusing_bombs",
     "rgb_image",
@@ -246,6 +247,18 @@ def open_image(source: str | Path | bytes, *, name: str | None = None) -> Iterat
             image.close()
 
 
+def image_bytes(path: str | Path) -> bytes:
+    """The bytes of an image file, read as the loader reads it: a regular file, at most :data:`MAX_FILE_BYTES`.
+
+    Raises :class:`~conformance.errors.ManifestError` naming the file, the problem and the way out.
+    Nothing is decoded (the loader did that): for handing a photo's bytes to a model.
+    """
+    try:
+        return read_regular(path, limit=MAX_FILE_BYTES)
+    except OSError as exc:
+        raise ManifestError(f"image {path} {_read_problem(exc, path).problem}") from None
+
+
 def rgb_image(source: str | Path | bytes) -> Image.Image:
     """The image as RGB pixels, read through :func:`open_image` (raises what it raises)."""
     with open_image(source) as image:
@@ -261,13 +274,7 @@ def for_upload(source: str | Path | bytes, accepted: Sequence[str] = ("JPEG", "P
     Raises :class:`~conformance.errors.ManifestError`, naming the file, for an image the kit does
     not open. Rekognition accepts JPEG and PNG: its adapter sends ``for_upload(photo.path)[0]``.
     """
-    if isinstance(source, bytes):
-        data = source
-    else:
-        try:
-            data = read_regular(source, limit=MAX_FILE_BYTES)
-        except OSError as exc:
-            raise ManifestError(f"image {source} {_read_problem(exc, source).problem}") from None
+    data = source if isinstance(source, bytes) else image_bytes(source)
     with open_image(data, name=None if isinstance(source, bytes) else f"image {source}") as image:
         image_format = "JPEG" if image.format == "MPO" else str(image.format)
         if image_format in accepted:

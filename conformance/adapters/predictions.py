@@ -397,6 +397,23 @@ class PredictionsAnalyzer:
                     return number
         return 0
 
+    def has_line(self, photo_id: str) -> bool:
+        """Whether the file has a line for the photo (faces or an error), as read when the analyzer was made."""
+        return photo_id in self._observations
+
+    def line_of(self, photo_id: str) -> int | None:
+        """The number of the photo's line, read again from the file for a message; None when it cannot be told.
+
+        The file is opened as when it was first read (a regular file only): one replaced since by a pipe or a
+        device gives None, never a wait or an endless read.
+        """
+        if not self.has_line(photo_id):
+            return None
+        try:
+            return self._first_line(photo_id) or None
+        except (OSError, PredictionsError):  # changed since it was read: the message names the photo instead
+            return None
+
     def missing_note(self) -> str:
         """What the run is told about manifest photos the file has no line for ('' when there is none)."""
         if not self.missing:
