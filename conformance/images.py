@@ -44,6 +44,7 @@ __all__ = [
     "FORMATS",
     "FORMAT_NAMES",
     "MAX_FILE_BYTES",
+    "BatchChecks",
     "ImageCheck",
     "ImageChecker",
     "check_image",
@@ -296,11 +297,48 @@ _DEPTH = 2
 _WORKER = "import sys; from conformance.images import _serve; sys.exit(_serve(sys.argv[1:]))"
 
 
+@dataclass(frozen=True, slots=True)
+class BatchChecks:
+    """A batch's checks, column by column: a million :class:`ImageCheck` objects would cost a second and 0.2 GB.
+
+    ``formats[i]`` and ``digests[i]`` are image ``i``'s format and SHA-256 when it is usable (the format
+    one shared string per name); ``others`` holds the whole check of every image that is not (a
+    problem, a link not followed), by its index, with ``""`` in both columns.
+    """
+
+    formats: list[str]
+    digests: list[str]
+    others: dict[int, ImageCheck]
+
+    @classmethod
+    def of(cls, checks: Sequence[ImageCheck]) -> BatchChecks:
+        usable = [bool(c.format) and not (c.problem or c.link) for c in checks]
+        return cls(
+            [_FORMAT_NAMES.get(c.format, c.format) if ok else "" for c, ok in zip(checks, usable, strict=True)],
+            [c.digest if ok else "" for c, ok in zip(checks, usable, strict=True)],
+            {i: c for i, (c, ok) in enumerate(zip(checks, usable, strict=True)) if not ok},
+        )
+
+    def __len__(self) -> int:
+        return len(self.formats)
+
+    def checks(self) -> list[ImageCheck]:
+        """Each image's check, in order, as :func:`check_image_file` gives it."""
+        return [
+            self.others.get(i) or ImageCheck(f, d)
+            for i, (f, d) in enumerate(zip(self.formats, self.digests, strict=True))
+        ]
+
+
+# Pillow's format names, one string each: a format read back from a worker is a new string per image otherwise.
+_FORMAT_NAMES = {name: name for name in (*FORMATS, "MPO")}
+
+
 @dataclass
 class _Batch:
     paths: list[str]
     worker: int  # -1: checked in this process
-    results: list[ImageCheck] | None = None
+    results: BatchChecks | None = None
 
 
 class ImageChecker:
@@ -363,7 +401,7 @@ class ImageChecker:
                     return _Batch(paths, worker)
         return _Batch(paths, -1)
 
-    def results(self, batch: _Batch) -> list[ImageCheck]:
+    def results(self, batch: _Batch) -> BatchChecks:
         """The checks of a batch, one per path, in order (waiting for its worker's answer)."""
         if batch.results is None:
             if batch.worker >= 0 and not self._broken:
@@ -373,7 +411,7 @@ class ImageChecker:
                 except (OSError, ValueError, EOFError):
                     self._broken = True  # a worker died or answered nonsense: check here from now on
             if batch.results is None:
-                batch.results = check_image_files(batch.paths, follow_links=self.follow_links)
+                batch.results = BatchChecks.of(check_image_files(batch.paths, follow_links=self.follow_links))
         return batch.results
 
     def _send(self, worker: int, request: bytes) -> None:
@@ -383,15 +421,21 @@ class ImageChecker:
         stdin.write(request)
         stdin.flush()
 
-    def _receive(self, worker: int, count: int) -> list[ImageCheck]:
+    def _receive(self, worker: int, count: int) -> BatchChecks:
         stdout: IO[bytes] = self._processes[worker].stdout
         line = stdout.readline()
         if not line:
             raise EOFError("an image worker stopped")
-        answers = json.loads(line)
-        if not isinstance(answers, list) or len(answers) != count:
+        formats, digests, others = json.loads(line)  # see _serve
+        if not (isinstance(formats, list) and isinstance(digests, list) and len(formats) == len(digests) == count):
             raise ValueError("an image worker answered out of turn")
-        return [ImageCheck(str(a[0]), str(a[1]), str(a[2]), bool(a[3]), bool(a[4])) for a in answers]
+        names: dict[str, str] = _FORMAT_NAMES
+        read: list[str] = formats
+        return BatchChecks(
+            [names.get(f, f) for f in read],
+            digests,
+            {int(i): ImageCheck(str(f), str(d), str(p), bool(m), bool(k)) for i, f, d, p, m, k in others},
+        )
 
     def _start(self) -> Any:
         import subprocess
@@ -430,7 +474,11 @@ class ImageChecker:
 
 
 def _serve(argv: Sequence[str]) -> int:
-    """A worker: read a JSON list of paths per line, answer a JSON list of results per line."""
+    """A worker: read a JSON list of paths per line, answer a line per batch, column by column.
+
+    The answer is ``[formats, digests, others]``: :class:`BatchChecks`'s two columns, and ``others`` a
+    list of ``[index, format, digest, problem, missing, link]`` for each image that is not usable.
+    """
     from PIL import Image
 
     pixels, follow = argv  # the parent's Pillow pixel limit (0: none), and whether links are followed
@@ -438,8 +486,8 @@ def _serve(argv: Sequence[str]) -> int:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     for line in stdin:
         paths = json.loads(line)
-        checks = check_image_files([str(p) for p in paths], follow_links=follow == "follow")
-        answer = [[c.format, c.digest, c.problem, c.missing, c.link] for c in checks]
-        stdout.write(json.dumps(answer).encode("ascii") + b"\n")
+        checks = BatchChecks.of(check_image_files([str(p) for p in paths], follow_links=follow == "follow"))
+        others = [[i, c.format, c.digest, c.problem, c.missing, c.link] for i, c in checks.others.items()]
+        stdout.write(json.dumps([checks.formats, checks.digests, others]).encode("ascii") + b"\n")
         stdout.flush()
     return 0

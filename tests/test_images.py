@@ -281,7 +281,7 @@ def test_worker_processes_check_as_this_process_does(tmp_path: Path) -> None:
     with ImageChecker(2) as checker:
         batches = [checker.submit(paths[:3]), checker.submit(paths[3:])]
         assert [b.worker for b in batches] == [0, 1]  # one batch to each worker process
-        there = checker.results(batches[0]) + checker.results(batches[1])
+        there = checker.results(batches[0]).checks() + checker.results(batches[1]).checks()
         assert len(checker._processes) == 2
     assert there == here
     assert [c.format for c in here] == ["PNG", "", "", "JPEG", "PNG", ""]
@@ -298,7 +298,7 @@ def test_a_worker_that_dies_leaves_the_batch_to_this_process(tmp_path: Path, mon
     path.write_bytes(encoded("PNG"))
     monkeypatch.setattr(images, "_WORKER", "import sys; sys.exit(3)")
     with ImageChecker(1) as checker:
-        (check,) = checker.results(checker.submit([str(path)]))
+        (check,) = checker.results(checker.submit([str(path)])).checks()
     assert check == ImageCheck("PNG", hashlib.sha256(path.read_bytes()).hexdigest())
 
 
