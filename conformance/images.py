@@ -25,7 +25,6 @@ import errno
 import hashlib
 import io
 import json
-import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -294,7 +293,12 @@ _REQUEST_BYTES = 16 * 1024
 # Batches a worker holds at once: one it works on, one waiting, so it never idles between them.
 _DEPTH = 2
 # The worker's program (not ``-m conformance.images``: runpy warns when the package has imported the module).
-_WORKER = "import sys; from conformance.images import _serve; sys.exit(_serve(sys.argv[1:]))"
+# It puts the kit's folder (its first argument) first on sys.path: "python -c" puts the working directory
+# there, and a "conformance" folder in it (another checkout of the kit) was imported instead of this copy.
+_WORKER = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); from conformance.images import _serve; "
+    "sys.exit(_serve(sys.argv[1:]))"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,21 +446,19 @@ class ImageChecker:
 
         from PIL import Image
 
-        environment = dict(os.environ)
-        # The workers import this very copy of the kit, installed or not.
+        # The workers import this very copy of the kit, installed or not, whatever the working directory holds.
         package_root = str(Path(__file__).resolve().parent.parent)
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
         return subprocess.Popen(
             [
                 sys.executable,
                 "-c",
                 _WORKER,
+                package_root,
                 str(Image.MAX_IMAGE_PIXELS or 0),
                 "follow" if self.follow_links else "no-follow",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=environment,
         )
 
     def close(self) -> None:
