@@ -319,6 +319,8 @@ def table(rows: list[dict[str, Any]]) -> str:
                 )
         elif row.get("first_message"):
             report += f" (stopped, exit {row['first_exit']}: systematic failure)"
+        elif row["first_exit"] in (130, 143):  # the kit's own exit on Ctrl-C or SIGTERM, what it kept said
+            report += f" (interrupted, exit {row['first_exit']})"
         elif row["first_exit"] is not None:
             report += f" (killed, exit {row['first_exit']})"
         out.append(
