@@ -815,3 +815,61 @@ def test_a_photo_named_in_nfc_whose_file_is_nfd_loads_and_matches_an_nfd_predict
 
     observations = conformance.analyze(f"predictions:{predictions}", dataset)
     assert observations.outcome_counts() == {"analysed": 0, "no_face": 2, "error": 0}
+
+
+# -- photo paths, made lean for large manifests ------------------------------------------------------------
+
+
+def test_photo_paths_behave_as_plain_paths_in_every_use(make_manifest: MakeManifest) -> None:
+    """The loader makes each photo's Path from its text and parses it only when needed (Python 3.10 and
+    3.11 parse every Path at once): every use a run or a user's code makes of it is a plain Path's."""
+    import copy
+    import os
+    import pickle
+
+    dataset = load_dataset(make_manifest(ROWS))
+    for photo in dataset.photos:
+        path = photo.path
+        plain = Path(str(path))
+        assert str(plain) == str(dataset.root / photo.id.removeprefix("./"))
+        assert isinstance(path, Path)
+        assert repr(path) == repr(plain)
+        assert os.fspath(path) == str(plain)
+        assert path == plain
+        assert plain == path
+        assert hash(path) == hash(plain)
+        assert {plain: 1}[path] == 1
+        assert path.parts == plain.parts
+        assert (path.name, path.stem, path.suffix) == (plain.name, plain.stem, plain.suffix)
+        assert path.parent == plain.parent
+        assert path / "x" == plain / "x"
+        assert path.with_suffix(".jpg") == plain.with_suffix(".jpg")
+        assert path.relative_to(dataset.root) == plain.relative_to(dataset.root)
+        assert path.is_absolute()
+        assert path.is_file()
+        assert path.read_bytes() == plain.read_bytes()
+        assert path.resolve() == plain.resolve()
+        assert copy.copy(path) == plain
+        unpickled = pickle.loads(pickle.dumps(path))
+        assert unpickled == plain
+        assert type(unpickled) is type(plain)  # a worker process gets a plain Path
+        assert sorted([path, Path("/")]) == sorted([plain, Path("/")])
+
+
+def test_a_photo_path_not_yet_parsed_answers_its_parts_first(make_manifest: MakeManifest) -> None:
+    """The parts are worked out by whichever use comes first: here each use on a path fresh from the loader."""
+    uses: list[Callable[[Path], object]] = [
+        lambda p: p.parts,
+        lambda p: p.parent,
+        lambda p: p.name,
+        lambda p: hash(p),
+        lambda p: p == Path(str(p)),
+        lambda p: p.is_absolute(),
+        lambda p: p.anchor,
+        lambda p: p / "x",
+        lambda p: p.as_uri(),
+    ]
+    for use in uses:
+        dataset = load_dataset(make_manifest(ROWS[:1]))
+        path = dataset.photos[0].path
+        assert use(path) == use(Path(str(path)))

@@ -74,9 +74,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .._files import FileTooLarge, NotRegularFile, open_regular, read_problem, read_regular, regular_size
 from .._text import printable
 from .._untrusted import shown, shown_list
-from ..errors import AdapterError
+from ..errors import AdapterError, ManifestError
 from ..failures import SystematicFailure
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..observation import Face, Observation
@@ -122,7 +123,10 @@ class PhotoInput:
     format: str = ""  # Pillow's name for the image format: JPEG, PNG, ...
 
     def read_bytes(self) -> bytes:
-        return self.path.read_bytes()
+        """The image file's bytes, read as the kit reads photos (never a pipe or a device, at most 64 MiB)."""
+        from ..images import image_bytes
+
+        return image_bytes(self.path)
 
 
 class InferredVocabularyWarning(UserWarning):
@@ -433,7 +437,10 @@ def _import_name(name: str, spec: str) -> ModuleType:
         """The module, or None when it is not on sys.path (as opposed to failing inside)."""
         try:
             with _own_argv(name), _kept_cwd(f"{spec}: importing {name}", lambda: _origin(name)):
+                _check_source(name, spec)
                 return importlib.import_module(name)
+        except AdapterError:
+            raise
         except ModuleNotFoundError as exc:
             if exc.name is not None and (exc.name == name or name.startswith(exc.name + ".")):
                 return None
@@ -452,6 +459,12 @@ def _import_name(name: str, spec: str) -> ModuleType:
         module = attempt()
     if module is not None:
         return module
+    beside = Path(here) / f"{name.replace('.', '/')}.py"
+    if os.path.lexists(beside):  # there, but the import system passes over what is not a regular file
+        try:
+            regular_size(beside, limit=MAX_MODULE_BYTES)
+        except OSError as exc:
+            raise _module_problem(spec, beside, exc) from None
     raise AdapterError(
         f"{spec}: no module named {name!r} on sys.path or in the working directory {here}; run from the folder that "
         f"holds {name.replace('.', '/')}.py, give the file (python:path/to/{name.rsplit('.', 1)[-1]}.py:FUNCTION), "
@@ -459,15 +472,65 @@ def _import_name(name: str, spec: str) -> ModuleType:
     )
 
 
+# The largest module file the kit imports (16 MiB): over any hand-written or generated model module, and a bound
+# on what a path after python: can make the kit read (the import system reads a file whole, and waits on a pipe).
+MAX_MODULE_BYTES = 16 * 2**20
+
+
+def _module_problem(spec: str, path: Path, exc: OSError) -> AdapterError:
+    """The module's file cannot be read (a pipe, a device, a folder, too large): named, with the way out."""
+    return AdapterError(
+        f"{spec}: the module file {path} {read_problem(exc, 'a module')}; give the path of the model's .py file"
+    )
+
+
+def _check_source(name: str, spec: str) -> None:
+    """Refuse a module found by name whose source file is over the bound, before the import reads it whole.
+
+    The import system itself passes over a pipe or a device (it looks for regular files only).
+    """
+    import importlib.util
+    from importlib.machinery import SourceFileLoader
+
+    if name in sys.modules:
+        return
+    found = importlib.util.find_spec(name)
+    if found is not None and found.origin and isinstance(found.loader, SourceFileLoader):
+        try:
+            regular_size(found.origin, limit=MAX_MODULE_BYTES)
+        except OSError as exc:
+            raise _module_problem(spec, Path(found.origin), exc) from None
+
+
+def _regular_loader() -> type[Any]:
+    """A source loader reading the module (and its bytecode cache) as regular files only, within the bound.
+
+    The file was checked before the import; this keeps a file swapped for a pipe or a device since from
+    blocking the import or being read without end (the check and the read are one ``open`` here).
+    """
+    from importlib.machinery import SourceFileLoader
+
+    class RegularSourceLoader(SourceFileLoader):
+        def get_data(self, path: str) -> bytes:
+            return read_regular(path, limit=MAX_MODULE_BYTES)
+
+    return RegularSourceLoader
+
+
 def _import_file(target: str, spec: str) -> ModuleType:
     import importlib.util
 
     path = Path(target).expanduser()
-    resolved = (path if path.is_absolute() else Path.cwd() / path).resolve()
-    if not resolved.is_file():
+    given = path if path.is_absolute() else Path.cwd() / path
+    resolved = given.resolve()
+    try:
+        regular_size(given, limit=MAX_MODULE_BYTES)  # never a pipe (the import would wait) or a device
+    except FileNotFoundError:
         raise AdapterError(
             f"{spec}: no file {resolved} (a path after python: is relative to the working directory {Path.cwd()})"
-        )
+        ) from None
+    except OSError as exc:
+        raise _module_problem(spec, given, exc) from None
     digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
     # A private name: a file called code.py or test.py must not shadow (or be shadowed by) the standard library's.
     stem = re.sub(r"\W", "_", resolved.stem)
@@ -478,7 +541,7 @@ def _import_file(target: str, spec: str) -> ModuleType:
     folder = str(resolved.parent)
     if folder not in sys.path:
         sys.path.append(folder)  # its sibling modules import as when the file runs as a script
-    module_spec = importlib.util.spec_from_file_location(name, resolved)
+    module_spec = importlib.util.spec_from_file_location(name, resolved, loader=_regular_loader()(name, str(resolved)))
     if module_spec is None or module_spec.loader is None:
         raise AdapterError(f"{spec}: {resolved} cannot be loaded as a Python module; give a .py file")
     module = importlib.util.module_from_spec(module_spec)
@@ -489,6 +552,11 @@ def _import_file(target: str, spec: str) -> ModuleType:
     except SystemExit as exc:
         del sys.modules[name]
         raise _import_exit(exc, str(resolved), spec, str(resolved)) from None
+    except (NotRegularFile, FileTooLarge) as exc:
+        del sys.modules[name]
+        if Path(exc.path) != resolved:  # the module's own code read a special file: its failure
+            raise _import_failure(exc, str(resolved), spec) from None
+        raise _module_problem(spec, resolved, exc) from None
     except Exception as exc:
         del sys.modules[name]
         raise _import_failure(exc, str(resolved), spec) from None
@@ -842,9 +910,19 @@ class FunctionAnalyzer:
             "emulated": False,
         }
         file = self.declaration.file
-        if file is not None and file.is_file():
-            info["module_file"] = str(file)
-            info["module_sha256"] = hashlib.sha256(file.read_bytes()).hexdigest()
+        if file is not None:
+            try:
+                hashed = hashlib.sha256()
+                with open_regular(file) as handle:  # a block at a time: a compiled module may be large
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        hashed.update(block)
+            except (FileNotFoundError, NotADirectoryError):  # gone since the import, or inside a zip: no file
+                pass
+            except OSError as exc:
+                raise _module_problem(self.spec, file, exc) from None
+            else:
+                info["module_file"] = str(file)
+                info["module_sha256"] = hashed.hexdigest()
         if self.inferred:
             info["note"] = _INFERRED_NOTE.format(where=self.declaration.where, spec=self.spec)
         return info
@@ -855,7 +933,12 @@ class FunctionAnalyzer:
         if self.call.kind == "str":
             return str(photo.path)
         if self.call.kind == "bytes":
-            return photo.path.read_bytes()
+            from ..images import image_bytes
+
+            try:
+                return image_bytes(photo.path)
+            except ManifestError as exc:  # checked at load; changed since: this photo's error, not the model's
+                raise _Fault("the image cannot be read", f"photo {photo.id}: {exc}") from None
         if self.call.kind == "photo":
             return PhotoInput(path=photo.path, box=photo.box, format=photo.format)
         return photo.path
@@ -909,7 +992,11 @@ class FunctionAnalyzer:
         """The function's answer for one photo, or a _Fault; a batch function answers a window of photos at once."""
         if not self.call.batch:
             try:
-                return self._call(self._argument(photo), photo)
+                argument = self._argument(photo)
+            except _Fault as fault:
+                return fault
+            try:
+                return self._call(argument, photo)
             except ModelExit:
                 raise
             except Exception as exc:  # the function's failure is this photo's; Ctrl-C and ModelExit stop the run
@@ -918,27 +1005,38 @@ class FunctionAnalyzer:
             if photo.id in self._pending:
                 return self._pending.pop(photo.id)
             window = self._window(photo)
-            try:
-                answers = self._call([self._argument(p) for p in window], photo)
-            except ModelExit:
-                raise
-            except Exception as exc:
-                fault = self._raised(exc)
-                answers = [fault] * len(window)
-            else:
-                if inspect.iscoroutine(answers):
-                    answers.close()  # never awaited: closed, so Python does not warn about it at exit
-                    answers = [_Fault("returned a coroutine", f"{self.spec} {_ASYNC}")] * len(window)
-                answers = _plain(answers)
-                if not isinstance(answers, list) or len(answers) != len(window):
-                    got = f"a list of {len(answers)}" if isinstance(answers, list) else shown(answers)
-                    problem = (
-                        f"returned {got} for a batch of {len(window)} photos; return one answer per photo, in order"
-                    )
-                    answers = [_Fault(problem, f"{self.spec} {problem}")] * len(window)
+            unread: dict[str, _Fault] = {}  # photos whose image cannot be read: their error, not sent
+            arguments = []
+            for member in window:
+                try:
+                    arguments.append(self._argument(member))
+                except _Fault as fault:
+                    unread[member.id] = fault
+            sent = [p for p in window if p.id not in unread]
+            answers = self._batch_answers(arguments, photo) if sent else []
+            given = iter(answers)
+            every = [unread[p.id] if p.id in unread else next(given) for p in window]
             self._served.update(p.id for p in window)
-            self._pending.update((p.id, a) for p, a in zip(window[1:], answers[1:], strict=True))
-            return answers[0]
+            self._pending.update((p.id, a) for p, a in zip(window[1:], every[1:], strict=True))
+            return every[0]
+
+    def _batch_answers(self, arguments: list[object], photo: Photo) -> list[Any]:
+        """The batch function's answers to ``arguments`` (the batch starting with ``photo``), one per argument."""
+        try:
+            answers = self._call(arguments, photo)
+        except ModelExit:
+            raise
+        except Exception as exc:
+            return [self._raised(exc)] * len(arguments)
+        if inspect.iscoroutine(answers):
+            answers.close()  # never awaited: closed, so Python does not warn about it at exit
+            return [_Fault("returned a coroutine", f"{self.spec} {_ASYNC}")] * len(arguments)
+        answers = _plain(answers)
+        if not isinstance(answers, list) or len(answers) != len(arguments):
+            got = f"a list of {len(answers)}" if isinstance(answers, list) else shown(answers)
+            problem = f"returned {got} for a batch of {len(arguments)} photos; return one answer per photo, in order"
+            return [_Fault(problem, f"{self.spec} {problem}")] * len(arguments)
+        return answers
 
     def _window(self, photo: Photo) -> list[Photo]:
         """``photo`` and the photos after it, in the run's order, not yet asked for: one batch."""
