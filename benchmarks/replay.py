@@ -107,7 +107,8 @@ def write_dataset(root: Path, size: int, pad_bytes: int = 0) -> tuple[Path, Path
     for index in range(size):
         photo = f"img/{index:06d}.png"
         (root / photo).write_bytes(make_png(index, pad_bytes))
-        manifest.append(f"{photo},s{index // 3},{'woman' if index % 2 else 'man'},no")
+        # One self-description a person (a subject described two ways is refused at load).
+        manifest.append(f"{photo},s{index // 3},{'woman' if (index // 3) % 2 else 'man'},no")
         confidence = round(50 + (index * 37 % 500) / 10, 1)
         face = {"gender": expected_label(index), "confidence": confidence, "box": [0.25, 0.2, 0.5, 0.6]}
         predictions.append(json.dumps({"photo": photo, "faces": [face]}))

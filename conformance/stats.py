@@ -511,7 +511,10 @@ class ClusteredRate:
     person's units agreeing; every person a 0/1 unit). ``df`` is the degrees of freedom of the
     variance estimate (``inf`` when every person has one unit and nothing is estimated).
     ``bounded`` says the values lie in [0, 1] (score intervals apply); otherwise intervals are
-    t intervals on ``variance`` (never below ``floor_variance``).
+    t intervals on ``variance`` (never below ``floor_variance``). ``few_df_worst_case`` says a view
+    with fewer than ``PLANNING_MIN_DF`` degrees of freedom is read at its worst case (every person's
+    units agreeing): true for rates of people's own photos, false for the pairwise FMR, whose
+    two-way clustering and its coverage were validated on their own (benchmarks/matching_coverage*.py).
     """
 
     count: float
@@ -531,6 +534,7 @@ class ClusteredRate:
     variance: float
     person_variance: float
     floor_variance: float = 0.0
+    few_df_worst_case: bool = True
 
     @property
     def design_effect(self) -> float:
@@ -748,7 +752,7 @@ def _views(r: ClusteredRate, alpha: float, method: str) -> list[tuple[float, flo
             (r.person_rate, r.person_effective_n, r.person_floor_n, r.person_df),
         )
         for estimate, effective, floor, df in views:
-            if df < PLANNING_MIN_DF:
+            if df < PLANNING_MIN_DF and r.few_df_worst_case:
                 # Fewer than 5 degrees of freedom: the design effect was read off a handful of people showing
                 # the event, whose photos may look independent only because no one with a high rate was drawn.
                 # The worst case (every person's photos agreeing) stands, as it does for planning. With the

@@ -30,6 +30,7 @@ import numpy  # noqa: F401
 import pytest
 import scipy.stats  # noqa: F401
 import statsmodels.stats.proportion  # noqa: F401
+from builders import _distinct
 from builders import _png as builders_png
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -131,7 +132,7 @@ def hostile_dataset(
     for g, team in enumerate(("blue", group)):
         for person in range(people):
             path = f"img/{g}-{person}.png"
-            (root / path).write_bytes(png)
+            (root / path).write_bytes(_distinct(png, g * people + person))  # each person's own image
             wrong = person < (1 if team == "blue" else people // 2)
             rows.append(
                 {"photo": path, "subject": f"s{g}-{person}", "gender_identity": "woman", "trans": "no", column: team}
@@ -139,7 +140,7 @@ def hostile_dataset(
             face = {"gender": "Male" if wrong else "Female", "confidence": 90.0, "box": [0.1, 0.1, 0.8, 0.8]}
             lines.append(json.dumps({"photo": path, "faces": [face]}))
     (root / photo).parent.mkdir(parents=True, exist_ok=True)
-    (root / photo).write_bytes(png)
+    (root / photo).write_bytes(_distinct(png, 2 * people))
     rows.append({"photo": photo, "subject": "s-odd", "gender_identity": "woman", "trans": "no", column: "blue"})
     lines.append(json.dumps({"photo": photo, "error": reason}))
     manifest, predictions = root / "manifest.jsonl", root / "predictions.jsonl"

@@ -480,7 +480,8 @@ def test_a_gender_label_outside_gender_type_refuses_to_start(dataset: Dataset, t
 def test_identical_images_with_different_predictions_refuse_to_start(
     make_manifest: MakeManifest, tmp_path: Path
 ) -> None:
-    manifest = make_manifest(ROWS[:2])
+    # One person's two photos (one image under two subject ids is refused at load, red team 13c).
+    manifest = make_manifest([ROWS[0], {**ROWS[0], "photo": "img/two.png"}])
     (manifest.parent / "img/two.png").write_bytes((manifest.parent / "img/one.png").read_bytes())
     dataset = load_dataset(manifest)
     predictions = write_predictions(tmp_path / "p.jsonl", LINES[:3])

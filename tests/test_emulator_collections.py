@@ -485,7 +485,8 @@ def test_validate_response_matches_patterns_against_the_whole_value() -> None:
 
 
 def test_identical_probes_with_different_results_refuse_to_start(make_manifest: MakeManifest, tmp_path: Path) -> None:
-    manifest = make_manifest(ROWS)
+    # The same image twice as one person's probes (one image under two subject ids is refused at load).
+    manifest = make_manifest([dict(r, subject="ann") if r["photo"] == "img/p_none.png" else r for r in ROWS])
     (manifest.parent / "img/p_none.png").write_bytes((manifest.parent / "img/p_ann.png").read_bytes())
     dataset = load_dataset(manifest)
     path = tmp_path / "p.jsonl"

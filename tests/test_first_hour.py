@@ -414,7 +414,7 @@ def test_inconclusive_names_its_reason_and_straddles_only_when_it_does(tmp_path:
     # profile's min_subjects of 30. It does not straddle, and the headline says why instead.
     failure = next(line for line in done.stdout.splitlines() if line.startswith("misgender_gap INCONCLUSIVE"))
     assert "straddles" not in failure
-    assert "nonbinary vs cis gap 0.960 [0.800, 0.982] lies beyond tolerance 0.02" in failure
+    assert "nonbinary vs cis gap 0.960 [0.799, 0.984] lies beyond tolerance 0.02" in failure
     reason = "fewer than 30 subjects behind a rate (nonbinary: 25, cis: 75)"
     assert f"inconclusive: {reason}" in failure
     summary = next(line for line in done.stdout.splitlines() if re.match(r"INCONCLUSIVE +misgender_gap ", line))
@@ -453,16 +453,16 @@ def test_the_procurement_profile_keeps_the_worst_finding_in_the_headline(pyteste
     )
     # trans vs cis (0.270) fails and decides; nonbinary vs cis (0.960) cannot be decided with 25
     # people under min_subjects 30, and is still the starkest finding: every headline names it.
-    largest = "largest gap: nonbinary vs cis +0.960 [0.800, 0.982] (inconclusive: fewer than 30 subjects"
+    largest = "largest gap: nonbinary vs cis +0.960 [0.799, 0.984] (inconclusive: fewer than 30 subjects"
     lines = result.stdout.lines
     failure = next(line for line in lines if line.startswith("misgender_gap FAILED: "))
-    assert failure.startswith("misgender_gap FAILED: trans vs cis gap 0.270 [0.181, 0.377] exceeds tolerance 0.02 ")
+    assert failure.startswith("misgender_gap FAILED: trans vs cis gap 0.270 [0.172, 0.389] exceeds tolerance 0.02 ")
     assert f"; {largest}" in failure
     summary = next(line for line in lines if re.match(r"FAIL +misgender_gap ", line))
-    assert f"trans vs cis: +0.270 [0.181, 0.377] tolerance 0.02; {largest}" in summary
+    assert f"trans vs cis: +0.270 [0.172, 0.389] tolerance 0.02; {largest}" in summary
     markdown = (pytester.path / "conformance-report" / "report.md").read_text()
     row = next(line for line in markdown.splitlines() if line.startswith("| `misgender_gap` |"))
-    assert "largest gap: nonbinary vs cis +0.960 \\[0.800, 0.982\\]" in row
+    assert "largest gap: nonbinary vs cis +0.960 \\[0.799, 0.984\\]" in row
 
 
 # -- item 10: one rule for paths set in an ini file, and not-found messages with the path tried ---------------

@@ -328,7 +328,7 @@ def test_a_large_manifest_is_checked_by_workers_with_the_same_result(tmp_path: P
     (root / "img").mkdir(parents=True)
     for index in range(600):
         (root / "img" / f"{index}.png").write_bytes(encoded("PNG", 8 + index % 5))
-        rows.append(f"img/{index}.png,s{index // 3},woman,no\n")
+        rows.append(f"img/{index}.png,s{index % 5},woman,no\n")  # one image, one person (red team 13c)
     (root / "img" / "599.png").write_bytes(encoded("GIF")[:-200])
     manifest = root / "manifest.csv"
     manifest.write_text("photo,subject,gender_identity,trans\n" + "".join(rows[:-1]), encoding="utf-8")

@@ -66,12 +66,14 @@ def test_photo_entries_are_made_when_read_and_are_the_entries_written_out(tmp_pa
     observations = observe(tmp_path, shots)
     dataset = observations.dataset
     entries = PhotoEntries(observations.records, dataset.photos)
-    digest = hashlib.sha256((tmp_path / "img" / "p00000.png").read_bytes()).hexdigest()  # every image is the same
+    # Each image has its own bytes (the builders give every photo its own), so each its own digest.
+    digest = [hashlib.sha256((tmp_path / "img" / f"p0000{i}.png").read_bytes()).hexdigest() for i in range(2)]
+    assert digest[0] != digest[1]
     expected = [
         {"photo": "img/p00000.png", "outcome": "analysed", "faces": 1, "label": "Male", "gender": "man",
-         "confidence": 90.0, "sha256": digest},
+         "confidence": 90.0, "sha256": digest[0]},
         {"photo": "img/p00001.png", "outcome": "analysed", "faces": 1, "label": "Female", "gender": "woman",
-         "confidence": 90.0, "sha256": digest},
+         "confidence": 90.0, "sha256": digest[1]},
     ]  # fmt: skip
     assert len(entries) == 2
     assert list(entries) == expected
