@@ -188,10 +188,31 @@ def _not_compared(check_id: str, threshold: float | None, uncompared: Mapping[st
     for group, why in uncompared.items():
         reasons.setdefault(why, []).append(group)
     said = "; ".join(f"{', '.join(groups)}: {why}" for why, groups in reasons.items())
+    return _nothing_compared(
+        check_id,
+        f"{label(check_id, threshold)}: {NOT_COMPARED} for {said}. A gate that compared nothing there is "
+        "no evidence: make the baseline with the same checks, grouping and reference as this run "
+        "(a complete run), or leave --baseline out",
+        group=", ".join(uncompared),
+        threshold=threshold,
+        figure="not compared",
+    )
+
+
+def _nothing_compared(
+    check_id: str,
+    message: str,
+    *,
+    group: str = "",
+    threshold: float | None = None,
+    figure: str,
+    operating_point: str | None = None,
+) -> Regression:
+    """A gate entry for what the baseline cannot speak to: no figures, only the message saying what and why."""
     nan = (math.nan, math.nan)
     return Regression(
         check=check_id,
-        group=", ".join(uncompared),
+        group=group,
         reference="",
         baseline_gap=math.nan,
         baseline_ci=nan,
@@ -204,13 +225,10 @@ def _not_compared(check_id: str, threshold: float | None, uncompared: Mapping[st
         p_value=math.nan,
         baseline_verdict="",
         current_verdict="",
-        message=printable(
-            f"{label(check_id, threshold)}: {NOT_COMPARED} for {said}. A gate that compared nothing there is "
-            "no evidence: make the baseline with the same checks, grouping and reference as this run "
-            "(a complete run), or leave --baseline out"
-        ),
+        message=printable(message),
         threshold=threshold,
-        figure="not compared",
+        figure=figure,
+        operating_point=operating_point,
     )
 
 
@@ -224,26 +242,10 @@ def ratio_regressions(current: Report, baseline: Report) -> list[Regression]:
     nothing = unmatched(points)
     if nothing:
         # The gate must not pass by comparing nothing: a run at another operating point is no evidence.
-        nan = (math.nan, math.nan)
         found.append(
-            Regression(
-                check=points[0].check,
-                group="",
-                reference="",
-                baseline_gap=math.nan,
-                baseline_ci=nan,
-                current_gap=math.nan,
-                current_ci=nan,
-                change=math.nan,
-                change_ci=nan,
-                level=math.nan,
-                statistic=math.nan,
-                p_value=math.nan,
-                baseline_verdict="",
-                current_verdict="",
-                message=printable(
-                    "nothing compared: " + nothing.replace("#1", "the baseline", 1).replace("#2", "this run", 1)
-                ),
+            _nothing_compared(
+                points[0].check,
+                "nothing compared: " + nothing.replace("#1", "the baseline", 1).replace("#2", "this run", 1),
                 figure="operating point",
                 operating_point="none in common",
             )
