@@ -825,6 +825,27 @@ def conformance_regression_gate(
     return gate
 
 
+def _append_regular(path: str, text: str) -> None:
+    """Append ``text`` to ``path`` if it is (or becomes) a regular file; OSError otherwise, never a wait.
+
+    ``GITHUB_STEP_SUMMARY`` comes from the environment: a named pipe there with no reader made every
+    run hang at its end (red team 15c). Opened without blocking and checked before writing.
+    """
+    import errno
+    import stat
+
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY, 0o666)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.set_blocking(fd, True)
+        data = text.encode("utf-8")
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
+
+
 def _all_results(config: pytest.Config, ctx: Context) -> list[CheckResult]:
     """Every check of the run (the gate compares all of them with the baseline's), each computed once."""
     out: list[CheckResult] = []
@@ -1101,8 +1122,7 @@ class _Collector:
             try:
                 gate_alone = report.regression is not None and report.run.fields.get("gate_only") is True
                 text = render_gate_summary(report) if gate_alone else render_markdown(report)
-                with open(summary, "a", encoding="utf-8") as handle:
-                    handle.write(text + "\n")
+                _append_regular(summary, text + "\n")
             except OSError as exc:  # the job's summary is a courtesy: the run's reports are written
                 print(
                     printable(f"conformance: WARNING: cannot append to GITHUB_STEP_SUMMARY {summary}: {exc.strerror}"),

@@ -275,6 +275,25 @@ def test_report_md_is_appended_to_the_github_step_summary(
     assert "| cis | 300 | 75 | 12 | 300 | 0.040 |" in text
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_step_summary_that_is_no_regular_file_is_warned_about_never_waited_on(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    # Red team 15c: GITHUB_STEP_SUMMARY naming a FIFO with no reader made every run hang at its end.
+    summary = pytester.path / "summary"
+    if kind == "fifo":
+        os.mkfifo(summary)
+    else:
+        summary.mkdir()
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "conformance.suite", OPT_DEMO, f"{OPT_CHECKS}=misgender_gap", timeout=120
+    )
+    assert result.ret == 1  # the demo's misgender_gap fails; the run finished
+    assert f"conformance: WARNING: cannot append to GITHUB_STEP_SUMMARY {summary}" in result.stderr.str()
+    assert (pytester.path / "conformance-report" / "report.json").is_file()
+
+
 # -- the kit's own record mode ----------------------------------------------------------------------
 
 # Six photos; the first five are recorded, the sixth (img/t2.png) is added to the manifest afterwards.
