@@ -286,7 +286,15 @@ def test_an_endpoint_drip_feeding_its_answer_does_not_hold_a_run_past_its_timeou
 # -- item 7: a replay reads no AWS configuration ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("broken", ["missing-profile", "malformed-config"])
+# Settings botocore reads from the environment that stopped a replay's client being made (red team 15c).
+BROKEN_ENVIRONMENT = {
+    "endpoint-url-for-the-service": ("AWS_ENDPOINT_URL_REKOGNITION", "not a url"),
+    "endpoint-url": ("AWS_ENDPOINT_URL", "http://[::1"),
+    "defaults-mode": ("AWS_DEFAULTS_MODE", "bogus"),
+}
+
+
+@pytest.mark.parametrize("broken", ["missing-profile", "malformed-config", *BROKEN_ENVIRONMENT])
 def test_the_offline_demo_replays_whatever_the_aws_configuration_says(tmp_path: Path, broken: str) -> None:
     home = tmp_path / "home"
     (home / ".aws").mkdir(parents=True)
@@ -294,6 +302,9 @@ def test_the_offline_demo_replays_whatever_the_aws_configuration_says(tmp_path: 
     env["HOME"] = str(home)
     if broken == "missing-profile":
         env["AWS_PROFILE"] = "no-such-profile"
+    elif broken in BROKEN_ENVIRONMENT:
+        name, value = BROKEN_ENVIRONMENT[broken]
+        env[name] = value
     else:
         (home / ".aws" / "config").write_text("[default\nregion = \n[profile x]]\n= broken\n", encoding="utf-8")
         (home / ".aws" / "credentials").write_text("not [ini\n", encoding="utf-8")

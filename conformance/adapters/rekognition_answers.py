@@ -71,6 +71,12 @@ def isolated_botocore_session() -> Any:
             "profile": (None, None, None, None),
             "config_file": (None, None, os.devnull, None),
             "credentials_file": (None, None, os.devnull, None),
+            # Settings botocore also reads from the environment, each able to stop a client being made
+            # (AWS_DEFAULTS_MODE=bogus, AWS_ENDPOINT_URL="not a url": red team 15c): fixed, not read.
+            "defaults_mode": (None, None, "legacy", None),
+            "ignore_configured_endpoint_urls": (None, None, True, None),
+            "use_fips_endpoint": (None, None, False, None),
+            "use_dualstack_endpoint": (None, None, False, None),
         }
     )
 
