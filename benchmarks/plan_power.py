@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 POLICY = load_policy()
 TOLERANCE = POLICY.tolerance_for("misgender_gap")
 GAP = 3 * TOLERANCE
+# The 1:1 ratio checks: tolerance a factor (2 by default), the fail scenario at that factor cubed (8).
+RATIO_CHECKS = ("false_match_differential", "false_non_match_differential")
+FAIL_RATIO = POLICY.ratio_tolerance**3
 
 
 @dataclass(frozen=True)
@@ -58,14 +61,19 @@ class Design:
     counts: tuple[int, ...] = ()
     # confidence_calibration: the sd of a photo's confidence around its group's mean (--confidence-sd).
     confidence_sd: float | None = None
+    # false_match_differential: how alike two impostor scores sharing a person are (--impostor-icc); ``icc``
+    # is then unused. false_non_match_differential: ``icc`` is the within-person ICC of misses, ``rate`` the FNMR.
+    impostor_icc: float | None = None
 
     def label(self) -> str:
         photos = " or ".join(map(str, self.counts)) if self.counts else str(self.photos)
         check = self.check if self.confidence_sd is None else f"{self.check} (confidence sd {self.confidence_sd:g})"
-        return (
-            f"| {check} | {self.groups} | {self.rate:g} | {photos} | {self.icc:g} | {self.verdict} "
-            f"({'gap 0' if self.verdict == 'pass' else f'gap {GAP:g}'}) |"
-        )
+        icc = f"{self.icc:g}" if self.impostor_icc is None else f"{self.impostor_icc:g} (impostor)"
+        if self.check in RATIO_CHECKS:
+            scenario = "ratio 1" if self.verdict == "pass" else f"ratio {FAIL_RATIO:g}"
+        else:
+            scenario = "gap 0" if self.verdict == "pass" else f"gap {GAP:g}"
+        return f"| {check} | {self.groups} | {self.rate:g} | {photos} | {icc} | {self.verdict} ({scenario}) |"
 
 
 def designs(quick: bool) -> list[Design]:
@@ -95,6 +103,20 @@ def designs(quick: bool) -> list[Design]:
         out.append(Design("confidence_calibration", 2, 0.05, 1, 0.0, verdict, confidence_sd=0.25))
         out.append(Design("confidence_calibration", 3, 0.05, 1, 0.0, verdict, confidence_sd=0.1))
         out.append(Design("confidence_calibration", 2, 0.1, 10, 0.5, verdict, confidence_sd=0.2))
+    # Face search (1:N): the rate at the binding threshold, one unit a probe (non-mated for false matches, mated
+    # for misses), clustered by the probe's person, read with exact limits whatever the policy says.
+    for verdict in ("pass", "fail"):
+        out.append(Design("false_match_gap", 2, 0.02, 1, 0.0, verdict))
+        out.append(Design("false_non_match_gap", 2, 0.05, 3, 0.3, verdict))
+    # 1:1 comparisons: the FMR ratio at the threshold fixed to FMR 1e-3 on every impostor comparison of a two-way
+    # Gaussian score model (planned by an approximation), and the FNMR ratio over people's genuine pairs.
+    for verdict in ("pass", "fail"):
+        out.append(Design("false_match_differential", 2, 1e-3, 1, 0.0, verdict, impostor_icc=0.1))
+        out.append(Design("false_match_differential", 2, 1e-3, 3, 0.0, verdict, impostor_icc=0.1))
+        out.append(Design("false_match_differential", 2, 1e-3, 1, 0.0, verdict, impostor_icc=0.25))
+        out.append(Design("false_match_differential", 3, 1e-3, 1, 0.0, verdict, impostor_icc=0.1))
+        out.append(Design("false_non_match_differential", 2, 0.05, 3, 0.3, verdict))
+        out.append(Design("false_non_match_differential", 2, 0.1, 5, 0.3, verdict))
     return out[::4] if quick else out
 
 
@@ -112,6 +134,7 @@ def planned(design: Design, replicates: int, seed: int) -> tuple[int, float]:
         gap=GAP,
         simulation=Simulation(replicates, seed),
         confidence_sd=design.confidence_sd,
+        impostor_icc=design.impostor_icc,
     )
     plan = plan_check(design.check, inputs)
     direction = next(d for d in plan.directions if d.verdict == design.verdict)
@@ -129,6 +152,8 @@ def achieved(design: Design, people: int, replicates: int, rng: np.random.Genera
     """Share of replicates whose verdict is the planned one, through ``run_check``."""
     import numpy as np
 
+    if design.check in MATCHING:
+        return MATCHING[design.check](design, people, replicates, rng)
     hits = 0
     names = ("cis", "trans", "nonbinary")[: design.groups]
     for _ in range(replicates):
@@ -213,6 +238,182 @@ def _as_nonbinary(table: Observations) -> Observations:
     given = table.predicted == GENDER_CODES["man"]
     predicted = np.where(given, GENDER_CODES["man"], GENDER_CODES["abstain"]).astype(np.int8)
     return dataclasses.replace(table, identity=identity, predicted=predicted)
+
+
+def _search(design: Design, people: int, replicates: int, rng: np.random.Generator) -> float:
+    """Face search through ``checks.matching``: each probe a hit or a miss at the binding threshold (99)."""
+    import numpy as np
+
+    from conformance.checks.matching import Searches, false_match_gap, false_non_match_gap
+
+    names = ("white", "colour", "other")[: design.groups]
+    mated = design.check == "false_non_match_gap"
+    check = false_non_match_gap if mated else false_match_gap
+    threshold = POLICY.binding_threshold
+    rates = [design.rate] * (design.groups - 1) + [design.rate + (GAP if design.verdict == "fail" else 0.0)]
+    hits = 0
+    for _ in range(replicates):
+        subject, group, wrong = [], [], []
+        for g, rate in enumerate(rates):
+            probes = np.full(people, design.photos, dtype=np.int64)
+            errors = misgendered(rate, design.icc, probes, rng)  # per person: probes falsely matched (or missed)
+            for person in range(people):
+                for j in range(design.photos):
+                    subject.append(g * people + person)
+                    group.append(names[g])
+                    wrong.append(j < errors[person])
+        error = np.asarray(wrong)
+        above, below = threshold + 0.5, threshold - 30.0
+        searches = Searches(
+            probe=tuple(f"p{i}" for i in range(error.size)),
+            subject=subject,
+            group=group,
+            mated=np.full(error.size, mated),
+            best_impostor=np.where(error, above, np.nan) if not mated else np.full(error.size, np.nan),
+            best_mate=np.where(error, below, above) if mated else np.full(error.size, np.nan),
+        )
+        [result] = check(searches, reference=names[0], policy=POLICY, seed=0, thresholds=(threshold,))
+        hits += result.verdict == design.verdict
+    return hits / replicates
+
+
+def true_threshold(shifts: Sequence[float], sd: float, people: int, photos: int, target: float) -> float:
+    """Where the pool's FMR is ``target`` in the two-way Gaussian model, solved here with scipy alone.
+
+    A probe of group g against a reference of group h false-matches with probability
+    ``1 - Phi((t - d_g - d_h) / sqrt(2 sd^2 + 1))``; a probe person meets ``people - 1`` others of their
+    group and ``people`` of every other (impostors = all, pool = every impostor comparison).
+    """
+    from scipy.optimize import brentq
+    from scipy.stats import norm
+
+    scale = math.sqrt(2 * sd * sd + 1)
+    groups = len(shifts)
+    others = groups * people - 1
+
+    def pool(t: float) -> float:
+        total = 0.0
+        for g in range(groups):
+            for h in range(groups):
+                weight = (people - (g == h)) / others
+                total += weight * norm.sf((t - shifts[g] - shifts[h]) / scale) / groups
+        return total - target
+
+    return float(brentq(pool, -50, 50, xtol=1e-12))
+
+
+def true_fmrs(shifts: Sequence[float], sd: float, people: int, photos: int, t: float) -> list[float]:
+    from scipy.stats import norm
+
+    scale = math.sqrt(2 * sd * sd + 1)
+    groups, others = len(shifts), len(shifts) * people - 1
+    return [
+        sum((people - (g == h)) / others * norm.sf((t - shifts[g] - shifts[h]) / scale) for h in range(groups))
+        for g in range(groups)
+    ]
+
+
+def fail_shift(groups: int, sd: float, people: int, photos: int, target: float, ratio: float) -> float:
+    """The last group's mean person effect at which its FMR is ``ratio`` times the reference's (scipy alone)."""
+    from scipy.optimize import brentq
+
+    def gap(delta: float) -> float:
+        shifts = [0.0] * (groups - 1) + [delta]
+        rates = true_fmrs(shifts, sd, people, photos, true_threshold(shifts, sd, people, photos, target))
+        return math.log(rates[-1] / rates[0]) - math.log(ratio)
+
+    return float(brentq(gap, 0.0, 10.0, xtol=1e-10))
+
+
+def _one_to_one(design: Design, people: int, replicates: int, rng: np.random.Generator) -> float:
+    """1:1 comparisons through ``checks.biometrics`` on ``pairwise.compare_listed`` (a scores list of every pair).
+
+    false_match_differential: every ordered pair of different people's photos scored ``a_i + a_j + e`` (the same
+    score both ways), person effects with the impostor ICC given, the last group's shifted so that its true FMR is
+    8 times the reference's (fail); every genuine pair scores 10 (found). The threshold is the check's own, fixed
+    at the policy's first supported target FMR. false_non_match_differential: each person misses each of their
+    distinct genuine pairs with their own beta-distributed probability (ICC ``icc``): a miss scores -10, a hit 10,
+    listed with 500 sampled impostor pairs (``pairs=sample``), judged at a stated threshold of 0 (the FNMR
+    check reads only the genuine pairs below it).
+    """
+    import numpy as np
+
+    from conformance.checks.biometrics import false_match_differential, false_non_match_differential
+    from conformance.pairwise import compare_listed
+
+    groups, m = design.groups, design.photos
+    names = [f"g{g}" for g in range(groups)]
+    total = groups * people
+    person = np.repeat(np.arange(total), m)
+    group = np.repeat(np.arange(groups), people * m)
+    n = person.size
+    fail = design.verdict == "fail"
+    if design.check == "false_match_differential":
+        sd = math.sqrt(design.impostor_icc / (1 - 2 * design.impostor_icc)) if design.impostor_icc else 0.0
+        delta = fail_shift(groups, sd, people, m, design.rate, FAIL_RATIO) if fail else 0.0
+        shifts = np.zeros(groups)
+        shifts[-1] = delta
+        probe, reference = np.nonzero(~np.eye(n, dtype=bool))
+    else:
+        sd, shifts = 0.0, np.zeros(groups)
+        rates = [design.rate] * (groups - 1) + [design.rate * (FAIL_RATIO if fail else 1.0)]
+    hits = 0
+    for index in range(replicates):
+        if design.check == "false_match_differential":
+            a = rng.normal(shifts[np.arange(total) // people], sd)
+            noise = np.triu(rng.normal(size=(n, n)), 1)
+            scores = a[person][:, None] + a[person][None, :] + noise + noise.T
+            scores[person[:, None] == person[None, :]] = 10.0
+            counts = compare_listed(
+                probe,
+                reference,
+                scores[probe, reference],
+                photo_group=group,
+                photo_subject=person,
+                acquired=np.ones(n, dtype=bool),
+                groups=names,
+                subjects=[str(i) for i in range(total)],
+            )
+            results = false_match_differential(counts, reference=names[0], policy=POLICY, seed=index)
+        else:
+            spread = (1 - design.icc) / design.icc  # beta(a, b) with a + b = spread: intraclass correlation icc
+            own = np.concatenate([rng.beta(r * spread, (1 - r) * spread, people) for r in rates])
+            first, second = np.triu_indices(m, 1)
+            starts = np.arange(total) * m
+            a_side = (starts[:, None] + first[None, :]).ravel()
+            b_side = (starts[:, None] + second[None, :]).ravel()
+            missed = rng.random(a_side.size) < np.repeat(own, first.size)
+            genuine = np.where(missed, -10.0, 10.0)
+            sample_probe = rng.integers(
+                0, n, size=500
+            )  # impostors only for the scores' range: FNMR reads genuine pairs
+            sample_ref = rng.integers(0, n, size=sample_probe.size)
+            keep = person[sample_probe] != person[sample_ref]
+            counts = compare_listed(
+                np.concatenate([a_side, b_side, sample_probe[keep]]),
+                np.concatenate([b_side, a_side, sample_ref[keep]]),
+                np.concatenate([genuine, genuine, rng.normal(size=int(keep.sum()))]),
+                photo_group=group,
+                photo_subject=person,
+                acquired=np.ones(n, dtype=bool),
+                groups=names,
+                subjects=[str(i) for i in range(total)],
+                pairs="sample",
+            )
+            results = false_non_match_differential(
+                counts, reference=names[0], policy=POLICY, seed=index, thresholds=(0.0,), targets=()
+            )
+        binding = next(r for r in results if r.details.get("binding"))
+        hits += binding.verdict == design.verdict
+    return hits / replicates
+
+
+MATCHING = {
+    "false_match_gap": _search,
+    "false_non_match_gap": _search,
+    "false_match_differential": _one_to_one,
+    "false_non_match_differential": _one_to_one,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,6 +65,20 @@ def _counts(text: str) -> tuple[int, ...]:
     return values
 
 
+def _rate(text: str) -> float:
+    value = _share(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a rate between 0 and 1, e.g. 1e-3")
+    return value
+
+
+def _ratio(text: str) -> float:
+    value = _positive(text)
+    if value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a ratio of 1 or more, e.g. 2 (within a factor of two)")
+    return value
+
+
 def _power(text: str) -> float:
     value = _share(text)
     if not 0.5 <= value < 1.0:
@@ -161,6 +175,32 @@ def add_parser(commands: Any) -> None:
     plan.add_argument(
         "--power", type=_power, default=0.8, metavar="P", help="power of each verdict direction (default 0.8)"
     )
+    # The 1:1 comparison checks (false_match_differential, false_non_match_differential, equitability).
+    plan.add_argument(
+        "--target-fmr",
+        type=_rate,
+        metavar="FMR",
+        help="1:1: the FMR the binding threshold is fixed to (default: the policy's first target_fmr)",
+    )
+    plan.add_argument(
+        "--ratio-tolerance",
+        type=_ratio,
+        metavar="R",
+        help="1:1: largest acceptable FMR or FNMR ratio to the reference, either way (default: the policy's)",
+    )
+    plan.add_argument(
+        "--fail-ratio",
+        type=_ratio,
+        metavar="RATIO",
+        help="1:1: true ratio of the fail scenario (default: the ratio tolerance to the power --gap-multiple)",
+    )
+    plan.add_argument(
+        "--impostor-icc",
+        type=_share,
+        metavar="ICC",
+        help="1:1: correlation of two impostor scores that share a person, 0 to below 0.5 (default 0.1, assumed "
+        "and said)",
+    )
     plan.add_argument(
         "--pilot", metavar="REPORT", help="a pilot run's report.json: rates, groups, photos a person and ICC"
     )
@@ -191,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     """Carry out ``conformance plan``; returns the exit code."""
     from pathlib import Path
 
-    from .checks.check_ids import GENDER_CHECKS
+    from .checks.check_ids import COMPARISON_CHECKS, GENDER_CHECKS
     from .errors import ConformanceError
     from .planning import (
         DEFAULT_PRICE,
@@ -214,6 +254,10 @@ def run(args: argparse.Namespace) -> int:
     checks: tuple[str, ...] = args.checks or GENDER_CHECKS
     if args.tolerance is not None:
         policy = replace(policy, tolerance={**policy.tolerance, **dict.fromkeys(checks, args.tolerance)})
+    if args.target_fmr is not None:
+        policy = replace(policy, target_fmr=(args.target_fmr,))
+    if args.ratio_tolerance is not None:
+        policy = replace(policy, ratio_tolerance=args.ratio_tolerance)
     sources = list(pilot.notes) if pilot else []
     rates = dict(pilot.rates) if pilot else {}
     fallback = 0.05
@@ -222,7 +266,10 @@ def run(args: argparse.Namespace) -> int:
             rates[check] = args.reference_rate
         elif check not in rates:
             rates[check] = fallback
-            sources.append(f"{check}: reference rate {fallback:g} assumed (give --reference-rate or --pilot)")
+            if check == "false_match_differential":
+                continue  # its reference rate is the target FMR, not an assumption
+            what = "reference FNMR" if check == "equitability" else "reference rate"
+            sources.append(f"{check}: {what} {fallback:g} assumed (give --reference-rate or --pilot)")
     if "misgender_gap" not in rates:
         rates["misgender_gap"] = args.reference_rate if args.reference_rate is not None else fallback
     by = tuple(c.strip() for c in args.group_by.split(",") if c.strip())
@@ -230,7 +277,8 @@ def run(args: argparse.Namespace) -> int:
     counts: tuple[int, ...] = args.photos_per_person or ()
     if args.manifest:
         try:
-            loaded = read_manifest(args.manifest, policy, by)
+            # A 1:1 manifest needs only photo and subject: loaded as such when a 1:1 check is planned.
+            loaded = read_manifest(args.manifest, policy, by, comparisons=any(c in COMPARISON_CHECKS for c in checks))
         except ConformanceError as exc:
             print(printable(f"conformance: error: {exc}"), file=sys.stderr)
             return _USAGE_ERROR
@@ -270,6 +318,8 @@ def run(args: argparse.Namespace) -> int:
         price=price,
         simulation=Simulation(args.replicates, args.seed),
         sources=tuple(sources),
+        impostor_icc=args.impostor_icc,
+        fail_ratio=args.fail_ratio,
     )
     try:
         plans = {check: plan_check(check, inputs) for check in checks}
@@ -397,16 +447,18 @@ def _text(document: dict[str, Any]) -> str:
         pass_, fail = c["directions"]
         rate = "" if c["reference_rate"] is None else f"{c['reference_rate']:.3g}"
         cost = "" if c["cost"] is None else f"{c['cost']:,.2f}"
+        # A ratio check's tolerance is a factor (x2), a rate check's an absolute gap.
+        tolerance = f"x{c['tolerance']:g}" if "true_ratio" in fail else f"{c['tolerance']:g}"
         lines.append(
-            f"  {c['check']:<28} {c['tolerance']:>9g} {rate:>9} {_people(pass_):>13} {_people(fail):>13} "
+            f"  {c['check']:<28} {tolerance:>9} {rate:>9} {_people(pass_):>13} {_people(fail):>13} "
             f"{_shown(c['people_per_group']):>13} {_shown(c['calls']):>9} {cost:>10}"
         )
     lines.append("")
     for c in document["checks"]:
         pass_, fail = c["directions"]
         lines.append(
-            f"{c['check']}: pass at a true gap of 0 with {_people(pass_)} people a group (power {_shown(pass_['power'])}); "
-            f"fail at a true gap of {fail['true_gap']:g} with {_people(fail)} (power {_shown(fail['power'])}); {c['method']}"
+            f"{c['check']}: pass at {_scenario(pass_)} with {_people(pass_)} people a group (power {_shown(pass_['power'])}); "
+            f"fail at {_scenario(fail)} with {_people(fail)} (power {_shown(fail['power'])}); {c['method']}"
         )
         for note in [*c["notes"], *(d["note"] for d in c["directions"] if d["note"])]:
             lines.append(f"  - {note}")
@@ -428,6 +480,13 @@ def _text(document: dict[str, Any]) -> str:
         for row in manifest["checks"]:
             lines.append(f"  {'settles' if row['settles'] else 'cannot settle'}: {row['check']}: {row['reason']}")
     return "\n".join(lines) + "\n"
+
+
+def _scenario(direction: dict[str, Any]) -> str:
+    """The fail scenario in words: a true gap, or a true ratio for the 1:1 checks."""
+    if "true_ratio" in direction:
+        return f"a true ratio of {direction['true_ratio']:g}"
+    return f"a true gap of {direction['true_gap']:g}"
 
 
 def _people(direction: dict[str, Any]) -> str:

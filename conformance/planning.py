@@ -697,12 +697,13 @@ _UNITS = {
     "nonbinary_representability": "nonbinary people (share of their photos given a binary label)",
     "confidence_calibration": "photos given a label (confidence minus correctness)",
 }
-_NOT_PLANNED = {
-    "false_match_differential": "1:1 comparisons are read with a two-way bootstrap over people on both sides of every "
-    "comparison, which this planner does not model; simulate the design with benchmarks/matching_coverage.py",
+_SEARCH = ("false_match_gap", "false_non_match_gap")
+# The 1:1 comparison checks' ratios are planned in planning_pairs (their own statistics).
+_PAIR_PLANS = {
+    "false_match_differential": "plan_false_match_differential",
+    "false_non_match_differential": "plan_false_non_match_differential",
+    "equitability": "plan_equitability",
 }
-_NOT_PLANNED["false_non_match_differential"] = _NOT_PLANNED["false_match_differential"]
-_NOT_PLANNED["equitability"] = _NOT_PLANNED["false_match_differential"]
 # Without a pilot or --confidence-sd, a photo's confidence is taken to vary by this much (sd, 0-1 scale).
 CONFIDENCE_SPREAD = 0.1
 
@@ -731,6 +732,10 @@ class PlanInputs:
     price: Price = DEFAULT_PRICE
     simulation: Simulation = Simulation()
     sources: tuple[str, ...] = ()  # where the figures came from, said in the output
+    # 1:1 checks: how alike two impostor scores sharing a person are (None: assumed, planning_pairs.DEFAULT_IMPOSTOR_ICC),
+    # and the fail scenario's FMR or FNMR ratio (None: the ratio tolerance to the power gap_multiple).
+    impostor_icc: float | None = None
+    fail_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -812,7 +817,8 @@ def _gap_design(inputs: PlanInputs, check: str, rate: float, photos: int, groups
         groups=groups,
         alpha_pass=alpha_pass,
         alpha_fail=alpha_fail,
-        method=inputs.policy.interval,
+        # the search checks read exact limits whatever the policy's interval (checks/matching.py)
+        method="clopper-pearson" if check in _SEARCH else inputs.policy.interval,
         direction=inputs.policy.direction,
         min_subjects=inputs.policy.min_subjects,
         # transformation_invariance: one photo a person transformed, whatever the counts
@@ -875,10 +881,19 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
             f"one photo a person transformed {photos} times (invariance_transforms); set invariance_photos to at least "
             f"{groups} x the people per group, and the analyzer must be able to look at new images (not a predictions file)"
         )
-    elif check in ("false_match_gap", "false_non_match_gap"):
+    elif check in _SEARCH:
+        probes = (
+            "non-mated probes (their person not in the gallery)"
+            if check == "false_match_gap"
+            else ("mated probes (their person enrolled in the gallery)")
+        )
         notes.append(
-            "one unit a probe photo; the gallery is not counted in the calls (IndexFaces on the gallery, "
-            "SearchFacesByImage for each probe)"
+            f"one unit a probe photo: people are those of the {probes}, photos a person their probes; the reference "
+            f"rate is the rate at the binding threshold ({policy.binding_threshold:g}, binding_threshold), whose "
+            "verdict is the run's; Clopper-Pearson limits, as the check reads them. The gallery is not counted in the "
+            "calls (IndexFaces on the gallery, SearchFacesByImage for each probe). With --match-mode compare the units "
+            "are the probe's pairs with every gallery photo, clustered by the probe's person: plan with photos a person "
+            "= probes x gallery photos and an ICC for them"
         )
     elif check == "same_person_consistency":
         measure = "pair_share"
@@ -1177,21 +1192,12 @@ def _range_within(c: float, groups: int, direction: str) -> float:
 
 def plan_check(check: str, inputs: PlanInputs) -> CheckPlan:
     """The plan of one check (see the module docstring)."""
-    if check in _NOT_PLANNED:
-        plans = tuple(DirectionPlan(v, 0.0, None, None, _NOT_PLANNED[check]) for v in ("pass", "fail"))
-        return CheckPlan(
-            check,
-            "1:1 comparisons",
-            inputs.policy.ratio_tolerance,
-            None,
-            inputs.photos_per_person,
-            inputs.icc,
-            inputs.groups,
-            plans,
-            inputs.photos_per_person,
-            "not planned",
-            (_NOT_PLANNED[check],),
-        )
+    if check in _PAIR_PLANS:
+        from . import planning_pairs
+
+        planner: Any = getattr(planning_pairs, _PAIR_PLANS[check])
+        plan: CheckPlan = planner(inputs)
+        return plan
     if check == "nonbinary_representability":
         return _plan_representability(inputs)
     if check == "confidence_calibration":
@@ -1324,15 +1330,21 @@ class ManifestPeople:
     photo_counts: tuple[int, ...]  # one entry a person of the compared groups (the undisclosed are not compared)
 
 
-def read_manifest(manifest: str, policy: Policy, group_by: Sequence[str] = ()) -> ManifestPeople:
-    """Load ``manifest`` once for the plan (its people's photo counts) and its assessment."""
+def read_manifest(
+    manifest: str, policy: Policy, group_by: Sequence[str] = (), *, comparisons: bool = False
+) -> ManifestPeople:
+    """Load ``manifest`` once for the plan (its people's photo counts) and its assessment.
+
+    ``comparisons``: a 1:1 comparison manifest (``photo`` and ``subject`` are enough). The photo
+    counts are of the people compared: a face-search manifest's probes, not its gallery.
+    """
     from .dataset import group_labels, load_dataset
 
-    dataset = load_dataset(manifest, identity_map=dict(policy.identity))
+    dataset = load_dataset(manifest, identity_map=dict(policy.identity), comparisons=comparisons)
     labels = tuple(group_labels(dataset, group_by))
     per_person: dict[tuple[str, str], int] = {}
     for photo, label in zip(dataset.photos, labels, strict=True):
-        if label != "undisclosed":
+        if label != "undisclosed" and photo.role != "gallery":
             per_person[(label, photo.subject)] = per_person.get((label, photo.subject), 0) + 1
     return ManifestPeople(dataset, labels, tuple(per_person.values()))
 
@@ -1348,7 +1360,7 @@ def assess_manifest(
     """Each check's verdict power on an existing manifest's people and photos, and what stands in its way."""
     from dataclasses import replace
 
-    from .checks.check_ids import GENDER_CHECKS, MATCHING_CHECKS
+    from .checks.check_ids import GENDER_CHECKS, SEARCH_CHECKS
 
     if loaded is None:
         loaded = read_manifest(manifest, inputs.policy, group_by)
@@ -1381,17 +1393,14 @@ def assess_manifest(
     for check in inputs.checks:
         plan = plans.get(check)
         need = None if plan is None else plan.people_per_group
-        if check in MATCHING_CHECKS and not has_roles:
-            out.append(
-                Assessment(
-                    check,
-                    False,
-                    "no role column (gallery/probe): a face-matching check does not apply to this manifest",
-                )
-            )
+        if check in SEARCH_CHECKS:
+            out.append(_assess_search(check, dataset, labels, inputs, group_by, plan))
             continue
         if check in GENDER_CHECKS and has_roles:
             out.append(Assessment(check, False, "a face-matching manifest (role column): gender checks do not apply"))
+            continue
+        if check in _PAIR_PLANS:
+            out.append(_assess_pairs(check, dataset, labels, inputs, plan))
             continue
         if check != "nonbinary_representability" and len(compared) < 2:
             # A gap needs two groups: no number of people in the one there is settles it.
@@ -1455,6 +1464,109 @@ def assess_manifest(
     return summary, out
 
 
+def _people_of(dataset: Any, labels: Sequence[str], keep: Any) -> dict[str, dict[str, int]]:
+    """Per group, each person's count of the photos ``keep(photo)`` selects (the undisclosed are not compared)."""
+    out: dict[str, dict[str, int]] = {}
+    for photo, label in zip(dataset.photos, labels, strict=True):
+        if label != "undisclosed" and keep(photo):
+            person = out.setdefault(label, {})
+            person[photo.subject] = person.get(photo.subject, 0) + 1
+    return out
+
+
+def _assess_units(
+    check: str, units: Mapping[str, Mapping[str, int]], what: str, inputs: PlanInputs, plan: CheckPlan | None
+) -> Assessment:
+    """Power on the smallest group of ``units`` (group -> person -> count), or why there is none."""
+    from dataclasses import replace
+
+    if len(units) < 2:
+        return Assessment(
+            check,
+            False,
+            f"{what} of {len(units)} group{'s' if len(units) != 1 else ''} ({', '.join(sorted(units)) or 'none'}): a "
+            "gap or ratio is between two or more groups; add people of another group, or group by another column "
+            "(--group-by)",
+        )
+    label = min(units, key=lambda g: (len(units[g]), g))
+    counts = tuple(units[label].values())
+    size = len(counts)
+    if size < inputs.policy.min_subjects:
+        return Assessment(
+            check,
+            False,
+            f"{label} has {size} people ({what}), below min_subjects {inputs.policy.min_subjects}: never decided",
+        )
+    if plan is None or plan.people_per_group is None:
+        return Assessment(check, False, "not planned" if plan is None else "; ".join(plan.notes))
+    mean = max(1, round(sum(counts) / size))
+    varied = counts if len(set(counts)) > 1 else ()
+    design_inputs = replace(
+        inputs, photos_per_person=mean, photo_counts=varied, groups=tuple(sorted(units, key=lambda g: g != label))
+    )
+    assessed = _assess_size(check, design_inputs, size)
+    settles = all(p is not None and p >= inputs.power for p in assessed)
+    shown = f"{_counts_shown(varied)} a person, {sum(varied) / size:.3g} on average" if varied else f"{mean} a person"
+    fail = plan.directions[1]
+    scenario = f"a ratio of {fail.extra['true_ratio']:g}" if "true_ratio" in fail.extra else f"{fail.true_gap:g}"
+    reason = (
+        f"{label} has {size} people ({what}, {shown}): power {_shown_power(assessed[0])} to pass at no difference, "
+        f"{_shown_power(assessed[1])} to fail at {scenario}"
+    )
+    if not settles:
+        reason += f"; {plan.people_per_group} people a group would settle it at {inputs.power:g} power"
+    return Assessment(check, settles, reason, assessed[0], assessed[1])
+
+
+def _assess_search(
+    check: str, dataset: Any, labels: Sequence[str], inputs: PlanInputs, group_by: Sequence[str], plan: CheckPlan | None
+) -> Assessment:
+    """A face-search check on a manifest: its units are the non-mated (or mated) probes, by the probe's group."""
+    if not any(p.role for p in dataset.photos):
+        return Assessment(
+            check, False, "no role column (gallery/probe): a face-search check does not apply to this manifest"
+        )
+    if not group_by:
+        return Assessment(
+            check,
+            False,
+            "a face-search manifest is grouped by a column you name: give --group-by (e.g. race_ethnicity)",
+        )
+    enrolled = {p.subject for p in dataset.photos if p.role == "gallery"}
+    mated = check == "false_non_match_gap"
+    what = (
+        "mated probes (their person in the gallery)" if mated else "non-mated probes (their person not in the gallery)"
+    )
+    units = _people_of(dataset, labels, lambda p: p.role == "probe" and (p.subject in enrolled) == mated)
+    if not units:
+        return Assessment(check, False, f"no {what.split(' (')[0]}: nothing for {check} to count (not applicable)")
+    return _assess_units(check, units, what, inputs, plan)
+
+
+def _assess_pairs(
+    check: str, dataset: Any, labels: Sequence[str], inputs: PlanInputs, plan: CheckPlan | None
+) -> Assessment:
+    """A 1:1 check on a manifest: every photo against every other; the threshold needs 3/FMR people-pairs."""
+    import math as _math
+
+    units = _people_of(dataset, labels, lambda p: True)
+    people = sum(len(v) for v in units.values())
+    target = inputs.policy.target_fmr[0]
+    needed = _math.ceil(3.0 / target)
+    if people * (people - 1) // 2 < needed:
+        return Assessment(
+            check,
+            False,
+            f"{people} people make {people * (people - 1) // 2:,} people-pairs: no threshold can be fixed at FMR "
+            f"{target:g}, which needs 3/FMR = {needed:,} (add people, or a higher target FMR)",
+        )
+    if check != "false_match_differential" and not any(n >= 2 for v in units.values() for n in v.values()):
+        return Assessment(
+            check, False, "nobody has two or more photos: no genuine comparisons, so no FNMR (not applicable)"
+        )
+    return _assess_units(check, units, "photos compared 1:1", inputs, plan)
+
+
 def _shown_power(p: float | None) -> str:
     return "unknown" if p is None else f"{p:.2f}"
 
@@ -1485,6 +1597,8 @@ def _assess_size(check: str, inputs: PlanInputs, people: int) -> tuple[float | N
             for verdict, rate, alpha in (("pass", 0.0, alpha_pass), ("fail", min(gap, 1.0), alpha_fail))
         ]
         return powers[0], powers[1]
+    if check in _PAIR_PLANS:
+        return _assess_pair_size(check, inputs, people)
     if check == "confidence_calibration" or (check not in _COUNT_CHECKS and check != "same_person_consistency"):
         return None, None
     rate = inputs.rates[check]
@@ -1502,3 +1616,28 @@ def _assess_size(check: str, inputs: PlanInputs, people: int) -> tuple[float | N
         simulated_power(design, people, [rate] * groups, "pass", sim),
         simulated_power(design, people, [low] * (groups - 1) + [high], "fail", sim),
     )
+
+
+def _assess_pair_size(check: str, inputs: PlanInputs, people: int) -> tuple[float | None, float | None]:
+    """(power to pass, power to fail) of a 1:1 check at ``people`` a group, as its plan computes them."""
+    from . import planning_pairs as pairs
+
+    design, _ = pairs.pair_design(inputs)
+    ratio = pairs.fail_ratio(inputs)
+    fmr_fail = pairs.fmr_power(design, people, "fail", ratio)
+    if check == "false_match_differential":
+        return pairs.fmr_power(design, people, "pass"), fmr_fail
+    rate = inputs.rates.get("false_non_match_differential", inputs.rates.get(check, 0.05))
+    sim = inputs.simulation
+
+    def fnmr(verdict: str, true_ratio: float) -> float:
+        if design.photos < 2:
+            return 0.0
+        if sim.replicates <= 0:
+            return pairs.fnmr_approximate(design, people, verdict, rate, true_ratio, inputs.icc)
+        return pairs.fnmr_power(design, people, verdict, rate, true_ratio, inputs.icc, replicates=sim.replicates)
+
+    if check == "false_non_match_differential":
+        return fnmr("pass", 1.0), fnmr("fail", ratio)
+    fta = _gap_design(inputs, "failure_to_acquire_gap", 0.0, design.photos, design.groups)
+    return pairs.fmr_power(design, people, "pass") * fnmr("pass", 1.0) * fta.pass_power(people), fmr_fail
