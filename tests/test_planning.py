@@ -253,7 +253,7 @@ def test_false_non_match_needs_two_photos_a_person(capsys: pytest.CaptureFixture
 
 
 def test_the_score_model_by_hand() -> None:
-    from conformance.planning_pairs import ScoreModel, calibrated, fail_model, log_rates, rule_of_three_people
+    from conformance.planning.pairs_model import ScoreModel, calibrated, fail_model, log_rates, rule_of_three_people
 
     # No person effects: the threshold where a N(0, 1) comparison score exceeds it 1 time in 1,000.
     model = calibrated(ScoreModel(2, 50, 1, 0.0, (0.0, 0.0), 0.0), 1e-3, "overall")
@@ -574,6 +574,7 @@ def test_a_plan_too_large_to_simulate_uses_the_approximation_and_says_so(
 ) -> None:
     # --tolerance 0.001 needs about a million people a group: 2,000 simulated draws of them never finished.
     from conformance import planning
+    from conformance.planning import simulation
 
     simulate = planning.simulated_power
 
@@ -581,7 +582,8 @@ def test_a_plan_too_large_to_simulate_uses_the_approximation_and_says_so(
         assert people <= planning.SIMULATION_LIMIT, f"simulated {people} people a group"
         return simulate(design, people, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(planning, "simulated_power", bounded)
+    # The planners call it through its module, so that this one patch reaches every call.
+    monkeypatch.setattr(simulation, "simulated_power", bounded)
     document = plan_json(capsys, "plan", "--check", "misgender_gap", "--tolerance", "0.001", "--json")
     pass_, fail = document["checks"][0]["directions"]  # type: ignore[index]
     # Textbook sizes at rate 0.05, one-sided 0.025, power 0.8: equivalence at a gap of 0 needs
@@ -830,3 +832,4 @@ def test_a_wider_confidence_spread_needs_more_people(capsys: pytest.CaptureFixtu
     # that of the share labelled correctly, which weighs more in the narrow case).
     ratio = (0.05 * 0.95 + 0.25**2) / (0.05 * 0.95 + 0.1**2)
     assert 1.3 <= wide / narrow <= ratio
+
