@@ -438,7 +438,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "icc=0.9: that ICC)",
     )
     parser.add_argument("--out", type=Path, help="also write the Markdown results here")
+    parser.add_argument(
+        "--resummarize", type=Path, metavar="RESULTS", help="only rewrite the summary of a results file from its table"
+    )
     args = parser.parse_args(argv)
+    if args.resummarize:
+        resummarize(args.resummarize)
+        return 0
     rng = np.random.default_rng([args.seed, 17])  # a stream the planner does not use
     started = time.perf_counter()
     lines = [
@@ -459,8 +465,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "| check | groups | reference rate | photos a person | ICC | verdict planned | people a group | promised | achieved (SE) | difference |",
         "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
-    off: list[str] = []
-    worst = 0.0
     chosen = [
         d
         for d in designs(args.quick)
@@ -473,31 +477,65 @@ def main(argv: Sequence[str] | None = None) -> int:
             for o in args.only.split(",")
         )
     ]
+    rows: list[str] = []
     for design in chosen:
         people, promised = planned(design, args.plan_replicates, args.seed)
         got = achieved(design, people, args.replicates, rng)
         se = math.sqrt(got * (1 - got) / args.replicates)
-        diff = got - promised
-        worst = max(worst, abs(diff))
-        row = f"{design.label()} {people} | {promised:.3f} | {got:.3f} ({se:.3f}) | {diff:+.3f} |"
-        if abs(diff) > 0.03:
-            # How many of the achieved power's own standard errors the difference is (the promise has its own too).
-            off.append(f"{row} {abs(diff) / max(se, 1e-9):.1f} standard errors")
-        lines.append(row)
+        row = f"{design.label()} {people} | {promised:.3f} | {got:.3f} ({se:.3f}) | {got - promised:+.3f} |"
+        rows.append(row)
         print(row, file=sys.stderr, flush=True)
         if args.out:  # a long run's rows so far survive an interruption
-            args.out.write_text("\n".join(lines) + "\n\n(unfinished)\n", encoding="utf-8")
-    lines += [
-        "",
-        f"Largest difference between achieved and promised power: {worst:.3f} over {len(chosen)} designs; "
-        f"beyond 3 points: {len(off) or 'none'}. Run time {time.perf_counter() - started:.0f} s.",
-        *([""] + [f"- {row}" for row in off] if off else []),
-    ]
-    text = "\n".join(lines) + "\n"
+            args.out.write_text("\n".join(lines + rows) + "\n\n(unfinished)\n", encoding="utf-8")
+    text = "\n".join([*lines, *rows, "", *summary(rows, time.perf_counter() - started, args.plan_replicates)]) + "\n"
     print(text)
     if args.out:
         args.out.write_text(text, encoding="utf-8")
     return 0
+
+
+def summary(rows: Sequence[str], elapsed: float, plan_replicates: int) -> list[str]:
+    """What the table says, worked out from its rows: the largest difference, and which rows lie beyond 3 points.
+
+    Each such row is given with how many standard errors of the difference it is: the achieved power's and the
+    promise's own (the planner's ``plan_replicates`` draws on a stream of their own), combined; one row in twenty
+    lies beyond 2 of them by chance alone.
+    """
+    off, beyond_two, worst = [], 0, 0.0
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        achieved_cell, difference = cells[-2], float(cells[-1])
+        promised = float(cells[-3])
+        se = math.hypot(
+            float(achieved_cell.split("(")[1].rstrip(")")), math.sqrt(promised * (1 - promised) / plan_replicates)
+        )
+        worst = max(worst, abs(difference))
+        z = abs(difference) / se if se > 0 else math.inf
+        beyond_two += z > 2
+        if abs(difference) > 0.03:
+            off.append(f"- {row} {z:.1f} standard errors")
+    return [
+        f"Largest difference between achieved and promised power: {worst:.3f} over {len(rows)} designs; beyond 3 "
+        f"points: {len(off) or 'none'}; beyond 2 standard errors of the difference: {beyond_two} (by chance alone "
+        f"about {0.05 * len(rows):.1f} of {len(rows)} would be). Run time {elapsed:.0f} s.",
+        *(["", *off] if off else []),
+    ]
+
+
+def resummarize(path: Path) -> None:
+    """Rewrite ``path``'s summary from its table (the rows are kept as they are, the run time as it was said)."""
+    import re
+
+    text = path.read_text(encoding="utf-8").splitlines()
+    head = text.index(next(line for line in text if line.startswith("|---")))
+    end = head + 1
+    while end < len(text) and text[end].startswith("| "):
+        end += 1
+    said = re.search(r"Run time (\d+) s", "\n".join(text[end:]))
+    elapsed = float(said.group(1)) if said else math.nan
+    drawn = re.search(r"Planner: (\d+) draws a size", "\n".join(text[:head]))
+    out = [*text[:end], "", *summary(text[head + 1 : end], elapsed, int(drawn.group(1)) if drawn else 2000)]
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
