@@ -863,3 +863,41 @@ def test_the_docs_show_the_benchmarks_results_as_written(name: str, page: str) -
     results = (root / "benchmarks" / f"{name}-results.md").read_text(encoding="utf-8")
     assert "Command: `python benchmarks/" in results
     assert "Machine: " in results
+
+
+def test_the_plan_power_benchmark_runs_the_real_checks_at_a_tiny_size() -> None:
+    # A smoke test of benchmarks/plan_power.py's data for the face-matching checks (no figure asserted but
+    # what is known exactly): its truth for the 1:1 fail scenario is solved with scipy alone.
+    import importlib.util
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location("plan_power_for_tests", root / "benchmarks" / "plan_power.py")
+        assert spec is not None
+        assert spec.loader is not None
+        bench = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = bench
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(root / "benchmarks"))
+    delta = bench.fail_shift(2, 0.5, 40, 1, 1e-3, 8.0)
+    t = bench.true_threshold([0.0, delta], 0.5, 40, 1, 1e-3)
+    low, high = bench.true_fmrs([0.0, delta], 0.5, 40, 1, t)
+    assert high / low == pytest.approx(8.0, rel=1e-6)
+    assert (low + high) / 2 == pytest.approx(1e-3, rel=1e-6)
+    rng = np.random.default_rng(1)
+    for design, people in (
+        (bench.Design("false_match_gap", 2, 0.02, 1, 0.0, "fail"), 30),
+        (bench.Design("false_non_match_gap", 2, 0.05, 3, 0.3, "pass"), 30),
+        (bench.Design("false_match_differential", 2, 1e-2, 1, 0.0, "pass", impostor_icc=0.1), 20),
+        (bench.Design("false_non_match_differential", 2, 0.1, 3, 0.3, "fail"), 15),
+    ):
+        share = bench.achieved(design, people, 2, rng)
+        assert 0.0 <= share <= 1.0
+    # The summary is read off the table: 0.05 over a standard error of hypot(0.02, 0.009) is 2.3 of them.
+    row = "| misgender_gap | 2 | 0.04 | 1 | 0 | pass (gap 0) | 371 | 0.800 | 0.850 (0.020) | +0.050 |"
+    said = bench.summary([row], 12.0, 2000)
+    assert "beyond 3 points: 1; beyond 2 standard errors of the difference: 1" in said[0]
+    assert said[-1].endswith("2.3 standard errors")
