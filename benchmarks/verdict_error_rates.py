@@ -35,7 +35,7 @@ import itertools
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +46,7 @@ from _machine import code_line, machine_line
 
 from conformance import load_policy, run_check
 from conformance.dataset import Dataset
+from conformance.identity import SELF_DESCRIBED
 from conformance.observation import GENDER_CODES, Face, Observation, Observations
 
 if TYPE_CHECKING:
@@ -80,12 +81,15 @@ class Design:
 
 
 def photo_counts(design: str, people: int, rng: np.random.Generator) -> npt.NDArray[np.int64]:
+    """Photos per person: ``"5"`` each, ``"1-40"`` uniform, ``"1 or 40"`` (a fifth of the people the larger)."""
     import numpy as np
 
-    if design == "1-40":
-        return rng.integers(1, 41, size=people)
-    if design == "1 or 40":
-        return np.where(rng.random(people) < 0.2, 40, 1)
+    if "-" in design:
+        low, high = map(int, design.split("-"))
+        return rng.integers(low, high + 1, size=people)
+    if " or " in design:
+        few, many = map(int, design.split(" or "))
+        return np.where(rng.random(people) < 0.2, many, few)
     return np.full(people, int(design), dtype=np.int64)
 
 
@@ -93,20 +97,33 @@ def misgendered(
     rate: float, icc: float, photos: npt.NDArray[np.int64], rng: np.random.Generator
 ) -> npt.NDArray[np.int64]:
     """Per person: photos misgendered, each person with their own beta-distributed probability."""
+
+    return rng.binomial(photos, own_probability(rate, icc, photos.size, rng))
+
+
+def own_probability(rate: float, icc: float, people: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
+    """Each person's own probability: beta-distributed with mean ``rate`` and intraclass correlation ``icc``."""
     import numpy as np
 
     if icc == 0 or rate in (0.0, 1.0):
-        own = np.full(photos.size, rate)
-    else:
-        spread = (1 - icc) / icc  # beta(a, b) with a + b = (1 - icc) / icc has intraclass correlation icc
-        own = rng.beta(rate * spread, (1 - rate) * spread, size=photos.size)
-    return rng.binomial(photos, own)
+        return np.full(people, rate)
+    spread = (1 - icc) / icc  # beta(a, b) with a + b = (1 - icc) / icc has intraclass correlation icc
+    return rng.beta(rate * spread, (1 - rate) * spread, size=people)
 
 
 def observations(
     groups: Sequence[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+    *,
+    confidence: Callable[[npt.NDArray[np.bool_]], npt.NDArray[np.float64]] | None = None,
+    nonbinary: bool = False,
 ) -> tuple[Observations, list[str]]:
-    """One row per photo: every woman gendered ``Female`` or, when misgendered, ``Male``."""
+    """One row per photo: every woman gendered ``Female`` or, when misgendered, ``Male``.
+
+    ``groups``: (name, photos per person, photos counted per person). ``confidence``: each photo's
+    confidence (0-100) from whether it was counted (misgendered); 90 everywhere without it.
+    ``nonbinary``: everyone a nonbinary person, given ``Male`` (a binary label) on the counted photos
+    and no label (an abstention, which the vocabulary allows) on the others.
+    """
     import numpy as np
 
     labels: list[str] = []
@@ -121,16 +138,19 @@ def observations(
         labels += [name] * int(people.size)
         offset += photos.size
     subject = np.concatenate(subject_parts)
-    wrong = np.concatenate(wrong_parts)
+    counted = np.concatenate(wrong_parts)
     n = subject.size
+    right = GENDER_CODES["abstain"] if nonbinary else GENDER_CODES["woman"]
     table = Observations(
         dataset=_EMPTY,
         records=(_RECORD,) * n,
         outcome=np.zeros(n, dtype=np.int8),
-        predicted=np.where(wrong, GENDER_CODES["man"], GENDER_CODES["woman"]).astype(np.int8),
-        confidence=np.full(n, 90.0),
-        identity=np.zeros(n, dtype=np.int8),  # everyone a woman
+        predicted=np.where(counted, GENDER_CODES["man"], right).astype(np.int8),
+        confidence=np.full(n, 90.0) if confidence is None else confidence(counted),
+        # everyone a woman (code 0), or everyone nonbinary
+        identity=np.full(n, SELF_DESCRIBED.index("nonbinary") if nonbinary else 0, dtype=np.int8),
         subject=subject.astype(np.int64),
+        analyzer={"vocabulary": {"labels": {"Female": "woman", "Male": "man"}, "can_abstain": nonbinary}},
     )
     return table, labels
 
@@ -181,6 +201,138 @@ def power_at_printed_gap(design: Design, replicates: int, rng: np.random.Generat
                 ("trans", photos, misgendered(design.base + c.min_detectable, design.icc, photos, rng)),
             ]
         )
+        caught += again.verdict == "fail"
+    if not printed:
+        return math.nan, 0, math.nan
+    return caught / len(printed), len(printed), float(np.median(printed))
+
+
+# -- the other gender checks at a true figure on the tolerance --------------------------------------------
+# Their verdicts rest on the same machinery with other units: same_person_consistency on each person's
+# share of photo pairs given different labels, confidence_calibration on overconfidence (t intervals),
+# nonbinary_representability on one group's mean share against an absolute tolerance.
+
+CONSISTENCY = tuple(
+    Design(k, m, icc, s)
+    for k, m, icc, s in itertools.product((10, 30, 100), ("2", "6", "2-40", "2 or 40"), (0.0, 0.3, 0.6), (0.0, 0.1))
+)
+# Confidence when right and when wrong (means of beta-distributed confidences): overconfidence is then
+# accuracy x (RIGHT - 1) + (1 - accuracy) x WRONG, and a gap of the tolerance is an accuracy lower by
+# tolerance / (1 - RIGHT + WRONG).
+RIGHT_CONFIDENCE, WRONG_CONFIDENCE, CONFIDENCE_SPREAD = 0.95, 0.7, 20.0
+CALIBRATION = tuple(
+    Design(k, m, icc, a)
+    for k, m, icc, a in itertools.product((10, 30, 100, 300), ("1", "5", "1 or 40"), (0.0, 0.3, 0.9), (1.0, 0.9))
+)
+REPRESENTABILITY = tuple(
+    Design(k, m, icc, 0.0) for k, m, icc in itertools.product((10, 30, 100, 300), ("1", "5", "1-40"), (0.0, 0.3, 0.9))
+)
+
+
+def error_rate_for_share(share: float, icc: float) -> float:
+    """The mean per-photo error rate whose people disagree on ``share`` of their photo pairs, on average.
+
+    A person wrong on each photo with probability q gives a pair different labels with probability
+    2q(1 - q), whatever their photo count; q beta-distributed with mean mu and intraclass correlation
+    icc has E[q(1 - q)] = mu (1 - mu)(1 - icc).
+    """
+    x = share / (2.0 * (1.0 - icc))
+    if x > 0.25:
+        raise ValueError(f"a share of {share:g} is out of reach at ICC {icc:g}")
+    return (1.0 - math.sqrt(1.0 - 4.0 * x)) / 2.0
+
+
+def other_check(
+    check_id: str,
+    design: Design,
+    rng: np.random.Generator,
+    figure: float | None = None,
+    photos: Sequence[npt.NDArray[np.int64]] | None = None,
+) -> tuple[CheckResult, list[npt.NDArray[np.int64]]]:
+    """One replicate of ``check_id``: the result, and each group's photos a person (to draw the same people again).
+
+    ``figure``: the true gap (the true share itself for ``nonbinary_representability``); the tolerance
+    when not given. Raises ValueError for a figure the design cannot reach.
+    """
+    tolerance = POLICY.tolerance_for(check_id)
+    figure = tolerance if figure is None else figure
+    confidence = None
+    reference = "cis"
+    if check_id == "nonbinary_representability":
+        # Nonbinary people, each given a binary label on a photo with their own probability (mean: the figure).
+        if not 0.0 <= figure <= 1.0:
+            raise ValueError(f"a share of {figure:g} is no share")
+        figures, reference = [("nonbinary", figure)], "nonbinary"
+    elif check_id == "same_person_consistency":
+        # design.base: the reference's mean share of disagreeing pairs; the other group's is the figure more.
+        figures = [("cis", error_rate_for_share(design.base, design.icc))]
+        figures.append(("trans", error_rate_for_share(design.base + figure, design.icc)))
+    else:
+        # design.base: the reference's accuracy; the other group's overconfidence is the figure more.
+        lower = design.base - figure / (1.0 - RIGHT_CONFIDENCE + WRONG_CONFIDENCE)
+        if lower < 0.0:
+            raise ValueError(f"an overconfidence gap of {figure:g} is out of reach from accuracy {design.base:g}")
+        figures = [("cis", 1.0 - design.base), ("trans", 1.0 - lower)]
+
+        def confidence(wrong: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+            import numpy as np
+
+            mean = np.where(wrong, WRONG_CONFIDENCE, RIGHT_CONFIDENCE)
+            return 100.0 * rng.beta(mean * CONFIDENCE_SPREAD, (1.0 - mean) * CONFIDENCE_SPREAD)
+
+    groups, drawn = [], []
+    for index, (name, rate) in enumerate(figures):
+        counts = photo_counts(design.photos, design.people, rng) if photos is None else photos[index]
+        drawn.append(counts)
+        groups.append((name, counts, misgendered(rate, design.icc, counts, rng)))
+    table, labels = observations(groups, confidence=confidence, nonbinary=reference == "nonbinary")
+    result = run_check(check_id, table, groups=labels, reference=reference, policy=POLICY, seed=0)
+    return result, drawn
+
+
+def other_error_rates(check_id: str, design: Design, replicates: int, rng: np.random.Generator) -> tuple[float, float]:
+    """(wrong fail, wrong pass) of ``check_id`` at a true figure equal to its tolerance."""
+    verdicts = [other_check(check_id, design, rng)[0].verdict for _ in range(replicates)]
+    return verdicts.count("fail") / replicates, verdicts.count("pass") / replicates
+
+
+# Designs whose printed detectable figure is checked, per check (the figure must be reachable from them).
+OTHER_POWER = {
+    "same_person_consistency": (
+        Design(30, "6", 0.0, 0.0),
+        Design(100, "6", 0.3, 0.1),
+        Design(100, "2-40", 0.0, 0.1),
+        Design(100, "2 or 40", 0.3, 0.0),
+    ),
+    "confidence_calibration": (
+        Design(100, "5", 0.3, 0.9),
+        Design(300, "1", 0.0, 0.95),
+        Design(100, "1-40", 0.3, 0.9),
+        Design(300, "1 or 40", 0.3, 0.9),
+    ),
+    "nonbinary_representability": (
+        Design(100, "1", 0.0, 0.0),
+        Design(100, "5", 0.3, 0.0),
+        Design(300, "1-40", 0.3, 0.0),
+    ),
+}
+
+
+def other_power(check_id: str, design: Design, replicates: int, rng: np.random.Generator) -> tuple[float, int, float]:
+    """As :func:`power_at_printed_gap` for the other checks: (share failing at X, replicates printing X, median X)."""
+    import numpy as np
+
+    caught, printed = 0, []
+    for _ in range(replicates):
+        first, photos = other_check(check_id, design, rng)
+        (c,) = first.comparisons
+        if c.verdict != "inconclusive" or c.min_detectable is None:
+            continue
+        try:
+            again, _ = other_check(check_id, design, rng, figure=c.min_detectable, photos=photos)
+        except ValueError:
+            continue  # a figure the design cannot reach, as a rate above 1 for misgender_gap
+        printed.append(c.min_detectable)
         caught += again.verdict == "fail"
     if not printed:
         return math.nan, 0, math.nan
@@ -286,6 +438,242 @@ def se(rate: float, n: int) -> float:
     return math.sqrt(p * (1 - p) / n) if n else math.nan
 
 
+def power_sections(
+    people: Sequence[int], replicates: int, rng: np.random.Generator, *, quick: bool = False
+) -> list[str]:
+    """The two power sections' Markdown (misgender_gap's printed detectable gap, the other checks' figures)."""
+    import numpy as np
+
+    lines = [
+        "",
+        "## Power at the printed detectable gap",
+        "",
+        'Data at a true gap of the tolerance; where the verdict is inconclusive, the printed figure X ("a true gap of X '
+        f'would fail with 80% power"); new outcomes for the same people at a true gap of X. {replicates} '
+        "replicates a design; the share failing should be about 0.8.",
+        "",
+        "| people a group | photos a person | ICC | reference rate | printed X (median) | replicates printing one | share failing at X |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    powered = [Design(k, m, icc, p) for k, m, icc, p in itertools.product(people, PHOTOS, ICCS, (0.05,))]
+    if quick:
+        powered = powered[:2]
+    shares = []
+    for design in powered:
+        share, count, median = power_at_printed_gap(design, replicates, rng)
+        if count:
+            shares.append(share)
+        lines.append(f"{design.label()} {median:.3f} | {count} | {share:.3f} |")
+        print(lines[-1], file=sys.stderr, flush=True)
+    if shares:
+        lines += [
+            "",
+            f"Share failing at the printed figure: median {float(np.median(shares)):.3f}, "
+            f"from {min(shares):.3f} to {max(shares):.3f} over {len(shares)} designs.",
+        ]
+    lines += [
+        "",
+        "## Power at the printed detectable figure, the other gender checks",
+        "",
+        "As above, for the other checks' printed figure (nonbinary_representability: the true share itself), the same "
+        f"people drawn again at it; {replicates} replicates a design.",
+        "",
+        "| check | people a group | photos a person | ICC | reference figure | printed X (median) | replicates printing one "
+        "| share failing at X |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for check_id, check_designs in OTHER_POWER.items():
+        for design in check_designs[:1] if quick else check_designs:
+            share, count, median = other_power(check_id, design, replicates, rng)
+            lines.append(f"| {check_id} {design.label()} {median:.3f} | {count} | {share:.3f} |")
+            print(lines[-1], file=sys.stderr, flush=True)
+    return lines
+
+
+RERUN = "Power sections rerun: "
+
+
+def rerun_power(
+    path: Path, argv: Sequence[str], people: Sequence[int], replicates: int, seed: int, *, quick: bool = False
+) -> str:
+    """A results file with its two power sections made again by the code as it is now, and a line saying so."""
+    import numpy as np
+
+    started = time.perf_counter()
+    text = path.read_text(encoding="utf-8")
+    fresh = power_sections(people, replicates, np.random.default_rng(seed), quick=quick)
+    sections = text.split("\n## ")
+    kept = [part for part in sections if not part.startswith("Power at the printed detectable")]
+    ahead = [i for i, part in enumerate(kept) if part.startswith("The other gender checks")]
+    if len(kept) != len(sections) - 2 or len(ahead) != 1:
+        raise SystemExit(f"{path}: not a results file of this script with both power sections; run it in full")
+    power = "\n".join(fresh).strip("\n").removeprefix("## ").split("\n## ")
+    kept[ahead[0] : ahead[0]] = [part.rstrip("\n") + "\n" for part in power]
+    head = [line for line in kept[0].splitlines() if not line.startswith(RERUN)]
+    at = next(i for i, line in enumerate(head) if line.startswith("Policy: "))
+    note = (
+        f"{RERUN}`python benchmarks/verdict_error_rates.py {' '.join(argv)}` (the detectable figures changed after "
+        f"the run above; {code_line()}; {time.perf_counter() - started:.0f} s; seed {seed})"
+    )
+    head[at + 1 : at + 1] = ["", note]
+    kept[0] = "\n".join(head) + "\n"
+    return "\n## ".join(part.rstrip("\n") + "\n" for part in kept).rstrip("\n") + "\n"
+
+
+# -- the methodology page's tables, made from a results file ----------------------------------------------
+# docs/explanation/methodology.md quotes this script's results between <!-- regen:verdict-error-rates -->
+# and <!-- regen:end -->; scripts/regen_docs.py writes that block with docs_section, and
+# tests/test_verdict_error_rates.py fails when the page and the results file disagree.
+
+RESULTS = Path(__file__).resolve().parent / "verdict-error-rates.md"
+
+
+def _sections(results: str) -> dict[str, list[str]]:
+    """The results file's lines by ``## `` heading (the lines before the first under ``""``)."""
+    out: dict[str, list[str]] = {"": []}
+    current = ""
+    for line in results.splitlines():
+        if line.startswith("## "):
+            current = line[3:]
+            out[current] = []
+        else:
+            out[current].append(line)
+    return out
+
+
+def _section(sections: dict[str, list[str]], start: str) -> list[str]:
+    found = [lines for heading, lines in sections.items() if heading.startswith(start)]
+    if len(found) != 1:
+        raise ValueError(f"the results file has {len(found)} sections starting {start!r}; rerun the script")
+    return found[0]
+
+
+def _rows(lines: list[str]) -> list[list[str]]:
+    """The cells of a section's Markdown table rows (header and rule left out)."""
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines if line.startswith("| ")]
+    return cells[1:]
+
+
+def _table(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("|")]
+
+
+def _starting(lines: list[str], prefix: str) -> str:
+    found = [line for line in lines if line.startswith(prefix)]
+    if len(found) != 1:
+        raise ValueError(f"the results file has {len(found)} lines starting {prefix!r}; rerun the script")
+    return found[0]
+
+
+def docs_section(results: str) -> list[str]:
+    """The Markdown that methodology.md shows of a results file: summaries, then every figure behind them."""
+    import re
+
+    sections = _sections(results)
+    head = sections[""]
+    two = _section(sections, "Wrong verdicts")
+    three = _section(sections, "Three groups")
+    power = _section(sections, "Power at the printed detectable gap")
+    other_power = _section(sections, "Power at the printed detectable figure")
+    other = _section(sections, "The other gender checks")
+    exact = _section(sections, "Exact")
+    command = _starting(head, "Command: ").removeprefix("Command: ").strip("`")
+    seconds = _starting(exact, "Run time: ").removeprefix("Run time: ").removesuffix(" s.")
+    policy = _starting(head, "Policy: ")
+    replicates = int(re.search(r"(\d+) replicates a design", policy).group(1))  # type: ignore[union-attr]
+    power_replicates = int(re.search(r"(\d+) replicates a design", " ".join(power)).group(1))  # type: ignore[union-attr]
+
+    worst: dict[tuple[str, str], tuple[float, float, int]] = {}
+    for people, photos, _icc, _base, fail, passed in _rows(two):
+        old = worst.get((people, photos), (0.0, 0.0, 0))
+        worst[people, photos] = (max(old[0], float(fail)), max(old[1], float(passed)), old[2] + 1)
+    designs = {count for *_, count in worst.values()}
+    summary = [
+        "| people a group | photos a person | largest wrong fail | largest wrong pass |",
+        "|---:|---:|---:|---:|",
+        *(
+            f"| {people} | {photos} | {fail:.3f} | {passed:.3f} |"
+            for (people, photos), (fail, passed, _) in worst.items()
+        ),
+    ]
+    by_check: dict[str, tuple[float, float, int]] = {}
+    for check_id, *_design, fail, passed in _rows(other):
+        old = by_check.get(check_id, (0.0, 0.0, 0))
+        by_check[check_id] = (max(old[0], float(fail)), max(old[1], float(passed)), old[2] + 1)
+    bound = ALPHA + 2 * se(ALPHA, replicates)
+    above = [
+        f"- `{check_id}` {' | '.join(design)}: wrong {name} {rate}"
+        for check_id, *design, fail, passed in _rows(other)
+        for name, rate in (("fail", fail), ("pass", passed))
+        if float(rate) > bound
+    ]
+    power_se = math.sqrt(0.8 * 0.2 / power_replicates)
+    return [
+        f"Command: `{command}` ({int(seconds):,} s; every figure in "
+        "[benchmarks/verdict-error-rates.md](../../benchmarks/verdict-error-rates.md)).",
+        *(["", *[line for line in head if line.startswith(RERUN)]] if any(x.startswith(RERUN) for x in head) else []),
+        "",
+        _starting(head, "Machine: "),
+        "",
+        policy,
+        "",
+        f"**Two groups.** The largest wrong-verdict rate over the {'/'.join(map(str, sorted(designs)))} designs "
+        "(ICCs × reference rates) of each size and photo count:",
+        "",
+        *summary,
+        "",
+        _starting(two, "Largest wrong-fail rate"),
+        *[line for line in two if line.startswith("- ")],
+        "",
+        "<details><summary>Every design (two groups)</summary>",
+        "",
+        *_table(two),
+        "",
+        "</details>",
+        "",
+        "**Three groups**, every two compared (Holm over 3 comparisons for fail): rates `p`, `p + 0.025` and "
+        "`p + 0.05`, so every gap is within the tolerance and one equals it; a fail anywhere and a pass are both "
+        f"wrong ({replicates:,} replicates a design).",
+        "",
+        *_table(three),
+        "",
+        "**The other gender checks**, each at a true figure on its tolerance. "
+        + " ".join(line for line in other if line and not line.startswith(("|", "Largest", "Designs above", "- "))),
+        "",
+        "| check | designs | largest wrong fail | largest wrong pass |",
+        "|---|---:|---:|---:|",
+        *(f"| `{c}` | {n} | {fail:.3f} | {passed:.3f} |" for c, (fail, passed, n) in by_check.items()),
+        "",
+        f"Designs of these checks above {ALPHA:g} + 2 standard errors ({bound:.3f}): {len(above) or 'none'}.",
+        *above,
+        "",
+        "<details><summary>Every design (the other gender checks)</summary>",
+        "",
+        *_table(other),
+        "",
+        "</details>",
+        "",
+        "**The detectable gap, checked.** Draw data at a true gap equal to the tolerance; where the verdict is "
+        'inconclusive, read the printed figure X ("with this data a true gap of X would fail with 80% power"); '
+        "keep those people and their photo counts, draw new outcomes at a true gap of X, and count the fails "
+        f"({power_replicates:,} replicates a design, reference rate 0.05; Monte Carlo standard error about "
+        f"{power_se:.2f} at 0.8):",
+        "",
+        *_table(power),
+        "",
+        _starting(power, "Share failing at the printed figure"),
+        "",
+        "The same for the other gender checks' printed figure (for `nonbinary_representability` the true share "
+        "itself), in designs where it can be reached:",
+        "",
+        *_table(other_power),
+        "",
+        "**Exact, one photo a person.** " + _starting(exact, "Every outcome summed"),
+        "",
+        *_table(exact),
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import numpy as np
 
@@ -297,7 +685,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a few designs only (the smoke test's run)")
     parser.add_argument("--out", type=Path, help="also write the Markdown results here")
     parser.add_argument("--exact-only", action="store_true", help="only the exact table (one photo a person)")
+    parser.add_argument(
+        "--power-only",
+        action="store_true",
+        help="make the two power sections of the results file --out again (after a change to the detectable figures)",
+    )
     args = parser.parse_args(argv)
+    if args.power_only:
+        if args.out is None or not args.out.exists():
+            parser.error("--power-only rewrites the power sections of an existing results file: name it with --out")
+        people = tuple(int(x) for x in args.people.split(","))
+        text = rerun_power(
+            args.out,
+            list(argv if argv is not None else sys.argv[1:]),
+            people,
+            args.power_replicates,
+            args.seed,
+            quick=args.quick,
+        )
+        args.out.write_text(text, encoding="utf-8")
+        print(text)
+        return 0
     if args.exact_only:
         print("\n".join(exact_table()))
         return 0
@@ -357,33 +765,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         fail, passed = error_rates(design, args.replicates, rng, three=True)
         lines.append(f"{design.label()} {fail:.3f} | {passed:.3f} |")
         print(lines[-1], file=sys.stderr, flush=True)
+    lines += power_sections(people, args.power_replicates, rng, quick=args.quick)
     lines += [
         "",
-        "## Power at the printed detectable gap",
+        "## The other gender checks: wrong verdicts at a true figure on the tolerance",
         "",
-        'Data at a true gap of the tolerance; where the verdict is inconclusive, the printed figure X ("a true gap of X '
-        f'would fail with 80% power"); new outcomes for the same people at a true gap of X. {args.power_replicates} '
-        "replicates a design; the share failing should be about 0.8.",
+        "same_person_consistency: each person wrong on each photo with their own probability (beta, the ICC), the "
+        "reference figure the mean share of a person's photo pairs given different labels, the other group's the "
+        f"tolerance more. confidence_calibration: the reference figure its accuracy; confidence {RIGHT_CONFIDENCE:g} "
+        f"when right and {WRONG_CONFIDENCE:g} when wrong on average (beta, concentration {CONFIDENCE_SPREAD:g}); the "
+        "other group's accuracy lower so that its overconfidence is the tolerance more. nonbinary_representability: "
+        "one group of nonbinary people, each given a binary label on a photo with their own probability, the mean "
+        "the tolerance (the reference figure column is unused). A fail and a pass are both wrong.",
         "",
-        "| people a group | photos a person | ICC | reference rate | printed X (median) | replicates printing one | share failing at X |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| check | people a group | photos a person | ICC | reference figure | wrong fail | wrong pass |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    powered = [Design(k, m, icc, p) for k, m, icc, p in itertools.product(people, PHOTOS, ICCS, (0.05,))]
-    if args.quick:
-        powered = powered[:2]
-    shares = []
-    for design in powered:
-        share, count, median = power_at_printed_gap(design, args.power_replicates, rng)
-        if count:
-            shares.append(share)
-        lines.append(f"{design.label()} {median:.3f} | {count} | {share:.3f} |")
-        print(lines[-1], file=sys.stderr, flush=True)
-    if shares:
-        lines += [
-            "",
-            f"Share failing at the printed figure: median {float(np.median(shares)):.3f}, "
-            f"from {min(shares):.3f} to {max(shares):.3f} over {len(shares)} designs.",
-        ]
+    others = {"same_person_consistency": CONSISTENCY, "confidence_calibration": CALIBRATION}
+    others["nonbinary_representability"] = REPRESENTABILITY
+    other_worst = dict.fromkeys(others, (0.0, 0.0))
+    for check_id, check_designs in others.items():
+        for design in check_designs[:: max(1, len(check_designs) // 3)] if args.quick else check_designs:
+            fail, passed = other_error_rates(check_id, design, args.replicates, rng)
+            worst = other_worst[check_id]
+            other_worst[check_id] = (max(worst[0], fail), max(worst[1], passed))
+            for name, rate in (("fail", fail), ("pass", passed)):
+                if rate > ALPHA + 2 * se(ALPHA, args.replicates):
+                    over.append(f"{check_id} {design.label()} wrong {name} {rate:.3f}")
+            lines.append(f"| {check_id} {design.label()} {fail:.3f} | {passed:.3f} |")
+            print(lines[-1], file=sys.stderr, flush=True)
+    lines += [""]
+    lines += [
+        f"Largest for {name}: wrong fail {fail:.3f}, wrong pass {passed:.3f}."
+        for name, (fail, passed) in other_worst.items()
+    ]
+    lines += ["", f"Designs above {ALPHA:g} + 2 standard errors ({bound:.3f}), every section: {len(over) or 'none'}."]
+    lines += [f"- {row}" for row in over]
     if not args.quick:
         lines += ["", "## Exact, one photo a person", "", *exact_table()]
     lines += ["", f"Run time: {time.perf_counter() - started:.0f} s."]

@@ -13,7 +13,16 @@ import os
 import stat
 from typing import BinaryIO
 
-__all__ = ["FileTooLarge", "NotRegularFile", "file_kind", "open_regular", "read_regular"]
+__all__ = [
+    "FileTooLarge",
+    "NotRegularFile",
+    "file_kind",
+    "open_regular",
+    "read_problem",
+    "read_regular",
+    "regular_size",
+    "size_text",
+]
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
@@ -26,6 +35,7 @@ class NotRegularFile(OSError):
 
     def __init__(self, path: str | os.PathLike[str], kind: str) -> None:
         super().__init__(f"{path} is {kind}, not a regular file")
+        self.path = os.fspath(path)  # not OSError's filename, which would change the message
         self.kind = kind
 
 
@@ -34,6 +44,7 @@ class FileTooLarge(OSError):
 
     def __init__(self, path: str | os.PathLike[str], size: int, limit: int) -> None:
         super().__init__(f"{path} is {size} bytes, over the limit of {limit}")
+        self.path = os.fspath(path)
         self.size = size
         self.limit = limit
 
@@ -53,6 +64,56 @@ def file_kind(mode: int) -> str:
     if stat.S_ISREG(mode):
         return "a regular file"
     return "a special file"
+
+
+def size_text(size: int) -> str:
+    """A file size as messages give it: ``"512 bytes"``, ``"70.0 MiB"``, ``"2.0 GiB"``.
+
+    >>> size_text(512), size_text(70 * 2**20), size_text(2**31)
+    ('512 bytes', '70.0 MiB', '2.0 GiB')
+    """
+    if size < 2**20:
+        return f"{size:,} bytes"
+    if size < 2**30:
+        return f"{size / 2**20:,.1f} MiB"
+    return f"{size / 2**30:,.1f} GiB"
+
+
+def read_problem(exc: OSError, what: str) -> str:
+    """What a message says after a file's name when reading ``what`` (e.g. "a model's module") failed.
+
+    >>> read_problem(NotRegularFile("p", "a named pipe (FIFO)"), "a names file")
+    'is a named pipe (FIFO), not a regular file: the kit reads only regular files'
+    >>> read_problem(FileTooLarge("p", 3 * 2**30, 2**30), "a names file")
+    'is 3.0 GiB, over the 1.0 GiB the kit reads for a names file'
+    """
+    if isinstance(exc, NotRegularFile):
+        return f"is {exc.kind}, not a regular file: the kit reads only regular files"
+    if isinstance(exc, FileTooLarge):
+        return f"is {size_text(exc.size)}, over the {size_text(exc.limit)} the kit reads for {what}"
+    if isinstance(exc, FileNotFoundError):
+        return "does not exist"
+    return f"cannot be read: {exc.strerror or exc}"
+
+
+def regular_size(path: str | os.PathLike[str], *, limit: int | None = None) -> int:
+    """The size of the regular file at ``path``, nothing read: raises as :func:`read_regular` does.
+
+    For a file another reader (the import system, numpy) then reads: it refuses a pipe, a device or
+    a file over ``limit`` before that reader can block on it or read it without bound. The reader
+    opens the path again, so a file swapped in between is that reader's to meet; where that matters,
+    read through :func:`open_regular` or :func:`read_regular` instead.
+    """
+    handle = os.open(path, _FLAGS | _BINARY)
+    try:
+        info = os.fstat(handle)
+    finally:
+        os.close(handle)
+    if not stat.S_ISREG(info.st_mode):
+        raise NotRegularFile(path, file_kind(info.st_mode))
+    if limit is not None and info.st_size > limit:
+        raise FileTooLarge(path, info.st_size, limit)
+    return info.st_size
 
 
 def open_regular(path: str | os.PathLike[str]) -> BinaryIO:

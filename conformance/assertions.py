@@ -216,9 +216,13 @@ def verdict_line(result: dict[str, object]) -> str:
         if not reason and isinstance(notes, list) and notes:
             reason = str(notes[-1]).removeprefix("not applicable: ")
         return f"{'NOT APPLICABLE':<14} {_label(result):<28}  {reason or 'the data cannot speak to this check'}"
+    notes = result.get("notes")
+    if not comparisons and result.get("verdict") in ("fail", "pass") and isinstance(notes, list) and notes:
+        # A verdict decided without comparisons of its own (equitability, from the differentials): its
+        # headline is the reason, never "nothing to compare" under a FAIL (rt14c F9).
+        return f"{str(result['verdict']).upper():<14} {_label(result):<28}  {notes[0]}"
     if worst is None or worst.get("difference") is None:
         why = str(worst.get("note") or "") if worst is not None else ""
-        notes = result.get("notes")
         if not why and isinstance(notes, list):
             # The check's own note saying why there is nothing (no mated probes, one group only, ...).
             why = next((str(n) for n in notes if "nothing" in str(n)), "")
@@ -230,6 +234,8 @@ def verdict_line(result: dict[str, object]) -> str:
     if ratio is not None:
         lo, hi = ratio.get("ci") or (None, None)
         detail = f"  {worst['group']}: ratio {fixed(ratio.get('ratio'))} [{fixed(lo)}, {fixed(hi)}] tolerance x{worst['tolerance']:g}"
+        if result.get("verdict") == "inconclusive":
+            detail += f": {_ratio_reason(str(worst.get('note') or ''), lo, hi, float(worst['tolerance']))}"
     elif worst is not None and worst.get("difference") is not None:
         lo, hi = worst["ci"] or (None, None)
         pair = (
@@ -254,6 +260,17 @@ def verdict_line(result: dict[str, object]) -> str:
             "women and men too (not correctly gendered)"
         )
     return f"{str(result['verdict']).upper():<14} {_label(result):<28}{detail}"
+
+
+def _ratio_reason(note: str, lo: float | None, hi: float | None, tolerance: float) -> str:
+    """Why a ratio comparison is inconclusive (rt14c F9: the console named no reason)."""
+    if note:
+        return note
+    if hi is None:
+        return "the interval has no upper limit: too few errors to bound the ratio"
+    if lo is not None and (lo < tolerance < hi or lo < 1.0 / tolerance < hi):
+        return "the interval straddles the tolerance"
+    return "the data cannot decide it"
 
 
 def _typed(result: Mapping[str, object]) -> CheckResult | None:
@@ -333,6 +350,9 @@ class RunLink:
     compute: Callable[[str], CheckResult]  # the run's result for a check id, computed once per run
     record: Callable[[CheckResult], None]
     footer: str = ""
+    # Told when a helper ran a check on the run's observations with other choices than the run's (rt14c F10):
+    # (check id, what differed), so that the reports say so rather than that no test ran it.
+    elsewhere: Callable[[str, str], None] | None = None
 
 
 # Set by the pytest plugin while a test runs: observations -> the run's link, or None for observations
@@ -399,6 +419,21 @@ def assert_check(
             and (policy is None or policy == run.policy)
             and seed in (None, run.seed)
         )
+        if not same and run.elsewhere is not None:
+            differs = [
+                f"{name} {shown}"
+                for name, given, own in (
+                    ("reference", reference, run.reference),
+                    ("seed", seed, run.seed),
+                )
+                if given is not None and given != own
+                for shown in (repr(given),)
+            ]
+            if chosen_groups is not None and chosen_groups != list(run.groups):
+                differs.append("its own groups")
+            if policy is not None and policy != run.policy:
+                differs.append("its own policy")
+            run.elsewhere(check_id, ", ".join(differs))
         run = run if same else None
     if run is not None:
         # The run's own result, the one conformance_check and the regression gate see.

@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._files import FileTooLarge, NotRegularFile, read_problem, read_regular
+from ._source import source_digest  # moved to a leaf: adapters key their entries with it
 from ._text import printable
 
 if TYPE_CHECKING:
@@ -50,6 +52,10 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "Entry", "key_path", "load", "source_digest", "store"]
 
 FORMAT = 2  # 1: unsealed, and held the analyzer's provenance (never read again)
+# The largest entry read (1 GiB; a million photos' observations are about 150 MB): one over it is ignored.
+MAX_ENTRY_BYTES = 2**30
+_KEY_BYTES = 4096  # the key is 32 bytes
+_REFUSED_KEYS: set[Path] = set()
 _FOLDER = Path(".conformance_cache") / "observations"
 _SEAL = "hmac-sha256"
 
@@ -64,31 +70,36 @@ class Entry:
     path: str
 
 
-def source_digest(*modules: str) -> str:
-    """SHA-256 over the source files of ``modules`` (their code decides what an answer becomes)."""
-    import importlib.util
-
-    digest = hashlib.sha256()
-    for name in modules:
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.origin:
-            digest.update(Path(spec.origin).read_bytes())
-    return digest.hexdigest()
-
-
 def key_path() -> Path:
     """Where the sealing key is kept: the user's cache folder, outside every project's cache folder."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "conformance" / "cache.key"
 
 
+def _read_key(path: Path) -> bytes:
+    """The key file's bytes: a regular file only (a pipe there would hang every run), at most a few KiB."""
+    try:
+        return read_regular(path, limit=_KEY_BYTES)
+    except (NotRegularFile, FileTooLarge) as exc:
+        if path not in _REFUSED_KEYS:  # said once per process: load and store both ask for the key
+            _REFUSED_KEYS.add(path)
+            notice = (
+                f"conformance: the observation cache is off: its key {path} {read_problem(exc, 'a cache key')}; "
+                "delete it (a new key is made on the next run)"
+            )
+            sys.stderr.write(printable(notice) + "\n")
+        raise
+
+
 def _secret() -> bytes | None:
     """The sealing key, made on first use; None when it can be neither read nor made (no cache then)."""
     path = key_path()
     try:
-        secret = path.read_bytes()
+        secret = _read_key(path)
         if len(secret) >= 32:
             return secret
+    except (NotRegularFile, FileTooLarge):
+        return None
     except OSError:
         pass
     try:
@@ -100,7 +111,7 @@ def _secret() -> bytes | None:
         return fresh
     except FileExistsError:
         try:
-            secret = path.read_bytes()
+            secret = _read_key(path)
         except OSError:
             return None
         return secret if len(secret) >= 32 else None
@@ -195,15 +206,21 @@ def load(root: Path, key: str) -> Entry | None:
     from .observation import Variant
 
     path = _path(root, key)
-    if not path.is_file():
-        return None
     shown = (_FOLDER / path.name).as_posix()
+    try:
+        data = read_regular(path, limit=MAX_ENTRY_BYTES)  # never a pipe or a device; never without bound
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        _ignored(shown, f"it {read_problem(exc, 'a cache entry')}")
+        return None
     secret = _secret()
     if secret is None:
         return None
     problem = "it cannot be read"
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(data.decode("utf-8"))
+        del data
         seal = document.pop("seal", None)
         if document.get("format") != FORMAT or not isinstance(seal, dict):
             problem = "it was written by another version of the kit"
@@ -223,6 +240,11 @@ def load(root: Path, key: str) -> Entry | None:
             return Entry(observations, variants, str(document["variants_note"]), shown)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         problem = "it cannot be read (damaged)"
+    _ignored(shown, problem)
+    return None
+
+
+def _ignored(shown: str, problem: str) -> None:
+    """Say on stderr that the entry ``shown`` is not used, and why; the caller works the answers out again."""
     notice = f"conformance: ignored the cache entry {shown}: {problem}; the answers are worked out again"
     sys.stderr.write(printable(notice) + "\n")
-    return None

@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
                 metavar=option.metavar,
                 help=option.help,
             )
+    run.add_argument(
+        "--project-conftest",
+        action="store_true",
+        help="also load the conftest.py files of the working directory (their hooks, autouse fixtures and a "
+        "conformance_model fixture) into the built-in suite; by default the suite runs isolated from them",
+    )
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="extra arguments for pytest, after --")
 
     emulate = commands.add_parser(
@@ -116,6 +122,10 @@ def _run(args: argparse.Namespace) -> int:
     report_dir = given["report_dir"] or str(OPTION["report_dir"].cli_default)
     try:
         check_report_dir(report_dir)  # before any photo is sent or any check runs
+        if args.baseline is not None:
+            from .comparison.gate import read_baseline
+
+            read_baseline(args.baseline, option=OPTION["baseline"].cli_flag)  # likewise
         context = load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
     except ConformanceError as exc:
         _say(f"conformance: error: {exc}")
@@ -127,8 +137,10 @@ def _run(args: argparse.Namespace) -> int:
                 "recording is as it was and this run's answers were dropped; --record-mode once keeps answers "
                 "as they come"
             )
-        else:
+        elif _records(options.analyzer, options.demo):
             message = "interrupted; every answer recorded so far is kept: run the same command again to record only what is missing"
+        else:  # rt14c F12: a python: model, a predictions file, ... record nothing
+            message = f"interrupted; nothing is recorded for {options.analyzer}: run the same command again"
         _say(f"conformance: {message.replace('interrupted', f'interrupted ({signal_name(stop)})', 1)}")
         return exit_code(stop)
     if args.baseline is not None and not args.baseline_any_dataset:
@@ -146,6 +158,10 @@ def _run(args: argparse.Namespace) -> int:
         _say(f"conformance: note: {note}")
 
     argv = ["--pyargs", "conformance.suite", "-c", os.devnull, "--rootdir", root, "-p", "no:cacheprovider"]
+    if not args.project_conftest:
+        # The built-in suite is the kit's, not the project's: a project's conftest.py (its hooks, autouse
+        # fixtures, a conformance_model fixture that loads weights) would otherwise run inside it (rt14c F3).
+        argv.append("--noconftest")
     # The context above imported vcrpy before pytest-recording could ask pytest to rewrite vcr.matchers.
     argv += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     for option in OPTIONS:
@@ -186,10 +202,23 @@ def _run(args: argparse.Namespace) -> int:
     return code
 
 
+def _records(analyzer: str | None, demo: bool) -> bool:
+    """Whether the analyzer records its answers as they come (a vendor's, and the demo's emulated recordings)."""
+    if demo or analyzer is None:
+        return True
+    name = analyzer.split(":", 1)[0]
+    if name in ("python", "predictions", "local", "embeddings", "scores"):
+        return False
+    from .adapters.registry import available
+
+    return name in available()  # a vendor's adapter, the kit's or a third party's: assume it records
+
+
 def _compare(args: argparse.Namespace) -> int:
     from ._atomic import write_atomic
+    from .comparison.reports import compare_reports, load_report
     from .errors import ConformanceError
-    from .reporting.compare import compare_reports, load_report, render_compare_html, render_compare_markdown
+    from .reporting.compare import render_compare_html, render_compare_markdown
 
     if len(args.reports) < 2:
         _say(
@@ -262,6 +291,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code(stop)
 
 
+# Set in the child process of a guarded run (below): the file it writes its exit code into when it finishes.
+_FINISHED_ENV = "CONFORMANCE_RUN_FINISHED_FILE"
+
+
+def _in_process_code(args: argparse.Namespace) -> bool:
+    """Whether the run executes code of the user's in this process: a ``python:`` model, or the project's conftest."""
+    return bool(args.project_conftest) or str(args.analyzer or "").startswith("python:")
+
+
+def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
+    """``conformance run`` in a child process, whose end is judged here (rt14c F4).
+
+    A model can end the process itself (``os._exit(0)``, an ``atexit`` hook doing so) where nothing
+    in-process can catch it, and exit 0 with no report. The child writes its exit code into a file as
+    its last act; an exit without that file is no verdict (exit 2), and the file's code stands over the
+    process's exit status.
+    """
+    import signal
+    import subprocess
+    import tempfile
+
+    from ._signals import Terminated
+
+    handle, finished = tempfile.mkstemp(prefix="conformance-run-", suffix=".exit")
+    os.close(handle)
+    os.unlink(finished)  # it exists only once the child finished
+    # A session of its own: a terminal's Ctrl-C reaches this process only, which passes it on once.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "conformance", *arguments],
+        env={**os.environ, _FINISHED_ENV: finished},
+        start_new_session=True,
+    )
+    while True:
+        try:
+            status = child.wait()
+            break
+        except KeyboardInterrupt as stop:
+            child.send_signal(signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
+    try:
+        decided = Path(finished).read_text(encoding="ascii").strip()
+        Path(finished).unlink()
+    except OSError:
+        decided = ""
+    if decided.lstrip("-").isdigit():
+        code = int(decided)
+        if status != code:
+            _say(
+                f"conformance: note: the process ended with exit status {status} after the run had decided {code} "
+                "(an atexit hook or a thread of the model ended it); the run's exit status stands"
+            )
+        return code
+    if status < 0:  # killed by a signal before it finished: what a shell reports for it
+        _say(f"conformance: error: the run was killed by signal {-status} before it finished; no verdict")
+        return 128 - status
+    _say(
+        f"conformance: error: the run ended before it finished, with exit status {status} and no verdict: code "
+        f"running in the process ({args.analyzer or 'the project conftest.py'}) ended it (os._exit(), a crash, or "
+        "an exit from a thread); any report in the report folder is not this run's. A model must return an answer "
+        "for each photo, or raise an Exception for a photo it cannot answer (docs/how-to/python-model.md)"
+    )
+    return _USAGE_ERROR
+
+
 def _command(arguments: list[str]) -> int:
     parser = _parser()
     if not arguments:
@@ -274,7 +366,13 @@ def _command(arguments: list[str]) -> int:
         print(parser.format_help() + _START, end="")
         return 0
     if args.command == "run":
-        return _run(args)
+        if _in_process_code(args) and _FINISHED_ENV not in os.environ:
+            return _guarded(arguments, args)
+        code = _run(args)
+        finished = os.environ.get(_FINISHED_ENV)
+        if finished:  # the guarded run's child: its last act says it finished, and with what
+            Path(finished).write_text(str(code), encoding="ascii")
+        return code
     if args.command == "compare":
         return _compare(args)
     if args.command == "verify":

@@ -20,6 +20,7 @@ import json
 import os
 import posixpath
 import stat
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from .identity import (
     read_identity,
     resolve_trans,
 )
-from .images import BATCH, ImageCheck, ImageChecker, check_image_file, refusing_bombs
+from .images import BATCH, ImageChecker, check_image_file, refusing_bombs
 
 if TYPE_CHECKING:
     from .images import _Batch
@@ -111,6 +112,10 @@ class Dataset:
     def __contains__(self, photo_id: object) -> bool:
         return photo_id in self._by_id
 
+    def photo_index(self) -> Mapping[str, Photo]:
+        """Every photo by its manifest path (``index.get(id)``: one lookup for a reader of many ids)."""
+        return self._by_id
+
     @property
     def _by_id(self) -> dict[str, Photo]:
         cached: dict[str, Photo] | None = self.__dict__.get("_index")
@@ -154,7 +159,13 @@ def normalise_photo_id(text: str) -> str:
     >>> normalise_photo_id("./img\\a.png")
     'img/a.png'
     """
-    return posixpath.normpath(text.replace("\\", "/"))
+    path = posixpath.normpath(text.replace("\\", "/"))
+    if path.isascii():
+        return path
+    import unicodedata
+
+    # "José" typed (NFC) and as macOS writes names (NFD) look identical and are one photo (rt14c F14).
+    return unicodedata.normalize("NFC", path)
 
 
 def group_labels(dataset: Dataset, by: Sequence[str] | None = None) -> list[str]:
@@ -294,7 +305,8 @@ def _read_rows(manifest: Path, raw: bytes) -> tuple[list[str], Rows]:
 
         def rows() -> Iterator[tuple[int, dict[str, str]]]:
             while (values := next_row()) is not None:
-                if not any(v.strip() for v in values):
+                stripped = [v.strip() for v in values]
+                if not any(stripped):
                     continue
                 line = reader.line_num
                 if len(values) != len(header):
@@ -302,7 +314,7 @@ def _read_rows(manifest: Path, raw: bytes) -> tuple[list[str], Rows]:
                         f"{manifest} row {line}: {len(values)} fields where the header has {len(header)}; "
                         "quote values that contain commas"
                     )
-                yield line, {h: v.strip() for h, v in zip(header, values, strict=True)}
+                yield line, dict(zip(header, stripped, strict=True))
 
         return header, rows()
     if suffix in (".jsonl", ".ndjson"):
@@ -435,6 +447,70 @@ def _is_link(path: Path) -> bool:
         return False
 
 
+def _same_image_two_people(photos: Sequence[Photo], problems: _Problems) -> None:
+    """A problem for every image whose bytes (SHA-256) another row already lists under another subject id.
+
+    The same image cannot show two people: listed under many ids, one person's photos would count as many
+    independent people (ten people, each photo under 20 ids, read as 200 and passed where the same ten once
+    each were inconclusive: red team 13c). The same image under one id twice only adds a photo to that person,
+    which the intervals read as clustered, so it is left alone.
+    """
+    first: dict[str, Photo] = {}
+    for photo in photos:
+        if not photo.digest:
+            continue
+        seen = first.setdefault(photo.digest, photo)
+        if seen.subject != photo.subject:
+            problems.add(
+                photo.row,
+                f"photo {shown(photo.id)} (subject {shown(photo.subject)}) is byte-identical to photo "
+                f"{shown(seen.id)} at row {seen.row} (subject {shown(seen.subject)}): one image cannot show two "
+                "people; if they are the same person give both rows one subject id, otherwise replace the "
+                "wrong image",
+            )
+
+
+if sys.version_info >= (3, 12) or os.name != "posix":
+
+    def _posix_path(text: str) -> Path:
+        """``Path(text)``: from Python 3.12 on, a Path parses its text only when it is used."""
+        return Path(text)
+
+else:
+
+    class _UnparsedPath(type(Path())):  # type: ignore[misc]
+        """A PosixPath made from its text alone, split into parts the first time anything needs them.
+
+        Python 3.10 and 3.11 split every Path into a list of its parts when it is made, and intern
+        each name: for a million photos about 300 bytes and 3 microseconds each, for paths a run
+        mostly only opens (``open`` and ``os.fspath`` read the text). 3.12 does this itself. The
+        parts are pathlib's own: the first attribute it finds missing is worked out by its own
+        parser, and every other method and derived path (``parent``, ``/``) is the plain class's.
+        """
+
+        __slots__ = ()
+
+        def __getattr__(self, name: str) -> Any:
+            if name not in ("_drv", "_root", "_parts"):
+                raise AttributeError(name)  # pathlib's caches (_hash, _pparts, ...): it computes them itself
+            parsed = dict(zip(("_drv", "_root", "_parts"), self._parse_args((self._str,)), strict=True))
+            for key, value in parsed.items():
+                object.__setattr__(self, key, value)
+            return parsed[name]
+
+        def __repr__(self) -> str:
+            return f"PosixPath({self._str!r})"
+
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (type(Path()), (self._str,))  # unpickled as a plain PosixPath
+
+    def _posix_path(text: str) -> Path:
+        """A Path of ``text`` (absolute and normalised, as the loader builds it), parsed when first used."""
+        path: Path = object.__new__(_UnparsedPath)
+        path._str = text  # type: ignore[attr-defined]
+        return path
+
+
 def _row_of(entry: int | Photo) -> int:
     return entry if isinstance(entry, int) else entry.row
 
@@ -452,7 +528,7 @@ def _attributes(
 ) -> dict[str, str]:
     """A photo's extra columns: one mapping for every photo with the same values (a dict per photo costs
     about 200 bytes; a million photos with a few skin types and age bands need a few dozen)."""
-    values = tuple(row.get(c, "") for c in columns)
+    values = tuple([row.get(c, "") for c in columns])
     found = shared.get(values)
     if found is None:
         found = {c: _one(strings, v) for c, v in zip(columns, values, strict=True)}
@@ -480,9 +556,16 @@ def _take_checks(
 ) -> None:
     """Give a batch's photos their image's digest and format, or record why the image cannot be used."""
     batch, first = entry
-    checks: list[ImageCheck] = checker.results(batch)
-    for photo, check in zip(photos[first : first + len(checks)], checks, strict=True):
-        if check.link:  # a link, followed here only if it stays inside the folder
+    checks = checker.results(batch)
+    batch_photos = photos[first : first + len(checks)]
+    # The Photos are not handed out yet: filling in their two pending fields keeps one object per photo.
+    for photo, image_format, digest in zip(batch_photos, checks.formats, checks.digests, strict=True):
+        if image_format:
+            object.__setattr__(photo, "digest", digest)
+            object.__setattr__(photo, "format", image_format)
+    for index, check in checks.others.items():  # problems, and links (followed only inside the folder)
+        photo = batch_photos[index]
+        if check.link:
             real, trouble = folder.place(photo.id)
             if real is None:
                 problems.add(photo.row, trouble)
@@ -490,12 +573,32 @@ def _take_checks(
             object.__setattr__(photo, "path", real)
             with refusing_bombs():
                 check = check_image_file(real)
+        if check.missing and not photo.id.isascii():
+            # The file's name on disk in another Unicode normalisation (NFD, as macOS writes it): the same name.
+            twin = _unicode_twin(folder, photo.id)
+            if twin is not None:
+                object.__setattr__(photo, "path", twin)
+                with refusing_bombs():
+                    check = check_image_file(twin)
         if check.problem:
             problems.add(photo.row, f"image {shown(photo.id)} {check.problem}")
         else:
-            # The Photo is not handed out yet: filling in its two pending fields keeps one object per photo.
             object.__setattr__(photo, "digest", check.digest)
             object.__setattr__(photo, "format", check.format)
+
+
+def _unicode_twin(folder: _Folder, photo_id: str) -> Path | None:
+    """The photo's file under the NFD (or NFC) spelling of its name, if that one exists in the folder."""
+    import unicodedata
+
+    for form in ("NFD", "NFC"):
+        other = unicodedata.normalize(form, photo_id)
+        if other == photo_id:
+            continue
+        real, _ = folder.place(other)
+        if real is not None and real.is_file():
+            return real
+    return None
 
 
 class _Folder:
@@ -558,7 +661,10 @@ class _Folder:
         if name in ("", ".", "..") or len(name) > 255 or photo_id.startswith(("/", "../")):
             return None
         parent = self._directory(directory)
-        return None if parent is None else (parent[0] / name, parent[1] + name)
+        if parent is None:
+            return None
+        text = parent[1] + name
+        return _posix_path(text), text  # one string: the Path's text is the one sent to the image check
 
     def place(self, photo_id: str) -> tuple[Path | None, str]:
         """The photo's real path, or None and the problem (the message after the row) that refuses it."""
@@ -590,6 +696,35 @@ class _Folder:
             found = (real, text if text.endswith("/") else text + "/")
         self._directories[directory] = found
         return found
+
+
+def _conflicting_descriptions(photos: Sequence[Photo], problems: _Problems) -> None:
+    """One subject described two ways (a cis man in one row, a trans woman in another): the rows, named (rt14c F8).
+
+    A person's self-description is one; counted under each, they would sit in two groups at once. As
+    within one row, the kit does not choose between a person's two answers.
+    """
+    described: dict[str, dict[tuple[str, str], list[int]]] = {}
+    for photo in photos:
+        described.setdefault(photo.subject, {}).setdefault((photo.identity, photo.trans), []).append(photo.row)
+    for subject, ways in described.items():
+        if len(ways) < 2:
+            continue
+        # A row that leaves trans status unknown contradicts no other; two identities, or yes and no, do.
+        if len({identity for identity, _ in ways}) < 2 and len({t for _, t in ways} - {"unknown"}) < 2:
+            continue
+        rows = sorted((rows[0], identity, trans) for (identity, trans), rows in ways.items())
+        listed = "; ".join(
+            f"row {row}: {identity}, trans {trans}"
+            + (f" (and {len(ways[(identity, trans)]) - 1} more rows)" if len(ways[(identity, trans)]) > 1 else "")
+            for row, identity, trans in rows
+        )
+        problems.add(
+            rows[1][0],
+            f"subject {shown(subject)} is described in {len(ways)} ways ({listed}): a person has one self-description; "
+            "give every row of this subject the same gender_identity and trans, or give different people different "
+            "subject ids",
+        )
 
 
 def load_dataset(
@@ -659,6 +794,7 @@ def load_dataset(
     # Photo id -> its row while the row is checked, then its Photo: the dataset's index once all is well.
     seen: dict[str, int | Photo] = {}
     identities: dict[str, Reading | str] = {}  # memoised per distinct label: its reading, or what is wrong
+    known_trans: dict[str, str] = {}  # each distinct trans value as written -> yes, no or unknown
     photos: list[Photo] = []
     hasher = hashlib.sha256(raw)
     # One string object per distinct value (a subject's id, a label, a skin type), however many rows repeat it,
@@ -711,9 +847,14 @@ def load_dataset(
                 problems.add(row_number, reading)
                 continue
             identity = reading.identity
-            try:
-                trans = normalise_trans(row.get("trans", "") or "")
-            except KeyError:
+            written = row.get("trans", "") or ""
+            trans = known_trans.get(written)
+            if trans is None:
+                try:
+                    trans = known_trans[written] = normalise_trans(written)
+                except KeyError:
+                    trans = ""
+            if not trans:
                 problems.add(
                     row_number,
                     f"trans {shown(row.get('trans'))} is not yes, no or unknown (y/n, true/false and 1/0 are read too; "
@@ -774,6 +915,10 @@ def load_dataset(
             _take_checks(checker, batches.popleft(), photos, problems, folder)
     if not seen and not problems.items:
         raise ManifestError(f"{path}: the manifest has a header but no photos; add one row per photo")
+    if not matching:
+        _conflicting_descriptions(photos, problems)
+    problems.raise_if_any()
+    _same_image_two_people(photos, problems)
     problems.raise_if_any()
     for photo in photos:
         hasher.update(f"\n{photo.id}\0{photo.digest}".encode())

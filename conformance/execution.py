@@ -23,8 +23,9 @@ that records, the interactions it recorded, which this process appends to the re
 writer, so a recording never holds a request twice). The answers are the same whichever executor
 ran them: the tests compare every executor with the serial run.
 
-:class:`TokenBucket` keeps live calls under a rate in calls per second; :func:`progress` shows a
-progress bar with rate and ETA on stderr (tqdm) for long runs.
+:class:`TokenBucket` keeps live calls under a rate in calls per second (:mod:`conformance._pacing`, a
+leaf the adapters use too); :func:`progress` shows a progress bar with rate and ETA on stderr (tqdm)
+for long runs.
 
 Two guards apply to every analyzer, whatever its adapter, as each observation is made:
 
@@ -36,8 +37,8 @@ Two guards apply to every analyzer, whatever its adapter, as each observation is
   the service, a proxy's error page, a missing permission), not N facts about the photos; the run
   stops with :class:`SystematicFailure` and one message, instead of verdicts built on errors.
 
-:func:`call_deadline` bounds the whole time of each attempt of a call (``--timeout``), not only each
-socket read.
+:func:`call_deadline` (:mod:`conformance._pacing`) bounds the whole time of each attempt of a call
+(``--timeout``), not only each socket read.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._pacing import (  # the leaf adapters use; named here too, as the run's rate limit and deadlines
+    TokenBucket,
+    call_deadline,
+    deadline_sockets,
+    rearm_deadline,
+)
 from .adapters.base import recorded, shares_with_workers
 from .errors import ConformanceError
 from .failures import DEFAULT_SYSTEMATIC_FAILURES, FailureWatch, SystematicFailure, failure_kind
@@ -73,6 +80,7 @@ __all__ = [
     "TokenBucket",
     "analyze_photos",
     "call_deadline",
+    "dask_client",
     "deadline_sockets",
     "failure_kind",
     "hold_to_vocabulary",
@@ -134,57 +142,6 @@ class ExecutorSpec:
         return self.kind in ("serial", "threads")
 
 
-class TokenBucket:
-    """A token bucket: at most ``rate`` calls per second on average, and bursts of at most ``burst``.
-
-    :meth:`acquire` takes one token, waiting until one is there. Thread-safe: threads share one
-    bucket, so N threads together keep to the rate. ``clock`` and ``sleep`` are injectable for tests.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        burst: int | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if not (isinstance(rate, (int, float)) and not isinstance(rate, bool) and math.isfinite(rate) and rate > 0):
-            raise ConformanceError(f"rate {rate!r}: give calls per second as a positive number")
-        self.rate = float(rate)
-        self.burst = max(1, int(burst if burst is not None else 1))
-        self._clock = clock
-        self._sleep = sleep
-        self._tokens = float(self.burst)
-        self._stamp = clock()
-        self._lock = threading.Lock()
-        self.waited = 0.0  # seconds spent waiting for tokens, over all callers
-
-    def acquire(self) -> float:
-        """Take a token; returns how long the caller waited for it."""
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            self._tokens -= 1.0  # taken now; a negative balance is the wait the caller owes
-            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-            self.waited += wait
-        if wait > 0:
-            self._sleep(wait)
-        return wait
-
-    def try_acquire(self) -> bool:
-        """Take a token if one is there, without waiting; False when there is none (a server refusing the call)."""
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            if self._tokens < 1.0:
-                return False
-            self._tokens -= 1.0
-            return True
-
-
 # -- the vocabulary contract ---------------------------------------------------------------------------
 
 NO_GENDER = "the service returned no gender"
@@ -238,109 +195,6 @@ def _observe(analyzer: Any, photo: Photo, watch: FailureWatch | None) -> Observa
     if watch is not None:
         watch.see(observation)
     return observation
-
-
-# -- a deadline on the whole of one call ---------------------------------------------------------------
-
-_CALL = threading.local()
-_SOCKETS_LOCK = threading.Lock()
-_SOCKETS_USERS = 0
-# (class, method name) -> the class's own method before the patch (None: it inherited the method).
-_SOCKETS_ORIGINALS: dict[tuple[type, str], Any] = {}
-
-
-class CallDeadlineExceeded(TimeoutError):
-    """A call's whole time ran past its deadline (a socket read is refused)."""
-
-
-def _bounded(original: Callable[..., Any]) -> Callable[..., Any]:
-    """A socket read method that keeps to the calling thread's deadline, if it has one."""
-
-    def read(self: Any, *args: Any, **kwargs: Any) -> Any:
-        deadline: float | None = getattr(_CALL, "deadline", None)
-        if deadline is None:
-            return original(self, *args, **kwargs)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise CallDeadlineExceeded(f"no complete answer within {_CALL.seconds:g} s")
-        previous = self.gettimeout()
-        if previous is not None and previous <= remaining:
-            return original(self, *args, **kwargs)
-        self.settimeout(remaining)
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            self.settimeout(previous)
-
-    read.__name__ = getattr(original, "__name__", "read")
-    read._conformance_deadline = True  # type: ignore[attr-defined]
-    return read
-
-
-@contextmanager
-def deadline_sockets() -> Iterator[None]:
-    """Make socket reads keep to :func:`call_deadline` while inside (nested uses share one patch).
-
-    A read timeout bounds each read: an endpoint sending one byte a second never trips a 2-second
-    one, and holds a call for ever. Inside, each read of a thread under :func:`call_deadline` waits
-    at most what is left of that call's time; other threads (a local emulator, Dask) are untouched.
-    """
-    import socket
-    import ssl
-
-    global _SOCKETS_USERS
-    with _SOCKETS_LOCK:
-        if _SOCKETS_USERS == 0:
-            classes: tuple[type, ...] = (socket.socket, ssl.SSLSocket)
-            for cls in classes:
-                for name in ("recv", "recv_into", "read"):
-                    # socket.socket inherits recv and recv_into from the C class: patch them on the subclass.
-                    method = getattr(cls, name, None)
-                    if method is None or getattr(method, "_conformance_deadline", False):
-                        continue
-                    _SOCKETS_ORIGINALS[(cls, name)] = cls.__dict__.get(name)
-                    setattr(cls, name, _bounded(method))
-        _SOCKETS_USERS += 1
-    try:
-        yield
-    finally:
-        with _SOCKETS_LOCK:
-            _SOCKETS_USERS -= 1
-            if _SOCKETS_USERS == 0:
-                for (cls, name), original in _SOCKETS_ORIGINALS.items():
-                    if original is None:
-                        delattr(cls, name)
-                    else:
-                        setattr(cls, name, original)
-                _SOCKETS_ORIGINALS.clear()
-
-
-@contextmanager
-def call_deadline(seconds: float) -> Iterator[None]:
-    """Bound the socket reads of the calling thread, inside, to ``seconds`` in all (see :func:`deadline_sockets`).
-
-    :func:`rearm_deadline` starts the ``seconds`` anew (a retry is another attempt, with a whole
-    ``seconds`` of its own).
-    """
-    previous = getattr(_CALL, "deadline", None), getattr(_CALL, "seconds", None)
-    _CALL.deadline, _CALL.seconds = time.monotonic() + seconds, seconds
-    try:
-        yield
-    finally:
-        _CALL.deadline, _CALL.seconds = previous
-
-
-def rearm_deadline() -> None:
-    """Start the calling thread's deadline anew, for another attempt (nothing without :func:`call_deadline`)."""
-    seconds: float | None = getattr(_CALL, "seconds", None)
-    if seconds is not None:
-        _CALL.deadline = time.monotonic() + seconds
-
-
-def deadline_passed() -> bool:
-    """Whether the calling thread's call deadline (if any) has passed."""
-    deadline: float | None = getattr(_CALL, "deadline", None)
-    return deadline is not None and time.monotonic() >= deadline
 
 
 class Progress(Protocol):
@@ -511,6 +365,15 @@ def _pool(spec: ExecutorSpec, recipe: Recipe) -> Iterator[Pool]:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return
+    with dask_client(spec) as client:
+        count = spec.workers if spec.kind == "dask-local" else max(1, len(client.scheduler_info().get("workers", {})))
+        yield Pool(client.get_executor(), count, client.scatter(recipe, broadcast=True, hash=False))
+
+
+@contextmanager
+def dask_client(spec: ExecutorSpec) -> Iterator[Any]:
+    """A Dask client for ``dask-local:N`` (a local cluster of N single-threaded worker processes on loopback)
+    or ``dask:ADDRESS`` (an existing scheduler), closed on the way out; nothing starts before it is entered."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -529,15 +392,14 @@ def _pool(spec: ExecutorSpec, recipe: Recipe) -> Iterator[Pool]:
             ) as cluster,
             Client(cluster) as client,
         ):
-            yield Pool(client.get_executor(), spec.workers, client.scatter(recipe, broadcast=True, hash=False))
+            yield client
         return
     try:
         client = Client(spec.address)  # waits as long as dask's distributed.comm.timeouts.connect (30 s)
     except OSError as exc:
         raise ConformanceError(f"--executor {spec}: cannot reach the Dask scheduler ({exc})") from None
     with client:
-        count = max(1, len(client.scheduler_info().get("workers", {})))
-        yield Pool(client.get_executor(), count, client.scatter(recipe, broadcast=True, hash=False))
+        yield client
 
 
 def analyze_photos(

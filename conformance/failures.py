@@ -56,9 +56,15 @@ class FailureWatch:
     their reasons), stop the run. 0 never stops. Thread-safe.
     """
 
-    def __init__(self, limit: int = DEFAULT_SYSTEMATIC_FAILURES, *, what: str = "photos") -> None:
+    # What to fix, for an analyzer that calls a service and records its answers (the default).
+    SERVICE = "what was recorded so far is kept. Fix the cause (the endpoint, its permissions, the network)"
+
+    def __init__(
+        self, limit: int = DEFAULT_SYSTEMATIC_FAILURES, *, what: str = "photos", advice: str = SERVICE
+    ) -> None:
         self.limit = int(limit)
         self.what = what
+        self.advice = advice  # what was kept and what to fix, worded for the analyzer in use (rt14c F12)
         self._lock = threading.Lock()
         self._seen = 0
         self._errors_from_start = 0
@@ -110,7 +116,7 @@ class FailureWatch:
             reason += f"; their messages differ only in ids and numbers: one kind of failure, {shown(self._kind, 120)}"
         return SystematicFailure(
             f"stopped: {what} ({reason}): a fault of the setup, not of the photos, "
-            "so no verdict is built on it; what was recorded so far is kept. Fix the cause (the endpoint, its "
-            "permissions, the network) and run the same command again; if these failures are real answers, raise "
+            f"so no verdict is built on it; {self.advice} and run the same command again; if these failures are "
+            "real answers, raise "
             f"systematic_failures (now {self.limit}; 0 never stops) in [tool.conformance]"
         )

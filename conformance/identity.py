@@ -135,7 +135,8 @@ _CIS = ("cis", "cisgender")
 # a trans woman / trans man, as forms use them; someone who means otherwise writes their own words.
 _TRANS_WOMAN = (*_prefixed(_TRANS, _WOMAN), "mtf", "m2f", "male to female")
 _TRANS_MAN = (*_prefixed(_TRANS, _MAN), "ftm", "f2m", "female to male")
-_TRANS_NONBINARY = _prefixed(_TRANS, _NONBINARY_FAMILY)
+# "nb" is short, but "trans nb" is how people write it (own-dataset.md lists it): the one short word let in.
+_TRANS_NONBINARY = (*_prefixed(_TRANS, _NONBINARY_FAMILY), *(f"{p} nb" for p in _TRANS))
 _CIS_WOMAN = _prefixed(_CIS, _WOMAN)
 _CIS_MAN = _prefixed(_CIS, _MAN)
 
@@ -270,6 +271,15 @@ def _key(label: str) -> str:
     return ";".join(sorted(parts)) if len(parts) > 1 else "".join(parts)
 
 
+def identity_key(label: str) -> str:
+    """What two spellings of one description share (case, spaces, dashes and the order of values ignored).
+
+    >>> identity_key("Two-Spirit") == identity_key("two spirit")
+    True
+    """
+    return _key(label)
+
+
 def _index(mapping: Mapping[str, str]) -> dict[str, str]:
     return {_key(label): value for label, value in mapping.items()}
 
@@ -330,11 +340,49 @@ def _one_slip(a: str, b: str) -> bool:
     return longer[start + 1 :] == shorter[start:]
 
 
+# What spreadsheets, pandas and databases write for a missing value: no description at all, and never a typo
+# of one ("nan" is one slip from "man").
+_MISSING_MARKERS = frozenset(("nan", "null", "nil", "none", "na n", "#n/a", "#na", "missing", "?", "??", "."))
+# A hint proposes a spelling only for a word long enough that one slip cannot turn it into another identity:
+# "Mx" (the nonbinary honorific) is one slip from "m", "fem" from "ftm".
+_HINT_MIN_LENGTH = 4
+
+
+def _missing_marker(label: str, wanted: str) -> UnmappedIdentity | None:
+    if wanted not in _MISSING_MARKERS and label.strip().casefold() not in _MISSING_MARKERS:
+        return None
+    return UnmappedIdentity(
+        label,
+        f"gender_identity {shown(label)} is not a description but a missing-value marker (as pandas or a "
+        "spreadsheet writes an empty cell): leave the cell blank or write undisclosed if the person gave no "
+        "description, or fix the row with what they wrote",
+    )
+
+
+def _lookalikes(label: str) -> str:
+    """The letters of ``label`` outside ASCII, named, for a value that reads like a known word ("wоman" with a
+    Cyrillic о): without them the message would show two identical strings (rt14c F13)."""
+    import unicodedata
+
+    odd = sorted({char for char in _plain(label) if not char.isascii() and char.isalpha()})
+    if not odd:
+        return ""
+    named = ", ".join(f"{char!r} U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}" for char in odd[:3])
+    return f" (it has letters outside ASCII, which can look like others: {named})"
+
+
 def _unknown(label: str, overrides: Mapping[str, str]) -> UnmappedIdentity:
-    """The error for a label nobody mapped: a close spelling if there is one, else how to map it."""
+    """The error for a label nobody mapped: a close spelling if there is one, else how to map it.
+
+    A spelling is proposed only when it cannot be another identity: the value has at least
+    ``_HINT_MIN_LENGTH`` letters, and every close spelling means the same identity and trans status.
+    """
     import difflib
 
     wanted = normalise_key(label)
+    marker = _missing_marker(label, wanted)
+    if marker is not None:
+        return marker
     spellings: dict[str, str] = {}  # normalised -> as the map writes it, first one wins
     for known in (*overrides, *DEFAULT_IDENTITY_MAP):
         if normalise_key(known):
@@ -342,12 +390,16 @@ def _unknown(label: str, overrides: Mapping[str, str]) -> UnmappedIdentity:
     # Only one slip away (a letter missed, added, changed, or two swapped: "woamn", "nonbinray"): a word
     # further off is more likely a word of its own ("genderflux" is not "genderfluid"), not to be corrected.
     close = [c for c in difflib.get_close_matches(wanted, spellings, n=3, cutoff=0.6) if _one_slip(wanted, c)]
+    means = {**DEFAULT_IDENTITY_MAP, **overrides}
+    meanings = {(means.get(spellings[c]), TRANS_STATUS.get(spellings[c])) for c in close}
+    if len(wanted.replace(" ", "")) < _HINT_MIN_LENGTH or len(meanings) > 1:
+        close = []  # a short word, or spellings of different identities: proposing one would be a guess
     start = f"gender_identity {shown(label)} is not in the identity map"
     if close:
         options = " or ".join(shown(spellings[c]) for c in close)
         return UnmappedIdentity(
             label,
-            f"{start}; is it a misspelling of {options}? Correct the row if so; if it is how the person "
+            f"{start}{_lookalikes(label)}; is it a misspelling of {options}? Correct the row if so; if it is how the person "
             f"described themselves, {_how_to_map(label)}",
         )
     return UnmappedIdentity(

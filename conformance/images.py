@@ -25,7 +25,6 @@ import errno
 import hashlib
 import io
 import json
-import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -44,11 +43,13 @@ __all__ = [
     "FORMATS",
     "FORMAT_NAMES",
     "MAX_FILE_BYTES",
+    "BatchChecks",
     "ImageCheck",
     "ImageChecker",
     "check_image",
     "check_image_file",
     "for_upload",
+    "image_bytes",
     "open_image",
     "refusing_bombs",
     "rgb_image",
@@ -246,6 +247,18 @@ def open_image(source: str | Path | bytes, *, name: str | None = None) -> Iterat
             image.close()
 
 
+def image_bytes(path: str | Path) -> bytes:
+    """The bytes of an image file, read as the loader reads it: a regular file, at most :data:`MAX_FILE_BYTES`.
+
+    Raises :class:`~conformance.errors.ManifestError` naming the file, the problem and the way out.
+    Nothing is decoded (the loader did that): for handing a photo's bytes to a model.
+    """
+    try:
+        return read_regular(path, limit=MAX_FILE_BYTES)
+    except OSError as exc:
+        raise ManifestError(f"image {path} {_read_problem(exc, path).problem}") from None
+
+
 def rgb_image(source: str | Path | bytes) -> Image.Image:
     """The image as RGB pixels, read through :func:`open_image` (raises what it raises)."""
     with open_image(source) as image:
@@ -261,13 +274,7 @@ def for_upload(source: str | Path | bytes, accepted: Sequence[str] = ("JPEG", "P
     Raises :class:`~conformance.errors.ManifestError`, naming the file, for an image the kit does
     not open. Rekognition accepts JPEG and PNG: its adapter sends ``for_upload(photo.path)[0]``.
     """
-    if isinstance(source, bytes):
-        data = source
-    else:
-        try:
-            data = read_regular(source, limit=MAX_FILE_BYTES)
-        except OSError as exc:
-            raise ManifestError(f"image {source} {_read_problem(exc, source).problem}") from None
+    data = source if isinstance(source, bytes) else image_bytes(source)
     with open_image(data, name=None if isinstance(source, bytes) else f"image {source}") as image:
         image_format = "JPEG" if image.format == "MPO" else str(image.format)
         if image_format in accepted:
@@ -286,14 +293,56 @@ _REQUEST_BYTES = 16 * 1024
 # Batches a worker holds at once: one it works on, one waiting, so it never idles between them.
 _DEPTH = 2
 # The worker's program (not ``-m conformance.images``: runpy warns when the package has imported the module).
-_WORKER = "import sys; from conformance.images import _serve; sys.exit(_serve(sys.argv[1:]))"
+# It puts the kit's folder (its first argument) first on sys.path: "python -c" puts the working directory
+# there, and a "conformance" folder in it (another checkout of the kit) was imported instead of this copy.
+_WORKER = (
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); from conformance.images import _serve; "
+    "sys.exit(_serve(sys.argv[1:]))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchChecks:
+    """A batch's checks, column by column: a million :class:`ImageCheck` objects would cost a second and 0.2 GB.
+
+    ``formats[i]`` and ``digests[i]`` are image ``i``'s format and SHA-256 when it is usable (the format
+    one shared string per name); ``others`` holds the whole check of every image that is not (a
+    problem, a link not followed), by its index, with ``""`` in both columns.
+    """
+
+    formats: list[str]
+    digests: list[str]
+    others: dict[int, ImageCheck]
+
+    @classmethod
+    def of(cls, checks: Sequence[ImageCheck]) -> BatchChecks:
+        usable = [bool(c.format) and not (c.problem or c.link) for c in checks]
+        return cls(
+            [_FORMAT_NAMES.get(c.format, c.format) if ok else "" for c, ok in zip(checks, usable, strict=True)],
+            [c.digest if ok else "" for c, ok in zip(checks, usable, strict=True)],
+            {i: c for i, (c, ok) in enumerate(zip(checks, usable, strict=True)) if not ok},
+        )
+
+    def __len__(self) -> int:
+        return len(self.formats)
+
+    def checks(self) -> list[ImageCheck]:
+        """Each image's check, in order, as :func:`check_image_file` gives it."""
+        return [
+            self.others.get(i) or ImageCheck(f, d)
+            for i, (f, d) in enumerate(zip(self.formats, self.digests, strict=True))
+        ]
+
+
+# Pillow's format names, one string each: a format read back from a worker is a new string per image otherwise.
+_FORMAT_NAMES = {name: name for name in (*FORMATS, "MPO")}
 
 
 @dataclass
 class _Batch:
     paths: list[str]
     worker: int  # -1: checked in this process
-    results: list[ImageCheck] | None = None
+    results: BatchChecks | None = None
 
 
 class ImageChecker:
@@ -356,7 +405,7 @@ class ImageChecker:
                     return _Batch(paths, worker)
         return _Batch(paths, -1)
 
-    def results(self, batch: _Batch) -> list[ImageCheck]:
+    def results(self, batch: _Batch) -> BatchChecks:
         """The checks of a batch, one per path, in order (waiting for its worker's answer)."""
         if batch.results is None:
             if batch.worker >= 0 and not self._broken:
@@ -366,7 +415,7 @@ class ImageChecker:
                 except (OSError, ValueError, EOFError):
                     self._broken = True  # a worker died or answered nonsense: check here from now on
             if batch.results is None:
-                batch.results = check_image_files(batch.paths, follow_links=self.follow_links)
+                batch.results = BatchChecks.of(check_image_files(batch.paths, follow_links=self.follow_links))
         return batch.results
 
     def _send(self, worker: int, request: bytes) -> None:
@@ -376,36 +425,40 @@ class ImageChecker:
         stdin.write(request)
         stdin.flush()
 
-    def _receive(self, worker: int, count: int) -> list[ImageCheck]:
+    def _receive(self, worker: int, count: int) -> BatchChecks:
         stdout: IO[bytes] = self._processes[worker].stdout
         line = stdout.readline()
         if not line:
             raise EOFError("an image worker stopped")
-        answers = json.loads(line)
-        if not isinstance(answers, list) or len(answers) != count:
+        formats, digests, others = json.loads(line)  # see _serve
+        if not (isinstance(formats, list) and isinstance(digests, list) and len(formats) == len(digests) == count):
             raise ValueError("an image worker answered out of turn")
-        return [ImageCheck(str(a[0]), str(a[1]), str(a[2]), bool(a[3]), bool(a[4])) for a in answers]
+        names: dict[str, str] = _FORMAT_NAMES
+        read: list[str] = formats
+        return BatchChecks(
+            [names.get(f, f) for f in read],
+            digests,
+            {int(i): ImageCheck(str(f), str(d), str(p), bool(m), bool(k)) for i, f, d, p, m, k in others},
+        )
 
     def _start(self) -> Any:
         import subprocess
 
         from PIL import Image
 
-        environment = dict(os.environ)
-        # The workers import this very copy of the kit, installed or not.
+        # The workers import this very copy of the kit, installed or not, whatever the working directory holds.
         package_root = str(Path(__file__).resolve().parent.parent)
-        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environment.get("PYTHONPATH")]))
         return subprocess.Popen(
             [
                 sys.executable,
                 "-c",
                 _WORKER,
+                package_root,
                 str(Image.MAX_IMAGE_PIXELS or 0),
                 "follow" if self.follow_links else "no-follow",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env=environment,
         )
 
     def close(self) -> None:
@@ -423,7 +476,11 @@ class ImageChecker:
 
 
 def _serve(argv: Sequence[str]) -> int:
-    """A worker: read a JSON list of paths per line, answer a JSON list of results per line."""
+    """A worker: read a JSON list of paths per line, answer a line per batch, column by column.
+
+    The answer is ``[formats, digests, others]``: :class:`BatchChecks`'s two columns, and ``others`` a
+    list of ``[index, format, digest, problem, missing, link]`` for each image that is not usable.
+    """
     from PIL import Image
 
     pixels, follow = argv  # the parent's Pillow pixel limit (0: none), and whether links are followed
@@ -431,8 +488,8 @@ def _serve(argv: Sequence[str]) -> int:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     for line in stdin:
         paths = json.loads(line)
-        checks = check_image_files([str(p) for p in paths], follow_links=follow == "follow")
-        answer = [[c.format, c.digest, c.problem, c.missing, c.link] for c in checks]
-        stdout.write(json.dumps(answer).encode("ascii") + b"\n")
+        checks = BatchChecks.of(check_image_files([str(p) for p in paths], follow_links=follow == "follow"))
+        others = [[i, c.format, c.digest, c.problem, c.missing, c.link] for i, c in checks.others.items()]
+        stdout.write(json.dumps([checks.formats, checks.digests, others]).encode("ascii") + b"\n")
         stdout.flush()
     return 0

@@ -3,6 +3,13 @@
 No logic of its own lives here: loading is :mod:`conformance.session`, checks are
 :mod:`conformance.checks`, reports are :mod:`conformance.reporting`. Importing this module imports
 nothing heavy; numpy and friends load only when a conformance fixture is used.
+
+Why this is one module of about 1,400 lines: pytest finds a plugin's hooks and fixtures by name in
+the module its ``pytest11`` entry point names, and they share the run's stash keys and options
+declared here (configuration and the baseline check, one set of answers under xdist, the fixtures,
+the regression gate, the terminal summary, the exit status and the reports). Splitting it means
+registering sub-plugins from ``pytest_configure``; until that is done, the banners above each part
+say where it starts.
 """
 
 from __future__ import annotations
@@ -92,6 +99,8 @@ _CONTEXT_ATTR = "conformance_context"
 _SKIPPED_ATTR = "conformance_skipped"
 _GATE_ATTR = "conformance_gate"
 _NOT_RUN_ATTR = "conformance_not_run"
+_ELSEWHERE_ATTR = "conformance_run_elsewhere"  # checks a test ran with other choices than the run's (rt14c F10)
+_item_elsewhere_key = pytest.StashKey[list[dict[str, str]]]()
 _MAX_ERROR = 300  # characters of a check's error kept as its reason
 # The exit status of a run the kit refuses (bad input, a systematic failure): the CLI's usage code, under pytest too.
 USAGE_EXIT = 2
@@ -242,7 +251,7 @@ def baseline_mismatch(baseline: str, ctx: Context, *, any_dataset: str) -> str |
 
     A baseline made on other photos (another content hash) is no baseline: its gaps differ by the
     data as well as by the analyzer. ``any_dataset`` is the option that allows it anyway, as the
-    caller spells it. A baseline that cannot be read is left to the gate, which says why.
+    caller spells it. A baseline that cannot be read was refused before (``read_baseline``).
     """
     from .errors import ConformanceError
     from .report import read_report
@@ -263,12 +272,25 @@ def baseline_mismatch(baseline: str, ctx: Context, *, any_dataset: str) -> str |
     )
 
 
+def _check_baseline(baseline: str) -> None:
+    """A baseline that cannot be read stops the run before it starts, exit 2 (a usage error, as under the CLI)."""
+    from .comparison.gate import read_baseline
+    from .errors import ConformanceError
+
+    try:
+        read_baseline(baseline, option=OPT_BASELINE)
+    except ConformanceError as exc:
+        pytest.exit(printable(f"conformance: error: {exc}"), returncode=USAGE_EXIT)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _join_share(config)  # before anything loads the run (the baseline check below does)
     if _active(config):
         _options(config)  # a bad ini value is a usage error now, not in the middle of the run
         _prepare_run(config)
         baseline = _given(config, OPTION["baseline"])
+        if baseline is not None:
+            _check_baseline(baseline)
         if baseline is not None and not _given(config, OPTION["baseline_any_dataset"]):
             from .errors import ConformanceError
             from .session import load_context
@@ -440,6 +462,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.user_properties.extend(_not_run_properties(not_run))
     if call.when == "call":
         setattr(report, _RESULTS_ATTR, item.stash.get(_item_results_key, []))
+        if _item_elsewhere_key in item.stash:
+            setattr(report, _ELSEWHERE_ATTR, item.stash[_item_elsewhere_key])
         if _item_gate_key in item.stash:
             setattr(report, _GATE_ATTR, item.stash[_item_gate_key])
         if _item_context_key in item.stash:
@@ -488,6 +512,11 @@ def _model(request: pytest.FixtureRequest) -> object:
     Requested here rather than as a parameter: a function-scoped override would otherwise fail with
     pytest's bare ScopeMismatch, which names neither the fixture's purpose nor the fix.
     """
+    named = request.config.getoption(OPTION["analyzer"].dest)
+    if named is not None and not str(named).startswith("python:@"):
+        # The command line names another analyzer and wins: the project's fixture (which may load weights this
+        # machine lacks) is not even evaluated (rt14c F3). "python:@..." names a fixture's model: it is needed.
+        return None
     try:
         model = request.getfixturevalue("conformance_model")
     except pytest.fail.Exception as exc:
@@ -687,6 +716,13 @@ def _run_link(item: pytest.Item, observations: object) -> RunLink | None:
         _record_on(item, ctx, result)
         item.user_properties.extend(_junit_properties(result))
 
+    def elsewhere(check_id: str, differs: str) -> None:
+        reason = (
+            f"run by {item.nodeid} with other choices than the run's ({differs}): that result is the test's "
+            "own, not the run's, so it is not in the reports; call the helper without them to record the run's"
+        )
+        item.stash.setdefault(_item_elsewhere_key, []).append({"id": check_id, "cause": "elsewhere", "reason": reason})
+
     return RunLink(
         groups=ctx.groups,
         reference=ctx.reference,
@@ -695,6 +731,7 @@ def _run_link(item: pytest.Item, observations: object) -> RunLink | None:
         compute=lambda check_id: _results(item.config, ctx, check_id)[0],
         record=record,
         footer=_footer(ctx),
+        elsewhere=elsewhere,
     )
 
 
@@ -754,10 +791,11 @@ def conformance_regression_gate(
     The gate makes every check of the run to compare them, and records them: a run of the gate alone
     (``-k regression``) reports every check, complete, whatever its exit says about regressions.
     """
+    from .comparison.gate import find_regressions
     from .errors import ConformanceError
     from .report import read_report
     from .reporting import build_report
-    from .reporting.compare import find_regressions, render_regressions
+    from .reporting.compare import render_regressions
 
     def gate() -> None:
         __tracebackhide__ = True
@@ -797,9 +835,7 @@ def _all_results(config: pytest.Config, ctx: Context) -> list[CheckResult]:
 
 def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, str]]:
     """A check's figures as short JUnit XML properties (``--junitxml``), for CI systems that show them."""
-
-    def interval(ci: tuple[float, float] | None) -> str:
-        return "" if ci is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+    from ._format import fixed, interval
 
     def name(text: str) -> str:
         # pytest escapes a property's value for XML but writes its name as given: a group name with a
@@ -809,14 +845,15 @@ def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, 
     prefix = f"conformance.{result.id}{suffix}"
     out: list[tuple[str, str]] = [(name(f"{prefix}.verdict"), str(result.verdict))]
     for group, rate in result.groups.items():
-        value = "n/a" if rate.rate is None else f"{rate.rate:.3f}"
-        out.append((name(f"{prefix}.{group}.rate"), f"{value} ({rate.count}/{rate.n}){interval(rate.ci)}"))
+        ci = "" if rate.ci is None else f" {interval(rate.ci)}"
+        out.append((name(f"{prefix}.{group}.rate"), f"{fixed(rate.rate)} ({rate.count}/{rate.n}){ci}"))
     for c in result.comparisons:
-        gap = "n/a" if c.difference is None else f"{c.difference:+.3f}"
+        gap = fixed(c.difference, sign=True)
         # A group is in several comparisons when every two groups are compared: name the other side
         # unless it is the check's reference.
         pair = c.group if c.reference in (result.reference, "none (absolute)") else f"{c.group}.vs.{c.reference}"
-        out.append((name(f"{prefix}.{pair}.gap"), f"{gap}{interval(c.ci)} tolerance {c.tolerance:g}: {c.verdict}"))
+        ci = "" if c.ci is None else f" {interval(c.ci)}"
+        out.append((name(f"{prefix}.{pair}.gap"), f"{gap}{ci} tolerance {c.tolerance:g}: {c.verdict}"))
     return out
 
 
@@ -925,8 +962,8 @@ class _Collector:
         if systematic and not self.systematic:
             self.systematic = str(systematic)
         not_run = getattr(report, _NOT_RUN_ATTR, None)
-        if not_run:
-            self.not_run.setdefault(str(not_run["id"]), {k: str(v) for k, v in not_run.items() if k != "id"})
+        for entry in ([not_run] if not_run else []) + list(getattr(report, _ELSEWHERE_ATTR, None) or []):
+            self.not_run.setdefault(str(entry["id"]), {k: str(v) for k, v in entry.items() if k != "id"})
         gate = getattr(report, _GATE_ATTR, None)
         if gate:
             self.gate = dict(gate)
@@ -1054,6 +1091,7 @@ class _Collector:
         self.report_dir = _report_dir(self.config)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         from .reporting import render_markdown
+        from .reporting.markdown import render_gate_summary
 
         # Every run that recorded a result gets its reports, whichever way its tests made the checks.
         if not self._write_reports(session, report):
@@ -1061,8 +1099,10 @@ class _Collector:
         if summary:
             # GitHub Actions shows this file as the job's summary; appended, as other steps may write too.
             try:
+                gate_alone = report.regression is not None and report.run.fields.get("gate_only") is True
+                text = render_gate_summary(report) if gate_alone else render_markdown(report)
                 with open(summary, "a", encoding="utf-8") as handle:
-                    handle.write(render_markdown(report) + "\n")
+                    handle.write(text + "\n")
             except OSError as exc:  # the job's summary is a courtesy: the run's reports are written
                 print(
                     printable(f"conformance: WARNING: cannot append to GITHUB_STEP_SUMMARY {summary}: {exc.strerror}"),

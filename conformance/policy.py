@@ -24,6 +24,8 @@ given with ``--policy FILE`` (a file with a top-level table works too)::
     systematic_failures = 20       # photos failing alike in a row that stop a run (0: never stop)
     direction = "pairwise"         # disparities between every two groups, or "reference": each group vs the reference
     min_coverage = 0.9             # a group whose women and men get a gender on fewer faces than this cannot pass
+    declarations = "trusted"       # a check the analyzer's own declaration makes not applicable (gives_confidence
+                                   # false): "trusted", or "inconclusive" (procurement: no self-declared exemption)
 
     [tool.conformance.tolerance]   # largest acceptable gap per check id
     misgender_gap = 0.02
@@ -43,7 +45,7 @@ from typing import Any
 from ._paths import tried
 from ._untrusted import finite_number, shown
 from .errors import PolicyError
-from .identity import SELF_DESCRIBED
+from .identity import SELF_DESCRIBED, identity_key
 
 __all__ = ["PROFILES", "Policy", "load_policy"]
 
@@ -71,6 +73,7 @@ _CHOICES: Mapping[str, tuple[str, ...]] = {
     "impostors": ("all", "same_group"),
     "lost_comparisons": ("fta_gap", "worst_case", "non_match"),
     "direction": ("pairwise", "reference"),
+    "declarations": ("trusted", "inconclusive"),
 }
 
 
@@ -110,6 +113,10 @@ class Policy:
     # Faces of women and men given a gender label, per group: below this a check that reads labels
     # cannot pass (abstaining on a group could hide its misgendering).
     min_coverage: float = 0.9
+    # What the analyzer's own declaration may excuse: "trusted", a check it makes not applicable (calibration
+    # of an analyzer that declares gives_confidence false) is not applicable, by the analyzer's declaration;
+    # "inconclusive", it is inconclusive, as a buyer cannot accept a vendor's word for an exemption (red team 13c).
+    declarations: str = "trusted"
     tolerance: Mapping[str, float] = field(default_factory=lambda: dict(_DEFAULT_TOLERANCE))
     identity: Mapping[str, str] = field(default_factory=dict)
     source: str = "built-in defaults"
@@ -135,6 +142,7 @@ PROFILES: Mapping[str, Policy] = {
         interval="clopper-pearson",
         exact_test="boschloo",
         bootstrap=10000,
+        declarations="inconclusive",
         tolerance={**dict.fromkeys(_DEFAULT_TOLERANCE, 0.02), "failure_to_acquire_gap": 0.01},
     ),
 }
@@ -199,6 +207,7 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         "systematic_failures": int,
         "direction": str,
         "min_coverage": float,
+        "declarations": str,
     }
     changes: dict[str, Any] = {}
     for key, value in table.items():
@@ -226,10 +235,20 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         elif key == "identity":
             if not isinstance(value, Mapping):
                 raise PolicyError(f"{where}: identity must be a table of label = woman/man/nonbinary/undisclosed")
+            spelled: dict[str, str] = {}  # the key two spellings of one description share -> the first spelling
             for label, meaning in value.items():
                 if meaning not in SELF_DESCRIBED:
                     raise PolicyError(
                         f"{where}: identity {shown(label)} = {shown(meaning)}; map labels to one of {', '.join(SELF_DESCRIBED)}"
+                    )
+                # rt14c F13: "Two-Spirit" and "two spirit" are one description; two meanings for it would be
+                # settled by the file's order, silently.
+                same = spelled.setdefault(identity_key(str(label)), str(label))
+                if same != label and value[same] != meaning:
+                    raise PolicyError(
+                        f"{where}: identity {shown(same)} = {shown(value[same])} and {shown(label)} = {shown(meaning)} "
+                        "are one description written two ways (case, spaces and dashes do not count) with two "
+                        "meanings; keep one entry"
                     )
             changes["identity"] = {**base.identity, **value}
         elif key in scalars:

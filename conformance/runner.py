@@ -82,6 +82,24 @@ def _variants(
     return found, ""
 
 
+def _fix_advice(analyzer: Analyzer) -> str:
+    """What a systematic failure's message says was kept and what to fix, for this kind of analyzer (rt14c F12)."""
+    from .adapters.base import capabilities_of
+    from .failures import FailureWatch
+
+    if capabilities_of(analyzer).records:
+        return FailureWatch.SERVICE
+    adapter = str(analyzer.describe().get("adapter", ""))
+    if adapter == "predictions":
+        return (
+            "nothing is recorded (the answers are the predictions file's). Fix the cause (the predictions file: a "
+            "line for every photo of the manifest, with its faces or its error)"
+        )
+    if adapter == "python":
+        return "nothing is recorded (the model runs in this process). Fix the cause (the model, its weights, its input)"
+    return "nothing is recorded. Fix the cause (the analyzer and what it reads)"
+
+
 def analyze_dataset(
     analyzer: Analyzer,
     dataset: Dataset,
@@ -147,7 +165,13 @@ def analyze_dataset(
         limit = DEFAULT_SYSTEMATIC_FAILURES if systematic_failures is None else systematic_failures
         with progress(len(dataset), enabled=show_progress) as bar:
             observations = analyze_photos(
-                analyzer, dataset.photos, executor=spec, pool=pool, recipe=recipe, bar=bar, watch=FailureWatch(limit)
+                analyzer,
+                dataset.photos,
+                executor=spec,
+                pool=pool,
+                recipe=recipe,
+                bar=bar,
+                watch=FailureWatch(limit, advice=_fix_advice(analyzer)),
             )
         if variants is not None:
             found, note = _variants(analyzer, variants, {o.photo: o for o in observations})

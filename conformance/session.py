@@ -7,8 +7,7 @@ failure) and the plugin's fixtures reuse it in the same process; an xdist worker
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ._untrusted import CHOICES, shown, shown_list
 from .adapters.base import capabilities_of
 from .errors import ConformanceError
-from .execution import ExecutorSpec
+from .execution import ExecutorSpec, dask_client
 from .options import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
@@ -244,7 +243,14 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     )
     groups = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
-    reference, notes = _reference(options.reference, groups, preferred, f"in {Path(dataset_path).name}", "group")
+    reference, notes = _reference(
+        options.reference,
+        groups,
+        preferred,
+        f"in {Path(dataset_path).name}",
+        "group",
+        _undisclosed_only(dataset, groups),
+    )
     notes += _ignored_target_fmr(options, policy, "gender run")
     return Context(
         options=options,
@@ -279,7 +285,14 @@ def _sequential_context(
 
     labels = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
-    reference, notes = _reference(options.reference, labels, preferred, f"in {Path(dataset.manifest).name}", "group")
+    reference, notes = _reference(
+        options.reference,
+        labels,
+        preferred,
+        f"in {Path(dataset.manifest).name}",
+        "group",
+        _undisclosed_only(dataset, labels),
+    )
     looks: tuple[int, ...] = ()
     if capabilities_of(analyzer).calls_service:
         # A live adapter's estimate counts the looks' photos, not only the manifest's.
@@ -347,17 +360,35 @@ def _sequential_context(
     )
 
 
+def _undisclosed_only(dataset: Dataset, groups: Sequence[str]) -> frozenset[str]:
+    """The groups in which nobody disclosed a gender identity: nothing to misgender against in them."""
+    from .identity import UNDISCLOSED
+
+    disclosed = {group for photo, group in zip(dataset.photos, groups, strict=True) if photo.identity != UNDISCLOSED}
+    return frozenset(groups) - disclosed
+
+
 def _reference(
-    requested: str | None, groups: Sequence[str], preferred: str | None, where: str, kind: str
+    requested: str | None,
+    groups: Sequence[str],
+    preferred: str | None,
+    where: str,
+    kind: str,
+    undisclosed_only: frozenset[str] = frozenset(),
 ) -> tuple[str, list[str]]:
-    """The reference group: as requested, else ``preferred`` when present, else the largest (said in a note)."""
+    """The reference group: as requested, else ``preferred`` when present, else the largest (said in a note).
+
+    A group of undisclosed people only is never chosen while another group exists: the checks that judge a
+    label against a self-description could not compare anything with it (rt14c F2).
+    """
     from collections import Counter
 
     if requested is None and preferred is not None and preferred in groups:
         return preferred, []
     if requested is None:
         counts = Counter(groups)
-        largest = max(sorted(counts), key=counts.__getitem__)
+        candidates = sorted(set(counts) - undisclosed_only) or sorted(counts)
+        largest = max(candidates, key=counts.__getitem__)
         return largest, [f"reference group {shown(largest)} chosen as the largest {kind}; set it with --reference"]
     if requested not in groups:
         raise ConformanceError(
@@ -365,40 +396,6 @@ def _reference(
             "choose one with --reference"
         )
     return requested, []
-
-
-@contextmanager
-def _dask_client(spec: ExecutorSpec) -> Iterator[None]:
-    """A Dask client for ``dask-local:N`` or ``dask:ADDRESS``, active while the 1:1 comparisons run.
-
-    Nothing starts until the comparisons enter it, after the dataset's groups were checked.
-    """
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ConformanceError(
-            f"--executor {spec}: Dask distributed is not installed; pip install 'conformance[dask]'"
-        ) from None
-    if spec.kind == "dask-local":
-        with (
-            LocalCluster(
-                n_workers=spec.workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=40,
-            ) as cluster,
-            Client(cluster),
-        ):
-            yield
-        return
-    try:
-        client = Client(spec.address)
-    except OSError as exc:
-        raise ConformanceError(f"--executor {spec}: cannot reach the Dask scheduler ({exc})") from None
-    with client:
-        yield
 
 
 def _matching_context(
@@ -424,7 +421,7 @@ def _matching_context(
             reference=options.reference,
             policy=policy,
             thresholds=options.thresholds,
-            dask=_dask_client(executor) if executor.kind.startswith("dask") else None,
+            dask=dask_client(executor) if executor.kind.startswith("dask") else None,
         )
         if executor.kind != "serial" and not executor.kind.startswith("dask"):
             notes.append(

@@ -272,14 +272,15 @@ def exact_p_value(count1: int, n1: int, count2: int, n2: int, method: str = "fis
 
 # scipy's Boschloo test evaluates its statistic on every table with the two margins, at each of
 # 32 nuisance values: about (n1 + 1)(n2 + 1) tables. At 250 x 250 that takes about half a second on
-# the benchmark machine, 300 x 300 a second, 3,000 x 3,000 eight minutes (issue 13). Lopsided tables
+# the benchmark machine for most tables but up to 1.3 s of CPU (125/250 against 125/250, red team 13c),
+# 300 x 300 more, 3,000 x 3,000 eight minutes (issue 13). Lopsided tables
 # cost more than their count says (1 x 31,000 took 4-5 CPU seconds, red team): each arm is capped too.
 BOSCHLOO_MAX_TABLES = 251 * 251
 BOSCHLOO_MAX_ARM = 250
 
 
 def boschloo_is_quick(n1: int, n2: int) -> bool:
-    """Whether Boschloo's test on groups of ``n1`` and ``n2`` finishes in well under a second.
+    """Whether Boschloo's test on groups of ``n1`` and ``n2`` finishes in about a second of CPU at most (1.3 s measured).
 
     Beyond that :func:`exact_p_value` gives Fisher's p-value instead: Boschloo's test is uniformly
     more powerful, but both are exact (their size never exceeds the level), and at sizes where
@@ -490,10 +491,12 @@ def cluster_bootstrap_interval(
 
 # Smallest one-sided level the p-value search looks at; a p-value below it is reported as it.
 _ALPHA_FLOOR = 1e-15
-# A view whose degrees of freedom are below this is planned with (detectable gaps, people needed)
-# at its worst case: a design effect estimated from so few people says little about it at another
-# rate. Chosen with benchmarks/verdict_error_rates.py: at 5 the power at the printed detectable gap
-# stays within 0.73-0.97 over its 45 designs (below 0.5 in some with no such rule).
+# A view whose degrees of freedom are below this is read (intervals) and planned with (detectable gaps,
+# people needed) at its worst case: a design effect estimated from so few people says little about it at
+# another rate, nor about the rate itself when few people show the event. Chosen with
+# benchmarks/verdict_error_rates.py (power at the printed detectable gap; below 0.5 in some designs with
+# no such rule) and, for intervals, benchmarks/lopsided_error_rates.py (a wrong pass of 0.033 at 20
+# people x 40 photos without it).
 PLANNING_MIN_DF = 5.0
 
 
@@ -612,6 +615,9 @@ def clustered_rate(
         person_variance = float(own.var(ddof=1)) / k
         df = min(float(k - 1), _satterthwaite_df(share))
         person_df = min(float(k - 1), _satterthwaite_df((own - person) ** 2))
+        if bounded:
+            cap = _showing_df(y, m, share)
+            df, person_df = min(df, cap), min(person_df, cap)
     else:
         variance = person_variance = math.nan
         df = person_df = 0.0
@@ -639,6 +645,32 @@ def clustered_rate(
         person_variance=person_variance,
         floor_variance=float(floor_variance),
     )
+
+
+def _showing_df(y: npt.NDArray[np.float64], m: npt.NDArray[np.float64], share: npt.NDArray[np.float64]) -> float:
+    """Degrees of freedom a clustered rate's variance has when few people show the event (or its absence).
+
+    A person with no event contributes ``(p m_i)^2`` to the variance estimate: fixed by the rate and
+    the photo count, it says nothing about how alike a person's photos are. Only the people in whom
+    the event was seen (near a rate of 1: the people in whom it was missed, whichever are fewer) show
+    that, so the variance has the degrees of freedom of their contributions alone: at most one fewer
+    than their number, fewer again when a few of them carry most of it (Satterthwaite on their
+    shares). A cluster-robust variance is as good as the clusters that carry the contrast, not all
+    clusters (MacKinnon & Webb 2017 on few treated clusters; Carter, Schnepel & Steigerwald 2017 on
+    the effective number of clusters). One event among ten people with 40 photos each read as 112
+    independent photos without this, and a group at a true rate of 0.05 passed against a reference
+    at 0 in 8% of samples where 2.5% was stated (red team 13c); with one person showing the event the
+    degrees of freedom are 0 and the group is worth its people (Kish's floor).
+    """
+    import numpy as np
+
+    seen = y > 0
+    missed = y < m
+    few = seen if np.count_nonzero(seen) <= np.count_nonzero(missed) else missed
+    people = int(np.count_nonzero(few))
+    if people < 2:
+        return 0.0
+    return min(float(people - 1), _satterthwaite_df(share[few]))
 
 
 def _satterthwaite_df(share: npt.NDArray[np.float64]) -> float:
@@ -716,6 +748,13 @@ def _views(r: ClusteredRate, alpha: float, method: str) -> list[tuple[float, flo
             (r.person_rate, r.person_effective_n, r.person_floor_n, r.person_df),
         )
         for estimate, effective, floor, df in views:
+            if df < PLANNING_MIN_DF:
+                # Fewer than 5 degrees of freedom: the design effect was read off a handful of people showing
+                # the event, whose photos may look independent only because no one with a high rate was drawn.
+                # The worst case (every person's photos agreeing) stands, as it does for planning. With the
+                # degrees of freedom alone, 20 people x 40 photos at 0.05 (ICC 0.3) passed against a reference
+                # at 0 in 0.033 of samples where 0.025 is stated; with this rule 0.003 (red team 13c).
+                effective = floor
             n = _adjusted_n(effective, floor, df if effective > floor else math.inf, alpha)
             out.append((estimate, *_score_bounds(estimate, n, alpha, method)))
         return out
@@ -1192,13 +1231,22 @@ def subjects_needed(
 
 
 def detectable_mean_gap(
-    tolerance: float, a: ClusteredRate, b: ClusteredRate, *, alpha: float = 0.025, power: float = 0.8
+    tolerance: float,
+    a: ClusteredRate,
+    b: ClusteredRate,
+    *,
+    alpha: float = 0.025,
+    power: float = 0.8,
+    inflation: Callable[[float], float] | None = None,
 ) -> float | None:
     """For a measure that is not a proportion: the true gap its fail test would catch with ``power``.
 
     ``tolerance + (t_alpha + z_power) * sd``, with ``sd`` the standard deviation of the gap in the
     less precise of the two views (photo- and person-weighted) and ``t`` on Welch's degrees of
-    freedom. ``None`` when a group rests on fewer than two people.
+    freedom. ``a`` is the group whose figure rises by the gap; ``inflation(gap)``, when given, is the
+    factor its variances grow by at that true gap (a figure that rises because answers turn wrong
+    varies more), and the gap is then the fixed point of the formula. ``None`` when a group rests on
+    fewer than two people.
 
     Examples
     --------
@@ -1212,16 +1260,30 @@ def detectable_mean_gap(
         raise ValueError("detectable_mean_gap is for measures that are not proportions; see detectable_gap")
     if min(a.subjects, b.subjects) < 2:
         return None
-    best: float | None = None
-    for va, dfa, vb, dfb in (
-        (a.variance, a.df, b.variance, b.df),
-        (a.person_variance, a.person_df, b.person_variance, b.person_df),
-    ):
-        va, vb = max(va, a.floor_variance), max(vb, b.floor_variance)
-        _, t = _quantiles(alpha, _welch_df(va, dfa, vb, dfb))
-        gap = tolerance + (t + float(ndtri(power))) * math.sqrt(va + vb)
-        best = gap if best is None else max(best, gap)
-    return best
+
+    def at(gap: float) -> float:
+        grow = 1.0 if inflation is None else max(1.0, inflation(gap))
+        best = -math.inf
+        for va, dfa, vb, dfb in (
+            (a.variance, a.df, b.variance, b.df),
+            (a.person_variance, a.person_df, b.person_variance, b.person_df),
+        ):
+            va, vb = max(va, a.floor_variance) * grow, max(vb, b.floor_variance)
+            _, t = _quantiles(alpha, _welch_df(va, dfa, vb, dfb))
+            best = max(best, tolerance + (t + float(ndtri(power))) * math.sqrt(va + vb))
+        return best
+
+    gap = at(tolerance)
+    if inflation is None:
+        return gap
+    # The inflation grows more slowly than the gap (a variance against a standard deviation), so the
+    # iteration rises to the fixed point; 100 steps are far more than it takes.
+    for _ in range(100):
+        following = at(gap)
+        if not math.isfinite(following) or abs(following - gap) <= 1e-9:
+            return following
+        gap = following
+    return gap
 
 
 def share_variance_floor(p: float, n: int, confidence: float = 0.95) -> float:

@@ -27,6 +27,11 @@ the predictions file or recordings, the policy). :func:`verify_report`
 A check the report lists as ``not run`` is derived all the same: the verification says what the
 evidence gives for it, and a "not run" that the run's own pytest arguments cannot explain is a
 difference. What a verified report proves, and what it does not, is in ``docs/explanation/trust.md``.
+
+Why this is one module of about 900 lines: the steps above read one another's findings (the places
+of step 1 are where steps 2 and 3 read; step 4 compares what step 3 derived with what step 2 sealed),
+and the :class:`Verification` they build is one value; what is not verification (re-deriving the
+run, comparing reports for the gate) is imported from the modules that do it.
 """
 
 from __future__ import annotations
@@ -646,9 +651,10 @@ def _regression(
     report: Report, derived: Report, places: _Places
 ) -> tuple[list[FileProblem], list[Difference], list[str]]:
     """The regression gate's finding, re-derived against the baseline report the evidence seals."""
+    from .comparison.gate import find_regressions
     from .evidence import file_digest
     from .report import read_report
-    from .reporting.compare import find_regressions, render_regressions
+    from .reporting.compare import render_regressions
 
     sealed = report.evidence.fields.get("baseline")
     gate = report.regression

@@ -23,6 +23,7 @@ with atheris.instrument_imports(include=["conformance", "tomllib"]):
 
     import conformance
     import conformance.adapters.predictions
+    import conformance.comparison.reports
     import conformance.dataset
     import conformance.matching
     import conformance.policy

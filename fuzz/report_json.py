@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import _harness  # first: instruments the kit
 
-from conformance.reporting.compare import compare_reports, load_report, render_compare_html, render_compare_markdown
+from conformance.comparison.reports import compare_reports, load_report
+from conformance.reporting.compare import render_compare_html, render_compare_markdown
 
 
 def TestOneInput(data: bytes) -> None:

@@ -93,7 +93,7 @@ def make_dataset(folder: Path, photos: int) -> tuple[Path, Path]:
 
 def _non_answers(recording: Path) -> int:
     """Recorded interactions that are not Rekognition's answers (the adapter's own rule, applied afterwards)."""
-    from conformance.adapters.rekognition import _judge
+    from conformance.adapters.rekognition_answers import judge
 
     if not recording.exists():
         return 0
@@ -103,7 +103,7 @@ def _non_answers(recording: Path) -> int:
             record = json.loads(line)
             response = record["response"]
             as_live = {**response, "body": {"string": response["body"].encode()}}
-            count += bool(_judge(record["operation"], as_live))
+            count += bool(judge(record["operation"], as_live))
     return count
 
 
@@ -111,6 +111,38 @@ def _keys(recording: Path) -> list[str]:
     if not recording.exists():
         return []
     return [line[9:73] for line in recording.read_text(encoding="utf-8").splitlines() if line.startswith('{"key": "')]
+
+
+# A non-interactive shell starts a background job (``python scripts/fault_runs.py > log &``) with SIGINT
+# ignored, its children inherit that, and a Python started with SIGINT ignored never installs its Ctrl-C
+# handler: the run then does not hear the Ctrl-C this script sends (the ctrl-c row said "NOT interrupted"
+# whenever the table was made in the background; ``timeout`` puts SIGINT back to default, which is why
+# runs under it were interrupted). A user's Ctrl-C reaches a run started from a terminal, SIGINT at its
+# default: so the run under test is started that way, whatever started this script.
+_AS_FROM_A_TERMINAL = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
+def _disposition(pid: int, signum: int) -> str:
+    """What process ``pid`` does with signal ``signum`` now: ``caught``, ``ignored``, ``blocked`` or ``default``.
+
+    From ``/proc/PID/status`` (Linux; ``unknown`` elsewhere). A process started with a signal ignored
+    keeps it ignored unless it installs a handler: Python installs its Ctrl-C handler only when SIGINT
+    is not ignored at start, and a non-interactive shell starts a background job with SIGINT ignored.
+    """
+    try:
+        fields = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines()
+        )
+    except (OSError, ValueError):
+        return "unknown"
+    bit = 1 << (signum - 1)
+    for name, key in (("caught", "SigCgt"), ("ignored", "SigIgn"), ("blocked", "SigBlk")):
+        if int(fields.get(key, "0").strip() or "0", 16) & bit:
+            return name
+    return "default"
 
 
 def _report(folder: Path) -> dict[str, Any] | None:
@@ -147,20 +179,24 @@ def run_scenario(scenario: Scenario, workdir: Path, photos: int, executor: str =
         env = {**base, "AWS_ENDPOINT_URL_REKOGNITION": server.url}
         message = ""
         signalled = None  # a kill scenario: whether the signal reached a run still going
+        disposition = None  # and what the run did with that signal when it was sent: caught, ignored, default
         if scenario.kill is None:
             done = subprocess.run(command("first", "once", scenario.timeout), env=env, capture_output=True, text=True)
             exit_first = done.returncode
             # A stopped run's one message (a systematic failure), else nothing.
             message = next((line for line in done.stderr.splitlines() if line.startswith("conformance: error:")), "")
         else:
-            # Slow the recording down so it can be caught a third of the way.
-            args = [*command("first", "once", scenario.timeout), "--rate", "50"]
+            # Slow the recording down so it can be caught a third of the way; start it as a terminal starts a
+            # foreground command, with Ctrl-C at its default (see _AS_FROM_A_TERMINAL).
+            run = command("first", "once", scenario.timeout)
+            args = [sys.executable, "-c", _AS_FROM_A_TERMINAL, *run[1:], "--rate", "50"]
             process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             while len(_keys(recording)) < photos // 3 and process.poll() is None:
                 time.sleep(0.02)
             # On a busy machine this loop may not run for seconds: a run that ended meanwhile was not
             # interrupted, and its row says so rather than passing for an interrupted one.
             signalled = process.poll() is None
+            disposition = _disposition(process.pid, scenario.kill)
             process.send_signal(scenario.kill)
             process.wait(timeout=60)
             exit_first = process.returncode
@@ -190,6 +226,7 @@ def run_scenario(scenario: Scenario, workdir: Path, photos: int, executor: str =
         "photos": photos,
         "first_exit": exit_first,
         "signalled": signalled,
+        "disposition": disposition,
         "first_report": "-" if report is None else f"{accounted} of {photos}",
         "first_outcomes": outcomes,
         "recorded_first": len(recorded_first),
@@ -276,9 +313,14 @@ def table(rows: list[dict[str, Any]]) -> str:
             if row.get("signalled") is False:
                 report += ", finished before the signal was sent"
             elif row.get("signalled"):
-                report += f", NOT interrupted: the signal was sent and the run went on to exit {row['first_exit']}"
+                report += (
+                    f", NOT interrupted: the signal was sent (the run's disposition of it: "
+                    f"{row.get('disposition') or 'unknown'}) and the run went on to exit {row['first_exit']}"
+                )
         elif row.get("first_message"):
             report += f" (stopped, exit {row['first_exit']}: systematic failure)"
+        elif row["first_exit"] in (130, 143):  # the kit's own exit on Ctrl-C or SIGTERM, what it kept said
+            report += f" (interrupted, exit {row['first_exit']})"
         elif row["first_exit"] is not None:
             report += f" (killed, exit {row['first_exit']})"
         out.append(

@@ -73,6 +73,7 @@ PAGES = (
     "how-to/face-matching.md",
     "how-to/plan.md",
     "how-to/regression-gate.md",
+    "explanation/trust.md",
 )
 MARK = re.compile(r"^<!-- regen (?P<words>.*) -->$")
 FENCE = re.compile(r"^(?P<fence>`{3,})(?P<info>.*)$")
@@ -146,6 +147,10 @@ def shown(text: str, root: Path) -> str:
         (str(Path(sys.prefix)), ".../venv"),
     ):
         text = text.replace(real, shown_as)
+        # report.md escapes Markdown's characters in a path ("docs-k\_mpm15i"): that spelling too.
+        escaped = re.sub(r"([_*\[\]`])", r"\\\1", real)
+        if escaped != real:
+            text = text.replace(escaped, shown_as)
     return text
 
 
@@ -335,7 +340,8 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
     "exact_test": (
         "`fisher`, `boschloo`",
         "exact test of equal rates (`p_equal`), given only where every person has one unit; Boschloo only up to "
-        "250 against 250, where it takes under a second, Fisher's (also exact) above",
+        "250 against 250, where it takes at most about a second of CPU (1.3 s at 125/250 against 125/250), "
+        "Fisher's (also exact) above",
     ),
     "bootstrap": (
         "whole number, at least 100",
@@ -401,6 +407,14 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
         "`misgender_gap`, `same_person_consistency` or `confidence_calibration` to pass: below it abstentions, or "
         "the nonbinary label on women and men, could hide misgendering (nonbinary people are left out: no label "
         "is the right answer for them)",
+    ),
+    "declarations": (
+        '`"trusted"` or `"inconclusive"`',
+        "what the analyzer's own declaration may excuse: `confidence_calibration` of an analyzer that declares it "
+        'gives no confidence (`"gives_confidence": false`). `"trusted"`: not applicable, and the verdict says so, '
+        '*by the analyzer\'s declaration*; `"inconclusive"` (the `procurement` profile): inconclusive, since the '
+        "data cannot tell an analyzer without confidences from confidences left out, and a buyer cannot accept a "
+        "vendor's word for an exemption",
     ),
     "tolerance": (
         "a number above 0 and below 1 per check id (at 0 nothing could pass, at 1 everything would)",
@@ -474,8 +488,18 @@ def benchmark_results(name: str) -> list[str]:
     ]
 
 
+def verdict_error_rates() -> list[str]:
+    """methodology.md's Monte Carlo tables, from the results file benchmarks/verdict_error_rates.py wrote."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from verdict_error_rates import RESULTS, docs_section  # type: ignore[import-not-found,unused-ignore]
+
+    lines: list[str] = docs_section(RESULTS.read_text(encoding="utf-8"))
+    return lines
+
+
 GENERATED = {
     "policy-keys": ("how-to/policies.md", policy_keys),
+    "verdict-error-rates": ("explanation/methodology.md", verdict_error_rates),
     # The planner's promised power and the sequential audit, as their benchmarks measured them.
     "plan-power": ("how-to/plan.md", lambda: benchmark_results("plan-power")),
     "sequential-audit": ("explanation/methodology.md", lambda: benchmark_results("sequential-audit")),

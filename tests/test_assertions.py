@@ -281,3 +281,60 @@ def test_the_terminal_line_names_both_groups_of_the_deciding_pair(unfair: Observ
     result = misgender(unfair).to_dict()
     assert (result["deciding"], result["deciding_reference"]) == ("trans", "cis")
     assert "trans vs cis: +0.292" in verdict_line(result)
+
+
+# -- rt14c F9: 1:1 verdict lines name their reason ----------------------------------------------------------------
+
+
+def test_a_verdict_without_comparisons_of_its_own_shows_its_headline_not_nothing_to_compare() -> None:
+    from conformance.assertions import verdict_line
+
+    headline = (
+        "At the binding threshold, at least one group's error rate differs from I-II's beyond the stated tolerance"
+    )
+    result = {
+        "id": "equitability",
+        "verdict": "fail",
+        "threshold": 0.412868,
+        "comparisons": [],
+        "notes": [headline],
+        "details": {"binding": True},
+    }
+    assert verdict_line(result) == f"FAIL           equitability@0.412868 (binding)  {headline}"
+
+
+@pytest.mark.parametrize(
+    ("ci", "note", "reason"),
+    [
+        ([0.355, None], "", "the interval has no upper limit: too few errors to bound the ratio"),
+        ([0.870, 3.667], "", "the interval straddles the tolerance"),
+        ([0.586, 1.167], "V-VI has photos without a template", "V-VI has photos without a template"),
+    ],
+)
+def test_an_inconclusive_ratio_line_names_its_reason(ci: list[float | None], note: str, reason: str) -> None:
+    from conformance.assertions import verdict_line
+
+    result = {
+        "id": "false_match_differential",
+        "verdict": "inconclusive",
+        "threshold": 0.476654,
+        "deciding": "V-VI",
+        "deciding_reference": "I-II",
+        "comparisons": [
+            {
+                "group": "V-VI",
+                "reference": "I-II",
+                "verdict": "inconclusive",
+                "difference": 0.0002,
+                "ci": [0.0, 0.001],
+                "tolerance": 2.0,
+                "note": note,
+            }
+        ],
+        "notes": [],
+        "details": {
+            "ratio_tolerance": 2.0,
+            "ratios": [{"group": "V-VI", "reference": "I-II", "ratio": 8.625, "ci": ci}],
+        },
+    }
+    assert verdict_line(result).endswith(f"tolerance x2: {reason}")

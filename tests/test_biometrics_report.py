@@ -29,12 +29,14 @@ from scipy.stats import norm
 
 from conformance import cli
 from conformance.checks import run_check
+from conformance.comparison.gate import find_regressions
+from conformance.comparison.reports import compare_reports
 from conformance.dataset import group_labels
 from conformance.options import OPTION, OptionError, parse_flags, run_options
 from conformance.policy import Policy
 from conformance.report import Report
 from conformance.reporting import build_report, render_html, render_markdown
-from conformance.reporting.compare import compare_reports, find_regressions, render_compare_markdown
+from conformance.reporting.compare import render_compare_markdown
 
 pytest_plugins = ["pytester"]
 

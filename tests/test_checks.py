@@ -84,6 +84,9 @@ def rule(ci: tuple[float, float], p_adjusted: float, tolerance: float = TOLERANC
     return "inconclusive"
 
 
+UNRECORDED = "unrecorded"
+
+
 def check(
     check_id: str,
     observations: Observations,
@@ -93,10 +96,13 @@ def check(
     policy: Policy = DEFAULT,
     seed: int = SEED,
 ) -> CheckResult:
+    # People of unknown trans status stand in for a fourth group here. Under their own name, "unknown", they
+    # are a residual group (missing data), shown but never compared (red team 13c): renamed, they are compared.
+    labels = [UNRECORDED if g == "unknown" else g for g in group_labels(observations.dataset, list(by))]
     return run_check(
         check_id,
         observations,
-        groups=group_labels(observations.dataset, list(by)),
+        groups=labels,
         reference=reference,
         policy=policy,
         seed=seed,
@@ -131,25 +137,25 @@ THREE_VERDICTS = {
     "cis": (385, 385, 12, 385, 0),
     "trans": (200, 200, 62, 200, 0),
     "nonbinary": (40, 40, 5, 40, 3),
-    "unknown": (400, 400, 8, 400, 0),
+    "unrecorded": (400, 400, 8, 400, 0),
 }
 # Every two groups, the later one in the order (reference first, then by name) against the earlier.
 PAIRS = [
     ("nonbinary", "cis"),
     ("trans", "cis"),
-    ("unknown", "cis"),
+    ("unrecorded", "cis"),
     ("trans", "nonbinary"),
-    ("unknown", "nonbinary"),
-    ("unknown", "trans"),
+    ("unrecorded", "nonbinary"),
+    ("unrecorded", "trans"),
 ]
 # Built so that each verdict occurs (checked against the independent figures below, not assumed).
 INTENDED = {
     ("nonbinary", "cis"): "inconclusive",
     ("trans", "cis"): "fail",
-    ("unknown", "cis"): "pass",
+    ("unrecorded", "cis"): "pass",
     ("trans", "nonbinary"): "inconclusive",
-    ("unknown", "nonbinary"): "inconclusive",
-    ("unknown", "trans"): "fail",
+    ("unrecorded", "nonbinary"): "inconclusive",
+    ("unrecorded", "trans"): "fail",
 }
 
 
@@ -253,7 +259,7 @@ def test_verdicts_follow_the_rule_and_each_verdict_occurs(three_verdicts_result:
     assert {(c.group, c.reference): c.verdict for c in result.comparisons} == expected
     assert result.verdict == "fail"  # the worst of fail, inconclusive and pass
     assert result.worst_comparison is not None
-    assert (result.worst_comparison.group, result.worst_comparison.reference) == ("unknown", "trans")
+    assert (result.worst_comparison.group, result.worst_comparison.reference) == ("unrecorded", "trans")
 
 
 def test_an_inconclusive_comparison_says_what_gap_would_fail_with_80_percent_power(
@@ -336,7 +342,7 @@ def test_check_verdict_is_the_worst_of_its_comparisons(tmp_path: Path) -> None:
     mixed = check(
         "misgender_gap", observe(tmp_path / "mixed", [*base, *people("nb", 40, identity="nonbinary", misgendered=5)])
     )
-    assert comparison(mixed, "unknown").verdict == "pass"
+    assert comparison(mixed, "unrecorded").verdict == "pass"
     assert comparison(mixed, "nonbinary").verdict == "inconclusive"
     assert mixed.verdict == "inconclusive"
 
@@ -418,7 +424,8 @@ def korn_graubard_views(
     Photo-weighted: the ratio, its cluster-robust variance with each person's residual inflated by
     1 / (1 - leverage) (Bell & McCaffrey), the effective size p(1-p)/variance kept between Kish's
     sum(m)^2/sum(m^2) and the photos, shrunk by (z/t)^2 on Satterthwaite's degrees of freedom (Korn &
-    Graubard), and Clopper-Pearson on the effective count. Person-weighted: the mean of the people's
+    Graubard; at most those of the people showing the event, and the worst case below 5), and Clopper-Pearson
+    on the effective count. Person-weighted: the mean of the people's
     own rates, its variance s^2/k, the effective size kept between k and the photos, the same steps.
     """
     y_arr, m_arr = np.asarray(y, dtype=float), np.asarray(m, dtype=float)
@@ -429,6 +436,11 @@ def korn_graubard_views(
     own = y_arr / m_arr
     r = own.mean()
     contributions = (y_arr - p * m_arr) ** 2 / (1 - m_arr / total)
+    # Red team 13c: only the people who show the event (or, if fewer, its absence) say how alike a person's
+    # photos are: at most one degree of freedom fewer than their number, fewer by Satterthwaite on their shares.
+    seen, missed = y_arr > 0, y_arr < m_arr
+    few = seen if seen.sum() <= missed.sum() else missed
+    showing = 0.0 if few.sum() < 2 else min(few.sum() - 1, satterthwaite(contributions[few]))
     views = []
     for estimate, variance, floor, shares in (
         (p, contributions.sum() / total**2, total**2 / np.sum(m_arr**2), contributions),
@@ -439,7 +451,9 @@ def korn_graubard_views(
         else:
             effective = floor
         df = min(k - 1, satterthwaite(shares)) if shares.var() > 0 else k - 1
-        n = max(floor, effective * (z / float(student.ppf(1 - a, df))) ** 2) if effective > floor else floor
+        df = min(df, showing)
+        # Below 5 degrees of freedom the design effect is not read off the data: the worst case stands.
+        n = max(floor, effective * (z / float(student.ppf(1 - a, df))) ** 2) if effective > floor and df >= 5 else floor
         views.append((estimate, *cp_fraction(estimate * n, n, confidence)))
     return views
 
@@ -983,6 +997,10 @@ def test_calibration_gap_is_a_welch_interval_never_narrower_than_accuracy_allows
     c = comparison(calibration, "B", "A")
     assert c.difference == pytest.approx(mean_b - mean_a, abs=EXACT)
     assert c.ci == pytest.approx((mean_b - mean_a - half, mean_b - mean_a + half), abs=1e-9)
+    # The method says so: a Welch t interval, not Newcombe's rule on score limits (which it said before).
+    assert c.method.startswith("Welch t interval")
+    assert "(Welch t intervals on those variances)" in calibration.method
+    assert "Newcombe" not in calibration.method
 
 
 def test_a_constant_confidence_on_few_people_is_not_certainty(tmp_path: Path) -> None:

@@ -175,8 +175,13 @@ def test_the_workflow_runs_offline_reports_and_gates(tmp_path: Path) -> None:
         assert (artifact / name).stat().st_size > 0, name
     report = json.loads((artifact / "report.json").read_text())
     assert report["analyzer"]["record_mode"] == "none"  # replayed offline
-    # The job summary holds the audit's report.md, appended by the plugin.
-    assert (artifact / "report.md").read_text(encoding="utf-8") in summary.read_text(encoding="utf-8")
+    # The job summary holds the audit's report.md, appended by the plugin, once (rt14c F15: the gate's run
+    # appended the whole report a second time), and the gate's finding.
+    text = summary.read_text(encoding="utf-8")
+    assert (artifact / "report.md").read_text(encoding="utf-8") in text
+    assert text.count("# Conformance report:") == 1
+    assert "## Regression gate: " in text
+    assert "**Regression gate** against `baseline/report.json`" in text.split("## Regression gate: ", 1)[1]
 
     # A baseline made to look better than this run: the trans vs cis gap of misgender_gap set to 0.
     baseline_file = tmp_path / "baseline" / "report.json"

@@ -22,18 +22,13 @@ from scipy.stats import norm
 from statsmodels.stats.proportion import confint_proportions_2indep
 
 from conformance import group_labels, load_policy, run_check
+from conformance.comparison.gate import find_regressions
+from conformance.comparison.reports import compare_reports, load_report
 from conformance.errors import ConformanceError
 from conformance.observation import Observations
+from conformance.report import ReportError
 from conformance.reporting import build_report, write_json
-from conformance.reporting.compare import (
-    ReportError,
-    compare_reports,
-    find_regressions,
-    load_report,
-    render_compare_html,
-    render_compare_markdown,
-    render_regressions,
-)
+from conformance.reporting.compare import render_compare_html, render_compare_markdown, render_regressions
 from conformance.reporting.markdown import escape
 
 SEED = 20261121

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from conformance.reporting.compare import compare_reports, render_compare_html, render_compare_markdown
+from conformance.comparison.reports import compare_reports
+from conformance.reporting.compare import render_compare_html, render_compare_markdown
 
 
 @pytest.fixture(scope="module")

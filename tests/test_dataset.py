@@ -742,3 +742,134 @@ def test_a_grouping_value_too_long_for_a_group_name_is_refused(make_manifest: Ma
     )
     rows[2]["skin_type"] = "V" * 100  # at the limit: a group
     assert group_labels(load_dataset(make_manifest(rows)), by=["skin_type"])[2] == "V" * 100
+
+
+# -- rt14c F8: one subject described two ways is an error naming the subject and its rows ---------------------
+
+
+def test_a_subject_described_two_ways_is_an_error_naming_the_rows(tmp_path: Path) -> None:
+    from builders import shot, write_dataset
+
+    shots = [
+        shot("c1", "woman", "no"),
+        shot("X1", "man", "no"),  # row 3
+        shot("X1", "trans woman", ""),  # row 4
+        shot("X1", "prefer not to say", "yes"),  # row 5
+        shot("c1", "woman", "no"),  # the same description twice is one person, well described
+    ]
+    manifest, _ = write_dataset(tmp_path, shots)
+    with pytest.raises(ManifestError) as info:
+        load_dataset(manifest)
+    assert str(info.value) == (
+        f"{manifest} row 4: subject 'X1' is described in 3 ways (row 3: man, trans no; row 4: woman, trans yes; "
+        "row 5: undisclosed, trans yes): a person has one self-description; give every row of this subject the same "
+        "gender_identity and trans, or give different people different subject ids"
+    )
+    # Consistent rows load: two photos of c1, one description.
+    manifest, _ = write_dataset(tmp_path / "ok", [s for s in shots if s.subject == "c1"])
+    assert load_dataset(manifest).subjects == 1
+
+
+def test_a_subject_cis_in_one_row_and_trans_in_another_is_an_error_but_unknown_contradicts_nothing(
+    tmp_path: Path,
+) -> None:
+    from builders import shot, write_dataset
+
+    manifest, _ = write_dataset(tmp_path / "a", [shot("p", "woman", "no"), shot("p", "woman", "yes")])
+    with pytest.raises(
+        ManifestError,
+        match=r"row 3: subject 'p' is described in 2 ways \(row 2: woman, trans no; row 3: woman, trans yes\)",
+    ):
+        load_dataset(manifest)
+    manifest, _ = write_dataset(tmp_path / "b", [shot("p", "woman", "no"), shot("p", "woman", "")])
+    assert [photo.trans for photo in load_dataset(manifest)] == ["no", "unknown"]
+
+
+# -- rt14c F14: photo names in NFC and NFD (as macOS writes them) are one name -------------------------------
+
+
+def test_a_photo_named_in_nfc_whose_file_is_nfd_loads_and_matches_an_nfd_predictions_line(
+    tmp_path: Path, write_png: Callable[..., Path]
+) -> None:
+    import unicodedata
+
+    nfc, nfd = unicodedata.normalize("NFC", "José"), unicodedata.normalize("NFD", "José")
+    assert nfc != nfd
+    for i in range(2):
+        write_png(tmp_path / "img" / f"{nfd}{i}.png", (10 * i, 0, 0))  # the files, as a macOS zip names them
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        f"photo,subject,gender_identity,trans\nimg/{nfc}0.png,p0,woman,no\nimg/{nfc}1.png,p1,woman,yes\n",
+        encoding="utf-8",
+    )
+    dataset = load_dataset(manifest)
+    assert [p.id for p in dataset] == [f"img/{nfc}0.png", f"img/{nfc}1.png"]
+    assert [p.path.name for p in dataset] == [f"{nfd}0.png", f"{nfd}1.png"]
+    # The vendor's predictions file spells the names in NFD: the same photos.
+    predictions = tmp_path / "v.jsonl"
+    predictions.write_text(
+        "".join(json.dumps({"photo": f"img/{nfd}{i}.png", "faces": []}, ensure_ascii=False) + "\n" for i in range(2)),
+        encoding="utf-8",
+    )
+    import conformance
+
+    observations = conformance.analyze(f"predictions:{predictions}", dataset)
+    assert observations.outcome_counts() == {"analysed": 0, "no_face": 2, "error": 0}
+
+
+# -- photo paths, made lean for large manifests ------------------------------------------------------------
+
+
+def test_photo_paths_behave_as_plain_paths_in_every_use(make_manifest: MakeManifest) -> None:
+    """The loader makes each photo's Path from its text and parses it only when needed (Python 3.10 and
+    3.11 parse every Path at once): every use a run or a user's code makes of it is a plain Path's."""
+    import copy
+    import os
+    import pickle
+
+    dataset = load_dataset(make_manifest(ROWS))
+    for photo in dataset.photos:
+        path = photo.path
+        plain = Path(str(path))
+        assert str(plain) == str(dataset.root / photo.id.removeprefix("./"))
+        assert isinstance(path, Path)
+        assert repr(path) == repr(plain)
+        assert os.fspath(path) == str(plain)
+        assert path == plain
+        assert plain == path
+        assert hash(path) == hash(plain)
+        assert {plain: 1}[path] == 1
+        assert path.parts == plain.parts
+        assert (path.name, path.stem, path.suffix) == (plain.name, plain.stem, plain.suffix)
+        assert path.parent == plain.parent
+        assert path / "x" == plain / "x"
+        assert path.with_suffix(".jpg") == plain.with_suffix(".jpg")
+        assert path.relative_to(dataset.root) == plain.relative_to(dataset.root)
+        assert path.is_absolute()
+        assert path.is_file()
+        assert path.read_bytes() == plain.read_bytes()
+        assert path.resolve() == plain.resolve()
+        assert copy.copy(path) == plain
+        unpickled = pickle.loads(pickle.dumps(path))
+        assert unpickled == plain
+        assert type(unpickled) is type(plain)  # a worker process gets a plain Path
+        assert sorted([path, Path("/")]) == sorted([plain, Path("/")])
+
+
+def test_a_photo_path_not_yet_parsed_answers_its_parts_first(make_manifest: MakeManifest) -> None:
+    """The parts are worked out by whichever use comes first: here each use on a path fresh from the loader."""
+    uses: list[Callable[[Path], object]] = [
+        lambda p: p.parts,
+        lambda p: p.parent,
+        lambda p: p.name,
+        lambda p: hash(p),
+        lambda p: p == Path(str(p)),
+        lambda p: p.is_absolute(),
+        lambda p: p.anchor,
+        lambda p: p / "x",
+        lambda p: p.as_uri(),
+    ]
+    for use in uses:
+        dataset = load_dataset(make_manifest(ROWS[:1]))
+        path = dataset.photos[0].path
+        assert use(path) == use(Path(str(path)))

@@ -204,6 +204,37 @@ def test_helpers_on_observations_of_their_own_are_not_the_runs_verdict(pytester:
     assert not (pytester.path / "conformance-report").exists()
 
 
+def test_a_helper_run_with_its_own_reference_is_said_so_not_never_run(pytester: pytest.Pytester) -> None:
+    # rt14c F10: the test ran misgender_gap (reference 'trans') and failed; the report said no test ran it.
+    pytester.makepyfile(
+        test_custom="""
+        from conformance import assert_no_misgender_gap, assert_nonbinary_representable
+
+        def test_gap(conformance_observations):
+            assert_no_misgender_gap(conformance_observations, reference="trans")
+
+        def test_nb(conformance_observations):
+            assert_nonbinary_representable(conformance_observations)
+        """
+    )
+    result = pytester.runpytest(
+        f"{OPT_DATASET}={MANIFEST}",
+        f"{OPT_ANALYZER}=predictions:{PREDICTIONS}",
+        "--conformance-checks=misgender_gap,nonbinary_representability",
+    )
+    result.assert_outcomes(failed=2)
+    report = json.loads((pytester.path / "conformance-report" / "report.json").read_text())
+    check = report["checks"][0]
+    assert check["verdict"] == "not run"  # the test's own choice is not the run's: not in the reports
+    assert check["details"]["not_run"] == {
+        "cause": "elsewhere",
+        "reason": "run by test_custom.py::test_gap with other choices than the run's (reference 'trans'): that result "
+        "is the test's own, not the run's, so it is not in the reports; call the helper without them to record the "
+        "run's",
+    }
+    assert "no test of this run produced a result" not in result.stdout.str()
+
+
 # -- item 5: a model handed over by a conftest.py fixture, as vcr_config is --------------------------------
 
 REDNESS = """

@@ -58,17 +58,13 @@ from conformance import ConformanceError, Dataset, load_dataset
 from conformance.adapters.base import AdapterSettings
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.rekognition import RekognitionAnalyzer
+from conformance.comparison.reports import compare_reports, load_report
 from conformance.errors import ManifestError, PolicyError, PredictionsError
 from conformance.policy import Policy, load_policy
 from conformance.recording import RecordingError, RecordingStore
 from conformance.recording.scrub import canonical_body, request_key
-from conformance.reporting.compare import (
-    ReportError,
-    compare_reports,
-    load_report,
-    render_compare_html,
-    render_compare_markdown,
-)
+from conformance.report import ReportError
+from conformance.reporting.compare import render_compare_html, render_compare_markdown
 from conformance.run_matching import run_searches
 from conformance.runner import analyze_dataset
 

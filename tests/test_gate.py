@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -213,7 +214,7 @@ def test_without_a_baseline_the_gate_does_not_run(runs: Path) -> None:
     assert "regression" not in report
 
 
-def test_a_missing_baseline_fails_with_the_file_named(runs: Path) -> None:
+def test_a_missing_baseline_is_a_usage_error_with_the_file_named(runs: Path) -> None:
     done = cli(
         runs,
         "run",
@@ -225,9 +226,92 @@ def test_a_missing_baseline_fails_with_the_file_named(runs: Path) -> None:
         "misgender_gap",
         "--baseline",
         "nowhere/report.json",
+        "--report-dir",
+        "report-nowhere",
     )
-    assert done.returncode == 1
-    assert "nowhere/report.json" in done.stdout
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("conformance: error: --baseline nowhere/report.json: no such file")
+    assert not (runs / "report-nowhere").exists()  # refused before anything ran
+
+
+# Issue 15's leftover: each of these ran the suite and failed the gate (exit 1) instead of refusing the option.
+UNREADABLE = {
+    "directory": "is a directory; pass the report.json inside it",
+    "fifo": "cannot be read: bad-fifo is a named pipe (FIFO), not a regular file",
+    "permission-denied": "cannot be read: Permission denied",
+    "not-json": "not a conformance report: not JSON (Expecting value at line 1, column 1)",
+    "another-schema": "not a conformance report: no 'schema', 'kit_version', 'checks' at the top level",
+    "bad-schema": "not a conformance report: 'schema' should be a whole number, found '2'",
+}
+
+# Root reads any file whatever its mode, so the refusal is also made by the reader, for that one file.
+_REFUSE = (
+    "import errno, os, sys\n"
+    "import conformance._files as files\n"
+    "real = files.read_regular\n"
+    "def refusing(path, **kwargs):\n"
+    "    if os.path.basename(os.fspath(path)) == 'bad-permission-denied':\n"
+    "        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))\n"
+    "    return real(path, **kwargs)\n"
+    "files.read_regular = refusing\n"
+)
+
+
+def _unreadable(root: Path, kind: str) -> str:
+    """A baseline of ``kind`` (a key of UNREADABLE) under ``root``; its path relative to it."""
+    name = f"bad-{kind}"
+    target = root / name
+    if target.exists() or target.is_symlink():
+        return name
+    if kind == "directory":
+        target.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "permission-denied":
+        target.write_text((root / "report-v1" / "report.json").read_text())
+        target.chmod(0)
+    elif kind == "not-json":
+        target.write_text("baseline: report-v1\n")
+    elif kind == "another-schema":  # another tool's JSON report (pytest-json-report's shape)
+        target.write_text(json.dumps({"created": 1.0, "exitcode": 0, "tests": [{"nodeid": "t", "outcome": "passed"}]}))
+    elif kind == "bad-schema":
+        report = json.loads((root / "report-v1" / "report.json").read_text())
+        target.write_text(json.dumps({**report, "schema": "2"}))
+    return name
+
+
+def _run_with(root: Path, code: str, args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _REFUSE + code, *args], cwd=root, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(UNREADABLE))
+def test_an_unreadable_baseline_is_a_usage_error_before_anything_runs(runs: Path, kind: str) -> None:
+    baseline = _unreadable(runs, kind)
+    args = ["run", "--dataset", "v1/manifest.csv", "--analyzer", "predictions:v1/predictions.jsonl"]
+    args += ["--checks", "misgender_gap", "--baseline", baseline, "--report-dir", f"report-{kind}"]
+    done = _run_with(runs, "from conformance.cli import main\nsys.exit(main(sys.argv[1:]))\n", args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    message = done.stderr.strip()
+    assert message.startswith(f"conformance: error: --baseline {baseline}: {UNREADABLE[kind]}"), message
+    assert message.endswith("or leave --baseline out to run without the regression gate")
+    assert "\n" not in message
+    assert "Traceback" not in done.stderr
+    assert not (runs / f"report-{kind}").exists()  # no photo analysed, no report written
+
+
+@pytest.mark.parametrize("kind", sorted(UNREADABLE))
+def test_pytest_refuses_an_unreadable_baseline_with_exit_2(runs: Path, kind: str) -> None:
+    baseline = _unreadable(runs, kind)
+    args = ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "--conformance-dataset=v1/manifest.csv"]
+    args += ["--conformance-analyzer=predictions:v1/predictions.jsonl", f"--conformance-baseline={baseline}"]
+    done = _run_with(runs, "import pytest\nsys.exit(pytest.main(sys.argv[1:]))\n", args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"conformance: error: --conformance-baseline {baseline}: {UNREADABLE[kind]}" in done.stderr
+    assert "or leave --conformance-baseline out to run without the regression gate" in done.stderr
+    assert "passed" not in done.stdout
+    assert "failed" not in done.stdout
 
 
 def test_compare_marks_the_worse_group(runs: Path) -> None:
@@ -324,3 +408,69 @@ def test_pytest_refuses_a_baseline_from_another_dataset(other: Path) -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert "was made on dataset 'v1'" in done.stderr
     assert "--conformance-baseline-any-dataset" in done.stderr
+
+
+# -- a baseline that cannot speak to this run's gaps (rt14c F1) -----------------------------------------------
+# The gate passed, having compared nothing, for a baseline made with other checks, another grouping or
+# reference, or from a run that produced no check: v2 (trans 40/100 misgendered against 10/100) went
+# through against such a v1 baseline. What the baseline lacks now fails the gate, each gap named.
+
+LACKING = {
+    # baseline run's extra arguments -> what the gate must say about misgender_gap's trans vs cis gap
+    "other-checks": (["--checks", "detection_failure_gap"], "the baseline has no result for the check"),
+    "other-grouping": (["--checks", "misgender_gap", "--group-by", "trans"], "the baseline has no such comparison"),
+    "other-reference": (["--checks", "misgender_gap", "--reference", "trans"], "the baseline compared with trans"),
+    "incomplete": (["--checks", "misgender_gap", "--", "-k", "misgender_gapp"], "the baseline"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LACKING))
+def test_a_baseline_that_cannot_speak_to_the_gaps_fails_the_gate_naming_them(runs: Path, kind: str) -> None:
+    extra, why = LACKING[kind]
+    made = cli(
+        runs,
+        "run",
+        "--dataset",
+        "v1/manifest.csv",
+        "--analyzer",
+        "predictions:v1/predictions.jsonl",
+        "--profile",
+        "ci",
+        "--report-dir",
+        f"lacking-{kind}",
+        *extra,
+    )
+    assert made.returncode in (0, 1, 5), made.stdout + made.stderr  # 5: the incomplete run selected no test
+    assert (runs / f"lacking-{kind}" / "report.json").exists(), made.stdout + made.stderr
+    done = cli(
+        runs,
+        "run",
+        "--dataset",
+        "v2/manifest.csv",
+        "--analyzer",
+        "predictions:v2/predictions.jsonl",
+        "--checks",
+        "misgender_gap",
+        "--profile",
+        "ci",
+        "--baseline",
+        f"lacking-{kind}/report.json",
+        "--report-dir",
+        f"gated-{kind}",
+        "--",
+        "-k",
+        "regression",
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "no regression against" not in done.stdout
+    assert "misgender_gap: not compared with the baseline for trans" in done.stdout, done.stdout
+    assert why in done.stdout
+    assert "make the baseline with the same checks, grouping and reference" in done.stdout
+    report = json.loads((runs / f"gated-{kind}" / "report.json").read_text())
+    (message,) = report["regression"]["regressions"]
+    assert message.startswith("misgender_gap: not compared with the baseline for trans")
+    md = (runs / f"gated-{kind}" / "report.md").read_text()
+    assert "a check with gaps the baseline cannot speak to" in md
+    if kind == "other-reference":  # the how-to shows this run's message as written
+        howto = Path(__file__).parents[1] / "docs" / "how-to" / "regression-gate.md"
+        assert message in howto.read_text(encoding="utf-8").splitlines()

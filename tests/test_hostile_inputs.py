@@ -30,13 +30,14 @@ from conformance import ConformanceError, Dataset, group_labels, load_dataset, l
 from conformance.adapters.base import AdapterSettings
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import create
+from conformance.comparison.reports import load_report
 from conformance.emulators import RekognitionEmulator, serve
 from conformance.errors import ManifestError, PolicyError, PredictionsError
 from conformance.recording import RecordingError, RecordingStore
 from conformance.recording.paths import recording_path
 from conformance.recording.scrub import canonical_body, request_key
+from conformance.report import ReportError
 from conformance.reporting import build_report, render_html, render_markdown
-from conformance.reporting.compare import ReportError, load_report
 from conformance.runner import analyze_dataset
 
 WritePng = Callable[..., Path]

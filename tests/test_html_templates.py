@@ -24,8 +24,9 @@ import tomllib
 from builders import observe, people
 
 from conformance import group_labels, load_policy, run_check
+from conformance.comparison.reports import compare_reports
 from conformance.reporting import build_report
-from conformance.reporting.compare import compare_reports, render_compare_html
+from conformance.reporting.compare import render_compare_html
 from conformance.reporting.html import render_html
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,8 +174,8 @@ def test_values_are_escaped_by_the_environment_not_only_by_callers() -> None:
     """A value a template places is escaped though no Python code escaped it first (autoescape)."""
     from markupsafe import Markup
 
+    from conformance.comparison.values import ReportComparison, ReportSummary
     from conformance.reporting._html import escape
-    from conformance.reporting.compare import ReportComparison, ReportSummary
 
     assert escape("<b>&</b>") == Markup("&lt;b&gt;&amp;&lt;/b&gt;")
     assert escape(Markup("<svg/>")) == Markup("<svg/>")  # the kit's own charts pass as they are
@@ -187,7 +188,8 @@ def test_values_are_escaped_by_the_environment_not_only_by_callers() -> None:
 
 def test_importing_the_kit_or_its_writers_does_not_import_jinja2() -> None:
     code = (
-        "import sys, conformance, conformance.plugin, conformance.reporting, conformance.reporting.compare\n"
+        "import sys, conformance, conformance.plugin, conformance.reporting, conformance.reporting.compare,"
+        " conformance.comparison.reports, conformance.comparison.gate\n"
         "print(json.dumps([m for m in ('jinja2',) if m in sys.modules]))\n"
     )
     done = subprocess.run(

@@ -7,6 +7,7 @@ out as tables here rather than read back from the code.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -406,6 +407,32 @@ def test_a_value_with_no_close_spelling_shows_how_to_map_it(label: str) -> None:
     )
 
 
+@pytest.mark.parametrize("label", ["Mx", "Ms", "Mr", "fem", "mn", "Fm"])
+def test_a_short_value_gets_no_spelling_that_would_file_the_person_under_another_identity(label: str) -> None:
+    # rt14c F5: "Mx" (the nonbinary honorific) was "a misspelling of 'm'" (man), "fem" of 'ftm' (a trans man).
+    with pytest.raises(UnmappedIdentity) as info:
+        read_identity(label)
+    message = str(info.value)
+    assert "misspelling" not in message, message
+    assert "the kit never guesses an identity" in message
+
+
+@pytest.mark.parametrize("label", ["nan", "NaN", "NULL", "#N/A", "?"])
+def test_a_missing_value_marker_is_not_a_description(label: str) -> None:
+    # rt14c F5: pandas' "nan" was "a misspelling of 'man'".
+    message = message_for(label)
+    assert "misspelling" not in message, message
+    assert "is not a description but a missing-value marker" in message, message
+    assert "write undisclosed if the person gave no description, or fix the row" in message
+
+
+def test_spellings_of_different_identities_are_never_proposed() -> None:
+    # "fmale" is one slip from "female" (a woman) and from "male" (a man): no hint names either.
+    assert "misspelling" not in message_for("fmale")
+    # One slip from a spelling of one identity only is still a hint.
+    assert "is it a misspelling of 'woman'" in message_for("womn")
+
+
 def message_for(label: str) -> str:
     """What the kit says of ``label``: its error message, or "" when it reads the label."""
     try:
@@ -527,3 +554,36 @@ def test_other_multi_valued_descriptions_are_refused_with_the_reason(label: str,
     with pytest.raises(UnmappedIdentity) as info:
         read_identity(label)
     assert says in str(info.value)
+
+
+# -- rt14c F13: identity-map corners -------------------------------------------------------------------------
+
+
+def test_trans_nb_is_read_as_the_docs_promise() -> None:
+    assert read_identity("trans nb") == Reading("nonbinary", "yes")
+    assert read_identity("Transgender NB") == Reading("nonbinary", "yes")
+
+
+@pytest.mark.parametrize("label", ["-", "--", " _ "])
+def test_a_cell_of_dashes_is_blank_and_so_undisclosed(label: str) -> None:
+    assert read_identity(label) == Reading("undisclosed")
+
+
+def test_a_lookalike_letter_is_named_in_the_hint() -> None:
+    message = message_for("w\u043eman")  # a Cyrillic o
+    assert "is it a misspelling of 'woman'" in message
+    assert "'\u043e' U+043E CYRILLIC SMALL LETTER O" in message
+
+
+def test_two_spellings_of_one_description_with_two_meanings_are_refused(tmp_path: Path) -> None:
+    from conformance import PolicyError, load_policy
+
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.conformance.identity]\n"Two-Spirit" = "nonbinary"\n"two spirit" = "woman"\n', encoding="utf-8"
+    )
+    with pytest.raises(PolicyError, match=r"identity 'Two-Spirit' = 'nonbinary' and 'two spirit' = 'woman' are one "):
+        load_policy(project_root=tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.conformance.identity]\n"Two-Spirit" = "nonbinary"\n"two spirit" = "nonbinary"\n', encoding="utf-8"
+    )
+    assert load_policy(project_root=tmp_path).identity["two spirit"] == "nonbinary"

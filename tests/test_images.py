@@ -281,7 +281,7 @@ def test_worker_processes_check_as_this_process_does(tmp_path: Path) -> None:
     with ImageChecker(2) as checker:
         batches = [checker.submit(paths[:3]), checker.submit(paths[3:])]
         assert [b.worker for b in batches] == [0, 1]  # one batch to each worker process
-        there = checker.results(batches[0]) + checker.results(batches[1])
+        there = checker.results(batches[0]).checks() + checker.results(batches[1]).checks()
         assert len(checker._processes) == 2
     assert there == here
     assert [c.format for c in here] == ["PNG", "", "", "JPEG", "PNG", ""]
@@ -291,6 +291,26 @@ def test_worker_processes_check_as_this_process_does(tmp_path: Path) -> None:
     )
 
 
+def test_worker_processes_import_this_copy_of_the_kit_whatever_the_working_directory_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A "conformance" folder in the working directory (another checkout of the kit) was what the workers
+    imported: "python -c" puts the working directory first on sys.path. With another version's answers the
+    batches fell back to this process, or, with the same format, were checked by another copy's code."""
+    decoy = tmp_path / "checkout" / "conformance"
+    decoy.mkdir(parents=True)
+    marker = tmp_path / "decoy-imported"
+    (decoy / "__init__.py").write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
+    image = tmp_path / "a.png"
+    image.write_bytes(encoded("PNG"))
+    monkeypatch.chdir(decoy.parent)
+    with ImageChecker(1) as checker:
+        (check,) = checker.results(checker.submit([str(image)])).checks()
+        assert not checker._broken  # the worker answered: nothing fell back to this process
+    assert (check.format, check.digest) == ("PNG", hashlib.sha256(encoded("PNG")).hexdigest())
+    assert not marker.exists()
+
+
 def test_a_worker_that_dies_leaves_the_batch_to_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import conformance.images as images
 
@@ -298,7 +318,7 @@ def test_a_worker_that_dies_leaves_the_batch_to_this_process(tmp_path: Path, mon
     path.write_bytes(encoded("PNG"))
     monkeypatch.setattr(images, "_WORKER", "import sys; sys.exit(3)")
     with ImageChecker(1) as checker:
-        (check,) = checker.results(checker.submit([str(path)]))
+        (check,) = checker.results(checker.submit([str(path)])).checks()
     assert check == ImageCheck("PNG", hashlib.sha256(path.read_bytes()).hexdigest())
 
 

@@ -268,3 +268,42 @@ def test_plan_without_transforms_or_photos_is_empty(uneven: Dataset) -> None:
     assert plan_variants(uneven, photos=4, transforms=0, seed=5).transforms == ()
     empty = plan_variants(uneven, photos=0, transforms=3, seed=5)
     assert (empty.photos, empty.transforms) == ((), ())
+
+
+# -- rt14c F7: a variant whose call failed is named as a failure, with its reason, never as a lost face ---------
+
+
+def test_variants_that_raised_are_failures_with_their_reason_not_lost_faces(dataset: Dataset) -> None:
+    ids = photo_ids(dataset)
+    records = [seen(photo, female()) for photo in ids.values()]
+    reason = "RuntimeError: unexpected image size (raised by python:m:analyze at m.py line 3)"
+    # cis: every mirror answered (Female); trans: every mirror raised, and t-0000's crop found no face.
+    variants = [
+        *(Variant(ids[f"c-000{i}"], "mirror", seen(ids[f"c-000{i}"] + "~mirror", female())) for i in range(6)),
+        *(
+            Variant(ids[f"t-000{i}"], "mirror", Observation(ids[f"t-000{i}"] + "~mirror", "error", reason=reason))
+            for i in range(7)
+        ),
+        Variant(ids["t-0000"], "crop=0.1", seen(ids["t-0000"] + "~crop=0.1", None)),
+    ]
+    observations = Observations.build(
+        dataset, records, analyzer={"name": "by hand", "adapter": "test"}, variants=variants
+    )
+    result = run_check(
+        "transformation_invariance",
+        observations,
+        groups=group_labels(dataset),
+        reference="cis",
+        policy=WILSON,
+        seed=SEED,
+    )
+    assert result.details["faces_lost"] == 1  # the crop, not the seven failures
+    assert result.details["variant_errors"] == 7
+    assert result.details["variant_error_reasons"] == [{"reason": reason, "variants": 7}]
+    assert (
+        f"14 variants of 13 photos (crop=0.1, mirror); 0 flipped the label, 1 lost the face, 7 failed (7 x {reason})"
+        in (result.notes)
+    )
+    assert result.verdict == "inconclusive"
+    (comparison,) = result.comparisons
+    assert f"trans: 7 of its variants failed, none answered ({reason})" in comparison.note

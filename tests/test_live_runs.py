@@ -159,6 +159,22 @@ def test_fault_scenarios_lose_no_photo_and_record_nothing_twice(
         assert row["calls_second"] == 45 - row["recorded_first"], row  # the re-run asked only for the rest
 
 
+def test_the_interrupted_run_hears_ctrl_c_even_when_the_table_is_made_by_a_background_job() -> None:
+    """The ctrl-c row said "NOT interrupted" whenever the script ran as a background job of a non-interactive
+    shell: such a job starts with SIGINT ignored, its children inherit that, and a Python started so never
+    installs its Ctrl-C handler. The script starts the interrupted run as a terminal does, SIGINT at default."""
+    import shlex
+    import subprocess
+
+    probe = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    plain = shlex.join([sys.executable, "-c", probe])
+    launched = shlex.join([sys.executable, "-c", fault_runs._AS_FROM_A_TERMINAL, "-c", probe])
+    for command, heard in ((plain, "False"), (launched, "True")):
+        # "&" in sh -c: a background job of a non-interactive shell, as "python scripts/fault_runs.py > log &" is
+        done = subprocess.run(["sh", "-c", f"{command} & wait"], capture_output=True, text=True, timeout=60, check=True)
+        assert done.stdout.strip() == heard, (command, done.stdout, done.stderr)
+
+
 @pytest.mark.parametrize("executor", ["threads:8", "processes:2"])
 def test_recording_with_an_executor_writes_each_answer_once_and_every_one_served(
     environment: None, tmp_path: Path, executor: str

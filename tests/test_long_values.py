@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 from conformance import Dataset, load_dataset, load_policy
 from conformance._untrusted import shown, shown_list
 from conformance.adapters.registry import create
+from conformance.comparison.reports import load_report
 from conformance.errors import ManifestError, PolicyError, PredictionsError
 from conformance.recording import RecordingError, RecordingStore
-from conformance.reporting.compare import ReportError, load_report
+from conformance.report import ReportError
 
 MakeManifest = Callable[..., Path]  # the conftest fixture
 

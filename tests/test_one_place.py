@@ -17,8 +17,9 @@ from test_identity import MISGENDER_TABLE
 
 from conformance import AdapterSettings, PolicyError, load_policy
 from conformance._format import fixed, interval
+from conformance.comparison.values import Figure, Gap
 from conformance.options import DEFAULT_TIMEOUT, OPTION, OptionError
-from conformance.reporting.compare import Figure, Gap, _gap_text, _rate_text
+from conformance.reporting.compare import _gap_text, _rate_text
 from conformance.results import CHECK_VERDICTS, Verdict
 
 LABELS = {"woman": "Female", "man": "Male", "nonbinary": "Nonbinary", "abstain": None}
@@ -86,3 +87,37 @@ def test_rates_and_intervals_are_written_one_way() -> None:
     assert _rate_text(figure) == "0.310 [0.261, 0.364]"
     gap = Gap(reference="cis", difference=0.27, ci=(0.21, 0.33), level=0.95, tolerance=0.05, verdict="fail")
     assert _gap_text(gap, 0.95) == "0.270 [0.210, 0.330]"
+
+
+def test_report_md_and_junit_xml_write_figures_as_the_one_formatter_does() -> None:
+    """report.md and the JUnit XML properties had copies of their own: a bound that is no number read ``nan``."""
+    from conformance.plugin import _junit_properties
+    from conformance.reporting.markdown import _check_section
+    from conformance.results import CheckResult, Comparison, GroupRate
+
+    cis = GroupRate("cis", photos=300, subjects=97, count=12, n=300, rate=0.04, ci=(0.0231, 0.0688))
+    trans = GroupRate("trans", photos=300, subjects=103, count=93, n=300, rate=0.31, ci=(0.2614, math.nan))
+    gap = Comparison(
+        "trans", "cis", difference=0.27, ci=(0.21, math.inf), p_value=None, p_adjusted=None, tolerance=0.05,
+        verdict="fail", method="Newcombe",
+    )  # fmt: skip
+    result = CheckResult(
+        id="misgender_gap",
+        verdict="fail",
+        groups={"cis": cis, "trans": trans},
+        comparisons=(gap,),
+        method="m",
+        measure="misgender rate",
+        reference="cis",
+        confidence=0.95,
+    )
+    properties = dict(_junit_properties(result))
+    assert properties["conformance.misgender_gap.cis.rate"] == f"{fixed(0.04)} (12/300) {interval((0.0231, 0.0688))}"
+    assert properties["conformance.misgender_gap.trans.rate"] == "0.310 (93/300) n/a"
+    assert properties["conformance.misgender_gap.trans.gap"] == "+0.270 n/a tolerance 0.05: fail"
+    section = "\n".join(_check_section(result))
+    assert "| cis | 300 | 97 | 12 | 300 | 0.040 | [0.023, 0.069] |" in section
+    assert "| trans | 300 | 103 | 93 | 300 | 0.310 | n/a |" in section
+    assert "| trans vs cis | 0.270 | n/a |" in section
+    assert "nan" not in section
+    assert "inf" not in section

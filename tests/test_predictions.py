@@ -16,6 +16,7 @@ import pytest
 
 import conformance
 from conformance import AdapterError, Dataset, PredictionsError, load_dataset
+from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import available, create
 from conformance.observation import GENDER_CODES
 from conformance.runner import analyze_dataset
@@ -223,6 +224,47 @@ def test_malformed_line_is_refused_by_line_number(
     path = write(HEADER, one("img/a.png", "Female"), line, one("img/c.png", "Female"))
     message = refusal(path, dataset)
     assert message.startswith(f"<preds> line 3: {expected}"), message
+
+
+# The usual line (an object, a float confidence, four float box values) is read by shortcuts; each of these
+# lines takes the shortcut's way out to the full checks, and gets what they say.
+SHORTCUT_LINES = [
+    ('{"photo": "img/b.png", "faces": [{"gender": "Male", "confidence": Infinity}]}', "confidence inf must be"),
+    ('{"photo": "img/b.png", "faces": [{"gender": "Male", "box": [NaN, 0.1, 0.2, 0.2]}]}', "box [nan, 0.1, 0.2, 0.2]"),
+    ('{"photo": "img/b.png", "faces": [{"gender": "Male", "box": [0.1, -Infinity, 0.2, 0.2]}]}', "box [0.1, -inf, 0."),
+    (one("img/b.png", "Male", box=[0.1, 0.1, 1.6, 0.2]), "box [0.1, 0.1, 1.6, 0.2] looks like pixels"),
+    (one("img/b.png", "Male", box=[0.1, 0.1, 0.2, -0.2]), "box [0.1, 0.1, 0.2, -0.2] has no area"),
+    ('{"photo": "img/b.png", "faces": []} x', "not valid JSON (Extra data at column 37)"),
+    ('{"photo": "img/b.png", "faces": []}\f', "not valid JSON (Extra data at column 36)"),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), SHORTCUT_LINES)
+def test_lines_off_the_usual_shortcuts_get_the_full_checks_messages(
+    dataset: Dataset, write: Callable[..., Path], line: object, expected: str
+) -> None:
+    path = write(HEADER, one("img/a.png", "Female"), line, one("img/c.png", "Female"))
+    message = refusal(path, dataset)
+    assert message.startswith(f"<preds> line 3: {expected}"), message
+
+
+def test_lines_with_spaces_around_the_object_and_whole_number_values_are_read(
+    dataset: Dataset, write: Callable[..., Path]
+) -> None:
+    lines = [
+        HEADER,
+        '  {"photo": "img/a.png", "faces": [{"gender": "Female", "confidence": 90, "box": [0, 0, 1, 1]}]} \t',
+        one("img/b.png", "Male", confidence=80.5, box=[-0.1, 0.2, 1.5, 0.25]),
+        one("img/c.png", "Female"),
+        one("img/d.png", "Female"),
+    ]
+    analyzer = PredictionsAnalyzer(write(*lines), dataset=dataset)
+    a, b = analyzer.analyze(dataset.photo("img/a.png")), analyzer.analyze(dataset.photo("img/b.png"))
+    assert a.face is not None
+    assert b.face is not None
+    assert (a.face.confidence, a.face.box) == (90.0, (0.0, 0.0, 1.0, 1.0))
+    assert all(type(v) is float for v in (a.face.confidence, *a.face.box))  # ints read as floats
+    assert (b.face.confidence, b.face.box) == (80.5, (-0.1, 0.2, 1.5, 0.25))
 
 
 def test_blank_lines_count_in_line_numbers(dataset: Dataset, write: Callable[..., Path]) -> None:
@@ -606,3 +648,40 @@ def test_confidences_on_a_0_1_scale_are_refused(dataset: Dataset, write: Callabl
     assert "<preds> line 1:" in message
     assert "0-1 scale" in message
     assert "multiply by 100" in message
+
+
+# -- rt14c F12: a systematic failure's advice fits the analyzer: a predictions file records nothing -------------
+
+
+def test_a_predictions_file_missing_its_last_photos_stops_with_advice_about_the_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from builders import people, write_dataset
+
+    manifest, predictions = write_dataset(tmp_path / "photos", people("c", 25) + people("t", 25, trans="yes"))
+    lines = predictions.read_text(encoding="utf-8").splitlines()
+    predictions.write_text("\n".join(lines[:-22]) + "\n", encoding="utf-8")  # the last 22 photos have no line
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--dataset",
+            str(manifest),
+            "--analyzer",
+            f"predictions:{predictions}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "nothing is recorded (the answers are the predictions file's). Fix the cause (the predictions file: a " in (
+        done.stderr
+    )
+    assert "the endpoint, its permissions" not in done.stderr
+    assert "what was recorded so far is kept" not in done.stderr

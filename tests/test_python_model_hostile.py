@@ -568,3 +568,206 @@ def test_cli_under_xdist_the_workers_take_the_answers_conformance_run_made(tmp_p
         "cis": (0, 20),
         "trans": (0, 20),
     }
+
+
+# -- rt14c F3: conformance run is isolated from the project's conftest.py; the command line's analyzer wins ------
+
+BROKEN_FIXTURE = """
+import pytest
+
+def pytest_collection_modifyitems(config, items):
+    keep = [i for i in items if "misgender_gap" in i.name]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
+
+@pytest.fixture(autouse=True)
+def _project_fixture():
+    print("PROJECT AUTOUSE FIXTURE RAN")
+
+@pytest.fixture(scope="session")
+def conformance_model():
+    raise RuntimeError("weights/model.onnx not found")
+"""
+
+
+def test_cli_runs_the_built_in_suite_without_the_projects_conftest(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    module(tmp_path, "steady", VOCABULARY + f"def analyze(path):\n    return {ANSWER}\n")
+    (tmp_path / "conftest.py").write_text(BROKEN_FIXTURE, encoding="utf-8")
+    args = ("run", "--dataset", "photos/manifest.csv", "--analyzer", "python:steady:analyze")
+    done = cli(tmp_path, *args, "--", "-s")
+    report = json.loads((tmp_path / "conformance-report" / "report.json").read_text(encoding="utf-8"))
+    # Every check ran (none deselected by the project's hook, none broken by its fixture) ...
+    assert [c["verdict"] for c in report["checks"] if c["verdict"] == "not run"] == []
+    assert "weights/model.onnx" not in done.stdout + done.stderr
+    assert "PROJECT AUTOUSE FIXTURE RAN" not in done.stdout
+    # ... and a project that wants its conftest.py in the suite says so.
+    opted = cli(tmp_path, *args, "--project-conftest", "--", "-s")
+    assert "PROJECT AUTOUSE FIXTURE RAN" in opted.stdout
+
+
+def test_pytest_an_analyzer_named_on_the_command_line_never_evaluates_the_fixture(pytester: pytest.Pytester) -> None:
+    manifest = write_project(pytester.path)
+    pytester.syspathinsert()
+    module(pytester.path, "steady", VOCABULARY + f"def analyze(path):\n    return {ANSWER}\n")
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture(scope='session')\ndef conformance_model():\n"
+        "    raise RuntimeError('weights/model.onnx not found')\n"
+    )
+    pytester.makepyfile(
+        test_mine="def test_it(conformance_observations):\n"
+        "    assert conformance_observations.analyzer['name'] == 'steady:analyze'\n"
+    )
+    result = pytester.runpytest(f"{OPT_DATASET}={manifest}", f"{OPT_ANALYZER}=python:steady:analyze")
+    result.assert_outcomes(passed=1)
+
+
+# -- rt14c F4: a model that ends the run some other way never reads as a check failing, or as a pass -------------
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [
+        (
+            "class Stop(BaseException):\n    pass\n\ndef analyze(path):\n    raise Stop('model gave up')\n",
+            "stopper.Stop('model gave up')",
+        ),
+        (
+            "import asyncio\n\ndef analyze(path):\n    raise asyncio.CancelledError('timed out upstream')\n",
+            "asyncio.CancelledError('timed out upstream')",
+        ),
+    ],
+    ids=["custom BaseException", "CancelledError"],
+)
+def test_cli_a_base_exception_from_the_model_stops_the_run_with_exit_2(tmp_path: Path, source: str, named: str) -> None:
+    write_project(tmp_path)
+    module(tmp_path, "stopper", VOCABULARY + source)
+    done = cli(tmp_path, "run", "--dataset", "photos/manifest.csv", "--analyzer", "python:stopper:analyze")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"raised {named}" in done.stderr
+    assert "on photo img/001.png" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_an_exception_whose_str_fails_is_that_photos_error(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    module(
+        tmp_path,
+        "weird",
+        VOCABULARY + "class Weird(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\n\n"
+        f"def analyze(path):\n    if path.name == '002.png':\n        raise Weird()\n    return {ANSWER}\n",
+    )
+    done = cli(tmp_path, "run", "--dataset", "photos/manifest.csv", "--analyzer", "python:weird:analyze")
+    assert done.returncode == 1, done.stdout + done.stderr  # the checks' verdict: too few people
+    assert "Traceback" not in done.stderr
+    report = json.loads((tmp_path / "conformance-report" / "report.json").read_text(encoding="utf-8"))
+    errors = [p for p in report["photos"] if p["outcome"] == "error"]
+    assert [p["photo"] for p in errors] == ["img/002.png"]
+    assert "Weird: (its message could not be printed: str() raised RuntimeError)" in errors[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("import os\n\ndef analyze(path):\n    os._exit(0)\n", 2),
+        (f"import atexit, os\natexit.register(lambda: os._exit(0))\n\ndef analyze(path):\n    return {ANSWER}\n", 1),
+    ],
+    ids=["os._exit(0) in a call", "os._exit(0) from atexit after the verdict"],
+)
+def test_cli_a_model_ending_the_process_never_exits_0(tmp_path: Path, source: str, expected: int) -> None:
+    write_project(tmp_path)
+    module(tmp_path, "ender", VOCABULARY + source)
+    done = cli(tmp_path, "run", "--dataset", "photos/manifest.csv", "--analyzer", "python:ender:analyze")
+    # 2: no verdict (the process ended mid-run); 1: the run's own verdict (too few people), not the 0 it ended with.
+    assert done.returncode == expected, done.stdout + done.stderr
+    if expected == 2:
+        assert "the run ended before it finished, with exit status 0 and no verdict" in done.stderr
+    else:
+        assert "the process ended with exit status 0 after the run had decided 1" in done.stderr
+
+
+# -- rt14c F11: a functools.partial of a model keeps its module's declarations --------------------------------
+
+
+def test_a_partial_of_the_models_function_reads_its_modules_declarations(
+    tmp_path: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import functools
+    import importlib
+
+    module(
+        tmp_path,
+        "partialmodel",
+        'NAME = "My model"\nVERSION = "3.1"\n'
+        'VOCABULARY = {"Female": "woman", "Male": "man", "Nonbinary": "nonbinary"}\n\n'
+        "def analyze(path, threshold=0.9):\n"
+        '    return {"faces": [{"gender": "Female", "confidence": 90.0}]}\n',
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mymodel = importlib.import_module("partialmodel")
+    model = functools.partial(functools.partial(mymodel.analyze, threshold=0.5))
+    described = analyzer_from(model, dataset=dataset).describe()
+    assert (described["name"], described["version"]) == ("My model", "3.1")
+    assert described["vocabulary"]["labels"] == {"Female": "woman", "Male": "man", "Nonbinary": "nonbinary"}
+
+
+def test_cli_ctrl_c_on_a_python_model_says_nothing_was_recorded(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    write_project(tmp_path)
+    started = tmp_path / "started"
+    module(
+        tmp_path,
+        "slow",
+        VOCABULARY + f"import time\nfrom pathlib import Path\n\ndef analyze(path):\n"
+        f"    Path({str(started)!r}).touch()\n    time.sleep(60)\n    return {ANSWER}\n",
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "run",
+            "--dataset",
+            "photos/manifest.csv",
+            "--analyzer",
+            "python:slow:analyze",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(),
+    )
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted (Ctrl-C); nothing is recorded for python:slow:analyze: run the same command again" in err
+    assert "recorded so far is kept" not in err
+
+
+# -- rt14c F16: a model cannot silence the kit's console at import -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("head", "replaced"),
+    [
+        ("import io, sys\nsys.stdout = io.StringIO()\n" + VOCABULARY, "sys.stdout or sys.stderr"),
+        ('import warnings\nwarnings.simplefilter("ignore")\n', "the warnings filters"),
+    ],
+    ids=["stdout swapped", "warnings ignored"],
+)
+def test_cli_a_model_silencing_the_console_at_import_is_undone_and_said(
+    tmp_path: Path, head: str, replaced: str
+) -> None:
+    write_project(tmp_path)
+    module(tmp_path, "quiet", head + f"\ndef analyze(path):\n    return {ANSWER}\n")
+    done = cli(tmp_path, "run", "--dataset", "photos/manifest.csv", "--analyzer", "python:quiet:analyze")
+    assert "conformance verdict:" in done.stdout  # the verdicts are shown
+    assert f"importing quiet replaced {replaced}; the kit put them back" in done.stderr
+    if "warnings" in head:  # no VOCABULARY: the inferred-vocabulary warning is shown
+        assert "InferredVocabularyWarning" in done.stderr

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from conformance.assertions import headline, verdict_line
+from conformance.comparison.gate import find_regressions
+from conformance.comparison.reports import compare_reports
 from conformance.report import (
     CHECK_VERDICTS,
     RUN_VERDICTS,
@@ -27,7 +29,6 @@ from conformance.report import (
     run_verdict,
 )
 from conformance.reporting import render_html, render_markdown, write_json
-from conformance.reporting.compare import compare_reports, find_regressions
 from conformance.results import CheckResult
 
 

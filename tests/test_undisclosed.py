@@ -288,3 +288,39 @@ def test_the_policy_may_map_a_label_to_undisclosed(tmp_path: Path) -> None:
     manifest, _ = write_dataset(tmp_path / "photos", [shot("p1", "Rather not answer"), shot("p2", "woman")])
     dataset = load_dataset(manifest, identity_map=policy.identity)
     assert [p.group for p in dataset] == ["undisclosed", "cis"]
+
+
+# -- rt14c F2: the kit never picks a reference group of undisclosed people only ---------------------------------
+
+
+def _verdicts(cwd: Path) -> dict[str, str]:
+    report = json.loads((cwd / "conformance-report" / "report.json").read_text())
+    return {c["id"]: c["verdict"] for c in report["checks"]}
+
+
+def test_no_cis_group_and_undisclosed_largest_the_reference_is_a_disclosed_group(tmp_path: Path) -> None:
+    # 4 trans women, 3 nonbinary people, 9 undisclosed: the largest group is undisclosed, but nothing can be
+    # misgendered in it; the largest group that described itself (trans, 4 people) is the reference.
+    shots = [
+        *people("t", 4, identity="woman", trans="yes"),
+        *people("n", 3, identity="nonbinary", trans=""),
+        *[shot(f"u{i}", "prefer not to say", "", "Female") for i in range(9)],
+    ]
+    manifest, predictions = write_dataset(tmp_path / "photos", shots)
+    done = run(tmp_path, "run", "--dataset", str(manifest), "--analyzer", f"predictions:{predictions}")
+    assert "reference group 'trans' chosen as the largest group" in done.stderr, done.stderr
+    assert "choose another reference" not in done.stdout + done.stderr
+    verdicts = _verdicts(tmp_path)
+    assert "not run" not in verdicts.values(), verdicts
+    assert done.returncode == 1  # the checks' own verdicts: too few people, and a binary-only vocabulary
+
+
+def test_everyone_undisclosed_the_checks_that_need_a_self_description_are_not_applicable(tmp_path: Path) -> None:
+    shots = [shot(f"u{i}", form, "", "Female") for i, form in enumerate(["prefer not to say", "", "declined"] * 2)]
+    manifest, predictions = write_dataset(tmp_path / "photos", shots)
+    done = run(tmp_path, "run", "--dataset", str(manifest), "--analyzer", f"predictions:{predictions}")
+    verdicts = _verdicts(tmp_path)
+    for check_id in ("misgender_gap", "same_person_consistency", "confidence_calibration"):
+        assert verdicts[check_id] == "not applicable", verdicts
+    assert "nobody in the dataset disclosed a gender identity" in done.stdout
+    assert "choose another reference" not in done.stdout + done.stderr

@@ -233,12 +233,12 @@ def test_refusals_always_carry_a_reason(analyzer: Any, status: int, body: bytes,
 
 
 def test_a_very_long_vendor_message_is_cut_in_the_reason(analyzer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conformance.adapters.rekognition import _Refused
+    from conformance.adapters.rekognition_answers import Refused
 
     adapter, photo = analyzer
 
     def refuse(method: str, **params: Any) -> Any:
-        raise _Refused("InvalidParameterException", "x" * 100_000)
+        raise Refused("InvalidParameterException", "x" * 100_000)
 
     monkeypatch.setattr(adapter, "_call", refuse)
     observation = adapter.analyze(photo)

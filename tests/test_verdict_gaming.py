@@ -237,10 +237,10 @@ def test_a_python_model_declares_it_with_gives_confidence(tmp_path: Path) -> Non
 
 
 def test_rekognition_declares_the_confidence_its_service_model_gives() -> None:
-    from conformance.adapters.rekognition import _service_model, gender_vocabulary
+    from conformance.adapters.rekognition_answers import gender_vocabulary, service_model
 
     # botocore's Gender shape has a Confidence beside the Value: Rekognition gives one with every label.
-    assert "Confidence" in _service_model().shape_for("Gender").members
+    assert "Confidence" in service_model().shape_for("Gender").members
     assert gender_vocabulary().gives_confidence is True
 
 

@@ -109,8 +109,8 @@ def test_the_regression_gate_keeps_every_pair_of_groups_apart(tmp_path: Path) ->
     # With every two groups compared, "trans" is in two comparisons (against cis and against nonbinary);
     # the gate must compare trans vs cis with trans vs cis, not with whichever came last.
     from conformance import group_labels, load_policy, run_check
+    from conformance.comparison.gate import find_regressions
     from conformance.reporting import build_report
-    from conformance.reporting.compare import find_regressions
 
     def report(trans_wrong: int, directory: Path) -> dict[str, object]:
         shots = (

@@ -399,8 +399,12 @@ def test_one_person_of_unknown_trans_status_does_not_block_a_perfect_run(tmp_pat
     assert "1 person of unknown trans status" in unknown[0]["note"]
 
 
-def test_enough_people_of_unknown_trans_status_are_compared(tmp_path: Path) -> None:
+def test_people_of_unknown_trans_status_are_shown_but_never_compared_at_any_number(tmp_path: Path) -> None:
+    # Red team 13c: compared from min_subjects upwards, 9 such people passed a perfect analyzer and 15 failed
+    # it. Missing data is shown (10 of 10 misgendered, hand count) and never decides the verdict.
     shots = people("cis", 100) + people("unk", 10, trans="unknown", misgendered=10)
     result = check("misgender_gap", observe(tmp_path, shots))
     (row,) = result.comparisons
-    assert row.verdict == "fail"  # 10 of 10 misgendered against 0 of 100: compared, and shown beyond 0.05
+    assert row.verdict == "not applicable"
+    assert "10 people of unknown trans status" in row.note
+    assert (result.groups["unknown"].count, result.groups["unknown"].n) == (10, 10)

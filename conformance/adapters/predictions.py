@@ -128,6 +128,24 @@ class ConfidenceScales:
         return self.unit if count == 1 else self.unit + "s"
 
 
+_DECODE = json.JSONDecoder().raw_decode
+
+
+def _loads(line: str) -> Any:
+    """``json.loads(line)``, without its two whitespace scans for the usual line (an object, then a newline).
+
+    Anything else (leading spaces, extra data, bad JSON) is left to ``json.loads``: the same value, or
+    the same error.
+    """
+    try:
+        value, end = _DECODE(line)
+    except BAD_JSON:
+        return json.loads(line)
+    if end != len(line) and line[end:].strip(" \t\n\r"):  # json.loads's own whitespace
+        return json.loads(line)  # raises its "Extra data" error
+    return value
+
+
 def _reason(error: object) -> str:
     """A line's ``"error"`` as the photo's reason: as written, cut (its length noted) when it is long."""
     return shown(error, _REASON_LIMIT, quoted=False)
@@ -179,6 +197,24 @@ def read_answer(
     return faces, None
 
 
+def _plain_box(box: list[Any]) -> bool:
+    """Four floats, left and top finite, width and height above 0 and at most 1.5: the usual box, as is.
+
+    Anything else (ints, a bad value) goes through :func:`read_face`'s checks, which convert or name it.
+    """
+    left, top, width, height = box
+    return (
+        type(left) is float
+        and type(top) is float
+        and type(width) is float
+        and type(height) is float
+        and left - left == 0.0  # inf - inf and nan - nan are nan
+        and top - top == 0.0
+        and 0.0 < width <= 1.5
+        and 0.0 < height <= 1.5
+    )
+
+
 def read_face(face: Mapping[str, Any], gender: str | None, strings: dict[str, str] | None = None) -> Face:
     """One face of an answer as a :class:`Face`: confidence 0-100, box as fractions; ``gender`` is its label's meaning.
 
@@ -194,7 +230,9 @@ def read_face(face: Mapping[str, Any], gender: str | None, strings: dict[str, st
     if label is not None and strings is not None:
         label = strings.setdefault(label, label)
     confidence = face.get("confidence")
-    if confidence is not None:
+    if type(confidence) is float and 0.0 <= confidence <= 100.0:  # JSON's usual: checked (nan and inf fail it)
+        pass
+    elif confidence is not None:
         if (
             isinstance(confidence, bool)
             or not isinstance(confidence, (int, float))
@@ -203,7 +241,9 @@ def read_face(face: Mapping[str, Any], gender: str | None, strings: dict[str, st
             raise AnswerProblem(f"confidence {shown(confidence)} must be a number from 0 to 100")
         confidence = float(confidence)
     box = face.get("box")
-    if box is not None:
+    if type(box) is list and len(box) == 4 and _plain_box(box):
+        box = (box[0], box[1], box[2], box[3])
+    elif box is not None:
         if not isinstance(box, list) or len(box) != 4 or not finite_numbers(box):
             raise AnswerProblem(f"box {shown(box)} must be [left, top, width, height] as fractions of the image")
         if box[2] <= 0 or box[3] <= 0:
@@ -271,11 +311,12 @@ class PredictionsAnalyzer:
         answered = 0  # photo lines read
         first = True
         vocabulary: Vocabulary | None = None
+        find = self.dataset.photo_index().get
         for number, line_text in self._numbered_lines(handle):
             if not line_text.strip():
                 continue
             try:
-                record = json.loads(line_text)
+                record = _loads(line_text)
             except BAD_JSON as exc:
                 where = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
                 raise self._fail(number, f"not valid JSON ({json_problem(exc)}{where})") from None
@@ -298,14 +339,15 @@ class PredictionsAnalyzer:
             photo = record.get("photo")
             if not isinstance(photo, str) or not photo:
                 raise self._fail(number, 'needs a "photo" naming a manifest photo (or a header line first)')
-            photo_id = normalise_photo_id(photo)
-            if photo_id not in self.dataset:
+            # A path written as the manifest's is its own normal form (normalising is idempotent): found at once.
+            found = find(photo) or find(normalise_photo_id(photo))
+            if found is None:
                 raise self._fail(
                     number,
                     f"photo {shown(photo)} is not in the manifest {self.dataset.manifest}; "
                     "check the path (relative to the manifest) or remove the line",
                 )
-            photo_id = self.dataset.photo(photo_id).id  # the manifest's own string: one copy a photo, not two
+            photo_id = found.id  # the manifest's own string: one copy a photo, not two
             if photo_id in self._observations or photo_id in raw_faces:
                 raise self._fail(
                     number,
@@ -332,7 +374,7 @@ class PredictionsAnalyzer:
             if vocabulary is None:
                 raw_faces[photo_id] = (number, faces, error)
             else:
-                self._observations[photo_id] = self._observation(photo_id, number, faces, error)
+                self._observations[photo_id] = self._observation(photo_id, number, faces, error, found.box)
 
         if not answered and not self._searches:
             has = ["a header"] if self.header else []
@@ -346,7 +388,8 @@ class PredictionsAnalyzer:
         if vocabulary is None:
             self.vocabulary = self._vocabulary(declared, seen_labels)
             for photo_id, (number, faces, error) in raw_faces.items():
-                self._observations[photo_id] = self._observation(photo_id, number, faces, error)
+                box = self.dataset.photo(photo_id).box
+                self._observations[photo_id] = self._observation(photo_id, number, faces, error, box)
             raw_faces.clear()
         else:
             self.vocabulary = replace(
@@ -396,6 +439,23 @@ class PredictionsAnalyzer:
                 if isinstance(photo, str) and normalise_photo_id(photo) == photo_id:
                     return number
         return 0
+
+    def has_line(self, photo_id: str) -> bool:
+        """Whether the file has a line for the photo (faces or an error), as read when the analyzer was made."""
+        return photo_id in self._observations
+
+    def line_of(self, photo_id: str) -> int | None:
+        """The number of the photo's line, read again from the file for a message; None when it cannot be told.
+
+        The file is opened as when it was first read (a regular file only): one replaced since by a pipe or a
+        device gives None, never a wait or an endless read.
+        """
+        if not self.has_line(photo_id):
+            return None
+        try:
+            return self._first_line(photo_id) or None
+        except (OSError, PredictionsError):  # changed since it was read: the message names the photo instead
+            return None
 
     def missing_note(self) -> str:
         """What the run is told about manifest photos the file has no line for ('' when there is none)."""
@@ -580,7 +640,12 @@ class PredictionsAnalyzer:
         return self._abstained
 
     def _observation(
-        self, photo_id: str, number: int, faces: list[dict[str, Any]] | None, error: str | None
+        self,
+        photo_id: str,
+        number: int,
+        faces: list[dict[str, Any]] | None,
+        error: str | None,
+        box: tuple[float, float, float, float] | None,
     ) -> Observation:
         if error is not None:
             return Observation(photo=photo_id, outcome="error", reason=_reason(error))
@@ -588,7 +653,7 @@ class PredictionsAnalyzer:
         if not faces:
             return Observation(photo=photo_id, outcome="no_face", reason="no face found")
         parsed = [self._face(number, f) for f in faces]
-        chosen = choose_face(parsed, self.dataset.photo(photo_id).box)
+        chosen = choose_face(parsed, box)
         if len(parsed) > 1 or chosen is None:
             self._faces[photo_id] = parsed  # a lone face that counts is the observation's own: not kept twice
         if chosen is None:

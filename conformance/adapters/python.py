@@ -74,9 +74,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .._files import FileTooLarge, NotRegularFile, open_regular, read_problem, read_regular, regular_size
 from .._text import printable
 from .._untrusted import shown, shown_list
-from ..errors import AdapterError
+from ..errors import AdapterError, ManifestError
 from ..failures import SystematicFailure
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..observation import Face, Observation
@@ -122,7 +123,10 @@ class PhotoInput:
     format: str = ""  # Pillow's name for the image format: JPEG, PNG, ...
 
     def read_bytes(self) -> bytes:
-        return self.path.read_bytes()
+        """The image file's bytes, read as the kit reads photos (never a pipe or a device, at most 64 MiB)."""
+        from ..images import image_bytes
+
+        return image_bytes(self.path)
 
 
 class InferredVocabularyWarning(UserWarning):
@@ -140,6 +144,20 @@ class ModelExit(SystematicFailure):
     systematic failure does), whatever the exit code was. Left alone, ``sys.exit(0)`` ended
     ``conformance run`` with exit 0, no report and no message: a CI job went green on nothing.
     """
+
+
+def _type_name(exc: BaseException) -> str:
+    """The exception's class as the user's code names it (``asyncio.CancelledError``), with its message if printable."""
+    kind = type(exc)
+    name = (
+        kind.__qualname__ if kind.__module__ in ("builtins", "__main__") else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    name = name.replace("asyncio.exceptions.", "asyncio.")
+    try:
+        text = str(exc)
+    except Exception:  # its __str__ fails: the type alone names it
+        text = ""
+    return f"{name}({shown(text, 120)})" if text else name
 
 
 def _exit_code(exc: SystemExit) -> str:
@@ -339,12 +357,37 @@ def _import_exit(exc: SystemExit, what: str, spec: str, file: str | None) -> Mod
 
 @contextmanager
 def _kept_cwd(who: str, origin: Callable[[], str | None]) -> Iterator[None]:
-    """Import user code, then change the working directory back if it changed, with a warning at ``origin()``."""
+    """Import user code, then change the working directory back if it changed, with a warning at ``origin()``.
+
+    The console's streams and the warnings filters are put back too (rt14c F16): a module that swaps
+    ``sys.stdout`` or calls ``warnings.simplefilter("ignore")`` at import would hide the run's verdicts
+    and its inferred-vocabulary warning.
+    """
+    import warnings
+
     before = _cwd()
+    streams = (sys.stdout, sys.stderr)
+    filters = list(warnings.filters)
     try:
         yield
     finally:
         moved = _moved_back(before)
+        changed = []
+        if (sys.stdout, sys.stderr) != streams:
+            sys.stdout, sys.stderr = streams
+            changed.append("sys.stdout or sys.stderr")
+        if warnings.filters != filters:
+            warnings.filters[:] = filters  # type: ignore[index]  # a list at run time; typeshed says Sequence
+            getattr(warnings, "_filters_mutated", lambda: None)()  # the cache of decisions made under them
+            changed.append("the warnings filters")
+        if changed:
+            print(
+                printable(
+                    f"conformance: {who} replaced {' and '.join(changed)}; the kit put them back, so that the run's "
+                    "verdicts and warnings are shown"
+                ),
+                file=sys.stderr,
+            )
         if moved is not None:
             _warn_moved(who, moved, before or "", (origin() or who, 1))
 
@@ -394,7 +437,10 @@ def _import_name(name: str, spec: str) -> ModuleType:
         """The module, or None when it is not on sys.path (as opposed to failing inside)."""
         try:
             with _own_argv(name), _kept_cwd(f"{spec}: importing {name}", lambda: _origin(name)):
+                _check_source(name, spec)
                 return importlib.import_module(name)
+        except AdapterError:
+            raise
         except ModuleNotFoundError as exc:
             if exc.name is not None and (exc.name == name or name.startswith(exc.name + ".")):
                 return None
@@ -413,6 +459,12 @@ def _import_name(name: str, spec: str) -> ModuleType:
         module = attempt()
     if module is not None:
         return module
+    beside = Path(here) / f"{name.replace('.', '/')}.py"
+    if os.path.lexists(beside):  # there, but the import system passes over what is not a regular file
+        try:
+            regular_size(beside, limit=MAX_MODULE_BYTES)
+        except OSError as exc:
+            raise _module_problem(spec, beside, exc) from None
     raise AdapterError(
         f"{spec}: no module named {name!r} on sys.path or in the working directory {here}; run from the folder that "
         f"holds {name.replace('.', '/')}.py, give the file (python:path/to/{name.rsplit('.', 1)[-1]}.py:FUNCTION), "
@@ -420,15 +472,65 @@ def _import_name(name: str, spec: str) -> ModuleType:
     )
 
 
+# The largest module file the kit imports (16 MiB): over any hand-written or generated model module, and a bound
+# on what a path after python: can make the kit read (the import system reads a file whole, and waits on a pipe).
+MAX_MODULE_BYTES = 16 * 2**20
+
+
+def _module_problem(spec: str, path: Path, exc: OSError) -> AdapterError:
+    """The module's file cannot be read (a pipe, a device, a folder, too large): named, with the way out."""
+    return AdapterError(
+        f"{spec}: the module file {path} {read_problem(exc, 'a module')}; give the path of the model's .py file"
+    )
+
+
+def _check_source(name: str, spec: str) -> None:
+    """Refuse a module found by name whose source file is over the bound, before the import reads it whole.
+
+    The import system itself passes over a pipe or a device (it looks for regular files only).
+    """
+    import importlib.util
+    from importlib.machinery import SourceFileLoader
+
+    if name in sys.modules:
+        return
+    found = importlib.util.find_spec(name)
+    if found is not None and found.origin and isinstance(found.loader, SourceFileLoader):
+        try:
+            regular_size(found.origin, limit=MAX_MODULE_BYTES)
+        except OSError as exc:
+            raise _module_problem(spec, Path(found.origin), exc) from None
+
+
+def _regular_loader() -> type[Any]:
+    """A source loader reading the module (and its bytecode cache) as regular files only, within the bound.
+
+    The file was checked before the import; this keeps a file swapped for a pipe or a device since from
+    blocking the import or being read without end (the check and the read are one ``open`` here).
+    """
+    from importlib.machinery import SourceFileLoader
+
+    class RegularSourceLoader(SourceFileLoader):
+        def get_data(self, path: str) -> bytes:
+            return read_regular(path, limit=MAX_MODULE_BYTES)
+
+    return RegularSourceLoader
+
+
 def _import_file(target: str, spec: str) -> ModuleType:
     import importlib.util
 
     path = Path(target).expanduser()
-    resolved = (path if path.is_absolute() else Path.cwd() / path).resolve()
-    if not resolved.is_file():
+    given = path if path.is_absolute() else Path.cwd() / path
+    resolved = given.resolve()
+    try:
+        regular_size(given, limit=MAX_MODULE_BYTES)  # never a pipe (the import would wait) or a device
+    except FileNotFoundError:
         raise AdapterError(
             f"{spec}: no file {resolved} (a path after python: is relative to the working directory {Path.cwd()})"
-        )
+        ) from None
+    except OSError as exc:
+        raise _module_problem(spec, given, exc) from None
     digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
     # A private name: a file called code.py or test.py must not shadow (or be shadowed by) the standard library's.
     stem = re.sub(r"\W", "_", resolved.stem)
@@ -439,7 +541,7 @@ def _import_file(target: str, spec: str) -> ModuleType:
     folder = str(resolved.parent)
     if folder not in sys.path:
         sys.path.append(folder)  # its sibling modules import as when the file runs as a script
-    module_spec = importlib.util.spec_from_file_location(name, resolved)
+    module_spec = importlib.util.spec_from_file_location(name, resolved, loader=_regular_loader()(name, str(resolved)))
     if module_spec is None or module_spec.loader is None:
         raise AdapterError(f"{spec}: {resolved} cannot be loaded as a Python module; give a .py file")
     module = importlib.util.module_from_spec(module_spec)
@@ -450,6 +552,11 @@ def _import_file(target: str, spec: str) -> ModuleType:
     except SystemExit as exc:
         del sys.modules[name]
         raise _import_exit(exc, str(resolved), spec, str(resolved)) from None
+    except (NotRegularFile, FileTooLarge) as exc:
+        del sys.modules[name]
+        if Path(exc.path) != resolved:  # the module's own code read a special file: its failure
+            raise _import_failure(exc, str(resolved), spec) from None
+        raise _module_problem(spec, resolved, exc) from None
     except Exception as exc:
         del sys.modules[name]
         raise _import_failure(exc, str(resolved), spec) from None
@@ -572,6 +679,15 @@ def _declaration(
 _REGISTERED: dict[str, object] = {}
 
 
+def _underlying(model: object) -> object:
+    """The function a ``functools.partial`` (of a partial ...) calls: its module holds the declarations (rt14c F11)."""
+    import functools
+
+    while isinstance(model, functools.partial):
+        model = model.func
+    return model
+
+
 def register(model: object, *, name: str | None = None) -> str:
     """Make an in-process model nameable as an analyzer spec in this process; returns the spec.
 
@@ -585,9 +701,10 @@ def register(model: object, *, name: str | None = None) -> str:
     >>> register(guess, name="doc.guess")
     'python:@doc.guess'
     """
+    inner = _underlying(model)
     key = (
         name
-        or f"{getattr(model, '__module__', None) or '?'}.{getattr(model, '__qualname__', type(model).__qualname__)}"
+        or f"{getattr(inner, '__module__', None) or '?'}.{getattr(inner, '__qualname__', type(inner).__qualname__)}"
     )
     _REGISTERED[key] = model
     return f"python:@{key}"
@@ -642,16 +759,17 @@ def analyzer_from(
     The function's module may declare ``VOCABULARY``, ``ABSTAINS``, ``GIVES_CONFIDENCE``, ``NAME``,
     ``VERSION`` and ``BATCH_SIZE`` (see the module docstring); the keyword arguments, when given, take precedence.
     """
-    module = sys.modules.get(getattr(model, "__module__", "") or "")
+    inner = _underlying(model)  # functools.partial(mymodel.analyze, ...): mymodel declares what it can say
+    module = sys.modules.get(getattr(inner, "__module__", "") or "")
     file = getattr(module, "__file__", None)
-    label = getattr(model, "__qualname__", type(model).__qualname__)
+    label = getattr(inner, "__qualname__", type(inner).__qualname__)
     return _build(
         model,
         dataset=dataset,
-        spec=spec or f"python:{getattr(model, '__module__', '?')}:{label}",
+        spec=spec or f"python:{getattr(inner, '__module__', '?')}:{label}",
         namespace=vars(module) if module is not None else {},
         where=module.__name__ if module is not None else repr(model),
-        default_name=f"{getattr(model, '__module__', '?')}:{label}",
+        default_name=f"{getattr(inner, '__module__', '?')}:{label}",
         file=Path(file) if file else None,
         overrides={
             "VOCABULARY": vocabulary,
@@ -792,9 +910,19 @@ class FunctionAnalyzer:
             "emulated": False,
         }
         file = self.declaration.file
-        if file is not None and file.is_file():
-            info["module_file"] = str(file)
-            info["module_sha256"] = hashlib.sha256(file.read_bytes()).hexdigest()
+        if file is not None:
+            try:
+                hashed = hashlib.sha256()
+                with open_regular(file) as handle:  # a block at a time: a compiled module may be large
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        hashed.update(block)
+            except (FileNotFoundError, NotADirectoryError):  # gone since the import, or inside a zip: no file
+                pass
+            except OSError as exc:
+                raise _module_problem(self.spec, file, exc) from None
+            else:
+                info["module_file"] = str(file)
+                info["module_sha256"] = hashed.hexdigest()
         if self.inferred:
             info["note"] = _INFERRED_NOTE.format(where=self.declaration.where, spec=self.spec)
         return info
@@ -805,13 +933,23 @@ class FunctionAnalyzer:
         if self.call.kind == "str":
             return str(photo.path)
         if self.call.kind == "bytes":
-            return photo.path.read_bytes()
+            from ..images import image_bytes
+
+            try:
+                return image_bytes(photo.path)
+            except ManifestError as exc:  # checked at load; changed since: this photo's error, not the model's
+                raise _Fault("the image cannot be read", f"photo {photo.id}: {exc}") from None
         if self.call.kind == "photo":
             return PhotoInput(path=photo.path, box=photo.box, format=photo.format)
         return photo.path
 
     def _raised(self, exc: Exception) -> _Fault:
-        message = shown(str(exc), _REASON_LIMIT, quoted=False)
+        try:
+            text = str(exc)
+        except Exception as unprintable:  # its __str__ fails: still this photo's error
+            # Named by its type, so that one odd exception class is not a crash of the whole run (rt14c F4).
+            text = f"(its message could not be printed: str() raised {type(unprintable).__name__})"
+        message = shown(text, _REASON_LIMIT, quoted=False)
         where = _where(exc, self.declaration.file)
         return _Fault(type(exc).__name__, f"{type(exc).__name__}: {message} (raised by {self.spec}{where})")
 
@@ -831,6 +969,15 @@ class FunctionAnalyzer:
                 "If it wraps a command-line tool's main(), call the function main() calls, or catch SystemExit in "
                 f"{self.spec.removeprefix('python:')} ({_HOWTO})"
             ) from None
+        except (Exception, KeyboardInterrupt, GeneratorExit):
+            raise  # an Exception is the caller's (this photo's error); Ctrl-C and SIGTERM interrupt the run
+        except BaseException as exc:  # CancelledError, a custom one: not a photo's error
+            raise ModelExit(
+                f"{self.spec} raised {_type_name(exc)}{_where(exc, self.declaration.file)} on photo {photo.id}, "
+                "a BaseException that is not an Exception: it asks the process to stop rather than report a failure, "
+                "so the run stopped with no verdict. Make the model raise an Exception (or return "
+                f'{{"error": "..."}}) for a photo it cannot answer ({_HOWTO})'
+            ) from None
         finally:
             moved = _moved_back(before)
             if moved is not None:
@@ -845,7 +992,11 @@ class FunctionAnalyzer:
         """The function's answer for one photo, or a _Fault; a batch function answers a window of photos at once."""
         if not self.call.batch:
             try:
-                return self._call(self._argument(photo), photo)
+                argument = self._argument(photo)
+            except _Fault as fault:
+                return fault
+            try:
+                return self._call(argument, photo)
             except ModelExit:
                 raise
             except Exception as exc:  # the function's failure is this photo's; Ctrl-C and ModelExit stop the run
@@ -854,27 +1005,38 @@ class FunctionAnalyzer:
             if photo.id in self._pending:
                 return self._pending.pop(photo.id)
             window = self._window(photo)
-            try:
-                answers = self._call([self._argument(p) for p in window], photo)
-            except ModelExit:
-                raise
-            except Exception as exc:
-                fault = self._raised(exc)
-                answers = [fault] * len(window)
-            else:
-                if inspect.iscoroutine(answers):
-                    answers.close()  # never awaited: closed, so Python does not warn about it at exit
-                    answers = [_Fault("returned a coroutine", f"{self.spec} {_ASYNC}")] * len(window)
-                answers = _plain(answers)
-                if not isinstance(answers, list) or len(answers) != len(window):
-                    got = f"a list of {len(answers)}" if isinstance(answers, list) else shown(answers)
-                    problem = (
-                        f"returned {got} for a batch of {len(window)} photos; return one answer per photo, in order"
-                    )
-                    answers = [_Fault(problem, f"{self.spec} {problem}")] * len(window)
+            unread: dict[str, _Fault] = {}  # photos whose image cannot be read: their error, not sent
+            arguments = []
+            for member in window:
+                try:
+                    arguments.append(self._argument(member))
+                except _Fault as fault:
+                    unread[member.id] = fault
+            sent = [p for p in window if p.id not in unread]
+            answers = self._batch_answers(arguments, photo) if sent else []
+            given = iter(answers)
+            every = [unread[p.id] if p.id in unread else next(given) for p in window]
             self._served.update(p.id for p in window)
-            self._pending.update((p.id, a) for p, a in zip(window[1:], answers[1:], strict=True))
-            return answers[0]
+            self._pending.update((p.id, a) for p, a in zip(window[1:], every[1:], strict=True))
+            return every[0]
+
+    def _batch_answers(self, arguments: list[object], photo: Photo) -> list[Any]:
+        """The batch function's answers to ``arguments`` (the batch starting with ``photo``), one per argument."""
+        try:
+            answers = self._call(arguments, photo)
+        except ModelExit:
+            raise
+        except Exception as exc:
+            return [self._raised(exc)] * len(arguments)
+        if inspect.iscoroutine(answers):
+            answers.close()  # never awaited: closed, so Python does not warn about it at exit
+            return [_Fault("returned a coroutine", f"{self.spec} {_ASYNC}")] * len(arguments)
+        answers = _plain(answers)
+        if not isinstance(answers, list) or len(answers) != len(arguments):
+            got = f"a list of {len(answers)}" if isinstance(answers, list) else shown(answers)
+            problem = f"returned {got} for a batch of {len(arguments)} photos; return one answer per photo, in order"
+            return [_Fault(problem, f"{self.spec} {problem}")] * len(arguments)
+        return answers
 
     def _window(self, photo: Photo) -> list[Photo]:
         """``photo`` and the photos after it, in the run's order, not yet asked for: one batch."""

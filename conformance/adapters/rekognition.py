@@ -4,6 +4,9 @@
 (``AWS_REGION``/``AWS_DEFAULT_REGION``, ``AWS_PROFILE``, shared config and credentials files);
 ``AWS_ENDPOINT_URL_REKOGNITION`` points it at another endpoint, such as the kit's emulator.
 
+The recording's bookkeeping, the same for any recorded vendor, is
+:class:`conformance.recording.recorder.Recorder`'s (opening, checking and completing the recording,
+worker processes, counts, where answers came from); this module holds what is Rekognition's own.
 Traffic goes through vcrpy into a recording (see :mod:`conformance.recording`) at
 ``<cassette dir>/<dataset folder name>-<tag>/rekognition.jsonl`` (the tag tells apart datasets whose
 folders share a name; see :mod:`conformance.recording.paths`; a recording at the older
@@ -33,35 +36,54 @@ limit for image bytes is an ``error`` outcome naming its size. Rekognition's voc
 botocore's service model (``GenderType``), not typed in. Throttling is retried with botocore's
 adaptive retry mode; invalid images and other per-photo refusals become ``error`` outcomes with the
 reason; credential and access errors stop the run with how to set credentials.
+
+Why this is one module of about 1,100 lines: what is left is one object, the analyzer of a run, whose
+methods share its per-run state (the boto3 client, the rate limiter, the route its requests leave by,
+the data-protection preflight, the face-search collection): sending a call, guarding a live one,
+searching and describing the run each read several of them. What was not that state has left: the
+recording's bookkeeping (:mod:`conformance.recording.recorder`), which answers are Rekognition's own
+(:mod:`.rekognition_answers`), the rate limit and call deadlines (:mod:`conformance._pacing`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
-import ipaddress
 import os
 import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .._text import printable
 from ..errors import AdapterError, ConformanceError, ManifestError
-from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..observation import Face, Observation
-from ..recording.scrub import redact, redact_log, scrub_url
-from .base import AdapterSettings, Capabilities, SessionPlan, Vocabulary, _overlap, choose_face
+from ..recording import endpoints
+from ..recording.endpoints import is_loopback, route
+from ..recording.recorder import Planned, file_sha256
+from ..recording.scrub import redact, scrub_url
+from .base import AdapterSettings, Capabilities, SessionPlan, _overlap, choose_face
+from .rekognition_answers import (
+    CREDENTIALS,
+    NON_ANSWER,
+    THROTTLED,
+    NonAnswer,
+    Refused,
+    flag_non_answers,
+    gender_vocabulary,
+    isolated_botocore_session,
+    judge,
+    max_attempts,
+    model_facts,
+)
 
 if TYPE_CHECKING:
+    from .._pacing import TokenBucket
     from ..dataset import Dataset, Photo
-    from ..execution import TokenBucket
     from ..matching import SearchOutcome
     from ..recording.store import RecordingStore
     from ..retention import Source
@@ -79,31 +101,12 @@ DEFAULT_RATE = 5.0
 _ATTRIBUTES = ["DEFAULT", "GENDER"]
 _SENT_AS_IS = ("JPEG", "PNG")
 _MAX_MATCHES = 4096  # the API's largest MaxFaces: every match at or above the search threshold comes back
-_THROTTLED = {"ThrottlingException", "ProvisionedThroughputExceededException", "LimitExceededException"}
-_CREDENTIALS = {
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "ExpiredTokenException",
-    "InvalidClientTokenId",
-    "SignatureDoesNotMatch",
-    "IncompleteSignatureException",
-    "MissingAuthenticationTokenException",
-}
 _HOW_TO_SET_CREDENTIALS = (
     "set credentials the way boto3 reads them (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or "
     "~/.aws/credentials) for an identity allowed rekognition:DetectFaces; or replay recordings with "
     "--record-mode none, which needs none"
 )
-_EMULATOR_HEADER = "x-conformance-emulator"
-_MAX_REASON = 500  # characters of a vendor's message kept as a photo's reason
-_SIMULATED_HEADER = "x-conformance-simulated"
-# The member a before-parse hook adds to botocore's parsed response when the HTTP answer was not in
-# Rekognition's shape at all (see _shape_problem): the adapter reads it, botocore ignores it.
-_NON_ANSWER = "ConformanceNonAnswer"
 RECORDING_FILE = "rekognition.jsonl"
-# Endpoint classes, most trustworthy first: where a recording's answers came from.
-ENDPOINT_CLASSES = ("vendor", "emulator", "loopback", "other")
 _VENDOR_HOST = (
     r"rekognition(?:-fips)?\.[a-z0-9-]+\.(?:amazonaws\.com|amazonaws\.com\.cn|api\.aws|api\.amazonwebservices\.com\.cn)"
 )
@@ -119,41 +122,6 @@ def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings 
     return RekognitionAnalyzer(dataset=dataset, settings=settings or AdapterSettings())
 
 
-@functools.lru_cache(maxsize=1)
-def _service_model() -> Any:
-    """botocore's model of Rekognition, loaded once by a session that reads no AWS configuration (a broken
-    ~/.aws/config or a missing AWS_PROFILE must not stop a replay, which needs neither)."""
-    return _isolated_botocore_session().get_service_model("rekognition")
-
-
-def gender_vocabulary() -> Vocabulary:
-    """Rekognition's gender labels, as botocore's service model declares them."""
-    model = _service_model()
-    enum = list(model.shape_for("GenderType").enum)
-    labels: dict[str, str] = {}
-    for label in enum:
-        meaning = DEFAULT_LABEL_MAP.get(normalise_key(label))
-        if meaning is None:
-            raise AdapterError(f"botocore's Rekognition GenderType has {label!r}, which the kit cannot map yet")
-        labels[label] = meaning
-    import botocore
-
-    # DetectFaces gives Gender.Confidence with every Gender (the service model's GenderType shape).
-    return Vocabulary(
-        labels=labels, source=f"botocore {botocore.__version__} service model, shape GenderType", gives_confidence=True
-    )
-
-
-@dataclass(frozen=True)
-class _Request:
-    """A request the run will send: for which photo, which operation, the image digest, the recording key."""
-
-    photo: Photo | None
-    operation: str
-    digest: str
-    key: str
-
-
 def _key(operation: str, params: Mapping[str, Any]) -> str:
     """The recording key of a request from its parameters, images given as ``{"Sha256": digest}``.
 
@@ -167,192 +135,6 @@ def _key(operation: str, params: Mapping[str, Any]) -> str:
     return request_key(operation, json.dumps(params, sort_keys=True, separators=(",", ":")))
 
 
-class _NonAnswer(Exception):
-    """An HTTP answer not in Rekognition's shape (see _shape_problem): retried, then the photo's error."""
-
-    def __init__(self, problem: str, status: int, retries: int = 0) -> None:
-        super().__init__(problem)
-        self.problem = problem
-        self.status = status
-        self.retries = retries  # how often botocore asked again already (it does for 5xx and 429)
-
-
-def _max_attempts() -> int:
-    """Attempts per call, as botocore counts them: ``AWS_MAX_ATTEMPTS``, else its modes' default of 3."""
-    try:
-        return max(1, int(os.environ.get("AWS_MAX_ATTEMPTS", "3")))
-    except ValueError:
-        return 3
-
-
-class _Refused(Exception):
-    """The service refused one photo (not the run): its code and message become the photo's outcome."""
-
-    def __init__(self, code: str, message: str) -> None:
-        if not code and not message:
-            message = "the service refused it without an error code or message"
-        if len(message) > _MAX_REASON:  # a vendor's message becomes a photo's reason in every report
-            message = f"{message[:_MAX_REASON]}... ({len(message)} characters)"
-        super().__init__(f"{code}: {message}".strip(": ") if code else message)
-        self.code = code
-
-
-def _error_type(response: Mapping[str, Any]) -> str:
-    """The error code of a recorded-to-be response, read as botocore reads it: the body's ``__type``
-    (or ``code``) first, then the ``x-amzn-ErrorType`` header; ``prefix#Code:suffix`` gives ``Code``."""
-    import json
-
-    code = ""
-    body = response.get("body", {})
-    raw = body.get("string", b"") if isinstance(body, Mapping) else body
-    try:
-        parsed = json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        parsed = None
-    if isinstance(parsed, dict):
-        code = str(parsed.get("__type") or parsed.get("code") or "")
-    if not code:
-        for name, value in response.get("headers", {}).items():
-            if str(name).lower() == "x-amzn-errortype":
-                text = value[0] if isinstance(value, list) else value
-                code = str(text.decode() if isinstance(text, bytes) else text)
-    return code.split(":")[0].rpartition("#")[2]
-
-
-@functools.lru_cache(maxsize=64)
-def _model_facts(operation: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The output members of ``operation`` and the errors botocore's model documents for it."""
-    from botocore.model import OperationNotFoundError
-
-    try:
-        model = _service_model().operation_model(operation)
-    except OperationNotFoundError:  # an operation the model does not know: nothing is documented for it
-        return frozenset(), frozenset()
-    members = frozenset(model.output_shape.members) if model.output_shape is not None else frozenset()
-    return members, frozenset(shape.name for shape in model.error_shapes)
-
-
-def _header(headers: Mapping[str, Any], name: str) -> str:
-    for key, value in headers.items():
-        if str(key).lower() == name:
-            text = value[0] if isinstance(value, list) and value else value
-            return str(text.decode("latin-1") if isinstance(text, bytes) else text)
-    return ""
-
-
-def _preview(body: bytes) -> str:
-    """The start of a body for a message: one line, escaped, cut."""
-    from .._untrusted import shown
-
-    text = " ".join(body[:400].decode("utf-8", "replace").split())
-    return shown(text, 60)
-
-
-_NOT_JSON = object()
-# The member an operation's answer is about: an answer without it says nothing (an empty list is an answer).
-_ANSWER_MEMBER = {
-    "DetectFaces": "FaceDetails",
-    "IndexFaces": "FaceRecords",
-    "SearchFacesByImage": "FaceMatches",
-    "CompareFaces": "FaceMatches",
-}
-
-
-def _shape_problem(operation: str, status: int, headers: Mapping[str, Any], body: bytes) -> str:
-    """Why an HTTP answer is not in Rekognition's shape at all ("" when it is).
-
-    Rekognition answers a 200 with a JSON object of the operation's output members, and an error with
-    a JSON object naming its type (``__type``, or the ``x-amzn-ErrorType`` header). Anything else
-    came from something that is not the service (a proxy's HTML page, a gateway's 502, a load
-    balancer's bare 429, a stand-in's JSON of another shape) and says nothing about the photo.
-    """
-    import json
-
-    kind = _header(headers, "content-type").split(";")[0].strip() or "untyped"
-    try:
-        parsed: Any = json.loads(body) if body.strip() else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        parsed = _NOT_JSON
-    if parsed is _NOT_JSON:
-        return f"HTTP {status} with a {kind} body that is not JSON ({_preview(body)})"
-    if parsed is None:
-        return f"HTTP {status} with an empty body"
-    if not isinstance(parsed, dict):
-        return f"HTTP {status} with JSON that is not an object ({_preview(body)})"
-    if status == 200:
-        members, _ = _model_facts(operation)
-        if not parsed:
-            # Every Rekognition answer names at least its result: {} is nobody's answer ("no face" it is not).
-            return f"HTTP 200 with an empty JSON object, not a {operation} answer"
-        if members and not set(parsed) & members:
-            from .._untrusted import shown_list
-
-            return f"HTTP 200 with JSON that is not a {operation} answer (members {shown_list(sorted(parsed), 5)})"
-        essential = _ANSWER_MEMBER.get(operation)
-        if essential is not None and essential not in parsed:
-            from .._untrusted import shown_list
-
-            return (
-                f"HTTP 200 with JSON that has no {essential}, so it is not a {operation} answer "
-                f"(members {shown_list(sorted(parsed), 5)})"
-            )
-        return ""
-    if status >= 300 and not _error_type({"body": body, "headers": headers}):
-        return f"HTTP {status} without an error type ({_preview(body)})"
-    if status < 200:
-        return f"HTTP {status}"
-    return ""
-
-
-def _judge(operation: str, response: Mapping[str, Any]) -> str:
-    """Why a live response does not belong in the recording ("" when it does: the service's own answer).
-
-    Kept: well-formed answers, and the errors the service's model documents for the operation about
-    the request itself (an invalid or oversized image). Not kept: anything not in the service's
-    shape, server faults, throttling, credential refusals, and errors not documented for the
-    operation; they say something about that moment or that endpoint, not about the photo, and a
-    later run must ask again rather than replay them.
-    """
-    from ..recording.cassette import decoded_body
-
-    status = int(response.get("status", {}).get("code", 200))
-    headers = response.get("headers", {})
-    body = decoded_body(response)
-    problem = _shape_problem(operation, status, headers, body)
-    if problem:
-        return problem
-    if status >= 500:
-        return f"HTTP {status}, a server fault"
-    if status >= 300:
-        code = _error_type({"body": body, "headers": headers})
-        if code in _THROTTLED:
-            return f"{code}, throttling"
-        if code in _CREDENTIALS:
-            return f"{code}, a refusal of the credentials"
-        if code not in _model_facts(operation)[1]:
-            return f"{code}, which Rekognition's model does not document for {operation}"
-    return ""
-
-
-def _flag_non_answers(
-    operation_model: Any, response_dict: Mapping[str, Any], customized_response_dict: dict[str, Any], **_: Any
-) -> None:
-    """botocore's before-parse hook: mark a response not in Rekognition's shape, replayed or live.
-
-    botocore would parse a 200 with an HTML body as an answer with no faces ("no face"): the mark
-    makes the adapter treat it as the non-answer it is.
-    """
-    body = response_dict.get("body", b"")
-    problem = _shape_problem(
-        str(operation_model.name),
-        int(response_dict.get("status_code", 0)),
-        response_dict.get("headers", {}),
-        body if isinstance(body, bytes) else str(body).encode(),
-    )
-    if problem:
-        customized_response_dict[_NON_ANSWER] = problem
-
-
 def _send_nonce(request: Any, **_: Any) -> None:
     """botocore's before-send hook: a fresh nonce with each call to a loopback endpoint, for the emulator to prove."""
     from ..recording.proof import NONCE_HEADER, new_nonce
@@ -362,73 +144,15 @@ def _send_nonce(request: Any, **_: Any) -> None:
 
 def _rearm_deadline(**_: Any) -> None:
     """botocore's before-send hook: each attempt of a call gets the whole ``--timeout``."""
-    from ..execution import rearm_deadline
+    from .._pacing import rearm_deadline
 
     rearm_deadline()
 
 
 def endpoint_class(url: str, *, emulator: bool = False, proxy: str | None = None, own_trust: bool = False) -> str:
-    """Which kind of endpoint ``url`` is: ``vendor``, ``emulator``, ``loopback`` or ``other``.
-
-    ``vendor``: Amazon's public Rekognition endpoint over HTTPS, its certificate checked against the
-    public certificate authorities. ``emulator``: the kit's own emulator (its answers prove it, see
-    :mod:`conformance.recording.proof`; it listens on loopback only). ``loopback``: any other endpoint on
-    a loopback or private address (a mock, a proxy, a stand-in). ``other``: anything else.
-
-    ``proxy`` is the proxy the calls went through (``HTTPS_PROXY``), ``own_trust`` whether TLS was
-    checked against a certificate bundle of the user's (``AWS_CA_BUNDLE``, ``ca_bundle``) or not at
-    all: a proxy that the client trusts to speak for Amazon's host can answer in its place, so such
-    answers are not the vendor's but the proxy's class (loopback or other). An emulator reached
-    through a proxy is the proxy's class too (plain HTTP: the proxy sees and can change every answer).
-    """
-    import re
-
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        scheme = parts.scheme.lower()
-    except ValueError:
-        return "other"
-    local = is_loopback(url) or _private(host)
-    via = (
-        None
-        if not proxy
-        else ("loopback" if is_loopback(proxy) or _private(urlsplit(proxy).hostname or "") else "other")
-    )
-    if emulator and is_loopback(url):
-        return via or "emulator"
-    if scheme == "https" and re.fullmatch(_VENDOR_HOST, host):
-        if own_trust:
-            return via or "other"  # anyone holding that bundle's key can answer as Amazon's host
-        return "vendor"  # a proxy relays TLS it cannot read: the answers are still Amazon's
-    return "loopback" if local else "other"
-
-
-def _private(host: str) -> bool:
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return address.is_private or address.is_loopback or address.is_link_local
-
-
-def _session_class(session: Mapping[str, Any]) -> str:
-    """A recorded session's endpoint class: as it says, or worked out from what older sessions said."""
-    named = session.get("endpoint_class")
-    if named in ENDPOINT_CLASSES:
-        return str(named)
-    return _classify(session)
-
-
-def _classify(session: Mapping[str, Any]) -> str:
-    """The endpoint class of a session line: its endpoint, emulator proof, proxy and TLS trust."""
-    proxy = session.get("proxy")
-    return endpoint_class(
-        str(session.get("endpoint", "")),
-        emulator=bool(session.get("emulator")),
-        proxy=str(proxy) if proxy else None,
-        own_trust=bool(session.get("ca_bundle")) or session.get("tls_verified") is False,
-    )
+    """Which kind of endpoint ``url`` is, Amazon's public Rekognition endpoints being the vendor's:
+    :func:`conformance.recording.endpoints.endpoint_class`, which says what each class means."""
+    return endpoints.endpoint_class(url, vendor_host=_VENDOR_HOST, emulator=emulator, proxy=proxy, own_trust=own_trust)
 
 
 def _transport(client: Any, endpoint: str) -> dict[str, Any]:
@@ -459,58 +183,14 @@ def _transport(client: Any, endpoint: str) -> dict[str, Any]:
         except OSError:
             default = None
         if bundle.resolve() != default:
-            digest = _file_sha256(bundle) if bundle.is_file() else "unreadable"
+            digest = file_sha256(bundle) if bundle.is_file() else "unreadable"
             out["ca_bundle"] = {"file": bundle.name, "sha256": digest}
     return out
 
 
-def _isolated_botocore_session() -> Any:
-    """A botocore session that reads no AWS configuration (no profile, no config or credentials file).
-
-    A replay needs none, and must not fail on a machine where ``AWS_PROFILE`` names a missing profile
-    or ``~/.aws/config`` does not parse.
-    """
-    import botocore.session
-
-    return botocore.session.Session(
-        session_vars={
-            "profile": (None, None, None, None),
-            "config_file": (None, None, os.devnull, None),
-            "credentials_file": (None, None, os.devnull, None),
-        }
-    )
-
-
 def _isolated_boto3_session(boto3: Any) -> Any:
-    """A boto3 session over :func:`_isolated_botocore_session`."""
-    return boto3.session.Session(botocore_session=_isolated_botocore_session())
-
-
-_LOOPBACK_HOSTS = [r"127\.\d+\.\d+\.\d+$", r"localhost$", r"::1$"]
-
-
-def _raise_write_failure(opened: Sequence[RecordingStore]) -> None:
-    """Stop the run with why its recording could not be written and what was lost (said after the store closed)."""
-    failure = opened[0].write_failure() if opened else None
-    if failure is not None:
-        raise failure from None
-
-
-def _network_blocked(also: Sequence[str] = ()) -> Any:
-    """pytest-recording's socket guard for a replay: remote connections fail, loopback is left alone.
-
-    ``also``: other hosts the run itself talks to (a Dask scheduler), never the vendor's.
-    Not nested inside a guard already in force (``pytest --block-network``), whose end it would bring forward.
-    """
-    import re
-    import socket
-    from contextlib import nullcontext
-
-    from pytest_recording import network
-
-    if getattr(socket.socket.connect, "__name__", "") == "network_guard":
-        return nullcontext()
-    return network.blocking_context(allowed_hosts=[*_LOOPBACK_HOSTS, *(re.escape(h) + "$" for h in also)])
+    """A boto3 session over :func:`isolated_botocore_session`."""
+    return boto3.session.Session(botocore_session=isolated_botocore_session())
 
 
 def _another_face(searched: Any, box: tuple[float, float, float, float] | None) -> str:
@@ -550,66 +230,6 @@ def _number(value: Any, what: str) -> float | None:
     return number
 
 
-# Loggers whose records during the kit's calls may quote a request: the SDK's, its HTTP client's, vcrpy's.
-_SDK_LOGGERS = frozenset({"botocore", "boto3", "urllib3", "s3transfer", "vcr"})
-
-
-@contextmanager
-def _redacted_logs(secrets: Sequence[str]) -> Iterator[None]:
-    """Redact what the SDK logs during the run: at DEBUG (``logging.basicConfig(level=DEBUG)``, pytest's
-    ``--log-level=DEBUG``) botocore logs each signed request (its signature, the Authorization header,
-    the security token), its body with the image as base64, and response bodies naming the account.
-
-    Every record of those loggers is cleaned as it is made (a log record factory, so that a logger
-    botocore creates later, or a handler the user adds, gets nothing else), whatever the handler.
-    Records are only made for enabled levels: at the default WARNING this costs nothing.
-    """
-    import logging
-
-    previous = logging.getLogRecordFactory()
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        if record.name.partition(".")[0] in _SDK_LOGGERS:
-            try:
-                text = record.getMessage()
-            except Exception:  # a malformed message: logging reports it when it formats the record
-                return record
-            cleaned = redact_log(text, secrets)
-            if cleaned != text:
-                record.msg, record.args = cleaned, ()
-        return record
-
-    logging.setLogRecordFactory(factory)
-    try:
-        yield
-    finally:
-        if logging.getLogRecordFactory() is factory:  # another session started after this one keeps its own
-            logging.setLogRecordFactory(previous)
-
-
-def _route(endpoint: str, proxy: object) -> str:
-    """How requests to ``endpoint`` leave: the endpoint itself, or it and the non-loopback proxy they go through.
-
-    A loopback proxy keeps them on this machine (it reaches the endpoint from here); a loopback endpoint
-    behind a relay that forwards elsewhere (an SSH tunnel, a signing proxy) cannot be seen from the client:
-    the user's own set-up, said in the threat model, and the report labels such an endpoint "could be a relay".
-    """
-    if not proxy or is_loopback(str(proxy)):
-        return endpoint
-    return f"{endpoint} through the proxy {proxy}"
-
-
-def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _image_bytes(photo: Photo) -> tuple[bytes | None, str]:
     """The bytes to send, or None and the reason the photo cannot be sent.
 
@@ -629,17 +249,6 @@ def _image_bytes(photo: Photo) -> tuple[bytes | None, str]:
     return encoded, ""
 
 
-def _file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes, read in chunks (``hashlib.file_digest`` needs Python 3.11; the kit runs on 3.10)."""
-    from .._files import open_regular
-
-    digest = hashlib.sha256()
-    with open_regular(path) as handle:  # never a FIFO or a device
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class RekognitionAnalyzer:
     """DetectFaces through boto3, replaying from and recording into the run's recording."""
 
@@ -652,21 +261,25 @@ class RekognitionAnalyzer:
     )
 
     def __init__(self, *, dataset: Dataset, settings: AdapterSettings) -> None:
-        from ..recording.paths import legacy_recording_path, recording_path
+        from ..recording.recorder import Recorder
 
         self.dataset = dataset
         self.settings = settings
         self.vocabulary = gender_vocabulary()
         self.cassette_dir = Path(settings.cassette_dir or "cassettes")
-        self.recording = recording_path(dataset, self.cassette_dir, RECORDING_FILE)
-        # Where the recording lived before its folder was tagged: still replayed, carried over when recording.
-        self.legacy_recording = legacy_recording_path(dataset, self.cassette_dir, RECORDING_FILE)
-        self.emulated = False
-        self.simulated = False
+        # The recording, its sessions and the run's counts: vendor-neutral, in conformance.recording.recorder.
+        self._rec = Recorder(
+            dataset=dataset,
+            cassette_dir=self.cassette_dir,
+            record_mode=settings.record_mode,
+            adapter="rekognition",
+            version=ADAPTER_VERSION,
+            filename=RECORDING_FILE,
+            note=_NOTE,
+            vendor_host=_VENDOR_HOST,
+            sdk=("botocore", "boto3"),
+        )
         self._client: Any = None
-        self._store: RecordingStore | None = None
-        self._unrecorded = 0
-        self._effective = "none"
         # What the run asks of this session (session(plan)): variants and sequential looks the live estimate
         # counts; a look's photos, the only ones its precheck asks the recording for (the looks a run never took
         # were never recorded); hosts a replay must still reach; processes sharing the rate limit.
@@ -676,18 +289,29 @@ class RekognitionAnalyzer:
         self._gallery: dict[str, str] | None = None  # gallery image digest (ExternalImageId) -> photo id
         self._unindexed: dict[str, str] = {}
         self._limiter: TokenBucket | None = None
-        self._cassette: Any = None
-        self._lock = threading.Lock()  # threads share the counts below (--executor threads:N)
-        self._live_calls = 0  # calls sent to the endpoint (not replayed), this process and its workers
         self._live_lock = threading.Lock()  # one preflight a run, however many threads send their first call at once
-        self._absorbed = False
         self._connected = False  # whether any call reached the endpoint: if none can, the run stops
-        self.withheld: dict[str, str] = {}  # photo (or request) -> why its answer was kept out of the recording
-        self._endpoint = ""  # this run's endpoint, credentials taken out of its URL
         self._route = ""  # the endpoint, and the non-loopback proxy its requests leave through (if any)
-        self._notes: list[str] = []  # what the recording's sessions say about where its answers came from
-        self._transport: dict[str, Any] = {}  # this run's proxy and TLS trust, when it calls an endpoint
-        self._claimed = False  # whether an answer said it was the kit's emulator without proving it
+
+    @property
+    def recording(self) -> Path:
+        """The recording file this run replays from and records into."""
+        return self._rec.recording
+
+    @property
+    def emulated(self) -> bool:
+        """Whether any answer so far came from the kit's emulator (proven, or recorded as proven)."""
+        return self._rec.emulated
+
+    @property
+    def simulated(self) -> bool:
+        """Whether any answer said the emulator simulated it (a claim that only warns)."""
+        return self._rec.simulated
+
+    @property
+    def withheld(self) -> dict[str, str]:
+        """Photo (or request) -> why its answer was kept out of the recording by the secret scan."""
+        return self._rec.withheld
 
     # -- the run ----------------------------------------------------------------------------------------
 
@@ -700,131 +324,53 @@ class RekognitionAnalyzer:
         ``precheck=False`` skips checking, before any call, that a replay holds every request of a whole
         run (for users' own calls, e.g. ``compare``, in a test that replays only those).
         """
-        from ..recording.cassette import effective_mode
-        from ..recording.store import RecordingStore, check_inside
-
         self._plan = plan or SessionPlan()
-        mode = self.settings.record_mode
-        writes = mode != "none"
-        fresh = mode in ("all", "rewrite")
-        legacy = self._replays_legacy()
-        with ExitStack() as stack:
-            opened: list[RecordingStore] = []
-            stack.callback(_raise_write_failure, opened)  # runs once the store has closed, with what it lost
-            if writes:
-                # One writer per recording, and never a file created through a link out of the cassette folder.
-                check_inside(self.recording, self.cassette_dir)
-            store = stack.enter_context(
-                RecordingStore.open(
-                    self.recording,
-                    adapter="rekognition",
-                    fresh=fresh,
-                    lock=writes,
-                    header={"dataset": self._dataset_header()} if writes else None,
-                )
-            )
-            self._store = store
-            opened.append(store)
-            planned = (
-                self._planned(self._plan.photos)
-                if precheck or mode == "once" or (legacy and writes and not fresh)
-                else []
-            )
-            if legacy and writes and not fresh and not len(store):
-                self._migrate(store, {r.key for r in planned})
-            missing = [r for r in planned if r.key not in store]
-            effective = effective_mode(mode, store)
-            if mode == "once" and planned:
-                # Counted, never taken on trust from a "complete" line: once records what is missing.
-                effective = "new_episodes" if missing else "none"
-            self._effective = effective
-            versions = {str(s.get("adapter_version")) for s in store.sessions}
-            if effective == "none" and versions and ADAPTER_VERSION not in versions:
-                from ..recording.store import RecordingError
-
-                # Requests changed shape between versions: the old keys would not find this version's requests.
-                raise RecordingError(
-                    f"{self.recording} was recorded by rekognition adapter version {', '.join(sorted(versions))}; "
-                    f"this kit's is {ADAPTER_VERSION}, whose requests differ: re-record it with --record-mode all"
-                )
-            if not precheck:
-                missing = []
-            missing_calls = len({r.key for r in missing})  # the same image under two names is one call
-            if effective == "none" and missing:
-                raise self._unrecorded_error(missing, store)
-            calls = (
-                len(self._planned(self._plan.photos)) if effective == "all" else missing_calls
-            ) + self._plan.variant_calls
-            self._open(stack, store, effective, live_calls=calls)
-            # A collection made for a face-matching run is deleted after it, also when the run fails.
-            stack.callback(self._drop_collection)
+        with self._rec.session(self, self._plan, precheck=precheck):
             yield
-            self._drop_collection()  # now, not on the way out: its answer counts towards completeness
-            # Complete only when every planned request has its answer in the recording, counted (a run that holds
-            # the lock says so also when it had nothing to record: the line may have been lost).
-            if writes and not [r for r in self._planned() if r.key not in store]:
-                store.mark_complete(len(self.dataset))
 
-    def _replays_legacy(self) -> bool:
-        """Whether the only recording is in the older layout; a replay then reads it where it is."""
-        legacy = self.recording != self.legacy_recording and (
-            not self.recording.exists() and self.legacy_recording.is_file()
-        )
-        if legacy and self.settings.record_mode == "none":
-            self.recording = self.legacy_recording
-        return legacy
+    # -- what the recorder asks of its vendor (conformance.recording.recorder.RecordedVendor) -------------
 
-    def _dataset_header(self) -> dict[str, Any]:
-        """Which dataset a recording is for, in its header: its folder's name and tag (see recording.paths)."""
-        from ..recording.paths import dataset_tag
+    record_hint = " (with AWS_ENDPOINT_URL_REKOGNITION set for an emulator)"
 
-        return {"name": self.dataset.name, "tag": dataset_tag(self.dataset, self.cassette_dir)}
-
-    def _migrate(self, store: RecordingStore, keys: set[str]) -> None:
-        """Carry this dataset's answers over from a recording of the older layout into the new one."""
-        from ..recording.store import RecordingStore
-
-        with RecordingStore.open(self.legacy_recording, adapter="rekognition") as old:
-            carried = store.migrate(old, keys, _NOTE)
-        if carried:
-            print(
-                printable(
-                    f"conformance: carried {carried} answer(s) of this dataset over from {self.legacy_recording} (the "
-                    f"older layout, one folder per dataset name) into {self.recording}; the old file is left as it was"
-                ),
-                file=sys.stderr,
-            )
-
-    def _open(
+    def open_transport(
         self, stack: ExitStack, store: RecordingStore, effective: str, *, live_calls: int, share: int = 1
-    ) -> None:
+    ) -> Any:
+        """The client, its hooks and vcrpy over ``store``, for a session; returns the cassette."""
+        return self._open(stack, store, effective, live_calls=live_calls, share=share)
+
+    def finish(self) -> None:
+        """Delete the collection a face-matching run made (its answer counts towards completeness)."""
+        self._drop_collection()
+
+    def _open(self, stack: ExitStack, store: RecordingStore, effective: str, *, live_calls: int, share: int = 1) -> Any:
         """Make the client, say what a live run will cost, and patch HTTP to replay from and record into ``store``.
 
-        ``share``: how many processes share the rate limit (each keeps to its share).
+        ``share``: how many processes share the rate limit (each keeps to its share). Returns the cassette.
         """
         import boto3
         import botocore
 
+        from .._pacing import TokenBucket, deadline_sockets
         from .._version import __version__
-        from ..execution import TokenBucket, deadline_sockets
         from ..recording.cassette import replaying
+        from ..recording.guards import network_blocked, redacted_logs
         from ..recording.store import utc_now
 
         replay_only = effective == "none"
         if replay_only:
-            stack.enter_context(_network_blocked(self._plan.allowed_hosts))
+            stack.enter_context(network_blocked(self._plan.allowed_hosts))
         self._client = self._make_client(replay_only, boto3)
         # Marks answers not in Rekognition's shape (a proxy's page), live or replayed, before botocore parses them.
-        self._client.meta.events.register("before-parse.rekognition", _flag_non_answers)
+        self._client.meta.events.register("before-parse.rekognition", flag_non_answers)
         endpoint = str(self._client.meta.endpoint_url)
-        self._endpoint = scrub_url(endpoint)
+        self._rec.endpoint = scrub_url(endpoint)
         loopback = is_loopback(endpoint)
         # A proxy, a certificate bundle of the user's: who could have answered in the vendor's place.
         transport = {} if replay_only else _transport(self._client, endpoint)
         # A request is live when it leaves this machine by any route: to a non-loopback endpoint, or to any
         # endpoint through a non-loopback proxy (HTTPS_PROXY, or a Config's proxies; botocore applied NO_PROXY).
-        self._route = _route(self._endpoint, transport.get("proxy"))
-        leaves = not loopback or self._route != self._endpoint
+        self._route = route(self._rec.endpoint, transport.get("proxy"))
+        leaves = not loopback or self._route != self._rec.endpoint
         if not replay_only and live_calls and leaves:
             self._check_live(self._route, live_calls)
         if not replay_only and leaves:
@@ -844,68 +390,37 @@ class RekognitionAnalyzer:
             "botocore": botocore.__version__,
             "boto3": boto3.__version__,
             "python": sys.version.split()[0],
-            "endpoint": self._endpoint,  # never a user or password or query of the URL
+            "endpoint": self._rec.endpoint,  # never a user or password or query of the URL
             "region": self._client.meta.region_name,
             "loopback": loopback,
             **transport,
         }
-        self._transport = {k: session[k] for k in ("proxy", "ca_bundle", "tls_verified") if k in session}
+        self._rec.transport = {k: session[k] for k in ("proxy", "ca_bundle", "tls_verified") if k in session}
         if not replay_only and loopback:
             # A fresh nonce a call, which the kit's emulator answers with its proof (conformance.recording.proof).
             self._client.meta.events.register("before-send.rekognition", _send_nonce)
         secrets = self._secrets()
-        stack.enter_context(_redacted_logs(secrets))
-        self._cassette = stack.enter_context(
+        stack.enter_context(redacted_logs(secrets))
+        return stack.enter_context(
             replaying(
                 self.recording,
                 store,
                 effective,
                 session=session,
                 note=_NOTE,
-                judge=_judge,
+                judge=judge,
                 secrets=secrets,
-                on_begin=self._begin_session,
-                shape=lambda operation: _model_facts(operation)[0],  # only the operation's own members are recorded
+                on_begin=self._rec.begin_session,
+                shape=lambda operation: model_facts(operation)[0],  # only the operation's own members are recorded
             )
         )
-
-    def _begin_session(self, session: dict[str, Any]) -> dict[str, Any]:
-        """Complete this run's session line when its first answer is recorded; say if it mixes with older ones."""
-        session = {**session, "endpoint_class": _classify(session)}
-        store = self._store
-        earlier = list(store.sessions) if store is not None else []
-        if earlier:
-            last = earlier[-1]
-            changed = [
-                f"{what} {last.get(field)} then, {session.get(field)} now"
-                for what, field in (("botocore", "botocore"), ("adapter version", "adapter_version"))
-                if str(last.get(field)) != str(session.get(field))
-            ]
-            if _session_class(last) != session["endpoint_class"]:
-                changed.append(f"endpoint {_session_class(last)} then, {session['endpoint_class']} now")
-            if changed:
-                when = last.get("started") or "at an unknown time"
-                print(
-                    printable(
-                        f"conformance: this run adds to {self.recording}, last recorded {when}; {'; '.join(changed)}: "
-                        "the recording will hold answers of both (the report lists its sessions; --record-mode all "
-                        "records everything anew)"
-                    ),
-                    file=sys.stderr,
-                )
-        return session
 
     # -- worker processes (--executor processes:N, dask): replay from and record into memory -------------
 
     def worker_payload(self, photos: Sequence[Photo]) -> dict[str, Any]:
         """What a worker needs to analyse ``photos``: the run's record mode and their recorded interactions."""
-        store = self._store
-        if store is None:
-            raise AdapterError("the rekognition adapter hands work to workers inside session()")
-        keys = [] if self._effective == "all" else [k for p in photos if (k := self._key_of(p))]
         return {
-            "effective": self._effective,
-            "lines": store.lines_for(keys),
+            **self._rec.worker_payload(k for p in photos if (k := self._key_of(p))),
             "share": self._plan.workers,
             "allowed_hosts": self._plan.allowed_hosts,  # a Dask worker must still reach its scheduler
             "retention_preflight": self.retention_preflight,  # passed here: a worker does not ask again
@@ -914,51 +429,20 @@ class RekognitionAnalyzer:
     @contextmanager
     def worker_session(self, payload: Mapping[str, Any]) -> Iterator[Any]:
         """In a worker: replay the shipped interactions, record new ones into memory; yields the hand-back."""
-        from ..recording.store import RecordingStore
-
-        store = RecordingStore.in_memory(self.recording, adapter="rekognition", lines=payload["lines"])
-        self._store, self._effective, self._unrecorded = store, str(payload["effective"]), 0
         self._plan = SessionPlan(allowed_hosts=tuple(payload.get("allowed_hosts", ())))
         self.retention_preflight = payload.get("retention_preflight")
-        self._live_calls = 0  # this chunk's, handed back
-        with ExitStack() as stack:
-            self._open(stack, store, self._effective, live_calls=0, share=int(payload.get("share", 1)))
-
-            def handback() -> dict[str, Any]:
-                return {
-                    "lines": store.recorded_lines(),
-                    "session": store.sessions[-1] if store.sessions else None,
-                    "unrecorded": self._unrecorded,
-                    "emulated": self.emulated,
-                    "simulated": self.simulated,
-                    "withheld": dict(self.withheld),
-                    "retention_preflight": self.retention_preflight,  # a worker's own, when its call went live first
-                    "live_calls": self._live_calls,
-                }
-
-            yield handback
+        with self._rec.worker_session(self, payload) as recorded:
+            # A worker's own preflight, when its call went live first.
+            yield lambda: {**recorded(), "retention_preflight": self.retention_preflight}
 
     def absorb(self, handback: Mapping[str, Any] | None) -> None:
         """In the run's process: append what a worker recorded (never a request twice), and its flags."""
-        store = self._store
-        if handback is None or store is None:
-            return
-        with self._lock:
-            self._unrecorded += int(handback["unrecorded"])
-            self.emulated = self.emulated or bool(handback["emulated"])
-            self.simulated = self.simulated or bool(handback["simulated"])
-            self.withheld.update(handback.get("withheld") or {})
-            self._live_calls += int(handback.get("live_calls") or 0)
-            if self.retention_preflight is None and handback.get("retention_preflight"):
-                self.retention_preflight = dict(handback["retention_preflight"])
-            if handback["lines"] and not self._absorbed:
-                store.begin_session(self._begin_session(dict(handback["session"] or {})), _NOTE)
-                self._absorbed = True
-            for line in handback["lines"]:
-                store.append_line(line)
-        failure = store.write_failure()
-        if failure is not None:
-            raise failure  # the run stops: no further chunk is sent
+
+        def preflight(returned: Mapping[str, Any]) -> None:
+            if self.retention_preflight is None and returned.get("retention_preflight"):
+                self.retention_preflight = dict(returned["retention_preflight"])
+
+        self._rec.absorb(handback, also=preflight)
 
     def _make_client(self, replay_only: bool, boto3: Any) -> Any:
         from botocore.config import Config
@@ -1010,9 +494,8 @@ class RekognitionAnalyzer:
 
         if self.retention_preflight is not None:
             return
-        store = self._store
         key = request_key(operation_of(request.headers.get("X-Amz-Target")), canonical_body(request.body))
-        if self._effective != "all" and store is not None and key in store:
+        if self._rec.answers(key):
             return
         with self._live_lock:
             if self.retention_preflight is None:
@@ -1029,10 +512,10 @@ class RekognitionAnalyzer:
             return
         looks = self._plan.looks
         most = calls
-        if looks and self._store is not None:
+        if looks and self._rec.store is not None:
             # Each look's session plans its own photos: the run may send every photo not yet recorded.
-            store = self._store
-            most = len({r.key for r in self._planned() if r.key not in store}) + self._plan.variant_calls
+            store = self._rec.store
+            most = len({r.key for r in self.planned() if r.key not in store}) + self._plan.variant_calls
         estimate = most * PRICE_PER_IMAGE_USD
         sequential = (
             f"; a sequential audit sends them in up to {len(looks)} looks, stopping once every check is settled: "
@@ -1091,10 +574,7 @@ class RekognitionAnalyzer:
 
     def can_see(self, photo: Photo) -> bool:
         """Whether analysing ``photo`` now can work: always while recording; in replay, if it was recorded."""
-        store = self._store
-        if store is None or self._effective != "none":
-            return True
-        return self._key_of(photo) in store
+        return self._rec.can_see(self._key_of(photo))
 
     def _digest(self, photo: Photo) -> str:
         """The SHA-256 of the bytes the adapter sends for ``photo`` ("" if it is never sent)."""
@@ -1109,57 +589,33 @@ class RekognitionAnalyzer:
         digest = self._digest(photo)
         return _key("DetectFaces", {"Attributes": _ATTRIBUTES, "Image": {"Sha256": digest}}) if digest else ""
 
-    def _planned(self, photos: Sequence[Photo] | None = None) -> list[_Request]:
+    def planned(self, photos: Sequence[Photo] | None = None) -> list[Planned]:
         """Every request the run will send (of ``photos`` only, when given), with its recording key (images by digest)."""
         if not self.dataset.is_matching:
             return [
-                _Request(p, "DetectFaces", self._digest(p), key)
+                Planned(p, "DetectFaces", self._digest(p), key)
                 for p in (self.dataset.photos if photos is None else photos)
                 if (key := self._key_of(p))
             ]
         collection = {"CollectionId": self.collection_id}
-        out = [_Request(None, "CreateCollection", "", _key("CreateCollection", collection))]
+        out = [Planned(None, "CreateCollection", "", _key("CreateCollection", collection))]
         for photo in self.dataset.role("gallery"):
             if digest := self._digest(photo):
-                out.append(_Request(photo, "IndexFaces", digest, _key("IndexFaces", self._index_params(digest))))
+                out.append(Planned(photo, "IndexFaces", digest, _key("IndexFaces", self._index_params(digest))))
         for photo in self.dataset.role("probe"):
             if digest := self._digest(photo):
                 out.append(
-                    _Request(
+                    Planned(
                         photo, "SearchFacesByImage", digest, _key("SearchFacesByImage", self._search_params(digest))
                     )
                 )
-        out.append(_Request(None, "DeleteCollection", "", _key("DeleteCollection", collection)))
+        out.append(Planned(None, "DeleteCollection", "", _key("DeleteCollection", collection)))
         return out
-
-    def _unrecorded_error(self, missing: list[_Request], store: RecordingStore) -> ConformanceError:
-        from ..recording.paths import same_name_recordings
-        from ..recording.store import RecordingError
-
-        first = missing[0]
-        what = f"photo {first.photo.id!r} (sha256:{first.digest})" if first.photo is not None else "the collection"
-        where = f"in {self.recording}" if self.recording.exists() else f"at {self.recording} (no recording yet)"
-        others = same_name_recordings(self.dataset, self.cassette_dir, RECORDING_FILE)
-        elsewhere = (
-            f". Recordings of other datasets in folders named {self.dataset.name!r}: "
-            f"{', '.join(str(o) for o in others)}; if one is this dataset's (moved since), rename its folder to "
-            f"{self.recording.parent.name}"
-            if others and not self.recording.exists()
-            else ""
-        )
-        return RecordingError(
-            f"no recording of {first.operation} for {what} {where}"
-            f"{f', nor of {len(missing) - 1} more request(s)' if len(missing) > 1 else ''}; record it with "
-            f"conformance run --dataset {self.dataset.manifest} --analyzer rekognition "
-            f"--cassette-dir {self.cassette_dir} --record-mode "
-            f"{'new_episodes' if len(store) else 'once'} (with AWS_ENDPOINT_URL_REKOGNITION set for an emulator)"
-            f"{elsewhere}"
-        )
 
     # -- the Analyzer protocol ---------------------------------------------------------------------------
 
     def _call(self, method: str, *, photo: Photo | None = None, **params: Any) -> Any:
-        """One API call: credential and connection failures stop the run; refusals of a photo raise _Refused.
+        """One API call: credential and connection failures stop the run; refusals of a photo raise Refused.
 
         ``photo`` is whom the call is about, named when its answer is withheld from the recording.
         An answer not in Rekognition's shape (a proxy's page, a bare 429) is asked again as botocore would
@@ -1167,40 +623,34 @@ class RekognitionAnalyzer:
         """
         if self._client is None:
             raise AdapterError("the rekognition adapter calls inside session(); use conformance.analyze()")
-        store = self._store
-        failure = store.write_failure() if store is not None else None
-        if failure is not None:
-            raise failure  # the recording cannot be written: no further call is sent
+        self._rec.check_writable()  # the recording cannot be written: no further call is sent
         key = self._request_key(method, params)
-        replayed = self._effective == "none" or (
-            self._effective != "all" and self._store is not None and key in self._store
-        )
+        replayed = self._rec.replays(key)
         limiter = self._limiter
         if limiter is not None and not replayed:
             limiter.acquire()
         if not replayed:
-            with self._lock:
-                self._live_calls += 1  # the preflight's record says, after the run, how many calls went out
-        attempts = 1 if replayed else _max_attempts()
+            self._rec.count_live()  # the preflight's record says, after the run, how many calls went out
+        attempts = 1 if replayed else max_attempts()
         operation = self._client.meta.method_to_api_mapping.get(method, method)
         for attempt in range(1, attempts + 1):
             try:
                 response = self._send(method, params, live=not replayed)
-                self._note_claim(key, response, live=not replayed)
+                headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+                self._rec.note_claim(key, headers, live=not replayed)
                 return response
-            except _NonAnswer as non:
+            except NonAnswer as non:
                 if replayed:
-                    raise _Refused(
+                    raise Refused(
                         "NotRekognition",
                         f"the recording {self.recording} holds {non.problem} as the answer to {operation}, not "
                         "Rekognition's; record it anew with --record-mode all",
                     ) from None
                 if non.retries or attempt == attempts:
-                    with self._lock:
-                        self._unrecorded += 1  # never recorded: the recording stays incomplete, a re-run asks again
+                    self._rec.count_unrecorded()  # never recorded: the recording stays incomplete, a re-run asks again
                     # No count of attempts in the reason: botocore's retry quota makes it vary, and reasons that
                     # are alike show a systematic failure.
-                    raise _Refused(
+                    raise Refused(
                         "NotRekognition",
                         f"the endpoint answered {operation} with {non.problem}, not as Rekognition answers, after retries; "
                         "not recorded: run again to resume, and check that AWS_ENDPOINT_URL_REKOGNITION (or a proxy "
@@ -1208,49 +658,8 @@ class RekognitionAnalyzer:
                     ) from None
                 time.sleep(min(2.0, 0.1 * 2**attempt))  # as botocore backs off: a moment, doubling
             finally:
-                self._note_verdict(key, operation, photo)
+                self._rec.note_verdict(key, operation, photo)
         raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
-
-    def _note_claim(self, key: str, response: Mapping[str, Any], *, live: bool) -> None:
-        """Whether this answer came from the kit's emulator: proven (live), or recorded as proven (replay).
-
-        A live answer's header is believed only with the emulator's proof of the call's nonce (the
-        cassette checks it as it records); a recording keeps an unproven claim under another name.
-        """
-        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
-        if live:
-            claims = getattr(self._cassette, "claims", None)
-            verdict = claims.pop(key, "") if isinstance(claims, dict) else ""
-            emulated = verdict == "verified"
-            if verdict == "unverified":
-                self._claimed = True
-        else:
-            emulated = _EMULATOR_HEADER in headers
-        with self._lock:
-            self.emulated = self.emulated or emulated
-            self.simulated = self.simulated or headers.get(_SIMULATED_HEADER) == "true"  # a claim that only warns
-
-    def _note_verdict(self, key: str, operation: str, photo: Photo | None) -> None:
-        """Say, for the photo, when its answer was withheld from the recording by the secret scan."""
-        cassette = self._cassette
-        verdicts = getattr(cassette, "verdicts", None)
-        if not isinstance(verdicts, dict):
-            return
-        verdict = verdicts.pop(key, "")
-        if not verdict.startswith("withheld"):
-            return
-        who = photo.id if photo is not None else f"{operation} {key[:12]}"
-        with self._lock:
-            self.withheld[who] = verdict
-            self._unrecorded += 1
-        print(
-            printable(
-                f"conformance: WARNING: photo {who!r} ({operation}): its answer was {verdict}; it was used in this "
-                "run, but it is NOT in the recording, which stays incomplete (a replay will not find it; the next "
-                "recording run asks again)"
-            ),
-            file=sys.stderr,
-        )
 
     def _send(self, method: str, params: Mapping[str, Any], *, live: bool) -> Any:
         """One call through botocore (with its retries), its failures sorted into the run's and the photo's."""
@@ -1265,7 +674,7 @@ class RekognitionAnalyzer:
         )
         from botocore.exceptions import ConnectionError as BotoConnectionError
 
-        from ..execution import call_deadline
+        from .._pacing import call_deadline
 
         timeout = self.settings.timeout
         began = time.monotonic()
@@ -1276,22 +685,21 @@ class RekognitionAnalyzer:
             # botocore retried already. A passing fault of one call (a reset, a slow answer, a proxy or TLS
             # failure) fails that photo, which stays unrecorded for the next run; an endpoint no call has
             # ever reached stops the run.
-            failure = self._store.write_failure() if self._store is not None else None
+            failure = self._rec.store.write_failure() if self._rec.store is not None else None
             if failure is not None:
                 raise failure from None  # a local write error is never reported as the network's
             if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)) and not self._connected:
                 endpoint = scrub_url(str(exc.kwargs.get("endpoint_url")))
                 raise ConformanceError(f"cannot reach {endpoint}: check the endpoint") from None
-            with self._lock:
-                self._unrecorded += 1
+            self._rec.count_unrecorded()
             if live and time.monotonic() - began >= timeout:
-                raise _Refused(
+                raise Refused(
                     "ConnectionError",
                     f"no complete answer within --timeout {timeout:g} s (it bounds each attempt's whole time, not "
                     "only each read), after retries; run again to resume",
                 ) from None
             what = "timed out" if isinstance(exc, ReadTimeoutError) else "lost the connection"
-            raise _Refused(
+            raise Refused(
                 "ConnectionError", f"{what} after retries ({type(exc).__name__}); run again to resume"
             ) from None
         except HTTPClientError as exc:
@@ -1311,34 +719,31 @@ class RekognitionAnalyzer:
             # botocore could not read the answer (not UTF-8, not the JSON it expects): the service's (or the
             # recording's) answer about this photo is unreadable; an error of that photo, not of the run.
             self._connected = True
-            raise _Refused(
+            raise Refused(
                 "MalformedResponse", f"the answer to {method} could not be read ({type(exc).__name__})"
             ) from None
         except ClientError as exc:
             self._connected = True
-            if _NON_ANSWER in exc.response:
+            if NON_ANSWER in exc.response:
                 metadata = exc.response.get("ResponseMetadata", {})
                 status = int(metadata.get("HTTPStatusCode", 0))
-                raise _NonAnswer(
-                    str(exc.response[_NON_ANSWER]), status, int(metadata.get("RetryAttempts", 0))
-                ) from None
+                raise NonAnswer(str(exc.response[NON_ANSWER]), status, int(metadata.get("RetryAttempts", 0))) from None
             code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
             # Services quote back what they refuse (headers, tokens, ARNs): never print or report that.
             message = redact(str(exc.response.get("Error", {}).get("Message", "")), self._secrets())
-            if code in _CREDENTIALS:
+            if code in CREDENTIALS:
                 raise ConformanceError(
                     f"Rekognition refused the credentials ({code}): {_HOW_TO_SET_CREDENTIALS}"
                 ) from None
-            if code in _THROTTLED or code == "InternalServerError":
+            if code in THROTTLED or code == "InternalServerError":
                 if live:
-                    with self._lock:
-                        self._unrecorded += 1  # a passing fault: the recording stays incomplete, a re-run asks again
-                if code in _THROTTLED:
+                    self._rec.count_unrecorded()  # a passing fault: the recording stays incomplete, a re-run asks again
+                if code in THROTTLED:
                     message = "after retries; run again to resume"
-            raise _Refused(code, message) from None
+            raise Refused(code, message) from None
         self._connected = True
-        if _NON_ANSWER in response:
-            raise _NonAnswer(str(response[_NON_ANSWER]), 200)
+        if NON_ANSWER in response:
+            raise NonAnswer(str(response[NON_ANSWER]), 200)
         return response
 
     def _secrets(self) -> tuple[str, ...]:
@@ -1370,7 +775,7 @@ class RekognitionAnalyzer:
             return Observation(photo=photo.id, outcome="error", reason=reason)
         try:
             response = self._call("detect_faces", photo=photo, Image={"Bytes": data}, Attributes=_ATTRIBUTES)
-        except _Refused as refused:
+        except Refused as refused:
             return Observation(photo=photo.id, outcome="error", reason=str(refused))
         try:
             details = response.get("FaceDetails") or []
@@ -1418,7 +823,7 @@ class RekognitionAnalyzer:
     def _enrol(self, gallery: Sequence[Photo]) -> dict[str, str]:
         try:
             self._call("create_collection", CollectionId=self.collection_id)
-        except _Refused as refused:
+        except Refused as refused:
             if refused.code != "ResourceAlreadyExistsException":
                 raise ConformanceError(f"cannot create collection {self.collection_id}: {refused}") from None
             # Left by a run that died before deleting it: start clean.
@@ -1436,7 +841,7 @@ class RekognitionAnalyzer:
             params["Image"] = {"Bytes": data}
             try:
                 response = self._call("index_faces", photo=photo, **params)
-            except _Refused as refused:
+            except Refused as refused:
                 self._unindexed[photo.id] = str(refused)
                 continue
             if not response.get("FaceRecords"):
@@ -1458,7 +863,7 @@ class RekognitionAnalyzer:
         params["FaceMatchThreshold"] = float(threshold)
         try:
             response = self._call("search_faces_by_image", photo=probe, **params)
-        except _Refused as refused:
+        except Refused as refused:
             if refused.code == "InvalidParameterException" and "no faces" in str(refused).lower():
                 return SearchOutcome(probe.id, "no_face", reason=str(refused))
             return SearchOutcome(probe.id, "error", reason=str(refused))
@@ -1491,7 +896,7 @@ class RekognitionAnalyzer:
                 TargetImage={"Bytes": images[1]},
                 SimilarityThreshold=float(self.search_floor),
             )
-        except _Refused:
+        except Refused:
             return None
         wrong = _another_face((response.get("SourceImageFace") or {}).get("BoundingBox"), source.box)
         if wrong:
@@ -1506,7 +911,7 @@ class RekognitionAnalyzer:
             self._collection = False
             try:
                 self._call("delete_collection", CollectionId=self.collection_id)
-            except (_Refused, ConformanceError) as exc:
+            except (Refused, ConformanceError) as exc:
                 print(
                     printable(f"conformance: could not delete collection {self.collection_id}: {exc}"), file=sys.stderr
                 )
@@ -1543,12 +948,12 @@ class RekognitionAnalyzer:
     def chunk_limit(self) -> int:
         """Photos per worker chunk: a recording run's answers reach the recording when a chunk comes back,
         so they are kept few (an interruption then costs at most that many calls per worker, asked again)."""
-        return 1000 if self._effective == "none" else 20
+        return 1000 if self._rec.effective == "none" else 20
 
     @property
     def cacheable(self) -> bool:
         """Whether this run's observations may be kept: none failed for a passing reason (a race, a fault)."""
-        return self._unrecorded == 0
+        return self._rec.unrecorded == 0
 
     def cache_key(self, plan: str) -> str | None:
         """A digest of everything a replay's observations depend on, or None when they may change (recording).
@@ -1560,13 +965,13 @@ class RekognitionAnalyzer:
         import botocore
         import PIL
 
+        from .._source import source_digest
         from .._version import __version__
-        from ..cache import source_digest
 
-        self._replays_legacy()
+        self._rec.replays_legacy()
         if self.settings.record_mode != "none" or not self.recording.is_file():
             return None
-        recording = _file_sha256(self.recording)
+        recording = file_sha256(self.recording)
         parts = {
             "kit": __version__,
             "adapter": ADAPTER_VERSION,
@@ -1576,11 +981,13 @@ class RekognitionAnalyzer:
             "vocabulary": self.vocabulary.to_dict(),
             "code": source_digest(
                 "conformance.adapters.rekognition",
+                "conformance.adapters.rekognition_answers",
                 "conformance.adapters.base",
                 "conformance.observation",
                 "conformance.metamorphic",
                 "conformance.runner",
                 "conformance.execution",
+                "conformance._pacing",
                 "conformance.recording.cassette",
                 "conformance.recording.store",
                 "conformance.recording.scrub",
@@ -1591,88 +998,23 @@ class RekognitionAnalyzer:
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
     def recording_sessions(self) -> list[dict[str, Any]]:
-        """The recording's sessions as a report gives them: when (UTC), with which SDK and adapter, against
-        which class of endpoint (URL credentials taken out, also of sessions older kits wrote)."""
-        store = self._store
-        out = []
-        for session in [] if store is None else store.sessions:
-            entry = {
-                "started": session.get("started"),
-                "ended": session.get("ended"),
-                "endpoint_class": _session_class(session),
-                "endpoint": scrub_url(str(session.get("endpoint", ""))),
-                "region": session.get("region"),
-                "adapter_version": session.get("adapter_version"),
-                "botocore": session.get("botocore"),
-                "boto3": session.get("boto3"),
-                "python": session.get("python"),
-                "kit": session.get("kit"),
-            }
-            for said in ("proxy", "ca_bundle", "tls_verified", "emulator_claim"):
-                if session.get(said) is not None:
-                    entry[said] = session[said]
-            if session.get("interactions") is not None:
-                entry["interactions"] = session.get("interactions")
-            if session.get("migrated_from"):
-                entry["migrated_from"] = str(session["migrated_from"])
-            if session.get("kept_by_record_mode_all"):
-                entry["kept_by_record_mode_all"] = str(session["kept_by_record_mode_all"])
-            out.append(entry)
-        return out
+        """The recording's sessions as a report gives them (:meth:`conformance.recording.recorder.Recorder.sessions`)."""
+        return self._rec.sessions()
 
     def run_endpoint_class(self, sessions: Sequence[Mapping[str, Any]]) -> str:
         """The class of the endpoint the answers came from: the least trustworthy of the recording's
         sessions (one emulated session makes a recording not the vendor's), else this run's endpoint."""
-        classes = {str(s["endpoint_class"]) for s in sessions}
-        if not classes and self._endpoint and self._effective != "none":
-            classes = {_classify({"endpoint": self._endpoint, "emulator": self.emulated, **self._transport})}
-        for kind in reversed(ENDPOINT_CLASSES):
-            if kind in classes:
-                return kind
-        return "emulator" if self.emulated else "other"
+        return self._rec.endpoint_class(sessions)
 
     def recording_notes(self, sessions: Sequence[Mapping[str, Any]]) -> list[str]:
         """What a reader must know about how the recording's sessions differ (versions, endpoints, time)."""
-        notes = []
-        if len(sessions) > 1:
-            started = sorted(str(s["started"]) for s in sessions if s.get("started"))
-            span = f" from {started[0]} to {started[-1]}" if len(started) > 1 else ""
-            notes.append(f"answers recorded in {len(sessions)} sessions{span}")
-            for what in ("endpoint_class", "botocore", "adapter_version"):
-                values = sorted({str(s.get(what)) for s in sessions})
-                if len(values) > 1:
-                    notes.append(f"the sessions differ in {what.replace('_', ' ')}: {', '.join(values)}")
-        for session in sessions:
-            where = str(session.get("endpoint") or "an endpoint the recording does not name")
-            if session.get("emulator_claim") == "unverified":
-                notes.append(
-                    f"{where} said it was the kit's emulator (x-conformance-emulator) but did not prove it: an "
-                    "unverified endpoint, whose answers are a stand-in's"
-                )
-            if session.get("proxy"):
-                notes.append(f"answers from {where} came through the proxy {session['proxy']}")
-            bundle = session.get("ca_bundle")
-            if isinstance(bundle, Mapping):
-                notes.append(
-                    f"TLS to {where} was checked against the certificate bundle {bundle.get('file')} (sha256 "
-                    f"{str(bundle.get('sha256'))[:12]}...) set for the run, not the public authorities: whoever holds "
-                    "a key it trusts could answer as the vendor"
-                )
-            if session.get("tls_verified") is False:
-                notes.append(f"TLS certificates of {where} were not checked: anyone on the way could answer")
-        untimed = sum(not s.get("started") for s in sessions)
-        if untimed:
-            notes.append(f"{untimed} of {len(sessions)} session(s) recorded by an older kit, which wrote no timestamps")
-        return notes
+        return self._rec.notes(sessions)
 
     def describe(self) -> dict[str, Any]:
         import boto3
         import botocore
 
         sessions = self.recording_sessions()
-        files = []
-        if self.recording.is_file():
-            files.append({"path": str(self.recording), "sha256": _file_sha256(self.recording)})
         return {
             # A face-matching run searches faces (IndexFaces, SearchFacesByImage): its reports say so.
             "name": _SEARCH_NAME if self.dataset.is_matching else self.name,
@@ -1683,12 +1025,9 @@ class RekognitionAnalyzer:
             "source": str(self.recording),
             "record_mode": self.settings.record_mode,
             # Kept for readers of older reports: the sessions as recorded (URL credentials taken out).
-            "recorded_with": [
-                dict(s, endpoint=scrub_url(str(s.get("endpoint", ""))))
-                for s in (self._store.sessions if self._store else [])
-            ],
+            "recorded_with": self._rec.recorded_with(),
             "recording_sessions": sessions,
-            "recording_files": files,
+            "recording_files": self._rec.files(),
             "recording_notes": self.recording_notes(sessions),
             "endpoint_class": self.run_endpoint_class(sessions),
             "withheld": dict(self.withheld),
@@ -1696,7 +1035,7 @@ class RekognitionAnalyzer:
             "emulated": self.emulated,
             "simulated": self.simulated,
             **(
-                {"retention_preflight": {**self.retention_preflight, "calls_made": self._live_calls}}
+                {"retention_preflight": {**self.retention_preflight, "calls_made": self._rec.live_calls}}
                 if self.retention_preflight
                 else {}
             ),

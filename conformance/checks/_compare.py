@@ -21,12 +21,13 @@ once, so that every check states its method and its error rates the same way:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .. import stats
 from ..errors import ConformanceError
+from ..identity import UNDISCLOSED
 from ..results import Comparison, GroupRate, Verdict, worst
 
 if TYPE_CHECKING:
@@ -134,6 +135,54 @@ def _spread(r: stats.ClusteredRate) -> float:
     return min(1.0, max(r.person_variance * r.subjects / (p * (1.0 - p)), 1e-6))
 
 
+def _each_reading(a: stats.ClusteredRate, b: stats.ClusteredRate) -> float:
+    """The power each reading (photo-, person-weighted) is sized at for the pair to reach ``POWER``.
+
+    A verdict needs both readings' intervals (the union): where people have unequal photo counts the
+    two estimates differ and vary apart, and each at ``POWER`` gave the pair less (0.65 for
+    calibration with a fifth of 300 people photographed 40 times, the rest once). Each at
+    ``1 - (1 - POWER) / 2`` gives the pair at least ``POWER`` (Bonferroni). With equal photo counts
+    the two estimates are one and the less precise reading decides alone.
+    """
+    alike = all(r.floor_n >= r.subjects * (1.0 - 1e-12) for r in (a, b))  # Kish's size is the people's
+    return POWER if alike else 1.0 - (1.0 - POWER) / 2.0
+
+
+def _inflation(r: stats.ClusteredRate, answers: tuple[float, float] | None) -> Callable[[float], float] | None:
+    """How much a signed measure's variance grows if its figure rose by a gap because answers turned wrong.
+
+    Overconfidence is confidence minus being right: a figure higher by ``gap`` at the same confidences
+    has ``gap`` more of its answers wrong, and a share wrong ``w`` varies as ``w (1 - w)``. Planned with
+    the variance seen, the printed gap was caught 0.70-0.75 of the time where 80% was promised (one
+    photo a person at accuracy 0.95; benchmarks/verdict_error_rates.py). The increase is read against
+    the units' own variance (or, where they all agree, the floor's on the people), and the variance of
+    the figure grows in proportion.
+    """
+    if answers is None:
+        return None
+    wrong, spread = answers
+    per_unit = max(spread, r.floor_variance * r.subjects)
+    if per_unit <= 0:
+        return None
+
+    def grow(gap: float) -> float:
+        later = min(wrong + gap, 0.5) if wrong < 0.5 else wrong  # w (1 - w) is largest at one half
+        return 1.0 + max(0.0, later * (1.0 - later) - wrong * (1.0 - wrong)) / per_unit
+
+    return grow
+
+
+PLAUSIBLE = 0.4  # one-sided level of the interval over which the lower group's true rate is taken at its worst
+
+
+def _plausible_rates(r: stats.ClusteredRate) -> list[float]:
+    """The rate seen and five rates across its two-sided 20% interval (Clopper-Pearson on the effective size)."""
+    import numpy as np
+
+    low, high = stats.rate_bounds(r, PLAUSIBLE, stats.FAIL_LIMITS)
+    return sorted({r.rate, *(float(x) for x in np.linspace(low, high, 5))})
+
+
 def _detectable(
     a: stats.ClusteredRate,
     b: stats.ClusteredRate,
@@ -143,6 +192,7 @@ def _detectable(
     alpha_pass: float,
     ceilings: tuple[float, float] = (1.0, 1.0),
     shares: bool = False,
+    answers: tuple[tuple[float, float] | None, tuple[float, float] | None] = (None, None),
 ) -> tuple[float | None, tuple[int, int] | None]:
     """The gap this data would show to exceed the tolerance with 80% power, and the people that would decide.
 
@@ -154,21 +204,37 @@ def _detectable(
     high, low = (a, b) if a.rate >= b.rate else (b, a)
     ceiling = ceilings[0] if high is a else ceilings[1]
     spread = (_spread(high), _spread(low)) if shares else (1.0, 1.0)
+    power = _each_reading(a, b)
     if not a.bounded:
-        mean_gap = stats.detectable_mean_gap(tolerance, a, b, alpha=alpha, power=POWER)
+        rising = answers[0] if high is a else answers[1]
+        mean_gap = stats.detectable_mean_gap(
+            tolerance, high, low, alpha=alpha, power=power, inflation=_inflation(high, rising)
+        )
         return (mean_gap if mean_gap is not None and math.isfinite(mean_gap) else None), None
     precision_high, precision_low = stats.Precision.of(high), stats.Precision.of(low)
-    gap = stats.detectable_gap(
-        tolerance,
-        low.rate,
-        precision_high,
-        precision_low,
-        alpha=alpha,
-        power=POWER,
-        method=method,
-        spread=spread,
-        ceiling=ceiling,
-    )
+    # The lower group's true rate is not the one seen: the figure holds for the least favourable rate in
+    # its interval (at 10 people a group, one photo each, the rate seen gave a figure caught 0.73 of the time).
+    reachable = [
+        found
+        for base in _plausible_rates(low)
+        if (
+            found := stats.detectable_gap(
+                tolerance,
+                base,
+                precision_high,
+                precision_low,
+                alpha=alpha,
+                power=power,
+                method=method,
+                spread=spread,
+                ceiling=ceiling,
+            )
+        )
+        is not None
+    ]
+    gap = max(reachable) if reachable else None
+    if gap is not None and low.rate + gap > ceiling + 1e-12:
+        gap = None  # beyond what the measure can reach from the rate seen: no such gap can be shown
     if gap is not None and not math.isfinite(gap):
         gap = None  # no finite gap reaches the power: said as for too little data, never -inf in a report
     needed = stats.subjects_needed(
@@ -180,7 +246,7 @@ def _detectable(
         subjects=(high.subjects, low.subjects),
         alpha_fail=alpha,
         alpha_pass=alpha_pass,
-        power=POWER,
+        power=power,
         method=method,
     )
     if needed is not None and high is not a:
@@ -242,6 +308,9 @@ class _Drafts:
     exceeds: list[float]
     ceilings: dict[str, float]
     shares: bool
+    # Per group, for a signed measure with a floor (overconfidence): (share of units counted in the
+    # floor, the units' own variance), what the variance at a larger true gap is read from.
+    answers: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def compare_measures(
@@ -275,9 +344,9 @@ def compare_measures(
     not_applicable = {g: why for g, why in (not_applicable or {}).items() if g not in cannot_pass}
     _, alpha_fail = error_rates(policy)
     order = group_order(list(photo_group), reference)
-    residual = _small_residual(photo_group, photo_subject, reference, policy)
-    if residual and RESIDUAL_GROUP not in cannot_pass:
-        not_applicable.setdefault(RESIDUAL_GROUP, residual)
+    for name, why in _residuals(photo_group, photo_subject, reference).items():
+        if name not in cannot_pass:
+            not_applicable.setdefault(name, why)
     main = _draft(units, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable, cannot_pass)
     families = [main]
     same: set[int] = set()  # companion comparisons identical to the main one: one hypothesis, tested once
@@ -331,32 +400,37 @@ def _same_counts(units: Units, companion: Units, name: str) -> bool:
     )
 
 
-# The default grouping's residual: people whose trans status the dataset does not record. They are missing
-# data, not a group under audit: a handful of them (one stray row in 600 people) must not hold a run's
-# verdict at inconclusive, so below min_subjects they are shown and counted but not compared.
+# The default grouping's residuals: people whose trans status the dataset does not record, and people who did
+# not disclose a gender identity. They are missing data, not groups under audit: shown and counted, never
+# compared into the verdict, whatever their number. (Compared from min_subjects upwards, 9 such people let a
+# perfect analyzer pass and 15 failed it, inconclusive on a wide interval; and one undisclosed person failed
+# the default gate through detection_failure_gap: red team 13c.)
 RESIDUAL_GROUP = "unknown"
+RESIDUAL_GROUPS = (RESIDUAL_GROUP, UNDISCLOSED)
 
 
-def _small_residual(
+def _residuals(
     photo_group: npt.NDArray[np.str_] | npt.NDArray[np.object_],
     photo_subject: npt.NDArray[np.int64],
     reference: str,
-    policy: Policy,
-) -> str:
-    """Why the residual group is not compared (empty when it is: absent, the reference, or large enough)."""
+) -> dict[str, str]:
+    """Why each residual group present is not compared (none when it is the reference, chosen on purpose)."""
     import numpy as np
 
-    if reference == RESIDUAL_GROUP:
-        return ""
-    mine = photo_group == RESIDUAL_GROUP
-    people = len(np.unique(photo_subject[mine]))
-    if not people or people >= policy.min_subjects:
-        return ""
-    return (
-        f"{people} {'person' if people == 1 else 'people'} of unknown trans status, fewer than min_subjects "
-        f"{policy.min_subjects}: missing data rather than a group, shown and counted but not compared; record "
-        "their trans status in the manifest (or gather enough of them to compare)"
-    )
+    why = {}
+    for name in RESIDUAL_GROUPS:
+        mine = photo_group == name
+        people = len(np.unique(photo_subject[mine]))
+        if name == reference or not people:
+            continue
+        whom = "of unknown trans status" if name == RESIDUAL_GROUP else "who did not disclose a gender identity"
+        record = "their trans status" if name == RESIDUAL_GROUP else "a gender identity they chose to give"
+        why[name] = (
+            f"{people} {'person' if people == 1 else 'people'} {whom}: missing data rather than a group under "
+            f"audit, shown and counted but never compared into the verdict; record {record} in the manifest "
+            "to compare them (or name this group as the reference)"
+        )
+    return why
 
 
 def _worse(main: Comparison, other: Comparison, label: str) -> Comparison:
@@ -477,7 +551,15 @@ def _draft(
             if weight > 0:
                 ceilings[name] = float(np.sum(units.ceiling[mine] * units.denominator[mine])) / weight
     shares = units.bounded and not units.proportion
-    return _Drafts(rates, groups, drafts, tested, exceeds, ceilings, shares)
+    answers = {}
+    if not units.bounded and units.floor is not None:
+        for name in order:
+            mine = (units.group == name) & counted
+            weight = float(units.denominator[mine].sum())
+            if weight > 0:
+                values = units.numerator[mine] / units.denominator[mine]
+                answers[name] = (float(units.floor[mine].sum()) / weight, float(np.var(values)))
+    return _Drafts(rates, groups, drafts, tested, exceeds, ceilings, shares, answers)
 
 
 def _settle(
@@ -533,6 +615,7 @@ def _settle(
                 error_rates(policy)[0],
                 ceilings=(family.ceilings[c.group], family.ceilings[c.reference]),
                 shares=family.shares,
+                answers=(family.answers.get(c.group), family.answers.get(c.reference)),
             )
             floor = None
             if needed is not None and min(needed) < policy.min_subjects:
@@ -572,9 +655,11 @@ def _method(units: Units, policy: Policy, tolerance: float, m: int, reference: s
             "per group: t interval on a cluster-robust variance over subjects, joined with the person-weighted mean's"
         )
     pairs = "every two groups" if policy.direction == "pairwise" else f"each group against {reference}"
+    # A measure that is not a proportion (overconfidence) has no score limits to join: Welch's t on the variances.
+    joined = "Newcombe's hybrid method on those limits" if units.bounded else "Welch t intervals on those variances"
     return (
         f"{per_group}; gaps between {pairs}, disparity in either direction, "
-        f"{policy.confidence:.0%} two-sided intervals (Newcombe's hybrid method on those limits); "
+        f"{policy.confidence:.0%} two-sided intervals ({joined}); "
         f"pass: every gap's interval within ±{tolerance:g}, each at one-sided error {alpha_pass:g} "
         "(intersection-union, no multiplicity adjustment); "
         f"fail: a gap shown beyond ±{tolerance:g}, familywise one-sided error {alpha_fail:g} "

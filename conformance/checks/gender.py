@@ -108,7 +108,9 @@ def _disclosed(observations: Observations, photo_group: _Grouping, reference: st
     """Photos whose subject described a gender identity; refuses a reference group of undisclosed people only."""
     keep = observations.disclosed
     in_reference = photo_group.mask(reference)
-    if in_reference.any() and not keep[in_reference].any():
+    # Nobody disclosed anything (the only group is the undisclosed one): the checks say so as they do of a run
+    # with nothing to compare, rather than blame a reference nobody chose (rt14c F2).
+    if in_reference.any() and not keep[in_reference].any() and keep.any():
         raise ConformanceError(
             f"reference group {reference!r} holds only people who did not disclose a gender identity: there is "
             "nothing to misgender against in it; choose another reference with --reference"
@@ -144,6 +146,39 @@ def _show_undisclosed(
     return replace(result, groups=rates, notes=(*result.notes, note))
 
 
+def _nobody_disclosed(
+    check_id: str,
+    measure: str,
+    observations: Observations,
+    photo_group: _Grouping,
+    reference: str,
+    policy: Policy,
+    count_label: str,
+    keep: npt.NDArray[np.bool_],
+) -> CheckResult:
+    """Not applicable: no person of the run described a gender identity, so no label can be judged (rt14c F2)."""
+    alpha_pass, alpha_fail = error_rates(policy)
+    result = CheckResult(
+        id=check_id,
+        verdict="not applicable",
+        groups={},
+        comparisons=(),
+        method="none: nobody disclosed a gender identity",
+        measure=measure,
+        reference=reference,
+        confidence=policy.confidence,
+        notes=(
+            "not applicable: nobody in the dataset disclosed a gender identity, so there is no self-description "
+            "to judge a label against; the check applies once some people describe their gender identity",
+        ),
+        count_label=count_label,
+        alpha_pass=alpha_pass,
+        alpha_fail=alpha_fail,
+        direction=policy.direction,
+    )
+    return _show_undisclosed(result, observations, photo_group, keep)
+
+
 def _result(
     check_id: str,
     measure: str,
@@ -168,6 +203,8 @@ def _result(
     (see :func:`conformance.checks._compare.compare_measures`); its figures go to ``details``.
     """
     tolerance = policy.tolerance_for(check_id)
+    if keep is not None and not keep.any():
+        return _nobody_disclosed(check_id, measure, observations, photo_group, reference, policy, count_label, keep)
     done = compare_measures(
         units,
         photo_group=photo_group.labels if keep is None else photo_group.labels[keep],
@@ -576,14 +613,13 @@ def confidence_calibration(
     notes: list[str] = []
     if declared is False and not np.any(labelled):
         # Not applicable only on the analyzer's word that it cannot give one: confidences left out of a
-        # predictions file are a choice the data cannot tell from an incapacity.
-        not_applicable.update(
-            {
-                str(name): "the analyzer declares it gives no confidence; calibration applies to an analyzer "
-                "that gives one"
-                for name in photo_group.present(given)
-            }
-        )
+        # predictions file are a choice the data cannot tell from an incapacity. The word is the vendor's own
+        # (a header line): the verdict says so, and a policy that accepts no self-declared exemption
+        # (procurement) holds the check inconclusive instead.
+        why = _declared_exemption(policy)
+        held = not_applicable if policy.declarations == "trusted" else cannot_pass
+        held.update({str(name): why for name in photo_group.present(given)})
+        notes.append(why)
     else:
         cannot_pass.update(_confidence_withheld(given, labelled, photo_group, declared))
         if np.any(given) and not np.any(labelled):
@@ -642,6 +678,24 @@ def confidence_calibration(
         groups=rates,
         notes=(*result.notes, *flags),
         details={"more_confident_yet_more_wrong": [f.split(" is ")[0] for f in flags]},
+    )
+
+
+def _declared_exemption(policy: Policy) -> str:
+    """Why calibration is excused (or, under a policy that accepts no self-declared exemption, held) by a declaration."""
+    said = (
+        'by the analyzer\'s declaration: it declares it gives no confidence ("gives_confidence": false in its '
+        "predictions header, GIVES_CONFIDENCE = False in a python model), and the data cannot tell that from "
+        "confidences left out"
+    )
+    if policy.declarations == "trusted":
+        return (
+            f"not applicable {said}; calibration applies to an analyzer that gives one (a policy with "
+            'declarations = "inconclusive", as the procurement profile has, accepts no self-declared exemption)'
+        )
+    return (
+        f"inconclusive: excused only {said}, and this policy accepts no self-declared exemption "
+        '(declarations = "inconclusive"); give the confidences, or run under declarations = "trusted"'
     )
 
 
@@ -903,7 +957,7 @@ def transformation_invariance(
             groups={},
             comparisons=(),
             method="not run",
-            measure="variants whose gender label differs from the photo's / variants with a face",
+            measure="variants whose gender label differs from the photo's / variants with a face in both",
             reference=reference,
             confidence=policy.confidence,
             notes=(
@@ -938,6 +992,7 @@ def transformation_invariance(
         cluster=observations.subject[original],
         group=photo_group.labels[original],
     )
+    failed, reasons, cannot_pass = _variant_failures(rows, base_faces, units.group, compared)
     result = _result(
         "transformation_invariance",
         "variants whose gender label differs from the photo's / variants with a face in both",
@@ -948,6 +1003,7 @@ def transformation_invariance(
         policy=policy,
         seed=seed,
         count_label="flipped",
+        cannot_pass=cannot_pass,
     )
     flips = []
     for i in np.flatnonzero(flipped):
@@ -965,14 +1021,46 @@ def transformation_invariance(
                 "confidence_change": change,
             }
         )
-    lost = int(np.sum(~seen & np.fromiter((f is not None for f in base_faces), dtype=bool, count=len(rows))))
+    lost = int(np.sum(~seen & np.fromiter((f is not None for f in base_faces), dtype=bool, count=len(rows)))) - failed
     transforms = sorted({v.transform for v in rows})
+    errors = f", {failed} failed ({'; '.join(f'{n} x {why}' for why, n in reasons)})" if failed else ""
     return replace(
         result,
-        details={"transforms": transforms, "variants": len(rows), "faces_lost": lost, "flips": flips},
+        details={
+            "transforms": transforms,
+            "variants": len(rows),
+            "faces_lost": lost,
+            "variant_errors": failed,
+            "variant_error_reasons": [{"reason": why, "variants": n} for why, n in reasons],
+            "flips": flips,
+        },
         notes=(
             *result.notes,
             f"{len(rows)} variants of {len(set(original.tolist()))} photos ({', '.join(transforms)}); "
-            f"{len(flips)} flipped the label, {lost} lost the face",
+            f"{len(flips)} flipped the label, {lost} lost the face{errors}",
         ),
     )
+
+
+def _variant_failures(
+    rows: Sequence[Any], base_faces: Sequence[Any], group: Any, compared: npt.NDArray[np.bool_]
+) -> tuple[int, list[tuple[str, int]], dict[str, str]]:
+    """Variants whose call failed (of photos with a face): how many, the three commonest reasons, and the
+    groups none of whose variants could be compared because of them (rt14c F7: an exception on every variant
+    read as "lost the face", its text nowhere)."""
+    from collections import Counter
+
+    failed = [
+        i
+        for i, (v, base) in enumerate(zip(rows, base_faces, strict=True))
+        if base is not None and v.observation.outcome == "error"
+    ]
+    reasons = Counter(rows[i].observation.reason or "no reason given" for i in failed).most_common(3)
+    cannot_pass: dict[str, str] = {}
+    for name in sorted({str(group[i]) for i in failed}):
+        in_group = group == name
+        if not compared[in_group].any():
+            count = sum(1 for i in failed if group[i] == name)
+            first = Counter(rows[i].observation.reason for i in failed if group[i] == name).most_common(1)[0][0]
+            cannot_pass[name] = f"{count} of its variants failed, none answered ({first})"
+    return len(failed), reasons, cannot_pass

@@ -76,7 +76,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConformanceError, PredictionsError
@@ -518,7 +517,7 @@ class RekognitionEmulator:
             return self._failure(self.predictions.analyze(photo).reason)
         for face in faces:
             if face.label is not None and face.label not in self.genders:
-                line = _line_of(self.predictions.path, photo.id)
+                line = self.predictions.line_of(photo.id)
                 where = f"line {line}" if line is not None else f"the line of photo {photo.id!r}"
                 raise PredictionsError(
                     f"{self.predictions.path} {where}: gender label {face.label!r} (photo {photo.id!r}) is not one "
@@ -530,16 +529,13 @@ class RekognitionEmulator:
     def _index_subjects(self) -> dict[str, _Subject]:
         """The face each image's matching operations see, by digest (the first photo with those bytes)."""
         subjects: dict[str, _Subject] = {}
-        lined: frozenset[str] | None = None
         for photo in self.dataset:
             if photo.digest in subjects:
                 continue
             faces = self.predictions.faces(photo.id)
             if faces is None:
                 # An error line, or no line at all (a matching dataset's gallery has none): one face.
-                if lined is None:
-                    lined = _photo_lines(self.predictions.path)
-                error = self.predictions.analyze(photo).reason if photo.id in lined else None
+                error = self.predictions.analyze(photo).reason if self.predictions.has_line(photo.id) else None
                 subjects[photo.digest] = _Subject(photo, photo.box or _centred_box(0, 1), error=error)
             elif not faces:
                 subjects[photo.digest] = _Subject(photo, photo.box or _centred_box(0, 1), faceless=True)
@@ -1038,26 +1034,6 @@ def _proxy_page(status: int) -> str:
     )
 
 
-def _photo_lines(path: Path) -> frozenset[str]:
-    """The photo ids a predictions file has ``photo`` lines for (the adapter does not say which have none)."""
-    from ..dataset import normalise_photo_id
-
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return frozenset()
-    found: set[str] = set()
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        photo = record.get("photo") if isinstance(record, dict) else None
-        if isinstance(photo, str):
-            found.add(normalise_photo_id(photo))
-    return frozenset(found)
-
-
 def _face_detail(face: Face, index: int, count: int, *, gender: bool) -> dict[str, Any]:
     left, top, width, height = face.box if face.box is not None else _centred_box(index, count)
     detail: dict[str, Any] = {
@@ -1070,22 +1046,3 @@ def _face_detail(face: Face, index: int, count: int, *, gender: bool) -> dict[st
         if face.confidence is not None:
             detail["Gender"]["Confidence"] = face.confidence
     return detail
-
-
-def _line_of(path: Path, photo_id: str) -> int | None:
-    """The line of ``photo_id`` in a predictions file, for an error message (the adapter keeps none)."""
-    from ..dataset import normalise_photo_id
-
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return None
-    for number, line in enumerate(text.splitlines(), start=1):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        photo = record.get("photo") if isinstance(record, dict) else None
-        if isinstance(photo, str) and normalise_photo_id(photo) == photo_id:
-            return number
-    return None

@@ -4,7 +4,8 @@ vcrpy intercepts boto3's HTTP traffic (so botocore serialises, signs and parses 
 cassette decides what is replayed and what is kept. Unlike vcrpy's default cassette, which scans
 every recording for every request (quadratic in the cassette size, and positional for Rekognition,
 whose requests all look alike to vcrpy's default matchers), it looks requests up by key: the
-operation from ``X-Amz-Target`` and the body with each image replaced by its SHA-256 digest.
+operation (from ``X-Amz-Target`` for AWS's JSON protocol, or as the adapter names it) and the body
+with each image replaced by its SHA-256 digest.
 """
 
 from __future__ import annotations
@@ -22,13 +23,18 @@ if TYPE_CHECKING:
 
     from .store import RecordingStore
 
-__all__ = ["RECORD_MODES", "decoded_body", "effective_mode", "replaying"]
+__all__ = ["RECORD_MODES", "amz_target", "decoded_body", "effective_mode", "replaying"]
 
 # pytest-recording's record modes and their meaning here.
 RECORD_MODES = ("none", "once", "new_episodes", "all")
 _KEY_ATTR = "_conformance_key"
-# Operations whose answer is about the image sent: one recorded answer per image is enough.
+# Operations whose answer is about the image sent: one recorded answer per image is enough (Rekognition's, by default).
 _ANSWERS_ABOUT_AN_IMAGE = frozenset({"DetectFaces", "IndexFaces", "SearchFacesByImage", "CompareFaces"})
+
+
+def amz_target(request: Any) -> str:
+    """The operation of an AWS JSON-protocol request (Rekognition's): named only in its ``X-Amz-Target`` header."""
+    return operation_of(request.headers.get("X-Amz-Target"))
 
 
 def effective_mode(mode: str, store: RecordingStore) -> str:
@@ -65,6 +71,8 @@ def _cassette_class() -> type[Any]:
             secrets: tuple[str, ...] = (),
             on_begin: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
             shape: Callable[[str], frozenset[str]] | None = None,
+            operation: Callable[[Any], str] = amz_target,
+            per_image: frozenset[str] = _ANSWERS_ABOUT_AN_IMAGE,
             **kw: Any,
         ):
             super().__init__(path, allow_playback_repeats=True, **kw)
@@ -77,6 +85,8 @@ def _cassette_class() -> type[Any]:
             self.session = session
             self.note = note
             self.on_begin = on_begin
+            self.operation = operation
+            self.per_image = per_image
             self.begun = False
             # What became of the last live answer to each request key: "" kept, else why it was not.
             self.verdicts: dict[str, str] = {}
@@ -88,7 +98,7 @@ def _cassette_class() -> type[Any]:
         def _key(self, request: Any) -> tuple[str, str, str]:
             cached: tuple[str, str, str] | None = getattr(request, _KEY_ATTR, None)
             if cached is None:
-                operation = operation_of(request.headers.get("X-Amz-Target"))
+                operation = self.operation(request)
                 canonical = canonical_body(request.body)
                 cached = (request_key(operation, canonical), operation, canonical)
                 setattr(request, _KEY_ATTR, cached)
@@ -184,7 +194,7 @@ def _cassette_class() -> type[Any]:
                         self.session = self.on_begin(self.session)
                     self.store.begin_session(self.session, self.note)
                     self.begun = True
-                if operation in _ANSWERS_ABOUT_AN_IMAGE and key in self.store:
+                if operation in self.per_image and key in self.store:
                     return  # two photos with the same bytes, asked at once by two threads: keep the first
                 self._append(key, operation, canonical, scrubbed)
 
@@ -332,6 +342,8 @@ def replaying(
     secrets: tuple[str, ...] = (),
     on_begin: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     shape: Callable[[str], frozenset[str]] | None = None,
+    operation: Callable[[Any], str] = amz_target,
+    per_image: frozenset[str] = _ANSWERS_ABOUT_AN_IMAGE,
 ) -> Iterator[Any]:
     """Patch HTTP so boto3's calls replay from (and, as ``mode`` allows, record into) ``store``.
 
@@ -343,6 +355,9 @@ def replaying(
     first answer is recorded. ``shape(operation)`` gives the members of the operation's answer: a
     200's members outside it are dropped from what is recorded, and counted (said when the block ends).
     An answer over :data:`MAX_RECORDED_BODY` is not recorded (the cassette's ``verdicts`` say so).
+    ``operation(request)`` names a request's operation (by default an AWS JSON-protocol request's
+    ``X-Amz-Target``; a vendor with another protocol gives its own), and ``per_image`` the operations
+    whose answer is about the image sent, recorded once per image.
     """
     from vcr.record_mode import RecordMode
 
@@ -358,6 +373,8 @@ def replaying(
             secrets=secrets,
             on_begin=on_begin,
             shape=shape,
+            operation=operation,
+            per_image=per_image,
             record_mode=RecordMode(effective_mode(mode, store)),
         ) as cassette,
     ):

@@ -17,7 +17,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._format import count_text, interval_text, rate_text, ratio_text, threshold_text
 from .._untrusted import finite_number
+from ..biometric_details import (
+    RATIO_CHECKS,
+    RatioRow,
+    Rule,
+    is_ratio_check,
+    ratios_of,
+    read_rule,
+    rule_of,
+)
+from ..biometric_details import as_list as _list
+from ..biometric_details import as_mapping as _mapping
+from ..biometric_details import as_number as _number
+from ..biometric_details import as_pair as _pair
+from ..biometric_details import as_str as _str
+from ..biometric_details import as_whole as _whole
 from ..results import CheckResult
 
 __all__ = [
@@ -47,223 +63,11 @@ __all__ = [
     "unsupported_of",
 ]
 
-# Checks decided on a ratio of rates against a ratio tolerance (a factor), not on a gap.
-RATIO_CHECKS = ("false_match_differential", "false_non_match_differential")
-
-
-def is_ratio_check(check: CheckResult) -> bool:
-    """Whether ``check`` is one of the 1:1 differential checks, decided on rate ratios."""
-    return check.id in RATIO_CHECKS
-
-
-# -- numbers --------------------------------------------------------------------------------------------
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and finite_number(value) else None
-
-
-def _whole(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def rate_text(value: object) -> str:
-    """A rate as a reader can use it: ``0``, ``0.113``, ``0.00239``, ``3.05e-4``; ``n/a`` for none.
-
-    >>> rate_text(644 / 269100), rate_text(82 / 269100), rate_text(0.0), rate_text(None), rate_text(0.2)
-    ('0.00239', '3.05e-4', '0', 'n/a', '0.2')
-    """
-    number = _number(value)
-    if number is None:
-        return "n/a"
-    if number == 0:
-        return "0"
-    if abs(number) >= 1e-3:
-        return f"{number:.3g}"
-    mantissa, exponent = f"{number:.2e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa}e{int(exponent)}"
-
-
-def ratio_text(value: object) -> str:
-    """A ratio (or any positive measure) with three significant digits; ``n/a`` for none.
-
-    >>> ratio_text(7.8511), ratio_text(0.98), ratio_text(15.246), ratio_text(None)
-    ('7.85', '0.98', '15.2', 'n/a')
-    """
-    number = _number(value)
-    return "n/a" if number is None else f"{number:.3g}"
-
-
-def count_text(value: object) -> str:
-    """A count with thousands separators: ``269,100``; ``n/a`` for none."""
-    whole = _whole(value)
-    return "n/a" if whole is None else f"{whole:,}"
-
-
-def interval_text(ci: object, text: Any = rate_text) -> str:
-    """``[lower, upper]`` with each bound written by ``text``; ``n/a`` for a bound the report leaves null."""
-    if not isinstance(ci, Sequence) or isinstance(ci, str) or len(ci) != 2:
-        return "n/a"
-    return f"[{text(ci[0])}, {text(ci[1])}]"
-
-
-def _pair(value: object) -> tuple[float | None, float | None] | None:
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-        return None
-    return _number(value[0]), _number(value[1])
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else []
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
+# The threshold rule and the ratios are read in conformance.biometric_details, below reporting: the comparison
+# of reports (conformance.comparison) reads them too. The number writers are conformance._format's.
 
 
 # -- the threshold rule ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rule:
-    """How one threshold of a 1:1 run was set (``details.threshold_rule``)."""
-
-    kind: str  # "target" (fixed to a target FMR), "stated" (--thresholds), "" (unknown)
-    threshold: float | None
-    target_fmr: float | None = None
-    calibrated_on: str = ""
-    impostor_comparisons: int | None = None
-    needed: int | None = None
-    achieved_fmr: float | None = None
-    false_matches: int | None = None
-    supported: bool = True
-    reason: str = ""
-    source: str = ""
-    impostors: str = "all"  # "all" or "same_group": which impostor comparisons the rates count
-    distinct: int | None = None  # distinct scored impostor comparisons behind a target
-    people_pairs: int | None = None  # distinct people-pairs behind them
-    achieved_ci: tuple[float | None, float | None] | None = None  # the pool's FMR at the threshold, interval
-    coarse: bool = False  # ties keep the achieved FMR far below the target
-
-    @property
-    def _qualifiers(self) -> list[str]:
-        out = []
-        if self.impostors == "same_group":
-            out.append("same-group impostors")
-        if self.kind == "target" and self.calibrated_on not in ("", "all"):
-            out.append(f"calibrated on {self.calibrated_on}")
-        return out
-
-    @property
-    def label(self) -> str:
-        """``FMR 0.001`` or ``threshold 80 (stated)``: what two runs' entries are matched on.
-
-        A rule on same-group impostors, or calibrated on one group, says so: ``FMR 0.001 (same-group
-        impostors, calibrated on I-II)`` is another operating point than ``FMR 0.001``.
-        """
-        extra = ", ".join(self._qualifiers)
-        if self.kind == "target" and self.target_fmr is not None:
-            return f"FMR {self.target_fmr:g}" + (f" ({extra})" if extra else "")
-        if self.threshold is not None:
-            return f"threshold {self.threshold:g} (stated{', ' + extra if extra else ''})"
-        return "threshold n/a"
-
-    @property
-    def key(self) -> tuple[str, float | None, str, str]:
-        """The same operating point in another report: the target FMR (or stated threshold), the impostors
-        counted and the calibration pool, ``("target", 0.001, "all", "all")`` or ``("stated", 80.0, "all", "")``."""
-        if self.kind == "target":
-            return ("target", self.target_fmr, self.impostors, self.calibrated_on or "all")
-        return ("stated", self.threshold, self.impostors, "")
-
-    def sentence(self, metric: str = "") -> str:
-        """The rule in words, with the impostor comparisons that support it."""
-        on = f" ({metric})" if metric else ""
-        if self.kind == "target":
-            pool = "all impostor comparisons" if self.calibrated_on in ("", "all") else (
-                f"the impostor comparisons of reference group {self.calibrated_on}"
-            )  # fmt: skip
-            text = f"Threshold {_threshold_text(self.threshold)}{on} fixed so that the FMR on {pool} is {'n/a' if self.target_fmr is None else f'{self.target_fmr:g}'}"
-            if self.impostor_comparisons is not None:
-                text += f": {count_text(self.impostor_comparisons)} impostor comparisons support it"
-                if self.distinct is not None and self.people_pairs is not None:
-                    text += (
-                        f" ({count_text(self.distinct)} distinct, behind {count_text(self.people_pairs)} "
-                        "distinct people-pairs)"
-                    )
-                if self.needed is not None:
-                    text += f" ({count_text(self.needed)} needed by the rule of three, 3/FMR)"
-            if self.achieved_fmr is not None:
-                text += f"; achieved FMR {rate_text(self.achieved_fmr)}"
-                if self.false_matches is not None:
-                    text += f" ({count_text(self.false_matches)} false matches)"
-                if self.achieved_ci is not None:
-                    text += (
-                        f", calibrated in-sample on these comparisons: on new people the pool's FMR at this "
-                        f"threshold would lie in {interval_text(self.achieved_ci)}"
-                    )
-            if self.coarse:
-                text += "; tied scores keep the achieved FMR far below the target"
-            return text + "."
-        if self.kind == "stated":
-            source = f", from {self.source}" if self.source else ""
-            return f"Stated threshold {_threshold_text(self.threshold)}{on}{source}; not fixed to a target FMR."
-        return "The report does not say how this threshold was set."
-
-
-def _threshold_text(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.6g}"
-
-
-def read_rule(raw: object) -> Rule | None:
-    """A ``threshold_rule`` object (of a check's details or of the disclosure) as a :class:`Rule`."""
-    rule = _mapping(raw)
-    if not rule:
-        return None
-    name = _str(rule.get("rule"))
-    kind = "target" if name == "fixed FMR" or "target_fmr" in rule else "stated" if name == "stated threshold" else ""
-    return Rule(
-        kind=kind,
-        threshold=_number(rule.get("threshold")),
-        target_fmr=_number(rule.get("target_fmr")),
-        calibrated_on=_str(rule.get("calibrated_on")),
-        impostor_comparisons=_whole(rule.get("impostor_comparisons")),
-        needed=_whole(rule.get("needed_for_target")),
-        achieved_fmr=_number(rule.get("achieved_fmr")),
-        false_matches=_whole(rule.get("false_matches")),
-        supported=rule.get("supported") is not False,
-        reason=_str(rule.get("reason")),
-        source=_str(rule.get("source")),
-        impostors=_impostors(rule.get("impostors")),
-        distinct=_whole(rule.get("distinct_comparisons")),
-        people_pairs=_whole(rule.get("people_pairs")),
-        achieved_ci=_pair(rule.get("achieved_fmr_ci")),
-        coarse=rule.get("coarse") is True,
-    )
-
-
-def _impostors(value: object) -> str:
-    """``same_group`` for a rule (or check) on same-group impostors ("same_group", "same-group pairs only ..."), else ``all``."""
-    text = _str(value).replace("-", "_")
-    return "same_group" if text.startswith("same_group") else "all"
-
-
-def rule_of(check: CheckResult) -> Rule | None:
-    """The rule of ``check``'s threshold; None when the report has none.
-
-    Reports made before rules named their impostors give them in ``details.impostors``.
-    """
-    rule = read_rule(check.details.get("threshold_rule"))
-    if rule is not None and "impostors" not in _mapping(check.details.get("threshold_rule")):
-        from dataclasses import replace
-
-        rule = replace(rule, impostors=_impostors(check.details.get("impostors")))
-    return rule
 
 
 def unsupported_of(details: Mapping[str, Any]) -> list[Rule]:
@@ -287,47 +91,6 @@ def _binding_rule(check: CheckResult) -> Rule | None:
         if check.threshold is not None and _number(entry.get("threshold")) == check.threshold:
             return read_rule(entry.get("threshold_rule"))
     return None
-
-
-# -- ratios and inequity --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RatioRow:
-    """One group's rate over the reference's, with the interval the verdict was decided on."""
-
-    group: str
-    reference: str
-    ratio: float | None
-    ci: tuple[float | None, float | None] | None
-    level: float | None
-    tolerance: float | None
-    method: str
-    verdict: str
-    note: str
-
-
-def ratios_of(check: CheckResult) -> list[RatioRow]:
-    """``details.ratios``, in the report's order."""
-    out = []
-    for raw in _list(check.details.get("ratios")):
-        row = _mapping(raw)
-        if not isinstance(row.get("group"), str):
-            continue
-        out.append(
-            RatioRow(
-                group=row["group"],
-                reference=_str(row.get("reference")),
-                ratio=_number(row.get("ratio")),
-                ci=_pair(row.get("ci")),
-                level=_number(row.get("level")),
-                tolerance=_number(row.get("tolerance")),
-                method=_str(row.get("method")),
-                verdict=_str(row.get("verdict")) or "unknown",
-                note=_str(row.get("note")),
-            )
-        )
-    return out
 
 
 @dataclass(frozen=True)
@@ -707,7 +470,7 @@ def rates_at(disclosure: Mapping[str, Any], level: str) -> list[RatesAt]:
         n_entry = fnmr[i] if i < len(fnmr) else {}
         rule = read_rule(f_entry.get("threshold_rule"))
         threshold = _number(f_entry.get("threshold"))
-        title = f"{rule.label if rule is not None else 'threshold'}: threshold {_threshold_text(threshold)}"
+        title = f"{rule.label if rule is not None else 'threshold'}: threshold {threshold_text(threshold)}"
         groups_f, groups_n = _mapping(f_entry.get("groups")), _mapping(n_entry.get("groups"))
         rows = []
         for name in dict.fromkeys([*groups_f, *groups_n]):
@@ -778,7 +541,7 @@ def disclosure_facts(check: CheckResult) -> dict[str, list[tuple[str, str]]]:
             ("target FMRs", targets or "none"),
             ("calibrated on", _str(rule.get("calibrated_on")) or "n/a"),
             ("impostor pairs", _str(rule.get("impostors")) or "n/a"),
-            ("binding threshold", f"{_threshold_text(binding)} (the first target FMR the data support)"),
+            ("binding threshold", f"{threshold_text(binding)} (the first target FMR the data support)"),
         ],
         "unsupported": [
             (f"target FMR {r.target_fmr:g}" if r.target_fmr is not None else "a target", r.reason)

@@ -1,8 +1,8 @@
 """``conformance compare --html``: the comparison of reports as one self-contained page.
 
 The page is ``templates/compare.html.j2`` with ``static/compare.css`` inlined; this module only
-arranges what :mod:`.compare` and :mod:`.compare_biometrics` worked out (the same rows as the
-Markdown comparison) for it. Every value is escaped by the template, its control and bidi
+arranges what :mod:`conformance.comparison` worked out (the same rows as the Markdown comparison
+of :mod:`.compare` and :mod:`.compare_biometrics`) for it. Every value is escaped by the template, its control and bidi
 characters made visible (:mod:`._html`).
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..comparison.values import OperatingPoint, ReportComparison, unmatched
 from ._html import render, stylesheet
 from .compare import (
     _LEGEND,
-    ReportComparison,
     _Cell,
     _check_rows,
     _different,
@@ -22,7 +22,7 @@ from .compare import (
     _table_level,
     _unique,
 )
-from .compare_biometrics import _INTRO, _MARKS, METHOD, OperatingPoint, _header, _point_rows, unmatched
+from .compare_biometrics import _INTRO, _MARKS, METHOD, _header, _point_rows
 
 __all__ = ["render_compare_html"]
 

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_atomic
+from .._format import fixed, interval
 from .._text import printable
+from ..comparison.values import NOT_COMPARED
 from ..report import Report, as_report, endpoint_banners
 from ..results import CheckResult
 from ._biometrics import threshold_label
@@ -77,10 +79,6 @@ def code_cell(value: object) -> str:
     return code(value).replace("|", "\\|")
 
 
-def _num(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
 def _p(value: float, alpha: float | None) -> str:
     """A p-value to 2 significant digits, or as many more as it takes to sit on the same side of ``alpha``.
 
@@ -91,10 +89,6 @@ def _p(value: float, alpha: float | None) -> str:
         if alpha is None or (float(text) <= alpha) == (value <= alpha):
             return text
     return f"{value:.8g}"
-
-
-def _ci(ci: tuple[float, float] | None) -> str:
-    return "n/a" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -140,7 +134,7 @@ def _check_section(check: CheckResult) -> list[str]:
     if check.groups:
         level = f"{check.confidence:.0%} CI"
         rows = [
-            [escape(name), str(g.photos), str(g.subjects), str(g.count), str(g.n), _num(g.rate), _ci(g.ci)]
+            [escape(name), str(g.photos), str(g.subjects), str(g.count), str(g.n), fixed(g.rate), interval(g.ci)]
             for name, g in check.groups.items()
         ]
         out += _table(
@@ -164,8 +158,8 @@ def _check_section(check: CheckResult) -> list[str]:
             rows.append(
                 [
                     f"{escape(c.group)} vs {escape(c.reference)}",
-                    _num(c.difference),
-                    _ci(c.ci),
+                    fixed(c.difference),
+                    interval(c.ci),
                     p,
                     f"{c.tolerance:g}",
                     verdict_label(c.verdict),
@@ -200,7 +194,7 @@ def _companion(measure: Mapping[str, Any], confidence: float) -> list[str]:
     for name, g in measure["groups"].items():
         g = g if isinstance(g, Mapping) else {}
         counts = [escape(g.get(k, "n/a")) for k in ("photos", "subjects", "count", "n")]
-        rows.append([escape(name), *counts, _num(number(g.get("rate"))), _ci(ci(g.get("ci")))])
+        rows.append([escape(name), *counts, fixed(number(g.get("rate"))), interval(ci(g.get("ci")))])
     out += _table(["group", "photos", "subjects", "count", "n", "rate", f"{confidence:.0%} CI"], rows)
     out.append("")
     comparisons = [c for c in measure.get("comparisons", []) if isinstance(c, Mapping)]
@@ -208,8 +202,8 @@ def _companion(measure: Mapping[str, Any], confidence: float) -> list[str]:
         rows = [
             [
                 f"{escape(c.get('group'))} vs {escape(c.get('reference'))}",
-                _num(number(c.get("difference"))),
-                _ci(ci(c.get("ci"))),
+                fixed(number(c.get("difference"))),
+                interval(ci(c.get("ci"))),
                 escape(c.get("tolerance")),
                 verdict_label(c.get("verdict")),
             ]
@@ -367,7 +361,14 @@ class GateView:
     def meaning(self) -> str:
         if not self.regressions:
             return "no gap is worse than the baseline's beyond noise"
-        return ("a gap" if len(self.regressions) == 1 else "gaps") + " worse than the baseline's beyond noise"
+        lacking = sum(NOT_COMPARED in message for message in self.regressions)
+        worse = len(self.regressions) - lacking
+        said = []
+        if worse:
+            said.append(("a gap" if worse == 1 else "gaps") + " worse than the baseline's beyond noise")
+        if lacking:
+            said.append(("a check" if lacking == 1 else "checks") + " with gaps the baseline cannot speak to")
+        return " and ".join(said)
 
     @property
     def exit_note(self) -> str:
@@ -409,6 +410,17 @@ def _gate(report: Report) -> list[str]:
     return [*out, ""]
 
 
+def render_gate_summary(report: Report | Mapping[str, Any]) -> str:
+    """For a job summary, a run of the regression gate alone: its finding only (rt14c F15).
+
+    The audit's step already put the whole report in the summary; the gate's run of the same checks would
+    put it there a second time.
+    """
+    report = as_report(report)
+    name = f"{escape(_or(report.analyzer.name, '?'))} on {escape(_or(report.dataset.name, '?'))}"
+    return "\n".join([f"## Regression gate: {name}", "", *_gate(report)])
+
+
 def render_markdown(report: Report | Mapping[str, Any]) -> str:
     """The Markdown report for ``report`` (a :class:`~conformance.report.Report`, or a report.json dict)."""
     report = as_report(report)
@@ -428,7 +440,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
     rows = []
     for c in report.checks:
         worst = c.worst_comparison
-        gap = "n/a" if worst is None else f"{escape(worst.group)}: {_num(worst.difference)} {_ci(worst.ci)}"
+        gap = "n/a" if worst is None else f"{escape(worst.group)}: {fixed(worst.difference)} {interval(worst.ci)}"
         if worst is not None and worst.verdict == "inconclusive" and c.verdict == "inconclusive":
             gap += f" ({escape(inconclusive_reason(worst))})"  # every inconclusive names its reason
         larger = largest_gap(c)
