@@ -302,6 +302,8 @@ def _adjusted_many(effective: Any, floor: float, df: Any, alpha: float) -> Any:
     from scipy.special import ndtri, stdtrit
 
     z = float(-ndtri(alpha))
+    # As stats._views: below PLANNING_MIN_DF degrees of freedom the group is read at its worst case (its floor).
+    effective = np.where(df < stats.PLANNING_MIN_DF, floor, effective)
     t = np.where(np.isfinite(df), -stdtrit(np.maximum(np.where(np.isfinite(df), df, 1.0), 1.0), alpha), z)
     # As stats: no shrinking where the effective size is at its floor (nothing was estimated there).
     t = np.where(effective > floor, t, z)
@@ -309,7 +311,9 @@ def _adjusted_many(effective: Any, floor: float, df: Any, alpha: float) -> Any:
 
 
 def _adjusted(effective: float, floor: float, df: float, alpha: float) -> float:
-
+    """:func:`stats._adjusted_n` as ``stats._views`` applies it (the floor below ``PLANNING_MIN_DF``)."""
+    if df < stats.PLANNING_MIN_DF:
+        effective = floor
     return stats._adjusted_n(effective, floor, df if effective > floor else math.inf, alpha)
 
 
