@@ -14,7 +14,12 @@ share of photos the sequential audit sent, its verdicts against the fixed design
 data, and its wrong-verdict rates at a true gap equal to the tolerance (both a pass and a fail are
 wrong there, each stated at 0.025).
 
-    python benchmarks/sequential_audit.py --replicates 1000 --out benchmarks/sequential-audit-results.md
+The look order is the data's own (HMAC-SHA-256 of each subject id keyed with a digest of every
+photo's id and image digest): every replicate here has the same photo ids and no images, so every
+replicate takes its people in the same order. People's outcomes are drawn independently of their
+ids, so that order is a random order of them, as a seeded shuffle was.
+
+    python benchmarks/sequential_audit.py --replicates 150 --out benchmarks/sequential-audit-results.md
 """
 
 from __future__ import annotations
@@ -162,7 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Design: two groups (cis the reference at rate {args.rate:g}), {args.photos} photos a person, ICC {args.icc:g}; "
         f"fixed design {people} people a group ({2 * people * args.photos:,} photos): 80% power to pass at a true gap of "
         f"{TOLERANCE / 2:g} and to fail at {1.5 * TOLERANCE:g} (tolerance {TOLERANCE:g}, one-sided error {ALPHA:g} each way). "
-        f"Sequential: at most {args.looks} looks, O'Brien-Fleming-type spending. {args.replicates} replicates a row, seed {args.seed}.",
+        f"Sequential: at most {args.looks} looks, O'Brien-Fleming-type spending; people in the data's own order (an HMAC "
+        "of their subject ids keyed with the data's digest: the same order in every replicate, as the photo ids are, "
+        f"and a random one to their outcomes, which are drawn independently of the ids). {args.replicates} replicates a "
+        f"row, seed {args.seed}; one standard error of a share near 0.5 is {math.sqrt(0.25 / args.replicates):.3f}.",
         "",
         "| true gap | fixed: pass | fixed: fail | sequential: pass | sequential: fail | same verdict as fixed | photos sent (mean share of fixed) | 90th percentile |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",

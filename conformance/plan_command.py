@@ -1,7 +1,7 @@
 """``conformance plan``: its arguments, and the plan printed as text or JSON.
 
 The statistics are in :mod:`conformance.planning`; this module only reads the arguments (and a pilot
-report or a manifest), asks the planner, and writes what it says.
+report or a manifest), asks the planner, and prints what it says (:mod:`conformance.planning.render`).
 """
 
 from __future__ import annotations
@@ -63,6 +63,20 @@ def _counts(text: str) -> tuple[int, ...]:
             "likely (e.g. 1,20: half the people with 1 photo, half with 20)"
         )
     return values
+
+
+def _rate(text: str) -> float:
+    value = _share(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a rate between 0 and 1, e.g. 1e-3")
+    return value
+
+
+def _ratio(text: str) -> float:
+    value = _positive(text)
+    if value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a ratio of 1 or more, e.g. 2 (within a factor of two)")
+    return value
 
 
 def _power(text: str) -> float:
@@ -161,6 +175,32 @@ def add_parser(commands: Any) -> None:
     plan.add_argument(
         "--power", type=_power, default=0.8, metavar="P", help="power of each verdict direction (default 0.8)"
     )
+    # The 1:1 comparison checks (false_match_differential, false_non_match_differential, equitability).
+    plan.add_argument(
+        "--target-fmr",
+        type=_rate,
+        metavar="FMR",
+        help="1:1: the FMR the binding threshold is fixed to (default: the policy's first target_fmr)",
+    )
+    plan.add_argument(
+        "--ratio-tolerance",
+        type=_ratio,
+        metavar="R",
+        help="1:1: largest acceptable FMR or FNMR ratio to the reference, either way (default: the policy's)",
+    )
+    plan.add_argument(
+        "--fail-ratio",
+        type=_ratio,
+        metavar="RATIO",
+        help="1:1: true ratio of the fail scenario (default: the ratio tolerance to the power --gap-multiple)",
+    )
+    plan.add_argument(
+        "--impostor-icc",
+        type=_share,
+        metavar="ICC",
+        help="1:1: correlation of two impostor scores that share a person, 0 to below 0.5 (default 0.1, assumed "
+        "and said)",
+    )
     plan.add_argument(
         "--pilot", metavar="REPORT", help="a pilot run's report.json: rates, groups, photos a person and ICC"
     )
@@ -191,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
     """Carry out ``conformance plan``; returns the exit code."""
     from pathlib import Path
 
-    from .checks.check_ids import GENDER_CHECKS
+    from .checks.check_ids import COMPARISON_CHECKS, GENDER_CHECKS
     from .errors import ConformanceError
     from .planning import (
         DEFAULT_PRICE,
@@ -203,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
         read_manifest,
         read_pilot,
     )
+    from .planning.render import counts_text, non_finite, plan_document, plan_text
     from .policy import load_policy
 
     try:
@@ -214,6 +255,10 @@ def run(args: argparse.Namespace) -> int:
     checks: tuple[str, ...] = args.checks or GENDER_CHECKS
     if args.tolerance is not None:
         policy = replace(policy, tolerance={**policy.tolerance, **dict.fromkeys(checks, args.tolerance)})
+    if args.target_fmr is not None:
+        policy = replace(policy, target_fmr=(args.target_fmr,))
+    if args.ratio_tolerance is not None:
+        policy = replace(policy, ratio_tolerance=args.ratio_tolerance)
     sources = list(pilot.notes) if pilot else []
     rates = dict(pilot.rates) if pilot else {}
     fallback = 0.05
@@ -222,7 +267,10 @@ def run(args: argparse.Namespace) -> int:
             rates[check] = args.reference_rate
         elif check not in rates:
             rates[check] = fallback
-            sources.append(f"{check}: reference rate {fallback:g} assumed (give --reference-rate or --pilot)")
+            if check == "false_match_differential":
+                continue  # its reference rate is the target FMR, not an assumption
+            what = "reference FNMR" if check == "equitability" else "reference rate"
+            sources.append(f"{check}: {what} {fallback:g} assumed (give --reference-rate or --pilot)")
     if "misgender_gap" not in rates:
         rates["misgender_gap"] = args.reference_rate if args.reference_rate is not None else fallback
     by = tuple(c.strip() for c in args.group_by.split(",") if c.strip())
@@ -230,13 +278,14 @@ def run(args: argparse.Namespace) -> int:
     counts: tuple[int, ...] = args.photos_per_person or ()
     if args.manifest:
         try:
-            loaded = read_manifest(args.manifest, policy, by)
+            # A 1:1 manifest needs only photo and subject: loaded as such when a 1:1 check is planned.
+            loaded = read_manifest(args.manifest, policy, by, comparisons=any(c in COMPARISON_CHECKS for c in checks))
         except ConformanceError as exc:
             print(printable(f"conformance: error: {exc}"), file=sys.stderr)
             return _USAGE_ERROR
         if not counts:
             counts = loaded.photo_counts
-            sources.append(f"photos a person: {args.manifest}'s, {_counts_text(counts)}")
+            sources.append(f"photos a person: {args.manifest}'s, {counts_text(counts)}")
     if counts:
         photos = max(1, round(sum(counts) / len(counts)))
     else:
@@ -270,6 +319,8 @@ def run(args: argparse.Namespace) -> int:
         price=price,
         simulation=Simulation(args.replicates, args.seed),
         sources=tuple(sources),
+        impostor_icc=args.impostor_icc,
+        fail_ratio=args.fail_ratio,
     )
     try:
         plans = {check: plan_check(check, inputs) for check in checks}
@@ -279,8 +330,8 @@ def run(args: argparse.Namespace) -> int:
     except ConformanceError as exc:
         print(printable(f"conformance: error: {exc}"), file=sys.stderr)
         return _USAGE_ERROR
-    document = _document(inputs, plans, assessment)
-    bad = _non_finite(document)
+    document = plan_document(inputs, plans, assessment)
+    bad = non_finite(document)
     if bad:
         # json.dumps would print Infinity, which is not JSON; a cost of inf is no answer either.
         print(
@@ -295,148 +346,5 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2, allow_nan=False))
     else:
         # A pilot's or manifest's group names are data: every line of the text goes out escaped.
-        print(printable_lines(_text(document)), end="")
+        print(printable_lines(plan_text(document)), end="")
     return 0
-
-
-def _non_finite(value: Any, path: str = "") -> tuple[str, float] | None:
-    """The first number in ``value`` (a JSON document) that is inf or nan, with where it is."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return path or "(value)", value
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        found = _non_finite(item, f"{path}.{key}" if path else str(key))
-        if found:
-            return found
-    return None
-
-
-def _counts_text(counts: tuple[int, ...]) -> str:
-    """How people's photo counts are spread, in a few words."""
-    from collections import Counter
-
-    mean = sum(counts) / len(counts)
-    if len(set(counts)) == 1:
-        return f"{counts[0]} each"
-    common = ", ".join(f"{c} ({n})" for c, n in sorted(Counter(counts).items())[:8])
-    more = "" if len(set(counts)) <= 8 else ", ..."
-    return f"people with {common}{more} photos, {mean:.3g} on average"
-
-
-def _document(inputs: Any, plans: dict[str, Any], assessment: Any) -> dict[str, Any]:
-    """The plan as one JSON object; for a single check its figures are at the top level too."""
-    from .planning import counts_shares, policy_levels
-
-    alpha_pass, alpha_fail = policy_levels(inputs.policy)
-    checks = [plan.to_json(inputs.price) for plan in plans.values()]
-    # One set of photos serves every gender check: the audit needs the most any of them needs.
-    decided = [c for c in checks if c["people_per_group"] is not None]
-    largest = max(
-        decided, key=lambda c: c["people_per_group"] * len(c["groups"]) * c["photos_per_person"], default=None
-    )
-    document: dict[str, Any] = {
-        "power": inputs.power,
-        "alpha_pass": alpha_pass,
-        "alpha_fail": alpha_fail,
-        "confidence": inputs.policy.confidence,
-        "interval": inputs.policy.interval,
-        "direction": inputs.policy.direction,
-        "min_subjects": inputs.policy.min_subjects,
-        "groups": list(inputs.groups),
-        "photos_per_person": inputs.photos_per_person,
-        **(
-            {
-                "photo_counts": counts_shares(inputs.photo_counts),
-                "mean_photos_per_person": round(sum(inputs.photo_counts) / len(inputs.photo_counts), 4),
-            }
-            if inputs.photo_counts
-            else {}
-        ),
-        "icc": inputs.icc,
-        "price": {"per_1000": inputs.price.per_1000, "currency": inputs.price.currency, "source": inputs.price.source},
-        "sources": list(inputs.sources),
-        "checks": checks,
-    }
-    if largest is not None:
-        document["audit"] = {
-            "check": largest["check"],
-            "people_per_group": largest["people_per_group"],
-            "photos": largest["calls"],
-            "calls": largest["calls"],
-            "cost": largest["cost"],
-        }
-    if len(checks) == 1:
-        only = checks[0]
-        for key in ("check", "people_per_group", "photos_per_group", "calls", "cost", "tolerance", "reference_rate"):
-            document[key] = only[key]
-    if assessment is not None:
-        summary, rows = assessment
-        document["manifest"] = {**summary, "checks": [row.to_json() for row in rows]}
-    return document
-
-
-def _text(document: dict[str, Any]) -> str:
-    price = document["price"]
-    lines = [
-        f"conformance plan: {document['power']:.0%} power for each verdict direction; a wrong pass at most "
-        f"{document['alpha_pass']:g} per comparison, a wrong fail at most {document['alpha_fail']:g} for the check "
-        f"({document['interval']} limits, {document['direction']} comparisons, min_subjects {document['min_subjects']})",
-        f"groups {', '.join(document['groups'])} (reference first); "
-        + (
-            f"{document['mean_photos_per_person']:.3g} photos a person on average (counts vary)"
-            if "photo_counts" in document
-            else f"{document['photos_per_person']} photos a person"
-        )
-        + f", ICC {document['icc']:.3g}",
-    ]
-    lines += [f"  {source}" for source in document["sources"]]
-    lines.append("")
-    header = f"  {'check':<28} {'tolerance':>9} {'ref. rate':>9} {'pass: people':>13} {'fail: people':>13} {'people/group':>13} {'calls':>9} {'cost':>10}"
-    lines.append(header)
-    for c in document["checks"]:
-        pass_, fail = c["directions"]
-        rate = "" if c["reference_rate"] is None else f"{c['reference_rate']:.3g}"
-        cost = "" if c["cost"] is None else f"{c['cost']:,.2f}"
-        lines.append(
-            f"  {c['check']:<28} {c['tolerance']:>9g} {rate:>9} {_people(pass_):>13} {_people(fail):>13} "
-            f"{_shown(c['people_per_group']):>13} {_shown(c['calls']):>9} {cost:>10}"
-        )
-    lines.append("")
-    for c in document["checks"]:
-        pass_, fail = c["directions"]
-        lines.append(
-            f"{c['check']}: pass at a true gap of 0 with {_people(pass_)} people a group (power {_shown(pass_['power'])}); "
-            f"fail at a true gap of {fail['true_gap']:g} with {_people(fail)} (power {_shown(fail['power'])}); {c['method']}"
-        )
-        for note in [*c["notes"], *(d["note"] for d in c["directions"] if d["note"])]:
-            lines.append(f"  - {note}")
-    if "audit" in document:
-        audit = document["audit"]
-        lines += [
-            "",
-            f"To settle every planned check: {audit['people_per_group']} people a group ({audit['check']} needs the most), "
-            f"{audit['calls']:,} photos sent, {price['currency']} {audit['cost']:,.2f} at {price['per_1000']:g} per 1,000 images",
-            f"  price: {price['source']}",
-        ]
-    if "manifest" in document:
-        manifest = document["manifest"]
-        lines += [
-            "",
-            f"{manifest['manifest']}: "
-            + ", ".join(f"{g} {v['people']} people / {v['photos']} photos" for g, v in manifest["groups"].items()),
-        ]
-        for row in manifest["checks"]:
-            lines.append(f"  {'settles' if row['settles'] else 'cannot settle'}: {row['check']}: {row['reason']}")
-    return "\n".join(lines) + "\n"
-
-
-def _people(direction: dict[str, Any]) -> str:
-    return _shown(direction["people_per_group"])
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return f"{value:,}"

@@ -470,6 +470,24 @@ def policy_keys() -> list[str]:
     return rows
 
 
+def benchmark_results(name: str) -> list[str]:
+    """A Monte Carlo benchmark's results file (``benchmarks/NAME-results.md``) as the docs show it: all but its title.
+
+    The benchmark writes the file (its command, machine, commit, replicate counts and table); the docs copy it
+    here, so that a rerun's figures reach the page by this script and ``--check`` notices a page left behind.
+    """
+    lines = (REPO / "benchmarks" / f"{name}-results.md").read_text(encoding="utf-8").splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    return [
+        f"<!-- written by `python scripts/regen_docs.py` from benchmarks/{name}-results.md; do not edit by hand -->",
+        "",
+        *lines,
+    ]
+
+
 def verdict_error_rates() -> list[str]:
     """methodology.md's Monte Carlo tables, from the results file benchmarks/verdict_error_rates.py wrote."""
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -482,6 +500,9 @@ def verdict_error_rates() -> list[str]:
 GENERATED = {
     "policy-keys": ("how-to/policies.md", policy_keys),
     "verdict-error-rates": ("explanation/methodology.md", verdict_error_rates),
+    # The planner's promised power and the sequential audit, as their benchmarks measured them.
+    "plan-power": ("how-to/plan.md", lambda: benchmark_results("plan-power")),
+    "sequential-audit": ("explanation/methodology.md", lambda: benchmark_results("sequential-audit")),
 }
 BEGIN_GENERATED = re.compile(r"^<!-- regen:(?P<name>[\w-]+) -->$")
 END_GENERATED = "<!-- regen:end -->"
