@@ -60,7 +60,10 @@ def module(root: Path, name: str, source: str) -> None:
 
 
 def environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("GITHUB_STEP_SUMMARY", "CI", "PYTEST_ADDOPTS")}
+    # The suite itself may run under xdist: a child must not inherit this worker's name (PYTEST_XDIST_WORKER=gw1
+    # made conformance run's own process look like worker gw1 to the moody model below).
+    dropped = ("GITHUB_STEP_SUMMARY", "CI", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")
+    return {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("PYTEST_XDIST_")}
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
