@@ -62,7 +62,7 @@ from _machine import package_of as _package
 
 # Printed with their versions in the results' machine line: (name, module to import).
 LIBRARIES = (("numpy", "numpy"), ("scipy", "scipy"), ("statsmodels", "statsmodels"), ("Pillow", "PIL"))
-SEED = 20261121  # the kit's default seed (conformance.session.DEFAULT_SEED)
+SEED = 20261121  # the kit's default seed (conformance.run.context.DEFAULT_SEED)
 # Issue 15, item 4: a million photos through every gender check on the predictions path, on a 2-core machine.
 GOAL_SECONDS = 60.0
 GOAL_MB = 1.5e9 / 2**20  # 1.5 GB, in MiB like ru_maxrss / 1024
@@ -314,8 +314,8 @@ def run_size(
     from conformance.plugin import _context_payload
     from conformance.policy import PROFILES
     from conformance.reporting import build_report, write_html, write_json, write_markdown
+    from conformance.run.context import Context, RunOptions
     from conformance.runner import analyze_dataset, plan_variants
-    from conformance.session import Context, RunOptions
 
     if write and not (root / "manifest.csv").exists():
         root.mkdir(parents=True, exist_ok=True)

@@ -109,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     from .errors import ConformanceError
     from .options import OPTIONS, run_options
     from .plugin import CliInvocation
-    from .session import load_context
+    from .run.context import load_context
 
     root = str(Path.cwd().resolve())
     given = {option.name: getattr(args, option.name) for option in OPTIONS}

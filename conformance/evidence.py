@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .adapters.base import Analyzer
     from .dataset import Photo
     from .observation import Observation
-    from .session import Context
+    from .run.context import Context
 
 __all__ = [
     "PhotoEntries",

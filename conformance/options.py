@@ -5,7 +5,7 @@ Each :class:`Option` of :data:`OPTIONS` becomes
 - a pytest option ``--conformance-<name>`` with ``dest="conformance_<name>"`` and an ini key of the
   same name (:mod:`conformance.plugin`, one option group);
 - an argument ``--<name>`` of ``conformance run`` (:mod:`conformance.cli`);
-- a field of :class:`~conformance.session.RunOptions` (:func:`run_options`), and a flag of the line
+- a field of :class:`~conformance.run.context.RunOptions` (:func:`run_options`), and a flag of the line
   that reproduces the run (:func:`reproduce_flags`, printed in the pytest header and kept in
   ``report.json``).
 
@@ -34,7 +34,7 @@ from .adapters.base import DEFAULT_TIMEOUT
 from .execution import ExecutorSpec
 
 if TYPE_CHECKING:
-    from .session import RunOptions
+    from .run.context import RunOptions
 
 __all__ = [
     "DEFAULT_MATCH_MODE",
@@ -234,7 +234,7 @@ class Option:
 
     @property
     def run_field(self) -> str | None:
-        """The :class:`~conformance.session.RunOptions` field this option sets, if any."""
+        """The :class:`~conformance.run.context.RunOptions` field this option sets, if any."""
         return self.name if self.field == "" else self.field
 
     def argparse_type(self, text: str) -> Any:
@@ -481,12 +481,12 @@ def rebase(option: Option, value: Any, base: Path) -> Any:
 
 
 def run_options(values: Mapping[str, Any], *, project_root: str | None) -> RunOptions:
-    """The :class:`~conformance.session.RunOptions` of parsed ``values``, keyed by option name.
+    """The :class:`~conformance.run.context.RunOptions` of parsed ``values``, keyed by option name.
 
     A missing or ``None`` value is the option's default, except that a negatable flag given as
     ``None`` means "decide at run time" (``conformance run``'s progress bar when stderr is a terminal).
     """
-    from .session import RunOptions
+    from .run.context import RunOptions
 
     fields: dict[str, Any] = {}
     for option in OPTIONS:
@@ -518,7 +518,7 @@ def reproduce_flags(options: RunOptions) -> list[str]:
 
 
 def parse_flags(flags: Iterable[str], *, project_root: str | None) -> RunOptions:
-    """The :class:`~conformance.session.RunOptions` that a reproduce line stands for (``report.json``'s ``run.flags``).
+    """The :class:`~conformance.run.context.RunOptions` that a reproduce line stands for (``report.json``'s ``run.flags``).
 
     The inverse of :func:`reproduce_flags`: each flag is read by its option's parser. Raises
     :class:`OptionError` naming a flag that is not an option of the table, or a value it cannot take.

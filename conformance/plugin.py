@@ -1,6 +1,6 @@
 """pytest glue for the conformance kit: options, ini keys, fixtures, report header and summary.
 
-No logic of its own lives here: loading is :mod:`conformance.session`, checks are
+No logic of its own lives here: loading is :mod:`conformance.run.context`, checks are
 :mod:`conformance.checks`, reports are :mod:`conformance.reporting`. Importing this module imports
 nothing heavy; numpy and friends load only when a conformance fixture is used.
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .policy import Policy
     from .report import Report
     from .results import CheckResult
-    from .session import Context, RunOptions
+    from .run.context import Context, RunOptions
     from .sharing import Share
 
 __all__ = [
@@ -293,7 +293,7 @@ def pytest_configure(config: pytest.Config) -> None:
             _check_baseline(baseline)
         if baseline is not None and not _given(config, OPTION["baseline_any_dataset"]):
             from .errors import ConformanceError
-            from .session import load_context
+            from .run.context import load_context
 
             try:
                 ctx = load_context(_options(config))  # conformance run loaded it already: no second load
@@ -410,7 +410,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not wanted and _active(config) and any(item.get_closest_marker("conformance") for item in items):
         # The dataset decides: gender checks for a gender manifest, matching checks for a matching one.
         from .errors import ConformanceError
-        from .session import load_context
+        from .run.context import load_context
 
         try:
             wanted = load_context(_options(config)).checks
@@ -548,7 +548,7 @@ def _load(config: pytest.Config, model: object = None) -> Context:
     """
     from .errors import ConformanceError
     from .execution import SystematicFailure
-    from .session import build_context, load_context
+    from .run.context import build_context, load_context
 
     options = _options(config)
     try:
@@ -745,7 +745,7 @@ def _results(config: pytest.Config, ctx: Context, check_id: str) -> list[CheckRe
 
 def _run(ctx: Context, check_id: str) -> list[CheckResult]:
     from .errors import ConformanceError
-    from .session import check_results
+    from .run.context import check_results
 
     try:
         return check_results(ctx, check_id)
@@ -1039,7 +1039,7 @@ class _Collector:
         if self.context or not self.deselected or not _active(self.config):
             return
         from .errors import ConformanceError
-        from .session import load_context
+        from .run.context import load_context
 
         try:
             ctx = load_context(_options(self.config))

@@ -51,7 +51,7 @@ from .errors import ConformanceError
 if TYPE_CHECKING:
     from .policy import Policy
     from .report import Report
-    from .session import Context, RunOptions
+    from .run.context import Context, RunOptions
 
 __all__ = ["Difference", "FileProblem", "NotVerifiable", "Verification", "render", "verify_report"]
 
@@ -709,7 +709,7 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     from .options import OptionError, parse_flags
     from .report import read_report
     from .reporting import build_report
-    from .session import build_context
+    from .run.context import build_context
 
     report = read_report(path)
     if not report.evidence.fields:
@@ -817,7 +817,7 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
 
 
 def _results(ctx: Context, check_id: str) -> list[Any]:
-    from .session import check_results
+    from .run.context import check_results
 
     return check_results(ctx, check_id)
 

@@ -22,7 +22,7 @@ from conformance.options import (
     parse_flags,
     run_options,
 )
-from conformance.session import RunOptions
+from conformance.run.context import RunOptions
 
 pytest_plugins = ["pytester"]
 

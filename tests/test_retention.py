@@ -171,7 +171,7 @@ def test_the_adapter_records_the_opt_out_it_saw(
     monkeypatch.setattr(
         rekognition, "_organizations_client", lambda: answering({"services": {"default": {"opt_out_policy": "optOut"}}})
     )
-    # A sequential run's first look, as conformance.session sets it: its own photos, and every look's size.
+    # A sequential run's first look, as conformance.run.context sets it: its own photos, and every look's size.
     from itertools import accumulate
 
     from conformance.adapters.base import SessionPlan

@@ -13,20 +13,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._untrusted import CHOICES, shown, shown_list
-from .adapters.base import capabilities_of
-from .errors import ConformanceError
-from .execution import ExecutorSpec, dask_client
-from .options import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED, DEFAULT_TIMEOUT
+from .._untrusted import CHOICES, shown, shown_list
+from ..adapters.base import capabilities_of
+from ..errors import ConformanceError
+from ..execution import ExecutorSpec, dask_client
+from ..options import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
-    from .adapters.base import AdapterSettings
-    from .dataset import Dataset
-    from .matching import SearchRun
-    from .observation import Observations
-    from .policy import Policy
-    from .results import CheckResult
-    from .sequential import SequentialOutcome
+    from ..adapters.base import AdapterSettings
+    from ..dataset import Dataset
+    from ..matching import SearchRun
+    from ..observation import Observations
+    from ..policy import Policy
+    from ..results import CheckResult
+    from ..sequential import SequentialOutcome
 
 __all__ = ["DEFAULT_SEED", "Context", "RunOptions", "build_context", "check_results", "load_context"]
 
@@ -73,7 +73,7 @@ class RunOptions:
 
     def flags(self) -> list[str]:
         """The command-line flags that reproduce this run (for the pytest header and reports)."""
-        from .options import reproduce_flags
+        from ..options import reproduce_flags
 
         return reproduce_flags(self)
 
@@ -112,7 +112,7 @@ class Context:
 
 def _demo_paths() -> tuple[str, str, str]:
     """The demo: its manifest, replayed through the rekognition adapter from the shipped recordings."""
-    from .demo import CASSETTES, MANIFEST
+    from ..demo import CASSETTES, MANIFEST
 
     return str(MANIFEST), "rekognition", str(CASSETTES)
 
@@ -129,20 +129,20 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     ``conformance verify`` re-derives a report under the policy the report recorded (its canonical
     content, sealed by its digest), whatever the policy file says now.
     """
-    from .adapters.base import AdapterSettings
-    from .adapters.registry import available, create
-    from .checks import GENDER_CHECKS, MATCHING_CHECKS
-    from .dataset import group_labels, load_dataset
-    from .execution import Recipe
-    from .policy import load_policy
-    from .runner import analyze_dataset, plan_variants
+    from ..adapters.base import AdapterSettings
+    from ..adapters.registry import available, create
+    from ..checks import GENDER_CHECKS, MATCHING_CHECKS
+    from ..dataset import group_labels, load_dataset
+    from ..execution import Recipe
+    from ..policy import load_policy
+    from ..runner import analyze_dataset, plan_variants
 
     # Every value was parsed and validated by its option (conformance.options).
     dataset_path, analyzer_spec, cassette_dir = options.dataset, options.analyzer, options.cassette_dir
     if options.demo_matching:
         from dataclasses import replace
 
-        from .demo import CASSETTES, MATCHING_MANIFEST
+        from ..demo import CASSETTES, MATCHING_MANIFEST
 
         if options.demo or dataset_path is not None or analyzer_spec is not None:
             raise ConformanceError("the matching demo brings its own dataset and analyzer: drop the other choices")
@@ -183,7 +183,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     assert dataset_path is not None
     assert analyzer_spec is not None
 
-    from .adapters.registry import compares_pairs
+    from ..adapters.registry import compares_pairs
 
     if policy is None:
         policy = load_policy(options.policy, profile=options.profile, project_root=options.project_root)
@@ -228,7 +228,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     )
     if options.sequential:
         return _sequential_context(options, analyzer_spec, settings, dataset, analyzer, policy, wanted)
-    from .sharing import shared
+    from ..sharing import shared
 
     # Under pytest-xdist the first worker analyses and the others read its answers: one run, one set of answers.
     observations = shared((options, analyzer_spec), dataset, analyze_dataset)(
@@ -276,12 +276,12 @@ def _sequential_context(
     wanted: Sequence[str],
 ) -> Context:
     """A gender run that sends photos in batches of people until every check is settled (conformance.sequential)."""
-    from .adapters.base import SessionPlan
-    from .dataset import group_labels
-    from .execution import Recipe
-    from .runner import analyze_dataset
-    from .sequential import run_looks
-    from .sharing import shared
+    from ..adapters.base import SessionPlan
+    from ..dataset import group_labels
+    from ..execution import Recipe
+    from ..runner import analyze_dataset
+    from ..sequential import run_looks
+    from ..sharing import shared
 
     labels = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
@@ -298,7 +298,7 @@ def _sequential_context(
         # A live adapter's estimate counts the looks' photos, not only the manifest's.
         from itertools import accumulate
 
-        from .sequential import person_batches
+        from ..sequential import person_batches
 
         sizes = [len(b) for b in person_batches(dataset, labels, options.looks)]
         looks = tuple(accumulate(sizes))
@@ -362,7 +362,7 @@ def _sequential_context(
 
 def _undisclosed_only(dataset: Dataset, groups: Sequence[str]) -> frozenset[str]:
     """The groups in which nobody disclosed a gender identity: nothing to misgender against in them."""
-    from .identity import UNDISCLOSED
+    from ..identity import UNDISCLOSED
 
     disclosed = {group for photo, group in zip(dataset.photos, groups, strict=True) if photo.identity != UNDISCLOSED}
     return frozenset(groups) - disclosed
@@ -402,10 +402,10 @@ def _matching_context(
     options: RunOptions, analyzer_spec: str, settings: AdapterSettings, dataset: Dataset, matcher: Any, policy: Any
 ) -> Context:
     """A face-matching run: every probe searched against the gallery, grouped by a manifest column."""
-    from .checks import COMPARISON_CHECKS, GENDER_CHECKS, SEARCH_CHECKS
-    from .dataset import group_labels
-    from .matching import DEFAULT_THRESHOLDS
-    from .run_matching import run_comparisons, run_searches, search_floor
+    from ..checks import COMPARISON_CHECKS, GENDER_CHECKS, SEARCH_CHECKS
+    from ..dataset import group_labels
+    from ..matching import DEFAULT_THRESHOLDS
+    from ..run_matching import run_comparisons, run_searches, search_floor
 
     if capabilities_of(matcher).compares:  # 1:1 comparisons of every photo (embeddings, scores)
         wrong = [c for c in options.checks if c not in COMPARISON_CHECKS]
@@ -501,7 +501,7 @@ def _ignored_target_fmr(options: RunOptions, policy: Policy, kind: str) -> list[
     local:embeddings); a gender run has no threshold, a face search reads the similarity thresholds
     (--thresholds, binding_threshold). Setting one there silently did nothing.
     """
-    from .policy import Policy as Defaults
+    from ..policy import Policy as Defaults
 
     if options.target_fmr:
         given = "--target-fmr (ini conformance_target_fmr)"
@@ -524,7 +524,7 @@ def check_results(ctx: Context, check_id: str) -> list[CheckResult]:
     shown a new image) is "not applicable", with the reason. Raises :class:`ConformanceError` for a
     check the run's kind of data cannot make.
     """
-    from .checks import MATCHING_CHECKS, run_check, run_matching_check
+    from ..checks import MATCHING_CHECKS, run_check, run_matching_check
 
     common: dict[str, Any] = {
         "groups": ctx.groups,
@@ -553,7 +553,7 @@ def _not_applicable(result: CheckResult, why: str) -> CheckResult:
     photos, the kit's emulator that knows only the dataset's photos, a policy planning none): a
     result the data cannot speak to, never a check left out.
     """
-    from .results import CheckResult
+    from ..results import CheckResult
 
     if str(result.verdict) == "not applicable":  # the check says so itself (issue 13)
         return result
