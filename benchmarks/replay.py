@@ -295,7 +295,7 @@ def run_size(
     from conformance.adapters.rekognition import create
     from conformance.dataset import load_dataset
     from conformance.emulators import RekognitionEmulator, serve
-    from conformance.runner import analyze_dataset
+    from conformance.run.runner import analyze_dataset
 
     result = SizeResult(size=size)
     start = time.perf_counter()

@@ -13,7 +13,7 @@ threads:4``), then measures, with the emulator stopped:
   everything a run does included (opening the recording, checking it holds every photo, workers'
   start-up, shipping each chunk's recorded lines, assembling the table), as wall time per photo;
 - **re-run from the cache**: the same replay a second time with the observations cache
-  (``conformance.cache``): the recording is hashed, no response is parsed.
+  (``conformance.run.cache``): the recording is hashed, no response is parsed.
 
 Peak memory is the maximum resident set (``ru_maxrss``) of the process measuring one size, which also
 runs the emulator and the recording (a replay alone needs less). Ratios against bare boto3 are what matter: this machine's speed
@@ -64,8 +64,8 @@ def run_size(size: int, workdir: Path, executors: list[str], bare_calls: int) ->
     from conformance.adapters.rekognition import create
     from conformance.dataset import load_dataset
     from conformance.emulators import RekognitionEmulator, serve
-    from conformance.execution import ExecutorSpec, Recipe
-    from conformance.runner import analyze_dataset
+    from conformance.run.execution import ExecutorSpec, Recipe
+    from conformance.run.runner import analyze_dataset
 
     result = Result(size)
     manifest, predictions = write_dataset(workdir / "data", size)

@@ -315,7 +315,7 @@ def run_size(
     from conformance.policy import PROFILES
     from conformance.reporting import build_report, write_html, write_json, write_markdown
     from conformance.run.context import Context, RunOptions
-    from conformance.runner import analyze_dataset, plan_variants
+    from conformance.run.runner import analyze_dataset, plan_variants
 
     if write and not (root / "manifest.csv").exists():
         root.mkdir(parents=True, exist_ok=True)

@@ -103,7 +103,7 @@ __all__ = [
 def analyze(analyzer: str, dataset: Dataset) -> Observations:
     """Run the analyzer named by ``analyzer`` (``NAME[:ARGUMENT]``) over every photo of ``dataset``."""
     from .adapters.registry import create
-    from .runner import analyze_dataset
+    from .run.runner import analyze_dataset
 
     return analyze_dataset(create(analyzer, dataset=dataset), dataset)
 
@@ -132,7 +132,7 @@ def match(
     from .adapters.base import matcher as search_matcher
     from .adapters.registry import create
     from .matching import DEFAULT_THRESHOLDS
-    from .run_matching import run_comparisons, run_searches, search_floor
+    from .run.matching import run_comparisons, run_searches, search_floor
 
     matcher = create(analyzer, dataset=dataset)
     compares = comparator(matcher)

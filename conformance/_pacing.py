@@ -2,7 +2,7 @@
 
 A leaf (it imports nothing of the kit but its errors): the adapters that call a service
 (:mod:`conformance.adapters.rekognition`), the emulators that stand in for one, and the run
-(:mod:`conformance.execution`) use it, and adapters may not import the run.
+(:mod:`conformance.run.execution`) use it, and adapters may not import the run.
 
 - :class:`TokenBucket` keeps calls under a rate in calls per second, shared by threads.
 - :func:`call_deadline` bounds the whole time of each attempt of a call (``--timeout``), not only

@@ -1,6 +1,6 @@
 """The digest of the kit's own source: what binds a cached answer to the code that made it.
 
-A leaf (standard library only): the observation cache (:mod:`conformance.cache`) keys its entries
+A leaf (standard library only): the observation cache (:mod:`conformance.run.cache`) keys its entries
 with it, and an adapter names the modules whose code decides what its answers become
 (:meth:`conformance.adapters.rekognition.RekognitionAnalyzer.cache_key`); adapters may not import
 the cache, which belongs to the run.

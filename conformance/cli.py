@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
             _say(f"conformance: error: {problem}")
             return _USAGE_ERROR
     if context.observations is not None:
-        from .runner import accounting
+        from .run.runner import accounting
 
         _say(f"conformance: {accounting(context.observations)}")
     for note in context.notes:

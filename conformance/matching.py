@@ -1,5 +1,5 @@
 """Face matching's values: what a matcher said about each probe searched against the gallery (1:N), and
-each photo's outcome in 1:1 comparisons. The checks read these; :mod:`conformance.run_matching` produces them.
+each photo's outcome in 1:1 comparisons. The checks read these; :mod:`conformance.run.matching` produces them.
 
 A face-matching dataset's manifest gives each photo a ``role``: ``gallery`` (enrolled) or ``probe``
 (searched). Subject ids decide which searches are *mated* (the probe's person is enrolled) and which

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._untrusted import shown
 from .adapters.base import DEFAULT_TIMEOUT
-from .execution import ExecutorSpec
+from .run.execution import ExecutorSpec
 
 if TYPE_CHECKING:
     from .run.context import RunOptions

@@ -547,8 +547,8 @@ def _load(config: pytest.Config, model: object = None) -> Context:
     command line is this run's).
     """
     from .errors import ConformanceError
-    from .execution import SystematicFailure
     from .run.context import build_context, load_context
+    from .run.execution import SystematicFailure
 
     options = _options(config)
     try:

@@ -105,7 +105,7 @@ class Policy:
     # one been an error; "non_match" nothing. Leaving photos or pairs out can then not turn a fail into a pass.
     lost_comparisons: str = "fta_gap"
     # Photos failing the same way in a row (or all of the first this many) that stop a run as a fault of
-    # the setup rather than of the photos (conformance.execution.FailureWatch); 0 never stops.
+    # the setup rather than of the photos (conformance.run.execution.FailureWatch); 0 never stops.
     systematic_failures: int = 20
     # Disparity in either direction: between every two groups ("pairwise"), or every group against
     # the reference ("reference"); see docs/how-to/policies.md.

@@ -109,7 +109,7 @@ def _entry(share: Share, key: str) -> Path:
 
 
 def _seal(share: Share, body: dict[str, Any]) -> str:
-    from .cache import _seal as seal
+    from .run.cache import _seal as seal
 
     return seal(bytes.fromhex(share.secret), body)
 
@@ -138,7 +138,7 @@ def _read(share: Share, key: str) -> dict[str, Any] | None:
 
 
 def _observations_body(observations: Observations) -> dict[str, Any]:
-    from .cache import _observation
+    from .run.cache import _observation
 
     variants = observations.variants
     return {
@@ -153,8 +153,8 @@ def _observations_body(observations: Observations) -> dict[str, Any]:
 
 
 def _observations(body: Mapping[str, Any], dataset: Dataset) -> Observations:
-    from .cache import _read_observation
     from .observation import Observations, Variant
+    from .run.cache import _read_observation
 
     variants = body["variants"]
     return Observations.build(
@@ -262,7 +262,7 @@ def seed(share: Share, what: Sequence[object], observations: Observations) -> No
 
 def answers_digest(photos: Sequence[Mapping[str, Any]], observations: Observations | None) -> str:
     """A digest of the answers a worker's checks stand on: its report's ``photos[]`` and the transformed variants."""
-    from .cache import _observation
+    from .run.cache import _observation
 
     variants = None
     if observations is not None and observations.variants is not None:

@@ -705,11 +705,11 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     report, or one made before reports carried their evidence.
     """
     from .evidence import context_payload
-    from .execution import ExecutorSpec
     from .options import OptionError, parse_flags
     from .report import read_report
     from .reporting import build_report
     from .run.context import build_context
+    from .run.execution import ExecutorSpec
 
     report = read_report(path)
     if not report.evidence.fields:

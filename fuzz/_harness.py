@@ -30,7 +30,7 @@ with atheris.instrument_imports(include=["conformance", "tomllib"]):
     import conformance.recording.scrub
     import conformance.recording.store
     import conformance.reporting.compare
-    import conformance.runner
+    import conformance.run.runner
 
 T = TypeVar("T")
 

@@ -15,8 +15,8 @@ import _harness  # first: instruments the kit
 
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.dataset import Dataset, load_dataset
-from conformance.run_matching import run_searches
-from conformance.runner import analyze_dataset
+from conformance.run.matching import run_searches
+from conformance.run.runner import analyze_dataset
 
 
 def _datasets() -> dict[str, Dataset]:

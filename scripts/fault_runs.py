@@ -258,8 +258,8 @@ def rate_check(workdir: Path, quota: float = 25.0, photos: int = 100, executor: 
     from conformance.adapters.registry import create
     from conformance.dataset import load_dataset
     from conformance.emulators import Faults, RekognitionEmulator, serve
-    from conformance.execution import ExecutorSpec
-    from conformance.runner import analyze_dataset
+    from conformance.run.execution import ExecutorSpec
+    from conformance.run.runner import analyze_dataset
 
     manifest, predictions = make_dataset(workdir / "data", photos)
     dataset = load_dataset(manifest)

@@ -42,8 +42,8 @@ def main() -> int:
     from conformance.dataset import load_dataset
     from conformance.demo import CASSETTES, MANIFEST, MATCHING_MANIFEST, MATCHING_PREDICTIONS, PREDICTIONS
     from conformance.emulators import RekognitionEmulator, serve
-    from conformance.run_matching import run_searches
-    from conformance.runner import analyze_dataset
+    from conformance.run.matching import run_searches
+    from conformance.run.runner import analyze_dataset
 
     # The folder the demo replays from (a link to the repository's cassettes/), so the header's tag is its own.
     settings = AdapterSettings(record_mode="all", cassette_dir=str(CASSETTES))

@@ -29,7 +29,7 @@ from conformance.dataset import Dataset, Photo
 from conformance.demo import MANIFEST, PREDICTIONS
 from conformance.errors import AdapterError
 from conformance.observation import Face, Observation
-from conformance.runner import analyze_dataset, plan_variants
+from conformance.run.runner import analyze_dataset, plan_variants
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = REPO / "docs" / "reference" / "python-api.md"

@@ -286,7 +286,7 @@ def _write_pairs(path, photos, scores) -> None:  # type: ignore[no-untyped-def]
 def _comparisons(small_run, spec: str, thresholds=()):  # type: ignore[no-untyped-def]
     from conformance.adapters.scores import create
     from conformance.dataset import load_dataset
-    from conformance.run_matching import run_comparisons
+    from conformance.run.matching import run_comparisons
 
     dataset = load_dataset(small_run["manifest"], comparisons=True)
     comparator = create(spec, dataset=dataset)
@@ -325,7 +325,7 @@ def test_stated_thresholds_beyond_the_metric_are_refused(small_run) -> None:  # 
     from conformance.adapters.embeddings import create
     from conformance.dataset import load_dataset
     from conformance.errors import ConformanceError
-    from conformance.run_matching import run_comparisons
+    from conformance.run.matching import run_comparisons
 
     np.save(small_run["manifest"].parent / "e.npy", small_run["x"])
     (small_run["manifest"].parent / "e.txt").write_text("\n".join(small_run["photos"]) + "\n")
@@ -388,7 +388,7 @@ def test_a_threshold_that_rejects_every_genuine_comparison_passes_nothing() -> N
 def test_rescaled_embedding_rows_give_the_same_cosine_counts(small_run, scale: float, dtype: type) -> None:  # type: ignore[no-untyped-def]
     from conformance.adapters.embeddings import create
     from conformance.dataset import load_dataset
-    from conformance.run_matching import run_comparisons
+    from conformance.run.matching import run_comparisons
 
     folder = small_run["manifest"].parent
     dataset = load_dataset(small_run["manifest"], comparisons=True)

@@ -16,7 +16,7 @@ from conformance.adapters.base import AdapterSettings
 from conformance.adapters.registry import create
 from conformance.adapters.rekognition import RekognitionAnalyzer
 from conformance.dataset import load_dataset
-from conformance.runner import analyze_dataset
+from conformance.run.runner import analyze_dataset
 
 
 @pytest.fixture

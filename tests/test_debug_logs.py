@@ -27,7 +27,7 @@ from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import create
 from conformance.emulators import RekognitionEmulator, serve
 from conformance.recording.scrub import redact_log
-from conformance.runner import analyze_dataset
+from conformance.run.runner import analyze_dataset
 
 MakeManifest = Callable[..., Path]  # the conftest fixture
 

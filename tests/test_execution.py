@@ -1,4 +1,4 @@
-"""Executors, the token bucket and the progress bar (conformance.execution).
+"""Executors, the token bucket and the progress bar (conformance.run.execution).
 
 Every executor must give the serial run's answers, photo for photo: the serial replay of the shipped
 demo recording is the reference, and the demo's predictions file (what the emulator served when the
@@ -19,8 +19,8 @@ from conformance.adapters.base import AdapterSettings, Capabilities
 from conformance.adapters.registry import create
 from conformance.dataset import load_dataset
 from conformance.errors import ConformanceError
-from conformance.execution import ExecutorSpec, Recipe, TokenBucket, analyze_photos, progress
-from conformance.runner import accounting, analyze_dataset
+from conformance.run.execution import ExecutorSpec, Recipe, TokenBucket, analyze_photos, progress
+from conformance.run.runner import accounting, analyze_dataset
 
 
 @pytest.mark.parametrize(
@@ -263,7 +263,7 @@ def test_a_worker_chunk_that_stops_still_hands_back_what_it_recorded(
     from concurrent.futures import ThreadPoolExecutor
     from contextlib import contextmanager
 
-    import conformance.execution as execution
+    import conformance.run.execution as execution
     from conformance.observation import Observation
 
     dataset, settings = demo

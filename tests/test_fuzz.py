@@ -65,8 +65,8 @@ from conformance.recording import RecordingError, RecordingStore
 from conformance.recording.scrub import canonical_body, request_key
 from conformance.report import ReportError
 from conformance.reporting.compare import render_compare_html, render_compare_markdown
-from conformance.run_matching import run_searches
-from conformance.runner import analyze_dataset
+from conformance.run.matching import run_searches
+from conformance.run.runner import analyze_dataset
 
 T = TypeVar("T")
 

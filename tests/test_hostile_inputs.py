@@ -38,7 +38,7 @@ from conformance.recording.paths import recording_path
 from conformance.recording.scrub import canonical_body, request_key
 from conformance.report import ReportError
 from conformance.reporting import build_report, render_html, render_markdown
-from conformance.runner import analyze_dataset
+from conformance.run.runner import analyze_dataset
 
 WritePng = Callable[..., Path]
 MakeManifest = Callable[..., Path]

@@ -21,7 +21,7 @@ from conformance import Dataset, Face, Observation, Observations, group_labels, 
 from conformance.adapters.registry import create
 from conformance.metamorphic import plan_transforms
 from conformance.observation import Variant
-from conformance.runner import analyze_dataset, plan_variants
+from conformance.run.runner import analyze_dataset, plan_variants
 
 SEED = 20261121
 WILSON = replace(load_policy(), interval="wilson")

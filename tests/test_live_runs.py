@@ -23,8 +23,8 @@ from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import create
 from conformance.dataset import load_dataset
 from conformance.emulators import Faults, RekognitionEmulator, serve
-from conformance.execution import ExecutorSpec
-from conformance.runner import analyze_dataset
+from conformance.run.execution import ExecutorSpec
+from conformance.run.runner import analyze_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -204,7 +204,7 @@ def test_recording_with_an_executor_writes_each_answer_once_and_every_one_served
     settings = AdapterSettings(record_mode="once", cassette_dir=str(cassettes))
     import os
 
-    from conformance.execution import Recipe
+    from conformance.run.execution import Recipe
 
     with serve(emulator) as server:
         os.environ["AWS_ENDPOINT_URL_REKOGNITION"] = server.url

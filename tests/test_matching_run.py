@@ -132,7 +132,7 @@ def test_bad_probe_lines_are_refused_by_line_number(
 
 
 def test_a_probe_without_a_line_is_an_error_outcome_not_lost(tmp_path: Path, write_png: object) -> None:
-    from conformance.run_matching import run_searches
+    from conformance.run.matching import run_searches
 
     dataset = load_dataset(matching_manifest(tmp_path, write_png, GOOD))
     predictions = tmp_path / "p.jsonl"
@@ -169,7 +169,7 @@ def test_usage_errors_of_a_matching_run(tmp_path: Path, write_png: object, args:
 def test_the_local_matcher_finds_her_in_every_variant(tmp_path: Path) -> None:
     """The real dlib model on the real-photo fixture: each variant searched against the original."""
     pytest.importorskip("dlib")
-    from conformance.run_matching import run_searches
+    from conformance.run.matching import run_searches
 
     dataset = load_dataset(ASTRONAUT)
     run = run_searches(create("local", dataset=dataset), dataset, floor=50.0)
@@ -182,7 +182,7 @@ def test_the_local_matcher_finds_her_in_every_variant(tmp_path: Path) -> None:
 def test_compare_mode_counts_every_probe_gallery_pair(tmp_path: Path, write_png: object) -> None:
     from conformance.checks import run_matching_check
     from conformance.policy import load_policy
-    from conformance.run_matching import run_searches
+    from conformance.run.matching import run_searches
 
     dataset = load_dataset(matching_manifest(tmp_path, write_png, GOOD))
     predictions = tmp_path / "p.jsonl"

@@ -12,7 +12,6 @@ import dataclasses
 import pytest
 
 from conformance import cli
-from conformance.execution import ExecutorSpec
 from conformance.options import (
     DEFAULT_SEED,
     DEFAULT_TIMEOUT,
@@ -23,6 +22,7 @@ from conformance.options import (
     run_options,
 )
 from conformance.run.context import RunOptions
+from conformance.run.execution import ExecutorSpec
 
 pytest_plugins = ["pytester"]
 

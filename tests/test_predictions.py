@@ -19,7 +19,7 @@ from conformance import AdapterError, Dataset, PredictionsError, load_dataset
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import available, create
 from conformance.observation import GENDER_CODES
-from conformance.runner import analyze_dataset
+from conformance.run.runner import analyze_dataset
 
 MakeManifest = Callable[..., Path]  # the conftest fixture
 

@@ -32,7 +32,7 @@ from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import create
 from conformance.emulators import RekognitionEmulator, serve
 from conformance.recording.paths import recording_path
-from conformance.runner import analyze_dataset
+from conformance.run.runner import analyze_dataset
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((REPO / "cassettes").rglob("*.jsonl"))

@@ -38,7 +38,7 @@ from conformance.adapters.python import (
 from conformance.adapters.registry import available
 from conformance.adapters.registry import create as create_spec
 from conformance.plugin import OPT_ANALYZER, OPT_CHECKS, OPT_DATASET
-from conformance.runner import analyze_dataset, plan_variants
+from conformance.run.runner import analyze_dataset, plan_variants
 
 pytest_plugins = ["pytester"]
 
@@ -625,7 +625,7 @@ def test_a_registered_model_is_an_analyzer_spec_in_this_process(dataset: Dataset
 
 
 def test_threads_give_the_answers_of_a_serial_run(project: Path, dataset: Dataset) -> None:
-    from conformance.execution import ExecutorSpec
+    from conformance.run.execution import ExecutorSpec
 
     spec = model_file(project, MODEL, "threaded.py")
     serial = run(create(f"{spec}:analyze", dataset=dataset), dataset)

@@ -31,7 +31,7 @@ from PIL import Image
 from conformance import AdapterError, Dataset, load_dataset
 from conformance.adapters.python import ModelExit, WorkingDirectoryWarning, analyzer_from, create
 from conformance.plugin import OPT_ANALYZER, OPT_CHECKS, OPT_DATASET
-from conformance.runner import analyze_dataset
+from conformance.run.runner import analyze_dataset
 
 pytest_plugins = ["pytester"]
 

@@ -30,7 +30,7 @@ from conformance.adapters.registry import create
 from conformance.emulators import EmulatorServer, Faults, RekognitionEmulator, serve
 from conformance.observation import Observations
 from conformance.recording import RecordingStore
-from conformance.runner import analyze_dataset
+from conformance.run.runner import analyze_dataset
 
 MakeManifest = Callable[..., Path]  # the conftest fixture
 Box = tuple[float, float, float, float]

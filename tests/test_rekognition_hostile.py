@@ -27,7 +27,7 @@ from conformance.adapters.registry import create
 from conformance.emulators import RekognitionEmulator, serve
 from conformance.recording.paths import recording_path
 from conformance.recording.scrub import redact, scrub_url
-from conformance.runner import analyze_dataset
+from conformance.run.runner import analyze_dataset
 
 MakeManifest = Callable[..., Path]
 ROWS = [
@@ -428,7 +428,7 @@ def crowded(make_manifest: MakeManifest, tmp_path: Path) -> tuple[Path, Path]:
 def test_a_probe_whose_largest_face_is_a_bystanders_is_an_error_not_the_bystanders_matches(
     crowded: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conformance.run_matching import run_searches
+    from conformance.run.matching import run_searches
 
     data = load_dataset(crowded[0])
     emulator = RekognitionEmulator(data, PredictionsAnalyzer(crowded[1], dataset=data))

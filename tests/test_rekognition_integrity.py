@@ -31,11 +31,11 @@ from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import create
 from conformance.adapters.rekognition import endpoint_class
 from conformance.emulators import EmulatorServer, Faults, RekognitionEmulator, serve
-from conformance.execution import FailureWatch, SystematicFailure
 from conformance.observation import Face, Observation, Observations
 from conformance.recording.lock import RecordingLock, lock_path
 from conformance.recording.paths import legacy_recording_path, recording_path
-from conformance.runner import accounting, analyze_dataset
+from conformance.run.execution import FailureWatch, SystematicFailure
+from conformance.run.runner import accounting, analyze_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 MakeManifest = Callable[..., Path]
@@ -564,7 +564,7 @@ import os, sys
 from conformance.adapters.base import AdapterSettings
 from conformance.adapters.registry import create
 from conformance.dataset import load_dataset
-from conformance.runner import analyze_dataset
+from conformance.run.runner import analyze_dataset
 data = load_dataset(sys.argv[1])
 settings = AdapterSettings(record_mode=sys.argv[3], cassette_dir=sys.argv[2], rate=float(sys.argv[4]))
 observations = analyze_dataset(create("rekognition", dataset=data, settings=settings), data)

@@ -17,7 +17,7 @@ from conformance.adapters.base import AdapterSettings
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import create
 from conformance.emulators import RekognitionEmulator, serve
-from conformance.run_matching import run_searches
+from conformance.run.matching import run_searches
 
 # Two enrolled people (a, b), three probes: a again (mated), c and d (non-mated).
 ROWS = ["g1.png,a,gallery,x", "g2.png,b,gallery,x", "p1.png,a,probe,x", "p2.png,c,probe,y", "p3.png,d,probe,y"]

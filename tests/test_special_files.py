@@ -34,7 +34,7 @@ from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.python import PhotoInput, analyzer_from, create
 from conformance.emulators import RekognitionEmulator
 from conformance.errors import ManifestError
-from conformance.runner import analyze_dataset
+from conformance.run.runner import analyze_dataset
 
 MakeManifest = Callable[..., Path]
 
@@ -459,8 +459,8 @@ def test_the_emulator_still_names_the_line_of_a_bad_label(tmp_path: Path, datase
 
 
 def _stored(root: Path, dataset: Dataset) -> Path:
-    from conformance import cache
     from conformance.observation import Observation
+    from conformance.run import cache
 
     observations = [Observation(photo=p.id, outcome="no_face", reason="no face found") for p in dataset.photos]
     path = cache.store(root, "k" * 64, observations, None, "no variants were planned")
@@ -473,7 +473,7 @@ def _stored(root: Path, dataset: Dataset) -> Path:
 def test_a_cache_entry_that_is_a_pipe_or_a_device_is_ignored_with_a_notice(
     tmp_path: Path, dataset: Dataset, kind: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from conformance import cache
+    from conformance.run import cache
 
     entry = _stored(tmp_path, dataset)
     what = special(entry, kind)
@@ -488,7 +488,7 @@ def test_a_cache_entry_that_is_a_pipe_or_a_device_is_ignored_with_a_notice(
 def test_a_cache_entry_over_the_limit_is_ignored_unread(
     tmp_path: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from conformance import cache
+    from conformance.run import cache
 
     monkeypatch.setattr(cache, "MAX_ENTRY_BYTES", 2**20)  # 1 MiB here, for a 3 MiB entry (the limit is 1 GiB)
     entry = _stored(tmp_path, dataset)
@@ -510,8 +510,8 @@ def test_a_cache_key_that_is_a_pipe_or_a_device_turns_the_cache_off_with_a_notic
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The sealing key in the user's cache folder: a pipe there hung every run that used the cache."""
-    from conformance import cache
     from conformance.observation import Observation
+    from conformance.run import cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
     monkeypatch.setattr(cache, "_REFUSED_KEYS", set())

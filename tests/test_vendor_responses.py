@@ -167,7 +167,7 @@ def test_a_recording_from_another_adapter_version_is_refused_naming_both(tmp_pat
 
     from conformance.adapters.rekognition import ADAPTER_VERSION
     from conformance.demo import CASSETTES, MANIFEST
-    from conformance.runner import analyze_dataset
+    from conformance.run.runner import analyze_dataset
 
     dataset = load_dataset(MANIFEST)
     folder = tmp_path / dataset.name

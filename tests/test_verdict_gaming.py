@@ -216,7 +216,7 @@ def test_a_python_model_declares_it_with_gives_confidence(tmp_path: Path) -> Non
     from conformance import load_dataset
     from conformance.adapters.python import analyzer_from
     from conformance.errors import AdapterError
-    from conformance.runner import analyze_dataset
+    from conformance.run.runner import analyze_dataset
 
     manifest, _ = write_dataset(tmp_path, calibration_shots(False)[:20])
     dataset = load_dataset(manifest)

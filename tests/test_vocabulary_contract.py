@@ -21,10 +21,10 @@ import pytest
 import conformance
 from conformance import load_dataset
 from conformance.adapters.registry import create
-from conformance.execution import SystematicFailure
 from conformance.matching import SearchOutcome
-from conformance.run_matching import run_searches
-from conformance.runner import analyze_dataset
+from conformance.run.execution import SystematicFailure
+from conformance.run.matching import run_searches
+from conformance.run.runner import analyze_dataset
 
 NO_GENDER = "the service returned no gender for the face it found, though vendor declares it cannot abstain"
 

@@ -958,7 +958,7 @@ class RekognitionAnalyzer:
     def cache_key(self, plan: str) -> str | None:
         """A digest of everything a replay's observations depend on, or None when they may change (recording).
 
-        ``plan`` names the transformed variants planned. See :mod:`conformance.cache`.
+        ``plan`` names the transformed variants planned. See :mod:`conformance.run.cache`.
         """
         import json
 
@@ -985,8 +985,8 @@ class RekognitionAnalyzer:
                 "conformance.adapters.base",
                 "conformance.observation",
                 "conformance.metamorphic",
-                "conformance.runner",
-                "conformance.execution",
+                "conformance.run.runner",
+                "conformance.run.execution",
                 "conformance._pacing",
                 "conformance.recording.cassette",
                 "conformance.recording.store",

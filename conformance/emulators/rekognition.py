@@ -78,8 +78,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from .._pacing import TokenBucket
 from ..errors import ConformanceError, PredictionsError
-from ..execution import TokenBucket
 from ._validate import _pattern, service_model, validate_response
 
 if TYPE_CHECKING:

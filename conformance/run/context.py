@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from .._untrusted import CHOICES, shown, shown_list
 from ..adapters.base import capabilities_of
 from ..errors import ConformanceError
-from ..execution import ExecutorSpec, dask_client
 from ..options import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED, DEFAULT_TIMEOUT
+from .execution import ExecutorSpec, dask_client
 
 if TYPE_CHECKING:
     from ..adapters.base import AdapterSettings
@@ -60,12 +60,12 @@ class RunOptions:
     thresholds: tuple[float, ...] = ()  # similarity thresholds of the matching checks (default 80,90,95,99)
     target_fmr: tuple[float, ...] = ()  # 1:1 comparisons: target FMRs, overriding the policy's target_fmr
     match_mode: str = DEFAULT_MATCH_MODE  # search: 1:N, per probe; compare: 1:1, per probe-gallery pair
-    executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # where analyzer calls run (conformance.execution)
+    executor: ExecutorSpec = field(default_factory=ExecutorSpec)  # where analyzer calls run (conformance.run.execution)
     rate: float | None = None  # live calls per second at most (None: the adapter's default)
     timeout: float = DEFAULT_TIMEOUT  # seconds to wait for one answer of a service
     # A progress bar on stderr (None: when stderr is a terminal); not part of what was run, nor of the cache key.
     progress: bool | None = field(default=False, compare=False)
-    # Read and keep replayed observations in <project_root>/.conformance_cache (conformance.cache).
+    # Read and keep replayed observations in <project_root>/.conformance_cache (conformance.run.cache).
     cache: bool = field(default=True, compare=False)
     # Send photos in batches of people and stop when every check is settled (conformance.sequential).
     sequential: bool = False
@@ -133,9 +133,9 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     from ..adapters.registry import available, create
     from ..checks import GENDER_CHECKS, MATCHING_CHECKS
     from ..dataset import group_labels, load_dataset
-    from ..execution import Recipe
     from ..policy import load_policy
-    from ..runner import analyze_dataset, plan_variants
+    from .execution import Recipe
+    from .runner import analyze_dataset, plan_variants
 
     # Every value was parsed and validated by its option (conformance.options).
     dataset_path, analyzer_spec, cassette_dir = options.dataset, options.analyzer, options.cassette_dir
@@ -278,10 +278,10 @@ def _sequential_context(
     """A gender run that sends photos in batches of people until every check is settled (conformance.sequential)."""
     from ..adapters.base import SessionPlan
     from ..dataset import group_labels
-    from ..execution import Recipe
-    from ..runner import analyze_dataset
     from ..sequential import run_looks
     from ..sharing import shared
+    from .execution import Recipe
+    from .runner import analyze_dataset
 
     labels = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
@@ -405,7 +405,7 @@ def _matching_context(
     from ..checks import COMPARISON_CHECKS, GENDER_CHECKS, SEARCH_CHECKS
     from ..dataset import group_labels
     from ..matching import DEFAULT_THRESHOLDS
-    from ..run_matching import run_comparisons, run_searches, search_floor
+    from .matching import run_comparisons, run_searches, search_floor
 
     if capabilities_of(matcher).compares:  # 1:1 comparisons of every photo (embeddings, scores)
         wrong = [c for c in options.checks if c not in COMPARISON_CHECKS]

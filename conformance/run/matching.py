@@ -13,14 +13,14 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from .adapters.base import session_of
-from .matching import DEFAULT_THRESHOLDS, ComparisonRun, PhotoOutcome, SearchOutcome, SearchRun, hold_to_gallery
+from ..adapters.base import session_of
+from ..matching import DEFAULT_THRESHOLDS, ComparisonRun, PhotoOutcome, SearchOutcome, SearchRun, hold_to_gallery
 
 if TYPE_CHECKING:
-    from .adapters.base import Comparator, Matcher, ScoreScale
-    from .dataset import Dataset
-    from .pairwise import PairCounts
-    from .policy import Policy
+    from ..adapters.base import Comparator, Matcher, ScoreScale
+    from ..dataset import Dataset
+    from ..pairwise import PairCounts
+    from ..policy import Policy
 
 __all__ = ["run_comparisons", "run_searches", "search_floor"]
 
@@ -30,12 +30,12 @@ def run_searches(
 ) -> SearchRun:
     """Search every probe of ``dataset`` against its gallery with threshold ``floor``; none is lost.
 
-    As for photos (:func:`conformance.execution.analyze_photos`), each answer is held to what a
+    As for photos (:func:`conformance.run.execution.analyze_photos`), each answer is held to what a
     search can say (:func:`hold_to_gallery`), and ``systematic_failures`` probes failing alike in a
     row (or all of the first ones) stop the run with
-    :class:`~conformance.execution.SystematicFailure` (None: the default limit; 0: never).
+    :class:`~conformance.run.execution.SystematicFailure` (None: the default limit; 0: never).
     """
-    from .failures import DEFAULT_SYSTEMATIC_FAILURES, FailureWatch
+    from ..failures import DEFAULT_SYSTEMATIC_FAILURES, FailureWatch
 
     gallery = dataset.role("gallery")
     ids = frozenset(p.id for p in gallery)
@@ -78,9 +78,9 @@ def run_comparisons(
     """
     import numpy as np
 
-    from ._untrusted import CHOICES, shown, shown_list
-    from .dataset import group_labels
-    from .errors import ConformanceError
+    from .._untrusted import CHOICES, shown, shown_list
+    from ..dataset import group_labels
+    from ..errors import ConformanceError
 
     notes: list[str] = []
     identities = any(p.identity for p in dataset.photos)
@@ -157,7 +157,7 @@ def run_comparisons(
 
 def _check_stated(scale: ScoreScale, stated: Sequence[float]) -> None:
     """Refuse stated thresholds that no score of the comparator's metric can reach (cosine [-1, 1], L2 <= 0)."""
-    from .errors import ConformanceError
+    from ..errors import ConformanceError
 
     metric = scale.metric
     bounds = {"cosine": (-1.0, 1.0), "l2": (-math.inf, 0.0)}.get(metric) if isinstance(metric, str) else None
@@ -182,8 +182,8 @@ def _check_scores(scale: ScoreScale, counts: PairCounts, stated: Sequence[float]
     """
     import numpy as np
 
-    from .errors import ConformanceError
-    from .pairwise import score_auc
+    from ..errors import ConformanceError
+    from ..pairwise import score_auc
 
     notes = []
     auc = score_auc(counts)

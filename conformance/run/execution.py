@@ -53,22 +53,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._pacing import (  # the leaf adapters use; named here too, as the run's rate limit and deadlines
+from .._pacing import (  # the leaf adapters use; named here too, as the run's rate limit and deadlines
     TokenBucket,
     call_deadline,
     deadline_sockets,
     rearm_deadline,
 )
-from .adapters.base import recorded, shares_with_workers
-from .errors import ConformanceError
-from .failures import DEFAULT_SYSTEMATIC_FAILURES, FailureWatch, SystematicFailure, failure_kind
+from ..adapters.base import recorded, shares_with_workers
+from ..errors import ConformanceError
+from ..failures import DEFAULT_SYSTEMATIC_FAILURES, FailureWatch, SystematicFailure, failure_kind
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
-    from .adapters.base import AdapterSettings, Analyzer
-    from .dataset import Dataset, Photo
-    from .observation import Observation
+    from ..adapters.base import AdapterSettings, Analyzer
+    from ..dataset import Dataset, Photo
+    from ..observation import Observation
 
 __all__ = [
     "DEFAULT_SYSTEMATIC_FAILURES",
@@ -160,7 +160,7 @@ def hold_to_vocabulary(analyzer: Any, observation: Observation) -> Observation:
         return observation
     from dataclasses import replace
 
-    from ._untrusted import shown, shown_list
+    from .._untrusted import shown, shown_list
 
     labels = vocabulary.labels
     name = str(getattr(analyzer, "name", "the analyzer"))
@@ -255,7 +255,7 @@ def _install(recipe: Recipe) -> None:
     A worker also stops its chunk on SIGTERM as on Ctrl-C (handing back what it recorded), and exits
     when the run's process is gone (killed outright), rather than live on holding the run's output open.
     """
-    from ._signals import handle_sigterm_for_good
+    from .._signals import handle_sigterm_for_good
 
     handle_sigterm_for_good()
     _exit_with_parent(os.getppid())
@@ -282,7 +282,7 @@ def _worker_analyzer(recipe: Recipe) -> Analyzer:
     with _WORKER_LOCK:
         analyzer = _WORKER_ANALYZERS.get(recipe.token)
         if analyzer is None:
-            from .adapters.registry import create
+            from ..adapters.registry import create
 
             _WORKER_ANALYZERS.clear()  # one run at a time per worker: drop the previous run's model
             analyzer = _WORKER_ANALYZERS[recipe.token] = create(

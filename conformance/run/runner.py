@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .adapters.base import Analyzer, SessionPlan
-    from .dataset import Dataset, Photo
+    from ..adapters.base import Analyzer, SessionPlan
+    from ..dataset import Dataset, Photo
+    from ..metamorphic import Transform
+    from ..observation import Observation, Observations, Variant
     from .execution import ExecutorSpec, Recipe
-    from .metamorphic import Transform
-    from .observation import Observation, Observations, Variant
 
 __all__ = ["VariantPlan", "accounting", "analyze_dataset", "plan_variants"]
 
@@ -32,7 +32,7 @@ def plan_variants(dataset: Dataset, *, photos: int, transforms: int, seed: int) 
     """Up to ``photos`` photos spread over subjects (each subject's first, then second, ...), in manifest
     order, and ``transforms`` benign transforms drawn with ``seed`` (:func:`~conformance.metamorphic.plan_transforms`):
     the same plan on every run, whatever the Python or hypothesis version."""
-    from .metamorphic import plan_transforms
+    from ..metamorphic import plan_transforms
 
     by_subject: dict[str, list[Photo]] = {}
     for photo in dataset.photos:
@@ -49,10 +49,10 @@ def plan_variants(dataset: Dataset, *, photos: int, transforms: int, seed: int) 
 def _variants(
     analyzer: Analyzer, plan: VariantPlan, baselines: dict[str, Observation]
 ) -> tuple[list[Variant] | None, str]:
-    from .adapters.base import capabilities_of, recorded
+    from ..adapters.base import capabilities_of, recorded
+    from ..metamorphic import variant_photos
+    from ..observation import Variant
     from .execution import hold_to_vocabulary
-    from .metamorphic import variant_photos
-    from .observation import Variant
 
     if not capabilities_of(analyzer).sees_new_images:
         return None, _BLIND
@@ -84,8 +84,8 @@ def _variants(
 
 def _fix_advice(analyzer: Analyzer) -> str:
     """What a systematic failure's message says was kept and what to fix, for this kind of analyzer (rt14c F12)."""
-    from .adapters.base import capabilities_of
-    from .failures import FailureWatch
+    from ..adapters.base import capabilities_of
+    from ..failures import FailureWatch
 
     if capabilities_of(analyzer).records:
         return FailureWatch.SERVICE
@@ -117,23 +117,23 @@ def analyze_dataset(
     With a ``variants`` plan, also about transformed copies of the planned photos, when the analyzer
     can look at new images. Adapters turn per-photo failures (no face, an API error) into
     observations themselves; an exception that escapes an adapter is a fault of the run and stops it.
-    ``executor`` says where the per-photo calls run (see :mod:`conformance.execution`; worker
+    ``executor`` says where the per-photo calls run (see :mod:`conformance.run.execution`; worker
     processes need ``recipe``); ``show_progress`` shows a progress bar on stderr (None: when it is
     a terminal). With ``cache`` (a project folder), an adapter that replays fixed answers has them
-    read from :mod:`conformance.cache` when nothing they depend on changed, and stored there otherwise.
+    read from :mod:`conformance.run.cache` when nothing they depend on changed, and stored there otherwise.
 
     Every observation is held to the analyzer's declared vocabulary, and ``systematic_failures``
     photos failing alike in a row (the policy key of that name; 20 when None, 0 never) stop the run
-    with :class:`~conformance.execution.SystematicFailure` (see :mod:`conformance.execution`).
+    with :class:`~conformance.run.execution.SystematicFailure` (see :mod:`conformance.run.execution`).
 
     The analyzer's session gets ``plan`` (a sequential look's photos and looks) completed with what this
     call knows: the variants it will send, the hosts a replay must reach, the processes sharing the rate.
     """
     from dataclasses import replace
 
-    from .adapters.base import SessionPlan, capabilities_of, recorded, session_of
+    from ..adapters.base import SessionPlan, capabilities_of, recorded, session_of
+    from ..observation import Observations
     from .execution import DEFAULT_SYSTEMATIC_FAILURES, ExecutorSpec, FailureWatch, analyze_photos, progress, workers
-    from .observation import Observations
 
     key = _cache_key(analyzer, variants) if cache is not None else None
     if key is not None and cache is not None:
@@ -141,7 +141,7 @@ def analyze_dataset(
 
         hit = observation_cache.load(cache, key)
         if hit is not None:
-            from .evidence import replayed_provenance
+            from ..evidence import replayed_provenance
 
             # Where the answers came from is read again from the recording, never from the cache.
             info = {**replayed_provenance(analyzer), "observations_cache": hit.path}
@@ -187,7 +187,7 @@ def analyze_dataset(
             # The cache only speeds a re-run up: a full disk or a read-only folder costs that, never the run.
             import sys
 
-            from ._text import printable
+            from .._text import printable
 
             print(
                 printable(
@@ -201,7 +201,7 @@ def analyze_dataset(
 
 
 def _cache_key(analyzer: Analyzer, variants: VariantPlan | None) -> str | None:
-    from .adapters.base import recorded
+    from ..adapters.base import recorded
 
     replayed = recorded(analyzer)
     if replayed is None:

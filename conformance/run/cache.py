@@ -42,12 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._files import FileTooLarge, NotRegularFile, read_problem, read_regular
-from ._source import source_digest  # moved to a leaf: adapters key their entries with it
-from ._text import printable
+from .._files import FileTooLarge, NotRegularFile, read_problem, read_regular
+from .._source import source_digest  # moved to a leaf: adapters key their entries with it
+from .._text import printable
 
 if TYPE_CHECKING:
-    from .observation import Face, Observation, Variant
+    from ..observation import Face, Observation, Variant
 
 __all__ = ["FORMAT", "Entry", "key_path", "load", "source_digest", "store"]
 
@@ -145,7 +145,7 @@ def _observation(record: Observation) -> list[Any]:
 
 
 def _read_observation(row: list[Any]) -> Observation:
-    from .observation import Face, Observation
+    from ..observation import Face, Observation
 
     photo, outcome, faces, reason, face = row
     return Observation(
@@ -173,7 +173,7 @@ def store(
     note: str,
 ) -> Path | None:
     """Seal and write the observations under ``key`` (atomically); None when there is no key to seal with."""
-    from ._atomic import write_atomic
+    from .._atomic import write_atomic
 
     secret = _secret()
     if secret is None:
@@ -203,7 +203,7 @@ def load(root: Path, key: str) -> Entry | None:
     by an older kit) is ignored with a one-line notice on stderr; the caller works the answers out
     again and stores them anew.
     """
-    from .observation import Variant
+    from ..observation import Variant
 
     path = _path(root, key)
     shown = (_FOLDER / path.name).as_posix()
