@@ -17,6 +17,12 @@ comparisons a scores file lists). Four checks, each a pure function of the count
 
 Why a ratio: FMRs are small (1e-3 .. 1e-5), so an absolute tolerance of 0.05 cannot see a group
 whose FMR is 6.6 times the reference's; a ratio tolerance can.
+
+Why one module of about 900 lines: the four checks share one evaluation of the counts (the thresholds
+calibrated and the two-way bootstrap drawn once, cached, for all four), and the two differentials are
+one result builder run on either side (FMR or FNMR: each ratio's interval and verdict, the rules for
+comparisons without a score, the impostor matrix, inequity measures, DET curves). Each group's rate and
+its interval at a threshold are :mod:`._pair_rates`'.
 """
 
 from __future__ import annotations
@@ -27,10 +33,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .. import stats
+from .._format import interval_text, ratio_text
 from ..results import CheckResult, Comparison, GroupRate, Verdict, worst
 from . import COMPARISON_CHECKS
 from ._compare import Units, compare_groups, error_rates, group_order
+from ._pair_rates import (
+    ALL_REJECTED,
+    FEW,
+    FMR,
+    FMR_METHOD,
+    FNMR,
+    FNMR_METHOD,
+    Rates,
+    Side,
+    bonferroni,
+    exact_at,
+    misses_per_person,
+    percentile_interval,
+    subjects_in,
+    unexplained_lost,
+    unexplained_lost_text,
+    widened_ratio,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -144,7 +168,7 @@ def _evaluate(
     for k, (t, kind, cal) in enumerate(chosen):
         if cal is not None and pool_fmr is not None:
             # The calibration is in-sample: how far the pool's FMR at this threshold would move in a new sample.
-            ci = _percentile(pool_fmr[:, k], policy.confidence)
+            ci = percentile_interval(pool_fmr[:, k], policy.confidence)
             cal = replace(cal, achieved_ci=ci, achieved_level=policy.confidence if ci is not None else None)
         entries.append(_Entry(t, kind, cal, k))
     binding = entries[0].threshold if entries else None
@@ -178,196 +202,6 @@ def _fta_of(counts: PairCounts, reference: str, policy: Policy, seed: int) -> di
     }
 
 
-def _percentile(values: npt.NDArray[np.float64], level: float) -> tuple[float, float] | None:
-    import numpy as np
-
-    kept = values[~np.isnan(values)]
-    if 2 * kept.size < values.size or kept.size == 0:
-        return None
-    tail = (1 - level) / 2
-    # Order statistics, no interpolation: a ratio over a zero rate is inf, and inf - inf would be nan.
-    lower, upper = np.quantile(kept, [tail, 1 - tail], method="inverted_cdf")
-    return float(lower), float(upper)
-
-
-@dataclass(frozen=True)
-class _Side:
-    """What differs between the FMR and the FNMR check."""
-
-    check_id: str
-    rate: str  # "fmr" / "fnmr"
-    errors: str
-    units: str
-    measure: str
-
-
-_FMR = _Side(
-    "false_match_differential",
-    "fmr",
-    "false matches",
-    "impostor comparisons",
-    "impostor comparisons with score at or above the threshold / impostor comparisons, per probe group",
-)
-_FNMR = _Side(
-    "false_non_match_differential",
-    "fnmr",
-    "false non-matches",
-    "genuine comparisons",
-    "genuine comparisons below the threshold (a photo without a template: a miss) / genuine comparisons, per probe group",
-)
-
-
-def _exact(counts: PairCounts, t: float) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], Any]:
-    """Per probe group: false matches and impostor comparisons counted under the impostor restriction."""
-    from ..pairstats import at_threshold
-
-    found = at_threshold(counts, t)
-    allowed = counts.allowed()
-    return (found.false_matches * allowed).sum(axis=1), (counts.impostor_comparisons * allowed).sum(axis=1), found
-
-
-def _subject_pairs(counts: PairCounts, g: int) -> int:
-    """Distinct people-pairs (unordered) behind a group's impostor comparisons: the fewest independent units.
-
-    The scores are symmetric, so person p against r and r against p are one people-pair.
-    """
-    in_group = _subjects_in(counts, g)
-    within = in_group * (in_group - 1) // 2
-    if counts.same_group:
-        return max(1, within)
-    return max(1, within + in_group * (len(counts.subjects) - in_group))
-
-
-def _bonferroni(confidence: float, m: int) -> float:
-    """The level ``1 - (1 - confidence) / m`` at which ``m`` ratio intervals hold together.
-
-    The ratio-decided differentials keep their own rule (Bonferroni-adjusted bootstrap intervals
-    against ``ratio_tolerance``); the absolute-gap rule of :mod:`._compare` does not apply to them.
-    """
-    return confidence if m <= 1 else 1.0 - (1.0 - confidence) / m
-
-
-def _subjects_in(counts: PairCounts, g: int) -> int:
-    import numpy as np
-
-    return int(np.unique(counts.photo_subject[counts.photo_group == g]).size)
-
-
-def _cp_fractional(x: float, n: float, level: float) -> tuple[float, float]:
-    """Clopper-Pearson limits for ``x`` events of ``n`` units, both possibly fractional (beta quantiles)."""
-    from scipy.special import betaincinv
-
-    tail = (1.0 - level) / 2.0
-    lower = 0.0 if x <= 0 else float(betaincinv(x, n - x + 1.0, tail))
-    upper = 1.0 if x >= n else float(betaincinv(x + 1.0, n - x, 1.0 - tail))
-    return lower, upper
-
-
-# Below this many errors behind a rate, a ratio's bootstrap interval is widened to the ratio of the
-# groups' bounds (a handful of people-pairs decide its resamples).
-_FEW = 30
-# Every group's FNMR at or above this: the threshold rejects (nearly) every genuine comparison.
-_ALL_REJECTED = 0.99
-
-_FMR_METHOD = (
-    "the widest of: the two-way bootstrap over people (percentile); Clopper-Pearson on distinct people-pairs "
-    "(the count scaled to them); Clopper-Pearson on the two-way effective size (each person's influence as "
-    "probe and reference, degrees of freedom from the people)"
-)
-_FNMR_METHOD = (
-    "Clopper-Pearson on the effective number of people (per-person sums, design effect and degrees of "
-    "freedom estimated from the people; all people if no error)"
-)
-
-
-@dataclass(frozen=True)
-class _Rates:
-    """One side's per-group counts at one threshold, and how to bound each group's rate at any level."""
-
-    side: _Side
-    counts: PairCounts
-    errors: npt.NDArray[np.int64]
-    totals: npt.NDArray[np.int64]
-    lost: npt.NDArray[np.int64]  # comparisons without a score, per group (counted below every threshold)
-    boot: npt.NDArray[np.float64]  # (B, G) rate resamples
-    resampled: bool
-    per_person: tuple[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]], ...]  # FNMR: (misses, genuine)
-    method: str
-    two_way: tuple[Any, ...] = ()  # FMR: each group's ClusteredRate on two-way effective sizes (or None)
-    # Per group: comparisons without a score that no photo without a template explains (failed, not listed).
-    pair_lost: npt.NDArray[np.int64] | None = None
-
-    def bounds(self, g: int, level: float) -> tuple[float, float] | None:
-        """The interval of group ``g``'s rate at ``level``: one method for 0, 1, 2, ... errors."""
-
-        n, k = int(self.totals[g]), int(self.errors[g])
-        if n == 0:
-            return None
-        if self.side.rate == "fnmr":
-            misses, genuine = self.per_person[g]
-            if genuine.sum() <= 0:
-                return None
-            return stats.rate_interval(stats.clustered_rate(misses, genuine), level, self.method)
-        units = float(min(n, _subject_pairs(self.counts, g)))
-        lower, upper = _cp_fractional(k * units / n, units, level)
-        if self.resampled and 0 < k < n:
-            boot = _percentile(self.boot[:, g], level)
-            if boot is not None:
-                lower, upper = min(lower, boot[0]), max(upper, boot[1])
-            two_way = self.two_way[g] if g < len(self.two_way) else None
-            if two_way is not None:
-                # With few people the percentile interval is too short (60 people of 3 photos: 88%).
-                low, high = stats.rate_interval(two_way, level, self.method)
-                lower, upper = min(lower, low), max(upper, high)
-        return lower, upper
-
-
-def _per_person(
-    counts: PairCounts, threshold: float
-) -> tuple[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]], ...]:
-    """Per group, per person: genuine comparisons below ``threshold`` (misses) and genuine comparisons."""
-    import numpy as np
-
-    pairs = counts.genuine
-    subject = counts.photo_subject[pairs.probe]
-    group = counts.photo_group[pairs.probe]
-    miss = ~(pairs.score >= threshold)
-    size = len(counts.subjects)
-    out = []
-    for g in range(len(counts.groups)):
-        mask = group == g
-        genuine = np.bincount(subject[mask], minlength=size).astype(np.float64)
-        misses = np.bincount(subject[mask & miss], minlength=size).astype(np.float64)
-        keep = genuine > 0
-        out.append((misses[keep], genuine[keep]))
-    return tuple(out)
-
-
-def _worst_case(rates: _Rates, g: int) -> float:
-    """How far group ``g``'s rate could move if its comparisons without a score had gone the other way.
-
-    FMR counts them as non-matches: had they been false matches the rate is (k + lost) / k times as
-    high. FNMR counts them as misses: had they matched, it is (k - lost) / k times as low. 1: nothing lost.
-    """
-    k, lost = float(rates.errors[g]), float(rates.lost[g])
-    if lost <= 0:
-        return 1.0
-    if rates.side.rate == "fmr":
-        return math.inf if k == 0 else (k + lost) / k
-    return 0.0 if k <= 0 else max(0.0, k - lost) / k
-
-
-def _widened(rates: _Rates, g: int, r: int, ci: tuple[float, float]) -> tuple[float, float]:
-    """A ratio interval for group ``g`` over ``r`` widened by what their lost comparisons could hide."""
-    fg, fr = _worst_case(rates, g), _worst_case(rates, r)
-    lower, upper = ci
-    if rates.side.rate == "fmr":
-        # g's rate could be higher (upper end up), the reference's higher (lower end down).
-        return (0.0 if math.isinf(fr) else lower / fr, math.inf if math.isinf(fg) else upper * fg)
-    # FNMR: g's rate could be lower (lower end down), the reference's lower (upper end up).
-    return (lower * fg, math.inf if fr <= 0 else upper / fr)
-
-
 _LOST_RULE = {
     "fta_gap": "; a pass also needs both groups' failure to acquire shown within its tolerance (or none) and "
     "no pair without a score but for those photos",
@@ -376,37 +210,8 @@ _LOST_RULE = {
 }
 
 
-def _pair_lost(counts: PairCounts, side: _Side, lost: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Per group: comparisons without a score that no photo without a template explains (failed, not listed)."""
-    import numpy as np
-
-    from ..pairwise import _comparison_counts
-
-    ok = counts.acquired
-    impostors, genuines = _comparison_counts(counts.photo_group[ok], counts.photo_subject[ok], len(counts.groups))
-    if side.rate == "fmr":
-        explained = ((counts.impostor_comparisons - impostors) * counts.allowed()).sum(axis=1)
-    else:
-        explained = (counts.genuine_comparisons - genuines).sum(axis=1)
-    out: npt.NDArray[np.int64] = np.maximum(0, lost - explained).astype(np.int64)
-    return out
-
-
-def _pair_lost_text(rates: _Rates, g: int, r: int, name: str, ref: str) -> str:
-    """The comparisons of ``g`` and ``r`` a scores list failed or left out (both photos with a template), or ""."""
-    lost = rates.pair_lost
-    pair = {who: 0 if lost is None else int(lost[c]) for who, c in ((name, g), (ref, r))}
-    if not any(pair.values()):
-        return ""
-    return (
-        f"{rates.side.units} failed or missing from the scores though both photos have a template ("
-        + ", ".join(f"{who} {v:,}" for who, v in pair.items() if v)
-        + "): a list that leaves out pairs could hide errors, so this ratio cannot pass"
-    )
-
-
 def _lost_blocks_pass(
-    rates: _Rates,
+    rates: Rates,
     ev: _Evaluation,
     g: int,
     r: int,
@@ -431,7 +236,7 @@ def _lost_blocks_pass(
         f"{who} {int(rates.lost[c]):,} of {int(rates.totals[c]):,}" for who, c in ((name, g), (ref, r)) if rates.lost[c]
     )
     if mode == "worst_case":
-        widened = _widened(rates, g, r, ci)
+        widened = widened_ratio(rates, g, r, ci)
         if ratio_verdict(widened, policy.ratio_tolerance) == "pass":
             return None
         return widened, (
@@ -451,7 +256,7 @@ def _lost_blocks_pass(
             f"({fta or 'not compared'}): their comparisons, counted as "
             f"{'non-matches' if rates.side.rate == 'fmr' else 'misses'}, could hide {rates.side.errors}"
         )
-    listed = _pair_lost_text(rates, g, r, name, ref)
+    listed = unexplained_lost_text(rates, g, r, name, ref)
     if listed:
         reasons.append(listed)
     if not reasons:
@@ -460,7 +265,7 @@ def _lost_blocks_pass(
 
 
 def _side_result(
-    side: _Side, counts: PairCounts, ev: _Evaluation, entry: _Entry, policy: Policy, seed: int
+    side: Side, counts: PairCounts, ev: _Evaluation, entry: _Entry, policy: Policy, seed: int
 ) -> CheckResult:
     import numpy as np
 
@@ -468,12 +273,12 @@ def _side_result(
 
     names = list(counts.groups)
     code = {name: i for i, name in enumerate(names)}
-    fm, imp, found = _exact(counts, entry.threshold)
+    fm, imp, found = exact_at(counts, entry.threshold)
     gen = counts.genuine_comparisons.sum(axis=1)
     allowed = counts.allowed()
     lost_imp = (counts.lost_impostor() * allowed).sum(axis=1)
     lost_gen = counts.lost_genuine().sum(axis=1)
-    rates = _Rates(
+    rates = Rates(
         side=side,
         counts=counts,
         errors=(fm if side.rate == "fmr" else found.misses).astype(np.int64),
@@ -481,15 +286,15 @@ def _side_result(
         lost=(lost_imp if side.rate == "fmr" else lost_gen).astype(np.int64),
         boot=ev.boot.fmr()[:, entry.index, :] if side.rate == "fmr" else ev.boot.fnmr()[:, entry.index, :],
         resampled=not (side.rate == "fmr" and not found.kept),
-        per_person=_per_person(counts, entry.threshold) if side.rate == "fnmr" else (),
+        per_person=misses_per_person(counts, entry.threshold) if side.rate == "fnmr" else (),
         method=policy.interval,
         two_way=tuple(two_way_rates(counts, entry.threshold)) if side.rate == "fmr" and found.kept else (),
-        pair_lost=_pair_lost(counts, side, lost_imp if side.rate == "fmr" else lost_gen),
+        pair_lost=unexplained_lost(counts, side, lost_imp if side.rate == "fmr" else lost_gen),
     )
     errors, totals, boot, resampled = rates.errors, rates.totals, rates.boot, rates.resampled
     level_each = policy.confidence
     m = max(1, len(ev.groups) - 1)
-    level = _bonferroni(policy.confidence, m)
+    level = bonferroni(policy.confidence, m)
     tolerance = policy.ratio_tolerance
     notes: list[str] = []
     groups: dict[str, GroupRate] = {}
@@ -504,7 +309,7 @@ def _side_result(
         groups[name] = GroupRate(
             name=name,
             photos=int(in_group.sum()),
-            subjects=_subjects_in(counts, g),
+            subjects=subjects_in(counts, g),
             count=k,
             n=n,
             rate=rate,
@@ -529,7 +334,7 @@ def _side_result(
     no_pass: list[str] = []
     rated = [code[n] for n in ev.groups if groups[n].rate is not None]
     fnmr_all = [found.misses[g] / gen[g] for g in rated if gen[g] > 0]
-    if fnmr_all and min(fnmr_all) >= _ALL_REJECTED:
+    if fnmr_all and min(fnmr_all) >= ALL_REJECTED:
         no_pass.append(
             f"the threshold {entry.threshold:.6g} rejects {'every' if min(fnmr_all) >= 1 else 'nearly every'} "
             "genuine comparison in every group (FNMR at least 0.99): equal rates there say nothing about equity"
@@ -558,7 +363,7 @@ def _side_result(
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio_boot = boot[:, g] / boot[:, r]
         both = 0 < grp.count < grp.n and 0 < base.count < base.n and resampled
-        boot_ci = _percentile(ratio_boot, level) if both else None
+        boot_ci = percentile_interval(ratio_boot, level) if both else None
         bounds_g, bounds_r = rates.bounds(g, level), rates.bounds(r, level)
         bounds_ci = None
         if bounds_g is not None and bounds_r is not None:
@@ -568,12 +373,12 @@ def _side_result(
                     bounds_g[1] / bounds_r[0] if bounds_r[0] > 0 else math.inf,
                 )
         ratio_ci: tuple[float, float] | None
-        if boot_ci is not None and min(grp.count, base.count) >= _FEW:
+        if boot_ci is not None and min(grp.count, base.count) >= FEW:
             ratio_ci, how = boot_ci, "two-way bootstrap over people (percentile)"
         elif boot_ci is not None and bounds_ci is not None:
             # Few errors: a handful of people-pairs decide the resamples; the groups' own bounds keep it honest.
             ratio_ci = (min(boot_ci[0], bounds_ci[0]), max(boot_ci[1], bounds_ci[1]))
-            how = f"two-way bootstrap percentile widened to the ratio of the groups' bounds (fewer than {_FEW} {side.errors})"
+            how = f"two-way bootstrap percentile widened to the ratio of the groups' bounds (fewer than {FEW} {side.errors})"
         else:
             ratio_ci = bounds_ci
             how = "ratio of the groups' bounds (a count of 0 or all, or pairs not kept)"
@@ -593,7 +398,7 @@ def _side_result(
                 notes_here.append(why)
         if not any("failed or missing" in n for n in notes_here):
             # Pairs a list failed or left out are named on every row they touch, whatever its verdict.
-            listed = _pair_lost_text(rates, g, r, name, ref)
+            listed = unexplained_lost_text(rates, g, r, name, ref)
             if listed:
                 notes_here.append(listed)
         if verdict == "pass" and no_pass:
@@ -604,7 +409,7 @@ def _side_result(
             verdict = "inconclusive"
             notes_here.append(f"fewer than {policy.min_subjects} people behind a rate (min_subjects)")
         note = "; ".join(notes_here)
-        diff_ci = _percentile(boot[:, g] - boot[:, r], level) if resampled else None
+        diff_ci = percentile_interval(boot[:, g] - boot[:, r], level) if resampled else None
         comparisons.append(
             replace(
                 blank,
@@ -678,7 +483,7 @@ def _side_result(
             "seed": seed,
             "pairs_kept": resampled,
         },
-        "group_interval": _FMR_METHOD if side.rate == "fmr" else _FNMR_METHOD,
+        "group_interval": FMR_METHOD if side.rate == "fmr" else FNMR_METHOD,
         "lost_comparisons": policy.lost_comparisons,
         "completeness": _completeness(counts, names),
         "score_auc": _num(ev.auc) if ev.auc is not None else None,
@@ -695,9 +500,9 @@ def _side_result(
         details["unsupported_targets"] = [c.to_dict() for c in ev.unsupported]
         notes.extend(f"target FMR {c.target:g} not evaluated: {c.reason}" for c in ev.unsupported)
     notes.extend(_entry_notes(counts, entry, groups, side, totals))
-    few = [n for n in ev.groups if groups[n].rate is not None and groups[n].count < _FEW]
+    few = [n for n in ev.groups if groups[n].rate is not None and groups[n].count < FEW]
     if few:
-        notes.append(f"few {side.errors} (fewer than {_FEW}) behind {', '.join(few)}: wide intervals, unstable ratios")
+        notes.append(f"few {side.errors} (fewer than {FEW}) behind {', '.join(few)}: wide intervals, unstable ratios")
     if ev.auc is not None and ev.auc < 0.5:
         notes.append(no_pass[-1])
     method = (
@@ -710,7 +515,7 @@ def _side_result(
         )
         + f"); per group: {details['group_interval']}, {policy.confidence:.0%}; ratio to {ref}: "
         f"two-way bootstrap percentile interval at {level:.4g} (Bonferroni over {m}; widened to the ratio of the "
-        f"groups' bounds below {_FEW} errors); verdict: fail if the ratio's interval lies above {tolerance:g} or "
+        f"groups' bounds below {FEW} errors); verdict: fail if the ratio's interval lies above {tolerance:g} or "
         f"below 1/{tolerance:g}, pass if within"
         + _LOST_RULE[policy.lost_comparisons]
         + f", on {policy.bootstrap} two-way resamples, seed {seed}"
@@ -758,14 +563,14 @@ def _completeness(counts: PairCounts, names: Sequence[str]) -> dict[str, dict[st
 
 
 def _entry_notes(
-    counts: PairCounts, entry: _Entry, groups: dict[str, GroupRate], side: _Side, totals: npt.NDArray[np.int64]
+    counts: PairCounts, entry: _Entry, groups: dict[str, GroupRate], side: Side, totals: npt.NDArray[np.int64]
 ) -> list[str]:
     """Notes every entry of a 1:1 run carries: in-sample calibration, ties, lost comparisons, pairs not listed."""
     out: list[str] = []
     cal = entry.calibration
     if cal is not None and cal.achieved is not None:
         ci = cal.achieved_ci
-        spread = "" if ci is None else f" [{ci[0]:.3g}, {ci[1]:.3g}] ({cal.achieved_level:.0%}, two-way bootstrap)"
+        spread = "" if ci is None else f" {interval_text(ci, ratio_text)} ({cal.achieved_level:.0%}, two-way bootstrap)"
         out.append(
             f"threshold calibrated in-sample on the comparisons it is evaluated on: the pool's FMR there is "
             f"{cal.achieved:.3g}{spread}; on new people it varies by about as much (calibrate on a held-out set "
@@ -802,7 +607,7 @@ def _measures(
     point: dict[str, Any], spread: dict[str, Any], rate: str, confidence: float, resampled: bool
 ) -> dict[str, Any]:
     def pack(value: Any, boot: Any) -> dict[str, Any]:
-        ci = _percentile(boot, confidence) if resampled else None
+        ci = percentile_interval(boot, confidence) if resampled else None
         return {
             "value": _num(float(value)),
             "ci": None if ci is None else [_num(ci[0]), _num(ci[1])],
@@ -829,7 +634,7 @@ def _measures(
     }
 
 
-def _no_threshold(side: _Side, ev: _Evaluation, policy: Policy) -> list[CheckResult]:
+def _no_threshold(side: Side, ev: _Evaluation, policy: Policy) -> list[CheckResult]:
     reasons = [f"target FMR {c.target:g}: {c.reason}" for c in ev.unsupported] or [
         "no target FMR and no stated threshold"
     ]
@@ -851,7 +656,7 @@ def _no_threshold(side: _Side, ev: _Evaluation, policy: Policy) -> list[CheckRes
 
 
 def _side_results(
-    side: _Side,
+    side: Side,
     counts: PairCounts,
     *,
     reference: str,
@@ -900,7 +705,7 @@ def false_match_differential(
         ``inequity``, ``bootstrap``, and on the binding (first) entry ``det``, ``distributions``.
     """
     return _side_results(
-        _FMR, counts, reference=reference, policy=policy, seed=seed, thresholds=thresholds, targets=targets
+        FMR, counts, reference=reference, policy=policy, seed=seed, thresholds=thresholds, targets=targets
     )
 
 
@@ -915,7 +720,7 @@ def false_non_match_differential(
 ) -> list[CheckResult]:
     """Each group's FNMR at the same thresholds as :func:`false_match_differential`; failures count as misses."""
     return _side_results(
-        _FNMR, counts, reference=reference, policy=policy, seed=seed, thresholds=thresholds, targets=targets
+        FNMR, counts, reference=reference, policy=policy, seed=seed, thresholds=thresholds, targets=targets
     )
 
 
@@ -967,7 +772,7 @@ def _calibration_statement(ev: _Evaluation) -> str:
         if cal is None or cal.achieved is None:
             continue
         ci = cal.achieved_ci
-        spread = "" if ci is None else f" [{ci[0]:.3g}, {ci[1]:.3g}]"
+        spread = "" if ci is None else f" {interval_text(ci, ratio_text)}"
         parts.append(f"target {cal.target:g}: threshold {entry.threshold:.6g}, pool FMR {cal.achieved:.3g}{spread}")
     if not parts:
         return "no threshold was fixed to a target FMR"
@@ -984,8 +789,8 @@ def _uncertainty_statement(fmr: Sequence[CheckResult], policy: Policy, seed: int
     dropped = [r.threshold for r in fmr if not r.details.get("bootstrap", {}).get("pairs_kept", True)]
     text = (
         f"{policy.confidence:.0%} intervals over people ({policy.bootstrap} two-way resamples, seed {seed}): FMR per "
-        f"group {_FMR_METHOD}; FNMR per group {_FNMR_METHOD}; ratios by the two-way bootstrap, widened to the "
-        f"ratio of the groups' bounds below {_FEW} errors"
+        f"group {FMR_METHOD}; FNMR per group {FNMR_METHOD}; ratios by the two-way bootstrap, widened to the "
+        f"ratio of the groups' bounds below {FEW} errors"
     )
     if dropped:
         shown = ", ".join(f"{t:.6g}" for t in dropped if t is not None)
