@@ -13,6 +13,11 @@ of one person are not impostor comparisons and get no weight. Genuine comparison
 
 The threshold fixed to a target FMR is held fixed in the resamples: the intervals are those of
 each group's rates *at that threshold*, as NIST's demographic reports give them.
+
+Why one module of just over 600 lines: each function reads the same blockwise counts
+(:class:`~conformance.pairwise.PairCounts`) and returns numbers, as the ``stats`` contract asks; the
+threshold the calibration fixes is the one the replicates hold fixed, and the curves and inequity
+measures are read at it.
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ values, which for a report this version wrote is the same JSON again.
 Provenance (``analyzer``, ``dataset``, ``policy``, ``run``) is whatever the adapter, dataset and
 policy said: each is kept as written in ``fields``, with typed accessors for what the kit reads of it.
 Checks are :class:`~conformance.results.CheckResult`, the values the checks returned.
+
+Why one module of about 800 lines: the schema is one thing. Each section's typed view, how it is
+read and how it is written back sit together, so that the additive rule (a report read writes back key
+for key) is kept in one place, and the banners a writer shows (where the answers came from) are read
+from the same typed fields by every writer and by ``conformance compare``.
 """
 
 from __future__ import annotations

@@ -16,6 +16,10 @@ once, so that every check states its method and its error rates the same way:
 - ``not applicable`` for a comparison with a group the data cannot speak to by construction (the
   check names which and why); ``inconclusive`` otherwise, with the gap this data would catch with
   80% power and the people that would decide it.
+
+Why one module of about 670 lines: it is one rule, the verdict every rate check states the same
+way; each group's rate, each comparison's gap and interval, the detectable gap, the residual groups and
+the settled verdict read one another's values, and the method text says all of it in one sentence.
 """
 
 from __future__ import annotations

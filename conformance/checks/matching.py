@@ -10,6 +10,10 @@ entry whose threshold binds the verdict, the same rates over a fine grid of thre
 Rates, gap intervals, the comparisons (every two groups, or each against the reference, as policy
 says), the verdict rule with its error rates and the minimum-subjects rule all come from the shared
 mechanism in :mod:`conformance.checks._compare`; this module adds what only matching needs.
+
+Why one module of about 600 lines: the two checks are one procedure run on either kind of error
+(:func:`_check`, the threshold sweep and the max/min ratio at each threshold), and :class:`Searches` is
+the columnar input both read; the rates, gaps and verdict rule are already :mod:`._compare`'s.
 """
 
 from __future__ import annotations

@@ -22,6 +22,10 @@ and loading reads only each line's key; a line is parsed when it is played. Appe
 means an interrupted recording keeps everything written before the interruption, and a torn last
 line (a process killed mid-write) is detected and dropped on the next load, so the next run records
 only what is missing. ``all`` mode writes a new file beside the old and swaps it in at the end.
+
+Why one module of about 650 lines: it is one class, the recording file, whose reading and writing
+keep the same invariants (one writer under the lock, a torn last line dropped, the header and sessions
+in order, nothing written after a failed write); the lock, scrubbing and vcrpy glue are their own modules.
 """
 
 from __future__ import annotations
