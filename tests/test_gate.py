@@ -20,6 +20,35 @@ def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def run_args(
+    data: str,
+    report_dir: str,
+    *extra: str,
+    checks: str | None = "misgender_gap",
+    profile: str | None = "ci",
+    baseline: str | None = None,
+) -> list[str]:
+    """``conformance run``'s arguments on the dataset ``data`` (``v1``, ``v2``, ``other``) and its predictions."""
+    args = ["run", "--dataset", f"{data}/manifest.csv", "--analyzer", f"predictions:{data}/predictions.jsonl"]
+    args += ["--checks", checks] if checks else []
+    args += ["--profile", profile] if profile else []
+    args += ["--baseline", baseline] if baseline else []
+    return [*args, "--report-dir", report_dir, *extra]
+
+
+def pytest_args(data: str, baseline: str) -> list[str]:
+    """The plugin's own spelling of a gated run on ``data``: pytest on the built-in suite."""
+    return [
+        "--pyargs",
+        "conformance.suite",
+        "-p",
+        "no:cacheprovider",
+        f"--conformance-dataset={data}/manifest.csv",
+        f"--conformance-analyzer=predictions:{data}/predictions.jsonl",
+        f"--conformance-baseline={baseline}",
+    ]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A baseline run, and the same photos judged by a worse analyzer version.
@@ -32,41 +61,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_dataset(root / "v1", before, header={"analyzer": "acme", "version": "1"})
     write_dataset(root / "v2", after, header={"analyzer": "acme", "version": "2"})
     for version in ("v1", "v2"):
-        done = cli(
-            root,
-            "run",
-            "--dataset",
-            f"{version}/manifest.csv",
-            "--analyzer",
-            f"predictions:{version}/predictions.jsonl",
-            "--checks",
-            "misgender_gap",
-            "--profile",
-            "ci",
-            "--report-dir",
-            f"report-{version}",
-        )
+        done = cli(root, *run_args(version, f"report-{version}"))
         assert done.returncode in (0, 1), done.stdout + done.stderr
     return root
 
 
 def test_a_worse_version_is_caught_naming_check_group_and_both_figures(runs: Path) -> None:
-    done = cli(
-        runs,
-        "run",
-        "--dataset",
-        "v2/manifest.csv",
-        "--analyzer",
-        "predictions:v2/predictions.jsonl",
-        "--checks",
-        "misgender_gap",
-        "--profile",
-        "ci",
-        "--baseline",
-        "report-v1/report.json",
-        "--report-dir",
-        "gated",
-    )
+    done = cli(runs, *run_args("v2", "gated", baseline="report-v1/report.json"))
     assert done.returncode == 1
     # Hand counts: now 40/100 - 10/100 = 0.300; the baseline's gap was 10/100 - 10/100 = 0.000.
     assert "misgender_gap: trans vs cis gap 0.300" in done.stdout
@@ -77,22 +78,7 @@ def test_a_worse_version_is_caught_naming_check_group_and_both_figures(runs: Pat
 
 
 def test_an_identical_run_passes_the_gate_and_says_so(runs: Path) -> None:
-    done = cli(
-        runs,
-        "run",
-        "--dataset",
-        "v1/manifest.csv",
-        "--analyzer",
-        "predictions:v1/predictions.jsonl",
-        "--checks",
-        "misgender_gap",
-        "--profile",
-        "ci",
-        "--baseline",
-        "report-v1/report.json",
-        "--report-dir",
-        "same",
-    )
+    done = cli(runs, *run_args("v1", "same", baseline="report-v1/report.json"))
     assert "no regression against report-v1/report.json" in done.stdout, done.stdout
     assert "1 passed" in done.stdout or "xfailed" in done.stdout  # the gate itself passed
     assert "FAILED test_regression.py" not in done.stdout
@@ -103,21 +89,7 @@ def test_an_identical_run_passes_the_gate_and_says_so(runs: Path) -> None:
 def _gate_alone(runs: Path, version: str, report_dir: str) -> subprocess.CompletedProcess[str]:
     """``conformance run ... --baseline report-v1/report.json -- -k regression``, under the default profile."""
     return cli(
-        runs,
-        "run",
-        "--dataset",
-        f"{version}/manifest.csv",
-        "--analyzer",
-        f"predictions:{version}/predictions.jsonl",
-        "--checks",
-        "misgender_gap",
-        "--baseline",
-        "report-v1/report.json",
-        "--report-dir",
-        report_dir,
-        "--",
-        "-k",
-        "regression",
+        runs, *run_args(version, report_dir, "--", "-k", "regression", profile=None, baseline="report-v1/report.json")
     )
 
 
@@ -184,20 +156,7 @@ def test_a_run_of_the_gate_alone_with_no_regression_says_its_exit_is_the_gates(r
 
 
 def test_a_whole_run_with_a_baseline_shows_the_gate_and_exits_by_its_verdict(runs: Path) -> None:
-    done = cli(
-        runs,
-        "run",
-        "--dataset",
-        "v1/manifest.csv",
-        "--analyzer",
-        "predictions:v1/predictions.jsonl",
-        "--checks",
-        "misgender_gap",
-        "--baseline",
-        "report-v1/report.json",
-        "--report-dir",
-        "whole",
-    )
+    done = cli(runs, *run_args("v1", "whole", profile=None, baseline="report-v1/report.json"))
     # No regression, and the check inconclusive under the default profile: the verdict decides, exit 1.
     assert done.returncode == 1, done.stdout + done.stderr
     assert _verdict_line(done.stdout) == "conformance verdict: INCONCLUSIVE"
@@ -215,20 +174,7 @@ def test_without_a_baseline_the_gate_does_not_run(runs: Path) -> None:
 
 
 def test_a_missing_baseline_is_a_usage_error_with_the_file_named(runs: Path) -> None:
-    done = cli(
-        runs,
-        "run",
-        "--dataset",
-        "v1/manifest.csv",
-        "--analyzer",
-        "predictions:v1/predictions.jsonl",
-        "--checks",
-        "misgender_gap",
-        "--baseline",
-        "nowhere/report.json",
-        "--report-dir",
-        "report-nowhere",
-    )
+    done = cli(runs, *run_args("v1", "report-nowhere", profile=None, baseline="nowhere/report.json"))
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith("conformance: error: --baseline nowhere/report.json: no such file")
     assert not (runs / "report-nowhere").exists()  # refused before anything ran
@@ -289,8 +235,7 @@ def _run_with(root: Path, code: str, args: list[str]) -> subprocess.CompletedPro
 @pytest.mark.parametrize("kind", sorted(UNREADABLE))
 def test_an_unreadable_baseline_is_a_usage_error_before_anything_runs(runs: Path, kind: str) -> None:
     baseline = _unreadable(runs, kind)
-    args = ["run", "--dataset", "v1/manifest.csv", "--analyzer", "predictions:v1/predictions.jsonl"]
-    args += ["--checks", "misgender_gap", "--baseline", baseline, "--report-dir", f"report-{kind}"]
+    args = run_args("v1", f"report-{kind}", profile=None, baseline=baseline)
     done = _run_with(runs, "from conformance.cli import main\nsys.exit(main(sys.argv[1:]))\n", args)
     assert done.returncode == 2, done.stdout + done.stderr
     message = done.stderr.strip()
@@ -304,9 +249,7 @@ def test_an_unreadable_baseline_is_a_usage_error_before_anything_runs(runs: Path
 @pytest.mark.parametrize("kind", sorted(UNREADABLE))
 def test_pytest_refuses_an_unreadable_baseline_with_exit_2(runs: Path, kind: str) -> None:
     baseline = _unreadable(runs, kind)
-    args = ["--pyargs", "conformance.suite", "-p", "no:cacheprovider", "--conformance-dataset=v1/manifest.csv"]
-    args += ["--conformance-analyzer=predictions:v1/predictions.jsonl", f"--conformance-baseline={baseline}"]
-    done = _run_with(runs, "import pytest\nsys.exit(pytest.main(sys.argv[1:]))\n", args)
+    done = _run_with(runs, "import pytest\nsys.exit(pytest.main(sys.argv[1:]))\n", pytest_args("v1", baseline))
     assert done.returncode == 2, done.stdout + done.stderr
     assert f"conformance: error: --conformance-baseline {baseline}: {UNREADABLE[kind]}" in done.stderr
     assert "or leave --conformance-baseline out to run without the regression gate" in done.stderr
@@ -342,23 +285,7 @@ def other(runs: Path) -> Path:
 
 
 def _gate_on_other(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return cli(
-        root,
-        "run",
-        "--dataset",
-        "other/manifest.csv",
-        "--analyzer",
-        "predictions:other/predictions.jsonl",
-        "--checks",
-        "misgender_gap",
-        "--profile",
-        "ci",
-        "--baseline",
-        "report-v1/report.json",
-        "--report-dir",
-        "report-other",
-        *extra,
-    )
+    return cli(root, *run_args("other", "report-other", *extra, baseline="report-v1/report.json"))
 
 
 def test_a_baseline_from_another_dataset_is_a_usage_error_naming_both(other: Path) -> None:
@@ -388,18 +315,7 @@ def test_pytest_refuses_a_baseline_from_another_dataset(other: Path) -> None:
     Red-team of issue 12 (F12): plain pytest exited 4 (pytest's usage error), conformance run 2, for one mistake.
     """
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--pyargs",
-            "conformance.suite",
-            "-p",
-            "no:cacheprovider",
-            "--conformance-dataset=other/manifest.csv",
-            "--conformance-analyzer=predictions:other/predictions.jsonl",
-            "--conformance-baseline=report-v1/report.json",
-        ],
+        [sys.executable, "-m", "pytest", *pytest_args("other", "report-v1/report.json")],
         cwd=other,
         capture_output=True,
         text=True,
@@ -427,40 +343,10 @@ LACKING = {
 @pytest.mark.parametrize("kind", sorted(LACKING))
 def test_a_baseline_that_cannot_speak_to_the_gaps_fails_the_gate_naming_them(runs: Path, kind: str) -> None:
     extra, why = LACKING[kind]
-    made = cli(
-        runs,
-        "run",
-        "--dataset",
-        "v1/manifest.csv",
-        "--analyzer",
-        "predictions:v1/predictions.jsonl",
-        "--profile",
-        "ci",
-        "--report-dir",
-        f"lacking-{kind}",
-        *extra,
-    )
+    made = cli(runs, *run_args("v1", f"lacking-{kind}", *extra, checks=None))
     assert made.returncode in (0, 1, 5), made.stdout + made.stderr  # 5: the incomplete run selected no test
     assert (runs / f"lacking-{kind}" / "report.json").exists(), made.stdout + made.stderr
-    done = cli(
-        runs,
-        "run",
-        "--dataset",
-        "v2/manifest.csv",
-        "--analyzer",
-        "predictions:v2/predictions.jsonl",
-        "--checks",
-        "misgender_gap",
-        "--profile",
-        "ci",
-        "--baseline",
-        f"lacking-{kind}/report.json",
-        "--report-dir",
-        f"gated-{kind}",
-        "--",
-        "-k",
-        "regression",
-    )
+    done = cli(runs, *run_args("v2", f"gated-{kind}", "--", "-k", "regression", baseline=f"lacking-{kind}/report.json"))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "no regression against" not in done.stdout
     assert "misgender_gap: not compared with the baseline for trans" in done.stdout, done.stdout
