@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "MATCH_MODES",
     "ComparisonRun",
     "PhotoOutcome",
     "SearchOutcome",
@@ -228,6 +229,9 @@ class ComparisonRun:
 # The similarity thresholds searches are judged at unless the run says otherwise (Rekognition's 0-100
 # scale; its default search threshold is 80), and the stated thresholds of 1:1 scores on that scale.
 DEFAULT_THRESHOLDS = (80.0, 90.0, 95.0, 99.0)
+
+# How a face-matching run is counted: 1:N, per probe searched; or 1:1, per probe-gallery pair (--match-mode).
+MATCH_MODES = ("search", "compare")
 
 
 def is_similarity(value: float) -> bool:

@@ -55,7 +55,6 @@ __all__ = [
 DEFAULT_SEED = 20261121
 DEFAULT_RECORD_MODE = "none"  # replay only, offline, as pytest-recording's own default
 DEFAULT_MATCH_MODE = "search"
-MATCH_MODES = ("search", "compare")
 PREFIX = "--conformance-"
 
 
@@ -111,6 +110,8 @@ def _record_mode(text: str) -> str:
 
 
 def _match_mode(text: str) -> str:
+    from .matching import MATCH_MODES
+
     if text not in MATCH_MODES:
         raise OptionError(f"{shown(text)}: search (1:N) or compare (1:1)")
     return text

@@ -121,3 +121,17 @@ def test_report_md_and_junit_xml_write_figures_as_the_one_formatter_does() -> No
     assert "| trans vs cis | 0.270 | n/a |" in section
     assert "nan" not in section
     assert "inf" not in section
+
+
+def test_the_match_modes_are_one_list() -> None:
+    """--match-mode, run_matching_check and the checks' Searches accepted modes each declared for itself."""
+    from conformance.checks import matching as checks_matching
+    from conformance.matching import MATCH_MODES
+    from conformance.options import DEFAULT_MATCH_MODE
+
+    assert MATCH_MODES == ("search", "compare")
+    assert checks_matching.MODES is MATCH_MODES
+    assert DEFAULT_MATCH_MODE in MATCH_MODES
+    assert [OPTION["match_mode"].parse(mode) for mode in MATCH_MODES] == list(MATCH_MODES)
+    with pytest.raises(OptionError):
+        OPTION["match_mode"].parse("searches")

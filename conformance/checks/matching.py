@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .. import stats
 from ..matching import DEFAULT_THRESHOLDS, is_similarity
+from ..matching import MATCH_MODES as MODES
 from ..results import CheckResult, Comparison, GroupRate, worst
 from ._compare import Units, compare_groups, error_rates
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["MODES", "Searches", "false_match_gap", "false_non_match_gap"]
 
-MODES = ("search", "compare")
 # Below this many errors a rate, a share or a ratio moves a lot with one more or one fewer error.
 FEW_ERRORS = 30
 # How far below the lowest evaluated threshold the sweep starts (it never starts below the floor).
