@@ -612,7 +612,10 @@ def two_way_rates(counts: PairCounts, t: float) -> list[Any]:
                 variance=variance,
                 person_variance=variance,
                 # Red team 13c's worst-case reading below 5 degrees of freedom was validated for people's
-                # own photos; the pairwise FMR keeps the reading its coverage benchmark validated.
+                # own photos; the pairwise FMR keeps the reading its coverage benchmark validated. Measured
+                # where only 2-4 people take part in a group's false matches: its interval (this reading joined
+                # with Clopper-Pearson on people-pairs and the bootstrap) covered every time, and the worst case
+                # would have changed no coverage (benchmarks/matching_coverage_small.py, few-people table).
                 few_df_worst_case=False,
             )
         )
