@@ -31,25 +31,16 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _designs import ALPHA, POLICY, TOLERANCE, misgendered, observations
 from _machine import code_line, machine_line
 
-from conformance import load_policy, run_check
-from conformance.dataset import Dataset
-from conformance.observation import GENDER_CODES, Face, Observation, Observations
+from conformance import run_check
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
     from conformance.policy import Policy
-
-POLICY = load_policy()
-TOLERANCE = POLICY.tolerance_for("misgender_gap")
-ALPHA = (1 - POLICY.confidence) / 2
-_EMPTY = Dataset(name="monte-carlo", manifest=Path("monte-carlo"), photos=(), columns=(), content_hash="")
-_RECORD = Observation(
-    photo="p", outcome="analysed", face=Face(label="Female", gender="woman", confidence=90.0), faces=1
-)
 
 
 @dataclass(frozen=True)
@@ -97,41 +88,11 @@ def draw(group: Group, rng: np.random.Generator) -> tuple[npt.NDArray[np.int64],
     import numpy as np
 
     photos = np.full(group.people, group.photos, dtype=np.int64)
-    if group.icc == 0 or group.rate in (0.0, 1.0):
-        own = np.full(group.people, group.rate)
-    else:
-        spread = (1 - group.icc) / group.icc  # beta(a, b) with a + b = (1 - icc) / icc has intraclass correlation icc
-        own = rng.beta(group.rate * spread, (1 - group.rate) * spread, size=group.people)
-    return photos, rng.binomial(photos, own)
+    return photos, misgendered(group.rate, group.icc, photos, rng)
 
 
 def verdict(parts: Sequence[tuple[str, Group]], policy: Policy, rng: np.random.Generator) -> str:
-    import numpy as np
-
-    labels: list[str] = []
-    subjects, wrongs = [], []
-    offset = 0
-    for name, group in parts:
-        photos, wrong = draw(group, rng)
-        people = np.repeat(np.arange(offset, offset + photos.size), photos)
-        position = np.arange(people.size) - np.repeat(np.cumsum(photos) - photos, photos)
-        subjects.append(people)
-        wrongs.append(position < np.repeat(wrong, photos))
-        labels += [name] * int(people.size)
-        offset += photos.size
-    subject = np.concatenate(subjects)
-    counted = np.concatenate(wrongs)
-    n = subject.size
-    table = Observations(
-        dataset=_EMPTY,
-        records=(_RECORD,) * n,
-        outcome=np.zeros(n, dtype=np.int8),
-        predicted=np.where(counted, GENDER_CODES["man"], GENDER_CODES["woman"]).astype(np.int8),
-        confidence=np.full(n, 90.0),
-        identity=np.zeros(n, dtype=np.int8),  # everyone a woman
-        subject=subject.astype(np.int64),
-        analyzer={"vocabulary": {"labels": {"Female": "woman", "Male": "man"}, "can_abstain": False}},
-    )
+    table, labels = observations([(name, *draw(group, rng)) for name, group in parts])
     return run_check("misgender_gap", table, groups=labels, reference="cis", policy=policy, seed=0).verdict
 
 

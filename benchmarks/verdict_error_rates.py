@@ -35,19 +35,18 @@ import itertools
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _designs import ALPHA, POLICY, TOLERANCE, misgendered, observations
+from _designs import own_probability as own_probability  # the tests draw people with it from here
 from _machine import code_line, machine_line
 
-from conformance import load_policy, run_check
-from conformance.dataset import Dataset
-from conformance.identity import SELF_DESCRIBED
-from conformance.observation import GENDER_CODES, Face, Observation, Observations
+from conformance import run_check
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,18 +54,10 @@ if TYPE_CHECKING:
 
     from conformance.results import CheckResult
 
-POLICY = load_policy()
-TOLERANCE = POLICY.tolerance_for("misgender_gap")
-ALPHA = (1 - POLICY.confidence) / 2
 PEOPLE = (10, 30, 100)
 PHOTOS = ("1", "5", "40", "1-40", "1 or 40")
 ICCS = (0.0, 0.3, 0.9)
 BASES = (0.0, 0.05, 0.25, 0.45)
-_EMPTY = Dataset(name="monte-carlo", manifest=Path("monte-carlo"), photos=(), columns=(), content_hash="")
-# The checks read the columns; the per-photo records only give the table its length, so one stands for all.
-_RECORD = Observation(
-    photo="p", outcome="analysed", face=Face(label="Female", gender="woman", confidence=90.0), faces=1
-)
 
 
 @dataclass(frozen=True)
@@ -91,68 +82,6 @@ def photo_counts(design: str, people: int, rng: np.random.Generator) -> npt.NDAr
         few, many = map(int, design.split(" or "))
         return np.where(rng.random(people) < 0.2, many, few)
     return np.full(people, int(design), dtype=np.int64)
-
-
-def misgendered(
-    rate: float, icc: float, photos: npt.NDArray[np.int64], rng: np.random.Generator
-) -> npt.NDArray[np.int64]:
-    """Per person: photos misgendered, each person with their own beta-distributed probability."""
-
-    return rng.binomial(photos, own_probability(rate, icc, photos.size, rng))
-
-
-def own_probability(rate: float, icc: float, people: int, rng: np.random.Generator) -> npt.NDArray[np.float64]:
-    """Each person's own probability: beta-distributed with mean ``rate`` and intraclass correlation ``icc``."""
-    import numpy as np
-
-    if icc == 0 or rate in (0.0, 1.0):
-        return np.full(people, rate)
-    spread = (1 - icc) / icc  # beta(a, b) with a + b = (1 - icc) / icc has intraclass correlation icc
-    return rng.beta(rate * spread, (1 - rate) * spread, size=people)
-
-
-def observations(
-    groups: Sequence[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.int64]]],
-    *,
-    confidence: Callable[[npt.NDArray[np.bool_]], npt.NDArray[np.float64]] | None = None,
-    nonbinary: bool = False,
-) -> tuple[Observations, list[str]]:
-    """One row per photo: every woman gendered ``Female`` or, when misgendered, ``Male``.
-
-    ``groups``: (name, photos per person, photos counted per person). ``confidence``: each photo's
-    confidence (0-100) from whether it was counted (misgendered); 90 everywhere without it.
-    ``nonbinary``: everyone a nonbinary person, given ``Male`` (a binary label) on the counted photos
-    and no label (an abstention, which the vocabulary allows) on the others.
-    """
-    import numpy as np
-
-    labels: list[str] = []
-    subject_parts, wrong_parts = [], []
-    offset = 0
-    for name, photos, wrong in groups:
-        people = np.repeat(np.arange(offset, offset + photos.size), photos)
-        # Within a person, the first ``wrong`` photos are the misgendered ones (order does not matter).
-        position = np.arange(people.size) - np.repeat(np.cumsum(photos) - photos, photos)
-        subject_parts.append(people)
-        wrong_parts.append(position < np.repeat(wrong, photos))
-        labels += [name] * int(people.size)
-        offset += photos.size
-    subject = np.concatenate(subject_parts)
-    counted = np.concatenate(wrong_parts)
-    n = subject.size
-    right = GENDER_CODES["abstain"] if nonbinary else GENDER_CODES["woman"]
-    table = Observations(
-        dataset=_EMPTY,
-        records=(_RECORD,) * n,
-        outcome=np.zeros(n, dtype=np.int8),
-        predicted=np.where(counted, GENDER_CODES["man"], right).astype(np.int8),
-        confidence=np.full(n, 90.0) if confidence is None else confidence(counted),
-        # everyone a woman (code 0), or everyone nonbinary
-        identity=np.full(n, SELF_DESCRIBED.index("nonbinary") if nonbinary else 0, dtype=np.int8),
-        subject=subject.astype(np.int64),
-        analyzer={"vocabulary": {"labels": {"Female": "woman", "Male": "man"}, "can_abstain": nonbinary}},
-    )
-    return table, labels
 
 
 def check(groups: Sequence[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.int64]]]) -> CheckResult:

@@ -9,16 +9,53 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._format import interval
+from ._format import fixed, interval
 
 if TYPE_CHECKING:
     from .results import CheckResult, Comparison
 
-__all__ = ["finding", "inconclusive_reason", "largest_gap", "rate_label"]
+__all__ = [
+    "DETECTABLE_ASSUMES",
+    "DETECTABLE_POWER",
+    "detectable",
+    "detectable_parts",
+    "finding",
+    "inconclusive_reason",
+    "largest_gap",
+    "rate_label",
+]
 
 # What a check's per-group figure is, where "rate" would mislead: calibration's figure is
 # overconfidence (mean confidence minus the share labelled correctly), not a share of anything.
 _RATE_LABELS = {"confidence_calibration": "overconfidence"}
+
+
+# What the detectable gap assumes, said wherever the figure is: it is computed at the lower group's rate
+# seen and across its two-sided 20% interval (checks._compare._plausible_rates), not at every rate that
+# group might truly have; a true rate well beyond it can need a larger gap (red team 13c, finding 4).
+DETECTABLE_ASSUMES = "if the lower group's true rate is near the one seen"
+DETECTABLE_POWER = 0.8  # checks._compare.POWER; tests/test_detectable_wording.py holds them together
+
+
+def detectable_parts(gap: float) -> tuple[str, str, str]:
+    """An inconclusive comparison's detectable gap in words, as (before, the figure, after).
+
+    In three parts so that a page can set the figure apart (report.html puts it in bold) and still say
+    the same words as every other surface.
+
+    >>> detectable_parts(0.4787)
+    ('a true gap of ', '0.479', " would fail with 80% power, if the lower group's true rate is near the one seen")
+    """
+    return ("a true gap of ", fixed(gap), f" would fail with {DETECTABLE_POWER:.0%} power, {DETECTABLE_ASSUMES}")
+
+
+def detectable(gap: float) -> str:
+    """An inconclusive comparison's detectable gap in words, with what it assumes (every surface says this).
+
+    >>> detectable(0.523)
+    "a true gap of 0.523 would fail with 80% power, if the lower group's true rate is near the one seen"
+    """
+    return "".join(detectable_parts(gap))
 
 
 def rate_label(result: CheckResult) -> str:

@@ -26,6 +26,7 @@ from ._wording import (
     _STRADDLES,
     _ratio_row,
     _relation,
+    detectable,
     finding,
     inconclusive_reason,
     largest_gap,
@@ -154,7 +155,7 @@ def headline(result: CheckResult) -> str:
         # "straddles" above already says it when that is the reason.
         extras = [] if reason == _STRADDLES and what == "straddles" else [f"inconclusive: {reason}"]
         if worst.min_detectable is not None:
-            extras.append(f"with this data a true gap of {fixed(worst.min_detectable)} would fail with 80% power")
+            extras.append(f"with this data {detectable(worst.min_detectable)}")
         if worst.subjects_needed is not None:
             extras.append(
                 f"if the gap is as seen, about {worst.subjects_needed[0]} people in {worst.group} and "

@@ -130,7 +130,9 @@ class Comparison:
     comparisons (``fail`` exactly when it is at most the stated error rate), ``p_within`` the
     p-value of "the disparity lies within the tolerance" (``pass`` when at most it, no
     adjustment). ``min_detectable``: given when the verdict is inconclusive, the true gap this
-    data would show to exceed the tolerance with 80% power; ``subjects_needed`` the people each
+    data would show to exceed the tolerance with 80% power, if the lower group's true rate is near
+    the one seen (its rate seen and its two-sided 20% interval; every report says so, in the words
+    of :func:`conformance._wording.detectable`); ``subjects_needed`` the people each
     group (group, reference) would need for 80% power to decide if the true gap were the one seen,
     never fewer than the policy's ``min_subjects`` (below it no verdict is decided); ``subjects_floor``
     is that minimum when it raised either figure (the power alone needed fewer), else None.

@@ -15,7 +15,7 @@ once, so that every check states its method and its error rates the same way:
   level after Holm's adjustment across the comparisons (familywise);
 - ``not applicable`` for a comparison with a group the data cannot speak to by construction (the
   check names which and why); ``inconclusive`` otherwise, with the gap this data would catch with
-  80% power and the people that would decide it.
+  80% power if the lower group's true rate is near the one seen, and the people that would decide it.
 
 Why one module of about 670 lines: it is one rule, the verdict every rate check states the same
 way; each group's rate, each comparison's gap and interval, the detectable gap, the residual groups and
@@ -199,6 +199,9 @@ def _detectable(
     answers: tuple[tuple[float, float] | None, tuple[float, float] | None] = (None, None),
 ) -> tuple[float | None, tuple[int, int] | None]:
     """The gap this data would show to exceed the tolerance with 80% power, and the people that would decide.
+
+    The gap is the largest over the lower group's rate seen and its two-sided 20% interval: it holds if
+    that group's true rate is near the one seen, and reports say so (``_wording.DETECTABLE_ASSUMES``).
 
     ``alpha``: the one-sided level a fail of this comparison needs at least; ``alpha_pass``: a pass's
     (no multiplicity adjustment: a pass needs every comparison). ``ceilings``: each group's largest

@@ -31,6 +31,7 @@ from markupsafe import Markup
 from .._format import fixed, interval
 from .._text import printable
 from .._untrusted import finite_number
+from .._wording import detectable_parts
 from ..results import CheckResult, Comparison
 from ._biometrics import Verdict, count_text, threshold_label
 
@@ -216,6 +217,7 @@ def _environment() -> jinja2.Environment:
         counted=counted,
         comparison_label=comparison_label,
         threshold_label=threshold_label,
+        detectable_parts=detectable_parts,  # the words every surface uses (conformance._wording)
     )
     environment.tests.update(
         verdict=lambda value: isinstance(value, Verdict),

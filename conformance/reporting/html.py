@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_atomic
+from .._wording import DETECTABLE_ASSUMES
 from ..report import PhotoOutcome, Report, as_report, endpoint_banners
 from ..results import CheckResult
 from ._biometrics import Table
@@ -333,7 +334,7 @@ _SOURCES: tuple[tuple[tuple[str, ...], str, str, str], ...] = (
         ("detectable",),
         "Detectable gap",
         "for an inconclusive verdict, the true gap that this data would show to exceed the tolerance with "
-        "80% power, from the verdict's own interval",
+        f"80% power, from the verdict's own interval, {DETECTABLE_ASSUMES}",
         "Zou, G. Y., & Donner, A. (2008). Construction of confidence limits about effect measures: a "
         "general approach. Statistics in Medicine, 27(10), 1693–1702.",
     ),

@@ -117,7 +117,7 @@ def _provenance_banner(report: Report) -> list[str]:
 
 
 def _check_section(check: CheckResult) -> list[str]:
-    from .._wording import inconclusive_reason, rate_label
+    from .._wording import detectable, inconclusive_reason, rate_label
 
     at = ""
     if check.threshold is not None:
@@ -154,7 +154,7 @@ def _check_section(check: CheckResult) -> list[str]:
             if c.verdict == "inconclusive" and not why:
                 why = escape(inconclusive_reason(c))
             if c.verdict == "inconclusive" and c.min_detectable is not None:
-                why = (why + "; " if why else "") + f"a true gap of {c.min_detectable:.3f} would fail with 80% power"
+                why = (why + "; " if why else "") + escape(detectable(c.min_detectable))
             rows.append(
                 [
                     f"{escape(c.group)} vs {escape(c.reference)}",
