@@ -125,10 +125,27 @@ def _read(share: Share, key: str) -> dict[str, Any] | None:
     """The entry under ``key`` when it exists and verifies; None otherwise (the worker works alone)."""
     import hmac
 
+    from ._files import read_problem, read_regular
+    from ._text import printable
+    from .cache import MAX_ENTRY_BYTES
+
+    path = _entry(share, key)
     try:
-        document = json.loads(_entry(share, key).read_text(encoding="utf-8"))
+        data = read_regular(path, limit=MAX_ENTRY_BYTES)  # never a pipe or a device, never without bound
+    except FileNotFoundError:
+        return None  # not written yet: this worker is the first
+    except OSError as exc:
+        notice = (
+            f"conformance: ignored the answers shared by the run's workers, {path}: it "
+            f"{read_problem(exc, 'shared answers')}; this worker works the answers out itself"
+        )
+        sys.stderr.write(printable(notice) + "\n")
+        return None
+    try:
+        document = json.loads(data.decode("utf-8"))
+        del data
         seal = document.pop("seal", None)
-    except (OSError, ValueError, AttributeError):
+    except (ValueError, AttributeError):
         return None
     if not isinstance(seal, str) or document.get("format") != _FORMAT or document.get("key") != key:
         return None
