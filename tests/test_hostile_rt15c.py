@@ -13,6 +13,11 @@
 from __future__ import annotations
 
 import builtins
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,8 +25,12 @@ from typing import Any
 import pytest
 from test_special_files import KINDS, finishes, sparse, special
 
-from conformance import cache, sharing
+from conformance import Dataset, PredictionsError, cache, load_dataset, sharing
+from conformance import dataset as dataset_module
+from conformance.adapters import predictions
 from conformance.adapters.base import Vocabulary
+from conformance.adapters.predictions import PredictionsAnalyzer
+from conformance.errors import ManifestError
 from conformance.execution import hold_to_vocabulary
 from conformance.observation import Face, Observation
 from conformance.recording import proof
@@ -149,3 +158,193 @@ def test_unregistering_never_waits_on_a_key_file_swapped_for_a_pipe(key_registry
     special(key_file, "fifo")
     assert finishes(lambda: proof.unregister(key_file, b"k" * 32)) is None
     assert key_file.exists()  # not the emulator's own any more: left alone
+
+
+# -- item 4: one endless line is refused after the limit, not read until the memory runs out --------------
+
+MakeManifest = Callable[..., Path]
+ROWS = [
+    {"photo": "img/a.png", "subject": "a", "gender_identity": "woman", "trans": "no"},
+    {"photo": "img/b.png", "subject": "b", "gender_identity": "man", "trans": "no"},
+    {"photo": "img/c.png", "subject": "c", "gender_identity": "woman", "trans": "yes"},
+]
+HEADER = '{"analyzer": "acme", "vocabulary": ["Male", "Female"]}'
+
+
+def _answer(photo: str, gender: str = "Female") -> str:
+    return json.dumps({"photo": photo, "faces": [{"gender": gender, "confidence": 90.0}]})
+
+
+@pytest.fixture
+def dataset(make_manifest: MakeManifest) -> Dataset:
+    return load_dataset(make_manifest(ROWS))
+
+
+def test_a_predictions_line_over_the_limit_is_refused_naming_it(dataset: Dataset, tmp_path: Path) -> None:
+    """64 MiB of one line (a sparse file: nothing on disk), over the 16 MiB limit: refused at line 2 after
+    reading the limit. Before, the line was read whole (a 3 GB one was a MemoryError) and then called bad JSON."""
+    path = sparse(tmp_path / "big.jsonl", 64 * 2**20, (HEADER + "\n").encode())
+    with pytest.raises(PredictionsError) as raised:
+        PredictionsAnalyzer(path, dataset=dataset)
+    assert str(raised.value) == (
+        f"{path} line 2: the line is longer than 16.0 MiB, the most the kit reads for one line (a photo's answer, "
+        "or the header); write one JSON object per line, a line per photo"
+    )
+
+
+def test_the_predictions_line_limit_counts_the_line_end_and_names_the_line(
+    dataset: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the limit made 120 bytes: a line of exactly 120 bytes with its newline is read, one of 121 refused."""
+    monkeypatch.setattr(predictions, "MAX_LINE_BYTES", 120)
+    a, b, c = (_answer(f"img/{name}.png") for name in "abc")
+    b_padded = b[:-1] + " " * (119 - len(b)) + "}"  # 119 characters and "\n": 120 bytes
+    path = tmp_path / "p.jsonl"
+    path.write_text(f"{a}\n{b_padded}\n{c}\n", encoding="utf-8")
+    assert PredictionsAnalyzer(path, dataset=dataset).has_line("img/b.png")
+    path.write_text(f"{a}\n{b_padded} \n{c}\n", encoding="utf-8")
+    with pytest.raises(PredictionsError, match=r"p\.jsonl line 2: the line is longer than 120 bytes, "):
+        PredictionsAnalyzer(path, dataset=dataset)
+
+
+def test_a_predictions_file_of_carriage_return_line_ends_longer_than_the_limit_is_read_whole(
+    dataset: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lone ``\\r`` ends a line (universal newlines): a file with no ``\\n`` at all is many lines, not one
+    over the limit; and a line over it among them is named by its number."""
+    monkeypatch.setattr(predictions, "MAX_LINE_BYTES", 120)
+    lines = [
+        HEADER,
+        *(_answer(f"img/{name}.png", gender) for name, gender in zip("abc", ["Female", "Male", "Female"], strict=True)),
+    ]
+    path = tmp_path / "p.jsonl"
+    path.write_bytes("\r".join(lines).encode() + b"\r")
+    read = PredictionsAnalyzer(path, dataset=dataset)
+    assert [read.faces(f"img/{name}.png")[0].label for name in "abc"] == ["Female", "Male", "Female"]  # type: ignore[index]
+    lines[2] = lines[2][:-1] + " " * 130 + "}"
+    path.write_bytes("\r".join(lines).encode() + b"\r")
+    with pytest.raises(PredictionsError, match=r"p\.jsonl line 3: the line is longer than 120 bytes, "):
+        PredictionsAnalyzer(path, dataset=dataset)
+
+
+def test_a_jsonl_manifest_line_over_the_limit_is_refused_before_the_file_is_read_whole(
+    make_manifest: MakeManifest, tmp_path: Path
+) -> None:
+    manifest = make_manifest(ROWS, name="manifest.jsonl")
+    head = manifest.read_bytes()
+    big = sparse(manifest.parent / "big.jsonl", 64 * 2**20, head)
+    with pytest.raises(ManifestError) as raised:
+        load_dataset(big)
+    assert str(raised.value) == (
+        f"{big} line 4: the line is longer than 16.0 MiB, the most the kit reads for one line of a JSONL manifest; "
+        "write one JSON object per photo, each on its own line"
+    )
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+def test_a_long_jsonl_manifest_line_is_named_as_the_rows_are_numbered(
+    make_manifest: MakeManifest, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Line ends ``\\n``, ``\\r\\n`` and ``\\r`` mixed, read in chunks of 1 to 64 bytes (a ``\\r\\n`` cut between two
+    chunks included): the long line is line 5 by hand count, as the manifest's other messages number it."""
+    monkeypatch.setattr(dataset_module, "_SCAN_BYTES", chunk)
+    monkeypatch.setattr(dataset_module, "JSONL_LINE_LIMIT", 100)
+    manifest = make_manifest(ROWS, name="manifest.jsonl")
+    a, b, c = (json.dumps(row) for row in ROWS)  # 79 to 80 bytes each
+    long = c[:-1] + ', "note": "' + "x" * 30 + '"}'
+    manifest.write_bytes(f"{a}\r\n\r{b}\n\r\n{long}\r\n".encode())  # lines: a, blank, b, blank, long
+    with pytest.raises(ManifestError, match=r"manifest\.jsonl line 5: the line is longer than 100 bytes, "):
+        load_dataset(manifest)
+    manifest.write_bytes(f"{a}\r\n\r{b}\n\r\n{c}\r\n".encode())
+    assert len(load_dataset(manifest).photos) == 3
+
+
+HUGE_LINE_RUN = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 * 10**9, 2 * 10**9))  # 2 GB of address space: a 3 GB line cannot fit
+from conformance.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("where", ["predictions", "manifest"])
+def test_conformance_run_refuses_a_3_gb_line_under_a_2_gb_memory_limit(
+    make_manifest: MakeManifest, tmp_path: Path, where: str
+) -> None:
+    """The red team's case: a sparse 3 GB line, the run limited to 2 GB of memory. Before: MemoryError, exit 1."""
+    manifest = make_manifest(ROWS, name="manifest.jsonl")
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(_answer(row["photo"]) + "\n" for row in ROWS), encoding="utf-8")
+    big = sparse(
+        tmp_path / "data" / "big.jsonl", 3 * 2**30, (manifest if where == "manifest" else answers).read_bytes()
+    )
+    dataset, analyzer = (big, answers) if where == "manifest" else (manifest, big)
+    command = [sys.executable, "-c", HUGE_LINE_RUN, "run", "--dataset", str(dataset), "--analyzer"]
+    command += [f"predictions:{analyzer}", "--no-progress", "--no-cache", "--report-dir", str(tmp_path / "out")]
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env, check=False)
+    if where == "predictions":
+        problem = (
+            "the most the kit reads for one line (a photo's answer, or the header); write one JSON object per line, "
+            "a line per photo"
+        )
+    else:
+        problem = (
+            "the most the kit reads for one line of a JSONL manifest; write one JSON object per photo, each on its "
+            "own line"
+        )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"conformance: error: {big} line 4: the line is longer than 16.0 MiB, {problem}"
+    )
+
+
+# -- item 5: a key given twice in a predictions line is refused, as in a JSONL manifest --------------------
+
+DUPLICATES = [
+    ('{"photo": "img/b.png", "faces": [{"gender": "Male", "gender": "Female", "confidence": 90.0}]}', 3, "gender"),
+    ('{"photo": "img/b.png", "photo": "img/c.png", "faces": []}', 3, "photo"),
+    ('{"photo": "img/b.png", "faces": [], "faces": [{"gender": "Male", "confidence": 90.0}]}', 3, "faces"),
+    ('{"photo": "img/b.png", "faces": [{"gender": "Male", "confidence": 90.0, "extra": {"k": 1, "k": 2}}]}', 3, "k"),
+]
+
+
+@pytest.mark.parametrize(("line", "number", "key"), DUPLICATES)
+def test_a_predictions_line_with_a_key_given_twice_is_refused_naming_the_key(
+    dataset: Dataset, tmp_path: Path, line: str, number: int, key: str
+) -> None:
+    """Before: read silently, the last one winning (a reviewer reading the file saw "Male", the kit "Female")."""
+    path = tmp_path / "p.jsonl"
+    path.write_text(f"{HEADER}\n{_answer('img/a.png')}\n{line}\n{_answer('img/c.png')}\n", encoding="utf-8")
+    with pytest.raises(PredictionsError) as raised:
+        PredictionsAnalyzer(path, dataset=dataset)
+    assert str(raised.value) == (
+        f"{path} line {number}: key '{key}' appears twice in the object; the second would hide the first: keep one"
+    )
+
+
+def test_a_predictions_header_with_a_key_given_twice_is_refused(dataset: Dataset, tmp_path: Path) -> None:
+    path = tmp_path / "p.jsonl"
+    header = '{"analyzer": "acme", "vocabulary": ["Male", "Female"], "vocabulary": ["Male", "Female", "X"]}'
+    path.write_text(header + "\n" + "".join(_answer(f"img/{n}.png") + "\n" for n in "abc"), encoding="utf-8")
+    with pytest.raises(PredictionsError) as raised:
+        PredictionsAnalyzer(path, dataset=dataset)
+    assert str(raised.value) == (
+        f"{path} line 1: key 'vocabulary' appears twice in the object; the second would hide the first: keep one"
+    )
+
+
+def test_a_predictions_line_with_a_repeated_value_but_no_repeated_key_is_read(dataset: Dataset, tmp_path: Path) -> None:
+    """The same value under two keys, and keys repeated across objects, are no duplicate."""
+    path = tmp_path / "p.jsonl"
+    two_faces = {
+        "photo": "img/b.png",
+        "faces": [
+            {"gender": "Male", "confidence": 90.0, "box": [0, 0, 0.5, 0.5]},
+            {"gender": "Male", "confidence": 90.0, "box": [0.5, 0.5, 0.1, 0.1]},
+        ],
+    }
+    path.write_text(
+        f"{HEADER}\n{_answer('img/a.png')}\n{json.dumps(two_faces)}\n{_answer('img/c.png')}\n", encoding="utf-8"
+    )
+    assert PredictionsAnalyzer(path, dataset=dataset).faces("img/b.png") is not None
