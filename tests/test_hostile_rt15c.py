@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import builtins
+import io
 import json
 import os
 import subprocess
@@ -28,10 +29,12 @@ from test_special_files import KINDS, finishes, sparse, special
 from conformance import Dataset, PredictionsError, cache, load_dataset, sharing
 from conformance import dataset as dataset_module
 from conformance.adapters import predictions
-from conformance.adapters.base import Vocabulary
+from conformance.adapters.base import AdapterSettings, Vocabulary
 from conformance.adapters.predictions import PredictionsAnalyzer
+from conformance.adapters.registry import create as create_analyzer
 from conformance.errors import ManifestError
 from conformance.execution import hold_to_vocabulary
+from conformance.images import for_upload
 from conformance.observation import Face, Observation
 from conformance.recording import proof
 from conformance.sharing import Share
@@ -348,3 +351,111 @@ def test_a_predictions_line_with_a_repeated_value_but_no_repeated_key_is_read(da
         f"{HEADER}\n{_answer('img/a.png')}\n{json.dumps(two_faces)}\n{_answer('img/c.png')}\n", encoding="utf-8"
     )
     assert PredictionsAnalyzer(path, dataset=dataset).faces("img/b.png") is not None
+
+
+# -- item 3: TIFFs whose pixels PNG cannot hold are that photo's error, named, never a traceback -----------
+
+
+def _tiff(path: Path, mode: str) -> Path:
+    """An 8x8 TIFF in ``mode`` (the values seeded: nothing depends on them)."""
+    import numpy as np
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "F":
+        image = Image.frombytes("F", (8, 8), np.random.default_rng(1).random((8, 8), dtype=np.float32).tobytes())
+    else:
+        image = Image.new(mode, (8, 8), {"CMYK": (10, 20, 30, 40), "LAB": (50, 10, 240)}.get(mode, 7))
+    image.save(path, format="TIFF")
+    return path
+
+
+UNSENDABLE = {"CMYK": "CMYK colours", "F": "32-bit floating-point pixels", "LAB": "CIE L*a*b* colours"}
+
+
+def _unsendable(path: Path, mode: str) -> str:
+    return (
+        f"image {path} is a TIFF of {UNSENDABLE[mode]}, which cannot be sent as they are: the service takes JPEG or "
+        "PNG, and PNG cannot hold them. The kit picks no conversion (one would change what the service sees): "
+        "convert the image yourself to an RGB PNG or JPEG and replace the file, or drop the row"
+    )
+
+
+@pytest.mark.parametrize("mode", sorted(UNSENDABLE))
+def test_a_tiff_png_cannot_hold_is_refused_for_upload_naming_it(tmp_path: Path, mode: str) -> None:
+    """Before: ``OSError: cannot write mode CMYK as PNG`` out of Pillow, the photo not named."""
+    path = _tiff(tmp_path / f"odd-{mode.lower()}.tif", mode)
+    with pytest.raises(ManifestError) as raised:
+        for_upload(path)
+    assert str(raised.value) == _unsendable(path, mode)
+
+
+@pytest.mark.parametrize(("mode", "sent"), [("PA", "RGBA"), ("I;16B", "I;16"), ("I", "I;16")])
+def test_modes_png_holds_exactly_once_spelled_out_are_sent_with_every_pixel_unchanged(
+    tmp_path: Path, mode: str, sent: str
+) -> None:
+    """A palette spelled out, a byte order, 32 bits that fit in 16: the PNG's pixels equal the TIFF's, value for value
+    (Pillow's own I;16B -> I;16 conversion made every value over 255 into 255)."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(7)
+    if mode == "PA":
+        image = Image.new("PA", (8, 8))
+        image.putpalette([v for i in range(256) for v in (i, 255 - i, (7 * i) % 256)])
+        image.putdata(
+            [(int(p), int(a)) for p, a in zip(rng.integers(0, 256, 64), rng.integers(0, 256, 64), strict=True)]
+        )
+        palette = np.asarray(image.getpalette(), dtype=np.uint8).reshape(-1, 3)
+        index, alpha = np.asarray(image.getchannel(0)), np.asarray(image.getchannel(1))
+        expected = np.dstack([palette[index], alpha])
+    else:
+        values = rng.integers(0, 65536, (8, 8), dtype=np.int32)
+        wide = Image.frombytes("I", (8, 8), values.astype("<i4").tobytes())
+        image = wide if mode == "I" else Image.frombytes("I;16B", (8, 8), values.astype(">u2").tobytes())
+        expected = values
+    path = tmp_path / "exact.tif"
+    image.save(path, format="TIFF")
+    with Image.open(path) as stored:
+        assert stored.mode == mode
+    data, image_format = for_upload(path)
+    assert image_format == "PNG"
+    with Image.open(io.BytesIO(data)) as png:
+        assert png.mode == sent
+        assert np.array_equal(np.asarray(png).astype(np.int64), expected.astype(np.int64))
+    assert for_upload(path) == (data, "PNG")  # deterministic: a recording keyed by the bytes replays
+
+
+def test_a_32_bit_integer_tiff_beyond_16_bits_is_refused_not_clipped(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    path = tmp_path / "wide.tif"
+    Image.frombytes("I", (8, 8), np.full((8, 8), 70_000, dtype="<i4").tobytes()).save(path, format="TIFF")
+    with pytest.raises(ManifestError, match="is a TIFF of 32-bit integer pixels beyond 0 to 65,535, which cannot"):
+        for_upload(path)
+
+
+def test_the_rekognition_adapter_makes_such_a_tiff_that_photos_error_and_sends_nothing(
+    make_manifest: MakeManifest, tmp_path: Path
+) -> None:
+    """The loader accepts the three TIFFs (other adapters read them); Rekognition's names each as the photo's
+    error, in replay with an empty recording folder (no call is planned for them, none is made)."""
+    rows = [
+        {"photo": f"img/{mode.lower()}.tif", "subject": f"s{i}", "gender_identity": "woman", "trans": "no"}
+        for i, mode in enumerate(sorted(UNSENDABLE))
+    ]
+    manifest = make_manifest(rows, images=False)
+    for mode in UNSENDABLE:
+        _tiff(manifest.parent / f"img/{mode.lower()}.tif", mode)
+    data = load_dataset(manifest)
+    analyzer = create_analyzer(
+        "rekognition",
+        dataset=data,
+        settings=AdapterSettings(record_mode="none", cassette_dir=str(tmp_path / "cassettes")),
+    )
+    assert analyzer.planned() == []
+    for mode in sorted(UNSENDABLE):
+        photo = data.photo(f"img/{mode.lower()}.tif")
+        observed = analyzer.analyze(photo)
+        assert (observed.outcome, observed.reason) == ("error", _unsendable(photo.path, mode))
