@@ -18,17 +18,18 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from test_special_files import KINDS, finishes, sparse, special
+from test_special_files import KINDS, PIPE, finishes, sparse, special
 
-from conformance import Dataset, PredictionsError, cache, load_dataset, sharing
+from conformance import AdapterError, Dataset, PredictionsError, cache, load_dataset, sharing
 from conformance import dataset as dataset_module
 from conformance.adapters import predictions
+from conformance.adapters import python as python_adapter
 from conformance.adapters.base import AdapterSettings, Vocabulary
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import create as create_analyzer
@@ -459,3 +460,118 @@ def test_the_rekognition_adapter_makes_such_a_tiff_that_photos_error_and_sends_n
         photo = data.photo(f"img/{mode.lower()}.tif")
         observed = analyzer.analyze(photo)
         assert (observed.outcome, observed.reason) == ("error", _unsendable(photo.path, mode))
+
+
+# -- item 2: a module's bytecode cache that is a pipe or a device is named, never waited on ----------------
+
+MODEL = """
+VOCABULARY = {"Woman": "woman", "Man": "man"}
+
+def analyze(path):
+    return {"faces": [{"gender": "Woman", "confidence": 90}]}
+"""
+CACHE_TAG = sys.implementation.cache_tag  # cpython-311
+
+
+@pytest.fixture
+def kept_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The adapter puts folders on sys.path and imports modules: both put back after the test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        if name.startswith(("rt15c_", "_conformance_python_rt15c_")):
+            del sys.modules[name]
+
+
+def _module(folder: Path, dotted: str) -> Path:
+    """``dotted``'s source file under ``folder`` (packages made for its parents); returns the module's file."""
+    *packages, last = dotted.split(".")
+    where = folder
+    for package in packages:
+        where = where / package
+        where.mkdir(parents=True, exist_ok=True)
+        (where / "__init__.py").write_text("", encoding="utf-8")
+    (where / f"{last}.py").write_text(MODEL, encoding="utf-8")
+    return where / f"{last}.py"
+
+
+def _cache_of(source: Path) -> Path:
+    return source.parent / "__pycache__" / f"{source.stem}.{CACHE_TAG}.pyc"
+
+
+def _cache_problem(spec: str, source: Path, what: str) -> str:
+    return (
+        f"{spec}: the bytecode cache {_cache_of(source)} of the module {source} is {what}, not a regular file: the kit "
+        "reads only regular files; delete it (Python writes it again at the next import)"
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_module_by_name_whose_bytecode_cache_is_a_pipe_or_a_device_is_refused_naming_it(
+    tmp_path: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch, kept_imports: None, kind: str
+) -> None:
+    """Before: ``python:MODULE:FUNCTION`` hung for ever in the import system's read of the ``.pyc``."""
+    monkeypatch.chdir(tmp_path)
+    name = f"rt15c_cache_{KINDS.index(kind)}"
+    source = _module(tmp_path, name)
+    what = special(_cache_of(source), kind)
+    raised = finishes(lambda: create_analyzer(f"python:{name}:analyze", dataset=dataset))
+    assert isinstance(raised, AdapterError)
+    assert str(raised) == _cache_problem(f"python:{name}:analyze", source, what)
+
+
+def test_a_parent_package_whose_bytecode_cache_is_a_pipe_is_refused_naming_it(
+    tmp_path: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch, kept_imports: None
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _module(tmp_path, "rt15c_pkg.model")
+    package = tmp_path / "rt15c_pkg" / "__init__.py"
+    special(_cache_of(package), "fifo")
+    raised = finishes(lambda: create_analyzer("python:rt15c_pkg.model:analyze", dataset=dataset))
+    assert isinstance(raised, AdapterError)
+    assert str(raised) == _cache_problem("python:rt15c_pkg.model:analyze", package, PIPE)
+
+
+def test_a_model_file_whose_bytecode_cache_is_a_pipe_is_refused_as_by_name(
+    tmp_path: Path, dataset: Dataset, kept_imports: None
+) -> None:
+    """The ``FILE.py`` form ignored such a cache (and Python then replaced the pipe): the two forms now agree."""
+    source = _module(tmp_path, "rt15c_file_model")
+    special(_cache_of(source), "fifo")
+    raised = finishes(lambda: create_analyzer(f"python:{source}:analyze", dataset=dataset))
+    assert isinstance(raised, AdapterError)
+    assert str(raised) == _cache_problem(f"python:{source}:analyze", source, PIPE)
+
+
+def test_a_bytecode_cache_swapped_for_a_pipe_after_the_check_is_still_never_waited_on(
+    tmp_path: Path, dataset: Dataset, monkeypatch: pytest.MonkeyPatch, kept_imports: None
+) -> None:
+    """The import reads through the kit's reader: with the check skipped (a file swapped since), the pipe is not
+    read, the source is compiled instead, and the model works."""
+    monkeypatch.setattr(python_adapter, "_check_cache", lambda cached, origin, spec: None)
+    monkeypatch.chdir(tmp_path)
+    source = _module(tmp_path, "rt15c_swapped")
+    special(_cache_of(source), "fifo")
+    analyzer = finishes(lambda: create_analyzer("python:rt15c_swapped:analyze", dataset=dataset))
+    assert not isinstance(analyzer, BaseException), analyzer
+    photo = dataset.photos[0]
+    assert analyzer.analyze(photo).face.label == "Woman"  # type: ignore[attr-defined]
+
+
+def test_conformance_run_with_a_bytecode_cache_that_is_a_pipe_exits_2_naming_it(
+    tmp_path: Path, make_manifest: MakeManifest
+) -> None:
+    """The red team's case, through the CLI (whose guarded child imports the model)."""
+    manifest = make_manifest(ROWS)
+    source = _module(tmp_path, "m")
+    special(_cache_of(source), "fifo")
+    command = [sys.executable, "-m", "conformance", "run", "--dataset", str(manifest), "--analyzer", "python:m:analyze"]
+    command += ["--no-progress", "--no-cache", "--report-dir", str(tmp_path / "out")]
+    done = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == "conformance: error: " + _cache_problem(
+        "python:m:analyze", source, PIPE
+    )
