@@ -16,14 +16,17 @@ import builtins
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from test_signals import _marked
 from test_special_files import KINDS, PIPE, finishes, sparse, special
 
 from conformance import AdapterError, Dataset, PredictionsError, cache, load_dataset, sharing
@@ -574,4 +577,125 @@ def test_conformance_run_with_a_bytecode_cache_that_is_a_pipe_exits_2_naming_it(
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.strip().splitlines()[-1] == "conformance: error: " + _cache_problem(
         "python:m:analyze", source, PIPE
+    )
+
+
+# -- item 1: a guarded run's child stops when the command that started it is killed outright -------------
+
+SLOW_MODEL = """
+import os, time
+VOCABULARY = {"Woman": "woman", "Man": "man"}
+
+def analyze(path):
+    time.sleep(0.3)
+    with open(os.environ["RT15C_CALL_LOG"], "a") as log:
+        log.write(str(path) + "\\n")
+    return {"faces": [{"gender": "Woman", "confidence": 90}]}
+"""
+
+
+def _calls(log: Path) -> int:
+    return len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else 0
+
+
+def _until(condition: Callable[[], bool], seconds: float) -> bool:
+    """Poll ``condition`` until it holds or ``seconds`` pass; whether it held."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def mark(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A mark in the environment of the run and its processes; any still alive afterwards are killed."""
+    value = f"{os.getpid()}-{request.node.name}-{time.time()}"
+    yield value
+    for pid in _marked(value):
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("executor", ["serial", "processes:2"])
+def test_sigkill_of_the_commands_process_group_stops_the_guarded_run_and_leaves_no_process(
+    tmp_path: Path, make_manifest: MakeManifest, mark: str, executor: str
+) -> None:
+    """The red team's case (``timeout -s KILL``, a CI runner killing the job's group): before, the child that runs
+    the suite, in a session of its own, went on calling the model to the last photo, unwatched."""
+    rows = [
+        {"photo": f"img/p{i:02d}.png", "subject": f"s{i}", "gender_identity": "woman", "trans": "no"} for i in range(40)
+    ]
+    manifest = make_manifest(rows)
+    model = tmp_path / "slow.py"
+    model.write_text(SLOW_MODEL, encoding="utf-8")
+    log = tmp_path / "calls.log"
+    command = [sys.executable, "-m", "conformance", "run", "--dataset", str(manifest), "--analyzer"]
+    command += [f"python:{model}:analyze", "--executor", executor, "--no-progress", "--no-cache"]
+    command += ["--report-dir", str(tmp_path / "out")]
+    env = {**os.environ, "RT15C_CALL_LOG": str(log), "CONFORMANCE_TEST_MARK": mark}
+    run = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group, to kill as a whole
+    )
+    assert _until(lambda: _calls(log) >= 4, 120), "the model was never called"
+    os.killpg(run.pid, signal.SIGKILL)
+    killed_at = _calls(log)
+    run.wait(timeout=30)
+    # Every process of the run gone (the child, its worker processes), well before the 40 photos' 12 s of calls.
+    assert _until(lambda: _marked(mark) == [], 30), f"still running: {_marked(mark)}"
+    after = _calls(log)  # final: no process is left to call the model
+    # Before, the run went on to the 40th photo. Now: serially, at most the call on its way when the command died
+    # (the others stop as on SIGTERM); worker processes finish at most the chunks already handed to them, as on
+    # Ctrl-C: chunks of 3 photos here (40 / (2 workers x 8)), one on its way and one queued per worker, 12 at most.
+    assert after - killed_at <= (1 if executor == "serial" else 12)
+    assert after < len(rows) // 2
+    assert not any(tmp_path.glob("out/report.json"))
+
+
+GRACE_SCRIPT = """
+import os, signal, subprocess, sys, time
+from conformance import cli
+
+cli._PARENT_GONE_GRACE = 0.5
+signal.signal(signal.SIGTERM, lambda signum, frame: None)  # a model's own handler: SIGTERM does not stop it
+helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # a worker of the run's own
+cli._stop_with_parent()
+while True:
+    with open(sys.argv[1], "a") as log:
+        log.write("call\\n")
+    time.sleep(0.05)
+"""
+
+
+def test_a_child_that_does_not_stop_on_sigterm_is_killed_with_its_process_group_after_the_grace(
+    tmp_path: Path, mark: str
+) -> None:
+    """The last resort: a run that ignores the SIGTERM it sends itself is killed outright, worker included, after
+    the grace (made half a second here; a minute in the kit, for the calls on their way)."""
+    log = tmp_path / "calls.log"
+    watched, held = os.pipe()
+    env = {**os.environ, "CONFORMANCE_RUN_PARENT_PIPE": str(watched), "CONFORMANCE_TEST_MARK": mark}
+    child = subprocess.Popen(
+        [sys.executable, "-c", GRACE_SCRIPT, str(log)],
+        env=env,
+        pass_fds=(watched,),
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(watched)
+    assert _until(lambda: _calls(log) >= 3 and len(_marked(mark)) == 2, 60), "the script did not start"
+    os.close(held)  # the parent is gone
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    assert _until(lambda: _marked(mark) == [], 30), f"still running: {_marked(mark)}"
+    assert err == (
+        "conformance: the conformance command that started this run is gone (killed); the run stops as on SIGTERM, "
+        "keeping what it recorded\n"
     )
