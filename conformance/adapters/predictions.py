@@ -131,8 +131,8 @@ class ConfidenceScales:
 
 
 # A key given twice in one object is refused, as in a JSONL manifest: json keeps the last one silently, so a
-# line could show a reviewer "gender": "Male" and give the kit "gender": "Female". The hook costs about a
-# fifth more per line than plain decoding (benchmarks/duplicate_keys.py, docs/how-to/large-runs.md).
+# line could show a reviewer "gender": "Male" and give the kit "gender": "Female". The hook costs about 0.6 µs
+# a line, as fast as json.loads still (benchmarks/duplicate_keys.py, docs/how-to/large-runs.md).
 _DECODE = json.JSONDecoder(object_pairs_hook=_unique_keys).raw_decode
 
 
