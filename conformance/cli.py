@@ -293,6 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # Set in the child process of a guarded run (below): the file it writes its exit code into when it finishes.
 _FINISHED_ENV = "CONFORMANCE_RUN_FINISHED_FILE"
+# Also set in that child: the descriptor of a pipe whose other end only the parent holds (see _stop_with_parent).
+_PARENT_PIPE_ENV = "CONFORMANCE_RUN_PARENT_PIPE"
+# Seconds a child whose parent is gone gives its run to stop as on SIGTERM (the calls on their way finish and
+# are recorded: up to --timeout each, with retries) before it kills itself and its process group outright.
+_PARENT_GONE_GRACE = 60.0
 
 
 def _in_process_code(args: argparse.Namespace) -> bool:
@@ -317,18 +322,34 @@ def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
     handle, finished = tempfile.mkstemp(prefix="conformance-run-", suffix=".exit")
     os.close(handle)
     os.unlink(finished)  # it exists only once the child finished
-    # A session of its own: a terminal's Ctrl-C reaches this process only, which passes it on once.
-    child = subprocess.Popen(
-        [sys.executable, "-m", "conformance", *arguments],
-        env={**os.environ, _FINISHED_ENV: finished},
-        start_new_session=True,
-    )
-    while True:
+    env = {**os.environ, _FINISHED_ENV: finished}
+    # A pipe the child watches: this process holds its only write end, so when this process dies, even by
+    # SIGKILL (which no handler sees; the child's own session keeps it from the signal too), the child reads
+    # the end of the pipe and stops its run (rt15c: a killed command left its child calling the model).
+    watched, held = os.pipe() if os.name == "posix" else (-1, -1)
+    if watched >= 0:
+        env[_PARENT_PIPE_ENV] = str(watched)
+    try:
         try:
-            status = child.wait()
-            break
-        except KeyboardInterrupt as stop:
-            child.send_signal(signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
+            # A session of its own: a terminal's Ctrl-C reaches this process only, which passes it on once.
+            child = subprocess.Popen(
+                [sys.executable, "-m", "conformance", *arguments],
+                env=env,
+                start_new_session=True,
+                pass_fds=(watched,) if watched >= 0 else (),
+            )
+        finally:
+            if watched >= 0:
+                os.close(watched)  # the child's end now
+        while True:
+            try:
+                status = child.wait()
+                break
+            except KeyboardInterrupt as stop:
+                child.send_signal(signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
+    finally:
+        if held >= 0:
+            os.close(held)
     try:
         decided = Path(finished).read_text(encoding="ascii").strip()
         Path(finished).unlink()
@@ -354,6 +375,50 @@ def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
     return _USAGE_ERROR
 
 
+def _stop_with_parent() -> None:
+    """In a guarded run's child: stop the run when the ``conformance`` process that started it is gone.
+
+    A daemon thread reads the pipe the parent holds open (it never writes to it): the end of the pipe
+    means the parent died, killed outright (SIGKILL, the OOM killer, a CI runner killing the job's process
+    group). The child then sends SIGTERM to its own process group (the run's session: itself and the worker
+    processes it started), which stops a run as Ctrl-C does (the calls on their way finish and are
+    recorded, worker threads and processes stop), and if the run is still going
+    :data:`_PARENT_GONE_GRACE` seconds later (a model that handles SIGTERM itself, a call that never
+    returns), kills its own process group (itself and the worker processes it started) outright.
+    A pipe works wherever ``subprocess`` passes descriptors, with no Linux-only ``prctl``.
+    """
+    import signal
+    import threading
+    import time
+    from contextlib import suppress
+
+    given = os.environ.pop(_PARENT_PIPE_ENV, "")  # not for the processes the run starts
+    if not given.isdigit():
+        return
+    watched = int(given)
+
+    def watch() -> None:
+        try:
+            while os.read(watched, 1):
+                pass  # the parent writes nothing; only the end of the pipe comes
+        except OSError:
+            return  # not the pipe any more: nothing to watch
+        # No exit-code file: no one is left to read (and remove) it.
+        os.environ.pop(_FINISHED_ENV, None)
+        with suppress(OSError):  # the parent's terminal may be gone too
+            _say(
+                "conformance: the conformance command that started this run is gone (killed); the run stops as on "
+                "SIGTERM, keeping what it recorded"
+            )
+        # To the run's whole process group, as a terminal's Ctrl-C reaches a foreground one: its worker processes
+        # stop their chunks and hand back what they recorded, as the run's process stops its own.
+        os.killpg(os.getpgrp(), signal.SIGTERM)
+        time.sleep(_PARENT_GONE_GRACE)
+        os.killpg(os.getpgrp(), signal.SIGKILL)  # the run's own session: itself and its worker processes
+
+    threading.Thread(target=watch, name="conformance-parent-watch", daemon=True).start()
+
+
 def _command(arguments: list[str]) -> int:
     parser = _parser()
     if not arguments:
@@ -368,6 +433,7 @@ def _command(arguments: list[str]) -> int:
     if args.command == "run":
         if _in_process_code(args) and _FINISHED_ENV not in os.environ:
             return _guarded(arguments, args)
+        _stop_with_parent()
         code = _run(args)
         finished = os.environ.get(_FINISHED_ENV)
         if finished:  # the guarded run's child: its last act says it finished, and with what

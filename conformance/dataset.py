@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._files import NotRegularFile, read_regular
+from ._files import NotRegularFile, open_regular, read_regular, size_text
 from ._paths import tried
 from ._untrusted import BAD_JSON, CHOICES, json_problem, shown, shown_list
 from .errors import ManifestError
@@ -249,8 +249,16 @@ GROUP_NAME_LIMIT = 100
 Rows = Iterable[tuple[int, dict[str, str]]]
 
 
+# The longest line of a JSONL manifest, its line end included: a row of a few dozen cells of at most 131,072
+# characters each fits; one line of gigabytes is refused before the file is read whole (it was a MemoryError).
+JSONL_LINE_LIMIT = 16 * 2**20
+_SCAN_BYTES = 2**20
+
+
 def _read_manifest(manifest: Path) -> bytes:
     try:
+        if manifest.suffix.lower() in (".jsonl", ".ndjson"):
+            _check_line_lengths(manifest, JSONL_LINE_LIMIT)
         return read_regular(manifest)
     except FileNotFoundError:
         raise ManifestError(
@@ -263,6 +271,32 @@ def _read_manifest(manifest: Path) -> bytes:
         ) from None
     except OSError as exc:
         raise ManifestError(f"cannot read manifest {manifest}: {exc.strerror or exc}") from None
+
+
+def _check_line_lengths(manifest: Path, limit: int) -> None:
+    """Refuse a manifest with a line over ``limit`` bytes, naming the line, reading at most ``limit`` bytes more.
+
+    Lines end at ``\n``, ``\r\n`` or ``\r``, and are numbered as the rows' messages number them. A file
+    no longer than ``limit`` holds no such line: it is not scanned.
+    """
+    with open_regular(manifest) as handle:
+        if os.fstat(handle.fileno()).st_size <= limit:
+            return
+        number, since, after_cr = 1, 0, False  # the line being read, its bytes so far, whether a chunk ended in \r
+        while chunk := handle.read(min(_SCAN_BYTES, limit)):  # a line inside one chunk is within the limit
+            ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
+            if since + (min(ends) + 1 if ends else len(chunk)) > limit:
+                raise ManifestError(
+                    f"{manifest} line {number}: the line is longer than {size_text(limit)}, the most the kit reads "
+                    "for one line of a JSONL manifest; write one JSON object per photo, each on its own line"
+                )
+            if ends:
+                since = len(chunk) - 1 - max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+                number += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+                number -= after_cr and chunk.startswith(b"\n")  # a \r\n cut between two chunks ends one line
+            else:
+                since += len(chunk)
+            after_cr = chunk.endswith(b"\r")
 
 
 def _lines(raw: bytes) -> io.TextIOWrapper:

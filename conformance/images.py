@@ -272,16 +272,61 @@ def for_upload(source: str | Path | bytes, accepted: Sequence[str] = ("JPEG", "P
     in one of the accepted formats is returned as it is; any other format the kit opens is
     re-encoded as PNG (lossless and deterministic, so a recording keyed by the bytes replays).
     Raises :class:`~conformance.errors.ManifestError`, naming the file, for an image the kit does
-    not open. Rekognition accepts JPEG and PNG: its adapter sends ``for_upload(photo.path)[0]``.
+    not open, and for one whose pixels PNG cannot hold unchanged (CMYK, L*a*b*, floating point:
+    the loader accepts those TIFFs, but sending one would mean choosing a conversion for the audit).
+    Rekognition accepts JPEG and PNG: its adapter sends ``for_upload(photo.path)[0]``.
     """
     data = source if isinstance(source, bytes) else image_bytes(source)
-    with open_image(data, name=None if isinstance(source, bytes) else f"image {source}") as image:
+    name = "image bytes" if isinstance(source, bytes) else f"image {source}"
+    with open_image(data, name=name) as image:
         image_format = "JPEG" if image.format == "MPO" else str(image.format)
         if image_format in accepted:
             return data, image_format
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
+        _png_exact(image, name, image_format, accepted).save(buffer, format="PNG")
         return buffer.getvalue(), "PNG"
+
+
+# Pixel modes PNG holds as they are, and modes turned into one of them without changing any pixel's value:
+# a palette with alpha spelled out (PA), 16-bit greys in another byte order (through 32-bit integers: Pillow's
+# direct I;16B -> I;16 conversion clips every value to 255).
+_PNG_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I;16"})
+_EXACT_MODES = {"PA": "RGBA", "I;16B": "I", "I;16L": "I", "I;16N": "I"}
+# What a message calls the modes PNG cannot hold (a TIFF can: the loader accepts them).
+_MODE_NAMES = {
+    "CMYK": "CMYK colours",
+    "LAB": "CIE L*a*b* colours",
+    "YCbCr": "YCbCr colours",
+    "HSV": "HSV colours",
+    "F": "32-bit floating-point pixels",
+    "I": "32-bit integer pixels beyond 0 to 65,535",
+}
+
+
+def _png_exact(image: Image.Image, name: str, image_format: str, accepted: Sequence[str]) -> Image.Image:
+    """``image`` in a mode PNG holds, every pixel's value unchanged; else ManifestError naming the image.
+
+    A CMYK, L*a*b* or floating-point image has no conversion to what PNG holds that leaves the pixels as
+    they are: each (a colour profile, a range for the floats) would decide what the service sees, so the
+    kit refuses it and says how to convert it, rather than choose for the person running the audit.
+    """
+    if image.mode in _PNG_MODES:
+        return image
+    if image.mode in _EXACT_MODES:
+        image = image.convert(_EXACT_MODES[image.mode])
+    mode = image.mode
+    if mode == "I":  # 32-bit integers: exact in PNG's 16 bits when every value fits
+        low, high = image.getextrema()  # one band: two numbers
+        if isinstance(low, int) and isinstance(high, int) and low >= 0 and high <= 0xFFFF:
+            return image.convert("I;16")
+    if mode in _PNG_MODES:
+        return image
+    what = _MODE_NAMES.get(mode, f"pixel mode {mode}")
+    raise ManifestError(
+        f"{name} is a {image_format} of {what}, which cannot be sent as they are: the service takes "
+        f"{' or '.join(accepted)}, and PNG cannot hold them. The kit picks no conversion (one would change what the "
+        "service sees): convert the image yourself to an RGB PNG or JPEG and replace the file, or drop the row"
+    )
 
 
 # -- checking many images in worker processes --------------------------------------------------------------

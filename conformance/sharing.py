@@ -10,7 +10,7 @@ paid for, once per worker.
 So the xdist controller gives every worker a private folder and a secret for the run
 (:func:`open_share`, in ``pytest_configure_node``). The first worker to need the observations
 works them out while holding a lock on their entry, seals them (HMAC-SHA256 with the run's secret,
-as :mod:`conformance.cache` seals its entries) and writes them; the others wait for the lock and
+as :mod:`conformance.run.cache` seals its entries) and writes them; the others wait for the lock and
 read them. A failure that stops the run (a systematic failure, a model that calls ``sys.exit()``)
 is shared the same way, so every worker stops with the same message and the model is not called
 again. ``conformance run -- -n N`` has the answers already: the CLI's are the entry (:func:`seed`).
@@ -125,10 +125,27 @@ def _read(share: Share, key: str) -> dict[str, Any] | None:
     """The entry under ``key`` when it exists and verifies; None otherwise (the worker works alone)."""
     import hmac
 
+    from ._files import read_problem, read_regular
+    from ._text import printable
+    from .run.cache import MAX_ENTRY_BYTES
+
+    path = _entry(share, key)
     try:
-        document = json.loads(_entry(share, key).read_text(encoding="utf-8"))
+        data = read_regular(path, limit=MAX_ENTRY_BYTES)  # never a pipe or a device, never without bound
+    except FileNotFoundError:
+        return None  # not written yet: this worker is the first
+    except OSError as exc:
+        notice = (
+            f"conformance: ignored the answers shared by the run's workers, {path}: it "
+            f"{read_problem(exc, 'shared answers')}; this worker works the answers out itself"
+        )
+        sys.stderr.write(printable(notice) + "\n")
+        return None
+    try:
+        document = json.loads(data.decode("utf-8"))
+        del data
         seal = document.pop("seal", None)
-    except (OSError, ValueError, AttributeError):
+    except (ValueError, AttributeError):
         return None
     if not isinstance(seal, str) or document.get("format") != _FORMAT or document.get("key") != key:
         return None

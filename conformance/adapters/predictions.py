@@ -36,11 +36,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from .._files import NotRegularFile, open_regular
+from .._files import NotRegularFile, open_regular, size_text
 from .._paths import tried
 from .._text import printable
 from .._untrusted import BAD_JSON, finite_number, finite_numbers, json_problem, shown, shown_list
-from ..dataset import normalise_photo_id
+from ..dataset import _RepeatedKey, _unique_keys, normalise_photo_id  # the manifest's rule for repeated keys
 from ..errors import PredictionsError
 from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..matching import SearchOutcome
@@ -67,6 +67,8 @@ _MISSING_LISTED = 5  # photos without a line named in the console
 _MAX_HEADER_NAME = 200
 _HEADER_LIMITS = {"analyzer": _MAX_HEADER_NAME, "version": _MAX_HEADER_NAME, "note": 4096}
 _MAX_LABELS = 100  # labels a vocabulary or label map may hold (Rekognition's: 2)
+# The longest line read (its line end included): a photo's answer with a thousand faces is about 150 KB.
+MAX_LINE_BYTES = 16 * 2**20
 # A carriage return that does not start a \r\n ends a line too (universal newlines, as Python reads text).
 _LONE_CR = re.compile("(?<=\r)(?!\n)")
 _LONE_CR_BYTES = re.compile(b"\r(?!\n)")
@@ -128,21 +130,27 @@ class ConfidenceScales:
         return self.unit if count == 1 else self.unit + "s"
 
 
-_DECODE = json.JSONDecoder().raw_decode
+# A key given twice in one object is refused, as in a JSONL manifest: json keeps the last one silently, so a
+# line could show a reviewer "gender": "Male" and give the kit "gender": "Female". The hook costs about 0.6 µs
+# a line, as fast as json.loads still (benchmarks/duplicate_keys.py, docs/how-to/large-runs.md).
+_DECODE = json.JSONDecoder(object_pairs_hook=_unique_keys).raw_decode
 
 
 def _loads(line: str) -> Any:
-    """``json.loads(line)``, without its two whitespace scans for the usual line (an object, then a newline).
+    """``json.loads(line)`` refusing a repeated key (:class:`_RepeatedKey`), without ``json.loads``'s two
+    whitespace scans for the usual line (an object, then a newline).
 
     Anything else (leading spaces, extra data, bad JSON) is left to ``json.loads``: the same value, or
     the same error.
     """
     try:
         value, end = _DECODE(line)
+    except _RepeatedKey:
+        raise
     except BAD_JSON:
-        return json.loads(line)
+        return json.loads(line, object_pairs_hook=_unique_keys)
     if end != len(line) and line[end:].strip(" \t\n\r"):  # json.loads's own whitespace
-        return json.loads(line)  # raises its "Extra data" error
+        return json.loads(line, object_pairs_hook=_unique_keys)  # raises its "Extra data" error
     return value
 
 
@@ -317,6 +325,11 @@ class PredictionsAnalyzer:
                 continue
             try:
                 record = _loads(line_text)
+            except _RepeatedKey as exc:
+                raise self._fail(
+                    number,
+                    f"key {shown(exc.key)} appears twice in the object; the second would hide the first: keep one",
+                ) from None
             except BAD_JSON as exc:
                 where = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
                 raise self._fail(number, f"not valid JSON ({json_problem(exc)}{where})") from None
@@ -410,10 +423,18 @@ class PredictionsAnalyzer:
         """Each line of the file with its number, decoded on its own, as universal newlines read them.
 
         A line ends at ``\n``, ``\r\n`` or a lone ``\r``; a UTF-8 byte order mark before the first is dropped.
-        Bytes that are not UTF-8 are refused with their line.
+        Bytes that are not UTF-8, and a line over :data:`MAX_LINE_BYTES`, are refused with their line.
         """
         number = 0
-        for chunk in handle:  # split at b"\n" only: the lone carriage returns are split below
+        limit = MAX_LINE_BYTES
+        read = handle.readline
+        pending = b""  # what followed the last lone carriage return of a chunk cut at the limit
+        # Split at b"\n" only (the lone carriage returns are split below), and never more than the limit at once:
+        # a file of one endless line is refused after reading the limit, not read until the memory runs out.
+        while chunk := (pending + read(limit + 1 - len(pending)) if pending else read(limit + 1)):
+            pending = b""
+            if len(chunk) > limit:
+                chunk, pending = self._cut_at_lone_cr(chunk, number + 1, limit)
             if number == 0 and chunk.startswith(codecs.BOM_UTF8):
                 chunk = chunk[len(codecs.BOM_UTF8) :]
             try:
@@ -425,6 +446,18 @@ class PredictionsAnalyzer:
                 if piece:
                     number += 1
                     yield number, piece
+
+    def _cut_at_lone_cr(self, chunk: bytes, number: int, limit: int) -> tuple[bytes, bytes]:
+        """A chunk over the line limit, cut after its last lone carriage return (a file of ``\r`` line ends);
+        without one, its first line (line ``number``) is over the limit and refused."""
+        ends = [m.end() for m in _LONE_CR_BYTES.finditer(chunk) if m.end() < len(chunk)]  # the last byte: unknown
+        if not ends:
+            raise self._fail(
+                number,
+                f"the line is longer than {size_text(limit)}, the most the kit reads for one line (a photo's answer, "
+                "or the header); write one JSON object per line, a line per photo",
+            )
+        return chunk[: ends[-1]], chunk[ends[-1] :]
 
     def _first_line(self, photo_id: str) -> int:
         """The line of a photo's first prediction, read again for the message about a second one (a map
@@ -630,7 +663,7 @@ class PredictionsAnalyzer:
         """Whether a face without a gender is an abstention: as the header declares it, else as the file shows.
 
         A header's ``"abstains": false`` is the analyzer's contract: a null gender then breaks it and is that
-        photo's error (:func:`conformance.execution.hold_to_vocabulary`), never an abstention, however many
+        photo's error (:func:`conformance.run.execution.hold_to_vocabulary`), never an abstention, however many
         lines have one (a vendor that cannot abstain and leaves gender out of the photos it gets wrong would
         otherwise show no misgendering). Without the key, a null gender seen in the file shows it can abstain.
         """

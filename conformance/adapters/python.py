@@ -436,8 +436,11 @@ def _import_name(name: str, spec: str) -> ModuleType:
     def attempt() -> ModuleType | None:
         """The module, or None when it is not on sys.path (as opposed to failing inside)."""
         try:
-            with _own_argv(name), _kept_cwd(f"{spec}: importing {name}", lambda: _origin(name)):
-                _check_source(name, spec)
+            with (
+                _own_argv(name),
+                _kept_cwd(f"{spec}: importing {name}", lambda: _origin(name)),
+                _read_as_regular_files(name, spec),
+            ):
                 return importlib.import_module(name)
         except AdapterError:
             raise
@@ -484,22 +487,90 @@ def _module_problem(spec: str, path: Path, exc: OSError) -> AdapterError:
     )
 
 
-def _check_source(name: str, spec: str) -> None:
-    """Refuse a module found by name whose source file is over the bound, before the import reads it whole.
+@contextmanager
+def _read_as_regular_files(name: str, spec: str) -> Iterator[None]:
+    """While ``name`` is imported, it and its parent packages are checked, then read through the kit's reader.
 
-    The import system itself passes over a pipe or a device (it looks for regular files only).
+    Python's import system passes over a module file that is a pipe or a device, but not over its
+    bytecode cache (``__pycache__/NAME.cpython-311.pyc``), which it opened with a plain ``open``: a pipe
+    there hung ``python:MODULE:FUNCTION`` for ever (red team 15c). So the modules the name names are found
+    as usual, by the path finder, and then each file they will be read from (the source, the cache, an
+    extension module) is checked (:func:`_check_found`), and a source or bytecode module is read through
+    :func:`~conformance._files.read_regular`, which never waits on a pipe, also for a file swapped since.
+    What those modules import in turn is theirs, and imported as Python imports it.
     """
-    import importlib.util
-    from importlib.machinery import SourceFileLoader
+    from importlib.machinery import PathFinder
 
-    if name in sys.modules:
+    parts = name.split(".")
+    names = {".".join(parts[: i + 1]) for i in range(len(parts))}
+
+    class RegularFilesFinder:
+        @staticmethod
+        def find_spec(fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None) -> Any:
+            if fullname not in names:
+                return None
+            found = PathFinder.find_spec(fullname, path, target)
+            if found is not None:
+                _check_found(found, spec)
+                regular = _regular_loaders().get(type(found.loader))
+                if regular is not None and found.origin:
+                    found.loader = regular(fullname, found.origin)
+            return found
+
+    finders = sys.meta_path
+    # Just before the path finder: the built-in and frozen modules' finders come first, as they always do.
+    where = next((i for i, f in enumerate(finders) if f is PathFinder), len(finders))
+    finders.insert(where, RegularFilesFinder)  # a finder class, as PathFinder is
+    try:
+        yield
+    finally:
+        if RegularFilesFinder in finders:
+            finders.remove(RegularFilesFinder)
+
+
+def _check_found(found: Any, spec: str) -> None:
+    """Refuse a module whose file or bytecode cache is not a regular file, or over the bound, naming it.
+
+    ``found`` is the import system's spec of the module; an extension module's file (a shared library,
+    loaded by the system) is checked to be a regular file, of any size.
+    """
+    from importlib.machinery import ExtensionFileLoader
+
+    if not (found.has_location and found.origin):
+        return  # a namespace package: no file
+    extension = isinstance(found.loader, ExtensionFileLoader)
+    try:
+        regular_size(found.origin, limit=None if extension else MAX_MODULE_BYTES)
+    except OSError as exc:
+        raise _module_problem(spec, Path(found.origin), exc) from None
+    if not extension:
+        _check_cache(found.cached, found.origin, spec)
+
+
+def _check_cache(cached: str | None, origin: str, spec: str) -> None:
+    """Refuse a module's bytecode cache that is a pipe, a device or over the bound, naming it and the way out."""
+    if not cached or cached == origin:
         return
-    found = importlib.util.find_spec(name)
-    if found is not None and found.origin and isinstance(found.loader, SourceFileLoader):
-        try:
-            regular_size(found.origin, limit=MAX_MODULE_BYTES)
-        except OSError as exc:
-            raise _module_problem(spec, Path(found.origin), exc) from None
+    try:
+        regular_size(cached, limit=MAX_MODULE_BYTES)
+    except FileNotFoundError:
+        return  # none yet: Python writes it
+    except OSError as exc:
+        raise AdapterError(
+            f"{spec}: the bytecode cache {cached} of the module {origin} {read_problem(exc, 'a module')}; delete it "
+            "(Python writes it again at the next import)"
+        ) from None
+
+
+def _regular_loaders() -> dict[type[Any], type[Any]]:
+    """The import system's file loaders, and each one's kit's counterpart (see :func:`_regular_loader`)."""
+    from importlib.machinery import SourceFileLoader, SourcelessFileLoader
+
+    class RegularSourcelessLoader(SourcelessFileLoader):
+        def get_data(self, path: str) -> bytes:
+            return read_regular(path, limit=MAX_MODULE_BYTES)
+
+    return {SourceFileLoader: _regular_loader(), SourcelessFileLoader: RegularSourcelessLoader}
 
 
 def _regular_loader() -> type[Any]:
@@ -544,6 +615,7 @@ def _import_file(target: str, spec: str) -> ModuleType:
     module_spec = importlib.util.spec_from_file_location(name, resolved, loader=_regular_loader()(name, str(resolved)))
     if module_spec is None or module_spec.loader is None:
         raise AdapterError(f"{spec}: {resolved} cannot be loaded as a Python module; give a .py file")
+    _check_cache(module_spec.cached, str(resolved), spec)
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
     try:

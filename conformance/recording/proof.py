@@ -28,11 +28,15 @@ import json
 import os
 import secrets
 import stat
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from .._files import FileTooLarge, NotRegularFile, read_problem, read_regular
+from .._text import printable
 
 __all__ = [
     "CLAIM_HEADER",
@@ -52,6 +56,9 @@ NONCE_HEADER = "x-conformance-nonce"
 PROOF_HEADER = "x-conformance-emulator-proof"
 # What a recording keeps of a claim it could not verify: said, never believed.
 UNVERIFIED_HEADER = "x-conformance-emulator-unverified"
+# An emulator's key file holds about 150 bytes of JSON (its pid, host, port and a 32-byte key in hex).
+MAX_KEY_FILE_BYTES = 4096
+_SAID: set[str] = set()  # key files a notice was given for (a recording asks for a key on every call)
 
 
 def registry() -> Path:
@@ -105,7 +112,7 @@ def unregister(path: Path | None, key: bytes) -> None:
     if path is None:
         return
     try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
+        entry = json.loads(_read_key_file(path))
     except (OSError, ValueError):
         return
     if isinstance(entry, dict) and entry.get("key") == key.hex():
@@ -132,11 +139,29 @@ def _key_for(url: str) -> bytes | None:
     folder = registry()
     if port is None or not _private_folder(folder):
         return None
+    path = folder / f"{port}.json"
     try:
-        entry: Any = json.loads((folder / f"{port}.json").read_text(encoding="utf-8"))
+        entry: Any = json.loads(_read_key_file(path))
         return bytes.fromhex(str(entry["key"])) if isinstance(entry, dict) else None
+    except (NotRegularFile, FileTooLarge) as exc:
+        _say_once(path, f"conformance: ignored the emulator key file {path}: it {read_problem(exc, 'a key file')}")
+        return None
     except (OSError, ValueError, KeyError):
         return None
+
+
+def _read_key_file(path: Path) -> bytes:
+    """A key file's bytes: a regular file only, at most :data:`MAX_KEY_FILE_BYTES` (never a wait on a pipe)."""
+    return read_regular(path, limit=MAX_KEY_FILE_BYTES)
+
+
+def _say_once(path: Path, notice: str) -> None:
+    """A notice on stderr, once per file (a recording asks for a key on every call)."""
+    if str(path) not in _SAID:
+        _SAID.add(str(path))
+        sys.stderr.write(
+            printable(f"{notice}; the answers of the endpoint on that port are recorded as unverified") + "\n"
+        )
 
 
 def _header(headers: Mapping[str, Any], name: str) -> str | None:
