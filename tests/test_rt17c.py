@@ -266,3 +266,174 @@ def test_only_a_stand_in_on_this_machine_answers_for_itself(source: Source, targ
 
     state = counted(OptOut(True, "opts out"), source, target)
     assert (state.opted_out is True) is counts
+
+
+# -- F2: sequential runs stopping on a "not applicable" of the photos sent so far ---------------------------------
+
+
+def _consistency_data(out: Path, salt: str) -> Path:
+    """seq_consistency_na.py's data: cis and trans 300 people, 10 cis / 15 trans with 3 photos (trans ones labelled
+    Male, Male, Female), trans single photos misgendered. Same images, ids and salt, so the same look order."""
+    from PIL import Image
+
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    rows, preds, n = [], [], 0
+    for g, (grp, multi) in enumerate((("cis", 10), ("trans", 15))):
+        for p in range(300):
+            k = 3 if p < multi else 1
+            for j in range(k):
+                n += 1
+                name = f"images/{grp}{p:03d}_{j}.png"
+                Image.new("RGB", (16, 16), (n % 256, n // 256, g * 100 + j)).save(out / name)
+                rows.append(f"{name},{salt}{grp}{p:03d},woman,{'no' if grp == 'cis' else 'yes'}")
+                label = "Female" if grp == "cis" else ("Male" if (k == 1 or j < 2) else "Female")
+                preds.append(
+                    {"photo": name, "faces": [{"gender": label, "confidence": 90.0, "box": [0.1, 0.1, 0.5, 0.5]}]}
+                )
+    return _write(out, "photo,subject,gender_identity,trans", rows, preds, abstains=False)
+
+
+def _nonbinary_data(out: Path, salt: str) -> Path:
+    """seq_groupby_nonbinary.py's data: sites a and b, 200 people each with one photo, 6 nonbinary people a site
+    always given a binary label; site b's women and men misgendered; the vocabulary can abstain."""
+    from PIL import Image
+
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    rows, preds, n = [], [], 0
+    for site in ("a", "b"):
+        for p in range(200):
+            n += 1
+            ident = "nonbinary" if p < 6 else ("woman" if p % 2 else "man")
+            name = f"images/{site}{p:03d}.png"
+            Image.new("RGB", (16, 16), (n % 256, n // 256, 7)).save(out / name)
+            rows.append(f"{name},{salt}{site}{p:03d},{ident},no,{site}")
+            if ident == "nonbinary":
+                label = "Male"
+            elif site == "b":
+                label = "Female" if ident == "man" else "Male"
+            else:
+                label = "Male" if ident == "man" else "Female"
+            preds.append({"photo": name, "faces": [{"gender": label, "confidence": 90.0, "box": [0.1, 0.1, 0.5, 0.5]}]})
+    return _write(out, "photo,subject,gender_identity,trans,site", rows, preds, abstains=True)
+
+
+def _write(out: Path, header: str, rows: list[str], preds: list[dict[str, Any]], *, abstains: bool) -> Path:
+    (out / "manifest.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    head = {"analyzer": "rt17c", "version": "1", "vocabulary": ["Male", "Female"], "simulated": True}
+    if abstains:
+        head["abstains"] = True
+    lines = [json.dumps(head), *(json.dumps(p) for p in preds)]
+    (out / "predictions.jsonl").write_text("\n".join(lines) + "\n")
+    return out
+
+
+def _run(data: Path, out: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    code = main(
+        [
+            "run",
+            "--dataset",
+            str(data / "manifest.csv"),
+            "--analyzer",
+            f"predictions:{data / 'predictions.jsonl'}",
+            *extra,
+            "--report-dir",
+            str(out),
+        ]
+    )
+    return code, json.loads((out / "report.json").read_text())
+
+
+def _verdicts(report: dict[str, Any]) -> dict[str, str]:
+    return {c["id"]: c["verdict"] for c in report["checks"]}
+
+
+@pytest.fixture(scope="module")
+def consistency(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _consistency_data(tmp_path_factory.mktemp("spc_4"), "x4")
+
+
+@pytest.fixture(scope="module")
+def nonbinary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _nonbinary_data(tmp_path_factory.mktemp("nb_s19"), "s19")
+
+
+def test_seq_na_settled_same_person_consistency_is_not_settled_by_the_photos_sent_so_far(
+    consistency: Path, tmp_path: Path
+) -> None:
+    # Before: "124 of 650 photos sent in 1 of 5 looks", NOT APPLICABLE same_person_consistency cis (10 cis people
+    # have 3 photos); the full run fails it (+0.667 [0.248, 0.882]).
+    checks = ("--checks", "misgender_gap,same_person_consistency")
+    _, full = _run(consistency, tmp_path / "full", *checks)
+    _, seq = _run(consistency, tmp_path / "seq", *checks, "--sequential")
+    assert _verdicts(full) == {"misgender_gap": "fail", "same_person_consistency": "fail"}
+    assert _verdicts(seq)["same_person_consistency"] != "not applicable"
+    assert _verdicts(seq) == _verdicts(full)
+
+
+def test_seq_na_settled_nonbinary_people_under_group_by_are_not_passed_over(nonbinary: Path, tmp_path: Path) -> None:
+    # Before: stopped at look 1 (80 of 400 photos) with PASS "no nonbinary people in the dataset" (12 are).
+    checks = ("--group-by", "site", "--reference", "a", "--checks", "misgender_gap,nonbinary_representability")
+    _, full = _run(nonbinary, tmp_path / "full", *checks)
+    _, seq = _run(nonbinary, tmp_path / "seq", *checks, "--sequential")
+    assert _verdicts(full) == {"misgender_gap": "fail", "nonbinary_representability": "fail"}
+    assert _verdicts(seq) == _verdicts(full)
+    nb = next(c for c in seq["checks"] if c["id"] == "nonbinary_representability")
+    assert "no nonbinary people in the dataset" not in json.dumps(nb)
+
+
+@pytest.mark.parametrize("salt", ["", "x1", "x4", "s19", "q7"])
+def test_every_groups_multi_photo_and_nonbinary_people_are_in_the_first_look(tmp_path: Path, salt: str) -> None:
+    # Whatever the naming: look 1 holds, in each group, ceil(n_s / 5) people of each stratum (10 cis and 15 trans
+    # people with 3 photos: 2 and 3 of them; 6 nonbinary people a site: 2 a site).
+    from conformance.dataset import group_labels
+    from conformance.sequential import person_batches
+
+    spc = load_dataset(_consistency_data(tmp_path / "spc", salt) / "manifest.csv")
+    first = person_batches(spc, group_labels(spc, []), 5)[0]
+    multi = {p.subject for p in first if sum(q.subject == p.subject for q in first) == 3}
+    assert sum("cis" in s for s in multi) == 2
+    assert sum("trans" in s for s in multi) == 3
+    nb = load_dataset(_nonbinary_data(tmp_path / "nb", salt) / "manifest.csv")
+    first = person_batches(nb, group_labels(nb, ["site"]), 5)[0]
+    assert sorted(p.attributes["site"] for p in first if p.identity == "nonbinary") == ["a", "a", "b", "b"]
+
+
+def test_a_not_applicable_settles_only_when_the_whole_manifest_says_it() -> None:
+    from conformance.sequential import ManifestFacts, unsettled
+
+    facts = ManifestFacts(disclosed=True, nonbinary=True, single_photo_groups=frozenset({"nonbinary"}))
+    na = "not applicable"
+    # nobody in the nonbinary group has two photos in the whole manifest: settled; cis has such people: not.
+    assert (
+        unsettled("same_person_consistency", "pass", [("trans", "cis", "pass"), ("nonbinary", "cis", na)], facts)
+        is None
+    )
+    assert unsettled("same_person_consistency", na, [("trans", "cis", na)], facts)
+    assert unsettled("nonbinary_representability", "pass", [("nonbinary", "none (absolute)", na)], facts)
+    none = ManifestFacts(disclosed=False, nonbinary=False, single_photo_groups=frozenset())
+    assert unsettled("nonbinary_representability", "pass", [("nonbinary", "none (absolute)", na)], none) is None
+    assert unsettled("misgender_gap", na, [], none) is None
+    assert unsettled("misgender_gap", na, [], facts)  # someone disclosed: the next look can speak to it
+    # A group the analyzer abstained on entirely is a fact of the answers so far, never of the manifest.
+    assert unsettled("misgender_gap", "pass", [("trans", "cis", na)], facts)
+    assert unsettled("transformation_invariance", na, [], facts) is None
+    assert unsettled("misgender_gap", "fail", [("trans", "cis", na)], facts) is None
+    assert unsettled("misgender_gap", "inconclusive", [], facts)
+
+
+def test_verify_notices_a_sequential_report_that_stopped_on_an_unsettled_not_applicable(
+    consistency: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A report as the old rule made it (every "not applicable" settled, looks by group only): verify re-derives
+    # the looks under the rule and order in force and must not call it verified.
+    from conformance import sequential
+
+    monkeypatch.setattr(sequential, "unsettled", lambda *a, **k: None, raising=False)
+    # (its own --seed: the run's context of the same options, made by an earlier test in this process, is reused)
+    checks = ("--checks", "misgender_gap,same_person_consistency", "--seed", "17")
+    _, report = _run(consistency, tmp_path / "old", *checks, "--sequential")
+    assert report["sequential"]["looks_taken"] == 1
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "old" / "report.json")]) == 1
+    assert "sequential" in capsys.readouterr().out
