@@ -18,8 +18,9 @@ live Rekognition call the kit:
 
 A state the kit cannot read (no permission, no organisation, a network fault) is never taken as
 opted out, and neither is an opt-out answered by anything but AWS's own Organizations endpoint
-(``AWS_ENDPOINT_URL_ORGANIZATIONS`` pointed at a stand-in can say anything), unless the photos go to
-the same kind of stand-in (a local emulator of both services). Tested with botocore's Stubber: no
+(``AWS_ENDPOINT_URL_ORGANIZATIONS`` pointed at a stand-in can say anything), unless both it and the
+photos are on this machine (the kit's emulator of both services on loopback, no remote proxy): a
+remote host that is not AWS's endpoint over TLS cannot vouch for its own opt-out (red team 17c). Tested with botocore's Stubber: no
 network, no credentials.
 """
 
@@ -139,18 +140,16 @@ class Source:
         return f"{self.url} ({what}{f', through the proxy {self.proxy}' if self.proxy else ''})"
 
     def same_stand_in(self, other: Source) -> bool:
-        """Both endpoints the same kind of stand-in, reached the same way: one party answers both."""
-        from urllib.parse import urlsplit
+        """Both endpoints a stand-in on this machine (the kit's emulator of both services), reached the same way.
 
-        if self.kind == "aws" or other.kind != self.kind or self.proxy != other.proxy:
+        Only loopback, and only with no proxy or a loopback one: a remote host that is not AWS's endpoint
+        over TLS cannot vouch for what it keeps, even of the photos sent to itself (red team 17c, F7).
+        """
+        from .recording.endpoints import is_loopback
+
+        if self.kind != "loopback" or other.kind != "loopback" or self.proxy != other.proxy:
             return False
-        if self.kind == "loopback":
-            return True  # the same machine (this one, or the proxy's) answers both
-        try:
-            mine, theirs = urlsplit(self.url), urlsplit(other.url)
-            return (mine.scheme, mine.hostname, mine.port) == (theirs.scheme, theirs.hostname, theirs.port)
-        except ValueError:
-            return False
+        return self.proxy is None or is_loopback(self.proxy)
 
 
 def counted(state: OptOut, source: Source | None, target: Source) -> OptOut:
@@ -163,6 +162,19 @@ def counted(state: OptOut, source: Source | None, target: Source) -> OptOut:
         return state
     if source.kind == "aws" or source.same_stand_in(target):
         return state
+    from .recording.endpoints import is_loopback
+
+    remote = next((s for s in (target, source) if s.kind == "other" or (s.proxy and not is_loopback(s.proxy))), None)
+    if target.kind != "aws" and remote is not None:
+        return OptOut(
+            None,
+            f"the opt-out was answered by the Organizations endpoint {source.words()}, and it is not taken as opted "
+            f"out for calls to {target.words()} (it said: {state.detail}): {remote.words()} is neither AWS's own "
+            "endpoint over TLS checked against the public certificate authorities nor on this machine, and a remote "
+            "host's word proves nothing about what it, or whatever is behind it, keeps of the photos; only AWS's own "
+            "Organizations endpoint (or the kit's emulator of both services, on loopback) vouches for an opt-out: "
+            "unset AWS_ENDPOINT_URL_ORGANIZATIONS (or the profile's endpoint_url for organizations) to ask AWS",
+        )
     return OptOut(
         None,
         f"the opt-out was answered by the Organizations endpoint {source.words()}, and an answer not from AWS's "

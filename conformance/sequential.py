@@ -7,11 +7,15 @@ clearly not; a sequential audit looks at the data as they come and stops when th
 How, and why it stays valid under repeated looks:
 
 - **Order.** People, not photos, are the units the checks' intervals rest on, so batches are of
-  people, all of a person's photos at once. Each group's people are put in the order of a keyed hash
-  of their subject id, keyed with the data's own digest (:func:`order_key`: every photo's id and
-  image digest, sorted, so it does not depend on the manifest's row order), and look ``k`` of ``K``
-  holds the first ``ceil(k / K * n_g)`` people of every group ``g``: stratified by group and by
-  person, in an order no one chose and the data fix. Not the run's ``--seed``: a sequential verdict is
+  people, all of a person's photos at once. Each group's people are split into strata by what the
+  checks need of them (:func:`stratum`: nonbinary, binary or undisclosed identity; one photo or two
+  and more), each stratum's people are put in the order of a keyed hash of their subject id, keyed
+  with the data's own digest (:func:`order_key`: every photo's id and image digest, sorted, so it
+  does not depend on the manifest's row order), and look ``k`` of ``K`` holds the first
+  ``ceil(k / K * n_s)`` people of every stratum ``s``: stratified by group, by what the checks need
+  and by person, in an order no one chose and the data fix. So every group's people with two or
+  more photos, and its nonbinary people (under any ``--group-by``), are there from the first look
+  (red team 17c: a look without them read "not applicable" where the whole data would fail). Not the run's ``--seed``: a sequential verdict is
   one draw of the order, and with a seeded order the same data could be replayed under seed after
   seed (or with its rows shuffled) until the verdict came out as wanted. The same batches on every
   replay, re-derived by ``conformance verify``.
@@ -27,7 +31,11 @@ How, and why it stays valid under repeated looks:
   independent increments). The union bound costs a little power; measured in
   ``benchmarks/sequential_audit.py``.
 - **Stopping.** After each look, stop when every planned check is settled (pass, fail, or not
-  applicable by construction); otherwise send the next batch. At the last look the data have run
+  applicable by construction); otherwise send the next batch. "Not applicable" (a whole check's, or
+  a comparison's inside a pass) counts as settled only when it holds for the whole manifest, as the
+  manifest's people, groups and photo counts say before any photo is sent (:func:`manifest_facts`,
+  :func:`unsettled`): never from the photos sent so far, nor from what the analyzer answered (a group
+  it abstained on entirely may be answered in the next look). At the last look the data have run
   out and the verdicts stand as they are. The report's verdicts and intervals are those of the look
   that stopped, at that look's level; the photos never sent are listed in ``report.json``'s
   ``photos`` with the outcome ``not needed``, never as analysed. The last look tests at its own share
@@ -52,7 +60,19 @@ if TYPE_CHECKING:
     from .policy import Policy
     from .results import CheckResult
 
-__all__ = ["DEFAULT_LOOKS", "Look", "SequentialOutcome", "look_levels", "order_key", "person_batches", "spending"]
+__all__ = [
+    "DEFAULT_LOOKS",
+    "Look",
+    "ManifestFacts",
+    "SequentialOutcome",
+    "look_levels",
+    "manifest_facts",
+    "order_key",
+    "person_batches",
+    "spending",
+    "stratum",
+    "unsettled",
+]
 
 DEFAULT_LOOKS = 5
 # A look whose share of the error is below this is not taken: its share is carried to the next look. No
@@ -60,7 +80,6 @@ DEFAULT_LOOKS = 5
 # 12 decimals (``checks._compare.error_rates``), which would round it off (many looks: 14 looks at 0.025
 # gave the first look 5e-17, tested as a confidence of exactly 1).
 MIN_LEVEL = 1e-9
-SETTLED = ("pass", "fail", "not applicable")
 NOT_NEEDED = "not needed"
 
 
@@ -109,30 +128,125 @@ def _rank(key: str, subject: str) -> str:
     return hmac.new(key.encode(), subject.encode(), hashlib.sha256).hexdigest()
 
 
-def person_batches(dataset: Dataset, groups: Sequence[str], looks: int) -> list[list[Photo]]:
-    """Photos new at each look: every group's people in the data's own order, ``ceil(k / looks * n_g)`` by look ``k``.
+def stratum(photos: Sequence[Photo]) -> tuple[str, bool]:
+    """What the checks need of a person, from their photos in the manifest: identity kind, and two or more photos.
 
-    The order is fixed by the data (:func:`order_key`), not by a seed nor the manifest's row order.
+    ``("nonbinary" | "binary" | "undisclosed", has 2+ photos)``: nonbinary_representability needs
+    nonbinary people, same_person_consistency people with two or more photos, every gender check
+    people who disclosed an identity. Known before any photo is sent.
     """
-    people: dict[str, list[str]] = {}
+    from .identity import UNDISCLOSED
+
+    identity = photos[0].identity
+    kind = "nonbinary" if identity == "nonbinary" else ("undisclosed" if identity == UNDISCLOSED else "binary")
+    return kind, len(photos) >= 2
+
+
+def person_batches(dataset: Dataset, groups: Sequence[str], looks: int) -> list[list[Photo]]:
+    """Photos new at each look: every stratum's people in the data's own order, ``ceil(k / looks * n_s)`` by look ``k``.
+
+    Strata are a group's people by :func:`stratum`, so each group's nonbinary people and people with
+    two or more photos are in the first look. The order is fixed by the data (:func:`order_key`), not
+    by a seed nor the manifest's row order.
+    """
     photos: dict[tuple[str, str], list[Photo]] = {}
     for photo, group in zip(dataset.photos, groups, strict=True):
-        key = (group, photo.subject)
-        if key not in photos:
-            people.setdefault(group, []).append(photo.subject)
-        photos.setdefault(key, []).append(photo)
+        photos.setdefault((group, photo.subject), []).append(photo)
+    people: dict[tuple[str, str, bool], list[str]] = {}
+    for (group, name), theirs in photos.items():
+        people.setdefault((group, *stratum(theirs)), []).append(name)
     secret = order_key(dataset)
-    order = {g: sorted(people[g], key=lambda name: (_rank(secret, name), name)) for g in sorted(people)}
+    order = {s: sorted(people[s], key=lambda name: (_rank(secret, name), name)) for s in sorted(people)}
     batches: list[list[Photo]] = []
     for k in range(1, looks + 1):
         batch: list[Photo] = []
-        for g, names in order.items():
+        for (g, *_), names in order.items():
             start, stop = math.ceil((k - 1) / looks * len(names)), math.ceil(k / looks * len(names))
             for name in names[start:stop]:
                 # a person's photos by id: the manifest's row order is no part of what is sent when
                 batch.extend(sorted(photos[(g, name)], key=lambda photo: photo.id))
         batches.append(batch)
     return batches
+
+
+@dataclass(frozen=True)
+class ManifestFacts:
+    """What the whole manifest lets the checks speak to, known before any photo is sent.
+
+    ``disclosed``: someone described a gender identity; ``nonbinary``: someone is nonbinary;
+    ``single_photo_groups``: groups in which no person who disclosed an identity has two or more photos
+    (same_person_consistency is not applicable to them by construction).
+    """
+
+    disclosed: bool
+    nonbinary: bool
+    single_photo_groups: frozenset[str]
+
+
+def manifest_facts(dataset: Dataset, groups: Sequence[str]) -> ManifestFacts:
+    """:class:`ManifestFacts` of ``dataset`` under the group labels ``groups`` (one per photo)."""
+    from .identity import UNDISCLOSED
+
+    counts: dict[tuple[str, str], int] = {}
+    present: set[str] = set()
+    for photo, group in zip(dataset.photos, groups, strict=True):
+        present.add(group)
+        if photo.identity != UNDISCLOSED:
+            counts[(group, photo.subject)] = counts.get((group, photo.subject), 0) + 1
+    multi = {group for (group, _), n in counts.items() if n >= 2}
+    return ManifestFacts(
+        disclosed=bool(counts),
+        nonbinary=any(photo.identity == "nonbinary" for photo in dataset.photos),
+        single_photo_groups=frozenset(present - multi),
+    )
+
+
+# Checks that read only people who disclosed an identity: not applicable as a whole when nobody did.
+_DISCLOSED_ONLY = ("misgender_gap", "same_person_consistency", "confidence_calibration")
+
+
+def unsettled(
+    check: str, verdict: str, comparisons: Sequence[tuple[str, str, str]], facts: ManifestFacts
+) -> str | None:
+    """Why a look's ``verdict`` of ``check`` is not settled (None when it is).
+
+    ``comparisons``: its (group, reference, verdict). A fail is settled; an inconclusive is not. A pass
+    or a "not applicable" is settled only when each "not applicable" in it holds for the whole manifest
+    (``facts``): a comparison with a group in which no one has two or more photos
+    (same_person_consistency), the empirical half of nonbinary_representability when the manifest has
+    no nonbinary people, a whole check that reads only disclosed identities when nobody disclosed one,
+    transformation_invariance (never run sequentially). Any other "not applicable" rests on the photos
+    sent so far or on the analyzer's answers, which the next look can change.
+    """
+    if verdict == "fail":
+        return None
+    if verdict not in ("pass", "not applicable"):
+        return f"{check} is {verdict}"
+    if check == "transformation_invariance" and not comparisons:
+        return None  # not run sequentially, whatever the data
+    if verdict == "not applicable" and not comparisons:
+        if check in _DISCLOSED_ONLY and not facts.disclosed:
+            return None
+        return f"{check} is not applicable on the photos sent so far, which the manifest's other photos can change"
+    for group, reference, said in comparisons:
+        if said != "not applicable":
+            continue
+        if check == "same_person_consistency" and {group, reference} & facts.single_photo_groups:
+            continue
+        if check == "nonbinary_representability" and group == "nonbinary" and not facts.nonbinary:
+            continue
+        if check == "nonbinary_representability" and group == "nonbinary":
+            return (
+                "nonbinary_representability's empirical half is not applicable on the photos sent so far, but the "
+                "manifest has nonbinary people"
+            )
+        if check == "same_person_consistency":
+            return (
+                f"same_person_consistency is not applicable to {group} vs {reference} on the photos sent so far, but "
+                "the manifest has people with two or more photos in both"
+            )
+        return f"{check}'s {group} vs {reference} is not applicable on the photos sent so far"
+    return None
 
 
 @dataclass(frozen=True)
@@ -183,7 +297,8 @@ class SequentialOutcome:
                 f"group-sequential: at most {self.looks_planned} looks at equal shares of each group's people "
                 f"(in the data's own order, all of a person's photos at once), each verdict direction's one-sided error {self.alpha:g} "
                 "spent over the looks with O'Brien-Fleming-type spending (Lan-DeMets), held by the union bound; "
-                f"stop when every check is settled (pass, fail or not applicable){merged}"
+                "stop when every check is settled (pass, fail, or not applicable for the whole manifest, never "
+                f"only for the photos sent so far){merged}"
             ),
             "looks_planned": self.looks_planned,
             "looks_taken": len(self.looks),
@@ -194,7 +309,11 @@ class SequentialOutcome:
             "level_at_stop": last.alpha,
             # Fixed by the data, not by --seed nor row order: a replay under another seed sends the same looks.
             "order": {
-                "by": "each group's people sorted by HMAC-SHA-256 of their subject id, keyed with order_key",
+                "by": (
+                    "each group's people in strata (nonbinary, binary or undisclosed identity; one photo or two and "
+                    "more), each stratum sorted by HMAC-SHA-256 of their subject id, keyed with order_key, look k "
+                    "taking the first ceil(k / looks * n) of every stratum"
+                ),
                 "order_key": self.order,
                 "order_key_of": "SHA-256 over every photo's id and image digest, sorted (not the manifest's row order)",
             },
@@ -246,6 +365,7 @@ def run_looks(
     alpha = round((1.0 - policy.confidence) / 2.0, 12)
     levels = look_levels(alpha, looks)
     batches = person_batches(dataset, groups, looks)
+    facts = manifest_facts(dataset, groups)
     label = {photo.id: group for photo, group in zip(dataset.photos, groups, strict=True)}
     sent: list[Photo] = []
     records: list[Observation] = []
@@ -277,7 +397,17 @@ def run_looks(
         results = evaluate(observations, [label[p.id] for p in sent], look_policy)
         verdicts = {check: results[check].verdict for check in checks if check in results}
         taken.append(Look(k, len(sent), level, verdicts))
-        if k < looks and all(v in SETTLED for v in verdicts.values()):
+        open_checks = [
+            why
+            for check, result in results.items()
+            if check in checks
+            and (
+                why := unsettled(
+                    check, result.verdict, [(c.group, c.reference, c.verdict) for c in result.comparisons], facts
+                )
+            )
+        ]
+        if k < looks and not open_checks:
             stopped = f"every check settled at look {k}"
             break
     if observations is None:

@@ -532,8 +532,8 @@ def test_aws_own_organizations_endpoint_is_recorded_as_such(tmp_path: Path, monk
 @pytest.mark.parametrize(
     ("rekognition_url", "organizations_url", "opted_out"),
     [
-        # One stand-in serving both APIs (an emulator of both, a LocalStack): its answer is about itself.
-        ("http://192.0.2.5:4566", "http://192.0.2.5:4566", True),
+        # One stand-in serving both APIs on a remote host over plain HTTP: a host cannot vouch for its own opt-out (red team 17c, F7).
+        ("http://192.0.2.5:4566", "http://192.0.2.5:4566", None),
         # A stand-in's answer about AWS's service, or about another host's: not taken.
         ("https://rekognition.us-east-1.amazonaws.com", "http://127.0.0.1:18789", None),
         ("http://192.0.2.5:4566", "http://192.0.2.6:4566", None),

@@ -57,7 +57,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from .._text import printable
 from ..errors import AdapterError, ConformanceError, ManifestError
@@ -363,6 +362,9 @@ class RekognitionAnalyzer:
         # Marks answers not in Rekognition's shape (a proxy's page), live or replayed, before botocore parses them.
         self._client.meta.events.register("before-parse.rekognition", flag_non_answers)
         endpoint = str(self._client.meta.endpoint_url)
+        if not replay_only:
+            # Before anything is sent or classified: a URL whose readers disagree on its host is refused (red team 17c).
+            _refuse_ambiguous(self._client, endpoint, "rekognition")
         self._rec.endpoint = scrub_url(endpoint)
         loopback = is_loopback(endpoint)
         # A proxy, a certificate bundle of the user's: who could have answered in the vendor's place.
@@ -1059,11 +1061,7 @@ def _source(client: Any, host: str) -> Source:
     endpoint = str(client.meta.endpoint_url)
     said = _transport(client, endpoint)
     proxy = said.get("proxy")
-    try:
-        parts = urlsplit(endpoint)
-        name, scheme = (parts.hostname or "").lower(), parts.scheme.lower()
-    except ValueError:
-        name, scheme = "", ""
+    scheme, name, _ = endpoints.sent_to(endpoint)  # the host urllib3 connects to (red team 17c)
     own_trust = bool(said.get("ca_bundle")) or said.get("tls_verified") is False
     if scheme == "https" and re.fullmatch(host, name) and not own_trust:
         kind = "aws"
@@ -1074,7 +1072,39 @@ def _source(client: Any, host: str) -> Source:
 
 def _organizations_source(client: Any) -> Source:
     """Where the preflight's Organizations client asked (``AWS_ENDPOINT_URL_ORGANIZATIONS`` can point elsewhere)."""
+    _refuse_ambiguous(client, str(client.meta.endpoint_url), "organizations")
     return _source(client, _ORGANIZATIONS_HOST)
+
+
+def _refuse_ambiguous(client: Any, endpoint: str, service: str) -> None:
+    """Refuse an endpoint or proxy URL whose host urllib3 (what sends) and urlsplit read differently, or that hides
+    one behind a backslash, a user name, whitespace or control characters: :func:`endpoints.unambiguous`.
+
+    The error names the variable (or configuration) the URL came from, for the user to fix.
+    """
+    upper = service.upper()
+    named = next((v for v in (f"AWS_ENDPOINT_URL_{upper}", "AWS_ENDPOINT_URL") if os.environ.get(v)), "")
+    endpoints.unambiguous(
+        endpoint,
+        variable=named
+        or f"the endpoint URL of {service} (endpoint_url in the AWS config file's profile or services section)",
+    )
+    http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    proxy_for = getattr(getattr(http, "_proxy_config", None), "proxy_url_for", None)
+    proxy = proxy_for(endpoint) if callable(proxy_for) else None
+    if proxy:
+        proxy = str(proxy)
+        env = next(
+            (
+                name
+                for name in ("https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
+                if os.environ.get(name) and proxy in (os.environ[name], f"http://{os.environ[name]}")
+            ),
+            "",
+        )
+        endpoints.unambiguous(
+            proxy, variable=env or f"the proxy for {service} (proxies in the client's configuration)", credentials=True
+        )
 
 
 def _organizations_client() -> Any:

@@ -13,16 +13,21 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from ..errors import ConformanceError
+
 __all__ = [
     "ENDPOINT_CLASSES",
     "LOOPBACK_HOSTS",
+    "AmbiguousURL",
     "classify",
     "endpoint_class",
     "is_loopback",
     "least_trusted",
     "private_host",
     "route",
+    "sent_to",
     "session_class",
+    "unambiguous",
 ]
 
 # Endpoint classes, most trustworthy first: where a recording's answers came from.
@@ -31,9 +36,85 @@ ENDPOINT_CLASSES = ("vendor", "emulator", "loopback", "other")
 LOOPBACK_HOSTS = [r"127\.\d+\.\d+\.\d+$", r"localhost$", r"::1$"]
 
 
+class AmbiguousURL(ConformanceError):
+    """An endpoint or proxy URL whose host the kit cannot be sure of: it names the variable that set it."""
+
+
+def sent_to(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of ``url`` as urllib3 reads it: where botocore's requests really go.
+
+    botocore connects with urllib3, whose parser ends the authority at the first ``/``, ``?``, ``#`` or
+    ``\\``; Python's ``urlsplit`` takes the host after the last ``@``. They disagree on URLs such as
+    ``http://192.0.2.2:18790\\@127.0.0.1:1`` (red team 17c): classifying by urlsplit called a remote host
+    loopback. The host comes lower-cased, without IPv6 brackets; ``("", "", None)`` when it does not parse.
+    """
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
+    try:
+        parts = parse_url(url)
+    except (LocationParseError, ValueError):
+        return "", "", None
+    return (parts.scheme or "").lower(), (parts.host or "").lower().removeprefix("[").removesuffix("]"), parts.port
+
+
+def _split(url: str) -> tuple[str, str, int | None, bool]:
+    """``(scheme, host, port, has userinfo)`` as Python's urlsplit reads ``url`` (ValueError if it cannot)."""
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port, "@" in parts.netloc
+
+
+def unambiguous(url: str, *, variable: str, credentials: bool = False) -> str:
+    """``url`` if every reader of it names the same host; else :class:`AmbiguousURL` naming ``variable``.
+
+    Refused: whitespace, control characters or a backslash anywhere; a user or password before the
+    host (``credentials=True`` allows one ``user:password@``, a proxy's own login, when nothing else is
+    wrong); and any URL that urllib3 (what sends) and urlsplit (what older code and readers use) read
+    as different schemes, hosts or ports. Returns ``url`` unchanged.
+    """
+    scheme, host, port = sent_to(url)
+    shown = f"{scheme or 'http'}://{_bracketed(host)}{'' if port is None else f':{port}'}" if host else "no host"
+    why = ""
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        why = "it holds whitespace or a control character"
+    elif "\\" in url:
+        why = "it holds a backslash"
+    elif url.count("@") > (1 if credentials else 0):
+        why = (
+            "it holds an '@' (a user or password before the host, or one hidden in a path, query or fragment)"
+            if not credentials
+            else "it holds more than one '@'"
+        )
+    else:
+        try:
+            theirs = _split(url)
+        except ValueError:
+            theirs = ("", "", None, False)
+        if not host or (theirs[0], theirs[1], theirs[2]) != (scheme, host, port):
+            read = f"{theirs[0]}://{_bracketed(theirs[1])}{'' if theirs[2] is None else f':{theirs[2]}'}"
+            why = f"Python's urlsplit reads its host as {read} but urllib3, which sends the requests, as {shown}"
+    if why:
+        raise AmbiguousURL(
+            f"{variable} is not a plain URL: {why}. The kit cannot be sure which host the photos would go to "
+            f"(urllib3, which sends them, reads {shown}), so it refuses to run: set {variable} to a plain "
+            f"scheme://host:port URL{' (a proxy login as user:password@ is allowed)' if credentials else ''}, or "
+            "unset it"
+        )
+    return url
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
 def is_loopback(url: str) -> bool:
-    """Whether ``url``'s host is this machine (``localhost``, ``127.x.y.z``, ``::1``)."""
-    host = urlsplit(url).hostname or ""
+    """Whether ``url``'s host, as urllib3 reads it (what sends), is this machine: ``localhost``, ``127.x.y.z``, ``::1``.
+
+    Only those literal names count: ``127.1``, ``localhost.``, ``127.0.0.1.nip.io`` or an IPv4-mapped
+    ``::ffff:127.0.0.1`` may well reach this machine too, but the kit does not resolve names to decide,
+    so they are treated as leaving it (the live gate applies).
+    """
+    host = sent_to(url)[1]
     if host == "localhost":
         return True
     try:
@@ -80,18 +161,11 @@ def endpoint_class(
     answers are not the vendor's but the proxy's class (loopback or other). An emulator reached
     through a proxy is the proxy's class too (plain HTTP: the proxy sees and can change every answer).
     """
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        scheme = parts.scheme.lower()
-    except ValueError:
+    scheme, host, _ = sent_to(url)  # what urllib3 connects to, never what urlsplit reads (red team 17c)
+    if not host:
         return "other"
     local = is_loopback(url) or private_host(host)
-    via = (
-        None
-        if not proxy
-        else ("loopback" if is_loopback(proxy) or private_host(urlsplit(proxy).hostname or "") else "other")
-    )
+    via = None if not proxy else ("loopback" if is_loopback(proxy) or private_host(sent_to(proxy)[1]) else "other")
     if emulator and is_loopback(url):
         return via or "emulator"
     if scheme == "https" and re.fullmatch(vendor_host, host):
