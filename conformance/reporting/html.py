@@ -85,16 +85,23 @@ def records(rows: Sequence[Any], limit: int = _LISTED_ROWS) -> Records:
 
 @dataclass(frozen=True)
 class SummaryRow:
-    """A check's line in the verdicts table: the comparison that decides it and its figures."""
+    """A check's line in the verdicts table: the comparison that decides it and its figures.
+
+    ``why`` says why an inconclusive check is inconclusive, ``largest`` the larger gap that did not
+    decide it: the reasons and the starkest finding that report.md's headline gives, on the page too.
+    """
 
     check: CheckResult
     deciding: str | Small
     gap: str
     interval: str
     tolerance: str
+    why: str = ""
+    largest: str = ""
 
 
 def _summary_row(check: CheckResult) -> SummaryRow:
+    from .._wording import finding, inconclusive_reason, largest_gap
     from .html_biometrics import summary_cells
 
     ratio = summary_cells(check)
@@ -102,7 +109,17 @@ def _summary_row(check: CheckResult) -> SummaryRow:
         return SummaryRow(check, *ratio)
     c = check.worst_comparison
     if c is not None:
-        return SummaryRow(check, comparison_label(c), fixed(c.difference), interval(c.ci), policy_number(c.tolerance))
+        why = inconclusive_reason(c) if c.verdict == "inconclusive" and check.verdict == "inconclusive" else ""
+        larger = largest_gap(check)
+        return SummaryRow(
+            check,
+            comparison_label(c),
+            fixed(c.difference),
+            interval(c.ci),
+            policy_number(c.tolerance),
+            why=why,
+            largest=finding(larger) if larger is not None else "",
+        )
     static = mapping(check.details.get("static"))
     if static:
         deciding: str | Small = f"vocabulary (static half): {static.get('verdict', 'unknown')}"
@@ -127,6 +144,8 @@ class CheckSection:
     facts: tuple[tuple[str, str], ...]
     tables: tuple[tuple[str, Records], ...]
     kind: str = "check"
+    # Per comparison, why it is inconclusive where its note does not already say (the interval straddles ...).
+    reasons: tuple[str, ...] = ()
 
 
 def _groups_tables(check: CheckResult) -> tuple[Table, Table | None]:
@@ -205,6 +224,11 @@ def _check_section(check: CheckResult, thresholds: Sequence[float] = ()) -> Chec
         elif value != "":
             facts.append((label(key), plain(value)))
     groups, extra_groups = _groups_tables(check)
+    from .._wording import inconclusive_reason
+
+    reasons = tuple(
+        inconclusive_reason(c) if c.verdict == "inconclusive" and not c.note else "" for c in check.comparisons
+    )
     return CheckSection(
         check=check,
         rates_chart=rates_chart(check),
@@ -217,6 +241,7 @@ def _check_section(check: CheckResult, thresholds: Sequence[float] = ()) -> Chec
         static_labels=Table(("label the analyzer can give", "read as identity"), tuple(labels)) if labels else None,
         facts=tuple(facts),
         tables=tuple(tables),
+        reasons=reasons,
     )
 
 
