@@ -369,6 +369,12 @@ def test_a_companion_measure_is_shown_as_tables_not_as_a_dump(demo: dict[str, An
     assert "companion: comparisons" in text
     assert "trans vs cis 0.270" in text
     assert "groups: cis: photos" not in text  # the dict written out as one line of text, as it was
+    # Read as the check's own table reads: 100 of 100 is a rate of 1.000, and a Holm p of 6.3e-15 is not 0.000.
+    assert "nonbinary 100 25 100 100 1.000 [0.845, 1.000]" in text
+    companion = next(c for c in demo["checks"] if c["id"] == "misgender_gap")["details"]["companion"]
+    p_nonbinary = next(c["p_adjusted"] for c in companion["comparisons"] if c["group"] == "nonbinary")
+    assert p_nonbinary < 1e-10
+    assert f"nonbinary vs cis 0.960 [0.799, 0.984] {p_nonbinary:.2g} 0.05 fail" in text
 
 
 # -- what a new user reads first: why each inconclusive is inconclusive, the largest gap, missing answers ----

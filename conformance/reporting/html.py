@@ -34,6 +34,7 @@ from ._html import (
     label,
     mapping,
     otherwise,
+    p_value,
     plain,
     policy_number,
     render,
@@ -182,17 +183,23 @@ _MEASURE_COLUMNS = ("photos", "subjects", "count", "n", "rate", "ci")
 def _measure_tables(name: str, measure: Mapping[str, Any]) -> list[tuple[str, Records]]:
     """A companion measure of a check (its ``groups`` and ``comparisons``) as two tables."""
     title = f"{name}: {measure['measure']}" if measure.get("measure") else name
+    # Formatted as the check's own tables are (a rate to 3 places, a p-value to 2 significant digits: a
+    # p of 2e-15 is not "0.000"), so that the two tables of one section read alike.
     groups = [
-        {"group": group, **{k: mapping(rate).get(k) for k in _MEASURE_COLUMNS}}
+        {
+            "group": group,
+            **{k: mapping(rate).get(k) for k in _MEASURE_COLUMNS},
+            "rate": fixed(mapping(rate).get("rate")),
+        }
         for group, rate in mapping(measure.get("groups")).items()
     ]
     comparisons = [
         {
             "comparison": f"{c.get('group')} vs {c.get('reference')}",
-            "gap": c.get("difference"),
+            "gap": fixed(c.get("difference")),
             "ci": c.get("ci"),
-            "p (Holm)": c.get("p_adjusted"),
-            "tolerance": c.get("tolerance"),
+            "p (Holm)": p_value(c.get("p_adjusted")),
+            "tolerance": policy_number(c.get("tolerance")),
             "verdict": c.get("verdict"),
         }
         for c in seq(measure.get("comparisons"))
