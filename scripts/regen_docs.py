@@ -34,6 +34,30 @@ What the comment may say (``key=value`` words, quoted as a shell quotes them):
     the first matching ``to`` after it; ``...`` stands for what was cut.
 ``head=N``
     each command's output is cut to its first N lines, then ``...``.
+``waitN=COMMAND``
+    a shell command run silently after the block's Nth command (counting from 1), before the next:
+    waiting for what the page says in words ("once the run holds the lock").
+``requires=NAME``
+    what the machine must offer for the block to run (:data:`REQUIREMENTS`): where it does not,
+    ``--check`` passes over the block and says so, and writing the page stops.
+``venv=NAME``
+    the block's commands run with a throw-away virtual environment first on ``PATH``, made once by
+    this script (without network) and seeing every package of the environment the script runs in:
+    what the block installs goes there, never into the environment running the script.
+``mask=REGEX``
+    what the block's outputs hold that changes from run to run beyond what ``--check`` always
+    blanks (the digest of a file holding its own recording times): ``--check`` blanks it too.
+
+Commands run as a terminal runs them, one after the other in one shell, with job control:
+
+- ``$ COMMAND &`` runs in the background; what it prints is shown under it as far as it had printed
+  when the next command starts: the script first waits until it printed a line or ended (at most
+  60 s), or what the block's ``waitN`` says instead.
+- ``kill ... %N`` or ``wait %N`` is followed, once that job has ended, by what it printed since.
+- A block must end every job it started; one left running is an error.
+- Ports of ``127.0.0.1:PORT`` and ``--port PORT`` in a session's commands are the page's names for
+  free ports this script picks when it runs the session (one per name, for the whole session), so
+  that sessions and runs on one machine never meet; outputs show the page's numbers.
 
 Outputs are written as they came, with three substitutions so that pages do not depend on where
 they were made: the session's folder is ``/tmp/docs/NAME``, the installed kit's package folder
@@ -55,6 +79,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +87,7 @@ REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 # In the order their sessions build on each other (python-api.md uses own-dataset.md's files).
 PAGES = (
+    "how-to/rekognition.md",  # the longest session: first, so that the others run beside it
     "tutorial.md",
     "how-to/own-dataset.md",
     "how-to/policies.md",
@@ -122,11 +148,104 @@ class Sessions:
     """The sessions' folders, under one temporary folder that stands for ``/tmp/docs``."""
 
     root: Path
+    check: bool = False
+    # Per session, the page's port numbers and the free ports that stand for them in this run.
+    ports: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def folder(self, name: str) -> Path:
         path = self.root / name
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def jobs(self, block: Block) -> Path:
+        """Where a block's background jobs write what they print: beside the sessions, not in one."""
+        path = self.root / ".jobs" / f"{block.page.replace('/', '-')}-{block.start}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def port_map(self, session: str, texts: list[str]) -> dict[str, int]:
+        """The session's free port for each port number the texts name (``127.0.0.1:N``, ``--port N``)."""
+        import socket
+
+        ports = self.ports.setdefault(session, {})
+        for text in texts:
+            for number in _PORT.findall(text):
+                if number[0] or number[1]:
+                    name = number[0] or number[1]
+                    if name not in ports:
+                        with socket.socket() as probe:
+                            probe.bind(("127.0.0.1", 0))
+                            ports[name] = probe.getsockname()[1]
+        return ports
+
+    def venv(self, name: str) -> Path:
+        """A throw-away virtual environment that sees this one's packages; its ``bin`` folder.
+
+        Made without network: no pip of its own (``pip`` there is this environment's, run by its
+        Python), and a ``.pth`` file that adds this environment's site-packages (with their own
+        ``.pth`` files, so an editable kit too) after its own. What a block installs stays in it.
+        """
+        import sysconfig
+
+        folder = self.root / ".venvs" / name
+        bin_folder = folder / "bin"
+        if bin_folder.is_dir():
+            return bin_folder
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+        python = bin_folder / "python"
+        purelib = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        ours = sysconfig.get_paths()["purelib"]
+        Path(purelib, "_regen_docs_parent.pth").write_text(
+            f"import site; site.addsitedir({ours!r})\n", encoding="utf-8"
+        )
+        # The console scripts a page calls, as pip writes them, run by the throw-away environment's Python.
+        for script in ("pip", "conformance"):
+            original = Path(sys.executable).parent / script
+            lines = original.read_text(encoding="utf-8").splitlines()
+            target = bin_folder / script
+            target.write_text("\n".join([f"#!{python}", *lines[1:]]) + "\n", encoding="utf-8")
+            target.chmod(0o755)
+        return bin_folder
+
+
+# What a block may require of the machine (requires=NAME): a shell command that succeeds where it is offered.
+REQUIREMENTS = {
+    "network-namespaces": ("unshare -rn true", "unprivileged network namespaces (unshare -rn)"),
+    # The example package builds in isolation, with setuptools from the index pip is configured for.
+    "package-index": (
+        'd=$(mktemp -d) && pip download --quiet --no-deps --dest "$d" \'setuptools>=68\'; r=$?; rm -rf "$d"; exit $r',
+        "a package index pip can fetch setuptools from",
+    ),
+}
+_OFFERED: dict[str, bool] = {}
+
+
+def offers(name: str) -> bool:
+    """Whether this machine offers what :data:`REQUIREMENTS` names (asked once per run of the script)."""
+    if name not in REQUIREMENTS:
+        raise SystemExit(f"requires={name}: not one of {', '.join(REQUIREMENTS)}")
+    if name not in _OFFERED:
+        probe = subprocess.run(
+            ["bash", "-c", REQUIREMENTS[name][0]], env=environment(), capture_output=True, check=False
+        )
+        _OFFERED[name] = probe.returncode == 0
+    return _OFFERED[name]
+
+
+_PORT = re.compile(r"(?:127\.0\.0\.1|localhost):(\d{2,5})\b|--port (\d{2,5})\b")
+
+
+def with_ports(text: str, ports: dict[str, int], *, back: bool = False) -> str:
+    """``text`` with the page's port numbers as the free ports of the run (``back``: the other way)."""
+    for name, real in ports.items():
+        old, new = (str(real), name) if back else (name, str(real))
+        text = re.sub(rf"(127\.0\.0\.1:|localhost:|--port ){old}\b", rf"\g<1>{new}", text)
+    return text
 
 
 def kit_folder() -> Path:
@@ -160,6 +279,9 @@ def environment() -> dict[str, str]:
     # documented outputs are what a user sees at a terminal, so the check must not depend on where it runs.
     env.pop("CI", None)
     env.pop("BUILD_NUMBER", None)
+    # vcrpy keeps a recorded answer's headers in the order of a set of their names: hash order, made the
+    # same on every run here so that a recording shown on a page comes out the same.
+    env["PYTHONHASHSEED"] = "0"
     env.update(COLUMNS=COLUMNS, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", NO_COLOR="1", LC_ALL="C.UTF-8")
     env["REGEN_REPO"] = str(REPO)  # where a block's before= finds the checkout's fixtures and demo
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -181,40 +303,125 @@ def commands(body: list[str]) -> list[str]:
 
 
 _MARKER = "@@regen-docs {}@@"
+_LEFT_RUNNING = "@@regen-docs left running@@"
+# A command that ends (or waits for) background jobs named by job spec: what they printed follows it.
+_ENDS_JOBS = re.compile(r"^(kill|wait)\b(?P<rest>.*)$")
+# What bash's job control says on its own standard error when a job ends: not the shell failing.
+_JOB_NOTICE = re.compile(
+    r"^(\[\d+\][+-]?\s+(Done|Exit \d+|Killed|Terminated|Running)\b|bash: line \d+: +\d+ (Killed|Terminated)\b)"
+)
+
+# Shell functions of every block's script: where each job's output goes, and showing what is new in it.
+_PRELUDE = r"""set +e
+set -m
+__rc=0
+declare -A __file __seen
+__show() { local f="$1" n; n=$(wc -c < "$f"); head -c "$n" "$f" | tail -c +$(( ${__seen[$f]:-0} + 1 )); __seen[$f]=$n; }
+# A job is its process group: its shell ends first, the commands in it may still be writing their last words.
+__reap() { local i; wait "$1" 2>/dev/null; for i in $(seq 1200); do kill -0 -- "-$1" 2>/dev/null || return; sleep 0.05; done; }
+__await() { local i; for i in $(seq 1200); do [ -s "$2" ] && return; kill -0 "$1" 2>/dev/null || return; sleep 0.05; done; }
+"""
 
 
-def run_commands(cwd: Path, words: list[str], before: str | None) -> list[str]:
+def is_background(command: str) -> bool:
+    """Whether a page's command ends with ``&`` (and not ``&&``)."""
+    text = command.rstrip()
+    return text.endswith("&") and not text.endswith("&&")
+
+
+def run_commands(
+    cwd: Path,
+    words: list[str],
+    before: str | None,
+    waits: dict[int, str] | None = None,
+    jobs: Path | None = None,
+    path: str | None = None,
+) -> list[str]:
     """Each command's output (stdout and stderr, as a terminal shows them), run one after the other in one shell.
 
     ``$?`` in a command is the previous command's exit status, as in the shell the page shows.
+    Background commands (``... &``) write into files under ``jobs`` and are shown as the module says;
+    ``waits`` maps a command's index (from 0) to a shell command run silently after it.
     """
-    script = ["set +e", "__rc=0"]
+    waits = waits or {}
+    if jobs is None:
+        with tempfile.TemporaryDirectory(prefix="regen-jobs-") as temp:
+            return run_commands(cwd, words, before, waits, Path(temp), path)
+    script = [_PRELUDE, f"__jobs={shlex.quote(str(jobs))}"]
     if before:
-        script.append(f"{{ {before} ; }} >/dev/null 2>&1")
+        script.append(f"{{ {before} ; }} >/dev/null 2>&1 </dev/null")
+    background = 0
     for index, command in enumerate(words):
-        script += [f"printf '%s\\n' '{_MARKER.format(index)}'", "(exit $__rc)", f"{command} 2>&1", "__rc=$?"]
+        script += [f"printf '%s\\n' '{_MARKER.format(index)}'", "(exit $__rc)"]
+        if is_background(command):
+            background += 1
+            out = shlex.quote(str(jobs / f"job-{background}.out"))
+            script += [
+                f"{{ {command.rstrip()[:-1]} ; }} > {out} 2>&1 </dev/null &",
+                f"__file[$!]={out}",
+                "__rc=0",
+                waits.get(index, f"__await $! {out}") + " >/dev/null 2>&1",
+                f"__show {out}",
+            ]
+            continue
+        ends = _ENDS_JOBS.match(command)
+        specs = re.findall(r"%\d+", ends["rest"]) if ends else []
+        if specs:
+            # Not $(jobs ...): a command substitution's subshell has no jobs of its own.
+            script += ["jobs -p " + " ".join(specs) + ' > "$__jobs/pids"', '__pids=$(< "$__jobs/pids")']
+        # Grouped, so that a pipeline's first commands say what they say on stderr too, as on a terminal.
+        script += [f"{{ {command} ; }} 2>&1", "__rc=$?"]
+        if specs:
+            script.append('for __p in $__pids; do __reap "$__p"; __show "${__file[$__p]}"; done')
+        if index in waits:
+            script.append(f"{{ {waits[index]} ; }} >/dev/null 2>&1")
+    # A job the page leaves running: the block is wrong (and the job is ended, so that nothing outlives it).
+    script += [
+        'jobs -pr > "$__jobs/pids"',
+        f"if [ -s \"$__jobs/pids\" ]; then printf '%s\\n' '{_LEFT_RUNNING}'; kill -9 $(< \"$__jobs/pids\"); fi",
+    ]
+    env = environment()
+    if path:
+        env["PATH"] = f"{path}{os.pathsep}{env['PATH']}"
     done = subprocess.run(
         ["bash", "-c", "\n".join(script)],
         cwd=cwd,
-        env=environment(),
+        env=env,
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=1800,
         check=False,
     )
-    if done.stderr.strip():
-        raise SystemExit(f"in {cwd}: the shell said {done.stderr.strip()}")
+    complaint = [line for line in without_notices(done.stderr).splitlines() if line.strip()]
+    if complaint:
+        raise SystemExit(f"in {cwd}: the shell said " + "\n".join(complaint))
+    if _LEFT_RUNNING in done.stdout:
+        raise SystemExit(f"in {cwd}: a block leaves a background job running; end it on the page (kill %N, wait %N)")
     outputs: list[str] = []
-    parts = done.stdout.split("\n")
     current: list[str] | None = None
-    for line in parts:
+    for line in done.stdout.split("\n"):
         if line.startswith("@@regen-docs ") and line.endswith("@@"):
             current = []
             outputs.append("")
             continue
         if current is not None:
             outputs[-1] += line + "\n"
-    return [o.rstrip("\n") for o in outputs]
+    # A page's own "wait %N" says its job's notice on the stderr it shares with the output.
+    return [without_notices(o).rstrip("\n") for o in outputs]
+
+
+def without_notices(text: str) -> str:
+    """``text`` without bash's job notices (``[2]+  Done  ...``), nor the indented lines that go on with one."""
+    kept: list[str] = []
+    in_notice = False
+    for line in text.split("\n"):
+        if _JOB_NOTICE.match(line) or (in_notice and line.startswith((" ", "\t"))):
+            in_notice = True
+            continue
+        in_notice = False
+        kept.append(line)
+    return "\n".join(kept)
 
 
 def cut(output: str, options: dict[str, str]) -> tuple[list[str], bool]:
@@ -249,6 +456,8 @@ def render(block: Block, sessions: Sessions) -> list[str]:
         target.write_text("\n".join(block.body) + "\n", encoding="utf-8")
         return block.body
     if block.options.get("run") == "python":
+        if block.options.get("before"):
+            run_commands(folder, [], block.options["before"])
         done = subprocess.run(
             [sys.executable, "-c", "\n".join(block.body)],
             cwd=folder,
@@ -268,10 +477,25 @@ def render(block: Block, sessions: Sessions) -> list[str]:
     words = commands(block.body)
     if not words:
         raise SystemExit(f"{block.where}: a console block to regenerate needs '$ ' lines")
+    requires = block.options.get("requires")
+    if requires and not offers(requires):
+        why = f"this machine lacks {REQUIREMENTS[requires][1]}"
+        if not sessions.check:
+            raise SystemExit(f"{block.where}: cannot write the block: {why}")
+        print(f"{block.where}: not checked: {why}")
+        return block.body
+    waits = {int(k[4:]) - 1: v for k, v in block.options.items() if re.fullmatch(r"wait\d+", k)}
+    before = block.options.get("before")
+    ports = sessions.port_map(block.options["session"], [*words, before or "", *waits.values()])
+    words_run = [with_ports(w, ports) for w in words]
+    waits = {k: with_ports(v, ports) for k, v in waits.items()}
+    before = with_ports(before, ports) if before else None
+    path = str(sessions.venv(block.options["venv"])) if "venv" in block.options else None
+    outputs = run_commands(folder, words_run, before, waits, sessions.jobs(block), path)
     out: list[str] = []
     matched = False
-    for command, output in zip(words, run_commands(folder, words, block.options.get("before")), strict=True):
-        lines, found = cut(shown(output, sessions.root), block.options)
+    for command, output in zip(words, outputs, strict=True):
+        lines, found = cut(shown(with_ports(output, ports, back=True), sessions.root), block.options)
         matched = matched or found
         out += ["$ " + command, *lines]
     if not matched:
@@ -294,6 +518,11 @@ _UNSTABLE = [
     (re.compile(r"botocore \d+(\.\d+)+"), "botocore X"),
     (re.compile(r"Python \d+\.\d+\.\d+"), "Python X"),
     (re.compile(r"cache entry \S+"), "cache entry ..."),
+    # A recording's session times, the HTTP Date of an answer, the process holding a lock.
+    (re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"), "TIME"),
+    (re.compile(r"\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT"), "DATE"),
+    (re.compile(r"process \d+ on \S+"), "process N on HOST"),
+    (re.compile(r"""(["'](?:python|botocore|boto3)["']: ["'])\d+(\.\d+)+"""), r"\1X"),
     # Line numbers of the kit's own source (pytest --fixtures, tracebacks) move with every edit.
     (re.compile(r"(\.py):\d+"), r"\1:N"),
     (re.compile(r'(File "[^"]+", line )\d+'), r"\1N"),
@@ -301,10 +530,12 @@ _UNSTABLE = [
 ]
 
 
-def normalised(lines: list[str]) -> list[str]:
+def normalised(lines: list[str], mask: str | None = None) -> list[str]:
     text = "\n".join(line.rstrip() for line in lines)
     for pattern, replacement in _UNSTABLE:
         text = pattern.sub(replacement, text)
+    if mask:
+        text = re.sub(mask, "...", text)
     return text.splitlines()
 
 
@@ -533,6 +764,32 @@ def generated(check: bool) -> int:
     return drifted
 
 
+@contextmanager
+def sessions_root() -> Iterator[Path]:
+    """A fresh folder for the sessions, as long a path as ``/tmp/docs`` where it can be.
+
+    Outputs show it as ``/tmp/docs``: of the same length, the tables that hold a path stay aligned.
+    """
+    import secrets
+    import string
+
+    folder: Path | None = None
+    if Path("/tmp").is_dir() and len(SHOWN_ROOT) == len("/tmp/dXXX"):
+        for _ in range(100):
+            name = "d" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(3))
+            try:
+                (folder := Path("/tmp", name)).mkdir(mode=0o700)
+                break
+            except FileExistsError:
+                folder = None
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="docs-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def process(check: bool, pages_wanted: tuple[str, ...] = PAGES) -> int:
     """Regenerate (or check) every page; returns the number of blocks that drifted.
 
@@ -552,8 +809,8 @@ def process(check: bool, pages_wanted: tuple[str, ...] = PAGES) -> int:
     for block in found:
         by_session.setdefault(block.options["session"], []).append(block)
     drifted = 0
-    with tempfile.TemporaryDirectory(prefix="docs-", dir="/tmp" if Path("/tmp").is_dir() else None) as temp:
-        sessions = Sessions(Path(temp))
+    with sessions_root() as temp:
+        sessions = Sessions(Path(temp), check=check)
 
         def session(blocks_of: list[Block]) -> list[tuple[Block, list[str]]]:
             return [(block, render(block, sessions)) for block in blocks_of]
@@ -563,10 +820,15 @@ def process(check: bool, pages_wanted: tuple[str, ...] = PAGES) -> int:
     # Replace from the end of each page, so the indexes of the earlier blocks stay right.
     for block, body in sorted(rendered, key=lambda pair: (pair[0].page, pair[0].start), reverse=True):
         if check:
-            if normalised(body) != normalised(block.body):
+            mask = block.options.get("mask")
+            if normalised(body, mask) != normalised(block.body, mask):
                 drifted += 1
                 diff = difflib.unified_diff(
-                    normalised(block.body), normalised(body), f"{block.where} (the page)", "a run at HEAD", lineterm=""
+                    normalised(block.body, mask),
+                    normalised(body, mask),
+                    f"{block.where} (the page)",
+                    "a run at HEAD",
+                    lineterm="",
                 )
                 print("\n".join(diff))
         else:

@@ -13,6 +13,9 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "regen_docs.py"
@@ -64,21 +67,11 @@ def test_the_check_fails_on_a_changed_figure_and_not_on_timings(tmp_path: Path) 
 # -- rt14c F6: every block that shows the kit's verdicts is one the script writes ----------------------------
 
 VERDICT_LINE = re.compile(r"^(PASS|FAIL|INCONCLUSIVE|NOT APPLICABLE|NOT RUN|SKIPPED)\s+[a-z_]+|^conformance verify: ")
-# Blocks the script does not make yet, by page and first command, each with why: any other block that shows
-# verdicts without a regen mark (or a generator's "written by" mark) fails the test below.
-NOT_GENERATED = {
-    # An emulator served in the background while the run records against it, and a run without a network.
-    "how-to/rekognition.md": None,
-    # It installs a package into the environment the script runs in.
-    "reference/python-api.md": {"pip install ./abstain-adapter"},
-    # Reports altered by hand after the run (edited, forged, narrowed, a predictions line changed).
-    "explanation/trust.md": {
-        "conformance verify edited.json        # misgender_gap's trans figures and verdict edited by hand",
-        "conformance verify conformance-report/report.json",
-        "conformance verify /tmp/docs-trust/vendor/forged.json",
-        "conformance verify /tmp/docs-trust/vendor/narrowed/report.json",
-    },
-}
+# Blocks the script does not make, by page and first command, each with why: any other block that shows
+# verdicts without a regen mark (or a generator's "written by" mark) fails the test below. None is left:
+# rekognition.md's emulator runs in the background of its blocks, trust.md's alterations are the page's
+# own Python blocks, and python-api.md's adapter installs into a throw-away environment.
+NOT_GENERATED: dict[str, set[str] | None] = {}
 
 
 def _unmarked_verdict_blocks(page: Path, known: set[str] | None) -> list[int]:
@@ -114,3 +107,50 @@ def test_every_block_showing_verdicts_is_generated() -> None:
     assert {page: lines for page, lines in unmarked.items() if lines} == {}
     marked = {str(p.relative_to(docs)) for p in docs.rglob("*.md") if "<!-- regen session=" in p.read_text("utf-8")}
     assert marked <= set(PAGES), "a page with regen marks that the script does not run"
+
+
+# -- the script's shell: background jobs as a terminal shows them ---------------------------------------------
+
+
+def _regen_module() -> ModuleType:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import regen_docs
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return regen_docs
+
+
+def test_a_background_job_shows_its_first_words_then_its_last_after_kill(tmp_path: Path) -> None:
+    regen = _regen_module()
+    # A stand-in for the emulator: says a line when it starts, and one when SIGTERM stops it.
+    server = (
+        "python -c 'import signal, sys, time; "
+        'signal.signal(signal.SIGTERM, lambda *_: (print("stopped"), sys.exit(0))); '
+        'print("serving", flush=True); time.sleep(600)\''
+    )
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    outputs = regen.run_commands(tmp_path, [f"{server} &", "echo between", "kill %1", "echo $?"], None, {}, jobs)
+    # As a terminal shows them: the job's first line under its command, its last under the kill that ended it.
+    assert outputs == ["serving", "between", "stopped", "0"]
+
+
+def test_a_block_that_leaves_a_job_running_is_refused(tmp_path: Path) -> None:
+    regen = _regen_module()
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    with pytest.raises(SystemExit, match="leaves a background job running"):
+        regen.run_commands(tmp_path, ["bash -c 'echo up; sleep 600' &"], None, {}, jobs)
+
+
+def test_the_pages_ports_are_free_ports_of_the_run_and_shown_as_the_pages() -> None:
+    regen = _regen_module()
+    sessions = regen.Sessions(Path("/nonexistent"))
+    ports = sessions.port_map("s", ["serve --port 8123 &", "AWS_ENDPOINT_URL=http://127.0.0.1:8124 run"])
+    assert set(ports) == {"8123", "8124"}
+    assert len(set(ports.values())) == 2
+    ran = regen.with_ports("curl http://127.0.0.1:8123/ --port 8124", ports)
+    assert "8123" not in ran
+    assert "8124" not in ran
+    assert regen.with_ports(ran, ports, back=True) == "curl http://127.0.0.1:8123/ --port 8124"

@@ -369,3 +369,99 @@ def test_a_companion_measure_is_shown_as_tables_not_as_a_dump(demo: dict[str, An
     assert "companion: comparisons" in text
     assert "trans vs cis 0.270" in text
     assert "groups: cis: photos" not in text  # the dict written out as one line of text, as it was
+    # Read as the check's own table reads: 100 of 100 is a rate of 1.000, and a Holm p of 6.3e-15 is not 0.000.
+    assert "nonbinary 100 25 100 100 1.000 [0.845, 1.000]" in text
+    companion = next(c for c in demo["checks"] if c["id"] == "misgender_gap")["details"]["companion"]
+    p_nonbinary = next(c["p_adjusted"] for c in companion["comparisons"] if c["group"] == "nonbinary")
+    assert p_nonbinary < 1e-10
+    assert f"nonbinary vs cis 0.960 [0.799, 0.984] {p_nonbinary:.2g} 0.05 fail" in text
+
+
+# -- what a new user reads first: why each inconclusive is inconclusive, the largest gap, missing answers ----
+
+
+def _cohort_report(tmp_path: Path, shots: list[Any], **extra: Any) -> dict[str, Any]:
+    """misgender_gap on cohorts against ``plain``, as a report.json dict."""
+    observations = observe(tmp_path, shots)
+    groups = group_labels(observations.dataset, ["cohort"])
+    check = run_check("misgender_gap", observations, groups=groups, reference="plain", policy=load_policy(), seed=SEED)
+    context = {
+        "analyzer": {"name": "vendor", "adapter": "predictions", **extra.pop("analyzer", {})},
+        "dataset": {"name": "cohorts", "photos": len(shots), "subjects": len(shots)},
+        "grouping": {"by": ["cohort"], "reference": "plain"},
+        "seed": SEED,
+    }
+    return build_report([check.to_dict()], context=context).to_json()
+
+
+def _verdict_row(page: str, check_id: str) -> str:
+    table = page[page.index("<h2>Verdicts</h2>") : page.index('<section class="check"')]
+    return table[table.index(f'href="#check-{check_id}"') :].split("</tr>")[0]
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
+
+
+def test_an_inconclusive_check_says_why_in_the_verdicts_table(tmp_path: Path) -> None:
+    # 5 people in the small cohort, under min_subjects = 10: inconclusive for that reason, not the interval's.
+    shots = [
+        *people("s", 5, identity="woman", misgendered=2, cohort="small"),
+        *people("p", 40, identity="man", misgendered=1, cohort="plain"),
+    ]
+    report = _cohort_report(tmp_path, shots)
+    (check,) = report["checks"]
+    assert check["verdict"] == "inconclusive"
+    row = _text(_verdict_row(render_html(report), "misgender_gap"))
+    assert "inconclusive: fewer than 10 subjects behind a rate (small: 5, plain: 40)" in row
+    assert "straddles" not in row
+
+
+def test_an_inconclusive_comparison_without_a_note_says_its_interval_straddles(tmp_path: Path) -> None:
+    # 40 against 40 people, 4 against 1 misgendered: a gap of 0.075 whose interval reaches both sides of 0.05.
+    shots = [
+        *people("w", 40, identity="woman", misgendered=4, cohort="cohort-w"),
+        *people("p", 40, identity="man", misgendered=1, cohort="plain"),
+    ]
+    report = _cohort_report(tmp_path, shots)
+    ((comparison,),) = [c["comparisons"] for c in report["checks"]]
+    assert comparison["verdict"] == "inconclusive"
+    assert not comparison.get("note")
+    low, high = comparison["ci"]
+    assert low < 0.05 < high  # it does straddle: the reason printed is the true one
+    page = render_html(report)
+    assert "inconclusive: the interval straddles the tolerance" in _text(_verdict_row(page, "misgender_gap"))
+    # ... and in the check's own table, under the comparison's verdict.
+    section = _section(page, "misgender_gap")
+    rows = section[section.index("<th>comparison</th>") :]
+    assert "inconclusive the interval straddles the tolerance" in " ".join(_text(rows).split())
+
+
+def test_the_largest_gap_is_named_beside_the_verdict_it_did_not_decide(tmp_path: Path) -> None:
+    # "wide" fails on 40 people (20 of 40 misgendered); "few" is worse (5 of 5) but too few people to decide.
+    shots = [
+        *people("w", 40, identity="woman", misgendered=20, cohort="wide"),
+        *people("f", 5, identity="woman", misgendered=5, cohort="few"),
+        *people("p", 40, identity="man", misgendered=0, cohort="plain"),
+    ]
+    report = _cohort_report(tmp_path, shots)
+    (check,) = report["checks"]
+    assert check["verdict"] == "fail"
+    assert check["deciding"] == "wide"
+    row = _text(_verdict_row(render_html(report), "misgender_gap"))
+    # 5/5 against 0/40: a gap of exactly 1.000, as report.md's headline names it.
+    assert "largest gap: few vs plain +1.000" in row
+    assert "(inconclusive: fewer than 10 subjects behind a rate (few: 5, plain: 40)" in row
+
+
+def test_missing_predictions_are_named_at_the_top_and_in_the_photos(tmp_path: Path) -> None:
+    note = "vendor.jsonl has no prediction for 2 of 45 photos ('img/a.png', 'img/b.png'); each counts as an error"
+    shots = [*people("s", 5, identity="woman", cohort="small"), *people("p", 40, identity="man", cohort="plain")]
+    report = _cohort_report(tmp_path, shots, analyzer={"missing_predictions": {"count": 2, "note": note}})
+    page = render_html(report)
+    headline = page.index('<section class="headline"')
+    banner = page.index("<strong>Missing predictions</strong>")
+    assert banner < headline  # read before the verdict, as the console prints it above the verdicts
+    assert note.replace("'", "&#x27;") in page[banner:headline]
+    photos = page[page.index('<section id="photos">') :]
+    assert "<strong>Missing predictions.</strong> " + note.replace("'", "&#x27;") in photos

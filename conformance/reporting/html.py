@@ -35,6 +35,7 @@ from ._html import (
     label,
     mapping,
     otherwise,
+    p_value,
     plain,
     policy_number,
     render,
@@ -86,16 +87,23 @@ def records(rows: Sequence[Any], limit: int = _LISTED_ROWS) -> Records:
 
 @dataclass(frozen=True)
 class SummaryRow:
-    """A check's line in the verdicts table: the comparison that decides it and its figures."""
+    """A check's line in the verdicts table: the comparison that decides it and its figures.
+
+    ``why`` says why an inconclusive check is inconclusive, ``largest`` the larger gap that did not
+    decide it: the reasons and the starkest finding that report.md's headline gives, on the page too.
+    """
 
     check: CheckResult
     deciding: str | Small
     gap: str
     interval: str
     tolerance: str
+    why: str = ""
+    largest: str = ""
 
 
 def _summary_row(check: CheckResult) -> SummaryRow:
+    from .._wording import finding, inconclusive_reason, largest_gap
     from .html_biometrics import summary_cells
 
     ratio = summary_cells(check)
@@ -103,7 +111,17 @@ def _summary_row(check: CheckResult) -> SummaryRow:
         return SummaryRow(check, *ratio)
     c = check.worst_comparison
     if c is not None:
-        return SummaryRow(check, comparison_label(c), fixed(c.difference), interval(c.ci), policy_number(c.tolerance))
+        why = inconclusive_reason(c) if c.verdict == "inconclusive" and check.verdict == "inconclusive" else ""
+        larger = largest_gap(check)
+        return SummaryRow(
+            check,
+            comparison_label(c),
+            fixed(c.difference),
+            interval(c.ci),
+            policy_number(c.tolerance),
+            why=why,
+            largest=finding(larger) if larger is not None else "",
+        )
     static = mapping(check.details.get("static"))
     if static:
         deciding: str | Small = f"vocabulary (static half): {static.get('verdict', 'unknown')}"
@@ -128,6 +146,8 @@ class CheckSection:
     facts: tuple[tuple[str, str], ...]
     tables: tuple[tuple[str, Records], ...]
     kind: str = "check"
+    # Per comparison, why it is inconclusive where its note does not already say (the interval straddles ...).
+    reasons: tuple[str, ...] = ()
 
 
 def _groups_tables(check: CheckResult) -> tuple[Table, Table | None]:
@@ -164,17 +184,23 @@ _MEASURE_COLUMNS = ("photos", "subjects", "count", "n", "rate", "ci")
 def _measure_tables(name: str, measure: Mapping[str, Any]) -> list[tuple[str, Records]]:
     """A companion measure of a check (its ``groups`` and ``comparisons``) as two tables."""
     title = f"{name}: {measure['measure']}" if measure.get("measure") else name
+    # Formatted as the check's own tables are (a rate to 3 places, a p-value to 2 significant digits: a
+    # p of 2e-15 is not "0.000"), so that the two tables of one section read alike.
     groups = [
-        {"group": group, **{k: mapping(rate).get(k) for k in _MEASURE_COLUMNS}}
+        {
+            "group": group,
+            **{k: mapping(rate).get(k) for k in _MEASURE_COLUMNS},
+            "rate": fixed(mapping(rate).get("rate")),
+        }
         for group, rate in mapping(measure.get("groups")).items()
     ]
     comparisons = [
         {
             "comparison": f"{c.get('group')} vs {c.get('reference')}",
-            "gap": c.get("difference"),
+            "gap": fixed(c.get("difference")),
             "ci": c.get("ci"),
-            "p (Holm)": c.get("p_adjusted"),
-            "tolerance": c.get("tolerance"),
+            "p (Holm)": p_value(c.get("p_adjusted")),
+            "tolerance": policy_number(c.get("tolerance")),
             "verdict": c.get("verdict"),
         }
         for c in seq(measure.get("comparisons"))
@@ -206,6 +232,11 @@ def _check_section(check: CheckResult, thresholds: Sequence[float] = ()) -> Chec
         elif value != "":
             facts.append((label(key), plain(value)))
     groups, extra_groups = _groups_tables(check)
+    from .._wording import inconclusive_reason
+
+    reasons = tuple(
+        inconclusive_reason(c) if c.verdict == "inconclusive" and not c.note else "" for c in check.comparisons
+    )
     return CheckSection(
         check=check,
         rates_chart=rates_chart(check),
@@ -218,6 +249,7 @@ def _check_section(check: CheckResult, thresholds: Sequence[float] = ()) -> Chec
         static_labels=Table(("label the analyzer can give", "read as identity"), tuple(labels)) if labels else None,
         facts=tuple(facts),
         tables=tuple(tables),
+        reasons=reasons,
     )
 
 
