@@ -289,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as stop:  # one the command did not catch itself: as it was ending, or anywhere else
         _say(f"conformance: interrupted ({signal_name(stop)}); the command stopped there")
         return exit_code(stop)
+    except BrokenPipeError:
+        # The reader of the output went away (`conformance adapters | head -2`): no traceback, and nothing more
+        # written there (Python would try again, and fail again, when it flushes stdout at exit).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # as a process killed by SIGPIPE, what a shell reports for the other commands of a pipe
 
 
 # Set in the child process of a guarded run (below): the file it writes its exit code into when it finishes.

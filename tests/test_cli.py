@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -125,6 +126,26 @@ def test_checks_lists_every_check(tmp_path: Path) -> None:
 def test_adapters_lists_predictions(tmp_path: Path) -> None:
     done = run(tmp_path, "adapters")
     assert "predictions" in done.stdout
+
+
+def test_a_reader_that_went_away_ends_the_command_without_a_traceback(tmp_path: Path) -> None:
+    # `conformance adapters | head -2`, made certain: the pipe's reading end is closed before anything is written.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "conformance", "adapters"],
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 141
 
 
 def test_policy_from_project_pyproject(tmp_path: Path) -> None:
