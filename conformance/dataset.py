@@ -743,7 +743,7 @@ def load_dataset(
         Path of a ``.csv`` or ``.jsonl`` manifest; photo paths are relative to its folder.
     identity_map
         Extra self-described labels and the identity each means (``woman``, ``man``, ``nonbinary`` or
-        ``undisclosed``), from policy ``[tool.conformance.identity]``; they win over the defaults
+        ``undisclosed``), from policy ``[tool.conformance.identity]``; they add to the defaults, never overturn them
         (:mod:`conformance.identity` gives the default map and its rules).
     name
         Name for reports; the manifest's folder name by default.

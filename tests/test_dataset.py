@@ -248,10 +248,19 @@ def test_identity_map_maps_an_unknown_label(make_manifest: MakeManifest) -> None
         {"photo": "a.png", "subject": "s1", "gender_identity": "Femme", "trans": "yes"},
         {"photo": "b.png", "subject": "s2", "gender_identity": "female", "trans": "no"},
     ]
-    dataset = load_dataset(make_manifest(rows), identity_map={"femme": "woman", "Female": "nonbinary"})
-    # Keys compare case-insensitively and the map wins over the defaults ("female" is woman by default).
-    assert [p.identity for p in dataset] == ["woman", "nonbinary"]
-    assert [p.group for p in dataset] == ["trans", "nonbinary"]
+    dataset = load_dataset(make_manifest(rows), identity_map={"femme": "woman"})
+    # Keys compare case-insensitively; labels the map does not name keep the defaults.
+    assert [p.identity for p in dataset] == ["woman", "woman"]
+    assert [p.group for p in dataset] == ["trans", "cis"]
+
+
+def test_identity_map_cannot_overturn_what_the_kit_reads(make_manifest: MakeManifest) -> None:
+    # Red team 14d F2: "Female" = "nonbinary" would re-read the people's own words; refused naming the row.
+    rows = [{"photo": "a.png", "subject": "s1", "gender_identity": "female", "trans": "no"}]
+    message = error_of(make_manifest(rows), identity_map={"Female": "nonbinary"})
+    assert "<root>/manifest.csv row 2:" in message
+    assert "the kit reads 'Female' as woman by itself" in message
+    assert "fix the data" in message
 
 
 def test_identity_map_to_an_invalid_target_names_row_and_targets(make_manifest: MakeManifest) -> None:

@@ -539,7 +539,9 @@ def _draft(
             continue
         residual = [g for g in (name, other) if g in missing]
         if len(residual) == 2:  # two missing-data groups: nothing under audit on either side
-            why = "; ".join(_shown_only(g, missing[g], "not compared with another missing-data group") for g in residual)
+            why = "; ".join(
+                _shown_only(g, missing[g], "not compared with another missing-data group") for g in residual
+            )
             drafts.append(replace(blank, verdict="not applicable", note=why))
             continue
         if residual and (a is None or b is None):
@@ -557,7 +559,9 @@ def _draft(
         ci = stats.gap_interval(a, b, policy.confidence, method)
         if residual and (any(math.isnan(x) for x in ci) or min(a.subjects, b.subjects) < policy.min_subjects):
             # Too few people to show any gap: a missing-data group then stays out of the verdict, never inconclusive.
-            fewer = f"fewer than {policy.min_subjects} subjects behind a rate ({name}: {a.subjects}, {other}: {b.subjects})"
+            fewer = (
+                f"fewer than {policy.min_subjects} subjects behind a rate ({name}: {a.subjects}, {other}: {b.subjects})"
+            )
             why = _shown_only(residual[0], missing[residual[0]], fewer)
             shown = None if any(math.isnan(x) for x in ci) else ci
             drafts.append(replace(blank, difference=difference, ci=shown, verdict="not applicable", note=why))
