@@ -539,15 +539,15 @@ def _draft(
             continue
         residual = [g for g in (name, other) if g in missing]
         if len(residual) == 2:  # two missing-data groups: nothing under audit on either side
-            why = "; ".join(
+            both = "; ".join(
                 _shown_only(g, missing[g], "not compared with another missing-data group") for g in residual
             )
-            drafts.append(replace(blank, verdict="not applicable", note=why))
+            drafts.append(replace(blank, verdict="not applicable", note=both))
             continue
         if residual and (a is None or b is None):
             empty = name if a is None else other
-            why = _shown_only(residual[0], missing[residual[0]], f"{empty} has nothing this check counts")
-            drafts.append(replace(blank, verdict="not applicable", note=why))
+            nothing = _shown_only(residual[0], missing[residual[0]], f"{empty} has nothing this check counts")
+            drafts.append(replace(blank, verdict="not applicable", note=nothing))
             continue
         if a is None or b is None:
             empty = name if a is None else other
@@ -562,9 +562,9 @@ def _draft(
             fewer = (
                 f"fewer than {policy.min_subjects} subjects behind a rate ({name}: {a.subjects}, {other}: {b.subjects})"
             )
-            why = _shown_only(residual[0], missing[residual[0]], fewer)
             shown = None if any(math.isnan(x) for x in ci) else ci
-            drafts.append(replace(blank, difference=difference, ci=shown, verdict="not applicable", note=why))
+            note = _shown_only(residual[0], missing[residual[0]], fewer)
+            drafts.append(replace(blank, difference=difference, ci=shown, verdict="not applicable", note=note))
             continue
         if any(math.isnan(x) for x in ci):
             drafts.append(
