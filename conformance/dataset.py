@@ -782,10 +782,19 @@ def load_dataset(
     _check_header(path, header, required, csv_file=path.suffix.lower() == ".csv")
     missing = [c for c in required if c not in header]
     if missing:
+        # rt14d F7: a column of recorded sex or perceived gender renamed to gender_identity loads silently (F and
+        # M read as woman and man) and the ground truth misgenders trans people before any analyzer runs.
+        truth = (
+            "; gender_identity must hold each person's own description of their gender identity (woman, trans man, "
+            "non-binary, prefer not to say, ...), never a recorded sex, a perceived gender or an analyzer's label: "
+            "do not rename such a column to gender_identity"
+            if "gender_identity" in missing
+            else ""
+        )
         raise ManifestError(
             f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
             f"(found: {shown_list(header, most=CHOICES, quoted=False) or 'none'}); a manifest needs {', '.join(REQUIRED_COLUMNS)} "
-            f"(or, for face matching, {', '.join(MATCHING_COLUMNS)})"
+            f"(or, for face matching, {', '.join(MATCHING_COLUMNS)}){truth}"
         )
 
     root = path.parent.resolve()

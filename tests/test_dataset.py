@@ -193,6 +193,17 @@ def test_missing_required_column_names_it_and_lists_the_columns_found(tmp_path: 
     assert "missing required column trans" in message
     assert "found: photo, subject, gender_identity, skin_type" in message
     assert "needs photo, subject, gender_identity, trans" in message
+    assert "own description" not in message  # gender_identity is there: nothing to say of it
+
+
+@pytest.mark.parametrize("column", ["sex", "gender"])
+def test_a_missing_gender_identity_says_it_is_the_persons_own_description(tmp_path: Path, column: str) -> None:
+    # Red team 14d F7: the message invited renaming a sex column, which the default map reads (F, M) silently.
+    message = error_of(raw_csv(tmp_path, f"photo,subject,{column},trans\na.png,s1,F,no\n"))
+    assert f"missing required column gender_identity (found: photo, subject, {column}, trans)" in message
+    assert "each person's own description of their gender identity" in message
+    assert "never a recorded sex, a perceived gender or an analyzer's label" in message
+    assert "do not rename such a column to gender_identity" in message
 
 
 def test_several_missing_columns_are_all_named(make_manifest: MakeManifest) -> None:
