@@ -35,6 +35,7 @@ from .identity import (
     Reading,
     UnmappedIdentity,
     default_group,
+    is_missing_marker,
     normalise_trans,
     read_identity,
     resolve_trans,
@@ -863,6 +864,15 @@ def load_dataset(
                     trans = known_trans[written] = normalise_trans(written)
                 except KeyError:
                     trans = ""
+            if not trans and is_missing_marker(written):
+                # As for gender_identity: pandas' "nan" is an empty cell, not a typo of "no" (rt14d F8).
+                problems.add(
+                    row_number,
+                    f"trans {shown(written)} is not an answer but a missing-value marker (as pandas or a spreadsheet "
+                    "writes an empty cell): leave the cell blank (unknown) if the person's trans status is not known, "
+                    "or write their answer (yes or no)",
+                )
+                continue
             if not trans:
                 problems.add(
                     row_number,

@@ -58,6 +58,7 @@ __all__ = [
     "default_group",
     "entry_overturns",
     "is_misgendered",
+    "is_missing_marker",
     "normalise_identity",
     "normalise_key",
     "normalise_trans",
@@ -534,6 +535,10 @@ def _combine(label: str, parts: list[str], given: Mapping[str, str]) -> Reading:
     if not identities:
         raise _ambiguous(label, _key(label), "it does not say a gender identity")
     if len(identities) > 1:
+        # An answer beside a no-answer marker ("man; prefer not to say") is the answer: the marker says nothing of
+        # identity (rt14d F8: it was refused as naming two identities, "man, undisclosed").
+        identities.pop(UNDISCLOSED, None)
+    if len(identities) > 1:
         named = ", ".join(identities)
         raise UnmappedIdentity(
             label,
@@ -555,6 +560,15 @@ def normalise_identity(label: str, overrides: Mapping[str, str] | None = None) -
 
 
 _UNDISCLOSED_KEYS = frozenset(normalise_key(label) for label in UNDISCLOSED_LABELS)
+
+
+def is_missing_marker(value: str) -> bool:
+    """Whether ``value`` is what a spreadsheet, pandas or a database writes for an empty cell (``nan``, ``NULL``).
+
+    >>> is_missing_marker("NaN"), is_missing_marker("no")
+    (True, False)
+    """
+    return value.strip().casefold() in _MISSING_MARKERS or normalise_key(value) in _MISSING_MARKERS
 
 
 def normalise_trans(value: str) -> str:

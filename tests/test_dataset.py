@@ -314,6 +314,16 @@ def test_bad_trans_value(make_manifest: MakeManifest) -> None:
     message = error_of(make_manifest(rows))
     assert "<root>/manifest.csv row 2:" in message
     assert "trans 'maybe' is not yes, no or unknown" in message
+    assert "missing-value marker" not in message
+
+
+@pytest.mark.parametrize("marker", ["nan", "NaN", "NULL", "#N/A"])
+def test_a_missing_value_marker_in_the_trans_column_is_named(make_manifest: MakeManifest, marker: str) -> None:
+    # Red team 14d F8: named for gender_identity, not for trans (pandas writes nan for a gap in either).
+    rows = [{"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": marker}]
+    message = error_of(make_manifest(rows))
+    assert f"<root>/manifest.csv row 2: trans '{marker}' is not an answer but a missing-value marker" in message
+    assert "leave the cell blank (unknown)" in message
 
 
 def test_bad_box(make_manifest: MakeManifest) -> None:

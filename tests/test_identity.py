@@ -520,7 +520,7 @@ def test_several_values_naming_one_identity(label: str, identity: str, trans: st
         ("Man, Woman", "(man, woman)"),
         ("male/female", "(man, woman)"),
         ("trans woman; genderqueer", "(woman, nonbinary)"),
-        ("woman; prefer not to say", "(woman, undisclosed)"),
+        ("woman; nonbinary; prefer not to say", "(woman, nonbinary)"),  # the no-answer value is no identity
     ],
 )
 def test_several_identities_in_one_cell_are_the_users_to_map(label: str, named: str) -> None:
@@ -530,6 +530,21 @@ def test_several_identities_in_one_cell_are_the_users_to_map(label: str, named: 
     assert f"names more than one identity {named}, and the kit does not choose one for the person" in message
     assert f'"{label}" = "<woman | man | nonbinary | undisclosed>"' in message
     assert not PROPOSES_AN_IDENTITY.search(message)
+
+
+@pytest.mark.parametrize(
+    ("label", "reading"),
+    [
+        ("man; prefer not to say", Reading("man", None)),
+        ("woman; prefer not to say", Reading("woman", None)),
+        ("Prefer not to say, trans woman", Reading("woman", "yes")),
+        ("nonbinary / n/a", Reading("nonbinary", None)),
+        ("n/a; unknown", Reading("undisclosed", None)),  # markers alone: undisclosed, as before
+    ],
+)
+def test_an_answer_beside_a_no_answer_marker_is_the_answer(label: str, reading: Reading) -> None:
+    # Red team 14d F8: "man; prefer not to say" was refused as naming two identities, "man, undisclosed".
+    assert read_identity(label) == reading
 
 
 def test_one_entry_maps_a_multi_valued_description_in_any_order_and_separator() -> None:
