@@ -78,6 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     compare = commands.add_parser(
         "compare",
         help="compare report.json files side by side (analyzers or versions), marking differences beyond noise",
+        description="Compare two or more report.json files (the first is the base): each check's verdicts and "
+        "figures side by side, with the differences that lie beyond the reports' own noise marked. Prints "
+        "Markdown; --html also writes an HTML page.",
     )
     compare.add_argument("reports", nargs="+", metavar="REPORT", help="report.json files; the first is the base")
     compare.add_argument("--html", metavar="FILE", help="also write the comparison as a self-contained HTML page")
@@ -99,8 +102,23 @@ def _parser() -> argparse.ArgumentParser:
 
     add_plan_parser(commands)
     commands.add_parser("checks", help="list the checks and what each measures")
-    commands.add_parser("adapters", help="list the analyzers that can be named with --analyzer")
+    commands.add_parser(
+        "adapters",
+        help="list the analyzers that can be named with --analyzer",
+        description="List each analyzer: how to name it with --analyzer, and the entry point that provides it.",
+    )
     return parser
+
+
+# How each built-in analyzer is named with --analyzer (the adapters listing shows these).
+_ANALYZER_FORMS = {
+    "embeddings": "embeddings:FILE.npy",
+    "local": "local | local:embeddings",
+    "predictions": "predictions:FILE.jsonl",
+    "python": "python:MODULE:FUNCTION | python:FILE.py:FUNCTION",
+    "rekognition": "rekognition",
+    "scores": "scores:FILE.csv",
+}
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -462,7 +480,8 @@ def _command(arguments: list[str]) -> int:
         from .adapters.registry import available
 
         for name, target in available().items():
-            _say(f"{name:<16} {target}", file=sys.stdout)  # a third party's entry point names both
+            # How to name it, then its entry point (a third party's names both); rt14d F8: python: had no form.
+            _say(f"{name:<12} {_ANALYZER_FORMS.get(name, f'{name}[:ARGUMENT]'):<48} {target}", file=sys.stdout)
         return 0
     parser.error(f"unknown command {args.command!r}")
 

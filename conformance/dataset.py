@@ -35,6 +35,7 @@ from .identity import (
     Reading,
     UnmappedIdentity,
     default_group,
+    is_missing_marker,
     normalise_trans,
     read_identity,
     resolve_trans,
@@ -777,7 +778,7 @@ def load_dataset(
         Path of a ``.csv`` or ``.jsonl`` manifest; photo paths are relative to its folder.
     identity_map
         Extra self-described labels and the identity each means (``woman``, ``man``, ``nonbinary`` or
-        ``undisclosed``), from policy ``[tool.conformance.identity]``; they win over the defaults
+        ``undisclosed``), from policy ``[tool.conformance.identity]``; they add to the defaults, never overturn them
         (:mod:`conformance.identity` gives the default map and its rules).
     name
         Name for reports; the manifest's folder name by default.
@@ -816,10 +817,19 @@ def load_dataset(
     _check_header(path, header, required, csv_file=path.suffix.lower() == ".csv")
     missing = [c for c in required if c not in header]
     if missing:
+        # rt14d F7: a column of recorded sex or perceived gender renamed to gender_identity loads silently (F and
+        # M read as woman and man) and the ground truth misgenders trans people before any analyzer runs.
+        truth = (
+            "; gender_identity must hold each person's own description of their gender identity (woman, trans man, "
+            "non-binary, prefer not to say, ...), never a recorded sex, a perceived gender or an analyzer's label: "
+            "do not rename such a column to gender_identity"
+            if "gender_identity" in missing
+            else ""
+        )
         raise ManifestError(
             f"{path}: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
             f"(found: {shown_list(header, most=CHOICES, quoted=False) or 'none'}); a manifest needs {', '.join(REQUIRED_COLUMNS)} "
-            f"(or, for face matching, {', '.join(MATCHING_COLUMNS)})"
+            f"(or, for face matching, {', '.join(MATCHING_COLUMNS)}){truth}"
         )
 
     root = path.parent.resolve()
@@ -888,6 +898,15 @@ def load_dataset(
                     trans = known_trans[written] = normalise_trans(written)
                 except KeyError:
                     trans = ""
+            if not trans and is_missing_marker(written):
+                # As for gender_identity: pandas' "nan" is an empty cell, not a typo of "no" (rt14d F8).
+                problems.add(
+                    row_number,
+                    f"trans {shown(written)} is not an answer but a missing-value marker (as pandas or a spreadsheet "
+                    "writes an empty cell): leave the cell blank (unknown) if the person's trans status is not known, "
+                    "or write their answer (yes or no)",
+                )
+                continue
             if not trans:
                 problems.add(
                     row_number,

@@ -19,6 +19,10 @@ __all__ = ["DEFAULT_SYSTEMATIC_FAILURES", "FailureWatch", "SystematicFailure", "
 
 # Photos failing alike in a row before a run stops (policy key systematic_failures).
 DEFAULT_SYSTEMATIC_FAILURES = 20
+# A run of at least this many photos (or systematic_failures, if fewer) in which no face was found in any photo
+# stops: a blind analyzer gave a "no face" for every person alike, a gap of 0 that passed detection_failure_gap
+# (red team 14d F3). Ten photos of a face dataset with not one face found is a setup fault, not a finding.
+NO_FACE_PHOTOS = 10
 
 
 class SystematicFailure(ConformanceError):
@@ -53,7 +57,8 @@ class FailureWatch:
 
     ``limit`` photos in a row with an error of the same kind (:func:`failure_kind`: its code, else its
     reason with ids and numbers masked), or errors on every one of the first ``limit`` photos (whatever
-    their reasons), stop the run. 0 never stops. Thread-safe.
+    their reasons), stop the run; so does :meth:`finish` when no face was found in any photo of a run of at
+    least :data:`NO_FACE_PHOTOS` (or ``limit``, if fewer). 0 never stops. Thread-safe.
     """
 
     # What to fix, for an analyzer that calls a service and records its answers (the default).
@@ -68,6 +73,8 @@ class FailureWatch:
         self._lock = threading.Lock()
         self._seen = 0
         self._errors_from_start = 0
+        self._faces = 0  # photos in which a face was found
+        self._outcomes: dict[str, int] = {}
         self._streak = 0
         self._kind = ""
         self._reason = ""
@@ -86,6 +93,9 @@ class FailureWatch:
             if self.stopped is not None:
                 raise self.stopped
             self._seen += 1
+            self._outcomes[outcome] = self._outcomes.get(outcome, 0) + 1
+            if outcome == "analysed":
+                self._faces += 1
             if outcome != "error":
                 self._streak, self._kind, self._reason = 0, "", ""
                 self._reasons.clear()
@@ -107,6 +117,32 @@ class FailureWatch:
                 self.stopped = self._failure(f"the first {self.limit} {self.what} all failed")
             if self.stopped is not None:
                 raise self.stopped
+
+    def finish(self) -> None:
+        """The whole run seen: raises :class:`SystematicFailure` when no face was found in any photo of it.
+
+        A detector that finds no face anywhere gives every group the same rate (1.0), so detection_failure_gap
+        would pass and every other check would have nothing to count: no verdict is built on that.
+        """
+        if self.limit <= 0 or self.what != "photos":
+            return
+        with self._lock:
+            if self.stopped is not None or self._faces or self._seen < min(self.limit, NO_FACE_PHOTOS):
+                return
+            errors = self._outcomes.get("error", 0)
+            no_face = self._seen - errors
+            if not no_face:
+                return  # errors only: the rules above, and the adapter's own, say what failed
+            self.stopped = SystematicFailure(
+                f"stopped: no face was found in any of the {self._seen} photos ({no_face} no face, {errors} "
+                f"error{'s' if errors != 1 else ''}): an analyzer that sees no face anywhere is not working on these "
+                "images, so no verdict is built on it (detection_failure_gap would find every group alike). Check "
+                "what the analyzer is given and how it reads it: the image itself (the path or the bytes it opens), "
+                "its channel order (RGB or BGR) and pixel scale (0-255 or 0-1), its input size, and its detection "
+                "threshold; for a predictions file, how it was made. Then run the same command again; if no photo "
+                "really shows a face, set systematic_failures = 0 in [tool.conformance] to make the reports anyway"
+            )
+            raise self.stopped
 
     def _failure(self, what: str) -> SystematicFailure:
         from ._untrusted import shown

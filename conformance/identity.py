@@ -56,7 +56,9 @@ __all__ = [
     "Reading",
     "UnmappedIdentity",
     "default_group",
+    "entry_overturns",
     "is_misgendered",
+    "is_missing_marker",
     "normalise_identity",
     "normalise_key",
     "normalise_trans",
@@ -428,15 +430,48 @@ def _status(parts: Iterable[str], label: str) -> str | None:
     return said.pop() if said else None
 
 
+def entry_overturns(label: str, meaning: str) -> str | None:
+    """Why an identity-map entry ``label = meaning`` is refused, or None: it re-reads words the kit reads itself.
+
+    The map is for descriptions the kit does not read (a spelling it does not know, a word it will not
+    file by default). An entry that sends a description the kit reads (``trans woman``, ``woman``,
+    ``prefer not to say``) to a different identity would overturn what the people said of themselves,
+    silently, in every check (red team 14d: ``"trans woman" = "man"`` hid an analyzer that labelled every
+    trans woman Male). An entry that says what the kit reads anyway is harmless and allowed.
+
+    >>> entry_overturns("two-spirit", "nonbinary") is None
+    True
+    >>> entry_overturns("Trans Woman", "woman") is None
+    True
+    >>> print(entry_overturns("trans woman", "man"))  # doctest: +ELLIPSIS
+    identity map entry "trans woman" = "man" would overturn ... reads 'trans woman' as woman ...
+    """
+    try:
+        reads = read_identity(label).identity
+    except (UnmappedIdentity, ValueError):
+        return None  # the kit does not read it by itself: the map is where its meaning is given
+    if reads == meaning:
+        return None
+    return (
+        f"identity map entry {_toml_key(label)} = {json.dumps(meaning)} would overturn the people's own words: the "
+        f"kit reads {shown(label)} as {reads} by itself, and the map only gives a meaning to descriptions the kit "
+        "does not read. Remove the entry; if rows hold the wrong words, fix the data (write what each person "
+        "said of themselves in gender_identity)"
+    )
+
+
 def _target(overrides: Mapping[str, str], key: str, label: str | None = None) -> str:
     """What the user's map says for ``key`` (the description ``label``, or the map's own entry when None);
-    a target outside :data:`SELF_DESCRIBED` is refused when used."""
+    a target outside :data:`SELF_DESCRIBED`, or one that overturns the kit's own reading, is refused when used."""
     entry, target = [(k, v) for k, v in overrides.items() if _key(k) == key][-1]
     label = entry if label is None else label
     if target not in SELF_DESCRIBED:
         raise ValueError(
             f"identity map sends {shown(label)} to {shown(target)}; targets must be one of {', '.join(SELF_DESCRIBED)}"
         )
+    # A map built in code skips the policy file's check: the same refusal where the entry is used.
+    if key in _DEFAULT_INDEX and _DEFAULT_INDEX[key] != target:
+        raise ValueError(str(entry_overturns(entry, target)))
     return target
 
 
@@ -444,7 +479,8 @@ def read_identity(label: str, overrides: Mapping[str, str] | None = None) -> Rea
     """Read a self-described gender identity: the identity and the trans status it says, if any.
 
     ``overrides`` (policy ``[tool.conformance.identity]``, label to ``woman``, ``man``, ``nonbinary`` or
-    ``undisclosed``) win over the defaults, for a whole description or for one of its values. The trans
+    ``undisclosed``) give meanings to descriptions the defaults do not read, for a whole description or for
+    one of its values; one that re-reads a description the kit reads is refused (:func:`entry_overturns`). The trans
     status a description's words carry (``trans woman``, ``cis man``, ``man, trans``) holds whatever the
     identity map says.
 
@@ -454,7 +490,8 @@ def read_identity(label: str, overrides: Mapping[str, str] | None = None) -> Rea
         (a ``KeyError``) for a description the map does not settle: unknown, ambiguous (:data:`AMBIGUOUS`),
         several identities at once, trans and cis at once. Its message says how to map it.
     ValueError
-        When ``overrides`` sends a label to anything but :data:`SELF_DESCRIBED`.
+        When ``overrides`` sends a label to anything but :data:`SELF_DESCRIBED`, or a label the kit reads
+        by itself to a different identity.
 
     >>> read_identity("FTM")
     Reading(identity='man', trans='yes')
@@ -498,6 +535,10 @@ def _combine(label: str, parts: list[str], given: Mapping[str, str]) -> Reading:
     if not identities:
         raise _ambiguous(label, _key(label), "it does not say a gender identity")
     if len(identities) > 1:
+        # An answer beside a no-answer marker ("man; prefer not to say") is the answer: the marker says nothing of
+        # identity (rt14d F8: it was refused as naming two identities, "man, undisclosed").
+        identities.pop(UNDISCLOSED, None)
+    if len(identities) > 1:
         named = ", ".join(identities)
         raise UnmappedIdentity(
             label,
@@ -511,7 +552,7 @@ def _combine(label: str, parts: list[str], given: Mapping[str, str]) -> Reading:
 def normalise_identity(label: str, overrides: Mapping[str, str] | None = None) -> str:
     """Map a self-described gender identity to ``woman``, ``man``, ``nonbinary`` or ``undisclosed``.
 
-    ``overrides`` (from policy ``[tool.conformance.identity]``) wins over the default map.
+    ``overrides`` (from policy ``[tool.conformance.identity]``) adds to the default map.
     Raises :class:`UnmappedIdentity` (a :class:`KeyError`) for a label the map does not settle;
     callers add the row. See :func:`read_identity`, which also gives the trans status.
     """
@@ -519,6 +560,15 @@ def normalise_identity(label: str, overrides: Mapping[str, str] | None = None) -
 
 
 _UNDISCLOSED_KEYS = frozenset(normalise_key(label) for label in UNDISCLOSED_LABELS)
+
+
+def is_missing_marker(value: str) -> bool:
+    """Whether ``value`` is what a spreadsheet, pandas or a database writes for an empty cell (``nan``, ``NULL``).
+
+    >>> is_missing_marker("NaN"), is_missing_marker("no")
+    (True, False)
+    """
+    return value.strip().casefold() in _MISSING_MARKERS or normalise_key(value) in _MISSING_MARKERS
 
 
 def normalise_trans(value: str) -> str:

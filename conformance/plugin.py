@@ -1375,6 +1375,10 @@ def provenance_lines(report: Report) -> list[str]:
     if missing:
         out.append(f"MISSING PREDICTIONS: {missing}")
     out += [f"note: {note}" for note in report.notes]
+    from .reporting.markdown import identity_map_text
+
+    if (entries := identity_map_text(report)) is not None:
+        out.append(f"identity map: {entries}")  # who is in which group: said where the verdicts are read
     return out
 
 

@@ -45,7 +45,7 @@ from typing import Any
 from ._paths import tried
 from ._untrusted import finite_number, shown
 from .errors import PolicyError
-from .identity import SELF_DESCRIBED, identity_key
+from .identity import SELF_DESCRIBED, entry_overturns, identity_key
 
 __all__ = ["PROFILES", "Policy", "load_policy"]
 
@@ -250,6 +250,9 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
                         "are one description written two ways (case, spaces and dashes do not count) with two "
                         "meanings; keep one entry"
                     )
+                overturns = entry_overturns(str(label), str(meaning))
+                if overturns is not None:
+                    raise PolicyError(f"{where}: {overturns}")
             changes["identity"] = {**base.identity, **value}
         elif key in scalars:
             kind = scalars[key]

@@ -624,7 +624,8 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
         "whole number, 0 or more",
         "photos failing the same way in a row (or every one of the first this many) that stop a run with exit 2 "
         "and one message, as a fault of the setup rather than of the photos (an endpoint that is not the "
-        "service, a proxy's error page, a missing permission); 0 never stops. Raise it for a dataset whose "
+        "service, a proxy's error page, a missing permission); a run in which no face was found in any of at "
+        "least 10 photos (or this many, if fewer) stops too; 0 never stops. Raise it for a dataset whose "
         "photos really are refused alike ([rekognition.md](rekognition.md#what-stops-a-run))",
     ),
     "direction": (
@@ -653,8 +654,9 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
     ),
     "identity": (
         'label = `"woman"`, `"man"`, `"nonbinary"` or `"undisclosed"`',
-        "self-described labels added to (or overriding) the default identity map, a whole cell or one value "
-        "of a multi-valued cell; see [own-dataset.md](own-dataset.md#identity-what-the-kit-reads-from-gender_identity-and-trans)",
+        "self-described labels added to the default identity map, a whole cell or one value of a multi-valued "
+        "cell (an entry never overturns what the kit reads by itself: `'trans woman' = 'man'` is refused); "
+        "see [own-dataset.md](own-dataset.md#identity-what-the-kit-reads-from-gender_identity-and-trans)",
     ),
 }
 

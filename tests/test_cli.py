@@ -148,6 +148,23 @@ def test_a_reader_that_went_away_ends_the_command_without_a_traceback(tmp_path: 
     assert done.returncode == 141
 
 
+def test_adapters_shows_how_to_name_each_analyzer(tmp_path: Path) -> None:
+    # Red team 14d F8: the python line gave only its entry point, no hint of python:MODULE:FUNCTION.
+    lines = {line.split()[0]: line for line in run(tmp_path, "adapters").stdout.splitlines()}
+    assert "python:MODULE:FUNCTION | python:FILE.py:FUNCTION" in lines["python"]
+    assert "predictions:FILE.jsonl" in lines["predictions"]
+    assert lines["python"].endswith("conformance.adapters.python:create")
+
+
+def test_every_subcommand_help_has_a_description(tmp_path: Path) -> None:
+    # Red team 14d F8: compare --help was the only one without.
+    done = run(tmp_path, "compare", "--help")
+    assert done.returncode == 0
+    usage, description = done.stdout.split("\n\n")[:2]
+    assert usage.startswith("usage: conformance compare")
+    assert "Compare two or more report.json files" in description
+
+
 def test_policy_from_project_pyproject(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.conformance]\nprofile = "ci"\n')
     done = run(tmp_path, "run", "--checks", "detection_failure_gap")

@@ -193,6 +193,17 @@ def test_missing_required_column_names_it_and_lists_the_columns_found(tmp_path: 
     assert "missing required column trans" in message
     assert "found: photo, subject, gender_identity, skin_type" in message
     assert "needs photo, subject, gender_identity, trans" in message
+    assert "own description" not in message  # gender_identity is there: nothing to say of it
+
+
+@pytest.mark.parametrize("column", ["sex", "gender"])
+def test_a_missing_gender_identity_says_it_is_the_persons_own_description(tmp_path: Path, column: str) -> None:
+    # Red team 14d F7: the message invited renaming a sex column, which the default map reads (F, M) silently.
+    message = error_of(raw_csv(tmp_path, f"photo,subject,{column},trans\na.png,s1,F,no\n"))
+    assert f"missing required column gender_identity (found: photo, subject, {column}, trans)" in message
+    assert "each person's own description of their gender identity" in message
+    assert "never a recorded sex, a perceived gender or an analyzer's label" in message
+    assert "do not rename such a column to gender_identity" in message
 
 
 def test_several_missing_columns_are_all_named(make_manifest: MakeManifest) -> None:
@@ -248,10 +259,19 @@ def test_identity_map_maps_an_unknown_label(make_manifest: MakeManifest) -> None
         {"photo": "a.png", "subject": "s1", "gender_identity": "Femme", "trans": "yes"},
         {"photo": "b.png", "subject": "s2", "gender_identity": "female", "trans": "no"},
     ]
-    dataset = load_dataset(make_manifest(rows), identity_map={"femme": "woman", "Female": "nonbinary"})
-    # Keys compare case-insensitively and the map wins over the defaults ("female" is woman by default).
-    assert [p.identity for p in dataset] == ["woman", "nonbinary"]
-    assert [p.group for p in dataset] == ["trans", "nonbinary"]
+    dataset = load_dataset(make_manifest(rows), identity_map={"femme": "woman"})
+    # Keys compare case-insensitively; labels the map does not name keep the defaults.
+    assert [p.identity for p in dataset] == ["woman", "woman"]
+    assert [p.group for p in dataset] == ["trans", "cis"]
+
+
+def test_identity_map_cannot_overturn_what_the_kit_reads(make_manifest: MakeManifest) -> None:
+    # Red team 14d F2: "Female" = "nonbinary" would re-read the people's own words; refused naming the row.
+    rows = [{"photo": "a.png", "subject": "s1", "gender_identity": "female", "trans": "no"}]
+    message = error_of(make_manifest(rows), identity_map={"Female": "nonbinary"})
+    assert "<root>/manifest.csv row 2:" in message
+    assert "the kit reads 'Female' as woman by itself" in message
+    assert "fix the data" in message
 
 
 def test_identity_map_to_an_invalid_target_names_row_and_targets(make_manifest: MakeManifest) -> None:
@@ -294,6 +314,16 @@ def test_bad_trans_value(make_manifest: MakeManifest) -> None:
     message = error_of(make_manifest(rows))
     assert "<root>/manifest.csv row 2:" in message
     assert "trans 'maybe' is not yes, no or unknown" in message
+    assert "missing-value marker" not in message
+
+
+@pytest.mark.parametrize("marker", ["nan", "NaN", "NULL", "#N/A"])
+def test_a_missing_value_marker_in_the_trans_column_is_named(make_manifest: MakeManifest, marker: str) -> None:
+    # Red team 14d F8: named for gender_identity, not for trans (pandas writes nan for a gap in either).
+    rows = [{"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": marker}]
+    message = error_of(make_manifest(rows))
+    assert f"<root>/manifest.csv row 2: trans '{marker}' is not an answer but a missing-value marker" in message
+    assert "leave the cell blank (unknown)" in message
 
 
 def test_bad_box(make_manifest: MakeManifest) -> None:

@@ -79,9 +79,9 @@ def test_unmapped_label_is_a_key_error_never_a_guess(label: str) -> None:
         normalise_identity(label)
 
 
-def test_overrides_win_over_the_defaults() -> None:
-    overrides = {"Female": "nonbinary", "Two Spirit": "man", "femme": "woman"}
-    assert normalise_identity("female", overrides) == "nonbinary"
+def test_overrides_give_meanings_the_defaults_do_not() -> None:
+    overrides = {"Female": "woman", "Two Spirit": "man", "femme": "woman"}
+    assert normalise_identity("female", overrides) == "woman"  # an entry that agrees with the kit is harmless
     assert normalise_identity("two-spirit", overrides) == "man"
     assert normalise_identity("FEMME", overrides) == "woman"
     # Labels the overrides do not name still use the defaults.
@@ -321,12 +321,14 @@ def test_no_self_description_reads_as_undisclosed(label: str) -> None:
 def test_the_undisclosed_list_is_documented_and_overridable() -> None:
     # Every documented spelling is in the default map as undisclosed...
     assert all(DEFAULT_IDENTITY_MAP[label] == "undisclosed" for label in UNDISCLOSED_LABELS)
-    # ...a label may be mapped to undisclosed, and a default one mapped to an identity, by the user's map.
+    # ...a label may be mapped to undisclosed by the user's map; a default one is never re-read as an identity
+    # (red team 14d: the map cannot overturn what the kit reads; test_identity_map_overturning_*).
     assert (
         read_identity("Would rather not answer", {"would rather not answer": "undisclosed"}).identity == "undisclosed"
     )
     assert read_identity("none", {"None": "undisclosed"}).identity == "undisclosed"
-    assert read_identity("NA", {"na": "nonbinary"}).identity == "nonbinary"
+    with pytest.raises(ValueError, match=r"the kit reads 'na' as undisclosed by itself"):
+        read_identity("NA", {"na": "nonbinary"})
 
 
 @pytest.mark.parametrize(
@@ -518,7 +520,7 @@ def test_several_values_naming_one_identity(label: str, identity: str, trans: st
         ("Man, Woman", "(man, woman)"),
         ("male/female", "(man, woman)"),
         ("trans woman; genderqueer", "(woman, nonbinary)"),
-        ("woman; prefer not to say", "(woman, undisclosed)"),
+        ("woman; nonbinary; prefer not to say", "(woman, nonbinary)"),  # the no-answer value is no identity
     ],
 )
 def test_several_identities_in_one_cell_are_the_users_to_map(label: str, named: str) -> None:
@@ -528,6 +530,21 @@ def test_several_identities_in_one_cell_are_the_users_to_map(label: str, named: 
     assert f"names more than one identity {named}, and the kit does not choose one for the person" in message
     assert f'"{label}" = "<woman | man | nonbinary | undisclosed>"' in message
     assert not PROPOSES_AN_IDENTITY.search(message)
+
+
+@pytest.mark.parametrize(
+    ("label", "reading"),
+    [
+        ("man; prefer not to say", Reading("man", None)),
+        ("woman; prefer not to say", Reading("woman", None)),
+        ("Prefer not to say, trans woman", Reading("woman", "yes")),
+        ("nonbinary / n/a", Reading("nonbinary", None)),
+        ("n/a; unknown", Reading("undisclosed", None)),  # markers alone: undisclosed, as before
+    ],
+)
+def test_an_answer_beside_a_no_answer_marker_is_the_answer(label: str, reading: Reading) -> None:
+    # Red team 14d F8: "man; prefer not to say" was refused as naming two identities, "man, undisclosed".
+    assert read_identity(label) == reading
 
 
 def test_one_entry_maps_a_multi_valued_description_in_any_order_and_separator() -> None:

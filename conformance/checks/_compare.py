@@ -15,7 +15,10 @@ once, so that every check states its method and its error rates the same way:
   level after Holm's adjustment across the comparisons (familywise);
 - ``not applicable`` for a comparison with a group the data cannot speak to by construction (the
   check names which and why); ``inconclusive`` otherwise, with the gap this data would catch with
-  80% power if the lower group's true rate is near the one seen, and the people that would decide it.
+  80% power if the lower group's true rate is near the one seen, and the people that would decide it;
+- a missing-data group (``unknown`` trans status, ``undisclosed`` identity) is compared in the fail
+  direction only: its fail test is in the Holm family like any other, and short of a fail its
+  comparison is ``not applicable`` (shown, not compared), never inconclusive.
 
 Why one module of about 670 lines: it is one rule, the verdict every rate check states the same
 way; each group's rate, each comparison's gap and interval, the detectable gap, the residual groups and
@@ -318,6 +321,8 @@ class _Drafts:
     # Per group, for a signed measure with a floor (overconfidence): (share of units counted in the
     # floor, the units' own variance), what the variance at a larger true gap is read from.
     answers: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Comparisons with a missing-data group, tested for a fail only: index -> (that group, who it holds).
+    fail_only: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
 def compare_measures(
@@ -351,15 +356,29 @@ def compare_measures(
     not_applicable = {g: why for g, why in (not_applicable or {}).items() if g not in cannot_pass}
     _, alpha_fail = error_rates(policy)
     order = group_order(list(photo_group), reference)
-    for name, why in _residuals(photo_group, photo_subject, reference).items():
-        if name not in cannot_pass:
-            not_applicable.setdefault(name, why)
-    main = _draft(units, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable, cannot_pass)
+    # Missing-data groups are compared for a fail only (see RESIDUAL_GROUPS); the caller's reasons come first.
+    missing = {
+        name: who
+        for name, who in _residuals(photo_group, photo_subject, reference).items()
+        if name not in cannot_pass and name not in not_applicable
+    }
+    main = _draft(
+        units, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable, cannot_pass, missing
+    )
     families = [main]
     same: set[int] = set()  # companion comparisons identical to the main one: one hypothesis, tested once
     if companion is not None:
         extra = _draft(
-            companion, photo_group, photo_subject, order, reference, tolerance, policy, not_applicable, cannot_pass
+            companion,
+            photo_group,
+            photo_subject,
+            order,
+            reference,
+            tolerance,
+            policy,
+            not_applicable,
+            cannot_pass,
+            missing,
         )
         alike = {name for name in order if _same_counts(units, companion, name)}
         same = {i for i, c in enumerate(extra.comparisons) if {c.group, c.reference} <= alike}
@@ -408,10 +427,12 @@ def _same_counts(units: Units, companion: Units, name: str) -> bool:
 
 
 # The default grouping's residuals: people whose trans status the dataset does not record, and people who did
-# not disclose a gender identity. They are missing data, not groups under audit: shown and counted, never
-# compared into the verdict, whatever their number. (Compared from min_subjects upwards, 9 such people let a
-# perfect analyzer pass and 15 failed it, inconclusive on a wide interval; and one undisclosed person failed
-# the default gate through detection_failure_gap: red team 13c.)
+# not disclose a gender identity. They are missing data, not groups under audit, so they are compared in the fail
+# direction only: a gap shown beyond the tolerance (the same test and Holm family as every other comparison)
+# fails the check and names the group; anything short of that leaves the comparison "not applicable" (shown, not
+# compared), never inconclusive. Compared both ways from min_subjects upwards, 9 such people let a perfect
+# analyzer pass and 15 failed it, inconclusive on a wide interval (red team 13c); never compared at all, a
+# detector that found no face of any undisclosed person passed (red team 14d).
 RESIDUAL_GROUP = "unknown"
 RESIDUAL_GROUPS = (RESIDUAL_GROUP, UNDISCLOSED)
 
@@ -421,23 +442,36 @@ def _residuals(
     photo_subject: npt.NDArray[np.int64],
     reference: str,
 ) -> dict[str, str]:
-    """Why each residual group present is not compared (none when it is the reference, chosen on purpose)."""
+    """Who each residual group present holds, in words (none when it is the reference, chosen on purpose)."""
     import numpy as np
 
-    why = {}
+    who = {}
     for name in RESIDUAL_GROUPS:
         mine = photo_group == name
         people = len(np.unique(photo_subject[mine]))
         if name == reference or not people:
             continue
         whom = "of unknown trans status" if name == RESIDUAL_GROUP else "who did not disclose a gender identity"
-        record = "their trans status" if name == RESIDUAL_GROUP else "a gender identity they chose to give"
-        why[name] = (
-            f"{people} {'person' if people == 1 else 'people'} {whom}: missing data rather than a group under "
-            f"audit, shown and counted but never compared into the verdict; record {record} in the manifest "
-            "to compare them (or name this group as the reference)"
-        )
-    return why
+        who[name] = f"{people} {'person' if people == 1 else 'people'} {whom}"
+    return who
+
+
+def _shown_only(name: str, who: str, why: str) -> str:
+    """The reason a missing-data group's comparison did not count: no gap beyond the tolerance was shown."""
+    record = "their trans status" if name == RESIDUAL_GROUP else "a gender identity they chose to give"
+    return (
+        f"{name}: {who}: missing data rather than a group under audit, compared for a fail only; {why}, so it is "
+        f"shown, not compared into the verdict; record {record} in the manifest to compare them both ways (or "
+        "name this group as the reference)"
+    )
+
+
+def _failed_missing(name: str, who: str) -> str:
+    """The note of a missing-data group's comparison that fails the check."""
+    return (
+        f"{name}: {who}: missing data, compared for a fail only, and a gap beyond the tolerance is shown: the "
+        "check fails on them (their trans status or identity being unknown does not excuse it)"
+    )
 
 
 def _worse(main: Comparison, other: Comparison, label: str) -> Comparison:
@@ -459,8 +493,12 @@ def _draft(
     policy: Policy,
     not_applicable: Mapping[str, str],
     cannot_pass: Mapping[str, str],
+    missing: Mapping[str, str],
 ) -> _Drafts:
-    """Per-group rates and each pair's comparison before the Holm family settles the fail verdicts."""
+    """Per-group rates and each pair's comparison before the Holm family settles the fail verdicts.
+
+    ``missing``: missing-data groups (who each holds), whose comparisons are tested for a fail only.
+    """
     import numpy as np
 
     method = policy.interval
@@ -487,6 +525,7 @@ def _draft(
     drafts: list[Comparison] = []
     tested: list[int] = []
     exceeds: list[float] = []
+    fail_only: dict[int, tuple[str, str]] = {}
     for name, other in _pairs(order, reference, policy.direction):
         a, b = rates[name], rates[other]
         blank = Comparison(
@@ -505,6 +544,18 @@ def _draft(
         if reasons:
             drafts.append(replace(blank, verdict="not applicable", note="; ".join(reasons)))
             continue
+        residual = [g for g in (name, other) if g in missing]
+        if len(residual) == 2:  # two missing-data groups: nothing under audit on either side
+            both = "; ".join(
+                _shown_only(g, missing[g], "not compared with another missing-data group") for g in residual
+            )
+            drafts.append(replace(blank, verdict="not applicable", note=both))
+            continue
+        if residual and (a is None or b is None):
+            empty = name if a is None else other
+            nothing = _shown_only(residual[0], missing[residual[0]], f"{empty} has nothing this check counts")
+            drafts.append(replace(blank, verdict="not applicable", note=nothing))
+            continue
         if a is None or b is None:
             empty = name if a is None else other
             why = [f"cannot compare {name} with {other}: {empty} has nothing this check counts"]
@@ -513,6 +564,15 @@ def _draft(
             continue
         difference = a.rate - b.rate
         ci = stats.gap_interval(a, b, policy.confidence, method)
+        if residual and (any(math.isnan(x) for x in ci) or min(a.subjects, b.subjects) < policy.min_subjects):
+            # Too few people to show any gap: a missing-data group then stays out of the verdict, never inconclusive.
+            fewer = (
+                f"fewer than {policy.min_subjects} subjects behind a rate ({name}: {a.subjects}, {other}: {b.subjects})"
+            )
+            shown = None if any(math.isnan(x) for x in ci) else ci
+            note = _shown_only(residual[0], missing[residual[0]], fewer)
+            drafts.append(replace(blank, difference=difference, ci=shown, verdict="not applicable", note=note))
+            continue
         if any(math.isnan(x) for x in ci):
             drafts.append(
                 replace(
@@ -531,6 +591,8 @@ def _draft(
                 f"{other}: {b.subjects}); see min_subjects in the policy"
             )
         else:
+            if residual:
+                fail_only[len(drafts)] = (residual[0], missing[residual[0]])
             tested.append(len(drafts))
             exceeds.append(tests.exceeds)
         p_equal = None
@@ -566,7 +628,7 @@ def _draft(
             if weight > 0:
                 values = units.numerator[mine] / units.denominator[mine]
                 answers[name] = (float(units.floor[mine].sum()) / weight, float(np.var(values)))
-    return _Drafts(rates, groups, drafts, tested, exceeds, ceilings, shares, answers)
+    return _Drafts(rates, groups, drafts, tested, exceeds, ceilings, shares, answers, fail_only)
 
 
 def _settle(
@@ -588,6 +650,16 @@ def _settle(
         assert c.ci is not None
         notes = [c.note] if c.note else []
         verdict: Verdict
+        if index in family.fail_only:
+            # Missing data: a fail shown in the same Holm family counts; nothing less enters the verdict.
+            group, who = family.fail_only[index]
+            if p_adj <= alpha_fail:
+                verdict, said = "fail", _failed_missing(group, who)
+            else:
+                why = f"no gap beyond the tolerance shown (p = {p_adj:.3g}, Holm-adjusted, > {alpha_fail:g})"
+                verdict, said = "not applicable", _shown_only(group, who, why)
+            comparisons.append(replace(c, p_adjusted=p_adj, verdict=verdict, note="; ".join([*notes, said])))
+            continue
         if p_adj <= alpha_fail:
             verdict = "fail"
         elif c.ci[1] <= tolerance and c.ci[0] >= -tolerance:

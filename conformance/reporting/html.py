@@ -42,7 +42,7 @@ from ._html import (
     seq,
     stylesheet,
 )
-from .markdown import data_protection_text, gate_view, tally_text, undisclosed_text
+from .markdown import data_protection_text, gate_view, identity_map_text, tally_text, undisclosed_text
 from .svg import gaps_chart, rates_chart, sweep_chart
 
 __all__ = ["render_html", "write_html"]
@@ -500,8 +500,9 @@ def _provenance(report: Report) -> dict[str, Any]:
     policy_facts += [
         (label(k), plain(v))
         for k, v in policy.fields.items()
-        if k not in ("profile", "source", "confidence", "inconclusive", "tolerance") and (v or v == 0)
+        if k not in ("profile", "source", "confidence", "inconclusive", "tolerance", "identity") and (v or v == 0)
     ]
+    policy_facts += [("identity map", text)] if (text := identity_map_text(report)) else []
     run_facts: list[Fact] = [
         ("seed", plain(report.seed)),
         ("kit version", report.kit_version),

@@ -24,6 +24,7 @@ __all__ = [
     "GateView",
     "escape",
     "gate_view",
+    "identity_map_text",
     "render_markdown",
     "tally_text",
     "undisclosed_text",
@@ -270,6 +271,30 @@ def _evidence_lines(report: Report) -> list[str]:
     return out
 
 
+IDENTITY_ENTRIES_LISTED = 3  # up to this many custom entries are written out; more are counted
+
+
+def identity_map_text(report: Report) -> str | None:
+    """The policy's custom identity-map entries, in one line (None when the run used the kit's map alone).
+
+    The map decides who is in which group, so a reader sees it where the verdicts are read, not only in
+    report.json (red team 14d: an entry in a submitted pyproject.toml was visible nowhere else).
+    """
+    import json
+
+    entries = report.policy.fields.get("identity")
+    if not isinstance(entries, Mapping) or not entries:
+        return None
+    count = len(entries)
+    if count > IDENTITY_ENTRIES_LISTED:
+        return f"{count} custom entries (see report.json policy.identity)"
+    listed = ", ".join(
+        f"{json.dumps(str(label), ensure_ascii=False)} = {json.dumps(str(meaning))}"
+        for label, meaning in entries.items()
+    )
+    return f"{count} custom entr{'y' if count == 1 else 'ies'}: {listed}"
+
+
 def undisclosed_text(report: Report) -> str | None:
     """The dataset's people with no self-described gender identity, in words (None where it does not apply).
 
@@ -500,6 +525,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
         f"- Policy: profile {code(_or(policy.profile, '?'))} from {escape(_or(policy.source, '?'))}; "
         f"confidence {_or(policy.confidence, '?')}; "
         f"inconclusive counts as {escape(_or(policy.inconclusive, '?'))}",
+        *([f"- Identity map: {escape(text)}"] if (text := identity_map_text(report)) else []),
         f"- Seed {report.seed}; kit {escape(report.kit_version)}; "
         f"python {escape(_or(run.python, '?'))}; pytest {escape(_or(run.pytest, '?'))}",
         f"- Reproduce: {code(run.command)}" if run.command else "",

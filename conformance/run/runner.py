@@ -163,16 +163,12 @@ def analyze_dataset(
     spec = executor or ExecutorSpec()
     with workers(spec, recipe) as pool, session_of(analyzer, replace(plan, workers=pool.count if pool else 1)):
         limit = DEFAULT_SYSTEMATIC_FAILURES if systematic_failures is None else systematic_failures
+        watch = FailureWatch(limit, advice=_fix_advice(analyzer))
         with progress(len(dataset), enabled=show_progress) as bar:
             observations = analyze_photos(
-                analyzer,
-                dataset.photos,
-                executor=spec,
-                pool=pool,
-                recipe=recipe,
-                bar=bar,
-                watch=FailureWatch(limit, advice=_fix_advice(analyzer)),
+                analyzer, dataset.photos, executor=spec, pool=pool, recipe=recipe, bar=bar, watch=watch
             )
+        watch.finish()  # no face in any photo: stopped before anything is cached or checked (red team 14d F3)
         if variants is not None:
             found, note = _variants(analyzer, variants, {o.photo: o for o in observations})
     info = dict(analyzer.describe())
