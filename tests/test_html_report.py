@@ -465,3 +465,17 @@ def test_missing_predictions_are_named_at_the_top_and_in_the_photos(tmp_path: Pa
     assert note.replace("'", "&#x27;") in page[banner:headline]
     photos = page[page.index('<section id="photos">') :]
     assert "<strong>Missing predictions.</strong> " + note.replace("'", "&#x27;") in photos
+
+
+def test_comparisons_with_no_gap_to_draw_are_a_table_not_an_empty_chart(demo: dict[str, Any]) -> None:
+    # Seen in the astronaut report (user4): every comparison not applicable drew a chart of "n/a" rows.
+    report = copy.deepcopy(demo)
+    check = next(c for c in report["checks"] if c["id"] == "misgender_gap")
+    for comparison in check["comparisons"]:
+        comparison.update(difference=None, ci=None, verdict="not applicable")
+    section = _section(render_html(report), "misgender_gap")
+    assert "Gaps against the tolerance" not in section
+    assert "<h3>Comparisons</h3>" in section
+    assert "not applicable" in section.lower()
+    # With a gap to draw, the chart stays.
+    assert "Gaps against the tolerance" in _section(render_html(demo), "misgender_gap")

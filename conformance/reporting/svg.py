@@ -199,8 +199,8 @@ def rates_chart(check: CheckResult) -> Markup:
 def gaps_chart(check: CheckResult) -> Markup:
     """Each comparison's gap and interval against the tolerance line and the zero line, coloured by verdict."""
     comparisons = check.comparisons
-    if not comparisons:
-        return Markup()
+    if not any(c.difference is not None for c in comparisons):
+        return Markup()  # nothing to draw: a chart of "n/a" rows said less than the comparisons' table does
     labels = [comparison_label(c) for c in comparisons]
     label_w, chars = _label_width(labels)
     value_w, verdict_w = 190.0, 112.0
