@@ -437,3 +437,27 @@ def test_verify_notices_a_sequential_report_that_stopped_on_an_unsettled_not_app
     capsys.readouterr()
     assert main(["verify", str(tmp_path / "old" / "report.json")]) == 1
     assert "sequential" in capsys.readouterr().out
+
+
+# -- scrub_url: a recording or report names the host the requests went to ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "scrubbed"),
+    [
+        # urlsplit reads 127.0.0.1 after the last '@'; urllib3 sends to 192.0.2.2. The old scrub_url wrote
+        # "http://redacted@127.0.0.1:1", the banner the red team saw.
+        (DISGUISED_ENDPOINT, "http://192.0.2.2:18790/redacted"),
+        (DISGUISED_PROXY, "http://192.0.2.2:18791/redacted"),
+        ("http://192.0.2.2:18790/x\\@127.0.0.1:1", "http://192.0.2.2:18790/redacted"),
+        ("http://127.0.0.1:1#@192.0.2.2", "http://127.0.0.1:1#redacted"),
+        ("http://a@b@127.0.0.1:1", "http://redacted@127.0.0.1:1"),
+        ("http://[::1]:9000/p?apikey=K", "http://[::1]:9000/p?redacted"),
+    ],
+)
+def test_scrub_url_names_the_host_urllib3_sends_to(url: str, scrubbed: str) -> None:
+    from conformance.recording.scrub import scrub_url
+
+    assert scrub_url(url) == scrubbed
+    assert sent_to(scrub_url(url))[1:] == sent_to(url)[1:]  # the host and port written are the ones sent to
+    assert scrub_url(scrub_url(url)) == scrub_url(url)
