@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._untrusted import shown
 from .adapters.base import DEFAULT_TIMEOUT
+from .planning.planners import DEFAULT_PRICE  # conformance plan's price: one default, one dated source
 from .run.execution import ExecutorSpec
 
 if TYPE_CHECKING:
@@ -326,6 +327,16 @@ OPTIONS: tuple[Option, ...] = (
         tuning=True,
     ),
     Option(
+        "price_per_1000",
+        "price of 1,000 images sent, for the calls and cost a live run shows before its first call (default "
+        f"{DEFAULT_PRICE.per_1000:g} {DEFAULT_PRICE.currency}: {DEFAULT_PRICE.source}); as conformance plan's",
+        parse=_positive,
+        show=_number,
+        metavar="PRICE",
+        tuning=True,
+        reproduce="never",  # what a run is priced at changes nothing it audits
+    ),
+    Option(
         "match_mode",
         "face matching as search (1:N, per probe; default) or compare (1:1, per probe-gallery pair)",
         parse=_match_mode,
@@ -377,8 +388,10 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "sequential",
-        "send photos in batches of people (random, stratified by group) and stop when every check is settled; "
-        "error spent over the looks (docs/explanation/methodology.md#sequential-audits)",
+        "send photos in batches of people (in an order the data fix, stratified within each group by identity "
+        "kind and by one photo or two and more) and stop when every check is settled (a 'not applicable' only "
+        "when it holds for the whole manifest); error spent over the looks "
+        "(docs/explanation/methodology.md#sequential-audits)",
         flag=True,
         tuning=True,
     ),

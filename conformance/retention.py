@@ -208,6 +208,7 @@ class Preflight:
     calls_by_look: tuple[int, ...] = ()  # a sequential run's photos by look, cumulative
     source: Source | None = None  # where the Organizations answer came from (None: no client could be made)
     target: Source | None = None  # where the photos go
+    price: str = ""  # the price the costs are at, and where it comes from (--price-per-1000 or the list price)
 
     def to_json(self) -> dict[str, Any]:
         least = self.calls if self.calls_min is None else self.calls_min
@@ -227,6 +228,7 @@ class Preflight:
             "cost_min": None if least_cost is None else round(least_cost, 2),
             **({"calls_by_look": list(self.calls_by_look)} if self.calls_by_look else {}),
             "calls_note": self.calls_note,
+            **({"price": self.price} if self.price else {}),
             # Where the opt-out answer came from, and where the photos go: a stand-in's answer is not AWS's.
             **({"opt_out_source": self.source.to_json()} if self.source else {}),
             **({"calls_to": self.target.to_json()} if self.target else {}),
@@ -239,6 +241,7 @@ def preflight(
     accept_retention: bool,
     calls: int | None,
     price_per_image: float,
+    price_note: str = "",
     calls_note: str = "",
     calls_min: int | None = None,
     calls_by_look: tuple[int, ...] = (),
@@ -280,6 +283,7 @@ def preflight(
         calls_by_look,
         source,
         target,
+        price_note,
     )
     if state.opted_out is not True and not accept_retention:
         raise VendorRetentionRefused(

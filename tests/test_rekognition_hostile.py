@@ -83,23 +83,36 @@ def run(data: Dataset, cassettes: Path, mode: str, **settings: Any) -> Any:
 URL_USER, URL_PASSWORD, URL_KEY = "audit-user", "hunter2-url-password", "apikey-1234567890abcdef"
 
 
+def _run_against(data: Dataset, url: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "conformance", "run", "--no-progress", "--dataset", str(data.manifest)]
+    command += ["--analyzer", "rekognition", "--record-mode", "once", "--cassette-dir", str(tmp_path / "cassettes")]
+    command += ["--report-dir", str(tmp_path / "report"), "--checks", "misgender_gap"]
+    return subprocess.run(
+        command,
+        cwd=tmp_path,
+        env={**os.environ, "AWS_ENDPOINT_URL_REKOGNITION": url},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
 def test_credentials_in_the_endpoint_url_reach_no_file_and_no_message(dataset: Dataset, tmp_path: Path) -> None:
     data = dataset
     emulator = RekognitionEmulator(data, PredictionsAnalyzer(predictions(tmp_path / "p.jsonl"), dataset=data))
     with serve(emulator) as server:
         host = server.url.removeprefix("http://")
-        url = f"http://{URL_USER}:{URL_PASSWORD}@{host}/?apikey={URL_KEY}"
-        command = [sys.executable, "-m", "conformance", "run", "--no-progress", "--dataset", str(data.manifest)]
-        command += ["--analyzer", "rekognition", "--record-mode", "once", "--cassette-dir", str(tmp_path / "cassettes")]
-        command += ["--report-dir", str(tmp_path / "report"), "--checks", "misgender_gap"]
-        done = subprocess.run(
-            command,
-            cwd=tmp_path,
-            env={**os.environ, "AWS_ENDPOINT_URL_REKOGNITION": url},
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        # A user and password before the host are refused since red team 17c (an '@' can hide the host urllib3
+        # sends to): nothing is sent, and the refusal does not repeat them.
+        (tmp_path / "u").mkdir()
+        refused = _run_against(data, f"http://{URL_USER}:{URL_PASSWORD}@{host}/?apikey={URL_KEY}", tmp_path / "u")
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "AWS_ENDPOINT_URL_REKOGNITION is not a plain URL" in refused.stderr
+        assert emulator.stats.served == 0
+        for secret in (URL_USER, URL_PASSWORD, URL_KEY):
+            assert secret not in refused.stdout + refused.stderr
+        # A key in the query is still sent (the URL is plain) and never written down.
+        done = _run_against(data, f"http://{host}/?apikey={URL_KEY}", tmp_path)
     assert done.returncode in (0, 1), done.stdout + done.stderr
     assert emulator.stats.served == 2  # the URL did reach the endpoint
     written = [
@@ -113,9 +126,9 @@ def test_credentials_in_the_endpoint_url_reach_no_file_and_no_message(dataset: D
                 assert secret not in path.read_text(encoding="utf-8", errors="replace"), f"{secret} in {path}"
         assert secret not in done.stdout + done.stderr
     session = next(json.loads(line)["session"] for line in recording.read_text().splitlines() if '"session"' in line)
-    assert session["endpoint"] == f"http://redacted@{host}/?redacted"
+    assert session["endpoint"] == f"http://{host}/?redacted"
     report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
-    assert report["analyzer"]["recording_sessions"][0]["endpoint"] == f"http://redacted@{host}/?redacted"
+    assert report["analyzer"]["recording_sessions"][0]["endpoint"] == f"http://{host}/?redacted"
 
 
 @pytest.mark.parametrize(

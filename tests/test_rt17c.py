@@ -437,3 +437,133 @@ def test_verify_notices_a_sequential_report_that_stopped_on_an_unsettled_not_app
     capsys.readouterr()
     assert main(["verify", str(tmp_path / "old" / "report.json")]) == 1
     assert "sequential" in capsys.readouterr().out
+
+
+# -- scrub_url: a recording or report names the host the requests went to ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "scrubbed"),
+    [
+        # urlsplit reads 127.0.0.1 after the last '@'; urllib3 sends to 192.0.2.2. The old scrub_url wrote
+        # "http://redacted@127.0.0.1:1", the banner the red team saw.
+        (DISGUISED_ENDPOINT, "http://192.0.2.2:18790/redacted"),
+        (DISGUISED_PROXY, "http://192.0.2.2:18791/redacted"),
+        ("http://192.0.2.2:18790/x\\@127.0.0.1:1", "http://192.0.2.2:18790/redacted"),
+        ("http://127.0.0.1:1#@192.0.2.2", "http://127.0.0.1:1#redacted"),
+        ("http://a@b@127.0.0.1:1", "http://redacted@127.0.0.1:1"),
+        ("http://[::1]:9000/p?apikey=K", "http://[::1]:9000/p?redacted"),
+    ],
+)
+def test_scrub_url_names_the_host_urllib3_sends_to(url: str, scrubbed: str) -> None:
+    from conformance.recording.scrub import scrub_url
+
+    assert scrub_url(url) == scrubbed
+    assert sent_to(scrub_url(url))[1:] == sent_to(url)[1:]  # the host and port written are the ones sent to
+    assert scrub_url(scrub_url(url)) == scrub_url(url)
+
+
+# -- F8: the preflight's price and a sequential run's expected photos ---------------------------------------------
+
+
+def _live_refusal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *extra: str
+) -> str:
+    """What ``conformance run`` says when it refuses to go live (no --allow-live) on the demo's 600 photos."""
+    attempts = _guarded(monkeypatch)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", "https://rekognition.invalid")
+    args = ["run", "--dataset", str(MANIFEST), "--checks", "misgender_gap", "--analyzer", "rekognition"]
+    args += ["--record-mode", "once", "--cassette-dir", str(tmp_path / "c"), "--report-dir", str(tmp_path / "r")]
+    code = main([*args, *extra])
+    out = capsys.readouterr()
+    assert code != 0
+    assert attempts == []
+    return " ".join((out.out + out.err).split())
+
+
+def test_the_preflight_estimate_is_at_the_given_price_per_1000(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: always $0.001 an image, and conformance run had no --price-per-1000 (rc 2, unknown argument).
+    said = _live_refusal(tmp_path, monkeypatch, capsys, "--price-per-1000", "4")
+    # 600 photos and no transformed variant (misgender_gap only) at $4 per 1,000: $2.40.
+    assert "recording would make up to 600 DetectFaces call(s)" in said
+    assert "about $2.40 at $4 per 1,000 images (given with --price-per-1000)" in said
+
+
+def test_the_preflight_estimate_defaults_to_conformance_plans_dated_list_price(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conformance.planning import DEFAULT_PRICE
+
+    said = _live_refusal(tmp_path, monkeypatch, capsys)
+    assert f"about $0.60 at $1 per 1,000 images ({DEFAULT_PRICE.source})" in said
+    assert "as of 2026-10-07" in said  # the date the list price was read
+
+
+def test_a_sequential_preflight_says_what_it_expects_to_send(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: most, least and each look's photos, nothing on the photos expected (issue 17 item 4).
+    said = _live_refusal(tmp_path, monkeypatch, capsys, "--sequential", "--price-per-1000", "2")
+    assert "a sequential audit sends them in up to 5 looks" in said
+    assert "look 5 600 photos ($1.20)" in said
+    assert "expected: depends on the true gap; see `conformance plan`" in said
+
+
+def test_the_preflight_record_keeps_the_price_its_costs_are_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from itertools import accumulate
+
+    from conformance.adapters.base import SessionPlan
+    from conformance.dataset import group_labels
+    from conformance.sequential import person_batches
+
+    attempts = _guarded(monkeypatch)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_REKOGNITION", "https://rekognition.invalid")
+    _opted_out_at(monkeypatch, "https://organizations.us-east-1.amazonaws.com")
+    settings = AdapterSettings(
+        record_mode="once",
+        cassette_dir=str(tmp_path / "c"),
+        allow_live=True,
+        accept_vendor_retention=True,
+        price_per_1000=4.0,
+        price_source="given with --price-per-1000",
+    )
+    analyzer: Any = create("rekognition", dataset=load_dataset(MANIFEST), settings=settings)
+    batches = person_batches(analyzer.dataset, group_labels(analyzer.dataset, ()), 5)
+    looks = tuple(accumulate(len(b) for b in batches))
+    with analyzer.session(SessionPlan(photos=tuple(batches[0]), looks=looks)):
+        pass
+    record = analyzer.describe()["retention_preflight"]
+    assert record["cost"] == 2.4  # 600 photos at 4 per 1,000
+    assert record["cost_min"] == round(len(batches[0]) * 4 / 1000, 2)
+    assert record["price"] == "$4 per 1,000 images (given with --price-per-1000)"
+    assert "expected: depends on the true gap" in record["calls_note"]
+    assert attempts == []
+
+
+def test_price_per_1000_is_one_option_with_conformance_plans_name_default_and_checks() -> None:
+    import argparse
+
+    from conformance.adapters.rekognition import PRICE_PER_IMAGE_USD
+    from conformance.options import OPTION, OptionError
+    from conformance.plan_command import add_parser
+    from conformance.planning import DEFAULT_PRICE
+
+    option = OPTION["price_per_1000"]
+    assert (option.cli_flag, option.pytest_flag, option.dest) == (
+        "--price-per-1000",
+        "--conformance-price-per-1000",
+        "conformance_price_per_1000",
+    )
+    assert DEFAULT_PRICE.source in option.help
+    assert option.parse("2.5") == 2.5
+    for bad in ("0", "-1", "nan", "inf", "x"):
+        with pytest.raises(OptionError):
+            option.parse(bad)
+    # conformance plan's option of the same name, and the adapter's fallback at the same figure.
+    sub = argparse.ArgumentParser().add_subparsers()
+    add_parser(sub)
+    plan = next(parser for name, parser in sub.choices.items() if name == "plan")
+    assert plan.parse_args(["--price-per-1000", "3"]).price_per_1000 == 3.0
+    assert DEFAULT_PRICE.per_1000 == PRICE_PER_IMAGE_USD * 1000

@@ -82,6 +82,10 @@ class AdapterSettings:
     timeout: float = DEFAULT_TIMEOUT
     # Go live although the vendor may keep the photos (no opt-out policy seen): an acceptance on the record.
     accept_vendor_retention: bool = False
+    # What 1,000 images sent cost, and where the figure comes from, for the estimate before a live run (None:
+    # the adapter's own default). ``conformance run`` passes --price-per-1000 or conformance plan's price.
+    price_per_1000: float | None = None
+    price_source: str = ""
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,12 @@ __all__ = ["ADAPTER_VERSION", "MAX_IMAGE_BYTES", "RekognitionAnalyzer", "create"
 # Bump when the requests the adapter sends change shape: recordings are keyed by request content.
 ADAPTER_VERSION = "1"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
+# Only when the settings carry no price (an adapter made directly): conformance run and the pytest plugin pass
+# --price-per-1000 or conformance plan's DEFAULT_PRICE, the same figure (tests/test_rt17c.py keeps them equal).
 PRICE_PER_IMAGE_USD = 0.001  # AWS's published first-tier DetectFaces price; check current pricing
+# What a sequential run's preflight says of the photos it expects to send: the stopping look depends on the true
+# gap, which the run does not know before it sends; conformance plan sizes the audit for given gaps.
+SEQUENTIAL_EXPECTED = "expected: depends on the true gap; see `conformance plan`"
 # Calls per second to a live (non-loopback) endpoint unless --rate says otherwise: Rekognition's lowest
 # default quota (5 transactions per second in most regions; 50 in us-east-1, us-west-2 and eu-west-1 for
 # DetectFaces). Your account's quotas: AWS Service Quotas console, service "Amazon Rekognition".
@@ -518,17 +523,19 @@ class RekognitionAnalyzer:
             # Each look's session plans its own photos: the run may send every photo not yet recorded.
             store = self._rec.store
             most = len({r.key for r in self.planned() if r.key not in store}) + self._plan.variant_calls
-        estimate = most * PRICE_PER_IMAGE_USD
+        per_image, price = self._price()
+        estimate = most * per_image
         sequential = (
             f"; a sequential audit sends them in up to {len(looks)} looks, stopping once every check is settled: "
-            + ", ".join(f"look {k} {n} photos (${n * PRICE_PER_IMAGE_USD:,.2f})" for k, n in enumerate(looks, 1))
+            + ", ".join(f"look {k} {n} photos (${n * per_image:,.2f})" for k, n in enumerate(looks, 1))
+            + f"; {SEQUENTIAL_EXPECTED}"
             if looks
             else ""
         )
         message = (
             f"recording would make up to {most} DetectFaces call(s) to {endpoint} (photos not yet recorded, "
             f"and {self._plan.variant_calls} transformed variants for transformation_invariance), about ${estimate:,.2f} at "
-            f"${PRICE_PER_IMAGE_USD} per image (AWS's first-tier price; check current pricing){sequential}. AWS may "
+            f"{price}{sequential}. AWS may "
             "store and use submitted images to improve its services unless your organisation has opted out "
             "(AWS Organizations AI services opt-out policy)."
         )
@@ -544,7 +551,8 @@ class RekognitionAnalyzer:
                 # A sequential run sends at least this session's look (the first with photos not yet recorded).
                 calls_min=min(calls, most) if looks else None,
                 calls_by_look=looks,
-                price_per_image=PRICE_PER_IMAGE_USD,
+                price_per_image=per_image,
+                price_note=price,
                 calls_note=(sequential.removeprefix("; ") or "every photo not yet recorded"),
                 source_of=_organizations_source,
                 target=_source(self._client, _VENDOR_HOST),
@@ -553,11 +561,11 @@ class RekognitionAnalyzer:
 
     def _check_unplanned(self, endpoint: str) -> None:
         """:meth:`_check_live` for a call no plan counted (the user's own, in a session opened with precheck=False)."""
+        per_image, price = self._price()
         message = (
             f"this call would go live to {endpoint}: it is not in the recording, and the session planned no calls "
-            f"(precheck=False), so each is billed as it is made (${PRICE_PER_IMAGE_USD} per image, AWS's first-tier "
-            "price; check current pricing). AWS may store and use submitted images to improve its services unless "
-            "your organisation has opted out (AWS Organizations AI services opt-out policy)."
+            f"(precheck=False), so each is billed as it is made ({price}). AWS may store and use submitted images to "
+            "improve its services unless your organisation has opted out (AWS Organizations AI services opt-out policy)."
         )
         if not self.settings.allow_live:
             raise ConformanceError(f"{message} Pass --conformance-allow-live (conformance run --allow-live) to proceed")
@@ -567,12 +575,23 @@ class RekognitionAnalyzer:
             _organizations_client,
             accept_retention=self.settings.accept_vendor_retention,
             calls=None,
-            price_per_image=PRICE_PER_IMAGE_USD,
+            price_per_image=per_image,
+            price_note=price,
             calls_note="no calls planned (a session opened with precheck=False): each live call is billed as made",
             source_of=_organizations_source,
             target=_source(self._client, _VENDOR_HOST),
         ).to_json()
         print(f"conformance: live run: {message}", file=sys.stderr)
+
+    def _price(self) -> tuple[float, str]:
+        """USD per image sent, and the price in words with where it comes from (--price-per-1000 or the list price)."""
+        if self.settings.price_per_1000 is None:
+            return (
+                PRICE_PER_IMAGE_USD,
+                f"${PRICE_PER_IMAGE_USD} per image (AWS's first-tier price; check current pricing)",
+            )
+        per_1000 = self.settings.price_per_1000
+        return per_1000 / 1000.0, f"${per_1000:g} per 1,000 images ({self.settings.price_source or 'as given'})"
 
     def can_see(self, photo: Photo) -> bool:
         """Whether analysing ``photo`` now can work: always while recording; in replay, if it was recorded."""

@@ -182,20 +182,32 @@ def scrub_url(url: str) -> str:
     ``http://user:pass@host:8080/path?apikey=K`` -> ``http://redacted@host:8080/path?redacted``.
     Rekognition's endpoints carry neither; a proxy's URL may carry its credentials in both. Scrubbing
     a scrubbed URL changes nothing.
+
+    The URL is read as urllib3 reads it (:func:`~conformance.recording.endpoints.sent_to`), never as
+    Python's ``urlsplit`` does: on ``http://192.0.2.2:18790\\@127.0.0.1:1`` (red team 17c) urlsplit
+    names 127.0.0.1 while botocore's requests go to 192.0.2.2, and a report must name the host the
+    photos went to. A path that holds what could pass for another host (an ``@``, a backslash,
+    whitespace or a control character) is written ``/redacted``.
     """
-    from urllib.parse import urlsplit, urlunsplit
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
 
     try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:  # not a URL one can take apart: keep nothing of it but its length
+        parts = parse_url(url)
+    except (LocationParseError, ValueError):  # not a URL one can take apart: keep nothing of it but its length
         return f"(an endpoint URL that does not parse, {len(url)} characters)"
-    if ":" in host:
+    host = (parts.host or "").lower()
+    if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    netloc = ("redacted@" if "@" in parts.netloc else "") + host + (f":{port}" if port is not None else "")
-    query = "redacted" if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, "redacted" if parts.fragment else ""))
+    netloc = (
+        ("redacted@" if parts.auth is not None else "") + host + (f":{parts.port}" if parts.port is not None else "")
+    )
+    path = parts.path or ""
+    if re.search(r"[@\\\s\x00-\x1f\x7f]|%5c|%40", path, re.IGNORECASE):
+        path = "/redacted"
+    scheme = f"{parts.scheme}://" if parts.scheme else ""
+    query = "?redacted" if parts.query else ""
+    return f"{scheme}{netloc}{path}{query}{'#redacted' if parts.fragment else ''}"
 
 
 _KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b")

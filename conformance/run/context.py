@@ -70,6 +70,8 @@ class RunOptions:
     # Send photos in batches of people and stop when every check is settled (conformance.sequential).
     sequential: bool = False
     looks: int = 5
+    # The price of 1,000 images sent, for a live run's preflight estimate (None: conformance plan's DEFAULT_PRICE).
+    price_per_1000: float | None = None
 
     def flags(self) -> list[str]:
         """The command-line flags that reproduce this run (for the pytest header and reports)."""
@@ -198,6 +200,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
         cassette_dir=cassette_dir,
         allow_live=options.allow_live,
         accept_vendor_retention=options.accept_vendor_retention,
+        **_price(options.price_per_1000),
         rate=options.rate,
         timeout=options.timeout,
     )
@@ -561,3 +564,12 @@ def _not_applicable(result: CheckResult, why: str) -> CheckResult:
     reason = why or "the analyzer cannot look at new images"
     data.update(verdict="not applicable", notes=[f"not applicable: no transformed variants: {reason}"])
     return CheckResult.from_dict(data)
+
+
+def _price(given: float | None) -> dict[str, Any]:
+    """The adapter's price settings: ``--price-per-1000`` if given, else conformance plan's dated list price."""
+    from ..planning.planners import DEFAULT_PRICE
+
+    if given is None:
+        return {"price_per_1000": DEFAULT_PRICE.per_1000, "price_source": DEFAULT_PRICE.source}
+    return {"price_per_1000": given, "price_source": "given with --price-per-1000"}
