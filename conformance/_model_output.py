@@ -5,9 +5,10 @@ import put a fake verdict above the real one (a log read with ``grep -m1`` took 
 ``os.dup2(devnull, 1)`` emptied the console: putting back ``sys.stdout`` does not put back file
 descriptor 1, which every stream of the process writes through. So in a guarded ``conformance run``
 (the child process of :func:`conformance.cli._guarded`), while the model's code runs (its import, each
-call: :func:`model_code`), file descriptors 1 and 2 point to ``model-output.log`` in the report folder,
-and after it they point back to what they were, from duplicates saved just before: whatever the model
-did to them, the kit's own lines reach the console. The run then says how many lines the model wrote
+call: :func:`model_code`), file descriptors 1 and 2, and ``sys.stdout`` and ``sys.stderr``, point to
+``model-output.log`` in the report folder, and after it they point back to what they were, from
+duplicates saved just before: whatever the model did to the descriptors, the kit's own lines reach
+the console. The run then says how many lines the model wrote
 and where (:func:`summary`).
 
 The log's path travels in an environment variable, so that the run's worker processes
@@ -28,6 +29,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TextIO
 
 __all__ = ["LOG_NAME", "MODEL_OUTPUT_ENV", "capture_into", "model_code", "summary"]
 
@@ -52,7 +54,9 @@ class _Capture:
         self._lock = threading.Lock()
         self._depth = 0  # calls of the model under way (threads:N runs several at once)
         self._log = -1
+        self._stream: TextIO | None = None  # sys.stdout and sys.stderr while the model's code runs
         self._saved = (-1, -1)
+        self._streams: tuple[TextIO | None, TextIO | None] = (None, None)
         self._unusable = False
         self.redirected = False  # the model pointed descriptor 1 or 2 elsewhere itself (put back)
 
@@ -65,6 +69,9 @@ class _Capture:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             # Appending: the run's worker processes write into the same file.
             self._log = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+            self._stream = open(  # noqa: SIM115  # open for the process's life, as sys.stdout is
+                self._log, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
+            )
         except OSError as exc:
             self._unusable = True
             print(
@@ -84,6 +91,10 @@ class _Capture:
                 self._saved = (os.dup(1), os.dup(2))  # non-inheritable duplicates: what the console is now
                 os.dup2(self._log, 1)
                 os.dup2(self._log, 2)
+                # The Python streams too: under pytest's capture (an xdist worker importing the model)
+                # sys.stdout writes to pytest's file, not through descriptor 1.
+                self._streams = (sys.stdout, sys.stderr)
+                sys.stdout = sys.stderr = self._stream
             self._depth += 1
 
     def exit(self) -> None:
@@ -105,6 +116,12 @@ class _Capture:
                 os.dup2(saved, fd)
                 os.close(saved)
             self._saved = (-1, -1)
+            # Put back unless the model set streams of its own, which the kit's import guard names and puts back.
+            if sys.stdout is self._stream:
+                sys.stdout = self._streams[0]
+            if sys.stderr is self._stream:
+                sys.stderr = self._streams[1]
+            self._streams = (None, None)
 
 
 _capture: _Capture | None = None
