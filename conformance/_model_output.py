@@ -31,7 +31,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["LOG_NAME", "MODEL_OUTPUT_ENV", "capture_into", "model_code", "summary"]
+__all__ = ["LOG_NAME", "MODEL_OUTPUT_ENV", "capture_into", "model_code", "model_log", "summary"]
 
 # Set in a guarded run's child (and so in every process it starts): the file the model's output goes to.
 MODEL_OUTPUT_ENV = "CONFORMANCE_MODEL_OUTPUT"
@@ -140,6 +140,11 @@ def _current() -> _Capture | None:
         return _capture
 
 
+def model_log() -> str | None:
+    """The file the model's output goes to in this process, or None outside a guarded run."""
+    return os.environ.get(MODEL_OUTPUT_ENV) or None
+
+
 @contextmanager
 def model_code() -> Iterator[None]:
     """Around the model's own code (its import, one call): its writes to descriptors 1 and 2 go to the log."""
@@ -163,6 +168,7 @@ def capture_into(folder: str | Path) -> Iterator[Path]:
     path = Path(folder) / LOG_NAME
     with suppress(OSError):
         path.unlink()
+    made = not os.path.lexists(folder)  # made by the capture, if the model prints before any report is written
     before = os.environ.get(MODEL_OUTPUT_ENV)
     os.environ[MODEL_OUTPUT_ENV] = os.path.abspath(path)
     try:
@@ -172,6 +178,14 @@ def capture_into(folder: str | Path) -> Iterator[Path]:
             os.environ.pop(MODEL_OUTPUT_ENV, None)
         else:
             os.environ[MODEL_OUTPUT_ENV] = before
+        # A log the model wrote nothing into is not left, nor a report folder holding nothing else (a run
+        # stopped before its reports leaves no folder, as before).
+        with suppress(OSError):
+            if path.stat().st_size == 0:
+                path.unlink()
+        if made:
+            with suppress(OSError):
+                Path(folder).rmdir()  # only when empty
 
 
 def summary(path: Path) -> str | None:

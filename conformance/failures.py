@@ -71,6 +71,7 @@ class FailureWatch:
         self._streak = 0
         self._kind = ""
         self._reason = ""
+        self._first = ""  # the streak's first reason: a whole run failing alike is named by its first photo
         self._reasons: set[str] = set()  # the distinct messages of the streak (a few are enough to say so)
         self._expected = 0  # photos the run will send, when told (expect): 0, not known
         self.stopped: SystematicFailure | None = None
@@ -108,7 +109,7 @@ class FailureWatch:
             if self._streak and kind == self._kind:
                 self._streak += 1
             else:
-                self._streak, self._kind = 1, kind
+                self._streak, self._kind, self._first = 1, kind, reason
                 self._reasons.clear()
             self._reason = reason
             if len(self._reasons) < 3:
@@ -125,7 +126,7 @@ class FailureWatch:
     def _failure(self, what: str, *, whole: bool = False) -> SystematicFailure:
         from ._untrusted import shown
 
-        reason = shown(self._reason, 700, quoted=False)
+        reason = shown(self._first if whole else self._reason, 700, quoted=False)
         if len(self._reasons) > 1 and (self._streak >= self.limit or whole):
             reason += f"; their messages differ only in ids and numbers: one kind of failure, {shown(self._kind, 120)}"
         # A whole run failing alike stops at any limit but 0: raising the limit would not let it through.

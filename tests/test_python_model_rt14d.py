@@ -465,7 +465,7 @@ def test_a_missing_absolute_file_is_not_said_to_be_relative(tmp_path: Path) -> N
         os.chdir(cwd)
     assert str(relative.value) == (
         f"python:models/missing.py:analyze: no file {tmp_path / 'models' / 'missing.py'} (a relative path after "
-        f"python: is read from the working directory {tmp_path})"
+        f"python: is taken relative to the working directory {tmp_path})"
     )
 
 

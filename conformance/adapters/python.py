@@ -75,7 +75,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .._files import FileTooLarge, NotRegularFile, open_regular, read_problem, read_regular, regular_size
-from .._model_output import model_code
+from .._model_output import model_code, model_log
 from .._text import printable
 from .._untrusted import shown, shown_list
 from ..errors import AdapterError, ManifestError
@@ -348,9 +348,15 @@ def _import_failure(exc: Exception, what: str, spec: str) -> AdapterError:
 def _import_exit(exc: SystemExit, what: str, spec: str, file: str | None) -> ModelExit:
     """The module ended the process while importing: a script's code ran, not a library's."""
     where = _where(exc, Path(file) if file else None)  # the module's own line, not argparse's
+    log = model_log()  # under conformance run, what the module printed went there, not to the console
+    printed = (
+        f"it printed came from {what}, not from the kit: see {log}"
+        if log
+        else f"printed above came from {what}, not from the kit"
+    )
     return ModelExit(
         f"{spec}: importing {what} called {_exit_code(exc)}{where}, so the model was never loaded and the run "
-        f"stopped with no verdict (any usage or error message printed above came from {what}, not from the kit). "
+        f"stopped with no verdict (any usage or error message {printed}). "
         "A module under audit must only define the function when imported: put the code that runs it as a script "
         'under if __name__ == "__main__":'
     )
@@ -603,7 +609,7 @@ def _import_file(target: str, spec: str) -> ModuleType:
         relative = (
             ""
             if path.is_absolute()
-            else f" (a relative path after python: is read from the working directory {Path.cwd()})"
+            else f" (a relative path after python: is taken relative to the working directory {Path.cwd()})"
         )
         raise AdapterError(f"{spec}: no file {resolved}{relative}") from None
     except OSError as exc:
