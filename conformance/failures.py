@@ -119,7 +119,8 @@ class FailureWatch:
             elif self._errors_from_start >= self.limit and self._seen == self.limit:
                 self.stopped = self._failure(f"the first {self.limit} {self.what} all failed")
             elif self._seen == self._expected and self._streak == self._seen:
-                self.stopped = self._failure(f"all {self._seen} {self.what} of the run failed the same way", whole=True)
+                alike = f"all {self._seen} {self.what} of the run failed the same way" if self._seen > 1 else ""
+                self.stopped = self._failure(alike or f"the run's only {self.what[:-1]} failed", whole=True)
             if self.stopped is not None:
                 raise self.stopped
 

@@ -220,8 +220,9 @@ def test_a_small_run_whose_every_answer_is_the_same_error_stops_with_exit_2(tmp_
     done = cli(tmp_path, "unloaded")
     # Before: a report saying "trans has nothing this check counts", exit 1.
     assert done.returncode == 2, (done.stdout[-2000:], done.stderr[-2000:])
+    alike = f"all {people} photos of the run failed the same way" if people > 1 else "the run's only photo failed"
     assert done.stderr.startswith(
-        f"conformance: error: stopped: all {people} photos of the run failed the same way (weights not loaded): a "
+        f"conformance: error: stopped: {alike} (weights not loaded): a "
         "fault of the setup, not of the photos, so no verdict is built on it; nothing is recorded (the model runs in "
         "this process). Fix the cause (the model, its weights, its input) and run the same command again; if these "
         "failures are real answers, set systematic_failures = 0 (never stop; now 20) in [tool.conformance]"
