@@ -2,11 +2,12 @@
 
 ``--analyzer python:MODULE:FUNCTION`` imports ``MODULE`` (from ``sys.path``, else from the working
 directory, which is the project's root for ``conformance run``) and audits ``FUNCTION``;
-``--analyzer python:path/to/file.py:FUNCTION`` loads a file (relative to the working directory).
+``--analyzer python:path/to/file.py:FUNCTION`` loads a file (absolute, or relative to the working directory).
 ``FUNCTION`` may be dotted (``model.predict``: a method of a module-level object).
 
 **The contract.** The function is called once per photo with the photo's :class:`pathlib.Path`
-and returns what one line of a predictions file holds for it, without ``"photo"``::
+(a plain one) and returns what one line of a predictions file holds for it, without ``"photo"``
+(``"faces"`` or ``"error"``, never both: an answer with both is that photo's error)::
 
     {"faces": [{"gender": "Woman", "confidence": 97.5, "box": [0.31, 0.12, 0.22, 0.30]}]}
     {"faces": []}                      # no face found
@@ -56,6 +57,8 @@ own name only (a script's command-line parsing sees no arguments, not the kit's)
 changes the working directory has it changed back, with a :class:`WorkingDirectoryWarning`, so
 that the reports and every relative path stay where the run started. The function also sees the
 transformed variants of ``transformation_invariance``: it is a real model, which can look at any image.
+Under ``conformance run``, what the module and the function print goes to the report folder's
+``model-output.log`` (:mod:`conformance._model_output`), never among the kit's lines.
 """
 
 from __future__ import annotations
