@@ -451,6 +451,18 @@ def test_a_spec_with_a_colon_too_many_says_the_expected_form(tmp_path: Path, arg
     )
 
 
+def test_a_module_name_with_a_blank_says_what_a_module_name_is(tmp_path: Path) -> None:
+    dataset = load_dataset(write_project(tmp_path, 1))
+    with pytest.raises(AdapterError) as raised:
+        create(" mymodel:analyze", dataset=dataset)
+    # Before: "no module named ' mymodel' ... run from the folder that holds  mymodel.py".
+    assert str(raised.value) == (
+        "python: mymodel:analyze: ' mymodel' is not a module name (a dotted name such as pkg.model) nor a path to a "
+        ".py file; the form is --analyzer python:MODULE:FUNCTION (or python:path/to/file.py:FUNCTION), here "
+        "python:mymodel:analyze"
+    )
+
+
 def test_a_missing_absolute_file_is_not_said_to_be_relative(tmp_path: Path) -> None:
     dataset = load_dataset(write_project(tmp_path, 1))
     missing = tmp_path / "abs" / "missing.py"

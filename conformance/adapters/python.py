@@ -696,6 +696,13 @@ def _split(argument: str) -> tuple[str, str]:
             f"python:{argument}: one colon goes between the module (or file) and the function, and a module "
             f"name holds none: the form is {_USAGE}, here python:{module}:{function}"
         )
+    if not _is_file(target) and not all(part.isidentifier() for part in target.split(".")):
+        # python: mymodel:analyze said "no module named ' mymodel' ... the folder that holds  mymodel.py".
+        meant = f", here python:{target.strip()}:{function}" if target.strip() != target else ""
+        raise AdapterError(
+            f"python:{argument}: {shown(target)} is not a module name (a dotted name such as pkg.model) nor a "
+            f"path to a .py file; the form is {_USAGE}{meant}"
+        )
     return target, function
 
 
