@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     from .options import OPTION
     from .report_folder import check_report_dir
 
-    report_dir = given["report_dir"] or str(OPTION["report_dir"].cli_default)
+    report_dir = _report_dir(args)
     try:
         check_report_dir(report_dir)  # before any photo is sent or any check runs
         if args.baseline is not None:
@@ -218,6 +218,13 @@ def _run(args: argparse.Namespace) -> int:
             )
         return exit_code(invocation.signal)
     return code
+
+
+def _report_dir(args: argparse.Namespace) -> str:
+    """The report folder ``conformance run`` writes into: ``--report-dir``, else its default."""
+    from .options import OPTION
+
+    return str(args.report_dir or OPTION["report_dir"].cli_default)
 
 
 def _records(analyzer: str | None, demo: bool) -> bool:
@@ -364,11 +371,13 @@ def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
         finally:
             if watched >= 0:
                 os.close(watched)  # the child's end now
+        interrupted: KeyboardInterrupt | None = None
         while True:
             try:
                 status = child.wait()
                 break
             except KeyboardInterrupt as stop:
+                interrupted = stop
                 child.send_signal(signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     finally:
         if held >= 0:
@@ -378,6 +387,8 @@ def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
         Path(finished).unlink()
     except OSError:
         decided = ""
+    if interrupted is not None:
+        return _interrupted_guard(interrupted, decided, status)
     if decided.lstrip("-").isdigit():
         code = int(decided)
         if status != code:
@@ -396,6 +407,106 @@ def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
         "for each photo, or raise an Exception for a photo it cannot answer (docs/how-to/python-model.md)"
     )
     return _USAGE_ERROR
+
+
+def _interrupted_guard(stop: KeyboardInterrupt, decided: str, status: int) -> int:
+    """The exit code of a guarded run that Ctrl-C (or SIGTERM) reached: the interruption's, whenever it came.
+
+    The child says what it stopped and kept; this adds a line only when the child could not: it had
+    already finished (the run's own code is then overruled: the user asked it to stop), or it ended
+    without saying (a model's handler, a kill).
+    """
+    from ._signals import exit_code, signal_name
+
+    code, name = exit_code(stop), signal_name(stop)
+    if decided.lstrip("-").isdigit() and int(decided) != code:
+        _say(
+            f"conformance: interrupted ({name}) as the run ended, after it had decided exit code {decided} and "
+            "written what it printed above"
+        )
+    elif not decided and status != code:
+        _say(
+            f"conformance: interrupted ({name}): the run stopped before it finished (exit status {status}); no verdict"
+        )
+    return code
+
+
+def _child_run(args: argparse.Namespace, finished: str) -> int:
+    """``conformance run`` as a guarded run's child: the model's output kept apart, its threads not waited for.
+
+    What the model writes to the console goes to the report folder (:mod:`conformance._model_output`).
+    The child's last acts: one line on what the model wrote, the exit code into ``finished``, and then
+    an exit that does not wait for threads the model left running (rt14d F4: a non-daemon thread of
+    the model's kept ``conformance run`` from ever ending, after its verdict and reports were out).
+    """
+    from ._model_output import capture_into, summary
+    from ._signals import exit_code, signal_name
+
+    log = None
+    try:
+        with capture_into(_report_dir(args)) as log:
+            code = _run(args)
+    except KeyboardInterrupt as stop:  # before or after what _run catches itself: the same ending
+        _say(f"conformance: interrupted ({signal_name(stop)}); the run stopped there, with no verdict")
+        code = exit_code(stop)
+    finally:
+        said = summary(log) if log is not None else None
+        if said is not None:
+            _say(f"conformance: {said}")
+    Path(finished).write_text(str(code), encoding="ascii")
+    _end_on_interrupt()
+    _leave_model_threads(code)
+    return code
+
+
+def _end_on_interrupt() -> None:
+    """From here on, Ctrl-C or SIGTERM ends the child at once: its run is over, its exit code written.
+
+    What is left is Python's own ending (the model's ``atexit`` hooks, a library's cleanup), where a
+    ``KeyboardInterrupt`` printed a traceback and changed nothing; the parent says the run was
+    interrupted and exits with the interruption's code.
+    """
+    import signal
+    from types import FrameType
+
+    def end(signum: int, frame: FrameType | None) -> None:
+        os._exit(128 + signum)
+
+    for which in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(which, end)
+
+
+def _leave_model_threads(code: int) -> None:
+    """Exit now with ``code`` when threads the model started are still running, rather than wait for them.
+
+    Python waits for every non-daemon thread before a process ends: a model's metrics reporter or
+    watchdog (``while True: ...``) kept the run from ever ending, and a CI job waited for its timeout.
+    The run's output is flushed and its reports are whole on disk by now; the threads are named, and
+    the exit (:func:`os._exit`) skips what would wait on them (the atexit hooks too).
+    """
+    import threading
+
+    from ._untrusted import shown_list
+
+    left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if not left:
+        return
+    _say(
+        f"conformance: the run is over; {len(left)} thread{'s' if len(left) != 1 else ''} the model started "
+        f"{'are' if len(left) != 1 else 'is'} still running ({shown_list((t.name for t in left), most=5)}): "
+        f"the run exits without waiting for {'them' if len(left) != 1 else 'it'} (start such threads with "
+        "daemon=True)"
+    )
+    if "logging" in sys.modules:
+        import logging
+
+        logging.shutdown()  # what its atexit hook would flush
+    from contextlib import suppress
+
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a console gone, a stream closed: the exit code still counts
+            stream.flush()
+    os._exit(code)
 
 
 def _stop_with_parent() -> None:
@@ -457,11 +568,10 @@ def _command(arguments: list[str]) -> int:
         if _in_process_code(args) and _FINISHED_ENV not in os.environ:
             return _guarded(arguments, args)
         _stop_with_parent()
-        code = _run(args)
         finished = os.environ.get(_FINISHED_ENV)
         if finished:  # the guarded run's child: its last act says it finished, and with what
-            Path(finished).write_text(str(code), encoding="ascii")
-        return code
+            return _child_run(args, finished)
+        return _run(args)
     if args.command == "compare":
         return _compare(args)
     if args.command == "verify":

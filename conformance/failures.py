@@ -78,8 +78,21 @@ class FailureWatch:
         self._streak = 0
         self._kind = ""
         self._reason = ""
+        self._first = ""  # the streak's first reason: a whole run failing alike is named by its first photo
         self._reasons: set[str] = set()  # the distinct messages of the streak (a few are enough to say so)
+        self._expected = 0  # photos the run will send, when told (expect): 0, not known
         self.stopped: SystematicFailure | None = None
+
+    def expect(self, total: int) -> None:
+        """Say how many photos the run holds: if every one of them fails the same way, the run stops too.
+
+        The streak needs ``limit`` photos; a run with fewer (a first try on a dozen photos, a model
+        whose weights did not load answering ``{"error": ...}`` for each) was reported as inconclusive
+        instead of stopped (rt14d F5). With ``total`` known, its last photo failing as all the others
+        did stops it, whatever the number. 0 (the default) leaves the streak rule alone.
+        """
+        with self._lock:
+            self._expected = int(total)
 
     def see(self, observation: Observation) -> None:
         """Count one observation; raises :class:`SystematicFailure` when the run must stop."""
@@ -106,7 +119,7 @@ class FailureWatch:
             if self._streak and kind == self._kind:
                 self._streak += 1
             else:
-                self._streak, self._kind = 1, kind
+                self._streak, self._kind, self._first = 1, kind, reason
                 self._reasons.clear()
             self._reason = reason
             if len(self._reasons) < 3:
@@ -115,6 +128,9 @@ class FailureWatch:
                 self.stopped = self._failure(f"the last {self._streak} {self.what} all failed the same way")
             elif self._errors_from_start >= self.limit and self._seen == self.limit:
                 self.stopped = self._failure(f"the first {self.limit} {self.what} all failed")
+            elif self._seen == self._expected and self._streak == self._seen:
+                alike = f"all {self._seen} {self.what} of the run failed the same way" if self._seen > 1 else ""
+                self.stopped = self._failure(alike or f"the run's only {self.what[:-1]} failed", whole=True)
             if self.stopped is not None:
                 raise self.stopped
 
@@ -144,15 +160,20 @@ class FailureWatch:
             )
             raise self.stopped
 
-    def _failure(self, what: str) -> SystematicFailure:
+    def _failure(self, what: str, *, whole: bool = False) -> SystematicFailure:
         from ._untrusted import shown
 
-        reason = shown(self._reason, 700, quoted=False)
-        if len(self._reasons) > 1 and self._streak >= self.limit:
+        reason = shown(self._first if whole else self._reason, 700, quoted=False)
+        if len(self._reasons) > 1 and (self._streak >= self.limit or whole):
             reason += f"; their messages differ only in ids and numbers: one kind of failure, {shown(self._kind, 120)}"
+        # A whole run failing alike stops at any limit but 0: raising the limit would not let it through.
+        way = (
+            f"set systematic_failures = 0 (never stop; now {self.limit})"
+            if whole
+            else f"raise systematic_failures (now {self.limit}; 0 never stops)"
+        )
         return SystematicFailure(
             f"stopped: {what} ({reason}): a fault of the setup, not of the photos, "
             f"so no verdict is built on it; {self.advice} and run the same command again; if these failures are "
-            "real answers, raise "
-            f"systematic_failures (now {self.limit}; 0 never stops) in [tool.conformance]"
+            f"real answers, {way} in [tool.conformance]"
         )

@@ -625,7 +625,8 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
         "photos failing the same way in a row (or every one of the first this many) that stop a run with exit 2 "
         "and one message, as a fault of the setup rather than of the photos (an endpoint that is not the "
         "service, a proxy's error page, a missing permission); a run in which no face was found in any of at "
-        "least 10 photos (or this many, if fewer) stops too; 0 never stops. Raise it for a dataset whose "
+        "least 10 photos (or this many, if fewer) stops too, and so does a smaller run whose every photo failed the same "
+        "way; 0 never stops. Raise it for a dataset whose "
         "photos really are refused alike ([rekognition.md](rekognition.md#what-stops-a-run))",
     ),
     "direction": (

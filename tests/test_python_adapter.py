@@ -37,6 +37,7 @@ from conformance.adapters.python import (
 )
 from conformance.adapters.registry import available
 from conformance.adapters.registry import create as create_spec
+from conformance.failures import SystematicFailure
 from conformance.plugin import OPT_ANALYZER, OPT_CHECKS, OPT_DATASET
 from conformance.run.runner import analyze_dataset, plan_variants
 
@@ -205,8 +206,11 @@ def test_cli_stops_when_every_photo_fails_the_same_way(project: Path) -> None:
     model_file(project, "def analyze(path):\n    return None\n", "forgetful.py")
     done = run_cli(project, "run", "--dataset", "data/manifest.csv", "--analyzer", "python:forgetful.py:analyze")
     assert done.returncode == 2, done.stderr
-    assert "python:forgetful.py:analyze failed on every one of the 10 photos the same way" in done.stderr
-    assert "photo img/a1.png: python:forgetful.py:analyze returned None; return a dict" in done.stderr
+    # The run's watch stops it at the last photo whatever their number (rt14d F5), naming the first photo's failure.
+    assert (
+        "stopped: all 10 photos of the run failed the same way (photo img/a1.png: python:forgetful.py:analyze "
+        "returned None; return a dict" in done.stderr
+    )
 
 
 # -- through the pytest plugin ---------------------------------------------------------------------------------
@@ -337,8 +341,10 @@ def test_every_failure_alike_stops_the_run(dataset: Dataset) -> None:
     def analyze(path: Path) -> dict[str, Any]:
         raise RuntimeError("model weights not loaded")
 
+    # The run's watch stops it at the last photo whatever their number (rt14d F5), naming the first photo's failure.
     with pytest.raises(
-        AdapterError, match=r"failed on every one of the 10 photos the same way; the first: RuntimeError"
+        SystematicFailure,
+        match=r"all 10 photos of the run failed the same way \(RuntimeError: model weights not loaded",
     ):
         run(analyzer_from(analyze, dataset=dataset, vocabulary={"Man": "man"}), dataset)
 
@@ -589,8 +595,9 @@ def test_a_batch_answer_of_the_wrong_length_fails_its_photos(dataset: Dataset) -
         return [{"faces": []}]  # one answer whatever the batch
 
     analyzer = analyzer_from(analyze, dataset=dataset, vocabulary={"Man": "man"})
+    # Every photo failing alike stops the run at its last photo, whatever their number (rt14d F5).
     with pytest.raises(
-        AdapterError, match="returned a list of 1 for a batch of 10 photos; return one answer per photo"
+        SystematicFailure, match="returned a list of 1 for a batch of 10 photos; return one answer per photo"
     ):
         run(analyzer, dataset)
 

@@ -206,15 +206,20 @@ def test_a_script_exiting_at_import_is_named_as_the_source_of_the_message(tmp_pa
     module(tmp_path, "script_model", ARGPARSE_MODEL.replace("ARGUMENT", REQUIRED))
     done = cli(tmp_path, "run", "--dataset", "photos/manifest.csv", "--analyzer", spec)
     assert done.returncode == 2, done.stderr
-    usage, error, ours = done.stderr.splitlines()
+    ours, said = done.stderr.splitlines()
     # argparse's own lines name the user's script, not `conformance`; the kit's line says where they came from.
+    # Under conformance run they are kept out of the console, in the report folder (rt14d F6).
+    log = tmp_path / "conformance-report" / "model-output.log"
+    usage, error = log.read_text(encoding="utf-8").splitlines()
     assert usage.startswith("usage: script_model")
     assert "the following arguments are required: --weights" in error
     what = "script_model" if spec.count(":") == 2 and ".py" not in spec else str(tmp_path / "script_model.py")
     assert ours.startswith(
         f"conformance: error: {spec}: importing {what} called sys.exit(2) at script_model.py line 6, so the model was "
-        f"never loaded and the run stopped with no verdict (any usage or error message printed above came from {what}"
+        f"never loaded and the run stopped with no verdict (any usage or error message it printed came from {what}, "
+        f"not from the kit: see {log})"
     ), ours
+    assert said.startswith("conformance: the model wrote 2 lines to stdout and stderr while importing"), said
     assert ours.endswith('put the code that runs it as a script under if __name__ == "__main__":')
 
 

@@ -2,11 +2,12 @@
 
 ``--analyzer python:MODULE:FUNCTION`` imports ``MODULE`` (from ``sys.path``, else from the working
 directory, which is the project's root for ``conformance run``) and audits ``FUNCTION``;
-``--analyzer python:path/to/file.py:FUNCTION`` loads a file (relative to the working directory).
+``--analyzer python:path/to/file.py:FUNCTION`` loads a file (absolute, or relative to the working directory).
 ``FUNCTION`` may be dotted (``model.predict``: a method of a module-level object).
 
 **The contract.** The function is called once per photo with the photo's :class:`pathlib.Path`
-and returns what one line of a predictions file holds for it, without ``"photo"``::
+(a plain one) and returns what one line of a predictions file holds for it, without ``"photo"``
+(``"faces"`` or ``"error"``, never both: an answer with both is that photo's error)::
 
     {"faces": [{"gender": "Woman", "confidence": 97.5, "box": [0.31, 0.12, 0.22, 0.30]}]}
     {"faces": []}                      # no face found
@@ -56,6 +57,8 @@ own name only (a script's command-line parsing sees no arguments, not the kit's)
 changes the working directory has it changed back, with a :class:`WorkingDirectoryWarning`, so
 that the reports and every relative path stay where the run started. The function also sees the
 transformed variants of ``transformation_invariance``: it is a real model, which can look at any image.
+Under ``conformance run``, what the module and the function print goes to the report folder's
+``model-output.log`` (:mod:`conformance._model_output`), never among the kit's lines.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .._files import FileTooLarge, NotRegularFile, open_regular, read_problem, read_regular, regular_size
+from .._model_output import model_code, model_log
 from .._text import printable
 from .._untrusted import shown, shown_list
 from ..errors import AdapterError, ManifestError
@@ -347,9 +351,15 @@ def _import_failure(exc: Exception, what: str, spec: str) -> AdapterError:
 def _import_exit(exc: SystemExit, what: str, spec: str, file: str | None) -> ModelExit:
     """The module ended the process while importing: a script's code ran, not a library's."""
     where = _where(exc, Path(file) if file else None)  # the module's own line, not argparse's
+    log = model_log()  # under conformance run, what the module printed went there, not to the console
+    printed = (
+        f"it printed came from {what}, not from the kit: see {log}"
+        if log
+        else f"printed above came from {what}, not from the kit"
+    )
     return ModelExit(
         f"{spec}: importing {what} called {_exit_code(exc)}{where}, so the model was never loaded and the run "
-        f"stopped with no verdict (any usage or error message printed above came from {what}, not from the kit). "
+        f"stopped with no verdict (any usage or error message {printed}). "
         "A module under audit must only define the function when imported: put the code that runs it as a script "
         'under if __name__ == "__main__":'
     )
@@ -440,6 +450,7 @@ def _import_name(name: str, spec: str) -> ModuleType:
                 _own_argv(name),
                 _kept_cwd(f"{spec}: importing {name}", lambda: _origin(name)),
                 _read_as_regular_files(name, spec),
+                model_code(),  # what it prints goes to the report folder, not among the kit's lines
             ):
                 return importlib.import_module(name)
         except AdapterError:
@@ -597,9 +608,13 @@ def _import_file(target: str, spec: str) -> ModuleType:
     try:
         regular_size(given, limit=MAX_MODULE_BYTES)  # never a pipe (the import would wait) or a device
     except FileNotFoundError:
-        raise AdapterError(
-            f"{spec}: no file {resolved} (a path after python: is relative to the working directory {Path.cwd()})"
-        ) from None
+        # Only a relative path was read against the working directory (rt14d F8: an absolute one was said to be).
+        relative = (
+            ""
+            if path.is_absolute()
+            else f" (a relative path after python: is taken relative to the working directory {Path.cwd()})"
+        )
+        raise AdapterError(f"{spec}: no file {resolved}{relative}") from None
     except OSError as exc:
         raise _module_problem(spec, given, exc) from None
     digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:12]
@@ -619,7 +634,11 @@ def _import_file(target: str, spec: str) -> ModuleType:
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
     try:
-        with _own_argv(str(resolved)), _kept_cwd(f"{spec}: importing {resolved}", lambda: str(resolved)):
+        with (
+            _own_argv(str(resolved)),
+            _kept_cwd(f"{spec}: importing {resolved}", lambda: str(resolved)),
+            model_code(),  # what it prints goes to the report folder, not among the kit's lines
+        ):
             module_spec.loader.exec_module(module)
     except SystemExit as exc:
         del sys.modules[name]
@@ -670,7 +689,26 @@ def _split(argument: str) -> tuple[str, str]:
         )
     if not all(part.isidentifier() for part in function.split(".")):
         raise AdapterError(f"python:{argument}: {function!r} is not a function name; {_USAGE}")
+    if ":" in target and not _is_windows_drive(target) and not os.path.lexists(target):
+        # python:mymodel.py::analyze read "mymodel.py:" as a module and said "no module named 'mymodel.py:'" (rt14d F8).
+        module = target.strip(":").replace(":", ".")  # pkg:model:analyze meant pkg.model
+        raise AdapterError(
+            f"python:{argument}: one colon goes between the module (or file) and the function, and a module "
+            f"name holds none: the form is {_USAGE}, here python:{module}:{function}"
+        )
+    if not _is_file(target) and not all(part.isidentifier() for part in target.split(".")):
+        # python: mymodel:analyze said "no module named ' mymodel' ... the folder that holds  mymodel.py".
+        meant = f", here python:{target.strip()}:{function}" if target.strip() != target else ""
+        raise AdapterError(
+            f"python:{argument}: {shown(target)} is not a module name (a dotted name such as pkg.model) nor a "
+            f"path to a .py file; the form is {_USAGE}{meant}"
+        )
     return target, function
+
+
+def _is_windows_drive(target: str) -> bool:
+    """Whether ``target`` starts with a drive (``C:\\models\\m.py``), the one colon a path may hold."""
+    return len(target) > 2 and target[0].isalpha() and target[1] == ":" and target[2] in "\\/" and ":" not in target[2:]
 
 
 def _is_file(target: str) -> bool:
@@ -1011,9 +1049,12 @@ class FunctionAnalyzer:
                 return image_bytes(photo.path)
             except ManifestError as exc:  # checked at load; changed since: this photo's error, not the model's
                 raise _Fault("the image cannot be read", f"photo {photo.id}: {exc}") from None
+        # A plain pathlib.Path, not the dataset's lazily parsed subclass, whose private name showed in the
+        # model's own errors ("... not _UnparsedPath", rt14d F8) and failed a type(path) is PosixPath test.
+        path = Path(os.fspath(photo.path))
         if self.call.kind == "photo":
-            return PhotoInput(path=photo.path, box=photo.box, format=photo.format)
-        return photo.path
+            return PhotoInput(path=path, box=photo.box, format=photo.format)
+        return path
 
     def _raised(self, exc: Exception) -> _Fault:
         try:
@@ -1033,7 +1074,8 @@ class FunctionAnalyzer:
         """
         before = _cwd()
         try:
-            return self.function(argument)
+            with model_code():  # what it prints goes to the report folder, not among the kit's lines
+                return self.function(argument)
         except SystemExit as exc:
             raise ModelExit(
                 f"{self.spec} called {_exit_code(exc)}{_where(exc, self.declaration.file)} on photo {photo.id}: a "
@@ -1153,6 +1195,13 @@ class FunctionAnalyzer:
                 "an answer for another photo",
                 f'{where} an answer for photo {shown(named)} (its "photo" key), not for {photo.id}: each call answers '
                 'the photo it was given, in the same order for a batch; drop "photo" from the answer',
+            )
+        if answer.get("faces") is not None and answer.get("error") is not None:
+            # Read as an error, it silently dropped the faces (rt14d F5); read as faces, it dropped the error.
+            raise _Fault(
+                'both "faces" and "error"',
+                f'{where} both "faces" and "error" ({shown(answer)}): an answer holds one of them, "faces" (a list, '
+                'empty when no face was found) or "error" for a photo the model could not answer',
             )
         declared = self.declaration.labels
         try:

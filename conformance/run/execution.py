@@ -424,6 +424,7 @@ def analyze_photos(
     """
     bar = bar or _Silent()
     watch = watch if watch is not None else FailureWatch()
+    watch.expect(len(photos))  # a run shorter than the streak stops too when every photo failed alike
     if executor.kind == "serial":
         found = []
         for photo in photos:
