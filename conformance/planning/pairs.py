@@ -13,6 +13,7 @@ from typing import Any
 
 from .pairs_model import DEFAULT_IMPOSTOR_ICC, FEW_ERRORS, PairPlanError, impostor_sd, rule_of_three_people
 from .pairs_power import PairDesign, counts_note, expected_fmrs, fmr_power, fnmr_approximate, fnmr_power
+from .pairs_sim import FMR_DRAWS, simulated_fmr_power
 from .planners import CheckPlan, _direction, _gap_design, _method
 from .simulation import _calibrated_people
 from .sizes import DirectionPlan, people_needed
@@ -71,8 +72,24 @@ def pair_design(inputs: Any) -> tuple[PairDesign, tuple[str, ...]]:
         min_subjects=policy.min_subjects,
         sd=impostor_sd(icc),
         seed=inputs.simulation.seed,
+        resamples=policy.bootstrap,
     )
     return design, tuple(notes)
+
+
+def least_people(design: PairDesign) -> int:
+    """The fewest people a group a 1:1 plan considers: min_subjects, and what fixing the threshold needs (rule of three)."""
+    return max(
+        design.min_subjects,
+        2,
+        rule_of_three_people(
+            design.target,
+            design.groups,
+            design.photos,
+            same_group=design.same_group,
+            reference_pool=design.pool == "reference",
+        ),
+    )
 
 
 def _gap_note(inputs: Any) -> tuple[str, ...]:
@@ -87,17 +104,7 @@ def plan_false_match_differential(inputs: Any) -> Any:
     check = "false_match_differential"
     design, assumed = pair_design(inputs)
     ratio = fail_ratio(inputs)
-    least = max(
-        design.min_subjects,
-        2,
-        rule_of_three_people(
-            design.target,
-            design.groups,
-            design.photos,
-            same_group=design.same_group,
-            reference_pool=design.pool == "reference",
-        ),
-    )
+    least = least_people(design)
     notes = [
         *assumed,
         f"threshold fixed where the {'reference group' if design.pool == 'reference' else 'pool'}'s FMR is "
@@ -106,15 +113,27 @@ def plan_false_match_differential(inputs: Any) -> Any:
         *_gap_note(inputs),
         _CALLS,
     ]
-    directions = []
+    directions: list[DirectionPlan] = []
+    hows: list[str] = []
+    sim = inputs.simulation
+    draws = min(sim.replicates, FMR_DRAWS)
     for verdict, true_ratio in (("pass", 1.0), ("fail", ratio)):
-        found = people_needed(lambda k, v=verdict, r=true_ratio: fmr_power(design, k, v, r), inputs.power, least=least)
+        found = _calibrated_people(
+            lambda k, v=verdict, r=true_ratio: fmr_power(design, k, v, r),
+            lambda k, fresh=0, v=verdict, r=true_ratio: simulated_fmr_power(
+                design, k, v, r, replicates=draws, fresh=fresh
+            ),
+            inputs.power,
+            least=least,
+            simulation=replace(sim, replicates=draws),
+        )
         if found is None:
             directions.append(
                 DirectionPlan(verdict, 0.0, None, None, "no number of people up to 10 million reaches the power")
             )
             continue
-        people, power = found
+        people, power, how = found
+        hows.append(how)
         fmrs = expected_fmrs(design, people, true_ratio)
         expected = counts_note(design, people, true_ratio)
         note = f"expected false matches a group at {people} people: {expected}" + (
@@ -122,6 +141,8 @@ def plan_false_match_differential(inputs: Any) -> Any:
             if any(float(e.replace(",", "")) < FEW_ERRORS for e in expected.split(", "))
             else ""
         )
+        if how.startswith("normal approximation, not simulated"):
+            note = f"{how.replace('normal approximation', 'two-way approximation')}; {note}"
         directions.append(
             DirectionPlan(
                 verdict,
@@ -142,11 +163,21 @@ def plan_false_match_differential(inputs: Any) -> Any:
         inputs.groups,
         tuple(directions),
         float(design.photos),
-        "two-way approximation: people drawn from the score model, their influence on every group's rate and on "
-        "the bootstrap worked out, the check's rules applied (not a run of the check: benchmarks/plan_power.py "
-        "compares the two)",
+        _fmr_method(hows),
         tuple(notes),
     )
+
+
+def _fmr_method(hows: list[str]) -> str:
+    """How false_match_differential's sizes were found: by drawing the design and reading it as the check does."""
+    how = _method(*hows)
+    if how.startswith("simulated"):
+        return (
+            how.replace("read by the kit's interval functions", "read as the check reads them")
+            + " (scores of the two-way model, the threshold fixed in-sample, the two-way bootstrap's percentile "
+            "intervals, the groups' own bounds); the two-way approximation proposed the sizes"
+        )
+    return how.replace("normal approximation", "two-way approximation")
 
 
 def plan_false_non_match_differential(inputs: Any) -> Any:
@@ -228,17 +259,7 @@ def plan_equitability(inputs: Any) -> Any:
     rate = inputs.rates.get("false_non_match_differential", inputs.rates.get(check, 0.05))
     ratio = fail_ratio(inputs)
     fta = _gap_design(inputs, "failure_to_acquire_gap", 0.0, design.photos, design.groups)
-    least = max(
-        design.min_subjects,
-        2,
-        rule_of_three_people(
-            design.target,
-            design.groups,
-            design.photos,
-            same_group=design.same_group,
-            reference_pool=design.pool == "reference",
-        ),
-    )
+    least = least_people(design)
     sim = inputs.simulation
     notes = [
         "pass: false_match_differential, false_non_match_differential (at the binding threshold) and "
