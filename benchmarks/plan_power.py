@@ -121,7 +121,8 @@ def designs(quick: bool) -> list[Design]:
         out.append(Design("false_match_gap", 2, 0.02, 1, 0.0, verdict))
         out.append(Design("false_non_match_gap", 2, 0.05, 3, 0.3, verdict))
     # 1:1 comparisons: the FMR ratio at the threshold fixed to FMR 1e-3 on every impostor comparison of a two-way
-    # Gaussian score model (planned by an approximation), and the FNMR ratio over people's genuine pairs.
+    # Gaussian score model (planned by drawing it and reading it as the check does), and the FNMR ratio over people's
+    # genuine pairs.
     for verdict in ("pass", "fail"):
         out.append(Design("false_match_differential", 2, 1e-3, 1, 0.0, verdict, impostor_icc=0.1))
         out.append(Design("false_match_differential", 2, 1e-3, 3, 0.0, verdict, impostor_icc=0.1))
