@@ -52,6 +52,8 @@ def _whole(text: str) -> int:
 
 def _counts(text: str) -> tuple[int, ...]:
     """``3``, or people's photo counts, each equally likely: ``1,20`` (half with 1, half with 20)."""
+    from .planning.manifest import MOST_PHOTOS
+
     parts = [part.strip() for part in text.split(",")]
     try:
         values = tuple(int(part) for part in parts)
@@ -62,6 +64,9 @@ def _counts(text: str) -> tuple[int, ...]:
             f"{text!r}: give photos a person as a whole number from 1 (e.g. 3), or people's counts, each equally "
             "likely (e.g. 1,20: half the people with 1 photo, half with 20)"
         )
+    if max(values) > MOST_PHOTOS:
+        # 10^10 photos a person asked numpy for a 149 GiB table of a person's possible counts
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MOST_PHOTOS:,} photos a person")
     return values
 
 
