@@ -70,10 +70,14 @@ class PairDesign:
     resamples: int = 2000  # the check's two-way bootstrap resamples (policy.bootstrap)
 
 
-def fmr_power(design: PairDesign, people: int, verdict: str, ratio: float = 1.0) -> float:
+def fmr_power(
+    design: PairDesign, people: int, verdict: str, ratio: float = 1.0, *, most_draws: int | None = None
+) -> float:
     """Approximate probability of ``verdict`` for false_match_differential at ``people`` a group.
 
-    ``ratio``: the last group's true FMR over the reference's (1: every group alike).
+    ``ratio``: the last group's true FMR over the reference's (1: every group alike). ``most_draws``:
+    at most so many draws of the approximate sampling distribution (fewer where it only proposes sizes
+    for the simulation to judge: the search asks for dozens of sizes).
     """
     import numpy as np
     from scipy.special import ndtri
@@ -96,7 +100,7 @@ def fmr_power(design: PairDesign, people: int, verdict: str, ratio: float = 1.0)
         # People drawn: each person's influence on every group's FMR (the Hajek projection) read off the grid,
         # so that a few people who false-match far more than the rest move a group's rate and the bootstrap's
         # variance together, as they do in the check; people-pairs and comparisons add normal noise.
-        draws = max(200, min(_DRAWS // 10, _PEOPLE_CELLS // people))
+        draws = max(200, min(_DRAWS // 10, _PEOPLE_CELLS // people, most_draws or _DRAWS))
         linear = np.zeros((draws, G))
         spread = np.zeros((draws, G, G))  # per draw: sum over people of their influence products, centred by group
         # Per draw and group: each involved person's psi (Poisson given their effect), as the check reads them.
@@ -135,7 +139,7 @@ def fmr_power(design: PairDesign, people: int, verdict: str, ratio: float = 1.0)
                 )
             effective_draws.append(total / (rates.comparisons[g] ** 2))  # the variance; an effective size below
     else:
-        draws = _DRAWS
+        draws = min(_DRAWS, most_draws or _DRAWS)
         relative = 1.0 + rng.standard_normal((draws, G)) @ _root(rates.people + rates.pairs).T
         spread = np.broadcast_to(rates.people, (draws, G, G))
         effective_draws, df_draws = [], []
