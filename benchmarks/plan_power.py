@@ -30,7 +30,7 @@ import re
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,7 +42,8 @@ from verdict_error_rates import misgendered, observations
 from conformance import load_policy, run_check
 from conformance.identity import SELF_DESCRIBED
 from conformance.observation import GENDER_CODES
-from conformance.planning import PlanInputs, Simulation, plan_check
+from conformance.planning import CheckPlan, PlanInputs, Simulation, plan_check
+from conformance.planning.pairs_sim import FMR_DRAWS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -148,7 +149,25 @@ def clipped_sd(mean: float, sd: float) -> float:
     return math.sqrt(max(second - first * first, 0.0))
 
 
+_PLANS: dict[tuple[Design, int, int], CheckPlan] = {}
+
+
 def planned(design: Design, replicates: int, seed: int) -> tuple[int, float]:
+    """The people a group the planner states for ``design``'s verdict, and the power it promises there.
+
+    A plan holds both directions: planned once for a design's pass and fail rows (false_match_differential's
+    takes half a minute).
+    """
+    key = (replace(design, verdict=""), replicates, seed)
+    if key not in _PLANS:
+        _PLANS[key] = _plan(design, replicates, seed)
+    direction = next(d for d in _PLANS[key].directions if d.verdict == design.verdict)
+    assert direction.people_per_group is not None
+    assert direction.power is not None
+    return direction.people_per_group, direction.power
+
+
+def _plan(design: Design, replicates: int, seed: int) -> CheckPlan:
     names = ("cis", "trans", "nonbinary")[: max(design.groups, 2)]
     inputs = PlanInputs(
         checks=(design.check,),
@@ -165,11 +184,7 @@ def planned(design: Design, replicates: int, seed: int) -> tuple[int, float]:
         confidence_sd=None if design.confidence_sd is None else clipped_sd(_MEAN_CONFIDENCE, design.confidence_sd),
         impostor_icc=design.impostor_icc,
     )
-    plan = plan_check(design.check, inputs)
-    direction = next(d for d in plan.directions if d.verdict == design.verdict)
-    assert direction.people_per_group is not None
-    assert direction.power is not None
-    return direction.people_per_group, direction.power
+    return plan_check(design.check, inputs)
 
 
 def per_photo_rate(share: float, icc: float) -> float:
@@ -543,9 +558,9 @@ def summary(rows: Sequence[str], elapsed: float, plan_replicates: int) -> list[s
         cells = [c.strip() for c in row.strip("|").split("|")]
         achieved_cell, difference = cells[-2], float(cells[-1])
         promised = float(cells[-3])
-        se = math.hypot(
-            float(achieved_cell.split("(")[1].rstrip(")")), math.sqrt(promised * (1 - promised) / plan_replicates)
-        )
+        # false_match_differential's promise is drawn on at most FMR_DRAWS draws, whatever --plan-replicates says
+        drawn = min(plan_replicates, FMR_DRAWS) if cells[0] == "false_match_differential" else plan_replicates
+        se = math.hypot(float(achieved_cell.split("(")[1].rstrip(")")), math.sqrt(promised * (1 - promised) / drawn))
         worst = max(worst, abs(difference))
         z = abs(difference) / se if se > 0 else math.inf
         beyond_two += z > 2
