@@ -91,6 +91,16 @@ def _power(text: str) -> float:
     return value
 
 
+def _looks(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the number of looks, 1 to 100, as for run --looks")
+    return value
+
+
 def _checks(text: str) -> tuple[str, ...]:
     from .checks.check_ids import CHECK_IDS, GENDER_CHECKS, unknown_checks
 
@@ -207,6 +217,19 @@ def add_parser(commands: Any) -> None:
         "and said)",
     )
     plan.add_argument(
+        "--sequential",
+        action="store_true",
+        help="size a `conformance run --sequential` audit: the most people it may send (the fixed design at the "
+        "last look's share of the error), planned with the same power",
+    )
+    plan.add_argument(
+        "--looks",
+        type=_looks,
+        default=None,
+        metavar="K",
+        help="with --sequential: the run's --looks (default 5)",
+    )
+    plan.add_argument(
         "--pilot", metavar="REPORT", help="a pilot run's report.json: rates, groups, photos a person and ICC"
     )
     plan.add_argument(
@@ -230,6 +253,15 @@ def add_parser(commands: Any) -> None:
     )
     plan.add_argument("--seed", type=_whole, default=20261121, metavar="N", help="seed of the simulation (0 or more)")
     plan.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _sequential_levels(confidence: float, looks: int | None) -> dict[str, Any]:
+    """What ``conformance run --sequential --looks K`` tests each direction at: the whole error, and the last look's."""
+    from .sequential import DEFAULT_LOOKS, look_levels
+
+    count = DEFAULT_LOOKS if looks is None else looks
+    alpha = round((1.0 - confidence) / 2.0, 12)  # as run_looks reads it
+    return {"looks": count, "fixed_level": alpha, "last_look_level": look_levels(alpha, count)[-1]}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -258,6 +290,14 @@ def run(args: argparse.Namespace) -> int:
         print(printable(f"conformance: error: {exc}"), file=sys.stderr)
         return _USAGE_ERROR
     checks: tuple[str, ...] = args.checks or GENDER_CHECKS
+    if args.looks is not None and not args.sequential:
+        print("conformance: error: --looks sizes a sequential audit: give --sequential with it", file=sys.stderr)
+        return _USAGE_ERROR
+    sequential = _sequential_levels(policy.confidence, args.looks) if args.sequential else None
+    if sequential is not None:
+        # Each look tests each direction at its share of the error (the union bound): a run that takes every look
+        # decides at the last look's share, not at the whole. Planned there, the most people it sends keep the power.
+        policy = replace(policy, confidence=1.0 - 2.0 * sequential["last_look_level"])
     if args.tolerance is not None:
         policy = replace(policy, tolerance={**policy.tolerance, **dict.fromkeys(checks, args.tolerance)})
     if args.target_fmr is not None:
@@ -265,6 +305,13 @@ def run(args: argparse.Namespace) -> int:
     if args.ratio_tolerance is not None:
         policy = replace(policy, ratio_tolerance=args.ratio_tolerance)
     sources = list(pilot.notes) if pilot else []
+    if sequential is not None:
+        sources.append(
+            f"--sequential with {sequential['looks']} looks: sized for the last look, which tests each direction at "
+            f"{sequential['last_look_level']:.4g} (the fixed design's {sequential['fixed_level']:g} less what the "
+            "earlier looks spend): the people a group below are the most the sequential run sends (collect them all); "
+            "it stops at an earlier look when every check is settled (docs/how-to/plan.md says how often)"
+        )
     rates = dict(pilot.rates) if pilot else {}
     fallback = 0.05
     for check in checks:
@@ -344,6 +391,8 @@ def run(args: argparse.Namespace) -> int:
         print(printable(f"conformance: error: {exc}"), file=sys.stderr)
         return _USAGE_ERROR
     document = plan_document(inputs, plans, assessment)
+    if sequential is not None:
+        document["sequential"] = sequential
     bad = non_finite(document)
     if bad:
         # json.dumps would print Infinity, which is not JSON; a cost of inf is no answer either.
