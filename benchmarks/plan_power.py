@@ -243,6 +243,22 @@ def achieved(design: Design, people: int, replicates: int, rng: np.random.Genera
 _MEAN_CONFIDENCE = 0.425
 
 
+def clipped_mean(mean: float, sd: float) -> float:
+    """E[clip(N(mean, sd^2), 0, 1)], with scipy's normal: the mean an analyzer's clipped confidences show."""
+    from scipy.stats import norm
+
+    a, b = -mean / sd, (1.0 - mean) / sd
+    return float(sd * (norm.pdf(a) - norm.pdf(b)) + mean * (norm.cdf(b) - norm.cdf(a)) + norm.sf(b))
+
+
+def clipped_shift(mean: float, sd: float, gap: float) -> float:
+    """The shift of the normal before clipping that moves the clipped mean by ``gap`` (solved with scipy's brentq)."""
+    from scipy.optimize import brentq
+
+    base = clipped_mean(mean, sd)
+    return float(brentq(lambda s: clipped_mean(mean + s, sd) - base - gap, 0.0, 1.0))
+
+
 def _calibration_table(design: Design, people: int, rng: np.random.Generator) -> tuple[Observations, list[str]]:
     """Every group misgendered at ``design.rate`` (beta per person, ICC); the last more confident by the gap when failing.
 
@@ -263,7 +279,11 @@ def _calibration_table(design: Design, people: int, rng: np.random.Generator) ->
             else np.full(people, design.photos, dtype=np.int64)
         )
         groups.append((name, photos, misgendered(design.rate, design.icc, photos, rng)))
-        shift = GAP if design.verdict == "fail" and g == design.groups - 1 else 0.0
+        # The gap is on the scale the check reads, the clipped confidences: the shift before clipping that makes the
+        # clipped means differ by it (0.15 before clipping is 0.143 after at a spread of 0.25).
+        shift = (
+            clipped_shift(_MEAN_CONFIDENCE, spread, GAP) if design.verdict == "fail" and g == design.groups - 1 else 0.0
+        )
         offset = rng.normal(0.0, spread * math.sqrt(design.icc), size=people)
         mean = np.repeat(_MEAN_CONFIDENCE + shift + offset, photos)
         drawn = mean + rng.normal(0.0, spread * math.sqrt(1.0 - design.icc), size=mean.size)
