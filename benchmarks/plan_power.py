@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,7 +42,8 @@ from verdict_error_rates import misgendered, observations
 from conformance import load_policy, run_check
 from conformance.identity import SELF_DESCRIBED
 from conformance.observation import GENDER_CODES
-from conformance.planning import PlanInputs, Simulation, plan_check
+from conformance.planning import CheckPlan, PlanInputs, Simulation, plan_check
+from conformance.planning.pairs_sim import FMR_DRAWS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -74,7 +76,11 @@ class Design:
 
     def label(self) -> str:
         photos = " or ".join(map(str, self.counts)) if self.counts else str(self.photos)
-        check = self.check if self.confidence_sd is None else f"{self.check} (confidence sd {self.confidence_sd:g})"
+        check = (
+            self.check
+            if self.confidence_sd is None
+            else f"{self.check} (confidence sd {self.confidence_sd:g}, {clipped_sd(_MEAN_CONFIDENCE, self.confidence_sd):.3g} clipped)"
+        )
         icc = f"{self.icc:g}" if self.impostor_icc is None else f"{self.impostor_icc:g} (impostor)"
         if self.check in RATIO_CHECKS:
             scenario = "ratio 1" if self.verdict == "pass" else f"ratio {FAIL_RATIO:g}"
@@ -116,7 +122,8 @@ def designs(quick: bool) -> list[Design]:
         out.append(Design("false_match_gap", 2, 0.02, 1, 0.0, verdict))
         out.append(Design("false_non_match_gap", 2, 0.05, 3, 0.3, verdict))
     # 1:1 comparisons: the FMR ratio at the threshold fixed to FMR 1e-3 on every impostor comparison of a two-way
-    # Gaussian score model (planned by an approximation), and the FNMR ratio over people's genuine pairs.
+    # Gaussian score model (planned by drawing it and reading it as the check does), and the FNMR ratio over people's
+    # genuine pairs.
     for verdict in ("pass", "fail"):
         out.append(Design("false_match_differential", 2, 1e-3, 1, 0.0, verdict, impostor_icc=0.1))
         out.append(Design("false_match_differential", 2, 1e-3, 3, 0.0, verdict, impostor_icc=0.1))
@@ -127,7 +134,40 @@ def designs(quick: bool) -> list[Design]:
     return out[::4] if quick else out
 
 
+def clipped_sd(mean: float, sd: float) -> float:
+    """The sd of ``clip(N(mean, sd^2), 0, 1)``: the spread an analyzer's confidences show, and a pilot reads.
+
+    Worked out with scipy's normal moments on the clipped ends (a censored normal), not with the planner's code.
+    """
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    below, above = norm.cdf(0.0, mean, sd), norm.sf(1.0, mean, sd)
+    first = quad(lambda x: x * norm.pdf(x, mean, sd), 0.0, 1.0)[0] + above
+    second = quad(lambda x: x * x * norm.pdf(x, mean, sd), 0.0, 1.0)[0] + above
+    del below  # the clipped lower tail sits at 0 and adds nothing to either moment
+    return math.sqrt(max(second - first * first, 0.0))
+
+
+_PLANS: dict[tuple[Design, int, int], CheckPlan] = {}
+
+
 def planned(design: Design, replicates: int, seed: int) -> tuple[int, float]:
+    """The people a group the planner states for ``design``'s verdict, and the power it promises there.
+
+    A plan holds both directions: planned once for a design's pass and fail rows (false_match_differential's
+    takes half a minute).
+    """
+    key = (replace(design, verdict=""), replicates, seed)
+    if key not in _PLANS:
+        _PLANS[key] = _plan(design, replicates, seed)
+    direction = next(d for d in _PLANS[key].directions if d.verdict == design.verdict)
+    assert direction.people_per_group is not None
+    assert direction.power is not None
+    return direction.people_per_group, direction.power
+
+
+def _plan(design: Design, replicates: int, seed: int) -> CheckPlan:
     names = ("cis", "trans", "nonbinary")[: max(design.groups, 2)]
     inputs = PlanInputs(
         checks=(design.check,),
@@ -140,14 +180,11 @@ def planned(design: Design, replicates: int, seed: int) -> tuple[int, float]:
         power=0.8,
         gap=GAP,
         simulation=Simulation(replicates, seed),
-        confidence_sd=design.confidence_sd,
+        # The planner is told the spread the analyzer's confidences show (after clipping to 0-1), as a pilot gives it.
+        confidence_sd=None if design.confidence_sd is None else clipped_sd(_MEAN_CONFIDENCE, design.confidence_sd),
         impostor_icc=design.impostor_icc,
     )
-    plan = plan_check(design.check, inputs)
-    direction = next(d for d in plan.directions if d.verdict == design.verdict)
-    assert direction.people_per_group is not None
-    assert direction.power is not None
-    return direction.people_per_group, direction.power
+    return plan_check(design.check, inputs)
 
 
 def per_photo_rate(share: float, icc: float) -> float:
@@ -206,6 +243,22 @@ def achieved(design: Design, people: int, replicates: int, rng: np.random.Genera
 _MEAN_CONFIDENCE = 0.425
 
 
+def clipped_mean(mean: float, sd: float) -> float:
+    """E[clip(N(mean, sd^2), 0, 1)], with scipy's normal: the mean an analyzer's clipped confidences show."""
+    from scipy.stats import norm
+
+    a, b = -mean / sd, (1.0 - mean) / sd
+    return float(sd * (norm.pdf(a) - norm.pdf(b)) + mean * (norm.cdf(b) - norm.cdf(a)) + norm.sf(b))
+
+
+def clipped_shift(mean: float, sd: float, gap: float) -> float:
+    """The shift of the normal before clipping that moves the clipped mean by ``gap`` (solved with scipy's brentq)."""
+    from scipy.optimize import brentq
+
+    base = clipped_mean(mean, sd)
+    return float(brentq(lambda s: clipped_mean(mean + s, sd) - base - gap, 0.0, 1.0))
+
+
 def _calibration_table(design: Design, people: int, rng: np.random.Generator) -> tuple[Observations, list[str]]:
     """Every group misgendered at ``design.rate`` (beta per person, ICC); the last more confident by the gap when failing.
 
@@ -226,7 +279,11 @@ def _calibration_table(design: Design, people: int, rng: np.random.Generator) ->
             else np.full(people, design.photos, dtype=np.int64)
         )
         groups.append((name, photos, misgendered(design.rate, design.icc, photos, rng)))
-        shift = GAP if design.verdict == "fail" and g == design.groups - 1 else 0.0
+        # The gap is on the scale the check reads, the clipped confidences: the shift before clipping that makes the
+        # clipped means differ by it (0.15 before clipping is 0.143 after at a spread of 0.25).
+        shift = (
+            clipped_shift(_MEAN_CONFIDENCE, spread, GAP) if design.verdict == "fail" and g == design.groups - 1 else 0.0
+        )
         offset = rng.normal(0.0, spread * math.sqrt(design.icc), size=people)
         mean = np.repeat(_MEAN_CONFIDENCE + shift + offset, photos)
         drawn = mean + rng.normal(0.0, spread * math.sqrt(1.0 - design.icc), size=mean.size)
@@ -439,6 +496,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, help="also write the Markdown results here")
     parser.add_argument(
+        "--merge",
+        type=Path,
+        metavar="RESULTS",
+        help="rerun only the rows chosen (--only, --verdict) and put them into this results file in place of the "
+        "same designs' rows, saying which command, commit and replicates made them",
+    )
+    parser.add_argument("--verdict", choices=("pass", "fail"), help="only the designs planned for this verdict")
+    parser.add_argument(
         "--resummarize", type=Path, metavar="RESULTS", help="only rewrite the summary of a results file from its table"
     )
     args = parser.parse_args(argv)
@@ -446,6 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resummarize(args.resummarize)
         return 0
     rng = np.random.default_rng([args.seed, 17])  # a stream the planner does not use
+    command = f"python benchmarks/plan_power.py {' '.join(argv if argv is not None else sys.argv[1:])}"
     started = time.perf_counter()
     lines = [
         "# The planner's promised power against the real checks: Monte Carlo",
@@ -474,9 +540,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             or d.check == o
             or (o == "unequal" and d.counts)
             or (o.startswith("icc=") and d.icc == float(o[4:]))
+            or f"{d.check}:{d.groups}:{d.photos}" == o
             for o in args.only.split(",")
         )
     ]
+    chosen = [d for d in chosen if args.verdict is None or d.verdict == args.verdict]
     rows: list[str] = []
     for design in chosen:
         people, promised = planned(design, args.plan_replicates, args.seed)
@@ -485,8 +553,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         row = f"{design.label()} {people} | {promised:.3f} | {got:.3f} ({se:.3f}) | {got - promised:+.3f} |"
         rows.append(row)
         print(row, file=sys.stderr, flush=True)
-        if args.out:  # a long run's rows so far survive an interruption
+        if args.merge:  # each row goes into the results file as soon as it is done
+            merge(args.merge, [row], command, args.replicates)
+        elif args.out:  # a long run's rows so far survive an interruption
             args.out.write_text("\n".join(lines + rows) + "\n\n(unfinished)\n", encoding="utf-8")
+    if args.merge:
+        return 0
     text = "\n".join([*lines, *rows, "", *summary(rows, time.perf_counter() - started, args.plan_replicates)]) + "\n"
     print(text)
     if args.out:
@@ -506,9 +578,9 @@ def summary(rows: Sequence[str], elapsed: float, plan_replicates: int) -> list[s
         cells = [c.strip() for c in row.strip("|").split("|")]
         achieved_cell, difference = cells[-2], float(cells[-1])
         promised = float(cells[-3])
-        se = math.hypot(
-            float(achieved_cell.split("(")[1].rstrip(")")), math.sqrt(promised * (1 - promised) / plan_replicates)
-        )
+        # false_match_differential's promise is drawn on at most FMR_DRAWS draws, whatever --plan-replicates says
+        drawn = min(plan_replicates, FMR_DRAWS) if cells[0] == "false_match_differential" else plan_replicates
+        se = math.hypot(float(achieved_cell.split("(")[1].rstrip(")")), math.sqrt(promised * (1 - promised) / drawn))
         worst = max(worst, abs(difference))
         z = abs(difference) / se if se > 0 else math.inf
         beyond_two += z > 2
@@ -517,15 +589,65 @@ def summary(rows: Sequence[str], elapsed: float, plan_replicates: int) -> list[s
     return [
         f"Largest difference between achieved and promised power: {worst:.3f} over {len(rows)} designs; beyond 3 "
         f"points: {len(off) or 'none'}; beyond 2 standard errors of the difference: {beyond_two} (by chance alone "
-        f"about {0.05 * len(rows):.1f} of {len(rows)} would be). Run time {elapsed:.0f} s.",
+        f"about {0.05 * len(rows):.1f} of {len(rows)} would be)."
+        + (
+            f" Run time {elapsed:.0f} s."
+            if math.isfinite(elapsed)
+            else " Rows merged from several runs (listed above)."
+        ),
         *(["", *off] if off else []),
     ]
 
 
+def _row_key(row: str) -> str:
+    """A row's design: its cells up to the verdict planned (the people, powers and differences follow)."""
+    return "|".join(row.split("|")[:7])
+
+
+def merge(path: Path, new_rows: Sequence[str], command: str, replicates: int) -> None:
+    """Put ``new_rows`` into the results file at ``path`` in place of the same designs' rows, and say where they came from.
+
+    Each merged row is listed under the command, commit and replicates that made it (the file's own command
+    line then holds for the other rows only); the summary is worked out again from the whole table.
+    """
+    text = path.read_text(encoding="utf-8").splitlines()
+    head = text.index(next(line for line in text if line.startswith("|---")))
+    end = head + 1
+    while end < len(text) and text[end].startswith("| "):
+        end += 1
+    rows = text[head + 1 : end]
+    keys = [_row_key(r) for r in rows]
+    for row in new_rows:
+        key = _row_key(row)
+        if key in keys:
+            rows[keys.index(key)] = row
+        else:
+            rows.append(row)
+            keys.append(key)
+    preamble = text[: head - 1]
+    said = f"Rows rerun by `{command}` ({replicates} replicates a row; {code_line()}):"
+    if said not in preamble:
+        preamble += [said, ""]
+    at = preamble.index(said)
+    listed = at + 1
+    while listed < len(preamble) and preamble[listed].startswith("- "):
+        listed += 1
+    labels = [f"- {_row_key(r).rstrip()} |" for r in new_rows]
+    # A row rerun again leaves its earlier command's list.
+    preamble = [line for line in preamble if not (line.startswith("- ") and line in labels)]
+    at = preamble.index(said)
+    listed = at + 1
+    while listed < len(preamble) and preamble[listed].startswith("- "):
+        listed += 1
+    preamble[listed:listed] = labels
+    drawn = re.search(r"Planner: (\d+) draws a size", "\n".join(preamble))
+    out = [*preamble, text[head - 1], text[head], *rows, ""]
+    out += summary(rows, math.nan, int(drawn.group(1)) if drawn else 2000)
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
 def resummarize(path: Path) -> None:
     """Rewrite ``path``'s summary from its table (the rows are kept as they are, the run time as it was said)."""
-    import re
-
     text = path.read_text(encoding="utf-8").splitlines()
     head = text.index(next(line for line in text if line.startswith("|---")))
     end = head + 1

@@ -52,6 +52,8 @@ def _whole(text: str) -> int:
 
 def _counts(text: str) -> tuple[int, ...]:
     """``3``, or people's photo counts, each equally likely: ``1,20`` (half with 1, half with 20)."""
+    from .planning.manifest import MOST_PHOTOS
+
     parts = [part.strip() for part in text.split(",")]
     try:
         values = tuple(int(part) for part in parts)
@@ -62,6 +64,9 @@ def _counts(text: str) -> tuple[int, ...]:
             f"{text!r}: give photos a person as a whole number from 1 (e.g. 3), or people's counts, each equally "
             "likely (e.g. 1,20: half the people with 1 photo, half with 20)"
         )
+    if max(values) > MOST_PHOTOS:
+        # 10^10 photos a person asked numpy for a 149 GiB table of a person's possible counts
+        raise argparse.ArgumentTypeError(f"{text!r}: at most {MOST_PHOTOS:,} photos a person")
     return values
 
 
@@ -83,6 +88,16 @@ def _power(text: str) -> float:
     value = _share(text)
     if not 0.5 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"{text!r}: power lies from 0.5 to below 1, e.g. 0.8")
+    return value
+
+
+def _looks(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the number of looks, 1 to 100, as for run --looks")
     return value
 
 
@@ -202,6 +217,19 @@ def add_parser(commands: Any) -> None:
         "and said)",
     )
     plan.add_argument(
+        "--sequential",
+        action="store_true",
+        help="size a `conformance run --sequential` audit: the most people it may send (the fixed design at the "
+        "last look's share of the error), planned with the same power",
+    )
+    plan.add_argument(
+        "--looks",
+        type=_looks,
+        default=None,
+        metavar="K",
+        help="with --sequential: the run's --looks (default 5)",
+    )
+    plan.add_argument(
         "--pilot", metavar="REPORT", help="a pilot run's report.json: rates, groups, photos a person and ICC"
     )
     plan.add_argument(
@@ -225,6 +253,15 @@ def add_parser(commands: Any) -> None:
     )
     plan.add_argument("--seed", type=_whole, default=20261121, metavar="N", help="seed of the simulation (0 or more)")
     plan.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _sequential_levels(confidence: float, looks: int | None) -> dict[str, Any]:
+    """What ``conformance run --sequential --looks K`` tests each direction at: the whole error, and the last look's."""
+    from .sequential import DEFAULT_LOOKS, look_levels
+
+    count = DEFAULT_LOOKS if looks is None else looks
+    alpha = round((1.0 - confidence) / 2.0, 12)  # as run_looks reads it
+    return {"looks": count, "fixed_level": alpha, "last_look_level": look_levels(alpha, count)[-1]}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -253,6 +290,14 @@ def run(args: argparse.Namespace) -> int:
         print(printable(f"conformance: error: {exc}"), file=sys.stderr)
         return _USAGE_ERROR
     checks: tuple[str, ...] = args.checks or GENDER_CHECKS
+    if args.looks is not None and not args.sequential:
+        print("conformance: error: --looks sizes a sequential audit: give --sequential with it", file=sys.stderr)
+        return _USAGE_ERROR
+    sequential = _sequential_levels(policy.confidence, args.looks) if args.sequential else None
+    if sequential is not None:
+        # Each look tests each direction at its share of the error (the union bound): a run that takes every look
+        # decides at the last look's share, not at the whole. Planned there, the most people it sends keep the power.
+        policy = replace(policy, confidence=1.0 - 2.0 * sequential["last_look_level"])
     if args.tolerance is not None:
         policy = replace(policy, tolerance={**policy.tolerance, **dict.fromkeys(checks, args.tolerance)})
     if args.target_fmr is not None:
@@ -260,6 +305,13 @@ def run(args: argparse.Namespace) -> int:
     if args.ratio_tolerance is not None:
         policy = replace(policy, ratio_tolerance=args.ratio_tolerance)
     sources = list(pilot.notes) if pilot else []
+    if sequential is not None:
+        sources.append(
+            f"--sequential with {sequential['looks']} looks: sized for the last look, which tests each direction at "
+            f"{sequential['last_look_level']:.4g} (the fixed design's {sequential['fixed_level']:g} less what the "
+            "earlier looks spend): the people a group below are the most the sequential run sends (collect them all); "
+            "it stops at an earlier look when every check is settled (docs/how-to/plan.md says how often)"
+        )
     rates = dict(pilot.rates) if pilot else {}
     fallback = 0.05
     for check in checks:
@@ -322,6 +374,14 @@ def run(args: argparse.Namespace) -> int:
         impostor_icc=args.impostor_icc,
         fail_ratio=args.fail_ratio,
     )
+    if "false_match_differential" in checks and args.replicates > 0:
+        # Each of its draws fixes a threshold over every impostor pair and bootstraps it: said before the wait.
+        print(
+            "conformance plan: false_match_differential is planned by simulating the check's own reading: about 30 s "
+            "of CPU for 2 groups of 1 photo a person, longer with more people, photos or groups (--replicates 0: the "
+            "two-way approximation alone, in seconds)",
+            file=sys.stderr,
+        )
     try:
         plans = {check: plan_check(check, inputs) for check in checks}
         assessment = None
@@ -331,6 +391,8 @@ def run(args: argparse.Namespace) -> int:
         print(printable(f"conformance: error: {exc}"), file=sys.stderr)
         return _USAGE_ERROR
     document = plan_document(inputs, plans, assessment)
+    if sequential is not None:
+        document["sequential"] = sequential
     bad = non_finite(document)
     if bad:
         # json.dumps would print Infinity, which is not JSON; a cost of inf is no answer either.

@@ -349,6 +349,10 @@ def test_false_match_differentials_promise_is_what_the_check_delivers(capsys: py
     pass_, fail = document["checks"][0]["directions"]  # type: ignore[index]
     assert 0.77 <= pass_["power"] <= 0.9
     assert 0.77 <= fail["power"] <= 0.9
+    # Each promise says its Monte Carlo error: 400 draws, sqrt(p (1 - p) / 400).
+    for direction in (pass_, fail):
+        p = direction["power"]
+        assert f"from 400 draws, Monte Carlo standard error {math.sqrt(p * (1 - p) / 400):.3f}" in direction["note"]
     replicates = 150  # one standard error about 0.033
     passed = _two_way_verdicts(pass_["people_per_group"], 1.0, replicates, seed=3).count("pass") / replicates
     failed = _two_way_verdicts(fail["people_per_group"], 8.0, replicates, seed=4).count("fail") / replicates

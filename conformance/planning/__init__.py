@@ -19,7 +19,8 @@ ratio checks, a true ratio of the ratio tolerance cubed). It plans the kit's own
   ``fail`` needs one comparison beyond it at Holm's first level, each direction at half of it:
   ``alpha_fail / (2 m)`` (the check doubles the smaller one-sided p-value, a gap in either direction);
 - a group below ``min_subjects`` people is never decided;
-- the 1:1 comparison checks are planned on a two-way score model of their own (:mod:`.pairs_model`).
+- the 1:1 comparison checks are planned on a two-way score model of their own (:mod:`.pairs_model`),
+  drawn and read as the checks read it (:mod:`.pairs_sim`, :mod:`.pairs_power`).
 
 What it cannot know it is told (expected rates, photos per person, equal or not, ICC) or reads from
 a pilot ``report.json`` (each group's rate and the design effect it showed) or a manifest (its
@@ -30,8 +31,8 @@ which checks that data can settle and why not.
 The modules, in the order they build on each other: :mod:`.sizes` (a planned group's precision and
 each verdict's power, the normal approximations), :mod:`.simulation` (the promised power, drawn and
 read by the checks' own interval functions), :mod:`.planners` (what the planner is told, and the
-plan of each check), :mod:`.pairs_model`, :mod:`.pairs_power` and :mod:`.pairs` (the 1:1 comparison
-checks), :mod:`.manifest` (a pilot report, and what a manifest can settle), :mod:`.render` (the plan
+plan of each check), :mod:`.pairs_model`, :mod:`.pairs_power`, :mod:`.pairs_sim` and :mod:`.pairs` (the 1:1
+comparison checks), :mod:`.manifest` (a pilot report, and what a manifest can settle), :mod:`.render` (the plan
 as ``conformance plan`` prints it). numpy and scipy are imported inside functions, like the rest of
 the kit.
 """

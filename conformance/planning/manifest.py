@@ -16,7 +16,16 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from . import simulation
-from .planners import _COUNT_CHECKS, _PAIR_PLANS, CheckPlan, PlanInputs, _fail_gap, _gap_design, policy_levels
+from .planners import (
+    _COUNT_CHECKS,
+    _PAIR_PLANS,
+    CheckPlan,
+    PlanInputs,
+    _fail_gap,
+    _gap_design,
+    consistency_power,
+    policy_levels,
+)
 from .simulation import SIMULATION_LIMIT, simulated_rate_power
 from .sizes import PlanError, _count_table, _counts_shown
 
@@ -50,6 +59,7 @@ def read_pilot(path: str) -> Pilot:
     from ..report import read_report
 
     report = read_report(path)
+    _check_pilot(path, report)
     if not any(result.id in GENDER_CHECKS for result in report.checks):
         ids = ", ".join(dict.fromkeys(result.id for result in report.checks)) or "none"
         raise PlanError(
@@ -75,8 +85,15 @@ def read_pilot(path: str) -> Pilot:
         if group is not None and group.rate is not None and result.id not in rates:
             rates[result.id] = float(group.rate)
         if result.id == "confidence_calibration" and group is not None and group.ci is not None and group.subjects >= 2:
-            # the reference group's spread of a person's mean, read back from its interval's half-width
-            sd[result.id] = (group.ci[1] - group.ci[0]) / (2.0 * 1.96) * math.sqrt(group.subjects)
+            # The reference group's spread of a person's mean, read back from its interval's half-width at the
+            # interval's own level: a policy's confidence, or a sequential run's last look's (0.974 where 0.95 was
+            # taken read 0.425 for 0.351, and 0.90 read 0.275: a plan 38% short).
+            sd[result.id] = _spread_of_mean(group.ci, result.confidence, group.subjects)
+            notes.append(
+                f"pilot {path}: confidence_calibration's spread of a person's mean {sd[result.id]:.3g}, read from "
+                f"{ref}'s {result.confidence:.4g} interval over {group.subjects} people (t quantile, "
+                f"{group.subjects - 1} degrees of freedom)"
+            )
         if result.id != "misgender_gap":
             continue
         total_photos = sum(g.n for g in result.groups.values())
@@ -106,6 +123,78 @@ def read_pilot(path: str) -> Pilot:
         + (f"; {photos} photos a person" if photos else "")
     )
     return Pilot(groups, rates, photos, icc_value, sd, tuple(notes))
+
+
+def _spread_of_mean(ci: tuple[float, float], level: float, people: int) -> float:
+    """sd of a person's mean from a group's two-sided ``level`` t interval over ``people`` people.
+
+    The check's interval is ``mean +- t * sd / sqrt(people)``, t at the interval's own level; its
+    degrees of freedom are at most ``people - 1`` (Satterthwaite's are estimated from the data and the
+    report does not keep them), which is what is used.
+    """
+    from scipy import stats as distributions
+
+    quantile = float(distributions.t.ppf(0.5 + level / 2.0, people - 1))
+    return (ci[1] - ci[0]) / (2.0 * quantile) * math.sqrt(people)
+
+
+# Photos of one person a plan considers (the command line's --photos-per-person refuses more): a pilot that
+# says more was edited or damaged (n = 1e12 asked numpy for 149 GiB).
+MOST_PHOTOS = 10_000
+
+# Checks whose units are the group's photos (so n, the photos counted, is at most its photos).
+_PHOTO_UNITS = ("misgender_gap", "detection_failure_gap")
+
+
+def _check_pilot(path: str, report: Any) -> None:
+    """Refuse a pilot whose figures the planner would read as nonsense, naming the file and the field.
+
+    What the command line refuses of the same figures (a rate outside 0 to 1, photos a person beyond
+    :data:`MOST_PHOTOS`) a pilot may not say either; nor may it claim a schema newer than this kit's,
+    people without photos or photos without people, or an interval or effective size that cannot be.
+    """
+    from ..report import SCHEMA_VERSION
+
+    way_out = (
+        "run the pilot again with `conformance run`, or give the figures yourself (--reference-rate, "
+        "--photos-per-person, --icc)"
+    )
+    if report.schema > SCHEMA_VERSION:
+        raise PlanError(
+            f"{path}: schema {report.schema} is newer than this kit reads ({SCHEMA_VERSION}): its figures may mean "
+            f"something else; upgrade the kit (pip install -U), or {way_out.split(', or ')[1]}"
+        )
+    for index, result in enumerate(report.checks):
+        signed = result.id == "confidence_calibration"  # overconfidence: -1 to 1, not a rate
+        for name, g in result.groups.items():
+            where = f"{path}: checks[{index}] ({result.id}) group {name!r}"
+            problem = ""
+            if g.rate is not None and not (-1.0 <= g.rate <= 1.0 if signed else 0.0 <= g.rate <= 1.0):
+                problem = f"'rate' is {g.rate:g}, outside {'-1' if signed else '0'} to 1"
+            elif g.count > g.n or (result.id in _PHOTO_UNITS and g.n > g.photos):
+                nest = "count <= n <= photos" if result.id in _PHOTO_UNITS else "count <= n"
+                problem = f"'count' {g.count}, 'n' {g.n} and 'photos' {g.photos} do not nest ({nest})"
+            elif (g.photos > 0 or g.n > 0) and g.subjects <= 0:
+                problem = f"has {g.photos} photos ('n' {g.n}) and 'subjects' {g.subjects}: photos of nobody"
+            elif g.subjects > g.photos:
+                problem = f"has {g.subjects} 'subjects' but {g.photos} photos: people without a photo"
+            elif g.subjects and max(g.photos, g.n) / g.subjects > MOST_PHOTOS:
+                problem = (
+                    f"has {max(g.photos, g.n):,} photos of {g.subjects:,} people, "
+                    f"{max(g.photos, g.n) / g.subjects:,.0f} a person: the planner considers at most {MOST_PHOTOS:,}"
+                )
+            elif g.effective_n is not None and g.n > 0 and not (1.0 <= g.effective_n <= g.n * (1.0 + 1e-9)):
+                # never fewer than one unit (Kish's floor, photos^2 / sum of squared counts), never more than n
+                problem = f"'effective_n' is {g.effective_n:g}, outside its range (1 to 'n', {g.n})"
+            elif g.ci is not None and not g.ci[0] <= g.ci[1]:
+                problem = f"'ci' is [{g.ci[0]:g}, {g.ci[1]:g}], its lower limit above its upper"
+            if problem:
+                raise PlanError(f"{where} {problem}: the report was edited or damaged; {way_out}")
+        if result.groups and not 0.0 < result.confidence < 1.0:
+            raise PlanError(
+                f"{path}: checks[{index}] ({result.id}) 'confidence' is {result.confidence:g}, not a level between 0 "
+                f"and 1: the report was edited or damaged; {way_out}"
+            )
 
 
 @dataclass(frozen=True)
@@ -221,8 +310,14 @@ def assess_manifest(
                 )
             )
             continue
-        if check == "same_person_consistency" and not repeated:
-            out.append(Assessment(check, False, "nobody has two or more photos: not applicable"))
+        if check == "same_person_consistency":
+            # Only people with two or more photos count: planned from them, not from every person (a manifest of
+            # 300 a group with 10 of them photographed 3 times was given misgender_gap's power, 0.93 to fail).
+            out.append(
+                _assess_consistency(check, dataset, labels, inputs, plan)
+                if repeated
+                else Assessment(check, False, "nobody has two or more photos: not applicable")
+            )
             continue
         if check == "transformation_invariance":
             out.append(
@@ -323,6 +418,23 @@ def _assess_units(
     return Assessment(check, settles, reason, assessed[0], assessed[1])
 
 
+def _assess_consistency(
+    check: str, dataset: Any, labels: Sequence[str], inputs: PlanInputs, plan: CheckPlan | None
+) -> Assessment:
+    """same_person_consistency on a manifest: its units are the people with two or more photos, by group."""
+    everyone = _people_of(dataset, labels, lambda p: True)
+    units = {g: {s: c for s, c in people.items() if c >= 2} for g, people in everyone.items()}
+    alone = sorted(g for g, people in units.items() if not people)
+    if alone:
+        return Assessment(
+            check,
+            False,
+            f"nobody in {', '.join(alone)} has two or more photos: the check reads only such people, so it is not "
+            "applicable to that group; give some of its people a second photo",
+        )
+    return _assess_units(check, units, "people with 2+ photos", inputs, plan)
+
+
 def _assess_search(
     check: str, dataset: Any, labels: Sequence[str], inputs: PlanInputs, group_by: Sequence[str], plan: CheckPlan | None
 ) -> Assessment:
@@ -404,7 +516,9 @@ def _assess_size(check: str, inputs: PlanInputs, people: int) -> tuple[float | N
         return powers[0], powers[1]
     if check in _PAIR_PLANS:
         return _assess_pair_size(check, inputs, people)
-    if check == "confidence_calibration" or (check not in _COUNT_CHECKS and check != "same_person_consistency"):
+    if check == "same_person_consistency":
+        return consistency_power(inputs, people)
+    if check == "confidence_calibration" or check not in _COUNT_CHECKS:
         return None, None
     rate = inputs.rates[check]
     groups = len(inputs.groups)
@@ -415,7 +529,7 @@ def _assess_size(check: str, inputs: PlanInputs, people: int) -> tuple[float | N
     )
     design = _gap_design(inputs, check, rate, photos, groups)
     low, high = (rate, rate + gap) if rate + gap <= 1.0 else (1.0 - gap, 1.0)
-    if sim.replicates <= 0 or check == "same_person_consistency" or people > SIMULATION_LIMIT:
+    if sim.replicates <= 0 or people > SIMULATION_LIMIT:
         return design.pass_power(people), design.fail_power(people, gap)
     return (
         simulation.simulated_power(design, people, [rate] * groups, "pass", sim),

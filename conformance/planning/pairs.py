@@ -8,11 +8,13 @@ fails.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
 from .pairs_model import DEFAULT_IMPOSTOR_ICC, FEW_ERRORS, PairPlanError, impostor_sd, rule_of_three_people
 from .pairs_power import PairDesign, counts_note, expected_fmrs, fmr_power, fnmr_approximate, fnmr_power
+from .pairs_sim import FMR_DRAWS, SEARCH_DRAWS, SEARCH_RESAMPLES, simulated_fmr_power
 from .planners import CheckPlan, _direction, _gap_design, _method
 from .simulation import _calibrated_people
 from .sizes import DirectionPlan, people_needed
@@ -71,8 +73,24 @@ def pair_design(inputs: Any) -> tuple[PairDesign, tuple[str, ...]]:
         min_subjects=policy.min_subjects,
         sd=impostor_sd(icc),
         seed=inputs.simulation.seed,
+        resamples=policy.bootstrap,
     )
     return design, tuple(notes)
+
+
+def least_people(design: PairDesign) -> int:
+    """The fewest people a group a 1:1 plan considers: min_subjects, and what fixing the threshold needs (rule of three)."""
+    return max(
+        design.min_subjects,
+        2,
+        rule_of_three_people(
+            design.target,
+            design.groups,
+            design.photos,
+            same_group=design.same_group,
+            reference_pool=design.pool == "reference",
+        ),
+    )
 
 
 def _gap_note(inputs: Any) -> tuple[str, ...]:
@@ -87,17 +105,7 @@ def plan_false_match_differential(inputs: Any) -> Any:
     check = "false_match_differential"
     design, assumed = pair_design(inputs)
     ratio = fail_ratio(inputs)
-    least = max(
-        design.min_subjects,
-        2,
-        rule_of_three_people(
-            design.target,
-            design.groups,
-            design.photos,
-            same_group=design.same_group,
-            reference_pool=design.pool == "reference",
-        ),
-    )
+    least = least_people(design)
     notes = [
         *assumed,
         f"threshold fixed where the {'reference group' if design.pool == 'reference' else 'pool'}'s FMR is "
@@ -106,15 +114,18 @@ def plan_false_match_differential(inputs: Any) -> Any:
         *_gap_note(inputs),
         _CALLS,
     ]
-    directions = []
+    directions: list[DirectionPlan] = []
+    hows: list[str] = []
+    sim = inputs.simulation
     for verdict, true_ratio in (("pass", 1.0), ("fail", ratio)):
-        found = people_needed(lambda k, v=verdict, r=true_ratio: fmr_power(design, k, v, r), inputs.power, least=least)
+        found = _fmr_people(design, verdict, true_ratio, inputs.power, least, sim)
         if found is None:
             directions.append(
                 DirectionPlan(verdict, 0.0, None, None, "no number of people up to 10 million reaches the power")
             )
             continue
-        people, power = found
+        people, power, how = found
+        hows.append(how)
         fmrs = expected_fmrs(design, people, true_ratio)
         expected = counts_note(design, people, true_ratio)
         note = f"expected false matches a group at {people} people: {expected}" + (
@@ -122,6 +133,12 @@ def plan_false_match_differential(inputs: Any) -> Any:
             if any(float(e.replace(",", "")) < FEW_ERRORS for e in expected.split(", "))
             else ""
         )
+        if how.startswith("normal approximation, not simulated"):
+            note = f"{how.replace('normal approximation', 'two-way approximation')}; {note}"
+        elif how.startswith("simulated"):
+            draws = min(sim.replicates, FMR_DRAWS)
+            se = math.sqrt(power * (1.0 - power) / draws)
+            note = f"power {power:.3f} from {draws} draws, Monte Carlo standard error {se:.3f}; {note}"
         directions.append(
             DirectionPlan(
                 verdict,
@@ -142,11 +159,76 @@ def plan_false_match_differential(inputs: Any) -> Any:
         inputs.groups,
         tuple(directions),
         float(design.photos),
-        "two-way approximation: people drawn from the score model, their influence on every group's rate and on "
-        "the bootstrap worked out, the check's rules applied (not a run of the check: benchmarks/plan_power.py "
-        "compares the two)",
+        _fmr_method(hows),
         tuple(notes),
     )
+
+
+# Draws of the two-way approximation a size when it only proposes sizes to the simulation (the approximation's
+# own plan, --replicates 0, keeps all of them): it was asked for about 40 sizes, two thirds of the planner's time.
+SEARCH_APPROXIMATION = 400
+
+
+def _fmr_people(
+    design: PairDesign, verdict: str, ratio: float, target: float, least: int, sim: Any
+) -> tuple[int, float, str] | None:
+    """People a group for false_match_differential's ``verdict``: searched cheaply, confirmed as the check reads it.
+
+    The search (:func:`.simulation._calibrated_people` on ``SEARCH_DRAWS`` draws of ``SEARCH_RESAMPLES``
+    bootstrap resamples, aiming a search standard error above the target so that its noise rarely
+    picks too small a size) proposes a size; ``FMR_DRAWS`` draws at the check's own resamples, on a
+    stream of their own, confirm it. Short of the target, the size grows by 3% until a confirmation
+    reaches it, and the power promised is then drawn once more (the first to reach it came out high).
+    """
+    final = min(sim.replicates, FMR_DRAWS)
+    search = min(final, SEARCH_DRAWS)
+
+    known: dict[int, float] = {}
+
+    def approximate(k: int) -> float:
+        # Seeded, so the same at every call: the searches ask for the same sizes again and again (0.4 s each).
+        if k not in known:
+            known[k] = fmr_power(design, k, verdict, ratio, most_draws=SEARCH_APPROXIMATION)
+        return known[k]
+
+    def cheap(k: int, fresh: int = 0) -> float:
+        resamples = min(design.resamples, SEARCH_RESAMPLES)
+        return simulated_fmr_power(design, k, verdict, ratio, replicates=search, fresh=fresh, resamples=resamples)
+
+    def confirm(k: int, fresh: int) -> float:
+        return simulated_fmr_power(design, k, verdict, ratio, replicates=final, fresh=fresh)
+
+    margin = 0.5 * math.sqrt(target * (1.0 - target) / search) if search > 0 else 0.0
+    found = _calibrated_people(
+        approximate, cheap, min(target + margin, 0.99), least=least, simulation=replace(sim, replicates=search)
+    )
+    if found is None or sim.replicates <= 0 or found[2].startswith("normal approximation"):
+        return found
+    people = found[0]
+    power, grown = confirm(people, 3), False
+    while power < target and people < 10_000_000:
+        people, grown = max(people + 1, math.ceil(people * 1.03)), True
+        power = confirm(people, 3)
+    if grown:
+        power = confirm(people, 4)
+    how = (
+        f"simulated: searched on {search} draws ({min(design.resamples, SEARCH_RESAMPLES)} bootstrap resamples each), "
+        f"each size confirmed and its power promised on {final} draws read by the kit's interval functions, seed "
+        f"{sim.seed}"
+    )
+    return people, power, how
+
+
+def _fmr_method(hows: list[str]) -> str:
+    """How false_match_differential's sizes were found: by drawing the design and reading it as the check does."""
+    how = _method(*hows)
+    if how.startswith("simulated"):
+        return (
+            how.replace("read by the kit's interval functions", "read as the check reads them")
+            + " (scores of the two-way model, the threshold fixed in-sample, the two-way bootstrap's percentile "
+            "intervals, the groups' own bounds); the two-way approximation proposed the sizes"
+        )
+    return how.replace("normal approximation", "two-way approximation")
 
 
 def plan_false_non_match_differential(inputs: Any) -> Any:
@@ -228,17 +310,7 @@ def plan_equitability(inputs: Any) -> Any:
     rate = inputs.rates.get("false_non_match_differential", inputs.rates.get(check, 0.05))
     ratio = fail_ratio(inputs)
     fta = _gap_design(inputs, "failure_to_acquire_gap", 0.0, design.photos, design.groups)
-    least = max(
-        design.min_subjects,
-        2,
-        rule_of_three_people(
-            design.target,
-            design.groups,
-            design.photos,
-            same_group=design.same_group,
-            reference_pool=design.pool == "reference",
-        ),
-    )
+    least = least_people(design)
     sim = inputs.simulation
     notes = [
         "pass: false_match_differential, false_non_match_differential (at the binding threshold) and "

@@ -319,16 +319,7 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
         )
 
     def sim_rates(base: float) -> float:
-        # the per-photo rate whose pair share is ``base`` (E share = 2 q (1 - q) (1 - icc))
-        if not share:
-            return base
-        top = 0.5 * (1.0 - inputs.icc)
-        if base > top:
-            raise PlanError(
-                f"same_person_consistency: a share of {base:g} of pairs labelled differently is out of reach at ICC "
-                f"{inputs.icc:g} (at most {top:g}); lower --icc or the rate"
-            )
-        return 0.5 * (1.0 - math.sqrt(1.0 - 2.0 * base / (1.0 - inputs.icc)))
+        return pair_rate(base, inputs.icc) if share else base
 
     if share:
         low_q, high_q = sim_rates(low), sim_rates(high)
@@ -368,6 +359,49 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
         how,
         tuple(notes),
         counts,
+    )
+
+
+def pair_rate(share: float, icc: float) -> float:
+    """The per-photo rate whose expected share of pairs labelled differently is ``share``.
+
+    A pair of a person's photos is labelled differently with probability ``2 q (1 - q) (1 - icc)``
+    for a person-level rate around ``q`` with intraclass correlation ``icc``; solved for ``q``.
+    """
+    top = 0.5 * (1.0 - icc)
+    if share > top:
+        raise PlanError(
+            f"same_person_consistency: a share of {share:g} of pairs labelled differently is out of reach at ICC "
+            f"{icc:g} (at most {top:g}); lower --icc or the rate"
+        )
+    return 0.5 * (1.0 - math.sqrt(1.0 - 2.0 * share / (1.0 - icc)))
+
+
+def consistency_power(inputs: PlanInputs, people: int) -> tuple[float, float]:
+    """(power to pass, power to fail) of same_person_consistency at ``people`` a group, all with 2+ photos.
+
+    The check reads only people with two or more photos, one unit a person (their share of photo
+    pairs labelled differently): ``people`` counts those, and ``inputs``' photo counts are theirs.
+    Simulated as the plan simulates it (:func:`.simulation.simulated_power`, measure ``pair_share``);
+    with ``--replicates 0`` or beyond the simulation's limit, the one-unit-a-person approximation.
+    """
+    check = "same_person_consistency"
+    tolerance = inputs.policy.tolerance_for(check)
+    rate = inputs.rates[check]
+    groups = len(inputs.groups)
+    design = _gap_design(inputs, check, rate, inputs.photos_per_person, groups)
+    gap = _fail_gap(inputs, tolerance)
+    low, high = (rate, rate + gap) if rate + gap <= 1.0 else (1.0 - gap, 1.0)
+    sim = inputs.simulation
+    if sim.replicates <= 0 or people > simulation.SIMULATION_LIMIT:
+        unit = _one_unit(design)
+        return unit.pass_power(people), unit.fail_power(people, gap)
+    icc = inputs.icc
+    return (
+        simulation.simulated_power(design, people, [pair_rate(rate, icc)] * groups, "pass", sim, "pair_share"),
+        simulation.simulated_power(
+            design, people, [pair_rate(low, icc)] * (groups - 1) + [pair_rate(high, icc)], "fail", sim, "pair_share"
+        ),
     )
 
 
