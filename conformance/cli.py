@@ -509,48 +509,89 @@ def _leave_model_threads(code: int) -> None:
     os._exit(code)
 
 
+# The watchdog of a guarded run's child (see _stop_with_parent): a process of its own, so that nothing the model
+# does in the child (a call holding the GIL, its own SIGTERM handler, helper processes that ignore SIGTERM) keeps
+# it from acting. argv: the parent's pipe, the child's pipe, the run's process group, the grace in seconds.
+_WATCHDOG = """
+import os, select, signal, sys, time
+parent, child, group, grace = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+def ended(fd):
+    try:
+        return not os.read(fd, 1)
+    except OSError:
+        return True
+while True:
+    ready = select.select([parent, child], [], [])[0]
+    if parent in ready and ended(parent):
+        break  # the conformance command is gone: stop the run
+    if child in ready and ended(child):
+        sys.exit(0)  # the run ended, with its parent alive: nothing to do
+try:
+    os.write(2, MESSAGE.encode())
+except OSError:
+    pass  # the terminal may be gone too
+def alive():
+    try:
+        os.killpg(group, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+try:
+    os.killpg(group, signal.SIGTERM)
+except ProcessLookupError:
+    sys.exit(0)
+deadline = time.monotonic() + grace
+while alive() and time.monotonic() < deadline:
+    time.sleep(0.1)
+if alive():
+    os.killpg(group, signal.SIGKILL)
+"""
+_WATCHDOG_MESSAGE = (
+    "conformance: the conformance command that started this run is gone (killed); the run stops as on "
+    "SIGTERM, keeping what it recorded\n"
+)
+
+
 def _stop_with_parent() -> None:
     """In a guarded run's child: stop the run when the ``conformance`` process that started it is gone.
 
-    A daemon thread reads the pipe the parent holds open (it never writes to it): the end of the pipe
-    means the parent died, killed outright (SIGKILL, the OOM killer, a CI runner killing the job's process
-    group). The child then sends SIGTERM to its own process group (the run's session: itself and the worker
-    processes it started), which stops a run as Ctrl-C does (the calls on their way finish and are
-    recorded, worker threads and processes stop), and if the run is still going
+    A watchdog process of its own (its own session, outside the run's process group) waits on two pipes:
+    the one the parent holds open (it never writes to it) and one this process holds. The end of the
+    parent's pipe means the parent died, killed outright (SIGKILL, the OOM killer, a CI runner killing
+    the job's process group); the watchdog then sends SIGTERM to the run's process group (this process,
+    the worker processes it started, a model's helpers), which stops a run as Ctrl-C does (the calls on
+    their way finish and are recorded), and kills the group outright if anything of it is still there
     :data:`_PARENT_GONE_GRACE` seconds later (a model that handles SIGTERM itself, a call that never
-    returns), kills its own process group (itself and the worker processes it started) outright.
+    returns, a helper that ignores SIGTERM). The end of this process's pipe means the run ended with its
+    parent alive: the watchdog exits. A process, not a thread: a thread in this process could not act
+    while a model's call held the GIL (red team 15d: a catastrophic regex kept the run going for ever).
     A pipe works wherever ``subprocess`` passes descriptors, with no Linux-only ``prctl``.
     """
-    import signal
-    import threading
-    import time
-    from contextlib import suppress
+    import subprocess
 
     given = os.environ.pop(_PARENT_PIPE_ENV, "")  # not for the processes the run starts
     if not given.isdigit():
         return
     watched = int(given)
+    ours, held = os.pipe()  # `held` stays open in this process (and its forked workers) until the run ends
+    code = _WATCHDOG.replace("MESSAGE", repr(_WATCHDOG_MESSAGE))
+    args = [str(watched), str(ours), str(os.getpgrp()), repr(float(_PARENT_GONE_GRACE))]
+    subprocess.Popen(  # the interpreter running the kit, with the kit's own code
+        [sys.executable, "-I", "-c", code, *args],
+        pass_fds=(watched, ours),
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    os.close(ours)
+    os.close(watched)
+    _WATCHDOG_HELD.append(held)
 
-    def watch() -> None:
-        try:
-            while os.read(watched, 1):
-                pass  # the parent writes nothing; only the end of the pipe comes
-        except OSError:
-            return  # not the pipe any more: nothing to watch
-        # No exit-code file: no one is left to read (and remove) it.
-        os.environ.pop(_FINISHED_ENV, None)
-        with suppress(OSError):  # the parent's terminal may be gone too
-            _say(
-                "conformance: the conformance command that started this run is gone (killed); the run stops as on "
-                "SIGTERM, keeping what it recorded"
-            )
-        # To the run's whole process group, as a terminal's Ctrl-C reaches a foreground one: its worker processes
-        # stop their chunks and hand back what they recorded, as the run's process stops its own.
-        os.killpg(os.getpgrp(), signal.SIGTERM)
-        time.sleep(_PARENT_GONE_GRACE)
-        os.killpg(os.getpgrp(), signal.SIGKILL)  # the run's own session: itself and its worker processes
 
-    threading.Thread(target=watch, name="conformance-parent-watch", daemon=True).start()
+# The child's end of its watchdog's pipe, kept open for the life of the process (closed by the exit itself).
+_WATCHDOG_HELD: list[int] = []
 
 
 def _command(arguments: list[str]) -> int:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import io
 import json
 import os
@@ -691,7 +692,8 @@ def test_a_child_that_does_not_stop_on_sigterm_is_killed_with_its_process_group_
         text=True,
     )
     os.close(watched)
-    assert _until(lambda: _calls(log) >= 3 and len(_marked(mark)) == 2, 60), "the script did not start"
+    # Three marked processes: the script, its helper and the watchdog the kit started for it.
+    assert _until(lambda: _calls(log) >= 3 and len(_marked(mark)) == 3, 60), "the script did not start"
     os.close(held)  # the parent is gone
     _, err = child.communicate(timeout=60)
     assert child.returncode == -signal.SIGKILL
@@ -700,3 +702,42 @@ def test_a_child_that_does_not_stop_on_sigterm_is_killed_with_its_process_group_
         "conformance: the conformance command that started this run is gone (killed); the run stops as on SIGTERM, "
         "keeping what it recorded\n"
     )
+
+
+GIL_SCRIPT = """
+import re, sys
+from conformance import cli
+
+cli._PARENT_GONE_GRACE = 1.0
+cli._stop_with_parent()
+with open(sys.argv[1], "a") as log:
+    log.write("call\\n")
+re.match(r"(a+)+$", "a" * 64 + "b")  # a catastrophic regex: one call that holds the GIL for ever
+"""
+
+
+def test_a_call_holding_the_gil_does_not_keep_the_run_alive_after_its_parent_died(tmp_path: Path, mark: str) -> None:
+    """Red team 15d: the watcher was a thread of the run's process, which a call holding the GIL never let run."""
+    log = tmp_path / "calls.log"
+    watched, held = os.pipe()
+    env = {**os.environ, "CONFORMANCE_RUN_PARENT_PIPE": str(watched), "CONFORMANCE_TEST_MARK": mark}
+    child = subprocess.Popen(
+        [sys.executable, "-c", GIL_SCRIPT, str(log)],
+        env=env,
+        pass_fds=(watched,),
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(watched)
+    assert _until(lambda: _calls(log) >= 1, 60), "the script did not start"
+    os.close(held)  # the parent is gone
+    try:
+        _, err = child.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)  # whatever happened, no regex left burning a core
+    # SIGTERM's handler never runs while the regex holds the GIL: the kill after the grace ends it.
+    assert child.returncode in (-signal.SIGTERM, -signal.SIGKILL)
+    assert "is gone (killed)" in err
+    assert _until(lambda: _marked(mark) == [], 30), f"still running: {_marked(mark)}"
