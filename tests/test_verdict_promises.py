@@ -399,12 +399,19 @@ def test_one_person_of_unknown_trans_status_does_not_block_a_perfect_run(tmp_pat
     assert "1 person of unknown trans status" in unknown[0]["note"]
 
 
-def test_people_of_unknown_trans_status_are_shown_but_never_compared_at_any_number(tmp_path: Path) -> None:
-    # Red team 13c: compared from min_subjects upwards, 9 such people passed a perfect analyzer and 15 failed
-    # it. Missing data is shown (10 of 10 misgendered, hand count) and never decides the verdict.
+def test_people_of_unknown_trans_status_decide_a_fail_only_on_evidence(tmp_path: Path) -> None:
+    # Red team 13c: compared both ways from min_subjects upwards, 9 such people passed a perfect analyzer and 15
+    # failed it. Red team 14d: never compared, an analyzer failing only them passed. Now (user5): compared for a
+    # fail only. 10 of 10 misgendered against 0 of 100 is evidence (Clopper-Pearson: 10/10's lower 97.5% limit is
+    # 0.69, far beyond the tolerance); 1 of 10 is not, and is shown, not compared, never inconclusive.
     shots = people("cis", 100) + people("unk", 10, trans="unknown", misgendered=10)
-    result = check("misgender_gap", observe(tmp_path, shots))
+    result = check("misgender_gap", observe(tmp_path / "all", shots))
     (row,) = result.comparisons
-    assert row.verdict == "not applicable"
-    assert "10 people of unknown trans status" in row.note
+    assert (row.verdict, result.verdict) == ("fail", "fail")
     assert (result.groups["unknown"].count, result.groups["unknown"].n) == (10, 10)
+    shots = people("cis", 100) + people("unk", 10, trans="unknown", misgendered=1)
+    result = check("misgender_gap", observe(tmp_path / "one", shots))
+    (row,) = result.comparisons
+    assert (row.verdict, result.verdict) == ("not applicable", "not applicable")  # nothing else to compare
+    assert "10 people of unknown trans status" in row.note
+    assert (result.groups["unknown"].count, result.groups["unknown"].n) == (1, 10)
