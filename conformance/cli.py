@@ -449,6 +449,9 @@ def _child_run(args: argparse.Namespace, finished: str) -> int:
     except KeyboardInterrupt as stop:  # before or after what _run catches itself: the same ending
         _say(f"conformance: interrupted ({signal_name(stop)}); the run stopped there, with no verdict")
         code = exit_code(stop)
+    except BrokenPipeError:  # the console's reader went away (`... | head -2`): as main() ends, not the model's doing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 128 + 13
     finally:
         said = summary(log) if log is not None else None
         if said is not None:

@@ -779,3 +779,33 @@ def test_cli_a_model_silencing_the_console_at_import_is_undone_and_said(
     assert f"importing quiet replaced {replaced}; the kit put them back" in done.stderr
     if "warnings" in head:  # no VOCABULARY: the inferred-vocabulary warning is shown
         assert "InferredVocabularyWarning" in done.stderr
+
+
+CONFORMANCE_RUN = (sys.executable, "-m", "conformance", "run")
+
+
+def test_a_guarded_run_whose_console_reader_went_away_ends_as_a_closed_pipe_not_as_the_models_doing(
+    tmp_path: Path,
+) -> None:
+    # Red team 14e: `conformance run --analyzer python:... | head -2` exited 2, saying the model had ended the run.
+    write_project(tmp_path)
+    module(tmp_path, "steady", VOCABULARY + f"def analyze(path):\n    return {ANSWER}\n")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # `head` gone before the first line: made certain
+    try:
+        done = subprocess.run(
+            [*CONFORMANCE_RUN, "--dataset", "photos/manifest.csv", "--analyzer", "python:steady:analyze"],
+            cwd=tmp_path,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+            env=environment(),
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "ended the run" not in done.stderr, done.stderr
+    assert "no verdict" not in done.stderr, done.stderr
+    assert done.returncode == 141, done.stderr
