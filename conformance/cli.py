@@ -525,10 +525,12 @@ def ended(fd):
         return True
 while True:
     ready = select.select([parent, child], [], [])[0]
-    if parent in ready and ended(parent):
-        break  # the conformance command is gone: stop the run
+    # The run's end first: a run that ended as its parent did (which exits as soon as it has the run's code) is
+    # over, not abandoned.
     if child in ready and ended(child):
-        sys.exit(0)  # the run ended, with its parent alive: nothing to do
+        sys.exit(0)
+    if parent in ready and ended(parent):
+        break  # the conformance command is gone while its run goes on: stop the run
 try:
     os.write(2, MESSAGE.encode())
 except OSError:
