@@ -675,16 +675,13 @@ while True:
 """
 
 
-def test_a_child_that_does_not_stop_on_sigterm_is_killed_with_its_process_group_after_the_grace(
-    tmp_path: Path, mark: str
-) -> None:
-    """The last resort: a run that ignores the SIGTERM it sends itself is killed outright, worker included, after
-    the grace (made half a second here; a minute in the kit, for the calls on their way)."""
-    log = tmp_path / "calls.log"
+def _run_as_child(script: str, log: Path, mark: str) -> tuple[subprocess.Popen[str], int]:
+    """``script`` run as a guarded run's child is: its own session, the parent's pipe passed; returns the pipe's
+    end the test holds (closing it is the parent dying)."""
     watched, held = os.pipe()
     env = {**os.environ, "CONFORMANCE_RUN_PARENT_PIPE": str(watched), "CONFORMANCE_TEST_MARK": mark}
     child = subprocess.Popen(
-        [sys.executable, "-c", GRACE_SCRIPT, str(log)],
+        [sys.executable, "-c", script, str(log)],
         env=env,
         pass_fds=(watched,),
         start_new_session=True,
@@ -692,6 +689,16 @@ def test_a_child_that_does_not_stop_on_sigterm_is_killed_with_its_process_group_
         text=True,
     )
     os.close(watched)
+    return child, held
+
+
+def test_a_child_that_does_not_stop_on_sigterm_is_killed_with_its_process_group_after_the_grace(
+    tmp_path: Path, mark: str
+) -> None:
+    """The last resort: a run that ignores the SIGTERM it sends itself is killed outright, worker included, after
+    the grace (made half a second here; a minute in the kit, for the calls on their way)."""
+    log = tmp_path / "calls.log"
+    child, held = _run_as_child(GRACE_SCRIPT, log, mark)
     # Three marked processes: the script, its helper and the watchdog the kit started for it.
     assert _until(lambda: _calls(log) >= 3 and len(_marked(mark)) == 3, 60), "the script did not start"
     os.close(held)  # the parent is gone
@@ -719,17 +726,7 @@ re.match(r"(a+)+$", "a" * 64 + "b")  # a catastrophic regex: one call that holds
 def test_a_call_holding_the_gil_does_not_keep_the_run_alive_after_its_parent_died(tmp_path: Path, mark: str) -> None:
     """Red team 15d: the watcher was a thread of the run's process, which a call holding the GIL never let run."""
     log = tmp_path / "calls.log"
-    watched, held = os.pipe()
-    env = {**os.environ, "CONFORMANCE_RUN_PARENT_PIPE": str(watched), "CONFORMANCE_TEST_MARK": mark}
-    child = subprocess.Popen(
-        [sys.executable, "-c", GIL_SCRIPT, str(log)],
-        env=env,
-        pass_fds=(watched,),
-        start_new_session=True,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    os.close(watched)
+    child, held = _run_as_child(GIL_SCRIPT, log, mark)
     assert _until(lambda: _calls(log) >= 1, 60), "the script did not start"
     os.close(held)  # the parent is gone
     try:
