@@ -621,8 +621,8 @@ def two_way_rates(counts: PairCounts, t: float) -> list[Any]:
                 # where only 2-4 people take part in a group's false matches (benchmarks/matching_coverage_small.py):
                 # the interval (this reading joined with Clopper-Pearson on people-pairs and the bootstrap)
                 # covered every time in most designs, but 0.921 at 20 people x 2 photos with strongly
-                # concentrated false matches, where the worst case would give 0.954: reported on issue 13
-                # (docs/explanation/methodology.md), the rule left as it is while the verdict Monte Carlo reruns.
+                # concentrated false matches, where the worst case would give 0.954. Decided on issue 13: kept, as
+                # a known limit of the smallest all-pairs designs (docs/explanation/methodology.md).
                 few_df_worst_case=False,
             )
         )
