@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from .pairwise import PairCounts, PairList
+    from .stats import ClusteredRate
 
 __all__ = [
     "Calibration",
@@ -43,6 +44,7 @@ __all__ = [
     "inequity",
     "replicates",
     "rule_of_three",
+    "two_way_rate",
     "two_way_rates",
 ]
 
@@ -554,8 +556,6 @@ def two_way_rates(counts: PairCounts, t: float) -> list[Any]:
     """
     import numpy as np
 
-    from .stats import ClusteredRate, _satterthwaite_df
-
     size, people = len(counts.groups), len(counts.subjects)
     if t < counts.kept_from:
         return [None] * size
@@ -584,46 +584,55 @@ def two_way_rates(counts: PairCounts, t: float) -> list[Any]:
     out: list[Any] = []
     for g in range(size):
         y_probe, y_ref, n_probe, n_ref = y_probe_all[g], y_ref_all[g], n_probe_all[g], n_ref_all[g]
-        n = float(n_probe.sum())
-        k = float(y_probe.sum())
-        if n <= 0 or k <= 0 or k >= n:
-            out.append(None)
-            continue
-        p = k / n
-        psi = (y_probe - p * n_probe) + (y_ref - p * n_ref)
-        involved = (n_probe + n_ref) > 0
-        share = psi[involved] ** 2
-        variance = float(share.sum()) / (n * n)
         in_group = int((photos[:, g] > 0).sum())
-        floor = float(max(1, in_group))
-        effective = min(max(p * (1 - p) / variance, floor), n) if variance > 0 else floor
-        df = min(float(max(1, in_group - 1)), _satterthwaite_df(share))
-        out.append(
-            ClusteredRate(
-                count=k,
-                n=n,
-                subjects=in_group,
-                rate=p,
-                person_rate=p,
-                clustered=True,
-                bounded=True,
-                effective_n=effective,
-                person_effective_n=effective,
-                floor_n=floor,
-                person_floor_n=floor,
-                df=df,
-                person_df=df,
-                design_df=df,
-                variance=variance,
-                person_variance=variance,
-                # Red team 13c's worst-case reading below 5 degrees of freedom was validated for people's
-                # own photos; the pairwise FMR keeps the reading its coverage benchmark validated. Measured
-                # where only 2-4 people take part in a group's false matches (benchmarks/matching_coverage_small.py):
-                # the interval (this reading joined with Clopper-Pearson on people-pairs and the bootstrap)
-                # covered every time in most designs, but 0.921 at 20 people x 2 photos with strongly
-                # concentrated false matches, where the worst case would give 0.954. Decided on issue 13: kept, as
-                # a known limit of the smallest all-pairs designs (docs/explanation/methodology.md).
-                few_df_worst_case=False,
-            )
-        )
+        out.append(two_way_rate(y_probe, y_ref, n_probe, n_ref, in_group, float(y_probe.sum()), float(n_probe.sum())))
     return out
+
+
+def two_way_rate(
+    y_probe: Any, y_ref: Any, n_probe: Any, n_ref: Any, in_group: int, count: float, n: float
+) -> ClusteredRate | None:
+    """One group's FMR on its two-way effective size: ``count`` false matches in ``n`` comparisons, each person's
+    share as probe (``y_probe`` of ``n_probe``) and as reference (``y_ref`` of ``n_ref``), ``in_group`` people.
+
+    A :class:`~conformance.stats.ClusteredRate`, or None when there is nothing to read (no comparison, or a
+    count of 0 or of every comparison). The planner reads its simulated draws with this same function.
+    """
+    from .stats import ClusteredRate, _satterthwaite_df
+
+    if n <= 0 or count <= 0 or count >= n:
+        return None
+    p = count / n
+    psi = (y_probe - p * n_probe) + (y_ref - p * n_ref)
+    involved = (n_probe + n_ref) > 0
+    share = psi[involved] ** 2
+    variance = float(share.sum()) / (n * n)
+    floor = float(max(1, in_group))
+    effective = min(max(p * (1 - p) / variance, floor), n) if variance > 0 else floor
+    df = min(float(max(1, in_group - 1)), _satterthwaite_df(share))
+    return ClusteredRate(
+        count=count,
+        n=n,
+        subjects=in_group,
+        rate=p,
+        person_rate=p,
+        clustered=True,
+        bounded=True,
+        effective_n=effective,
+        person_effective_n=effective,
+        floor_n=floor,
+        person_floor_n=floor,
+        df=df,
+        person_df=df,
+        design_df=df,
+        variance=variance,
+        person_variance=variance,
+        # Red team 13c's worst-case reading below 5 degrees of freedom was validated for people's
+        # own photos; the pairwise FMR keeps the reading its coverage benchmark validated. Measured
+        # where only 2-4 people take part in a group's false matches (benchmarks/matching_coverage_small.py):
+        # the interval (this reading joined with Clopper-Pearson on people-pairs and the bootstrap)
+        # covered every time in most designs, but 0.921 at 20 people x 2 photos with strongly
+        # concentrated false matches, where the worst case would give 0.954. Decided on issue 13: kept, as
+        # a known limit of the smallest all-pairs designs (docs/explanation/methodology.md).
+        few_df_worst_case=False,
+    )

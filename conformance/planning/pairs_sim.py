@@ -103,37 +103,10 @@ def _percentile(values: Any, level: float) -> tuple[float, float] | None:
 def _two_way(
     y_probe: Any, y_ref: Any, n_probe: Any, n_ref: Any, in_group: int, count: float, n: float
 ) -> stats.ClusteredRate | None:
-    """A group's FMR on its two-way effective size, as ``pairstats.two_way_rates`` builds it."""
-    import numpy as np
+    """A group's FMR on its two-way effective size: the check's own reading (``pairstats.two_way_rate``)."""
+    from ..pairstats import two_way_rate
 
-    if n <= 0 or count <= 0 or count >= n:
-        return None
-    p = count / n
-    psi = (y_probe - p * n_probe) + (y_ref - p * n_ref)
-    share = psi[(n_probe + n_ref) > 0] ** 2
-    variance = float(share.sum()) / (n * n)
-    floor = float(max(1, in_group))
-    effective = min(max(p * (1 - p) / variance, floor), n) if variance > 0 else floor
-    df = min(float(max(1, in_group - 1)), stats._satterthwaite_df(np.asarray(share)))
-    return stats.ClusteredRate(
-        count=count,
-        n=n,
-        subjects=in_group,
-        rate=p,
-        person_rate=p,
-        clustered=True,
-        bounded=True,
-        effective_n=effective,
-        person_effective_n=effective,
-        floor_n=floor,
-        person_floor_n=floor,
-        df=df,
-        person_df=df,
-        design_df=df,
-        variance=variance,
-        person_variance=variance,
-        few_df_worst_case=False,
-    )
+    return two_way_rate(y_probe, y_ref, n_probe, n_ref, in_group, count, n)
 
 
 def simulated_fmr_power(
