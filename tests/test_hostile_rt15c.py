@@ -31,7 +31,7 @@ from test_signals import _marked
 from test_special_files import KINDS, PIPE, finishes, sparse, special
 
 from conformance import AdapterError, Dataset, PredictionsError, load_dataset, sharing
-from conformance import dataset as dataset_module
+from conformance.dataset import manifest as dataset_module
 from conformance.adapters import predictions
 from conformance.adapters import python as python_adapter
 from conformance.adapters.base import AdapterSettings, Vocabulary

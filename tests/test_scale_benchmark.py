@@ -54,7 +54,7 @@ def test_a_baseline_commit_runs_in_the_same_run_and_the_ratios_are_given(bench: 
     assert kits[1:] == ["this tree", "ratio (this tree / baseline)"]
     assert table[2].count("×") >= 8  # a ratio for each figure measured in both
     # The baseline ran its own copy of the package, exported from git, on the same files.
-    assert (tmp_path / "w" / "baseline-code" / "conformance" / "dataset.py").is_file()
+    assert (tmp_path / "w" / "baseline-code" / "conformance" / "__init__.py").is_file()
     assert (tmp_path / "w" / "time30-baseline.json").is_file()
 
 
