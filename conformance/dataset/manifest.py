@@ -6,6 +6,7 @@ read as a photo. Problems are collected with :class:`_Problems`, so the user fix
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import json
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._files import NotRegularFile, open_regular, read_regular, size_text
+from .._lines import LINE_LIMIT, LineTooLong, numbered_lines
 from .._paths import tried
 from .._untrusted import BAD_JSON, json_problem, shown
 from ..errors import ManifestError
@@ -53,8 +55,7 @@ Rows = Iterable[tuple[int, dict[str, str]]]
 
 # The longest line of a JSONL manifest, its line end included: a row of a few dozen cells of at most 131,072
 # characters each fits; one line of gigabytes is refused before the file is read whole (it was a MemoryError).
-JSONL_LINE_LIMIT = 16 * 2**20
-_SCAN_BYTES = 2**20
+JSONL_LINE_LIMIT = LINE_LIMIT
 
 
 def _read_manifest(manifest: Path) -> bytes:
@@ -78,27 +79,20 @@ def _read_manifest(manifest: Path) -> bytes:
 def _check_line_lengths(manifest: Path, limit: int) -> None:
     """Refuse a manifest with a line over ``limit`` bytes, naming the line, reading at most ``limit`` bytes more.
 
-    Lines end at ``\n``, ``\r\n`` or ``\r``, and are numbered as the rows' messages number them. A file
-    no longer than ``limit`` holds no such line: it is not scanned.
+    Lines end at ``\n``, ``\r\n`` or ``\r``, their end included, and are numbered as the rows' messages
+    number them: as a predictions file's lines are (:func:`conformance._lines.numbered_lines`). A file no
+    longer than ``limit`` holds no such line: it is not scanned.
     """
     with open_regular(manifest) as handle:
         if os.fstat(handle.fileno()).st_size <= limit:
             return
-        number, since, after_cr = 1, 0, False  # the line being read, its bytes so far, whether a chunk ended in \r
-        while chunk := handle.read(min(_SCAN_BYTES, limit)):  # a line inside one chunk is within the limit
-            ends = [i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0]
-            if since + (min(ends) + 1 if ends else len(chunk)) > limit:
-                raise ManifestError(
-                    f"{manifest} line {number}: the line is longer than {size_text(limit)}, the most the kit reads "
-                    "for one line of a JSONL manifest; write one JSON object per photo, each on its own line"
-                )
-            if ends:
-                since = len(chunk) - 1 - max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
-                number += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
-                number -= after_cr and chunk.startswith(b"\n")  # a \r\n cut between two chunks ends one line
-            else:
-                since += len(chunk)
-            after_cr = chunk.endswith(b"\r")
+        try:
+            collections.deque(numbered_lines(handle, limit), maxlen=0)  # read through, nothing kept
+        except LineTooLong as exc:
+            raise ManifestError(
+                f"{manifest} line {exc.number}: the line is longer than {size_text(limit)}, the most the kit reads "
+                "for one line of a JSONL manifest; write one JSON object per photo, each on its own line"
+            ) from None
 
 
 def _lines(raw: bytes) -> io.TextIOWrapper:

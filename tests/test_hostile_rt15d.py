@@ -1,0 +1,90 @@
+"""Red team 15d (issue 15, second pass): the holes it found in the kit's own readers, each pinned by a test
+that failed before the fix.
+
+- F4: the answers pytest-xdist workers share, and the observation cache, were read up to 1 GiB whatever the
+  run, and parsed whatever their shape (a 1 GiB JSON string cost 3.1 GB, 64 MiB of ``{},`` 1.7 GB, and a
+  MemoryError escaped as a traceback);
+- F5: a 16-bit-per-channel RGB TIFF was cut to 8 bits for upload, silently;
+- F6: a JSONL manifest line one byte over the limit, ending in ``\\r\\n``, was accepted where a predictions
+  file refused the same line;
+- a ``trans`` cell of ``1.0`` (a spreadsheet's number) got the generic message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conformance import Dataset, PredictionsError, load_dataset
+from conformance.adapters import predictions
+from conformance.adapters.predictions import PredictionsAnalyzer
+from conformance.dataset import manifest as manifest_module
+from conformance.errors import ManifestError
+
+MakeManifest = Callable[..., Path]
+ROWS = [
+    {"photo": "img/a.png", "subject": "a", "gender_identity": "woman", "trans": "no"},
+    {"photo": "img/b.png", "subject": "b", "gender_identity": "man", "trans": "no"},
+    {"photo": "img/c.png", "subject": "c", "gender_identity": "woman", "trans": "yes"},
+]
+LIMIT = 120  # the line limit made small here; the kit's is 16 MiB, counted the same way
+ENDS = {"LF": b"\n", "CRLF": b"\r\n", "CR": b"\r"}
+
+
+def _padded(line: str, total: int, end: bytes) -> bytes:
+    """``line`` (a JSON object) padded with spaces inside its closing brace to ``total`` bytes with ``end``."""
+    body = line.encode()
+    return body[:-1] + b" " * (total - len(body) - len(end)) + b"}" + end
+
+
+def _answer(photo: str) -> str:
+    return json.dumps({"photo": photo, "faces": [{"gender": "Female", "confidence": 90.0}]})
+
+
+@pytest.fixture
+def dataset(make_manifest: MakeManifest) -> Dataset:
+    return load_dataset(make_manifest(ROWS))
+
+
+# -- F6: both readers count a line's bytes alike, its line end included ------------------------------------
+
+
+@pytest.mark.parametrize("end", ENDS, ids=list(ENDS))
+@pytest.mark.parametrize("extra", [0, 1], ids=["at-limit", "one-over"])
+def test_a_predictions_line_at_the_limit_is_read_and_one_byte_more_refused(
+    dataset: Dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, end: str, extra: int
+) -> None:
+    monkeypatch.setattr(predictions, "MAX_LINE_BYTES", LIMIT)
+    a, b, c = (_answer(f"img/{name}.png") for name in "abc")
+    line_end = ENDS[end]
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(a.encode() + line_end + _padded(b, LIMIT + extra, line_end) + c.encode() + line_end)
+    if extra:
+        with pytest.raises(PredictionsError, match=r"p\.jsonl line 2: the line is longer than 120 bytes, "):
+            PredictionsAnalyzer(path, dataset=dataset)
+    else:
+        assert PredictionsAnalyzer(path, dataset=dataset).has_line("img/b.png")
+
+
+@pytest.mark.parametrize("end", ENDS, ids=list(ENDS))
+@pytest.mark.parametrize("extra", [0, 1], ids=["at-limit", "one-over"])
+def test_a_jsonl_manifest_line_at_the_limit_is_read_and_one_byte_more_refused(
+    make_manifest: MakeManifest, monkeypatch: pytest.MonkeyPatch, end: str, extra: int
+) -> None:
+    """Red team 15d F6: with ``\\r\\n``, a line of limit + 1 bytes passed the manifest's scan (it stopped counting
+    at the ``\\r``), while a predictions file refused it."""
+    monkeypatch.setattr(manifest_module, "JSONL_LINE_LIMIT", LIMIT)
+    manifest = make_manifest(ROWS, name="manifest.jsonl")
+    a, b, c = (json.dumps(row) for row in ROWS)
+    line_end = ENDS[end]
+    manifest.write_bytes(a.encode() + line_end + _padded(b, LIMIT + extra, line_end) + c.encode() + line_end)
+    assert manifest.stat().st_size > LIMIT  # else the file is not scanned at all
+    if extra:
+        with pytest.raises(ManifestError, match=r"manifest\.jsonl line 2: the line is longer than 120 bytes, "):
+            load_dataset(manifest)
+    else:
+        assert [p.id for p in load_dataset(manifest).photos] == ["img/a.png", "img/b.png", "img/c.png"]
+
