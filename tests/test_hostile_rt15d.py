@@ -88,3 +88,38 @@ def test_a_jsonl_manifest_line_at_the_limit_is_read_and_one_byte_more_refused(
     else:
         assert [p.id for p in load_dataset(manifest).photos] == ["img/a.png", "img/b.png", "img/c.png"]
 
+
+
+# -- a trans cell a spreadsheet wrote as a number, or as a missing value, gets its own message --------------
+
+
+@pytest.mark.parametrize("name", ["manifest.csv", "manifest.jsonl"])
+@pytest.mark.parametrize("cell", ["1.0", "0.0", 1.0])
+def test_a_trans_cell_written_as_a_float_is_named_as_a_number(
+    make_manifest: MakeManifest, name: str, cell: object
+) -> None:
+    """pandas writes a column of 1 and 0 with a gap as 1.0 and 0.0 (in JSONL, a number): before, the generic
+    "is not yes, no or unknown" message, which lists 1/0 as read, left the reader wondering why 1.0 was not."""
+    rows = [dict(ROWS[0]), {**ROWS[1], "trans": cell}, dict(ROWS[2])]
+    manifest = make_manifest(rows, name=name)
+    with pytest.raises(ManifestError) as raised:
+        load_dataset(manifest)
+    row = 3 if name.endswith(".csv") else 2  # CSV counts its header as line 1
+    assert str(raised.value) == (
+        f"{manifest} row {row}: trans '{cell}' is a number, as a spreadsheet or pandas writes a column of 1 and 0 "
+        "that has empty cells (1.0, 0.0): write yes, no or unknown (or 1 or 0), or leave the cell blank (unknown)"
+    )
+
+
+def test_a_trans_cell_of_nan_is_still_named_as_a_missing_value(make_manifest: MakeManifest) -> None:
+    """JSONL's NaN (Python's json reads it) is pandas' empty cell: the missing-value message, not the number one."""
+    manifest = make_manifest(ROWS, name="manifest.jsonl")
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace('"trans": "no"', '"trans": NaN')
+    manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ManifestError) as raised:
+        load_dataset(manifest)
+    assert str(raised.value).startswith(
+        f"{manifest} row 2: trans 'nan' is not an answer but a missing-value marker (as pandas or a spreadsheet "
+        "writes an empty cell): leave the cell blank (unknown)"
+    )

@@ -229,6 +229,31 @@ def _one(strings: dict[str, str], value: str) -> str:
     return strings.setdefault(value, value)
 
 
+def _trans_problem(written: str) -> str:
+    """Why a ``trans`` cell the kit does not read is refused, and the way out (the caller names the row)."""
+    if is_missing_marker(written):
+        # As for gender_identity: pandas' "nan" is an empty cell, not a typo of "no" (rt14d F8).
+        return (
+            f"trans {shown(written)} is not an answer but a missing-value marker (as pandas or a spreadsheet "
+            "writes an empty cell): leave the cell blank (unknown) if the person's trans status is not known, "
+            "or write their answer (yes or no)"
+        )
+    try:
+        float(written)
+    except ValueError:
+        pass
+    else:
+        # pandas writes a column of 1 and 0 with a gap in it as floats (1.0, 0.0); a number is not guessed at.
+        return (
+            f"trans {shown(written)} is a number, as a spreadsheet or pandas writes a column of 1 and 0 that has "
+            "empty cells (1.0, 0.0): write yes, no or unknown (or 1 or 0), or leave the cell blank (unknown)"
+        )
+    return (
+        f"trans {shown(written)} is not yes, no or unknown (y/n, true/false and 1/0 are read too; "
+        "blank, n/a or prefer not to say mean unknown); correct the row"
+    )
+
+
 def _same_image_two_people(photos: Sequence[Photo], problems: _Problems) -> None:
     """A problem for every image whose bytes (SHA-256) another row already lists under another subject id.
 
@@ -443,21 +468,8 @@ def load_dataset(
                     trans = known_trans[written] = normalise_trans(written)
                 except KeyError:
                     trans = ""
-            if not trans and is_missing_marker(written):
-                # As for gender_identity: pandas' "nan" is an empty cell, not a typo of "no" (rt14d F8).
-                problems.add(
-                    row_number,
-                    f"trans {shown(written)} is not an answer but a missing-value marker (as pandas or a spreadsheet "
-                    "writes an empty cell): leave the cell blank (unknown) if the person's trans status is not known, "
-                    "or write their answer (yes or no)",
-                )
-                continue
             if not trans:
-                problems.add(
-                    row_number,
-                    f"trans {shown(row.get('trans'))} is not yes, no or unknown (y/n, true/false and 1/0 are read too; "
-                    "blank, n/a or prefer not to say mean unknown); correct the row",
-                )
+                problems.add(row_number, _trans_problem(written))
                 continue
             try:
                 trans = resolve_trans(reading, label, trans)
