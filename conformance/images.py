@@ -310,6 +310,16 @@ def _png_exact(image: Image.Image, name: str, image_format: str, accepted: Seque
     they are: each (a colour profile, a range for the floats) would decide what the service sees, so the
     kit refuses it and says how to convert it, rather than choose for the person running the audit.
     """
+    bits = _bits_per_sample(image)
+    if bits > 8 and image.mode in _EIGHT_BIT_MODES:
+        # Pillow decodes a TIFF of 16 bits per colour channel (RGB;16L, RGB;16B) as 8-bit RGB: the low bits
+        # are gone before the kit sees a pixel, so no PNG it writes can be the photo (red team 15d F5).
+        raise ManifestError(
+            f"{name} is a {image_format} of {bits} bits per channel ({image.mode}), which the kit can read only "
+            f"as 8 bits per channel: sent, it would not be the photo as stored. The kit picks no conversion: "
+            "convert the image yourself to a 16-bit PNG (sent as it is) or to an 8-bit RGB PNG or JPEG, and "
+            "replace the file, or drop the row"
+        )
     if image.mode in _PNG_MODES:
         return image
     if image.mode in _EXACT_MODES:
@@ -327,6 +337,20 @@ def _png_exact(image: Image.Image, name: str, image_format: str, accepted: Seque
         f"{' or '.join(accepted)}, and PNG cannot hold them. The kit picks no conversion (one would change what the "
         "service sees): convert the image yourself to an RGB PNG or JPEG and replace the file, or drop the row"
     )
+
+
+# Modes of 8 bits per channel: an image decoded in one of them from more bits per sample lost the rest.
+_EIGHT_BIT_MODES = frozenset({"L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"})
+
+
+def _bits_per_sample(image: Image.Image) -> int:
+    """The most bits a sample of the image holds as stored (TIFF's BitsPerSample, tag 258); 0 when unsaid."""
+    tags = getattr(image, "tag_v2", None)  # TIFF only: the other formats the kit converts hold 8 bits at most
+    if tags is None:
+        return 0
+    value = tags.get(258)
+    values = value if isinstance(value, tuple) else (value,)
+    return max((v for v in values if isinstance(v, int)), default=0)
 
 
 # -- checking many images in worker processes --------------------------------------------------------------

@@ -89,7 +89,6 @@ def test_a_jsonl_manifest_line_at_the_limit_is_read_and_one_byte_more_refused(
         assert [p.id for p in load_dataset(manifest).photos] == ["img/a.png", "img/b.png", "img/c.png"]
 
 
-
 # -- a trans cell a spreadsheet wrote as a number, or as a missing value, gets its own message --------------
 
 
@@ -123,3 +122,71 @@ def test_a_trans_cell_of_nan_is_still_named_as_a_missing_value(make_manifest: Ma
         f"{manifest} row 2: trans 'nan' is not an answer but a missing-value marker (as pandas or a spreadsheet "
         "writes an empty cell): leave the cell blank (unknown)"
     )
+
+
+# -- F5: a TIFF of 16 bits per colour channel is refused for upload, never cut to 8 bits ---------------------
+
+
+def _tiff(path: Path, samples: list[list[list[int]]], *, big_endian: bool) -> Path:
+    """An uncompressed 16-bit TIFF (one strip) of ``samples`` (rows of pixels of 1 or 3 channels), written by
+    hand from the TIFF 6.0 layout: Pillow writes no 16-bit RGB TIFF, so the file cannot come from it."""
+    import struct
+
+    order = ">" if big_endian else "<"
+    height, width, channels = len(samples), len(samples[0]), len(samples[0][0])
+    data = struct.pack(f"{order}{height * width * channels}H", *(v for row in samples for px in row for v in px))
+    bits_at = 8 + len(data)  # three BitsPerSample values do not fit in their entry: stored after the data
+    extra = struct.pack(f"{order}3H", 16, 16, 16) if channels == 3 else b""
+    entries = [  # (tag, type SHORT=3 / LONG=4, count, value or offset)
+        (256, 3, 1, width),
+        (257, 3, 1, height),
+        (258, 3, channels, bits_at if channels == 3 else 16),
+        (259, 3, 1, 1),  # no compression
+        (262, 3, 1, 2 if channels == 3 else 1),  # RGB, or grey with black at 0
+        (273, 4, 1, 8),  # the strip starts after the 8-byte header
+        (277, 3, 1, channels),
+        (278, 3, 1, height),
+        (279, 4, 1, len(data)),
+    ]
+    ifd = struct.pack(f"{order}H", len(entries))
+    for tag, kind, count, value in entries:
+        packed = struct.pack(f"{order}HH", value, 0) if kind == 3 and count == 1 else struct.pack(f"{order}I", value)
+        ifd += struct.pack(f"{order}HHI", tag, kind, count) + packed
+    header = (b"MM" if big_endian else b"II") + struct.pack(f"{order}HI", 42, bits_at + len(extra))
+    path.write_bytes(header + data + extra + ifd + struct.pack(f"{order}I", 0))
+    return path
+
+
+# Values whose low byte differs from their high byte: cut to 8 bits, they could not come back.
+RGB48 = [[[(37 * (x + 3 * y) + 4099 * c) % 65536 for c in range(3)] for x in range(4)] for y in range(3)]
+GREY16 = [[[(9001 * (x + 4 * y) + 258) % 65536] for x in range(4)] for y in range(3)]
+
+
+@pytest.mark.parametrize("big_endian", [False, True], ids=["RGB;16L", "RGB;16B"])
+def test_a_tiff_of_16_bits_per_colour_channel_is_refused_for_upload_naming_it(tmp_path: Path, big_endian: bool) -> None:
+    """Red team 15d F5: Pillow decodes it as 8-bit RGB, and the upload was an 8-bit PNG of it, silently."""
+    from conformance.images import for_upload
+
+    path = _tiff(tmp_path / "rgb48.tif", RGB48, big_endian=big_endian)
+    with pytest.raises(ManifestError) as raised:
+        for_upload(path)
+    assert str(raised.value) == (
+        f"image {path} is a TIFF of 16 bits per channel (RGB), which the kit can read only as 8 bits per channel: "
+        "sent, it would not be the photo as stored. The kit picks no conversion: convert the image yourself to a "
+        "16-bit PNG (sent as it is) or to an 8-bit RGB PNG or JPEG, and replace the file, or drop the row"
+    )
+
+
+@pytest.mark.parametrize("big_endian", [False, True], ids=["I;16L", "I;16B"])
+def test_a_tiff_of_16_bit_greys_is_still_sent_with_every_value_unchanged(tmp_path: Path, big_endian: bool) -> None:
+    import io
+
+    from PIL import Image
+
+    from conformance.images import for_upload
+
+    data, image_format = for_upload(_tiff(tmp_path / "grey16.tif", GREY16, big_endian=big_endian))
+    assert image_format == "PNG"
+    with Image.open(io.BytesIO(data)) as sent:
+        assert sent.mode == "I;16"
+        assert [[sent.getpixel((x, y)) for x in range(4)] for y in range(3)] == [[px[0] for px in r] for r in GREY16]
