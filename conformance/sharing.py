@@ -9,9 +9,11 @@ paid for, once per worker.
 
 So the xdist controller gives every worker a private folder and a secret for the run
 (:func:`open_share`, in ``pytest_configure_node``). The first worker to need the observations
-works them out while holding a lock on their entry, seals them (HMAC-SHA256 with the run's secret,
-as :mod:`conformance.run.cache` seals its entries) and writes them; the others wait for the lock and
-read them. A failure that stops the run (a systematic failure, a model that calls ``sys.exit()``)
+works them out while holding a lock on their entry, seals them (HMAC-SHA256 with the run's secret over
+the entry's bytes, written on its first line) and writes them; the others wait for the lock and read
+them. The seal is checked before a byte is parsed, and an entry is read within bounds sized from the
+run (:class:`~conformance.run.cache.EntryBounds`): what someone else puts in the folder costs a worker
+the reading of a bounded file, never gigabytes of parsing (red team 15d F4). A failure that stops the run (a systematic failure, a model that calls ``sys.exit()``)
 is shared the same way, so every worker stops with the same message and the model is not called
 again. ``conformance run -- -n N`` has the answers already: the CLI's are the entry (:func:`seed`).
 
@@ -42,6 +44,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec
 if TYPE_CHECKING:
     from .dataset import Dataset
     from .observation import Observations
+    from .run.cache import EntryBounds
 
 __all__ = [
     "Share",
@@ -54,7 +57,8 @@ __all__ = [
     "shared_observations",
 ]
 
-_FORMAT = 1
+_FORMAT = 2  # 1: sealed over the parsed content, which had to be parsed whole before its seal was checked
+_SEAL_LINE = 65  # the seal's 64 hex digits and a newline, before the entry's JSON
 P = ParamSpec("P")
 
 
@@ -108,50 +112,65 @@ def _entry(share: Share, key: str) -> Path:
     return Path(share.folder) / f"{key}.json"
 
 
-def _seal(share: Share, body: dict[str, Any]) -> str:
-    from .run.cache import _seal as seal
+def _seal(share: Share, text: bytes | memoryview) -> bytes:
+    import hmac
 
-    return seal(bytes.fromhex(share.secret), body)
+    return hmac.new(bytes.fromhex(share.secret), text, hashlib.sha256).hexdigest().encode("ascii")
 
 
 def _write(share: Share, key: str, body: dict[str, Any]) -> None:
     from ._atomic import write_atomic
 
-    body = json.loads(json.dumps({"format": _FORMAT, "key": key, **body}))  # what a reader will parse
-    write_atomic(_entry(share, key), json.dumps({**body, "seal": _seal(share, body)}, separators=(",", ":")))
+    text = json.dumps({"format": _FORMAT, "key": key, **body}, separators=(",", ":"))  # ASCII: its bytes as written
+    write_atomic(_entry(share, key), _seal(share, text.encode("ascii")).decode("ascii") + "\n" + text)
 
 
-def _read(share: Share, key: str) -> dict[str, Any] | None:
-    """The entry under ``key`` when it exists and verifies; None otherwise (the worker works alone)."""
+def _read(share: Share, key: str, bounds: EntryBounds | None = None) -> dict[str, Any] | None:
+    """The entry under ``key`` when it exists, verifies and is within ``bounds``; None otherwise (the worker
+    works alone). ``bounds`` are the run's answers' (:class:`~conformance.run.cache.EntryBounds`); None: 1 GiB.
+
+    The seal is checked on the bytes before anything is parsed: an entry the run's workers did not write
+    costs its reading only.
+    """
     import hmac
 
     from ._files import read_problem, read_regular
-    from ._text import printable
-    from .run.cache import MAX_ENTRY_BYTES
+    from .run import cache
+    from .run.cache import EntryRefused, parse_entry
 
     path = _entry(share, key)
     try:
-        data = read_regular(path, limit=MAX_ENTRY_BYTES)  # never a pipe or a device, never without bound
-    except FileNotFoundError:
-        return None  # not written yet: this worker is the first
-    except OSError as exc:
-        notice = (
-            f"conformance: ignored the answers shared by the run's workers, {path}: it "
-            f"{read_problem(exc, 'shared answers')}; this worker works the answers out itself"
-        )
-        sys.stderr.write(printable(notice) + "\n")
+        try:
+            # Never a pipe or a device, never without bound: in bytes, and in what parsing them costs.
+            data = read_regular(path, limit=(cache.MAX_ENTRY_BYTES if bounds is None else bounds.size) + _SEAL_LINE)
+        except FileNotFoundError:
+            return None  # not written yet: this worker is the first
+        seal, body = data[: _SEAL_LINE - 1], memoryview(data)[_SEAL_LINE:]
+        if data[_SEAL_LINE - 1 : _SEAL_LINE] != b"\n" or not hmac.compare_digest(seal, _seal(share, body)):
+            return None  # not this run's workers' entry (or damaged): nothing of it is parsed
+        try:
+            text = str(body, "ascii")
+        except (UnicodeDecodeError, MemoryError):
+            return None
+        del body, data  # only the text is parsed from here on
+        document = parse_entry(text, bounds)
+    except (OSError, EntryRefused) as exc:
+        _ignored(path, exc.problem if isinstance(exc, EntryRefused) else read_problem(exc, "shared answers"))
         return None
-    try:
-        document = json.loads(data.decode("utf-8"))
-        del data
-        seal = document.pop("seal", None)
-    except (ValueError, AttributeError):
+    if not isinstance(document, dict) or document.get("format") != _FORMAT or document.get("key") != key:
         return None
-    if not isinstance(seal, str) or document.get("format") != _FORMAT or document.get("key") != key:
-        return None
-    if not hmac.compare_digest(seal, _seal(share, document)):
-        return None
-    return dict(document)
+    return document
+
+
+def _ignored(path: Path, problem: str) -> None:
+    """Say on stderr that the entry at ``path`` is not used, and why ("it ..."): this worker works alone."""
+    from ._text import printable
+
+    notice = (
+        f"conformance: ignored the answers shared by the run's workers, {path}: it {problem}; this worker works "
+        "the answers out itself"
+    )
+    sys.stderr.write(printable(notice) + "\n")
 
 
 def _observations_body(observations: Observations) -> dict[str, Any]:
@@ -226,19 +245,26 @@ def shared(what: Sequence[object], dataset: Dataset, function: Callable[P, Obser
     """``function`` (which analyses ``dataset``) made once for all of a run's xdist workers: :func:`shared_observations`."""
 
     def call(*args: P.args, **kwargs: P.kwargs) -> Observations:
-        return shared_observations(what, dataset, lambda: function(*args, **kwargs))
+        plan = kwargs.get("variants")  # analyze_dataset's VariantPlan: its variants are answers in the entry too
+        variants = len(getattr(plan, "photos", ())) * len(getattr(plan, "transforms", ()))
+        return shared_observations(what, dataset, lambda: function(*args, **kwargs), variants=variants)
 
     return call
 
 
-def shared_observations(what: Sequence[object], dataset: Dataset, compute: Callable[[], Observations]) -> Observations:
+def shared_observations(
+    what: Sequence[object], dataset: Dataset, compute: Callable[[], Observations], *, variants: int = 0
+) -> Observations:
     """``compute()``'s observations, worked out once for all of a run's xdist workers.
 
     ``what`` decides the observations (the run's options, the analyzer's spec, the photos of a
-    sequential look): the entry's key. Outside an xdist worker this is ``compute()``.
+    sequential look): the entry's key. Outside an xdist worker this is ``compute()``. An entry is read
+    within the bounds of ``dataset``'s photos and ``variants`` planned variants
+    (:class:`~conformance.run.cache.EntryBounds`).
     """
     from .errors import ConformanceError
     from .failures import SystematicFailure
+    from .run.cache import EntryBounds
 
     if not _ACTIVE:
         return compute()
@@ -249,7 +275,7 @@ def shared_observations(what: Sequence[object], dataset: Dataset, compute: Calla
             held.enter_context(_locked(Path(share.folder) / f"{key}.lock"))
         except OSError:
             return compute()  # the folder is gone: this worker's own answers, which the controller compares
-        found = _read(share, key)
+        found = _read(share, key, EntryBounds.of_run(dataset.photos, variants))
         if found is not None and found.get("kind") == "failure":
             _raise_stored(found)
         if found is not None:

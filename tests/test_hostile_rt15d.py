@@ -15,14 +15,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from conformance import Dataset, PredictionsError, load_dataset
+from conformance import Dataset, PredictionsError, load_dataset, sharing
 from conformance.adapters import predictions
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.dataset import manifest as manifest_module
 from conformance.errors import ManifestError
+from conformance.observation import Face, Observation
+from conformance.run import cache
+from conformance.run.cache import EntryBounds
+from conformance.sharing import Share
 
 MakeManifest = Callable[..., Path]
 ROWS = [
@@ -32,6 +38,7 @@ ROWS = [
 ]
 LIMIT = 120  # the line limit made small here; the kit's is 16 MiB, counted the same way
 ENDS = {"LF": b"\n", "CRLF": b"\r\n", "CR": b"\r"}
+KEY = "0123abcd" * 8
 
 
 def _padded(line: str, total: int, end: bytes) -> bytes:
@@ -190,3 +197,165 @@ def test_a_tiff_of_16_bit_greys_is_still_sent_with_every_value_unchanged(tmp_pat
     with Image.open(io.BytesIO(data)) as sent:
         assert sent.mode == "I;16"
         assert [[sent.getpixel((x, y)) for x in range(4)] for y in range(3)] == [[px[0] for px in r] for r in GREY16]
+
+
+# -- F4: shared answers and cache entries are read within bounds sized from the run -------------------------
+
+
+def _share(tmp_path: Path) -> Share:
+    return Share(str(tmp_path), "ab" * 32)
+
+
+def _notice(path: Path, problem: str) -> str:
+    return (
+        f"conformance: ignored the answers shared by the run's workers, {path}: it {problem}; this worker works the "
+        "answers out itself\n"
+    )
+
+
+def test_the_bounds_of_a_run_are_worked_out_from_its_answers_and_photo_names() -> None:
+    # 3 photos and 2 variants, names of 9 characters: 1 MiB + 5 x (1,024 + 12 x 9) bytes; 16,384 + 5 x 64 values.
+    photos = [SimpleNamespace(id=f"img/{name}.png") for name in "abc"]
+    bounds = EntryBounds.of_run(photos, 2)  # type: ignore[arg-type]
+    assert (bounds.size, bounds.values, bounds.answers) == (1_054_236, 16_704, 5)
+    assert EntryBounds.of(10**7, 100).size == 2**30  # never over the bound of any entry
+
+
+def test_a_shared_entry_over_the_runs_bounds_is_ignored_unread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: read up to 1 GiB whatever the run (a 1 GiB string cost 3.1 GB to parse)."""
+    monkeypatch.setattr(cache, "BASE_BYTES", 0)
+    share = _share(tmp_path)
+    sharing._write(share, KEY, {"x": "a" * 5000})
+    entry = tmp_path / f"{KEY}.json"
+    assert sharing._read(share, KEY, EntryBounds.of(2, 0)) is None  # 2 x 1,024 bytes (and 65 for the seal line)
+    assert capsys.readouterr().err == _notice(
+        entry, f"is {entry.stat().st_size:,} bytes, over the 2,113 bytes the kit reads for shared answers"
+    )
+    assert sharing._read(share, KEY, EntryBounds.of(5, 0))["x"] == "a" * 5000  # type: ignore[index]
+
+
+# The red team's entry: valid JSON in the old format, 1 MiB of ``{},`` (theirs was 64 MiB), sealed by no one.
+HOSTILE = b'{"format":1,"key":"' + KEY.encode() + b'","x":[' + b"{}," * 2**18 + b'{}],"seal":"00"}'
+
+
+def test_an_entry_the_runs_workers_did_not_seal_is_never_parsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team 15d F4's entries were unsealed: 64 MiB of ``{},`` cost 1.7 GB parsed before the seal was checked.
+    Now the seal is checked on the bytes first: within the bounds or not, such an entry is never parsed."""
+    parsed: list[str] = []
+    monkeypatch.setattr(cache, "parse_entry", lambda text, bounds: parsed.append(text))
+    share = _share(tmp_path)
+    body = HOSTILE.replace(b'"format":1', b'"format":2').replace(b',"seal":"00"', b"")
+    other = sharing._seal(Share(str(tmp_path), "cd" * 32), body)  # sealed with another run's secret
+    for data in (HOSTILE, b"0" * 64 + b"\n" + body, other + b"\n" + body):
+        (tmp_path / f"{KEY}.json").write_bytes(data)
+        assert sharing._read(share, KEY, EntryBounds.of(10**6, 0)) is None
+    assert parsed == []
+    assert capsys.readouterr().err == ""  # as before, an entry that does not verify is worked out again quietly
+
+
+def test_reading_an_unsealed_entry_costs_no_more_than_its_bytes(tmp_path: Path) -> None:
+    """Python's allocations while reading the red team's entry: before, the bytes, their text and the parsed
+    objects (about 26 times the bytes); now the bytes alone, as the seal is checked before parsing."""
+    import tracemalloc
+
+    (tmp_path / f"{KEY}.json").write_bytes(HOSTILE)
+    tracemalloc.start()
+    try:
+        assert sharing._read(_share(tmp_path), KEY) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * len(HOSTILE)
+
+
+def test_a_sealed_entry_with_more_json_values_than_its_bounds_is_refused_before_parsing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # {"format":2,"key":"k...k","x":[{},{},{}]}: 1 + 4 '{' + 3 ':' + 4 ',' + 1 '[' = 13 values at most.
+    share = _share(tmp_path)
+    sharing._write(share, KEY, {"x": [{}, {}, {}]})
+    assert sharing._read(share, KEY, EntryBounds(size=10**6, values=12, answers=1)) is None
+    assert capsys.readouterr().err == _notice(
+        tmp_path / f"{KEY}.json", "holds up to 13 JSON values, over the 12 the kit reads for 1 answers"
+    )
+    assert sharing._read(share, KEY, EntryBounds(size=10**6, values=13, answers=1)) is not None
+
+
+def test_a_sealed_entry_nested_too_deep_is_ignored_with_the_notice_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, json's RecursionError was not among the errors caught: a traceback out of the worker."""
+    share = _share(tmp_path)
+    text = '{"format":2,"key":"' + KEY + '","x":' + "[" * 100_000 + "]" * 100_000 + "}"
+    (tmp_path / f"{KEY}.json").write_text(sharing._seal(share, text.encode()).decode() + "\n" + text)
+    assert sharing._read(share, KEY, EntryBounds(size=10**6, values=10**6, answers=1)) is None
+    assert capsys.readouterr().err == _notice(tmp_path / f"{KEY}.json", "nests deeper than the kit parses")
+
+
+def test_running_out_of_memory_while_parsing_an_entry_is_the_notice_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team 15d F4 under ``prlimit --as=4000000000``: a MemoryError traceback. Now the notice, in both readers."""
+
+    def out_of_memory(text: str) -> Any:
+        raise MemoryError
+
+    share = _share(tmp_path)
+    sharing._write(share, KEY, {"x": 1})
+    cache.store(tmp_path, KEY, [], None, "")
+    monkeypatch.setattr(json, "loads", out_of_memory)
+    assert sharing._read(share, KEY, EntryBounds.of(1, 0)) is None
+    assert cache.load(tmp_path, KEY, EntryBounds.of(1, 0)) is None
+    assert capsys.readouterr().err == _notice(tmp_path / f"{KEY}.json", "is too large to parse in the memory left") + (
+        f"conformance: ignored the cache entry .conformance_cache/observations/{KEY}.json: it is too large to parse "
+        "in the memory left; the answers are worked out again\n"
+    )
+
+
+def test_a_cache_entry_over_the_runs_bounds_is_ignored_with_a_notice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    face = Face(label="Female", gender="woman", confidence=90.0)
+    observations = [Observation(photo=f"img/{i}.png", outcome="analysed", face=face, faces=1) for i in range(50)]
+    cache.store(tmp_path, KEY, observations, None, "")
+    assert cache.load(tmp_path, KEY, EntryBounds.of(50, 9)) is not None
+    monkeypatch.setattr(cache, "BASE_BYTES", 0)
+    monkeypatch.setattr(cache, "BASE_VALUES", 0)
+    assert cache.load(tmp_path, KEY, EntryBounds(size=10**6, values=64, answers=2)) is None
+    size = (tmp_path / ".conformance_cache" / "observations" / f"{KEY}.json").stat().st_size
+    assert cache.load(tmp_path, KEY, EntryBounds.of(1, 0)) is None
+    err = capsys.readouterr().err.splitlines()
+    shown = f"conformance: ignored the cache entry .conformance_cache/observations/{KEY}.json: it "
+    assert err[0].startswith(shown + "holds up to ")
+    assert err[0].endswith(" JSON values, over the 64 the kit reads for 2 answers; the answers are worked out again")
+    assert (
+        err[1]
+        == shown
+        + f"is {size:,} bytes, over the 1,024 bytes the kit reads for a cache entry; the answers are worked out again"
+    )
+
+
+def test_a_run_reads_its_cache_within_the_bounds_of_its_photos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner hands the cache the demo's bounds: 600 photos named in 16 characters, no variants."""
+    from conformance.adapters.base import AdapterSettings
+    from conformance.adapters.registry import create
+    from conformance.demo import CASSETTES, MANIFEST
+    from conformance.run.runner import analyze_dataset
+
+    dataset = load_dataset(MANIFEST)
+    asked: list[EntryBounds | None] = []
+    real_load = cache.load
+
+    def spy(root: Path, key: str, bounds: EntryBounds | None = None) -> Any:
+        asked.append(bounds)
+        return real_load(root, key, bounds)
+
+    monkeypatch.setattr(cache, "load", spy)
+    settings = AdapterSettings(record_mode="none", cassette_dir=str(CASSETTES))
+    analyze_dataset(create("rekognition", dataset=dataset, settings=settings), dataset, cache=tmp_path)
+    # 1 MiB + 600 x (1,024 + 12 x 16) bytes; 16,384 + 600 x 64 values.
+    assert asked == [EntryBounds(size=1_778_176, values=54_784, answers=600)]

@@ -38,6 +38,7 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,13 +48,33 @@ from .._source import source_digest  # moved to a leaf: adapters key their entri
 from .._text import printable
 
 if TYPE_CHECKING:
+    from ..dataset import Photo
     from ..observation import Face, Observation, Variant
 
-__all__ = ["FORMAT", "Entry", "key_path", "load", "source_digest", "store"]
+__all__ = [
+    "FORMAT",
+    "Entry",
+    "EntryBounds",
+    "EntryRefused",
+    "key_path",
+    "load",
+    "parse_entry",
+    "read_entry",
+    "source_digest",
+    "store",
+]
 
 FORMAT = 2  # 1: unsealed, and held the analyzer's provenance (never read again)
-# The largest entry read (1 GiB; a million photos' observations are about 150 MB): one over it is ignored.
+# The largest entry read whatever the run (1 GiB; a million photos' observations are about 150 MB): one over it
+# is ignored. A run that says how many answers it expects reads far less (:class:`EntryBounds`).
 MAX_ENTRY_BYTES = 2**30
+# What one answer (a photo's observation, or a transformed variant's) may take in an entry, its photo's name
+# aside: about 150 bytes and 20 JSON values as the kit writes it; room for a long error message.
+ANSWER_BYTES = 1024
+ANSWER_VALUES = 64
+# What the rest of an entry may take: the envelope, the variants note, an analyzer's description.
+BASE_BYTES = 2**20
+BASE_VALUES = 16_384
 _KEY_BYTES = 4096  # the key is 32 bytes
 _REFUSED_KEYS: set[Path] = set()
 _FOLDER = Path(".conformance_cache") / "observations"
@@ -68,6 +89,83 @@ class Entry:
     variants: list[Variant] | None
     variants_note: str
     path: str
+
+
+@dataclass(frozen=True)
+class EntryBounds:
+    """The most an entry of ``answers`` answers may hold: ``size`` bytes and ``values`` JSON values.
+
+    Parsed, JSON takes far more memory than its bytes (64 MiB of ``{},`` took 1.7 GB, a 1 GiB string
+    3.1 GB: red team 15d F4), so both are bounded, from the run's own data: what a hostile or damaged
+    entry can cost is then a small multiple of what the run's real answers cost
+    (``benchmarks/shared_entry_memory.py``), never gigabytes for a run of a few hundred photos.
+    """
+
+    size: int
+    values: int
+    answers: int
+
+    @classmethod
+    def of(cls, answers: int, longest_name: int = 0) -> EntryBounds:
+        """For ``answers`` answers (photos and variants) whose photo names are at most ``longest_name`` characters:
+        each name is written twice at most (a variant's), six bytes a character at most (``\\uXXXX``)."""
+        size = BASE_BYTES + answers * (ANSWER_BYTES + 12 * longest_name)
+        return cls(min(size, MAX_ENTRY_BYTES), BASE_VALUES + answers * ANSWER_VALUES, answers)
+
+    @classmethod
+    def of_run(cls, photos: Sequence[Photo], variants: int = 0) -> EntryBounds:
+        """For a run over ``photos`` with ``variants`` planned transformed variants."""
+        return cls.of(len(photos) + variants, max((len(p.id) for p in photos), default=0))
+
+
+class EntryRefused(ValueError):
+    """An entry not parsed: ``problem`` says why, as a notice puts it after the entry's name ("it ...")."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def read_entry(path: Path, bounds: EntryBounds | None) -> Any:
+    """The JSON document in the entry at ``path``, read within ``bounds`` (None: :data:`MAX_ENTRY_BYTES` only).
+
+    Raises what :func:`~conformance._files.read_regular` raises, and :class:`EntryRefused` as
+    :func:`parse_entry` does.
+    """
+    data = read_regular(path, limit=MAX_ENTRY_BYTES if bounds is None else bounds.size)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EntryRefused("cannot be read (damaged)") from None
+    except MemoryError:
+        raise EntryRefused("is too large to parse in the memory left") from None
+    del data  # gone before parsing: the text and what is parsed from it are the peak, not three copies
+    return parse_entry(text, bounds)
+
+
+def parse_entry(text: str, bounds: EntryBounds | None) -> Any:
+    """``json.loads(text)`` for an entry within ``bounds``, or :class:`EntryRefused`.
+
+    Refused: an entry that holds more JSON values than the bounds allow (counted before parsing: every
+    value but the first follows a ``,``, ``:``, ``[`` or ``{``; inside strings too, so the count is at
+    least the true one), one that nests deeper than Python's recursion limit, one that is not JSON, and
+    one that does not fit in the memory left.
+    """
+    if bounds is not None:
+        values = 1 + sum(text.count(mark) for mark in ",:[{")
+        if values > bounds.values:
+            raise EntryRefused(
+                f"holds up to {values:,} JSON values, over the {bounds.values:,} the kit reads for "
+                f"{bounds.answers:,} answers"
+            )
+    try:
+        return json.loads(text)
+    except MemoryError:
+        raise EntryRefused("is too large to parse in the memory left") from None
+    except RecursionError:
+        raise EntryRefused("nests deeper than the kit parses") from None
+    except ValueError:
+        raise EntryRefused("cannot be read (damaged)") from None
 
 
 def key_path() -> Path:
@@ -196,20 +294,24 @@ def store(
     return path
 
 
-def load(root: Path, key: str) -> Entry | None:
+def load(root: Path, key: str, bounds: EntryBounds | None = None) -> Entry | None:
     """The observations sealed under ``key``, or None: none stored, or an entry that does not verify.
 
     An entry that exists but does not verify (edited, damaged, sealed with another key, or written
-    by an older kit) is ignored with a one-line notice on stderr; the caller works the answers out
-    again and stores them anew.
+    by an older kit), or that is over ``bounds`` (the run's answers: :class:`EntryBounds`), is ignored
+    with a one-line notice on stderr; the caller works the answers out again and stores them anew.
     """
     from ..observation import Variant
 
     path = _path(root, key)
     shown = (_FOLDER / path.name).as_posix()
     try:
-        data = read_regular(path, limit=MAX_ENTRY_BYTES)  # never a pipe or a device; never without bound
+        # Never a pipe or a device; never without bound, in bytes or in what parsing them costs.
+        document = read_entry(path, bounds)
     except FileNotFoundError:
+        return None
+    except EntryRefused as exc:
+        _ignored(shown, f"it {exc.problem}")
         return None
     except OSError as exc:
         _ignored(shown, f"it {read_problem(exc, 'a cache entry')}")
@@ -219,8 +321,6 @@ def load(root: Path, key: str) -> Entry | None:
         return None
     problem = "it cannot be read"
     try:
-        document = json.loads(data.decode("utf-8"))
-        del data
         seal = document.pop("seal", None)
         if document.get("format") != FORMAT or not isinstance(seal, dict):
             problem = "it was written by another version of the kit"

@@ -139,7 +139,9 @@ def analyze_dataset(
     if key is not None and cache is not None:
         from . import cache as observation_cache
 
-        hit = observation_cache.load(cache, key)
+        planned = len(variants.photos) * len(variants.transforms) if variants is not None else 0
+        # Read within what this run's answers take: a huge or deeply built entry costs no more than a few times that.
+        hit = observation_cache.load(cache, key, observation_cache.EntryBounds.of_run(dataset.photos, planned))
         if hit is not None:
             from ..evidence import replayed_provenance
 

@@ -1,0 +1,238 @@
+"""What reading a shared-answers or cache entry costs in memory, real or hostile (red team 15d F4).
+
+pytest-xdist workers read the answers the first of them wrote (``conformance.sharing``); a re-run reads the
+observation cache (``conformance.run.cache``). Before red team 15d F4, both read an entry up to 1 GiB whatever
+the run and parsed it whatever its shape before checking its seal: a 1 GiB JSON string cost 3.1 GB, 64 MiB of
+``{},`` 1.7 GB. Now both read within bounds sized from the run (``EntryBounds``: bytes and JSON values per
+answer, the values counted before parsing), and the shared answers' seal is checked on the bytes before
+anything is parsed (the cache's format, sealed over its parsed content, is unchanged).
+
+For each run size, each entry is written by this process, then read in a fresh process, which reports what
+Python allocated at the peak of the read (tracemalloc) and how much its peak RSS grew. Entries:
+
+- **real**: the run's answers, sealed, as the kit writes them (one face each, seeded values; the variants the
+  default policy plans, 20 photos x 8 transforms);
+- **string**, **objects**, **lists**, **short strings**, **floats**: an entry of one shape, unsealed (whoever
+  writes it has no key), as large as the run's bounds let it be in bytes and in values: the shapes that cost
+  the most memory per byte once parsed;
+- **64 MiB of objects**: the red team's entry, larger than these runs' bounds.
+
+The result is each cost's ratio to the real entry's, with the bounds on, off (``None``: 1 GiB whatever the
+run), and in the kit before (``--before DIR``, a checkout of it: ``git worktree add --detach DIR REV``).
+
+Run: ``python benchmarks/shared_entry_memory.py --before DIR`` (runs of 600 and 20,000 photos; about five
+minutes, at most 4.5 GB for the "before" and "off" reads of 64 MiB); ``--write`` puts the table in
+``benchmarks/shared-entry-memory-results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import REPO, code_line, machine_line
+
+HERE = Path(__file__).resolve().parent
+SEED = 20261206
+KEY = "0123abcd" * 8
+SECRET = "ab" * 32
+VARIANTS = 20 * 8  # the default policy: invariance_photos x invariance_transforms
+BIG = 64 * 2**20
+MODES = ("on", "off", "before")
+
+# The reader, in a fresh process: what Python allocated at the read's peak, and how much the peak RSS grew.
+READER = """
+import json, resource, sys, tracemalloc
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from conformance import sharing
+from conformance.run import cache
+reader, folder, answers, longest, mode, key = sys.argv[2:8]
+bounds = None
+if mode == "on":
+    bounds = cache.EntryBounds.of(int(answers), int(longest))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tracemalloc.start()
+try:
+    if reader == "share":
+        share = sharing.Share(folder, sys.argv[8])
+        found = sharing._read(share, key) if mode == "before" else sharing._read(share, key, bounds)
+    else:
+        found = cache.load(Path(folder), key) if mode == "before" else cache.load(Path(folder), key, bounds)
+except MemoryError:
+    found = None
+peak = tracemalloc.get_traced_memory()[1]
+tracemalloc.stop()
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"rss": (after - before) * 1024, "peak": peak, "read": found is not None}))
+"""
+
+
+def _photo(i: int) -> str:
+    return f"images/p{i:07d}.png"
+
+
+def _answers(photos: int, rng: random.Random) -> tuple[list[Any], list[Any]]:
+    """The run's observations and its variants, as conformance.observation holds them."""
+    from conformance.observation import Face, Observation, Variant
+
+    def observation(photo: str) -> Observation:
+        face = Face(
+            label=rng.choice(["Male", "Female"]),
+            gender=rng.choice(["man", "woman"]),
+            confidence=round(rng.uniform(50, 100), 3),
+            box=(round(rng.random() / 2, 4), round(rng.random() / 2, 4), 0.4, 0.5),
+        )
+        return Observation(photo=photo, outcome="analysed", face=face, faces=1)
+
+    records = [observation(_photo(i)) for i in range(photos)]
+    variants = [
+        Variant(_photo(i % photos), f"rotate({i % 8})", observation(_photo(i % photos))) for i in range(VARIANTS)
+    ]
+    return records, variants
+
+
+def _real(reader: str, folder: Path, photos: int) -> Path:
+    """Write the run's real entry for ``reader`` in ``folder``; its path."""
+    from conformance import sharing
+    from conformance.run import cache
+
+    records, variants = _answers(photos, random.Random(SEED))
+    if reader == "share":
+        body = {
+            "kind": "observations",
+            "records": [cache._observation(r) for r in records],
+            "variants": [[v.photo, v.transform, cache._observation(v.observation)] for v in variants],
+            "variants_note": "",
+            "analyzer": {"name": "acme", "version": "1.0", "vocabulary": {"Male": "man", "Female": "woman"}},
+        }
+        sharing._write(sharing.Share(str(folder), SECRET), KEY, body)
+        return folder / f"{KEY}.json"
+    path = cache.store(folder, KEY, records, variants, "")
+    assert path is not None
+    return path
+
+
+def _shape(unit: bytes, marks: int, size: int, values: int) -> Iterator[bytes]:
+    """An unsealed entry of ``unit`` repeated as often as ``size`` bytes and ``values`` JSON values allow."""
+    head = b'{"format":2,"key":"' + KEY.encode() + b'","x":['
+    tail = b'1],"seal":"00"}'
+    count = min((size - len(head) - len(tail)) // len(unit), (values - 16) // marks)
+    yield head
+    chunk = unit * 65536
+    for _ in range(count // 65536):
+        yield chunk
+    yield unit * (count % 65536)
+    yield tail
+
+
+def _string(size: int) -> Iterator[bytes]:
+    head = b'{"format":2,"key":"' + KEY.encode() + b'","x":"'
+    tail = b'","seal":"00"}'
+    left = size - len(head) - len(tail)
+    yield head
+    for _ in range(left // 2**20):
+        yield b"a" * 2**20
+    yield b"a" * (left % 2**20)
+    yield tail
+
+
+def measure(code: Path, reader: str, folder: Path, answers: int, longest: int, mode: str) -> tuple[float, float]:
+    """The read's cost in MB: Python's allocations at its peak, and the growth of the process's peak RSS."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(folder / "user-cache")}  # the cache's sealing key: this run's own
+    command = [sys.executable, "-c", READER, str(code), reader, str(folder), str(answers), str(longest), mode, KEY]
+    run = subprocess.run([*command, SECRET], capture_output=True, text=True, check=True, env=env)
+    result = json.loads(run.stdout)
+    return float(result["peak"]) / 1e6, float(result["rss"]) / 1e6
+
+
+Row = tuple[str, int, str, int, dict[str, tuple[float, float]], tuple[float, float]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default="600,20000", help="photos per run, comma-separated")
+    parser.add_argument("--before", type=Path, help="a checkout of the kit before red team 15d F4")
+    parser.add_argument("--write", action="store_true", help="write benchmarks/shared-entry-memory-results.md")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp()  # this process's cache key: set before the kit makes one
+    from conformance.run.cache import EntryBounds
+
+    codes = {"on": REPO, "off": REPO, "before": args.before}
+    rows: list[Row] = []
+    for photos in [int(s) for s in args.sizes.split(",")]:
+        answers, longest = photos + VARIANTS, len(_photo(0))
+        bounds = EntryBounds.of(answers, longest)
+        for reader in ("share", "cache"):
+            with tempfile.TemporaryDirectory() as tmp:
+                folder = Path(tmp)
+                os.environ["XDG_CACHE_HOME"] = str(folder / "user-cache")
+
+                def cost(
+                    mode: str,
+                    reader: str = reader,
+                    folder: Path = folder,
+                    answers: int = answers,
+                    longest: int = longest,
+                ) -> tuple[float, float]:
+                    code = codes[mode]
+                    return measure(code, reader, folder, answers, longest, mode) if code else (-1.0, -1.0)
+
+                entry = _real(reader, folder, photos)
+                real = cost("on")
+                rows.append((reader, photos, "real (sealed)", entry.stat().st_size, {m: cost(m) for m in MODES}, real))
+                shapes = [("string", b"", 0), ("objects `{},`", b"{},", 2), ("lists `[],`", b"[],", 2)]
+                shapes += [('short strings `"ab",`', b'"ab",', 1), ("floats `1.5,`", b"1.5,", 1)]
+                for name, unit, marks in shapes:
+                    with entry.open("wb") as handle:
+                        handle.writelines(
+                            _shape(unit, marks, bounds.size, bounds.values) if unit else _string(bounds.size)
+                        )
+                    rows.append((reader, photos, name, entry.stat().st_size, {m: cost(m) for m in MODES}, real))
+                with entry.open("wb") as handle:
+                    handle.writelines(_shape(b"{},", 2, BIG, 2**40))
+                rows.append((reader, photos, "64 MiB of `{},`", BIG, {m: cost(m) for m in MODES}, real))
+        print(f"{photos:,} photos: bounds {bounds.size:,} bytes, {bounds.values:,} values", file=sys.stderr)
+
+    def cell(value: tuple[float, float], real: tuple[float, float]) -> str:
+        if value[0] < 0:
+            return "not run"
+        return f"{value[0]:,.1f} ({value[0] / real[0]:,.1f}×) [{value[1]:,.0f}]"
+
+    lines = [
+        "# Reading a shared-answers or cache entry: memory, real and hostile (red team 15d F4)",
+        "",
+        f"`python benchmarks/shared_entry_memory.py --sizes {args.sizes}{' --before DIR' if args.before else ''}`; "
+        f"{machine_line([])}; {code_line()}.",
+        "",
+        "Each cell: what Python allocated at the read's peak (tracemalloc, MB), its ratio to the real entry's read",
+        "(`×`), and in brackets how much the reading process's peak RSS grew (MB; 0 when the read fit in memory the",
+        "process held already). Bounds on: the run's `EntryBounds` (1 MiB + 1 KiB and 12 bytes per photo-name",
+        "character an answer; 16,384 + 64 JSON values an answer). Off: `None`, 1 GiB whatever the run. Before: the",
+        "kit of `--before`. Hostile entries are unsealed and fill the run's bounds.",
+        "",
+        "| reader | photos | entry | bytes | bounds on | bounds off | before |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for reader, photos, name, size, costs, real in rows:
+        cells = " | ".join(cell(costs[m], real) for m in MODES)
+        lines.append(f"| {reader} | {photos:,} | {name} | {size:,} | {cells} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.write:
+        (HERE / "shared-entry-memory-results.md").write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
