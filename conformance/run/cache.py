@@ -23,7 +23,10 @@ The cache can speed a run up, never change its result:
 - an entry holds observations only: where the answers came from (simulated, emulated, the endpoint,
   the recording's sessions) is always read again from the recording by the adapter, never from here;
 - an entry that does not verify is ignored, with a one-line notice, and the answers are worked out
-  again from the recording (and stored anew).
+  again from the recording (and stored anew);
+- an entry is read within bounds sized from the run (:class:`EntryBounds`: its bytes, and the JSON
+  values in them counted before parsing), so a damaged or planted one costs a few times what the
+  run's real entry costs, never gigabytes (red team 15d F4; ``benchmarks/shared_entry_memory.py``).
 
 Without a usable key (a read-only home) the cache is neither read nor written. The files hold what
 the report holds (labels, confidences, boxes, reasons), never image bytes. Delete the folder at will;
