@@ -33,7 +33,7 @@ from test_special_files import KINDS, PIPE, finishes, sparse, special
 from conformance import AdapterError, Dataset, PredictionsError, load_dataset, sharing
 from conformance import dataset as dataset_module
 from conformance.adapters import predictions
-from conformance.adapters import python as python_adapter
+from conformance.adapters.python import loading as python_loading
 from conformance.adapters.base import AdapterSettings, Vocabulary
 from conformance.adapters.predictions import PredictionsAnalyzer
 from conformance.adapters.registry import create as create_analyzer
@@ -554,7 +554,7 @@ def test_a_bytecode_cache_swapped_for_a_pipe_after_the_check_is_still_never_wait
 ) -> None:
     """The import reads through the kit's reader: with the check skipped (a file swapped since), the pipe is not
     read, the source is compiled instead, and the model works."""
-    monkeypatch.setattr(python_adapter, "_check_cache", lambda cached, origin, spec: None)
+    monkeypatch.setattr(python_loading, "_check_cache", lambda cached, origin, spec: None)
     monkeypatch.chdir(tmp_path)
     source = _module(tmp_path, "rt15c_swapped")
     special(_cache_of(source), "fifo")
