@@ -4,7 +4,7 @@ A model is the user's code running in the kit's process. A ``print("conformance 
 import put a fake verdict above the real one (a log read with ``grep -m1`` took it), and
 ``os.dup2(devnull, 1)`` emptied the console: putting back ``sys.stdout`` does not put back file
 descriptor 1, which every stream of the process writes through. So in a guarded ``conformance run``
-(the child process of :func:`conformance.cli._guarded`), while the model's code runs (its import, each
+(the child process of :func:`conformance._guarded_run._guarded`), while the model's code runs (its import, each
 call: :func:`model_code`), file descriptors 1 and 2, and ``sys.stdout`` and ``sys.stderr``, point to
 ``model-output.log`` in the report folder, and after it they point back to what they were, from
 duplicates saved just before: whatever the model did to the descriptors, the kit's own lines reach

@@ -33,9 +33,9 @@ from test_special_files import KINDS, PIPE, finishes, sparse, special
 from conformance import AdapterError, Dataset, PredictionsError, load_dataset, sharing
 from conformance import dataset as dataset_module
 from conformance.adapters import predictions
-from conformance.adapters.python import loading as python_loading
 from conformance.adapters.base import AdapterSettings, Vocabulary
 from conformance.adapters.predictions import PredictionsAnalyzer
+from conformance.adapters.python import loading as python_loading
 from conformance.adapters.registry import create as create_analyzer
 from conformance.errors import ManifestError
 from conformance.images import for_upload
@@ -662,12 +662,12 @@ def test_sigkill_of_the_commands_process_group_stops_the_guarded_run_and_leaves_
 
 GRACE_SCRIPT = """
 import os, signal, subprocess, sys, time
-from conformance import cli
+from conformance import _guarded_run as guard
 
-cli._PARENT_GONE_GRACE = 0.5
+guard._PARENT_GONE_GRACE = 0.5
 signal.signal(signal.SIGTERM, lambda signum, frame: None)  # a model's own handler: SIGTERM does not stop it
 helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # a worker of the run's own
-cli._stop_with_parent()
+guard._stop_with_parent()
 while True:
     with open(sys.argv[1], "a") as log:
         log.write("call\\n")
@@ -713,10 +713,10 @@ def test_a_child_that_does_not_stop_on_sigterm_is_killed_with_its_process_group_
 
 GIL_SCRIPT = """
 import re, sys
-from conformance import cli
+from conformance import _guarded_run as guard
 
-cli._PARENT_GONE_GRACE = 1.0
-cli._stop_with_parent()
+guard._PARENT_GONE_GRACE = 1.0
+guard._stop_with_parent()
 with open(sys.argv[1], "a") as log:
     log.write("call\\n")
 re.match(r"(a+)+$", "a" * 64 + "b")  # a catastrophic regex: one call that holds the GIL for ever
