@@ -130,34 +130,52 @@ def _interrupted_guard(stop: KeyboardInterrupt, decided: str, status: int) -> in
 
 
 def _child_run(run: Callable[[], int], report_dir: str, finished: str) -> int:
-    """``conformance run`` as a guarded run's child: the model's output kept apart, its threads not waited for.
+    """``conformance run`` as a guarded run's child: the model's output kept apart, what it left running not waited for.
 
-    What the model writes to the console goes to the report folder (:mod:`conformance._model_output`).
-    The child's last acts: one line on what the model wrote, the exit code into ``finished``, and then
-    an exit that does not wait for threads the model left running (rt14d F4: a non-daemon thread of
-    the model's kept ``conformance run`` from ever ending, after its verdict and reports were out).
+    What the model writes to the console goes to the report folder (:mod:`conformance._model_output`),
+    until the process ends: a thread it left running writes there after the run too (rt14e F2). The
+    child's last acts: the model's leftover processes ended, one line on what the model wrote, the exit
+    code into ``finished``, and then an exit that does not wait for threads the model left running
+    (rt14d F4: a non-daemon thread of the model's kept ``conformance run`` from ever ending, after its
+    verdict and reports were out; rt14e F4: a ``multiprocessing`` child did the same).
     """
+    from ._leftovers import end_model_processes, leave_model_threads
     from ._model_output import capture_into, summary
     from ._signals import exit_code, signal_name
 
     log = None
     try:
-        with capture_into(report_dir) as log:
+        with capture_into(report_dir, keep=True) as log:
             code = run()
     except KeyboardInterrupt as stop:  # before or after what _run catches itself: the same ending
         _say(f"conformance: interrupted ({signal_name(stop)}); the run stopped there, with no verdict")
         code = exit_code(stop)
     except BrokenPipeError:  # the console's reader went away (`... | head -2`): as main() ends, not the model's doing
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _quiet(sys.stdout)
         code = 128 + 13
     finally:
-        said = summary(log) if log is not None else None
-        if said is not None:
-            _say(f"conformance: {said}")
+        try:
+            end_model_processes()
+            said = summary(log) if log is not None else None
+            if said is not None:
+                _say(f"conformance: {said}")
+        except BrokenPipeError:  # stderr's reader gone too: the exit code is still written
+            _quiet(sys.stdout, sys.stderr)
     Path(finished).write_text(str(code), encoding="ascii")
     _end_on_interrupt()
-    _leave_model_threads(code)
+    leave_model_threads(code)
     return code
+
+
+def _quiet(*streams: object) -> None:
+    """Nothing more written to a console whose reader went away (Python would try again, and fail, at exit)."""
+    from contextlib import suppress
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in streams:
+        with suppress(OSError, ValueError, AttributeError):  # a stream with no descriptor: nothing to point
+            os.dup2(devnull, stream.fileno())  # type: ignore[attr-defined]
+    os.close(devnull)
 
 
 def _end_on_interrupt() -> None:
@@ -175,39 +193,6 @@ def _end_on_interrupt() -> None:
 
     for which in (signal.SIGINT, signal.SIGTERM):
         signal.signal(which, end)
-
-
-def _leave_model_threads(code: int) -> None:
-    """Exit now with ``code`` when threads the model started are still running, rather than wait for them.
-
-    Python waits for every non-daemon thread before a process ends: a model's metrics reporter or
-    watchdog (``while True: ...``) kept the run from ever ending, and a CI job waited for its timeout.
-    The run's output is flushed and its reports are whole on disk by now; the threads are named, and
-    the exit (:func:`os._exit`) skips what would wait on them (the atexit hooks too).
-    """
-    import threading
-
-    from ._untrusted import shown_list
-
-    left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
-    if not left:
-        return
-    _say(
-        f"conformance: the run is over; {len(left)} thread{'s' if len(left) != 1 else ''} the model started "
-        f"{'are' if len(left) != 1 else 'is'} still running ({shown_list((t.name for t in left), most=5)}): "
-        f"the run exits without waiting for {'them' if len(left) != 1 else 'it'} (start such threads with "
-        "daemon=True)"
-    )
-    if "logging" in sys.modules:
-        import logging
-
-        logging.shutdown()  # what its atexit hook would flush
-    from contextlib import suppress
-
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(OSError, ValueError):  # a console gone, a stream closed: the exit code still counts
-            stream.flush()
-    os._exit(code)
 
 
 # The watchdog of a guarded run's child (see _stop_with_parent): a process of its own, so that nothing the model

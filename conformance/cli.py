@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import NoReturn
 
@@ -141,6 +142,9 @@ def _run(args: argparse.Namespace) -> int:
 
             read_baseline(args.baseline, option=OPTION["baseline"].cli_flag)  # likewise
         context = load_context(options)  # bad input stops here with one line; pytest reuses what was loaded
+        from ._model_output import phase_over
+
+        phase_over()  # every photo answered: a model's output from now on comes from what it left running
     except ConformanceError as exc:
         _say(f"conformance: error: {exc}")
         return _USAGE_ERROR
@@ -186,6 +190,12 @@ def _run(args: argparse.Namespace) -> int:
             argv += [option.pytest_flag] if value else []
         elif value is not None and value != option.default:
             argv.append(f"{option.pytest_flag}={option.show(value)}")
+    from ._model_output import model_log
+
+    if model_log() is not None:
+        # A thread the model left running writes to its log during the checks too, never into a test's captured
+        # output, which pytest shows under a failure among the kit's lines (rt14e F2); nor are its log records shown.
+        argv += ["--capture=no", "--show-capture=no"]
     argv += list(args.pytest_args)
     import warnings
 
@@ -261,13 +271,36 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if args.root is not None and not Path(args.root).is_dir():
+        _say(f"conformance: error: --root {args.root}: not a folder")
+        return _USAGE_ERROR
+    import tempfile
+
+    from ._model_output import capture_into, summary
+
+    # Verifying a python: model's report imports and calls the model again: what it prints goes to a log of
+    # its own (never the report folder's, which belongs to the run), as under conformance run (rt14e F2).
+    # As the process's own command, the log holds until the process ends (a thread the model left running
+    # writes there, not after the verdict); called from Python (tests), the caller's console comes back.
+    folder = tempfile.mkdtemp(prefix="conformance-verify-")
+    try:
+        with capture_into(folder, keep=_WHOLE_PROCESS) as log:
+            try:
+                return _verified(args)
+            finally:
+                said = summary(log)
+                if said is not None:
+                    _say(f"conformance verify: {said}")
+    finally:
+        with suppress(OSError):
+            os.rmdir(folder)  # only when empty: the model wrote nothing
+
+
+def _verified(args: argparse.Namespace) -> int:
     from .errors import ConformanceError
     from .report import ReportError
     from .verify import NotVerifiable, render, verify_report
 
-    if args.root is not None and not Path(args.root).is_dir():
-        _say(f"conformance: error: --root {args.root}: not a folder")
-        return _USAGE_ERROR
     try:
         verification = verify_report(args.report, root=args.root)
     except (NotVerifiable, ReportError) as exc:
@@ -295,8 +328,14 @@ start here:
 """
 
 
+# Whether main() runs as the process's command (the console script), not called from Python.
+_WHOLE_PROCESS = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``conformance`` console script; returns the exit code."""
+    global _WHOLE_PROCESS
+    _WHOLE_PROCESS = argv is None  # the console script: this command is the whole process
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["emulate"]:
         from .emulators import main as emulate

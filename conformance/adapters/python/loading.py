@@ -426,3 +426,18 @@ def _is_windows_drive(target: str) -> bool:
 
 def _is_file(target: str) -> bool:
     return target.endswith(".py") or "/" in target or "\\" in target
+
+
+def without_prefix(spec: str) -> str:
+    """For an analyzer spec naming no adapter: how to name it if it is a model's ``MODULE:FUNCTION``, else ``""``.
+
+    ``--analyzer mymodel:analyze`` said only "no adapter named 'mymodel'" (rt14d F8): the ``python:``
+    prefix is what it lacked. A suggestion, not a guess acted on: the spec is never run as a model.
+    """
+    target, sep, function = spec.rpartition(":")
+    if not sep or not target or not all(part.isidentifier() for part in function.split(".")):
+        return ""
+    if not (_is_file(target) or all(part.isidentifier() for part in target.split("."))):
+        return ""
+    kind = "file" if _is_file(target) else "module"
+    return f"; if {target} is your model's {kind}, name it with the python adapter: --analyzer python:{spec}"
