@@ -65,6 +65,14 @@ _INFERRED_NOTE = (
 )
 
 
+_IN_PROCESS = (
+    "The analyzer is Python code that ran inside the kit's own process, so it could change what the kit computed, "
+    "wrote and printed, and conformance verify runs it again: this report is as trustworthy as that code. For a "
+    "vendor's own submission, audit a predictions file or a recording of its service instead "
+    "(docs/explanation/trust.md)."
+)
+
+
 class FunctionAnalyzer:
     """A function of the user's, called in this process for each photo (see the module docstring)."""
 
@@ -127,6 +135,9 @@ class FunctionAnalyzer:
             "vocabulary": self.vocabulary.to_dict(),
             "simulated": False,
             "emulated": False,
+            # The model is code in the kit's own process: what it could change is said in every report.
+            "in_process": True,
+            "trust": _IN_PROCESS,
         }
         file = self.declaration.file
         if file is not None:
