@@ -15,6 +15,7 @@ processes it starts), never read back from the kit.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -90,6 +91,13 @@ def test_a_thread_the_model_left_running_writes_to_its_log_never_to_the_console(
     logged = (tmp_path / "conformance-report" / "model-output.log").read_text().splitlines()
     assert len(logged) >= lines  # the thread goes on writing until the process ends
     assert set(logged) == {FORGED}
+    # The reports say that the analyzer was code in the kit's own process, trusted with the verdict.
+    report = json.loads((tmp_path / "conformance-report" / "report.json").read_text())
+    assert report["analyzer"]["in_process"] is True
+    assert "conformance verify runs it again" in report["analyzer"]["trust"]
+    markdown = (tmp_path / "conformance-report" / "report.md").read_text().splitlines()
+    assert markdown[2].startswith("> **A model that ran inside the kit.** The analyzer is Python code that ran inside")
+    assert "A model that ran inside the kit" in (tmp_path / "conformance-report" / "report.html").read_text()
 
 
 VERIFIED_MODELS = {
@@ -201,6 +209,8 @@ def test_ctrl_c_or_sigterm_ends_a_run_whose_model_left_a_multiprocessing_child(t
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # A shell's background job starts with SIGINT ignored, which Python then keeps: Ctrl-C as from a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert until((tmp_path / "called").exists, 120), "the model was never called"
