@@ -1,41 +1,55 @@
-"""What a ``python:`` model writes to the console goes to a file, kept apart from the kit's own lines (rt14d F6).
+"""What a ``python:`` model writes to the console goes to a file, kept apart from the kit's own lines (rt14d F6, rt14e F2).
 
 A model is the user's code running in the kit's process. A ``print("conformance verdict: PASS")`` at
 import put a fake verdict above the real one (a log read with ``grep -m1`` took it), and
 ``os.dup2(devnull, 1)`` emptied the console: putting back ``sys.stdout`` does not put back file
-descriptor 1, which every stream of the process writes through. So in a guarded ``conformance run``
-(the child process of :func:`conformance.cli._guarded`), while the model's code runs (its import, each
-call: :func:`model_code`), file descriptors 1 and 2, and ``sys.stdout`` and ``sys.stderr``, point to
-``model-output.log`` in the report folder, and after it they point back to what they were, from
-duplicates saved just before: whatever the model did to the descriptors, the kit's own lines reach
-the console. The run then says how many lines the model wrote
-and where (:func:`summary`).
+descriptor 1, which every stream of the process writes through. A thread the model started at import
+went on writing after its calls, when the console was the kit's again (rt14e F2: 49 lines of
+``conformance verdict: PASS`` around the real FAIL).
+
+So in the process that runs the model (a guarded ``conformance run``'s child, :mod:`conformance._guarded_run`;
+``conformance verify``), for as long as :func:`capture_into` holds, file descriptors 1 and 2 point to
+``model-output.log``, whoever writes through them, whenever: the model's threads, the processes it
+starts, C libraries. The kit's own lines go to the console through duplicates of the console's
+descriptors saved first (non-inheritable: a program the model runs does not get them), by way of
+``sys.stdout`` and ``sys.stderr``, which send a line to the console only when the kit's own code writes
+it: the main thread, or a thread the kit started (named ``conformance...``), outside the model's code
+(:func:`model_code`). A line written by any other thread goes to the log. A process forked from it (a
+``multiprocessing`` child of the model's, a worker of ``--executor processes:N``) closes the console's
+duplicates and writes only to the log. The run then says how many lines the model wrote, where, and
+how many came after it had answered every photo (:func:`summary`).
+
+What this does not do: the model is code running inside the kit's process, and can do what the kit
+does. One that looks for the console's duplicates among its process's descriptors (``/proc/self/fd``),
+writes to the terminal by another path, or patches the kit's functions can still forge what the
+console or the report says; docs/explanation/trust.md says so, and what to use instead.
 
 The log's path travels in an environment variable, so that the run's worker processes
-(``--executor processes:N``, pytest-xdist workers) capture into the same file, appending. Outside a
-guarded run (under pytest itself, from Python) nothing is redirected: the process and its capture
-are pytest's. With ``threads:N`` the descriptors stay on the log while any call is under way, so a
-kit line written at that moment (a progress bar's) lands in the log too; none of the verdicts or
-errors, which come after the calls.
+(``--executor processes:N``, pytest-xdist workers) capture into the same file, appending: there,
+descriptors 1 and 2 point to the log while the model's code runs. Outside such a process (under
+pytest itself, from Python) nothing is redirected: the process and its capture are pytest's.
 
 A leaf module: the CLI and the python adapter use it; it imports nothing of the kit.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
-__all__ = ["LOG_NAME", "MODEL_OUTPUT_ENV", "capture_into", "model_code", "model_log", "summary"]
+__all__ = ["LOG_NAME", "MODEL_OUTPUT_ENV", "capture_into", "model_code", "model_log", "phase_over", "summary"]
 
 # Set in a guarded run's child (and so in every process it starts): the file the model's output goes to.
 MODEL_OUTPUT_ENV = "CONFORMANCE_MODEL_OUTPUT"
 LOG_NAME = "model-output.log"
+# Threads the kit starts carry this prefix (the threads:N executor's, the parent watch): their lines are the kit's.
+_KIT_THREADS = "conformance"
 
 
 def _flush() -> None:
@@ -46,19 +60,81 @@ def _flush() -> None:
                 stream.flush()
 
 
+def _same_file(fd: int, other: int) -> bool:
+    """Whether descriptor ``fd`` is open on the file ``other`` is open on (False when ``fd`` is closed)."""
+    try:
+        a, b = os.fstat(fd), os.fstat(other)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+class _Routed(io.TextIOBase):
+    """``sys.stdout`` or ``sys.stderr`` while the console is the kit's: a line goes to the console when the kit writes it."""
+
+    def __init__(self, console: TextIO, capture: _Capture) -> None:
+        super().__init__()
+        self._console = console
+        self._capture = capture
+
+    def _target(self) -> TextIO:
+        log = self._capture.stream
+        if log is None or self._capture.kit_speaking():
+            return self._console
+        return log
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        for stream in (self._console, self._capture.stream):
+            if stream is not None:
+                with suppress(ValueError):  # closed at the end of the capture
+                    stream.flush()
+
+    def fileno(self) -> int:
+        return self._console.fileno()
+
+    def isatty(self) -> bool:
+        return self._console.isatty()
+
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # io.TextIOBase declares it as an attribute
+        return self._console.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self._console.errors
+
+    @property
+    def buffer(self) -> object:
+        return self._target().buffer
+
+
 class _Capture:
-    """File descriptors 1 and 2 on the log while any of the model's code runs in this process (thread-safe)."""
+    """Descriptors 1 and 2 on the log: for good in the process that holds it (:meth:`hold`), else while the model's code runs."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._depth = 0  # calls of the model under way (threads:N runs several at once)
+        self._depth = 0  # calls of the model under way in this process (threads:N runs several at once)
+        self._local = threading.local()  # calls of the model under way in this thread
         self._log = -1
-        self._stream: TextIO | None = None  # sys.stdout and sys.stderr while the model's code runs
+        self.stream: TextIO | None = None  # the log as a text stream
         self._saved = (-1, -1)
         self._streams: tuple[TextIO | None, TextIO | None] = (None, None)
         self._unusable = False
-        self.redirected = False  # the model pointed descriptor 1 or 2 elsewhere itself (put back)
+        self.redirected = False  # the model pointed descriptor 1 or 2 elsewhere, or closed it (put back)
+        # While held: the console's saved descriptors and streams, and what sys.stdout and sys.stderr were.
+        self._console: tuple[int, int] = (-1, -1)
+        self._console_streams: tuple[TextIO, TextIO] | None = None
+        self._held_streams: tuple[TextIO, TextIO] | None = None
+        self._forked = False  # a process forked from the one that held it: no console here
+        self._columns: str | None = None
+        self.phase_end: int | None = None  # the log's size when the model had answered every photo
 
     def _open(self) -> bool:
         if self._log >= 0:
@@ -69,7 +145,7 @@ class _Capture:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             # Appending: the run's worker processes write into the same file.
             self._log = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
-            self._stream = open(  # noqa: SIM115  # open for the process's life, as sys.stdout is
+            self.stream = open(  # noqa: SIM115  # open for the process's life, as sys.stdout is
                 self._log, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
             )
         except OSError as exc:
@@ -82,22 +158,129 @@ class _Capture:
             return False
         return True
 
+    # -- the process that runs the model: the console is the kit's, for good ---------------------------------
+
+    def kit_speaking(self) -> bool:
+        """Whether what the current thread writes now is the kit's: not the model's code, nor a thread of the model's."""
+        depth: int = getattr(self._local, "depth", 0)
+        if self._forked or depth:
+            return False
+        thread = threading.current_thread()
+        return thread is threading.main_thread() or thread.name.startswith(_KIT_THREADS)
+
+    def hold(self) -> None:
+        """Descriptors 1 and 2 on the log until :meth:`release`; the kit's lines through the console's duplicates."""
+        with self._lock:
+            if self._console_streams is not None or not self._open():
+                return
+            _flush()
+            console = (os.dup(1), os.dup(2))  # non-inheritable: a program the model runs does not get them
+            self._console = console
+            before = (sys.stdout, sys.stderr)
+            self._held_streams = before
+            self._console_streams = cast(
+                "tuple[TextIO, TextIO]",
+                tuple(self._console_stream(stream, fd) for stream, fd in zip(before, console, strict=True)),
+            )
+            if "COLUMNS" not in os.environ and self._console_streams[0].isatty():
+                # Descriptor 1 is a file now: pytest and shutil would lay out for 80 columns, not the terminal's.
+                with suppress(OSError):
+                    self._columns = os.environ["COLUMNS"] = str(os.get_terminal_size(console[0]).columns)
+            os.dup2(self._log, 1)
+            os.dup2(self._log, 2)
+            sys.stdout = cast(TextIO, _Routed(self._console_streams[0], self))
+            sys.stderr = cast(TextIO, _Routed(self._console_streams[1], self))
+
+    @staticmethod
+    def _console_stream(stream: TextIO, fd: int) -> TextIO:
+        """The kit's stream to the console: ``stream`` itself when it does not write through descriptor 1 or 2
+        (pytest's capsys), else a new one on the saved duplicate ``fd``."""
+        try:
+            through = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            return stream
+        if through not in (1, 2):
+            return stream
+        return open(  # closed in release()
+            fd,
+            "w",
+            encoding=getattr(stream, "encoding", None) or "utf-8",
+            errors=getattr(stream, "errors", None) or "backslashreplace",
+            buffering=1,
+            closefd=False,
+        )
+
+    def release(self) -> None:
+        """The console back on descriptors 1 and 2, and in ``sys.stdout`` and ``sys.stderr``."""
+        with self._lock:
+            if self._console_streams is None:
+                return
+            _flush()
+            for fd, saved in zip((1, 2), self._console, strict=True):
+                os.dup2(saved, fd)
+            for routed, before in zip((sys.stdout, sys.stderr), self._held_streams or (), strict=False):
+                if isinstance(routed, _Routed):
+                    if routed is sys.stdout:
+                        sys.stdout = before
+                    else:
+                        sys.stderr = before
+            for stream in self._console_streams:
+                if stream not in (self._held_streams or ()):
+                    with suppress(OSError, ValueError):
+                        stream.close()
+            for saved in self._console:
+                os.close(saved)
+            self._console, self._console_streams, self._held_streams = (-1, -1), None, None
+            if self._columns is not None and os.environ.get("COLUMNS") == self._columns:
+                del os.environ["COLUMNS"]
+            self._columns = None
+
+    def forked(self) -> None:
+        """In a process forked from the holder: no console here (closed), everything written goes to the log."""
+        if self._console_streams is None:
+            return
+        self._forked = True
+        for saved in self._console:
+            with suppress(OSError):
+                os.close(saved)
+        self._console = (-1, -1)
+
+    def repair(self) -> None:
+        """Descriptors 1 and 2 pointed back at the log if the model moved or closed them (while held)."""
+        if self._console_streams is None or self._log < 0:
+            return
+        for fd in (1, 2):
+            if not _same_file(fd, self._log):
+                self.redirected = True
+                os.dup2(self._log, fd)
+
+    def log_size(self) -> int:
+        try:
+            return os.fstat(self._log).st_size if self._log >= 0 else 0
+        except OSError:
+            return 0
+
+    # -- around each piece of the model's code -------------------------------------------------------------
+
     def enter(self) -> None:
+        self._local.depth = getattr(self._local, "depth", 0) + 1
         with self._lock:
             if self._depth == 0:
                 if not self._open():
                     return
                 _flush()  # the kit's own text still buffered goes to the console first
-                self._saved = (os.dup(1), os.dup(2))  # non-inheritable duplicates: what the console is now
+                self._saved = (os.dup(1), os.dup(2))  # what descriptors 1 and 2 are now (the log, while held)
                 os.dup2(self._log, 1)
                 os.dup2(self._log, 2)
-                # The Python streams too: under pytest's capture (an xdist worker importing the model)
-                # sys.stdout writes to pytest's file, not through descriptor 1.
-                self._streams = (sys.stdout, sys.stderr)
-                sys.stdout = sys.stderr = self._stream
+                # The Python streams too, where the console is not held: under pytest's capture (an xdist
+                # worker importing the model) sys.stdout writes to pytest's file, not through descriptor 1.
+                if self._console_streams is None:
+                    self._streams = (sys.stdout, sys.stderr)
+                    sys.stdout = sys.stderr = self.stream
             self._depth += 1
 
     def exit(self) -> None:
+        self._local.depth = max(getattr(self._local, "depth", 0) - 1, 0)
         with self._lock:
             if self._depth == 0:
                 return  # the log could not be opened: nothing was switched
@@ -105,23 +288,19 @@ class _Capture:
             if self._depth:
                 return
             _flush()  # the model's text still buffered goes to the log
-            log = os.fstat(self._log)
             for fd in (1, 2):
-                try:
-                    now = os.fstat(fd)
-                    self.redirected = self.redirected or (now.st_dev, now.st_ino) != (log.st_dev, log.st_ino)
-                except OSError:  # closed by the model
-                    self.redirected = True
+                self.redirected = self.redirected or not _same_file(fd, self._log)
             for fd, saved in zip((1, 2), self._saved, strict=True):
                 os.dup2(saved, fd)
                 os.close(saved)
             self._saved = (-1, -1)
-            # Put back unless the model set streams of its own, which the kit's import guard names and puts back.
-            if sys.stdout is self._stream:
-                sys.stdout = self._streams[0]
-            if sys.stderr is self._stream:
-                sys.stderr = self._streams[1]
-            self._streams = (None, None)
+            if self._console_streams is None:
+                # Put back unless the model set streams of its own, which the kit's import guard names and puts back.
+                if sys.stdout is self.stream:
+                    sys.stdout = self._streams[0]
+                if sys.stderr is self.stream:
+                    sys.stderr = self._streams[1]
+                self._streams = (None, None)
 
 
 _capture: _Capture | None = None
@@ -138,6 +317,15 @@ def _current() -> _Capture | None:
         if _capture is None or _capture.path != path:
             _capture = _Capture(path)
         return _capture
+
+
+def _after_fork() -> None:
+    if _capture is not None:
+        _capture.forked()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def model_log() -> str | None:
@@ -159,11 +347,21 @@ def model_code() -> Iterator[None]:
         capture.exit()
 
 
+def phase_over() -> None:
+    """The model has answered every photo: what reaches the log from now on came from what it left running."""
+    capture = _current()
+    if capture is not None and capture.phase_end is None:
+        _flush()
+        capture.phase_end = capture.log_size()
+
+
 @contextmanager
-def capture_into(folder: str | Path) -> Iterator[Path]:
-    """In a guarded run's child: the model's output of this run goes to ``folder/model-output.log``.
+def capture_into(folder: str | Path, *, keep: bool = False) -> Iterator[Path]:
+    """In the process that runs the model: its output goes to ``folder/model-output.log`` (see the module's docstring).
 
     A log left by an earlier run is removed first, so that the file holds this run's output only.
+    With ``keep``, descriptors 1 and 2 stay on the log after the block, until the process ends: a
+    thread or process the model left running cannot reach the console while the run says its last lines.
     """
     path = Path(folder) / LOG_NAME
     with suppress(OSError):
@@ -171,13 +369,19 @@ def capture_into(folder: str | Path) -> Iterator[Path]:
     made = not os.path.lexists(folder)  # made by the capture, if the model prints before any report is written
     before = os.environ.get(MODEL_OUTPUT_ENV)
     os.environ[MODEL_OUTPUT_ENV] = os.path.abspath(path)
+    capture = _current()
+    if capture is not None:
+        capture.hold()
     try:
         yield path
     finally:
-        if before is None:
-            os.environ.pop(MODEL_OUTPUT_ENV, None)
-        else:
-            os.environ[MODEL_OUTPUT_ENV] = before
+        if not keep:
+            if capture is not None:
+                capture.release()
+            if before is None:
+                os.environ.pop(MODEL_OUTPUT_ENV, None)
+            else:
+                os.environ[MODEL_OUTPUT_ENV] = before
         # A log the model wrote nothing into is not left, nor a report folder holding nothing else (a run
         # stopped before its reports leaves no folder, as before).
         with suppress(OSError):
@@ -190,27 +394,44 @@ def capture_into(folder: str | Path) -> Iterator[Path]:
 
 def summary(path: Path) -> str | None:
     """The line saying how many lines the model wrote and where; None when it wrote nothing (no file is left then)."""
+    capture = _capture
+    if capture is not None:
+        _flush()
+        capture.repair()  # a thread of the model's may have moved descriptor 1 or 2 since its calls
+    late = capture.phase_end if capture is not None else None
     try:
-        lines, size, last = 0, 0, b"\n"
+        lines, size, last, after = 0, 0, b"\n", 0
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
+                if late is not None and size + len(block) > late:
+                    after += block[max(late - size, 0) :].count(b"\n")
                 lines += block.count(b"\n")
                 size += len(block)
                 last = block[-1:]
     except OSError:
         size = 0
-    capture = _capture
     moved = capture is not None and capture.redirected
     if not size:
         with suppress(OSError):
             path.unlink()
         if moved:
-            return "the model pointed the console's file descriptor 1 or 2 elsewhere (os.dup2); the kit put them back"
+            return "the model closed the console's file descriptor 1 or 2, or pointed it elsewhere (os.dup2); the kit put them back"
         return None
     lines += last != b"\n"  # a last line without its newline is a line too
+    after += late is not None and size > late and last != b"\n"
+    them = "it is" if lines == 1 else "they are"
+    when = " while importing and answering"
+    if after:
+        when = (
+            f", {after} of {'it' if lines == 1 else 'them'} after it had answered every photo, from threads or "
+            "processes it left running"
+        )
     return (
-        f"the model wrote {lines} line{'s' if lines != 1 else ''} to stdout and stderr while importing and "
-        f"answering; {'it is' if lines == 1 else 'they are'} in {path}, not on this console, and not evidence of "
-        "the run"
-        + ("; it also pointed file descriptor 1 or 2 elsewhere (os.dup2), and the kit put them back" if moved else "")
+        f"the model wrote {lines} line{'s' if lines != 1 else ''} to stdout and stderr{when}; {them} in {path}, "
+        "not on this console, and not evidence of the run"
+        + (
+            "; it also closed file descriptor 1 or 2, or pointed it elsewhere (os.dup2), and the kit put them back"
+            if moved
+            else ""
+        )
     )

@@ -27,8 +27,10 @@ for decoding. Applying :func:`printable` twice changes nothing more than applyin
 from __future__ import annotations
 
 import re
+import sys
+from typing import TextIO
 
-__all__ = ["printable", "printable_lines"]
+__all__ = ["printable", "printable_lines", "say"]
 
 # C0 and C1 controls, lone surrogates, U+2028/U+2029 and the bidirectional controls.
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
@@ -58,3 +60,8 @@ def printable_lines(text: str) -> str:
     CI command or carries a control character.
     """
     return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def say(message: str, *, file: TextIO | None = None) -> None:
+    """One line on stderr (or ``file``), every value in it escaped: paths, names and reasons are data."""
+    print(printable(message), file=sys.stderr if file is None else file)

@@ -57,6 +57,7 @@ __all__ = [
     "endpoint_banners",
     "provenance_warnings",
     "read_report",
+    "report_banners",
     "run_verdict",
 ]
 
@@ -224,7 +225,7 @@ ENDPOINT_CLASSES = ("vendor", "emulator", "loopback", "other")
 class Banner:
     """A warning every report format shows at the top: the results are not the vendor's service."""
 
-    kind: str  # an endpoint class other than "vendor"
+    kind: str  # an endpoint class other than "vendor", or "in_process" (a python: model)
     title: str
     text: str
 
@@ -310,6 +311,14 @@ def endpoint_banners(analyzer: AnalyzerInfo) -> tuple[Banner, ...]:
             )
         )
     return tuple(out)
+
+
+def report_banners(analyzer: AnalyzerInfo) -> tuple[Banner, ...]:
+    """The banners the report files open with: :func:`endpoint_banners`, and one for a model that ran in the kit's process."""
+    out = endpoint_banners(analyzer)
+    if analyzer.fields.get("in_process") is True:
+        out += (Banner("in_process", "A model that ran inside the kit", str(analyzer.fields.get("trust") or "")),)
+    return out
 
 
 def provenance_warnings(analyzer: AnalyzerInfo) -> list[str]:

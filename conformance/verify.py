@@ -763,6 +763,9 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     except ConformanceError as error:
         files.append(FileProblem("evidence", "", f"cannot be replayed: {error}"))
         return Verification(str(path), tuple(files), tuple(differences), tuple(notes), checked, rederived=False)
+    from ._model_output import phase_over
+
+    phase_over()  # a python: model has answered again: its output from now on comes from what it left running
     # What should have run: the plan the reproduce line gives, every check of it derived.
     results: list[Any] = []
     raised: dict[str, dict[str, str]] = {}

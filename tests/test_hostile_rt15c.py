@@ -32,9 +32,9 @@ from test_special_files import KINDS, PIPE, finishes, sparse, special
 
 from conformance import AdapterError, Dataset, PredictionsError, load_dataset, sharing
 from conformance.adapters import predictions
-from conformance.adapters import python as python_adapter
 from conformance.adapters.base import AdapterSettings, Vocabulary
 from conformance.adapters.predictions import PredictionsAnalyzer
+from conformance.adapters.python import loading as python_loading
 from conformance.adapters.registry import create as create_analyzer
 from conformance.dataset import manifest as dataset_module
 from conformance.errors import ManifestError
@@ -552,7 +552,7 @@ def test_a_bytecode_cache_swapped_for_a_pipe_after_the_check_is_still_never_wait
 ) -> None:
     """The import reads through the kit's reader: with the check skipped (a file swapped since), the pipe is not
     read, the source is compiled instead, and the model works."""
-    monkeypatch.setattr(python_adapter, "_check_cache", lambda cached, origin, spec: None)
+    monkeypatch.setattr(python_loading, "_check_cache", lambda cached, origin, spec: None)
     monkeypatch.chdir(tmp_path)
     source = _module(tmp_path, "rt15c_swapped")
     special(_cache_of(source), "fifo")
@@ -660,12 +660,12 @@ def test_sigkill_of_the_commands_process_group_stops_the_guarded_run_and_leaves_
 
 GRACE_SCRIPT = """
 import os, signal, subprocess, sys, time
-from conformance import cli
+from conformance import _guarded_run as guard
 
-cli._PARENT_GONE_GRACE = 0.5
+guard._PARENT_GONE_GRACE = 0.5
 signal.signal(signal.SIGTERM, lambda signum, frame: None)  # a model's own handler: SIGTERM does not stop it
 helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])  # a worker of the run's own
-cli._stop_with_parent()
+guard._stop_with_parent()
 while True:
     with open(sys.argv[1], "a") as log:
         log.write("call\\n")
@@ -711,10 +711,10 @@ def test_a_child_that_does_not_stop_on_sigterm_is_killed_with_its_process_group_
 
 GIL_SCRIPT = """
 import re, sys
-from conformance import cli
+from conformance import _guarded_run as guard
 
-cli._PARENT_GONE_GRACE = 1.0
-cli._stop_with_parent()
+guard._PARENT_GONE_GRACE = 1.0
+guard._stop_with_parent()
 with open(sys.argv[1], "a") as log:
     log.write("call\\n")
 re.match(r"(a+)+$", "a" * 64 + "b")  # a catastrophic regex: one call that holds the GIL for ever

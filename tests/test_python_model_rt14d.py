@@ -382,7 +382,8 @@ def test_a_model_silencing_descriptors_1_and_2_at_import_leaves_the_console_whol
     assert verdict_lines(done) == [EXPECTED_VERDICT]
     assert "conformance: 12 photos: 12 analysed, 0 no face, 0 error" in done.stderr.splitlines()
     assert done.stderr.splitlines()[-1] == (
-        "conformance: the model pointed the console's file descriptor 1 or 2 elsewhere (os.dup2); the kit put them back"
+        "conformance: the model closed the console's file descriptor 1 or 2, or pointed it elsewhere (os.dup2); the kit "
+        "put them back"
     )
     assert not (tmp_path / "conformance-report" / "model-output.log").exists()  # it wrote nothing: no file
 

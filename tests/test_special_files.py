@@ -149,9 +149,9 @@ def test_a_model_file_swapped_for_a_pipe_after_the_check_is_still_never_waited_o
 ) -> None:
     """The import itself reads through the regular-file rules: a file changed between the check and the read
     (here: the check is skipped) is refused by the read, not waited on."""
-    from conformance.adapters import python as python_adapter
+    from conformance.adapters.python import loading as python_loading
 
-    monkeypatch.setattr(python_adapter, "regular_size", lambda path, limit=None: 0)
+    monkeypatch.setattr(python_loading, "regular_size", lambda path, limit=None: 0)
     model = tmp_path / "swapped.py"
     special(model, "fifo")
     raised = finishes(lambda: create(f"{model}:analyze", dataset=dataset))

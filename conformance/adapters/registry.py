@@ -88,9 +88,11 @@ def create(spec: str, *, dataset: Dataset, settings: AdapterSettings | None = No
     name, argument = parse_spec(spec)
     adapters = available()
     if name not in adapters:
+        from .python.loading import without_prefix
+
         raise AdapterError(
             f"no adapter named {name!r} (from --analyzer {spec}); available: {', '.join(adapters)}. "
-            f"Third-party adapters register under the entry-point group {GROUP!r}"
+            f"Third-party adapters register under the entry-point group {GROUP!r}{without_prefix(spec)}"
         )
     try:
         factory = _load(adapters[name])

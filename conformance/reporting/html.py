@@ -23,7 +23,7 @@ from typing import Any
 
 from .._atomic import write_atomic
 from .._wording import DETECTABLE_ASSUMES
-from ..report import PhotoOutcome, Report, as_report, endpoint_banners
+from ..report import PhotoOutcome, Report, as_report, report_banners
 from ..results import CheckResult
 from ._biometrics import Table
 from ._html import (
@@ -545,7 +545,7 @@ def render_html(report: Report | Mapping[str, Any]) -> str:
         "report.html.j2",
         report=report,
         css=stylesheet("report.css", "biometrics.css"),
-        banners=endpoint_banners(report.analyzer),
+        banners=report_banners(report.analyzer),
         summary=[_summary_row(c) for c in checks],
         missing=[c.id for c in report.not_run],
         tally=tally_text(report),

@@ -15,7 +15,7 @@ from .._atomic import write_atomic
 from .._format import fixed, interval
 from .._text import printable
 from ..comparison.values import NOT_COMPARED
-from ..report import Report, as_report, endpoint_banners
+from ..report import Report, as_report, report_banners
 from ..results import CheckResult
 from ._biometrics import threshold_label
 
@@ -112,7 +112,7 @@ def _provenance_banner(report: Report) -> list[str]:
             "(recorded, then replayed), not from the vendor.",
             "",
         ]
-    for banner in endpoint_banners(report.analyzer):
+    for banner in report_banners(report.analyzer):
         out += [f"> **{escape(banner.title)}.** {escape(banner.text)}", ""]
     return out
 
