@@ -332,11 +332,10 @@ def replayed_provenance(analyzer: Analyzer) -> dict[str, Any]:
     describes it (its sessions, endpoint classes, SDK versions), and the emulator's and simulation's
     marks are read from the recorded answers themselves. Nothing here comes from the cache.
     """
-    from .adapters.base import session_of
+    from .adapters.base import provenance, session_of
 
     with session_of(analyzer):
-        info = dict(analyzer.describe())
-    info.setdefault("vocabulary", analyzer.vocabulary.to_dict())
+        info = provenance(analyzer)
     source = info.get("source")
     if isinstance(source, str) and Path(source).is_file():
         flags = recorded_flags(source)

@@ -54,6 +54,7 @@ __all__ = [
     "choose_face",
     "comparator",
     "matcher",
+    "provenance",
     "recorded",
     "session_of",
     "shares_with_workers",
@@ -130,7 +131,10 @@ class Analyzer(Protocol):
     """A facial-analysis system seen through an adapter: what every adapter must provide.
 
     ``describe()`` returns provenance for reports: at least ``name`` and ``version``, and
-    ``simulated`` / ``emulated`` flags when the output is not a real system's. ``analyze(photo)``
+    ``simulated`` / ``emulated`` flags when the output is not a real system's. It need not repeat the
+    vocabulary: ``vocabulary`` is the one declaration, and the kit writes ``vocabulary.to_dict()`` into
+    the report itself (see :func:`provenance`; a ``describe()`` "vocabulary" that says otherwise is refused).
+    ``analyze(photo)``
     returns one :class:`~conformance.observation.Observation`; a per-photo failure (no face, an API
     error) is an observation with that outcome and its reason, never an exception.
 
@@ -327,6 +331,28 @@ def capabilities_of(analyzer: object) -> Capabilities:
     """What ``analyzer`` declared (its ``capabilities``), or nothing beyond ``analyze`` when it declared none."""
     declared = getattr(analyzer, "capabilities", _NONE)
     return declared if isinstance(declared, Capabilities) else _NONE
+
+
+def provenance(analyzer: Analyzer) -> dict[str, Any]:
+    """What the reports say about ``analyzer``: its ``describe()``, with its declared vocabulary written in.
+
+    The declared :class:`Vocabulary` is the one source the checks read (as ``"vocabulary"``): a
+    ``describe()`` that carries a vocabulary of its own must say the same, or the adapter is refused,
+    since two declarations that disagree leave no way to tell which one the analyzer keeps to.
+    """
+    from ..errors import AdapterError
+
+    info = dict(analyzer.describe())
+    declared = analyzer.vocabulary.to_dict()
+    given = info.get("vocabulary")
+    if given is not None and given != declared:
+        raise AdapterError(
+            f"analyzer {analyzer.name!r}: describe() gives the vocabulary {given!r}, but the analyzer declares "
+            f"{declared!r} (its vocabulary attribute): declare it once, as vocabulary = Vocabulary(...), and drop "
+            '"vocabulary" from describe() (the kit writes the declared one into the report)'
+        )
+    info["vocabulary"] = declared
+    return info
 
 
 def _members(protocol: type) -> list[str]:

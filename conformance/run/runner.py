@@ -131,7 +131,7 @@ def analyze_dataset(
     """
     from dataclasses import replace
 
-    from ..adapters.base import SessionPlan, capabilities_of, recorded, session_of
+    from ..adapters.base import SessionPlan, capabilities_of, provenance, recorded, session_of
     from ..observation import Observations
     from .execution import DEFAULT_SYSTEMATIC_FAILURES, ExecutorSpec, FailureWatch, analyze_photos, progress, workers
 
@@ -162,6 +162,7 @@ def analyze_dataset(
     note = "no variants were planned" if capabilities_of(analyzer).sees_new_images else _BLIND
     spec = executor or ExecutorSpec()
     with workers(spec, recipe) as pool, session_of(analyzer, replace(plan, workers=pool.count if pool else 1)):
+        provenance(analyzer)  # two vocabularies that disagree are refused before a call is spent
         limit = DEFAULT_SYSTEMATIC_FAILURES if systematic_failures is None else systematic_failures
         watch = FailureWatch(limit, advice=_fix_advice(analyzer))
         with progress(len(dataset), enabled=show_progress) as bar:
@@ -171,8 +172,7 @@ def analyze_dataset(
         watch.finish()  # no face in any photo: stopped before anything is cached or checked (red team 14d F3)
         if variants is not None:
             found, note = _variants(analyzer, variants, {o.photo: o for o in observations})
-    info = dict(analyzer.describe())
-    info.setdefault("vocabulary", analyzer.vocabulary.to_dict())  # the representability check reads it here
+    info = provenance(analyzer)  # the declared vocabulary, which the representability check reads
     replayed = recorded(analyzer)
     if key is not None and cache is not None and (replayed is None or replayed.cacheable):
         from . import cache as observation_cache

