@@ -180,12 +180,15 @@ def _joined(value: Any) -> str:
     return ",".join(value)
 
 
-def _untrusted(value: Any) -> str:
-    return ",".join(f"{v:g}" for v in value)
-
-
 def _number(value: Any) -> str:
-    return f"{value:g}"
+    # Short where that loses nothing (80, not 80.0), else repr, the shortest text that reads back as the same
+    # float: verify re-derives from this line, so a rounded number would re-run at another value (rt18 F2).
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
+def _untrusted(value: Any) -> str:
+    return ",".join(_number(v) for v in value)
 
 
 @dataclass(frozen=True)

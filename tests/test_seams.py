@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conformance.adapters.base import Vocabulary
 from conformance.dataset import Dataset, Photo, load_dataset
@@ -79,3 +81,40 @@ def test_a_describe_vocabulary_equal_to_the_declared_one_is_accepted(demo: Datas
 
     analyzer = _BinaryOnly({"vocabulary": _BinaryOnly.vocabulary.to_dict()})
     assert analyze_dataset(analyzer, demo).analyzer["vocabulary"] == _BinaryOnly.vocabulary.to_dict()
+
+
+def test_the_reproduce_line_gives_back_the_numbers_it_was_given_exactly() -> None:
+    from conformance.options import parse_flags, reproduce_flags
+    from conformance.run.context import RunOptions
+
+    options = RunOptions(thresholds=(80.1234567,), target_fmr=(0.0012345678,), rate=2.3456789, timeout=12.3456789)
+    flags = reproduce_flags(options)
+    # Written in full, not to 6 significant digits (80.1235, 0.00123457, 2.34568, 12.3457).
+    assert "--conformance-thresholds=80.1234567" in flags
+    assert "--conformance-target-fmr=0.0012345678" in flags
+    assert "--conformance-timeout=12.3456789" in flags
+    assert parse_flags(flags, project_root=None) == options
+    # Round numbers stay as short as they were.
+    assert "--conformance-thresholds=80,99.5" in reproduce_flags(RunOptions(thresholds=(80.0, 99.5)))
+
+
+_similarity = st.floats(min_value=0, max_value=100, allow_nan=False)
+_fmr = st.floats(min_value=1e-12, max_value=0.999999, allow_nan=False)
+_positive = st.floats(min_value=1e-9, max_value=1e9, allow_nan=False, allow_infinity=False)
+
+
+@given(
+    thresholds=st.lists(_similarity, min_size=1, max_size=4).map(tuple),
+    target_fmr=st.lists(_fmr, min_size=1, max_size=3).map(tuple),
+    rate=_positive,
+    timeout=_positive,
+    seed=st.integers(),
+)
+def test_any_numbers_survive_the_reproduce_line(
+    thresholds: tuple[float, ...], target_fmr: tuple[float, ...], rate: float, timeout: float, seed: int
+) -> None:
+    from conformance.options import parse_flags, reproduce_flags
+    from conformance.run.context import RunOptions
+
+    options = RunOptions(thresholds=thresholds, target_fmr=target_fmr, rate=rate, timeout=timeout, seed=seed)
+    assert parse_flags(reproduce_flags(options), project_root=None) == options
