@@ -100,22 +100,21 @@ def _seed(text: str) -> int:
 
 
 def _record_mode(text: str) -> str:
-    from .recording.cassette import RECORD_MODES
+    from .recording.cassette import RECORD_MODES_HELP, record_mode
 
-    # pytest-recording's names; "rewrite" is its name for "all", accepted as it accepts it.
-    if text not in (*RECORD_MODES, "rewrite"):
-        raise OptionError(
-            f"{shown(text)}: record modes: none (replay only, the default), once, new_episodes, all (or rewrite)"
-        )
-    return text
+    try:
+        return record_mode(text)  # pytest-recording's names; its "rewrite" becomes "all" there
+    except ValueError:
+        raise OptionError(f"{shown(text)}: {RECORD_MODES_HELP}") from None
 
 
 def _match_mode(text: str) -> str:
-    from .matching import MATCH_MODES
+    from .matching import MATCH_MODES_HELP, match_mode
 
-    if text not in MATCH_MODES:
-        raise OptionError(f"{shown(text)}: search (1:N) or compare (1:1)")
-    return text
+    try:
+        return match_mode(text)
+    except ValueError:
+        raise OptionError(f"{shown(text)}: {MATCH_MODES_HELP}") from None
 
 
 def _thresholds(text: str) -> tuple[float, ...]:

@@ -103,7 +103,7 @@ def test_good_values_parse_to_what_the_run_uses() -> None:
     assert OPTION["group_by"].parse(" skin_type , age_band,") == ("skin_type", "age_band")
     assert OPTION["thresholds"].parse("80, 99.5") == (80.0, 99.5)
     assert OPTION["executor"].parse("Threads: 4") == ExecutorSpec("threads", 4)
-    assert OPTION["record_mode"].parse("rewrite") == "rewrite"  # pytest-recording's name for all, accepted
+    assert OPTION["record_mode"].parse("rewrite") == "all"  # pytest-recording's name for all, read as all
     assert OPTION["timeout"].parse("2.5") == 2.5
 
 

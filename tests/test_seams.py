@@ -118,3 +118,27 @@ def test_any_numbers_survive_the_reproduce_line(
 
     options = RunOptions(thresholds=thresholds, target_fmr=target_fmr, rate=rate, timeout=timeout, seed=seed)
     assert parse_flags(reproduce_flags(options), project_root=None) == options
+
+
+def test_a_record_mode_is_read_by_one_rule_whichever_way_it_comes() -> None:
+    from conformance.options import OPTION, OptionError
+    from conformance.recording.cassette import record_mode
+
+    # The option and the recording layer (which a Python user's AdapterSettings reaches) agree, alias included.
+    assert OPTION["record_mode"].parse("rewrite") == record_mode("rewrite") == "all"
+    with pytest.raises(OptionError, match="'sometimes': record modes: none") as by_option:
+        OPTION["record_mode"].parse("sometimes")
+    with pytest.raises(ValueError, match="record mode 'sometimes'") as by_recording:
+        record_mode("sometimes")
+    assert str(by_option.value).partition(": ")[2] == str(by_recording.value).partition(": ")[2]
+
+
+def test_a_match_mode_is_read_by_one_rule_whichever_way_it_comes() -> None:
+    from conformance.matching import match_mode
+    from conformance.options import OPTION, OptionError
+
+    with pytest.raises(OptionError, match="'both': search") as by_option:
+        OPTION["match_mode"].parse("both")
+    with pytest.raises(ValueError, match="match mode 'both': search") as by_check:
+        match_mode("both")
+    assert str(by_option.value).partition(": ")[2] == str(by_check.value).partition(": ")[2]

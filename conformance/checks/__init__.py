@@ -130,7 +130,7 @@ def run_matching_check(
 
     ``mode`` is ``search`` (1:N: per probe) or ``compare`` (1:1: per probe-gallery pair).
     """
-    from ..matching import MATCH_MODES, ComparisonRun
+    from ..matching import ComparisonRun, match_mode
     from . import matching
 
     if isinstance(searches, ComparisonRun):
@@ -142,8 +142,7 @@ def run_matching_check(
         )
     if check_id not in MATCHING_CHECKS:
         raise KeyError(f"unknown matching check {check_id!r}; checks: {', '.join(MATCHING_CHECKS)}")
-    if mode not in MATCH_MODES:
-        raise ValueError(f"match mode {mode!r}: search (1:N) or compare (1:1)")
+    match_mode(mode)
     data = matching.Searches(**(searches.arrays(groups) if mode == "search" else searches.pairs(groups)))
     check = getattr(matching, check_id)
     results: list[CheckResult] = check(

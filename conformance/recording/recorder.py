@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._text import printable
 from ..errors import AdapterError, ConformanceError
+from .cassette import record_mode as _record_mode
 from .endpoints import classify, least_trusted, session_class
 from .proof import CLAIM_HEADER
 from .scrub import scrub_url
@@ -142,7 +143,7 @@ class Recorder:
 
         self.dataset = dataset
         self.cassette_dir = cassette_dir
-        self.record_mode = record_mode
+        self.record_mode = _record_mode(record_mode)  # "rewrite" is "all" from here on
         self.adapter = adapter
         self.version = version
         self.note = note
@@ -209,7 +210,7 @@ class Recorder:
 
         mode = self.record_mode
         writes = mode != "none"
-        fresh = mode in ("all", "rewrite")
+        fresh = mode == "all"
         legacy = self.replays_legacy()
         with ExitStack() as stack:
             opened: list[RecordingStore] = []
