@@ -29,6 +29,8 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from ._files import file_digest
+
 if TYPE_CHECKING:
     from .adapters.base import Analyzer
     from .dataset import Photo
@@ -63,17 +65,6 @@ _FILE_KINDS = {
     "scores": "scores file",
     "python": "model module",
 }
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """The SHA-256 of a file's bytes, in hex (every ``sha256`` field of a report is so)."""
-    from ._files import open_regular
-
-    digest = hashlib.sha256()
-    with open_regular(path) as handle:  # never a FIFO (it would hang) or a device (it never ends)
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def canonical_digest(value: object) -> str:

@@ -301,8 +301,7 @@ def _policy(
             except ConformanceError as error:
                 problems.append(FileProblem("policy file", file, f"cannot be read now: {error}"))
     if again is not None:
-        if options.target_fmr:  # --target-fmr wins over the policy's, as in a run
-            again = replace(again, target_fmr=options.target_fmr)
+        again = options.applied_to(again)  # as in a run
         changed = _diff(dict(content), json.loads(json.dumps(policy_content(again.to_dict()))))
         if changed:
             first = ", ".join(f"{p} {_value(a)} → {_value(b)}" for p, a, b in changed[:3])

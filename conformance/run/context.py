@@ -79,6 +79,10 @@ class RunOptions:
 
         return reproduce_flags(self)
 
+    def applied_to(self, policy: Policy) -> Policy:
+        """``policy`` as this run holds it: ``--target-fmr`` wins over the policy's ``target_fmr`` (run and verify)."""
+        return dataclasses.replace(policy, target_fmr=self.target_fmr) if self.target_fmr else policy
+
 
 @dataclass(frozen=True)
 class Context:
@@ -188,9 +192,9 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     from ..adapters.registry import compares_pairs
 
     if policy is None:
-        policy = load_policy(options.policy, profile=options.profile, project_root=options.project_root)
-        if options.target_fmr:  # --target-fmr wins over the policy's target_fmr
-            policy = dataclasses.replace(policy, target_fmr=options.target_fmr)
+        policy = options.applied_to(
+            load_policy(options.policy, profile=options.profile, project_root=options.project_root)
+        )
     # An analyzer comparing every photo 1:1 needs neither a role column nor gender columns.
     dataset = load_dataset(dataset_path, identity_map=policy.identity, comparisons=compares_pairs(analyzer_spec))
     if cassette_dir is None and options.project_root is not None:
