@@ -408,7 +408,7 @@ def assert_check(
     __tracebackhide__ = True
     from .checks import run_check
     from .dataset import group_labels
-    from .options import DEFAULT_SEED
+    from ._defaults import DEFAULT_SEED
     from .policy import load_policy
 
     run = _run_for(data)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._untrusted import shown
 from .adapters.base import DEFAULT_TIMEOUT
-from .planning.planners import DEFAULT_PRICE  # conformance plan's price: one default, one dated source
+from ._defaults import DEFAULT_PRICE, DEFAULT_SEED  # leaves: the planner would bring planning and stats (F7)
 from .run.execution import ExecutorSpec
 
 if TYPE_CHECKING:
@@ -53,7 +53,6 @@ __all__ = [
     "run_options",
 ]
 
-DEFAULT_SEED = 20261121
 DEFAULT_RECORD_MODE = "none"  # replay only, offline, as pytest-recording's own default
 DEFAULT_MATCH_MODE = "search"
 PREFIX = "--conformance-"

@@ -572,7 +572,7 @@ def _not_applicable(result: CheckResult, why: str) -> CheckResult:
 
 def _price(given: float | None) -> dict[str, Any]:
     """The adapter's price settings: ``--price-per-1000`` if given, else conformance plan's dated list price."""
-    from ..planning.planners import DEFAULT_PRICE
+    from .._defaults import DEFAULT_PRICE
 
     if given is None:
         return {"price_per_1000": DEFAULT_PRICE.per_1000, "price_source": DEFAULT_PRICE.source}
