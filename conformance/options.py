@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._defaults import DEFAULT_PRICE, DEFAULT_SEED  # leaves: the planner would bring planning and stats (F7)
 from ._untrusted import shown
 from .adapters.base import DEFAULT_TIMEOUT
-from ._defaults import DEFAULT_PRICE, DEFAULT_SEED  # leaves: the planner would bring planning and stats (F7)
 from .run.execution import ExecutorSpec
 
 if TYPE_CHECKING:

@@ -225,9 +225,7 @@ def _kind(report: ParsedReport) -> str:
     return kind_of([*planned, *(k[0] for k in report.checks), *report.skipped])
 
 
-def compare_reports(
-    reports: Sequence[Report], names: Sequence[str] | None = None
-) -> ReportComparison:
+def compare_reports(reports: Sequence[Report], names: Sequence[str] | None = None) -> ReportComparison:
     """Put reports side by side, per check and per group, marking changes from the first beyond noise.
 
     Parameters
