@@ -166,3 +166,14 @@ def test_the_planners_price_is_the_leafs() -> None:
     # planning/planners.py still declares its own copy until it imports the leaf (another change's file):
     # until then the two must say the same.
     assert dataclasses.asdict(planners.DEFAULT_PRICE) == dataclasses.asdict(_defaults.DEFAULT_PRICE)
+
+
+@pytest.mark.parametrize(("x", "n"), [(0, 20), (3, 20), (20, 20), (7, 150)])
+def test_fractional_clopper_pearson_is_scipys_for_whole_counts(x: int, n: int) -> None:
+    from scipy.stats import binomtest
+
+    from conformance.stats import beta_limits
+
+    # The one copy (stats.beta_limits) against scipy's exact interval where scipy can give one.
+    expected = binomtest(x, n).proportion_ci(confidence_level=0.95, method="exact")
+    assert beta_limits(x, n, 0.025) == pytest.approx((expected.low, expected.high), abs=1e-12)
