@@ -2,16 +2,20 @@
 
 The option table (:mod:`conformance.options`) is imported by the plugin at every pytest start; it
 reads the default seed and the default price here rather than from the planner, which would bring
-:mod:`conformance.planning` and :mod:`conformance.stats` with it (red team 18 F7).
+:mod:`conformance.planning` and :mod:`conformance.stats` with it (red team 18 F7). The run's
+:class:`~conformance.run.context.RunOptions` reads its defaults here too, so that the run never
+imports the option table (which builds RunOptions: the table imports the run, not the reverse).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_PRICE", "DEFAULT_SEED", "Price"]
+__all__ = ["DEFAULT_MATCH_MODE", "DEFAULT_PRICE", "DEFAULT_RECORD_MODE", "DEFAULT_SEED", "Price"]
 
 DEFAULT_SEED = 20261121
+DEFAULT_RECORD_MODE = "none"  # replay only, offline, as pytest-recording's own default
+DEFAULT_MATCH_MODE = "search"
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from ._files import file_digest
+from .run.provenance import recorded_flags, replayed_provenance
 
 if TYPE_CHECKING:
-    from .adapters.base import Analyzer
     from .dataset import Photo
     from .observation import Observation
     from .run.context import Context
@@ -50,10 +50,6 @@ __all__ = [
     "reproduce_command",
 ]
 
-# The kit's emulator marks every answer it serves (conformance.emulators.rekognition), and its answers
-# from simulated predictions too; a replay reads the marks from the recorded headers.
-_EMULATOR_HEADER = "x-conformance-emulator"
-_SIMULATED_HEADER = "x-conformance-simulated"
 
 # What an adapter's describe() may call a file its answers came from.
 _FILE_KEYS = ("source", "file", "module_file")
@@ -163,6 +159,7 @@ def _policy_file(source: str, root: str | None) -> dict[str, Any] | None:
 def context_payload(ctx: Context) -> dict[str, Any]:
     """Everything report.json says about the run ``ctx`` besides its checks' results (plain JSON types)."""
     from .checks import CHECK_IDS
+    from .options import reproduce_flags
 
     options = ctx.options
     payload = {
@@ -172,8 +169,8 @@ def context_payload(ctx: Context) -> dict[str, Any]:
         "policy": ctx.policy.to_dict(),
         "grouping": {"by": list(options.group_by), "reference": ctx.reference},
         "run": {
-            "flags": options.flags(),
-            "command": reproduce_command(options.flags(), (), cli=True),
+            "flags": reproduce_flags(options),
+            "command": reproduce_command(reproduce_flags(options), (), cli=True),
             "python": sys.version.split()[0],
             "pytest": _version("pytest"),
             # The transformed variants are drawn by hypothesis: its version is part of what reproduces them.
@@ -288,48 +285,3 @@ def _photos(ctx: Context) -> Sequence[dict[str, Any]]:
     assert ctx.searches is not None
     gallery = [{"photo": p.id, "outcome": "enrolled", "role": "gallery"} for p in ctx.dataset.role("gallery")]
     return sealed([*({**r.to_dict(), "role": "probe"} for r in ctx.searches.records), *gallery])
-
-
-def recorded_flags(recording: str | os.PathLike[str]) -> dict[str, bool]:
-    """Whether any answer of a recording came from the kit's emulator (``emulated``), from simulated
-    predictions (``simulated``), read from the recorded answers' headers as a replay reads them."""
-    flags = {"emulated": False, "simulated": False}
-    import io
-
-    from ._files import open_regular
-
-    with io.TextIOWrapper(open_regular(recording), encoding="utf-8") as handle:
-        for line in handle:
-            if _EMULATOR_HEADER not in line and _SIMULATED_HEADER not in line:
-                continue  # most lines: no need to parse them
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a torn line: the replay drops it too
-            response = record.get("response") if isinstance(record, dict) else None
-            headers = response.get("headers") if isinstance(response, dict) else None
-            if not isinstance(headers, dict):
-                continue
-            named = {str(k).lower(): v for k, v in headers.items()}
-            flags["emulated"] = flags["emulated"] or _EMULATOR_HEADER in named
-            flags["simulated"] = flags["simulated"] or str(named.get(_SIMULATED_HEADER)) == "true"
-    return flags
-
-
-def replayed_provenance(analyzer: Analyzer) -> dict[str, Any]:
-    """What ``analyzer.describe()`` says after a replay, without replaying a single answer.
-
-    For observations read from the cache: the adapter opens its recording as a replay does and
-    describes it (its sessions, endpoint classes, SDK versions), and the emulator's and simulation's
-    marks are read from the recorded answers themselves. Nothing here comes from the cache.
-    """
-    from .adapters.base import provenance, session_of
-
-    with session_of(analyzer):
-        info = provenance(analyzer)
-    source = info.get("source")
-    if isinstance(source, str) and Path(source).is_file():
-        flags = recorded_flags(source)
-        info["emulated"] = bool(info.get("emulated")) or flags["emulated"]
-        info["simulated"] = bool(info.get("simulated")) or flags["simulated"]
-    return info

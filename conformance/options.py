@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._defaults import DEFAULT_PRICE, DEFAULT_SEED  # leaves: the planner would bring planning and stats (F7)
+from ._defaults import DEFAULT_MATCH_MODE, DEFAULT_PRICE, DEFAULT_RECORD_MODE, DEFAULT_SEED  # leaves (F7)
 from ._untrusted import shown
 from .adapters.base import DEFAULT_TIMEOUT
 from .run.execution import ExecutorSpec
@@ -53,8 +53,6 @@ __all__ = [
     "run_options",
 ]
 
-DEFAULT_RECORD_MODE = "none"  # replay only, offline, as pytest-recording's own default
-DEFAULT_MATCH_MODE = "search"
 PREFIX = "--conformance-"
 
 

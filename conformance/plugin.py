@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._text import printable, printable_lines
-from .options import OPTION, OPTIONS, Option, OptionError, run_options
+from .options import OPTION, OPTIONS, Option, OptionError, reproduce_flags, run_options
 
 if TYPE_CHECKING:
     from .adapters.base import Analyzer
@@ -394,7 +394,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return [
         printable(
             f"conformance: {what}; repeat with: "
-            f"{' '.join([*options.flags(), *_gate_flags(config), *map(shlex.quote, _pytest_args(config))])}"
+            f"{' '.join([*reproduce_flags(options), *_gate_flags(config), *map(shlex.quote, _pytest_args(config))])}"
         )
     ]
 
@@ -1058,7 +1058,7 @@ class _Collector:
             # Made here, on the controller: a worker does not know the command conformance run was given.
             run["pytest_args"] = _pytest_args(self.config)
             # The gate's options belong to the run: its reproduce line must gate again (issue 14, red team).
-            run["flags"] = [*run.get("flags", options.flags()), *_gate_flags(self.config)]
+            run["flags"] = [*run.get("flags", reproduce_flags(options)), *_gate_flags(self.config)]
             run["command"] = _command(self.config, list(run["flags"]))
             run["checks_chosen"] = bool(options.checks)
             if self._gate_only(run.get("checks") or ()):

@@ -32,7 +32,7 @@ from conformance.checks import run_check
 from conformance.comparison.gate import find_regressions
 from conformance.comparison.reports import compare_reports
 from conformance.dataset import group_labels
-from conformance.options import OPTION, OptionError, parse_flags, run_options
+from conformance.options import OPTION, OptionError, parse_flags, reproduce_flags, run_options
 from conformance.policy import Policy
 from conformance.report import Report
 from conformance.reporting import build_report, render_html, render_markdown
@@ -699,9 +699,9 @@ def test_a_bad_target_fmr_is_named_once_whichever_way_it_came(
 
 def test_target_fmr_is_in_the_reproduce_line_and_reads_back() -> None:
     options = run_options({"demo": True, "target_fmr": (1e-3, 1e-5)}, project_root=None)
-    assert "--conformance-target-fmr=0.001,1e-05" in options.flags()
-    assert parse_flags(options.flags(), project_root=None) == options
-    assert "--conformance-target-fmr" not in " ".join(run_options({"demo": True}, project_root=None).flags())
+    assert "--conformance-target-fmr=0.001,1e-05" in reproduce_flags(options)
+    assert parse_flags(reproduce_flags(options), project_root=None) == options
+    assert "--conformance-target-fmr" not in " ".join(reproduce_flags(run_options({"demo": True}, project_root=None)))
 
 
 def test_target_fmr_overrides_the_policy_in_a_run(a: dict[str, Any]) -> None:

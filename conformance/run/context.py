@@ -13,10 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._defaults import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED
 from .._untrusted import CHOICES, shown, shown_list
-from ..adapters.base import capabilities_of
+from ..adapters.base import DEFAULT_TIMEOUT, capabilities_of
 from ..errors import ConformanceError
-from ..options import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED, DEFAULT_TIMEOUT
 from .execution import ExecutorSpec, dask_client
 
 if TYPE_CHECKING:
@@ -72,12 +72,6 @@ class RunOptions:
     looks: int = 5
     # The price of 1,000 images sent, for a live run's preflight estimate (None: conformance plan's DEFAULT_PRICE).
     price_per_1000: float | None = None
-
-    def flags(self) -> list[str]:
-        """The command-line flags that reproduce this run (for the pytest header and reports)."""
-        from ..options import reproduce_flags
-
-        return reproduce_flags(self)
 
     def applied_to(self, policy: Policy) -> Policy:
         """``policy`` as this run holds it: ``--target-fmr`` wins over the policy's ``target_fmr`` (run and verify)."""

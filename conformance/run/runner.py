@@ -141,7 +141,7 @@ def analyze_dataset(
 
         hit = observation_cache.load(cache, key)
         if hit is not None:
-            from ..evidence import replayed_provenance
+            from .provenance import replayed_provenance
 
             # Where the answers came from is read again from the recording, never from the cache.
             info = {**replayed_provenance(analyzer), "observations_cache": hit.path}
