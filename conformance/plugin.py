@@ -5,11 +5,14 @@ No logic of its own lives here: loading is :mod:`conformance.run.context`, check
 nothing heavy; numpy and friends load only when a conformance fixture is used.
 
 Why this is one module of about 1,400 lines: pytest finds a plugin's hooks and fixtures by name in
-the module its ``pytest11`` entry point names, and they share the run's stash keys and options
-declared here (configuration and the baseline check, one set of answers under xdist, the fixtures,
-the regression gate, the terminal summary, the exit status and the reports). Splitting it means
-registering sub-plugins from ``pytest_configure``; until that is done, the banners above each part
-say where it starts.
+the one module its ``pytest11`` entry point names, and every part of it reads the same per-session
+state: the fifteen stash keys declared at the top, the run's options (``_options``) and its one loaded
+context (``_load``), which configuration, the xdist share, the fixtures, the regression gate and the
+collector that writes the reports all read and write. Parts moved to other modules would have to be
+registered by hand as plugins in ``pytest_configure`` (and again on every xdist worker) and would
+import these private keys back from here, one state spread over several files; what is not that
+state already lives elsewhere (loading in :mod:`conformance.run.context`, checks, reports, the
+option table). The banners above each part say where it starts.
 """
 
 from __future__ import annotations
