@@ -767,6 +767,7 @@ def conformance_check(
     decides.
     """
     from .assertions import assert_result
+    from .results import deciding
 
     def check(check_id: str) -> CheckResult:
         __tracebackhide__ = True
@@ -776,11 +777,11 @@ def conformance_check(
             conformance_record(result)
             suffix = "" if result.threshold is None else f"@{result.threshold:g}"
             request.node.user_properties.extend(_junit_properties(result, suffix=suffix))
-        deciding = next((r for r in results if r.details.get("binding")), results[0])
-        if str(deciding.verdict) == "not applicable":
+        decided = deciding(results)
+        if str(decided.verdict) == "not applicable":
             # Recorded above; not a verdict on the analyzer, so neither a pass nor a failure.
-            pytest.skip(printable(f"{deciding.id} not applicable: {'; '.join(deciding.notes)}"))
-        return assert_result(deciding, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
+            pytest.skip(printable(f"{decided.id} not applicable: {'; '.join(decided.notes)}"))
+        return assert_result(decided, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
 
     return check
 
@@ -1361,7 +1362,7 @@ def _label_of(check: CheckResult) -> str:
     """A check's name in the console: its id, with its threshold (and whether it binds) for matching checks."""
     if check.threshold is None:
         return check.id
-    return f"{check.id}@{check.threshold:g}" + (" (binding)" if check.details.get("binding") else "")
+    return f"{check.id}@{check.threshold:g}" + (" (binding)" if check.binding else "")
 
 
 def provenance_lines(report: Report) -> list[str]:

@@ -772,9 +772,7 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
             raised[check_id] = {"cause": "raised", "reason": f"raised ConformanceError: {error}"}
     accepted, unexplained = _accepted_not_run(report)
     differences += unexplained
-    evidence_gives = {
-        r.id: str(r.verdict) for r in results if r.id in accepted and (r.threshold is None or r.details.get("binding"))
-    }
+    evidence_gives = {r.id: str(r.verdict) for r in results if r.id in accepted and (r.threshold is None or r.binding)}
     payload = context_payload(ctx)
     run = dict(payload["run"])
     # Without --checks in the reproduce line the whole suite was planned; with it, the plan is those checks

@@ -192,3 +192,20 @@ def test_the_module_map_names_every_module_and_package_of_the_kit() -> None:
     named += [f"{p.name}/" for p in root.iterdir() if (p / "__init__.py").is_file() and p.name != "demo"]
     missing = [name for name in sorted(named) if f"`{name}" not in doc and f" {name}" not in doc]
     assert missing == []
+
+
+def test_the_deciding_result_is_read_one_way() -> None:
+    from conformance.checks import deciding as from_checks
+    from conformance.results import CheckResult, deciding
+
+    def result(threshold: float, **details: object) -> CheckResult:
+        return CheckResult(
+            id="false_match_gap", verdict="pass", groups={}, comparisons=(), method="", measure="",
+            reference="cis", confidence=0.95, details=details, threshold=threshold,
+        )  # fmt: skip
+
+    low, binding, high = result(80), result(99, binding=True), result(99.5)
+    assert (low.binding, binding.binding, high.binding) == (False, True, False)
+    assert deciding([low, binding, high]) is binding
+    assert deciding([low, high]) is low  # no binding entry (a check with one result): the first decides
+    assert from_checks is deciding  # checks.deciding is the same function, not a copy

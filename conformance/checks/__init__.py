@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..results import deciding  # the one reading of which result decides a check (re-exported)
 from .check_ids import (
     CHECK_IDS,
     COMPARISON_CHECKS,
@@ -108,11 +109,6 @@ def run_check(
     if not isinstance(data, Observations):
         raise TypeError(f"{check_id} reads observations (conformance.analyze), not {type(data).__name__}")
     return get_check(check_id)(data, groups=groups, reference=reference, policy=policy, seed=seed)
-
-
-def deciding(results: Sequence[CheckResult]) -> CheckResult:
-    """Of a check's results (one per threshold for a matching check), the one its verdict is: the binding one."""
-    return next((r for r in results if r.details.get("binding")), results[0])
 
 
 def run_matching_check(
