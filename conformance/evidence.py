@@ -51,9 +51,10 @@ __all__ = [
 ]
 
 
-# What an adapter's describe() may call a file its answers came from.
+# The files an adapter declares (Capabilities(reads_files=True), adapters.base.ReadsFiles) come with their kind.
+# Adapters that have not declared them yet (predictions, python) name them in describe() under these keys, and
+# their kind is read off the adapter's name: kept until they declare (red team 18 F10).
 _FILE_KEYS = ("source", "file", "module_file")
-# What that file is, by adapter, as reports and verify name it.
 _FILE_KINDS = {
     "rekognition": "recording",
     "predictions": "predictions file",
@@ -92,24 +93,34 @@ def file_entry(path: str | os.PathLike[str], root: str | None) -> dict[str, Any]
     }
 
 
-def _analyzer_files(ctx: Context) -> list[Path]:
-    """The files the analyzer's answers came from: named by the analyzer's argument, or by its describe()."""
-    found: list[Path] = []
-    _, _, argument = ctx.analyzer_spec.partition(":")
-    candidates: list[object] = [argument.partition("?")[0]] if argument else []
+def _analyzer_files(ctx: Context) -> list[tuple[Path, str]]:
+    """The files the analyzer's answers came from, with their kind: the analyzer's argument, the files it
+    declares (``evidence_files``), and those an adapter that has not declared them names in describe()."""
     described = ctx.analyzer
+    legacy_kind = _FILE_KINDS.get(str(described.get("adapter")), "analyzer file")
+    declared = described.get("evidence_files")
+    kinds: dict[Path, str] = {}
+    candidates: list[object] = []
+    if isinstance(declared, list):
+        for entry in declared:
+            if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
+                kinds.setdefault(Path(os.path.abspath(entry["path"])), str(entry.get("kind") or legacy_kind))
+    _, _, argument = ctx.analyzer_spec.partition(":")
+    candidates += [argument.partition("?")[0]] if argument else []
+    candidates += [str(path) for path in kinds]
     candidates += [described.get(key) for key in _FILE_KEYS]
     recordings = described.get("recording_files")
     if isinstance(recordings, list):
         candidates += [r.get("path") for r in recordings if isinstance(r, Mapping)]
+    found: list[tuple[Path, str]] = []
     for candidate in candidates:
         if not isinstance(candidate, str) or not candidate:
             continue
         path = Path(os.path.abspath(candidate))
         # embeddings:FILE.npy reads the photos' names from FILE.txt beside it: evidence as much as the vectors.
         for file in (path, path.with_suffix(".txt")) if path.suffix == ".npy" else (path,):
-            if file.is_file() and file not in found:
-                found.append(file)
+            if file.is_file() and file not in (f for f, _ in found):
+                found.append((file, kinds.get(file, legacy_kind)))
     return found
 
 
@@ -130,10 +141,7 @@ def evidence(ctx: Context) -> dict[str, Any]:
             "digests": "photos[].sha256",
             "content_hash": ctx.dataset.content_hash,
         },
-        "analyzer_files": [
-            {"kind": _FILE_KINDS.get(str(described.get("adapter")), "analyzer file"), **file_entry(path, root)}
-            for path in _analyzer_files(ctx)
-        ],
+        "analyzer_files": [{"kind": kind, **file_entry(path, root)} for path, kind in _analyzer_files(ctx)],
         "policy": {
             "source": ctx.policy.source,
             # Where the policy was read from, for verify to read it again (no digest: the content is what counts).
@@ -164,7 +172,8 @@ def context_payload(ctx: Context) -> dict[str, Any]:
     options = ctx.options
     payload = {
         "seed": options.seed,
-        "analyzer": ctx.analyzer,
+        # Without the files it declared: the kit's key, which the evidence section states with their digests.
+        "analyzer": {k: v for k, v in ctx.analyzer.items() if k != "evidence_files"},
         "dataset": ctx.dataset.describe(),
         "policy": ctx.policy.to_dict(),
         "grouping": {"by": list(options.group_by), "reference": ctx.reference},

@@ -7,6 +7,7 @@ a reproduce line that rounded the numbers it must give back, a report parsed twi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -209,3 +210,41 @@ def test_the_deciding_result_is_read_one_way() -> None:
     assert deciding([low, binding, high]) is binding
     assert deciding([low, high]) is low  # no binding entry (a check with one result): the first decides
     assert from_checks is deciding  # checks.deciding is the same function, not a copy
+
+
+def test_a_third_party_adapters_declared_files_are_sealed_and_its_advice_is_given(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from conformance.adapters.base import Capabilities, EvidenceFile, check_capabilities, described
+    from conformance.evidence import _analyzer_files
+    from conformance.run.runner import _fix_advice
+
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(b"\x00" * 16)
+
+    class Acme(_BinaryOnly):
+        # Its answers depend on a weights file that no describe() key of the kit's adapters names.
+        capabilities = Capabilities(reads_files=True, failure_advice="nothing is recorded. Fix the weights")
+
+        def evidence_files(self) -> list[EvidenceFile]:
+            return [EvidenceFile(str(weights), "model weights")]
+
+    acme = Acme({"adapter": "acme", "weights": str(weights)})
+    check_capabilities(acme, "acme")
+    info = described(acme)
+    assert info["evidence_files"] == [{"path": str(weights), "kind": "model weights"}]
+    ctx = SimpleNamespace(analyzer_spec="acme", analyzer=info)
+    assert _analyzer_files(ctx) == [(weights, "model weights")]  # type: ignore[arg-type]
+    # Without the declaration, describe()'s "weights" key is nobody's contract: nothing is sealed.
+    assert _analyzer_files(SimpleNamespace(analyzer_spec="acme", analyzer=dict(acme.describe()))) == []  # type: ignore[arg-type]
+    assert _fix_advice(acme) == "nothing is recorded. Fix the weights"
+
+
+def test_a_declared_capability_without_its_member_is_refused() -> None:
+    from conformance.adapters.base import Capabilities, check_capabilities
+
+    class Forgetful(_BinaryOnly):
+        capabilities = Capabilities(reads_files=True)
+
+    with pytest.raises(AdapterError, match=r"reads_files=True\) but has no evidence_files"):
+        check_capabilities(Forgetful({}), "forgetful")

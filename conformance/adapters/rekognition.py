@@ -66,7 +66,7 @@ from ..recording import endpoints
 from ..recording.endpoints import is_loopback, route
 from ..recording.recorder import Planned
 from ..recording.scrub import redact, scrub_url
-from .base import AdapterSettings, Capabilities, SessionPlan, _overlap, choose_face
+from .base import AdapterSettings, Capabilities, EvidenceFile, SessionPlan, _overlap, choose_face
 from .rekognition_answers import (
     CREDENTIALS,
     NON_ANSWER,
@@ -262,8 +262,18 @@ class RekognitionAnalyzer:
     search_floor = 50.0
     # Transformed variants are sent like any photo; in replay they must be in the recording (see can_see).
     capabilities = Capabilities(
-        sees_new_images=True, sessions=True, calls_service=True, records=True, workers=True, searches=True
+        sees_new_images=True,
+        sessions=True,
+        calls_service=True,
+        records=True,
+        workers=True,
+        searches=True,
+        reads_files=True,
     )
+
+    def evidence_files(self) -> list[EvidenceFile]:
+        """The recording the answers are replayed from (and recorded into), sealed into the report."""
+        return [EvidenceFile(str(self.recording), "recording")]
 
     def __init__(self, *, dataset: Dataset, settings: AdapterSettings) -> None:
         from ..recording.recorder import Recorder
