@@ -794,6 +794,11 @@ def conformance_regression_gate(
 
     The gate makes every check of the run to compare them, and records them: a run of the gate alone
     (``-k regression``) reports every check, complete, whatever its exit says about regressions.
+
+    A known cost under pytest-xdist: results are shared within a process, so the gate's worker computes
+    again the checks other workers ran (at most one more computation of every check per run: about 1 s
+    on the demo, misgender_gap's bootstrap nearly all of it). The gate is a test whose outcome is its
+    verdict, so it cannot wait on the controller for the other workers' results.
     """
     from .comparison.gate import find_regressions
     from .errors import ConformanceError
