@@ -9,6 +9,7 @@ regular file is read, so a file swapped for a pipe between a check and the open 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from typing import BinaryIO
@@ -163,3 +164,12 @@ def read_regular(path: str | os.PathLike[str], *, limit: int | None = None, foll
         return b"".join(parts)
     finally:
         os.close(handle)
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """The SHA-256 of a file's bytes, in hex, read in chunks (every ``sha256`` field of a report is so)."""
+    digest = hashlib.sha256()
+    with open_regular(path) as handle:  # never a FIFO (it would hang) or a device (it never ends)
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -406,9 +406,9 @@ def assert_check(
     kit's default seed.
     """
     __tracebackhide__ = True
+    from ._defaults import DEFAULT_SEED
     from .checks import run_check
     from .dataset import group_labels
-    from .options import DEFAULT_SEED
     from .policy import load_policy
 
     run = _run_for(data)

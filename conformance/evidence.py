@@ -29,8 +29,10 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from ._files import file_digest
+from .run.provenance import recorded_flags, replayed_provenance
+
 if TYPE_CHECKING:
-    from .adapters.base import Analyzer
     from .dataset import Photo
     from .observation import Observation
     from .run.context import Context
@@ -48,14 +50,11 @@ __all__ = [
     "reproduce_command",
 ]
 
-# The kit's emulator marks every answer it serves (conformance.emulators.rekognition), and its answers
-# from simulated predictions too; a replay reads the marks from the recorded headers.
-_EMULATOR_HEADER = "x-conformance-emulator"
-_SIMULATED_HEADER = "x-conformance-simulated"
 
-# What an adapter's describe() may call a file its answers came from.
+# The files an adapter declares (Capabilities(reads_files=True), adapters.base.ReadsFiles) come with their kind.
+# Adapters that have not declared them yet (predictions, python) name them in describe() under these keys, and
+# their kind is read off the adapter's name: kept until they declare (red team 18 F10).
 _FILE_KEYS = ("source", "file", "module_file")
-# What that file is, by adapter, as reports and verify name it.
 _FILE_KINDS = {
     "rekognition": "recording",
     "predictions": "predictions file",
@@ -63,17 +62,6 @@ _FILE_KINDS = {
     "scores": "scores file",
     "python": "model module",
 }
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """The SHA-256 of a file's bytes, in hex (every ``sha256`` field of a report is so)."""
-    from ._files import open_regular
-
-    digest = hashlib.sha256()
-    with open_regular(path) as handle:  # never a FIFO (it would hang) or a device (it never ends)
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def canonical_digest(value: object) -> str:
@@ -105,24 +93,34 @@ def file_entry(path: str | os.PathLike[str], root: str | None) -> dict[str, Any]
     }
 
 
-def _analyzer_files(ctx: Context) -> list[Path]:
-    """The files the analyzer's answers came from: named by the analyzer's argument, or by its describe()."""
-    found: list[Path] = []
-    _, _, argument = ctx.analyzer_spec.partition(":")
-    candidates: list[object] = [argument.partition("?")[0]] if argument else []
+def _analyzer_files(ctx: Context) -> list[tuple[Path, str]]:
+    """The files the analyzer's answers came from, with their kind: the analyzer's argument, the files it
+    declares (``evidence_files``), and those an adapter that has not declared them names in describe()."""
     described = ctx.analyzer
+    legacy_kind = _FILE_KINDS.get(str(described.get("adapter")), "analyzer file")
+    declared = described.get("evidence_files")
+    kinds: dict[Path, str] = {}
+    candidates: list[object] = []
+    if isinstance(declared, list):
+        for entry in declared:
+            if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
+                kinds.setdefault(Path(os.path.abspath(entry["path"])), str(entry.get("kind") or legacy_kind))
+    _, _, argument = ctx.analyzer_spec.partition(":")
+    candidates += [argument.partition("?")[0]] if argument else []
+    candidates += [str(path) for path in kinds]
     candidates += [described.get(key) for key in _FILE_KEYS]
     recordings = described.get("recording_files")
     if isinstance(recordings, list):
         candidates += [r.get("path") for r in recordings if isinstance(r, Mapping)]
+    found: list[tuple[Path, str]] = []
     for candidate in candidates:
         if not isinstance(candidate, str) or not candidate:
             continue
         path = Path(os.path.abspath(candidate))
         # embeddings:FILE.npy reads the photos' names from FILE.txt beside it: evidence as much as the vectors.
         for file in (path, path.with_suffix(".txt")) if path.suffix == ".npy" else (path,):
-            if file.is_file() and file not in found:
-                found.append(file)
+            if file.is_file() and file not in (f for f, _ in found):
+                found.append((file, kinds.get(file, legacy_kind)))
     return found
 
 
@@ -143,10 +141,7 @@ def evidence(ctx: Context) -> dict[str, Any]:
             "digests": "photos[].sha256",
             "content_hash": ctx.dataset.content_hash,
         },
-        "analyzer_files": [
-            {"kind": _FILE_KINDS.get(str(described.get("adapter")), "analyzer file"), **file_entry(path, root)}
-            for path in _analyzer_files(ctx)
-        ],
+        "analyzer_files": [{"kind": kind, **file_entry(path, root)} for path, kind in _analyzer_files(ctx)],
         "policy": {
             "source": ctx.policy.source,
             # Where the policy was read from, for verify to read it again (no digest: the content is what counts).
@@ -172,17 +167,19 @@ def _policy_file(source: str, root: str | None) -> dict[str, Any] | None:
 def context_payload(ctx: Context) -> dict[str, Any]:
     """Everything report.json says about the run ``ctx`` besides its checks' results (plain JSON types)."""
     from .checks import CHECK_IDS
+    from .options import reproduce_flags
 
     options = ctx.options
     payload = {
         "seed": options.seed,
-        "analyzer": ctx.analyzer,
+        # Without the files it declared: the kit's key, which the evidence section states with their digests.
+        "analyzer": {k: v for k, v in ctx.analyzer.items() if k != "evidence_files"},
         "dataset": ctx.dataset.describe(),
         "policy": ctx.policy.to_dict(),
         "grouping": {"by": list(options.group_by), "reference": ctx.reference},
         "run": {
-            "flags": options.flags(),
-            "command": reproduce_command(options.flags(), (), cli=True),
+            "flags": reproduce_flags(options),
+            "command": reproduce_command(reproduce_flags(options), (), cli=True),
             "python": sys.version.split()[0],
             "pytest": _version("pytest"),
             # The transformed variants are drawn by hypothesis: its version is part of what reproduces them.
@@ -297,49 +294,3 @@ def _photos(ctx: Context) -> Sequence[dict[str, Any]]:
     assert ctx.searches is not None
     gallery = [{"photo": p.id, "outcome": "enrolled", "role": "gallery"} for p in ctx.dataset.role("gallery")]
     return sealed([*({**r.to_dict(), "role": "probe"} for r in ctx.searches.records), *gallery])
-
-
-def recorded_flags(recording: str | os.PathLike[str]) -> dict[str, bool]:
-    """Whether any answer of a recording came from the kit's emulator (``emulated``), from simulated
-    predictions (``simulated``), read from the recorded answers' headers as a replay reads them."""
-    flags = {"emulated": False, "simulated": False}
-    import io
-
-    from ._files import open_regular
-
-    with io.TextIOWrapper(open_regular(recording), encoding="utf-8") as handle:
-        for line in handle:
-            if _EMULATOR_HEADER not in line and _SIMULATED_HEADER not in line:
-                continue  # most lines: no need to parse them
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a torn line: the replay drops it too
-            response = record.get("response") if isinstance(record, dict) else None
-            headers = response.get("headers") if isinstance(response, dict) else None
-            if not isinstance(headers, dict):
-                continue
-            named = {str(k).lower(): v for k, v in headers.items()}
-            flags["emulated"] = flags["emulated"] or _EMULATOR_HEADER in named
-            flags["simulated"] = flags["simulated"] or str(named.get(_SIMULATED_HEADER)) == "true"
-    return flags
-
-
-def replayed_provenance(analyzer: Analyzer) -> dict[str, Any]:
-    """What ``analyzer.describe()`` says after a replay, without replaying a single answer.
-
-    For observations read from the cache: the adapter opens its recording as a replay does and
-    describes it (its sessions, endpoint classes, SDK versions), and the emulator's and simulation's
-    marks are read from the recorded answers themselves. Nothing here comes from the cache.
-    """
-    from .adapters.base import session_of
-
-    with session_of(analyzer):
-        info = dict(analyzer.describe())
-    info.setdefault("vocabulary", analyzer.vocabulary.to_dict())
-    source = info.get("source")
-    if isinstance(source, str) and Path(source).is_file():
-        flags = recorded_flags(source)
-        info["emulated"] = bool(info.get("emulated")) or flags["emulated"]
-        info["simulated"] = bool(info.get("simulated")) or flags["simulated"]
-    return info

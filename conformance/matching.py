@@ -25,12 +25,14 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_THRESHOLDS",
     "MATCH_MODES",
+    "MATCH_MODES_HELP",
     "ComparisonRun",
     "PhotoOutcome",
     "SearchOutcome",
     "SearchRun",
     "hold_to_gallery",
     "is_similarity",
+    "match_mode",
 ]
 
 # Outcomes that count as searches: with no face found, the search returned nothing (a mated probe's miss).
@@ -232,6 +234,14 @@ DEFAULT_THRESHOLDS = (80.0, 90.0, 95.0, 99.0)
 
 # How a face-matching run is counted: 1:N, per probe searched; or 1:1, per probe-gallery pair (--match-mode).
 MATCH_MODES = ("search", "compare")
+MATCH_MODES_HELP = "search (1:N) or compare (1:1)"
+
+
+def match_mode(text: str) -> str:
+    """``text`` if it is one of :data:`MATCH_MODES` (the one place a match mode is validated), else ValueError."""
+    if text not in MATCH_MODES:
+        raise ValueError(f"match mode {text!r}: {MATCH_MODES_HELP}")
+    return text
 
 
 def is_similarity(value: float) -> bool:

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._defaults import DEFAULT_MATCH_MODE, DEFAULT_PRICE, DEFAULT_RECORD_MODE, DEFAULT_SEED  # leaves (F7)
 from ._untrusted import shown
 from .adapters.base import DEFAULT_TIMEOUT
-from .planning.planners import DEFAULT_PRICE  # conformance plan's price: one default, one dated source
 from .run.execution import ExecutorSpec
 
 if TYPE_CHECKING:
@@ -53,9 +53,6 @@ __all__ = [
     "run_options",
 ]
 
-DEFAULT_SEED = 20261121
-DEFAULT_RECORD_MODE = "none"  # replay only, offline, as pytest-recording's own default
-DEFAULT_MATCH_MODE = "search"
 PREFIX = "--conformance-"
 
 
@@ -100,22 +97,21 @@ def _seed(text: str) -> int:
 
 
 def _record_mode(text: str) -> str:
-    from .recording.cassette import RECORD_MODES
+    from .recording.cassette import RECORD_MODES_HELP, record_mode
 
-    # pytest-recording's names; "rewrite" is its name for "all", accepted as it accepts it.
-    if text not in (*RECORD_MODES, "rewrite"):
-        raise OptionError(
-            f"{shown(text)}: record modes: none (replay only, the default), once, new_episodes, all (or rewrite)"
-        )
-    return text
+    try:
+        return record_mode(text)  # pytest-recording's names; its "rewrite" becomes "all" there
+    except ValueError:
+        raise OptionError(f"{shown(text)}: {RECORD_MODES_HELP}") from None
 
 
 def _match_mode(text: str) -> str:
-    from .matching import MATCH_MODES
+    from .matching import MATCH_MODES_HELP, match_mode
 
-    if text not in MATCH_MODES:
-        raise OptionError(f"{shown(text)}: search (1:N) or compare (1:1)")
-    return text
+    try:
+        return match_mode(text)
+    except ValueError:
+        raise OptionError(f"{shown(text)}: {MATCH_MODES_HELP}") from None
 
 
 def _thresholds(text: str) -> tuple[float, ...]:
@@ -180,12 +176,15 @@ def _joined(value: Any) -> str:
     return ",".join(value)
 
 
-def _untrusted(value: Any) -> str:
-    return ",".join(f"{v:g}" for v in value)
-
-
 def _number(value: Any) -> str:
-    return f"{value:g}"
+    # Short where that loses nothing (80, not 80.0), else repr, the shortest text that reads back as the same
+    # float: verify re-derives from this line, so a rounded number would re-run at another value (rt18 F2).
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
+def _untrusted(value: Any) -> str:
+    return ",".join(_number(v) for v in value)
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,14 @@ No logic of its own lives here: loading is :mod:`conformance.run.context`, check
 nothing heavy; numpy and friends load only when a conformance fixture is used.
 
 Why this is one module of about 1,400 lines: pytest finds a plugin's hooks and fixtures by name in
-the module its ``pytest11`` entry point names, and they share the run's stash keys and options
-declared here (configuration and the baseline check, one set of answers under xdist, the fixtures,
-the regression gate, the terminal summary, the exit status and the reports). Splitting it means
-registering sub-plugins from ``pytest_configure``; until that is done, the banners above each part
-say where it starts.
+the one module its ``pytest11`` entry point names, and every part of it reads the same per-session
+state: the fifteen stash keys declared at the top, the run's options (``_options``) and its one loaded
+context (``_load``), which configuration, the xdist share, the fixtures, the regression gate and the
+collector that writes the reports all read and write. Parts moved to other modules would have to be
+registered by hand as plugins in ``pytest_configure`` (and again on every xdist worker) and would
+import these private keys back from here, one state spread over several files; what is not that
+state already lives elsewhere (loading in :mod:`conformance.run.context`, checks, reports, the
+option table). The banners above each part say where it starts.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._text import printable, printable_lines
-from .options import OPTION, OPTIONS, Option, OptionError, run_options
+from .options import OPTION, OPTIONS, Option, OptionError, reproduce_flags, run_options
 
 if TYPE_CHECKING:
     from .adapters.base import Analyzer
@@ -394,7 +397,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return [
         printable(
             f"conformance: {what}; repeat with: "
-            f"{' '.join([*options.flags(), *_gate_flags(config), *map(shlex.quote, _pytest_args(config))])}"
+            f"{' '.join([*reproduce_flags(options), *_gate_flags(config), *map(shlex.quote, _pytest_args(config))])}"
         )
     ]
 
@@ -764,6 +767,7 @@ def conformance_check(
     decides.
     """
     from .assertions import assert_result
+    from .results import deciding
 
     def check(check_id: str) -> CheckResult:
         __tracebackhide__ = True
@@ -773,11 +777,11 @@ def conformance_check(
             conformance_record(result)
             suffix = "" if result.threshold is None else f"@{result.threshold:g}"
             request.node.user_properties.extend(_junit_properties(result, suffix=suffix))
-        deciding = next((r for r in results if r.details.get("binding")), results[0])
-        if str(deciding.verdict) == "not applicable":
+        decided = deciding(results)
+        if str(decided.verdict) == "not applicable":
             # Recorded above; not a verdict on the analyzer, so neither a pass nor a failure.
-            pytest.skip(printable(f"{deciding.id} not applicable: {'; '.join(deciding.notes)}"))
-        return assert_result(deciding, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
+            pytest.skip(printable(f"{decided.id} not applicable: {'; '.join(decided.notes)}"))
+        return assert_result(decided, inconclusive=ctx.policy.inconclusive, footer=_footer(ctx))
 
     return check
 
@@ -790,6 +794,11 @@ def conformance_regression_gate(
 
     The gate makes every check of the run to compare them, and records them: a run of the gate alone
     (``-k regression``) reports every check, complete, whatever its exit says about regressions.
+
+    A known cost under pytest-xdist: results are shared within a process, so the gate's worker computes
+    again the checks other workers ran (at most one more computation of every check per run: about 1 s
+    on the demo, misgender_gap's bootstrap nearly all of it). The gate is a test whose outcome is its
+    verdict, so it cannot wait on the controller for the other workers' results.
     """
     from .comparison.gate import find_regressions
     from .errors import ConformanceError
@@ -1058,7 +1067,7 @@ class _Collector:
             # Made here, on the controller: a worker does not know the command conformance run was given.
             run["pytest_args"] = _pytest_args(self.config)
             # The gate's options belong to the run: its reproduce line must gate again (issue 14, red team).
-            run["flags"] = [*run.get("flags", options.flags()), *_gate_flags(self.config)]
+            run["flags"] = [*run.get("flags", reproduce_flags(options)), *_gate_flags(self.config)]
             run["command"] = _command(self.config, list(run["flags"]))
             run["checks_chosen"] = bool(options.checks)
             if self._gate_only(run.get("checks") or ()):
@@ -1358,7 +1367,7 @@ def _label_of(check: CheckResult) -> str:
     """A check's name in the console: its id, with its threshold (and whether it binds) for matching checks."""
     if check.threshold is None:
         return check.id
-    return f"{check.id}@{check.threshold:g}" + (" (binding)" if check.details.get("binding") else "")
+    return f"{check.id}@{check.threshold:g}" + (" (binding)" if check.binding else "")
 
 
 def provenance_lines(report: Report) -> list[str]:

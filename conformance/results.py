@@ -7,7 +7,7 @@ recomputes a statistic, it reads a :class:`CheckResult`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +17,7 @@ __all__ = [
     "Comparison",
     "GroupRate",
     "Verdict",
+    "deciding",
     "worst",
 ]
 
@@ -244,6 +245,15 @@ class CheckResult:
     alpha_fail: float | None = None
     direction: str = ""
 
+    @property
+    def binding(self) -> bool:
+        """Whether this is the result whose verdict is its check's: a matching check's at the binding threshold.
+
+        The one reading of ``details["binding"]`` (a check with one result has no such entry, and its
+        one result decides: see :func:`deciding`).
+        """
+        return bool(self.details.get("binding"))
+
     def to_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {} if self.threshold is None else {"threshold": self.threshold}
         if self.alpha_pass is not None:
@@ -371,3 +381,9 @@ def _shown(value: object) -> str:
     from ._untrusted import shown
 
     return shown(value)
+
+
+def deciding(results: Sequence[CheckResult]) -> CheckResult:
+    """Of a check's results (one per threshold for a matching check), the one its verdict is: the binding one,
+    else the first (a check with one result). Every writer, the plugin and the checks read the verdict so."""
+    return next((r for r in results if r.binding), results[0])

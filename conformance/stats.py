@@ -37,10 +37,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FAIL_LIMITS",
+    "FEW_ERRORS",
     "ClusteredRate",
     "GapTests",
     "IntervalChange",
     "Precision",
+    "beta_limits",
+    "bonferroni",
     "boschloo_is_quick",
     "change_from_intervals",
     "cluster_bootstrap_difference",
@@ -73,6 +76,9 @@ _INTERVAL_METHODS = ("wilson", "clopper-pearson")
 # limits keep a wrong fail within the stated rate; interval = "wilson" narrows only the intervals
 # shown and the pass direction.
 FAIL_LIMITS = "clopper-pearson"
+# Below this many errors behind a rate, a share or a ratio moves a lot with one error more or fewer: the
+# matching checks say so, and a ratio's bootstrap interval is widened to the ratio of the groups' bounds.
+FEW_ERRORS = 30
 _EXACT_METHODS = ("fisher", "boschloo")
 
 # Indices drawn per bootstrap chunk: 1 MiB of int64 (and as much again for the gathered values),
@@ -726,13 +732,28 @@ def _adjusted_n(effective: float, floor: float, df: float, alpha: float) -> floa
     return max(floor, effective * (z / t) ** 2 if t > 0 else effective)
 
 
+def beta_limits(x: float, n: float, alpha: float) -> tuple[float, float]:
+    """Clopper-Pearson limits of ``x`` events in ``n`` units, both possibly fractional (effective counts).
+
+    Each limit holds at one-sided ``alpha`` (a two-sided interval at level ``c`` is ``alpha = (1 - c) / 2``):
+    the beta quantiles that define Clopper-Pearson's interval, which scipy's binomtest takes only for whole
+    counts. 0 and 1 at the ends, where the beta distribution is undefined.
+    """
+    inverse = _special().betaincinv
+    lower = 0.0 if x <= 0 else float(inverse(x, n - x + 1.0, alpha))
+    upper = 1.0 if x >= n else float(inverse(x + 1.0, n - x, 1.0 - alpha))
+    return lower, upper
+
+
+def bonferroni(confidence: float, m: int) -> float:
+    """The level ``1 - (1 - confidence) / m`` at which ``m`` intervals hold together (``confidence`` for one)."""
+    return confidence if m <= 1 else 1.0 - (1.0 - confidence) / m
+
+
 def _score_bounds(p: float, n: float, alpha: float, method: str) -> tuple[float, float]:
     """One-sided ``alpha`` lower and upper score bounds of a proportion ``p`` on ``n`` (possibly fractional) units."""
     if method == "clopper-pearson":
-        inverse = _special().betaincinv  # the beta quantile: Clopper-Pearson's limits by definition
-        x = p * n
-        lower = 0.0 if x <= 0 else float(inverse(x, n - x + 1.0, alpha))
-        upper = 1.0 if x >= n else float(inverse(x + 1.0, n - x, 1.0 - alpha))
+        lower, upper = beta_limits(p * n, n, alpha)
         return (min(lower, p), max(upper, p))
     z, _ = _quantiles(alpha, math.inf)
     z2n = z * z / n

@@ -301,8 +301,7 @@ def _policy(
             except ConformanceError as error:
                 problems.append(FileProblem("policy file", file, f"cannot be read now: {error}"))
     if again is not None:
-        if options.target_fmr:  # --target-fmr wins over the policy's, as in a run
-            again = replace(again, target_fmr=options.target_fmr)
+        again = options.applied_to(again)  # as in a run
         changed = _diff(dict(content), json.loads(json.dumps(policy_content(again.to_dict()))))
         if changed:
             first = ", ".join(f"{p} {_value(a)} → {_value(b)}" for p, a, b in changed[:3])
@@ -776,9 +775,7 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
             raised[check_id] = {"cause": "raised", "reason": f"raised ConformanceError: {error}"}
     accepted, unexplained = _accepted_not_run(report)
     differences += unexplained
-    evidence_gives = {
-        r.id: str(r.verdict) for r in results if r.id in accepted and (r.threshold is None or r.details.get("binding"))
-    }
+    evidence_gives = {r.id: str(r.verdict) for r in results if r.id in accepted and (r.threshold is None or r.binding)}
     payload = context_payload(ctx)
     run = dict(payload["run"])
     # Without --checks in the reproduce line the whole suite was planned; with it, the plan is those checks

@@ -147,7 +147,13 @@ def test_an_analyzer_declaring_nothing_is_asked_for_photos_only() -> None:
         (
             "rekognition",
             Capabilities(
-                sees_new_images=True, sessions=True, calls_service=True, records=True, workers=True, searches=True
+                sees_new_images=True,
+                sessions=True,
+                calls_service=True,
+                records=True,
+                workers=True,
+                searches=True,
+                reads_files=True,  # its recording, sealed into the report (red team 18 F10)
             ),
         ),
     ],

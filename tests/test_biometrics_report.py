@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import observe, people
+from builders import observe, people, typed
 from scipy.stats import norm
 
 from conformance import cli
@@ -32,7 +32,7 @@ from conformance.checks import run_check
 from conformance.comparison.gate import find_regressions
 from conformance.comparison.reports import compare_reports
 from conformance.dataset import group_labels
-from conformance.options import OPTION, OptionError, parse_flags, run_options
+from conformance.options import OPTION, OptionError, parse_flags, reproduce_flags, run_options
 from conformance.policy import Policy
 from conformance.report import Report
 from conformance.reporting import build_report, render_html, render_markdown
@@ -508,7 +508,7 @@ def ratio_row(report: dict[str, Any], check_id: str, group: str) -> dict[str, An
 
 
 def test_compare_puts_two_models_side_by_side_at_the_same_target_fmr(a: dict[str, Any], b: dict[str, Any]) -> None:
-    comparison = compare_reports([b, a], names=["model_b", "model_a"])
+    comparison = compare_reports(typed(b, a), names=["model_b", "model_a"])
     point = next(p for p in comparison.points if p.title == "false_match_differential at FMR 0.001")
     fa, fb = binding(a, "false_match_differential"), binding(b, "false_match_differential")
     assert point.thresholds == (fb["threshold"], fa["threshold"])  # each model's own threshold
@@ -533,7 +533,7 @@ def test_compare_puts_two_models_side_by_side_at_the_same_target_fmr(a: dict[str
 
 
 def test_identical_1to1_reports_differ_nowhere(a: dict[str, Any]) -> None:
-    comparison = compare_reports([a, copy.deepcopy(a)])
+    comparison = compare_reports(typed(a, copy.deepcopy(a)))
     assert comparison.comparable
     assert comparison.differences == ()
     changes = [c for p in comparison.points for g in p.groups for c in (*g.rate_changes[1:], *g.ratio_changes[1:])]
@@ -551,7 +551,7 @@ def gender_report(tmp_path: Path) -> dict[str, Any]:
 
 
 def test_a_gender_report_and_a_matching_report_measure_different_things(a: dict[str, Any], tmp_path: Path) -> None:
-    comparison = compare_reports([gender_report(tmp_path), a], names=["gender", "matching"])
+    comparison = compare_reports(typed(gender_report(tmp_path), a), names=["gender", "matching"])
     assert not comparison.comparable
     assert comparison.kinds == ("gender classification", "1:1 comparisons")
     text = render_compare_markdown(comparison)
@@ -587,7 +587,7 @@ def test_reports_with_no_operating_point_in_common_compare_nothing_and_fail_the_
     a: dict[str, Any], rule: dict[str, Any], label: str
 ) -> None:
     other = _moved(a, **rule)
-    comparison = compare_reports([a, other], names=["a", "other"])
+    comparison = compare_reports(typed(a, other), names=["a", "other"])
     assert all(sum(v is not None for v in p.verdicts) == 1 for p in comparison.points)
     assert any(p.label == label for p in comparison.points)
     text = render_compare_markdown(comparison)
@@ -597,7 +597,7 @@ def test_reports_with_no_operating_point_in_common_compare_nothing_and_fail_the_
         in text
     )
     # The gate: comparing nothing is no pass.
-    (found,) = find_regressions(other, a)
+    (found,) = find_regressions(*typed(other, a))
     assert found.figure == "operating point"
     assert found.message.startswith(
         "nothing compared: no 1:1 operating point is in two reports (the baseline at FMR 0.001"
@@ -608,9 +608,9 @@ def test_a_report_whose_rules_do_not_name_their_impostors_still_matches(a: dict[
     older = copy.deepcopy(a)
     for check in older["checks"]:
         check["details"].get("threshold_rule", {}).pop("impostors", None)
-    comparison = compare_reports([a, older])
+    comparison = compare_reports(typed(a, older))
     assert all(sum(v is not None for v in p.verdicts) == 2 for p in comparison.points)
-    assert find_regressions(older, a) == []
+    assert find_regressions(*typed(older, a)) == []
 
 
 # -- the regression gate -------------------------------------------------------------------------------
@@ -619,7 +619,7 @@ def test_a_report_whose_rules_do_not_name_their_impostors_still_matches(a: dict[
 def test_a_worse_ratio_is_a_regression_naming_check_group_and_both_figures(
     a: dict[str, Any], b: dict[str, Any]
 ) -> None:
-    found = [r for r in find_regressions(a, b) if r.figure == "ratio" and r.check == "false_match_differential"]
+    found = [r for r in find_regressions(*typed(a, b)) if r.figure == "ratio" and r.check == "false_match_differential"]
     (regression,) = [r for r in found if r.operating_point == "FMR 0.001"]
     old, new = ratio_row(b, "false_match_differential", "V-VI"), ratio_row(a, "false_match_differential", "V-VI")
     assert (regression.group, regression.reference) == ("V-VI", "I-II")
@@ -638,7 +638,7 @@ def test_a_worse_ratio_is_a_regression_naming_check_group_and_both_figures(
     # The group's own FMR at the same target FMR rose too (its share of the false matches grew).
     (rate,) = [
         r
-        for r in find_regressions(a, b)
+        for r in find_regressions(*typed(a, b))
         if r.figure == "FMR" and r.group == "V-VI" and r.operating_point == "FMR 0.001"
     ]
     now = binding(a, "false_match_differential")["groups"]["V-VI"]
@@ -647,10 +647,10 @@ def test_a_worse_ratio_is_a_regression_naming_check_group_and_both_figures(
 
 
 def test_identical_runs_pass_and_an_improvement_is_no_regression(a: dict[str, Any], b: dict[str, Any]) -> None:
-    assert find_regressions(a, copy.deepcopy(a)) == []
-    assert find_regressions(b, copy.deepcopy(b)) == []
+    assert find_regressions(*typed(a, copy.deepcopy(a))) == []
+    assert find_regressions(*typed(b, copy.deepcopy(b))) == []
     # Model B against model A: V-VI's FMR ratio came back to parity, which is no regression...
-    back = find_regressions(b, a)
+    back = find_regressions(*typed(b, a))
     assert not [r for r in back if r.check == "false_match_differential" and r.group == "V-VI" and r.figure == "ratio"]
     # ...while B misses III-IV's genuine pairs more (its generator's noise is larger there): caught.
     assert [
@@ -699,9 +699,9 @@ def test_a_bad_target_fmr_is_named_once_whichever_way_it_came(
 
 def test_target_fmr_is_in_the_reproduce_line_and_reads_back() -> None:
     options = run_options({"demo": True, "target_fmr": (1e-3, 1e-5)}, project_root=None)
-    assert "--conformance-target-fmr=0.001,1e-05" in options.flags()
-    assert parse_flags(options.flags(), project_root=None) == options
-    assert "--conformance-target-fmr" not in " ".join(run_options({"demo": True}, project_root=None).flags())
+    assert "--conformance-target-fmr=0.001,1e-05" in reproduce_flags(options)
+    assert parse_flags(reproduce_flags(options), project_root=None) == options
+    assert "--conformance-target-fmr" not in " ".join(reproduce_flags(run_options({"demo": True}, project_root=None)))
 
 
 def test_target_fmr_overrides_the_policy_in_a_run(a: dict[str, Any]) -> None:
@@ -746,11 +746,11 @@ def test_a_run_whose_targets_the_data_cannot_support_renders_and_compares(audit:
     )
     assert reason.search(root.by_id("check-false_match_differential").text())
     assert reason.search(render_markdown(report))
-    comparison = compare_reports([report, a], names=["unsupported", "model_a"])
+    comparison = compare_reports(typed(report, a), names=["unsupported", "model_a"])
     (nothing,) = [p for p in comparison.points if p.label == "no threshold" and p.check == "false_match_differential"]
     assert nothing.verdicts == ("inconclusive", None)
     assert "No group figures: no threshold could be fixed" in render_compare_markdown(comparison)
     # Nothing at a shared operating point: the gate says nothing was compared rather than passing (F9).
-    (found,) = find_regressions(report, a)
+    (found,) = find_regressions(*typed(report, a))
     assert found.figure == "operating point"
     assert found.message.startswith("nothing compared")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import Shot, observe, people
+from builders import Shot, observe, people, typed
 from scipy.stats import norm
 from statsmodels.stats.proportion import confint_proportions_2indep
 
@@ -108,7 +108,7 @@ def gap_of(report: dict[str, Any], group: str, check_id: str = "misgender_gap") 
 def test_a_clearly_worse_group_differs_beyond_noise_and_an_identical_pair_does_not(
     baseline: dict[str, Any], worse: dict[str, Any]
 ) -> None:
-    comparison = compare_reports([baseline, worse], names=["v1", "v2"])
+    comparison = compare_reports(typed(baseline, worse), names=["v1", "v2"])
     assert comparison.warnings == ()  # same manifest and images: same dataset hash
     trans = comparison.row("misgender_gap", "trans")
     assert trans.rate_changes[0] is None
@@ -122,7 +122,7 @@ def test_a_clearly_worse_group_differs_beyond_noise_and_an_identical_pair_does_n
     assert ("misgender_gap", "trans") in comparison.differences
     assert ("misgender_gap", "cis") not in comparison.differences
 
-    same = compare_reports([baseline, copy.deepcopy(baseline)])
+    same = compare_reports(typed(baseline, copy.deepcopy(baseline)))
     assert same.differences == ()
     changes = [c for t in same.checks for r in t.rows for c in (*r.rate_changes[1:], *r.gap_changes[1:])]
     present = [c for c in changes if c is not None]
@@ -133,7 +133,7 @@ def test_a_clearly_worse_group_differs_beyond_noise_and_an_identical_pair_does_n
 def test_the_rate_change_is_newcombes_interval_as_statsmodels_computes_it(
     baseline: dict[str, Any], worse: dict[str, Any]
 ) -> None:
-    change = compare_reports([baseline, worse]).row("misgender_gap", "trans").rate_changes[1]
+    change = compare_reports(typed(baseline, worse)).row("misgender_gap", "trans").rate_changes[1]
     assert change is not None
     assert change.method == "Newcombe"
     assert change.level == 0.95
@@ -153,7 +153,7 @@ def test_a_rate_that_is_not_a_proportion_changes_by_the_normal_approximation(
         (new["ci"][1] - new["ci"][0]) / 2 / z(0.95),
     )
     difference = new["rate"] - old["rate"]
-    change = compare_reports([baseline, worse]).row("confidence_calibration", "trans").rate_changes[1]
+    change = compare_reports(typed(baseline, worse)).row("confidence_calibration", "trans").rate_changes[1]
     assert change is not None
     assert change.method == "normal approximation"
     assert change.difference == pytest.approx(difference)
@@ -168,7 +168,7 @@ def test_different_datasets_warn_and_missing_checks_and_groups_show_as_absent(
         observe(tmp_path, people("cis", 30, misgendered=3) + people("nb", 30, identity="nonbinary", misgendered=30)),
         ("misgender_gap",),
     )
-    comparison = compare_reports([baseline, other], names=["first", "second"])
+    comparison = compare_reports(typed(baseline, other), names=["first", "second"])
     (warning,) = comparison.warnings
     assert "second is on a different dataset than first" in warning
     assert other["dataset"]["content_hash"] in warning
@@ -189,18 +189,18 @@ def test_different_datasets_warn_and_missing_checks_and_groups_show_as_absent(
 
 def test_compare_refuses_fewer_than_two_reports_and_a_dict_that_is_not_a_report(baseline: dict[str, Any]) -> None:
     with pytest.raises(ReportError, match="at least two reports"):
-        compare_reports([baseline])
+        compare_reports(typed(baseline))
     with pytest.raises(ReportError, match="2 names for 3 reports"):
-        compare_reports([baseline, baseline, baseline], names=["a", "b"])
-    with pytest.raises(ReportError, match=r"vendor-b: not a conformance report: no 'checks'"):
-        compare_reports([baseline, {"schema": 1, "kit_version": "0"}], names=["vendor-a", "vendor-b"])
+        compare_reports(typed(baseline, baseline, baseline), names=["a", "b"])
+    with pytest.raises(ReportError, match=r"not a conformance report: no 'checks'"):
+        typed(baseline, {"schema": 1, "kit_version": "0"})  # what is not a report is refused as it is read
 
 
 # -- find_regressions --------------------------------------------------------------------------------
 
 
 def test_a_worse_gap_is_a_regression_named_with_both_figures(baseline: dict[str, Any], worse: dict[str, Any]) -> None:
-    (regression,) = [r for r in find_regressions(worse, baseline) if r.check == "misgender_gap"]
+    (regression,) = [r for r in find_regressions(*typed(worse, baseline)) if r.check == "misgender_gap"]
     assert (regression.check, regression.group, regression.reference) == ("misgender_gap", "trans", "cis")
     # Hand counts: trans 10/100 then 40/100, cis 10/100 both times; one comparison, so a 95% interval.
     old_ci, new_ci = newcombe(10, 100, 10, 100), newcombe(40, 100, 10, 100)
@@ -222,7 +222,7 @@ def test_a_worse_gap_is_a_regression_named_with_both_figures(baseline: dict[str,
 def test_the_change_interval_is_the_normal_approximation_worked_by_hand(
     baseline: dict[str, Any], worse: dict[str, Any]
 ) -> None:
-    (regression,) = [r for r in find_regressions(worse, baseline) if r.check == "misgender_gap"]
+    (regression,) = [r for r in find_regressions(*typed(worse, baseline)) if r.check == "misgender_gap"]
     old_ci, new_ci = newcombe(10, 100, 10, 100), newcombe(40, 100, 10, 100)
     se = math.sqrt(((old_ci[1] - old_ci[0]) / 2 / z(0.95)) ** 2 + ((new_ci[1] - new_ci[0]) / 2 / z(0.95)) ** 2)
     difference = 0.30 - 0.0
@@ -239,9 +239,9 @@ def test_the_change_interval_is_the_normal_approximation_worked_by_hand(
 def test_an_identical_run_and_an_improved_one_are_not_regressions(
     baseline: dict[str, Any], worse: dict[str, Any]
 ) -> None:
-    assert find_regressions(baseline, copy.deepcopy(baseline)) == []
-    assert find_regressions(worse, copy.deepcopy(worse)) == []
-    assert find_regressions(baseline, worse) == []  # trans went from 40/100 back to 10/100
+    assert find_regressions(*typed(baseline, copy.deepcopy(baseline))) == []
+    assert find_regressions(*typed(worse, copy.deepcopy(worse))) == []
+    assert find_regressions(*typed(baseline, worse)) == []  # trans went from 40/100 back to 10/100
 
 
 def test_matching_checks_are_compared_threshold_by_threshold(baseline: dict[str, Any], worse: dict[str, Any]) -> None:
@@ -251,10 +251,10 @@ def test_matching_checks_are_compared_threshold_by_threshold(baseline: dict[str,
 
     before = {**baseline, "checks": [at(baseline, 80), at(worse, 90)]}
     after = {**worse, "checks": [at(worse, 80), at(worse, 90)]}
-    (regression,) = find_regressions(after, before)
+    (regression,) = find_regressions(*typed(after, before))
     assert (regression.check, regression.threshold, regression.group) == ("false_match_gap", 80, "trans")
     assert regression.message.startswith("false_match_gap at 80: trans vs cis gap 0.300 ")
-    comparison = compare_reports([before, after])
+    comparison = compare_reports(typed(before, after))
     assert [t.label for t in comparison.checks] == ["false_match_gap at 80", "false_match_gap at 90"]
     assert comparison.row("false_match_gap", "trans", 80).differs
     assert not comparison.row("false_match_gap", "trans", 90).differs
@@ -263,7 +263,7 @@ def test_matching_checks_are_compared_threshold_by_threshold(baseline: dict[str,
 def test_render_regressions_lists_each_or_says_there_is_none(baseline: dict[str, Any], worse: dict[str, Any]) -> None:
     path = Path("old") / "report.json"
     assert render_regressions([], path) == "no regression against old/report.json"
-    regressions = find_regressions(worse, baseline)
+    regressions = find_regressions(*typed(worse, baseline))
     text = render_regressions(regressions, path)
     lines = text.splitlines()
     noun = "regression" if len(regressions) == 1 else "regressions"
@@ -276,8 +276,9 @@ def test_render_regressions_lists_each_or_says_there_is_none(baseline: dict[str,
 
 def test_load_report_reads_back_what_write_json_wrote(baseline: dict[str, Any], tmp_path: Path) -> None:
     path = write_json(baseline, tmp_path / "report.json")
-    assert load_report(path) == baseline
-    assert find_regressions(load_report(path), baseline) == []
+    loaded = load_report(path)
+    assert loaded.to_json() == baseline  # the typed report, read once: compare and the gate take it as it is
+    assert find_regressions(loaded, *typed(baseline)) == []
 
 
 @pytest.mark.parametrize(
@@ -325,7 +326,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], d
 
 
 def test_markdown_escapes_hostile_group_names(hostile: tuple[dict[str, Any], dict[str, Any]]) -> None:
-    comparison = compare_reports(list(hostile), names=["<b>v1</b>", "v|2"])
+    comparison = compare_reports(typed(*hostile), names=["<b>v1</b>", "v|2"])
     assert {row.group for row in comparison.check("misgender_gap").rows} == {HOSTILE, PIPE}
     text = render_compare_markdown(comparison)
     assert "<img" not in text
@@ -345,7 +346,7 @@ def test_markdown_escapes_hostile_group_names(hostile: tuple[dict[str, Any], dic
 def test_html_is_self_contained_and_escapes_hostile_group_names(
     hostile: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
-    page = render_compare_html(compare_reports(list(hostile), names=["<b>v1</b>", "v|2"]))
+    page = render_compare_html(compare_reports(typed(*hostile), names=["<b>v1</b>", "v|2"]))
     assert page.startswith("<!DOCTYPE html>")
     assert "<img" not in page
     assert "<b>v1" not in page

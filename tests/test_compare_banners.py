@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import typed
 
 from conformance.comparison.reports import compare_reports
 from conformance.reporting.compare import render_compare_html, render_compare_markdown
@@ -63,8 +64,8 @@ def test_compare_shows_each_reports_banners(demo: Path, tmp_path: Path) -> None:
 
 def test_the_html_comparison_shows_them_too(demo: Path) -> None:
     base = json.loads(demo.read_text(encoding="utf-8"))
-    page = render_compare_html(compare_reports([base, stand_in(base)], names=["demo", "stand-in"]))
+    page = render_compare_html(compare_reports(typed(base, stand_in(base)), names=["demo", "stand-in"]))
     assert "demo: SIMULATED analyzer output" in page
     assert "stand-in: A LOCAL STAND-IN, NOT THE VENDOR&#x27;S SERVICE" in page
-    markdown = render_compare_markdown(compare_reports([base, stand_in(base)], names=["demo", "stand-in"]))
+    markdown = render_compare_markdown(compare_reports(typed(base, stand_in(base)), names=["demo", "stand-in"]))
     assert "demo: EMULATED vendor API" in markdown

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import tomllib
-from builders import observe, people
+from builders import observe, people, typed
 
 from conformance import group_labels, load_policy, run_check
 from conformance.comparison.reports import compare_reports
@@ -130,7 +130,7 @@ def test_report_page_inlines_the_shipped_stylesheets(bidi_report: dict[str, Any]
 
 
 def test_compare_page_inlines_its_stylesheet(bidi_report: dict[str, Any]) -> None:
-    page = render_compare_html(compare_reports([bidi_report, bidi_report]))
+    page = render_compare_html(compare_reports(typed(bidi_report, bidi_report)))
     assert (PACKAGE / "static" / "compare.css").read_text(encoding="utf-8") in page
 
 
@@ -139,7 +139,7 @@ def test_no_control_or_bidi_character_reaches_a_page_raw(bidi_report: dict[str, 
     page = (
         render_html(bidi_report)
         if page_kind == "report"
-        else render_compare_html(compare_reports([bidi_report, bidi_report], names=[EVIL, "plain run"]))
+        else render_compare_html(compare_reports(typed(bidi_report, bidi_report), names=[EVIL, "plain run"]))
     )
     found = sorted({f"U+{ord(c):04X}" for c in RAW.findall(page)})
     assert found == [], f"raw control or bidi characters in the page: {found}"
@@ -164,7 +164,7 @@ def test_bidi_names_are_shown_as_escapes_where_they_appear(bidi_report: dict[str
 
 
 def test_compare_page_shows_bidi_names_as_escapes(bidi_report: dict[str, Any]) -> None:
-    page = render_compare_html(compare_reports([bidi_report, bidi_report], names=[EVIL, "plain run"]))
+    page = render_compare_html(compare_reports(typed(bidi_report, bidi_report), names=[EVIL, "plain run"]))
     text = _Text(page).text
     assert "\\u202eevil" in text
     assert "Vendor a\\u200fb\\u200ec" in text

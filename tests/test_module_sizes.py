@@ -10,8 +10,25 @@ import conformance
 
 PACKAGE = Path(conformance.__file__).parent
 LIMIT = 600
-# The module docstring says why the module is one module despite its length, in one of these forms.
-REASON = re.compile(r"why (this is )?one module|why long|long because|lines on purpose", re.IGNORECASE)
+# The module docstring says why the module is one module despite its length: one of these phrases, then at least
+# a sentence of reason in the same paragraph (a bare phrase, "Why long: it is.", does not pass).
+REASON = re.compile(
+    r"(why (this is )?one module[^:\n]*|why long|long because|lines on purpose)[:,]?\s+(?P<why>[^\n]+(\n[^\n]+)*)",
+    re.IGNORECASE,
+)
+# A paragraph that defers ("until that is done", "to be split") gives a plan, not a reason (red team 18 F12).
+DEFERRAL = re.compile(r"until (that|this|it) is done|to be split|\bfor now\b|\bTODO\b", re.IGNORECASE)
+
+
+def reason_in(doc: str) -> bool:
+    """Whether ``doc`` has a paragraph that says why the module is long: the phrase, 80+ characters, no deferral."""
+    for paragraph in doc.split("\n\n"):
+        found = REASON.search(paragraph)
+        if found and len(found.group("why")) >= 80 and not DEFERRAL.search(paragraph):
+            return True
+    return False
+
+
 # Being split or explained in other branches of issue 18 when this test was written; each leaves this
 # list when its reason (or its split) lands.
 PENDING = {"checks/gender.py"}
@@ -31,7 +48,7 @@ def _long_modules() -> dict[str, str]:
 
 
 def test_every_long_module_says_at_its_top_why_it_is_one_module() -> None:
-    unexplained = [name for name, doc in _long_modules().items() if not REASON.search(doc) and name not in PENDING]
+    unexplained = [name for name, doc in _long_modules().items() if not reason_in(doc) and name not in PENDING]
     assert unexplained == []
 
 
@@ -39,6 +56,12 @@ def test_the_rule_sees_long_modules_and_their_reasons() -> None:
     # Not vacuous: the long modules are found, and a reason is read where one is written.
     long = _long_modules()
     assert "plugin.py" in long
-    assert REASON.search(long["plugin.py"])
-    assert REASON.search(long["checks/biometrics.py"])
-    assert not REASON.search("Face matching's values: what a matcher said about each probe.")
+    assert reason_in(long["plugin.py"])
+    assert reason_in(long["checks/biometrics.py"])
+    assert not reason_in("Face matching's values: what a matcher said about each probe.")
+    # A token phrase, or a plan in place of a reason, does not pass (red team 18 F12).
+    assert not reason_in("Why long: it is long.")
+    assert not reason_in(
+        "Why this is one module of 1,400 lines: the parts share state. Splitting it means registering sub-plugins; "
+        "until that is done, the banners say where each part starts."
+    )

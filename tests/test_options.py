@@ -19,6 +19,7 @@ from conformance.options import (
     OPTIONS,
     OptionError,
     parse_flags,
+    reproduce_flags,
     run_options,
 )
 from conformance.run.context import RunOptions
@@ -103,7 +104,7 @@ def test_good_values_parse_to_what_the_run_uses() -> None:
     assert OPTION["group_by"].parse(" skin_type , age_band,") == ("skin_type", "age_band")
     assert OPTION["thresholds"].parse("80, 99.5") == (80.0, 99.5)
     assert OPTION["executor"].parse("Threads: 4") == ExecutorSpec("threads", 4)
-    assert OPTION["record_mode"].parse("rewrite") == "rewrite"  # pytest-recording's name for all, accepted
+    assert OPTION["record_mode"].parse("rewrite") == "all"  # pytest-recording's name for all, read as all
     assert OPTION["timeout"].parse("2.5") == 2.5
 
 
@@ -168,7 +169,7 @@ def test_the_reproduce_line_parses_back_to_the_same_run() -> None:
         },
         project_root="/somewhere",
     )
-    flags = options.flags()
+    flags = reproduce_flags(options)
     assert flags[:2] == [
         "--conformance-dataset='my photos/manifest.csv'",
         "--conformance-analyzer=predictions:out.jsonl",
@@ -181,8 +182,8 @@ def test_the_reproduce_line_parses_back_to_the_same_run() -> None:
 
 
 def test_the_default_run_reproduces_with_its_seed_alone() -> None:
-    assert RunOptions().flags() == [f"--conformance-seed={DEFAULT_SEED}"]
-    assert RunOptions(demo=True).flags() == ["--conformance-demo", f"--conformance-seed={DEFAULT_SEED}"]
+    assert reproduce_flags(RunOptions()) == [f"--conformance-seed={DEFAULT_SEED}"]
+    assert reproduce_flags(RunOptions(demo=True)) == ["--conformance-demo", f"--conformance-seed={DEFAULT_SEED}"]
 
 
 @pytest.mark.parametrize("flag", ["--seed=3", "--conformance-bogus=1", "--conformance-demo=yes", "--conformance-seed"])
@@ -195,4 +196,4 @@ def test_a_reports_flags_give_back_its_options() -> None:
     flags = ["--conformance-demo-matching", "--conformance-seed=5", "--conformance-thresholds=85,95"]
     options = parse_flags(flags, project_root=None)
     assert (options.demo_matching, options.seed, options.thresholds) == (True, 5, (85.0, 95.0))
-    assert options.flags() == flags
+    assert reproduce_flags(options) == flags

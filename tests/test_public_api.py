@@ -249,3 +249,41 @@ def test_python_api_page_lists_the_public_names() -> None:
     assert listed.group(1) == str(conformance.__all__)
     for name in HELPERS.values():
         assert f"`{name}(" in page, f"{name} has no row in the page's table"
+
+
+def _as_written(function: Any) -> str:
+    """``function``'s parameters as the page's table writes them: ``a, *, b=None, c="x", **kwargs``."""
+    out: list[str] = []
+    star = False
+    for p in inspect.signature(function).parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            star = True
+            out.append(f"*{p.name}")
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            out.append(f"**{p.name}")
+            continue
+        if p.kind is p.KEYWORD_ONLY and not star:
+            star = True
+            out.append("*")
+        if p.default is p.empty:
+            out.append(p.name)
+        else:
+            shown = f'"{p.default}"' if isinstance(p.default, str) else repr(p.default)
+            out.append(f"{p.name}={shown}")
+    return ", ".join(out)
+
+
+def test_python_api_table_rows_match_the_signatures() -> None:
+    """Each row of the page's tables that writes a public function's call writes its real parameters and defaults
+    (a row said reference="cis" where the signature has reference=None: red team 18 F15)."""
+    page = PAGE.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)\((.*?)\)` \|", page, re.M)
+    checked = [(name, written) for name, written in rows if name in conformance.__all__]
+    assert len(checked) >= 15  # the table is still read: every helper and the API's functions
+    wrong = [
+        f"{name}({written}) != {name}({_as_written(getattr(conformance, name))})"
+        for name, written in checked
+        if callable(getattr(conformance, name)) and written != _as_written(getattr(conformance, name))
+    ]
+    assert wrong == []

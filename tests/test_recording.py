@@ -264,7 +264,10 @@ def test_effective_mode_of_an_empty_store_under_once_records(path: Path) -> None
 
 
 def test_an_unknown_record_mode_is_refused_naming_the_choices(path: Path) -> None:
-    with pytest.raises(ValueError, match=r"record mode 'sometimes'; choose one of none, once, new_episodes, all"):
+    with pytest.raises(
+        ValueError,
+        match=r"record mode 'sometimes': record modes: none \(replay only, the default\), once, new_episodes, all",
+    ):
         effective_mode("sometimes", load(path))
 
 

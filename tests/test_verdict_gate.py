@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from builders import Shot, observe, people, write_dataset
+from builders import Shot, observe, people, typed, write_dataset
 
 PEOPLE = 200
 PHOTOS = 3
@@ -138,7 +138,7 @@ def test_the_regression_gate_keeps_every_pair_of_groups_apart(tmp_path: Path) ->
         return built
 
     baseline, current = report(10, tmp_path / "before"), report(40, tmp_path / "after")
-    found = {(r.group, r.reference): r for r in find_regressions(current, baseline)}
+    found = {(r.group, r.reference): r for r in find_regressions(*typed(current, baseline))}
     regression = found[("trans", "cis")]
     assert regression.baseline_gap == pytest.approx(0.0)
     assert regression.current_gap == pytest.approx(0.3)

@@ -8,8 +8,10 @@ An adapter author reads this module and nothing else:
 - **may**: declare :class:`Capabilities` as a ``capabilities`` class attribute, and for each capability
   it declares, provide the members of the protocol that goes with it (:data:`PROTOCOLS`):
   :class:`HasSession` (``sessions``), :class:`Recorded` (``records``), :class:`SharesWithWorkers`
-  (``workers``), :class:`Matcher` (``searches``), :class:`Comparator` (``compares``).
-  ``sees_new_images`` and ``calls_service`` need no members: they say what the runner may ask.
+  (``workers``), :class:`Matcher` (``searches``), :class:`Comparator` (``compares``),
+  :class:`ReadsFiles` (``reads_files``: the files its answers depend on, sealed into the report).
+  ``sees_new_images`` and ``calls_service`` need no members: they say what the runner may ask;
+  ``failure_advice`` is text, what a run stopped by systematic failures tells the user to fix.
 
 The kit reads the declaration and never probes for members: an analyzer that declares nothing is
 asked for photos only. :func:`check_capabilities` holds a declaration to its members when the adapter
@@ -42,8 +44,10 @@ __all__ = [
     "AnalyzerFactory",
     "Capabilities",
     "Comparator",
+    "EvidenceFile",
     "HasSession",
     "Matcher",
+    "ReadsFiles",
     "Recorded",
     "ScoreScale",
     "SessionPlan",
@@ -53,7 +57,9 @@ __all__ = [
     "check_capabilities",
     "choose_face",
     "comparator",
+    "described",
     "matcher",
+    "provenance",
     "recorded",
     "session_of",
     "shares_with_workers",
@@ -130,7 +136,10 @@ class Analyzer(Protocol):
     """A facial-analysis system seen through an adapter: what every adapter must provide.
 
     ``describe()`` returns provenance for reports: at least ``name`` and ``version``, and
-    ``simulated`` / ``emulated`` flags when the output is not a real system's. ``analyze(photo)``
+    ``simulated`` / ``emulated`` flags when the output is not a real system's. It need not repeat the
+    vocabulary: ``vocabulary`` is the one declaration, and the kit writes ``vocabulary.to_dict()`` into
+    the report itself (see :func:`provenance`; a ``describe()`` "vocabulary" that says otherwise is refused).
+    ``analyze(photo)``
     returns one :class:`~conformance.observation.Observation`; a per-photo failure (no face, an API
     error) is an observation with that outcome and its reason, never an exception.
 
@@ -179,6 +188,21 @@ class Capabilities:
     searches: bool = False
     # Comparator: 1:1 comparisons of every photo with every other (embeddings, scores).
     compares: bool = False
+    # ReadsFiles: evidence_files(), the files its answers depend on, which the report seals by digest.
+    reads_files: bool = False
+    # What a systematic failure's message tells the user was kept and what to fix, for this kind of analyzer
+    # ("" : the kit's generic advice; an analyzer that records is told its recording kept every answer).
+    failure_advice: str = ""
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """A file an analyzer's answers depend on: sealed into ``report.json``'s evidence by its digest,
+    and checked again by ``conformance verify``. ``kind`` is what reports call it ("recording",
+    "predictions file", "model module", "embeddings file", ...)."""
+
+    path: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -227,6 +251,15 @@ class Recorded(Protocol):
     def cache_key(self, plan: str) -> str | None:
         """A digest of everything a replay's observations depend on (``plan`` names the variants), or None."""
         ...
+
+
+@runtime_checkable
+class ReadsFiles(Protocol):
+    """``reads_files``: the files its answers depend on (a recording, a predictions file, a model's module,
+    scores or embeddings), which the report seals by digest. The file named after the colon of
+    ``--analyzer NAME:FILE`` is sealed in any case; declare the others here, or they are not evidence."""
+
+    def evidence_files(self) -> Sequence[EvidenceFile]: ...
 
 
 @runtime_checkable
@@ -319,6 +352,7 @@ PROTOCOLS: Mapping[str, type] = {
     "workers": SharesWithWorkers,
     "searches": Matcher,
     "compares": Comparator,
+    "reads_files": ReadsFiles,
 }
 _NONE = Capabilities()
 
@@ -327,6 +361,41 @@ def capabilities_of(analyzer: object) -> Capabilities:
     """What ``analyzer`` declared (its ``capabilities``), or nothing beyond ``analyze`` when it declared none."""
     declared = getattr(analyzer, "capabilities", _NONE)
     return declared if isinstance(declared, Capabilities) else _NONE
+
+
+def described(analyzer: object) -> dict[str, Any]:
+    """``analyzer.describe()``, with the files it declares (``reads_files``) under ``"evidence_files"``.
+
+    The key is the kit's: :mod:`conformance.evidence` seals those files and keeps the key out of the
+    report's ``analyzer`` section.
+    """
+    info = dict(cast("Analyzer", analyzer).describe())
+    if capabilities_of(analyzer).reads_files:
+        files = cast("ReadsFiles", analyzer).evidence_files()
+        info["evidence_files"] = [{"path": str(f.path), "kind": f.kind} for f in files]
+    return info
+
+
+def provenance(analyzer: Analyzer) -> dict[str, Any]:
+    """What the reports say about ``analyzer``: its ``describe()``, with its declared vocabulary written in.
+
+    The declared :class:`Vocabulary` is the one source the checks read (as ``"vocabulary"``): a
+    ``describe()`` that carries a vocabulary of its own must say the same, or the adapter is refused,
+    since two declarations that disagree leave no way to tell which one the analyzer keeps to.
+    """
+    from ..errors import AdapterError
+
+    info = described(analyzer)
+    declared = analyzer.vocabulary.to_dict()
+    given = info.get("vocabulary")
+    if given is not None and given != declared:
+        raise AdapterError(
+            f"analyzer {analyzer.name!r}: describe() gives the vocabulary {given!r}, but the analyzer declares "
+            f"{declared!r} (its vocabulary attribute): declare it once, as vocabulary = Vocabulary(...), and drop "
+            '"vocabulary" from describe() (the kit writes the declared one into the report)'
+        )
+    info["vocabulary"] = declared
+    return info
 
 
 def _members(protocol: type) -> list[str]:

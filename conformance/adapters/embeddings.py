@@ -25,7 +25,7 @@ from .._files import open_regular, read_problem, read_regular
 from .._paths import tried
 from .._untrusted import shown
 from ..errors import AdapterError
-from .base import AdapterSettings, Capabilities, ScoreScale
+from .base import AdapterSettings, Capabilities, EvidenceFile, ScoreScale
 
 if TYPE_CHECKING:
     import numpy as np
@@ -240,7 +240,18 @@ class EmbeddingsComparator:
     ``load()`` returns the embeddings (one row per photo that has one) and the photos' manifest ids.
     """
 
-    capabilities = Capabilities(compares=True)
+    capabilities = Capabilities(compares=True, reads_files=True)
+
+    def evidence_files(self) -> list[EvidenceFile]:
+        """The vectors, and the photos' names beside them (FILE.txt): both decide which photo is which."""
+        file = self._provenance.get("file")
+        if not file:
+            return []
+        npy = Path(str(file))
+        return [
+            EvidenceFile(str(npy), "embeddings file"),
+            EvidenceFile(str(npy.with_suffix(".txt")), "embeddings file"),
+        ]
 
     def __init__(
         self,

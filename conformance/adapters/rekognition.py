@@ -58,14 +58,15 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import file_digest
 from .._text import printable
 from ..errors import AdapterError, ConformanceError, ManifestError
 from ..observation import Face, Observation
 from ..recording import endpoints
 from ..recording.endpoints import is_loopback, route
-from ..recording.recorder import Planned, file_sha256
+from ..recording.recorder import Planned
 from ..recording.scrub import redact, scrub_url
-from .base import AdapterSettings, Capabilities, SessionPlan, _overlap, choose_face
+from .base import AdapterSettings, Capabilities, EvidenceFile, SessionPlan, _overlap, choose_face
 from .rekognition_answers import (
     CREDENTIALS,
     NON_ANSWER,
@@ -187,7 +188,7 @@ def _transport(client: Any, endpoint: str) -> dict[str, Any]:
         except OSError:
             default = None
         if bundle.resolve() != default:
-            digest = file_sha256(bundle) if bundle.is_file() else "unreadable"
+            digest = file_digest(bundle) if bundle.is_file() else "unreadable"
             out["ca_bundle"] = {"file": bundle.name, "sha256": digest}
     return out
 
@@ -261,8 +262,18 @@ class RekognitionAnalyzer:
     search_floor = 50.0
     # Transformed variants are sent like any photo; in replay they must be in the recording (see can_see).
     capabilities = Capabilities(
-        sees_new_images=True, sessions=True, calls_service=True, records=True, workers=True, searches=True
+        sees_new_images=True,
+        sessions=True,
+        calls_service=True,
+        records=True,
+        workers=True,
+        searches=True,
+        reads_files=True,
     )
+
+    def evidence_files(self) -> list[EvidenceFile]:
+        """The recording the answers are replayed from (and recorded into), sealed into the report."""
+        return [EvidenceFile(str(self.recording), "recording")]
 
     def __init__(self, *, dataset: Dataset, settings: AdapterSettings) -> None:
         from ..recording.recorder import Recorder
@@ -992,7 +1003,7 @@ class RekognitionAnalyzer:
         self._rec.replays_legacy()
         if self.settings.record_mode != "none" or not self.recording.is_file():
             return None
-        recording = file_sha256(self.recording)
+        recording = file_digest(self.recording)
         parts = {
             "kit": __version__,
             "adapter": ADAPTER_VERSION,

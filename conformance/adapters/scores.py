@@ -34,7 +34,7 @@ from .._files import open_regular
 from .._paths import tried
 from .._untrusted import shown
 from ..errors import AdapterError
-from .base import AdapterSettings, Capabilities, ScoreScale
+from .base import AdapterSettings, Capabilities, EvidenceFile, ScoreScale
 
 if TYPE_CHECKING:
     import numpy as np
@@ -100,7 +100,11 @@ def parse_options(argument: str) -> tuple[str, dict[str, Any]]:
 class ScoresComparator:
     """The comparisons a scores file lists, validated on construction."""
 
-    capabilities = Capabilities(compares=True)
+    capabilities = Capabilities(compares=True, reads_files=True)
+
+    def evidence_files(self) -> list[EvidenceFile]:
+        """The scores file the comparisons are read from, sealed into the report."""
+        return [EvidenceFile(str(self.path), "scores file")]
 
     def __init__(self, path: Path, *, dataset: Dataset, higher: bool | None = None, pairs: str = "all") -> None:
         import numpy as np

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..results import deciding  # the one reading of which result decides a check (re-exported)
 from .check_ids import (
     CHECK_IDS,
     COMPARISON_CHECKS,
@@ -110,11 +111,6 @@ def run_check(
     return get_check(check_id)(data, groups=groups, reference=reference, policy=policy, seed=seed)
 
 
-def deciding(results: Sequence[CheckResult]) -> CheckResult:
-    """Of a check's results (one per threshold for a matching check), the one its verdict is: the binding one."""
-    return next((r for r in results if r.details.get("binding")), results[0])
-
-
 def run_matching_check(
     check_id: str,
     searches: SearchRun | ComparisonRun,
@@ -130,7 +126,7 @@ def run_matching_check(
 
     ``mode`` is ``search`` (1:N: per probe) or ``compare`` (1:1: per probe-gallery pair).
     """
-    from ..matching import MATCH_MODES, ComparisonRun
+    from ..matching import ComparisonRun, match_mode
     from . import matching
 
     if isinstance(searches, ComparisonRun):
@@ -142,8 +138,7 @@ def run_matching_check(
         )
     if check_id not in MATCHING_CHECKS:
         raise KeyError(f"unknown matching check {check_id!r}; checks: {', '.join(MATCHING_CHECKS)}")
-    if mode not in MATCH_MODES:
-        raise ValueError(f"match mode {mode!r}: search (1:N) or compare (1:1)")
+    match_mode(mode)
     data = matching.Searches(**(searches.arrays(groups) if mode == "search" else searches.pairs(groups)))
     check = getattr(matching, check_id)
     results: list[CheckResult] = check(

@@ -82,13 +82,9 @@ def subject_pairs(counts: PairCounts, g: int) -> int:
     return max(1, within + in_group * (len(counts.subjects) - in_group))
 
 
-def bonferroni(confidence: float, m: int) -> float:
-    """The level ``1 - (1 - confidence) / m`` at which ``m`` ratio intervals hold together.
-
-    The ratio-decided differentials keep their own rule (Bonferroni-adjusted bootstrap intervals
-    against ``ratio_tolerance``); the absolute-gap rule of :mod:`._compare` does not apply to them.
-    """
-    return confidence if m <= 1 else 1.0 - (1.0 - confidence) / m
+# The ratio-decided differentials keep their own rule (Bonferroni-adjusted bootstrap intervals against
+# ratio_tolerance, stats.bonferroni); the absolute-gap rule of ._compare does not apply to them.
+bonferroni = stats.bonferroni
 
 
 def subjects_in(counts: PairCounts, g: int) -> int:
@@ -97,19 +93,9 @@ def subjects_in(counts: PairCounts, g: int) -> int:
     return int(np.unique(counts.photo_subject[counts.photo_group == g]).size)
 
 
-def cp_fractional(x: float, n: float, level: float) -> tuple[float, float]:
-    """Clopper-Pearson limits for ``x`` events of ``n`` units, both possibly fractional (beta quantiles)."""
-    from scipy.special import betaincinv
-
-    tail = (1.0 - level) / 2.0
-    lower = 0.0 if x <= 0 else float(betaincinv(x, n - x + 1.0, tail))
-    upper = 1.0 if x >= n else float(betaincinv(x + 1.0, n - x, 1.0 - tail))
-    return lower, upper
-
-
 # Below this many errors behind a rate, a ratio's bootstrap interval is widened to the ratio of the
 # groups' bounds (a handful of people-pairs decide its resamples).
-FEW = 30
+FEW = stats.FEW_ERRORS
 # Every group's FNMR at or above this: the threshold rejects (nearly) every genuine comparison.
 ALL_REJECTED = 0.99
 
@@ -153,7 +139,7 @@ class Rates:
                 return None
             return stats.rate_interval(stats.clustered_rate(misses, genuine), level, self.method)
         units = float(min(n, subject_pairs(self.counts, g)))
-        lower, upper = cp_fractional(k * units / n, units, level)
+        lower, upper = stats.beta_limits(k * units / n, units, (1.0 - level) / 2.0)
         if self.resampled and 0 < k < n:
             boot = percentile_interval(self.boot[:, g], level)
             if boot is not None:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .._format import interval_text, ratio_text
-from ..results import CheckResult, Comparison, GroupRate, Verdict, worst
+from ..results import CheckResult, Comparison, GroupRate, Verdict, deciding, worst
 from . import COMPARISON_CHECKS
 from ._compare import Units, compare_groups, error_rates, group_order
 from ._pair_rates import (
@@ -821,8 +821,7 @@ def equitability(
     kw: dict[str, Any] = {"reference": reference, "policy": policy, "seed": seed, "thresholds": thresholds}
     fmr = false_match_differential(counts, targets=targets, **kw)
     fnmr = false_non_match_differential(counts, targets=targets, **kw)
-    bind_fmr = next((r for r in fmr if r.details.get("binding")), fmr[0])
-    bind_fnmr = next((r for r in fnmr if r.details.get("binding")), fnmr[0])
+    bind_fmr, bind_fnmr = deciding(fmr), deciding(fnmr)
     verdict = worst([bind_fmr.verdict, bind_fnmr.verdict, fta.verdict])
     ev = _evaluate(counts, reference=reference, policy=policy, seed=seed, thresholds=thresholds, targets=targets)
 

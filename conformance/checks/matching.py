@@ -37,8 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MODES", "Searches", "false_match_gap", "false_non_match_gap"]
 
-# Below this many errors a rate, a share or a ratio moves a lot with one more or one fewer error.
-FEW_ERRORS = 30
+FEW_ERRORS = stats.FEW_ERRORS  # below it a rate, a share or a ratio moves a lot with one error (one figure, in stats)
 # How far below the lowest evaluated threshold the sweep starts (it never starts below the floor).
 _SWEEP_BELOW = 20.0
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from .._format import interval, level_text
 from .._text import printable
@@ -65,7 +64,7 @@ def read_baseline(path: str | os.PathLike[str], *, option: str) -> Report:
         raise ReportError(f"{option} {problem}, or leave {option} out to run without the regression gate") from None
 
 
-def find_regressions(current: Report | Mapping[str, Any], baseline: Report | Mapping[str, Any]) -> list[Regression]:
+def find_regressions(current: Report, baseline: Report) -> list[Regression]:
     """Gaps of ``current`` that are worse than ``baseline``'s beyond noise.
 
     For each comparison (check, group, reference) present in both reports with a gap and its
@@ -76,7 +75,7 @@ def find_regressions(current: Report | Mapping[str, Any], baseline: Report | Map
     Parameters
     ----------
     current, baseline
-        Reports (:class:`~conformance.report.Report`, or report.json dicts).
+        :class:`~conformance.report.Report` values (:func:`read_baseline`, :func:`~conformance.report.read_report`).
 
     Returns
     -------
@@ -86,8 +85,8 @@ def find_regressions(current: Report | Mapping[str, Any], baseline: Report | Map
 
     Raises
     ------
-    ReportError
-        When either dict is not a conformance report.
+    TypeError
+        When either is not a :class:`~conformance.report.Report` (a dict: :meth:`~conformance.report.Report.from_json`).
     """
     now = parse_report(current, "current report", "current")
     before = parse_report(baseline, "baseline report", "baseline")

@@ -94,7 +94,7 @@ def operating_points(reports: Sequence[Report]) -> list[OperatingPoint]:
                 check=key[0],
                 label=label,
                 thresholds=tuple(None if c is None else c.threshold for c in present),
-                binding=tuple(bool(c is not None and c.details.get("binding")) for c in present),
+                binding=tuple(bool(c is not None and c.binding) for c in present),
                 verdicts=tuple(None if c is None else c.verdict for c in present),
                 references=tuple(None if c is None else c.reference for c in present),
                 rules=tuple(None if c is None else rule_of(c) for c in present),
@@ -109,8 +109,8 @@ def binding_rows(reports: Sequence[Report]) -> list[tuple[str, str, str, str]]:
     out = []
     for report in reports:
         binding = next(
-            (c for c in report.checks if c.id == "false_match_differential" and c.details.get("binding")),
-            next((c for c in report.checks if c.id in RATIO_CHECKS and c.details.get("binding")), None),
+            (c for c in report.checks if c.id == "false_match_differential" and c.binding),
+            next((c for c in report.checks if c.id in RATIO_CHECKS and c.binding), None),
         )
         if binding is None:
             out.append(("n/a", "n/a", "n/a", "n/a"))

@@ -14,12 +14,11 @@ point (the same target FMR).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from .._untrusted import shown
-from ..report import Report, ReportError, as_report, read_report
+from ..report import Report, ReportError, read_report
 from ..results import CheckResult
 from .changes import gap_change, rate_change
 from .points import SEPARATE_CHECKS, binding_rows, equitability_rows, operating_points
@@ -113,9 +112,18 @@ def parse_check(result: CheckResult) -> ParsedCheck:
     )
 
 
-def parse_report(report: Report | Mapping[str, Any], source: str, name: str) -> ParsedReport:
-    """``report`` as comparing reads it; ``source`` names it in a :class:`ReportError`, ``name`` in the comparison."""
-    typed = as_report(report, source)
+def parse_report(report: Report, source: str, name: str) -> ParsedReport:
+    """``report`` as comparing reads it; ``source`` names it in a TypeError, ``name`` in the comparison.
+
+    A :class:`~conformance.report.Report` only, read once (:func:`load_report` or :meth:`Report.from_json`):
+    a dict here would be parsed again on every comparison, and its errors found late.
+    """
+    if not isinstance(report, Report):
+        raise TypeError(
+            f"{source}: comparing reads a conformance.report.Report, not a {type(report).__name__}; read the file "
+            "with load_report(path) (or a parsed report.json with Report.from_json)"
+        )
+    typed = report
     analyzer = " ".join(x for x in (typed.analyzer.name, typed.analyzer.version) if x is not None).strip()
     summary = ReportSummary(
         name=name,
@@ -131,7 +139,7 @@ def parse_report(report: Report | Mapping[str, Any], source: str, name: str) -> 
     return ParsedReport(checks, skipped, summary, typed.grouping.reference, typed)
 
 
-def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_report(path: str | os.PathLike[str]) -> Report:
     """Read a ``report.json`` written by ``conformance run``, checking that it is one.
 
     Parameters
@@ -141,9 +149,9 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Returns
     -------
-    dict
-        The report as report.json holds it; :func:`conformance.report.read_report` gives the typed
-        :class:`~conformance.report.Report`.
+    Report
+        The typed report (what :func:`compare_reports` and the gate read), parsed once; its
+        ``to_json()`` is the report as report.json holds it.
 
     Raises
     ------
@@ -152,7 +160,7 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
         missing or unreadable, not JSON, or not a conformance report (no ``checks``,
         ``kit_version`` or ``schema``, or a check whose fields are malformed).
     """
-    return read_report(path).to_json()
+    return read_report(path)
 
 
 # -- comparing -------------------------------------------------------------------------------------
@@ -217,15 +225,13 @@ def _kind(report: ParsedReport) -> str:
     return kind_of([*planned, *(k[0] for k in report.checks), *report.skipped])
 
 
-def compare_reports(
-    reports: Sequence[Report | Mapping[str, Any]], names: Sequence[str] | None = None
-) -> ReportComparison:
+def compare_reports(reports: Sequence[Report], names: Sequence[str] | None = None) -> ReportComparison:
     """Put reports side by side, per check and per group, marking changes from the first beyond noise.
 
     Parameters
     ----------
     reports
-        Two or more reports (:class:`~conformance.report.Report`, or report.json dicts); the first
+        Two or more :class:`~conformance.report.Report` (read with :func:`load_report`); the first
         is what the others are compared with.
     names
         One display name per report (file names, vendor names); by default each report's analyzer
@@ -242,7 +248,10 @@ def compare_reports(
     Raises
     ------
     ReportError
-        With fewer than two reports, a wrong number of names, or a dict that is not a report.
+        With fewer than two reports, or a wrong number of names.
+    TypeError
+        For anything that is not a :class:`~conformance.report.Report` (a dict: read it with
+        :meth:`~conformance.report.Report.from_json`).
     """
     if len(reports) < 2:
         raise ReportError(f"comparing needs at least two reports, got {len(reports)}")

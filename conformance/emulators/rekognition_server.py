@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..recording.endpoints import url_host
 from .rekognition import (
     _MAX_BODY,
     CONTENT_TYPE,
@@ -73,8 +74,7 @@ class EmulatorServer:
         self._stopping = stopping if stopping is not None else threading.Event()
         self.host = host
         self.port: int = httpd.server_address[1]
-        shown = f"[{host}]" if ":" in host else host
-        self.url = f"http://{shown}:{self.port}"
+        self.url = f"http://{url_host(host)}:{self.port}"
         self._closed = False
 
     def close(self) -> None:

@@ -23,10 +23,33 @@ if TYPE_CHECKING:
 
     from .store import RecordingStore
 
-__all__ = ["RECORD_MODES", "amz_target", "decoded_body", "effective_mode", "replaying"]
+__all__ = [
+    "RECORD_MODES",
+    "RECORD_MODES_HELP",
+    "amz_target",
+    "decoded_body",
+    "effective_mode",
+    "record_mode",
+    "replaying",
+]
 
 # pytest-recording's record modes and their meaning here.
 RECORD_MODES = ("none", "once", "new_episodes", "all")
+RECORD_MODES_HELP = "record modes: none (replay only, the default), once, new_episodes, all (or rewrite)"
+
+
+def record_mode(text: str) -> str:
+    """The record mode ``text`` names, as one of :data:`RECORD_MODES`: the one place a mode is validated.
+
+    ``rewrite`` is pytest-recording's name for ``all`` and becomes ``all`` here, so nothing downstream
+    knows the alias. Raises ValueError naming ``text`` and the modes.
+    """
+    mode = "all" if text == "rewrite" else text
+    if mode not in RECORD_MODES:
+        raise ValueError(f"record mode {text!r}: {RECORD_MODES_HELP}")
+    return mode
+
+
 _KEY_ATTR = "_conformance_key"
 # Operations whose answer is about the image sent: one recorded answer per image is enough (Rekognition's, by default).
 _ANSWERS_ABOUT_AN_IMAGE = frozenset({"DetectFaces", "IndexFaces", "SearchFacesByImage", "CompareFaces"})
@@ -44,10 +67,7 @@ def effective_mode(mode: str, store: RecordingStore) -> str:
     would then be stuck half-done. Here ``once`` goes on recording what is missing until the store
     says every photo is recorded.)
     """
-    if mode == "rewrite":  # pytest-recording's name for recording everything anew
-        mode = "all"
-    if mode not in RECORD_MODES:
-        raise ValueError(f"record mode {mode!r}; choose one of {', '.join(RECORD_MODES)}")
+    mode = record_mode(mode)
     if mode == "once":
         return "none" if store.complete else "new_episodes"
     return mode

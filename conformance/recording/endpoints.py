@@ -73,7 +73,7 @@ def unambiguous(url: str, *, variable: str, credentials: bool = False) -> str:
     as different schemes, hosts or ports. Returns ``url`` unchanged.
     """
     scheme, host, port = sent_to(url)
-    shown = f"{scheme or 'http'}://{_bracketed(host)}{'' if port is None else f':{port}'}" if host else "no host"
+    shown = f"{scheme or 'http'}://{url_host(host)}{'' if port is None else f':{port}'}" if host else "no host"
     why = ""
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
         why = "it holds whitespace or a control character"
@@ -91,7 +91,7 @@ def unambiguous(url: str, *, variable: str, credentials: bool = False) -> str:
         except ValueError:
             theirs = ("", "", None, False)
         if not host or (theirs[0], theirs[1], theirs[2]) != (scheme, host, port):
-            read = f"{theirs[0]}://{_bracketed(theirs[1])}{'' if theirs[2] is None else f':{theirs[2]}'}"
+            read = f"{theirs[0]}://{url_host(theirs[1])}{'' if theirs[2] is None else f':{theirs[2]}'}"
             why = f"Python's urlsplit reads its host as {read} but urllib3, which sends the requests, as {shown}"
     if why:
         raise AmbiguousURL(
@@ -103,8 +103,9 @@ def unambiguous(url: str, *, variable: str, credentials: bool = False) -> str:
     return url
 
 
-def _bracketed(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
+def url_host(host: str) -> str:
+    """``host`` as a URL writes it: an IPv6 address in brackets (``[::1]``), once; any other host as it is."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
 def is_loopback(url: str) -> bool:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._atomic import write_atomic
 from .._files import FileTooLarge, NotRegularFile, read_problem, read_regular
 from .._text import printable
 
@@ -95,14 +96,9 @@ def register(host: str, port: int) -> tuple[bytes, Path | None]:
         return key, None
     path = folder / f"{int(port)}.json"
     text = json.dumps({"pid": os.getpid(), "host": host, "port": int(port), "key": key.hex()})
-    temporary = folder / f".{int(port)}.{secrets.token_hex(4)}"
     try:
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
+        write_atomic(path, text, mode=0o600)  # the key stays this user's
     except OSError:
-        temporary.unlink(missing_ok=True)
         return key, None
     return key, path
 

@@ -36,7 +36,6 @@ preflight) stays the adapter's: :meth:`Recorder.answers` tells it which requests
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -45,8 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .._files import file_digest
 from .._text import printable
 from ..errors import AdapterError, ConformanceError
+from .cassette import record_mode as _record_mode
 from .endpoints import classify, least_trusted, session_class
 from .proof import CLAIM_HEADER
 from .scrub import scrub_url
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
     from .store import RecordingStore
 
-__all__ = ["SIMULATED_HEADER", "Planned", "RecordedVendor", "Recorder", "file_sha256"]
+__all__ = ["SIMULATED_HEADER", "Planned", "RecordedVendor", "Recorder"]
 
 # An answer the kit's emulator simulated (its vendor's output made up from predictions): a claim that only warns.
 SIMULATED_HEADER = "x-conformance-simulated"
@@ -98,17 +99,6 @@ class RecordedVendor(Protocol):
         ...
 
 
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes, read in chunks (``hashlib.file_digest`` needs Python 3.11; the kit runs on 3.10)."""
-    from .._files import open_regular
-
-    digest = hashlib.sha256()
-    with open_regular(path) as handle:  # never a FIFO or a device
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _raise_write_failure(opened: Sequence[RecordingStore]) -> None:
     """Stop the run with why its recording could not be written and what was lost (said after the store closed)."""
     failure = opened[0].write_failure() if opened else None
@@ -142,7 +132,7 @@ class Recorder:
 
         self.dataset = dataset
         self.cassette_dir = cassette_dir
-        self.record_mode = record_mode
+        self.record_mode = _record_mode(record_mode)  # "rewrite" is "all" from here on
         self.adapter = adapter
         self.version = version
         self.note = note
@@ -209,7 +199,7 @@ class Recorder:
 
         mode = self.record_mode
         writes = mode != "none"
-        fresh = mode in ("all", "rewrite")
+        fresh = mode == "all"
         legacy = self.replays_legacy()
         with ExitStack() as stack:
             opened: list[RecordingStore] = []
@@ -448,7 +438,7 @@ class Recorder:
         """The recording file with its digest, as a report seals it (none when there is no file)."""
         if not self.recording.is_file():
             return []
-        return [{"path": str(self.recording), "sha256": file_sha256(self.recording)}]
+        return [{"path": str(self.recording), "sha256": file_digest(self.recording)}]
 
     def endpoint_class(self, sessions: Sequence[Mapping[str, Any]]) -> str:
         """The class of the endpoint the answers came from: the least trustworthy of the recording's

@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .endpoints import url_host
+
 __all__ = [
     "DROPPED_HEADERS",
     "MIN_SECRET_LENGTH",
@@ -197,8 +199,7 @@ def scrub_url(url: str) -> str:
     except (LocationParseError, ValueError):  # not a URL one can take apart: keep nothing of it but its length
         return f"(an endpoint URL that does not parse, {len(url)} characters)"
     host = (parts.host or "").lower()
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
+    host = url_host(host)
     netloc = (
         ("redacted@" if parts.auth is not None else "") + host + (f":{parts.port}" if parts.port is not None else "")
     )

@@ -235,7 +235,7 @@ def charts_check(checks: Sequence[CheckResult]) -> CheckResult | None:
     """
     for check_id in RATIO_CHECKS:
         for check in checks:
-            if check.id == check_id and check.details.get("binding") and "det" in check.details:
+            if check.id == check_id and check.binding and "det" in check.details:
                 return check
     return None
 

@@ -131,7 +131,7 @@ def _heatmap(matrix: Matrix, same_group: bool) -> Heatmap:
 
 def _marks(checks: Sequence[CheckResult], check_id: str) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
     """Target FMRs (for DET curves) and thresholds (for the histograms) of ``check_id``'s entries, binding first."""
-    entries = sorted((c for c in checks if c.id == check_id), key=lambda c: not c.details.get("binding"))
+    entries = sorted((c for c in checks if c.id == check_id), key=lambda c: not c.binding)
     fmrs, thresholds = [], []
     for c in entries:
         rule = rule_of(c)

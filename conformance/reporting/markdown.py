@@ -122,7 +122,7 @@ def _check_section(check: CheckResult) -> list[str]:
 
     at = ""
     if check.threshold is not None:
-        at = f" at threshold {check.threshold:g}" + (" (binding)" if check.details.get("binding") else "")
+        at = f" at threshold {check.threshold:g}" + (" (binding)" if check.binding else "")
     out = [f"## {code(check.id)}{at}: {verdict_label(check.verdict)}", "", f"Measure: {escape(check.measure)}.", ""]
     static = check.details.get("static")
     if isinstance(static, Mapping) and static:  # details are the check's own JSON: read with care

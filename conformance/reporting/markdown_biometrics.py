@@ -84,7 +84,7 @@ def summary_cells(check: CheckResult) -> tuple[str, str] | None:
 
 def _title(check: CheckResult) -> str:
     at = f" at {escape(threshold_label(check))}" if check.threshold is not None else ""
-    return at + (" (binding)" if check.details.get("binding") and check.threshold is not None else "")
+    return at + (" (binding)" if check.binding and check.threshold is not None else "")
 
 
 def _ratio_markdown(check: CheckResult, checks: Sequence[CheckResult]) -> list[str]:

@@ -13,10 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._defaults import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED
 from .._untrusted import CHOICES, shown, shown_list
-from ..adapters.base import capabilities_of
+from ..adapters.base import DEFAULT_TIMEOUT, capabilities_of
 from ..errors import ConformanceError
-from ..options import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED, DEFAULT_TIMEOUT
 from .execution import ExecutorSpec, dask_client
 
 if TYPE_CHECKING:
@@ -73,11 +73,9 @@ class RunOptions:
     # The price of 1,000 images sent, for a live run's preflight estimate (None: conformance plan's DEFAULT_PRICE).
     price_per_1000: float | None = None
 
-    def flags(self) -> list[str]:
-        """The command-line flags that reproduce this run (for the pytest header and reports)."""
-        from ..options import reproduce_flags
-
-        return reproduce_flags(self)
+    def applied_to(self, policy: Policy) -> Policy:
+        """``policy`` as this run holds it: ``--target-fmr`` wins over the policy's ``target_fmr`` (run and verify)."""
+        return dataclasses.replace(policy, target_fmr=self.target_fmr) if self.target_fmr else policy
 
 
 @dataclass(frozen=True)
@@ -188,9 +186,9 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
     from ..adapters.registry import compares_pairs
 
     if policy is None:
-        policy = load_policy(options.policy, profile=options.profile, project_root=options.project_root)
-        if options.target_fmr:  # --target-fmr wins over the policy's target_fmr
-            policy = dataclasses.replace(policy, target_fmr=options.target_fmr)
+        policy = options.applied_to(
+            load_policy(options.policy, profile=options.profile, project_root=options.project_root)
+        )
     # An analyzer comparing every photo 1:1 needs neither a role column nor gender columns.
     dataset = load_dataset(dataset_path, identity_map=policy.identity, comparisons=compares_pairs(analyzer_spec))
     if cassette_dir is None and options.project_root is not None:
@@ -568,7 +566,7 @@ def _not_applicable(result: CheckResult, why: str) -> CheckResult:
 
 def _price(given: float | None) -> dict[str, Any]:
     """The adapter's price settings: ``--price-per-1000`` if given, else conformance plan's dated list price."""
-    from ..planning.planners import DEFAULT_PRICE
+    from .._defaults import DEFAULT_PRICE
 
     if given is None:
         return {"price_per_1000": DEFAULT_PRICE.per_1000, "price_source": DEFAULT_PRICE.source}

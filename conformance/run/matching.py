@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
-from ..adapters.base import session_of
+from ..adapters.base import described, session_of
 from ..matching import DEFAULT_THRESHOLDS, ComparisonRun, PhotoOutcome, SearchOutcome, SearchRun, hold_to_gallery
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def run_searches(
             record = hold_to_gallery(matcher.search(probe, gallery, threshold=floor), ids, floor)
             watch.see_outcome(record.outcome, record.reason)
             records.append(record)
-    return SearchRun(dataset=dataset, records=tuple(records), floor=floor, matcher=dict(matcher.describe()))
+    return SearchRun(dataset=dataset, records=tuple(records), floor=floor, matcher=described(matcher))
 
 
 def search_floor(matcher: Matcher, thresholds: Sequence[float]) -> float:
@@ -147,7 +147,7 @@ def run_comparisons(
         dataset=dataset,
         records=records,
         counts=counts,
-        matcher=dict(comparator.describe()),
+        matcher=described(comparator),
         stated=stated,
         membership=membership,
         grouping=tuple(group_by) or ("gender identity group",),

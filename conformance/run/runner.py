@@ -87,8 +87,12 @@ def _fix_advice(analyzer: Analyzer) -> str:
     from ..adapters.base import capabilities_of
     from ..failures import FailureWatch
 
-    if capabilities_of(analyzer).records:
+    declared = capabilities_of(analyzer)
+    if declared.records:
         return FailureWatch.SERVICE
+    if declared.failure_advice:
+        return declared.failure_advice
+    # The predictions and python adapters' advice, until they declare it as failure_advice (red team 18 F10).
     adapter = str(analyzer.describe().get("adapter", ""))
     if adapter == "predictions":
         return (
@@ -131,7 +135,7 @@ def analyze_dataset(
     """
     from dataclasses import replace
 
-    from ..adapters.base import SessionPlan, capabilities_of, recorded, session_of
+    from ..adapters.base import SessionPlan, capabilities_of, provenance, recorded, session_of
     from ..observation import Observations
     from .execution import DEFAULT_SYSTEMATIC_FAILURES, ExecutorSpec, FailureWatch, analyze_photos, progress, workers
 
@@ -143,7 +147,7 @@ def analyze_dataset(
         # Read within what this run's answers take: a huge or deeply built entry costs no more than a few times that.
         hit = observation_cache.load(cache, key, observation_cache.EntryBounds.of_run(dataset.photos, planned))
         if hit is not None:
-            from ..evidence import replayed_provenance
+            from .provenance import replayed_provenance
 
             # Where the answers came from is read again from the recording, never from the cache.
             info = {**replayed_provenance(analyzer), "observations_cache": hit.path}
@@ -164,6 +168,7 @@ def analyze_dataset(
     note = "no variants were planned" if capabilities_of(analyzer).sees_new_images else _BLIND
     spec = executor or ExecutorSpec()
     with workers(spec, recipe) as pool, session_of(analyzer, replace(plan, workers=pool.count if pool else 1)):
+        provenance(analyzer)  # two vocabularies that disagree are refused before a call is spent
         limit = DEFAULT_SYSTEMATIC_FAILURES if systematic_failures is None else systematic_failures
         watch = FailureWatch(limit, advice=_fix_advice(analyzer))
         with progress(len(dataset), enabled=show_progress) as bar:
@@ -173,8 +178,7 @@ def analyze_dataset(
         watch.finish()  # no face in any photo: stopped before anything is cached or checked (red team 14d F3)
         if variants is not None:
             found, note = _variants(analyzer, variants, {o.photo: o for o in observations})
-    info = dict(analyzer.describe())
-    info.setdefault("vocabulary", analyzer.vocabulary.to_dict())  # the representability check reads it here
+    info = provenance(analyzer)  # the declared vocabulary, which the representability check reads
     replayed = recorded(analyzer)
     if key is not None and cache is not None and (replayed is None or replayed.cacheable):
         from . import cache as observation_cache
