@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         _say(f"conformance: error: {exc}")
         return _USAGE_ERROR
     except KeyboardInterrupt as stop:
-        if options.record_mode in ("all", "rewrite"):
+        if options.record_mode == "all":  # "rewrite" is read as "all" by the option table
             message = (
                 "interrupted; --record-mode all replaces a recording only when it finishes, so the previous "
                 "recording is as it was and this run's answers were dropped; --record-mode once keeps answers "
@@ -197,22 +197,14 @@ def _run(args: argparse.Namespace) -> int:
         # output, which pytest shows under a failure among the kit's lines (rt14e F2); nor are its log records shown.
         argv += ["--capture=no", "--show-capture=no"]
     argv += list(args.pytest_args)
-    import warnings
-
-    from hypothesis.errors import HypothesisSideeffectWarning
-
-    with warnings.catch_warnings():
-        # The context drew its transforms (hypothesis strategies) before pytest loaded hypothesis'
-        # plugin, which hypothesis flags as a plugin's side effect: here it is the run's own work.
-        warnings.simplefilter("ignore", HypothesisSideeffectWarning)
-        # The plugin reads the user's pytest arguments from this object for the reproduce line.
-        invocation = CliInvocation(list(args.pytest_args), context)
-        try:
-            code = int(pytest.main(argv, plugins=[invocation]))
-        except KeyboardInterrupt as stop:  # before pytest's session could catch it, or after it had ended
-            invocation.interrupted = True
-            invocation.signal = invocation.signal or stop
-            code = int(pytest.ExitCode.INTERRUPTED)
+    # The plugin reads the user's pytest arguments from this object for the reproduce line.
+    invocation = CliInvocation(list(args.pytest_args), context)
+    try:
+        code = int(pytest.main(argv, plugins=[invocation]))
+    except KeyboardInterrupt as stop:  # before pytest's session could catch it, or after it had ended
+        invocation.interrupted = True
+        invocation.signal = invocation.signal or stop
+        code = int(pytest.ExitCode.INTERRUPTED)
     if invocation.interrupted:
         # pytest's exit code 2 would read as bad input; 130 is what a shell reports for Ctrl-C (143: SIGTERM).
         name = signal_name(invocation.signal)

@@ -182,7 +182,8 @@ def context_payload(ctx: Context) -> dict[str, Any]:
             "command": reproduce_command(reproduce_flags(options), (), cli=True),
             "python": sys.version.split()[0],
             "pytest": _version("pytest"),
-            # The transformed variants are drawn by hypothesis: its version is part of what reproduces them.
+            # The built-in variant plan is drawn with random.Random (the same in any hypothesis version); hypothesis'
+            # version is kept for a user's own property tests of label invariance that the report's run included.
             "hypothesis": _version("hypothesis"),
             "checks": list(ctx.checks),
         },
