@@ -45,7 +45,7 @@ from typing import Any
 from ._paths import tried
 from ._untrusted import finite_number, shown
 from .errors import PolicyError
-from .identity import SELF_DESCRIBED, entry_overturns, identity_key
+from .identity import IdentityMapError, check_identity_map
 
 __all__ = ["PROFILES", "Policy", "load_policy"]
 
@@ -235,24 +235,10 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         elif key == "identity":
             if not isinstance(value, Mapping):
                 raise PolicyError(f"{where}: identity must be a table of label = woman/man/nonbinary/undisclosed")
-            spelled: dict[str, str] = {}  # the key two spellings of one description share -> the first spelling
-            for label, meaning in value.items():
-                if meaning not in SELF_DESCRIBED:
-                    raise PolicyError(
-                        f"{where}: identity {shown(label)} = {shown(meaning)}; map labels to one of {', '.join(SELF_DESCRIBED)}"
-                    )
-                # rt14c F13: "Two-Spirit" and "two spirit" are one description; two meanings for it would be
-                # settled by the file's order, silently.
-                same = spelled.setdefault(identity_key(str(label)), str(label))
-                if same != label and value[same] != meaning:
-                    raise PolicyError(
-                        f"{where}: identity {shown(same)} = {shown(value[same])} and {shown(label)} = {shown(meaning)} "
-                        "are one description written two ways (case, spaces and dashes do not count) with two "
-                        "meanings; keep one entry"
-                    )
-                overturns = entry_overturns(str(label), str(meaning))
-                if overturns is not None:
-                    raise PolicyError(f"{where}: {overturns}")
+            try:
+                check_identity_map(value)  # the one check, as for a map built in code
+            except IdentityMapError as exc:
+                raise PolicyError(f"{where}: {exc}") from None
             changes["identity"] = {**base.identity, **value}
         elif key in scalars:
             kind = scalars[key]

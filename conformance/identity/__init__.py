@@ -36,7 +36,6 @@ False
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -53,11 +52,11 @@ from ._spelling import (
     _index,
     _key,
     _parts,
-    _toml_key,
     _unknown,
     identity_key,
     normalise_key,
 )
+from .entries import IdentityMapError, check_identity_map, entry_overturns
 from .vocabulary import (
     AMBIGUOUS,
     DEFAULT_IDENTITY_MAP,
@@ -80,8 +79,10 @@ __all__ = [
     "TRANS_VALUES",
     "UNDISCLOSED",
     "UNDISCLOSED_LABELS",
+    "IdentityMapError",
     "Reading",
     "UnmappedIdentity",
+    "check_identity_map",
     "default_group",
     "entry_overturns",
     "identity_key",
@@ -117,49 +118,9 @@ def _status(parts: Iterable[str], label: str) -> str | None:
     return said.pop() if said else None
 
 
-def entry_overturns(label: str, meaning: str) -> str | None:
-    """Why an identity-map entry ``label = meaning`` is refused, or None: it re-reads words the kit reads itself.
-
-    The map is for descriptions the kit does not read (a spelling it does not know, a word it will not
-    file by default). An entry that sends a description the kit reads (``trans woman``, ``woman``,
-    ``prefer not to say``) to a different identity would overturn what the people said of themselves,
-    silently, in every check (red team 14d: ``"trans woman" = "man"`` hid an analyzer that labelled every
-    trans woman Male). An entry that says what the kit reads anyway is harmless and allowed.
-
-    >>> entry_overturns("two-spirit", "nonbinary") is None
-    True
-    >>> entry_overturns("Trans Woman", "woman") is None
-    True
-    >>> print(entry_overturns("trans woman", "man"))  # doctest: +ELLIPSIS
-    identity map entry "trans woman" = "man" would overturn ... reads 'trans woman' as woman ...
-    """
-    try:
-        reads = read_identity(label).identity
-    except (UnmappedIdentity, ValueError):
-        return None  # the kit does not read it by itself: the map is where its meaning is given
-    if reads == meaning:
-        return None
-    return (
-        f"identity map entry {_toml_key(label)} = {json.dumps(meaning)} would overturn the people's own words: the "
-        f"kit reads {shown(label)} as {reads} by itself, and the map only gives a meaning to descriptions the kit "
-        "does not read. Remove the entry; if rows hold the wrong words, fix the data (write what each person "
-        "said of themselves in gender_identity)"
-    )
-
-
-def _target(overrides: Mapping[str, str], key: str, label: str | None = None) -> str:
-    """What the user's map says for ``key`` (the description ``label``, or the map's own entry when None);
-    a target outside :data:`SELF_DESCRIBED`, or one that overturns the kit's own reading, is refused when used."""
-    entry, target = [(k, v) for k, v in overrides.items() if _key(k) == key][-1]
-    label = entry if label is None else label
-    if target not in SELF_DESCRIBED:
-        raise ValueError(
-            f"identity map sends {shown(label)} to {shown(target)}; targets must be one of {', '.join(SELF_DESCRIBED)}"
-        )
-    # A map built in code skips the policy file's check: the same refusal where the entry is used.
-    if key in _DEFAULT_INDEX and _DEFAULT_INDEX[key] != target:
-        raise ValueError(str(entry_overturns(entry, target)))
-    return target
+def _target(overrides: Mapping[str, str], key: str) -> str:
+    """What the user's map (checked by :func:`check_identity_map`) says for the description ``key``."""
+    return [v for k, v in overrides.items() if _key(k) == key][-1]
 
 
 def read_identity(label: str, overrides: Mapping[str, str] | None = None) -> Reading:
@@ -186,11 +147,13 @@ def read_identity(label: str, overrides: Mapping[str, str] | None = None) -> Rea
     Reading(identity='nonbinary', trans=None)
     """
     given = dict(overrides or {})
+    # A map built in code gets the policy file's check (one function): no entry overturns or invents an identity.
+    check_identity_map(given)
     mine = _index(given)
     key = _key(label)
     parts = _parts(label)
     if key in mine:
-        return Reading(_target(given, key, label), _status(parts, label))
+        return Reading(_target(given, key), _status(parts, label))
     if key in _DEFAULT_INDEX:
         return Reading(_DEFAULT_INDEX[key], _status(parts, label))
     if key in _AMBIGUOUS_INDEX:

@@ -156,18 +156,19 @@ def _lookalikes(label: str) -> str:
     return f" (it has letters outside ASCII, which can look like others: {named})"
 
 
-def _unknown(label: str, overrides: Mapping[str, str]) -> UnmappedIdentity:
-    """The error for a label nobody mapped: a close spelling if there is one, else how to map it.
+def proposed_spellings(label: str, overrides: Mapping[str, str]) -> list[str]:
+    """The known spellings (as the map writes them) an unknown ``label`` is a misspelling of, or ``[]``.
 
     A spelling is proposed only when it cannot be another identity: the value has at least
     ``_HINT_MIN_LENGTH`` letters, and every close spelling means the same identity and trans status.
+    The identity map's check reads the same proposal (an entry may not send "woamn" to man).
+
+    >>> proposed_spellings("woamn", {})
+    ['woman']
     """
     import difflib
 
     wanted = normalise_key(label)
-    marker = _missing_marker(label, wanted)
-    if marker is not None:
-        return marker
     spellings: dict[str, str] = {}  # normalised -> as the map writes it, first one wins
     for known in (*overrides, *DEFAULT_IDENTITY_MAP):
         if normalise_key(known):
@@ -178,10 +179,21 @@ def _unknown(label: str, overrides: Mapping[str, str]) -> UnmappedIdentity:
     means = {**DEFAULT_IDENTITY_MAP, **overrides}
     meanings = {(means.get(spellings[c]), TRANS_STATUS.get(spellings[c])) for c in close}
     if len(wanted.replace(" ", "")) < _HINT_MIN_LENGTH or len(meanings) > 1:
-        close = []  # a short word, or spellings of different identities: proposing one would be a guess
+        return []  # a short word, or spellings of different identities: proposing one would be a guess
+    return [spellings[c] for c in close]
+
+
+def _unknown(label: str, overrides: Mapping[str, str]) -> UnmappedIdentity:
+    """The error for a label nobody mapped: a close spelling if there is one (:func:`proposed_spellings`), else
+    how to map it."""
+    wanted = normalise_key(label)
+    marker = _missing_marker(label, wanted)
+    if marker is not None:
+        return marker
+    close = proposed_spellings(label, overrides)
     start = f"gender_identity {shown(label)} is not in the identity map"
     if close:
-        options = " or ".join(shown(spellings[c]) for c in close)
+        options = " or ".join(shown(c) for c in close)
         return UnmappedIdentity(
             label,
             f"{start}{_lookalikes(label)}; is it a misspelling of {options}? Correct the row if so; if it is how the person "
