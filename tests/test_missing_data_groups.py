@@ -145,3 +145,71 @@ def test_undisclosed_people_never_enter_a_misgendering_comparison(tmp_path: Path
     result = run_default("misgender_gap", observe(tmp_path, shots))
     assert result.verdict == "pass"
     assert not [c for c in result.comparisons if "undisclosed" in (c.group, c.reference)]
+
+
+def test_undisclosed_people_who_fare_better_do_not_fail_the_check(tmp_path: Path) -> None:
+    # Red team 14e F6: cis and trans people both without a face found on 45 of 150 photos (30%), the 60 undisclosed
+    # people on none. The check failed "on them" (undisclosed vs cis -0.300, exit 1), though nothing fares worse
+    # than the groups under audit on their account.
+    shots = (
+        people("cis", 150, no_face=45, confidence=97.0)
+        + people("tr", 150, trans="yes", no_face=45, confidence=97.0)
+        + undisclosed(60)
+    )
+    result = run_default("detection_failure_gap", observe(tmp_path, shots))
+    rows = [c for c in result.comparisons if "undisclosed" in (c.group, c.reference)]
+    assert len(rows) == 2
+    for row in rows:
+        assert row.difference == pytest.approx(0 / 60 - 45 / 150)  # hand count: -0.3
+        assert row.p_adjusted is not None
+        assert row.p_adjusted <= (1 - DEFAULT.confidence) / 2
+        assert row.verdict == "not applicable"  # ...the other way: no finding against them
+        assert f"they fare better than {row.reference}" in row.note
+        assert "fails on them" not in row.note
+    # trans vs cis (45/150 each) is the only comparison under audit: equal rates, too wide an interval to pass.
+    assert result.verdict == "inconclusive"
+    assert result.worst_comparison is not None
+    assert {result.worst_comparison.group, result.worst_comparison.reference} == {"trans", "cis"}
+
+
+def test_failing_every_one_of_nine_undisclosed_people_is_inconclusive(tmp_path: Path) -> None:
+    # Red team 14e F7: no face found for any of 9 undisclosed people (below min_subjects = 10) passed, exit 0,
+    # silent on the console; 9 trans people so treated are inconclusive. The gap's lower limit, by hand
+    # (Clopper-Pearson limits at one-sided 0.025 for 9/9 and 0/150, squared and added), lies far above 0.05.
+    low = 1.0 - math.hypot(1.0 - 0.025 ** (1 / 9), 1.0 - 0.025 ** (1 / 150))
+    assert low == pytest.approx(0.66286, abs=1e-5)
+    result = run_default("detection_failure_gap", observe(tmp_path, base() + undisclosed(9, no_face=9)))
+    assert result.verdict == "inconclusive"
+    rows = [c for c in result.comparisons if "undisclosed" in (c.group, c.reference)]
+    assert {c.verdict for c in rows} == {"inconclusive"}
+    assert rows[0].ci == pytest.approx((low, 1.0), abs=1e-9)
+    assert "too few to fail the check on" in rows[0].note
+    assert "wholly beyond the tolerance against them" in rows[0].note
+
+
+@pytest.mark.parametrize("no_face", [1, 2])
+def test_a_few_misses_among_nine_undisclosed_people_still_pass(tmp_path: Path, no_face: int) -> None:
+    # 1 or 2 of 9 with no face: an interval that reaches the tolerance is no clear gap; a perfect analyzer on the
+    # others still passes (red team 13c: small missing-data groups must not make every audit inconclusive).
+    result = run_default("detection_failure_gap", observe(tmp_path, base() + undisclosed(9, no_face=no_face)))
+    assert result.verdict == "pass"
+    rows = [c for c in result.comparisons if "undisclosed" in (c.group, c.reference)]
+    assert {c.verdict for c in rows} == {"not applicable"}
+    assert all(c.ci is not None and c.ci[0] <= TOLERANCE for c in rows)
+
+
+def test_the_console_says_when_nine_undisclosed_people_are_all_failed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from builders import write_dataset
+
+    manifest, predictions = write_dataset(tmp_path / "photos", base() + undisclosed(9, no_face=9))
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--dataset", str(manifest), "--analyzer",
+         f"predictions:{predictions}", "--checks", "detection_failure_gap"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "INCONCLUSIVE   detection_failure_gap         undisclosed vs cis: +1.000 [0.663, 1.000]" in done.stdout
+    assert "conformance verdict: INCONCLUSIVE" in done.stdout
