@@ -31,6 +31,7 @@ from ._wording import (
     inconclusive_reason,
     largest_gap,
     rate_label,
+    why_above_ceiling,
 )
 from .errors import ConformanceFailure
 
@@ -150,6 +151,8 @@ def headline(result: CheckResult) -> str:
         f"{result.id} {label}: {vs} {fixed(worst.difference)} {interval(worst.ci)} {what} tolerance "
         f"{worst.tolerance:g}{other_way}  ({worst.method}, {level:.4g} level)"
     )
+    if above := why_above_ceiling(worst.group, worst.reference, worst.verdict, worst.note):
+        line += f"; {above}"  # rt14e F1: why equal failure fails
     if worst.verdict == "inconclusive":
         reason = inconclusive_reason(worst)
         # "straddles" above already says it when that is the reason.
@@ -245,6 +248,11 @@ def verdict_line(result: dict[str, object]) -> str:
             else f"{worst['group']} vs {worst.get('reference')}"
         )
         detail = f"  {pair}: {worst['difference']:+.3f} [{fixed(lo)}, {fixed(hi)}] tolerance {worst['tolerance']:g}"
+        above = why_above_ceiling(
+            str(worst["group"]), str(worst.get("reference")), str(worst.get("verdict")), str(worst.get("note") or "")
+        )
+        if above:
+            detail += f": {above}"  # rt14e F1: the console says why equal failure fails
     typed = _typed(result)
     if typed is not None:
         deciding = typed.worst_comparison

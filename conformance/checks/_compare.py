@@ -309,6 +309,7 @@ class Compared:
     method: str
     companion_groups: dict[str, GroupRate]
     companion_comparisons: tuple[Comparison, ...]
+    extra_adjusted: tuple[float, ...] = ()  # the caller's extra fail tests, Holm-adjusted in the same family
 
 
 @dataclass(frozen=True)
@@ -340,6 +341,7 @@ def compare_measures(
     cannot_pass: Mapping[str, str] | None = None,
     companion: Units | None = None,
     companion_label: str = "",
+    extra_fail_tests: Sequence[float] = (),
 ) -> Compared:
     """:func:`compare_groups`, optionally with a companion measure every comparison must also satisfy.
 
@@ -349,7 +351,9 @@ def compare_measures(
     intervals within the tolerance: intersection-union, no adjustment); the fail tests of both
     measures form one Holm family, so a wrong fail stays at most the stated one-sided error. A
     pair's row carries the figures of the measure that decided it (the main measure on a tie),
-    with a note when the companion decided.
+    with a note when the companion decided. ``extra_fail_tests``: the caller's own fail p-values (e.g. each
+    group's rate against an absolute ceiling), put in the same Holm family; their adjusted values come back
+    as ``Compared.extra_adjusted``, in order.
     """
     del seed  # the intervals are closed-form: nothing to seed
     cannot_pass = dict(cannot_pass or {})
@@ -388,8 +392,8 @@ def compare_measures(
         extra = replace(extra, tested=[extra.tested[k] for k in keep], exceeds=[extra.exceeds[k] for k in keep])
         families.append(extra)
     exceeds = [p for family in families for p in family.exceeds]
-    adjusted = stats.holm(exceeds) if exceeds else []
-    m = len(exceeds)
+    adjusted = stats.holm([*exceeds, *extra_fail_tests]) if exceeds or extra_fail_tests else []
+    m = len(exceeds) + len(extra_fail_tests)
     settled: list[list[Comparison]] = []
     start = 0
     for family in families:
@@ -414,6 +418,7 @@ def compare_measures(
         method=method,
         companion_groups=families[1].groups if companion is not None else {},
         companion_comparisons=tuple(settled[1]) if companion is not None else (),
+        extra_adjusted=tuple(adjusted[len(exceeds) :]),
     )
 
 

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from ...identity import SELF_DESCRIBED
 from ...observation import GENDER_CODES
 from ...results import CheckResult
-from .._compare import Units
+from .._compare import Units, group_order
+from ._ceiling import CEILING_REFERENCE, ceiling_rows, ceiling_tests
 from ._common import _abstained_entirely, _coverage, _disclosed, _groups, _labelled, _low_coverage, _result
 from .calibration import confidence_calibration
 from .invariance import transformation_invariance
@@ -147,6 +148,9 @@ def detection_failure_gap(
         cluster=observations.subject,
         group=photo_group.labels,
     )
+    # Equal failure is no pass (rt14e F1): every group's rate also against the policy's ceiling, in one Holm family.
+    order = group_order(photo_group.names, reference)
+    ceiling = ceiling_tests(failed, observations.subject, photo_group, order, reference, policy)
     result = _result(
         "detection_failure_gap",
         "photos with no face found or an error / photos",
@@ -157,7 +161,10 @@ def detection_failure_gap(
         policy=policy,
         seed=seed,
         count_label="failed",
+        extra=(ceiling.p_values, lambda adjusted: ceiling_rows(ceiling, adjusted, reference, policy)),
     )
+    if ceiling.order:
+        result = _ceiling_said(result, policy)
     no_face = observations.outcome == 1
     error = observations.outcome == 2
     rates = {
@@ -171,6 +178,25 @@ def detection_failure_gap(
         for name, rate in result.groups.items()
     }
     return replace(result, groups=rates)
+
+
+def _ceiling_said(result: CheckResult, policy: Policy) -> CheckResult:
+    """The method and notes say the ceiling: what it is, and which groups are shown above it."""
+    above = [c.group for c in result.comparisons if c.reference == CEILING_REFERENCE and c.verdict == "fail"]
+    notes = list(result.notes)
+    if above:
+        notes.insert(
+            0,
+            f"{', '.join(above)}: more photos with no face found or an error than the ceiling max_detection_failure "
+            f"{policy.max_detection_failure:g} allows; a detector that misses that many faces fails this check "
+            "whatever the gaps between groups (equal failure is no pass)",
+        )
+    method = (
+        f"{result.method}; every group's rate also against the ceiling max_detection_failure "
+        f"{policy.max_detection_failure:g} (fail: shown above it, its fail tests in the same Holm family; pass: the "
+        "interval at or below it)"
+    )
+    return replace(result, method=method, notes=tuple(notes))
 
 
 def same_person_consistency(

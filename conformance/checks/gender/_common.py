@@ -3,14 +3,14 @@ the coverage of women and men, and the one way a check's comparisons become a Ch
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ...errors import ConformanceError
 from ...identity import SELF_DESCRIBED
 from ...observation import GENDER_CODES
-from ...results import CheckResult, GroupRate, worst
+from ...results import CheckResult, Comparison, GroupRate, worst
 from .._compare import Units, compare_measures, error_rates, group_order
 
 if TYPE_CHECKING:
@@ -185,11 +185,15 @@ def _result(
     not_applicable: Mapping[str, str] | None = None,
     cannot_pass: Mapping[str, str] | None = None,
     companion: tuple[str, Units] | None = None,
+    extra: tuple[Sequence[float], Callable[[tuple[float, ...]], Sequence[Comparison]]] | None = None,
 ) -> CheckResult:
     """``keep``: the photos whose groups are compared (see :func:`_disclosed`); the others are shown, not compared.
 
     ``companion``: (what it counts, its units), a second measure every comparison must also satisfy
     (see :func:`conformance.checks._compare.compare_measures`); its figures go to ``details``.
+
+    ``extra``: (fail p-values that join the check's Holm family, a function of their adjusted values giving
+    the rows they decide), e.g. each group's rate against detection_failure_gap's ceiling.
     """
     tolerance = policy.tolerance_for(check_id)
     if keep is not None and not keep.any():
@@ -206,8 +210,11 @@ def _result(
         cannot_pass=cannot_pass,
         companion=None if companion is None else companion[1],
         companion_label="" if companion is None else companion[0],
+        extra_fail_tests=() if extra is None else extra[0],
     )
     rates, comparisons, extra_notes, method = done.groups, done.comparisons, done.notes, done.method
+    if extra is not None:
+        comparisons = (*comparisons, *extra[1](done.extra_adjusted))
     if companion is not None:
         details = {
             **(details or {}),
