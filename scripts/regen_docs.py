@@ -665,7 +665,9 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
     "identity": (
         'label = `"woman"`, `"man"`, `"nonbinary"` or `"undisclosed"`',
         "self-described labels added to the default identity map, a whole cell or one value of a multi-valued "
-        "cell (an entry never overturns what the kit reads by itself: `'trans woman' = 'man'` is refused); "
+        "cell (an entry never overturns nor invents what people said of themselves: `'trans woman' = 'man'`, "
+        "`'woamn' = 'man'`, `'woman; nonbinary' = 'man'`, `'she/her' = 'woman'` and `'nan' = 'woman'` are "
+        "refused; a map built in code gets the same check); "
         "see [own-dataset.md](own-dataset.md#identity-what-the-kit-reads-from-gender_identity-and-trans)",
     ),
 }

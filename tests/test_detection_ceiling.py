@@ -74,7 +74,7 @@ def test_the_console_says_why_equal_failure_fails(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     line = next(x for x in done.stdout.splitlines() if x.startswith("FAIL           detection_failure_gap"))
-    assert "trans: +1.000 [0.976, 1.000] tolerance 0.2: no face found or an error on 150 of 150 photos" in line
+    assert "trans: 1.000 [0.976, 1.000] ceiling 0.2: no face found or an error on 150 of 150 photos" in line
     assert "shown above the ceiling max_detection_failure 0.2" in line
     assert "conformance verdict: FAIL" in done.stdout
 

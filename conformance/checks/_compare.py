@@ -22,7 +22,7 @@ once, so that every check states its method and its error rates the same way:
   inconclusive only when it has fewer than ``min_subjects`` people and its gap's interval lies wholly
   beyond the tolerance against it.
 
-Why one module of about 670 lines: it is one rule, the verdict every rate check states the same
+Why one module of about 800 lines: it is one rule, the verdict every rate check states the same
 way; each group's rate, each comparison's gap and interval, the detectable gap, the residual groups and
 the settled verdict read one another's values, and the method text says all of it in one sentence.
 """
