@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .results import CheckResult, Comparison
 
 __all__ = [
+    "CEILING_REFERENCE",
     "DETECTABLE_ASSUMES",
     "DETECTABLE_POWER",
     "detectable",
@@ -23,7 +24,24 @@ __all__ = [
     "inconclusive_reason",
     "largest_gap",
     "rate_label",
+    "why_above_ceiling",
 ]
+
+# The reference of a group's row against detection_failure_gap's ceiling (policy max_detection_failure): "none
+# (...)" as every absolute row's, so that reports name the group alone.
+CEILING_REFERENCE = "none (ceiling)"
+
+
+def why_above_ceiling(group: str, reference: str, verdict: str, note: str) -> str:
+    """For a row shown above detection_failure_gap's ceiling, why the check fails, in words (else empty).
+
+    >>> why_above_ceiling("cis", "none (ceiling)", "fail", "cis: no face found on 299 of 300 photos, shown above")
+    'no face found on 299 of 300 photos, shown above'
+    """
+    if reference != CEILING_REFERENCE or verdict != "fail":
+        return ""
+    return note.removeprefix(f"{group}: ")
+
 
 # What a check's per-group figure is, where "rate" would mislead: calibration's figure is
 # overconfidence (mean confidence minus the share labelled correctly), not a share of anything.
@@ -125,7 +143,12 @@ def largest_gap(result: CheckResult) -> Comparison | None:
     if _ratio_row(result.details, "") is not None or "ratio_tolerance" in result.details:
         return None  # decided on rate ratios: the gap is not the figure the verdict rests on
     deciding = result.worst_comparison
-    sized = [c for c in result.comparisons if c.difference is not None and c.verdict != "not applicable"]
+    # A group's rate against a ceiling is no gap: only gaps between groups are weighed against each other here.
+    sized = [
+        c
+        for c in result.comparisons
+        if c.difference is not None and c.verdict != "not applicable" and c.reference != CEILING_REFERENCE
+    ]
     if deciding is None or deciding.difference is None or not sized:
         return None
     largest = max(sized, key=lambda c: abs(c.difference or 0.0))

@@ -24,6 +24,7 @@ from ._format import fixed, interval
 from ._text import printable, printable_lines
 from ._wording import (
     _STRADDLES,
+    CEILING_REFERENCE,
     _ratio_row,
     _relation,
     detectable,
@@ -31,6 +32,7 @@ from ._wording import (
     inconclusive_reason,
     largest_gap,
     rate_label,
+    why_above_ceiling,
 )
 from .errors import ConformanceFailure
 
@@ -146,10 +148,13 @@ def headline(result: CheckResult) -> str:
         if worst.verdict == "fail" and worst.difference is not None and worst.difference < 0
         else ""
     )
+    limit = "ceiling" if worst.reference == CEILING_REFERENCE else "tolerance"
     line = (
-        f"{result.id} {label}: {vs} {fixed(worst.difference)} {interval(worst.ci)} {what} tolerance "
+        f"{result.id} {label}: {vs} {fixed(worst.difference)} {interval(worst.ci)} {what} {limit} "
         f"{worst.tolerance:g}{other_way}  ({worst.method}, {level:.4g} level)"
     )
+    if above := why_above_ceiling(worst.group, worst.reference, worst.verdict, worst.note):
+        line += f"; {above}"  # rt14e F1: why equal failure fails
     if worst.verdict == "inconclusive":
         reason = inconclusive_reason(worst)
         # "straddles" above already says it when that is the reason.
@@ -244,7 +249,15 @@ def verdict_line(result: dict[str, object]) -> str:
             if str(worst.get("reference", "")).startswith("none")
             else f"{worst['group']} vs {worst.get('reference')}"
         )
-        detail = f"  {pair}: {worst['difference']:+.3f} [{fixed(lo)}, {fixed(hi)}] tolerance {worst['tolerance']:g}"
+        if worst.get("reference") == CEILING_REFERENCE:  # a group's rate against the ceiling: no signed gap
+            detail = f"  {pair}: {worst['difference']:.3f} [{fixed(lo)}, {fixed(hi)}] ceiling {worst['tolerance']:g}"
+        else:
+            detail = f"  {pair}: {worst['difference']:+.3f} [{fixed(lo)}, {fixed(hi)}] tolerance {worst['tolerance']:g}"
+        above = why_above_ceiling(
+            str(worst["group"]), str(worst.get("reference")), str(worst.get("verdict")), str(worst.get("note") or "")
+        )
+        if above:
+            detail += f": {above}"  # rt14e F1: the console says why equal failure fails
     typed = _typed(result)
     if typed is not None:
         deciding = typed.worst_comparison

@@ -21,7 +21,9 @@ __all__ = ["DEFAULT_SYSTEMATIC_FAILURES", "FailureWatch", "SystematicFailure", "
 DEFAULT_SYSTEMATIC_FAILURES = 20
 # A run of at least this many photos (or systematic_failures, if fewer) in which no face was found in any photo
 # stops: a blind analyzer gave a "no face" for every person alike, a gap of 0 that passed detection_failure_gap
-# (red team 14d F3). Ten photos of a face dataset with not one face found is a setup fault, not a finding.
+# (red team 14d F3). Ten photos of a face dataset with not one face found is a setup fault, not a finding. A run
+# whose size the watch was told (expect) stops at any size once all of it is seen, as one whose only photo
+# failed does (rt14e F8: 1-3 photos with no face, or no face and errors mixed, ran on to "nothing to count").
 NO_FACE_PHOTOS = 10
 
 
@@ -80,6 +82,7 @@ class FailureWatch:
         self._reason = ""
         self._first = ""  # the streak's first reason: a whole run failing alike is named by its first photo
         self._reasons: set[str] = set()  # the distinct messages of the streak (a few are enough to say so)
+        self._run_reasons: list[str] = []  # the first few distinct error messages of the whole run
         self._expected = 0  # photos the run will send, when told (expect): 0, not known
         self.stopped: SystematicFailure | None = None
 
@@ -115,6 +118,8 @@ class FailureWatch:
                 return
             if self._errors_from_start == self._seen - 1:
                 self._errors_from_start += 1
+            if len(self._run_reasons) < 3 and reason not in self._run_reasons:
+                self._run_reasons.append(reason)
             kind = failure_kind(reason)
             if self._streak and kind == self._kind:
                 self._streak += 1
@@ -138,19 +143,36 @@ class FailureWatch:
         """The whole run seen: raises :class:`SystematicFailure` when no face was found in any photo of it.
 
         A detector that finds no face anywhere gives every group the same rate (1.0), so detection_failure_gap
-        would pass and every other check would have nothing to count: no verdict is built on that.
+        would pass and every other check would have nothing to count: no verdict is built on that. The run needs
+        :data:`NO_FACE_PHOTOS` photos (or ``limit``), unless the watch was told its size (:meth:`expect`) and
+        saw all of it: then any size stops, errors of different kinds only too (rt14e F8).
         """
         if self.limit <= 0 or self.what != "photos":
             return
         with self._lock:
-            if self.stopped is not None or self._faces or self._seen < min(self.limit, NO_FACE_PHOTOS):
+            whole = 0 < self._expected == self._seen
+            if self.stopped is not None or self._faces or not self._seen:
+                return
+            if not whole and self._seen < min(self.limit, NO_FACE_PHOTOS):
                 return
             errors = self._outcomes.get("error", 0)
             no_face = self._seen - errors
-            if not no_face:
+            if not no_face and not whole:
                 return  # errors only: the rules above, and the adapter's own, say what failed
+            if not no_face:
+                from ._untrusted import shown
+
+                said = "; ".join(shown(r, 200, quoted=False) for r in self._run_reasons)
+                self.stopped = SystematicFailure(
+                    f"stopped: every one of the {self._seen} {self.what} of the run failed ({said}): no face was "
+                    f"found anywhere, so no verdict is built on it; {self.advice} and run the same command again; "
+                    "if these failures are real answers, set systematic_failures = 0 (never stop; now "
+                    f"{self.limit}) in [tool.conformance]"
+                )
+                raise self.stopped
+            where = f"any of the {self._seen} photos" if self._seen > 1 else "the run's only photo"
             self.stopped = SystematicFailure(
-                f"stopped: no face was found in any of the {self._seen} photos ({no_face} no face, {errors} "
+                f"stopped: no face was found in {where} ({no_face} no face, {errors} "
                 f"error{'s' if errors != 1 else ''}): an analyzer that sees no face anywhere is not working on these "
                 "images, so no verdict is built on it (detection_failure_gap would find every group alike). Check "
                 "what the analyzer is given and how it reads it: the image itself (the path or the bytes it opens), "

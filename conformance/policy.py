@@ -24,6 +24,7 @@ given with ``--policy FILE`` (a file with a top-level table works too)::
     systematic_failures = 20       # photos failing alike in a row that stop a run (0: never stop)
     direction = "pairwise"         # disparities between every two groups, or "reference": each group vs the reference
     min_coverage = 0.9             # a group whose women and men get a gender on fewer faces than this cannot pass
+    max_detection_failure = 0.2    # each group's share of photos with no face found or an error, at most (1: none)
     declarations = "trusted"       # a check the analyzer's own declaration makes not applicable (gives_confidence
                                    # false): "trusted", or "inconclusive" (procurement: no self-declared exemption)
 
@@ -45,7 +46,7 @@ from typing import Any
 from ._paths import tried
 from ._untrusted import finite_number, shown
 from .errors import PolicyError
-from .identity import SELF_DESCRIBED, entry_overturns, identity_key
+from .identity import IdentityMapError, check_identity_map
 
 __all__ = ["PROFILES", "Policy", "load_policy"]
 
@@ -113,6 +114,10 @@ class Policy:
     # Faces of women and men given a gender label, per group: below this a check that reads labels
     # cannot pass (abstaining on a group could hide its misgendering).
     min_coverage: float = 0.9
+    # The most photos of a group a detector may miss (no face found, or the call failed): detection_failure_gap
+    # compares every group's rate with it, on its interval, beside the gaps; parity among failures is no pass
+    # (rt14e F1: a face found in 1 photo of 300 passed). 1 turns the ceiling off.
+    max_detection_failure: float = 0.2
     # What the analyzer's own declaration may excuse: "trusted", a check it makes not applicable (calibration
     # of an analyzer that declares gives_confidence false) is not applicable, by the analyzer's declaration;
     # "inconclusive", it is inconclusive, as a buyer cannot accept a vendor's word for an exemption (red team 13c).
@@ -207,6 +212,7 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         "systematic_failures": int,
         "direction": str,
         "min_coverage": float,
+        "max_detection_failure": float,
         "declarations": str,
     }
     changes: dict[str, Any] = {}
@@ -235,24 +241,10 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         elif key == "identity":
             if not isinstance(value, Mapping):
                 raise PolicyError(f"{where}: identity must be a table of label = woman/man/nonbinary/undisclosed")
-            spelled: dict[str, str] = {}  # the key two spellings of one description share -> the first spelling
-            for label, meaning in value.items():
-                if meaning not in SELF_DESCRIBED:
-                    raise PolicyError(
-                        f"{where}: identity {shown(label)} = {shown(meaning)}; map labels to one of {', '.join(SELF_DESCRIBED)}"
-                    )
-                # rt14c F13: "Two-Spirit" and "two spirit" are one description; two meanings for it would be
-                # settled by the file's order, silently.
-                same = spelled.setdefault(identity_key(str(label)), str(label))
-                if same != label and value[same] != meaning:
-                    raise PolicyError(
-                        f"{where}: identity {shown(same)} = {shown(value[same])} and {shown(label)} = {shown(meaning)} "
-                        "are one description written two ways (case, spaces and dashes do not count) with two "
-                        "meanings; keep one entry"
-                    )
-                overturns = entry_overturns(str(label), str(meaning))
-                if overturns is not None:
-                    raise PolicyError(f"{where}: {overturns}")
+            try:
+                check_identity_map(value)  # the one check, as for a map built in code
+            except IdentityMapError as exc:
+                raise PolicyError(f"{where}: {exc}") from None
             changes["identity"] = {**base.identity, **value}
         elif key in scalars:
             kind = scalars[key]
@@ -288,6 +280,11 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         )
     if not 0.0 <= policy.min_coverage <= 1.0:
         raise PolicyError(f"{where}: min_coverage = {policy.min_coverage} must be a share from 0 to 1")
+    if not 0.0 < policy.max_detection_failure <= 1.0:
+        raise PolicyError(
+            f"{where}: max_detection_failure = {policy.max_detection_failure} must be a share above 0 and at most 1 "
+            "(the largest share of a group's photos with no face found or an error; 1 turns the ceiling off)"
+        )
     if policy.bootstrap < 100:
         raise PolicyError(f"{where}: bootstrap = {policy.bootstrap} must be at least 100 resamples")
     return policy

@@ -280,10 +280,16 @@ class CheckResult:
         """The comparison that decides the verdict (the largest gap among the worst verdicts)."""
         if not self.comparisons:
             return None
-        # The largest disparity in either direction decides among comparisons of the same verdict.
+        # The largest disparity in either direction decides among comparisons of the same verdict; a gap between
+        # groups before a group's rate against a ceiling (detection_failure_gap's max_detection_failure), which is
+        # no disparity: it decides only by a worse verdict.
         return max(
             self.comparisons,
-            key=lambda c: (_SEVERITY[c.verdict], -math.inf if c.difference is None else abs(c.difference)),
+            key=lambda c: (
+                _SEVERITY[c.verdict],
+                c.reference != "none (ceiling)",
+                -math.inf if c.difference is None else abs(c.difference),
+            ),
         )
 
     @classmethod

@@ -641,6 +641,15 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
         "the nonbinary label on women and men, could hide misgendering (nonbinary people are left out: no label "
         "is the right answer for them)",
     ),
+    "max_detection_failure": (
+        "a number above 0, at most 1",
+        "the ceiling on each group's share of photos with no face found or an error, which `detection_failure_gap` "
+        "judges beside the gaps, on the rate's interval: a group shown above it fails the check (its fail tests in "
+        "the check's one Holm family), a group whose interval lies at or below it passes this part, else "
+        "inconclusive (fewer than `min_subjects` people decide nothing). Equal failure is no pass: a detector that "
+        "finds a face in 1 photo of 300 fails, though no group fares worse than another (red team 14e). "
+        "`undisclosed` and `unknown` are judged for a fail only, as their gaps are. 1 turns the ceiling off",
+    ),
     "declarations": (
         '`"trusted"` or `"inconclusive"`',
         "what the analyzer's own declaration may excuse: `confidence_calibration` of an analyzer that declares it "
@@ -656,7 +665,9 @@ POLICY_KEYS: dict[str, tuple[str, str]] = {
     "identity": (
         'label = `"woman"`, `"man"`, `"nonbinary"` or `"undisclosed"`',
         "self-described labels added to the default identity map, a whole cell or one value of a multi-valued "
-        "cell (an entry never overturns what the kit reads by itself: `'trans woman' = 'man'` is refused); "
+        "cell (an entry never overturns nor invents what people said of themselves: `'trans woman' = 'man'`, "
+        "`'woamn' = 'man'`, `'woman; nonbinary' = 'man'`, `'she/her' = 'woman'` and `'nan' = 'woman'` are "
+        "refused; a map built in code gets the same check); "
         "see [own-dataset.md](own-dataset.md#identity-what-the-kit-reads-from-gender_identity-and-trans)",
     ),
 }

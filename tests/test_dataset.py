@@ -266,21 +266,22 @@ def test_identity_map_maps_an_unknown_label(make_manifest: MakeManifest) -> None
 
 
 def test_identity_map_cannot_overturn_what_the_kit_reads(make_manifest: MakeManifest) -> None:
-    # Red team 14d F2: "Female" = "nonbinary" would re-read the people's own words; refused naming the row.
+    # Red team 14d F2: "Female" = "nonbinary" would re-read the people's own words; refused naming the map's
+    # entry, before any row is read (rt14e F3: the policy file's one check, for a map built in code too).
     rows = [{"photo": "a.png", "subject": "s1", "gender_identity": "female", "trans": "no"}]
     message = error_of(make_manifest(rows), identity_map={"Female": "nonbinary"})
-    assert "<root>/manifest.csv row 2:" in message
+    assert '<root>/manifest.csv: identity_map: identity map entry "Female" = "nonbinary"' in message
     assert "the kit reads 'Female' as woman by itself" in message
     assert "fix the data" in message
 
 
-def test_identity_map_to_an_invalid_target_names_row_and_targets(make_manifest: MakeManifest) -> None:
+def test_identity_map_to_an_invalid_target_names_the_entry_and_targets(make_manifest: MakeManifest) -> None:
     rows = [
         {"photo": "a.png", "subject": "s1", "gender_identity": "woman", "trans": "no"},
         {"photo": "b.png", "subject": "s2", "gender_identity": "Femme", "trans": "no"},
     ]
     message = error_of(make_manifest(rows), identity_map={"Femme": "femme"})
-    assert "<root>/manifest.csv row 3:" in message
+    assert "<root>/manifest.csv: identity_map:" in message
     assert "'Femme'" in message
     assert "'femme'" in message
     assert "woman, man, nonbinary, undisclosed" in message

@@ -90,13 +90,13 @@ def test_overrides_give_meanings_the_defaults_do_not() -> None:
 
 
 def test_override_to_an_invalid_target_is_refused_naming_label_and_targets() -> None:
-    with pytest.raises(ValueError, match=r"'Femme' to 'femme'; targets must be one of woman, man, nonbinary"):
+    with pytest.raises(ValueError, match=r"identity 'femme' = 'femme'; map labels to one of woman, man, nonbinary"):
         normalise_identity("Femme", {"femme": "femme"})
 
 
 def test_override_to_abstain_is_refused() -> None:
     # "abstain" is an analyzer's output, not a self-described identity.
-    with pytest.raises(ValueError, match="targets must be one of"):
+    with pytest.raises(ValueError, match="map labels to one of woman, man, nonbinary, undisclosed"):
         normalise_identity("prefer not to say", {"prefer not to say": "abstain"})
 
 

@@ -105,3 +105,92 @@ def test_many_custom_entries_are_counted_on_every_surface(tmp_path: Path) -> Non
     assert f"identity map: {line}" in console
     assert f"- Identity map: {line}" in markdown
     assert f"identity map</dt><dd>{line}</dd>" in html
+
+
+# Red team 14e F3: entries that still overturned or invented identities. Each with the words its refusal must say
+# (what is wrong, and the way out).
+REFUSED = [
+    # several values: the entry chooses among the identities they name
+    (
+        "woman; nonbinary",
+        "man",
+        ["values of 'woman; nonbinary' read as woman, nonbinary", 'map it to "woman" or "nonbinary"'],
+    ),
+    ("woman, trans", "man", ["the kit reads 'woman, trans' as woman by itself", "Remove the entry"]),
+    ("woman; trans", "man", ["the kit reads 'woman; trans' as woman by itself", "Remove the entry"]),
+    # a known description with trailing punctuation
+    (
+        "trans woman.",
+        "man",
+        ["'trans woman.' is 'trans woman' without its punctuation", "reads as woman", "correct the rows"],
+    ),
+    # misspellings the kit's own hint corrects
+    ("woamn", "man", ["a misspelling of 'woman' (the kit's own hint for it)", "reads as woman"]),
+    ("womn", "man", ["a misspelling of 'woman'", "reads as woman"]),
+    ("trans womn", "man", ["a misspelling of 'trans woman'", "reads as woman"]),
+    # pronouns
+    ("she/her", "man", ["pronouns say how to refer to a person, not which identity", 'map it to "undisclosed"']),
+    ("she/her", "woman", ["pronouns say how to refer to a person"]),
+    ("woman (she/her)", "man", ["'woman (she/her)' is 'woman' without its pronouns", "reads as woman"]),
+    # letters of another script that look like Latin ones (Cyrillic а)
+    ("tr\u0430ns woman", "man", ["is 'trans woman' with its letters of another script read as the Latin", "as woman"]),
+    # missing-value markers never get an identity
+    ("nan", "woman", ["gives an identity to a missing-value marker", 'map it to "undisclosed"']),
+    ("None", "woman", ["missing-value marker"]),
+    ("null", "man", ["missing-value marker"]),
+    ("?", "woman", ["missing-value marker"]),
+    ("missing", "nonbinary", ["missing-value marker"]),
+]
+
+
+@pytest.mark.parametrize(("label", "meaning", "says"), REFUSED)
+def test_an_entry_that_overturns_or_invents_an_identity_is_refused_in_a_policy_file(
+    tmp_path: Path, label: str, meaning: str, says: list[str]
+) -> None:
+    import json
+
+    with pytest.raises(PolicyError) as info:
+        load_policy(project_root=policy_file(tmp_path, f"{json.dumps(label)} = {json.dumps(meaning)}"))
+    message = str(info.value)
+    assert f"identity map entry {json.dumps(label, ensure_ascii=False)} = {json.dumps(meaning)}" in message
+    for words in says:
+        assert words in message
+
+
+@pytest.mark.parametrize(("label", "meaning", "says"), REFUSED)
+def test_a_map_built_in_code_is_refused_by_the_same_check(
+    tmp_path: Path, label: str, meaning: str, says: list[str]
+) -> None:
+    from conformance import load_dataset
+    from conformance.errors import ManifestError
+
+    manifest, _ = write_dataset(tmp_path / "photos", people("cis", 2))
+    with pytest.raises(ManifestError) as info:
+        load_dataset(manifest, identity_map={label: meaning})
+    message = str(info.value)
+    assert f"{manifest}: identity_map: identity map entry" in message
+    for words in says:
+        assert words in message
+    with pytest.raises(ValueError, match="identity map entry"):
+        read_identity("woman", {label: meaning})  # the map is checked whichever label is read with it
+
+
+@pytest.mark.parametrize(
+    ("label", "meaning", "row", "reads"),
+    [
+        ("woman; nonbinary", "nonbinary", "Nonbinary, Woman", "nonbinary"),  # the person's choice among their values
+        ("woamn", "woman", "woamn", "woman"),  # the hint's own way out: map it to what it means
+        ("woman (she/her)", "woman", "Woman (she/her)", "woman"),
+        ("she/her", "undisclosed", "she/her", "undisclosed"),  # pronouns alone: no identity disclosed
+        ("nan", "undisclosed", "NaN", "undisclosed"),
+        ("none", "nonbinary", "none", "nonbinary"),  # "none" can mean no gender (agender)
+        ("genderflux", "nonbinary", "genderflux", "nonbinary"),
+    ],
+)
+def test_the_ways_out_those_messages_give_are_accepted(
+    tmp_path: Path, label: str, meaning: str, row: str, reads: str
+) -> None:
+    import json
+
+    policy = load_policy(project_root=policy_file(tmp_path, f"{json.dumps(label)} = {json.dumps(meaning)}"))
+    assert read_identity(row, policy.identity).identity == reads

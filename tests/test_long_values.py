@@ -151,7 +151,7 @@ def test_a_long_gender_identity(make_manifest: MakeManifest) -> None:
 def test_a_long_gender_identity_mapped_by_the_policy(make_manifest: MakeManifest) -> None:
     manifest = make_manifest([ROWS[0], {**ROWS[1], "gender_identity": long("g")}])
     assert refused_manifest(manifest, identity_map={long("g"): long("t")}) == (
-        f"{manifest} row 3: identity map sends {cut('g')} to {cut('t')}; targets must be one of woman, man, nonbinary, "
+        f"{manifest}: identity_map: identity {cut('g')} = {cut('t')}; map labels to one of woman, man, nonbinary, "
         "undisclosed"
     )
 

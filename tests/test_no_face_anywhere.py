@@ -81,3 +81,58 @@ def test_an_analyzer_that_finds_one_face_is_audited(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr  # a verdict (trans 20/20 against cis 19/20), not a stop
     assert "no face was found in any" not in done.stderr
     assert (tmp_path / "conformance-report" / "report.json").exists()
+
+
+def expected(outcomes: list[str], reasons: list[str] | None = None) -> FailureWatch:
+    """A watch told the run's size (as the runner tells it), fed ``outcomes`` in order."""
+    watch = FailureWatch(20)
+    watch.expect(len(outcomes))
+    for i, outcome in enumerate(outcomes):
+        watch.see_outcome(outcome, (reasons or [])[i] if outcome == "error" and reasons else "")
+    return watch
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "said"),
+    [
+        (["no_face"], "no face was found in the run's only photo (1 no face, 0 errors)"),
+        (["no_face"] * 2, "no face was found in any of the 2 photos (2 no face, 0 errors)"),
+        (["no_face"] * 3, "no face was found in any of the 3 photos (3 no face, 0 errors)"),
+        (["no_face", "error"], "no face was found in any of the 2 photos (1 no face, 1 error)"),
+        (["no_face", "error", "error"], "no face was found in any of the 3 photos (1 no face, 2 errors)"),
+    ],
+)
+def test_a_tiny_run_with_no_face_anywhere_stops_as_one_failed_photo_does(outcomes: list[str], said: str) -> None:
+    # Red team 14e F8: one photo answered {"error": "boom"} stopped (exit 2), while 1-3 photos with no face, or no
+    # face mixed with errors, ran on to "trans has nothing this check counts" (exit 1). Once the whole run is seen,
+    # any size stops.
+    watch = expected(outcomes, ["timeout", "weights not loaded", "bad image"])
+    with pytest.raises(SystematicFailure) as info:
+        watch.finish()
+    assert said in str(info.value)
+    assert "systematic_failures = 0" in str(info.value)
+
+
+def test_a_tiny_run_of_different_errors_stops_naming_them() -> None:
+    watch = expected(["error"] * 3, ["timeout", "bad image", "out of memory"])
+    with pytest.raises(SystematicFailure) as info:
+        watch.finish()
+    assert "every one of the 3 photos of the run failed (timeout; bad image; out of memory)" in str(info.value)
+
+
+def test_a_tiny_run_with_one_face_goes_on() -> None:
+    expected(["analysed", "no_face", "no_face"]).finish()  # a face was found: the analyzer sees faces
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_a_tiny_run_with_no_face_exits_2_through_the_cli(tmp_path: Path, n: int) -> None:
+    shots = people("cis", n, no_face=n)
+    manifest, predictions = write_dataset(tmp_path / "photos", shots)
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance", "run", "--dataset", str(manifest), "--analyzer",
+         f"predictions:{predictions}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "stopped: no face was found in" in done.stderr
+    assert not (tmp_path / "conformance-report" / "report.json").exists()

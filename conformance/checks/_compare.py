@@ -17,10 +17,12 @@ once, so that every check states its method and its error rates the same way:
   check names which and why); ``inconclusive`` otherwise, with the gap this data would catch with
   80% power if the lower group's true rate is near the one seen, and the people that would decide it;
 - a missing-data group (``unknown`` trans status, ``undisclosed`` identity) is compared in the fail
-  direction only: its fail test is in the Holm family like any other, and short of a fail its
-  comparison is ``not applicable`` (shown, not compared), never inconclusive.
+  direction only: its fail test is in the Holm family like any other, a fail counts only where the
+  group fares worse, and short of a fail its comparison is ``not applicable`` (shown, not compared);
+  inconclusive only when it has fewer than ``min_subjects`` people and its gap's interval lies wholly
+  beyond the tolerance against it.
 
-Why one module of about 670 lines: it is one rule, the verdict every rate check states the same
+Why one module of about 800 lines: it is one rule, the verdict every rate check states the same
 way; each group's rate, each comparison's gap and interval, the detectable gap, the residual groups and
 the settled verdict read one another's values, and the method text says all of it in one sentence.
 """
@@ -307,6 +309,7 @@ class Compared:
     method: str
     companion_groups: dict[str, GroupRate]
     companion_comparisons: tuple[Comparison, ...]
+    extra_adjusted: tuple[float, ...] = ()  # the caller's extra fail tests, Holm-adjusted in the same family
 
 
 @dataclass(frozen=True)
@@ -338,6 +341,7 @@ def compare_measures(
     cannot_pass: Mapping[str, str] | None = None,
     companion: Units | None = None,
     companion_label: str = "",
+    extra_fail_tests: Sequence[float] = (),
 ) -> Compared:
     """:func:`compare_groups`, optionally with a companion measure every comparison must also satisfy.
 
@@ -347,7 +351,9 @@ def compare_measures(
     intervals within the tolerance: intersection-union, no adjustment); the fail tests of both
     measures form one Holm family, so a wrong fail stays at most the stated one-sided error. A
     pair's row carries the figures of the measure that decided it (the main measure on a tie),
-    with a note when the companion decided.
+    with a note when the companion decided. ``extra_fail_tests``: the caller's own fail p-values (e.g. each
+    group's rate against an absolute ceiling), put in the same Holm family; their adjusted values come back
+    as ``Compared.extra_adjusted``, in order.
     """
     del seed  # the intervals are closed-form: nothing to seed
     cannot_pass = dict(cannot_pass or {})
@@ -386,8 +392,8 @@ def compare_measures(
         extra = replace(extra, tested=[extra.tested[k] for k in keep], exceeds=[extra.exceeds[k] for k in keep])
         families.append(extra)
     exceeds = [p for family in families for p in family.exceeds]
-    adjusted = stats.holm(exceeds) if exceeds else []
-    m = len(exceeds)
+    adjusted = stats.holm([*exceeds, *extra_fail_tests]) if exceeds or extra_fail_tests else []
+    m = len(exceeds) + len(extra_fail_tests)
     settled: list[list[Comparison]] = []
     start = 0
     for family in families:
@@ -412,6 +418,7 @@ def compare_measures(
         method=method,
         companion_groups=families[1].groups if companion is not None else {},
         companion_comparisons=tuple(settled[1]) if companion is not None else (),
+        extra_adjusted=tuple(adjusted[len(exceeds) :]),
     )
 
 
@@ -428,9 +435,11 @@ def _same_counts(units: Units, companion: Units, name: str) -> bool:
 
 # The default grouping's residuals: people whose trans status the dataset does not record, and people who did
 # not disclose a gender identity. They are missing data, not groups under audit, so they are compared in the fail
-# direction only: a gap shown beyond the tolerance (the same test and Holm family as every other comparison)
-# fails the check and names the group; anything short of that leaves the comparison "not applicable" (shown, not
-# compared), never inconclusive. Compared both ways from min_subjects upwards, 9 such people let a perfect
+# direction only: a gap shown beyond the tolerance against them (the same test and Holm family as every other
+# comparison) fails the check and names the group; anything short of that leaves the comparison "not applicable"
+# (shown, not compared). Faring better is no finding against them (rt14e F6). Below min_subjects people, a gap
+# whose interval lies wholly beyond the tolerance against them is inconclusive, as for any group that small
+# (rt14e F7: failing all 9 undisclosed people passed silently). Compared both ways from min_subjects upwards, 9 such people let a perfect
 # analyzer pass and 15 failed it, inconclusive on a wide interval (red team 13c); never compared at all, a
 # detector that found no face of any undisclosed person passed (red team 14d).
 RESIDUAL_GROUP = "unknown"
@@ -469,8 +478,28 @@ def _shown_only(name: str, who: str, why: str) -> str:
 def _failed_missing(name: str, who: str) -> str:
     """The note of a missing-data group's comparison that fails the check."""
     return (
-        f"{name}: {who}: missing data, compared for a fail only, and a gap beyond the tolerance is shown: the "
-        "check fails on them (their trans status or identity being unknown does not excuse it)"
+        f"{name}: {who}: missing data, compared for a fail only, and a gap beyond the tolerance is shown against "
+        "them: the check fails on them (their trans status or identity being unknown does not excuse it)"
+    )
+
+
+def _against(residual: str, c: Comparison) -> bool:
+    """Whether a missing-data group fares worse in ``c`` (every rate check's figure is worse when higher)."""
+    difference = c.difference or 0.0
+    return difference > 0 if residual == c.group else difference < 0
+
+
+def _beyond_against(residual: str, group: str, ci: tuple[float, float], tolerance: float) -> bool:
+    """Whether a gap's interval lies wholly beyond the tolerance with the missing-data group worse off."""
+    return ci[0] > tolerance if residual == group else ci[1] < -tolerance
+
+
+def _too_few_against(name: str, who: str, fewer: str, min_subjects: int) -> str:
+    """The note of a missing-data group too small to fail the check, whose interval lies wholly against it."""
+    return (
+        f"{name}: {who}: missing data, compared for a fail only; {fewer}, too few to fail the check on, yet the "
+        "interval lies wholly beyond the tolerance against them: inconclusive, as for any group of that size "
+        f"(with {min_subjects} or more of them a gap this clear fails the check)"
     )
 
 
@@ -565,11 +594,17 @@ def _draft(
         difference = a.rate - b.rate
         ci = stats.gap_interval(a, b, policy.confidence, method)
         if residual and (any(math.isnan(x) for x in ci) or min(a.subjects, b.subjects) < policy.min_subjects):
-            # Too few people to show any gap: a missing-data group then stays out of the verdict, never inconclusive.
+            # Too few people to show any gap: a missing-data group then stays out of the verdict, unless its interval
+            # lies wholly beyond the tolerance against it (rt14e F7: all 9 undisclosed people failed, exit 0).
             fewer = (
                 f"fewer than {policy.min_subjects} subjects behind a rate ({name}: {a.subjects}, {other}: {b.subjects})"
             )
             shown = None if any(math.isnan(x) for x in ci) else ci
+            if shown is not None and _beyond_against(residual[0], name, shown, tolerance):
+                note = _too_few_against(residual[0], missing[residual[0]], fewer, policy.min_subjects)
+                way = _gap_method(a, b, units, method)
+                drafts.append(replace(blank, difference=difference, ci=shown, method=way, note=note))
+                continue
             note = _shown_only(residual[0], missing[residual[0]], fewer)
             drafts.append(replace(blank, difference=difference, ci=shown, verdict="not applicable", note=note))
             continue
@@ -651,10 +686,19 @@ def _settle(
         notes = [c.note] if c.note else []
         verdict: Verdict
         if index in family.fail_only:
-            # Missing data: a fail shown in the same Holm family counts; nothing less enters the verdict.
+            # Missing data: a fail shown against them in the same Holm family counts; nothing less enters the verdict.
             group, who = family.fail_only[index]
-            if p_adj <= alpha_fail:
+            against = _against(group, c)
+            if p_adj <= alpha_fail and against:
                 verdict, said = "fail", _failed_missing(group, who)
+            elif p_adj <= alpha_fail:
+                # rt14e F6: they fare better; the groups under audit are judged by their own comparisons.
+                other = c.reference if group == c.group else c.group
+                why = (
+                    f"they fare better than {other} (a gap the other way is no finding against them; {other}'s "
+                    "own comparisons judge it)"
+                )
+                verdict, said = "not applicable", _shown_only(group, who, why)
             else:
                 why = f"no gap beyond the tolerance shown (p = {p_adj:.3g}, Holm-adjusted, > {alpha_fail:g})"
                 verdict, said = "not applicable", _shown_only(group, who, why)

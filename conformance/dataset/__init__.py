@@ -27,6 +27,7 @@ from ..identity import (
     UNDISCLOSED,
     Reading,
     UnmappedIdentity,
+    check_identity_map,
     default_group,
     is_missing_marker,
     normalise_trans,
@@ -372,6 +373,11 @@ def load_dataset(
         (``group``, ``identity``), a JSONL value over 131,072 characters.
     """
     path = Path(manifest).expanduser().absolute()
+    if identity_map:
+        try:
+            check_identity_map(identity_map)  # a map built in code: the policy file's one check (rt14e F3)
+        except ValueError as exc:
+            raise ManifestError(f"{path}: identity_map: {exc}") from None
     raw = _read_manifest(path)
     header, rows = _read_rows(path, raw)
     if not header and not rows:

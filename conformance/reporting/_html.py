@@ -163,7 +163,8 @@ def badge_key(verdict: object) -> str:
 
 def comparison_label(comparison: Comparison) -> str:
     if comparison.reference.startswith("none"):
-        return f"{comparison.group} (absolute)"
+        # "none (absolute)", "none (ceiling)": a group's figure against a limit, named by the limit's kind.
+        return f"{comparison.group} ({comparison.reference.removeprefix('none (').rstrip(')') or 'absolute'})"
     return f"{comparison.group} vs {comparison.reference}"
 
 
