@@ -836,16 +836,20 @@ def test_a_photo_named_in_nfc_whose_file_is_nfd_loads_and_matches_an_nfd_predict
     dataset = load_dataset(manifest)
     assert [p.id for p in dataset] == [f"img/{nfc}0.png", f"img/{nfc}1.png"]
     assert [p.path.name for p in dataset] == [f"{nfd}0.png", f"{nfd}1.png"]
-    # The vendor's predictions file spells the names in NFD: the same photos.
+    # The vendor's predictions file spells the names in NFD: the same photos (one with a face, one without, so
+    # that the run is not stopped as an analyzer that sees no face anywhere).
     predictions = tmp_path / "v.jsonl"
+    faces = [[{"gender": "Female", "confidence": 99.0}], []]
     predictions.write_text(
-        "".join(json.dumps({"photo": f"img/{nfd}{i}.png", "faces": []}, ensure_ascii=False) + "\n" for i in range(2)),
+        "".join(
+            json.dumps({"photo": f"img/{nfd}{i}.png", "faces": faces[i]}, ensure_ascii=False) + "\n" for i in range(2)
+        ),
         encoding="utf-8",
     )
     import conformance
 
     observations = conformance.analyze(f"predictions:{predictions}", dataset)
-    assert observations.outcome_counts() == {"analysed": 0, "no_face": 2, "error": 0}
+    assert observations.outcome_counts() == {"analysed": 1, "no_face": 1, "error": 0}
 
 
 # -- photo paths, made lean for large manifests ------------------------------------------------------------
