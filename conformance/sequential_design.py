@@ -22,7 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["SequentialDesign", "design", "expected_share", "stopping"]
+__all__ = ["SequentialDesign", "design", "expected_sent", "expected_share", "stopping"]
 
 _GRID = 401  # points of the grid over B between the boundaries: the results agree with 2,001 to 1e-5
 
@@ -131,3 +131,24 @@ def design(alpha: float, looks: int, power: float) -> SequentialDesign:
     inflation = 1.0 if looks == 1 else float(brentq(shortfall, 1.0, 4.0, xtol=1e-6))
     share = expected_share(levels, -fixed * math.sqrt(inflation))
     return SequentialDesign(looks, alpha, power, inflation, share)
+
+
+def expected_sent(cumulative: Sequence[int], alpha: float, power: float = 0.8) -> float:
+    """Photos a run with looks of ``cumulative`` photos is expected to send, on data sized by ``plan --sequential``.
+
+    The data sized for ``power`` at the design point (the most people ``conformance plan --sequential``
+    asks for) and the truth at that design point (a true gap of 0, or the fail scenario if that needed
+    more people): the larger of the two plan's expectations. Farther from the tolerance it sends fewer;
+    at the tolerance itself, or on data smaller than planned, more (up to every photo).
+    """
+    from scipy.special import ndtri
+
+    from .sequential import look_levels
+
+    looks = len(cumulative)
+    found = design(alpha, looks, power)
+    drift = -float(ndtri(1.0 - alpha) + ndtri(power)) * math.sqrt(found.inflation)
+    passes, fails = stopping(look_levels(alpha, looks), drift)
+    stopped = [p + f for p, f in zip(passes, fails, strict=True)]
+    early = sum(n * s for n, s in zip(cumulative[:-1], stopped[:-1], strict=True))
+    return early + (1.0 - sum(stopped[:-1])) * cumulative[-1]

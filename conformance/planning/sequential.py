@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .planners import CheckPlan, Price
+    from .planners import CheckPlan
+    from .price import Price
 
 
 def sequential_block(
