@@ -114,7 +114,7 @@ def design(alpha: float, looks: int, power: float) -> SequentialDesign:
     --------
     >>> plan = design(0.025, 5, 0.8)
     >>> round(plan.inflation, 2), round(plan.share_at_design * plan.inflation, 2)
-    (1.3, 0.9)
+    (1.16, 0.92)
     """
     from scipy.optimize import brentq
     from scipy.special import ndtri
