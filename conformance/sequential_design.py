@@ -107,28 +107,30 @@ class SequentialDesign:
         return share * most_people
 
 
-def design(alpha: float, looks: int, power: float) -> SequentialDesign:
+def design(alpha: float, looks: int, power: float, levels: Sequence[float] | None = None) -> SequentialDesign:
     """The :class:`SequentialDesign` of ``looks`` looks spending ``alpha`` (the kit's spending) for ``power``.
+
+    ``levels``: each look's share of ``alpha`` under another spending (a design study); default the kit's.
 
     Examples
     --------
     >>> plan = design(0.025, 5, 0.8)
     >>> round(plan.inflation, 2), round(plan.share_at_design * plan.inflation, 2)
-    (1.16, 0.92)
+    (1.23, 0.89)
     """
     from scipy.optimize import brentq
     from scipy.special import ndtri
 
     from .sequential import look_levels
 
-    levels = look_levels(alpha, looks)
+    levels = look_levels(alpha, looks) if levels is None else list(levels)
     fixed = float(ndtri(1.0 - alpha) + ndtri(power))
 
     def shortfall(ratio: float) -> float:
         return sum(stopping(levels, -fixed * math.sqrt(ratio))[0]) - power
 
     # One look needs no more than the fixed design; spending over looks needs more, never 4 times as many.
-    inflation = 1.0 if looks == 1 else float(brentq(shortfall, 1.0, 4.0, xtol=1e-6))
+    inflation = 1.0 if len(levels) == 1 else float(brentq(shortfall, 1.0, 4.0, xtol=1e-6))
     share = expected_share(levels, -fixed * math.sqrt(inflation))
     return SequentialDesign(looks, alpha, power, inflation, share)
 

@@ -101,7 +101,7 @@ def test_a_sequential_plan_keeps_the_fixed_plans_power_and_says_what_it_expects_
 def test_the_sequential_plan_is_printed_as_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", *DESIGN, "--sequential"]) == 0
     out = capsys.readouterr().out
-    assert "Sequential (--sequential, 5 looks, O'Brien-Fleming-type" in out
+    assert "Sequential (--sequential, 5 looks, Hwang-Shih-DeCani, gamma -2" in out
     assert "misgender_gap: at most" in out
     assert "expected: pass at a true gap of 0:" in out
     assert "fail at a true gap of 0.15:" in out

@@ -25,7 +25,7 @@ def sequential_block(
     plans: Mapping[str, CheckPlan], *, alpha: float, looks: int, power: float, price: Price
 ) -> dict[str, Any]:
     """The plan's ``sequential`` object: the design, and for each check its most and expected people, photos and cost."""
-    from ..sequential import look_levels
+    from ..sequential import GAMMA, look_levels
     from ..sequential_design import design
 
     found = design(alpha, looks, power)
@@ -64,7 +64,7 @@ def sequential_block(
     levels = look_levels(alpha, looks)
     return {
         "looks": looks,
-        "spending": "O'Brien-Fleming-type (Lan-DeMets), held by the union bound",
+        "spending": f"Hwang-Shih-DeCani, gamma {GAMMA:g}, held by the union bound",
         "fixed_level": alpha,
         "look_levels": [float(f"{level:.6g}") for level in levels],
         "last_look_level": levels[-1],
