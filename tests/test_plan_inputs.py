@@ -106,7 +106,7 @@ def test_a_manifest_group_without_two_photos_of_anyone_is_named(
 
 @pytest.fixture(scope="module")
 def pilots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The demo run at the policy's 95%, at 90%, and sequentially (its last look at 1 - 2 x 0.0128)."""
+    """The demo run at the policy's 95%, at 90%, and sequentially (its last look at 1 - 2 x 0.0095)."""
     root = tmp_path_factory.mktemp("pilots")
     (root / "conf90.toml").write_text("[tool.conformance]\nconfidence = 0.9\n", encoding="utf-8")
     runs = {
