@@ -219,8 +219,8 @@ def add_parser(commands: Any) -> None:
     plan.add_argument(
         "--sequential",
         action="store_true",
-        help="size a `conformance run --sequential` audit: the most people it may send (the fixed design at the "
-        "last look's share of the error), planned with the same power",
+        help="size a `conformance run --sequential` audit: the most people it may send for the same power as the "
+        "fixed plan, and the people, calls and cost it is expected to send at a true gap of 0 and at the fail scenario",
     )
     plan.add_argument(
         "--looks",
@@ -255,13 +255,35 @@ def add_parser(commands: Any) -> None:
     plan.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
-def _sequential_levels(confidence: float, looks: int | None) -> dict[str, Any]:
-    """What ``conformance run --sequential --looks K`` tests each direction at: the whole error, and the last look's."""
-    from .sequential import DEFAULT_LOOKS, look_levels
+def _add_sequential(document: dict[str, Any], plans: dict[str, Any], inputs: Any, looks: int | None) -> None:
+    """``--sequential``: the sequential plan, and its most people as the people to collect (the top-level figures)."""
+    from .planning.planners import policy_levels
+    from .planning.sequential import sequential_block
+    from .sequential import DEFAULT_LOOKS
 
-    count = DEFAULT_LOOKS if looks is None else looks
-    alpha = round((1.0 - confidence) / 2.0, 12)  # as run_looks reads it
-    return {"looks": count, "fixed_level": alpha, "last_look_level": look_levels(alpha, count)[-1]}
+    block = sequential_block(
+        plans,
+        alpha=policy_levels(inputs.policy)[0],
+        looks=DEFAULT_LOOKS if looks is None else looks,
+        power=inputs.power,
+        price=inputs.price,
+    )
+    document["sequential"] = block
+    figures = block["checks"]
+    if len(plans) == 1 and figures:
+        only = next(iter(figures.values()))
+        for key in ("people_per_group", "photos_per_group", "calls", "cost"):
+            document[key] = only[key]
+    if "audit" in document and document["audit"]["check"] in figures:
+        chosen = figures[document["audit"]["check"]]
+        document["audit"] = {
+            **document["audit"],
+            "people_per_group": chosen["people_per_group"],
+            "photos": chosen["calls"],
+            "calls": chosen["calls"],
+            "cost": chosen["cost"],
+            "expected": chosen["expected"],
+        }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -293,11 +315,6 @@ def run(args: argparse.Namespace) -> int:
     if args.looks is not None and not args.sequential:
         print("conformance: error: --looks sizes a sequential audit: give --sequential with it", file=sys.stderr)
         return _USAGE_ERROR
-    sequential = _sequential_levels(policy.confidence, args.looks) if args.sequential else None
-    if sequential is not None:
-        # Each look tests each direction at its share of the error (the union bound): a run that takes every look
-        # decides at the last look's share, not at the whole. Planned there, the most people it sends keep the power.
-        policy = replace(policy, confidence=1.0 - 2.0 * sequential["last_look_level"])
     if args.tolerance is not None:
         policy = replace(policy, tolerance={**policy.tolerance, **dict.fromkeys(checks, args.tolerance)})
     if args.target_fmr is not None:
@@ -305,12 +322,10 @@ def run(args: argparse.Namespace) -> int:
     if args.ratio_tolerance is not None:
         policy = replace(policy, ratio_tolerance=args.ratio_tolerance)
     sources = list(pilot.notes) if pilot else []
-    if sequential is not None:
+    if args.sequential:
         sources.append(
-            f"--sequential with {sequential['looks']} looks: sized for the last look, which tests each direction at "
-            f"{sequential['last_look_level']:.4g} (the fixed design's {sequential['fixed_level']:g} less what the "
-            "earlier looks spend): the people a group below are the most the sequential run sends (collect them all); "
-            "it stops at an earlier look when every check is settled (docs/how-to/plan.md says how often)"
+            "--sequential: the table is the fixed plan; the sequential plan (the most people the run may send, for "
+            "the same power, and the people it is expected to send) follows it (docs/how-to/plan.md section 5)"
         )
     rates = dict(pilot.rates) if pilot else {}
     fallback = 0.05
@@ -391,8 +406,8 @@ def run(args: argparse.Namespace) -> int:
         print(printable(f"conformance: error: {exc}"), file=sys.stderr)
         return _USAGE_ERROR
     document = plan_document(inputs, plans, assessment)
-    if sequential is not None:
-        document["sequential"] = sequential
+    if args.sequential:
+        _add_sequential(document, plans, inputs, args.looks)
     bad = non_finite(document)
     if bad:
         # json.dumps would print Infinity, which is not JSON; a cost of inf is no answer either.

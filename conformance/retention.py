@@ -12,7 +12,8 @@ live Rekognition call the kit:
 3. refuses to go live unless it is, or the run was given ``--accept-vendor-retention`` (an explicit,
    recorded acceptance that AWS may keep the photos);
 4. says how many calls the run will make and what they cost: at most (every photo not yet recorded) and,
-   for a sequential run, at least (its first look) and by look; the calls made are added after the run;
+   for a sequential run, at least (its first look), by look and expected (data sized by `plan --sequential`);
+   the calls made are added after the run;
 5. records all of this in the report (``analyzer.retention_preflight``), with where the answer came
    from (``opt_out_source``: the Organizations endpoint, its class, the proxy on the way).
 
@@ -209,6 +210,9 @@ class Preflight:
     source: Source | None = None  # where the Organizations answer came from (None: no client could be made)
     target: Source | None = None  # where the photos go
     price: str = ""  # the price the costs are at, and where it comes from (--price-per-1000 or the list price)
+    # A sequential run's expected photos (conformance.sequential_design.expected_sent), and their cost.
+    calls_expected: int | None = None
+    cost_expected: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         least = self.calls if self.calls_min is None else self.calls_min
@@ -227,6 +231,11 @@ class Preflight:
             "calls_min": least,
             "cost_min": None if least_cost is None else round(least_cost, 2),
             **({"calls_by_look": list(self.calls_by_look)} if self.calls_by_look else {}),
+            **(
+                {"calls_expected": self.calls_expected, "cost_expected": round(self.cost_expected or 0.0, 2)}
+                if self.calls_expected is not None
+                else {}
+            ),
             "calls_note": self.calls_note,
             **({"price": self.price} if self.price else {}),
             # Where the opt-out answer came from, and where the photos go: a stand-in's answer is not AWS's.
@@ -245,6 +254,7 @@ def preflight(
     calls_note: str = "",
     calls_min: int | None = None,
     calls_by_look: tuple[int, ...] = (),
+    calls_expected: int | None = None,
     vendor: str = "Amazon Rekognition",
     source_of: Callable[[Any], Source],
     target: Source,
@@ -254,8 +264,9 @@ def preflight(
     ``organizations`` makes the Organizations client (called once; a failure to make it is an
     unknown state, not a pass). ``calls``: the most the run will make (None: not planned);
     ``calls_min``: the fewest (a sequential run's first look); ``calls_by_look``: a sequential run's
-    photos by look. ``source_of`` reads from the client made where it sends its question (endpoint,
-    class, proxy); ``target`` is where the photos go: see :func:`counted`.
+    photos by look; ``calls_expected``: the photos it is expected to send. ``source_of`` reads from
+    the client made where it sends its question (endpoint, class, proxy); ``target`` is where the
+    photos go: see :func:`counted`.
     """
     from botocore.exceptions import BotoCoreError
 
@@ -284,6 +295,8 @@ def preflight(
         source,
         target,
         price_note,
+        calls_expected,
+        None if calls_expected is None else calls_expected * price_per_image,
     )
     if state.opted_out is not True and not accept_retention:
         raise VendorRetentionRefused(

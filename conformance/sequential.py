@@ -21,15 +21,22 @@ How, and why it stays valid under repeated looks:
   replay, re-derived by ``conformance verify``.
 - **Error spending over a fixed maximum number of looks** (a group-sequential design; Lan & DeMets
   1983). Each verdict direction is a one-sided test at ``alpha`` (``(1 - confidence) / 2``). Look
-  ``k``, at information fraction ``t_k = k / K``, spends ``alpha(t_k) - alpha(t_{k-1})`` of it,
-  with O'Brien-Fleming-type spending ``alpha(t) = 2 - 2 Phi(z_{1 - alpha/2} / sqrt(t))``: very little
-  early, most of it at the end. At look ``k`` every check runs under the policy with confidence
-  ``1 - 2 alpha_k``, so each direction is tested at ``alpha_k`` there. A wrong pass (or a wrong fail)
-  at any look has probability at most ``sum_k alpha_k = alpha`` by the union bound, whatever the
-  dependence between looks: no normal approximation of the kit's intervals is needed, which is why
-  the boundaries are not the recursive-integration ones (those assume a normal statistic with
-  independent increments). The union bound costs a little power; measured in
-  ``benchmarks/sequential_audit.py``.
+  ``k``, at information fraction ``t_k = k / K``, spends ``alpha(t_k) - alpha(t_{k-1})`` of it, with
+  Hwang-Shih-DeCani spending ``alpha(t) = alpha (1 - e^{-gamma t}) / (1 - e^{-gamma})``, ``gamma = -2``
+  (:data:`GAMMA`): 0.0019, 0.0029, 0.0043, 0.0064 and 0.0095 of 0.025 over 5 looks. Chosen by
+  computation (docs/explanation/methodology.md): for the average expected sample at a true gap of 0
+  and at 3 times the tolerance, at the fixed plan's power, the group-sequential normal recursion
+  (:mod:`conformance.sequential_design`, ``benchmarks/sequential_design_study.py``) puts gamma -2 within
+  0.01 of the best design over 3 to 10 looks and the O'Brien-Fleming-type, Hwang-Shih-DeCani and
+  power families; through the kit's own checks (``benchmarks/sequential_spending.py``) it sent the
+  fewest photos of the four spendings tried, O'Brien-Fleming-type spending (the kit's before) among
+  them. At look ``k`` every check runs under the policy with confidence ``1 - 2 alpha_k``, so each
+  direction is tested at ``alpha_k`` there. A wrong pass (or a wrong fail) at any look has
+  probability at most ``sum_k alpha_k = alpha`` by the union bound, whatever the dependence between
+  looks: no normal approximation of the kit's intervals is needed, which is why the boundaries are
+  not the recursive-integration ones (those assume a normal statistic with independent increments).
+  The union bound costs power, which ``conformance plan --sequential`` buys back with more people at
+  most (:mod:`conformance.sequential_design`).
 - **Stopping.** After each look, stop when every planned check is settled (pass, fail, or not
   applicable by construction); otherwise send the next batch. "Not applicable" (a whole check's, or
   a comparison's inside a pass) counts as settled only when it holds for the whole manifest, as the
@@ -39,9 +46,10 @@ How, and why it stays valid under repeated looks:
   out and the verdicts stand as they are. The report's verdicts and intervals are those of the look
   that stopped, at that look's level; the photos never sent are listed in ``report.json``'s
   ``photos`` with the outcome ``not needed``, never as analysed. The last look tests at its own share
-  of the error, smaller than the fixed design's whole ``alpha`` (0.0128 against 0.025 with 5 looks at
+  of the error, smaller than the fixed design's whole ``alpha`` (0.0095 against 0.025 with 5 looks at
   95%): a run that takes every look can be inconclusive where the fixed run would settle, the price of
-  looking early; the report's sequential block states both levels.
+  looking early; the report's sequential block states both levels, and ``conformance plan --sequential``
+  sizes the data for it (:mod:`conformance.sequential_design`).
 
 ``transformation_invariance`` is not run sequentially (its variants are drawn over the whole
 dataset); it is reported not applicable with that reason.
@@ -62,6 +70,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_LOOKS",
+    "GAMMA",
     "Look",
     "ManifestFacts",
     "SequentialOutcome",
@@ -77,29 +86,32 @@ __all__ = [
 DEFAULT_LOOKS = 5
 # A look whose share of the error is below this is not taken: its share is carried to the next look. No
 # dataset of people settles a check at a level that small (z above 6), and the checks' levels are held to
-# 12 decimals (``checks._compare.error_rates``), which would round it off (many looks: 14 looks at 0.025
-# gave the first look 5e-17, tested as a confidence of exactly 1).
+# 12 decimals (``checks._compare.error_rates``), which would round it off. O'Brien-Fleming-type spending,
+# the kit's before, gave the first of 14 looks at 0.025 a share of 5e-17 (tested as a confidence of exactly 1);
+# gamma -2 gives the first of 100 looks at the policy's smallest alpha, 5e-5, 1.6e-7: no look falls below it now.
 MIN_LEVEL = 1e-9
 NOT_NEEDED = "not needed"
 
 
+# Hwang-Shih-DeCani's gamma, chosen by computing expected samples (module docstring; methodology.md).
+GAMMA = -2.0
+
+
 def spending(alpha: float, fraction: float) -> float:
-    """O'Brien-Fleming-type spending: the one-sided error spent by information fraction ``fraction``.
+    """Hwang-Shih-DeCani spending, ``gamma`` :data:`GAMMA`: the one-sided error spent by information ``fraction``.
+
+    ``alpha (1 - exp(-gamma t)) / (1 - exp(-gamma))`` (Hwang, Shih & DeCani 1990).
 
     Examples
     --------
     >>> round(spending(0.025, 1.0), 6)
     0.025
-    >>> spending(0.025, 0.2) < 1e-6
-    True
+    >>> round(spending(0.025, 0.2), 5)
+    0.00192
     """
-    from scipy.special import ndtr, ndtri
-
     if fraction <= 0.0:
         return 0.0
-    z = float(ndtri(1.0 - alpha / 2.0))
-    # The lower tail, not 2 - 2 Phi(x): that difference is 0 in floating point once the level is below 1e-16.
-    return float(2.0 * ndtr(-z / math.sqrt(min(fraction, 1.0))))
+    return alpha * math.expm1(-GAMMA * min(fraction, 1.0)) / math.expm1(-GAMMA)
 
 
 def look_levels(alpha: float, looks: int) -> list[float]:
@@ -296,7 +308,7 @@ class SequentialOutcome:
             "stopping_rule": (
                 f"group-sequential: at most {self.looks_planned} looks at equal shares of each group's people "
                 f"(in the data's own order, all of a person's photos at once), each verdict direction's one-sided error {self.alpha:g} "
-                "spent over the looks with O'Brien-Fleming-type spending (Lan-DeMets), held by the union bound; "
+                f"spent over the looks with Hwang-Shih-DeCani spending (gamma {GAMMA:g}; Lan-DeMets), held by the union bound; "
                 "stop when every check is settled (pass, fail, or not applicable for the whole manifest, never "
                 f"only for the photos sent so far){merged}"
             ),

@@ -106,7 +106,7 @@ def test_a_manifest_group_without_two_photos_of_anyone_is_named(
 
 @pytest.fixture(scope="module")
 def pilots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The demo run at the policy's 95%, at 90%, and sequentially (its last look at 1 - 2 x 0.0128)."""
+    """The demo run at the policy's 95%, at 90%, and sequentially (its last look at 1 - 2 x 0.0095)."""
     root = tmp_path_factory.mktemp("pilots")
     (root / "conf90.toml").write_text("[tool.conformance]\nconfidence = 0.9\n", encoding="utf-8")
     runs = {
@@ -198,3 +198,19 @@ def test_photos_a_person_beyond_the_planners_reach_are_refused(capsys: pytest.Ca
         main(["plan", "--check", "misgender_gap", "--photos-per-person", "10000000000"])
     assert stop.value.code == 2
     assert "at most 10,000 photos a person" in capsys.readouterr().err
+
+
+def test_planning_every_check_from_a_pilot_raises_no_numpy_warning(
+    pilots: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: `plan --check all --pilot report.json --replicates 0` warned "invalid value encountered in subtract"
+    # (pairs_power: log(0) - log(0) where neither group had a false match in a draw; those draws were then dropped).
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code = main(["plan", "--check", "all", "--pilot", str(pilots["95"]), "--replicates", "0", "--json"])
+    assert code == 0, capsys.readouterr().err
+    document = json.loads(capsys.readouterr().out)
+    fmr = next(c for c in document["checks"] if c["check"] == "false_match_differential")
+    assert all(d["people_per_group"] for d in fmr["directions"])  # still planned, both directions

@@ -1,15 +1,16 @@
-"""``conformance plan --sequential``: the most people a sequential audit sends, sized at its last look's level.
+"""``conformance plan --sequential``: the most people a sequential audit sends for the fixed plan's power, and the expected.
 
 Red team rt17c: the plan said nothing about --sequential, and a user who collected the fixed plan's 225 people
-a group and ran --sequential passed a fair analyzer in 0.68 of runs, not 0.8: with 5 looks the last look tests
-each direction at 0.0128, not 0.025 (the rest is spent on the earlier looks, under the union bound).
+a group and ran --sequential passed a fair analyzer in 0.68 of runs, not 0.8. Then (red team 17c F5, issue 17
+item 2) the plan sized the run at its last look's level and printed no expected photos: "depends on the true
+gap". Now it sizes the most people for the fixed plan's power under the run's spending and prints the people,
+calls and cost the run is expected to send at a true gap of 0 and at the fail scenario.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,38 +42,69 @@ def _plan(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
     return document
 
 
-def _last_look(alpha: float, looks: int) -> float:
-    """O'Brien-Fleming-type spending (Lan & DeMets 1983): 2 - 2 Phi(z_{1 - alpha/2} / sqrt(t)), its last increment."""
-    z = distributions.norm.ppf(1 - alpha / 2)
+def _brownian(levels: list[float], drift: float) -> tuple[float, float]:
+    """(P(pass), expected share of the looks) of W_k = B(k/K) / sqrt(k/K), B a Brownian motion with ``drift``."""
+    import numpy as np
 
-    def spent(t: float) -> float:
-        return float(2 - 2 * distributions.norm.cdf(z / math.sqrt(t)))
-
-    return spent(1.0) - spent((looks - 1) / looks)
+    rng = np.random.default_rng(11)
+    looks = len(levels)
+    t = np.arange(1, looks + 1) / looks
+    w = (np.cumsum(rng.standard_normal((200_000, looks)) * math.sqrt(1 / looks), axis=1) + drift * t) / np.sqrt(t)
+    edge = distributions.norm.isf(levels)
+    stop = (w < -edge) | (w > edge)
+    first = np.where(stop.any(axis=1), stop.argmax(axis=1), looks - 1)
+    passed = (w < -edge)[np.arange(len(w)), first]
+    return float(passed.mean()), float(t[first].mean())
 
 
 @pytest.mark.parametrize("looks", [None, 3, 10])
-def test_a_sequential_plan_is_the_fixed_plan_at_the_last_looks_level(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, looks: int | None
+def test_a_sequential_plan_keeps_the_fixed_plans_power_and_says_what_it_expects_to_send(
+    capsys: pytest.CaptureFixture[str], looks: int | None
 ) -> None:
+    from conformance.sequential import look_levels
+
     extra = [] if looks is None else ["--looks", str(looks)]
+    count = looks or 5
     sequential = _plan(capsys, *DESIGN, "--sequential", *extra)
     fixed = _plan(capsys, *DESIGN)
-    last = _last_look(0.025, looks or 5)
-    assert sequential["sequential"]["looks"] == (looks or 5)
-    assert sequential["sequential"]["fixed_level"] == 0.025
-    assert sequential["sequential"]["last_look_level"] == pytest.approx(last, rel=1e-9)
-    if looks is None:
-        assert last == pytest.approx(0.0128, abs=5e-5)  # the figure the run's report states
-    # The same plan as a fixed design at that level, asked for through a policy file.
-    policy = tmp_path / "last-look.toml"
-    policy.write_text(f"[tool.conformance]\nconfidence = {1 - 2 * last!r}\n", encoding="utf-8")
-    at_last = _plan(capsys, *DESIGN, "--policy", str(policy))
-    assert sequential["people_per_group"] == at_last["people_per_group"]
-    assert sequential["people_per_group"] > fixed["people_per_group"]
-    assert any(
-        s.startswith(f"--sequential with {looks or 5} looks: sized for the last look") for s in sequential["sources"]
-    )
+    block = sequential["sequential"]
+    levels = look_levels(0.025, count)
+    assert block["looks"] == count
+    assert block["fixed_level"] == 0.025
+    assert block["last_look_level"] == pytest.approx(levels[-1], rel=1e-9)
+    assert sum(block["look_levels"]) == pytest.approx(0.025, rel=1e-5)  # the union bound: the shares add up
+    # The most people: the fixed plan's times the inflation; at it the run's power to pass at the design point is
+    # the fixed plan's 0.8 (checked by simulating the Brownian motion the recursion integrates).
+    [directions] = [c["directions"] for c in fixed["checks"]]
+    n_pass, n_fail = (d["people_per_group"] for d in directions)
+    inflation = block["inflation"]
+    assert inflation > 1.0
+    most = math.ceil(inflation * max(n_pass, n_fail))
+    assert sequential["people_per_group"] == block["checks"]["misgender_gap"]["people_per_group"] == most
+    z = distributions.norm.isf(0.025) + distributions.norm.ppf(0.8)
+    power, share = _brownian(levels, -z * math.sqrt(inflation))
+    assert power == pytest.approx(0.8, abs=0.006)
+    # Expected at a true gap of 0 and at the fail scenario, people, calls (2 groups x 3 photos) and cost.
+    expected = {e["verdict"]: e for e in block["checks"]["misgender_gap"]["expected"]}
+    assert expected["pass"]["true_gap"] == 0.0
+    assert expected["fail"]["true_gap"] == 0.15
+    assert expected["pass"]["people_per_group"] == pytest.approx(share * most, rel=0.01)
+    _, fail_share = _brownian(levels, z * math.sqrt(most / n_fail))
+    assert expected["fail"]["people_per_group"] == pytest.approx(fail_share * most, rel=0.01)
+    for e in expected.values():
+        assert abs(e["calls"] - e["people_per_group"] * 2 * 3) <= 1  # people shown to 0.1, calls rounded up
+        assert e["cost"] == pytest.approx(e["calls"] / 1000, abs=0.006)  # the list price, USD 1 per 1,000
+        assert e["people_per_group"] < most
+    assert sequential["calls"] == most * 6
+
+
+def test_the_sequential_plan_is_printed_as_text(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", *DESIGN, "--sequential"]) == 0
+    out = capsys.readouterr().out
+    assert "Sequential (--sequential, 5 looks, Hwang-Shih-DeCani, gamma -2" in out
+    assert "misgender_gap: at most" in out
+    assert "expected: pass at a true gap of 0:" in out
+    assert "fail at a true gap of 0.15:" in out
 
 
 def test_looks_without_sequential_is_refused(capsys: pytest.CaptureFixture[str]) -> None:

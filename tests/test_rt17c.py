@@ -505,10 +505,44 @@ def test_a_sequential_preflight_says_what_it_expects_to_send(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Before: most, least and each look's photos, nothing on the photos expected (issue 17 item 4).
+    # Now the photos expected on data sized by `conformance plan --sequential`, the truth at its design point.
+    import re
+
+    import numpy as np
+    from scipy.stats import norm
+
+    from conformance.sequential import look_levels
+
     said = _live_refusal(tmp_path, monkeypatch, capsys, "--sequential", "--price-per-1000", "2")
     assert "a sequential audit sends them in up to 5 looks" in said
     assert "look 5 600 photos ($1.20)" in said
-    assert "expected: depends on the true gap; see `conformance plan`" in said
+    assert "expected: depends on the true gap" not in said
+    found = re.search(
+        r"expected about (\d+) photos \(\$([\d.]+)\) on data sized by `conformance plan --sequential`", said
+    )
+    assert found, said
+    photos = int(found[1])
+    assert float(found[2]) == pytest.approx(photos * 2 / 1000, abs=0.005)
+    # Independently: the looks' photos as the message lists them, a Brownian motion with the drift that gives
+    # 80% power to pass under the run's spending (solved by simulation here), each look's chance of stopping.
+    looks = [int(n) for n in re.findall(r"look \d (\d+) photos", said)]
+    rng = np.random.default_rng(7)
+    levels, t = np.asarray(look_levels(0.025, 5)), np.arange(1, 6) / 5
+    noise = np.cumsum(rng.standard_normal((100_000, 5)) * np.sqrt(0.2), axis=1)
+    edge = norm.isf(levels)
+
+    def outcome(drift: float) -> tuple[float, float]:
+        w = (noise + drift * t) / np.sqrt(t)
+        stop = (w < -edge) | (w > edge)
+        first = np.where(stop.any(axis=1), stop.argmax(axis=1), 4)
+        passed = (w < -edge)[np.arange(len(w)), first]
+        return float(passed.mean()), float(np.mean(np.asarray(looks)[first]))
+
+    low, high = 2.0, 5.0
+    for _ in range(30):  # the drift of 80% power, by bisection
+        mid = (low + high) / 2
+        low, high = (mid, high) if outcome(-mid)[0] < 0.8 else (low, mid)
+    assert photos == pytest.approx(outcome(-high)[1], abs=6)  # 100,000 draws: a standard error near 0.5 photos
 
 
 def test_the_preflight_record_keeps_the_price_its_costs_are_at(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,19 +8,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scipy.stats import norm
 
 from conformance.cli import main
 from conformance.demo import MANIFEST
 from conformance.sequential import look_levels, spending
 
 
-def test_spending_is_obrien_fleming_type_and_adds_up_to_alpha() -> None:
+def test_spending_is_hwang_shih_decani_gamma_minus_2_and_adds_up_to_alpha() -> None:
+    # Issue 17 item 1: gamma -2, chosen by computing expected samples (benchmarks/sequential_design_study.py and
+    # benchmarks/sequential_spending.py); O'Brien-Fleming-type spending before gave the first of 5 looks 5.4e-7.
     levels = look_levels(0.025, 5)
     assert sum(levels) == pytest.approx(0.025, abs=1e-12)
-    z = norm.ppf(1 - 0.025 / 2)
-    assert levels[0] == pytest.approx(2 * (1 - norm.cdf(z / math.sqrt(0.2))), rel=1e-9)
-    assert levels == sorted(levels)  # little early, most at the end
+    spent = [0.025 * (1 - math.exp(2 * k / 5)) / (1 - math.exp(2)) for k in range(6)]
+    assert levels == pytest.approx([spent[k] - spent[k - 1] for k in range(1, 6)], rel=1e-12)
+    assert levels[0] == pytest.approx(0.001924, abs=1e-6)
+    assert levels[-1] == pytest.approx(0.009532, abs=1e-6)
+    assert levels == sorted(levels)  # a little more at each look
     assert spending(0.025, 1.0) == pytest.approx(0.025)
     assert look_levels(0.025, 1) == [pytest.approx(0.025)]
 
@@ -49,7 +52,7 @@ def test_a_clear_failure_stops_at_the_second_look(stopped: tuple[int, dict[str, 
     assert sequential["looks_taken"] == 2
     assert sequential["looks_planned"] == 5
     assert "every check settled at look 2" in sequential["stopped"]
-    assert "O'Brien-Fleming" in sequential["stopping_rule"]
+    assert "Hwang-Shih-DeCani spending (gamma -2" in sequential["stopping_rule"]
     assert [c["verdict"] for c in report["checks"]] == ["fail", "fail"]  # type: ignore[attr-defined]
     # The verdicts are at the second look's level: 2 x (spent by 2/5 - spent by 1/5) of one-sided error.
     level = look_levels(0.025, 5)[1]
@@ -122,11 +125,12 @@ def test_an_edited_sequential_block_does_not_verify(
 
 
 @pytest.mark.parametrize("looks", [14, 40, 100])
-def test_many_looks_carry_the_shares_too_small_to_settle_anything(
+def test_many_looks_are_all_taken_at_their_own_shares(
     looks: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # O'Brien-Fleming spending gives the first of 14 looks 2 Phi(-z / sqrt(1/14)) = 5e-17 of 0.025: tested as a
-    # confidence of exactly 1, it crashed the run. Such looks are not taken; their share goes to the next look.
+    # O'Brien-Fleming spending gave the first of 14 looks 2 Phi(-z / sqrt(1/14)) = 5e-17 of 0.025: tested as a
+    # confidence of exactly 1, it crashed the run, and such looks were then carried on. Hwang-Shih-DeCani's gamma -2
+    # gives the first of 100 looks 7.9e-5: every look is taken, at its own share.
     code = main(
         [
             "run",
@@ -141,16 +145,13 @@ def test_many_looks_carry_the_shares_too_small_to_settle_anything(
     )
     assert code == 1, capsys.readouterr().err
     sequential = json.loads((tmp_path / "report.json").read_text())["sequential"]
-    z = norm.ppf(1 - 0.025 / 2)
-    spent = [2 * norm.sf(z / math.sqrt(k / looks)) for k in range(1, looks + 1)]
-    first = next(k for k, value in enumerate(spent, start=1) if value >= 1e-9)
-    assert sequential["looks_not_taken"] == list(range(1, first))
+    spent = [0.025 * math.expm1(2 * k / looks) / math.expm1(2) for k in range(looks + 1)]
+    assert "looks_not_taken" not in sequential
+    assert "not taken" not in sequential["stopping_rule"]
     taken = sequential["looks"]
-    assert taken[0]["look"] == first
-    assert taken[0]["alpha"] == pytest.approx(spent[first - 1], rel=1e-6)  # the carried shares with its own
-    assert all(look["alpha"] >= 1e-9 for look in taken)
-    skipped = "look 1" if first == 2 else f"looks 1-{first - 1}"
-    assert f"; {skipped} not taken" in sequential["stopping_rule"]
+    assert [look["look"] for look in taken] == list(range(1, len(taken) + 1))
+    for look in taken:
+        assert look["alpha"] == pytest.approx(spent[look["look"]] - spent[look["look"] - 1], rel=1e-6)
 
 
 def test_a_face_matching_run_refuses_sequential(capsys: pytest.CaptureFixture[str]) -> None:
@@ -334,10 +335,9 @@ def test_the_report_states_the_last_looks_level_against_the_fixed_designs(
     _, report = stopped
     sequential = report["sequential"]
     assert isinstance(sequential, dict)
-    z = norm.ppf(1 - 0.025 / 2)
-    last = 0.025 - 2 * (1 - norm.cdf(z / math.sqrt(0.8)))
+    last = 0.025 - 0.025 * math.expm1(2 * 0.8) / math.expm1(2)  # Hwang-Shih-DeCani, gamma -2
     assert sequential["last_look_level"] == pytest.approx(last, rel=1e-9)
-    assert round(last, 4) == 0.0128
+    assert round(last, 4) == 0.0095
     assert sequential["fixed_design_level"] == 0.025
     assert "stricter than the fixed design's 0.025" in sequential["last_look_note"]
     assert "can be inconclusive where a run without --sequential settles" in sequential["last_look_note"]

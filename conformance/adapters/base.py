@@ -215,6 +215,8 @@ class SessionPlan:
     variant_calls: int = 0  # transformed variants the run will send besides the dataset's photos
     photos: tuple[Photo, ...] | None = None  # the photos of this session when not the whole dataset (a look)
     looks: tuple[int, ...] = ()  # a sequential run's photos by look, cumulative: a live estimate counts them
+    # A sequential run's expected photos on data sized by `conformance plan --sequential` (at the design point).
+    looks_expected: int | None = None
     allowed_hosts: tuple[str, ...] = ()  # hosts the run itself talks to while replaying (a Dask scheduler)
     workers: int = 1  # processes sharing the rate limit: each keeps to its share
 

@@ -99,6 +99,19 @@ PRICE_PER_IMAGE_USD = 0.001  # AWS's published first-tier DetectFaces price; che
 # What a sequential run's preflight says of the photos it expects to send: the stopping look depends on the true
 # gap, which the run does not know before it sends; conformance plan sizes the audit for given gaps.
 SEQUENTIAL_EXPECTED = "expected: depends on the true gap; see `conformance plan`"
+
+
+def _expected(photos: int | None, per_image: float) -> str:
+    """A sequential run's expected photos and their cost, as the run computed them (SessionPlan.looks_expected)."""
+    if photos is None:
+        return SEQUENTIAL_EXPECTED
+    return (
+        f"expected about {photos} photos (${photos * per_image:,.2f}) on data sized by `conformance plan --sequential` "
+        "with the truth at its design point (fewer far from the tolerance, up to all of them near it or on fewer "
+        "people than planned)"
+    )
+
+
 # Calls per second to a live (non-loopback) endpoint unless --rate says otherwise: Rekognition's lowest
 # default quota (5 transactions per second in most regions; 50 in us-east-1, us-west-2 and eu-west-1 for
 # DetectFaces). Your account's quotas: AWS Service Quotas console, service "Amazon Rekognition".
@@ -539,7 +552,7 @@ class RekognitionAnalyzer:
         sequential = (
             f"; a sequential audit sends them in up to {len(looks)} looks, stopping once every check is settled: "
             + ", ".join(f"look {k} {n} photos (${n * per_image:,.2f})" for k, n in enumerate(looks, 1))
-            + f"; {SEQUENTIAL_EXPECTED}"
+            + f"; {_expected(self._plan.looks_expected, per_image)}"
             if looks
             else ""
         )
@@ -562,6 +575,7 @@ class RekognitionAnalyzer:
                 # A sequential run sends at least this session's look (the first with photos not yet recorded).
                 calls_min=min(calls, most) if looks else None,
                 calls_by_look=looks,
+                calls_expected=self._plan.looks_expected if looks else None,
                 price_per_image=per_image,
                 price_note=price,
                 calls_note=(sequential.removeprefix("; ") or "every photo not yet recorded"),

@@ -30,8 +30,9 @@ which checks that data can settle and why not.
 
 The modules, in the order they build on each other: :mod:`.sizes` (a planned group's precision and
 each verdict's power, the normal approximations), :mod:`.simulation` (the promised power, drawn and
-read by the checks' own interval functions), :mod:`.planners` (what the planner is told, and the
-plan of each check), :mod:`.pairs_model`, :mod:`.pairs_power`, :mod:`.pairs_sim` and :mod:`.pairs` (the 1:1
+read by the checks' own interval functions), :mod:`.price` (what an image sent costs), :mod:`.planners`
+(what the planner is told, and the plan of each check), :mod:`.sequential` (``--sequential``: the most
+people a sequential run may send, and the people it is expected to send), :mod:`.pairs_model`, :mod:`.pairs_power`, :mod:`.pairs_sim` and :mod:`.pairs` (the 1:1
 comparison checks), :mod:`.manifest` (a pilot report, and what a manifest can settle), :mod:`.render` (the plan
 as ``conformance plan`` prints it). numpy and scipy are imported inside functions, like the rest of
 the kit.
@@ -40,7 +41,8 @@ the kit.
 from __future__ import annotations
 
 from .manifest import Assessment, ManifestPeople, Pilot, assess_manifest, read_manifest, read_pilot
-from .planners import DEFAULT_PRICE, CheckPlan, PlanInputs, Price, plan_check, policy_levels
+from .planners import CheckPlan, PlanInputs, plan_check, policy_levels
+from .price import DEFAULT_PRICE, Price
 from .simulation import SIMULATION_LIMIT, Simulation, simulated_calibration_power, simulated_power, simulated_rate_power
 from .sizes import (
     DirectionPlan,

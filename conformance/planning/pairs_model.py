@@ -373,7 +373,8 @@ def ratio_verdicts(
 
 
 def _bonferroni(confidence: float, groups: int) -> tuple[float, float]:
-    """(two-sided level, one-sided alpha) of each of the ``groups - 1`` ratio intervals."""
-    m = max(1, groups - 1)
-    level = confidence if m <= 1 else 1.0 - (1.0 - confidence) / m
+    """(two-sided level, one-sided alpha) of each of the ``groups - 1`` ratio intervals: the check's own level."""
+    from ..checks._pair_rates import bonferroni
+
+    level = bonferroni(confidence, groups - 1)
     return level, (1.0 - level) / 2.0

@@ -181,12 +181,15 @@ def fmr_power(
         reference = spread[:, 0, 0] + 3.0 * rates.pairs[0, 0]
         between = spread[:, g, 0] + 3.0 * rates.pairs[g, 0]
         sd = np.sqrt(np.maximum(total / (a * a) + reference / (b * b) - 2.0 * between / (a * b), 0.0))
-        with np.errstate(divide="ignore"):
-            log_ratio = np.log(counts[:, g] / rates.comparisons[g]) - np.log(counts[:, 0] / rates.comparisons[0])
         boot = (counts[:, g] > 0) & (counts[:, 0] > 0)
+        # The log ratio only where both groups have false matches: log(0) - log(0) was nan, and numpy warned.
+        log_ratio = np.zeros(draws)
+        log_ratio[boot] = np.log(counts[boot, g] / rates.comparisons[g]) - np.log(
+            counts[boot, 0] / rates.comparisons[0]
+        )
         few = np.minimum(counts[:, g], counts[:, 0]) < FEW_ERRORS
         ok, bad = ratio_verdicts(
-            np.where(boot, log_ratio, 0.0),
+            log_ratio,
             sd,
             (bounds[g][0], bounds[g][1], bounds[0][0], bounds[0][1]),
             few,

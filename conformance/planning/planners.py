@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import stats
 from . import simulation
+from .price import DEFAULT_PRICE as DEFAULT_PRICE  # re-exported: its import path before the split
+from .price import Price as Price
 from .simulation import (
     Simulation,
     _calibrated_people,
@@ -35,29 +37,6 @@ from .sizes import (
 if TYPE_CHECKING:
     from ..policy import Policy
 
-
-@dataclass(frozen=True)
-class Price:
-    """What one image sent to the vendor costs, and where the figure comes from."""
-
-    per_1000: float
-    currency: str
-    source: str
-
-    def cost(self, images: int) -> float:
-        return images * self.per_1000 / 1000.0
-
-
-# Rekognition Image "Group 2" APIs (DetectFaces among them), first million images a month. Read from a
-# transcription of aws.amazon.com/rekognition/pricing dated 2026-10-07; this kit has no network and cannot
-# check it again: --price-per-1000 overrides it.
-DEFAULT_PRICE = Price(
-    per_1000=1.00,
-    currency="USD",
-    source="Amazon Rekognition Image list price, DetectFaces (Group 2 APIs), first 1 million images a month: "
-    "USD 0.001 per image, as of 2026-10-07 per the published pricing page (not re-checked: no network); "
-    "override with --price-per-1000",
-)
 
 # Checks whose figure is a rate of photos (or probes, or transformations) clustered by person.
 _COUNT_CHECKS = (

@@ -128,6 +128,10 @@ def plan_text(document: dict[str, Any]) -> str:
             f"{audit['calls']:,} photos sent, {price['currency']} {audit['cost']:,.2f} at {price['per_1000']:g} per 1,000 images",
             f"  price: {price['source']}",
         ]
+    if "sequential" in document:
+        from .sequential import sequential_text
+
+        lines += sequential_text(document["sequential"], price["currency"])
     if "manifest" in document:
         manifest = document["manifest"]
         lines += [

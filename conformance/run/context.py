@@ -295,6 +295,7 @@ def _sequential_context(
         _undisclosed_only(dataset, labels),
     )
     looks: tuple[int, ...] = ()
+    expected: int | None = None
     if capabilities_of(analyzer).calls_service:
         # A live adapter's estimate counts the looks' photos, not only the manifest's.
         from itertools import accumulate
@@ -303,6 +304,10 @@ def _sequential_context(
 
         sizes = [len(b) for b in person_batches(dataset, labels, options.looks)]
         looks = tuple(accumulate(sizes))
+        # And the photos it is expected to send, for the preflight's estimate (issue 17 item 4).
+        from ..sequential_design import expected_sent
+
+        expected = round(expected_sent(looks, round((1.0 - policy.confidence) / 2.0, 12)))
 
     def analyze(batch: Dataset) -> Observations:
         # Each look's answers once for all pytest-xdist workers, which then take the same decisions.
@@ -314,7 +319,7 @@ def _sequential_context(
             show_progress=options.progress,
             systematic_failures=policy.systematic_failures,
             # A recording holds the looks the run took: a replay checks it for this look's photos only.
-            plan=SessionPlan(photos=batch.photos, looks=looks),
+            plan=SessionPlan(photos=batch.photos, looks=looks, looks_expected=expected),
         )
 
     def evaluate(observations: Observations, groups: Sequence[str], look: Policy) -> dict[str, CheckResult]:
