@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 # (person sd 0.35 against the comparison's 1): assumed, and said in the plan.
 DEFAULT_IMPOSTOR_ICC = 0.1
 
-# Below this many errors in either group a ratio's interval is widened to the ratio of the groups' bounds
-# (checks/biometrics.py's _FEW).
-FEW_ERRORS = 30
+# Below this many errors in either group a ratio's interval is widened to the ratio of the groups' bounds: the
+# check's own figure, stats.FEW_ERRORS, re-exported for the planner's modules.
+FEW_ERRORS = stats.FEW_ERRORS
 
 _GRID = 1601  # points of the grid a person's effect is integrated over (+-9 sd)
 
@@ -374,7 +374,5 @@ def ratio_verdicts(
 
 def _bonferroni(confidence: float, groups: int) -> tuple[float, float]:
     """(two-sided level, one-sided alpha) of each of the ``groups - 1`` ratio intervals: the check's own level."""
-    from ..checks._pair_rates import bonferroni
-
-    level = bonferroni(confidence, groups - 1)
+    level = stats.bonferroni(confidence, groups - 1)
     return level, (1.0 - level) / 2.0
