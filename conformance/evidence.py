@@ -51,19 +51,6 @@ __all__ = [
 ]
 
 
-# The files an adapter declares (Capabilities(reads_files=True), adapters.base.ReadsFiles) come with their kind.
-# Adapters that have not declared them yet (predictions, python) name them in describe() under these keys, and
-# their kind is read off the adapter's name: kept until they declare (red team 18 F10).
-_FILE_KEYS = ("source", "file", "module_file")
-_FILE_KINDS = {
-    "rekognition": "recording",
-    "predictions": "predictions file",
-    "embeddings": "embeddings file",
-    "scores": "scores file",
-    "python": "model module",
-}
-
-
 def canonical_digest(value: object) -> str:
     """The SHA-256 (hex) of ``value`` as canonical JSON (sorted keys, no spaces): the same content, the same digest."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -94,33 +81,17 @@ def file_entry(path: str | os.PathLike[str], root: str | None) -> dict[str, Any]
 
 
 def _analyzer_files(ctx: Context) -> list[tuple[Path, str]]:
-    """The files the analyzer's answers came from, with their kind: the analyzer's argument, the files it
-    declares (``evidence_files``), and those an adapter that has not declared them names in describe()."""
-    described = ctx.analyzer
-    legacy_kind = _FILE_KINDS.get(str(described.get("adapter")), "analyzer file")
-    declared = described.get("evidence_files")
-    kinds: dict[Path, str] = {}
-    candidates: list[object] = []
-    if isinstance(declared, list):
-        for entry in declared:
-            if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
-                kinds.setdefault(Path(os.path.abspath(entry["path"])), str(entry.get("kind") or legacy_kind))
-    _, _, argument = ctx.analyzer_spec.partition(":")
-    candidates += [argument.partition("?")[0]] if argument else []
-    candidates += [str(path) for path in kinds]
-    candidates += [described.get(key) for key in _FILE_KEYS]
-    recordings = described.get("recording_files")
-    if isinstance(recordings, list):
-        candidates += [r.get("path") for r in recordings if isinstance(r, Mapping)]
+    """The files the analyzer's answers came from, with their kind: the ones it declares (``Capabilities(
+    reads_files=True)``, :class:`~conformance.adapters.base.ReadsFiles`), nothing guessed from its name or
+    its ``describe()`` (red team 18 F10: a third-party adapter's files were never sealed)."""
+    declared = ctx.analyzer.get("evidence_files")
     found: list[tuple[Path, str]] = []
-    for candidate in candidates:
-        if not isinstance(candidate, str) or not candidate:
+    for entry in declared if isinstance(declared, list) else []:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("path"), str) or not entry["path"]:
             continue
-        path = Path(os.path.abspath(candidate))
-        # embeddings:FILE.npy reads the photos' names from FILE.txt beside it: evidence as much as the vectors.
-        for file in (path, path.with_suffix(".txt")) if path.suffix == ".npy" else (path,):
-            if file.is_file() and file not in (f for f, _ in found):
-                found.append((file, kinds.get(file, legacy_kind)))
+        file = Path(os.path.abspath(entry["path"]))
+        if file.is_file() and file not in (f for f, _ in found):
+            found.append((file, str(entry.get("kind") or "analyzer file")))
     return found
 
 

@@ -47,7 +47,7 @@ from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..matching import SearchOutcome
 from ..observation import Face, Observation
 from .answers import AnswerProblem, ConfidenceScales, LabelOutsideVocabulary, read_answer, read_face
-from .base import AdapterSettings, Capabilities, Vocabulary, choose_face
+from .base import AdapterSettings, Capabilities, EvidenceFile, Vocabulary, choose_face
 
 if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
@@ -109,8 +109,20 @@ def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings 
 class PredictionsAnalyzer:
     """Serves a predictions file's answers photo by photo (see the module docstring for the format)."""
 
-    # Searches are answered from the file's probe lines; it knows only the photos it lists.
-    capabilities = Capabilities(searches=True)
+    # Searches are answered from the file's probe lines; it knows only the photos it lists. Its answers are the
+    # file's: the report seals it, and a run stopped by systematic failures points at it.
+    capabilities = Capabilities(
+        searches=True,
+        reads_files=True,
+        failure_advice=(
+            "nothing is recorded (the answers are the predictions file's). Fix the cause (the predictions file: a "
+            "line for every photo of the manifest, with its faces or its error)"
+        ),
+    )
+
+    def evidence_files(self) -> list[EvidenceFile]:
+        """The predictions file: every answer of the run is one of its lines."""
+        return [EvidenceFile(str(self.path), "predictions file")]
 
     def __init__(self, path: Path, *, dataset: Dataset) -> None:
         self.path = Path(path).expanduser()

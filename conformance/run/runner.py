@@ -92,15 +92,6 @@ def _fix_advice(analyzer: Analyzer) -> str:
         return FailureWatch.SERVICE
     if declared.failure_advice:
         return declared.failure_advice
-    # The predictions and python adapters' advice, until they declare it as failure_advice (red team 18 F10).
-    adapter = str(analyzer.describe().get("adapter", ""))
-    if adapter == "predictions":
-        return (
-            "nothing is recorded (the answers are the predictions file's). Fix the cause (the predictions file: a "
-            "line for every photo of the manifest, with its faces or its error)"
-        )
-    if adapter == "python":
-        return "nothing is recorded (the model runs in this process). Fix the cause (the model, its weights, its input)"
     return "nothing is recorded. Fix the cause (the analyzer and what it reads)"
 
 

@@ -20,7 +20,7 @@ from ..._untrusted import shown, shown_list
 from ...errors import AdapterError, ManifestError
 from ...identity import DEFAULT_LABEL_MAP, normalise_key
 from ...observation import Face, Observation
-from ..base import Capabilities, SessionPlan, Vocabulary, choose_face
+from ..base import Capabilities, EvidenceFile, SessionPlan, Vocabulary, choose_face
 from ..predictions import AnswerProblem, ConfidenceScales, LabelOutsideVocabulary, read_answer, read_face
 from .common import _ASYNC, _HOWTO, ModelExit, _exit_code, _type_name, _where
 from .declaration import _Declaration
@@ -76,8 +76,20 @@ _IN_PROCESS = (
 class FunctionAnalyzer:
     """A function of the user's, called in this process for each photo (see the module docstring)."""
 
-    # A real model: it can look at images outside the dataset (transformed variants).
-    capabilities = Capabilities(sees_new_images=True, sessions=True, workers=True)
+    # A real model: it can look at images outside the dataset (transformed variants). Its module's file is sealed
+    # into the report; a run stopped by systematic failures points at the model.
+    capabilities = Capabilities(
+        sees_new_images=True,
+        sessions=True,
+        workers=True,
+        reads_files=True,
+        failure_advice="nothing is recorded (the model runs in this process). Fix the cause (the model, its weights, its input)",
+    )
+
+    def evidence_files(self) -> list[EvidenceFile]:
+        """The model's module file, when it was imported from one (not from a zip or a namespace)."""
+        file = self.declaration.file
+        return [EvidenceFile(str(file), "model module")] if file is not None else []
 
     def __init__(
         self, function: Callable[..., Any], *, dataset: Dataset, spec: str, declaration: _Declaration, call: _Input
