@@ -42,7 +42,11 @@ def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
         ("--profile", "bogus", "argument --profile: 'bogus': unknown profile; profiles: default, ci, procurement"),
         ("--seed", "abc", "argument --seed: 'abc': the seed must be a whole number"),
         ("--price-per-1000", "-1", "argument --price-per-1000: '-1': give a positive number"),
-        ("--target-fmr", "2", "argument --target-fmr: '2': give target false-match rates between 0 and 1, e.g. 1e-3,1e-4"),
+        (
+            "--target-fmr",
+            "2",
+            "argument --target-fmr: '2': give target false-match rates between 0 and 1, e.g. 1e-3,1e-4",
+        ),
     ],
 )
 def test_a_bad_value_gets_the_same_message_from_plan_and_run(
@@ -60,7 +64,9 @@ def test_a_column_the_manifest_lacks_gets_the_same_message_from_plan_and_run(
     planned = capsys.readouterr().err.strip().splitlines()[-1]
     assert main([*RUN, "--group-by", " no_such,column", "--report-dir", "unused"]) == 2
     ran = capsys.readouterr().err.strip().splitlines()[-1]
-    expected = f"conformance: error: {MANIFEST}: cannot group by 'no_such', 'column': no such column; columns available: "
+    expected = (
+        f"conformance: error: {MANIFEST}: cannot group by 'no_such', 'column': no such column; columns available: "
+    )
     assert planned.startswith(expected)
     assert ran == planned
 
