@@ -11,11 +11,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_MATCH_MODE", "DEFAULT_PRICE", "DEFAULT_RECORD_MODE", "DEFAULT_SEED", "Price"]
+__all__ = [
+    "DEFAULT_LOOKS",
+    "DEFAULT_MATCH_MODE",
+    "DEFAULT_PRICE",
+    "DEFAULT_RECORD_MODE",
+    "DEFAULT_SEED",
+    "Price",
+    "numpy_seed",
+]
 
 DEFAULT_SEED = 20261121
+
+
+def numpy_seed(seed: int) -> int:
+    """The entropy a run's ``seed`` gives numpy's generators: any whole number is a seed (run, plan, the API).
+
+    numpy's ``SeedSequence`` takes no negative number (``--seed -3`` crashed the 1:1 checks' bootstrap
+    with numpy's ``expected non-negative integer``, red team 18 F3). A negative seed draws as its absolute
+    value, as Python's ``random.Random`` does with it (the variant plan's); a seed of 0 or more is given
+    to numpy as it is, so every stream drawn before stays the same.
+
+    >>> numpy_seed(-3), numpy_seed(20261121)
+    (3, 20261121)
+    """
+    return abs(seed)
+
+
 DEFAULT_RECORD_MODE = "none"  # replay only, offline, as pytest-recording's own default
 DEFAULT_MATCH_MODE = "search"
+# A sequential audit's most looks (run --looks, plan --sequential --looks; conformance.sequential).
+DEFAULT_LOOKS = 5
 
 
 @dataclass(frozen=True)

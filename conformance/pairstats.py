@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._defaults import numpy_seed
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -382,7 +384,7 @@ def replicates(
     pool_matrix = pool_cells.astype(np.float64)
     own_pool = ((photos @ pool_matrix) * photos).sum(axis=1)
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(numpy_seed(seed))
     given = None if weights is None else np.asarray(weights, dtype=np.float64)
     if given is not None:
         resamples = given.shape[0]

@@ -13,7 +13,9 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from ._defaults import DEFAULT_LOOKS, DEFAULT_SEED
 from ._text import printable, printable_lines
+from .options import OPTION, argparse_type, parse_positive
 
 __all__ = ["add_parser", "run"]
 
@@ -30,14 +32,12 @@ def _share(text: str) -> float:
     return value
 
 
+_table_positive = argparse_type(parse_positive)
+
+
 def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number")
-    return value
+    """The option table's positive number and message (run --rate, --timeout, --price-per-1000): one of each."""
+    return float(_table_positive(text))
 
 
 def _whole(text: str) -> int:
@@ -70,13 +70,6 @@ def _counts(text: str) -> tuple[int, ...]:
     return values
 
 
-def _rate(text: str) -> float:
-    value = _share(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a rate between 0 and 1, e.g. 1e-3")
-    return value
-
-
 def _ratio(text: str) -> float:
     value = _positive(text)
     if value < 1.0:
@@ -88,16 +81,6 @@ def _power(text: str) -> float:
     value = _share(text)
     if not 0.5 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"{text!r}: power lies from 0.5 to below 1, e.g. 0.8")
-    return value
-
-
-def _looks(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{text!r}: give the number of looks, 1 to 100, as for run --looks")
     return value
 
 
@@ -122,6 +105,23 @@ def _groups(text: str) -> tuple[str, ...]:
     if len(names) < 2 or len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f"{text!r}: name two or more different groups, the reference first")
     return names
+
+
+def _shared(plan: Any, name: str, *, help: str | None = None, default: Any = None) -> None:
+    """An option ``conformance run`` has too: its spelling, parser (one message for a bad value) and metavar.
+
+    Red team 18 F3: plan had its own parsers for these, with other messages, a seed that refused what
+    run took, and a profile checked only when the policy was loaded.
+    """
+    option = OPTION[name]
+    plan.add_argument(
+        option.cli_flag,
+        dest=option.name,
+        type=option.argparse_type,
+        default=default,
+        metavar=option.metavar,
+        help=help or option.help,
+    )
 
 
 def add_parser(commands: Any) -> None:
@@ -191,11 +191,11 @@ def add_parser(commands: Any) -> None:
         "--power", type=_power, default=0.8, metavar="P", help="power of each verdict direction (default 0.8)"
     )
     # The 1:1 comparison checks (false_match_differential, false_non_match_differential, equitability).
-    plan.add_argument(
-        "--target-fmr",
-        type=_rate,
-        metavar="FMR",
-        help="1:1: the FMR the binding threshold is fixed to (default: the policy's first target_fmr)",
+    _shared(
+        plan,
+        "target_fmr",
+        help="1:1: the target FMRs, as for run; the first is planned, the one the binding threshold is fixed to "
+        "(default: the policy's first target_fmr)",
     )
     plan.add_argument(
         "--ratio-tolerance",
@@ -222,26 +222,20 @@ def add_parser(commands: Any) -> None:
         help="size a `conformance run --sequential` audit: the most people it may send for the same power as the "
         "fixed plan, and the people, calls and cost it is expected to send at a true gap of 0 and at the fail scenario",
     )
-    plan.add_argument(
-        "--looks",
-        type=_looks,
-        default=None,
-        metavar="K",
-        help="with --sequential: the run's --looks (default 5)",
-    )
+    # Its default is DEFAULT_LOOKS, applied when --sequential is given: None says --looks came without it.
+    _shared(plan, "looks", help=f"with --sequential: the run's --looks (default {DEFAULT_LOOKS})")
     plan.add_argument(
         "--pilot", metavar="REPORT", help="a pilot run's report.json: rates, groups, photos a person and ICC"
     )
     plan.add_argument(
         "--manifest", metavar="MANIFEST", help="an existing manifest: which checks its data can settle, and why not"
     )
-    plan.add_argument("--group-by", metavar="COL[,COL]", default="", help="manifest column(s) to group by, as for run")
-    plan.add_argument("--policy", metavar="FILE", help="policy TOML (default: the project's pyproject.toml)")
-    plan.add_argument("--profile", metavar="NAME", help="named policy profile: default, ci or procurement")
-    plan.add_argument(
-        "--price-per-1000",
-        type=_positive,
-        metavar="PRICE",
+    _shared(plan, "group_by", default=())
+    _shared(plan, "policy")
+    _shared(plan, "profile")
+    _shared(
+        plan,
+        "price_per_1000",
         help=f"price of 1,000 images sent (default {DEFAULT_PRICE.per_1000:g} {DEFAULT_PRICE.currency}: {DEFAULT_PRICE.source})",
     )
     plan.add_argument(
@@ -251,7 +245,9 @@ def add_parser(commands: Any) -> None:
         metavar="N",
         help="simulated draws a size for the promised power (default 2000; 0: approximation only)",
     )
-    plan.add_argument("--seed", type=_whole, default=20261121, metavar="N", help="seed of the simulation (0 or more)")
+    _shared(
+        plan, "seed", default=DEFAULT_SEED, help=f"seed of the simulation, any whole number (default {DEFAULT_SEED})"
+    )
     plan.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
@@ -259,7 +255,6 @@ def _add_sequential(document: dict[str, Any], plans: dict[str, Any], inputs: Any
     """``--sequential``: the sequential plan, and its most people as the people to collect (the top-level figures)."""
     from .planning.planners import policy_levels
     from .planning.sequential import sequential_block
-    from .sequential import DEFAULT_LOOKS
 
     block = sequential_block(
         plans,
@@ -318,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tolerance is not None:
         policy = replace(policy, tolerance={**policy.tolerance, **dict.fromkeys(checks, args.tolerance)})
     if args.target_fmr is not None:
-        policy = replace(policy, target_fmr=(args.target_fmr,))
+        policy = replace(policy, target_fmr=args.target_fmr)
     if args.ratio_tolerance is not None:
         policy = replace(policy, ratio_tolerance=args.ratio_tolerance)
     sources = list(pilot.notes) if pilot else []
@@ -340,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
             sources.append(f"{check}: {what} {fallback:g} assumed (give --reference-rate or --pilot)")
     if "misgender_gap" not in rates:
         rates["misgender_gap"] = args.reference_rate if args.reference_rate is not None else fallback
-    by = tuple(c.strip() for c in args.group_by.split(",") if c.strip())
+    by: tuple[str, ...] = args.group_by
     loaded = None
     counts: tuple[int, ...] = args.photos_per_person or ()
     if args.manifest:

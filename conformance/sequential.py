@@ -70,20 +70,26 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_LOOKS",
+    "DEFAULT_SPENDING",
     "GAMMA",
+    "SPENDINGS",
+    "UNSTATED_SPENDING",
     "Look",
     "ManifestFacts",
     "SequentialOutcome",
+    "Spending",
     "look_levels",
     "manifest_facts",
     "order_key",
     "person_batches",
     "spending",
+    "spending_named",
     "stratum",
     "unsettled",
 ]
 
-DEFAULT_LOOKS = 5
+from ._defaults import DEFAULT_LOOKS  # the option table's default too: one figure (red team 18 F3)
+
 # A look whose share of the error is below this is not taken: its share is carried to the next look. No
 # dataset of people settles a check at a level that small (z above 6), and the checks' levels are held to
 # 12 decimals (``checks._compare.error_rates``), which would round it off. O'Brien-Fleming-type spending,
@@ -97,8 +103,86 @@ NOT_NEEDED = "not needed"
 GAMMA = -2.0
 
 
-def spending(alpha: float, fraction: float) -> float:
-    """Hwang-Shih-DeCani spending, ``gamma`` :data:`GAMMA`: the one-sided error spent by information ``fraction``.
+def _hsd(gamma: float) -> Callable[[float, float], float]:
+    """Hwang-Shih-DeCani spending ``alpha (1 - exp(-gamma t)) / (1 - exp(-gamma))`` (Hwang, Shih & DeCani 1990)."""
+
+    def spent(alpha: float, fraction: float) -> float:
+        return alpha * math.expm1(-gamma * fraction) / math.expm1(-gamma)
+
+    return spent
+
+
+def _obf(alpha: float, fraction: float) -> float:
+    """O'Brien-Fleming-type spending ``2 Phi(-z_{1 - alpha/2} / sqrt(t))`` (Lan & DeMets 1983): the kit's before gamma -2.
+
+    Kept exactly as the kit computed it (git history of this module, commit 9a706b7), so that a report
+    made with it replays to the same looks.
+    """
+    from scipy.special import ndtr, ndtri
+
+    z = float(ndtri(1.0 - alpha / 2.0))
+    # The lower tail, not 2 - 2 Phi(x): that difference is 0 in floating point once the level is below 1e-16.
+    return float(2.0 * ndtr(-z / math.sqrt(fraction)))
+
+
+@dataclass(frozen=True)
+class Spending:
+    """An error-spending function, by the stable name a report's sequential block states it with.
+
+    ``name`` is what ``report.json`` records (``hsd(-2)``, ``obf``) and ``conformance verify`` replays
+    with; ``rule`` is how the stopping rule's sentence names it; ``parameters`` its parameters.
+    """
+
+    name: str
+    family: str
+    parameters: Mapping[str, float]
+    rule: str
+    function: Callable[[float, float], float]
+
+    def spent(self, alpha: float, fraction: float) -> float:
+        """The one-sided error spent by information ``fraction`` (0 before the first look, ``alpha`` at 1)."""
+        if fraction <= 0.0:
+            return 0.0
+        return self.function(alpha, min(fraction, 1.0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "family": self.family, **dict(self.parameters)}
+
+
+# Every spending a report of this kit may state, by its stable name: the one runs use now, and the ones
+# earlier kits used, so that their reports still replay (conformance verify) to the looks they took.
+SPENDINGS: Mapping[str, Spending] = {
+    s.name: s
+    for s in (
+        Spending(
+            "hsd(-2)",
+            "Hwang-Shih-DeCani",
+            {"gamma": GAMMA},
+            f"Hwang-Shih-DeCani spending (gamma {GAMMA:g}; Lan-DeMets)",
+            _hsd(GAMMA),
+        ),
+        Spending("obf", "O'Brien-Fleming-type", {}, "O'Brien-Fleming-type spending (Lan-DeMets)", _obf),
+    )
+}
+DEFAULT_SPENDING = "hsd(-2)"  # what a sequential run spends with now
+# What a report's sequential block without a "spending" field was made with: O'Brien-Fleming-type spending,
+# the kit's until gamma -2 (reports stated no spending then).
+UNSTATED_SPENDING = "obf"
+
+
+def spending_named(name: str) -> Spending:
+    """The spending ``name`` stands for; ValueError naming the known ones otherwise."""
+    found = SPENDINGS.get(name)
+    if found is None:
+        raise ValueError(
+            f"{name!r} is not an error spending this kit knows (it knows {', '.join(SPENDINGS)}): the report was "
+            "made by another kit, or its sequential block was edited"
+        )
+    return found
+
+
+def spending(alpha: float, fraction: float, name: str = DEFAULT_SPENDING) -> float:
+    """The one-sided error spent by information ``fraction`` with spending ``name`` (default: Hwang-Shih-DeCani, ``gamma`` :data:`GAMMA`).
 
     ``alpha (1 - exp(-gamma t)) / (1 - exp(-gamma))`` (Hwang, Shih & DeCani 1990).
 
@@ -108,17 +192,18 @@ def spending(alpha: float, fraction: float) -> float:
     0.025
     >>> round(spending(0.025, 0.2), 5)
     0.00192
+    >>> spending(0.025, 0.2, "obf") < 1e-6
+    True
     """
-    if fraction <= 0.0:
-        return 0.0
-    return alpha * math.expm1(-GAMMA * min(fraction, 1.0)) / math.expm1(-GAMMA)
+    return spending_named(name).spent(alpha, fraction)
 
 
-def look_levels(alpha: float, looks: int) -> list[float]:
-    """The one-sided level each of ``looks`` equally spaced looks tests at; they add up to ``alpha``."""
+def look_levels(alpha: float, looks: int, spending: str = DEFAULT_SPENDING) -> list[float]:
+    """The one-sided level each of ``looks`` equally spaced looks tests at with ``spending``; they add up to ``alpha``."""
     if looks < 1:
         raise ValueError(f"looks must be at least 1, got {looks!r}")
-    spent = [spending(alpha, k / looks) for k in range(looks + 1)]
+    spend = spending_named(spending)
+    spent = [spend.spent(alpha, k / looks) for k in range(looks + 1)]
     return [spent[k] - spent[k - 1] for k in range(1, looks + 1)]
 
 
@@ -291,6 +376,7 @@ class SequentialOutcome:
     merged: tuple[int, ...] = ()  # looks not taken: their share of the error, below MIN_LEVEL, carried on
     order: str = ""  # the key of the look order (order_key): the data's own digest
     last_level: float | None = None  # the level the last planned look tests at
+    spending: str = DEFAULT_SPENDING  # the stable name of the error spending (SPENDINGS), stated in the report
 
     @property
     def photos_sent(self) -> int:
@@ -308,10 +394,12 @@ class SequentialOutcome:
             "stopping_rule": (
                 f"group-sequential: at most {self.looks_planned} looks at equal shares of each group's people "
                 f"(in the data's own order, all of a person's photos at once), each verdict direction's one-sided error {self.alpha:g} "
-                f"spent over the looks with Hwang-Shih-DeCani spending (gamma {GAMMA:g}; Lan-DeMets), held by the union bound; "
+                f"spent over the looks with {spending_named(self.spending).rule}, held by the union bound; "
                 "stop when every check is settled (pass, fail, or not applicable for the whole manifest, never "
                 f"only for the photos sent so far){merged}"
             ),
+            # The spending by its stable name: conformance verify replays the looks with the one stated here.
+            "spending": spending_named(self.spending).to_json(),
             "looks_planned": self.looks_planned,
             "looks_taken": len(self.looks),
             **({"looks_not_taken": list(self.merged)} if self.merged else {}),
@@ -366,16 +454,19 @@ def run_looks(
     checks: Sequence[str],
     analyze: Callable[[Dataset], Observations],
     evaluate: Callable[[Observations, Sequence[str], Policy], dict[str, CheckResult]],
+    spending: str = DEFAULT_SPENDING,
 ) -> tuple[Observations, tuple[str, ...], Policy, SequentialOutcome]:
     """Send batch after batch until every check is settled; returns the observations, their groups, the policy of the last look, and what happened.
 
     ``analyze`` asks the analyzer about a dataset's photos (the new batch only); ``evaluate`` runs
-    the checks on observations with their group labels under a policy.
+    the checks on observations with their group labels under a policy. ``spending`` is the error
+    spending's name (:data:`SPENDINGS`): a run's is :data:`DEFAULT_SPENDING`; ``conformance verify``
+    gives the one its report states.
     """
     from .observation import Observations
 
     alpha = round((1.0 - policy.confidence) / 2.0, 12)
-    levels = look_levels(alpha, looks)
+    levels = look_levels(alpha, looks, spending)
     batches = person_batches(dataset, groups, looks)
     facts = manifest_facts(dataset, groups)
     label = {photo.id: group for photo, group in zip(dataset.photos, groups, strict=True)}
@@ -436,6 +527,7 @@ def run_looks(
         merged=tuple(merged),
         order=order_key(dataset),
         last_level=levels[-1],
+        spending=spending,
     )
     return observations, tuple(label[p.id] for p in sent), look_policy, outcome
 

@@ -28,6 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._defaults import numpy_seed
+
 if TYPE_CHECKING:
     from types import ModuleType
 
@@ -381,7 +383,7 @@ def _cluster_bootstrap(
     arrays = [_as_cluster_arrays(num, den, f"group {i + 1}") for i, (num, den) in enumerate(groups)]
     if any(num.size == 0 for num, _ in arrays):
         return (_NAN, _NAN)
-    rngs = np.random.default_rng(seed).spawn(len(arrays))
+    rngs = np.random.default_rng(numpy_seed(seed)).spawn(len(arrays))
     ratios = [_resampled_ratios(rng, num, den, resamples) for rng, (num, den) in zip(rngs, arrays, strict=True)]
     statistic = combine(ratios)
     kept = int(np.isfinite(statistic).sum())

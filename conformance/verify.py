@@ -757,8 +757,14 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     files += policy_problems
     notes += policy_notes
     checked = {"files": file_count, "images": image_count}
+    spending, stated = _stated_spending(report, path)
+    if not stated:
+        notes.append(
+            "the report's sequential block states no error spending: it was made before reports stated it, with "
+            f"O'Brien-Fleming-type spending ({spending}), and its looks are replayed with that"
+        )
     try:
-        ctx = build_context(options, policy=policy)
+        ctx = build_context(options, policy=policy, spending=spending)
     except ConformanceError as error:
         files.append(FileProblem("evidence", "", f"cannot be replayed: {error}"))
         return Verification(str(path), tuple(files), tuple(differences), tuple(notes), checked, rederived=False)
@@ -786,7 +792,11 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
         [r for r in results if r.id not in accepted], context=payload, not_run={**raised, **accepted}
     )
     whole = build_report(results, context=payload, not_run=raised)
-    differences += _compare(report.to_json(), derived.to_json(), places, asked.record_mode)
+    again = derived.to_json()
+    if not stated and isinstance(again.get("sequential"), Mapping):
+        # The replay states what it replayed with; the report, made before reports did, does not.
+        again["sequential"] = {k: v for k, v in again["sequential"].items() if k != "spending"}
+    differences += _compare(report.to_json(), again, places, asked.record_mode)
     gate_files, gate_differences, gate_notes = _regression(report, whole, places)
     files += gate_files
     differences += gate_differences
@@ -814,6 +824,31 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
         policy=described,
         incomplete=incomplete,
     )
+
+
+def _stated_spending(report: Report, path: str | os.PathLike[str]) -> tuple[str | None, bool]:
+    """The error spending a sequential report's block states (its stable name), and whether it states one.
+
+    A block without a ``spending`` field was made before reports stated it, with O'Brien-Fleming-type
+    spending (``sequential.UNSTATED_SPENDING``). A name this kit does not know cannot be replayed: refused.
+    Not a sequential report: (None, True), the run's own spending.
+    """
+    from .sequential import UNSTATED_SPENDING, spending_named
+
+    block = report.sequential
+    if block is None:
+        return None, True
+    if "spending" not in block:
+        return UNSTATED_SPENDING, False
+    stated = block["spending"]
+    name = stated.get("name") if isinstance(stated, Mapping) else stated
+    try:
+        return spending_named(str(name)).name, True
+    except ValueError as error:
+        raise NotVerifiable(
+            f"{path}: sequential.spending: {error}; its looks cannot be replayed: verify it with the kit that made "
+            f"it (kit {report.kit_version})"
+        ) from None
 
 
 def _results(ctx: Context, check_id: str) -> list[Any]:

@@ -112,4 +112,4 @@ def test_looks_without_sequential_is_refused(capsys: pytest.CaptureFixture[str])
     assert "--looks sizes a sequential audit: give --sequential with it" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["plan", *DESIGN, "--sequential", "--looks", "0"])
-    assert "give the number of looks, 1 to 100" in capsys.readouterr().err
+    assert "give the most looks as a whole number from 1 to 100" in capsys.readouterr().err  # run --looks's own

@@ -551,7 +551,8 @@ def test_price_override_and_default_source(capsys: pytest.CaptureFixture[str]) -
         # It printed "cost": Infinity, which is not JSON.
         (["--check", "misgender_gap", "--price-per-1000", "1e308", "--json"], "cost is inf, not a finite number"),
         # red team rt17b (plan_inputs.sh): numpy's traceback; --gap won in silence; an empty name dropped in silence.
-        (["--seed", "-1", "--replicates", "10"], "'-1': give a whole number, 0 or more"),
+        # run --seed's parser and message (red team 18 F3): any whole number, a negative one included
+        (["--seed", "1.5", "--replicates", "10"], "argument --seed: '1.5': the seed must be a whole number"),
         (["--gap", "0.3", "--gap-multiple", "4"], "argument --gap-multiple: not allowed with argument --gap"),
         (["--groups", "cis,,trans"], "'cis,,trans': a group name is empty"),
         (["--groups", "cis,trans,"], "a group name is empty"),
@@ -559,7 +560,7 @@ def test_price_override_and_default_source(capsys: pytest.CaptureFixture[str]) -
         (["--check", "false_match_differential", "--impostor-icc", "0.6"], "from 0 to below 0.5"),
         (["--check", "false_match_differential", "--fail-ratio", "1.5"], "must lie above the ratio tolerance 2"),
         (["--ratio-tolerance", "0.5"], "give a ratio of 1 or more"),
-        (["--target-fmr", "0"], "give a rate between 0 and 1"),
+        (["--target-fmr", "0"], "argument --target-fmr: '0': give target false-match rates between 0 and 1"),
     ],
 )
 def test_bad_input_names_the_value_and_the_way_out(

@@ -341,3 +341,107 @@ def test_the_report_states_the_last_looks_level_against_the_fixed_designs(
     assert sequential["fixed_design_level"] == 0.025
     assert "stricter than the fixed design's 0.025" in sequential["last_look_note"]
     assert "can be inconclusive where a run without --sequential settles" in sequential["last_look_note"]
+
+
+# -- the spending is part of the run's record (issue 17, after the switch to gamma -2) ---------------------------
+
+
+def test_the_old_spending_is_kept_exactly_as_the_kit_computed_it() -> None:
+    # O'Brien-Fleming-type spending, 2 - 2 Phi(z_{1 - alpha/2} / sqrt(t)), worked out here with statistics' NormalDist
+    # (not scipy, which the kit's function uses): the first of 5 looks at 0.025 spends 5.4e-7.
+    from statistics import NormalDist
+
+    normal = NormalDist()
+    z = normal.inv_cdf(1 - 0.025 / 2)
+    spent = [0.0] + [2 * normal.cdf(-z / math.sqrt(k / 5)) for k in range(1, 6)]
+    levels = look_levels(0.025, 5, "obf")
+    assert levels == pytest.approx([spent[k] - spent[k - 1] for k in range(1, 6)], rel=1e-9)
+    assert levels[0] == pytest.approx(5.4e-7, rel=0.05)
+    assert sum(levels) == pytest.approx(0.025, abs=1e-12)
+
+
+def test_an_unknown_spending_is_refused_naming_the_known_ones() -> None:
+    from conformance.sequential import SPENDINGS
+
+    with pytest.raises(
+        ValueError, match=r"'obf-2' is not an error spending this kit knows \(it knows hsd\(-2\), obf\)"
+    ):
+        look_levels(0.025, 5, "obf-2")
+    assert set(SPENDINGS) == {"hsd(-2)", "obf"}
+
+
+def test_the_report_states_the_spending(stopped: tuple[int, dict[str, object]]) -> None:
+    _, report = stopped
+    assert report["sequential"]["spending"] == {  # type: ignore[index]
+        "name": "hsd(-2)",
+        "family": "Hwang-Shih-DeCani",
+        "gamma": -2.0,
+    }
+
+
+@pytest.fixture(scope="module")
+def made_with_obf(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A sequential report as the kit made it before gamma -2: O'Brien-Fleming-type spending, no spending field."""
+    out = tmp_path_factory.mktemp("sequential-obf")
+    with pytest.MonkeyPatch.context() as patch:
+        # The run's spending, as it was before the switch (no option chooses it: reports state it, verify replays it).
+        patch.setattr("conformance.sequential.DEFAULT_SPENDING", "obf")
+        main(["run", "--sequential", "--checks", "misgender_gap,nonbinary_representability", "--report-dir", str(out)])
+    report: dict[str, Any] = json.loads((out / "report.json").read_text())
+    assert report["sequential"].pop("spending") == {"name": "obf", "family": "O'Brien-Fleming-type"}
+    return report
+
+
+def test_a_report_made_with_the_old_spending_verifies(
+    made_with_obf: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its looks were tested at O'Brien-Fleming-type levels, which verify replays: the first look at 5.4e-7 settles
+    # nothing, so this run stopped later than the gamma -2 run of the same data (look 2).
+    sequential = made_with_obf["sequential"]
+    levels = look_levels(0.025, 5, "obf")
+    assert [look["alpha"] for look in sequential["looks"]] == levels[: len(sequential["looks"])]
+    assert "O'Brien-Fleming-type spending (Lan-DeMets)" in sequential["stopping_rule"]
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(made_with_obf))
+    assert main(["verify", str(path)]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "states no error spending" in out
+    assert "O'Brien-Fleming-type spending (obf)" in out
+
+
+def test_the_old_spending_stated_by_name_verifies(
+    made_with_obf: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stated = json.loads(json.dumps(made_with_obf))
+    stated["sequential"]["spending"] = {"name": "obf", "family": "O'Brien-Fleming-type"}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(stated))
+    assert main(["verify", str(path)]) == 0, capsys.readouterr().out
+
+
+def test_a_report_replayed_with_another_spending_than_its_own_does_not_verify(
+    stopped: tuple[int, dict[str, object]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A gamma -2 report that says it spent with O'Brien-Fleming-type spending: replayed so, its looks differ.
+    edited = json.loads(json.dumps(stopped[1]))
+    edited["sequential"]["spending"] = {"name": "obf", "family": "O'Brien-Fleming-type"}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(edited))
+    assert main(["verify", str(path)]) == 1
+    assert "NOT VERIFIED" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["hsd(-3)", "pocock", None])
+def test_a_spending_the_kit_does_not_know_is_refused_by_verify(
+    stopped: tuple[int, dict[str, object]], tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str | None
+) -> None:
+    edited = json.loads(json.dumps(stopped[1]))
+    edited["sequential"]["spending"]["name"] = name
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(edited))
+    code = main(["verify", str(path)])
+    captured = capsys.readouterr()
+    assert code == 2, captured.out
+    assert f"sequential.spending: {str(name)!r} is not an error spending this kit knows (it knows hsd(-2), obf)" in (
+        captured.err
+    )

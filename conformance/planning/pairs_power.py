@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import stats
+from .._defaults import numpy_seed
 from .pairs_model import (
     FEW_ERRORS,
     ScoreModel,
@@ -93,7 +94,7 @@ def fmr_power(
     rates = log_rates(model)
     _, alpha = _bonferroni(design.confidence, design.groups)
     z = float(-ndtri(alpha))
-    rng = np.random.default_rng([design.seed, 1, design.groups])
+    rng = np.random.default_rng([numpy_seed(design.seed), 1, design.groups])
     G = design.groups
     pairs_root = _root(rates.pairs)
     if design.sd > 0 and people <= _PEOPLE_DRAWN:
@@ -230,7 +231,7 @@ def fnmr_power(
         return 0.0
     level, _ = _bonferroni(design.confidence, design.groups)
     rates = [rate] * (design.groups - 1) + [rate * ratio]
-    rng = np.random.default_rng([design.seed, people, design.groups, fresh, 11])
+    rng = np.random.default_rng([numpy_seed(design.seed), people, design.groups, fresh, 11])
     spread = (1.0 - icc) / icc if icc > 0 else 0.0
     hits = 0
     for _ in range(replicates):

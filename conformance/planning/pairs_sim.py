@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import stats
+from .._defaults import numpy_seed
 from .pairs_model import FEW_ERRORS, ScoreModel, _bonferroni, _cp, calibrated, fail_model
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ def simulated_fmr_power(
         else fail_model(base, design.target, design.pool, ratio)
     )
     reading = FmrReading(design, people, resamples)
-    rng = np.random.default_rng([design.seed, people, G, fresh, 13])
+    rng = np.random.default_rng([numpy_seed(design.seed), people, G, fresh, 13])
     shifts = np.asarray(model.shifts)[reading.layout.group]
     hits = 0
     for _ in range(replicates):

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import stats
+from .._defaults import numpy_seed
 from .sizes import GapDesign, _count_table, people_needed
 
 # Above this many people a group the planner does not simulate: each draw's cost grows with the people
@@ -96,7 +97,7 @@ def simulated_power(
 
     if people < design.min_subjects:
         return 0.0
-    rng = np.random.default_rng([simulation.seed, people, len(rates), fresh])
+    rng = np.random.default_rng([numpy_seed(simulation.seed), people, len(rates), fresh])
     pairs = _pairs(len(rates), design.direction)
     level = design.alpha_fail / (2 * len(pairs))  # the check doubles the smaller one-sided p-value
     hits = 0
@@ -134,7 +135,7 @@ def simulated_rate_power(
 
     if people < min_subjects:
         return 0.0
-    rng = np.random.default_rng([simulation.seed, people, 1, fresh])
+    rng = np.random.default_rng([numpy_seed(simulation.seed), people, 1, fresh])
     hits = 0
     for _ in range(simulation.replicates):
         r = stats.clustered_rate(*_person_sums(rng, rate, people, photos, icc, "photo_share", counts))
@@ -194,7 +195,7 @@ def simulated_calibration_power(
 
     if people < max(design.min_subjects, 2):
         return 0.0
-    rng = np.random.default_rng([simulation.seed, people, len(shifts), fresh, 7])
+    rng = np.random.default_rng([numpy_seed(simulation.seed), people, len(shifts), fresh, 7])
     pairs = _pairs(len(shifts), design.direction)
     level = design.alpha_fail / (2 * len(pairs))
     hits = 0

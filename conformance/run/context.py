@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._defaults import DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED
+from .._defaults import DEFAULT_LOOKS, DEFAULT_MATCH_MODE, DEFAULT_RECORD_MODE, DEFAULT_SEED
 from .._untrusted import CHOICES, shown, shown_list
 from ..adapters.base import DEFAULT_TIMEOUT, capabilities_of
 from ..errors import ConformanceError
@@ -69,7 +69,7 @@ class RunOptions:
     cache: bool = field(default=True, compare=False)
     # Send photos in batches of people and stop when every check is settled (conformance.sequential).
     sequential: bool = False
-    looks: int = 5
+    looks: int = DEFAULT_LOOKS
     # The price of 1,000 images sent, for a live run's preflight estimate (None: conformance plan's DEFAULT_PRICE).
     price_per_1000: float | None = None
 
@@ -123,11 +123,12 @@ def load_context(options: RunOptions) -> Context:
     return build_context(options)
 
 
-def build_context(options: RunOptions, *, policy: Policy | None = None) -> Context:
+def build_context(options: RunOptions, *, policy: Policy | None = None, spending: str | None = None) -> Context:
     """:func:`load_context`, not cached, with ``policy`` in force instead of the one the options name.
 
     ``conformance verify`` re-derives a report under the policy the report recorded (its canonical
-    content, sealed by its digest), whatever the policy file says now.
+    content, sealed by its digest), whatever the policy file says now, and a sequential report with
+    the error ``spending`` its sequential block states (None: the kit's, ``sequential.DEFAULT_SPENDING``).
     """
     from ..adapters.base import AdapterSettings
     from ..adapters.registry import available, create
@@ -160,6 +161,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
                 # reported not applicable, with that reason, rather than silently dropped.
             ),
             policy=policy,
+            spending=spending,
         )
     if options.demo:
         if dataset_path is not None or analyzer_spec is not None:
@@ -228,7 +230,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None) -> Conte
         else None
     )
     if options.sequential:
-        return _sequential_context(options, analyzer_spec, settings, dataset, analyzer, policy, wanted)
+        return _sequential_context(options, analyzer_spec, settings, dataset, analyzer, policy, wanted, spending)
     from ..sharing import shared
 
     # Under pytest-xdist the first worker analyses and the others read its answers: one run, one set of answers.
@@ -275,11 +277,12 @@ def _sequential_context(
     analyzer: Any,
     policy: Policy,
     wanted: Sequence[str],
+    spending: str | None = None,
 ) -> Context:
     """A gender run that sends photos in batches of people until every check is settled (conformance.sequential)."""
     from ..adapters.base import SessionPlan
     from ..dataset import group_labels
-    from ..sequential import run_looks
+    from ..sequential import DEFAULT_SPENDING, run_looks
     from ..sharing import shared
     from .execution import Recipe
     from .runner import analyze_dataset
@@ -344,6 +347,7 @@ def _sequential_context(
         checks=wanted,
         analyze=analyze,
         evaluate=evaluate,
+        spending=spending or DEFAULT_SPENDING,
     )
     notes.append(
         f"sequential audit: {outcome.photos_sent} of {len(dataset.photos)} photos sent in {outcome.looks[-1].index} of "
