@@ -383,10 +383,27 @@ def test_the_report_states_the_spending(stopped: tuple[int, dict[str, object]]) 
 def made_with_obf(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A sequential report as the kit made it before gamma -2: O'Brien-Fleming-type spending, no spending field."""
     out = tmp_path_factory.mktemp("sequential-obf")
+    from conformance.run.context import load_context
+
     with pytest.MonkeyPatch.context() as patch:
         # The run's spending, as it was before the switch (no option chooses it: reports state it, verify replays it).
         patch.setattr("conformance.sequential.DEFAULT_SPENDING", "obf")
-        main(["run", "--sequential", "--checks", "misgender_gap,nonbinary_representability", "--report-dir", str(out)])
+        # The process keeps the contexts it loaded, by their options: the same command run earlier in this
+        # process (another test's, under xdist) would otherwise be reused, spent the current way.
+        load_context.cache_clear()
+        try:
+            main(
+                [
+                    "run",
+                    "--sequential",
+                    "--checks",
+                    "misgender_gap,nonbinary_representability",
+                    "--report-dir",
+                    str(out),
+                ]
+            )
+        finally:
+            load_context.cache_clear()
     report: dict[str, Any] = json.loads((out / "report.json").read_text())
     assert report["sequential"].pop("spending") == {"name": "obf", "family": "O'Brien-Fleming-type"}
     return report
