@@ -302,6 +302,8 @@ def judge(operation: str, response: Mapping[str, Any]) -> str:
     status = int(response.get("status", {}).get("code", 200))
     headers = response.get("headers", {})
     body = decoded_body(response)
+    if len(body) > answer_limit(operation):  # refused unparsed by the adapter: never replayed either
+        return f"an answer of {len(body):,} bytes, over the {answer_limit(operation):,} the kit reads for {operation}"
     problem = shape_problem(operation, status, headers, body)
     if problem:
         return problem
