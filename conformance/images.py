@@ -359,7 +359,7 @@ def _refuse_unsent_greys(image: Image.Image, name: str, image_format: str, bits:
     white_is_zero = tags is not None and _tag_numbers(tags.get(262)) == [0]  # PhotometricInterpretation
     if white_is_zero:
         problem = f"stores its {bits}-bit greys white-is-zero, which the kit would send inverted (its negative)"
-    elif bits != 16:
+    elif bits < 16:  # 32-bit integers that fit in 16 are sent exactly, as they are (below)
         problem = f"holds {bits}-bit greys, which the kit would send as 16-bit values (darker than stored)"
     else:
         return
