@@ -29,7 +29,7 @@ import math
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -348,11 +348,9 @@ _EIGHT_BIT_MODES = frozenset({"L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK
 def _refuse_unsent_greys(image: Image.Image, name: str, image_format: str, bits: int) -> None:
     """ManifestError for a grey TIFF of more than 8 bits that Pillow decodes as 16-bit values other than stored.
 
-    Pillow inverts an 8-bit white-is-zero grey (``L;I``) but not a 16-bit one: sent, the photo would be
-    its negative. A 12-bit grey comes out as 16-bit values from 0 to 4,095: sent, 16 times darker than
-    stored. Either has more than one plausible conversion (inverting against 2^bits - 1 or the largest
-    value, scaling by 16 or by 65,535 / 4,095), so the kit refuses it and says how to convert it (red team 15e F3).
-    """
+    Pillow inverts an 8-bit white-is-zero grey (``L;I``) but not a 16-bit one: sent, it would be its negative.
+    A 12-bit grey comes out as 0 to 4,095: sent, 16 times darker. Each has more than one plausible conversion
+    (against 2^bits - 1 or the largest value; times 16 or 65,535 / 4,095): refused, as said (red team 15e F3)."""
     if bits <= 8 or not image.mode.startswith("I"):
         return
     tags = getattr(image, "tag_v2", None)
@@ -372,26 +370,17 @@ def _refuse_unsent_greys(image: Image.Image, name: str, image_format: str, bits:
 def _tag_numbers(value: object) -> list[float]:
     """A TIFF tag's values as numbers, whatever type the file wrote them in (SHORT, LONG, FLOAT, DOUBLE,
     RATIONAL: Pillow gives ints, floats and IFDRationals); values that are not finite numbers are left out."""
-    values = value if isinstance(value, tuple) else (value,)
     numbers: list[float] = []
-    for item in values:
-        if isinstance(item, bool):
-            continue
-        try:
-            number = float(item)
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-            continue
-        if math.isfinite(number):
-            numbers.append(number)
+    for item in value if isinstance(value, tuple) else (value,):
+        with suppress(TypeError, ValueError, ZeroDivisionError, OverflowError):
+            if not isinstance(item, bool) and math.isfinite(number := float(item)):
+                numbers.append(number)
     return numbers
 
 
 def _bits_per_sample(image: Image.Image) -> int:
-    """The most bits a sample of the image holds as stored (TIFF's BitsPerSample, tag 258); 0 when unsaid.
-
-    Read whatever number type the file wrote it in: Pillow matches 16.0 (a FLOAT, DOUBLE or RATIONAL) to
-    the layout of 16 and decodes a 16-bit RGB as 8 bits, as it does for a SHORT 16 (red team 15e F2).
-    """
+    """The most bits a sample of the image holds as stored (TIFF's BitsPerSample, tag 258); 0 when unsaid. Of any
+    number type: Pillow takes 16.0 (FLOAT, DOUBLE, RATIONAL) for 16 and decodes RGB;16 as 8 bits (red team 15e F2)."""
     tags = getattr(image, "tag_v2", None)  # TIFF only: the other formats the kit converts hold 8 bits at most
     if tags is None:
         return 0

@@ -35,7 +35,7 @@ from conformance.adapters.registry import create
 from conformance.errors import ManifestError
 from conformance.images import for_upload
 from conformance.run import cache
-from conformance.run.cache import EntryBounds, json_values
+from conformance.run.cache import json_values
 from conformance.run.runner import analyze_dataset
 from conformance.sharing import Share
 
@@ -143,9 +143,10 @@ def test_conformance_run_with_two_workers_calls_the_model_once_a_photo(tmp_path:
         ),
         encoding="utf-8",
     )
+    command = [sys.executable, "-m", "conformance", "run", "--dataset", "manifest.csv", "--analyzer"]
+    command += ["python:m.py:analyze", "--no-progress", "--no-cache", "--report-dir", "rep", "--", "-n", "2"]
     done = subprocess.run(
-        [sys.executable, "-m", "conformance", "run", "--dataset", "manifest.csv", "--analyzer", "python:m.py:analyze"]
-        + ["--no-progress", "--no-cache", "--report-dir", "rep", "--", "-n", "2"],
+        command,
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -291,7 +292,7 @@ def test_the_largest_detect_faces_answer_is_well_within_its_bound() -> None:
     twice over indented as a pretty-printing proxy would (6.4 KB a face)."""
     shape = rekognition_answers.service_model().shape_for("FaceDetail")
     face = _field(shape)
-    assert len(face["Landmarks"]) >= 30 and len(face["Emotions"]) >= 8
+    assert (len(face["Landmarks"]), len(face["Emotions"])) >= (30, 8)
     bound = rekognition_answers.ANSWER_BYTES["DetectFaces"]
     assert bound == 100 * 16 * 1024 + 64 * 1024 == 1_703_936
     assert 4 * len(json.dumps({"FaceDetails": [face] * 100}, separators=(",", ":"))) < bound
