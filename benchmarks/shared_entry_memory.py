@@ -61,16 +61,17 @@ from conformance import sharing
 from conformance.run import cache
 reader, folder, answers, longest, mode, key = sys.argv[2:8]
 bounds = None
-if mode == "on":
+# "before": the kit of --before with its own bounds, if it has any (15d's kit did; the kit before 15d read all).
+if mode == "on" or (mode == "before" and hasattr(cache, "EntryBounds")):
     bounds = cache.EntryBounds.of(int(answers), int(longest))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tracemalloc.start()
 try:
     if reader == "share":
         share = sharing.Share(folder, sys.argv[8])
-        found = sharing._read(share, key) if mode == "before" else sharing._read(share, key, bounds)
+        found = sharing._read(share, key) if bounds is None else sharing._read(share, key, bounds)
     else:
-        found = cache.load(Path(folder), key) if mode == "before" else cache.load(Path(folder), key, bounds)
+        found = cache.load(Path(folder), key) if bounds is None else cache.load(Path(folder), key, bounds)
 except MemoryError:
     found = None
 peak = tracemalloc.get_traced_memory()[1]
@@ -156,16 +157,18 @@ def _string(size: int) -> Iterator[bytes]:
     yield tail
 
 
-def measure(code: Path, reader: str, folder: Path, answers: int, longest: int, mode: str) -> tuple[float, float]:
-    """The read's cost in MB: Python's allocations at its peak, and the growth of the process's peak RSS."""
+def measure(code: Path, reader: str, folder: Path, answers: int, longest: int, mode: str) -> tuple[float, float, bool]:
+    """The read's cost in MB: Python's allocations at its peak, the growth of the process's peak RSS; and
+    whether the entry was used (a real entry refused sends every xdist worker to the model again)."""
     env = {**os.environ, "XDG_CACHE_HOME": str(folder / "user-cache")}  # the cache's sealing key: this run's own
     command = [sys.executable, "-c", READER, str(code), reader, str(folder), str(answers), str(longest), mode, KEY]
     run = subprocess.run([*command, SECRET], capture_output=True, text=True, check=True, env=env)
     result = json.loads(run.stdout)
-    return float(result["peak"]) / 1e6, float(result["rss"]) / 1e6
+    return float(result["peak"]) / 1e6, float(result["rss"]) / 1e6, bool(result["read"])
 
 
-Row = tuple[str, int, str, int, dict[str, tuple[float, float]], tuple[float, float]]
+Cost = tuple[float, float, bool]
+Row = tuple[str, int, str, int, dict[str, Cost], Cost]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,9 +197,9 @@ def main(argv: list[str] | None = None) -> int:
                     folder: Path = folder,
                     answers: int = answers,
                     longest: int = longest,
-                ) -> tuple[float, float]:
+                ) -> Cost:
                     code = codes[mode]
-                    return measure(code, reader, folder, answers, longest, mode) if code else (-1.0, -1.0)
+                    return measure(code, reader, folder, answers, longest, mode) if code else (-1.0, -1.0, False)
 
                 entry = _real(reader, folder, photos, errors=True)
                 long_errors = entry.stat().st_size, {m: cost(m) for m in MODES}
@@ -221,10 +224,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append((reader, photos, "64 MiB of `{},`", BIG, {m: cost(m) for m in MODES}, real))
         print(f"{photos:,} photos: bounds {bounds.size:,} bytes, {bounds.values:,} values", file=sys.stderr)
 
-    def cell(value: tuple[float, float], real: tuple[float, float]) -> str:
+    def cell(value: Cost, real: Cost, sealed: bool) -> str:
         if value[0] < 0:
             return "not run"
-        return f"{value[0]:,.1f} ({value[0] / real[0]:,.1f}×) [{value[1]:,.0f}]"
+        refused = " **refused**" if sealed and not value[2] else ""  # a real entry not used: the model again
+        return f"{value[0]:,.1f} ({value[0] / real[0]:,.1f}×) [{value[1]:,.0f}]{refused}"
 
     lines = [
         "# Reading a shared-answers or cache entry: memory, real and hostile (red team 15d F4, 15e F1/F4)",
@@ -237,13 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         "process held already). Bounds on: the run's `EntryBounds` (1 MiB + 26,048 bytes and 12 bytes per",
         "photo-name character an answer; 16,384 + 64 JSON values an answer, counted outside strings). Off: `None`,",
         "1 GiB whatever the run. Before: the kit of `--before`. Hostile entries are unsealed and fill the run's",
-        "bounds (the current ones: the kit before may refuse them by its own smaller bounds).",
+        "bounds (the current ones). Before: the kit of `--before` with its own bounds, if it has any. **refused**:",
+        "a real entry not used (so every xdist worker calls the model again).",
         "",
         "| reader | photos | entry | bytes | bounds on | bounds off | before |",
         "|---|---:|---|---:|---:|---:|---:|",
     ]
     for reader, photos, name, size, costs, real in rows:
-        cells = " | ".join(cell(costs[m], real) for m in MODES)
+        cells = " | ".join(cell(costs[m], real, "sealed" in name) for m in MODES)
         lines.append(f"| {reader} | {photos:,} | {name} | {size:,} | {cells} |")
     text = "\n".join(lines) + "\n"
     print(text)
