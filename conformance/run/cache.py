@@ -25,8 +25,9 @@ The cache can speed a run up, never change its result:
 - an entry that does not verify is ignored, with a one-line notice, and the answers are worked out
   again from the recording (and stored anew);
 - an entry is read within bounds sized from the run (:class:`EntryBounds`: its bytes, and the JSON
-  values in them counted before parsing), so a damaged or planted one costs a few times what the
-  run's real entry costs, never gigabytes (red team 15d F4; ``benchmarks/shared_entry_memory.py``).
+  values in them counted outside strings before parsing), the most the kit itself writes for the run's
+  answers, so a real entry is always read, and a damaged or planted one costs at most about twice the
+  bound's bytes (red team 15d F4, 15e F1 and F4; ``benchmarks/shared_entry_memory.py``).
 
 Without a usable key (a read-only home) the cache is neither read nor written. The files hold what
 the report holds (labels, confidences, boxes, reasons), never image bytes. Delete the folder at will;
@@ -111,9 +112,9 @@ class EntryBounds:
     """The most an entry of ``answers`` answers may hold: ``size`` bytes and ``values`` JSON values.
 
     Parsed, JSON takes far more memory than its bytes (64 MiB of ``{},`` took 1.7 GB, a 1 GiB string
-    3.1 GB: red team 15d F4), so both are bounded, from the run's own data: what a hostile or damaged
-    entry can cost is then a small multiple of what the run's real answers cost
-    (``benchmarks/shared_entry_memory.py``), never gigabytes for a run of a few hundred photos.
+    3.1 GB: red team 15d F4), so both are bounded, from the run's own data and the kit's own caps (the
+    longest answer it writes: see ANSWER_BYTES): what a hostile or damaged entry can cost is then bounded
+    by what the run's largest real entry could take (``benchmarks/shared_entry_memory.py``).
     """
 
     size: int
