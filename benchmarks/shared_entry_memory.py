@@ -12,9 +12,12 @@ Python allocated at the peak of the read (tracemalloc) and how much its peak RSS
 
 - **real**: the run's answers, sealed, as the kit writes them (one face each, seeded values; the variants the
   default policy plans, 20 photos x 8 transforms);
-- **string**, **objects**, **lists**, **short strings**, **floats**: an entry of one shape, unsealed (whoever
-  writes it has no key), as large as the run's bounds let it be in bytes and in values: the shapes that cost
-  the most memory per byte once parsed;
+- **real, long errors**: the same, with every other photo an error whose kept message is 500 astral characters
+  (``"\U0001f600"``, 12 bytes each in the entry's JSON): the largest real entry per answer (red team 15e F1);
+- **string**, **objects**, **lists**, **short strings**, **floats**, **astral strings**, **CJK strings**,
+  **nested lists** and **nested dicts** (400 deep): an entry of one shape, unsealed (whoever writes it has no
+  key), as large as the run's bounds let it be in bytes and in values (counted outside strings): the shapes
+  that cost the most memory per byte once parsed (red team 15e F4 added the last four);
 - **64 MiB of objects**: the red team's entry, larger than these runs' bounds.
 
 The result is each cost's ratio to the real entry's, with the bounds on, off (``None``: 1 GiB whatever the
@@ -58,16 +61,17 @@ from conformance import sharing
 from conformance.run import cache
 reader, folder, answers, longest, mode, key = sys.argv[2:8]
 bounds = None
-if mode == "on":
+# "before": the kit of --before with its own bounds, if it has any (15d's kit did; the kit before 15d read all).
+if mode == "on" or (mode == "before" and hasattr(cache, "EntryBounds")):
     bounds = cache.EntryBounds.of(int(answers), int(longest))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 tracemalloc.start()
 try:
     if reader == "share":
         share = sharing.Share(folder, sys.argv[8])
-        found = sharing._read(share, key) if mode == "before" else sharing._read(share, key, bounds)
+        found = sharing._read(share, key) if bounds is None else sharing._read(share, key, bounds)
     else:
-        found = cache.load(Path(folder), key) if mode == "before" else cache.load(Path(folder), key, bounds)
+        found = cache.load(Path(folder), key) if bounds is None else cache.load(Path(folder), key, bounds)
 except MemoryError:
     found = None
 peak = tracemalloc.get_traced_memory()[1]
@@ -81,11 +85,18 @@ def _photo(i: int) -> str:
     return f"images/p{i:07d}.png"
 
 
-def _answers(photos: int, rng: random.Random) -> tuple[list[Any], list[Any]]:
-    """The run's observations and its variants, as conformance.observation holds them."""
+# A kept error message at the adapters' cap (500 characters), of the characters that take the most bytes.
+LONG_ERROR = "ValueError: " + "\U0001f600" * 500 + " (raised by python:model.py:analyze at model.py:12)"
+
+
+def _answers(photos: int, rng: random.Random, errors: bool = False) -> tuple[list[Any], list[Any]]:
+    """The run's observations and its variants, as conformance.observation holds them (``errors``: every other
+    photo's an error of :data:`LONG_ERROR`)."""
     from conformance.observation import Face, Observation, Variant
 
     def observation(photo: str) -> Observation:
+        if errors and int(photo[8:15]) % 2:
+            return Observation(photo=photo, outcome="error", reason=LONG_ERROR)
         face = Face(
             label=rng.choice(["Male", "Female"]),
             gender=rng.choice(["man", "woman"]),
@@ -101,12 +112,12 @@ def _answers(photos: int, rng: random.Random) -> tuple[list[Any], list[Any]]:
     return records, variants
 
 
-def _real(reader: str, folder: Path, photos: int) -> Path:
+def _real(reader: str, folder: Path, photos: int, errors: bool = False) -> Path:
     """Write the run's real entry for ``reader`` in ``folder``; its path."""
     from conformance import sharing
     from conformance.run import cache
 
-    records, variants = _answers(photos, random.Random(SEED))
+    records, variants = _answers(photos, random.Random(SEED), errors)
     if reader == "share":
         body = {
             "kind": "observations",
@@ -146,16 +157,18 @@ def _string(size: int) -> Iterator[bytes]:
     yield tail
 
 
-def measure(code: Path, reader: str, folder: Path, answers: int, longest: int, mode: str) -> tuple[float, float]:
-    """The read's cost in MB: Python's allocations at its peak, and the growth of the process's peak RSS."""
+def measure(code: Path, reader: str, folder: Path, answers: int, longest: int, mode: str) -> tuple[float, float, bool]:
+    """The read's cost in MB: Python's allocations at its peak, the growth of the process's peak RSS; and
+    whether the entry was used (a real entry refused sends every xdist worker to the model again)."""
     env = {**os.environ, "XDG_CACHE_HOME": str(folder / "user-cache")}  # the cache's sealing key: this run's own
     command = [sys.executable, "-c", READER, str(code), reader, str(folder), str(answers), str(longest), mode, KEY]
     run = subprocess.run([*command, SECRET], capture_output=True, text=True, check=True, env=env)
     result = json.loads(run.stdout)
-    return float(result["peak"]) / 1e6, float(result["rss"]) / 1e6
+    return float(result["peak"]) / 1e6, float(result["rss"]) / 1e6, bool(result["read"])
 
 
-Row = tuple[str, int, str, int, dict[str, tuple[float, float]], tuple[float, float]]
+Cost = tuple[float, float, bool]
+Row = tuple[str, int, str, int, dict[str, Cost], Cost]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,15 +197,22 @@ def main(argv: list[str] | None = None) -> int:
                     folder: Path = folder,
                     answers: int = answers,
                     longest: int = longest,
-                ) -> tuple[float, float]:
+                ) -> Cost:
                     code = codes[mode]
-                    return measure(code, reader, folder, answers, longest, mode) if code else (-1.0, -1.0)
+                    return measure(code, reader, folder, answers, longest, mode) if code else (-1.0, -1.0, False)
 
+                entry = _real(reader, folder, photos, errors=True)
+                long_errors = entry.stat().st_size, {m: cost(m) for m in MODES}
                 entry = _real(reader, folder, photos)
                 real = cost("on")
                 rows.append((reader, photos, "real (sealed)", entry.stat().st_size, {m: cost(m) for m in MODES}, real))
+                rows.append((reader, photos, "real, long errors (sealed)", *long_errors, real))
                 shapes = [("string", b"", 0), ("objects `{},`", b"{},", 2), ("lists `[],`", b"[],", 2)]
                 shapes += [('short strings `"ab",`', b'"ab",', 1), ("floats `1.5,`", b"1.5,", 1)]
+                shapes += [('astral strings `"\\ud83d\\ude00",`', b'"\\ud83d\\ude00",', 1)]
+                shapes += [('CJK strings `"\\u4e2d" x 8`', b'"' + b"\\u4e2d" * 8 + b'",', 1)]
+                shapes += [("nested lists, 400 deep", b"[" * 400 + b"]" * 400 + b",", 401)]
+                shapes += [("nested dicts, 400 deep", b'{"":' * 400 + b"0" + b"}" * 400 + b",", 801)]
                 for name, unit, marks in shapes:
                     with entry.open("wb") as handle:
                         handle.writelines(
@@ -204,28 +224,31 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append((reader, photos, "64 MiB of `{},`", BIG, {m: cost(m) for m in MODES}, real))
         print(f"{photos:,} photos: bounds {bounds.size:,} bytes, {bounds.values:,} values", file=sys.stderr)
 
-    def cell(value: tuple[float, float], real: tuple[float, float]) -> str:
+    def cell(value: Cost, real: Cost, sealed: bool) -> str:
         if value[0] < 0:
             return "not run"
-        return f"{value[0]:,.1f} ({value[0] / real[0]:,.1f}×) [{value[1]:,.0f}]"
+        refused = " **refused**" if sealed and not value[2] else ""  # a real entry not used: the model again
+        return f"{value[0]:,.1f} ({value[0] / real[0]:,.1f}×) [{value[1]:,.0f}]{refused}"
 
     lines = [
-        "# Reading a shared-answers or cache entry: memory, real and hostile (red team 15d F4)",
+        "# Reading a shared-answers or cache entry: memory, real and hostile (red team 15d F4, 15e F1/F4)",
         "",
         f"`python benchmarks/shared_entry_memory.py --sizes {args.sizes}{' --before DIR' if args.before else ''}`; "
         f"{machine_line([])}; {code_line()}.",
         "",
         "Each cell: what Python allocated at the read's peak (tracemalloc, MB), its ratio to the real entry's read",
         "(`×`), and in brackets how much the reading process's peak RSS grew (MB; 0 when the read fit in memory the",
-        "process held already). Bounds on: the run's `EntryBounds` (1 MiB + 1 KiB and 12 bytes per photo-name",
-        "character an answer; 16,384 + 64 JSON values an answer). Off: `None`, 1 GiB whatever the run. Before: the",
-        "kit of `--before`. Hostile entries are unsealed and fill the run's bounds.",
+        "process held already). Bounds on: the run's `EntryBounds` (1 MiB + 26,048 bytes and 12 bytes per",
+        "photo-name character an answer; 16,384 + 64 JSON values an answer, counted outside strings). Off: `None`,",
+        "1 GiB whatever the run. Before: the kit of `--before`. Hostile entries are unsealed and fill the run's",
+        "bounds (the current ones). Before: the kit of `--before` with its own bounds, if it has any. **refused**:",
+        "a real entry not used (so every xdist worker calls the model again).",
         "",
         "| reader | photos | entry | bytes | bounds on | bounds off | before |",
         "|---|---:|---|---:|---:|---:|---:|",
     ]
     for reader, photos, name, size, costs, real in rows:
-        cells = " | ".join(cell(costs[m], real) for m in MODES)
+        cells = " | ".join(cell(costs[m], real, "sealed" in name) for m in MODES)
         lines.append(f"| {reader} | {photos:,} | {name} | {size:,} | {cells} |")
     text = "\n".join(lines) + "\n"
     print(text)

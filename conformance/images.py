@@ -25,10 +25,11 @@ import errno
 import hashlib
 import io
 import json
+import math
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -320,6 +321,7 @@ def _png_exact(image: Image.Image, name: str, image_format: str, accepted: Seque
             "convert the image yourself to a 16-bit PNG (sent as it is) or to an 8-bit RGB PNG or JPEG, and "
             "replace the file, or drop the row"
         )
+    _refuse_unsent_greys(image, name, image_format, bits)
     if image.mode in _PNG_MODES:
         return image
     if image.mode in _EXACT_MODES:
@@ -343,14 +345,46 @@ def _png_exact(image: Image.Image, name: str, image_format: str, accepted: Seque
 _EIGHT_BIT_MODES = frozenset({"L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"})
 
 
+def _refuse_unsent_greys(image: Image.Image, name: str, image_format: str, bits: int) -> None:
+    """ManifestError for a grey TIFF of more than 8 bits that Pillow decodes as 16-bit values other than stored.
+
+    Pillow inverts an 8-bit white-is-zero grey (``L;I``) but not a 16-bit one: sent, it would be its negative.
+    A 12-bit grey comes out as 0 to 4,095: sent, 16 times darker. Each has more than one plausible conversion
+    (against 2^bits - 1 or the largest value; times 16 or 65,535 / 4,095): refused, as said (red team 15e F3)."""
+    if bits <= 8 or not image.mode.startswith("I"):
+        return
+    tags = getattr(image, "tag_v2", None)
+    white_is_zero = tags is not None and _tag_numbers(tags.get(262)) == [0]  # PhotometricInterpretation
+    if white_is_zero:
+        problem = f"stores its {bits}-bit greys white-is-zero, which the kit would send inverted (its negative)"
+    elif bits < 16:  # 32-bit integers that fit in 16 are sent exactly, as they are (below)
+        problem = f"holds {bits}-bit greys, which the kit would send as 16-bit values (darker than stored)"
+    else:
+        return
+    raise ManifestError(
+        f"{name} is a {image_format} that {problem}. The kit picks no conversion: convert the image yourself "
+        "to a 16-bit grey PNG (black is zero, full range) or an 8-bit grey PNG, and replace the file, or drop the row"
+    )
+
+
+def _tag_numbers(value: object) -> list[float]:
+    """A TIFF tag's values as numbers, whatever type the file wrote them in (SHORT, LONG, FLOAT, DOUBLE,
+    RATIONAL: Pillow gives ints, floats and IFDRationals); values that are not finite numbers are left out."""
+    numbers: list[float] = []
+    for item in value if isinstance(value, tuple) else (value,):
+        with suppress(TypeError, ValueError, ZeroDivisionError, OverflowError):
+            if not isinstance(item, bool) and math.isfinite(number := float(item)):
+                numbers.append(number)
+    return numbers
+
+
 def _bits_per_sample(image: Image.Image) -> int:
-    """The most bits a sample of the image holds as stored (TIFF's BitsPerSample, tag 258); 0 when unsaid."""
+    """The most bits a sample of the image holds as stored (TIFF's BitsPerSample, tag 258); 0 when unsaid. Of any
+    number type: Pillow takes 16.0 (FLOAT, DOUBLE, RATIONAL) for 16 and decodes RGB;16 as 8 bits (red team 15e F2)."""
     tags = getattr(image, "tag_v2", None)  # TIFF only: the other formats the kit converts hold 8 bits at most
     if tags is None:
         return 0
-    value = tags.get(258)
-    values = value if isinstance(value, tuple) else (value,)
-    return max((v for v in values if isinstance(v, int)), default=0)
+    return max((math.ceil(number) for number in _tag_numbers(tags.get(258))), default=0)
 
 
 # -- checking many images in worker processes --------------------------------------------------------------

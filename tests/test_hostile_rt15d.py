@@ -214,10 +214,11 @@ def _notice(path: Path, problem: str) -> str:
 
 
 def test_the_bounds_of_a_run_are_worked_out_from_its_answers_and_photo_names() -> None:
-    # 3 photos and 2 variants, names of 9 characters: 1 MiB + 5 x (1,024 + 12 x 9) bytes; 16,384 + 5 x 64 values.
+    # 3 photos and 2 variants, names of 9 characters: 1 MiB + 5 x (26,048 + 12 x 9) bytes; 16,384 + 5 x 64 values.
+    # (26,048 = 12 bytes a character of a 500-character message and 1,500 of wording, and 2,048: red team 15e F1.)
     photos = [SimpleNamespace(id=f"img/{name}.png") for name in "abc"]
     bounds = EntryBounds.of_run(photos, 2)  # type: ignore[arg-type]
-    assert (bounds.size, bounds.values, bounds.answers) == (1_054_236, 16_704, 5)
+    assert (bounds.size, bounds.values, bounds.answers) == (1_179_356, 16_704, 5)
     assert EntryBounds.of(10**7, 100).size == 2**30  # never over the bound of any entry
 
 
@@ -227,13 +228,13 @@ def test_a_shared_entry_over_the_runs_bounds_is_ignored_unread(
     """Before: read up to 1 GiB whatever the run (a 1 GiB string cost 3.1 GB to parse)."""
     monkeypatch.setattr(cache, "BASE_BYTES", 0)
     share = _share(tmp_path)
-    sharing._write(share, KEY, {"x": "a" * 5000})
+    sharing._write(share, KEY, {"x": "a" * 60_000})
     entry = tmp_path / f"{KEY}.json"
-    assert sharing._read(share, KEY, EntryBounds.of(2, 0)) is None  # 2 x 1,024 bytes (and 65 for the seal line)
+    assert sharing._read(share, KEY, EntryBounds.of(2, 0)) is None  # 2 x 26,048 bytes (and 65 for the seal line)
     assert capsys.readouterr().err == _notice(
-        entry, f"is {entry.stat().st_size:,} bytes, over the 2,113 bytes the kit reads for shared answers"
+        entry, f"is {entry.stat().st_size:,} bytes, over the 52,161 bytes the kit reads for shared answers"
     )
-    assert sharing._read(share, KEY, EntryBounds.of(5, 0))["x"] == "a" * 5000  # type: ignore[index]
+    assert sharing._read(share, KEY, EntryBounds.of(3, 0))["x"] == "a" * 60_000  # type: ignore[index]
 
 
 # The red team's entry: valid JSON in the old format, 1 MiB of ``{},`` (theirs was 64 MiB), sealed by no one.
@@ -327,6 +328,7 @@ def test_a_cache_entry_over_the_runs_bounds_is_ignored_with_a_notice(
     monkeypatch.setattr(cache, "BASE_VALUES", 0)
     assert cache.load(tmp_path, KEY, EntryBounds(size=10**6, values=64, answers=2)) is None
     size = (tmp_path / ".conformance_cache" / "observations" / f"{KEY}.json").stat().st_size
+    monkeypatch.setattr(cache, "ANSWER_BYTES", 1024)  # an answer's allowance made small: the entry is 5,582 bytes
     assert cache.load(tmp_path, KEY, EntryBounds.of(1, 0)) is None
     err = capsys.readouterr().err.splitlines()
     shown = f"conformance: ignored the cache entry .conformance_cache/observations/{KEY}.json: it "
@@ -357,5 +359,5 @@ def test_a_run_reads_its_cache_within_the_bounds_of_its_photos(tmp_path: Path, m
     monkeypatch.setattr(cache, "load", spy)
     settings = AdapterSettings(record_mode="none", cassette_dir=str(CASSETTES))
     analyze_dataset(create("rekognition", dataset=dataset, settings=settings), dataset, cache=tmp_path)
-    # 1 MiB + 600 x (1,024 + 12 x 16) bytes; 16,384 + 600 x 64 values.
-    assert asked == [EntryBounds(size=1_778_176, values=54_784, answers=600)]
+    # 1 MiB + 600 x (26,048 + 12 x 16) bytes; 16,384 + 600 x 64 values.
+    assert asked == [EntryBounds(size=16_792_576, values=54_784, answers=600)]

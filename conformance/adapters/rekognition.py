@@ -71,6 +71,7 @@ from .rekognition_answers import (
     CREDENTIALS,
     NON_ANSWER,
     THROTTLED,
+    AnswerTooLarge,
     NonAnswer,
     Refused,
     flag_non_answers,
@@ -79,6 +80,7 @@ from .rekognition_answers import (
     judge,
     max_attempts,
     model_facts,
+    refuse_huge_answers,
 )
 
 if TYPE_CHECKING:
@@ -389,6 +391,8 @@ class RekognitionAnalyzer:
             stack.enter_context(network_blocked(self._plan.allowed_hosts))
         self._client = self._make_client(replay_only, boto3)
         # Marks answers not in Rekognition's shape (a proxy's page), live or replayed, before botocore parses them.
+        # First of all, an answer over what the service can answer is refused before anything parses it.
+        self._client.meta.events.register("before-parse.rekognition", refuse_huge_answers)
         self._client.meta.events.register("before-parse.rekognition", flag_non_answers)
         endpoint = str(self._client.meta.endpoint_url)
         if not replay_only:
@@ -748,11 +752,25 @@ class RekognitionAnalyzer:
             raise Refused(
                 "ConnectionError", f"{what} after retries ({type(exc).__name__}); run again to resume"
             ) from None
+        except AnswerTooLarge as exc:
+            self._connected = True
+            if live:
+                self._rec.count_unrecorded()
+            where = f"the endpoint {self._endpoint_shown()}" if live else f"the recording {self.recording}"
+            raise Refused(
+                "AnswerTooLarge",
+                f"{where}: {exc}, far beyond any answer of Rekognition's; not parsed, not recorded: check that "
+                "the endpoint (AWS_ENDPOINT_URL_REKOGNITION, a proxy on the way) is Rekognition",
+            ) from None
+        except MemoryError:
+            raise ConformanceError(self._out_of_memory(method)) from None
         except HTTPClientError as exc:
             # Replay runs inside the HTTP layer: botocore wraps what it raised (a damaged or missing recording).
             inner = exc.kwargs.get("error")
             if isinstance(inner, ConformanceError):
                 raise inner from None
+            if isinstance(inner, MemoryError):  # in the HTTP layer (reading or recording the answer)
+                raise ConformanceError(self._out_of_memory(method)) from None
             if type(inner).__name__ == "CannotOverwriteExistingCassetteException":
                 raise ConformanceError(
                     f"{method}: the request is not in the recording {self.recording}; record it with --record-mode "
@@ -791,6 +809,19 @@ class RekognitionAnalyzer:
         if NON_ANSWER in response:
             raise NonAnswer(str(response[NON_ANSWER]), 200)
         return response
+
+    def _endpoint_shown(self) -> str:
+        """The endpoint the client calls (and the proxy on the way), as messages name it: no credentials in it."""
+        return scrub_url(self._route or str(getattr(getattr(self._client, "meta", None), "endpoint_url", "")))
+
+    def _out_of_memory(self, method: str) -> str:
+        """Why the run stops when an answer did not fit in memory (botocore showed it as an HTTP client's fault)."""
+        return (
+            f"{method}: the answer from {self._endpoint_shown()} did not fit in the memory left (MemoryError while "
+            "reading or parsing it): an endpoint answering far beyond Rekognition's answers, or too little memory "
+            "for the run; check the endpoint (AWS_ENDPOINT_URL_REKOGNITION, a proxy on the way), or free memory, "
+            "and run again to resume"
+        )
 
     def _secrets(self) -> tuple[str, ...]:
         """The client's own credentials (key id, secret key, token): never to be written anywhere."""

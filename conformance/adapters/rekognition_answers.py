@@ -22,10 +22,12 @@ from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from .base import Vocabulary
 
 __all__ = [
+    "ANSWER_BYTES",
     "CREDENTIALS",
     "MAX_REASON",
     "NON_ANSWER",
     "THROTTLED",
+    "AnswerTooLarge",
     "NonAnswer",
     "Refused",
     "error_type",
@@ -35,6 +37,7 @@ __all__ = [
     "judge",
     "max_attempts",
     "model_facts",
+    "refuse_huge_answers",
     "service_model",
     "shape_problem",
 ]
@@ -56,6 +59,48 @@ MAX_REASON = 500  # characters of a vendor's message kept as a photo's reason
 # The member a before-parse hook adds to botocore's parsed response when the HTTP answer was not in
 # Rekognition's shape at all (see shape_problem): the adapter reads it, botocore ignores it.
 NON_ANSWER = "ConformanceNonAnswer"
+# The largest answer the kit parses, per operation, from what the service can answer (red team 15e F5: a hostile
+# endpoint's fast 100 MB answer cost about 64 times its size in parsed copies, and ran the process out of memory).
+# DetectFaces gives at most the 100 largest faces; one FaceDetail with every attribute (30 landmarks, 8
+# emotions, pose, quality, a dozen yes/no attributes) is about 3 KB of JSON: FACE_BYTES gives it 16 KiB, five
+# times that, with room for attributes the service adds. SearchFacesByImage's 4,096 matches are under 2 MB;
+# IndexFaces and CompareFaces answer for at most 100 faces of each image. An answer over its bound is refused
+# before it is parsed: the photo's error, not recorded. Its bytes were read (botocore reads an answer whole).
+FACE_BYTES = 16 * 1024
+FACES_PER_ANSWER = 100
+ENVELOPE_BYTES = 64 * 1024
+ANSWER_BYTES = {
+    "DetectFaces": FACES_PER_ANSWER * FACE_BYTES + ENVELOPE_BYTES,  # 1,703,936 bytes (1.6 MiB)
+    "IndexFaces": 2 * FACES_PER_ANSWER * FACE_BYTES + ENVELOPE_BYTES,  # faces indexed and not: 3.2 MiB
+    "CompareFaces": 2 * FACES_PER_ANSWER * FACE_BYTES + ENVELOPE_BYTES,
+}
+OTHER_ANSWER_BYTES = 8 * 1024 * 1024  # search's 4,096 matches (under 2 MB), a collection's calls: the recorder's bound
+
+
+class AnswerTooLarge(Exception):
+    """An answer over its operation's bound (:data:`ANSWER_BYTES`), refused unparsed: the adapter names the photo."""
+
+    def __init__(self, operation: str, size: int, limit: int) -> None:
+        super().__init__(f"{operation} answered with {size:,} bytes, over the {limit:,} the kit reads for it")
+        self.operation = operation
+        self.size = size
+        self.limit = limit
+
+
+def answer_limit(operation: str) -> int:
+    """The most bytes the kit reads of an answer to ``operation`` (:data:`ANSWER_BYTES`)."""
+    return ANSWER_BYTES.get(operation, OTHER_ANSWER_BYTES)
+
+
+def refuse_huge_answers(operation_model: Any, response_dict: Mapping[str, Any], **_: Any) -> None:
+    """botocore's before-parse hook, registered first: an answer over its operation's bound raises
+    :class:`AnswerTooLarge` before botocore (or any other hook) parses a byte of it."""
+    body = response_dict.get("body", b"")
+    size = len(body) if isinstance(body, (bytes, bytearray, str)) else 0  # a stream is no operation of the kit's
+    operation = str(operation_model.name)
+    limit = answer_limit(operation)
+    if size > limit:
+        raise AnswerTooLarge(operation, size, limit)
 
 
 def isolated_botocore_session() -> Any:
@@ -257,6 +302,8 @@ def judge(operation: str, response: Mapping[str, Any]) -> str:
     status = int(response.get("status", {}).get("code", 200))
     headers = response.get("headers", {})
     body = decoded_body(response)
+    if len(body) > answer_limit(operation):  # refused unparsed by the adapter: never replayed either
+        return f"an answer of {len(body):,} bytes, over the {answer_limit(operation):,} the kit reads for {operation}"
     problem = shape_problem(operation, status, headers, body)
     if problem:
         return problem

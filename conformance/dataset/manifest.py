@@ -113,6 +113,7 @@ def _read_rows(manifest: Path, raw: bytes) -> tuple[list[str], Rows]:
         raise ManifestError(
             f"{manifest} line {line}: not UTF-8 (byte {exc.start}); save the manifest as UTF-8"
         ) from None
+    _refuse_nul(manifest, raw)
     suffix = manifest.suffix.lower()
     if suffix == ".csv":
         reader = csv.reader(_lines(raw))
@@ -187,6 +188,28 @@ class _RepeatedKey(ValueError):
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
+
+
+def _refuse_nul(manifest: Path, raw: bytes) -> None:
+    """Refuse a manifest holding a NUL byte, naming its line: no name, label or box holds one, and a JSONL
+    manifest refuses it (JSON does), so a CSV does too (red team 15e F6). A file of ASCII text saved as UTF-16
+    without a byte-order mark is valid UTF-8 full of NULs: said as such, not as a header of odd column names."""
+    nul = raw.find(b"\x00")
+    if nul < 0:
+        return
+    # ASCII text in UTF-16: a NUL in every other byte (the even ones big-endian); three in four of them will do.
+    even, odd = raw[0:256:2], raw[1:256:2]
+    if len(odd) >= 2 and max(even.count(0), odd.count(0)) * 4 >= len(odd) * 3:
+        order = "big-endian" if even.count(0) > odd.count(0) else "little-endian"
+        raise ManifestError(
+            f"{manifest}: not UTF-8 (it looks like UTF-16, {order}, without a byte-order mark); save the manifest as UTF-8"
+        )
+    # Lines end at \n, \r\n or a lone \r, as the rows' messages number them.
+    line = raw.count(b"\n", 0, nul) + raw.count(b"\r", 0, nul) - raw.count(b"\r\n", 0, nul) + 1
+    raise ManifestError(
+        f"{manifest} line {line}: a NUL byte (byte {nul}), which no manifest value holds; remove it "
+        "(the file may be damaged, or saved in another encoding: save it as UTF-8)"
+    )
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

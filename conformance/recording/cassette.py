@@ -167,6 +167,14 @@ def _cassette_class() -> type[Any]:
             from .proof import CLAIM_HEADER, NONCE_HEADER, UNVERIFIED_HEADER, claim
 
             key, operation, canonical = self._key(request)
+            size = _body_size(response)
+            if size > MAX_RECORDED_BODY:
+                # Far beyond any answer of the service: a hostile or broken endpoint's padding is not kept, and
+                # not parsed here either (each reading below parses it: red team 15e F5, 64 times its size).
+                self.verdicts[key] = (
+                    f"{TOO_LARGE}{size / 2**20:.1f} MB, over the {MAX_RECORDED_BODY // 2**20} MB the kit records"
+                )
+                return
             # A header anyone can send is no proof of the kit's emulator: its proof of this call's nonce is.
             nonce = next((str(v) for k, v in request.headers.items() if str(k).lower() == NONCE_HEADER), None)
             verdict = claim(response["headers"], decoded_body(response), url=str(request.uri), nonce=nonce)
@@ -198,8 +206,7 @@ def _cassette_class() -> type[Any]:
             if size > MAX_RECORDED_BODY:
                 # Far beyond any answer of the service: a hostile or broken endpoint's padding is not kept.
                 self.verdicts[key] = (
-                    f"withheld from the recording: the answer is {size / 2**20:.1f} MB, over the "
-                    f"{MAX_RECORDED_BODY // 2**20} MB the kit records"
+                    f"{TOO_LARGE}{size / 2**20:.1f} MB, over the {MAX_RECORDED_BODY // 2**20} MB the kit records"
                 )
                 return
             self.verdicts[key] = ""
@@ -258,6 +265,9 @@ _MAX_BODY = 64 * 1024 * 1024  # far above any Rekognition answer (4,096 matches 
 # The largest answer recorded: 4,096 matches are under 2 MB; an error's message is a line. A larger one (an
 # endpoint padding its answers) is used by the run, said per photo, and not recorded.
 MAX_RECORDED_BODY = 8 * 1024 * 1024
+# How the verdict on such an answer begins: an adapter may refuse it unparsed too (Rekognition's answers are
+# all smaller), so the warning does not say it was used.
+TOO_LARGE = "withheld from the recording: the answer is "
 
 
 def _gunzip(data: bytes) -> bytes:
@@ -276,6 +286,13 @@ def _gunzip(data: bytes) -> bytes:
     if not inflater.eof:
         raise RecordingError("a gzip-encoded response that does not decompress (it is cut short)")
     return body
+
+
+def _body_size(response: Mapping[str, Any]) -> int:
+    """A live response's body's size in bytes as it came (gzip not undone: an inflated one is bounded there)."""
+    body = response.get("body", {})
+    raw = body.get("string", b"") if isinstance(body, Mapping) else body
+    return len(raw) if isinstance(raw, (bytes, bytearray)) else len(str(raw).encode())
 
 
 def decoded_body(response: Mapping[str, Any]) -> bytes:

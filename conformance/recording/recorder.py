@@ -344,11 +344,13 @@ class Recorder:
         with self.lock:
             self.withheld[who] = verdict
             self.unrecorded += 1
+        from .cassette import TOO_LARGE
+
+        used = "" if verdict.startswith(TOO_LARGE) else "it was used in this run, but "  # the adapter says if it was
         print(
             printable(
-                f"conformance: WARNING: photo {who!r} ({operation}): its answer was {verdict}; it was used in this "
-                "run, but it is NOT in the recording, which stays incomplete (a replay will not find it; the next "
-                "recording run asks again)"
+                f"conformance: WARNING: photo {who!r} ({operation}): its answer was {verdict}; {used}it is NOT in the "
+                "recording, which stays incomplete (a replay will not find it; the next recording run asks again)"
             ),
             file=sys.stderr,
         )

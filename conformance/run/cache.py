@@ -25,8 +25,9 @@ The cache can speed a run up, never change its result:
 - an entry that does not verify is ignored, with a one-line notice, and the answers are worked out
   again from the recording (and stored anew);
 - an entry is read within bounds sized from the run (:class:`EntryBounds`: its bytes, and the JSON
-  values in them counted before parsing), so a damaged or planted one costs a few times what the
-  run's real entry costs, never gigabytes (red team 15d F4; ``benchmarks/shared_entry_memory.py``).
+  values in them counted outside strings before parsing), the most the kit itself writes for the run's
+  answers, so a real entry is always read, and a damaged or planted one costs at most about twice the
+  bound's bytes (red team 15d F4, 15e F1 and F4; ``benchmarks/shared_entry_memory.py``).
 
 Without a usable key (a read-only home) the cache is neither read nor written. The files hold what
 the report holds (labels, confidences, boxes, reasons), never image bytes. Delete the folder at will;
@@ -39,6 +40,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import sys
 from collections.abc import Sequence
@@ -71,9 +73,20 @@ FORMAT = 2  # 1: unsealed, and held the analyzer's provenance (never read again)
 # The largest entry read whatever the run (1 GiB; a million photos' observations are about 150 MB): one over it
 # is ignored. A run that says how many answers it expects reads far less (:class:`EntryBounds`).
 MAX_ENTRY_BYTES = 2**30
-# What one answer (a photo's observation, or a transformed variant's) may take in an entry, its photo's name
-# aside: about 150 bytes and 20 JSON values as the kit writes it; room for a long error message.
-ANSWER_BYTES = 1024
+# What one answer (a photo's observation, or a transformed variant's) may take in an entry, its photo's name aside,
+# worked out from what the kit itself writes (red team 15e F1: 1 KiB refused real entries, and every xdist worker
+# then called the model again). The reason is the only long part: a model's or a file's message is kept to
+# REASON_CHARS characters (the adapters' _REASON_LIMIT; tests hold them to it), with the kit's wording around it
+# (the exception's type, the analyzer's spec, the model's file and line). A character takes at most 12 bytes
+# of JSON: an astral one as two \uXXXX escapes ("\ud83d\ude00"); repr's "\U000e0000" is 11 once its backslash
+# is escaped. The rest of a row (outcome, faces, label, gender, confidence, box, age, a variant's transform)
+# takes about 150 bytes; ROW_BYTES leaves room for long labels.
+REASON_CHARS = 500
+REASON_WORDING_CHARS = 1_500
+JSON_BYTES_PER_CHAR = 12
+ROW_BYTES = 2_048
+ANSWER_BYTES = JSON_BYTES_PER_CHAR * (REASON_CHARS + REASON_WORDING_CHARS) + ROW_BYTES  # 26,048
+# JSON values in a row, counted outside strings (a ',', ':', '[' or '{' before each): about 25.
 ANSWER_VALUES = 64
 # What the rest of an entry may take: the envelope, the variants note, an analyzer's description.
 BASE_BYTES = 2**20
@@ -99,9 +112,9 @@ class EntryBounds:
     """The most an entry of ``answers`` answers may hold: ``size`` bytes and ``values`` JSON values.
 
     Parsed, JSON takes far more memory than its bytes (64 MiB of ``{},`` took 1.7 GB, a 1 GiB string
-    3.1 GB: red team 15d F4), so both are bounded, from the run's own data: what a hostile or damaged
-    entry can cost is then a small multiple of what the run's real answers cost
-    (``benchmarks/shared_entry_memory.py``), never gigabytes for a run of a few hundred photos.
+    3.1 GB: red team 15d F4), so both are bounded, from the run's own data and the kit's own caps (the
+    longest answer it writes: see ANSWER_BYTES): what a hostile or damaged entry can cost is then bounded
+    by what the run's largest real entry could take (``benchmarks/shared_entry_memory.py``).
     """
 
     size: int
@@ -149,13 +162,12 @@ def read_entry(path: Path, bounds: EntryBounds | None) -> Any:
 def parse_entry(text: str, bounds: EntryBounds | None) -> Any:
     """``json.loads(text)`` for an entry within ``bounds``, or :class:`EntryRefused`.
 
-    Refused: an entry that holds more JSON values than the bounds allow (counted before parsing: every
-    value but the first follows a ``,``, ``:``, ``[`` or ``{``; inside strings too, so the count is at
-    least the true one), one that nests deeper than Python's recursion limit, one that is not JSON, and
+    Refused: an entry that holds more JSON values than the bounds allow (counted before parsing by
+    :func:`json_values`), one that nests deeper than Python's recursion limit, one that is not JSON, and
     one that does not fit in the memory left.
     """
     if bounds is not None:
-        values = 1 + sum(text.count(mark) for mark in ",:[{")
+        values = json_values(text)
         if values > bounds.values:
             raise EntryRefused(
                 f"holds up to {values:,} JSON values, over the {bounds.values:,} the kit reads for "
@@ -169,6 +181,25 @@ def parse_entry(text: str, bounds: EntryBounds | None) -> Any:
         raise EntryRefused("nests deeper than the kit parses") from None
     except ValueError:
         raise EntryRefused("cannot be read (damaged)") from None
+
+
+# A JSON string: its quotes and what is between them, escapes included (possessive: no backtracking, whatever
+# its length).
+_STRING = re.compile(r'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
+
+
+def json_values(text: str) -> int:
+    """At least the number of JSON values (object keys included) in ``text``, counted without parsing it.
+
+    Every value but the first follows a ``,``, ``:``, ``[`` or ``{`` outside a string; those inside
+    strings (a kept error message quoting a CSV row, red team 15e F1) are not counted. Text that is
+    not JSON (an unterminated string) is counted whole, so never less than what it holds.
+
+    >>> json_values('{"a":[1,2],"b":"x,y:[{"}')
+    7
+    """
+    outside = _STRING.sub("", text)  # in C: a copy of at most the text's size, gone on return
+    return 1 + sum(outside.count(mark) for mark in ",:[{")
 
 
 def key_path() -> Path:
