@@ -139,7 +139,7 @@ def _child_run(run: Callable[[], int], report_dir: str, finished: str) -> int:
     (rt14d F4: a non-daemon thread of the model's kept ``conformance run`` from ever ending, after its
     verdict and reports were out; rt14e F4: a ``multiprocessing`` child did the same).
     """
-    from ._leftovers import end_model_processes, leave_model_threads
+    from ._leftovers import end_model_processes, end_other_processes, leave_model_threads
     from ._model_output import capture_into, summary
     from ._signals import exit_code, signal_name
 
@@ -156,6 +156,7 @@ def _child_run(run: Callable[[], int], report_dir: str, finished: str) -> int:
     finally:
         try:
             end_model_processes()
+            end_other_processes(str(log) if log is not None else None)
             said = summary(log) if log is not None else None
             if said is not None:
                 _say(f"conformance: {said}")
@@ -266,13 +267,16 @@ def _stop_with_parent() -> None:
     ours, held = os.pipe()  # `held` stays open in this process (and its forked workers) until the run ends
     code = _WATCHDOG.replace("MESSAGE", repr(_WATCHDOG_MESSAGE))
     args = [str(watched), str(ours), str(os.getpgrp()), repr(float(_PARENT_GONE_GRACE))]
-    subprocess.Popen(  # the interpreter running the kit, with the kit's own code
+    from ._leftovers import kit_process
+
+    watchdog = subprocess.Popen(  # the interpreter running the kit, with the kit's own code
         [sys.executable, "-I", "-c", code, *args],
         pass_fds=(watched, ours),
         start_new_session=True,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
     )
+    kit_process(watchdog.pid)  # it ends by itself once the run is over: not a leftover of the model's
     os.close(ours)
     os.close(watched)
     _WATCHDOG_HELD.append(held)

@@ -175,7 +175,10 @@ def _run(args: argparse.Namespace) -> int:
     for note in context.notes:
         _say(f"conformance: note: {note}")
 
-    argv = ["--pyargs", "conformance.suite", "-c", os.devnull, "--rootdir", root, "-p", "no:cacheprovider"]
+    # The suite's own empty settings file, not os.devnull: pytest's header names it (rt14f F8: "configfile:
+    # ../../../../dev/null"), and a project's pytest.ini or pyproject.toml does not apply to the kit's suite.
+    settings = str(Path(__file__).parent / "suite" / "run.ini")
+    argv = ["--pyargs", "conformance.suite", "-c", settings, "--rootdir", root, "-p", "no:cacheprovider"]
     if not args.project_conftest:
         # The built-in suite is the kit's, not the project's: a project's conftest.py (its hooks, autouse
         # fixtures, a conformance_model fixture that loads weights) would otherwise run inside it (rt14c F3).
@@ -275,6 +278,11 @@ def _verify(args: argparse.Namespace) -> int:
     # As the process's own command, the log holds until the process ends (a thread the model left running
     # writes there, not after the verdict); called from Python (tests), the caller's console comes back.
     folder = tempfile.mkdtemp(prefix="conformance-verify-")
+    if _WHOLE_PROCESS:
+        import atexit
+
+        # After the model's own atexit hooks (registered later, run earlier), which may still write to the log.
+        atexit.register(_remove_if_empty, folder)
     try:
         with capture_into(folder, keep=_WHOLE_PROCESS) as log:
             try:
@@ -284,8 +292,13 @@ def _verify(args: argparse.Namespace) -> int:
                 if said is not None:
                     _say(f"conformance verify: {said}")
     finally:
-        with suppress(OSError):
-            os.rmdir(folder)  # only when empty: the model wrote nothing
+        if not _WHOLE_PROCESS:
+            _remove_if_empty(folder)
+
+
+def _remove_if_empty(folder: str) -> None:
+    with suppress(OSError):
+        os.rmdir(folder)  # only when empty: the model wrote nothing
 
 
 def _verified(args: argparse.Namespace) -> int:
@@ -333,6 +346,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .emulators import main as emulate
 
         return emulate(arguments[1:])  # the emulator parses its own words (and signals), --help included
+    try:
+        return _main(arguments)
+    finally:
+        if _WHOLE_PROCESS:
+            from ._model_output import seal
+
+            # The command's last line is out: what Python runs at exit (a model's atexit hooks, finalizers,
+            # logging at shutdown) goes to the model's log, never after the verdict (rt14f F3).
+            seal()
+
+
+def _main(arguments: list[str]) -> int:
     from ._signals import exit_code, signal_name, sigterm_as_interrupt
 
     try:
