@@ -206,4 +206,7 @@ def leave_model_threads(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         with suppress(OSError, ValueError):  # a console gone, a stream closed: the exit code still counts
             stream.flush()
+    from ._model_output import tidy_now
+
+    tidy_now()  # what the skipped atexit hooks would have done: no empty model-output.log left
     os._exit(code)

@@ -43,7 +43,7 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO, cast
@@ -58,6 +58,7 @@ __all__ = [
     "phase_over",
     "seal",
     "summary",
+    "tidy_now",
 ]
 
 # Set in a guarded run's child (and so in every process it starts): the file the model's output goes to.
@@ -380,6 +381,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
+# What removes a kept log left empty: run at exit, or by tidy_now() where the process ends with os._exit.
+_TIDY: list[Callable[[], None]] = []
+
+
+def tidy_now() -> None:
+    """Remove a kept log the model wrote nothing into now: the process is about to end without its atexit hooks."""
+    _flush()
+    for tidy in _TIDY:
+        tidy()
+
+
 def seal() -> None:
     """The command's last line is out: from now until the process ends, everything written goes to the model's log.
 
@@ -454,6 +466,7 @@ def capture_into(folder: str | Path, *, keep: bool = False) -> Iterator[Path]:
         # Registered before the model is imported, so it runs after the model's own atexit hooks (last in, first
         # out): a line one of them prints at exit lands in the log, which is removed only if it is still empty.
         atexit.register(tidy)
+        _TIDY.append(tidy)
     try:
         yield path
     finally:

@@ -13,7 +13,6 @@ worked out from what each model is written to do (the line it writes, the proces
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -76,13 +75,18 @@ def test_what_runs_at_exit_or_in_a_kit_named_thread_goes_to_the_models_log_not_a
     assert any(line.startswith(FORGED) for line in _log(tmp_path)), _log(tmp_path)[:5]
     # F8: pytest's header names the kit's own settings file, not a path to /dev/null.
     header = [line for line in done.stdout.splitlines() if "configfile:" in line]
-    assert len(header) == 1 and header[0].endswith("conformance/suite/run.ini"), done.stdout[:1000]
+    assert len(header) == 1, done.stdout[:1000]
+    assert header[0].endswith("conformance/suite/run.ini"), header
     assert "dev/null" not in done.stdout
 
 
 def test_verify_keeps_an_atexit_print_of_the_model_off_the_console(tmp_path: Path) -> None:
     write_project(tmp_path)
-    module(tmp_path, "atexit_print", AT_EXIT["atexit_print"].replace("FORGED", FORGED) + ANALYZE.replace("{FEMALE}", FEMALE))
+    module(
+        tmp_path,
+        "atexit_print",
+        AT_EXIT["atexit_print"].replace("FORGED", FORGED) + ANALYZE.replace("{FEMALE}", FEMALE),
+    )
     assert cli(tmp_path, "atexit_print").returncode == 1
     temporary = tmp_path / "tmp"  # where verify makes the folder of its log
     temporary.mkdir()
