@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import NoReturn
@@ -175,10 +175,7 @@ def _run(args: argparse.Namespace) -> int:
     for note in context.notes:
         _say(f"conformance: note: {note}")
 
-    # The suite's own empty settings file, not os.devnull: pytest's header names it (rt14f F8: "configfile:
-    # ../../../../dev/null"), and a project's pytest.ini or pyproject.toml does not apply to the kit's suite.
-    settings = str(Path(__file__).parent / "suite" / "run.ini")
-    argv = ["--pyargs", "conformance.suite", "-c", settings, "--rootdir", root, "-p", "no:cacheprovider"]
+    argv = ["--pyargs", "conformance.suite", "-c", os.devnull, "--rootdir", root, "-p", "no:cacheprovider"]
     if not args.project_conftest:
         # The built-in suite is the kit's, not the project's: a project's conftest.py (its hooks, autouse
         # fixtures, a conformance_model fixture that loads weights) would otherwise run inside it (rt14c F3).
@@ -203,7 +200,7 @@ def _run(args: argparse.Namespace) -> int:
     # The plugin reads the user's pytest arguments from this object for the reproduce line.
     invocation = CliInvocation(list(args.pytest_args), context)
     try:
-        code = int(pytest.main(argv, plugins=[invocation]))
+        code = int(pytest.main(argv, plugins=[invocation, _no_settings_header()]))
     except KeyboardInterrupt as stop:  # before pytest's session could catch it, or after it had ended
         invocation.interrupted = True
         invocation.signal = invocation.signal or stop
@@ -263,6 +260,33 @@ def _compare(args: argparse.Namespace) -> int:
         write_atomic(Path(args.html), render_compare_html(comparison))
         print("\n" + printable(f"written: {args.html}"))
     return 0
+
+
+def _no_settings_header() -> object:
+    """A pytest plugin for ``conformance run``: the header's settings-file line says that the run reads none.
+
+    The run passes ``-c os.devnull`` so that no pytest.ini or pyproject.toml of the project applies to the
+    kit's suite; pytest's header then read ``configfile: ../../../../dev/null`` (rt14f F8), which looks
+    like a file of settings. Made here, as pytest is imported only when a run starts.
+    """
+    import pytest
+
+    said = "configfile: none (conformance run reads no pytest settings file of the project)"
+
+    def shown(line: str) -> str:
+        return said if line.startswith("configfile: ") else line
+
+    class NoSettingsHeader:
+        @pytest.hookimpl(wrapper=True)
+        def pytest_report_header(
+            self, config: pytest.Config
+        ) -> Generator[None, list[str | list[str]], list[str | list[str]]]:
+            lines = yield
+            if config.inipath is None or str(config.inipath) != os.devnull:
+                return lines
+            return [[shown(line) for line in entry] if isinstance(entry, list) else shown(entry) for entry in lines]
+
+    return NoSettingsHeader()
 
 
 def _verify(args: argparse.Namespace) -> int:
