@@ -45,8 +45,12 @@ def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
     import subprocess
     import tempfile
 
+    from ._model_output import remove_empty_log
     from ._signals import Terminated
+    from .cli import _report_dir
 
+    folder = _report_dir(args)
+    made = not os.path.lexists(folder)  # made by the child, maybe only for the model's log
     handle, finished = tempfile.mkstemp(prefix="conformance-run-", suffix=".exit")
     os.close(handle)
     os.unlink(finished)  # it exists only once the child finished
@@ -80,6 +84,8 @@ def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
     finally:
         if held >= 0:
             os.close(held)
+    # The child's model-output.log, if the model wrote nothing into it, even at the child's exit.
+    remove_empty_log(folder, made=made)
     try:
         decided = Path(finished).read_text(encoding="ascii").strip()
         Path(finished).unlink()
@@ -145,7 +151,8 @@ def _child_run(run: Callable[[], int], report_dir: str, finished: str) -> int:
 
     log = None
     try:
-        with capture_into(report_dir, keep=True) as log:
+        # The log is removed if empty by the parent, once this process has ended (after its last finalizer).
+        with capture_into(report_dir, keep=True, tidy_at_exit=False) as log:
             code = run()
     except KeyboardInterrupt as stop:  # before or after what _run catches itself: the same ending
         _say(f"conformance: interrupted ({signal_name(stop)}); the run stopped there, with no verdict")

@@ -56,6 +56,7 @@ __all__ = [
     "model_code",
     "model_log",
     "phase_over",
+    "remove_empty_log",
     "seal",
     "summary",
     "tidy_now",
@@ -119,9 +120,9 @@ class _Routed(io.TextIOBase):
                     stream.flush()
 
     def fileno(self) -> int:
-        if self._capture.sealed and self._capture.stream is not None:
-            return self._capture.stream.fileno()  # the console's duplicate is closed: the log
-        return self._console.fileno()
+        # The descriptor of where the caller's lines go: the model's code asking (faulthandler.enable(sys.stderr) at
+        # import, rt14f) gets the log's, which it may write to for ever after; the kit asking gets the console's.
+        return self._target().fileno()
 
     def isatty(self) -> bool:
         return self._console.isatty()
@@ -385,6 +386,18 @@ if hasattr(os, "register_at_fork"):
 _TIDY: list[Callable[[], None]] = []
 
 
+def remove_empty_log(folder: str | Path, *, made: bool) -> None:
+    """After the process that held the capture into ``folder`` has ended: its log removed if the model wrote nothing,
+    and the folder too when ``made`` (it did not exist before that process) and nothing else is in it."""
+    with suppress(OSError):
+        path = Path(folder) / LOG_NAME
+        if path.stat().st_size == 0:
+            path.unlink()
+    if made:
+        with suppress(OSError):
+            Path(folder).rmdir()
+
+
 def tidy_now() -> None:
     """Remove a kept log the model wrote nothing into now: the process is about to end without its atexit hooks."""
     _flush()
@@ -432,12 +445,15 @@ def phase_over() -> None:
 
 
 @contextmanager
-def capture_into(folder: str | Path, *, keep: bool = False) -> Iterator[Path]:
+def capture_into(folder: str | Path, *, keep: bool = False, tidy_at_exit: bool = True) -> Iterator[Path]:
     """In the process that runs the model: its output goes to ``folder/model-output.log`` (see the module's docstring).
 
     A log left by an earlier run is removed first, so that the file holds this run's output only.
     With ``keep``, descriptors 1 and 2 stay on the log after the block, until the process ends: a
     thread or process the model left running cannot reach the console while the run says its last lines.
+    A kept log left empty is removed at exit (after the model's atexit hooks), or, without
+    ``tidy_at_exit``, by the caller once the process has ended (:func:`remove_empty_log`: a guarded run's
+    parent), so that a line written in the interpreter's last teardown (a ``__del__``) is kept too.
     """
     path = Path(folder) / LOG_NAME
     with suppress(OSError):
@@ -460,7 +476,7 @@ def capture_into(folder: str | Path, *, keep: bool = False) -> Iterator[Path]:
             with suppress(OSError):
                 Path(folder).rmdir()  # only when empty
 
-    if keep:
+    if keep and tidy_at_exit:
         import atexit
 
         # Registered before the model is imported, so it runs after the model's own atexit hooks (last in, first

@@ -46,6 +46,8 @@ AT_EXIT = {
         "import atexit, logging\nlogging.basicConfig(format='%(message)s')\n"
         "atexit.register(lambda: logging.getLogger('lib').warning('FORGED (logging at exit)'))\n"
     ),
+    # A module global's finalizer, run in the interpreter's last teardown, after the atexit hooks.
+    "del_at_teardown": "class _S:\n    def __del__(self):\n        print('FORGED (__del__)', flush=True)\n_s = _S()\n",
     # A thread named like the kit's: it is still the model's (kit threads are known by identity).
     "kit_named_thread": (
         "import threading, time\n"
@@ -77,6 +79,18 @@ def test_what_runs_at_exit_or_in_a_kit_named_thread_goes_to_the_models_log_not_a
     header = [line for line in done.stdout.splitlines() if "configfile:" in line]
     assert header == ["configfile: none (conformance run reads no pytest settings file of the project)"], header
     assert "dev/null" not in done.stdout
+
+
+def test_faulthandler_enabled_on_sys_stderr_at_import_dumps_into_the_models_log(tmp_path: Path) -> None:
+    write_project(tmp_path)
+    source = "import faulthandler, sys\nfaulthandler.dump_traceback_later(0.3, repeat=True, file=sys.stderr)\n"
+    module(tmp_path, "dumper", source + ANALYZE.replace("{FEMALE}", FEMALE))
+    done = cli(tmp_path, "dumper")
+    assert done.returncode == 1, (done.stdout[-2000:], done.stderr[-2000:])
+    # Before: sys.stderr.fileno() at import was the console's saved descriptor, and the dumps reached the console.
+    assert "most recent call first" not in done.stdout + done.stderr
+    assert verdict_lines(done) == [EXPECTED_VERDICT]
+    assert any(line.startswith("Timeout (0:00:00.300000)!") for line in _log(tmp_path))
 
 
 def test_verify_keeps_an_atexit_print_of_the_model_off_the_console(tmp_path: Path) -> None:
@@ -138,7 +152,7 @@ def test_a_plain_subprocess_the_model_left_running_is_ended_and_named_with_where
     # Before: nothing was said, and the shell was still running long after the run.
     assert said == [
         "conformance: the run is over; 1 process the model started is still running ('pid "
-        f"{pid}: sleep 600'): the kit ended it (SIGTERM) rather than leave it running; what it wrote to stdout and "
+        f"{pid}: sleep'): the kit ended it (SIGTERM) rather than leave it running; what it wrote to stdout and "
         "stderr is in conformance-report/model-output.log (end such processes in the model before it returns, e.g. with atexit or a context "
         "manager)"
     ], done.stderr[-2000:]
