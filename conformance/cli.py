@@ -312,6 +312,11 @@ def _verify(args: argparse.Namespace) -> int:
             try:
                 return _verified(args)
             finally:
+                if _WHOLE_PROCESS:  # the process is verify's own: what is left running under it is the model's
+                    from ._leftovers import end_model_processes, end_other_processes
+
+                    end_model_processes()
+                    end_other_processes(str(log))
                 said = summary(log)
                 if said is not None:
                     _say(f"conformance verify: {said}")

@@ -158,6 +158,27 @@ def test_a_plain_subprocess_the_model_left_running_is_ended_and_named_with_where
     ], done.stderr[-2000:]
     assert until(lambda: _gone(pid), 10)
     assert "LEFTOVER-LINE" in _log(tmp_path)
+    # conformance verify imports the model again, which starts the shell again: ended and named the same way.
+    (tmp_path / "child.pid").unlink()
+    verified = subprocess.run(
+        [sys.executable, "-m", "conformance", "verify", "conformance-report/report.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=environment(),
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert verified.returncode == 0, (verified.stdout[-2000:], verified.stderr[-2000:])
+    again = int((tmp_path / "child.pid").read_text())
+    assert re.search(
+        rf"^conformance: the run is over; 1 process the model started is still running \('pid {again}: sleep'\): "
+        r"the kit ended it \(SIGTERM\)",
+        verified.stderr,
+        re.MULTILINE,
+    ), verified.stderr[-2000:]
+    assert until(lambda: _gone(again), 10)
 
 
 def test_a_fixture_models_report_says_verify_cannot_run_it_again_and_verify_says_how(
