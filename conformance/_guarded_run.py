@@ -33,13 +33,13 @@ def _in_process_code(args: argparse.Namespace) -> bool:
     return bool(args.project_conftest) or str(args.analyzer or "").startswith("python:")
 
 
-def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
+def _guarded(arguments: list[str], args: argparse.Namespace, folder: str | None = None) -> int:
     """``conformance run`` in a child process, whose end is judged here (rt14c F4).
 
     A model can end the process itself (``os._exit(0)``, an ``atexit`` hook doing so) where nothing
     in-process can catch it, and exit 0 with no report. The child writes its exit code into a file as
     its last act; an exit without that file is no verdict (exit 2), and the file's code stands over the
-    process's exit status.
+    process's exit status. ``folder`` is the run's report folder, where the child keeps the model's log.
     """
     import signal
     import subprocess
@@ -47,10 +47,8 @@ def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
 
     from ._model_output import remove_empty_log
     from ._signals import Terminated
-    from .cli import _report_dir
 
-    folder = _report_dir(args)
-    made = not os.path.lexists(folder)  # made by the child, maybe only for the model's log
+    made = folder is not None and not os.path.lexists(folder)  # made by the child, maybe only for the model's log
     handle, finished = tempfile.mkstemp(prefix="conformance-run-", suffix=".exit")
     os.close(handle)
     os.unlink(finished)  # it exists only once the child finished
@@ -85,7 +83,8 @@ def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
         if held >= 0:
             os.close(held)
     # The child's model-output.log, if the model wrote nothing into it, even at the child's exit.
-    remove_empty_log(folder, made=made)
+    if folder is not None:
+        remove_empty_log(folder, made=made)
     try:
         decided = Path(finished).read_text(encoding="ascii").strip()
         Path(finished).unlink()

@@ -417,7 +417,7 @@ def _command(arguments: list[str]) -> int:
         from ._guarded_run import _FINISHED_ENV, _child_run, _guarded, _in_process_code, _stop_with_parent
 
         if _in_process_code(args) and _FINISHED_ENV not in os.environ:
-            return _guarded(arguments, args)
+            return _guarded(arguments, args, _report_dir(args))
         _stop_with_parent()
         finished = os.environ.get(_FINISHED_ENV)
         if finished:  # the guarded run's child: its last act says it finished, and with what
