@@ -33,20 +33,22 @@ def _in_process_code(args: argparse.Namespace) -> bool:
     return bool(args.project_conftest) or str(args.analyzer or "").startswith("python:")
 
 
-def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
+def _guarded(arguments: list[str], args: argparse.Namespace, folder: str | None = None) -> int:
     """``conformance run`` in a child process, whose end is judged here (rt14c F4).
 
     A model can end the process itself (``os._exit(0)``, an ``atexit`` hook doing so) where nothing
     in-process can catch it, and exit 0 with no report. The child writes its exit code into a file as
     its last act; an exit without that file is no verdict (exit 2), and the file's code stands over the
-    process's exit status.
+    process's exit status. ``folder`` is the run's report folder, where the child keeps the model's log.
     """
     import signal
     import subprocess
     import tempfile
 
+    from ._model_output import remove_empty_log
     from ._signals import Terminated
 
+    made = folder is not None and not os.path.lexists(folder)  # made by the child, maybe only for the model's log
     handle, finished = tempfile.mkstemp(prefix="conformance-run-", suffix=".exit")
     os.close(handle)
     os.unlink(finished)  # it exists only once the child finished
@@ -80,6 +82,9 @@ def _guarded(arguments: list[str], args: argparse.Namespace) -> int:
     finally:
         if held >= 0:
             os.close(held)
+    # The child's model-output.log, if the model wrote nothing into it, even at the child's exit.
+    if folder is not None:
+        remove_empty_log(folder, made=made)
     try:
         decided = Path(finished).read_text(encoding="ascii").strip()
         Path(finished).unlink()
@@ -139,13 +144,14 @@ def _child_run(run: Callable[[], int], report_dir: str, finished: str) -> int:
     (rt14d F4: a non-daemon thread of the model's kept ``conformance run`` from ever ending, after its
     verdict and reports were out; rt14e F4: a ``multiprocessing`` child did the same).
     """
-    from ._leftovers import end_model_processes, leave_model_threads
+    from ._leftovers import end_model_processes, end_other_processes, leave_model_threads
     from ._model_output import capture_into, summary
     from ._signals import exit_code, signal_name
 
     log = None
     try:
-        with capture_into(report_dir, keep=True) as log:
+        # The log is removed if empty by the parent, once this process has ended (after its last finalizer).
+        with capture_into(report_dir, keep=True, tidy_at_exit=False) as log:
             code = run()
     except KeyboardInterrupt as stop:  # before or after what _run catches itself: the same ending
         _say(f"conformance: interrupted ({signal_name(stop)}); the run stopped there, with no verdict")
@@ -156,6 +162,7 @@ def _child_run(run: Callable[[], int], report_dir: str, finished: str) -> int:
     finally:
         try:
             end_model_processes()
+            end_other_processes(str(log) if log is not None else None)
             said = summary(log) if log is not None else None
             if said is not None:
                 _say(f"conformance: {said}")
@@ -266,13 +273,16 @@ def _stop_with_parent() -> None:
     ours, held = os.pipe()  # `held` stays open in this process (and its forked workers) until the run ends
     code = _WATCHDOG.replace("MESSAGE", repr(_WATCHDOG_MESSAGE))
     args = [str(watched), str(ours), str(os.getpgrp()), repr(float(_PARENT_GONE_GRACE))]
-    subprocess.Popen(  # the interpreter running the kit, with the kit's own code
+    from ._leftovers import kit_process
+
+    watchdog = subprocess.Popen(  # the interpreter running the kit, with the kit's own code
         [sys.executable, "-I", "-c", code, *args],
         pass_fds=(watched, ours),
         start_new_session=True,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
     )
+    kit_process(watchdog.pid)  # it ends by itself once the run is over: not a leftover of the model's
     os.close(ours)
     os.close(watched)
     _WATCHDOG_HELD.append(held)

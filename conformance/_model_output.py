@@ -13,8 +13,12 @@ So in the process that runs the model (a guarded ``conformance run``'s child, :m
 starts, C libraries. The kit's own lines go to the console through duplicates of the console's
 descriptors saved first (non-inheritable: a program the model runs does not get them), by way of
 ``sys.stdout`` and ``sys.stderr``, which send a line to the console only when the kit's own code writes
-it: the main thread, or a thread the kit started (named ``conformance...``), outside the model's code
-(:func:`model_code`). A line written by any other thread goes to the log. A process forked from it (a
+it: the main thread, or a thread the kit started (known by identity, :func:`kit_thread`, never by its
+name: a model's thread named ``conformance-watch`` is the model's, rt14f F3), outside the model's code
+(:func:`model_code`). Once the command's last line is out (:func:`seal`), the console's duplicates are
+closed and every stream writes to the log: what runs at the interpreter's exit (``atexit`` handlers,
+``weakref.finalize``, logging at shutdown, a finalizer) is the model's or a library's, never the kit's
+(rt14f F3: a ``print`` in an ``atexit`` hook came after the verdict). A line written by any other thread goes to the log. A process forked from it (a
 ``multiprocessing`` child of the model's, a worker of ``--executor processes:N``) closes the console's
 duplicates and writes only to the log. The run then says how many lines the model wrote, where, and
 how many came after it had answered every photo (:func:`summary`).
@@ -38,18 +42,41 @@ import io
 import os
 import sys
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO, cast
 
-__all__ = ["LOG_NAME", "MODEL_OUTPUT_ENV", "capture_into", "model_code", "model_log", "phase_over", "summary"]
+__all__ = [
+    "LOG_NAME",
+    "MODEL_OUTPUT_ENV",
+    "capture_into",
+    "kit_thread",
+    "model_code",
+    "model_log",
+    "phase_over",
+    "remove_empty_log",
+    "seal",
+    "summary",
+    "tidy_now",
+]
 
 # Set in a guarded run's child (and so in every process it starts): the file the model's output goes to.
 MODEL_OUTPUT_ENV = "CONFORMANCE_MODEL_OUTPUT"
 LOG_NAME = "model-output.log"
-# Threads the kit starts carry this prefix (the threads:N executor's, the parent watch): their lines are the kit's.
-_KIT_THREADS = "conformance"
+# The threads the kit started (the threads:N executor's): their lines are the kit's. Thread objects, not names:
+# a model's thread named like the kit's is still the model's (rt14f F3).
+_KIT_THREADS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+
+
+def kit_thread() -> None:
+    """Mark the calling thread as the kit's: outside the model's code, what it writes goes to the console.
+
+    Called first thing by each thread the kit starts (``ThreadPoolExecutor``'s initializer); a thread the
+    model starts never is, whatever its name.
+    """
+    _KIT_THREADS.add(threading.current_thread())
 
 
 def _flush() -> None:
@@ -93,7 +120,9 @@ class _Routed(io.TextIOBase):
                     stream.flush()
 
     def fileno(self) -> int:
-        return self._console.fileno()
+        # The descriptor of where the caller's lines go: the model's code asking (faulthandler.enable(sys.stderr) at
+        # import, rt14f) gets the log's, which it may write to for ever after; the kit asking gets the console's.
+        return self._target().fileno()
 
     def isatty(self) -> bool:
         return self._console.isatty()
@@ -133,6 +162,8 @@ class _Capture:
         self._console_streams: tuple[TextIO, TextIO] | None = None
         self._held_streams: tuple[TextIO, TextIO] | None = None
         self._forked = False  # a process forked from the one that held it: no console here
+        self.sealed = False  # the command's last line is out: no console here any more (seal())
+        self.keep = False  # held until the process ends (capture_into(keep=True))
         self._columns: str | None = None
         self.phase_end: int | None = None  # the log's size when the model had answered every photo
 
@@ -163,10 +194,10 @@ class _Capture:
     def kit_speaking(self) -> bool:
         """Whether what the current thread writes now is the kit's: not the model's code, nor a thread of the model's."""
         depth: int = getattr(self._local, "depth", 0)
-        if self._forked or depth:
+        if self._forked or self.sealed or depth:
             return False
         thread = threading.current_thread()
-        return thread is threading.main_thread() or thread.name.startswith(_KIT_THREADS)
+        return thread is threading.main_thread() or thread in _KIT_THREADS
 
     def hold(self) -> None:
         """Descriptors 1 and 2 on the log until :meth:`release`; the kit's lines through the console's duplicates."""
@@ -213,7 +244,7 @@ class _Capture:
     def release(self) -> None:
         """The console back on descriptors 1 and 2, and in ``sys.stdout`` and ``sys.stderr``."""
         with self._lock:
-            if self._console_streams is None:
+            if self._console_streams is None or self.sealed:
                 return
             _flush()
             for fd, saved in zip((1, 2), self._console, strict=True):
@@ -234,6 +265,29 @@ class _Capture:
             if self._columns is not None and os.environ.get("COLUMNS") == self._columns:
                 del os.environ["COLUMNS"]
             self._columns = None
+
+    def seal(self) -> None:
+        """The command has said its last line: the console's duplicates closed, sys.stdout and sys.stderr on the log.
+
+        Descriptors 1 and 2 stay on the log (put back there if the model moved them): what the interpreter
+        runs at exit (``atexit`` hooks, finalizers, logging's shutdown) and a thread the model left running
+        write there, and no code left in the process holds a way to the console.
+        """
+        with self._lock:
+            if self._console_streams is None or self.sealed or self.stream is None:
+                return
+            _flush()
+            self.repair()
+            self.sealed = True
+            for stream in self._console_streams:
+                if stream not in (self._held_streams or ()):
+                    with suppress(OSError, ValueError):
+                        stream.close()
+            for saved in self._console:
+                with suppress(OSError):
+                    os.close(saved)
+            self._console = (-1, -1)
+            sys.stdout = sys.stderr = self.stream
 
     def forked(self) -> None:
         """In a process forked from the holder: no console here (closed), everything written goes to the log."""
@@ -328,6 +382,41 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
+# What removes a kept log left empty: run at exit, or by tidy_now() where the process ends with os._exit.
+_TIDY: list[Callable[[], None]] = []
+
+
+def remove_empty_log(folder: str | Path, *, made: bool) -> None:
+    """After the process that held the capture into ``folder`` has ended: its log removed if the model wrote nothing,
+    and the folder too when ``made`` (it did not exist before that process) and nothing else is in it."""
+    with suppress(OSError):
+        path = Path(folder) / LOG_NAME
+        if path.stat().st_size == 0:
+            path.unlink()
+    if made:
+        with suppress(OSError):
+            Path(folder).rmdir()
+
+
+def tidy_now() -> None:
+    """Remove a kept log the model wrote nothing into now: the process is about to end without its atexit hooks."""
+    _flush()
+    for tidy in _TIDY:
+        tidy()
+
+
+def seal() -> None:
+    """The command's last line is out: from now until the process ends, everything written goes to the model's log.
+
+    ``main()`` calls it as the console script's last act, after the exit code is decided and said, so
+    that the ``atexit`` hooks, finalizers and logging handlers Python runs at exit (the model's or its
+    libraries') cannot put lines after the verdict (rt14f F3). Nothing happens where the console is not held.
+    """
+    capture = _capture
+    if capture is not None:
+        capture.seal()
+
+
 def model_log() -> str | None:
     """The file the model's output goes to in this process, or None outside a guarded run."""
     return os.environ.get(MODEL_OUTPUT_ENV) or None
@@ -356,12 +445,15 @@ def phase_over() -> None:
 
 
 @contextmanager
-def capture_into(folder: str | Path, *, keep: bool = False) -> Iterator[Path]:
+def capture_into(folder: str | Path, *, keep: bool = False, tidy_at_exit: bool = True) -> Iterator[Path]:
     """In the process that runs the model: its output goes to ``folder/model-output.log`` (see the module's docstring).
 
     A log left by an earlier run is removed first, so that the file holds this run's output only.
     With ``keep``, descriptors 1 and 2 stay on the log after the block, until the process ends: a
     thread or process the model left running cannot reach the console while the run says its last lines.
+    A kept log left empty is removed at exit (after the model's atexit hooks), or, without
+    ``tidy_at_exit``, by the caller once the process has ended (:func:`remove_empty_log`: a guarded run's
+    parent), so that a line written in the interpreter's last teardown (a ``__del__``) is kept too.
     """
     path = Path(folder) / LOG_NAME
     with suppress(OSError):
@@ -372,6 +464,25 @@ def capture_into(folder: str | Path, *, keep: bool = False) -> Iterator[Path]:
     capture = _current()
     if capture is not None:
         capture.hold()
+        capture.keep = keep
+
+    def tidy() -> None:
+        # A log the model wrote nothing into is not left, nor a report folder holding nothing else (a run
+        # stopped before its reports leaves no folder, as before).
+        with suppress(OSError):
+            if path.stat().st_size == 0:
+                path.unlink()
+        if made:
+            with suppress(OSError):
+                Path(folder).rmdir()  # only when empty
+
+    if keep and tidy_at_exit:
+        import atexit
+
+        # Registered before the model is imported, so it runs after the model's own atexit hooks (last in, first
+        # out): a line one of them prints at exit lands in the log, which is removed only if it is still empty.
+        atexit.register(tidy)
+        _TIDY.append(tidy)
     try:
         yield path
     finally:
@@ -382,14 +493,7 @@ def capture_into(folder: str | Path, *, keep: bool = False) -> Iterator[Path]:
                 os.environ.pop(MODEL_OUTPUT_ENV, None)
             else:
                 os.environ[MODEL_OUTPUT_ENV] = before
-        # A log the model wrote nothing into is not left, nor a report folder holding nothing else (a run
-        # stopped before its reports leaves no folder, as before).
-        with suppress(OSError):
-            if path.stat().st_size == 0:
-                path.unlink()
-        if made:
-            with suppress(OSError):
-                Path(folder).rmdir()  # only when empty
+            tidy()
 
 
 def summary(path: Path) -> str | None:
@@ -412,8 +516,9 @@ def summary(path: Path) -> str | None:
         size = 0
     moved = capture is not None and capture.redirected
     if not size:
-        with suppress(OSError):
-            path.unlink()
+        if capture is None or not capture.keep:  # kept, the log may yet get lines at exit: removed then if empty
+            with suppress(OSError):
+                path.unlink()
         if moved:
             return "the model closed the console's file descriptor 1 or 2, or pointed it elsewhere (os.dup2); the kit put them back"
         return None

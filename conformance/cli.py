@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import NoReturn
@@ -200,7 +200,7 @@ def _run(args: argparse.Namespace) -> int:
     # The plugin reads the user's pytest arguments from this object for the reproduce line.
     invocation = CliInvocation(list(args.pytest_args), context)
     try:
-        code = int(pytest.main(argv, plugins=[invocation]))
+        code = int(pytest.main(argv, plugins=[invocation, _no_settings_header()]))
     except KeyboardInterrupt as stop:  # before pytest's session could catch it, or after it had ended
         invocation.interrupted = True
         invocation.signal = invocation.signal or stop
@@ -262,6 +262,33 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_settings_header() -> object:
+    """A pytest plugin for ``conformance run``: the header's settings-file line says that the run reads none.
+
+    The run passes ``-c os.devnull`` so that no pytest.ini or pyproject.toml of the project applies to the
+    kit's suite; pytest's header then read ``configfile: ../../../../dev/null`` (rt14f F8), which looks
+    like a file of settings. Made here, as pytest is imported only when a run starts.
+    """
+    import pytest
+
+    said = "configfile: none (conformance run reads no pytest settings file of the project)"
+
+    def shown(line: str) -> str:
+        return said if line.startswith("configfile: ") else line
+
+    class NoSettingsHeader:
+        @pytest.hookimpl(wrapper=True)
+        def pytest_report_header(
+            self, config: pytest.Config
+        ) -> Generator[None, list[str | list[str]], list[str | list[str]]]:
+            lines = yield
+            if config.inipath is None or str(config.inipath) != os.devnull:
+                return lines
+            return [[shown(line) for line in entry] if isinstance(entry, list) else shown(entry) for entry in lines]
+
+    return NoSettingsHeader()
+
+
 def _verify(args: argparse.Namespace) -> int:
     if args.root is not None and not Path(args.root).is_dir():
         _say(f"conformance: error: --root {args.root}: not a folder")
@@ -275,17 +302,32 @@ def _verify(args: argparse.Namespace) -> int:
     # As the process's own command, the log holds until the process ends (a thread the model left running
     # writes there, not after the verdict); called from Python (tests), the caller's console comes back.
     folder = tempfile.mkdtemp(prefix="conformance-verify-")
+    if _WHOLE_PROCESS:
+        import atexit
+
+        # After the model's own atexit hooks (registered later, run earlier), which may still write to the log.
+        atexit.register(_remove_if_empty, folder)
     try:
         with capture_into(folder, keep=_WHOLE_PROCESS) as log:
             try:
                 return _verified(args)
             finally:
+                if _WHOLE_PROCESS:  # the process is verify's own: what is left running under it is the model's
+                    from ._leftovers import end_model_processes, end_other_processes
+
+                    end_model_processes()
+                    end_other_processes(str(log))
                 said = summary(log)
                 if said is not None:
                     _say(f"conformance verify: {said}")
     finally:
-        with suppress(OSError):
-            os.rmdir(folder)  # only when empty: the model wrote nothing
+        if not _WHOLE_PROCESS:
+            _remove_if_empty(folder)
+
+
+def _remove_if_empty(folder: str) -> None:
+    with suppress(OSError):
+        os.rmdir(folder)  # only when empty: the model wrote nothing
 
 
 def _verified(args: argparse.Namespace) -> int:
@@ -333,6 +375,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .emulators import main as emulate
 
         return emulate(arguments[1:])  # the emulator parses its own words (and signals), --help included
+    try:
+        return _main(arguments)
+    finally:
+        if _WHOLE_PROCESS:
+            from ._model_output import seal
+
+            # The command's last line is out: what Python runs at exit (a model's atexit hooks, finalizers,
+            # logging at shutdown) goes to the model's log, never after the verdict (rt14f F3).
+            seal()
+
+
+def _main(arguments: list[str]) -> int:
     from ._signals import exit_code, signal_name, sigterm_as_interrupt
 
     try:
@@ -363,7 +417,7 @@ def _command(arguments: list[str]) -> int:
         from ._guarded_run import _FINISHED_ENV, _child_run, _guarded, _in_process_code, _stop_with_parent
 
         if _in_process_code(args) and _FINISHED_ENV not in os.environ:
-            return _guarded(arguments, args)
+            return _guarded(arguments, args, _report_dir(args))
         _stop_with_parent()
         finished = os.environ.get(_FINISHED_ENV)
         if finished:  # the guarded run's child: its last act says it finished, and with what

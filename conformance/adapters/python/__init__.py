@@ -145,8 +145,11 @@ def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings 
         key = argument[1:]
         if key not in _REGISTERED:
             raise AdapterError(
-                f"{spec}: no model registered as {key!r} in this process; a model handed over by a fixture runs in "
-                "the pytest process only (executor serial or threads:N), not in worker processes"
+                f"{spec}: no model registered as {key!r} in this process; a model handed over by a fixture (the "
+                "conformance_model fixture of a conftest.py, or register()) exists in that pytest process only: "
+                "it runs with executor serial or threads:N, not in worker processes, and conformance verify cannot "
+                "run it again. For a report verify can re-run, run the model with --analyzer python:MODULE:FUNCTION "
+                "(docs/how-to/python-model.md)"
             )
         return analyzer_from(_REGISTERED[key], dataset=dataset, spec=spec)
     target, function = _split(argument)

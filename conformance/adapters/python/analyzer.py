@@ -73,6 +73,17 @@ _IN_PROCESS = (
 )
 
 
+# A model handed over by a conftest.py fixture (python:@NAME) exists only inside that pytest session: conformance verify,
+# another process, cannot call it again, and says so (rt14f F4: this banner said verify re-runs it).
+_IN_PROCESS_FIXTURE = (
+    "The analyzer is Python code that ran inside the kit's own process (handed over by a conftest.py fixture), so it "
+    "could change what the kit computed, wrote and printed: this report is as trustworthy as that code. conformance "
+    "verify cannot run it again (it exists only inside that pytest session): for a report verify can re-run, run the "
+    "model with --analyzer python:MODULE:FUNCTION. For a vendor's own submission, audit a predictions file or a "
+    "recording of its service instead (docs/explanation/trust.md)."
+)
+
+
 class FunctionAnalyzer:
     """A function of the user's, called in this process for each photo (see the module docstring)."""
 
@@ -149,7 +160,7 @@ class FunctionAnalyzer:
             "emulated": False,
             # The model is code in the kit's own process: what it could change is said in every report.
             "in_process": True,
-            "trust": _IN_PROCESS,
+            "trust": _IN_PROCESS_FIXTURE if self.spec.startswith("python:@") else _IN_PROCESS,
         }
         file = self.declaration.file
         if file is not None:
