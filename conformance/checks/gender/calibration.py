@@ -10,7 +10,17 @@ from ...identity import SELF_DESCRIBED
 from ...observation import GENDER_CODES
 from ...results import CheckResult, GroupRate
 from .._compare import Units
-from ._common import _abstained_entirely, _coverage, _disclosed, _Grouping, _groups, _labelled, _low_coverage, _result
+from ._common import (
+    _abstained_entirely,
+    _coverage,
+    _disclosed,
+    _few_faces,
+    _Grouping,
+    _groups,
+    _labelled,
+    _low_coverage,
+    _result,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,7 +64,7 @@ def confidence_calibration(
         floor=(labelled & wrong).astype(np.float64),
     )
     not_applicable = _abstained_entirely(observations, photo_group, given, keep)
-    cannot_pass = _low_coverage(_coverage(observations, photo_group), policy)
+    cannot_pass = {**_few_faces(observations, photo_group, policy), **_low_coverage(_coverage(observations, photo_group), policy)}
     declared = observations.analyzer.get("vocabulary", {}).get("gives_confidence")
     notes: list[str] = []
     if declared is False and not np.any(labelled):
