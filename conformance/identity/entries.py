@@ -241,7 +241,8 @@ def entry_overturns(label: str, meaning: str) -> str | None:
     """
     entry = f"identity map entry {_toml_key(label)} = {json.dumps(meaning)}"
     key = normalise_key(label)
-    marker = is_marker(label) or is_marker(fold_letters(label))
+    # "NA" and "n/a" are read as undisclosed by themselves: their rule is the one for what the kit reads.
+    marker = _reads(label) is None and (is_marker(label) or is_marker(fold_letters(label)))
     # "none" may also mean no gender (agender): it may be nonbinary as well as undisclosed, never woman or man.
     if marker and meaning != UNDISCLOSED and not (key == "none" and meaning == "nonbinary"):
         return (
@@ -257,17 +258,16 @@ def entry_overturns(label: str, meaning: str) -> str | None:
             "is theirs (nonbinary people use she/her, he/him and they/them too). Ask the people and write their own "
             f'description in gender_identity, or map it to "{UNDISCLOSED}"'
         )
-    letters = _WORD.findall(fold_letters(label))
-    if len(letters) == 1 and len(letters[0]) == 1 and meaning != UNDISCLOSED and _reads(label) != meaning:
-        return (
-            f"{entry} reads an identity into one letter: a single letter is an abbreviation whose meaning the kit "
-            "cannot check (W, F, M stand for different words in different forms; the kit reads only F and M). Write "
-            f'the people\'s own descriptions in gender_identity, or map it to "{UNDISCLOSED}"'
-        )
     reads = _reads(label)
-    if reads is None and fold_letters(label) != label.casefold():
+    folded = fold_letters(label).translate(_LOOKALIKES)
+    if reads is None and fold_letters(label) != label.casefold() and _reads(folded) not in (None, meaning):
         # Small capitals and accents a reader does not see as a different word (rt14f F5: "ᴡᴏᴍᴀɴ", "wómán").
-        reads = _reads(fold_letters(label).translate(_LOOKALIKES))
+        return (
+            f"{entry} would overturn the people's own words: {shown(label)} is {shown(folded)} with its letters "
+            f"folded (small capitals, accents and lookalikes read as the letters they show), which the kit reads as "
+            f"{_reads(folded)}. Remove the entry and correct the rows to what each person wrote (or, if "
+            f"{shown(label)} is the person's own word, map it to {_reads(folded)}{_status_kept(label)})"
+        )
     if reads is not None:
         if reads == meaning:
             return None
@@ -275,6 +275,13 @@ def entry_overturns(label: str, meaning: str) -> str | None:
             f"{entry} would overturn the people's own words: the kit reads {shown(label)} as {reads} by itself, and "
             "the map only gives a meaning to descriptions the kit does not read. Remove the entry; if rows hold the "
             "wrong words, fix the data (write what each person said of themselves in gender_identity)"
+        )
+    letters = _WORD.findall(fold_letters(label))
+    if len(letters) == 1 and len(letters[0]) == 1 and meaning != UNDISCLOSED:
+        return (
+            f"{entry} reads an identity into one letter: a single letter is an abbreviation whose meaning the kit "
+            "cannot check (W, F, M stand for different words in different forms; the kit reads only F and M). Write "
+            f'the people\'s own descriptions in gender_identity, or map it to "{UNDISCLOSED}"'
         )
     disguised = _disguised(label)
     if disguised is not None:
@@ -286,14 +293,6 @@ def entry_overturns(label: str, meaning: str) -> str | None:
             f"kit reads as {reads}. Remove the entry and correct the rows to what each person wrote (or, if "
             f"{shown(label)} is the person's own word, map it to {reads}{_status_kept(label)})"
         )
-    in_words = _named_in_words(label)
-    if in_words and meaning not in in_words:
-        return (
-            f"{entry} would overturn the people's own words: {shown(label)} names {' or '.join(in_words)} in its "
-            f"words, and an entry may only say which of the identities its words name. Map it to "
-            f"{' or '.join(json.dumps(n) for n in in_words)}{_status_kept(label)}, or correct the row to what each "
-            "person wrote"
-        )
     named = _named(label)
     if named and meaning not in named:
         return (
@@ -301,6 +300,14 @@ def entry_overturns(label: str, meaning: str) -> str | None:
             f"read as {', '.join(named)}. An entry for several values chooses among the identities they name, as "
             f"the person wants to be counted: map it to {' or '.join(json.dumps(n) for n in named)}, or correct "
             "the row"
+        )
+    in_words = _named_in_words(label)
+    if in_words and meaning not in in_words:
+        return (
+            f"{entry} would overturn the people's own words: {shown(label)} names {' or '.join(in_words)} in its "
+            f"words, and an entry may only say which of the identities its words name. Map it to "
+            f"{' or '.join(json.dumps(n) for n in in_words)}{_status_kept(label)}, or correct the row to what each "
+            "person wrote"
         )
     return None
 
