@@ -51,3 +51,28 @@ def test_missing_lines_and_errors_are_counted_apart() -> None:
     watch.see_outcome("error", "no prediction for this photo in vendor.jsonl")
     with pytest.raises(SystematicFailure, match=r"\(1 no face, 2 missing lines in the predictions file, 1 error\)"):
         watch.finish()
+
+
+def test_calibration_intervals_stay_within_what_is_possible(tmp_path: Path) -> None:
+    from builders import observe, people
+
+    from conformance import group_labels, run_check
+
+    # 12 trans women, 11 misgendered at confidence 99%: overconfidence about 0.99 - 1/12 = 0.907, near its bound 1.
+    shots = people("cis", 12, confidence=90.0) + people("tr", 12, trans="yes", misgendered=11, confidence=99.0)
+    observations = observe(tmp_path, shots)
+    result = run_check(
+        "confidence_calibration",
+        observations,
+        groups=group_labels(observations.dataset, []),
+        reference="cis",
+        policy=load_policy(),
+        seed=0,
+    )
+    trans = result.groups["trans"]
+    assert trans.rate == pytest.approx(0.99 - 1 / 12)
+    assert trans.ci is not None
+    assert -1.0 <= trans.ci[0] <= trans.rate <= trans.ci[1] <= 1.0
+    for c in result.comparisons:
+        assert c.ci is None or -2.0 <= c.ci[0] <= c.ci[1] <= 2.0
+    assert "intervals cut at what is possible" in result.method
