@@ -179,7 +179,9 @@ class FailureWatch:
             where = f"any of the {self._seen} photos" if self._seen > 1 else "the run's only photo"
             counted = [f"{no_face} no face"]
             if self._missing:
-                counted.append(f"{self._missing} missing line{'s' if self._missing != 1 else ''} in the predictions file")
+                counted.append(
+                    f"{self._missing} missing line{'s' if self._missing != 1 else ''} in the predictions file"
+                )
             if errors - self._missing or not self._missing:
                 other = errors - self._missing
                 counted.append(f"{other} error{'s' if other != 1 else ''}")

@@ -34,7 +34,8 @@ def test_the_advice_for_a_disguised_trans_woman_keeps_her_trans_status(label: st
 
 def _manifest(tmp_path: Path, label: str, trans: str) -> Path:
     manifest, _ = write_dataset(
-        tmp_path / "photos", [*people("c", 3, identity="woman", trans="no"), *(shot(f"t{i}", label, trans) for i in range(3))]
+        tmp_path / "photos",
+        [*people("c", 3, identity="woman", trans="no"), *(shot(f"t{i}", label, trans) for i in range(3))],
     )
     return manifest
 

@@ -178,9 +178,7 @@ _OTHER_MISSING = (
 )
 # What spreadsheets, pandas and databases write for a missing value: no description at all, and never a typo
 # of one ("nan" is one slip from "man"). Compared case-folded, also with brackets around it ("(null)").
-_MISSING_MARKERS = frozenset(
-    m for m in (*(v.casefold() for v in _PANDAS_NA_VALUES), *_OTHER_MISSING, "#na") if m
-)
+_MISSING_MARKERS = frozenset(m for m in (*(v.casefold() for v in _PANDAS_NA_VALUES), *_OTHER_MISSING, "#na") if m)
 
 
 def is_marker(label: str) -> bool:
@@ -212,6 +210,8 @@ def fold_letters(label: str) -> str:
             char = name[-1]
         out.append(char)
     return unicodedata.normalize("NFC", "".join(out)).casefold()
+
+
 # A hint proposes a spelling only for a word long enough that one slip cannot turn it into another identity:
 # "Mx" (the nonbinary honorific) is one slip from "m", "fem" from "ftm".
 _HINT_MIN_LENGTH = 4

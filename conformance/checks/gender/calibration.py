@@ -64,7 +64,10 @@ def confidence_calibration(
         floor=(labelled & wrong).astype(np.float64),
     )
     not_applicable = _abstained_entirely(observations, photo_group, given, keep)
-    cannot_pass = {**_few_faces(observations, photo_group, policy), **_low_coverage(_coverage(observations, photo_group), policy)}
+    cannot_pass = {
+        **_few_faces(observations, photo_group, policy),
+        **_low_coverage(_coverage(observations, photo_group), policy),
+    }
     declared = observations.analyzer.get("vocabulary", {}).get("gives_confidence")
     notes: list[str] = []
     if declared is False and not np.any(labelled):
