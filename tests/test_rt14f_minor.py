@@ -76,3 +76,23 @@ def test_calibration_intervals_stay_within_what_is_possible(tmp_path: Path) -> N
     for c in result.comparisons:
         assert c.ci is None or -2.0 <= c.ci[0] <= c.ci[1] <= 2.0
     assert "intervals cut at what is possible" in result.method
+
+
+def test_representability_counts_every_nonbinary_person_as_it_counts_every_photo(tmp_path: Path) -> None:
+    from builders import observe, people
+
+    from conformance import group_labels, run_check
+
+    # Six nonbinary people with one photo each, one with no face found: 6 photos, 6 subjects, 5 behind the figure.
+    shots = people("cis", 3) + people("nb", 6, identity="nonbinary", no_face=1)
+    observations = observe(tmp_path, shots)
+    result = run_check(
+        "nonbinary_representability",
+        observations,
+        groups=group_labels(observations.dataset, []),
+        reference="cis",
+        policy=load_policy(),
+        seed=0,
+    )
+    rate = result.groups["nonbinary"]
+    assert (rate.photos, rate.subjects, rate.n) == (6, 6, 5)
