@@ -122,7 +122,7 @@ def misgender_gap(
         seed=seed,
         count_label="misgendered",
         keep=keep,
-        cannot_pass={**_few_faces(observations, photo_group, policy), **_low_coverage(coverage, policy)},
+        cannot_pass={**_few_faces(observations, photo_group, policy, keep), **_low_coverage(coverage, policy)},
         companion=(NOT_CORRECTLY_GENDERED, companion),
     )
     abstained = analysed & (observations.predicted == GENDER_CODES["abstain"])

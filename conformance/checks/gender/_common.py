@@ -325,7 +325,9 @@ def _abstained_entirely(
     return out
 
 
-def _few_faces(observations: Observations, photo_group: _Grouping, policy: Policy) -> dict[str, str]:
+def _few_faces(
+    observations: Observations, photo_group: _Grouping, policy: Policy, keep: npt.NDArray[np.bool_]
+) -> dict[str, str]:
     """Groups shown to have no face found (or an error) on more photos than ``max_detection_failure`` allows.
 
     A check that reads the photos with a face must not pass on a fifth of them (red team 14f F1: a detector
@@ -334,7 +336,9 @@ def _few_faces(observations: Observations, photo_group: _Grouping, policy: Polic
     with this reason. "Shown" is the ceiling's own test (one-sided, the check's fail error, Clopper-Pearson
     or Wilson limits on the group's people, unadjusted: it only ever holds back a pass), so a perfect or
     ordinary detector is never held back, and a group too small to show anything is not either (its
-    comparisons are inconclusive on their own size anyway). The ceiling turned off (1) turns this off.
+    comparisons are inconclusive on their own size anyway). The ceiling turned off (1) turns this off. Only the
+    photos the check compares (``keep``: people who disclosed an identity) count, so undisclosed people change
+    nothing here, as they change nothing else in these checks.
     """
     import numpy as np
 
@@ -346,8 +350,8 @@ def _few_faces(observations: Observations, photo_group: _Grouping, policy: Polic
     _, alpha_fail = error_rates(policy)
     failed = ~observations.analysed
     out: dict[str, str] = {}
-    for name in photo_group.present():
-        mask = photo_group.mask(name)
+    for name in photo_group.present(keep):
+        mask = photo_group.mask(name) & keep
         _, inverse = np.unique(observations.subject[mask], return_inverse=True)
         num = np.bincount(inverse, weights=failed[mask].astype(np.float64))
         den = np.bincount(inverse).astype(np.float64)

@@ -65,7 +65,7 @@ def confidence_calibration(
     )
     not_applicable = _abstained_entirely(observations, photo_group, given, keep)
     cannot_pass = {
-        **_few_faces(observations, photo_group, policy),
+        **_few_faces(observations, photo_group, policy, keep),
         **_low_coverage(_coverage(observations, photo_group), policy),
     }
     declared = observations.analyzer.get("vocabulary", {}).get("gives_confidence")
