@@ -563,6 +563,8 @@ def _open_ceilings(result: CheckResult) -> str:
         and c.verdict == "inconclusive"
         and c is not deciding
         and c.difference is not None
+        # A group too small to decide anything is said by the gaps' line already ("fewer than ... subjects").
+        and not c.note.startswith("fewer than")
     ]
     if not rows:
         return ""
