@@ -155,6 +155,7 @@ def headline(result: CheckResult) -> str:
     )
     if above := why_above_ceiling(worst.group, worst.reference, worst.verdict, worst.note):
         line += f"; {above}"  # rt14e F1: why equal failure fails
+    line += _open_ceilings(result)
     if worst.verdict == "inconclusive":
         reason = inconclusive_reason(worst)
         # "straddles" above already says it when that is the reason.
@@ -266,6 +267,7 @@ def verdict_line(result: dict[str, object]) -> str:
         larger = largest_gap(typed)
         if larger is not None:
             detail += f"; largest gap: {finding(larger)}"
+        detail += _open_ceilings(typed)
     elsewhere = details.get("nonbinary_label_on_women_and_men") if isinstance(details, dict) else None
     if isinstance(elsewhere, dict):
         # Representability's pass says nothing of the women and men given the nonbinary label: say it here.
@@ -545,3 +547,26 @@ def assert_equitable(comparisons: ComparisonRun, **kwargs: Any) -> CheckResult:
     """Assert ``equitability`` passes: the ISO/IEC 19795-10-style disclosure finds the system equitable."""
     __tracebackhide__ = True
     return assert_check("equitability", comparisons, **kwargs)
+
+
+def _open_ceilings(result: CheckResult) -> str:
+    """The groups whose rate against detection_failure_gap's ceiling is inconclusive, for the console line.
+
+    An inconclusive ceiling was named nowhere on the console when a gap decided the line (rt14f F7: 25% missed in
+    every group printed only the gap's "straddles the tolerance").
+    """
+    deciding = result.worst_comparison
+    rows = [
+        c
+        for c in result.comparisons
+        if c.reference == CEILING_REFERENCE
+        and c.verdict == "inconclusive"
+        and c is not deciding
+        and c.difference is not None
+        # A group too small to decide anything is said by the gaps' line already ("fewer than ... subjects").
+        and not c.note.startswith("fewer than")
+    ]
+    if not rows:
+        return ""
+    said = ", ".join(f"{c.group} {c.difference:.3f} {interval(c.ci)}" for c in rows)
+    return f"; rate against the ceiling {rows[0].tolerance:g} undecided: {said}"

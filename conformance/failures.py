@@ -25,6 +25,9 @@ DEFAULT_SYSTEMATIC_FAILURES = 20
 # whose size the watch was told (expect) stops at any size once all of it is seen, as one whose only photo
 # failed does (rt14e F8: 1-3 photos with no face, or no face and errors mixed, ran on to "nothing to count").
 NO_FACE_PHOTOS = 10
+# How the predictions adapter's reason for a photo with no line in the file begins: counted as a missing line, not
+# an error, where a stop counts what it saw (rt14f F8: "(1 no face, 11 errors)" for 11 missing lines).
+MISSING_LINE = "no prediction for this photo"
 
 
 class SystematicFailure(ConformanceError):
@@ -76,6 +79,7 @@ class FailureWatch:
         self._seen = 0
         self._errors_from_start = 0
         self._faces = 0  # photos in which a face was found
+        self._missing = 0  # errors that are a predictions file's missing lines (MISSING_LINE)
         self._outcomes: dict[str, int] = {}
         self._streak = 0
         self._kind = ""
@@ -116,6 +120,8 @@ class FailureWatch:
                 self._streak, self._kind, self._reason = 0, "", ""
                 self._reasons.clear()
                 return
+            if reason.startswith(MISSING_LINE):
+                self._missing += 1
             if self._errors_from_start == self._seen - 1:
                 self._errors_from_start += 1
             if len(self._run_reasons) < 3 and reason not in self._run_reasons:
@@ -171,9 +177,16 @@ class FailureWatch:
                 )
                 raise self.stopped
             where = f"any of the {self._seen} photos" if self._seen > 1 else "the run's only photo"
+            counted = [f"{no_face} no face"]
+            if self._missing:
+                counted.append(
+                    f"{self._missing} missing line{'s' if self._missing != 1 else ''} in the predictions file"
+                )
+            if errors - self._missing or not self._missing:
+                other = errors - self._missing
+                counted.append(f"{other} error{'s' if other != 1 else ''}")
             self.stopped = SystematicFailure(
-                f"stopped: no face was found in {where} ({no_face} no face, {errors} "
-                f"error{'s' if errors != 1 else ''}): an analyzer that sees no face anywhere is not working on these "
+                f"stopped: no face was found in {where} ({', '.join(counted)}): an analyzer that sees no face anywhere is not working on these "
                 "images, so no verdict is built on it (detection_failure_gap would find every group alike). Check "
                 "what the analyzer is given and how it reads it: the image itself (the path or the bytes it opens), "
                 "its channel order (RGB or BGR) and pixel scale (0-255 or 0-1), its input size, and its detection "

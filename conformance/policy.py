@@ -66,6 +66,9 @@ _DEFAULT_TOLERANCE: Mapping[str, float] = {
 # The highest confidence a policy may ask for: (1 - 0.9999)/2 = 5e-5 per verdict direction. Beyond it the
 # error rates round towards 0 (0.999999999999 left nothing able to fail and broke the report).
 MAX_CONFIDENCE = 0.9999
+# The smallest max_detection_failure taken: below it a detector that finds every face needs hundreds of people
+# in a group to show it is under the ceiling (367 at 0.01, 95% confidence), and no ordinary dataset could pass.
+MIN_DETECTION_FAILURE = 0.01
 _CHOICES: Mapping[str, tuple[str, ...]] = {
     "inconclusive": ("fail", "xfail", "pass"),
     "interval": ("wilson", "clopper-pearson"),
@@ -284,6 +287,19 @@ def _apply(base: Policy, table: Mapping[str, Any], where: str) -> Policy:
         raise PolicyError(
             f"{where}: max_detection_failure = {policy.max_detection_failure} must be a share above 0 and at most 1 "
             "(the largest share of a group's photos with no face found or an error; 1 turns the ceiling off)"
+        )
+    if policy.max_detection_failure < MIN_DETECTION_FAILURE:
+        # A perfect detector's interval on n people reaches 1 - alpha^(1/n) (Clopper-Pearson, 0 failed): a
+        # ceiling below it can never be passed (rt14f F8: 1e-9 held every run inconclusive).
+        import math
+
+        alpha = (1.0 - policy.confidence) / 2.0
+        needed = math.ceil(math.log(alpha) / math.log1p(-policy.max_detection_failure))
+        raise PolicyError(
+            f"{where}: max_detection_failure = {policy.max_detection_failure} is below {MIN_DETECTION_FAILURE:g}: "
+            f"even a detector that finds every face would need {needed:,} people in every group to pass it (its "
+            f"interval always has a width), so no run could pass. Use a share from {MIN_DETECTION_FAILURE:g} to 1 "
+            "(1 turns the ceiling off)"
         )
     if policy.bootstrap < 100:
         raise PolicyError(f"{where}: bootstrap = {policy.bootstrap} must be at least 100 resamples")

@@ -726,7 +726,8 @@ def test_share_of_a_nonbinary_persons_photos_given_a_binary_label(tmp_path: Path
     group = result.groups["nonbinary"]
     # Per person with a face found (nb11 never had one): nb0-nb3 1, nb4 1/2 (one of two photos),
     # nb5 1/2 (an abstention and a binary label), nb6-nb10 and nb12 0. Mean 5/12.
-    assert (group.n, group.subjects, group.photos) == (12, 12, 26)
+    # subjects counts every nonbinary person, nb11 too, as photos counts every photo (rt14f F8); n, those with a face.
+    assert (group.n, group.subjects, group.photos) == (12, 13, 26)
     assert group.rate == pytest.approx(5 / 12)
     # The older figure, by name: 6 of 12 were given a binary label on some photo.
     assert (group.count, group.extra["any_photo_share"]) == (6, 6 / 12)

@@ -43,7 +43,6 @@ from .._untrusted import shown
 from ._spelling import (
     _AMBIGUOUS_INDEX,
     _DEFAULT_INDEX,
-    _MISSING_MARKERS,
     _QUALIFIER_KEYS,
     _STATUS_INDEX,
     UnmappedIdentity,
@@ -54,9 +53,10 @@ from ._spelling import (
     _parts,
     _unknown,
     identity_key,
+    is_marker,
     normalise_key,
 )
-from .entries import IdentityMapError, check_identity_map, entry_overturns
+from .entries import IdentityMapError, check_identity_map, entry_overturns, implied_status
 from .vocabulary import (
     AMBIGUOUS,
     DEFAULT_IDENTITY_MAP,
@@ -153,7 +153,9 @@ def read_identity(label: str, overrides: Mapping[str, str] | None = None) -> Rea
     key = _key(label)
     parts = _parts(label)
     if key in mine:
-        return Reading(_target(given, key), _status(parts, label))
+        # A mapped description keeps the trans status its words say ("trans woman." = "woman" is a trans woman,
+        # rt14f F2), read as the map's check reads them; a trans column that disagrees is the usual contradiction.
+        return Reading(_target(given, key), _status(parts, label) or implied_status(label))
     if key in _DEFAULT_INDEX:
         return Reading(_DEFAULT_INDEX[key], _status(parts, label))
     if key in _AMBIGUOUS_INDEX:
@@ -218,7 +220,7 @@ def is_missing_marker(value: str) -> bool:
     >>> is_missing_marker("NaN"), is_missing_marker("no")
     (True, False)
     """
-    return value.strip().casefold() in _MISSING_MARKERS or normalise_key(value) in _MISSING_MARKERS
+    return is_marker(value)
 
 
 def normalise_trans(value: str) -> str:

@@ -125,16 +125,100 @@ def _one_slip(a: str, b: str) -> bool:
     return longer[start + 1 :] == shorter[start:]
 
 
+# pandas' default na_values (pandas.read_csv's documented list, pandas 2.2 "na_values" parameter; the strings
+# pandas.io.parsers reads as NaN unless keep_default_na=False), written out as data: a cell an export wrote
+# from a missing value.
+_PANDAS_NA_VALUES = (
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
+# What other tools write for an empty cell or an error (pandas' NaT, JavaScript's undefined, C's "(null)",
+# Excel's "(blank)" and error values) and what a survey export writes for a question left unanswered.
+_OTHER_MISSING = (
+    "nat",
+    "undefined",
+    "nil",
+    "missing",
+    "blank",
+    "empty",
+    "#value!",
+    "#ref!",
+    "#div/0!",
+    "#name?",
+    "#null!",
+    "#num!",
+    "did not answer",
+    "didn't answer",
+    "refused",
+    "skipped",
+    "none given",
+    "tbd",
+    "n/k",
+    "?",
+    "??",
+    ".",
+    "na n",
+)
 # What spreadsheets, pandas and databases write for a missing value: no description at all, and never a typo
-# of one ("nan" is one slip from "man").
-_MISSING_MARKERS = frozenset(("nan", "null", "nil", "none", "na n", "#n/a", "#na", "missing", "?", "??", "."))
+# of one ("nan" is one slip from "man"). Compared case-folded, also with brackets around it ("(null)").
+_MISSING_MARKERS = frozenset(m for m in (*(v.casefold() for v in _PANDAS_NA_VALUES), *_OTHER_MISSING, "#na") if m)
+
+
+def is_marker(label: str) -> bool:
+    """Whether ``label`` (case-folded, brackets or a trailing full stop around it taken away) is a
+    missing-value marker."""
+    text = label.strip().casefold()
+    for candidate in (text, text.strip("()[]{}<>").strip(), text.rstrip(".").strip()):
+        if candidate and (candidate in _MISSING_MARKERS or normalise_key(candidate) in _MISSING_MARKERS):
+            return True
+    return False
+
+
+def fold_letters(label: str) -> str:
+    """``label`` as a reader sees its letters: compatibility forms folded (NFKC), case folded, small capitals
+    (ᴡᴏᴍᴀɴ, which NFKC keeps) read as their letters, accents and other combining marks taken away (wómán),
+    invisible format characters dropped. For comparing a map entry with the words the kit reads, never for
+    reading a cell (an accent can be part of a person's word)."""
+    import unicodedata
+
+    if label.isascii():
+        return label.casefold()
+    out = []
+    for char in unicodedata.normalize("NFD", unicodedata.normalize("NFKC", label)):
+        category = unicodedata.category(char)
+        if category in ("Mn", "Me", "Cf"):
+            continue
+        name = unicodedata.name(char, "")
+        if name.startswith("LATIN LETTER SMALL CAPITAL ") and len(name) == len("LATIN LETTER SMALL CAPITAL X"):
+            char = name[-1]
+        out.append(char)
+    return unicodedata.normalize("NFC", "".join(out)).casefold()
+
+
 # A hint proposes a spelling only for a word long enough that one slip cannot turn it into another identity:
 # "Mx" (the nonbinary honorific) is one slip from "m", "fem" from "ftm".
 _HINT_MIN_LENGTH = 4
 
 
 def _missing_marker(label: str, wanted: str) -> UnmappedIdentity | None:
-    if wanted not in _MISSING_MARKERS and label.strip().casefold() not in _MISSING_MARKERS:
+    if wanted not in _MISSING_MARKERS and not is_marker(label):
         return None
     return UnmappedIdentity(
         label,

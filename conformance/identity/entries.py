@@ -34,17 +34,18 @@ from collections.abc import Mapping
 
 from .._untrusted import shown
 from ._spelling import (
-    _MISSING_MARKERS,
     _SEPARATOR,
     UnmappedIdentity,
     _toml_key,
+    fold_letters,
     identity_key,
+    is_marker,
     normalise_key,
     proposed_spellings,
 )
 from .vocabulary import DEFAULT_IDENTITY_MAP, SELF_DESCRIBED, UNDISCLOSED
 
-__all__ = ["IdentityMapError", "check_identity_map", "entry_overturns"]
+__all__ = ["IdentityMapError", "check_identity_map", "entry_overturns", "implied_status"]
 
 
 class IdentityMapError(ValueError):
@@ -103,6 +104,66 @@ _WORD = re.compile(r"[^\W\d_]+")
 # Punctuation a description does not need: everything but letters, digits, spaces, dashes and the separators
 # of several values (; , / | + &).
 _PUNCTUATION = re.compile(r"[^\w\s\-;,/|+&]")
+
+# Words that say trans status wherever they stand in a description ("woman (trans)", "woman of trans experience",
+# "trans woman (MTF)"): a map entry keeps the status they say (rt14f F2).
+_TRANS_TOKENS = frozenset(
+    ("trans", "transgender", "transsexual", "mtf", "ftm", "transfem", "transfeminine", "transmasc", "transmasculine")
+)
+_CIS_TOKENS = frozenset(("cis", "cisgender"))
+# Words that name a trans spectrum rather than one identity: either of two identities may be the person's.
+_SPECTRUM_TOKENS = {
+    "transfem": ("woman", "nonbinary"),
+    "transfeminine": ("woman", "nonbinary"),
+    "transmasc": ("man", "nonbinary"),
+    "transmasculine": ("man", "nonbinary"),
+}
+
+
+def _tokens(label: str) -> list[str]:
+    """The words of ``label`` as a reader sees them: letters folded (small capitals, accents, case), letters of
+    another script read as the Latin ones they look like."""
+    return _WORD.findall(fold_letters(label).translate(_LOOKALIKES))
+
+
+@functools.lru_cache(maxsize=1)
+def _identity_phrases() -> tuple[tuple[tuple[str, ...], str], ...]:
+    """Each description the kit reads as woman, man or nonbinary, as its words (single letters left out: "f"
+    and "m" are abbreviations, not words a phrase is made of)."""
+    phrases = []
+    for known, meaning in DEFAULT_IDENTITY_MAP.items():
+        words = tuple(_WORD.findall(known.casefold()))
+        if meaning != UNDISCLOSED and words and not (len(words) == 1 and len(words[0]) == 1):
+            phrases.append((words, meaning))
+    return tuple(phrases)
+
+
+def _named_in_words(label: str) -> list[str]:
+    """The identities the words of ``label`` name anywhere in it ("I am a woman", "nonbinary woman",
+    "woman of trans experience"), and the ones a spectrum word allows ("transfeminine"), in order."""
+    words = _tokens(label)
+    named: list[str] = []
+    for i in range(len(words)):
+        for phrase, meaning in _identity_phrases():
+            if tuple(words[i : i + len(phrase)]) == phrase and meaning not in named:
+                named.append(meaning)
+        for meaning in _SPECTRUM_TOKENS.get(words[i], ()):
+            if meaning not in named:
+                named.append(meaning)
+    return named
+
+
+def implied_status(label: str) -> str | None:
+    """The trans status the words of ``label`` say anywhere in it: "yes", "no", or None (none, or both).
+
+    >>> implied_status("woman (trans)"), implied_status("Cis Woman."), implied_status("woman")
+    ('yes', 'no', None)
+    """
+    words = set(_tokens(label))
+    trans, cis = bool(words & _TRANS_TOKENS), bool(words & _CIS_TOKENS)
+    if trans == cis:
+        return None
+    return "yes" if trans else "no"
 
 
 def _reads(label: str) -> str | None:
@@ -180,7 +241,8 @@ def entry_overturns(label: str, meaning: str) -> str | None:
     """
     entry = f"identity map entry {_toml_key(label)} = {json.dumps(meaning)}"
     key = normalise_key(label)
-    marker = label.strip().casefold() in _MISSING_MARKERS or key in _MISSING_MARKERS
+    # "NA" and "n/a" are read as undisclosed by themselves: their rule is the one for what the kit reads.
+    marker = _reads(label) is None and (is_marker(label) or is_marker(fold_letters(label)))
     # "none" may also mean no gender (agender): it may be nonbinary as well as undisclosed, never woman or man.
     if marker and meaning != UNDISCLOSED and not (key == "none" and meaning == "nonbinary"):
         return (
@@ -197,6 +259,15 @@ def entry_overturns(label: str, meaning: str) -> str | None:
             f'description in gender_identity, or map it to "{UNDISCLOSED}"'
         )
     reads = _reads(label)
+    folded = fold_letters(label).translate(_LOOKALIKES)
+    if reads is None and fold_letters(label) != label.casefold() and _reads(folded) not in (None, meaning):
+        # Small capitals and accents a reader does not see as a different word (rt14f F5: "ᴡᴏᴍᴀɴ", "wómán").
+        return (
+            f"{entry} would overturn the people's own words: {shown(label)} is {shown(folded)} with its letters "
+            f"folded (small capitals, accents and lookalikes read as the letters they show), which the kit reads as "
+            f"{_reads(folded)}. Remove the entry and correct the rows to what each person wrote (or, if "
+            f"{shown(label)} is the person's own word, map it to {_reads(folded)}{_status_kept(label)})"
+        )
     if reads is not None:
         if reads == meaning:
             return None
@@ -204,6 +275,13 @@ def entry_overturns(label: str, meaning: str) -> str | None:
             f"{entry} would overturn the people's own words: the kit reads {shown(label)} as {reads} by itself, and "
             "the map only gives a meaning to descriptions the kit does not read. Remove the entry; if rows hold the "
             "wrong words, fix the data (write what each person said of themselves in gender_identity)"
+        )
+    letters = _WORD.findall(fold_letters(label))
+    if len(letters) == 1 and len(letters[0]) == 1 and meaning != UNDISCLOSED:
+        return (
+            f"{entry} reads an identity into one letter: a single letter is an abbreviation whose meaning the kit "
+            "cannot check (W, F, M stand for different words in different forms; the kit reads only F and M). Write "
+            f'the people\'s own descriptions in gender_identity, or map it to "{UNDISCLOSED}"'
         )
     disguised = _disguised(label)
     if disguised is not None:
@@ -213,7 +291,7 @@ def entry_overturns(label: str, meaning: str) -> str | None:
         return (
             f"{entry} would overturn the people's own words: {shown(label)} is {what}, which the "
             f"kit reads as {reads}. Remove the entry and correct the rows to what each person wrote (or, if "
-            f"{shown(label)} is the person's own word, map it to {reads})"
+            f"{shown(label)} is the person's own word, map it to {reads}{_status_kept(label)})"
         )
     named = _named(label)
     if named and meaning not in named:
@@ -223,7 +301,24 @@ def entry_overturns(label: str, meaning: str) -> str | None:
             f"the person wants to be counted: map it to {' or '.join(json.dumps(n) for n in named)}, or correct "
             "the row"
         )
+    in_words = _named_in_words(label)
+    if in_words and meaning not in in_words:
+        return (
+            f"{entry} would overturn the people's own words: {shown(label)} names {' or '.join(in_words)} in its "
+            f"words, and an entry may only say which of the identities its words name. Map it to "
+            f"{' or '.join(json.dumps(n) for n in in_words)}{_status_kept(label)}, or correct the row to what each "
+            "person wrote"
+        )
     return None
+
+
+def _status_kept(label: str) -> str:
+    """What a map entry for ``label`` keeps of its trans status, in words ("" when its words say none)."""
+    status = implied_status(label)
+    if status is None:
+        return ""
+    said = "trans" if status == "yes" else "cis"
+    return f"; the entry keeps the trans status its words say ({said}), and a trans column that disagrees is refused"
 
 
 def check_identity_map(mapping: Mapping[str, str]) -> None:

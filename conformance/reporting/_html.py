@@ -162,6 +162,8 @@ def badge_key(verdict: object) -> str:
 
 
 def comparison_label(comparison: Comparison) -> str:
+    if comparison.reference == "none (ceiling)":
+        return f"{comparison.group}: its rate against the ceiling"  # no gap: a rate and a limit (rt14f F7)
     if comparison.reference.startswith("none"):
         # "none (absolute)", "none (ceiling)": a group's figure against a limit, named by the limit's kind.
         return f"{comparison.group} ({comparison.reference.removeprefix('none (').rstrip(')') or 'absolute'})"

@@ -158,7 +158,7 @@ def _check_section(check: CheckResult) -> list[str]:
                 why = (why + "; " if why else "") + escape(detectable(c.min_detectable))
             rows.append(
                 [
-                    f"{escape(c.group)} vs {escape(c.reference)}",
+                    _row_label(c.group, c.reference),
                     fixed(c.difference),
                     interval(c.ci),
                     p,
@@ -202,7 +202,7 @@ def _companion(measure: Mapping[str, Any], confidence: float) -> list[str]:
     if comparisons:
         rows = [
             [
-                f"{escape(c.get('group'))} vs {escape(c.get('reference'))}",
+                _row_label(c.get("group"), c.get("reference")),
                 fixed(number(c.get("difference"))),
                 interval(ci(c.get("ci"))),
                 escape(c.get("tolerance")),
@@ -538,3 +538,13 @@ def write_markdown(report: Report | Mapping[str, Any], path: str | Path) -> Path
     target = Path(path)
     write_atomic(target, render_markdown(report))
     return target
+
+
+def _row_label(group: object, reference: object) -> str:
+    """A comparison row's name: ``trans vs cis`` for a gap, ``cis: rate against the ceiling`` for a group's rate
+    against detection_failure_gap's ceiling, which is no gap (rt14f F7: it read ``cis vs none (ceiling)``)."""
+    from .._wording import CEILING_REFERENCE
+
+    if reference == CEILING_REFERENCE:
+        return f"{escape(group)}: rate against the ceiling"
+    return f"{escape(group)} vs {escape(reference)}"

@@ -18,7 +18,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from ..results import CheckResult
+from .._wording import CEILING_REFERENCE
+from ..results import CheckResult, Comparison
 from ._html import comparison_label, escape, fixed, interval, is_num, mapping, plain, policy_number
 
 __all__ = ["gaps_chart", "rates_chart", "sweep_chart"]
@@ -197,8 +198,32 @@ def rates_chart(check: CheckResult) -> Markup:
 
 
 def gaps_chart(check: CheckResult) -> Markup:
-    """Each comparison's gap and interval against the tolerance line and the zero line, coloured by verdict."""
-    comparisons = check.comparisons
+    """Each comparison's gap and interval against the tolerance line and the zero line, coloured by verdict.
+
+    Rows of a group's rate against detection_failure_gap's ceiling are no gaps (rt14f F7): they get a chart of
+    their own, under the gaps', with the ceiling's line and an axis that says what they are.
+    """
+    gaps = tuple(c for c in check.comparisons if c.reference != CEILING_REFERENCE)
+    ceilings = tuple(c for c in check.comparisons if c.reference == CEILING_REFERENCE)
+    out = _comparisons_chart(
+        gaps,
+        "gap (group minus reference); right of the dashed line is beyond tolerance",
+        "tolerance",
+        "gap per comparison: ",
+    )
+    if ceilings:
+        out += _comparisons_chart(
+            ceilings,
+            "the group's share of photos with no face found or an error; right of the dashed line is above the "
+            "ceiling max_detection_failure",
+            "ceiling",
+            "each group's rate against the ceiling: ",
+        )
+    return Markup(out)
+
+
+def _comparisons_chart(comparisons: Sequence[Comparison], axis_label: str, limit: str, title: str) -> Markup:
+    """One row per comparison: its figure and interval against its limit's line (and the zero line)."""
     if not any(c.difference is not None for c in comparisons):
         return Markup()  # nothing to draw: a chart of "n/a" rows said less than the comparisons' table does
     labels = [comparison_label(c) for c in comparisons]
@@ -214,11 +239,16 @@ def gaps_chart(check: CheckResult) -> Markup:
     bottom = _TOP + _ROW * len(comparisons) + 4
     out = [
         _text(label_w, 20, "comparison", anchor="end", cls="head", size=12),
-        _text(plot_b + value_w - 8, 20, "gap [interval]", anchor="end", cls="head", size=12),
-        _text(_WIDTH - 4, 20, "verdict", anchor="end", cls="head", size=12),
-        *_x_axis(
-            axis, ticks, _TOP - 12, bottom, "gap (group minus reference); right of the dashed line is beyond tolerance"
+        _text(
+            plot_b + value_w - 8,
+            20,
+            f"{'gap' if limit == 'tolerance' else 'rate'} [interval]",
+            anchor="end",
+            cls="head",
+            size=12,
         ),
+        _text(_WIDTH - 4, 20, "verdict", anchor="end", cls="head", size=12),
+        *_x_axis(axis, ticks, _TOP - 12, bottom, axis_label),
     ]
     if lo < 0:
         out.append(f'<line x1="{_c(axis(0))}" y1="{_c(_TOP - 12)}" x2="{_c(axis(0))}" y2="{_c(bottom)}" class="zero"/>')
@@ -231,7 +261,7 @@ def gaps_chart(check: CheckResult) -> Markup:
             _text(
                 x - 5 if left_of else x + 5,
                 _TOP - 16,
-                f"tolerance {policy_number(tolerance)}",
+                f"{limit} {policy_number(tolerance)}",
                 anchor="end" if left_of else "start",
                 size=12,
             )
@@ -249,7 +279,7 @@ def gaps_chart(check: CheckResult) -> Markup:
         row.append(_text(plot_b + value_w - 8, y + 4.5, f"{fixed(difference)} {interval(bounds)}", anchor="end"))
         row.append(_text(_WIDTH - 4, y + 4.5, _e(c.verdict.upper()), anchor="end", cls=f"k-{key}"))
         out.append("".join(row) + "</g>")
-    return _svg(_WIDTH, bottom + 46, "gap per comparison: " + ", ".join(_e(x) for x in labels), out)
+    return _svg(_WIDTH, bottom + 46, title + ", ".join(_e(x) for x in labels), out)
 
 
 def sweep_chart(sweep: Sequence[Any], marks: Sequence[float] = ()) -> Markup:

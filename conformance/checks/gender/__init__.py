@@ -17,7 +17,16 @@ from ...observation import GENDER_CODES
 from ...results import CheckResult
 from .._compare import Units, group_order
 from ._ceiling import CEILING_REFERENCE, ceiling_rows, ceiling_tests
-from ._common import _abstained_entirely, _coverage, _disclosed, _groups, _labelled, _low_coverage, _result
+from ._common import (
+    _abstained_entirely,
+    _coverage,
+    _disclosed,
+    _few_faces,
+    _groups,
+    _labelled,
+    _low_coverage,
+    _result,
+)
 from .calibration import confidence_calibration
 from .invariance import transformation_invariance
 from .representability import nonbinary_representability
@@ -113,7 +122,7 @@ def misgender_gap(
         seed=seed,
         count_label="misgendered",
         keep=keep,
-        cannot_pass=_low_coverage(coverage, policy),
+        cannot_pass={**_few_faces(observations, photo_group, policy, keep), **_low_coverage(coverage, policy)},
         companion=(NOT_CORRECTLY_GENDERED, companion),
     )
     abstained = analysed & (observations.predicted == GENDER_CODES["abstain"])

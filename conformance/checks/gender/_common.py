@@ -323,3 +323,44 @@ def _abstained_entirely(
                 "the check applies to a group once some of its faces are labelled"
             )
     return out
+
+
+def _few_faces(
+    observations: Observations, photo_group: _Grouping, policy: Policy, keep: npt.NDArray[np.bool_]
+) -> dict[str, str]:
+    """Groups shown to have no face found (or an error) on more photos than ``max_detection_failure`` allows.
+
+    A check that reads the photos with a face must not pass on a fifth of them (red team 14f F1: a detector
+    that missed 80% of every group passed misgender_gap and confidence_calibration when
+    detection_failure_gap was not among the checks). Such a group's comparisons cannot pass: inconclusive,
+    with this reason. "Shown" is the ceiling's own test (one-sided, the check's fail error, Clopper-Pearson
+    or Wilson limits on the group's people, unadjusted: it only ever holds back a pass), so a perfect or
+    ordinary detector is never held back, and a group too small to show anything is not either (its
+    comparisons are inconclusive on their own size anyway). The ceiling turned off (1) turns this off. Only the
+    photos the check compares (``keep``: people who disclosed an identity) count, so undisclosed people change
+    nothing here, as they change nothing else in these checks.
+    """
+    import numpy as np
+
+    from ... import stats
+
+    ceiling = policy.max_detection_failure
+    if ceiling >= 1.0 or not len(observations):
+        return {}
+    _, alpha_fail = error_rates(policy)
+    failed = ~observations.analysed
+    out: dict[str, str] = {}
+    for name in photo_group.present(keep):
+        mask = photo_group.mask(name) & keep
+        _, inverse = np.unique(observations.subject[mask], return_inverse=True)
+        num = np.bincount(inverse, weights=failed[mask].astype(np.float64))
+        den = np.bincount(inverse).astype(np.float64)
+        rate = stats.clustered_rate(num, den)
+        if stats.rate_tests(rate, ceiling, policy.interval).exceeds <= alpha_fail:
+            k, n = int(failed[mask].sum()), int(mask.sum())
+            out[str(name)] = (
+                f"no face found or an error on {k} of {n} photos ({k / n:.1%}), shown above max_detection_failure "
+                f"{ceiling:g}: the check reads only the photos with a face, and a pass on {n - k} of {n} would "
+                "hide what became of the rest (see detection_failure_gap)"
+            )
+    return out

@@ -114,7 +114,9 @@ def nonbinary_representability(
         rate = GroupRate(
             name="nonbinary",
             photos=photos,
-            subjects=n,
+            # Every nonbinary person, as photos counts every photo (rt14f F8: "6 photos, 5 subjects" for six
+            # people of one photo each, one with no face); n is the people with a face, the figure's own.
+            subjects=len(np.unique(observations.subject[nonbinary])),
             count=any_photo,
             n=n,
             rate=r.rate,
