@@ -93,6 +93,20 @@ def cli(cwd: Path, model: str, *extra: str, timeout: float = 180) -> subprocess.
     )
 
 
+def verify_cli(cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``conformance verify`` of the report ``cli`` wrote in ``cwd``, run as a user would (``env`` added)."""
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", "verify", "conformance-report/report.json"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**environment(), **env},
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
 def verdict_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in (done.stdout + done.stderr).splitlines() if "conformance verdict:" in line]
 

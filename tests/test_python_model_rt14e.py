@@ -33,6 +33,7 @@ from test_python_model_rt14d import (
     module,
     until,
     verdict_lines,
+    verify_cli,
     write_project,
 )
 
@@ -118,16 +119,7 @@ def test_verify_keeps_the_models_output_off_the_console_as_run_does(tmp_path: Pa
     source, lines = VERIFIED_MODELS[model]
     module(tmp_path, model, source.replace("{FEMALE}", FEMALE))
     assert cli(tmp_path, model).returncode == 1
-    verified = subprocess.run(
-        [sys.executable, "-m", "conformance", "verify", "conformance-report/report.json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=environment(),
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    verified = verify_cli(tmp_path)
     assert verified.returncode == 0, (verified.stdout[-2000:], verified.stderr[-2000:])
     assert "Traceback" not in verified.stdout + verified.stderr
     assert verified.stdout.startswith("conformance verify: conformance-report/report.json\n")

@@ -14,8 +14,6 @@ worked out from what each model is written to do (the line it writes, the proces
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +22,10 @@ from test_python_model_rt14d import (
     EXPECTED_VERDICT,
     FEMALE,
     cli,
-    environment,
     module,
     until,
     verdict_lines,
+    verify_cli,
     write_project,
 )
 
@@ -103,16 +101,7 @@ def test_verify_keeps_an_atexit_print_of_the_model_off_the_console(tmp_path: Pat
     assert cli(tmp_path, "atexit_print").returncode == 1
     temporary = tmp_path / "tmp"  # where verify makes the folder of its log
     temporary.mkdir()
-    verified = subprocess.run(
-        [sys.executable, "-m", "conformance", "verify", "conformance-report/report.json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**environment(), "TMPDIR": str(temporary)},
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    verified = verify_cli(tmp_path, TMPDIR=str(temporary))
     assert verified.returncode == 0, (verified.stdout[-2000:], verified.stderr[-2000:])
     # Before: verify printed "conformance verdict: PASS (atexit)" as its last line.
     assert FORGED not in verified.stdout + verified.stderr
@@ -160,16 +149,7 @@ def test_a_plain_subprocess_the_model_left_running_is_ended_and_named_with_where
     assert "LEFTOVER-LINE" in _log(tmp_path)
     # conformance verify imports the model again, which starts the shell again: ended and named the same way.
     (tmp_path / "child.pid").unlink()
-    verified = subprocess.run(
-        [sys.executable, "-m", "conformance", "verify", "conformance-report/report.json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env=environment(),
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    verified = verify_cli(tmp_path)
     assert verified.returncode == 0, (verified.stdout[-2000:], verified.stderr[-2000:])
     again = int((tmp_path / "child.pid").read_text())
     assert re.search(
