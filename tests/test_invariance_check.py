@@ -21,6 +21,7 @@ from conformance import Dataset, Face, Observation, Observations, group_labels, 
 from conformance.adapters.registry import create
 from conformance.metamorphic import plan_transforms
 from conformance.observation import Variant
+from conformance.results import CheckResult
 from conformance.run.runner import analyze_dataset, plan_variants
 
 SEED = 20261121
@@ -307,3 +308,67 @@ def test_variants_that_raised_are_failures_with_their_reason_not_lost_faces(data
     assert result.verdict == "inconclusive"
     (comparison,) = result.comparisons
     assert f"trans: 7 of its variants failed, none answered ({reason})" in comparison.note
+
+
+def _many(tmp_path: Path, each: int) -> Dataset:
+    shots = people("c", each, identity="woman", trans="no") + people("t", each, identity="woman", trans="yes")
+    manifest, _ = write_dataset(tmp_path / "data", shots)
+    return load_dataset(manifest)
+
+
+def _invariance(observations: Observations, dataset: Dataset) -> CheckResult:
+    return run_check(
+        "transformation_invariance",
+        observations,
+        groups=group_labels(dataset),
+        reference="cis",
+        policy=WILSON,
+        seed=SEED,
+    )
+
+
+def test_losing_the_face_on_half_the_variants_cannot_pass(tmp_path: Path) -> None:
+    """An analyzer that finds no face on the trans variants it would flip (half of them) showed no flip at all,
+    and passed. 200 of 400 trans variants lost is 50%, far above max_detection_failure 0.2 (Wilson's lower limit
+    on 200/400 is about 0.45): the trans comparison is held back, inconclusive, saying why."""
+    dataset = _many(tmp_path, 400)
+    ids = photo_ids(dataset)
+    records = [seen(pid, female()) for pid in ids.values()]
+    variants = [
+        Variant(pid, "mirror", seen(pid + "~mirror", None if s.startswith("t-") and int(s[2:]) % 2 else female()))
+        for s, pid in ids.items()
+    ]
+    result = _invariance(Observations.build(dataset, records, variants=variants), dataset)
+    assert result.details["faces_lost"] == 200
+    (comparison,) = result.comparisons
+    assert comparison.verdict == "inconclusive"
+    assert "no face found or an error on 200 of 400 variants of photos with a face (50.0%)" in comparison.note
+    assert result.verdict == "inconclusive"
+
+
+def test_no_face_on_most_photos_cannot_pass(tmp_path: Path) -> None:
+    """Photos with no face are never transformed, so a detector that misses 60% of the trans photos left only
+    faces it did not flip. 240 of 400 is 60%, above the ceiling 0.2: inconclusive, the photos named."""
+    dataset = _many(tmp_path, 400)
+    ids = photo_ids(dataset)
+    missed = {s for s in ids if s.startswith("t-") and int(s[2:]) < 240}
+    records = [seen(pid, None if s in missed else female()) for s, pid in ids.items()]
+    variants = [Variant(pid, "mirror", seen(pid + "~mirror", female())) for s, pid in ids.items() if s not in missed]
+    result = _invariance(Observations.build(dataset, records, variants=variants), dataset)
+    (comparison,) = result.comparisons
+    assert comparison.verdict == "inconclusive"
+    assert "no face found or an error on 240 of 400 photos (60.0%)" in comparison.note
+
+
+def test_a_few_lost_faces_still_pass(tmp_path: Path) -> None:
+    """The ceiling holds back only what it shows: 8 of 400 trans variants lost (2%) is well below 0.2, and with no
+    flip anywhere the comparison passes (the control for the two tests above)."""
+    dataset = _many(tmp_path, 400)
+    ids = photo_ids(dataset)
+    records = [seen(pid, female()) for pid in ids.values()]
+    variants = [
+        Variant(pid, "mirror", seen(pid + "~mirror", None if s.startswith("t-") and int(s[2:]) < 8 else female()))
+        for s, pid in ids.items()
+    ]
+    result = _invariance(Observations.build(dataset, records, variants=variants), dataset)
+    assert result.verdict == "pass"

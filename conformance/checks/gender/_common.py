@@ -340,27 +340,48 @@ def _few_faces(
     photos the check compares (``keep``: people who disclosed an identity) count, so undisclosed people change
     nothing here, as they change nothing else in these checks.
     """
+    return _above_ceiling(
+        ~observations.analysed,
+        observations.subject,
+        photo_group.codes,
+        photo_group.names,
+        keep,
+        policy,
+        lambda k, n, ceiling: (
+            f"no face found or an error on {k} of {n} photos ({k / n:.1%}), shown above max_detection_failure "
+            f"{ceiling:g}: the check reads only the photos with a face, and a pass on {n - k} of {n} would "
+            "hide what became of the rest (see detection_failure_gap)"
+        ),
+    )
+
+
+def _above_ceiling(
+    missed: npt.NDArray[np.bool_],
+    subject: npt.NDArray[Any],
+    codes: npt.NDArray[np.int32],
+    names: Sequence[str],
+    where: npt.NDArray[np.bool_],
+    policy: Policy,
+    say: Callable[[int, int, float], str],
+) -> dict[str, str]:
+    """Each group (``codes`` index ``names``) whose share of ``missed`` among the units ``where`` is shown above
+    ``max_detection_failure``, with ``say(missed, units, ceiling)``: the test :func:`_few_faces` describes, on
+    units that may be photos or a check's own (transformation_invariance's variants)."""
     import numpy as np
 
     from ... import stats
 
     ceiling = policy.max_detection_failure
-    if ceiling >= 1.0 or not len(observations):
+    if ceiling >= 1.0 or not where.any():
         return {}
     _, alpha_fail = error_rates(policy)
-    failed = ~observations.analysed
     out: dict[str, str] = {}
-    for name in photo_group.present(keep):
-        mask = photo_group.mask(name) & keep
-        _, inverse = np.unique(observations.subject[mask], return_inverse=True)
-        num = np.bincount(inverse, weights=failed[mask].astype(np.float64))
+    for code in sorted(set(codes[where].tolist()), key=lambda c: names[c]):
+        mask = (codes == code) & where
+        _, inverse = np.unique(subject[mask], return_inverse=True)
+        num = np.bincount(inverse, weights=missed[mask].astype(np.float64))
         den = np.bincount(inverse).astype(np.float64)
         rate = stats.clustered_rate(num, den)
         if stats.rate_tests(rate, ceiling, policy.interval).exceeds <= alpha_fail:
-            k, n = int(failed[mask].sum()), int(mask.sum())
-            out[str(name)] = (
-                f"no face found or an error on {k} of {n} photos ({k / n:.1%}), shown above max_detection_failure "
-                f"{ceiling:g}: the check reads only the photos with a face, and a pass on {n - k} of {n} would "
-                "hide what became of the rest (see detection_failure_gap)"
-            )
+            out[str(names[code])] = say(int(missed[mask].sum()), int(mask.sum()), ceiling)
     return out

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...results import CheckResult
 from .._compare import Units, error_rates
-from ._common import _groups, _result
+from ._common import _above_ceiling, _few_faces, _groups, _result
 
 if TYPE_CHECKING:
     import numpy as np
@@ -75,6 +75,27 @@ def transformation_invariance(
         group=photo_group.labels[original],
     )
     failed, reasons, cannot_pass = _variant_failures(rows, base_faces, units.group, compared)
+    had_face = np.fromiter((f is not None for f in base_faces), dtype=bool, count=len(rows))
+    # A flip needs a face on both sides, so an analyzer could hide its flips by finding no face: on the photos
+    # (they are never transformed) or on their variants. Either shown above max_detection_failure holds the
+    # group's pass back, as misgender_gap's photos with no face do.
+    cannot_pass = {
+        **_few_faces(observations, photo_group, policy, np.ones(len(observations), dtype=bool)),
+        **_above_ceiling(
+            ~compared,
+            units.cluster,
+            photo_group.codes[original],
+            photo_group.names,
+            had_face,
+            policy,
+            lambda k, n, ceiling: (
+                f"no face found or an error on {k} of {n} variants of photos with a face ({k / n:.1%}), shown "
+                f"above max_detection_failure {ceiling:g}: a flip needs a face on both sides, and a pass on the "
+                f"{n - k} compared would hide what became of the rest"
+            ),
+        ),
+        **cannot_pass,
+    }
     result = _result(
         "transformation_invariance",
         "variants whose gender label differs from the photo's / variants with a face in both",
@@ -103,7 +124,7 @@ def transformation_invariance(
                 "confidence_change": change,
             }
         )
-    lost = int(np.sum(~seen & np.fromiter((f is not None for f in base_faces), dtype=bool, count=len(rows)))) - failed
+    lost = int(np.sum(~seen & had_face)) - failed
     transforms = sorted({v.transform for v in rows})
     errors = f", {failed} failed ({'; '.join(f'{n} x {why}' for why, n in reasons)})" if failed else ""
     return replace(
