@@ -748,6 +748,7 @@ GENERATED = {
     # The planner's promised power and the sequential audit, as their benchmarks measured them.
     "plan-power": ("how-to/plan.md", lambda: benchmark_results("plan-power")),
     "sequential-audit": ("explanation/methodology.md", lambda: benchmark_results("sequential-audit")),
+    "ceiling-error-rates": ("explanation/methodology.md", lambda: benchmark_results("ceiling-error-rates")),
 }
 BEGIN_GENERATED = re.compile(r"^<!-- regen:(?P<name>[\w-]+) -->$")
 END_GENERATED = "<!-- regen:end -->"
