@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .report import Report
     from .results import CheckResult
     from .run.context import Context, RunOptions
-    from .sharing import Share
+    from .run.sharing import Share
 
 __all__ = [
     "OPT_ALLOW_LIVE",
@@ -313,7 +313,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Collector(config), "conformance-collector")
 
 
-# -- one run, one set of answers under pytest-xdist (conformance.sharing) ------------------------------------
+# -- one run, one set of answers under pytest-xdist (conformance.run.sharing) --------------------------------
 
 _SHARE_INPUT = "conformance_share"
 _ANSWERS_FIELD = "_conformance_answers"  # a worker's digest of its answers, riding on the context it sends
@@ -325,7 +325,7 @@ def _join_share(config: pytest.Config) -> None:
     """In an xdist worker: analyse through the run's shared folder, so that every worker uses the same answers."""
     given = getattr(config, "workerinput", {}).get(_SHARE_INPUT)
     if given is not None:
-        from .sharing import Share, activate
+        from .run.sharing import Share, activate
 
         activate(Share.from_input(given))
 
@@ -336,7 +336,7 @@ def pytest_configure_node(node: Any) -> None:
     config = node.config
     if not _active(config):
         return
-    from .sharing import open_share, seed
+    from .run.sharing import open_share, seed
 
     share = config.stash.get(_share_key, None)
     if share is None:
@@ -354,7 +354,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if share is not None:
         share.close()
     if _SHARE_INPUT in getattr(config, "workerinput", {}):
-        from .sharing import activate
+        from .run.sharing import activate
 
         activate(None)
 
@@ -665,7 +665,7 @@ def _send_context(item: pytest.Item, ctx: Context) -> None:
         if hasattr(item.config, "workerinput"):
             # To the xdist controller, through execnet: plain lists only (the photos are made when read).
             payload["photos"] = list(payload["photos"])
-            from .sharing import answers_digest
+            from .run.sharing import answers_digest
 
             worker = str(item.config.workerinput.get("workerid", "?"))
             payload[_ANSWERS_FIELD] = {"worker": worker, "digest": answers_digest(payload["photos"], ctx.observations)}
@@ -1016,7 +1016,7 @@ class _Collector:
         if self.answers is None:
             self.answers = (worker, digest)
         elif digest != self.answers[1] and not self.systematic:
-            from .sharing import different_answers
+            from .run.sharing import different_answers
 
             analyzer = self.context.get("analyzer", {})
             name = str(analyzer.get("source") or analyzer.get("name") or "the analyzer")
