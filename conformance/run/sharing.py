@@ -17,13 +17,18 @@ the reading of a bounded file, never gigabytes of parsing (red team 15d F4). A f
 is shared the same way, so every worker stops with the same message and the model is not called
 again. ``conformance run -- -n N`` has the answers already: the CLI's are the entry (:func:`seed`).
 
+The checks' results are shared the same way (:func:`shared_results`): the first worker to need a
+check's results computes them, the others read them, so the regression gate's worker, which compares
+every check with the baseline, computes none that another worker computed (red team 18 F13: each
+check's bootstrap ran twice a run).
+
 A worker that cannot use the folder (it was removed, an entry does not verify) works the answers
-out itself. Every worker also sends the controller a digest of the answers its checks used
+(or the results) out itself. Every worker also sends the controller a digest of the answers its checks used
 (:func:`answers_digest`); the controller refuses to build a verdict on two digests
 (:func:`different_answers` says why, and the way out), whatever the reason they differ.
 
 The folder lives outside the project and is removed when the run ends; it holds what a report
-holds (labels, confidences, boxes, reasons), never image bytes.
+holds (labels, confidences, boxes, reasons, the checks' figures), never image bytes.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
@@ -55,11 +60,13 @@ __all__ = [
     "seed",
     "shared",
     "shared_observations",
+    "shared_results",
 ]
 
 _FORMAT = 2  # 1: sealed over the parsed content, which had to be parsed whole before its seal was checked
 _SEAL_LINE = 65  # the seal's 64 hex digits and a newline, before the entry's JSON
 P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -125,9 +132,10 @@ def _write(share: Share, key: str, body: dict[str, Any]) -> None:
     write_atomic(_entry(share, key), _seal(share, text.encode("ascii")).decode("ascii") + "\n" + text)
 
 
-def _read(share: Share, key: str, bounds: EntryBounds | None = None) -> dict[str, Any] | None:
+def _read(share: Share, key: str, bounds: EntryBounds | None = None, *, what: str = "answers") -> dict[str, Any] | None:
     """The entry under ``key`` when it exists, verifies and is within ``bounds``; None otherwise (the worker
     works alone). ``bounds`` are the run's answers' (:class:`~conformance.run.cache.EntryBounds`); None: 1 GiB.
+    ``what`` the entry holds ("answers", "results") is what a notice calls it.
 
     The seal is checked on the bytes before anything is parsed: an entry the run's workers did not write
     costs its reading only.
@@ -155,20 +163,20 @@ def _read(share: Share, key: str, bounds: EntryBounds | None = None) -> dict[str
         del body, data  # only the text is parsed from here on
         document = parse_entry(text, bounds)
     except (OSError, EntryRefused) as exc:
-        _ignored(path, exc.problem if isinstance(exc, EntryRefused) else read_problem(exc, "shared answers"))
+        _ignored(path, exc.problem if isinstance(exc, EntryRefused) else read_problem(exc, f"shared {what}"), what)
         return None
     if not isinstance(document, dict) or document.get("format") != _FORMAT or document.get("key") != key:
         return None
     return document
 
 
-def _ignored(path: Path, problem: str) -> None:
+def _ignored(path: Path, problem: str, what: str = "answers") -> None:
     """Say on stderr that the entry at ``path`` is not used, and why ("it ..."): this worker works alone."""
     from .._text import printable
 
     notice = (
-        f"conformance: ignored the answers shared by the run's workers, {path}: it {problem}; this worker works "
-        "the answers out itself"
+        f"conformance: ignored the {what} shared by the run's workers, {path}: it {problem}; this worker works "
+        f"the {what} out itself"
     )
     sys.stderr.write(printable(notice) + "\n")
 
@@ -301,6 +309,56 @@ def _store(share: Share, key: str, body: dict[str, Any]) -> None:
 def seed(share: Share, what: Sequence[object], observations: Observations) -> None:
     """Store observations already made (``conformance run`` made them before pytest started) for the workers."""
     _store(share, _key(what), _observations_body(observations))
+
+
+def shared_results(
+    what: Sequence[object],
+    compute: Callable[[], R],
+    *,
+    dump: Callable[[R], list[Any]],
+    load: Callable[[list[Any]], R],
+    bounds: EntryBounds,
+) -> R:
+    """``compute()``'s results, worked out once for all of a run's xdist workers, as the answers are.
+
+    ``what`` decides them (the run's options, the check, the digest of the answers they stand on): the
+    entry's key. The first worker to need them computes them while holding the entry's lock and stores
+    ``dump(results)`` (plain JSON, sealed as the answers are); the others wait for the lock and ``load``
+    what it stored: the regression gate's worker, which compares every check, computes none that another
+    worker computed. A :class:`~conformance.errors.ConformanceError` is shared likewise and raised again.
+    An entry that does not verify, is over ``bounds`` or does not load is not used: this worker computes
+    the results itself. Outside an xdist worker this is ``compute()``.
+    """
+    from ..errors import ConformanceError
+    from ..failures import SystematicFailure
+
+    if not _ACTIVE:
+        return compute()
+    share = _ACTIVE[0]
+    key = _key(("results", *what))  # never an answers entry's key: those are (options, analyzer spec)
+    with ExitStack() as held:
+        try:
+            held.enter_context(_locked(Path(share.folder) / f"{key}.lock"))
+        except OSError:
+            return compute()  # the folder is gone: this worker's own results
+        found = _read(share, key, bounds, what="results")
+        if found is not None and found.get("kind") == "failure":
+            _raise_stored(found)
+        if found is not None and found.get("kind") == "results" and isinstance(found.get("results"), list):
+            try:
+                return load(found["results"])
+            except (TypeError, ValueError) as exc:  # sealed by the run's workers, yet not results: never trusted
+                _ignored(_entry(share, key), f"does not hold a check's results ({exc})", "results")
+        try:
+            results = compute()
+        except ConformanceError as exc:
+            _store(
+                share, key, {"kind": "failure", "systematic": isinstance(exc, SystematicFailure), "message": str(exc)}
+            )
+            raise
+        _store(share, key, {"kind": "results", "results": dump(results)})
+        return results
+    raise AssertionError("unreachable")  # for type checkers: the block returns or raises
 
 
 def answers_digest(photos: Sequence[Mapping[str, Any]], observations: Observations | None) -> str:
