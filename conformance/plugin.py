@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .report import Report
     from .results import CheckResult
     from .run.context import Context, RunOptions
-    from .sharing import Share
+    from .run.sharing import Share
 
 __all__ = [
     "OPT_ALLOW_LIVE",
@@ -115,6 +115,7 @@ _item_context_key = pytest.StashKey[dict[str, Any]]()
 _sent_key = pytest.StashKey[bool]()
 _options_key = pytest.StashKey["RunOptions"]()
 _computed_key = pytest.StashKey[dict[str, list["CheckResult"]]]()
+_answers_key = pytest.StashKey[str]()  # an xdist worker's digest of its answers, worked out once
 _context_key = pytest.StashKey["Context"]()
 
 
@@ -313,7 +314,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Collector(config), "conformance-collector")
 
 
-# -- one run, one set of answers under pytest-xdist (conformance.sharing) ------------------------------------
+# -- one run, one set of answers under pytest-xdist (conformance.run.sharing) --------------------------------
 
 _SHARE_INPUT = "conformance_share"
 _ANSWERS_FIELD = "_conformance_answers"  # a worker's digest of its answers, riding on the context it sends
@@ -325,7 +326,7 @@ def _join_share(config: pytest.Config) -> None:
     """In an xdist worker: analyse through the run's shared folder, so that every worker uses the same answers."""
     given = getattr(config, "workerinput", {}).get(_SHARE_INPUT)
     if given is not None:
-        from .sharing import Share, activate
+        from .run.sharing import Share, activate
 
         activate(Share.from_input(given))
 
@@ -336,7 +337,7 @@ def pytest_configure_node(node: Any) -> None:
     config = node.config
     if not _active(config):
         return
-    from .sharing import open_share, seed
+    from .run.sharing import open_share, seed
 
     share = config.stash.get(_share_key, None)
     if share is None:
@@ -354,7 +355,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if share is not None:
         share.close()
     if _SHARE_INPUT in getattr(config, "workerinput", {}):
-        from .sharing import activate
+        from .run.sharing import activate
 
         activate(None)
 
@@ -665,10 +666,8 @@ def _send_context(item: pytest.Item, ctx: Context) -> None:
         if hasattr(item.config, "workerinput"):
             # To the xdist controller, through execnet: plain lists only (the photos are made when read).
             payload["photos"] = list(payload["photos"])
-            from .sharing import answers_digest
-
             worker = str(item.config.workerinput.get("workerid", "?"))
-            payload[_ANSWERS_FIELD] = {"worker": worker, "digest": answers_digest(payload["photos"], ctx.observations)}
+            payload[_ANSWERS_FIELD] = {"worker": worker, "digest": _answers_of(item.config, ctx, payload["photos"])}
         item.stash[_item_context_key] = payload
 
 
@@ -739,22 +738,63 @@ def _run_link(item: pytest.Item, observations: object) -> RunLink | None:
 
 
 def _results(config: pytest.Config, ctx: Context, check_id: str) -> list[CheckResult]:
-    """A check's results on the run's data, computed once per process: the check's test and the gate share them."""
+    """A check's results on the run's data, computed once per run: the check's test and the gate share them,
+    in this process, and under pytest-xdist across the run's workers (:func:`_run`)."""
     done = config.stash.setdefault(_computed_key, {})
     if check_id not in done:
-        done[check_id] = _run(ctx, check_id)
+        done[check_id] = _run(config, ctx, check_id)
     return done[check_id]
 
 
-def _run(ctx: Context, check_id: str) -> list[CheckResult]:
+def _run(config: pytest.Config, ctx: Context, check_id: str) -> list[CheckResult]:
+    """``check_results``; in an xdist worker, through the run's share: the first worker to need a check's
+    results computes them, the others (the gate's, a second test of the check) read them, sealed as the
+    answers are (red team 18 F13: the gate's worker computed every check again, bootstraps included)."""
     from .errors import ConformanceError
     from .run.context import check_results
 
     try:
-        return check_results(ctx, check_id)
+        if not hasattr(config, "workerinput"):
+            return check_results(ctx, check_id)  # one process: its results are shared within it (_results)
+        from .run.cache import EntryBounds
+        from .run.sharing import shared_results
+
+        return shared_results(
+            # What decides them: the run's options, the check, and the answers they stand on (the digest the
+            # controller compares), so a worker that had to work its answers out alone never reads another's.
+            (ctx.options, ctx.analyzer_spec, check_id, _answers_of(config, ctx)),
+            lambda: check_results(ctx, check_id),
+            dump=lambda results: [result.to_dict() for result in results],
+            load=lambda rows: _results_from(rows, check_id),
+            # A check's results summarise the answers: read within the bounds of the run's answers' entry.
+            bounds=EntryBounds.of_run(ctx.dataset.photos),
+        )
     except ConformanceError as exc:
         message = printable(f"conformance: {exc}")
     pytest.fail(message, pytrace=False)
+
+
+def _results_from(rows: list[Any], check_id: str) -> list[CheckResult]:
+    """A check's results as another worker stored them (``CheckResult.to_dict``); ValueError if they are not."""
+    from collections.abc import Mapping
+
+    from .results import CheckResult
+
+    if not all(isinstance(row, Mapping) and row.get("id") == check_id for row in rows):
+        raise ValueError(f"not {check_id}'s results")
+    return [CheckResult.from_dict(row, where=f"{check_id}'s shared result") for row in rows]
+
+
+def _answers_of(config: pytest.Config, ctx: Context, photos: list[dict[str, Any]] | None = None) -> str:
+    """The digest of the answers this process's checks stand on (what its context tells the controller), once."""
+    digest = config.stash.get(_answers_key, None)
+    if digest is None:
+        from .run.sharing import answers_digest
+
+        if photos is None:
+            photos = list(_context_payload(ctx)["photos"])
+        digest = config.stash[_answers_key] = answers_digest(photos, ctx.observations)
+    return digest
 
 
 @pytest.fixture
@@ -795,10 +835,9 @@ def conformance_regression_gate(
     The gate makes every check of the run to compare them, and records them: a run of the gate alone
     (``-k regression``) reports every check, complete, whatever its exit says about regressions.
 
-    A known cost under pytest-xdist: results are shared within a process, so the gate's worker computes
-    again the checks other workers ran (at most one more computation of every check per run: about 1 s
-    on the demo, misgender_gap's bootstrap nearly all of it). The gate is a test whose outcome is its
-    verdict, so it cannot wait on the controller for the other workers' results.
+    Under pytest-xdist the gate computes no check another worker computed: each check's results are
+    computed once per run and shared through the run's sealed folder (:func:`_run`). The gate stays a
+    test on a worker, whose outcome is its verdict.
     """
     from .comparison.gate import find_regressions
     from .errors import ConformanceError
@@ -1016,7 +1055,7 @@ class _Collector:
         if self.answers is None:
             self.answers = (worker, digest)
         elif digest != self.answers[1] and not self.systematic:
-            from .sharing import different_answers
+            from .run.sharing import different_answers
 
             analyzer = self.context.get("analyzer", {})
             name = str(analyzer.get("source") or analyzer.get("name") or "the analyzer")

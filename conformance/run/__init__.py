@@ -8,7 +8,8 @@
   photo compared (1:1); the values it produces are :mod:`conformance.matching`'s;
 - :mod:`~conformance.run.execution`: where the calls run (executors, Dask), progress, the vocabulary
   contract and systematic failures;
-- :mod:`~conformance.run.cache`: the sealed observation cache.
+- :mod:`~conformance.run.cache`: the sealed observation cache;
+- :mod:`~conformance.run.sharing`: what the run's pytest-xdist workers work out once for all of them.
 
 Nothing is imported here: each module loads when first used. Checks, adapters, reporting and the
 data never import this package (docs/explanation/architecture.md).

@@ -231,7 +231,7 @@ def build_context(options: RunOptions, *, policy: Policy | None = None, spending
     )
     if options.sequential:
         return _sequential_context(options, analyzer_spec, settings, dataset, analyzer, policy, wanted, spending)
-    from ..sharing import shared
+    from .sharing import shared
 
     # Under pytest-xdist the first worker analyses and the others read its answers: one run, one set of answers.
     observations = shared((options, analyzer_spec), dataset, analyze_dataset)(
@@ -283,9 +283,9 @@ def _sequential_context(
     from ..adapters.base import SessionPlan
     from ..dataset import group_labels
     from ..sequential import DEFAULT_SPENDING, run_looks
-    from ..sharing import shared
     from .execution import Recipe
     from .runner import analyze_dataset
+    from .sharing import shared
 
     labels = tuple(group_labels(dataset, options.group_by))
     preferred = None if options.group_by else "cis"
