@@ -6,6 +6,10 @@ reader reads it. The JSONL manifest's scan and the predictions file's reader eac
 and the manifest's stopped at the ``\\r`` of a ``\\r\\n``: a line one byte over the limit passed there and
 not in a predictions file (red team 15d F6). A file of one endless line is refused after reading the limit,
 never read until the memory runs out.
+
+Text saved as UTF-16 or UTF-32 is refused by every reader as not UTF-8; :func:`wide_encoding` tells which
+it looks like, so the message can say so (ASCII in UTF-16 without a byte-order mark is valid UTF-8, full of
+NUL bytes: read as it is, it looked like odd column names, or "not valid JSON").
 """
 
 from __future__ import annotations
@@ -14,12 +18,19 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-__all__ = ["LINE_LIMIT", "LineTooLong", "numbered_lines"]
+__all__ = ["LINE_LIMIT", "LineTooLong", "numbered_lines", "wide_encoding"]
 
 # The longest line read, its line end included: a predictions line with a thousand faces is about 150 KB,
 # a manifest row of a few dozen cells of at most 131,072 characters each fits.
 LINE_LIMIT = 16 * 2**20
 
+# Byte-order marks, UTF-32's first (UTF-32LE's begins with UTF-16LE's): iconv's name for each, and how a message says it.
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32", "UTF-32, little-endian, with a byte-order mark"),
+    (b"\x00\x00\xfe\xff", "UTF-32", "UTF-32, big-endian, with a byte-order mark"),
+    (b"\xff\xfe", "UTF-16", "UTF-16, little-endian, with a byte-order mark"),
+    (b"\xfe\xff", "UTF-16", "UTF-16, big-endian, with a byte-order mark"),
+)
 _LONE_CR = re.compile(b"\r(?!\n)")  # a carriage return that does not start a \r\n ends a line too
 _AFTER_LONE_CR = re.compile(b"(?<=\r)(?!\n)")
 
@@ -68,3 +79,41 @@ def numbered_lines(handle: BinaryIO, limit: int) -> Iterator[tuple[int, bytes]]:
         else:
             number += 1
             yield number, chunk
+
+
+def wide_encoding(head: bytes) -> tuple[str, str] | None:
+    """What a file whose first bytes are ``head`` looks saved in, when that is UTF-16 or UTF-32: iconv's name for
+    the encoding and how a message says it; None when it looks like neither.
+
+    With a byte-order mark, the mark tells. Without one, ASCII text in UTF-16 has a NUL in every other byte
+    (the even ones big-endian), in UTF-32 three in every four: three in four of those bytes will do, among
+    the first 256.
+
+    >>> wide_encoding('{"photo": "a.png"}'.encode("utf-16-le"))
+    ('UTF-16LE', 'UTF-16, little-endian, without a byte-order mark')
+    >>> wide_encoding('{"photo": "a.png"}'.encode("utf-32-be"))
+    ('UTF-32BE', 'UTF-32, big-endian, without a byte-order mark')
+    >>> wide_encoding('{"photo": "a.png"}'.encode("utf-8")) is None
+    True
+    """
+    for mark, codec, said in _BOMS:
+        if head.startswith(mark):
+            return codec, said
+    sample = head[:256]
+    if b"\x00" not in sample:
+        return None
+
+    def mostly_nul(part: bytes) -> bool:
+        return len(part) >= 2 and part.count(0) * 4 >= len(part) * 3
+
+    quarters = [mostly_nul(sample[i::4]) for i in range(4)]
+    if quarters == [False, True, True, True]:
+        return "UTF-32LE", "UTF-32, little-endian, without a byte-order mark"
+    if quarters == [True, True, True, False]:
+        return "UTF-32BE", "UTF-32, big-endian, without a byte-order mark"
+    even, odd = sample[0::2], sample[1::2]
+    if len(odd) >= 2 and max(even.count(0), odd.count(0)) * 4 >= len(odd) * 3:
+        if even.count(0) > odd.count(0):
+            return "UTF-16BE", "UTF-16, big-endian, without a byte-order mark"
+        return "UTF-16LE", "UTF-16, little-endian, without a byte-order mark"
+    return None
