@@ -503,8 +503,8 @@ def _verified_body(path: Path, handle: BinaryIO, head: bytes, secret: bytes, lim
     if not hmac.compare_digest(mac.hexdigest().encode("ascii"), seal):
         raise _Unsealed(_MISMATCH)
     handle.seek(_SEAL_LINE)
-    body = handle.read(limit + 1)
-    if len(body) > limit or not hmac.compare_digest(_seal_bytes(secret, body), seal):
+    body = handle.read(read + 1)  # what was hashed, and a byte to see it grew: never a buffer of the whole bound
+    if len(body) > read or not hmac.compare_digest(_seal_bytes(secret, body), seal):
         raise _Unsealed(_MISMATCH)
     return body
 
@@ -532,9 +532,9 @@ def _legacy_text(path: Path, handle: BinaryIO, info: os.stat_result, limit: int)
             f"one ({when}), so it is not read (that format is parsed before its seal can be checked)"
         )
     handle.seek(0)
-    data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise FileTooLarge(path, len(data), limit)
+    data = handle.read(info.st_size + 1)  # its size and a byte to see it grew: never a buffer of the whole bound
+    if len(data) > info.st_size:
+        raise _Unsealed(_MISMATCH)  # it grew while it was read
     if os.fstat(handle.fileno()).st_ctime_ns != info.st_ctime_ns:
         raise _Unsealed(_MISMATCH)  # changed while it was read
     try:
