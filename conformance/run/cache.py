@@ -27,16 +27,17 @@ The cache can speed a run up, never change its result:
   could be checked) is read, with the checks it always had, only when it was made before this
   machine's cache moved to sealing bytes (its inode change time against a mark kept beside the key,
   where the project's writers cannot reach); it is then rewritten in the current format. One made
-  since (planted: an older kit running beside this one writes none the kit could not work out again
-  from its recording) is ignored unread, with the notice;
+  since is ignored unread, with the notice: this kit writes none, and what an older kit running beside
+  it writes is worked out again from the recording;
 - an entry holds observations only: where the answers came from (simulated, emulated, the endpoint,
   the recording's sessions) is always read again from the recording by the adapter, never from here;
 - an entry that does not verify is ignored, with a one-line notice, and the answers are worked out
   again from the recording (and stored anew);
 - an entry is read within bounds sized from the run (:class:`EntryBounds`: its bytes, and the JSON
   values in them counted outside strings before parsing), the most the kit itself writes for the run's
-  answers, so a real entry is always read, and a damaged or planted one costs at most about twice the
-  bound's bytes (red team 15d F4, 15e F1 and F4; ``benchmarks/shared_entry_memory.py``).
+  answers, so a real entry is always read; one that does not verify costs about two chunks of memory,
+  and the only one still parsed unverified (of the earlier format, made before the switch) at most about
+  twice the bound's bytes (red team 15d F4, 15e F1 and F4; ``benchmarks/shared_entry_memory.py``).
 
 Without a usable key (a read-only home) the cache is neither read nor written. The files hold what
 the report holds (labels, confidences, boxes, reasons), never image bytes. Delete the folder at will;
