@@ -202,12 +202,38 @@ def test_an_entry_of_the_earlier_format_made_after_the_switch_is_not_read(
         assert cache.load(tmp_path, KEY) is None
         assert parsed == []
     assert capsys.readouterr().err == (
-        f"{NOTICE}it is in the kit's earlier format and was written after this machine's cache moved to the "
-        "current one (it began there), so it is not read (that format is parsed before its seal can be checked)"
-        + WORKED_OUT
+        f"{NOTICE}it is in the kit's earlier format and this machine's cache key was made by a kit of the current "
+        "one, so it is not read (that format is parsed before its seal can be checked)" + WORKED_OUT
     )
     cache.store(tmp_path, KEY, _observations(2), None, "")
     assert _answers(cache.load(tmp_path, KEY))[0][2] == ("Female", 91.5, (0.1, 0.2, 0.3, 0.4))
+
+
+def test_an_entry_of_the_earlier_format_planted_after_an_upgrade_is_not_read(
+    tmp_path: Path, user_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A machine that ran the kit before format 3 upgrades: its first run marks the switch; an entry of format 2
+    that appears later (a checkout, an unpacked project, a planter with the key) is not parsed, and the notice
+    dates the switch."""
+    from datetime import datetime, timezone
+
+    user_cache.mkdir(parents=True)
+    secret = os.urandom(32)
+    (user_cache / "cache.key").write_bytes(secret)
+    assert cache.load(tmp_path, KEY) is None  # nothing cached yet; the switch is marked now
+    since = int((user_cache / "sealed-bytes-since").read_text())
+    assert abs(since / 1e9 - time.time()) < 60
+    time.sleep(0.05)
+    _entry(tmp_path).parent.mkdir(parents=True)
+    _entry(tmp_path).write_bytes(_format_2(secret, _observations(2, "Male")))
+    parsed = _never_parsed(monkeypatch)
+    assert cache.load(tmp_path, KEY) is None
+    assert parsed == []
+    when = datetime.fromtimestamp(since / 1e9, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    assert capsys.readouterr().err == (
+        f"{NOTICE}it is in the kit's earlier format and was written after this machine's cache moved to the current "
+        f"one, on {when} UTC, so it is not read (that format is parsed before its seal can be checked)" + WORKED_OUT
+    )
 
 
 # -- an edited, cut or lengthened entry is refused ----------------------------------------------------------

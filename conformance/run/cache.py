@@ -85,7 +85,7 @@ __all__ = [
 ]
 
 FORMAT = 3  # its seal on the first line, over the bytes after it: checked before a byte is parsed
-# 2: sealed over its parsed content (read only when made before the switch to 3: see _legacy_document);
+# 2: sealed over its parsed content (read only when made before the switch to 3: see _legacy_text);
 # 1: unsealed, and held the analyzer's provenance (never read again)
 LEGACY_FORMAT = 2
 # The largest entry read whatever the run (1 GiB; a million photos' observations are about 150 MB): one over it
@@ -522,15 +522,17 @@ def _legacy_text(path: Path, handle: BinaryIO, info: os.stat_result, limit: int)
     if info.st_size > limit:
         raise FileTooLarge(path, info.st_size, limit)
     since = _switched()
+    # (On Windows, st_ctime is the file's creation time: set when it is made, a copy or an unpacked one too.)
     if info.st_ctime_ns >= since:
         when = (
-            "it began there"
+            "and this machine's cache key was made by a kit of the current one"
             if since == 0
-            else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(since / 1e9)).join(("on ", ""))
+            else "and was written after this machine's cache moved to the current one, on "
+            + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(since / 1e9))
         )
         raise EntryRefused(
-            f"is in the kit's earlier format and was written after this machine's cache moved to the current "
-            f"one ({when}), so it is not read (that format is parsed before its seal can be checked)"
+            f"is in the kit's earlier format {when}, so it is not read (that format is parsed before its seal "
+            "can be checked)"
         )
     handle.seek(0)
     data = handle.read(info.st_size + 1)  # its size and a byte to see it grew: never a buffer of the whole bound
