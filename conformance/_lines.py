@@ -86,8 +86,8 @@ def wide_encoding(head: bytes) -> tuple[str, str] | None:
     the encoding and how a message says it; None when it looks like neither.
 
     With a byte-order mark, the mark tells. Without one, ASCII text in UTF-16 has a NUL in every other byte
-    (the even ones big-endian), in UTF-32 three in every four: three in four of those bytes will do, among
-    the first 256.
+    (the even ones big-endian), in UTF-32 three in every four: among the first 256 bytes, three in four of
+    those being NUL will do, and the others must be mostly not (a file of NULs is in no encoding).
 
     >>> wide_encoding('{"photo": "a.png"}'.encode("utf-16-le"))
     ('UTF-16LE', 'UTF-16, little-endian, without a byte-order mark')
@@ -103,17 +103,22 @@ def wide_encoding(head: bytes) -> tuple[str, str] | None:
     if b"\x00" not in sample:
         return None
 
-    def mostly_nul(part: bytes) -> bool:
-        return len(part) >= 2 and part.count(0) * 4 >= len(part) * 3
+    def nul(part: bytes) -> bool | None:
+        """Whether ``part`` is mostly NULs (three in four), mostly not (one in four at most), or neither (None)."""
+        if len(part) < 2:
+            return None
+        share = part.count(0) / len(part)
+        return True if share >= 0.75 else False if share <= 0.25 else None
 
-    quarters = [mostly_nul(sample[i::4]) for i in range(4)]
+    # The bytes that carry the text must be mostly other than NUL: a file of NULs (a sparse one) is no encoding.
+    quarters = [nul(sample[i::4]) for i in range(4)]
     if quarters == [False, True, True, True]:
         return "UTF-32LE", "UTF-32, little-endian, without a byte-order mark"
     if quarters == [True, True, True, False]:
         return "UTF-32BE", "UTF-32, big-endian, without a byte-order mark"
-    even, odd = sample[0::2], sample[1::2]
-    if len(odd) >= 2 and max(even.count(0), odd.count(0)) * 4 >= len(odd) * 3:
-        if even.count(0) > odd.count(0):
-            return "UTF-16BE", "UTF-16, big-endian, without a byte-order mark"
+    halves = [nul(sample[0::2]), nul(sample[1::2])]
+    if halves == [False, True]:
         return "UTF-16LE", "UTF-16, little-endian, without a byte-order mark"
+    if halves == [True, False]:
+        return "UTF-16BE", "UTF-16, big-endian, without a byte-order mark"
     return None
