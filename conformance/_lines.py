@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["LINE_LIMIT", "LineTooLong", "numbered_lines", "wide_encoding"]
+__all__ = ["LINE_LIMIT", "LineTooLong", "numbered_lines", "wide_encoding", "wide_text_problem"]
 
 # The longest line read, its line end included: a predictions line with a thousand faces is about 150 KB,
 # a manifest row of a few dozen cells of at most 131,072 characters each fits.
@@ -122,3 +123,23 @@ def wide_encoding(head: bytes) -> tuple[str, str] | None:
     if halves == [True, False]:
         return "UTF-16BE", "UTF-16, big-endian, without a byte-order mark"
     return None
+
+
+def wide_text_problem(path: Path, head: bytes) -> str | None:
+    """What a message says after the name of a file saved as UTF-16 or UTF-32 (``head``: its first bytes): which
+    it looks like, and how to convert it; None for any other file.
+
+    Without a byte-order mark, ASCII in UTF-16 is valid UTF-8 full of NUL bytes, which a JSON reader calls
+    "not valid JSON"; with one, "not UTF-8". Either way this says which encoding it is.
+    """
+    wide = wide_encoding(head)
+    if wide is None:
+        return None
+    import shlex  # the file's name as a shell takes it
+
+    codec, said = wide
+    converted = path.with_name(f"{path.stem}-utf8{path.suffix or '.jsonl'}")
+    return (
+        f"not UTF-8 (it looks like {said}); save it as UTF-8 (in an editor: Save As, encoding UTF-8; or iconv -f "
+        f"{codec} -t UTF-8 {shlex.quote(str(path))} > {shlex.quote(str(converted))}) and pass that file"
+    )

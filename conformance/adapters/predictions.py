@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._files import NotRegularFile, open_regular, size_text
-from .._lines import LINE_LIMIT, LineTooLong, numbered_lines, wide_encoding
+from .._lines import LINE_LIMIT, LineTooLong, numbered_lines, wide_text_problem
 from .._paths import tried
 from .._text import printable
 from .._untrusted import BAD_JSON, finite_number, json_problem, shown, shown_list
@@ -64,9 +64,7 @@ __all__ = [
 ]
 
 _CANONICAL = (*IDENTITIES, "abstain")
-# Characters of an answer's error kept as the photo's reason: a line's "error" here, the local adapter's failures;
-# the observation cache's bounds allow for this many (conformance.run.cache.REASON_CHARS).
-REASON_LIMIT = 500
+REASON_LIMIT = 500  # characters of a kept error (a line's, local's): the cache's bounds allow for it (REASON_CHARS)
 _REASON_LIMIT = REASON_LIMIT
 _MISSING_LISTED = 5  # photos without a line named in the console
 # Header strings are printed and reported: the analyzer's name and version on every report's first lines.
@@ -161,28 +159,11 @@ class PredictionsAnalyzer:
             raise PredictionsError(f"cannot read predictions file {self.path}: {exc.strerror or exc}") from None
         # Read a line at a time, never the whole file at once (a million lines are a hundred megabytes).
         with handle:
-            self._refuse_wide(handle.read(256))
+            problem = wide_text_problem(self.path, handle.read(256))  # UTF-16 or UTF-32: said, with how to convert
+            if problem:
+                raise PredictionsError(f"{self.path}: {problem}")
             handle.seek(0)
             self._read_lines(handle)
-
-    def _refuse_wide(self, head: bytes) -> None:
-        """Refuse a file saved as UTF-16 or UTF-32 (``head``: its first bytes), saying so and how to convert it.
-
-        Without a byte-order mark, ASCII in UTF-16 is valid UTF-8 full of NUL bytes, which read as "not valid
-        JSON" on line 1; with one, as "not UTF-8". Either way the file is not UTF-8, and this says which it is.
-        """
-        wide = wide_encoding(head)
-        if wide is None:
-            return
-        import shlex
-
-        codec, said = wide
-        converted = self.path.with_name(f"{self.path.stem}-utf8{self.path.suffix or '.jsonl'}")
-        raise PredictionsError(
-            f"{self.path}: not UTF-8 (it looks like {said}); save it as UTF-8 (in an editor: Save As, encoding "
-            f"UTF-8; or iconv -f {codec} -t UTF-8 {shlex.quote(str(self.path))} > {shlex.quote(str(converted))}) "
-            "and pass that file"
-        )
 
     def _read_lines(self, handle: BinaryIO) -> None:
         declared: Mapping[str, str] = {}
