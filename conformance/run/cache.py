@@ -78,7 +78,6 @@ __all__ = [
     "key_path",
     "load",
     "parse_entry",
-    "read_entry",
     "source_digest",
     "store",
     "switch_path",
@@ -168,23 +167,6 @@ class EntryRefused(ValueError):
 
 class _Unsealed(EntryRefused):
     """An entry whose seal does not verify over its bytes (or that changed while it was read): nothing parsed."""
-
-
-def read_entry(path: Path, bounds: EntryBounds | None) -> Any:
-    """The JSON document in the entry at ``path``, read within ``bounds`` (None: :data:`MAX_ENTRY_BYTES` only).
-
-    Raises what :func:`~conformance._files.read_regular` raises, and :class:`EntryRefused` as
-    :func:`parse_entry` does.
-    """
-    data = read_regular(path, limit=MAX_ENTRY_BYTES if bounds is None else bounds.size)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise EntryRefused("cannot be read (damaged)") from None
-    except MemoryError:
-        raise EntryRefused("is too large to parse in the memory left") from None
-    del data  # gone before parsing: the text and what is parsed from it are the peak, not three copies
-    return parse_entry(text, bounds)
 
 
 def parse_entry(text: str, bounds: EntryBounds | None) -> Any:
