@@ -6,20 +6,32 @@ reader reads it. The JSONL manifest's scan and the predictions file's reader eac
 and the manifest's stopped at the ``\\r`` of a ``\\r\\n``: a line one byte over the limit passed there and
 not in a predictions file (red team 15d F6). A file of one endless line is refused after reading the limit,
 never read until the memory runs out.
+
+Text saved as UTF-16 or UTF-32 is refused by every reader as not UTF-8; :func:`wide_encoding` tells which
+it looks like, so the message can say so (ASCII in UTF-16 without a byte-order mark is valid UTF-8, full of
+NUL bytes: read as it is, it looked like odd column names, or "not valid JSON").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["LINE_LIMIT", "LineTooLong", "numbered_lines"]
+__all__ = ["LINE_LIMIT", "LineTooLong", "numbered_lines", "wide_encoding", "wide_text_problem"]
 
 # The longest line read, its line end included: a predictions line with a thousand faces is about 150 KB,
 # a manifest row of a few dozen cells of at most 131,072 characters each fits.
 LINE_LIMIT = 16 * 2**20
 
+# Byte-order marks, UTF-32's first (UTF-32LE's begins with UTF-16LE's): iconv's name for each, and how a message says it.
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32", "UTF-32, little-endian, with a byte-order mark"),
+    (b"\x00\x00\xfe\xff", "UTF-32", "UTF-32, big-endian, with a byte-order mark"),
+    (b"\xff\xfe", "UTF-16", "UTF-16, little-endian, with a byte-order mark"),
+    (b"\xfe\xff", "UTF-16", "UTF-16, big-endian, with a byte-order mark"),
+)
 _LONE_CR = re.compile(b"\r(?!\n)")  # a carriage return that does not start a \r\n ends a line too
 _AFTER_LONE_CR = re.compile(b"(?<=\r)(?!\n)")
 
@@ -68,3 +80,66 @@ def numbered_lines(handle: BinaryIO, limit: int) -> Iterator[tuple[int, bytes]]:
         else:
             number += 1
             yield number, chunk
+
+
+def wide_encoding(head: bytes) -> tuple[str, str] | None:
+    """What a file whose first bytes are ``head`` looks saved in, when that is UTF-16 or UTF-32: iconv's name for
+    the encoding and how a message says it; None when it looks like neither.
+
+    With a byte-order mark, the mark tells. Without one, ASCII text in UTF-16 has a NUL in every other byte
+    (the even ones big-endian), in UTF-32 three in every four: among the first 256 bytes, three in four of
+    those being NUL will do, and the others must be mostly not (a file of NULs is in no encoding).
+
+    >>> wide_encoding('{"photo": "a.png"}'.encode("utf-16-le"))
+    ('UTF-16LE', 'UTF-16, little-endian, without a byte-order mark')
+    >>> wide_encoding('{"photo": "a.png"}'.encode("utf-32-be"))
+    ('UTF-32BE', 'UTF-32, big-endian, without a byte-order mark')
+    >>> wide_encoding('{"photo": "a.png"}'.encode("utf-8")) is None
+    True
+    """
+    for mark, codec, said in _BOMS:
+        if head.startswith(mark):
+            return codec, said
+    sample = head[:256]
+    if b"\x00" not in sample:
+        return None
+
+    def nul(part: bytes) -> bool | None:
+        """Whether ``part`` is mostly NULs (three in four), mostly not (one in four at most), or neither (None)."""
+        if len(part) < 2:
+            return None
+        share = part.count(0) / len(part)
+        return True if share >= 0.75 else False if share <= 0.25 else None
+
+    # The bytes that carry the text must be mostly other than NUL: a file of NULs (a sparse one) is no encoding.
+    quarters = [nul(sample[i::4]) for i in range(4)]
+    if quarters == [False, True, True, True]:
+        return "UTF-32LE", "UTF-32, little-endian, without a byte-order mark"
+    if quarters == [True, True, True, False]:
+        return "UTF-32BE", "UTF-32, big-endian, without a byte-order mark"
+    halves = [nul(sample[0::2]), nul(sample[1::2])]
+    if halves == [False, True]:
+        return "UTF-16LE", "UTF-16, little-endian, without a byte-order mark"
+    if halves == [True, False]:
+        return "UTF-16BE", "UTF-16, big-endian, without a byte-order mark"
+    return None
+
+
+def wide_text_problem(path: Path, head: bytes) -> str | None:
+    """What a message says after the name of a file saved as UTF-16 or UTF-32 (``head``: its first bytes): which
+    it looks like, and how to convert it; None for any other file.
+
+    Without a byte-order mark, ASCII in UTF-16 is valid UTF-8 full of NUL bytes, which a JSON reader calls
+    "not valid JSON"; with one, "not UTF-8". Either way this says which encoding it is.
+    """
+    wide = wide_encoding(head)
+    if wide is None:
+        return None
+    import shlex  # the file's name as a shell takes it
+
+    codec, said = wide
+    converted = path.with_name(f"{path.stem}-utf8{path.suffix or '.jsonl'}")
+    return (
+        f"not UTF-8 (it looks like {said}); save it as UTF-8 (in an editor: Save As, encoding UTF-8; or iconv -f "
+        f"{codec} -t UTF-8 {shlex.quote(str(path))} > {shlex.quote(str(converted))}) and pass that file"
+    )

@@ -121,7 +121,9 @@ def test_the_cache_holds_no_image_bytes(demo: tuple[Any, Path], tmp_path: Path) 
         assert data.hex()[:40] not in text
     assert "iVBORw0KGgo" not in text  # a base64 PNG signature
     # What each photo's row holds, and nothing else: photo, outcome, faces, reason, face fields.
-    rows = json.loads(text)["observations"]
+    seal, body = text.split("\n", 1)  # the seal's line, then the entry's JSON
+    assert len(seal) == 64
+    rows = json.loads(body)["observations"]
     assert {len(row) for row in rows} == {5}
     assert {tuple(sorted(row[4])) for row in rows if row[4]} == {("age", "box", "confidence", "gender", "label")}
 

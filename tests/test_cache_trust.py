@@ -70,7 +70,8 @@ def first(tmp_path: Path) -> tuple[Path, dict[str, Any], Path]:
 
 def test_an_edited_cache_entry_changes_nothing_in_the_report(first: tuple[Path, dict[str, Any], Path]) -> None:
     cwd, before, entry = first
-    entry.write_text(json.dumps(_flattering(json.loads(entry.read_text()))), encoding="utf-8")
+    seal, body = entry.read_text(encoding="ascii").split("\n", 1)  # the seal's line stays; the answers change
+    entry.write_text(seal + "\n" + json.dumps(_flattering(json.loads(body)), separators=(",", ":")), encoding="utf-8")
     done = run(cwd)
     assert done.returncode == 1, done.stdout + done.stderr
     notice = (
@@ -98,13 +99,12 @@ def test_provenance_never_comes_from_the_cache_even_in_a_validly_sealed_entry(
     """Someone holding the sealing key (the same user) can seal an entry; it still cannot change where the
     answers came from: that is read from the recording every time."""
     cwd, before, entry = first
-    document = json.loads(entry.read_text())
-    document.pop("seal")
+    document = json.loads(entry.read_text(encoding="ascii").split("\n", 1)[1])
     document["analyzer"] = {"emulated": False, "simulated": False, "recorded_with": [AMAZON]}
     key = (Path(os.environ["XDG_CACHE_HOME"]) / "conformance" / "cache.key").read_bytes()
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    document["seal"] = {"kind": "hmac-sha256", "value": hmac.new(key, text.encode(), hashlib.sha256).hexdigest()}
-    entry.write_text(json.dumps(document), encoding="utf-8")
+    text = json.dumps(document, separators=(",", ":"))
+    # Sealed as the kit seals (an HMAC of the bytes after the seal's line), with the user's own key.
+    entry.write_text(hmac.new(key, text.encode(), hashlib.sha256).hexdigest() + "\n" + text, encoding="utf-8")
     done = run(cwd)
     assert "ignored the cache entry" not in done.stderr  # a valid seal: the entry was read
     after = _report(cwd)

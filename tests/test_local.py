@@ -241,6 +241,35 @@ def test_blank_image_has_no_face(make_manifest: MakeManifest, tmp_path: Path, lo
     assert seen.reason
 
 
+def test_a_photo_changed_since_loading_is_an_error_whose_reason_is_cut_at_500_characters(
+    make_manifest: MakeManifest, tmp_path: Path, local: Analyzer
+) -> None:
+    """Issue 15's known limit: the local adapter kept a failure's whole message as the photo's reason (it names
+    the photo's path, here 600 characters and more), where every other adapter keeps 500 characters and says
+    the length; the observation cache's bounds allow for 500 (``cache.REASON_CHARS``)."""
+    from conformance.adapters import predictions
+    from conformance.run import cache
+
+    folder = tmp_path / "long"
+    photo = "/".join(["d" * 200, "e" * 200, "f" * 200, "face.png"])
+    manifest = make_manifest(
+        [{"photo": photo, "subject": "s", "gender_identity": "woman", "trans": "no"}], folder=folder, images=False
+    )
+    (folder / photo).parent.mkdir(parents=True)
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(folder / photo)
+    (loaded,) = load_dataset(manifest).photos
+    (folder / photo).write_bytes(b"not an image any more")  # changed after the loader checked it
+    seen = local.analyze(loaded)
+    assert seen.outcome == "error"
+    assert seen.reason is not None
+    kept, _, length = seen.reason.rpartition("... (")
+    assert length.endswith(" characters)")
+    assert int(length.removesuffix(" characters)")) > 600
+    assert len(kept) <= 502  # 500 characters in quotes, as repr gives them
+    assert photo[:100] in kept  # the message's start names the photo
+    assert predictions.REASON_LIMIT == cache.REASON_CHARS == 500
+
+
 def test_describe_says_real_model_and_crop(local: Analyzer) -> None:
     info = local.describe()
     assert info["simulated"] is False

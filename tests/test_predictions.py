@@ -280,6 +280,36 @@ def test_non_utf8_file_names_the_line(dataset: Dataset, write: Callable[..., Pat
     assert "save the file as UTF-8" in message
 
 
+@pytest.mark.parametrize(
+    ("encoding", "codec", "said"),
+    [
+        ("utf-16-le", "UTF-16LE", "UTF-16, little-endian, without a byte-order mark"),
+        ("utf-16-be", "UTF-16BE", "UTF-16, big-endian, without a byte-order mark"),
+        ("utf-16", "UTF-16", "UTF-16, little-endian, with a byte-order mark"),  # Python writes its machine's order
+        ("utf-32-le", "UTF-32LE", "UTF-32, little-endian, without a byte-order mark"),
+        ("utf-32-be", "UTF-32BE", "UTF-32, big-endian, without a byte-order mark"),
+    ],
+)
+def test_a_utf_16_file_is_said_to_be_utf_16_with_how_to_convert_it(
+    dataset: Dataset, write: Callable[..., Path], encoding: str, codec: str, said: str
+) -> None:
+    """Issue 15's known limit: UTF-16 without a byte-order mark is valid UTF-8 full of NULs, and said
+    "line 1: not valid JSON (Expecting property name ...)"; with a mark, "line 1: not UTF-8". Now the file is
+    named with its encoding and the command that converts it, and the converted file is read."""
+    path = write(HEADER, *FULL)
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(text.encode(encoding))
+    converted = path.with_name("preds-utf8.jsonl")
+    assert refusal(path, dataset) == (
+        f"<preds>: not UTF-8 (it looks like {said}); save it as UTF-8 (in an editor: Save As, encoding UTF-8; or "
+        f"iconv -f {codec} -t UTF-8 <preds> > {converted}) and pass that file"
+    )
+    # The command as given, run by Python's own codecs (iconv's names are Python's): the file it makes is read.
+    data = path.read_bytes().decode(codec)
+    converted.write_text(data.removeprefix("\ufeff"), encoding="utf-8")
+    assert create(f"predictions:{converted}", dataset=dataset).analyze(dataset.photo("img/a.png")).face is not None
+
+
 def test_missing_predictions_file(dataset: Dataset, tmp_path: Path) -> None:
     assert refusal(tmp_path / "none.jsonl", dataset) == "predictions file not found: <preds>"
 

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._files import read_regular
+from .._untrusted import shown
 from ..errors import AdapterError, ManifestError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..images import rgb_image
 from ..observation import Face, Observation
 from .base import AdapterSettings, Capabilities, Vocabulary, choose_face
+from .predictions import REASON_LIMIT
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -178,7 +180,8 @@ class LocalAnalyzer:
         try:
             image = rgb_image(photo.path)
         except ManifestError as exc:  # checked at load; a file changed since is this photo's error, named
-            return Observation(photo=photo.id, outcome="error", reason=str(exc))
+            # Cut as every adapter cuts a kept message (it names the photo's path, which can be long).
+            return Observation(photo=photo.id, outcome="error", reason=shown(str(exc), REASON_LIMIT, quoted=False))
         width, height = image.size
         boxes = None if photo.box is None else [_pixel_box(photo.box, width, height)]
         predictions = self._model.predict(image, boxes)

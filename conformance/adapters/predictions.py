@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .._files import NotRegularFile, open_regular, size_text
-from .._lines import LINE_LIMIT, LineTooLong, numbered_lines
+from .._lines import LINE_LIMIT, LineTooLong, numbered_lines, wide_text_problem
 from .._paths import tried
 from .._text import printable
 from .._untrusted import BAD_JSON, finite_number, json_problem, shown, shown_list
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
 
 __all__ = [
+    "REASON_LIMIT",
     "AnswerProblem",
     "ConfidenceScales",
     "LabelOutsideVocabulary",
@@ -63,7 +64,8 @@ __all__ = [
 ]
 
 _CANONICAL = (*IDENTITIES, "abstain")
-_REASON_LIMIT = 500  # characters of a line's "error" kept as the photo's reason
+REASON_LIMIT = 500  # characters of a kept error (a line's, local's): the cache's bounds allow for it (REASON_CHARS)
+_REASON_LIMIT = REASON_LIMIT
 _MISSING_LISTED = 5  # photos without a line named in the console
 # Header strings are printed and reported: the analyzer's name and version on every report's first lines.
 _MAX_HEADER_NAME = 200
@@ -157,6 +159,10 @@ class PredictionsAnalyzer:
             raise PredictionsError(f"cannot read predictions file {self.path}: {exc.strerror or exc}") from None
         # Read a line at a time, never the whole file at once (a million lines are a hundred megabytes).
         with handle:
+            problem = wide_text_problem(self.path, handle.read(256))  # UTF-16 or UTF-32: said, with how to convert
+            if problem:
+                raise PredictionsError(f"{self.path}: {problem}")
+            handle.seek(0)
             self._read_lines(handle)
 
     def _read_lines(self, handle: BinaryIO) -> None:

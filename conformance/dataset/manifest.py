@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .._files import NotRegularFile, open_regular, read_regular, size_text
-from .._lines import LINE_LIMIT, LineTooLong, numbered_lines
+from .._lines import LINE_LIMIT, LineTooLong, numbered_lines, wide_encoding
 from .._paths import tried
 from .._untrusted import BAD_JSON, json_problem, shown
 from ..errors import ManifestError
@@ -197,13 +197,9 @@ def _refuse_nul(manifest: Path, raw: bytes) -> None:
     nul = raw.find(b"\x00")
     if nul < 0:
         return
-    # ASCII text in UTF-16: a NUL in every other byte (the even ones big-endian); three in four of them will do.
-    even, odd = raw[0:256:2], raw[1:256:2]
-    if len(odd) >= 2 and max(even.count(0), odd.count(0)) * 4 >= len(odd) * 3:
-        order = "big-endian" if even.count(0) > odd.count(0) else "little-endian"
-        raise ManifestError(
-            f"{manifest}: not UTF-8 (it looks like UTF-16, {order}, without a byte-order mark); save the manifest as UTF-8"
-        )
+    wide = wide_encoding(raw[:256])  # one rule for the manifest and the predictions file
+    if wide is not None:
+        raise ManifestError(f"{manifest}: not UTF-8 (it looks like {wide[1]}); save the manifest as UTF-8")
     # Lines end at \n, \r\n or a lone \r, as the rows' messages number them.
     line = raw.count(b"\n", 0, nul) + raw.count(b"\r", 0, nul) - raw.count(b"\r\n", 0, nul) + 1
     raise ManifestError(

@@ -14,20 +14,30 @@ The cache can speed a run up, never change its result:
 - an entry is **bound to the evidence** it was derived from: its name and its sealed content carry
   the key, which is a digest of the recording's bytes and the dataset's content hash (and the rest
   above), so it never answers for other evidence, even renamed;
-- an entry is **sealed**: an HMAC-SHA256 over its canonical content, with a key kept outside the
-  cache folder (``$XDG_CACHE_HOME/conformance/cache.key``, else ``~/.cache/conformance/cache.key``,
-  made on first use, readable by its owner only). Someone who can write the project's folder (a
-  committed ``.conformance_cache``, a shared CI workspace, a vendor shipping its project) cannot
-  forge an entry without that key; a damaged or edited entry, or one sealed on another machine, does
-  not verify. It does not protect against someone who can read the key (the same user account);
+- an entry is **sealed over its bytes**: its first line is an HMAC-SHA256 of the bytes after it, with a
+  key kept outside the cache folder (``$XDG_CACHE_HOME/conformance/cache.key``, else
+  ``~/.cache/conformance/cache.key``, made on first use, readable by its owner only). Someone who can
+  write the project's folder (a committed ``.conformance_cache``, a shared CI workspace, a vendor
+  shipping its project) cannot forge an entry without that key; a damaged, cut or edited entry, or
+  one sealed on another machine, does not verify. The seal is checked on the bytes, a chunk at a
+  time, before a byte is parsed: an entry the kit did not seal costs its reading, never its parsing
+  (red team 15e F4: one filling a run's bounds cost twice its bytes, 1,062 MB at 20,000 photos). It
+  does not protect against someone who can read the key (the same user account);
+- an entry of the kit's earlier format (2: sealed over its parsed content, so parsed before its seal
+  could be checked) is read, with the checks it always had, only when it was made before this
+  machine's cache moved to sealing bytes (its inode change time against a mark kept beside the key,
+  where the project's writers cannot reach); it is then rewritten in the current format. One made
+  since is ignored unread, with the notice: this kit writes none, and what an older kit running beside
+  it writes is worked out again from the recording;
 - an entry holds observations only: where the answers came from (simulated, emulated, the endpoint,
   the recording's sessions) is always read again from the recording by the adapter, never from here;
 - an entry that does not verify is ignored, with a one-line notice, and the answers are worked out
   again from the recording (and stored anew);
 - an entry is read within bounds sized from the run (:class:`EntryBounds`: its bytes, and the JSON
   values in them counted outside strings before parsing), the most the kit itself writes for the run's
-  answers, so a real entry is always read, and a damaged or planted one costs at most about twice the
-  bound's bytes (red team 15d F4, 15e F1 and F4; ``benchmarks/shared_entry_memory.py``).
+  answers, so a real entry is always read; one that does not verify costs about two chunks of memory,
+  and the only one still parsed unverified (of the earlier format, made before the switch) at most about
+  twice the bound's bytes (red team 15d F4, 15e F1 and F4; ``benchmarks/shared_entry_memory.py``).
 
 Without a usable key (a read-only home) the cache is neither read nor written. The files hold what
 the report holds (labels, confidences, boxes, reasons), never image bytes. Delete the folder at will;
@@ -43,16 +53,20 @@ import os
 import re
 import secrets
 import sys
+import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._files import FileTooLarge, NotRegularFile, read_problem, read_regular
+from .._files import FileTooLarge, NotRegularFile, open_regular, read_problem, read_regular
 from .._source import source_digest  # moved to a leaf: adapters key their entries with it
 from .._text import printable
 
 if TYPE_CHECKING:
+    from typing import BinaryIO
+
     from ..dataset import Photo
     from ..observation import Face, Observation, Variant
 
@@ -64,12 +78,15 @@ __all__ = [
     "key_path",
     "load",
     "parse_entry",
-    "read_entry",
     "source_digest",
     "store",
+    "switch_path",
 ]
 
-FORMAT = 2  # 1: unsealed, and held the analyzer's provenance (never read again)
+FORMAT = 3  # its seal on the first line, over the bytes after it: checked before a byte is parsed
+# 2: sealed over its parsed content (read only when made before the switch to 3: see _legacy_text);
+# 1: unsealed, and held the analyzer's provenance (never read again)
+LEGACY_FORMAT = 2
 # The largest entry read whatever the run (1 GiB; a million photos' observations are about 150 MB): one over it
 # is ignored. A run that says how many answers it expects reads far less (:class:`EntryBounds`).
 MAX_ENTRY_BYTES = 2**30
@@ -94,7 +111,13 @@ BASE_VALUES = 16_384
 _KEY_BYTES = 4096  # the key is 32 bytes
 _REFUSED_KEYS: set[Path] = set()
 _FOLDER = Path(".conformance_cache") / "observations"
-_SEAL = "hmac-sha256"
+_SEAL = "hmac-sha256"  # format 2's seal, a field of the entry's JSON
+_SEAL_LINE = 65  # format 3: the seal's 64 hex digits and a newline, before the entry's JSON
+_HEX_SEAL = re.compile(rb"[0-9a-f]{64}\n")
+_CHUNK = 2**20  # what checking the seal of an entry the kit did not seal costs in memory
+_SWITCH = "sealed-bytes-since"  # beside the key: when this machine's cache moved to format 3 (ns; 0: it began there)
+_SWITCH_BYTES = 64
+_MISMATCH = "does not match its seal (edited, damaged, or sealed on another machine)"
 
 
 @dataclass(frozen=True)
@@ -142,21 +165,8 @@ class EntryRefused(ValueError):
         self.problem = problem
 
 
-def read_entry(path: Path, bounds: EntryBounds | None) -> Any:
-    """The JSON document in the entry at ``path``, read within ``bounds`` (None: :data:`MAX_ENTRY_BYTES` only).
-
-    Raises what :func:`~conformance._files.read_regular` raises, and :class:`EntryRefused` as
-    :func:`parse_entry` does.
-    """
-    data = read_regular(path, limit=MAX_ENTRY_BYTES if bounds is None else bounds.size)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise EntryRefused("cannot be read (damaged)") from None
-    except MemoryError:
-        raise EntryRefused("is too large to parse in the memory left") from None
-    del data  # gone before parsing: the text and what is parsed from it are the peak, not three copies
-    return parse_entry(text, bounds)
+class _Unsealed(EntryRefused):
+    """An entry whose seal does not verify over its bytes (or that changed while it was read): nothing parsed."""
 
 
 def parse_entry(text: str, bounds: EntryBounds | None) -> Any:
@@ -224,11 +234,16 @@ def _read_key(path: Path) -> bytes:
 
 
 def _secret() -> bytes | None:
-    """The sealing key, made on first use; None when it can be neither read nor made (no cache then)."""
+    """The sealing key, made on first use; None when it can be neither read nor made (no cache then).
+
+    The first time this kit finds the key, it also marks when this machine's cache moved to sealing
+    bytes (:func:`switch_path`): a key made now has sealed no entry of the earlier format.
+    """
     path = key_path()
     try:
         secret = _read_key(path)
         if len(secret) >= 32:
+            _mark_switch(time.time_ns())
             return secret
     except (NotRegularFile, FileTooLarge):
         return None
@@ -240,6 +255,7 @@ def _secret() -> bytes | None:
         # Created exclusively and owner-only: another process that raced us keeps its key, we read it.
         with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
             handle.write(fresh)
+        _mark_switch(0)
         return fresh
     except FileExistsError:
         try:
@@ -251,9 +267,39 @@ def _secret() -> bytes | None:
         return None
 
 
+def switch_path() -> Path:
+    """Where the time this machine's cache moved to sealing bytes is kept: beside the key, outside every project."""
+    return key_path().parent / _SWITCH
+
+
+def _mark_switch(since: int) -> None:
+    """Keep ``since`` (ns) as the switch to format 3, unless a switch is kept already (the first one stays)."""
+    try:
+        handle = os.open(switch_path(), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return  # kept already; or not writable, and then no entry of format 2 is read (_switched says 0)
+    with os.fdopen(handle, "w", encoding="ascii") as out:
+        out.write(str(since))
+
+
+def _switched() -> int:
+    """When this machine's cache moved to format 3 (ns since the epoch); 0, so no entry of format 2 is read,
+    when that cannot be told."""
+    try:
+        return int(read_regular(switch_path(), limit=_SWITCH_BYTES).decode("ascii"))
+    except (OSError, ValueError):
+        return 0
+
+
 def _seal(secret: bytes, body: dict[str, Any]) -> str:
+    """Format 2's seal: over the canonical JSON of the entry's parsed content."""
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _seal_bytes(secret: bytes, data: bytes) -> bytes:
+    """Format 3's seal: over the bytes after the seal's line, as written."""
+    return hmac.new(secret, data, hashlib.sha256).hexdigest().encode("ascii")
 
 
 def _path(root: Path, key: str) -> Path:
@@ -304,7 +350,13 @@ def store(
     variants: list[Variant] | None,
     note: str,
 ) -> Path | None:
-    """Seal and write the observations under ``key`` (atomically); None when there is no key to seal with."""
+    """Seal and write the observations under ``key`` (atomically); None when there is no key to seal with.
+
+    The entry is its seal's line (:data:`FORMAT` 3), then its JSON in ASCII: the seal covers those bytes
+    exactly, so a reader checks it before parsing anything. Written to a temporary file and renamed into
+    place: a reader sees the whole entry or the one before, and a writer killed half way leaves a
+    temporary file no reader opens.
+    """
     from .._atomic import write_atomic
 
     secret = _secret()
@@ -319,49 +371,56 @@ def store(
         else [[v.photo, v.transform, _observation(v.observation)] for v in variants],
         "variants_note": note,
     }
-    # Through JSON first: the seal is over what a reader will parse (tuples become lists).
-    body = json.loads(json.dumps(body))
+    text = json.dumps(body, separators=(",", ":"))  # ASCII (ensure_ascii): its characters are its bytes
     path = _path(root, key)
-    write_atomic(
-        path, json.dumps({**body, "seal": {"kind": _SEAL, "value": _seal(secret, body)}}, separators=(",", ":"))
-    )
+    write_atomic(path, _seal_bytes(secret, text.encode("ascii")).decode("ascii") + "\n" + text)
     return path
 
 
 def load(root: Path, key: str, bounds: EntryBounds | None = None) -> Entry | None:
     """The observations sealed under ``key``, or None: none stored, or an entry that does not verify.
 
-    An entry that exists but does not verify (edited, damaged, sealed with another key, or written
-    by an older kit), or that is over ``bounds`` (the run's answers: :class:`EntryBounds`), is ignored
-    with a one-line notice on stderr; the caller works the answers out again and stores them anew.
+    An entry that exists but does not verify (edited, cut, damaged, sealed with another key, written
+    by another version of the kit, or of the earlier format and made since the switch), or that is over
+    ``bounds`` (the run's answers: :class:`EntryBounds`), is ignored with a one-line notice on stderr;
+    the caller works the answers out again and stores them anew. An entry of the earlier format that
+    verifies is rewritten in the current one (kept as it was if that cannot be written).
     """
     from ..observation import Variant
 
     path = _path(root, key)
     shown = (_FOLDER / path.name).as_posix()
+    secret = _secret()
+    if secret is None:
+        return None
     try:
         # Never a pipe or a device; never without bound, in bytes or in what parsing them costs.
-        document = read_entry(path, bounds)
+        document, legacy = _document(path, secret, bounds)
     except FileNotFoundError:
+        return None
+    except _Unsealed:
+        _ignored(shown, f"its content {_MISMATCH}")
         return None
     except EntryRefused as exc:
         _ignored(shown, f"it {exc.problem}")
         return None
+    except MemoryError:
+        _ignored(shown, "it is too large to parse in the memory left")
+        return None
     except OSError as exc:
         _ignored(shown, f"it {read_problem(exc, 'a cache entry')}")
         return None
-    secret = _secret()
-    if secret is None:
-        return None
     problem = "it cannot be read"
     try:
-        seal = document.pop("seal", None)
-        if document.get("format") != FORMAT or not isinstance(seal, dict):
+        seal = document.pop("seal", None) if legacy else {}
+        if document.get("format") != (LEGACY_FORMAT if legacy else FORMAT) or not isinstance(seal, dict):
             problem = "it was written by another version of the kit"
         elif document.get("key") != key:
             problem = "it was made for other evidence"
-        elif seal.get("kind") != _SEAL or not hmac.compare_digest(str(seal.get("value")), _seal(secret, document)):
-            problem = "its content does not match its seal (edited, damaged, or sealed on another machine)"
+        elif legacy and (
+            seal.get("kind") != _SEAL or not hmac.compare_digest(str(seal.get("value")), _seal(secret, document))
+        ):
+            problem = f"its content {_MISMATCH}"
         else:
             observations = [_read_observation(row) for row in document["observations"]]
             variants = (
@@ -371,11 +430,102 @@ def load(root: Path, key: str, bounds: EntryBounds | None = None) -> Entry | Non
                     Variant(photo, transform, _read_observation(row)) for photo, transform, row in document["variants"]
                 ]
             )
-            return Entry(observations, variants, str(document["variants_note"]), shown)
+            note = str(document["variants_note"])
+            if legacy:
+                # Sealed anew over its bytes: the next run checks it before parsing. The cache only speeds a
+                # run up: if it cannot be written, the entry stays as it was, and is read the same way again.
+                with suppress(OSError):
+                    store(root, key, observations, variants, note)
+            return Entry(observations, variants, note, shown)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         problem = "it cannot be read (damaged)"
     _ignored(shown, problem)
     return None
+
+
+def _document(path: Path, secret: bytes, bounds: EntryBounds | None) -> tuple[Any, bool]:
+    """The parsed entry at ``path`` and whether it is of the earlier format (its seal still to check).
+
+    An entry of the current format is parsed only once its seal verifies; raises :class:`EntryRefused`
+    (and what :func:`~conformance._files.open_regular` raises, :class:`FileTooLarge`) otherwise.
+    """
+    limit = MAX_ENTRY_BYTES if bounds is None else bounds.size
+    with open_regular(path) as handle:
+        info = os.fstat(handle.fileno())
+        head = handle.read(_SEAL_LINE)
+        if head[:1] == b"{":
+            text = _legacy_text(path, handle, info, limit)
+            return parse_entry(text, bounds), True
+        if info.st_size > limit + _SEAL_LINE:
+            raise FileTooLarge(path, info.st_size, limit + _SEAL_LINE)
+        body = _verified_body(path, handle, head, secret, limit)
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        raise EntryRefused("cannot be read (damaged)") from None
+    del body  # gone before parsing: the text and what is parsed from it are the peak
+    return parse_entry(text, bounds), False
+
+
+def _verified_body(path: Path, handle: BinaryIO, head: bytes, secret: bytes, limit: int) -> bytes:
+    """The bytes after the seal's line ``head``, once the seal verifies over them; :class:`EntryRefused` otherwise.
+
+    Checked twice: first a chunk at a time, keeping nothing, so that an entry the kit did not seal costs
+    a chunk of memory and the time to read it; then over the bytes kept for parsing, so that bytes
+    changed between the two reads are never parsed.
+    """
+    if not _HEX_SEAL.fullmatch(head):
+        raise _Unsealed(_MISMATCH)
+    seal, mac, read = head[:-1], hmac.new(secret, digestmod=hashlib.sha256), 0
+    while chunk := handle.read(_CHUNK):
+        read += len(chunk)
+        if read > limit:  # it grew since its size was checked
+            raise FileTooLarge(path, read + _SEAL_LINE, limit + _SEAL_LINE)
+        mac.update(chunk)
+    del chunk
+    if not hmac.compare_digest(mac.hexdigest().encode("ascii"), seal):
+        raise _Unsealed(_MISMATCH)
+    handle.seek(_SEAL_LINE)
+    body = handle.read(read + 1)  # what was hashed, and a byte to see it grew: never a buffer of the whole bound
+    if len(body) > read or not hmac.compare_digest(_seal_bytes(secret, body), seal):
+        raise _Unsealed(_MISMATCH)
+    return body
+
+
+def _legacy_text(path: Path, handle: BinaryIO, info: os.stat_result, limit: int) -> str:
+    """The text of an entry of the earlier format (2), read from ``handle`` within ``limit`` bytes, when it was
+    made before this machine's switch to format 3; :class:`EntryRefused`, nothing read, when it was made since.
+
+    Its seal covers its parsed content, so it can be checked only once parsed: parsed as it always was,
+    within the run's bounds. Its inode's change time is set by the system at every write, rename, or
+    change of its times, and a checkout or an unpacked archive gets the time it was made: a planted entry
+    cannot look older than the switch, which is kept outside the project (:func:`switch_path`).
+    """
+    if info.st_size > limit:
+        raise FileTooLarge(path, info.st_size, limit)
+    since = _switched()
+    # (On Windows, st_ctime is the file's creation time: set when it is made, a copy or an unpacked one too.)
+    if info.st_ctime_ns >= since:
+        when = (
+            "and this machine's cache key was made by a kit of the current one"
+            if since == 0
+            else "and was written after this machine's cache moved to the current one, on "
+            + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(since / 1e9))
+        )
+        raise EntryRefused(
+            f"is in the kit's earlier format {when}, so it is not read (that format is parsed before its seal "
+            "can be checked)"
+        )
+    handle.seek(0)
+    data = handle.read(info.st_size + 1)  # its size and a byte to see it grew: never a buffer of the whole bound
+    if len(data) > info.st_size:
+        raise _Unsealed(_MISMATCH)  # it grew while it was read
+    if os.fstat(handle.fileno()).st_ctime_ns != info.st_ctime_ns:
+        raise _Unsealed(_MISMATCH)  # changed while it was read
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EntryRefused("cannot be read (damaged)") from None
 
 
 def _ignored(shown: str, problem: str) -> None:
