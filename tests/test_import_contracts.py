@@ -105,7 +105,8 @@ def graph(request: pytest.FixtureRequest) -> Any:
 
     # The graph of the package beside this pyproject.toml (a scratch checkout of an older commit works too).
     assert Path(conformance.__file__).parent == ROOT / "conformance"
-    cache = request.config.cache.mkdir("grimp") if request.config.cache is not None else None
+    config_cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    cache = config_cache.mkdir("grimp") if config_cache is not None else None
     return grimp.build_graph(
         "conformance",
         include_external_packages=True,
