@@ -94,7 +94,7 @@ def contracts() -> Contracts:
 
     config = api.read_configuration(str(PYPROJECT))
     session = dict(config["session_options"])
-    if "root_packages" not in session:  # import-linter before 2.x normalised this itself
+    if "root_packages" not in session:  # older import-linter leaves it as root_package
         session["root_packages"] = [session["root_package"]]
     return Contracts(session, list(config["contracts_options"]))
 
@@ -117,7 +117,7 @@ def graph(request: pytest.FixtureRequest) -> Any:
 
 def _with(graph: Any, importer: str, imported: str) -> Any:
     probed = copy.deepcopy(graph)
-    if not probed.find_modules_directly_imported_by(importer) >= {imported}:
+    if imported not in probed.find_modules_directly_imported_by(importer):
         probed.add_import(importer=importer, imported=imported, line_number=1, line_contents="probe")
     return probed
 
