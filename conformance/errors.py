@@ -18,6 +18,7 @@ __all__ = [
     "ManifestError",
     "PolicyError",
     "PredictionsError",
+    "SystematicFailure",
 ]
 
 
@@ -39,6 +40,10 @@ class PolicyError(ConformanceError):
 
 class AdapterError(ConformanceError):
     """An analyzer spec names no known adapter, or the adapter cannot start."""
+
+
+class SystematicFailure(ConformanceError):
+    """Every call failed the same way: the run stops (exit 2) instead of building verdicts on errors."""
 
 
 class ConformanceFailure(AssertionError):

@@ -10,7 +10,9 @@ import re
 import threading
 from typing import TYPE_CHECKING
 
-from .errors import ConformanceError
+# SystematicFailure is an error like any other the kit raises, so it lives in errors.py (a leaf): adapters raise
+# it too (a python: model that exits), and adapters are below the run that watches for systematic failures.
+from .errors import SystematicFailure
 
 if TYPE_CHECKING:
     from .observation import Observation
@@ -28,10 +30,6 @@ NO_FACE_PHOTOS = 10
 # How the predictions adapter's reason for a photo with no line in the file begins: counted as a missing line, not
 # an error, where a stop counts what it saw (rt14f F8: "(1 no face, 11 errors)" for 11 missing lines).
 MISSING_LINE = "no prediction for this photo"
-
-
-class SystematicFailure(ConformanceError):
-    """Every call failed the same way: the run stops (exit 2) instead of building verdicts on errors."""
 
 
 # An error's reason that begins with a code ("InternalServerError: ...", "NotRekognition: ..."): the code is its kind.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..._untrusted import shown
-from ...failures import SystematicFailure
+from ...errors import SystematicFailure
 
 _HOWTO = "docs/how-to/python-model.md"
 _ASYNC = (
