@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from .._format import count_text
-from ..biometric_details import RATIO_CHECKS, ratios_of, rule_of
+from ..details.biometrics import RATIO_CHECKS, ratios_of, rule_of
 from ..report import Report
 from ..results import CheckResult
 from .changes import figure_change

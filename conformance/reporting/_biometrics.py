@@ -19,7 +19,7 @@ from typing import Any
 
 from .._format import count_text, interval_text, rate_text, ratio_text, threshold_text
 from .._untrusted import finite_number
-from ..biometric_details import (
+from ..details.biometrics import (
     RATIO_CHECKS,
     RatioRow,
     Rule,
@@ -28,12 +28,12 @@ from ..biometric_details import (
     read_rule,
     rule_of,
 )
-from ..biometric_details import as_list as _list
-from ..biometric_details import as_mapping as _mapping
-from ..biometric_details import as_number as _number
-from ..biometric_details import as_pair as _pair
-from ..biometric_details import as_str as _str
-from ..biometric_details import as_whole as _whole
+from ..details.biometrics import as_list as _list
+from ..details.biometrics import as_mapping as _mapping
+from ..details.biometrics import as_number as _number
+from ..details.biometrics import as_pair as _pair
+from ..details.biometrics import as_str as _str
+from ..details.biometrics import as_whole as _whole
 from ..results import CheckResult
 
 __all__ = [
@@ -63,7 +63,7 @@ __all__ = [
     "unsupported_of",
 ]
 
-# The threshold rule and the ratios are read in conformance.biometric_details, below reporting: the comparison
+# The threshold rule and the ratios are read in conformance.details.biometrics, below reporting: the comparison
 # of reports (conformance.comparison) reads them too. The number writers are conformance._format's.
 
 

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ._format import count_text, interval_text, rate_text, threshold_text
-from ._untrusted import finite_number
-from .results import CheckResult
+from .._format import count_text, interval_text, rate_text, threshold_text
+from .._untrusted import finite_number
+from ..results import CheckResult
 
 __all__ = [
     "RATIO_CHECKS",
