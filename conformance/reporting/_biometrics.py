@@ -1,10 +1,10 @@
-"""What the writers read of a 1:1 comparison run's checks, and how they write its numbers.
+"""The tables both writers make of a 1:1 comparison run's checks, and how they write its numbers.
 
 The four checks of :mod:`conformance.checks.biometrics` put their figures in ``details``
 (``docs/reference/biometric-report.md``): the threshold rule, ratios, inequity measures, the impostor
-matrix, DET curves, score distributions and the ISO/IEC 19795-10-style disclosure. ``details`` is a
-check's own JSON, read from a file someone else may have made: every reader here takes what has the
-documented shape and leaves the rest, so a writer never fails on a malformed report, it shows less.
+matrix, DET curves, score distributions and the ISO/IEC 19795-10-style disclosure. They are read once,
+in :mod:`conformance.details` (``check.typed_details``), where a malformed value reads as missing: a
+writer never fails on a malformed report, it shows less.
 
 Texts returned here are plain (not escaped): each writer escapes them for its format. Numbers:
 rates below 0.001 in e-notation with three significant digits (``3.05e-4``; an FMR written as
