@@ -6,8 +6,7 @@ same thing without reporting importing the checks or the run (docs/explanation/a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._format import fixed, interval
 
@@ -140,7 +139,7 @@ def largest_gap(result: CheckResult) -> Comparison | None:
     could not be decided (too few people behind it, under a strict profile) is still the starkest
     finding, and every headline names it beside the verdict.
     """
-    if _ratio_row(result.details, "") is not None or "ratio_tolerance" in result.details:
+    if result.typed_details.decides_on_ratios:
         return None  # decided on rate ratios: the gap is not the figure the verdict rests on
     deciding = result.worst_comparison
     # A group's rate against a ceiling is no gap: only gaps between groups are weighed against each other here.
@@ -155,10 +154,3 @@ def largest_gap(result: CheckResult) -> Comparison | None:
     if largest is deciding or abs(largest.difference or 0.0) <= abs(deciding.difference):
         return None
     return largest
-
-
-def _ratio_row(details: object, group: str) -> dict[str, Any] | None:
-    """The ratio a differential check decided ``group`` on (``details["ratios"]``), if it decides on ratios."""
-    if not isinstance(details, Mapping) or "ratio_tolerance" not in details:
-        return None
-    return next((r for r in details.get("ratios", []) if isinstance(r, dict) and r.get("group") == group), None)

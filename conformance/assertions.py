@@ -14,7 +14,7 @@ A failure reads like this (the worst comparison first, then every group)::
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,7 +25,6 @@ from ._text import printable, printable_lines
 from ._wording import (
     _STRADDLES,
     CEILING_REFERENCE,
-    _ratio_row,
     _relation,
     detectable,
     finding,
@@ -122,21 +121,23 @@ def headline(result: CheckResult) -> str:
     if result.threshold is not None:
         label = f"at similarity threshold {result.threshold:g} {label}"
     worst = result.worst_comparison
-    static = result.details.get("static") if isinstance(result.details, dict) else None
-    if static and static.get("verdict") == "fail":
-        return f"{result.id} {label}: {static['reason']}"
+    details = result.typed_details
+    static = details.static
+    if static is not None and static.verdict == "fail":
+        return f"{result.id} {label}: {static.reason}"
     if result.verdict == "not applicable":
         return f"{result.id} {label}: {not_applicable_reason(result)}"
     if worst is None:
         return f"{result.id} {label}: {'; '.join(result.notes) or 'nothing to compare'}"
-    ratio = _ratio_row(result.details, worst.group)
+    ratio = details.ratio_for(worst.group)
     if ratio is not None:  # a verdict on a rate ratio (1:1 differentials): show the ratio it was decided on
-        ratio_ci = _pair(ratio.get("ci"))
+        ratio_ci = _pair(ratio.ci)
         what = _relation(worst.verdict, ratio_ci, worst.tolerance, ratio=True)
+        level = ratio.level if ratio.level is not None else result.confidence
         return (
-            f"{result.id} {label}: {worst.group} vs {worst.reference} ratio {fixed(ratio.get('ratio'))} "
+            f"{result.id} {label}: {worst.group} vs {worst.reference} ratio {fixed(ratio.ratio)} "
             f"{interval(ratio_ci)} {what} tolerance x{worst.tolerance:g} "
-            f"({worst.method}, {ratio.get('level', result.confidence):.4g} level){'; ' + worst.note if worst.note else ''}"
+            f"({worst.method}, {level:.4g} level){'; ' + worst.note if worst.note else ''}"
         )
     what = _relation(worst.verdict, worst.ci, worst.tolerance)
     if worst.ci is None:
@@ -180,102 +181,81 @@ def headline(result: CheckResult) -> str:
     return line
 
 
-def _pair(value: object) -> tuple[float, float] | None:
-    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value):
-        return (float(value[0]), float(value[1]))
-    return None
+def _pair(ci: tuple[float | None, float | None] | None) -> tuple[float, float] | None:
+    """An interval with both bounds, else None."""
+    if ci is None or ci[0] is None or ci[1] is None:
+        return None
+    return (ci[0], ci[1])
 
 
-def _label(result: dict[str, object]) -> str:
+def _label(result: CheckResult) -> str:
     """A result's name in summaries: its id, and its similarity threshold for matching checks."""
-    threshold = result.get("threshold")
-    details = result.get("details")
-    binding = isinstance(details, dict) and bool(details.get("binding"))
-    return (
-        f"{result['id']}@{threshold:g}{' (binding)' if binding else ''}"
-        if isinstance(threshold, (int, float))
-        else str(result["id"])
-    )
+    if result.threshold is None:
+        return result.id
+    return f"{result.id}@{result.threshold:g}{' (binding)' if result.binding else ''}"
 
 
 @_one_line
-def verdict_line(result: dict[str, object]) -> str:
-    """One aligned line of the terminal summary for a result dict (as reports carry them)."""
-    comparisons = result.get("comparisons") or []
-    assert isinstance(comparisons, list)
-    # A group can be in several comparisons (every two groups): the deciding one is named by both sides.
-    worst = next(
-        (
-            c
-            for c in comparisons
-            if c["group"] == result.get("deciding")
-            and c.get("reference") == result.get("deciding_reference", c.get("reference"))
-        ),
-        None,
-    )
-    details = result.get("details")
-    static = details.get("static") if isinstance(details, dict) else None
-    if isinstance(static, dict) and static.get("verdict") == "fail":
-        return f"{str(result['verdict']).upper():<14} {_label(result):<28}  static: the vocabulary cannot express a nonbinary identity or abstain"
-    if result.get("verdict") == "not applicable":
-        reason = next((str(c.get("note")) for c in comparisons if c.get("verdict") == "not applicable"), "")
-        notes = result.get("notes")
-        if not reason and isinstance(notes, list) and notes:
-            reason = str(notes[-1]).removeprefix("not applicable: ")
+def verdict_line(result: CheckResult) -> str:
+    """One aligned line of the terminal summary for a check's result."""
+    verdict = str(result.verdict).upper()
+    comparisons = result.comparisons
+    # A group can be in several comparisons (every two groups): the deciding one is the worst comparison.
+    worst = result.worst_comparison
+    details = result.typed_details
+    static = details.static
+    if static is not None and static.verdict == "fail":
+        return (
+            f"{verdict:<14} {_label(result):<28}  static: the vocabulary cannot express a nonbinary identity or abstain"
+        )
+    notes = result.notes
+    if result.verdict == "not applicable":
+        reason = next((c.note for c in comparisons if c.verdict == "not applicable"), "")
+        if not reason and notes:
+            reason = notes[-1].removeprefix("not applicable: ")
         return f"{'NOT APPLICABLE':<14} {_label(result):<28}  {reason or 'the data cannot speak to this check'}"
-    notes = result.get("notes")
-    if not comparisons and result.get("verdict") in ("fail", "pass") and isinstance(notes, list) and notes:
+    if not comparisons and result.verdict in ("fail", "pass") and notes:
         # A verdict decided without comparisons of its own (equitability, from the differentials): its
         # headline is the reason, never "nothing to compare" under a FAIL (rt14c F9).
-        return f"{str(result['verdict']).upper():<14} {_label(result):<28}  {notes[0]}"
-    if worst is None or worst.get("difference") is None:
-        why = str(worst.get("note") or "") if worst is not None else ""
-        if not why and isinstance(notes, list):
+        return f"{verdict:<14} {_label(result):<28}  {notes[0]}"
+    if worst is None or worst.difference is None:
+        why = worst.note if worst is not None else ""
+        if not why:
             # The check's own note saying why there is nothing (no mated probes, one group only, ...).
-            why = next((str(n) for n in notes if "nothing" in str(n)), "")
-        return f"{str(result['verdict']).upper():<14} {_label(result):<28}  nothing to compare" + (
-            f": {why}" if why else ""
-        )
-    detail = ""
-    ratio = _ratio_row(details, str(worst["group"]))
+            why = next((n for n in notes if "nothing" in n), "")
+        return f"{verdict:<14} {_label(result):<28}  nothing to compare" + (f": {why}" if why else "")
+    ratio = details.ratio_for(worst.group)
     if ratio is not None:
-        lo, hi = ratio.get("ci") or (None, None)
-        detail = f"  {worst['group']}: ratio {fixed(ratio.get('ratio'))} [{fixed(lo)}, {fixed(hi)}] tolerance x{worst['tolerance']:g}"
-        if result.get("verdict") == "inconclusive":
-            detail += f": {_ratio_reason(str(worst.get('note') or ''), lo, hi, float(worst['tolerance']))}"
-    elif worst is not None and worst.get("difference") is not None:
-        lo, hi = worst["ci"] or (None, None)
-        pair = (
-            worst["group"]
-            if str(worst.get("reference", "")).startswith("none")
-            else f"{worst['group']} vs {worst.get('reference')}"
+        lo, hi = ratio.ci or (None, None)
+        detail = (
+            f"  {worst.group}: ratio {fixed(ratio.ratio)} [{fixed(lo)}, {fixed(hi)}] tolerance x{worst.tolerance:g}"
         )
-        if worst.get("reference") == CEILING_REFERENCE:  # a group's rate against the ceiling: no signed gap
-            detail = f"  {pair}: {worst['difference']:.3f} [{fixed(lo)}, {fixed(hi)}] ceiling {worst['tolerance']:g}"
+        if result.verdict == "inconclusive":
+            detail += f": {_ratio_reason(worst.note, lo, hi, float(worst.tolerance))}"
+    else:
+        lo, hi = worst.ci or (None, None)
+        pair = worst.group if worst.reference.startswith("none") else f"{worst.group} vs {worst.reference}"
+        if worst.reference == CEILING_REFERENCE:  # a group's rate against the ceiling: no signed gap
+            detail = f"  {pair}: {worst.difference:.3f} [{fixed(lo)}, {fixed(hi)}] ceiling {worst.tolerance:g}"
         else:
-            detail = f"  {pair}: {worst['difference']:+.3f} [{fixed(lo)}, {fixed(hi)}] tolerance {worst['tolerance']:g}"
-        above = why_above_ceiling(
-            str(worst["group"]), str(worst.get("reference")), str(worst.get("verdict")), str(worst.get("note") or "")
-        )
+            detail = f"  {pair}: {worst.difference:+.3f} [{fixed(lo)}, {fixed(hi)}] tolerance {worst.tolerance:g}"
+        above = why_above_ceiling(worst.group, worst.reference, worst.verdict, worst.note)
         if above:
             detail += f": {above}"  # rt14e F1: the console says why equal failure fails
-    typed = _typed(result)
-    if typed is not None:
-        deciding = typed.worst_comparison
-        if deciding is not None and deciding.verdict == "inconclusive" and ratio is None:
-            detail += f": {inconclusive_reason(deciding)}"
-        larger = largest_gap(typed)
-        if larger is not None:
-            detail += f"; largest gap: {finding(larger)}"
-        detail += _open_ceilings(typed)
-    elsewhere = details.get("nonbinary_label_on_women_and_men") if isinstance(details, dict) else None
-    if isinstance(elsewhere, dict):
+    if worst.verdict == "inconclusive" and ratio is None:
+        detail += f": {inconclusive_reason(worst)}"
+    larger = largest_gap(result)
+    if larger is not None:
+        detail += f"; largest gap: {finding(larger)}"
+    detail += _open_ceilings(result)
+    elsewhere = details.nonbinary_label_elsewhere
+    if elsewhere is not None:
         # Representability's pass says nothing of the women and men given the nonbinary label: say it here.
         detail += (
-            f"; but the nonbinary label was given to {elsewhere.get('photos')} of {elsewhere.get('of')} photos of "
+            f"; but the nonbinary label was given to {elsewhere.photos} of {elsewhere.of} photos of "
             "women and men too (not correctly gendered)"
         )
-    return f"{str(result['verdict']).upper():<14} {_label(result):<28}{detail}"
+    return f"{verdict:<14} {_label(result):<28}{detail}"
 
 
 def _ratio_reason(note: str, lo: float | None, hi: float | None, tolerance: float) -> str:
@@ -287,17 +267,6 @@ def _ratio_reason(note: str, lo: float | None, hi: float | None, tolerance: floa
     if lo is not None and (lo < tolerance < hi or lo < 1.0 / tolerance < hi):
         return "the interval straddles the tolerance"
     return "the data cannot decide it"
-
-
-def _typed(result: Mapping[str, object]) -> CheckResult | None:
-    """A report's check dict as a :class:`CheckResult`, or None when it is not one this version reads."""
-    from ._fields import FieldError
-    from .results import CheckResult
-
-    try:
-        return CheckResult.from_dict(result)
-    except FieldError:
-        return None
 
 
 def format_result(result: CheckResult, footer: str = "") -> str:

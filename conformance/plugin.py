@@ -1279,7 +1279,7 @@ class _Collector:
                 label = str(check.verdict).upper()
                 say(printable(f"{label:<14} {_label_of(check):<28}  {_reason(check)}"))
             else:
-                say(verdict_line(check.to_dict()))
+                say(verdict_line(check))
         if report.regression is not None:
             say(report.regression.summary)
         for line in run_summary(report, gate_exit=exitstatus if self._gate_only(report.planned) else None):
@@ -1377,9 +1377,9 @@ def verdict_exit_status(report: Report, status: int) -> int:
 
 def _reason(check: CheckResult) -> str:
     """Why a check was not run, as the report holds it."""
-    not_run = check.details.get("not_run")
-    if isinstance(not_run, dict):
-        return str(not_run.get("reason", ""))
+    not_run = check.typed_details.not_run
+    if not_run is not None:
+        return not_run.reason
     return "; ".join(n.removeprefix("not applicable: ") for n in check.notes)
 
 

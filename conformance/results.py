@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .details import CheckDetails
+
 __all__ = [
     "VERDICTS",
     "CheckResult",
@@ -246,13 +248,20 @@ class CheckResult:
     direction: str = ""
 
     @property
+    def typed_details(self) -> CheckDetails:
+        """``details`` read through its typed readers (:mod:`conformance.details`): the one way to read them.
+
+        ``details`` itself is the JSON the check wrote, kept as it is (and written back so).
+        """
+        return CheckDetails(self.details)
+
+    @property
     def binding(self) -> bool:
         """Whether this is the result whose verdict is its check's: a matching check's at the binding threshold.
 
-        The one reading of ``details["binding"]`` (a check with one result has no such entry, and its
-        one result decides: see :func:`deciding`).
+        A check with one result has no ``binding`` entry, and its one result decides: see :func:`deciding`.
         """
-        return bool(self.details.get("binding"))
+        return self.typed_details.binding
 
     def to_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {} if self.threshold is None else {"threshold": self.threshold}

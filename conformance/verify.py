@@ -623,9 +623,8 @@ def _accepted_not_run(report: Report) -> tuple[dict[str, dict[str, str]], list[D
     out: list[Difference] = []
     narrowed = bool(report.run.fields.get("pytest_args"))
     for check in report.not_run:
-        why = check.details.get("not_run")
-        cause = str(why.get("cause", "")) if isinstance(why, Mapping) else ""
-        reason = str(why.get("reason", "")) if isinstance(why, Mapping) else ""
+        why = check.typed_details.not_run
+        cause, reason = ("", "") if why is None else (why.cause, why.reason)
         interrupted = cause == "stopped" and "interrupted" in reason
         if cause in _ENVIRONMENT or interrupted or (cause in _NARROWED and narrowed):
             accepted[check.id] = {"cause": cause, "reason": reason}

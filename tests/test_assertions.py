@@ -8,6 +8,7 @@ import math
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from builders import Shot, observe, people, shot
@@ -28,6 +29,7 @@ from conformance import (
     run_check,
 )
 from conformance.observation import Observations
+from conformance.results import Comparison
 
 SEED = 20261121
 
@@ -278,12 +280,26 @@ def test_not_applicable_is_a_skip_with_the_reason_and_the_way_to_apply(tmp_path:
 def test_the_terminal_line_names_both_groups_of_the_deciding_pair(unfair: Observations) -> None:
     from conformance.assertions import verdict_line
 
-    result = misgender(unfair).to_dict()
-    assert (result["deciding"], result["deciding_reference"]) == ("trans", "cis")
+    result = misgender(unfair)
+    assert (result.to_dict()["deciding"], result.to_dict()["deciding_reference"]) == ("trans", "cis")
     assert "trans vs cis: +0.292" in verdict_line(result)
 
 
 # -- rt14c F9: 1:1 verdict lines name their reason ----------------------------------------------------------------
+
+
+def _bare_result(**fields: Any) -> CheckResult:
+    """A result with only what a terminal line reads (no groups, method or measure)."""
+    base: dict[str, Any] = {
+        "groups": {},
+        "comparisons": (),
+        "method": "",
+        "measure": "",
+        "reference": "",
+        "confidence": 0.95,
+        "notes": (),
+    }
+    return CheckResult(**{**base, **fields})
 
 
 def test_a_verdict_without_comparisons_of_its_own_shows_its_headline_not_nothing_to_compare() -> None:
@@ -292,14 +308,9 @@ def test_a_verdict_without_comparisons_of_its_own_shows_its_headline_not_nothing
     headline = (
         "At the binding threshold, at least one group's error rate differs from I-II's beyond the stated tolerance"
     )
-    result = {
-        "id": "equitability",
-        "verdict": "fail",
-        "threshold": 0.412868,
-        "comparisons": [],
-        "notes": [headline],
-        "details": {"binding": True},
-    }
+    result = _bare_result(
+        id="equitability", verdict="fail", threshold=0.412868, notes=(headline,), details={"binding": True}
+    )
     assert verdict_line(result) == f"FAIL           equitability@0.412868 (binding)  {headline}"
 
 
@@ -314,27 +325,26 @@ def test_a_verdict_without_comparisons_of_its_own_shows_its_headline_not_nothing
 def test_an_inconclusive_ratio_line_names_its_reason(ci: list[float | None], note: str, reason: str) -> None:
     from conformance.assertions import verdict_line
 
-    result = {
-        "id": "false_match_differential",
-        "verdict": "inconclusive",
-        "threshold": 0.476654,
-        "deciding": "V-VI",
-        "deciding_reference": "I-II",
-        "comparisons": [
-            {
-                "group": "V-VI",
-                "reference": "I-II",
-                "verdict": "inconclusive",
-                "difference": 0.0002,
-                "ci": [0.0, 0.001],
-                "tolerance": 2.0,
-                "note": note,
-            }
-        ],
-        "notes": [],
-        "details": {
+    comparison = Comparison(
+        group="V-VI",
+        reference="I-II",
+        difference=0.0002,
+        ci=(0.0, 0.001),
+        p_value=None,
+        p_adjusted=None,
+        tolerance=2.0,
+        verdict="inconclusive",
+        method="",
+        note=note,
+    )
+    result = _bare_result(
+        id="false_match_differential",
+        verdict="inconclusive",
+        threshold=0.476654,
+        comparisons=(comparison,),
+        details={
             "ratio_tolerance": 2.0,
             "ratios": [{"group": "V-VI", "reference": "I-II", "ratio": 8.625, "ci": ci}],
         },
-    }
+    )
     assert verdict_line(result).endswith(f"tolerance x2: {reason}")

@@ -634,7 +634,7 @@ def test_a_woman_or_man_labelled_nonbinary_is_not_correctly_gendered(tmp_path: P
     )
     from conformance.assertions import verdict_line
 
-    assert verdict_line(representability.to_dict()).endswith(
+    assert verdict_line(representability).endswith(
         "; but the nonbinary label was given to 120 of 120 photos of women and men too (not correctly gendered)"
     )
 

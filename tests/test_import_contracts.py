@@ -165,7 +165,7 @@ def test_the_check_ids_import_nothing_but_leaves(contracts: Contracts, graph: An
 
 
 # The values a report is made of: what reporting and comparing read (besides the check ids and the leaves).
-REPORT_VALUES = {"report", "results", "biometric_details"}
+REPORT_VALUES = {"report", "results", "details"}
 
 
 def test_reports_contract_names_every_module_between_the_run_and_the_statistics(

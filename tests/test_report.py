@@ -352,7 +352,7 @@ def test_new_verdicts_are_shown_in_every_writer(demo: dict[str, Any]) -> None:
     # One wording in both (issue 14's red team: the page said "of 6 checks run" beside "1 not run").
     assert "2 failed, 1 inconclusive, 0 passed, 2 not applicable, 1 not run, of 6 checks planned" in page
     assert "checks run" not in page
-    assert verdict_line(data["checks"][2]).startswith("NOT APPLICABLE same_person_consistency")
+    assert verdict_line(report.checks[2]).startswith("NOT APPLICABLE same_person_consistency")
     assert headline(report.checks[4]).startswith("confidence_calibration NOT RUN: ")
     assert compare_reports([report, report]).check("same_person_consistency").verdicts == (
         "not applicable",

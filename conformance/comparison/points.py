@@ -12,10 +12,10 @@ a change is the higher of the two checks' confidences.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from .._format import count_text
-from ..biometric_details import RATIO_CHECKS, ratios_of, rule_of
+from ..details import RATIO_CHECKS
 from ..report import Report
 from ..results import CheckResult
 from .changes import figure_change
@@ -35,7 +35,7 @@ def _points(report: Report) -> dict[_PointKey, CheckResult]:
     for check in report.checks:
         if check.id not in RATIO_CHECKS:
             continue
-        rule = rule_of(check)
+        rule = check.typed_details.rule
         key = rule.key if rule is not None else ("stated", check.threshold, "all", "")
         out.setdefault((check.id, key), check)
     return out
@@ -51,7 +51,7 @@ def _rate(check: CheckResult | None, group: str) -> Side | None:
 def _ratio(check: CheckResult | None, group: str) -> Side | None:
     if check is None:
         return None
-    row = next((r for r in ratios_of(check) if r.group == group), None)
+    row = next((r for r in check.typed_details.ratios if r.group == group), None)
     if row is None:
         return None
     return Side(row.ratio, row.ci, row.level or check.confidence, verdict=row.verdict)
@@ -67,7 +67,7 @@ def operating_points(reports: Sequence[Report]) -> list[OperatingPoint]:
     for key in dict.fromkeys(k for points in per_report for k in points):
         present = [points.get(key) for points in per_report]
         example = next(c for c in present if c is not None)
-        rule = rule_of(example)
+        rule = example.typed_details.rule
         label = (
             rule.label
             if rule is not None
@@ -97,7 +97,7 @@ def operating_points(reports: Sequence[Report]) -> list[OperatingPoint]:
                 binding=tuple(bool(c is not None and c.binding) for c in present),
                 verdicts=tuple(None if c is None else c.verdict for c in present),
                 references=tuple(None if c is None else c.reference for c in present),
-                rules=tuple(None if c is None else rule_of(c) for c in present),
+                rules=tuple(None if c is None else c.typed_details.rule for c in present),
                 groups=tuple(groups),
             )
         )
@@ -115,13 +115,13 @@ def binding_rows(reports: Sequence[Report]) -> list[tuple[str, str, str, str]]:
         if binding is None:
             out.append(("n/a", "n/a", "n/a", "n/a"))
             continue
-        rule = rule_of(binding)
-        metric = binding.details.get("metric")
+        rule = binding.typed_details.rule
+        metric = binding.typed_details.metric
         out.append(
             (
                 rule.label if rule is not None else "n/a",
                 "n/a" if binding.threshold is None else f"{binding.threshold:.6g}",
-                metric if isinstance(metric, str) else "n/a",
+                "n/a" if metric is None else metric,
                 count_text(rule.impostor_comparisons) if rule is not None else "n/a",
             )
         )
@@ -136,10 +136,7 @@ def equitability_rows(reports: Sequence[Report]) -> list[tuple[str | None, str]]
         if check is None:
             out.append((None, ""))
             continue
-        disclosure = check.details.get("disclosure")
-        info = disclosure.get("equitability") if isinstance(disclosure, Mapping) else None
-        statement = info.get("statement") if isinstance(info, Mapping) else None
-        out.append(
-            (check.verdict, statement if isinstance(statement, str) else (check.notes[0] if check.notes else ""))
-        )
+        disclosure = check.typed_details.disclosure
+        statement = None if disclosure is None else disclosure.statement
+        out.append((check.verdict, statement if statement is not None else (check.notes[0] if check.notes else "")))
     return out

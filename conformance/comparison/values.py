@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .._format import count_text, interval_text, rate_text, ratio_text
-from ..biometric_details import Rule
+from ..details import Rule
 
 __all__ = [
     "WORSENED",

@@ -23,6 +23,7 @@ from typing import Any
 
 from .._atomic import write_atomic
 from .._wording import DETECTABLE_ASSUMES
+from ..details import Measured, Static
 from ..report import PhotoOutcome, Report, as_report, report_banners
 from ..results import CheckResult
 from ._biometrics import Table
@@ -122,9 +123,9 @@ def _summary_row(check: CheckResult) -> SummaryRow:
             why=why,
             largest=finding(larger) if larger is not None else "",
         )
-    static = mapping(check.details.get("static"))
-    if static:
-        deciding: str | Small = f"vocabulary (static half): {static.get('verdict', 'unknown')}"
+    static = check.typed_details.static
+    if static is not None:
+        deciding: str | Small = f"vocabulary (static half): {static.verdict or 'unknown'}"
     else:
         deciding = Small(check.notes[0] if check.notes else "no comparison")
     return SummaryRow(check, deciding, "n/a", "n/a", "n/a")
@@ -141,7 +142,7 @@ class CheckSection:
     gaps_chart: str
     sweep_chart: str
     marks_thresholds: bool
-    static: Mapping[str, Any]
+    static: Static | None
     static_labels: Table | None
     facts: tuple[tuple[str, str], ...]
     tables: tuple[tuple[str, Records], ...]
@@ -178,33 +179,33 @@ def _groups_tables(check: CheckResult) -> tuple[Table, Table | None]:
     return table, Table(("group", *(label(k) for k in extras)), tuple(extra_rows), tuple(range(1, len(extras) + 1)))
 
 
-_MEASURE_COLUMNS = ("photos", "subjects", "count", "n", "rate", "ci")
-
-
-def _measure_tables(name: str, measure: Mapping[str, Any]) -> list[tuple[str, Records]]:
+def _measure_tables(name: str, measure: Measured) -> list[tuple[str, Records]]:
     """A companion measure of a check (its ``groups`` and ``comparisons``) as two tables."""
-    title = f"{name}: {measure['measure']}" if measure.get("measure") else name
+    title = f"{name}: {measure.measure}" if measure.measure else name
     # Formatted as the check's own tables are (a rate to 3 places, a p-value to 2 significant digits: a
     # p of 2e-15 is not "0.000"), so that the two tables of one section read alike.
     groups = [
         {
-            "group": group,
-            **{k: mapping(rate).get(k) for k in _MEASURE_COLUMNS},
-            "rate": fixed(mapping(rate).get("rate")),
+            "group": g.name,
+            "photos": g.photos,
+            "subjects": g.subjects,
+            "count": g.count,
+            "n": g.n,
+            "rate": fixed(g.rate),
+            "ci": g.ci,
         }
-        for group, rate in mapping(measure.get("groups")).items()
+        for g in measure.groups
     ]
     comparisons = [
         {
-            "comparison": f"{c.get('group')} vs {c.get('reference')}",
-            "gap": fixed(c.get("difference")),
-            "ci": c.get("ci"),
-            "p (Holm)": p_value(c.get("p_adjusted")),
-            "tolerance": policy_number(c.get("tolerance")),
-            "verdict": c.get("verdict"),
+            "comparison": f"{c.group} vs {c.reference}",
+            "gap": fixed(c.difference),
+            "ci": c.ci,
+            "p (Holm)": p_value(c.p_adjusted),
+            "tolerance": policy_number(c.tolerance),
+            "verdict": c.verdict,
         }
-        for c in seq(measure.get("comparisons"))
-        if isinstance(c, Mapping)
+        for c in measure.comparisons
     ]
     tables = [(title, records(groups))]
     if comparisons:
@@ -214,23 +215,21 @@ def _measure_tables(name: str, measure: Mapping[str, Any]) -> list[tuple[str, Re
 
 def _check_section(check: CheckResult, thresholds: Sequence[float] = ()) -> CheckSection:
     """One check's section; ``thresholds`` are those the report evaluates this check at, marked on its sweep."""
-    details = check.details  # the check's own JSON: read with care below
-    static = mapping(details.get("static"))
-    labels = [(str(k), str(v)) for k, v in mapping(static.get("labels")).items()]
+    details = check.typed_details
+    static = details.static
+    labels = list(static.labels) if static is not None else []
     facts: list[tuple[str, str]] = []
     tables: list[tuple[str, Records]] = []
     # Whatever else a check put in details, shown plainly; static and sweep have their own places.
-    for key, value in details.items():
-        if key in ("static", "sweep", "binding"):
-            continue
-        if isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
-            tables.append((label(key), records(value)))
-        elif isinstance(value, Mapping) and isinstance(value.get("groups"), Mapping):
+    for entry in details.shown():
+        if entry.rows:
+            tables.append((label(entry.key), records(entry.rows)))
+        elif entry.measure is not None:
             # A second measure every comparison must also satisfy (misgender_gap's "not correctly gendered"):
             # its groups and comparisons as tables, like the check's own.
-            tables += _measure_tables(label(key), value)
-        elif value != "":
-            facts.append((label(key), plain(value)))
+            tables += _measure_tables(label(entry.key), entry.measure)
+        else:
+            facts.append((label(entry.key), plain(entry.value)))
     groups, extra_groups = _groups_tables(check)
     from .._wording import inconclusive_reason
 
@@ -243,7 +242,7 @@ def _check_section(check: CheckResult, thresholds: Sequence[float] = ()) -> Chec
         groups=groups,
         extra_groups=extra_groups,
         gaps_chart=gaps_chart(check),
-        sweep_chart=sweep_chart(seq(details.get("sweep")), thresholds),
+        sweep_chart=sweep_chart(details.sweep, thresholds),
         marks_thresholds=bool(thresholds),
         static=static,
         static_labels=Table(("label the analyzer can give", "read as identity"), tuple(labels)) if labels else None,

@@ -12,10 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from markupsafe import Markup
 
+from ..details import Bootstrap, Disclosure
 from ..results import CheckResult
 from ._biometrics import (
     RATIO_CHECKS,
@@ -25,29 +25,20 @@ from ._biometrics import (
     Table,
     charts_check,
     count_text,
-    det_of,
     disclosure_facts,
-    disclosure_of,
-    distributions_of,
     fta_table,
     groups_table,
     inequity_at_binding_table,
-    inequity_of,
     interval_text,
     is_ratio_check,
-    matrix_of,
     measures_table,
     nouns,
     rate_text,
     rates_at,
     ratio_text,
-    ratios_of,
     ratios_table,
-    rule_of,
     sample_sizes_table,
-    unsupported_of,
 )
-from ._html import mapping
 from .svg_biometrics import det_chart, distributions_chart, ratio_chart
 
 __all__ = ["DisclosureSection", "RatioSection", "biometric_section", "summary_cells"]
@@ -61,7 +52,7 @@ def summary_cells(check: CheckResult) -> tuple[str, str, str, str] | None:
     """
     if not is_ratio_check(check):
         return None
-    rows = ratios_of(check)
+    rows = check.typed_details.ratios
     row = next((r for r in rows if r.verdict == check.verdict), rows[0] if rows else None)
     if row is None:
         return None
@@ -134,7 +125,7 @@ def _marks(checks: Sequence[CheckResult], check_id: str) -> tuple[list[tuple[flo
     entries = sorted((c for c in checks if c.id == check_id), key=lambda c: not c.binding)
     fmrs, thresholds = [], []
     for c in entries:
-        rule = rule_of(c)
+        rule = c.typed_details.rule
         if rule is not None and rule.kind == "target" and rule.target_fmr is not None:
             fmrs.append((rule.target_fmr, f"FMR {rule.target_fmr:g}"))
         if c.threshold is not None:
@@ -165,54 +156,50 @@ class RatioSection:
     det_omitted: int
     distributions_chart: Markup
     bins: int
-    bootstrap: Mapping[str, Any] | None
+    bootstrap: Bootstrap | None
     kind: str = "ratio"
 
 
 def _ratio_section(check: CheckResult, checks: Sequence[CheckResult]) -> RatioSection:
-    details = check.details
-    rule = rule_of(check)
-    metric = details.get("metric") if isinstance(details.get("metric"), str) else ""
-    pairs = details.get("impostors")
-    rows = ratios_of(check)
-    tolerance = details.get("ratio_tolerance")
-    measures, caveats, alpha, level = inequity_of(details.get("inequity"))
-    matrix = matrix_of(check)
+    details = check.typed_details
+    rule = details.rule
+    metric = details.metric or ""
+    rows = details.ratios
+    inequity = details.inequity
+    measures, caveats, alpha, level = inequity.measures, inequity.caveats, inequity.alpha, inequity.confidence
+    matrix = details.matrix
     det_chart_, det_omitted, dist_chart, bins = Markup(), 0, Markup(), 0
     if charts_check(checks) is check:
         fmrs, thresholds = _marks(checks, check.id)
-        det = det_of(check)
+        det = details.det
         det_chart_ = det_chart(det, fmrs)
         det_omitted = sum(1 for points in det.values() for p in points if p.fmr <= 0)
-        dist = distributions_of(check)
+        dist = details.distributions
         if dist is not None:
             dist_chart, bins = distributions_chart(dist, thresholds), len(dist.edges) - 1
-    boot = details.get("bootstrap")
     return RatioSection(
         check=check,
         rate=nouns(check)[0],
-        rule=rule.sentence(metric or "") if rule else "The report does not say how it was set.",
-        impostors=pairs if isinstance(pairs, str) else "n/a",
-        impostor_comparisons=count_text(details.get("impostor_comparisons")),
-        genuine_comparisons=count_text(details.get("genuine_comparisons")),
-        design=str(details.get("design", "n/a")),
+        rule=rule.sentence(metric) if rule else "The report does not say how it was set.",
+        impostors="n/a" if details.impostors is None else details.impostors,
+        impostor_comparisons=count_text(details.impostor_comparisons),
+        genuine_comparisons=count_text(details.genuine_comparisons),
+        design="n/a" if details.design is None else details.design,
         unsupported=tuple(
-            (f"{u.target_fmr:g}" if u.target_fmr is not None else "n/a", u.reason) for u in unsupported_of(details)
+            (f"{u.target_fmr:g}" if u.target_fmr is not None else "n/a", u.reason) for u in details.unsupported
         ),
         groups=groups_table(check) if check.groups else None,
-        ratio_chart=ratio_chart(rows, float(tolerance) if isinstance(tolerance, (int, float)) else None)
-        if rows
-        else Markup(),
+        ratio_chart=ratio_chart(rows, details.ratio_tolerance) if rows else Markup(),
         ratios=ratios_table(check) if rows else None,
         measures=measures_table(measures, level) if measures else None,
         caveats=tuple(caveats),
         alpha=ratio_text(alpha),
-        heatmap=_heatmap(matrix, "same-group" in str(details.get("impostors", ""))) if matrix is not None else None,
+        heatmap=_heatmap(matrix, "same-group" in (details.impostors or "")) if matrix is not None else None,
         det_chart=det_chart_,
         det_omitted=det_omitted,
         distributions_chart=dist_chart,
         bins=bins,
-        bootstrap=boot if isinstance(boot, Mapping) else None,
+        bootstrap=details.bootstrap,
     )
 
 
@@ -224,7 +211,7 @@ class DisclosureSection:
     """The ISO/IEC 19795-10-style disclosure of the ``equitability`` check."""
 
     check: CheckResult
-    disclosure: Mapping[str, Any]
+    disclosure: Disclosure
     statement: str
     ratio_tolerance: str
     fta_tolerance: str
@@ -232,30 +219,25 @@ class DisclosureSection:
     sizes: Table | None
     fta: Table | None
     rates: tuple[RatesAt, ...]
-    comparisons: Mapping[str, Any]
     total: str
     inequity: Table | None
     sources: tuple[str, ...] = field(default=SOURCES)
     kind: str = "disclosure"
 
 
-def _disclosure_section(check: CheckResult) -> DisclosureSection:
-    disclosure = disclosure_of(check)
+def _disclosure_section(check: CheckResult, disclosure: Disclosure) -> DisclosureSection:
     level = f"{check.confidence:.0%}"
-    info = mapping(disclosure.get("equitability"))
-    comparisons = mapping(disclosure.get("comparisons"))
     return DisclosureSection(
         check=check,
         disclosure=disclosure,
-        statement=str(info.get("statement") or (check.notes[0] if check.notes else "")),
-        ratio_tolerance=ratio_text(info.get("ratio_tolerance")),
-        fta_tolerance=ratio_text(info.get("fta_tolerance")),
-        facts=disclosure_facts(check),
+        statement=str(disclosure.statement or (check.notes[0] if check.notes else "")),
+        ratio_tolerance=ratio_text(disclosure.ratio_tolerance),
+        fta_tolerance=ratio_text(disclosure.fta_tolerance),
+        facts=disclosure_facts(check, disclosure),
         sizes=sample_sizes_table(disclosure),
         fta=fta_table(disclosure, level),
         rates=tuple(rates_at(disclosure, level)),
-        comparisons=comparisons,
-        total=count_text(comparisons.get("total")),
+        total=count_text(disclosure.total_comparisons),
         inequity=inequity_at_binding_table(disclosure),
     )
 
@@ -267,6 +249,7 @@ def biometric_section(check: CheckResult, checks: Sequence[CheckResult]) -> Rati
     """
     if check.id in RATIO_CHECKS:
         return _ratio_section(check, checks)
-    if check.id == "equitability" and disclosure_of(check):
-        return _disclosure_section(check)
+    disclosure = check.typed_details.disclosure if check.id == "equitability" else None
+    if disclosure is not None:
+        return _disclosure_section(check, disclosure)
     return None

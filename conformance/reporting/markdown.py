@@ -15,6 +15,7 @@ from .._atomic import write_atomic
 from .._format import fixed, interval
 from .._text import printable
 from ..comparison.values import NOT_COMPARED
+from ..details import Measured
 from ..report import Report, as_report, report_banners
 from ..results import CheckResult
 from ._biometrics import threshold_label
@@ -124,12 +125,13 @@ def _check_section(check: CheckResult) -> list[str]:
     if check.threshold is not None:
         at = f" at threshold {check.threshold:g}" + (" (binding)" if check.binding else "")
     out = [f"## {code(check.id)}{at}: {verdict_label(check.verdict)}", "", f"Measure: {escape(check.measure)}.", ""]
-    static = check.details.get("static")
-    if isinstance(static, Mapping) and static:  # details are the check's own JSON: read with care
-        labels = ", ".join(f"{escape(k)} → {escape(v)}" for k, v in static.get("labels", {}).items()) or "none"
+    details = check.typed_details
+    static = details.static
+    if static is not None:
+        labels = ", ".join(f"{escape(k)} → {escape(v)}" for k, v in static.labels) or "none"
         out += [
-            f"Static: {verdict_label(static.get('verdict'))}: {escape(static.get('reason'))} (labels: {labels}; "
-            f"vocabulary {escape(static.get('source', ''))}).",
+            f"Static: {verdict_label(static.verdict)}: {escape(static.reason)} (labels: {labels}; "
+            f"vocabulary {escape(static.source or '')}).",
             "",
         ]
     if check.groups:
@@ -169,8 +171,8 @@ def _check_section(check: CheckResult) -> list[str]:
             )
         out += _table(["comparison", "gap", "interval", "p-value", "tolerance", "verdict", "note"], rows)
         out.append("")
-    companion = check.details.get("companion")
-    if isinstance(companion, Mapping) and isinstance(companion.get("groups"), Mapping):
+    companion = details.companion
+    if companion is not None:
         out += _companion(companion, check.confidence)
     for note in check.notes:
         out.append(f"- {escape(note)}")
@@ -180,35 +182,32 @@ def _check_section(check: CheckResult) -> list[str]:
     return out
 
 
-def _companion(measure: Mapping[str, Any], confidence: float) -> list[str]:
+def _companion(measure: Measured, confidence: float) -> list[str]:
     """A second measure every comparison must also satisfy (misgender_gap's "not correctly gendered")."""
 
-    def number(value: object) -> float | None:
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    def ci(pair: tuple[float | None, float | None] | None) -> tuple[float, float] | None:
+        return None if pair is None or pair[0] is None or pair[1] is None else (pair[0], pair[1])
 
-    def ci(value: object) -> tuple[float, float] | None:
-        pair = [number(v) for v in value] if isinstance(value, (list, tuple)) and len(value) == 2 else []
-        return (pair[0], pair[1]) if len(pair) == 2 and None not in pair else None  # type: ignore[return-value]
+    def shown(value: object) -> str:
+        return escape("n/a" if value is None else value)
 
-    out = [f"Companion measure, every comparison must also satisfy it: {escape(measure.get('measure', ''))}.", ""]
+    out = [f"Companion measure, every comparison must also satisfy it: {escape(measure.measure)}.", ""]
     rows = []
-    for name, g in measure["groups"].items():
-        g = g if isinstance(g, Mapping) else {}
-        counts = [escape(g.get(k, "n/a")) for k in ("photos", "subjects", "count", "n")]
-        rows.append([escape(name), *counts, fixed(number(g.get("rate"))), interval(ci(g.get("ci")))])
+    for g in measure.groups:
+        counts = [shown(v) for v in (g.photos, g.subjects, g.count, g.n)]
+        rows.append([escape(g.name), *counts, fixed(g.rate), interval(ci(g.ci))])
     out += _table(["group", "photos", "subjects", "count", "n", "rate", f"{confidence:.0%} CI"], rows)
     out.append("")
-    comparisons = [c for c in measure.get("comparisons", []) if isinstance(c, Mapping)]
-    if comparisons:
+    if measure.comparisons:
         rows = [
             [
-                _row_label(c.get("group"), c.get("reference")),
-                fixed(number(c.get("difference"))),
-                interval(ci(c.get("ci"))),
-                escape(c.get("tolerance")),
-                verdict_label(c.get("verdict")),
+                _row_label(c.group, c.reference),
+                fixed(c.difference),
+                interval(ci(c.ci)),
+                escape(c.tolerance),
+                verdict_label(c.verdict),
             ]
-            for c in comparisons
+            for c in measure.comparisons
         ]
         out += _table(["comparison", "gap", "interval", "tolerance", "verdict"], rows)
         out.append("")

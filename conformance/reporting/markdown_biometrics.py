@@ -9,9 +9,9 @@ a job summary stays short. Every value is escaped with :func:`.markdown.escape`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+from ..details import Disclosure
 from ..results import CheckResult
 from ._biometrics import (
     RATIO_CHECKS,
@@ -20,38 +20,26 @@ from ._biometrics import (
     Verdict,
     charts_check,
     count_text,
-    det_of,
     det_table,
     disclosure_facts,
-    disclosure_of,
-    distributions_of,
     distributions_table,
     fta_table,
     groups_table,
     inequity_at_binding_table,
-    inequity_of,
     interval_text,
     is_ratio_check,
-    matrix_of,
     matrix_table,
     measures_table,
     nouns,
     rates_at,
     ratio_text,
-    ratios_of,
     ratios_table,
-    rule_of,
     sample_sizes_table,
     threshold_label,
-    unsupported_of,
 )
 from .markdown import code, escape, verdict_label
 
 __all__ = ["biometric_markdown", "summary_cells"]
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _render(table: Table) -> list[str]:
@@ -74,7 +62,7 @@ def summary_cells(check: CheckResult) -> tuple[str, str] | None:
     """For the verdicts table: ``group: ratio r [lo, hi]`` and ``×tolerance``; None for other checks."""
     if not is_ratio_check(check):
         return None
-    rows = ratios_of(check)
+    rows = check.typed_details.ratios
     row = next((r for r in rows if r.verdict == check.verdict), rows[0] if rows else None)
     if row is None:
         return None
@@ -89,9 +77,9 @@ def _title(check: CheckResult) -> str:
 
 def _ratio_markdown(check: CheckResult, checks: Sequence[CheckResult]) -> list[str]:
     rate = nouns(check)[0]
-    details = check.details
-    rule = rule_of(check)
-    metric = details.get("metric") if isinstance(details.get("metric"), str) else ""
+    details = check.typed_details
+    rule = details.rule
+    metric = details.metric or ""
     out = [
         f"## {code(check.id)}{_title(check)}: {verdict_label(check.verdict)}",
         "",
@@ -99,20 +87,22 @@ def _ratio_markdown(check: CheckResult, checks: Sequence[CheckResult]) -> list[s
         "ratio to the reference's, against the ratio tolerance in either direction.",
         "",
         f"**Threshold.** {escape(rule.sentence(str(metric)) if rule else 'The report does not say how it was set.')} "
-        f"Impostor pairs: {escape(details.get('impostors', 'n/a'))}; {count_text(details.get('impostor_comparisons'))} "
-        f"impostor and {count_text(details.get('genuine_comparisons'))} genuine comparisons counted.",
+        f"Impostor pairs: {escape('n/a' if details.impostors is None else details.impostors)}; "
+        f"{count_text(details.impostor_comparisons)} impostor and {count_text(details.genuine_comparisons)} genuine "
+        "comparisons counted.",
         "",
     ]
-    for u in unsupported_of(details):
+    for u in details.unsupported:
         target = f"{u.target_fmr:g}" if u.target_fmr is not None else "n/a"
         out.append(f"- Target FMR {escape(target)} not evaluated: {escape(u.reason)}")
-    if unsupported_of(details):
+    if details.unsupported:
         out.append("")
     if check.groups:
         out += [f"**{rate} per group**", "", *_render(groups_table(check))]
-    if ratios_of(check):
+    if details.ratios:
         out += ["**Ratios to the reference**", "", *_render(ratios_table(check))]
-    measures, caveats, alpha, level = inequity_of(details.get("inequity"))
+    inequity = details.inequity
+    measures, caveats, alpha, level = inequity.measures, inequity.caveats, inequity.alpha, inequity.confidence
     if measures:
         out += [
             f"**Inequity measures** (over the groups with a rate; alpha {ratio_text(alpha)}; intervals from the same "
@@ -123,7 +113,7 @@ def _ratio_markdown(check: CheckResult, checks: Sequence[CheckResult]) -> list[s
         out += [f"- Caveat: {escape(c)}" for c in caveats]
         if caveats:
             out.append("")
-    matrix = matrix_of(check)
+    matrix = details.matrix
     if matrix is not None:
         out += [
             "**Impostor matrix** (FMR of probes of the row's group against references of the column's group; false "
@@ -132,45 +122,43 @@ def _ratio_markdown(check: CheckResult, checks: Sequence[CheckResult]) -> list[s
             *_render(matrix_table(matrix)),
         ]
     if charts_check(checks) is check:
-        det = det_of(check)
+        det = details.det
         if det:
             out += _details(
                 "DET curves: each group's FNMR at its own FMR (the points report.html draws)", det_table(det)
             )
-        dist = distributions_of(check)
+        dist = details.distributions
         if dist is not None:
             out += _details("Score distributions: comparisons per score bin", distributions_table(dist))
     out += [f"- {escape(n)}" for n in check.notes]
     if check.notes:
         out.append("")
-    boot = _mapping(details.get("bootstrap"))
-    if boot:
+    boot = details.bootstrap
+    if boot is not None:
         out += [
-            f"Bootstrap: {escape(boot.get('method', 'n/a'))}; {count_text(boot.get('resamples'))} resamples, seed "
-            f"{escape(boot.get('seed', 'n/a'))}.",
+            f"Bootstrap: {escape(boot.method or 'n/a')}; {count_text(boot.resamples)} resamples, seed "
+            f"{escape('n/a' if boot.seed is None else boot.seed)}.",
             "",
         ]
     out += [f"Method: {escape(check.method)}.", ""]
     return out
 
 
-def _disclosure_markdown(check: CheckResult) -> list[str]:
-    disclosure = disclosure_of(check)
+def _disclosure_markdown(check: CheckResult, disclosure: Disclosure) -> list[str]:
     level = f"{check.confidence:.0%}"
-    info = _mapping(disclosure.get("equitability"))
-    statement = info.get("statement") or (check.notes[0] if check.notes else "")
-    facts = disclosure_facts(check)
-    certified = "yes" if disclosure.get("certified") is True else "no"
+    statement = disclosure.statement or (check.notes[0] if check.notes else "")
+    facts = disclosure_facts(check, disclosure)
+    certified = "yes" if disclosure.certified else "no"
     out = [
         f"## ISO/IEC 19795-10-style disclosure: {code(check.id)}{_title(check)}: {verdict_label(check.verdict)}",
         "",
-        f"> **Follows the standard's published scope; not certified conformance.** {escape(disclosure.get('scope', ''))} "
-        f"Standard: {escape(disclosure.get('standard', 'n/a'))}; certified: {certified}.",
+        f"> **Follows the standard's published scope; not certified conformance.** {escape(disclosure.scope)} "
+        f"Standard: {escape('n/a' if disclosure.standard is None else disclosure.standard)}; certified: {certified}.",
         "",
         f"**Equitability statement:** {escape(statement)}",
         "",
-        f"Tolerances: each group's FMR and FNMR within a factor of {ratio_text(info.get('ratio_tolerance'))} of the "
-        f"reference's; failure to acquire within {ratio_text(info.get('fta_tolerance'))} of it. Verdict: the worst of "
+        f"Tolerances: each group's FMR and FNMR within a factor of {ratio_text(disclosure.ratio_tolerance)} of the "
+        f"reference's; failure to acquire within {ratio_text(disclosure.fta_tolerance)} of it. Verdict: the worst of "
         "the two differential checks at the binding threshold and the failure-to-acquire gap.",
         "",
         "### Groups",
@@ -203,12 +191,11 @@ def _disclosure_markdown(check: CheckResult) -> list[str]:
                 "",
                 *_render(entry.table),
             ]
-    comparisons = _mapping(disclosure.get("comparisons"))
     out += [
         "### Uncertainty",
         "",
-        f"{escape(disclosure.get('uncertainty', 'n/a'))}. Comparisons: {count_text(comparisons.get('total'))} "
-        f"({escape(comparisons.get('metric', 'n/a'))}, design {escape(comparisons.get('design', 'n/a'))}).",
+        f"{escape(_or_na(disclosure.uncertainty))}. Comparisons: {count_text(disclosure.total_comparisons)} "
+        f"({escape(_or_na(disclosure.metric))}, design {escape(_or_na(disclosure.design))}).",
         "",
     ]
     inequity = inequity_at_binding_table(disclosure)
@@ -219,10 +206,15 @@ def _disclosure_markdown(check: CheckResult) -> list[str]:
     return out
 
 
+def _or_na(text: str | None) -> str:
+    return "n/a" if text is None else text
+
+
 def biometric_markdown(check: CheckResult, checks: Sequence[CheckResult]) -> list[str] | None:
     """The lines of a 1:1 differential check's section or of the disclosure; None for any other check."""
     if check.id in RATIO_CHECKS:
         return _ratio_markdown(check, checks)
-    if check.id == "equitability" and disclosure_of(check):
-        return _disclosure_markdown(check)
+    disclosure = check.typed_details.disclosure if check.id == "equitability" else None
+    if disclosure is not None:
+        return _disclosure_markdown(check, disclosure)
     return None

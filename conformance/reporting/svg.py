@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from markupsafe import Markup
 
 from .._wording import CEILING_REFERENCE
+from ..details import SweepPoint
 from ..results import CheckResult, Comparison
-from ._html import comparison_label, escape, fixed, interval, is_num, mapping, plain, policy_number
+from ._html import comparison_label, escape, fixed, interval, plain, policy_number
 
 __all__ = ["gaps_chart", "rates_chart", "sweep_chart"]
 
@@ -282,23 +282,23 @@ def _comparisons_chart(comparisons: Sequence[Comparison], axis_label: str, limit
     return _svg(_WIDTH, bottom + 46, title + ", ".join(_e(x) for x in labels), out)
 
 
-def sweep_chart(sweep: Sequence[Any], marks: Sequence[float] = ()) -> Markup:
+def sweep_chart(sweep: Sequence[SweepPoint], marks: Sequence[float] = ()) -> Markup:
     """One line per group: its rate at each threshold of ``details.sweep``; empty when there is no sweep.
 
     ``marks`` are thresholds drawn as dotted vertical lines (those the report evaluates).
     """
-    points = [mapping(p) for p in sweep if is_num(mapping(p).get("threshold"))]
+    points = list(sweep)
     if not points:
         return Markup()
     names: list[str] = []
     for p in points:
-        for name in mapping(p.get("groups")):
-            if str(name) not in names:
-                names.append(str(name))
+        for name in p.rates:
+            if name not in names:
+                names.append(name)
     if not names:
         return Markup()
-    thresholds = sorted({float(p["threshold"]) for p in points})
-    rates = [float(r) for p in points for r in mapping(p.get("groups")).values() if is_num(r)]
+    thresholds = sorted({p.threshold for p in points})
+    rates = [r for p in points for r in p.rates.values() if r is not None]
     top_rate = max([*rates, 0.0])
     y_lo, y_hi, y_ticks = _ticks(min([*rates, 0.0]), 1.0 if top_rate > 0.5 else max(top_rate, 1e-9), target=5)
     legend_w = 210.0
@@ -330,9 +330,9 @@ def sweep_chart(sweep: Sequence[Any], marks: Sequence[float] = ()) -> Markup:
     for i, name in enumerate(names):
         colour, dash = _SERIES[i % len(_SERIES)]
         series = [
-            (float(p["threshold"]), float(mapping(p.get("groups"))[name]))
-            for p in sorted(points, key=lambda p: float(p["threshold"]))
-            if is_num(mapping(p.get("groups")).get(name))
+            (p.threshold, rate)
+            for p in sorted(points, key=lambda p: p.threshold)
+            if (rate := p.rates.get(name)) is not None
         ]
         dashes = f' stroke-dasharray="{dash}"' if dash else ""
         coords = " ".join(f"{_c(x(t))},{_c(y(r))}" for t, r in series)
