@@ -89,7 +89,8 @@ def _analyzer_files(ctx: Context) -> list[tuple[Path, str]]:
 
     declared = ctx.analyzer.get("evidence_files")
     entries: list[tuple[object, object]] = [
-        (entry.get("path"), entry.get("kind")) for entry in (declared if isinstance(declared, list) else [])
+        (entry.get("path"), entry.get("kind"))
+        for entry in (declared if isinstance(declared, list) else [])
         if isinstance(entry, Mapping)
     ]
     named = argument_file(ctx.analyzer_spec) if ctx.analyzer_spec else None

@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 # A third-party package, written from the contract: a 1:1 comparator (its factory declares compares and its file
 # argument), a gender adapter that declares nothing, and a recording one that declares records.
-ACME = '''
+ACME = """
 from __future__ import annotations
 
 from pathlib import Path
@@ -119,7 +119,7 @@ def create_recorded(argument, *, dataset, **options):
 @declares(Capabilities(compares=True))
 def create_liar(argument, *, dataset, **options):
     return AcmeLabels(str(argument))
-'''
+"""
 
 ENTRY_POINTS = """[conformance.adapters]
 acme = acme_thirdparty:create
@@ -145,7 +145,9 @@ def acme(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _pairs_project(folder: Path) -> None:
     """12 photos of 6 people in two skin groups, no gender columns, and a score for every ordered pair."""
-    rows = [{"photo": f"p{i:02d}.png", "subject": f"s{i // 2}", "skin": "dark" if i % 4 < 2 else "light"} for i in range(12)]
+    rows = [
+        {"photo": f"p{i:02d}.png", "subject": f"s{i // 2}", "skin": "dark" if i % 4 < 2 else "light"} for i in range(12)
+    ]
     with open(folder / "manifest.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["photo", "subject", "skin"])
         writer.writeheader()
@@ -158,7 +160,9 @@ def _pairs_project(folder: Path) -> None:
         for a in range(12):
             for b in range(12):
                 if a != b:
-                    writer.writerow([f"p{a:02d}.png", f"p{b:02d}.png", 90 if a // 2 == b // 2 else 10 + (a * 7 + b) % 30])
+                    writer.writerow(
+                        [f"p{a:02d}.png", f"p{b:02d}.png", 90 if a // 2 == b // 2 else 10 + (a * 7 + b) % 30]
+                    )
 
 
 def _run(args: list[str], cwd: Path, site: Path) -> subprocess.CompletedProcess[str]:
@@ -181,7 +185,8 @@ def test_the_registry_reads_a_factorys_declared_capabilities_not_its_module(acme
     import conformance.adapters.embeddings as embeddings
     import conformance.adapters.scores as scores
 
-    assert not hasattr(scores, "compares_pairs") and not hasattr(embeddings, "compares_pairs")
+    assert not hasattr(scores, "compares_pairs")
+    assert not hasattr(embeddings, "compares_pairs")
 
 
 def test_a_third_party_comparator_written_from_the_contract_runs(acme: Path, tmp_path: Path) -> None:
@@ -189,8 +194,19 @@ def test_a_third_party_comparator_written_from_the_contract_runs(acme: Path, tmp
     project.mkdir()
     _pairs_project(project)
     done = _run(
-        ["run", "--dataset", "manifest.csv", "--analyzer", "acme:scores.csv", "--group-by", "skin",
-         "--checks", "false_match_differential", "--report-dir", "rep"],
+        [
+            "run",
+            "--dataset",
+            "manifest.csv",
+            "--analyzer",
+            "acme:scores.csv",
+            "--group-by",
+            "skin",
+            "--checks",
+            "false_match_differential",
+            "--report-dir",
+            "rep",
+        ],
         project,
         acme,
     )
@@ -202,8 +218,8 @@ def test_a_third_party_comparator_written_from_the_contract_runs(acme: Path, tmp
 
 
 def test_a_factory_declaring_compares_that_builds_a_face_analyzer_is_refused(acme: Path, tmp_path: Path) -> None:
-    from conformance.demo import MANIFEST
     from conformance import load_dataset
+    from conformance.demo import MANIFEST
 
     labels = tmp_path / "labels.csv"
     labels.write_text("photo,label\n", encoding="utf-8")
@@ -219,27 +235,40 @@ def test_the_file_after_the_colon_is_sealed_for_an_adapter_that_declares_nothing
 
     project = tmp_path / "project"
     project.mkdir()
-    rows = list(csv.DictReader(open(MANIFEST, encoding="utf-8")))
+    with open(MANIFEST, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     with open(project / "labels.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["photo", "label"])
         for row in rows:
             writer.writerow([row["photo"], "F" if row["gender_identity"] == "woman" else "M"])
     done = _run(
-        ["run", "--dataset", str(MANIFEST), "--analyzer", "acme_labels:labels.csv", "--checks", "misgender_gap",
-         "--report-dir", "rep"],
+        [
+            "run",
+            "--dataset",
+            str(MANIFEST),
+            "--analyzer",
+            "acme_labels:labels.csv",
+            "--checks",
+            "misgender_gap",
+            "--report-dir",
+            "rep",
+        ],
         project,
         acme,
     )
     assert done.returncode in (0, 1), done.stderr[-2000:]
     evidence = json.loads((project / "rep" / "report.json").read_text(encoding="utf-8"))["evidence"]
-    assert [(Path(f["path"]).name, f["kind"]) for f in evidence["analyzer_files"]] == [("labels.csv", "analyzer argument")]
+    assert [(Path(f["path"]).name, f["kind"]) for f in evidence["analyzer_files"]] == [
+        ("labels.csv", "analyzer argument")
+    ]
     # And conformance verify now sees the file change.
     with open(project / "labels.csv", "a", encoding="utf-8") as handle:
         handle.write("not-a-photo.png,F\n")
     checked = _run(["verify", "rep/report.json"], project, acme)
     said = checked.stdout + checked.stderr
-    assert checked.returncode == 1 and re.search(r"labels\.csv.*altered", said), said[-2000:]
+    assert checked.returncode == 1, said[-2000:]
+    assert re.search(r"labels\.csv.*altered", said), said[-2000:]
 
 
 # -- F3: the members every analyzer has ---------------------------------------------------------------------
@@ -252,7 +281,9 @@ class _NoVocabulary:
         return {"name": "acme", "version": "1"}
 
     def analyze(self, photo: Any) -> Observation:
-        return Observation(photo=photo.id, outcome="analysed", face=Face(label="X", gender="woman", confidence=1.0), faces=1)
+        return Observation(
+            photo=photo.id, outcome="analysed", face=Face(label="X", gender="woman", confidence=1.0), faces=1
+        )
 
 
 def test_an_analyzer_without_a_vocabulary_is_refused_naming_the_member() -> None:
@@ -319,8 +350,16 @@ def test_a_third_party_file_in_an_ini_is_read_against_the_ini_folder(acme: Path,
 def test_the_ini_rebasing_and_verify_read_the_argument_by_one_rule(tmp_path: Path) -> None:
     from conformance.verify import _Places
 
-    specs = ["python:models/mine:analyze", "python:mine.py:analyze", "python:pkg.mod:analyze", "python:@x",
-             "predictions:p.jsonl", "embeddings:e.npy?metric=l2", "local:embeddings", "rekognition"]
+    specs = [
+        "python:models/mine:analyze",
+        "python:mine.py:analyze",
+        "python:pkg.mod:analyze",
+        "python:@x",
+        "predictions:p.jsonl",
+        "embeddings:e.npy?metric=l2",
+        "local:embeddings",
+        "rekognition",
+    ]
     for spec in specs:
         found = registry.argument_file(spec)
         rebased = rebase_analyzer(spec, tmp_path)
@@ -359,7 +398,8 @@ def test_declares_marks_a_factory_with_a_typed_declaration() -> None:
         return None
 
     declaration = base.declaration_of(create)
-    assert declaration.capabilities_for("pairs").compares and not declaration.capabilities_for("x").compares
+    assert declaration.capabilities_for("pairs").compares
+    assert not declaration.capabilities_for("x").compares
     assert base.declaration_of(lambda: None) == base.Declaration()
 
 
@@ -389,7 +429,9 @@ def test_every_describe_key_the_kit_reads_is_declared() -> None:
     ):
         read |= set(re.findall(pattern, (REPO / module).read_text(encoding="utf-8")))
     report = (REPO / "conformance/report.py").read_text(encoding="utf-8")
-    section = report[report.index("class AnalyzerInfo") : report.index("\nclass ", report.index("class AnalyzerInfo") + 1)]
+    section = report[
+        report.index("class AnalyzerInfo") : report.index("\nclass ", report.index("class AnalyzerInfo") + 1)
+    ]
     read |= set(re.findall(r'fields\.get\("(\w+)"', section))
     assert {"source", "recording_sessions", "recorded_with", "endpoint_class"} <= read  # the pattern still reads
     assert sorted(read - kit_own - set(DESCRIBE_KEYS)) == []

@@ -279,8 +279,8 @@ def declares(
 ) -> Callable[[_F], _F]:
     """Decorate a factory with its :class:`Declaration`::
 
-        @declares(Capabilities(compares=True, reads_files=True), argument_file=file_and_options)
-        def create(argument, *, dataset, settings): ...
+    @declares(Capabilities(compares=True, reads_files=True), argument_file=file_and_options)
+    def create(argument, *, dataset, settings): ...
     """
 
     def mark(factory: _F) -> _F:
@@ -575,8 +575,9 @@ def _check_required(analyzer: object, where: str, compares: bool) -> None:
     for member in ("describe", *(() if compares else ("analyze",))):
         if not callable(getattr(analyzer, member)):
             raise AdapterError(f"{where}: {type(analyzer).__name__}.{member} is not a method; define {member}(...)")
-    if not compares and not isinstance(getattr(analyzer, "vocabulary"), Vocabulary):
-        given = type(getattr(analyzer, "vocabulary")).__name__
+    vocabulary = None if compares else cast("Analyzer", analyzer).vocabulary
+    if not compares and not isinstance(vocabulary, Vocabulary):
+        given = type(vocabulary).__name__
         raise AdapterError(
             f"{where}: {type(analyzer).__name__}.vocabulary is a {given}; declare vocabulary = Vocabulary(labels=..., "
             "source=...) from conformance.adapters.base (the labels it can output and what each means)"

@@ -237,7 +237,7 @@ class EmbeddingsComparator:
     ``load()`` returns the embeddings (one row per photo that has one) and the photos' manifest ids.
     """
 
-    capabilities = Capabilities(compares=True, reads_files=True)
+    capabilities: Capabilities = Capabilities(compares=True, reads_files=True)
 
     def evidence_files(self) -> list[EvidenceFile]:
         """The vectors, and the photos' names beside them (FILE.txt): both decide which photo is which."""

@@ -112,7 +112,7 @@ class PredictionsAnalyzer:
 
     # Searches are answered from the file's probe lines; it knows only the photos it lists. Its answers are the
     # file's: the report seals it, and a run stopped by systematic failures points at it.
-    capabilities = Capabilities(
+    capabilities: Capabilities = Capabilities(
         searches=True,
         reads_files=True,
         failure_advice=(

@@ -277,7 +277,7 @@ class RekognitionAnalyzer:
     # Searches ask for every match down to this similarity, so thresholds from it up can be judged and swept.
     search_floor = 50.0
     # Transformed variants are sent like any photo; in replay they must be in the recording (see can_see).
-    capabilities = Capabilities(
+    capabilities: Capabilities = Capabilities(
         sees_new_images=True,
         sessions=True,
         calls_service=True,

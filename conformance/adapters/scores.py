@@ -97,7 +97,7 @@ def parse_options(argument: str) -> tuple[str, dict[str, Any]]:
 class ScoresComparator:
     """The comparisons a scores file lists, validated on construction."""
 
-    capabilities = Capabilities(compares=True, reads_files=True)
+    capabilities: Capabilities = Capabilities(compares=True, reads_files=True)
 
     def evidence_files(self) -> list[EvidenceFile]:
         """The scores file the comparisons are read from, sealed into the report."""
