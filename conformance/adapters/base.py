@@ -22,6 +22,10 @@ declaration to the members it promises, when the adapter is created, so a missin
 it, not an AttributeError mid-run or a feature silently skipped. Whether an
 analyzer can abstain (a face without a gender) is part of its :class:`Vocabulary`, which every
 analyzer declares.
+
+Why one module: it is the whole adapter contract (issue 18 item 2: a third-party author reads one module and
+knows everything they must and may provide), so the protocols, the factory's declaration, the describe() keys
+and the checks that hold an adapter to them stay together rather than send that author through several files.
 """
 
 from __future__ import annotations
