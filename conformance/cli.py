@@ -155,10 +155,17 @@ def _run(args: argparse.Namespace) -> int:
                 "recording is as it was and this run's answers were dropped; --record-mode once keeps answers "
                 "as they come"
             )
-        elif _records(options.analyzer, options.demo):
-            message = "interrupted; every answer recorded so far is kept: run the same command again to record only what is missing"
-        else:  # rt14c F12: a python: model, a predictions file, ... record nothing
-            message = f"interrupted; nothing is recorded for {options.analyzer}: run the same command again"
+        else:
+            records = _records(options.analyzer, options.demo)
+            if records:
+                message = "interrupted; every answer recorded so far is kept: run the same command again to record only what is missing"
+            elif records is False:  # rt14c F12: a python: model, a predictions file, ... record nothing
+                message = f"interrupted; nothing is recorded for {options.analyzer}: run the same command again"
+            else:  # a third party's adapter that declares nothing before it is built
+                message = (
+                    f"interrupted; what {options.analyzer} records as it goes (if it records) is kept: run the same "
+                    "command again"
+                )
         _say(f"conformance: {message.replace('interrupted', f'interrupted ({signal_name(stop)})', 1)}")
         return exit_code(stop)
     if args.baseline is not None and not args.baseline_any_dataset:
@@ -225,16 +232,15 @@ def _report_dir(args: argparse.Namespace) -> str:
     return str(args.report_dir or OPTION["report_dir"].cli_default)
 
 
-def _records(analyzer: str | None, demo: bool) -> bool:
-    """Whether the analyzer records its answers as they come (a vendor's, and the demo's emulated recordings)."""
+def _records(analyzer: str | None, demo: bool) -> bool | None:
+    """Whether the analyzer records its answers as they come (a vendor's, and the demo's emulated recordings): its
+    declared ``Capabilities.records``, as its factory declares it (None: it declares nothing, the kit cannot say)."""
     if demo or analyzer is None:
         return True
-    name = analyzer.split(":", 1)[0]
-    if name in ("python", "predictions", "local", "embeddings", "scores"):
-        return False
-    from .adapters.registry import available
+    from .adapters.registry import capabilities_declared
 
-    return name in available()  # a vendor's adapter, the kit's or a third party's: assume it records
+    declared = capabilities_declared(analyzer)
+    return None if declared is None else declared.records
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -82,16 +82,27 @@ def file_entry(path: str | os.PathLike[str], root: str | None) -> dict[str, Any]
 
 def _analyzer_files(ctx: Context) -> list[tuple[Path, str]]:
     """The files the analyzer's answers came from, with their kind: the ones it declares (``Capabilities(
-    reads_files=True)``, :class:`~conformance.adapters.base.ReadsFiles`), nothing guessed from its name or
-    its ``describe()`` (red team 18 F10: a third-party adapter's files were never sealed)."""
+    reads_files=True)``, :class:`~conformance.adapters.base.ReadsFiles`) and the file its ``--analyzer NAME:ARGUMENT``
+    names (as its factory declares it, else ``FILE[?OPTIONS]`` when that file exists: red team 18b F2, what the
+    analyzer read is evidence whether or not it says so), nothing guessed from its name or its ``describe()``."""
+    from .adapters.registry import argument_file
+
     declared = ctx.analyzer.get("evidence_files")
+    entries: list[tuple[object, object]] = [
+        (entry.get("path"), entry.get("kind"))
+        for entry in (declared if isinstance(declared, list) else [])
+        if isinstance(entry, Mapping)
+    ]
+    named = argument_file(ctx.analyzer_spec) if ctx.analyzer_spec else None
+    if named is not None:
+        entries.append((named.file, "analyzer argument"))
     found: list[tuple[Path, str]] = []
-    for entry in declared if isinstance(declared, list) else []:
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("path"), str) or not entry["path"]:
+    for path, kind in entries:
+        if not isinstance(path, str) or not path:
             continue
-        file = Path(os.path.abspath(entry["path"]))
+        file = Path(os.path.abspath(path))
         if file.is_file() and file not in (f for f, _ in found):
-            found.append((file, str(entry.get("kind") or "analyzer file")))
+            found.append((file, str(kind or "analyzer file")))
     return found
 
 

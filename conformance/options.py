@@ -478,10 +478,6 @@ OPTIONS: tuple[Option, ...] = (
 OPTION: Mapping[str, Option] = {option.name: option for option in OPTIONS}
 
 
-# Built-in adapters whose argument is a file's path (``embeddings:FILE.npy?metric=l2``: options after "?").
-_FILE_ADAPTERS = ("predictions", "embeddings", "scores")
-
-
 def _under(path: str, base: Path) -> str:
     given = Path(path).expanduser()
     return path if not path or given.is_absolute() else str(base / given)
@@ -490,6 +486,10 @@ def _under(path: str, base: Path) -> str:
 def rebase_analyzer(spec: str, base: Path) -> str:
     """``spec`` with a relative file in its argument read against ``base`` (other specs as they are).
 
+    Which part of the argument is a file is the adapter's factory's declaration
+    (:func:`conformance.adapters.registry.argument_file`), the kit's adapters' and third parties' alike: a factory
+    that declares nothing has its ``FILE[?OPTIONS]`` read against ``base`` when that file is there.
+
     >>> rebase_analyzer("predictions:vendor.jsonl", Path("/project"))
     'predictions:/project/vendor.jsonl'
     >>> rebase_analyzer("python:models/mine.py:analyze", Path("/project"))
@@ -497,17 +497,16 @@ def rebase_analyzer(spec: str, base: Path) -> str:
     >>> rebase_analyzer("python:mymodel:analyze", Path("/project"))  # a module name, not a path
     'python:mymodel:analyze'
     """
-    name, sep, argument = spec.partition(":")
-    if not sep or not argument:
+    from .adapters.registry import argument_file
+
+    found = argument_file(spec)
+    if found is None:
         return spec
-    if name.strip() in _FILE_ADAPTERS:
-        path, query, rest = argument.partition("?")
-        return f"{name}:{_under(path, base)}{query}{rest}"
-    if name.strip() == "python":
-        target, colon, function = argument.rpartition(":")
-        if colon and not target.startswith("@") and (target.endswith(".py") or "/" in target or "\\" in target):
-            return f"{name}:{_under(target, base)}:{function}"
-    return spec
+    name = spec.partition(":")[0]
+    rebased = _under(found.file, base)
+    if not found.certain and not Path(rebased).is_file():
+        return spec
+    return f"{name}:{rebased}{found.rest}"
 
 
 def rebase(option: Option, value: Any, base: Path) -> Any:

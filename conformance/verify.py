@@ -141,25 +141,21 @@ class _Places:
         return Path(self.path(str(entry.get("path", ""))))
 
     def spec(self, spec: str) -> str:
-        """An analyzer spec ``name:FILE[?options]`` with its file found like :meth:`path`.
+        """An analyzer spec ``name:ARGUMENT`` with the file its argument names found like :meth:`path`.
 
-        ``python:FILE.py:FUNCTION`` names a file, ``python:module:function`` and ``local:embeddings`` do
-        not; another adapter's argument is taken for a file when there is one at its place.
+        Which part is a file is the adapter factory's declaration (:func:`conformance.adapters.registry.argument_file`:
+        ``python:FILE.py:FUNCTION`` names one, ``python:module:function`` and ``local:embeddings`` do not); an
+        adapter that declares nothing has its ``FILE[?OPTIONS]`` taken for a file when there is one at its place.
         """
-        name, colon, argument = spec.partition(":")
-        if not colon or not argument:
+        from .adapters.registry import argument_file
+
+        found = argument_file(spec)
+        if found is None:
             return spec
-        if name == "python":
-            file, sep, function = argument.rpartition(":")
-            return f"python:{self.path(file)}:{function}" if sep and file.endswith(".py") else spec
-        file, question, rest = argument.partition("?")
-        if name in _FILE_ADAPTERS or os.path.isfile(self.path(file)):
-            return f"{name}:{self.path(file)}{question}{rest}"
-        return spec
-
-
-# Adapters whose argument is a file (the predictions, embeddings or scores the answers are read from).
-_FILE_ADAPTERS = frozenset({"predictions", "embeddings", "scores"})
+        place = self.path(found.file)
+        if not found.certain and not os.path.isfile(place):
+            return spec
+        return f"{spec.partition(':')[0]}:{place}{found.rest}"
 
 
 def _check_files(report: Report, places: _Places) -> tuple[list[FileProblem], int]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conformance.adapters.base import AdapterSettings, Capabilities
+from conformance.adapters.base import AdapterSettings, Capabilities, Vocabulary
 from conformance.adapters.registry import create
 from conformance.dataset import load_dataset
 from conformance.errors import ConformanceError
@@ -271,6 +271,9 @@ def test_a_worker_chunk_that_stops_still_hands_back_what_it_recorded(
 
     class Worker:
         capabilities = Capabilities(workers=True)
+        # What every analyzer has (red team 18b F3: the run no longer lets an analyzer without one through).
+        name = "worker"
+        vocabulary = Vocabulary({}, "test", can_abstain=True)
 
         def __init__(self) -> None:
             self.recorded: list[str] = []

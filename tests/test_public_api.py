@@ -287,3 +287,76 @@ def test_python_api_table_rows_match_the_signatures() -> None:
         if callable(getattr(conformance, name)) and written != _as_written(getattr(conformance, name))
     ]
     assert wrong == []
+
+
+# Where the page lists each public dataclass's fields: its own table row (`| `Name` | frozen dataclass...: ... |`),
+# or a parenthesis after its name (`Observation` (`photo`, ...)). Policy's fields are the policy keys, which
+# docs/reference/policy.md lists; Observations' are the paragraph below the table.
+_DATACLASS_TEXT = {
+    "Observation": r"`Observation` \(([^)]*)\)",
+    "Face": r"`Face` that counts \(([^)]*)\)",
+    "Observations": r"^`Observations` \(the return type of `analyze`\) holds (.*?)\n\n",
+}
+
+
+def _documented_fields(page: str, name: str) -> tuple[set[str], set[str]]:
+    """The names the page lists as ``name``'s fields, and every backticked name of its text (for the non-fields)."""
+    pattern = _DATACLASS_TEXT.get(name, rf"^\| `{name}` \| frozen dataclass[^:|]*: (.*?) \|$")
+    found = re.search(pattern, page, re.M | re.S)
+    assert found is not None, f"python-api.md documents no fields of {name}"
+    text = found.group(1)
+    listed = set(re.findall(r"`(\w+)`", text.split("; ")[0]))
+    return listed, set(re.findall(r"`\.?(\w+)`", text))
+
+
+def test_python_api_dataclass_rows_list_every_field() -> None:
+    """Each public dataclass's row lists exactly its fields (red team 18b F9: rows left out `role`, `name`,
+    `effective_n`, `alpha_pass`, ...); what else a row names in backticks is a field, a member or a value."""
+    import dataclasses
+
+    page = PAGE.read_text(encoding="utf-8")
+    classes = [
+        name
+        for name in conformance.__all__
+        if dataclasses.is_dataclass(getattr(conformance, name))
+        and name not in ("Policy", "AdapterSettings", "Vocabulary")
+    ]
+    assert {"CheckResult", "GroupRate", "Comparison", "Dataset", "Photo", "Observation", "Observations", "Face"} <= set(
+        classes
+    )
+    missing = {}
+    for name in classes:
+        cls = getattr(conformance, name)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        listed, _ = _documented_fields(page, name)
+        if fields - listed:
+            missing[name] = sorted(fields - listed)
+    assert missing == {}
+
+
+def test_policy_fields_are_the_keys_the_policies_page_lists() -> None:
+    """The Policy row defers to how-to/policies.md: every field is a key (or table) of that page."""
+    import dataclasses
+
+    page = (REPO / "docs" / "how-to" / "policies.md").read_text(encoding="utf-8")
+    keys = set(re.findall(r"^\| `\[?(?:tool\.conformance\.)?(\w+)\]?` \|", page, re.M))
+    fields = {f.name for f in dataclasses.fields(conformance.Policy)} - {"source"}
+    assert sorted(fields - keys) == []
+
+
+def test_python_api_checkresult_row_says_what_threshold_holds() -> None:
+    """`threshold` is set by the matching checks (one result per threshold): the row said None for every check."""
+    page = PAGE.read_text(encoding="utf-8")
+    row = re.search(r"^\| `CheckResult` \|.*$", page, re.M)
+    assert row is not None
+    assert "`None` for every check" not in row.group(0)
+    assert "`.binding`" in row.group(0)
+
+
+def test_python_api_adapter_example_keeps_the_vocabulary_out_of_describe() -> None:
+    page = PAGE.read_text(encoding="utf-8")
+    example = _block_after(page, "<!-- regen session=own file=abstain-adapter/abstain_adapter/__init__.py -->")
+    describe = example[example.index("def describe") : example.index("def analyze")]
+    returned = describe[describe.index("return") :]
+    assert "vocabulary" not in returned
+    assert "The checks read the vocabulary from here" not in describe

@@ -2,9 +2,12 @@
 
 An adapter author reads this module and nothing else:
 
-- **must**: an :class:`Analyzer` (``name``, ``vocabulary``, ``describe()``, ``analyze(photo)``), built by an
-  :class:`AnalyzerFactory` that the ``conformance.adapters`` entry point names (see
-  :mod:`conformance.adapters.registry`);
+- **must**: an :class:`Analyzer` (``name``, ``vocabulary``, ``describe()``, ``analyze(photo)``; a comparator,
+  ``Capabilities(compares=True)``, has ``name``, ``describe()`` and the :class:`Comparator` members instead), built
+  by an :class:`AnalyzerFactory` that the ``conformance.adapters`` entry point names (see
+  :mod:`conformance.adapters.registry`). A factory whose analyzers compare photos 1:1, or whose argument names a
+  file in another form than ``FILE[?OPTIONS]``, says so with :func:`declares`: the run needs to know before the
+  analyzer exists;
 - **may**: declare :class:`Capabilities` as a ``capabilities`` class attribute, and for each capability
   it declares, provide the members of the protocol that goes with it (:data:`PROTOCOLS`):
   :class:`HasSession` (``sessions``), :class:`Recorded` (``records``), :class:`SharesWithWorkers`
@@ -14,10 +17,15 @@ An adapter author reads this module and nothing else:
   ``failure_advice`` is text, what a run stopped by systematic failures tells the user to fix.
 
 The kit reads the declaration and never probes for members: an analyzer that declares nothing is
-asked for photos only. :func:`check_capabilities` holds a declaration to its members when the adapter
-is created, so a missing member is an error naming it, not a feature silently skipped. Whether an
+asked for photos only. :func:`check_capabilities` holds every analyzer to the members it must have, and a
+declaration to the members it promises, when the adapter is created, so a missing member is an error naming
+it, not an AttributeError mid-run or a feature silently skipped. Whether an
 analyzer can abstain (a face without a gender) is part of its :class:`Vocabulary`, which every
 analyzer declares.
+
+Why one module: it is the whole adapter contract (issue 18 item 2: a third-party author reads one module and
+knows everything they must and may provide), so the protocols, the factory's declaration, the describe() keys
+and the checks that hold an adapter to them stay together rather than send that author through several files.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,13 +45,17 @@ if TYPE_CHECKING:
     from ..pairwise import PairCounts
 
 __all__ = [
+    "DECLARATION",
     "DEFAULT_TIMEOUT",
+    "DESCRIBE_KEYS",
     "PROTOCOLS",
     "AdapterSettings",
     "Analyzer",
     "AnalyzerFactory",
+    "ArgumentFile",
     "Capabilities",
     "Comparator",
+    "Declaration",
     "EvidenceFile",
     "HasSession",
     "Matcher",
@@ -57,8 +69,12 @@ __all__ = [
     "check_capabilities",
     "choose_face",
     "comparator",
+    "declaration_of",
+    "declares",
     "described",
+    "file_and_options",
     "matcher",
+    "no_file",
     "provenance",
     "recorded",
     "session_of",
@@ -131,12 +147,38 @@ class Vocabulary:
         }
 
 
+# The keys of ``describe()`` the kit reads (reports, evidence, verify), each optional but ``name`` and ``version``:
+# declared here so that an adapter author knows them, and held to what the kit reads by tests/test_adapter_contract.py.
+DESCRIBE_KEYS: Mapping[str, str] = {
+    "name": "the system's name, for the reports",
+    "version": "the adapter's or the system's version",
+    "adapter": "the adapter's name, when it differs from the system's",
+    "simulated": "True when the answers are a simulation's (a report says they are not a real system's)",
+    "emulated": "True when any answer came from the kit's emulator",
+    "source": "the file the answers were read from (a recording, a predictions file); for a recording, the emulator's "
+    "and the simulation's marks are read from it when the observations come from the cache",
+    "record_mode": "the record mode the recording was made or replayed under",
+    "recording_sessions": "a recording's sessions (endpoint_class, SDK versions, when), sealed into the evidence",
+    "recorded_with": "the sessions as recorded, read when recording_sessions is absent (reports of older kits)",
+    "recording_files": "a recording's files with their digests ({path, sha256})",
+    "recording_notes": "what a reader must know about how the recording's sessions differ",
+    "endpoint_class": "the least trustworthy class of endpoint the answers came from (vendor, emulator, ...), "
+    "sealed into the evidence",
+    "withheld": "photo -> why its answer was withheld from the recording (the secret scan)",
+    "retention_preflight": "what a live run learnt of the vendor's retention of the photos before it sent any",
+    "in_process": "True for a model run in the kit's own process (its report says how far it can be trusted)",
+    "trust": "for an in-process model, the sentence the report prints about trusting its code",
+    "missing_predictions": "a predictions file's photos without an answer (count and examples)",
+}
+
+
 @runtime_checkable
 class Analyzer(Protocol):
     """A facial-analysis system seen through an adapter: what every adapter must provide.
 
     ``describe()`` returns provenance for reports: at least ``name`` and ``version``, and
-    ``simulated`` / ``emulated`` flags when the output is not a real system's. It need not repeat the
+    ``simulated`` / ``emulated`` flags when the output is not a real system's; the other keys the kit reads
+    are :data:`DESCRIBE_KEYS` (any other key is written into the report as it is). It need not repeat the
     vocabulary: ``vocabulary`` is the one declaration, and the kit writes ``vocabulary.to_dict()`` into
     the report itself (see :func:`provenance`; a ``describe()`` "vocabulary" that says otherwise is refused).
     ``analyze(photo)``
@@ -160,9 +202,102 @@ class AnalyzerFactory(Protocol):
 
     ``argument`` is what follows the colon in ``--analyzer NAME:ARGUMENT`` (None without one);
     ``settings`` say how an adapter that calls a service records and replays.
+
+    The run needs two answers before any analyzer exists, so a factory gives them with :func:`declares`:
+
+    - its analyzers' :class:`Capabilities`: the manifest is loaded before the analyzer is built, and a
+      comparator's (``compares``) needs no gender columns. A factory that declares nothing is taken to
+      build analyzers that do not compare photos 1:1 (its manifest needs the gender columns); one whose
+      analyzer declares ``compares`` against its factory's declaration is refused when it is built;
+    - which part of the argument is a file (:class:`ArgumentFile`): it is read against an ini file's folder
+      when ``--analyzer`` comes from one, and sealed into the report with the files the analyzer declares.
+      Without a declaration, an argument ``FILE[?OPTIONS]`` is taken for a file when a file is there.
     """
 
     def __call__(self, argument: str | None, *, dataset: Dataset, settings: AdapterSettings) -> Analyzer: ...
+
+
+@dataclass(frozen=True)
+class ArgumentFile:
+    """The file named in ``--analyzer NAME:ARGUMENT``: ``ARGUMENT == file + rest`` (``rest`` is ``"?metric=l2"``,
+    ``":analyze"`` or ``""``). ``certain``: the factory says it is a file (else it is one only if it exists)."""
+
+    file: str
+    rest: str = ""
+    certain: bool = True
+
+
+def file_and_options(argument: str) -> ArgumentFile | None:
+    """The kit's convention ``FILE[?OPTIONS]``: the file is the text before the first ``?``.
+
+    >>> file_and_options("scores.csv?higher=false")
+    ArgumentFile(file='scores.csv', rest='?higher=false', certain=True)
+    """
+    file, question, rest = argument.partition("?")
+    return ArgumentFile(file, question + rest) if file else None
+
+
+def no_file(argument: str) -> ArgumentFile | None:
+    """For a factory whose argument never names a file (``local:embeddings``)."""
+    del argument
+    return None
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a factory says before any dataset exists (see :class:`AnalyzerFactory`); made by :func:`declares`.
+
+    ``capabilities`` is what its analyzers will declare, or a function of the argument giving it (``local``
+    gives a face analyzer, ``local:embeddings`` a comparator). ``argument_file`` splits an argument into the
+    file it names and the rest, or gives None when it names none; None: the convention ``FILE[?OPTIONS]``,
+    a file only when one is there.
+    """
+
+    capabilities: Capabilities | Callable[[str | None], Capabilities] | None = None
+    argument_file: Callable[[str], ArgumentFile | None] | None = None
+
+    def capabilities_for(self, argument: str | None) -> Capabilities:
+        given = self.capabilities
+        if given is None:
+            return _NONE
+        return given if isinstance(given, Capabilities) else given(argument)
+
+    def file_in(self, argument: str | None) -> ArgumentFile | None:
+        if not argument:
+            return None
+        if self.argument_file is not None:
+            return self.argument_file(argument)
+        found = file_and_options(argument)
+        return None if found is None else ArgumentFile(found.file, found.rest, certain=False)
+
+
+# The attribute :func:`declares` sets on a factory, where :mod:`conformance.adapters.registry` reads it.
+DECLARATION = "conformance_declaration"
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def declares(
+    capabilities: Capabilities | Callable[[str | None], Capabilities] | None = None,
+    *,
+    argument_file: Callable[[str], ArgumentFile | None] | None = None,
+) -> Callable[[_F], _F]:
+    """Decorate a factory with its :class:`Declaration`::
+
+    @declares(Capabilities(compares=True, reads_files=True), argument_file=file_and_options)
+    def create(argument, *, dataset, settings): ...
+    """
+
+    def mark(factory: _F) -> _F:
+        setattr(factory, DECLARATION, Declaration(capabilities, argument_file))
+        return factory
+
+    return mark
+
+
+def declaration_of(factory: object) -> Declaration:
+    """The factory's :class:`Declaration` (an empty one when it declares nothing)."""
+    found = getattr(factory, DECLARATION, None)
+    return found if isinstance(found, Declaration) else Declaration()
 
 
 @dataclass(frozen=True)
@@ -258,8 +393,9 @@ class Recorded(Protocol):
 @runtime_checkable
 class ReadsFiles(Protocol):
     """``reads_files``: the files its answers depend on (a recording, a predictions file, a model's module,
-    scores or embeddings), which the report seals by digest. The file named after the colon of
-    ``--analyzer NAME:FILE`` is sealed in any case; declare the others here, or they are not evidence."""
+    scores or embeddings), which the report seals by digest. The file the argument of ``--analyzer NAME:ARGUMENT``
+    names (:class:`ArgumentFile`, as its factory declares it, else ``FILE[?OPTIONS]`` when that file exists) is
+    sealed in any case; declare the others here, or they are not evidence."""
 
     def evidence_files(self) -> Sequence[EvidenceFile]: ...
 
@@ -318,7 +454,14 @@ class ScoreScale:
 
 @runtime_checkable
 class Comparator(Protocol):
-    """``compares``: every photo compared 1:1 with every other (or the listed pairs), counted per group."""
+    """``compares``: every photo compared 1:1 with every other (or the listed pairs), counted per group.
+
+    ``comparisons`` returns a :class:`~conformance.pairwise.PairCounts`, built by
+    :func:`conformance.pairwise.compare_all_pairs` (from one embedding per photo) or
+    :func:`conformance.pairwise.compare_listed` (from scored pairs), which take these keywords. A comparator has
+    ``name`` and ``describe()`` but no ``vocabulary`` or ``analyze``, and its factory declares ``compares``
+    (:func:`declares`): the manifest, loaded before the comparator exists, then needs no gender columns.
+    """
 
     name: str
 
@@ -419,8 +562,35 @@ _TELLTALE = {
 }
 
 
+def _check_required(analyzer: object, where: str, compares: bool) -> None:
+    """Hold ``analyzer`` to :class:`Analyzer`'s members (a comparator's to ``name`` and ``describe``: its answers are
+    counts of pairs, not observations with labels), so that a missing one is named now, not met as an
+    AttributeError in the middle of a run or, for ``vocabulary``, as labels let through unchecked."""
+    from ..errors import AdapterError
+
+    required = ("name", "describe") if compares else ("name", "vocabulary", "describe", "analyze")
+    missing = [m for m in required if not hasattr(analyzer, m)]
+    if missing:
+        raise AdapterError(
+            f"{where} builds an analyzer ({type(analyzer).__name__}) with no {', '.join(missing)}: every analyzer "
+            f"has {', '.join(required)} (conformance.adapters.base.{'Comparator' if compares else 'Analyzer'}); "
+            "provide them"
+        )
+    for member in ("describe", *(() if compares else ("analyze",))):
+        if not callable(getattr(analyzer, member)):
+            raise AdapterError(f"{where}: {type(analyzer).__name__}.{member} is not a method; define {member}(...)")
+    vocabulary = None if compares else cast("Analyzer", analyzer).vocabulary
+    if not compares and not isinstance(vocabulary, Vocabulary):
+        given = type(vocabulary).__name__
+        raise AdapterError(
+            f"{where}: {type(analyzer).__name__}.vocabulary is a {given}; declare vocabulary = Vocabulary(labels=..., "
+            "source=...) from conformance.adapters.base (the labels it can output and what each means)"
+        )
+
+
 def check_capabilities(analyzer: object, where: str) -> None:
-    """Hold ``analyzer``'s declaration to its members; raise AdapterError naming what is missing.
+    """Hold ``analyzer`` to the members every analyzer has and its declaration to the members it promises;
+    raise AdapterError naming what is missing.
 
     An analyzer that declares nothing but has a capability's telltale member (written for an older kit,
     which probed for it) is told to declare it, rather than having the feature silently skipped.
@@ -433,6 +603,7 @@ def check_capabilities(analyzer: object, where: str) -> None:
             f"{where}: capabilities is a {type(declared).__name__}; declare "
             "capabilities = Capabilities(...) from conformance.adapters.base"
         )
+    _check_required(analyzer, where, declared.compares if isinstance(declared, Capabilities) else False)
     if declared is None:
         undeclared = [c for c, member in _TELLTALE.items() if hasattr(analyzer, member)]
         if getattr(analyzer, "sees_new_images", False) is True:

@@ -25,7 +25,7 @@ from .._files import open_regular, read_problem, read_regular
 from .._paths import tried
 from .._untrusted import shown
 from ..errors import AdapterError
-from .base import AdapterSettings, Capabilities, EvidenceFile, ScoreScale
+from .base import AdapterSettings, Capabilities, EvidenceFile, ScoreScale, declares, file_and_options
 
 if TYPE_CHECKING:
     import numpy as np
@@ -34,18 +34,13 @@ if TYPE_CHECKING:
     from ..dataset import Dataset
     from ..pairwise import PairCounts
 
-__all__ = ["MAX_DIMENSIONS", "MAX_NAMES_BYTES", "EmbeddingsComparator", "compares_pairs", "create", "parse_argument"]
+__all__ = ["MAX_DIMENSIONS", "MAX_NAMES_BYTES", "EmbeddingsComparator", "create", "parse_argument"]
 
 # The longest embedding the kit reads (numbers a row): over any face model's (128 to 4,096), and with at most one row
 # per photo a bound on what an embeddings file can make the kit hold.
 MAX_DIMENSIONS = 65_536
 # The largest names file (256 MiB): a million photo paths of 250 characters.
 MAX_NAMES_BYTES = 256 * 2**20
-
-
-def compares_pairs(argument: str | None) -> bool:
-    """Every photo of the manifest takes part in 1:1 comparisons: no role column, no gender columns needed."""
-    return True
 
 
 def parse_argument(argument: str | None, *, spec: str, default_metric: str = "cosine") -> tuple[str, dict[str, str]]:
@@ -75,6 +70,8 @@ def parse_argument(argument: str | None, *, spec: str, default_metric: str = "co
     return path, options
 
 
+# Declared before any dataset exists (the run loads a comparator's manifest without gender columns).
+@declares(lambda _: EmbeddingsComparator.capabilities, argument_file=file_and_options)
 def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> EmbeddingsComparator:
     """Entry point: ``--analyzer embeddings:FILE.npy[?metric=cosine|l2]``."""
     path, options = parse_argument(argument, spec=f"embeddings:{argument or ''}")
@@ -240,7 +237,7 @@ class EmbeddingsComparator:
     ``load()`` returns the embeddings (one row per photo that has one) and the photos' manifest ids.
     """
 
-    capabilities = Capabilities(compares=True, reads_files=True)
+    capabilities: Capabilities = Capabilities(compares=True, reads_files=True)
 
     def evidence_files(self) -> list[EvidenceFile]:
         """The vectors, and the photos' names beside them (FILE.txt): both decide which photo is which."""

@@ -32,7 +32,7 @@ from ..errors import AdapterError, ManifestError
 from ..identity import DEFAULT_LABEL_MAP, normalise_key
 from ..images import rgb_image
 from ..observation import Face, Observation
-from .base import AdapterSettings, Capabilities, Vocabulary, choose_face
+from .base import AdapterSettings, Capabilities, Vocabulary, choose_face, declares, no_file
 from .predictions import REASON_LIMIT
 
 if TYPE_CHECKING:
@@ -62,11 +62,20 @@ def _package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def compares_pairs(argument: str | None) -> bool:
+def _compares_pairs(argument: str | None) -> bool:
     """``local:embeddings`` compares every photo 1:1 with dlib's embeddings (no role or gender columns needed)."""
     return bool(argument) and str(argument).partition("?")[0] == "embeddings"
 
 
+def _capabilities(argument: str | None) -> Capabilities:
+    if _compares_pairs(argument):
+        from .embeddings import EmbeddingsComparator
+
+        return EmbeddingsComparator.capabilities
+    return LocalAnalyzer.capabilities
+
+
+@declares(_capabilities, argument_file=no_file)
 def create(
     argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None
 ) -> LocalAnalyzer | EmbeddingsComparator:
@@ -76,7 +85,7 @@ def create(
     ``embeddings:FILE.npy`` (Euclidean distance by default, dlib's own metric); a photo in which
     dlib finds no face fails to acquire. Recording settings do not apply: nothing leaves the machine.
     """
-    if compares_pairs(argument):
+    if _compares_pairs(argument):
         from .embeddings import parse_argument
 
         _, options = parse_argument(argument, spec=f"local:{argument}", default_metric="l2")

@@ -47,7 +47,7 @@ from ..identity import DEFAULT_LABEL_MAP, IDENTITIES, normalise_key
 from ..matching import SearchOutcome
 from ..observation import Face, Observation
 from .answers import AnswerProblem, ConfidenceScales, LabelOutsideVocabulary, read_answer, read_face
-from .base import AdapterSettings, Capabilities, EvidenceFile, Vocabulary, choose_face
+from .base import AdapterSettings, Capabilities, EvidenceFile, Vocabulary, choose_face, declares, file_and_options
 
 if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
@@ -101,6 +101,7 @@ def _reason(error: object) -> str:
     return shown(error, _REASON_LIMIT, quoted=False)
 
 
+@declares(lambda _: PredictionsAnalyzer.capabilities, argument_file=file_and_options)
 def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> PredictionsAnalyzer:
     """Entry point: ``--analyzer predictions:PATH`` (recording settings do not apply: nothing is called)."""
     if not argument:
@@ -113,7 +114,7 @@ class PredictionsAnalyzer:
 
     # Searches are answered from the file's probe lines; it knows only the photos it lists. Its answers are the
     # file's: the report seals it, and a run stopped by systematic failures points at it.
-    capabilities = Capabilities(
+    capabilities: Capabilities = Capabilities(
         searches=True,
         reads_files=True,
         failure_advice=(

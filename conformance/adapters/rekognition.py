@@ -66,7 +66,7 @@ from ..recording import endpoints
 from ..recording.endpoints import is_loopback, route
 from ..recording.recorder import Planned
 from ..recording.scrub import redact, scrub_url
-from .base import AdapterSettings, Capabilities, EvidenceFile, SessionPlan, _overlap, choose_face
+from .base import AdapterSettings, Capabilities, EvidenceFile, SessionPlan, _overlap, choose_face, declares, no_file
 from .rekognition_answers import (
     CREDENTIALS,
     NON_ANSWER,
@@ -132,6 +132,7 @@ _VENDOR_HOST = (
 )
 
 
+@declares(lambda _: RekognitionAnalyzer.capabilities, argument_file=no_file)
 def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> RekognitionAnalyzer:
     """Entry point: ``--analyzer rekognition``."""
     if argument:
@@ -276,7 +277,7 @@ class RekognitionAnalyzer:
     # Searches ask for every match down to this similarity, so thresholds from it up can be judged and swept.
     search_floor = 50.0
     # Transformed variants are sent like any photo; in replay they must be in the recording (see can_see).
-    capabilities = Capabilities(
+    capabilities: Capabilities = Capabilities(
         sees_new_images=True,
         sessions=True,
         calls_service=True,

@@ -34,7 +34,7 @@ from .._files import open_regular
 from .._paths import tried
 from .._untrusted import shown
 from ..errors import AdapterError
-from .base import AdapterSettings, Capabilities, EvidenceFile, ScoreScale
+from .base import AdapterSettings, Capabilities, EvidenceFile, ScoreScale, declares, file_and_options
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,16 +43,13 @@ if TYPE_CHECKING:
     from ..dataset import Dataset
     from ..pairwise import PairCounts
 
-__all__ = ["COLUMNS", "ScoresComparator", "compares_pairs", "create"]
+__all__ = ["COLUMNS", "ScoresComparator", "create"]
 
 COLUMNS = ("probe", "reference", "score")
 
 
-def compares_pairs(argument: str | None) -> bool:
-    """The manifest's photos are compared 1:1 as listed: no role column, no gender columns needed."""
-    return True
-
-
+# Declared before any dataset exists (the run loads a comparator's manifest without gender columns).
+@declares(lambda _: ScoresComparator.capabilities, argument_file=file_and_options)
 def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> ScoresComparator:
     """Entry point: ``--analyzer scores:FILE.csv[?higher=true|false&pairs=all|sample]``."""
     if not argument:
@@ -100,7 +97,7 @@ def parse_options(argument: str) -> tuple[str, dict[str, Any]]:
 class ScoresComparator:
     """The comparisons a scores file lists, validated on construction."""
 
-    capabilities = Capabilities(compares=True, reads_files=True)
+    capabilities: Capabilities = Capabilities(compares=True, reads_files=True)
 
     def evidence_files(self) -> list[EvidenceFile]:
         """The scores file the comparisons are read from, sealed into the report."""

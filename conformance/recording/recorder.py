@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from ..dataset import Dataset, Photo
     from .store import RecordingStore
 
-__all__ = ["SIMULATED_HEADER", "Planned", "RecordedVendor", "Recorder"]
+__all__ = ["SIMULATED_HEADER", "Planned", "RecordedVendor", "Recorder", "Transport"]
 
 # An answer the kit's emulator simulated (its vendor's output made up from predictions): a claim that only warns.
 SIMULATED_HEADER = "x-conformance-simulated"
@@ -75,6 +75,16 @@ class Planned:
     key: str
 
 
+class Transport(Protocol):
+    """What :meth:`RecordedVendor.open_transport` returns (the cassette of :func:`.cassette.replaying`): its word on
+    each live answer, by request key, which the recorder takes (pops) as the answer is used."""
+
+    # "verified" when the emulator proved the call's nonce (the answer came from the kit's emulator).
+    claims: dict[str, str]
+    # What became of the answer in the recording ("withheld from the recording: ..." when the secret scan kept it out).
+    verdicts: dict[str, str]
+
+
 class RecordedVendor(Protocol):
     """What a recorded vendor adapter gives its :class:`Recorder`."""
 
@@ -87,7 +97,7 @@ class RecordedVendor(Protocol):
 
     def open_transport(
         self, stack: ExitStack, store: RecordingStore, effective: str, *, live_calls: int, share: int = 1
-    ) -> Any:
+    ) -> Transport:
         """Make the client and patch HTTP, inside ``stack``, to replay from and record into ``store`` under the
         ``effective`` record mode; ``live_calls`` planned to go live, ``share`` processes sharing the rate
         limit. Returns the cassette (:func:`.cassette.replaying`), whose claims and verdicts the recorder reads."""
@@ -144,7 +154,7 @@ class Recorder:
         self._filename = filename
         self.store: RecordingStore | None = None
         self.effective = "none"
-        self.cassette: Any = None
+        self.cassette: Transport | None = None
         self.endpoint = ""  # this run's endpoint, credentials taken out of its URL (set by the transport)
         self.transport: dict[str, Any] = {}  # this run's proxy and TLS trust, when it calls an endpoint
         self.emulated = False
@@ -324,8 +334,7 @@ class Recorder:
         cassette checks it as it records); a recording keeps an unproven claim under another name.
         """
         if live:
-            claims = getattr(self.cassette, "claims", None)
-            emulated = (claims.pop(key, "") if isinstance(claims, dict) else "") == "verified"
+            emulated = self.cassette is not None and self.cassette.claims.pop(key, "") == "verified"
         else:
             emulated = CLAIM_HEADER in headers
         with self.lock:
@@ -334,10 +343,9 @@ class Recorder:
 
     def note_verdict(self, key: str, operation: str, photo: Photo | None) -> None:
         """Say, for the photo, when its answer was withheld from the recording by the secret scan."""
-        verdicts = getattr(self.cassette, "verdicts", None)
-        if not isinstance(verdicts, dict):
+        if self.cassette is None:
             return
-        verdict = verdicts.pop(key, "")
+        verdict = self.cassette.verdicts.pop(key, "")
         if not verdict.startswith("withheld"):
             return
         who = photo.id if photo is not None else f"{operation} {key[:12]}"

@@ -147,7 +147,7 @@ class ExecutorSpec:
 NO_GENDER = "the service returned no gender"
 
 
-def hold_to_vocabulary(analyzer: Any, observation: Observation) -> Observation:
+def hold_to_vocabulary(analyzer: Analyzer, observation: Observation) -> Observation:
     """``observation`` as the analyzer's declared vocabulary allows it, else that photo's error.
 
     A face without a label from an analyzer that declares it cannot abstain is not an abstention (it
@@ -155,14 +155,16 @@ def hold_to_vocabulary(analyzer: Any, observation: Observation) -> Observation:
     vocabulary, or one whose meaning differs from what the vocabulary declares.
     """
     face = observation.face
-    vocabulary = getattr(analyzer, "vocabulary", None)
-    if face is None or vocabulary is None:
+    # Every analyzer declares one (adapters.base.check_capabilities holds it when it is created): no default that
+    # would let every label through unchecked (red team 18b F3).
+    vocabulary = analyzer.vocabulary
+    if face is None:
         return observation
     labels = vocabulary.labels
     reason = ""
     if face.label is None:
         if not (vocabulary.can_abstain or "abstain" in labels.values()):
-            name = str(getattr(analyzer, "name", "the analyzer"))
+            name = str(analyzer.name)
             reason = (
                 f"{NO_GENDER} for the face it found, though {name} declares it cannot abstain "
                 f"(vocabulary from {vocabulary.source}): an answer breaking its contract, not an abstention"

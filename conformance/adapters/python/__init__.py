@@ -75,11 +75,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import AdapterError
-from ..base import AdapterSettings, Analyzer
+from ..base import AdapterSettings, Analyzer, Capabilities, capabilities_of, declares
 from .analyzer import FunctionAnalyzer, InferredVocabularyWarning
 from .common import _ASYNC, _HOWTO, _USAGE, ModelExit, WorkingDirectoryWarning
 from .declaration import _declaration
-from .loading import _attribute, _import_file, _import_name, _is_file, _module_label, _split
+from .loading import _attribute, _import_file, _import_name, _is_file, _module_label, _split, argument_file
 from .signature import PhotoInput, _input
 
 if TYPE_CHECKING:
@@ -132,6 +132,17 @@ def register(model: object, *, name: str | None = None) -> str:
     return f"python:@{key}"
 
 
+def _capabilities(argument: str | None) -> Capabilities:
+    """A function's analyzer's capabilities; a registered analyzer object's own (``python:@NAME``). A module's
+    attribute that is itself an analyzer object declares its own when it is built: the module is not imported
+    before the run, so its factory cannot see it."""
+    registered = _REGISTERED.get(argument[1:]) if argument and argument.startswith("@") else None
+    if registered is not None and not isinstance(registered, type) and isinstance(registered, Analyzer):
+        return capabilities_of(registered)
+    return FunctionAnalyzer.capabilities
+
+
+@declares(_capabilities, argument_file=argument_file)
 def create(argument: str | None, *, dataset: Dataset, settings: AdapterSettings | None = None) -> Analyzer:
     """Entry point: ``--analyzer python:MODULE:FUNCTION`` or ``python:path/to/file.py:FUNCTION``.
 

@@ -23,6 +23,7 @@ from ..._model_output import model_code, model_log
 from ..._text import printable
 from ..._untrusted import shown, shown_list
 from ...errors import AdapterError
+from ..base import ArgumentFile
 from .common import _USAGE, ModelExit, WorkingDirectoryWarning, _exit_code, _where
 
 
@@ -426,6 +427,21 @@ def _is_windows_drive(target: str) -> bool:
 
 def _is_file(target: str) -> bool:
     return target.endswith(".py") or "/" in target or "\\" in target
+
+
+def argument_file(argument: str) -> ArgumentFile | None:
+    """The file ``python:FILE.py:FUNCTION`` names (a ``.py`` file, or any path with a slash), for the registry:
+    ``python:module:function`` and ``python:@name`` name none. The one rule: the adapter loads by it too.
+
+    >>> argument_file("models/mine.py:analyze")
+    ArgumentFile(file='models/mine.py', rest=':analyze', certain=True)
+    >>> argument_file("mymodel:analyze") is None
+    True
+    """
+    if argument.startswith("@"):
+        return None
+    target, colon, function = argument.rpartition(":")
+    return ArgumentFile(target, colon + function) if colon and target and _is_file(target) else None
 
 
 def without_prefix(spec: str) -> str:
