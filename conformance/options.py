@@ -266,10 +266,7 @@ class Option:
 
     def argparse_type(self, text: str) -> Any:
         """:attr:`parse` for argparse's ``type=`` (pytest's options, ``conformance run``'s and ``conformance plan``'s)."""
-        try:
-            return self.parse(text)
-        except OptionError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
+        return argparse_type(self.parse)(text)
 
 
 OPTIONS: tuple[Option, ...] = (

@@ -35,6 +35,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, runtime_checkable
 
+from .._defaults import DEFAULT_RECORD_MODE
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -97,7 +99,7 @@ class AdapterSettings:
     alone).
     """
 
-    record_mode: str = "none"
+    record_mode: str = DEFAULT_RECORD_MODE
     cassette_dir: str | None = None
     allow_live: bool = False
     rate: float | None = None  # live calls per second at most (None: the adapter's default for live endpoints)
