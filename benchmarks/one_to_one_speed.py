@@ -4,7 +4,7 @@ A replicate of ``false_match_differential`` in ``plan_power.py`` lists every ord
 (a million at 1,000 photos) through ``pairwise.compare_listed``, which counts the distinct pairs and
 people-pairs of the calibration pool. That count was ``np.unique(keys).size``; numpy 2.4's hash-based
 ``unique`` took most of the replicate. It is now a sort and a count of changes
-(``pairwise._distinct``), the same integer. This script runs the same replicates (same draws, same
+(``pairwise._distinct_count``), the same integer. This script runs the same replicates (same draws, same
 seeds) through both, alternating the two paths so that the machine's drift touches both alike, checks
 that every verdict and figure of the binding result is the same, and prints the time per replicate of
 each path and their ratio (CPU seconds of this process).
@@ -45,7 +45,9 @@ def _old_distinct(keys: npt.NDArray[np.int64]) -> int:
     return int(np.unique(keys).size)
 
 
-def _timed(design: Design, people: int, seed: int, distinct: Callable[[Any], int]) -> tuple[float, list[Any]]:
+def _timed(
+    design: Design, people: int, seed: int, distinct: Callable[[npt.NDArray[np.int64]], int]
+) -> tuple[float, list[Any]]:
     """CPU seconds of one replicate through ``distinct``, and what the binding results said (to compare)."""
     import numpy as np
 
@@ -63,16 +65,16 @@ def _timed(design: Design, people: int, seed: int, distinct: Callable[[Any], int
 
         return wrapped
 
-    saved = pairwise._distinct
-    pairwise._distinct = distinct
-    biometrics.false_match_differential = keep(original[0])  # type: ignore[assignment]
-    biometrics.false_non_match_differential = keep(original[1])  # type: ignore[assignment]
+    saved = pairwise._distinct_count
+    pairwise._distinct_count = distinct
+    biometrics.false_match_differential = keep(original[0])
+    biometrics.false_non_match_differential = keep(original[1])
     try:
         started = time.process_time()
         _one_to_one(design, people, 1, np.random.default_rng(seed))
         return time.process_time() - started, seen
     finally:
-        pairwise._distinct = saved
+        pairwise._distinct_count = saved
         biometrics.false_match_differential, biometrics.false_non_match_differential = original
 
 
@@ -91,8 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         same = True
         for k in range(args.replicates):
             # Alternate which path goes first, so that a drift in the machine's speed falls on both.
-            order = [("old", _old_distinct), ("new", pairwise._distinct)]
-            runs = dict((name, _timed(design, people, 1000 + k, f)) for name, f in order[:: 1 if k % 2 else -1])
+            order = [("old", _old_distinct), ("new", pairwise._distinct_count)]
+            runs = {name: _timed(design, people, 1000 + k, f) for name, f in order[:: 1 if k % 2 else -1]}
             old += runs["old"][0]
             new += runs["new"][0]
             same = same and runs["old"][1] == runs["new"][1]

@@ -811,10 +811,10 @@ def compare_listed(
     in_pool = ~genuine_mask & scored & either[gp, gr]
     n = max(1, group.size)
     low, high = np.minimum(p[in_pool], r[in_pool]), np.maximum(p[in_pool], r[in_pool])
-    distinct = _distinct(low * n + high)
+    distinct = _distinct_count(low * n + high)
     people = max(1, len(subjects))
     a, b = subject[low], subject[high]
-    people_pairs = _distinct(np.minimum(a, b) * people + np.maximum(a, b))
+    people_pairs = _distinct_count(np.minimum(a, b) * people + np.maximum(a, b))
     return PairCounts(
         groups=tuple(groups),
         subjects=tuple(subjects),
@@ -846,7 +846,7 @@ def compare_listed(
     )
 
 
-def _distinct(keys: npt.NDArray[np.int64]) -> int:
+def _distinct_count(keys: npt.NDArray[np.int64]) -> int:
     """How many distinct values ``keys`` holds: sorted, then counted where neighbours differ.
 
     The same count as ``np.unique(keys).size``; numpy 2.4's hash-based ``unique`` took about 100 times
