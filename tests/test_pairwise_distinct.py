@@ -118,7 +118,8 @@ def test_listed_one_to_one_results_are_those_of_the_code_before(pairs: str) -> N
     counts = _fixture(pairs)
     (listed, distinct, people_pairs), expected = OLD[pairs]
     assert (counts.pool_distinct, counts.pool_people_pairs) == (distinct, people_pairs)
-    assert counts.listed_impostor is not None and counts.listed_genuine is not None
+    assert counts.listed_impostor is not None
+    assert counts.listed_genuine is not None
     assert int(counts.listed_impostor.sum() + counts.listed_genuine.sum()) == listed
     policy = load_policy()
     for check, (verdict, ratio, ci, difference, threshold, groups) in zip(
