@@ -640,15 +640,33 @@ def merge(path: Path, new_rows: Sequence[str], command: str, replicates: int) ->
     while listed < len(preamble) and preamble[listed].startswith("- "):
         listed += 1
     preamble[listed:listed] = labels
+    preamble = _without_empty_lists(preamble)
     drawn = re.search(r"Planner: (\d+) draws a size", "\n".join(preamble))
     out = [*preamble, text[head - 1], text[head], *rows, ""]
     out += summary(rows, math.nan, int(drawn.group(1)) if drawn else 2000)
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
+def _without_empty_lists(preamble: list[str]) -> list[str]:
+    """The preamble less each "Rows rerun by" line whose rows were all rerun again since (its list left empty)."""
+    out: list[str] = []
+    for k, line in enumerate(preamble):
+        if line.startswith("Rows rerun by") and not (k + 1 < len(preamble) and preamble[k + 1].startswith("- ")):
+            if out and out[-1] == "" and k + 1 < len(preamble) and preamble[k + 1] == "":
+                out.pop()  # the blank line that separated it
+            continue
+        out.append(line)
+    return out
+
+
 def resummarize(path: Path) -> None:
-    """Rewrite ``path``'s summary from its table (the rows are kept as they are, the run time as it was said)."""
+    """Rewrite ``path``'s summary from its table (the rows are kept as they are, the run time as it was said).
+
+    Also drops a "Rows rerun by" line whose rows were all rerun since (a merge made before it dropped them).
+    """
     text = path.read_text(encoding="utf-8").splitlines()
+    head = text.index(next(line for line in text if line.startswith("|---")))
+    text = _without_empty_lists(text[: head - 1]) + text[head - 1 :]
     head = text.index(next(line for line in text if line.startswith("|---")))
     end = head + 1
     while end < len(text) and text[end].startswith("| "):

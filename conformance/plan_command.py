@@ -262,6 +262,7 @@ def _add_sequential(document: dict[str, Any], plans: dict[str, Any], inputs: Any
         looks=DEFAULT_LOOKS if looks is None else looks,
         power=inputs.power,
         price=inputs.price,
+        inputs=inputs,
     )
     document["sequential"] = block
     figures = block["checks"]

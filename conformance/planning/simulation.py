@@ -115,6 +115,55 @@ def simulated_power(
     return hits / simulation.replicates
 
 
+def simulated_sequential(
+    design: GapDesign,
+    people: int,
+    rates: Sequence[float],
+    looks: Sequence[tuple[float, float] | None],
+    simulation: Simulation,
+    measure: str = "count",
+) -> tuple[float, float, float]:
+    """(expected people sent a group, P(pass), P(fail)) of a ``--sequential`` run on ``people`` a group.
+
+    ``looks``: each look's (alpha_pass, alpha_fail), as the checks state them under that look's policy,
+    or None for a look ``run --sequential`` does not take (its share of the error carried on). Each draw
+    takes ``people`` a group, drawn as :func:`simulated_power` draws them; look ``k`` of ``K`` reads the
+    first ``ceil(k / K * people)`` of each group (the draws are independent of their order, as the run's
+    keyed order is of the outcomes) with the same functions and rules as :func:`simulated_power` at
+    that look's levels, and the run stops at the first look whose verdict is pass or fail. Photo counts
+    that vary are drawn per person without the run's split of people with one photo from those with more.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng([numpy_seed(simulation.seed), people, len(rates), 0, 19])
+    pairs = _pairs(len(rates), design.direction)
+    count = len(looks)
+    sizes = [math.ceil(k / count * people) for k in range(1, count + 1)]
+    sent = passes = fails = 0.0
+    for _ in range(simulation.replicates):
+        drawn = [_person_sums(rng, rate, people, design.photos, design.icc, measure, design.counts) for rate in rates]
+        stop, verdict = people, ""
+        for size, levels in zip(sizes, looks, strict=True):
+            if levels is None or size < design.min_subjects:
+                continue
+            alpha_pass, alpha_fail = levels
+            reads = [stats.clustered_rate(num[:size], den[:size]) for num, den in drawn]
+            level = alpha_fail / (2 * len(pairs))
+            fail = [stats.gap_bounds(reads[a], reads[b], level, design.method) for a, b in pairs]
+            if any(low > design.tolerance or high < -design.tolerance for low, high in fail):
+                stop, verdict = size, "fail"
+                break
+            bounds = [stats.gap_bounds(reads[a], reads[b], alpha_pass, design.method) for a, b in pairs]
+            if all(-design.tolerance <= low and high <= design.tolerance for low, high in bounds):
+                stop, verdict = size, "pass"
+                break
+        sent += stop
+        passes += verdict == "pass"
+        fails += verdict == "fail"
+    n = max(simulation.replicates, 1)
+    return sent / n, passes / n, fails / n
+
+
 def simulated_rate_power(
     rate: float,
     tolerance: float,
