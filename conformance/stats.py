@@ -26,7 +26,7 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._defaults import numpy_seed
 
@@ -44,6 +44,8 @@ __all__ = [
     "GapTests",
     "IntervalChange",
     "Precision",
+    "adjusted_n",
+    "adjusted_n_many",
     "beta_limits",
     "bonferroni",
     "boschloo_is_quick",
@@ -66,6 +68,7 @@ __all__ = [
     "rate_bounds",
     "rate_interval",
     "rate_tests",
+    "score_limits",
     "share_variance_floor",
     "subjects_needed",
 ]
@@ -725,7 +728,7 @@ def _quantiles(alpha: float, df: float) -> tuple[float, float]:
     return z, t
 
 
-def _adjusted_n(effective: float, floor: float, df: float, alpha: float) -> float:
+def adjusted_n(effective: float, floor: float, df: float, alpha: float) -> float:
     """The effective size shrunk for the degrees of freedom of its variance (Korn & Graubard 1998).
 
     Never below ``floor``: at the floor nothing was estimated (the worst case was assumed).
@@ -766,6 +769,43 @@ def _score_bounds(p: float, n: float, alpha: float, method: str) -> tuple[float,
     return (min(lower, p), max(upper, p))
 
 
+def score_limits(x: Any, n: Any, alpha: float, method: str = "clopper-pearson") -> tuple[Any, Any]:
+    """One-sided ``alpha`` limits of ``x`` events of ``n`` units (both possibly fractional), over arrays: the
+    planner's draws. :func:`beta_limits` (Clopper-Pearson) or :func:`_score_bounds`' Wilson bound, element by element."""
+    import numpy as np
+    from scipy.special import betaincinv, ndtri
+
+    x = np.clip(x, 0.0, n)
+    if method != "clopper-pearson":  # Wilson, as _score_bounds
+        z = float(-ndtri(alpha))
+        p = x / n
+        z2n = z * z / n
+        centre = (p + z2n / 2.0) / (1.0 + z2n)
+        half = z * np.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n)) / (1.0 + z2n)
+        return np.where(p <= 0, 0.0, np.maximum(centre - half, 0.0)), np.where(
+            p >= 1, 1.0, np.minimum(centre + half, 1.0)
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lower = np.where(x <= 0, 0.0, betaincinv(np.maximum(x, 1e-300), n - x + 1.0, alpha))
+        upper = np.where(x >= n, 1.0, betaincinv(x + 1.0, np.maximum(n - x, 1e-300), 1.0 - alpha))
+    return lower, upper
+
+
+def adjusted_n_many(effective: Any, floor: float, df: Any, alpha: float) -> Any:
+    """:func:`adjusted_n` over arrays of effective sizes and degrees of freedom (the planner's draws), with
+    :func:`_views`' floor below ``PLANNING_MIN_DF``."""
+    import numpy as np
+    from scipy.special import ndtri, stdtrit
+
+    z = float(-ndtri(alpha))
+    # As stats._views: below PLANNING_MIN_DF degrees of freedom the group is read at its worst case (its floor).
+    effective = np.where(df < PLANNING_MIN_DF, floor, effective)
+    t = np.where(np.isfinite(df), -stdtrit(np.maximum(np.where(np.isfinite(df), df, 1.0), 1.0), alpha), z)
+    # As stats: no shrinking where the effective size is at its floor (nothing was estimated there).
+    t = np.where(effective > floor, t, z)
+    return np.maximum(floor, effective * (z / t) ** 2)
+
+
 def _views(r: ClusteredRate, alpha: float, method: str) -> list[tuple[float, float, float]]:
     """(estimate, lower, upper) at one-sided ``alpha`` for each view of a group: photo-weighted, person-weighted."""
     out = []
@@ -782,7 +822,7 @@ def _views(r: ClusteredRate, alpha: float, method: str) -> list[tuple[float, flo
                 # degrees of freedom alone, 20 people x 40 photos at 0.05 (ICC 0.3) passed against a reference
                 # at 0 in 0.033 of samples where 0.025 is stated; with this rule 0.003 (red team 13c).
                 effective = floor
-            n = _adjusted_n(effective, floor, df if effective > floor else math.inf, alpha)
+            n = adjusted_n(effective, floor, df if effective > floor else math.inf, alpha)
             out.append((estimate, *_score_bounds(estimate, n, alpha, method)))
         return out
     for estimate, variance, df in ((r.rate, r.variance, r.df), (r.person_rate, r.person_variance, r.person_df)):
@@ -1036,7 +1076,7 @@ class Precision:
     def adjusted(self, alpha: float) -> float:
         """The effective size a one-sided ``alpha`` bound uses (shrunk for the df, never below the floor)."""
         df = self.df if self.effective_n > self.floor_n else math.inf
-        return _adjusted_n(self.effective_n, self.floor_n, df, alpha)
+        return adjusted_n(self.effective_n, self.floor_n, df, alpha)
 
 
 def _gap_sd(

@@ -639,3 +639,20 @@ def test_change_from_intervals_of_two_exact_figures_is_certain_or_none() -> None
     assert change_from_intervals(0.2, (0.2, 0.2), 0.95, 0.3, (0.3, 0.3), 0.95, 0.95).p_value == 0.0
     same = change_from_intervals(0.2, (0.2, 0.2), 0.95, 0.2, (0.2, 0.2), 0.95, 0.95)
     assert (same.statistic, same.p_value) == (0.0, 1.0)
+
+
+def test_score_limits_over_arrays_are_statsmodels_intervals() -> None:
+    """The planner's vectorised limits (rt18b F6: once, in stats) are statsmodels' two-sided intervals at level
+    1 - 2 alpha, Clopper-Pearson ("beta") and Wilson, element by element, ends included."""
+    import numpy as np
+    from statsmodels.stats.proportion import proportion_confint  # type: ignore[import-untyped]
+
+    from conformance import stats
+
+    x = np.array([0.0, 1.0, 7.0, 30.0, 50.0])
+    n = np.array([20.0, 20.0, 40.0, 30.0, 400.0])
+    for method, theirs in (("clopper-pearson", "beta"), ("wilson", "wilson")):
+        low, high = stats.score_limits(x, n, 0.025, method)
+        for i in range(len(x)):
+            want = proportion_confint(int(x[i]), int(n[i]), alpha=0.05, method=theirs)
+            assert (low[i], high[i]) == pytest.approx(want, abs=1e-9), (method, i)

@@ -296,46 +296,11 @@ def _root(cov: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return root
 
 
-def _adjusted_many(effective: Any, floor: float, df: Any, alpha: float) -> Any:
-    """:func:`stats._adjusted_n` over arrays of effective sizes and degrees of freedom."""
-    import numpy as np
-    from scipy.special import ndtri, stdtrit
-
-    z = float(-ndtri(alpha))
-    # As stats._views: below PLANNING_MIN_DF degrees of freedom the group is read at its worst case (its floor).
-    effective = np.where(df < stats.PLANNING_MIN_DF, floor, effective)
-    t = np.where(np.isfinite(df), -stdtrit(np.maximum(np.where(np.isfinite(df), df, 1.0), 1.0), alpha), z)
-    # As stats: no shrinking where the effective size is at its floor (nothing was estimated there).
-    t = np.where(effective > floor, t, z)
-    return np.maximum(floor, effective * (z / t) ** 2)
-
-
 def _adjusted(effective: float, floor: float, df: float, alpha: float) -> float:
-    """:func:`stats._adjusted_n` as ``stats._views`` applies it (the floor below ``PLANNING_MIN_DF``)."""
+    """:func:`stats.adjusted_n` as ``stats._views`` applies it (the floor below ``PLANNING_MIN_DF``)."""
     if df < stats.PLANNING_MIN_DF:
         effective = floor
-    return stats._adjusted_n(effective, floor, df if effective > floor else math.inf, alpha)
-
-
-def _cp(x: Any, n: Any, alpha: float, method: str = "clopper-pearson") -> tuple[Any, Any]:
-    """Vectorised one-sided score bounds of ``x`` events of ``n`` units (both possibly fractional), as stats'."""
-    import numpy as np
-    from scipy.special import betaincinv, ndtri
-
-    x = np.clip(x, 0.0, n)
-    if method != "clopper-pearson":  # Wilson, as stats._score_bounds
-        z = float(-ndtri(alpha))
-        p = x / n
-        z2n = z * z / n
-        centre = (p + z2n / 2.0) / (1.0 + z2n)
-        half = z * np.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n)) / (1.0 + z2n)
-        return np.where(p <= 0, 0.0, np.maximum(centre - half, 0.0)), np.where(
-            p >= 1, 1.0, np.minimum(centre + half, 1.0)
-        )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lower = np.where(x <= 0, 0.0, betaincinv(np.maximum(x, 1e-300), n - x + 1.0, alpha))
-        upper = np.where(x >= n, 1.0, betaincinv(x + 1.0, np.maximum(n - x, 1e-300), 1.0 - alpha))
-    return lower, upper
+    return stats.adjusted_n(effective, floor, df if effective > floor else math.inf, alpha)
 
 
 def ratio_verdicts(

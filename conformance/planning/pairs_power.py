@@ -29,9 +29,7 @@ from .pairs_model import (
     FEW_ERRORS,
     ScoreModel,
     _adjusted,
-    _adjusted_many,
     _bonferroni,
-    _cp,
     _root,
     calibrated,
     fail_model,
@@ -163,14 +161,14 @@ def fmr_power(
             rate = estimate[:, g]
             with np.errstate(divide="ignore", invalid="ignore"):
                 effective = np.clip(rate * (1.0 - rate) / variance, rates.floor[g], rates.comparisons[g])
-            n_adj = _adjusted_many(effective, float(rates.floor[g]), df_draws[g], alpha)
+            n_adj = stats.adjusted_n_many(effective, float(rates.floor[g]), df_draws[g], alpha)
         else:
             n_adj = np.full(
                 draws, _adjusted(float(rates.effective[g]), float(rates.floor[g]), float(rates.df[g]), alpha)
             )
-        low, high = _cp(estimate[:, g] * n_adj, n_adj, alpha, design.method)
+        low, high = stats.score_limits(estimate[:, g] * n_adj, n_adj, alpha, design.method)
         units = min(float(rates.comparisons[g]), float(rates.people_pairs[g]))
-        pair_low, pair_high = _cp(counts[:, g] * units / rates.comparisons[g], units, alpha)
+        pair_low, pair_high = stats.score_limits(counts[:, g] * units / rates.comparisons[g], units, alpha)
         bounds.append((np.minimum(low, pair_low), np.maximum(high, pair_high)))
     passes = np.ones(draws, dtype=bool)
     fails = np.zeros(draws, dtype=bool)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import stats
 from .._defaults import numpy_seed
-from .pairs_model import FEW_ERRORS, ScoreModel, _bonferroni, _cp, calibrated, fail_model
+from .pairs_model import FEW_ERRORS, ScoreModel, _bonferroni, calibrated, fail_model
 
 if TYPE_CHECKING:
     import numpy as np
@@ -235,7 +235,7 @@ class FmrReading:
             if n <= 0:
                 bounds.append(None)
                 continue
-            low, high = _cp(np.asarray(count * self.units[g] / n), np.asarray(self.units[g]), alpha)
+            low, high = stats.score_limits(np.asarray(count * self.units[g] / n), np.asarray(self.units[g]), alpha)
             lower, upper = float(low), float(high)
             if 0 < count < n:
                 spread = _percentile(boot[:, g], self.level)
