@@ -575,6 +575,14 @@ class SequentialOutcome:
                 "order_key_of": "SHA-256 over every photo's id and image digest, sorted (not the manifest's row order)",
             },
             **self._last_look(),
+            # The design is the run's to choose before the first photo, never after the verdicts (red team 17d F3).
+            "design_note": (
+                f"the design ({self.looks_planned} looks, {spending_named(self.spending).name} spending) holds the "
+                f"stated error only when chosen before any verdict was seen: on data already answered (a predictions "
+                "file, a complete recording) another --looks, or a run without --sequential, costs nothing, and "
+                "picking among them after seeing their verdicts raises the error; there the run without --sequential "
+                "is the reference verdict"
+            ),
             "looks": [look.to_json() for look in self.looks],
         }
 

@@ -160,3 +160,13 @@ def test_min_coverage_holds_a_sequential_pass_back_as_it_holds_the_full_runs(
 
 
 COVERAGE_SEED = 3  # the 4th seed tried (0-3); seed 2 crosses at look 1, seed 3 at look 2
+
+
+# -- F3: the design is the run's to choose before any verdict -----------------------------------------------------
+
+
+def test_a_sequential_report_says_its_design_holds_only_when_chosen_before_the_verdicts(tmp_path: Path) -> None:
+    main(["run", "--sequential", "--checks", "misgender_gap", "--report-dir", str(tmp_path)])
+    block = json.loads((tmp_path / "report.json").read_text())["sequential"]
+    assert block["design_note"].startswith("the design (5 looks, hsd(-2) spending) holds the stated error only")
+    assert "the run without --sequential is the reference verdict" in block["design_note"]
