@@ -53,6 +53,10 @@ How, and why it stays valid under repeated looks:
 
 ``transformation_invariance`` is not run sequentially (its variants are drawn over the whole
 dataset); it is reported not applicable with that reason.
+
+Why one module: the look order, the error spending, the settled rule and the pass hold-backs (red team
+17d F1) are the parts of one stopping rule, which ``run_looks`` applies and ``conformance verify`` replays;
+read apart, a change to one (a new hold-back, another spending) is easily made without the others.
 """
 
 from __future__ import annotations
