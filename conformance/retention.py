@@ -270,6 +270,7 @@ def preflight(
     """
     from botocore.exceptions import BotoCoreError
 
+    calls_by_look, calls_expected = _calls_left(calls, calls_min, calls_by_look, calls_expected)
     source: Source | None = None
     try:
         client = organizations()
@@ -307,3 +308,23 @@ def preflight(
             "the record, that the vendor may keep the photos"
         )
     return record
+
+
+def _calls_left(
+    calls: int | None, calls_min: int | None, by_look: tuple[int, ...], expected: int | None
+) -> tuple[tuple[int, ...], int | None]:
+    """A sequential run's calls by look and expected, over the photos not yet recorded (red team 17d F4).
+
+    The looks' photo counts and the expected photos are the whole plan's; ``calls`` (the most) counts only
+    the photos not yet recorded. A resumed run recorded a prefix of the looks' order (the looks are sent
+    in order), so look ``k`` calls for ``max(0, photos by look k - photos recorded)``, and the expected
+    calls are the expected photos less those recorded, kept between the fewest and the most: never the
+    438 expected against 370 at most that a resumed run's record said.
+    """
+    if calls is None or not by_look:
+        return by_look, expected
+    recorded = max(0, by_look[-1] - calls)
+    left = tuple(max(0, n - recorded) for n in by_look)
+    if expected is None:
+        return left, None
+    return left, min(calls, max(calls_min if calls_min is not None else 0, expected - recorded))

@@ -53,6 +53,10 @@ How, and why it stays valid under repeated looks:
 
 ``transformation_invariance`` is not run sequentially (its variants are drawn over the whole
 dataset); it is reported not applicable with that reason.
+
+Why one module: the look order, the error spending, the settled rule and the pass hold-backs (red team
+17d F1) are the parts of one stopping rule, which ``run_looks`` applies and ``conformance verify`` replays;
+read apart, a change to one (a new hold-back, another spending) is easily made without the others.
 """
 
 from __future__ import annotations
@@ -72,14 +76,19 @@ __all__ = [
     "DEFAULT_LOOKS",
     "DEFAULT_SPENDING",
     "GAMMA",
+    "HELD_BACK_BY",
     "SPENDINGS",
     "UNSTATED_SPENDING",
     "Look",
     "ManifestFacts",
     "SequentialOutcome",
     "Spending",
+    "full_run_holdbacks",
+    "held_back",
+    "look_holdbacks",
     "look_levels",
     "manifest_facts",
+    "not_shown_clear",
     "order_key",
     "person_batches",
     "spending",
@@ -278,6 +287,9 @@ class ManifestFacts:
     disclosed: bool
     nonbinary: bool
     single_photo_groups: frozenset[str]
+    # Groups with someone who disclosed an identity, and with a woman or man: whom the pass hold-backs read.
+    disclosed_groups: frozenset[str] = frozenset()
+    binary_groups: frozenset[str] = frozenset()
 
 
 def manifest_facts(dataset: Dataset, groups: Sequence[str]) -> ManifestFacts:
@@ -286,15 +298,20 @@ def manifest_facts(dataset: Dataset, groups: Sequence[str]) -> ManifestFacts:
 
     counts: dict[tuple[str, str], int] = {}
     present: set[str] = set()
+    binary: set[str] = set()
     for photo, group in zip(dataset.photos, groups, strict=True):
         present.add(group)
         if photo.identity != UNDISCLOSED:
             counts[(group, photo.subject)] = counts.get((group, photo.subject), 0) + 1
+        if photo.identity in ("woman", "man"):
+            binary.add(group)
     multi = {group for (group, _), n in counts.items() if n >= 2}
     return ManifestFacts(
         disclosed=bool(counts),
         nonbinary=any(photo.identity == "nonbinary" for photo in dataset.photos),
         single_photo_groups=frozenset(present - multi),
+        disclosed_groups=frozenset(group for group, _ in counts),
+        binary_groups=frozenset(binary),
     )
 
 
@@ -344,6 +361,150 @@ def unsettled(
             )
         return f"{check}'s {group} vs {reference} is not applicable on the photos sent so far"
     return None
+
+
+# The rules that only ever hold a pass back, by the checks that apply them (checks/gender: _few_faces, the
+# detection-failure ceiling; _low_coverage, min_coverage). The union bound covers each verdict's own interval,
+# not these (red team 17d F1): tested at a look's stricter level a ceiling hold-back gets weaker, and
+# min_coverage, a point estimate, read at every look on part of the data, holds at some look by chance.
+HELD_BACK_BY: Mapping[str, tuple[str, ...]] = {
+    "misgender_gap": ("ceiling", "coverage"),
+    "confidence_calibration": ("ceiling", "coverage"),
+    "same_person_consistency": ("coverage",),
+}
+
+
+def full_run_holdbacks(observations: Observations, groups: Sequence[str], policy: Policy) -> dict[str, dict[str, str]]:
+    """The full run's own hold-backs on ``observations``, at the fixed design's level (``policy``), by check and group.
+
+    The checks' own functions, with the run's policy rather than a look's: the ceiling tested at the fixed
+    design's alpha (a stricter level would hold back less), coverage read as the full run reads it.
+    """
+    from .checks.gender._common import _coverage, _few_faces, _groups, _low_coverage
+
+    photo_group = _groups(observations, groups)
+    found = {
+        "ceiling": _few_faces(observations, photo_group, policy, observations.disclosed),
+        "coverage": _low_coverage(_coverage(observations, photo_group), policy),
+    }
+    return {
+        check: {g: why for rule in rules for g, why in found[rule].items()} for check, rules in HELD_BACK_BY.items()
+    }
+
+
+def not_shown_clear(
+    observations: Observations, groups: Sequence[str], policy: Policy, level: float, facts: ManifestFacts
+) -> dict[str, dict[str, str]]:
+    """Per check and group: why its hold-backs are not shown not to apply to the whole manifest, at one-sided ``level``.
+
+    An early look sees part of the people, in an order fixed by a keyed hash (a draw the data do not steer),
+    and stands for the whole manifest. A pass may stop the run there only when the rules that would hold it
+    back in the full run are shown not to apply to the whole data:
+
+    - the ceiling holds back a group whose share of photos with no face found is *shown above*
+      ``max_detection_failure``; it cannot when the whole data's share is at most the ceiling, shown by the
+      upper limit of the share seen (people as the units, the policy's limits) at or below it;
+    - min_coverage holds back a group whose share of faces of women and men given a woman or man label is
+      below ``min_coverage`` (a point estimate); it cannot when the whole data's share is at least that,
+      shown by the lower limit of the share seen at or above it.
+
+    Each is a one-sided test at the look's own level: a pass that the full run holds back for either reason
+    stops the run early with probability at most the sum of the early looks' levels (below alpha). A group
+    with none of the units yet, while the manifest has some, has shown nothing.
+    """
+    import numpy as np
+
+    from . import stats
+    from .identity import SELF_DESCRIBED
+    from .observation import GENDER_CODES
+
+    labels = np.asarray(list(groups), dtype=object)
+    binary = (observations.identity == SELF_DESCRIBED.index("woman")) | (
+        observations.identity == SELF_DESCRIBED.index("man")
+    )
+    labelled = (observations.predicted == GENDER_CODES["woman"]) | (observations.predicted == GENDER_CODES["man"])
+    ceiling, floor = policy.max_detection_failure, policy.min_coverage
+
+    def shown_at_most(group: str, where: Any, missed: Any, limit: float) -> bool | None:
+        if not where.any():
+            return None
+        _, inverse = np.unique(observations.subject[where], return_inverse=True)
+        rate = stats.clustered_rate(
+            np.bincount(inverse, weights=missed[where].astype(np.float64)), np.bincount(inverse).astype(np.float64)
+        )
+        return bool(stats.rate_tests(rate, limit, policy.interval).within <= level)
+
+    found: dict[str, dict[str, str]] = {"ceiling": {}, "coverage": {}}
+    for group in sorted(set(labels.tolist())):
+        mine = labels == group
+        if ceiling < 1.0:
+            where = mine & observations.disclosed
+            said = shown_at_most(group, where, ~observations.analysed, ceiling)
+            if said is False or (said is None and group in facts.disclosed_groups):
+                found["ceiling"][group] = (
+                    f"its share of photos with no face found or an error ({int(np.sum(~observations.analysed & where))} "
+                    f"of {int(where.sum())}) is not yet shown at or below max_detection_failure {ceiling:g} at this "
+                    f"look's level {level:.3g}: the whole data's could be above it, which holds a pass back"
+                )
+        if floor > 0.0:
+            where = mine & observations.analysed & binary
+            said = shown_at_most(group, where, ~labelled, 1.0 - floor)
+            if said is False or (said is None and group in facts.binary_groups):
+                found["coverage"][group] = (
+                    f"its share of faces of women and men given a woman or man label "
+                    f"({int(np.sum(labelled & where))} of {int(where.sum())}) is not yet shown at or above "
+                    f"min_coverage {floor:g} at this look's level {level:.3g}: the whole data's could be below it, "
+                    "which holds a pass back"
+                )
+    return {
+        check: {g: why for rule in rules for g, why in found[rule].items()} for check, rules in HELD_BACK_BY.items()
+    }
+
+
+def held_back(result: CheckResult, reasons: Mapping[str, str]) -> CheckResult:
+    """``result`` with each passing comparison of a group in ``reasons`` made inconclusive, with the reason.
+
+    As the checks hold a pass back themselves (``cannot_pass``): the verdict is the worst of the rest.
+    """
+    from .results import worst
+
+    if not reasons or not any(c.verdict == "pass" for c in result.comparisons):
+        return result
+    comparisons = []
+    for c in result.comparisons:
+        blocking = [f"{g}: {reasons[g]}" for g in (c.group, c.reference) if g in reasons]
+        if c.verdict == "pass" and blocking:
+            c = replace(c, verdict="inconclusive", note="; ".join([*filter(None, [c.note]), *blocking]))
+        comparisons.append(c)
+    verdict = worst([result.verdict, *(c.verdict for c in comparisons)])
+    return replace(result, comparisons=tuple(comparisons), verdict=verdict)
+
+
+def look_holdbacks(
+    results: Mapping[str, CheckResult],
+    observations: Observations,
+    groups: Sequence[str],
+    policy: Policy,
+    *,
+    level: float | None,
+    facts: ManifestFacts,
+) -> dict[str, CheckResult]:
+    """A look's results with the pass hold-backs of the full run applied (red team 17d F1).
+
+    Every look: the full run's own rules at the fixed design's level (``policy``), on the photos sent. An
+    early look (``level``, its one-sided level; None at the last look, which sees every photo and so is the
+    full run's data): also each rule not shown not to apply to the whole data (:func:`not_shown_clear`).
+    A pass held back is inconclusive, so it does not stop the run.
+    """
+    guarded = [c for c, r in results.items() if c in HELD_BACK_BY and any(x.verdict == "pass" for x in r.comparisons)]
+    if not guarded:
+        return dict(results)
+    full = full_run_holdbacks(observations, groups, policy)
+    early = not_shown_clear(observations, groups, policy, level, facts) if level is not None else {}
+    out = dict(results)
+    for check in guarded:
+        out[check] = held_back(out[check], {**early.get(check, {}), **full[check]})
+    return out
 
 
 @dataclass(frozen=True)
@@ -418,6 +579,14 @@ class SequentialOutcome:
                 "order_key_of": "SHA-256 over every photo's id and image digest, sorted (not the manifest's row order)",
             },
             **self._last_look(),
+            # The design is the run's to choose before the first photo, never after the verdicts (red team 17d F3).
+            "design_note": (
+                f"the design ({self.looks_planned} looks, {spending_named(self.spending).name} spending) holds the "
+                f"stated error only when chosen before any verdict was seen: on data already answered (a predictions "
+                "file, a complete recording) another --looks, or a run without --sequential, costs nothing, and "
+                "picking among them after seeing their verdicts raises the error; there the run without --sequential "
+                "is the reference verdict"
+            ),
             "looks": [look.to_json() for look in self.looks],
         }
 
@@ -497,7 +666,15 @@ def run_looks(
         subset = replace(dataset, photos=tuple(sent))
         observations = Observations.build(subset, records, analyzer=info, variants_note=_NO_VARIANTS)
         look_policy = replace(policy, confidence=1.0 - 2.0 * level)
-        results = evaluate(observations, [label[p.id] for p in sent], look_policy)
+        sent_groups = [label[p.id] for p in sent]
+        results = look_holdbacks(
+            evaluate(observations, sent_groups, look_policy),
+            observations,
+            sent_groups,
+            policy,
+            level=level if k < looks else None,
+            facts=facts,
+        )
         verdicts = {check: results[check].verdict for check in checks if check in results}
         taken.append(Look(k, len(sent), level, verdicts))
         open_checks = [

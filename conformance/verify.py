@@ -825,10 +825,11 @@ def _stated_spending(report: Report, path: str | os.PathLike[str]) -> tuple[str 
     """The error spending a sequential report's block states (its stable name), and whether it states one.
 
     A block without a ``spending`` field was made before reports stated it, with O'Brien-Fleming-type
-    spending (``sequential.UNSTATED_SPENDING``). A name this kit does not know cannot be replayed: refused.
+    spending (``sequential.UNSTATED_SPENDING``). A name this kit does not know cannot be replayed: refused;
+    nor can ``obf`` stated by name, which no run wrote (a modified kit's, red team 17d F3).
     Not a sequential report: (None, True), the run's own spending.
     """
-    from .sequential import UNSTATED_SPENDING, spending_named
+    from .sequential import DEFAULT_SPENDING, UNSTATED_SPENDING, spending_named
 
     block = report.sequential
     if block is None:
@@ -837,6 +838,15 @@ def _stated_spending(report: Report, path: str | os.PathLike[str]) -> tuple[str 
         return UNSTATED_SPENDING, False
     stated = block["spending"]
     name = stated.get("name") if isinstance(stated, Mapping) else stated
+    if name == UNSTATED_SPENDING:
+        # No run of this kit writes it: reports state a spending since gamma -2 (hsd(-2)), and those made before
+        # with O'Brien-Fleming-type spending state none. A report stating it was made by a modified kit, to
+        # choose the spending after seeing the verdicts (red team 17d F3).
+        raise NotVerifiable(
+            f"{path}: sequential.spending states {UNSTATED_SPENDING!r} by name, which no run of this kit writes (runs "
+            f"state {DEFAULT_SPENDING!r}; reports made with O'Brien-Fleming-type spending, before reports stated a "
+            "spending, state none): the report was made by a modified kit; run it again with this kit"
+        )
     try:
         return spending_named(str(name)).name, True
     except ValueError as error:

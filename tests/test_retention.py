@@ -552,3 +552,37 @@ def test_only_the_same_stand_in_may_answer_for_itself(
     with analyzer.session():
         pass
     assert analyzer.describe()["retention_preflight"]["opted_out"] is opted_out
+
+
+def test_a_resumed_sequential_runs_figures_count_only_the_photos_not_yet_recorded() -> None:
+    """rt17d F4 (preflight_live.sh case D): 230 of the demo's 249 first-two-look photos recorded, then resumed.
+
+    At most 600 - 230 = 370 calls; the old record said by look [115, 249, 366, 486, 600] and 438 expected (the
+    whole plan's photos, recorded ones among them), more than the most. By look now: 0, 19, 136, 256, 370
+    (each look's photos less the 230 recorded, which are the first looks' in their order); expected 438 - 230.
+    """
+    record = preflight(
+        lambda: refusing("AccessDeniedException"),
+        **WHERE,
+        accept_retention=True,
+        calls=370,
+        calls_min=19,
+        calls_by_look=(115, 249, 366, 486, 600),
+        calls_expected=438,
+        price_per_image=0.001,
+    ).to_json()
+    assert record["calls_by_look"] == [0, 19, 136, 256, 370]
+    assert record["calls_expected"] == 208
+    assert record["calls_min"] <= record["calls_expected"] <= record["calls_max"] == 370
+    fresh = preflight(  # nothing recorded yet: the plan's own figures, unchanged
+        lambda: refusing("AccessDeniedException"),
+        **WHERE,
+        accept_retention=True,
+        calls=600,
+        calls_min=115,
+        calls_by_look=(115, 249, 366, 486, 600),
+        calls_expected=438,
+        price_per_image=0.001,
+    ).to_json()
+    assert fresh["calls_by_look"] == [115, 249, 366, 486, 600]
+    assert fresh["calls_expected"] == 438

@@ -227,6 +227,9 @@ class Recorder:
                 )
             )
             self.store = store
+            # Each session opens the recording anew (a sequential run: one a look), and its first worker answer
+            # writes its session line and opens its writer (red team 17d F2: look 2's were absorbed unopened).
+            self._absorbed = False
             opened.append(store)
             planned = (
                 vendor.planned(plan.photos) if precheck or mode == "once" or (legacy and writes and not fresh) else []

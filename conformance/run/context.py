@@ -553,7 +553,22 @@ def check_results(ctx: Context, check_id: str) -> list[CheckResult]:
     result = run_check(check_id, ctx.observations, **common)
     if check_id == "transformation_invariance" and ctx.observations.variants is None:
         result = _not_applicable(result, ctx.observations.variants_note)
+    if ctx.sequential is not None:
+        result = _sequential_holdbacks(ctx, ctx.sequential, ctx.observations, check_id, result)
     return [result]
+
+
+def _sequential_holdbacks(
+    ctx: Context, outcome: SequentialOutcome, observations: Observations, check_id: str, result: CheckResult
+) -> CheckResult:
+    """The stopping look's result with the full run's pass hold-backs, as the look took it (sequential.look_holdbacks)."""
+    from ..dataset import group_labels
+    from ..sequential import look_holdbacks, manifest_facts
+
+    last = outcome.looks[-1]
+    facts = manifest_facts(ctx.dataset, group_labels(ctx.dataset, ctx.options.group_by))
+    level = last.alpha if last.index < outcome.looks_planned else None
+    return look_holdbacks({check_id: result}, observations, ctx.groups, ctx.policy, level=level, facts=facts)[check_id]
 
 
 def _not_applicable(result: CheckResult, why: str) -> CheckResult:
