@@ -27,20 +27,20 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._text import printable, printable_lines
-from .options import OPTION, OPTIONS, Option, OptionError, reproduce_flags, run_options
+from .._text import printable, printable_lines
+from ..options import OPTION, OPTIONS, Option, OptionError, reproduce_flags, run_options
 
 if TYPE_CHECKING:
-    from .adapters.base import Analyzer
-    from .assertions import RunLink
-    from .dataset import Dataset
-    from .matching import SearchRun
-    from .observation import Observations
-    from .policy import Policy
-    from .report import Report
-    from .results import CheckResult
-    from .run.context import Context, RunOptions
-    from .run.sharing import Share
+    from ..adapters.base import Analyzer
+    from ..assertions import RunLink
+    from ..dataset import Dataset
+    from ..matching import SearchRun
+    from ..observation import Observations
+    from ..policy import Policy
+    from ..report import Report
+    from ..results import CheckResult
+    from ..run.context import Context, RunOptions
+    from ..run.sharing import Share
 
 __all__ = [
     "OPT_ALLOW_LIVE",
@@ -159,7 +159,7 @@ def _given(config: pytest.Config, option: Option) -> Any:
         value = option.parse(str(text))
     except OptionError as exc:
         raise pytest.UsageError(f"ini {option.dest}: {exc}") from None
-    from .options import rebase
+    from ..options import rebase
 
     return rebase(option, value, _ini_folder(config))
 
@@ -245,7 +245,7 @@ def _gate_flags(config: pytest.Config) -> list[str]:
 
 def _command(config: pytest.Config, flags: list[str]) -> str:
     """The command line that repeats the run: ``conformance run ... -- PYTEST_ARGS`` or ``pytest ...``."""
-    from .evidence import reproduce_command
+    from ..evidence import reproduce_command
 
     return reproduce_command(flags, _pytest_args(config), cli=_cli(config) is not None)
 
@@ -257,8 +257,8 @@ def baseline_mismatch(baseline: str, ctx: Context, *, any_dataset: str) -> str |
     data as well as by the analyzer. ``any_dataset`` is the option that allows it anyway, as the
     caller spells it. A baseline that cannot be read was refused before (``read_baseline``).
     """
-    from .errors import ConformanceError
-    from .report import read_report
+    from ..errors import ConformanceError
+    from ..report import read_report
 
     try:
         old = read_report(baseline)
@@ -278,8 +278,8 @@ def baseline_mismatch(baseline: str, ctx: Context, *, any_dataset: str) -> str |
 
 def _check_baseline(baseline: str) -> None:
     """A baseline that cannot be read stops the run before it starts, exit 2 (a usage error, as under the CLI)."""
-    from .comparison.gate import read_baseline
-    from .errors import ConformanceError
+    from ..comparison.gate import read_baseline
+    from ..errors import ConformanceError
 
     try:
         read_baseline(baseline, option=OPT_BASELINE)
@@ -296,8 +296,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if baseline is not None:
             _check_baseline(baseline)
         if baseline is not None and not _given(config, OPTION["baseline_any_dataset"]):
-            from .errors import ConformanceError
-            from .run.context import load_context
+            from ..errors import ConformanceError
+            from ..run.context import load_context
 
             try:
                 ctx = load_context(_options(config))  # conformance run loaded it already: no second load
@@ -326,7 +326,7 @@ def _join_share(config: pytest.Config) -> None:
     """In an xdist worker: analyse through the run's shared folder, so that every worker uses the same answers."""
     given = getattr(config, "workerinput", {}).get(_SHARE_INPUT)
     if given is not None:
-        from .run.sharing import Share, activate
+        from ..run.sharing import Share, activate
 
         activate(Share.from_input(given))
 
@@ -337,7 +337,7 @@ def pytest_configure_node(node: Any) -> None:
     config = node.config
     if not _active(config):
         return
-    from .run.sharing import open_share, seed
+    from ..run.sharing import open_share, seed
 
     share = config.stash.get(_share_key, None)
     if share is None:
@@ -355,7 +355,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if share is not None:
         share.close()
     if _SHARE_INPUT in getattr(config, "workerinput", {}):
-        from .run.sharing import activate
+        from ..run.sharing import activate
 
         activate(None)
 
@@ -364,14 +364,14 @@ def _prepare_run(config: pytest.Config) -> None:
     """SIGTERM stops the run as Ctrl-C does (answers kept, a message); a report folder that cannot be one stops it now."""
     from contextlib import ExitStack
 
-    from ._signals import sigterm_as_interrupt
+    from .._signals import sigterm_as_interrupt
 
     stack = ExitStack()
     stack.enter_context(sigterm_as_interrupt())
     config.add_cleanup(stack.close)
     if hasattr(config, "workerinput"):
         return  # an xdist worker writes no report
-    from .report_folder import ReportWriteError, check_report_dir
+    from ..report_folder import ReportWriteError, check_report_dir
 
     try:
         check_report_dir(_report_dir(config))
@@ -413,8 +413,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             items[:] = [item for item in items if item not in gate]
     if not wanted and _active(config) and any(item.get_closest_marker("conformance") for item in items):
         # The dataset decides: gender checks for a gender manifest, matching checks for a matching one.
-        from .errors import ConformanceError
-        from .run.context import load_context
+        from ..errors import ConformanceError
+        from ..run.context import load_context
 
         try:
             wanted = load_context(_options(config)).checks
@@ -438,7 +438,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """A failed check of the built-in suite reports its table alone: the traceback says nothing more."""
     outcome = yield
-    from .errors import ConformanceFailure
+    from ..errors import ConformanceFailure
 
     report = outcome.get_result()
     marker = item.get_closest_marker("conformance")
@@ -550,9 +550,9 @@ def _load(config: pytest.Config, model: object = None) -> Context:
     then the ini key ``conformance_analyzer`` (a conftest.py override is the project's choice; a
     command line is this run's).
     """
-    from .errors import ConformanceError
-    from .run.context import build_context, load_context
-    from .run.execution import SystematicFailure
+    from ..errors import ConformanceError
+    from ..run.context import build_context, load_context
+    from ..run.execution import SystematicFailure
 
     options = _options(config)
     try:
@@ -560,7 +560,7 @@ def _load(config: pytest.Config, model: object = None) -> Context:
             return load_context(options)
         from dataclasses import replace
 
-        from .adapters.python import register
+        from ..adapters.python import register
 
         spec = register(model)  # also when the command line names it: its reproduce line does
         if config.getoption(OPTION["analyzer"].dest) is None:
@@ -635,8 +635,8 @@ def conformance_analyzer(conformance_context: Context) -> Analyzer:
 
     An analyzer with a ``session()`` (``rekognition``) analyses inside it: ``with analyzer.session(): ...``.
     """
-    from .adapters.registry import create
-    from .errors import ConformanceError
+    from ..adapters.registry import create
+    from ..errors import ConformanceError
 
     ctx = conformance_context
     try:
@@ -700,7 +700,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     if _context_key not in item.config.stash:
         yield  # no test of this process loaded the run's data: a helper cannot be called on it
         return
-    from .assertions import lend_run
+    from ..assertions import lend_run
 
     with lend_run(lambda observations: _run_link(item, observations)):
         yield
@@ -708,7 +708,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
 
 def _run_link(item: pytest.Item, observations: object) -> RunLink | None:
     """What the helpers take from the run for ``observations``; None for observations that are not the run's."""
-    from .assertions import RunLink
+    from ..assertions import RunLink
 
     ctx = item.config.stash.get(_context_key, None)
     if ctx is None or ctx.observations is None or observations is not ctx.observations:
@@ -750,14 +750,14 @@ def _run(config: pytest.Config, ctx: Context, check_id: str) -> list[CheckResult
     """``check_results``; in an xdist worker, through the run's share: the first worker to need a check's
     results computes them, the others (the gate's, a second test of the check) read them, sealed as the
     answers are (red team 18 F13: the gate's worker computed every check again, bootstraps included)."""
-    from .errors import ConformanceError
-    from .run.context import check_results
+    from ..errors import ConformanceError
+    from ..run.context import check_results
 
     try:
         if not hasattr(config, "workerinput"):
             return check_results(ctx, check_id)  # one process: its results are shared within it (_results)
-        from .run.cache import EntryBounds
-        from .run.sharing import shared_results
+        from ..run.cache import EntryBounds
+        from ..run.sharing import shared_results
 
         return shared_results(
             # What decides them: the run's options, the check, and the answers they stand on (the digest the
@@ -778,7 +778,7 @@ def _results_from(rows: list[Any], check_id: str) -> list[CheckResult]:
     """A check's results as another worker stored them (``CheckResult.to_dict``); ValueError if they are not."""
     from collections.abc import Mapping
 
-    from .results import CheckResult
+    from ..results import CheckResult
 
     if not all(isinstance(row, Mapping) and row.get("id") == check_id for row in rows):
         raise ValueError(f"not {check_id}'s results")
@@ -789,7 +789,7 @@ def _answers_of(config: pytest.Config, ctx: Context, photos: list[dict[str, Any]
     """The digest of the answers this process's checks stand on (what its context tells the controller), once."""
     digest = config.stash.get(_answers_key, None)
     if digest is None:
-        from .run.sharing import answers_digest
+        from ..run.sharing import answers_digest
 
         if photos is None:
             photos = list(_context_payload(ctx)["photos"])
@@ -806,8 +806,8 @@ def conformance_check(
     A matching check makes one result per similarity threshold; the policy's ``binding_threshold``
     decides.
     """
-    from .assertions import assert_result
-    from .results import deciding
+    from ..assertions import assert_result
+    from ..results import deciding
 
     def check(check_id: str) -> CheckResult:
         __tracebackhide__ = True
@@ -839,11 +839,11 @@ def conformance_regression_gate(
     computed once per run and shared through the run's sealed folder (:func:`_run`). The gate stays a
     test on a worker, whose outcome is its verdict.
     """
-    from .comparison.gate import find_regressions
-    from .errors import ConformanceError
-    from .report import read_report
-    from .reporting import build_report
-    from .reporting.compare import render_regressions
+    from ..comparison.gate import find_regressions
+    from ..errors import ConformanceError
+    from ..report import read_report
+    from ..reporting import build_report
+    from ..reporting.compare import render_regressions
 
     def gate() -> None:
         __tracebackhide__ = True
@@ -904,7 +904,7 @@ def _all_results(config: pytest.Config, ctx: Context) -> list[CheckResult]:
 
 def _junit_properties(result: CheckResult, suffix: str = "") -> list[tuple[str, str]]:
     """A check's figures as short JUnit XML properties (``--junitxml``), for CI systems that show them."""
-    from ._format import fixed, interval
+    from .._format import fixed, interval
 
     def name(text: str) -> str:
         # pytest escapes a property's value for XML but writes its name as given: a group name with a
@@ -942,13 +942,13 @@ _CONSOLE_BANNERS = {
 
 
 def _context_payload(ctx: Context) -> dict[str, Any]:
-    from .evidence import context_payload
+    from ..evidence import context_payload
 
     return context_payload(ctx)
 
 
 def _footer(ctx: Context) -> str:
-    from .report import AnalyzerInfo, endpoint_banners
+    from ..report import AnalyzerInfo, endpoint_banners
 
     analyzer = ctx.analyzer
     flags = [
@@ -1055,7 +1055,7 @@ class _Collector:
         if self.answers is None:
             self.answers = (worker, digest)
         elif digest != self.answers[1] and not self.systematic:
-            from .run.sharing import different_answers
+            from ..run.sharing import different_answers
 
             analyzer = self.context.get("analyzer", {})
             name = str(analyzer.get("source") or analyzer.get("name") or "the analyzer")
@@ -1086,8 +1086,8 @@ class _Collector:
         """The run's context when no check sent one (every planned check was deselected or stopped)."""
         if self.context or not self.deselected or not _active(self.config):
             return
-        from .errors import ConformanceError
-        from .run.context import load_context
+        from ..errors import ConformanceError
+        from ..run.context import load_context
 
         try:
             ctx = load_context(_options(self.config))
@@ -1098,7 +1098,7 @@ class _Collector:
     def report(self) -> Report:
         """The run's report, made once from what the tests recorded."""
         if self._report is None:
-            from .reporting import build_report
+            from ..reporting import build_report
 
             context = dict(self.context)
             options = _options(self.config)
@@ -1159,8 +1159,8 @@ class _Collector:
         _junit_run_properties(self.config, report)
         self.report_dir = _report_dir(self.config)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        from .reporting import render_markdown
-        from .reporting.markdown import render_gate_summary
+        from ..reporting import render_markdown
+        from ..reporting.markdown import render_gate_summary
 
         # Every run that recorded a result gets its reports, whichever way its tests made the checks.
         if not self._write_reports(session, report):
@@ -1179,8 +1179,8 @@ class _Collector:
 
     def _write_reports(self, session: pytest.Session, report: Report) -> bool:
         """Write the three reports as one unit (see conformance.report_folder); False if none was written."""
-        from .report_folder import ReportWriteError, write_reports
-        from .reporting import write_html, write_json, write_markdown
+        from ..report_folder import ReportWriteError, write_reports
+        from ..reporting import write_html, write_json, write_markdown
 
         assert self.report_dir is not None
         cli = _cli(self.config)
@@ -1218,7 +1218,7 @@ class _Collector:
 
     def _interrupted_status(self, session: pytest.Session) -> None:
         """pytest's status for an interrupted session; 143 for SIGTERM, which a CI system reads as terminated."""
-        from ._signals import Terminated, exit_code
+        from .._signals import Terminated, exit_code
 
         stopped = self.late_signal or self.signal
         session.exitstatus = exit_code(stopped) if isinstance(stopped, Terminated) else pytest.ExitCode.INTERRUPTED
@@ -1268,7 +1268,7 @@ class _Collector:
             if self.gate:  # the gate alone (e.g. -k regression): still say what it found
                 say(self.gate["summary"])
             return
-        from .assertions import verdict_line
+        from ..assertions import verdict_line
 
         terminalreporter.section("conformance verdicts")
         report = self.report()
@@ -1295,7 +1295,7 @@ class _Collector:
             say(self.write_error)
             say(f"conformance: the verdict above is in no report: the reports could not be written (exit {USAGE_EXIT})")
         if self.late_signal is not None:
-            from ._signals import signal_name
+            from .._signals import signal_name
 
             say(
                 f"conformance: INTERRUPTED ({signal_name(self.late_signal)}) as the reports were put in place: they "
@@ -1304,7 +1304,7 @@ class _Collector:
 
     def interrupted_message(self) -> str:
         """What an interrupted run says instead of its verdicts."""
-        from ._signals import signal_name
+        from .._signals import signal_name
 
         done = sorted({str(r.get("id")) for r in self.results})
         where = f"; the reports in {_report_dir(self.config)}, if any, are an earlier run's"
@@ -1349,7 +1349,7 @@ def _shown_path(path: Path) -> str:
 
 def _sealed_baseline(gate: dict[str, Any], options: RunOptions) -> dict[str, Any] | None:
     """The baseline report the regression gate compared with, sealed like the rest of the evidence."""
-    from .evidence import file_entry
+    from ..evidence import file_entry
 
     path = str(gate.get("baseline", ""))
     return file_entry(path, options.project_root) if path and os.path.isfile(path) else None
@@ -1411,7 +1411,7 @@ def _label_of(check: CheckResult) -> str:
 
 def provenance_lines(report: Report) -> list[str]:
     """What the console says first when the answers are not the vendor's service's (as every report does)."""
-    from .report import provenance_warnings
+    from ..report import provenance_warnings
 
     out = provenance_warnings(report.analyzer)
     notes = report.analyzer.fields.get("recording_notes")
@@ -1423,7 +1423,7 @@ def provenance_lines(report: Report) -> list[str]:
     if missing:
         out.append(f"MISSING PREDICTIONS: {missing}")
     out += [f"note: {note}" for note in report.notes]
-    from .reporting.markdown import identity_map_text
+    from ..reporting.markdown import identity_map_text
 
     if (entries := identity_map_text(report)) is not None:
         out.append(f"identity map: {entries}")  # who is in which group: said where the verdicts are read
