@@ -1,12 +1,51 @@
-"""pytest glue for the conformance kit: the module the ``pytest11`` entry point names.
+"""pytest glue for the conformance kit: options, ini keys, fixtures, report header and summary.
 
-pytest reads a plugin's hooks and fixtures from this module's namespace, wherever they were
-defined: the parts import them here by name, and nothing is registered by hand.
+No logic of its own lives here: loading is :mod:`conformance.run.context`, checks are
+:mod:`conformance.checks`, reports are :mod:`conformance.reporting`. Importing this module imports
+nothing heavy; numpy and friends load only when a conformance fixture is used.
+
+This is the module the ``pytest11`` entry point names. pytest reads a plugin's hooks and fixtures
+from its namespace, wherever they were defined, so the parts' hooks and fixtures are imported here
+by name and nothing is registered by hand (on xdist workers too):
+
+- :mod:`.state`: the per-session stash keys and the names results travel under, which every part reads;
+- :mod:`.options`: the options added to pytest from the one table, read once, the report header;
+- :mod:`.configure`: configuring a run, the xdist share, collection, each test's report;
+- :mod:`.fixtures`: the fixtures, the run they load, each check computed once;
+- :mod:`.gate`: the regression gate against ``--conformance-baseline``;
+- :mod:`.collector`: results gathered (on the xdist controller), reports written, the exit status;
+- :mod:`.summary`: what the console and JUnit XML say of the finished run.
 """
 
 from __future__ import annotations
 
-from .collector import (  # noqa: F401
+# What pytest reads from this namespace (the parts' hooks and fixtures), and what the CLI, the kit's tests and
+# benchmarks import from here (the option names, a few helpers, some private names).
+from .configure import (  # noqa: F401
+    pytest_collection_modifyitems,
+    pytest_configure,
+    pytest_configure_node,
+    pytest_runtest_makereport,
+    pytest_unconfigure,
+)
+from .fixtures import (  # noqa: F401
+    _context_payload,
+    _results_from,
+    conformance_analyzer,
+    conformance_check,
+    conformance_context,
+    conformance_dataset,
+    conformance_groups,
+    conformance_model,
+    conformance_observations,
+    conformance_policy,
+    conformance_record,
+    conformance_reference,
+    conformance_searches,
+    pytest_runtest_call,
+)
+from .gate import baseline_mismatch, conformance_regression_gate  # noqa: F401
+from .options import (  # noqa: F401
     OPT_ALLOW_LIVE,
     OPT_ANALYZER,
     OPT_BASELINE,
@@ -30,34 +69,15 @@ from .collector import (  # noqa: F401
     OPT_SEED,
     OPT_THRESHOLDS,
     OPT_TIMEOUT,
-    USAGE_EXIT,
     CliInvocation,
-    _context_payload,
+    pytest_addoption,
+    pytest_report_header,
+)
+from .state import USAGE_EXIT
+from .summary import (  # noqa: F401
     _junit_properties,
-    _results_from,
-    baseline_mismatch,
-    conformance_analyzer,
-    conformance_check,
-    conformance_context,
-    conformance_dataset,
-    conformance_groups,
-    conformance_model,
-    conformance_observations,
-    conformance_policy,
-    conformance_record,
-    conformance_reference,
-    conformance_regression_gate,
-    conformance_searches,
     missing_predictions,
     provenance_lines,
-    pytest_addoption,
-    pytest_collection_modifyitems,
-    pytest_configure,
-    pytest_configure_node,
-    pytest_report_header,
-    pytest_runtest_call,
-    pytest_runtest_makereport,
-    pytest_unconfigure,
     run_summary,
     verdict_exit_status,
 )
