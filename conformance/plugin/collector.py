@@ -29,7 +29,6 @@ from .state import (
 )
 from .summary import (
     _junit_run_properties,
-    _label_of,
     _reason,
     _verdict_exit,
     provenance_lines,
@@ -196,6 +195,7 @@ class _Collector:
         """The run's report, made once from what the tests recorded."""
         if self._report is None:
             from ..reporting import build_report
+            from ..results import CheckResult
 
             context = dict(self.context)
             options = _options(self.config)
@@ -215,8 +215,10 @@ class _Collector:
                 context["evidence"] = {**context["evidence"], "baseline": _sealed_baseline(self.gate, options)}
             # A check's results come once from its test and once more from the gate, when both ran.
             unique = {(r.get("id"), r.get("threshold")): r for r in reversed(self.results)}
+            # Read once here, typed, as they came from the tests (CheckResult.to_dict, through xdist's channel).
+            results = [CheckResult.from_dict(r, where=f"{r.get('id')}'s result") for r in reversed(unique.values())]
             self._report = build_report(
-                list(reversed(unique.values())),
+                results,
                 context=context,
                 skipped=self.skipped,
                 regression=self.gate or None,
@@ -365,7 +367,7 @@ class _Collector:
             if self.gate:  # the gate alone (e.g. -k regression): still say what it found
                 say(self.gate["summary"])
             return
-        from ..assertions import verdict_line
+        from ..assertions import result_label, verdict_line
 
         terminalreporter.section("conformance verdicts")
         report = self.report()
@@ -374,7 +376,7 @@ class _Collector:
         for check in report.checks:  # in the order of the check ids
             if str(check.verdict) in ("not run", "not applicable"):
                 label = str(check.verdict).upper()
-                say(printable(f"{label:<14} {_label_of(check):<28}  {_reason(check)}"))
+                say(printable(f"{label:<14} {result_label(check):<28}  {_reason(check)}"))
             else:
                 say(verdict_line(check))
         if report.regression is not None:

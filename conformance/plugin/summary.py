@@ -83,19 +83,14 @@ def _verdict_exit(report: Report) -> str:
     if verdict == "fail":
         return "exit status 1: the run's verdict is fail"
     if verdict == "inconclusive" and report.policy.inconclusive == "fail":
-        which = ", ".join(_label_of(c) for c in report.checks if str(c.verdict) == "inconclusive")
+        from ..assertions import result_label
+
+        which = ", ".join(result_label(c) for c in report.checks if str(c.verdict) == "inconclusive")
         return (
             f"exit status 1: the run's verdict is inconclusive ({which}), and under this policy inconclusive "
             'counts as fail (inconclusive = "xfail" or "pass" in [tool.conformance] says otherwise)'
         )
     return ""
-
-
-def _label_of(check: CheckResult) -> str:
-    """A check's name in the console: its id, with its threshold (and whether it binds) for matching checks."""
-    if check.threshold is None:
-        return check.id
-    return f"{check.id}@{check.threshold:g}" + (" (binding)" if check.binding else "")
 
 
 def provenance_lines(report: Report) -> list[str]:
