@@ -73,7 +73,6 @@ def test_a_planned_check_without_a_result_is_written_as_before() -> None:
         "groups": {},
         "comparisons": [],
         "deciding": None,
-        "deciding_reference": None,
         "method": "not run",
         "notes": [f"not run: {why['reason']}"],
         "details": {"not_run": why},
@@ -81,7 +80,7 @@ def test_a_planned_check_without_a_result_is_written_as_before() -> None:
     assert written[1]["measure"]  # a summary, not an empty string
     assert list(written[1]) == [
         "id", "verdict", "measure", "count_label", "reference", "confidence", "groups", "comparisons",
-        "deciding", "deciding_reference", "method", "notes", "details",
+        "deciding", "method", "notes", "details",
     ]  # fmt: skip
     # The one the run gave no reason for: the default.
     assert written[0]["details"] == {"not_run": {"cause": "no result", "reason": "no result"}}

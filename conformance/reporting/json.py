@@ -69,8 +69,7 @@ def build_report(
         "evidence": context.get("evidence", {}),
         "outcomes": context.get("outcomes", {}),
         "notes": context.get("notes", []),
-        # As the plugin carries them from xdist workers: plain JSON types (a check's details may hold tuples).
-        "checks": [json.loads(json.dumps(c.to_dict())) for c in ordered],
+        "checks": [_as_written(c) for c in ordered],
         # A skipped check is in checks[] as "not run" with the reason; listed here only if it is not.
         "skipped": [dict(s) for s in skipped if s.get("id") not in {c.id for c in ordered}],
         "photos": context.get("photos", []),
@@ -80,6 +79,19 @@ def build_report(
     if context.get("sequential") is not None:  # a sequential run's stopping rule, looks and photos not needed
         data["sequential"] = dict(context["sequential"])
     return Report.from_json(data, source="this run's results")
+
+
+def _as_written(check: CheckResult) -> dict[str, Any]:
+    """``check`` as report.json holds it: plain JSON types (a check's details may hold tuples).
+
+    A check that did not run has been written without ``deciding_reference`` (it has no comparison, so no
+    deciding one) since report.json had the field: kept so, byte for byte, for the readers and for
+    ``conformance verify``, which compares a report with its replay field by field.
+    """
+    entry: dict[str, Any] = json.loads(json.dumps(check.to_dict()))
+    if check.verdict == "not run":
+        del entry["deciding_reference"]
+    return entry
 
 
 def _not_run(context: Mapping[str, Any], done: set[str], reasons: Mapping[str, Mapping[str, str]]) -> list[CheckResult]:
