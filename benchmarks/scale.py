@@ -314,6 +314,7 @@ def run_size(
     from conformance.plugin import _context_payload
     from conformance.policy import PROFILES
     from conformance.reporting import build_report, write_html, write_json, write_markdown
+    from conformance.results import CheckResult
     from conformance.run.context import Context, RunOptions
     from conformance.run.runner import analyze_dataset, plan_variants
 
@@ -381,9 +382,9 @@ def run_size(
         )
         # As the plugin records them: the context payload as the plugin's fixture makes it (plain JSON
         # types but the photos, which a kit since issue 15 makes when the writers read them), each result
-        # through a JSON round trip (what xdist can carry).
+        # through a JSON round trip (what xdist can carry), read back typed as the plugin's collector reads it.
         payload = _context_payload(context)
-        checks = [json.loads(json.dumps(r.to_dict())) for r in state.get("results", {}).values()]
+        checks = [CheckResult.from_dict(json.loads(json.dumps(r.to_dict()))) for r in state.get("results", {}).values()]
         parts["payload"], clock = time.perf_counter() - clock, time.perf_counter()
         report = build_report(checks, context=payload)
         parts["build"], clock = time.perf_counter() - clock, time.perf_counter()

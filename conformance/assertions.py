@@ -188,8 +188,11 @@ def _pair(ci: tuple[float | None, float | None] | None) -> tuple[float, float] |
     return (ci[0], ci[1])
 
 
-def _label(result: CheckResult) -> str:
-    """A result's name in summaries: its id, and its similarity threshold for matching checks."""
+def result_label(result: CheckResult) -> str:
+    """A result's name in the console: its id, with its threshold (and whether it binds) for matching checks.
+
+    The one spelling of ``id@threshold (binding)``: the verdict lines here and the plugin's summary read it.
+    """
     if result.threshold is None:
         return result.id
     return f"{result.id}@{result.threshold:g}{' (binding)' if result.binding else ''}"
@@ -205,25 +208,23 @@ def verdict_line(result: CheckResult) -> str:
     details = result.typed_details
     static = details.static
     if static is not None and static.verdict == "fail":
-        return (
-            f"{verdict:<14} {_label(result):<28}  static: the vocabulary cannot express a nonbinary identity or abstain"
-        )
+        return f"{verdict:<14} {result_label(result):<28}  static: the vocabulary cannot express a nonbinary identity or abstain"
     notes = result.notes
     if result.verdict == "not applicable":
         reason = next((c.note for c in comparisons if c.verdict == "not applicable"), "")
         if not reason and notes:
             reason = notes[-1].removeprefix("not applicable: ")
-        return f"{'NOT APPLICABLE':<14} {_label(result):<28}  {reason or 'the data cannot speak to this check'}"
+        return f"{'NOT APPLICABLE':<14} {result_label(result):<28}  {reason or 'the data cannot speak to this check'}"
     if not comparisons and result.verdict in ("fail", "pass") and notes:
         # A verdict decided without comparisons of its own (equitability, from the differentials): its
         # headline is the reason, never "nothing to compare" under a FAIL (rt14c F9).
-        return f"{verdict:<14} {_label(result):<28}  {notes[0]}"
+        return f"{verdict:<14} {result_label(result):<28}  {notes[0]}"
     if worst is None or worst.difference is None:
         why = worst.note if worst is not None else ""
         if not why:
             # The check's own note saying why there is nothing (no mated probes, one group only, ...).
             why = next((n for n in notes if "nothing" in n), "")
-        return f"{verdict:<14} {_label(result):<28}  nothing to compare" + (f": {why}" if why else "")
+        return f"{verdict:<14} {result_label(result):<28}  nothing to compare" + (f": {why}" if why else "")
     ratio = details.ratio_for(worst.group)
     if ratio is not None:
         lo, hi = ratio.ci or (None, None)
@@ -255,7 +256,7 @@ def verdict_line(result: CheckResult) -> str:
             f"; but the nonbinary label was given to {elsewhere.photos} of {elsewhere.of} photos of "
             "women and men too (not correctly gendered)"
         )
-    return f"{verdict:<14} {_label(result):<28}{detail}"
+    return f"{verdict:<14} {result_label(result):<28}{detail}"
 
 
 def _ratio_reason(note: str, lo: float | None, hi: float | None, tolerance: float) -> str:

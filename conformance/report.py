@@ -53,7 +53,6 @@ __all__ = [
     "ReportError",
     "RunInfo",
     "Skipped",
-    "as_report",
     "endpoint_banners",
     "provenance_warnings",
     "read_report",
@@ -791,8 +790,3 @@ def read_report(path: str | os.PathLike[str]) -> Report:
     except (ValueError, RecursionError) as error:
         raise ReportError(f"{target}: not a conformance report: not usable JSON ({json_problem(error)})") from None
     return Report.from_json(data, source=str(target))
-
-
-def as_report(report: Report | Mapping[str, Any], source: str = "report") -> Report:
-    """``report`` as a :class:`Report`: a dict (a parsed report.json) is read with :meth:`Report.from_json`."""
-    return report if isinstance(report, Report) else Report.from_json(report, source=source)

@@ -284,6 +284,33 @@ class CheckResult:
             "details": dict(self.details),
         }
 
+    @classmethod
+    def not_run(
+        cls, check_id: str, *, cause: str, reason: str, measure: str = "", reference: str = "", confidence: float = 0.95
+    ) -> CheckResult:
+        """A planned check with no result, as a report holds it: verdict ``not run``, why in its notes and details.
+
+        ``cause`` is what kept it from running (``deselected``, ``skipped``, ``raised``, ``stopped``, ``no result``,
+        ...), ``reason`` the sentence the reports print; ``details.not_run`` keeps both, as
+        :attr:`typed_details` reads them.
+
+        >>> r = CheckResult.not_run("misgender_gap", cause="deselected", reason="deselected by -k")
+        >>> r.verdict, r.notes, r.typed_details.not_run.cause
+        ('not run', ('not run: deselected by -k',), 'deselected')
+        """
+        return cls(
+            id=check_id,
+            verdict="not run",
+            groups={},
+            comparisons=(),
+            method="not run",
+            measure=measure,
+            reference=reference,
+            confidence=confidence,
+            notes=(f"not run: {reason}",),
+            details={"not_run": {"cause": cause, "reason": reason}},
+        )
+
     @property
     def worst_comparison(self) -> Comparison | None:
         """The comparison that decides the verdict (the largest gap among the worst verdicts)."""

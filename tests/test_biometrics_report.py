@@ -27,7 +27,7 @@ import pytest
 from builders import observe, people, typed
 from scipy.stats import norm
 
-from conformance import cli
+from conformance import cli, reporting
 from conformance.checks import run_check
 from conformance.comparison.gate import find_regressions
 from conformance.comparison.reports import compare_reports
@@ -35,7 +35,7 @@ from conformance.dataset import group_labels
 from conformance.options import OPTION, OptionError, parse_flags, reproduce_flags, run_options
 from conformance.policy import Policy
 from conformance.report import Report
-from conformance.reporting import build_report, render_html, render_markdown
+from conformance.reporting import build_report
 from conformance.reporting.compare import render_compare_markdown
 
 pytest_plugins = ["pytester"]
@@ -81,6 +81,16 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> Path:
         done = _audit(root, model, *extra)
         assert done.returncode == 1, done.stdout + done.stderr  # both fail a check, by construction
     return root
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """report.html of a report.json dict, read as the writers take it: typed, with Report.from_json."""
+    return reporting.render_html(Report.from_json(report))
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """report.md of a report.json dict, read as the writers take it: typed, with Report.from_json."""
+    return reporting.render_markdown(Report.from_json(report))
 
 
 def _json(audit: Path, model: str) -> dict[str, Any]:
@@ -546,7 +556,7 @@ def gender_report(tmp_path: Path) -> dict[str, Any]:
     groups = group_labels(observations.dataset, [])
     result = run_check("misgender_gap", observations, groups=groups, reference="cis", policy=Policy(), seed=1)
     context = {"seed": 1, "analyzer": dict(observations.analyzer), "dataset": observations.dataset.describe()}
-    report: dict[str, Any] = json.loads(json.dumps(build_report([result.to_dict()], context=context).to_json()))
+    report: dict[str, Any] = json.loads(json.dumps(build_report([result], context=context).to_json()))
     return report
 
 

@@ -25,6 +25,7 @@ from conformance import ConformanceFailure, assert_result, group_labels, load_po
 from conformance._wording import DETECTABLE_ASSUMES, DETECTABLE_POWER, detectable, detectable_parts
 from conformance.checks import _compare
 from conformance.observation import Observations
+from conformance.report import Report
 from conformance.reporting import build_report
 from conformance.reporting.html import render_html
 from conformance.reporting.markdown import render_markdown
@@ -100,14 +101,14 @@ def test_the_terminal_headline_says_what_it_assumes(undecided: CheckResult) -> N
 
 
 def test_report_md_says_what_it_assumes(undecided: CheckResult, report: dict[str, Any]) -> None:
-    page = render_markdown(report)
+    page = render_markdown(Report.from_json(report))
     for c in _undecided_rows(undecided):
         row = next(line for line in page.splitlines() if line.startswith(f"| {c.group} vs {c.reference} |"))
         assert f"a true gap of {c.min_detectable:.3f} {WORDS}" in row
 
 
 def test_report_html_says_what_it_assumes(undecided: CheckResult, report: dict[str, Any]) -> None:
-    page = html.unescape(render_html(report))
+    page = html.unescape(render_html(Report.from_json(report)))
     for c in _undecided_rows(undecided):
         assert f"a true gap of <b>{c.min_detectable:.3f}</b> {WORDS}" in page
     # The sources table's entry for the figure too.

@@ -347,7 +347,7 @@ def hostile_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     groups = group_labels(observations.dataset, ["cohort"])
     policy = load_policy()
     checks = [
-        run_check(check, observations, groups=groups, reference="plain", policy=policy, seed=SEED).to_dict()
+        run_check(check, observations, groups=groups, reference="plain", policy=policy, seed=SEED)
         for check in ("misgender_gap", "detection_failure_gap")
     ]
     context = {

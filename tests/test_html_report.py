@@ -21,8 +21,9 @@ import pytest
 from builders import observe, people
 
 from conformance import group_labels, load_policy, run_check
+from conformance.report import Report
 from conformance.reporting import build_report
-from conformance.reporting.html import render_html, write_html
+from conformance.reporting import html as writer
 
 HOSTILE_GROUP = "<script>alert(1)</script>"
 HOSTILE_PHOTO = 'x" onerror="alert(1).png'
@@ -30,6 +31,11 @@ HOSTILE_ANALYZER = 'Vendor"><img src=x onerror=alert(2)>'
 HOSTILE_REASON = "<iframe src=javascript:alert(3)> timed out"
 SEED = 20261121
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    """The page of a report.json dict, read as the writers take it: typed, with Report.from_json."""
+    return writer.render_html(Report.from_json(report))
 
 
 class _Page(HTMLParser):
@@ -96,7 +102,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     observations = observe(tmp_path_factory.mktemp("hostile"), shots)
     groups = group_labels(observations.dataset, ["cohort"])
     checks = [
-        run_check(check_id, observations, groups=groups, reference="plain", policy=load_policy(), seed=SEED).to_dict()
+        run_check(check_id, observations, groups=groups, reference="plain", policy=load_policy(), seed=SEED)
         for check_id in ("misgender_gap", "detection_failure_gap")
     ]
     photos = [{"photo": f"img/p{i:05d}.png", "outcome": "analysed"} for i in range(58)]
@@ -141,7 +147,7 @@ def test_parses_with_balanced_tags(which: str, request: pytest.FixtureRequest) -
 
 
 def test_write_html_writes_the_rendered_page(demo: dict[str, Any], tmp_path: Path) -> None:
-    target = write_html(demo, tmp_path / "out" / "report.html")
+    target = writer.write_html(Report.from_json(demo), tmp_path / "out" / "report.html")
     assert target == tmp_path / "out" / "report.html"
     assert target.read_text(encoding="utf-8") == render_html(demo)
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]  # no temporary file left behind
@@ -391,7 +397,7 @@ def _cohort_report(tmp_path: Path, shots: list[Any], **extra: Any) -> dict[str, 
         "grouping": {"by": ["cohort"], "reference": "plain"},
         "seed": SEED,
     }
-    return build_report([check.to_dict()], context=context).to_json()
+    return build_report([check], context=context).to_json()
 
 
 def _verdict_row(page: str, check_id: str) -> str:

@@ -14,6 +14,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
@@ -25,6 +26,7 @@ from builders import observe, people, typed
 
 from conformance import group_labels, load_policy, run_check
 from conformance.comparison.reports import compare_reports
+from conformance.report import Report
 from conformance.reporting import build_report
 from conformance.reporting.compare import render_compare_html
 from conformance.reporting.html import render_html
@@ -75,7 +77,7 @@ def _rename(value: Any, names: dict[str, str]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def bidi_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def bidi_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     """Real checks on two cohorts, then the cohorts, analyzer, notes, photo and reason given bidi controls.
 
     A report is a file anyone can write: the page must be safe whatever it holds, so the names are set
@@ -88,10 +90,10 @@ def bidi_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     observations = observe(tmp_path_factory.mktemp("bidi"), shots)
     groups = group_labels(observations.dataset, ["cohort"])
     checks = [
-        run_check(check_id, observations, groups=groups, reference="plain", policy=load_policy(), seed=SEED).to_dict()
+        run_check(check_id, observations, groups=groups, reference="plain", policy=load_policy(), seed=SEED)
         for check_id in ("misgender_gap", "detection_failure_gap")
     ]
-    checks[0]["notes"] = [*checks[0].get("notes", []), f"note {ISOLATED}"]
+    checks[0] = replace(checks[0], notes=(*checks[0].notes, f"note {ISOLATED}"))
     context = {
         "analyzer": {"name": f"Vendor {MARKED}", "adapter": "predictions", "version": TERMINAL},
         "dataset": {"name": EVIL, "photos": 60, "subjects": 60, "content_hash": "sha256:00"},
@@ -102,8 +104,7 @@ def bidi_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
     skipped = [{"id": "same_person_consistency", "reason": f"nobody {EVIL} has two photos"}]
     report = build_report(checks, context=context, skipped=skipped).to_json()
-    renamed: dict[str, Any] = _rename(report, {"evil": EVIL})
-    return renamed
+    return Report.from_json(_rename(report, {"evil": EVIL}))
 
 
 def test_package_data_declares_every_template_and_stylesheet() -> None:
@@ -121,7 +122,7 @@ def test_package_data_declares_every_template_and_stylesheet() -> None:
     assert shipped.joinpath("static", "report.css").is_file()
 
 
-def test_report_page_inlines_the_shipped_stylesheets(bidi_report: dict[str, Any]) -> None:
+def test_report_page_inlines_the_shipped_stylesheets(bidi_report: Report) -> None:
     page = render_html(bidi_report)
     for name in ("report.css", "biometrics.css"):
         css = (PACKAGE / "static" / name).read_text(encoding="utf-8")
@@ -129,13 +130,13 @@ def test_report_page_inlines_the_shipped_stylesheets(bidi_report: dict[str, Any]
     assert page.count("<style>") == 1
 
 
-def test_compare_page_inlines_its_stylesheet(bidi_report: dict[str, Any]) -> None:
+def test_compare_page_inlines_its_stylesheet(bidi_report: Report) -> None:
     page = render_compare_html(compare_reports(typed(bidi_report, bidi_report)))
     assert (PACKAGE / "static" / "compare.css").read_text(encoding="utf-8") in page
 
 
 @pytest.mark.parametrize("page_kind", ["report", "compare"])
-def test_no_control_or_bidi_character_reaches_a_page_raw(bidi_report: dict[str, Any], page_kind: str) -> None:
+def test_no_control_or_bidi_character_reaches_a_page_raw(bidi_report: Report, page_kind: str) -> None:
     page = (
         render_html(bidi_report)
         if page_kind == "report"
@@ -147,7 +148,7 @@ def test_no_control_or_bidi_character_reaches_a_page_raw(bidi_report: dict[str, 
     assert not re.search(r"&#(x0*202[a-e]|x0*206[6-9]|x0*200[ef]|0*82(3[4-8])|0*8(29[4-7]));", page, re.I)
 
 
-def test_bidi_names_are_shown_as_escapes_where_they_appear(bidi_report: dict[str, Any]) -> None:
+def test_bidi_names_are_shown_as_escapes_where_they_appear(bidi_report: Report) -> None:
     page = render_html(bidi_report)
     parsed = _Text(page)
     # Read as the value is, with the override written out: never "live".
@@ -163,7 +164,7 @@ def test_bidi_names_are_shown_as_escapes_where_they_appear(bidi_report: dict[str
     assert "\\u202eevil vs plain" in parsed.text
 
 
-def test_compare_page_shows_bidi_names_as_escapes(bidi_report: dict[str, Any]) -> None:
+def test_compare_page_shows_bidi_names_as_escapes(bidi_report: Report) -> None:
     page = render_compare_html(compare_reports(typed(bidi_report, bidi_report), names=[EVIL, "plain run"]))
     text = _Text(page).text
     assert "\\u202eevil" in text

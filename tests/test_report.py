@@ -385,7 +385,7 @@ def test_the_typed_view_of_a_one_to_one_report(comparisons: dict[str, Any]) -> N
 def test_report_md_shows_the_companion_measure_with_the_hand_counts(demo: dict[str, Any]) -> None:
     """misgender_gap's "not correctly gendered" measure decides too: report.md shows its groups and
     comparisons (the demo has no abstentions: 12 of 300 cis, 62 of 200 trans, 100 of 100 nonbinary)."""
-    markdown = render_markdown(demo)
+    markdown = render_markdown(Report.from_json(demo))
     section = markdown[markdown.index("## `misgender_gap`") : markdown.index("## `nonbinary_representability`")]
     assert "Companion measure, every comparison must also satisfy it: photos not correctly gendered" in section
     assert "| cis | 300 | 75 | 12 | 300 | 0.040 | [0.016, 0.098] |" in section

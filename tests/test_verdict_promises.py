@@ -331,6 +331,7 @@ def test_report_md_never_prints_a_p_value_that_reads_as_the_level_beside_an_inco
     import subprocess
     import sys
 
+    from conformance.report import Report
     from conformance.reporting import render_markdown
 
     subprocess.run([sys.executable, "-m", "conformance", "run"], cwd=tmp_path, capture_output=True, timeout=600)
@@ -339,7 +340,7 @@ def test_report_md_never_prints_a_p_value_that_reads_as_the_level_beside_an_inco
     row = misgender["comparisons"][0]
     # Just above the level 0.025: not a fail. At 2 significant digits it printed "Holm 0.025".
     row.update(p_value=0.0125, p_adjusted=0.02504, verdict="inconclusive")
-    text = render_markdown(report)
+    text = render_markdown(Report.from_json(report))
     assert "(Holm 0.02504)" in text
     assert "(Holm 0.025)" not in text
     assert "| 0.013 (Holm" in text  # far from the level: two digits are enough

@@ -45,6 +45,7 @@ __all__ = [
     "Rule",
     "charts_check",
     "count_text",
+    "deciding_ratio",
     "interval_text",
     "is_ratio_check",
     "rate_text",
@@ -59,6 +60,15 @@ __all__ = [
 def is_ratio_check(check: CheckResult) -> bool:
     """Whether ``check`` is one of the 1:1 differential checks, decided on rate ratios."""
     return check.id in RATIO_CHECKS
+
+
+def deciding_ratio(check: CheckResult) -> RatioRow | None:
+    """The ratio row the verdicts table shows for a 1:1 differential check: the first with the check's verdict
+    (the verdict is the worst of them), else the first; None for a check not decided on ratios, or with none."""
+    if not is_ratio_check(check):
+        return None
+    rows = check.typed_details.ratios
+    return next((r for r in rows if r.verdict == check.verdict), rows[0] if rows else None)
 
 
 def threshold_label(check: CheckResult) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from .._atomic import write_atomic
 from .._wording import DETECTABLE_ASSUMES
 from ..details import Measured, Static
-from ..report import PhotoOutcome, Report, as_report, report_banners
+from ..report import PhotoOutcome, Report, report_banners
 from ..results import CheckResult
 from ._biometrics import Table
 from ._html import (
@@ -43,6 +43,7 @@ from ._html import (
     seq,
     stylesheet,
 )
+from .json import report_only
 from .markdown import data_protection_text, gate_view, identity_map_text, tally_text, undisclosed_text
 from .svg import gaps_chart, rates_chart, sweep_chart
 
@@ -521,8 +522,8 @@ def _provenance(report: Report) -> dict[str, Any]:
     }
 
 
-def render_html(report: Report | Mapping[str, Any]) -> str:
-    """The HTML report for ``report`` (a :class:`~conformance.report.Report`, or a report.json dict).
+def render_html(report: Report) -> str:
+    """The HTML report for ``report`` (a :class:`~conformance.report.Report`; a dict is refused, TypeError).
 
     Returns
     -------
@@ -538,7 +539,7 @@ def render_html(report: Report | Mapping[str, Any]) -> str:
     """
     from .html_biometrics import biometric_section
 
-    report = as_report(report)
+    report = report_only(report, "render_html")
     checks = report.checks
     return render(
         "report.html.j2",
@@ -556,7 +557,7 @@ def render_html(report: Report | Mapping[str, Any]) -> str:
     )
 
 
-def write_html(report: Report | Mapping[str, Any], path: str | Path) -> Path:
+def write_html(report: Report, path: str | Path) -> Path:
     """Write :func:`render_html` of ``report`` to ``path``, atomically, and return the path."""
     target = Path(path)
     write_atomic(target, render_html(report))

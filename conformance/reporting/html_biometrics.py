@@ -25,12 +25,12 @@ from ._biometrics import (
     Table,
     charts_check,
     count_text,
+    deciding_ratio,
     disclosure_facts,
     fta_table,
     groups_table,
     inequity_at_binding_table,
     interval_text,
-    is_ratio_check,
     measures_table,
     nouns,
     rate_text,
@@ -50,10 +50,7 @@ def summary_cells(check: CheckResult) -> tuple[str, str, str, str] | None:
     None for a check that is not decided on ratios. The deciding comparison is the first with the
     check's verdict (the verdict is the worst of them).
     """
-    if not is_ratio_check(check):
-        return None
-    rows = check.typed_details.ratios
-    row = next((r for r in rows if r.verdict == check.verdict), rows[0] if rows else None)
+    row = deciding_ratio(check)
     if row is None:
         return None
     tolerance = "n/a" if row.tolerance is None else f"×{row.tolerance:g}"

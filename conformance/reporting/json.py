@@ -19,42 +19,47 @@ from pathlib import Path
 from typing import Any
 
 from .._atomic import write_atomic, write_atomic_chunks
-from ..report import SCHEMA_VERSION, Report, as_report, run_verdict
+from ..report import SCHEMA_VERSION, Report, run_verdict
 from ..results import CheckResult
 
 __all__ = ["SCHEMA_VERSION", "build_report", "write_json"]
 
 
 def build_report(
-    checks: Sequence[CheckResult | Mapping[str, Any]],
+    checks: Sequence[CheckResult],
     *,
     context: Mapping[str, Any],
     skipped: Sequence[Mapping[str, Any]] = (),
     regression: Mapping[str, Any] | None = None,
     not_run: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Report:
-    """Assemble the report from finished checks (results, or their dicts) and the run's context payload.
+    """Assemble the report from finished checks' results and the run's context payload.
 
     ``context`` carries ``analyzer``, ``dataset``, ``policy``, ``grouping``, ``run``, ``seed``,
     ``outcomes``, ``notes``, ``photos`` and ``check_order`` as the plugin collected them;
     ``regression`` is the gate's finding, when the run had a baseline.
 
     Every check the run planned (``context["run"]["checks"]``) is in the report: one without a
-    result is a check with verdict ``not run``, its reason from ``not_run`` (check id to ``cause``
-    and ``reason``; the key ``"*"`` for any other) in its ``notes`` and ``details.not_run``.
+    result is a check with verdict ``not run`` (:meth:`CheckResult.not_run`), its reason from
+    ``not_run`` (check id to ``cause`` and ``reason``; the key ``"*"`` for any other) in its
+    ``notes`` and ``details.not_run``.
     """
     from .._version import __version__
 
-    # As the plugin carries them from xdist workers: plain JSON types (a check's details may hold tuples).
-    found = [json.loads(json.dumps(c.to_dict())) if isinstance(c, CheckResult) else c for c in checks]
-    found += _not_run(context, {c["id"] for c in found}, not_run or {})
+    for check in checks:
+        if not isinstance(check, CheckResult):
+            raise TypeError(
+                f"build_report takes CheckResult values, not a {type(check).__name__}; read a result's dict "
+                "with CheckResult.from_dict"
+            )
+    found = [*checks, *_not_run(context, {c.id for c in checks}, not_run or {})]
     order = list(context.get("check_order", []))
-    ordered = sorted(found, key=lambda c: order.index(c["id"]) if c["id"] in order else 99)
+    ordered = sorted(found, key=lambda c: order.index(c.id) if c.id in order else 99)
     data: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "kit_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "verdict": run_verdict(c["verdict"] for c in ordered),
+        "verdict": run_verdict(c.verdict for c in ordered),
         "seed": context.get("seed"),
         "analyzer": context.get("analyzer", {}),
         "dataset": context.get("dataset", {}),
@@ -64,9 +69,9 @@ def build_report(
         "evidence": context.get("evidence", {}),
         "outcomes": context.get("outcomes", {}),
         "notes": context.get("notes", []),
-        "checks": list(ordered),
+        "checks": [_as_written(c) for c in ordered],
         # A skipped check is in checks[] as "not run" with the reason; listed here only if it is not.
-        "skipped": [dict(s) for s in skipped if s.get("id") not in {c["id"] for c in ordered}],
+        "skipped": [dict(s) for s in skipped if s.get("id") not in {c.id for c in ordered}],
         "photos": context.get("photos", []),
     }
     if regression is not None:
@@ -76,9 +81,20 @@ def build_report(
     return Report.from_json(data, source="this run's results")
 
 
-def _not_run(
-    context: Mapping[str, Any], done: set[str], reasons: Mapping[str, Mapping[str, str]]
-) -> list[dict[str, Any]]:
+def _as_written(check: CheckResult) -> dict[str, Any]:
+    """``check`` as report.json holds it: plain JSON types (a check's details may hold tuples).
+
+    A check that did not run has been written without ``deciding_reference`` (it has no comparison, so no
+    deciding one) since report.json had the field: kept so, byte for byte, for the readers and for
+    ``conformance verify``, which compares a report with its replay field by field.
+    """
+    entry: dict[str, Any] = json.loads(json.dumps(check.to_dict()))
+    if check.verdict == "not run":
+        del entry["deciding_reference"]
+    return entry
+
+
+def _not_run(context: Mapping[str, Any], done: set[str], reasons: Mapping[str, Mapping[str, str]]) -> list[CheckResult]:
     """A ``not run`` check for each planned check without a result, with the reason it has none."""
     from ..checks.check_ids import SUMMARIES
 
@@ -90,22 +106,16 @@ def _not_run(
     for check_id in planned:
         if check_id in done:
             continue
-        why = dict(reasons.get(check_id) or reasons.get("*") or {"cause": "no result", "reason": "no result"})
+        why = reasons.get(check_id) or reasons.get("*") or {"cause": "no result", "reason": "no result"}
         out.append(
-            {
-                "id": check_id,
-                "verdict": "not run",
-                "measure": SUMMARIES.get(check_id, ""),
-                "count_label": "count",
-                "reference": str(grouping.get("reference") or ""),
-                "confidence": float(policy.get("confidence", 0.95)),
-                "groups": {},
-                "comparisons": [],
-                "deciding": None,
-                "method": "not run",
-                "notes": [f"not run: {why['reason']}"],
-                "details": {"not_run": why},
-            }
+            CheckResult.not_run(
+                check_id,
+                cause=why["cause"],
+                reason=why["reason"],
+                measure=SUMMARIES.get(check_id, ""),
+                reference=str(grouping.get("reference") or ""),
+                confidence=float(policy.get("confidence", 0.95)),
+            )
         )
     return out
 
@@ -115,7 +125,21 @@ _PHOTOS_HERE = "\x00photos\x00"
 _PHOTOS_PER_CHUNK = 4096
 
 
-def write_json(report: Report | Mapping[str, Any], path: str | Path) -> Path:
+def report_only(report: Report, writer: str) -> Report:
+    """``report``, which the writers take typed only; a TypeError naming ``writer`` and the way out otherwise.
+
+    A report.json dict is read once, with its errors named, by :meth:`Report.from_json` (or
+    :func:`~conformance.report.read_report`), as comparing and the regression gate read it.
+    """
+    if not isinstance(report, Report):
+        raise TypeError(
+            f"{writer} writes a conformance.report.Report, not a {type(report).__name__}; read a parsed report.json "
+            "with Report.from_json (or the file with read_report)"
+        )
+    return report
+
+
+def write_json(report: Report, path: str | Path) -> Path:
     """Write ``report`` as indented JSON, atomically, with each entry of ``photos[]`` compact on its own line.
 
     A report lists every photo of the manifest: a million of them, indented field by field, made a
@@ -125,7 +149,7 @@ def write_json(report: Report | Mapping[str, Any], path: str | Path) -> Path:
     the same document (a reader sees the same values, in the same order).
     """
     target = Path(path)
-    data = as_report(report).to_json()
+    data = report_only(report, "write_json").to_json()
     photos = data.get("photos")
     if not isinstance(photos, Sequence) or isinstance(photos, (str, bytes)) or not photos:
         text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)

@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .._atomic import write_atomic
 from .._format import fixed, interval
 from .._text import printable
 from ..comparison.values import NOT_COMPARED
 from ..details import Measured
-from ..report import Report, as_report, report_banners
+from ..report import Report, report_banners
 from ..results import CheckResult
 from ._biometrics import threshold_label
+from .json import report_only
 
 __all__ = [
     "VERDICT_LABELS",
@@ -434,20 +434,20 @@ def _gate(report: Report) -> list[str]:
     return [*out, ""]
 
 
-def render_gate_summary(report: Report | Mapping[str, Any]) -> str:
+def render_gate_summary(report: Report) -> str:
     """For a job summary, a run of the regression gate alone: its finding only (rt14c F15).
 
     The audit's step already put the whole report in the summary; the gate's run of the same checks would
     put it there a second time.
     """
-    report = as_report(report)
+    report = report_only(report, "render_gate_summary")
     name = f"{escape(_or(report.analyzer.name, '?'))} on {escape(_or(report.dataset.name, '?'))}"
     return "\n".join([f"## Regression gate: {name}", "", *_gate(report)])
 
 
-def render_markdown(report: Report | Mapping[str, Any]) -> str:
-    """The Markdown report for ``report`` (a :class:`~conformance.report.Report`, or a report.json dict)."""
-    report = as_report(report)
+def render_markdown(report: Report) -> str:
+    """The Markdown report for ``report`` (a :class:`~conformance.report.Report`; a dict is refused, TypeError)."""
+    report = report_only(report, "render_markdown")
     analyzer, dataset, policy, run = report.analyzer, report.dataset, report.policy, report.run
     out = [
         f"# Conformance report: {escape(_or(analyzer.name, '?'))} on {escape(_or(dataset.name, '?'))}",
@@ -533,7 +533,7 @@ def render_markdown(report: Report | Mapping[str, Any]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_markdown(report: Report | Mapping[str, Any], path: str | Path) -> Path:
+def write_markdown(report: Report, path: str | Path) -> Path:
     target = Path(path)
     write_atomic(target, render_markdown(report))
     return target

@@ -20,6 +20,7 @@ from ._biometrics import (
     Verdict,
     charts_check,
     count_text,
+    deciding_ratio,
     det_table,
     disclosure_facts,
     distributions_table,
@@ -27,7 +28,6 @@ from ._biometrics import (
     groups_table,
     inequity_at_binding_table,
     interval_text,
-    is_ratio_check,
     matrix_table,
     measures_table,
     nouns,
@@ -60,10 +60,7 @@ def _details(summary: str, table: Table) -> list[str]:
 
 def summary_cells(check: CheckResult) -> tuple[str, str] | None:
     """For the verdicts table: ``group: ratio r [lo, hi]`` and ``×tolerance``; None for other checks."""
-    if not is_ratio_check(check):
-        return None
-    rows = check.typed_details.ratios
-    row = next((r for r in rows if r.verdict == check.verdict), rows[0] if rows else None)
+    row = deciding_ratio(check)
     if row is None:
         return None
     text = f"{escape(row.group)}: ratio {ratio_text(row.ratio)} {interval_text(row.ci, ratio_text)}"
