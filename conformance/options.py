@@ -55,6 +55,7 @@ __all__ = [
     "argparse_type",
     "parse_flags",
     "parse_positive",
+    "parse_truth",
     "rebase",
     "rebase_analyzer",
     "reproduce_flags",
@@ -73,6 +74,17 @@ class OptionError(ValueError):
 
 def _text(text: str) -> str:
     return text
+
+
+_TRUTH = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def parse_truth(text: str) -> bool:
+    """A flag's value in an ini file: true/false (yes/no, on/off, 1/0; any case), as pytest reads its own."""
+    value = _TRUTH.get(str(text).strip().lower())
+    if value is None:
+        raise OptionError(f"{shown(str(text))}: a flag takes true or false")
+    return value
 
 
 def _split(text: str) -> tuple[str, ...]:

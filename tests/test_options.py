@@ -134,7 +134,8 @@ def test_conformance_run_takes_every_option(pytester: pytest.Pytester) -> None:
     shown = pytester.runpytest("--help").stdout.str()
     for option in OPTIONS:
         assert option.pytest_flag in shown
-        assert f"{option.dest} ({'bool' if option.flag else 'string'})" in shown
+        # Every key is read as text and parsed by the table (a flag by parse_truth: its error names the key).
+        assert f"{option.dest} (string)" in shown
 
 
 def test_defaults_are_the_tables() -> None:
@@ -197,3 +198,29 @@ def test_a_reports_flags_give_back_its_options() -> None:
     options = parse_flags(flags, project_root=None)
     assert (options.demo_matching, options.seed, options.thresholds) == (True, 5, (85.0, 95.0))
     assert reproduce_flags(options) == flags
+
+
+def test_a_bad_flag_in_an_ini_file_names_its_key(pytester: pytest.Pytester) -> None:
+    """rt18b F11: pytest's own bool ini type said only "invalid truth value 'maybe'"; the table's parser names
+    the key and what a flag takes, as every other key's error does."""
+    pytester.makeini("[pytest]\nconformance_demo = true\nconformance_sequential = maybe\n")
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "ERROR: ini conformance_sequential: 'maybe': a flag takes true or false" in result.stderr.str()
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("Yes", True), ("1", True), ("off", False), ("0", False)])
+def test_a_flag_in_an_ini_file_reads_as_pytest_reads_its_own(text: str, value: bool) -> None:
+    from conformance.options import parse_truth
+
+    assert parse_truth(text) is value
+
+
+def test_an_ini_file_flag_turns_the_kit_on(pytester: pytest.Pytester) -> None:
+    """A flag set only in the ini file (a TOML boolean here) is read: the demo runs, as with --conformance-demo."""
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\nconformance_demo = true\n")
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest("--co")
+    assert result.ret == pytest.ExitCode.OK
+    assert "conformance: the shipped demo (simulated predictions, emulated recordings)" in result.stdout.str()

@@ -16,7 +16,7 @@ import pytest
 
 from .._text import printable
 from ..options import OPTION, OPTIONS, Option, OptionError, reproduce_flags, run_options
-from .state import _options_key
+from .state import _ini_values_key, _options_key
 
 if TYPE_CHECKING:
     from ..run.context import Context, RunOptions
@@ -54,7 +54,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option in OPTIONS:
         if option.flag:
             group.addoption(option.pytest_flag, action="store_true", dest=option.dest, default=False, help=option.help)
-            parser.addini(option.dest, help=option.help, type="bool", default=False)
+            # Read as text and parsed by the table (parse_truth), so a bad value's error names the key, as
+            # every other key's does (rt18b F11: pytest's own "bool" ini type said only "invalid truth value").
+            parser.addini(option.dest, help=f"{option.help} (true or false)", default=None)
         else:
             # The option's parser is argparse's type=: a bad value is a usage error naming it.
             group.addoption(
@@ -78,19 +80,29 @@ def _given(config: pytest.Config, option: Option) -> Any:
     ``python:path/to/file.py:FUNCTION``); one on the command line, to the working directory.
     """
     value = config.getoption(option.dest)
-    if option.flag:
-        return bool(value or config.getini(option.dest))
-    if value is not None:
+    if option.flag and value:
+        return True
+    if not option.flag and value is not None:
         return value
+    read = config.stash.setdefault(_ini_values_key, {})
+    if option.dest not in read:  # each ini value parsed once a process (rt18b F11), however often it is asked for
+        read[option.dest] = _from_ini(config, option)
+    return read[option.dest]
+
+
+def _from_ini(config: pytest.Config, option: Option) -> Any:
+    """The option's value from the ini file, parsed by the table; None (a flag: False) when it is not set."""
+    from ..options import parse_truth, rebase
+
     text = config.getini(option.dest)
-    if not text:
-        return None
+    if text is None or text == "" or text == []:
+        return False if option.flag else None
     try:
+        if option.flag:
+            return parse_truth(str(text))
         value = option.parse(str(text))
     except OptionError as exc:
         raise pytest.UsageError(f"ini {option.dest}: {exc}") from None
-    from ..options import rebase
-
     return rebase(option, value, _ini_folder(config))
 
 

@@ -35,6 +35,7 @@ _item_results_key = pytest.StashKey[list[dict[str, Any]]]()
 _item_context_key = pytest.StashKey[dict[str, Any]]()
 _sent_key = pytest.StashKey[bool]()
 _options_key = pytest.StashKey["RunOptions"]()
+_ini_values_key = pytest.StashKey[dict[str, Any]]()  # each option's ini value, parsed once a process
 _computed_key = pytest.StashKey[dict[str, list["CheckResult"]]]()
 _answers_key = pytest.StashKey[str]()  # an xdist worker's digest of its answers, worked out once
 _context_key = pytest.StashKey["Context"]()
