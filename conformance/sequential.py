@@ -98,6 +98,7 @@ __all__ = [
 ]
 
 from ._defaults import DEFAULT_LOOKS  # the option table's default too: one figure (red team 18 F3)
+from .checks.check_ids import DISCLOSED_ONLY_CHECKS
 
 # A look whose share of the error is below this is not taken: its share is carried to the next look. No
 # dataset of people settles a check at a level that small (z above 6), and the checks' levels are held to
@@ -315,10 +316,6 @@ def manifest_facts(dataset: Dataset, groups: Sequence[str]) -> ManifestFacts:
     )
 
 
-# Checks that read only people who disclosed an identity: not applicable as a whole when nobody did.
-_DISCLOSED_ONLY = ("misgender_gap", "same_person_consistency", "confidence_calibration")
-
-
 def unsettled(
     check: str, verdict: str, comparisons: Sequence[tuple[str, str, str]], facts: ManifestFacts
 ) -> str | None:
@@ -339,7 +336,7 @@ def unsettled(
     if check == "transformation_invariance" and not comparisons:
         return None  # not run sequentially, whatever the data
     if verdict == "not applicable" and not comparisons:
-        if check in _DISCLOSED_ONLY and not facts.disclosed:
+        if check in DISCLOSED_ONLY_CHECKS and not facts.disclosed:
             return None
         return f"{check} is not applicable on the photos sent so far, which the manifest's other photos can change"
     for group, reference, said in comparisons:

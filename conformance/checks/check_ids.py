@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 __all__ = [
     "CHECK_IDS",
     "COMPARISON_CHECKS",
+    "DISCLOSED_ONLY_CHECKS",
     "GENDER_CHECKS",
     "MATCHING_CHECKS",
     "SEARCH_CHECKS",
@@ -37,6 +38,9 @@ COMPARISON_CHECKS = (
 )
 MATCHING_CHECKS = SEARCH_CHECKS + COMPARISON_CHECKS
 CHECK_IDS = GENDER_CHECKS + MATCHING_CHECKS
+# The checks that read only people who disclosed an identity (checks/gender: ``keep``): not applicable as a whole
+# when nobody did, which a sequential run's looks must know before they read any answer.
+DISCLOSED_ONLY_CHECKS = ("misgender_gap", "same_person_consistency", "confidence_calibration")
 SUMMARIES: Mapping[str, str] = {
     "misgender_gap": "misgender rate per group; gap of each group to the reference",
     "nonbinary_representability": "can the vocabulary express a nonbinary identity or abstain; "

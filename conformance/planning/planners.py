@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .. import stats
+from ..checks.check_ids import SEARCH_CHECKS
 from . import simulation
 from .price import DEFAULT_PRICE as DEFAULT_PRICE  # re-exported: its import path before the split
 from .price import Price as Price
@@ -60,8 +61,6 @@ _UNITS = {
     "confidence_calibration": "photos given a label (confidence minus correctness)",
 }
 
-
-_SEARCH = ("false_match_gap", "false_non_match_gap")
 
 # The 1:1 comparison checks' ratios are planned in .pairs (their own statistics).
 _PAIR_PLANS = {
@@ -184,7 +183,7 @@ def _gap_design(inputs: PlanInputs, check: str, rate: float, photos: int, groups
         alpha_pass=alpha_pass,
         alpha_fail=alpha_fail,
         # the search checks read exact limits whatever the policy's interval (checks/matching.py)
-        method="clopper-pearson" if check in _SEARCH else inputs.policy.interval,
+        method="clopper-pearson" if check in SEARCH_CHECKS else inputs.policy.interval,
         direction=inputs.policy.direction,
         min_subjects=inputs.policy.min_subjects,
         # transformation_invariance: one photo a person transformed, whatever the counts
@@ -240,7 +239,7 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
             f"one photo a person transformed {photos} times (invariance_transforms); set invariance_photos to at least "
             f"{groups} x the people per group, and the analyzer must be able to look at new images (not a predictions file)"
         )
-    elif check in _SEARCH:
+    elif check in SEARCH_CHECKS:
         probes = (
             "non-mated probes (their person not in the gallery)"
             if check == "false_match_gap"
