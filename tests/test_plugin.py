@@ -59,7 +59,7 @@ def test_options_and_ini_keys_are_registered(pytester: pytest.Pytester) -> None:
             "*bias conformance checks for facial analysis*",
             f"*{OPT_DATASET}=*",
             f"*{OPT_SEED}=*",
-            "*conformance_demo (bool)*",
+            "*conformance_demo (string)*",  # a flag too: read as text, parsed by the table (parse_truth)
             "*conformance_dataset (string)*",
         ]
     )
