@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["ALPHA", "POLICY", "TOLERANCE", "misgendered", "observations", "own_probability"]
+__all__ = ["ALPHA", "POLICY", "TOLERANCE", "misgendered", "observations", "own_probability", "photo_rows"]
 
 POLICY = load_policy()
 TOLERANCE = POLICY.tolerance_for("misgender_gap")
@@ -53,6 +53,26 @@ def misgendered(
     return rng.binomial(photos, own_probability(rate, icc, photos.size, rng))
 
 
+def photo_rows(
+    groups: Sequence[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.int64]]],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_], list[str]]:
+    """One row per photo of ``groups`` ((name, photos per person, photos counted per person)): each photo's
+    person, whether it is counted (a person's first ``counted`` photos: order does not matter), its group."""
+    import numpy as np
+
+    labels: list[str] = []
+    subject_parts, counted_parts = [], []
+    offset = 0
+    for name, photos, counted in groups:
+        people = np.repeat(np.arange(offset, offset + photos.size), photos)
+        position = np.arange(people.size) - np.repeat(np.cumsum(photos) - photos, photos)
+        subject_parts.append(people)
+        counted_parts.append(position < np.repeat(counted, photos))
+        labels += [name] * int(people.size)
+        offset += photos.size
+    return np.concatenate(subject_parts).astype(np.int64), np.concatenate(counted_parts), labels
+
+
 def observations(
     groups: Sequence[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.int64]]],
     *,
@@ -68,19 +88,7 @@ def observations(
     """
     import numpy as np
 
-    labels: list[str] = []
-    subject_parts, wrong_parts = [], []
-    offset = 0
-    for name, photos, wrong in groups:
-        people = np.repeat(np.arange(offset, offset + photos.size), photos)
-        # Within a person, the first ``wrong`` photos are the misgendered ones (order does not matter).
-        position = np.arange(people.size) - np.repeat(np.cumsum(photos) - photos, photos)
-        subject_parts.append(people)
-        wrong_parts.append(position < np.repeat(wrong, photos))
-        labels += [name] * int(people.size)
-        offset += photos.size
-    subject = np.concatenate(subject_parts)
-    counted = np.concatenate(wrong_parts)
+    subject, counted, labels = photo_rows(groups)
     n = subject.size
     right = GENDER_CODES["abstain"] if nonbinary else GENDER_CODES["woman"]
     table = Observations(

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _designs import _EMPTY, _RECORD, ALPHA, POLICY, misgendered
+from _designs import _EMPTY, _RECORD, ALPHA, POLICY, misgendered, photo_rows
 from _machine import code_line, machine_line
 from verdict_error_rates import photo_counts
 
@@ -55,18 +55,7 @@ def table(groups: Sequence[tuple[str, npt.NDArray[np.int64], npt.NDArray[np.int6
     """One row per photo: the first ``missed`` photos of each person have no face found, the rest a woman."""
     import numpy as np
 
-    labels: list[str] = []
-    subjects, missed_parts = [], []
-    offset = 0
-    for name, photos, missed in groups:
-        people = np.repeat(np.arange(offset, offset + photos.size), photos)
-        position = np.arange(people.size) - np.repeat(np.cumsum(photos) - photos, photos)
-        subjects.append(people)
-        missed_parts.append(position < np.repeat(missed, photos))
-        labels += [name] * int(people.size)
-        offset += photos.size
-    subject = np.concatenate(subjects)
-    no_face = np.concatenate(missed_parts)
+    subject, no_face, labels = photo_rows(groups)
     n = subject.size
     observations = Observations(
         dataset=_EMPTY,
