@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import conformance
 from conformance import load_dataset
+from conformance.demo import MANIFEST as DEMO_MANIFEST
 
 if TYPE_CHECKING:
     from conformance.observation import Observations
@@ -187,3 +188,19 @@ def typed(*reports: Any) -> list[Any]:
     from conformance.report import Report
 
     return [r if isinstance(r, Report) else Report.from_json(r) for r in reports]
+
+
+# `conformance run` arguments of a sequential run of the demo through the kit's recorded Rekognition stand-in
+# (the emulator); tests add the record mode, the executor and the report folder.
+SEQUENTIAL_DEMO_RECORDING = [
+    "run",
+    "--dataset",
+    str(DEMO_MANIFEST),
+    "--analyzer",
+    "rekognition",
+    "--cassette-dir",
+    "cassettes",
+    "--sequential",
+    "--checks",
+    "misgender_gap,nonbinary_representability",
+]

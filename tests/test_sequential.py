@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import SEQUENTIAL_DEMO_RECORDING
 
 from conformance.cli import main
 from conformance.demo import MANIFEST
@@ -182,18 +183,7 @@ def recorded_sequentially(tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     return work, json.loads((work / "recorded" / "report.json").read_text())
 
 
-_RECORDED = [
-    "run",
-    "--dataset",
-    str(MANIFEST),
-    "--analyzer",
-    "rekognition",
-    "--cassette-dir",
-    "cassettes",
-    "--sequential",
-    "--checks",
-    "misgender_gap,nonbinary_representability",
-]
+_RECORDED = SEQUENTIAL_DEMO_RECORDING
 
 
 def test_a_sequential_recording_holds_only_the_looks_taken(recorded_sequentially: tuple[Path, dict[str, Any]]) -> None:

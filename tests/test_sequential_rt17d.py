@@ -7,22 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import SEQUENTIAL_DEMO_RECORDING
 
 from conformance.cli import main
 from conformance.demo import MANIFEST
 
-_RECORDED = [
-    "run",
-    "--dataset",
-    str(MANIFEST),
-    "--analyzer",
-    "rekognition",
-    "--cassette-dir",
-    "cassettes",
-    "--sequential",
-    "--checks",
-    "misgender_gap,nonbinary_representability",
-]
+_RECORDED = SEQUENTIAL_DEMO_RECORDING
 
 
 def _answers(root: Path) -> list[str]:
