@@ -30,13 +30,18 @@ How, and why it stays valid under repeated looks:
   0.01 of the best design over 3 to 10 looks and the O'Brien-Fleming-type, Hwang-Shih-DeCani and
   power families; through the kit's own checks (``benchmarks/sequential_spending.py``) it sent the
   fewest photos of the four spendings tried, O'Brien-Fleming-type spending (the kit's before) among
-  them. At look ``k`` every check runs under the policy with confidence ``1 - 2 alpha_k``, so each
-  direction is tested at ``alpha_k`` there. A wrong pass (or a wrong fail) at any look has
-  probability at most ``sum_k alpha_k = alpha`` by the union bound, whatever the dependence between
-  looks: no normal approximation of the kit's intervals is needed, which is why the boundaries are
-  not the recursive-integration ones (those assume a normal statistic with independent increments).
-  The union bound costs power, which ``conformance plan --sequential`` buys back with more people at
-  most (:mod:`conformance.sequential_design`).
+  them. Each look's level: until December 2026 each look tested at its increment (0.0019, 0.0029,
+  0.0043, 0.0064, 0.0095 over 5 looks), the error held by the union bound whatever the dependence
+  between looks; that wasted most of the later looks' error and cost people (a sequential run sized for
+  the fixed plan's power sent 1.12 of the fixed plan's photos at a true gap of 0). Now (``hsd(-2)/joint``,
+  :data:`DEFAULT_SPENDING`) each look's level is solved on the looks' joint normal distribution so that
+  a first crossing at look ``k`` spends exactly its increment (:func:`conformance.groupseq.joint_levels`:
+  0.0019, 0.0034, 0.0060, 0.0103, 0.0174 over 5 looks), the textbook group-sequential boundary. It rests
+  on the normal approximation of the checks' statistics (independent increments over the looks), so the
+  error rates it keeps are *measured* through the kit's own checks (``benchmarks/sequential_audit.py``:
+  wrong verdicts at the tolerance within Monte Carlo error of the stated alpha). At look ``k`` every
+  check runs under the policy with confidence ``1 - 2 alpha_k``, so each direction is tested at
+  ``alpha_k`` there. Reports made with the union bound state ``hsd(-2)`` and replay with it.
 - **Stopping.** After each look, stop when every planned check is settled (pass, fail, or not
   applicable by construction); otherwise send the next batch. "Not applicable" (a whole check's, or
   a comparison's inside a pass) counts as settled only when it holds for the whole manifest, as the
@@ -86,6 +91,7 @@ __all__ = [
     "full_run_holdbacks",
     "held_back",
     "look_holdbacks",
+    "look_increments",
     "look_levels",
     "manifest_facts",
     "not_shown_clear",
@@ -115,9 +121,10 @@ GAMMA = -2.0
 
 def _hsd(gamma: float) -> Callable[[float, float], float]:
     """Hwang-Shih-DeCani spending ``alpha (1 - exp(-gamma t)) / (1 - exp(-gamma))`` (Hwang, Shih & DeCani 1990)."""
+    from .groupseq import hsd_spent
 
     def spent(alpha: float, fraction: float) -> float:
-        return alpha * math.expm1(-gamma * fraction) / math.expm1(-gamma)
+        return hsd_spent(alpha, fraction, gamma)
 
     return spent
 
@@ -128,19 +135,23 @@ def _obf(alpha: float, fraction: float) -> float:
     Kept exactly as the kit computed it (git history of this module, commit 9a706b7), so that a report
     made with it replays to the same looks.
     """
-    from scipy.special import ndtr, ndtri
+    from .groupseq import obf_spent
 
-    z = float(ndtri(1.0 - alpha / 2.0))
-    # The lower tail, not 2 - 2 Phi(x): that difference is 0 in floating point once the level is below 1e-16.
-    return float(2.0 * ndtr(-z / math.sqrt(fraction)))
+    return obf_spent(alpha, fraction)
+
+
+UNION = "union"  # each look tests at its increment: the error held by the union bound
+JOINT = "joint"  # each look's level from the looks' joint normal distribution (groupseq.joint_levels)
 
 
 @dataclass(frozen=True)
 class Spending:
-    """An error-spending function, by the stable name a report's sequential block states it with.
+    """An error-spending function and how its increments become look levels, by the stable name a report states.
 
-    ``name`` is what ``report.json`` records (``hsd(-2)``, ``obf``) and ``conformance verify`` replays
-    with; ``rule`` is how the stopping rule's sentence names it; ``parameters`` its parameters.
+    ``name`` is what ``report.json`` records (``hsd(-2)/joint``, ``hsd(-2)``, ``obf``) and ``conformance
+    verify`` replays with; ``rule`` is how the stopping rule's sentence names it; ``parameters`` its
+    parameters; ``boundaries`` how a look's level follows from the increments: :data:`UNION` (the
+    increment itself) or :data:`JOINT` (solved on the looks' joint normal distribution).
     """
 
     name: str
@@ -148,6 +159,7 @@ class Spending:
     parameters: Mapping[str, float]
     rule: str
     function: Callable[[float, float], float]
+    boundaries: str = UNION
 
     def spent(self, alpha: float, fraction: float) -> float:
         """The one-sided error spent by information ``fraction`` (0 before the first look, ``alpha`` at 1)."""
@@ -155,8 +167,21 @@ class Spending:
             return 0.0
         return self.function(alpha, min(fraction, 1.0))
 
+    @property
+    def held_by(self) -> str:
+        """How the stated error is held over the looks, in words."""
+        if self.boundaries == JOINT:
+            return (
+                "each look's level solved on the looks' joint normal distribution (non-binding boundaries; "
+                "recursive numerical integration)"
+            )
+        return "held by the union bound"
+
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "family": self.family, **dict(self.parameters)}
+        # Spendings held by the union bound were stated without "boundaries" before joint ones existed: their
+        # reports replay to the same block (conformance verify compares it).
+        joint = {"boundaries": self.boundaries} if self.boundaries != UNION else {}
+        return {"name": self.name, "family": self.family, **dict(self.parameters), **joint}
 
 
 # Every spending a report of this kit may state, by its stable name: the one runs use now, and the ones
@@ -164,6 +189,14 @@ class Spending:
 SPENDINGS: Mapping[str, Spending] = {
     s.name: s
     for s in (
+        Spending(
+            "hsd(-2)/joint",
+            "Hwang-Shih-DeCani",
+            {"gamma": GAMMA},
+            f"Hwang-Shih-DeCani spending (gamma {GAMMA:g}; Lan-DeMets)",
+            _hsd(GAMMA),
+            JOINT,
+        ),
         Spending(
             "hsd(-2)",
             "Hwang-Shih-DeCani",
@@ -174,9 +207,10 @@ SPENDINGS: Mapping[str, Spending] = {
         Spending("obf", "O'Brien-Fleming-type", {}, "O'Brien-Fleming-type spending (Lan-DeMets)", _obf),
     )
 }
-DEFAULT_SPENDING = "hsd(-2)"  # what a sequential run spends with now
+DEFAULT_SPENDING = "hsd(-2)/joint"  # what a sequential run spends with now
 # What a report's sequential block without a "spending" field was made with: O'Brien-Fleming-type spending,
-# the kit's until gamma -2 (reports stated no spending then).
+# the kit's until gamma -2 (reports stated no spending then). Reports made with gamma -2 and the union
+# bound state "hsd(-2)".
 UNSTATED_SPENDING = "obf"
 
 
@@ -208,13 +242,27 @@ def spending(alpha: float, fraction: float, name: str = DEFAULT_SPENDING) -> flo
     return spending_named(name).spent(alpha, fraction)
 
 
-def look_levels(alpha: float, looks: int, spending: str = DEFAULT_SPENDING) -> list[float]:
-    """The one-sided level each of ``looks`` equally spaced looks tests at with ``spending``; they add up to ``alpha``."""
+def look_increments(alpha: float, looks: int, spending: str = DEFAULT_SPENDING) -> list[float]:
+    """The error each of ``looks`` equally spaced looks spends with ``spending``; they add up to ``alpha``."""
     if looks < 1:
         raise ValueError(f"looks must be at least 1, got {looks!r}")
     spend = spending_named(spending)
     spent = [spend.spent(alpha, k / looks) for k in range(looks + 1)]
     return [spent[k] - spent[k - 1] for k in range(1, looks + 1)]
+
+
+def look_levels(alpha: float, looks: int, spending: str = DEFAULT_SPENDING) -> list[float]:
+    """The one-sided level each of ``looks`` equally spaced looks tests at with ``spending``.
+
+    Under the union bound, each look's increment (they add up to ``alpha``); with joint boundaries, the
+    levels whose first crossings spend those increments (:func:`conformance.groupseq.joint_levels`).
+    """
+    increments = look_increments(alpha, looks, spending)
+    if spending_named(spending).boundaries == JOINT:
+        from .groupseq import joint_levels
+
+        return joint_levels(increments)
+    return increments
 
 
 def order_key(dataset: Dataset) -> str:
@@ -361,7 +409,7 @@ def unsettled(
 
 
 # The rules that only ever hold a pass back, by the checks that apply them (checks/gender: _few_faces, the
-# detection-failure ceiling; _low_coverage, min_coverage). The union bound covers each verdict's own interval,
+# detection-failure ceiling; _low_coverage, min_coverage). The spending covers each verdict's own interval,
 # not these (red team 17d F1): tested at a look's stricter level a ceiling hold-back gets weaker, and
 # min_coverage, a point estimate, read at every look on part of the data, holds at some look by chance.
 HELD_BACK_BY: Mapping[str, tuple[str, ...]] = {
@@ -406,7 +454,9 @@ def not_shown_clear(
       shown by the lower limit of the share seen at or above it.
 
     Each is a one-sided test at the look's own level: a pass that the full run holds back for either reason
-    stops the run early with probability at most the sum of the early looks' levels (below alpha). A group
+    stops the run early with probability at most the sum of the early looks' levels under the union bound,
+    and the error spent before the last look under joint boundaries (the share's standardised statistic is,
+    to the same normal approximation as the verdicts', a Brownian motion over the looks): below alpha. A group
     with none of the units yet, while the manifest has some, has shown nothing.
     """
     import numpy as np
@@ -531,7 +581,7 @@ class SequentialOutcome:
     stopped: str
     not_needed: tuple[str, ...]
     alpha: float
-    merged: tuple[int, ...] = ()  # looks not taken: their share of the error, below MIN_LEVEL, carried on
+    merged: tuple[int, ...] = ()  # looks not taken: their share of the error, below MIN_LEVEL (carried on: union)
     order: str = ""  # the key of the look order (order_key): the data's own digest
     last_level: float | None = None  # the level the last planned look tests at
     spending: str = DEFAULT_SPENDING  # the stable name of the error spending (SPENDINGS), stated in the report
@@ -542,17 +592,22 @@ class SequentialOutcome:
 
     def to_json(self) -> dict[str, Any]:
         last = self.looks[-1]
-        merged = (
-            f"; {_span(self.merged)} not taken (their share of the error, below {MIN_LEVEL:g}, could settle "
-            f"nothing and was carried on to look {self.merged[-1] + 1})"
-            if self.merged
-            else ""
-        )
+        merged = ""
+        if self.merged:
+            handed = (
+                f"was carried on to look {self.merged[-1] + 1}"
+                if spending_named(self.spending).boundaries == UNION
+                else "was not spent"
+            )
+            merged = (
+                f"; {_span(self.merged)} not taken (their share of the error, below {MIN_LEVEL:g}, could settle "
+                f"nothing and {handed})"
+            )
         return {
             "stopping_rule": (
                 f"group-sequential: at most {self.looks_planned} looks at equal shares of each group's people "
                 f"(in the data's own order, all of a person's photos at once), each verdict direction's one-sided error {self.alpha:g} "
-                f"spent over the looks with {spending_named(self.spending).rule}, held by the union bound; "
+                f"spent over the looks with {spending_named(self.spending).rule}, {spending_named(self.spending).held_by}; "
                 "stop when every check is settled (pass, fail, or not applicable for the whole manifest, never "
                 f"only for the photos sent so far){merged}"
             ),
@@ -633,6 +688,7 @@ def run_looks(
 
     alpha = round((1.0 - policy.confidence) / 2.0, 12)
     levels = look_levels(alpha, looks, spending)
+    union = spending_named(spending).boundaries == UNION
     batches = person_batches(dataset, groups, looks)
     facts = manifest_facts(dataset, groups)
     label = {photo.id: group for photo, group in zip(dataset.photos, groups, strict=True)}
@@ -651,13 +707,15 @@ def run_looks(
             records.extend(answered.records)
             info = dict(answered.analyzer)
             sent.extend(batch)
+        # Under the union bound a look not taken hands its share on; under joint boundaries the levels were
+        # solved with every look taken, and a look not taken only lowers the error: nothing is handed on.
         level = share + carried
         if k < looks and level < MIN_LEVEL:
-            carried = level  # too small a share to settle anything: this look is not taken, its share goes on
+            carried = level if union else 0.0  # too small a share to settle anything: this look is not taken
             merged.append(k)
             continue
         if not sent:
-            carried = level
+            carried = level if union else 0.0
             continue
         carried = 0.0
         subset = replace(dataset, photos=tuple(sent))

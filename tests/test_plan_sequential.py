@@ -72,7 +72,8 @@ def test_a_sequential_plan_keeps_the_fixed_plans_power_and_says_what_it_expects_
     assert block["looks"] == count
     assert block["fixed_level"] == 0.025
     assert block["last_look_level"] == pytest.approx(levels[-1], rel=1e-9)
-    assert sum(block["look_levels"]) == pytest.approx(0.025, rel=1e-5)  # the union bound: the shares add up
+    assert block["look_levels"] == pytest.approx(levels, rel=1e-5)  # shown to 6 digits
+    assert "joint normal distribution" in block["spending"]
     # The most people: the fixed plan's times the inflation; at it the run's power to pass at the design point is
     # the fixed plan's 0.8 (checked by simulating the Brownian motion the recursion integrates).
     [directions] = [c["directions"] for c in fixed["checks"]]
@@ -101,7 +102,10 @@ def test_a_sequential_plan_keeps_the_fixed_plans_power_and_says_what_it_expects_
 def test_the_sequential_plan_is_printed_as_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", *DESIGN, "--sequential"]) == 0
     out = capsys.readouterr().out
-    assert "Sequential (--sequential, 5 looks, Hwang-Shih-DeCani, gamma -2" in out
+    assert (
+        "Sequential (--sequential, 5 looks, Hwang-Shih-DeCani spending (gamma -2; Lan-DeMets), each look's level solved"
+        in out
+    )
     assert "misgender_gap: at most" in out
     assert "expected: pass at a true gap of 0:" in out
     assert "fail at a true gap of 0.15:" in out

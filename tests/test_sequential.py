@@ -12,21 +12,34 @@ from builders import SEQUENTIAL_DEMO_RECORDING
 
 from conformance.cli import main
 from conformance.demo import MANIFEST
-from conformance.sequential import look_levels, spending
+from conformance.sequential import look_increments, look_levels, spending
 
 
 def test_spending_is_hwang_shih_decani_gamma_minus_2_and_adds_up_to_alpha() -> None:
     # Issue 17 item 1: gamma -2, chosen by computing expected samples (benchmarks/sequential_design_study.py and
     # benchmarks/sequential_spending.py); O'Brien-Fleming-type spending before gave the first of 5 looks 5.4e-7.
-    levels = look_levels(0.025, 5)
-    assert sum(levels) == pytest.approx(0.025, abs=1e-12)
+    increments = look_increments(0.025, 5)
+    assert sum(increments) == pytest.approx(0.025, abs=1e-12)
     spent = [0.025 * (1 - math.exp(2 * k / 5)) / (1 - math.exp(2)) for k in range(6)]
-    assert levels == pytest.approx([spent[k] - spent[k - 1] for k in range(1, 6)], rel=1e-12)
-    assert levels[0] == pytest.approx(0.001924, abs=1e-6)
-    assert levels[-1] == pytest.approx(0.009532, abs=1e-6)
-    assert levels == sorted(levels)  # a little more at each look
+    assert increments == pytest.approx([spent[k] - spent[k - 1] for k in range(1, 6)], rel=1e-12)
+    assert increments[0] == pytest.approx(0.001924, abs=1e-6)
+    assert increments[-1] == pytest.approx(0.009532, abs=1e-6)
+    assert increments == sorted(increments)  # a little more at each look
     assert spending(0.025, 1.0) == pytest.approx(0.025)
     assert look_levels(0.025, 1) == [pytest.approx(0.025)]
+    # The union bound's levels (reports stating hsd(-2)) are the increments themselves.
+    assert look_levels(0.025, 5, "hsd(-2)") == increments
+
+
+def test_the_default_looks_test_at_the_joint_boundaries_levels() -> None:
+    # The first look tests at its increment; each later one at more (the paths that crossed before are gone), the
+    # last of 5 at 0.0174 instead of 0.0095. That each level spends its increment is tested by Monte Carlo in
+    # tests/test_groupseq.py.
+    levels, increments = look_levels(0.025, 5), look_increments(0.025, 5)
+    assert levels[0] == pytest.approx(increments[0], rel=1e-8)  # nine significant digits
+    assert all(level > increment for level, increment in zip(levels[1:], increments[1:], strict=True))
+    assert levels[-1] == pytest.approx(0.01743, abs=1e-5)
+    assert sum(levels) > 0.025  # not a union bound: the looks' levels overlap
 
 
 @pytest.fixture(scope="module")
@@ -146,13 +159,15 @@ def test_many_looks_are_all_taken_at_their_own_shares(
     )
     assert code == 1, capsys.readouterr().err
     sequential = json.loads((tmp_path / "report.json").read_text())["sequential"]
+    levels = look_levels(0.025, looks)
     spent = [0.025 * math.expm1(2 * k / looks) / math.expm1(2) for k in range(looks + 1)]
     assert "looks_not_taken" not in sequential
     assert "not taken" not in sequential["stopping_rule"]
     taken = sequential["looks"]
     assert [look["look"] for look in taken] == list(range(1, len(taken) + 1))
     for look in taken:
-        assert look["alpha"] == pytest.approx(spent[look["look"]] - spent[look["look"] - 1], rel=1e-6)
+        assert look["alpha"] == pytest.approx(levels[look["look"] - 1], rel=1e-9)
+        assert look["alpha"] >= (spent[look["look"]] - spent[look["look"] - 1]) * (1 - 1e-6)  # at least its increment
 
 
 def test_a_face_matching_run_refuses_sequential(capsys: pytest.CaptureFixture[str]) -> None:
@@ -321,13 +336,15 @@ def test_the_look_order_depends_neither_on_the_seed_nor_on_the_row_order(
 def test_the_report_states_the_last_looks_level_against_the_fixed_designs(
     stopped: tuple[int, dict[str, object]],
 ) -> None:
-    # 5 looks at one-sided 0.025: the last look tests at 0.025 - spent(4/5), stricter than the fixed design.
+    # 5 looks at one-sided 0.025: the last look spends 0.025 - spent(4/5) = 0.0095 and, with joint boundaries,
+    # tests at 0.0174: stricter than the fixed design, less strict than the union bound's 0.0095.
     _, report = stopped
     sequential = report["sequential"]
     assert isinstance(sequential, dict)
-    last = 0.025 - 0.025 * math.expm1(2 * 0.8) / math.expm1(2)  # Hwang-Shih-DeCani, gamma -2
-    assert sequential["last_look_level"] == pytest.approx(last, rel=1e-9)
-    assert round(last, 4) == 0.0095
+    spent_last = 0.025 - 0.025 * math.expm1(2 * 0.8) / math.expm1(2)  # Hwang-Shih-DeCani, gamma -2
+    assert round(spent_last, 4) == 0.0095
+    assert sequential["last_look_level"] == pytest.approx(look_levels(0.025, 5)[-1], rel=1e-9)
+    assert spent_last < sequential["last_look_level"] < 0.025
     assert sequential["fixed_design_level"] == 0.025
     assert "stricter than the fixed design's 0.025" in sequential["last_look_note"]
     assert "can be inconclusive where a run without --sequential settles" in sequential["last_look_note"]
@@ -354,18 +371,20 @@ def test_an_unknown_spending_is_refused_naming_the_known_ones() -> None:
     from conformance.sequential import SPENDINGS
 
     with pytest.raises(
-        ValueError, match=r"'obf-2' is not an error spending this kit knows \(it knows hsd\(-2\), obf\)"
+        ValueError,
+        match=r"'obf-2' is not an error spending this kit knows \(it knows hsd\(-2\)/joint, hsd\(-2\), obf\)",
     ):
         look_levels(0.025, 5, "obf-2")
-    assert set(SPENDINGS) == {"hsd(-2)", "obf"}
+    assert set(SPENDINGS) == {"hsd(-2)/joint", "hsd(-2)", "obf"}
 
 
 def test_the_report_states_the_spending(stopped: tuple[int, dict[str, object]]) -> None:
     _, report = stopped
     assert report["sequential"]["spending"] == {  # type: ignore[index]
-        "name": "hsd(-2)",
+        "name": "hsd(-2)/joint",
         "family": "Hwang-Shih-DeCani",
         "gamma": -2.0,
+        "boundaries": "joint",
     }
 
 
@@ -455,6 +474,7 @@ def test_a_spending_the_kit_does_not_know_is_refused_by_verify(
     code = main(["verify", str(path)])
     captured = capsys.readouterr()
     assert code == 2, captured.out
-    assert f"sequential.spending: {str(name)!r} is not an error spending this kit knows (it knows hsd(-2), obf)" in (
-        captured.err
+    assert (
+        f"sequential.spending: {str(name)!r} is not an error spending this kit knows (it knows hsd(-2)/joint, hsd(-2), obf)"
+        in (captured.err)
     )

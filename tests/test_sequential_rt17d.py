@@ -158,5 +158,5 @@ COVERAGE_SEED = 3  # the 4th seed tried (0-3); seed 2 crosses at look 1, seed 3 
 def test_a_sequential_report_says_its_design_holds_only_when_chosen_before_the_verdicts(tmp_path: Path) -> None:
     main(["run", "--sequential", "--checks", "misgender_gap", "--report-dir", str(tmp_path)])
     block = json.loads((tmp_path / "report.json").read_text())["sequential"]
-    assert block["design_note"].startswith("the design (5 looks, hsd(-2) spending) holds the stated error only")
+    assert block["design_note"].startswith("the design (5 looks, hsd(-2)/joint spending) holds the stated error only")
     assert "the run without --sequential is the reference verdict" in block["design_note"]

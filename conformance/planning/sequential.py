@@ -2,7 +2,7 @@
 
 The fixed plan of each check says how many people a group each verdict direction needs for the
 power (``n_pass`` at a true gap of 0, ``n_fail`` at the fail scenario). A sequential run tests each
-look at its share of the error (union bound), so the same people give it less power: the most it
+look at a stricter level than the fixed run's (its spending's), so the same people give it less power: the most it
 may send is ``inflation x max(n_pass, n_fail)``, the inflation solved for the same power at the design
 point by the group-sequential normal recursion (:mod:`conformance.sequential_design`).
 
@@ -63,11 +63,12 @@ def sequential_block(
     ``inputs``: what the fixed plans were made from; with them (and ``--replicates`` above 0) the expected people
     of the :data:`SIMULATED` checks are simulated, otherwise every check's come from the normal recursion.
     """
-    from ..sequential import GAMMA, look_levels
+    from ..sequential import DEFAULT_SPENDING, look_levels, spending_named
     from ..sequential_design import design
 
     found = design(alpha, looks, power)
     levels = look_levels(alpha, looks)
+    spend = spending_named(DEFAULT_SPENDING)
     checks: dict[str, Any] = {}
     for check, plan in plans.items():
         sizes = [d.people_per_group for d in plan.directions]
@@ -106,7 +107,7 @@ def sequential_block(
         }
     return {
         "looks": looks,
-        "spending": f"Hwang-Shih-DeCani, gamma {GAMMA:g}, held by the union bound",
+        "spending": f"{spend.rule}, {spend.held_by}",
         "fixed_level": alpha,
         "look_levels": [float(f"{level:.6g}") for level in levels],
         "last_look_level": levels[-1],
