@@ -55,6 +55,8 @@ def obf_spent(alpha: float, fraction: float) -> float:
     """
     from scipy.special import ndtr, ndtri
 
+    if fraction <= 0.0:
+        return 0.0  # nothing is spent before the first look
     z = float(ndtri(1.0 - alpha / 2.0))
     return float(2.0 * ndtr(-z / math.sqrt(fraction)))
 
@@ -142,4 +144,4 @@ def _joint_levels(increments: tuple[float, ...]) -> tuple[float, ...]:
 def _z(level: float) -> float:
     from scipy.special import ndtri
 
-    return float(ndtri(1.0 - level))
+    return float(-ndtri(level))  # not ndtri(1 - level): 1 - level is 1.0 once the level is below 1e-16

@@ -144,3 +144,13 @@ def test_a_joint_report_relabelled_as_the_union_bound_does_not_verify(
     capsys.readouterr()
     assert main(["verify", str(path)]) == 1
     assert "NOT VERIFIED" in capsys.readouterr().out
+
+
+def test_a_first_look_spending_next_to_nothing_gets_a_finite_boundary() -> None:
+    # O'Brien-Fleming-type spending gives the first of 20 looks 2 Phi(-2.24 sqrt(20)) = 1.5e-23 of 0.025: with
+    # ndtri(1 - level) that is ndtri(1.0) = inf, and the grid became NaN.
+    spent = [obf_spent(0.025, k / 20) for k in range(21)]
+    levels = joint_levels([b - a for a, b in itertools.pairwise(spent)])
+    assert levels[0] == pytest.approx(spent[1], rel=1e-6)
+    assert all(math.isfinite(level) and 0 <= level < 0.025 for level in levels)
+    assert obf_spent(0.025, 0.0) == 0.0
