@@ -1,8 +1,9 @@
 """What a sequential design costs and saves, computed before any photo is sent: the group-sequential normal recursion.
 
-``conformance run --sequential`` tests each verdict direction at look ``k`` at its share ``alpha_k`` of
-the error (:func:`conformance.sequential.look_levels`; the union bound holds the error whatever the
-dependence between looks). To plan such a run, and to say what it will probably send, the kit reads
+``conformance run --sequential`` tests each verdict direction at look ``k`` at the level ``alpha_k`` its
+error spending gives (:func:`conformance.sequential.look_levels`: solved on the looks' joint normal
+distribution, or under the union bound for reports made before). To plan such a run, and to say what it
+will probably send, the kit reads
 the looks as the textbook does (Jennison & Turnbull 2000, ch. 19): the standardised gap
 ``W_k = (estimate_k - tolerance) / se_k`` at information fraction ``t_k`` is normal with mean
 ``drift * sqrt(t_k)`` and ``B_k = W_k sqrt(t_k)`` a Brownian motion with drift ``drift``; a pass at
@@ -14,8 +15,9 @@ and drift grows as the square root of the people.
 
 This is a planning model (normal, one comparison), not the verdict: the verdicts are the checks'
 own intervals at each look's level. ``benchmarks/sequential_audit.py`` measures how close the two are:
-its expected photos were too few (0.894 of the fixed plan's at a true gap of 0 where the checks sent
-1.118), so ``plan --sequential`` draws the run for the rate checks instead
+its expected photos were too few (0.788 of the fixed plan's at a true gap of 0 where the checks sent
+0.978: the recursion reads a pass one-sided, where the kit's pass needs its interval inside the tolerance
+on both sides), so ``plan --sequential`` draws the run for the rate checks instead
 (:func:`conformance.planning.simulation.simulated_sequential`) and keeps these figures, labelled, for
 the others; the preflight's :func:`expected_sent` is still this model's.
 """
@@ -119,8 +121,8 @@ def design(alpha: float, looks: int, power: float, levels: Sequence[float] | Non
     Examples
     --------
     >>> plan = design(0.025, 5, 0.8)
-    >>> round(plan.inflation, 2), round(plan.share_at_design * plan.inflation, 2)
-    (1.23, 0.89)
+    >>> round(plan.inflation, 3), round(plan.share_at_design * plan.inflation, 3)
+    (1.065, 0.787)
     """
     from scipy.optimize import brentq
     from scipy.special import ndtri

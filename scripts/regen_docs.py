@@ -749,6 +749,7 @@ GENERATED = {
     "plan-power": ("how-to/plan.md", lambda: benchmark_results("plan-power")),
     "sequential-audit": ("explanation/methodology.md", lambda: benchmark_results("sequential-audit")),
     "ceiling-error-rates": ("explanation/methodology.md", lambda: benchmark_results("ceiling-error-rates")),
+    "sequential-gap0": ("explanation/methodology.md", lambda: benchmark_results("sequential-gap0")),
 }
 BEGIN_GENERATED = re.compile(r"^<!-- regen:(?P<name>[\w-]+) -->$")
 END_GENERATED = "<!-- regen:end -->"
