@@ -311,6 +311,14 @@ def run(args: argparse.Namespace) -> int:
     if args.looks is not None and not args.sequential:
         print("conformance: error: --looks sizes a sequential audit: give --sequential with it", file=sys.stderr)
         return _USAGE_ERROR
+    if args.sequential:
+        from .planning.sequential import NOT_SEQUENTIAL
+
+        if all(check in NOT_SEQUENTIAL for check in checks):
+            # Refused, as run --sequential refuses them: figures of a run that cannot happen are no plan.
+            why = "; ".join(f"{check}: {NOT_SEQUENTIAL[check]}" for check in checks)
+            print(f"conformance: error: --sequential: {why}", file=sys.stderr)
+            return _USAGE_ERROR
     if args.tolerance is not None:
         policy = replace(policy, tolerance={**policy.tolerance, **dict.fromkeys(checks, args.tolerance)})
     if args.target_fmr is not None:

@@ -131,7 +131,10 @@ def simulated_sequential(
     first ``ceil(k / K * people)`` of each group (the draws are independent of their order, as the run's
     keyed order is of the outcomes) with the same functions and rules as :func:`simulated_power` at
     that look's levels, and the run stops at the first look whose verdict is pass or fail. Photo counts
-    that vary are drawn per person without the run's split of people with one photo from those with more.
+    that vary are drawn per person without the run's split of people with one photo from those with more,
+    except for ``pair_share``, whose units (people with two or more photos, a stratum of their own in the
+    run) look ``k`` reads ``ceil(k / K)`` of. A look where a group has fewer than ``min_subjects`` units
+    cannot settle, as in the checks.
     """
     import numpy as np
 
@@ -143,11 +146,13 @@ def simulated_sequential(
     for _ in range(simulation.replicates):
         drawn = [_person_sums(rng, rate, people, design.photos, design.icc, measure, design.counts) for rate in rates]
         stop, verdict = people, ""
-        for size, levels in zip(sizes, looks, strict=True):
-            if levels is None or size < design.min_subjects:
+        for k, (size, levels) in enumerate(zip(sizes, looks, strict=True), start=1):
+            # each group's units read at this look: the people sent, or (pair_share) their stratum's share
+            units = [size if measure != "pair_share" else math.ceil(k / count * len(num)) for num, _ in drawn]
+            if levels is None or min(units) < design.min_subjects:
                 continue
             alpha_pass, alpha_fail = levels
-            reads = [stats.clustered_rate(num[:size], den[:size]) for num, den in drawn]
+            reads = [stats.clustered_rate(num[:n], den[:n]) for (num, den), n in zip(drawn, units, strict=True)]
             level = alpha_fail / (2 * len(pairs))
             fail = [stats.gap_bounds(reads[a], reads[b], level, design.method) for a, b in pairs]
             if any(low > design.tolerance or high < -design.tolerance for low, high in fail):
