@@ -32,6 +32,17 @@ def _share(text: str) -> float:
     return value
 
 
+def _tolerance(text: str) -> float:
+    """A tolerance as the policy takes one: above 0 (nothing is ever shown within 0) and below 1."""
+    value = _share(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a tolerance above 0 and below 1, as a policy's (no interval lies within a tolerance of 0: "
+            "nothing could pass), e.g. 0.05"
+        )
+    return value
+
+
 _table_positive = argparse_type(parse_positive)
 
 
@@ -168,7 +179,7 @@ def add_parser(commands: Any) -> None:
         help="fail scenario at K x the tolerance (default 3)",
     )
     plan.add_argument(
-        "--tolerance", type=_share, metavar="TOL", help="tolerance of the planned checks (default: the policy's)"
+        "--tolerance", type=_tolerance, metavar="TOL", help="tolerance of the planned checks (default: the policy's)"
     )
     plan.add_argument(
         "--photos-per-person",

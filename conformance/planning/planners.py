@@ -442,6 +442,12 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
     tolerance = policy.tolerance_for(check)
     alpha_pass, alpha_fail = policy_levels(policy)
     gap = min(_fail_gap(inputs, tolerance), 1.0)
+    if gap <= tolerance:
+        # As for the other checks: no number of people fails a share at the tolerance (searched to 10 million).
+        raise PlanError(
+            f"{check}: the fail scenario's share {gap:g} must lie above the tolerance {tolerance:g}; give --gap or "
+            "--gap-multiple"
+        )
     photos = inputs.photos_per_person
     counts = inputs.photo_counts if len(set(inputs.photo_counts)) > 1 else ()
     sim = inputs.simulation
