@@ -4,7 +4,11 @@ The fixed plan of each check says how many people a group each verdict direction
 power (``n_pass`` at a true gap of 0, ``n_fail`` at the fail scenario). A sequential run tests each
 look at its share of the error (union bound), so the same people give it less power: the most it
 may send is ``inflation x max(n_pass, n_fail)``, the inflation solved for the same power at the design
-point by the group-sequential normal recursion (:mod:`conformance.sequential_design`).
+point by the group-sequential normal recursion (:mod:`conformance.sequential_design`). A look that
+holds fewer than ``min_subjects`` people a group cannot settle (a design that needs few people, or
+many looks): the most people and the expected people are computed with it unable to stop, and the
+plan names it rather than raising the people until the first look fills (46 where 13 do, at 5 looks).
+Checks no sequential run takes (:data:`NOT_SEQUENTIAL`) get no figures.
 
 The people it is expected to send at that size, at a true gap of 0 and at the fail scenario: for the
 rate checks the planner simulates (:data:`SIMULATED`), by drawing the run (every look read with the
@@ -38,7 +42,8 @@ SIMULATED = (
     "same_person_consistency",
 )
 
-# Checks no sequential run takes, and why (plan_command refuses --sequential when it plans only these): sized for it, they were figures of a run that cannot happen.
+# Checks no sequential run takes, and why (plan_command refuses --sequential when it plans only these): sized
+# for it, they were figures of a run that cannot happen.
 NOT_SEQUENTIAL = {
     "transformation_invariance": (
         "not run sequentially (its transformed variants are drawn over the whole dataset): a --sequential run reports "
@@ -57,8 +62,9 @@ NOT_SEQUENTIAL = {
 }
 
 # A look that cannot settle (fewer than min_subjects people a group) is read by the recursion as testing at this
-# level: z above 7.9, a stop with probability below 1e-6 at any drift a plan reaches (the run's share of the error
-# there is spent without a verdict; the union bound still holds).
+# level, z = 7.94 (the smallest level 1 - level tells from 1). It holds a share t < min_subjects / most of the
+# people, the fixed plan at least min_subjects, so its standardised drift is below z0 = z_alpha + z_power and a stop
+# there has probability below Phi(z0 - 7.94): 1.4e-7 at 0.025 and 0.8. The run spends its share without a verdict.
 _NO_STOP = 1e-15
 
 # What benchmarks/sequential-audit-results.md measured of the recursion alone (misgender_gap, two groups, reference
