@@ -32,6 +32,17 @@ def _share(text: str) -> float:
     return value
 
 
+def _tolerance(text: str) -> float:
+    """A tolerance as the policy takes one: above 0 (nothing is ever shown within 0) and below 1."""
+    value = _share(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a tolerance above 0 and below 1, as a policy's (no interval lies within a tolerance of 0: "
+            "nothing could pass), e.g. 0.05"
+        )
+    return value
+
+
 _table_positive = argparse_type(parse_positive)
 
 
@@ -168,7 +179,7 @@ def add_parser(commands: Any) -> None:
         help="fail scenario at K x the tolerance (default 3)",
     )
     plan.add_argument(
-        "--tolerance", type=_share, metavar="TOL", help="tolerance of the planned checks (default: the policy's)"
+        "--tolerance", type=_tolerance, metavar="TOL", help="tolerance of the planned checks (default: the policy's)"
     )
     plan.add_argument(
         "--photos-per-person",
@@ -311,6 +322,14 @@ def run(args: argparse.Namespace) -> int:
     if args.looks is not None and not args.sequential:
         print("conformance: error: --looks sizes a sequential audit: give --sequential with it", file=sys.stderr)
         return _USAGE_ERROR
+    if args.sequential:
+        from .planning.sequential import NOT_SEQUENTIAL
+
+        if all(check in NOT_SEQUENTIAL for check in checks):
+            # Refused, as run --sequential refuses them: figures of a run that cannot happen are no plan.
+            why = "; ".join(f"{check}: {NOT_SEQUENTIAL[check]}" for check in checks)
+            print(f"conformance: error: --sequential: {why}", file=sys.stderr)
+            return _USAGE_ERROR
     if args.tolerance is not None:
         policy = replace(policy, tolerance={**policy.tolerance, **dict.fromkeys(checks, args.tolerance)})
     if args.target_fmr is not None:

@@ -71,6 +71,7 @@ def read_pilot(path: str) -> Pilot:
     rates: dict[str, float] = {}
     sd: dict[str, float] = {}
     notes: list[str] = []
+    lone: dict[str, list[str]] = {}  # a reference group of fewer than 2 people: the checks whose rate is not read
     groups: tuple[str, ...] = ()
     photos: int | None = None
     weighted, people = 0.0, 0
@@ -83,7 +84,12 @@ def read_pilot(path: str) -> Pilot:
             names = [ref] if ref is not None and ref in result.groups else []
             groups = tuple(names + sorted(n for n in result.groups if n != ref and n != "undisclosed"))
         if group is not None and group.rate is not None and result.id not in rates:
-            rates[result.id] = float(group.rate)
+            if group.subjects >= 2:
+                rates[result.id] = float(group.rate)
+            else:
+                # One person's rate is that person's, not the group's: planned on, it read 0.33 of one person's
+                # photo pairs as the reference's share and refused it as out of reach ("lower --icc or the rate").
+                lone.setdefault(str(ref), []).append(result.id)
         if result.id == "confidence_calibration" and group is not None and group.ci is not None and group.subjects >= 2:
             # The reference group's spread of a person's mean, read back from its interval's half-width at the
             # interval's own level: a policy's confidence, or a sequential run's last look's (0.974 where 0.95 was
@@ -117,6 +123,12 @@ def read_pilot(path: str) -> Pilot:
             weighted += icc * g.subjects
             people += g.subjects
     icc_value = weighted / people if people else None
+    for reference_name, unread in lone.items():
+        notes.append(
+            f"pilot {path}: the reference group {reference_name!r} has fewer than 2 people in "
+            f"{', '.join(dict.fromkeys(unread))}: too few to read a rate from, so those rates are not read (give "
+            "--reference-rate, or a pilot with more people)"
+        )
     notes.append(
         f"pilot {path}: reference rates {', '.join(f'{k} {v:.3g}' for k, v in rates.items()) or 'none'}; "
         + (f"ICC {icc_value:.3g} from misgender_gap's design effects" if icc_value is not None else "no ICC estimable")

@@ -15,7 +15,7 @@ from typing import Any
 from .pairs_model import DEFAULT_IMPOSTOR_ICC, FEW_ERRORS, PairPlanError, impostor_sd, rule_of_three_people
 from .pairs_power import PairDesign, counts_note, expected_fmrs, fmr_power, fnmr_approximate, fnmr_power
 from .pairs_sim import FMR_DRAWS, SEARCH_DRAWS, SEARCH_RESAMPLES, simulated_fmr_power
-from .planners import CheckPlan, _direction, _gap_design, _method
+from .planners import CheckPlan, _direction, _gap_design, _method, needs_two_photos
 from .simulation import _calibrated_people
 from .sizes import DirectionPlan, people_needed
 
@@ -246,22 +246,11 @@ def plan_false_non_match_differential(inputs: Any) -> Any:
         _CALLS,
     ]
     if design.photos < 2:
-        plans = tuple(
-            DirectionPlan(v, 0.0, None, None, "needs 2 or more photos a person (genuine comparisons)")
-            for v in ("pass", "fail")
-        )
-        return CheckPlan(
+        return needs_two_photos(
             check,
-            _FNMR_UNIT,
-            design.ratio_tolerance,
-            rate,
-            design.photos,
-            inputs.icc,
-            inputs.groups,
-            plans,
-            float(design.photos),
-            "not applicable with one photo a person",
-            ("give --photos-per-person 2 or more",),
+            inputs,
+            plan_false_non_match_differential,
+            "a person with one photo has no genuine comparison (a pair of their own photos), so FNMR reads no one",
         )
     if rate * ratio > 1.0 or rate <= 0.0:
         raise PairPlanError(

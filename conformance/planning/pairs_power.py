@@ -36,6 +36,7 @@ from .pairs_model import (
     log_rates,
     ratio_verdicts,
 )
+from .simulation import person_rates
 
 if TYPE_CHECKING:
     import numpy as np
@@ -230,16 +231,11 @@ def fnmr_power(
     level, _ = _bonferroni(design.confidence, design.groups)
     rates = [rate] * (design.groups - 1) + [rate * ratio]
     rng = np.random.default_rng([numpy_seed(design.seed), people, design.groups, fresh, 11])
-    spread = (1.0 - icc) / icc if icc > 0 else 0.0
     hits = 0
     for _ in range(replicates):
         reads, boots = [], []
         for r in rates:
-            own = (
-                np.full(people, r)
-                if icc <= 0 or r in (0.0, 1.0)
-                else rng.beta(r * spread, (1.0 - r) * spread, size=people)
-            )
+            own = person_rates(rng, r, icc, people)
             misses = rng.binomial(distinct, own)
             # The check counts both orders of each genuine pair (a person's misses and comparisons, doubled).
             reads.append(stats.clustered_rate(2.0 * misses, np.full(people, 2.0 * distinct)))

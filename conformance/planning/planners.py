@@ -10,7 +10,7 @@ approximation's, moved until the simulation (:mod:`.simulation`) reaches the pow
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +119,8 @@ class CheckPlan:
     method: str
     notes: tuple[str, ...] = ()
     photo_counts: tuple[int, ...] = ()  # people's photo counts, each equally likely, when they differ
+    # Why the check cannot be planned with this design, and what it needs instead (:func:`needs_two_photos`).
+    cannot_plan: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def mean_photos(self) -> float:
@@ -165,6 +167,7 @@ class CheckPlan:
             "cost": None if calls is None else round(price.cost(calls), 2),
             "method": self.method,
             "notes": list(self.notes),
+            **({"cannot_plan": dict(self.cannot_plan)} if self.cannot_plan else {}),
         }
 
 
@@ -215,6 +218,62 @@ def _direction(
     return DirectionPlan(verdict, gap, people, round(power, 4), note), how
 
 
+def needs_two_photos(check: str, inputs: PlanInputs, plan: Callable[[PlanInputs], CheckPlan], why: str) -> CheckPlan:
+    """The plan of a check that reads only people with two or more photos, when everyone has one.
+
+    No size in either direction (never a verdict "at a true gap of 0" for a check that reads no one), the
+    reason, and what the check needs instead: the same design at 2 photos a person, by the normal
+    approximation (instant; the simulated size is a plan at ``--photos-per-person 2`` away).
+    """
+    two = plan(
+        replace(inputs, photos_per_person=2, photo_counts=(), simulation=replace(inputs.simulation, replicates=0))
+    )
+    scenarios = "; ".join(
+        f"{d.verdict} at {_scenario_words(d)}: {'-' if d.people_per_group is None else f'{d.people_per_group:,}'}"
+        for d in two.directions
+    )
+    needed = two.people_per_group
+    reason = (
+        f"cannot be planned with 1 photo a person: {why}. It needs at least 2 photos a person; with 2 (ICC "
+        f"{inputs.icc:g}) about {'-' if needed is None else f'{needed:,}'} people a group ({scenarios}; normal "
+        "approximation: plan with --photos-per-person 2 for the simulated size, and --icc for how alike a person's "
+        "photos are)"
+    )
+    return CheckPlan(
+        check,
+        two.unit,
+        two.tolerance,
+        two.reference_rate,
+        1,
+        inputs.icc,
+        two.groups,
+        tuple(
+            replace(d, people_per_group=None, power=None, note="needs 2 or more photos a person")
+            for d in two.directions
+        ),
+        1.0,
+        "cannot be planned with 1 photo a person",
+        (),
+        (),
+        {
+            "reason": reason,
+            "photos_per_person_needed": 2,
+            "at_2_photos": {
+                "people_per_group": needed,
+                "directions": [d.to_json() for d in two.directions],
+                "method": two.method,
+            },
+        },
+    )
+
+
+def _scenario_words(direction: DirectionPlan) -> str:
+    """``a true gap of 0.15``, or a 1:1 check's ``a true ratio of 8``."""
+    if "true_ratio" in direction.extra:
+        return f"a true ratio of {direction.extra['true_ratio']:g}"
+    return f"a true gap of {direction.true_gap:g}"
+
+
 def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
     policy = inputs.policy
     tolerance = policy.tolerance_for(check)
@@ -256,22 +315,11 @@ def _plan_gap_check(check: str, inputs: PlanInputs) -> CheckPlan:
     elif check == "same_person_consistency":
         measure = "pair_share"
         if not several:
-            plans = tuple(
-                DirectionPlan(v, 0.0, None, None, "needs 2 or more photos a person") for v in ("pass", "fail")
-            )
-            return CheckPlan(
+            return needs_two_photos(
                 check,
-                _UNITS[check],
-                tolerance,
-                rate,
-                photos,
-                inputs.icc,
-                inputs.groups,
-                plans,
-                photos,
-                "not applicable with one photo a person",
-                ("give --photos-per-person 2 or more",),
-                counts,
+                inputs,
+                lambda two: _plan_gap_check(check, two),
+                "a person with one photo cannot be labelled differently across photos, so the check reads no one",
             )
     design = _gap_design(inputs, check, rate, photos, groups)
     gap = _fail_gap(inputs, tolerance)
@@ -394,6 +442,12 @@ def _plan_representability(inputs: PlanInputs) -> CheckPlan:
     tolerance = policy.tolerance_for(check)
     alpha_pass, alpha_fail = policy_levels(policy)
     gap = min(_fail_gap(inputs, tolerance), 1.0)
+    if gap <= tolerance:
+        # As for the other checks: no number of people fails a share at the tolerance (searched to 10 million).
+        raise PlanError(
+            f"{check}: the fail scenario's share {gap:g} must lie above the tolerance {tolerance:g}; give --gap or "
+            "--gap-multiple"
+        )
     photos = inputs.photos_per_person
     counts = inputs.photo_counts if len(set(inputs.photo_counts)) > 1 else ()
     sim = inputs.simulation

@@ -93,7 +93,7 @@ def plan_text(document: dict[str, Any]) -> str:
         + (
             f"{document['mean_photos_per_person']:.3g} photos a person on average (counts vary)"
             if "photo_counts" in document
-            else f"{document['photos_per_person']} photos a person"
+            else f"{document['photos_per_person']} photo{'' if document['photos_per_person'] == 1 else 's'} a person"
         )
         + f", ICC {document['icc']:.3g}",
     ]
@@ -114,6 +114,9 @@ def plan_text(document: dict[str, Any]) -> str:
     lines.append("")
     for c in document["checks"]:
         pass_, fail = c["directions"]
+        if "cannot_plan" in c:
+            lines.append(f"{c['check']}: {c['cannot_plan']['reason']}")
+            continue
         lines.append(
             f"{c['check']}: pass at {_scenario(pass_)} with {_people(pass_)} people a group (power {_shown(pass_['power'])}); "
             f"fail at {_scenario(fail)} with {_people(fail)} (power {_shown(fail['power'])}); {c['method']}"

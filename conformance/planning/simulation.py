@@ -39,6 +39,23 @@ class Simulation:
     seed: int = 20261121
 
 
+def person_rates(rng: Any, rate: float, icc: float, people: int) -> Any:
+    """Each person's own rate: beta-distributed around ``rate`` with intraclass correlation ``icc``.
+
+    At ICC 0 everyone's is ``rate``; at ICC 1 a person's photos are all alike, so a person's rate is 0 or 1
+    (1 with probability ``rate``): the beta distribution's limit, which numpy's beta cannot draw (its
+    parameters are 0 there).
+    """
+    import numpy as np
+
+    if icc <= 0.0 or rate in (0.0, 1.0):
+        return np.full(people, rate)
+    if icc >= 1.0:
+        return (rng.random(people) < rate).astype(np.float64)
+    spread = (1.0 - icc) / icc
+    return rng.beta(rate * spread, (1.0 - rate) * spread, size=people)
+
+
 def _person_sums(
     rng: Any, rate: float, people: int, photos: int, icc: float, measure: str, counts: Sequence[int] = ()
 ) -> tuple[Any, Any]:
@@ -54,11 +71,7 @@ def _person_sums(
     else:
         m = np.full(people, photos)
 
-    if icc <= 0.0 or rate in (0.0, 1.0):
-        own = np.full(people, rate)
-    else:
-        spread = (1.0 - icc) / icc
-        own = rng.beta(rate * spread, (1.0 - rate) * spread, size=people)
+    own = person_rates(rng, rate, icc, people)
     if measure == "pair_share":
         # same_person_consistency: each person's share of pairs of photos with different labels, one unit a
         # person, among people with two or more photos (the only ones the check reads)
@@ -131,7 +144,10 @@ def simulated_sequential(
     first ``ceil(k / K * people)`` of each group (the draws are independent of their order, as the run's
     keyed order is of the outcomes) with the same functions and rules as :func:`simulated_power` at
     that look's levels, and the run stops at the first look whose verdict is pass or fail. Photo counts
-    that vary are drawn per person without the run's split of people with one photo from those with more.
+    that vary are drawn per person without the run's split of people with one photo from those with more,
+    except for ``pair_share``, whose units (people with two or more photos, a stratum of their own in the
+    run) look ``k`` reads ``ceil(k / K)`` of. A look where a group has fewer than ``min_subjects`` units
+    cannot settle, as in the checks.
     """
     import numpy as np
 
@@ -143,11 +159,13 @@ def simulated_sequential(
     for _ in range(simulation.replicates):
         drawn = [_person_sums(rng, rate, people, design.photos, design.icc, measure, design.counts) for rate in rates]
         stop, verdict = people, ""
-        for size, levels in zip(sizes, looks, strict=True):
-            if levels is None or size < design.min_subjects:
+        for k, (size, levels) in enumerate(zip(sizes, looks, strict=True), start=1):
+            # each group's units read at this look: the people sent, or (pair_share) their stratum's share
+            units = [size if measure != "pair_share" else math.ceil(k / count * len(num)) for num, _ in drawn]
+            if levels is None or min(units) < design.min_subjects:
                 continue
             alpha_pass, alpha_fail = levels
-            reads = [stats.clustered_rate(num[:size], den[:size]) for num, den in drawn]
+            reads = [stats.clustered_rate(num[:n], den[:n]) for (num, den), n in zip(drawn, units, strict=True)]
             level = alpha_fail / (2 * len(pairs))
             fail = [stats.gap_bounds(reads[a], reads[b], level, design.method) for a, b in pairs]
             if any(low > design.tolerance or high < -design.tolerance for low, high in fail):
@@ -213,10 +231,7 @@ def _overconfidence(
     else:
         m = np.full(people, design.photos, dtype=np.int64)
     icc = design.icc
-    if icc <= 0.0 or wrong in (0.0, 1.0):
-        own = np.full(people, wrong)
-    else:
-        own = rng.beta(wrong * (1.0 - icc) / icc, (1.0 - wrong) * (1.0 - icc) / icc, size=people)
+    own = person_rates(rng, wrong, icc, people)
     errors = rng.binomial(m, own).astype(np.float64)
     offset = rng.normal(0.0, spread * math.sqrt(icc), size=people)
     noise = rng.normal(0.0, 1.0, size=people) * spread * np.sqrt((1.0 - icc) * m)

@@ -37,6 +37,10 @@ def _residual_moments(rate: float, photos: int, icc: float, *, share: bool = Fal
     y = np.arange(photos + 1)
     if icc <= 0.0:
         pmf = distributions.binom.pmf(y, photos, rate)
+    elif icc >= 1.0:
+        # all of a person's photos alike: none wrong, or all (the beta-binomial's limit; scipy's has a + b = 0 there)
+        pmf = np.zeros(photos + 1)
+        pmf[0], pmf[-1] = 1.0 - rate, rate
     else:
         spread = (1.0 - icc) / icc  # a + b of the beta distribution with this intraclass correlation
         pmf = distributions.betabinom.pmf(y, photos, rate * spread, (1.0 - rate) * spread)
