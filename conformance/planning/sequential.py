@@ -144,7 +144,7 @@ def sequential_block(
             "calls": math.ceil(most * per_person),
             "cost": round(price.cost(math.ceil(most * per_person)), 2),
             "fixed_people_per_group": max(n_pass, n_fail),
-            **(_stuck_json(stuck, most, looks, needed, readers, levels, sizing, check) if stuck else {}),
+            **(_stuck_json(stuck, most, looks, needed, readers, sizing, check) if stuck else {}),
             "expected": [
                 {
                     **_scenario(d.to_json()),
@@ -242,14 +242,17 @@ def _stuck_json(
     looks: int,
     least: int,
     readers: float,
-    levels: Sequence[float],
     sizing: SequentialDesign,
     check: str,
 ) -> dict[str, Any]:
     """What the plan says of the looks that cannot settle: which, how many people they hold, the error spent, the way out."""
     held = _look_people(most, looks, readers)
     who = "people with 2+ photos" if check == "same_person_consistency" else "people"
-    spent = sum(levels[k - 1] for k in stuck)
+    from ..sequential import look_increments
+
+    # The error those looks spend: their increments of alpha (their levels overlap under joint boundaries).
+    increments = look_increments(sizing.alpha, looks)
+    spent = sum(increments[k - 1] for k in stuck)
     fewer = math.floor(most * readers + 1e-9) // least
     one = len(stuck) == 1
     way_out = (
@@ -264,7 +267,7 @@ def _stuck_json(
         "unable_note": (
             f"{_span(stuck)} {'holds' if one else 'hold'} fewer than min_subjects ({least}) {who} a group "
             f"({', '.join(str(held[k - 1]) for k in stuck)} of {held[-1]}) and cannot settle: the run spends "
-            f"{'its' if one else 'their'} share of the error ({spent:.3g} of {sum(levels):.3g}) without a verdict. "
+            f"{'its' if one else 'their'} share of the error ({spent:.3g} of {sizing.alpha:g}) without a verdict. "
             f"The most people ({sizing.inflation:.3f} x the fixed plan's) and the expected people are computed with "
             f"{'it' if one else 'them'} unable to stop; {way_out}"
         ),
