@@ -175,7 +175,10 @@ def context_payload(ctx: Context) -> dict[str, Any]:
         "evidence": evidence(ctx),
     }
     if ctx.sequential is not None:  # a sequential run: what it sent, what it did not need, and why it stopped
-        payload["sequential"] = ctx.sequential.to_json()
+        block = ctx.sequential.to_json()
+        if ctx.recording_design_note:  # its recording's sessions state another design (red team 17d F3)
+            block["recording_design_note"] = ctx.recording_design_note
+        payload["sequential"] = block
     # A JSON round trip leaves plain types only, which xdist's channel (execnet) can carry. Not the
     # photos: a gender run's are made from the observations when a writer reads them (PhotoEntries),
     # and ``list(payload["photos"])`` is the plain form where one is needed.

@@ -724,7 +724,9 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     if isinstance(report.analyzer.fields.get("retention_preflight"), dict):
         notes.append(
             "the data-protection preflight (analyzer.retention_preflight) is what the live run saw before its first "
-            "call (AWS Organizations' answer, the calls made): it is not in the evidence and is not re-derived"
+            "call (AWS Organizations' answer, the calls made): it is not in the evidence and is not re-derived; "
+            "each recording session's own, as its session line states it, is in analyzer.recording_sessions, read "
+            "again from the recording"
         )
     if root is None and places.recorded is not None and not os.path.isdir(places.recorded):
         notes.append(f"the run's folder {places.recorded} is not here: if the project moved, pass --root NEW_PLACE")
@@ -789,9 +791,10 @@ def verify_report(path: str | os.PathLike[str], *, root: str | None = None) -> V
     whole = build_report(results, context=payload, not_run=raised)
     again = derived.to_json()
     if not stated and isinstance(again.get("sequential"), Mapping):
-        # The replay states what it replayed with; the report, made before reports did, does not.
-        again["sequential"] = {k: v for k, v in again["sequential"].items() if k != "spending"}
+        # The replay states what it replayed with, and its design note; the report, made before reports did, does not.
+        again["sequential"] = {k: v for k, v in again["sequential"].items() if k not in ("spending", "design_note")}
     differences += _compare(report.to_json(), again, places, asked.record_mode)
+    differences += _recorded_design(report, again, spending)
     gate_files, gate_differences, gate_notes = _regression(report, whole, places)
     files += gate_files
     differences += gate_differences
@@ -835,6 +838,17 @@ def _stated_spending(report: Report, path: str | os.PathLike[str]) -> tuple[str 
     if block is None:
         return None, True
     if "spending" not in block:
+        if "design_note" in block:
+            # The kit's version (0.1.0) did not change when reports began to state their spending (5196110), so it
+            # cannot tell a report made before from one whose spending was taken out. design_note can: every
+            # sequential block has carried it since b2490bb, after 5196110, so a block with it was made by a kit that
+            # states the spending; without it, it would be replayed with obf, a spending chosen by an edit.
+            raise NotVerifiable(
+                f"{path}: the sequential block states no error spending, yet it carries design_note, which only "
+                "reports that state their spending carry: its spending was taken out (replayed with O'Brien-Fleming-"
+                "type spending, as reports made before reports stated one are, its looks would be another design's); "
+                "verify the report as the run wrote it"
+            )
         return UNSTATED_SPENDING, False
     stated = block["spending"]
     name = stated.get("name") if isinstance(stated, Mapping) else stated
@@ -854,6 +868,33 @@ def _stated_spending(report: Report, path: str | os.PathLike[str]) -> tuple[str 
             f"{path}: sequential.spending: {error}; its looks cannot be replayed: verify it with the kit that made "
             f"it (kit {report.kit_version})"
         ) from None
+
+
+def _recorded_design(report: Report, derived: Mapping[str, Any], spending: str | None) -> list[Difference]:
+    """A sequential report whose design is not the one its recording's sessions state (red team 17d F3).
+
+    A recording made by a sequential run states the run's design (looks, spending, alpha) in each session line;
+    the replay reads them (``analyzer.recording_sessions``). A report stating other looks, another spending or
+    another alpha chose its design after the recording's answers were there: one difference a field.
+    """
+    from .run.context import same_design, stated_designs
+    from .sequential import DEFAULT_SPENDING
+
+    block = report.sequential
+    if block is None:
+        return []
+    # The fixed design's one-sided level (a block too old to state it: the replay's, under the report's policy).
+    alpha = block.get("fixed_design_level", _mapping(derived.get("sequential")).get("fixed_design_level"))
+    mine = {"looks": block.get("looks_planned"), "spending": spending or DEFAULT_SPENDING, "alpha": alpha}
+    out: list[Difference] = []
+    for stated, started in stated_designs(_mapping(derived.get("analyzer")).get("recording_sessions")):
+        if same_design(stated, mine):
+            continue
+        whose = f"(the design {len(started)} recording session(s) from {min(started)} state)"
+        for name, field_name in (("looks", "looks_planned"), ("spending", "spending"), ("alpha", "fixed_design_level")):
+            if not same_design({**mine, name: stated.get(name)}, mine):
+                out.append(Difference("sequential", "-", field_name, mine[name], f"{stated.get(name)} {whose}"))
+    return out
 
 
 def _results(ctx: Context, check_id: str) -> list[Any]:

@@ -203,9 +203,10 @@ def test_appended_interactions_survive_a_reopen_and_a_repeat_replays_the_newest(
     }
     again = load(path)
     assert (len(again), again.complete) == (1, True)
-    # The session as begun, and when it ended with how many interactions.
+    # The session as begun, and when it ended with how many interactions, and calls sent (none counted here).
     (session,) = again.sessions
-    assert session == {**SESSION["session"], "ended": records[3]["session_end"]["ended"], "interactions": 1}
+    ended = records[3]["session_end"]["ended"]
+    assert session == {**SESSION["session"], "ended": ended, "interactions": 1, "calls_made": 0}
 
 
 def test_a_fresh_store_leaves_the_old_file_alone_until_it_closes_and_keeps_what_it_did_not_ask_again(

@@ -354,6 +354,9 @@ class SessionPlan:
     looks: tuple[int, ...] = ()  # a sequential run's photos by look, cumulative: a live estimate counts them
     # A sequential run's expected photos on data sized by `conformance plan --sequential` (at the design point).
     looks_expected: int | None = None
+    # A sequential run's design, chosen before its first look (looks, spending, alpha): its recording's session
+    # lines state it, so that a replay under another design says so (red team 17d F3).
+    design: Mapping[str, Any] | None = None
     allowed_hosts: tuple[str, ...] = ()  # hosts the run itself talks to while replaying (a Dask scheduler)
     workers: int = 1  # processes sharing the rate limit: each keeps to its share
 

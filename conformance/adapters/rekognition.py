@@ -315,7 +315,6 @@ class RekognitionAnalyzer:
         # counts; a look's photos, the only ones its precheck asks the recording for (the looks a run never took
         # were never recorded); hosts a replay must still reach; processes sharing the rate limit.
         self._plan = SessionPlan()
-        self.retention_preflight: dict[str, Any] | None = None  # what the data-protection preflight found
         self._collection = False
         self._gallery: dict[str, str] | None = None  # gallery image digest (ExternalImageId) -> photo id
         self._unindexed: dict[str, str] = {}
@@ -323,6 +322,16 @@ class RekognitionAnalyzer:
         self._live_lock = threading.Lock()  # one preflight a run, however many threads send their first call at once
         self._connected = False  # whether any call reached the endpoint: if none can, the run stops
         self._route = ""  # the endpoint, and the non-loopback proxy its requests leave through (if any)
+        self._session_line: dict[str, Any] = {}  # this session's line, written when the preflight runs if not before
+
+    @property
+    def retention_preflight(self) -> dict[str, Any] | None:
+        """What the data-protection preflight found (None until it ran); every session line the run writes carries it."""
+        return self._rec.preflight
+
+    @retention_preflight.setter
+    def retention_preflight(self, record: dict[str, Any] | None) -> None:
+        self._rec.preflight = record
 
     @property
     def recording(self) -> Path:
@@ -407,18 +416,6 @@ class RekognitionAnalyzer:
         # endpoint through a non-loopback proxy (HTTPS_PROXY, or a Config's proxies; botocore applied NO_PROXY).
         self._route = route(self._rec.endpoint, transport.get("proxy"))
         leaves = not loopback or self._route != self._rec.endpoint
-        if not replay_only and live_calls and leaves:
-            self._check_live(self._route, live_calls)
-        if not replay_only and leaves:
-            # Whatever was planned (a session opened with precheck=False plans nothing), no request leaves for the
-            # vendor before --allow-live and the preflight: they run when the first unrecorded request is sent.
-            self._client.meta.events.register("before-send.rekognition", self._guard_live)
-        rate = self.settings.rate or (None if loopback else DEFAULT_RATE)
-        self._limiter = None if replay_only or rate is None else TokenBucket(rate / share, burst=1)
-        if not replay_only:
-            stack.enter_context(deadline_sockets())  # --timeout bounds each attempt's whole time
-            # botocore sends each attempt (a retry too) after this event: each gets the whole --timeout.
-            self._client.meta.events.register("before-send.rekognition", _rearm_deadline)
         session = {
             "started": utc_now(),
             "kit": __version__,
@@ -431,11 +428,25 @@ class RekognitionAnalyzer:
             "loopback": loopback,
             **transport,
         }
+        self._session_line = session  # the preflight writes it at once (begin_at_preflight) if it runs first
         self._rec.transport = {k: session[k] for k in ("proxy", "ca_bundle", "tls_verified") if k in session}
+        secrets = self._secrets()
+        self._rec.secrets = secrets
+        if not replay_only and live_calls and leaves:
+            self._check_live(self._route, live_calls)
+        if not replay_only and leaves:
+            # Whatever was planned (a session opened with precheck=False plans nothing), no request leaves for the
+            # vendor before --allow-live and the preflight: they run when the first unrecorded request is sent.
+            self._client.meta.events.register("before-send.rekognition", self._guard_live)
+        rate = self.settings.rate or (None if loopback else DEFAULT_RATE)
+        self._limiter = None if replay_only or rate is None else TokenBucket(rate / share, burst=1)
+        if not replay_only:
+            stack.enter_context(deadline_sockets())  # --timeout bounds each attempt's whole time
+            # botocore sends each attempt (a retry too) after this event: each gets the whole --timeout.
+            self._client.meta.events.register("before-send.rekognition", _rearm_deadline)
         if not replay_only and loopback:
             # A fresh nonce a call, which the kit's emulator answers with its proof (conformance.recording.proof).
             self._client.meta.events.register("before-send.rekognition", _send_nonce)
-        secrets = self._secrets()
         stack.enter_context(redacted_logs(secrets))
         return stack.enter_context(
             replaying(
@@ -588,6 +599,9 @@ class RekognitionAnalyzer:
                 target=_source(self._client, _VENDOR_HOST),
             ).to_json()
             print(printable(f"conformance: live run: {message}"), file=sys.stderr)
+        # The session's line, with the preflight, in the recording before its first call leaves: a run interrupted
+        # before an answer is recorded keeps what its preflight found (each look of a sequential run, the run's).
+        self._rec.begin_at_preflight(self._session_line)
 
     def _check_unplanned(self, endpoint: str) -> None:
         """:meth:`_check_live` for a call no plan counted (the user's own, in a session opened with precheck=False)."""
@@ -611,6 +625,7 @@ class RekognitionAnalyzer:
             source_of=_organizations_source,
             target=_source(self._client, _VENDOR_HOST),
         ).to_json()
+        self._rec.begin_at_preflight(self._session_line)  # in the recording at once, as _check_live's
         print(f"conformance: live run: {message}", file=sys.stderr)
 
     def _price(self) -> tuple[float, str]:

@@ -162,6 +162,11 @@ class Recorder:
         self.withheld: dict[str, str] = {}  # photo (or request) -> why its answer was kept out of the recording
         self.unrecorded = 0  # answers used but not recorded: the recording stays incomplete
         self.live_calls = 0  # calls sent to the endpoint (not replayed), this process and its workers
+        # The run's data-protection preflight, once it ran (the adapter's record), and a sequential run's design
+        # (looks, spending, alpha: SessionPlan.design): every session line the run writes carries both.
+        self.preflight: dict[str, Any] | None = None
+        self.design: dict[str, Any] | None = None
+        self.secrets: tuple[str, ...] = ()  # the run's credentials, never written (the adapter's, for scrubbing)
         self.lock = threading.Lock()  # threads share the counts above (--executor threads:N)
         self._absorbed = False
 
@@ -227,6 +232,7 @@ class Recorder:
                 )
             )
             self.store = store
+            self.design = dict(plan.design) if plan.design else None
             # Each session opens the recording anew (a sequential run: one a look), and its first worker answer
             # writes its session line and opens its writer (red team 17d F2: look 2's were absorbed unopened).
             self._absorbed = False
@@ -290,13 +296,38 @@ class Recorder:
         )
 
     def begin_session(self, session: dict[str, Any]) -> dict[str, Any]:
-        """Complete this run's session line when its first answer is recorded; say if it mixes with older ones."""
-        session = {**session, "endpoint_class": classify(session, vendor_host=self.vendor_host)}
-        earlier = list(self.store.sessions) if self.store is not None else []
+        """Complete this run's session line when its first answer is recorded (or the preflight ran): its endpoint
+        class, the run's preflight and sequential design; say if it mixes with older ones."""
+        from .scrub import scrub_record
+
+        session = {
+            **session,
+            "endpoint_class": classify(session, vendor_host=self.vendor_host),
+            # None: no preflight ran (no call left this machine); a line of an older kit has no such key.
+            "retention_preflight": None if self.preflight is None else scrub_record(self.preflight, self.secrets),
+            **({"design": dict(self.design)} if self.design else {}),
+        }
+        opened = self.store is not None and self.store.session_open  # its line is written: this completes it
+        earlier = list(self.store.sessions) if self.store is not None and not opened else []
         warning = mixing_warning(self.recording, earlier, session, session_class=self._session_class, sdk=self.sdk[0])
         if warning is not None:
             print(printable(warning), file=sys.stderr)
         return session
+
+    def begin_at_preflight(self, session: dict[str, Any]) -> None:
+        """Write this run's session line now that the preflight let its calls leave, before any answer: a run
+        interrupted before its first answer is recorded (photos sent all the same) keeps what its preflight found.
+
+        No answer has said yet whether the endpoint is the kit's emulator: until one does, the line states the
+        less trusted of the two classes (the end line states the answer's, :meth:`RecordingStore.begin_session`).
+        """
+        store = self.store
+        if store is None or self.effective == "none" or store.session_open:
+            return
+        line = self.begin_session({**session, "emulator": False})
+        proven = classify({**line, "emulator": True}, vendor_host=self.vendor_host)
+        line["endpoint_class"] = least_trusted([line["endpoint_class"], proven]) or line["endpoint_class"]
+        store.begin_session(line, self.note)
 
     # -- the run's calls --------------------------------------------------------------------------------
 
@@ -324,6 +355,8 @@ class Recorder:
         """One more call went to the endpoint (the preflight's record says, after the run, how many)."""
         with self.lock:
             self.live_calls += 1
+            if self.store is not None:
+                self.store.count_calls()  # and the session's end line, how many this session sent
 
     def count_unrecorded(self) -> None:
         """One more answer was used but not recorded: the recording stays incomplete, a re-run asks again."""
@@ -421,6 +454,7 @@ class Recorder:
             self.simulated = self.simulated or bool(handback["simulated"])
             self.withheld.update(handback.get("withheld") or {})
             self.live_calls += int(handback.get("live_calls") or 0)
+            store.count_calls(int(handback.get("live_calls") or 0))
             if also is not None:
                 also(handback)
             if handback["lines"] and not self._absorbed:

@@ -32,6 +32,7 @@ __all__ = [
     "scrub_arns",
     "scrub_body_account_ids",
     "scrub_headers",
+    "scrub_record",
     "scrub_url",
 ]
 
@@ -301,3 +302,18 @@ def _scrub_value(value: Any) -> Any:
     if isinstance(value, list):
         return [_scrub_value(v) for v in value]
     return value
+
+
+def scrub_record(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """A record the kit wrote about a run (a preflight's), fit for a session line: every string :func:`redact`-ed
+    (credentials, URL logins and secret parameters, account ids), a 12-digit number made ``ACCOUNT``, and a string
+    that still holds what a recording must not (:func:`scan_text`) withheld, saying what it held."""
+    if isinstance(value, str):
+        text = redact(value, secrets)
+        found = scan_text(text, secrets)
+        return f"[withheld from the recording: it held {', '.join(found)}]" if found else text
+    if isinstance(value, Mapping):
+        return {scrub_account_ids(str(k)): scrub_record(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_record(v, secrets) for v in value]
+    return _scrub_value(value)

@@ -1,4 +1,5 @@
-"""What a recording's session lines tell a reader: when, with which SDK and adapter, from which endpoint.
+"""What a recording's session lines tell a reader: when, with which SDK and adapter, from which endpoint,
+under which data-protection preflight, and with which sequential design.
 
 A recording holds one session line per run that recorded into it (:mod:`.store`). A report lists
 them (:func:`report_sessions`), with what a reader must know when they differ
@@ -14,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .scrub import scrub_url
+from .scrub import scrub_record, scrub_url
 
-__all__ = ["mixing_warning", "recording_notes", "report_sessions"]
+__all__ = ["NOT_RECORDED", "mixing_warning", "recording_notes", "report_sessions", "session_preflight"]
 
 # What a session line may say about how its answers travelled, copied to the report when it says it.
 _TRANSPORT = ("proxy", "ca_bundle", "tls_verified", "emulator_claim")
@@ -26,7 +27,8 @@ def report_sessions(
     sessions: Sequence[Mapping[str, Any]], *, session_class: Callable[[Mapping[str, Any]], str], sdk: Sequence[str]
 ) -> list[dict[str, Any]]:
     """The recording's sessions as a report gives them: when (UTC), with which SDK and adapter, against
-    which class of endpoint (URL credentials taken out, also of sessions older kits wrote)."""
+    which class of endpoint (URL credentials taken out, also of sessions older kits wrote), under which
+    data-protection preflight (:func:`session_preflight`), and a sequential run's ``design``."""
     out = []
     for session in sessions:
         entry = {
@@ -45,12 +47,37 @@ def report_sessions(
                 entry[said] = session[said]
         if session.get("interactions") is not None:
             entry["interactions"] = session.get("interactions")
+        entry["retention_preflight"] = session_preflight(session)
+        design = session.get("design")
+        if isinstance(design, Mapping):  # a sequential run's, as it was chosen before its first look
+            entry["design"] = scrub_record(design)
         if session.get("migrated_from"):
             entry["migrated_from"] = str(session["migrated_from"])
         if session.get("kept_by_record_mode_all"):
             entry["kept_by_record_mode_all"] = str(session["kept_by_record_mode_all"])
         out.append(entry)
     return out
+
+
+# What a report says of a session line written before session lines carried the preflight.
+NOT_RECORDED = "not recorded"
+
+
+def session_preflight(session: Mapping[str, Any]) -> dict[str, Any] | str | None:
+    """The data-protection preflight a session line carries, as a report lists it (scrubbed again: also of lines
+    an older or edited kit wrote), with the calls the session sent (``calls_made``; None when it never said,
+    killed midway). None: no preflight ran (no call of it left this machine). ``"not recorded"``: a line
+    written by a kit that did not record it."""
+    if "retention_preflight" not in session:
+        return NOT_RECORDED
+    record = session["retention_preflight"]
+    if not isinstance(record, Mapping):
+        return None if record is None else NOT_RECORDED
+    made = session.get("calls_made")
+    return {
+        **scrub_record(record),
+        "calls_made": made if isinstance(made, int) and not isinstance(made, bool) else None,
+    }
 
 
 def recording_notes(sessions: Sequence[Mapping[str, Any]], *, sdk: str) -> list[str]:

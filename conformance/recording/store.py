@@ -3,14 +3,16 @@
 Line 1 is a header (format version, adapter, and which dataset the recording is for); each recording
 session then appends a ``session`` line (when it started, in UTC; adapter version, botocore and boto3
 versions, the endpoint with any credentials in its URL taken out, and the endpoint's class: the
-vendor's public endpoint, the kit's emulator, another loopback or private endpoint, or other) and its
+vendor's public endpoint, the kit's emulator, another loopback or private endpoint, or other; the
+data-protection preflight that let its calls leave this machine, and a sequential run's design) and its
 interactions, one per line, each written and flushed as soon as it is recorded, and a ``session_end``
-line when it closes (a session killed midway has none)::
+line when it closes (a session killed midway has none), with the calls it sent and anything its line
+could not know yet (a line written when the preflight ran, before the first answer)::
 
     {"recording": "conformance", "format": 1, "adapter": "rekognition", "note": "...", "dataset": {...}}
     {"session": {"started": "2026-01-02T03:04:05Z", "adapter_version": "1", "botocore": "1.43.11", ...}}
     {"key": "<sha256>", "operation": "DetectFaces", "request": {...}, "response": {...}}
-    {"session_end": {"ended": "2026-01-02T03:09:10Z", "interactions": 600}}
+    {"session_end": {"ended": "2026-01-02T03:09:10Z", "interactions": 600, "calls_made": 600}}
     {"complete": {"photos": 600}}
 
 One writer at a time: a store opened with ``lock=True`` holds the recording's lock (see
@@ -54,6 +56,10 @@ __all__ = ["FORMAT", "RecordingError", "RecordingStore", "RecordingWriteError", 
 
 FORMAT = 1
 _KEY_PREFIX = '{"key": "'
+# What a session's end line may add to its session line: the calls it sent, and what became known only after
+# the line was written (a line written when the preflight ran, before any answer said whether it came from the
+# kit's emulator). A kit that does not know them reads ended and interactions only.
+_AMENDABLE = ("calls_made", "emulator", "emulator_claim", "endpoint_class", "retention_preflight")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -152,6 +158,8 @@ class RecordingStore:
     _session_lines: list[int] = field(default_factory=list)  # the line number of each session line loaded
     _session_begun: bool = False
     _session_count: int = 0
+    _calls: int = 0  # calls this store's run sent to the endpoint (not replayed), said in its session's end line
+    _amended: dict[str, Any] = field(default_factory=dict)  # what the open session's end line adds to its line
     _file_lock: RecordingLock | None = None
     # The first failure to write the file (disk full, file too large, permission): from then on nothing is
     # written, and what this run recorded waits in ``_pending`` (the answers stay playable from memory).
@@ -272,6 +280,8 @@ class RecordingStore:
                         ended = record["session_end"]
                         self.sessions[-1]["ended"] = ended.get("ended")
                         self.sessions[-1]["interactions"] = ended.get("interactions")
+                        # What became known after its line was written (see begin_session), said by newer kits.
+                        self.sessions[-1].update({k: ended[k] for k in _AMENDABLE if k in ended})
                 elif isinstance(record.get("complete"), dict):
                     photos = record["complete"].get("photos", 0)
                     if not isinstance(photos, int) or isinstance(photos, bool) or not 0 <= photos < 2**53:
@@ -378,9 +388,30 @@ class RecordingStore:
             self._write(self.header)
         return new
 
-    def begin_session(self, session: Mapping[str, Any], note: str) -> None:
-        """Start appending: write the header if the file is new, then a session line."""
+    @property
+    def session_open(self) -> bool:
+        """Whether this store's run has written its session line (and not yet its end)."""
+        return self._session_begun
+
+    def count_calls(self, calls: int = 1) -> None:
+        """``calls`` more went to the endpoint in this run (its session's end line says how many: ``calls_made``)."""
         with self._lock:
+            self._calls += calls
+
+    def begin_session(self, session: Mapping[str, Any], note: str) -> None:
+        """Start appending: write the header if the file is new, then a session line.
+
+        One session line a run: when it is written already (when the preflight ran, before any answer), what
+        ``session`` says anew of the keys an end line may carry (:data:`_AMENDABLE`: the first answer's word
+        on the emulator) is kept for the session's end line, and holds for this run's readers at once.
+        """
+        with self._lock:
+            if self._session_begun:
+                last = self.sessions[-1]
+                changed = {k: session[k] for k in _AMENDABLE if k in session and last.get(k) != session[k]}
+                last.update(changed)
+                self._amended.update(changed)
+                return
             if self._writer is None and self.write_error is None:
                 try:
                     self._open_writer(note)
@@ -464,7 +495,9 @@ class RecordingStore:
             if not self._session_begun or self._writer is None or self._memory:
                 return
             self._session_begun = False
-            ended = {"ended": utc_now(), "interactions": self._session_count}
+            ended = {"ended": utc_now(), "interactions": self._session_count, "calls_made": self._calls}
+            ended.update(self._amended)
+            self._amended = {}
             self._write({"session_end": ended})
             if self.sessions:
                 self.sessions[-1].update(ended)

@@ -7,7 +7,7 @@ failure) and the plugin's fixtures reuse it in the same process; an xdist worker
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +28,17 @@ if TYPE_CHECKING:
     from ..results import CheckResult
     from ..sequential import SequentialOutcome
 
-__all__ = ["DEFAULT_SEED", "Context", "RunOptions", "build_context", "check_results", "load_context"]
+__all__ = [
+    "DEFAULT_SEED",
+    "Context",
+    "RunOptions",
+    "build_context",
+    "check_results",
+    "load_context",
+    "recording_design_note",
+    "same_design",
+    "stated_designs",
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,8 @@ class Context:
     # A sequential run's: what it did, and the policy of the look that stopped it (its checks' level).
     sequential: SequentialOutcome | None = None
     look_policy: Policy | None = None
+    # A sequential run answered from a recording whose sessions state another design: what its block says of it.
+    recording_design_note: str = ""
 
     @property
     def analyzer(self) -> dict[str, Any]:
@@ -299,6 +311,9 @@ def _sequential_context(
     )
     looks: tuple[int, ...] = ()
     expected: int | None = None
+    alpha = round((1.0 - policy.confidence) / 2.0, 12)
+    # Stated in every session line the run records (chosen before the first look); a replay compares with it.
+    design = {"looks": options.looks, "spending": spending or DEFAULT_SPENDING, "alpha": alpha}
     if capabilities_of(analyzer).calls_service:
         # A live adapter's estimate counts the looks' photos, not only the manifest's.
         from itertools import accumulate
@@ -310,7 +325,7 @@ def _sequential_context(
         # And the photos it is expected to send, for the preflight's estimate (issue 17 item 4).
         from ..sequential_design import expected_sent
 
-        expected = round(expected_sent(looks, round((1.0 - policy.confidence) / 2.0, 12)))
+        expected = round(expected_sent(looks, alpha))
 
     def analyze(batch: Dataset) -> Observations:
         # Each look's answers once for all pytest-xdist workers, which then take the same decisions.
@@ -322,7 +337,7 @@ def _sequential_context(
             show_progress=options.progress,
             systematic_failures=policy.systematic_failures,
             # A recording holds the looks the run took: a replay checks it for this look's photos only.
-            plan=SessionPlan(photos=batch.photos, looks=looks, looks_expected=expected),
+            plan=SessionPlan(photos=batch.photos, looks=looks, looks_expected=expected, design=design),
         )
 
     def evaluate(observations: Observations, groups: Sequence[str], look: Policy) -> dict[str, CheckResult]:
@@ -349,10 +364,18 @@ def _sequential_context(
         evaluate=evaluate,
         spending=spending or DEFAULT_SPENDING,
     )
+    other_design = recording_design_note(design, observations.analyzer.get("recording_sessions"))
+    if other_design:
+        import sys
+
+        from .._text import printable
+
+        print(printable(f"conformance: WARNING: {other_design}"), file=sys.stderr)
     notes.append(
         f"sequential audit: {outcome.photos_sent} of {len(dataset.photos)} photos sent in {outcome.looks[-1].index} of "
         f"{outcome.looks_planned} looks ({outcome.stopped}); {len(outcome.not_needed)} photos not needed; verdicts at "
         f"the last look's one-sided level {outcome.looks[-1].alpha:.3g} (error spending over the looks)"
+        + ("; the recording's sessions state another design (sequential.recording_design_note)" if other_design else "")
     )
     return Context(
         options=options,
@@ -367,6 +390,57 @@ def _sequential_context(
         notes=tuple(notes),
         sequential=outcome,
         look_policy=look,
+        recording_design_note=other_design,
+    )
+
+
+def _design_words(design: Mapping[str, Any]) -> str:
+    return f"{design.get('looks')} looks, {design.get('spending')} spending, alpha {design.get('alpha')}"
+
+
+def stated_designs(sessions: object) -> list[tuple[dict[str, Any], list[str]]]:
+    """The sequential designs a recording's sessions state (report ``recording_sessions``), each once with when its
+    sessions started, in the order first stated; a session of an older kit, or of a run without --sequential, states none."""
+    found: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    for session in sessions if isinstance(sessions, Sequence) and not isinstance(sessions, str) else ():
+        design = session.get("design") if isinstance(session, Mapping) else None
+        if not isinstance(design, Mapping):
+            continue
+        stated = {k: design.get(k) for k in ("looks", "spending", "alpha")}
+        entry = found.setdefault(repr(sorted(stated.items())), (stated, []))
+        entry[1].append(str(session.get("started") or "an unknown time"))
+    return list(found.values())
+
+
+def same_design(stated: Mapping[str, Any], design: Mapping[str, Any]) -> bool:
+    """Whether a session's stated design is ``design``: the same looks and spending, and the same alpha (to 12 places)."""
+    alpha, other = stated.get("alpha"), design.get("alpha")
+    same_alpha = isinstance(alpha, (int, float)) and isinstance(other, (int, float)) and abs(alpha - other) < 1e-12
+    return (
+        stated.get("looks") == design.get("looks") and stated.get("spending") == design.get("spending") and same_alpha
+    )
+
+
+def recording_design_note(design: Mapping[str, Any], sessions: object) -> str:
+    """What a sequential run says when its recording's sessions state another design than ``design`` ("" if none do).
+
+    The looks and spending are the run's to choose before any verdict is seen (red team 17d F3): a recording made
+    by a sequential run states its design in every session line; a run over it under another design (a replay
+    after the verdicts were known, or a resumed run that changed --looks) chose its design after answers came.
+    """
+    others = [(stated, started) for stated, started in stated_designs(sessions) if not same_design(stated, design)]
+    if not others:
+        return ""
+    said = "; ".join(
+        f"{_design_words(stated)} (stated by {len(started)} session(s) from {min(started)})"
+        for stated, started in others
+    )
+    return (
+        f"this sequential run's design ({_design_words(design)}) is not the one its recording's sessions state: {said}. "
+        "The recording's answers were there before this design was chosen, so it may have been chosen after seeing "
+        "verdicts, and then it does not hold the stated error: the design the recording was made with is the one "
+        f"chosen before any verdict (--looks {others[0][0].get('looks')}), and the run without --sequential is the "
+        "reference verdict"
     )
 
 
