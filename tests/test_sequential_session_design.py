@@ -59,7 +59,7 @@ def test_each_session_of_a_sequential_recording_states_the_runs_design(recorded:
     sessions = [line["session"] for line in lines if "session" in line]
     # One session a look of the sequential run, then the run without --sequential, which states no design.
     # alpha: each direction's one-sided error of the default policy's 95% confidence, (1 - 0.95) / 2.
-    design = {"looks": 5, "spending": "hsd(-2)", "alpha": 0.025}
+    design = {"looks": 5, "spending": "hsd(-2)/joint", "alpha": 0.025}
     assert [s.get("design") for s in sessions] == [design, design, None]
     listed = _report(recorded / "rest")["analyzer"]["recording_sessions"]
     assert [s.get("design") for s in listed] == [design, design, None]
@@ -73,8 +73,8 @@ def test_a_replay_under_another_looks_says_so_and_verify_flags_it(
     err = capsys.readouterr().err
     note = report["sequential"]["recording_design_note"]
     assert note.startswith(
-        "this sequential run's design (3 looks, hsd(-2) spending, alpha 0.025) is not the one its recording's "
-        "sessions state: 5 looks, hsd(-2) spending, alpha 0.025 (stated by 2 session(s) from "
+        "this sequential run's design (3 looks, hsd(-2)/joint spending, alpha 0.025) is not the one its recording's "
+        "sessions state: 5 looks, hsd(-2)/joint spending, alpha 0.025 (stated by 2 session(s) from "
     )
     assert "(--looks 5)" in note
     assert f"conformance: WARNING: {note}" in " ".join(err.split())
