@@ -31,7 +31,10 @@ from collections.abc import Sequence
 
 __all__ = ["hsd_spent", "joint_levels", "obf_spent"]
 
-_GRID = 1001  # points over the region a path may still be in: 2,001 agree to 1e-4 of a level (tests)
+# Points over the region a path may still be in. The levels are defined by this computation: a report stating
+# ``hsd(-2)/joint`` replays with the levels this grid gives, so changing it needs a new spending name (red team 17e
+# F5). 2,001 points agree to 1e-4 of a level at up to 10 looks (tests); at 100 looks 4,001 differ by 1.2e-3.
+_GRID = 1001
 _SPAN = 10.0  # how many standard deviations of B the grid reaches on the side no boundary closes
 
 
@@ -78,8 +81,8 @@ def joint_levels(increments: Sequence[float]) -> list[float]:
     >>> [round(float(ndtri(1 - level)), 3) for level in levels]
     [4.877, 3.357, 2.68, 2.29, 2.031]
     """
-    # Nine significant digits: what the grid settles (2,001 points agree to 1e-4 of a level), and the same
-    # figures on every machine whatever order its BLAS sums in (a report states them; verify replays them).
+    # Nine significant digits: the same figures on every machine whatever order its BLAS sums in (a report states
+    # them; verify replays them). Their accuracy is the grid's (above), not nine digits.
     return [float(f"{level:.9g}") for level in _joint_levels(tuple(float(i) for i in increments))]
 
 

@@ -83,6 +83,7 @@ __all__ = [
     "GAMMA",
     "HELD_BACK_BY",
     "SPENDINGS",
+    "UNION_SPENDING",
     "UNSTATED_SPENDING",
     "Look",
     "ManifestFacts",
@@ -208,6 +209,7 @@ SPENDINGS: Mapping[str, Spending] = {
     )
 }
 DEFAULT_SPENDING = "hsd(-2)/joint"  # what a sequential run spends with now
+UNION_SPENDING = "hsd(-2)"  # what runs spent with before joint levels: each look at its increment (the union bound)
 # What a report's sequential block without a "spending" field was made with: O'Brien-Fleming-type spending,
 # the kit's until gamma -2 (reports stated no spending then). Reports made with gamma -2 and the union
 # bound state "hsd(-2)".

@@ -127,6 +127,8 @@ def test_a_report_made_with_the_union_bound_still_verifies(
     path = tmp_path / "report.json"
     path.write_text(json.dumps(made_with_the_union_bound))
     assert main(["verify", str(path)]) == 0, capsys.readouterr().out
+    # Red team 17e F6: verified, and said so: no run of this kit writes hsd(-2) any more.
+    assert "tested under the union bound (hsd(-2)" in capsys.readouterr().out
 
 
 def test_a_joint_report_relabelled_as_the_union_bound_does_not_verify(
