@@ -191,6 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=1000,
         help="replicates of the --sequential plan's run at a true gap equal to the tolerance, for its wrong verdicts",
     )
+    parser.add_argument(
+        "--gaps",
+        default="0,1,3,4,5",
+        help="the true gaps, in tolerances, comma-separated (default 0,1,3,4,5)",
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -222,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "| true gap | design | pass | fail | photos sent (mean share of the fixed plan's) | 90th percentile | computed: verdict wanted, share sent |",
         "|---:|---|---:|---:|---:|---:|---:|",
     ]
-    for gap in (0.0, TOLERANCE, 3 * TOLERANCE, 4 * TOLERANCE, 5 * TOLERANCE):
+    for gap in [float(g) * TOLERANCE for g in args.gaps.split(",")]:
         arms: dict[str, tuple[list[str], list[float]]] = {
             f"fixed, {fixed_people} a group": ([], []),
             f"sequential on the fixed plan's {fixed_people} a group": ([], []),
