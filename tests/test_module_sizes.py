@@ -29,9 +29,13 @@ def reason_in(doc: str) -> bool:
     return False
 
 
-# Modules over the limit whose split or reason is still to come: none since issue 18's splits landed. A module
-# put here must name the change that splits it.
-PENDING: frozenset[str] = frozenset()
+# Modules over the limit whose split or reason is still to come. A module put here must name the change that
+# splits it. Both grew past the limit with issue 17's review fixes (stop 26):
+# - planning/planners.py (634 lines): nonbinary_representability's and confidence_calibration's planners move to
+#   a planning module of their own, dispatched from plan_check;
+# - run/context.py (671 lines): the sequential run's context (_sequential_context) and the recording-design
+#   helpers (stated_designs, same_design, recording_design_note) move to run/sequential_context.py.
+PENDING: frozenset[str] = frozenset({"planning/planners.py", "run/context.py"})
 
 
 def _long_modules() -> dict[str, str]:

@@ -139,7 +139,9 @@ def test_a_pilots_confidence_spread_is_read_at_its_own_level(
     level90, at90 = _spread(capsys, pilots["90"])
     levelseq, atseq = _spread(capsys, pilots["sequential"])
     assert (level95, level90) == (0.95, 0.9)
-    assert levelseq > 0.97
+    # The sequential pilot stopped at a look, read at that look's level: stricter than 0.95 (0.981 under the union
+    # bound's last look, 0.965 under the joint levels' since stop 26).
+    assert levelseq > 0.96
     for other in (at90, atseq):
         assert abs(other / at95 - 1) < 0.1, (at95, at90, atseq)
 
