@@ -76,3 +76,15 @@ def package_of(filename: str) -> str:
     if Path(filename).is_relative_to(stdlib):
         return "stdlib " + Path(filename).relative_to(stdlib).parts[0].removesuffix(".py")
     return "other"
+
+
+def finish(lines: list[str], started: float, out: Path | None) -> int:
+    """A benchmark's last lines: its run time, the text printed, and written to ``out`` when given; exit status 0."""
+    import time
+
+    lines += ["", f"Run time {time.perf_counter() - started:.0f} s."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if out:
+        out.write_text(text, encoding="utf-8")
+    return 0

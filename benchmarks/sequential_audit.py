@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _machine import code_line, machine_line
+from _machine import code_line, finish, machine_line
 from verdict_error_rates import misgendered
 
 from conformance import load_policy, run_check
@@ -278,12 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(stated at most {ALPHA:g} each; standard error at {ALPHA:g}: {se_m:.4f}; "
             f"{ALPHA:g} + 2 standard errors = {ALPHA + 2 * se_m:.3f}).",
         ]
-    lines += ["", f"Run time {time.perf_counter() - started:.0f} s."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-    return 0
+    return finish(lines, started, args.out)
 
 
 if __name__ == "__main__":

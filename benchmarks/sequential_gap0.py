@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _machine import code_line, machine_line
+from _machine import code_line, finish, machine_line
 
 from conformance.groupseq import hsd_spent, joint_levels, obf_spent
 
@@ -152,12 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     best[power] = (share, f"{looks} looks, {name}")
     lines += ["", "Fewest photos at a true gap of 0, by power:", ""]
     lines += [f"- power {p:g}: {share:.3f} ({how}); bound {bound(p):.3f}" for p, (share, how) in best.items()]
-    lines += ["", f"Run time {time.perf_counter() - started:.0f} s."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-    return 0
+    return finish(lines, started, args.out)
 
 
 if __name__ == "__main__":

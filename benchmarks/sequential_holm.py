@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _machine import code_line, machine_line
+from _machine import code_line, finish, machine_line
 
 from conformance.groupseq import joint_levels
 from conformance.sequential import look_increments, look_levels
@@ -83,12 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             row = f"| {looks} | {m} | " + " | ".join(f"{f:.4f}" for f in family) + " |"
             lines.append(row)
             print(row, file=sys.stderr, flush=True)
-    lines += ["", f"Run time {time.perf_counter() - started:.0f} s."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        args.out.write_text(text, encoding="utf-8")
-    return 0
+    return finish(lines, started, args.out)
 
 
 if __name__ == "__main__":
