@@ -204,3 +204,36 @@ SEQUENTIAL_DEMO_RECORDING = [
     "--checks",
     "misgender_gap,nonbinary_representability",
 ]
+
+
+def demo_sequential_report(out: Path, spending: str) -> dict[str, Any]:
+    """report.json of ``conformance run --sequential`` on the demo, its looks spent with ``spending`` (a name in
+    ``conformance.sequential.SPENDINGS``), as a kit whose runs spent so wrote it.
+
+    No option chooses the spending (reports state it, verify replays it), so the run's default is patched. The
+    process keeps the contexts it loaded by their options: the same command run earlier in this process (another
+    test's, under xdist) would otherwise be reused, spent the current way, hence the cache is cleared around it.
+    """
+    import pytest
+
+    from conformance.cli import main
+    from conformance.run.context import load_context
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("conformance.sequential.DEFAULT_SPENDING", spending)
+        load_context.cache_clear()
+        try:
+            main(
+                [
+                    "run",
+                    "--sequential",
+                    "--checks",
+                    "misgender_gap,nonbinary_representability",
+                    "--report-dir",
+                    str(out),
+                ]
+            )
+        finally:
+            load_context.cache_clear()
+    report: dict[str, Any] = json.loads((out / "report.json").read_text())
+    return report

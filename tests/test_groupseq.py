@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import demo_sequential_report
 
 from conformance.cli import main
 from conformance.groupseq import hsd_spent, joint_levels, obf_spent
@@ -92,27 +93,7 @@ def test_an_increment_out_of_range_is_refused(bad: list[float]) -> None:
 @pytest.fixture(scope="module")
 def made_with_the_union_bound(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A sequential report as the kit made it before joint boundaries: hsd(-2), each look at its increment."""
-    from conformance.run.context import load_context
-
-    out = tmp_path_factory.mktemp("sequential-union")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("conformance.sequential.DEFAULT_SPENDING", "hsd(-2)")
-        load_context.cache_clear()  # a context loaded earlier in this process would be reused, spent the new way
-        try:
-            main(
-                [
-                    "run",
-                    "--sequential",
-                    "--checks",
-                    "misgender_gap,nonbinary_representability",
-                    "--report-dir",
-                    str(out),
-                ]
-            )
-        finally:
-            load_context.cache_clear()
-    report: dict[str, Any] = json.loads((out / "report.json").read_text())
-    return report
+    return demo_sequential_report(tmp_path_factory.mktemp("sequential-union"), "hsd(-2)")
 
 
 def test_a_report_made_with_the_union_bound_still_verifies(

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import SEQUENTIAL_DEMO_RECORDING
+from builders import SEQUENTIAL_DEMO_RECORDING, demo_sequential_report
 
 from conformance.cli import main
 from conformance.demo import MANIFEST
@@ -391,29 +391,7 @@ def test_the_report_states_the_spending(stopped: tuple[int, dict[str, object]]) 
 @pytest.fixture(scope="module")
 def made_with_obf(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A sequential report as the kit made it before gamma -2: O'Brien-Fleming-type spending, no spending field."""
-    out = tmp_path_factory.mktemp("sequential-obf")
-    from conformance.run.context import load_context
-
-    with pytest.MonkeyPatch.context() as patch:
-        # The run's spending, as it was before the switch (no option chooses it: reports state it, verify replays it).
-        patch.setattr("conformance.sequential.DEFAULT_SPENDING", "obf")
-        # The process keeps the contexts it loaded, by their options: the same command run earlier in this
-        # process (another test's, under xdist) would otherwise be reused, spent the current way.
-        load_context.cache_clear()
-        try:
-            main(
-                [
-                    "run",
-                    "--sequential",
-                    "--checks",
-                    "misgender_gap,nonbinary_representability",
-                    "--report-dir",
-                    str(out),
-                ]
-            )
-        finally:
-            load_context.cache_clear()
-    report: dict[str, Any] = json.loads((out / "report.json").read_text())
+    report = demo_sequential_report(tmp_path_factory.mktemp("sequential-obf"), "obf")
     assert report["sequential"].pop("spending") == {"name": "obf", "family": "O'Brien-Fleming-type"}
     # Nor did reports of that time carry design_note (since b2490bb, after they stated their spending): a block
     # with it and without a spending had its spending taken out, which verify refuses.
